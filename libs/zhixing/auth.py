@@ -1,0 +1,243 @@
+"""Identity: signed tokens naming the person or service, their court and their role.
+
+Tokens are HS256 JWTs. Expiry is judged against the injected clock, not the wall clock,
+so a simulated year can keep its tokens valid and tests can make one expire.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Annotated, Any
+
+import grpc
+import jwt
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from zhixing.clock import Clock
+from zhixing.courts import UnknownCourtCode, covers, parse_court_code
+from zhixing.settings import AuthSettings
+from zhixing.v1 import envelope_pb2
+
+
+class Role(StrEnum):
+    CLERK = "clerk"  # 立案/书记员: files cases and entrustments
+    OFFICER = "officer"  # 执行员/法官: handles cases
+    COMMAND = "command"  # 指挥中心: an intermediate court's command centre
+    COORDINATOR = "coordinator"  # 争议协调人
+    AGENCY = "agency"  # an outside agency party to a dispute
+    OVERSEER = "overseer"  # 检察监督, 纪检监察: read only
+    SERVICE = "service"  # another platform service
+
+
+READ_ONLY_ROLES = frozenset({Role.OVERSEER})
+
+
+class PrincipalKind(StrEnum):
+    PERSON = "person"
+    SERVICE = "service"
+
+
+class AuthError(Exception):
+    """The token is missing, malformed, forged or expired (401)."""
+
+
+class ScopeError(Exception):
+    """The identity is genuine but may not do this (403)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    subject: str
+    kind: PrincipalKind
+    court_code: str
+    role: Role
+    expires_at: datetime
+
+    def as_actor(self) -> envelope_pb2.Actor:
+        kind = (
+            envelope_pb2.ACTOR_KIND_SERVICE
+            if self.kind is PrincipalKind.SERVICE
+            else envelope_pb2.ACTOR_KIND_PERSON
+        )
+        return envelope_pb2.Actor(
+            kind=kind, id=self.subject, court_code=self.court_code, role=self.role.value
+        )
+
+
+class TokenAuthority:
+    """Issues and verifies tokens with the platform secret."""
+
+    def __init__(self, settings: AuthSettings, clock: Clock) -> None:
+        self._secret = settings.secret.get_secret_value()
+        self._issuer = settings.issuer
+        self._ttl = timedelta(seconds=settings.token_ttl_seconds)
+        self._clock = clock
+
+    def issue(
+        self,
+        *,
+        subject: str,
+        court_code: str,
+        role: Role,
+        kind: PrincipalKind = PrincipalKind.PERSON,
+        ttl: timedelta | None = None,
+    ) -> str:
+        parse_court_code(court_code)
+        now = self._clock.now()
+        claims = {
+            "iss": self._issuer,
+            "sub": subject,
+            "kind": kind.value,
+            "court": court_code,
+            "role": role.value,
+            "iat": int(now.timestamp()),
+            "exp": int((now + (ttl or self._ttl)).timestamp()),
+            "jti": str(uuid.uuid4()),
+        }
+        return jwt.encode(claims, self._secret, algorithm="HS256")
+
+    def verify(self, token: str) -> Identity:
+        try:
+            claims = jwt.decode(
+                token,
+                self._secret,
+                algorithms=["HS256"],
+                issuer=self._issuer,
+                # Expiry is checked below against the injected clock.
+                options={"verify_exp": False, "require": ["exp", "sub", "iss"]},
+            )
+        except jwt.InvalidSignatureError:
+            raise AuthError("token signature is invalid") from None
+        except jwt.PyJWTError as exc:
+            raise AuthError(f"token is invalid: {exc}") from None
+        expires_at = datetime.fromtimestamp(int(claims["exp"]), tz=self._clock.now().tzinfo)
+        if self._clock.now() >= expires_at:
+            raise AuthError(f"token expired at {expires_at.isoformat()}")
+        try:
+            court = parse_court_code(str(claims.get("court", ""))).code
+            role = Role(claims.get("role"))
+            kind = PrincipalKind(claims.get("kind"))
+        except (UnknownCourtCode, ValueError) as exc:
+            raise AuthError(f"token claims are invalid: {exc}") from None
+        return Identity(str(claims["sub"]), kind, court, role, expires_at)
+
+
+def require_scope(identity: Identity, court_code: str, *, write: bool) -> None:
+    """Refuse unless ``identity`` may read (or write) the business of ``court_code``.
+
+    A basic court acts on its own cases, an intermediate or high court on its jurisdiction;
+    read-only roles never write; platform services act everywhere.
+    """
+    if write and identity.role in READ_ONLY_ROLES:
+        raise ScopeError(f"role {identity.role.value!r} is read-only")
+    if identity.role is Role.SERVICE:
+        return
+    if not covers(identity.court_code, court_code):
+        raise ScopeError(f"court {identity.court_code} has no jurisdiction over court {court_code}")
+
+
+def require_role(identity: Identity, *roles: Role) -> None:
+    if identity.role not in roles:
+        allowed = ", ".join(r.value for r in roles)
+        raise ScopeError(f"role {identity.role.value!r} may not do this (allowed: {allowed})")
+
+
+# --- FastAPI -----------------------------------------------------------------------------
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+def _authority(request: Request) -> TokenAuthority:
+    authority: TokenAuthority = request.app.state.token_authority
+    return authority
+
+
+def current_identity(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Identity:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "missing bearer token (Authorization: Bearer <token>)",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    try:
+        return _authority(request).verify(credentials.credentials)
+    except AuthError as exc:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, str(exc), headers={"WWW-Authenticate": "Bearer"}
+        ) from None
+
+
+CurrentIdentity = Annotated[Identity, Depends(current_identity)]
+
+
+# --- gRPC --------------------------------------------------------------------------------
+
+_grpc_identity: contextvars.ContextVar[Identity] = contextvars.ContextVar("grpc_identity")
+
+UNAUTHENTICATED_METHOD_PREFIXES = (
+    "/grpc.health.v1.Health/",
+    "/grpc.reflection.",
+)
+
+
+def grpc_identity() -> Identity:
+    """The caller of the current gRPC request, as checked by ``AuthInterceptor``."""
+    return _grpc_identity.get()
+
+
+class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+    """Rejects gRPC calls without a valid bearer token (health checks excepted)."""
+
+    def __init__(self, authority: TokenAuthority) -> None:
+        self._authority = authority
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        method = handler_call_details.method
+        if method.startswith(UNAUTHENTICATED_METHOD_PREFIXES):
+            return await continuation(handler_call_details)
+        metadata = dict(handler_call_details.invocation_metadata or ())
+        header = str(metadata.get("authorization", ""))
+        scheme, _, token = header.partition(" ")
+        try:
+            if scheme.lower() != "bearer" or not token:
+                raise AuthError("missing bearer token in 'authorization' metadata")
+            identity = self._authority.verify(token)
+        except AuthError as exc:
+            return _abort_handler(grpc.StatusCode.UNAUTHENTICATED, str(exc))
+        handler = await continuation(handler_call_details)
+        if handler is None or handler.unary_unary is None:
+            return handler
+        inner = handler.unary_unary
+
+        async def with_identity(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            _grpc_identity.set(identity)
+            try:
+                return await inner(request, context)
+            except ScopeError as exc:
+                await context.abort(grpc.StatusCode.PERMISSION_DENIED, str(exc))
+
+        return grpc.unary_unary_rpc_method_handler(
+            with_identity,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+
+
+def _abort_handler(code: grpc.StatusCode, message: str) -> grpc.RpcMethodHandler:
+    async def abort(request: Any, context: grpc.aio.ServicerContext) -> None:
+        await context.abort(code, message)
+
+    return grpc.unary_unary_rpc_method_handler(abort)

@@ -1,0 +1,88 @@
+"""The injected clock. Nothing in the platform reads the time any other way.
+
+``SystemClock`` is wall time. ``SimulatedClock`` only moves when told to, so a test or a
+simulation can run a court year in seconds and every sleeper wakes in due order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+from datetime import UTC, date, datetime, timedelta
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+CHINA_TZ = ZoneInfo("Asia/Shanghai")
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current instant, timezone-aware (UTC)."""
+        ...
+
+    async def sleep_until(self, instant: datetime) -> None:
+        """Return once ``now() >= instant``."""
+        ...
+
+
+def china_today(clock: Clock) -> date:
+    """The calendar date in China at the clock's current instant."""
+    return clock.now().astimezone(CHINA_TZ).date()
+
+
+def _require_aware(instant: datetime) -> datetime:
+    if instant.tzinfo is None:
+        raise ValueError(f"naive datetime {instant.isoformat()} given; times must carry a zone")
+    return instant.astimezone(UTC)
+
+
+class SystemClock:
+    """Wall-clock time."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    async def sleep_until(self, instant: datetime) -> None:
+        instant = _require_aware(instant)
+        # asyncio.sleep may wake a little early on some loops; sleep again for the rest.
+        while (remaining := (instant - self.now()).total_seconds()) > 0:  # noqa: ASYNC110
+            await asyncio.sleep(remaining)
+
+
+class SimulatedClock:
+    """A clock that moves only when ``advance`` or ``set`` is called.
+
+    Sleepers are kept in a heap and woken in time order as the clock passes them.
+    """
+
+    def __init__(self, start: datetime) -> None:
+        self._now = _require_aware(start)
+        self._sleepers: list[tuple[datetime, int, asyncio.Future[None]]] = []
+        self._tiebreak = itertools.count()
+
+    def now(self) -> datetime:
+        return self._now
+
+    async def sleep_until(self, instant: datetime) -> None:
+        instant = _require_aware(instant)
+        if instant <= self._now:
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._sleepers, (instant, next(self._tiebreak), future))
+        await future
+
+    def set(self, instant: datetime) -> None:
+        instant = _require_aware(instant)
+        if instant < self._now:
+            raise ValueError(
+                f"a simulated clock cannot go back: {instant.isoformat()} < {self._now.isoformat()}"
+            )
+        self._now = instant
+        while self._sleepers and self._sleepers[0][0] <= instant:
+            _, _, future = heapq.heappop(self._sleepers)
+            if not future.done():
+                future.set_result(None)
+
+    def advance(self, delta: timedelta) -> None:
+        self.set(self._now + delta)

@@ -1,0 +1,155 @@
+"""Building and reading event envelopes.
+
+Each event type is a protobuf message in ``protos/zhixing/v1``; ``register_event`` ties it to
+the aggregate type (and so the topic) it belongs to. ``decode_event`` turns bytes from Kafka
+back into an envelope and its payload, or raises ``InvalidEvent`` saying what is wrong.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Generic, TypeVar
+
+from google.protobuf.any_pb2 import Any as AnyMessage
+from google.protobuf.message import DecodeError, Message
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from zhixing.clock import Clock
+from zhixing.v1 import case_events_pb2, envelope_pb2
+
+P = TypeVar("P", bound=Message)
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class EventType:
+    name: str
+    payload_class: type[Message]
+    aggregate_type: str
+
+
+_REGISTRY: dict[str, EventType] = {}
+
+
+def register_event(payload_class: type[Message], aggregate_type: str) -> EventType:
+    name = payload_class.DESCRIPTOR.full_name
+    event_type = EventType(name, payload_class, aggregate_type)
+    _REGISTRY[name] = event_type
+    return event_type
+
+
+def event_type_of(name: str) -> EventType:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise InvalidEvent(f"unknown event type {name!r}") from None
+
+
+CASE_FILED = register_event(case_events_pb2.CaseFiled, "case")
+
+
+class InvalidEvent(ValueError):
+    """A message that cannot be decoded or fails validation; it goes to the dead-letter topic."""
+
+
+@dataclass(frozen=True, slots=True)
+class Event(Generic[P]):
+    """A decoded envelope with its unpacked payload."""
+
+    envelope: envelope_pb2.EventEnvelope
+    payload: P
+
+    @property
+    def event_id(self) -> str:
+        return self.envelope.event_id
+
+    @property
+    def event_type(self) -> str:
+        return self.envelope.event_type
+
+    @property
+    def aggregate_id(self) -> str:
+        return self.envelope.aggregate_id
+
+    def to_bytes(self) -> bytes:
+        return self.envelope.SerializeToString(deterministic=True)
+
+
+def timestamp(instant: datetime) -> Timestamp:
+    stamp = Timestamp()
+    stamp.FromDatetime(instant)
+    return stamp
+
+
+def new_event(
+    payload: P,
+    *,
+    aggregate_id: str,
+    court_code: str,
+    actor: envelope_pb2.Actor,
+    clock: Clock,
+    occurred_at: datetime | None = None,
+    correlation_id: str = "",
+    causation_id: str = "",
+    event_id: str | None = None,
+) -> Event[P]:
+    """Wrap ``payload`` in an envelope stamped by ``clock``."""
+    event_type = event_type_of(payload.DESCRIPTOR.full_name)
+    if not aggregate_id:
+        raise ValueError(f"{event_type.name}: aggregate id is empty")
+    packed = AnyMessage()
+    packed.Pack(payload)
+    now = clock.now()
+    the_id = event_id or str(uuid.uuid4())
+    envelope = envelope_pb2.EventEnvelope(
+        event_id=the_id,
+        event_type=event_type.name,
+        aggregate_type=event_type.aggregate_type,
+        aggregate_id=aggregate_id,
+        court_code=court_code,
+        actor=actor,
+        occurred_at=timestamp(occurred_at or now),
+        recorded_at=timestamp(now),
+        correlation_id=correlation_id or the_id,
+        causation_id=causation_id,
+        schema_version=SCHEMA_VERSION,
+        payload=packed,
+    )
+    return Event(envelope, payload)
+
+
+def decode_event(data: bytes | None) -> Event[Message]:
+    """Parse and validate one Kafka message value."""
+    if not data:
+        raise InvalidEvent("empty message value")
+    envelope = envelope_pb2.EventEnvelope()
+    try:
+        envelope.ParseFromString(data)
+    except DecodeError as exc:
+        raise InvalidEvent(f"not an EventEnvelope: {exc}") from None
+    for field in ("event_id", "event_type", "aggregate_type", "aggregate_id"):
+        if not getattr(envelope, field):
+            raise InvalidEvent(f"envelope field {field!r} is empty")
+    try:
+        uuid.UUID(envelope.event_id)
+    except ValueError:
+        raise InvalidEvent(f"event_id {envelope.event_id!r} is not a UUID") from None
+    event_type = event_type_of(envelope.event_type)
+    if envelope.aggregate_type != event_type.aggregate_type:
+        raise InvalidEvent(
+            f"{event_type.name} belongs to aggregate {event_type.aggregate_type!r}, "
+            f"envelope says {envelope.aggregate_type!r}"
+        )
+    payload = event_type.payload_class()
+    try:
+        unpacked = envelope.payload.Unpack(payload)
+    except DecodeError as exc:
+        raise InvalidEvent(f"payload of {event_type.name} cannot be decoded: {exc}") from None
+    if not unpacked:
+        raise InvalidEvent(
+            f"payload type {envelope.payload.TypeName()!r} does not match {event_type.name}"
+        )
+    return Event(envelope, payload)

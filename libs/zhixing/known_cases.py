@@ -1,0 +1,99 @@
+"""A projection every service keeps: which cases exist and which court handles each.
+
+Services need it to check court scope on their own requests without asking intake.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import redis.asyncio as aioredis
+from fastapi import APIRouter, HTTPException, Request, status
+from google.protobuf.message import Message
+
+from zhixing.auth import CurrentIdentity, ScopeError, require_scope
+from zhixing.bus import Transaction
+from zhixing.events import CASE_FILED, Event
+from zhixing.service import ServiceContext, ServiceHost, create_http_app
+from zhixing.settings import ServiceSettings
+from zhixing.state import KeySpace
+from zhixing.topics import CASE_EVENTS
+
+
+class KnownCases:
+    """Batch handler and reader of ``<service>:known-case:<id>`` hashes."""
+
+    def __init__(self, redis: aioredis.Redis, keys: KeySpace) -> None:
+        self._redis = redis
+        self._keys = keys
+
+    def key(self, case_id: str) -> str:
+        return self._keys.key("known-case", case_id)
+
+    async def __call__(self, events: Sequence[Event[Message]], tx: Transaction) -> None:
+        for event in events:
+            if event.event_type == CASE_FILED.name:
+                tx.pipe.hset(
+                    self.key(event.aggregate_id),
+                    mapping={
+                        "court_code": event.envelope.court_code,
+                        "case_type_code": getattr(event.payload, "case_type_code", ""),
+                        "filed_at": event.envelope.occurred_at.ToJsonString(),
+                    },
+                )
+
+    async def get(self, case_id: str) -> dict[str, str] | None:
+        raw = await self._redis.hgetall(self.key(case_id))
+        if not raw:
+            return None
+        return {k.decode(): v.decode() for k, v in raw.items()}
+
+
+def known_cases_router(attribute: str = "known_cases") -> APIRouter:
+    """``GET /v1/cases/{id}``: what this service knows of a case, within the caller's scope."""
+    router = APIRouter(prefix="/v1", tags=["cases"])
+
+    @router.get("/cases/{case_id}", summary="A case as this service knows it")
+    async def get_known_case(
+        case_id: str, identity: CurrentIdentity, request: Request
+    ) -> dict[str, Any]:
+        known: KnownCases = getattr(request.app.state, attribute)
+        case = await known.get(case_id)
+        not_found = HTTPException(
+            status.HTTP_404_NOT_FOUND, f"no case {case_id} in your jurisdiction"
+        )
+        if case is None:
+            raise not_found
+        try:
+            require_scope(identity, case["court_code"], write=False)
+        except ScopeError:
+            raise not_found from None
+        return {"case_id": case_id, **case}
+
+    return router
+
+
+def case_aware_host(
+    ctx: ServiceContext,
+    *,
+    title: str,
+    description: str,
+    ports: ServiceSettings,
+) -> ServiceHost:
+    """A service that so far only keeps the known-cases projection and serves it.
+
+    Asset control, dispute coordination and entrustment start from this; their own
+    domains add handlers, routes and gRPC services to the host it returns.
+    """
+    known = KnownCases(ctx.redis, ctx.keys)
+    app = create_http_app(ctx, title=title, description=description)
+    app.state.known_cases = known
+    app.include_router(known_cases_router())
+    return ServiceHost(
+        ctx=ctx,
+        http=app,
+        ports=ports,
+        consumers=[ctx.consumer("known-cases", [CASE_EVENTS], known)],
+        background=[ctx.outbox_relay()],
+    )

@@ -1,0 +1,207 @@
+"""``make run``: the whole platform on this machine, in the foreground, until Ctrl-C.
+
+Starts Redis (AOF on) and Kafka with their data under ``.data/``, creates the topics,
+starts every service as its own process, loads the demo data and prints where everything
+listens. Ctrl-C stops the services first (each finishes its batch in flight), then Kafka,
+then Redis. Processes left by a run that was killed are stopped at the next start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+
+import httpx
+from rich.console import Console
+from rich.table import Table
+
+from zhixing.auth import Role, TokenAuthority
+from zhixing.clock import SystemClock
+from zhixing.demo import DEMO_INTERMEDIATE_COURT, load_demo
+from zhixing.devinfra import (
+    ROOT,
+    InfraError,
+    LocalKafka,
+    LocalRedis,
+    create_topics,
+    kill_recorded,
+    port_open,
+)
+from zhixing.settings import AuthSettings
+
+DATA = ROOT / ".data"
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    http_port: int | None
+    grpc_port: int
+
+    @property
+    def env_prefix(self) -> str:
+        return f"ZHIXING_{self.name.upper()}_"
+
+
+SERVICES = (
+    ServiceSpec("command", 8000, 50051),
+    ServiceSpec("intake", 8001, 50052),
+    ServiceSpec("asset_control", 8002, 50053),
+    ServiceSpec("dispute_coordinator", 8003, 50054),
+    ServiceSpec("entrustment", 8004, 50055),
+    ServiceSpec("agency_gateway", None, 50060),
+)
+
+
+def _port(spec: ServiceSpec, kind: str, default: int) -> int:
+    return int(os.environ.get(f"{spec.env_prefix}{kind.upper()}_PORT", default))
+
+
+def _wait_healthy(spec: ServiceSpec, process: subprocess.Popen[bytes], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise InfraError(
+                f"{spec.name} exited with {process.returncode}; see .data/logs/{spec.name}.log"
+            )
+        if spec.http_port is None:
+            if port_open(_port(spec, "grpc", spec.grpc_port)):
+                return
+        else:
+            url = f"http://127.0.0.1:{_port(spec, 'http', spec.http_port)}/healthz"
+            try:
+                if httpx.get(url, timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+        time.sleep(0.2)
+    raise InfraError(f"{spec.name} did not become healthy within {timeout:.0f} s")
+
+
+class Platform:
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.redis = LocalRedis(
+            DATA / "redis", port=int(os.environ.get("ZHIXING_LOCAL_REDIS_PORT", 6379))
+        )
+        self.kafka = LocalKafka(
+            DATA / "kafka", port=int(os.environ.get("ZHIXING_LOCAL_KAFKA_PORT", 9092))
+        )
+        self.services: dict[str, subprocess.Popen[bytes]] = {}
+        self.pids = DATA / "pids"
+
+    def _record(self, name: str, process: subprocess.Popen[bytes]) -> None:
+        (self.pids / f"{name}.pid").write_text(str(process.pid))
+
+    def clean_leftovers(self) -> None:
+        self.pids.mkdir(parents=True, exist_ok=True)
+        for pid_file in sorted(self.pids.glob("*.pid")):
+            self.console.print(f"stopping {pid_file.stem} left by an earlier run")
+            kill_recorded(pid_file)
+        time.sleep(0.5)
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.setdefault("ZHIXING_ENV", "dev")
+        env["ZHIXING_KAFKA_BOOTSTRAP_SERVERS"] = self.kafka.bootstrap_servers
+        env["ZHIXING_REDIS_URL"] = self.redis.url
+        return env
+
+    def start(self) -> None:
+        self.clean_leftovers()
+        with self.console.status("starting Redis (AOF on)…"):
+            self.redis.start()
+            self._record("redis", self.redis.process)  # type: ignore[arg-type]
+        with self.console.status("starting Kafka (KRaft)… the first start fetches its jars"):
+            self.kafka.start()
+            self._record("kafka", self.kafka.process)  # type: ignore[arg-type]
+            asyncio.run(create_topics(self.kafka.bootstrap_servers))
+        logs = DATA / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        env = self.env()
+        for spec in SERVICES:
+            with (logs / f"{spec.name}.log").open("ab") as log:
+                process = subprocess.Popen(
+                    [sys.executable, "-m", f"services.{spec.name}"],
+                    cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )  # fmt: skip
+            self.services[spec.name] = process
+            self._record(spec.name, process)
+        with self.console.status("waiting for every service to report healthy…"):
+            for spec in SERVICES:
+                _wait_healthy(spec, self.services[spec.name], timeout=60)
+
+    def load_demo(self) -> int:
+        tokens = TokenAuthority(AuthSettings(), SystemClock())
+        intake = next(s for s in SERVICES if s.name == "intake")
+        url = f"http://127.0.0.1:{_port(intake, 'http', intake.http_port or 0)}"
+        with self.console.status("loading demo cases through intake…"):
+            return len(load_demo(url, tokens))
+
+    def print_endpoints(self, cases: int) -> None:
+        table = Table(title="Zhixing Command 执行指挥平台 — running")
+        for column in ("service", "HTTP", "gRPC", "API docs"):
+            table.add_column(column)
+        for spec in SERVICES:
+            http = (
+                f"http://127.0.0.1:{_port(spec, 'http', spec.http_port)}" if spec.http_port else "—"
+            )
+            docs = f"{http}/docs" if spec.http_port else "—"
+            table.add_row(spec.name, http, f"127.0.0.1:{_port(spec, 'grpc', spec.grpc_port)}", docs)
+        table.add_row("kafka", "—", self.kafka.bootstrap_servers, "—")
+        table.add_row("redis", "—", self.redis.url, "—")
+        self.console.print(table)
+        token = TokenAuthority(AuthSettings(), SystemClock()).issue(
+            subject="demo-command", court_code=DEMO_INTERMEDIATE_COURT, role=Role.COMMAND
+        )
+        self.console.print(f"{cases} demo cases filed in the courts of {DEMO_INTERMEDIATE_COURT}.")
+        self.console.print(f"A command-centre token for {DEMO_INTERMEDIATE_COURT} (8 h):\n{token}")
+        self.console.print("Logs: .data/logs/. Press Ctrl-C to stop everything.")
+
+    def stop(self) -> None:
+        for process in reversed(list(self.services.values())):
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for name, process in self.services.items():
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+            (self.pids / f"{name}.pid").unlink(missing_ok=True)
+        self.kafka.stop()
+        (self.pids / "kafka.pid").unlink(missing_ok=True)
+        self.redis.stop()
+        (self.pids / "redis.pid").unlink(missing_ok=True)
+
+
+def run_platform(*, demo: bool = True) -> int:
+    console = Console()
+    platform = Platform(console)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        platform.start()
+        cases = platform.load_demo() if demo else 0
+        platform.print_endpoints(cases)
+        while not stop.is_set():
+            for name, process in platform.services.items():
+                if process.poll() is not None:
+                    console.print(f"[red]{name} exited with {process.returncode}; stopping[/red]")
+                    stop.set()
+            stop.wait(1)
+        return 0
+    except (InfraError, httpx.HTTPError, subprocess.CalledProcessError) as exc:
+        console.print(f"[red]cannot run the platform: {exc}[/red]")
+        return 1
+    finally:
+        with console.status("stopping services, then Kafka, then Redis…"):
+            platform.stop()
+        console.print("stopped.")

@@ -1,0 +1,87 @@
+"""Transactional outbox: a command's state change and the events it causes are written to
+Redis in one MULTI/EXEC; a relay then publishes the events to Kafka and deletes them.
+
+This avoids the dual write (state saved, event lost; or event sent, state lost). A crash
+between publishing and deleting republishes the same events with the same ids, which
+consumers drop as duplicates (see ``zhixing.bus``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import redis.asyncio as aioredis
+import structlog
+from prometheus_client import Counter
+from redis.asyncio.client import Pipeline
+
+from zhixing.bus import EventPublisher
+from zhixing.events import Event, decode_event
+from zhixing.state import KeySpace
+
+log = structlog.get_logger(__name__)
+
+EVENTS_RELAYED = Counter("zhixing_outbox_relayed_total", "Events published from the outbox")
+
+
+class Outbox:
+    """Stages events in a Redis stream of one service."""
+
+    def __init__(self, keys: KeySpace) -> None:
+        self.stream = keys.key("outbox")
+
+    def stage(self, pipe: Pipeline, event: Event[Any]) -> None:
+        """Queue ``event`` on ``pipe`` (in MULTI mode) beside the state change it records."""
+        pipe.xadd(self.stream, {b"event": event.to_bytes()})
+
+
+class OutboxRelay:
+    """Publishes staged events in order, then removes them from the stream."""
+
+    def __init__(
+        self,
+        *,
+        redis: aioredis.Redis,
+        outbox: Outbox,
+        publisher: EventPublisher,
+        batch_size: int = 500,
+        block_ms: int = 200,
+    ) -> None:
+        self._redis = redis
+        self._stream = outbox.stream
+        self._publisher = publisher
+        self._batch_size = batch_size
+        self._block_ms = block_ms
+        self._stopping = asyncio.Event()
+
+    async def relay_once(self) -> int:
+        """Publish what is staged now (at most one batch); returns how many were published."""
+        reply = await self._redis.xread(
+            {self._stream: "0-0"}, count=self._batch_size, block=self._block_ms
+        )
+        if not reply:
+            return 0
+        entries = reply[0][1]
+        await self._publisher.publish_many(decode_event(fields[b"event"]) for _, fields in entries)
+        await self._redis.xdel(self._stream, *[entry_id for entry_id, _ in entries])
+        EVENTS_RELAYED.inc(len(entries))
+        return len(entries)
+
+    async def run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                await self.relay_once()
+            except Exception as exc:  # keep relaying: staged events must not wait on a restart
+                log.warning("outbox relay failed; retrying", error=str(exc))
+                await asyncio.sleep(0.5)
+        # Drain what was staged before the stop was asked for; what cannot be sent now stays
+        # in the stream and goes out on the next start.
+        try:
+            while await self.relay_once():
+                pass
+        except Exception as exc:
+            log.warning("outbox not drained at shutdown; kept for the next start", error=str(exc))
+
+    def stop(self) -> None:
+        self._stopping.set()

@@ -1,0 +1,230 @@
+"""What every service is made of, and the host that runs one.
+
+A service's ``bootstrap.py`` builds a ``ServiceContext`` (clock, Redis, Kafka publisher,
+token authority, its key space), its HTTP app, gRPC servicers, consumers and background
+loops, and hands them to ``ServiceHost``, which runs them in one event loop and stops them
+in order: stop taking requests, finish the batches in flight, drain the outbox, close.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import grpc
+import redis.asyncio as aioredis
+import structlog
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1._async import HealthServicer
+from prometheus_client import make_asgi_app
+
+from zhixing.auth import AuthInterceptor, ScopeError, TokenAuthority
+from zhixing.bus import BatchHandler, EventConsumer, EventPublisher
+from zhixing.clock import Clock, SystemClock
+from zhixing.logs import configure_logging
+from zhixing.outbox import Outbox, OutboxRelay
+from zhixing.settings import AuthSettings, KafkaSettings, RedisSettings, ServiceSettings
+from zhixing.state import KeySpace, connect
+from zhixing.topics import Topic
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class ServiceContext:
+    """The shared dependencies of one service, built once in its bootstrap."""
+
+    name: str
+    clock: Clock
+    kafka: KafkaSettings
+    redis: aioredis.Redis
+    keys: KeySpace
+    publisher: EventPublisher
+    tokens: TokenAuthority
+    outbox: Outbox
+
+    @classmethod
+    def build(
+        cls,
+        name: str,
+        *,
+        clock: Clock | None = None,
+        kafka: KafkaSettings | None = None,
+        redis: RedisSettings | None = None,
+        auth: AuthSettings | None = None,
+    ) -> ServiceContext:
+        clock = clock or SystemClock()
+        kafka = kafka or KafkaSettings()
+        redis = redis or RedisSettings()
+        keys = KeySpace(redis.key_prefix, name)
+        return cls(
+            name=name,
+            clock=clock,
+            kafka=kafka,
+            redis=connect(redis),
+            keys=keys,
+            publisher=EventPublisher(kafka),
+            tokens=TokenAuthority(auth or AuthSettings(), clock),
+            outbox=Outbox(keys),
+        )
+
+    def consumer(
+        self, projection: str, topics: Sequence[Topic], handler: BatchHandler
+    ) -> EventConsumer:
+        """A consumer whose group is ``<service>.<projection>``."""
+        return EventConsumer(
+            group=f"{self.name}.{projection}",
+            topics=topics,
+            handler=handler,
+            kafka=self.kafka,
+            redis=self.redis,
+            keys=self.keys,
+            publisher=self.publisher,
+        )
+
+    def outbox_relay(self) -> OutboxRelay:
+        return OutboxRelay(redis=self.redis, outbox=self.outbox, publisher=self.publisher)
+
+
+class Background(Protocol):
+    async def run(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+def create_http_app(ctx: ServiceContext, *, title: str, description: str) -> FastAPI:
+    """A FastAPI app with health, metrics, OpenAPI docs and the platform's error mapping."""
+    app = FastAPI(title=title, description=description, version="0.1.0")
+    app.state.token_authority = ctx.tokens
+    app.state.ready = False
+
+    @app.get("/healthz", tags=["ops"], summary="Liveness and readiness")
+    async def healthz() -> JSONResponse:
+        checks = {"redis": "ok", "kafka": "ok" if app.state.ready else "starting"}
+        try:
+            await ctx.redis.ping()
+        except Exception as exc:
+            checks["redis"] = f"error: {exc}"
+        healthy = all(v == "ok" for v in checks.values())
+        return JSONResponse(
+            {"service": ctx.name, "status": "ok" if healthy else "unavailable", "checks": checks},
+            status_code=200 if healthy else 503,
+        )
+
+    @app.exception_handler(ScopeError)
+    async def scope_error(request: Request, exc: ScopeError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=403)
+
+    app.mount("/metrics", make_asgi_app())
+    return app
+
+
+GrpcRegistrar = Callable[[grpc.aio.Server], None]
+
+
+class _EmbeddedUvicorn(uvicorn.Server):
+    """uvicorn inside a host that owns the signals: it must not capture SIGINT/SIGTERM."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+@dataclass
+class ServiceHost:
+    ctx: ServiceContext
+    http: FastAPI
+    ports: ServiceSettings
+    grpc_services: Sequence[GrpcRegistrar] = ()
+    consumers: Sequence[EventConsumer] = ()
+    background: Sequence[Background] = ()
+    http_port: int = 0
+    grpc_port: int = 0
+    _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    _uvicorn: uvicorn.Server | None = None
+    _grpc: grpc.aio.Server | None = None
+    _health: HealthServicer | None = None
+
+    async def start(self) -> None:
+        ctx = self.ctx
+        await ctx.redis.ping()
+        await ctx.publisher.start()
+        for consumer in self.consumers:
+            await consumer.start()
+        self._tasks += [asyncio.create_task(c.run(), name=c.group) for c in self.consumers]
+        self._tasks += [asyncio.create_task(b.run()) for b in self.background]
+
+        self._grpc = grpc.aio.server(interceptors=[AuthInterceptor(ctx.tokens)])
+        self._health = HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(self._health, self._grpc)
+        for register in self.grpc_services:
+            register(self._grpc)
+        self.grpc_port = self._grpc.add_insecure_port(f"{self.ports.host}:{self.ports.grpc_port}")
+        await self._grpc.start()
+
+        config = uvicorn.Config(
+            self.http,
+            host=self.ports.host,
+            port=self.ports.http_port,
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+        )
+        self._uvicorn = _EmbeddedUvicorn(config)
+        serving = asyncio.create_task(self._uvicorn.serve(), name="http")
+        self._tasks.append(serving)
+        # uvicorn offers no event for "listening"; poll its flag, and fail if it gave up.
+        while not self._uvicorn.started:
+            if serving.done():
+                raise RuntimeError(
+                    f"{ctx.name}: HTTP server failed to start on port {self.ports.http_port}"
+                )
+            await asyncio.sleep(0.01)
+        self.http_port = self._uvicorn.servers[0].sockets[0].getsockname()[1]
+
+        self.http.state.ready = True
+        await self._health.set("", health_pb2.HealthCheckResponse.SERVING)
+        log.info(
+            "service started", http_port=self.http_port, grpc_port=self.grpc_port, name=ctx.name
+        )
+
+    async def stop(self) -> None:
+        self.http.state.ready = False
+        if self._health is not None:
+            await self._health.enter_graceful_shutdown()
+        if self._uvicorn is not None:
+            self._uvicorn.should_exit = True
+        if self._grpc is not None:
+            await self._grpc.stop(grace=5)
+        for consumer in self.consumers:
+            await consumer.stop()
+        for loop in self.background:
+            loop.stop()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.ctx.publisher.stop()
+        await self.ctx.redis.aclose()
+        log.info("service stopped", name=self.ctx.name)
+
+    async def serve_forever(self) -> None:
+        """Start, then run until SIGINT or SIGTERM, then stop gracefully."""
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await self.start()
+        with contextlib.suppress(asyncio.CancelledError):
+            await stop.wait()
+        await self.stop()
+
+
+def run_service(name: str, bootstrap: Callable[[], ServiceHost]) -> None:
+    """The ``python -m services.<name>`` entry point of every service."""
+    configure_logging(name)
+    asyncio.run(bootstrap().serve_forever())

@@ -1,0 +1,112 @@
+"""Typed settings, one class per concern, read from ``ZHIXING_*`` environment variables.
+
+Every field is documented; secrets that still hold their development default are refused
+outside the ``dev`` and ``test`` environments, so a forgotten variable cannot reach a court.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_AUTH_SECRET = "zhixing-dev-secret-do-not-use-in-production-0000"
+
+
+class Environment(StrEnum):
+    DEV = "dev"
+    TEST = "test"
+    PROD = "prod"
+
+
+class PlatformSettings(BaseSettings):
+    """Where this process runs."""
+
+    model_config = SettingsConfigDict(env_prefix="ZHIXING_", extra="ignore")
+
+    env: Environment = Field(Environment.DEV, description="dev, test or prod")
+    log_level: str = Field("INFO", description="Root log level")
+    log_json: bool = Field(True, description="Structured JSON logs (false: console lines)")
+
+
+class KafkaSettings(BaseSettings):
+    """How to reach Kafka, and how topics are named."""
+
+    model_config = SettingsConfigDict(env_prefix="ZHIXING_KAFKA_", extra="ignore")
+
+    bootstrap_servers: str = Field("127.0.0.1:9092", description="Comma-separated host:port")
+    topic_prefix: str = Field(
+        "", description="Prepended to every topic name; tests use it to isolate each test"
+    )
+    client_id: str = Field("zhixing", description="Client id reported to the broker")
+    consumer_batch_max_records: int = Field(500, ge=1, description="Records per batch, at most")
+    consumer_batch_timeout_ms: int = Field(200, ge=1, description="How long a batch may wait")
+
+    def client_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments shared by aiokafka producers and consumers."""
+        return {"bootstrap_servers": self.bootstrap_servers, "client_id": self.client_id}
+
+
+class RedisSettings(BaseSettings):
+    """How to reach Redis, and the key prefix that separates services and tests."""
+
+    model_config = SettingsConfigDict(env_prefix="ZHIXING_REDIS_", extra="ignore")
+
+    url: str = Field("redis://127.0.0.1:6379/0", description="redis:// URL")
+    key_prefix: str = Field("", description="Prepended to every key (before the service name)")
+
+
+class AuthSettings(BaseSettings):
+    """Signing of identity tokens."""
+
+    model_config = SettingsConfigDict(env_prefix="ZHIXING_AUTH_", extra="ignore")
+
+    secret: SecretStr = Field(
+        SecretStr(DEV_AUTH_SECRET), description="HMAC key for tokens; at least 32 characters"
+    )
+    issuer: str = Field("zhixing", description="Token issuer claim")
+    token_ttl_seconds: int = Field(8 * 3600, ge=60, description="Lifetime of issued tokens")
+    env: Environment = Field(
+        Environment.DEV,
+        validation_alias=AliasChoices("ZHIXING_ENV", "env"),
+        description="Copied from ZHIXING_ENV to judge the secret",
+    )
+
+    @model_validator(mode="after")
+    def _refuse_default_secret_outside_dev(self) -> AuthSettings:
+        value = self.secret.get_secret_value()
+        if len(value) < 32:
+            raise ValueError("ZHIXING_AUTH_SECRET must be at least 32 characters")
+        if self.env is not Environment.DEV and value == DEV_AUTH_SECRET:
+            raise ValueError(
+                "ZHIXING_AUTH_SECRET still holds the development default; "
+                f"set a real secret before running with ZHIXING_ENV={self.env.value}"
+            )
+        return self
+
+
+class ServiceSettings(BaseSettings):
+    """Where one service listens. Defaults are set per service in its bootstrap."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    host: str = Field("127.0.0.1", description="Interface to bind HTTP and gRPC to")
+    http_port: int = Field(0, ge=0, le=65535, description="HTTP port (0: any free port)")
+    grpc_port: int = Field(0, ge=0, le=65535, description="gRPC port (0: any free port)")
+
+
+def service_settings(name: str, *, http_port: int, grpc_port: int) -> ServiceSettings:
+    """Settings for service ``name``, read from ``ZHIXING_<NAME>_*`` with the given defaults."""
+
+    class _Settings(ServiceSettings):
+        model_config = SettingsConfigDict(env_prefix=f"ZHIXING_{name.upper()}_", extra="ignore")
+
+    settings = _Settings()
+    # Keyword arguments would override the environment, so defaults fill only unset fields.
+    if "http_port" not in settings.model_fields_set:
+        settings.http_port = http_port
+    if "grpc_port" not in settings.model_fields_set:
+        settings.grpc_port = grpc_port
+    return settings

@@ -1,0 +1,31 @@
+"""Redis state helpers shared by every service's projections.
+
+Every key lives under ``<deployment prefix><service>:`` so services never touch each
+other's data and tests never touch each other's keys.
+"""
+
+from __future__ import annotations
+
+import redis.asyncio as aioredis
+
+from zhixing.settings import RedisSettings
+
+
+class KeySpace:
+    """Builds the keys of one service: ``KeySpace("t1:", "intake").key("case", id)``."""
+
+    def __init__(self, prefix: str, service: str) -> None:
+        if not service or ":" in service:
+            raise ValueError(f"service name {service!r} must be non-empty and contain no ':'")
+        self.base = f"{prefix}{service}:"
+
+    def key(self, *parts: str) -> str:
+        for part in parts:
+            if not part:
+                raise ValueError(f"empty key part in {parts!r}")
+        return self.base + ":".join(parts)
+
+
+def connect(settings: RedisSettings) -> aioredis.Redis:
+    """A client for the configured Redis; replies are bytes (callers decode what they read)."""
+    return aioredis.Redis.from_url(settings.url, decode_responses=False)

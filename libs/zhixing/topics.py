@@ -1,0 +1,79 @@
+"""Every Kafka topic of the platform, its key and its partition count: declared here only.
+
+One topic per aggregate type. Messages are keyed by the aggregate id, so all events of one
+case (dispute, entrustment, ...) stay in order on one partition. Each topic has a
+dead-letter twin (``<name>.dlq``) for messages its consumers could not decode or validate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DLQ_SUFFIX = ".dlq"
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    name: str
+    aggregate_type: str
+    key: str
+    partitions: int
+    description: str
+
+    @property
+    def dead_letter_name(self) -> str:
+        return self.name + DLQ_SUFFIX
+
+
+CASE_EVENTS = Topic(
+    "zhixing.case.events", "case", "case_id", 6, "Intake and case lifecycle (立案, 分流, 结案)"
+)
+ASSET_EVENTS = Topic(
+    "zhixing.asset.events", "asset", "asset_id", 6, "Asset queries, control and disposal (财产查控)"
+)
+DISPUTE_EVENTS = Topic(
+    "zhixing.dispute.events", "dispute", "dispute_id", 3, "Enforcement disputes (执行争议协调)"
+)
+ENTRUSTMENT_EVENTS = Topic(
+    "zhixing.entrustment.events",
+    "entrustment",
+    "entrustment_id",
+    3,
+    "Matter entrustment between courts (事项委托)",
+)
+DEADLINE_EVENTS = Topic(
+    "zhixing.deadline.events",
+    "deadline",
+    "clock_id",
+    6,
+    "Statutory clocks: opened, warned, breached, escalated (节点管控)",
+)
+COMMAND_EVENTS = Topic(
+    "zhixing.command.events", "command", "command_id", 3, "Command actions (统一指挥)"
+)
+
+ALL_TOPICS: tuple[Topic, ...] = (
+    CASE_EVENTS,
+    ASSET_EVENTS,
+    DISPUTE_EVENTS,
+    ENTRUSTMENT_EVENTS,
+    DEADLINE_EVENTS,
+    COMMAND_EVENTS,
+)
+
+_BY_AGGREGATE = {topic.aggregate_type: topic for topic in ALL_TOPICS}
+
+
+def topic_for_aggregate(aggregate_type: str) -> Topic:
+    try:
+        return _BY_AGGREGATE[aggregate_type]
+    except KeyError:
+        known = ", ".join(sorted(_BY_AGGREGATE))
+        raise ValueError(
+            f"no topic carries aggregate type {aggregate_type!r} (known: {known})"
+        ) from None
+
+
+def physical_name(topic_name: str, prefix: str) -> str:
+    """The broker-side name: tests isolate themselves with a prefix."""
+    return f"{prefix}{topic_name}"

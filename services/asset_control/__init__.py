@@ -1,0 +1,1 @@
+"""Asset control (财产查控): Network asset queries, control and the disposal chain."""

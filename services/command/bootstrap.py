@@ -1,0 +1,59 @@
+"""Wires the command service."""
+
+from __future__ import annotations
+
+from services.command.grpc_api import CommandQueries
+from services.command.http_api import router
+from services.command.projections import CaseOverviews
+from zhixing.audit import AuditChain
+from zhixing.clock import Clock
+from zhixing.service import ServiceContext, ServiceHost, create_http_app
+from zhixing.settings import (
+    AuthSettings,
+    KafkaSettings,
+    RedisSettings,
+    ServiceSettings,
+    service_settings,
+)
+from zhixing.topics import ALL_TOPICS, CASE_EVENTS
+from zhixing.v1 import command_service_pb2_grpc
+
+NAME = "command"
+DEFAULT_HTTP_PORT = 8000
+DEFAULT_GRPC_PORT = 50051
+
+
+def bootstrap(
+    *,
+    clock: Clock | None = None,
+    kafka: KafkaSettings | None = None,
+    redis: RedisSettings | None = None,
+    auth: AuthSettings | None = None,
+    ports: ServiceSettings | None = None,
+) -> ServiceHost:
+    ctx = ServiceContext.build(NAME, clock=clock, kafka=kafka, redis=redis, auth=auth)
+    overviews = CaseOverviews(ctx.redis, ctx.keys)
+    audit = AuditChain(ctx.redis, ctx.keys)
+    app = create_http_app(
+        ctx,
+        title="Zhixing command (统一指挥)",
+        description="The command centre: every court's cases, nodes and figures.",
+    )
+    app.state.overviews = overviews
+    app.include_router(router)
+    return ServiceHost(
+        ctx=ctx,
+        http=app,
+        ports=ports
+        or service_settings(NAME, http_port=DEFAULT_HTTP_PORT, grpc_port=DEFAULT_GRPC_PORT),
+        grpc_services=[
+            lambda server: command_service_pb2_grpc.add_CommandServiceServicer_to_server(
+                CommandQueries(overviews), server
+            )
+        ],
+        consumers=[
+            ctx.consumer("case-overviews", [CASE_EVENTS], overviews),
+            # The audit trail records every event of every topic, in one hash chain.
+            ctx.consumer("audit", ALL_TOPICS, audit),
+        ],
+    )

@@ -1,0 +1,62 @@
+"""The command centre's read models, built from events only."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import redis.asyncio as aioredis
+from google.protobuf.message import Message
+
+from zhixing.bus import Transaction
+from zhixing.events import CASE_FILED, Event
+from zhixing.state import KeySpace
+from zhixing.v1 import case_events_pb2, command_service_pb2
+
+NODE_FILED = "filed"
+
+
+class CaseOverviews:
+    """One hash per case: court, type, claim, current node, number of events seen."""
+
+    def __init__(self, redis: aioredis.Redis, keys: KeySpace) -> None:
+        self._redis = redis
+        self._keys = keys
+
+    def key(self, case_id: str) -> str:
+        return self._keys.key("case", case_id)
+
+    def court_index_key(self, court_code: str) -> str:
+        return self._keys.key("court", court_code, "cases")
+
+    async def __call__(self, events: Sequence[Event[Message]], tx: Transaction) -> None:
+        for event in events:
+            if event.envelope.aggregate_type != "case":
+                continue
+            key = self.key(event.aggregate_id)
+            if event.event_type == CASE_FILED.name:
+                filed = event.payload
+                assert isinstance(filed, case_events_pb2.CaseFiled)
+                tx.pipe.hset(
+                    key,
+                    mapping={
+                        "court_code": filed.court_code,
+                        "case_type_code": filed.case_type_code,
+                        "claim_amount_fen": filed.claim_amount_fen,
+                        "node": NODE_FILED,
+                    },
+                )
+                tx.pipe.sadd(self.court_index_key(filed.court_code), event.aggregate_id)
+            tx.pipe.hincrby(key, "event_count", 1)
+
+    async def get(self, case_id: str) -> command_service_pb2.CaseOverview | None:
+        raw = await self._redis.hgetall(self.key(case_id))
+        if b"court_code" not in raw:
+            return None
+        return command_service_pb2.CaseOverview(
+            case_id=case_id,
+            court_code=raw[b"court_code"].decode(),
+            case_type_code=raw[b"case_type_code"].decode(),
+            claim_amount_fen=int(raw[b"claim_amount_fen"]),
+            node=raw[b"node"].decode(),
+            event_count=int(raw.get(b"event_count", 0)),
+        )

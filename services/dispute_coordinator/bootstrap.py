@@ -1,0 +1,36 @@
+"""Wires the dispute coordinator service."""
+
+from __future__ import annotations
+
+from zhixing.clock import Clock
+from zhixing.known_cases import case_aware_host
+from zhixing.service import ServiceContext, ServiceHost
+from zhixing.settings import (
+    AuthSettings,
+    KafkaSettings,
+    RedisSettings,
+    ServiceSettings,
+    service_settings,
+)
+
+NAME = "dispute_coordinator"
+DEFAULT_HTTP_PORT = 8003
+DEFAULT_GRPC_PORT = 50054
+
+
+def bootstrap(
+    *,
+    clock: Clock | None = None,
+    kafka: KafkaSettings | None = None,
+    redis: RedisSettings | None = None,
+    auth: AuthSettings | None = None,
+    ports: ServiceSettings | None = None,
+) -> ServiceHost:
+    ctx = ServiceContext.build(NAME, clock=clock, kafka=kafka, redis=redis, auth=auth)
+    return case_aware_host(
+        ctx,
+        title="Zhixing dispute coordinator (执行争议协调)",
+        description="Disputes between courts, or a court and an agency.",
+        ports=ports
+        or service_settings(NAME, http_port=DEFAULT_HTTP_PORT, grpc_port=DEFAULT_GRPC_PORT),
+    )

@@ -1,0 +1,124 @@
+"""Session-wide Kafka and Redis, and per-test isolation.
+
+Kafka and Redis are real: testcontainers when a Docker engine answers, otherwise the local
+processes of ``zhixing.devinfra`` (the official Kafka jars in KRaft mode, Debian's
+redis-server) in a throwaway directory on free ports. Each test gets its own topic prefix
+and key prefix; its topics and keys are deleted afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+
+import pytest
+import redis.asyncio as aioredis
+from aiokafka.admin import AIOKafkaAdminClient
+
+from zhixing.devinfra import LocalKafka, LocalRedis, create_topics, free_port
+from zhixing.settings import AuthSettings, KafkaSettings, RedisSettings
+
+TEST_SECRET = "test-secret-" + "x" * 40
+
+# Services started by tests run as ZHIXING_ENV=test with a non-default secret.
+os.environ.setdefault("ZHIXING_ENV", "test")
+os.environ.setdefault("ZHIXING_AUTH_SECRET", TEST_SECRET)
+
+
+@dataclass(frozen=True)
+class Infra:
+    bootstrap_servers: str
+    redis_url: str
+
+
+def _docker_engine_answers() -> bool:
+    if os.environ.get("ZHIXING_TEST_INFRA") == "local":
+        return False
+    try:
+        import docker
+
+        docker.from_env(timeout=3).ping()
+        return True
+    except Exception:
+        return False
+
+
+@pytest.fixture(scope="session")
+def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
+    if _docker_engine_answers():
+        from testcontainers.kafka import KafkaContainer
+        from testcontainers.redis import RedisContainer
+
+        with (
+            KafkaContainer("apache/kafka:4.1.1").with_kraft() as kafka,
+            RedisContainer("redis:7") as redis,
+        ):
+            host, port = redis.get_container_host_ip(), redis.get_exposed_port(6379)
+            yield Infra(kafka.get_bootstrap_server(), f"redis://{host}:{port}/0")
+        return
+    base = tmp_path_factory.mktemp("infra")
+    redis_server = LocalRedis(base / "redis", port=free_port(), append_only=False)
+    kafka = LocalKafka(base / "kafka", port=free_port(), controller_port=free_port(), heap="512m")
+    redis_server.start()
+    try:
+        kafka.start()
+        try:
+            yield Infra(kafka.bootstrap_servers, redis_server.url)
+        finally:
+            kafka.stop()
+    finally:
+        redis_server.stop()
+
+
+@dataclass
+class Isolated:
+    """One test's view of the shared infrastructure."""
+
+    prefix: str
+    kafka: KafkaSettings
+    redis_settings: RedisSettings
+    redis: aioredis.Redis
+    auth: AuthSettings
+
+    def env(self) -> dict[str, str]:
+        """Environment for a service process started by the test."""
+        return {
+            **os.environ,
+            "ZHIXING_KAFKA_BOOTSTRAP_SERVERS": self.kafka.bootstrap_servers,
+            "ZHIXING_KAFKA_TOPIC_PREFIX": self.prefix,
+            "ZHIXING_KAFKA_CONSUMER_BATCH_TIMEOUT_MS": "50",
+            "ZHIXING_REDIS_URL": self.redis_settings.url,
+            "ZHIXING_REDIS_KEY_PREFIX": self.prefix,
+            "ZHIXING_AUTH_SECRET": TEST_SECRET,
+            "ZHIXING_ENV": "test",
+            "ZHIXING_LOG_LEVEL": "WARNING",
+        }
+
+
+@pytest.fixture
+async def isolated(infra: Infra) -> AsyncIterator[Isolated]:
+    prefix = f"t{uuid.uuid4().hex[:10]}."
+    kafka = KafkaSettings(
+        bootstrap_servers=infra.bootstrap_servers,
+        topic_prefix=prefix,
+        consumer_batch_timeout_ms=50,
+    )
+    redis_settings = RedisSettings(url=infra.redis_url, key_prefix=prefix)
+    topics = await create_topics(infra.bootstrap_servers, prefix)
+    client = aioredis.Redis.from_url(infra.redis_url)
+    auth = AuthSettings(secret=TEST_SECRET, env="test")
+    try:
+        yield Isolated(prefix, kafka, redis_settings, client, auth)
+    finally:
+        keys = [key async for key in client.scan_iter(match=f"{prefix}*", count=1000)]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()
+        admin = AIOKafkaAdminClient(bootstrap_servers=infra.bootstrap_servers)
+        await admin.start()
+        with contextlib.suppress(Exception):
+            await admin.delete_topics(topics)
+        await admin.close()

@@ -1,0 +1,236 @@
+"""The event bus against the real broker and Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+
+import pytest
+from aiokafka import AIOKafkaConsumer
+from google.protobuf.message import Message
+
+from tests.conftest import Isolated
+from tests.factories import case_filed_event
+from tests.integration.counting import POISON_AMOUNT, CountingProjection
+from zhixing.bus import BatchHandler, EventConsumer, EventPublisher, Transaction
+from zhixing.devinfra import ROOT
+from zhixing.events import Event
+from zhixing.state import KeySpace
+from zhixing.topics import CASE_EVENTS, physical_name
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def publisher(isolated: Isolated) -> AsyncIterator[EventPublisher]:
+    publisher = EventPublisher(isolated.kafka)
+    await publisher.start()
+    yield publisher
+    await publisher.stop()
+
+
+def consumer_for(
+    isolated: Isolated, publisher: EventPublisher, handler: BatchHandler, service: str = "worker"
+) -> EventConsumer:
+    return EventConsumer(
+        group="bus-test",
+        topics=[CASE_EVENTS],
+        handler=handler,
+        kafka=isolated.kafka,
+        redis=isolated.redis,
+        keys=KeySpace(isolated.prefix, service),
+        publisher=publisher,
+    )
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 60) -> None:
+    async with asyncio.timeout(timeout):
+        while not await check():
+            await asyncio.sleep(0.05)
+
+
+async def applied_counts(isolated: Isolated) -> dict[str, int]:
+    raw = await isolated.redis.hgetall(KeySpace(isolated.prefix, "worker").key("applied"))
+    return {k.decode(): int(v) for k, v in raw.items()}
+
+
+async def run_until(consumer: EventConsumer, check: Callable[[], Awaitable[bool]]) -> None:
+    await consumer.start()
+    task = asyncio.create_task(consumer.run())
+    try:
+        await eventually(check)
+    finally:
+        await consumer.stop()
+        await task
+
+
+async def test_events_of_one_aggregate_are_applied_in_the_order_published(
+    isolated: Isolated, publisher: EventPublisher
+) -> None:
+    aggregates = [f"case-{n}" for n in range(20)]
+    events = [case_filed_event(a, amount=seq) for seq in range(25) for a in aggregates]
+    await publisher.publish_many(events)
+
+    async def all_applied() -> bool:
+        return len(await applied_counts(isolated)) == len(events)
+
+    await run_until(consumer_for(isolated, publisher, CountingProjection()), all_applied)
+    keys = KeySpace(isolated.prefix, "worker")
+    for aggregate in aggregates:
+        order = await isolated.redis.lrange(keys.key("order", aggregate), 0, -1)
+        assert [int(x) for x in order] == list(range(25)), aggregate
+
+
+async def dead_letters(isolated: Isolated) -> list[tuple[bytes, dict[str, bytes]]]:
+    consumer = AIOKafkaConsumer(
+        physical_name(CASE_EVENTS.dead_letter_name, isolated.prefix),
+        bootstrap_servers=isolated.kafka.bootstrap_servers,
+        auto_offset_reset="earliest",
+        group_id=f"dlq-reader-{uuid.uuid4()}",
+    )
+    await consumer.start()
+    try:
+        fetched = await consumer.getmany(timeout_ms=5000)
+        return [(r.value, dict(r.headers)) for records in fetched.values() for r in records]
+    finally:
+        await consumer.stop()
+
+
+async def test_a_poison_message_is_dead_lettered_and_the_consumer_goes_on(
+    isolated: Isolated, publisher: EventPublisher
+) -> None:
+    before = [case_filed_event(f"case-{n}") for n in range(5)]
+    after = [case_filed_event(f"case-{n}") for n in range(5, 10)]
+    await publisher.publish_many(before)
+    ack = await publisher.send_raw(CASE_EVENTS, b"\x00not protobuf at all\xff", "case-poison")
+    await ack
+    await publisher.publish_many(after)
+
+    async def valid_applied() -> bool:
+        return len(await applied_counts(isolated)) == 10
+
+    await run_until(consumer_for(isolated, publisher, CountingProjection()), valid_applied)
+    letters = await dead_letters(isolated)
+    assert len(letters) == 1
+    value, headers = letters[0]
+    assert value == b"\x00not protobuf at all\xff"
+    assert headers["dlq.reason"].startswith(b"invalid:")
+    assert headers["dlq.group"] == b"bus-test"
+
+
+async def test_an_event_the_handler_rejects_is_dead_lettered_alone(
+    isolated: Isolated, publisher: EventPublisher
+) -> None:
+    events = [case_filed_event(f"case-{n}", amount=n + 1) for n in range(10)]
+    events[4] = case_filed_event("case-4", amount=POISON_AMOUNT)
+    await publisher.publish_many(events)
+
+    async def others_applied() -> bool:
+        return len(await applied_counts(isolated)) == 9
+
+    await run_until(consumer_for(isolated, publisher, CountingProjection()), others_applied)
+    assert events[4].event_id not in await applied_counts(isolated)
+    letters = await dead_letters(isolated)
+    assert [headers["dlq.reason"] for _, headers in letters] == [
+        b"rejected by handler: ValueError: claim of 666 fen is refused by this projection"
+    ]
+
+
+async def test_a_republished_event_is_applied_once(
+    isolated: Isolated, publisher: EventPublisher
+) -> None:
+    event = case_filed_event("case-1")
+    await publisher.publish_many([event, case_filed_event("case-2"), event])
+
+    async def both_seen() -> bool:
+        return len(await applied_counts(isolated)) == 2
+
+    await run_until(consumer_for(isolated, publisher, CountingProjection()), both_seen)
+    await asyncio.sleep(0.5)
+    assert (await applied_counts(isolated))[event.event_id] == 1
+
+
+async def test_stop_lets_the_batch_in_flight_finish(
+    isolated: Isolated, publisher: EventPublisher
+) -> None:
+    in_batch = asyncio.Event()
+    counting = CountingProjection()
+
+    async def slow(events: Sequence[Event[Message]], tx: Transaction) -> None:
+        await counting(events, tx)
+        in_batch.set()
+        await asyncio.sleep(0.5)
+
+    events = [case_filed_event(f"case-{n}") for n in range(50)]
+    await publisher.publish_many(events)
+    consumer = consumer_for(isolated, publisher, slow)
+    await consumer.start()
+    task = asyncio.create_task(consumer.run())
+    await asyncio.wait_for(in_batch.wait(), 30)
+    await consumer.stop()
+    await task
+    applied_before_stop = await applied_counts(isolated)
+    assert applied_before_stop, "the batch in flight was written before stopping"
+
+    async def all_applied() -> bool:
+        return len(await applied_counts(isolated)) == 50
+
+    await run_until(consumer_for(isolated, publisher, CountingProjection()), all_applied)
+    assert set((await applied_counts(isolated)).values()) == {1}
+
+
+def start_worker(isolated: Isolated, **extra: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.integration.consumer_worker"],
+        cwd=ROOT,
+        env={**isolated.env(), **extra},
+    )
+
+
+async def test_a_consumer_killed_mid_batch_applies_every_event_exactly_once(
+    isolated: Isolated, publisher: EventPublisher
+) -> None:
+    events = [case_filed_event(f"case-{n % 40}", amount=1000 + n) for n in range(1500)]
+    await publisher.publish_many(events)
+
+    # 1. Dies after writing its 3rd batch to Redis, before committing the offset to Kafka.
+    worker = start_worker(isolated, CRASH_AFTER_WRITES="3")
+    assert await asyncio.to_thread(worker.wait, 60) == 9
+    after_crash = await applied_counts(isolated)
+    assert 0 < len(after_crash) < len(events)
+
+    # 2. Killed with SIGKILL at an arbitrary point while batches are slow.
+    worker = start_worker(isolated, SLOW_BATCH_S="0.05")
+
+    async def progressed() -> bool:
+        return len(await applied_counts(isolated)) > len(after_crash) + 100
+
+    await eventually(progressed)
+    os.kill(worker.pid, signal.SIGKILL)
+    await asyncio.to_thread(worker.wait, 30)
+
+    # 3. Restarted, it finishes the rest.
+    worker = start_worker(isolated)
+    try:
+
+        async def all_applied() -> bool:
+            return len(await applied_counts(isolated)) == len(events)
+
+        await eventually(all_applied)
+        await asyncio.sleep(1)  # anything applied twice would show up now
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        await asyncio.to_thread(worker.wait, 30)
+    counts = await applied_counts(isolated)
+    assert set(counts) == {e.event_id for e in events}
+    assert set(counts.values()) == {1}
+    # And every aggregate still saw its events in order.
+    keys = KeySpace(isolated.prefix, "worker")
+    for n in range(40):
+        order = [int(x) for x in await isolated.redis.lrange(keys.key("order", f"case-{n}"), 0, -1)]
+        assert order == sorted(order)

@@ -1,0 +1,114 @@
+from datetime import timedelta
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from tests.conftest import TEST_SECRET
+from tests.factories import START
+from zhixing.auth import (
+    AuthError,
+    CurrentIdentity,
+    Role,
+    ScopeError,
+    TokenAuthority,
+    require_scope,
+)
+from zhixing.clock import SimulatedClock
+from zhixing.settings import AuthSettings
+
+
+def authority(clock: SimulatedClock, secret: str = TEST_SECRET) -> TokenAuthority:
+    return TokenAuthority(AuthSettings(secret=secret, env="test"), clock)
+
+
+def test_a_genuine_token_names_its_court_and_role() -> None:
+    tokens = authority(SimulatedClock(START))
+    identity = tokens.verify(tokens.issue(subject="c1", court_code="苏1283", role=Role.CLERK))
+    assert (identity.subject, identity.court_code, identity.role) == ("c1", "苏1283", Role.CLERK)
+
+
+def test_a_token_signed_with_another_secret_is_forged() -> None:
+    clock = SimulatedClock(START)
+    forged = authority(clock, "another-secret-" + "y" * 40).issue(
+        subject="c1", court_code="苏1283", role=Role.COMMAND
+    )
+    with pytest.raises(AuthError, match="signature"):
+        authority(clock).verify(forged)
+
+
+def test_an_edited_token_is_forged() -> None:
+    tokens = authority(SimulatedClock(START))
+    header, payload, signature = tokens.issue(
+        subject="c1", court_code="苏1283", role=Role.CLERK
+    ).split(".")
+    tampered = f"{header}.{payload[:-2]}AA.{signature}"
+    with pytest.raises(AuthError):
+        tokens.verify(tampered)
+
+
+def test_a_token_expires_on_the_injected_clock() -> None:
+    clock = SimulatedClock(START)
+    tokens = authority(clock)
+    token = tokens.issue(subject="c1", court_code="苏1283", role=Role.CLERK, ttl=timedelta(hours=1))
+    tokens.verify(token)
+    clock.advance(timedelta(hours=1))
+    with pytest.raises(AuthError, match="expired"):
+        tokens.verify(token)
+
+
+def identity(court: str, role: Role) -> object:
+    tokens = authority(SimulatedClock(START))
+    return tokens.verify(tokens.issue(subject="u", court_code=court, role=role))
+
+
+def test_basic_court_acts_on_its_own_cases_only() -> None:
+    clerk = authority(SimulatedClock(START))
+    who = clerk.verify(clerk.issue(subject="u", court_code="苏1283", role=Role.CLERK))
+    require_scope(who, "苏1283", write=True)
+    with pytest.raises(ScopeError, match="no jurisdiction"):
+        require_scope(who, "苏1282", write=False)
+
+
+def test_intermediate_court_acts_on_its_jurisdiction_only() -> None:
+    tokens = authority(SimulatedClock(START))
+    command = tokens.verify(tokens.issue(subject="u", court_code="苏12", role=Role.COMMAND))
+    require_scope(command, "苏1283", write=True)
+    with pytest.raises(ScopeError):
+        require_scope(command, "苏0281", write=False)
+
+
+def test_overseers_read_but_never_write() -> None:
+    tokens = authority(SimulatedClock(START))
+    overseer = tokens.verify(tokens.issue(subject="u", court_code="苏12", role=Role.OVERSEER))
+    require_scope(overseer, "苏1283", write=False)
+    with pytest.raises(ScopeError, match="read-only"):
+        require_scope(overseer, "苏1283", write=True)
+
+
+def app_with_identity(tokens: TokenAuthority) -> TestClient:
+    app = FastAPI()
+    app.state.token_authority = tokens
+
+    @app.get("/whoami")
+    def whoami(who: CurrentIdentity) -> dict[str, str]:
+        return {"court": who.court_code}
+
+    return TestClient(app)
+
+
+def test_http_dependency_refuses_missing_forged_and_expired_tokens() -> None:
+    clock = SimulatedClock(START)
+    tokens = authority(clock)
+    client = app_with_identity(tokens)
+    good = tokens.issue(subject="u", court_code="苏1283", role=Role.CLERK, ttl=timedelta(minutes=5))
+    assert client.get("/whoami", headers={"Authorization": f"Bearer {good}"}).json() == {
+        "court": "苏1283"
+    }
+    missing = client.get("/whoami")
+    assert missing.status_code == 401 and "missing bearer token" in missing.json()["detail"]
+    forged = authority(clock, "z" * 40).issue(subject="u", court_code="苏1283", role=Role.CLERK)
+    assert client.get("/whoami", headers={"Authorization": f"Bearer {forged}"}).status_code == 401
+    clock.advance(timedelta(minutes=5))
+    expired = client.get("/whoami", headers={"Authorization": f"Bearer {good}"})
+    assert expired.status_code == 401 and "expired" in expired.json()["detail"]
