@@ -46,7 +46,7 @@ def filing(court: str = "苏1283", **overrides: Any) -> dict[str, Any]:
             {
                 "kind": "natural_person",
                 "name": "张三",
-                "id_number": resident_id("321283", date(1985, 5, 5), 17),
+                "id_number": resident_id("321283", date(1998, 5, 5), 17),
             }
         ],
         "debtors": [{"kind": "organisation", "name": "某某有限公司", "id_number": credit_code(7)}],

@@ -23,9 +23,14 @@ CASES_PER_COURT = 3
 
 
 def resident_id(division: str, born: date, serial: int) -> str:
-    """A resident ID with a correct check digit (ISO 7064 MOD 11-2)."""
+    """A resident ID with a correct check digit (ISO 7064 MOD 11-2).
+
+    The division must have existed in the birth year (321283 泰兴市: since 1996); stdnum
+    checks that too.
+    """
     body = f"{division}{born:%Y%m%d}{serial:03d}"
-    return body + ric.calc_check_digit(body)
+    # stdnum computes over the whole 18 characters, so the check position needs a placeholder.
+    return body + ric.calc_check_digit(body + "0")
 
 
 def credit_code(serial: int) -> str:
@@ -56,7 +61,7 @@ def demo_filings() -> list[tuple[str, dict[str, object]]]:
                             {
                                 "kind": "natural_person",
                                 "name": f"申请人{serial}",
-                                "id_number": resident_id("321283", date(1980, 1, serial), serial),
+                                "id_number": resident_id("321283", date(1998, 1, serial), serial),
                             }
                         ],
                         "debtors": [

@@ -20,10 +20,10 @@ import redis.asyncio as aioredis
 import structlog
 import uvicorn
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
-from prometheus_client import make_asgi_app
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from zhixing.auth import AuthInterceptor, ScopeError, TokenAuthority
 from zhixing.bus import BatchHandler, EventConsumer, EventPublisher
@@ -122,7 +122,10 @@ def create_http_app(ctx: ServiceContext, *, title: str, description: str) -> Fas
     async def scope_error(request: Request, exc: ScopeError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=403)
 
-    app.mount("/metrics", make_asgi_app())
+    @app.get("/metrics", tags=["ops"], summary="Prometheus metrics")
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
     return app
 
 
@@ -227,4 +230,9 @@ class ServiceHost:
 def run_service(name: str, bootstrap: Callable[[], ServiceHost]) -> None:
     """The ``python -m services.<name>`` entry point of every service."""
     configure_logging(name)
-    asyncio.run(bootstrap().serve_forever())
+
+    async def main() -> None:
+        # Kafka clients bind to the running loop, so the service is built inside it.
+        await bootstrap().serve_forever()
+
+    asyncio.run(main())

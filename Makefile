@@ -1,0 +1,77 @@
+# Zhixing Command — every entry point a newcomer needs. `make help` lists them.
+# Each target installs what it needs itself, idempotently (stamps mark what is done).
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+VENV_STAMP := $(VENV)/.installed
+PROTO_STAMP := libs/zhixing/v1/.generated
+KAFKA_STAMP := deploy/local/kafka/lib/.complete
+BUF := node_modules/.bin/buf
+PROTOS := $(shell find protos -name '*.proto')
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: help setup run test test-unit test-integration test-e2e lint format bench clean redis-server
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
+	  awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
+
+$(VENV_STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $@
+
+$(PROTO_STAMP): $(VENV_STAMP) $(PROTOS) scripts/gen_protos.sh
+	PYTHON=$(BIN)/python scripts/gen_protos.sh
+	@touch $@
+
+$(KAFKA_STAMP): deploy/local/kafka/pom.xml | $(VENV_STAMP)
+	@command -v java >/dev/null || { echo "Java 17+ is needed for the local Kafka broker" >&2; exit 1; }
+	@command -v mvn >/dev/null || $(SUDO) apt-get install -y -q maven
+	$(BIN)/zhixing kafka-jars
+
+redis-server: ## Install Debian's redis-server if it is missing
+	@command -v redis-server >/dev/null || { \
+	  $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q --no-install-recommends redis-server; }
+
+$(BUF): package.json
+	npm install --no-audit --no-fund --loglevel=error
+	@touch $@
+
+setup: $(VENV_STAMP) $(PROTO_STAMP) $(KAFKA_STAMP) redis-server ## Install everything (venv, generated code, Kafka jars, redis-server)
+
+run: setup ## Start Kafka, Redis and every service with demo data; Ctrl-C stops all
+	$(BIN)/zhixing run
+
+test: setup ## Run every test (unit, integration, e2e) against a Kafka and Redis it starts
+	$(BIN)/pytest
+
+test-unit: setup ## Unit tests only (no Kafka, no Redis)
+	$(BIN)/pytest tests/unit
+
+test-integration: setup ## Integration tests (real Kafka and Redis)
+	$(BIN)/pytest tests/integration
+
+test-e2e: setup ## End-to-end tests (every service as a process)
+	$(BIN)/pytest tests/e2e
+
+lint: setup $(BUF) ## ruff, ruff format --check, mypy, buf lint
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy libs services tests bench
+	cd protos && ../$(BUF) lint
+
+format: setup ## Let the formatter decide the layout
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: setup ## Benchmarks against a local Kafka and Redis; writes bench/results/latest.json
+	$(BIN)/python -m bench
+
+clean: ## Remove generated code, the venv and local data (.data/)
+	rm -rf $(VENV) libs/zhixing/v1 .data node_modules deploy/local/kafka/lib

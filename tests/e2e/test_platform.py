@@ -1,0 +1,209 @@
+"""The whole platform as processes (``python -m services.<name>``), as `make run` starts it.
+
+A case posted to intake travels intake → outbox → Kafka → command's projection and audit
+chain, and the other services' known-case projections; every service answers health,
+metrics and OpenAPI; SIGTERM stops each cleanly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+
+import grpc
+import httpx
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from tests.conftest import Isolated
+from tests.factories import filing
+from zhixing.auth import Role, TokenAuthority
+from zhixing.clock import SystemClock
+from zhixing.devinfra import ROOT, free_port
+from zhixing.localrun import SERVICES
+from zhixing.state import KeySpace
+from zhixing.v1 import command_service_pb2, command_service_pb2_grpc
+
+pytestmark = pytest.mark.e2e
+
+HTTP_SERVICES = [s.name for s in SERVICES if s.http_port is not None]
+
+
+@dataclass
+class Running:
+    http: dict[str, str]
+    grpc: dict[str, str]
+    processes: dict[str, subprocess.Popen[bytes]]
+    env: dict[str, str]
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 60) -> None:
+    async with asyncio.timeout(timeout):
+        while not await check():
+            await asyncio.sleep(0.1)
+
+
+@pytest.fixture
+async def platform(isolated: Isolated) -> AsyncIterator[Running]:
+    env = isolated.env()
+    http, grpc_addresses = {}, {}
+    for spec in SERVICES:
+        grpc_port = free_port()
+        env[f"{spec.env_prefix}GRPC_PORT"] = str(grpc_port)
+        grpc_addresses[spec.name] = f"127.0.0.1:{grpc_port}"
+        if spec.http_port is not None:
+            http_port = free_port()
+            env[f"{spec.env_prefix}HTTP_PORT"] = str(http_port)
+            http[spec.name] = f"http://127.0.0.1:{http_port}"
+    processes = {
+        spec.name: subprocess.Popen(
+            [sys.executable, "-m", f"services.{spec.name}"], cwd=ROOT, env=env
+        )
+        for spec in SERVICES
+    }
+    running = Running(http, grpc_addresses, processes, env)
+    try:
+        async with httpx.AsyncClient() as client:
+            for name, url in http.items():
+
+                async def healthy(url: str = url, name: str = name) -> bool:
+                    if processes[name].poll() is not None:
+                        raise AssertionError(f"{name} exited with {processes[name].returncode}")
+                    try:
+                        return (await client.get(f"{url}/healthz")).status_code == 200
+                    except httpx.HTTPError:
+                        return False
+
+                await eventually(healthy)
+        yield running
+    finally:
+        for process in processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in processes.values():
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def token(court: str, role: Role, isolated: Isolated) -> str:
+    return TokenAuthority(isolated.auth, SystemClock()).issue(
+        subject="e2e", court_code=court, role=role
+    )
+
+
+async def test_a_filed_case_reaches_command_and_every_service(
+    platform: Running, isolated: Isolated
+) -> None:
+    clerk = {"Authorization": f"Bearer {token('苏1283', Role.CLERK, isolated)}"}
+    command = {"Authorization": f"Bearer {token('苏12', Role.COMMAND, isolated)}"}
+    async with httpx.AsyncClient() as client:
+        filed = await client.post(
+            f"{platform.http['intake']}/v1/cases", json=filing(), headers=clerk
+        )
+        assert filed.status_code == 201, filed.text
+        case_id = filed.json()["case_id"]
+
+        async def projected_everywhere() -> bool:
+            for name in HTTP_SERVICES:
+                url = f"{platform.http[name]}/v1/cases/{case_id}"
+                if (await client.get(url, headers=command)).status_code != 200:
+                    return False
+            return True
+
+        await eventually(projected_everywhere)
+        overview = (
+            await client.get(f"{platform.http['command']}/v1/cases/{case_id}", headers=command)
+        ).json()
+        assert overview["court_code"] == "苏1283"
+        assert overview["node"] == "filed"
+        assert overview["claim_amount_fen"] == "12345600"
+
+        other_jurisdiction = {"Authorization": f"Bearer {token('苏02', Role.COMMAND, isolated)}"}
+        hidden = await client.get(
+            f"{platform.http['command']}/v1/cases/{case_id}", headers=other_jurisdiction
+        )
+        assert hidden.status_code == 404
+
+    async with grpc.aio.insecure_channel(platform.grpc["command"]) as channel:
+        stub = command_service_pb2_grpc.CommandServiceStub(channel)
+        reply = await stub.GetCaseOverview(
+            command_service_pb2.GetCaseOverviewRequest(case_id=case_id),
+            metadata=[("authorization", command["Authorization"])],
+        )
+        assert reply.overview.court_code == "苏1283"
+        with pytest.raises(grpc.aio.AioRpcError) as forged:
+            await stub.GetCaseOverview(
+                command_service_pb2.GetCaseOverviewRequest(case_id=case_id),
+                metadata=[("authorization", "Bearer not.a.token")],
+            )
+        assert forged.value.code() is grpc.StatusCode.UNAUTHENTICATED
+
+
+async def test_every_service_serves_health_metrics_and_docs(platform: Running) -> None:
+    async with httpx.AsyncClient() as client:
+        for name in HTTP_SERVICES:
+            base = platform.http[name]
+            health = (await client.get(f"{base}/healthz")).json()
+            assert health == {
+                "service": name,
+                "status": "ok",
+                "checks": {"redis": "ok", "kafka": "ok"},
+            }
+            metrics = await client.get(f"{base}/metrics")
+            assert metrics.status_code == 200 and "python_info" in metrics.text
+            openapi = await client.get(f"{base}/openapi.json")
+            assert openapi.json()["info"]["title"].startswith("Zhixing")
+    for name, address in platform.grpc.items():
+        async with grpc.aio.insecure_channel(address) as channel:
+            reply = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest())
+            assert reply.status == health_pb2.HealthCheckResponse.SERVING, name
+
+
+def audit_verify(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "zhixing"), "audit", "verify"],
+        env=env, capture_output=True, text=True, check=False, timeout=60,
+    )  # fmt: skip
+
+
+async def test_the_audit_chain_records_events_and_zhixing_audit_verify_catches_tampering(
+    platform: Running, isolated: Isolated
+) -> None:
+    clerk = {"Authorization": f"Bearer {token('苏1283', Role.CLERK, isolated)}"}
+    async with httpx.AsyncClient() as client:
+        for n in range(3):
+            body = filing(claim_amount_fen=100 + n)
+            response = await client.post(
+                f"{platform.http['intake']}/v1/cases", json=body, headers=clerk
+            )
+            assert response.status_code == 201
+    records = KeySpace(isolated.prefix, "command").key("audit", "records")
+
+    async def all_audited() -> bool:
+        return int(await isolated.redis.llen(records)) == 3
+
+    await eventually(all_audited)
+    intact = audit_verify(platform.env)
+    assert intact.returncode == 0, intact.stderr
+    assert "intact: 3 records" in intact.stdout
+
+    second = json.loads(await isolated.redis.lindex(records, 1))
+    second["payload"]["claim_amount_fen"] = "999999"
+    await isolated.redis.lset(records, 1, json.dumps(second, ensure_ascii=False))
+    broken = audit_verify(platform.env)
+    assert broken.returncode == 1
+    assert "BROKEN at record 1" in broken.stderr
+
+
+async def test_sigterm_stops_every_service_cleanly(platform: Running) -> None:
+    for process in platform.processes.values():
+        process.send_signal(signal.SIGTERM)
+    for name, process in platform.processes.items():
+        assert await asyncio.to_thread(process.wait, 30) == 0, name
