@@ -27,7 +27,7 @@ $(VENV_STAMP): pyproject.toml
 	@touch $@
 
 $(PROTO_STAMP): $(VENV_STAMP) $(PROTOS) scripts/gen_protos.sh
-	PYTHON=$(BIN)/python scripts/gen_protos.sh
+	PYTHON=$(CURDIR)/$(BIN)/python scripts/gen_protos.sh
 	@touch $@
 
 $(KAFKA_STAMP): deploy/local/kafka/pom.xml | $(VENV_STAMP)

@@ -3,7 +3,7 @@
 # go into libs/zhixing/v1/ (git-ignored), imported everywhere as `zhixing.v1`.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-python="${PYTHON:-$root/.venv/bin/python}"
+python="$(realpath -ms "${PYTHON:-$root/.venv/bin/python}")"
 out="$root/libs"
 rm -rf "$out/zhixing/v1"
 mkdir -p "$out/zhixing/v1"

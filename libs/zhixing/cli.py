@@ -85,6 +85,17 @@ def run(
     raise typer.Exit(run_platform(demo=demo))
 
 
+@app.command("create-topics")
+def create_topics_command() -> None:
+    """Create every platform topic and its dead-letter twin (existing ones are kept)."""
+    from zhixing.devinfra import create_topics
+    from zhixing.settings import KafkaSettings
+
+    kafka = KafkaSettings()
+    for name in asyncio.run(create_topics(kafka.bootstrap_servers, kafka.topic_prefix)):
+        typer.echo(name)
+
+
 @app.command("kafka-jars")
 def kafka_jars() -> None:
     """Fetch the official Kafka broker jars from Maven Central (once)."""

@@ -1,0 +1,180 @@
+"""``make bench``: figures, not tests. Starts its own Kafka and Redis, measures, writes
+``bench/results/latest.json`` and ``bench/results/latest.md``.
+
+So far (the foundation issue) it measures the event bus:
+
+* ``raw_kafka_events_per_s``: an aiokafka consume→produce loop with no logic, on the same
+  broker: the ceiling for Python on this machine;
+* ``bus_apply_events_per_s``: events applied per second by ``EventConsumer`` into a Redis
+  projection (decode, dedupe, one transaction with offsets per batch, commit).
+
+Each figure is the median of several runs, reported with min and max.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import platform
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from google.protobuf.message import Message
+
+from zhixing.bus import EventConsumer, EventPublisher, Transaction
+from zhixing.clock import SystemClock
+from zhixing.devinfra import LocalKafka, LocalRedis, create_topics, free_port
+from zhixing.events import Event, new_event
+from zhixing.settings import KafkaSettings, RedisSettings
+from zhixing.state import KeySpace, connect
+from zhixing.topics import CASE_EVENTS, Topic, physical_name
+from zhixing.v1 import case_events_pb2, envelope_pb2
+
+RESULTS = Path(__file__).parent / "results"
+EVENTS = 50_000
+RUNS = 3
+
+
+def events(n: int) -> list[Event[case_events_pb2.CaseFiled]]:
+    clock = SystemClock()
+    actor = envelope_pb2.Actor(id="bench", court_code="苏1283", role="clerk")
+    return [
+        new_event(
+            case_events_pb2.CaseFiled(
+                case_id=f"c{i % 5000}", court_code="苏1283", claim_amount_fen=i + 1
+            ),
+            aggregate_id=f"c{i % 5000}",
+            court_code="苏1283",
+            actor=actor,
+            clock=clock,
+        )
+        for i in range(n)
+    ]
+
+
+async def fresh_topics(bootstrap: str) -> str:
+    prefix = f"b{uuid.uuid4().hex[:8]}."
+    await create_topics(bootstrap, prefix, (CASE_EVENTS, BENCH_OUT))
+    return prefix
+
+
+BENCH_OUT = Topic("bench.out", "bench", "key", 6, "benchmark sink")
+
+
+async def fill(kafka: KafkaSettings, batch: list[Event[case_events_pb2.CaseFiled]]) -> None:
+    publisher = EventPublisher(kafka)
+    await publisher.start()
+    await publisher.publish_many(batch)
+    await publisher.stop()
+
+
+async def raw_loop(bootstrap: str) -> float:
+    """Consume N records and produce each to another topic, no decoding, no state."""
+    prefix = await fresh_topics(bootstrap)
+    await fill(KafkaSettings(bootstrap_servers=bootstrap, topic_prefix=prefix), events(EVENTS))
+    consumer = AIOKafkaConsumer(
+        physical_name(CASE_EVENTS.name, prefix),
+        bootstrap_servers=bootstrap,
+        group_id="raw",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
+    await consumer.start()
+    await producer.start()
+    out = physical_name(BENCH_OUT.name, prefix)
+    done = 0
+    started = time.perf_counter()
+    while done < EVENTS:
+        fetched = await consumer.getmany(timeout_ms=200, max_records=1000)
+        for records in fetched.values():
+            for record in records:
+                await producer.send(out, record.value, key=record.key)
+            done += len(records)
+        await consumer.commit()
+    await producer.flush()
+    elapsed = time.perf_counter() - started
+    await consumer.stop()
+    await producer.stop()
+    return EVENTS / elapsed
+
+
+class CountOnly:
+    async def __call__(self, batch: Sequence[Event[Message]], tx: Transaction) -> None:
+        tx.pipe.incrby(tx.keys.key("applied"), len(batch))
+
+
+async def bus_apply(bootstrap: str, redis_url: str) -> float:
+    prefix = await fresh_topics(bootstrap)
+    kafka = KafkaSettings(
+        bootstrap_servers=bootstrap, topic_prefix=prefix, consumer_batch_max_records=1000
+    )
+    await fill(kafka, events(EVENTS))
+    redis = connect(RedisSettings(url=redis_url, key_prefix=prefix))
+    keys = KeySpace(prefix, "bench")
+    publisher = EventPublisher(kafka)
+    await publisher.start()
+    consumer = EventConsumer(
+        group="bench", topics=[CASE_EVENTS], handler=CountOnly(), kafka=kafka, redis=redis,
+        keys=keys, publisher=publisher,
+    )  # fmt: skip
+    await consumer.start()
+    task = asyncio.create_task(consumer.run())
+    started = time.perf_counter()
+    while int(await redis.get(keys.key("applied")) or 0) < EVENTS:
+        await asyncio.sleep(0.02)
+    elapsed = time.perf_counter() - started
+    await consumer.stop()
+    await task
+    await publisher.stop()
+    await redis.aclose()
+    return EVENTS / elapsed
+
+
+async def measure(run: Callable[[], Awaitable[float]]) -> dict[str, float]:
+    values = [await run() for _ in range(RUNS)]
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+async def main() -> None:
+    with tempfile.TemporaryDirectory(prefix="zhixing-bench-") as tmp:
+        redis = LocalRedis(Path(tmp) / "redis", port=free_port(), append_only=False)
+        kafka = LocalKafka(Path(tmp) / "kafka", port=free_port(), controller_port=free_port())
+        redis.start()
+        kafka.start()
+        try:
+            raw = await measure(lambda: raw_loop(kafka.bootstrap_servers))
+            bus = await measure(lambda: bus_apply(kafka.bootstrap_servers, redis.url))
+        finally:
+            kafka.stop()
+            redis.stop()
+    results = {
+        "generated_at": datetime.now(UTC).isoformat(),
+        "machine": {"python": sys.version.split()[0], "platform": platform.platform()},
+        "events_per_run": EVENTS,
+        "runs": RUNS,
+        "raw_kafka_events_per_s": raw,
+        "bus_apply_events_per_s": bus,
+        "bus_vs_raw_ratio": {"median": bus["median"] / raw["median"]},
+    }
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
+    lines = ["| figure | median | min | max |", "|---|---|---|---|"]
+    for key in ("raw_kafka_events_per_s", "bus_apply_events_per_s"):
+        fig = results[key]
+        assert isinstance(fig, dict)
+        lines.append(f"| {key} | {fig['median']:,.0f} | {fig['min']:,.0f} | {fig['max']:,.0f} |")
+    lines.append(f"| bus_vs_raw_ratio | {bus['median'] / raw['median']:.2f} | | |")
+    (RESULTS / "latest.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
