@@ -107,8 +107,8 @@ async def raw_loop(bootstrap: str) -> float:
 
 
 class CountOnly:
-    async def __call__(self, batch: Sequence[Event[Message]], tx: Transaction) -> None:
-        tx.pipe.incrby(tx.keys.key("applied"), len(batch))
+    async def __call__(self, events: Sequence[Event[Message]], tx: Transaction) -> None:
+        tx.pipe.incrby(tx.keys.key("applied"), len(events))
 
 
 async def bus_apply(bootstrap: str, redis_url: str) -> float:

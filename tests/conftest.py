@@ -53,11 +53,12 @@ def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
         from testcontainers.redis import RedisContainer
 
         with (
-            KafkaContainer("apache/kafka:4.1.1").with_kraft() as kafka,
-            RedisContainer("redis:7") as redis,
+            KafkaContainer("apache/kafka:4.1.1").with_kraft() as container,
+            RedisContainer("redis:7") as redis_container,
         ):
-            host, port = redis.get_container_host_ip(), redis.get_exposed_port(6379)
-            yield Infra(kafka.get_bootstrap_server(), f"redis://{host}:{port}/0")
+            host = redis_container.get_container_host_ip()
+            port = redis_container.get_exposed_port(6379)
+            yield Infra(container.get_bootstrap_server(), f"redis://{host}:{port}/0")
         return
     base = tmp_path_factory.mktemp("infra")
     redis_server = LocalRedis(base / "redis", port=free_port(), append_only=False)

@@ -20,7 +20,7 @@ from google.protobuf.message import Message
 
 from zhixing.bus import Transaction
 from zhixing.events import Event
-from zhixing.state import KeySpace
+from zhixing.state import KeySpace, as_bytes, text_hash
 
 GENESIS_HASH = "0" * 64
 
@@ -34,7 +34,7 @@ def record_hash(record: dict[str, Any]) -> str:
     return hashlib.sha256(canonical_json(body)).hexdigest()
 
 
-def audit_record(event: Event[Message], *, seq: int, prev_hash: str) -> dict[str, Any]:
+def audit_record(event: Event[Any], *, seq: int, prev_hash: str) -> dict[str, Any]:
     """The chained record of one event; the payload is kept whole, as JSON."""
     envelope = event.envelope
     record: dict[str, Any] = {
@@ -103,10 +103,10 @@ class AuditChain:
         self.head_key = keys.key("audit", "head")
 
     async def read_head(self) -> tuple[int, str] | None:
-        stored = await self._redis.hgetall(self.head_key)
+        stored = text_hash(await self._redis.hgetall(self.head_key))
         if not stored:
             return None
-        return int(stored[b"length"]), stored[b"hash"].decode()
+        return int(stored["length"]), stored["hash"]
 
     async def __call__(self, events: Sequence[Event[Message]], tx: Transaction) -> None:
         """Batch handler: append one record per event, atomically with the batch's offsets.
@@ -127,5 +127,6 @@ class AuditChain:
         total = await self._redis.llen(self.records_key)
         raw: list[bytes] = []
         for start in range(0, total, page):
-            raw.extend(await self._redis.lrange(self.records_key, start, start + page - 1))
+            chunk = await self._redis.lrange(self.records_key, start, start + page - 1)
+            raw.extend(as_bytes(record) for record in chunk)
         return verify_chain(raw, await self.read_head())

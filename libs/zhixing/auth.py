@@ -121,8 +121,8 @@ class TokenAuthority:
             raise AuthError(f"token expired at {expires_at.isoformat()}")
         try:
             court = parse_court_code(str(claims.get("court", ""))).code
-            role = Role(claims.get("role"))
-            kind = PrincipalKind(claims.get("kind"))
+            role = Role(str(claims.get("role")))
+            kind = PrincipalKind(str(claims.get("kind")))
         except (UnknownCourtCode, ValueError) as exc:
             raise AuthError(f"token claims are invalid: {exc}") from None
         return Identity(str(claims["sub"]), kind, court, role, expires_at)
@@ -194,7 +194,7 @@ def grpc_identity() -> Identity:
     return _grpc_identity.get()
 
 
-class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
     """Rejects gRPC calls without a valid bearer token (health checks excepted)."""
 
     def __init__(self, authority: TokenAuthority) -> None:
@@ -202,9 +202,11 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
 
     async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        continuation: Callable[
+            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any]]
+        ],
         handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
+    ) -> grpc.RpcMethodHandler[Any, Any]:
         method = handler_call_details.method
         if method.startswith(UNAUTHENTICATED_METHOD_PREFIXES):
             return await continuation(handler_call_details)
@@ -222,10 +224,10 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             return handler
         inner = handler.unary_unary
 
-        async def with_identity(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        async def with_identity(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             _grpc_identity.set(identity)
             try:
-                return await inner(request, context)
+                return await inner(request, context)  # type: ignore[arg-type]
             except ScopeError as exc:
                 await context.abort(grpc.StatusCode.PERMISSION_DENIED, str(exc))
 
@@ -236,8 +238,8 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         )
 
 
-def _abort_handler(code: grpc.StatusCode, message: str) -> grpc.RpcMethodHandler:
-    async def abort(request: Any, context: grpc.aio.ServicerContext) -> None:
+def _abort_handler(code: grpc.StatusCode, message: str) -> grpc.RpcMethodHandler[Any, Any]:
+    async def abort(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> None:
         await context.abort(code, message)
 
     return grpc.unary_unary_rpc_method_handler(abort)

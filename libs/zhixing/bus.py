@@ -103,12 +103,13 @@ class EventPublisher:
     ) -> asyncio.Future[Any]:
         """Queue raw bytes; returns the future of the broker's acknowledgement."""
         name = topic.dead_letter_name if dead_letter else topic.name
-        return await self._producer.send(
+        ack: asyncio.Future[Any] = await self._producer.send(
             physical_name(name, self._settings.topic_prefix),
             value=value,
             key=key.encode(),
             headers=list(headers),
         )
+        return ack
 
 
 class Transaction:
@@ -272,7 +273,7 @@ class EventConsumer:
                         if e.event_id not in rejected
                     ]
                     events = [e for _, e in valid]
-                    pipe.multi()
+                    pipe.multi()  # type: ignore[no-untyped-call]
                     tx = Transaction(self._redis, pipe, self._keys)
                     if events:
                         try:
@@ -351,7 +352,7 @@ class EventConsumer:
                 reason = f"rejected by handler: {type(exc).__name__}: {exc}"
                 await self._dead_letter(record, reason, dead)
             finally:
-                await scratch.pipe.reset()
+                await scratch.pipe.reset()  # type: ignore[no-untyped-call]
         return rejected
 
     async def _dead_letter(

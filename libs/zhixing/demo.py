@@ -5,7 +5,7 @@ Every filing carries a fixed Idempotency-Key, so loading the demo twice files no
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import httpx
 from stdnum.cn import ric, uscc
@@ -47,7 +47,7 @@ def demo_filings() -> list[tuple[str, dict[str, object]]]:
             serial = court_index * 10 + n
             filings.append(
                 (
-                    f"demo-{court}-{n}",
+                    f"demo-{court.encode().hex()}-{n}",  # header values are ASCII
                     {
                         "court_code": court,
                         "case_type_code": "执",
@@ -61,7 +61,9 @@ def demo_filings() -> list[tuple[str, dict[str, object]]]:
                             {
                                 "kind": "natural_person",
                                 "name": f"申请人{serial}",
-                                "id_number": resident_id("321283", date(1998, 1, serial), serial),
+                                "id_number": resident_id(
+                                    "321283", date(1998, 1, 1) + timedelta(days=serial), serial
+                                ),
                             }
                         ],
                         "debtors": [

@@ -17,7 +17,7 @@ from zhixing.bus import Transaction
 from zhixing.events import CASE_FILED, Event
 from zhixing.service import ServiceContext, ServiceHost, create_http_app
 from zhixing.settings import ServiceSettings
-from zhixing.state import KeySpace
+from zhixing.state import KeySpace, text_hash
 from zhixing.topics import CASE_EVENTS
 
 
@@ -45,9 +45,7 @@ class KnownCases:
 
     async def get(self, case_id: str) -> dict[str, str] | None:
         raw = await self._redis.hgetall(self.key(case_id))
-        if not raw:
-            return None
-        return {k.decode(): v.decode() for k, v in raw.items()}
+        return text_hash(raw) if raw else None
 
 
 def known_cases_router(attribute: str = "known_cases") -> APIRouter:

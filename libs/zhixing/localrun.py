@@ -161,8 +161,12 @@ class Platform:
         token = TokenAuthority(AuthSettings(), SystemClock()).issue(
             subject="demo-command", court_code=DEMO_INTERMEDIATE_COURT, role=Role.COMMAND
         )
-        self.console.print(f"{cases} demo cases filed in the courts of {DEMO_INTERMEDIATE_COURT}.")
-        self.console.print(f"A command-centre token for {DEMO_INTERMEDIATE_COURT} (8 h):\n{token}")
+        self.console.print(
+            f"{cases} demo cases in the courts of {DEMO_INTERMEDIATE_COURT} "
+            "(filed once; a rerun files none)."
+        )
+        self.console.print(f"A command-centre token for {DEMO_INTERMEDIATE_COURT} (8 h):")
+        print(token, flush=True)  # unwrapped, so it can be copied whole
         self.console.print("Logs: .data/logs/. Press Ctrl-C to stop everything.")
 
     def stop(self) -> None:
@@ -182,7 +186,8 @@ class Platform:
 
 
 def run_platform(*, demo: bool = True) -> int:
-    console = Console()
+    # Wide enough for the endpoint table when output is not a terminal (logs, CI).
+    console = Console(width=max(Console().width, 110))
     platform = Platform(console)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -62,7 +62,7 @@ class OutboxRelay:
         )
         if not reply:
             return 0
-        entries = reply[0][1]
+        entries: list[tuple[bytes, dict[bytes, bytes]]] = reply[0][1]  # type: ignore[index, assignment]
         await self._publisher.publish_many(decode_event(fields[b"event"]) for _, fields in entries)
         await self._redis.xdel(self._stream, *[entry_id for entry_id, _ in entries])
         EVENTS_RELAYED.inc(len(entries))

@@ -6,6 +6,8 @@ other's data and tests never touch each other's keys.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import redis.asyncio as aioredis
 
 from zhixing.settings import RedisSettings
@@ -29,3 +31,18 @@ class KeySpace:
 def connect(settings: RedisSettings) -> aioredis.Redis:
     """A client for the configured Redis; replies are bytes (callers decode what they read)."""
     return aioredis.Redis.from_url(settings.url, decode_responses=False)
+
+
+# redis-py types every reply as ``bytes | str`` (it depends on decode_responses); our clients
+# return bytes, and these make that explicit where replies are read.
+def as_bytes(value: bytes | str) -> bytes:
+    return value if isinstance(value, bytes) else value.encode()
+
+
+def as_text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def text_hash(raw: Mapping[bytes | str, bytes | str]) -> dict[str, str]:
+    """A hash reply with its fields and values as text."""
+    return {as_text(k): as_text(v) for k, v in raw.items()}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import grpc
 
 from services.command.projections import CaseOverviews
@@ -16,7 +18,7 @@ class CommandQueries(command_service_pb2_grpc.CommandServiceServicer):
     async def GetCaseOverview(  # noqa: N802 (gRPC method name)
         self,
         request: command_service_pb2.GetCaseOverviewRequest,
-        context: grpc.aio.ServicerContext,
+        context: grpc.aio.ServicerContext[Any, Any],
     ) -> command_service_pb2.GetCaseOverviewResponse:
         overview = await self._overviews.get(request.case_id)
         try:

@@ -9,7 +9,7 @@ from google.protobuf.message import Message
 
 from zhixing.bus import Transaction
 from zhixing.events import CASE_FILED, Event
-from zhixing.state import KeySpace
+from zhixing.state import KeySpace, text_hash
 from zhixing.v1 import case_events_pb2, command_service_pb2
 
 NODE_FILED = "filed"
@@ -49,14 +49,14 @@ class CaseOverviews:
             tx.pipe.hincrby(key, "event_count", 1)
 
     async def get(self, case_id: str) -> command_service_pb2.CaseOverview | None:
-        raw = await self._redis.hgetall(self.key(case_id))
-        if b"court_code" not in raw:
+        raw = text_hash(await self._redis.hgetall(self.key(case_id)))
+        if "court_code" not in raw:
             return None
         return command_service_pb2.CaseOverview(
             case_id=case_id,
-            court_code=raw[b"court_code"].decode(),
-            case_type_code=raw[b"case_type_code"].decode(),
-            claim_amount_fen=int(raw[b"claim_amount_fen"]),
-            node=raw[b"node"].decode(),
-            event_count=int(raw.get(b"event_count", 0)),
+            court_code=raw["court_code"],
+            case_type_code=raw["case_type_code"],
+            claim_amount_fen=int(raw["claim_amount_fen"]),
+            node=raw["node"],
+            event_count=int(raw.get("event_count", 0)),
         )

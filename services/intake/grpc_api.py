@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import grpc
 
 from services.intake.repository import CaseRecords
@@ -14,7 +16,9 @@ class IntakeQueries(intake_service_pb2_grpc.IntakeServiceServicer):
         self._records = records
 
     async def GetCase(  # noqa: N802 (gRPC method name)
-        self, request: intake_service_pb2.GetCaseRequest, context: grpc.aio.ServicerContext
+        self,
+        request: intake_service_pb2.GetCaseRequest,
+        context: grpc.aio.ServicerContext[Any, Any],
     ) -> intake_service_pb2.GetCaseResponse:
         filed = await self._records.get(request.case_id)
         try:

@@ -15,6 +15,7 @@ from zhixing.auth import Identity, Role, ScopeError, require_role, require_scope
 from zhixing.clock import china_today
 from zhixing.events import new_event
 from zhixing.service import ServiceContext
+from zhixing.state import as_text
 
 
 class IdempotencyConflict(Exception):
@@ -62,14 +63,14 @@ async def file_case(
                     await pipe.watch(idem_key)
                     previous = await pipe.get(idem_key)
                     if previous is not None:
-                        previous_case, _, previous_fingerprint = previous.decode().partition("|")
+                        previous_case, _, previous_fingerprint = as_text(previous).partition("|")
                         if previous_fingerprint != fingerprint:
                             raise IdempotencyConflict(
                                 f"Idempotency-Key {idempotency_key!r} was used for another filing "
                                 f"(case {previous_case})"
                             )
                         return Filed(previous_case, created=False)
-                pipe.multi()
+                pipe.multi()  # type: ignore[no-untyped-call]
                 pipe.hset(
                     records.case_key(case_id),
                     mapping={"filed": payload.SerializeToString(), "court_code": cmd.court_code},

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import redis.asyncio as aioredis
 
-from zhixing.state import KeySpace
+from zhixing.state import KeySpace, as_bytes
 from zhixing.v1 import case_events_pb2
 
 
@@ -24,5 +24,5 @@ class CaseRecords:
         if raw is None:
             return None
         filed = case_events_pb2.CaseFiled()
-        filed.ParseFromString(raw)
+        filed.ParseFromString(as_bytes(raw))
         return filed

@@ -12,7 +12,7 @@ import json
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import grpc
@@ -22,6 +22,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from tests.conftest import Isolated
 from tests.factories import filing
+from tests.polling import eventually
 from zhixing.auth import Role, TokenAuthority
 from zhixing.clock import SystemClock
 from zhixing.devinfra import ROOT, free_port
@@ -40,12 +41,6 @@ class Running:
     grpc: dict[str, str]
     processes: dict[str, subprocess.Popen[bytes]]
     env: dict[str, str]
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 60) -> None:
-    async with asyncio.timeout(timeout):
-        while not await check():
-            await asyncio.sleep(0.1)
 
 
 @pytest.fixture
@@ -194,7 +189,9 @@ async def test_the_audit_chain_records_events_and_zhixing_audit_verify_catches_t
     assert intact.returncode == 0, intact.stderr
     assert "intact: 3 records" in intact.stdout
 
-    second = json.loads(await isolated.redis.lindex(records, 1))
+    stored = await isolated.redis.lindex(records, 1)
+    assert stored is not None
+    second = json.loads(stored)
     second["payload"]["claim_amount_fen"] = "999999"
     await isolated.redis.lset(records, 1, json.dumps(second, ensure_ascii=False))
     broken = audit_verify(platform.env)

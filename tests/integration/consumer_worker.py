@@ -11,6 +11,7 @@ import asyncio
 import os
 from collections.abc import Sequence
 
+from aiokafka import TopicPartition
 from google.protobuf.message import Message
 
 from tests.integration.counting import CountingProjection
@@ -50,14 +51,14 @@ async def main() -> None:
         writes = 0
         original_commit = consumer._commit
 
-        async def commit_or_die(offsets: dict) -> None:  # type: ignore[type-arg]
+        async def commit_or_die(offsets: dict[TopicPartition, int]) -> None:
             nonlocal writes
             writes += 1
             if writes >= crash_after:
                 os._exit(9)  # state written, Kafka offset never committed
             await original_commit(offsets)
 
-        consumer._commit = commit_or_die  # type: ignore[method-assign]
+        consumer._commit = commit_or_die  # type: ignore[method-assign, assignment]
     await consumer.start()
     await consumer.run()
 

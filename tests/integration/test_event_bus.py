@@ -17,10 +17,11 @@ from google.protobuf.message import Message
 from tests.conftest import Isolated
 from tests.factories import case_filed_event
 from tests.integration.counting import POISON_AMOUNT, CountingProjection
+from tests.polling import eventually
 from zhixing.bus import BatchHandler, EventConsumer, EventPublisher, Transaction
 from zhixing.devinfra import ROOT
 from zhixing.events import Event
-from zhixing.state import KeySpace
+from zhixing.state import KeySpace, text_hash
 from zhixing.topics import CASE_EVENTS, physical_name
 
 pytestmark = pytest.mark.integration
@@ -48,15 +49,9 @@ def consumer_for(
     )
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 60) -> None:
-    async with asyncio.timeout(timeout):
-        while not await check():
-            await asyncio.sleep(0.05)
-
-
 async def applied_counts(isolated: Isolated) -> dict[str, int]:
     raw = await isolated.redis.hgetall(KeySpace(isolated.prefix, "worker").key("applied"))
-    return {k.decode(): int(v) for k, v in raw.items()}
+    return {key: int(value) for key, value in text_hash(raw).items()}
 
 
 async def run_until(consumer: EventConsumer, check: Callable[[], Awaitable[bool]]) -> None:

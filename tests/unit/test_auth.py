@@ -1,8 +1,8 @@
 from datetime import timedelta
 
+import httpx
 import pytest
 from fastapi import FastAPI
-from fastapi.testclient import TestClient
 
 from tests.conftest import TEST_SECRET
 from tests.factories import START
@@ -57,11 +57,6 @@ def test_a_token_expires_on_the_injected_clock() -> None:
         tokens.verify(token)
 
 
-def identity(court: str, role: Role) -> object:
-    tokens = authority(SimulatedClock(START))
-    return tokens.verify(tokens.issue(subject="u", court_code=court, role=role))
-
-
 def test_basic_court_acts_on_its_own_cases_only() -> None:
     clerk = authority(SimulatedClock(START))
     who = clerk.verify(clerk.issue(subject="u", court_code="苏1283", role=Role.CLERK))
@@ -86,7 +81,7 @@ def test_overseers_read_but_never_write() -> None:
         require_scope(overseer, "苏1283", write=True)
 
 
-def app_with_identity(tokens: TokenAuthority) -> TestClient:
+def app_with_identity(tokens: TokenAuthority) -> httpx.AsyncClient:
     app = FastAPI()
     app.state.token_authority = tokens
 
@@ -94,21 +89,21 @@ def app_with_identity(tokens: TokenAuthority) -> TestClient:
     def whoami(who: CurrentIdentity) -> dict[str, str]:
         return {"court": who.court_code}
 
-    return TestClient(app)
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://unit")
 
 
-def test_http_dependency_refuses_missing_forged_and_expired_tokens() -> None:
+async def test_http_dependency_refuses_missing_forged_and_expired_tokens() -> None:
     clock = SimulatedClock(START)
     tokens = authority(clock)
-    client = app_with_identity(tokens)
     good = tokens.issue(subject="u", court_code="苏1283", role=Role.CLERK, ttl=timedelta(minutes=5))
-    assert client.get("/whoami", headers={"Authorization": f"Bearer {good}"}).json() == {
-        "court": "苏1283"
-    }
-    missing = client.get("/whoami")
-    assert missing.status_code == 401 and "missing bearer token" in missing.json()["detail"]
     forged = authority(clock, "z" * 40).issue(subject="u", court_code="苏1283", role=Role.CLERK)
-    assert client.get("/whoami", headers={"Authorization": f"Bearer {forged}"}).status_code == 401
-    clock.advance(timedelta(minutes=5))
-    expired = client.get("/whoami", headers={"Authorization": f"Bearer {good}"})
-    assert expired.status_code == 401 and "expired" in expired.json()["detail"]
+    async with app_with_identity(tokens) as client:
+        ok = await client.get("/whoami", headers={"Authorization": f"Bearer {good}"})
+        assert ok.json() == {"court": "苏1283"}
+        missing = await client.get("/whoami")
+        assert missing.status_code == 401 and "missing bearer token" in missing.json()["detail"]
+        refused = await client.get("/whoami", headers={"Authorization": f"Bearer {forged}"})
+        assert refused.status_code == 401
+        clock.advance(timedelta(minutes=5))
+        expired = await client.get("/whoami", headers={"Authorization": f"Bearer {good}"})
+        assert expired.status_code == 401 and "expired" in expired.json()["detail"]
