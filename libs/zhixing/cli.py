@@ -9,20 +9,24 @@ zhixing kafka-jars                            fetch the Kafka broker jars
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
 from zhixing.auth import PrincipalKind, Role, TokenAuthority
-from zhixing.clock import SystemClock
+from zhixing.clock import CHINA_TZ, SystemClock
 from zhixing.courts import UnknownCourtCode
+from zhixing.periods import Due, PeriodCounter, Unit
 from zhixing.settings import AuthSettings, RedisSettings
+from zhixing.workcalendar import CalendarError, StatutoryCalendar
 
 app = typer.Typer(help="Zhixing Command (执行指挥平台) tools.", no_args_is_help=True)
 audit_app = typer.Typer(help="The audit trail (留痕).", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
+calendar_app = typer.Typer(help="The statutory calendar and period counting.", no_args_is_help=True)
+app.add_typer(calendar_app, name="calendar")
 
 err = Console(stderr=True)
 
@@ -73,6 +77,83 @@ def audit_verify(
         return 1
 
     raise typer.Exit(asyncio.run(verify()))
+
+
+FromDate = Annotated[str, typer.Option("--from", help="Starting day YYYY-MM-DD (not counted)")]
+WorkingDays = Annotated[int | None, typer.Option("--working-days", help="N working days (WD)")]
+Days = Annotated[int | None, typer.Option("--days", help="N calendar days (CD)")]
+Months = Annotated[int | None, typer.Option("--months", help="N calendar months (CM)")]
+Provisional = Annotated[
+    bool, typer.Option("--provisional", help="Allow a flagged weekends-only estimate")
+]
+
+
+def _period(
+    start: str, working_days: int | None, days: int | None, months: int | None
+) -> tuple[datetime, Unit, int]:
+    """Parse the shared arguments, or exit 2 saying what is wrong."""
+    chosen = [(u, n) for u, n in ((Unit.WORKING_DAYS, working_days), (Unit.CALENDAR_DAYS, days),
+              (Unit.CALENDAR_MONTHS, months)) if n is not None]  # fmt: skip
+    if len(chosen) != 1:
+        err.print("error: give exactly one of --working-days, --days, --months")
+        raise typer.Exit(2)
+    unit, amount = chosen[0]
+    if amount < 0:
+        err.print(f"error: the period cannot be negative ({amount})")
+        raise typer.Exit(2)
+    try:
+        day = date.fromisoformat(start)
+    except ValueError:
+        err.print(f"error: --from {start!r} is not a date (YYYY-MM-DD)")
+        raise typer.Exit(2) from None
+    return datetime.combine(day, time(12), tzinfo=CHINA_TZ), unit, amount
+
+
+def _due(start: datetime, unit: Unit, amount: int, provisional: bool, explain: bool) -> Due:
+    try:
+        counter = PeriodCounter(StatutoryCalendar.load())
+        return counter.due(start, unit, amount, provisional=provisional, explain=explain)
+    except CalendarError as exc:
+        err.print(f"error: {exc}")
+        raise typer.Exit(1) from None
+
+
+@calendar_app.command("due")
+def calendar_due(
+    start: FromDate,
+    working_days: WorkingDays = None,
+    days: Days = None,
+    months: Months = None,
+    provisional: Provisional = False,
+) -> None:
+    """Print the due date: the last day on which the act is in time."""
+    due = _due(*_period(start, working_days, days, months), provisional, False)
+    assert due.last_day is not None  # day units only
+    typer.echo(due.last_day.isoformat())
+    if due.provisional:
+        years = ", ".join(map(str, due.unknown_years))
+        err.print(f"provisional: weekends-only estimate for {years} (no holiday schedule loaded)")
+
+
+@calendar_app.command("explain")
+def calendar_explain(
+    start: FromDate,
+    working_days: WorkingDays = None,
+    days: Days = None,
+    months: Months = None,
+    provisional: Provisional = False,
+) -> None:
+    """Show every day counted and skipped, and why."""
+    from rich.table import Table
+
+    due = _due(*_period(start, working_days, days, months), provisional, True)
+    table = Table("day", "weekday", "counted", "why")
+    for step in due.steps:
+        table.add_row(step.day.isoformat(), f"{step.day:%a}", "✓" if step.counted else "", step.why)
+    Console(width=100).print(table)
+    assert due.last_day is not None
+    flag = " (provisional)" if due.provisional else ""
+    typer.echo(f"due: {due.last_day.isoformat()}, ends {due.due_at.isoformat()}{flag}")
 
 
 @app.command()

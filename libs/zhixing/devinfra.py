@@ -24,9 +24,11 @@ from pathlib import Path
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
+from zhixing.paths import ROOT
 from zhixing.topics import ALL_TOPICS, Topic, physical_name
 
-ROOT = Path(__file__).resolve().parents[2]
+__all__ = ["ROOT", "InfraError", "LocalKafka", "LocalRedis", "create_topics", "free_port"]
+
 KAFKA_DEPLOY = ROOT / "deploy" / "local" / "kafka"
 KAFKA_LIB = KAFKA_DEPLOY / "lib"
 KAFKA_LIB_STAMP = KAFKA_LIB / ".complete"

@@ -1,0 +1,5 @@
+"""Where the repository is, for files that ship with it (config, deploy)."""
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
