@@ -156,6 +156,39 @@ def calendar_explain(
     typer.echo(f"due: {due.last_day.isoformat()}, ends {due.due_at.isoformat()}{flag}")
 
 
+rules_app = typer.Typer(help="The rule catalogue.", no_args_is_help=True)
+app.add_typer(rules_app, name="rules")
+
+
+@rules_app.command("list")
+def rules_list(
+    kind: Annotated[str | None, typer.Option(help="Only clock, gate or constraint")] = None,
+) -> None:
+    """Print the catalogue: every rule with its limit, source and confidence."""
+    from rich.table import Table
+
+    from zhixing.rules import CatalogueError, Kind, catalogue
+
+    try:
+        rules = catalogue().rules
+    except CatalogueError as exc:
+        err.print(f"error: {exc}")
+        raise typer.Exit(1) from None
+    table = Table("id", "kind", "limit", "conf", "source", "on expiry", "title")
+    for rule in rules:
+        if kind is not None and rule.kind is not Kind(kind):
+            continue
+        limit = f"{rule.limit} {rule.unit.value}" if rule.unit and rule.limit is not None else ""
+        conf = rule.confidence.value
+        if conf == "U":
+            conf += f" ({rule.setting_name})"
+        expiry = rule.on_expiry.value if rule.on_expiry else ""
+        if rule.effect:
+            expiry += f": {rule.effect}"
+        table.add_row(rule.id, rule.kind.value, limit, conf, rule.source, expiry, rule.title)
+    Console(width=220).print(table)
+
+
 @app.command()
 def run(
     demo: Annotated[bool, typer.Option(help="Load the demo cases")] = True,

@@ -1,0 +1,220 @@
+"""The rule catalogue (``catalogue.yaml`` beside this file), loaded and checked.
+
+Every statutory number of the platform lives in that file with its source and confidence.
+A rule of confidence U (unconfirmed) takes its limit from the setting
+``ZHIXING_RULE_<ID>_LIMIT`` when it is set, else from the documented default; confirmed
+rules cannot be changed by settings.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections import defaultdict
+from enum import StrEnum
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Literal, Self
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from zhixing.periods import Unit
+
+CATALOGUE_FILE = Path(__file__).with_name("catalogue.yaml")
+EVENT_NAME = r"^[A-Z][A-Za-z]+$"
+
+
+class Confidence(StrEnum):
+    HIGH = "H"
+    MEDIUM = "M"
+    UNCONFIRMED = "U"
+
+
+class Kind(StrEnum):
+    CLOCK = "clock"
+    GATE = "gate"
+    CONSTRAINT = "constraint"
+
+
+class Expiry(StrEnum):
+    SUPERVISION = "supervision"
+    LEGAL_EFFECT = "legal_effect"
+
+
+class EscalationTarget(StrEnum):
+    SUPERVISOR = "supervisor"  # 专人
+    COURT_LEADER = "court_leader"  # 院领导
+    SUPERIOR_COMMAND = "superior_command"  # 上级法院指挥中心
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class WarningPoint(_Strict):
+    """When to warn: exactly one of the fields."""
+
+    working_days_remaining: Annotated[int, Field(ge=1)] | None = None
+    days_before: Annotated[int, Field(ge=1)] | None = None
+    hours_before: Annotated[int, Field(ge=1)] | None = None
+    due_day: Literal[True] | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Self:
+        if sum(v is not None for v in self.model_dump().values()) != 1:
+            raise ValueError("a warning point has exactly one of its fields")
+        return self
+
+    @property
+    def key(self) -> str:
+        ((name, value),) = [(k, v) for k, v in self.model_dump().items() if v is not None]
+        return f"{name}={value}"
+
+
+class Period(_Strict):
+    unit: Unit
+    limit: Annotated[int, Field(ge=0)]
+
+
+class EscalationStep(_Strict):
+    to: EscalationTarget
+    respond_within: Period
+
+
+class Rule(_Strict):
+    id: Annotated[str, Field(pattern=r"^[a-z]+(\.[a-z0-9-]+)+$")]
+    title: str
+    kind: Kind
+    source: str
+    confidence: Confidence
+    unit: Unit | None = None
+    limit: Annotated[int, Field(ge=0)] | None = None
+    subject: str | None = None
+    starts_on: tuple[Annotated[str, Field(pattern=EVENT_NAME)], ...] = ()
+    stops_on: tuple[Annotated[str, Field(pattern=EVENT_NAME)], ...] = ()
+    pauses_on: tuple[Annotated[str, Field(pattern=EVENT_NAME)], ...] = ()
+    resumes_on: tuple[Annotated[str, Field(pattern=EVENT_NAME)], ...] = ()
+    when: dict[str, str] = Field(default_factory=dict)
+    per: tuple[str, ...] = ()
+    warnings: str | tuple[WarningPoint, ...] = "default"
+    escalation: str | tuple[EscalationStep, ...] = "default"
+    on_expiry: Expiry | None = None
+    effect: str | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> Self:
+        if self.kind is Kind.CLOCK:
+            missing = [
+                name
+                for name in ("unit", "limit", "subject", "starts_on", "stops_on", "on_expiry")
+                if not getattr(self, name) and getattr(self, name) != 0
+            ]
+            if missing:
+                raise ValueError(f"clock {self.id} lacks {', '.join(missing)}")
+            if len(self.pauses_on) != len(self.resumes_on):
+                raise ValueError(f"clock {self.id}: pauses_on and resumes_on must pair up")
+        if (self.on_expiry is Expiry.LEGAL_EFFECT) != bool(self.effect):
+            raise ValueError(f"rule {self.id}: a legal effect, and only one, states its effect")
+        return self
+
+    @property
+    def setting_name(self) -> str:
+        return "ZHIXING_RULE_" + re.sub(r"[.\-]", "_", self.id).upper() + "_LIMIT"
+
+    @property
+    def period(self) -> Period:
+        assert self.unit is not None and self.limit is not None, self.id
+        return Period(unit=self.unit, limit=self.limit)
+
+
+class Policies(_Strict):
+    warnings: dict[str, tuple[WarningPoint, ...]]
+    escalation: dict[str, tuple[EscalationStep, ...]]
+
+
+class Catalogue(_Strict):
+    policies: Policies
+    rules: tuple[Rule, ...]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        ids = [r.id for r in self.rules]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate rule ids: {', '.join(duplicates)}")
+        for rule in self.rules:
+            if isinstance(rule.warnings, str) and rule.warnings not in self.policies.warnings:
+                raise ValueError(f"rule {rule.id}: no warning policy {rule.warnings!r}")
+            if isinstance(rule.escalation, str) and rule.escalation not in self.policies.escalation:
+                raise ValueError(f"rule {rule.id}: no escalation policy {rule.escalation!r}")
+        return self
+
+    def rule(self, rule_id: str) -> Rule:
+        for rule in self.rules:
+            if rule.id == rule_id:
+                return rule
+        raise KeyError(f"no rule {rule_id!r} in the catalogue")
+
+    @property
+    def clocks(self) -> tuple[Rule, ...]:
+        return tuple(r for r in self.rules if r.kind is Kind.CLOCK)
+
+    def warnings_of(self, rule: Rule) -> tuple[WarningPoint, ...]:
+        if isinstance(rule.warnings, str):
+            return self.policies.warnings[rule.warnings]
+        return rule.warnings
+
+    def escalation_of(self, rule: Rule) -> tuple[EscalationStep, ...]:
+        if isinstance(rule.escalation, str):
+            return self.policies.escalation[rule.escalation]
+        return rule.escalation
+
+    def by_event(self) -> dict[str, list[tuple[str, Rule]]]:
+        """Event name → (role of the event: start, stop, pause, resume; rule)."""
+        index: dict[str, list[tuple[str, Rule]]] = defaultdict(list)
+        for rule in self.clocks:
+            for role, names in (
+                ("start", rule.starts_on),
+                ("stop", rule.stops_on),
+                ("pause", rule.pauses_on),
+                ("resume", rule.resumes_on),
+            ):
+                for name in names:
+                    index[name].append((role, rule))
+        return dict(index)
+
+
+class CatalogueError(ValueError):
+    pass
+
+
+def _apply_settings(raw: dict[str, object], environ: dict[str, str]) -> None:
+    """Unconfirmed limits come from their settings when set; confirmed ones never do."""
+    rules = raw.get("rules")
+    assert isinstance(rules, list)
+    for entry in rules:
+        rule = Rule.model_validate(entry)
+        value = environ.get(rule.setting_name)
+        if value is None:
+            continue
+        if rule.confidence is not Confidence.UNCONFIRMED:
+            raise CatalogueError(
+                f"{rule.setting_name} is set, but {rule.id} is confirmed ({rule.source}); "
+                "statutory limits are not settings"
+            )
+        if not value.isdigit():
+            raise CatalogueError(f"{rule.setting_name}={value!r} is not a whole number")
+        entry["limit"] = int(value)
+
+
+def load_catalogue(path: Path = CATALOGUE_FILE, environ: dict[str, str] | None = None) -> Catalogue:
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    _apply_settings(raw, dict(os.environ) if environ is None else environ)
+    return Catalogue.model_validate(raw)
+
+
+@cache
+def catalogue() -> Catalogue:
+    """The catalogue of this process (settings read once)."""
+    return load_catalogue()
