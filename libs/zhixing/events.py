@@ -17,7 +17,7 @@ from google.protobuf.message import DecodeError, Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from zhixing.clock import Clock
-from zhixing.v1 import case_events_pb2, envelope_pb2
+from zhixing.v1 import case_events_pb2, deadline_events_pb2, envelope_pb2
 
 P = TypeVar("P", bound=Message)
 
@@ -49,6 +49,18 @@ def event_type_of(name: str) -> EventType:
 
 
 CASE_FILED = register_event(case_events_pb2.CaseFiled, "case")
+
+# The deadline engine's events (aggregate: deadline, keyed by clock id).
+CLOCK_OPENED = register_event(deadline_events_pb2.ClockOpened, "deadline")
+CLOCK_WARNED = register_event(deadline_events_pb2.ClockWarned, "deadline")
+CLOCK_BREACHED = register_event(deadline_events_pb2.ClockBreached, "deadline")
+CLOCK_ESCALATED = register_event(deadline_events_pb2.ClockEscalated, "deadline")
+CLOCK_CLEARED = register_event(deadline_events_pb2.ClockCleared, "deadline")
+CLOCK_PAUSED = register_event(deadline_events_pb2.ClockPaused, "deadline")
+CLOCK_RESUMED = register_event(deadline_events_pb2.ClockResumed, "deadline")
+CLOCK_EXTENDED = register_event(deadline_events_pb2.ClockExtended, "deadline")
+CLOCK_RECOMPUTED = register_event(deadline_events_pb2.ClockRecomputed, "deadline")
+CALENDAR_HORIZON_REACHED = register_event(deadline_events_pb2.CalendarHorizonReached, "deadline")
 
 
 class InvalidEvent(ValueError):

@@ -1,0 +1,355 @@
+"""The statutory clocks (节点管控) as pure logic: no I/O, time passed in.
+
+A clock belongs to one rule of the catalogue and one subject (a case, an asset, a dispute,
+...), and optionally one value of a payload field (``per``: one clock per lower court).
+Its timeline is computed from its state: the warning points of the rule's policy, the
+breach at the due time, then each escalation step after the response time of the one
+before. Each timer has a key that includes the due version, so a timer fires once per due
+time; an extension, a resume or a recomputation makes a new due version.
+
+Pauses: the paused time does not count; the due time is computed from an effective start
+moved later by the total paused duration.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from zhixing.clock import CHINA_TZ
+from zhixing.courts import superior_of
+from zhixing.periods import Due, PeriodCounter, Unit, end_of_day
+from zhixing.rules import Catalogue, EscalationTarget, Rule, WarningPoint
+from zhixing.v1 import deadline_events_pb2 as pb
+
+
+class Status(StrEnum):
+    RUNNING = "running"
+    PAUSED = "paused"
+    CLEARED = "cleared"
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    """A domain event as the deadline engine sees it."""
+
+    event_id: str
+    event_name: str  # payload message name, e.g. "CaseFiled"
+    subject_id: str  # the envelope's aggregate id
+    court_code: str
+    occurred_at: dt.datetime
+    attributes: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Timer:
+    at: dt.datetime
+    key: str
+    kind: str  # warning | breach | escalation
+    detail: str = ""
+    level: int = 0
+
+
+@dataclass
+class ClockState:
+    clock_id: str
+    rule_id: str
+    subject_id: str
+    court_code: str
+    cycle: int
+    status: Status
+    started_at: dt.datetime
+    limit: int
+    due_at: dt.datetime
+    last_day: dt.date | None
+    provisional: bool
+    unknown_years: list[int]
+    due_version: int = 1
+    paused_at: dt.datetime | None = None
+    paused_seconds: float = 0.0
+    fired: list[str] = field(default_factory=list)
+    breached: bool = False
+    extensions: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        for name in ("started_at", "due_at", "paused_at"):
+            value = data[name]
+            data[name] = value.isoformat() if value else None
+        data["last_day"] = self.last_day.isoformat() if self.last_day else None
+        data["status"] = self.status.value
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ClockState:
+        values = dict(data)
+        for name in ("started_at", "due_at", "paused_at"):
+            if values[name] is not None:
+                values[name] = dt.datetime.fromisoformat(values[name])
+        if values["last_day"] is not None:
+            values["last_day"] = dt.date.fromisoformat(values["last_day"])
+        values["status"] = Status(values["status"])
+        return cls(**values)
+
+    def ref(self) -> pb.ClockRef:
+        return pb.ClockRef(
+            clock_id=self.clock_id,
+            rule_id=self.rule_id,
+            subject_id=self.subject_id,
+            court_code=self.court_code,
+            cycle=self.cycle,
+        )
+
+
+def ts(instant: dt.datetime) -> Timestamp:
+    stamp = Timestamp()
+    stamp.FromDatetime(instant)
+    return stamp
+
+
+def clock_id_for(rule: Rule, signal: Signal) -> str | None:
+    """The id of the clock ``signal`` concerns; None if a ``per`` field is missing."""
+    parts = [rule.id, signal.subject_id]
+    for name in rule.per:
+        value = signal.attributes.get(name)
+        if not value:
+            return None
+        parts.append(value)
+    return ":".join(parts)
+
+
+def matches(rule: Rule, signal: Signal) -> bool:
+    return all(signal.attributes.get(k) == v for k, v in rule.when.items())
+
+
+class ClockRules:
+    """The pure behaviour of clocks, given the catalogue and a period counter."""
+
+    def __init__(self, catalogue: Catalogue, counter: PeriodCounter) -> None:
+        self.catalogue = catalogue
+        self.counter = counter
+        self.by_event = catalogue.by_event()
+        self._rules = {r.id: r for r in catalogue.clocks}
+
+    def rule(self, rule_id: str) -> Rule:
+        return self._rules[rule_id]
+
+    # --- due times ------------------------------------------------------------------
+
+    def compute_due(self, state: ClockState, rule: Rule) -> Due:
+        assert rule.unit is not None
+        effective_start = state.started_at + dt.timedelta(seconds=state.paused_seconds)
+        return self.counter.due(effective_start, rule.unit, state.limit, provisional=True)
+
+    def _set_due(self, state: ClockState, due: Due) -> None:
+        state.due_at = due.due_at
+        state.last_day = due.last_day
+        state.provisional = due.provisional
+        state.unknown_years = list(due.unknown_years)
+
+    # --- timelines ------------------------------------------------------------------
+
+    def _warning_at(self, rule: Rule, state: ClockState, point: WarningPoint) -> dt.datetime | None:
+        day_unit = rule.unit is not Unit.HOURS
+        if point.hours_before is not None:
+            return state.due_at - dt.timedelta(hours=point.hours_before)
+        if not day_unit or state.last_day is None:
+            return None
+        if point.due_day:
+            return end_of_day(state.last_day - dt.timedelta(days=1))
+        if point.days_before is not None:
+            return end_of_day(state.last_day - dt.timedelta(days=point.days_before + 1))
+        assert point.working_days_remaining is not None
+        day, remaining = state.last_day, 0
+        while True:
+            if self.counter.calendar.is_working_day(day, provisional=True):
+                remaining += 1
+                if remaining == point.working_days_remaining:
+                    return end_of_day(day - dt.timedelta(days=1))
+            day -= dt.timedelta(days=1)
+            if day < state.started_at.astimezone(CHINA_TZ).date():
+                return None
+
+    def timeline(self, state: ClockState) -> list[Timer]:
+        """Every timer of the current due version, in time order."""
+        if state.status is not Status.RUNNING:
+            return []
+        rule = self.rule(state.rule_id)
+        version = state.due_version
+        timers = []
+        for point in self.catalogue.warnings_of(rule):
+            at = self._warning_at(rule, state, point)
+            if at is not None and state.started_at < at < state.due_at:
+                timers.append(Timer(at, f"warn:{point.key}@{version}", "warning", point.key))
+        timers.append(Timer(state.due_at, f"breach@{version}", "breach"))
+        at = state.due_at
+        for level, step in enumerate(self.catalogue.escalation_of(rule), start=1):
+            timers.append(
+                Timer(at, f"escalate:{level}@{version}", "escalation", step.to.value, level)
+            )
+            period = step.respond_within
+            at = self.counter.due(at, period.unit, period.limit, provisional=True).due_at
+        timers.sort(key=lambda t: (t.at, t.kind != "warning", t.level))
+        return timers
+
+    def next_timer(self, state: ClockState) -> Timer | None:
+        fired = set(state.fired)
+        return next((t for t in self.timeline(state) if t.key not in fired), None)
+
+    # --- transitions (each returns the events it causes) -------------------------------
+
+    def open(
+        self, rule: Rule, signal: Signal, clock_id: str, existing: ClockState | None
+    ) -> tuple[ClockState, list[Message]]:
+        assert rule.limit is not None and rule.unit is not None
+        events: list[Message] = []
+        cycle = 1
+        if existing is not None:
+            cycle = existing.cycle + 1
+        state = ClockState(
+            clock_id=clock_id,
+            rule_id=rule.id,
+            subject_id=signal.subject_id,
+            court_code=signal.court_code,
+            cycle=cycle,
+            status=Status.RUNNING,
+            started_at=signal.occurred_at,
+            limit=rule.limit,
+            due_at=signal.occurred_at,
+            last_day=None,
+            provisional=False,
+            unknown_years=[],
+            due_version=(existing.due_version + 1) if existing else 1,
+        )
+        self._set_due(state, self.compute_due(state, rule))
+        events.append(
+            pb.ClockOpened(
+                clock=state.ref(),
+                started_at=ts(state.started_at),
+                due_at=ts(state.due_at),
+                last_day=state.last_day.isoformat() if state.last_day else "",
+                unit=rule.unit.value,
+                limit=state.limit,
+                provisional=state.provisional,
+                unknown_years=state.unknown_years,
+                started_by_event_id=signal.event_id,
+            )
+        )
+        return state, events
+
+    def clear(self, state: ClockState, signal: Signal) -> list[Message]:
+        if state.status is Status.CLEARED:
+            return []
+        state.status = Status.CLEARED
+        state.paused_at = None
+        late = state.breached or signal.occurred_at >= state.due_at
+        return [pb.ClockCleared(clock=state.ref(), late=late, cleared_by_event_id=signal.event_id)]
+
+    def pause(self, state: ClockState, signal: Signal) -> list[Message]:
+        if state.status is not Status.RUNNING:
+            return []
+        state.status = Status.PAUSED
+        state.paused_at = signal.occurred_at
+        return [pb.ClockPaused(clock=state.ref(), paused_by_event_id=signal.event_id)]
+
+    def resume(self, state: ClockState, signal: Signal) -> list[Message]:
+        if state.status is not Status.PAUSED or state.paused_at is None:
+            return []
+        state.paused_seconds += max(0.0, (signal.occurred_at - state.paused_at).total_seconds())
+        state.paused_at = None
+        state.status = Status.RUNNING
+        self._new_due(state)
+        return [
+            pb.ClockResumed(
+                clock=state.ref(),
+                due_at=ts(state.due_at),
+                last_day=state.last_day.isoformat() if state.last_day else "",
+                resumed_by_event_id=signal.event_id,
+            )
+        ]
+
+    def _new_due(self, state: ClockState) -> Due:
+        due = self.compute_due(state, self.rule(state.rule_id))
+        if due.due_at != state.due_at:
+            state.due_version += 1
+            if due.due_at > state.due_at:
+                state.breached = False  # the act is in time again under the new due time
+        self._set_due(state, due)
+        return due
+
+    def extend(
+        self, state: ClockState, *, added: int, approved_by: str, approval_ref: str,
+        reason: str, at: dt.datetime,
+    ) -> list[Message]:  # fmt: skip
+        if state.status is Status.CLEARED:
+            raise ValueError(f"clock {state.clock_id} is already cleared")
+        if added <= 0:
+            raise ValueError("an extension adds at least 1")
+        old_due = state.due_at
+        state.limit += added
+        state.extensions.append(
+            {"added": added, "approved_by": approved_by, "approval_ref": approval_ref,
+             "reason": reason, "at": at.isoformat()}
+        )  # fmt: skip
+        self._new_due(state)
+        return [
+            pb.ClockExtended(
+                clock=state.ref(), added=added, old_due_at=ts(old_due), due_at=ts(state.due_at),
+                last_day=state.last_day.isoformat() if state.last_day else "",
+                approved_by=approved_by, approval_ref=approval_ref, reason=reason,
+            )
+        ]  # fmt: skip
+
+    def recompute(self, state: ClockState, reason: str) -> list[Message]:
+        """Recompute the due time on the current calendar (e.g. a year's file loaded)."""
+        old_due = state.due_at
+        was_provisional = state.provisional
+        self._new_due(state)
+        if state.due_at == old_due and state.provisional == was_provisional:
+            return []
+        return [
+            pb.ClockRecomputed(
+                clock=state.ref(), old_due_at=ts(old_due), due_at=ts(state.due_at),
+                last_day=state.last_day.isoformat() if state.last_day else "",
+                provisional=state.provisional, reason=reason,
+            )
+        ]  # fmt: skip
+
+    def fire(self, state: ClockState, now: dt.datetime) -> list[tuple[Timer, Message]]:
+        """Fire every timer due by ``now``, in order, each once."""
+        rule = self.rule(state.rule_id)
+        fired: list[tuple[Timer, Message]] = []
+        while (timer := self.next_timer(state)) is not None and timer.at <= now:
+            state.fired.append(timer.key)
+            if timer.kind == "warning":
+                message: Message = pb.ClockWarned(
+                    clock=state.ref(), warning=timer.detail, due_at=ts(state.due_at)
+                )
+            elif timer.kind == "breach":
+                state.breached = True
+                message = pb.ClockBreached(
+                    clock=state.ref(), due_at=ts(state.due_at),
+                    on_expiry=rule.on_expiry.value if rule.on_expiry else "",
+                    effect=rule.effect or "",
+                )  # fmt: skip
+            else:
+                target = EscalationTarget(timer.detail)
+                to_court = state.court_code
+                if target is EscalationTarget.SUPERIOR_COMMAND:
+                    to_court = superior_of(state.court_code) or state.court_code
+                step = self.catalogue.escalation_of(rule)[timer.level - 1]
+                respond_by = self.counter.due(
+                    timer.at, step.respond_within.unit, step.respond_within.limit, provisional=True
+                ).due_at
+                message = pb.ClockEscalated(
+                    clock=state.ref(), level=timer.level, escalated_to=target.value,
+                    to_court_code=to_court, respond_by=ts(respond_by),
+                )  # fmt: skip
+            fired.append((timer, message))
+        return fired

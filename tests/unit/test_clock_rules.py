@@ -1,0 +1,168 @@
+"""Every clock of the catalogue opens, warns, breaches, escalates and clears on the right
+events and dates (table-driven, simulated time, no I/O)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from services.command.deadlines.model import ClockRules, ClockState, Signal, Status, clock_id_for
+from zhixing.clock import CHINA_TZ
+from zhixing.periods import PeriodCounter
+from zhixing.rules import Rule, load_catalogue
+from zhixing.v1 import deadline_events_pb2 as pb
+from zhixing.workcalendar import CalendarSettings, StatutoryCalendar
+
+START = dt.datetime(2026, 3, 2, 10, 0, tzinfo=CHINA_TZ)  # Monday
+
+# Last day of each (unit, limit) from START, worked out by hand on the 2026 calendar.
+EXPECTED_LAST_DAY = {
+    ("CD", 3): "2026-03-05",
+    ("CD", 5): "2026-03-09",  # 03-07 is a Saturday
+    ("CD", 7): "2026-03-09",
+    ("CD", 10): "2026-03-12",
+    ("CD", 15): "2026-03-17",
+    ("CD", 30): "2026-04-01",
+    ("CD", 90): "2026-06-01",  # 05-31 is a Sunday
+    ("WD", 3): "2026-03-05",
+    ("WD", 5): "2026-03-09",
+    ("WD", 10): "2026-03-16",
+    ("WD", 15): "2026-03-23",
+    ("WD", 30): "2026-04-14",  # 清明 04-06 is a holiday
+    ("CM", 1): "2026-04-02",
+    ("CM", 3): "2026-06-02",
+    ("CM", 6): "2026-09-02",
+}
+# Periods ending in 2027 or later: the schedule for 2027 is not loaded (provisional).
+PROVISIONAL = {("CM", 12), ("CM", 24), ("CM", 36), ("CM", 60), ("CM", 120)}
+
+CATALOGUE = load_catalogue(environ={})
+
+
+@pytest.fixture(scope="module")
+def rules() -> ClockRules:
+    calendar = StatutoryCalendar.load(CalendarSettings(dir=Path("/nonexistent")))
+    return ClockRules(CATALOGUE, PeriodCounter(calendar))
+
+
+def signal(rule: Rule, name: str, at: dt.datetime, event_id: str = "e1") -> Signal:
+    attributes = dict(rule.when) | {field: "苏1282" for field in rule.per}
+    return Signal(event_id, name, "subject-1", "苏1283", at, attributes)
+
+
+def open_clock(rules: ClockRules, rule: Rule) -> ClockState:
+    start = signal(rule, rule.starts_on[0], START)
+    clock_id = clock_id_for(rule, start)
+    assert clock_id is not None
+    state, events = rules.open(rule, start, clock_id, None)
+    (opened,) = events
+    assert isinstance(opened, pb.ClockOpened)
+    return state
+
+
+@pytest.mark.parametrize("rule", CATALOGUE.clocks, ids=lambda r: r.id)
+def test_clock_opens_with_its_statutory_due_date(rules: ClockRules, rule: Rule) -> None:
+    assert rule.unit is not None and rule.limit is not None
+    state = open_clock(rules, rule)
+    key = (rule.unit.value, rule.limit)
+    if rule.unit.value == "h":
+        assert state.due_at == START + dt.timedelta(hours=rule.limit or 0)
+    elif key in PROVISIONAL:
+        assert state.provisional and state.unknown_years
+    else:
+        assert state.last_day == dt.date.fromisoformat(EXPECTED_LAST_DAY[key])
+        assert not state.provisional
+        assert state.due_at == dt.datetime.combine(
+            state.last_day + dt.timedelta(days=1), dt.time(), tzinfo=CHINA_TZ
+        )
+
+
+@pytest.mark.parametrize("rule", CATALOGUE.clocks, ids=lambda r: r.id)
+def test_clock_warns_then_breaches_then_escalates_then_clears_late(
+    rules: ClockRules, rule: Rule
+) -> None:
+    state = open_clock(rules, rule)
+    before_due = rules.fire(state, state.due_at - dt.timedelta(microseconds=1))
+    assert all(t.kind == "warning" for t, _ in before_due)
+    assert all(START < t.at < state.due_at for t, _ in before_due)
+    assert rules.fire(state, state.due_at - dt.timedelta(microseconds=1)) == []  # once only
+
+    at_due = rules.fire(state, state.due_at)
+    assert [type(m) for _, m in at_due][:2] == [pb.ClockBreached, pb.ClockEscalated]
+    breached = at_due[0][1]
+    assert isinstance(breached, pb.ClockBreached)
+    assert breached.on_expiry == rule.on_expiry
+    assert breached.effect == (rule.effect or "")
+
+    later = rules.fire(state, state.due_at + dt.timedelta(days=400))
+    steps = [m.escalated_to for _, m in at_due[1:] + later if isinstance(m, pb.ClockEscalated)]
+    assert steps == ["supervisor", "court_leader", "superior_command"]
+    last = (at_due[1:] + later)[-1][1]
+    assert isinstance(last, pb.ClockEscalated) and last.to_court_code == "苏12"
+
+    (cleared,) = rules.clear(state, signal(rule, rule.stops_on[0], state.due_at, "e2"))
+    assert isinstance(cleared, pb.ClockCleared) and cleared.late
+    assert rules.next_timer(state) is None
+
+
+@pytest.mark.parametrize("rule", CATALOGUE.clocks, ids=lambda r: r.id)
+def test_clock_cleared_in_time_never_breaches(rules: ClockRules, rule: Rule) -> None:
+    state = open_clock(rules, rule)
+    stop_at = START + (state.due_at - START) / 2
+    rules.fire(state, stop_at)
+    (cleared,) = rules.clear(state, signal(rule, rule.stops_on[-1], stop_at, "e2"))
+    assert isinstance(cleared, pb.ClockCleared) and not cleared.late
+    assert rules.fire(state, state.due_at + dt.timedelta(days=400)) == []
+    assert state.status is Status.CLEARED
+
+
+def test_network_query_warns_when_two_working_days_remain_and_on_the_due_day(
+    rules: ClockRules,
+) -> None:
+    state = open_clock(rules, CATALOGUE.rule("asset.network-query"))  # due 03-09 (Mon)
+    fired = rules.fire(state, state.due_at - dt.timedelta(seconds=1))
+    warnings = [(t.at, m.warning) for t, m in fired if isinstance(m, pb.ClockWarned)]
+    assert warnings == [
+        (dt.datetime(2026, 3, 6, tzinfo=CHINA_TZ), "working_days_remaining=2"),  # Fri, Mon left
+        (dt.datetime(2026, 3, 9, tzinfo=CHINA_TZ), "due_day=True"),
+    ]
+
+
+def test_a_pause_does_not_count_toward_the_period(rules: ClockRules) -> None:
+    rule = CATALOGUE.rule("case.close")  # 6 CM, due 2026-09-02
+    state = open_clock(rules, rule)
+    paused = START + dt.timedelta(days=10)
+    rules.pause(state, signal(rule, "DisputeCoordinationStarted", paused))
+    assert rules.fire(state, paused + dt.timedelta(days=400)) == []  # nothing fires while paused
+    (resumed,) = rules.resume(
+        state, signal(rule, "DisputeCoordinationEnded", paused + dt.timedelta(days=20))
+    )
+    assert isinstance(resumed, pb.ClockResumed)
+    assert state.last_day == dt.date(2026, 9, 22)  # 09-02 + 20 days
+
+
+def test_an_extension_moves_the_due_time_and_is_recorded(rules: ClockRules) -> None:
+    state = open_clock(rules, CATALOGUE.rule("case.close"))
+    (extended,) = rules.extend(
+        state, added=3, approved_by="院长 王某", approval_ref="（2026）苏1283执延1号",
+        reason="案情复杂", at=START,
+    )  # fmt: skip
+    assert isinstance(extended, pb.ClockExtended)
+    assert state.last_day == dt.date(2026, 12, 2)
+    assert state.extensions[0]["approval_ref"] == "（2026）苏1283执延1号"
+
+
+def test_a_restart_opens_the_next_cycle(rules: ClockRules) -> None:
+    rule = CATALOGUE.rule("entrustment.status-report")
+    first = open_clock(rules, rule)
+    again = signal(rule, "EntrustmentStatusReported", START + dt.timedelta(days=29), "e3")
+    state, _ = rules.open(rule, again, first.clock_id, first)
+    assert (state.cycle, state.last_day) == (2, dt.date(2026, 4, 30))
+
+
+def test_state_survives_its_json_form(rules: ClockRules) -> None:
+    state = open_clock(rules, CATALOGUE.rule("case.close"))
+    rules.fire(state, state.due_at)
+    assert ClockState.from_json(state.to_json()) == state
