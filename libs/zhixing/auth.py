@@ -29,6 +29,7 @@ class Role(StrEnum):
     CLERK = "clerk"  # 立案/书记员: files cases and entrustments
     OFFICER = "officer"  # 执行员/法官: handles cases
     COMMAND = "command"  # 指挥中心: an intermediate court's command centre
+    LEADER = "leader"  # 院领导: a court's leader, who approves extensions
     COORDINATOR = "coordinator"  # 争议协调人
     AGENCY = "agency"  # an outside agency party to a dispute
     OVERSEER = "overseer"  # 检察监督, 纪检监察: read only

@@ -119,10 +119,13 @@ class Transaction:
     with the consumer's offsets. ``redis`` is for reads made before anything is queued.
     """
 
-    def __init__(self, redis: aioredis.Redis, pipe: Pipeline, keys: KeySpace) -> None:
+    def __init__(
+        self, redis: aioredis.Redis, pipe: Pipeline, keys: KeySpace, prepared: Any = None
+    ) -> None:
         self.redis = redis
         self.pipe = pipe
         self.keys = keys
+        self.prepared = prepared
 
 
 class BatchHandler(Protocol):
@@ -134,6 +137,22 @@ class BatchHandler(Protocol):
     """
 
     async def __call__(self, events: Sequence[Event[Message]], tx: Transaction) -> None: ...
+
+
+class PreparingHandler(BatchHandler, Protocol):
+    """A handler that must read state consistently before writing it.
+
+    ``prepare`` runs before MULTI on the batch's pipeline: it may WATCH the keys it reads
+    (a concurrent writer then makes the batch retry) and read them; what it returns is
+    ``tx.prepared`` in the call that follows.
+    """
+
+    async def prepare(self, events: Sequence[Event[Message]], pipe: Pipeline) -> Any: ...
+
+
+async def _prepare(handler: BatchHandler, events: Sequence[Event[Message]], pipe: Pipeline) -> Any:
+    prepare = getattr(handler, "prepare", None)
+    return await prepare(events, pipe) if prepare is not None else None
 
 
 @dataclass
@@ -208,8 +227,17 @@ class EventConsumer:
                     timeout_ms=self._kafka.consumer_batch_timeout_ms,
                     max_records=self._kafka.consumer_batch_max_records,
                 )
-                if fetched:
+                if not fetched:
+                    continue
+                try:
                     await self._process(fetched)
+                except Exception:
+                    # A bug must not end consumption silently: log it, re-read the batch
+                    # (nothing of it was written) and try again after a pause.
+                    log.exception("batch failed; it will be read again", group=self.group)
+                    for tp, records in fetched.items():
+                        self._consumer.seek(tp, records[0].offset)
+                    await asyncio.sleep(self._retry_backoff_s)
         finally:
             self._stopped.set()
 
@@ -273,16 +301,19 @@ class EventConsumer:
                         if e.event_id not in rejected
                     ]
                     events = [e for _, e in valid]
-                    pipe.multi()  # type: ignore[no-untyped-call]
                     tx = Transaction(self._redis, pipe, self._keys)
                     if events:
                         try:
+                            tx.prepared = await _prepare(self._handler, events, pipe)
+                            pipe.multi()  # type: ignore[no-untyped-call]
                             await self._handler(events, tx)
-                        except _INFRASTRUCTURE_ERRORS:
+                        except (*_INFRASTRUCTURE_ERRORS, WatchError):
                             raise
                         except Exception:
                             rejected |= await self._isolate_rejected(valid, dead)
                             continue
+                    else:
+                        pipe.multi()  # type: ignore[no-untyped-call]
                     for event in events:
                         pipe.set(
                             self.applied_key(event.event_id), b"1", ex=APPLIED_EVENT_TTL_SECONDS
@@ -344,8 +375,10 @@ class EventConsumer:
         for record, event in valid:
             scratch = Transaction(self._redis, self._redis.pipeline(transaction=True), self._keys)
             try:
+                scratch.prepared = await _prepare(self._handler, [event], scratch.pipe)
+                scratch.pipe.multi()  # type: ignore[no-untyped-call]
                 await self._handler([event], scratch)
-            except _INFRASTRUCTURE_ERRORS:
+            except (*_INFRASTRUCTURE_ERRORS, WatchError):
                 raise
             except Exception as exc:
                 rejected.add(event.event_id)

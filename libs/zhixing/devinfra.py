@@ -245,13 +245,32 @@ async def create_topics(
             if missing:
                 with contextlib.suppress(TopicAlreadyExistsError):
                     await admin.create_topics(missing)
-            return [t.name for t in wanted]
+            # Creation is asynchronous: a consumer that joins before every partition has a
+            # leader is assigned nothing until its next metadata refresh (minutes).
+            names = [t.name for t in wanted]
+            while not _all_led(await admin.describe_topics(names), len(names)):
+                if time.monotonic() > deadline:
+                    raise InfraError(f"topics have no leaders after {give_up_after_s:.0f} s")
+                await asyncio.sleep(0.1)
+            return names
         except KafkaError:
             if time.monotonic() > deadline:
                 raise
             await asyncio.sleep(0.5)
         finally:
             await admin.close()
+
+
+def _all_led(descriptions: list[dict[str, object]], expected: int) -> bool:
+    if len(descriptions) != expected:
+        return False
+    for topic in descriptions:
+        partitions = topic.get("partitions")
+        if topic.get("error_code") or not isinstance(partitions, list) or not partitions:
+            return False
+        if any(p.get("leader", -1) < 0 for p in partitions):
+            return False
+    return True
 
 
 def kill_recorded(pid_file: Path) -> None:

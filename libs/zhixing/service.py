@@ -104,10 +104,14 @@ def create_http_app(ctx: ServiceContext, *, title: str, description: str) -> Fas
     app = FastAPI(title=title, description=description, version="0.1.0")
     app.state.token_authority = ctx.tokens
     app.state.ready = False
+    app.state.tasks = []
 
     @app.get("/healthz", tags=["ops"], summary="Liveness and readiness")
     async def healthz() -> JSONResponse:
         checks = {"redis": "ok", "kafka": "ok" if app.state.ready else "starting"}
+        stopped = [t.get_name() for t in app.state.tasks if t.done()]
+        if app.state.ready and stopped:
+            checks["tasks"] = f"stopped: {', '.join(stopped)}"
         try:
             await ctx.redis.ping()
         except Exception as exc:
@@ -162,7 +166,9 @@ class ServiceHost:
         for consumer in self.consumers:
             await consumer.start()
         self._tasks += [asyncio.create_task(c.run(), name=c.group) for c in self.consumers]
-        self._tasks += [asyncio.create_task(b.run()) for b in self.background]
+        self._tasks += [
+            asyncio.create_task(b.run(), name=type(b).__name__) for b in self.background
+        ]
 
         self._grpc = grpc.aio.server(interceptors=[AuthInterceptor(ctx.tokens)])
         self._health = HealthServicer()
@@ -192,6 +198,7 @@ class ServiceHost:
             await asyncio.sleep(0.01)
         self.http_port = self._uvicorn.servers[0].sockets[0].getsockname()[1]
 
+        self.http.state.tasks = list(self._tasks)
         self.http.state.ready = True
         await self._health.set("", health_pb2.HealthCheckResponse.SERVING)
         log.info(

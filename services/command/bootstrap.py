@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from services.command.deadlines.calendar_watch import CalendarWatcher
+from services.command.deadlines.engine import DeadlineEngine, DeadlineScheduler
+from services.command.deadlines.http_api import router as clocks_router
+from services.command.deadlines.model import ClockRules
 from services.command.grpc_api import CommandQueries
 from services.command.http_api import router
 from services.command.projections import CaseOverviews
 from zhixing.audit import AuditChain
-from zhixing.clock import Clock
+from zhixing.clock import Clock, SystemClock
+from zhixing.periods import PeriodCounter
+from zhixing.rules import catalogue
 from zhixing.service import ServiceContext, ServiceHost, create_http_app
 from zhixing.settings import (
     AuthSettings,
@@ -17,6 +23,7 @@ from zhixing.settings import (
 )
 from zhixing.topics import ALL_TOPICS, CASE_EVENTS
 from zhixing.v1 import command_service_pb2_grpc
+from zhixing.workcalendar import CalendarSettings, StatutoryCalendar
 
 NAME = "command"
 DEFAULT_HTTP_PORT = 8000
@@ -30,8 +37,15 @@ def bootstrap(
     redis: RedisSettings | None = None,
     auth: AuthSettings | None = None,
     ports: ServiceSettings | None = None,
+    calendar: CalendarSettings | None = None,
 ) -> ServiceHost:
+    clock = clock or SystemClock()
     ctx = ServiceContext.build(NAME, clock=clock, kafka=kafka, redis=redis, auth=auth)
+    calendar = calendar or CalendarSettings()
+    rules = ClockRules(catalogue(), PeriodCounter(StatutoryCalendar.load(calendar)))
+    deadlines = DeadlineEngine(
+        redis=ctx.redis, keys=ctx.keys, outbox=ctx.outbox, clock=clock, rules=rules
+    )
     overviews = CaseOverviews(ctx.redis, ctx.keys)
     audit = AuditChain(ctx.redis, ctx.keys)
     app = create_http_app(
@@ -40,7 +54,9 @@ def bootstrap(
         description="The command centre: every court's cases, nodes and figures.",
     )
     app.state.overviews = overviews
+    app.state.deadlines = deadlines
     app.include_router(router)
+    app.include_router(clocks_router)
     return ServiceHost(
         ctx=ctx,
         http=app,
@@ -55,5 +71,11 @@ def bootstrap(
             ctx.consumer("case-overviews", [CASE_EVENTS], overviews),
             # The audit trail records every event of every topic, in one hash chain.
             ctx.consumer("audit", ALL_TOPICS, audit),
+            # Statutory clocks start and stop on events of every service.
+            ctx.consumer("deadlines", ALL_TOPICS, deadlines),
+        ],
+        background=[
+            DeadlineScheduler(deadlines, clock, reload_calendar=CalendarWatcher(rules, calendar)),
+            ctx.outbox_relay(),
         ],
     )

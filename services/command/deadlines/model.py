@@ -71,6 +71,7 @@ class ClockState:
     provisional: bool
     unknown_years: list[int]
     due_version: int = 1
+    per_values: list[str] = field(default_factory=list)
     paused_at: dt.datetime | None = None
     paused_seconds: float = 0.0
     fired: list[str] = field(default_factory=list)
@@ -226,6 +227,7 @@ class ClockRules:
             provisional=False,
             unknown_years=[],
             due_version=(existing.due_version + 1) if existing else 1,
+            per_values=[signal.attributes[name] for name in rule.per],
         )
         self._set_due(state, self.compute_due(state, rule))
         events.append(

@@ -1,0 +1,404 @@
+"""The deadline engine: clocks in Redis, opened and cleared by events, fired on time.
+
+Storage (the command service's keys):
+
+* ``deadline:clock:<id>``: the clock's state (JSON);
+* ``deadline:schedule``: a sorted set, clock id → epoch ms of its next timer; adding,
+  moving and taking the earliest are O(log n);
+* ``deadline:subject:<subject id>``: the clocks of a case, asset, dispute, ...;
+* ``deadline:provisional``: clocks whose due time is a weekends-only estimate;
+* ``deadline:horizon-alerted``: years already reported as missing from the calendar.
+
+Every change of a clock and the events it causes are written in one MULTI/EXEC that
+WATCHes the clock's key (state + outbox): an event is staged exactly when its change is
+recorded, so a crash at any point neither loses a warning nor fires it twice. The outbox
+relay publishes the events to Kafka.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import redis.asyncio as aioredis
+import structlog
+from google.protobuf.json_format import MessageToDict
+from google.protobuf.message import Message
+from prometheus_client import Counter, Gauge, Histogram
+from redis.asyncio.client import Pipeline
+from redis.exceptions import WatchError
+
+from services.command.deadlines.model import (
+    ClockRules,
+    ClockState,
+    Signal,
+    Status,
+    clock_id_for,
+    matches,
+)
+from zhixing.bus import Transaction
+from zhixing.clock import Clock
+from zhixing.events import Event, new_event
+from zhixing.outbox import Outbox
+from zhixing.state import KeySpace, as_text
+from zhixing.v1 import deadline_events_pb2 as pb
+from zhixing.v1 import envelope_pb2
+
+log = structlog.get_logger(__name__)
+
+FIRE_LATENESS = Histogram(
+    "zhixing_deadline_fire_lateness_seconds",
+    "How long after its due instant a timer fired (on the engine's clock)",
+    buckets=(0.001, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 60, 300, 3600, float("inf")),
+)
+TIMERS_FIRED = Counter("zhixing_deadline_timers_fired_total", "Timers fired", ["kind"])
+CLOCKS_SCHEDULED = Gauge("zhixing_deadline_clocks_scheduled", "Clocks with a pending timer")
+
+ENGINE_ACTOR = envelope_pb2.Actor(
+    kind=envelope_pb2.ACTOR_KIND_SERVICE, id="svc:command/deadlines", role="service"
+)
+
+
+def epoch_ms(instant: dt.datetime) -> int:
+    return int(instant.timestamp() * 1000)
+
+
+def signal_of(event: Event[Message]) -> Signal:
+    """The engine's view of a domain event: its name, subject and flat payload fields."""
+    envelope = event.envelope
+    attributes = {
+        key: value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        for key, value in MessageToDict(event.payload, preserving_proto_field_name=True).items()
+    }
+    return Signal(
+        event_id=envelope.event_id,
+        event_name=envelope.event_type.rsplit(".", 1)[-1],
+        subject_id=envelope.aggregate_id,
+        court_code=envelope.court_code,
+        occurred_at=envelope.occurred_at.ToDatetime(tzinfo=dt.UTC),
+        attributes=attributes,
+    )
+
+
+@dataclass(frozen=True)
+class FireReport:
+    fired: int
+    clocks: int
+
+
+class DeadlineEngine:
+    def __init__(
+        self,
+        *,
+        redis: aioredis.Redis,
+        keys: KeySpace,
+        outbox: Outbox,
+        clock: Clock,
+        rules: ClockRules,
+    ) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._outbox = outbox
+        self._clock = clock
+        self.rules = rules
+        self.schedule_key = keys.key("deadline", "schedule")
+        self.provisional_key = keys.key("deadline", "provisional")
+        self.horizon_key = keys.key("deadline", "horizon-alerted")
+        self.schedule_changed = asyncio.Event()
+
+    def clock_key(self, clock_id: str) -> str:
+        return self._keys.key("deadline", "clock", clock_id)
+
+    def subject_key(self, subject_id: str) -> str:
+        return self._keys.key("deadline", "subject", subject_id)
+
+    # --- reading ------------------------------------------------------------------------
+
+    async def get(self, clock_id: str) -> ClockState | None:
+        raw = await self._redis.get(self.clock_key(clock_id))
+        return ClockState.from_json(json.loads(raw)) if raw else None
+
+    async def clocks_of(self, subject_id: str) -> list[ClockState]:
+        ids = sorted(as_text(i) for i in await self._redis.smembers(self.subject_key(subject_id)))
+        states = await self._redis.mget([self.clock_key(i) for i in ids]) if ids else []
+        return [ClockState.from_json(json.loads(raw)) for raw in states if raw]
+
+    async def _load(self, pipe: Pipeline, clock_ids: Sequence[str]) -> dict[str, ClockState]:
+        if not clock_ids:
+            return {}
+        raws = await pipe.mget([self.clock_key(i) for i in clock_ids])
+        return {
+            i: ClockState.from_json(json.loads(raw))
+            for i, raw in zip(clock_ids, raws, strict=True)
+            if raw
+        }
+
+    # --- writing ------------------------------------------------------------------------
+
+    def _stage(self, pipe: Pipeline, state: ClockState, messages: Sequence[Message], *,
+               causation_id: str = "", occurred_at: dt.datetime | None = None) -> None:  # fmt: skip
+        for message in messages:
+            event = new_event(
+                message, aggregate_id=state.clock_id, court_code=state.court_code,
+                actor=ENGINE_ACTOR, clock=self._clock, occurred_at=occurred_at,
+                causation_id=causation_id,
+            )  # fmt: skip
+            self._outbox.stage(pipe, event)
+
+    def _save(self, pipe: Pipeline, state: ClockState) -> None:
+        """Queue the state, its schedule entry and its indexes."""
+        pipe.set(self.clock_key(state.clock_id), json.dumps(state.to_json(), ensure_ascii=False))
+        pipe.sadd(self.subject_key(state.subject_id), state.clock_id)
+        timer = self.rules.next_timer(state)
+        if timer is None:
+            pipe.zrem(self.schedule_key, state.clock_id)
+        else:
+            pipe.zadd(self.schedule_key, {state.clock_id: epoch_ms(timer.at)})
+        if state.provisional and state.status is not Status.CLEARED:
+            pipe.sadd(self.provisional_key, state.clock_id)
+        else:
+            pipe.srem(self.provisional_key, state.clock_id)
+
+    # --- the consumer side: domain events open, stop, pause and resume clocks ------------
+
+    def _concerned(self, signals: Sequence[Signal]) -> set[str]:
+        """Clock ids a batch may touch (computed, or found through the subject index)."""
+        ids: set[str] = set()
+        for signal in signals:
+            for _role, rule in self.rules.by_event.get(signal.event_name, []):
+                clock_id = clock_id_for(rule, signal)
+                if clock_id is not None:
+                    ids.add(clock_id)
+        return ids
+
+    async def prepare(self, events: Sequence[Event[Message]], pipe: Pipeline) -> Any:
+        signals = [signal_of(e) for e in events if e.envelope.aggregate_type != "deadline"]
+        signals = [s for s in signals if s.event_name in self.rules.by_event]
+        if not signals:
+            return (signals, {}, set())
+        ids = self._concerned(signals)
+        # One connection: reads in sequence (a watched pipeline runs each at once).
+        for subject in sorted({s.subject_id for s in signals}):
+            ids |= {as_text(m) for m in await pipe.smembers(self.subject_key(subject))}
+        await pipe.watch(*[self.clock_key(i) for i in sorted(ids)], self.horizon_key)
+        states = await self._load(pipe, sorted(ids))
+        alerted = {int(y) for y in await pipe.smembers(self.horizon_key)}
+        return (signals, states, alerted)
+
+    async def __call__(self, events: Sequence[Event[Message]], tx: Transaction) -> None:
+        """Batch handler on every topic: apply each signal in order, then write."""
+        if tx.prepared is None:  # called without prepare: nothing to do
+            return
+        signals, states, alerted = tx.prepared
+        touched: dict[str, list[tuple[Message, str]]] = {}
+        for signal in signals:
+            for role, rule in self.rules.by_event[signal.event_name]:
+                if role == "start":
+                    if not matches(rule, signal):
+                        continue
+                    clock_id = clock_id_for(rule, signal)
+                    if clock_id is None:
+                        log.warning(
+                            "start event lacks a per field", rule=rule.id, event=signal.event_id
+                        )
+                        continue
+                    state, messages = self.rules.open(rule, signal, clock_id, states.get(clock_id))
+                    previous = states.get(clock_id)
+                    if previous is not None and previous.status is not Status.CLEARED:
+                        messages = self.rules.clear(previous, signal) + messages
+                    states[clock_id] = state
+                    for year in state.unknown_years:
+                        if year not in alerted:
+                            alerted.add(year)
+                            messages.append(
+                                pb.CalendarHorizonReached(year=year, first_clock_id=clock_id)
+                            )
+                            tx.pipe.sadd(self.horizon_key, year)
+                    targets = [state]
+                else:
+                    targets = [
+                        s for s in states.values()
+                        if s.rule_id == rule.id and s.subject_id == signal.subject_id
+                        and all(signal.attributes.get(name) in (None, value)
+                                for name, value in zip(rule.per, s.per_values, strict=True))
+                    ]  # fmt: skip
+                    messages = []
+                for state in targets:
+                    if role == "stop":
+                        messages = self.rules.clear(state, signal)
+                    elif role == "pause":
+                        messages = self.rules.pause(state, signal)
+                    elif role == "resume":
+                        messages = self.rules.resume(state, signal)
+                    touched.setdefault(state.clock_id, []).extend(
+                        (m, signal.event_id) for m in messages
+                    )
+        for clock_id, staged in touched.items():
+            state = states[clock_id]
+            self._save(tx.pipe, state)
+            for message, causation in staged:
+                self._stage(tx.pipe, state, [message], causation_id=causation)
+        if touched:
+            self.schedule_changed.set()
+
+    # --- the scheduler side ---------------------------------------------------------------
+
+    async def earliest(self) -> dt.datetime | None:
+        first = await self._redis.zrange(self.schedule_key, 0, 0, withscores=True)
+        if not first:
+            return None
+        return dt.datetime.fromtimestamp(float(first[0][1]) / 1000, tz=dt.UTC)
+
+    async def fire_due(self, *, chunk: int = 500) -> FireReport:
+        """Fire the timers due now, for at most ``chunk`` clocks, in one transaction."""
+        now = self._clock.now()
+        due = await self._redis.zrangebyscore(self.schedule_key, "-inf", epoch_ms(now), 0, chunk)
+        ids = [as_text(member) for member in due]  # type: ignore[arg-type]
+        if not ids:
+            return FireReport(0, 0)
+        while True:
+            try:
+                async with self._redis.pipeline(transaction=True) as pipe:
+                    await pipe.watch(*[self.clock_key(i) for i in ids])
+                    states = await self._load(pipe, ids)
+                    pipe.multi()  # type: ignore[no-untyped-call]
+                    fired = 0
+                    lateness = []
+                    for clock_id in ids:
+                        state = states.get(clock_id)
+                        if state is None:
+                            pipe.zrem(self.schedule_key, clock_id)
+                            continue
+                        for timer, message in self.rules.fire(state, now):
+                            self._stage(pipe, state, [message], occurred_at=timer.at)
+                            lateness.append((timer.kind, (now - timer.at).total_seconds()))
+                            fired += 1
+                        self._save(pipe, state)
+                    await self._execute(pipe)
+                break
+            except WatchError:
+                continue  # an event changed one of these clocks meanwhile: read again
+        for kind, late in lateness:
+            FIRE_LATENESS.observe(late)
+            TIMERS_FIRED.labels(kind).inc()
+        return FireReport(fired, len(ids))
+
+    async def _execute(self, pipe: Pipeline) -> None:
+        """The one point where fired timers become recorded (tests crash around it)."""
+        await pipe.execute()
+
+    async def drain(self, *, chunk: int = 500) -> int:
+        """Fire everything due now; returns how many timers fired."""
+        total = 0
+        while True:
+            report = await self.fire_due(chunk=chunk)
+            total += report.fired
+            if report.clocks < chunk:
+                return total
+            await asyncio.sleep(0)  # let requests and consumers run between chunks
+
+    # --- commands --------------------------------------------------------------------------
+
+    async def extend(
+        self, clock_id: str, *, added: int, approved_by: str, approval_ref: str, reason: str,
+        causation_id: str = "",
+    ) -> ClockState:  # fmt: skip
+        while True:
+            try:
+                async with self._redis.pipeline(transaction=True) as pipe:
+                    await pipe.watch(self.clock_key(clock_id))
+                    state = (await self._load(pipe, [clock_id])).get(clock_id)
+                    if state is None:
+                        raise KeyError(clock_id)
+                    messages = self.rules.extend(
+                        state, added=added, approved_by=approved_by, approval_ref=approval_ref,
+                        reason=reason, at=self._clock.now(),
+                    )  # fmt: skip
+                    pipe.multi()  # type: ignore[no-untyped-call]
+                    self._save(pipe, state)
+                    self._stage(pipe, state, messages, causation_id=causation_id)
+                    await pipe.execute()
+                self.schedule_changed.set()
+                return state
+            except WatchError:
+                continue
+
+    async def recompute_provisional(self, reason: str, *, chunk: int = 500) -> int:
+        """Recompute every provisional clock on the current calendar; returns how many moved."""
+        ids = sorted(as_text(i) for i in await self._redis.smembers(self.provisional_key))
+        moved = 0
+        for start in range(0, len(ids), chunk):
+            part = ids[start : start + chunk]
+            while True:
+                try:
+                    async with self._redis.pipeline(transaction=True) as pipe:
+                        await pipe.watch(*[self.clock_key(i) for i in part])
+                        states = await self._load(pipe, part)
+                        pipe.multi()  # type: ignore[no-untyped-call]
+                        count = 0
+                        for state in states.values():
+                            messages = self.rules.recompute(state, reason)
+                            count += bool(messages)
+                            self._save(pipe, state)
+                            self._stage(pipe, state, messages)
+                        await pipe.execute()
+                    moved += count
+                    break
+                except WatchError:
+                    continue
+        self.schedule_changed.set()
+        return moved
+
+
+class DeadlineScheduler:
+    """Fires timers as the clock reaches them; reloads the calendar when its files change."""
+
+    def __init__(
+        self,
+        engine: DeadlineEngine,
+        clock: Clock,
+        *,
+        reload_calendar: Any = None,
+        idle_wait_s: float = 30.0,
+    ) -> None:
+        self._engine = engine
+        self._clock = clock
+        self._reload_calendar = reload_calendar
+        self._idle_wait = dt.timedelta(seconds=idle_wait_s)
+        self._stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                if self._reload_calendar is not None and self._reload_calendar():
+                    moved = await self._engine.recompute_provisional("calendar file loaded")
+                    log.info("calendar reloaded; provisional clocks recomputed", moved=moved)
+                await self._engine.drain()
+                CLOCKS_SCHEDULED.set(await self._engine._redis.zcard(self._engine.schedule_key))
+                self._engine.schedule_changed.clear()
+                earliest = await self._engine.earliest()
+                wake_at = self._clock.now() + self._idle_wait
+                if earliest is not None:
+                    wake_at = min(wake_at, earliest)
+                await self._wait(wake_at)
+            except Exception as exc:  # keep firing: a transient Redis failure must not stop clocks
+                log.warning("scheduler pass failed; retrying", error=str(exc))
+                await asyncio.sleep(0.5)
+
+    async def _wait(self, until: dt.datetime) -> None:
+        sleepers = [
+            asyncio.create_task(self._clock.sleep_until(until)),
+            asyncio.create_task(self._engine.schedule_changed.wait()),
+            asyncio.create_task(self._stopping.wait()),
+        ]
+        _, pending = await asyncio.wait(sleepers, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)

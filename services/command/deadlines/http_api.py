@@ -1,0 +1,88 @@
+"""The statutory clocks over HTTP: read them, and extend one with an approval."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Request, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.command.deadlines.engine import DeadlineEngine
+from services.command.deadlines.model import ClockState
+from zhixing.auth import CurrentIdentity, Role, ScopeError, require_role, require_scope
+
+router = APIRouter(prefix="/v1", tags=["clocks"])
+
+
+def _engine(request: Request) -> DeadlineEngine:
+    engine: DeadlineEngine = request.app.state.deadlines
+    return engine
+
+
+def _view(state: ClockState, engine: DeadlineEngine) -> dict[str, Any]:
+    timer = engine.rules.next_timer(state)
+    rule = engine.rules.rule(state.rule_id)
+    return {
+        **state.to_json(),
+        "rule": {"title": rule.title, "source": rule.source, "unit": rule.period.unit.value},
+        "next_timer": {"at": timer.at.isoformat(), "kind": timer.kind} if timer else None,
+    }
+
+
+@router.get("/clocks/{clock_id}", summary="One statutory clock")
+async def get_clock(clock_id: str, identity: CurrentIdentity, request: Request) -> dict[str, Any]:
+    engine = _engine(request)
+    state = await engine.get(clock_id)
+    not_found = HTTPException(
+        status.HTTP_404_NOT_FOUND, f"no clock {clock_id} in your jurisdiction"
+    )
+    if state is None:
+        raise not_found
+    try:
+        require_scope(identity, state.court_code, write=False)
+    except ScopeError:
+        raise not_found from None
+    return _view(state, engine)
+
+
+@router.get("/subjects/{subject_id}/clocks", summary="The clocks of a case, asset, dispute, ...")
+async def list_clocks(
+    subject_id: str, identity: CurrentIdentity, request: Request
+) -> list[dict[str, Any]]:
+    engine = _engine(request)
+    visible = []
+    for state in await engine.clocks_of(subject_id):
+        try:
+            require_scope(identity, state.court_code, write=False)
+        except ScopeError:
+            continue
+        visible.append(_view(state, engine))
+    return visible
+
+
+class Extension(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    added: Annotated[int, Field(gt=0, le=120, description="Added to the limit, in the rule's unit")]
+    approval_ref: Annotated[str, Field(min_length=1, max_length=100, description="批准文书编号")]
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
+
+
+@router.post("/clocks/{clock_id}/extensions", summary="Extend a clock with an approval (延长)")
+async def extend_clock(
+    clock_id: str, body: Extension, identity: CurrentIdentity, request: Request
+) -> dict[str, Any]:
+    require_role(identity, Role.LEADER, Role.COMMAND)
+    engine = _engine(request)
+    state = await engine.get(clock_id)
+    if state is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no clock {clock_id} in your jurisdiction")
+    require_scope(identity, state.court_code, write=True)
+    try:
+        extended = await engine.extend(
+            clock_id, added=body.added, approved_by=identity.subject,
+            approval_ref=body.approval_ref, reason=body.reason,
+        )  # fmt: skip
+    except ValueError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    return _view(extended, engine)

@@ -1,0 +1,306 @@
+"""The deadline engine in the command service, through Kafka and Redis, on simulated time."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer
+from redis.asyncio.client import Pipeline
+
+from services.command.bootstrap import bootstrap
+from services.command.deadlines.engine import DeadlineEngine
+from tests.conftest import Isolated
+from tests.factories import case_filed_event
+from tests.polling import eventually
+from zhixing.auth import Role, TokenAuthority
+from zhixing.bus import EventPublisher
+from zhixing.clock import CHINA_TZ, SimulatedClock
+from zhixing.events import decode_event
+from zhixing.service import ServiceHost
+from zhixing.settings import ServiceSettings
+from zhixing.topics import DEADLINE_EVENTS, physical_name
+from zhixing.v1 import deadline_events_pb2 as pb
+from zhixing.workcalendar import CalendarSettings
+
+pytestmark = pytest.mark.integration
+
+MONDAY_9AM = dt.datetime(2026, 3, 2, 9, 0, tzinfo=CHINA_TZ)
+CASE_CLOCKS = {
+    "intake.assign-officer",
+    "intake.execution-notice",
+    "asset.network-query",
+    "case.close",
+}
+
+
+def command_host(isolated: Isolated, clock: SimulatedClock, calendar_dir: Path) -> ServiceHost:
+    return bootstrap(
+        clock=clock,
+        kafka=isolated.kafka,
+        redis=isolated.redis_settings,
+        auth=isolated.auth,
+        ports=ServiceSettings(http_port=0, grpc_port=0),
+        calendar=CalendarSettings(dir=calendar_dir),
+    )
+
+
+@pytest.fixture
+async def publisher(isolated: Isolated) -> AsyncIterator[EventPublisher]:
+    publisher = EventPublisher(isolated.kafka)
+    await publisher.start()
+    yield publisher
+    await publisher.stop()
+
+
+def engine_of(host: ServiceHost) -> DeadlineEngine:
+    engine: DeadlineEngine = host.http.state.deadlines
+    return engine
+
+
+async def settled(host: ServiceHost, clock: SimulatedClock, isolated: Isolated) -> None:
+    """Wait until every timer due by now has fired and its events left the outbox."""
+    engine = engine_of(host)
+
+    async def idle() -> bool:
+        earliest = await engine.earliest()
+        outbox = await isolated.redis.xlen(host.ctx.outbox.stream)
+        return (earliest is None or earliest > clock.now()) and outbox == 0
+
+    await eventually(idle)
+
+
+async def deadline_events(isolated: Isolated) -> list[tuple[str, object]]:
+    consumer = AIOKafkaConsumer(
+        physical_name(DEADLINE_EVENTS.name, isolated.prefix),
+        bootstrap_servers=isolated.kafka.bootstrap_servers,
+        auto_offset_reset="earliest",
+        group_id=f"reader-{uuid.uuid4()}",
+    )
+    await consumer.start()
+    try:
+        events = []
+        while fetched := await consumer.getmany(timeout_ms=2000):
+            for records in fetched.values():
+                for record in records:
+                    event = decode_event(record.value)
+                    events.append((event.event_id, event.payload))
+        return events
+    finally:
+        await consumer.stop()
+
+
+async def test_a_filed_case_opens_its_clocks_which_warn_breach_and_escalate_over_a_year(
+    isolated: Isolated, publisher: EventPublisher, tmp_path: Path
+) -> None:
+    clock = SimulatedClock(MONDAY_9AM)
+    host = command_host(isolated, clock, tmp_path)
+    await host.start()
+    try:
+        filed = case_filed_event("case-1", clock=clock)
+        await publisher.publish(filed)
+
+        async def opened() -> bool:
+            return {s.rule_id for s in await engine_of(host).clocks_of("case-1")} == CASE_CLOCKS
+
+        await eventually(opened)
+        # A simulated year, a day at a time: every timer fires on its date.
+        for _ in range(366):
+            clock.advance(dt.timedelta(days=1))
+            await settled(host, clock, isolated)
+        states = {s.rule_id: s for s in await engine_of(host).clocks_of("case-1")}
+    finally:
+        await host.stop()
+
+    assert states["asset.network-query"].last_day == dt.date(2026, 3, 9)
+    assert states["case.close"].last_day == dt.date(2026, 9, 2)
+    assert all(s.breached for s in states.values())
+    events = await deadline_events(isolated)
+    ids = [event_id for event_id, _ in events]
+    assert len(ids) == len(set(ids)), "an event was published twice"
+    kinds = Counter((p.clock.rule_id, type(p).__name__) for _, p in events if hasattr(p, "clock"))
+    for rule_id in CASE_CLOCKS:
+        assert kinds[(rule_id, "ClockOpened")] == 1
+        assert kinds[(rule_id, "ClockWarned")] == 2  # 2 working days left, the due day
+        assert kinds[(rule_id, "ClockBreached")] == 1
+        assert kinds[(rule_id, "ClockEscalated")] == 3  # supervisor, leader, superior
+    warned = [
+        p
+        for _, p in events
+        if isinstance(p, pb.ClockWarned) and p.clock.rule_id == "asset.network-query"
+    ]
+    assert [w.warning for w in warned] == ["working_days_remaining=2", "due_day=True"]
+
+
+async def test_overdue_clocks_fire_promptly_after_a_restart(
+    isolated: Isolated, publisher: EventPublisher, tmp_path: Path
+) -> None:
+    clock = SimulatedClock(MONDAY_9AM)
+    host = command_host(isolated, clock, tmp_path)
+    await host.start()
+    await publisher.publish(case_filed_event("case-2", clock=clock))
+
+    async def opened() -> bool:
+        return len(await engine_of(host).clocks_of("case-2")) == len(CASE_CLOCKS)
+
+    await eventually(opened)
+    await host.stop()
+
+    clock.advance(dt.timedelta(days=20))  # the service was down past several due dates
+    host = command_host(isolated, clock, tmp_path)
+    await host.start()
+    try:
+        await settled(host, clock, isolated)
+        states = {s.rule_id: s for s in await engine_of(host).clocks_of("case-2")}
+    finally:
+        await host.stop()
+    assert states["asset.network-query"].breached
+    assert not states["case.close"].breached
+
+
+class Killed(BaseException):
+    """Stands for the process dying at that instant: nothing after it runs."""
+
+
+@pytest.mark.parametrize("dies", ["before recording", "after recording"])
+async def test_a_crash_around_firing_gives_exactly_one_warning(
+    isolated: Isolated, publisher: EventPublisher, tmp_path: Path, dies: str
+) -> None:
+    clock = SimulatedClock(MONDAY_9AM)
+    host = command_host(isolated, clock, tmp_path)
+    await host.start()
+    for n in range(20):
+        await publisher.publish(case_filed_event(f"case-{n}", clock=clock))
+
+    async def opened() -> bool:
+        return int(await isolated.redis.zcard(engine_of(host).schedule_key)) == 20 * len(
+            CASE_CLOCKS
+        )
+
+    await eventually(opened)
+    await host.stop()
+
+    # Restart with a crash injected at the point where fired timers are recorded.
+    clock.advance(dt.timedelta(days=4, hours=16))  # 03-07 01:00: the first warnings are due
+    crashing = command_host(isolated, clock, tmp_path)
+    engine = engine_of(crashing)
+
+    async def execute_then_die(pipe: Pipeline) -> None:
+        if dies == "after recording":
+            await pipe.execute()
+        raise Killed
+
+    engine._execute = execute_then_die  # type: ignore[method-assign]
+    with pytest.raises(Killed):
+        await engine.fire_due()
+    await crashing.ctx.redis.aclose()
+
+    host = command_host(isolated, clock, tmp_path)
+    await host.start()
+    try:
+        await settled(host, clock, isolated)
+    finally:
+        await host.stop()
+    warnings = Counter(
+        (p.clock.clock_id, p.warning)
+        for _, p in await deadline_events(isolated)
+        if isinstance(p, pb.ClockWarned)
+    )
+    # Due by 03-07 01:00: "2 working days remain" of network-query and assign-officer
+    # (both due 03-09); execution-notice (due 03-12) warns on 03-11.
+    assert {clock_id.split(":")[0] for clock_id, _ in warnings} == {
+        "asset.network-query",
+        "intake.assign-officer",
+    }
+    assert len(warnings) == 20 * 2
+    assert set(warnings.values()) == {1}
+
+
+async def test_a_leader_extends_a_clock_and_the_extension_is_recorded(
+    isolated: Isolated, publisher: EventPublisher, tmp_path: Path
+) -> None:
+    clock = SimulatedClock(MONDAY_9AM)
+    host = command_host(isolated, clock, tmp_path)
+    await host.start()
+    try:
+        await publisher.publish(case_filed_event("case-x", clock=clock))
+        clock_id = "case.close:case-x"
+
+        async def opened() -> bool:
+            return await engine_of(host).get(clock_id) is not None
+
+        await eventually(opened)
+        tokens = TokenAuthority(isolated.auth, clock)
+        body = {"added": 3, "approval_ref": "（2026）苏1283执延1号", "reason": "案情复杂"}
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{host.http_port}") as client:
+            clerk = tokens.issue(subject="c", court_code="苏1283", role=Role.CLERK)
+            refused = await client.post(
+                f"/v1/clocks/{clock_id}/extensions", json=body,
+                headers={"Authorization": f"Bearer {clerk}"},
+            )  # fmt: skip
+            assert refused.status_code == 403
+            leader = tokens.issue(subject="院长 王某", court_code="苏1283", role=Role.LEADER)
+            auth = {"Authorization": f"Bearer {leader}"}
+            bad = await client.post(
+                f"/v1/clocks/{clock_id}/extensions", json={**body, "added": 0}, headers=auth
+            )
+            assert bad.status_code == 422
+            extended = await client.post(
+                f"/v1/clocks/{clock_id}/extensions", json=body, headers=auth
+            )
+            assert extended.status_code == 200, extended.text
+            assert extended.json()["last_day"] == "2026-12-02"
+            listed = await client.get("/v1/subjects/case-x/clocks", headers=auth)
+            assert {c["rule_id"] for c in listed.json()} == CASE_CLOCKS
+        await settled(host, clock, isolated)
+    finally:
+        await host.stop()
+    extensions = [p for _, p in await deadline_events(isolated) if isinstance(p, pb.ClockExtended)]
+    assert [(e.approved_by, e.approval_ref, e.added) for e in extensions] == [
+        ("院长 王某", "（2026）苏1283执延1号", 3)
+    ]
+
+
+async def test_a_loaded_calendar_file_recomputes_provisional_clocks(
+    isolated: Isolated, publisher: EventPublisher, tmp_path: Path
+) -> None:
+    clock = SimulatedClock(dt.datetime(2026, 12, 1, 9, 0, tzinfo=CHINA_TZ))
+    host = command_host(isolated, clock, tmp_path)
+    await host.start()
+    try:
+        await publisher.publish(case_filed_event("case-y", clock=clock))
+
+        async def opened() -> bool:
+            state = await engine_of(host).get("case.close:case-y")
+            return state is not None and state.provisional
+
+        await eventually(opened)
+        before = await engine_of(host).get("case.close:case-y")
+        assert before is not None and before.last_day == dt.date(2027, 6, 1)
+        # The 2027 notice arrives: 2027-06-01 becomes a (hypothetical) holiday.
+        (tmp_path / "2027.yaml").write_text(
+            "year: 2027\nsource: test notice\nholidays: [2027-06-01]\n", encoding="utf-8"
+        )  # written in place, as an operator would: the engine may see it half-written
+        clock.advance(dt.timedelta(minutes=1))
+
+        async def recomputed() -> bool:
+            state = await engine_of(host).get("case.close:case-y")
+            return state is not None and not state.provisional
+
+        await eventually(recomputed)
+        await settled(host, clock, isolated)
+        after = await engine_of(host).get("case.close:case-y")
+        assert after is not None and after.last_day == dt.date(2027, 6, 2)
+    finally:
+        await host.stop()
+    events = [p for _, p in await deadline_events(isolated)]
+    horizon = [e for e in events if isinstance(e, pb.CalendarHorizonReached)]
+    assert [h.year for h in horizon] == [2027]
+    recomputations = [e for e in events if isinstance(e, pb.ClockRecomputed)]
+    assert {r.clock.rule_id for r in recomputations} == {"case.close"}
+    assert recomputations[0].old_due_at.ToDatetime() < recomputations[0].due_at.ToDatetime()
