@@ -1,12 +1,16 @@
 """``make bench``: figures, not tests. Starts its own Kafka and Redis, measures, writes
 ``bench/results/latest.json`` and ``bench/results/latest.md``.
 
-So far (the foundation issue) it measures the event bus:
+It measures the event bus:
 
 * ``raw_kafka_events_per_s``: an aiokafka consume→produce loop with no logic, on the same
   broker: the ceiling for Python on this machine;
 * ``bus_apply_events_per_s``: events applied per second by ``EventConsumer`` into a Redis
   projection (decode, dedupe, one transaction with offsets per batch, commit).
+
+and the deadline engine (``bench/deadlines.py``): clocks scheduled per second and Redis
+bytes per clock with 1,000,000 open clocks, and a burst of 100,000 clocks due at the same
+instant on the system clock: time to drain, and p50/p99 fire lateness.
 
 Each figure is the median of several runs, reported with min and max.
 """
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import platform
 import statistics
 import sys
@@ -28,6 +33,7 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from google.protobuf.message import Message
 
+from bench import deadlines
 from zhixing.bus import EventConsumer, EventPublisher, Transaction
 from zhixing.clock import SystemClock
 from zhixing.devinfra import LocalKafka, LocalRedis, create_topics, free_port
@@ -40,6 +46,11 @@ from zhixing.v1 import case_events_pb2, envelope_pb2
 RESULTS = Path(__file__).parent / "results"
 EVENTS = 50_000
 RUNS = 3
+# The deadline figures: 1,000,000 open clocks take minutes to schedule, so they run fewer
+# times; ZHIXING_BENCH_CLOCKS makes a quick run smaller.
+CLOCKS = int(os.environ.get("ZHIXING_BENCH_CLOCKS", 1_000_000))
+BURST = int(os.environ.get("ZHIXING_BENCH_BURST", 100_000))
+DEADLINE_RUNS = int(os.environ.get("ZHIXING_BENCH_DEADLINE_RUNS", 1))
 
 
 def events(n: int) -> list[Event[case_events_pb2.CaseFiled]]:
@@ -138,9 +149,12 @@ async def bus_apply(bootstrap: str, redis_url: str) -> float:
     return EVENTS / elapsed
 
 
-async def measure(run: Callable[[], Awaitable[float]]) -> dict[str, float]:
-    values = [await run() for _ in range(RUNS)]
+def spread(values: list[float]) -> dict[str, float]:
     return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+async def measure(run: Callable[[], Awaitable[float]]) -> dict[str, float]:
+    return spread([await run() for _ in range(RUNS)])
 
 
 async def main() -> None:
@@ -152,6 +166,10 @@ async def main() -> None:
         try:
             raw = await measure(lambda: raw_loop(kafka.bootstrap_servers))
             bus = await measure(lambda: bus_apply(kafka.bootstrap_servers, redis.url))
+            schedules = [
+                await deadlines.schedule_many(redis.url, CLOCKS) for _ in range(DEADLINE_RUNS)
+            ]
+            bursts = [await deadlines.burst(redis.url, BURST) for _ in range(DEADLINE_RUNS)]
         finally:
             kafka.stop()
             redis.stop()
@@ -163,11 +181,27 @@ async def main() -> None:
         "raw_kafka_events_per_s": raw,
         "bus_apply_events_per_s": bus,
         "bus_vs_raw_ratio": {"median": bus["median"] / raw["median"]},
+        "deadline_clocks": CLOCKS,
+        "deadline_schedule_per_s": spread([s["schedule_per_s"] for s in schedules]),
+        "deadline_redis_bytes_per_clock": spread([s["redis_bytes_per_clock"] for s in schedules]),
+        "deadline_burst_clocks": BURST,
+        "deadline_burst_100k_drain_s": spread([b["drain_s"] for b in bursts]),
+        "deadline_fire_lateness_p50_ms": spread([b["lateness_p50_ms"] for b in bursts]),
+        "deadline_fire_lateness_p99_ms": spread([b["lateness_p99_ms"] for b in bursts]),
+        "bench_process_peak_rss_mb": max(s["bench_process_peak_rss_mb"] for s in schedules),
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
     lines = ["| figure | median | min | max |", "|---|---|---|---|"]
-    for key in ("raw_kafka_events_per_s", "bus_apply_events_per_s"):
+    for key in (
+        "raw_kafka_events_per_s",
+        "bus_apply_events_per_s",
+        "deadline_schedule_per_s",
+        "deadline_redis_bytes_per_clock",
+        "deadline_burst_100k_drain_s",
+        "deadline_fire_lateness_p50_ms",
+        "deadline_fire_lateness_p99_ms",
+    ):
         fig = results[key]
         assert isinstance(fig, dict)
         lines.append(f"| {key} | {fig['median']:,.0f} | {fig['min']:,.0f} | {fig['max']:,.0f} |")

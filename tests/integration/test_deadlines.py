@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
+from google.protobuf.message import Message
 from redis.asyncio.client import Pipeline
 
 from services.command.bootstrap import bootstrap
@@ -75,7 +76,7 @@ async def settled(host: ServiceHost, clock: SimulatedClock, isolated: Isolated) 
     await eventually(idle)
 
 
-async def deadline_events(isolated: Isolated) -> list[tuple[str, object]]:
+async def deadline_events(isolated: Isolated) -> list[tuple[str, Message]]:
     consumer = AIOKafkaConsumer(
         physical_name(DEADLINE_EVENTS.name, isolated.prefix),
         bootstrap_servers=isolated.kafka.bootstrap_servers,

@@ -88,6 +88,7 @@ def signal_of(event: Event[Message]) -> Signal:
 class FireReport:
     fired: int
     clocks: int
+    lateness_s: tuple[float, ...] = ()  # per fired timer: engine clock time past its instant
 
 
 class DeadlineEngine:
@@ -158,33 +159,46 @@ class DeadlineEngine:
             pipe.zrem(self.schedule_key, state.clock_id)
         else:
             pipe.zadd(self.schedule_key, {state.clock_id: epoch_ms(timer.at)})
+        # Most clocks are never provisional: only recomputation and clearing take one out.
         if state.provisional and state.status is not Status.CLEARED:
             pipe.sadd(self.provisional_key, state.clock_id)
-        else:
+        elif state.unknown_years or state.status is Status.CLEARED:
             pipe.srem(self.provisional_key, state.clock_id)
 
     # --- the consumer side: domain events open, stop, pause and resume clocks ------------
 
-    def _concerned(self, signals: Sequence[Signal]) -> set[str]:
-        """Clock ids a batch may touch (computed, or found through the subject index)."""
+    def _concerned(self, signals: Sequence[Signal]) -> tuple[set[str], set[str]]:
+        """Clock ids a batch may touch, and the subjects whose index must be read because a
+        stop, pause or resume lacks a ``per`` field to compute the id from."""
         ids: set[str] = set()
+        subjects: set[str] = set()
         for signal in signals:
-            for _role, rule in self.rules.by_event.get(signal.event_name, []):
+            for role, rule in self.rules.by_event.get(signal.event_name, []):
                 clock_id = clock_id_for(rule, signal)
                 if clock_id is not None:
                     ids.add(clock_id)
-        return ids
+                elif role != "start":
+                    subjects.add(signal.subject_id)
+        return ids, subjects
 
     async def prepare(self, events: Sequence[Event[Message]], pipe: Pipeline) -> Any:
         signals = [signal_of(e) for e in events if e.envelope.aggregate_type != "deadline"]
         signals = [s for s in signals if s.event_name in self.rules.by_event]
         if not signals:
             return (signals, {}, set())
-        ids = self._concerned(signals)
-        # One connection: reads in sequence (a watched pipeline runs each at once).
-        for subject in sorted({s.subject_id for s in signals}):
-            ids |= {as_text(m) for m in await pipe.smembers(self.subject_key(subject))}
-        await pipe.watch(*[self.clock_key(i) for i in sorted(ids)], self.horizon_key)
+        ids, subjects = self._concerned(signals)
+        subject_keys = [self.subject_key(s) for s in sorted(subjects)]
+        # WATCH first: it puts the pipeline in immediate mode, and a change to any key read
+        # here before EXEC makes the batch retry.
+        await pipe.watch(self.horizon_key, *subject_keys)
+        if subject_keys:
+            async with self._redis.pipeline(transaction=False) as reads:
+                for key in subject_keys:
+                    reads.smembers(key)
+                for members in await reads.execute():
+                    ids |= {as_text(m) for m in members}
+        if ids:
+            await pipe.watch(*[self.clock_key(i) for i in sorted(ids)])
         states = await self._load(pipe, sorted(ids))
         alerted = {int(y) for y in await pipe.smembers(self.horizon_key)}
         return (signals, states, alerted)
@@ -194,6 +208,9 @@ class DeadlineEngine:
         if tx.prepared is None:  # called without prepare: nothing to do
             return
         signals, states, alerted = tx.prepared
+        by_rule_subject: dict[tuple[str, str], list[ClockState]] = {}
+        for loaded in states.values():
+            by_rule_subject.setdefault((loaded.rule_id, loaded.subject_id), []).append(loaded)
         touched: dict[str, list[tuple[Message, str]]] = {}
         for signal in signals:
             for role, rule in self.rules.by_event[signal.event_name]:
@@ -211,6 +228,8 @@ class DeadlineEngine:
                     if previous is not None and previous.status is not Status.CLEARED:
                         messages = self.rules.clear(previous, signal) + messages
                     states[clock_id] = state
+                    same = by_rule_subject.setdefault((rule.id, state.subject_id), [])
+                    same[:] = [s for s in same if s.clock_id != clock_id] + [state]
                     for year in state.unknown_years:
                         if year not in alerted:
                             alerted.add(year)
@@ -221,10 +240,9 @@ class DeadlineEngine:
                     targets = [state]
                 else:
                     targets = [
-                        s for s in states.values()
-                        if s.rule_id == rule.id and s.subject_id == signal.subject_id
-                        and all(signal.attributes.get(name) in (None, value)
-                                for name, value in zip(rule.per, s.per_values, strict=True))
+                        s for s in by_rule_subject.get((rule.id, signal.subject_id), [])
+                        if all(signal.attributes.get(name) in (None, value)
+                               for name, value in zip(rule.per, s.per_values, strict=True))
                     ]  # fmt: skip
                     messages = []
                 for state in targets:
@@ -285,20 +303,22 @@ class DeadlineEngine:
         for kind, late in lateness:
             FIRE_LATENESS.observe(late)
             TIMERS_FIRED.labels(kind).inc()
-        return FireReport(fired, len(ids))
+        return FireReport(fired, len(ids), tuple(late for _, late in lateness))
 
     async def _execute(self, pipe: Pipeline) -> None:
         """The one point where fired timers become recorded (tests crash around it)."""
         await pipe.execute()
 
-    async def drain(self, *, chunk: int = 500) -> int:
-        """Fire everything due now; returns how many timers fired."""
-        total = 0
+    async def drain(self, *, chunk: int = 500) -> FireReport:
+        """Fire everything due now, a chunk at a time, yielding to other work in between."""
+        fired, clocks = 0, 0
+        lateness: list[float] = []
         while True:
             report = await self.fire_due(chunk=chunk)
-            total += report.fired
+            fired, clocks = fired + report.fired, clocks + report.clocks
+            lateness.extend(report.lateness_s)
             if report.clocks < chunk:
-                return total
+                return FireReport(fired, clocks, tuple(lateness))
             await asyncio.sleep(0)  # let requests and consumers run between chunks
 
     # --- commands --------------------------------------------------------------------------
