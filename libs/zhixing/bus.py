@@ -7,8 +7,9 @@ How a consumer stays exactly-once (see ARCHITECTURE.md, "Flow of data"):
   transaction as the state the batch produced, together with the ids of applied events;
 * the transaction WATCHes the offsets, so if a rebalance let another member apply the same
   partition meanwhile, this member's write is discarded and it re-reads;
-* on assignment the consumer seeks to the stored offset + 1, so the Kafka group offset
-  (committed only after the Redis write) is an optimisation, never the source of truth;
+* on assignment the consumer seeks to the stored offset + 1, or to the partition's start
+  when Redis holds none (a wiped Redis is rebuilt by replay), so the Kafka group offset
+  (committed only after the Redis write) serves monitoring, never as the source of truth;
 * a message that cannot be decoded, or that the handler rejects, goes to the topic's
   dead-letter twin with the reason in its headers, and the consumer goes on;
 * ``stop()`` lets the batch in flight finish (state written, offsets committed) first.
@@ -252,9 +253,17 @@ class EventConsumer:
         stored = await self._redis.hmget(
             self._offsets_key, [_partition_field(tp) for tp in partitions]
         )
+        unapplied = []
         for tp, offset in zip(partitions, stored, strict=True):
             if offset is not None:
                 self._consumer.seek(tp, int(offset) + 1)
+            else:
+                unapplied.append(tp)
+        if unapplied:
+            # Redis holds what was applied: no stored offset means nothing was, so a wiped
+            # Redis is rebuilt by replaying the partition from its start (Kafka's committed
+            # offset only serves lag monitoring).
+            await self._consumer.seek_to_beginning(*unapplied)
 
     async def _process(
         self, fetched: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]

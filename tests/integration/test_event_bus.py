@@ -229,3 +229,22 @@ async def test_a_consumer_killed_mid_batch_applies_every_event_exactly_once(
     for n in range(40):
         order = [int(x) for x in await isolated.redis.lrange(keys.key("order", f"case-{n}"), 0, -1)]
         assert order == sorted(order)
+
+
+async def test_a_wiped_projection_is_rebuilt_by_replaying_the_topic(
+    isolated: Isolated, publisher: EventPublisher
+) -> None:
+    events = [case_filed_event(f"case-{n}") for n in range(30)]
+    await publisher.publish_many(events)
+
+    async def all_applied() -> bool:
+        return len(await applied_counts(isolated)) == 30
+
+    await run_until(consumer_for(isolated, publisher, CountingProjection()), all_applied)
+    # Redis loses everything of this service; Kafka still has the group's committed offsets.
+    keys = [k async for k in isolated.redis.scan_iter(match=f"{isolated.prefix}worker:*")]
+    await isolated.redis.delete(*keys)
+    assert await applied_counts(isolated) == {}
+
+    await run_until(consumer_for(isolated, publisher, CountingProjection()), all_applied)
+    assert set((await applied_counts(isolated)).values()) == {1}
