@@ -16,10 +16,12 @@ from dataclasses import dataclass
 
 import pytest
 import redis.asyncio as aioredis
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient
 
 from zhixing.devinfra import LocalKafka, LocalRedis, create_topics, free_port
 from zhixing.settings import AuthSettings, KafkaSettings, RedisSettings
+from zhixing.topics import physical_name
 
 TEST_SECRET = "test-secret-" + "x" * 40
 
@@ -123,3 +125,22 @@ async def isolated(infra: Infra) -> AsyncIterator[Isolated]:
         with contextlib.suppress(Exception):
             await admin.delete_topics(topics)
         await admin.close()
+
+
+async def read_topic(isolated: Isolated, name: str) -> list[ConsumerRecord[bytes, bytes]]:
+    """Every record of one of the test's topics, from the start (a fresh reader group)."""
+    consumer = AIOKafkaConsumer(
+        physical_name(name, isolated.prefix),
+        bootstrap_servers=isolated.kafka.bootstrap_servers,
+        auto_offset_reset="earliest",
+        group_id=f"reader-{uuid.uuid4()}",
+    )
+    await consumer.start()
+    try:
+        records = []
+        while fetched := await consumer.getmany(timeout_ms=2000):
+            for batch in fetched.values():
+                records.extend(batch)
+        return records
+    finally:
+        await consumer.stop()

@@ -143,6 +143,19 @@ def require_scope(identity: Identity, court_code: str, *, write: bool) -> None:
         raise ScopeError(f"court {identity.court_code} has no jurisdiction over court {court_code}")
 
 
+def require_visible(identity: Identity, court_code: str | None, what: str) -> None:
+    """HTTP 404 unless the thing exists (``court_code`` is its court, None when missing)
+    and lies within the identity's jurisdiction: another court's record reads as missing,
+    so its existence is not revealed."""
+    if court_code is not None:
+        try:
+            require_scope(identity, court_code, write=False)
+            return
+        except ScopeError:
+            pass
+    raise HTTPException(status.HTTP_404_NOT_FOUND, f"no {what} in your jurisdiction")
+
+
 def require_role(identity: Identity, *roles: Role) -> None:
     if identity.role not in roles:
         allowed = ", ".join(r.value for r in roles)

@@ -318,8 +318,15 @@ class EventConsumer:
                             await self._handler(events, tx)
                         except (*_INFRASTRUCTURE_ERRORS, WatchError):
                             raise
-                        except Exception:
-                            rejected |= await self._isolate_rejected(valid, dead)
+                        except Exception as exc:
+                            culprits = await self._isolate_rejected(valid, dead)
+                            if not culprits:
+                                # Only the combination fails: a handler bug, not bad data.
+                                # Fail loudly; the run loop logs it and retries after a pause.
+                                raise RuntimeError(
+                                    f"{self.group}: batch fails but no event alone does"
+                                ) from exc
+                            rejected |= culprits
                             continue
                     else:
                         pipe.multi()  # type: ignore[no-untyped-call]

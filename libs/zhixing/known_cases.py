@@ -9,10 +9,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
-from fastapi import APIRouter, HTTPException, Request, status
+from fastapi import APIRouter, Request
 from google.protobuf.message import Message
 
-from zhixing.auth import CurrentIdentity, ScopeError, require_scope
+from zhixing.auth import CurrentIdentity, require_visible
 from zhixing.bus import Transaction
 from zhixing.events import CASE_FILED, Event
 from zhixing.service import ServiceContext, ServiceHost, create_http_app
@@ -58,15 +58,8 @@ def known_cases_router(attribute: str = "known_cases") -> APIRouter:
     ) -> dict[str, Any]:
         known: KnownCases = getattr(request.app.state, attribute)
         case = await known.get(case_id)
-        not_found = HTTPException(
-            status.HTTP_404_NOT_FOUND, f"no case {case_id} in your jurisdiction"
-        )
-        if case is None:
-            raise not_found
-        try:
-            require_scope(identity, case["court_code"], write=False)
-        except ScopeError:
-            raise not_found from None
+        require_visible(identity, case["court_code"] if case else None, f"case {case_id}")
+        assert case is not None
         return {"case_id": case_id, **case}
 
     return router

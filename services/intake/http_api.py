@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from services.intake.domain import FileCase
 from services.intake.handlers import IdempotencyConflict, file_case
 from services.intake.repository import CaseRecords
-from zhixing.auth import CurrentIdentity, ScopeError, require_scope
+from zhixing.auth import CurrentIdentity, require_visible
 from zhixing.service import ServiceContext
 
 router = APIRouter(prefix="/v1", tags=["cases"])
@@ -63,11 +63,6 @@ async def post_case(
 @router.get("/cases/{case_id}", summary="A filed case as intake recorded it")
 async def get_case(case_id: str, identity: CurrentIdentity, request: Request) -> dict[str, Any]:
     filed = await _records(request).get(case_id)
-    not_found = HTTPException(status.HTTP_404_NOT_FOUND, f"no case {case_id} in your jurisdiction")
-    if filed is None:
-        raise not_found
-    try:
-        require_scope(identity, filed.court_code, write=False)
-    except ScopeError:
-        raise not_found from None  # do not reveal that another court's case exists
+    require_visible(identity, filed.court_code if filed else None, f"case {case_id}")
+    assert filed is not None
     return MessageToDict(filed, preserving_proto_field_name=True)

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer
 from google.protobuf.message import Message
 from redis.asyncio.client import Pipeline
 
 from services.command.bootstrap import bootstrap
 from services.command.deadlines.engine import DeadlineEngine
-from tests.conftest import Isolated
+from tests.conftest import Isolated, read_topic
 from tests.factories import case_filed_event
 from tests.polling import eventually
 from zhixing.auth import Role, TokenAuthority
@@ -25,7 +23,7 @@ from zhixing.clock import CHINA_TZ, SimulatedClock
 from zhixing.events import decode_event
 from zhixing.service import ServiceHost
 from zhixing.settings import ServiceSettings
-from zhixing.topics import DEADLINE_EVENTS, physical_name
+from zhixing.topics import DEADLINE_EVENTS
 from zhixing.v1 import deadline_events_pb2 as pb
 from zhixing.workcalendar import CalendarSettings
 
@@ -77,23 +75,8 @@ async def settled(host: ServiceHost, clock: SimulatedClock, isolated: Isolated) 
 
 
 async def deadline_events(isolated: Isolated) -> list[tuple[str, Message]]:
-    consumer = AIOKafkaConsumer(
-        physical_name(DEADLINE_EVENTS.name, isolated.prefix),
-        bootstrap_servers=isolated.kafka.bootstrap_servers,
-        auto_offset_reset="earliest",
-        group_id=f"reader-{uuid.uuid4()}",
-    )
-    await consumer.start()
-    try:
-        events = []
-        while fetched := await consumer.getmany(timeout_ms=2000):
-            for records in fetched.values():
-                for record in records:
-                    event = decode_event(record.value)
-                    events.append((event.event_id, event.payload))
-        return events
-    finally:
-        await consumer.stop()
+    events = [decode_event(r.value) for r in await read_topic(isolated, DEADLINE_EVENTS.name)]
+    return [(event.event_id, event.payload) for event in events]
 
 
 async def test_a_filed_case_opens_its_clocks_which_warn_breach_and_escalate_over_a_year(
@@ -179,9 +162,7 @@ async def test_a_crash_around_firing_gives_exactly_one_warning(
         await publisher.publish(case_filed_event(f"case-{n}", clock=clock))
 
     async def opened() -> bool:
-        return int(await isolated.redis.zcard(engine_of(host).schedule_key)) == 20 * len(
-            CASE_CLOCKS
-        )
+        return await engine_of(host).scheduled() == 20 * len(CASE_CLOCKS)
 
     await eventually(opened)
     await host.stop()
@@ -297,6 +278,7 @@ async def test_a_loaded_calendar_file_recomputes_provisional_clocks(
         await settled(host, clock, isolated)
         after = await engine_of(host).get("case.close:case-y")
         assert after is not None and after.last_day == dt.date(2027, 6, 2)
+        assert await engine_of(host).provisional() == set()  # nothing left to recompute
     finally:
         await host.stop()
     events = [p for _, p in await deadline_events(isolated)]

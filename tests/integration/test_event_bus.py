@@ -7,14 +7,12 @@ import os
 import signal
 import subprocess
 import sys
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 import pytest
-from aiokafka import AIOKafkaConsumer
 from google.protobuf.message import Message
 
-from tests.conftest import Isolated
+from tests.conftest import Isolated, read_topic
 from tests.factories import case_filed_event
 from tests.integration.counting import POISON_AMOUNT, CountingProjection
 from tests.polling import eventually
@@ -22,7 +20,7 @@ from zhixing.bus import BatchHandler, EventConsumer, EventPublisher, Transaction
 from zhixing.devinfra import ROOT
 from zhixing.events import Event
 from zhixing.state import KeySpace, text_hash
-from zhixing.topics import CASE_EVENTS, physical_name
+from zhixing.topics import CASE_EVENTS
 
 pytestmark = pytest.mark.integration
 
@@ -82,18 +80,8 @@ async def test_events_of_one_aggregate_are_applied_in_the_order_published(
 
 
 async def dead_letters(isolated: Isolated) -> list[tuple[bytes, dict[str, bytes]]]:
-    consumer = AIOKafkaConsumer(
-        physical_name(CASE_EVENTS.dead_letter_name, isolated.prefix),
-        bootstrap_servers=isolated.kafka.bootstrap_servers,
-        auto_offset_reset="earliest",
-        group_id=f"dlq-reader-{uuid.uuid4()}",
-    )
-    await consumer.start()
-    try:
-        fetched = await consumer.getmany(timeout_ms=5000)
-        return [(r.value, dict(r.headers)) for records in fetched.values() for r in records]
-    finally:
-        await consumer.stop()
+    records = await read_topic(isolated, CASE_EVENTS.dead_letter_name)
+    return [(r.value or b"", dict(r.headers)) for r in records]
 
 
 async def test_a_poison_message_is_dead_lettered_and_the_consumer_goes_on(

@@ -150,7 +150,7 @@ class DeadlineEngine:
             )  # fmt: skip
             self._outbox.stage(pipe, event)
 
-    def _save(self, pipe: Pipeline, state: ClockState) -> None:
+    def _save(self, pipe: Pipeline, state: ClockState, *, was_provisional: bool = False) -> None:
         """Queue the state, its schedule entry and its indexes."""
         pipe.set(self.clock_key(state.clock_id), json.dumps(state.to_json(), ensure_ascii=False))
         pipe.sadd(self.subject_key(state.subject_id), state.clock_id)
@@ -162,7 +162,7 @@ class DeadlineEngine:
         # Most clocks are never provisional: only recomputation and clearing take one out.
         if state.provisional and state.status is not Status.CLEARED:
             pipe.sadd(self.provisional_key, state.clock_id)
-        elif state.unknown_years or state.status is Status.CLEARED:
+        elif was_provisional or state.status is Status.CLEARED:
             pipe.srem(self.provisional_key, state.clock_id)
 
     # --- the consumer side: domain events open, stop, pause and resume clocks ------------
@@ -265,6 +265,13 @@ class DeadlineEngine:
 
     # --- the scheduler side ---------------------------------------------------------------
 
+    async def scheduled(self) -> int:
+        """How many clocks have a pending timer."""
+        return int(await self._redis.zcard(self.schedule_key))
+
+    async def provisional(self) -> set[str]:
+        return {as_text(i) for i in await self._redis.smembers(self.provisional_key)}
+
     async def earliest(self) -> dt.datetime | None:
         first = await self._redis.zrange(self.schedule_key, 0, 0, withscores=True)
         if not first:
@@ -349,7 +356,7 @@ class DeadlineEngine:
 
     async def recompute_provisional(self, reason: str, *, chunk: int = 500) -> int:
         """Recompute every provisional clock on the current calendar; returns how many moved."""
-        ids = sorted(as_text(i) for i in await self._redis.smembers(self.provisional_key))
+        ids = sorted(await self.provisional())
         moved = 0
         for start in range(0, len(ids), chunk):
             part = ids[start : start + chunk]
@@ -363,7 +370,7 @@ class DeadlineEngine:
                         for state in states.values():
                             messages = self.rules.recompute(state, reason)
                             count += bool(messages)
-                            self._save(pipe, state)
+                            self._save(pipe, state, was_provisional=True)
                             self._stage(pipe, state, messages)
                         await pipe.execute()
                     moved += count
@@ -401,7 +408,7 @@ class DeadlineScheduler:
                     moved = await self._engine.recompute_provisional("calendar file loaded")
                     log.info("calendar reloaded; provisional clocks recomputed", moved=moved)
                 await self._engine.drain()
-                CLOCKS_SCHEDULED.set(await self._engine._redis.zcard(self._engine.schedule_key))
+                CLOCKS_SCHEDULED.set(await self._engine.scheduled())
                 self._engine.schedule_changed.clear()
                 earliest = await self._engine.earliest()
                 wake_at = self._clock.now() + self._idle_wait

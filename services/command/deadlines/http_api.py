@@ -9,7 +9,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.command.deadlines.engine import DeadlineEngine
 from services.command.deadlines.model import ClockState
-from zhixing.auth import CurrentIdentity, Role, ScopeError, require_role, require_scope
+from zhixing.auth import (
+    CurrentIdentity,
+    Role,
+    ScopeError,
+    require_role,
+    require_scope,
+    require_visible,
+)
 
 router = APIRouter(prefix="/v1", tags=["clocks"])
 
@@ -33,15 +40,8 @@ def _view(state: ClockState, engine: DeadlineEngine) -> dict[str, Any]:
 async def get_clock(clock_id: str, identity: CurrentIdentity, request: Request) -> dict[str, Any]:
     engine = _engine(request)
     state = await engine.get(clock_id)
-    not_found = HTTPException(
-        status.HTTP_404_NOT_FOUND, f"no clock {clock_id} in your jurisdiction"
-    )
-    if state is None:
-        raise not_found
-    try:
-        require_scope(identity, state.court_code, write=False)
-    except ScopeError:
-        raise not_found from None
+    require_visible(identity, state.court_code if state else None, f"clock {clock_id}")
+    assert state is not None
     return _view(state, engine)
 
 
@@ -75,8 +75,8 @@ async def extend_clock(
     require_role(identity, Role.LEADER, Role.COMMAND)
     engine = _engine(request)
     state = await engine.get(clock_id)
-    if state is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no clock {clock_id} in your jurisdiction")
+    require_visible(identity, state.court_code if state else None, f"clock {clock_id}")
+    assert state is not None
     require_scope(identity, state.court_code, write=True)
     try:
         extended = await engine.extend(
