@@ -184,7 +184,8 @@ async def test_the_audit_chain_records_events_and_zhixing_audit_verify_catches_t
     async def filings_audited() -> bool:
         # The chain also holds what the filings caused (the clocks they opened).
         chain = [json.loads(r) for r in await isolated.redis.lrange(records, 0, -1)]
-        return sum(r["event_type"] == "zhixing.v1.CaseFiled" for r in chain) == 3
+        filed = sum(bool(r["event_type"] == "zhixing.v1.CaseFiled") for r in chain)
+        return filed == 3
 
     await eventually(filings_audited)
     intact = audit_verify(platform.env)
