@@ -391,11 +391,13 @@ class DeadlineScheduler:
         *,
         reload_calendar: Any = None,
         idle_wait_s: float = 30.0,
+        calendar_poll_s: float = 5.0,
     ) -> None:
         self._engine = engine
         self._clock = clock
         self._reload_calendar = reload_calendar
         self._idle_wait = dt.timedelta(seconds=idle_wait_s)
+        self._calendar_poll_s = calendar_poll_s
         self._stopping = asyncio.Event()
 
     def stop(self) -> None:
@@ -425,6 +427,10 @@ class DeadlineScheduler:
             asyncio.create_task(self._engine.schedule_changed.wait()),
             asyncio.create_task(self._stopping.wait()),
         ]
+        if self._reload_calendar is not None:
+            # A calendar file appears in wall-clock time, whatever the injected clock does
+            # (a simulation may hold it still): look at the folder again after a real pause.
+            sleepers.append(asyncio.create_task(asyncio.sleep(self._calendar_poll_s)))
         _, pending = await asyncio.wait(sleepers, return_when=asyncio.FIRST_COMPLETED)
         for task in pending:
             task.cancel()
