@@ -19,6 +19,7 @@ import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient
 
+from zhixing.bus import EventPublisher
 from zhixing.devinfra import LocalKafka, LocalRedis, create_topics, free_port
 from zhixing.settings import AuthSettings, KafkaSettings, RedisSettings
 from zhixing.topics import physical_name
@@ -125,6 +126,14 @@ async def isolated(infra: Infra) -> AsyncIterator[Isolated]:
         with contextlib.suppress(Exception):
             await admin.delete_topics(topics)
         await admin.close()
+
+
+@pytest.fixture
+async def publisher(isolated: Isolated) -> AsyncIterator[EventPublisher]:
+    publisher = EventPublisher(isolated.kafka)
+    await publisher.start()
+    yield publisher
+    await publisher.stop()
 
 
 async def read_topic(isolated: Isolated, name: str) -> list[ConsumerRecord[bytes, bytes]]:

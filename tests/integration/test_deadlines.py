@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections import Counter
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -48,14 +47,6 @@ def command_host(isolated: Isolated, clock: SimulatedClock, calendar_dir: Path) 
         ports=ServiceSettings(http_port=0, grpc_port=0),
         calendar=CalendarSettings(dir=calendar_dir),
     )
-
-
-@pytest.fixture
-async def publisher(isolated: Isolated) -> AsyncIterator[EventPublisher]:
-    publisher = EventPublisher(isolated.kafka)
-    await publisher.start()
-    yield publisher
-    await publisher.stop()
 
 
 def engine_of(host: ServiceHost) -> DeadlineEngine:

@@ -7,7 +7,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import pytest
 from google.protobuf.message import Message
@@ -23,14 +23,6 @@ from zhixing.state import KeySpace, text_hash
 from zhixing.topics import CASE_EVENTS
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def publisher(isolated: Isolated) -> AsyncIterator[EventPublisher]:
-    publisher = EventPublisher(isolated.kafka)
-    await publisher.start()
-    yield publisher
-    await publisher.stop()
 
 
 def consumer_for(
