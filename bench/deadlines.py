@@ -43,6 +43,16 @@ async def _apply(
         await pipe.execute()
 
 
+async def file_cases(
+    engine: DeadlineEngine, redis: aioredis.Redis, keys: KeySpace, cases: int, clock: Clock
+) -> None:
+    """Feed ``cases`` CaseFiled events to the engine in batches, as its consumer would."""
+    for first in range(0, cases, BATCH):
+        batch = [case_filed(n, clock) for n in range(first, min(first + BATCH, cases))]
+        await _apply(engine, redis, keys, batch)
+        await redis.delete(engine._outbox.stream)  # the relay's work is measured elsewhere
+
+
 def _engine(
     redis: aioredis.Redis, keys: KeySpace, clock: Clock, rules_catalogue: Catalogue
 ) -> DeadlineEngine:
@@ -60,14 +70,7 @@ async def schedule_many(redis_url: str, clocks: int) -> dict[str, float]:
     cases = clocks // 4
     before = int((await redis.info("memory"))["used_memory"])
     started = time.perf_counter()
-    for first in range(0, cases, BATCH):
-        await _apply(
-            engine,
-            redis,
-            keys,
-            [case_filed(n, clock) for n in range(first, min(first + BATCH, cases))],
-        )
-        await redis.delete(engine._outbox.stream)  # the relay's work is measured elsewhere
+    await file_cases(engine, redis, keys, cases, clock)
     elapsed = time.perf_counter() - started
     scheduled = int(await redis.zcard(engine.schedule_key))
     used = int((await redis.info("memory"))["used_memory"]) - before
@@ -122,14 +125,7 @@ async def burst(redis_url: str, clocks: int) -> dict[str, float]:
     # ahead; once all are scheduled, the clock is shifted so that instant is 1 s away.
     due = system.now() + dt.timedelta(days=1)
     opening = SimulatedClock(due)
-    for first in range(0, clocks, BATCH):
-        await _apply(
-            engine,
-            redis,
-            keys,
-            [case_filed(n, opening) for n in range(first, min(first + BATCH, clocks))],
-        )
-    await redis.delete(engine._outbox.stream)
+    await file_cases(engine, redis, keys, clocks, opening)
     system.shift = due - SystemClock().now() - dt.timedelta(seconds=1)
     await system.sleep_until(due)
     started = time.perf_counter()

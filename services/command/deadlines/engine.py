@@ -20,9 +20,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
 import structlog
@@ -49,6 +49,8 @@ from zhixing.v1 import deadline_events_pb2 as pb
 from zhixing.v1 import envelope_pb2
 
 log = structlog.get_logger(__name__)
+
+R = TypeVar("R")
 
 FIRE_LATENESS = Histogram(
     "zhixing_deadline_fire_lateness_seconds",
@@ -285,35 +287,46 @@ class DeadlineEngine:
         ids = [as_text(member) for member in due]  # type: ignore[arg-type]
         if not ids:
             return FireReport(0, 0)
+
+        def fire(pipe: Pipeline, states: dict[str, ClockState]) -> list[tuple[str, float]]:
+            lateness = []
+            for clock_id in ids:
+                state = states.get(clock_id)
+                if state is None:
+                    pipe.zrem(self.schedule_key, clock_id)
+                    continue
+                for timer, message in self.rules.fire(state, now):
+                    self._stage(pipe, state, [message], occurred_at=timer.at)
+                    lateness.append((timer.kind, (now - timer.at).total_seconds()))
+                self._save(pipe, state)
+            return lateness
+
+        lateness = await self._change_clocks(ids, fire)
+        for kind, late in lateness:
+            FIRE_LATENESS.observe(late)
+            TIMERS_FIRED.labels(kind).inc()
+        return FireReport(len(lateness), len(ids), tuple(late for _, late in lateness))
+
+    async def _change_clocks(
+        self, ids: Sequence[str], change: Callable[[Pipeline, dict[str, ClockState]], R]
+    ) -> R:
+        """Read clocks, let ``change`` queue their new states and events, write it all in one
+        transaction; if an event changed one of them meanwhile, read again and redo."""
         while True:
             try:
                 async with self._redis.pipeline(transaction=True) as pipe:
                     await pipe.watch(*[self.clock_key(i) for i in ids])
                     states = await self._load(pipe, ids)
                     pipe.multi()  # type: ignore[no-untyped-call]
-                    fired = 0
-                    lateness = []
-                    for clock_id in ids:
-                        state = states.get(clock_id)
-                        if state is None:
-                            pipe.zrem(self.schedule_key, clock_id)
-                            continue
-                        for timer, message in self.rules.fire(state, now):
-                            self._stage(pipe, state, [message], occurred_at=timer.at)
-                            lateness.append((timer.kind, (now - timer.at).total_seconds()))
-                            fired += 1
-                        self._save(pipe, state)
+                    result = change(pipe, states)
                     await self._execute(pipe)
-                break
+                return result
             except WatchError:
-                continue  # an event changed one of these clocks meanwhile: read again
-        for kind, late in lateness:
-            FIRE_LATENESS.observe(late)
-            TIMERS_FIRED.labels(kind).inc()
-        return FireReport(fired, len(ids), tuple(late for _, late in lateness))
+                continue
 
     async def _execute(self, pipe: Pipeline) -> None:
-        """The one point where fired timers become recorded (tests crash around it)."""
+        """The one point where changed clocks and their events become recorded (tests crash
+        around it)."""
         await pipe.execute()
 
     async def drain(self, *, chunk: int = 500) -> FireReport:
@@ -334,49 +347,38 @@ class DeadlineEngine:
         self, clock_id: str, *, added: int, approved_by: str, approval_ref: str, reason: str,
         causation_id: str = "",
     ) -> ClockState:  # fmt: skip
-        while True:
-            try:
-                async with self._redis.pipeline(transaction=True) as pipe:
-                    await pipe.watch(self.clock_key(clock_id))
-                    state = (await self._load(pipe, [clock_id])).get(clock_id)
-                    if state is None:
-                        raise KeyError(clock_id)
-                    messages = self.rules.extend(
-                        state, added=added, approved_by=approved_by, approval_ref=approval_ref,
-                        reason=reason, at=self._clock.now(),
-                    )  # fmt: skip
-                    pipe.multi()  # type: ignore[no-untyped-call]
-                    self._save(pipe, state)
-                    self._stage(pipe, state, messages, causation_id=causation_id)
-                    await pipe.execute()
-                self.schedule_changed.set()
-                return state
-            except WatchError:
-                continue
+        def extend(pipe: Pipeline, states: dict[str, ClockState]) -> ClockState:
+            state = states.get(clock_id)
+            if state is None:
+                raise KeyError(clock_id)
+            messages = self.rules.extend(
+                state, added=added, approved_by=approved_by, approval_ref=approval_ref,
+                reason=reason, at=self._clock.now(),
+            )  # fmt: skip
+            self._save(pipe, state)
+            self._stage(pipe, state, messages, causation_id=causation_id)
+            return state
+
+        state = await self._change_clocks([clock_id], extend)
+        self.schedule_changed.set()
+        return state
 
     async def recompute_provisional(self, reason: str, *, chunk: int = 500) -> int:
         """Recompute every provisional clock on the current calendar; returns how many moved."""
         ids = sorted(await self.provisional())
         moved = 0
+
+        def recompute(pipe: Pipeline, states: dict[str, ClockState]) -> int:
+            count = 0
+            for state in states.values():
+                messages = self.rules.recompute(state, reason)
+                count += bool(messages)
+                self._save(pipe, state, was_provisional=True)
+                self._stage(pipe, state, messages)
+            return count
+
         for start in range(0, len(ids), chunk):
-            part = ids[start : start + chunk]
-            while True:
-                try:
-                    async with self._redis.pipeline(transaction=True) as pipe:
-                        await pipe.watch(*[self.clock_key(i) for i in part])
-                        states = await self._load(pipe, part)
-                        pipe.multi()  # type: ignore[no-untyped-call]
-                        count = 0
-                        for state in states.values():
-                            messages = self.rules.recompute(state, reason)
-                            count += bool(messages)
-                            self._save(pipe, state, was_provisional=True)
-                            self._stage(pipe, state, messages)
-                        await pipe.execute()
-                    moved += count
-                    break
-                except WatchError:
-                    continue
+            moved += await self._change_clocks(ids[start : start + chunk], recompute)
         self.schedule_changed.set()
         return moved
 
