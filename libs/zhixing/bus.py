@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -77,9 +77,6 @@ class EventPublisher:
 
     async def stop(self) -> None:
         await self._producer.stop()
-
-    def topic_name(self, topic: Topic) -> str:
-        return physical_name(topic.name, self._settings.topic_prefix)
 
     async def publish(self, event: Event[Any]) -> None:
         await self.publish_many([event])
@@ -433,16 +430,3 @@ class EventConsumer:
         except (CommitFailedError, KafkaError) as exc:
             # Redis holds the truth; the next owner seeks from it.
             log.info("offset commit skipped", group=self.group, error=str(exc))
-
-
-async def run_until_stopped(
-    consumers: Sequence[EventConsumer], stop: Callable[[], Awaitable[None]]
-) -> None:
-    """Run consumers until ``stop`` returns, then stop each after its batch in flight."""
-    tasks = [asyncio.create_task(c.run(), name=f"consumer:{c.group}") for c in consumers]
-    try:
-        await stop()
-    finally:
-        for consumer in consumers:
-            await consumer.stop()
-        await asyncio.gather(*tasks, return_exceptions=True)

@@ -38,10 +38,6 @@ class CourtCode:
     code: str
     level: CourtLevel
 
-    @property
-    def superior(self) -> str | None:
-        return superior_of(self.code)
-
 
 def parse_court_code(code: str) -> CourtCode:
     if code == SUPREME_COURT:

@@ -18,7 +18,6 @@ File format::
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
@@ -208,12 +207,6 @@ class StatutoryCalendar:
     def known_years(self) -> list[int]:
         return sorted(self._years)
 
-    def schedule(self, year: int) -> YearSchedule:
-        try:
-            return self._years[year]
-        except KeyError:
-            raise CalendarHorizonError(year) from None
-
     def covers(self, day: dt.date) -> bool:
         return day.year in self._years
 
@@ -239,6 +232,3 @@ class StatutoryCalendar:
         if day in schedule.holidays:
             return f"holiday ({schedule.names.get(day, '法定节假日')})"
         return "weekend" if day.weekday() >= 5 else "working day"
-
-    def unknown_years(self, days: Iterable[dt.date]) -> set[int]:
-        return {d.year for d in days if d.year not in self._years}

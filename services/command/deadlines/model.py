@@ -213,10 +213,6 @@ class ClockRules:
             period = step.respond_within
             at = self.counter.due(at, period.unit, period.limit, provisional=True).due_at
 
-    def timeline(self, state: ClockState) -> list[Timer]:
-        """Every timer of the current due version, in time order."""
-        return list(self._timers(state))
-
     def next_timer(self, state: ClockState) -> Timer | None:
         fired = set(state.fired)
         return next((t for t in self._timers(state) if t.key not in fired), None)
