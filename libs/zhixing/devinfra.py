@@ -156,7 +156,8 @@ class LocalKafka:
             cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
             subprocess.run(
                 [java, log_config, "-cp", classpath, "kafka.tools.StorageTool", "format",
-                 "-t", cluster_id, "-c", str(config)],
+                 # "=": a random id may begin with "-" and would read as an option.
+                 f"--cluster-id={cluster_id}", "-c", str(config)],
                 check=True, stdout=subprocess.DEVNULL,
             )  # fmt: skip
         offset = self.log_file.stat().st_size if self.log_file.exists() else 0
