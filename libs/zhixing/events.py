@@ -17,7 +17,7 @@ from google.protobuf.message import DecodeError, Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from zhixing.clock import Clock
-from zhixing.v1 import case_events_pb2, deadline_events_pb2, envelope_pb2
+from zhixing.v1 import asset_events_pb2, case_events_pb2, deadline_events_pb2, envelope_pb2
 
 P = TypeVar("P", bound=Message)
 
@@ -49,6 +49,44 @@ def event_type_of(name: str) -> EventType:
 
 
 CASE_FILED = register_event(case_events_pb2.CaseFiled, "case")
+APPLICATION_RECEIVED = register_event(case_events_pb2.ApplicationReceived, "case")
+DOCKET_REFUSED = register_event(case_events_pb2.DocketRefused, "case")
+CASE_NUMBER_ISSUED = register_event(case_events_pb2.CaseNumberIssued, "case")
+OFFICER_ASSIGNED = register_event(case_events_pb2.OfficerAssigned, "case")
+EXECUTION_NOTICE_SERVED = register_event(case_events_pb2.ExecutionNoticeServed, "case")
+CASE_TRIAGED = register_event(case_events_pb2.CaseTriaged, "case")
+CASE_CONVERTED = register_event(case_events_pb2.CaseConverted, "case")
+CASE_CLOSED = register_event(case_events_pb2.CaseClosed, "case")
+
+# Asset control (aggregate: asset; the id is the case asset, the lead, or for a case's
+# network query the case).
+NETWORK_QUERY_STARTED = register_event(asset_events_pb2.NetworkQueryStarted, "asset")
+CHANNEL_QUERY_ANSWERED = register_event(asset_events_pb2.ChannelQueryAnswered, "asset")
+CHANNEL_QUERY_FAILED = register_event(asset_events_pb2.ChannelQueryFailed, "asset")
+NETWORK_QUERY_COMPLETED = register_event(asset_events_pb2.NetworkQueryCompleted, "asset")
+ASSET_FOUND = register_event(asset_events_pb2.AssetFound, "asset")
+ASSETS_PUSHED_TO_PARTIES = register_event(asset_events_pb2.AssetsPushedToParties, "asset")
+CONTROL_REQUESTED = register_event(asset_events_pb2.ControlRequested, "asset")
+ASSET_CONTROLLED = register_event(asset_events_pb2.AssetControlled, "asset")
+WAITING_SEIZURE_REGISTERED = register_event(asset_events_pb2.WaitingSeizureRegistered, "asset")
+CONTROL_FAILED = register_event(asset_events_pb2.ControlFailed, "asset")
+CONTROL_DECLINED = register_event(asset_events_pb2.ControlDeclined, "asset")
+CONTROL_RENEWED = register_event(asset_events_pb2.ControlRenewed, "asset")
+CONTROL_RELEASED = register_event(asset_events_pb2.ControlReleased, "asset")
+CONTROL_LAPSED = register_event(asset_events_pb2.ControlLapsed, "asset")
+OVER_SEIZURE_EXCEPTION_APPROVED = register_event(
+    asset_events_pb2.OverSeizureExceptionApproved, "asset"
+)
+LEAD_RECEIVED = register_event(asset_events_pb2.LeadReceived, "asset")
+URGENT_LEAD_RECEIVED = register_event(asset_events_pb2.UrgentLeadReceived, "asset")
+LEAD_VERIFICATION_STARTED = register_event(asset_events_pb2.LeadVerificationStarted, "asset")
+LEAD_VERIFIED = register_event(asset_events_pb2.LeadVerified, "asset")
+REFERENCE_PRICE_STARTED = register_event(asset_events_pb2.ReferencePriceStarted, "asset")
+REFERENCE_PRICE_FIXED = register_event(asset_events_pb2.ReferencePriceFixed, "asset")
+SALE_STARTED = register_event(asset_events_pb2.SaleStarted, "asset")
+SELF_DISPOSAL_PERMITTED = register_event(asset_events_pb2.SelfDisposalPermitted, "asset")
+SELF_DISPOSAL_COMPLETED = register_event(asset_events_pb2.SelfDisposalCompleted, "asset")
+SELF_DISPOSAL_REVOKED = register_event(asset_events_pb2.SelfDisposalRevoked, "asset")
 
 # The deadline engine's events (aggregate: deadline, keyed by clock id).
 CLOCK_OPENED = register_event(deadline_events_pb2.ClockOpened, "deadline")

@@ -6,9 +6,12 @@ other's data and tests never touch each other's keys.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TypeVar
 
 import redis.asyncio as aioredis
+from redis.asyncio.client import Pipeline
+from redis.exceptions import WatchError
 
 from zhixing.settings import RedisSettings
 
@@ -26,6 +29,31 @@ class KeySpace:
             if not part:
                 raise ValueError(f"empty key part in {parts!r}")
         return self.base + ":".join(parts)
+
+
+T = TypeVar("T")
+
+
+async def transact(
+    redis: aioredis.Redis, watch: list[str], body: Callable[[Pipeline], Awaitable[T]]
+) -> T:
+    """Run ``body`` in an optimistic transaction over ``watch``, again on conflict.
+
+    ``body`` reads through the pipeline (immediate mode), then calls ``pipe.multi()`` and
+    queues its writes; if it returns without calling it, nothing is written. Exceptions
+    it raises (a refused command) leave nothing written.
+    """
+    while True:
+        try:
+            async with redis.pipeline(transaction=True) as pipe:
+                if watch:
+                    await pipe.watch(*watch)
+                result = await body(pipe)
+                if pipe.explicit_transaction:
+                    await pipe.execute()
+                return result
+        except WatchError:
+            continue
 
 
 def connect(settings: RedisSettings) -> aioredis.Redis:

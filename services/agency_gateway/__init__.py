@@ -1,6 +1,7 @@
 """Agency gateway: a stand-in for the outside query and control systems (总对总/点对点).
 
 It exists for development, tests and demos; asset control reaches it only through a client
-interface that a real connector can replace. Its query and control API comes with asset
-control (issue 4); for now it serves the standard gRPC health service.
+interface that a real connector can replace. It answers the way the outside systems do:
+asynchronous feedback per channel, a caller-fixed request id, deterministic synthetic
+assets from a seed, and injectable latency, timeouts, failures and duplicate feedback.
 """

@@ -1,9 +1,18 @@
-"""The gateway's gRPC server."""
+"""The gateway's gRPC server: the AgencyGatewayService over an in-memory stand-in.
+
+Faults are decided deterministically from the seed and the request id (and how many times
+it was submitted), so a test run with the same settings sees the same faults.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import random
 import signal
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
 
 import grpc
 import structlog
@@ -11,6 +20,12 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.agency_gateway.synthetic import synthetic_assets
+from zhixing.assets import LIQUID_KINDS, AssetKind, Channel
+from zhixing.clock import Clock, SystemClock
+from zhixing.v1 import agency_gateway_pb2 as pb
+from zhixing.v1 import agency_gateway_pb2_grpc
 
 log = structlog.get_logger(__name__)
 
@@ -20,14 +35,169 @@ class GatewaySettings(BaseSettings):
 
     host: str = Field("127.0.0.1", description="Interface to bind gRPC to")
     grpc_port: int = Field(50060, ge=0, le=65535, description="gRPC port (0: any free port)")
+    seed: int = Field(2021, description="Seed of the synthetic assets and of injected faults")
+    latency_ms: int = Field(
+        500, ge=0, description="Feedback is ready this long after a request (gateway clock)"
+    )
+    failure_rate: float = Field(
+        0.0, ge=0, le=1, description="Share of query attempts answered 'failed'"
+    )
+    timeout_rate: float = Field(
+        0.0, ge=0, le=1, description="Share of submissions that hang past the caller's deadline"
+    )
+    hang_seconds: float = Field(3.0, ge=0, description="How long a hanging submission hangs")
+    duplicate_rate: float = Field(
+        0.0, ge=0, le=1, description="Share of feedback delivered twice under two feedback ids"
+    )
+    reject_rate: float = Field(0.0, ge=0, le=1, description="Share of controls rejected")
+    failing_channels: list[Channel] = Field(
+        default_factory=list, description="Channels whose every query fails (outage)"
+    )
+
+
+@dataclass
+class _Request:
+    request_id: str
+    kind: str  # query | control
+    submissions: int = 1
+    message: Any = None
+
+
+@dataclass
+class _Feedback:
+    message: pb.Feedback
+    ready_at: dt.datetime
+
+
+@dataclass
+class GatewayState:
+    requests: dict[str, _Request] = field(default_factory=dict)
+    feedback: dict[str, _Feedback] = field(default_factory=dict)
+    assets: dict[str, pb.AgencyAsset] = field(default_factory=dict)
+
+
+class AgencyGateway(agency_gateway_pb2_grpc.AgencyGatewayServiceServicer):
+    def __init__(self, settings: GatewaySettings, clock: Clock) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.state = GatewayState()
+
+    def _chance(self, what: str, request_id: str, n: int = 0) -> float:
+        return random.Random(f"{self.settings.seed}|{what}|{request_id}|{n}").random()
+
+    async def _maybe_hang(self, request_id: str) -> None:
+        """A timeout as the outside systems have them: the request was taken, the answer
+        to the call is late (the caller gives up and must resubmit the same id)."""
+        n = self.state.requests[request_id].submissions
+        if self._chance("hang", request_id, n) < self.settings.timeout_rate:
+            await asyncio.sleep(self.settings.hang_seconds)
+
+    def _deliver(self, message: pb.Feedback) -> None:
+        ready = self.clock.now() + dt.timedelta(milliseconds=self.settings.latency_ms)
+        self.state.feedback[message.feedback_id] = _Feedback(message, ready)
+        if self._chance("duplicate", message.request_id) < self.settings.duplicate_rate:
+            twin = pb.Feedback()
+            twin.CopyFrom(message)
+            twin.feedback_id = str(uuid.uuid4())
+            self.state.feedback[twin.feedback_id] = _Feedback(twin, ready)
+
+    def _register(self, request_id: str, kind: str, message: Any) -> bool:
+        known = self.state.requests.get(request_id)
+        if known is not None:
+            known.submissions += 1
+            return False
+        self.state.requests[request_id] = _Request(request_id, kind, message=message)
+        return True
+
+    def _answer_query(self, request: pb.SubmitQueryRequest) -> pb.Feedback:
+        feedback = pb.Feedback(feedback_id=str(uuid.uuid4()), request_id=request.request_id)
+        try:
+            channel = Channel(request.channel)
+        except ValueError:
+            feedback.status, feedback.error = "failed", f"unknown channel {request.channel!r}"
+            return feedback
+        if channel in self.settings.failing_channels:
+            feedback.status, feedback.error = "failed", f"{channel.value} system unavailable"
+            return feedback
+        if self._chance("fail", request.request_id) < self.settings.failure_rate:
+            feedback.status, feedback.error = "failed", "system busy, try again"
+            return feedback
+        assets = synthetic_assets(self.settings.seed, request.debtor_id_number, channel)
+        for asset in assets:
+            self.state.assets[asset.asset_key] = asset
+        feedback.status = "found" if assets else "none"
+        feedback.assets.extend(assets)
+        return feedback
+
+    def _answer_control(self, request: pb.SubmitControlRequest) -> pb.Feedback:
+        feedback = pb.Feedback(feedback_id=str(uuid.uuid4()), request_id=request.request_id)
+        asset = self.state.assets.get(request.asset_key)
+        if asset is None:
+            feedback.status, feedback.error = "rejected", f"unknown asset {request.asset_key}"
+        elif self._chance("reject", request.request_id) < self.settings.reject_rate:
+            feedback.status, feedback.error = "rejected", "the registry refused the request"
+        else:
+            feedback.status = "controlled"
+            amount = request.amount_fen or asset.value_fen
+            if AssetKind(asset.kind) in LIQUID_KINDS:
+                amount = min(amount, asset.value_fen)  # a freeze takes what the balance has
+            feedback.controlled_amount_fen = amount
+            feedback.control_ref = f"{request.measure}-{request.request_id[-12:]}"
+        return feedback
+
+    async def SubmitQuery(  # noqa: N802 (gRPC method name)
+        self, request: pb.SubmitQueryRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.SubmitQueryResponse:
+        if not request.request_id:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "request_id is empty")
+        first = self._register(request.request_id, "query", request)
+        if first:
+            self._deliver(self._answer_query(request))
+        await self._maybe_hang(request.request_id)
+        return pb.SubmitQueryResponse(request_id=request.request_id, first_submission=first)
+
+    async def SubmitControl(  # noqa: N802
+        self, request: pb.SubmitControlRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.SubmitControlResponse:
+        if not request.request_id:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "request_id is empty")
+        first = self._register(request.request_id, "control", request)
+        if first:
+            self._deliver(self._answer_control(request))
+        await self._maybe_hang(request.request_id)
+        return pb.SubmitControlResponse(request_id=request.request_id, first_submission=first)
+
+    async def FetchFeedback(  # noqa: N802
+        self, request: pb.FetchFeedbackRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.FetchFeedbackResponse:
+        now = self.clock.now()
+        ready = sorted(
+            (f for f in self.state.feedback.values() if f.ready_at <= now),
+            key=lambda f: f.ready_at,
+        )
+        limit = request.max if request.max > 0 else 100
+        return pb.FetchFeedbackResponse(feedback=[f.message for f in ready[:limit]])
+
+    async def AckFeedback(  # noqa: N802
+        self, request: pb.AckFeedbackRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.AckFeedbackResponse:
+        acknowledged = 0
+        for feedback_id in request.feedback_ids:
+            if self.state.feedback.pop(feedback_id, None) is not None:
+                acknowledged += 1
+        return pb.AckFeedbackResponse(acknowledged=acknowledged)
 
 
 class GatewayServer:
-    def __init__(self, settings: GatewaySettings | None = None) -> None:
+    def __init__(self, settings: GatewaySettings | None = None, clock: Clock | None = None) -> None:
         self._settings = settings or GatewaySettings()
         self._server = grpc.aio.server()
         self._health = HealthServicer()
+        self.gateway = AgencyGateway(self._settings, clock or SystemClock())
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
+        agency_gateway_pb2_grpc.add_AgencyGatewayServiceServicer_to_server(
+            self.gateway, self._server
+        )
         self.grpc_port = 0
 
     async def start(self) -> None:
@@ -39,7 +209,7 @@ class GatewayServer:
 
     async def stop(self) -> None:
         await self._health.enter_graceful_shutdown()
-        await self._server.stop(grace=5)
+        await self._server.stop(grace=1)
 
     async def serve_forever(self) -> None:
         stop = asyncio.Event()

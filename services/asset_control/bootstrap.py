@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from fastapi import Request
+from fastapi.responses import JSONResponse
+
+from services.asset_control.agency import AgencyClient, AgencySettings, GrpcAgencyClient
+from services.asset_control.control import AssetControl, AssetControlError
+from services.asset_control.http_api import asset_error_response, router
+from services.asset_control.reactions import CaseIntake, ControlTerms
+from services.asset_control.worker import AgencyWorker
 from zhixing.clock import Clock
-from zhixing.known_cases import case_aware_host
-from zhixing.service import ServiceContext, ServiceHost
+from zhixing.service import ServiceContext, ServiceHost, create_http_app
 from zhixing.settings import (
     AuthSettings,
     KafkaSettings,
@@ -12,6 +19,7 @@ from zhixing.settings import (
     ServiceSettings,
     service_settings,
 )
+from zhixing.topics import CASE_EVENTS, DEADLINE_EVENTS
 
 NAME = "asset_control"
 DEFAULT_HTTP_PORT = 8002
@@ -25,12 +33,34 @@ def bootstrap(
     redis: RedisSettings | None = None,
     auth: AuthSettings | None = None,
     ports: ServiceSettings | None = None,
+    agency: AgencySettings | None = None,
+    agency_client: AgencyClient | None = None,
 ) -> ServiceHost:
     ctx = ServiceContext.build(NAME, clock=clock, kafka=kafka, redis=redis, auth=auth)
-    return case_aware_host(
+    agency = agency or AgencySettings()
+    control = AssetControl(ctx, agency)
+    app = create_http_app(
         ctx,
         title="Zhixing asset control (财产查控)",
-        description="Network asset queries, control and the disposal chain.",
+        description="Network asset queries, control within the claim, and the disposal chain.",
+    )
+    app.state.asset_control = control
+
+    @app.exception_handler(AssetControlError)
+    async def asset_error(request: Request, exc: AssetControlError) -> JSONResponse:
+        return asset_error_response(exc)
+
+    app.include_router(router)
+    worker = AgencyWorker(control, agency_client or GrpcAgencyClient(agency), agency)
+    app.state.agency_worker = worker
+    return ServiceHost(
+        ctx=ctx,
+        http=app,
         ports=ports
         or service_settings(NAME, http_port=DEFAULT_HTTP_PORT, grpc_port=DEFAULT_GRPC_PORT),
+        consumers=[
+            ctx.consumer("cases", [CASE_EVENTS], CaseIntake(control)),
+            ctx.consumer("control-terms", [DEADLINE_EVENTS], ControlTerms(control)),
+        ],
+        background=[worker, ctx.outbox_relay()],
     )

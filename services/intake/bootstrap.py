@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from fastapi import Request
+from fastapi.responses import JSONResponse
+
 from services.intake.grpc_api import IntakeQueries
-from services.intake.http_api import router
+from services.intake.handlers import Intake, IntakeError
+from services.intake.http_api import intake_error_response, router
+from services.intake.reactions import IntakeReactions
 from services.intake.repository import CaseRecords
 from zhixing.clock import Clock
 from zhixing.service import ServiceContext, ServiceHost, create_http_app
@@ -14,6 +19,7 @@ from zhixing.settings import (
     ServiceSettings,
     service_settings,
 )
+from zhixing.topics import ASSET_EVENTS, DEADLINE_EVENTS
 from zhixing.v1 import intake_service_pb2_grpc
 
 NAME = "intake"
@@ -31,11 +37,19 @@ def bootstrap(
 ) -> ServiceHost:
     ctx = ServiceContext.build(NAME, clock=clock, kafka=kafka, redis=redis, auth=auth)
     records = CaseRecords(ctx.redis, ctx.keys)
+    intake = Intake(ctx, records)
     app = create_http_app(
-        ctx, title="Zhixing intake (立案)", description="Files enforcement cases."
+        ctx,
+        title="Zhixing intake (立案)",
+        description="Receives and dockets enforcement cases, issues case numbers, triages.",
     )
     app.state.ctx = ctx
-    app.state.records = records
+    app.state.intake = intake
+
+    @app.exception_handler(IntakeError)
+    async def intake_error(request: Request, exc: IntakeError) -> JSONResponse:
+        return intake_error_response(exc)
+
     app.include_router(router)
     return ServiceHost(
         ctx=ctx,
@@ -45,6 +59,13 @@ def bootstrap(
         grpc_services=[
             lambda server: intake_service_pb2_grpc.add_IntakeServiceServicer_to_server(
                 IntakeQueries(records), server
+            )
+        ],
+        consumers=[
+            ctx.consumer(
+                "reactions",
+                [ASSET_EVENTS, DEADLINE_EVENTS],
+                IntakeReactions(records, ctx.outbox, ctx.clock),
             )
         ],
         background=[ctx.outbox_relay()],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 from enum import StrEnum
 from typing import Annotated, Literal
@@ -10,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, m
 from stdnum.cn import ric, uscc
 from stdnum.exceptions import ValidationError
 
+from zhixing.assets import Channel
 from zhixing.courts import UnknownCourtCode, parse_court_code
 from zhixing.v1 import case_events_pb2
 
@@ -77,6 +79,21 @@ class LegalDocument(BaseModel):
     date: date
 
 
+class Urgency(StrEnum):
+    NORMAL = "normal"
+    URGENT = "urgent"
+
+
+class AssetLeadIn(BaseModel):
+    """A lead to the debtor's assets given with the application (财产线索)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    description: Annotated[str, Field(min_length=1, max_length=500)]
+    channel: Channel | None = Field(None, description="Where the asset would be found")
+    urgent: bool = Field(False, description="Concrete and urgent: verified within 24 hours")
+
+
 class FileCase(BaseModel):
     """Command: file an enforcement case (立案)."""
 
@@ -92,6 +109,11 @@ class FileCase(BaseModel):
         str, Field(min_length=1, description="Applicant's receiving account (¶20)")
     ]
     received_on: date | None = Field(None, description="Defaults to today (China time)")
+    urgency: Urgency = Urgency.NORMAL
+    asset_leads: Annotated[list[AssetLeadIn], Field(max_length=50)] = []
+    costs_fen: Annotated[
+        StrictInt, Field(ge=0, description="Costs the debtor bears besides the claim, in fen")
+    ] = 0
 
     @field_validator("court_code")
     @classmethod
@@ -101,7 +123,21 @@ class FileCase(BaseModel):
         except UnknownCourtCode as exc:
             raise ValueError(str(exc)) from None
 
-    def to_event(self, *, case_id: str, received_on: date) -> case_events_pb2.CaseFiled:
+    def minor_debtors(self, on: date) -> list[str]:
+        """Id numbers of natural-person debtors under 18 on ``on``: they may be enforced
+        against, but never put on the 失信 list (法释〔2017〕7号 art 4)."""
+        minors = []
+        for debtor in self.debtors:
+            if debtor.kind is PartyKind.NATURAL_PERSON:
+                born = ric.get_birth_date(debtor.id_number)
+                age = on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+                if age < 18:
+                    minors.append(debtor.id_number)
+        return minors
+
+    def to_event(
+        self, *, case_id: str, received_on: date, filed_on: date, case_number: str
+    ) -> case_events_pb2.CaseFiled:
         return case_events_pb2.CaseFiled(
             case_id=case_id,
             court_code=self.court_code,
@@ -111,4 +147,65 @@ class FileCase(BaseModel):
             claim_amount_fen=self.claim_amount_fen,
             legal_document_number=self.legal_document.number,
             received_on=received_on.isoformat(),
+            legal_document_type=self.legal_document.type,
+            legal_document_issuing_court=self.legal_document.issuing_court,
+            legal_document_date=self.legal_document.date.isoformat(),
+            receiving_account=self.receiving_account,
+            urgency=self.urgency.value,
+            asset_leads=[
+                case_events_pb2.AssetLead(
+                    # Stable per case and position: a replayed filing names the same leads.
+                    lead_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"lead:{case_id}:{i}")),
+                    description=lead.description,
+                    channel=lead.channel.value if lead.channel else "",
+                    urgent=lead.urgent,
+                )
+                for i, lead in enumerate(self.asset_leads)
+            ],
+            costs_fen=self.costs_fen,
+            flags=[f"minor_debtor:{n}" for n in self.minor_debtors(filed_on)],
+            filed_on=filed_on.isoformat(),
+            case_number=case_number,
         )
+
+
+def case_number(year: int, court_code: str, type_code: str, sequence: int) -> str:
+    """（year）court code + type code + number + 号 (法〔2015〕137号 arts 2–10)."""
+    return f"（{year}）{court_code}{type_code}{sequence}号"
+
+
+def case_account(year: int, court_code: str, type_code: str, sequence: int) -> str:
+    """The case's own account reference (一案一账号, ¶20): one per case number; the bank
+    sub-account behind it is assigned by the funds module."""
+    return f"{year}-{court_code}-{type_code}-{sequence:06d}"
+
+
+class Track(StrEnum):
+    SIMPLE = "simple"  # 简案: fast team, its own period
+    ORDINARY = "ordinary"  # 普通案件: judge team
+
+
+TEAM_OF_TRACK = {Track.SIMPLE: "快执团队", Track.ORDINARY: "法官团队"}
+
+
+def triage(
+    *, needed_fen: int, liquid_value_fen: int, assets_to_dispose: int, asset_count: int
+) -> tuple[Track, list[str]]:
+    """繁简分流 after the centralized query (¶7), on its three questions: are there enough
+    assets, are there assets to dispose of, can it be performed in one go?"""
+    if assets_to_dispose:
+        return Track.ORDINARY, [f"有{assets_to_dispose}项财产需评估、拍卖等处置"]
+    if asset_count == 0:
+        return Track.SIMPLE, ["网络查控未发现财产，无需处置"]
+    if liquid_value_fen >= needed_fen:
+        return Track.SIMPLE, ["查控到的款项足以一次性清偿", "无需处置财产"]
+    return Track.ORDINARY, ["查控到的款项不足以清偿"]
+
+
+class ClosureMethod(StrEnum):
+    PERFORMED = "执行完毕"
+    ENDED_THIS_ROUND = "终结本次执行"
+    TERMINATED = "终结执行"
+    WITHDRAWN = "销案"
+    NOT_ENFORCED = "不予执行"
+    REJECTED = "驳回申请"

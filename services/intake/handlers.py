@@ -1,84 +1,399 @@
 """Intake's command handlers. Each records its state change and its events atomically
-(state + outbox in one Redis transaction); the outbox relay publishes the events."""
+(state + outbox in one Redis transaction); the outbox relay publishes the events.
+
+A case goes: application received (收案) → docketed (立案: case number issued) or refused
+(不予受理) → officer assigned → execution notice served → triaged after the centralized
+query (繁简分流, by the consumer in ``reactions``) → closed.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
+import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from redis.exceptions import WatchError
+from google.protobuf.json_format import MessageToDict
+from google.protobuf.message import Message
+from redis.asyncio.client import Pipeline
 
-from services.intake.domain import FileCase
-from services.intake.repository import CaseRecords
+from services.intake.domain import ClosureMethod, FileCase, case_account, case_number
+from services.intake.repository import CaseRecord, CaseRecords, CaseStatus
 from zhixing.auth import Identity, Role, ScopeError, require_role, require_scope
-from zhixing.clock import china_today
-from zhixing.events import new_event
+from zhixing.clock import CHINA_TZ, china_today
+from zhixing.events import Event, new_event
+from zhixing.rules import catalogue
 from zhixing.service import ServiceContext
 from zhixing.state import as_text
+from zhixing.v1 import case_events_pb2
 
 
-class IdempotencyConflict(Exception):
-    """The idempotency key was used before for a different filing."""
+class IntakeError(Exception):
+    """A refused command; ``status`` is the HTTP status that says why."""
+
+    status = 400
+
+    def __init__(self, message: str, *, loc: tuple[str | int, ...] = ()) -> None:
+        super().__init__(message)
+        self.loc = loc
+
+
+class InvalidCommand(IntakeError):
+    status = 422
+
+
+class Conflict(IntakeError):
+    status = 409
+
+
+class NotFound(IntakeError):
+    status = 404
+
+
+class IdempotencyConflict(Conflict):
+    """The idempotency key was used before for a different request."""
 
 
 @dataclass(frozen=True, slots=True)
 class Filed:
     case_id: str
     created: bool
+    status: CaseStatus
+    case_number: str = ""
+    flags: list[str] = field(default_factory=list)
 
 
-async def file_case(
-    cmd: FileCase,
-    *,
-    identity: Identity,
-    ctx: ServiceContext,
-    records: CaseRecords,
-    idempotency_key: str | None = None,
-) -> Filed:
-    """File ``cmd``; with an idempotency key a repeated request returns the first case."""
+def _check_clerk(identity: Identity, court_code: str) -> None:
     require_role(identity, Role.CLERK)
-    require_scope(identity, cmd.court_code, write=True)
-    if identity.court_code != cmd.court_code:
+    require_scope(identity, court_code, write=True)
+    if identity.court_code != court_code:
         raise ScopeError(
-            f"a clerk of {identity.court_code} files cases of that court only, not {cmd.court_code}"
+            f"a clerk of {identity.court_code} files cases of that court only, not {court_code}"
         )
-    fingerprint = hashlib.sha256(cmd.model_dump_json().encode()).hexdigest()
-    idem_key = records.idempotency_key(cmd.court_code, idempotency_key) if idempotency_key else None
-    while True:
-        case_id = str(uuid.uuid4())
-        payload = cmd.to_event(
-            case_id=case_id, received_on=cmd.received_on or china_today(ctx.clock)
+
+
+def _received_on(cmd: FileCase, today: dt.date) -> dt.date:
+    received = cmd.received_on or today
+    if received > today:
+        raise InvalidCommand(
+            f"received_on {received} is after today ({today})", loc=("body", "received_on")
         )
-        event = new_event(
+    return received
+
+
+class Intake:
+    """The intake handlers over one service context and its records."""
+
+    def __init__(self, ctx: ServiceContext, records: CaseRecords) -> None:
+        self.ctx = ctx
+        self.records = records
+
+    def _event(
+        self, payload: Message, case_id: str, court_code: str, identity: Identity,
+        occurred_at: dt.datetime | None = None,
+    ) -> Event[Message]:  # fmt: skip
+        return new_event(
             payload,
             aggregate_id=case_id,
-            court_code=cmd.court_code,
+            court_code=court_code,
             actor=identity.as_actor(),
-            clock=ctx.clock,
+            clock=self.ctx.clock,
+            occurred_at=occurred_at,
         )
-        try:
-            async with ctx.redis.pipeline(transaction=True) as pipe:
-                if idem_key is not None:
-                    await pipe.watch(idem_key)
-                    previous = await pipe.get(idem_key)
-                    if previous is not None:
-                        previous_case, _, previous_fingerprint = as_text(previous).partition("|")
-                        if previous_fingerprint != fingerprint:
-                            raise IdempotencyConflict(
-                                f"Idempotency-Key {idempotency_key!r} was used for another filing "
-                                f"(case {previous_case})"
-                            )
-                        return Filed(previous_case, created=False)
-                pipe.multi()  # type: ignore[no-untyped-call]
-                pipe.hset(
-                    records.case_key(case_id),
-                    mapping={"filed": payload.SerializeToString(), "court_code": cmd.court_code},
+
+    def _received_at(self, received_on: dt.date) -> dt.datetime | None:
+        """When the application was received: now if today, else that day (a paper
+        application keyed in later); the period counts from the next day either way."""
+        if received_on == china_today(self.ctx.clock):
+            return None
+        return dt.datetime.combine(received_on, dt.time(9, 0), CHINA_TZ)
+
+    # --- receiving and docketing -----------------------------------------------------------
+
+    async def receive(
+        self, cmd: FileCase, *, identity: Identity, idempotency_key: str | None = None,
+        docket: bool,
+    ) -> Filed:  # fmt: skip
+        """Receive an application; with ``docket`` also docket it at once (POST /v1/cases).
+
+        With an idempotency key a repeated request returns the first result.
+        """
+        _check_clerk(identity, cmd.court_code)
+        today = china_today(self.ctx.clock)
+        received_on = _received_on(cmd, today)
+        fingerprint = hashlib.sha256(cmd.model_dump_json().encode()).hexdigest()
+        scope = "file" if docket else "application"
+        idem_key = (
+            self.records.idempotency_key(scope, cmd.court_code, idempotency_key)
+            if idempotency_key
+            else None
+        )
+        case_id = str(uuid.uuid4())
+        seq_key = self.records.sequence_key(cmd.court_code, cmd.case_type_code, today.year)
+        watch = [seq_key] if docket else []
+        if idem_key is not None:
+            watch.append(idem_key)
+
+        async def body(pipe: Pipeline) -> Filed:
+            if idem_key is not None:
+                previous = await pipe.get(idem_key)
+                if previous is not None:
+                    previous_case, _, previous_fingerprint = as_text(previous).partition("|")
+                    if previous_fingerprint != fingerprint:
+                        raise IdempotencyConflict(
+                            f"Idempotency-Key {idempotency_key!r} was used for another filing "
+                            f"(case {previous_case})"
+                        )
+                    record = await self.records.read(previous_case, pipe)
+                    assert record is not None
+                    return Filed(
+                        previous_case,
+                        created=False,
+                        status=record.status,
+                        case_number=record.get("case_number"),
+                        flags=list(record.filed.flags) if record.filed else [],
+                    )
+            received = case_events_pb2.ApplicationReceived(
+                case_id=case_id, court_code=cmd.court_code, received_on=received_on.isoformat()
+            )
+            events = [
+                self._event(
+                    received, case_id, cmd.court_code, identity, self._received_at(received_on)
                 )
-                if idem_key is not None:
-                    pipe.set(idem_key, f"{case_id}|{fingerprint}")
-                ctx.outbox.stage(pipe, event)
-                await pipe.execute()
-                return Filed(case_id, created=True)
-        except WatchError:
-            continue  # the same key was filed concurrently: read what won
+            ]
+            mapping: dict[str, str | bytes] = {
+                "status": CaseStatus.RECEIVED.value,
+                "court_code": cmd.court_code,
+                "application": cmd.model_dump_json(),
+                "received_on": received_on.isoformat(),
+            }
+            filed: Filed = Filed(case_id, created=True, status=CaseStatus.RECEIVED)
+            sequence = 0
+            if docket:
+                sequence = int(await pipe.get(seq_key) or 0) + 1
+                docketed, more = self._docket_events(
+                    cmd, case_id, received_on, today, sequence, identity
+                )
+                events += more
+                mapping.update(docketed)
+                filed = Filed(
+                    case_id,
+                    created=True,
+                    status=CaseStatus.FILED,
+                    case_number=str(docketed["case_number"]),
+                    flags=list(more[0].payload.flags),  # type: ignore[attr-defined]
+                )
+            pipe.multi()  # type: ignore[no-untyped-call]
+            if docket:
+                pipe.set(seq_key, sequence)
+            pipe.hset(self.records.case_key(case_id), mapping=mapping)  # type: ignore[arg-type]
+            if idem_key is not None:
+                pipe.set(idem_key, f"{case_id}|{fingerprint}")
+            for event in events:
+                self.ctx.outbox.stage(pipe, event)
+            return filed
+
+        return await self.records.transact(watch, body)
+
+    def _docket_events(
+        self, cmd: FileCase, case_id: str, received_on: dt.date, today: dt.date,
+        sequence: int, identity: Identity,
+    ) -> tuple[dict[str, str | bytes], list[Event[Message]]]:  # fmt: skip
+        number = case_number(today.year, cmd.court_code, cmd.case_type_code, sequence)
+        account = case_account(today.year, cmd.court_code, cmd.case_type_code, sequence)
+        payload = cmd.to_event(
+            case_id=case_id, received_on=received_on, filed_on=today, case_number=number
+        )
+        issued = case_events_pb2.CaseNumberIssued(
+            case_id=case_id,
+            case_number=number,
+            court_code=cmd.court_code,
+            case_type_code=cmd.case_type_code,
+            year=today.year,
+            sequence=sequence,
+            case_account=account,
+        )
+        mapping: dict[str, str | bytes] = {
+            "status": CaseStatus.FILED.value,
+            "filed": payload.SerializeToString(),
+            "case_number": number,
+            "case_account": account,
+            "sequence": str(sequence),
+            "filed_on": today.isoformat(),
+        }
+        events = [
+            self._event(payload, case_id, cmd.court_code, identity),
+            self._event(issued, case_id, cmd.court_code, identity),
+        ]
+        return mapping, events
+
+    async def _pending(self, pipe: Pipeline, case_id: str, identity: Identity) -> CaseRecord:
+        record = await self.records.read(case_id, pipe)
+        if record is None:
+            raise NotFound(f"no application {case_id}")
+        _check_clerk(identity, record.court_code)
+        if record.status is not CaseStatus.RECEIVED:
+            raise Conflict(f"application {case_id} is already {record.status.value}")
+        return record
+
+    async def docket(self, case_id: str, *, identity: Identity) -> Filed:
+        """Docket a received application (立案): issue its case number."""
+        case_key = self.records.case_key(case_id)
+        head = await self.records.read(case_id)
+        if head is None:
+            raise NotFound(f"no application {case_id}")
+        cmd = FileCase.model_validate_json(head.get("application") or "{}")
+        today = china_today(self.ctx.clock)
+        seq_key = self.records.sequence_key(cmd.court_code, cmd.case_type_code, today.year)
+
+        async def body(pipe: Pipeline) -> Filed:
+            record = await self._pending(pipe, case_id, identity)
+            sequence = int(await pipe.get(seq_key) or 0) + 1
+            received_on = dt.date.fromisoformat(record.get("received_on"))
+            mapping, events = self._docket_events(
+                cmd, case_id, received_on, today, sequence, identity
+            )
+            pipe.multi()  # type: ignore[no-untyped-call]
+            pipe.set(seq_key, sequence)
+            pipe.hset(case_key, mapping=mapping)  # type: ignore[arg-type]
+            for event in events:
+                self.ctx.outbox.stage(pipe, event)
+            return Filed(
+                case_id,
+                created=True,
+                status=CaseStatus.FILED,
+                case_number=str(mapping["case_number"]),
+                flags=list(events[0].payload.flags),  # type: ignore[attr-defined]
+            )
+
+        return await self.records.transact([seq_key, case_key], body)
+
+    async def refuse(self, case_id: str, reason: str, *, identity: Identity) -> None:
+        """Rule not to docket an application (裁定不予受理)."""
+        case_key = self.records.case_key(case_id)
+
+        async def body(pipe: Pipeline) -> None:
+            record = await self._pending(pipe, case_id, identity)
+            pipe.multi()  # type: ignore[no-untyped-call]
+            pipe.hset(case_key, mapping={"status": CaseStatus.REFUSED.value, "refusal": reason})
+            refused = case_events_pb2.DocketRefused(case_id=case_id, reason=reason)
+            self.ctx.outbox.stage(pipe, self._event(refused, case_id, record.court_code, identity))
+
+        await self.records.transact([case_key], body)
+
+    # --- after filing ----------------------------------------------------------------------
+
+    async def _filed(
+        self, pipe: Pipeline, case_id: str, identity: Identity, *roles: Role
+    ) -> CaseRecord:
+        record = await self.records.read(case_id, pipe)
+        if record is None:
+            raise NotFound(f"no case {case_id}")
+        require_role(identity, *roles)
+        try:
+            require_scope(identity, record.court_code, write=True)
+        except ScopeError:
+            if identity.court_code != record.court_code:
+                raise NotFound(f"no case {case_id} in your jurisdiction") from None
+            raise
+        if identity.court_code != record.court_code:
+            raise ScopeError(
+                f"case {case_id} is handled by {record.court_code}; "
+                f"{identity.court_code} acts on it through command actions only"
+            )
+        if record.status is not CaseStatus.FILED:
+            raise Conflict(f"case {case_id} is {record.status.value}, not filed and open")
+        return record
+
+    async def assign_officer(
+        self, case_id: str, officer_id: str, team: str, *, identity: Identity
+    ) -> None:
+        """Assign the responsible officer (承办人) and team: once, within 7 days of filing."""
+        case_key = self.records.case_key(case_id)
+
+        async def body(pipe: Pipeline) -> None:
+            record = await self._filed(pipe, case_id, identity, Role.LEADER, Role.CLERK)
+            if record.get("officer_id"):
+                raise Conflict(
+                    f"case {case_id} is already assigned to {record.get('officer_id')}; "
+                    "moving a case is a command action"
+                )
+            pipe.multi()  # type: ignore[no-untyped-call]
+            pipe.hset(case_key, mapping={"officer_id": officer_id, "team": team})
+            assigned = case_events_pb2.OfficerAssigned(
+                case_id=case_id, officer_id=officer_id, team=team
+            )
+            self.ctx.outbox.stage(pipe, self._event(assigned, case_id, record.court_code, identity))
+
+        await self.records.transact([case_key], body)
+
+    async def serve_notice(self, case_id: str, *, identity: Identity) -> str:
+        """Record that the execution notice and asset-report order were served; the notice
+        states the case account and the hotline (¶20)."""
+        case_key = self.records.case_key(case_id)
+        hotline = catalogue().rule("intake.notice-hotline").value or ""
+
+        async def body(pipe: Pipeline) -> str:
+            record = await self._filed(pipe, case_id, identity, Role.OFFICER)
+            if not record.get("officer_id"):
+                raise Conflict(f"case {case_id} has no officer yet: assign one first")
+            if record.get("notice_served_on"):
+                raise Conflict(
+                    f"the execution notice of case {case_id} was served on "
+                    f"{record.get('notice_served_on')}"
+                )
+            today = china_today(self.ctx.clock).isoformat()
+            pipe.multi()  # type: ignore[no-untyped-call]
+            pipe.hset(case_key, "notice_served_on", today)
+            served = case_events_pb2.ExecutionNoticeServed(
+                case_id=case_id,
+                served_on=today,
+                case_account=record.get("case_account"),
+                hotline=hotline,
+            )
+            self.ctx.outbox.stage(pipe, self._event(served, case_id, record.court_code, identity))
+            return today
+
+        return await self.records.transact([case_key], body)
+
+    async def close(self, case_id: str, method: ClosureMethod, *, identity: Identity) -> None:
+        case_key = self.records.case_key(case_id)
+
+        async def body(pipe: Pipeline) -> None:
+            record = await self._filed(pipe, case_id, identity, Role.OFFICER)
+            today = china_today(self.ctx.clock).isoformat()
+            pipe.multi()  # type: ignore[no-untyped-call]
+            pipe.hset(
+                case_key,
+                mapping={
+                    "status": CaseStatus.CLOSED.value,
+                    "closed_method": method.value,
+                    "closed_on": today,
+                },
+            )
+            closed = case_events_pb2.CaseClosed(
+                case_id=case_id, method=method.value, closed_on=today
+            )
+            self.ctx.outbox.stage(pipe, self._event(closed, case_id, record.court_code, identity))
+
+        await self.records.transact([case_key], body)
+
+
+def record_view(record: CaseRecord) -> dict[str, object]:
+    """A case record as the API shows it."""
+    view: dict[str, object] = {"case_id": record.case_id, "status": record.status.value}
+    if record.filed is not None:
+        view.update(MessageToDict(record.filed, preserving_proto_field_name=True))
+    else:
+        view["court_code"] = record.court_code
+        view["received_on"] = record.get("received_on")
+    for name in (
+        "case_account", "officer_id", "team", "track", "notice_served_on", "closed_method",
+        "closed_on", "refusal",
+    ):  # fmt: skip
+        if record.get(name):
+            view[name] = record.get(name)
+    if record.get("triage_reasons"):
+        view["triage_reasons"] = json.loads(record.get("triage_reasons"))
+    return view

@@ -4,38 +4,71 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, HTTPException, Request, Response, status
-from google.protobuf.json_format import MessageToDict
-from pydantic import BaseModel
+from fastapi import APIRouter, Header, Request, Response, status
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 
-from services.intake.domain import FileCase
-from services.intake.handlers import IdempotencyConflict, file_case
-from services.intake.repository import CaseRecords
+from services.intake.domain import ClosureMethod, FileCase
+from services.intake.handlers import Filed, Intake, IntakeError, record_view
 from zhixing.auth import CurrentIdentity, require_visible
-from zhixing.service import ServiceContext
 
 router = APIRouter(prefix="/v1", tags=["cases"])
 
 
 class CaseFiledResponse(BaseModel):
     case_id: str
+    status: str
+    case_number: str = Field("", description="Issued when the case is docketed")
+    flags: list[str] = Field(
+        default_factory=list,
+        description="Raised at filing without stopping it, e.g. minor_debtor:<id number>",
+    )
 
 
-def _ctx(request: Request) -> ServiceContext:
-    ctx: ServiceContext = request.app.state.ctx
-    return ctx
+class Refusal(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    reason: Annotated[str, Field(min_length=1, max_length=2000)]
 
 
-def _records(request: Request) -> CaseRecords:
-    records: CaseRecords = request.app.state.records
-    return records
+class Assignment(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    officer_id: Annotated[str, Field(min_length=1, max_length=100)]
+    team: Annotated[str, Field(min_length=1, max_length=100)] = "法官团队"
+
+
+class Closure(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    method: ClosureMethod
+
+
+def _intake(request: Request) -> Intake:
+    intake: Intake = request.app.state.intake
+    return intake
+
+
+def intake_error_response(exc: IntakeError) -> JSONResponse:
+    detail: Any = str(exc)
+    if exc.loc:  # the shape of FastAPI's own validation errors, so clients parse one shape
+        detail = [{"loc": list(exc.loc), "msg": str(exc), "type": "value_error"}]
+    return JSONResponse({"detail": detail}, status_code=exc.status)
+
+
+def _filed_response(filed: Filed, response: Response) -> CaseFiledResponse:
+    if not filed.created:
+        response.status_code = status.HTTP_200_OK
+    return CaseFiledResponse(
+        case_id=filed.case_id,
+        status=filed.status.value,
+        case_number=filed.case_number,
+        flags=filed.flags,
+    )
 
 
 @router.post(
     "/cases",
     status_code=status.HTTP_201_CREATED,
     response_model=CaseFiledResponse,
-    summary="File an enforcement case (立案)",
+    summary="File an enforcement case (立案): receive and docket at once",
     responses={200: {"description": "Replay of an earlier request with the same Idempotency-Key"}},
 )
 async def post_case(
@@ -45,24 +78,91 @@ async def post_case(
     response: Response,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> CaseFiledResponse:
-    try:
-        filed = await file_case(
-            cmd,
-            identity=identity,
-            ctx=_ctx(request),
-            records=_records(request),
-            idempotency_key=idempotency_key,
-        )
-    except IdempotencyConflict as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
-    if not filed.created:
-        response.status_code = status.HTTP_200_OK
-    return CaseFiledResponse(case_id=filed.case_id)
+    filed = await _intake(request).receive(
+        cmd, identity=identity, idempotency_key=idempotency_key, docket=True
+    )
+    return _filed_response(filed, response)
 
 
-@router.get("/cases/{case_id}", summary="A filed case as intake recorded it")
+@router.post(
+    "/applications",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CaseFiledResponse,
+    summary="Receive an application (收案): the 7-day docketing clock starts",
+)
+async def post_application(
+    cmd: FileCase,
+    identity: CurrentIdentity,
+    request: Request,
+    response: Response,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> CaseFiledResponse:
+    filed = await _intake(request).receive(
+        cmd, identity=identity, idempotency_key=idempotency_key, docket=False
+    )
+    return _filed_response(filed, response)
+
+
+@router.post(
+    "/applications/{case_id}/docket",
+    response_model=CaseFiledResponse,
+    summary="Docket a received application (立案): the case number is issued",
+)
+async def docket_application(
+    case_id: str, identity: CurrentIdentity, request: Request
+) -> CaseFiledResponse:
+    filed = await _intake(request).docket(case_id, identity=identity)
+    return CaseFiledResponse(
+        case_id=filed.case_id,
+        status=filed.status.value,
+        case_number=filed.case_number,
+        flags=filed.flags,
+    )
+
+
+@router.post(
+    "/applications/{case_id}/refusal",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Rule not to docket an application (裁定不予受理)",
+)
+async def refuse_application(
+    case_id: str, body: Refusal, identity: CurrentIdentity, request: Request
+) -> None:
+    await _intake(request).refuse(case_id, body.reason, identity=identity)
+
+
+@router.post(
+    "/cases/{case_id}/assignment",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Assign the responsible officer and team (确定承办人)",
+)
+async def assign(
+    case_id: str, body: Assignment, identity: CurrentIdentity, request: Request
+) -> None:
+    await _intake(request).assign_officer(case_id, body.officer_id, body.team, identity=identity)
+
+
+@router.post(
+    "/cases/{case_id}/execution-notice",
+    summary="Record the execution notice and asset-report order as served",
+)
+async def serve_notice(case_id: str, identity: CurrentIdentity, request: Request) -> dict[str, str]:
+    served_on = await _intake(request).serve_notice(case_id, identity=identity)
+    return {"case_id": case_id, "served_on": served_on}
+
+
+@router.post(
+    "/cases/{case_id}/closure",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Close the case (结案)",
+)
+async def close(case_id: str, body: Closure, identity: CurrentIdentity, request: Request) -> None:
+    await _intake(request).close(case_id, body.method, identity=identity)
+
+
+@router.get("/cases/{case_id}", summary="A case (or application) as intake recorded it")
 async def get_case(case_id: str, identity: CurrentIdentity, request: Request) -> dict[str, Any]:
-    filed = await _records(request).get(case_id)
-    require_visible(identity, filed.court_code if filed else None, f"case {case_id}")
-    assert filed is not None
-    return MessageToDict(filed, preserving_proto_field_name=True)
+    record = await _intake(request).records.read(case_id)
+    require_visible(identity, record.court_code if record else None, f"case {case_id}")
+    assert record is not None
+    return record_view(record)

@@ -101,6 +101,8 @@ class Rule(_Strict):
     escalation: str | tuple[EscalationStep, ...] = "default"
     on_expiry: Expiry | None = None
     effect: str | None = None
+    # A fixed value the rule prescribes that is not a period (e.g. a hotline number).
+    value: str | None = None
 
     @model_validator(mode="after")
     def _complete(self) -> Self:

@@ -1,0 +1,94 @@
+"""How asset control reaches the outside query and control systems: the ``AgencyClient``
+interface, and its gRPC implementation against the agency gateway. A real connector to
+总对总/点对点 implements the same four calls."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+import grpc
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from zhixing.v1 import agency_gateway_pb2 as pb
+from zhixing.v1 import agency_gateway_pb2_grpc
+
+
+class AgencyUnavailable(Exception):
+    """The call did not get an answer (timeout, connection refused, server error)."""
+
+
+class AgencyClient(Protocol):
+    async def submit_query(self, request: pb.SubmitQueryRequest) -> None: ...
+
+    async def submit_control(self, request: pb.SubmitControlRequest) -> None: ...
+
+    async def fetch_feedback(self, max_items: int) -> Sequence[pb.Feedback]: ...
+
+    async def ack_feedback(self, feedback_ids: Sequence[str]) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class AgencySettings(BaseSettings):
+    """Where the outside systems are, and how patiently asset control talks to them."""
+
+    model_config = SettingsConfigDict(env_prefix="ZHIXING_AGENCY_", extra="ignore")
+
+    target: str = Field("127.0.0.1:50060", description="host:port of the agency gateway")
+    call_timeout_s: float = Field(2.0, gt=0, description="Deadline of one gRPC call")
+    feedback_timeout_s: float = Field(
+        600.0, gt=0, description="Resubmit a request with no feedback after this long"
+    )
+    max_attempts: int = Field(
+        5, ge=1, description="Tries per channel before it is reported as failing"
+    )
+    backoff_base_s: float = Field(30.0, gt=0, description="First retry delay; doubles per try")
+    backoff_max_s: float = Field(3600.0, gt=0, description="Longest retry delay")
+    poll_interval_s: float = Field(
+        0.2, gt=0, description="Wall-clock pause of the worker when there is nothing to do"
+    )
+
+    def backoff_s(self, attempts: int) -> float:
+        return float(min(self.backoff_max_s, self.backoff_base_s * 2 ** max(0, attempts - 1)))
+
+
+class GrpcAgencyClient:
+    def __init__(self, settings: AgencySettings) -> None:
+        self._settings = settings
+        self._channel = grpc.aio.insecure_channel(settings.target)
+        self._stub = agency_gateway_pb2_grpc.AgencyGatewayServiceStub(self._channel)
+
+    async def submit_query(self, request: pb.SubmitQueryRequest) -> None:
+        try:
+            await self._stub.SubmitQuery(request, timeout=self._settings.call_timeout_s)
+        except grpc.aio.AioRpcError as exc:
+            raise AgencyUnavailable(f"{exc.code().name}: {exc.details()}") from None
+
+    async def submit_control(self, request: pb.SubmitControlRequest) -> None:
+        try:
+            await self._stub.SubmitControl(request, timeout=self._settings.call_timeout_s)
+        except grpc.aio.AioRpcError as exc:
+            raise AgencyUnavailable(f"{exc.code().name}: {exc.details()}") from None
+
+    async def fetch_feedback(self, max_items: int) -> Sequence[pb.Feedback]:
+        try:
+            reply = await self._stub.FetchFeedback(
+                pb.FetchFeedbackRequest(max=max_items), timeout=self._settings.call_timeout_s
+            )
+        except grpc.aio.AioRpcError as exc:
+            raise AgencyUnavailable(f"{exc.code().name}: {exc.details()}") from None
+        return list(reply.feedback)
+
+    async def ack_feedback(self, feedback_ids: Sequence[str]) -> None:
+        try:
+            await self._stub.AckFeedback(
+                pb.AckFeedbackRequest(feedback_ids=list(feedback_ids)),
+                timeout=self._settings.call_timeout_s,
+            )
+        except grpc.aio.AioRpcError as exc:
+            raise AgencyUnavailable(f"{exc.code().name}: {exc.details()}") from None
+
+    async def close(self) -> None:
+        await self._channel.close(grace=None)

@@ -1,0 +1,260 @@
+"""Asset control's HTTP API: a case's query and assets, control, disposal and leads."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Request, status
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
+
+from services.asset_control.control import AssetControl, AssetControlError
+from zhixing.assets import AssetKind, Channel, PriceMethod, SaleMode
+from zhixing.auth import CurrentIdentity, require_visible
+from zhixing.v1 import agency_gateway_pb2 as agency_pb
+
+router = APIRouter(prefix="/v1", tags=["assets"])
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class ControlIn(_Body):
+    amount_fen: Annotated[StrictInt, Field(gt=0)] | None = Field(
+        None, description="Exact amount to freeze (money only; other assets are taken whole)"
+    )
+    control_ref: Annotated[str, Field(max_length=100)] = Field(
+        "", description="Ruling or notice number of an offline control done by hand"
+    )
+
+
+class Reason(_Body):
+    reason: Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+class PriceStart(_Body):
+    method: PriceMethod
+
+
+class PriceFixed(_Body):
+    price_fen: Annotated[StrictInt, Field(gt=0)]
+
+
+class SaleIn(_Body):
+    mode: SaleMode = SaleMode.ONLINE_AUCTION
+    reason: Annotated[str, Field(max_length=2000)] = ""
+
+
+class SelfDisposalIn(_Body):
+    days: Annotated[StrictInt, Field(gt=0)]
+
+
+class LeadIn(_Body):
+    description: Annotated[str, Field(min_length=1, max_length=500)]
+    channel: Channel | None = None
+    urgent: bool = False
+
+
+class AssetIn(_Body):
+    """An asset found by verifying a lead."""
+
+    kind: AssetKind
+    asset_key: Annotated[str, Field(min_length=1, max_length=200)]
+    description: Annotated[str, Field(min_length=1, max_length=500)]
+    value_fen: Annotated[StrictInt, Field(gt=0)]
+    online_control: bool = False
+    location_division: Annotated[str, Field(pattern=r"^\d{6}$")] | None = None
+    holder_id: Annotated[str, Field(max_length=18)] = ""
+
+
+class LeadVerification(_Body):
+    found: AssetIn | None = Field(None, description="The asset, if the lead proved true")
+
+
+def _control(request: Request) -> AssetControl:
+    control: AssetControl = request.app.state.asset_control
+    return control
+
+
+def asset_error_response(exc: AssetControlError) -> JSONResponse:
+    detail: Any = str(exc)
+    if exc.loc:
+        detail = [{"loc": list(exc.loc), "msg": str(exc), "type": "value_error"}]
+    return JSONResponse({"detail": detail}, status_code=exc.status)
+
+
+@router.get("/cases/{case_id}/assets", summary="A case's network query, assets and leads")
+async def case_assets(case_id: str, identity: CurrentIdentity, request: Request) -> dict[str, Any]:
+    control = _control(request)
+    case = await control.case(case_id)
+    require_visible(identity, case["court_code"] if case else None, f"case {case_id}")
+    assert case is not None
+    leads = [await control.lead(lead_id) for lead_id in case["leads"]]
+    return {
+        "case_id": case_id,
+        "case_number": case["case_number"],
+        "court_code": case["court_code"],
+        "needed_fen": case["needed_fen"],
+        "reserved_fen": case["reserved_fen"],
+        "query": case["query"],
+        "assets": await control.assets_of(case),
+        "leads": [lead for lead in leads if lead is not None],
+    }
+
+
+@router.get("/assets/{asset_id}", summary="One asset of a case")
+async def get_asset(asset_id: str, identity: CurrentIdentity, request: Request) -> dict[str, Any]:
+    asset = await _control(request).asset(asset_id)
+    require_visible(identity, asset["court_code"] if asset else None, f"asset {asset_id}")
+    assert asset is not None
+    return asset
+
+
+@router.post("/assets/{asset_id}/control", summary="Freeze, seize or detain (¶13, ¶15)")
+async def control_asset(
+    asset_id: str, body: ControlIn, identity: CurrentIdentity, request: Request
+) -> dict[str, Any]:
+    return await _control(request).control(
+        asset_id, identity=identity, amount_fen=body.amount_fen, control_ref=body.control_ref
+    )
+
+
+@router.post(
+    "/assets/{asset_id}/over-seizure-exception",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Approve controlling an indivisible asset beyond the need (leader)",
+)
+async def approve_exception(
+    asset_id: str, body: Reason, identity: CurrentIdentity, request: Request
+) -> None:
+    await _control(request).approve_exception(asset_id, body.reason, identity=identity)
+
+
+@router.post(
+    "/assets/{asset_id}/decline",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Decide not to control an asset found",
+)
+async def decline(asset_id: str, body: Reason, identity: CurrentIdentity, request: Request) -> None:
+    await _control(request).decline(asset_id, body.reason, identity=identity)
+
+
+@router.post(
+    "/assets/{asset_id}/renewal",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Renew a control before its term ends (续行)",
+)
+async def renew(asset_id: str, identity: CurrentIdentity, request: Request) -> None:
+    await _control(request).renew(asset_id, identity=identity)
+
+
+@router.post(
+    "/assets/{asset_id}/release",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Release a control (解除); the next waiting seizure takes effect",
+)
+async def release(asset_id: str, body: Reason, identity: CurrentIdentity, request: Request) -> None:
+    await _control(request).release(asset_id, body.reason, identity=identity)
+
+
+@router.post(
+    "/assets/{asset_id}/reference-price",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Start fixing the disposal reference price (¶16)",
+)
+async def start_price(
+    asset_id: str, body: PriceStart, identity: CurrentIdentity, request: Request
+) -> None:
+    await _control(request).start_reference_price(asset_id, body.method, identity=identity)
+
+
+@router.post(
+    "/assets/{asset_id}/reference-price/fixed",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Record the fixed reference price",
+)
+async def fix_price(
+    asset_id: str, body: PriceFixed, identity: CurrentIdentity, request: Request
+) -> None:
+    await _control(request).fix_reference_price(asset_id, body.price_fen, identity=identity)
+
+
+@router.post(
+    "/assets/{asset_id}/sale",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Approve and start the sale: online auction first (¶18); not by the controller",
+)
+async def start_sale(
+    asset_id: str, body: SaleIn, identity: CurrentIdentity, request: Request
+) -> None:
+    await _control(request).start_sale(asset_id, body.mode, body.reason, identity=identity)
+
+
+@router.post(
+    "/assets/{asset_id}/self-disposal",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Permit the debtor to sell the asset himself (¶17)",
+)
+async def self_disposal(
+    asset_id: str, body: SelfDisposalIn, identity: CurrentIdentity, request: Request
+) -> None:
+    await _control(request).permit_self_disposal(asset_id, body.days, identity=identity)
+
+
+@router.post(
+    "/cases/{case_id}/leads",
+    status_code=status.HTTP_201_CREATED,
+    summary="Record an asset lead (urgent: verification starts within 24 hours)",
+)
+async def add_lead(
+    case_id: str, body: LeadIn, identity: CurrentIdentity, request: Request
+) -> dict[str, str]:
+    lead_id = await _control(request).add_lead(
+        case_id,
+        body.description,
+        body.channel.value if body.channel else "",
+        body.urgent,
+        identity=identity,
+    )
+    return {"lead_id": lead_id}
+
+
+@router.post(
+    "/leads/{lead_id}/verification-start",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Start verifying a lead",
+)
+async def start_verification(lead_id: str, identity: CurrentIdentity, request: Request) -> None:
+    await _control(request).start_lead_verification(lead_id, identity=identity)
+
+
+@router.post("/leads/{lead_id}/verification", summary="Record what verifying a lead found")
+async def verify_lead(
+    lead_id: str, body: LeadVerification, identity: CurrentIdentity, request: Request
+) -> dict[str, str]:
+    found = body.found
+    asset = None
+    if found is not None:
+        asset = agency_pb.AgencyAsset(
+            asset_key=found.asset_key,
+            kind=found.kind.value,
+            description=found.description,
+            holder_id=found.holder_id,
+            value_fen=found.value_fen,
+            online_control=found.online_control,
+            location_division=found.location_division or "",
+        )
+    asset_id = await _control(request).verify_lead(lead_id, asset, identity=identity)
+    return {"lead_id": lead_id, "asset_id": asset_id}
+
+
+@router.post(
+    "/cases/{case_id}/queries/retry",
+    summary="Try the channels that kept failing again",
+)
+async def retry_channels(
+    case_id: str, identity: CurrentIdentity, request: Request
+) -> dict[str, int]:
+    retried = await _control(request).retry_failed_channels(case_id, identity=identity)
+    return {"channels_retried": retried}

@@ -1,0 +1,60 @@
+"""What asset control does on other services' events: a filed case starts its network
+query (and its leads); a control term that breached lapses the control."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from google.protobuf.message import Message
+
+from services.asset_control.control import AssetControl
+from zhixing.bus import Transaction
+from zhixing.events import CASE_FILED, CLOCK_BREACHED, Event
+from zhixing.v1 import case_events_pb2, deadline_events_pb2
+
+CONTROL_TERM_RULES = frozenset(
+    {
+        "asset.control-term-deposits",
+        "asset.control-term-movables",
+        "asset.control-term-real-estate",
+    }
+)
+
+
+class CaseIntake:
+    """Consumer of case events: every filed case gets its network query."""
+
+    def __init__(self, control: AssetControl) -> None:
+        self.control = control
+
+    async def __call__(self, events: Sequence[Event[Message]], tx: Transaction) -> None:
+        for event in events:
+            if event.event_type == CASE_FILED.name:
+                filed = event.payload
+                assert isinstance(filed, case_events_pb2.CaseFiled)
+                self.control.on_case_filed(tx.pipe, filed, event.event_id)
+
+
+class ControlTerms:
+    """Consumer of deadline events: a breached control term lapses the control.
+
+    The lapse is its own transaction (it reads and watches the asset and its queue); it is
+    idempotent, so a redelivered breach changes nothing.
+    """
+
+    def __init__(self, control: AssetControl) -> None:
+        self.control = control
+
+    async def __call__(self, events: Sequence[Event[Message]], tx: Transaction) -> None:
+        for event in events:
+            if event.event_type != CLOCK_BREACHED.name:
+                continue
+            breached = event.payload
+            assert isinstance(breached, deadline_events_pb2.ClockBreached)
+            if breached.clock.rule_id in CONTROL_TERM_RULES:
+                await self.control.lapse(
+                    breached.clock.subject_id,
+                    breached.clock.clock_id,
+                    breached.effect,
+                    event.event_id,
+                )

@@ -1,0 +1,110 @@
+"""What intake does on other services' events: triage a case once its centralized query is
+complete (繁简分流, ¶7), and convert a simple case to the ordinary track when its period
+passes (the deadline engine's breach of ``triage.simple-period`` is the trigger)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import structlog
+from google.protobuf.message import Message
+
+from services.intake.domain import TEAM_OF_TRACK, Track, triage
+from services.intake.repository import CaseRecords, CaseStatus
+from zhixing.bus import Transaction
+from zhixing.clock import Clock
+from zhixing.events import CLOCK_BREACHED, NETWORK_QUERY_COMPLETED, Event, new_event
+from zhixing.outbox import Outbox
+from zhixing.v1 import asset_events_pb2, case_events_pb2, deadline_events_pb2, envelope_pb2
+
+log = structlog.get_logger(__name__)
+
+SIMPLE_PERIOD_RULE = "triage.simple-period"
+TRIAGE_ACTOR = envelope_pb2.Actor(
+    kind=envelope_pb2.ACTOR_KIND_SERVICE, id="svc:intake/triage", role="service"
+)
+
+
+class IntakeReactions:
+    def __init__(self, records: CaseRecords, outbox: Outbox, clock: Clock) -> None:
+        self.records = records
+        self.outbox = outbox
+        self.clock = clock
+
+    def _stage(self, tx: Transaction, payload: Message, cause: Event[Message], court: str) -> None:
+        event = new_event(
+            payload,
+            aggregate_id=payload.case_id,  # type: ignore[attr-defined]
+            court_code=court,
+            actor=TRIAGE_ACTOR,
+            clock=self.clock,
+            correlation_id=cause.envelope.correlation_id,
+            causation_id=cause.event_id,
+        )
+        self.outbox.stage(tx.pipe, event)
+
+    async def __call__(self, events: Sequence[Event[Message]], tx: Transaction) -> None:
+        tracks: dict[str, str] = {}  # decisions earlier in this batch
+        for event in events:
+            if event.event_type == NETWORK_QUERY_COMPLETED.name:
+                done = event.payload
+                assert isinstance(done, asset_events_pb2.NetworkQueryCompleted)
+                if done.round != 1:
+                    continue  # later rounds re-query; triage happens once
+                record = await self.records.read(done.case_id, tx.redis)
+                if record is None or record.status is not CaseStatus.FILED:
+                    continue
+                if record.get("track") or done.case_id in tracks:
+                    continue
+                track, reasons = triage(
+                    needed_fen=done.needed_fen,
+                    liquid_value_fen=done.liquid_value_fen,
+                    assets_to_dispose=done.assets_to_dispose,
+                    asset_count=done.asset_count,
+                )
+                team = TEAM_OF_TRACK[track]
+                tracks[done.case_id] = track
+                tx.pipe.hset(
+                    self.records.case_key(done.case_id),
+                    mapping={
+                        "track": track.value,
+                        "team": team,
+                        "triage_reasons": json.dumps(reasons, ensure_ascii=False),
+                    },
+                )
+                triaged = case_events_pb2.CaseTriaged(
+                    case_id=done.case_id,
+                    track=track.value,
+                    reasons=reasons,
+                    team=team,
+                    decided_by="auto",
+                )
+                self._stage(tx, triaged, event, record.court_code)
+            elif event.event_type == CLOCK_BREACHED.name:
+                breached = event.payload
+                assert isinstance(breached, deadline_events_pb2.ClockBreached)
+                if breached.clock.rule_id != SIMPLE_PERIOD_RULE:
+                    continue
+                case_id = breached.clock.subject_id
+                record = await self.records.read(case_id, tx.redis)
+                current = tracks.get(case_id) or (record.get("track") if record else "")
+                if record is None or record.status is not CaseStatus.FILED:
+                    continue
+                if current != Track.SIMPLE:
+                    continue
+                tracks[case_id] = Track.ORDINARY
+                team = TEAM_OF_TRACK[Track.ORDINARY]
+                tx.pipe.hset(
+                    self.records.case_key(case_id),
+                    mapping={"track": Track.ORDINARY.value, "team": team},
+                )
+                converted = case_events_pb2.CaseConverted(
+                    case_id=case_id,
+                    from_track=Track.SIMPLE.value,
+                    to_track=Track.ORDINARY.value,
+                    reason=f"简案未在期限内结案（{breached.effect}）",
+                    team=team,
+                )
+                log.info("simple case converted to ordinary", case_id=case_id)
+                self._stage(tx, converted, event, record.court_code)

@@ -1,0 +1,314 @@
+"""Asset control through the real stack: intake files a case on Kafka, asset control
+queries every channel of the agency gateway over gRPC, records and freezes what it finds
+within the claim, and the command service opens and clears the clocks."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from services.agency_gateway.synthetic import synthetic_assets
+from tests.conftest import Isolated, read_topic
+from tests.factories import filing
+from tests.integration.platform_stack import Stack, platform_stack
+from tests.polling import eventually
+from zhixing.assets import CHANNELS, LIQUID_KINDS, AssetKind, Channel
+from zhixing.auth import Role
+from zhixing.demo import credit_code
+from zhixing.events import decode_event
+from zhixing.topics import ASSET_EVENTS
+from zhixing.v1 import agency_gateway_pb2 as agency_pb
+
+pytestmark = pytest.mark.integration
+
+SEED = 2021
+
+
+def everything_found(debtor_id: str) -> list[agency_pb.AgencyAsset]:
+    return [a for channel in CHANNELS for a in synthetic_assets(SEED, debtor_id, channel)]
+
+
+def debtor_with(predicate: Any) -> str:
+    """The first synthetic debtor whose assets satisfy ``predicate`` (deterministic)."""
+    for serial in range(1, 5000):
+        debtor = credit_code(serial)
+        if predicate(everything_found(debtor)):
+            return debtor
+    raise AssertionError("no synthetic debtor fits")
+
+
+def money_and_online_house(assets: list[agency_pb.AgencyAsset]) -> bool:
+    money = [a for a in assets if AssetKind(a.kind) in LIQUID_KINDS]
+    houses = [a for a in assets if a.kind == AssetKind.REAL_ESTATE and a.online_control]
+    return len(money) >= 1 and len(houses) == 1
+
+
+def case_with(debtor_id: str, claim: int) -> dict[str, Any]:
+    return filing(
+        debtors=[{"kind": "organisation", "name": "某某有限公司", "id_number": debtor_id}],
+        claim_amount_fen=claim,
+        costs_fen=1000,
+    )
+
+
+async def file_case(stack: Stack, body: dict[str, Any]) -> str:
+    async with stack.client(stack.intake) as client:
+        response = await client.post("/v1/cases", json=body, headers=stack.headers(Role.CLERK))
+    assert response.status_code == 201, response.text
+    case_id: str = response.json()["case_id"]
+    return case_id
+
+
+async def case_view(stack: Stack, case_id: str) -> dict[str, Any] | None:
+    async with stack.client(stack.assets) as client:
+        response = await client.get(
+            f"/v1/cases/{case_id}/assets", headers=stack.headers(Role.OFFICER)
+        )
+    if response.status_code == 404:
+        return None
+    assert response.status_code == 200, response.text
+    view: dict[str, Any] = response.json()
+    return view
+
+
+async def until_query(
+    stack: Stack, case_id: str, status: str, *, step_s: float = 0
+) -> dict[str, Any]:
+    """Wait for the case's query to reach ``status``, moving simulated time on by
+    ``step_s`` per poll so backoffs and feedback timeouts come due."""
+    seen: dict[str, Any] = {}
+
+    async def reached() -> bool:
+        if step_s:
+            stack.clock.advance(dt.timedelta(seconds=step_s))
+        view = await case_view(stack, case_id)
+        if view is None:
+            return False
+        seen.update(view)
+        pending = [a for a in view["assets"] if a["status"] == "control_pending"]
+        return view["query"]["status"] == status and not pending
+
+    await eventually(reached, within_s=90)
+    return seen
+
+
+async def asset_events(isolated: Isolated) -> list[Any]:
+    return [decode_event(r.value) for r in await read_topic(isolated, ASSET_EVENTS.name)]
+
+
+async def test_a_case_is_queried_on_every_channel_frozen_within_the_claim_and_disposed_on_time(
+    isolated: Isolated, tmp_path: Path
+) -> None:
+    debtor = debtor_with(money_and_online_house)
+    found = everything_found(debtor)
+    money = sum(a.value_fen for a in found if AssetKind(a.kind) in LIQUID_KINDS)
+    claim = money + 50_000  # the money falls short, so the house matters
+    async with platform_stack(isolated, tmp_path) as stack:
+        case_id = await file_case(stack, case_with(debtor, claim))
+        view = await until_query(stack, case_id, "completed")
+
+        # Every channel answered; exactly the synthetic assets were recorded, once each.
+        assert {u["channel"] for u in view["query"]["units"]} == set(CHANNELS)
+        assert {a["asset_key"] for a in view["assets"]} == {a.asset_key for a in found}
+        assert len(view["assets"]) == len(found)
+        # Money found online was frozen at once, each for its exact balance (all needed).
+        frozen = {a["asset_key"]: a for a in view["assets"] if a["status"] == "controlled"}
+        for asset in found:
+            if AssetKind(asset.kind) in LIQUID_KINDS:
+                assert frozen[asset.asset_key]["amount_fen"] == asset.value_fen
+        assert view["reserved_fen"] == money <= view["needed_fen"] == claim + 1000
+
+        house = next(a for a in view["assets"] if a["kind"] == AssetKind.REAL_ESTATE)
+        async with stack.client(stack.assets) as client:
+            # The house is worth more than the 51,000 fen still needed: refused, with numbers.
+            refused = await client.post(
+                f"/v1/assets/{house['asset_id']}/control",
+                json={},
+                headers=stack.headers(Role.OFFICER, subject="officer-a"),
+            )
+            assert refused.status_code == 409
+            assert "over-seizure" in refused.json()["detail"]
+            assert str(view["needed_fen"]) in refused.json()["detail"]
+            # An officer cannot approve the exception; a leader can, and then it goes.
+            not_leader = await client.post(
+                f"/v1/assets/{house['asset_id']}/over-seizure-exception",
+                json={"reason": "房屋不可分割"},
+                headers=stack.headers(Role.OFFICER, subject="officer-a"),
+            )
+            assert not_leader.status_code == 403
+            approved = await client.post(
+                f"/v1/assets/{house['asset_id']}/over-seizure-exception",
+                json={"reason": "房屋不可分割"},
+                headers=stack.headers(Role.LEADER, subject="leader-1"),
+            )
+            assert approved.status_code == 204, approved.text
+            controlled = await client.post(
+                f"/v1/assets/{house['asset_id']}/control",
+                json={},
+                headers=stack.headers(Role.OFFICER, subject="officer-a"),
+            )
+            assert controlled.status_code == 200, controlled.text
+
+        async def house_controlled() -> bool:
+            asset = await stack.control.asset(house["asset_id"])
+            return asset is not None and asset["status"] == "controlled"
+
+        await eventually(house_controlled)
+
+        # The command service opened the disposal and control-term clocks of the house,
+        # and cleared the network-query clock of the case.
+        async def clocks_open() -> bool:
+            rules = {c.rule_id: c for c in await stack.engine.clocks_of(house["asset_id"])}
+            return {"disposal.reference-price", "asset.control-term-real-estate"} <= set(rules)
+
+        await eventually(clocks_open)
+        query_clock = {c.rule_id: c for c in await stack.engine.clocks_of(case_id)}
+        assert query_clock["asset.network-query"].status == "cleared"
+
+        async with stack.client(stack.assets) as client:
+            path = f"/v1/assets/{house['asset_id']}"
+            start = await client.post(
+                f"{path}/reference-price", json={"method": "网络询价"},
+                headers=stack.headers(Role.OFFICER, subject="officer-a"),
+            )  # fmt: skip
+            assert start.status_code == 204, start.text
+            fixed = await client.post(
+                f"{path}/reference-price/fixed", json={"price_fen": house["value_fen"]},
+                headers=stack.headers(Role.OFFICER, subject="officer-a"),
+            )  # fmt: skip
+            assert fixed.status_code == 204, fixed.text
+            # Separation of duties: the officer who seized it cannot approve its sale.
+            own = await client.post(
+                f"{path}/sale", json={}, headers=stack.headers(Role.OFFICER, subject="officer-a")
+            )
+            assert own.status_code == 403
+            assert "分段办理" in own.json()["detail"]
+            offline = await client.post(
+                f"{path}/sale", json={"mode": "offline_auction"},
+                headers=stack.headers(Role.OFFICER, subject="officer-b"),
+            )  # fmt: skip
+            assert offline.status_code == 422  # online auction first, unless a reason is given
+            sale = await client.post(
+                f"{path}/sale", json={}, headers=stack.headers(Role.OFFICER, subject="officer-b")
+            )
+            assert sale.status_code == 204, sale.text
+
+        async def sale_clock_cleared() -> bool:
+            clocks = {c.rule_id: c for c in await stack.engine.clocks_of(house["asset_id"])}
+            sale_clock = clocks.get("disposal.sale-start")
+            return sale_clock is not None and sale_clock.status == "cleared"
+
+        await eventually(sale_clock_cleared)
+        price = {c.rule_id: c for c in await stack.engine.clocks_of(house["asset_id"])}
+        assert price["disposal.reference-price"].status == "cleared"
+
+        # Intake triaged the case from the query: the money falls short and a house needs
+        # selling, so it is an ordinary case.
+        async def triaged() -> bool:
+            async with stack.client(stack.intake) as client:
+                case = await client.get(f"/v1/cases/{case_id}", headers=stack.headers(Role.OFFICER))
+            return bool(case.json().get("track") == "ordinary")
+
+        await eventually(triaged)
+
+
+async def test_gateway_failures_timeouts_and_duplicate_feedback_lose_and_double_nothing(
+    isolated: Isolated, tmp_path: Path
+) -> None:
+    debtors = [credit_code(serial) for serial in (11, 12, 13)]
+    # Feedback comes ten simulated minutes after a request, later than the feedback timeout
+    # (four minutes) and the retry of a submission that timed out: the same request id is
+    # submitted again.
+    faults = {
+        "failure_rate": 0.4,
+        "timeout_rate": 0.3,
+        "hang_seconds": 0.6,
+        "duplicate_rate": 1.0,
+        "latency_ms": 600_000,
+    }
+    agency = {
+        "call_timeout_s": 0.3,
+        "max_attempts": 50,
+        "backoff_base_s": 5.0,
+        "feedback_timeout_s": 240.0,
+    }
+    async with platform_stack(
+        isolated, tmp_path, gateway=faults, agency=agency, with_command=False
+    ) as stack:
+        cases = {}
+        for debtor in debtors:
+            cases[debtor] = await file_case(stack, case_with(debtor, 10**12))
+        for debtor, case_id in cases.items():
+            view = await until_query(stack, case_id, "completed", step_s=120)
+            assert {a["asset_key"] for a in view["assets"]} == {
+                a.asset_key for a in everything_found(debtor)
+            }
+            money = [a for a in view["assets"] if AssetKind(a["kind"]) in LIQUID_KINDS]
+            assert all(a["status"] == "controlled" for a in money)
+            assert view["reserved_fen"] == sum(a["value_fen"] for a in money)
+        served = stack.gateway.gateway.state.requests
+        assert any(r.submissions > 1 for r in served.values()), "no resubmission happened"
+
+    events = await asset_events(isolated)
+    found = Counter(e.aggregate_id for e in events if e.event_type.endswith(".AssetFound"))
+    controlled = Counter(
+        e.aggregate_id for e in events if e.event_type.endswith(".AssetControlled")
+    )
+    completed = Counter(
+        e.aggregate_id for e in events if e.event_type.endswith(".NetworkQueryCompleted")
+    )
+    answered = Counter(
+        (e.aggregate_id, e.payload.channel)
+        for e in events
+        if e.event_type.endswith(".ChannelQueryAnswered")
+    )
+    assert set(completed) == set(cases.values()) and set(completed.values()) == {1}
+    assert set(answered.values()) == {1} and len(answered) == len(cases) * len(CHANNELS)
+    assert found and set(found.values()) == {1}
+    assert controlled and set(controlled.values()) == {1}
+
+
+async def test_a_channel_that_keeps_failing_is_reported_and_the_query_stays_open(
+    isolated: Isolated, tmp_path: Path
+) -> None:
+    gateway = {"failing_channels": [Channel.INSURANCE]}
+    agency = {"max_attempts": 3, "backoff_base_s": 5.0}
+    async with platform_stack(isolated, tmp_path, gateway=gateway, agency=agency) as stack:
+        case_id = await file_case(stack, case_with(credit_code(21), 10**9))
+
+        async def reported() -> bool:
+            stack.clock.advance(dt.timedelta(seconds=30))
+            view = await case_view(stack, case_id)
+            units = view["query"]["units"] if view else []
+            return any(u["status"] == "failed" for u in units)
+
+        await eventually(reported)
+        view = await case_view(stack, case_id)
+        assert view is not None and view["query"]["status"] == "running"
+        failed = [u for u in view["query"]["units"] if u["status"] == "failed"]
+        assert [u["channel"] for u in failed] == ["insurance"]
+        assert "unavailable" in failed[0]["error"]
+        clocks = {c.rule_id: c for c in await stack.engine.clocks_of(case_id)}
+        assert clocks["asset.network-query"].status == "running"
+
+        # The outage ends; the officer retries; the query completes and the clock clears.
+        stack.gateway.gateway.settings.failing_channels = []
+        async with stack.client(stack.assets) as client:
+            retried = await client.post(
+                f"/v1/cases/{case_id}/queries/retry", headers=stack.headers(Role.OFFICER)
+            )
+        assert retried.json() == {"channels_retried": 1}
+        await until_query(stack, case_id, "completed")
+
+        async def cleared() -> bool:
+            clocks = {c.rule_id: c for c in await stack.engine.clocks_of(case_id)}
+            return clocks["asset.network-query"].status == "cleared"
+
+        await eventually(cleared)
+
+    events = await asset_events(isolated)
+    assert any(e.event_type.endswith(".ChannelQueryFailed") for e in events)
