@@ -535,8 +535,8 @@ class AssetControl:
                 self._stage(pipe, requested, record["asset_id"], case["court_code"], actor)
             else:
                 self._controlled(pipe, case, record, amount, control_ref, "first", actor)
-        if kind in LIQUID_KINDS:
-            summary["liquid_fen"] += amount
+        if kind in LIQUID_KINDS and record["status"] != AssetStatus.WAITING:
+            summary["liquid_fen"] += amount  # a waiting freeze secures nothing yet
         self._put(pipe, queue_key, queue)
 
     def _controlled(
@@ -713,6 +713,8 @@ class AssetControl:
                 pipe, promoted.case, promoted.record, promoted.record["amount_fen"],
                 "轮候查封自动生效", "from_waiting", SERVICE_ACTOR,
             )  # fmt: skip
+            if AssetKind(promoted.record["kind"]) in LIQUID_KINDS:
+                _summary(promoted.case)["liquid_fen"] += promoted.record["amount_fen"]
             self._put(pipe, self.asset_key(promoted.record["asset_id"]), promoted.record)
             self._put(pipe, self.case_key(promoted.case["case_id"]), promoted.case)
 
@@ -887,7 +889,8 @@ class AssetControl:
         self, case: dict[str, Any], record: dict[str, Any], status: AssetStatus
     ) -> None:
         case["reserved_fen"] -= record["amount_fen"]
-        if AssetKind(record["kind"]) in LIQUID_KINDS:
+        counted = record["status"] != AssetStatus.WAITING
+        if AssetKind(record["kind"]) in LIQUID_KINDS and counted:
             _summary(case)["liquid_fen"] -= record["amount_fen"]
         record.update(status=status.value, amount_fen=0)
 

@@ -47,8 +47,9 @@ def money_and_online_house(assets: list[agency_pb.AgencyAsset]) -> bool:
     return len(money) >= 1 and len(houses) == 1
 
 
-def case_with(debtor_id: str, claim: int) -> dict[str, Any]:
+def case_with(debtor_id: str, claim: int, court: str = "苏1283") -> dict[str, Any]:
     return filing(
+        court,
         debtors=[{"kind": "organisation", "name": "某某有限公司", "id_number": debtor_id}],
         claim_amount_fen=claim,
         costs_fen=1000,
@@ -56,8 +57,9 @@ def case_with(debtor_id: str, claim: int) -> dict[str, Any]:
 
 
 async def file_case(stack: Stack, body: dict[str, Any]) -> str:
+    clerk = stack.headers(Role.CLERK, body["court_code"])
     async with stack.client(stack.intake) as client:
-        response = await client.post("/v1/cases", json=body, headers=stack.headers(Role.CLERK))
+        response = await client.post("/v1/cases", json=body, headers=clerk)
     assert response.status_code == 201, response.text
     case_id: str = response.json()["case_id"]
     return case_id
@@ -66,7 +68,7 @@ async def file_case(stack: Stack, body: dict[str, Any]) -> str:
 async def case_view(stack: Stack, case_id: str) -> dict[str, Any] | None:
     async with stack.client(stack.assets) as client:
         response = await client.get(
-            f"/v1/cases/{case_id}/assets", headers=stack.headers(Role.OFFICER)
+            f"/v1/cases/{case_id}/assets", headers=stack.headers(Role.COMMAND, "苏12")
         )
     if response.status_code == 404:
         return None
@@ -312,3 +314,72 @@ async def test_a_channel_that_keeps_failing_is_reported_and_the_query_stays_open
 
     events = await asset_events(isolated)
     assert any(e.event_type.endswith(".ChannelQueryFailed") for e in events)
+
+
+def money_online(assets: list[agency_pb.AgencyAsset]) -> bool:
+    money = [a for a in assets if AssetKind(a.kind) in LIQUID_KINDS and a.online_control]
+    return len(money) >= 1 and money[0].value_fen > 10_000
+
+
+async def test_over_a_year_a_simple_case_converts_and_a_lapsed_freeze_lets_the_waiting_one_in(
+    isolated: Isolated, tmp_path: Path
+) -> None:
+    debtor = debtor_with(money_online)
+    first_money = next(a for a in everything_found(debtor) if AssetKind(a.kind) in LIQUID_KINDS)
+    async with platform_stack(isolated, tmp_path) as stack:
+        # Case A (泰兴) needs less than the debtor's first account holds: a simple case.
+        case_a = await file_case(stack, case_with(debtor, first_money.value_fen // 2))
+        view_a = await until_query(stack, case_a, "completed")
+        # Case B (靖江, another court) on the same debtor: that account is held by A, so B's
+        # freeze waits behind it (轮候).
+        case_b = await file_case(stack, case_with(debtor, 10**12, court="苏1282"))
+        view_b = await until_query(stack, case_b, "completed")
+        a_asset = next(a for a in view_a["assets"] if a["asset_key"] == first_money.asset_key)
+        b_asset = next(a for a in view_b["assets"] if a["asset_key"] == first_money.asset_key)
+        assert a_asset["status"] == "controlled"
+        assert a_asset["amount_fen"] == view_a["needed_fen"]
+        assert b_asset["status"] == "waiting"
+
+        async def track_of(case_id: str) -> str:
+            async with stack.client(stack.intake) as client:
+                case = await client.get(
+                    f"/v1/cases/{case_id}", headers=stack.headers(Role.COMMAND, "苏12")
+                )
+            return str(case.json().get("track", ""))
+
+        async def track_is(case_id: str, track: str) -> bool:
+            return await track_of(case_id) == track
+
+        await eventually(lambda: track_is(case_a, "simple"))
+
+        # Three months and a bit later, A is not closed: it converts to the ordinary track.
+        stack.clock.advance(dt.timedelta(days=100))
+        await eventually(lambda: track_is(case_a, "ordinary"))
+
+        # A year after the freeze nobody renewed it: it lapses, and B's takes effect.
+        stack.clock.advance(dt.timedelta(days=300))
+
+        async def b_in_effect() -> bool:
+            asset = await stack.control.asset(b_asset["asset_id"])
+            return asset is not None and asset["status"] == "controlled"
+
+        await eventually(b_in_effect)
+        lapsed = await stack.control.asset(a_asset["asset_id"])
+        promoted = await stack.control.asset(b_asset["asset_id"])
+        assert lapsed is not None and lapsed["status"] == "lapsed"
+        assert promoted is not None and promoted["rank"] == "from_waiting"
+
+        async def b_term_running() -> bool:
+            clocks = {c.rule_id: c for c in await stack.engine.clocks_of(b_asset["asset_id"])}
+            term = clocks.get("asset.control-term-deposits")
+            return term is not None and term.status == "running"
+
+        await eventually(b_term_running)
+
+    events = await asset_events(isolated)
+    lapses = [e for e in events if e.event_type.endswith(".ControlLapsed")]
+    lapsed_ids = Counter(e.aggregate_id for e in lapses)
+    # A's freeze lapsed once (B's other freezes, made on day one, lapsed too); B's waiting
+    # freeze did not, its term started when it took effect.
+    assert lapsed_ids[a_asset["asset_id"]] == 1 and b_asset["asset_id"] not in lapsed_ids
+    assert all("失效" in e.payload.effect for e in lapses)

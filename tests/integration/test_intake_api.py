@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -10,12 +12,15 @@ import httpx
 import pytest
 
 from services.intake.bootstrap import bootstrap
-from tests.conftest import Isolated
+from tests.conftest import Isolated, read_topic
 from tests.factories import filing
 from zhixing.auth import Role, TokenAuthority
-from zhixing.clock import SystemClock
+from zhixing.clock import SystemClock, china_today
+from zhixing.demo import resident_id
+from zhixing.events import decode_event
 from zhixing.service import ServiceHost
 from zhixing.settings import ServiceSettings
+from zhixing.topics import CASE_EVENTS
 from zhixing.v1 import intake_service_pb2, intake_service_pb2_grpc
 
 pytestmark = pytest.mark.integration
@@ -101,6 +106,14 @@ def bad_check_digit(body: dict[str, Any]) -> dict[str, Any]:
         ),
         (lambda b: {**b, "court_code": "苏99999"}, ["body", "court_code"], "not a court code"),
         (lambda b: {**b, "debtors": []}, ["body", "debtors"], "at least 1"),
+        (lambda b: {**b, "received_on": "2999-01-01"}, ["body", "received_on"], "after today"),
+        (lambda b: {**b, "case_type_code": "民"}, ["body", "case_type_code"], "Input should be"),
+        (lambda b: {**b, "costs_fen": -1}, ["body", "costs_fen"], "greater than or equal"),
+        (
+            lambda b: {**b, "asset_leads": [{"description": "房产", "channel": "moon"}]},
+            ["body", "asset_leads", 0, "channel"],
+            "Input should be",
+        ),
     ],
     ids=[
         "check-digit",
@@ -110,6 +123,10 @@ def bad_check_digit(body: dict[str, Any]) -> dict[str, Any]:
         "no-account",
         "court",
         "no-debtor",
+        "future-receipt",
+        "type-code",
+        "negative-costs",
+        "lead-channel",
     ],
 )
 async def test_bad_input_is_refused_naming_the_field_and_nothing_is_written(
@@ -168,3 +185,131 @@ async def test_a_repeated_request_with_its_idempotency_key_files_once(
     changed = await client.post("/v1/cases", json=filing(claim_amount_fen=5), headers=headers)
     assert changed.status_code == 409
     assert "another filing" in changed.json()["detail"]
+
+
+async def test_fifty_concurrent_filings_get_numbers_without_gap_or_duplicate_across_a_restart(
+    isolated: Isolated, tokens: TokenAuthority
+) -> None:
+    async def file_all(host: ServiceHost, bodies: list[dict[str, Any]]) -> list[str]:
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{host.http_port}", timeout=60
+        ) as client:
+            responses = await asyncio.gather(
+                *(client.post("/v1/cases", json=b, headers=bearer(tokens)) for b in bodies)
+            )
+        assert {r.status_code for r in responses} == {201}, [r.text for r in responses]
+        return [r.json()["case_number"] for r in responses]
+
+    year = china_today(SystemClock()).year
+    host = await started(isolated)
+    try:
+        numbers = await file_all(host, [filing()] * 50)
+    finally:
+        await host.stop()
+    assert len(numbers) == 50
+    assert set(numbers) == {f"（{year}）苏1283执{n}号" for n in range(1, 51)}
+
+    host = await started(isolated)  # a restart continues the sequence
+    try:
+        after = await file_all(host, [filing(), filing(case_type_code="执保")])
+    finally:
+        await host.stop()
+    # 执保 (preservation) has its own sequence.
+    assert after == [f"（{year}）苏1283执51号", f"（{year}）苏1283执保1号"]
+
+
+async def started(isolated: Isolated) -> ServiceHost:
+    host = bootstrap(
+        kafka=isolated.kafka,
+        redis=isolated.redis_settings,
+        auth=isolated.auth,
+        ports=ServiceSettings(http_port=0, grpc_port=0),
+    )
+    await host.start()
+    return host
+
+
+async def test_an_application_is_received_then_docketed_or_refused_once(
+    client: httpx.AsyncClient, tokens: TokenAuthority, isolated: Isolated
+) -> None:
+    received = await client.post("/v1/applications", json=filing(), headers=bearer(tokens))
+    assert received.status_code == 201
+    assert received.json()["status"] == "received" and received.json()["case_number"] == ""
+    case_id = received.json()["case_id"]
+    docketed = await client.post(f"/v1/applications/{case_id}/docket", headers=bearer(tokens))
+    assert docketed.status_code == 200
+    assert docketed.json()["case_number"].endswith("执1号")
+    again = await client.post(f"/v1/applications/{case_id}/docket", headers=bearer(tokens))
+    assert again.status_code == 409
+    assert "already filed" in again.json()["detail"]
+
+    other = await client.post("/v1/applications", json=filing(), headers=bearer(tokens))
+    other_id = other.json()["case_id"]
+    refused = await client.post(
+        f"/v1/applications/{other_id}/refusal",
+        json={"reason": "不符合受理条件"},
+        headers=bearer(tokens),
+    )
+    assert refused.status_code == 204
+    late = await client.post(f"/v1/applications/{other_id}/docket", headers=bearer(tokens))
+    assert late.status_code == 409
+    view = await client.get(f"/v1/cases/{other_id}", headers=bearer(tokens))
+    assert view.json()["status"] == "refused" and "case_number" not in view.json()
+
+    # The refused application used no number: the next docketed case gets 2.
+    filed = await client.post("/v1/cases", json=filing(), headers=bearer(tokens))
+    assert filed.json()["case_number"].endswith("执2号")
+
+    events = [decode_event(r.value) for r in await read_topic(isolated, CASE_EVENTS.name)]
+    names = Counter(e.event_type.rsplit(".", 1)[-1] for e in events)
+    assert names == Counter(ApplicationReceived=3, CaseFiled=2, CaseNumberIssued=2, DocketRefused=1)
+
+
+async def test_a_minor_debtor_may_be_filed_against_but_is_flagged(
+    client: httpx.AsyncClient, tokens: TokenAuthority
+) -> None:
+    today = china_today(SystemClock())
+    child = resident_id("321283", today.replace(year=today.year - 12), 5)
+    body = filing(debtors=[{"kind": "natural_person", "name": "李小", "id_number": child}])
+    response = await client.post("/v1/cases", json=body, headers=bearer(tokens))
+    assert response.status_code == 201
+    assert response.json()["flags"] == [f"minor_debtor:{child}"]
+    adult = resident_id("321283", today.replace(year=today.year - 30), 6)
+    body = filing(debtors=[{"kind": "natural_person", "name": "李大", "id_number": adult}])
+    response = await client.post("/v1/cases", json=body, headers=bearer(tokens))
+    assert response.json()["flags"] == []
+
+
+async def test_officer_assignment_then_the_execution_notice_with_account_and_hotline(
+    client: httpx.AsyncClient, tokens: TokenAuthority, isolated: Isolated
+) -> None:
+    case_id = (await client.post("/v1/cases", json=filing(), headers=bearer(tokens))).json()[
+        "case_id"
+    ]
+    officer = bearer(tokens, role=Role.OFFICER)
+    early = await client.post(f"/v1/cases/{case_id}/execution-notice", headers=officer)
+    assert early.status_code == 409 and "assign one first" in early.json()["detail"]
+    outsider = await client.post(
+        f"/v1/cases/{case_id}/assignment",
+        json={"officer_id": "o-1"},
+        headers=bearer(tokens, "苏1282", Role.LEADER),
+    )
+    assert outsider.status_code == 404
+    leader = bearer(tokens, role=Role.LEADER)
+    assigned = await client.post(
+        f"/v1/cases/{case_id}/assignment", json={"officer_id": "o-1"}, headers=leader
+    )
+    assert assigned.status_code == 204
+    twice = await client.post(
+        f"/v1/cases/{case_id}/assignment", json={"officer_id": "o-2"}, headers=leader
+    )
+    assert twice.status_code == 409
+    served = await client.post(f"/v1/cases/{case_id}/execution-notice", headers=officer)
+    assert served.status_code == 200, served.text
+    view = (await client.get(f"/v1/cases/{case_id}", headers=officer)).json()
+    assert view["officer_id"] == "o-1" and view["notice_served_on"]
+
+    events = [decode_event(r.value) for r in await read_topic(isolated, CASE_EVENTS.name)]
+    notice = next(e.payload for e in events if e.event_type.endswith("ExecutionNoticeServed"))
+    assert notice.hotline == "12368"
+    assert notice.case_account == view["case_account"]
