@@ -21,7 +21,7 @@ from zhixing.events import decode_event
 from zhixing.service import ServiceHost
 from zhixing.settings import ServiceSettings
 from zhixing.topics import CASE_EVENTS
-from zhixing.v1 import intake_service_pb2, intake_service_pb2_grpc
+from zhixing.v1 import case_events_pb2, intake_service_pb2, intake_service_pb2_grpc
 
 pytestmark = pytest.mark.integration
 
@@ -311,5 +311,6 @@ async def test_officer_assignment_then_the_execution_notice_with_account_and_hot
 
     events = [decode_event(r.value) for r in await read_topic(isolated, CASE_EVENTS.name)]
     notice = next(e.payload for e in events if e.event_type.endswith("ExecutionNoticeServed"))
+    assert isinstance(notice, case_events_pb2.ExecutionNoticeServed)
     assert notice.hotline == "12368"
     assert notice.case_account == view["case_account"]
