@@ -6,6 +6,8 @@ from __future__ import annotations
 import hashlib
 import random
 
+from stdnum.cn import ric
+
 from zhixing.assets import KINDS_OF_CHANNEL, AssetKind, Channel
 from zhixing.v1 import agency_gateway_pb2 as pb
 
@@ -46,7 +48,7 @@ def _online(kind: AssetKind, rng: random.Random) -> bool:
 
 def division_of(id_number: str) -> str:
     """The administrative division a resident ID (digits 1–6) or a credit code (3–8) names."""
-    return id_number[:6] if id_number[:6].isdigit() else id_number[2:8]
+    return id_number[:6] if ric.is_valid(id_number) else id_number[2:8]
 
 
 def synthetic_assets(seed: int, debtor_id: str, channel: Channel) -> list[pb.AgencyAsset]:

@@ -383,3 +383,113 @@ async def test_over_a_year_a_simple_case_converts_and_a_lapsed_freeze_lets_the_w
     # freeze did not, its term started when it took effect.
     assert lapsed_ids[a_asset["asset_id"]] == 1 and b_asset["asset_id"] not in lapsed_ids
     assert all("失效" in e.payload.effect for e in lapses)
+
+
+def an_offline_asset(assets: list[agency_pb.AgencyAsset]) -> bool:
+    return any(not a.online_control for a in assets)
+
+
+async def test_leads_and_offline_assets_run_on_their_clocks(
+    isolated: Isolated, tmp_path: Path
+) -> None:
+    debtor = debtor_with(an_offline_asset)
+    body = case_with(debtor, 10**12)
+    body["asset_leads"] = [
+        {"description": "被执行人名下位于泰兴市的商铺，近日拟转让", "channel": "real_estate",
+         "urgent": True},
+        {"description": "被执行人在某银行有存款", "channel": "bank"},
+    ]  # fmt: skip
+    async with platform_stack(isolated, tmp_path) as stack:
+        case_id = await file_case(stack, body)
+        view = await until_query(stack, case_id, "completed")
+        urgent, plain = view["leads"]
+        assert urgent["urgent"] and not plain["urgent"]
+
+        async def lead_clocks(lead_id: str) -> dict[str, Any]:
+            return {c.rule_id: c for c in await stack.engine.clocks_of(lead_id)}
+
+        async def urgent_clocks_open() -> bool:
+            clocks = await lead_clocks(urgent["lead_id"])
+            return {"asset.urgent-lead", "asset.lead-verify-urgent"} <= set(clocks)
+
+        await eventually(urgent_clocks_open)
+        clocks = await lead_clocks(urgent["lead_id"])
+        hours = clocks["asset.urgent-lead"].due_at - clocks["asset.urgent-lead"].started_at
+        assert hours == dt.timedelta(hours=24)
+        assert "asset.lead-verify" in await lead_clocks(plain["lead_id"])
+
+        officer = stack.headers(Role.OFFICER, subject="officer-a")
+        async with stack.client(stack.assets) as client:
+            started = await client.post(
+                f"/v1/leads/{urgent['lead_id']}/verification-start", headers=officer
+            )
+            assert started.status_code == 204
+            shop = {
+                "kind": "real_estate", "asset_key": "real_estate:泰房权证2026-0001",
+                "description": "泰兴市商铺", "value_fen": 80_000_000, "online_control": False,
+            }  # fmt: skip
+            verified = await client.post(
+                f"/v1/leads/{urgent['lead_id']}/verification", json={"found": shop},
+                headers=officer,
+            )  # fmt: skip
+            assert verified.status_code == 200, verified.text
+            shop_id = verified.json()["asset_id"]
+            # An offline asset is controlled by hand, and says with which ruling.
+            no_ref = await client.post(f"/v1/assets/{shop_id}/control", json={}, headers=officer)
+            assert no_ref.status_code == 422
+            assert no_ref.json()["detail"][0]["loc"] == ["body", "control_ref"]
+
+        async def offline_clock_open() -> bool:
+            return "asset.offline-control" in {
+                c.rule_id for c in await stack.engine.clocks_of(shop_id)
+            }
+
+        await eventually(offline_clock_open)
+        async with stack.client(stack.assets) as client:
+            done = await client.post(
+                f"/v1/assets/{shop_id}/control", json={"control_ref": "（2026）苏1283执1号之一"},
+                headers=officer,
+            )  # fmt: skip
+            assert done.status_code == 200, done.text
+            assert done.json()["status"] == "controlled"
+
+        async def settled() -> bool:
+            lead = await lead_clocks(urgent["lead_id"])
+            shop = {c.rule_id: c for c in await stack.engine.clocks_of(shop_id)}
+            return (
+                lead["asset.urgent-lead"].status == "cleared"
+                and lead["asset.lead-verify-urgent"].status == "cleared"
+                and shop["asset.offline-control"].status == "cleared"
+                and "asset.control-term-real-estate" in shop
+            )
+
+        await eventually(settled)
+
+
+async def test_only_the_handling_court_acts_on_its_assets_and_overseers_only_read(
+    isolated: Isolated, tmp_path: Path
+) -> None:
+    debtor = debtor_with(money_online)
+    async with platform_stack(isolated, tmp_path, with_command=False) as stack:
+        case_id = await file_case(stack, case_with(debtor, 10**12))
+        view = await until_query(stack, case_id, "completed")
+        asset_id = view["assets"][0]["asset_id"]
+        release = {"reason": "测试"}
+        async with stack.client(stack.assets) as client:
+            other_court = await client.post(
+                f"/v1/assets/{asset_id}/release", json=release,
+                headers=stack.headers(Role.OFFICER, "苏1282"),
+            )  # fmt: skip
+            assert other_court.status_code == 404
+            hidden = await client.get(
+                f"/v1/assets/{asset_id}", headers=stack.headers(Role.OFFICER, "苏1282")
+            )
+            assert hidden.status_code == 404
+            overseer = stack.headers(Role.OVERSEER, "苏12")
+            assert (await client.get(f"/v1/assets/{asset_id}", headers=overseer)).status_code == 200
+            refused = await client.post(
+                f"/v1/assets/{asset_id}/release", json=release, headers=overseer
+            )
+            assert refused.status_code == 403
+            unchanged = await stack.control.asset(asset_id)
+            assert unchanged is not None and unchanged["status"] == "controlled"

@@ -1,0 +1,45 @@
+"""Intake's pure rules: case numbers, triage, minors."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from services.intake.domain import FileCase, Track, case_number, triage
+from tests.factories import filing
+from zhixing.demo import resident_id
+
+
+def test_case_numbers_follow_the_2015_format() -> None:
+    assert case_number(2026, "苏1283", "执", 12) == "（2026）苏1283执12号"
+    assert case_number(2026, "苏1283", "执恢", 1) == "（2026）苏1283执恢1号"
+
+
+@pytest.mark.parametrize(
+    ("needed", "liquid", "to_dispose", "count", "track"),
+    [
+        (100, 100, 0, 1, Track.SIMPLE),  # money covers it in one go
+        (100, 0, 0, 0, Track.SIMPLE),  # nothing found, nothing to dispose of
+        (100, 60, 0, 1, Track.ORDINARY),  # not enough
+        (100, 0, 1, 1, Track.ORDINARY),  # a house to sell
+    ],
+)
+def test_triage_asks_the_three_questions_of_paragraph_7(
+    needed: int, liquid: int, to_dispose: int, count: int, track: Track
+) -> None:
+    decided, reasons = triage(
+        needed_fen=needed, liquid_value_fen=liquid, assets_to_dispose=to_dispose,
+        asset_count=count,
+    )  # fmt: skip
+    assert decided is track and reasons
+
+
+def test_a_debtor_is_a_minor_until_the_eighteenth_birthday() -> None:
+    born = date(2008, 5, 5)
+    person = resident_id("321283", born, 3)
+    cmd = FileCase.model_validate(
+        filing(debtors=[{"kind": "natural_person", "name": "王某", "id_number": person}])
+    )
+    assert cmd.minor_debtors(date(2026, 5, 4)) == [person]
+    assert cmd.minor_debtors(date(2026, 5, 5)) == []
