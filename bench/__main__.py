@@ -8,7 +8,8 @@ It measures the event bus:
 * ``bus_apply_events_per_s``: events applied per second by ``EventConsumer`` into a Redis
   projection (decode, dedupe, one transaction with offsets per batch, commit).
 
-and the deadline engine (``bench/deadlines.py``): clocks scheduled per second and Redis
+the intake and asset control services under load (``bench/intake_assets.py``), and the
+deadline engine (``bench/deadlines.py``): clocks scheduled per second and Redis
 bytes per clock with 1,000,000 open clocks, and a burst of 100,000 clocks due at the same
 instant on the system clock: time to drain, and p50/p99 fire lateness.
 
@@ -33,7 +34,7 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from google.protobuf.message import Message
 
-from bench import deadlines
+from bench import deadlines, intake_assets
 from zhixing.bus import EventConsumer, EventPublisher, Transaction
 from zhixing.clock import SystemClock
 from zhixing.devinfra import LocalKafka, LocalRedis, create_topics, free_port
@@ -170,6 +171,13 @@ async def main() -> None:
                 await deadlines.schedule_many(redis.url, CLOCKS) for _ in range(DEADLINE_RUNS)
             ]
             bursts = [await deadlines.burst(redis.url, BURST) for _ in range(DEADLINE_RUNS)]
+            filings = await measure(
+                lambda: intake_assets.filings_per_s(kafka.bootstrap_servers, redis.url)
+            )
+            queries = [
+                await intake_assets.query_latency(kafka.bootstrap_servers, redis.url)
+                for _ in range(RUNS)
+            ]
         finally:
             kafka.stop()
             redis.stop()
@@ -189,6 +197,12 @@ async def main() -> None:
         "deadline_fire_lateness_p50_ms": spread([b["lateness_p50_ms"] for b in bursts]),
         "deadline_fire_lateness_p99_ms": spread([b["lateness_p99_ms"] for b in bursts]),
         "bench_process_peak_rss_mb": max(s["bench_process_peak_rss_mb"] for s in schedules),
+        "intake_filings_per_s": filings,
+        "intake_filings_per_run": intake_assets.FILINGS,
+        "query_fixed_rate_per_s": intake_assets.FIXED_RATE_PER_S,
+        "query_gateway_latency_ms": intake_assets.GATEWAY_LATENCY_MS,
+        "query_all_channels_p50_ms": spread([q["p50_ms"] for q in queries]),
+        "query_all_channels_p99_ms": spread([q["p99_ms"] for q in queries]),
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
@@ -201,6 +215,9 @@ async def main() -> None:
         "deadline_burst_100k_drain_s",
         "deadline_fire_lateness_p50_ms",
         "deadline_fire_lateness_p99_ms",
+        "intake_filings_per_s",
+        "query_all_channels_p50_ms",
+        "query_all_channels_p99_ms",
     ):
         fig = results[key]
         assert isinstance(fig, dict)

@@ -111,6 +111,8 @@ class Platform:
         env.setdefault("ZHIXING_ENV", "dev")
         env["ZHIXING_KAFKA_BOOTSTRAP_SERVERS"] = self.kafka.bootstrap_servers
         env["ZHIXING_REDIS_URL"] = self.redis.url
+        gateway = next(s for s in SERVICES if s.name == "agency_gateway")
+        env.setdefault("ZHIXING_AGENCY_TARGET", f"127.0.0.1:{_port(gateway, 'grpc', 50060)}")
         return env
 
     def start(self) -> None:

@@ -35,6 +35,8 @@ def configure_logging(service: str, settings: PlatformSettings | None = None) ->
             foreign_pre_chain=shared,
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                # JSON lines carry the traceback as text; the console renderer prints it.
+                *([structlog.processors.format_exc_info] if settings.log_json else []),
                 renderer,
             ],
         )

@@ -46,6 +46,12 @@ class AgencySettings(BaseSettings):
     )
     backoff_base_s: float = Field(30.0, gt=0, description="First retry delay; doubles per try")
     backoff_max_s: float = Field(3600.0, gt=0, description="Longest retry delay")
+    max_in_flight: int = Field(
+        16,
+        ge=1,
+        description="Submissions the worker has open at once (each holds a Redis "
+        "connection while it records the outcome)",
+    )
     poll_interval_s: float = Field(
         0.2, gt=0, description="Wall-clock pause of the worker when there is nothing to do"
     )

@@ -84,6 +84,22 @@ def asset_error_response(exc: AssetControlError) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=exc.status)
 
 
+@router.get("/cases/{case_id}", summary="A case as asset control knows it: need and query")
+async def get_case(case_id: str, identity: CurrentIdentity, request: Request) -> dict[str, Any]:
+    case = await _control(request).case(case_id)
+    require_visible(identity, case["court_code"] if case else None, f"case {case_id}")
+    assert case is not None
+    return {
+        "case_id": case_id,
+        "case_number": case["case_number"],
+        "court_code": case["court_code"],
+        "needed_fen": case["needed_fen"],
+        "reserved_fen": case["reserved_fen"],
+        "query_status": case["query"]["status"],
+        "asset_count": len(case["assets"]),
+    }
+
+
 @router.get("/cases/{case_id}/assets", summary="A case's network query, assets and leads")
 async def case_assets(case_id: str, identity: CurrentIdentity, request: Request) -> dict[str, Any]:
     control = _control(request)

@@ -22,6 +22,7 @@ class AgencyWorker:
         self.client = client
         self.settings = settings
         self._stopping = asyncio.Event()
+        self._in_flight = asyncio.Semaphore(settings.max_in_flight)
 
     def stop(self) -> None:
         self._stopping.set()
@@ -53,6 +54,10 @@ class AgencyWorker:
         return len(jobs)
 
     async def _submit(self, member: str) -> None:
+        async with self._in_flight:
+            await self._submit_one(member)
+
+    async def _submit_one(self, member: str) -> None:
         if member.startswith("q|"):
             query = await self.control.query_request(member)
             if query is None:

@@ -8,6 +8,7 @@ query (繁简分流, by the consumer in ``reactions``) → closed.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import json
@@ -88,6 +89,13 @@ class Intake:
     def __init__(self, ctx: ServiceContext, records: CaseRecords) -> None:
         self.ctx = ctx
         self.records = records
+        # Filings of one sequence queue here instead of colliding on its WATCH and retrying
+        # (which grows with the square of concurrent filings); WATCH still guards against
+        # other replicas.
+        self._sequence_locks: dict[str, asyncio.Lock] = {}
+
+    def _sequence_lock(self, seq_key: str) -> asyncio.Lock:
+        return self._sequence_locks.setdefault(seq_key, asyncio.Lock())
 
     def _event(
         self, payload: Message, case_id: str, court_code: str, identity: Identity,
@@ -194,7 +202,10 @@ class Intake:
                 self.ctx.outbox.stage(pipe, event)
             return filed
 
-        return await self.records.transact(watch, body)
+        if not docket:
+            return await self.records.transact(watch, body)
+        async with self._sequence_lock(seq_key):
+            return await self.records.transact(watch, body)
 
     def _docket_events(
         self, cmd: FileCase, case_id: str, received_on: dt.date, today: dt.date,
@@ -267,7 +278,8 @@ class Intake:
                 flags=list(events[0].payload.flags),  # type: ignore[attr-defined]
             )
 
-        return await self.records.transact([seq_key, case_key], body)
+        async with self._sequence_lock(seq_key):
+            return await self.records.transact([seq_key, case_key], body)
 
     async def refuse(self, case_id: str, reason: str, *, identity: Identity) -> None:
         """Rule not to docket an application (裁定不予受理)."""

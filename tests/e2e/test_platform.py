@@ -1,7 +1,8 @@
 """The whole platform as processes (``python -m services.<name>``), as `make run` starts it.
 
 A case posted to intake travels intake → outbox → Kafka → command's projection and audit
-chain, and the other services' known-case projections; every service answers health,
+chain, asset control's network query against the agency gateway, and the other services'
+known-case projections; every service answers health,
 metrics and OpenAPI; SIGTERM stops each cleanly.
 """
 
@@ -55,6 +56,8 @@ async def platform(isolated: Isolated) -> AsyncIterator[Running]:
             http_port = free_port()
             env[f"{spec.env_prefix}HTTP_PORT"] = str(http_port)
             http[spec.name] = f"http://127.0.0.1:{http_port}"
+    env["ZHIXING_AGENCY_TARGET"] = grpc_addresses["agency_gateway"]
+    env["ZHIXING_AGENCY_GATEWAY_LATENCY_MS"] = "100"
     processes = {
         spec.name: subprocess.Popen(
             [sys.executable, "-m", f"services.{spec.name}"], cwd=ROOT, env=env
@@ -113,6 +116,15 @@ async def test_a_filed_case_reaches_command_and_every_service(
             return True
 
         await eventually(projected_everywhere)
+
+        # Asset control queried every channel of the gateway process over gRPC.
+        async def queried() -> bool:
+            url = f"{platform.http['asset_control']}/v1/cases/{case_id}"
+            return bool(
+                (await client.get(url, headers=command)).json()["query_status"] == "completed"
+            )
+
+        await eventually(queried)
         overview = (
             await client.get(f"{platform.http['command']}/v1/cases/{case_id}", headers=command)
         ).json()

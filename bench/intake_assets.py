@@ -1,0 +1,203 @@
+"""Intake and asset control under load, as processes (``python -m services.<name>``) on the
+bench's Kafka and Redis, with the agency gateway answering after a fixed latency:
+
+* ``intake_filings_per_s``: cases filed per second through ``POST /v1/cases`` by 32
+  concurrent clients (each case queues 8 channel queries behind it, which run meanwhile);
+* ``query_all_channels_p50_ms`` / ``_p99_ms``: at a fixed rate of filings, the time from
+  sending the filing to asset control's NetworkQueryCompleted (every channel answered,
+  money frozen), read from the event's own timestamp.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import httpx
+from aiokafka import AIOKafkaConsumer
+
+from zhixing.auth import Role, TokenAuthority
+from zhixing.clock import SystemClock
+from zhixing.demo import credit_code, resident_id
+from zhixing.devinfra import ROOT, create_topics, free_port
+from zhixing.events import NETWORK_QUERY_COMPLETED, decode_event
+from zhixing.settings import AuthSettings
+from zhixing.topics import ASSET_EVENTS, physical_name
+
+SECRET = "bench-secret-" + "x" * 40
+GATEWAY_LATENCY_MS = 200
+FILINGS = 1000
+CONCURRENCY = 32
+FIXED_RATE_PER_S = 20
+FIXED_SECONDS = 20
+
+
+@dataclass
+class Platform:
+    intake_url: str
+    prefix: str
+    bootstrap: str
+
+
+@asynccontextmanager
+async def platform(bootstrap: str, redis_url: str) -> AsyncIterator[Platform]:
+    prefix = f"b{uuid.uuid4().hex[:8]}."
+    await create_topics(bootstrap, prefix)
+    http, grpc_intake, grpc_assets, gateway = (free_port() for _ in range(4))
+    env = {
+        **os.environ,
+        "ZHIXING_ENV": "test",
+        "ZHIXING_LOG_LEVEL": "WARNING",
+        "ZHIXING_AUTH_SECRET": SECRET,
+        "ZHIXING_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "ZHIXING_KAFKA_TOPIC_PREFIX": prefix,
+        "ZHIXING_REDIS_URL": redis_url,
+        "ZHIXING_REDIS_KEY_PREFIX": prefix,
+        "ZHIXING_INTAKE_HTTP_PORT": str(http),
+        "ZHIXING_INTAKE_GRPC_PORT": str(grpc_intake),
+        "ZHIXING_ASSET_CONTROL_HTTP_PORT": str(free_port()),
+        "ZHIXING_ASSET_CONTROL_GRPC_PORT": str(grpc_assets),
+        "ZHIXING_AGENCY_GATEWAY_GRPC_PORT": str(gateway),
+        "ZHIXING_AGENCY_GATEWAY_LATENCY_MS": str(GATEWAY_LATENCY_MS),
+        "ZHIXING_AGENCY_TARGET": f"127.0.0.1:{gateway}",
+        "ZHIXING_AGENCY_POLL_INTERVAL_S": "0.02",
+    }
+    processes = [
+        subprocess.Popen([sys.executable, "-m", f"services.{name}"], cwd=ROOT, env=env)
+        for name in ("agency_gateway", "intake", "asset_control")
+    ]
+    url = f"http://127.0.0.1:{http}"
+    try:
+        async with httpx.AsyncClient() as client:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if (await client.get(f"{url}/healthz")).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError("intake did not become healthy")
+                await asyncio.sleep(0.2)
+        await asyncio.sleep(3)  # consumers join their groups
+        yield Platform(url, prefix, bootstrap)
+    finally:
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def body(n: int) -> dict[str, object]:
+    return {
+        "court_code": "苏1283",
+        "legal_document": {
+            "type": "民事判决书",
+            "issuing_court": "泰兴市人民法院",
+            "number": f"（2026）苏1283民初{n}号",
+            "date": "2026-01-10",
+        },
+        "applicants": [
+            {
+                "kind": "natural_person",
+                "name": "张三",
+                "id_number": resident_id("321283", dt.date(1998, 5, 5), n % 999 + 1),
+            }
+        ],
+        "debtors": [{"kind": "organisation", "name": "某公司", "id_number": credit_code(n)}],
+        "claim_amount_fen": 10_000_000 + n,
+        "receiving_account": "6222 0000 0000 0001",
+    }
+
+
+def headers() -> dict[str, str]:
+    tokens = TokenAuthority(AuthSettings(secret=SECRET, env="test"), SystemClock())
+    token = tokens.issue(subject="bench", court_code="苏1283", role=Role.CLERK)
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def filings_per_s(bootstrap: str, redis_url: str) -> float:
+    async with platform(bootstrap, redis_url) as running, httpx.AsyncClient(timeout=60) as client:
+        auth = headers()
+        queue: asyncio.Queue[int] = asyncio.Queue()
+        for n in range(FILINGS):
+            queue.put_nowait(n)
+
+        async def worker() -> None:
+            while not queue.empty():
+                n = queue.get_nowait()
+                response = await client.post(
+                    f"{running.intake_url}/v1/cases", json=body(n), headers=auth
+                )
+                assert response.status_code == 201, response.text
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+        return FILINGS / (time.perf_counter() - started)
+
+
+async def query_latency(bootstrap: str, redis_url: str) -> dict[str, float]:
+    async with platform(bootstrap, redis_url) as running, httpx.AsyncClient(timeout=60) as client:
+        auth = headers()
+        sent: dict[str, dt.datetime] = {}
+        total = FIXED_RATE_PER_S * FIXED_SECONDS
+
+        async def file(n: int) -> None:
+            at = dt.datetime.now(dt.UTC)
+            response = await client.post(
+                f"{running.intake_url}/v1/cases", json=body(n), headers=auth
+            )
+            assert response.status_code == 201, response.text
+            sent[response.json()["case_id"]] = at
+
+        start = time.perf_counter()
+        tasks = []
+        for n in range(total):  # open loop: a filing every 1/rate seconds, answered or not
+            await asyncio.sleep(max(0.0, start + n / FIXED_RATE_PER_S - time.perf_counter()))
+            tasks.append(asyncio.create_task(file(n)))
+        await asyncio.gather(*tasks)
+        latencies = await completions(running, sent)
+    ordered = sorted(latencies)
+    return {
+        "p50_ms": statistics.median(ordered),
+        "p99_ms": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))],
+    }
+
+
+async def completions(running: Platform, sent: dict[str, dt.datetime]) -> list[float]:
+    consumer = AIOKafkaConsumer(
+        physical_name(ASSET_EVENTS.name, running.prefix),
+        bootstrap_servers=running.bootstrap,
+        auto_offset_reset="earliest",
+        group_id=f"bench-{uuid.uuid4()}",
+    )
+    await consumer.start()
+    latencies: dict[str, float] = {}
+    try:
+        async with asyncio.timeout(300):
+            while len(latencies) < len(sent):
+                for batch in (await consumer.getmany(timeout_ms=1000)).values():
+                    for record in batch:
+                        event = decode_event(record.value)
+                        if event.event_type != NETWORK_QUERY_COMPLETED.name:
+                            continue
+                        done = event.envelope.occurred_at.ToDatetime(tzinfo=dt.UTC)
+                        filed = sent.get(event.aggregate_id)
+                        if filed is not None:
+                            latencies[event.aggregate_id] = (done - filed).total_seconds() * 1000
+    finally:
+        await consumer.stop()
+    return list(latencies.values())
