@@ -187,7 +187,7 @@ async def test_a_repeated_request_with_its_idempotency_key_files_once(
     assert "another filing" in changed.json()["detail"]
 
 
-async def test_fifty_concurrent_filings_get_numbers_without_gap_or_duplicate_across_a_restart(
+async def test_fifty_concurrent_filings_on_two_replicas_get_numbers_without_gap_or_duplicate(
     isolated: Isolated, tokens: TokenAuthority
 ) -> None:
     async def file_all(host: ServiceHost, bodies: list[dict[str, Any]]) -> list[str]:
@@ -201,11 +201,15 @@ async def test_fifty_concurrent_filings_get_numbers_without_gap_or_duplicate_acr
         return [r.json()["case_number"] for r in responses]
 
     year = china_today(SystemClock()).year
-    host = await started(isolated)
+    # Two replicas on one Redis: each serialises its own filings, and the two meet on the
+    # sequence's WATCH.
+    replicas = [await started(isolated), await started(isolated)]
     try:
-        numbers = await file_all(host, [filing()] * 50)
+        halves = await asyncio.gather(*(file_all(host, [filing()] * 25) for host in replicas))
     finally:
-        await host.stop()
+        for host in replicas:
+            await host.stop()
+    numbers = halves[0] + halves[1]
     assert len(numbers) == 50
     assert set(numbers) == {f"（{year}）苏1283执{n}号" for n in range(1, 51)}
 
