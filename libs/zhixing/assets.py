@@ -95,14 +95,23 @@ class Measure(StrEnum):
     DETAIN = "detain"  # 扣押: movables
 
 
-def measure_for(kind: AssetKind) -> Measure:
+def measures_for(kind: AssetKind) -> tuple[Measure, ...]:
+    """The measures that fit a kind of asset, the usual one first: money and property
+    rights are frozen; real estate is seized; a vehicle is seized in the registry or
+    detained (扣押, taken physically, offline)."""
     if kind in LIQUID_KINDS or kind in (
         AssetKind.SECURITIES,
         AssetKind.EQUITY,
         AssetKind.INSURANCE,
     ):
-        return Measure.FREEZE
-    return Measure.SEIZE
+        return (Measure.FREEZE,)
+    if kind is AssetKind.VEHICLE:
+        return (Measure.SEIZE, Measure.DETAIN)
+    return (Measure.SEIZE,)
+
+
+def measure_for(kind: AssetKind) -> Measure:
+    return measures_for(kind)[0]
 
 
 class PriceMethod(StrEnum):

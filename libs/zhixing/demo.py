@@ -94,5 +94,22 @@ def load_demo(intake_url: str, tokens: TokenAuthority) -> list[str]:
                 headers={"Authorization": f"Bearer {token}", "Idempotency-Key": key},
             )
             response.raise_for_status()
-            case_ids.append(response.json()["case_id"])
+            case_id = response.json()["case_id"]
+            case_ids.append(case_id)
+            if key.endswith(("-1", "-2")):  # some cases further along: officer, notice
+                _advance(client, tokens, court, case_id)
     return case_ids
+
+
+def _advance(client: httpx.Client, tokens: TokenAuthority, court: str, case_id: str) -> None:
+    """Assign an officer and serve the notice; on a second run both answer 409 (done)."""
+    for role, path, body in (
+        (Role.LEADER, "assignment", {"officer_id": f"demo-officer-{court}", "team": "法官团队"}),
+        (Role.OFFICER, "execution-notice", None),
+    ):
+        token = tokens.issue(subject=f"demo-{role.value}-{court}", court_code=court, role=role)
+        response = client.post(
+            f"/v1/cases/{case_id}/{path}", json=body, headers={"Authorization": f"Bearer {token}"}
+        )
+        if response.status_code != 409:
+            response.raise_for_status()

@@ -33,9 +33,11 @@ from zhixing.assets import (
     LIQUID_KINDS,
     TERM_CLASS,
     AssetKind,
+    Measure,
     PriceMethod,
     SaleMode,
     measure_for,
+    measures_for,
 )
 from zhixing.auth import Identity, Role, ScopeError, require_role, require_scope
 from zhixing.events import new_event
@@ -491,14 +493,17 @@ class AssetControl:
     def _hold(
         self, pipe: Pipeline, case: dict[str, Any], record: dict[str, Any], amount: int,
         requested_by: str, queue: list[str], actor: envelope_pb2.Actor,
-        control_ref: str = "",
+        control_ref: str = "", measure: Measure | None = None,
     ) -> None:  # fmt: skip
         """Put a control on ``record`` for ``amount``: behind others (轮候) if the outside
         asset is held already, else online through the outside system, else recorded as
-        done by hand (offline, with the ruling's reference)."""
+        done by hand (offline, with the ruling's reference). Detention (扣押) is a
+        physical act: always by hand."""
         kind = AssetKind(record["kind"])
-        measure = measure_for(kind).value
-        record.update(amount_fen=amount, measure=measure, requested_by=requested_by)
+        chosen = measure or measure_for(kind)
+        by_hand = record["control_mode"] == "offline" or chosen is Measure.DETAIN
+        measure_name = chosen.value
+        record.update(amount_fen=amount, measure=measure_name, requested_by=requested_by)
         case["reserved_fen"] += amount
         summary = _summary(case)
         queue_key = self.queue_key(record["asset_key"])
@@ -510,14 +515,14 @@ class AssetControl:
                 case_id=case["case_id"],
                 asset_key=record["asset_key"],
                 position=len(queue) - 1,
-                measure=measure,
+                measure=measure_name,
                 amount_fen=amount,
                 requested_by=requested_by,
             )
             self._stage(pipe, waiting, record["asset_id"], case["court_code"], actor)
         else:
             queue.append(record["asset_id"])
-            if record["control_mode"] == "online":
+            if not by_hand:
                 record["status"] = AssetStatus.CONTROL_PENDING.value
                 record["control_attempt"] += 1
                 request_id = f"c.{record['asset_id']}.{record['control_attempt']}"
@@ -527,7 +532,7 @@ class AssetControl:
                 requested = pb.ControlRequested(
                     asset_id=record["asset_id"],
                     case_id=case["case_id"],
-                    measure=measure,
+                    measure=measure_name,
                     amount_fen=amount,
                     request_id=request_id,
                     requested_by=requested_by,
@@ -758,14 +763,15 @@ class AssetControl:
         return await transact(self.redis, [key, case_key, queue_key], body)
 
     async def control(
-        self, asset_id: str, *, identity: Identity, amount_fen: int | None, control_ref: str
-    ) -> dict[str, Any]:
+        self, asset_id: str, *, identity: Identity, amount_fen: int | None, control_ref: str,
+        measure: Measure | None = None,
+    ) -> dict[str, Any]:  # fmt: skip
         """Control an asset (冻结、查封、扣押) within what the claim needs (¶15)."""
 
         async def act(pipe: Pipeline, case: dict[str, Any], record: dict[str, Any],
                       queue: list[str]) -> dict[str, Any]:  # fmt: skip
-            if record["status"] not in (AssetStatus.FOUND, AssetStatus.DECLINED):
-                raise Conflict(f"asset {asset_id} is {record['status']}, not open to control")
+            if record["status"] in HOLDING:
+                raise Conflict(f"asset {asset_id} is {record['status']} already")
             liquid = AssetKind(record["kind"]) in LIQUID_KINDS
             if liquid:
                 if amount_fen is None:
@@ -787,10 +793,18 @@ class AssetControl:
                         loc=("body", "amount_fen"),
                     )
                 amount = record["value_fen"]
-            if record["control_mode"] == "offline" and not queue and not control_ref:
+            kind = AssetKind(record["kind"])
+            if measure is not None and measure not in measures_for(kind):
+                allowed = ", ".join(m.value for m in measures_for(kind))
                 raise Invalid(
-                    "this asset cannot be controlled online: record the ruling or notice "
-                    "number of the offline control (control_ref)",
+                    f"a {kind.value} is controlled by {allowed}, not {measure.value}",
+                    loc=("body", "measure"),
+                )
+            by_hand = record["control_mode"] == "offline" or measure is Measure.DETAIN
+            if by_hand and not queue and not control_ref:
+                raise Invalid(
+                    "this control is done by hand, offline: record the ruling or notice "
+                    "number it was done under (control_ref)",
                     loc=("body", "control_ref"),
                 )
             needed, reserved = case["needed_fen"], case["reserved_fen"]
@@ -808,7 +822,7 @@ class AssetControl:
                 )
             pipe.multi()  # type: ignore[no-untyped-call]
             self._hold(pipe, case, record, amount, identity.subject, queue, identity.as_actor(),
-                       control_ref)  # fmt: skip
+                       control_ref, measure)  # fmt: skip
             return {"asset_id": asset_id, "status": record["status"], "amount_fen": amount}
 
         result: dict[str, Any] = await self._asset_command(asset_id, identity, act, with_queue=True)

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from services.asset_control.control import AssetControl, AssetControlError
-from zhixing.assets import AssetKind, Channel, PriceMethod, SaleMode
+from zhixing.assets import AssetKind, Channel, Measure, PriceMethod, SaleMode
 from zhixing.auth import CurrentIdentity, require_visible
 from zhixing.v1 import agency_gateway_pb2 as agency_pb
 
@@ -26,6 +26,9 @@ class ControlIn(_Body):
     )
     control_ref: Annotated[str, Field(max_length=100)] = Field(
         "", description="Ruling or notice number of an offline control done by hand"
+    )
+    measure: Measure | None = Field(
+        None, description="freeze, seize or detain; the usual one for the asset if left out"
     )
 
 
@@ -132,7 +135,11 @@ async def control_asset(
     asset_id: str, body: ControlIn, identity: CurrentIdentity, request: Request
 ) -> dict[str, Any]:
     return await _control(request).control(
-        asset_id, identity=identity, amount_fen=body.amount_fen, control_ref=body.control_ref
+        asset_id,
+        identity=identity,
+        amount_fen=body.amount_fen,
+        control_ref=body.control_ref,
+        measure=body.measure,
     )
 
 

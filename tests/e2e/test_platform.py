@@ -26,6 +26,7 @@ from tests.factories import filing
 from tests.polling import eventually
 from zhixing.auth import Role, TokenAuthority
 from zhixing.clock import SystemClock
+from zhixing.demo import demo_filings, load_demo
 from zhixing.devinfra import ROOT, free_port
 from zhixing.localrun import SERVICES
 from zhixing.state import KeySpace
@@ -219,3 +220,21 @@ async def test_sigterm_stops_every_service_cleanly(platform: Running) -> None:
         process.send_signal(signal.SIGTERM)
     for name, process in platform.processes.items():
         assert await asyncio.to_thread(process.wait, 30) == 0, name
+
+
+async def test_the_demo_loads_through_the_public_api_once(
+    platform: Running, isolated: Isolated
+) -> None:
+    tokens = TokenAuthority(isolated.auth, SystemClock())
+    first = await asyncio.to_thread(load_demo, platform.http["intake"], tokens)
+    again = await asyncio.to_thread(load_demo, platform.http["intake"], tokens)
+    assert first == again and len(set(first)) == len(demo_filings())
+    command = {"Authorization": f"Bearer {token('苏12', Role.COMMAND, isolated)}"}
+    async with httpx.AsyncClient() as client:
+        views = [
+            (await client.get(f"{platform.http['intake']}/v1/cases/{c}", headers=command)).json()
+            for c in first
+        ]
+    assert all(v["case_number"] for v in views)
+    advanced = [v for v in views if v.get("notice_served_on")]
+    assert advanced and all(v["officer_id"].startswith("demo-officer-") for v in advanced)

@@ -493,3 +493,48 @@ async def test_only_the_handling_court_acts_on_its_assets_and_overseers_only_rea
             assert refused.status_code == 403
             unchanged = await stack.control.asset(asset_id)
             assert unchanged is not None and unchanged["status"] == "controlled"
+
+
+async def test_bad_control_requests_are_refused_naming_the_field_and_change_nothing(
+    isolated: Isolated, tmp_path: Path
+) -> None:
+    debtor = debtor_with(money_online)
+    async with platform_stack(isolated, tmp_path, with_command=False) as stack:
+        case_id = await file_case(stack, case_with(debtor, 10**12))
+        view = await until_query(stack, case_id, "completed")
+        money = next(a for a in view["assets"] if AssetKind(a["kind"]) in LIQUID_KINDS)
+        officer = stack.headers(Role.OFFICER)
+        path = f"/v1/assets/{money['asset_id']}"
+        async with stack.client(stack.assets) as client:
+            released = await client.post(
+                f"{path}/release", json={"reason": "被执行人提供担保"}, headers=officer
+            )
+            assert released.status_code == 204, released.text
+            after_release = await case_view(stack, case_id)
+            assert after_release is not None
+            assert after_release["reserved_fen"] == view["reserved_fen"] - money["amount_fen"]
+            for body, field, says in (
+                ({}, "amount_fen", "exact amount"),
+                ({"amount_fen": money["value_fen"] + 1}, "amount_fen", "more than the balance"),
+                ({"amount_fen": 1.5}, "amount_fen", "integer"),
+                ({"amount_fen": 0}, "amount_fen", "greater than 0"),
+                ({"amount_fen": 100, "measure": "detain"}, "measure", "not detain"),
+                ({"amount_fen": 100, "measure": "steal"}, "measure", "Input should be"),
+                ({"amount_fen": 100, "extra": 1}, "extra", "Extra inputs"),
+            ):
+                response = await client.post(f"{path}/control", json=body, headers=officer)
+                assert response.status_code == 422, (body, response.text)
+                errors = response.json()["detail"]
+                assert any(e["loc"][-1] == field and says in e["msg"] for e in errors), errors
+            unchanged = await stack.control.asset(money["asset_id"])
+            assert unchanged is not None and unchanged["status"] == "released"
+            # Controlled again later (a new ruling), for a valid amount: it goes out.
+            again = await client.post(f"{path}/control", json={"amount_fen": 100}, headers=officer)
+            assert again.status_code == 200, again.text
+            assert again.json() == {
+                "asset_id": money["asset_id"],
+                "status": "control_pending",
+                "amount_fen": 100,
+            }
+            twice = await client.post(f"{path}/control", json={"amount_fen": 100}, headers=officer)
+            assert twice.status_code == 409
