@@ -21,6 +21,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from zhixing.clock import Clock
 from zhixing.courts import UnknownCourtCode, covers, parse_court_code
+from zhixing.errors import NotFound
 from zhixing.settings import AuthSettings
 from zhixing.v1 import envelope_pb2
 
@@ -154,6 +155,25 @@ def require_visible(identity: Identity, court_code: str | None, what: str) -> No
         except ScopeError:
             pass
     raise HTTPException(status.HTTP_404_NOT_FOUND, f"no {what} in your jurisdiction")
+
+
+def require_handling_court(identity: Identity, court_code: str, what: str) -> None:
+    """Refuse unless ``identity`` belongs to the court handling ``what``: a court above sees
+    it but acts on it through command actions only (403); another court, or a court below,
+    is told it does not exist (404)."""
+    try:
+        require_scope(identity, court_code, write=True)
+    except ScopeError:
+        try:  # one who may read it is told why not; anyone else, that it does not exist
+            require_scope(identity, court_code, write=False)
+        except ScopeError:
+            raise NotFound(f"no {what} in your jurisdiction") from None
+        raise
+    if identity.court_code != court_code:
+        raise ScopeError(
+            f"{what} is handled by {court_code}; {identity.court_code} acts on it through "
+            "command actions only"
+        )
 
 
 def require_role(identity: Identity, *roles: Role) -> None:

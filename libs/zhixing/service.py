@@ -28,6 +28,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from zhixing.auth import AuthInterceptor, ScopeError, TokenAuthority
 from zhixing.bus import BatchHandler, EventConsumer, EventPublisher
 from zhixing.clock import Clock, SystemClock
+from zhixing.errors import CommandError, error_response
 from zhixing.logs import configure_logging
 from zhixing.outbox import Outbox, OutboxRelay
 from zhixing.settings import AuthSettings, KafkaSettings, RedisSettings, ServiceSettings
@@ -125,6 +126,10 @@ def create_http_app(ctx: ServiceContext, *, title: str, description: str) -> Fas
     @app.exception_handler(ScopeError)
     async def scope_error(request: Request, exc: ScopeError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=403)
+
+    @app.exception_handler(CommandError)
+    async def command_error(request: Request, exc: CommandError) -> JSONResponse:
+        return error_response(exc)
 
     @app.get("/metrics", tags=["ops"], summary="Prometheus metrics")
     async def metrics() -> Response:

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import Request
-from fastapi.responses import JSONResponse
-
 from services.asset_control.agency import AgencyClient, AgencySettings, GrpcAgencyClient
-from services.asset_control.control import AssetControl, AssetControlError
-from services.asset_control.http_api import asset_error_response, router
+from services.asset_control.control import AssetControl
+from services.asset_control.http_api import router
 from services.asset_control.reactions import CaseIntake, ControlTerms
 from services.asset_control.worker import AgencyWorker
 from zhixing.clock import Clock
@@ -45,10 +42,6 @@ def bootstrap(
         description="Network asset queries, control within the claim, and the disposal chain.",
     )
     app.state.asset_control = control
-
-    @app.exception_handler(AssetControlError)
-    async def asset_error(request: Request, exc: AssetControlError) -> JSONResponse:
-        return asset_error_response(exc)
 
     app.include_router(router)
     worker = AgencyWorker(control, agency_client or GrpcAgencyClient(agency), agency)

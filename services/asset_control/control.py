@@ -39,7 +39,8 @@ from zhixing.assets import (
     measure_for,
     measures_for,
 )
-from zhixing.auth import Identity, Role, ScopeError, require_role, require_scope
+from zhixing.auth import Identity, Role, ScopeError, require_handling_court, require_role
+from zhixing.errors import Conflict, Invalid, NotFound
 from zhixing.events import new_event
 from zhixing.rules import catalogue
 from zhixing.service import ServiceContext
@@ -67,26 +68,6 @@ class AssetStatus(StrEnum):
 
 
 HOLDING = (AssetStatus.CONTROL_PENDING, AssetStatus.CONTROLLED, AssetStatus.WAITING)
-
-
-class AssetControlError(Exception):
-    status = 400
-
-    def __init__(self, message: str, *, loc: tuple[str | int, ...] = ()) -> None:
-        super().__init__(message)
-        self.loc = loc
-
-
-class NotFound(AssetControlError):
-    status = 404
-
-
-class Conflict(AssetControlError):
-    status = 409
-
-
-class Invalid(AssetControlError):
-    status = 422
 
 
 class OverSeizure(Conflict):
@@ -143,7 +124,7 @@ class AssetControl:
     def case_key(self, case_id: str) -> str:
         return self.keys.key("case", case_id)
 
-    def asset_key(self, asset_id: str) -> str:
+    def asset_record_key(self, asset_id: str) -> str:
         return self.keys.key("asset", asset_id)
 
     def queue_key(self, outside_key: str) -> str:
@@ -164,13 +145,13 @@ class AssetControl:
         return await self._load(self.redis, self.case_key(case_id))
 
     async def asset(self, asset_id: str) -> dict[str, Any] | None:
-        return await self._load(self.redis, self.asset_key(asset_id))
+        return await self._load(self.redis, self.asset_record_key(asset_id))
 
     async def lead(self, lead_id: str) -> dict[str, Any] | None:
         return await self._load(self.redis, self.lead_key(lead_id))
 
     async def assets_of(self, case: dict[str, Any]) -> list[dict[str, Any]]:
-        keys = [self.asset_key(a) for a in case["assets"]]
+        keys = [self.asset_record_key(a) for a in case["assets"]]
         raws = await self.redis.mget(keys) if keys else []
         return [json.loads(r) for r in raws if r is not None]
 
@@ -354,7 +335,7 @@ class AssetControl:
     async def _apply_query_feedback(self, feedback: agency_pb.Feedback, ref: QueryRef) -> str:
         key = self.case_key(ref.case_id)
         asset_keys = [
-            self.asset_key(asset_id_for(ref.case_id, a.asset_key)) for a in feedback.assets
+            self.asset_record_key(asset_id_for(ref.case_id, a.asset_key)) for a in feedback.assets
         ]
         queue_keys = [self.queue_key(a.asset_key) for a in feedback.assets]
 
@@ -460,7 +441,7 @@ class AssetControl:
             if remaining > 0:
                 amount = min(asset.value_fen, remaining)
                 self._hold(pipe, case, record, amount, "svc:asset_control", queue, actor)
-        self._put(pipe, self.asset_key(asset_id), record)
+        self._put(pipe, self.asset_record_key(asset_id), record)
         return asset_id
 
     def _push_to_parties(self, pipe: Pipeline, case: dict[str, Any], asset_ids: list[str]) -> None:
@@ -587,7 +568,7 @@ class AssetControl:
         )
 
     async def control_submitted(self, asset_id: str, request_id: str, error: str | None) -> None:
-        key = self.asset_key(asset_id)
+        key = self.asset_record_key(asset_id)
         member = f"c|{asset_id}"
 
         async def body(pipe: Pipeline) -> None:
@@ -642,7 +623,7 @@ class AssetControl:
     async def _apply_control_feedback(
         self, feedback: agency_pb.Feedback, asset_id: str, attempt: int
     ) -> str:
-        key = self.asset_key(asset_id)
+        key = self.asset_record_key(asset_id)
         head = await self.asset(asset_id)
         if head is None:
             return "unknown"
@@ -693,7 +674,7 @@ class AssetControl:
         records are watched by the caller's transaction."""
         if len(queue) < 2 or queue[0] != leaving:
             return None
-        record_key = self.asset_key(queue[1])
+        record_key = self.asset_record_key(queue[1])
         record = await self._load(pipe, record_key)
         if record is None:
             return None
@@ -720,23 +701,14 @@ class AssetControl:
             )  # fmt: skip
             if AssetKind(promoted.record["kind"]) in LIQUID_KINDS:
                 _summary(promoted.case)["liquid_fen"] += promoted.record["amount_fen"]
-            self._put(pipe, self.asset_key(promoted.record["asset_id"]), promoted.record)
+            self._put(pipe, self.asset_record_key(promoted.record["asset_id"]), promoted.record)
             self._put(pipe, self.case_key(promoted.case["case_id"]), promoted.case)
 
     # --- commands from people ----------------------------------------------------------------
 
     def _check_officer(self, identity: Identity, court_code: str, what: str, *roles: Role) -> None:
         require_role(identity, *(roles or (Role.OFFICER,)))
-        try:
-            require_scope(identity, court_code, write=True)
-        except ScopeError:
-            if identity.court_code != court_code:
-                raise NotFound(f"no {what} in your jurisdiction") from None
-            raise
-        if identity.court_code != court_code:
-            raise ScopeError(
-                f"{what} belongs to a case of {court_code}; only that court acts on it"
-            )
+        require_handling_court(identity, court_code, what)
 
     async def _asset_command(
         self, asset_id: str, identity: Identity, act: Any, *roles: Role, with_queue: bool = False,
@@ -746,7 +718,7 @@ class AssetControl:
         if head is None:
             raise NotFound(f"no asset {asset_id}")
         self._check_officer(identity, head["court_code"], f"asset {asset_id}", *roles)
-        key = self.asset_key(asset_id)
+        key = self.asset_record_key(asset_id)
         case_key = self.case_key(head["case_id"])
         queue_key = self.queue_key(head["asset_key"])
 
@@ -913,7 +885,7 @@ class AssetControl:
         head = await self.asset(asset_id)
         if head is None or head["status"] != AssetStatus.CONTROLLED:
             return False
-        key = self.asset_key(asset_id)
+        key = self.asset_record_key(asset_id)
         case_key = self.case_key(head["case_id"])
         queue_key = self.queue_key(head["asset_key"])
 
@@ -1118,8 +1090,8 @@ class AssetControl:
             if asset is not None:
                 assert queue_key is not None
                 asset_id = asset_id_for(case["case_id"], asset.asset_key)
-                await pipe.watch(queue_key, self.asset_key(asset_id))
-                if await self._load(pipe, self.asset_key(asset_id)) is not None:
+                await pipe.watch(queue_key, self.asset_record_key(asset_id))
+                if await self._load(pipe, self.asset_record_key(asset_id)) is not None:
                     raise Conflict(f"asset {asset.asset_key} is recorded in the case already")
                 queue = await self._load_queue(pipe, queue_key)
             pipe.multi()  # type: ignore[no-untyped-call]

@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Request, status
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
-from services.asset_control.control import AssetControl, AssetControlError
+from services.asset_control.control import AssetControl
 from zhixing.assets import AssetKind, Channel, Measure, PriceMethod, SaleMode
 from zhixing.auth import CurrentIdentity, require_visible
 from zhixing.v1 import agency_gateway_pb2 as agency_pb
@@ -78,13 +77,6 @@ class LeadVerification(_Body):
 def _control(request: Request) -> AssetControl:
     control: AssetControl = request.app.state.asset_control
     return control
-
-
-def asset_error_response(exc: AssetControlError) -> JSONResponse:
-    detail: Any = str(exc)
-    if exc.loc:
-        detail = [{"loc": list(exc.loc), "msg": str(exc), "type": "value_error"}]
-    return JSONResponse({"detail": detail}, status_code=exc.status)
 
 
 @router.get("/cases/{case_id}", summary="A case as asset control knows it: need and query")

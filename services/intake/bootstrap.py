@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import Request
-from fastapi.responses import JSONResponse
-
 from services.intake.grpc_api import IntakeQueries
-from services.intake.handlers import Intake, IntakeError
-from services.intake.http_api import intake_error_response, router
+from services.intake.handlers import Intake
+from services.intake.http_api import router
 from services.intake.reactions import IntakeReactions
 from services.intake.repository import CaseRecords
 from zhixing.clock import Clock
@@ -45,10 +42,6 @@ def bootstrap(
     )
     app.state.ctx = ctx
     app.state.intake = intake
-
-    @app.exception_handler(IntakeError)
-    async def intake_error(request: Request, exc: IntakeError) -> JSONResponse:
-        return intake_error_response(exc)
 
     app.include_router(router)
     return ServiceHost(

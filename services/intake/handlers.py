@@ -21,35 +21,21 @@ from redis.asyncio.client import Pipeline
 
 from services.intake.domain import ClosureMethod, FileCase, case_account, case_number
 from services.intake.repository import CaseRecord, CaseRecords, CaseStatus
-from zhixing.auth import Identity, Role, ScopeError, require_role, require_scope
+from zhixing.auth import (
+    Identity,
+    Role,
+    ScopeError,
+    require_handling_court,
+    require_role,
+    require_scope,
+)
 from zhixing.clock import CHINA_TZ, china_today
+from zhixing.errors import Conflict, Invalid, NotFound
 from zhixing.events import Event, new_event
 from zhixing.rules import catalogue
 from zhixing.service import ServiceContext
 from zhixing.state import as_text
 from zhixing.v1 import case_events_pb2
-
-
-class IntakeError(Exception):
-    """A refused command; ``status`` is the HTTP status that says why."""
-
-    status = 400
-
-    def __init__(self, message: str, *, loc: tuple[str | int, ...] = ()) -> None:
-        super().__init__(message)
-        self.loc = loc
-
-
-class InvalidCommand(IntakeError):
-    status = 422
-
-
-class Conflict(IntakeError):
-    status = 409
-
-
-class NotFound(IntakeError):
-    status = 404
 
 
 class IdempotencyConflict(Conflict):
@@ -77,7 +63,7 @@ def _check_clerk(identity: Identity, court_code: str) -> None:
 def _received_on(cmd: FileCase, today: dt.date) -> dt.date:
     received = cmd.received_on or today
     if received > today:
-        raise InvalidCommand(
+        raise Invalid(
             f"received_on {received} is after today ({today})", loc=("body", "received_on")
         )
     return received
@@ -303,17 +289,7 @@ class Intake:
         if record is None:
             raise NotFound(f"no case {case_id}")
         require_role(identity, *roles)
-        try:
-            require_scope(identity, record.court_code, write=True)
-        except ScopeError:
-            if identity.court_code != record.court_code:
-                raise NotFound(f"no case {case_id} in your jurisdiction") from None
-            raise
-        if identity.court_code != record.court_code:
-            raise ScopeError(
-                f"case {case_id} is handled by {record.court_code}; "
-                f"{identity.court_code} acts on it through command actions only"
-            )
+        require_handling_court(identity, record.court_code, f"case {case_id}")
         if record.status is not CaseStatus.FILED:
             raise Conflict(f"case {case_id} is {record.status.value}, not filed and open")
         return record

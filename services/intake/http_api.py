@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request, Response, status
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.intake.domain import ClosureMethod, FileCase
-from services.intake.handlers import Filed, Intake, IntakeError, record_view
+from services.intake.handlers import Filed, Intake, record_view
 from zhixing.auth import CurrentIdentity, require_visible
 
 router = APIRouter(prefix="/v1", tags=["cases"])
@@ -44,13 +43,6 @@ class Closure(BaseModel):
 def _intake(request: Request) -> Intake:
     intake: Intake = request.app.state.intake
     return intake
-
-
-def intake_error_response(exc: IntakeError) -> JSONResponse:
-    detail: Any = str(exc)
-    if exc.loc:  # the shape of FastAPI's own validation errors, so clients parse one shape
-        detail = [{"loc": list(exc.loc), "msg": str(exc), "type": "value_error"}]
-    return JSONResponse({"detail": detail}, status_code=exc.status)
 
 
 def _filed_response(filed: Filed, response: Response) -> CaseFiledResponse:

@@ -12,9 +12,11 @@ from zhixing.auth import (
     Role,
     ScopeError,
     TokenAuthority,
+    require_handling_court,
     require_scope,
 )
 from zhixing.clock import SimulatedClock
+from zhixing.errors import NotFound
 from zhixing.settings import AuthSettings
 
 
@@ -107,3 +109,24 @@ async def test_http_dependency_refuses_missing_forged_and_expired_tokens() -> No
         clock.advance(timedelta(minutes=5))
         expired = await client.get("/whoami", headers={"Authorization": f"Bearer {good}"})
         assert expired.status_code == 401 and "expired" in expired.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("court", "role", "refusal"),
+    [
+        ("苏1283", Role.OFFICER, None),  # the handling court acts
+        ("苏12", Role.COMMAND, ScopeError),  # the court above sees it, acts by command actions
+        ("苏1282", Role.OFFICER, NotFound),  # a sibling court is not told it exists
+        ("苏12", Role.OVERSEER, ScopeError),  # read only
+    ],
+)
+def test_only_the_handling_court_acts_on_its_business(
+    court: str, role: Role, refusal: type[Exception] | None
+) -> None:
+    tokens = authority(SimulatedClock(START))
+    who = tokens.verify(tokens.issue(subject="u", court_code=court, role=role))
+    if refusal is None:
+        require_handling_court(who, "苏1283", "case c1")
+    else:
+        with pytest.raises(refusal):
+            require_handling_court(who, "苏1283", "case c1")

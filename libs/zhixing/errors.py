@@ -1,0 +1,40 @@
+"""Refusals of a command, as every service raises them: each says what is wrong and, for
+bad input, where (``loc``, as FastAPI's own validation errors do). ``create_http_app`` turns
+them into HTTP responses: 404, 409 or 422 with the message."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.responses import JSONResponse
+
+
+class CommandError(Exception):
+    status = 400
+
+    def __init__(self, message: str, *, loc: tuple[str | int, ...] = ()) -> None:
+        super().__init__(message)
+        self.loc = loc
+
+
+class NotFound(CommandError):
+    status = 404
+
+
+class Conflict(CommandError):
+    """The thing's state does not allow the act (a second docketing, an over-seizure)."""
+
+    status = 409
+
+
+class Invalid(CommandError):
+    """Input that is well-formed but wrong, found by the handler (a balance exceeded)."""
+
+    status = 422
+
+
+def error_response(exc: CommandError) -> JSONResponse:
+    detail: Any = str(exc)
+    if exc.loc:  # the shape of FastAPI's validation errors, so clients parse one shape
+        detail = [{"loc": list(exc.loc), "msg": str(exc), "type": "value_error"}]
+    return JSONResponse({"detail": detail}, status_code=exc.status)
