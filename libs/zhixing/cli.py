@@ -17,7 +17,7 @@ from rich.console import Console
 
 from zhixing.auth import PrincipalKind, Role, TokenAuthority
 from zhixing.clock import CHINA_TZ, SystemClock
-from zhixing.courts import UnknownCourtCode
+from zhixing.courts import CourtDirectory, CourtFileError, UnknownCourtCode, directory
 from zhixing.periods import Due, PeriodCounter, Unit
 from zhixing.settings import AuthSettings, RedisSettings
 from zhixing.workcalendar import CalendarError, StatutoryCalendar
@@ -154,6 +154,54 @@ def calendar_explain(
     assert due.last_day is not None
     flag = " (provisional)" if due.provisional else ""
     typer.echo(f"due: {due.last_day.isoformat()}, ends {due.due_at.isoformat()}{flag}")
+
+
+courts_app = typer.Typer(help="The court directory (法院名录).", no_args_is_help=True)
+app.add_typer(courts_app, name="courts")
+
+
+def _directory_or_exit() -> CourtDirectory:
+    try:
+        return directory()
+    except CourtFileError as exc:
+        err.print(f"error: {exc}")
+        raise typer.Exit(1) from None
+
+
+@courts_app.command("show")
+def courts_show(code: Annotated[str, typer.Argument(help="Court code, e.g. 苏1283")]) -> None:
+    """A court: name, level, superior, path to the top, the courts below it, divisions."""
+    courts = _directory_or_exit()
+    try:
+        court = courts.lookup(code)
+    except UnknownCourtCode as exc:
+        err.print(f"error: {exc}")
+        raise typer.Exit(2) from None
+    typer.echo(f"{court.code}  {court.name}  ({court.level.value})")
+    typer.echo("path: " + " → ".join(f"{c.code} {c.name}" for c in courts.path_to_top(code)))
+    below = courts.children(code)
+    if below:
+        typer.echo(f"courts below ({len(below)}): " + ", ".join(c.code for c in below))
+    if court.divisions:
+        typer.echo("divisions: " + ", ".join(court.divisions))
+
+
+@courts_app.command("common-superior")
+def courts_common_superior(
+    codes: Annotated[list[str], typer.Argument(help="Two or more court codes")],
+) -> None:
+    """Print the lowest court superior to every court given (not one of them itself)."""
+    if len(codes) < 2:
+        err.print("error: give two or more court codes")
+        raise typer.Exit(2)
+    courts = _directory_or_exit()
+    for code in codes:
+        try:
+            courts.lookup(code)
+        except UnknownCourtCode as exc:
+            err.print(f"error: {exc}")
+            raise typer.Exit(2) from None
+    typer.echo(courts.common_superior(*codes).code)
 
 
 rules_app = typer.Typer(help="The rule catalogue.", no_args_is_help=True)

@@ -9,8 +9,10 @@ from services.command.deadlines.model import ClockRules
 from services.command.grpc_api import CommandQueries
 from services.command.http_api import router
 from services.command.projections import CaseOverviews
+from zhixing import court_directory_grpc
 from zhixing.audit import AuditChain
 from zhixing.clock import Clock, SystemClock
+from zhixing.courts import directory
 from zhixing.periods import PeriodCounter
 from zhixing.rules import catalogue
 from zhixing.service import ServiceContext, ServiceHost, create_http_app
@@ -65,7 +67,8 @@ def bootstrap(
         grpc_services=[
             lambda server: command_service_pb2_grpc.add_CommandServiceServicer_to_server(
                 CommandQueries(overviews), server
-            )
+            ),
+            court_directory_grpc.register(directory()),
         ],
         consumers=[
             ctx.consumer("case-overviews", [CASE_EVENTS], overviews),

@@ -12,7 +12,7 @@ from stdnum.cn import ric, uscc
 from stdnum.exceptions import ValidationError
 
 from zhixing.assets import Channel
-from zhixing.courts import UnknownCourtCode, parse_court_code
+from zhixing.courts import UnknownCourtCode, directory
 from zhixing.v1 import case_events_pb2
 
 # 案件类型代字 of 法〔2015〕137号 for enforcement cases.
@@ -119,7 +119,7 @@ class FileCase(BaseModel):
     @classmethod
     def _known_court(cls, value: str) -> str:
         try:
-            return parse_court_code(value).code
+            return directory().lookup(value).code
         except UnknownCourtCode as exc:
             raise ValueError(str(exc)) from None
 

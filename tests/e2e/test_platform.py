@@ -30,7 +30,12 @@ from zhixing.demo import demo_filings, load_demo
 from zhixing.devinfra import ROOT, free_port
 from zhixing.localrun import SERVICES
 from zhixing.state import KeySpace
-from zhixing.v1 import command_service_pb2, command_service_pb2_grpc
+from zhixing.v1 import (
+    command_service_pb2,
+    command_service_pb2_grpc,
+    court_directory_pb2,
+    court_directory_pb2_grpc,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -238,3 +243,29 @@ async def test_the_demo_loads_through_the_public_api_once(
     assert all(v["case_number"] for v in views)
     advanced = [v for v in views if v.get("notice_served_on")]
     assert advanced and all(v["officer_id"].startswith("demo-officer-") for v in advanced)
+
+
+async def test_the_court_directory_answers_over_grpc(platform: Running, isolated: Isolated) -> None:
+    auth = [("authorization", f"Bearer {token('苏1283', Role.OFFICER, isolated)}")]
+    async with grpc.aio.insecure_channel(platform.grpc["command"]) as channel:
+        stub = court_directory_pb2_grpc.CourtDirectoryServiceStub(channel)
+        court = (
+            await stub.GetCourt(court_directory_pb2.GetCourtRequest(code="苏1283"), metadata=auth)
+        ).court
+        assert (court.name, court.level, court.superior) == ("泰兴市人民法院", "基层", "苏12")
+        path = await stub.GetPathToTop(
+            court_directory_pb2.GetPathToTopRequest(code="苏1283"), metadata=auth
+        )
+        assert [c.code for c in path.courts] == ["苏1283", "苏12", "苏", "最高法"]
+        children = await stub.ListChildren(
+            court_directory_pb2.ListChildrenRequest(code="苏12"), metadata=auth
+        )
+        assert "苏1282" in [c.code for c in children.courts]
+        common = await stub.GetCommonSuperior(
+            court_directory_pb2.GetCommonSuperiorRequest(codes=["苏02", "苏0281"]), metadata=auth
+        )
+        assert common.court.code == "苏"
+        with pytest.raises(grpc.aio.AioRpcError) as unknown:
+            await stub.GetCourt(court_directory_pb2.GetCourtRequest(code="苏9999"), metadata=auth)
+        assert unknown.value.code() is grpc.StatusCode.NOT_FOUND
+        assert "苏9999" in (unknown.value.details() or "")
