@@ -17,7 +17,13 @@ from google.protobuf.message import DecodeError, Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from zhixing.clock import Clock
-from zhixing.v1 import asset_events_pb2, case_events_pb2, deadline_events_pb2, envelope_pb2
+from zhixing.v1 import (
+    asset_events_pb2,
+    case_events_pb2,
+    deadline_events_pb2,
+    entrustment_events_pb2,
+    envelope_pb2,
+)
 
 P = TypeVar("P", bound=Message)
 
@@ -87,6 +93,19 @@ SALE_STARTED = register_event(asset_events_pb2.SaleStarted, "asset")
 SELF_DISPOSAL_PERMITTED = register_event(asset_events_pb2.SelfDisposalPermitted, "asset")
 SELF_DISPOSAL_COMPLETED = register_event(asset_events_pb2.SelfDisposalCompleted, "asset")
 SELF_DISPOSAL_REVOKED = register_event(asset_events_pb2.SelfDisposalRevoked, "asset")
+
+# Matter entrustment (aggregate: entrustment).
+MATTER_ENTRUSTED = register_event(entrustment_events_pb2.MatterEntrusted, "entrustment")
+ENTRUSTMENT_STARTED = register_event(entrustment_events_pb2.EntrustmentStarted, "entrustment")
+ENTRUSTMENT_STATUS_REPORTED = register_event(
+    entrustment_events_pb2.EntrustmentStatusReported, "entrustment"
+)
+ENTRUSTMENT_ORDER_REQUESTED = register_event(
+    entrustment_events_pb2.EntrustmentOrderRequested, "entrustment"
+)
+ENTRUSTMENT_ORDERED = register_event(entrustment_events_pb2.EntrustmentOrdered, "entrustment")
+ENTRUSTMENT_COMPLETED = register_event(entrustment_events_pb2.EntrustmentCompleted, "entrustment")
+ENTRUSTMENT_RETURNED = register_event(entrustment_events_pb2.EntrustmentReturned, "entrustment")
 
 # The deadline engine's events (aggregate: deadline, keyed by clock id).
 CLOCK_OPENED = register_event(deadline_events_pb2.ClockOpened, "deadline")

@@ -5,7 +5,7 @@ Services need it to check court scope on their own requests without asking intak
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request
 from google.protobuf.message import Message
 
 from zhixing.auth import CurrentIdentity, require_visible
-from zhixing.bus import Transaction
+from zhixing.bus import EventConsumer, Transaction
 from zhixing.events import CASE_FILED, Event
 from zhixing.service import ServiceContext, ServiceHost, create_http_app
 from zhixing.settings import ServiceSettings
@@ -71,20 +71,24 @@ def case_aware_host(
     title: str,
     description: str,
     ports: ServiceSettings,
+    routers: Sequence[APIRouter] = (),
+    consumers: Sequence[EventConsumer] = (),
+    state: Mapping[str, object] | None = None,
 ) -> ServiceHost:
-    """A service that so far only keeps the known-cases projection and serves it.
-
-    Asset control, dispute coordination and entrustment start from this; their own
-    domains add handlers, routes and gRPC services to the host it returns.
-    """
+    """A service that keeps the known-cases projection (``app.state.known_cases``) and
+    serves it, plus its own routers, consumers and ``app.state`` entries."""
     known = KnownCases(ctx.redis, ctx.keys)
     app = create_http_app(ctx, title=title, description=description)
     app.state.known_cases = known
+    for name, value in (state or {}).items():
+        setattr(app.state, name, value)
     app.include_router(known_cases_router())
+    for router in routers:
+        app.include_router(router)
     return ServiceHost(
         ctx=ctx,
         http=app,
         ports=ports,
-        consumers=[ctx.consumer("known-cases", [CASE_EVENTS], known)],
+        consumers=[ctx.consumer("known-cases", [CASE_EVENTS], known), *consumers],
         background=[ctx.outbox_relay()],
     )

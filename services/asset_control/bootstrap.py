@@ -5,7 +5,7 @@ from __future__ import annotations
 from services.asset_control.agency import AgencyClient, AgencySettings, GrpcAgencyClient
 from services.asset_control.control import AssetControl
 from services.asset_control.http_api import router
-from services.asset_control.reactions import CaseIntake, ControlTerms
+from services.asset_control.reactions import CaseIntake, ControlTerms, EntrustedControls
 from services.asset_control.worker import AgencyWorker
 from zhixing.clock import Clock
 from zhixing.service import ServiceContext, ServiceHost, create_http_app
@@ -16,7 +16,7 @@ from zhixing.settings import (
     ServiceSettings,
     service_settings,
 )
-from zhixing.topics import CASE_EVENTS, DEADLINE_EVENTS
+from zhixing.topics import CASE_EVENTS, DEADLINE_EVENTS, ENTRUSTMENT_EVENTS
 
 NAME = "asset_control"
 DEFAULT_HTTP_PORT = 8002
@@ -54,6 +54,7 @@ def bootstrap(
         consumers=[
             ctx.consumer("cases", [CASE_EVENTS], CaseIntake(control)),
             ctx.consumer("control-terms", [DEADLINE_EVENTS], ControlTerms(control)),
+            ctx.consumer("entrusted-controls", [ENTRUSTMENT_EVENTS], EntrustedControls(control)),
         ],
         background=[worker, ctx.outbox_relay()],
     )

@@ -48,6 +48,7 @@ from zhixing.state import as_text, transact
 from zhixing.v1 import agency_gateway_pb2 as agency_pb
 from zhixing.v1 import asset_events_pb2 as pb
 from zhixing.v1 import case_events_pb2, envelope_pb2
+from zhixing.v1 import entrustment_events_pb2 as entrustment_pb
 
 log = structlog.get_logger(__name__)
 
@@ -370,7 +371,7 @@ class AssetControl:
             for asset, record, queue in zip(feedback.assets, existing, queues, strict=True):
                 if record is not None:
                     continue  # reported by another channel or debtor already
-                new_ids.append(self._record_found(pipe, case, asset, "query", queue))
+                new_ids.append(self._record_found(pipe, case, asset, "query", queue)["asset_id"])
             answered = pb.ChannelQueryAnswered(
                 case_id=case["case_id"],
                 round=ref.round,
@@ -396,7 +397,7 @@ class AssetControl:
     def _record_found(
         self, pipe: Pipeline, case: dict[str, Any], asset: agency_pb.AgencyAsset, source: str,
         queue: list[str], actor: envelope_pb2.Actor = SERVICE_ACTOR,
-    ) -> str:  # fmt: skip
+    ) -> dict[str, Any]:  # fmt: skip
         kind = AssetKind(asset.kind)
         asset_id = asset_id_for(case["case_id"], asset.asset_key)
         record: dict[str, Any] = {
@@ -442,7 +443,7 @@ class AssetControl:
                 amount = min(asset.value_fen, remaining)
                 self._hold(pipe, case, record, amount, "svc:asset_control", queue, actor)
         self._put(pipe, self.asset_record_key(asset_id), record)
-        return asset_id
+        return record
 
     def _push_to_parties(self, pipe: Pipeline, case: dict[str, Any], asset_ids: list[str]) -> None:
         pushed = pb.AssetsPushedToParties(
@@ -1019,6 +1020,44 @@ class AssetControl:
             self._stage(pipe, permitted, asset_id, case["court_code"], identity.as_actor())
 
         await self._asset_command(asset_id, identity, act, Role.OFFICER, Role.LEADER)
+
+    # --- controls done for the case by an entrusted court --------------------------------------
+
+    async def record_entrusted_control(
+        self, completed: entrustment_pb.EntrustmentCompleted, actor: envelope_pb2.Actor
+    ) -> bool:
+        """An entrusted court controlled an asset for the case (事项委托): it becomes an
+        asset of the case, controlled under the entrusted court's ruling. Idempotent."""
+        control = completed.control
+        case_key = self.case_key(completed.case_id)
+        asset_id = asset_id_for(completed.case_id, control.asset_key)
+        record_key = self.asset_record_key(asset_id)
+        queue_key = self.queue_key(control.asset_key)
+
+        async def body(pipe: Pipeline) -> bool:
+            case = await self._load(pipe, case_key)
+            if case is None or await self._load(pipe, record_key) is not None:
+                return False
+            queue = await self._load_queue(pipe, queue_key)
+            asset = agency_pb.AgencyAsset(
+                asset_key=control.asset_key,
+                kind=control.kind,
+                description=control.description,
+                value_fen=control.value_fen,
+                online_control=False,
+                location_division=control.location_division,
+            )
+            pipe.multi()  # type: ignore[no-untyped-call]
+            record = self._record_found(pipe, case, asset, "entrustment", queue, actor)
+            self._hold(pipe, case, record, control.amount_fen, actor.id, queue, actor,
+                       control.control_ref, Measure(control.measure))  # fmt: skip
+            self._put(pipe, record_key, record)
+            self._push_to_parties(pipe, case, [asset_id])
+            self._put(pipe, case_key, case)
+            return True
+
+        result: bool = await transact(self.redis, [case_key, record_key, queue_key], body)
+        return result
 
     # --- leads ---------------------------------------------------------------------------------
 

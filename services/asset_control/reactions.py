@@ -9,8 +9,8 @@ from google.protobuf.message import Message
 
 from services.asset_control.control import AssetControl
 from zhixing.bus import Transaction
-from zhixing.events import CASE_FILED, CLOCK_BREACHED, Event
-from zhixing.v1 import case_events_pb2, deadline_events_pb2
+from zhixing.events import CASE_FILED, CLOCK_BREACHED, ENTRUSTMENT_COMPLETED, Event
+from zhixing.v1 import case_events_pb2, deadline_events_pb2, entrustment_events_pb2
 
 CONTROL_TERM_RULES = frozenset(
     {
@@ -58,3 +58,21 @@ class ControlTerms:
                     breached.effect,
                     event.event_id,
                 )
+
+
+class EntrustedControls:
+    """Consumer of entrustment events: an asset another court controlled for one of our
+    cases becomes an asset of the case."""
+
+    def __init__(self, control: AssetControl) -> None:
+        self.control = control
+
+    async def __call__(self, events: Sequence[Event[Message]], tx: Transaction) -> None:
+        for event in events:
+            if event.event_type != ENTRUSTMENT_COMPLETED.name:
+                continue
+            completed = event.payload
+            assert isinstance(completed, entrustment_events_pb2.EntrustmentCompleted)
+            if completed.HasField("control"):
+                # Its own idempotent transaction, like a lapse.
+                await self.control.record_entrusted_control(completed, event.envelope.actor)

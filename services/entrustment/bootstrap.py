@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from services.entrustment.entrustments import Entrustments
+from services.entrustment.http_api import router
+from services.entrustment.reactions import StartBreaches
 from zhixing.clock import Clock
-from zhixing.known_cases import case_aware_host
+from zhixing.courts import directory
+from zhixing.known_cases import KnownCases, case_aware_host
 from zhixing.service import ServiceContext, ServiceHost
 from zhixing.settings import (
     AuthSettings,
@@ -12,6 +16,7 @@ from zhixing.settings import (
     ServiceSettings,
     service_settings,
 )
+from zhixing.topics import DEADLINE_EVENTS
 
 NAME = "entrustment"
 DEFAULT_HTTP_PORT = 8004
@@ -27,10 +32,14 @@ def bootstrap(
     ports: ServiceSettings | None = None,
 ) -> ServiceHost:
     ctx = ServiceContext.build(NAME, clock=clock, kafka=kafka, redis=redis, auth=auth)
+    entrustments = Entrustments(ctx, directory(), KnownCases(ctx.redis, ctx.keys))
     return case_aware_host(
         ctx,
         title="Zhixing entrustment (事项委托)",
         description="One court asks another to do a matter in its region.",
         ports=ports
         or service_settings(NAME, http_port=DEFAULT_HTTP_PORT, grpc_port=DEFAULT_GRPC_PORT),
+        routers=[router],
+        consumers=[ctx.consumer("start-breaches", [DEADLINE_EVENTS], StartBreaches(entrustments))],
+        state={"entrustments": entrustments},
     )

@@ -11,6 +11,7 @@ from services.command.deadlines.engine import DeadlineEngine
 from services.command.deadlines.model import ClockState
 from zhixing.auth import (
     CurrentIdentity,
+    Identity,
     Role,
     ScopeError,
     require_role,
@@ -36,12 +37,23 @@ def _view(state: ClockState, engine: DeadlineEngine) -> dict[str, Any]:
     }
 
 
+def _readable(identity: Identity, state: ClockState) -> bool:
+    """The responsible court's scope reads a clock, and so do its observers' scopes."""
+    for court in (state.court_code, *state.observers):
+        try:
+            require_scope(identity, court, write=False)
+            return True
+        except ScopeError:
+            continue
+    return False
+
+
 @router.get("/clocks/{clock_id}", summary="One statutory clock")
 async def get_clock(clock_id: str, identity: CurrentIdentity, request: Request) -> dict[str, Any]:
     engine = _engine(request)
     state = await engine.get(clock_id)
-    require_visible(identity, state.court_code if state else None, f"clock {clock_id}")
-    assert state is not None
+    if state is None or not _readable(identity, state):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no clock {clock_id} in your jurisdiction")
     return _view(state, engine)
 
 
@@ -52,11 +64,8 @@ async def list_clocks(
     engine = _engine(request)
     visible = []
     for state in await engine.clocks_of(subject_id):
-        try:
-            require_scope(identity, state.court_code, write=False)
-        except ScopeError:
-            continue
-        visible.append(_view(state, engine))
+        if _readable(identity, state):
+            visible.append(_view(state, engine))
     return visible
 
 

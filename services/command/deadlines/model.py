@@ -14,6 +14,7 @@ moved later by the total paused duration.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -77,6 +78,9 @@ class ClockState:
     fired: list[str] = field(default_factory=list)
     breached: bool = False
     extensions: list[dict[str, Any]] = field(default_factory=list)
+    # Other courts that may read the clock (and the courts above them): a start event's
+    # ``observer_courts`` field, e.g. the entrusting court of an entrustment.
+    observers: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         # Field by field: dataclasses.asdict deep-copies and dominated the engine's profile.
@@ -100,6 +104,7 @@ class ClockState:
             "fired": list(self.fired),
             "breached": self.breached,
             "extensions": [dict(e) for e in self.extensions],
+            "observers": list(self.observers),
         }
 
     @classmethod
@@ -138,6 +143,14 @@ def clock_id_for(rule: Rule, signal: Signal) -> str | None:
             return None
         parts.append(value)
     return ":".join(parts)
+
+
+def observers_of(signal: Signal) -> list[str]:
+    raw = signal.attributes.get("observer_courts")
+    if not raw:
+        return []
+    courts = json.loads(raw)
+    return [str(c) for c in courts] if isinstance(courts, list) else []
 
 
 def matches(rule: Rule, signal: Signal) -> bool:
@@ -242,6 +255,7 @@ class ClockRules:
             unknown_years=[],
             due_version=(existing.due_version + 1) if existing else 1,
             per_values=[signal.attributes[name] for name in rule.per],
+            observers=observers_of(signal),
         )
         self._set_due(state, self.compute_due(state, rule))
         events.append(

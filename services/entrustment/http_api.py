@@ -1,0 +1,188 @@
+"""Entrustment's HTTP API."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Request, status
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
+
+from services.entrustment.entrustments import Entrustments, MatterType
+from zhixing.assets import AssetKind, Measure
+from zhixing.auth import CurrentIdentity
+from zhixing.errors import NotFound
+from zhixing.v1 import entrustment_events_pb2 as pb
+
+router = APIRouter(prefix="/v1", tags=["entrustments"])
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+Division = Annotated[str, Field(pattern=r"^\d{6}$", description="GB/T 2260 division code")]
+Documents = Annotated[
+    list[Annotated[str, Field(min_length=1, max_length=200)]], Field(max_length=50)
+]
+
+
+class EntrustIn(_Body):
+    case_id: Annotated[str, Field(min_length=1, max_length=100)]
+    matter_type: MatterType
+    description: Annotated[str, Field(min_length=1, max_length=2000)]
+    location_division: Division
+    documents: Documents = []
+    control_expires_on: dt.date | None = Field(
+        None, description="When the control handed over expires (deduction, transfer)"
+    )
+
+
+class ReportIn(_Body):
+    report: Annotated[str, Field(min_length=1, max_length=4000)]
+
+
+class ReasonIn(_Body):
+    reason: Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+class OrderIn(_Body):
+    instruction: Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+class ControlIn(_Body):
+    kind: AssetKind
+    asset_key: Annotated[str, Field(min_length=1, max_length=200)]
+    description: Annotated[str, Field(min_length=1, max_length=500)]
+    value_fen: Annotated[StrictInt, Field(gt=0)]
+    amount_fen: Annotated[StrictInt, Field(gt=0)]
+    measure: Measure
+    control_ref: Annotated[str, Field(min_length=1, max_length=100)]
+    location_division: Division
+
+
+class CompletionIn(_Body):
+    result: Annotated[str, Field(min_length=1, max_length=4000)]
+    documents: Documents = []
+    control: ControlIn | None = Field(None, description="The asset controlled, if any")
+
+
+def _entrustments(request: Request) -> Entrustments:
+    entrustments: Entrustments = request.app.state.entrustments
+    return entrustments
+
+
+@router.post(
+    "/entrustments",
+    status_code=status.HTTP_201_CREATED,
+    summary="Entrust a matter to the court where the asset or person is",
+)
+async def entrust(body: EntrustIn, identity: CurrentIdentity, request: Request) -> dict[str, Any]:
+    return await _entrustments(request).entrust(
+        identity=identity,
+        case_id=body.case_id,
+        matter_type=body.matter_type,
+        description=body.description,
+        location_division=body.location_division,
+        documents=body.documents,
+        control_expires_on=body.control_expires_on,
+    )
+
+
+@router.get("/entrustments", summary="Entrustments my court is party to")
+async def list_entrustments(identity: CurrentIdentity, request: Request) -> list[dict[str, Any]]:
+    return await _entrustments(request).list_for(identity)
+
+
+@router.get("/entrustments/{entrustment_id}", summary="One entrustment, for both courts and above")
+async def get_entrustment(
+    entrustment_id: str, identity: CurrentIdentity, request: Request
+) -> dict[str, Any]:
+    entrustments = _entrustments(request)
+    record = await entrustments.get(entrustment_id)
+    if record is None or not entrustments.visible_to(identity, record):
+        raise NotFound(f"no entrustment {entrustment_id} in your jurisdiction")
+    return record
+
+
+@router.post(
+    "/entrustments/{entrustment_id}/start",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="The entrusted court starts (within 15 days of receipt)",
+)
+async def start(entrustment_id: str, identity: CurrentIdentity, request: Request) -> None:
+    await _entrustments(request).start(entrustment_id, identity=identity)
+
+
+@router.post(
+    "/entrustments/{entrustment_id}/status-report",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Report how the matter stands (due 30 days after receipt)",
+)
+async def report(
+    entrustment_id: str, body: ReportIn, identity: CurrentIdentity, request: Request
+) -> None:
+    await _entrustments(request).report_status(entrustment_id, body.report, identity=identity)
+
+
+@router.post(
+    "/entrustments/{entrustment_id}/order-request",
+    summary="Ask the entrusted court's superior for an order (not started in time)",
+)
+async def request_order(
+    entrustment_id: str, identity: CurrentIdentity, request: Request
+) -> dict[str, str]:
+    superior = await _entrustments(request).request_order(entrustment_id, identity=identity)
+    return {"entrustment_id": entrustment_id, "asked": superior}
+
+
+@router.post(
+    "/entrustments/{entrustment_id}/order",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="The superior orders the entrusted court to act",
+)
+async def order(
+    entrustment_id: str, body: OrderIn, identity: CurrentIdentity, request: Request
+) -> None:
+    await _entrustments(request).order(entrustment_id, body.instruction, identity=identity)
+
+
+def _control(control: ControlIn | None) -> pb.EntrustedControl | None:
+    if control is None:
+        return None
+    return pb.EntrustedControl(
+        kind=control.kind.value,
+        asset_key=control.asset_key,
+        description=control.description,
+        value_fen=control.value_fen,
+        amount_fen=control.amount_fen,
+        measure=control.measure.value,
+        control_ref=control.control_ref,
+        location_division=control.location_division,
+    )
+
+
+@router.post(
+    "/entrustments/{entrustment_id}/completion",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Complete: the result and documents go back to the case",
+)
+async def complete(
+    entrustment_id: str, body: CompletionIn, identity: CurrentIdentity, request: Request
+) -> None:
+    documents: Sequence[str] = body.documents
+    await _entrustments(request).complete(
+        entrustment_id, body.result, documents, _control(body.control), identity=identity
+    )
+
+
+@router.post(
+    "/entrustments/{entrustment_id}/return",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Return the matter with its reasons (audited)",
+)
+async def return_matter(
+    entrustment_id: str, body: ReasonIn, identity: CurrentIdentity, request: Request
+) -> None:
+    await _entrustments(request).return_matter(entrustment_id, body.reason, identity=identity)
