@@ -116,6 +116,14 @@ async def test_a_matter_is_entrusted_across_provinces_ordered_done_and_returned_
             seen = await clocks(stack, entrustment_id, "浙0102", Role.OFFICER)
             return bool(seen["entrustment.start"]["breached"])
 
+        # Warned when two working days remained (3-16, 3-17: at the end of 3-15) and on
+        # the last day; not breached yet.
+        async def warned() -> bool:
+            seen = await clocks(stack, entrustment_id, "浙0102", Role.OFFICER)
+            fired = seen["entrustment.start"]["fired"]
+            return {"warn:working_days_remaining=2@1", "warn:due_day=True@1"} <= set(fired)
+
+        await eventually(warned)
         assert not await breached()
         stack.clock.set(dt.datetime(2026, 3, 18, 0, 1, tzinfo=CHINA_TZ))
         await eventually(breached)
