@@ -21,6 +21,7 @@ from zhixing.v1 import (
     asset_events_pb2,
     case_events_pb2,
     deadline_events_pb2,
+    dispute_events_pb2,
     entrustment_events_pb2,
     envelope_pb2,
 )
@@ -93,6 +94,44 @@ SALE_STARTED = register_event(asset_events_pb2.SaleStarted, "asset")
 SELF_DISPOSAL_PERMITTED = register_event(asset_events_pb2.SelfDisposalPermitted, "asset")
 SELF_DISPOSAL_COMPLETED = register_event(asset_events_pb2.SelfDisposalCompleted, "asset")
 SELF_DISPOSAL_REVOKED = register_event(asset_events_pb2.SelfDisposalRevoked, "asset")
+
+# Enforcement disputes (aggregate: dispute; the coordination start/end events carry the
+# affected case's id, whose clock they pause).
+DISPUTE_OPENED = register_event(dispute_events_pb2.DisputeOpened, "dispute")
+ENFORCEMENT_STOP_ORDERED = register_event(dispute_events_pb2.EnforcementStopOrdered, "dispute")
+ENFORCEMENT_STOP_LIFTED = register_event(dispute_events_pb2.EnforcementStopLifted, "dispute")
+NEGOTIATION_RECORDED = register_event(dispute_events_pb2.NegotiationRecorded, "dispute")
+DISPUTE_SETTLED = register_event(dispute_events_pb2.DisputeSettled, "dispute")
+NEGOTIATION_FAILED = register_event(dispute_events_pb2.NegotiationFailed, "dispute")
+AGENCY_NEGOTIATION_FAILED = register_event(dispute_events_pb2.AgencyNegotiationFailed, "dispute")
+POLITICAL_COMMITTEE_REPORTED = register_event(
+    dispute_events_pb2.PoliticalCommitteeReported, "dispute"
+)
+AGENCY_DISPUTE_REPORTED_TO_SUPERIOR = register_event(
+    dispute_events_pb2.AgencyDisputeReportedToSuperior, "dispute"
+)
+DEPARTMENT_COORDINATION_STARTED = register_event(
+    dispute_events_pb2.DepartmentCoordinationStarted, "dispute"
+)
+DISPUTE_ESCALATED = register_event(dispute_events_pb2.DisputeEscalated, "dispute")
+DISPUTE_FORWARDED = register_event(dispute_events_pb2.DisputeForwarded, "dispute")
+DISPUTE_REFERRED_TO_COMMON_SUPERIOR = register_event(
+    dispute_events_pb2.DisputeReferredToCommonSuperior, "dispute"
+)
+COORDINATION_PLAN_ISSUED = register_event(dispute_events_pb2.CoordinationPlanIssued, "dispute")
+COORDINATION_PLAN_DELIVERED = register_event(
+    dispute_events_pb2.CoordinationPlanDelivered, "dispute"
+)
+COORDINATION_PLAN_IMPLEMENTED = register_event(
+    dispute_events_pb2.CoordinationPlanImplemented, "dispute"
+)
+PLAN_RECONSIDERATION_REQUESTED = register_event(
+    dispute_events_pb2.PlanReconsiderationRequested, "dispute"
+)
+DISPUTE_COORDINATION_STARTED = register_event(
+    dispute_events_pb2.DisputeCoordinationStarted, "dispute"
+)
+DISPUTE_COORDINATION_ENDED = register_event(dispute_events_pb2.DisputeCoordinationEnded, "dispute")
 
 # Matter entrustment (aggregate: entrustment).
 MATTER_ENTRUSTED = register_event(entrustment_events_pb2.MatterEntrusted, "entrustment")

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from services.dispute_coordinator.disputes import Disputes
+from services.dispute_coordinator.http_api import router
+from services.dispute_coordinator.reactions import ReconsiderationLapses
 from zhixing.clock import Clock
-from zhixing.known_cases import case_aware_host
+from zhixing.courts import directory
+from zhixing.known_cases import KnownCases, case_aware_host
 from zhixing.service import ServiceContext, ServiceHost
 from zhixing.settings import (
     AuthSettings,
@@ -12,6 +16,7 @@ from zhixing.settings import (
     ServiceSettings,
     service_settings,
 )
+from zhixing.topics import DEADLINE_EVENTS
 
 NAME = "dispute_coordinator"
 DEFAULT_HTTP_PORT = 8003
@@ -27,10 +32,19 @@ def bootstrap(
     ports: ServiceSettings | None = None,
 ) -> ServiceHost:
     ctx = ServiceContext.build(NAME, clock=clock, kafka=kafka, redis=redis, auth=auth)
+    disputes = Disputes(ctx, directory(), KnownCases(ctx.redis, ctx.keys))
     return case_aware_host(
         ctx,
         title="Zhixing dispute coordinator (执行争议协调)",
-        description="Disputes between courts, or a court and an agency.",
+        description="Disputes between courts, or a court and an agency: negotiation, "
+        "escalation to the common superior, its plan and its implementation.",
         ports=ports
         or service_settings(NAME, http_port=DEFAULT_HTTP_PORT, grpc_port=DEFAULT_GRPC_PORT),
+        routers=[router],
+        consumers=[
+            ctx.consumer(
+                "reconsideration-lapses", [DEADLINE_EVENTS], ReconsiderationLapses(disputes)
+            )
+        ],
+        state={"disputes": disputes},
     )

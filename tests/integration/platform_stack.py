@@ -18,6 +18,7 @@ from services.asset_control.bootstrap import bootstrap as asset_control_bootstra
 from services.asset_control.control import AssetControl
 from services.command.bootstrap import bootstrap as command_bootstrap
 from services.command.deadlines.engine import DeadlineEngine
+from services.dispute_coordinator.bootstrap import bootstrap as disputes_bootstrap
 from services.entrustment.bootstrap import bootstrap as entrustment_bootstrap
 from services.intake.bootstrap import bootstrap as intake_bootstrap
 from tests.conftest import Isolated
@@ -40,6 +41,7 @@ class Stack:
     command: ServiceHost | None
     tokens: TokenAuthority
     entrustment: ServiceHost | None = None
+    disputes: ServiceHost | None = None
 
     def headers(self, role: Role, court: str = "苏1283", subject: str = "u1") -> dict[str, str]:
         token = self.tokens.issue(subject=subject, court_code=court, role=role)
@@ -69,6 +71,7 @@ async def platform_stack(
     agency: dict[str, Any] | None = None,
     with_command: bool = True,
     with_entrustment: bool = False,
+    with_disputes: bool = False,
 ) -> AsyncIterator[Stack]:
     clock = SimulatedClock(MONDAY_9AM)
     server = GatewayServer(
@@ -95,13 +98,14 @@ async def platform_stack(
         else None
     )
     entrustment = entrustment_bootstrap(**common) if with_entrustment else None
-    hosts = [h for h in (intake, assets, command, entrustment) if h is not None]
+    disputes = disputes_bootstrap(**common) if with_disputes else None
+    hosts = [h for h in (intake, assets, command, entrustment, disputes) if h is not None]
     for host in hosts:
         await host.start()
     try:
         yield Stack(
             clock, server, intake, assets, command, TokenAuthority(isolated.auth, clock),
-            entrustment,
+            entrustment, disputes,
         )  # fmt: skip
     finally:
         for host in reversed(hosts):

@@ -1,0 +1,222 @@
+"""The dispute coordinator's HTTP API."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Request, status
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
+
+from services.dispute_coordinator.disputes import AgencyKind, Disputes
+from zhixing.auth import CurrentIdentity
+from zhixing.errors import NotFound
+
+router = APIRouter(prefix="/v1", tags=["disputes"])
+
+Text = Annotated[str, Field(min_length=1, max_length=4000)]
+Short = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class AgencyIn(_Body):
+    kind: AgencyKind
+    name: Short
+    id: Annotated[str, Field(min_length=1, max_length=100, description="The agency's user id")]
+
+
+class InstrumentIn(_Body):
+    court_code: Short
+    document_number: Short
+    description: Annotated[str, Field(max_length=2000)] = ""
+
+
+class PositionIn(_Body):
+    party: Short
+    text: Text
+
+
+class OpenIn(_Body):
+    courts: Annotated[list[Short], Field(min_length=1, max_length=20)]
+    agency: AgencyIn | None = None
+    subject: Text
+    asset_key: Annotated[str, Field(max_length=200)] = ""
+    case_ids: Annotated[list[Short], Field(max_length=50)] = []
+    case_numbers: Annotated[list[Short], Field(max_length=50)] = []
+    conflicting_instruments: Annotated[list[InstrumentIn], Field(max_length=20)] = []
+    positions: Annotated[list[PositionIn], Field(max_length=20)] = []
+    documents: Annotated[list[Short], Field(max_length=50)] = []
+
+
+class NegotiationIn(_Body):
+    note: Text
+    outcome: Literal["ongoing", "settled", "failed"] = "ongoing"
+    superior_must_coordinate: bool = Field(
+        False, description="Court vs agency: the superior court must coordinate with departments"
+    )
+
+
+class OpinionIn(_Body):
+    opinion: Text
+
+
+class PlanIn(_Body):
+    plan: Text
+    designated_account: Annotated[str, Field(max_length=100)] = Field(
+        "", description="Account the disputed money is to be paid into (执行规定 art 69)"
+    )
+    disputed_amount_fen: Annotated[StrictInt, Field(ge=0)] = 0
+
+
+class ReportIn(_Body):
+    report: Text
+
+
+class ReasonIn(_Body):
+    reason: Text
+
+
+class AnswerIn(_Body):
+    court_code: Short
+    answer: Text
+    plan: Annotated[str, Field(max_length=4000)] | None = None
+
+
+class CommitteeIn(_Body):
+    committee: Short = "政法委"
+    report: Text
+
+
+class DepartmentsIn(_Body):
+    departments: Annotated[list[Short], Field(min_length=1, max_length=20)]
+
+
+def _disputes(request: Request) -> Disputes:
+    disputes: Disputes = request.app.state.disputes
+    return disputes
+
+
+@router.post("/disputes", status_code=status.HTTP_201_CREATED, summary="Open a dispute")
+async def open_dispute(body: OpenIn, identity: CurrentIdentity, request: Request) -> dict[str, Any]:
+    return await _disputes(request).open(
+        identity=identity,
+        courts=body.courts,
+        agency=body.agency.model_dump(mode="json") if body.agency else None,
+        subject=body.subject,
+        asset_key=body.asset_key,
+        case_ids=body.case_ids,
+        case_numbers=body.case_numbers,
+        instruments=[i.model_dump() for i in body.conflicting_instruments],
+        positions=[p.model_dump() for p in body.positions],
+        documents=body.documents,
+    )
+
+
+@router.get("/disputes", summary="Disputes my court (or agency) is party to")
+async def list_disputes(identity: CurrentIdentity, request: Request) -> list[dict[str, Any]]:
+    return await _disputes(request).list_for(identity)
+
+
+@router.get("/disputes/{dispute_id}", summary="One dispute")
+async def get_dispute(
+    dispute_id: str, identity: CurrentIdentity, request: Request
+) -> dict[str, Any]:
+    disputes = _disputes(request)
+    record = await disputes.get(dispute_id)
+    if record is None or not disputes.visible_to(identity, record):
+        raise NotFound(f"no dispute {dispute_id} in your jurisdiction")
+    return record
+
+
+@router.post("/disputes/{dispute_id}/negotiation", summary="Record negotiation; settle or fail")
+async def negotiate(
+    dispute_id: str, body: NegotiationIn, identity: CurrentIdentity, request: Request
+) -> dict[str, Any]:
+    return await _disputes(request).negotiate(
+        dispute_id, body.note, body.outcome, identity=identity,
+        superior_must_coordinate=body.superior_must_coordinate,
+    )  # fmt: skip
+
+
+@router.post("/disputes/{dispute_id}/escalation", summary="Report up to the common superior")
+async def escalate(dispute_id: str, identity: CurrentIdentity, request: Request) -> dict[str, Any]:
+    return await _disputes(request).escalate(dispute_id, identity=identity)
+
+
+@router.post("/disputes/{dispute_id}/forward", summary="Forward upward with this court's opinion")
+async def forward(
+    dispute_id: str, body: OpinionIn, identity: CurrentIdentity, request: Request
+) -> dict[str, Any]:
+    return await _disputes(request).forward(dispute_id, body.opinion, identity=identity)
+
+
+@router.post("/disputes/{dispute_id}/plan", summary="The common superior's binding plan")
+async def issue_plan(
+    dispute_id: str, body: PlanIn, identity: CurrentIdentity, request: Request
+) -> dict[str, Any]:
+    return await _disputes(request).issue_plan(
+        dispute_id, body.plan, body.designated_account, body.disputed_amount_fen,
+        identity=identity,
+    )  # fmt: skip
+
+
+@router.post("/disputes/{dispute_id}/implementation", summary="Report the plan implemented")
+async def implement(
+    dispute_id: str, body: ReportIn, identity: CurrentIdentity, request: Request
+) -> dict[str, Any]:
+    return await _disputes(request).implement(dispute_id, body.report, identity=identity)
+
+
+@router.post("/disputes/{dispute_id}/reconsideration", summary="Ask for reconsideration (5 days)")
+async def reconsider(
+    dispute_id: str, body: ReasonIn, identity: CurrentIdentity, request: Request
+) -> dict[str, Any]:
+    return await _disputes(request).request_reconsideration(
+        dispute_id, body.reason, identity=identity
+    )
+
+
+@router.post("/disputes/{dispute_id}/reconsideration-answer", summary="Answer a reconsideration")
+async def answer(
+    dispute_id: str, body: AnswerIn, identity: CurrentIdentity, request: Request
+) -> dict[str, Any]:
+    return await _disputes(request).answer_reconsideration(
+        dispute_id, body.court_code, body.answer, body.plan, identity=identity
+    )
+
+
+@router.post("/disputes/{dispute_id}/stops/{court_code}/lift", summary="Lift a stop of enforcement")
+async def lift(
+    dispute_id: str, court_code: str, identity: CurrentIdentity, request: Request
+) -> dict[str, Any]:
+    return await _disputes(request).lift_stop(dispute_id, court_code, identity=identity)
+
+
+@router.post("/disputes/{dispute_id}/committee-report", summary="Report to the same-level 政法委")
+async def committee(
+    dispute_id: str, body: CommitteeIn, identity: CurrentIdentity, request: Request
+) -> dict[str, Any]:
+    return await _disputes(request).report_to_committee(
+        dispute_id, body.committee, body.report, identity=identity
+    )
+
+
+@router.post("/disputes/{dispute_id}/superior-report", summary="Report to the superior (5 WD)")
+async def superior_report(
+    dispute_id: str, body: ReportIn, identity: CurrentIdentity, request: Request
+) -> dict[str, Any]:
+    return await _disputes(request).report_to_superior(dispute_id, body.report, identity=identity)
+
+
+@router.post(
+    "/disputes/{dispute_id}/department-coordination",
+    summary="The superior starts coordinating with the departments (10 WD)",
+)
+async def departments(
+    dispute_id: str, body: DepartmentsIn, identity: CurrentIdentity, request: Request
+) -> dict[str, Any]:
+    return await _disputes(request).start_department_coordination(
+        dispute_id, body.departments, identity=identity
+    )
