@@ -20,6 +20,7 @@ from zhixing.clock import Clock
 from zhixing.v1 import (
     asset_events_pb2,
     case_events_pb2,
+    command_events_pb2,
     deadline_events_pb2,
     dispute_events_pb2,
     entrustment_events_pb2,
@@ -132,6 +133,18 @@ DISPUTE_COORDINATION_STARTED = register_event(
     dispute_events_pb2.DisputeCoordinationStarted, "dispute"
 )
 DISPUTE_COORDINATION_ENDED = register_event(dispute_events_pb2.DisputeCoordinationEnded, "dispute")
+
+# Command actions (aggregate: command).
+COMMAND_ISSUED = register_event(command_events_pb2.CommandIssued, "command")
+COMMAND_ACKNOWLEDGED = register_event(command_events_pb2.CommandAcknowledged, "command")
+URGE_REPLIED = register_event(command_events_pb2.UrgeReplied, "command")
+CORRECTION_REPORTED = register_event(command_events_pb2.CorrectionReported, "command")
+COMMAND_RECONSIDERATION_REQUESTED = register_event(
+    command_events_pb2.CommandReconsiderationRequested, "command"
+)
+COMMAND_RECONSIDERATION_ANSWERED = register_event(
+    command_events_pb2.CommandReconsiderationAnswered, "command"
+)
 
 # Matter entrustment (aggregate: entrustment).
 MATTER_ENTRUSTED = register_event(entrustment_events_pb2.MatterEntrusted, "entrustment")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from services.command.actions import CommandActions
+from services.command.actions_api import ReconsiderationLapses
+from services.command.actions_api import router as actions_router
 from services.command.deadlines.calendar_watch import CalendarWatcher
 from services.command.deadlines.engine import DeadlineEngine, DeadlineScheduler
 from services.command.deadlines.http_api import router as clocks_router
@@ -23,7 +26,7 @@ from zhixing.settings import (
     ServiceSettings,
     service_settings,
 )
-from zhixing.topics import ALL_TOPICS, CASE_EVENTS
+from zhixing.topics import ALL_TOPICS, CASE_EVENTS, DEADLINE_EVENTS
 from zhixing.v1 import command_service_pb2_grpc
 from zhixing.workcalendar import CalendarSettings, StatutoryCalendar
 
@@ -55,10 +58,13 @@ def bootstrap(
         title="Zhixing command (统一指挥)",
         description="The command centre: every court's cases, nodes and figures.",
     )
+    actions = CommandActions(ctx, overviews)
     app.state.overviews = overviews
     app.state.deadlines = deadlines
+    app.state.actions = actions
     app.include_router(router)
     app.include_router(clocks_router)
+    app.include_router(actions_router)
     return ServiceHost(
         ctx=ctx,
         http=app,
@@ -76,6 +82,7 @@ def bootstrap(
             ctx.consumer("audit", ALL_TOPICS, audit),
             # Statutory clocks start and stop on events of every service.
             ctx.consumer("deadlines", ALL_TOPICS, deadlines),
+            ctx.consumer("command-actions", [DEADLINE_EVENTS], ReconsiderationLapses(actions)),
         ],
         background=[
             DeadlineScheduler(deadlines, clock, reload_calendar=CalendarWatcher(rules, calendar)),

@@ -26,6 +26,7 @@ EXPECTED_LAST_DAY = {
     ("CD", 15): "2026-03-17",
     ("CD", 30): "2026-04-01",
     ("CD", 90): "2026-06-01",  # 05-31 is a Sunday
+    ("WD", 1): "2026-03-03",
     ("WD", 3): "2026-03-05",
     ("WD", 5): "2026-03-09",
     ("WD", 10): "2026-03-16",
@@ -47,9 +48,12 @@ def rules() -> ClockRules:
     return ClockRules(CATALOGUE, PeriodCounter(calendar))
 
 
-def signal(rule: Rule, name: str, at: dt.datetime, event_id: str = "e1") -> Signal:
-    attributes = dict(rule.when) | {field: "苏1282" for field in rule.per}
-    return Signal(event_id, name, "subject-1", "苏1283", at, attributes)
+def signal(
+    rule: Rule, name: str, at: dt.datetime, event_id: str = "e1",
+    attributes: dict[str, str] | None = None,
+) -> Signal:  # fmt: skip
+    fields = dict(rule.when) | {field: "苏1282" for field in rule.per} | (attributes or {})
+    return Signal(event_id, name, "subject-1", "苏1283", at, fields)
 
 
 def open_clock(rules: ClockRules, rule: Rule) -> ClockState:
@@ -166,3 +170,14 @@ def test_state_survives_its_json_form(rules: ClockRules) -> None:
     state = open_clock(rules, CATALOGUE.rule("case.close"))
     rules.fire(state, state.due_at)
     assert ClockState.from_json(state.to_json()) == state
+
+
+def test_a_limit_set_by_the_act_is_used_up_to_the_rules_limit(rules: ClockRules) -> None:
+    rule = CATALOGUE.rule("command.urge-reply")  # at most 10 WD; the order says how many
+    assert rule.limit == 10
+    for asked, last_day in (("3", "2026-03-05"), ("30", "2026-03-16"), ("", "2026-03-16")):
+        start = signal(rule, "CommandIssued", START, attributes={"reply_working_days": asked})
+        clock_id = clock_id_for(rule, start)
+        assert clock_id is not None
+        state, _ = rules.open(rule, start, clock_id, None)
+        assert state.last_day == dt.date.fromisoformat(last_day), asked

@@ -103,6 +103,9 @@ class Rule(_Strict):
     effect: str | None = None
     # A fixed value the rule prescribes that is not a period (e.g. a hotline number).
     value: str | None = None
+    # For limits set per act (a command centre's reply deadline): the start event's payload
+    # field that carries the limit, which may not exceed ``limit``.
+    limit_field: str | None = None
 
     @model_validator(mode="after")
     def _complete(self) -> Self:

@@ -145,6 +145,14 @@ def clock_id_for(rule: Rule, signal: Signal) -> str | None:
     return ":".join(parts)
 
 
+def limit_of(rule: Rule, signal: Signal) -> int:
+    """A limit set by the act itself (``rule.limit_field``), capped by the rule's limit;
+    the rule's limit when the act sets none."""
+    assert rule.limit is not None and rule.limit_field is not None
+    raw = signal.attributes.get(rule.limit_field, "")
+    return min(int(raw), rule.limit) if raw.isdigit() and int(raw) > 0 else rule.limit
+
+
 def observers_of(signal: Signal) -> list[str]:
     raw = signal.attributes.get("observer_courts")
     if not raw:
@@ -257,6 +265,8 @@ class ClockRules:
             per_values=[signal.attributes[name] for name in rule.per],
             observers=observers_of(signal),
         )
+        if rule.limit_field:
+            state.limit = limit_of(rule, signal)
         self._set_due(state, self.compute_due(state, rule))
         events.append(
             pb.ClockOpened(

@@ -1,0 +1,267 @@
+"""Command actions (统一指挥, ¶26–28): an intermediate court's command centre orders a court
+of its jurisdiction about one of its cases, and the order is recorded, audited (every event
+enters the audit chain) and delivered as an event the receiving court must acknowledge on
+a clock (``command.acknowledge``).
+
+This module covers 督办 (urge: a reply within the days the order sets, no reply escalates)
+and 函告纠正 / 裁定纠正 (a letter asking the court to correct an act itself, or a direct
+correcting ruling; either may be met with a request for reconsideration within 5 days,
+执行规定 art 72). Records: JSON at ``command:command-action:<id>``, indexed per court.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from enum import StrEnum
+from typing import Any
+
+from google.protobuf.message import Message
+from redis.asyncio.client import Pipeline
+
+from services.command.projections import CaseOverviews
+from zhixing.auth import Identity, Role, ScopeError, require_role
+from zhixing.courts import CourtLevel, covers, parse_court_code
+from zhixing.errors import Conflict, Invalid, NotFound
+from zhixing.events import new_event
+from zhixing.rules import catalogue
+from zhixing.service import ServiceContext
+from zhixing.state import as_text, transact
+from zhixing.v1 import command_events_pb2 as pb
+
+
+class Action(StrEnum):
+    URGE = "urge"  # 督办
+    CORRECTION_LETTER = "correction_letter"  # 函告纠正
+    CORRECTION_RULING = "correction_ruling"  # 裁定纠正
+
+
+RECONSIDERABLE = frozenset({Action.CORRECTION_LETTER, Action.CORRECTION_RULING})
+REPLY_RULES = {
+    Action.URGE: "command.urge-reply",
+    Action.CORRECTION_LETTER: "command.correction-reply",
+}
+
+
+class CommandActions:
+    def __init__(self, ctx: ServiceContext, overviews: CaseOverviews) -> None:
+        self.ctx = ctx
+        self.overviews = overviews
+
+    def key(self, command_id: str) -> str:
+        return self.ctx.keys.key("command-action", command_id)
+
+    def index(self, court: str) -> str:
+        return self.ctx.keys.key("command-actions", court)
+
+    async def get(self, command_id: str) -> dict[str, Any] | None:
+        raw = await self.ctx.redis.get(self.key(command_id))
+        return json.loads(raw) if raw is not None else None
+
+    @staticmethod
+    def visible_to(identity: Identity, record: dict[str, Any]) -> bool:
+        return covers(identity.court_code, record["target_court"]) or covers(
+            identity.court_code, record["issuing_court"]
+        )
+
+    async def list_for(self, identity: Identity) -> list[dict[str, Any]]:
+        ids = sorted(
+            as_text(i) for i in await self.ctx.redis.smembers(self.index(identity.court_code))
+        )
+        records = [await self.get(i) for i in ids]
+        return [r for r in records if r is not None]
+
+    def _put(self, pipe: Pipeline, record: dict[str, Any]) -> None:
+        pipe.set(self.key(record["command_id"]), json.dumps(record, ensure_ascii=False))
+
+    def _stage(self, pipe: Pipeline, payload: Message, command_id: str, court: str,
+               identity: Identity) -> None:  # fmt: skip
+        event = new_event(
+            payload, aggregate_id=command_id, court_code=court, actor=identity.as_actor(),
+            clock=self.ctx.clock,
+        )  # fmt: skip
+        self.ctx.outbox.stage(pipe, event)
+
+    def _log(self, record: dict[str, Any], act: str, identity: Identity, **extra: Any) -> None:
+        record["history"].append(
+            {"at": self.ctx.clock.now().isoformat(), "act": act, "by": identity.subject,
+             "court": identity.court_code, **extra}
+        )  # fmt: skip
+
+    async def issue(
+        self, *, identity: Identity, action: Action, case_id: str, instruction: str,
+        reply_working_days: int | None,
+    ) -> dict[str, Any]:  # fmt: skip
+        require_role(identity, Role.COMMAND)
+        if parse_court_code(identity.court_code).level is CourtLevel.BASIC:
+            raise ScopeError("a basic court's command role issues no command actions")
+        case = await self.overviews.get(case_id)
+        if case is None or not covers(identity.court_code, case.court_code):
+            raise NotFound(f"no case {case_id} in your jurisdiction")
+        target = case.court_code
+        if target == identity.court_code:
+            raise Conflict(f"case {case_id} is {target}'s own: command actions go to lower courts")
+        reply_rule = REPLY_RULES.get(action)
+        if reply_rule is not None:
+            most = catalogue().rule(reply_rule).limit or 0
+            if reply_working_days is None:
+                raise Invalid("an order that asks for a reply sets reply_working_days",
+                              loc=("body", "reply_working_days"))  # fmt: skip
+            if not 1 <= reply_working_days <= most:
+                raise Invalid(
+                    f"reply_working_days must be 1 to {most} ({reply_rule}), "
+                    f"not {reply_working_days}",
+                    loc=("body", "reply_working_days"),
+                )
+        elif reply_working_days is not None:
+            raise Invalid(f"a {action.value} asks for no reply", loc=("body", "reply_working_days"))
+        command_id = str(uuid.uuid4())
+        record: dict[str, Any] = {
+            "command_id": command_id,
+            "action": action.value,
+            "case_id": case_id,
+            "issuing_court": identity.court_code,
+            "target_court": target,
+            "instruction": instruction,
+            "reply_working_days": reply_working_days,
+            "reconsiderable": action in RECONSIDERABLE,
+            "status": "issued",
+            "acknowledged": False,
+            "reconsideration_closed": False,
+            "issued_by": identity.subject,
+            "issued_at": self.ctx.clock.now().isoformat(),
+            "history": [],
+        }
+        issued = pb.CommandIssued(
+            command_id=command_id, action=action.value, case_id=case_id,
+            issuing_court=identity.court_code, target_court=target, instruction=instruction,
+            reply_working_days=reply_working_days or 0,
+            reconsiderable="yes" if action in RECONSIDERABLE else "no",
+            observer_courts=[identity.court_code, target], issued_by=identity.subject,
+        )  # fmt: skip
+
+        async def body(pipe: Pipeline) -> dict[str, Any]:
+            pipe.multi()  # type: ignore[no-untyped-call]
+            self._log(record, "issued", identity)
+            self._put(pipe, record)
+            pipe.sadd(self.index(identity.court_code), command_id)
+            pipe.sadd(self.index(target), command_id)
+            self._stage(pipe, issued, command_id, target, identity)
+            return record
+
+        result: dict[str, Any] = await transact(self.ctx.redis, [], body)
+        return result
+
+    async def _act(self, command_id: str, identity: Identity, act: Any) -> dict[str, Any]:
+        key = self.key(command_id)
+
+        async def body(pipe: Pipeline) -> dict[str, Any]:
+            raw = await pipe.get(key)
+            record = json.loads(raw) if raw is not None else None
+            if record is None or not self.visible_to(identity, record):
+                raise NotFound(f"no command {command_id} in your jurisdiction")
+            await act(pipe, record)
+            self._put(pipe, record)
+            return dict(record)
+
+        result: dict[str, Any] = await transact(self.ctx.redis, [key], body)
+        return result
+
+    def _receiver(self, identity: Identity, record: dict[str, Any]) -> None:
+        require_role(identity, Role.OFFICER, Role.LEADER)
+        if identity.court_code != record["target_court"]:
+            raise ScopeError(f"only {record['target_court']}, which received it, answers it")
+
+    async def acknowledge(self, command_id: str, *, identity: Identity) -> dict[str, Any]:
+        async def act(pipe: Pipeline, record: dict[str, Any]) -> None:
+            self._receiver(identity, record)
+            if record["acknowledged"]:
+                raise Conflict(f"command {command_id} was acknowledged already")
+            pipe.multi()  # type: ignore[no-untyped-call]
+            record["acknowledged"] = True
+            self._log(record, "acknowledged", identity)
+            ack = pb.CommandAcknowledged(command_id=command_id, court_code=identity.court_code,
+                                         acknowledged_by=identity.subject)  # fmt: skip
+            self._stage(pipe, ack, command_id, record["issuing_court"], identity)
+
+        return await self._act(command_id, identity, act)
+
+    async def reply(self, command_id: str, text: str, *, identity: Identity) -> dict[str, Any]:
+        """The reply an urge asks for, or the report of a correction the court made itself."""
+
+        async def act(pipe: Pipeline, record: dict[str, Any]) -> None:
+            self._receiver(identity, record)
+            action = Action(record["action"])
+            if action not in REPLY_RULES:
+                raise Conflict(f"a {action.value} asks for no reply")
+            if record["status"] != "issued":
+                raise Conflict(f"command {command_id} is {record['status']}")
+            pipe.multi()  # type: ignore[no-untyped-call]
+            record.update(status="answered", reply=text)
+            self._log(record, "replied", identity)
+            message: Message = (
+                pb.UrgeReplied(command_id=command_id, court_code=identity.court_code, reply=text)
+                if action is Action.URGE
+                else pb.CorrectionReported(command_id=command_id, court_code=identity.court_code,
+                                           report=text)
+            )  # fmt: skip
+            self._stage(pipe, message, command_id, record["issuing_court"], identity)
+
+        return await self._act(command_id, identity, act)
+
+    async def request_reconsideration(
+        self, command_id: str, reason: str, *, identity: Identity
+    ) -> dict[str, Any]:
+        async def act(pipe: Pipeline, record: dict[str, Any]) -> None:
+            self._receiver(identity, record)
+            if not record["reconsiderable"]:
+                raise Conflict(f"a {record['action']} is not open to reconsideration")
+            if record["reconsideration_closed"]:
+                raise Conflict("the 5 days to ask for reconsideration have passed: it stands")
+            if record["status"] != "issued":
+                raise Conflict(f"command {command_id} is {record['status']}")
+            pipe.multi()  # type: ignore[no-untyped-call]
+            record.update(status="reconsideration_requested", reconsideration_closed=True)
+            self._log(record, "reconsideration_requested", identity, reason=reason)
+            asked = pb.CommandReconsiderationRequested(
+                command_id=command_id, court_code=identity.court_code, reason=reason
+            )
+            self._stage(pipe, asked, command_id, record["issuing_court"], identity)
+
+        return await self._act(command_id, identity, act)
+
+    async def answer_reconsideration(
+        self, command_id: str, answer: str, upheld: bool, *, identity: Identity
+    ) -> dict[str, Any]:
+        async def act(pipe: Pipeline, record: dict[str, Any]) -> None:
+            require_role(identity, Role.COMMAND)
+            if identity.court_code != record["issuing_court"]:
+                raise ScopeError(f"only {record['issuing_court']}, which issued it, answers")
+            if record["status"] != "reconsideration_requested":
+                raise Conflict(f"command {command_id} is {record['status']}")
+            pipe.multi()  # type: ignore[no-untyped-call]
+            record["status"] = "issued" if upheld else "withdrawn"
+            self._log(record, "reconsideration_answered", identity, answer=answer, upheld=upheld)
+            answered = pb.CommandReconsiderationAnswered(
+                command_id=command_id, answer=answer, upheld=upheld
+            )
+            self._stage(pipe, answered, command_id, record["target_court"], identity)
+
+        return await self._act(command_id, identity, act)
+
+    async def close_reconsideration(self, command_id: str) -> None:
+        """The 5 days ran out (the deadline engine's breach): the instruction stands."""
+        key = self.key(command_id)
+
+        async def body(pipe: Pipeline) -> None:
+            raw = await pipe.get(key)
+            if raw is None:
+                return
+            record = json.loads(raw)
+            if record["reconsideration_closed"]:
+                return
+            pipe.multi()  # type: ignore[no-untyped-call]
+            record["reconsideration_closed"] = True
+            self._put(pipe, record)
+
+        await transact(self.ctx.redis, [key], body)

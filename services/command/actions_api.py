@@ -1,0 +1,117 @@
+"""Command actions over HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Request, status
+from google.protobuf.message import Message
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
+
+from services.command.actions import Action, CommandActions
+from zhixing.auth import CurrentIdentity
+from zhixing.bus import Transaction
+from zhixing.errors import NotFound
+from zhixing.events import CLOCK_BREACHED, Event
+from zhixing.v1 import deadline_events_pb2
+
+router = APIRouter(prefix="/v1", tags=["command actions"])
+
+Text = Annotated[str, Field(min_length=1, max_length=4000)]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class IssueIn(_Body):
+    action: Action
+    case_id: Annotated[str, Field(min_length=1, max_length=100)]
+    instruction: Text
+    reply_working_days: Annotated[StrictInt, Field(ge=1)] | None = None
+
+
+class TextIn(_Body):
+    text: Text
+
+
+class AnswerIn(_Body):
+    answer: Text
+    upheld: bool
+
+
+def _actions(request: Request) -> CommandActions:
+    actions: CommandActions = request.app.state.actions
+    return actions
+
+
+@router.post("/commands", status_code=status.HTTP_201_CREATED,
+             summary="Issue a command action to a court of the jurisdiction")  # fmt: skip
+async def issue(body: IssueIn, identity: CurrentIdentity, request: Request) -> dict[str, Any]:
+    return await _actions(request).issue(
+        identity=identity, action=body.action, case_id=body.case_id,
+        instruction=body.instruction, reply_working_days=body.reply_working_days,
+    )  # fmt: skip
+
+
+@router.get("/commands", summary="Command actions my court issued or received")
+async def list_commands(identity: CurrentIdentity, request: Request) -> list[dict[str, Any]]:
+    return await _actions(request).list_for(identity)
+
+
+@router.get("/commands/{command_id}", summary="One command action and its history")
+async def get_command(
+    command_id: str, identity: CurrentIdentity, request: Request
+) -> dict[str, Any]:
+    actions = _actions(request)
+    record = await actions.get(command_id)
+    if record is None or not actions.visible_to(identity, record):
+        raise NotFound(f"no command {command_id} in your jurisdiction")
+    return record
+
+
+@router.post("/commands/{command_id}/acknowledgement", summary="The receiving court signs for it")
+async def acknowledge(
+    command_id: str, identity: CurrentIdentity, request: Request
+) -> dict[str, Any]:
+    return await _actions(request).acknowledge(command_id, identity=identity)
+
+
+@router.post("/commands/{command_id}/reply", summary="Reply to an urge; report a correction")
+async def reply(
+    command_id: str, body: TextIn, identity: CurrentIdentity, request: Request
+) -> dict[str, Any]:
+    return await _actions(request).reply(command_id, body.text, identity=identity)
+
+
+@router.post("/commands/{command_id}/reconsideration", summary="Ask for reconsideration (5 days)")
+async def reconsider(
+    command_id: str, body: TextIn, identity: CurrentIdentity, request: Request
+) -> dict[str, Any]:
+    return await _actions(request).request_reconsideration(command_id, body.text, identity=identity)
+
+
+@router.post("/commands/{command_id}/reconsideration-answer", summary="Uphold or withdraw it")
+async def answer(
+    command_id: str, body: AnswerIn, identity: CurrentIdentity, request: Request
+) -> dict[str, Any]:
+    return await _actions(request).answer_reconsideration(
+        command_id, body.answer, body.upheld, identity=identity
+    )
+
+
+class ReconsiderationLapses:
+    """Consumer of deadline events: when a command's 5 days pass, it stands."""
+
+    def __init__(self, actions: CommandActions) -> None:
+        self.actions = actions
+
+    async def __call__(self, events: Sequence[Event[Message]], tx: Transaction) -> None:
+        for event in events:
+            if event.event_type != CLOCK_BREACHED.name:
+                continue
+            breached = event.payload
+            assert isinstance(breached, deadline_events_pb2.ClockBreached)
+            if breached.clock.rule_id == "command.reconsideration":
+                await self.actions.close_reconsideration(breached.clock.subject_id)

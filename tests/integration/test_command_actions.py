@@ -1,0 +1,178 @@
+"""Command actions (督办, 函告纠正, 裁定纠正) through the real stack: intake's case reaches the
+command service, which issues the order; the receiving court acknowledges and answers;
+the clocks run on the simulated clock."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import Isolated
+from tests.integration.platform_stack import Stack, platform_stack
+from tests.integration.test_asset_control import case_with, file_case
+from tests.integration.test_entrustment import clocks
+from tests.polling import eventually
+from zhixing.auth import Role
+from zhixing.demo import credit_code
+
+pytestmark = pytest.mark.integration
+
+
+async def post(
+    stack: Stack, path: str, court: str, role: Role, body: dict[str, Any] | None = None
+) -> httpx.Response:
+    assert stack.command is not None
+    async with stack.client(stack.command) as http:
+        return await http.post(path, json=body or {}, headers=stack.headers(role, court))
+
+
+async def command_case(stack: Stack) -> str:
+    case_id = await file_case(stack, case_with(credit_code(51), 10**9))
+    assert stack.command is not None
+
+    async def known() -> bool:
+        async with stack.client(stack.command) as http:
+            found = await http.get(
+                f"/v1/cases/{case_id}", headers=stack.headers(Role.COMMAND, "苏12")
+            )
+        return found.status_code == 200
+
+    await eventually(known)
+    return case_id
+
+
+async def clock_of(stack: Stack, command_id: str, rule: str) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+
+    async def present() -> bool:
+        seen.update(await clocks(stack, command_id, "苏12", Role.COMMAND))
+        return rule in seen
+
+    await eventually(present)
+    state: dict[str, Any] = seen[rule]
+    return state
+
+
+async def test_an_urge_is_acknowledged_and_answered_on_its_clocks_and_scope_holds(
+    isolated: Isolated, tmp_path: Path
+) -> None:
+    async with platform_stack(isolated, tmp_path) as stack:
+        case_id = await command_case(stack)
+        urge = {
+            "action": "urge",
+            "case_id": case_id,
+            "instruction": "请于3个工作日内报告财产处置进展",
+            "reply_working_days": 3,
+        }
+        # A basic court issues no commands; another jurisdiction does not see the case.
+        basic = await post(stack, "/v1/commands", "苏1283", Role.COMMAND, urge)
+        assert basic.status_code == 403
+        other = await post(stack, "/v1/commands", "苏02", Role.COMMAND, urge)
+        assert other.status_code == 404
+        too_long = await post(stack, "/v1/commands", "苏12", Role.COMMAND,
+                              {**urge, "reply_working_days": 30})  # fmt: skip
+        assert too_long.status_code == 422 and "reply_working_days" in too_long.text
+
+        issued = await post(stack, "/v1/commands", "苏12", Role.COMMAND, urge)
+        assert issued.status_code == 201, issued.text
+        command = issued.json()
+        assert command["target_court"] == "苏1283" and not command["reconsiderable"]
+        path = f"/v1/commands/{command['command_id']}"
+
+        ack_clock = await clock_of(stack, command["command_id"], "command.acknowledge")
+        assert ack_clock["court_code"] == "苏1283" and ack_clock["last_day"] == "2026-03-03"
+        reply_clock = await clock_of(stack, command["command_id"], "command.urge-reply")
+        assert reply_clock["limit"] == 3 and reply_clock["last_day"] == "2026-03-05"
+        # The receiving court sees it too; a sibling court does not.
+        mine = await clocks(stack, command["command_id"], "苏1283", Role.OFFICER)
+        assert "command.urge-reply" in mine
+        assert await clocks(stack, command["command_id"], "苏1282", Role.OFFICER) == {}
+
+        not_receiver = await post(stack, f"{path}/acknowledgement", "苏1282", Role.OFFICER)
+        assert not_receiver.status_code == 404
+        acked = await post(stack, f"{path}/acknowledgement", "苏1283", Role.OFFICER)
+        assert acked.status_code == 200 and acked.json()["acknowledged"]
+        no_reconsideration = await post(stack, f"{path}/reconsideration", "苏1283", Role.OFFICER,
+                                        {"text": "不同意"})  # fmt: skip
+        assert no_reconsideration.status_code == 409
+
+        # No reply in 3 working days: the reply clock breaches and escalates.
+        stack.clock.set(dt.datetime(2026, 3, 6, 10, 0, tzinfo=dt.UTC))
+
+        async def breached() -> bool:
+            state = await clock_of(stack, command["command_id"], "command.urge-reply")
+            return bool(state["breached"]) and any(f.startswith("escalate") for f in state["fired"])
+
+        await eventually(breached)
+        replied = await post(stack, f"{path}/reply", "苏1283", Role.OFFICER,
+                             {"text": "已启动网络询价，预计下周完成"})  # fmt: skip
+        assert replied.json()["status"] == "answered"
+
+        async def cleared() -> bool:
+            state = await clock_of(stack, command["command_id"], "command.urge-reply")
+            return bool(state["status"] == "cleared")
+
+        await eventually(cleared)
+        assert stack.command is not None
+        async with stack.client(stack.command) as http:
+            listed = await http.get("/v1/commands", headers=stack.headers(Role.OFFICER, "苏1283"))
+        assert [c["command_id"] for c in listed.json()] == [command["command_id"]]
+
+
+async def test_a_correction_may_be_reconsidered_within_five_days_then_it_stands(
+    isolated: Isolated, tmp_path: Path
+) -> None:
+    async with platform_stack(isolated, tmp_path) as stack:
+        case_id = await command_case(stack)
+        letter = await post(stack, "/v1/commands", "苏12", Role.COMMAND, {
+            "action": "correction_letter", "case_id": case_id,
+            "instruction": "该案冻结数额超出执行标的，请自行纠正", "reply_working_days": 5,
+        })  # fmt: skip
+        assert letter.status_code == 201, letter.text
+        path = f"/v1/commands/{letter.json()['command_id']}"
+        asked = await post(stack, f"{path}/reconsideration", "苏1283", Role.OFFICER,
+                           {"text": "冻结数额系按申请执行人请求确定"})  # fmt: skip
+        assert asked.json()["status"] == "reconsideration_requested"
+        not_issuer = await post(stack, f"{path}/reconsideration-answer", "苏1283", Role.COMMAND,
+                                {"answer": "x", "upheld": False})  # fmt: skip
+        assert not_issuer.status_code == 403
+        upheld = await post(stack, f"{path}/reconsideration-answer", "苏12", Role.COMMAND,
+                            {"answer": "维持原函", "upheld": True})  # fmt: skip
+        assert upheld.json()["status"] == "issued"
+        again = await post(
+            stack, f"{path}/reconsideration", "苏1283", Role.OFFICER, {"text": "再议"}
+        )
+        assert again.status_code == 409
+        reported = await post(
+            stack, f"{path}/reply", "苏1283", Role.OFFICER, {"text": "已解除超标冻结"}
+        )
+        assert reported.json()["status"] == "answered"
+
+        # A ruling that nobody contests within 5 days (3-7 is a Saturday: 3-9) stands.
+        ruling = await post(stack, "/v1/commands", "苏12", Role.COMMAND, {
+            "action": "correction_ruling", "case_id": case_id, "instruction": "裁定撤销违法拍卖",
+        })  # fmt: skip
+        assert ruling.status_code == 201, ruling.text
+        ruling_id = ruling.json()["command_id"]
+        window = await clock_of(stack, ruling_id, "command.reconsideration")
+        assert window["last_day"] == "2026-03-09"
+        stack.clock.set(dt.datetime(2026, 3, 10, 1, 0, tzinfo=dt.UTC))
+
+        async def stands() -> bool:
+            assert stack.command is not None
+            async with stack.client(stack.command) as http:
+                record = (
+                    await http.get(
+                        f"/v1/commands/{ruling_id}", headers=stack.headers(Role.COMMAND, "苏12")
+                    )
+                ).json()
+            return bool(record["reconsideration_closed"])
+
+        await eventually(stands)
+        late = await post(stack, f"/v1/commands/{ruling_id}/reconsideration", "苏1283",
+                          Role.OFFICER, {"text": "迟到"})  # fmt: skip
+        assert late.status_code == 409 and "stands" in late.text
