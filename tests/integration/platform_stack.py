@@ -56,6 +56,12 @@ class Stack:
         return control
 
     @property
+    def commander(self) -> ServiceHost:
+        """The command service's host (for stacks started with it)."""
+        assert self.command is not None
+        return self.command
+
+    @property
     def engine(self) -> DeadlineEngine:
         assert self.command is not None
         engine: DeadlineEngine = self.command.http.state.deadlines

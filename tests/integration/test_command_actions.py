@@ -25,17 +25,15 @@ pytestmark = pytest.mark.integration
 async def post(
     stack: Stack, path: str, court: str, role: Role, body: dict[str, Any] | None = None
 ) -> httpx.Response:
-    assert stack.command is not None
-    async with stack.client(stack.command) as http:
+    async with stack.client(stack.commander) as http:
         return await http.post(path, json=body or {}, headers=stack.headers(role, court))
 
 
 async def command_case(stack: Stack) -> str:
     case_id = await file_case(stack, case_with(credit_code(51), 10**9))
-    assert stack.command is not None
 
     async def known() -> bool:
-        async with stack.client(stack.command) as http:
+        async with stack.client(stack.commander) as http:
             found = await http.get(
                 f"/v1/cases/{case_id}", headers=stack.headers(Role.COMMAND, "苏12")
             )
@@ -117,8 +115,7 @@ async def test_an_urge_is_acknowledged_and_answered_on_its_clocks_and_scope_hold
             return bool(state["status"] == "cleared")
 
         await eventually(cleared)
-        assert stack.command is not None
-        async with stack.client(stack.command) as http:
+        async with stack.client(stack.commander) as http:
             listed = await http.get("/v1/commands", headers=stack.headers(Role.OFFICER, "苏1283"))
         assert [c["command_id"] for c in listed.json()] == [command["command_id"]]
 
@@ -163,8 +160,7 @@ async def test_a_correction_may_be_reconsidered_within_five_days_then_it_stands(
         stack.clock.set(dt.datetime(2026, 3, 10, 1, 0, tzinfo=dt.UTC))
 
         async def stands() -> bool:
-            assert stack.command is not None
-            async with stack.client(stack.command) as http:
+            async with stack.client(stack.commander) as http:
                 record = (
                     await http.get(
                         f"/v1/commands/{ruling_id}", headers=stack.headers(Role.COMMAND, "苏12")
