@@ -1,5 +1,6 @@
 """What asset control does on other services' events: a filed case starts its network
-query (and its leads); a control term that breached lapses the control."""
+query (and its leads); an entrusted court's control becomes an asset of the case. (A
+breached control term lapses the control: see ``bootstrap``.)"""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from google.protobuf.message import Message
 
 from services.asset_control.control import AssetControl
 from zhixing.bus import Transaction
-from zhixing.events import CASE_FILED, CLOCK_BREACHED, ENTRUSTMENT_COMPLETED, Event
-from zhixing.v1 import case_events_pb2, deadline_events_pb2, entrustment_events_pb2
+from zhixing.events import CASE_FILED, ENTRUSTMENT_COMPLETED, Event
+from zhixing.v1 import case_events_pb2, entrustment_events_pb2
 
 CONTROL_TERM_RULES = frozenset(
     {
@@ -33,31 +34,6 @@ class CaseIntake:
                 filed = event.payload
                 assert isinstance(filed, case_events_pb2.CaseFiled)
                 self.control.on_case_filed(tx.pipe, filed, event.event_id)
-
-
-class ControlTerms:
-    """Consumer of deadline events: a breached control term lapses the control.
-
-    The lapse is its own transaction (it reads and watches the asset and its queue); it is
-    idempotent, so a redelivered breach changes nothing.
-    """
-
-    def __init__(self, control: AssetControl) -> None:
-        self.control = control
-
-    async def __call__(self, events: Sequence[Event[Message]], tx: Transaction) -> None:
-        for event in events:
-            if event.event_type != CLOCK_BREACHED.name:
-                continue
-            breached = event.payload
-            assert isinstance(breached, deadline_events_pb2.ClockBreached)
-            if breached.clock.rule_id in CONTROL_TERM_RULES:
-                await self.control.lapse(
-                    breached.clock.subject_id,
-                    breached.clock.clock_id,
-                    breached.effect,
-                    event.event_id,
-                )
 
 
 class EntrustedControls:

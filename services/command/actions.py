@@ -11,7 +11,6 @@ correcting ruling; either may be met with a request for reconsideration within 5
 
 from __future__ import annotations
 
-import json
 import uuid
 from enum import StrEnum
 from typing import Any
@@ -24,6 +23,7 @@ from zhixing.auth import Identity, Role, ScopeError, require_role
 from zhixing.courts import CourtLevel, covers, parse_court_code
 from zhixing.errors import Conflict, Invalid, NotFound
 from zhixing.events import new_event
+from zhixing.records import JsonRecords, log_act
 from zhixing.rules import catalogue
 from zhixing.service import ServiceContext
 from zhixing.state import as_text, transact
@@ -47,16 +47,13 @@ class CommandActions:
     def __init__(self, ctx: ServiceContext, overviews: CaseOverviews) -> None:
         self.ctx = ctx
         self.overviews = overviews
-
-    def key(self, command_id: str) -> str:
-        return self.ctx.keys.key("command-action", command_id)
+        self.records = JsonRecords(ctx.redis, ctx.keys, "command-action")
 
     def index(self, court: str) -> str:
         return self.ctx.keys.key("command-actions", court)
 
     async def get(self, command_id: str) -> dict[str, Any] | None:
-        raw = await self.ctx.redis.get(self.key(command_id))
-        return json.loads(raw) if raw is not None else None
+        return await self.records.get(command_id)
 
     @staticmethod
     def visible_to(identity: Identity, record: dict[str, Any]) -> bool:
@@ -71,9 +68,6 @@ class CommandActions:
         records = [await self.get(i) for i in ids]
         return [r for r in records if r is not None]
 
-    def _put(self, pipe: Pipeline, record: dict[str, Any]) -> None:
-        pipe.set(self.key(record["command_id"]), json.dumps(record, ensure_ascii=False))
-
     def _stage(self, pipe: Pipeline, payload: Message, command_id: str, court: str,
                identity: Identity) -> None:  # fmt: skip
         event = new_event(
@@ -83,10 +77,7 @@ class CommandActions:
         self.ctx.outbox.stage(pipe, event)
 
     def _log(self, record: dict[str, Any], act: str, identity: Identity, **extra: Any) -> None:
-        record["history"].append(
-            {"at": self.ctx.clock.now().isoformat(), "act": act, "by": identity.subject,
-             "court": identity.court_code, **extra}
-        )  # fmt: skip
+        log_act(record, self.ctx.clock, act, identity, **extra)
 
     async def issue(
         self, *, identity: Identity, action: Action, case_id: str, instruction: str,
@@ -143,7 +134,7 @@ class CommandActions:
         async def body(pipe: Pipeline) -> dict[str, Any]:
             pipe.multi()  # type: ignore[no-untyped-call]
             self._log(record, "issued", identity)
-            self._put(pipe, record)
+            self.records.put(pipe, command_id, record)
             pipe.sadd(self.index(identity.court_code), command_id)
             pipe.sadd(self.index(target), command_id)
             self._stage(pipe, issued, command_id, target, identity)
@@ -153,19 +144,16 @@ class CommandActions:
         return result
 
     async def _act(self, command_id: str, identity: Identity, act: Any) -> dict[str, Any]:
-        key = self.key(command_id)
-
-        async def body(pipe: Pipeline) -> dict[str, Any]:
-            raw = await pipe.get(key)
-            record = json.loads(raw) if raw is not None else None
-            if record is None or not self.visible_to(identity, record):
-                raise NotFound(f"no command {command_id} in your jurisdiction")
+        async def act_and_show(pipe: Pipeline, record: dict[str, Any]) -> dict[str, Any]:
             await act(pipe, record)
-            self._put(pipe, record)
-            return dict(record)
+            return record
 
-        result: dict[str, Any] = await transact(self.ctx.redis, [key], body)
-        return result
+        return await self.records.change(
+            command_id,
+            act_and_show,
+            visible=lambda record: self.visible_to(identity, record),
+            missing=f"no command {command_id} in your jurisdiction",
+        )
 
     def _receiver(self, identity: Identity, record: dict[str, Any]) -> None:
         require_role(identity, Role.OFFICER, Role.LEADER)
@@ -251,17 +239,4 @@ class CommandActions:
 
     async def close_reconsideration(self, command_id: str) -> None:
         """The 5 days ran out (the deadline engine's breach): the instruction stands."""
-        key = self.key(command_id)
-
-        async def body(pipe: Pipeline) -> None:
-            raw = await pipe.get(key)
-            if raw is None:
-                return
-            record = json.loads(raw)
-            if record["reconsideration_closed"]:
-                return
-            pipe.multi()  # type: ignore[no-untyped-call]
-            record["reconsideration_closed"] = True
-            self._put(pipe, record)
-
-        await transact(self.ctx.redis, [key], body)
+        await self.records.set_once(command_id, "reconsideration_closed", True)

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Request, status
-from google.protobuf.message import Message
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from services.command.actions import Action, CommandActions
 from zhixing.auth import CurrentIdentity
-from zhixing.bus import Transaction
 from zhixing.errors import NotFound
-from zhixing.events import CLOCK_BREACHED, Event
-from zhixing.v1 import deadline_events_pb2
 
 router = APIRouter(prefix="/v1", tags=["command actions"])
 
@@ -99,19 +94,3 @@ async def answer(
     return await _actions(request).answer_reconsideration(
         command_id, body.answer, body.upheld, identity=identity
     )
-
-
-class ReconsiderationLapses:
-    """Consumer of deadline events: when a command's 5 days pass, it stands."""
-
-    def __init__(self, actions: CommandActions) -> None:
-        self.actions = actions
-
-    async def __call__(self, events: Sequence[Event[Message]], tx: Transaction) -> None:
-        for event in events:
-            if event.event_type != CLOCK_BREACHED.name:
-                continue
-            breached = event.payload
-            assert isinstance(breached, deadline_events_pb2.ClockBreached)
-            if breached.clock.rule_id == "command.reconsideration":
-                await self.actions.close_reconsideration(breached.clock.subject_id)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from services.command.actions import CommandActions
-from services.command.actions_api import ReconsiderationLapses
 from services.command.actions_api import router as actions_router
 from services.command.deadlines.calendar_watch import CalendarWatcher
 from services.command.deadlines.engine import DeadlineEngine, DeadlineScheduler
@@ -14,6 +13,7 @@ from services.command.http_api import router
 from services.command.projections import CaseOverviews
 from zhixing import court_directory_grpc
 from zhixing.audit import AuditChain
+from zhixing.breaches import OnBreach
 from zhixing.clock import Clock, SystemClock
 from zhixing.courts import directory
 from zhixing.periods import PeriodCounter
@@ -82,7 +82,18 @@ def bootstrap(
             ctx.consumer("audit", ALL_TOPICS, audit),
             # Statutory clocks start and stop on events of every service.
             ctx.consumer("deadlines", ALL_TOPICS, deadlines),
-            ctx.consumer("command-actions", [DEADLINE_EVENTS], ReconsiderationLapses(actions)),
+            # When a command's 5 days to ask for reconsideration pass, it stands.
+            ctx.consumer(
+                "command-actions",
+                [DEADLINE_EVENTS],
+                OnBreach(
+                    {
+                        "command.reconsideration": lambda breached, _: (
+                            actions.close_reconsideration(breached.clock.subject_id)
+                        )
+                    }
+                ),
+            ),
         ],
         background=[
             DeadlineScheduler(deadlines, clock, reload_calendar=CalendarWatcher(rules, calendar)),

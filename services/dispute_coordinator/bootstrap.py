@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from services.dispute_coordinator.disputes import Disputes
 from services.dispute_coordinator.http_api import router
-from services.dispute_coordinator.reactions import ReconsiderationLapses
+from zhixing.breaches import OnBreach
 from zhixing.clock import Clock
 from zhixing.courts import directory
 from zhixing.known_cases import KnownCases, case_aware_host
@@ -42,8 +42,21 @@ def bootstrap(
         or service_settings(NAME, http_port=DEFAULT_HTTP_PORT, grpc_port=DEFAULT_GRPC_PORT),
         routers=[router],
         consumers=[
+            # A court's 5 days to ask for reconsideration ran out: the plan binds it. The
+            # clock is one per court; its id ends with the court's code.
             ctx.consumer(
-                "reconsideration-lapses", [DEADLINE_EVENTS], ReconsiderationLapses(disputes)
+                "reconsideration-lapses",
+                [DEADLINE_EVENTS],
+                OnBreach(
+                    {
+                        "dispute.plan-reconsideration": lambda breached, _: (
+                            disputes.close_reconsideration(
+                                breached.clock.subject_id,
+                                breached.clock.clock_id.rsplit(":", 1)[-1],
+                            )
+                        )
+                    }
+                ),
             )
         ],
         state={"disputes": disputes},

@@ -17,7 +17,7 @@ Records: JSON at ``dispute_coordinator:dispute:<id>``; an index per court and pe
 
 from __future__ import annotations
 
-import json
+import contextlib
 import uuid
 from collections.abc import Sequence
 from enum import StrEnum
@@ -31,6 +31,7 @@ from zhixing.courts import CourtDirectory, UnknownCourtCode, covers
 from zhixing.errors import Conflict, Invalid, NotFound
 from zhixing.events import new_event
 from zhixing.known_cases import KnownCases
+from zhixing.records import JsonRecords, log_act
 from zhixing.service import ServiceContext
 from zhixing.state import as_text, transact
 from zhixing.v1 import dispute_events_pb2 as pb
@@ -67,18 +68,15 @@ class Disputes:
         self.ctx = ctx
         self.courts = courts
         self.known = known
+        self.records = JsonRecords(ctx.redis, ctx.keys, "dispute")
 
     # --- records -----------------------------------------------------------------------------
-
-    def key(self, dispute_id: str) -> str:
-        return self.ctx.keys.key("dispute", dispute_id)
 
     def index(self, party: str) -> str:
         return self.ctx.keys.key("party", party)
 
     async def get(self, dispute_id: str) -> dict[str, Any] | None:
-        raw = await self.ctx.redis.get(self.key(dispute_id))
-        return json.loads(raw) if raw is not None else None
+        return await self.records.get(dispute_id)
 
     def involved(self, record: dict[str, Any]) -> list[str]:
         """Every court that takes part: the parties, the forwarders, the common superior."""
@@ -106,9 +104,6 @@ class Disputes:
         records = [await self.get(i) for i in ids]
         return [r for r in records if r is not None and self.visible_to(identity, r)]
 
-    def _put(self, pipe: Pipeline, record: dict[str, Any]) -> None:
-        pipe.set(self.key(record["dispute_id"]), json.dumps(record, ensure_ascii=False))
-
     def _stage(
         self, pipe: Pipeline, payload: Message, aggregate_id: str, court: str,
         identity: Identity,
@@ -123,10 +118,7 @@ class Disputes:
         self.ctx.outbox.stage(pipe, event)
 
     def _log(self, record: dict[str, Any], act: str, identity: Identity, **extra: Any) -> None:
-        record["history"].append(
-            {"at": self.ctx.clock.now().isoformat(), "act": act, "by": identity.subject,
-             "court": identity.court_code, **extra}
-        )  # fmt: skip
+        log_act(record, self.ctx.clock, act, identity, **extra)
 
     # --- opening -------------------------------------------------------------------------------
 
@@ -212,7 +204,7 @@ class Disputes:
             for case_id, case in cases.items():
                 started = pb.DisputeCoordinationStarted(case_id=case_id, dispute_id=dispute_id)
                 self._stage(pipe, started, case_id, case["court_code"], identity)
-            self._put(pipe, record)
+            self.records.put(pipe, dispute_id, record)
             for party in [*courts, *([agency["id"]] if agency else [])]:
                 pipe.sadd(self.index(party), dispute_id)
             return record
@@ -223,18 +215,12 @@ class Disputes:
     # --- acting on a dispute ---------------------------------------------------------------------
 
     async def _act(self, dispute_id: str, identity: Identity, act: Any) -> Any:
-        key = self.key(dispute_id)
-
-        async def body(pipe: Pipeline) -> Any:
-            raw = await pipe.get(key)
-            record = json.loads(raw) if raw is not None else None
-            if record is None or not self.visible_to(identity, record):
-                raise NotFound(f"no dispute {dispute_id} in your jurisdiction")
-            result = await act(pipe, record)
-            self._put(pipe, record)
-            return result
-
-        return await transact(self.ctx.redis, [key], body)
+        return await self.records.change(
+            dispute_id,
+            act,
+            visible=lambda record: self.visible_to(identity, record),
+            missing=f"no dispute {dispute_id} in your jurisdiction",
+        )
 
     def _party(self, identity: Identity, record: dict[str, Any]) -> str:
         """The party ``identity`` speaks for: its court, or its agency."""
@@ -581,21 +567,15 @@ class Disputes:
 
     async def close_reconsideration(self, dispute_id: str, court: str) -> None:
         """The 5 days to ask for reconsideration ran out for ``court`` (the engine says so)."""
-        key = self.key(dispute_id)
 
-        async def body(pipe: Pipeline) -> None:
-            raw = await pipe.get(key)
-            if raw is None:
-                return
-            record = json.loads(raw)
+        async def act(pipe: Pipeline, record: dict[str, Any]) -> None:
             closed = record.setdefault("reconsideration_closed", [])
-            if court in closed:
-                return
-            pipe.multi()  # type: ignore[no-untyped-call]
-            closed.append(court)
-            self._put(pipe, record)
+            if court not in closed:
+                pipe.multi()  # type: ignore[no-untyped-call]
+                closed.append(court)
 
-        await transact(self.ctx.redis, [key], body)
+        with contextlib.suppress(NotFound):
+            await self.records.change(dispute_id, act)
 
 
 def _holder(branch: dict[str, Any]) -> str | None:

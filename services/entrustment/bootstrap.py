@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from services.entrustment.entrustments import Entrustments
 from services.entrustment.http_api import router
-from services.entrustment.reactions import StartBreaches
+from zhixing.breaches import OnBreach
 from zhixing.clock import Clock
 from zhixing.courts import directory
 from zhixing.known_cases import KnownCases, case_aware_host
@@ -40,6 +40,19 @@ def bootstrap(
         ports=ports
         or service_settings(NAME, http_port=DEFAULT_HTTP_PORT, grpc_port=DEFAULT_GRPC_PORT),
         routers=[router],
-        consumers=[ctx.consumer("start-breaches", [DEADLINE_EVENTS], StartBreaches(entrustments))],
+        consumers=[
+            # Not started in time: the entrusting court may ask the superior for an order.
+            ctx.consumer(
+                "start-breaches",
+                [DEADLINE_EVENTS],
+                OnBreach(
+                    {
+                        "entrustment.start": lambda breached, _: entrustments.mark_start_overdue(
+                            breached.clock.subject_id
+                        )
+                    }
+                ),
+            )
+        ],
         state={"entrustments": entrustments},
     )

@@ -10,7 +10,6 @@ court is party to (``entrustment:court:<code>``).
 from __future__ import annotations
 
 import datetime as dt
-import json
 import uuid
 from collections.abc import Sequence
 from enum import StrEnum
@@ -26,6 +25,7 @@ from zhixing.errors import Conflict, Invalid, NotFound
 from zhixing.events import new_event
 from zhixing.known_cases import KnownCases
 from zhixing.periods import add_months
+from zhixing.records import JsonRecords, log_act
 from zhixing.rules import catalogue
 from zhixing.service import ServiceContext
 from zhixing.state import as_text, transact
@@ -75,16 +75,13 @@ class Entrustments:
         self.ctx = ctx
         self.courts = courts
         self.known = known
-
-    def key(self, entrustment_id: str) -> str:
-        return self.ctx.keys.key("entrustment", entrustment_id)
+        self.records = JsonRecords(ctx.redis, ctx.keys, "entrustment")
 
     def court_index(self, court: str) -> str:
         return self.ctx.keys.key("court", court)
 
     async def get(self, entrustment_id: str) -> dict[str, Any] | None:
-        raw = await self.ctx.redis.get(self.key(entrustment_id))
-        return json.loads(raw) if raw is not None else None
+        return await self.records.get(entrustment_id)
 
     def visible_to(self, identity: Identity, record: dict[str, Any]) -> bool:
         """Both courts, and the courts above either, see the matter."""
@@ -110,9 +107,6 @@ class Entrustments:
             clock=self.ctx.clock,
         )
         self.ctx.outbox.stage(pipe, event)
-
-    def _put(self, pipe: Pipeline, record: dict[str, Any]) -> None:
-        pipe.set(self.key(record["entrustment_id"]), json.dumps(record, ensure_ascii=False))
 
     # --- entrusting ----------------------------------------------------------------------------
 
@@ -172,7 +166,7 @@ class Entrustments:
 
         async def body(pipe: Pipeline) -> dict[str, Any]:
             pipe.multi()  # type: ignore[no-untyped-call]
-            self._put(pipe, record)
+            self.records.put(pipe, entrustment_id, record)
             for court in observers:
                 pipe.sadd(self.court_index(court), entrustment_id)
             self._stage(pipe, payload, record, entrusted.code, identity)
@@ -200,18 +194,12 @@ class Entrustments:
     # --- acting on it --------------------------------------------------------------------------
 
     async def _act(self, entrustment_id: str, identity: Identity, act: Any) -> Any:
-        key = self.key(entrustment_id)
-
-        async def body(pipe: Pipeline) -> Any:
-            raw = await pipe.get(key)
-            record = json.loads(raw) if raw is not None else None
-            if record is None or not self.visible_to(identity, record):
-                raise NotFound(f"no entrustment {entrustment_id} in your jurisdiction")
-            result = await act(pipe, record)
-            self._put(pipe, record)
-            return result
-
-        return await transact(self.ctx.redis, [key], body)
+        return await self.records.change(
+            entrustment_id,
+            act,
+            visible=lambda record: self.visible_to(identity, record),
+            missing=f"no entrustment {entrustment_id} in your jurisdiction",
+        )
 
     def _entrusted_officer(self, identity: Identity, record: dict[str, Any]) -> None:
         require_role(identity, Role.OFFICER, Role.CLERK)
@@ -225,9 +213,7 @@ class Entrustments:
             raise Conflict(f"entrustment {record['entrustment_id']} is {record['status']}")
 
     def _log(self, record: dict[str, Any], what: str, identity: Identity, **extra: Any) -> None:
-        record["history"].append(
-            {"at": self.ctx.clock.now().isoformat(), "act": what, "by": identity.subject, **extra}
-        )
+        log_act(record, self.ctx.clock, what, identity, **extra)
 
     async def start(self, entrustment_id: str, *, identity: Identity) -> None:
         async def act(pipe: Pipeline, record: dict[str, Any]) -> None:
@@ -363,17 +349,4 @@ class Entrustments:
 
     async def mark_start_overdue(self, entrustment_id: str) -> None:
         """The deadline engine reported the start clock breached."""
-        key = self.key(entrustment_id)
-
-        async def body(pipe: Pipeline) -> None:
-            raw = await pipe.get(key)
-            if raw is None:
-                return
-            record = json.loads(raw)
-            if record["start_overdue"]:
-                return
-            pipe.multi()  # type: ignore[no-untyped-call]
-            record["start_overdue"] = True
-            self._put(pipe, record)
-
-        await transact(self.ctx.redis, [key], body)
+        await self.records.set_once(entrustment_id, "start_overdue", True)

@@ -1,0 +1,32 @@
+"""A consumer of the deadline engine's breaches, for services whose own state changes when
+a clock of a given rule runs out (a control lapses, a right to reconsideration ends)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+
+from google.protobuf.message import Message
+
+from zhixing.bus import Transaction
+from zhixing.events import CLOCK_BREACHED, Event
+from zhixing.v1 import deadline_events_pb2
+
+Reaction = Callable[[deadline_events_pb2.ClockBreached, Event[Message]], Awaitable[object]]
+
+
+class OnBreach:
+    """Calls the reaction of each breached clock's rule. Reactions run their own
+    idempotent transactions, so a redelivered breach changes nothing."""
+
+    def __init__(self, reactions: Mapping[str, Reaction]) -> None:
+        self.reactions = dict(reactions)
+
+    async def __call__(self, events: Sequence[Event[Message]], tx: Transaction) -> None:
+        for event in events:
+            if event.event_type != CLOCK_BREACHED.name:
+                continue
+            breached = event.payload
+            assert isinstance(breached, deadline_events_pb2.ClockBreached)
+            reaction = self.reactions.get(breached.clock.rule_id)
+            if reaction is not None:
+                await reaction(breached, event)

@@ -1,0 +1,81 @@
+"""Records kept as JSON strings in Redis, changed in optimistic transactions, and the
+history each keeps of who did what. Entrustments, disputes and command actions use them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import redis.asyncio as aioredis
+from redis.asyncio.client import Pipeline
+
+from zhixing.auth import Identity
+from zhixing.clock import Clock
+from zhixing.errors import NotFound
+from zhixing.state import KeySpace, transact
+
+T = TypeVar("T")
+Record = dict[str, Any]
+
+
+class JsonRecords:
+    def __init__(self, redis: aioredis.Redis, keys: KeySpace, kind: str) -> None:
+        self._redis = redis
+        self._keys = keys
+        self.kind = kind
+
+    def key(self, record_id: str) -> str:
+        return self._keys.key(self.kind, record_id)
+
+    async def get(
+        self, record_id: str, client: aioredis.Redis | Pipeline | None = None
+    ) -> Record | None:
+        raw = await (client or self._redis).get(self.key(record_id))
+        return json.loads(raw) if raw is not None else None
+
+    def put(self, pipe: Pipeline, record_id: str, record: Record) -> None:
+        pipe.set(self.key(record_id), json.dumps(record, ensure_ascii=False))
+
+    async def change(
+        self, record_id: str, act: Callable[[Pipeline, Record], Awaitable[T]], *,
+        visible: Callable[[Record], bool] | None = None, missing: str | None = None,
+    ) -> T:  # fmt: skip
+        """Run ``act(pipe, record)`` in a transaction over the record; it raises to refuse,
+        or calls ``pipe.multi()`` and queues its writes; the changed record is written with
+        them. A missing record, or one ``visible`` rejects, is NotFound(``missing``)."""
+
+        async def body(pipe: Pipeline) -> T:
+            record = await self.get(record_id, pipe)
+            if record is None or (visible is not None and not visible(record)):
+                raise NotFound(missing or f"no {self.kind} {record_id}")
+            result = await act(pipe, record)
+            if pipe.explicit_transaction:
+                self.put(pipe, record_id, record)
+            return result
+
+        return await transact(self._redis, [self.key(record_id)], body)
+
+    async def set_once(self, record_id: str, field: str, value: Any) -> bool:
+        """Set ``field`` unless it has that value already (idempotent); False if nothing
+        changed or there is no such record."""
+
+        async def act(pipe: Pipeline, record: Record) -> bool:
+            if record.get(field) == value:
+                return False
+            pipe.multi()  # type: ignore[no-untyped-call]
+            record[field] = value
+            return True
+
+        try:
+            return await self.change(record_id, act)
+        except NotFound:
+            return False
+
+
+def log_act(record: Record, clock: Clock, act: str, identity: Identity, **details: Any) -> None:
+    """Append to the record's history: when, what, who, from which court."""
+    record.setdefault("history", []).append(
+        {"at": clock.now().isoformat(), "act": act, "by": identity.subject,
+         "court": identity.court_code, **details}
+    )  # fmt: skip
