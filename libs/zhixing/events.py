@@ -65,6 +65,7 @@ EXECUTION_NOTICE_SERVED = register_event(case_events_pb2.ExecutionNoticeServed, 
 CASE_TRIAGED = register_event(case_events_pb2.CaseTriaged, "case")
 CASE_CONVERTED = register_event(case_events_pb2.CaseConverted, "case")
 CASE_CLOSED = register_event(case_events_pb2.CaseClosed, "case")
+CASE_HANDLING_COURT_CHANGED = register_event(case_events_pb2.CaseHandlingCourtChanged, "case")
 
 # Asset control (aggregate: asset; the id is the case asset, the lead, or for a case's
 # network query the case).
@@ -95,6 +96,7 @@ SALE_STARTED = register_event(asset_events_pb2.SaleStarted, "asset")
 SELF_DISPOSAL_PERMITTED = register_event(asset_events_pb2.SelfDisposalPermitted, "asset")
 SELF_DISPOSAL_COMPLETED = register_event(asset_events_pb2.SelfDisposalCompleted, "asset")
 SELF_DISPOSAL_REVOKED = register_event(asset_events_pb2.SelfDisposalRevoked, "asset")
+ASSET_COURT_CHANGED = register_event(asset_events_pb2.AssetCourtChanged, "asset")
 
 # Enforcement disputes (aggregate: dispute; the coordination start/end events carry the
 # affected case's id, whose clock they pause).
@@ -158,6 +160,9 @@ ENTRUSTMENT_ORDER_REQUESTED = register_event(
 ENTRUSTMENT_ORDERED = register_event(entrustment_events_pb2.EntrustmentOrdered, "entrustment")
 ENTRUSTMENT_COMPLETED = register_event(entrustment_events_pb2.EntrustmentCompleted, "entrustment")
 ENTRUSTMENT_RETURNED = register_event(entrustment_events_pb2.EntrustmentReturned, "entrustment")
+ENTRUSTMENT_COURT_CHANGED = register_event(
+    entrustment_events_pb2.EntrustmentCourtChanged, "entrustment"
+)
 
 # The deadline engine's events (aggregate: deadline, keyed by clock id).
 CLOCK_OPENED = register_event(deadline_events_pb2.ClockOpened, "deadline")

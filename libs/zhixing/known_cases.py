@@ -5,7 +5,7 @@ Services need it to check court scope on their own requests without asking intak
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -14,11 +14,12 @@ from google.protobuf.message import Message
 
 from zhixing.auth import CurrentIdentity, require_visible
 from zhixing.bus import EventConsumer, Transaction
-from zhixing.events import CASE_FILED, Event
+from zhixing.events import CASE_FILED, CASE_HANDLING_COURT_CHANGED, Event
 from zhixing.service import ServiceContext, ServiceHost, create_http_app
 from zhixing.settings import ServiceSettings
 from zhixing.state import KeySpace, text_hash
 from zhixing.topics import CASE_EVENTS
+from zhixing.v1 import case_events_pb2
 
 
 class KnownCases:
@@ -42,10 +43,31 @@ class KnownCases:
                         "filed_at": event.envelope.occurred_at.ToJsonString(),
                     },
                 )
+            elif event.event_type == CASE_HANDLING_COURT_CHANGED.name:
+                tx.pipe.hset(
+                    self.key(event.aggregate_id),
+                    "court_code",
+                    getattr(event.payload, "to_court", ""),
+                )
 
     async def get(self, case_id: str) -> dict[str, str] | None:
         raw = await self._redis.hgetall(self.key(case_id))
         return text_hash(raw) if raw else None
+
+
+class OnCaseMoved:
+    """Consumer of case events calling ``follow(case_id, from_court, to_court)`` when a
+    command action moves a case; ``follow`` runs its own idempotent transaction."""
+
+    def __init__(self, follow: Callable[[str, str, str], Awaitable[object]]) -> None:
+        self.follow = follow
+
+    async def __call__(self, events: Sequence[Event[Message]], tx: Transaction) -> None:
+        for event in events:
+            if event.event_type == CASE_HANDLING_COURT_CHANGED.name:
+                moved = event.payload
+                assert isinstance(moved, case_events_pb2.CaseHandlingCourtChanged)
+                await self.follow(moved.case_id, moved.from_court, moved.to_court)
 
 
 def known_cases_router(attribute: str = "known_cases") -> APIRouter:

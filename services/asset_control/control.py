@@ -1021,6 +1021,41 @@ class AssetControl:
 
         await self._asset_command(asset_id, identity, act, Role.OFFICER, Role.LEADER)
 
+    # --- a case moved to another court (提级执行, 指令执行) ------------------------------------
+
+    async def move_case(self, case_id: str, from_court: str, to_court: str) -> bool:
+        """The case, its assets and leads follow it to ``to_court``; their clocks follow
+        through AssetCourtChanged. Idempotent."""
+        case_key = self.case_key(case_id)
+        head = await self.case(case_id)
+        if head is None:
+            return False
+        keys = [self.asset_record_key(a) for a in head["assets"]]
+        keys += [self.lead_key(lead) for lead in head["leads"]]
+
+        async def body(pipe: Pipeline) -> bool:
+            case = await self._load(pipe, case_key)
+            if case is None or case["court_code"] != from_court:
+                return False
+            records = [(key, await self._load(pipe, key)) for key in keys]
+            pipe.multi()  # type: ignore[no-untyped-call]
+            case["court_code"] = to_court
+            self._put(pipe, case_key, case)
+            for key, record in records:
+                if record is None:
+                    continue
+                record["court_code"] = to_court
+                self._put(pipe, key, record)
+                subject = record.get("asset_id") or record["lead_id"]
+                moved = pb.AssetCourtChanged(
+                    subject_id=subject, case_id=case_id, from_court=from_court, to_court=to_court
+                )
+                self._stage(pipe, moved, subject, to_court)
+            return True
+
+        result: bool = await transact(self.redis, [case_key, *keys], body)
+        return result
+
     # --- controls done for the case by an entrusted court --------------------------------------
 
     async def record_entrusted_control(

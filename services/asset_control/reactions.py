@@ -10,7 +10,12 @@ from google.protobuf.message import Message
 
 from services.asset_control.control import AssetControl
 from zhixing.bus import Transaction
-from zhixing.events import CASE_FILED, ENTRUSTMENT_COMPLETED, Event
+from zhixing.events import (
+    CASE_FILED,
+    CASE_HANDLING_COURT_CHANGED,
+    ENTRUSTMENT_COMPLETED,
+    Event,
+)
 from zhixing.v1 import case_events_pb2, entrustment_events_pb2
 
 CONTROL_TERM_RULES = frozenset(
@@ -23,7 +28,8 @@ CONTROL_TERM_RULES = frozenset(
 
 
 class CaseIntake:
-    """Consumer of case events: every filed case gets its network query."""
+    """Consumer of case events: every filed case gets its network query; a case moved to
+    another court takes its assets and leads along."""
 
     def __init__(self, control: AssetControl) -> None:
         self.control = control
@@ -34,6 +40,11 @@ class CaseIntake:
                 filed = event.payload
                 assert isinstance(filed, case_events_pb2.CaseFiled)
                 self.control.on_case_filed(tx.pipe, filed, event.event_id)
+            elif event.event_type == CASE_HANDLING_COURT_CHANGED.name:
+                moved = event.payload
+                assert isinstance(moved, case_events_pb2.CaseHandlingCourtChanged)
+                # Its own idempotent transaction (it reads every asset of the case).
+                await self.control.move_case(moved.case_id, moved.from_court, moved.to_court)
 
 
 class EntrustedControls:

@@ -20,13 +20,14 @@ from redis.asyncio.client import Pipeline
 
 from services.command.projections import CaseOverviews
 from zhixing.auth import Identity, Role, ScopeError, require_role
-from zhixing.courts import CourtLevel, covers, parse_court_code
+from zhixing.courts import CourtLevel, UnknownCourtCode, covers, directory, parse_court_code
 from zhixing.errors import Conflict, Invalid, NotFound
 from zhixing.events import new_event
 from zhixing.records import JsonRecords, log_act
 from zhixing.rules import catalogue
 from zhixing.service import ServiceContext
 from zhixing.state import as_text, transact
+from zhixing.v1 import case_events_pb2
 from zhixing.v1 import command_events_pb2 as pb
 
 
@@ -34,9 +35,14 @@ class Action(StrEnum):
     URGE = "urge"  # 督办
     CORRECTION_LETTER = "correction_letter"  # 函告纠正
     CORRECTION_RULING = "correction_ruling"  # 裁定纠正
+    ELEVATE = "elevate"  # 提级执行: the issuing court takes the case
+    DESIGNATE = "designate"  # 指令执行: another court of the jurisdiction takes it
 
 
-RECONSIDERABLE = frozenset({Action.CORRECTION_LETTER, Action.CORRECTION_RULING})
+MOVES = frozenset({Action.ELEVATE, Action.DESIGNATE})
+RECONSIDERABLE = frozenset(
+    {Action.CORRECTION_LETTER, Action.CORRECTION_RULING, Action.ELEVATE, Action.DESIGNATE}
+)
 REPLY_RULES = {
     Action.URGE: "command.urge-reply",
     Action.CORRECTION_LETTER: "command.correction-reply",
@@ -81,7 +87,7 @@ class CommandActions:
 
     async def issue(
         self, *, identity: Identity, action: Action, case_id: str, instruction: str,
-        reply_working_days: int | None,
+        reply_working_days: int | None, to_court: str | None = None,
     ) -> dict[str, Any]:  # fmt: skip
         require_role(identity, Role.COMMAND)
         if parse_court_code(identity.court_code).level is CourtLevel.BASIC:
@@ -106,6 +112,7 @@ class CommandActions:
                 )
         elif reply_working_days is not None:
             raise Invalid(f"a {action.value} asks for no reply", loc=("body", "reply_working_days"))
+        destination = await self._destination(identity, action, case_id, target, to_court)
         command_id = str(uuid.uuid4())
         record: dict[str, Any] = {
             "command_id": command_id,
@@ -115,6 +122,7 @@ class CommandActions:
             "target_court": target,
             "instruction": instruction,
             "reply_working_days": reply_working_days,
+            "to_court": destination,
             "reconsiderable": action in RECONSIDERABLE,
             "status": "issued",
             "acknowledged": False,
@@ -138,10 +146,59 @@ class CommandActions:
             pipe.sadd(self.index(identity.court_code), command_id)
             pipe.sadd(self.index(target), command_id)
             self._stage(pipe, issued, command_id, target, identity)
+            if destination is not None:
+                self._move(pipe, case_id, target, destination, action.value, command_id,
+                           instruction, identity)  # fmt: skip
             return record
 
         result: dict[str, Any] = await transact(self.ctx.redis, [], body)
         return result
+
+    async def _destination(
+        self, identity: Identity, action: Action, case_id: str, current: str, to_court: str | None
+    ) -> str | None:
+        """Where an elevation or designation moves the case; refused where ¶28 forbids."""
+        if action not in MOVES:
+            if to_court is not None:
+                raise Invalid(f"a {action.value} moves no case", loc=("body", "to_court"))
+            return None
+        if action is Action.ELEVATE:
+            if to_court not in (None, identity.court_code):
+                raise Invalid("an elevation moves the case to the issuing court",
+                              loc=("body", "to_court"))  # fmt: skip
+            return identity.court_code
+        if to_court is None:
+            raise Invalid("a designation names the court that takes the case",
+                          loc=("body", "to_court"))  # fmt: skip
+        try:
+            directory().lookup(to_court)
+        except UnknownCourtCode as exc:
+            raise Invalid(str(exc), loc=("body", "to_court")) from None
+        if not covers(identity.court_code, to_court) or to_court == identity.court_code:
+            raise Invalid(f"{to_court} is not a court of {identity.court_code}'s jurisdiction",
+                          loc=("body", "to_court"))  # fmt: skip
+        if to_court == current:
+            raise Conflict(f"case {case_id} is already handled by {to_court}")
+        if to_court in await self.overviews.passive_courts(case_id):
+            raise Conflict(
+                f"case {case_id} was taken away from {to_court} for passive enforcement: "
+                "designating it back would delay enforcement (¶28)"
+            )
+        return to_court
+
+    def _move(
+        self, pipe: Pipeline, case_id: str, from_court: str, to_court: str, kind: str,
+        command_id: str, reason: str, identity: Identity,
+    ) -> None:  # fmt: skip
+        """The case changes hands; every service follows the event. Its clocks keep
+        running where they are: nothing restarts to the applicant's harm (¶28)."""
+        moved = case_events_pb2.CaseHandlingCourtChanged(
+            case_id=case_id, from_court=from_court, to_court=to_court, kind=kind,
+            command_id=command_id, reason=reason,
+        )  # fmt: skip
+        event = new_event(moved, aggregate_id=case_id, court_code=to_court,
+                          actor=identity.as_actor(), clock=self.ctx.clock)  # fmt: skip
+        self.ctx.outbox.stage(pipe, event)
 
     async def _act(self, command_id: str, identity: Identity, act: Any) -> dict[str, Any]:
         async def act_and_show(pipe: Pipeline, record: dict[str, Any]) -> dict[str, Any]:
@@ -229,6 +286,9 @@ class CommandActions:
                 raise Conflict(f"command {command_id} is {record['status']}")
             pipe.multi()  # type: ignore[no-untyped-call]
             record["status"] = "issued" if upheld else "withdrawn"
+            if not upheld and record.get("to_court"):  # the move is undone
+                self._move(pipe, record["case_id"], record["to_court"], record["target_court"],
+                           "reconsidered", command_id, answer, identity)  # fmt: skip
             self._log(record, "reconsideration_answered", identity, answer=answer, upheld=upheld)
             answered = pb.CommandReconsiderationAnswered(
                 command_id=command_id, answer=answer, upheld=upheld

@@ -25,6 +25,9 @@ class IssueIn(_Body):
     case_id: Annotated[str, Field(min_length=1, max_length=100)]
     instruction: Text
     reply_working_days: Annotated[StrictInt, Field(ge=1)] | None = None
+    to_court: Annotated[str, Field(min_length=1, max_length=20)] | None = Field(
+        None, description="Designation: the court that takes the case"
+    )
 
 
 class TextIn(_Body):
@@ -47,6 +50,7 @@ async def issue(body: IssueIn, identity: CurrentIdentity, request: Request) -> d
     return await _actions(request).issue(
         identity=identity, action=body.action, case_id=body.case_id,
         instruction=body.instruction, reply_working_days=body.reply_working_days,
+        to_court=body.to_court,
     )  # fmt: skip
 
 

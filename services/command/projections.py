@@ -8,8 +8,8 @@ import redis.asyncio as aioredis
 from google.protobuf.message import Message
 
 from zhixing.bus import Transaction
-from zhixing.events import CASE_FILED, Event
-from zhixing.state import KeySpace, text_hash
+from zhixing.events import CASE_FILED, CASE_HANDLING_COURT_CHANGED, Event
+from zhixing.state import KeySpace, as_text, text_hash
 from zhixing.v1 import case_events_pb2, command_service_pb2
 
 NODE_FILED = "filed"
@@ -27,6 +27,13 @@ class CaseOverviews:
 
     def court_index_key(self, court_code: str) -> str:
         return self._keys.key("court", court_code, "cases")
+
+    def passive_key(self, case_id: str) -> str:
+        """Courts the case was taken away from by elevation or designation."""
+        return self._keys.key("case", case_id, "passive-courts")
+
+    async def passive_courts(self, case_id: str) -> set[str]:
+        return {as_text(c) for c in await self._redis.smembers(self.passive_key(case_id))}
 
     async def __call__(self, events: Sequence[Event[Message]], tx: Transaction) -> None:
         for event in events:
@@ -46,6 +53,14 @@ class CaseOverviews:
                     },
                 )
                 tx.pipe.sadd(self.court_index_key(filed.court_code), event.aggregate_id)
+            elif event.event_type == CASE_HANDLING_COURT_CHANGED.name:
+                moved = event.payload
+                assert isinstance(moved, case_events_pb2.CaseHandlingCourtChanged)
+                tx.pipe.hset(key, "court_code", moved.to_court)
+                tx.pipe.srem(self.court_index_key(moved.from_court), event.aggregate_id)
+                tx.pipe.sadd(self.court_index_key(moved.to_court), event.aggregate_id)
+                if moved.kind in ("elevate", "designate"):  # moved away for being passive
+                    tx.pipe.sadd(self.passive_key(event.aggregate_id), moved.from_court)
             tx.pipe.hincrby(key, "event_count", 1)
 
     async def get(self, case_id: str) -> command_service_pb2.CaseOverview | None:

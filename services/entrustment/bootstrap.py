@@ -7,7 +7,7 @@ from services.entrustment.http_api import router
 from zhixing.breaches import OnBreach
 from zhixing.clock import Clock
 from zhixing.courts import directory
-from zhixing.known_cases import KnownCases, case_aware_host
+from zhixing.known_cases import KnownCases, OnCaseMoved, case_aware_host
 from zhixing.service import ServiceContext, ServiceHost
 from zhixing.settings import (
     AuthSettings,
@@ -16,7 +16,7 @@ from zhixing.settings import (
     ServiceSettings,
     service_settings,
 )
-from zhixing.topics import DEADLINE_EVENTS
+from zhixing.topics import CASE_EVENTS, DEADLINE_EVENTS
 
 NAME = "entrustment"
 DEFAULT_HTTP_PORT = 8004
@@ -41,6 +41,12 @@ def bootstrap(
         or service_settings(NAME, http_port=DEFAULT_HTTP_PORT, grpc_port=DEFAULT_GRPC_PORT),
         routers=[router],
         consumers=[
+            # A case moved to another court by a command action: its matters follow.
+            ctx.consumer(
+                "case-moves",
+                [CASE_EVENTS],
+                OnCaseMoved(entrustments.follow_case),
+            ),
             # Not started in time: the entrusting court may ask the superior for an order.
             ctx.consumer(
                 "start-breaches",
@@ -52,7 +58,7 @@ def bootstrap(
                         )
                     }
                 ),
-            )
+            ),
         ],
         state={"entrustments": entrustments},
     )

@@ -30,6 +30,7 @@ from zhixing.rules import catalogue
 from zhixing.service import ServiceContext
 from zhixing.state import as_text, transact
 from zhixing.v1 import entrustment_events_pb2 as pb
+from zhixing.v1 import envelope_pb2
 
 
 class MatterType(StrEnum):
@@ -68,6 +69,11 @@ class Status(StrEnum):
 
 
 OPEN = (Status.ENTRUSTED, Status.STARTED)
+
+
+SERVICE_ACTOR = envelope_pb2.Actor(
+    kind=envelope_pb2.ACTOR_KIND_SERVICE, id="svc:entrustment", role="service"
+)
 
 
 class Entrustments:
@@ -346,6 +352,40 @@ class Entrustments:
             self._stage(pipe, returned, record, record["entrusted_court"], identity)
 
         await self._act(entrustment_id, identity, act)
+
+    async def follow_case(self, case_id: str, from_court: str, to_court: str) -> int:
+        """The entrusting court's case moved: the new court entrusts its open matters (the
+        clocks' observers follow through EntrustmentCourtChanged). Idempotent."""
+        ids = sorted(
+            as_text(i) for i in await self.ctx.redis.smembers(self.court_index(from_court))
+        )
+        moved = 0
+        for entrustment_id in ids:
+
+            async def act(
+                pipe: Pipeline, record: dict[str, Any], entrustment_id: str = entrustment_id
+            ) -> bool:
+                if record["case_id"] != case_id or record["entrusting_court"] != from_court:
+                    return False
+                pipe.multi()  # type: ignore[no-untyped-call]
+                record["entrusting_court"] = to_court
+                record["history"].append(
+                    {"at": self.ctx.clock.now().isoformat(), "act": "case_moved",
+                     "from": from_court, "to": to_court}
+                )  # fmt: skip
+                pipe.sadd(self.court_index(to_court), entrustment_id)
+                changed = pb.EntrustmentCourtChanged(
+                    entrustment_id=entrustment_id, from_court=from_court, to_court=to_court
+                )
+                event = new_event(changed, aggregate_id=entrustment_id,
+                                  court_code=record["entrusted_court"], actor=SERVICE_ACTOR,
+                                  clock=self.ctx.clock)  # fmt: skip
+                self.ctx.outbox.stage(pipe, event)
+                return True
+
+            if await self.records.change(entrustment_id, act):
+                moved += 1
+        return moved
 
     async def mark_start_overdue(self, entrustment_id: str) -> None:
         """The deadline engine reported the start clock breached."""

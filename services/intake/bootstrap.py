@@ -16,7 +16,7 @@ from zhixing.settings import (
     ServiceSettings,
     service_settings,
 )
-from zhixing.topics import ASSET_EVENTS, DEADLINE_EVENTS
+from zhixing.topics import ASSET_EVENTS, CASE_EVENTS, DEADLINE_EVENTS
 from zhixing.v1 import intake_service_pb2_grpc
 
 NAME = "intake"
@@ -57,7 +57,7 @@ def bootstrap(
         consumers=[
             ctx.consumer(
                 "reactions",
-                [ASSET_EVENTS, DEADLINE_EVENTS],
+                [CASE_EVENTS, ASSET_EVENTS, DEADLINE_EVENTS],
                 IntakeReactions(records, ctx.outbox, ctx.clock),
             )
         ],

@@ -373,9 +373,10 @@ def record_view(record: CaseRecord) -> dict[str, object]:
     view: dict[str, object] = {"case_id": record.case_id, "status": record.status.value}
     if record.filed is not None:
         view.update(MessageToDict(record.filed, preserving_proto_field_name=True))
+        view["filing_court"] = record.filed.court_code
     else:
-        view["court_code"] = record.court_code
         view["received_on"] = record.get("received_on")
+    view["court_code"] = record.court_code  # the handling court: a command action may move it
     for name in (
         "case_account", "officer_id", "team", "track", "notice_served_on", "closed_method",
         "closed_on", "refusal",

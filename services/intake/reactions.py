@@ -1,4 +1,5 @@
-"""What intake does on other services' events: triage a case once its centralized query is
+"""What intake does on events: follow a case to the court a command action moved it to;
+triage a case once its centralized query is
 complete (繁简分流, ¶7), and convert a simple case to the ordinary track when its period
 passes (the deadline engine's breach of ``triage.simple-period`` is the trigger)."""
 
@@ -14,7 +15,13 @@ from services.intake.domain import TEAM_OF_TRACK, Track, triage
 from services.intake.repository import CaseRecords, CaseStatus
 from zhixing.bus import Transaction
 from zhixing.clock import Clock
-from zhixing.events import CLOCK_BREACHED, NETWORK_QUERY_COMPLETED, Event, new_event
+from zhixing.events import (
+    CASE_HANDLING_COURT_CHANGED,
+    CLOCK_BREACHED,
+    NETWORK_QUERY_COMPLETED,
+    Event,
+    new_event,
+)
 from zhixing.outbox import Outbox
 from zhixing.v1 import asset_events_pb2, case_events_pb2, deadline_events_pb2, envelope_pb2
 
@@ -47,7 +54,11 @@ class IntakeReactions:
     async def __call__(self, events: Sequence[Event[Message]], tx: Transaction) -> None:
         tracks: dict[str, str] = {}  # decisions earlier in this batch
         for event in events:
-            if event.event_type == NETWORK_QUERY_COMPLETED.name:
+            if event.event_type == CASE_HANDLING_COURT_CHANGED.name:
+                moved = event.payload
+                assert isinstance(moved, case_events_pb2.CaseHandlingCourtChanged)
+                tx.pipe.hset(self.records.case_key(moved.case_id), "court_code", moved.to_court)
+            elif event.event_type == NETWORK_QUERY_COMPLETED.name:
                 done = event.payload
                 assert isinstance(done, asset_events_pb2.NetworkQueryCompleted)
                 if done.round != 1:

@@ -13,7 +13,8 @@ import pytest
 
 from tests.conftest import Isolated
 from tests.integration.platform_stack import Stack, platform_stack
-from tests.integration.test_asset_control import case_with, file_case
+from tests.integration.test_asset_control import case_with, file_case, until_query
+from tests.integration.test_entrustment import client as entrustment_client
 from tests.integration.test_entrustment import clocks
 from tests.polling import eventually
 from zhixing.auth import Role
@@ -172,3 +173,94 @@ async def test_a_correction_may_be_reconsidered_within_five_days_then_it_stands(
         late = await post(stack, f"/v1/commands/{ruling_id}/reconsideration", "苏1283",
                           Role.OFFICER, {"text": "迟到"})  # fmt: skip
         assert late.status_code == 409 and "stands" in late.text
+
+
+async def test_a_designated_case_moves_in_every_service_and_keeps_its_clocks(
+    isolated: Isolated, tmp_path: Path
+) -> None:
+    async with platform_stack(isolated, tmp_path, with_entrustment=True) as stack:
+        case_id = await command_case(stack)
+        view = await until_query(stack, case_id, "completed")
+        asset_id = view["assets"][0]["asset_id"] if view["assets"] else None
+
+        async def entrustment_knows() -> bool:
+            async with entrustment_client(stack) as http:
+                found = await http.get(f"/v1/cases/{case_id}", headers=stack.headers(Role.OFFICER))
+            return found.status_code == 200
+
+        await eventually(entrustment_knows)
+        async with entrustment_client(stack) as http:
+            entrusted = await http.post("/v1/entrustments", json={
+                "case_id": case_id, "matter_type": "asset_investigation",
+                "description": "调查被执行人在杭州的财产", "location_division": "330102",
+            }, headers=stack.headers(Role.OFFICER, "苏1283"))  # fmt: skip
+        assert entrusted.status_code == 201, entrusted.text
+        entrustment_id = entrusted.json()["entrustment_id"]
+        before = await clock_of(stack, case_id, "case.close")
+
+        designate = {"action": "designate", "case_id": case_id, "to_court": "苏1282",
+                     "instruction": "泰兴法院消极执行，指令靖江法院执行"}  # fmt: skip
+        outside = await post(stack, "/v1/commands", "苏12", Role.COMMAND,
+                             {**designate, "to_court": "苏0281"})  # fmt: skip
+        assert outside.status_code == 422 and "jurisdiction" in outside.text
+        moved = await post(stack, "/v1/commands", "苏12", Role.COMMAND, designate)
+        assert moved.status_code == 201, moved.text
+        assert moved.json()["to_court"] == "苏1282" and moved.json()["reconsiderable"]
+
+        # Every service follows: intake, asset control, entrustment, the clocks.
+        async def everywhere() -> bool:
+            command_centre = stack.headers(Role.COMMAND, "苏12")
+            async with stack.client(stack.intake) as http:
+                intake = (await http.get(f"/v1/cases/{case_id}", headers=command_centre)).json()
+            assets = await stack.control.case(case_id)
+            clocks_now = await clocks(stack, case_id, "苏12", Role.COMMAND)
+            async with entrustment_client(stack) as http:
+                path = f"/v1/entrustments/{entrustment_id}"
+                matter = (await http.get(path, headers=command_centre)).json()
+            asset_court = "苏1282"
+            if asset_id is not None:
+                record = await stack.control.asset(asset_id)
+                asset_court = record["court_code"] if record else ""
+            return (
+                intake["court_code"] == "苏1282"
+                and assets is not None and assets["court_code"] == "苏1282"
+                and asset_court == "苏1282"
+                and all(c["court_code"] == "苏1282" for c in clocks_now.values())
+                and matter["entrusting_court"] == "苏1282"
+            )  # fmt: skip
+
+        await eventually(everywhere)
+        after = await clock_of(stack, case_id, "case.close")
+        assert after["started_at"] == before["started_at"]  # not restarted (¶28)
+        assert after["cycle"] == before["cycle"]
+        # The new court acts; the old one no longer sees the case.
+        async with stack.client(stack.intake) as http:
+            old = await http.get(
+                f"/v1/cases/{case_id}", headers=stack.headers(Role.OFFICER, "苏1283")
+            )
+            new = await http.get(
+                f"/v1/cases/{case_id}", headers=stack.headers(Role.OFFICER, "苏1282")
+            )
+        assert (old.status_code, new.status_code) == (404, 200)
+        assert new.json()["filing_court"] == "苏1283"
+        matter_clocks = await clocks(stack, entrustment_id, "苏1282", Role.OFFICER)
+        assert "entrustment.start" in matter_clocks  # the new entrusting court reads them
+
+        # Not back to the court it was taken from, nor to where it is.
+        back = await post(stack, "/v1/commands", "苏12", Role.COMMAND,
+                          {**designate, "to_court": "苏1283"})  # fmt: skip
+        assert back.status_code == 409 and "passive" in back.text
+        same = await post(stack, "/v1/commands", "苏12", Role.COMMAND, designate)
+        assert same.status_code == 409
+
+        # Elevation: the intermediate court takes it.
+        elevated = await post(stack, "/v1/commands", "苏12", Role.COMMAND, {
+            "action": "elevate", "case_id": case_id, "instruction": "提级执行",
+        })  # fmt: skip
+        assert elevated.status_code == 201, elevated.text
+
+        async def at_intermediate() -> bool:
+            assets = await stack.control.case(case_id)
+            return assets is not None and assets["court_code"] == "苏12"
+
+        await eventually(at_intermediate)

@@ -65,6 +65,28 @@ ENGINE_ACTOR = envelope_pb2.Actor(
 )
 
 
+# A subject's handling court changed (提级执行, 指令执行): its clocks follow it, and keep
+# running (nothing restarts to the applicant's harm, ¶28).
+MOVE_EVENTS = frozenset(
+    {"CaseHandlingCourtChanged", "AssetCourtChanged", "EntrustmentCourtChanged"}
+)
+
+
+def move(state: ClockState, signal: Signal) -> bool:
+    """Point ``state`` at the new court wherever it named the old one; True if it changed."""
+    old, new = signal.attributes.get("from_court", ""), signal.attributes.get("to_court", "")
+    if not old or not new:
+        return False
+    changed = False
+    if state.court_code == old:
+        state.court_code = new
+        changed = True
+    if old in state.observers:
+        state.observers = [new if court == old else court for court in state.observers]
+        changed = True
+    return changed
+
+
 def epoch_ms(instant: dt.datetime) -> int:
     return int(instant.timestamp() * 1000)
 
@@ -171,10 +193,14 @@ class DeadlineEngine:
 
     def _concerned(self, signals: Sequence[Signal]) -> tuple[set[str], set[str]]:
         """Clock ids a batch may touch, and the subjects whose index must be read because a
-        stop, pause or resume lacks a ``per`` field to compute the id from."""
+        stop, pause or resume lacks a ``per`` field to compute the id from, or because the
+        subject moved to another court."""
         ids: set[str] = set()
         subjects: set[str] = set()
         for signal in signals:
+            if signal.event_name in MOVE_EVENTS:
+                subjects.add(signal.subject_id)
+                continue
             for role, rule in self.rules.by_event.get(signal.event_name, []):
                 clock_id = clock_id_for(rule, signal)
                 if clock_id is not None:
@@ -185,7 +211,9 @@ class DeadlineEngine:
 
     async def prepare(self, events: Sequence[Event[Message]], pipe: Pipeline) -> Any:
         signals = [signal_of(e) for e in events if e.envelope.aggregate_type != "deadline"]
-        signals = [s for s in signals if s.event_name in self.rules.by_event]
+        signals = [
+            s for s in signals if s.event_name in self.rules.by_event or s.event_name in MOVE_EVENTS
+        ]
         if not signals:
             return (signals, {}, set())
         ids, subjects = self._concerned(signals)
@@ -215,6 +243,11 @@ class DeadlineEngine:
             by_rule_subject.setdefault((loaded.rule_id, loaded.subject_id), []).append(loaded)
         touched: dict[str, list[tuple[Message, str]]] = {}
         for signal in signals:
+            if signal.event_name in MOVE_EVENTS:
+                for state in states.values():
+                    if state.subject_id == signal.subject_id and move(state, signal):
+                        touched.setdefault(state.clock_id, [])
+                continue
             for role, rule in self.rules.by_event[signal.event_name]:
                 if role == "start":
                     if not matches(rule, signal):
