@@ -37,6 +37,9 @@ class Action(StrEnum):
     CORRECTION_RULING = "correction_ruling"  # 裁定纠正
     ELEVATE = "elevate"  # 提级执行: the issuing court takes the case
     DESIGNATE = "designate"  # 指令执行: another court of the jurisdiction takes it
+    CONSOLIDATE = "consolidate"  # 集中执行: one debtor's cases to one court
+    CROSS = "cross"  # 交叉执行: one debtor's cases to a court other than their own
+    LEND_OFFICERS = "lend_officers"  # 调配力量: officers lent for a joint operation
 
 
 MOVES = frozenset({Action.ELEVATE, Action.DESIGNATE})
@@ -63,9 +66,9 @@ class CommandActions:
 
     @staticmethod
     def visible_to(identity: Identity, record: dict[str, Any]) -> bool:
-        return covers(identity.court_code, record["target_court"]) or covers(
-            identity.court_code, record["issuing_court"]
-        )
+        courts = (record["target_court"], record["issuing_court"], record.get("to_court"),
+                  record.get("lend_to_court"))  # fmt: skip
+        return any(court and covers(identity.court_code, court) for court in courts)
 
     async def list_for(self, identity: Identity) -> list[dict[str, Any]]:
         ids = sorted(
@@ -92,6 +95,8 @@ class CommandActions:
         require_role(identity, Role.COMMAND)
         if parse_court_code(identity.court_code).level is CourtLevel.BASIC:
             raise ScopeError("a basic court's command role issues no command actions")
+        if action in (Action.CONSOLIDATE, Action.CROSS, Action.LEND_OFFICERS):
+            raise Invalid(f"a {action.value} has its own request", loc=("body", "action"))
         case = await self.overviews.get(case_id)
         if case is None or not covers(identity.court_code, case.court_code):
             raise NotFound(f"no case {case_id} in your jurisdiction")
@@ -149,6 +154,140 @@ class CommandActions:
             if destination is not None:
                 self._move(pipe, case_id, target, destination, action.value, command_id,
                            instruction, identity)  # fmt: skip
+            return record
+
+        result: dict[str, Any] = await transact(self.ctx.redis, [], body)
+        return result
+
+    # --- one debtor's cases: consolidation and cross execution (¶26) ---------------------------
+
+    async def proposals(self, identity: Identity) -> list[dict[str, Any]]:
+        """Debtors with cases in several courts of the jurisdiction, found by their ID or
+        credit code, each with the court that holds most of them as the suggestion."""
+        require_role(identity, Role.COMMAND, Role.OVERSEER)
+        found = []
+        for debtor in await self.overviews.debtors_with_several_cases():
+            cases = []
+            for case_id in await self.overviews.cases_of_debtor(debtor):
+                case = await self.overviews.get(case_id)
+                if case is not None and covers(identity.court_code, case.court_code):
+                    cases.append({"case_id": case_id, "court_code": case.court_code})
+            courts = sorted({c["court_code"] for c in cases})
+            if len(courts) < 2:
+                continue
+            counts = {court: sum(c["court_code"] == court for c in cases) for court in courts}
+            suggested = max(courts, key=lambda court: (counts[court], [-ord(ch) for ch in court]))
+            found.append({"debtor_id": debtor, "cases": cases, "courts": courts,
+                          "suggested_court": suggested})  # fmt: skip
+        return found
+
+    async def bring_together(
+        self, *, identity: Identity, action: Action, debtor_id: str, to_court: str,
+        instruction: str,
+    ) -> list[dict[str, Any]]:  # fmt: skip
+        """Consolidate (集中执行) or cross-execute (交叉执行) one debtor's cases: each case not
+        already there moves to ``to_court``, one command per case, in one transaction."""
+        require_role(identity, Role.COMMAND)
+        if parse_court_code(identity.court_code).level is CourtLevel.BASIC:
+            raise ScopeError("a basic court's command role issues no command actions")
+        try:
+            directory().lookup(to_court)
+        except UnknownCourtCode as exc:
+            raise Invalid(str(exc), loc=("body", "to_court")) from None
+        if not covers(identity.court_code, to_court):
+            raise Invalid(f"{to_court} is not a court of {identity.court_code}'s jurisdiction",
+                          loc=("body", "to_court"))  # fmt: skip
+        cases = []
+        for case_id in await self.overviews.cases_of_debtor(debtor_id):
+            case = await self.overviews.get(case_id)
+            if case is not None and covers(identity.court_code, case.court_code):
+                cases.append((case_id, case.court_code))
+        if len({court for _, court in cases}) < 2 and action is Action.CONSOLIDATE:
+            raise Conflict(f"debtor {debtor_id} has no cases in several courts of the jurisdiction")
+        if action is Action.CROSS and any(court == to_court for _, court in cases):
+            raise Conflict(f"cross execution takes the cases to a court other than their own; "
+                           f"{to_court} holds some of them")  # fmt: skip
+        moving = [(case_id, court) for case_id, court in cases if court != to_court]
+        if not moving:
+            raise Conflict(f"every case of debtor {debtor_id} is at {to_court} already")
+        records = []
+
+        async def body(pipe: Pipeline) -> list[dict[str, Any]]:
+            pipe.multi()  # type: ignore[no-untyped-call]
+            for case_id, court in moving:
+                command_id = str(uuid.uuid4())
+                record: dict[str, Any] = {
+                    "command_id": command_id, "action": action.value, "case_id": case_id,
+                    "issuing_court": identity.court_code, "target_court": court,
+                    "instruction": instruction, "reply_working_days": None,
+                    "to_court": to_court, "debtor_id": debtor_id, "reconsiderable": True,
+                    "status": "issued", "acknowledged": False, "reconsideration_closed": False,
+                    "issued_by": identity.subject,
+                    "issued_at": self.ctx.clock.now().isoformat(), "history": [],
+                }  # fmt: skip
+                self._log(record, "issued", identity)
+                self.records.put(pipe, command_id, record)
+                for party in (identity.court_code, court, to_court):
+                    pipe.sadd(self.index(party), command_id)
+                issued = pb.CommandIssued(
+                    command_id=command_id, action=action.value, case_id=case_id,
+                    issuing_court=identity.court_code, target_court=court,
+                    instruction=instruction, reconsiderable="yes",
+                    observer_courts=[identity.court_code, court, to_court],
+                    issued_by=identity.subject, debtor_id=debtor_id,
+                )  # fmt: skip
+                self._stage(pipe, issued, command_id, court, identity)
+                self._move(pipe, case_id, court, to_court, action.value, command_id,
+                           instruction, identity)  # fmt: skip
+                records.append(record)
+            return records
+
+        result: list[dict[str, Any]] = await transact(self.ctx.redis, [], body)
+        return result
+
+    async def lend_officers(
+        self, *, identity: Identity, from_court: str, to_court: str, officers: list[str],
+        instruction: str,
+    ) -> dict[str, Any]:  # fmt: skip
+        """调配力量: officers of one court lent to another for a joint operation; the lending
+        court acknowledges on the acknowledgement clock."""
+        require_role(identity, Role.COMMAND)
+        if parse_court_code(identity.court_code).level is CourtLevel.BASIC:
+            raise ScopeError("a basic court's command role issues no command actions")
+        for field, court in (("from_court", from_court), ("to_court", to_court)):
+            try:
+                directory().lookup(court)
+            except UnknownCourtCode as exc:
+                raise Invalid(str(exc), loc=("body", field)) from None
+            if not covers(identity.court_code, court):
+                raise Invalid(f"{court} is not a court of {identity.court_code}'s jurisdiction",
+                              loc=("body", field))  # fmt: skip
+        if from_court == to_court:
+            raise Invalid("officers are lent to another court", loc=("body", "to_court"))
+        command_id = str(uuid.uuid4())
+        record: dict[str, Any] = {
+            "command_id": command_id, "action": Action.LEND_OFFICERS.value, "case_id": "",
+            "issuing_court": identity.court_code, "target_court": from_court,
+            "lend_to_court": to_court, "officers": officers, "instruction": instruction,
+            "reply_working_days": None, "to_court": None, "reconsiderable": False,
+            "status": "issued", "acknowledged": False, "reconsideration_closed": False,
+            "issued_by": identity.subject, "issued_at": self.ctx.clock.now().isoformat(),
+            "history": [],
+        }  # fmt: skip
+        issued = pb.CommandIssued(
+            command_id=command_id, action=Action.LEND_OFFICERS.value,
+            issuing_court=identity.court_code, target_court=from_court, instruction=instruction,
+            reconsiderable="no", observer_courts=[identity.court_code, from_court, to_court],
+            issued_by=identity.subject, officers=officers, lend_to_court=to_court,
+        )  # fmt: skip
+
+        async def body(pipe: Pipeline) -> dict[str, Any]:
+            pipe.multi()  # type: ignore[no-untyped-call]
+            self._log(record, "issued", identity)
+            self.records.put(pipe, command_id, record)
+            for party in (identity.court_code, from_court, to_court):
+                pipe.sadd(self.index(party), command_id)
+            self._stage(pipe, issued, command_id, from_court, identity)
             return record
 
         result: dict[str, Any] = await transact(self.ctx.redis, [], body)

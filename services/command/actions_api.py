@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from services.command.actions import Action, CommandActions
 from zhixing.auth import CurrentIdentity
-from zhixing.errors import NotFound
+from zhixing.errors import Invalid, NotFound
 
 router = APIRouter(prefix="/v1", tags=["command actions"])
 
@@ -28,6 +28,21 @@ class IssueIn(_Body):
     to_court: Annotated[str, Field(min_length=1, max_length=20)] | None = Field(
         None, description="Designation: the court that takes the case"
     )
+
+
+class TogetherIn(_Body):
+    action: Annotated[Action, Field(description="consolidate or cross")]
+    debtor_id: Annotated[str, Field(min_length=1, max_length=18)]
+    to_court: Annotated[str, Field(min_length=1, max_length=20)]
+    instruction: Text
+
+
+class LendIn(_Body):
+    from_court: Annotated[str, Field(min_length=1, max_length=20)]
+    to_court: Annotated[str, Field(min_length=1, max_length=20)]
+    officers: Annotated[list[Annotated[str, Field(min_length=1, max_length=100)]],
+                        Field(min_length=1, max_length=50)]  # fmt: skip
+    instruction: Text
 
 
 class TextIn(_Body):
@@ -51,6 +66,34 @@ async def issue(body: IssueIn, identity: CurrentIdentity, request: Request) -> d
         identity=identity, action=body.action, case_id=body.case_id,
         instruction=body.instruction, reply_working_days=body.reply_working_days,
         to_court=body.to_court,
+    )  # fmt: skip
+
+
+@router.get("/commands/proposals",
+            summary="One debtor's cases across courts: proposals to consolidate")  # fmt: skip
+async def proposals(identity: CurrentIdentity, request: Request) -> list[dict[str, Any]]:
+    return await _actions(request).proposals(identity)
+
+
+@router.post("/commands/consolidation", status_code=status.HTTP_201_CREATED,
+             summary="Consolidate (集中执行) or cross-execute (交叉执行) cases")  # fmt: skip
+async def bring_together(
+    body: TogetherIn, identity: CurrentIdentity, request: Request
+) -> list[dict[str, Any]]:
+    if body.action not in (Action.CONSOLIDATE, Action.CROSS):
+        raise Invalid("action is consolidate or cross here", loc=("body", "action"))
+    return await _actions(request).bring_together(
+        identity=identity, action=body.action, debtor_id=body.debtor_id, to_court=body.to_court,
+        instruction=body.instruction,
+    )  # fmt: skip
+
+
+@router.post("/commands/officer-loans", status_code=status.HTTP_201_CREATED,
+             summary="Lend officers to another court (调配力量)")  # fmt: skip
+async def lend(body: LendIn, identity: CurrentIdentity, request: Request) -> dict[str, Any]:
+    return await _actions(request).lend_officers(
+        identity=identity, from_court=body.from_court, to_court=body.to_court,
+        officers=body.officers, instruction=body.instruction,
     )  # fmt: skip
 
 

@@ -28,6 +28,21 @@ class CaseOverviews:
     def court_index_key(self, court_code: str) -> str:
         return self._keys.key("court", court_code, "cases")
 
+    def debtor_key(self, debtor_id: str) -> str:
+        return self._keys.key("debtor", debtor_id, "cases")
+
+    @property
+    def debtors_key(self) -> str:
+        """Debtors scored by their number of cases: those with several are read directly."""
+        return self._keys.key("debtors-by-cases")
+
+    async def debtors_with_several_cases(self, limit: int = 1000) -> list[str]:
+        raw = await self._redis.zrevrangebyscore(self.debtors_key, "+inf", 2, start=0, num=limit)
+        return [as_text(d) for d in raw if isinstance(d, bytes | str)]
+
+    async def cases_of_debtor(self, debtor_id: str) -> list[str]:
+        return sorted(as_text(c) for c in await self._redis.smembers(self.debtor_key(debtor_id)))
+
     def passive_key(self, case_id: str) -> str:
         """Courts the case was taken away from by elevation or designation."""
         return self._keys.key("case", case_id, "passive-courts")
@@ -53,6 +68,9 @@ class CaseOverviews:
                     },
                 )
                 tx.pipe.sadd(self.court_index_key(filed.court_code), event.aggregate_id)
+                for debtor in {d.id_number for d in filed.debtors}:
+                    tx.pipe.sadd(self.debtor_key(debtor), event.aggregate_id)
+                    tx.pipe.zincrby(self.debtors_key, 1, debtor)
             elif event.event_type == CASE_HANDLING_COURT_CHANGED.name:
                 moved = event.payload
                 assert isinstance(moved, case_events_pb2.CaseHandlingCourtChanged)

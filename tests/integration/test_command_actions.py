@@ -264,3 +264,71 @@ async def test_a_designated_case_moves_in_every_service_and_keeps_its_clocks(
             return assets is not None and assets["court_code"] == "苏12"
 
         await eventually(at_intermediate)
+
+
+async def test_one_debtors_cases_are_found_proposed_and_consolidated_and_officers_lent(
+    isolated: Isolated, tmp_path: Path
+) -> None:
+    debtor = credit_code(61)
+    async with platform_stack(isolated, tmp_path) as stack:
+        cases = [
+            await file_case(stack, case_with(debtor, 10**9, court=court))
+            for court in ("苏1283", "苏1283", "苏1282")
+        ]
+
+        async def proposed() -> list[dict[str, Any]]:
+            async with stack.client(stack.commander) as http:
+                answer = await http.get(
+                    "/v1/commands/proposals", headers=stack.headers(Role.COMMAND, "苏12")
+                )
+            assert answer.status_code == 200, answer.text
+            return [p for p in answer.json() if p["debtor_id"] == debtor]
+
+        async def all_three() -> bool:
+            found = await proposed()
+            return bool(found) and len(found[0]["cases"]) == 3
+
+        await eventually(all_three)
+        (proposal,) = await proposed()
+        assert proposal["courts"] == ["苏1282", "苏1283"]
+        assert proposal["suggested_court"] == "苏1283"  # it holds two of the three
+        async with stack.client(stack.commander) as http:
+            elsewhere = await http.get(
+                "/v1/commands/proposals", headers=stack.headers(Role.COMMAND, "苏02")
+            )
+        assert [p for p in elsewhere.json() if p["debtor_id"] == debtor] == []
+
+        together = {"debtor_id": debtor, "to_court": "苏1283", "instruction": "集中执行"}
+        cross = await post(stack, "/v1/commands/consolidation", "苏12", Role.COMMAND,
+                           {**together, "action": "cross"})  # fmt: skip
+        assert cross.status_code == 409  # 苏1283 holds some: not cross execution
+        done = await post(stack, "/v1/commands/consolidation", "苏12", Role.COMMAND,
+                          {**together, "action": "consolidate"})  # fmt: skip
+        assert done.status_code == 201, done.text
+        assert [(c["case_id"], c["target_court"]) for c in done.json()] == [(cases[2], "苏1282")]
+
+        async def consolidated() -> bool:
+            async with stack.client(stack.intake) as http:
+                case = await http.get(
+                    f"/v1/cases/{cases[2]}", headers=stack.headers(Role.COMMAND, "苏12")
+                )
+            return bool(case.json()["court_code"] == "苏1283")
+
+        await eventually(consolidated)
+        await eventually(lambda: _no_proposal(proposed))
+
+        lent = await post(stack, "/v1/commands/officer-loans", "苏12", Role.COMMAND, {
+            "from_court": "苏1282", "to_court": "苏1283", "officers": ["o-7", "o-8"],
+            "instruction": "抽调执行干警参加集中执行行动",
+        })  # fmt: skip
+        assert lent.status_code == 201, lent.text
+        path = f"/v1/commands/{lent.json()['command_id']}"
+        acked = await post(stack, f"{path}/acknowledgement", "苏1282", Role.LEADER)
+        assert acked.status_code == 200 and acked.json()["acknowledged"]
+        async with stack.client(stack.commander) as http:
+            seen = await http.get(path, headers=stack.headers(Role.OFFICER, "苏1283"))
+        assert seen.status_code == 200 and seen.json()["officers"] == ["o-7", "o-8"]
+
+
+async def _no_proposal(proposed: Any) -> bool:
+    return bool(await proposed() == [])
