@@ -8,6 +8,7 @@ from services.command.deadlines.calendar_watch import CalendarWatcher
 from services.command.deadlines.engine import DeadlineEngine, DeadlineScheduler
 from services.command.deadlines.http_api import router as clocks_router
 from services.command.deadlines.model import ClockRules
+from services.command.figures import CourtFigures
 from services.command.grpc_api import CommandQueries
 from services.command.http_api import router
 from services.command.projections import CaseOverviews
@@ -26,7 +27,13 @@ from zhixing.settings import (
     ServiceSettings,
     service_settings,
 )
-from zhixing.topics import ALL_TOPICS, CASE_EVENTS, DEADLINE_EVENTS
+from zhixing.topics import (
+    ALL_TOPICS,
+    ASSET_EVENTS,
+    CASE_EVENTS,
+    COMMAND_EVENTS,
+    DEADLINE_EVENTS,
+)
 from zhixing.v1 import command_service_pb2_grpc
 from zhixing.workcalendar import CalendarSettings, StatutoryCalendar
 
@@ -59,9 +66,11 @@ def bootstrap(
         description="The command centre: every court's cases, nodes and figures.",
     )
     actions = CommandActions(ctx, overviews)
+    figures = CourtFigures(ctx.redis, ctx.keys, directory())
     app.state.overviews = overviews
     app.state.deadlines = deadlines
     app.state.actions = actions
+    app.state.figures = figures
     app.include_router(router)
     app.include_router(clocks_router)
     app.include_router(actions_router)
@@ -78,6 +87,9 @@ def bootstrap(
         ],
         consumers=[
             ctx.consumer("case-overviews", [CASE_EVENTS], overviews),
+            ctx.consumer(
+                "figures", [CASE_EVENTS, ASSET_EVENTS, DEADLINE_EVENTS, COMMAND_EVENTS], figures
+            ),
             # The audit trail records every event of every topic, in one hash chain.
             ctx.consumer("audit", ALL_TOPICS, audit),
             # Statutory clocks start and stop on events of every service.

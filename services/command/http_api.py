@@ -7,8 +7,11 @@ from typing import Any
 from fastapi import APIRouter, Request
 from google.protobuf.json_format import MessageToDict
 
+from services.command.figures import CourtFigures
 from services.command.projections import CaseOverviews
 from zhixing.auth import CurrentIdentity, require_visible
+from zhixing.courts import UnknownCourtCode, directory
+from zhixing.errors import NotFound
 
 router = APIRouter(prefix="/v1", tags=["cases"])
 
@@ -24,3 +27,19 @@ async def get_case_overview(
     return MessageToDict(
         overview, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
     )
+
+
+@router.get("/figures/{court_code}", summary="A court's figures, or its jurisdiction's")
+async def get_figures(
+    court_code: str, identity: CurrentIdentity, request: Request, jurisdiction: bool = False
+) -> dict[str, Any]:
+    """结案率, 实际执结率, 执行完毕率, 法定期限内结案率, 终本率, 保全率, 平均结案用时, and the
+    clock and command counts, from the figures projection (definitions:
+    ``services/command/figures.py``)."""
+    try:
+        directory().lookup(court_code)
+    except UnknownCourtCode as exc:
+        raise NotFound(str(exc)) from None
+    require_visible(identity, court_code, f"court {court_code}")
+    figures: CourtFigures = request.app.state.figures
+    return await figures.figures(court_code, jurisdiction=jurisdiction)
