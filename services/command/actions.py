@@ -92,9 +92,7 @@ class CommandActions:
         self, *, identity: Identity, action: Action, case_id: str, instruction: str,
         reply_working_days: int | None, to_court: str | None = None,
     ) -> dict[str, Any]:  # fmt: skip
-        require_role(identity, Role.COMMAND)
-        if parse_court_code(identity.court_code).level is CourtLevel.BASIC:
-            raise ScopeError("a basic court's command role issues no command actions")
+        _command_centre(identity)
         if action in (Action.CONSOLIDATE, Action.CROSS, Action.LEND_OFFICERS):
             raise Invalid(f"a {action.value} has its own request", loc=("body", "action"))
         case = await self.overviews.get(case_id)
@@ -187,16 +185,8 @@ class CommandActions:
     ) -> list[dict[str, Any]]:  # fmt: skip
         """Consolidate (集中执行) or cross-execute (交叉执行) one debtor's cases: each case not
         already there moves to ``to_court``, one command per case, in one transaction."""
-        require_role(identity, Role.COMMAND)
-        if parse_court_code(identity.court_code).level is CourtLevel.BASIC:
-            raise ScopeError("a basic court's command role issues no command actions")
-        try:
-            directory().lookup(to_court)
-        except UnknownCourtCode as exc:
-            raise Invalid(str(exc), loc=("body", "to_court")) from None
-        if not covers(identity.court_code, to_court):
-            raise Invalid(f"{to_court} is not a court of {identity.court_code}'s jurisdiction",
-                          loc=("body", "to_court"))  # fmt: skip
+        _command_centre(identity)
+        _of_jurisdiction(identity, to_court, "to_court")
         cases = []
         for case_id in await self.overviews.cases_of_debtor(debtor_id):
             case = await self.overviews.get(case_id)
@@ -251,17 +241,9 @@ class CommandActions:
     ) -> dict[str, Any]:  # fmt: skip
         """调配力量: officers of one court lent to another for a joint operation; the lending
         court acknowledges on the acknowledgement clock."""
-        require_role(identity, Role.COMMAND)
-        if parse_court_code(identity.court_code).level is CourtLevel.BASIC:
-            raise ScopeError("a basic court's command role issues no command actions")
-        for field, court in (("from_court", from_court), ("to_court", to_court)):
-            try:
-                directory().lookup(court)
-            except UnknownCourtCode as exc:
-                raise Invalid(str(exc), loc=("body", field)) from None
-            if not covers(identity.court_code, court):
-                raise Invalid(f"{court} is not a court of {identity.court_code}'s jurisdiction",
-                              loc=("body", field))  # fmt: skip
+        _command_centre(identity)
+        _of_jurisdiction(identity, from_court, "from_court")
+        _of_jurisdiction(identity, to_court, "to_court")
         if from_court == to_court:
             raise Invalid("officers are lent to another court", loc=("body", "to_court"))
         command_id = str(uuid.uuid4())
@@ -309,12 +291,9 @@ class CommandActions:
         if to_court is None:
             raise Invalid("a designation names the court that takes the case",
                           loc=("body", "to_court"))  # fmt: skip
-        try:
-            directory().lookup(to_court)
-        except UnknownCourtCode as exc:
-            raise Invalid(str(exc), loc=("body", "to_court")) from None
-        if not covers(identity.court_code, to_court) or to_court == identity.court_code:
-            raise Invalid(f"{to_court} is not a court of {identity.court_code}'s jurisdiction",
+        _of_jurisdiction(identity, to_court, "to_court")
+        if to_court == identity.court_code:
+            raise Invalid("taking the case to the issuing court is an elevation (elevate)",
                           loc=("body", "to_court"))  # fmt: skip
         if to_court == current:
             raise Conflict(f"case {case_id} is already handled by {to_court}")
@@ -439,3 +418,21 @@ class CommandActions:
     async def close_reconsideration(self, command_id: str) -> None:
         """The 5 days ran out (the deadline engine's breach): the instruction stands."""
         await self.records.set_once(command_id, "reconsideration_closed", True)
+
+
+def _command_centre(identity: Identity) -> None:
+    """Command actions come from the command role of a court above the basic level."""
+    require_role(identity, Role.COMMAND)
+    if parse_court_code(identity.court_code).level is CourtLevel.BASIC:
+        raise ScopeError("a basic court's command role issues no command actions")
+
+
+def _of_jurisdiction(identity: Identity, court: str, field: str) -> None:
+    """Refuse (422, naming ``field``) a court that is unknown or outside the jurisdiction."""
+    try:
+        directory().lookup(court)
+    except UnknownCourtCode as exc:
+        raise Invalid(str(exc), loc=("body", field)) from None
+    if not covers(identity.court_code, court):
+        raise Invalid(f"{court} is not a court of {identity.court_code}'s jurisdiction",
+                      loc=("body", field))  # fmt: skip
