@@ -101,6 +101,8 @@ class AuditChain:
         self._redis = redis
         self.records_key = keys.key("audit", "records")
         self.head_key = keys.key("audit", "head")
+        # event id → position in the chain, so a timeline can show each event's record.
+        self.positions_key = keys.key("audit", "positions")
 
     async def read_head(self) -> tuple[int, str] | None:
         stored = text_hash(await self._redis.hgetall(self.head_key))
@@ -116,12 +118,28 @@ class AuditChain:
         """
         length, last_hash = await self.read_head() or (0, GENESIS_HASH)
         encoded = []
+        positions: dict[str, int] = {}
         for event in events:
             record = audit_record(event, seq=length, prev_hash=last_hash)
             encoded.append(canonical_json(record))
+            positions[event.event_id] = length
             length, last_hash = length + 1, record["hash"]
         tx.pipe.rpush(self.records_key, *encoded)
         tx.pipe.hset(self.head_key, mapping={"length": length, "hash": last_hash})
+        tx.pipe.hset(self.positions_key, mapping=positions)  # type: ignore[arg-type]
+
+    async def records_of(self, event_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The audit records of these events (those recorded so far)."""
+        if not event_ids:
+            return {}
+        positions = await self._redis.hmget(self.positions_key, list(event_ids))
+        found: dict[str, dict[str, Any]] = {}
+        for event_id, position in zip(event_ids, positions, strict=True):
+            if position is not None:
+                raw = await self._redis.lindex(self.records_key, int(position))
+                if raw is not None:
+                    found[event_id] = json.loads(raw)
+        return found
 
     async def verify(self, page: int = 10_000) -> Verdict:
         total = await self._redis.llen(self.records_key)

@@ -12,6 +12,7 @@ from services.command.figures import CourtFigures
 from services.command.grpc_api import CommandQueries
 from services.command.http_api import router
 from services.command.projections import CaseOverviews
+from services.command.timelines import CaseTimelines
 from zhixing import court_directory_grpc
 from zhixing.audit import AuditChain
 from zhixing.breaches import OnBreach
@@ -67,10 +68,12 @@ def bootstrap(
     )
     actions = CommandActions(ctx, overviews)
     figures = CourtFigures(ctx.redis, ctx.keys, directory())
+    timelines = CaseTimelines(ctx.redis, ctx.keys, audit)
     app.state.overviews = overviews
     app.state.deadlines = deadlines
     app.state.actions = actions
     app.state.figures = figures
+    app.state.timelines = timelines
     app.include_router(router)
     app.include_router(clocks_router)
     app.include_router(actions_router)
@@ -92,6 +95,7 @@ def bootstrap(
             ),
             # The audit trail records every event of every topic, in one hash chain.
             ctx.consumer("audit", ALL_TOPICS, audit),
+            ctx.consumer("timelines", ALL_TOPICS, timelines),
             # Statutory clocks start and stop on events of every service.
             ctx.consumer("deadlines", ALL_TOPICS, deadlines),
             # When a command's 5 days to ask for reconsideration pass, it stands.

@@ -9,6 +9,7 @@ from google.protobuf.json_format import MessageToDict
 
 from services.command.figures import CourtFigures
 from services.command.projections import CaseOverviews
+from services.command.timelines import CaseTimelines
 from zhixing.auth import CurrentIdentity, require_visible
 from zhixing.courts import UnknownCourtCode, directory
 from zhixing.errors import NotFound
@@ -43,3 +44,14 @@ async def get_figures(
     require_visible(identity, court_code, f"court {court_code}")
     figures: CourtFigures = request.app.state.figures
     return await figures.figures(court_code, jurisdiction=jurisdiction)
+
+
+@router.get("/cases/{case_id}/timeline", summary="Every event, clock and command of a case")
+async def get_timeline(case_id: str, identity: CurrentIdentity, request: Request) -> list[Any]:
+    """The case's events in time order, with its assets', leads', matters', disputes' and
+    command actions' events and every clock event, each with its audit record."""
+    overviews: CaseOverviews = request.app.state.overviews
+    overview = await overviews.get(case_id)
+    require_visible(identity, overview.court_code if overview else None, f"case {case_id}")
+    timelines: CaseTimelines = request.app.state.timelines
+    return await timelines.timeline(case_id)

@@ -332,3 +332,45 @@ async def test_one_debtors_cases_are_found_proposed_and_consolidated_and_officer
 
 async def _no_proposal(proposed: Any) -> bool:
     return bool(await proposed() == [])
+
+
+async def test_a_cases_timeline_has_every_event_clock_and_command_with_its_audit_record(
+    isolated: Isolated, tmp_path: Path
+) -> None:
+    async with platform_stack(isolated, tmp_path) as stack:
+        case_id = await command_case(stack)
+        view = await until_query(stack, case_id, "completed")
+        urged = await post(stack, "/v1/commands", "苏12", Role.COMMAND, {
+            "action": "urge", "case_id": case_id, "instruction": "请报告进展",
+            "reply_working_days": 5,
+        })  # fmt: skip
+        assert urged.status_code == 201
+        wanted = {
+            "ApplicationReceived", "CaseFiled", "CaseNumberIssued", "NetworkQueryStarted",
+            "NetworkQueryCompleted", "ClockOpened", "ClockCleared", "CommandIssued",
+        }  # fmt: skip
+        if view["assets"]:
+            wanted |= {"AssetFound", "AssetsPushedToParties"}
+        seen: list[dict[str, Any]] = []
+
+        async def complete() -> bool:
+            async with stack.client(stack.commander) as http:
+                answer = await http.get(
+                    f"/v1/cases/{case_id}/timeline", headers=stack.headers(Role.COMMAND, "苏12")
+                )
+            seen[:] = answer.json()
+            opened = {e["payload"]["clock"]["rule_id"] for e in seen if e["event"] == "ClockOpened"}
+            return (
+                wanted <= {e["event"] for e in seen}
+                and {"case.close", "asset.network-query", "command.urge-reply"} <= opened
+                and all(e["audit"] for e in seen)
+            )
+
+        await eventually(complete)
+        assert [e["at"] for e in seen] == sorted(e["at"] for e in seen)
+        assert all(len(e["audit"]["hash"]) == 64 for e in seen)
+        async with stack.client(stack.commander) as http:
+            hidden = await http.get(
+                f"/v1/cases/{case_id}/timeline", headers=stack.headers(Role.OFFICER, "苏1282")
+            )
+        assert hidden.status_code == 404

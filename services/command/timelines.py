@@ -1,0 +1,97 @@
+"""A case's timeline (案件时间轴): every event about the case, its assets, leads, matters,
+disputes and command actions, and every clock event of them, in time order, each with its
+audit record.
+
+Each event is kept under its own subject (the aggregate, or the clock's subject); events
+that create a subject of a case (AssetFound, LeadReceived, MatterEntrusted, DisputeOpened,
+CommandIssued) tie the subject to the case. A timeline merges the case's subjects when it
+is read, so it does not depend on the order in which topics are consumed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any, cast
+
+import redis.asyncio as aioredis
+from google.protobuf.json_format import MessageToDict
+from google.protobuf.message import Message
+
+from zhixing.audit import AuditChain
+from zhixing.bus import Transaction
+from zhixing.events import Event
+from zhixing.state import KeySpace, as_text
+
+# Event → the payload field naming the case it ties its subject to ("case_ids" for lists).
+TIES = {
+    "AssetFound": "case_id",
+    "LeadReceived": "case_id",
+    "UrgentLeadReceived": "case_id",
+    "MatterEntrusted": "case_id",
+    "CommandIssued": "case_id",
+    "DisputeOpened": "case_ids",
+}
+
+
+class CaseTimelines:
+    def __init__(self, redis: aioredis.Redis, keys: KeySpace, audit: AuditChain) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._audit = audit
+
+    def subject_key(self, subject_id: str) -> str:
+        return self._keys.key("timeline", subject_id)
+
+    def ties_key(self, case_id: str) -> str:
+        return self._keys.key("timeline-subjects", case_id)
+
+    async def __call__(self, events: Sequence[Event[Message]], tx: Transaction) -> None:
+        for event in events:
+            envelope = event.envelope
+            name = envelope.event_type.rsplit(".", 1)[-1]
+            payload = MessageToDict(event.payload, preserving_proto_field_name=True)
+            clock = payload.get("clock")
+            subject = clock["subject_id"] if isinstance(clock, dict) else envelope.aggregate_id
+            entry = {
+                "event_id": envelope.event_id,
+                "event": name,
+                "at": envelope.occurred_at.ToJsonString(),
+                "court_code": envelope.court_code,
+                "actor": envelope.actor.id,
+                "payload": payload,
+            }
+            tx.pipe.zadd(
+                self.subject_key(subject),
+                {json.dumps(entry, ensure_ascii=False): envelope.occurred_at.ToMilliseconds()},
+            )
+            field = TIES.get(name)
+            if field is not None:
+                cases = payload.get(field) or []
+                for case_id in [cases] if isinstance(cases, str) else cases:
+                    tx.pipe.sadd(self.ties_key(case_id), envelope.aggregate_id)
+
+    async def timeline(self, case_id: str, limit: int = 2000) -> list[dict[str, Any]]:
+        subjects = [
+            case_id,
+            *sorted(as_text(s) for s in await self._redis.smembers(self.ties_key(case_id))),
+        ]
+        entries: list[tuple[float, dict[str, Any]]] = []
+        for subject in subjects:
+            # With scores, the reply is (member, score) pairs; redis-py types it loosely.
+            raw = cast(
+                list[tuple[bytes, float]],
+                await self._redis.zrange(self.subject_key(subject), 0, -1, withscores=True),
+            )
+            entries += [(float(score), json.loads(member)) for member, score in raw]
+        entries.sort(key=lambda pair: pair[0])
+        chosen = [entry for _, entry in entries[-limit:]]
+        records = await self._audit.records_of([e["event_id"] for e in chosen])
+        for entry in chosen:
+            record = records.get(entry["event_id"])
+            entry["audit"] = (
+                {"seq": record["seq"], "hash": record["hash"], "prev_hash": record["prev_hash"]}
+                if record
+                else None
+            )
+        return chosen
