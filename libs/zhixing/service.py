@@ -21,19 +21,23 @@ import structlog
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from google.protobuf.message import Message
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from redis.asyncio.client import Pipeline
 
 from zhixing.auth import AuthInterceptor, ScopeError, TokenAuthority
 from zhixing.bus import BatchHandler, EventConsumer, EventPublisher
 from zhixing.clock import Clock, SystemClock
 from zhixing.errors import CommandError, error_response
+from zhixing.events import new_event
 from zhixing.logs import configure_logging
 from zhixing.outbox import Outbox, OutboxRelay
 from zhixing.settings import AuthSettings, KafkaSettings, RedisSettings, ServiceSettings
 from zhixing.state import KeySpace, connect
 from zhixing.topics import Topic
+from zhixing.v1 import envelope_pb2
 
 log = structlog.get_logger(__name__)
 
@@ -89,6 +93,18 @@ class ServiceContext:
             keys=self.keys,
             publisher=self.publisher,
         )
+
+    def stage(
+        self, pipe: Pipeline, payload: Message, *, aggregate_id: str, court_code: str,
+        actor: envelope_pb2.Actor, correlation_id: str = "", causation_id: str = "",
+    ) -> None:  # fmt: skip
+        """Queue ``payload`` as an event in the outbox, on the transaction ``pipe`` is in:
+        it is published only if the state change it records is written."""
+        event = new_event(
+            payload, aggregate_id=aggregate_id, court_code=court_code, actor=actor,
+            clock=self.clock, correlation_id=correlation_id, causation_id=causation_id,
+        )  # fmt: skip
+        self.outbox.stage(pipe, event)
 
     def outbox_relay(self) -> OutboxRelay:
         return OutboxRelay(redis=self.redis, outbox=self.outbox, publisher=self.publisher)

@@ -41,7 +41,6 @@ from zhixing.assets import (
 )
 from zhixing.auth import Identity, Role, ScopeError, require_handling_court, require_role
 from zhixing.errors import Conflict, Invalid, NotFound
-from zhixing.events import new_event
 from zhixing.rules import catalogue
 from zhixing.service import ServiceContext
 from zhixing.state import as_text, transact
@@ -164,15 +163,8 @@ class AssetControl:
         self, pipe: Pipeline, payload: Message, aggregate_id: str, court_code: str,
         actor: envelope_pb2.Actor = SERVICE_ACTOR, causation_id: str = "",
     ) -> None:  # fmt: skip
-        event = new_event(
-            payload,
-            aggregate_id=aggregate_id,
-            court_code=court_code,
-            actor=actor,
-            clock=self.ctx.clock,
-            causation_id=causation_id,
-        )
-        self.ctx.outbox.stage(pipe, event)
+        self.ctx.stage(pipe, payload, aggregate_id=aggregate_id, court_code=court_code,
+                       actor=actor, causation_id=causation_id)  # fmt: skip
 
     def _now_ms(self) -> int:
         return int(self.ctx.clock.now().timestamp() * 1000)
@@ -608,10 +600,8 @@ class AssetControl:
         self, pipe: Pipeline, case: dict[str, Any], record: dict[str, Any], queue: list[str],
         reason: str, promoted: Promotion | None,
     ) -> None:  # fmt: skip
-        case["reserved_fen"] -= record["amount_fen"]
-        if AssetKind(record["kind"]) in LIQUID_KINDS:
-            _summary(case)["liquid_fen"] -= record["amount_fen"]
-        record.update(status=AssetStatus.FOUND.value, amount_fen=0, failure=reason)
+        self._end_control(case, record, AssetStatus.FOUND)  # open to control again
+        record["failure"] = reason
         self._leave_queue(pipe, record, queue, promoted)
         failed = pb.ControlFailed(
             asset_id=record["asset_id"],

@@ -22,7 +22,6 @@ from services.command.projections import CaseOverviews
 from zhixing.auth import Identity, Role, ScopeError, require_role
 from zhixing.courts import CourtLevel, UnknownCourtCode, covers, directory, parse_court_code
 from zhixing.errors import Conflict, Invalid, NotFound
-from zhixing.events import new_event
 from zhixing.records import JsonRecords, log_act
 from zhixing.rules import catalogue
 from zhixing.service import ServiceContext
@@ -79,11 +78,8 @@ class CommandActions:
 
     def _stage(self, pipe: Pipeline, payload: Message, command_id: str, court: str,
                identity: Identity) -> None:  # fmt: skip
-        event = new_event(
-            payload, aggregate_id=command_id, court_code=court, actor=identity.as_actor(),
-            clock=self.ctx.clock,
-        )  # fmt: skip
-        self.ctx.outbox.stage(pipe, event)
+        self.ctx.stage(pipe, payload, aggregate_id=command_id, court_code=court,
+                       actor=identity.as_actor())  # fmt: skip
 
     def _log(self, record: dict[str, Any], act: str, identity: Identity, **extra: Any) -> None:
         log_act(record, self.ctx.clock, act, identity, **extra)
@@ -314,9 +310,8 @@ class CommandActions:
             case_id=case_id, from_court=from_court, to_court=to_court, kind=kind,
             command_id=command_id, reason=reason,
         )  # fmt: skip
-        event = new_event(moved, aggregate_id=case_id, court_code=to_court,
-                          actor=identity.as_actor(), clock=self.ctx.clock)  # fmt: skip
-        self.ctx.outbox.stage(pipe, event)
+        self.ctx.stage(pipe, moved, aggregate_id=case_id, court_code=to_court,
+                       actor=identity.as_actor())  # fmt: skip
 
     async def _act(self, command_id: str, identity: Identity, act: Any) -> dict[str, Any]:
         async def act_and_show(pipe: Pipeline, record: dict[str, Any]) -> dict[str, Any]:

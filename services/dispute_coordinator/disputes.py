@@ -29,7 +29,6 @@ from redis.asyncio.client import Pipeline
 from zhixing.auth import Identity, Role, ScopeError, require_role
 from zhixing.courts import CourtDirectory, UnknownCourtCode, covers
 from zhixing.errors import Conflict, Invalid, NotFound
-from zhixing.events import new_event
 from zhixing.known_cases import KnownCases
 from zhixing.records import JsonRecords, log_act
 from zhixing.service import ServiceContext
@@ -108,14 +107,8 @@ class Disputes:
         self, pipe: Pipeline, payload: Message, aggregate_id: str, court: str,
         identity: Identity,
     ) -> None:  # fmt: skip
-        event = new_event(
-            payload,
-            aggregate_id=aggregate_id,
-            court_code=court,
-            actor=identity.as_actor(),
-            clock=self.ctx.clock,
-        )
-        self.ctx.outbox.stage(pipe, event)
+        self.ctx.stage(pipe, payload, aggregate_id=aggregate_id, court_code=court,
+                       actor=identity.as_actor())  # fmt: skip
 
     def _log(self, record: dict[str, Any], act: str, identity: Identity, **extra: Any) -> None:
         log_act(record, self.ctx.clock, act, identity, **extra)

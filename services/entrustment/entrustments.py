@@ -22,7 +22,6 @@ from zhixing.auth import Identity, Role, ScopeError, require_role, require_scope
 from zhixing.clock import china_today
 from zhixing.courts import CourtDirectory, UnknownCourtCode, covers
 from zhixing.errors import Conflict, Invalid, NotFound
-from zhixing.events import new_event
 from zhixing.known_cases import KnownCases
 from zhixing.periods import add_months
 from zhixing.records import JsonRecords, log_act
@@ -105,14 +104,8 @@ class Entrustments:
         self, pipe: Pipeline, payload: Message, record: dict[str, Any], court: str,
         identity: Identity,
     ) -> None:  # fmt: skip
-        event = new_event(
-            payload,
-            aggregate_id=record["entrustment_id"],
-            court_code=court,
-            actor=identity.as_actor(),
-            clock=self.ctx.clock,
-        )
-        self.ctx.outbox.stage(pipe, event)
+        self.ctx.stage(pipe, payload, aggregate_id=record["entrustment_id"], court_code=court,
+                       actor=identity.as_actor())  # fmt: skip
 
     # --- entrusting ----------------------------------------------------------------------------
 
@@ -377,10 +370,13 @@ class Entrustments:
                 changed = pb.EntrustmentCourtChanged(
                     entrustment_id=entrustment_id, from_court=from_court, to_court=to_court
                 )
-                event = new_event(changed, aggregate_id=entrustment_id,
-                                  court_code=record["entrusted_court"], actor=SERVICE_ACTOR,
-                                  clock=self.ctx.clock)  # fmt: skip
-                self.ctx.outbox.stage(pipe, event)
+                self.ctx.stage(
+                    pipe,
+                    changed,
+                    aggregate_id=entrustment_id,
+                    court_code=record["entrusted_court"],
+                    actor=SERVICE_ACTOR,
+                )
                 return True
 
             if await self.records.change(entrustment_id, act):

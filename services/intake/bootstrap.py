@@ -58,7 +58,7 @@ def bootstrap(
             ctx.consumer(
                 "reactions",
                 [CASE_EVENTS, ASSET_EVENTS, DEADLINE_EVENTS],
-                IntakeReactions(records, ctx.outbox, ctx.clock),
+                IntakeReactions(records, ctx),
             )
         ],
         background=[ctx.outbox_relay()],

@@ -14,15 +14,13 @@ from google.protobuf.message import Message
 from services.intake.domain import TEAM_OF_TRACK, Track, triage
 from services.intake.repository import CaseRecords, CaseStatus
 from zhixing.bus import Transaction
-from zhixing.clock import Clock
 from zhixing.events import (
     CASE_HANDLING_COURT_CHANGED,
     CLOCK_BREACHED,
     NETWORK_QUERY_COMPLETED,
     Event,
-    new_event,
 )
-from zhixing.outbox import Outbox
+from zhixing.service import ServiceContext
 from zhixing.v1 import asset_events_pb2, case_events_pb2, deadline_events_pb2, envelope_pb2
 
 log = structlog.get_logger(__name__)
@@ -34,22 +32,17 @@ TRIAGE_ACTOR = envelope_pb2.Actor(
 
 
 class IntakeReactions:
-    def __init__(self, records: CaseRecords, outbox: Outbox, clock: Clock) -> None:
+    def __init__(self, records: CaseRecords, ctx: ServiceContext) -> None:
         self.records = records
-        self.outbox = outbox
-        self.clock = clock
+        self.ctx = ctx
 
     def _stage(self, tx: Transaction, payload: Message, cause: Event[Message], court: str) -> None:
-        event = new_event(
-            payload,
+        self.ctx.stage(
+            tx.pipe, payload,
             aggregate_id=payload.case_id,  # type: ignore[attr-defined]
-            court_code=court,
-            actor=TRIAGE_ACTOR,
-            clock=self.clock,
-            correlation_id=cause.envelope.correlation_id,
-            causation_id=cause.event_id,
-        )
-        self.outbox.stage(tx.pipe, event)
+            court_code=court, actor=TRIAGE_ACTOR,
+            correlation_id=cause.envelope.correlation_id, causation_id=cause.event_id,
+        )  # fmt: skip
 
     async def __call__(self, events: Sequence[Event[Message]], tx: Transaction) -> None:
         tracks: dict[str, str] = {}  # decisions earlier in this batch
