@@ -11,10 +11,13 @@ VENV_STAMP := $(VENV)/.installed
 PROTO_STAMP := libs/zhixing/v1/.generated
 KAFKA_STAMP := deploy/local/kafka/lib/.complete
 BUF := node_modules/.bin/buf
+NODE_STAMP := node_modules/.installed
+CHROMIUM := /usr/bin/chromium
+CJK_FONT := /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
 PROTOS := $(shell find protos -name '*.proto')
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help setup run test test-unit test-integration test-e2e lint format bench clean redis-server
+.PHONY: help setup run test test-unit test-integration test-browser test-e2e lint format bench clean redis-server
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -39,16 +42,28 @@ redis-server: ## Install Debian's redis-server if it is missing
 	@command -v redis-server >/dev/null || { \
 	  $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q --no-install-recommends redis-server; }
 
-$(BUF): package.json
+# buf for lint, ECharts for the dashboard (served from node_modules, never from a CDN).
+$(NODE_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q npm; }
+	@# npm ci refuses this lock file: buf's optional per-platform packages are not in it.
 	npm install --no-audit --no-fund --loglevel=error
 	@touch $@
 
-setup: $(VENV_STAMP) $(PROTO_STAMP) $(KAFKA_STAMP) redis-server ## Install everything (venv, generated code, Kafka jars, redis-server)
+# Debian's Chromium, for the dashboard's browser tests (Playwright drives it; it never
+# downloads a browser of its own).
+$(CHROMIUM):
+	$(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q --no-install-recommends chromium
+
+# A Chinese font, so the screenshots the browser tests save show text, not boxes.
+$(CJK_FONT):
+	$(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q --no-install-recommends fonts-wqy-microhei
+
+setup: $(VENV_STAMP) $(PROTO_STAMP) $(KAFKA_STAMP) $(NODE_STAMP) redis-server ## Install what the platform needs (venv, generated code, Kafka jars, npm packages, redis-server)
 
 run: setup ## Start Kafka, Redis and every service with demo data; Ctrl-C stops all
 	$(BIN)/zhixing run
 
-test: setup ## Run every test (unit, integration, e2e) against a Kafka and Redis it starts
+test: setup $(CHROMIUM) $(CJK_FONT) ## Run every test (unit, integration, e2e, browser) against a Kafka and Redis it starts
 	$(BIN)/pytest
 
 test-unit: setup ## Unit tests only (no Kafka, no Redis)
@@ -57,10 +72,13 @@ test-unit: setup ## Unit tests only (no Kafka, no Redis)
 test-integration: setup ## Integration tests (real Kafka and Redis)
 	$(BIN)/pytest tests/integration
 
+test-browser: setup $(CHROMIUM) $(CJK_FONT) ## The dashboard in headless Chromium (Playwright); screenshots in test-artifacts/
+	$(BIN)/pytest tests/browser
+
 test-e2e: setup ## End-to-end tests (every service as a process)
 	$(BIN)/pytest tests/e2e
 
-lint: setup $(BUF) ## ruff, ruff format --check, mypy, buf lint
+lint: setup ## ruff, ruff format --check, mypy, buf lint
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy libs services tests bench

@@ -174,6 +174,7 @@ CLOCK_PAUSED = register_event(deadline_events_pb2.ClockPaused, "deadline")
 CLOCK_RESUMED = register_event(deadline_events_pb2.ClockResumed, "deadline")
 CLOCK_EXTENDED = register_event(deadline_events_pb2.ClockExtended, "deadline")
 CLOCK_RECOMPUTED = register_event(deadline_events_pb2.ClockRecomputed, "deadline")
+CLOCK_MOVED = register_event(deadline_events_pb2.ClockMoved, "deadline")
 CALENDAR_HORIZON_REACHED = register_event(deadline_events_pb2.CalendarHorizonReached, "deadline")
 
 

@@ -167,7 +167,10 @@ class Platform:
             f"{cases} demo cases in the courts of {DEMO_INTERMEDIATE_COURT} "
             "(filed once; a rerun files none)."
         )
-        self.console.print(f"A command-centre token for {DEMO_INTERMEDIATE_COURT} (8 h):")
+        command = next(spec for spec in SERVICES if spec.name == "command")
+        dashboard = f"http://127.0.0.1:{_port(command, 'http', command.http_port or 0)}/dashboard/"
+        self.console.print(f"Dashboard (指挥中心): {dashboard}")
+        self.console.print(f"A command-centre token for {DEMO_INTERMEDIATE_COURT} (8 h; log in):")
         print(token, flush=True)  # unwrapped, so it can be copied whole
         self.console.print("Logs: .data/logs/. Press Ctrl-C to stop everything.")
 

@@ -206,6 +206,8 @@ class ServiceHost:
             log_config=None,
             access_log=False,
             lifespan="off",
+            # Open streams (the dashboard's server-sent events) must not hold a stop forever.
+            timeout_graceful_shutdown=5,
         )
         self._uvicorn = _EmbeddedUvicorn(config)
         serving = asyncio.create_task(self._uvicorn.serve(), name="http")

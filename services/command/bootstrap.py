@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from services.command.actions import CommandActions
 from services.command.actions_api import router as actions_router
+from services.command.board import Board
+from services.command.board_api import router as board_router
+from services.command.dashboard import DashboardSettings
+from services.command.dashboard import mount as mount_dashboard
 from services.command.deadlines.calendar_watch import CalendarWatcher
 from services.command.deadlines.engine import DeadlineEngine, DeadlineScheduler
 from services.command.deadlines.http_api import router as clocks_router
@@ -51,6 +55,7 @@ def bootstrap(
     auth: AuthSettings | None = None,
     ports: ServiceSettings | None = None,
     calendar: CalendarSettings | None = None,
+    dashboard: DashboardSettings | None = None,
 ) -> ServiceHost:
     clock = clock or SystemClock()
     ctx = ServiceContext.build(NAME, clock=clock, kafka=kafka, redis=redis, auth=auth)
@@ -69,6 +74,9 @@ def bootstrap(
     actions = CommandActions(ctx, overviews)
     figures = CourtFigures(ctx.redis, ctx.keys, directory())
     timelines = CaseTimelines(ctx.redis, ctx.keys, audit)
+    board = Board(ctx.redis, ctx.keys)
+    app.state.redis = ctx.redis
+    app.state.board = board
     app.state.overviews = overviews
     app.state.deadlines = deadlines
     app.state.actions = actions
@@ -77,6 +85,8 @@ def bootstrap(
     app.include_router(router)
     app.include_router(clocks_router)
     app.include_router(actions_router)
+    app.include_router(board_router)
+    mount_dashboard(app, dashboard)
     return ServiceHost(
         ctx=ctx,
         http=app,
@@ -96,6 +106,8 @@ def bootstrap(
             # The audit trail records every event of every topic, in one hash chain.
             ctx.consumer("audit", ALL_TOPICS, audit),
             ctx.consumer("timelines", ALL_TOPICS, timelines),
+            # The dashboard's board: open cases by node, open clocks by state, commands.
+            ctx.consumer("board", ALL_TOPICS, board),
             # Statutory clocks start and stop on events of every service.
             ctx.consumer("deadlines", ALL_TOPICS, deadlines),
             # When a command's 5 days to ask for reconsideration pass, it stands.

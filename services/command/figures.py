@@ -18,7 +18,9 @@ Definitions (the platform's working definitions; each rate is over all time so f
 A case is counted at the court that filed it (filed), at the court handling it when an
 asset is first controlled (controlled), and at the court handling it when it closes
 (closed, methods, days, in time). Clock figures count clock
-events at the court each clock names.
+events at the court each clock names when it happens: a warning or breach stays with the
+court that was responsible then; a clock that moves with its case (ClockMoved) counts as
+running at its new court (clocks running = opened + moved in - moved out - cleared).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from zhixing.events import (
     CASE_HANDLING_COURT_CHANGED,
     CLOCK_BREACHED,
     CLOCK_CLEARED,
+    CLOCK_MOVED,
     CLOCK_OPENED,
     CLOCK_WARNED,
     COMMAND_ACKNOWLEDGED,
@@ -51,7 +54,8 @@ from zhixing.v1 import asset_events_pb2, case_events_pb2, command_events_pb2, de
 COUNTERS = (
     "filed", "closed", "closed_performed", "closed_terminated", "closed_this_round",
     "closed_in_time", "closure_days", "controlled_cases", "clocks_opened", "clocks_cleared",
-    "clocks_warned", "clocks_breached", "commands_received", "commands_acknowledged",
+    "clocks_warned", "clocks_breached", "clocks_moved_in", "clocks_moved_out",
+    "commands_received", "commands_acknowledged",
 )  # fmt: skip
 
 
@@ -127,6 +131,10 @@ class CourtFigures:
                     assert isinstance(payload, deadline_events_pb2.ClockCleared)
                     if not payload.late:
                         count(ref.court_code, "closed_in_time")
+            elif name == CLOCK_MOVED.name:
+                assert isinstance(payload, deadline_events_pb2.ClockMoved)
+                count(payload.from_court, "clocks_moved_out")
+                count(payload.to_court, "clocks_moved_in")
             elif name == COMMAND_ISSUED.name:
                 assert isinstance(payload, command_events_pb2.CommandIssued)
                 count(payload.target_court, "commands_received")
@@ -171,6 +179,8 @@ def rates(c: dict[str, int]) -> dict[str, Any]:
         "平均结案用时": round(c["closure_days"] / closed, 1) if closed else None,
         "实际到位率": None,
         "notes": {"实际到位率": "needs the funds (案款) module's payments; not recorded yet"},
-        "clocks_running": c["clocks_opened"] - c["clocks_cleared"],
+        "clocks_running": (
+            c["clocks_opened"] + c["clocks_moved_in"] - c["clocks_moved_out"] - c["clocks_cleared"]
+        ),
         "commands_unacknowledged": c["commands_received"] - c["commands_acknowledged"],
     }

@@ -246,6 +246,33 @@ async def test_a_designated_case_moves_in_every_service_and_keeps_its_clocks(
         matter_clocks = await clocks(stack, entrustment_id, "苏1282", Role.OFFICER)
         assert "entrustment.start" in matter_clocks  # the new entrusting court reads them
 
+        # The board and the figures count the case and its running clocks at the new court
+        # (each moved clock said so with ClockMoved); at the old court only the designation's
+        # own clocks run (it must sign for it, and may ask for reconsideration).
+        async def counted_at_new_court() -> bool:
+            command_centre = stack.headers(Role.COMMAND, "苏12")
+            async with stack.client(stack.commander) as http:
+                tree = (await http.get("/v1/board/tree", headers=command_centre)).json()["root"]
+                every = {"state": ["running", "warned", "breached", "paused"]}
+                alerts = (await http.get("/v1/board/alerts", headers=command_centre,
+                                         params=every)).json()["alerts"]  # fmt: skip
+                figures = {court: (await http.get(f"/v1/figures/{court}",
+                                                  headers=command_centre)).json()
+                           for court in ("苏1283", "苏1282")}  # fmt: skip
+            board = {c["code"]: c["own"] for c in tree["children"]}
+            open_clocks = {court: sum(board[court][f"clocks_{s}"] for s in every["state"])
+                           for court in figures}  # fmt: skip
+            at_old = {a["subject_id"] for a in alerts if a["court_code"] == "苏1283"}
+            return bool(
+                board["苏1283"]["open_cases"] == 0 and board["苏1282"]["open_cases"] == 1
+                and at_old == {moved.json()["command_id"]}
+                and any(a["subject_id"] == case_id and a["court_code"] == "苏1282"
+                        for a in alerts)
+                and all(figures[c]["rates"]["clocks_running"] == open_clocks[c] for c in figures)
+            )  # fmt: skip
+
+        await eventually(counted_at_new_court)
+
         # Not back to the court it was taken from, nor to where it is.
         back = await post(stack, "/v1/commands", "苏12", Role.COMMAND,
                           {**designate, "to_court": "苏1283"})  # fmt: skip

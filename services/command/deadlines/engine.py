@@ -245,8 +245,18 @@ class DeadlineEngine:
         for signal in signals:
             if signal.event_name in MOVE_EVENTS:
                 for state in states.values():
-                    if state.subject_id == signal.subject_id and move(state, signal):
-                        touched.setdefault(state.clock_id, [])
+                    if state.subject_id != signal.subject_id:
+                        continue
+                    responsible = state.court_code
+                    if move(state, signal):
+                        moved = touched.setdefault(state.clock_id, [])
+                        # Only a running or paused clock changes hands (not when only an
+                        # observer changed, nor for a cleared one's history).
+                        if state.court_code != responsible and state.status is not Status.CLEARED:
+                            moved.append((pb.ClockMoved(
+                                clock=state.ref(), from_court=responsible,
+                                to_court=state.court_code, moved_by_event_id=signal.event_id,
+                            ), signal.event_id))  # fmt: skip
                 continue
             for role, rule in self.rules.by_event[signal.event_name]:
                 if role == "start":

@@ -1,0 +1,363 @@
+"""The command centre's wall (指挥大屏) as a projection: what is open right now, per court.
+
+Kept from events, so the dashboard's queries read indexes and never scan cases:
+
+- open cases by node (执行节点): 立案 → 财产查控 → 财产控制 → 财产处置, the furthest node a
+  case has reached; a closed case leaves the board;
+- open clocks by state: running, warned (预警), breached (超期), paused (中止), each a sorted
+  set per court scored by the due time, so the most urgent come first;
+- command actions pending at the receiving court: not yet signed for, or (督办, 函告纠正)
+  not yet answered.
+
+Every count is the size of a set (``ZCARD``), not a counter, so a redelivered event cannot
+make it drift. Topics are not ordered with each other (an asset's control may be read before
+its case's filing), so each case remembers how far it got and where it is, and is placed on
+the board once both are known.
+
+Each batch publishes the courts it changed (``PUBLISH`` inside the consumer's transaction:
+only committed changes are announced); the dashboard's event stream forwards them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import redis.asyncio as aioredis
+from google.protobuf.message import Message
+
+from zhixing.bus import Transaction
+from zhixing.events import Event
+from zhixing.state import KeySpace, as_text, text_hash
+
+
+@dataclass(frozen=True)
+class Node:
+    id: str
+    title: str
+
+
+NODES = (
+    Node("filed", "立案"),
+    Node("querying", "财产查控"),
+    Node("controlling", "财产控制"),
+    Node("disposing", "财产处置"),
+)
+NODE_IDS = tuple(node.id for node in NODES)
+
+# Event → the node it shows the case has reached (the case named by ``case_id``).
+REACHES = {
+    "CaseFiled": 0,
+    "NetworkQueryStarted": 1,
+    "AssetControlled": 2,
+    "WaitingSeizureRegistered": 2,
+    "ReferencePriceStarted": 3,
+    "ReferencePriceFixed": 3,
+    "SaleStarted": 3,
+    "SelfDisposalPermitted": 3,
+}
+
+CLOCK_STATES = ("running", "warned", "breached", "paused")
+
+# Event → the payload field naming the case its subject belongs to (as in the timeline).
+TIES = {
+    "AssetFound": "case_id",
+    "LeadReceived": "case_id",
+    "UrgentLeadReceived": "case_id",
+    "MatterEntrusted": "case_id",
+    "CommandIssued": "case_id",
+    "DisputeOpened": "case_ids",
+}
+
+# Commands that stay pending after the receiving court signs for them, until it answers.
+ANSWERED_BY = {"urge": "UrgeReplied", "correction_letter": "CorrectionReported"}
+
+
+def _ms(timestamp: Any) -> int:
+    return int(timestamp.ToMilliseconds()) if timestamp.ByteSize() else 0
+
+
+class Board:
+    def __init__(self, redis: aioredis.Redis, keys: KeySpace) -> None:
+        self._redis = redis
+        self._keys = keys
+
+    # --- keys --------------------------------------------------------------------------
+
+    def case_key(self, case_id: str) -> str:
+        return self._keys.key("board", "case", case_id)
+
+    def node_key(self, court: str, node: str) -> str:
+        return self._keys.key("board", "court", court, "node", node)
+
+    def clock_key(self, clock_id: str) -> str:
+        return self._keys.key("board", "clock", clock_id)
+
+    def clocks_key(self, court: str, state: str) -> str:
+        return self._keys.key("board", "court", court, "clocks", state)
+
+    def command_key(self, command_id: str) -> str:
+        return self._keys.key("board", "command", command_id)
+
+    def commands_key(self, court: str) -> str:
+        return self._keys.key("board", "court", court, "commands")
+
+    def tie_key(self, subject_id: str) -> str:
+        return self._keys.key("board", "case-of", subject_id)
+
+    @property
+    def channel(self) -> str:
+        return self._keys.key("board", "changes")
+
+    # --- the projection ----------------------------------------------------------------
+
+    async def __call__(self, events: Sequence[Event[Message]], tx: Transaction) -> None:
+        known: dict[str, dict[str, str]] = {}  # key → what this batch knows of the hash
+        changed: set[str] = set()
+
+        async def load(key: str) -> dict[str, str]:
+            if key not in known:
+                known[key] = text_hash(await tx.redis.hgetall(key))
+            return known[key]
+
+        for event in events:
+            name = event.envelope.event_type.rsplit(".", 1)[-1]
+            payload = event.payload
+            clock = getattr(payload, "clock", None)
+            if name.startswith("Clock") and clock is not None:
+                await self._clock(tx, name, payload, event, load, changed)
+                continue
+            if name in TIES:
+                cases = getattr(payload, TIES[name])
+                first = cases if isinstance(cases, str) else (list(cases) or [""])[0]
+                if first:
+                    tx.pipe.set(self.tie_key(event.envelope.aggregate_id), first)
+            case_id = getattr(payload, "case_id", "")
+            if name in REACHES or name in ("CaseNumberIssued", "CaseClosed",
+                                           "CaseHandlingCourtChanged"):  # fmt: skip
+                await self._case(tx, name, payload, event, case_id, load, changed)
+            if name.startswith("Command") or name in ANSWERED_BY.values():
+                await self._command(tx, name, payload, event, load, changed)
+        if changed:
+            tx.pipe.publish(self.channel, json.dumps(sorted(changed)))
+
+    async def _case(self, tx: Transaction, name: str, payload: Any, event: Event[Message],
+                    case_id: str, load: Any, changed: set[str]) -> None:  # fmt: skip
+        if not case_id:
+            return
+        key = self.case_key(case_id)
+        case = await load(key)
+        before = dict(case)
+        if name == "CaseFiled":
+            case.update(court=payload.court_code, filed_at=str(_ms(event.envelope.occurred_at)))
+        elif name == "CaseNumberIssued":
+            case["number"] = payload.case_number
+        elif name == "CaseClosed":
+            case["closed"] = payload.method or "closed"
+        elif name == "CaseHandlingCourtChanged":
+            case["court"] = payload.to_court
+        if name in REACHES and REACHES[name] > int(case.get("rank", "-1")):
+            case["rank"] = str(REACHES[name])
+        if case == before:
+            return
+        tx.pipe.hset(key, mapping=dict(case))
+        old, new = self._place(before), self._place(case)
+        if old != new:
+            if old:
+                tx.pipe.zrem(self.node_key(*old), case_id)
+                changed.add(old[0])
+            if new:
+                score = int(case.get("filed_at") or 0)
+                tx.pipe.zadd(self.node_key(*new), {case_id: score})
+                changed.add(new[0])
+
+    @staticmethod
+    def _place(case: dict[str, str]) -> tuple[str, str] | None:
+        """(court, node) where an open case shows on the board; None until filed, or closed."""
+        if not case.get("court") or case.get("closed") or "rank" not in case:
+            return None
+        return case["court"], NODE_IDS[int(case["rank"])]
+
+    async def _clock(self, tx: Transaction, name: str, payload: Any, event: Event[Message],
+                     load: Any, changed: set[str]) -> None:  # fmt: skip
+        ref = payload.clock
+        key = self.clock_key(ref.clock_id)
+        clock = await load(key)
+        before = dict(clock)
+        if name == "ClockCleared":
+            if before.get("court"):
+                tx.pipe.zrem(self.clocks_key(before["court"], before["state"]), ref.clock_id)
+                changed.add(before["court"])
+            tx.pipe.delete(key)
+            clock.clear()
+            return
+        if name != "ClockOpened" and not clock:
+            return  # an event of a clock already cleared (or never opened here)
+        at = str(_ms(event.envelope.occurred_at))
+        clock.update(rule_id=ref.rule_id, subject_id=ref.subject_id, court=ref.court_code)
+        if name == "ClockOpened":
+            clock.clear()
+            clock.update(rule_id=ref.rule_id, subject_id=ref.subject_id, court=ref.court_code,
+                         state="running", due_at=str(_ms(payload.due_at)), opened_at=at,
+                         last_day=payload.last_day)  # fmt: skip
+        elif name == "ClockWarned":
+            clock.update(warned_at=at, warning=payload.warning)
+        elif name == "ClockBreached":
+            clock.update(breached_at=at)
+        elif name == "ClockEscalated":
+            clock.update(level=str(payload.level), escalated_to=payload.to_court_code)
+        elif name == "ClockPaused":
+            clock["paused"] = "1"
+        elif name == "ClockResumed":
+            clock.pop("paused", None)
+            clock.update(due_at=str(_ms(payload.due_at)), last_day=payload.last_day)
+        elif name in ("ClockExtended", "ClockRecomputed"):
+            # A new due time: its warnings and breach are yet to come.
+            clock.update(due_at=str(_ms(payload.due_at)), last_day=payload.last_day)
+            if name == "ClockExtended":
+                for field in ("warned_at", "warning", "breached_at", "level", "escalated_to"):
+                    clock.pop(field, None)
+        clock["state"] = (
+            "paused" if clock.get("paused")
+            else "breached" if clock.get("breached_at")
+            else "warned" if clock.get("warned_at")
+            else "running"
+        )  # fmt: skip
+        if clock == before:
+            return
+        tx.pipe.delete(key)
+        tx.pipe.hset(key, mapping=dict(clock))
+        where = (clock["court"], clock["state"], clock["due_at"])
+        was = (before.get("court"), before.get("state"), before.get("due_at"))
+        if before.get("court") and was != where:
+            tx.pipe.zrem(self.clocks_key(before["court"], before["state"]), ref.clock_id)
+            changed.add(before["court"])
+        tx.pipe.zadd(self.clocks_key(clock["court"], clock["state"]),
+                     {ref.clock_id: int(clock["due_at"])})  # fmt: skip
+        changed.add(clock["court"])
+
+    async def _command(self, tx: Transaction, name: str, payload: Any, event: Event[Message],
+                       load: Any, changed: set[str]) -> None:  # fmt: skip
+        command_id = getattr(payload, "command_id", "")
+        if not command_id:
+            return
+        key = self.command_key(command_id)
+        command = await load(key)
+        if name == "CommandIssued":
+            if command:
+                return
+            command.update(action=payload.action, court=payload.target_court,
+                           case_id=payload.case_id, issued_at=str(_ms(event.envelope.occurred_at)),
+                           pending="1")  # fmt: skip
+            tx.pipe.hset(key, mapping=dict(command))
+            issued = {command_id: int(command["issued_at"])}
+            tx.pipe.zadd(self.commands_key(command["court"]), issued)
+            changed.add(command["court"])
+            return
+        if not command.get("pending"):
+            return
+        done = (
+            (name == "CommandAcknowledged" and command["action"] not in ANSWERED_BY)
+            or name == ANSWERED_BY.get(command["action"])
+            or (name == "CommandReconsiderationAnswered" and not payload.upheld)
+        )
+        if done:
+            command.pop("pending")
+            tx.pipe.hdel(key, "pending")
+            tx.pipe.zrem(self.commands_key(command["court"]), command_id)
+            changed.add(command["court"])
+
+    # --- queries -----------------------------------------------------------------------
+
+    async def _members(self, key: str, start: int, end: int) -> list[str]:
+        return [as_text(i) for i in await self._redis.zrange(key, start, end)
+                if isinstance(i, bytes | str)]  # fmt: skip
+
+    async def counts(self, courts: Sequence[str]) -> dict[str, dict[str, int]]:
+        """Per court: open cases by node, clocks by state, commands pending (ZCARDs only)."""
+        pipe = self._redis.pipeline(transaction=False)
+        for court in courts:
+            for node in NODE_IDS:
+                pipe.zcard(self.node_key(court, node))
+            for state in CLOCK_STATES:
+                pipe.zcard(self.clocks_key(court, state))
+            pipe.zcard(self.commands_key(court))
+        replies = iter(await pipe.execute())
+        result: dict[str, dict[str, int]] = {}
+        for court in courts:
+            row = {f"node_{node}": int(next(replies)) for node in NODE_IDS}
+            row |= {f"clocks_{state}": int(next(replies)) for state in CLOCK_STATES}
+            row["commands_pending"] = int(next(replies))
+            row["open_cases"] = sum(row[f"node_{node}"] for node in NODE_IDS)
+            result[court] = row
+        return result
+
+    async def cases_at(
+        self, court: str, node: str, *, offset: int, limit: int
+    ) -> tuple[int, list[dict[str, Any]]]:
+        """Open cases of a court at a node, the longest-open first."""
+        key = self.node_key(court, node)
+        total = int(await self._redis.zcard(key))
+        ids = await self._members(key, offset, offset + limit - 1)
+        pipe = self._redis.pipeline(transaction=False)
+        for case_id in ids:
+            pipe.hgetall(self.case_key(case_id))
+        rows = []
+        for case_id, raw in zip(ids, await pipe.execute(), strict=True):
+            case = text_hash(raw)
+            rows.append({"case_id": case_id, "case_number": case.get("number", ""),
+                         "court_code": case.get("court", ""), "node": node,
+                         "filed_at": int(case.get("filed_at") or 0)})  # fmt: skip
+        return total, rows
+
+    async def alerts(self, courts: Sequence[str], states: Sequence[str], *,
+                     per_court: int) -> list[dict[str, Any]]:  # fmt: skip
+        """Open clocks in ``states`` of ``courts``, at most ``per_court`` (the most urgent) of
+        each court and state, with the case each belongs to where it is known."""
+        pipe = self._redis.pipeline(transaction=False)
+        for court in courts:
+            for state in states:
+                pipe.zrange(self.clocks_key(court, state), 0, per_court - 1)
+        ids = [as_text(i) for reply in await pipe.execute() for i in reply]
+        if not ids:
+            return []
+        pipe = self._redis.pipeline(transaction=False)
+        for clock_id in ids:
+            pipe.hgetall(self.clock_key(clock_id))
+        clocks = [(i, text_hash(raw)) for i, raw in zip(ids, await pipe.execute(), strict=True)]
+        clocks = [(i, c) for i, c in clocks if c]
+        subjects = [c["subject_id"] for _, c in clocks]
+        tied = await self._redis.mget([self.tie_key(s) for s in subjects])
+        case_ids = [as_text(t) if t else s for s, t in zip(subjects, tied, strict=True)]
+        pipe = self._redis.pipeline(transaction=False)
+        for case_id in case_ids:
+            pipe.hget(self.case_key(case_id), "number")
+        numbers = await pipe.execute()
+        rows = []
+        for (clock_id, c), case_id, number in zip(clocks, case_ids, numbers, strict=True):
+            is_case = number is not None or case_id != c["subject_id"]
+            rows.append({
+                "clock_id": clock_id, "rule_id": c["rule_id"], "subject_id": c["subject_id"],
+                "case_id": case_id if is_case else "",
+                "case_number": as_text(number) if number else "",
+                "court_code": c["court"], "state": c["state"], "due_at": int(c["due_at"]),
+                "last_day": c.get("last_day", ""), "warning": c.get("warning", ""),
+                "level": int(c.get("level") or 0), "escalated_to": c.get("escalated_to", ""),
+            })  # fmt: skip
+        return rows
+
+    async def pending_commands(self, court: str, limit: int = 200) -> list[dict[str, Any]]:
+        ids = await self._members(self.commands_key(court), 0, limit - 1)
+        pipe = self._redis.pipeline(transaction=False)
+        for command_id in ids:
+            pipe.hgetall(self.command_key(command_id))
+        commands = [{"command_id": i, **text_hash(raw)}
+                    for i, raw in zip(ids, await pipe.execute(), strict=True)]  # fmt: skip
+        pipe = self._redis.pipeline(transaction=False)
+        for command in commands:
+            pipe.hget(self.case_key(command.get("case_id", "")), "number")
+        for command, number in zip(commands, await pipe.execute(), strict=True):
+            command["case_number"] = as_text(number) if number else ""
+        return commands

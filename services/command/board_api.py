@@ -1,0 +1,217 @@
+"""The dashboard's API (指挥大屏): the jurisdiction tree, a court's nodes and cases, warning and
+breach lists, and a stream of changes. Everything answers from the board projection
+(``services.command.board``) and the court directory; nothing scans cases."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import StreamingResponse
+
+from services.command.actions import REPLY_RULES
+from services.command.board import CLOCK_STATES, NODE_IDS, NODES, Board
+from services.command.deadlines.engine import DeadlineEngine
+from zhixing.auth import READ_ONLY_ROLES, CurrentIdentity, Identity, Role, require_visible
+from zhixing.courts import Court, CourtLevel, UnknownCourtCode, directory
+from zhixing.errors import Invalid, NotFound
+from zhixing.rules import catalogue
+
+router = APIRouter(prefix="/v1", tags=["dashboard"])
+
+# Sent on the event stream when nothing else was, so proxies keep the connection open and
+# a client notices a dead one (wall time: this is transport, not a statutory clock).
+HEARTBEAT_SECONDS = 15.0
+
+
+def _board(request: Request) -> Board:
+    board: Board = request.app.state.board
+    return board
+
+
+def _court(code: str, identity: Identity) -> Court:
+    try:
+        court = directory().lookup(code)
+    except UnknownCourtCode:
+        raise NotFound(f"no court {code} in your jurisdiction") from None
+    require_visible(identity, court.code, f"court {code}")
+    return court
+
+
+def _subtree(code: str) -> list[str]:
+    courts, pending = [code], [code]
+    while pending:
+        below = [c.code for c in directory().children(pending.pop())]
+        courts += below
+        pending += below
+    return courts
+
+
+def _state(counts: dict[str, int]) -> str:
+    if counts["clocks_breached"]:
+        return "breached"
+    if counts["clocks_warned"]:
+        return "warned"
+    return "normal"
+
+
+@router.get("/me", summary="Who the token says you are, and what the dashboard may offer you")
+async def me(identity: CurrentIdentity) -> dict[str, Any]:
+    try:
+        court = directory().lookup(identity.court_code)
+        court_name, level = court.name, court.level.value
+    except UnknownCourtCode:
+        court_name, level = "", ""
+    return {
+        "subject": identity.subject,
+        "role": identity.role.value,
+        "court_code": identity.court_code,
+        "court_name": court_name,
+        "court_level": level,
+        "read_only": identity.role in READ_ONLY_ROLES,
+        # Command actions are issued by a command centre above the basic level.
+        "may_command": identity.role is Role.COMMAND
+        and level in (CourtLevel.INTERMEDIATE.value, CourtLevel.HIGH.value),
+        "expires_at": identity.expires_at.isoformat(),
+        # The longest reply an order may ask for, per action (the catalogue's rule).
+        "reply_limits": {
+            action.value: catalogue().rule(rule_id).limit for action, rule_id in REPLY_RULES.items()
+        },
+    }
+
+
+@router.get("/board/nodes", summary="The nodes (执行节点) the board counts open cases by")
+async def nodes() -> list[dict[str, str]]:
+    return [{"id": n.id, "title": n.title} for n in NODES]
+
+
+@router.get("/board/tree", summary="The jurisdiction as a tree of courts, coloured by state")
+async def tree(
+    identity: CurrentIdentity, request: Request, root: str | None = None
+) -> dict[str, Any]:
+    """Each court with its own counts and its subtree's totals; ``state`` is ``breached``
+    when a clock of the subtree is past due, ``warned`` when one is warned, else
+    ``normal``."""
+    top = _court(root or identity.court_code, identity)
+    codes = _subtree(top.code)
+    counts = await _board(request).counts(codes)
+
+    def node(court: Court) -> dict[str, Any]:
+        children = [node(c) for c in directory().children(court.code)]
+        own = counts[court.code]
+        total = dict(own)
+        for child in children:
+            for key, value in child["total"].items():
+                total[key] += value
+        return {"code": court.code, "name": court.name, "level": court.level.value,
+                "state": _state(total), "own": own, "total": total,
+                "children": children}  # fmt: skip
+
+    return {"root": node(top)}
+
+
+@router.get("/board/courts/{court_code}/cases", summary="A court's open cases at a node")
+async def cases_at_node(
+    court_code: str,
+    identity: CurrentIdentity,
+    request: Request,
+    node: Annotated[str, Query(description=f"one of {', '.join(NODE_IDS)}")],
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> dict[str, Any]:
+    court = _court(court_code, identity)
+    if node not in NODE_IDS:
+        raise Invalid(f"unknown node {node!r}; one of {', '.join(NODE_IDS)}", loc=("query", "node"))
+    total, rows = await _board(request).cases_at(court.code, node, offset=offset, limit=limit)
+    return {"court_code": court.code, "node": node, "total": total, "cases": rows}
+
+
+SORT_KEYS = ("due_at", "court_code", "rule_id", "state", "level")
+SORT_HELP = f"one of {', '.join(SORT_KEYS)}; a - before it sorts descending"
+STATE_HELP = f"any of {', '.join(CLOCK_STATES)} (default: warned and breached)"
+
+
+@router.get("/board/alerts", summary="Warned and breached clocks, sortable and filterable")
+async def alerts(
+    identity: CurrentIdentity,
+    request: Request,
+    court: str | None = None,
+    jurisdiction: bool = True,
+    state: Annotated[list[str] | None, Query(description=STATE_HELP)] = None,
+    rule: Annotated[str | None, Query(description="a rule id, or its beginning: asset.")] = None,
+    sort: Annotated[str, Query(description=SORT_HELP)] = "due_at",
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> dict[str, Any]:
+    """Clocks of ``court`` (default: yours) and, with ``jurisdiction``, of every court below
+    it; the most urgent first unless ``sort`` says otherwise (``-`` for descending)."""
+    if sort.lstrip("-") not in SORT_KEYS:
+        raise Invalid(f"cannot sort by {sort!r}; one of {', '.join(SORT_KEYS)}",
+                      loc=("query", "sort"))  # fmt: skip
+    top = _court(court or identity.court_code, identity)
+    states = state or ["warned", "breached"]
+    unknown = [s for s in states if s not in CLOCK_STATES]
+    if unknown:
+        raise Invalid(f"unknown state {unknown[0]!r}; one of {', '.join(CLOCK_STATES)}",
+                      loc=("query", "state"))  # fmt: skip
+    courts = _subtree(top.code) if jurisdiction else [top.code]
+    rows = await _board(request).alerts(courts, states, per_court=limit)
+    if rule:
+        rows = [r for r in rows if r["rule_id"] == rule or r["rule_id"].startswith(rule)]
+    engine: DeadlineEngine = request.app.state.deadlines
+    for row in rows:
+        try:
+            found = engine.rules.rule(row["rule_id"])
+            row["title"], row["source"] = found.title, found.source
+        except KeyError:
+            row["title"], row["source"] = row["rule_id"], ""
+        row["court_name"] = directory().lookup(row["court_code"]).name
+    key = sort.lstrip("-")
+    rows.sort(key=lambda r: (r[key], r["due_at"], r["clock_id"]), reverse=sort.startswith("-"))
+    return {"court_code": top.code, "total": len(rows), "alerts": rows[:limit]}
+
+
+@router.get("/board/courts/{court_code}/commands", summary="Command actions pending at a court")
+async def pending_commands(
+    court_code: str, identity: CurrentIdentity, request: Request
+) -> list[dict[str, Any]]:
+    court = _court(court_code, identity)
+    return await _board(request).pending_commands(court.code)
+
+
+@router.get("/board/stream", summary="Server-sent events: which courts' figures changed")
+async def stream(identity: CurrentIdentity, request: Request) -> StreamingResponse:
+    """``event: board`` with the changed courts of your jurisdiction, as they change; a
+    comment line every 15 s otherwise. The client re-reads what it shows."""
+    board = _board(request)
+    redis = request.app.state.redis
+    pubsub = redis.pubsub()
+    await pubsub.subscribe(board.channel)
+    mine = set(_subtree(identity.court_code))
+
+    async def events() -> AsyncIterator[str]:
+        try:
+            yield f"event: hello\ndata: {json.dumps({'court_code': identity.court_code})}\n\n"
+            quiet = 0.0
+            # A stopping service ends its streams (clients reconnect to another replica).
+            while request.app.state.ready and not await request.is_disconnected():
+                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                if message is None:
+                    quiet += 1.0
+                    if quiet >= HEARTBEAT_SECONDS:
+                        quiet = 0.0
+                        yield ": still here\n\n"
+                    continue
+                quiet = 0.0
+                courts = [c for c in json.loads(message["data"]) if c in mine]
+                if courts:
+                    yield f"event: board\ndata: {json.dumps({'courts': courts})}\n\n"
+        finally:
+            await pubsub.aclose()
+
+    return StreamingResponse(
+        events(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )

@@ -1,0 +1,535 @@
+// The command centre's page: reads the command service's API with the user's token, and
+// re-reads what it shows when the board's event stream says a court of the jurisdiction
+// changed. Text from the server is only ever set as text (never as HTML).
+
+const TOKEN_KEY = "zhixing.token";
+
+const ACTIONS = {
+  urge: "督办",
+  correction_letter: "函告纠正",
+  correction_ruling: "裁定纠正",
+  elevate: "提级执行",
+  designate: "指令执行",
+};
+const STATES = { breached: "超期", warned: "预警", running: "运行", paused: "中止", normal: "正常" };
+const EVENTS = {
+  ApplicationReceived: "收到执行申请", CaseFiled: "立案", CaseNumberIssued: "编立案号",
+  OfficerAssigned: "分配承办人", ExecutionNoticeServed: "送达执行通知书", CaseTriaged: "繁简分流",
+  CaseConverted: "转为普通程序", CaseClosed: "结案", CaseHandlingCourtChanged: "执行法院变更",
+  NetworkQueryStarted: "发起网络查控", ChannelQueryAnswered: "查控渠道反馈",
+  ChannelQueryFailed: "查控渠道失败", NetworkQueryCompleted: "网络查控完成", AssetFound: "发现财产",
+  AssetsPushedToParties: "财产信息推送当事人", ControlRequested: "发起控制", AssetControlled: "财产已控制",
+  WaitingSeizureRegistered: "轮候查封", ControlFailed: "控制失败", ControlReleased: "解除控制",
+  ControlRenewed: "续行控制", ControlLapsed: "控制失效", ReferencePriceStarted: "启动确定参考价",
+  ReferencePriceFixed: "参考价确定", SaleStarted: "启动变价", AssetCourtChanged: "财产执行法院变更",
+  ClockOpened: "期限开始", ClockWarned: "期限预警", ClockBreached: "期限届满未办结",
+  ClockEscalated: "超期升级", ClockCleared: "期限内办结", ClockPaused: "期限中止",
+  ClockResumed: "期限恢复", ClockExtended: "期限延长", ClockMoved: "期限随案移转",
+  CommandIssued: "下达指挥事项", CommandAcknowledged: "签收指挥事项", UrgeReplied: "督办回复",
+  CorrectionReported: "报告纠正情况", CommandReconsiderationRequested: "申请复议",
+  CommandReconsiderationAnswered: "复议答复", MatterEntrusted: "委托事项", DisputeOpened: "执行争议",
+};
+
+const state = {
+  token: sessionStorage.getItem(TOKEN_KEY) || "",
+  me: null,
+  court: null, // the selected court's code
+  node: null, // the selected node
+  caseId: null, // the open case panel
+  sort: "due_at",
+  nodes: [],
+  tree: null,
+  stream: null,
+};
+
+const $ = (id) => document.getElementById(id);
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (key === "class") node.className = value;
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else if (key === "dataset") Object.assign(node.dataset, value);
+    else node.setAttribute(key, value);
+  }
+  for (const child of children.flat()) {
+    if (child !== null && child !== undefined) node.append(child instanceof Node ? child : String(child));
+  }
+  return node;
+}
+
+class ApiError extends Error {
+  constructor(status, detail) {
+    super(detail);
+    this.status = status;
+  }
+}
+
+function describe(detail) {
+  if (typeof detail === "string") return detail;
+  if (Array.isArray(detail)) return detail.map((d) => `${(d.loc || []).join(".")}: ${d.msg}`).join("；");
+  return JSON.stringify(detail);
+}
+
+async function api(path, options = {}) {
+  const response = await fetch(path, {
+    ...options,
+    headers: { Authorization: `Bearer ${state.token}`, "Content-Type": "application/json", ...(options.headers || {}) },
+  });
+  const body = response.headers.get("content-type")?.includes("json") ? await response.json() : null;
+  if (response.status === 401 && state.me) expired(describe(body?.detail ?? ""));
+  if (!response.ok) throw new ApiError(response.status, describe(body?.detail ?? response.statusText));
+  return body;
+}
+
+function toast(text) {
+  const box = $("toast");
+  box.textContent = text;
+  box.hidden = false;
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => (box.hidden = true), 4000);
+}
+
+// Courts keep China's time, wherever the browser is.
+const time = (ms) => (ms ? new Date(ms).toLocaleString("zh-CN", { hour12: false, timeZone: "Asia/Shanghai" }) : "");
+// A limit counted in days ends with its last day (末日); one counted in hours, at an instant.
+const due = (lastDay, ms) => (lastDay ? `${lastDay}（末日）` : time(ms));
+const percent = (v) => (v === null || v === undefined ? "—" : `${(v * 100).toFixed(1)}%`);
+
+// --- login -------------------------------------------------------------------------------
+
+async function login(token) {
+  state.token = token.trim();
+  try {
+    state.me = await api("/v1/me");
+  } catch (error) {
+    state.token = "";
+    sessionStorage.removeItem(TOKEN_KEY);
+    $("login-error").textContent = error.status === 401 ? `令牌无效：${error.message}` : `登录失败：${error.message}`;
+    return;
+  }
+  sessionStorage.setItem(TOKEN_KEY, state.token);
+  $("login").hidden = true;
+  $("app").hidden = false;
+  $("who").hidden = false;
+  const me = state.me;
+  $("who-court").textContent = `${me.court_name || me.court_code}（${me.court_code}）`;
+  $("who-role").textContent = me.read_only ? `${me.subject} · 监督（只读）` : `${me.subject} · ${me.role}`;
+  const nodes = await api("/v1/board/nodes");
+  state.nodes = nodes;
+  state.court = me.court_code;
+  await refresh();
+  listen();
+}
+
+// The token expired or was revoked while the page was open: back to the login form.
+function expired(reason) {
+  state.me = null;
+  state.token = "";
+  state.stream?.abort();
+  sessionStorage.removeItem(TOKEN_KEY);
+  $("app").hidden = true;
+  $("who").hidden = true;
+  $("login").hidden = false;
+  $("login-error").textContent = `登录已失效，请重新登录（${reason}）`;
+}
+
+function logout() {
+  sessionStorage.removeItem(TOKEN_KEY);
+  state.stream?.abort();
+  location.reload();
+}
+
+// --- the tree ------------------------------------------------------------------------------
+
+function courtLine(court) {
+  const t = court.total;
+  return el(
+    "div",
+    {
+      class: `court ${court.state}${court.code === state.court ? " selected" : ""}`,
+      dataset: { code: court.code, state: court.state, testid: "court" },
+      onclick: (event) => {
+        event.stopPropagation();
+        selectCourt(court.code);
+      },
+    },
+    el("span", {}, court.name),
+    el(
+      "span",
+      { class: "figures" },
+      el("b", { class: "breached" }, `超期${t.clocks_breached}`), " ",
+      el("b", { class: "warned" }, `预警${t.clocks_warned}`), " ",
+      `在办${t.open_cases}`,
+    ),
+  );
+}
+
+function renderTree(court) {
+  const item = el("li", {}, courtLine(court));
+  if (court.children.length) item.append(el("ul", {}, court.children.map(renderTree)));
+  return item;
+}
+
+function findCourt(court, code) {
+  if (!court) return null;
+  if (court.code === code) return court;
+  for (const child of court.children) {
+    const found = findCourt(child, code);
+    if (found) return found;
+  }
+  return null;
+}
+
+// --- a court -------------------------------------------------------------------------------
+
+function card(label, value, kind = "") {
+  return el("div", { class: `card ${kind}` }, el("div", { class: "value" }, value), el("div", { class: "label" }, label));
+}
+
+async function renderCourt() {
+  const court = findCourt(state.tree, state.court) || state.tree;
+  state.court = court.code;
+  const t = court.total;
+  $("court-title").textContent = `${court.name}${court.children.length ? "（含辖区）" : ""}`;
+  $("cards").replaceChildren(
+    card("在办案件", t.open_cases),
+    card("运行中期限", t.clocks_running),
+    card("预警", t.clocks_warned, "warned"),
+    card("超期", t.clocks_breached, "breached"),
+    card("中止", t.clocks_paused),
+    card("待办指挥事项", t.commands_pending),
+  );
+  const figures = await api(`/v1/figures/${encodeURIComponent(court.code)}?jurisdiction=true`);
+  const r = figures.rates;
+  $("rates").replaceChildren(
+    ...["结案率", "实际执结率", "执行完毕率", "法定期限内结案率", "终本率", "保全率"].map((name) =>
+      el("span", {}, `${name} `, el("b", {}, percent(r[name]))),
+    ),
+    el("span", {}, "平均结案用时 ", el("b", {}, r["平均结案用时"] === null ? "—" : `${r["平均结案用时"]}天`)),
+    el("span", { title: r.notes["实际到位率"] }, "实际到位率 ", el("b", {}, "—")),
+  );
+  $("nodes").replaceChildren(
+    ...state.nodes.map((node) =>
+      el(
+        "button",
+        {
+          type: "button",
+          class: node.id === state.node ? "selected" : "",
+          dataset: { node: node.id, testid: "node" },
+          onclick: () => selectNode(node.id),
+        },
+        `${node.title} ${court.own[`node_${node.id}`]}`,
+      ),
+    ),
+  );
+  drawCharts(court);
+  await Promise.all([renderAlerts(), renderCommands(), state.node ? renderNodeCases() : null]);
+}
+
+function drawCharts(court) {
+  if (!window.echarts) {
+    $("chart-nodes").textContent = "图表组件未安装（make setup）";
+    return;
+  }
+  const text = { color: "#e6edf7" };
+  const nodeChart = echarts.getInstanceByDom($("chart-nodes")) || echarts.init($("chart-nodes"));
+  nodeChart.setOption({
+    textStyle: text,
+    tooltip: {},
+    xAxis: { type: "category", data: state.nodes.map((n) => n.title), axisLabel: text },
+    yAxis: { type: "value", minInterval: 1, axisLabel: text },
+    series: [{ type: "bar", data: state.nodes.map((n) => court.total[`node_${n.id}`]), itemStyle: { color: "#3e8ed0" } }],
+  });
+  const rows = court.children.length ? court.children : [court];
+  const courtChart = echarts.getInstanceByDom($("chart-courts")) || echarts.init($("chart-courts"));
+  courtChart.setOption({
+    textStyle: text,
+    tooltip: { trigger: "axis" },
+    legend: { textStyle: text },
+    grid: { left: 110 },
+    yAxis: { type: "category", data: rows.map((c) => c.name), axisLabel: text },
+    xAxis: { type: "value", minInterval: 1, axisLabel: text },
+    series: [
+      ["超期", "clocks_breached", "#e5484d"],
+      ["预警", "clocks_warned", "#f5a524"],
+      ["正常运行", "clocks_running", "#30a46c"],
+    ].map(([name, key, color]) => ({ name, type: "bar", stack: "clocks", data: rows.map((c) => c.total[key]), itemStyle: { color } })),
+  });
+}
+
+async function selectCourt(code) {
+  state.court = code;
+  state.node = null;
+  $("node-cases").replaceChildren();
+  $("tree").querySelectorAll(".court").forEach((line) => line.classList.toggle("selected", line.dataset.code === code));
+  await renderCourt();
+}
+
+async function selectNode(node) {
+  state.node = node;
+  $("nodes").querySelectorAll("button").forEach((b) => b.classList.toggle("selected", b.dataset.node === node));
+  await renderNodeCases();
+}
+
+async function renderNodeCases() {
+  const title = state.nodes.find((n) => n.id === state.node)?.title;
+  const answer = await api(`/v1/board/courts/${encodeURIComponent(state.court)}/cases?node=${state.node}&limit=100`);
+  $("node-cases").replaceChildren(
+    el("p", { class: "muted" }, `本院${title}节点在办案件 ${answer.total} 件`),
+    el(
+      "table",
+      {},
+      el("thead", {}, el("tr", {}, el("th", {}, "案号"), el("th", {}, "立案时间"))),
+      el(
+        "tbody",
+        {},
+        answer.cases.map((c) =>
+          el(
+            "tr",
+            { dataset: { testid: "node-case" } },
+            el("td", {}, el("span", { class: "link", onclick: () => openCase(c.case_id) }, c.case_number || c.case_id)),
+            el("td", {}, time(c.filed_at)),
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
+// --- warnings and breaches -----------------------------------------------------------------
+
+async function renderAlerts() {
+  const params = new URLSearchParams({ court: $("filter-court").value.trim() || state.court, sort: state.sort });
+  const picked = $("filter-state").value;
+  if (picked) params.append("state", picked);
+  const rule = $("filter-rule").value.trim();
+  if (rule) params.set("rule", rule);
+  let answer;
+  try {
+    answer = await api(`/v1/board/alerts?${params}`);
+  } catch (error) {
+    $("alert-rows").replaceChildren();
+    $("alert-count").textContent = `无法读取：${error.message}`;
+    return;
+  }
+  document.querySelectorAll("th[data-sort]").forEach((th) => {
+    th.classList.toggle("sorted", th.dataset.sort.replace("-", "") === state.sort.replace("-", ""));
+    th.classList.toggle("desc", state.sort.startsWith("-"));
+  });
+  $("alert-count").textContent = `共 ${answer.total} 项`;
+  $("alert-rows").replaceChildren(
+    ...answer.alerts.map((a) =>
+      el(
+        "tr",
+        { dataset: { testid: "alert", state: a.state, clock: a.clock_id } },
+        el("td", {}, el("span", { class: `state ${a.state}` }, STATES[a.state] || a.state)),
+        el("td", { title: a.source }, a.title),
+        el("td", {}, a.case_id ? el("span", { class: "link", onclick: () => openCase(a.case_id) }, a.case_number || a.case_id) : a.subject_id),
+        el("td", {}, a.court_name),
+        el("td", {}, due(a.last_day, a.due_at)),
+        el("td", {}, a.level ? `第${a.level}级 → ${a.escalated_to}` : ""),
+        el("td", {}, commandButton("urge", a.case_id, a.case_number || a.case_id, a.title)),
+      ),
+    ),
+  );
+}
+
+function commandButton(action, caseId, caseLabel, about = "") {
+  if (!state.me?.may_command || !caseId) return "";
+  return el(
+    "button",
+    { type: "button", dataset: { action, testid: `command-${action}` }, onclick: () => openCommand(action, caseId, caseLabel, about) },
+    ACTIONS[action],
+  );
+}
+
+async function renderCommands() {
+  const pending = await api(`/v1/board/courts/${encodeURIComponent(state.court)}/commands`);
+  $("commands").replaceChildren(
+    pending.length
+      ? el(
+          "table",
+          {},
+          el("tbody", {}, pending.map((c) =>
+            el("tr", { dataset: { testid: "pending-command" } },
+              el("td", {}, ACTIONS[c.action] || c.action),
+              el("td", {}, el("span", { class: "link", onclick: () => openCase(c.case_id) }, c.case_number || c.case_id)),
+              el("td", {}, time(Number(c.issued_at))),
+            ),
+          )),
+        )
+      : el("p", { class: "muted" }, "本院暂无待办指挥事项"),
+  );
+}
+
+// --- a case --------------------------------------------------------------------------------
+
+async function openCase(caseId) {
+  state.caseId = caseId;
+  $("case").hidden = false;
+  await renderCase();
+}
+
+async function renderCase() {
+  const caseId = state.caseId;
+  const [overview, clocks, timeline] = await Promise.all([
+    api(`/v1/cases/${encodeURIComponent(caseId)}`),
+    api(`/v1/subjects/${encodeURIComponent(caseId)}/clocks`),
+    api(`/v1/cases/${encodeURIComponent(caseId)}/timeline`),
+  ]);
+  const number = timeline.find((e) => e.event === "CaseNumberIssued")?.payload.case_number;
+  const label = number || caseId;
+  $("case-title").textContent = `${label} · ${overview.court_code}`;
+  $("case-actions").replaceChildren(
+    ...Object.keys(ACTIONS).map((action) => commandButton(action, caseId, label)),
+  );
+  $("case-clocks").replaceChildren(
+    ...clocks.map((c) =>
+      el("tr", {},
+        el("td", { title: c.rule.source }, c.rule.title),
+        el("td", {}, c.status === "cleared" ? "已办结" : c.breached ? "超期" : STATES[c.status] || c.status),
+        el("td", {}, due(c.last_day, Date.parse(c.due_at))),
+        el("td", {}, c.court_code),
+      ),
+    ),
+  );
+  $("case-timeline").replaceChildren(
+    ...timeline.map((e) =>
+      el(
+        "li",
+        { dataset: { testid: "timeline-entry", event: e.event } },
+        el("b", {}, EVENTS[e.event] || e.event), " ",
+        el("span", { class: "muted" }, `${time(Date.parse(e.at))} · ${e.court_code} · ${e.actor}`),
+        e.payload.clock ? el("span", { class: "muted" }, ` · ${e.payload.clock.rule_id}`) : "",
+        el("div", { class: "audit" }, e.audit ? `审计链 #${e.audit.seq} ${e.audit.hash.slice(0, 16)}…` : "审计记录待写入"),
+      ),
+    ),
+  );
+}
+
+// --- command actions -----------------------------------------------------------------------
+
+function openCommand(action, caseId, caseLabel, about) {
+  const dialog = $("command-dialog");
+  dialog.dataset.action = action;
+  dialog.dataset.caseId = caseId;
+  $("command-title").textContent = ACTIONS[action];
+  $("command-case").textContent = `案件 ${caseLabel}`;
+  $("command-instruction").value = about ? `${about}已预警或超期，请依法加快办理并报告。` : "";
+  const limit = state.me.reply_limits[action];
+  $("command-days-label").hidden = !limit;
+  $("command-days").max = limit || "";
+  $("command-days").value = limit ? Math.min(3, limit) : "";
+  $("command-court-label").hidden = action !== "designate";
+  if (action === "designate") {
+    const courts = [];
+    (function walk(c) {
+      if (c.level === "基层") courts.push(c);
+      c.children.forEach(walk);
+    })(state.tree);
+    $("command-court").replaceChildren(...courts.map((c) => el("option", { value: c.code }, `${c.name}（${c.code}）`)));
+  }
+  $("command-error").textContent = "";
+  dialog.showModal();
+}
+
+async function submitCommand(event) {
+  event.preventDefault();
+  const dialog = $("command-dialog");
+  const action = dialog.dataset.action;
+  const body = { action, case_id: dialog.dataset.caseId, instruction: $("command-instruction").value };
+  if (state.me.reply_limits[action]) body.reply_working_days = Number($("command-days").value);
+  if (action === "designate") body.to_court = $("command-court").value;
+  try {
+    const record = await api("/v1/commands", { method: "POST", body: JSON.stringify(body) });
+    dialog.close();
+    toast(`已下达${ACTIONS[action]}（${record.target_court}）`);
+  } catch (error) {
+    $("command-error").textContent = error.message;
+  }
+}
+
+// --- live updates --------------------------------------------------------------------------
+
+let refreshTimer = null;
+
+async function refresh() {
+  state.tree = (await api(`/v1/board/tree`)).root;
+  $("tree").replaceChildren(renderTree(state.tree));
+  await renderCourt();
+  if (state.caseId && !$("case").hidden) await renderCase();
+  $("live").dataset.updated = String(Date.now());
+}
+
+function refreshSoon() {
+  clearTimeout(refreshTimer);
+  refreshTimer = setTimeout(() => refresh().catch((error) => toast(`刷新失败：${error.message}`)), 300);
+}
+
+// EventSource cannot send the token in a header, and a token must not travel in a URL (it
+// would be logged), so the stream is read with fetch.
+async function listen(delay = 1000) {
+  const controller = new AbortController();
+  state.stream = controller;
+  const live = $("live");
+  try {
+    const response = await fetch("/v1/board/stream", {
+      headers: { Authorization: `Bearer ${state.token}`, Accept: "text/event-stream" },
+      signal: controller.signal,
+    });
+    if (response.status === 401) return expired("令牌已过期");
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    live.textContent = "● 实时";
+    live.className = "live on";
+    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = "";
+    delay = 1000;
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += value;
+      let end;
+      while ((end = buffer.indexOf("\n\n")) >= 0) {
+        const message = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        if (message.split("\n").includes("event: board")) refreshSoon();
+      }
+    }
+  } catch (error) {
+    if (controller.signal.aborted) return;
+  }
+  if (!state.me) return; // logged out or expired: nothing to listen for
+  live.textContent = "● 已断开，重连中";
+  live.className = "live off";
+  setTimeout(() => listen(Math.min(delay * 2, 30000)), delay);
+}
+
+// --- wiring --------------------------------------------------------------------------------
+
+$("login-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  $("login-error").textContent = "";
+  login($("token").value);
+});
+$("logout").addEventListener("click", logout);
+$("case-close").addEventListener("click", () => {
+  $("case").hidden = true;
+  state.caseId = null;
+});
+$("command-form").addEventListener("submit", submitCommand);
+$("command-cancel").addEventListener("click", () => $("command-dialog").close());
+$("alert-filters").addEventListener("change", () => renderAlerts());
+$("alert-filters").addEventListener("submit", (event) => {
+  event.preventDefault();
+  renderAlerts();
+});
+document.querySelectorAll("th[data-sort]").forEach((th) =>
+  th.addEventListener("click", () => {
+    const key = th.dataset.sort;
+    state.sort = state.sort === key ? (key.startsWith("-") ? key.slice(1) : `-${key}`) : key;
+    renderAlerts();
+  }),
+);
+
+if (state.token) login(state.token);
