@@ -244,6 +244,19 @@ async def test_the_demo_loads_through_the_public_api_once(
     advanced = [v for v in views if v.get("notice_served_on")]
     assert advanced and all(v["officer_id"].startswith("demo-officer-") for v in advanced)
 
+    # The command centre's page is served, with its charts, and its board shows the demo.
+    base = platform.http["command"]
+    async with httpx.AsyncClient() as client:
+        page = await client.get(f"{base}/dashboard/")
+        assert page.status_code == 200 and "执行指挥中心" in page.text
+        assert (await client.get(f"{base}/dashboard/vendor/echarts.min.js")).status_code == 200
+
+        async def on_the_board() -> bool:
+            tree = (await client.get(f"{base}/v1/board/tree", headers=command)).json()
+            return bool(tree["root"]["total"]["open_cases"] == len(first))
+
+        await eventually(on_the_board)
+
 
 async def test_the_court_directory_answers_over_grpc(platform: Running, isolated: Isolated) -> None:
     auth = [("authorization", f"Bearer {token('苏1283', Role.OFFICER, isolated)}")]
