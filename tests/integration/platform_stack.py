@@ -12,24 +12,17 @@ from typing import Any
 
 import httpx
 
-from services.agency_gateway.server import GatewayServer, GatewaySettings
-from services.asset_control.agency import AgencySettings
-from services.asset_control.bootstrap import bootstrap as asset_control_bootstrap
+from services.agency_gateway.server import GatewayServer
 from services.asset_control.control import AssetControl
-from services.command.bootstrap import bootstrap as command_bootstrap
 from services.command.deadlines.engine import DeadlineEngine
-from services.dispute_coordinator.bootstrap import bootstrap as disputes_bootstrap
-from services.entrustment.bootstrap import bootstrap as entrustment_bootstrap
-from services.intake.bootstrap import bootstrap as intake_bootstrap
+from services.simulator.platform import in_process_platform
 from tests.conftest import Isolated
 from zhixing.auth import Role, TokenAuthority
 from zhixing.clock import CHINA_TZ, SimulatedClock
 from zhixing.service import ServiceHost
-from zhixing.settings import ServiceSettings
 from zhixing.workcalendar import CalendarSettings
 
 MONDAY_9AM = dt.datetime(2026, 3, 2, 9, 0, tzinfo=CHINA_TZ)
-ANY_PORT = ServiceSettings(http_port=0, grpc_port=0)
 
 
 @dataclass
@@ -80,40 +73,13 @@ async def platform_stack(
     with_disputes: bool = False,
 ) -> AsyncIterator[Stack]:
     clock = SimulatedClock(MONDAY_9AM)
-    server = GatewayServer(
-        GatewaySettings(**{"grpc_port": 0, "latency_ms": 0, **(gateway or {})}), clock=clock
-    )
-    await server.start()
-    common: dict[str, Any] = {
-        "clock": clock,
-        "kafka": isolated.kafka,
-        "redis": isolated.redis_settings,
-        "auth": isolated.auth,
-        "ports": ANY_PORT,
-    }
-    agency_settings = AgencySettings(
-        target=f"127.0.0.1:{server.grpc_port}",
-        poll_interval_s=0.05,
-        **{"backoff_base_s": 10.0, "feedback_timeout_s": 60.0, **(agency or {})},
-    )
-    intake = intake_bootstrap(**common)
-    assets = asset_control_bootstrap(**common, agency=agency_settings)
-    command = (
-        command_bootstrap(**common, calendar=CalendarSettings(dir=calendar_dir))
-        if with_command
-        else None
-    )
-    entrustment = entrustment_bootstrap(**common) if with_entrustment else None
-    disputes = disputes_bootstrap(**common) if with_disputes else None
-    hosts = [h for h in (intake, assets, command, entrustment, disputes) if h is not None]
-    for host in hosts:
-        await host.start()
-    try:
+    async with in_process_platform(
+        clock, kafka=isolated.kafka, redis=isolated.redis_settings, auth=isolated.auth,
+        calendar=CalendarSettings(dir=calendar_dir), gateway=gateway, agency=agency,
+        with_command=with_command, with_entrustment=with_entrustment,
+        with_disputes=with_disputes,
+    ) as platform:  # fmt: skip
         yield Stack(
-            clock, server, intake, assets, command, TokenAuthority(isolated.auth, clock),
-            entrustment, disputes,
+            clock, platform.gateway, platform.intake, platform.assets, platform.command,
+            TokenAuthority(isolated.auth, clock), platform.entrustment, platform.disputes,
         )  # fmt: skip
-    finally:
-        for host in reversed(hosts):
-            await host.stop()
-        await server.stop()

@@ -1,0 +1,62 @@
+"""The workload simulator: a court year of one jurisdiction, run against the real services on
+the simulated clock (``zhixing simulate``; ``make bench`` uses it too)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import tempfile
+import uuid
+from pathlib import Path
+
+from pydantic import SecretStr
+
+from services.simulator.platform import in_process_platform
+from services.simulator.run import Report, Simulation
+from services.simulator.workload import Workload, WorkloadSettings
+from zhixing.auth import TokenAuthority
+from zhixing.clock import CHINA_TZ, SimulatedClock
+from zhixing.devinfra import LocalKafka, LocalRedis, create_topics, free_port
+from zhixing.settings import AuthSettings, KafkaSettings, RedisSettings
+from zhixing.workcalendar import CalendarSettings, StatutoryCalendar
+
+__all__ = ["Report", "WorkloadSettings", "simulate", "simulate_locally"]
+
+
+async def simulate(settings: WorkloadSettings, *, bootstrap_servers: str, redis_url: str) -> Report:
+    """Run ``settings``' year against a Kafka and Redis that are already up, on topics and
+    keys of its own."""
+    prefix = f"sim{uuid.uuid4().hex[:8]}."
+    await create_topics(bootstrap_servers, prefix)
+    clock = SimulatedClock(dt.datetime.combine(settings.start, dt.time(8, 0), CHINA_TZ))
+    # Tokens live only as long as the run: a secret of its own, never the development one.
+    auth = AuthSettings(secret=SecretStr(secrets.token_hex(32)), env="test")
+    calendar = CalendarSettings()
+    workload = Workload(settings, StatutoryCalendar.load(calendar))
+    async with in_process_platform(
+        clock,
+        kafka=KafkaSettings(bootstrap_servers=bootstrap_servers, topic_prefix=prefix,
+                            consumer_batch_timeout_ms=20),
+        redis=RedisSettings(url=redis_url, key_prefix=prefix),
+        auth=auth, calendar=calendar,
+        with_entrustment=True, with_disputes=True,
+    ) as platform:  # fmt: skip
+        return await Simulation(platform, TokenAuthority(auth, clock), workload).run()
+
+
+async def simulate_locally(settings: WorkloadSettings) -> Report:
+    """Start a Kafka and a Redis of its own (in a temporary folder), simulate, stop them."""
+    with tempfile.TemporaryDirectory(prefix="zhixing-sim-") as tmp:
+        redis = LocalRedis(Path(tmp) / "redis", port=free_port(), append_only=False)
+        kafka = LocalKafka(Path(tmp) / "kafka", port=free_port(), controller_port=free_port())
+        redis.start()
+        try:
+            kafka.start()
+            try:
+                return await simulate(
+                    settings, bootstrap_servers=kafka.bootstrap_servers, redis_url=redis.url
+                )
+            finally:
+                kafka.stop()
+        finally:
+            redis.stop()

@@ -1,0 +1,90 @@
+"""Every service in one process, on one simulated clock.
+
+The services cannot share a simulated clock across processes, so a simulation (and the
+tests) run them as hosts in one event loop; they still talk only through Kafka, Redis,
+gRPC and HTTP on real ports, exactly as they do as processes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from services.agency_gateway.server import GatewayServer, GatewaySettings
+from services.asset_control.agency import AgencySettings
+from services.asset_control.bootstrap import bootstrap as asset_control_bootstrap
+from services.command.bootstrap import bootstrap as command_bootstrap
+from services.dispute_coordinator.bootstrap import bootstrap as disputes_bootstrap
+from services.entrustment.bootstrap import bootstrap as entrustment_bootstrap
+from services.intake.bootstrap import bootstrap as intake_bootstrap
+from zhixing.clock import SimulatedClock
+from zhixing.service import ServiceHost
+from zhixing.settings import AuthSettings, KafkaSettings, RedisSettings, ServiceSettings
+from zhixing.workcalendar import CalendarSettings
+
+ANY_PORT = ServiceSettings(http_port=0, grpc_port=0)
+
+
+@dataclass
+class InProcessPlatform:
+    clock: SimulatedClock
+    gateway: GatewayServer
+    intake: ServiceHost
+    assets: ServiceHost
+    command: ServiceHost | None
+    entrustment: ServiceHost | None
+    disputes: ServiceHost | None
+
+    @property
+    def hosts(self) -> list[ServiceHost]:
+        return [h for h in (self.intake, self.assets, self.command, self.entrustment,
+                            self.disputes) if h is not None]  # fmt: skip
+
+
+@asynccontextmanager
+async def in_process_platform(
+    clock: SimulatedClock,
+    *,
+    kafka: KafkaSettings,
+    redis: RedisSettings,
+    auth: AuthSettings,
+    calendar: CalendarSettings | None = None,
+    gateway: dict[str, Any] | None = None,
+    agency: dict[str, Any] | None = None,
+    with_command: bool = True,
+    with_entrustment: bool = False,
+    with_disputes: bool = False,
+) -> AsyncIterator[InProcessPlatform]:
+    """Start the gateway and the chosen services on ``clock``; stop them on exit."""
+    server = GatewayServer(
+        GatewaySettings(**{"grpc_port": 0, "latency_ms": 0, **(gateway or {})}), clock=clock
+    )
+    await server.start()
+    common: dict[str, Any] = {"clock": clock, "kafka": kafka, "redis": redis, "auth": auth,
+                              "ports": ANY_PORT}  # fmt: skip
+    agency_settings = AgencySettings(
+        target=f"127.0.0.1:{server.grpc_port}",
+        poll_interval_s=0.05,
+        **{"backoff_base_s": 10.0, "feedback_timeout_s": 60.0, **(agency or {})},
+    )
+    platform = InProcessPlatform(
+        clock=clock,
+        gateway=server,
+        intake=intake_bootstrap(**common),
+        assets=asset_control_bootstrap(**common, agency=agency_settings),
+        command=command_bootstrap(**common, calendar=calendar) if with_command else None,
+        entrustment=entrustment_bootstrap(**common) if with_entrustment else None,
+        disputes=disputes_bootstrap(**common) if with_disputes else None,
+    )
+    started: list[ServiceHost] = []
+    try:
+        for host in platform.hosts:
+            await host.start()
+            started.append(host)
+        yield platform
+    finally:
+        for host in reversed(started):
+            await host.stop()
+        await server.stop()
