@@ -34,7 +34,7 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from google.protobuf.message import Message
 
-from bench import deadlines, intake_assets
+from bench import deadlines, intake_assets, pipeline
 from zhixing.bus import EventConsumer, EventPublisher, Transaction
 from zhixing.clock import SystemClock
 from zhixing.devinfra import LocalKafka, LocalRedis, create_topics, free_port
@@ -52,6 +52,10 @@ RUNS = 3
 CLOCKS = int(os.environ.get("ZHIXING_BENCH_CLOCKS", 1_000_000))
 BURST = int(os.environ.get("ZHIXING_BENCH_BURST", 100_000))
 DEADLINE_RUNS = int(os.environ.get("ZHIXING_BENCH_DEADLINE_RUNS", 1))
+# The simulated week, the national day and the 1,000,000-case board take minutes each.
+PIPELINE_RUNS = int(os.environ.get("ZHIXING_BENCH_PIPELINE_RUNS", 3))
+NATIONAL_RUNS = int(os.environ.get("ZHIXING_BENCH_NATIONAL_RUNS", 1))
+DASHBOARD_RUNS = int(os.environ.get("ZHIXING_BENCH_DASHBOARD_RUNS", 1))
 
 
 def events(n: int) -> list[Event[case_events_pb2.CaseFiled]]:
@@ -154,6 +158,15 @@ def spread(values: list[float]) -> dict[str, float]:
     return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident memory (the simulator runs every service in it)."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
 async def measure(run: Callable[[], Awaitable[float]]) -> dict[str, float]:
     return spread([await run() for _ in range(RUNS)])
 
@@ -177,6 +190,18 @@ async def main() -> None:
             queries = [
                 await intake_assets.query_latency(kafka.bootstrap_servers, redis.url)
                 for _ in range(RUNS)
+            ]
+            flows = [
+                await pipeline.pipeline(kafka.bootstrap_servers, redis.url)
+                for _ in range(PIPELINE_RUNS)
+            ]
+            national = [
+                await pipeline.national_day(kafka.bootstrap_servers, redis.url)
+                for _ in range(NATIONAL_RUNS)
+            ]
+            dashboards = [
+                await pipeline.dashboard_api(kafka.bootstrap_servers, redis.url)
+                for _ in range(DASHBOARD_RUNS)
             ]
         finally:
             kafka.stop()
@@ -203,6 +228,26 @@ async def main() -> None:
         "query_gateway_latency_ms": intake_assets.GATEWAY_LATENCY_MS,
         "query_all_channels_p50_ms": spread([q["p50_ms"] for q in queries]),
         "query_all_channels_p99_ms": spread([q["p99_ms"] for q in queries]),
+        "intake_api_rate_per_s": intake_assets.FIXED_RATE_PER_S,
+        "intake_api_p50_ms": spread([q["api_p50_ms"] for q in queries]),
+        "intake_api_p99_ms": spread([q["api_p99_ms"] for q in queries]),
+        "peak_rss_mb": {
+            name.removeprefix("peak_rss_mb."): max(q[name] for q in queries)
+            for name in queries[0]
+            if name.startswith("peak_rss_mb.")
+        }
+        | {"simulator (every service in one process)": peak_rss_mb()},
+        "pipeline_events_per_s": spread([f["events_per_s"] for f in flows]),
+        "pipeline_events_per_run": statistics.median(f["events"] for f in flows),
+        "pipeline_vs_raw_ratio": {
+            "median": statistics.median(f["events_per_s"] for f in flows) / raw["median"]
+        },
+        "national_day_cases": statistics.median(n["filed"] for n in national),
+        "national_day_seconds": spread([n["seconds"] for n in national]),
+        "dashboard_board_cases": pipeline.BOARD_CASES,
+        "dashboard_api_p99_ms": spread([d["p99_ms"] for d in dashboards]),
+        "dashboard_api_p50_ms": spread([d["p50_ms"] for d in dashboards]),
+        "dashboard_api_p99_ms_by_path": dashboards[-1]["p99_ms_by_path"],
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
@@ -218,11 +263,24 @@ async def main() -> None:
         "intake_filings_per_s",
         "query_all_channels_p50_ms",
         "query_all_channels_p99_ms",
+        "intake_api_p50_ms",
+        "intake_api_p99_ms",
+        "pipeline_events_per_s",
+        "national_day_seconds",
+        "dashboard_api_p50_ms",
+        "dashboard_api_p99_ms",
     ):
         fig = results[key]
         assert isinstance(fig, dict)
         lines.append(f"| {key} | {fig['median']:,.0f} | {fig['min']:,.0f} | {fig['max']:,.0f} |")
     lines.append(f"| bus_vs_raw_ratio | {bus['median'] / raw['median']:.2f} | | |")
+    ratio = results["pipeline_vs_raw_ratio"]
+    assert isinstance(ratio, dict)
+    lines.append(f"| pipeline_vs_raw_ratio | {ratio['median']:.3f} | | |")
+    peaks = results["peak_rss_mb"]
+    assert isinstance(peaks, dict)
+    for name, mb in peaks.items():
+        lines.append(f"| peak_rss_mb {name} | {mb:,.0f} | | |")
     (RESULTS / "latest.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

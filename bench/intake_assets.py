@@ -5,7 +5,10 @@ bench's Kafka and Redis, with the agency gateway answering after a fixed latency
   concurrent clients (each case queues 8 channel queries behind it, which run meanwhile);
 * ``query_all_channels_p50_ms`` / ``_p99_ms``: at a fixed rate of filings, the time from
   sending the filing to asset control's NetworkQueryCompleted (every channel answered,
-  money frozen), read from the event's own timestamp.
+  money frozen), read from the event's own timestamp;
+* ``intake_api_p50_ms`` / ``_p99_ms``: at that fixed rate, how long ``POST /v1/cases``
+  takes to answer;
+* the peak resident memory (VmHWM) of each service process at the end of that run.
 """
 
 from __future__ import annotations
@@ -47,6 +50,17 @@ class Platform:
     intake_url: str
     prefix: str
     bootstrap: str
+    processes: dict[str, subprocess.Popen[bytes]]
+
+    def peak_rss_mb(self) -> dict[str, float]:
+        """Each service process's peak resident memory so far (Linux's VmHWM)."""
+        peaks = {}
+        for name, process in self.processes.items():
+            with open(f"/proc/{process.pid}/status", encoding="ascii") as status:
+                for line in status:
+                    if line.startswith("VmHWM:"):
+                        peaks[name] = round(int(line.split()[1]) / 1024, 1)
+        return peaks
 
 
 @asynccontextmanager
@@ -72,10 +86,10 @@ async def platform(bootstrap: str, redis_url: str) -> AsyncIterator[Platform]:
         "ZHIXING_AGENCY_TARGET": f"127.0.0.1:{gateway}",
         "ZHIXING_AGENCY_POLL_INTERVAL_S": "0.02",
     }
-    processes = [
-        subprocess.Popen([sys.executable, "-m", f"services.{name}"], cwd=ROOT, env=env)
+    processes = {
+        name: subprocess.Popen([sys.executable, "-m", f"services.{name}"], cwd=ROOT, env=env)
         for name in ("agency_gateway", "intake", "asset_control")
-    ]
+    }
     url = f"http://127.0.0.1:{http}"
     try:
         async with httpx.AsyncClient() as client:
@@ -90,11 +104,11 @@ async def platform(bootstrap: str, redis_url: str) -> AsyncIterator[Platform]:
                     raise RuntimeError("intake did not become healthy")
                 await asyncio.sleep(0.2)
         await asyncio.sleep(3)  # consumers join their groups
-        yield Platform(url, prefix, bootstrap)
+        yield Platform(url, prefix, bootstrap, processes)
     finally:
-        for process in processes:
+        for process in processes.values():
             process.send_signal(signal.SIGTERM)
-        for process in processes:
+        for process in processes.values():
             try:
                 process.wait(30)
             except subprocess.TimeoutExpired:
@@ -153,13 +167,15 @@ async def query_latency(bootstrap: str, redis_url: str) -> dict[str, float]:
     async with platform(bootstrap, redis_url) as running, httpx.AsyncClient(timeout=60) as client:
         auth = headers()
         sent: dict[str, dt.datetime] = {}
+        answered_ms: list[float] = []
         total = FIXED_RATE_PER_S * FIXED_SECONDS
 
         async def file(n: int) -> None:
-            at = dt.datetime.now(dt.UTC)
+            at, started = dt.datetime.now(dt.UTC), time.perf_counter()
             response = await client.post(
                 f"{running.intake_url}/v1/cases", json=body(n), headers=auth
             )
+            answered_ms.append((time.perf_counter() - started) * 1000)
             assert response.status_code == 201, response.text
             sent[response.json()["case_id"]] = at
 
@@ -170,11 +186,19 @@ async def query_latency(bootstrap: str, redis_url: str) -> dict[str, float]:
             tasks.append(asyncio.create_task(file(n)))
         await asyncio.gather(*tasks)
         latencies = await completions(running, sent)
-    ordered = sorted(latencies)
+        peaks = running.peak_rss_mb()
     return {
-        "p50_ms": statistics.median(ordered),
-        "p99_ms": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))],
+        "p50_ms": statistics.median(latencies),
+        "p99_ms": p99(latencies),
+        "api_p50_ms": statistics.median(answered_ms),
+        "api_p99_ms": p99(answered_ms),
+        **{f"peak_rss_mb.{name}": mb for name, mb in peaks.items()},
     }
+
+
+def p99(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
 
 
 async def completions(running: Platform, sent: dict[str, dt.datetime]) -> list[float]:

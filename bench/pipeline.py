@@ -1,0 +1,136 @@
+"""The platform end to end under the simulator's load, and the dashboard's API at scale.
+
+* ``pipeline_events_per_s``: events (every topic, as counted by the audit chain) processed
+  per second of wall time while the simulator runs a loaded working week of one
+  jurisdiction through the services' public APIs;
+* ``national_day_seconds``: wall time to take one national day of new cases (31,500, in
+  the jurisdiction's basic courts) from filing to every first clock opened and the platform
+  settled (``ZHIXING_BENCH_NATIONAL_CASES`` scales it down for a quick run);
+* ``dashboard_api_p99_ms``: the dashboard's queries (the tree, the breach list, a node's
+  cases) with 1,000,000 open cases and 100,000 open clocks in the board projection.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import random
+import statistics
+import time
+import uuid
+from typing import Any
+
+import httpx
+from pydantic import SecretStr
+
+from services.command.board import CLOCK_STATES, NODE_IDS, Board
+from services.command.bootstrap import bootstrap as command_bootstrap
+from services.simulator import simulate
+from services.simulator.workload import NATIONAL_NEW_CASES_PER_DAY, WorkloadSettings
+from zhixing.auth import Role, TokenAuthority
+from zhixing.clock import SystemClock
+from zhixing.courts import directory
+from zhixing.devinfra import create_topics
+from zhixing.settings import AuthSettings, KafkaSettings, RedisSettings, ServiceSettings
+from zhixing.state import KeySpace, connect
+
+# A loaded week: every basic court of 苏12 at 100 filings a working day.
+WEEK = WorkloadSettings(
+    courts=0, cases_per_court_per_year=25_000,
+    days=int(os.environ.get("ZHIXING_BENCH_SIM_DAYS", 5)), start=dt.date(2026, 3, 2),
+    closure_share=0.3, closure_days_mean=3,
+)  # fmt: skip
+NATIONAL_CASES = int(os.environ.get("ZHIXING_BENCH_NATIONAL_CASES", NATIONAL_NEW_CASES_PER_DAY))
+BOARD_CASES = int(os.environ.get("ZHIXING_BENCH_BOARD_CASES", 1_000_000))
+BOARD_CLOCKS = BOARD_CASES // 10
+DASHBOARD_REQUESTS = 300
+
+
+async def pipeline(bootstrap: str, redis_url: str) -> dict[str, Any]:
+    report = await simulate(WEEK, bootstrap_servers=bootstrap, redis_url=redis_url)
+    return {"events_per_s": report.events_per_s, "events": report.events,
+            "filed": report.filed, "wall_s": report.wall_s}  # fmt: skip
+
+
+async def national_day(bootstrap: str, redis_url: str) -> dict[str, Any]:
+    courts = len(directory().children("苏12"))
+    one_day = WorkloadSettings(
+        courts=0, days=1, start=dt.date(2026, 3, 2),  # a Monday
+        cases_per_court_per_year=round(NATIONAL_CASES / courts * 250),
+        closure_share=0, entrustment_share=0, dispute_share=0,
+    )  # fmt: skip
+    report = await simulate(one_day, bootstrap_servers=bootstrap, redis_url=redis_url)
+    return {"seconds": report.wall_s, "filed": report.filed, "events": report.events}
+
+
+async def seed_board(board: Board, redis_url: str) -> None:
+    """1,000,000 open cases over 苏12's basic courts and the four nodes, and 100,000 open
+    clocks over the states, written straight into the board's keys."""
+    redis = connect(RedisSettings(url=redis_url))
+    courts = [c.code for c in directory().children("苏12")]
+    rng = random.Random(7)
+    base = int(dt.datetime(2026, 1, 1, tzinfo=dt.UTC).timestamp() * 1000)
+    try:
+        for start in range(0, BOARD_CASES, 10_000):
+            pipe = redis.pipeline(transaction=False)
+            for n in range(start, min(start + 10_000, BOARD_CASES)):
+                court, rank = courts[n % len(courts)], rng.randrange(len(NODE_IDS))
+                case_id = f"case-{n}"
+                filed_at = base + n * 1000
+                pipe.hset(board.case_key(case_id), mapping={
+                    "court": court, "number": f"（2026）{court}执{n}号", "rank": rank,
+                    "filed_at": filed_at,
+                })  # fmt: skip
+                pipe.zadd(board.node_key(court, NODE_IDS[rank]), {case_id: filed_at})
+                if n < BOARD_CLOCKS:
+                    state = CLOCK_STATES[n % len(CLOCK_STATES)]
+                    clock_id = f"case.close:{case_id}"
+                    due = filed_at + 180 * 86_400_000
+                    pipe.hset(board.clock_key(clock_id), mapping={
+                        "rule_id": "case.close", "subject_id": case_id, "court": court,
+                        "state": state, "due_at": due, "last_day": "2026-07-01",
+                    })  # fmt: skip
+                    pipe.zadd(board.clocks_key(court, state), {clock_id: due})
+            await pipe.execute()
+    finally:
+        await redis.aclose()
+
+
+async def dashboard_api(bootstrap: str, redis_url: str) -> dict[str, Any]:
+    prefix = f"b{uuid.uuid4().hex[:8]}."
+    await create_topics(bootstrap, prefix)
+    auth = AuthSettings(secret=SecretStr("bench-secret-" + "x" * 40), env="test")
+    clock = SystemClock()
+    host = command_bootstrap(
+        clock=clock, auth=auth, ports=ServiceSettings(http_port=0, grpc_port=0),
+        kafka=KafkaSettings(bootstrap_servers=bootstrap, topic_prefix=prefix),
+        redis=RedisSettings(url=redis_url, key_prefix=prefix),
+    )  # fmt: skip
+    await seed_board(Board(host.ctx.redis, KeySpace(prefix, "command")), redis_url)
+    await host.start()
+    token = TokenAuthority(auth, clock).issue(subject="bench", court_code="苏12", role=Role.COMMAND)
+    queries: list[tuple[str, dict[str, str | int]]] = [
+        ("/v1/board/tree", {}),
+        ("/v1/board/alerts", {"state": "breached", "limit": 200}),
+        ("/v1/board/courts/苏1283/cases", {"node": "controlling", "limit": 50, "offset": 5000}),
+    ]
+    timings: dict[str, list[float]] = {path: [] for path, _ in queries}
+    try:
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{host.http_port}", timeout=60,
+            headers={"Authorization": f"Bearer {token}"},
+        ) as http:  # fmt: skip
+            for n in range(DASHBOARD_REQUESTS):
+                path, params = queries[n % len(queries)]
+                started = time.perf_counter()
+                response = await http.get(path, params=params)
+                timings[path].append((time.perf_counter() - started) * 1000)
+                response.raise_for_status()
+    finally:
+        await host.stop()
+    every = sorted(t for values in timings.values() for t in values)
+    return {
+        "p99_ms": every[min(len(every) - 1, int(len(every) * 0.99))],
+        "p50_ms": statistics.median(every),
+        "p99_ms_by_path": {path: sorted(v)[int(len(v) * 0.99)] for path, v in timings.items()},
+    }
