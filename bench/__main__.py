@@ -39,6 +39,7 @@ from zhixing.bus import EventConsumer, EventPublisher, Transaction
 from zhixing.clock import SystemClock
 from zhixing.devinfra import LocalKafka, LocalRedis, create_topics, free_port
 from zhixing.events import Event, new_event
+from zhixing.service import run_async
 from zhixing.settings import KafkaSettings, RedisSettings
 from zhixing.state import KeySpace, connect
 from zhixing.topics import CASE_EVENTS, Topic, physical_name
@@ -158,15 +159,6 @@ def spread(values: list[float]) -> dict[str, float]:
     return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
 
-def peak_rss_mb() -> float:
-    """This process's peak resident memory (the simulator runs every service in it)."""
-    with open("/proc/self/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return round(int(line.split()[1]) / 1024, 1)
-    return 0.0
-
-
 async def measure(run: Callable[[], Awaitable[float]]) -> dict[str, float]:
     return spread([await run() for _ in range(RUNS)])
 
@@ -236,7 +228,7 @@ async def main() -> None:
             for name in queries[0]
             if name.startswith("peak_rss_mb.")
         }
-        | {"simulator (every service in one process)": peak_rss_mb()},
+        | {"simulator (every service in one process)": intake_assets.peak_rss_mb()},
         "pipeline_events_per_s": spread([f["events_per_s"] for f in flows]),
         "pipeline_events_per_run": statistics.median(f["events"] for f in flows),
         "pipeline_vs_raw_ratio": {
@@ -286,4 +278,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    run_async(main())

@@ -53,14 +53,17 @@ class Platform:
     processes: dict[str, subprocess.Popen[bytes]]
 
     def peak_rss_mb(self) -> dict[str, float]:
-        """Each service process's peak resident memory so far (Linux's VmHWM)."""
-        peaks = {}
-        for name, process in self.processes.items():
-            with open(f"/proc/{process.pid}/status", encoding="ascii") as status:
-                for line in status:
-                    if line.startswith("VmHWM:"):
-                        peaks[name] = round(int(line.split()[1]) / 1024, 1)
-        return peaks
+        """Each service process's peak resident memory so far."""
+        return {name: peak_rss_mb(str(process.pid)) for name, process in self.processes.items()}
+
+
+def peak_rss_mb(pid: str = "self") -> float:
+    """A process's peak resident memory (Linux's VmHWM), in MiB."""
+    with open(f"/proc/{pid}/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
 
 
 @asynccontextmanager

@@ -283,6 +283,7 @@ def simulate(
 
     from services.simulator import WorkloadSettings, simulate_locally
     from zhixing.logs import configure_logging
+    from zhixing.service import run_async
     from zhixing.settings import PlatformSettings
 
     # Only what went wrong: a year's debug lines would bury the table.
@@ -298,7 +299,7 @@ def simulate(
             cases_per_court_per_year=cases_per_court,
         )  # fmt: skip
         with Console(stderr=True).status(f"simulating {days} days of {jurisdiction}…"):
-            report = asyncio.run(simulate_locally(settings))
+            report = run_async(simulate_locally(settings))
     except (ValueError, UnknownCourtCode) as exc:
         err.print(f"error: {exc}")
         raise typer.Exit(2) from None

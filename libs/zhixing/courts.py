@@ -220,6 +220,15 @@ class CourtDirectory:
         self.lookup(code)
         return [self._courts[c] for c in sorted(self._children.get(code, []))]
 
+    def jurisdiction(self, code: str) -> list[str]:
+        """``code`` and every court below it, at any depth (a court's 辖区)."""
+        courts, pending = [code], [code]
+        while pending:
+            below = [c.code for c in self.children(pending.pop())]
+            courts += below
+            pending += below
+        return courts
+
     def path_to_top(self, code: str) -> list[Court]:
         """The court and every court above it, up to the Supreme People's Court."""
         path = [self.lookup(code)]

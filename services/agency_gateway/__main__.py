@@ -1,7 +1,6 @@
-import asyncio
-
 from services.agency_gateway.server import GatewayServer
 from zhixing.logs import configure_logging
+from zhixing.service import run_async
 
 
 async def main() -> None:
@@ -10,4 +9,4 @@ async def main() -> None:
 
 
 configure_logging("agency_gateway")
-asyncio.run(main())
+run_async(main())

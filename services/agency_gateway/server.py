@@ -167,6 +167,11 @@ class AgencyGateway(agency_gateway_pb2_grpc.AgencyGatewayServiceServicer):
         await self._maybe_hang(request.request_id)
         return pb.SubmitControlResponse(request_id=request.request_id, first_submission=first)
 
+    def feedback_ready(self) -> int:
+        """Feedback that could be fetched now (a simulation waits until none is left)."""
+        now = self.clock.now()
+        return sum(1 for f in self.state.feedback.values() if f.ready_at <= now)
+
     async def FetchFeedback(  # noqa: N802
         self, request: pb.FetchFeedbackRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.FetchFeedbackResponse:

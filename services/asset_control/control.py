@@ -234,6 +234,10 @@ class AssetControl:
 
     # --- the agency worker's side ------------------------------------------------------------
 
+    async def due_count(self) -> int:
+        """Submissions due now (a query or control to send, or to resend)."""
+        return int(await self.redis.zcount(self.due_key, 0, self._now_ms()))
+
     async def due_work(self, limit: int = 100) -> list[str]:
         raw = await self.redis.zrangebyscore(self.due_key, 0, self._now_ms(), start=0, num=limit)
         return [as_text(r) for r in raw if isinstance(r, bytes | str)]

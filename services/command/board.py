@@ -28,6 +28,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from google.protobuf.message import Message
 
+from services.command.timelines import TIES
 from zhixing.bus import Transaction
 from zhixing.events import Event
 from zhixing.state import KeySpace, as_text, text_hash
@@ -60,16 +61,6 @@ REACHES = {
 }
 
 CLOCK_STATES = ("running", "warned", "breached", "paused")
-
-# Event → the payload field naming the case its subject belongs to (as in the timeline).
-TIES = {
-    "AssetFound": "case_id",
-    "LeadReceived": "case_id",
-    "UrgentLeadReceived": "case_id",
-    "MatterEntrusted": "case_id",
-    "CommandIssued": "case_id",
-    "DisputeOpened": "case_ids",
-}
 
 # Commands that stay pending after the receiving court signs for them, until it answers.
 ANSWERED_BY = {"urge": "UrgeReplied", "correction_letter": "CorrectionReported"}

@@ -40,15 +40,6 @@ def _court(code: str, identity: Identity) -> Court:
     return court
 
 
-def _subtree(code: str) -> list[str]:
-    courts, pending = [code], [code]
-    while pending:
-        below = [c.code for c in directory().children(pending.pop())]
-        courts += below
-        pending += below
-    return courts
-
-
 def _state(counts: dict[str, int]) -> str:
     if counts["clocks_breached"]:
         return "breached"
@@ -95,7 +86,7 @@ async def tree(
     when a clock of the subtree is past due, ``warned`` when one is warned, else
     ``normal``."""
     top = _court(root or identity.court_code, identity)
-    codes = _subtree(top.code)
+    codes = directory().jurisdiction(top.code)
     counts = await _board(request).counts(codes)
 
     def node(court: Court) -> dict[str, Any]:
@@ -155,7 +146,7 @@ async def alerts(
     if unknown:
         raise Invalid(f"unknown state {unknown[0]!r}; one of {', '.join(CLOCK_STATES)}",
                       loc=("query", "state"))  # fmt: skip
-    courts = _subtree(top.code) if jurisdiction else [top.code]
+    courts = directory().jurisdiction(top.code) if jurisdiction else [top.code]
     rows = await _board(request).alerts(courts, states, per_court=limit)
     if rule:
         rows = [r for r in rows if r["rule_id"] == rule or r["rule_id"].startswith(rule)]
@@ -188,7 +179,7 @@ async def stream(identity: CurrentIdentity, request: Request) -> StreamingRespon
     redis = request.app.state.redis
     pubsub = redis.pubsub()
     await pubsub.subscribe(board.channel)
-    mine = set(_subtree(identity.court_code))
+    mine = set(directory().jurisdiction(identity.court_code))
 
     async def events() -> AsyncIterator[str]:
         try:

@@ -148,13 +148,7 @@ class CourtFigures:
 
     async def figures(self, court: str, *, jurisdiction: bool) -> dict[str, Any]:
         """The figures of one court, or of it and every court below it."""
-        courts = [court]
-        if jurisdiction:
-            pending = [court]
-            while pending:
-                below = [c.code for c in self._courts.children(pending.pop())]
-                courts += below
-                pending += below
+        courts = self._courts.jurisdiction(court) if jurisdiction else [court]
         totals = dict.fromkeys(COUNTERS, 0)
         for code in courts:
             for name, value in (await self.counters(code)).items():

@@ -23,7 +23,8 @@ from zhixing.bus import Transaction
 from zhixing.events import Event
 from zhixing.state import KeySpace, as_text
 
-# Event → the payload field naming the case it ties its subject to ("case_ids" for lists).
+# Event → the payload field naming the case it ties its subject to ("case_ids" for lists);
+# the dashboard's board reads the same ties.
 TIES = {
     "AssetFound": "case_id",
     "LeadReceived": "case_id",

@@ -141,6 +141,10 @@ class Simulation:
             pending = 0
             for host in self.platform.hosts:
                 pending += int(await host.ctx.redis.xlen(host.ctx.outbox.stream))
+            # Asset control's submissions due and the gateway's answers not yet fetched are
+            # work no topic shows yet.
+            pending += await self.platform.assets.http.state.asset_control.due_count()
+            pending += self.platform.gateway.gateway.feedback_ready()
             earliest = await engine.earliest()
             head = await self._audit.read_head()
             length = head[0] if head else 0
