@@ -18,7 +18,7 @@ from tests.conftest import Isolated
 from tests.integration.platform_stack import MONDAY_9AM, Stack, platform_stack
 from tests.integration.test_asset_control import case_with, file_case
 from tests.integration.test_deadlines import command_host, settled
-from tests.integration.test_figures import history
+from tests.integration.test_figures import history, wipe_projection
 from tests.polling import eventually
 from zhixing.auth import Role, TokenAuthority
 from zhixing.bus import EventPublisher
@@ -265,13 +265,7 @@ async def test_the_board_is_the_same_after_a_replay(
     finally:
         await host.stop()
 
-    prefix = f"{isolated.prefix}command:"
-    doomed = [
-        key async for key in isolated.redis.scan_iter(match=f"{prefix}*", count=1000)
-        if key.decode().startswith((f"{prefix}board", f"{prefix}consumer:command.board"))
-    ]  # fmt: skip
-    assert doomed
-    await isolated.redis.delete(*doomed)
+    await wipe_projection(isolated, "board")
     host = command_host(isolated, clock, tmp_path)
     await host.start()
     try:

@@ -61,6 +61,19 @@ async def figures(host: ServiceHost, tokens: TokenAuthority, court: str, whole: 
     return answer.json()
 
 
+async def wipe_projection(isolated: Isolated, projection: str) -> None:
+    """Delete a command-service projection and its consumer's offsets, so the next host
+    rebuilds it by replaying the topics from the start."""
+    prefix = f"{isolated.prefix}command:"
+    own = (f"{prefix}{projection}", f"{prefix}consumer:command.{projection}")
+    doomed = [
+        key async for key in isolated.redis.scan_iter(match=f"{prefix}*", count=1000)
+        if key.decode().startswith(own)
+    ]  # fmt: skip
+    assert doomed, f"nothing of the {projection} projection to wipe"
+    await isolated.redis.delete(*doomed)
+
+
 async def test_figures_count_per_court_and_jurisdiction_and_survive_a_replay(
     isolated: Isolated, publisher: EventPublisher, tmp_path: Path
 ) -> None:
@@ -97,14 +110,7 @@ async def test_figures_count_per_court_and_jurisdiction_and_survive_a_replay(
     finally:
         await host.stop()
 
-    # Wipe the projection and its consumer's offsets: a new host rebuilds it from Kafka.
-    prefix = f"{isolated.prefix}command:"
-    doomed = [
-        key async for key in isolated.redis.scan_iter(match=f"{prefix}*", count=1000)
-        if key.decode().startswith((f"{prefix}figures", f"{prefix}consumer:command.figures"))
-    ]  # fmt: skip
-    assert doomed
-    await isolated.redis.delete(*doomed)
+    await wipe_projection(isolated, "figures")
     host = command_host(isolated, clock, tmp_path)
     await host.start()
     try:
