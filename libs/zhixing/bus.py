@@ -153,16 +153,42 @@ async def _prepare(handler: BatchHandler, events: Sequence[Event[Message]], pipe
     return await prepare(events, pipe) if prepare is not None else None
 
 
+@dataclass(frozen=True)
+class Projection:
+    """One projection a consumer feeds: its name (the offsets and applied ids it keeps in
+    Redis, and its metric and dead-letter label), the topics it reads and its handler."""
+
+    name: str
+    topics: Sequence[Topic]
+    handler: BatchHandler
+
+
+@dataclass
+class _Part:
+    name: str
+    topics: frozenset[str]  # physical topic names
+    handler: BatchHandler
+    offsets_key: str
+    applied_prefix: str
+
+    def applied_key(self, event_id: str) -> str:
+        return self.applied_prefix + event_id
+
+
 @dataclass
 class _Batch:
-    events: list[Event[Message]] = field(default_factory=list)
     records: list[ConsumerRecord[bytes, bytes]] = field(default_factory=list)
     last_offsets: dict[TopicPartition, int] = field(default_factory=dict)
     first_offsets: dict[TopicPartition, int] = field(default_factory=dict)
+    decoded: dict[tuple[str, int, int], Event[Message] | InvalidEvent] = field(default_factory=dict)
 
 
 def _partition_field(tp: TopicPartition) -> str:
     return f"{tp.topic}:{tp.partition}"
+
+
+def _where(record: ConsumerRecord[bytes, bytes]) -> tuple[str, int, int]:
+    return (record.topic, record.partition, record.offset)
 
 
 class _SeekToStoredOffsets(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -177,29 +203,55 @@ class _SeekToStoredOffsets(ConsumerRebalanceListener):  # type: ignore[misc]
 
 
 class EventConsumer:
-    """Consumes ``topics`` as consumer group ``group`` into a Redis projection."""
+    """Consumes as consumer group ``group`` into one or more Redis projections.
+
+    Either ``topics`` and ``handler`` (one projection named after the group), or
+    ``projections``: then every batch is fetched and decoded once and applied to all of
+    them in one transaction, while each keeps its own offsets and applied ids. So one
+    projection can still be rebuilt alone (wipe its keys and offsets: the consumer seeks
+    back to the earliest offset any projection needs, and the others skip what they
+    applied), and an event one projection rejects is dead-lettered for that one only.
+    """
 
     def __init__(
         self,
         *,
         group: str,
-        topics: Sequence[Topic],
-        handler: BatchHandler,
         kafka: KafkaSettings,
         redis: aioredis.Redis,
         keys: KeySpace,
         publisher: EventPublisher,
+        topics: Sequence[Topic] = (),
+        handler: BatchHandler | None = None,
+        projections: Sequence[Projection] = (),
         retry_backoff_s: float = 0.5,
     ) -> None:
+        if handler is not None:
+            projections = [Projection(group, topics, handler), *projections]
+        if not projections:
+            raise ValueError(f"consumer {group!r} feeds no projection")
+        names = [p.name for p in projections]
+        if len(set(names)) != len(names):
+            raise ValueError(f"consumer {group!r}: projection names repeat: {names}")
         self.group = group
-        self._topics = {physical_name(t.name, kafka.topic_prefix): t for t in topics}
-        self._handler = handler
+        self._topics = {
+            physical_name(t.name, kafka.topic_prefix): t for p in projections for t in p.topics
+        }
+        self._parts = [
+            _Part(
+                name=p.name,
+                topics=frozenset(physical_name(t.name, kafka.topic_prefix) for t in p.topics),
+                handler=p.handler,
+                offsets_key=keys.key("consumer", p.name, "offsets"),
+                applied_prefix=keys.key("consumer", p.name, "applied") + ":",
+            )
+            for p in projections
+        ]
         self._kafka = kafka
         self._redis = redis
         self._keys = keys
         self._publisher = publisher
         self._retry_backoff_s = retry_backoff_s
-        self._offsets_key = keys.key("consumer", group, "offsets")
         self._stopping = asyncio.Event()
         self._stopped = asyncio.Event()
         self._consumer = AIOKafkaConsumer(
@@ -208,10 +260,13 @@ class EventConsumer:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             isolation_level="read_committed",
+            fetch_min_bytes=kafka.consumer_fetch_min_bytes,
+            fetch_max_wait_ms=kafka.consumer_fetch_max_wait_ms,
         )
 
-    def applied_key(self, event_id: str) -> str:
-        return self._keys.key("consumer", self.group, "applied", event_id)
+    @property
+    def projections(self) -> list[str]:
+        return [part.name for part in self._parts]
 
     async def start(self) -> None:
         await self._consumer.start()
@@ -244,23 +299,46 @@ class EventConsumer:
         await self._stopped.wait()
         await self._consumer.stop()
 
+    async def _stored_offsets(
+        self, partitions: Sequence[TopicPartition]
+    ) -> dict[TopicPartition, int]:
+        """Per partition, the next offset some projection still needs: the lowest of their
+        stored offsets + 1, or 0 where one of them has stored none."""
+        fields = [_partition_field(tp) for tp in partitions]
+        pipe = self._redis.pipeline(transaction=False)
+        for part in self._parts:
+            pipe.hmget(part.offsets_key, fields)
+        replies = await pipe.execute()
+        needed: dict[TopicPartition, int] = {}
+        for part, stored in zip(self._parts, replies, strict=True):
+            for tp, offset in zip(partitions, stored, strict=True):
+                if tp.topic in part.topics:
+                    next_offset = int(offset) + 1 if offset is not None else 0
+                    needed[tp] = min(needed.get(tp, next_offset), next_offset)
+        return needed
+
+    async def lag(self) -> int | None:
+        """Messages on this consumer's topics not yet applied by all its projections: the
+        broker's end offsets less the offsets stored with the projections (so a batch being
+        applied still counts). None while the consumer does not know its partitions yet."""
+        partitions = []
+        for name in self._topics:
+            known = self._consumer.partitions_for_topic(name)
+            if not known:
+                return None
+            partitions += [TopicPartition(name, p) for p in sorted(known)]
+        ends: dict[TopicPartition, int] = await self._consumer.end_offsets(partitions)
+        needed = await self._stored_offsets(partitions)
+        return sum(max(0, ends[tp] - needed.get(tp, 0)) for tp in partitions)
+
     async def _seek_to_stored(self, partitions: list[TopicPartition]) -> None:
+        # Redis holds what was applied: no stored offset means nothing was, so a wiped
+        # Redis (or one wiped projection) is rebuilt by replaying from the partition's start
+        # (Kafka's committed offset only serves lag monitoring).
         if not partitions:
             return
-        stored = await self._redis.hmget(
-            self._offsets_key, [_partition_field(tp) for tp in partitions]
-        )
-        unapplied = []
-        for tp, offset in zip(partitions, stored, strict=True):
-            if offset is not None:
-                self._consumer.seek(tp, int(offset) + 1)
-            else:
-                unapplied.append(tp)
-        if unapplied:
-            # Redis holds what was applied: no stored offset means nothing was, so a wiped
-            # Redis is rebuilt by replaying the partition from its start (Kafka's committed
-            # offset only serves lag monitoring).
-            await self._consumer.seek_to_beginning(*unapplied)
+        for tp, offset in (await self._stored_offsets(partitions)).items():
+            self._consumer.seek(tp, offset)
 
     async def _process(
         self, fetched: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
@@ -286,60 +364,80 @@ class EventConsumer:
         await self._commit(batch.last_offsets)
         BATCH_SECONDS.labels(self.group).observe(time.perf_counter() - started)
 
+    def _decode(
+        self, batch: _Batch, record: ConsumerRecord[bytes, bytes]
+    ) -> Event[Message] | InvalidEvent:
+        where = _where(record)
+        if where not in batch.decoded:
+            try:
+                batch.decoded[where] = decode_event(record.value)
+            except InvalidEvent as exc:
+                batch.decoded[where] = exc
+        return batch.decoded[where]
+
     async def _apply_batch(self, batch: _Batch) -> None:
-        """Decode, dead-letter what is invalid, and write the rest with the offsets."""
-        dead: set[tuple[str, int, int]] = set()
-        rejected: set[str] = set()
+        """Decode once, dead-letter what is invalid, and write what each projection has not
+        applied yet with its offsets, all in one transaction."""
+        dead: set[tuple[str, tuple[str, int, int]]] = set()
+        rejected: dict[str, set[str]] = {part.name: set() for part in self._parts}
+        partitions = sorted(batch.last_offsets)
+        fields = [_partition_field(tp) for tp in partitions]
         while True:
             try:
                 async with self._redis.pipeline(transaction=True) as pipe:
-                    await pipe.watch(self._offsets_key)
-                    fresh = await self._unapplied(pipe, batch.records)
-                    valid: list[tuple[ConsumerRecord[bytes, bytes], Event[Message]]] = []
-                    for record in fresh:
+                    await pipe.watch(*(part.offsets_key for part in self._parts))
+                    todo = await self._unapplied(batch, partitions, fields, dead)
+                    for part, valid in todo:
+                        valid[:] = [
+                            (r, e) for r, e in valid if e.event_id not in rejected[part.name]
+                        ]
+                    prepared = []
+                    for part, valid in todo:
+                        events = [e for _, e in valid]
+                        prepared.append(
+                            await _prepare(part.handler, events, pipe) if events else None
+                        )
+                    pipe.multi()  # type: ignore[no-untyped-call]
+                    retry = False
+                    for (part, valid), ready in zip(todo, prepared, strict=True):
+                        events = [e for _, e in valid]
+                        if not events:
+                            continue
                         try:
-                            valid.append((record, decode_event(record.value)))
-                        except InvalidEvent as exc:
-                            await self._dead_letter(record, f"invalid: {exc}", dead)
-                    valid = [
-                        (r, e)
-                        for r, e in await self._drop_duplicates(valid)
-                        if e.event_id not in rejected
-                    ]
-                    events = [e for _, e in valid]
-                    tx = Transaction(self._redis, pipe, self._keys)
-                    if events:
-                        try:
-                            tx.prepared = await _prepare(self._handler, events, pipe)
-                            pipe.multi()  # type: ignore[no-untyped-call]
-                            await self._handler(events, tx)
+                            await part.handler(
+                                events, Transaction(self._redis, pipe, self._keys, ready)
+                            )
                         except (*_INFRASTRUCTURE_ERRORS, WatchError):
                             raise
                         except Exception as exc:
-                            culprits = await self._isolate_rejected(valid, dead)
+                            culprits = await self._isolate_rejected(part, valid, dead)
                             if not culprits:
                                 # Only the combination fails: a handler bug, not bad data.
                                 # Fail loudly; the run loop logs it and retries after a pause.
                                 raise RuntimeError(
-                                    f"{self.group}: batch fails but no event alone does"
+                                    f"{part.name}: batch fails but no event alone does"
                                 ) from exc
-                            rejected |= culprits
-                            continue
-                    else:
-                        pipe.multi()  # type: ignore[no-untyped-call]
-                    for event in events:
-                        pipe.set(
-                            self.applied_key(event.event_id), b"1", ex=APPLIED_EVENT_TTL_SECONDS
-                        )
-                    pipe.hset(
-                        self._offsets_key,
-                        mapping={
-                            _partition_field(tp): off for tp, off in batch.last_offsets.items()
-                        },
-                    )
+                            rejected[part.name] |= culprits
+                            retry = True
+                    if retry:
+                        continue  # discard what was queued; apply again without the culprits
+                    for part, valid in todo:
+                        for _, event in valid:
+                            pipe.set(
+                                part.applied_key(event.event_id), b"1", ex=APPLIED_EVENT_TTL_SECONDS
+                            )
+                        if any(tp.topic in part.topics for tp in batch.last_offsets):
+                            pipe.hset(
+                                part.offsets_key,
+                                mapping={
+                                    _partition_field(tp): off
+                                    for tp, off in batch.last_offsets.items()
+                                    if tp.topic in part.topics
+                                },
+                            )
                     await pipe.execute()
-                EVENTS_APPLIED.labels(self.group).inc(len(events))
-                EVENTS_SKIPPED.labels(self.group).inc(len(batch.records) - len(fresh))
+                for part, valid in todo:
+                    EVENTS_APPLIED.labels(part.name).inc(len(valid))
                 return
             except WatchError:
                 # Another member of the group wrote these partitions meanwhile (rebalance):
@@ -352,66 +450,96 @@ class EventConsumer:
                 raise
 
     async def _unapplied(
-        self, pipe: Pipeline, records: list[ConsumerRecord[bytes, bytes]]
-    ) -> list[ConsumerRecord[bytes, bytes]]:
-        partitions = sorted({TopicPartition(r.topic, r.partition) for r in records})
-        stored = await pipe.hmget(self._offsets_key, [_partition_field(tp) for tp in partitions])
-        applied = {tp: int(v) for tp, v in zip(partitions, stored, strict=True) if v is not None}
-        return [
-            r for r in records if r.offset > applied.get(TopicPartition(r.topic, r.partition), -1)
-        ]
-
-    async def _drop_duplicates(
-        self, valid: list[tuple[ConsumerRecord[bytes, bytes], Event[Message]]]
-    ) -> list[tuple[ConsumerRecord[bytes, bytes], Event[Message]]]:
-        """Drop events whose id was applied before (a republish) or repeats in this batch."""
-        if not valid:
-            return valid
-        seen = await self._redis.mget([self.applied_key(e.event_id) for _, e in valid])
-        kept = []
-        in_batch: set[str] = set()
-        for (record, event), was_applied in zip(valid, seen, strict=True):
-            if was_applied is None and event.event_id not in in_batch:
-                in_batch.add(event.event_id)
-                kept.append((record, event))
-        return kept
+        self,
+        batch: _Batch,
+        partitions: list[TopicPartition],
+        fields: list[str],
+        dead: set[tuple[str, tuple[str, int, int]]],
+    ) -> list[tuple[_Part, list[tuple[ConsumerRecord[bytes, bytes], Event[Message]]]]]:
+        """Per projection, the batch's records it has not applied: past its stored offsets,
+        decodable (the rest are dead-lettered), and not applied before by event id (a
+        republish) nor repeated in this batch. Reads after the WATCH, in one round trip."""
+        reads = self._redis.pipeline(transaction=False)
+        for part in self._parts:
+            reads.hmget(part.offsets_key, fields)
+        stored_per_part = await reads.execute()
+        candidates = []
+        for part, stored in zip(self._parts, stored_per_part, strict=True):
+            applied = {
+                tp: int(v) for tp, v in zip(partitions, stored, strict=True) if v is not None
+            }
+            fresh = []
+            for record in batch.records:
+                if record.topic not in part.topics:
+                    continue
+                if record.offset <= applied.get(TopicPartition(record.topic, record.partition), -1):
+                    EVENTS_SKIPPED.labels(part.name).inc()
+                    continue
+                decoded = self._decode(batch, record)
+                if isinstance(decoded, InvalidEvent):
+                    # Undecodable for every projection: dead-lettered once, for the group.
+                    await self._dead_letter(self.group, record, f"invalid: {decoded}", dead)
+                else:
+                    fresh.append((record, decoded))
+            candidates.append((part, fresh))
+        seen_reads = self._redis.pipeline(transaction=False)
+        for part, fresh in candidates:
+            if fresh:
+                seen_reads.mget([part.applied_key(e.event_id) for _, e in fresh])
+        seen_replies = iter(await seen_reads.execute())
+        todo = []
+        for part, fresh in candidates:
+            seen = next(seen_replies) if fresh else []
+            kept = []
+            in_batch: set[str] = set()
+            for (record, event), was_applied in zip(fresh, seen, strict=True):
+                if was_applied is None and event.event_id not in in_batch:
+                    in_batch.add(event.event_id)
+                    kept.append((record, event))
+            todo.append((part, kept))
+        return todo
 
     async def _isolate_rejected(
         self,
+        part: _Part,
         valid: list[tuple[ConsumerRecord[bytes, bytes], Event[Message]]],
-        dead: set[tuple[str, int, int]],
+        dead: set[tuple[str, tuple[str, int, int]]],
     ) -> set[str]:
         """The handler failed on the batch: try each event alone to find and dead-letter the
         ones it rejects. Only this failure path pays for the extra handler runs."""
-        log.warning("handler rejected a batch; isolating the bad events", group=self.group)
+        log.warning("handler rejected a batch; isolating the bad events", group=part.name)
         rejected = set()
         for record, event in valid:
             scratch = Transaction(self._redis, self._redis.pipeline(transaction=True), self._keys)
             try:
-                scratch.prepared = await _prepare(self._handler, [event], scratch.pipe)
+                scratch.prepared = await _prepare(part.handler, [event], scratch.pipe)
                 scratch.pipe.multi()  # type: ignore[no-untyped-call]
-                await self._handler([event], scratch)
+                await part.handler([event], scratch)
             except (*_INFRASTRUCTURE_ERRORS, WatchError):
                 raise
             except Exception as exc:
                 rejected.add(event.event_id)
                 reason = f"rejected by handler: {type(exc).__name__}: {exc}"
-                await self._dead_letter(record, reason, dead)
+                await self._dead_letter(part.name, record, reason, dead)
             finally:
                 await scratch.pipe.reset()  # type: ignore[no-untyped-call]
         return rejected
 
     async def _dead_letter(
-        self, record: ConsumerRecord[bytes, bytes], reason: str, dead: set[tuple[str, int, int]]
+        self,
+        label: str,
+        record: ConsumerRecord[bytes, bytes],
+        reason: str,
+        dead: set[tuple[str, tuple[str, int, int]]],
     ) -> None:
-        where = (record.topic, record.partition, record.offset)
-        if where in dead:
+        where = _where(record)
+        if (label, where) in dead:
             return  # already sent while retrying this batch
-        dead.add(where)
+        dead.add((label, where))
         topic = self._topics[record.topic]
         headers = [
             ("dlq.reason", reason.encode()),
-            ("dlq.group", self.group.encode()),
+            ("dlq.group", label.encode()),
             ("dlq.source", f"{record.topic}:{record.partition}:{record.offset}".encode()),
         ]
         key = record.key.decode(errors="replace") if record.key else ""
@@ -419,9 +547,9 @@ class EventConsumer:
             topic, record.value or b"", key, headers, dead_letter=True
         )
         await ack
-        EVENTS_DEAD_LETTERED.labels(self.group, topic.name).inc()
+        EVENTS_DEAD_LETTERED.labels(label, topic.name).inc()
         log.warning(
-            "message dead-lettered", group=self.group, source=headers[2][1].decode(), reason=reason
+            "message dead-lettered", group=label, source=headers[2][1].decode(), reason=reason
         )
 
     async def _commit(self, last_offsets: dict[TopicPartition, int]) -> None:

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request
 from google.protobuf.message import Message
 
 from zhixing.auth import CurrentIdentity, require_visible
-from zhixing.bus import EventConsumer, Transaction
+from zhixing.bus import Projection, Transaction
 from zhixing.events import CASE_FILED, CASE_HANDLING_COURT_CHANGED, Event
 from zhixing.service import ServiceContext, ServiceHost, create_http_app
 from zhixing.settings import ServiceSettings
@@ -94,11 +94,12 @@ def case_aware_host(
     description: str,
     ports: ServiceSettings,
     routers: Sequence[APIRouter] = (),
-    consumers: Sequence[EventConsumer] = (),
+    projections: Sequence[Projection] = (),
     state: Mapping[str, object] | None = None,
 ) -> ServiceHost:
     """A service that keeps the known-cases projection (``app.state.known_cases``) and
-    serves it, plus its own routers, consumers and ``app.state`` entries."""
+    serves it, plus its own routers, projections (fed by the same consumer) and
+    ``app.state`` entries."""
     known = KnownCases(ctx.redis, ctx.keys)
     app = create_http_app(ctx, title=title, description=description)
     app.state.known_cases = known
@@ -111,6 +112,6 @@ def case_aware_host(
         ctx=ctx,
         http=app,
         ports=ports,
-        consumers=[ctx.consumer("known-cases", [CASE_EVENTS], known), *consumers],
+        consumers=[ctx.consumer_of(Projection("known-cases", [CASE_EVENTS], known), *projections)],
         background=[ctx.outbox_relay()],
     )

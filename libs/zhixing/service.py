@@ -28,7 +28,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio.client import Pipeline
 
 from zhixing.auth import AuthInterceptor, ScopeError, TokenAuthority
-from zhixing.bus import BatchHandler, EventConsumer, EventPublisher
+from zhixing.bus import BatchHandler, EventConsumer, EventPublisher, Projection
 from zhixing.clock import Clock, SystemClock
 from zhixing.errors import CommandError, error_response
 from zhixing.events import new_event
@@ -88,6 +88,22 @@ class ServiceContext:
             group=f"{self.name}.{projection}",
             topics=topics,
             handler=handler,
+            kafka=self.kafka,
+            redis=self.redis,
+            keys=self.keys,
+            publisher=self.publisher,
+        )
+
+    def consumer_of(self, *projections: Projection) -> EventConsumer:
+        """One consumer, group ``<service>.projections``, feeding several projections: each
+        batch is fetched and decoded once and applied to all of them in one transaction.
+        Each keeps the offsets and applied ids it would keep alone (``<service>.<name>``),
+        so merging projections into one consumer, or splitting them, needs no migration."""
+        return EventConsumer(
+            group=f"{self.name}.projections",
+            projections=[
+                Projection(f"{self.name}.{p.name}", p.topics, p.handler) for p in projections
+            ],
             kafka=self.kafka,
             redis=self.redis,
             keys=self.keys,

@@ -8,6 +8,7 @@ from services.asset_control.http_api import router
 from services.asset_control.reactions import CONTROL_TERM_RULES, CaseIntake, EntrustedControls
 from services.asset_control.worker import AgencyWorker
 from zhixing.breaches import OnBreach
+from zhixing.bus import Projection
 from zhixing.clock import Clock
 from zhixing.service import ServiceContext, ServiceHost, create_http_app
 from zhixing.settings import (
@@ -53,24 +54,26 @@ def bootstrap(
         ports=ports
         or service_settings(NAME, http_port=DEFAULT_HTTP_PORT, grpc_port=DEFAULT_GRPC_PORT),
         consumers=[
-            ctx.consumer("cases", [CASE_EVENTS], CaseIntake(control)),
-            # A control term that breached lapses the control.
-            ctx.consumer(
-                "control-terms",
-                [DEADLINE_EVENTS],
-                OnBreach(
-                    {
-                        rule: lambda breached, event: control.lapse(
-                            breached.clock.subject_id,
-                            breached.clock.clock_id,
-                            breached.effect,
-                            event.event_id,
-                        )
-                        for rule in CONTROL_TERM_RULES
-                    }
+            ctx.consumer_of(
+                Projection("cases", [CASE_EVENTS], CaseIntake(control)),
+                # A control term that breached lapses the control.
+                Projection(
+                    "control-terms",
+                    [DEADLINE_EVENTS],
+                    OnBreach(
+                        {
+                            rule: lambda breached, event: control.lapse(
+                                breached.clock.subject_id,
+                                breached.clock.clock_id,
+                                breached.effect,
+                                event.event_id,
+                            )
+                            for rule in CONTROL_TERM_RULES
+                        }
+                    ),
                 ),
-            ),
-            ctx.consumer("entrusted-controls", [ENTRUSTMENT_EVENTS], EntrustedControls(control)),
+                Projection("entrusted-controls", [ENTRUSTMENT_EVENTS], EntrustedControls(control)),
+            )
         ],
         background=[worker, ctx.outbox_relay()],
     )

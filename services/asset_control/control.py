@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -242,57 +243,72 @@ class AssetControl:
         raw = await self.redis.zrangebyscore(self.due_key, 0, self._now_ms(), start=0, num=limit)
         return [as_text(r) for r in raw if isinstance(r, bytes | str)]
 
-    async def query_request(self, member: str) -> agency_pb.SubmitQueryRequest | None:
-        _, case_id, round_, unit = member.split("|")
+    async def query_requests(
+        self, case_id: str, members: Sequence[str]
+    ) -> list[tuple[str, agency_pb.SubmitQueryRequest]]:
+        """The requests to send for these due query units of one case (read once); units
+        no longer waiting for an answer leave the due set."""
         case = await self.case(case_id)
-        if case is None or case["query"]["round"] != int(round_):
-            await self.redis.zrem(self.due_key, member)
-            return None
-        state = case["query"]["units"][int(unit)]
-        if state["status"] not in ("pending", "submitted"):
-            await self.redis.zrem(self.due_key, member)
-            return None
-        debtor = case["debtors"][state["debtor"]]
-        ref = QueryRef(case_id, int(round_), int(unit), state["attempts"])
-        return agency_pb.SubmitQueryRequest(
-            request_id=ref.request_id,
-            case_id=case_id,
-            court_code=case["court_code"],
-            channel=state["channel"],
-            debtor_name=debtor["name"],
-            debtor_id_number=debtor["id_number"],
-        )
+        wanted, dropped = [], []
+        for member in members:
+            _, _, round_, unit = member.split("|")
+            if case is None or case["query"]["round"] != int(round_):
+                dropped.append(member)
+                continue
+            state = case["query"]["units"][int(unit)]
+            if state["status"] not in ("pending", "submitted"):
+                dropped.append(member)
+                continue
+            debtor = case["debtors"][state["debtor"]]
+            ref = QueryRef(case_id, int(round_), int(unit), state["attempts"])
+            wanted.append((member, agency_pb.SubmitQueryRequest(
+                request_id=ref.request_id, case_id=case_id, court_code=case["court_code"],
+                channel=state["channel"], debtor_name=debtor["name"],
+                debtor_id_number=debtor["id_number"],
+            )))  # fmt: skip
+        if dropped:
+            await self.redis.zrem(self.due_key, *dropped)
+        return wanted
 
-    async def query_submitted(self, member: str, request_id: str, error: str | None) -> None:
-        """After a submission: wait for feedback, or retry with backoff, or report failure."""
-        _, case_id, round_, unit_text = member.split("|")
-        unit = int(unit_text)
+    async def queries_submitted(
+        self, case_id: str, results: Sequence[tuple[str, str, str | None]]
+    ) -> None:
+        """After submitting query units of one case — (member, request id, error or None)
+        each —: wait for feedback, or retry with backoff, or report failure. One
+        transaction for them all, so units of one case never contend for its record."""
         key = self.case_key(case_id)
 
         async def body(pipe: Pipeline) -> None:
             case = await self._load(pipe, key)
-            if case is None or case["query"]["round"] != int(round_):
+            if case is None:
                 return
-            state = case["query"]["units"][unit]
-            if state["status"] not in ("pending", "submitted"):
-                pipe.multi()  # type: ignore[no-untyped-call]
-                pipe.zrem(self.due_key, member)
-                return
-            if QueryRef(case_id, int(round_), unit, state["attempts"]).request_id != request_id:
-                return  # a newer attempt superseded this one
-            state["tries"] += 1
             pipe.multi()  # type: ignore[no-untyped-call]
-            if error is None:
-                state["status"] = "submitted"
-                wait = self.settings.feedback_timeout_s
-            else:
-                state["error"] = error
-                wait = self.settings.backoff_s(state["tries"])
-            if state["tries"] >= self.settings.max_attempts and error is not None:
-                self._fail_unit(pipe, case, unit, member)
-            else:
-                pipe.zadd(self.due_key, {member: self._now_ms() + int(wait * 1000)})
-            self._put(pipe, key, case)
+            changed = False
+            for member, request_id, error in results:
+                _, _, round_, unit_text = member.split("|")
+                unit = int(unit_text)
+                if case["query"]["round"] != int(round_):
+                    continue
+                state = case["query"]["units"][unit]
+                if state["status"] not in ("pending", "submitted"):
+                    pipe.zrem(self.due_key, member)
+                    continue
+                if QueryRef(case_id, int(round_), unit, state["attempts"]).request_id != request_id:
+                    continue  # a newer attempt superseded this one
+                state["tries"] += 1
+                changed = True
+                if error is None:
+                    state["status"] = "submitted"
+                    wait = self.settings.feedback_timeout_s
+                else:
+                    state["error"] = error
+                    wait = self.settings.backoff_s(state["tries"])
+                if state["tries"] >= self.settings.max_attempts and error is not None:
+                    self._fail_unit(pipe, case, unit, member)
+                else:
+                    pipe.zadd(self.due_key, {member: self._now_ms() + int(wait * 1000)})
+            if changed:
+                self._put(pipe, key, case)
 
         await transact(self.redis, [key], body)
 
@@ -337,14 +353,20 @@ class AssetControl:
         queue_keys = [self.queue_key(a.asset_key) for a in feedback.assets]
 
         async def body(pipe: Pipeline) -> str:
-            case = await self._load(pipe, key)
+            # One round trip for the case, the assets reported and their queues.
+            raws = await pipe.mget([key, *asset_keys, *queue_keys])
+            case = json.loads(raws[0]) if raws[0] is not None else None
             if case is None or case["query"]["round"] != ref.round:
                 return "stale"
             state = case["query"]["units"][ref.unit]
             if state["status"] not in ("pending", "submitted") or state["attempts"] != ref.attempt:
                 return "duplicate"
-            existing = [await self._load(pipe, k) for k in asset_keys]
-            queues = [await self._load_queue(pipe, k) for k in queue_keys]
+            found = raws[1 : 1 + len(asset_keys)]
+            existing = [json.loads(raw) if raw is not None else None for raw in found]
+            queues = [
+                list(json.loads(raw)) if raw is not None else []
+                for raw in raws[1 + len(asset_keys) :]
+            ]
             pipe.multi()  # type: ignore[no-untyped-call]
             if feedback.status == "failed":
                 # A failed answer ends this request id; the next try is a new request.

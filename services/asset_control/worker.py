@@ -12,6 +12,7 @@ import structlog
 
 from services.asset_control.agency import AgencyClient, AgencySettings, AgencyUnavailable
 from services.asset_control.control import AssetControl
+from zhixing.v1.agency_gateway_pb2 import SubmitQueryRequest
 
 log = structlog.get_logger(__name__)
 
@@ -49,28 +50,42 @@ class AgencyWorker:
 
     async def submit_due(self) -> int:
         members = await self.control.due_work()
-        jobs = [self._submit(member) for member in members]
-        await asyncio.gather(*jobs)
-        return len(jobs)
+        queries: dict[str, list[str]] = {}
+        controls = []
+        for member in members:
+            if member.startswith("q|"):
+                queries.setdefault(member.split("|")[1], []).append(member)
+            elif member.startswith("c|"):
+                controls.append(member.removeprefix("c|"))
+        await asyncio.gather(
+            *(self._submit_queries(case_id, units) for case_id, units in queries.items()),
+            *(self._submit_control(asset_id) for asset_id in controls),
+        )
+        return len(members)
 
-    async def _submit(self, member: str) -> None:
+    async def _submit_queries(self, case_id: str, members: list[str]) -> None:
+        """A case's due query units: sent side by side, their outcomes recorded at once."""
+
+        async def send(query: SubmitQueryRequest) -> str | None:
+            async with self._in_flight:
+                try:
+                    await self.client.submit_query(query)
+                except AgencyUnavailable as exc:
+                    log.info("query submission failed", request_id=query.request_id, error=str(exc))
+                    return str(exc)
+                return None
+
+        requests = await self.control.query_requests(case_id, members)
+        errors = await asyncio.gather(*(send(query) for _, query in requests))
+        if requests:
+            await self.control.queries_submitted(
+                case_id,
+                [(member, query.request_id, error)
+                 for (member, query), error in zip(requests, errors, strict=True)],
+            )  # fmt: skip
+
+    async def _submit_control(self, asset_id: str) -> None:
         async with self._in_flight:
-            await self._submit_one(member)
-
-    async def _submit_one(self, member: str) -> None:
-        if member.startswith("q|"):
-            query = await self.control.query_request(member)
-            if query is None:
-                return
-            error = None
-            try:
-                await self.client.submit_query(query)
-            except AgencyUnavailable as exc:
-                error = str(exc)
-                log.info("query submission failed", request_id=query.request_id, error=error)
-            await self.control.query_submitted(member, query.request_id, error)
-        elif member.startswith("c|"):
-            asset_id = member.removeprefix("c|")
             request = await self.control.control_request(asset_id)
             if request is None:
                 return

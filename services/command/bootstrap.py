@@ -20,6 +20,7 @@ from services.command.timelines import CaseTimelines
 from zhixing import court_directory_grpc
 from zhixing.audit import AuditChain
 from zhixing.breaches import OnBreach
+from zhixing.bus import Projection
 from zhixing.clock import Clock, SystemClock
 from zhixing.courts import directory
 from zhixing.periods import PeriodCounter
@@ -98,30 +99,34 @@ def bootstrap(
             ),
             court_directory_grpc.register(directory()),
         ],
+        # Every projection of the service is fed by one consumer: a batch is fetched and
+        # decoded once, and applied to all of them in one transaction.
         consumers=[
-            ctx.consumer("case-overviews", [CASE_EVENTS], overviews),
-            ctx.consumer(
-                "figures", [CASE_EVENTS, ASSET_EVENTS, DEADLINE_EVENTS, COMMAND_EVENTS], figures
-            ),
-            # The audit trail records every event of every topic, in one hash chain.
-            ctx.consumer("audit", ALL_TOPICS, audit),
-            ctx.consumer("timelines", ALL_TOPICS, timelines),
-            # The dashboard's board: open cases by node, open clocks by state, commands.
-            ctx.consumer("board", ALL_TOPICS, board),
-            # Statutory clocks start and stop on events of every service.
-            ctx.consumer("deadlines", ALL_TOPICS, deadlines),
-            # When a command's 5 days to ask for reconsideration pass, it stands.
-            ctx.consumer(
-                "command-actions",
-                [DEADLINE_EVENTS],
-                OnBreach(
-                    {
-                        "command.reconsideration": lambda breached, _: (
-                            actions.close_reconsideration(breached.clock.subject_id)
-                        )
-                    }
+            ctx.consumer_of(
+                # The audit trail records every event of every topic, in one hash chain.
+                Projection("audit", ALL_TOPICS, audit),
+                Projection("case-overviews", [CASE_EVENTS], overviews),
+                Projection(
+                    "figures", [CASE_EVENTS, ASSET_EVENTS, DEADLINE_EVENTS, COMMAND_EVENTS], figures
                 ),
-            ),
+                Projection("timelines", ALL_TOPICS, timelines),
+                # The dashboard's board: open cases by node, open clocks by state, commands.
+                Projection("board", ALL_TOPICS, board),
+                # Statutory clocks start and stop on events of every service.
+                Projection("deadlines", ALL_TOPICS, deadlines),
+                # When a command's 5 days to ask for reconsideration pass, it stands.
+                Projection(
+                    "command-actions",
+                    [DEADLINE_EVENTS],
+                    OnBreach(
+                        {
+                            "command.reconsideration": lambda breached, _: (
+                                actions.close_reconsideration(breached.clock.subject_id)
+                            )
+                        }
+                    ),
+                ),
+            )
         ],
         background=[
             DeadlineScheduler(deadlines, clock, reload_calendar=CalendarWatcher(rules, calendar)),

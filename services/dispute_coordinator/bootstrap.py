@@ -5,6 +5,7 @@ from __future__ import annotations
 from services.dispute_coordinator.disputes import Disputes
 from services.dispute_coordinator.http_api import router
 from zhixing.breaches import OnBreach
+from zhixing.bus import Projection
 from zhixing.clock import Clock
 from zhixing.courts import directory
 from zhixing.known_cases import KnownCases, case_aware_host
@@ -41,10 +42,10 @@ def bootstrap(
         ports=ports
         or service_settings(NAME, http_port=DEFAULT_HTTP_PORT, grpc_port=DEFAULT_GRPC_PORT),
         routers=[router],
-        consumers=[
+        projections=[
             # A court's 5 days to ask for reconsideration ran out: the plan binds it. The
             # clock is one per court; its id ends with the court's code.
-            ctx.consumer(
+            Projection(
                 "reconsideration-lapses",
                 [DEADLINE_EVENTS],
                 OnBreach(

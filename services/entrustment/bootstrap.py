@@ -5,6 +5,7 @@ from __future__ import annotations
 from services.entrustment.entrustments import Entrustments
 from services.entrustment.http_api import router
 from zhixing.breaches import OnBreach
+from zhixing.bus import Projection
 from zhixing.clock import Clock
 from zhixing.courts import directory
 from zhixing.known_cases import KnownCases, OnCaseMoved, case_aware_host
@@ -40,15 +41,11 @@ def bootstrap(
         ports=ports
         or service_settings(NAME, http_port=DEFAULT_HTTP_PORT, grpc_port=DEFAULT_GRPC_PORT),
         routers=[router],
-        consumers=[
+        projections=[
             # A case moved to another court by a command action: its matters follow.
-            ctx.consumer(
-                "case-moves",
-                [CASE_EVENTS],
-                OnCaseMoved(entrustments.follow_case),
-            ),
+            Projection("case-moves", [CASE_EVENTS], OnCaseMoved(entrustments.follow_case)),
             # Not started in time: the entrusting court may ask the superior for an order.
-            ctx.consumer(
+            Projection(
                 "start-breaches",
                 [DEADLINE_EVENTS],
                 OnBreach(

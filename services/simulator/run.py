@@ -130,19 +130,24 @@ class Simulation:
         await self.settle()
         self.report.days += 1
 
-    async def settle(self, quiet_polls: int = 3) -> None:
-        """Until nothing is left to do at this instant: every outbox relayed, no timer due,
-        and the audit chain (every event of every topic) unchanged over a few polls."""
+    async def settle(self, quiet_polls: int = 2) -> None:
+        """Until nothing is left to do at this instant.
+
+        One poll reads, in this order: every consumer's lag (all caught up to the broker's
+        end offsets), then work no topic shows yet (outboxes not relayed, timers due, asset
+        control's submissions due, the gateway's answers not fetched), then the audit chain's
+        length. Quiet means no lag, no such work and the same chain length as the poll
+        before: no event was produced in between, so nothing consumed could stage more.
+        """
         engine = self.platform.command.http.state.deadlines  # type: ignore[union-attr]
         now = self.platform.clock.now()
         quiet, last = 0, -1
         while quiet < quiet_polls:
-            await asyncio.sleep(0.05)
-            pending = 0
+            await asyncio.sleep(0.02)
+            lags = [await c.lag() for host in self.platform.hosts for c in host.consumers]
+            pending = sum(1 if lag is None else lag for lag in lags)
             for host in self.platform.hosts:
                 pending += int(await host.ctx.redis.xlen(host.ctx.outbox.stream))
-            # Asset control's submissions due and the gateway's answers not yet fetched are
-            # work no topic shows yet.
             pending += await self.platform.assets.http.state.asset_control.due_count()
             pending += self.platform.gateway.gateway.feedback_ready()
             earliest = await engine.earliest()

@@ -16,7 +16,7 @@ from tests.conftest import Isolated, read_topic
 from tests.factories import case_filed_event
 from tests.integration.counting import POISON_AMOUNT, CountingProjection
 from tests.polling import eventually
-from zhixing.bus import BatchHandler, EventConsumer, EventPublisher, Transaction
+from zhixing.bus import BatchHandler, EventConsumer, EventPublisher, Projection, Transaction
 from zhixing.devinfra import ROOT
 from zhixing.events import Event
 from zhixing.state import KeySpace, text_hash
@@ -39,8 +39,8 @@ def consumer_for(
     )
 
 
-async def applied_counts(isolated: Isolated) -> dict[str, int]:
-    raw = await isolated.redis.hgetall(KeySpace(isolated.prefix, "worker").key("applied"))
+async def applied_counts(isolated: Isolated, *label: str) -> dict[str, int]:
+    raw = await isolated.redis.hgetall(KeySpace(isolated.prefix, "worker").key(*label, "applied"))
     return {key: int(value) for key, value in text_hash(raw).items()}
 
 
@@ -228,3 +228,59 @@ async def test_a_wiped_projection_is_rebuilt_by_replaying_the_topic(
 
     await run_until(consumer_for(isolated, publisher, CountingProjection()), all_applied)
     assert set((await applied_counts(isolated)).values()) == {1}
+
+
+async def test_projections_sharing_a_consumer_keep_their_own_offsets_and_rejections(
+    isolated: Isolated, publisher: EventPublisher
+) -> None:
+    events = [case_filed_event(f"case-{n}", amount=n + 1) for n in range(30)]
+    events[4] = case_filed_event("case-4", amount=POISON_AMOUNT)
+    await publisher.publish_many(events)
+
+    def shared() -> EventConsumer:
+        return EventConsumer(
+            group="bus-test-shared",
+            projections=[
+                Projection("lenient", [CASE_EVENTS], CountingProjection("a", refuses_poison=False)),
+                Projection("strict", [CASE_EVENTS], CountingProjection("b")),
+            ],
+            kafka=isolated.kafka, redis=isolated.redis,
+            keys=KeySpace(isolated.prefix, "worker"), publisher=publisher,
+        )  # fmt: skip
+
+    async def both_applied() -> bool:
+        return (
+            len(await applied_counts(isolated, "a")) == 30
+            and len(await applied_counts(isolated, "b")) == 29
+        )
+
+    consumer = shared()
+    await consumer.start()
+    task = asyncio.create_task(consumer.run())
+    try:
+        await eventually(both_applied)
+        assert await consumer.lag() == 0  # both caught up, the dead-lettered event included
+    finally:
+        await consumer.stop()
+        await task
+    # Only the projection that refuses the event lost it, and the dead letter says which.
+    assert events[4].event_id in await applied_counts(isolated, "a")
+    letters = await dead_letters(isolated)
+    assert [headers["dlq.group"] for _, headers in letters] == [b"strict"]
+
+    # One projection is wiped with its offsets: it alone is rebuilt by the replay, and the
+    # other applies nothing twice.
+    worker = KeySpace(isolated.prefix, "worker")
+    doomed = [k async for k in isolated.redis.scan_iter(match=worker.key("b") + "*")]
+    doomed += [
+        k async for k in isolated.redis.scan_iter(match=worker.key("consumer", "strict") + "*")
+    ]
+    await isolated.redis.delete(*doomed)
+    assert await applied_counts(isolated, "b") == {}
+    await run_until(shared(), both_applied)
+    await asyncio.sleep(0.5)  # anything applied twice would show up now
+    assert set((await applied_counts(isolated, "a")).values()) == {1}
+    assert set((await applied_counts(isolated, "b")).values()) == {1}
+    assert set(await applied_counts(isolated, "b")) == {e.event_id for e in events} - {
+        events[4].event_id
+    }
