@@ -46,6 +46,15 @@ log = structlog.get_logger(__name__)
 APPLIED_EVENT_TTL_SECONDS = 30 * 24 * 3600
 """How long an applied event id is remembered to drop a republished duplicate."""
 
+# Marks a batch's applied event ids in one command: a SET per id would cost the client a
+# command packed and a reply parsed each (a tenth of a consumer's time, measured).
+_MARK_APPLIED = """
+for _, key in ipairs(KEYS) do
+  redis.call('SET', key, '1', 'EX', ARGV[1])
+end
+return #KEYS
+"""
+
 EVENTS_APPLIED = Counter(
     "zhixing_events_applied_total", "Events applied to a projection", ["group"]
 )
@@ -249,6 +258,7 @@ class EventConsumer:
         ]
         self._kafka = kafka
         self._redis = redis
+        self._mark_applied = redis.register_script(_MARK_APPLIED)
         self._keys = keys
         self._publisher = publisher
         self._retry_backoff_s = retry_backoff_s
@@ -421,11 +431,16 @@ class EventConsumer:
                             retry = True
                     if retry:
                         continue  # discard what was queued; apply again without the culprits
-                    for part, valid in todo:
-                        for _, event in valid:
-                            pipe.set(
-                                part.applied_key(event.event_id), b"1", ex=APPLIED_EVENT_TTL_SECONDS
-                            )
+                    applied = [
+                        part.applied_key(event.event_id)
+                        for part, valid in todo
+                        for _, event in valid
+                    ]
+                    if applied:
+                        await self._mark_applied(
+                            keys=applied, args=[APPLIED_EVENT_TTL_SECONDS], client=pipe
+                        )
+                    for part, _ in todo:
                         if any(tp.topic in part.topics for tp in batch.last_offsets):
                             pipe.hset(
                                 part.offsets_key,
@@ -468,12 +483,12 @@ class EventConsumer:
             applied = {
                 tp: int(v) for tp, v in zip(partitions, stored, strict=True) if v is not None
             }
-            fresh = []
+            fresh, skipped = [], 0
             for record in batch.records:
                 if record.topic not in part.topics:
                     continue
                 if record.offset <= applied.get(TopicPartition(record.topic, record.partition), -1):
-                    EVENTS_SKIPPED.labels(part.name).inc()
+                    skipped += 1
                     continue
                 decoded = self._decode(batch, record)
                 if isinstance(decoded, InvalidEvent):
@@ -482,6 +497,8 @@ class EventConsumer:
                 else:
                     fresh.append((record, decoded))
             candidates.append((part, fresh))
+            if skipped:
+                EVENTS_SKIPPED.labels(part.name).inc(skipped)
         seen_reads = self._redis.pipeline(transaction=False)
         for part, fresh in candidates:
             if fresh:
