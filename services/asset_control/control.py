@@ -335,78 +335,109 @@ class AssetControl:
     async def apply_feedback(self, feedback: agency_pb.Feedback) -> str:
         """Apply one feedback; duplicates and stale answers change nothing. Returns what
         happened (for logs and tests)."""
-        kind, parts = parse_request_id(feedback.request_id)
-        if kind == "q" and len(parts) == 4:
-            return await self._apply_query_feedback(
-                feedback, QueryRef(parts[0], int(parts[1]), int(parts[2]), int(parts[3]))
-            )
-        if kind == "c" and len(parts) == 2:
-            return await self._apply_control_feedback(feedback, parts[0], int(parts[1]))
-        log.warning("feedback for an unknown request", request_id=feedback.request_id)
-        return "unknown"
+        return (await self.apply_feedback_batch([feedback]))[0]
 
-    async def _apply_query_feedback(self, feedback: agency_pb.Feedback, ref: QueryRef) -> str:
-        key = self.case_key(ref.case_id)
-        asset_keys = [
-            self.asset_record_key(asset_id_for(ref.case_id, a.asset_key)) for a in feedback.assets
-        ]
-        queue_keys = [self.queue_key(a.asset_key) for a in feedback.assets]
+    async def apply_feedback_batch(self, batch: Sequence[agency_pb.Feedback]) -> list[str]:
+        """Apply feedback in the order given; what happened to each, in that order. The
+        answers to one case's queries are applied in one transaction."""
+        outcomes: dict[int, str] = {}
+        by_case: dict[str, list[tuple[int, agency_pb.Feedback, QueryRef]]] = {}
+        for n, feedback in enumerate(batch):
+            kind, parts = parse_request_id(feedback.request_id)
+            if kind == "q" and len(parts) == 4:
+                ref = QueryRef(parts[0], int(parts[1]), int(parts[2]), int(parts[3]))
+                by_case.setdefault(ref.case_id, []).append((n, feedback, ref))
+            elif kind == "c" and len(parts) == 2:
+                outcomes[n] = await self._apply_control_feedback(feedback, parts[0], int(parts[1]))
+            else:
+                log.warning("feedback for an unknown request", request_id=feedback.request_id)
+                outcomes[n] = "unknown"
+        for case_id, answers in by_case.items():
+            applied = await self._apply_query_feedback(case_id, [(f, r) for _, f, r in answers])
+            outcomes.update(zip((n for n, _, _ in answers), applied, strict=True))
+        return [outcomes[n] for n in range(len(batch))]
 
-        async def body(pipe: Pipeline) -> str:
+    async def _apply_query_feedback(
+        self, case_id: str, answers: Sequence[tuple[agency_pb.Feedback, QueryRef]]
+    ) -> list[str]:
+        key = self.case_key(case_id)
+        asset_keys = sorted({
+            self.asset_record_key(asset_id_for(case_id, a.asset_key))
+            for feedback, _ in answers for a in feedback.assets
+        })  # fmt: skip
+        queue_keys = sorted({self.queue_key(a.asset_key) for f, _ in answers for a in f.assets})
+
+        async def body(pipe: Pipeline) -> list[str]:
             # One round trip for the case, the assets reported and their queues.
             raws = await pipe.mget([key, *asset_keys, *queue_keys])
             case = json.loads(raws[0]) if raws[0] is not None else None
-            if case is None or case["query"]["round"] != ref.round:
-                return "stale"
-            state = case["query"]["units"][ref.unit]
-            if state["status"] not in ("pending", "submitted") or state["attempts"] != ref.attempt:
-                return "duplicate"
-            found = raws[1 : 1 + len(asset_keys)]
-            existing = [json.loads(raw) if raw is not None else None for raw in found]
-            queues = [
-                list(json.loads(raw)) if raw is not None else []
-                for raw in raws[1 + len(asset_keys) :]
-            ]
+            if case is None:
+                return ["stale"] * len(answers)
+            records: dict[str, Any] = {
+                k: json.loads(raw) if raw is not None else None
+                for k, raw in zip(asset_keys, raws[1 : 1 + len(asset_keys)], strict=True)
+            }
+            queues: dict[str, list[str]] = {
+                k: list(json.loads(raw)) if raw is not None else []
+                for k, raw in zip(queue_keys, raws[1 + len(asset_keys) :], strict=True)
+            }
             pipe.multi()  # type: ignore[no-untyped-call]
-            if feedback.status == "failed":
-                # A failed answer ends this request id; the next try is a new request.
-                state["error"] = feedback.error
-                state["attempts"] += 1
-                state["status"] = "pending"
-                if state["tries"] >= self.settings.max_attempts:
-                    self._fail_unit(pipe, case, ref.unit, ref.member)
-                else:
-                    delay = int(self.settings.backoff_s(state["tries"]) * 1000)
-                    pipe.zadd(self.due_key, {ref.member: self._now_ms() + delay})
+            outcomes = [self._answer(pipe, case, f, ref, records, queues) for f, ref in answers]
+            if any(outcome in ("failed", "answered") for outcome in outcomes):
                 self._put(pipe, key, case)
-                return "failed"
-            state["status"] = "answered"
-            state["outcome"] = feedback.status
-            state["asset_count"] = len(feedback.assets)
-            state["error"] = ""
-            pipe.zrem(self.due_key, ref.member)
-            new_ids = []
-            for asset, record, queue in zip(feedback.assets, existing, queues, strict=True):
-                if record is not None:
-                    continue  # reported by another channel or debtor already
-                new_ids.append(self._record_found(pipe, case, asset, "query", queue)["asset_id"])
-            answered = pb.ChannelQueryAnswered(
-                case_id=case["case_id"],
-                round=ref.round,
-                channel=state["channel"],
-                outcome=feedback.status,
-                asset_count=len(feedback.assets),
-                attempts=state["tries"],
-            )
-            self._stage(pipe, answered, case["case_id"], case["court_code"])
-            if new_ids:
-                self._push_to_parties(pipe, case, new_ids)
-            if all(u["status"] == "answered" for u in case["query"]["units"]):
-                self._complete_query(pipe, case)
-            self._put(pipe, key, case)
-            return "answered"
+            return outcomes
 
         return await transact(self.redis, [key, *asset_keys, *queue_keys], body)
+
+    def _answer(
+        self, pipe: Pipeline, case: dict[str, Any], feedback: agency_pb.Feedback, ref: QueryRef,
+        records: dict[str, Any], queues: dict[str, list[str]],
+    ) -> str:  # fmt: skip
+        """One channel's answer, applied to ``case`` in memory with its writes queued;
+        ``records`` and ``queues`` (by key) are updated with what it records."""
+        if case["query"]["round"] != ref.round:
+            return "stale"
+        state = case["query"]["units"][ref.unit]
+        if state["status"] not in ("pending", "submitted") or state["attempts"] != ref.attempt:
+            return "duplicate"
+        if feedback.status == "failed":
+            # A failed answer ends this request id; the next try is a new request.
+            state["error"] = feedback.error
+            state["attempts"] += 1
+            state["status"] = "pending"
+            if state["tries"] >= self.settings.max_attempts:
+                self._fail_unit(pipe, case, ref.unit, ref.member)
+            else:
+                delay = int(self.settings.backoff_s(state["tries"]) * 1000)
+                pipe.zadd(self.due_key, {ref.member: self._now_ms() + delay})
+            return "failed"
+        state["status"] = "answered"
+        state["outcome"] = feedback.status
+        state["asset_count"] = len(feedback.assets)
+        state["error"] = ""
+        pipe.zrem(self.due_key, ref.member)
+        new_ids = []
+        for asset in feedback.assets:
+            record_key = self.asset_record_key(asset_id_for(case["case_id"], asset.asset_key))
+            if records[record_key] is not None:
+                continue  # reported by another channel or debtor already
+            queue = queues[self.queue_key(asset.asset_key)]
+            records[record_key] = self._record_found(pipe, case, asset, "query", queue)
+            new_ids.append(records[record_key]["asset_id"])
+        answered = pb.ChannelQueryAnswered(
+            case_id=case["case_id"],
+            round=ref.round,
+            channel=state["channel"],
+            outcome=feedback.status,
+            asset_count=len(feedback.assets),
+            attempts=state["tries"],
+        )
+        self._stage(pipe, answered, case["case_id"], case["court_code"])
+        if new_ids:
+            self._push_to_parties(pipe, case, new_ids)
+        if all(u["status"] == "answered" for u in case["query"]["units"]):
+            self._complete_query(pipe, case)
+        return "answered"
 
     async def _load_queue(self, client: Any, key: str) -> list[str]:
         raw = await client.get(key)

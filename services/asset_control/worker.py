@@ -105,8 +105,8 @@ class AgencyWorker:
             return 0
         if not batch:
             return 0
-        for feedback in batch:
-            outcome = await self.control.apply_feedback(feedback)
+        outcomes = await self.control.apply_feedback_batch(batch)
+        for feedback, outcome in zip(batch, outcomes, strict=True):
             log.debug("feedback applied", request_id=feedback.request_id, outcome=outcome)
         # Acknowledged only once applied: a crash before this redelivers, and applying
         # again changes nothing.
