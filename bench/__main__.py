@@ -23,6 +23,7 @@ import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -163,6 +164,25 @@ async def measure(run: Callable[[], Awaitable[float]]) -> dict[str, float]:
     return spread([await run() for _ in range(RUNS)])
 
 
+def _commit() -> str:
+    """The commit measured (with ``+dirty`` when the work tree has changes)."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], capture_output=True, text=True, check=True).stdout
+
+    try:
+        head = git("rev-parse", "--short", "HEAD").strip()
+        dirty = git("status", "--porcelain", "--untracked-files=no").strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return f"{head}+dirty" if dirty else head
+
+
+def _figure(value: float) -> str:
+    """Whole numbers from 100 up, one decimal below (a 3.4 ms latency keeps its digit)."""
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.1f}"
+
+
 async def main() -> None:
     with tempfile.TemporaryDirectory(prefix="zhixing-bench-") as tmp:
         redis = LocalRedis(Path(tmp) / "redis", port=free_port(), append_only=False)
@@ -200,7 +220,12 @@ async def main() -> None:
             redis.stop()
     results = {
         "generated_at": datetime.now(UTC).isoformat(),
-        "machine": {"python": sys.version.split()[0], "platform": platform.platform()},
+        "commit": _commit(),
+        "machine": {
+            "python": sys.version.split()[0],
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+        },
         "events_per_run": EVENTS,
         "runs": RUNS,
         "raw_kafka_events_per_s": raw,
@@ -243,7 +268,13 @@ async def main() -> None:
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
-    lines = ["| figure | median | min | max |", "|---|---|---|---|"]
+    lines = [
+        f"Commit {results['commit']}, {results['generated_at'][:16]} UTC, "
+        f"{os.cpu_count()} CPUs; median of several runs (see latest.json for counts).",
+        "",
+        "| figure | median | min | max |",
+        "|---|---|---|---|",
+    ]
     for key in (
         "raw_kafka_events_per_s",
         "bus_apply_events_per_s",
@@ -264,11 +295,16 @@ async def main() -> None:
     ):
         fig = results[key]
         assert isinstance(fig, dict)
-        lines.append(f"| {key} | {fig['median']:,.0f} | {fig['min']:,.0f} | {fig['max']:,.0f} |")
+        lines.append(
+            f"| {key} | {_figure(fig['median'])} | {_figure(fig['min'])} | {_figure(fig['max'])} |"
+        )
     lines.append(f"| bus_vs_raw_ratio | {bus['median'] / raw['median']:.2f} | | |")
     ratio = results["pipeline_vs_raw_ratio"]
     assert isinstance(ratio, dict)
     lines.append(f"| pipeline_vs_raw_ratio | {ratio['median']:.3f} | | |")
+    lines.append(f"| pipeline_events_per_run | {results['pipeline_events_per_run']:,.0f} | | |")
+    lines.append(f"| national_day_cases | {results['national_day_cases']:,.0f} | | |")
+    lines.append(f"| dashboard_board_cases | {results['dashboard_board_cases']:,.0f} | | |")
     peaks = results["peak_rss_mb"]
     assert isinstance(peaks, dict)
     for name, mb in peaks.items():
