@@ -50,7 +50,7 @@ def audit_record(event: Event[Any], *, seq: int, prev_hash: str) -> dict[str, An
         "recorded_at": envelope.recorded_at.ToJsonString(),
         "correlation_id": envelope.correlation_id,
         "causation_id": envelope.causation_id,
-        "payload": MessageToDict(event.payload, preserving_proto_field_name=True),
+        "payload": event.payload_fields(),
     }
     record["hash"] = record_hash(record)
     return record

@@ -8,11 +8,12 @@ back into an envelope and its payload, or raises ``InvalidEvent`` saying what is
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from google.protobuf.any_pb2 import Any as AnyMessage
+from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import DecodeError, Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -188,6 +189,16 @@ class Event(Generic[P]):
 
     envelope: envelope_pb2.EventEnvelope
     payload: P
+    _payload_fields: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+
+    def payload_fields(self) -> dict[str, Any]:
+        """The payload as JSON-ready fields (proto field names), converted once per event:
+        several projections of one consumer read it. Callers must not change it."""
+        if self._payload_fields is None:
+            fields = MessageToDict(self.payload, preserving_proto_field_name=True)
+            object.__setattr__(self, "_payload_fields", fields)
+            return fields
+        return self._payload_fields
 
     @property
     def event_id(self) -> str:
@@ -257,9 +268,9 @@ def decode_event(data: bytes | None) -> Event[Message]:
         envelope.ParseFromString(data)
     except DecodeError as exc:
         raise InvalidEvent(f"not an EventEnvelope: {exc}") from None
-    for field in ("event_id", "event_type", "aggregate_type", "aggregate_id"):
-        if not getattr(envelope, field):
-            raise InvalidEvent(f"envelope field {field!r} is empty")
+    for name in ("event_id", "event_type", "aggregate_type", "aggregate_id"):
+        if not getattr(envelope, name):
+            raise InvalidEvent(f"envelope field {name!r} is empty")
     try:
         uuid.UUID(envelope.event_id)
     except ValueError:

@@ -113,6 +113,15 @@ class Board:
                 known[key] = text_hash(await tx.redis.hgetall(key))
             return known[key]
 
+        # The hashes the batch will read, in one round trip rather than one each.
+        touched = sorted({key for event in events for key in self._keys_touched(event)})
+        if touched:
+            reads = tx.redis.pipeline(transaction=False)
+            for key in touched:
+                reads.hgetall(key)
+            for key, raw in zip(touched, await reads.execute(), strict=True):
+                known[key] = text_hash(raw)
+
         for event in events:
             name = event.envelope.event_type.rsplit(".", 1)[-1]
             payload = event.payload
@@ -133,6 +142,19 @@ class Board:
                 await self._command(tx, name, payload, event, load, changed)
         if changed:
             tx.pipe.publish(self.channel, json.dumps(sorted(changed)))
+
+    def _keys_touched(self, event: Event[Message]) -> list[str]:
+        """The case, clock or command hashes ``event`` may read (a superset is harmless)."""
+        payload: Any = event.payload
+        clock: Any = getattr(payload, "clock", None)
+        if clock is not None and clock.clock_id:
+            return [self.clock_key(clock.clock_id)]
+        keys = []
+        if case_id := getattr(payload, "case_id", ""):
+            keys.append(self.case_key(case_id))
+        if command_id := getattr(payload, "command_id", ""):
+            keys.append(self.command_key(command_id))
+        return keys
 
     async def _case(self, tx: Transaction, name: str, payload: Any, event: Event[Message],
                     case_id: str, load: Any, changed: set[str]) -> None:  # fmt: skip

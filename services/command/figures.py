@@ -79,6 +79,15 @@ class CourtFigures:
                 cases[case_id] = text_hash(await tx.redis.hgetall(self.case_key(case_id)))
             return cases[case_id]
 
+        # The cases the batch names, read in one round trip rather than one each.
+        named = sorted({cid for e in events if (cid := getattr(e.payload, "case_id", ""))})
+        if named:
+            reads = tx.redis.pipeline(transaction=False)
+            for case_id in named:
+                reads.hgetall(self.case_key(case_id))
+            for case_id, raw in zip(named, await reads.execute(), strict=True):
+                cases[case_id] = text_hash(raw)
+
         def count(court: str, field: str, by: int = 1) -> None:
             if court:
                 tx.pipe.hincrby(self.court_key(court), field, by)

@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 import redis.asyncio as aioredis
-from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import Message
 
 from zhixing.audit import AuditChain
@@ -51,7 +50,7 @@ class CaseTimelines:
         for event in events:
             envelope = event.envelope
             name = envelope.event_type.rsplit(".", 1)[-1]
-            payload = MessageToDict(event.payload, preserving_proto_field_name=True)
+            payload = event.payload_fields()
             clock = payload.get("clock")
             subject = clock["subject_id"] if isinstance(clock, dict) else envelope.aggregate_id
             entry = {

@@ -26,7 +26,6 @@ from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
 import structlog
-from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import Message
 from prometheus_client import Counter, Gauge, Histogram
 from redis.asyncio.client import Pipeline
@@ -96,7 +95,7 @@ def signal_of(event: Event[Message]) -> Signal:
     envelope = event.envelope
     attributes = {
         key: value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-        for key, value in MessageToDict(event.payload, preserving_proto_field_name=True).items()
+        for key, value in event.payload_fields().items()
     }
     return Signal(
         event_id=envelope.event_id,
