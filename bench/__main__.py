@@ -40,8 +40,9 @@ from zhixing.bus import EventConsumer, EventPublisher, Transaction
 from zhixing.clock import SystemClock
 from zhixing.devinfra import LocalKafka, LocalRedis, create_topics, free_port
 from zhixing.events import Event, new_event
+from zhixing.logs import configure_logging
 from zhixing.service import run_async
-from zhixing.settings import KafkaSettings, RedisSettings
+from zhixing.settings import KafkaSettings, PlatformSettings, RedisSettings
 from zhixing.state import KeySpace, connect
 from zhixing.topics import CASE_EVENTS, Topic, physical_name
 from zhixing.v1 import case_events_pb2, envelope_pb2
@@ -184,6 +185,9 @@ def _figure(value: float) -> str:
 
 
 async def main() -> None:
+    # The services run in this process for the pipeline figures: log as they would in
+    # production at WARNING, not structlog's unconfigured default (every debug line printed).
+    configure_logging("bench", PlatformSettings(log_level="WARNING", log_json=False))
     with tempfile.TemporaryDirectory(prefix="zhixing-bench-") as tmp:
         redis = LocalRedis(Path(tmp) / "redis", port=free_port(), append_only=False)
         kafka = LocalKafka(Path(tmp) / "kafka", port=free_port(), controller_port=free_port())
