@@ -58,7 +58,8 @@ DEADLINE_RUNS = int(os.environ.get("ZHIXING_BENCH_DEADLINE_RUNS", 1))
 # The simulated week, the national day and the 1,000,000-case board take minutes each.
 PIPELINE_RUNS = int(os.environ.get("ZHIXING_BENCH_PIPELINE_RUNS", 3))
 NATIONAL_RUNS = int(os.environ.get("ZHIXING_BENCH_NATIONAL_RUNS", 1))
-DASHBOARD_RUNS = int(os.environ.get("ZHIXING_BENCH_DASHBOARD_RUNS", 1))
+DASHBOARD_RUNS = int(os.environ.get("ZHIXING_BENCH_DASHBOARD_RUNS", 3))
+BURST_RUNS = int(os.environ.get("ZHIXING_BENCH_BURST_RUNS", 3))
 
 
 def events(n: int) -> list[Event[case_events_pb2.CaseFiled]]:
@@ -199,7 +200,7 @@ async def main() -> None:
             schedules = [
                 await deadlines.schedule_many(redis.url, CLOCKS) for _ in range(DEADLINE_RUNS)
             ]
-            bursts = [await deadlines.burst(redis.url, BURST) for _ in range(DEADLINE_RUNS)]
+            bursts = [await deadlines.burst(redis.url, BURST) for _ in range(BURST_RUNS)]
             filings = await measure(
                 lambda: intake_assets.filings_per_s(kafka.bootstrap_servers, redis.url)
             )
@@ -215,10 +216,9 @@ async def main() -> None:
                 await pipeline.national_day(kafka.bootstrap_servers, redis.url)
                 for _ in range(NATIONAL_RUNS)
             ]
-            dashboards = [
-                await pipeline.dashboard_api(kafka.bootstrap_servers, redis.url)
-                for _ in range(DASHBOARD_RUNS)
-            ]
+            dashboards = await pipeline.dashboard_api(
+                kafka.bootstrap_servers, redis.url, DASHBOARD_RUNS
+            )
         finally:
             kafka.stop()
             redis.stop()
@@ -232,6 +232,14 @@ async def main() -> None:
         },
         "events_per_run": EVENTS,
         "runs": RUNS,
+        "runs_per_figure": {
+            "raw_kafka, bus_apply, intake_filings, query and intake_api": RUNS,
+            "deadline_schedule": DEADLINE_RUNS,
+            "deadline_burst and lateness": BURST_RUNS,
+            "pipeline": PIPELINE_RUNS,
+            "national_day": NATIONAL_RUNS,
+            "dashboard_api (rounds of 300 requests)": DASHBOARD_RUNS,
+        },
         "raw_kafka_events_per_s": raw,
         "bus_apply_events_per_s": bus,
         "bus_vs_raw_ratio": {"median": bus["median"] / raw["median"]},

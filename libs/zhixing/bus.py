@@ -5,13 +5,17 @@ How a consumer stays exactly-once (see ARCHITECTURE.md, "Flow of data"):
 
 * the last applied offset of every partition is stored in Redis, in the same MULTI/EXEC
   transaction as the state the batch produced, together with the ids of applied events;
+  a consumer feeding several projections keeps offsets and ids per projection, and writes
+  them all in one transaction;
 * the transaction WATCHes the offsets, so if a rebalance let another member apply the same
   partition meanwhile, this member's write is discarded and it re-reads;
-* on assignment the consumer seeks to the stored offset + 1, or to the partition's start
-  when Redis holds none (a wiped Redis is rebuilt by replay), so the Kafka group offset
+* on assignment the consumer seeks to the lowest stored offset + 1 of its projections, or
+  to the partition's start when one has none (a wiped Redis, or one wiped projection, is
+  rebuilt by replay; the others skip what they applied), so the Kafka group offset
   (committed only after the Redis write) serves monitoring, never as the source of truth;
-* a message that cannot be decoded, or that the handler rejects, goes to the topic's
-  dead-letter twin with the reason in its headers, and the consumer goes on;
+* a message that cannot be decoded, or that a handler rejects (while reading or writing),
+  goes to the topic's dead-letter twin with the reason in its headers, and the consumer
+  goes on;
 * ``stop()`` lets the batch in flight finish (state written, offsets committed) first.
 """
 
@@ -401,14 +405,26 @@ class EventConsumer:
                         valid[:] = [
                             (r, e) for r, e in valid if e.event_id not in rejected[part.name]
                         ]
-                    prepared = []
-                    for part, valid in todo:
-                        events = [e for _, e in valid]
-                        prepared.append(
-                            await _prepare(part.handler, events, pipe) if events else None
-                        )
-                    pipe.multi()  # type: ignore[no-untyped-call]
+                    # Each projection's reads before MULTI (they may WATCH more keys), then
+                    # its writes after; a projection that fails on the batch has the events it
+                    # rejects found and dead-lettered, and the batch is applied again without.
+                    prepared: list[Any] = []
                     retry = False
+                    for part, valid in todo:
+                        try:
+                            events = [e for _, e in valid]
+                            prepared.append(
+                                await _prepare(part.handler, events, pipe) if events else None
+                            )
+                        except (*_INFRASTRUCTURE_ERRORS, WatchError):
+                            raise
+                        except Exception as exc:
+                            await self._reject(part, valid, dead, rejected, exc)
+                            retry = True
+                            break
+                    if retry:
+                        continue
+                    pipe.multi()  # type: ignore[no-untyped-call]
                     for (part, valid), ready in zip(todo, prepared, strict=True):
                         events = [e for _, e in valid]
                         if not events:
@@ -420,15 +436,9 @@ class EventConsumer:
                         except (*_INFRASTRUCTURE_ERRORS, WatchError):
                             raise
                         except Exception as exc:
-                            culprits = await self._isolate_rejected(part, valid, dead)
-                            if not culprits:
-                                # Only the combination fails: a handler bug, not bad data.
-                                # Fail loudly; the run loop logs it and retries after a pause.
-                                raise RuntimeError(
-                                    f"{part.name}: batch fails but no event alone does"
-                                ) from exc
-                            rejected[part.name] |= culprits
+                            await self._reject(part, valid, dead, rejected, exc)
                             retry = True
+                            break
                     if retry:
                         continue  # discard what was queued; apply again without the culprits
                     applied = [
@@ -515,6 +525,21 @@ class EventConsumer:
                     kept.append((record, event))
             todo.append((part, kept))
         return todo
+
+    async def _reject(
+        self,
+        part: _Part,
+        valid: list[tuple[ConsumerRecord[bytes, bytes], Event[Message]]],
+        dead: set[tuple[str, tuple[str, int, int]]],
+        rejected: dict[str, set[str]],
+        failure: Exception,
+    ) -> None:
+        culprits = await self._isolate_rejected(part, valid, dead)
+        if not culprits:
+            # Only the combination fails: a handler bug, not bad data. Fail loudly; the run
+            # loop logs it and retries after a pause.
+            raise RuntimeError(f"{part.name}: batch fails but no event alone does") from failure
+        rejected[part.name] |= culprits
 
     async def _isolate_rejected(
         self,

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 import pytest
 from google.protobuf.message import Message
@@ -21,6 +22,7 @@ from zhixing.devinfra import ROOT
 from zhixing.events import Event
 from zhixing.state import KeySpace, text_hash
 from zhixing.topics import CASE_EVENTS
+from zhixing.v1 import case_events_pb2
 
 pytestmark = pytest.mark.integration
 
@@ -113,6 +115,37 @@ async def test_an_event_the_handler_rejects_is_dead_lettered_alone(
     letters = await dead_letters(isolated)
     assert [headers["dlq.reason"] for _, headers in letters] == [
         b"rejected by handler: ValueError: claim of 666 fen is refused by this projection"
+    ]
+
+
+class RefusesWhileReading(CountingProjection):
+    """Rejects the poison in ``prepare``, before anything is queued (as the deadline engine
+    would reject an event it cannot read)."""
+
+    async def prepare(self, events: Sequence[Event[Message]], pipe: Any) -> int:
+        for event in events:
+            payload = event.payload
+            assert isinstance(payload, case_events_pb2.CaseFiled)
+            if payload.claim_amount_fen == POISON_AMOUNT:
+                raise ValueError("refused while reading")
+        return len(events)
+
+
+async def test_an_event_rejected_while_reading_is_dead_lettered_alone(
+    isolated: Isolated, publisher: EventPublisher
+) -> None:
+    events = [case_filed_event(f"case-{n}", amount=n + 1) for n in range(10)]
+    events[7] = case_filed_event("case-7", amount=POISON_AMOUNT)
+    await publisher.publish_many(events)
+
+    async def others_applied() -> bool:
+        return len(await applied_counts(isolated)) == 9
+
+    await run_until(consumer_for(isolated, publisher, RefusesWhileReading()), others_applied)
+    assert events[7].event_id not in await applied_counts(isolated)
+    letters = await dead_letters(isolated)
+    assert [headers["dlq.reason"] for _, headers in letters] == [
+        b"rejected by handler: ValueError: refused while reading"
     ]
 
 
