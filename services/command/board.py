@@ -31,7 +31,7 @@ from google.protobuf.message import Message
 from services.command.timelines import TIES
 from zhixing.bus import Transaction
 from zhixing.events import Event
-from zhixing.state import KeySpace, as_text, text_hash
+from zhixing.state import KeySpace, as_text, read_hashes, text_hash
 
 
 @dataclass(frozen=True)
@@ -115,12 +115,7 @@ class Board:
 
         # The hashes the batch will read, in one round trip rather than one each.
         touched = sorted({key for event in events for key in self._keys_touched(event)})
-        if touched:
-            reads = tx.redis.pipeline(transaction=False)
-            for key in touched:
-                reads.hgetall(key)
-            for key, raw in zip(touched, await reads.execute(), strict=True):
-                known[key] = text_hash(raw)
+        known.update(zip(touched, await read_hashes(tx.redis, touched), strict=True))
 
         for event in events:
             name = event.envelope.event_type.rsplit(".", 1)[-1]
@@ -314,12 +309,9 @@ class Board:
         key = self.node_key(court, node)
         total = int(await self._redis.zcard(key))
         ids = await self._members(key, offset, offset + limit - 1)
-        pipe = self._redis.pipeline(transaction=False)
-        for case_id in ids:
-            pipe.hgetall(self.case_key(case_id))
+        cases = await read_hashes(self._redis, [self.case_key(i) for i in ids])
         rows = []
-        for case_id, raw in zip(ids, await pipe.execute(), strict=True):
-            case = text_hash(raw)
+        for case_id, case in zip(ids, cases, strict=True):
             rows.append({"case_id": case_id, "case_number": case.get("number", ""),
                          "court_code": case.get("court", ""), "node": node,
                          "filed_at": int(case.get("filed_at") or 0)})  # fmt: skip
@@ -336,11 +328,8 @@ class Board:
         ids = [as_text(i) for reply in await pipe.execute() for i in reply]
         if not ids:
             return []
-        pipe = self._redis.pipeline(transaction=False)
-        for clock_id in ids:
-            pipe.hgetall(self.clock_key(clock_id))
-        clocks = [(i, text_hash(raw)) for i, raw in zip(ids, await pipe.execute(), strict=True)]
-        clocks = [(i, c) for i, c in clocks if c]
+        read = await read_hashes(self._redis, [self.clock_key(i) for i in ids])
+        clocks = [(i, c) for i, c in zip(ids, read, strict=True) if c]
         subjects = [c["subject_id"] for _, c in clocks]
         tied = await self._redis.mget([self.tie_key(s) for s in subjects])
         case_ids = [as_text(t) if t else s for s, t in zip(subjects, tied, strict=True)]
@@ -363,14 +352,15 @@ class Board:
 
     async def pending_commands(self, court: str, limit: int = 200) -> list[dict[str, Any]]:
         ids = await self._members(self.commands_key(court), 0, limit - 1)
+        read = await read_hashes(self._redis, [self.command_key(i) for i in ids])
+        commands = [{"command_id": i, **c} for i, c in zip(ids, read, strict=True)]
+        # A command about no case (调配力量 lends officers) has no case number to show.
+        about_cases = [c for c in commands if c.get("case_id")]
         pipe = self._redis.pipeline(transaction=False)
-        for command_id in ids:
-            pipe.hgetall(self.command_key(command_id))
-        commands = [{"command_id": i, **text_hash(raw)}
-                    for i, raw in zip(ids, await pipe.execute(), strict=True)]  # fmt: skip
-        pipe = self._redis.pipeline(transaction=False)
-        for command in commands:
-            pipe.hget(self.case_key(command.get("case_id", "")), "number")
-        for command, number in zip(commands, await pipe.execute(), strict=True):
+        for command in about_cases:
+            pipe.hget(self.case_key(command["case_id"]), "number")
+        for command, number in zip(about_cases, await pipe.execute(), strict=True):
             command["case_number"] = as_text(number) if number else ""
+        for command in commands:
+            command.setdefault("case_number", "")
         return commands

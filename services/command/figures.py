@@ -48,7 +48,7 @@ from zhixing.events import (
     COMMAND_ISSUED,
     Event,
 )
-from zhixing.state import KeySpace, text_hash
+from zhixing.state import KeySpace, read_hashes, text_hash
 from zhixing.v1 import asset_events_pb2, case_events_pb2, command_events_pb2, deadline_events_pb2
 
 COUNTERS = (
@@ -81,12 +81,8 @@ class CourtFigures:
 
         # The cases the batch names, read in one round trip rather than one each.
         named = sorted({cid for e in events if (cid := getattr(e.payload, "case_id", ""))})
-        if named:
-            reads = tx.redis.pipeline(transaction=False)
-            for case_id in named:
-                reads.hgetall(self.case_key(case_id))
-            for case_id, raw in zip(named, await reads.execute(), strict=True):
-                cases[case_id] = text_hash(raw)
+        read = await read_hashes(tx.redis, [self.case_key(case_id) for case_id in named])
+        cases.update(zip(named, read, strict=True))
 
         def count(court: str, field: str, by: int = 1) -> None:
             if court:

@@ -171,6 +171,24 @@ async def test_the_board_follows_a_case_its_clocks_and_a_command_live(
             assert replied.status_code == 200, replied.text
         await eventually(lambda: pending(0))
 
+        # A command about no case (调配力量): pending at the lending court, with no case number.
+        async with stack.client(stack.commander) as http:
+            lent = await http.post(
+                "/v1/commands/officer-loans", headers=stack.headers(Role.COMMAND, "苏12"),
+                json={"from_court": "苏1283", "to_court": "苏1282", "officers": ["o-1"],
+                      "instruction": "抽调执行干警参加集中执行行动"},
+            )  # fmt: skip
+        assert lent.status_code == 201, lent.text
+
+        async def loan_pending() -> bool:
+            listed = await get(stack, "/v1/board/courts/苏1283/commands")
+            assert listed.status_code == 200, listed.text
+            return [(c["command_id"], c["case_number"]) for c in listed.json()] == [
+                (lent.json()["command_id"], "")
+            ]
+
+        await eventually(loan_pending)
+
         # Officer assigned: that clock clears and leaves the board.
         async with stack.client(stack.intake) as http:
             assigned = await http.post(
