@@ -39,6 +39,9 @@ class Role(StrEnum):
 
 READ_ONLY_ROLES = frozenset({Role.OVERSEER})
 
+CLOCK_SKEW = timedelta(minutes=1)
+"""How far ahead of this service's clock a token's issue time may be (another host's clock)."""
+
 
 class PrincipalKind(StrEnum):
     PERSON = "person"
@@ -111,16 +114,28 @@ class TokenAuthority:
                 self._secret,
                 algorithms=["HS256"],
                 issuer=self._issuer,
-                # Expiry is checked below against the injected clock.
-                options={"verify_exp": False, "require": ["exp", "sub", "iss"]},
+                # Expiry and issue time are checked below against the injected clock (PyJWT
+                # would judge them on the wall clock, refusing a simulated future's tokens).
+                options={
+                    "verify_exp": False,
+                    "verify_iat": False,
+                    "require": ["exp", "iat", "sub", "iss"],
+                },
             )
         except jwt.InvalidSignatureError:
             raise AuthError("token signature is invalid") from None
         except jwt.PyJWTError as exc:
             raise AuthError(f"token is invalid: {exc}") from None
-        expires_at = datetime.fromtimestamp(int(claims["exp"]), tz=self._clock.now().tzinfo)
-        if self._clock.now() >= expires_at:
+        now = self._clock.now()
+        try:
+            expires_at = datetime.fromtimestamp(int(claims["exp"]), tz=now.tzinfo)
+            issued_at = datetime.fromtimestamp(int(claims["iat"]), tz=now.tzinfo)
+        except (TypeError, ValueError, OverflowError, OSError):
+            raise AuthError("token times (exp, iat) must be integers") from None
+        if now >= expires_at:
             raise AuthError(f"token expired at {expires_at.isoformat()}")
+        if issued_at > now + CLOCK_SKEW:
+            raise AuthError(f"token issued in the future, at {issued_at.isoformat()}")
         try:
             court = parse_court_code(str(claims.get("court", ""))).code
             role = Role(str(claims.get("role")))

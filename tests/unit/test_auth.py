@@ -59,6 +59,20 @@ def test_a_token_expires_on_the_injected_clock() -> None:
         tokens.verify(token)
 
 
+def test_token_times_are_judged_on_the_injected_clock_not_the_wall_clock() -> None:
+    # A simulated year may run ahead of today: its tokens are valid on its own clock.
+    clock = SimulatedClock(START + timedelta(days=5 * 365))
+    tokens = authority(clock)
+    identity = tokens.verify(tokens.issue(subject="c1", court_code="苏1283", role=Role.CLERK))
+    assert identity.subject == "c1"
+    # A token issued later than the verifier's clock (beyond a minute of skew) is refused.
+    later = authority(SimulatedClock(clock.now() + timedelta(minutes=5)))
+    with pytest.raises(AuthError, match="issued in the future"):
+        tokens.verify(later.issue(subject="c1", court_code="苏1283", role=Role.CLERK))
+    skewed = authority(SimulatedClock(clock.now() + timedelta(seconds=30)))
+    tokens.verify(skewed.issue(subject="c1", court_code="苏1283", role=Role.CLERK))
+
+
 def test_basic_court_acts_on_its_own_cases_only() -> None:
     clerk = authority(SimulatedClock(START))
     who = clerk.verify(clerk.issue(subject="u", court_code="苏1283", role=Role.CLERK))
