@@ -15,15 +15,16 @@ from redis.asyncio.client import Pipeline
 from services.command.bootstrap import bootstrap
 from services.command.deadlines.engine import DeadlineEngine
 from tests.conftest import Isolated, read_topic
-from tests.factories import case_filed_event
+from tests.factories import ACTOR, case_filed_event
 from tests.polling import eventually
 from zhixing.auth import Role, TokenAuthority
 from zhixing.bus import EventPublisher
 from zhixing.clock import CHINA_TZ, SimulatedClock
-from zhixing.events import decode_event
+from zhixing.events import decode_event, new_event
 from zhixing.service import ServiceHost
 from zhixing.settings import ServiceSettings
 from zhixing.topics import DEADLINE_EVENTS
+from zhixing.v1 import asset_events_pb2
 from zhixing.v1 import deadline_events_pb2 as pb
 from zhixing.workcalendar import CalendarSettings
 
@@ -111,6 +112,42 @@ async def test_a_filed_case_opens_its_clocks_which_warn_breach_and_escalate_over
         if isinstance(p, pb.ClockWarned) and p.clock.rule_id == "asset.network-query"
     ]
     assert [w.warning for w in warned] == ["working_days_remaining=2", "due_day=True"]
+
+
+async def test_a_stop_read_before_its_start_clears_the_clock_when_it_opens(
+    isolated: Isolated, publisher: EventPublisher, tmp_path: Path
+) -> None:
+    # Topics are not ordered with each other: the query's completion (asset topic) may be
+    # read before the filing (case topic) that opened the query's clock.
+    clock = SimulatedClock(MONDAY_9AM)
+    host = command_host(isolated, clock, tmp_path)
+    engine = engine_of(host)
+    await host.start()
+    try:
+        filed = case_filed_event("case-7", clock=clock)
+        completed = new_event(
+            asset_events_pb2.NetworkQueryCompleted(case_id="case-7", round=1),
+            aggregate_id="case-7", court_code="苏1283", actor=ACTOR, clock=clock,
+        )  # fmt: skip
+        await publisher.publish(completed)
+        kept = engine.early_stop_key("asset.network-query", "case-7")
+
+        async def stop_kept() -> bool:
+            return bool(await isolated.redis.exists(kept))
+
+        await eventually(stop_kept)
+        await publisher.publish(filed)
+
+        async def opened() -> bool:
+            return {s.rule_id for s in await engine.clocks_of("case-7")} == CASE_CLOCKS
+
+        await eventually(opened)
+        states = {s.rule_id: s for s in await engine.clocks_of("case-7")}
+        assert states["asset.network-query"].status == "cleared"
+        assert states["case.close"].status == "running"
+        assert not await isolated.redis.exists(kept)  # used once
+    finally:
+        await host.stop()
 
 
 async def test_overdue_clocks_fire_promptly_after_a_restart(

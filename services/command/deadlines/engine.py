@@ -51,6 +51,12 @@ log = structlog.get_logger(__name__)
 
 R = TypeVar("R")
 
+EARLY_STOP_TTL_S = 7 * 24 * 3600
+"""How long a stop that found no clock is kept for its start arriving late. Topics are not
+ordered with each other (a query's completion, on the asset topic, can be read before the
+filing that started its clock, on the case topic), so the engine keeps such a stop and
+applies it when its clock opens, if the stop happened at or after the start."""
+
 FIRE_LATENESS = Histogram(
     "zhixing_deadline_fire_lateness_seconds",
     "How long after its due instant a timer fired (on the engine's clock)",
@@ -137,6 +143,9 @@ class DeadlineEngine:
     def clock_key(self, clock_id: str) -> str:
         return self._keys.key("deadline", "clock", clock_id)
 
+    def early_stop_key(self, rule_id: str, subject_id: str) -> str:
+        return self._keys.key("deadline", "early-stop", rule_id, subject_id)
+
     def subject_key(self, subject_id: str) -> str:
         return self._keys.key("deadline", "subject", subject_id)
 
@@ -214,12 +223,17 @@ class DeadlineEngine:
             s for s in signals if s.event_name in self.rules.by_event or s.event_name in MOVE_EVENTS
         ]
         if not signals:
-            return (signals, {}, set())
+            return (signals, {}, set(), {})
         ids, subjects = self._concerned(signals)
         subject_keys = [self.subject_key(s) for s in sorted(subjects)]
+        starts = sorted({
+            (rule.id, signal.subject_id) for signal in signals
+            for role, rule in self.rules.by_event.get(signal.event_name, []) if role == "start"
+        })  # fmt: skip
+        early_keys = [self.early_stop_key(rule_id, subject) for rule_id, subject in starts]
         # WATCH first: it puts the pipeline in immediate mode, and a change to any key read
         # here before EXEC makes the batch retry.
-        await pipe.watch(self.horizon_key, *subject_keys)
+        await pipe.watch(self.horizon_key, *subject_keys, *early_keys)
         if subject_keys:
             async with self._redis.pipeline(transaction=False) as reads:
                 for key in subject_keys:
@@ -230,13 +244,18 @@ class DeadlineEngine:
             await pipe.watch(*[self.clock_key(i) for i in sorted(ids)])
         states = await self._load(pipe, sorted(ids))
         alerted = {int(y) for y in await pipe.smembers(self.horizon_key)}
-        return (signals, states, alerted)
+        early = {}
+        if early_keys:
+            for pair, raw in zip(starts, await pipe.mget(early_keys), strict=True):
+                if raw is not None:
+                    early[pair] = json.loads(raw)
+        return (signals, states, alerted, early)
 
     async def __call__(self, events: Sequence[Event[Message]], tx: Transaction) -> None:
         """Batch handler on every topic: apply each signal in order, then write."""
         if tx.prepared is None:  # called without prepare: nothing to do
             return
-        signals, states, alerted = tx.prepared
+        signals, states, alerted, early = tx.prepared
         by_rule_subject: dict[tuple[str, str], list[ClockState]] = {}
         for loaded in states.values():
             by_rule_subject.setdefault((loaded.rule_id, loaded.subject_id), []).append(loaded)
@@ -271,6 +290,7 @@ class DeadlineEngine:
                     previous = states.get(clock_id)
                     if previous is not None and previous.status is not Status.CLEARED:
                         messages = self.rules.clear(previous, signal) + messages
+                    messages += self._apply_early_stop(tx, early, rule, signal, state)
                     states[clock_id] = state
                     same = by_rule_subject.setdefault((rule.id, state.subject_id), [])
                     same[:] = [s for s in same if s.clock_id != clock_id] + [state]
@@ -289,6 +309,8 @@ class DeadlineEngine:
                                for name, value in zip(rule.per, s.per_values, strict=True))
                     ]  # fmt: skip
                     messages = []
+                    if role == "stop" and not targets:
+                        self._keep_early_stop(tx, early, rule.id, signal)
                 for state in targets:
                     if role == "stop":
                         messages = self.rules.clear(state, signal)
@@ -306,6 +328,45 @@ class DeadlineEngine:
                 self._stage(tx.pipe, state, [message], causation_id=causation)
         if touched:
             self.schedule_changed.set()
+
+    def _keep_early_stop(
+        self, tx: Transaction, early: dict[tuple[str, str], Any], rule_id: str, signal: Signal
+    ) -> None:
+        stop = {"event_id": signal.event_id, "event_name": signal.event_name,
+                "court_code": signal.court_code, "occurred_at": signal.occurred_at.isoformat(),
+                "attributes": dict(signal.attributes)}  # fmt: skip
+        early[(rule_id, signal.subject_id)] = stop
+        tx.pipe.set(
+            self.early_stop_key(rule_id, signal.subject_id),
+            json.dumps(stop, ensure_ascii=False),
+            ex=EARLY_STOP_TTL_S,
+        )
+
+    def _apply_early_stop(
+        self, tx: Transaction, early: dict[tuple[str, str], Any], rule: Any, start: Signal,
+        state: ClockState,
+    ) -> list[Message]:  # fmt: skip
+        """The clock just opened was stopped already (its stop was read first): clear it."""
+        stop = early.get((rule.id, state.subject_id))
+        if stop is None:
+            return []
+        stopped = Signal(
+            event_id=stop["event_id"], event_name=stop["event_name"],
+            subject_id=state.subject_id, court_code=stop["court_code"],
+            occurred_at=dt.datetime.fromisoformat(stop["occurred_at"]),
+            attributes=stop["attributes"],
+        )  # fmt: skip
+        same_clock = all(
+            stopped.attributes.get(name) in (None, value)
+            for name, value in zip(rule.per, state.per_values, strict=True)
+        )
+        if not same_clock or stopped.occurred_at < start.occurred_at:
+            return []
+        del early[(rule.id, state.subject_id)]
+        tx.pipe.delete(self.early_stop_key(rule.id, state.subject_id))
+        log.info("clock stopped before it was read to start", clock_id=state.clock_id,
+                 stopped_by=stopped.event_id)  # fmt: skip
+        return self.rules.clear(state, stopped)
 
     # --- the scheduler side ---------------------------------------------------------------
 
