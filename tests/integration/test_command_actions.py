@@ -243,8 +243,14 @@ async def test_a_designated_case_moves_in_every_service_and_keeps_its_clocks(
             )
         assert (old.status_code, new.status_code) == (404, 200)
         assert new.json()["filing_court"] == "苏1283"
-        matter_clocks = await clocks(stack, entrustment_id, "苏1282", Role.OFFICER)
-        assert "entrustment.start" in matter_clocks  # the new entrusting court reads them
+
+        # The new entrusting court reads the matter's clocks (the engine learns of it from
+        # the entrustment service's own event, after the case's move).
+        async def matter_clocks_visible() -> bool:
+            matter_clocks = await clocks(stack, entrustment_id, "苏1282", Role.OFFICER)
+            return "entrustment.start" in matter_clocks
+
+        await eventually(matter_clocks_visible)
 
         # The board and the figures count the case and its running clocks at the new court
         # (each moved clock said so with ClockMoved); at the old court only the designation's
