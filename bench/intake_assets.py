@@ -57,6 +57,11 @@ class Platform:
         return {name: peak_rss_mb(str(process.pid)) for name, process in self.processes.items()}
 
 
+SERVICES = (
+    "agency_gateway", "intake", "asset_control", "command", "entrustment", "dispute_coordinator",
+)  # fmt: skip
+
+
 def peak_rss_mb(pid: str = "self") -> float:
     """A process's peak resident memory (Linux's VmHWM), in MiB."""
     with open(f"/proc/{pid}/status", encoding="ascii") as status:
@@ -89,9 +94,14 @@ async def platform(bootstrap: str, redis_url: str) -> AsyncIterator[Platform]:
         "ZHIXING_AGENCY_TARGET": f"127.0.0.1:{gateway}",
         "ZHIXING_AGENCY_POLL_INTERVAL_S": "0.02",
     }
+    # The rest of the platform runs behind them too, so that every service's memory is
+    # measured under the same load (the command service reads every event).
+    for name in ("command", "entrustment", "dispute_coordinator"):
+        env[f"ZHIXING_{name.upper()}_HTTP_PORT"] = str(free_port())
+        env[f"ZHIXING_{name.upper()}_GRPC_PORT"] = str(free_port())
     processes = {
         name: subprocess.Popen([sys.executable, "-m", f"services.{name}"], cwd=ROOT, env=env)
-        for name in ("agency_gateway", "intake", "asset_control")
+        for name in SERVICES
     }
     url = f"http://127.0.0.1:{http}"
     try:
