@@ -38,6 +38,7 @@ from zhixing.settings import AuthSettings
 from zhixing.topics import ASSET_EVENTS, physical_name
 
 SECRET = "bench-secret-" + "x" * 40
+SERVICE_SECRET = "bench-service-secret-" + "s" * 40
 GATEWAY_LATENCY_MS = 200
 FILINGS = 1000
 CONCURRENCY = 32
@@ -81,6 +82,7 @@ async def platform(bootstrap: str, redis_url: str) -> AsyncIterator[Platform]:
         "ZHIXING_ENV": "test",
         "ZHIXING_LOG_LEVEL": "WARNING",
         "ZHIXING_AUTH_SECRET": SECRET,
+        "ZHIXING_AUTH_SERVICE_SECRET": SERVICE_SECRET,
         "ZHIXING_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
         "ZHIXING_KAFKA_TOPIC_PREFIX": prefix,
         "ZHIXING_REDIS_URL": redis_url,
@@ -151,7 +153,9 @@ def body(n: int) -> dict[str, object]:
 
 
 def headers() -> dict[str, str]:
-    tokens = TokenAuthority(AuthSettings(secret=SECRET, env="test"), SystemClock())
+    tokens = TokenAuthority(
+        AuthSettings(secret=SECRET, service_secret=SERVICE_SECRET, env="test"), SystemClock()
+    )
     token = tokens.issue(subject="bench", court_code="苏1283", role=Role.CLERK)
     return {"Authorization": f"Bearer {token}"}
 

@@ -101,7 +101,11 @@ async def dashboard_api(bootstrap: str, redis_url: str, rounds: int) -> list[dic
     """Seeds the board once, then times ``rounds`` rounds of the dashboard's requests."""
     prefix = f"b{uuid.uuid4().hex[:8]}."
     await create_topics(bootstrap, prefix)
-    auth = AuthSettings(secret=SecretStr("bench-secret-" + "x" * 40), env="test")
+    auth = AuthSettings(
+        secret=SecretStr("bench-secret-" + "x" * 40),
+        service_secret=SecretStr("bench-service-secret-" + "s" * 40),
+        env="test",
+    )
     clock = SystemClock()
     host = command_bootstrap(
         clock=clock, auth=auth, ports=ServiceSettings(http_port=0, grpc_port=0),

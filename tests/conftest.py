@@ -25,10 +25,12 @@ from zhixing.settings import AuthSettings, KafkaSettings, RedisSettings
 from zhixing.topics import physical_name
 
 TEST_SECRET = "test-secret-" + "x" * 40
+TEST_SERVICE_SECRET = "test-service-secret-" + "s" * 40
 
 # Services started by tests run as ZHIXING_ENV=test with a non-default secret.
 os.environ.setdefault("ZHIXING_ENV", "test")
 os.environ.setdefault("ZHIXING_AUTH_SECRET", TEST_SECRET)
+os.environ.setdefault("ZHIXING_AUTH_SERVICE_SECRET", TEST_SERVICE_SECRET)
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,7 @@ class Isolated:
             "ZHIXING_REDIS_URL": self.redis_settings.url,
             "ZHIXING_REDIS_KEY_PREFIX": self.prefix,
             "ZHIXING_AUTH_SECRET": TEST_SECRET,
+            "ZHIXING_AUTH_SERVICE_SECRET": TEST_SERVICE_SECRET,
             "ZHIXING_ENV": "test",
             "ZHIXING_LOG_LEVEL": "WARNING",
         }
@@ -113,7 +116,7 @@ async def isolated(infra: Infra) -> AsyncIterator[Isolated]:
     redis_settings = RedisSettings(url=infra.redis_url, key_prefix=prefix)
     topics = await create_topics(infra.bootstrap_servers, prefix)
     client = aioredis.Redis.from_url(infra.redis_url)
-    auth = AuthSettings(secret=TEST_SECRET, env="test")
+    auth = AuthSettings(secret=TEST_SECRET, service_secret=TEST_SERVICE_SECRET, env="test")
     try:
         yield Isolated(prefix, kafka, redis_settings, client, auth)
     finally:

@@ -20,7 +20,7 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from zhixing.clock import Clock
-from zhixing.courts import UnknownCourtCode, covers, parse_court_code
+from zhixing.courts import SUPREME_COURT, UnknownCourtCode, covers, parse_court_code
 from zhixing.errors import NotFound
 from zhixing.settings import AuthSettings
 from zhixing.v1 import envelope_pb2
@@ -75,11 +75,24 @@ class Identity:
         )
 
 
+SERVICE_AUDIENCE = "zhixing-services"
+"""The audience of service credentials: a person's token never carries it."""
+
+
 class TokenAuthority:
-    """Issues and verifies tokens with the platform secret."""
+    """Issues and verifies people's tokens and platform services' credentials.
+
+    The two are signed with different keys (``AuthSettings.secret`` and
+    ``service_secret``): a token is verified with the key its ``kind`` claim names, so a
+    person's token that claims to be a service fails its signature check, and ``issue``
+    refuses to mint a person with the service role.
+    """
 
     def __init__(self, settings: AuthSettings, clock: Clock) -> None:
-        self._secret = settings.secret.get_secret_value()
+        self._secrets = {
+            PrincipalKind.PERSON: settings.secret.get_secret_value(),
+            PrincipalKind.SERVICE: settings.service_secret.get_secret_value(),
+        }
         self._issuer = settings.issuer
         self._ttl = timedelta(seconds=settings.token_ttl_seconds)
         self._clock = clock
@@ -90,12 +103,26 @@ class TokenAuthority:
         subject: str,
         court_code: str,
         role: Role,
-        kind: PrincipalKind = PrincipalKind.PERSON,
         ttl: timedelta | None = None,
     ) -> str:
+        """A person's token. Service credentials come from ``issue_service`` only."""
+        if role is Role.SERVICE:
+            raise ValueError("a person cannot hold the service role; use issue_service")
         parse_court_code(court_code)
+        return self._sign(PrincipalKind.PERSON, subject, court_code, role, ttl)
+
+    def issue_service(self, service: str, *, ttl: timedelta | None = None) -> str:
+        """The credential a platform service presents to another (gRPC calls)."""
+        if not service or len(service) > 64:
+            raise ValueError("a service name is 1 to 64 characters")
+        return self._sign(PrincipalKind.SERVICE, f"svc:{service}", SUPREME_COURT, Role.SERVICE, ttl)
+
+    def _sign(
+        self, kind: PrincipalKind, subject: str, court_code: str, role: Role,
+        ttl: timedelta | None,
+    ) -> str:  # fmt: skip
         now = self._clock.now()
-        claims = {
+        claims: dict[str, Any] = {
             "iss": self._issuer,
             "sub": subject,
             "kind": kind.value,
@@ -105,15 +132,27 @@ class TokenAuthority:
             "exp": int((now + (ttl or self._ttl)).timestamp()),
             "jti": str(uuid.uuid4()),
         }
-        return jwt.encode(claims, self._secret, algorithm="HS256")
+        if kind is PrincipalKind.SERVICE:
+            claims["aud"] = SERVICE_AUDIENCE
+        return jwt.encode(claims, self._secrets[kind], algorithm="HS256")
 
     def verify(self, token: str) -> Identity:
         try:
+            unverified = jwt.decode(token, options={"verify_signature": False})
+            kind = PrincipalKind(str(unverified.get("kind")))
+        except jwt.PyJWTError as exc:
+            raise AuthError(f"token is invalid: {exc}") from None
+        except ValueError:
+            raise AuthError(
+                "token claims are invalid: 'kind' is neither person nor service"
+            ) from None
+        try:
             claims = jwt.decode(
                 token,
-                self._secret,
+                self._secrets[kind],
                 algorithms=["HS256"],
                 issuer=self._issuer,
+                audience=SERVICE_AUDIENCE if kind is PrincipalKind.SERVICE else None,
                 # Expiry and issue time are checked below against the injected clock (PyJWT
                 # would judge them on the wall clock, refusing a simulated future's tokens).
                 options={
@@ -139,9 +178,12 @@ class TokenAuthority:
         try:
             court = parse_court_code(str(claims.get("court", ""))).code
             role = Role(str(claims.get("role")))
-            kind = PrincipalKind(str(claims.get("kind")))
         except (UnknownCourtCode, ValueError) as exc:
             raise AuthError(f"token claims are invalid: {exc}") from None
+        if (role is Role.SERVICE) != (kind is PrincipalKind.SERVICE):
+            raise AuthError(
+                "token claims are invalid: only a service credential has role 'service'"
+            )
         return Identity(str(claims["sub"]), kind, court, role, expires_at)
 
 
@@ -149,14 +191,27 @@ def require_scope(identity: Identity, court_code: str, *, write: bool) -> None:
     """Refuse unless ``identity`` may read (or write) the business of ``court_code``.
 
     A basic court acts on its own cases, an intermediate or high court on its jurisdiction;
-    read-only roles never write; platform services act everywhere.
+    read-only roles never write; platform services act everywhere. An outside agency has no
+    court business at all: it sees only the disputes it is party to, which the dispute
+    coordinator checks by the agency's own identity (``Role.AGENCY`` never passes here).
     """
+    if identity.role is Role.AGENCY:
+        raise ScopeError("an agency sees only the disputes it is party to")
     if write and identity.role in READ_ONLY_ROLES:
         raise ScopeError(f"role {identity.role.value!r} is read-only")
-    if identity.role is Role.SERVICE:
+    if identity.role is Role.SERVICE and identity.kind is PrincipalKind.SERVICE:
         return
     if not covers(identity.court_code, court_code):
         raise ScopeError(f"court {identity.court_code} has no jurisdiction over court {court_code}")
+
+
+def may_read(identity: Identity, court_code: str) -> bool:
+    """Whether ``identity`` may read the business of ``court_code`` (``require_scope``)."""
+    try:
+        require_scope(identity, court_code, write=False)
+    except ScopeError:
+        return False
+    return True
 
 
 def require_visible(identity: Identity, court_code: str | None, what: str) -> None:
@@ -218,11 +273,18 @@ def current_identity(
             headers={"WWW-Authenticate": "Bearer"},
         )
     try:
-        return _authority(request).verify(credentials.credentials)
+        identity = _authority(request).verify(credentials.credentials)
     except AuthError as exc:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, str(exc), headers={"WWW-Authenticate": "Bearer"}
         ) from None
+    # One choke point before any route runs: an outside agency reaches only the service that
+    # holds the disputes it is party to (which then checks the party itself).
+    if identity.role is Role.AGENCY and not getattr(request.app.state, "admits_agencies", False):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, "an agency sees only the disputes it is party to"
+        )
+    return identity
 
 
 CurrentIdentity = Annotated[Identity, Depends(current_identity)]
@@ -243,8 +305,33 @@ def grpc_identity() -> Identity:
     return _grpc_identity.get()
 
 
+class ServiceCredential:
+    """The credential one service presents on its gRPC calls, renewed before it expires."""
+
+    RENEW_BEFORE = timedelta(minutes=10)
+
+    def __init__(self, authority: TokenAuthority, service: str, clock: Clock) -> None:
+        self._authority = authority
+        self._service = service
+        self._clock = clock
+        self._token = ""
+        self._renew_at = clock.now()
+
+    def metadata(self) -> list[tuple[str, str]]:
+        """gRPC call metadata carrying the credential."""
+        now = self._clock.now()
+        if not self._token or now >= self._renew_at:
+            self._token = self._authority.issue_service(self._service)
+            self._renew_at = self._authority.verify(self._token).expires_at - self.RENEW_BEFORE
+        return [("authorization", f"Bearer {self._token}")]
+
+
 class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
-    """Rejects gRPC calls without a valid bearer token (health checks excepted)."""
+    """Rejects gRPC calls without a valid service credential (health checks excepted).
+
+    gRPC ports serve the platform's services only; people use the HTTP APIs, where their
+    court and role are checked route by route.
+    """
 
     def __init__(self, authority: TokenAuthority) -> None:
         self._authority = authority
@@ -268,6 +355,11 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
             identity = self._authority.verify(token)
         except AuthError as exc:
             return _abort_handler(grpc.StatusCode.UNAUTHENTICATED, str(exc))
+        if identity.kind is not PrincipalKind.SERVICE:
+            return _abort_handler(
+                grpc.StatusCode.PERMISSION_DENIED,
+                "gRPC ports serve platform services only; people use the HTTP API",
+            )
         handler = await continuation(handler_call_details)
         if handler is None or handler.unary_unary is None:
             return handler

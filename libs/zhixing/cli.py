@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from zhixing.auth import PrincipalKind, Role, TokenAuthority
+from zhixing.auth import Role, TokenAuthority
 from zhixing.clock import CHINA_TZ, SystemClock
 from zhixing.courts import CourtDirectory, CourtFileError, UnknownCourtCode, directory
 from zhixing.periods import Due, PeriodCounter, Unit
@@ -34,20 +34,21 @@ err = Console(stderr=True)
 @app.command()
 def token(
     court: Annotated[str, typer.Option(help="Court code, e.g. 苏1283")],
-    role: Annotated[Role, typer.Option(help="Role the token grants")],
+    role: Annotated[Role, typer.Option(help="Role the token grants (a person's role)")],
     subject: Annotated[str, typer.Option(help="Who the token names")] = "dev-user",
-    service: Annotated[bool, typer.Option(help="Issue a service token")] = False,
     hours: Annotated[float, typer.Option(min=0.01, help="Lifetime in hours")] = 8.0,
 ) -> None:
-    """Print a signed token (with the secret of ZHIXING_AUTH_SECRET, or the dev default)."""
+    """Print a person's signed token (with ZHIXING_AUTH_SECRET, or the dev default).
+
+    Service credentials are never minted here: each service signs its own with
+    ZHIXING_AUTH_SERVICE_SECRET, a key people's tools do not hold."""
     authority = TokenAuthority(AuthSettings(), SystemClock())
+    if role is Role.SERVICE:
+        err.print("error: the service role belongs to platform services, not to a person")
+        raise typer.Exit(2)
     try:
         issued = authority.issue(
-            subject=subject,
-            court_code=court,
-            role=role,
-            kind=PrincipalKind.SERVICE if service else PrincipalKind.PERSON,
-            ttl=timedelta(hours=hours),
+            subject=subject, court_code=court, role=role, ttl=timedelta(hours=hours)
         )
     except UnknownCourtCode as exc:
         err.print(f"error: {exc}")

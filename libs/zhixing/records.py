@@ -4,7 +4,7 @@ history each keeps of who did what. Entrustments, disputes and command actions u
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
@@ -12,6 +12,7 @@ from redis.asyncio.client import Pipeline
 
 from zhixing.auth import Identity
 from zhixing.clock import Clock
+from zhixing.courts import directory
 from zhixing.errors import NotFound
 from zhixing.state import KeySpace, transact
 
@@ -36,6 +37,13 @@ class JsonRecords:
 
     def put(self, pipe: Pipeline, record_id: str, record: Record) -> None:
         pipe.set(self.key(record_id), json.dumps(record, ensure_ascii=False))
+
+    async def many(self, record_ids: Sequence[str]) -> list[Record]:
+        """The records that exist of ``record_ids``, in that order (one round trip)."""
+        if not record_ids:
+            return []
+        raws = await self._redis.mget([self.key(i) for i in record_ids])
+        return [json.loads(raw) for raw in raws if raw is not None]
 
     async def change(
         self, record_id: str, act: Callable[[Pipeline, Record], Awaitable[T]], *,
@@ -79,3 +87,14 @@ def log_act(record: Record, clock: Clock, act: str, identity: Identity, **detail
         {"at": clock.now().isoformat(), "act": act, "by": identity.subject,
          "court": identity.court_code, **details}
     )  # fmt: skip
+
+
+async def ids_in_jurisdiction(
+    redis: aioredis.Redis, index_of: Callable[[str], str], court: str
+) -> list[str]:
+    """The ids indexed under ``court`` or any court below it (``index_of(court)`` names a
+    court's index set): what a superior court may list, it may read (issue 13)."""
+    keys = [index_of(c) for c in directory().jurisdiction(court)]
+    return sorted(
+        {i.decode() if isinstance(i, bytes) else str(i) for i in await redis.sunion(keys)}
+    )

@@ -13,6 +13,7 @@ from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_AUTH_SECRET = "zhixing-dev-secret-do-not-use-in-production-0000"
+DEV_SERVICE_SECRET = "zhixing-dev-service-secret-do-not-use-in-production"
 
 
 class Environment(StrEnum):
@@ -73,7 +74,14 @@ class AuthSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ZHIXING_AUTH_", extra="ignore")
 
     secret: SecretStr = Field(
-        SecretStr(DEV_AUTH_SECRET), description="HMAC key for tokens; at least 32 characters"
+        SecretStr(DEV_AUTH_SECRET),
+        description="HMAC key for people's tokens; at least 32 characters",
+    )
+    # Service credentials are signed with a key of their own, so no person's token, and no
+    # tool that mints people's tokens, can pass for a platform service (issue 13).
+    service_secret: SecretStr = Field(
+        SecretStr(DEV_SERVICE_SECRET),
+        description="HMAC key for service credentials; at least 32 characters, not `secret`",
     )
     issuer: str = Field("zhixing", description="Token issuer claim")
     token_ttl_seconds: int = Field(8 * 3600, ge=60, description="Lifetime of issued tokens")
@@ -85,13 +93,26 @@ class AuthSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_default_secret_outside_dev(self) -> AuthSettings:
-        value = self.secret.get_secret_value()
-        if len(value) < 32:
-            raise ValueError("ZHIXING_AUTH_SECRET must be at least 32 characters")
-        if self.env is not Environment.DEV and value == DEV_AUTH_SECRET:
+        secrets = (
+            ("ZHIXING_AUTH_SECRET", self.secret.get_secret_value(), DEV_AUTH_SECRET),
+            (
+                "ZHIXING_AUTH_SERVICE_SECRET",
+                self.service_secret.get_secret_value(),
+                DEV_SERVICE_SECRET,
+            ),
+        )
+        for name, value, default in secrets:
+            if len(value) < 32:
+                raise ValueError(f"{name} must be at least 32 characters")
+            if self.env is not Environment.DEV and value == default:
+                raise ValueError(
+                    f"{name} still holds the development default; "
+                    f"set a real secret before running with ZHIXING_ENV={self.env.value}"
+                )
+        if self.secret.get_secret_value() == self.service_secret.get_secret_value():
             raise ValueError(
-                "ZHIXING_AUTH_SECRET still holds the development default; "
-                f"set a real secret before running with ZHIXING_ENV={self.env.value}"
+                "ZHIXING_AUTH_SERVICE_SECRET must differ from ZHIXING_AUTH_SECRET: a person's "
+                "token must never pass for a service credential"
             )
         return self
 

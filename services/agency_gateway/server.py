@@ -23,7 +23,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.agency_gateway.synthetic import synthetic_assets
 from zhixing.assets import LIQUID_KINDS, AssetKind, Channel
+from zhixing.auth import AuthInterceptor, TokenAuthority
 from zhixing.clock import Clock, SystemClock
+from zhixing.settings import AuthSettings
 from zhixing.v1 import agency_gateway_pb2 as pb
 from zhixing.v1 import agency_gateway_pb2_grpc
 
@@ -194,11 +196,20 @@ class AgencyGateway(agency_gateway_pb2_grpc.AgencyGatewayServiceServicer):
 
 
 class GatewayServer:
-    def __init__(self, settings: GatewaySettings | None = None, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        settings: GatewaySettings | None = None,
+        clock: Clock | None = None,
+        auth: AuthSettings | None = None,
+    ) -> None:
         self._settings = settings or GatewaySettings()
-        self._server = grpc.aio.server()
+        clock = clock or SystemClock()
+        # Like every gRPC port of the platform, the gateway answers service credentials only
+        # (the outside systems it stands in for accept no anonymous caller either).
+        authority = TokenAuthority(auth or AuthSettings(), clock)
+        self._server = grpc.aio.server(interceptors=[AuthInterceptor(authority)])
         self._health = HealthServicer()
-        self.gateway = AgencyGateway(self._settings, clock or SystemClock())
+        self.gateway = AgencyGateway(self._settings, clock)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
         agency_gateway_pb2_grpc.add_AgencyGatewayServiceServicer_to_server(
             self.gateway, self._server

@@ -11,6 +11,7 @@ import grpc
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from zhixing.auth import ServiceCredential
 from zhixing.v1 import agency_gateway_pb2 as pb
 from zhixing.v1 import agency_gateway_pb2_grpc
 
@@ -61,27 +62,32 @@ class AgencySettings(BaseSettings):
 
 
 class GrpcAgencyClient:
-    def __init__(self, settings: AgencySettings) -> None:
+    def __init__(self, settings: AgencySettings, credential: ServiceCredential) -> None:
         self._settings = settings
+        self._credential = credential
         self._channel = grpc.aio.insecure_channel(settings.target)
         self._stub = agency_gateway_pb2_grpc.AgencyGatewayServiceStub(self._channel)
 
+    def _call(self) -> dict[str, object]:
+        """Deadline and credential of one call."""
+        return {"timeout": self._settings.call_timeout_s, "metadata": self._credential.metadata()}
+
     async def submit_query(self, request: pb.SubmitQueryRequest) -> None:
         try:
-            await self._stub.SubmitQuery(request, timeout=self._settings.call_timeout_s)
+            await self._stub.SubmitQuery(request, **self._call())
         except grpc.aio.AioRpcError as exc:
             raise AgencyUnavailable(f"{exc.code().name}: {exc.details()}") from None
 
     async def submit_control(self, request: pb.SubmitControlRequest) -> None:
         try:
-            await self._stub.SubmitControl(request, timeout=self._settings.call_timeout_s)
+            await self._stub.SubmitControl(request, **self._call())
         except grpc.aio.AioRpcError as exc:
             raise AgencyUnavailable(f"{exc.code().name}: {exc.details()}") from None
 
     async def fetch_feedback(self, max_items: int) -> Sequence[pb.Feedback]:
         try:
             reply = await self._stub.FetchFeedback(
-                pb.FetchFeedbackRequest(max=max_items), timeout=self._settings.call_timeout_s
+                pb.FetchFeedbackRequest(max=max_items), **self._call()
             )
         except grpc.aio.AioRpcError as exc:
             raise AgencyUnavailable(f"{exc.code().name}: {exc.details()}") from None
@@ -90,8 +96,7 @@ class GrpcAgencyClient:
     async def ack_feedback(self, feedback_ids: Sequence[str]) -> None:
         try:
             await self._stub.AckFeedback(
-                pb.AckFeedbackRequest(feedback_ids=list(feedback_ids)),
-                timeout=self._settings.call_timeout_s,
+                pb.AckFeedbackRequest(feedback_ids=list(feedback_ids)), **self._call()
             )
         except grpc.aio.AioRpcError as exc:
             raise AgencyUnavailable(f"{exc.code().name}: {exc.details()}") from None

@@ -46,7 +46,9 @@ def bootstrap(
     app.state.asset_control = control
 
     app.include_router(router)
-    worker = AgencyWorker(control, agency_client or GrpcAgencyClient(agency), agency)
+    worker = AgencyWorker(
+        control, agency_client or GrpcAgencyClient(agency, ctx.service_credential()), agency
+    )
     app.state.agency_worker = worker
     return ServiceHost(
         ctx=ctx,

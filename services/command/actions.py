@@ -19,13 +19,13 @@ from google.protobuf.message import Message
 from redis.asyncio.client import Pipeline
 
 from services.command.projections import CaseOverviews
-from zhixing.auth import Identity, Role, ScopeError, require_role
+from zhixing.auth import Identity, Role, ScopeError, may_read, require_role
 from zhixing.courts import CourtLevel, UnknownCourtCode, covers, directory, parse_court_code
 from zhixing.errors import Conflict, Invalid, NotFound
-from zhixing.records import JsonRecords, log_act
+from zhixing.records import JsonRecords, ids_in_jurisdiction, log_act
 from zhixing.rules import catalogue
 from zhixing.service import ServiceContext
-from zhixing.state import as_text, transact
+from zhixing.state import transact
 from zhixing.v1 import case_events_pb2
 from zhixing.v1 import command_events_pb2 as pb
 
@@ -67,14 +67,12 @@ class CommandActions:
     def visible_to(identity: Identity, record: dict[str, Any]) -> bool:
         courts = (record["target_court"], record["issuing_court"], record.get("to_court"),
                   record.get("lend_to_court"))  # fmt: skip
-        return any(court and covers(identity.court_code, court) for court in courts)
+        return any(court and may_read(identity, court) for court in courts)
 
     async def list_for(self, identity: Identity) -> list[dict[str, Any]]:
-        ids = sorted(
-            as_text(i) for i in await self.ctx.redis.smembers(self.index(identity.court_code))
-        )
-        records = [await self.get(i) for i in ids]
-        return [r for r in records if r is not None]
+        """Every command action the identity may read, its court's and its jurisdiction's."""
+        ids = await ids_in_jurisdiction(self.ctx.redis, self.index, identity.court_code)
+        return [r for r in await self.records.many(ids) if self.visible_to(identity, r)]
 
     def _stage(self, pipe: Pipeline, payload: Message, command_id: str, court: str,
                identity: Identity) -> None:  # fmt: skip

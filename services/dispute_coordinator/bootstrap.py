@@ -60,5 +60,6 @@ def bootstrap(
                 ),
             )
         ],
-        state={"disputes": disputes},
+        # The one service an outside agency may call: it sees the disputes it is party to.
+        state={"disputes": disputes, "admits_agencies": True},
     )

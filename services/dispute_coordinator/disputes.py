@@ -26,11 +26,11 @@ from typing import Any
 from google.protobuf.message import Message
 from redis.asyncio.client import Pipeline
 
-from zhixing.auth import Identity, Role, ScopeError, require_role
-from zhixing.courts import CourtDirectory, UnknownCourtCode, covers
+from zhixing.auth import Identity, Role, ScopeError, may_read, require_role
+from zhixing.courts import CourtDirectory, UnknownCourtCode
 from zhixing.errors import Conflict, Invalid, NotFound
 from zhixing.known_cases import KnownCases
-from zhixing.records import JsonRecords, log_act
+from zhixing.records import JsonRecords, ids_in_jurisdiction, log_act
 from zhixing.service import ServiceContext
 from zhixing.state import as_text, transact
 from zhixing.v1 import dispute_events_pb2 as pb
@@ -93,15 +93,18 @@ class Disputes:
         """Courts involved and the courts above them; an agency its own disputes only."""
         if identity.role is Role.AGENCY:
             return bool(record.get("agency", {}).get("id") == identity.subject)
-        if identity.role is Role.SERVICE:
-            return True
-        return any(covers(identity.court_code, court) for court in self.involved(record))
+        return any(may_read(identity, court) for court in self.involved(record))
 
     async def list_for(self, identity: Identity) -> list[dict[str, Any]]:
-        party = identity.subject if identity.role is Role.AGENCY else identity.court_code
-        ids = sorted(as_text(i) for i in await self.ctx.redis.smembers(self.index(party)))
-        records = [await self.get(i) for i in ids]
-        return [r for r in records if r is not None and self.visible_to(identity, r)]
+        """Every dispute the identity may read: an agency's own; a court's, and for a court
+        above, those of every court below it (the common superior sees what it coordinates)."""
+        if identity.role is Role.AGENCY:
+            ids = sorted(
+                as_text(i) for i in await self.ctx.redis.smembers(self.index(identity.subject))
+            )
+        else:
+            ids = await ids_in_jurisdiction(self.ctx.redis, self.index, identity.court_code)
+        return [r for r in await self.records.many(ids) if self.visible_to(identity, r)]
 
     def _stage(
         self, pipe: Pipeline, payload: Message, aggregate_id: str, court: str,

@@ -18,13 +18,13 @@ from typing import Any
 from google.protobuf.message import Message
 from redis.asyncio.client import Pipeline
 
-from zhixing.auth import Identity, Role, ScopeError, require_role, require_scope
+from zhixing.auth import Identity, Role, ScopeError, may_read, require_role, require_scope
 from zhixing.clock import china_today
 from zhixing.courts import CourtDirectory, UnknownCourtCode, covers
 from zhixing.errors import Conflict, Invalid, NotFound
 from zhixing.known_cases import KnownCases
 from zhixing.periods import add_months
-from zhixing.records import JsonRecords, log_act
+from zhixing.records import JsonRecords, ids_in_jurisdiction, log_act
 from zhixing.rules import catalogue
 from zhixing.service import ServiceContext
 from zhixing.state import as_text, transact
@@ -91,14 +91,15 @@ class Entrustments:
     def visible_to(self, identity: Identity, record: dict[str, Any]) -> bool:
         """Both courts, and the courts above either, see the matter."""
         return any(
-            covers(identity.court_code, court) or identity.role is Role.SERVICE
+            may_read(identity, court)
             for court in (record["entrusting_court"], record["entrusted_court"])
         )
 
     async def list_for(self, identity: Identity) -> list[dict[str, Any]]:
-        ids = await self.ctx.redis.smembers(self.court_index(identity.court_code))
-        records = [await self.get(as_text(i)) for i in sorted(ids)]
-        return [r for r in records if r is not None]
+        """Every matter the identity may read: its court's and, for a court above, those of
+        every court below it."""
+        ids = await ids_in_jurisdiction(self.ctx.redis, self.court_index, identity.court_code)
+        return [r for r in await self.records.many(ids) if self.visible_to(identity, r)]
 
     def _stage(
         self, pipe: Pipeline, payload: Message, record: dict[str, Any], court: str,

@@ -30,7 +30,11 @@ async def simulate(settings: WorkloadSettings, *, bootstrap_servers: str, redis_
     await create_topics(bootstrap_servers, prefix)
     clock = SimulatedClock(dt.datetime.combine(settings.start, dt.time(8, 0), CHINA_TZ))
     # Tokens live only as long as the run: a secret of its own, never the development one.
-    auth = AuthSettings(secret=SecretStr(secrets.token_hex(32)), env="test")
+    auth = AuthSettings(
+        secret=SecretStr(secrets.token_hex(32)),
+        service_secret=SecretStr(secrets.token_hex(32)),
+        env="test",
+    )
     calendar = CalendarSettings()
     workload = Workload(settings, StatutoryCalendar.load(calendar))
     async with in_process_platform(

@@ -59,7 +59,9 @@ async def in_process_platform(
 ) -> AsyncIterator[InProcessPlatform]:
     """Start the gateway and the chosen services on ``clock``; stop them on exit."""
     server = GatewayServer(
-        GatewaySettings(**{"grpc_port": 0, "latency_ms": 0, **(gateway or {})}), clock=clock
+        GatewaySettings(**{"grpc_port": 0, "latency_ms": 0, **(gateway or {})}),
+        clock=clock,
+        auth=auth,
     )
     await server.start()
     common: dict[str, Any] = {"clock": clock, "kafka": kafka, "redis": redis, "auth": auth,

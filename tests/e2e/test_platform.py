@@ -102,6 +102,12 @@ def token(court: str, role: Role, isolated: Isolated) -> str:
     )
 
 
+def service_auth(isolated: Isolated) -> list[tuple[str, str]]:
+    """gRPC metadata with a service credential (gRPC ports serve services only)."""
+    credential = TokenAuthority(isolated.auth, SystemClock()).issue_service("e2e")
+    return [("authorization", f"Bearer {credential}")]
+
+
 async def test_a_filed_case_reaches_command_and_every_service(
     platform: Running, isolated: Isolated
 ) -> None:
@@ -148,9 +154,15 @@ async def test_a_filed_case_reaches_command_and_every_service(
         stub = command_service_pb2_grpc.CommandServiceStub(channel)
         reply = await stub.GetCaseOverview(
             command_service_pb2.GetCaseOverviewRequest(case_id=case_id),
-            metadata=[("authorization", command["Authorization"])],
+            metadata=service_auth(isolated),
         )
         assert reply.overview.court_code == "苏1283"
+        with pytest.raises(grpc.aio.AioRpcError) as person:
+            await stub.GetCaseOverview(
+                command_service_pb2.GetCaseOverviewRequest(case_id=case_id),
+                metadata=[("authorization", command["Authorization"])],
+            )
+        assert person.value.code() is grpc.StatusCode.PERMISSION_DENIED
         with pytest.raises(grpc.aio.AioRpcError) as forged:
             await stub.GetCaseOverview(
                 command_service_pb2.GetCaseOverviewRequest(case_id=case_id),
@@ -259,7 +271,7 @@ async def test_the_demo_loads_through_the_public_api_once(
 
 
 async def test_the_court_directory_answers_over_grpc(platform: Running, isolated: Isolated) -> None:
-    auth = [("authorization", f"Bearer {token('苏1283', Role.OFFICER, isolated)}")]
+    auth = service_auth(isolated)
     async with grpc.aio.insecure_channel(platform.grpc["command"]) as channel:
         stub = court_directory_pb2_grpc.CourtDirectoryServiceStub(channel)
         court = (

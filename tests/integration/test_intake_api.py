@@ -74,15 +74,23 @@ async def test_a_filed_case_reads_back_by_http_and_grpc(
 
     async with grpc.aio.insecure_channel(f"127.0.0.1:{intake.grpc_port}") as channel:
         stub = intake_service_pb2_grpc.IntakeServiceStub(channel)
-        token = tokens.issue(subject="t", court_code="苏1283", role=Role.OFFICER)
+        credential = tokens.issue_service("command")
         reply = await stub.GetCase(
             intake_service_pb2.GetCaseRequest(case_id=case_id),
-            metadata=[("authorization", f"Bearer {token}")],
+            metadata=[("authorization", f"Bearer {credential}")],
         )
         assert reply.case.court_code == "苏1283"
         with pytest.raises(grpc.aio.AioRpcError) as refused:
             await stub.GetCase(intake_service_pb2.GetCaseRequest(case_id=case_id))
         assert refused.value.code() is grpc.StatusCode.UNAUTHENTICATED
+        # gRPC serves platform services: a person's genuine token is refused there.
+        person = tokens.issue(subject="t", court_code="苏1283", role=Role.OFFICER)
+        with pytest.raises(grpc.aio.AioRpcError) as person_refused:
+            await stub.GetCase(
+                intake_service_pb2.GetCaseRequest(case_id=case_id),
+                metadata=[("authorization", f"Bearer {person}")],
+            )
+        assert person_refused.value.code() is grpc.StatusCode.PERMISSION_DENIED
 
 
 def bad_check_digit(body: dict[str, Any]) -> dict[str, Any]:

@@ -1,17 +1,22 @@
 from datetime import timedelta
 
 import httpx
+import jwt
 import pytest
 from fastapi import FastAPI
 
-from tests.conftest import TEST_SECRET
+from tests.conftest import TEST_SECRET, TEST_SERVICE_SECRET
 from tests.factories import START
 from zhixing.auth import (
+    SERVICE_AUDIENCE,
     AuthError,
     CurrentIdentity,
+    PrincipalKind,
     Role,
     ScopeError,
+    ServiceCredential,
     TokenAuthority,
+    may_read,
     require_handling_court,
     require_scope,
 )
@@ -144,3 +149,82 @@ def test_only_the_handling_court_acts_on_its_business(
     else:
         with pytest.raises(refusal):
             require_handling_court(who, "苏1283", "case c1")
+
+
+# --- service credentials and agencies (issue 13) ------------------------------------------
+
+
+def test_a_person_cannot_be_issued_the_service_role() -> None:
+    with pytest.raises(ValueError, match="service role"):
+        authority(SimulatedClock(START)).issue(subject="u", court_code="苏1283", role=Role.SERVICE)
+
+
+def test_a_service_credential_is_signed_with_the_service_key_and_acts_everywhere() -> None:
+    tokens = authority(SimulatedClock(START))
+    service = tokens.verify(tokens.issue_service("asset_control"))
+    assert (service.kind, service.role, service.subject) == (
+        PrincipalKind.SERVICE,
+        Role.SERVICE,
+        "svc:asset_control",
+    )
+    require_scope(service, "浙0102", write=True)
+
+
+def forge(claims: dict[str, object], secret: str) -> str:
+    now = int(START.timestamp())
+    base = {"iss": "zhixing", "sub": "mallory", "court": "苏1283", "iat": now, "exp": now + 600}
+    return jwt.encode({**base, **claims}, secret, algorithm="HS256")
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        # a person's key cannot sign a service credential, whatever the claims say
+        {"kind": "service", "role": "service", "aud": SERVICE_AUDIENCE},
+        {"kind": "service", "role": "service"},
+        # nor can a person's token carry the service role (the CLI once minted these)
+        {"kind": "person", "role": "service"},
+    ],
+)
+def test_a_service_identity_signed_with_the_person_key_is_refused(
+    claims: dict[str, object],
+) -> None:
+    tokens = authority(SimulatedClock(START))
+    with pytest.raises(AuthError):
+        tokens.verify(forge(claims, TEST_SECRET))
+
+
+def test_a_service_key_cannot_sign_a_person() -> None:
+    tokens = authority(SimulatedClock(START))
+    with pytest.raises(AuthError):  # verified with the person key: the signature fails
+        tokens.verify(forge({"kind": "person", "role": "command"}, TEST_SERVICE_SECRET))
+    with pytest.raises(AuthError, match="only a service credential"):
+        tokens.verify(forge({"kind": "service", "role": "command", "aud": SERVICE_AUDIENCE},
+                            TEST_SERVICE_SECRET))  # fmt: skip
+
+
+def test_an_agency_has_no_court_business() -> None:
+    tokens = authority(SimulatedClock(START))
+    agency = tokens.verify(tokens.issue(subject="公安局", court_code="苏1283", role=Role.AGENCY))
+    with pytest.raises(ScopeError, match="disputes it is party to"):
+        require_scope(agency, "苏1283", write=False)
+    assert not may_read(agency, "苏1283")
+
+
+async def test_an_agency_is_refused_by_every_service_but_the_dispute_coordinator() -> None:
+    tokens = authority(SimulatedClock(START))
+    agency = tokens.issue(subject="公安局", court_code="苏1283", role=Role.AGENCY)
+    async with app_with_identity(tokens) as client:
+        refused = await client.get("/whoami", headers={"Authorization": f"Bearer {agency}"})
+        assert refused.status_code == 403 and "disputes" in refused.json()["detail"]
+
+
+def test_a_service_credential_is_renewed_before_it_expires() -> None:
+    clock = SimulatedClock(START)
+    credential = ServiceCredential(authority(clock), "asset_control", clock)
+    first = credential.metadata()
+    assert credential.metadata() == first
+    clock.advance(timedelta(hours=8))  # the default lifetime
+    renewed = credential.metadata()
+    assert renewed != first
+    authority(clock).verify(renewed[0][1].removeprefix("Bearer "))

@@ -1,7 +1,7 @@
 import pytest
 from pydantic import ValidationError
 
-from zhixing.settings import DEV_AUTH_SECRET, AuthSettings, service_settings
+from zhixing.settings import DEV_AUTH_SECRET, DEV_SERVICE_SECRET, AuthSettings, service_settings
 
 
 @pytest.mark.parametrize("env", ["test", "prod"])
@@ -24,3 +24,14 @@ def test_service_ports_default_and_environment_override(monkeypatch: pytest.Monk
     monkeypatch.setenv("ZHIXING_INTAKE_HTTP_PORT", "18001")
     settings = service_settings("intake", http_port=8001, grpc_port=50052)
     assert (settings.http_port, settings.grpc_port) == (18001, 50052)
+
+
+@pytest.mark.parametrize("env", ["test", "prod"])
+def test_default_service_secret_is_refused_outside_dev(env: str) -> None:
+    with pytest.raises(ValidationError, match="ZHIXING_AUTH_SERVICE_SECRET still holds"):
+        AuthSettings(secret="s" * 40, service_secret=DEV_SERVICE_SECRET, env=env)
+
+
+def test_people_and_services_never_share_a_key() -> None:
+    with pytest.raises(ValidationError, match="must differ"):
+        AuthSettings(secret="k" * 40, service_secret="k" * 40, env="dev")
