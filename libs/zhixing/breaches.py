@@ -27,6 +27,8 @@ class OnBreach:
                 continue
             breached = event.payload
             assert isinstance(breached, deadline_events_pb2.ClockBreached)
+            if breached.found_at_clearing:
+                continue  # the act came late but came: its own service judged it
             reaction = self.reactions.get(breached.clock.rule_id)
             if reaction is not None:
                 await reaction(breached, event)

@@ -91,6 +91,19 @@ class EventPublisher:
     async def stop(self) -> None:
         await self._producer.stop()
 
+    async def broker_reachable(self, timeout_s: float = 1.0) -> bool:
+        """Whether a broker answers now: a connection to one known broker is (re)made, so a
+        dead broker reads as unreachable, not as the last state the producer saw."""
+        client = self._producer.client
+        brokers = [b.nodeId for b in client.cluster.brokers()]
+        for node_id in brokers:
+            try:
+                if await asyncio.wait_for(client.ready(node_id), timeout_s):
+                    return True
+            except (TimeoutError, KafkaError, OSError):
+                continue
+        return False
+
     async def publish(self, event: Event[Any]) -> None:
         await self.publish_many([event])
 

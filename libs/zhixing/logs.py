@@ -4,10 +4,51 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
+from collections.abc import Callable
 
 import structlog
 
 from zhixing.settings import PlatformSettings
+
+REPEAT_WINDOW_S = 10.0
+"""The same message from the same logger is written once per window; the next one written
+says how many were held back. A dead broker made every service write thousands of
+identical lines a second (issue 13); one line per window says the same."""
+
+
+class RepeatFilter(logging.Filter):
+    """Holds back a record that repeats (same logger, level and message template) within
+    ``window_s`` of the last one written, and counts it into the next one written."""
+
+    def __init__(
+        self, window_s: float = REPEAT_WINDOW_S, now: Callable[[], float] = time.monotonic
+    ):
+        super().__init__()
+        self._window_s = window_s
+        self._now = now  # wall-clock pacing of output, not domain time
+        self._last: dict[tuple[str, int, str], tuple[float, int]] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        # structlog hands over its event dict (with a fresh timestamp): its event names it.
+        event = record.msg.get("event") if isinstance(record.msg, dict) else record.msg
+        template = event if isinstance(event, str) else repr(event)[:200]
+        key = (record.name, record.levelno, template)
+        now = self._now()
+        last = self._last.get(key)
+        if last is not None and now - last[0] < self._window_s:
+            self._last[key] = (last[0], last[1] + 1)
+            return False
+        held = last[1] if last is not None else 0
+        if held and isinstance(record.msg, dict):
+            record.msg["held_back"] = held
+        elif held:
+            record.msg = f"{record.getMessage()} (and {held} like it held back)"
+            record.args = None
+        if len(self._last) > 10_000:  # bounded: forget the oldest templates
+            self._last.clear()
+        self._last[key] = (now, 0)
+        return True
 
 
 def configure_logging(service: str, settings: PlatformSettings | None = None) -> None:
@@ -41,6 +82,7 @@ def configure_logging(service: str, settings: PlatformSettings | None = None) ->
             ],
         )
     )
+    handler.addFilter(RepeatFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level.upper())

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import signal
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -20,14 +21,19 @@ import redis.asyncio as aioredis
 import structlog
 import uvicorn
 from fastapi import FastAPI, Request
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from google.protobuf.message import Message
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
 from redis.asyncio.client import Pipeline
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from zhixing.auth import AuthInterceptor, ScopeError, TokenAuthority
+from zhixing.auth import AuthInterceptor, ScopeError, ServiceCredential, TokenAuthority
 from zhixing.bus import BatchHandler, EventConsumer, EventPublisher, Projection
 from zhixing.clock import Clock, SystemClock
 from zhixing.errors import CommandError, error_response
@@ -79,6 +85,10 @@ class ServiceContext:
             tokens=TokenAuthority(auth or AuthSettings(), clock),
             outbox=Outbox(keys),
         )
+
+    def service_credential(self) -> ServiceCredential:
+        """What this service presents on its gRPC calls to another service or the gateway."""
+        return ServiceCredential(self.tokens, self.name, self.clock)
 
     def consumer(
         self, projection: str, topics: Sequence[Topic], handler: BatchHandler
@@ -132,16 +142,144 @@ class Background(Protocol):
     def stop(self) -> None: ...
 
 
+MAX_REQUEST_BODY_BYTES = 512 * 1024
+"""Largest request body any route takes: a filing at every bound of ``zhixing.bounds`` is
+far smaller; anything larger is refused (413) before it is read into memory."""
+
+MAX_URL_PATH_BYTES = 1024
+"""Longest URL path (ids in paths are at most ``bounds.MAX_ID`` characters)."""
+
+REDIS_RETRY_AFTER_S = 5
+"""What a 503 tells a client to wait when the store is unreachable."""
+
+
+class ErrorBody(BaseModel):
+    """Every refusal: ``detail`` says what is wrong; for bad input, a list naming each field
+    (``loc``) as FastAPI's validation errors do."""
+
+    detail: str | list[dict[str, Any]]
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "The request is malformed"},
+    401: {"model": ErrorBody, "description": "Missing, forged or expired token"},
+    403: {"model": ErrorBody, "description": "Outside the caller's court or role"},
+    404: {"model": ErrorBody, "description": "No such thing within the caller's jurisdiction"},
+    409: {"model": ErrorBody, "description": "The thing's state does not allow the act"},
+    413: {"model": ErrorBody, "description": "The request body is too large"},
+    414: {"model": ErrorBody, "description": "The URL path is too long"},
+    503: {
+        "model": ErrorBody,
+        "description": "A dependency is unavailable; nothing was written (see Retry-After)",
+    },
+}
+"""The refusals every route may give, documented once for all of them (issue 13)."""
+
+UNAUTHENTICATED_PATHS = frozenset({"/healthz", "/metrics"})
+
+
+class _RequestLimits:
+    """Refuses an over-long URL path (414) or an over-large body (413) before the route
+    runs: the declared length is checked first, a streamed body as it arrives."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if len(scope.get("raw_path") or scope["path"].encode()) > MAX_URL_PATH_BYTES:
+            await _refuse(send, 414, f"the URL path is longer than {MAX_URL_PATH_BYTES} bytes")
+            return
+        declared = dict(scope.get("headers") or ()).get(b"content-length")
+        too_large = f"the request body is larger than {MAX_REQUEST_BODY_BYTES} bytes"
+        if declared is not None and declared.isdigit() and int(declared) > MAX_REQUEST_BODY_BYTES:
+            await _refuse(send, 413, too_large)
+            return
+        received = 0
+        started = False
+
+        async def counted_receive() -> Any:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > MAX_REQUEST_BODY_BYTES:
+                    raise _BodyTooLarge
+            return message
+
+        async def tracked_send(message: Any) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counted_receive, tracked_send)
+        except _BodyTooLarge:
+            if not started:
+                await _refuse(send, 413, too_large)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+async def _refuse(send: Any, status_code: int, detail: str) -> None:
+    body = json.dumps({"detail": detail}, ensure_ascii=False).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status_code,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def _document_errors(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    """The app's OpenAPI with ``ERROR_RESPONSES`` on every operation (the health and metrics
+    routes need no token, so they say only what they can answer)."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        for route in app.routes:
+            if isinstance(route, APIRoute):
+                shared = {
+                    code: spec
+                    for code, spec in ERROR_RESPONSES.items()
+                    if route.path not in UNAUTHENTICATED_PATHS or code in (414, 503)
+                }
+                route.responses = {**shared, **route.responses}
+        app.openapi_schema = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        return app.openapi_schema
+
+    return openapi
+
+
 def create_http_app(ctx: ServiceContext, *, title: str, description: str) -> FastAPI:
     """A FastAPI app with health, metrics, OpenAPI docs and the platform's error mapping."""
     app = FastAPI(title=title, description=description, version="0.1.0")
     app.state.token_authority = ctx.tokens
     app.state.ready = False
     app.state.tasks = []
+    app.add_middleware(_RequestLimits)
+    app.openapi = _document_errors(app)  # type: ignore[method-assign]
 
     @app.get("/healthz", tags=["ops"], summary="Liveness and readiness")
     async def healthz() -> JSONResponse:
-        checks = {"redis": "ok", "kafka": "ok" if app.state.ready else "starting"}
+        checks = {"redis": "ok", "kafka": "starting"}
+        if app.state.ready:
+            checks["kafka"] = (
+                "ok" if await ctx.publisher.broker_reachable() else "error: no broker answers"
+            )
         stopped = [t.get_name() for t in app.state.tasks if t.done()]
         if app.state.ready and stopped:
             checks["tasks"] = f"stopped: {', '.join(stopped)}"
@@ -162,6 +300,19 @@ def create_http_app(ctx: ServiceContext, *, title: str, description: str) -> Fas
     @app.exception_handler(CommandError)
     async def command_error(request: Request, exc: CommandError) -> JSONResponse:
         return error_response(exc)
+
+    # Redis unreachable: a transaction that did not reach EXEC wrote nothing, so the client
+    # is told to come back, not that the platform failed (issue 13).
+    @app.exception_handler(RedisConnectionError)
+    @app.exception_handler(RedisTimeoutError)
+    async def store_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("store unavailable", path=request.url.path, error=str(exc))
+        return JSONResponse(
+            {"detail": "the platform's store (Redis) is unavailable; nothing was written, "
+             "try again later"},
+            status_code=503,
+            headers={"Retry-After": str(REDIS_RETRY_AFTER_S)},
+        )  # fmt: skip
 
     @app.get("/metrics", tags=["ops"], summary="Prometheus metrics")
     async def metrics() -> Response:

@@ -41,6 +41,7 @@ from zhixing.assets import (
     measures_for,
 )
 from zhixing.auth import Identity, Role, ScopeError, require_handling_court, require_role
+from zhixing.bounds import MAX_LEADS_PER_CASE
 from zhixing.errors import Conflict, Invalid, NotFound
 from zhixing.rules import catalogue
 from zhixing.service import ServiceContext
@@ -1157,6 +1158,11 @@ class AssetControl:
         async def body(pipe: Pipeline) -> str:
             case = await self._load(pipe, key)
             assert case is not None
+            if len(case["leads"]) >= MAX_LEADS_PER_CASE:
+                raise Conflict(
+                    f"case {case_id} already has {len(case['leads'])} leads, the most one case "
+                    f"holds ({MAX_LEADS_PER_CASE}); verify or add to the ones recorded"
+                )
             pipe.multi()  # type: ignore[no-untyped-call]
             self._add_lead(pipe, case, lead_id, description, channel, urgent, identity.as_actor())
             self._put(pipe, key, case)

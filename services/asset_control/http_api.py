@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Request, status
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.asset_control.control import AssetControl
 from zhixing.assets import AssetKind, Channel, Measure, PriceMethod, SaleMode
 from zhixing.auth import CurrentIdentity, require_visible
+from zhixing.bounds import Days, Fen
 from zhixing.v1 import agency_gateway_pb2 as agency_pb
 
 router = APIRouter(prefix="/v1", tags=["assets"])
@@ -20,7 +21,7 @@ class _Body(BaseModel):
 
 
 class ControlIn(_Body):
-    amount_fen: Annotated[StrictInt, Field(gt=0)] | None = Field(
+    amount_fen: Fen | None = Field(
         None, description="Exact amount to freeze (money only; other assets are taken whole)"
     )
     control_ref: Annotated[str, Field(max_length=100)] = Field(
@@ -40,7 +41,7 @@ class PriceStart(_Body):
 
 
 class PriceFixed(_Body):
-    price_fen: Annotated[StrictInt, Field(gt=0)]
+    price_fen: Fen
 
 
 class SaleIn(_Body):
@@ -49,7 +50,7 @@ class SaleIn(_Body):
 
 
 class SelfDisposalIn(_Body):
-    days: Annotated[StrictInt, Field(gt=0)]
+    days: Days
 
 
 class LeadIn(_Body):
@@ -64,7 +65,7 @@ class AssetIn(_Body):
     kind: AssetKind
     asset_key: Annotated[str, Field(min_length=1, max_length=200)]
     description: Annotated[str, Field(min_length=1, max_length=500)]
-    value_fen: Annotated[StrictInt, Field(gt=0)]
+    value_fen: Fen
     online_control: bool = False
     location_division: Annotated[str, Field(pattern=r"^\d{6}$")] | None = None
     holder_id: Annotated[str, Field(max_length=18)] = ""

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Request, status
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.command.actions import Action, CommandActions
 from zhixing.auth import CurrentIdentity
+from zhixing.bounds import Days
 from zhixing.errors import Invalid, NotFound
 
 router = APIRouter(prefix="/v1", tags=["command actions"])
@@ -24,7 +25,7 @@ class IssueIn(_Body):
     action: Action
     case_id: Annotated[str, Field(min_length=1, max_length=100)]
     instruction: Text
-    reply_working_days: Annotated[StrictInt, Field(ge=1)] | None = None
+    reply_working_days: Days | None = None
     to_court: Annotated[str, Field(min_length=1, max_length=20)] | None = Field(
         None, description="Designation: the court that takes the case"
     )

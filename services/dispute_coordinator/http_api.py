@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Request, status
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.dispute_coordinator.disputes import AgencyKind, Disputes
 from zhixing.auth import CurrentIdentity
+from zhixing.bounds import FenOrZero
 from zhixing.errors import NotFound
 
 router = APIRouter(prefix="/v1", tags=["disputes"])
@@ -67,7 +68,7 @@ class PlanIn(_Body):
     designated_account: Annotated[str, Field(max_length=100)] = Field(
         "", description="Account the disputed money is to be paid into (执行规定 art 69)"
     )
-    disputed_amount_fen: Annotated[StrictInt, Field(ge=0)] = 0
+    disputed_amount_fen: FenOrZero = 0
 
 
 class ReportIn(_Body):

@@ -7,11 +7,12 @@ from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Request, status
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.entrustment.entrustments import Entrustments, MatterType
 from zhixing.assets import AssetKind, Measure
 from zhixing.auth import CurrentIdentity
+from zhixing.bounds import Fen
 from zhixing.errors import NotFound
 from zhixing.v1 import entrustment_events_pb2 as pb
 
@@ -55,8 +56,8 @@ class ControlIn(_Body):
     kind: AssetKind
     asset_key: Annotated[str, Field(min_length=1, max_length=200)]
     description: Annotated[str, Field(min_length=1, max_length=500)]
-    value_fen: Annotated[StrictInt, Field(gt=0)]
-    amount_fen: Annotated[StrictInt, Field(gt=0)]
+    value_fen: Fen
+    amount_fen: Fen
     measure: Measure
     control_ref: Annotated[str, Field(min_length=1, max_length=100)]
     location_division: Division

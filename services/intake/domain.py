@@ -7,11 +7,12 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from stdnum.cn import ric, uscc
 from stdnum.exceptions import ValidationError
 
 from zhixing.assets import Channel
+from zhixing.bounds import MAX_ACCOUNT, MAX_ID, MAX_LIST, MAX_PARTIES, Fen, FenOrZero
 from zhixing.courts import UnknownCourtCode, directory
 from zhixing.v1 import case_events_pb2
 
@@ -39,7 +40,7 @@ class Party(BaseModel):
     name: Annotated[str, Field(min_length=1, max_length=200)]
     id_number: Annotated[
         str,
-        Field(description="18-character resident ID or unified social credit code"),
+        Field(max_length=40, description="18-character resident ID or unified social credit code"),
     ]
 
     @field_validator("id_number")
@@ -99,20 +100,23 @@ class FileCase(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    court_code: Annotated[str, Field(examples=["苏1283"])]
+    court_code: Annotated[str, Field(max_length=MAX_ID, examples=["苏1283"])]
     case_type_code: CaseTypeCode = "执"
     legal_document: LegalDocument
-    applicants: Annotated[list[Party], Field(min_length=1)]
-    debtors: Annotated[list[Party], Field(min_length=1)]
-    claim_amount_fen: Annotated[StrictInt, Field(gt=0, description="Claim in fen (分), > 0")]
+    applicants: Annotated[list[Party], Field(min_length=1, max_length=MAX_PARTIES)]
+    debtors: Annotated[list[Party], Field(min_length=1, max_length=MAX_PARTIES)]
+    claim_amount_fen: Annotated[Fen, Field(description="Claim in fen (分), > 0")]
     receiving_account: Annotated[
-        str, Field(min_length=1, description="Applicant's receiving account (¶20)")
+        str,
+        Field(
+            min_length=1, max_length=MAX_ACCOUNT, description="Applicant's receiving account (¶20)"
+        ),
     ]
     received_on: date | None = Field(None, description="Defaults to today (China time)")
     urgency: Urgency = Urgency.NORMAL
-    asset_leads: Annotated[list[AssetLeadIn], Field(max_length=50)] = []
+    asset_leads: Annotated[list[AssetLeadIn], Field(max_length=MAX_LIST)] = []
     costs_fen: Annotated[
-        StrictInt, Field(ge=0, description="Costs the debtor bears besides the claim, in fen")
+        FenOrZero, Field(description="Costs the debtor bears besides the claim, in fen")
     ] = 0
 
     @field_validator("court_code")

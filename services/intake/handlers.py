@@ -61,10 +61,23 @@ def _check_clerk(identity: Identity, court_code: str) -> None:
 
 
 def _received_on(cmd: FileCase, today: dt.date) -> dt.date:
+    """The day of receipt, refused if it is after today or before the legal document it
+    enforces was made (a document dated in the future is refused the same way)."""
     received = cmd.received_on or today
     if received > today:
         raise Invalid(
             f"received_on {received} is after today ({today})", loc=("body", "received_on")
+        )
+    made = cmd.legal_document.date
+    if made > today:
+        raise Invalid(
+            f"the legal document's date {made} is after today ({today})",
+            loc=("body", "legal_document", "date"),
+        )
+    if made > received:
+        raise Invalid(
+            f"the legal document's date {made} is after the application was received ({received})",
+            loc=("body", "legal_document", "date"),
         )
     return received
 

@@ -122,6 +122,21 @@ def test_clock_cleared_in_time_never_breaches(rules: ClockRules, rule: Rule) -> 
     assert state.status is Status.CLEARED
 
 
+@pytest.mark.parametrize("rule", CATALOGUE.clocks, ids=lambda r: r.id)
+def test_an_act_after_the_limit_is_a_breach_even_when_no_timer_fired(
+    rules: ClockRules, rule: Rule
+) -> None:
+    # A case docketed 31 days after receipt: the act arrives before any timer was fired.
+    state = open_clock(rules, rule)
+    late_act = signal(rule, rule.stops_on[0], state.due_at + dt.timedelta(days=24), "e2")
+    breached, cleared = rules.clear(state, late_act)
+    assert isinstance(breached, pb.ClockBreached) and breached.found_at_clearing
+    assert breached.on_expiry == rule.on_expiry
+    assert isinstance(cleared, pb.ClockCleared) and cleared.late
+    assert state.to_json()["breached"] is True  # what the clocks API shows
+    assert rules.clear(state, late_act) == []  # once only
+
+
 def test_network_query_warns_when_two_working_days_remain_and_on_the_due_day(
     rules: ClockRules,
 ) -> None:

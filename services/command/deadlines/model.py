@@ -286,10 +286,32 @@ class ClockRules:
     def clear(self, state: ClockState, signal: Signal) -> list[Message]:
         if state.status is Status.CLEARED:
             return []
+        events: list[Message] = []
+        # An act done after the limit passed is a breach even when no timer fired before it
+        # (a receipt recorded after the fact, a timer still queued): it is reported as one,
+        # so the clocks API, the alerts, the timeline and the figures all count it (issue 13).
+        # A paused clock's time is not running, so its act is not late for the pause.
+        overdue = state.status is not Status.PAUSED and signal.occurred_at >= state.due_at
+        if overdue and not state.breached:
+            state.breached = True
+            rule = self.rule(state.rule_id)
+            events.append(
+                pb.ClockBreached(
+                    clock=state.ref(),
+                    due_at=ts(state.due_at),
+                    on_expiry=rule.on_expiry.value if rule.on_expiry else "",
+                    effect=rule.effect or "",
+                    found_at_clearing=True,
+                )
+            )
         state.status = Status.CLEARED
         state.paused_at = None
-        late = state.breached or signal.occurred_at >= state.due_at
-        return [pb.ClockCleared(clock=state.ref(), late=late, cleared_by_event_id=signal.event_id)]
+        events.append(
+            pb.ClockCleared(
+                clock=state.ref(), late=state.breached, cleared_by_event_id=signal.event_id
+            )
+        )
+        return events
 
     def pause(self, state: ClockState, signal: Signal) -> list[Message]:
         if state.status is not Status.RUNNING:
