@@ -421,11 +421,12 @@ def _command_centre(identity: Identity) -> None:
 
 
 def _of_jurisdiction(identity: Identity, court: str, field: str) -> None:
-    """Refuse (422, naming ``field``) a court that is unknown or outside the jurisdiction."""
+    """Refuse a court that is unknown (422, naming ``field``) or outside the jurisdiction
+    (403, as every act outside one's jurisdiction is refused)."""
     try:
         directory().lookup(court)
     except UnknownCourtCode as exc:
         raise Invalid(str(exc), loc=("body", field)) from None
     if not covers(identity.court_code, court):
-        raise Invalid(f"{court} is not a court of {identity.court_code}'s jurisdiction",
-                      loc=("body", field))  # fmt: skip
+        raise ScopeError(f"{field}: {court} is not a court of {identity.court_code}'s "
+                         "jurisdiction")  # fmt: skip

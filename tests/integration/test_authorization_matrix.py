@@ -1,0 +1,470 @@
+"""The authorization matrix (issue 13): every route of every service's OpenAPI, called by
+every role from the court that handles the fixture's business, a sibling court, the courts
+above it, another jurisdiction and the court a matter was entrusted to; by the agency party
+to the fixture's dispute; by a service; and with no token, a forged one and an expired one.
+
+``ACCESS`` is the table of who gets through. A route missing from it fails the test, so a
+new route cannot ship without saying who may call it. Whoever the table refuses must get
+401, 403 or 404, or (on a list) a 200 that names nothing of the fixture's: zero leaks.
+Whoever it admits must not be refused (401/403/404); the act itself may still be refused by
+the thing's state (409) or its body (422), and never with a 5xx.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+
+from tests.conftest import Isolated
+from tests.factories import filing
+from tests.integration.platform_stack import Stack, platform_stack
+from tests.integration.test_asset_control import debtor_with, money_online
+from tests.polling import eventually
+from zhixing.auth import Role
+from zhixing.service import ServiceHost
+
+pytestmark = pytest.mark.integration
+
+RELATIONS = {
+    "own": "苏1283",  # the court handling the fixture case
+    "sibling": "苏1282",  # same intermediate court; party to the fixture dispute
+    "superior": "苏12",  # the intermediate court above
+    "high": "苏",  # the high court above
+    "other": "苏0281",  # a basic court of another jurisdiction
+    "other_superior": "苏02",  # that jurisdiction's intermediate court
+    "entrusted": "浙0102",  # where the fixture's matter was entrusted
+    "entrusted_superior": "浙01",
+}
+PERSON_ROLES = [role for role in Role if role is not Role.SERVICE]
+READERS = frozenset(PERSON_ROLES) - {Role.AGENCY}
+CASE_COURTS = frozenset({"own", "superior", "high"})
+ENTRUSTMENT_COURTS = CASE_COURTS | {"entrusted", "entrusted_superior"}
+DISPUTE_COURTS = CASE_COURTS | {"sibling"}
+POLICE = {"kind": "police", "name": "泰兴市公安局", "id": "agency:taixing-police"}
+
+
+@dataclass(frozen=True)
+class Access:
+    """Who the route admits."""
+
+    roles: frozenset[Role] = frozenset()
+    courts: frozenset[str] = frozenset()
+    service: bool = False
+    party_agency: bool = False
+    public: bool = False
+    listing: bool = False  # the refused may get a 200 that names nothing of the fixture's
+    body: dict[str, Any] | None = None
+    query: dict[str, str] | None = None
+
+    def admits(self, who: Principal) -> bool:
+        if self.public:
+            return True
+        if who.kind == "service":
+            return self.service
+        if who.kind == "party_agency":
+            return self.party_agency
+        if who.kind != "person":
+            return False
+        return who.role in self.roles and who.relation in self.courts
+
+
+def reads(courts: frozenset[str], *, listing: bool = False, party_agency: bool = False) -> Access:
+    return Access(READERS, courts, service=True, listing=listing, party_agency=party_agency)
+
+
+def acts(*roles: Role, courts: frozenset[str] | set[str], body: dict[str, Any] | None = None,
+         party_agency: bool = False) -> Access:  # fmt: skip
+    return Access(frozenset(roles), frozenset(courts), body=body, party_agency=party_agency)
+
+
+ANY_COURT = frozenset(RELATIONS)
+PUBLIC = Access(public=True)
+REASON = {"reason": "授权矩阵测试"}
+
+ACCESS: dict[tuple[str, str, str], Access] = {
+    # --- every service ----------------------------------------------------------------------
+    **{(s, "GET", p): PUBLIC for s in ("intake", "asset_control", "command", "entrustment",
+                                       "dispute_coordinator") for p in ("/healthz", "/metrics")},
+    # --- intake -----------------------------------------------------------------------------
+    ("intake", "POST", "/v1/cases"): acts(Role.CLERK, courts={"own"}, body=filing("苏1283")),
+    ("intake", "POST", "/v1/applications"): acts(Role.CLERK, courts={"own"},
+                                                 body=filing("苏1283")),
+    ("intake", "POST", "/v1/applications/{case_id}/docket"): acts(Role.CLERK, courts={"own"}),
+    ("intake", "POST", "/v1/applications/{case_id}/refusal"): acts(Role.CLERK, courts={"own"},
+                                                                   body=REASON),
+    ("intake", "POST", "/v1/cases/{case_id}/assignment"): acts(
+        Role.LEADER, Role.CLERK, courts={"own"}, body={"officer_id": "officer-2"}),
+    ("intake", "POST", "/v1/cases/{case_id}/execution-notice"): acts(Role.OFFICER,
+                                                                     courts={"own"}),
+    ("intake", "POST", "/v1/cases/{case_id}/closure"): acts(Role.OFFICER, courts={"own"},
+                                                            body={"method": "执行完毕"}),
+    ("intake", "GET", "/v1/cases/{case_id}"): reads(CASE_COURTS),
+    # --- asset control ----------------------------------------------------------------------
+    ("asset_control", "GET", "/v1/cases/{case_id}"): reads(CASE_COURTS),
+    ("asset_control", "GET", "/v1/cases/{case_id}/assets"): reads(CASE_COURTS),
+    ("asset_control", "GET", "/v1/assets/{asset_id}"): reads(CASE_COURTS),
+    ("asset_control", "POST", "/v1/assets/{asset_id}/control"): acts(Role.OFFICER,
+                                                                     courts={"own"}, body={}),
+    ("asset_control", "POST", "/v1/assets/{asset_id}/over-seizure-exception"): acts(
+        Role.LEADER, courts={"own"}, body=REASON),
+    ("asset_control", "POST", "/v1/assets/{asset_id}/decline"): acts(Role.OFFICER,
+                                                                     courts={"own"}, body=REASON),
+    ("asset_control", "POST", "/v1/assets/{asset_id}/renewal"): acts(Role.OFFICER,
+                                                                     courts={"own"}),
+    ("asset_control", "POST", "/v1/assets/{asset_id}/reference-price"): acts(
+        Role.OFFICER, courts={"own"}, body={"method": "议价"}),
+    ("asset_control", "POST", "/v1/assets/{asset_id}/reference-price/fixed"): acts(
+        Role.OFFICER, courts={"own"}, body={"price_fen": 100}),
+    ("asset_control", "POST", "/v1/assets/{asset_id}/sale"): acts(
+        Role.OFFICER, Role.LEADER, courts={"own"}, body={}),
+    ("asset_control", "POST", "/v1/assets/{asset_id}/self-disposal"): acts(
+        Role.OFFICER, Role.LEADER, courts={"own"}, body={"days": 30}),
+    ("asset_control", "POST", "/v1/assets/{asset_id}/release"): acts(Role.OFFICER,
+                                                                     courts={"own"}, body=REASON),
+    ("asset_control", "POST", "/v1/cases/{case_id}/leads"): acts(
+        Role.OFFICER, Role.CLERK, courts={"own"}, body={"description": "被执行人名下车辆"}),
+    ("asset_control", "POST", "/v1/leads/{lead_id}/verification-start"): acts(
+        Role.OFFICER, courts={"own"}),
+    ("asset_control", "POST", "/v1/leads/{lead_id}/verification"): acts(
+        Role.OFFICER, courts={"own"}, body={}),
+    ("asset_control", "POST", "/v1/cases/{case_id}/queries/retry"): acts(Role.OFFICER,
+                                                                         courts={"own"}),
+    # --- command: overviews, timelines, figures, clocks, board ------------------------------
+    ("command", "GET", "/v1/cases/{case_id}"): reads(CASE_COURTS),
+    ("command", "GET", "/v1/cases/{case_id}/timeline"): reads(CASE_COURTS),
+    ("command", "GET", "/v1/figures/{court_code}"): reads(CASE_COURTS),
+    ("command", "GET", "/v1/clocks/{clock_id}"): reads(CASE_COURTS),
+    ("command", "GET", "/v1/subjects/{subject_id}/clocks"): reads(CASE_COURTS, listing=True),
+    ("command", "POST", "/v1/clocks/{clock_id}/extensions"): acts(
+        Role.LEADER, Role.COMMAND, courts=CASE_COURTS,
+        body={"added": 1, "approval_ref": "（2026）苏1283执批1号", "reason": "案情复杂"}),
+    ("command", "GET", "/v1/me"): reads(ANY_COURT, listing=True),
+    ("command", "GET", "/v1/board/nodes"): PUBLIC,  # the node names, reference data
+    ("command", "GET", "/v1/board/tree"): reads(ANY_COURT, listing=True),
+    ("command", "GET", "/v1/board/alerts"): reads(ANY_COURT, listing=True),
+    ("command", "GET", "/v1/board/stream"): reads(ANY_COURT, listing=True),
+    ("command", "GET", "/v1/board/courts/{court_code}/cases"): Access(
+        READERS, CASE_COURTS, service=True, query={"node": "filing"}),
+    ("command", "GET", "/v1/board/courts/{court_code}/commands"): reads(CASE_COURTS),
+    # --- command actions --------------------------------------------------------------------
+    ("command", "GET", "/v1/commands"): reads(ANY_COURT, listing=True),
+    ("command", "GET", "/v1/commands/proposals"): Access(
+        frozenset({Role.COMMAND, Role.OVERSEER}), ANY_COURT, listing=True),
+    ("command", "GET", "/v1/commands/{command_id}"): reads(CASE_COURTS),
+    ("command", "POST", "/v1/commands"): acts(
+        Role.COMMAND, courts={"superior", "high"},
+        body={"action": "urge", "case_id": "{case_id}", "instruction": "加快办理",
+              "reply_working_days": 5}),
+    ("command", "POST", "/v1/commands/consolidation"): acts(
+        Role.COMMAND, courts={"superior", "high"},
+        body={"action": "consolidate", "debtor_id": "{debtor_id}", "to_court": "苏1283",
+              "instruction": "集中执行"}),
+    ("command", "POST", "/v1/commands/officer-loans"): acts(
+        Role.COMMAND, courts={"superior", "high"},
+        body={"from_court": "苏1282", "to_court": "苏1283", "officers": ["officer-9"],
+              "instruction": "调配力量"}),
+    ("command", "POST", "/v1/commands/{command_id}/acknowledgement"): acts(
+        Role.OFFICER, Role.LEADER, courts={"own"}),
+    ("command", "POST", "/v1/commands/{command_id}/reply"): acts(
+        Role.OFFICER, Role.LEADER, courts={"own"}, body={"text": "已加快办理"}),
+    ("command", "POST", "/v1/commands/{command_id}/reconsideration"): acts(
+        Role.OFFICER, Role.LEADER, courts={"own"}, body={"text": "请求复议"}),
+    ("command", "POST", "/v1/commands/{command_id}/reconsideration-answer"): acts(
+        Role.COMMAND, courts={"superior"}, body={"answer": "维持", "upheld": True}),  # the issuer
+    # --- entrustment ------------------------------------------------------------------------
+    ("entrustment", "GET", "/v1/cases/{case_id}"): reads(CASE_COURTS),
+    ("entrustment", "GET", "/v1/entrustments"): reads(ANY_COURT, listing=True),
+    ("entrustment", "GET", "/v1/entrustments/{entrustment_id}"): reads(ENTRUSTMENT_COURTS),
+    ("entrustment", "POST", "/v1/entrustments"): acts(
+        Role.OFFICER, courts={"own"},
+        body={"case_id": "{case_id}", "matter_type": "asset_investigation",
+              "description": "调查被执行人财产", "location_division": "330102"}),
+    ("entrustment", "POST", "/v1/entrustments/{entrustment_id}/start"): acts(
+        Role.OFFICER, Role.CLERK, courts={"entrusted"}),
+    ("entrustment", "POST", "/v1/entrustments/{entrustment_id}/status-report"): acts(
+        Role.OFFICER, Role.CLERK, courts={"entrusted"}, body={"report": "正在办理"}),
+    ("entrustment", "POST", "/v1/entrustments/{entrustment_id}/order-request"): acts(
+        Role.OFFICER, courts={"own"}),
+    ("entrustment", "POST", "/v1/entrustments/{entrustment_id}/order"): acts(
+        Role.COMMAND, Role.LEADER, courts={"entrusted_superior"},
+        body={"instruction": "限期办理"}),
+    ("entrustment", "POST", "/v1/entrustments/{entrustment_id}/completion"): acts(
+        Role.OFFICER, Role.CLERK, courts={"entrusted"}, body={"result": "已办结"}),
+    ("entrustment", "POST", "/v1/entrustments/{entrustment_id}/return"): acts(
+        Role.OFFICER, Role.CLERK, courts={"entrusted"}, body=REASON),
+    # --- dispute coordinator ----------------------------------------------------------------
+    ("dispute_coordinator", "GET", "/v1/cases/{case_id}"): reads(CASE_COURTS),
+    ("dispute_coordinator", "GET", "/v1/disputes"): reads(ANY_COURT, listing=True,
+                                                          party_agency=True),
+    ("dispute_coordinator", "GET", "/v1/disputes/{dispute_id}"): reads(DISPUTE_COURTS,
+                                                                       party_agency=True),
+    ("dispute_coordinator", "POST", "/v1/disputes"): acts(
+        Role.COORDINATOR, Role.OFFICER, courts={"own", "sibling"},
+        body={"courts": ["苏1283", "苏1282"], "subject": "同一财产的查封冲突"}),
+    ("dispute_coordinator", "POST", "/v1/disputes/{dispute_id}/negotiation"): acts(
+        Role.COORDINATOR, Role.OFFICER, courts={"own", "sibling"}, party_agency=True,
+        body={"note": "协商中"}),
+    ("dispute_coordinator", "POST", "/v1/disputes/{dispute_id}/escalation"): acts(
+        Role.COORDINATOR, Role.OFFICER, courts={"own", "sibling"}),
+    ("dispute_coordinator", "POST", "/v1/disputes/{dispute_id}/forward"): acts(
+        Role.COORDINATOR, Role.COMMAND, Role.LEADER, courts={"superior"},
+        body={"opinion": "意见"}),
+    ("dispute_coordinator", "POST", "/v1/disputes/{dispute_id}/plan"): acts(
+        Role.COORDINATOR, Role.COMMAND, Role.LEADER, courts={"superior"},
+        body={"plan": "协调方案"}),
+    ("dispute_coordinator", "POST", "/v1/disputes/{dispute_id}/implementation"): acts(
+        Role.COORDINATOR, Role.OFFICER, courts={"own", "sibling"}, body={"report": "已落实"}),
+    ("dispute_coordinator", "POST", "/v1/disputes/{dispute_id}/reconsideration"): acts(
+        Role.COORDINATOR, Role.OFFICER, courts={"own", "sibling"}, body=REASON),
+    ("dispute_coordinator", "POST", "/v1/disputes/{dispute_id}/reconsideration-answer"): acts(
+        Role.COORDINATOR, Role.COMMAND, Role.LEADER, courts={"superior"},
+        body={"court_code": "苏1283", "answer": "维持"}),
+    ("dispute_coordinator", "POST", "/v1/disputes/{dispute_id}/stops/{court_code}/lift"): acts(
+        Role.COORDINATOR, Role.COMMAND, Role.LEADER, courts={"superior"}),  # common superior
+    ("dispute_coordinator", "POST", "/v1/disputes/{dispute_id}/committee-report"): acts(
+        Role.COORDINATOR, Role.OFFICER, courts={"own", "sibling"}, body={"report": "报告"}),
+    ("dispute_coordinator", "POST", "/v1/disputes/{dispute_id}/superior-report"): acts(
+        Role.COORDINATOR, Role.OFFICER, courts={"own", "sibling"}, body={"report": "报告"}),
+    ("dispute_coordinator", "POST", "/v1/disputes/{dispute_id}/department-coordination"): acts(
+        Role.COORDINATOR, Role.COMMAND, Role.LEADER, courts={"superior"},
+        body={"departments": ["公安局"]}),
+}  # fmt: skip
+
+LAST = {("intake", "POST", "/v1/cases/{case_id}/closure")}
+"""Acts that end the fixture's business: run after every other route."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    kind: str  # person | party_agency | service | none | forged | expired
+    role: Role | None = None
+    relation: str = ""
+
+    @property
+    def name(self) -> str:
+        return f"{self.kind}:{self.role.value if self.role else ''}@{self.relation}"
+
+
+def principals() -> Iterator[Principal]:
+    for role in PERSON_ROLES:
+        for relation in RELATIONS:
+            yield Principal("person", role, relation)
+    for kind in ("party_agency", "service", "none", "forged", "expired"):
+        yield Principal(kind)
+
+
+@dataclass
+class Fixture:
+    ids: dict[str, str] = field(default_factory=dict)
+    secrets: list[str] = field(default_factory=list)  # what no refused caller may read
+
+
+def headers_of(stack: Stack, who: Principal) -> dict[str, str]:
+    if who.kind == "none":
+        return {}
+    if who.kind == "service":
+        token = stack.tokens.issue_service("matrix")
+    elif who.kind == "party_agency":
+        token = stack.tokens.issue(subject=POLICE["id"], court_code="苏1283", role=Role.AGENCY)
+    elif who.kind == "forged":
+        now = int(stack.clock.now().timestamp())
+        token = jwt.encode({"iss": "zhixing", "sub": "m", "kind": "person", "court": "苏",
+                            "role": "command", "iat": now, "exp": now + 600},
+                           "forged-secret-" + "f" * 40, algorithm="HS256")  # fmt: skip
+    elif who.kind == "expired":
+        token = stack.tokens.issue(subject="e", court_code="苏12", role=Role.COMMAND,
+                                   ttl=timedelta(seconds=-1))  # fmt: skip
+    else:
+        assert who.role is not None
+        token = stack.tokens.issue(subject=f"u-{who.role.value}", role=who.role,
+                                   court_code=RELATIONS[who.relation])  # fmt: skip
+    return {"Authorization": f"Bearer {token}"}
+
+
+def fill(template: Any, ids: dict[str, str]) -> Any:
+    text = json.dumps(template, ensure_ascii=False)
+    for name, value in ids.items():
+        text = text.replace("{" + name + "}", value)
+    return json.loads(text)
+
+
+async def build_fixture(stack: Stack) -> Fixture:
+    """A case of 苏1283 with a controlled asset and a lead, an application, a matter
+    entrusted to 浙0102, a dispute with 苏1282 and an agency, and a command about the case."""
+    fx = Fixture()
+    debtor = debtor_with(money_online)
+    body = filing("苏1283", debtors=[{"kind": "organisation", "name": "某某有限公司",
+                                      "id_number": debtor}],
+                  asset_leads=[{"description": "被执行人名下车辆"}])  # fmt: skip
+    clerk = stack.headers(Role.CLERK, "苏1283")
+    async with stack.client(stack.intake) as http:
+        case = (await http.post("/v1/cases", json=body, headers=clerk)).json()
+        application = (await http.post("/v1/applications", json=filing("苏1283"),
+                                       headers=clerk)).json()  # fmt: skip
+    fx.ids.update(case_id=case["case_id"], application_id=application["case_id"],
+                  subject_id=case["case_id"], debtor_id=debtor, court_code="苏1283")  # fmt: skip
+    fx.secrets += [case["case_id"], case["case_number"], debtor, "6222 0212 0000 0001"]
+
+    command = stack.headers(Role.COMMAND, "苏12")
+
+    async def assets_known() -> bool:
+        async with stack.client(stack.assets) as http:
+            view = await http.get(f"/v1/cases/{fx.ids['case_id']}/assets", headers=command)
+        if view.status_code != 200 or not view.json()["assets"] or not view.json()["leads"]:
+            return False
+        fx.ids["asset_id"] = view.json()["assets"][0]["asset_id"]
+        fx.ids["lead_id"] = view.json()["leads"][0]["lead_id"]
+        return True
+
+    await eventually(assets_known)
+    fx.secrets += [fx.ids["asset_id"], fx.ids["lead_id"]]
+
+    async def clocks_known() -> bool:
+        async with stack.client(stack.commander) as http:
+            found = await http.get(f"/v1/subjects/{fx.ids['case_id']}/clocks", headers=command)
+        if found.status_code != 200 or not found.json():
+            return False
+        fx.ids["clock_id"] = found.json()[0]["clock_id"]
+        return True
+
+    await eventually(clocks_known)
+
+    for host in (stack.entrustment, stack.disputes, stack.commander):
+        assert host is not None
+
+        async def known(host: ServiceHost = host) -> bool:
+            async with stack.client(host) as http:
+                path = f"/v1/cases/{fx.ids['case_id']}"
+                return (await http.get(path, headers=command)).status_code == 200
+
+        await eventually(known)
+
+    officer = stack.headers(Role.OFFICER, "苏1283")
+    assert stack.entrustment is not None and stack.disputes is not None
+    async with stack.client(stack.entrustment) as http:
+        matter = await http.post("/v1/entrustments", headers=officer, json={
+            "case_id": fx.ids["case_id"], "matter_type": "deposit_freeze",
+            "description": "冻结存款", "location_division": "330102"})  # fmt: skip
+        assert matter.status_code == 201, matter.text
+    async with stack.client(stack.disputes) as http:
+        dispute = await http.post("/v1/disputes", headers=officer, json={
+            "courts": ["苏1283", "苏1282"], "subject": "同一财产的查封冲突"})  # fmt: skip
+        assert dispute.status_code == 201, dispute.text
+        with_agency = await http.post("/v1/disputes", headers=officer, json={
+            "courts": ["苏1283"], "agency": POLICE,
+            "subject": "公安机关扣押的车辆与法院查封冲突"})  # fmt: skip
+        assert with_agency.status_code == 201, with_agency.text
+    async with stack.client(stack.commander) as http:
+        issued = await http.post("/v1/commands", headers=command, json={
+            "action": "urge", "case_id": fx.ids["case_id"], "instruction": "加快办理",
+            "reply_working_days": 5})  # fmt: skip
+        assert issued.status_code == 201, issued.text
+    fx.ids.update(entrustment_id=matter.json()["entrustment_id"],
+                  dispute_id=dispute.json()["dispute_id"],
+                  agency_dispute_id=with_agency.json()["dispute_id"],
+                  command_id=issued.json()["command_id"])  # fmt: skip
+    fx.secrets += [fx.ids[k] for k in ("entrustment_id", "dispute_id", "agency_dispute_id",
+                                         "command_id")]  # fmt: skip
+    return fx
+
+
+def readers_of(template: str) -> Access:
+    """Who may read the thing a write acts on: a refusal of its state (409) tells them
+    nothing they could not read, so it is no leak for them."""
+    if "{entrustment_id}" in template:
+        return reads(ENTRUSTMENT_COURTS)
+    if "{dispute_id}" in template:
+        return reads(DISPUTE_COURTS, party_agency=True)
+    return reads(CASE_COURTS)
+
+
+def operations(host: ServiceHost) -> list[tuple[str, str]]:
+    spec = host.http.openapi()
+    return [(method.upper(), path) for path, ops in spec["paths"].items() for method in ops]
+
+
+SERVICES = ("intake", "asset_control", "command", "entrustment", "dispute_coordinator")
+
+
+def hosts_of(stack: Stack) -> dict[str, ServiceHost]:
+    assert stack.entrustment is not None and stack.disputes is not None
+    return dict(zip(SERVICES, (stack.intake, stack.assets, stack.commander, stack.entrustment,
+                               stack.disputes), strict=True))  # fmt: skip
+
+
+async def call(http: httpx.AsyncClient, method: str, path: str, headers: dict[str, str],
+               body: Any, query: dict[str, str] | None) -> tuple[int, str]:  # fmt: skip
+    if path.endswith("/stream"):  # server-sent events: the status line is the answer
+        async with http.stream(method, path, headers=headers) as response:
+            return response.status_code, ""
+    response = await http.request(method, path, headers=headers, json=body, params=query)
+    return response.status_code, response.text
+
+
+async def test_every_route_admits_only_whom_its_table_admits(
+    isolated: Isolated, tmp_path: Path
+) -> None:
+    async with platform_stack(isolated, tmp_path, with_entrustment=True,
+                              with_disputes=True) as stack:  # fmt: skip
+        hosts = hosts_of(stack)
+        missing = [(s, m, p) for s, host in hosts.items() for m, p in operations(host)
+                   if (s, m, p) not in ACCESS]  # fmt: skip
+        assert not missing, f"routes with no entry in ACCESS: {missing}"
+        stale = [key for key in ACCESS if (key[1], key[2]) not in operations(hosts[key[0]])]
+        assert not stale, f"ACCESS entries for routes that no longer exist: {stale}"
+
+        fx = await build_fixture(stack)
+        everyone = list(principals())
+        leaks: list[str] = []
+        refusals: list[str] = []
+        ordered = sorted(ACCESS, key=lambda key: (key in LAST, key))
+        counted = 0
+        for service, method, template in ordered:
+            access = ACCESS[(service, method, template)]
+            body = fill(access.body, fx.ids) if access.body is not None else None
+            readers = readers_of(template)
+            refused_first = sorted(everyone, key=access.admits)  # the refused cannot change state
+            async with stack.client(hosts[service]) as http:
+                for who in refused_first:
+                    path = fill(template, _ids_for(who, template, fx))
+                    status, text = await call(
+                        http, method, path, headers_of(stack, who), body, access.query
+                    )
+                    counted += 1
+                    where = f"{who.name} {method} {service}{path} → {status}"
+                    assert status < 500, f"{where}: {text[:300]}"
+                    if access.admits(who):
+                        if status in (401, 403, 404):
+                            refusals.append(f"{where}: {text[:200]}")
+                    elif status not in (401, 403, 404):
+                        named = [s for s in fx.secrets if s in text]
+                        listed = access.listing and status == 200 and not named
+                        state = status == 409 and method != "GET" and readers.admits(who)
+                        if not (listed or state):
+                            leaks.append(f"{where}: {text[:200]}")
+                    unauthenticated = who.kind in ("none", "forged", "expired")
+                    if unauthenticated and not access.public and status != 401:
+                        leaks.append(f"{where}: unauthenticated, not 401")
+        report = f"{len(leaks)} leaks:\n" + "\n".join(leaks)
+        report += f"\n{len(refusals)} wrongly refused:\n" + "\n".join(refusals)
+        assert not leaks and not refusals, report
+        assert counted == len(ACCESS) * len(everyone)
+
+
+def _ids_for(who: Principal, template: str, fx: Fixture) -> dict[str, str]:
+    """What the path's ids name for ``who``: intake's application routes name the received
+    application; the agency party calls about its own dispute (the agency's dispute)."""
+    ids = dict(fx.ids)
+    if "/applications/" in template:
+        ids["case_id"] = fx.ids["application_id"]
+    if who.kind == "party_agency":
+        ids["dispute_id"] = fx.ids["agency_dispute_id"]
+    return ids
