@@ -1,0 +1,193 @@
+"""What issue 13 found broken, each kept fixed: unbounded inputs, a late act not shown late,
+errors missing from the OpenAPI, an unauthenticated gateway, a 500 when Redis is down."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import grpc
+import httpx
+import pytest
+
+from services.intake.bootstrap import bootstrap as intake_bootstrap
+from tests.conftest import Isolated
+from tests.factories import filing
+from tests.integration.platform_stack import Stack, platform_stack
+from tests.polling import eventually
+from zhixing.auth import Role
+from zhixing.bounds import MAX_AMOUNT_FEN, MAX_PARTIES
+from zhixing.demo import credit_code
+from zhixing.devinfra import LocalRedis, free_port
+from zhixing.service import ERROR_RESPONSES, MAX_REQUEST_BODY_BYTES
+from zhixing.settings import RedisSettings, ServiceSettings
+from zhixing.v1 import agency_gateway_pb2, agency_gateway_pb2_grpc
+
+pytestmark = pytest.mark.integration
+
+
+def debtors(count: int) -> list[dict[str, str]]:
+    return [{"kind": "organisation", "name": f"公司{n}", "id_number": credit_code(n)}
+            for n in range(1, count + 1)]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("overrides", "status", "where"),
+    [
+        ({"claim_amount_fen": 10**30}, 422, ["body", "claim_amount_fen"]),
+        ({"claim_amount_fen": MAX_AMOUNT_FEN + 1}, 422, ["body", "claim_amount_fen"]),
+        ({"costs_fen": 2**63 - 1}, 422, ["body", "costs_fen"]),
+        ({"receiving_account": "6" * 65}, 422, ["body", "receiving_account"]),
+        ({"receiving_account": "6" * (1024 * 1024)}, 413, None),
+        ({"debtors": debtors(MAX_PARTIES + 1)}, 422, ["body", "debtors"]),
+        ({"debtors": debtors(20_000)}, 413, None),
+        ({"legal_document": {"type": "民事判决书", "issuing_court": "泰兴市人民法院",
+                             "number": "（2026）苏1283民初9号", "date": "2026-03-03"}},
+         422, ["body", "legal_document", "date"]),  # the day after the filing
+        ({"legal_document": {"type": "民事判决书", "issuing_court": "泰兴市人民法院",
+                             "number": "（2026）苏1283民初9号", "date": "2026-02-20"},
+          "received_on": "2026-02-10"}, 422, ["body", "legal_document", "date"]),
+    ],
+    ids=["claim-1e30", "claim-over-bound", "costs-int64", "account-65", "account-1MB",
+         "debtors-101", "debtors-20000", "document-in-future", "document-after-receipt"],
+)  # fmt: skip
+async def test_out_of_bounds_filings_are_refused_naming_the_field_and_write_nothing(
+    isolated: Isolated, tmp_path: Path, overrides: dict[str, Any], status: int,
+    where: list[str] | None,
+) -> None:  # fmt: skip
+    async with platform_stack(isolated, tmp_path, with_command=False) as stack:
+        async with stack.client(stack.intake) as http:
+            refused = await http.post(
+                "/v1/cases", json=filing(**overrides), headers=stack.headers(Role.CLERK)
+            )
+            assert refused.status_code == status, refused.text[:300]
+            detail = refused.json()["detail"]
+            if where is None:
+                assert str(MAX_REQUEST_BODY_BYTES) in detail
+            else:
+                assert [e["loc"] for e in detail] == [where]
+        written = [
+            k async for k in isolated.redis.scan_iter(match=f"{isolated.prefix}intake:case*")
+        ]
+        assert written == []
+
+
+async def test_every_route_documents_the_shared_error_responses(
+    isolated: Isolated, tmp_path: Path
+) -> None:
+    async with platform_stack(isolated, tmp_path, with_entrustment=True,
+                              with_disputes=True) as stack:  # fmt: skip
+        hosts = [stack.intake, stack.assets, stack.commander, stack.entrustment, stack.disputes]
+        for host in hosts:
+            assert host is not None
+            spec = host.http.openapi()
+            assert "ErrorBody" in spec["components"]["schemas"]
+            for path, operations in spec["paths"].items():
+                for method, operation in operations.items():
+                    documented = set(operation["responses"])
+                    expected = {str(code) for code in ERROR_RESPONSES}
+                    assert expected <= documented, f"{host.ctx.name} {method} {path}"
+                    refusal = operation["responses"]["409"]["content"]["application/json"]
+                    assert refusal["schema"] == {"$ref": "#/components/schemas/ErrorBody"}
+
+
+async def test_a_case_docketed_after_its_limit_is_shown_breached(
+    isolated: Isolated, tmp_path: Path
+) -> None:
+    """Received 31 days ago, docketed today: the 7-day docketing clock never fired a timer
+    before the act, and yet the case is shown breached, in the clocks and in the figures."""
+    async with platform_stack(isolated, tmp_path) as stack:
+        received_on = (stack.clock.now() - dt.timedelta(days=31)).date().isoformat()
+        clerk = stack.headers(Role.CLERK)
+        command = stack.headers(Role.COMMAND, "苏12")
+        async with stack.client(stack.intake) as http:
+            received = await http.post(
+                "/v1/applications", json=filing(received_on=received_on), headers=clerk
+            )
+            assert received.status_code == 201, received.text
+            case_id = received.json()["case_id"]
+            docketed = await http.post(f"/v1/applications/{case_id}/docket", headers=clerk)
+            assert docketed.status_code == 200, docketed.text
+
+        async with stack.client(stack.commander) as http:
+
+            async def shown_breached() -> bool:
+                clocks = (await http.get(f"/v1/subjects/{case_id}/clocks", headers=command)).json()
+                docket = [c for c in clocks if c["rule_id"] == "intake.docket"]
+                return bool(docket) and docket[0]["status"] == "cleared" and docket[0]["breached"]
+
+            await eventually(shown_breached)
+
+            async def counted() -> bool:
+                figures = (await http.get("/v1/figures/苏1283", headers=command)).json()
+                return bool(figures["counts"]["clocks_breached"] >= 1)
+
+            await eventually(counted)
+
+
+async def test_the_agency_gateway_answers_service_credentials_only(
+    isolated: Isolated, tmp_path: Path
+) -> None:
+    async with platform_stack(isolated, tmp_path, with_command=False) as stack:
+        target = f"127.0.0.1:{stack.gateway.grpc_port}"
+        async with grpc.aio.insecure_channel(target) as channel:
+            stub = agency_gateway_pb2_grpc.AgencyGatewayServiceStub(channel)
+            fetch = agency_gateway_pb2.FetchFeedbackRequest(max=10)
+            with pytest.raises(grpc.aio.AioRpcError) as anonymous:
+                await stub.FetchFeedback(fetch)
+            assert anonymous.value.code() is grpc.StatusCode.UNAUTHENTICATED
+            with pytest.raises(grpc.aio.AioRpcError) as person:
+                await stub.AckFeedback(agency_gateway_pb2.AckFeedbackRequest(feedback_ids=["x"]),
+                                       metadata=_bearer(stack, person=True))  # fmt: skip
+            assert person.value.code() is grpc.StatusCode.PERMISSION_DENIED
+            reply = await stub.FetchFeedback(fetch, metadata=_bearer(stack, person=False))
+            assert list(reply.feedback) == []
+
+
+def _bearer(stack: Stack, *, person: bool) -> list[tuple[str, str]]:
+    token = (
+        stack.tokens.issue(subject="u", court_code="苏12", role=Role.COMMAND)
+        if person
+        else stack.tokens.issue_service("test")
+    )
+    return [("authorization", f"Bearer {token}")]
+
+
+async def test_with_redis_down_a_filing_gets_503_and_nothing_is_written(
+    isolated: Isolated, tmp_path: Path
+) -> None:
+    store = LocalRedis(tmp_path / "redis", port=free_port(), append_only=True)
+    store.start()
+    host = intake_bootstrap(
+        kafka=isolated.kafka,
+        redis=RedisSettings(url=store.url, key_prefix=isolated.prefix),
+        auth=isolated.auth,
+        ports=ServiceSettings(http_port=0, grpc_port=0),
+    )
+    await host.start()
+    try:
+        tokens = host.ctx.tokens
+        clerk = {"Authorization": "Bearer " + tokens.issue(subject="c", court_code="苏1283",
+                                                           role=Role.CLERK)}  # fmt: skip
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{host.http_port}") as http:
+            assert store.process is not None
+            store.process.kill()  # a crash, not a shutdown
+            store.process.wait()
+            down = await http.post("/v1/cases", json=filing(), headers=clerk)
+            assert down.status_code == 503, down.text
+            assert down.headers["Retry-After"].isdigit()
+            assert "nothing was written" in down.json()["detail"]
+            health = await http.get("/healthz")
+            assert health.status_code == 503 and health.json()["checks"]["redis"] != "ok"
+
+            store.process = None
+            store.start()
+            assert [
+                k async for k in host.ctx.redis.scan_iter(match=f"{isolated.prefix}*case*")
+            ] == []
+            again = await http.post("/v1/cases", json=filing(), headers=clerk)
+            assert again.status_code == 201, again.text
+    finally:
+        await host.stop()
+        store.stop()
