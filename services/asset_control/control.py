@@ -10,8 +10,8 @@ Records (JSON strings under ``asset_control:``):
 - ``queue:<asset key>``: the case assets controlling one outside asset, first seizure (首封)
   first, then the waiting seizures (轮候) in order, across courts;
 - ``lead:<lead id>``: an asset lead and its verification;
-- ``due``: a sorted set of work for the agency worker (``q|case|round|unit`` queries,
-  ``c|asset`` controls) by the time it is due.
+- ``due``, ``due-cases``, ``due-case:<case id>``: the agency worker's work (controls, and
+  query units scheduled fairly across courts and cases): see ``schedule.py``.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from google.protobuf.message import Message
 from redis.asyncio.client import Pipeline
 
 from services.asset_control.agency import AgencySettings
+from services.asset_control.schedule import WorkQueue
 from zhixing.assets import (
     CHANNELS,
     KINDS_OF_CHANNEL,
@@ -45,7 +46,7 @@ from zhixing.bounds import MAX_LEADS_PER_CASE
 from zhixing.errors import Conflict, Invalid, NotFound
 from zhixing.rules import catalogue
 from zhixing.service import ServiceContext
-from zhixing.state import as_text, transact
+from zhixing.state import transact
 from zhixing.v1 import agency_gateway_pb2 as agency_pb
 from zhixing.v1 import asset_events_pb2 as pb
 from zhixing.v1 import case_events_pb2, envelope_pb2
@@ -120,6 +121,7 @@ class AssetControl:
         self.settings = settings
         self.keys = ctx.keys
         self.redis = ctx.redis
+        self.work = WorkQueue(ctx.redis, ctx.keys)
 
     # --- keys and records ------------------------------------------------------------------
 
@@ -134,10 +136,6 @@ class AssetControl:
 
     def lead_key(self, lead_id: str) -> str:
         return self.keys.key("lead", lead_id)
-
-    @property
-    def due_key(self) -> str:
-        return self.keys.key("due")
 
     async def _load(self, client: Any, key: str) -> dict[str, Any] | None:
         raw = await client.get(key)
@@ -204,7 +202,9 @@ class AssetControl:
         }
         now = self._now_ms()
         for unit in range(len(units)):
-            pipe.zadd(self.due_key, {QueryRef(filed.case_id, 1, unit, 1).member: now})
+            self.work.schedule_query(
+                pipe, QueryRef(filed.case_id, 1, unit, 1).member, filed.court_code, now
+            )
         started = pb.NetworkQueryStarted(
             case_id=filed.case_id, round=1, channels=[c.value for c in CHANNELS]
         )
@@ -238,11 +238,11 @@ class AssetControl:
 
     async def due_count(self) -> int:
         """Submissions due now (a query or control to send, or to resend)."""
-        return int(await self.redis.zcount(self.due_key, 0, self._now_ms()))
+        return await self.work.count(self._now_ms())
 
-    async def due_work(self, limit: int = 100) -> list[str]:
-        raw = await self.redis.zrangebyscore(self.due_key, 0, self._now_ms(), start=0, num=limit)
-        return [as_text(r) for r in raw if isinstance(r, bytes | str)]
+    async def due_work(self, limit: int = 200) -> list[str]:
+        """Work due now, fairly shared across courts and cases (``schedule.py``)."""
+        return await self.work.due(self._now_ms(), limit)
 
     async def query_requests(
         self, case_id: str, members: Sequence[str]
@@ -268,7 +268,9 @@ class AssetControl:
                 debtor_id_number=debtor["id_number"],
             )))  # fmt: skip
         if dropped:
-            await self.redis.zrem(self.due_key, *dropped)
+            async with self.redis.pipeline(transaction=True) as pipe:
+                self.work.unschedule_query(pipe, *dropped)
+                await pipe.execute()
         return wanted
 
     async def queries_submitted(
@@ -292,7 +294,7 @@ class AssetControl:
                     continue
                 state = case["query"]["units"][unit]
                 if state["status"] not in ("pending", "submitted"):
-                    pipe.zrem(self.due_key, member)
+                    self.work.unschedule_query(pipe, member)
                     continue
                 if QueryRef(case_id, int(round_), unit, state["attempts"]).request_id != request_id:
                     continue  # a newer attempt superseded this one
@@ -307,7 +309,8 @@ class AssetControl:
                 if state["tries"] >= self.settings.max_attempts and error is not None:
                     self._fail_unit(pipe, case, unit, member)
                 else:
-                    pipe.zadd(self.due_key, {member: self._now_ms() + int(wait * 1000)})
+                    at = self._now_ms() + int(wait * 1000)
+                    self.work.schedule_query(pipe, member, case["court_code"], at)
             if changed:
                 self._put(pipe, key, case)
 
@@ -316,7 +319,7 @@ class AssetControl:
     def _fail_unit(self, pipe: Pipeline, case: dict[str, Any], unit: int, member: str) -> None:
         state = case["query"]["units"][unit]
         state["status"] = "failed"
-        pipe.zrem(self.due_key, member)
+        self.work.unschedule_query(pipe, member)
         failed = pb.ChannelQueryFailed(
             case_id=case["case_id"],
             round=case["query"]["round"],
@@ -410,13 +413,14 @@ class AssetControl:
                 self._fail_unit(pipe, case, ref.unit, ref.member)
             else:
                 delay = int(self.settings.backoff_s(state["tries"]) * 1000)
-                pipe.zadd(self.due_key, {ref.member: self._now_ms() + delay})
+                at = self._now_ms() + delay
+                self.work.schedule_query(pipe, ref.member, case["court_code"], at)
             return "failed"
         state["status"] = "answered"
         state["outcome"] = feedback.status
         state["asset_count"] = len(feedback.assets)
         state["error"] = ""
-        pipe.zrem(self.due_key, ref.member)
+        self.work.unschedule_query(pipe, ref.member)
         new_ids = []
         for asset in feedback.assets:
             record_key = self.asset_record_key(asset_id_for(case["case_id"], asset.asset_key))
@@ -560,7 +564,7 @@ class AssetControl:
                 request_id = f"c.{record['asset_id']}.{record['control_attempt']}"
                 record["control_request"] = request_id
                 record["control_tries"] = 0
-                pipe.zadd(self.due_key, {f"c|{record['asset_id']}": self._now_ms()})
+                self.work.schedule_control(pipe, record["asset_id"], self._now_ms())
                 requested = pb.ControlRequested(
                     asset_id=record["asset_id"],
                     case_id=case["case_id"],
@@ -606,7 +610,7 @@ class AssetControl:
     async def control_request(self, asset_id: str) -> agency_pb.SubmitControlRequest | None:
         record = await self.asset(asset_id)
         if record is None or record["status"] != AssetStatus.CONTROL_PENDING:
-            await self.redis.zrem(self.due_key, f"c|{asset_id}")
+            await self.work.unschedule_control(self.redis, asset_id)
             return None
         return agency_pb.SubmitControlRequest(
             request_id=record["control_request"],
@@ -620,7 +624,6 @@ class AssetControl:
 
     async def control_submitted(self, asset_id: str, request_id: str, error: str | None) -> None:
         key = self.asset_record_key(asset_id)
-        member = f"c|{asset_id}"
 
         async def body(pipe: Pipeline) -> None:
             record = await self._load(pipe, key)
@@ -628,7 +631,7 @@ class AssetControl:
                 return
             if record["status"] != AssetStatus.CONTROL_PENDING:
                 pipe.multi()  # type: ignore[no-untyped-call]
-                pipe.zrem(self.due_key, member)
+                self.work.unschedule_control(pipe, asset_id)
                 return
             record["control_tries"] += 1
             if error is not None and record["control_tries"] >= self.settings.max_attempts:
@@ -649,7 +652,7 @@ class AssetControl:
                 else self.settings.backoff_s(record["control_tries"])
             )
             pipe.multi()  # type: ignore[no-untyped-call]
-            pipe.zadd(self.due_key, {member: self._now_ms() + int(wait * 1000)})
+            self.work.schedule_control(pipe, asset_id, self._now_ms() + int(wait * 1000))
             self._put(pipe, key, record)
 
         await transact(self.redis, [key], body)
@@ -704,7 +707,7 @@ class AssetControl:
                     case["reserved_fen"] -= record["amount_fen"] - actual
                     if AssetKind(record["kind"]) in LIQUID_KINDS:
                         _summary(case)["liquid_fen"] -= record["amount_fen"] - actual
-                pipe.zrem(self.due_key, f"c|{asset_id}")
+                self.work.unschedule_control(pipe, asset_id)
                 self._controlled(
                     pipe, case, record, actual, feedback.control_ref, "first", SERVICE_ACTOR
                 )
@@ -741,7 +744,7 @@ class AssetControl:
         if record["asset_id"] in queue:
             queue.remove(record["asset_id"])
         self._put(pipe, self.queue_key(record["asset_key"]), queue)
-        pipe.zrem(self.due_key, f"c|{record['asset_id']}")
+        self.work.unschedule_control(pipe, record["asset_id"])
         if promoted is not None:
             # 轮候查封 takes effect by itself when the first seizure goes (查封规定 art 26).
             self._controlled(
@@ -1260,7 +1263,7 @@ class AssetControl:
                 state = case["query"]["units"][unit]
                 state.update(status="pending", attempts=state["attempts"] + 1, tries=0)
                 member = QueryRef(case_id, case["query"]["round"], unit, 0).member
-                pipe.zadd(self.due_key, {member: self._now_ms()})
+                self.work.schedule_query(pipe, member, case["court_code"], self._now_ms())
             self._put(pipe, key, case)
             return len(failed)
 
