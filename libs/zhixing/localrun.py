@@ -113,6 +113,8 @@ class Platform:
         env["ZHIXING_REDIS_URL"] = self.redis.url
         gateway = next(s for s in SERVICES if s.name == "agency_gateway")
         env.setdefault("ZHIXING_AGENCY_TARGET", f"127.0.0.1:{_port(gateway, 'grpc', 50060)}")
+        # The stand-in keeps what it accepted across restarts, as the outside systems do.
+        env.setdefault("ZHIXING_AGENCY_GATEWAY_JOURNAL", str(DATA / "agency_gateway.jsonl"))
         return env
 
     def start(self) -> None:

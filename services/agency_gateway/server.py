@@ -7,15 +7,21 @@ it was submitted), so a test run with the same settings sees the same faults.
 from __future__ import annotations
 
 import asyncio
+import base64
 import datetime as dt
+import json
+import os
 import random
 import signal
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import grpc
 import structlog
+from google.protobuf.message import DecodeError, Message
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from pydantic import Field
@@ -55,6 +61,12 @@ class GatewaySettings(BaseSettings):
     failing_channels: list[Channel] = Field(
         default_factory=list, description="Channels whose every query fails (outage)"
     )
+    journal: Path | None = Field(
+        None,
+        description="File in which the gateway keeps the requests it accepted and the "
+        "feedback not yet acknowledged, as the outside systems do: a restarted gateway still "
+        "answers them (unset: kept in memory only)",
+    )
 
 
 @dataclass
@@ -78,11 +90,89 @@ class GatewayState:
     assets: dict[str, pb.AgencyAsset] = field(default_factory=dict)
 
 
+_MESSAGES: dict[str, type[Message]] = {
+    "query": pb.SubmitQueryRequest,
+    "control": pb.SubmitControlRequest,
+    "feedback": pb.Feedback,
+}
+
+
+class Journal:
+    """An append-only file of what the gateway accepted, delivered and had acknowledged,
+    one JSON line each, flushed and synced before the call that caused it is answered.
+    Replayed at start, it rebuilds the state: accepted requests are answered even after a
+    restart (issue 13). Damaged last lines (a crash mid-write) are skipped."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = path.open("a", encoding="utf-8")
+
+    def append(self, entry: dict[str, Any]) -> None:
+        self._file.write(json.dumps(entry) + "\n")
+        self._file.flush()
+        os.fsync(self._file.fileno())
+
+    def record(self, kind: str, message: Message, **extra: Any) -> None:
+        data = base64.b64encode(message.SerializeToString()).decode()
+        self.append({"kind": kind, "data": data, **extra})
+
+    @staticmethod
+    def replay(path: Path) -> Iterator[tuple[str, Message | None, dict[str, Any]]]:
+        if not path.exists():
+            return
+        with path.open(encoding="utf-8") as lines:
+            for line in lines:
+                try:
+                    entry = json.loads(line)
+                    message_type = _MESSAGES.get(entry["kind"])
+                    message = None
+                    if message_type is not None:
+                        message = message_type.FromString(base64.b64decode(entry["data"]))
+                except (ValueError, KeyError, DecodeError):
+                    log.warning("journal line skipped", path=str(path))
+                    continue
+                yield entry["kind"], message, entry
+
+    def close(self) -> None:
+        self._file.close()
+
+
 class AgencyGateway(agency_gateway_pb2_grpc.AgencyGatewayServiceServicer):
     def __init__(self, settings: GatewaySettings, clock: Clock) -> None:
         self.settings = settings
         self.clock = clock
         self.state = GatewayState()
+        self.journal: Journal | None = None
+        if settings.journal is not None:
+            self._restore(settings.journal)
+            self.journal = Journal(settings.journal)
+
+    def _restore(self, path: Path) -> None:
+        """Rebuild the accepted requests and the unacknowledged feedback from the journal."""
+        for kind, message, entry in Journal.replay(path):
+            if isinstance(message, pb.SubmitQueryRequest | pb.SubmitControlRequest):
+                self.state.requests[message.request_id] = _Request(
+                    message.request_id, kind, message=message
+                )
+                if isinstance(message, pb.SubmitQueryRequest):
+                    self._remember_assets(message)
+            elif isinstance(message, pb.Feedback):
+                ready = dt.datetime.fromisoformat(entry["ready_at"])
+                self.state.feedback[message.feedback_id] = _Feedback(message, ready)
+            elif kind == "ack":
+                for feedback_id in entry["ids"]:
+                    self.state.feedback.pop(feedback_id, None)
+        log.info("journal replayed", requests=len(self.state.requests),
+                 feedback=len(self.state.feedback))  # fmt: skip
+
+    def _remember_assets(self, request: pb.SubmitQueryRequest) -> None:
+        try:
+            channel = Channel(request.channel)
+        except ValueError:
+            return
+        for asset in synthetic_assets(self.settings.seed, request.debtor_id_number, channel):
+            self.state.assets[asset.asset_key] = asset
 
     def _chance(self, what: str, request_id: str, n: int = 0) -> float:
         return random.Random(f"{self.settings.seed}|{what}|{request_id}|{n}").random()
@@ -96,12 +186,17 @@ class AgencyGateway(agency_gateway_pb2_grpc.AgencyGatewayServiceServicer):
 
     def _deliver(self, message: pb.Feedback) -> None:
         ready = self.clock.now() + dt.timedelta(milliseconds=self.settings.latency_ms)
-        self.state.feedback[message.feedback_id] = _Feedback(message, ready)
+        self._keep_feedback(message, ready)
         if self._chance("duplicate", message.request_id) < self.settings.duplicate_rate:
             twin = pb.Feedback()
             twin.CopyFrom(message)
             twin.feedback_id = str(uuid.uuid4())
-            self.state.feedback[twin.feedback_id] = _Feedback(twin, ready)
+            self._keep_feedback(twin, ready)
+
+    def _keep_feedback(self, message: pb.Feedback, ready: dt.datetime) -> None:
+        self.state.feedback[message.feedback_id] = _Feedback(message, ready)
+        if self.journal is not None:
+            self.journal.record("feedback", message, ready_at=ready.isoformat())
 
     def _register(self, request_id: str, kind: str, message: Any) -> bool:
         known = self.state.requests.get(request_id)
@@ -109,6 +204,8 @@ class AgencyGateway(agency_gateway_pb2_grpc.AgencyGatewayServiceServicer):
             known.submissions += 1
             return False
         self.state.requests[request_id] = _Request(request_id, kind, message=message)
+        if self.journal is not None:
+            self.journal.record(kind, message)
         return True
 
     def _answer_query(self, request: pb.SubmitQueryRequest) -> pb.Feedback:
@@ -188,11 +285,10 @@ class AgencyGateway(agency_gateway_pb2_grpc.AgencyGatewayServiceServicer):
     async def AckFeedback(  # noqa: N802
         self, request: pb.AckFeedbackRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.AckFeedbackResponse:
-        acknowledged = 0
-        for feedback_id in request.feedback_ids:
-            if self.state.feedback.pop(feedback_id, None) is not None:
-                acknowledged += 1
-        return pb.AckFeedbackResponse(acknowledged=acknowledged)
+        acknowledged = [i for i in request.feedback_ids if self.state.feedback.pop(i, None)]
+        if acknowledged and self.journal is not None:
+            self.journal.append({"kind": "ack", "ids": acknowledged})
+        return pb.AckFeedbackResponse(acknowledged=len(acknowledged))
 
 
 class GatewayServer:
@@ -226,6 +322,8 @@ class GatewayServer:
     async def stop(self) -> None:
         await self._health.enter_graceful_shutdown()
         await self._server.stop(grace=1)
+        if self.gateway.journal is not None:
+            self.gateway.journal.close()
 
     async def serve_forever(self) -> None:
         stop = asyncio.Event()

@@ -244,6 +244,36 @@ class AssetControl:
         """Work due now, fairly shared across courts and cases (``schedule.py``)."""
         return await self.work.due(self._now_ms(), limit)
 
+    async def ask_again_for_outstanding(self) -> int:
+        """At start: every query and control sent and still awaiting its answer is due
+        again now, not at its feedback timeout. The outside systems keep what they accepted,
+        and a request sent again under its id is answered once; one they lost is answered
+        anew (issue 13: after a restart, answers waited out the whole timeout)."""
+        now = self._now_ms()
+        outstanding = 0
+        for case_id in await self.work.queued_cases():
+            case = await self.case(case_id)
+            if case is None:
+                continue
+            query = case["query"]
+            members = [
+                QueryRef(case_id, query["round"], unit, 0).member
+                for unit, state in enumerate(query["units"])
+                if state["status"] == "submitted"
+            ]
+            if members:
+                outstanding += len(members)
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    for member in members:
+                        self.work.hasten_query(pipe, member, case["court_code"], now)
+                    await pipe.execute()
+        for asset_id in await self.work.queued_controls():
+            record = await self.asset(asset_id)
+            if record is not None and record["status"] == AssetStatus.CONTROL_PENDING:
+                outstanding += 1
+                await self.work.hasten_control(asset_id, now)
+        return outstanding
+
     async def query_requests(
         self, case_id: str, members: Sequence[str]
     ) -> list[tuple[str, agency_pb.SubmitQueryRequest]]:

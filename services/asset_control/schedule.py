@@ -68,6 +68,13 @@ class WorkQueue:
         # LT: an existing pointer only moves earlier; a missing one is added.
         pipe.zadd(self.cases_key, {f"{court}|{case_id}": at_ms}, lt=True)
 
+    def hasten_query(self, pipe: Pipeline, member: str, court: str, at_ms: int) -> None:
+        """Make a queued unit due by ``at_ms`` if it is due later; a unit no longer queued
+        stays out (XX)."""
+        case_id = case_of(member)
+        pipe.zadd(self.case_key(case_id), {member: at_ms}, xx=True, lt=True)
+        pipe.zadd(self.cases_key, {f"{court}|{case_id}": at_ms}, lt=True)
+
     def unschedule_query(self, pipe: Pipeline | aioredis.Redis, *members: str) -> Any:
         by_case: dict[str, list[str]] = {}
         for member in members:
@@ -82,6 +89,20 @@ class WorkQueue:
 
     def unschedule_control(self, pipe: Pipeline | aioredis.Redis, asset_id: str) -> Any:
         return pipe.zrem(self.controls_key, f"c|{asset_id}")
+
+    async def queued_cases(self) -> list[str]:
+        """Every case with query units queued, due or not."""
+        pointers = await self.redis.zrange(self.cases_key, 0, -1)
+        return sorted({as_text(p).split("|", 1)[1] for p in pointers if isinstance(p, bytes | str)})
+
+    async def queued_controls(self) -> list[str]:
+        """Every asset with a control queued, due or not."""
+        members = await self.redis.zrange(self.controls_key, 0, -1)
+        texts = [as_text(m) for m in members if isinstance(m, bytes | str)]
+        return [m.removeprefix("c|") for m in texts if m.startswith("c|")]
+
+    async def hasten_control(self, asset_id: str, at_ms: int) -> None:
+        await self.redis.zadd(self.controls_key, {f"c|{asset_id}": at_ms}, xx=True, lt=True)
 
     # --- the worker's side --------------------------------------------------------------------
 

@@ -30,6 +30,12 @@ class AgencyWorker:
 
     async def run(self) -> None:
         try:
+            try:
+                outstanding = await self.control.ask_again_for_outstanding()
+                if outstanding:
+                    log.info("asking again for what was outstanding", requests=outstanding)
+            except Exception:  # the regular rounds resubmit at the feedback timeout anyway
+                log.exception("could not ask again for outstanding requests")
             while not self._stopping.is_set():
                 try:
                     worked = await self.step()

@@ -202,7 +202,7 @@ async def test_a_designated_case_moves_in_every_service_and_keeps_its_clocks(
                      "instruction": "泰兴法院消极执行，指令靖江法院执行"}  # fmt: skip
         outside = await post(stack, "/v1/commands", "苏12", Role.COMMAND,
                              {**designate, "to_court": "苏0281"})  # fmt: skip
-        assert outside.status_code == 422 and "jurisdiction" in outside.text
+        assert outside.status_code == 403 and "jurisdiction" in outside.text
         moved = await post(stack, "/v1/commands", "苏12", Role.COMMAND, designate)
         assert moved.status_code == 201, moved.text
         assert moved.json()["to_court"] == "苏1282" and moved.json()["reconsiderable"]

@@ -11,11 +11,14 @@ import grpc
 import httpx
 import pytest
 
+from services.agency_gateway.server import GatewayState
 from services.intake.bootstrap import bootstrap as intake_bootstrap
 from tests.conftest import Isolated
 from tests.factories import filing
 from tests.integration.platform_stack import Stack, platform_stack
+from tests.integration.test_asset_control import until_query
 from tests.polling import eventually
+from zhixing.assets import CHANNELS
 from zhixing.auth import Role
 from zhixing.bounds import MAX_AMOUNT_FEN, MAX_PARTIES
 from zhixing.demo import credit_code
@@ -191,3 +194,26 @@ async def test_with_redis_down_a_filing_gets_503_and_nothing_is_written(
     finally:
         await host.stop()
         store.stop()
+
+
+async def test_asset_control_asks_again_for_what_was_outstanding(
+    isolated: Isolated, tmp_path: Path
+) -> None:
+    """Queries sent to a gateway that then lost them are asked again when asset control
+    starts, not after the feedback timeout (the simulated clock stands still here)."""
+    async with platform_stack(isolated, tmp_path, with_command=False,
+                              gateway={"latency_ms": 3_600_000}) as stack:  # fmt: skip
+        async with stack.client(stack.intake) as http:
+            filed = await http.post("/v1/cases", json=filing(), headers=stack.headers(Role.CLERK))
+        case_id = filed.json()["case_id"]
+
+        async def all_sent() -> bool:
+            case = await stack.control.case(case_id)
+            units = case["query"]["units"] if case else []
+            return bool(units) and all(u["status"] == "submitted" for u in units)
+
+        await eventually(all_sent)
+        stack.gateway.gateway.state = GatewayState()  # the outside system lost them
+        stack.gateway.gateway.settings.latency_ms = 0
+        assert await stack.control.ask_again_for_outstanding() == len(CHANNELS)
+        await until_query(stack, case_id, "completed")
