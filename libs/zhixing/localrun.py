@@ -2,8 +2,11 @@
 
 Starts Redis (AOF on) and Kafka with their data under ``.data/``, creates the topics,
 starts every service as its own process, loads the demo data and prints where everything
-listens. Ctrl-C stops the services first (each finishes its batch in flight), then Kafka,
-then Redis. Processes left by a run that was killed are stopped at the next start.
+listens. Then it supervises: a service, Kafka or Redis that dies is said to be down, in
+plain words, and started again after a backoff (1 s, doubling to 60 s; a process that ran a
+minute counts as healthy again). Only Ctrl-C stops the platform: the services first (each
+finishes its batch in flight), then Kafka, then Redis. Processes left by a run that was
+killed are stopped at the next start.
 """
 
 from __future__ import annotations
@@ -59,6 +62,35 @@ SERVICES = (
 )
 
 
+@dataclass
+class Backoff:
+    """When a process that died may be started again (times are the supervisor's monotonic
+    clock, passed in, so the schedule is testable)."""
+
+    base_s: float = 1.0
+    max_s: float = 60.0
+    healthy_after_s: float = 60.0
+    failures: int = 0
+    started_at: float = 0.0
+    restart_at: float | None = None
+
+    def started(self, now: float) -> None:
+        self.started_at = now
+        self.restart_at = None
+
+    def died(self, now: float) -> float:
+        """Record a death; the delay before the next start."""
+        if now - self.started_at >= self.healthy_after_s:
+            self.failures = 0  # it had been running well: start again soon
+        delay = float(min(self.max_s, self.base_s * 2**self.failures))
+        self.failures += 1
+        self.restart_at = now + delay
+        return delay
+
+    def due(self, now: float) -> bool:
+        return self.restart_at is not None and now >= self.restart_at
+
+
 def _port(spec: ServiceSpec, kind: str, default: int) -> int:
     return int(os.environ.get(f"{spec.env_prefix}{kind.upper()}_PORT", default))
 
@@ -94,6 +126,7 @@ class Platform:
             DATA / "kafka", port=int(os.environ.get("ZHIXING_LOCAL_KAFKA_PORT", 9092))
         )
         self.services: dict[str, subprocess.Popen[bytes]] = {}
+        self.backoff: dict[str, Backoff] = {}
         self.pids = DATA / "pids"
 
     def _record(self, name: str, process: subprocess.Popen[bytes]) -> None:
@@ -126,21 +159,59 @@ class Platform:
             self.kafka.start()
             self._record("kafka", self.kafka.process)  # type: ignore[arg-type]
             asyncio.run(create_topics(self.kafka.bootstrap_servers))
-        logs = DATA / "logs"
-        logs.mkdir(parents=True, exist_ok=True)
-        env = self.env()
         for spec in SERVICES:
-            with (logs / f"{spec.name}.log").open("ab") as log:
-                process = subprocess.Popen(
-                    [sys.executable, "-m", f"services.{spec.name}"],
-                    cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )  # fmt: skip
-            self.services[spec.name] = process
-            self._record(spec.name, process)
+            self.spawn(spec)
         with self.console.status("waiting for every service to report healthy…"):
             for spec in SERVICES:
                 _wait_healthy(spec, self.services[spec.name], timeout=60)
+
+    def spawn(self, spec: ServiceSpec) -> None:
+        logs = DATA / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        with (logs / f"{spec.name}.log").open("ab") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", f"services.{spec.name}"],
+                cwd=ROOT, env=self.env(), stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )  # fmt: skip
+        self.services[spec.name] = process
+        self._record(spec.name, process)
+        self.backoff.setdefault(spec.name, Backoff()).started(time.monotonic())
+
+    def supervise(self) -> None:
+        """One look at every process: say what died, start again what is due."""
+        now = time.monotonic()
+        for name, infra in (("redis", self.redis), ("kafka", self.kafka)):
+            backoff = self.backoff.setdefault(name, Backoff())
+            process = infra.process
+            if process is not None and process.poll() is not None and backoff.restart_at is None:
+                delay = backoff.died(now)
+                self.console.print(
+                    f"[red]{name} is DOWN (exit {process.returncode}); the services answer 503 "
+                    f"or wait until it is back; starting it again in {delay:.0f} s[/red]"
+                )
+            elif backoff.due(now):
+                infra.process = None
+                try:
+                    infra.start()
+                    self._record(name, infra.process)  # type: ignore[arg-type]
+                    backoff.started(now)
+                    self.console.print(f"[green]{name} is back[/green]")
+                except InfraError as exc:
+                    delay = backoff.died(now)
+                    self.console.print(f"[red]{name} did not start ({exc}); again in {delay:.0f} s")
+        for spec in SERVICES:
+            process = self.services[spec.name]
+            backoff = self.backoff[spec.name]
+            if process.poll() is not None and backoff.restart_at is None:
+                delay = backoff.died(now)
+                self.console.print(
+                    f"[red]{spec.name} exited with {process.returncode}; starting it again in "
+                    f"{delay:.0f} s (log: .data/logs/{spec.name}.log)[/red]"
+                )
+            elif backoff.due(now):
+                self.spawn(spec)
+                self.console.print(f"[green]{spec.name} started again[/green]")
 
     def load_demo(self) -> int:
         tokens = TokenAuthority(AuthSettings(), SystemClock())
@@ -203,11 +274,8 @@ def run_platform(*, demo: bool = True) -> int:
         platform.start()
         cases = platform.load_demo() if demo else 0
         platform.print_endpoints(cases)
-        while not stop.is_set():
-            for name, process in platform.services.items():
-                if process.poll() is not None:
-                    console.print(f"[red]{name} exited with {process.returncode}; stopping[/red]")
-                    stop.set()
+        while not stop.is_set():  # only Ctrl-C (or SIGTERM) ends the run
+            platform.supervise()
             stop.wait(1)
         return 0
     except (InfraError, httpx.HTTPError, subprocess.CalledProcessError) as exc:
