@@ -8,17 +8,22 @@ and key prefix; its topics and keys are deleted afterwards.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient
 
+from zhixing.anchor import write_key_pair
 from zhixing.bus import EventPublisher
 from zhixing.devinfra import LocalKafka, LocalRedis, create_topics, free_port
 from zhixing.settings import AuthSettings, KafkaSettings, RedisSettings
@@ -31,6 +36,14 @@ TEST_SERVICE_SECRET = "test-service-secret-" + "s" * 40
 os.environ.setdefault("ZHIXING_ENV", "test")
 os.environ.setdefault("ZHIXING_AUTH_SECRET", TEST_SECRET)
 os.environ.setdefault("ZHIXING_AUTH_SERVICE_SECRET", TEST_SERVICE_SECRET)
+
+# The audit notary's key pair for this test session (services started by tests read it).
+AUDIT_KEYS = Path(tempfile.mkdtemp(prefix="zhixing-test-keys-"))
+AUDIT_SIGNING_KEY = AUDIT_KEYS / "audit-signing.pem"
+AUDIT_PUBLIC_KEY = AUDIT_KEYS / "audit-public.pem"
+write_key_pair(AUDIT_SIGNING_KEY, AUDIT_PUBLIC_KEY)
+atexit.register(shutil.rmtree, AUDIT_KEYS, ignore_errors=True)
+os.environ["ZHIXING_AUDIT_SIGNING_KEY_FILE"] = str(AUDIT_SIGNING_KEY)
 
 
 @dataclass(frozen=True)

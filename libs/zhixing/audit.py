@@ -10,19 +10,23 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
 from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import Message
+from redis.asyncio.client import Pipeline
 
 from zhixing.bus import Transaction
 from zhixing.events import Event
 from zhixing.state import KeySpace, as_bytes, text_hash
+from zhixing.v1 import audit_events_pb2
 
 GENESIS_HASH = "0" * 64
+
+PublishRecords = Callable[[Pipeline, audit_events_pb2.AuditRecordsAppended], None]
 
 
 def canonical_json(data: dict[str, Any]) -> bytes:
@@ -97,8 +101,14 @@ def verify_chain(raw_records: Iterable[bytes], head: tuple[int, str] | None) -> 
 class AuditChain:
     """The chain stored in Redis: a list of records and a head hash."""
 
-    def __init__(self, redis: aioredis.Redis, keys: KeySpace) -> None:
+    def __init__(
+        self, redis: aioredis.Redis, keys: KeySpace, publish: PublishRecords | None = None
+    ) -> None:
         self._redis = redis
+        # Stages each batch's records for Kafka (AuditRecordsAppended), in the batch's own
+        # transaction, so the notary can anchor the chain outside this Redis.
+        self._publish = publish
+        self.chain = keys.service
         self.records_key = keys.key("audit", "records")
         self.head_key = keys.key("audit", "head")
         # event id → position in the chain, so a timeline can show each event's record.
@@ -126,6 +136,10 @@ class AuditChain:
             length, last_hash = length + 1, record["hash"]
         tx.pipe.rpush(self.records_key, *encoded)
         tx.pipe.hset(self.head_key, mapping={"length": length, "hash": last_hash})
+        if self._publish is not None and encoded:
+            first_seq = length - len(encoded)
+            self._publish(tx.pipe, audit_events_pb2.AuditRecordsAppended(
+                chain=self.chain, first_seq=first_seq, records=encoded))  # fmt: skip
         tx.pipe.hset(self.positions_key, mapping=positions)  # type: ignore[arg-type]
 
     async def records_of(self, event_ids: Sequence[str]) -> dict[str, dict[str, Any]]:

@@ -192,6 +192,10 @@ class LocalRedis:
     data_dir: Path
     port: int = 6379
     append_only: bool = True
+    # "always": a write is on disk before Redis answers it, so an acknowledged filing
+    # survives a power loss, not just a crash (issue 13; its cost is in `make bench`,
+    # intake_api_*_ms_fsync_*). "everysec" may lose the last second.
+    appendfsync: str = "always"
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -205,6 +209,7 @@ class LocalRedis:
         self.process = subprocess.Popen(
             [redis_server_binary(), "--port", str(self.port), "--bind", "127.0.0.1",
              "--dir", str(self.data_dir), "--appendonly", "yes" if self.append_only else "no",
+             "--appendfsync", self.appendfsync,
              "--save", "", "--logfile", str(self.data_dir / "redis.log")],
             stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip

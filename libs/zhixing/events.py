@@ -20,6 +20,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from zhixing.clock import Clock
 from zhixing.v1 import (
     asset_events_pb2,
+    audit_events_pb2,
     case_events_pb2,
     command_events_pb2,
     deadline_events_pb2,
@@ -57,6 +58,9 @@ def event_type_of(name: str) -> EventType:
         raise InvalidEvent(f"unknown event type {name!r}") from None
 
 
+AUDIT_RECORDS_APPENDED = register_event(audit_events_pb2.AuditRecordsAppended, "audit_records")
+AUDIT_CHECKPOINT = register_event(audit_events_pb2.AuditCheckpoint, "audit_checkpoint")
+ACCESS_RECORDED = register_event(audit_events_pb2.AccessRecorded, "access")
 CASE_FILED = register_event(case_events_pb2.CaseFiled, "case")
 APPLICATION_RECEIVED = register_event(case_events_pb2.ApplicationReceived, "case")
 DOCKET_REFUSED = register_event(case_events_pb2.DocketRefused, "case")

@@ -24,6 +24,7 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
+from zhixing.anchor import write_key_pair
 from zhixing.auth import Role, TokenAuthority
 from zhixing.clock import SystemClock
 from zhixing.demo import DEMO_INTERMEDIATE_COURT, load_demo
@@ -39,6 +40,8 @@ from zhixing.devinfra import (
 from zhixing.settings import AuthSettings
 
 DATA = ROOT / ".data"
+SIGNING_KEY = DATA / "keys" / "audit-signing.pem"
+PUBLIC_KEY = DATA / "keys" / "audit-public.pem"
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,7 @@ SERVICES = (
     ServiceSpec("asset_control", 8002, 50053),
     ServiceSpec("dispute_coordinator", 8003, 50054),
     ServiceSpec("entrustment", 8004, 50055),
+    ServiceSpec("audit_notary", 8005, 50056),
     ServiceSpec("agency_gateway", None, 50060),
 )
 
@@ -146,12 +150,16 @@ class Platform:
         env["ZHIXING_REDIS_URL"] = self.redis.url
         gateway = next(s for s in SERVICES if s.name == "agency_gateway")
         env.setdefault("ZHIXING_AGENCY_TARGET", f"127.0.0.1:{_port(gateway, 'grpc', 50060)}")
+        env.setdefault("ZHIXING_AUDIT_SIGNING_KEY_FILE", str(SIGNING_KEY))
         # The stand-in keeps what it accepted across restarts, as the outside systems do.
         env.setdefault("ZHIXING_AGENCY_GATEWAY_JOURNAL", str(DATA / "agency_gateway.jsonl"))
         return env
 
     def start(self) -> None:
         self.clean_leftovers()
+        if not SIGNING_KEY.exists():  # the notary's key pair, made once, kept in .data/keys
+            write_key_pair(SIGNING_KEY, PUBLIC_KEY)
+            self.console.print(f"wrote the audit notary's key pair: {PUBLIC_KEY} (public)")
         with self.console.status("starting Redis (AOF on)…"):
             self.redis.start()
             self._record("redis", self.redis.process)  # type: ignore[arg-type]

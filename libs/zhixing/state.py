@@ -22,6 +22,7 @@ class KeySpace:
     def __init__(self, prefix: str, service: str) -> None:
         if not service or ":" in service:
             raise ValueError(f"service name {service!r} must be non-empty and contain no ':'")
+        self.service = service
         self.base = f"{prefix}{service}:"
 
     def key(self, *parts: str) -> str:

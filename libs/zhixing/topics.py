@@ -52,7 +52,29 @@ COMMAND_EVENTS = Topic(
     "zhixing.command.events", "command", "command_id", 3, "Command actions (统一指挥)"
 )
 
-ALL_TOPICS: tuple[Topic, ...] = (
+ACCESS_EVENTS = Topic(
+    "zhixing.access.events",
+    "access",
+    "request_id",
+    3,
+    "Accesses kept in the audit trail: refusals (401/403) and overseers' reads",
+)
+AUDIT_RECORDS = Topic(
+    "zhixing.audit.records",
+    "audit_records",
+    "chain",
+    1,  # one partition: the records arrive in chain order
+    "The audit chain's records as appended, for the notary (留痕 outside Redis)",
+)
+AUDIT_CHECKPOINTS = Topic(
+    "zhixing.audit.checkpoints",
+    "audit_checkpoint",
+    "chain",
+    1,
+    "Signed checkpoints (Merkle roots) of the audit chain",
+)
+
+DOMAIN_TOPICS: tuple[Topic, ...] = (
     CASE_EVENTS,
     ASSET_EVENTS,
     DISPUTE_EVENTS,
@@ -60,6 +82,12 @@ ALL_TOPICS: tuple[Topic, ...] = (
     DEADLINE_EVENTS,
     COMMAND_EVENTS,
 )
+"""The enforcement business: what the projections follow."""
+
+AUDITED_TOPICS: tuple[Topic, ...] = (*DOMAIN_TOPICS, ACCESS_EVENTS)
+"""Every event the audit chain records."""
+
+ALL_TOPICS: tuple[Topic, ...] = (*AUDITED_TOPICS, AUDIT_RECORDS, AUDIT_CHECKPOINTS)
 
 _BY_AGGREGATE = {topic.aggregate_type: topic for topic in ALL_TOPICS}
 

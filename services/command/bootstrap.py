@@ -22,7 +22,7 @@ from zhixing.audit import AuditChain
 from zhixing.breaches import OnBreach
 from zhixing.bus import Projection
 from zhixing.clock import Clock, SystemClock
-from zhixing.courts import directory
+from zhixing.courts import SUPREME_COURT, directory
 from zhixing.periods import PeriodCounter
 from zhixing.rules import catalogue
 from zhixing.service import ServiceContext, ServiceHost, create_http_app
@@ -34,16 +34,20 @@ from zhixing.settings import (
     service_settings,
 )
 from zhixing.topics import (
-    ALL_TOPICS,
     ASSET_EVENTS,
+    AUDITED_TOPICS,
     CASE_EVENTS,
     COMMAND_EVENTS,
     DEADLINE_EVENTS,
+    DOMAIN_TOPICS,
 )
-from zhixing.v1 import command_service_pb2_grpc
+from zhixing.v1 import command_service_pb2_grpc, envelope_pb2
 from zhixing.workcalendar import CalendarSettings, StatutoryCalendar
 
 NAME = "command"
+AUDIT_ACTOR = envelope_pb2.Actor(
+    kind=envelope_pb2.ACTOR_KIND_SERVICE, id="svc:command", role="service"
+)
 DEFAULT_HTTP_PORT = 8000
 DEFAULT_GRPC_PORT = 50051
 
@@ -66,7 +70,17 @@ def bootstrap(
         redis=ctx.redis, keys=ctx.keys, outbox=ctx.outbox, clock=clock, rules=rules
     )
     overviews = CaseOverviews(ctx.redis, ctx.keys)
-    audit = AuditChain(ctx.redis, ctx.keys)
+    audit = AuditChain(
+        ctx.redis,
+        ctx.keys,
+        publish=lambda pipe, records: ctx.stage(
+            pipe,
+            records,
+            aggregate_id=records.chain,
+            court_code=SUPREME_COURT,
+            actor=AUDIT_ACTOR,
+        ),
+    )
     app = create_http_app(
         ctx,
         title="Zhixing command (统一指挥)",
@@ -104,16 +118,16 @@ def bootstrap(
         consumers=[
             ctx.consumer_of(
                 # The audit trail records every event of every topic, in one hash chain.
-                Projection("audit", ALL_TOPICS, audit),
+                Projection("audit", AUDITED_TOPICS, audit),
                 Projection("case-overviews", [CASE_EVENTS], overviews),
                 Projection(
                     "figures", [CASE_EVENTS, ASSET_EVENTS, DEADLINE_EVENTS, COMMAND_EVENTS], figures
                 ),
-                Projection("timelines", ALL_TOPICS, timelines),
+                Projection("timelines", DOMAIN_TOPICS, timelines),
                 # The dashboard's board: open cases by node, open clocks by state, commands.
-                Projection("board", ALL_TOPICS, board),
+                Projection("board", DOMAIN_TOPICS, board),
                 # Statutory clocks start and stop on events of every service.
-                Projection("deadlines", ALL_TOPICS, deadlines),
+                Projection("deadlines", DOMAIN_TOPICS, deadlines),
                 # When a command's 5 days to ask for reconsideration pass, it stands.
                 Projection(
                     "command-actions",

@@ -15,6 +15,8 @@ from typing import Any
 from services.agency_gateway.server import GatewayServer, GatewaySettings
 from services.asset_control.agency import AgencySettings
 from services.asset_control.bootstrap import bootstrap as asset_control_bootstrap
+from services.audit_notary.bootstrap import bootstrap as notary_bootstrap
+from services.audit_notary.notary import NotarySettings
 from services.command.bootstrap import bootstrap as command_bootstrap
 from services.dispute_coordinator.bootstrap import bootstrap as disputes_bootstrap
 from services.entrustment.bootstrap import bootstrap as entrustment_bootstrap
@@ -36,11 +38,12 @@ class InProcessPlatform:
     command: ServiceHost | None
     entrustment: ServiceHost | None
     disputes: ServiceHost | None
+    notary: ServiceHost | None = None
 
     @property
     def hosts(self) -> list[ServiceHost]:
         return [h for h in (self.intake, self.assets, self.command, self.entrustment,
-                            self.disputes) if h is not None]  # fmt: skip
+                            self.disputes, self.notary) if h is not None]  # fmt: skip
 
 
 @asynccontextmanager
@@ -56,6 +59,8 @@ async def in_process_platform(
     with_command: bool = True,
     with_entrustment: bool = False,
     with_disputes: bool = False,
+    with_notary: bool = False,
+    notary: NotarySettings | None = None,
 ) -> AsyncIterator[InProcessPlatform]:
     """Start the gateway and the chosen services on ``clock``; stop them on exit."""
     server = GatewayServer(
@@ -79,6 +84,7 @@ async def in_process_platform(
         command=command_bootstrap(**common, calendar=calendar) if with_command else None,
         entrustment=entrustment_bootstrap(**common) if with_entrustment else None,
         disputes=disputes_bootstrap(**common) if with_disputes else None,
+        notary=notary_bootstrap(**common, notary=notary) if with_notary else None,
     )
     started: list[ServiceHost] = []
     try:

@@ -14,6 +14,7 @@ import httpx
 
 from services.agency_gateway.server import GatewayServer
 from services.asset_control.control import AssetControl
+from services.audit_notary.notary import NotarySettings
 from services.command.deadlines.engine import DeadlineEngine
 from services.simulator.platform import in_process_platform
 from tests.conftest import Isolated
@@ -35,6 +36,7 @@ class Stack:
     tokens: TokenAuthority
     entrustment: ServiceHost | None = None
     disputes: ServiceHost | None = None
+    notary: ServiceHost | None = None
 
     def headers(self, role: Role, court: str = "苏1283", subject: str = "u1") -> dict[str, str]:
         token = self.tokens.issue(subject=subject, court_code=court, role=role)
@@ -71,15 +73,18 @@ async def platform_stack(
     with_command: bool = True,
     with_entrustment: bool = False,
     with_disputes: bool = False,
+    with_notary: bool = False,
+    notary: NotarySettings | None = None,
 ) -> AsyncIterator[Stack]:
     clock = SimulatedClock(MONDAY_9AM)
     async with in_process_platform(
         clock, kafka=isolated.kafka, redis=isolated.redis_settings, auth=isolated.auth,
         calendar=CalendarSettings(dir=calendar_dir), gateway=gateway, agency=agency,
         with_command=with_command, with_entrustment=with_entrustment,
-        with_disputes=with_disputes,
+        with_disputes=with_disputes, with_notary=with_notary, notary=notary,
     ) as platform:  # fmt: skip
         yield Stack(
             clock, platform.gateway, platform.intake, platform.assets, platform.command,
             TokenAuthority(isolated.auth, clock), platform.entrustment, platform.disputes,
+            platform.notary,
         )  # fmt: skip
