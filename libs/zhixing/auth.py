@@ -266,24 +266,25 @@ def current_identity(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Identity:
+    state = request.scope.setdefault("state", {})  # read by zhixing.access's recorder
     if credentials is None or credentials.scheme.lower() != "bearer":
+        state["refusal"] = "missing bearer token (Authorization: Bearer <token>)"
         raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "missing bearer token (Authorization: Bearer <token>)",
-            headers={"WWW-Authenticate": "Bearer"},
+            status.HTTP_401_UNAUTHORIZED, state["refusal"], headers={"WWW-Authenticate": "Bearer"}
         )
     try:
         identity = _authority(request).verify(credentials.credentials)
     except AuthError as exc:
+        state["refusal"] = str(exc)
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, str(exc), headers={"WWW-Authenticate": "Bearer"}
         ) from None
+    state["identity"] = identity
     # One choke point before any route runs: an outside agency reaches only the service that
     # holds the disputes it is party to (which then checks the party itself).
     if identity.role is Role.AGENCY and not getattr(request.app.state, "admits_agencies", False):
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN, "an agency sees only the disputes it is party to"
-        )
+        state["refusal"] = "an agency sees only the disputes it is party to"
+        raise HTTPException(status.HTTP_403_FORBIDDEN, state["refusal"])
     return identity
 
 

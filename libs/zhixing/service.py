@@ -31,6 +31,7 @@ from redis.asyncio.client import Pipeline
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from zhixing.access import AccessRecorder
 from zhixing.auth import AuthInterceptor, ScopeError, ServiceCredential, TokenAuthority
 from zhixing.bus import BatchHandler, EventConsumer, EventPublisher, Projection
 from zhixing.clock import Clock, SystemClock
@@ -246,6 +247,8 @@ def create_http_app(ctx: ServiceContext, *, title: str, description: str) -> Fas
     app.state.ready = False
     app.state.tasks = []
     app.add_middleware(_RequestLimits)
+    # Refusals and overseers' reads go into the audit trail (zhixing.access).
+    app.add_middleware(AccessRecorder, service=ctx.name, publisher=ctx.publisher, clock=ctx.clock)
 
     @app.get("/healthz", tags=["ops"], summary="Liveness and readiness")
     async def healthz() -> JSONResponse:
@@ -269,6 +272,7 @@ def create_http_app(ctx: ServiceContext, *, title: str, description: str) -> Fas
 
     @app.exception_handler(ScopeError)
     async def scope_error(request: Request, exc: ScopeError) -> JSONResponse:
+        request.scope.setdefault("state", {})["refusal"] = str(exc)
         return JSONResponse({"detail": str(exc)}, status_code=403)
 
     @app.exception_handler(CommandError)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from services.command.access_log import AccessLog
 from services.command.actions import CommandActions
 from services.command.actions_api import router as actions_router
 from services.command.board import Board
@@ -34,6 +35,7 @@ from zhixing.settings import (
     service_settings,
 )
 from zhixing.topics import (
+    ACCESS_EVENTS,
     ASSET_EVENTS,
     AUDITED_TOPICS,
     CASE_EVENTS,
@@ -90,7 +92,9 @@ def bootstrap(
     figures = CourtFigures(ctx.redis, ctx.keys, directory())
     timelines = CaseTimelines(ctx.redis, ctx.keys, audit)
     board = Board(ctx.redis, ctx.keys)
+    access_log = AccessLog(ctx.redis, ctx.keys)
     app.state.redis = ctx.redis
+    app.state.access_log = access_log
     app.state.board = board
     app.state.overviews = overviews
     app.state.deadlines = deadlines
@@ -119,6 +123,7 @@ def bootstrap(
             ctx.consumer_of(
                 # The audit trail records every event of every topic, in one hash chain.
                 Projection("audit", AUDITED_TOPICS, audit),
+                Projection("access-log", [ACCESS_EVENTS], access_log),
                 Projection("case-overviews", [CASE_EVENTS], overviews),
                 Projection(
                     "figures", [CASE_EVENTS, ASSET_EVENTS, DEADLINE_EVENTS, COMMAND_EVENTS], figures

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from google.protobuf.json_format import MessageToDict
 
+from services.command.access_log import AccessLog
 from services.command.figures import CourtFigures
 from services.command.projections import CaseOverviews
 from services.command.timelines import CaseTimelines
-from zhixing.auth import CurrentIdentity, require_visible
+from zhixing.auth import CurrentIdentity, Role, require_role, require_visible
 from zhixing.courts import UnknownCourtCode, directory
-from zhixing.errors import NotFound
+from zhixing.errors import Invalid, NotFound
 
 router = APIRouter(prefix="/v1", tags=["cases"])
 
@@ -55,3 +56,30 @@ async def get_timeline(case_id: str, identity: CurrentIdentity, request: Request
     require_visible(identity, overview.court_code if overview else None, f"case {case_id}")
     timelines: CaseTimelines = request.app.state.timelines
     return await timelines.timeline(case_id)
+
+
+LOG_READERS = (Role.LEADER, Role.COMMAND, Role.OVERSEER)
+
+
+@router.get("/access-log", summary="Refused requests and overseers' reads (访问日志)")
+async def access_log(
+    identity: CurrentIdentity,
+    request: Request,
+    court: Annotated[str | None, Query(max_length=20, description="default: yours")] = None,
+    jurisdiction: bool = True,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> dict[str, Any]:
+    """Every request refused for its token (401) or scope (403), and every overseer's read,
+    newest first: of ``court`` and, with ``jurisdiction``, every court below it. Court
+    leaders, command centres and overseers read it; each entry is in the audit chain too."""
+    require_role(identity, *LOG_READERS)
+    code = court or identity.court_code
+    try:
+        directory().lookup(code)
+    except UnknownCourtCode as exc:
+        raise Invalid(str(exc), loc=("query", "court")) from None
+    require_visible(identity, code, f"court {code}")
+    courts = directory().jurisdiction(code) if jurisdiction else [code]
+    log: AccessLog = request.app.state.access_log
+    entries = await log.recent(courts, limit)
+    return {"court_code": code, "jurisdiction": jurisdiction, "entries": entries}

@@ -23,6 +23,7 @@ import httpx
 import jwt
 import pytest
 
+from services.audit_notary.notary import Notary, NotarySettings
 from tests.conftest import Isolated
 from tests.factories import filing
 from tests.integration.platform_stack import Stack, platform_stack
@@ -48,6 +49,7 @@ READERS = frozenset(PERSON_ROLES) - {Role.AGENCY}
 CASE_COURTS = frozenset({"own", "superior", "high"})
 ENTRUSTMENT_COURTS = CASE_COURTS | {"entrusted", "entrusted_superior"}
 DISPUTE_COURTS = CASE_COURTS | {"sibling"}
+EVERY_POLL = NotarySettings(checkpoint_interval_s=0, poll_interval_s=0.1)
 POLICE = {"kind": "police", "name": "泰兴市公安局", "id": "agency:taixing-police"}
 
 
@@ -92,7 +94,13 @@ REASON = {"reason": "授权矩阵测试"}
 ACCESS: dict[tuple[str, str, str], Access] = {
     # --- every service ----------------------------------------------------------------------
     **{(s, "GET", p): PUBLIC for s in ("intake", "asset_control", "command", "entrustment",
-                                       "dispute_coordinator") for p in ("/healthz", "/metrics")},
+                                       "dispute_coordinator", "audit_notary")
+       for p in ("/healthz", "/metrics")},
+    # --- audit notary: hashes and signatures only, no court's data -------------------------
+    ("audit_notary", "GET", "/v1/audit/checkpoint"): reads(ANY_COURT, listing=True),
+    ("audit_notary", "GET", "/v1/audit/records/{seq}/proof"): reads(ANY_COURT, listing=True),
+    ("audit_notary", "GET", "/v1/audit/consistency"): Access(
+        READERS, ANY_COURT, service=True, listing=True, query={"from": "1"}),
     # --- intake -----------------------------------------------------------------------------
     ("intake", "POST", "/v1/cases"): acts(Role.CLERK, courts={"own"}, body=filing("苏1283")),
     ("intake", "POST", "/v1/applications"): acts(Role.CLERK, courts={"own"},
@@ -154,6 +162,9 @@ ACCESS: dict[tuple[str, str, str], Access] = {
     ("command", "GET", "/v1/board/courts/{court_code}/cases"): Access(
         READERS, CASE_COURTS, service=True, query={"node": "filing"}),
     ("command", "GET", "/v1/board/courts/{court_code}/commands"): reads(CASE_COURTS),
+    ("command", "GET", "/v1/access-log"): Access(
+        frozenset({Role.LEADER, Role.COMMAND, Role.OVERSEER}), CASE_COURTS,
+        query={"court": "苏1283"}),
     # --- command actions --------------------------------------------------------------------
     ("command", "GET", "/v1/commands"): reads(ANY_COURT, listing=True),
     ("command", "GET", "/v1/commands/proposals"): Access(
@@ -310,7 +321,8 @@ async def build_fixture(stack: Stack) -> Fixture:
         application = (await http.post("/v1/applications", json=filing("苏1283"),
                                        headers=clerk)).json()  # fmt: skip
     fx.ids.update(case_id=case["case_id"], application_id=application["case_id"],
-                  subject_id=case["case_id"], debtor_id=debtor, court_code="苏1283")  # fmt: skip
+                  subject_id=case["case_id"], debtor_id=debtor, court_code="苏1283",
+                  seq="0")  # fmt: skip
     fx.secrets += [case["case_id"], case["case_number"], debtor, "6222 0212 0000 0001"]
 
     command = stack.headers(Role.COMMAND, "苏12")
@@ -373,6 +385,13 @@ async def build_fixture(stack: Stack) -> Fixture:
                   command_id=issued.json()["command_id"])  # fmt: skip
     fx.secrets += [fx.ids[k] for k in ("entrustment_id", "dispute_id", "agency_dispute_id",
                                          "command_id")]  # fmt: skip
+    assert stack.notary is not None
+    notary: Notary = stack.notary.http.state.notary
+
+    async def signed() -> bool:
+        return await notary.latest() is not None
+
+    await eventually(signed)
     return fx
 
 
@@ -391,13 +410,14 @@ def operations(host: ServiceHost) -> list[tuple[str, str]]:
     return [(method.upper(), path) for path, ops in spec["paths"].items() for method in ops]
 
 
-SERVICES = ("intake", "asset_control", "command", "entrustment", "dispute_coordinator")
+SERVICES = ("intake", "asset_control", "command", "entrustment", "dispute_coordinator",
+            "audit_notary")  # fmt: skip
 
 
 def hosts_of(stack: Stack) -> dict[str, ServiceHost]:
-    assert stack.entrustment is not None and stack.disputes is not None
+    assert stack.entrustment and stack.disputes and stack.notary
     return dict(zip(SERVICES, (stack.intake, stack.assets, stack.commander, stack.entrustment,
-                               stack.disputes), strict=True))  # fmt: skip
+                               stack.disputes, stack.notary), strict=True))  # fmt: skip
 
 
 async def call(http: httpx.AsyncClient, method: str, path: str, headers: dict[str, str],
@@ -412,8 +432,8 @@ async def call(http: httpx.AsyncClient, method: str, path: str, headers: dict[st
 async def test_every_route_admits_only_whom_its_table_admits(
     isolated: Isolated, tmp_path: Path
 ) -> None:
-    async with platform_stack(isolated, tmp_path, with_entrustment=True,
-                              with_disputes=True) as stack:  # fmt: skip
+    async with platform_stack(isolated, tmp_path, with_entrustment=True, with_disputes=True,
+                              with_notary=True, notary=EVERY_POLL) as stack:  # fmt: skip
         hosts = hosts_of(stack)
         missing = [(s, m, p) for s, host in hosts.items() for m, p in operations(host)
                    if (s, m, p) not in ACCESS]  # fmt: skip

@@ -19,12 +19,14 @@ from tests.integration.platform_stack import Stack, platform_stack
 from tests.integration.test_asset_control import until_query
 from tests.polling import eventually
 from zhixing.assets import CHANNELS
+from zhixing.audit import AuditChain
 from zhixing.auth import Role
 from zhixing.bounds import MAX_AMOUNT_FEN, MAX_PARTIES
 from zhixing.demo import credit_code
 from zhixing.devinfra import LocalRedis, free_port
 from zhixing.service import ERROR_RESPONSES, MAX_REQUEST_BODY_BYTES
 from zhixing.settings import RedisSettings, ServiceSettings
+from zhixing.state import KeySpace
 from zhixing.v1 import agency_gateway_pb2, agency_gateway_pb2_grpc
 
 pytestmark = pytest.mark.integration
@@ -217,3 +219,47 @@ async def test_asset_control_asks_again_for_what_was_outstanding(
         stack.gateway.gateway.settings.latency_ms = 0
         assert await stack.control.ask_again_for_outstanding() == len(CHANNELS)
         await until_query(stack, case_id, "completed")
+
+
+async def test_refusals_and_overseers_reads_are_kept_in_the_access_log_and_the_audit_chain(
+    isolated: Isolated, tmp_path: Path
+) -> None:
+    async with platform_stack(isolated, tmp_path) as stack:
+        async with stack.client(stack.intake) as http:
+            filed = await http.post("/v1/cases", json=filing(), headers=stack.headers(Role.CLERK))
+            case_id = filed.json()["case_id"]
+            assert (await http.get(f"/v1/cases/{case_id}")).status_code == 401
+            agency = stack.headers(Role.AGENCY, "苏1283", subject="agency:tax")
+            assert (await http.get(f"/v1/cases/{case_id}", headers=agency)).status_code == 403
+            overseer = stack.headers(Role.OVERSEER, "苏12", subject="纪检 李某")
+            assert (await http.get(f"/v1/cases/{case_id}", headers=overseer)).status_code == 200
+
+        leader = stack.headers(Role.LEADER, "苏1283")
+        supreme = stack.headers(Role.OVERSEER, "最高法")
+        async with stack.client(stack.commander) as http:
+
+            async def logged() -> bool:
+                own = await http.get("/v1/access-log", headers=leader)
+                above = await http.get("/v1/access-log", params={"court": "苏12"},
+                                       headers=stack.headers(Role.OVERSEER, "苏12"))  # fmt: skip
+                top = await http.get("/v1/access-log", params={"jurisdiction": "false"},
+                                     headers=supreme)  # fmt: skip
+                refused = [e for e in own.json()["entries"] if e["status"] == 403]
+                reads = [e for e in above.json()["entries"] if e["subject"] == "纪检 李某"]
+                anonymous = [e for e in top.json()["entries"] if e["status"] == 401]
+                return bool(refused and reads and anonymous)
+
+            await eventually(logged)
+            entries = (await http.get("/v1/access-log", headers=leader)).json()["entries"]
+            refused = next(e for e in entries if e["status"] == 403)
+            assert refused["subject"] == "agency:tax" and "disputes" in refused["reason"]
+            assert refused["path"] == f"/v1/cases/{case_id}" and refused["service"] == "intake"
+            clerk = stack.headers(Role.CLERK, "苏1283")
+            assert (await http.get("/v1/access-log", headers=clerk)).status_code == 403
+
+        chain = AuditChain(isolated.redis, KeySpace(isolated.prefix, "command"))
+
+        async def in_the_chain() -> bool:
+            return bool(await chain.records_of([refused["event_id"]]))
+
+        await eventually(in_the_chain)

@@ -1,0 +1,59 @@
+"""The access log (访问日志): refusals and overseers' reads, per court, newest first, from
+``AccessRecorded`` events. Court leaders, command centres and overseers read their court's
+and their jurisdiction's courts' entries; a refusal with no valid token is kept under the
+Supreme People's Court (最高法), whose leaders and overseers read it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import redis.asyncio as aioredis
+from google.protobuf.message import Message
+
+from zhixing.bus import Transaction
+from zhixing.events import ACCESS_RECORDED, Event
+from zhixing.state import KeySpace
+from zhixing.v1 import audit_events_pb2
+
+KEPT_PER_COURT = 10_000
+"""Entries kept per court in the log's view; the audit chain keeps every one."""
+
+
+class AccessLog:
+    def __init__(self, redis: aioredis.Redis, keys: KeySpace) -> None:
+        self._redis = redis
+        self._keys = keys
+
+    def key(self, court: str) -> str:
+        return self._keys.key("access-log", court)
+
+    async def __call__(self, events: Sequence[Event[Message]], tx: Transaction) -> None:
+        by_court: dict[str, list[str]] = {}
+        for event in events:
+            if event.event_type != ACCESS_RECORDED.name:
+                continue
+            access = event.payload
+            assert isinstance(access, audit_events_pb2.AccessRecorded)
+            entry = {
+                "at": event.envelope.occurred_at.ToJsonString(), "event_id": event.event_id,
+                "service": access.service, "method": access.method, "path": access.path,
+                "status": access.status, "reason": access.reason, "subject": access.subject,
+                "role": access.role, "client_address": access.client_address,
+            }  # fmt: skip
+            court = event.envelope.court_code
+            by_court.setdefault(court, []).append(json.dumps(entry, ensure_ascii=False))
+        for court, entries in by_court.items():
+            tx.pipe.lpush(self.key(court), *entries)
+            tx.pipe.ltrim(self.key(court), 0, KEPT_PER_COURT - 1)
+
+    async def recent(self, courts: Sequence[str], limit: int) -> list[dict[str, Any]]:
+        """The newest ``limit`` entries of these courts together, newest first."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for court in courts:
+                pipe.lrange(self.key(court), 0, limit - 1)
+            found = await pipe.execute()
+        entries = [json.loads(raw) for rows in found for raw in rows]
+        entries.sort(key=lambda e: (e["at"], e["event_id"]), reverse=True)
+        return entries[:limit]
