@@ -267,7 +267,7 @@ async def main() -> None:
             f"intake_api_{stat}_ms_fsync_{policy}": spread(fsync[f"{policy}.{stat}"])
             for policy in ("always", "everysec")
             for stat in ("p50", "p99")
-        },  # fmt: skip
+        },
         "peak_rss_mb": {
             name.removeprefix("peak_rss_mb."): max(q[name] for q in queries)
             for name in queries[0]
