@@ -12,9 +12,6 @@ import asyncio
 import json
 import signal
 import subprocess
-import sys
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 
 import grpc
 import httpx
@@ -22,12 +19,13 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from tests.conftest import Isolated
+from tests.e2e.conftest import Running
 from tests.factories import filing
 from tests.polling import eventually
 from zhixing.auth import Role, TokenAuthority
 from zhixing.clock import SystemClock
 from zhixing.demo import demo_filings, load_demo
-from zhixing.devinfra import ROOT, free_port
+from zhixing.devinfra import ROOT
 from zhixing.localrun import SERVICES
 from zhixing.state import KeySpace
 from zhixing.v1 import (
@@ -40,60 +38,6 @@ from zhixing.v1 import (
 pytestmark = pytest.mark.e2e
 
 HTTP_SERVICES = [s.name for s in SERVICES if s.http_port is not None]
-
-
-@dataclass
-class Running:
-    http: dict[str, str]
-    grpc: dict[str, str]
-    processes: dict[str, subprocess.Popen[bytes]]
-    env: dict[str, str]
-
-
-@pytest.fixture
-async def platform(isolated: Isolated) -> AsyncIterator[Running]:
-    env = isolated.env()
-    http, grpc_addresses = {}, {}
-    for spec in SERVICES:
-        grpc_port = free_port()
-        env[f"{spec.env_prefix}GRPC_PORT"] = str(grpc_port)
-        grpc_addresses[spec.name] = f"127.0.0.1:{grpc_port}"
-        if spec.http_port is not None:
-            http_port = free_port()
-            env[f"{spec.env_prefix}HTTP_PORT"] = str(http_port)
-            http[spec.name] = f"http://127.0.0.1:{http_port}"
-    env["ZHIXING_AGENCY_TARGET"] = grpc_addresses["agency_gateway"]
-    env["ZHIXING_AGENCY_GATEWAY_LATENCY_MS"] = "100"
-    processes = {
-        spec.name: subprocess.Popen(
-            [sys.executable, "-m", f"services.{spec.name}"], cwd=ROOT, env=env
-        )
-        for spec in SERVICES
-    }
-    running = Running(http, grpc_addresses, processes, env)
-    try:
-        async with httpx.AsyncClient() as client:
-            for name, url in http.items():
-
-                async def healthy(url: str = url, name: str = name) -> bool:
-                    if processes[name].poll() is not None:
-                        raise AssertionError(f"{name} exited with {processes[name].returncode}")
-                    try:
-                        return (await client.get(f"{url}/healthz")).status_code == 200
-                    except httpx.HTTPError:
-                        return False
-
-                await eventually(healthy)
-        yield running
-    finally:
-        for process in processes.values():
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in processes.values():
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
 
 
 def token(court: str, role: Role, isolated: Isolated) -> str:
