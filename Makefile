@@ -88,9 +88,10 @@ format: setup ## Let the formatter decide the layout
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: setup ## Benchmarks against a local Kafka and Redis; writes bench/results/latest.json; the API fuzzing at full size
+bench: setup ## Benchmarks (bench/results/latest.json); the API fuzzing and the crash campaign at full size
 	$(BIN)/python -m bench
 	ZHIXING_FUZZ_EXAMPLES=200 $(BIN)/pytest -q tests/e2e/test_fuzz.py
+	ZHIXING_CRASH_ROUNDS=3 $(BIN)/pytest -q tests/e2e/test_crash_campaign.py
 
 clean: ## Remove generated code, the venv and local data (.data/)
 	rm -rf $(VENV) libs/zhixing/v1 .data node_modules deploy/local/kafka/lib

@@ -134,7 +134,7 @@ class Platform:
         self.pids = DATA / "pids"
 
     def _record(self, name: str, process: subprocess.Popen[bytes]) -> None:
-        (self.pids / f"{name}.pid").write_text(str(process.pid))
+        (self.pids / f"{name}.pid").write_text(f"{process.pid}\n")
 
     def clean_leftovers(self) -> None:
         self.pids.mkdir(parents=True, exist_ok=True)

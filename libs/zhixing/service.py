@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import json
 import signal
-from collections.abc import Callable, Coroutine, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
@@ -20,6 +20,7 @@ import grpc
 import redis.asyncio as aioredis
 import structlog
 import uvicorn
+from aiokafka.errors import KafkaError
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from google.protobuf.message import Message
@@ -330,10 +331,12 @@ class ServiceHost:
 
     async def start(self) -> None:
         ctx = self.ctx
-        await ctx.redis.ping()
-        await ctx.publisher.start()
+        # A service started while Redis or Kafka is down (a restart during an outage) waits
+        # for them, saying so, instead of exiting (the crash campaign found it exiting).
+        await _until_up("redis", ctx.redis.ping)
+        await _until_up("kafka", ctx.publisher.start)
         for consumer in self.consumers:
-            await consumer.start()
+            await _until_up("kafka", consumer.start)
         self._tasks += [asyncio.create_task(c.run(), name=c.group) for c in self.consumers]
         self._tasks += [
             asyncio.create_task(b.run(), name=type(b).__name__) for b in self.background
@@ -394,15 +397,42 @@ class ServiceHost:
         log.info("service stopped", name=self.ctx.name)
 
     async def serve_forever(self) -> None:
-        """Start, then run until SIGINT or SIGTERM, then stop gracefully."""
+        """Start, then run until SIGINT or SIGTERM, then stop gracefully. A signal while
+        still waiting for Redis or Kafka ends the wait and the process."""
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await self.start()
+        starting = asyncio.create_task(self.start())
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if not starting.done():
+            starting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await starting
+            await self.ctx.redis.aclose()
+            return
+        starting.result()
         with contextlib.suppress(asyncio.CancelledError):
-            await stop.wait()
+            await stopping
         await self.stop()
+
+
+DEPENDENCY_RETRY_MAX_S = 5.0
+
+
+async def _until_up(dependency: str, connect: Callable[[], Awaitable[Any]]) -> None:
+    """Call ``connect`` until it succeeds, pausing 0.5 s, doubling to 5 s, between tries."""
+    pause = 0.5
+    while True:
+        try:
+            await connect()
+            return
+        except (RedisConnectionError, RedisTimeoutError, KafkaError, OSError) as exc:
+            log.warning("waiting for a dependency to start", dependency=dependency,
+                        error=str(exc), retry_in_s=pause)  # fmt: skip
+            await asyncio.sleep(pause)
+            pause = min(DEPENDENCY_RETRY_MAX_S, pause * 2)
 
 
 def run_service(name: str, bootstrap: Callable[[], ServiceHost]) -> None:

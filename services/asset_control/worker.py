@@ -9,6 +9,8 @@ import asyncio
 import contextlib
 
 import structlog
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from services.asset_control.agency import AgencyClient, AgencySettings, AgencyUnavailable
 from services.asset_control.control import AssetControl
@@ -39,6 +41,9 @@ class AgencyWorker:
             while not self._stopping.is_set():
                 try:
                     worked = await self.step()
+                except (RedisConnectionError, RedisTimeoutError) as exc:
+                    log.warning("agency worker waiting for Redis", error=str(exc))
+                    worked = 0
                 except Exception:  # a broken round must not stop the worker
                     log.exception("agency worker round failed")
                     worked = 0
