@@ -44,6 +44,7 @@ AUDIT_PUBLIC_KEY = AUDIT_KEYS / "audit-public.pem"
 write_key_pair(AUDIT_SIGNING_KEY, AUDIT_PUBLIC_KEY)
 atexit.register(shutil.rmtree, AUDIT_KEYS, ignore_errors=True)
 os.environ["ZHIXING_AUDIT_SIGNING_KEY_FILE"] = str(AUDIT_SIGNING_KEY)
+os.environ["ZHIXING_AUDIT_PUBLIC_KEY_FILE"] = str(AUDIT_PUBLIC_KEY)  # `zhixing audit verify`
 
 
 @dataclass(frozen=True)

@@ -149,6 +149,9 @@ far smaller; anything larger is refused (413) before it is read into memory."""
 MAX_URL_PATH_BYTES = 1024
 """Longest URL path (ids in paths are at most ``bounds.MAX_ID`` characters)."""
 
+MAX_QUERY_BYTES = 4096
+"""Longest query string (filters, a court code, paging)."""
+
 REDIS_RETRY_AFTER_S = 5
 """What a 503 tells a client to wait when the store is unreachable."""
 
@@ -167,7 +170,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorBody, "description": "No such thing within the caller's jurisdiction"},
     409: {"model": ErrorBody, "description": "The thing's state does not allow the act"},
     413: {"model": ErrorBody, "description": "The request body is too large"},
-    414: {"model": ErrorBody, "description": "The URL path is too long"},
+    414: {"model": ErrorBody, "description": "The URL path or query string is too long"},
     503: {
         "model": ErrorBody,
         "description": "A dependency is unavailable; nothing was written (see Retry-After)",
@@ -189,6 +192,9 @@ class _RequestLimits:
             return
         if len(scope.get("raw_path") or scope["path"].encode()) > MAX_URL_PATH_BYTES:
             await _refuse(send, 414, f"the URL path is longer than {MAX_URL_PATH_BYTES} bytes")
+            return
+        if len(scope.get("query_string") or b"") > MAX_QUERY_BYTES:
+            await _refuse(send, 414, f"the query string is longer than {MAX_QUERY_BYTES} bytes")
             return
         declared = dict(scope.get("headers") or ()).get(b"content-length")
         too_large = f"the request body is larger than {MAX_REQUEST_BODY_BYTES} bytes"

@@ -239,6 +239,19 @@ async def settled(campaign: Campaign, load: Load, command: dict[str, str]) -> No
                 return True
 
             await eventually(everywhere, within_s=240)
+
+            # Every query answered on every channel and every control ended, one way or the
+            # other: none left waiting on a request that a killed process had in flight.
+            async def asset_work_ended() -> bool:
+                for case_id in load.acknowledged.values():
+                    url = f"{campaign.http['asset_control']}/v1/cases/{case_id}/assets"
+                    view = (await client.get(url, headers=command)).json()
+                    pending = [a for a in view["assets"] if a["status"] == "control_pending"]
+                    if view["query"]["status"] != "completed" or pending:
+                        return False
+                return True
+
+            await eventually(asset_work_ended, within_s=240)
         last, quiet = -1, 0
         while quiet < 3:
             await asyncio.sleep(1)

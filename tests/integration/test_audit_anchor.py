@@ -4,6 +4,7 @@ old check passed; the signed checkpoint, the Kafka log and the watcher all catch
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -39,14 +40,20 @@ async def a_signed_chain(stack: Stack, isolated: Isolated) -> list[bytes]:
         assert filed.status_code == 201, filed.text
     keys = KeySpace(isolated.prefix, "command")
     seen: list[bytes] = []
+    quiet = [0]
 
-    async def signed_all() -> bool:
+    async def signed_all_and_quiet() -> bool:
+        """Signed up to its end, and no record appended for five looks in a row (the
+        simulated clock stands still, so once the filing's work is done nothing follows)."""
         raw = await read_chain(isolated.redis, keys)
         latest = await notary_of(stack).latest()
+        quiet[0] = quiet[0] + 1 if len(raw) == len(seen) else 0
         seen[:] = raw
-        return len(raw) >= 3 and latest is not None and latest.size == len(raw)
+        await asyncio.sleep(0.2)
+        signed = latest is not None and latest.size == len(raw)
+        return len(raw) >= 3 and signed and quiet[0] >= 5
 
-    await eventually(signed_all)
+    await eventually(signed_all_and_quiet)
     return seen
 
 

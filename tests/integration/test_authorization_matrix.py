@@ -473,6 +473,22 @@ async def test_every_route_admits_only_whom_its_table_admits(
                     unauthenticated = who.kind in ("none", "forged", "expired")
                     if unauthenticated and not access.public and status != 401:
                         leaks.append(f"{where}: unauthenticated, not 401")
+        # Lists show what the caller may read: the courts above see their jurisdiction's.
+        for service, path, who, shown_id in (
+            ("entrustment", "/v1/entrustments", Principal("person", Role.COMMAND, "superior"),
+             "entrustment_id"),
+            ("entrustment", "/v1/entrustments", Principal("person", Role.OFFICER, "entrusted"),
+             "entrustment_id"),
+            ("dispute_coordinator", "/v1/disputes",
+             Principal("person", Role.COORDINATOR, "high"), "dispute_id"),
+            ("dispute_coordinator", "/v1/disputes", Principal("party_agency"),
+             "agency_dispute_id"),
+            ("command", "/v1/commands", Principal("person", Role.LEADER, "own"), "command_id"),
+        ):  # fmt: skip
+            async with stack.client(hosts[service]) as http:
+                shown = await http.get(path, headers=headers_of(stack, who))
+            if fx.ids[shown_id] not in shown.text:
+                refusals.append(f"{who.name} GET {service}{path}: {shown_id} is not listed")
         report = f"{len(leaks)} leaks:\n" + "\n".join(leaks)
         report += f"\n{len(refusals)} wrongly refused:\n" + "\n".join(refusals)
         assert not leaks and not refusals, report

@@ -78,6 +78,17 @@ async def test_out_of_bounds_filings_are_refused_naming_the_field_and_write_noth
         assert written == []
 
 
+async def test_an_over_long_path_or_query_is_refused_before_any_route(
+    isolated: Isolated, tmp_path: Path
+) -> None:
+    async with platform_stack(isolated, tmp_path, with_command=False) as stack:
+        async with stack.client(stack.intake) as http:
+            long_path = await http.get("/v1/cases/" + "x" * 2000)
+            long_query = await http.get("/v1/cases/x", params={"q": "y" * 5000})
+        assert long_path.status_code == 414 and "URL path" in long_path.json()["detail"]
+        assert long_query.status_code == 414 and "query" in long_query.json()["detail"]
+
+
 async def test_every_route_documents_the_shared_error_responses(
     isolated: Isolated, tmp_path: Path
 ) -> None:
