@@ -81,7 +81,7 @@ test-e2e: setup ## End-to-end tests (every service as a process)
 lint: setup ## ruff, ruff format --check, mypy, buf lint
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy libs services tests bench
+	$(BIN)/mypy libs services tools tests bench
 	cd protos && ../$(BUF) lint
 
 format: setup ## Let the formatter decide the layout

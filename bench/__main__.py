@@ -36,9 +36,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from google.protobuf.message import Message
 
 from bench import deadlines, durability, intake_assets, pipeline
+from tools.devinfra import LocalKafka, LocalRedis, create_topics, free_port
 from zhixing.bus import EventConsumer, EventPublisher, Transaction
 from zhixing.clock import SystemClock
-from zhixing.devinfra import LocalKafka, LocalRedis, create_topics, free_port
 from zhixing.events import Event, new_event
 from zhixing.logs import configure_logging
 from zhixing.service import run_async

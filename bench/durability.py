@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 
 from bench import intake_assets
-from zhixing.devinfra import LocalKafka, LocalRedis, free_port
+from tools.devinfra import LocalKafka, LocalRedis, free_port
 from zhixing.service import run_async
 
 

@@ -29,10 +29,10 @@ from dataclasses import dataclass
 import httpx
 from aiokafka import AIOKafkaConsumer
 
+from tools.demo import credit_code, resident_id
+from tools.devinfra import ROOT, create_topics, free_port
 from zhixing.auth import Role, TokenAuthority
 from zhixing.clock import SystemClock
-from zhixing.demo import credit_code, resident_id
-from zhixing.devinfra import ROOT, create_topics, free_port
 from zhixing.events import NETWORK_QUERY_COMPLETED, decode_event
 from zhixing.settings import AuthSettings
 from zhixing.topics import ASSET_EVENTS, physical_name

@@ -26,12 +26,12 @@ from pydantic import SecretStr
 from bench.intake_assets import p99
 from services.command.board import CLOCK_STATES, NODE_IDS, Board
 from services.command.bootstrap import bootstrap as command_bootstrap
-from services.simulator import simulate
-from services.simulator.workload import NATIONAL_NEW_CASES_PER_DAY, WorkloadSettings
+from tools.devinfra import create_topics
+from tools.simulator import simulate
+from tools.simulator.workload import NATIONAL_NEW_CASES_PER_DAY, WorkloadSettings
 from zhixing.auth import Role, TokenAuthority
 from zhixing.clock import SystemClock
 from zhixing.courts import directory
-from zhixing.devinfra import create_topics
 from zhixing.settings import AuthSettings, KafkaSettings, RedisSettings, ServiceSettings
 from zhixing.state import KeySpace, connect
 

@@ -1,7 +1,7 @@
 """Session-wide Kafka and Redis, and per-test isolation.
 
 Kafka and Redis are real: testcontainers when a Docker engine answers, otherwise the local
-processes of ``zhixing.devinfra`` (the official Kafka jars in KRaft mode, Debian's
+processes of ``tools.devinfra`` (the official Kafka jars in KRaft mode, Debian's
 redis-server) in a throwaway directory on free ports. Each test gets its own topic prefix
 and key prefix; its topics and keys are deleted afterwards.
 """
@@ -23,9 +23,9 @@ import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient
 
+from tools.devinfra import LocalKafka, LocalRedis, create_topics, free_port
 from zhixing.anchor import write_key_pair
 from zhixing.bus import EventPublisher
-from zhixing.devinfra import LocalKafka, LocalRedis, create_topics, free_port
 from zhixing.settings import AuthSettings, KafkaSettings, RedisSettings
 from zhixing.topics import physical_name
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
+from tools.demo import credit_code, resident_id
 from zhixing.clock import SimulatedClock
-from zhixing.demo import credit_code, resident_id
 from zhixing.events import Event, new_event
 from zhixing.v1 import case_events_pb2, envelope_pb2
 

@@ -16,10 +16,10 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 from tests.conftest import Isolated
 from tests.integration.platform_stack import Stack, platform_stack
 from tests.integration.test_asset_control import case_with, file_case
+from tools.demo import credit_code
 from zhixing.auth import Role
 from zhixing.clock import CHINA_TZ
 from zhixing.courts import directory
-from zhixing.demo import credit_code
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 

@@ -13,8 +13,8 @@ import pytest
 
 from tests.conftest import Isolated
 from tests.polling import eventually
-from zhixing.devinfra import ROOT, free_port
-from zhixing.localrun import SERVICES
+from tools.devinfra import ROOT, free_port
+from tools.localrun import SERVICES
 
 
 @dataclass

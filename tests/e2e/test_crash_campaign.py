@@ -41,14 +41,14 @@ from services.entrustment.bootstrap import bootstrap as entrustment_bootstrap
 from tests.conftest import AUDIT_PUBLIC_KEY, TEST_SECRET, TEST_SERVICE_SECRET
 from tests.factories import filing
 from tests.polling import eventually
+from tools.demo import credit_code
+from tools.devinfra import ROOT, LocalKafka, LocalRedis, create_topics, free_port
+from tools.localrun import SERVICES
 from zhixing.anchor import load_public_key
 from zhixing.audit_check import read_topics, verify
 from zhixing.auth import Role, TokenAuthority
 from zhixing.clock import SystemClock
-from zhixing.demo import credit_code
-from zhixing.devinfra import ROOT, LocalKafka, LocalRedis, create_topics, free_port
 from zhixing.events import CASE_FILED, decode_event
-from zhixing.localrun import SERVICES
 from zhixing.service import ServiceHost
 from zhixing.settings import AuthSettings, KafkaSettings, RedisSettings, ServiceSettings
 from zhixing.state import KeySpace, as_text

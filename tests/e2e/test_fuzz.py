@@ -19,9 +19,9 @@ import pytest
 
 from tests.conftest import Isolated
 from tests.e2e.conftest import Running
+from tools.devinfra import ROOT
 from zhixing.auth import Role, TokenAuthority
 from zhixing.clock import SystemClock
-from zhixing.devinfra import ROOT
 
 pytestmark = pytest.mark.e2e
 

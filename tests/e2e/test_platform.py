@@ -22,11 +22,11 @@ from tests.conftest import Isolated
 from tests.e2e.conftest import Running
 from tests.factories import filing
 from tests.polling import eventually
+from tools.demo import demo_filings, load_demo
+from tools.devinfra import ROOT
+from tools.localrun import SERVICES
 from zhixing.auth import Role, TokenAuthority
 from zhixing.clock import SystemClock
-from zhixing.demo import demo_filings, load_demo
-from zhixing.devinfra import ROOT
-from zhixing.localrun import SERVICES
 from zhixing.state import KeySpace
 from zhixing.v1 import (
     command_service_pb2,

@@ -16,8 +16,8 @@ from services.agency_gateway.server import GatewayServer
 from services.asset_control.control import AssetControl
 from services.audit_notary.notary import NotarySettings
 from services.command.deadlines.engine import DeadlineEngine
-from services.simulator.platform import in_process_platform
 from tests.conftest import Isolated
+from tools.simulator.platform import in_process_platform
 from zhixing.auth import Role, TokenAuthority
 from zhixing.clock import CHINA_TZ, SimulatedClock
 from zhixing.service import ServiceHost

@@ -16,9 +16,9 @@ from tests.conftest import Isolated, read_topic
 from tests.factories import filing
 from tests.integration.platform_stack import Stack, platform_stack
 from tests.polling import eventually
+from tools.demo import credit_code
 from zhixing.assets import CHANNELS, LIQUID_KINDS, AssetKind, Channel
 from zhixing.auth import Role
-from zhixing.demo import credit_code
 from zhixing.events import decode_event
 from zhixing.topics import ASSET_EVENTS
 from zhixing.v1 import agency_gateway_pb2 as agency_pb

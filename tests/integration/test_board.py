@@ -20,10 +20,10 @@ from tests.integration.test_asset_control import case_with, file_case
 from tests.integration.test_deadlines import command_host, settled
 from tests.integration.test_figures import history, wipe_projection
 from tests.polling import eventually
+from tools.demo import credit_code
 from zhixing.auth import Role, TokenAuthority
 from zhixing.bus import EventPublisher
 from zhixing.clock import CHINA_TZ, SimulatedClock
-from zhixing.demo import credit_code
 from zhixing.service import ServiceHost
 
 pytestmark = pytest.mark.integration

@@ -17,8 +17,8 @@ from tests.integration.test_asset_control import case_with, file_case, until_que
 from tests.integration.test_entrustment import client as entrustment_client
 from tests.integration.test_entrustment import clocks
 from tests.polling import eventually
+from tools.demo import credit_code
 from zhixing.auth import Role
-from zhixing.demo import credit_code
 
 pytestmark = pytest.mark.integration
 

@@ -15,8 +15,8 @@ from tests.integration.platform_stack import Stack, platform_stack
 from tests.integration.test_asset_control import case_with, file_case
 from tests.integration.test_entrustment import clocks
 from tests.polling import eventually
+from tools.demo import credit_code
 from zhixing.auth import Role
-from zhixing.demo import credit_code
 
 pytestmark = pytest.mark.integration
 

@@ -14,9 +14,9 @@ from tests.conftest import Isolated
 from tests.integration.platform_stack import MONDAY_9AM, Stack, platform_stack
 from tests.integration.test_asset_control import case_with, file_case, until_query
 from tests.polling import eventually
+from tools.demo import credit_code
 from zhixing.auth import Role
 from zhixing.clock import CHINA_TZ
-from zhixing.demo import credit_code
 
 pytestmark = pytest.mark.integration
 

@@ -17,8 +17,8 @@ from tests.conftest import Isolated, read_topic
 from tests.factories import case_filed_event
 from tests.integration.counting import POISON_AMOUNT, CountingProjection
 from tests.polling import eventually
+from tools.devinfra import ROOT
 from zhixing.bus import BatchHandler, EventConsumer, EventPublisher, Projection, Transaction
-from zhixing.devinfra import ROOT
 from zhixing.events import Event
 from zhixing.state import KeySpace, text_hash
 from zhixing.topics import CASE_EVENTS

@@ -14,9 +14,9 @@ from tests.factories import filing
 from tests.integration.platform_stack import platform_stack
 from tests.integration.test_asset_control import case_view, until_query
 from tests.polling import eventually
+from tools.demo import credit_code
 from zhixing.auth import Role
 from zhixing.bounds import MAX_PARTIES
-from zhixing.demo import credit_code
 from zhixing.state import KeySpace
 
 pytestmark = pytest.mark.integration

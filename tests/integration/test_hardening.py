@@ -18,12 +18,12 @@ from tests.factories import filing
 from tests.integration.platform_stack import Stack, platform_stack
 from tests.integration.test_asset_control import until_query
 from tests.polling import eventually
+from tools.demo import credit_code
+from tools.devinfra import LocalRedis, free_port
 from zhixing.assets import CHANNELS
 from zhixing.audit import AuditChain
 from zhixing.auth import Role
 from zhixing.bounds import MAX_AMOUNT_FEN, MAX_PARTIES
-from zhixing.demo import credit_code
-from zhixing.devinfra import LocalRedis, free_port
 from zhixing.service import ERROR_RESPONSES, MAX_REQUEST_BODY_BYTES
 from zhixing.settings import RedisSettings, ServiceSettings
 from zhixing.state import KeySpace

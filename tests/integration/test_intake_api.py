@@ -14,9 +14,9 @@ import pytest
 from services.intake.bootstrap import bootstrap
 from tests.conftest import Isolated, read_topic
 from tests.factories import filing
+from tools.demo import resident_id
 from zhixing.auth import Role, TokenAuthority
 from zhixing.clock import SystemClock, china_today
-from zhixing.demo import resident_id
 from zhixing.events import decode_event
 from zhixing.service import ServiceHost
 from zhixing.settings import ServiceSettings

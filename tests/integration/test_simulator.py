@@ -9,9 +9,9 @@ from collections import Counter
 
 import pytest
 
-from services.simulator import simulate
-from services.simulator.workload import Workload, WorkloadSettings
 from tests.conftest import Isolated
+from tools.simulator import simulate
+from tools.simulator.workload import Workload, WorkloadSettings
 from zhixing.workcalendar import StatutoryCalendar
 
 pytestmark = pytest.mark.integration

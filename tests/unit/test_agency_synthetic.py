@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from services.agency_gateway.synthetic import division_of, synthetic_assets
+from tools.demo import credit_code
 from zhixing.assets import CHANNELS, KINDS_OF_CHANNEL, AssetKind
-from zhixing.demo import credit_code
 
 
 def test_the_same_seed_debtor_and_channel_give_the_same_assets() -> None:

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from zhixing.cli import app
+from tools.cli import app
 
 runner = CliRunner()
 

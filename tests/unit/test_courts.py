@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from zhixing.cli import app
+from tools.cli import app
 from zhixing.courts import (
     CourtDirectory,
     CourtFileError,

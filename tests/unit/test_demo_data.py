@@ -1,5 +1,5 @@
 from services.intake.domain import FileCase
-from zhixing.demo import CASES_PER_COURT, DEMO_BASIC_COURTS, demo_filings
+from tools.demo import CASES_PER_COURT, DEMO_BASIC_COURTS, demo_filings
 
 
 def test_every_demo_filing_passes_intake_validation_and_has_its_own_key() -> None:

@@ -6,8 +6,8 @@ from typing import Any
 import pytest
 import yaml
 
-from zhixing.devinfra import ROOT
-from zhixing.localrun import SERVICES
+from tools.devinfra import ROOT
+from tools.localrun import SERVICES
 
 K8S = ROOT / "deploy" / "k8s"
 

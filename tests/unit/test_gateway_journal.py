@@ -5,8 +5,8 @@ from typing import Any
 
 from services.agency_gateway.server import AgencyGateway, GatewaySettings
 from tests.factories import START
+from tools.demo import credit_code
 from zhixing.clock import SimulatedClock
-from zhixing.demo import credit_code
 from zhixing.v1 import agency_gateway_pb2 as pb
 
 CONTEXT: Any = None  # the servicer methods use the context only to refuse bad requests

@@ -8,7 +8,7 @@ import pytest
 
 from services.intake.domain import FileCase, Track, case_number, triage
 from tests.factories import filing
-from zhixing.demo import resident_id
+from tools.demo import resident_id
 
 
 def test_case_numbers_follow_the_2015_format() -> None:

@@ -1,6 +1,6 @@
 """`make run` starts a process that died again, after a backoff that grows and resets."""
 
-from zhixing.localrun import Backoff
+from tools.localrun import Backoff
 
 
 def test_restarts_back_off_doubling_to_a_cap_and_reset_after_a_healthy_minute() -> None:

@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 
 from services.intake.domain import FileCase
-from services.simulator.workload import Workload, WorkloadSettings
+from tools.simulator.workload import Workload, WorkloadSettings
 from zhixing.workcalendar import StatutoryCalendar
 
 

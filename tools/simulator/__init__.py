@@ -11,12 +11,12 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from services.simulator.platform import in_process_platform
-from services.simulator.run import Report, Simulation
-from services.simulator.workload import Workload, WorkloadSettings
+from tools.devinfra import LocalKafka, LocalRedis, create_topics, free_port
+from tools.simulator.platform import in_process_platform
+from tools.simulator.run import Report, Simulation
+from tools.simulator.workload import Workload, WorkloadSettings
 from zhixing.auth import TokenAuthority
 from zhixing.clock import CHINA_TZ, SimulatedClock
-from zhixing.devinfra import LocalKafka, LocalRedis, create_topics, free_port
 from zhixing.settings import AuthSettings, KafkaSettings, RedisSettings
 from zhixing.workcalendar import CalendarSettings, StatutoryCalendar
 

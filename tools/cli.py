@@ -348,7 +348,7 @@ def run(
     demo: Annotated[bool, typer.Option(help="Load the demo cases")] = True,
 ) -> None:
     """Start Kafka, Redis and every service, load demo data, stay until Ctrl-C."""
-    from zhixing.localrun import run_platform
+    from tools.localrun import run_platform
 
     raise typer.Exit(run_platform(demo=demo))
 
@@ -356,7 +356,7 @@ def run(
 @app.command("create-topics")
 def create_topics_command() -> None:
     """Create every platform topic and its dead-letter twin (existing ones are kept)."""
-    from zhixing.devinfra import create_topics
+    from tools.devinfra import create_topics
     from zhixing.settings import KafkaSettings
 
     kafka = KafkaSettings()
@@ -367,7 +367,7 @@ def create_topics_command() -> None:
 @app.command("kafka-jars")
 def kafka_jars() -> None:
     """Fetch the official Kafka broker jars from Maven Central (once)."""
-    from zhixing.devinfra import ensure_kafka_jars
+    from tools.devinfra import ensure_kafka_jars
 
     typer.echo(ensure_kafka_jars())
 
@@ -387,7 +387,7 @@ def simulate(
     clock, with a Kafka and Redis of its own; print what happened and how fast."""
     from rich.table import Table
 
-    from services.simulator import WorkloadSettings, simulate_locally
+    from tools.simulator import WorkloadSettings, simulate_locally
     from zhixing.logs import configure_logging
     from zhixing.service import run_async
     from zhixing.settings import PlatformSettings

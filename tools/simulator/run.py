@@ -17,8 +17,8 @@ from typing import Any
 
 import httpx
 
-from services.simulator.platform import InProcessPlatform
-from services.simulator.workload import ENTRUSTED_DIVISION, Filing, Workload
+from tools.simulator.platform import InProcessPlatform
+from tools.simulator.workload import ENTRUSTED_DIVISION, Filing, Workload
 from zhixing.audit import AuditChain
 from zhixing.auth import Role, TokenAuthority
 from zhixing.clock import CHINA_TZ

@@ -24,11 +24,8 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-from zhixing.anchor import write_key_pair
-from zhixing.auth import Role, TokenAuthority
-from zhixing.clock import SystemClock
-from zhixing.demo import DEMO_INTERMEDIATE_COURT, load_demo
-from zhixing.devinfra import (
+from tools.demo import DEMO_INTERMEDIATE_COURT, load_demo
+from tools.devinfra import (
     ROOT,
     InfraError,
     LocalKafka,
@@ -37,6 +34,9 @@ from zhixing.devinfra import (
     kill_recorded,
     port_open,
 )
+from zhixing.anchor import write_key_pair
+from zhixing.auth import Role, TokenAuthority
+from zhixing.clock import SystemClock
 from zhixing.settings import AuthSettings
 
 DATA = ROOT / ".data"

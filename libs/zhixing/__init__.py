@@ -1,0 +1,34 @@
+"""The library every Zhixing Command service shares, and nothing else: a service imports
+these modules and the generated contracts (``zhixing.v1``), never another service; this
+library imports no service and no tool (``tools/`` holds the CLI, ``make run``, local
+infrastructure, the demo loader and the simulator)."""
+
+__all__ = [
+    "access",  # refusals and overseers' reads into the audit trail
+    "anchor",  # signed checkpoints of the audit chain, the watcher's checks
+    "assets",  # asset kinds, channels, control measures
+    "audit",  # the hash-chained audit trail
+    "audit_check",  # verifying the chain from outside (Redis, Kafka, checkpoints)
+    "auth",  # identities, tokens, service credentials, scope checks
+    "bounds",  # the bounds of every input
+    "breaches",  # reacting to a rule's breached clocks
+    "bus",  # Kafka publisher and exactly-once consumers
+    "clock",  # injected time
+    "court_directory_grpc",  # the court directory's gRPC servicer
+    "courts",  # the court directory (法院名录)
+    "errors",  # refusals of a command
+    "events",  # event envelopes and their registry
+    "known_cases",  # the cases a service knows, and the host of case-aware services
+    "logs",  # structured logs
+    "merkle",  # RFC 6962 Merkle trees and proofs
+    "outbox",  # events staged with the state change that records them
+    "paths",  # where the repository's shipped files are
+    "periods",  # counting statutory periods (期间)
+    "records",  # JSON records with their history
+    "rules",  # the rule catalogue
+    "service",  # the service context and host
+    "settings",  # typed settings from the environment
+    "state",  # Redis keys and transactions
+    "topics",  # every Kafka topic
+    "workcalendar",  # the statutory working-day calendar
+]
