@@ -221,7 +221,7 @@ async def self_disposal(
 @router.post(
     "/cases/{case_id}/leads",
     status_code=status.HTTP_201_CREATED,
-    summary="Record an asset lead (urgent: verification starts within 24 hours)",
+    summary="Record an asset lead (urgent: the clock of asset.urgent-lead runs)",
 )
 async def add_lead(
     case_id: str, body: LeadIn, identity: CurrentIdentity, request: Request

@@ -373,7 +373,10 @@ class CommandActions:
             if not record["reconsiderable"]:
                 raise Conflict(f"a {record['action']} is not open to reconsideration")
             if record["reconsideration_closed"]:
-                raise Conflict("the 5 days to ask for reconsideration have passed: it stands")
+                raise Conflict(
+                    "the period to ask for reconsideration, "
+                    f"{catalogue().period_text('command.reconsideration')}, has passed: it stands"
+                )
             if record["status"] != "issued":
                 raise Conflict(f"command {command_id} is {record['status']}")
             pipe.multi()  # type: ignore[no-untyped-call]
@@ -409,7 +412,8 @@ class CommandActions:
         return await self._act(command_id, identity, act)
 
     async def close_reconsideration(self, command_id: str) -> None:
-        """The 5 days ran out (the deadline engine's breach): the instruction stands."""
+        """The reconsideration period ran out (the deadline engine's breach): the
+        instruction stands."""
         await self.records.set_once(command_id, "reconsideration_closed", True)
 
 

@@ -128,7 +128,10 @@ async def reply(
     return await _actions(request).reply(command_id, body.text, identity=identity)
 
 
-@router.post("/commands/{command_id}/reconsideration", summary="Ask for reconsideration (5 days)")
+@router.post(
+    "/commands/{command_id}/reconsideration",
+    summary="Ask for reconsideration (command.reconsideration)",
+)
 async def reconsider(
     command_id: str, body: TextIn, identity: CurrentIdentity, request: Request
 ) -> dict[str, Any]:

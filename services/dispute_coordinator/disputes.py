@@ -11,7 +11,7 @@ Between a court and an agency: negotiation, then a written report to the same-le
 政法委; where the superior court must coordinate with the departments, the court reports
 to it within 5 working days and it starts within 10.
 
-Coordination pauses the affected cases' 6-month clocks (DisputeCoordinationStarted/Ended).
+Coordination pauses the affected cases' closing clocks (DisputeCoordinationStarted/Ended).
 Records: JSON at ``dispute_coordinator:dispute:<id>``; an index per court and per agency.
 """
 
@@ -31,6 +31,7 @@ from zhixing.courts import CourtDirectory, UnknownCourtCode
 from zhixing.errors import Conflict, Invalid, NotFound
 from zhixing.known_cases import KnownCases
 from zhixing.records import JsonRecords, ids_in_jurisdiction, log_act
+from zhixing.rules import catalogue
 from zhixing.service import ServiceContext
 from zhixing.state import as_text, transact
 from zhixing.v1 import dispute_events_pb2 as pb
@@ -439,7 +440,9 @@ class Disputes:
             self._status(record, Status.PLANNED)
             if court in record["reconsideration_closed"]:
                 raise Conflict(
-                    f"the 5 days to ask for reconsideration have passed for {court}: the plan binds"
+                    f"the period to ask for reconsideration, "
+                    f"{catalogue().period_text('dispute.plan-reconsideration')}, has passed for "
+                    f"{court}: the plan binds"
                 )
             if record["deliveries"].get(court) != "delivered":
                 raise Conflict(f"{court} has {record['deliveries'].get(court)} the plan")
@@ -562,7 +565,7 @@ class Disputes:
         return result
 
     async def close_reconsideration(self, dispute_id: str, court: str) -> None:
-        """The 5 days to ask for reconsideration ran out for ``court`` (the engine says so)."""
+        """The period to ask for reconsideration ran out for ``court`` (the engine says so)."""
 
         async def act(pipe: Pipeline, record: dict[str, Any]) -> None:
             closed = record.setdefault("reconsideration_closed", [])

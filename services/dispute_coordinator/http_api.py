@@ -170,7 +170,10 @@ async def implement(
     return await _disputes(request).implement(dispute_id, body.report, identity=identity)
 
 
-@router.post("/disputes/{dispute_id}/reconsideration", summary="Ask for reconsideration (5 days)")
+@router.post(
+    "/disputes/{dispute_id}/reconsideration",
+    summary="Ask for reconsideration (dispute.plan-reconsideration)",
+)
 async def reconsider(
     dispute_id: str, body: ReasonIn, identity: CurrentIdentity, request: Request
 ) -> dict[str, Any]:

@@ -110,7 +110,7 @@ async def get_entrustment(
 @router.post(
     "/entrustments/{entrustment_id}/start",
     status_code=status.HTTP_204_NO_CONTENT,
-    summary="The entrusted court starts (within 15 days of receipt)",
+    summary="The entrusted court starts (the clock of entrustment.start)",
 )
 async def start(entrustment_id: str, identity: CurrentIdentity, request: Request) -> None:
     await _entrustments(request).start(entrustment_id, identity=identity)
@@ -119,7 +119,7 @@ async def start(entrustment_id: str, identity: CurrentIdentity, request: Request
 @router.post(
     "/entrustments/{entrustment_id}/status-report",
     status_code=status.HTTP_204_NO_CONTENT,
-    summary="Report how the matter stands (due 30 days after receipt)",
+    summary="Report how the matter stands (the clock of entrustment.status-report)",
 )
 async def report(
     entrustment_id: str, body: ReportIn, identity: CurrentIdentity, request: Request

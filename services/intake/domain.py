@@ -92,7 +92,9 @@ class AssetLeadIn(BaseModel):
 
     description: Annotated[str, Field(min_length=1, max_length=500)]
     channel: Channel | None = Field(None, description="Where the asset would be found")
-    urgent: bool = Field(False, description="Concrete and urgent: verified within 24 hours")
+    urgent: bool = Field(
+        False, description="Concrete and urgent: verification runs on rule asset.urgent-lead"
+    )
 
 
 class FileCase(BaseModel):

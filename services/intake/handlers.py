@@ -310,7 +310,8 @@ class Intake:
     async def assign_officer(
         self, case_id: str, officer_id: str, team: str, *, identity: Identity
     ) -> None:
-        """Assign the responsible officer (承办人) and team: once, within 7 days of filing."""
+        """Assign the responsible officer (承办人) and team: once, on the clock of rule
+        intake.assign-officer."""
         case_key = self.records.case_key(case_id)
 
         async def body(pipe: Pipeline) -> None:

@@ -80,7 +80,7 @@ async def post_case(
     "/applications",
     status_code=status.HTTP_201_CREATED,
     response_model=CaseFiledResponse,
-    summary="Receive an application (收案): the 7-day docketing clock starts",
+    summary="Receive an application (收案): the docketing clock (intake.docket) starts",
 )
 async def post_application(
     cmd: FileCase,

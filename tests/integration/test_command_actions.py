@@ -173,6 +173,9 @@ async def test_a_correction_may_be_reconsidered_within_five_days_then_it_stands(
         late = await post(stack, f"/v1/commands/{ruling_id}/reconsideration", "苏1283",
                           Role.OFFICER, {"text": "迟到"})  # fmt: skip
         assert late.status_code == 409 and "stands" in late.text
+        assert (
+            "(rule command.reconsideration)" in late.text
+        )  # the rule, its period from the catalogue
 
 
 async def test_a_designated_case_moves_in_every_service_and_keeps_its_clocks(

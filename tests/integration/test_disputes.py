@@ -158,6 +158,7 @@ async def test_a_dispute_between_courts_goes_up_level_by_level_and_its_plan_is_i
         await eventually(lapsed)
         late = await act(stack, f"{path}/reconsideration", "苏1283", body={"reason": "迟到"})
         assert late.status_code == 409 and "binds" in late.text
+        assert "5 days (rule dispute.plan-reconsideration)" in late.text
 
         for court in ("苏1283", "浙0102"):
             done = await act(stack, f"{path}/implementation", court, body={"report": "已落实"})

@@ -64,3 +64,10 @@ def test_legal_effects_are_marked() -> None:
     assert "asset.control-term-deposits" in lapsing
     assert "intake.docket" not in lapsing
     assert all(r.kind is Kind.CLOCK for r in catalogue.rules if r.id in lapsing)
+
+
+def test_a_period_is_stated_from_the_catalogue_with_its_rule() -> None:
+    rules = load_catalogue(environ={})
+    assert rules.period_text("command.reconsideration") == "5 days (rule command.reconsideration)"
+    assert rules.rule("asset.urgent-lead").period.describe() == "24 hours"
+    assert rules.rule("intake.docket").period.describe() == "7 days"

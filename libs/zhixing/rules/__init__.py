@@ -76,6 +76,12 @@ class Period(_Strict):
     unit: Unit
     limit: Annotated[int, Field(ge=0)]
 
+    def describe(self) -> str:
+        """The period in words: "5 days", "5 working days", "6 months", "24 hours"."""
+        noun = {Unit.WORKING_DAYS: "working day", Unit.CALENDAR_DAYS: "day",
+                Unit.CALENDAR_MONTHS: "month", Unit.HOURS: "hour"}[self.unit]  # fmt: skip
+        return f"{self.limit} {noun}{'' if self.limit == 1 else 's'}"
+
 
 class EscalationStep(_Strict):
     to: EscalationTarget
@@ -160,6 +166,11 @@ class Catalogue(_Strict):
             if rule.id == rule_id:
                 return rule
         raise KeyError(f"no rule {rule_id!r} in the catalogue")
+
+    def period_text(self, rule_id: str) -> str:
+        """A clock's period as messages state it, from the catalogue (never typed again in
+        prose): "5 days (rule command.reconsideration)"."""
+        return f"{self.rule(rule_id).period.describe()} (rule {rule_id})"
 
     @property
     def clocks(self) -> tuple[Rule, ...]:
