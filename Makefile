@@ -45,8 +45,8 @@ redis-server: ## Install Debian's redis-server if it is missing
 # buf for lint, ECharts for the dashboard (served from node_modules, never from a CDN).
 $(NODE_STAMP): package.json package-lock.json
 	@command -v npm >/dev/null || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q npm; }
-	@# npm ci refuses this lock file: buf's optional per-platform packages are not in it.
-	npm install --no-audit --no-fund --loglevel=error
+	@# npm ci installs exactly the lock file (it now lists buf's per-platform packages too).
+	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
 # Debian's Chromium, for the dashboard's browser tests (Playwright drives it; it never
