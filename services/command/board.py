@@ -32,6 +32,8 @@ from services.command.timelines import TIES
 from zhixing.bus import Transaction
 from zhixing.events import Event
 from zhixing.state import KeySpace, as_text, read_hashes, text_hash
+from zhixing.v1 import asset_events_pb2, case_events_pb2, command_events_pb2, deadline_events_pb2
+from zhixing.v1 import deadline_events_pb2 as pb
 
 
 @dataclass(frozen=True)
@@ -48,22 +50,32 @@ NODES = (
 )
 NODE_IDS = tuple(node.id for node in NODES)
 
-# Event → the node it shows the case has reached (the case named by ``case_id``).
-REACHES = {
-    "CaseFiled": 0,
-    "NetworkQueryStarted": 1,
-    "AssetControlled": 2,
-    "WaitingSeizureRegistered": 2,
-    "ReferencePriceStarted": 3,
-    "ReferencePriceFixed": 3,
-    "SaleStarted": 3,
-    "SelfDisposalPermitted": 3,
+# Event (by payload type) → the node it shows the case has reached (the case named by
+# ``case_id``).
+REACHES: dict[type[Message], int] = {
+    case_events_pb2.CaseFiled: 0,
+    asset_events_pb2.NetworkQueryStarted: 1,
+    asset_events_pb2.AssetControlled: 2,
+    asset_events_pb2.WaitingSeizureRegistered: 2,
+    asset_events_pb2.ReferencePriceStarted: 3,
+    asset_events_pb2.ReferencePriceFixed: 3,
+    asset_events_pb2.SaleStarted: 3,
+    asset_events_pb2.SelfDisposalPermitted: 3,
 }
+# Case events that move a case on the board without reaching a node.
+CASE_CHANGES = (
+    case_events_pb2.CaseNumberIssued,
+    case_events_pb2.CaseClosed,
+    case_events_pb2.CaseHandlingCourtChanged,
+)
 
 CLOCK_STATES = ("running", "warned", "breached", "paused")
 
 # Commands that stay pending after the receiving court signs for them, until it answers.
-ANSWERED_BY = {"urge": "UrgeReplied", "correction_letter": "CorrectionReported"}
+ANSWERED_BY: dict[str, type[Message]] = {
+    "urge": command_events_pb2.UrgeReplied,
+    "correction_letter": command_events_pb2.CorrectionReported,
+}
 
 
 def _ms(timestamp: Any) -> int:
@@ -118,23 +130,23 @@ class Board:
         known.update(zip(touched, await read_hashes(tx.redis, touched), strict=True))
 
         for event in events:
-            name = event.envelope.event_type.rsplit(".", 1)[-1]
             payload = event.payload
+            contract = payload.DESCRIPTOR.file.name  # the .proto the event is declared in
             clock = getattr(payload, "clock", None)
-            if name.startswith("Clock") and clock is not None:
-                await self._clock(tx, name, payload, event, load, changed)
+            if contract == deadline_events_pb2.DESCRIPTOR.name and clock is not None:
+                await self._clock(tx, payload, event, load, changed)
                 continue
-            if name in TIES:
-                cases = getattr(payload, TIES[name])
+            tie = TIES.get(type(payload))
+            if tie is not None:
+                cases = getattr(payload, tie)
                 first = cases if isinstance(cases, str) else (list(cases) or [""])[0]
                 if first:
                     tx.pipe.set(self.tie_key(event.envelope.aggregate_id), first)
             case_id = getattr(payload, "case_id", "")
-            if name in REACHES or name in ("CaseNumberIssued", "CaseClosed",
-                                           "CaseHandlingCourtChanged"):  # fmt: skip
-                await self._case(tx, name, payload, event, case_id, load, changed)
-            if name.startswith("Command") or name in ANSWERED_BY.values():
-                await self._command(tx, name, payload, event, load, changed)
+            if type(payload) in REACHES or isinstance(payload, CASE_CHANGES):
+                await self._case(tx, payload, event, case_id, load, changed)
+            if contract == command_events_pb2.DESCRIPTOR.name:
+                await self._command(tx, payload, event, load, changed)
         if changed:
             tx.pipe.publish(self.channel, json.dumps(sorted(changed)))
 
@@ -151,23 +163,24 @@ class Board:
             keys.append(self.command_key(command_id))
         return keys
 
-    async def _case(self, tx: Transaction, name: str, payload: Any, event: Event[Message],
+    async def _case(self, tx: Transaction, payload: Message, event: Event[Message],
                     case_id: str, load: Any, changed: set[str]) -> None:  # fmt: skip
         if not case_id:
             return
         key = self.case_key(case_id)
         case = await load(key)
         before = dict(case)
-        if name == "CaseFiled":
+        if isinstance(payload, case_events_pb2.CaseFiled):
             case.update(court=payload.court_code, filed_at=str(_ms(event.envelope.occurred_at)))
-        elif name == "CaseNumberIssued":
+        elif isinstance(payload, case_events_pb2.CaseNumberIssued):
             case["number"] = payload.case_number
-        elif name == "CaseClosed":
+        elif isinstance(payload, case_events_pb2.CaseClosed):
             case["closed"] = payload.method or "closed"
-        elif name == "CaseHandlingCourtChanged":
+        elif isinstance(payload, case_events_pb2.CaseHandlingCourtChanged):
             case["court"] = payload.to_court
-        if name in REACHES and REACHES[name] > int(case.get("rank", "-1")):
-            case["rank"] = str(REACHES[name])
+        reached = REACHES.get(type(payload))
+        if reached is not None and reached > int(case.get("rank", "-1")):
+            case["rank"] = str(reached)
         if case == before:
             return
         tx.pipe.hset(key, mapping=dict(case))
@@ -188,43 +201,43 @@ class Board:
             return None
         return case["court"], NODE_IDS[int(case["rank"])]
 
-    async def _clock(self, tx: Transaction, name: str, payload: Any, event: Event[Message],
+    async def _clock(self, tx: Transaction, payload: Any, event: Event[Message],
                      load: Any, changed: set[str]) -> None:  # fmt: skip
         ref = payload.clock
         key = self.clock_key(ref.clock_id)
         clock = await load(key)
         before = dict(clock)
-        if name == "ClockCleared":
+        if isinstance(payload, pb.ClockCleared):
             if before.get("court"):
                 tx.pipe.zrem(self.clocks_key(before["court"], before["state"]), ref.clock_id)
                 changed.add(before["court"])
             tx.pipe.delete(key)
             clock.clear()
             return
-        if name != "ClockOpened" and not clock:
+        if not isinstance(payload, pb.ClockOpened) and not clock:
             return  # an event of a clock already cleared (or never opened here)
         at = str(_ms(event.envelope.occurred_at))
         clock.update(rule_id=ref.rule_id, subject_id=ref.subject_id, court=ref.court_code)
-        if name == "ClockOpened":
+        if isinstance(payload, pb.ClockOpened):
             clock.clear()
             clock.update(rule_id=ref.rule_id, subject_id=ref.subject_id, court=ref.court_code,
                          state="running", due_at=str(_ms(payload.due_at)), opened_at=at,
                          last_day=payload.last_day)  # fmt: skip
-        elif name == "ClockWarned":
+        elif isinstance(payload, pb.ClockWarned):
             clock.update(warned_at=at, warning=payload.warning)
-        elif name == "ClockBreached":
+        elif isinstance(payload, pb.ClockBreached):
             clock.update(breached_at=at)
-        elif name == "ClockEscalated":
+        elif isinstance(payload, pb.ClockEscalated):
             clock.update(level=str(payload.level), escalated_to=payload.to_court_code)
-        elif name == "ClockPaused":
+        elif isinstance(payload, pb.ClockPaused):
             clock["paused"] = "1"
-        elif name == "ClockResumed":
+        elif isinstance(payload, pb.ClockResumed):
             clock.pop("paused", None)
             clock.update(due_at=str(_ms(payload.due_at)), last_day=payload.last_day)
-        elif name in ("ClockExtended", "ClockRecomputed"):
+        elif isinstance(payload, pb.ClockExtended | pb.ClockRecomputed):
             # A new due time: its warnings and breach are yet to come.
             clock.update(due_at=str(_ms(payload.due_at)), last_day=payload.last_day)
-            if name == "ClockExtended":
+            if isinstance(payload, pb.ClockExtended):
                 for field in ("warned_at", "warning", "breached_at", "level", "escalated_to"):
                     clock.pop(field, None)
         clock["state"] = (
@@ -246,14 +259,14 @@ class Board:
                      {ref.clock_id: int(clock["due_at"])})  # fmt: skip
         changed.add(clock["court"])
 
-    async def _command(self, tx: Transaction, name: str, payload: Any, event: Event[Message],
+    async def _command(self, tx: Transaction, payload: Any, event: Event[Message],
                        load: Any, changed: set[str]) -> None:  # fmt: skip
         command_id = getattr(payload, "command_id", "")
         if not command_id:
             return
         key = self.command_key(command_id)
         command = await load(key)
-        if name == "CommandIssued":
+        if isinstance(payload, command_events_pb2.CommandIssued):
             if command:
                 return
             command.update(action=payload.action, court=payload.target_court,
@@ -266,10 +279,14 @@ class Board:
             return
         if not command.get("pending"):
             return
+        answered_by = ANSWERED_BY.get(command["action"])
         done = (
-            (name == "CommandAcknowledged" and command["action"] not in ANSWERED_BY)
-            or name == ANSWERED_BY.get(command["action"])
-            or (name == "CommandReconsiderationAnswered" and not payload.upheld)
+            (isinstance(payload, command_events_pb2.CommandAcknowledged) and answered_by is None)
+            or (answered_by is not None and isinstance(payload, answered_by))
+            or (
+                isinstance(payload, command_events_pb2.CommandReconsiderationAnswered)
+                and not payload.upheld
+            )
         )
         if done:
             command.pop("pending")

@@ -21,16 +21,22 @@ from zhixing.audit import AuditChain
 from zhixing.bus import Transaction
 from zhixing.events import Event
 from zhixing.state import KeySpace, as_text
+from zhixing.v1 import (
+    asset_events_pb2,
+    command_events_pb2,
+    dispute_events_pb2,
+    entrustment_events_pb2,
+)
 
 # Event → the payload field naming the case it ties its subject to ("case_ids" for lists);
 # the dashboard's board reads the same ties.
-TIES = {
-    "AssetFound": "case_id",
-    "LeadReceived": "case_id",
-    "UrgentLeadReceived": "case_id",
-    "MatterEntrusted": "case_id",
-    "CommandIssued": "case_id",
-    "DisputeOpened": "case_ids",
+TIES: dict[type[Message], str] = {
+    asset_events_pb2.AssetFound: "case_id",
+    asset_events_pb2.LeadReceived: "case_id",
+    asset_events_pb2.UrgentLeadReceived: "case_id",
+    entrustment_events_pb2.MatterEntrusted: "case_id",
+    command_events_pb2.CommandIssued: "case_id",
+    dispute_events_pb2.DisputeOpened: "case_ids",
 }
 
 
@@ -65,7 +71,7 @@ class CaseTimelines:
                 self.subject_key(subject),
                 {json.dumps(entry, ensure_ascii=False): envelope.occurred_at.ToMilliseconds()},
             )
-            field = TIES.get(name)
+            field = TIES.get(type(event.payload))
             if field is not None:
                 cases = payload.get(field) or []
                 for case_id in [cases] if isinstance(cases, str) else cases:
