@@ -26,6 +26,14 @@ from zhixing.courts import SUPREME_COURT
 from zhixing.events import new_event
 from zhixing.v1 import audit_events_pb2, envelope_pb2
 
+__all__ = [
+    "ANONYMOUS",
+    "DROPPED",
+    "MAX_IN_FLIGHT",
+    "MAX_PATH",
+    "AccessRecorder",
+]
+
 log = structlog.get_logger(__name__)
 
 MAX_IN_FLIGHT = 256

@@ -34,6 +34,25 @@ from zhixing.audit import GENESIS_HASH, record_hash
 from zhixing.merkle import Frontier, leaf_hash, root_of
 from zhixing.v1 import audit_events_pb2
 
+__all__ = [
+    "CHECKPOINT_FORMAT",
+    "COMPARED_FIELDS",
+    "ChainFollower",
+    "Trusted",
+    "check_against_checkpoint",
+    "check_against_log",
+    "checkpoint_text",
+    "checkpoint_view",
+    "key_id",
+    "leaves_of",
+    "load_public_key",
+    "load_signing_key",
+    "sign_checkpoint",
+    "signature_valid",
+    "watch_once",
+    "write_key_pair",
+]
+
 CHECKPOINT_FORMAT = "zhixing-audit-checkpoint/v1"
 
 

@@ -6,6 +6,22 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+__all__ = [
+    "CHANNELS",
+    "CHANNEL_NAMES",
+    "KINDS_OF_CHANNEL",
+    "LIQUID_KINDS",
+    "TERM_CLASS",
+    "AssetKind",
+    "Channel",
+    "Measure",
+    "PriceMethod",
+    "SaleMode",
+    "TermClass",
+    "measure_for",
+    "measures_for",
+]
+
 
 class Channel(StrEnum):
     """The channels of 总对总/点对点 network query, each one outside system."""

@@ -24,6 +24,17 @@ from zhixing.events import Event
 from zhixing.state import KeySpace, as_bytes, text_hash
 from zhixing.v1 import audit_events_pb2
 
+__all__ = [
+    "GENESIS_HASH",
+    "AuditChain",
+    "PublishRecords",
+    "Verdict",
+    "audit_record",
+    "canonical_json",
+    "record_hash",
+    "verify_chain",
+]
+
 GENESIS_HASH = "0" * 64
 
 PublishRecords = Callable[[Pipeline, audit_events_pb2.AuditRecordsAppended], None]

@@ -29,6 +29,16 @@ from zhixing.state import KeySpace, as_bytes
 from zhixing.topics import AUDIT_CHECKPOINTS, AUDITED_TOPICS, Topic, physical_name
 from zhixing.v1 import audit_events_pb2
 
+__all__ = [
+    "Report",
+    "latest_checkpoint",
+    "logged_events",
+    "read_chain",
+    "read_topics",
+    "verify",
+    "watch",
+]
+
 
 async def read_chain(redis: aioredis.Redis, keys: KeySpace, page: int = 10_000) -> list[bytes]:
     chain = AuditChain(redis, keys)

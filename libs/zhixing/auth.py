@@ -25,6 +25,29 @@ from zhixing.errors import NotFound
 from zhixing.settings import AuthSettings
 from zhixing.v1 import envelope_pb2
 
+__all__ = [
+    "CLOCK_SKEW",
+    "READ_ONLY_ROLES",
+    "SERVICE_AUDIENCE",
+    "UNAUTHENTICATED_METHOD_PREFIXES",
+    "AuthError",
+    "AuthInterceptor",
+    "CurrentIdentity",
+    "Identity",
+    "PrincipalKind",
+    "Role",
+    "ScopeError",
+    "ServiceCredential",
+    "TokenAuthority",
+    "current_identity",
+    "grpc_identity",
+    "may_read",
+    "require_handling_court",
+    "require_role",
+    "require_scope",
+    "require_visible",
+]
+
 
 class Role(StrEnum):
     CLERK = "clerk"  # 立案/书记员: files cases and entrustments

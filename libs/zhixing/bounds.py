@@ -17,6 +17,26 @@ from typing import Annotated
 from fastapi import Path
 from pydantic import Field, StrictInt
 
+__all__ = [
+    "INT64_MAX",
+    "MAX_ACCOUNT",
+    "MAX_AMOUNTS_SUMMED",
+    "MAX_AMOUNT_FEN",
+    "MAX_DAYS",
+    "MAX_ID",
+    "MAX_LEADS_PER_CASE",
+    "MAX_LIST",
+    "MAX_NAME",
+    "MAX_PARTIES",
+    "MAX_TEXT",
+    "Days",
+    "Fen",
+    "FenOrZero",
+    "PathId",
+    "ShortText",
+    "Text",
+]
+
 INT64_MAX = 2**63 - 1
 
 MAX_AMOUNT_FEN = 10**15

@@ -11,6 +11,11 @@ from zhixing.bus import Transaction
 from zhixing.events import CLOCK_BREACHED, Event
 from zhixing.v1 import deadline_events_pb2
 
+__all__ = [
+    "OnBreach",
+    "Reaction",
+]
+
 Reaction = Callable[[deadline_events_pb2.ClockBreached, Event[Message]], Awaitable[object]]
 
 

@@ -45,6 +45,20 @@ from zhixing.settings import KafkaSettings
 from zhixing.state import KeySpace
 from zhixing.topics import Topic, physical_name, topic_for_aggregate
 
+__all__ = [
+    "APPLIED_EVENT_TTL_SECONDS",
+    "BATCH_SECONDS",
+    "EVENTS_APPLIED",
+    "EVENTS_DEAD_LETTERED",
+    "EVENTS_SKIPPED",
+    "BatchHandler",
+    "EventConsumer",
+    "EventPublisher",
+    "PreparingHandler",
+    "Projection",
+    "Transaction",
+]
+
 log = structlog.get_logger(__name__)
 
 APPLIED_EVENT_TTL_SECONDS = 30 * 24 * 3600

@@ -13,6 +13,14 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+__all__ = [
+    "CHINA_TZ",
+    "Clock",
+    "SimulatedClock",
+    "SystemClock",
+    "china_today",
+]
+
 CHINA_TZ = ZoneInfo("Asia/Shanghai")
 
 

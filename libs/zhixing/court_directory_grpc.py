@@ -10,6 +10,12 @@ from zhixing.courts import Court, CourtDirectory, UnknownCourtCode
 from zhixing.v1 import court_directory_pb2 as pb
 from zhixing.v1 import court_directory_pb2_grpc
 
+__all__ = [
+    "CourtDirectoryServicer",
+    "court_message",
+    "register",
+]
+
 
 def court_message(court: Court) -> pb.Court:
     return pb.Court(

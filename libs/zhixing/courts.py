@@ -32,6 +32,25 @@ import yaml
 
 from zhixing.paths import ROOT
 
+__all__ = [
+    "DEFAULT_COURTS_DIR",
+    "DERIVED_PROVINCES",
+    "PROVINCE_ABBREVIATIONS",
+    "SUPREME_COURT",
+    "Court",
+    "CourtCode",
+    "CourtDirectory",
+    "CourtFileError",
+    "CourtLevel",
+    "UnknownCourtCode",
+    "ancestors",
+    "covers",
+    "directory",
+    "parse_court_code",
+    "read_divisions",
+    "superior_of",
+]
+
 SUPREME_COURT = "最高法"
 
 # GB/T 2260 province code → the abbreviation 137号 uses as the high court's code.

@@ -8,6 +8,14 @@ from typing import Any
 
 from fastapi.responses import JSONResponse
 
+__all__ = [
+    "CommandError",
+    "Conflict",
+    "Invalid",
+    "NotFound",
+    "error_response",
+]
+
 
 class CommandError(Exception):
     status = 400

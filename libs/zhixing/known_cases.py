@@ -21,6 +21,13 @@ from zhixing.state import KeySpace, text_hash
 from zhixing.topics import CASE_EVENTS
 from zhixing.v1 import case_events_pb2
 
+__all__ = [
+    "KnownCases",
+    "OnCaseMoved",
+    "case_aware_host",
+    "known_cases_router",
+]
+
 
 class KnownCases:
     """Batch handler and reader of ``<service>:known-case:<id>`` hashes."""

@@ -11,6 +11,12 @@ import structlog
 
 from zhixing.settings import PlatformSettings
 
+__all__ = [
+    "REPEAT_WINDOW_S",
+    "RepeatFilter",
+    "configure_logging",
+]
+
 REPEAT_WINDOW_S = 10.0
 """The same message from the same logger is written once per window; the next one written
 says how many were held back. A dead broker made every service write thousands of

@@ -19,6 +19,18 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+__all__ = [
+    "EMPTY_ROOT",
+    "Frontier",
+    "consistency_proof",
+    "inclusion_proof",
+    "leaf_hash",
+    "node_hash",
+    "root_of",
+    "verify_consistency",
+    "verify_inclusion",
+]
+
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 
 

@@ -20,6 +20,12 @@ from zhixing.bus import EventPublisher
 from zhixing.events import Event, decode_event
 from zhixing.state import KeySpace
 
+__all__ = [
+    "EVENTS_RELAYED",
+    "Outbox",
+    "OutboxRelay",
+]
+
 log = structlog.get_logger(__name__)
 
 EVENTS_RELAYED = Counter("zhixing_outbox_relayed_total", "Events published from the outbox")

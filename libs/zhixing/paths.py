@@ -2,4 +2,8 @@
 
 from pathlib import Path
 
+__all__ = [
+    "ROOT",
+]
+
 ROOT = Path(__file__).resolve().parents[2]

@@ -21,6 +21,15 @@ from enum import StrEnum
 from zhixing.clock import CHINA_TZ
 from zhixing.workcalendar import CalendarHorizonError, StatutoryCalendar
 
+__all__ = [
+    "Due",
+    "PeriodCounter",
+    "Step",
+    "Unit",
+    "add_months",
+    "end_of_day",
+]
+
 
 class Unit(StrEnum):
     WORKING_DAYS = "WD"

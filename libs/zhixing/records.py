@@ -16,6 +16,13 @@ from zhixing.courts import directory
 from zhixing.errors import NotFound
 from zhixing.state import KeySpace, transact
 
+__all__ = [
+    "JsonRecords",
+    "Record",
+    "ids_in_jurisdiction",
+    "log_act",
+]
+
 T = TypeVar("T")
 Record = dict[str, Any]
 

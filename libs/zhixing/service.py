@@ -45,6 +45,23 @@ from zhixing.state import KeySpace, connect
 from zhixing.topics import Topic
 from zhixing.v1 import envelope_pb2
 
+__all__ = [
+    "DEPENDENCY_RETRY_MAX_S",
+    "ERROR_RESPONSES",
+    "MAX_QUERY_BYTES",
+    "MAX_REQUEST_BODY_BYTES",
+    "MAX_URL_PATH_BYTES",
+    "REDIS_RETRY_AFTER_S",
+    "Background",
+    "ErrorBody",
+    "GrpcRegistrar",
+    "ServiceContext",
+    "ServiceHost",
+    "create_http_app",
+    "run_async",
+    "run_service",
+]
+
 log = structlog.get_logger(__name__)
 
 

@@ -12,6 +12,18 @@ from typing import Any
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+__all__ = [
+    "DEV_AUTH_SECRET",
+    "DEV_SERVICE_SECRET",
+    "AuthSettings",
+    "Environment",
+    "KafkaSettings",
+    "PlatformSettings",
+    "RedisSettings",
+    "ServiceSettings",
+    "service_settings",
+]
+
 DEV_AUTH_SECRET = "zhixing-dev-secret-do-not-use-in-production-0000"
 DEV_SERVICE_SECRET = "zhixing-dev-service-secret-do-not-use-in-production"
 

@@ -15,6 +15,16 @@ from redis.exceptions import WatchError
 
 from zhixing.settings import RedisSettings
 
+__all__ = [
+    "KeySpace",
+    "as_bytes",
+    "as_text",
+    "connect",
+    "read_hashes",
+    "text_hash",
+    "transact",
+]
+
 
 class KeySpace:
     """Builds the keys of one service: ``KeySpace("t1:", "intake").key("case", id)``."""

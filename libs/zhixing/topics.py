@@ -9,6 +9,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+__all__ = [
+    "ACCESS_EVENTS",
+    "ALL_TOPICS",
+    "ASSET_EVENTS",
+    "AUDITED_TOPICS",
+    "AUDIT_CHECKPOINTS",
+    "AUDIT_RECORDS",
+    "CASE_EVENTS",
+    "COMMAND_EVENTS",
+    "DEADLINE_EVENTS",
+    "DISPUTE_EVENTS",
+    "DLQ_SUFFIX",
+    "DOMAIN_TOPICS",
+    "ENTRUSTMENT_EVENTS",
+    "Topic",
+    "physical_name",
+    "topic_for_aggregate",
+]
+
 DLQ_SUFFIX = ".dlq"
 
 

@@ -29,6 +29,18 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from zhixing.paths import ROOT
 
+__all__ = [
+    "HOLIDAY_NAMES_ZH",
+    "CalendarError",
+    "CalendarFileError",
+    "CalendarHorizonError",
+    "CalendarSettings",
+    "StatutoryCalendar",
+    "YearSchedule",
+    "load_operator_files",
+    "load_year_file",
+]
+
 
 class CalendarSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ZHIXING_CALENDAR_", extra="ignore")

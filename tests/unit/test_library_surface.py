@@ -29,3 +29,12 @@ def test_every_module_of_the_library_is_in_its_public_surface() -> None:
     assert set(zhixing.__all__) == modules
     for name in zhixing.__all__:
         importlib.import_module(f"zhixing.{name}")
+
+
+def test_every_module_says_what_it_offers_and_offers_what_it_says() -> None:
+    for name in zhixing.__all__:
+        module = importlib.import_module(f"zhixing.{name}")
+        offered = getattr(module, "__all__", None)
+        assert offered, f"zhixing.{name} has no __all__"
+        missing = [n for n in offered if not hasattr(module, n)]
+        assert missing == [], f"zhixing.{name}.__all__ names what it lacks: {missing}"

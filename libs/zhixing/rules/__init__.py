@@ -21,6 +21,24 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from zhixing.periods import Unit
 
+__all__ = [
+    "CATALOGUE_FILE",
+    "EVENT_NAME",
+    "Catalogue",
+    "CatalogueError",
+    "Confidence",
+    "EscalationStep",
+    "EscalationTarget",
+    "Expiry",
+    "Kind",
+    "Period",
+    "Policies",
+    "Rule",
+    "WarningPoint",
+    "catalogue",
+    "load_catalogue",
+]
+
 CATALOGUE_FILE = Path(__file__).with_name("catalogue.yaml")
 EVENT_NAME = r"^[A-Z][A-Za-z]+$"
 
