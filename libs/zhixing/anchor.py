@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from zhixing.audit import GENESIS_HASH, record_hash
-from zhixing.merkle import Frontier, leaf_hash, root_of
+from zhixing.merkle import leaf_hash, root_of
 from zhixing.v1 import audit_events_pb2
 
 __all__ = [
@@ -161,15 +161,10 @@ def leaves_of(raw_records: Iterable[bytes]) -> list[bytes]:
 @dataclass
 class ChainFollower:
     """Follows a chain record by record, as the notary does: each record must be the
-    next position, link to the one before and match its own hash; the tree grows with it."""
+    next position, link to the one before and match its own hash."""
 
     size: int = 0
     last_hash: str = GENESIS_HASH
-    frontier: Frontier | None = None
-
-    def __post_init__(self) -> None:
-        if self.frontier is None:
-            self.frontier = Frontier()
 
     def follow(self, raw: bytes) -> bytes:
         """Append one record; its leaf hash. ValueError says what breaks the chain."""
@@ -183,23 +178,20 @@ class ChainFollower:
             raise ValueError(f"record {self.size} does not link to record {self.size - 1}")
         if record.get("hash") != record_hash(record):
             raise ValueError(f"record {self.size}'s content does not match its hash")
-        leaf = leaf_hash(raw)
-        assert self.frontier is not None
-        self.frontier.append(leaf)
         self.size += 1
         self.last_hash = record["hash"]
-        return leaf
+        return leaf_hash(raw)
 
 
 def check_against_checkpoint(
-    raw_records: Sequence[bytes], checkpoint: audit_events_pb2.AuditCheckpoint
+    leaves: Sequence[bytes], checkpoint: audit_events_pb2.AuditCheckpoint
 ) -> str | None:
-    """What is wrong with the chain given the signed checkpoint, or None."""
-    if len(raw_records) < checkpoint.size:
-        return (f"TRUNCATED: the chain holds {len(raw_records)} records; a signed checkpoint "
+    """What is wrong with the chain (its records' leaf hashes) given the signed checkpoint,
+    or None."""
+    if len(leaves) < checkpoint.size:
+        return (f"TRUNCATED: the chain holds {len(leaves)} records; a signed checkpoint "
                 f"covers {checkpoint.size}")  # fmt: skip
-    leaves = leaves_of(raw_records[: checkpoint.size])
-    if root_of(leaves).hex() != checkpoint.root:
+    if root_of(leaves[: checkpoint.size]).hex() != checkpoint.root:
         return (f"REWRITTEN: the first {checkpoint.size} records do not have the root the "
                 f"notary signed at {checkpoint.signed_at.ToJsonString()}")  # fmt: skip
     return None
@@ -271,6 +263,8 @@ def watch_once(
     """
     alarms: list[str] = []
     leaves = leaves_of(raw_records)
+    # Whether the chain still holds what was trusted, computed once for both checks below.
+    trusted_held = trusted is None or root_of(leaves[: trusted.size]).hex() == trusted.root
     if checkpoint is not None and not signature_valid(public_key, checkpoint):
         alarms.append("FORGED: the newest checkpoint is not signed by the notary's key")
         checkpoint = None
@@ -278,7 +272,7 @@ def watch_once(
         if len(leaves) < trusted.size:
             alarms.append(f"TRUNCATED: the chain holds {len(leaves)} records; {trusted.size} "
                           "were trusted")  # fmt: skip
-        elif root_of(leaves[: trusted.size]).hex() != trusted.root:
+        elif not trusted_held:
             alarms.append(f"REWRITTEN: the first {trusted.size} records no longer have the "
                           "trusted root")  # fmt: skip
         if checkpoint is not None and checkpoint.size < trusted.size:
@@ -286,10 +280,10 @@ def watch_once(
                           f"records; {trusted.size} were trusted")  # fmt: skip
             checkpoint = None
     if checkpoint is not None:
-        problem = check_against_checkpoint(raw_records, checkpoint)
+        problem = check_against_checkpoint(leaves, checkpoint)
         if problem is not None:
             alarms.append(problem)
-        elif trusted is not None and root_of(leaves[: trusted.size]).hex() != trusted.root:
+        elif not trusted_held:
             alarms.append("FORK: the newest checkpoint does not extend the trusted one")
     if alarms or checkpoint is None:
         return trusted, alarms

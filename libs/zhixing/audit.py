@@ -166,10 +166,14 @@ class AuditChain:
                     found[event_id] = json.loads(raw)
         return found
 
-    async def verify(self, page: int = 10_000) -> Verdict:
+    async def raw_records(self, page: int = 10_000) -> list[bytes]:
+        """Every record as stored (canonical JSON), read a page at a time."""
         total = await self._redis.llen(self.records_key)
         raw: list[bytes] = []
         for start in range(0, total, page):
             chunk = await self._redis.lrange(self.records_key, start, start + page - 1)
             raw.extend(as_bytes(record) for record in chunk)
-        return verify_chain(raw, await self.read_head())
+        return raw
+
+    async def verify(self, page: int = 10_000) -> Verdict:
+        return verify_chain(await self.raw_records(page), await self.read_head())

@@ -19,13 +19,14 @@ from zhixing.anchor import (
     Trusted,
     check_against_checkpoint,
     check_against_log,
+    leaves_of,
     signature_valid,
     watch_once,
 )
 from zhixing.audit import AuditChain, audit_record, verify_chain
 from zhixing.events import InvalidEvent, decode_event
 from zhixing.settings import KafkaSettings
-from zhixing.state import KeySpace, as_bytes
+from zhixing.state import KeySpace
 from zhixing.topics import AUDIT_CHECKPOINTS, AUDITED_TOPICS, Topic, physical_name
 from zhixing.v1 import audit_events_pb2
 
@@ -40,13 +41,8 @@ __all__ = [
 ]
 
 
-async def read_chain(redis: aioredis.Redis, keys: KeySpace, page: int = 10_000) -> list[bytes]:
-    chain = AuditChain(redis, keys)
-    total = await redis.llen(chain.records_key)
-    raw: list[bytes] = []
-    for start in range(0, total, page):
-        raw += [as_bytes(r) for r in await redis.lrange(chain.records_key, start, start + page - 1)]
-    return raw
+async def read_chain(redis: aioredis.Redis, keys: KeySpace) -> list[bytes]:
+    return await AuditChain(redis, keys).raw_records()
 
 
 async def read_topics(kafka: KafkaSettings, topics: Sequence[Topic]) -> list[bytes]:
@@ -146,7 +142,7 @@ async def verify(
             report.failures.append("FORGED: the latest checkpoint's signature is not the "
                                    "notary's")  # fmt: skip
         else:
-            problem = check_against_checkpoint(raw, checkpoint)
+            problem = check_against_checkpoint(leaves_of(raw), checkpoint)
             if problem is not None:
                 report.failures.append(problem)
             else:

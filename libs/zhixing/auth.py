@@ -241,12 +241,8 @@ def require_visible(identity: Identity, court_code: str | None, what: str) -> No
     """HTTP 404 unless the thing exists (``court_code`` is its court, None when missing)
     and lies within the identity's jurisdiction: another court's record reads as missing,
     so its existence is not revealed."""
-    if court_code is not None:
-        try:
-            require_scope(identity, court_code, write=False)
-            return
-        except ScopeError:
-            pass
+    if court_code is not None and may_read(identity, court_code):
+        return
     raise HTTPException(status.HTTP_404_NOT_FOUND, f"no {what} in your jurisdiction")
 
 

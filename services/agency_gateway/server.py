@@ -166,13 +166,17 @@ class AgencyGateway(agency_gateway_pb2_grpc.AgencyGatewayServiceServicer):
         log.info("journal replayed", requests=len(self.state.requests),
                  feedback=len(self.state.feedback))  # fmt: skip
 
-    def _remember_assets(self, request: pb.SubmitQueryRequest) -> None:
+    def _remember_assets(self, request: pb.SubmitQueryRequest) -> list[pb.AgencyAsset]:
+        """The assets the outside systems hold for the query's debtor and channel, kept so
+        that a control of one can be answered (none for an unknown channel)."""
         try:
             channel = Channel(request.channel)
         except ValueError:
-            return
-        for asset in synthetic_assets(self.settings.seed, request.debtor_id_number, channel):
+            return []
+        assets = synthetic_assets(self.settings.seed, request.debtor_id_number, channel)
+        for asset in assets:
             self.state.assets[asset.asset_key] = asset
+        return assets
 
     def _chance(self, what: str, request_id: str, n: int = 0) -> float:
         return random.Random(f"{self.settings.seed}|{what}|{request_id}|{n}").random()
@@ -221,9 +225,7 @@ class AgencyGateway(agency_gateway_pb2_grpc.AgencyGatewayServiceServicer):
         if self._chance("fail", request.request_id) < self.settings.failure_rate:
             feedback.status, feedback.error = "failed", "system busy, try again"
             return feedback
-        assets = synthetic_assets(self.settings.seed, request.debtor_id_number, channel)
-        for asset in assets:
-            self.state.assets[asset.asset_key] = asset
+        assets = self._remember_assets(request)
         feedback.status = "found" if assets else "none"
         feedback.assets.extend(assets)
         return feedback
