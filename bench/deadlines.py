@@ -12,8 +12,8 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from services.command.deadlines.engine import DeadlineEngine
-from services.command.deadlines.model import ClockRules
+from services.deadlines.domain import ClockRules
+from services.deadlines.engine import DeadlineEngine
 from zhixing.bus import Transaction
 from zhixing.clock import CHINA_TZ, Clock, SimulatedClock, SystemClock
 from zhixing.events import Event, new_event
@@ -64,7 +64,7 @@ async def schedule_many(redis_url: str, clocks: int) -> dict[str, float]:
     """Open ``clocks`` clocks (4 per filed case) through the engine's consumer path."""
     redis = aioredis.Redis.from_url(redis_url)
     await redis.flushdb()
-    keys = KeySpace("bench:", "command")
+    keys = KeySpace("bench:", "deadlines")
     clock = SimulatedClock(dt.datetime(2026, 3, 2, 9, tzinfo=CHINA_TZ))
     engine = _engine(redis, keys, clock, catalogue())
     cases = clocks // 4
@@ -118,7 +118,7 @@ async def burst(redis_url: str, clocks: int) -> dict[str, float]:
     and fire lateness (how long after the instant each timer fired)."""
     redis = aioredis.Redis.from_url(redis_url)
     await redis.flushdb()
-    keys = KeySpace("bench:", "command")
+    keys = KeySpace("bench:", "deadlines")
     system = ShiftedClock(dt.timedelta(0))
     engine = _engine(redis, keys, system, Catalogue.model_validate(BURST_CATALOGUE))
     # Every clock starts (and, with a limit of 0 h, is due) at the same instant, a day

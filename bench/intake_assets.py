@@ -59,7 +59,8 @@ class Platform:
 
 
 SERVICES = (
-    "agency_gateway", "intake", "asset_control", "command", "entrustment", "dispute_coordinator",
+    "agency_gateway", "intake", "asset_control", "command", "deadlines", "entrustment",
+    "dispute_coordinator",
 )  # fmt: skip
 
 
@@ -98,7 +99,7 @@ async def platform(bootstrap: str, redis_url: str) -> AsyncIterator[Platform]:
     }
     # The rest of the platform runs behind them too, so that every service's memory is
     # measured under the same load (the command service reads every event).
-    for name in ("command", "entrustment", "dispute_coordinator"):
+    for name in ("command", "deadlines", "entrustment", "dispute_coordinator"):
         env[f"ZHIXING_{name.upper()}_HTTP_PORT"] = str(free_port())
         env[f"ZHIXING_{name.upper()}_GRPC_PORT"] = str(free_port())
     processes = {

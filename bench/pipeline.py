@@ -30,6 +30,7 @@ from tools.devinfra import create_topics
 from tools.simulator import simulate
 from tools.simulator.workload import NATIONAL_NEW_CASES_PER_DAY, WorkloadSettings
 from zhixing.auth import Role, TokenAuthority
+from zhixing.builder import Infrastructure
 from zhixing.clock import SystemClock
 from zhixing.courts import directory
 from zhixing.settings import AuthSettings, KafkaSettings, RedisSettings, ServiceSettings
@@ -107,11 +108,11 @@ async def dashboard_api(bootstrap: str, redis_url: str, rounds: int) -> list[dic
         env="test",
     )
     clock = SystemClock()
-    host = command_bootstrap(
+    host = command_bootstrap(Infrastructure(
         clock=clock, auth=auth, ports=ServiceSettings(http_port=0, grpc_port=0),
         kafka=KafkaSettings(bootstrap_servers=bootstrap, topic_prefix=prefix),
         redis=RedisSettings(url=redis_url, key_prefix=prefix),
-    )  # fmt: skip
+    ))  # fmt: skip
     await seed_board(Board(host.ctx.redis, KeySpace(prefix, "command")), redis_url)
     await host.start()
     token = TokenAuthority(auth, clock).issue(subject="bench", court_code="苏12", role=Role.COMMAND)

@@ -62,6 +62,7 @@ SERVICES = (
     ServiceSpec("dispute_coordinator", 8003, 50054),
     ServiceSpec("entrustment", 8004, 50055),
     ServiceSpec("audit_notary", 8005, 50056),
+    ServiceSpec("deadlines", 8006, 50057),
     ServiceSpec("agency_gateway", None, 50060),
 )
 

@@ -12,6 +12,7 @@ __all__ = [
     "auth",  # identities, tokens, service credentials, scope checks
     "bounds",  # the bounds of every input
     "breaches",  # reacting to a rule's breached clocks
+    "builder",  # the one builder every bootstrap.py uses
     "bus",  # Kafka publisher and exactly-once consumers
     "clock",  # injected time
     "court_directory_grpc",  # the court directory's gRPC servicer

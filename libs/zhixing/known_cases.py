@@ -1,11 +1,11 @@
-"""A projection every service keeps: which cases exist and which court handles each.
+"""A projection a service keeps: which cases exist and which court handles each.
 
 Services need it to check court scope on their own requests without asking intake.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -13,18 +13,14 @@ from fastapi import APIRouter, Request
 from google.protobuf.message import Message
 
 from zhixing.auth import CurrentIdentity, require_visible
-from zhixing.bus import Projection, Transaction
+from zhixing.bus import Transaction
 from zhixing.events import CASE_FILED, CASE_HANDLING_COURT_CHANGED, Event
-from zhixing.service import ServiceContext, ServiceHost, create_http_app
-from zhixing.settings import ServiceSettings
 from zhixing.state import KeySpace, text_hash
-from zhixing.topics import CASE_EVENTS
 from zhixing.v1 import case_events_pb2
 
 __all__ = [
     "KnownCases",
     "OnCaseMoved",
-    "case_aware_host",
     "known_cases_router",
 ]
 
@@ -92,33 +88,3 @@ def known_cases_router(attribute: str = "known_cases") -> APIRouter:
         return {"case_id": case_id, **case}
 
     return router
-
-
-def case_aware_host(
-    ctx: ServiceContext,
-    *,
-    title: str,
-    description: str,
-    ports: ServiceSettings,
-    routers: Sequence[APIRouter] = (),
-    projections: Sequence[Projection] = (),
-    state: Mapping[str, object] | None = None,
-) -> ServiceHost:
-    """A service that keeps the known-cases projection (``app.state.known_cases``) and
-    serves it, plus its own routers, projections (fed by the same consumer) and
-    ``app.state`` entries."""
-    known = KnownCases(ctx.redis, ctx.keys)
-    app = create_http_app(ctx, title=title, description=description)
-    app.state.known_cases = known
-    for name, value in (state or {}).items():
-        setattr(app.state, name, value)
-    app.include_router(known_cases_router())
-    for router in routers:
-        app.include_router(router)
-    return ServiceHost(
-        ctx=ctx,
-        http=app,
-        ports=ports,
-        consumers=[ctx.consumer_of(Projection("known-cases", [CASE_EVENTS], known), *projections)],
-        background=[ctx.outbox_relay()],
-    )

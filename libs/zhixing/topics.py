@@ -17,6 +17,7 @@ __all__ = [
     "AUDIT_CHECKPOINTS",
     "AUDIT_RECORDS",
     "CASE_EVENTS",
+    "CLOCK_SIGNAL_TOPICS",
     "COMMAND_EVENTS",
     "DEADLINE_EVENTS",
     "DISPUTE_EVENTS",
@@ -102,6 +103,10 @@ DOMAIN_TOPICS: tuple[Topic, ...] = (
     COMMAND_EVENTS,
 )
 """The enforcement business: what the projections follow."""
+
+CLOCK_SIGNAL_TOPICS: tuple[Topic, ...] = tuple(t for t in DOMAIN_TOPICS if t is not DEADLINE_EVENTS)
+"""What starts, stops, pauses and moves statutory clocks: every domain topic but the clocks'
+own (the deadline engine never consumes what it publishes)."""
 
 AUDITED_TOPICS: tuple[Topic, ...] = (*DOMAIN_TOPICS, ACCESS_EVENTS)
 """Every event the audit chain records."""

@@ -1,6 +1,6 @@
 """What asset control does on other services' events: a filed case starts its network
-query (and its leads); an entrusted court's control becomes an asset of the case. (A
-breached control term lapses the control: see ``bootstrap``.)"""
+query (and its leads); an entrusted court's control becomes an asset of the case; a
+breached control term lapses the control."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from google.protobuf.message import Message
 
 from services.asset_control.control import AssetControl
+from zhixing.breaches import OnBreach
 from zhixing.bus import Transaction
 from zhixing.events import (
     CASE_FILED,
@@ -63,3 +64,15 @@ class EntrustedControls:
             if completed.HasField("control"):
                 # Its own idempotent transaction, like a lapse.
                 await self.control.record_entrusted_control(completed, event.envelope.actor)
+
+
+def control_term_lapses(control: AssetControl) -> OnBreach:
+    """A control whose term (the control-term rules) breached lapses."""
+    return OnBreach(
+        {
+            rule: lambda breached, event: control.lapse(
+                breached.clock.subject_id, breached.clock.clock_id, breached.effect, event.event_id
+            )
+            for rule in CONTROL_TERM_RULES
+        }
+    )

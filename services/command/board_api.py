@@ -13,7 +13,6 @@ from fastapi.responses import StreamingResponse
 
 from services.command.actions import REPLY_RULES
 from services.command.board import CLOCK_STATES, NODE_IDS, NODES, Board
-from services.command.deadlines.engine import DeadlineEngine
 from zhixing.auth import READ_ONLY_ROLES, CurrentIdentity, Identity, Role, require_visible
 from zhixing.courts import Court, CourtLevel, UnknownCourtCode, directory
 from zhixing.errors import Invalid, NotFound
@@ -150,10 +149,10 @@ async def alerts(
     rows = await _board(request).alerts(courts, states, per_court=limit)
     if rule:
         rows = [r for r in rows if r["rule_id"] == rule or r["rule_id"].startswith(rule)]
-    engine: DeadlineEngine = request.app.state.deadlines
+    rules = catalogue()
     for row in rows:
         try:
-            found = engine.rules.rule(row["rule_id"])
+            found = rules.rule(row["rule_id"])
             row["title"], row["source"] = found.title, found.source
         except KeyError:
             row["title"], row["source"] = row["rule_id"], ""

@@ -1,4 +1,4 @@
-from services.intake.bootstrap import NAME, bootstrap
+from services.intake.bootstrap import ABOUT, bootstrap
 from zhixing.service import run_service
 
-run_service(NAME, bootstrap)
+run_service(ABOUT.name, bootstrap)

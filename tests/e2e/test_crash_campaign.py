@@ -47,6 +47,7 @@ from tools.localrun import SERVICES
 from zhixing.anchor import load_public_key
 from zhixing.audit_check import read_topics, verify
 from zhixing.auth import Role, TokenAuthority
+from zhixing.builder import Infrastructure
 from zhixing.clock import SystemClock
 from zhixing.events import CASE_FILED, decode_event
 from zhixing.service import ServiceHost
@@ -242,16 +243,23 @@ async def settled(campaign: Campaign, load: Load, command: dict[str, str]) -> No
 
             # Every query answered on every channel and every control ended, one way or the
             # other: none left waiting on a request that a killed process had in flight.
+            waiting: dict[str, Any] = {}
+
             async def asset_work_ended() -> bool:
                 for case_id in load.acknowledged.values():
                     url = f"{campaign.http['asset_control']}/v1/cases/{case_id}/assets"
                     view = (await client.get(url, headers=command)).json()
                     pending = [a for a in view["assets"] if a["status"] == "control_pending"]
                     if view["query"]["status"] != "completed" or pending:
+                        waiting.clear()
+                        waiting.update(case_id=case_id, view=view)
                         return False
                 return True
 
-            await eventually(asset_work_ended, within_s=240)
+            try:
+                await eventually(asset_work_ended, within_s=240)
+            except TimeoutError:
+                raise AssertionError(f"asset work never ended: {json.dumps(waiting)}") from None
         last, quiet = -1, 0
         while quiet < 3:
             await asyncio.sleep(1)
@@ -292,17 +300,17 @@ async def replayed(campaign: Campaign, prefix: str) -> list[ServiceHost]:
     """The projecting services again, in this process, reading every topic from zero into
     keys under ``prefix``: no outbox relay, no timers, no checkpoints (they would publish)."""
     kafka = KafkaSettings(bootstrap_servers=campaign.kafka.bootstrap_servers)
-    common: dict[str, Any] = {
-        "kafka": kafka, "redis": RedisSettings(url=campaign.redis.url, key_prefix=prefix),
-        "auth": AUTH, "ports": ServiceSettings(http_port=0, grpc_port=0),
-    }  # fmt: skip
+    infra = Infrastructure(
+        kafka=kafka, redis=RedisSettings(url=campaign.redis.url, key_prefix=prefix),
+        auth=AUTH, ports=ServiceSettings(http_port=0, grpc_port=0),
+    )  # fmt: skip
     builders: list[Callable[..., ServiceHost]] = [
         command_bootstrap,
         entrustment_bootstrap,
         disputes_bootstrap,
         notary_bootstrap,
     ]
-    hosts = [build(**common) for build in builders]
+    hosts = [build(infra) for build in builders]
     for host in hosts:
         host.background = []
         await host.start()

@@ -39,6 +39,7 @@ FUZZERS = {
     "dispute_coordinator": (Role.COORDINATOR, "苏1283"),
     "entrustment": (Role.OFFICER, "苏1283"),
     "audit_notary": (Role.OVERSEER, "苏12"),
+    "deadlines": (Role.COMMAND, "苏12"),
 }
 
 

@@ -38,7 +38,9 @@ from zhixing.v1 import (
 pytestmark = pytest.mark.e2e
 
 HTTP_SERVICES = [s.name for s in SERVICES if s.http_port is not None]
-CASE_SERVICES = [name for name in HTTP_SERVICES if name != "audit_notary"]  # know the cases
+# The services that know the cases (the notary and the deadlines service know events and
+# clocks, not cases).
+CASE_SERVICES = [name for name in HTTP_SERVICES if name not in ("audit_notary", "deadlines")]
 
 
 def token(court: str, role: Role, isolated: Isolated) -> str:

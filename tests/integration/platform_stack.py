@@ -1,4 +1,4 @@
-"""Intake, asset control, command and the agency gateway in one test process, on the
+"""Intake, asset control, command, deadlines and the agency gateway in one test process, on the
 test's Kafka topics and Redis keys, sharing one simulated clock."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import httpx
 from services.agency_gateway.server import GatewayServer
 from services.asset_control.control import AssetControl
 from services.audit_notary.notary import NotarySettings
-from services.command.deadlines.engine import DeadlineEngine
+from services.deadlines.engine import DeadlineEngine
 from tests.conftest import Isolated
 from tools.simulator.platform import in_process_platform
 from zhixing.auth import Role, TokenAuthority
@@ -37,6 +37,7 @@ class Stack:
     entrustment: ServiceHost | None = None
     disputes: ServiceHost | None = None
     notary: ServiceHost | None = None
+    deadlines: ServiceHost | None = None
 
     def headers(self, role: Role, court: str = "苏1283", subject: str = "u1") -> dict[str, str]:
         token = self.tokens.issue(subject=subject, court_code=court, role=role)
@@ -58,8 +59,9 @@ class Stack:
 
     @property
     def engine(self) -> DeadlineEngine:
-        assert self.command is not None
-        engine: DeadlineEngine = self.command.http.state.deadlines
+        """The deadlines service's engine (for stacks started with it)."""
+        assert self.deadlines is not None
+        engine: DeadlineEngine = self.deadlines.http.state.deadlines
         return engine
 
 
@@ -86,5 +88,5 @@ async def platform_stack(
         yield Stack(
             clock, platform.gateway, platform.intake, platform.assets, platform.command,
             TokenAuthority(isolated.auth, clock), platform.entrustment, platform.disputes,
-            platform.notary,
+            platform.notary, platform.deadlines,
         )  # fmt: skip

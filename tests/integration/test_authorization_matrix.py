@@ -94,7 +94,7 @@ REASON = {"reason": "授权矩阵测试"}
 ACCESS: dict[tuple[str, str, str], Access] = {
     # --- every service ----------------------------------------------------------------------
     **{(s, "GET", p): PUBLIC for s in ("intake", "asset_control", "command", "entrustment",
-                                       "dispute_coordinator", "audit_notary")
+                                       "dispute_coordinator", "audit_notary", "deadlines")
        for p in ("/healthz", "/metrics")},
     # --- audit notary: hashes and signatures only, no court's data -------------------------
     ("audit_notary", "GET", "/v1/audit/checkpoint"): reads(ANY_COURT, listing=True),
@@ -149,9 +149,12 @@ ACCESS: dict[tuple[str, str, str], Access] = {
     ("command", "GET", "/v1/cases/{case_id}"): reads(CASE_COURTS),
     ("command", "GET", "/v1/cases/{case_id}/timeline"): reads(CASE_COURTS),
     ("command", "GET", "/v1/figures/{court_code}"): reads(CASE_COURTS),
-    ("command", "GET", "/v1/clocks/{clock_id}"): reads(CASE_COURTS),
+    # The page's clock reads, answered by the deadlines service with the caller's token.
     ("command", "GET", "/v1/subjects/{subject_id}/clocks"): reads(CASE_COURTS, listing=True),
-    ("command", "POST", "/v1/clocks/{clock_id}/extensions"): acts(
+    # --- deadlines: the clocks ---------------------------------------------------------------
+    ("deadlines", "GET", "/v1/clocks/{clock_id}"): reads(CASE_COURTS),
+    ("deadlines", "GET", "/v1/subjects/{subject_id}/clocks"): reads(CASE_COURTS, listing=True),
+    ("deadlines", "POST", "/v1/clocks/{clock_id}/extensions"): acts(
         Role.LEADER, Role.COMMAND, courts=CASE_COURTS,
         body={"added": 1, "approval_ref": "（2026）苏1283执批1号", "reason": "案情复杂"}),
     ("command", "GET", "/v1/me"): reads(ANY_COURT, listing=True),
@@ -411,13 +414,14 @@ def operations(host: ServiceHost) -> list[tuple[str, str]]:
 
 
 SERVICES = ("intake", "asset_control", "command", "entrustment", "dispute_coordinator",
-            "audit_notary")  # fmt: skip
+            "audit_notary", "deadlines")  # fmt: skip
 
 
 def hosts_of(stack: Stack) -> dict[str, ServiceHost]:
-    assert stack.entrustment and stack.disputes and stack.notary
+    assert stack.entrustment and stack.disputes and stack.notary and stack.deadlines
     return dict(zip(SERVICES, (stack.intake, stack.assets, stack.commander, stack.entrustment,
-                               stack.disputes, stack.notary), strict=True))  # fmt: skip
+                               stack.disputes, stack.notary, stack.deadlines),
+                    strict=True))  # fmt: skip
 
 
 async def call(http: httpx.AsyncClient, method: str, path: str, headers: dict[str, str],

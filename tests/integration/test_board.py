@@ -17,14 +17,13 @@ import pytest
 from tests.conftest import Isolated
 from tests.integration.platform_stack import MONDAY_9AM, Stack, platform_stack
 from tests.integration.test_asset_control import case_with, file_case
-from tests.integration.test_deadlines import command_host, settled
+from tests.integration.test_deadlines import CommandCentre, command_host, settled
 from tests.integration.test_figures import history, wipe_projection
 from tests.polling import eventually
 from tools.demo import credit_code
 from zhixing.auth import Role, TokenAuthority
 from zhixing.bus import EventPublisher
 from zhixing.clock import CHINA_TZ, SimulatedClock
-from zhixing.service import ServiceHost
 
 pytestmark = pytest.mark.integration
 
@@ -117,7 +116,7 @@ async def test_the_board_follows_a_case_its_clocks_and_a_command_live(
                         ["clocks_warned"] >= 1)  # fmt: skip
 
         await eventually(coloured)
-        await settled(stack.commander, stack.clock, isolated)  # every timer due by now fired
+        await settled(stack.deadlines, stack.clock, isolated)  # every timer due by now fired
 
         async def still() -> bool:  # and the board has taken all of it in
             first = await get(stack, "/v1/board/alerts")
@@ -250,7 +249,7 @@ async def test_board_scope_and_bad_requests(isolated: Isolated, tmp_path: Path) 
             assert echarts.status_code == 200 and "echarts" in echarts.text[:2000]
 
 
-async def board_view(host: ServiceHost, tokens: TokenAuthority) -> Any:
+async def board_view(host: CommandCentre, tokens: TokenAuthority) -> Any:
     token = tokens.issue(subject="c", court_code="苏12", role=Role.COMMAND)
     headers = {"Authorization": f"Bearer {token}"}
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{host.http_port}") as http:

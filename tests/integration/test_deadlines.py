@@ -1,10 +1,11 @@
-"""The deadline engine in the command service, through Kafka and Redis, on simulated time."""
+"""The deadlines service, through Kafka and Redis, on simulated time."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -12,12 +13,15 @@ import pytest
 from google.protobuf.message import Message
 from redis.asyncio.client import Pipeline
 
-from services.command.bootstrap import bootstrap
-from services.command.deadlines.engine import DeadlineEngine
+from services.command.bootstrap import bootstrap as command_bootstrap
+from services.command.clocks_api import DeadlinesLink
+from services.deadlines.bootstrap import bootstrap
+from services.deadlines.engine import DeadlineEngine
 from tests.conftest import Isolated, read_topic
 from tests.factories import ACTOR, case_filed_event
 from tests.polling import eventually
 from zhixing.auth import Role, TokenAuthority
+from zhixing.builder import Infrastructure
 from zhixing.bus import EventPublisher
 from zhixing.clock import CHINA_TZ, SimulatedClock
 from zhixing.events import decode_event, new_event
@@ -39,14 +43,58 @@ CASE_CLOCKS = {
 }
 
 
-def command_host(isolated: Isolated, clock: SimulatedClock, calendar_dir: Path) -> ServiceHost:
+def deadlines_host(isolated: Isolated, clock: SimulatedClock, calendar_dir: Path) -> ServiceHost:
     return bootstrap(
-        clock=clock,
-        kafka=isolated.kafka,
-        redis=isolated.redis_settings,
-        auth=isolated.auth,
-        ports=ServiceSettings(http_port=0, grpc_port=0),
+        Infrastructure(
+            clock=clock,
+            kafka=isolated.kafka,
+            redis=isolated.redis_settings,
+            auth=isolated.auth,
+            ports=ServiceSettings(http_port=0, grpc_port=0),
+        ),
         calendar=CalendarSettings(dir=calendar_dir),
+    )
+
+
+@dataclass
+class CommandCentre:
+    """The command service and the deadlines service it reads clocks from, started (the
+    deadlines service first, so the command service is told where it answers) and stopped
+    together."""
+
+    infra: Infrastructure
+    calendar: CalendarSettings
+    deadlines: ServiceHost | None = None
+    command: ServiceHost | None = None
+
+    @property
+    def http_port(self) -> int:
+        assert self.command is not None
+        return self.command.http_port
+
+    async def start(self) -> None:
+        self.deadlines = bootstrap(self.infra, calendar=self.calendar)
+        await self.deadlines.start()
+        link = DeadlinesLink(url=f"http://127.0.0.1:{self.deadlines.http_port}")
+        self.command = command_bootstrap(self.infra, deadlines=link)
+        await self.command.start()
+
+    async def stop(self) -> None:
+        for host in (self.command, self.deadlines):
+            if host is not None:
+                await host.stop()
+
+
+def command_host(isolated: Isolated, clock: SimulatedClock, calendar_dir: Path) -> CommandCentre:
+    return CommandCentre(
+        Infrastructure(
+            clock=clock,
+            kafka=isolated.kafka,
+            redis=isolated.redis_settings,
+            auth=isolated.auth,
+            ports=ServiceSettings(http_port=0, grpc_port=0),
+        ),
+        CalendarSettings(dir=calendar_dir),
     )
 
 
@@ -55,8 +103,10 @@ def engine_of(host: ServiceHost) -> DeadlineEngine:
     return engine
 
 
-async def settled(host: ServiceHost, clock: SimulatedClock, isolated: Isolated) -> None:
-    """Wait until every timer due by now has fired and its events left the outbox."""
+async def settled(host: ServiceHost | None, clock: SimulatedClock, isolated: Isolated) -> None:
+    """Wait until every timer due by now has fired and its events left the outbox (of the
+    deadlines service ``host``)."""
+    assert host is not None
     engine = engine_of(host)
 
     async def idle() -> bool:
@@ -76,7 +126,7 @@ async def test_a_filed_case_opens_its_clocks_which_warn_breach_and_escalate_over
     isolated: Isolated, publisher: EventPublisher, tmp_path: Path
 ) -> None:
     clock = SimulatedClock(MONDAY_9AM)
-    host = command_host(isolated, clock, tmp_path)
+    host = deadlines_host(isolated, clock, tmp_path)
     await host.start()
     try:
         filed = case_filed_event("case-1", clock=clock)
@@ -120,7 +170,7 @@ async def test_a_stop_read_before_its_start_clears_the_clock_when_it_opens(
     # Topics are not ordered with each other: the query's completion (asset topic) may be
     # read before the filing (case topic) that opened the query's clock.
     clock = SimulatedClock(MONDAY_9AM)
-    host = command_host(isolated, clock, tmp_path)
+    host = deadlines_host(isolated, clock, tmp_path)
     engine = engine_of(host)
     await host.start()
     try:
@@ -154,7 +204,7 @@ async def test_overdue_clocks_fire_promptly_after_a_restart(
     isolated: Isolated, publisher: EventPublisher, tmp_path: Path
 ) -> None:
     clock = SimulatedClock(MONDAY_9AM)
-    host = command_host(isolated, clock, tmp_path)
+    host = deadlines_host(isolated, clock, tmp_path)
     await host.start()
     await publisher.publish(case_filed_event("case-2", clock=clock))
 
@@ -165,7 +215,7 @@ async def test_overdue_clocks_fire_promptly_after_a_restart(
     await host.stop()
 
     clock.advance(dt.timedelta(days=20))  # the service was down past several due dates
-    host = command_host(isolated, clock, tmp_path)
+    host = deadlines_host(isolated, clock, tmp_path)
     await host.start()
     try:
         await settled(host, clock, isolated)
@@ -185,7 +235,7 @@ async def test_a_crash_around_firing_gives_exactly_one_warning(
     isolated: Isolated, publisher: EventPublisher, tmp_path: Path, dies: str
 ) -> None:
     clock = SimulatedClock(MONDAY_9AM)
-    host = command_host(isolated, clock, tmp_path)
+    host = deadlines_host(isolated, clock, tmp_path)
     await host.start()
     for n in range(20):
         await publisher.publish(case_filed_event(f"case-{n}", clock=clock))
@@ -198,7 +248,7 @@ async def test_a_crash_around_firing_gives_exactly_one_warning(
 
     # Restart with a crash injected at the point where fired timers are recorded.
     clock.advance(dt.timedelta(days=4, hours=16))  # 03-07 01:00: the first warnings are due
-    crashing = command_host(isolated, clock, tmp_path)
+    crashing = deadlines_host(isolated, clock, tmp_path)
     engine = engine_of(crashing)
 
     async def execute_then_die(pipe: Pipeline) -> None:
@@ -211,7 +261,7 @@ async def test_a_crash_around_firing_gives_exactly_one_warning(
         await engine.fire_due()
     await crashing.ctx.redis.aclose()
 
-    host = command_host(isolated, clock, tmp_path)
+    host = deadlines_host(isolated, clock, tmp_path)
     await host.start()
     try:
         await settled(host, clock, isolated)
@@ -236,7 +286,7 @@ async def test_a_leader_extends_a_clock_and_the_extension_is_recorded(
     isolated: Isolated, publisher: EventPublisher, tmp_path: Path
 ) -> None:
     clock = SimulatedClock(MONDAY_9AM)
-    host = command_host(isolated, clock, tmp_path)
+    host = deadlines_host(isolated, clock, tmp_path)
     await host.start()
     try:
         await publisher.publish(case_filed_event("case-x", clock=clock))
@@ -281,7 +331,7 @@ async def test_a_loaded_calendar_file_recomputes_provisional_clocks(
     isolated: Isolated, publisher: EventPublisher, tmp_path: Path
 ) -> None:
     clock = SimulatedClock(dt.datetime(2026, 12, 1, 9, 0, tzinfo=CHINA_TZ))
-    host = command_host(isolated, clock, tmp_path)
+    host = deadlines_host(isolated, clock, tmp_path)
     await host.start()
     try:
         await publisher.publish(case_filed_event("case-y", clock=clock))

@@ -12,13 +12,12 @@ import pytest
 from tests.conftest import Isolated
 from tests.factories import ACTOR
 from tests.integration.platform_stack import MONDAY_9AM
-from tests.integration.test_deadlines import command_host
+from tests.integration.test_deadlines import CommandCentre, command_host
 from tests.polling import eventually
 from zhixing.auth import Role, TokenAuthority
 from zhixing.bus import EventPublisher
 from zhixing.clock import SimulatedClock
 from zhixing.events import new_event
-from zhixing.service import ServiceHost
 from zhixing.v1 import asset_events_pb2, case_events_pb2
 
 pytestmark = pytest.mark.integration
@@ -50,7 +49,7 @@ def history(clock: SimulatedClock) -> list[Any]:
     ]  # fmt: skip
 
 
-async def figures(host: ServiceHost, tokens: TokenAuthority, court: str, whole: bool) -> Any:
+async def figures(host: CommandCentre, tokens: TokenAuthority, court: str, whole: bool) -> Any:
     token = tokens.issue(subject="c", court_code="苏12", role=Role.COMMAND)
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{host.http_port}") as http:
         answer = await http.get(

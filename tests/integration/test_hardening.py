@@ -24,6 +24,7 @@ from zhixing.assets import CHANNELS
 from zhixing.audit import AuditChain
 from zhixing.auth import Role
 from zhixing.bounds import MAX_AMOUNT_FEN, MAX_PARTIES
+from zhixing.builder import Infrastructure
 from zhixing.service import ERROR_RESPONSES, MAX_REQUEST_BODY_BYTES
 from zhixing.settings import RedisSettings, ServiceSettings
 from zhixing.state import KeySpace
@@ -176,10 +177,12 @@ async def test_with_redis_down_a_filing_gets_503_and_nothing_is_written(
     store = LocalRedis(tmp_path / "redis", port=free_port(), append_only=True)
     store.start()
     host = intake_bootstrap(
-        kafka=isolated.kafka,
-        redis=RedisSettings(url=store.url, key_prefix=isolated.prefix),
-        auth=isolated.auth,
-        ports=ServiceSettings(http_port=0, grpc_port=0),
+        Infrastructure(
+            kafka=isolated.kafka,
+            redis=RedisSettings(url=store.url, key_prefix=isolated.prefix),
+            auth=isolated.auth,
+            ports=ServiceSettings(http_port=0, grpc_port=0),
+        )
     )
     await host.start()
     try:

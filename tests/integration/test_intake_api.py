@@ -16,6 +16,7 @@ from tests.conftest import Isolated, read_topic
 from tests.factories import filing
 from tools.demo import resident_id
 from zhixing.auth import Role, TokenAuthority
+from zhixing.builder import Infrastructure
 from zhixing.clock import SystemClock, china_today
 from zhixing.events import decode_event
 from zhixing.service import ServiceHost
@@ -29,10 +30,12 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 async def intake(isolated: Isolated) -> AsyncIterator[ServiceHost]:
     host = bootstrap(
-        kafka=isolated.kafka,
-        redis=isolated.redis_settings,
-        auth=isolated.auth,
-        ports=ServiceSettings(http_port=0, grpc_port=0),
+        Infrastructure(
+            kafka=isolated.kafka,
+            redis=isolated.redis_settings,
+            auth=isolated.auth,
+            ports=ServiceSettings(http_port=0, grpc_port=0),
+        )
     )
     await host.start()
     yield host
@@ -234,10 +237,12 @@ async def test_fifty_concurrent_filings_on_two_replicas_get_numbers_without_gap_
 
 async def started(isolated: Isolated) -> ServiceHost:
     host = bootstrap(
-        kafka=isolated.kafka,
-        redis=isolated.redis_settings,
-        auth=isolated.auth,
-        ports=ServiceSettings(http_port=0, grpc_port=0),
+        Infrastructure(
+            kafka=isolated.kafka,
+            redis=isolated.redis_settings,
+            auth=isolated.auth,
+            ports=ServiceSettings(http_port=0, grpc_port=0),
+        )
     )
     await host.start()
     return host

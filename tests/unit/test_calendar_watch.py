@@ -2,8 +2,8 @@ import datetime as dt
 import os
 from pathlib import Path
 
-from services.command.deadlines.calendar_watch import CalendarWatcher
-from services.command.deadlines.model import ClockRules
+from services.deadlines.calendar_watch import CalendarWatcher
+from services.deadlines.domain import ClockRules
 from zhixing.periods import PeriodCounter
 from zhixing.rules import load_catalogue
 from zhixing.workcalendar import CalendarSettings, StatutoryCalendar

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from services.command.deadlines.model import ClockRules, ClockState, Signal, Status, clock_id_for
+from services.deadlines.domain import ClockRules, ClockState, Signal, Status, clock_id_for
 from zhixing.clock import CHINA_TZ
 from zhixing.periods import PeriodCounter
 from zhixing.rules import Rule, load_catalogue

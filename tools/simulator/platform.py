@@ -18,9 +18,12 @@ from services.asset_control.bootstrap import bootstrap as asset_control_bootstra
 from services.audit_notary.bootstrap import bootstrap as notary_bootstrap
 from services.audit_notary.notary import NotarySettings
 from services.command.bootstrap import bootstrap as command_bootstrap
+from services.command.clocks_api import DeadlinesLink
+from services.deadlines.bootstrap import bootstrap as deadlines_bootstrap
 from services.dispute_coordinator.bootstrap import bootstrap as disputes_bootstrap
 from services.entrustment.bootstrap import bootstrap as entrustment_bootstrap
 from services.intake.bootstrap import bootstrap as intake_bootstrap
+from zhixing.builder import Infrastructure
 from zhixing.clock import SimulatedClock
 from zhixing.service import ServiceHost
 from zhixing.settings import AuthSettings, KafkaSettings, RedisSettings, ServiceSettings
@@ -39,11 +42,13 @@ class InProcessPlatform:
     entrustment: ServiceHost | None
     disputes: ServiceHost | None
     notary: ServiceHost | None = None
+    deadlines: ServiceHost | None = None
 
     @property
     def hosts(self) -> list[ServiceHost]:
-        return [h for h in (self.intake, self.assets, self.command, self.entrustment,
-                            self.disputes, self.notary) if h is not None]  # fmt: skip
+        return [h for h in (self.deadlines, self.intake, self.assets, self.command,
+                            self.entrustment, self.disputes, self.notary)
+                if h is not None]  # fmt: skip
 
 
 @asynccontextmanager
@@ -57,40 +62,50 @@ async def in_process_platform(
     gateway: dict[str, Any] | None = None,
     agency: dict[str, Any] | None = None,
     with_command: bool = True,
+    with_deadlines: bool | None = None,
     with_entrustment: bool = False,
     with_disputes: bool = False,
     with_notary: bool = False,
     notary: NotarySettings | None = None,
 ) -> AsyncIterator[InProcessPlatform]:
-    """Start the gateway and the chosen services on ``clock``; stop them on exit."""
+    """Start the gateway and the chosen services on ``clock``; stop them on exit. The
+    deadlines service runs with the command service unless ``with_deadlines`` says."""
     server = GatewayServer(
         GatewaySettings(**{"grpc_port": 0, "latency_ms": 0, **(gateway or {})}),
         clock=clock,
         auth=auth,
     )
     await server.start()
-    common: dict[str, Any] = {"clock": clock, "kafka": kafka, "redis": redis, "auth": auth,
-                              "ports": ANY_PORT}  # fmt: skip
+    infra = Infrastructure(clock=clock, kafka=kafka, redis=redis, auth=auth, ports=ANY_PORT)
     agency_settings = AgencySettings(
         target=f"127.0.0.1:{server.grpc_port}",
         poll_interval_s=0.05,
         **{"backoff_base_s": 10.0, "feedback_timeout_s": 60.0, **(agency or {})},
     )
-    platform = InProcessPlatform(
-        clock=clock,
-        gateway=server,
-        intake=intake_bootstrap(**common),
-        assets=asset_control_bootstrap(**common, agency=agency_settings),
-        command=command_bootstrap(**common, calendar=calendar) if with_command else None,
-        entrustment=entrustment_bootstrap(**common) if with_entrustment else None,
-        disputes=disputes_bootstrap(**common) if with_disputes else None,
-        notary=notary_bootstrap(**common, notary=notary) if with_notary else None,
-    )
     started: list[ServiceHost] = []
     try:
+        deadlines = None
+        if with_deadlines or (with_deadlines is None and with_command):
+            # Started first: the command service is told where it answers.
+            deadlines = deadlines_bootstrap(infra, calendar=calendar)
+            await deadlines.start()
+            started.append(deadlines)
+        link = DeadlinesLink(url=f"http://127.0.0.1:{deadlines.http_port}" if deadlines else None)
+        platform = InProcessPlatform(
+            clock=clock,
+            gateway=server,
+            intake=intake_bootstrap(infra),
+            assets=asset_control_bootstrap(infra, agency=agency_settings),
+            command=command_bootstrap(infra, deadlines=link) if with_command else None,
+            entrustment=entrustment_bootstrap(infra) if with_entrustment else None,
+            disputes=disputes_bootstrap(infra) if with_disputes else None,
+            notary=notary_bootstrap(infra, notary=notary) if with_notary else None,
+            deadlines=deadlines,
+        )
         for host in platform.hosts:
-            await host.start()
-            started.append(host)
+            if host is not deadlines:
+                await host.start()
+                started.append(host)
         yield platform
     finally:
         for host in reversed(started):

@@ -139,7 +139,7 @@ class Simulation:
         length. Quiet means no lag, no such work and the same chain length as the poll
         before: no event was produced in between, so nothing consumed could stage more.
         """
-        engine = self.platform.command.http.state.deadlines  # type: ignore[union-attr]
+        engine = self.platform.deadlines.http.state.deadlines  # type: ignore[union-attr]
         now = self.platform.clock.now()
         quiet, last = 0, -1
         while quiet < quiet_polls:

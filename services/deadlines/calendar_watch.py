@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import structlog
 
-from services.command.deadlines.model import ClockRules
+from services.deadlines.domain import ClockRules
 from zhixing.periods import PeriodCounter
 from zhixing.workcalendar import CalendarError, CalendarSettings, StatutoryCalendar
 

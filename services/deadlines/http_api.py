@@ -7,8 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.command.deadlines.engine import DeadlineEngine
-from services.command.deadlines.model import ClockState
+from services.deadlines.domain import ClockState
+from services.deadlines.engine import DeadlineEngine
 from zhixing.auth import (
     CurrentIdentity,
     Identity,

@@ -1,0 +1,111 @@
+"""The one builder every service's ``bootstrap.py`` uses.
+
+A bootstrap is given the platform's infrastructure (``Infrastructure``: clock, Kafka,
+Redis, token keys, ports; each left out is read from the environment) and says what the
+service is (``About``: name, title, default ports). ``HostBuilder`` makes the parts every
+service shares (the ``ServiceContext``, the HTTP app with health, metrics, limits and the
+error mapping, the outbox relay); the bootstrap adds only its own: routes, gRPC servicers,
+consumers and background loops. Then ``build()`` gives the ``ServiceHost`` that runs them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+
+from zhixing.bus import BatchHandler, EventConsumer, Projection
+from zhixing.clock import Clock
+from zhixing.service import Background, GrpcRegistrar, ServiceContext, ServiceHost, create_http_app
+from zhixing.settings import (
+    AuthSettings,
+    KafkaSettings,
+    RedisSettings,
+    ServiceSettings,
+    service_settings,
+)
+from zhixing.topics import Topic
+
+__all__ = ["About", "HostBuilder", "Infrastructure"]
+
+
+@dataclass(frozen=True)
+class Infrastructure:
+    """What a service runs on. A field left ``None`` is read from the environment (the
+    settings' ``ZHIXING_*`` variables), the clock is the system's; tests and the simulator
+    pass their own (a simulated clock, a test's topics and key prefix, any free port)."""
+
+    clock: Clock | None = None
+    kafka: KafkaSettings | None = None
+    redis: RedisSettings | None = None
+    auth: AuthSettings | None = None
+    ports: ServiceSettings | None = None
+
+
+@dataclass(frozen=True)
+class About:
+    """What a service is: its name (key space, consumer groups, settings prefix), the title
+    and description of its OpenAPI, and its default ports."""
+
+    name: str
+    title: str
+    description: str
+    http_port: int
+    grpc_port: int
+
+
+class HostBuilder:
+    """Collects a service's parts; ``build()`` hands them to a ``ServiceHost``."""
+
+    def __init__(self, about: About, infra: Infrastructure | None = None) -> None:
+        infra = infra or Infrastructure()
+        self.about = about
+        self.ctx = ServiceContext.build(
+            about.name, clock=infra.clock, kafka=infra.kafka, redis=infra.redis, auth=infra.auth
+        )
+        self.http: FastAPI = create_http_app(
+            self.ctx, title=about.title, description=about.description
+        )
+        self._ports = infra.ports or service_settings(
+            about.name, http_port=about.http_port, grpc_port=about.grpc_port
+        )
+        self._grpc: list[GrpcRegistrar] = []
+        self._consumers: list[EventConsumer] = []
+        self._background: list[Background] = []
+
+    def routes(self, *routers: APIRouter, **state: Any) -> None:
+        """Serve ``routers``; ``state`` is what their handlers find on ``app.state``."""
+        for name, value in state.items():
+            setattr(self.http.state, name, value)
+        for router in routers:
+            self.http.include_router(router)
+
+    def grpc(self, *registrars: GrpcRegistrar) -> None:
+        """Answer these gRPC services (service credentials only, like every port)."""
+        self._grpc.extend(registrars)
+
+    def project(self, *projections: Projection) -> None:
+        """One consumer (group ``<service>.projections``) feeding ``projections``: a batch
+        is fetched and decoded once and applied to all of them in one transaction."""
+        self._consumers.append(self.ctx.consumer_of(*projections))
+
+    def react(self, name: str, topics: Sequence[Topic], handler: BatchHandler) -> None:
+        """A consumer of its own (group ``<service>.<name>``)."""
+        self._consumers.append(self.ctx.consumer(name, topics, handler))
+
+    def run(self, *loops: Background) -> None:
+        """Background loops (timers, workers) that run while the service does."""
+        self._background.extend(loops)
+
+    def build(self) -> ServiceHost:
+        # Every service stages its events in the outbox; its relay publishes them.
+        return ServiceHost(
+            ctx=self.ctx,
+            http=self.http,
+            ports=self._ports,
+            grpc_services=list(self._grpc),
+            consumers=list(self._consumers),
+            background=[*self._background, self.ctx.outbox_relay()],
+        )

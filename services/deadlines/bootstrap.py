@@ -1,0 +1,44 @@
+"""Wires the deadlines service."""
+
+from __future__ import annotations
+
+from services.deadlines.calendar_watch import CalendarWatcher
+from services.deadlines.domain import ClockRules
+from services.deadlines.engine import DeadlineEngine
+from services.deadlines.http_api import router
+from services.deadlines.scheduler import DeadlineScheduler
+from zhixing.builder import About, HostBuilder, Infrastructure
+from zhixing.bus import Projection
+from zhixing.periods import PeriodCounter
+from zhixing.rules import catalogue
+from zhixing.service import ServiceHost
+from zhixing.topics import CLOCK_SIGNAL_TOPICS
+from zhixing.workcalendar import CalendarSettings, StatutoryCalendar
+
+ABOUT = About(
+    name="deadlines",
+    title="Zhixing deadlines (节点管控)",
+    description="The statutory clocks of every case, asset, dispute and entrustment: "
+    "opened and cleared by events, warned, breached and escalated on time.",
+    http_port=8006,
+    grpc_port=50057,
+)
+
+
+def bootstrap(
+    infra: Infrastructure | None = None, *, calendar: CalendarSettings | None = None
+) -> ServiceHost:
+    service = HostBuilder(ABOUT, infra)
+    ctx = service.ctx
+    calendar = calendar or CalendarSettings()
+    rules = ClockRules(catalogue(), PeriodCounter(StatutoryCalendar.load(calendar)))
+    engine = DeadlineEngine(
+        redis=ctx.redis, keys=ctx.keys, outbox=ctx.outbox, clock=ctx.clock, rules=rules
+    )
+    service.routes(router, deadlines=engine)
+    # Clocks start and stop on the events of every other service.
+    service.project(Projection("clocks", CLOCK_SIGNAL_TOPICS, engine))
+    service.run(
+        DeadlineScheduler(engine, ctx.clock, reload_calendar=CalendarWatcher(rules, calendar))
+    )
+    return service.build()
