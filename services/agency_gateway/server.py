@@ -145,11 +145,18 @@ class AgencyGateway(agency_gateway_pb2_grpc.AgencyGatewayServiceServicer):
         self.state = GatewayState()
         self.journal: Journal | None = None
         if settings.journal is not None:
-            self._restore(settings.journal)
+            unanswered = self._restore(settings.journal)
             self.journal = Journal(settings.journal)
+            # A request is journaled before its answer: a crash between the two left it
+            # accepted and unanswered, and a resubmission of its id is not answered again
+            # (the crash campaign found such a query waiting for ever). Answered now.
+            for request in unanswered:
+                self._deliver(self._answer(request))
 
-    def _restore(self, path: Path) -> None:
-        """Rebuild the accepted requests and the unacknowledged feedback from the journal."""
+    def _restore(self, path: Path) -> list[pb.SubmitQueryRequest | pb.SubmitControlRequest]:
+        """Rebuild the accepted requests and the unacknowledged feedback from the journal;
+        the accepted requests that have no answer in it."""
+        answered: set[str] = set()
         for kind, message, entry in Journal.replay(path):
             if isinstance(message, pb.SubmitQueryRequest | pb.SubmitControlRequest):
                 self.state.requests[message.request_id] = _Request(
@@ -160,11 +167,20 @@ class AgencyGateway(agency_gateway_pb2_grpc.AgencyGatewayServiceServicer):
             elif isinstance(message, pb.Feedback):
                 ready = dt.datetime.fromisoformat(entry["ready_at"])
                 self.state.feedback[message.feedback_id] = _Feedback(message, ready)
+                answered.add(message.request_id)
             elif kind == "ack":
                 for feedback_id in entry["ids"]:
                     self.state.feedback.pop(feedback_id, None)
+        unanswered = [r.message for r in self.state.requests.values()
+                      if r.request_id not in answered]  # fmt: skip
         log.info("journal replayed", requests=len(self.state.requests),
-                 feedback=len(self.state.feedback))  # fmt: skip
+                 feedback=len(self.state.feedback), unanswered=len(unanswered))  # fmt: skip
+        return unanswered
+
+    def _answer(self, request: pb.SubmitQueryRequest | pb.SubmitControlRequest) -> pb.Feedback:
+        if isinstance(request, pb.SubmitQueryRequest):
+            return self._answer_query(request)
+        return self._answer_control(request)
 
     def _remember_assets(self, request: pb.SubmitQueryRequest) -> list[pb.AgencyAsset]:
         """The assets the outside systems hold for the query's debtor and channel, kept so

@@ -328,6 +328,10 @@ class AssetControl:
                     continue
                 if QueryRef(case_id, int(round_), unit, state["attempts"]).request_id != request_id:
                     continue  # a newer attempt superseded this one
+                # Sent before and still unanswered after the feedback timeout: the outside
+                # system may have lost it. Such tries count too, or a request it never
+                # answers would be sent again for ever and never reported.
+                unanswered = state["status"] == "submitted"
                 state["tries"] += 1
                 changed = True
                 if error is None:
@@ -336,7 +340,9 @@ class AssetControl:
                 else:
                     state["error"] = error
                     wait = self.settings.backoff_s(state["tries"])
-                if state["tries"] >= self.settings.max_attempts and error is not None:
+                if unanswered and error is None:
+                    state["error"] = f"no answer after {state['tries'] - 1} submissions"
+                if state["tries"] >= self.settings.max_attempts and (error or unanswered):
                     self._fail_unit(pipe, case, unit, member)
                 else:
                     at = self._now_ms() + int(wait * 1000)

@@ -241,8 +241,9 @@ async def settled(campaign: Campaign, load: Load, command: dict[str, str]) -> No
 
             await eventually(everywhere, within_s=240)
 
-            # Every query answered on every channel and every control ended, one way or the
-            # other: none left waiting on a request that a killed process had in flight.
+            # Every channel's query and every control ended, one way or the other (answered,
+            # or reported failing once its tries ran out while the gateway was down): none
+            # left waiting on a request that a killed process had in flight.
             waiting: dict[str, Any] = {}
 
             async def asset_work_ended() -> bool:
@@ -250,7 +251,8 @@ async def settled(campaign: Campaign, load: Load, command: dict[str, str]) -> No
                     url = f"{campaign.http['asset_control']}/v1/cases/{case_id}/assets"
                     view = (await client.get(url, headers=command)).json()
                     pending = [a for a in view["assets"] if a["status"] == "control_pending"]
-                    if view["query"]["status"] != "completed" or pending:
+                    units = view["query"]["units"]
+                    if any(u["status"] not in ("answered", "failed") for u in units) or pending:
                         waiting.clear()
                         waiting.update(case_id=case_id, view=view)
                         return False

@@ -544,3 +544,32 @@ async def test_bad_control_requests_are_refused_naming_the_field_and_change_noth
             }
             twice = await client.post(f"{path}/control", json={"amount_fen": 100}, headers=officer)
             assert twice.status_code == 409
+
+
+async def test_a_query_the_outside_system_never_answers_is_reported_failing(
+    isolated: Isolated, tmp_path: Path
+) -> None:
+    """Accepted but never answered (the outside system lost it): sent again at each
+    feedback timeout, and reported failing once its tries are spent, not sent for ever."""
+    gateway = {"latency_ms": 10**10}  # accepts every request; no answer is ever ready
+    agency = {"max_attempts": 3, "feedback_timeout_s": 60.0}
+    async with platform_stack(isolated, tmp_path, gateway=gateway, agency=agency) as stack:
+        case_id = await file_case(stack, case_with(credit_code(22), 10**9))
+
+        async def all_failed() -> bool:
+            stack.clock.advance(dt.timedelta(seconds=30))
+            view = await case_view(stack, case_id)
+            units = view["query"]["units"] if view else []
+            return bool(units) and all(u["status"] == "failed" for u in units)
+
+        await eventually(all_failed, within_s=90)
+        view = await case_view(stack, case_id)
+        assert view is not None and view["query"]["status"] == "running"
+        for unit in view["query"]["units"]:
+            assert unit["tries"] == 3 and unit["error"] == "no answer after 2 submissions"
+        submissions = [r.submissions for r in stack.gateway.gateway.state.requests.values()]
+        assert submissions and all(n == 3 for n in submissions)  # the same id, three times
+
+    events = await asset_events(isolated)
+    failed = [e for e in events if e.event_type.endswith(".ChannelQueryFailed")]
+    assert len(failed) == len(view["query"]["units"])

@@ -3,7 +3,7 @@
 from pathlib import Path
 from typing import Any
 
-from services.agency_gateway.server import AgencyGateway, GatewaySettings
+from services.agency_gateway.server import AgencyGateway, GatewaySettings, Journal
 from tests.factories import START
 from tools.demo import credit_code
 from zhixing.clock import SimulatedClock
@@ -51,3 +51,27 @@ async def test_a_torn_last_line_is_skipped(tmp_path: Path) -> None:
         file.write('{"kind": "feedback", "data": "AAA')  # a crash mid-write
     restarted = gateway(journal)
     assert "q.c2.1.0.1" in restarted.state.requests
+
+
+async def test_a_request_journaled_without_its_answer_is_answered_at_restart(
+    tmp_path: Path,
+) -> None:
+    """Killed between journaling a request and its answer: a resubmission of the id is not
+    answered again, so the restart answers it (found by the crash campaign)."""
+    journal = tmp_path / "gateway.jsonl"
+    query = pb.SubmitQueryRequest(request_id="q.c3.1.2.1", case_id="c3", channel="bank",
+                                  debtor_id_number=credit_code(9))  # fmt: skip
+    torn = Journal(journal)
+    torn.record("query", query)  # the request's line; the crash came before the answer's
+    torn.close()
+
+    restarted = gateway(journal)
+    again = await restarted.SubmitQuery(query, CONTEXT)
+    assert not again.first_submission
+    answers = (await restarted.FetchFeedback(pb.FetchFeedbackRequest(max=10), CONTEXT)).feedback
+    assert [f.request_id for f in answers] == ["q.c3.1.2.1"]
+    # Answered once: the answer is journaled, so a second restart does not answer again.
+    assert (
+        len((await gateway(journal).FetchFeedback(pb.FetchFeedbackRequest(), CONTEXT)).feedback)
+        == 1
+    )
