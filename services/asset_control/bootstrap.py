@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from services.asset_control.agency import AgencyClient, AgencySettings, GrpcAgencyClient
-from services.asset_control.control import AssetControl
+from services.asset_control.handlers import AssetControl
 from services.asset_control.http_api import router
 from services.asset_control.reactions import CaseIntake, EntrustedControls, control_term_lapses
 from services.asset_control.worker import AgencyWorker

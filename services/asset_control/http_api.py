@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.asset_control.control import AssetControl
+from services.asset_control.handlers import AssetControl
 from zhixing.assets import AssetKind, Channel, Measure, PriceMethod, SaleMode
 from zhixing.auth import CurrentIdentity, require_visible
 from zhixing.bounds import Days, Fen
@@ -82,7 +82,7 @@ def _control(request: Request) -> AssetControl:
 
 @router.get("/cases/{case_id}", summary="A case as asset control knows it: need and query")
 async def get_case(case_id: str, identity: CurrentIdentity, request: Request) -> dict[str, Any]:
-    case = await _control(request).case(case_id)
+    case = await _control(request).records.case(case_id)
     require_visible(identity, case["court_code"] if case else None, f"case {case_id}")
     assert case is not None
     return {
@@ -99,10 +99,10 @@ async def get_case(case_id: str, identity: CurrentIdentity, request: Request) ->
 @router.get("/cases/{case_id}/assets", summary="A case's network query, assets and leads")
 async def case_assets(case_id: str, identity: CurrentIdentity, request: Request) -> dict[str, Any]:
     control = _control(request)
-    case = await control.case(case_id)
+    case = await control.records.case(case_id)
     require_visible(identity, case["court_code"] if case else None, f"case {case_id}")
     assert case is not None
-    leads = [await control.lead(lead_id) for lead_id in case["leads"]]
+    leads = [await control.records.lead(lead_id) for lead_id in case["leads"]]
     return {
         "case_id": case_id,
         "case_number": case["case_number"],
@@ -110,14 +110,14 @@ async def case_assets(case_id: str, identity: CurrentIdentity, request: Request)
         "needed_fen": case["needed_fen"],
         "reserved_fen": case["reserved_fen"],
         "query": case["query"],
-        "assets": await control.assets_of(case),
+        "assets": await control.records.assets_of(case),
         "leads": [lead for lead in leads if lead is not None],
     }
 
 
 @router.get("/assets/{asset_id}", summary="One asset of a case")
 async def get_asset(asset_id: str, identity: CurrentIdentity, request: Request) -> dict[str, Any]:
-    asset = await _control(request).asset(asset_id)
+    asset = await _control(request).records.asset(asset_id)
     require_visible(identity, asset["court_code"] if asset else None, f"asset {asset_id}")
     assert asset is not None
     return asset
@@ -127,7 +127,7 @@ async def get_asset(asset_id: str, identity: CurrentIdentity, request: Request) 
 async def control_asset(
     asset_id: str, body: ControlIn, identity: CurrentIdentity, request: Request
 ) -> dict[str, Any]:
-    return await _control(request).control(
+    return await _control(request).controls.control(
         asset_id,
         identity=identity,
         amount_fen=body.amount_fen,
@@ -144,7 +144,7 @@ async def control_asset(
 async def approve_exception(
     asset_id: str, body: Reason, identity: CurrentIdentity, request: Request
 ) -> None:
-    await _control(request).approve_exception(asset_id, body.reason, identity=identity)
+    await _control(request).controls.approve_exception(asset_id, body.reason, identity=identity)
 
 
 @router.post(
@@ -153,7 +153,7 @@ async def approve_exception(
     summary="Decide not to control an asset found",
 )
 async def decline(asset_id: str, body: Reason, identity: CurrentIdentity, request: Request) -> None:
-    await _control(request).decline(asset_id, body.reason, identity=identity)
+    await _control(request).controls.decline(asset_id, body.reason, identity=identity)
 
 
 @router.post(
@@ -162,7 +162,7 @@ async def decline(asset_id: str, body: Reason, identity: CurrentIdentity, reques
     summary="Renew a control before its term ends (续行)",
 )
 async def renew(asset_id: str, identity: CurrentIdentity, request: Request) -> None:
-    await _control(request).renew(asset_id, identity=identity)
+    await _control(request).controls.renew(asset_id, identity=identity)
 
 
 @router.post(
@@ -171,7 +171,7 @@ async def renew(asset_id: str, identity: CurrentIdentity, request: Request) -> N
     summary="Release a control (解除); the next waiting seizure takes effect",
 )
 async def release(asset_id: str, body: Reason, identity: CurrentIdentity, request: Request) -> None:
-    await _control(request).release(asset_id, body.reason, identity=identity)
+    await _control(request).controls.release(asset_id, body.reason, identity=identity)
 
 
 @router.post(
@@ -182,7 +182,7 @@ async def release(asset_id: str, body: Reason, identity: CurrentIdentity, reques
 async def start_price(
     asset_id: str, body: PriceStart, identity: CurrentIdentity, request: Request
 ) -> None:
-    await _control(request).start_reference_price(asset_id, body.method, identity=identity)
+    await _control(request).disposal.start_reference_price(asset_id, body.method, identity=identity)
 
 
 @router.post(
@@ -193,7 +193,7 @@ async def start_price(
 async def fix_price(
     asset_id: str, body: PriceFixed, identity: CurrentIdentity, request: Request
 ) -> None:
-    await _control(request).fix_reference_price(asset_id, body.price_fen, identity=identity)
+    await _control(request).disposal.fix_reference_price(asset_id, body.price_fen, identity=identity)
 
 
 @router.post(
@@ -204,7 +204,7 @@ async def fix_price(
 async def start_sale(
     asset_id: str, body: SaleIn, identity: CurrentIdentity, request: Request
 ) -> None:
-    await _control(request).start_sale(asset_id, body.mode, body.reason, identity=identity)
+    await _control(request).disposal.start_sale(asset_id, body.mode, body.reason, identity=identity)
 
 
 @router.post(
@@ -215,7 +215,7 @@ async def start_sale(
 async def self_disposal(
     asset_id: str, body: SelfDisposalIn, identity: CurrentIdentity, request: Request
 ) -> None:
-    await _control(request).permit_self_disposal(asset_id, body.days, identity=identity)
+    await _control(request).disposal.permit_self_disposal(asset_id, body.days, identity=identity)
 
 
 @router.post(
@@ -226,7 +226,7 @@ async def self_disposal(
 async def add_lead(
     case_id: str, body: LeadIn, identity: CurrentIdentity, request: Request
 ) -> dict[str, str]:
-    lead_id = await _control(request).add_lead(
+    lead_id = await _control(request).leads.add_lead(
         case_id,
         body.description,
         body.channel.value if body.channel else "",
@@ -242,7 +242,7 @@ async def add_lead(
     summary="Start verifying a lead",
 )
 async def start_verification(lead_id: str, identity: CurrentIdentity, request: Request) -> None:
-    await _control(request).start_lead_verification(lead_id, identity=identity)
+    await _control(request).leads.start_lead_verification(lead_id, identity=identity)
 
 
 @router.post("/leads/{lead_id}/verification", summary="Record what verifying a lead found")
@@ -261,7 +261,7 @@ async def verify_lead(
             online_control=found.online_control,
             location_division=found.location_division or "",
         )
-    asset_id = await _control(request).verify_lead(lead_id, asset, identity=identity)
+    asset_id = await _control(request).leads.verify_lead(lead_id, asset, identity=identity)
     return {"lead_id": lead_id, "asset_id": asset_id}
 
 
@@ -272,5 +272,5 @@ async def verify_lead(
 async def retry_channels(
     case_id: str, identity: CurrentIdentity, request: Request
 ) -> dict[str, int]:
-    retried = await _control(request).retry_failed_channels(case_id, identity=identity)
+    retried = await _control(request).query.retry_failed_channels(case_id, identity=identity)
     return {"channels_retried": retried}

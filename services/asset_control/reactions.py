@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from google.protobuf.message import Message
 
-from services.asset_control.control import AssetControl
+from services.asset_control.handlers import AssetControl
 from zhixing.breaches import OnBreach
 from zhixing.bus import Transaction
 from zhixing.events import (
@@ -40,7 +40,7 @@ class CaseIntake:
             if event.event_type == CASE_FILED.name:
                 filed = event.payload
                 assert isinstance(filed, case_events_pb2.CaseFiled)
-                self.control.on_case_filed(tx.pipe, filed, event.event_id)
+                self.control.query.on_case_filed(tx.pipe, filed, event.event_id)
             elif event.event_type == CASE_HANDLING_COURT_CHANGED.name:
                 moved = event.payload
                 assert isinstance(moved, case_events_pb2.CaseHandlingCourtChanged)
@@ -63,14 +63,14 @@ class EntrustedControls:
             assert isinstance(completed, entrustment_events_pb2.EntrustmentCompleted)
             if completed.HasField("control"):
                 # Its own idempotent transaction, like a lapse.
-                await self.control.record_entrusted_control(completed, event.envelope.actor)
+                await self.control.controls.record_entrusted_control(completed, event.envelope.actor)
 
 
 def control_term_lapses(control: AssetControl) -> OnBreach:
     """A control whose term (the control-term rules) breached lapses."""
     return OnBreach(
         {
-            rule: lambda breached, event: control.lapse(
+            rule: lambda breached, event: control.controls.lapse(
                 breached.clock.subject_id, breached.clock.clock_id, breached.effect, event.event_id
             )
             for rule in CONTROL_TERM_RULES

@@ -13,7 +13,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from services.asset_control.agency import AgencyClient, AgencySettings, AgencyUnavailable
-from services.asset_control.control import AssetControl
+from services.asset_control.handlers import AssetControl
 from zhixing.v1.agency_gateway_pb2 import SubmitQueryRequest
 
 log = structlog.get_logger(__name__)
@@ -33,7 +33,7 @@ class AgencyWorker:
     async def run(self) -> None:
         try:
             try:
-                outstanding = await self.control.ask_again_for_outstanding()
+                outstanding = await self.control.query.ask_again_for_outstanding()
                 if outstanding:
                     log.info("asking again for what was outstanding", requests=outstanding)
             except Exception:  # the regular rounds resubmit at the feedback timeout anyway
@@ -60,7 +60,7 @@ class AgencyWorker:
         return await self.submit_due() + await self.apply_feedback()
 
     async def submit_due(self) -> int:
-        members = await self.control.due_work()
+        members = await self.control.query.due_work()
         queries: dict[str, list[str]] = {}
         controls = []
         for member in members:
@@ -86,10 +86,10 @@ class AgencyWorker:
                     return str(exc)
                 return None
 
-        requests = await self.control.query_requests(case_id, members)
+        requests = await self.control.query.query_requests(case_id, members)
         errors = await asyncio.gather(*(send(query) for _, query in requests))
         if requests:
-            await self.control.queries_submitted(
+            await self.control.query.queries_submitted(
                 case_id,
                 [(member, query.request_id, error)
                  for (member, query), error in zip(requests, errors, strict=True)],
@@ -97,7 +97,7 @@ class AgencyWorker:
 
     async def _submit_control(self, asset_id: str) -> None:
         async with self._in_flight:
-            request = await self.control.control_request(asset_id)
+            request = await self.control.controls.control_request(asset_id)
             if request is None:
                 return
             error = None
@@ -106,7 +106,7 @@ class AgencyWorker:
             except AgencyUnavailable as exc:
                 error = str(exc)
                 log.info("control submission failed", request_id=request.request_id, error=error)
-            await self.control.control_submitted(asset_id, request.request_id, error)
+            await self.control.controls.control_submitted(asset_id, request.request_id, error)
 
     async def apply_feedback(self) -> int:
         try:

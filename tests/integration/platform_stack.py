@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 
 from services.agency_gateway.server import GatewayServer
-from services.asset_control.control import AssetControl
+from services.asset_control.handlers import AssetControl
 from services.audit_notary.notary import NotarySettings
 from services.deadlines.engine import DeadlineEngine
 from tests.conftest import Isolated

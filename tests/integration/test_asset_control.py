@@ -156,7 +156,7 @@ async def test_a_case_is_queried_on_every_channel_frozen_within_the_claim_and_di
             assert controlled.status_code == 200, controlled.text
 
         async def house_controlled() -> bool:
-            asset = await stack.control.asset(house["asset_id"])
+            asset = await stack.control.records.asset(house["asset_id"])
             return asset is not None and asset["status"] == "controlled"
 
         await eventually(house_controlled)
@@ -366,12 +366,12 @@ async def test_over_a_year_a_simple_case_converts_and_a_lapsed_freeze_lets_the_w
         stack.clock.advance(dt.timedelta(days=300))
 
         async def b_in_effect() -> bool:
-            asset = await stack.control.asset(b_asset["asset_id"])
+            asset = await stack.control.records.asset(b_asset["asset_id"])
             return asset is not None and asset["status"] == "controlled"
 
         await eventually(b_in_effect)
-        lapsed = await stack.control.asset(a_asset["asset_id"])
-        promoted = await stack.control.asset(b_asset["asset_id"])
+        lapsed = await stack.control.records.asset(a_asset["asset_id"])
+        promoted = await stack.control.records.asset(b_asset["asset_id"])
         assert lapsed is not None and lapsed["status"] == "lapsed"
         assert promoted is not None and promoted["rank"] == "from_waiting"
 
@@ -497,7 +497,7 @@ async def test_only_the_handling_court_acts_on_its_assets_and_overseers_only_rea
                 f"/v1/assets/{asset_id}/release", json=release, headers=overseer
             )
             assert refused.status_code == 403
-            unchanged = await stack.control.asset(asset_id)
+            unchanged = await stack.control.records.asset(asset_id)
             assert unchanged is not None and unchanged["status"] == "controlled"
 
 
@@ -532,7 +532,7 @@ async def test_bad_control_requests_are_refused_naming_the_field_and_change_noth
                 assert response.status_code == 422, (body, response.text)
                 errors = response.json()["detail"]
                 assert any(e["loc"][-1] == field and says in e["msg"] for e in errors), errors
-            unchanged = await stack.control.asset(money["asset_id"])
+            unchanged = await stack.control.records.asset(money["asset_id"])
             assert unchanged is not None and unchanged["status"] == "released"
             # Controlled again later (a new ruling), for a valid amount: it goes out.
             again = await client.post(f"{path}/control", json={"amount_fen": 100}, headers=officer)

@@ -215,14 +215,14 @@ async def test_a_designated_case_moves_in_every_service_and_keeps_its_clocks(
             command_centre = stack.headers(Role.COMMAND, "苏12")
             async with stack.client(stack.intake) as http:
                 intake = (await http.get(f"/v1/cases/{case_id}", headers=command_centre)).json()
-            assets = await stack.control.case(case_id)
+            assets = await stack.control.records.case(case_id)
             clocks_now = await clocks(stack, case_id, "苏12", Role.COMMAND)
             async with entrustment_client(stack) as http:
                 path = f"/v1/entrustments/{entrustment_id}"
                 matter = (await http.get(path, headers=command_centre)).json()
             asset_court = "苏1282"
             if asset_id is not None:
-                record = await stack.control.asset(asset_id)
+                record = await stack.control.records.asset(asset_id)
                 asset_court = record["court_code"] if record else ""
             return (
                 intake["court_code"] == "苏1282"
@@ -296,7 +296,7 @@ async def test_a_designated_case_moves_in_every_service_and_keeps_its_clocks(
         assert elevated.status_code == 201, elevated.text
 
         async def at_intermediate() -> bool:
-            assets = await stack.control.case(case_id)
+            assets = await stack.control.records.case(case_id)
             return assets is not None and assets["court_code"] == "苏12"
 
         await eventually(at_intermediate)

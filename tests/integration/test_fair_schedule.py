@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from services.asset_control.control import QueryRef
+from services.asset_control.domain import QueryRef
 from services.asset_control.schedule import SHARE_PER_CASE, WorkQueue
 from tests.conftest import Isolated
 from tests.factories import filing

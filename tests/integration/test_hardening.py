@@ -224,14 +224,14 @@ async def test_asset_control_asks_again_for_what_was_outstanding(
         case_id = filed.json()["case_id"]
 
         async def all_sent() -> bool:
-            case = await stack.control.case(case_id)
+            case = await stack.control.records.case(case_id)
             units = case["query"]["units"] if case else []
             return bool(units) and all(u["status"] == "submitted" for u in units)
 
         await eventually(all_sent)
         stack.gateway.gateway.state = GatewayState()  # the outside system lost them
         stack.gateway.gateway.settings.latency_ms = 0
-        assert await stack.control.ask_again_for_outstanding() == len(CHANNELS)
+        assert await stack.control.query.ask_again_for_outstanding() == len(CHANNELS)
         await until_query(stack, case_id, "completed")
 
 

@@ -148,7 +148,7 @@ class Simulation:
             pending = sum(1 if lag is None else lag for lag in lags)
             for host in self.platform.hosts:
                 pending += int(await host.ctx.redis.xlen(host.ctx.outbox.stream))
-            pending += await self.platform.assets.http.state.asset_control.due_count()
+            pending += await self.platform.assets.http.state.asset_control.query.due_count()
             pending += self.platform.gateway.gateway.feedback_ready()
             earliest = await engine.earliest()
             head = await self._audit.read_head()

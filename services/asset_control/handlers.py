@@ -1,0 +1,95 @@
+"""Asset control's handlers, by concern: the network query, controls, disposal and leads,
+on one set of records (``repository``) and one way of holding an asset (``seizures``).
+``AssetControl`` is what the entry points are given: the routes, the agency worker and the
+reactions call its parts; it also routes the outside systems' answers and moves a case's
+assets when the case moves to another court."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import structlog
+from redis.asyncio.client import Pipeline
+
+from services.asset_control.agency import AgencySettings
+from services.asset_control.control import Controls
+from services.asset_control.disposal import Disposal
+from services.asset_control.domain import QueryRef, parse_request_id
+from services.asset_control.handler import Handler
+from services.asset_control.leads import Leads
+from services.asset_control.query import NetworkQuery
+from services.asset_control.repository import AssetRecords
+from services.asset_control.seizures import Seizures
+from zhixing.service import ServiceContext
+from zhixing.v1 import agency_gateway_pb2 as agency_pb
+from zhixing.v1 import asset_events_pb2 as pb
+
+log = structlog.get_logger(__name__)
+
+
+class AssetControl(Handler):
+    def __init__(self, ctx: ServiceContext, settings: AgencySettings) -> None:
+        super().__init__(ctx, AssetRecords(ctx.redis, ctx.keys), settings)
+        self.seizures = Seizures(ctx, self.records, settings)
+        self.leads = Leads(ctx, self.records, settings, self.seizures)
+        self.query = NetworkQuery(ctx, self.records, settings, self.seizures, self.leads)
+        self.controls = Controls(ctx, self.records, settings, self.seizures)
+        self.disposal = Disposal(ctx, self.records, settings)
+
+    async def apply_feedback(self, feedback: agency_pb.Feedback) -> str:
+        """Apply one feedback; duplicates and stale answers change nothing. Returns what
+        happened (for logs and tests)."""
+        return (await self.apply_feedback_batch([feedback]))[0]
+
+    async def apply_feedback_batch(self, batch: Sequence[agency_pb.Feedback]) -> list[str]:
+        """Apply feedback in the order given; what happened to each, in that order. The
+        answers to one case's queries are applied in one transaction."""
+        outcomes: dict[int, str] = {}
+        by_case: dict[str, list[tuple[int, agency_pb.Feedback, QueryRef]]] = {}
+        for n, feedback in enumerate(batch):
+            kind, parts = parse_request_id(feedback.request_id)
+            if kind == "q" and len(parts) == 4:
+                ref = QueryRef(parts[0], int(parts[1]), int(parts[2]), int(parts[3]))
+                by_case.setdefault(ref.case_id, []).append((n, feedback, ref))
+            elif kind == "c" and len(parts) == 2:
+                outcomes[n] = await self.controls.apply_feedback(feedback, parts[0], int(parts[1]))
+            else:
+                log.warning("feedback for an unknown request", request_id=feedback.request_id)
+                outcomes[n] = "unknown"
+        for case_id, answers in by_case.items():
+            applied = await self.query.apply_answers(case_id, [(f, r) for _, f, r in answers])
+            outcomes.update(zip((n for n, _, _ in answers), applied, strict=True))
+        return [outcomes[n] for n in range(len(batch))]
+
+    async def move_case(self, case_id: str, from_court: str, to_court: str) -> bool:
+        """The case, its assets and leads follow it to ``to_court``; their clocks follow
+        through AssetCourtChanged. Idempotent."""
+        case_key = self.records.case_key(case_id)
+        head = await self.records.case(case_id)
+        if head is None:
+            return False
+        keys = [self.records.asset_key(a) for a in head["assets"]]
+        keys += [self.records.lead_key(lead) for lead in head["leads"]]
+
+        async def body(pipe: Pipeline) -> bool:
+            case = await self.records.load(pipe, case_key)
+            if case is None or case["court_code"] != from_court:
+                return False
+            records = [(key, await self.records.load(pipe, key)) for key in keys]
+            pipe.multi()  # type: ignore[no-untyped-call]
+            case["court_code"] = to_court
+            self.records.put(pipe, case_key, case)
+            for key, record in records:
+                if record is None:
+                    continue
+                record["court_code"] = to_court
+                self.records.put(pipe, key, record)
+                subject = record.get("asset_id") or record["lead_id"]
+                moved = pb.AssetCourtChanged(
+                    subject_id=subject, case_id=case_id, from_court=from_court, to_court=to_court
+                )
+                self.stage(pipe, moved, subject, to_court)
+            return True
+
+        result: bool = await self.records.transact([case_key, *keys], body)
+        return result

@@ -1,0 +1,342 @@
+"""The network query (网络查控): a filed case is queried on every channel for every debtor;
+the agency worker sends the units that are due and applies the answers; a channel that
+keeps failing, or is never answered, is reported and can be retried by an officer."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import structlog
+from redis.asyncio.client import Pipeline
+
+from services.asset_control.agency import AgencySettings
+from services.asset_control.domain import AssetStatus, QueryRef, asset_id_for, summary
+from services.asset_control.handler import Handler
+from services.asset_control.leads import Leads
+from services.asset_control.repository import AssetRecords
+from services.asset_control.seizures import Seizures
+from zhixing.assets import CHANNELS
+from zhixing.auth import Identity
+from zhixing.errors import NotFound
+from zhixing.service import ServiceContext
+from zhixing.v1 import agency_gateway_pb2 as agency_pb
+from zhixing.v1 import asset_events_pb2 as pb
+from zhixing.v1 import case_events_pb2
+
+log = structlog.get_logger(__name__)
+
+
+class NetworkQuery(Handler):
+    def __init__(
+        self, ctx: ServiceContext, records: AssetRecords, settings: AgencySettings,
+        seizures: Seizures, leads: Leads,
+    ) -> None:  # fmt: skip
+        super().__init__(ctx, records, settings)
+        self.seizures = seizures
+        self.leads = leads
+
+    def on_case_filed(
+        self, pipe: Pipeline, filed: case_events_pb2.CaseFiled, event_id: str
+    ) -> None:
+        """Queue the network query on every channel for every debtor, and the leads.
+
+        Called from the consumer inside its transaction (``pipe`` is in MULTI mode); the
+        event is applied once, so no read is needed.
+        """
+        debtors = [{"name": d.name, "id_number": d.id_number} for d in filed.debtors]
+        units = [
+            {"debtor": i, "channel": channel.value, "status": "pending", "attempts": 1,
+             "tries": 0, "error": "", "asset_count": 0}
+            for i in range(len(debtors))
+            for channel in CHANNELS
+        ]  # fmt: skip
+        case = {
+            "case_id": filed.case_id,
+            "court_code": filed.court_code,
+            "case_number": filed.case_number,
+            "claim_fen": filed.claim_amount_fen,
+            "costs_fen": filed.costs_fen,
+            "needed_fen": filed.claim_amount_fen + filed.costs_fen,
+            "debtors": debtors,
+            "parties": [p.name for p in filed.applicants] + [d["name"] for d in debtors],
+            "reserved_fen": 0,
+            "query": {"round": 1, "status": "running", "units": units},
+            "assets": [],
+            "leads": [],
+        }
+        now = self.now_ms()
+        for unit in range(len(units)):
+            self.records.work.schedule_query(
+                pipe, QueryRef(filed.case_id, 1, unit, 1).member, filed.court_code, now
+            )
+        started = pb.NetworkQueryStarted(
+            case_id=filed.case_id, round=1, channels=[c.value for c in CHANNELS]
+        )
+        self.stage(pipe, started, filed.case_id, filed.court_code, causation_id=event_id)
+        for lead in filed.asset_leads:
+            self.leads.record_lead(
+                pipe, case, lead.lead_id, lead.description, lead.channel, lead.urgent
+            )
+        self.records.put(pipe, self.records.case_key(filed.case_id), case)
+
+    async def due_count(self) -> int:
+        """Submissions due now (a query or control to send, or to resend)."""
+        return await self.records.work.count(self.now_ms())
+
+    async def due_work(self, limit: int = 200) -> list[str]:
+        """Work due now, fairly shared across courts and cases (``schedule.py``)."""
+        return await self.records.work.due(self.now_ms(), limit)
+
+    async def ask_again_for_outstanding(self) -> int:
+        """At start: every query and control sent and still awaiting its answer is due
+        again now, not at its feedback timeout. The outside systems keep what they accepted,
+        and a request sent again under its id is answered once; one they lost is answered
+        anew (issue 13: after a restart, answers waited out the whole timeout)."""
+        now = self.now_ms()
+        outstanding = 0
+        for case_id in await self.records.work.queued_cases():
+            case = await self.records.case(case_id)
+            if case is None:
+                continue
+            query = case["query"]
+            members = [
+                QueryRef(case_id, query["round"], unit, 0).member
+                for unit, state in enumerate(query["units"])
+                if state["status"] == "submitted"
+            ]
+            if members:
+                outstanding += len(members)
+                async with self.records.redis.pipeline(transaction=False) as pipe:
+                    for member in members:
+                        self.records.work.hasten_query(pipe, member, case["court_code"], now)
+                    await pipe.execute()
+        for asset_id in await self.records.work.queued_controls():
+            record = await self.records.asset(asset_id)
+            if record is not None and record["status"] == AssetStatus.CONTROL_PENDING:
+                outstanding += 1
+                await self.records.work.hasten_control(asset_id, now)
+        return outstanding
+
+    async def query_requests(
+        self, case_id: str, members: Sequence[str]
+    ) -> list[tuple[str, agency_pb.SubmitQueryRequest]]:
+        """The requests to send for these due query units of one case (read once); units
+        no longer waiting for an answer leave the due set."""
+        case = await self.records.case(case_id)
+        wanted, dropped = [], []
+        for member in members:
+            _, _, round_, unit = member.split("|")
+            if case is None or case["query"]["round"] != int(round_):
+                dropped.append(member)
+                continue
+            state = case["query"]["units"][int(unit)]
+            if state["status"] not in ("pending", "submitted"):
+                dropped.append(member)
+                continue
+            debtor = case["debtors"][state["debtor"]]
+            ref = QueryRef(case_id, int(round_), int(unit), state["attempts"])
+            wanted.append((member, agency_pb.SubmitQueryRequest(
+                request_id=ref.request_id, case_id=case_id, court_code=case["court_code"],
+                channel=state["channel"], debtor_name=debtor["name"],
+                debtor_id_number=debtor["id_number"],
+            )))  # fmt: skip
+        if dropped:
+            async with self.records.redis.pipeline(transaction=True) as pipe:
+                self.records.work.unschedule_query(pipe, *dropped)
+                await pipe.execute()
+        return wanted
+
+    async def queries_submitted(
+        self, case_id: str, results: Sequence[tuple[str, str, str | None]]
+    ) -> None:
+        """After submitting query units of one case — (member, request id, error or None)
+        each —: wait for feedback, or retry with backoff, or report failure. One
+        transaction for them all, so units of one case never contend for its record."""
+        key = self.records.case_key(case_id)
+
+        async def body(pipe: Pipeline) -> None:
+            case = await self.records.load(pipe, key)
+            if case is None:
+                return
+            pipe.multi()  # type: ignore[no-untyped-call]
+            changed = False
+            for member, request_id, error in results:
+                _, _, round_, unit_text = member.split("|")
+                unit = int(unit_text)
+                if case["query"]["round"] != int(round_):
+                    continue
+                state = case["query"]["units"][unit]
+                if state["status"] not in ("pending", "submitted"):
+                    self.records.work.unschedule_query(pipe, member)
+                    continue
+                if QueryRef(case_id, int(round_), unit, state["attempts"]).request_id != request_id:
+                    continue  # a newer attempt superseded this one
+                # Sent before and still unanswered after the feedback timeout: the outside
+                # system may have lost it. Such tries count too, or a request it never
+                # answers would be sent again for ever and never reported.
+                unanswered = state["status"] == "submitted"
+                state["tries"] += 1
+                changed = True
+                if error is None:
+                    state["status"] = "submitted"
+                    wait = self.settings.feedback_timeout_s
+                else:
+                    state["error"] = error
+                    wait = self.settings.backoff_s(state["tries"])
+                if unanswered and error is None:
+                    state["error"] = f"no answer after {state['tries'] - 1} submissions"
+                if state["tries"] >= self.settings.max_attempts and (error or unanswered):
+                    self._fail_unit(pipe, case, unit, member)
+                else:
+                    at = self.now_ms() + int(wait * 1000)
+                    self.records.work.schedule_query(pipe, member, case["court_code"], at)
+            if changed:
+                self.records.put(pipe, key, case)
+
+        await self.records.transact([key], body)
+
+    def _fail_unit(self, pipe: Pipeline, case: dict[str, Any], unit: int, member: str) -> None:
+        state = case["query"]["units"][unit]
+        state["status"] = "failed"
+        self.records.work.unschedule_query(pipe, member)
+        failed = pb.ChannelQueryFailed(
+            case_id=case["case_id"],
+            round=case["query"]["round"],
+            channel=state["channel"],
+            attempts=state["tries"],
+            last_error=state["error"],
+        )
+        log.warning(
+            "channel query keeps failing",
+            case_id=case["case_id"],
+            channel=state["channel"],
+            attempts=state["tries"],
+            error=state["error"],
+        )
+        self.stage(pipe, failed, case["case_id"], case["court_code"])
+
+    async def apply_answers(
+        self, case_id: str, answers: Sequence[tuple[agency_pb.Feedback, QueryRef]]
+    ) -> list[str]:
+        key = self.records.case_key(case_id)
+        asset_keys = sorted({
+            self.records.asset_key(asset_id_for(case_id, a.asset_key))
+            for feedback, _ in answers for a in feedback.assets
+        })  # fmt: skip
+        queue_keys = sorted(
+            {self.records.queue_key(a.asset_key) for f, _ in answers for a in f.assets}
+        )
+
+        async def body(pipe: Pipeline) -> list[str]:
+            # One round trip for the case, the assets reported and their queues.
+            loaded = await self.records.load_many(pipe, [key, *asset_keys, *queue_keys])
+            case = loaded[0]
+            if case is None:
+                return ["stale"] * len(answers)
+            found = loaded[1 : 1 + len(asset_keys)]
+            records: dict[str, Any] = dict(zip(asset_keys, found, strict=True))
+            queues: dict[str, list[str]] = {
+                k: list(queue) if queue is not None else []
+                for k, queue in zip(queue_keys, loaded[1 + len(asset_keys) :], strict=True)
+            }
+            pipe.multi()  # type: ignore[no-untyped-call]
+            outcomes = [self._answer(pipe, case, f, ref, records, queues) for f, ref in answers]
+            if any(outcome in ("failed", "answered") for outcome in outcomes):
+                self.records.put(pipe, key, case)
+            return outcomes
+
+        return await self.records.transact([key, *asset_keys, *queue_keys], body)
+
+    def _answer(
+        self, pipe: Pipeline, case: dict[str, Any], feedback: agency_pb.Feedback, ref: QueryRef,
+        records: dict[str, Any], queues: dict[str, list[str]],
+    ) -> str:  # fmt: skip
+        """One channel's answer, applied to ``case`` in memory with its writes queued;
+        ``records`` and ``queues`` (by key) are updated with what it records."""
+        if case["query"]["round"] != ref.round:
+            return "stale"
+        state = case["query"]["units"][ref.unit]
+        if state["status"] not in ("pending", "submitted") or state["attempts"] != ref.attempt:
+            return "duplicate"
+        if feedback.status == "failed":
+            # A failed answer ends this request id; the next try is a new request.
+            state["error"] = feedback.error
+            state["attempts"] += 1
+            state["status"] = "pending"
+            if state["tries"] >= self.settings.max_attempts:
+                self._fail_unit(pipe, case, ref.unit, ref.member)
+            else:
+                delay = int(self.settings.backoff_s(state["tries"]) * 1000)
+                at = self.now_ms() + delay
+                self.records.work.schedule_query(pipe, ref.member, case["court_code"], at)
+            return "failed"
+        state["status"] = "answered"
+        state["outcome"] = feedback.status
+        state["asset_count"] = len(feedback.assets)
+        state["error"] = ""
+        self.records.work.unschedule_query(pipe, ref.member)
+        new_ids = []
+        for asset in feedback.assets:
+            record_key = self.records.asset_key(asset_id_for(case["case_id"], asset.asset_key))
+            if records[record_key] is not None:
+                continue  # reported by another channel or debtor already
+            queue = queues[self.records.queue_key(asset.asset_key)]
+            records[record_key] = self.seizures.record_found(pipe, case, asset, "query", queue)
+            new_ids.append(records[record_key]["asset_id"])
+        answered = pb.ChannelQueryAnswered(
+            case_id=case["case_id"],
+            round=ref.round,
+            channel=state["channel"],
+            outcome=feedback.status,
+            asset_count=len(feedback.assets),
+            attempts=state["tries"],
+        )
+        self.stage(pipe, answered, case["case_id"], case["court_code"])
+        if new_ids:
+            self.seizures.push_to_parties(pipe, case, new_ids)
+        if all(u["status"] == "answered" for u in case["query"]["units"]):
+            self._complete_query(pipe, case)
+        return "answered"
+
+    def _complete_query(self, pipe: Pipeline, case: dict[str, Any]) -> None:
+        case["query"]["status"] = "completed"
+        totals = summary(case)
+        liquid = totals["liquid_fen"]
+        # Property to price and sell matters only when the money does not cover the need.
+        to_dispose = totals["found_nonliquid"] if liquid < case["needed_fen"] else 0
+        completed = pb.NetworkQueryCompleted(
+            case_id=case["case_id"],
+            round=case["query"]["round"],
+            asset_count=len(case["assets"]),
+            liquid_value_fen=liquid,
+            assets_to_dispose=to_dispose,
+            needed_fen=case["needed_fen"],
+        )
+        self.stage(pipe, completed, case["case_id"], case["court_code"])
+
+    async def retry_failed_channels(self, case_id: str, *, identity: Identity) -> int:
+        """Put the channels that kept failing back in the queue for a new series of tries."""
+        head = await self.records.case(case_id)
+        if head is None:
+            raise NotFound(f"no case {case_id}")
+        self.check_officer(identity, head["court_code"], f"case {case_id}")
+        key = self.records.case_key(case_id)
+
+        async def body(pipe: Pipeline) -> int:
+            case = await self.records.load(pipe, key)
+            assert case is not None
+            failed = [i for i, u in enumerate(case["query"]["units"]) if u["status"] == "failed"]
+            if not failed:
+                return 0
+            pipe.multi()  # type: ignore[no-untyped-call]
+            for unit in failed:
+                state = case["query"]["units"][unit]
+                state.update(status="pending", attempts=state["attempts"] + 1, tries=0)
+                member = QueryRef(case_id, case["query"]["round"], unit, 0).member
+                self.records.work.schedule_query(pipe, member, case["court_code"], self.now_ms())
+            self.records.put(pipe, key, case)
+            return len(failed)
+
+        result: int = await self.records.transact([key], body)
+        return result

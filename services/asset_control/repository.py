@@ -1,0 +1,94 @@
+"""Asset control's records in Redis: the only code that knows their keys.
+
+Records (JSON strings under ``asset_control:``):
+- ``case:<case id>``: what the case needs (claim + costs), its debtors, the value reserved
+  by controls, and the network query: one unit per debtor and channel;
+- ``asset:<asset id>``: an asset of a case (the same outside asset in two cases is two case
+  assets with one ``asset_key``), with its control and disposal state;
+- ``queue:<asset key>``: the case assets controlling one outside asset, first seizure (首封)
+  first, then the waiting seizures (轮候) in order, across courts;
+- ``lead:<lead id>``: an asset lead and its verification;
+- ``due``, ``due-cases``, ``due-case:<case id>``: the agency worker's work (controls, and
+  query units scheduled fairly across courts and cases): see ``schedule.py``.
+
+Every change is one optimistic transaction (``transact``) over the records it reads: the
+handler's body reads with the pipeline in WATCH mode, then queues its writes after
+``pipe.multi()``, its events staged in the outbox of the same transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+import redis.asyncio as aioredis
+from redis.asyncio.client import Pipeline
+
+from services.asset_control.schedule import WorkQueue
+from zhixing.state import KeySpace, transact
+
+T = TypeVar("T")
+
+
+class AssetRecords:
+    def __init__(self, redis: aioredis.Redis, keys: KeySpace) -> None:
+        self.redis = redis
+        self.keys = keys
+        self.work = WorkQueue(redis, keys)
+
+    # --- keys ------------------------------------------------------------------------------
+
+    def case_key(self, case_id: str) -> str:
+        return self.keys.key("case", case_id)
+
+    def asset_key(self, asset_id: str) -> str:
+        return self.keys.key("asset", asset_id)
+
+    def queue_key(self, outside_key: str) -> str:
+        return self.keys.key("queue", outside_key)
+
+    def lead_key(self, lead_id: str) -> str:
+        return self.keys.key("lead", lead_id)
+
+    # --- reads -----------------------------------------------------------------------------
+
+    @staticmethod
+    async def load(client: Any, key: str) -> dict[str, Any] | None:
+        raw = await client.get(key)
+        return json.loads(raw) if raw is not None else None
+
+    @staticmethod
+    async def load_queue(client: Any, key: str) -> list[str]:
+        raw = await client.get(key)
+        return list(json.loads(raw)) if raw is not None else []
+
+    @staticmethod
+    async def load_many(client: Any, keys: Sequence[str]) -> list[Any]:
+        """Several records in one round trip (``None`` for each missing one)."""
+        raws = await client.mget(list(keys)) if keys else []
+        return [json.loads(raw) if raw is not None else None for raw in raws]
+
+    async def case(self, case_id: str) -> dict[str, Any] | None:
+        return await self.load(self.redis, self.case_key(case_id))
+
+    async def asset(self, asset_id: str) -> dict[str, Any] | None:
+        return await self.load(self.redis, self.asset_key(asset_id))
+
+    async def lead(self, lead_id: str) -> dict[str, Any] | None:
+        return await self.load(self.redis, self.lead_key(lead_id))
+
+    async def assets_of(self, case: dict[str, Any]) -> list[dict[str, Any]]:
+        found = await self.load_many(self.redis, [self.asset_key(a) for a in case["assets"]])
+        return [record for record in found if record is not None]
+
+    # --- writes ----------------------------------------------------------------------------
+
+    @staticmethod
+    def put(pipe: Pipeline, key: str, record: Any) -> None:
+        pipe.set(key, json.dumps(record, ensure_ascii=False))
+
+    async def transact(self, keys: Sequence[str], body: Callable[[Pipeline], Awaitable[T]]) -> T:
+        """Run ``body`` in one optimistic transaction watching ``keys`` (retried when one
+        of them changed under it)."""
+        return await transact(self.redis, list(keys), body)
