@@ -72,7 +72,7 @@ async def schedule_many(redis_url: str, clocks: int) -> dict[str, float]:
     started = time.perf_counter()
     await file_cases(engine, redis, keys, cases, clock)
     elapsed = time.perf_counter() - started
-    scheduled = int(await redis.zcard(engine.schedule_key))
+    scheduled = int(await redis.zcard(engine.store.schedule_key))
     used = int((await redis.info("memory"))["used_memory"]) - before
     await redis.flushdb()
     await redis.aclose()

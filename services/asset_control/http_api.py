@@ -193,7 +193,9 @@ async def start_price(
 async def fix_price(
     asset_id: str, body: PriceFixed, identity: CurrentIdentity, request: Request
 ) -> None:
-    await _control(request).disposal.fix_reference_price(asset_id, body.price_fen, identity=identity)
+    await _control(request).disposal.fix_reference_price(
+        asset_id, body.price_fen, identity=identity
+    )
 
 
 @router.post(

@@ -63,7 +63,9 @@ class EntrustedControls:
             assert isinstance(completed, entrustment_events_pb2.EntrustmentCompleted)
             if completed.HasField("control"):
                 # Its own idempotent transaction, like a lapse.
-                await self.control.controls.record_entrusted_control(completed, event.envelope.actor)
+                await self.control.controls.record_entrusted_control(
+                    completed, event.envelope.actor
+                )
 
 
 def control_term_lapses(control: AssetControl) -> OnBreach:

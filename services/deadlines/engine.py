@@ -1,18 +1,9 @@
-"""The deadline engine: clocks in Redis, opened and cleared by events, fired on time.
+"""The deadline engine: clocks opened and cleared by events, fired on time.
 
-Storage (the deadlines service's keys):
-
-* ``deadline:clock:<id>``: the clock's state (JSON);
-* ``deadline:schedule``: a sorted set, clock id → epoch ms of its next timer; adding,
-  moving and taking the earliest are O(log n);
-* ``deadline:subject:<subject id>``: the clocks of a case, asset, dispute, ...;
-* ``deadline:provisional``: clocks whose due time is a weekends-only estimate;
-* ``deadline:horizon-alerted``: years already reported as missing from the calendar.
-
-Every change of a clock and the events it causes are written in one MULTI/EXEC that
-WATCHes the clock's key (state + outbox): an event is staged exactly when its change is
-recorded, so a crash at any point neither loses a warning nor fires it twice. The outbox
-relay publishes the events to Kafka.
+The clocks live in Redis behind ``ClockStore`` (``repository``). Every change of a clock and
+the events it causes are written in one MULTI/EXEC that WATCHes the clock's key (state +
+outbox): an event is staged exactly when its change is recorded, so a crash at any point
+neither loses a warning nor fires it twice. The outbox relay publishes the events to Kafka.
 """
 
 from __future__ import annotations
@@ -20,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -29,7 +20,6 @@ import structlog
 from google.protobuf.message import Message
 from prometheus_client import Counter, Gauge, Histogram
 from redis.asyncio.client import Pipeline
-from redis.exceptions import WatchError
 
 from services.deadlines.domain import (
     ClockRules,
@@ -39,23 +29,18 @@ from services.deadlines.domain import (
     clock_id_for,
     matches,
 )
+from services.deadlines.repository import ClockStore
 from zhixing.bus import Transaction
 from zhixing.clock import Clock
 from zhixing.events import Event, new_event
 from zhixing.outbox import Outbox
-from zhixing.state import KeySpace, as_text
+from zhixing.state import KeySpace
 from zhixing.v1 import deadline_events_pb2 as pb
 from zhixing.v1 import envelope_pb2
 
 log = structlog.get_logger(__name__)
 
 R = TypeVar("R")
-
-EARLY_STOP_TTL_S = 7 * 24 * 3600
-"""How long a stop that found no clock is kept for its start arriving late. Topics are not
-ordered with each other (a query's completion, on the asset topic, can be read before the
-filing that started its clock, on the case topic), so the engine keeps such a stop and
-applies it when its clock opens, if the stop happened at or after the start."""
 
 FIRE_LATENESS = Histogram(
     "zhixing_deadline_fire_lateness_seconds",
@@ -92,10 +77,6 @@ def move(state: ClockState, signal: Signal) -> bool:
     return changed
 
 
-def epoch_ms(instant: dt.datetime) -> int:
-    return int(instant.timestamp() * 1000)
-
-
 def signal_of(event: Event[Message]) -> Signal:
     """The engine's view of a domain event: its name, subject and flat payload fields."""
     envelope = event.envelope
@@ -130,45 +111,19 @@ class DeadlineEngine:
         clock: Clock,
         rules: ClockRules,
     ) -> None:
-        self._redis = redis
-        self._keys = keys
+        self.store = ClockStore(redis, keys)
         self._outbox = outbox
         self._clock = clock
         self.rules = rules
-        self.schedule_key = keys.key("deadline", "schedule")
-        self.provisional_key = keys.key("deadline", "provisional")
-        self.horizon_key = keys.key("deadline", "horizon-alerted")
         self.schedule_changed = asyncio.Event()
-
-    def clock_key(self, clock_id: str) -> str:
-        return self._keys.key("deadline", "clock", clock_id)
-
-    def early_stop_key(self, rule_id: str, subject_id: str) -> str:
-        return self._keys.key("deadline", "early-stop", rule_id, subject_id)
-
-    def subject_key(self, subject_id: str) -> str:
-        return self._keys.key("deadline", "subject", subject_id)
 
     # --- reading ------------------------------------------------------------------------
 
     async def get(self, clock_id: str) -> ClockState | None:
-        raw = await self._redis.get(self.clock_key(clock_id))
-        return ClockState.from_json(json.loads(raw)) if raw else None
+        return await self.store.get(clock_id)
 
     async def clocks_of(self, subject_id: str) -> list[ClockState]:
-        ids = sorted(as_text(i) for i in await self._redis.smembers(self.subject_key(subject_id)))
-        states = await self._redis.mget([self.clock_key(i) for i in ids]) if ids else []
-        return [ClockState.from_json(json.loads(raw)) for raw in states if raw]
-
-    async def _load(self, pipe: Pipeline, clock_ids: Sequence[str]) -> dict[str, ClockState]:
-        if not clock_ids:
-            return {}
-        raws = await pipe.mget([self.clock_key(i) for i in clock_ids])
-        return {
-            i: ClockState.from_json(json.loads(raw))
-            for i, raw in zip(clock_ids, raws, strict=True)
-            if raw
-        }
+        return await self.store.clocks_of(subject_id)
 
     # --- writing ------------------------------------------------------------------------
 
@@ -183,19 +138,7 @@ class DeadlineEngine:
             self._outbox.stage(pipe, event)
 
     def _save(self, pipe: Pipeline, state: ClockState, *, was_provisional: bool = False) -> None:
-        """Queue the state, its schedule entry and its indexes."""
-        pipe.set(self.clock_key(state.clock_id), json.dumps(state.to_json(), ensure_ascii=False))
-        pipe.sadd(self.subject_key(state.subject_id), state.clock_id)
-        timer = self.rules.next_timer(state)
-        if timer is None:
-            pipe.zrem(self.schedule_key, state.clock_id)
-        else:
-            pipe.zadd(self.schedule_key, {state.clock_id: epoch_ms(timer.at)})
-        # Most clocks are never provisional: only recomputation and clearing take one out.
-        if state.provisional and state.status is not Status.CLEARED:
-            pipe.sadd(self.provisional_key, state.clock_id)
-        elif was_provisional or state.status is Status.CLEARED:
-            pipe.srem(self.provisional_key, state.clock_id)
+        self.store.save(pipe, state, self.rules.next_timer(state), was_provisional=was_provisional)
 
     # --- the consumer side: domain events open, stop, pause and resume clocks ------------
 
@@ -225,30 +168,23 @@ class DeadlineEngine:
         if not signals:
             return (signals, {}, set(), {})
         ids, subjects = self._concerned(signals)
-        subject_keys = [self.subject_key(s) for s in sorted(subjects)]
+        store = self.store
+        subject_keys = [store.subject_key(s) for s in sorted(subjects)]
         starts = sorted({
             (rule.id, signal.subject_id) for signal in signals
             for role, rule in self.rules.by_event.get(signal.event_name, []) if role == "start"
         })  # fmt: skip
-        early_keys = [self.early_stop_key(rule_id, subject) for rule_id, subject in starts]
+        early_keys = [store.early_stop_key(rule_id, subject) for rule_id, subject in starts]
         # WATCH first: it puts the pipeline in immediate mode, and a change to any key read
         # here before EXEC makes the batch retry.
-        await pipe.watch(self.horizon_key, *subject_keys, *early_keys)
-        if subject_keys:
-            async with self._redis.pipeline(transaction=False) as reads:
-                for key in subject_keys:
-                    reads.smembers(key)
-                for members in await reads.execute():
-                    ids |= {as_text(m) for m in members}
+        await pipe.watch(store.horizon_key, *subject_keys, *early_keys)
+        if subjects:
+            ids |= await store.clock_ids_of(sorted(subjects))
         if ids:
-            await pipe.watch(*[self.clock_key(i) for i in sorted(ids)])
-        states = await self._load(pipe, sorted(ids))
-        alerted = {int(y) for y in await pipe.smembers(self.horizon_key)}
-        early = {}
-        if early_keys:
-            for pair, raw in zip(starts, await pipe.mget(early_keys), strict=True):
-                if raw is not None:
-                    early[pair] = json.loads(raw)
+            await pipe.watch(*[store.clock_key(i) for i in sorted(ids)])
+        states = await store.load(pipe, sorted(ids))
+        alerted = await store.alerted_years(pipe)
+        early = await store.early_stops(pipe, starts)
         return (signals, states, alerted, early)
 
     async def __call__(self, events: Sequence[Event[Message]], tx: Transaction) -> None:
@@ -300,7 +236,7 @@ class DeadlineEngine:
                             messages.append(
                                 pb.CalendarHorizonReached(year=year, first_clock_id=clock_id)
                             )
-                            tx.pipe.sadd(self.horizon_key, year)
+                            self.store.alert_year(tx.pipe, year)
                     targets = [state]
                 else:
                     targets = [
@@ -336,11 +272,7 @@ class DeadlineEngine:
                 "court_code": signal.court_code, "occurred_at": signal.occurred_at.isoformat(),
                 "attributes": dict(signal.attributes)}  # fmt: skip
         early[(rule_id, signal.subject_id)] = stop
-        tx.pipe.set(
-            self.early_stop_key(rule_id, signal.subject_id),
-            json.dumps(stop, ensure_ascii=False),
-            ex=EARLY_STOP_TTL_S,
-        )
+        self.store.keep_early_stop(tx.pipe, rule_id, signal.subject_id, stop)
 
     def _apply_early_stop(
         self, tx: Transaction, early: dict[tuple[str, str], Any], rule: Any, start: Signal,
@@ -363,7 +295,7 @@ class DeadlineEngine:
         if not same_clock or stopped.occurred_at < start.occurred_at:
             return []
         del early[(rule.id, state.subject_id)]
-        tx.pipe.delete(self.early_stop_key(rule.id, state.subject_id))
+        self.store.drop_early_stop(tx.pipe, rule.id, state.subject_id)
         log.info("clock stopped before it was read to start", clock_id=state.clock_id,
                  stopped_by=stopped.event_id)  # fmt: skip
         return self.rules.clear(state, stopped)
@@ -372,22 +304,18 @@ class DeadlineEngine:
 
     async def scheduled(self) -> int:
         """How many clocks have a pending timer."""
-        return int(await self._redis.zcard(self.schedule_key))
+        return await self.store.scheduled()
 
     async def provisional(self) -> set[str]:
-        return {as_text(i) for i in await self._redis.smembers(self.provisional_key)}
+        return await self.store.provisional()
 
     async def earliest(self) -> dt.datetime | None:
-        first = await self._redis.zrange(self.schedule_key, 0, 0, withscores=True)
-        if not first:
-            return None
-        return dt.datetime.fromtimestamp(float(first[0][1]) / 1000, tz=dt.UTC)
+        return await self.store.earliest()
 
     async def fire_due(self, *, chunk: int = 500) -> FireReport:
         """Fire the timers due now, for at most ``chunk`` clocks, in one transaction."""
         now = self._clock.now()
-        due = await self._redis.zrangebyscore(self.schedule_key, "-inf", epoch_ms(now), 0, chunk)
-        ids = [as_text(member) for member in due]  # type: ignore[arg-type]
+        ids = await self.store.due(now, chunk)
         if not ids:
             return FireReport(0, 0)
 
@@ -396,7 +324,7 @@ class DeadlineEngine:
             for clock_id in ids:
                 state = states.get(clock_id)
                 if state is None:
-                    pipe.zrem(self.schedule_key, clock_id)
+                    self.store.unschedule(pipe, clock_id)
                     continue
                 for timer, message in self.rules.fire(state, now):
                     self._stage(pipe, state, [message], occurred_at=timer.at)
@@ -404,33 +332,11 @@ class DeadlineEngine:
                 self._save(pipe, state)
             return lateness
 
-        lateness = await self._change_clocks(ids, fire)
+        lateness = await self.store.change_clocks(ids, fire)
         for kind, late in lateness:
             FIRE_LATENESS.observe(late)
             TIMERS_FIRED.labels(kind).inc()
         return FireReport(len(lateness), len(ids), tuple(late for _, late in lateness))
-
-    async def _change_clocks(
-        self, ids: Sequence[str], change: Callable[[Pipeline, dict[str, ClockState]], R]
-    ) -> R:
-        """Read clocks, let ``change`` queue their new states and events, write it all in one
-        transaction; if an event changed one of them meanwhile, read again and redo."""
-        while True:
-            try:
-                async with self._redis.pipeline(transaction=True) as pipe:
-                    await pipe.watch(*[self.clock_key(i) for i in ids])
-                    states = await self._load(pipe, ids)
-                    pipe.multi()  # type: ignore[no-untyped-call]
-                    result = change(pipe, states)
-                    await self._execute(pipe)
-                return result
-            except WatchError:
-                continue
-
-    async def _execute(self, pipe: Pipeline) -> None:
-        """The one point where changed clocks and their events become recorded (tests crash
-        around it)."""
-        await pipe.execute()
 
     async def drain(self, *, chunk: int = 500) -> FireReport:
         """Fire everything due now, a chunk at a time, yielding to other work in between."""
@@ -462,7 +368,7 @@ class DeadlineEngine:
             self._stage(pipe, state, messages, causation_id=causation_id)
             return state
 
-        state = await self._change_clocks([clock_id], extend)
+        state = await self.store.change_clocks([clock_id], extend)
         self.schedule_changed.set()
         return state
 
@@ -481,6 +387,6 @@ class DeadlineEngine:
             return count
 
         for start in range(0, len(ids), chunk):
-            moved += await self._change_clocks(ids[start : start + chunk], recompute)
+            moved += await self.store.change_clocks(ids[start : start + chunk], recompute)
         self.schedule_changed.set()
         return moved

@@ -180,7 +180,7 @@ async def test_a_stop_read_before_its_start_clears_the_clock_when_it_opens(
             aggregate_id="case-7", court_code="苏1283", actor=ACTOR, clock=clock,
         )  # fmt: skip
         await publisher.publish(completed)
-        kept = engine.early_stop_key("asset.network-query", "case-7")
+        kept = engine.store.early_stop_key("asset.network-query", "case-7")
 
         async def stop_kept() -> bool:
             return bool(await isolated.redis.exists(kept))
@@ -256,7 +256,7 @@ async def test_a_crash_around_firing_gives_exactly_one_warning(
             await pipe.execute()
         raise Killed
 
-    engine._execute = execute_then_die  # type: ignore[method-assign]
+    engine.store.execute = execute_then_die  # type: ignore[method-assign]
     with pytest.raises(Killed):
         await engine.fire_due()
     await crashing.ctx.redis.aclose()

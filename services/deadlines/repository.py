@@ -1,0 +1,176 @@
+"""The deadlines service's records in Redis: the only code that knows their keys.
+
+* ``deadline:clock:<id>``: the clock's state (JSON);
+* ``deadline:schedule``: a sorted set, clock id → epoch ms of its next timer; adding,
+  moving and taking the earliest are O(log n);
+* ``deadline:subject:<subject id>``: the clocks of a case, asset, dispute, ...;
+* ``deadline:provisional``: clocks whose due time is a weekends-only estimate;
+* ``deadline:horizon-alerted``: years already reported as missing from the calendar;
+* ``deadline:early-stop:<rule>:<subject>``: a stop read before its clock's start (kept for
+  ``EARLY_STOP_TTL_S``).
+
+Every change of clocks is one MULTI/EXEC that WATCHes their keys (``change_clocks``, or the
+consumer's transaction), with the events it causes staged in the same transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import redis.asyncio as aioredis
+from redis.asyncio.client import Pipeline
+from redis.exceptions import WatchError
+
+from services.deadlines.domain import ClockState, Status, Timer
+from zhixing.state import KeySpace, as_text
+
+R = TypeVar("R")
+
+EARLY_STOP_TTL_S = 7 * 24 * 3600
+"""How long a stop that found no clock is kept for its start arriving late. Topics are not
+ordered with each other (a query's completion, on the asset topic, can be read before the
+filing that started its clock, on the case topic), so the engine keeps such a stop and
+applies it when its clock opens, if the stop happened at or after the start."""
+
+
+def epoch_ms(instant: dt.datetime) -> int:
+    return int(instant.timestamp() * 1000)
+
+
+class ClockStore:
+    def __init__(self, redis: aioredis.Redis, keys: KeySpace) -> None:
+        self.redis = redis
+        self._keys = keys
+        self.schedule_key = keys.key("deadline", "schedule")
+        self.provisional_key = keys.key("deadline", "provisional")
+        self.horizon_key = keys.key("deadline", "horizon-alerted")
+
+    def clock_key(self, clock_id: str) -> str:
+        return self._keys.key("deadline", "clock", clock_id)
+
+    def early_stop_key(self, rule_id: str, subject_id: str) -> str:
+        return self._keys.key("deadline", "early-stop", rule_id, subject_id)
+
+    def subject_key(self, subject_id: str) -> str:
+        return self._keys.key("deadline", "subject", subject_id)
+
+    # --- reading ---------------------------------------------------------------------------
+
+    async def get(self, clock_id: str) -> ClockState | None:
+        raw = await self.redis.get(self.clock_key(clock_id))
+        return ClockState.from_json(json.loads(raw)) if raw else None
+
+    async def clocks_of(self, subject_id: str) -> list[ClockState]:
+        ids = sorted(as_text(i) for i in await self.redis.smembers(self.subject_key(subject_id)))
+        states = await self.redis.mget([self.clock_key(i) for i in ids]) if ids else []
+        return [ClockState.from_json(json.loads(raw)) for raw in states if raw]
+
+    async def load(self, pipe: Pipeline, clock_ids: Sequence[str]) -> dict[str, ClockState]:
+        if not clock_ids:
+            return {}
+        raws = await pipe.mget([self.clock_key(i) for i in clock_ids])
+        return {
+            i: ClockState.from_json(json.loads(raw))
+            for i, raw in zip(clock_ids, raws, strict=True)
+            if raw
+        }
+
+    async def clock_ids_of(self, subjects: Sequence[str]) -> set[str]:
+        """The clocks of these subjects, in one round trip."""
+        ids: set[str] = set()
+        async with self.redis.pipeline(transaction=False) as reads:
+            for subject in subjects:
+                reads.smembers(self.subject_key(subject))
+            for members in await reads.execute():
+                ids |= {as_text(m) for m in members}
+        return ids
+
+    async def alerted_years(self, pipe: Pipeline) -> set[int]:
+        return {int(y) for y in await pipe.smembers(self.horizon_key)}
+
+    async def early_stops(
+        self, pipe: Pipeline, starts: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], Any]:
+        """The stops kept for these (rule, subject) starts."""
+        if not starts:
+            return {}
+        keys = [self.early_stop_key(rule_id, subject) for rule_id, subject in starts]
+        raws = await pipe.mget(keys)
+        return {pair: json.loads(raw) for pair, raw in zip(starts, raws, strict=True) if raw}
+
+    async def scheduled(self) -> int:
+        """How many clocks have a pending timer."""
+        return int(await self.redis.zcard(self.schedule_key))
+
+    async def provisional(self) -> set[str]:
+        return {as_text(i) for i in await self.redis.smembers(self.provisional_key)}
+
+    async def earliest(self) -> dt.datetime | None:
+        first = await self.redis.zrange(self.schedule_key, 0, 0, withscores=True)
+        if not first:
+            return None
+        return dt.datetime.fromtimestamp(float(first[0][1]) / 1000, tz=dt.UTC)
+
+    async def due(self, now: dt.datetime, limit: int) -> list[str]:
+        """Clocks whose next timer is due at ``now``, earliest first."""
+        due = await self.redis.zrangebyscore(self.schedule_key, "-inf", epoch_ms(now), 0, limit)
+        return [as_text(member) for member in due]  # type: ignore[arg-type]
+
+    # --- writing (queued on the caller's transaction) --------------------------------------
+
+    def save(
+        self, pipe: Pipeline, state: ClockState, timer: Timer | None, *,
+        was_provisional: bool = False,
+    ) -> None:  # fmt: skip
+        """Queue the state, its schedule entry (its next ``timer``) and its indexes."""
+        pipe.set(self.clock_key(state.clock_id), json.dumps(state.to_json(), ensure_ascii=False))
+        pipe.sadd(self.subject_key(state.subject_id), state.clock_id)
+        if timer is None:
+            pipe.zrem(self.schedule_key, state.clock_id)
+        else:
+            pipe.zadd(self.schedule_key, {state.clock_id: epoch_ms(timer.at)})
+        # Most clocks are never provisional: only recomputation and clearing take one out.
+        if state.provisional and state.status is not Status.CLEARED:
+            pipe.sadd(self.provisional_key, state.clock_id)
+        elif was_provisional or state.status is Status.CLEARED:
+            pipe.srem(self.provisional_key, state.clock_id)
+
+    def unschedule(self, pipe: Pipeline, clock_id: str) -> None:
+        pipe.zrem(self.schedule_key, clock_id)
+
+    def alert_year(self, pipe: Pipeline, year: int) -> None:
+        pipe.sadd(self.horizon_key, year)
+
+    def keep_early_stop(self, pipe: Pipeline, rule_id: str, subject_id: str, stop: Any) -> None:
+        pipe.set(self.early_stop_key(rule_id, subject_id), json.dumps(stop, ensure_ascii=False),
+                 ex=EARLY_STOP_TTL_S)  # fmt: skip
+
+    def drop_early_stop(self, pipe: Pipeline, rule_id: str, subject_id: str) -> None:
+        pipe.delete(self.early_stop_key(rule_id, subject_id))
+
+    # --- transactions ----------------------------------------------------------------------
+
+    async def change_clocks(
+        self, ids: Sequence[str], change: Callable[[Pipeline, dict[str, ClockState]], R]
+    ) -> R:
+        """Read clocks, let ``change`` queue their new states and events, write it all in one
+        transaction; if an event changed one of them meanwhile, read again and redo."""
+        while True:
+            try:
+                async with self.redis.pipeline(transaction=True) as pipe:
+                    await pipe.watch(*[self.clock_key(i) for i in ids])
+                    states = await self.load(pipe, ids)
+                    pipe.multi()  # type: ignore[no-untyped-call]
+                    result = change(pipe, states)
+                    await self.execute(pipe)
+                return result
+            except WatchError:
+                continue
+
+    async def execute(self, pipe: Pipeline) -> None:
+        """The one point where changed clocks and their events become recorded (tests crash
+        around it)."""
+        await pipe.execute()
