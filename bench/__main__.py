@@ -37,10 +37,12 @@ from google.protobuf.message import Message
 
 from bench import deadlines, durability, intake_assets, pipeline
 from tools.devinfra import LocalKafka, LocalRedis, create_topics, free_port
-from zhixing.bus import EventConsumer, EventPublisher, Transaction
+from zhixing.bus import EventConsumer
 from zhixing.clock import SystemClock
 from zhixing.events import Event, new_event
 from zhixing.logs import configure_logging
+from zhixing.projection import Transaction
+from zhixing.publisher import EventPublisher
 from zhixing.service import run_async
 from zhixing.settings import KafkaSettings, PlatformSettings, RedisSettings
 from zhixing.state import KeySpace, connect

@@ -14,11 +14,11 @@ import redis.asyncio as aioredis
 
 from services.deadlines.domain import ClockRules
 from services.deadlines.engine import DeadlineEngine
-from zhixing.bus import Transaction
 from zhixing.clock import CHINA_TZ, Clock, SimulatedClock, SystemClock
 from zhixing.events import Event, new_event
 from zhixing.outbox import Outbox
 from zhixing.periods import PeriodCounter
+from zhixing.projection import Transaction
 from zhixing.rules import Catalogue, catalogue
 from zhixing.state import KeySpace
 from zhixing.v1 import case_events_pb2, envelope_pb2

@@ -25,7 +25,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from tools.devinfra import LocalKafka, LocalRedis, create_topics, free_port
 from zhixing.anchor import write_key_pair
-from zhixing.bus import EventPublisher
+from zhixing.publisher import EventPublisher
 from zhixing.settings import AuthSettings, KafkaSettings, RedisSettings
 from zhixing.topics import physical_name
 

@@ -13,10 +13,11 @@ __all__ = [
     "bounds",  # the bounds of every input
     "breaches",  # reacting to a rule's breached clocks
     "builder",  # the one builder every bootstrap.py uses
-    "bus",  # Kafka publisher and exactly-once consumers
+    "bus",  # exactly-once consumers of Kafka into Redis projections
     "clock",  # injected time
     "court_directory_grpc",  # the court directory's gRPC servicer
     "courts",  # the court directory (法院名录)
+    "dead_letters",  # messages no projection can apply, kept with their reason
     "errors",  # refusals of a command
     "events",  # event envelopes and their registry
     "known_cases",  # the cases a service knows, and the host of case-aware services
@@ -25,6 +26,8 @@ __all__ = [
     "outbox",  # events staged with the state change that records them
     "paths",  # where the repository's shipped files are
     "periods",  # counting statutory periods (期间)
+    "projection",  # what a consumer feeds: handlers on a batch transaction
+    "publisher",  # publishing events to Kafka
     "records",  # JSON records with their history
     "rules",  # the rule catalogue
     "service",  # the service context and host

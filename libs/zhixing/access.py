@@ -20,10 +20,10 @@ import structlog
 from prometheus_client import Counter
 
 from zhixing.auth import Identity, Role
-from zhixing.bus import EventPublisher
 from zhixing.clock import Clock
 from zhixing.courts import SUPREME_COURT
 from zhixing.events import new_event
+from zhixing.publisher import EventPublisher
 from zhixing.v1 import audit_events_pb2, envelope_pb2
 
 __all__ = [

@@ -19,8 +19,8 @@ from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import Message
 from redis.asyncio.client import Pipeline
 
-from zhixing.bus import Transaction
 from zhixing.events import Event
+from zhixing.projection import Transaction
 from zhixing.state import KeySpace, as_bytes, text_hash
 from zhixing.v1 import audit_events_pb2
 

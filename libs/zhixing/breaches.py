@@ -7,8 +7,8 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from google.protobuf.message import Message
 
-from zhixing.bus import Transaction
 from zhixing.events import CLOCK_BREACHED, Event
+from zhixing.projection import Transaction
 from zhixing.v1 import deadline_events_pb2
 
 __all__ = [

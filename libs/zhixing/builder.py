@@ -16,8 +16,9 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI
 
-from zhixing.bus import BatchHandler, EventConsumer, Projection
+from zhixing.bus import EventConsumer
 from zhixing.clock import Clock
+from zhixing.projection import BatchHandler, Projection
 from zhixing.service import Background, GrpcRegistrar, ServiceContext, ServiceHost, create_http_app
 from zhixing.settings import (
     AuthSettings,

@@ -24,40 +24,35 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import redis.asyncio as aioredis
 import structlog
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, KafkaError
 from google.protobuf.message import Message
 from prometheus_client import Counter, Histogram
-from redis.asyncio.client import Pipeline
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.exceptions import WatchError
 
 from zhixing.events import Event, InvalidEvent, decode_event
 from zhixing.settings import KafkaSettings
 from zhixing.state import KeySpace
-from zhixing.topics import Topic, physical_name, topic_for_aggregate
+from zhixing.topics import Topic, physical_name
 
 __all__ = [
     "APPLIED_EVENT_TTL_SECONDS",
     "BATCH_SECONDS",
     "EVENTS_APPLIED",
-    "EVENTS_DEAD_LETTERED",
     "EVENTS_SKIPPED",
-    "BatchHandler",
     "EventConsumer",
-    "EventPublisher",
-    "PreparingHandler",
-    "Projection",
-    "Transaction",
 ]
+
+from zhixing.dead_letters import DeadLetters
+from zhixing.projection import INFRASTRUCTURE_ERRORS, BatchHandler, Projection, Transaction, prepare
+from zhixing.publisher import EventPublisher
 
 log = structlog.get_logger(__name__)
 
@@ -79,128 +74,7 @@ EVENTS_APPLIED = Counter(
 EVENTS_SKIPPED = Counter(
     "zhixing_events_skipped_total", "Events already applied (replay or duplicate)", ["group"]
 )
-EVENTS_DEAD_LETTERED = Counter(
-    "zhixing_events_dead_lettered_total", "Messages sent to a dead-letter topic", ["group", "topic"]
-)
 BATCH_SECONDS = Histogram("zhixing_batch_apply_seconds", "Time to apply one batch", ["group"])
-
-_INFRASTRUCTURE_ERRORS = (RedisConnectionError, RedisTimeoutError, KafkaError, OSError)
-
-
-class EventPublisher:
-    """Publishes events to the topic of their aggregate type, keyed by aggregate id."""
-
-    def __init__(self, settings: KafkaSettings) -> None:
-        self._settings = settings
-        self._producer = AIOKafkaProducer(
-            **settings.client_kwargs(),
-            acks="all",
-            enable_idempotence=True,
-            linger_ms=5,
-        )
-
-    async def start(self) -> None:
-        await self._producer.start()
-
-    async def stop(self) -> None:
-        await self._producer.stop()
-
-    async def broker_reachable(self, timeout_s: float = 1.0) -> bool:
-        """Whether a broker answers now: a connection to one known broker is (re)made, so a
-        dead broker reads as unreachable, not as the last state the producer saw."""
-        client = self._producer.client
-        brokers = [b.nodeId for b in client.cluster.brokers()]
-        for node_id in brokers:
-            try:
-                if await asyncio.wait_for(client.ready(node_id), timeout_s):
-                    return True
-            except (TimeoutError, KafkaError, OSError):
-                continue
-        return False
-
-    async def publish(self, event: Event[Any]) -> None:
-        await self.publish_many([event])
-
-    async def publish_many(self, events: Iterable[Event[Any]]) -> None:
-        """Send all, then wait for every acknowledgement; order per key is kept."""
-        pending = []
-        for event in events:
-            topic = topic_for_aggregate(event.envelope.aggregate_type)
-            pending.append(await self.send_raw(topic, event.to_bytes(), event.aggregate_id))
-        for ack in pending:
-            await ack
-
-    async def send_raw(
-        self,
-        topic: Topic,
-        value: bytes,
-        key: str,
-        headers: Sequence[tuple[str, bytes]] = (),
-        *,
-        dead_letter: bool = False,
-    ) -> asyncio.Future[Any]:
-        """Queue raw bytes; returns the future of the broker's acknowledgement."""
-        name = topic.dead_letter_name if dead_letter else topic.name
-        ack: asyncio.Future[Any] = await self._producer.send(
-            physical_name(name, self._settings.topic_prefix),
-            value=value,
-            key=key.encode(),
-            headers=list(headers),
-        )
-        return ack
-
-
-class Transaction:
-    """What a handler gets to record a batch's effects.
-
-    ``pipe`` is a Redis pipeline in MULTI mode: commands queued on it are written atomically
-    with the consumer's offsets. ``redis`` is for reads made before anything is queued.
-    """
-
-    def __init__(
-        self, redis: aioredis.Redis, pipe: Pipeline, keys: KeySpace, prepared: Any = None
-    ) -> None:
-        self.redis = redis
-        self.pipe = pipe
-        self.keys = keys
-        self.prepared = prepared
-
-
-class BatchHandler(Protocol):
-    """A projection: applies decoded events by queueing Redis writes on the transaction.
-
-    Raising ``InvalidEvent`` (or any error that is not an infrastructure failure) sends the
-    offending event to the dead-letter topic; the rest of the batch is applied. A handler may
-    be called again for the same events (retries), so it keeps its state in Redis only.
-    """
-
-    async def __call__(self, events: Sequence[Event[Message]], tx: Transaction) -> None: ...
-
-
-class PreparingHandler(BatchHandler, Protocol):
-    """A handler that must read state consistently before writing it.
-
-    ``prepare`` runs before MULTI on the batch's pipeline: it may WATCH the keys it reads
-    (a concurrent writer then makes the batch retry) and read them; what it returns is
-    ``tx.prepared`` in the call that follows.
-    """
-
-    async def prepare(self, events: Sequence[Event[Message]], pipe: Pipeline) -> Any: ...
-
-
-async def _prepare(handler: BatchHandler, events: Sequence[Event[Message]], pipe: Pipeline) -> Any:
-    prepare = getattr(handler, "prepare", None)
-    return await prepare(events, pipe) if prepare is not None else None
-
-
-@dataclass(frozen=True)
-class Projection:
-    """One projection a consumer feeds: its name (the offsets and applied ids it keeps in
-    Redis, and its metric and dead-letter label), the topics it reads and its handler."""
-
-    name: str
-    topics: Sequence[Topic]
-    handler: BatchHandler
 
 
 @dataclass
@@ -292,6 +166,7 @@ class EventConsumer:
         self._mark_applied = redis.register_script(_MARK_APPLIED)
         self._keys = keys
         self._publisher = publisher
+        self._dead_letters = DeadLetters(redis, keys, publisher, self._topics)
         self._retry_backoff_s = retry_backoff_s
         self._stopping = asyncio.Event()
         self._stopped = asyncio.Event()
@@ -394,7 +269,7 @@ class EventConsumer:
             try:
                 await self._apply_batch(batch)
                 break
-            except _INFRASTRUCTURE_ERRORS as exc:
+            except INFRASTRUCTURE_ERRORS as exc:
                 log.warning(
                     "batch failed on infrastructure; retrying", group=self.group, error=str(exc)
                 )
@@ -441,9 +316,9 @@ class EventConsumer:
                         try:
                             events = [e for _, e in valid]
                             prepared.append(
-                                await _prepare(part.handler, events, pipe) if events else None
+                                await prepare(part.handler, events, pipe) if events else None
                             )
-                        except (*_INFRASTRUCTURE_ERRORS, WatchError):
+                        except (*INFRASTRUCTURE_ERRORS, WatchError):
                             raise
                         except Exception as exc:
                             await self._reject(part, valid, dead, rejected, exc)
@@ -460,7 +335,7 @@ class EventConsumer:
                             await part.handler(
                                 events, Transaction(self._redis, pipe, self._keys, ready)
                             )
-                        except (*_INFRASTRUCTURE_ERRORS, WatchError):
+                        except (*INFRASTRUCTURE_ERRORS, WatchError):
                             raise
                         except Exception as exc:
                             await self._reject(part, valid, dead, rejected, exc)
@@ -495,7 +370,7 @@ class EventConsumer:
                 # Another member of the group wrote these partitions meanwhile (rebalance):
                 # re-read the stored offsets and apply only what is still unapplied.
                 log.info("offsets changed under the batch; re-reading", group=self.group)
-            except _INFRASTRUCTURE_ERRORS:
+            except INFRASTRUCTURE_ERRORS:
                 for tp, offset in batch.first_offsets.items():
                     with contextlib.suppress(Exception):
                         self._consumer.seek(tp, offset)
@@ -530,7 +405,7 @@ class EventConsumer:
                 decoded = self._decode(batch, record)
                 if isinstance(decoded, InvalidEvent):
                     # Undecodable for every projection: dead-lettered once, for the group.
-                    await self._dead_letter(self.group, record, f"invalid: {decoded}", dead)
+                    await self._dead_letters.send(self.group, record, f"invalid: {decoded}", dead)
                 else:
                     fresh.append((record, decoded))
             candidates.append((part, fresh))
@@ -561,65 +436,12 @@ class EventConsumer:
         rejected: dict[str, set[str]],
         failure: Exception,
     ) -> None:
-        culprits = await self._isolate_rejected(part, valid, dead)
+        culprits = await self._dead_letters.isolate(part.name, part.handler, valid, dead)
         if not culprits:
             # Only the combination fails: a handler bug, not bad data. Fail loudly; the run
             # loop logs it and retries after a pause.
             raise RuntimeError(f"{part.name}: batch fails but no event alone does") from failure
         rejected[part.name] |= culprits
-
-    async def _isolate_rejected(
-        self,
-        part: _Part,
-        valid: list[tuple[ConsumerRecord[bytes, bytes], Event[Message]]],
-        dead: set[tuple[str, tuple[str, int, int]]],
-    ) -> set[str]:
-        """The handler failed on the batch: try each event alone to find and dead-letter the
-        ones it rejects. Only this failure path pays for the extra handler runs."""
-        log.warning("handler rejected a batch; isolating the bad events", group=part.name)
-        rejected = set()
-        for record, event in valid:
-            scratch = Transaction(self._redis, self._redis.pipeline(transaction=True), self._keys)
-            try:
-                scratch.prepared = await _prepare(part.handler, [event], scratch.pipe)
-                scratch.pipe.multi()  # type: ignore[no-untyped-call]
-                await part.handler([event], scratch)
-            except (*_INFRASTRUCTURE_ERRORS, WatchError):
-                raise
-            except Exception as exc:
-                rejected.add(event.event_id)
-                reason = f"rejected by handler: {type(exc).__name__}: {exc}"
-                await self._dead_letter(part.name, record, reason, dead)
-            finally:
-                await scratch.pipe.reset()  # type: ignore[no-untyped-call]
-        return rejected
-
-    async def _dead_letter(
-        self,
-        label: str,
-        record: ConsumerRecord[bytes, bytes],
-        reason: str,
-        dead: set[tuple[str, tuple[str, int, int]]],
-    ) -> None:
-        where = _where(record)
-        if (label, where) in dead:
-            return  # already sent while retrying this batch
-        dead.add((label, where))
-        topic = self._topics[record.topic]
-        headers = [
-            ("dlq.reason", reason.encode()),
-            ("dlq.group", label.encode()),
-            ("dlq.source", f"{record.topic}:{record.partition}:{record.offset}".encode()),
-        ]
-        key = record.key.decode(errors="replace") if record.key else ""
-        ack = await self._publisher.send_raw(
-            topic, record.value or b"", key, headers, dead_letter=True
-        )
-        await ack
-        EVENTS_DEAD_LETTERED.labels(label, topic.name).inc()
-        log.warning(
-            "message dead-lettered", group=label, source=headers[2][1].decode(), reason=reason
-        )
 
     async def _commit(self, last_offsets: dict[TopicPartition, int]) -> None:
         try:

@@ -13,8 +13,8 @@ from fastapi import APIRouter, Request
 from google.protobuf.message import Message
 
 from zhixing.auth import CurrentIdentity, require_visible
-from zhixing.bus import Transaction
 from zhixing.events import CASE_FILED, CASE_HANDLING_COURT_CHANGED, Event
+from zhixing.projection import Transaction
 from zhixing.state import KeySpace, text_hash
 from zhixing.v1 import case_events_pb2
 

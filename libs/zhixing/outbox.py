@@ -16,8 +16,8 @@ import structlog
 from prometheus_client import Counter
 from redis.asyncio.client import Pipeline
 
-from zhixing.bus import EventPublisher
 from zhixing.events import Event, decode_event
+from zhixing.publisher import EventPublisher
 from zhixing.state import KeySpace
 
 __all__ = [

@@ -34,12 +34,14 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from zhixing.access import AccessRecorder
 from zhixing.auth import AuthInterceptor, ScopeError, ServiceCredential, TokenAuthority
-from zhixing.bus import BatchHandler, EventConsumer, EventPublisher, Projection
+from zhixing.bus import EventConsumer
 from zhixing.clock import Clock, SystemClock
 from zhixing.errors import CommandError, error_response
 from zhixing.events import new_event
 from zhixing.logs import configure_logging
 from zhixing.outbox import Outbox, OutboxRelay
+from zhixing.projection import BatchHandler, Projection
+from zhixing.publisher import EventPublisher
 from zhixing.settings import AuthSettings, KafkaSettings, RedisSettings, ServiceSettings
 from zhixing.state import KeySpace, connect
 from zhixing.topics import Topic

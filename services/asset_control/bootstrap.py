@@ -8,7 +8,7 @@ from services.asset_control.http_api import router
 from services.asset_control.reactions import CaseIntake, EntrustedControls, control_term_lapses
 from services.asset_control.worker import AgencyWorker
 from zhixing.builder import About, HostBuilder, Infrastructure
-from zhixing.bus import Projection
+from zhixing.projection import Projection
 from zhixing.service import ServiceHost
 from zhixing.topics import CASE_EVENTS, DEADLINE_EVENTS, ENTRUSTMENT_EVENTS
 

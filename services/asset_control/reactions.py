@@ -10,13 +10,13 @@ from google.protobuf.message import Message
 
 from services.asset_control.handlers import AssetControl
 from zhixing.breaches import OnBreach
-from zhixing.bus import Transaction
 from zhixing.events import (
     CASE_FILED,
     CASE_HANDLING_COURT_CHANGED,
     ENTRUSTMENT_COMPLETED,
     Event,
 )
+from zhixing.projection import Transaction
 from zhixing.v1 import case_events_pb2, entrustment_events_pb2
 
 CONTROL_TERM_RULES = frozenset(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from services.audit_notary.http_api import router
 from services.audit_notary.notary import CheckpointLoop, Notary, NotarySettings, signing_key
 from zhixing.builder import About, HostBuilder, Infrastructure
-from zhixing.bus import Projection
+from zhixing.projection import Projection
 from zhixing.service import ServiceHost
 from zhixing.topics import AUDIT_RECORDS
 

@@ -30,11 +30,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from zhixing.anchor import ChainFollower, load_signing_key, sign_checkpoint
 from zhixing.audit import GENESIS_HASH
-from zhixing.bus import Transaction
 from zhixing.courts import SUPREME_COURT
 from zhixing.errors import Conflict, NotFound
 from zhixing.events import AUDIT_RECORDS_APPENDED, Event
 from zhixing.merkle import Frontier, consistency_proof, inclusion_proof, root_of
+from zhixing.projection import Transaction
 from zhixing.service import ServiceContext
 from zhixing.state import as_bytes, text_hash
 from zhixing.v1 import audit_events_pb2, envelope_pb2

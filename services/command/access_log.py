@@ -12,8 +12,8 @@ from typing import Any
 import redis.asyncio as aioredis
 from google.protobuf.message import Message
 
-from zhixing.bus import Transaction
 from zhixing.events import ACCESS_RECORDED, Event
+from zhixing.projection import Transaction
 from zhixing.state import KeySpace
 from zhixing.v1 import audit_events_pb2
 

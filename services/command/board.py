@@ -29,8 +29,8 @@ import redis.asyncio as aioredis
 from google.protobuf.message import Message
 
 from services.command.timelines import TIES
-from zhixing.bus import Transaction
 from zhixing.events import Event
+from zhixing.projection import Transaction
 from zhixing.state import KeySpace, as_text, read_hashes, text_hash
 from zhixing.v1 import asset_events_pb2, case_events_pb2, command_events_pb2, deadline_events_pb2
 from zhixing.v1 import deadline_events_pb2 as pb

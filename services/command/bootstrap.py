@@ -20,8 +20,8 @@ from services.command.timelines import CaseTimelines
 from zhixing import court_directory_grpc
 from zhixing.audit import AuditChain
 from zhixing.builder import About, HostBuilder, Infrastructure
-from zhixing.bus import Projection
 from zhixing.courts import SUPREME_COURT, directory
+from zhixing.projection import Projection
 from zhixing.service import ServiceHost
 from zhixing.topics import (
     ACCESS_EVENTS,

@@ -32,7 +32,6 @@ from typing import Any
 import redis.asyncio as aioredis
 from google.protobuf.message import Message
 
-from zhixing.bus import Transaction
 from zhixing.courts import CourtDirectory
 from zhixing.events import (
     ASSET_CONTROLLED,
@@ -48,6 +47,7 @@ from zhixing.events import (
     COMMAND_ISSUED,
     Event,
 )
+from zhixing.projection import Transaction
 from zhixing.state import KeySpace, read_hashes, text_hash
 from zhixing.v1 import asset_events_pb2, case_events_pb2, command_events_pb2, deadline_events_pb2
 

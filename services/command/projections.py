@@ -7,8 +7,8 @@ from collections.abc import Sequence
 import redis.asyncio as aioredis
 from google.protobuf.message import Message
 
-from zhixing.bus import Transaction
 from zhixing.events import CASE_FILED, CASE_HANDLING_COURT_CHANGED, Event
+from zhixing.projection import Transaction
 from zhixing.state import KeySpace, as_text, text_hash
 from zhixing.v1 import case_events_pb2, command_service_pb2
 

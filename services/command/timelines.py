@@ -18,8 +18,8 @@ import redis.asyncio as aioredis
 from google.protobuf.message import Message
 
 from zhixing.audit import AuditChain
-from zhixing.bus import Transaction
 from zhixing.events import Event
+from zhixing.projection import Transaction
 from zhixing.state import KeySpace, as_text
 from zhixing.v1 import (
     asset_events_pb2,

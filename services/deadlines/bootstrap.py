@@ -8,8 +8,8 @@ from services.deadlines.engine import DeadlineEngine
 from services.deadlines.http_api import router
 from services.deadlines.scheduler import DeadlineScheduler
 from zhixing.builder import About, HostBuilder, Infrastructure
-from zhixing.bus import Projection
 from zhixing.periods import PeriodCounter
+from zhixing.projection import Projection
 from zhixing.rules import catalogue
 from zhixing.service import ServiceHost
 from zhixing.topics import CLOCK_SIGNAL_TOPICS

@@ -30,10 +30,10 @@ from services.deadlines.domain import (
     matches,
 )
 from services.deadlines.repository import ClockStore
-from zhixing.bus import Transaction
 from zhixing.clock import Clock
 from zhixing.events import Event, new_event
 from zhixing.outbox import Outbox
+from zhixing.projection import Transaction
 from zhixing.state import KeySpace
 from zhixing.v1 import deadline_events_pb2 as pb
 from zhixing.v1 import envelope_pb2

@@ -13,13 +13,13 @@ from google.protobuf.message import Message
 
 from services.intake.domain import TEAM_OF_TRACK, Track, triage
 from services.intake.repository import CaseRecords, CaseStatus
-from zhixing.bus import Transaction
 from zhixing.events import (
     CASE_HANDLING_COURT_CHANGED,
     CLOCK_BREACHED,
     NETWORK_QUERY_COMPLETED,
     Event,
 )
+from zhixing.projection import Transaction
 from zhixing.service import ServiceContext
 from zhixing.v1 import asset_events_pb2, case_events_pb2, deadline_events_pb2, envelope_pb2
 

@@ -15,8 +15,10 @@ from aiokafka import TopicPartition
 from google.protobuf.message import Message
 
 from tests.integration.counting import CountingProjection
-from zhixing.bus import EventConsumer, EventPublisher, Transaction
+from zhixing.bus import EventConsumer
 from zhixing.events import Event
+from zhixing.projection import Transaction
+from zhixing.publisher import EventPublisher
 from zhixing.settings import KafkaSettings, RedisSettings
 from zhixing.state import KeySpace, connect
 from zhixing.topics import CASE_EVENTS

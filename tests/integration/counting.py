@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 from google.protobuf.message import Message
 
-from zhixing.bus import Transaction
 from zhixing.events import Event
+from zhixing.projection import Transaction
 from zhixing.v1 import case_events_pb2
 
 POISON_AMOUNT = 666

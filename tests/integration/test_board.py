@@ -22,8 +22,8 @@ from tests.integration.test_figures import history, wipe_projection
 from tests.polling import eventually
 from tools.demo import credit_code
 from zhixing.auth import Role, TokenAuthority
-from zhixing.bus import EventPublisher
 from zhixing.clock import CHINA_TZ, SimulatedClock
+from zhixing.publisher import EventPublisher
 
 pytestmark = pytest.mark.integration
 

@@ -22,9 +22,9 @@ from tests.factories import ACTOR, case_filed_event
 from tests.polling import eventually
 from zhixing.auth import Role, TokenAuthority
 from zhixing.builder import Infrastructure
-from zhixing.bus import EventPublisher
 from zhixing.clock import CHINA_TZ, SimulatedClock
 from zhixing.events import decode_event, new_event
+from zhixing.publisher import EventPublisher
 from zhixing.service import ServiceHost
 from zhixing.settings import ServiceSettings
 from zhixing.topics import DEADLINE_EVENTS

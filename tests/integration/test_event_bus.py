@@ -18,8 +18,10 @@ from tests.factories import case_filed_event
 from tests.integration.counting import POISON_AMOUNT, CountingProjection
 from tests.polling import eventually
 from tools.devinfra import ROOT
-from zhixing.bus import BatchHandler, EventConsumer, EventPublisher, Projection, Transaction
+from zhixing.bus import EventConsumer
 from zhixing.events import Event
+from zhixing.projection import BatchHandler, Projection, Transaction
+from zhixing.publisher import EventPublisher
 from zhixing.state import KeySpace, text_hash
 from zhixing.topics import CASE_EVENTS
 from zhixing.v1 import case_events_pb2

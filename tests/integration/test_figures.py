@@ -15,9 +15,9 @@ from tests.integration.platform_stack import MONDAY_9AM
 from tests.integration.test_deadlines import CommandCentre, command_host
 from tests.polling import eventually
 from zhixing.auth import Role, TokenAuthority
-from zhixing.bus import EventPublisher
 from zhixing.clock import SimulatedClock
 from zhixing.events import new_event
+from zhixing.publisher import EventPublisher
 from zhixing.v1 import asset_events_pb2, case_events_pb2
 
 pytestmark = pytest.mark.integration

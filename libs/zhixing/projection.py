@@ -1,0 +1,86 @@
+"""What a projection is to a consumer: a handler of decoded events that queues its Redis
+writes on the batch's transaction (``BatchHandler``), optionally reading first
+(``PreparingHandler``), named with the topics it reads (``Projection``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import redis.asyncio as aioredis
+from aiokafka.errors import KafkaError
+from google.protobuf.message import Message
+from redis.asyncio.client import Pipeline
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from zhixing.events import Event
+from zhixing.state import KeySpace
+from zhixing.topics import Topic
+
+__all__ = [
+    "INFRASTRUCTURE_ERRORS",
+    "BatchHandler",
+    "PreparingHandler",
+    "Projection",
+    "Transaction",
+    "prepare",
+]
+
+INFRASTRUCTURE_ERRORS = (RedisConnectionError, RedisTimeoutError, KafkaError, OSError)
+"""Failures of Redis, Kafka or the network, not of a handler: a batch that meets one is
+retried, never dead-lettered."""
+
+
+class Transaction:
+    """What a handler gets to record a batch's effects.
+
+    ``pipe`` is a Redis pipeline in MULTI mode: commands queued on it are written atomically
+    with the consumer's offsets. ``redis`` is for reads made before anything is queued.
+    """
+
+    def __init__(
+        self, redis: aioredis.Redis, pipe: Pipeline, keys: KeySpace, prepared: Any = None
+    ) -> None:
+        self.redis = redis
+        self.pipe = pipe
+        self.keys = keys
+        self.prepared = prepared
+
+
+class BatchHandler(Protocol):
+    """A projection: applies decoded events by queueing Redis writes on the transaction.
+
+    Raising ``InvalidEvent`` (or any error that is not an infrastructure failure) sends the
+    offending event to the dead-letter topic; the rest of the batch is applied. A handler may
+    be called again for the same events (retries), so it keeps its state in Redis only.
+    """
+
+    async def __call__(self, events: Sequence[Event[Message]], tx: Transaction) -> None: ...
+
+
+class PreparingHandler(BatchHandler, Protocol):
+    """A handler that must read state consistently before writing it.
+
+    ``prepare`` runs before MULTI on the batch's pipeline: it may WATCH the keys it reads
+    (a concurrent writer then makes the batch retry) and read them; what it returns is
+    ``tx.prepared`` in the call that follows.
+    """
+
+    async def prepare(self, events: Sequence[Event[Message]], pipe: Pipeline) -> Any: ...
+
+
+async def prepare(handler: BatchHandler, events: Sequence[Event[Message]], pipe: Pipeline) -> Any:
+    prepare = getattr(handler, "prepare", None)
+    return await prepare(events, pipe) if prepare is not None else None
+
+
+@dataclass(frozen=True)
+class Projection:
+    """One projection a consumer feeds: its name (the offsets and applied ids it keeps in
+    Redis, and its metric and dead-letter label), the topics it reads and its handler."""
+
+    name: str
+    topics: Sequence[Topic]
+    handler: BatchHandler

@@ -1,0 +1,81 @@
+"""Publishing events to Kafka: each to the topic of its aggregate type, keyed by its
+aggregate id (so one aggregate's events keep their order), with idempotent, all-replica
+acknowledgements."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+from zhixing.events import Event
+from zhixing.settings import KafkaSettings
+from zhixing.topics import Topic, physical_name, topic_for_aggregate
+
+__all__ = ["EventPublisher"]
+
+
+class EventPublisher:
+    """Publishes events to the topic of their aggregate type, keyed by aggregate id."""
+
+    def __init__(self, settings: KafkaSettings) -> None:
+        self._settings = settings
+        self._producer = AIOKafkaProducer(
+            **settings.client_kwargs(),
+            acks="all",
+            enable_idempotence=True,
+            linger_ms=5,
+        )
+
+    async def start(self) -> None:
+        await self._producer.start()
+
+    async def stop(self) -> None:
+        await self._producer.stop()
+
+    async def broker_reachable(self, timeout_s: float = 1.0) -> bool:
+        """Whether a broker answers now: a connection to one known broker is (re)made, so a
+        dead broker reads as unreachable, not as the last state the producer saw."""
+        client = self._producer.client
+        brokers = [b.nodeId for b in client.cluster.brokers()]
+        for node_id in brokers:
+            try:
+                if await asyncio.wait_for(client.ready(node_id), timeout_s):
+                    return True
+            except (TimeoutError, KafkaError, OSError):
+                continue
+        return False
+
+    async def publish(self, event: Event[Any]) -> None:
+        await self.publish_many([event])
+
+    async def publish_many(self, events: Iterable[Event[Any]]) -> None:
+        """Send all, then wait for every acknowledgement; order per key is kept."""
+        pending = []
+        for event in events:
+            topic = topic_for_aggregate(event.envelope.aggregate_type)
+            pending.append(await self.send_raw(topic, event.to_bytes(), event.aggregate_id))
+        for ack in pending:
+            await ack
+
+    async def send_raw(
+        self,
+        topic: Topic,
+        value: bytes,
+        key: str,
+        headers: Sequence[tuple[str, bytes]] = (),
+        *,
+        dead_letter: bool = False,
+    ) -> asyncio.Future[Any]:
+        """Queue raw bytes; returns the future of the broker's acknowledgement."""
+        name = topic.dead_letter_name if dead_letter else topic.name
+        ack: asyncio.Future[Any] = await self._producer.send(
+            physical_name(name, self._settings.topic_prefix),
+            value=value,
+            key=key.encode(),
+            headers=list(headers),
+        )
+        return ack
