@@ -69,8 +69,8 @@ test: setup $(CHROMIUM) $(CJK_FONT) ## Run every test (unit, integration, e2e, b
 test-unit: setup ## Unit tests only (no Kafka, no Redis)
 	$(BIN)/pytest tests/unit
 
-test-integration: setup ## Integration tests (real Kafka and Redis)
-	$(BIN)/pytest tests/integration
+test-integration: setup ## Integration tests and the repositories' contract suite (real Kafka and Redis)
+	$(BIN)/pytest tests/integration tests/contract
 
 test-browser: setup $(CHROMIUM) $(CJK_FONT) ## The dashboard in headless Chromium (Playwright); screenshots in test-artifacts/
 	$(BIN)/pytest tests/browser

@@ -75,14 +75,15 @@ class WorkQueue:
         pipe.zadd(self.case_key(case_id), {member: at_ms}, xx=True, lt=True)
         pipe.zadd(self.cases_key, {f"{court}|{case_id}": at_ms}, lt=True)
 
-    def unschedule_query(self, pipe: Pipeline | aioredis.Redis, *members: str) -> Any:
+    def unschedule_query(self, pipe: Pipeline, *members: str) -> None:
+        """Queue the removal of query units (on a pipeline: one removal per case)."""
         by_case: dict[str, list[str]] = {}
         for member in members:
             by_case.setdefault(case_of(member), []).append(member)
         for case_id, units in by_case.items():
             pipe.zrem(self.case_key(case_id), *units)
         # Units queued before the fair schedule existed wait in the controls' set.
-        return pipe.zrem(self.controls_key, *members)
+        pipe.zrem(self.controls_key, *members)
 
     def schedule_control(self, pipe: Pipeline, asset_id: str, at_ms: int) -> None:
         pipe.zadd(self.controls_key, {f"c|{asset_id}": at_ms})

@@ -92,13 +92,14 @@ class ClockStore:
         return {int(y) for y in await pipe.smembers(self.horizon_key)}
 
     async def early_stops(
-        self, pipe: Pipeline, starts: Sequence[tuple[str, str]]
+        self, client: Pipeline | aioredis.Redis, starts: Sequence[tuple[str, str]]
     ) -> dict[tuple[str, str], Any]:
-        """The stops kept for these (rule, subject) starts."""
+        """The stops kept for these (rule, subject) starts (read at once: a client, or a
+        pipeline in WATCH mode)."""
         if not starts:
             return {}
         keys = [self.early_stop_key(rule_id, subject) for rule_id, subject in starts]
-        raws = await pipe.mget(keys)
+        raws = await client.mget(keys)
         return {pair: json.loads(raw) for pair, raw in zip(starts, raws, strict=True) if raw}
 
     async def scheduled(self) -> int:

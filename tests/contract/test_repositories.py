@@ -1,0 +1,174 @@
+"""The repositories behave the same on the in-memory Redis and on the real one: what the
+handler unit tests rely on cannot drift from what the services get (records, indexes,
+schedules, the outbox, and the optimistic transaction that retries on a conflict)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+from redis.asyncio.client import Pipeline
+
+from services.asset_control.repository import AssetRecords
+from services.deadlines.domain import ClockRules, ClockState, Status
+from services.deadlines.repository import ClockStore
+from services.intake.repository import CaseRecords, CaseStatus
+from tests.factories import START, case_filed_event
+from zhixing.clock import CHINA_TZ
+from zhixing.events import decode_event
+from zhixing.outbox import Outbox
+from zhixing.periods import PeriodCounter
+from zhixing.rules import catalogue
+from zhixing.state import KeySpace
+from zhixing.workcalendar import CalendarSettings, StatutoryCalendar
+
+pytestmark = pytest.mark.integration
+
+
+async def test_intake_records_a_case_and_reads_it_back(
+    store: aioredis.Redis, contract_prefix: str
+) -> None:
+    records = CaseRecords(store, KeySpace(contract_prefix, "intake"))
+    filed = case_filed_event("c1").payload
+    key = records.case_key("c1")
+
+    async def write(pipe: Pipeline) -> None:
+        pipe.multi()  # type: ignore[no-untyped-call]
+        pipe.hset(key, mapping={"status": "filed", "court_code": "苏1283", "officer_id": "o-1",
+                                "filed": filed.SerializeToString()})  # fmt: skip
+
+    await records.transact([key], write)
+    record = await records.read("c1")
+    assert record is not None and record.status is CaseStatus.FILED
+    assert record.get("officer_id") == "o-1" and record.filed == filed
+    assert await records.get("c1") == filed
+    assert await records.read("c2") is None
+
+
+async def test_asset_records_round_trip_and_read_many(
+    store: aioredis.Redis, contract_prefix: str
+) -> None:
+    records = AssetRecords(store, KeySpace(contract_prefix, "asset_control"))
+    case = {"case_id": "c1", "assets": ["a1", "a2", "gone"], "note": "财产"}
+
+    async def write(pipe: Pipeline) -> None:
+        pipe.multi()  # type: ignore[no-untyped-call]
+        records.put(pipe, records.case_key("c1"), case)
+        records.put(pipe, records.asset_key("a1"), {"asset_id": "a1"})
+        records.put(pipe, records.asset_key("a2"), {"asset_id": "a2"})
+        records.put(pipe, records.queue_key("k"), ["a1", "a2"])
+
+    await records.transact([records.case_key("c1")], write)
+    assert await records.case("c1") == case
+    assert [a["asset_id"] for a in await records.assets_of(case)] == ["a1", "a2"]
+    assert await records.load_queue(store, records.queue_key("k")) == ["a1", "a2"]
+    assert await records.load_queue(store, records.queue_key("none")) == []
+    many = await records.load_many(store, [records.asset_key("a2"), records.asset_key("gone")])
+    assert many == [{"asset_id": "a2"}, None]
+
+
+async def test_a_transaction_runs_again_when_a_watched_record_changed_under_it(
+    store: aioredis.Redis, contract_prefix: str
+) -> None:
+    records = AssetRecords(store, KeySpace(contract_prefix, "asset_control"))
+    key = records.case_key("c1")
+    await store.set(key, '{"n": 0}')
+    runs: list[int] = []
+
+    async def increment(pipe: Pipeline) -> int:
+        case: Any = await records.load(pipe, key)
+        runs.append(case["n"])
+        if len(runs) == 1:
+            await store.set(key, '{"n": 10}')  # another writer, between the read and EXEC
+        pipe.multi()  # type: ignore[no-untyped-call]
+        records.put(pipe, key, {"n": case["n"] + 1})
+        return int(case["n"]) + 1
+
+    assert await records.transact([key], increment) == 11
+    assert runs == [0, 10] and await records.case("c1") == {"n": 11}
+
+
+async def test_the_query_schedule_takes_due_work_fairly(
+    store: aioredis.Redis, contract_prefix: str
+) -> None:
+    work = AssetRecords(store, KeySpace(contract_prefix, "asset_control")).work
+    async with store.pipeline(transaction=True) as pipe:
+        pipe.multi()  # type: ignore[no-untyped-call]
+        for unit in range(20):
+            work.schedule_query(pipe, f"q|big|1|{unit}", "苏1283", 1_000)
+        work.schedule_query(pipe, "q|small|1|0", "苏1282", 2_000)
+        work.schedule_query(pipe, "q|later|1|0", "苏1281", 9_000)
+        work.schedule_control(pipe, "asset-1", 1_500)
+        await pipe.execute()
+    due = await work.due(5_000, 100)
+    assert "q|small|1|0" in due and "c|asset-1" in due and "q|later|1|0" not in due
+    assert sum(m.startswith("q|big|") for m in due) < 20  # a share per case per round
+    assert await work.count(5_000) >= len(due)
+    assert sorted(await work.queued_cases()) == ["big", "later", "small"]
+    async with store.pipeline(transaction=True) as pipe:
+        pipe.multi()  # type: ignore[no-untyped-call]
+        work.unschedule_query(pipe, *[f"q|big|1|{u}" for u in range(20)])
+        work.unschedule_control(pipe, "asset-1")
+        await pipe.execute()
+    assert await work.due(5_000, 100) == ["q|small|1|0"]
+
+
+def a_clock(clock_id: str, subject: str, due: dt.datetime, provisional: bool) -> ClockState:
+    return ClockState(
+        clock_id=clock_id, rule_id="intake.docket", subject_id=subject, court_code="苏1283",
+        cycle=1, status=Status.RUNNING, started_at=START, limit=7, due_at=due, last_day=None,
+        provisional=provisional, unknown_years=[],
+    )  # fmt: skip
+
+
+async def test_the_clock_store_keeps_states_indexes_and_the_schedule(
+    store: aioredis.Redis, contract_prefix: str, tmp_path: Any
+) -> None:
+    clocks = ClockStore(store, KeySpace(contract_prefix, "deadlines"))
+    rules = ClockRules(
+        catalogue(), PeriodCounter(StatutoryCalendar.load(CalendarSettings(dir=tmp_path)))
+    )
+    soon = dt.datetime(2026, 3, 9, 18, 0, tzinfo=CHINA_TZ)
+    later = soon + dt.timedelta(days=3)
+    first, second = a_clock("k1", "case-1", soon, True), a_clock("k2", "case-1", later, False)
+
+    def save(pipe: Pipeline, states: dict[str, ClockState]) -> int:
+        for state in (first, second):
+            clocks.save(pipe, state, rules.next_timer(state))
+        return len(states)
+
+    assert await clocks.change_clocks(["k1", "k2"], save) == 0  # none existed before
+    assert [c.clock_id for c in await clocks.clocks_of("case-1")] == ["k1", "k2"]
+    assert (await clocks.get("k1")) == first and await clocks.get("none") is None
+    assert await clocks.scheduled() == 2 and await clocks.provisional() == {"k1"}
+    earliest = await clocks.earliest()
+    assert earliest is not None and earliest <= soon
+    assert await clocks.due(later + dt.timedelta(days=30), 10) == ["k1", "k2"]
+    async with store.pipeline(transaction=True) as pipe:
+        pipe.multi()  # type: ignore[no-untyped-call]
+        clocks.unschedule(pipe, "k1")
+        clocks.keep_early_stop(pipe, "asset.network-query", "case-1", {"event_id": "e1"})
+        await pipe.execute()
+    assert await clocks.scheduled() == 1
+    assert await clocks.early_stops(store, [("asset.network-query", "case-1")]) == {
+        ("asset.network-query", "case-1"): {"event_id": "e1"}
+    }
+    ttl = await store.ttl(clocks.early_stop_key("asset.network-query", "case-1"))
+    assert 0 < ttl <= 7 * 24 * 3600
+
+
+async def test_the_outbox_keeps_staged_events_in_order(
+    store: aioredis.Redis, contract_prefix: str
+) -> None:
+    outbox = Outbox(KeySpace(contract_prefix, "intake"))
+    events = [case_filed_event(f"c{n}") for n in range(3)]
+    async with store.pipeline(transaction=True) as pipe:
+        pipe.multi()  # type: ignore[no-untyped-call]
+        for event in events:
+            outbox.stage(pipe, event)
+        await pipe.execute()
+    entries: Any = await store.xrange(outbox.stream)
+    staged = [decode_event(fields[b"event"]).event_id for _, fields in entries]
+    assert staged == [event.event_id for event in events]

@@ -1,0 +1,129 @@
+"""Asset control's handlers on the in-memory repository: a filed case's query, its answers,
+controls within the claim, the over-seizure and hand-control refusals, the waiting seizure
+that takes effect when the first goes, and separation of duties in disposal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from services.asset_control.agency import AgencySettings
+from services.asset_control.domain import OverSeizure, QueryRef, asset_id_for
+from services.asset_control.handlers import AssetControl
+from tests.factories import START
+from tests.fakes import in_memory_context, person, staged_types
+from tools.demo import credit_code
+from zhixing.assets import CHANNELS, PriceMethod, SaleMode
+from zhixing.auth import Role, ScopeError
+from zhixing.clock import SimulatedClock
+from zhixing.errors import Conflict, Invalid
+from zhixing.v1 import agency_gateway_pb2 as agency_pb
+from zhixing.v1 import case_events_pb2
+
+OFFICER = person(Role.OFFICER, subject="o-1")
+HOUSE = agency_pb.AgencyAsset(
+    asset_key="real_estate:h1", kind="real_estate", description="房屋", value_fen=5_000_000,
+    online_control=False, location_division="321283",
+)  # fmt: skip
+DEPOSIT = agency_pb.AgencyAsset(
+    asset_key="bank_deposit:d1", kind="bank_deposit", description="存款", value_fen=3_000,
+    online_control=True, location_division="321283",
+)  # fmt: skip
+
+
+def asset_control() -> AssetControl:
+    return AssetControl(in_memory_context("asset_control", SimulatedClock(START)), AgencySettings())
+
+
+async def file(control: AssetControl, case_id: str, claim_fen: int) -> None:
+    filed = case_events_pb2.CaseFiled(
+        case_id=case_id, court_code="苏1283", case_number=f"（2026）苏1283执{case_id}号",
+        claim_amount_fen=claim_fen,
+        debtors=[case_events_pb2.Party(name="某公司", id_number=credit_code(7))],
+    )  # fmt: skip
+    async with control.records.redis.pipeline(transaction=True) as pipe:
+        pipe.multi()  # type: ignore[no-untyped-call]
+        control.query.on_case_filed(pipe, filed, f"event-{case_id}")
+        await pipe.execute()
+
+
+async def answer(control: AssetControl, case_id: str, found: dict[str, list[Any]]) -> list[str]:
+    """Every channel of the case's one debtor answers: ``found`` by channel, else none."""
+    feedback = []
+    for unit, channel in enumerate(CHANNELS):
+        assets = found.get(channel.value, [])
+        feedback.append(agency_pb.Feedback(
+            feedback_id=f"f-{case_id}-{unit}", request_id=QueryRef(case_id, 1, unit, 1).request_id,
+            status="found" if assets else "none", assets=assets,
+        ))  # fmt: skip
+    return await control.apply_feedback_batch(feedback)
+
+
+async def test_a_filed_case_is_queried_on_every_channel_and_completes_when_all_answer() -> None:
+    control = asset_control()
+    await file(control, "c1", 10_000)
+    assert len(await control.query.due_work()) == len(CHANNELS)  # one unit per channel, now
+    outcomes = await answer(control, "c1", {"bank": [DEPOSIT], "real_estate": [HOUSE]})
+    assert outcomes == ["answered"] * len(CHANNELS)
+    assert await answer(control, "c1", {}) == ["duplicate"] * len(CHANNELS)  # redelivered
+    case = await control.records.case("c1")
+    assert case is not None and case["query"]["status"] == "completed"
+    deposit = await control.records.asset(asset_id_for("c1", DEPOSIT.asset_key))
+    # Money found online is frozen at once, for its exact balance (within the need).
+    assert deposit is not None and deposit["status"] == "control_pending"
+    assert (deposit["amount_fen"], case["reserved_fen"]) == (3_000, 3_000)
+    types = await staged_types(control.ctx)
+    assert types[0] == "NetworkQueryStarted" and types[-1] == "NetworkQueryCompleted"
+    assert types.count("AssetFound") == 2 and "ControlRequested" in types
+
+
+async def test_a_control_by_hand_names_its_ruling_and_stays_within_the_claim() -> None:
+    control = asset_control()
+    await file(control, "c2", 10_000)
+    await answer(control, "c2", {"real_estate": [HOUSE]})
+    house = asset_id_for("c2", HOUSE.asset_key)
+    with pytest.raises(Invalid, match="control_ref"):
+        await control.controls.control(house, identity=OFFICER, amount_fen=None, control_ref="")
+    with pytest.raises(OverSeizure, match="¶15"):
+        await control.controls.control(house, identity=OFFICER, amount_fen=None,
+                                       control_ref="（2026）苏1283执1号之一")  # fmt: skip
+    with pytest.raises(ScopeError):  # only a leader approves the exception
+        await control.controls.approve_exception(house, "不可分物", identity=OFFICER)
+    await control.controls.approve_exception(house, "不可分物", identity=person(Role.LEADER))
+    done = await control.controls.control(house, identity=OFFICER, amount_fen=None,
+                                          control_ref="（2026）苏1283执1号之一")  # fmt: skip
+    assert done == {"asset_id": house, "status": "controlled", "amount_fen": 5_000_000}
+
+
+async def test_a_waiting_seizure_takes_effect_when_the_first_is_released() -> None:
+    control = asset_control()
+    for case_id in ("c3", "c4"):
+        await file(control, case_id, 10_000_000)
+        await answer(control, case_id, {"real_estate": [HOUSE]})
+    first, second = asset_id_for("c3", HOUSE.asset_key), asset_id_for("c4", HOUSE.asset_key)
+    await control.controls.control(first, identity=OFFICER, amount_fen=None, control_ref="r1")
+    waiting = await control.controls.control(second, identity=OFFICER, amount_fen=None,
+                                             control_ref="")  # fmt: skip
+    assert waiting["status"] == "waiting"  # 轮候: behind the first, no ruling of its own yet
+    await control.controls.release(first, "已履行", identity=OFFICER)
+    promoted = await control.records.asset(second)
+    assert promoted is not None and promoted["status"] == "controlled"
+    assert promoted["rank"] == "from_waiting"
+
+
+async def test_whoever_controlled_an_asset_does_not_approve_its_sale() -> None:
+    control = asset_control()
+    await file(control, "c5", 10_000_000)
+    await answer(control, "c5", {"real_estate": [HOUSE]})
+    house = asset_id_for("c5", HOUSE.asset_key)
+    await control.controls.control(house, identity=OFFICER, amount_fen=None, control_ref="r1")
+    other = person(Role.OFFICER, subject="o-2")
+    with pytest.raises(Conflict, match="reference price"):
+        await control.disposal.start_sale(house, SaleMode.ONLINE_AUCTION, "", identity=other)
+    await control.disposal.start_reference_price(house, PriceMethod.APPRAISAL, identity=OFFICER)
+    await control.disposal.fix_reference_price(house, 4_800_000, identity=OFFICER)
+    with pytest.raises(ScopeError, match="分段办理"):
+        await control.disposal.start_sale(house, SaleMode.ONLINE_AUCTION, "", identity=OFFICER)
+    await control.disposal.start_sale(house, SaleMode.ONLINE_AUCTION, "", identity=other)
+    assert (await staged_types(control.ctx))[-1] == "SaleStarted"

@@ -1,0 +1,93 @@
+"""Intake's handlers on the in-memory repository: what each command records and stages,
+and what it refuses (no Kafka, no Redis)."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.intake.domain import ClosureMethod, FileCase
+from services.intake.handlers import IdempotencyConflict, Intake
+from services.intake.repository import CaseRecords, CaseStatus
+from tests.factories import START, filing
+from tests.fakes import in_memory_context, person, staged_types
+from zhixing.auth import Role, ScopeError
+from zhixing.clock import SimulatedClock
+from zhixing.errors import Conflict, NotFound
+
+CLERK = person(Role.CLERK)
+
+
+def intake() -> Intake:
+    ctx = in_memory_context("intake", SimulatedClock(START))
+    return Intake(ctx, CaseRecords(ctx.redis, ctx.keys))
+
+
+async def test_filing_dockets_numbers_and_stages_the_filing() -> None:
+    handlers = intake()
+    first = await handlers.receive(FileCase(**filing()), identity=CLERK, docket=True)
+    second = await handlers.receive(FileCase(**filing()), identity=CLERK, docket=True)
+    assert first.created and first.status is CaseStatus.FILED
+    assert first.case_number == "（2026）苏1283执1号"
+    assert second.case_number == "（2026）苏1283执2号"  # one sequence per court, type, year
+    record = await handlers.records.read(first.case_id)
+    assert record is not None and record.filed is not None
+    assert record.filed.claim_amount_fen == 12_345_600
+    types = await staged_types(handlers.ctx)
+    assert types.count("CaseFiled") == 2 and types.count("CaseNumberIssued") == 2
+
+
+async def test_an_idempotency_key_returns_the_first_filing_and_refuses_another_body() -> None:
+    handlers = intake()
+    body = FileCase(**filing())
+    first = await handlers.receive(body, identity=CLERK, idempotency_key="k1", docket=True)
+    again = await handlers.receive(body, identity=CLERK, idempotency_key="k1", docket=True)
+    assert (again.case_id, again.created) == (first.case_id, False)
+    changed = FileCase(**filing(claim_amount_fen=1))
+    with pytest.raises(IdempotencyConflict):
+        await handlers.receive(changed, identity=CLERK, idempotency_key="k1", docket=True)
+    assert (await staged_types(handlers.ctx)).count("CaseFiled") == 1
+
+
+async def test_only_a_clerk_of_the_court_files() -> None:
+    handlers = intake()
+    with pytest.raises(ScopeError):
+        await handlers.receive(FileCase(**filing()), identity=person(Role.OFFICER), docket=True)
+    with pytest.raises(ScopeError):
+        other_court = person(Role.CLERK, court="苏1282")
+        await handlers.receive(FileCase(**filing()), identity=other_court, docket=True)
+    assert await staged_types(handlers.ctx) == []
+
+
+async def test_an_application_is_docketed_or_refused_once() -> None:
+    handlers = intake()
+    received = await handlers.receive(FileCase(**filing()), identity=CLERK, docket=False)
+    assert received.status is CaseStatus.RECEIVED and not received.case_number
+    refused = await handlers.receive(FileCase(**filing()), identity=CLERK, docket=False)
+    docketed = await handlers.docket(received.case_id, identity=CLERK)
+    assert docketed.case_number == "（2026）苏1283执1号"
+    with pytest.raises(Conflict):
+        await handlers.docket(received.case_id, identity=CLERK)
+    await handlers.refuse(refused.case_id, "不属于本院管辖", identity=CLERK)
+    record = await handlers.records.read(refused.case_id)
+    assert record is not None and record.status is CaseStatus.REFUSED
+    with pytest.raises(NotFound):
+        await handlers.docket("no-such-case", identity=CLERK)
+
+
+async def test_after_filing_officer_notice_and_closure_in_their_order() -> None:
+    handlers = intake()
+    case_id = (await handlers.receive(FileCase(**filing()), identity=CLERK, docket=True)).case_id
+    officer = person(Role.OFFICER)
+    with pytest.raises(Conflict, match="no officer yet"):
+        await handlers.serve_notice(case_id, identity=officer)
+    with pytest.raises(ScopeError):  # an officer does not assign
+        await handlers.assign_officer(case_id, "o-1", "一组", identity=officer)
+    await handlers.assign_officer(case_id, "o-1", "一组", identity=CLERK)
+    with pytest.raises(Conflict, match="already assigned"):
+        await handlers.assign_officer(case_id, "o-2", "二组", identity=CLERK)
+    assert await handlers.serve_notice(case_id, identity=officer) == "2026-03-02"
+    await handlers.close(case_id, ClosureMethod.PERFORMED, identity=officer)
+    with pytest.raises(Conflict, match="closed"):
+        await handlers.close(case_id, ClosureMethod.PERFORMED, identity=officer)
+    types = await staged_types(handlers.ctx)
+    assert types[-3:] == ["OfficerAssigned", "ExecutionNoticeServed", "CaseClosed"]
