@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from services.audit_notary.handlers import CheckpointLoop, Notary, NotarySettings, signing_key
 from services.audit_notary.http_api import router
-from services.audit_notary.notary import CheckpointLoop, Notary, NotarySettings, signing_key
 from zhixing.builder import About, HostBuilder, Infrastructure
 from zhixing.projection import Projection
 from zhixing.service import ServiceHost

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 
-from services.audit_notary.notary import Notary
+from services.audit_notary.handlers import Notary
 from zhixing.anchor import checkpoint_view
 from zhixing.auth import CurrentIdentity
 from zhixing.errors import NotFound

@@ -7,7 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.command.actions import Action, CommandActions
+from services.command.domain import Action, visible_to
+from services.command.handlers import CommandActions
 from zhixing.auth import CurrentIdentity
 from zhixing.bounds import Days
 from zhixing.errors import Invalid, NotFound
@@ -109,7 +110,7 @@ async def get_command(
 ) -> dict[str, Any]:
     actions = _actions(request)
     record = await actions.get(command_id)
-    if record is None or not actions.visible_to(identity, record):
+    if record is None or not visible_to(identity, record):
         raise NotFound(f"no command {command_id} in your jurisdiction")
     return record
 

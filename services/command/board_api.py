@@ -11,8 +11,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
-from services.command.actions import REPLY_RULES
 from services.command.board import CLOCK_STATES, NODE_IDS, NODES, Board
+from services.command.domain import REPLY_RULES
 from zhixing.auth import READ_ONLY_ROLES, CurrentIdentity, Identity, Role, require_visible
 from zhixing.courts import Court, CourtLevel, UnknownCourtCode, directory
 from zhixing.errors import Invalid, NotFound

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from services.command.access_log import AccessLog
-from services.command.actions import CommandActions
 from services.command.actions_api import router as actions_router
 from services.command.board import Board
 from services.command.board_api import router as board_router
@@ -13,6 +12,7 @@ from services.command.dashboard import DashboardSettings
 from services.command.dashboard import mount as mount_dashboard
 from services.command.figures import CourtFigures
 from services.command.grpc_api import CommandQueries
+from services.command.handlers import CommandActions
 from services.command.http_api import router
 from services.command.projections import CaseOverviews
 from services.command.reactions import reconsideration_lapses

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.command.actions import CommandActions
+from services.command.handlers import CommandActions
 from zhixing.breaches import OnBreach
 
 

@@ -14,7 +14,7 @@ import httpx
 
 from services.agency_gateway.server import GatewayServer
 from services.asset_control.handlers import AssetControl
-from services.audit_notary.notary import NotarySettings
+from services.audit_notary.handlers import NotarySettings
 from services.deadlines.engine import DeadlineEngine
 from tests.conftest import Isolated
 from tools.simulator.platform import in_process_platform

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from services.audit_notary.notary import Notary, NotarySettings
+from services.audit_notary.handlers import Notary, NotarySettings
 from tests.conftest import AUDIT_PUBLIC_KEY, Isolated
 from tests.factories import filing
 from tests.integration.platform_stack import Stack, platform_stack

@@ -23,7 +23,7 @@ import httpx
 import jwt
 import pytest
 
-from services.audit_notary.notary import Notary, NotarySettings
+from services.audit_notary.handlers import Notary, NotarySettings
 from tests.conftest import Isolated
 from tests.factories import filing
 from tests.integration.platform_stack import Stack, platform_stack

@@ -16,7 +16,7 @@ from services.agency_gateway.server import GatewayServer, GatewaySettings
 from services.asset_control.agency import AgencySettings
 from services.asset_control.bootstrap import bootstrap as asset_control_bootstrap
 from services.audit_notary.bootstrap import bootstrap as notary_bootstrap
-from services.audit_notary.notary import NotarySettings
+from services.audit_notary.handlers import NotarySettings
 from services.command.bootstrap import bootstrap as command_bootstrap
 from services.command.clocks_api import DeadlinesLink
 from services.deadlines.bootstrap import bootstrap as deadlines_bootstrap

@@ -6,73 +6,52 @@ a clock (``command.acknowledge``).
 This module covers 督办 (urge: a reply within the days the order sets, no reply escalates)
 and 函告纠正 / 裁定纠正 (a letter asking the court to correct an act itself, or a direct
 correcting ruling; either may be met with a request for reconsideration within 5 days,
-执行规定 art 72). Records: JSON at ``command:command-action:<id>``, indexed per court.
+执行规定 art 72). The records are kept by ``repository.ActionRecords``; the vocabulary and
+the pure checks are in ``domain``.
 """
 
 from __future__ import annotations
 
 import uuid
-from enum import StrEnum
 from typing import Any
 
 from google.protobuf.message import Message
 from redis.asyncio.client import Pipeline
 
+from services.command.domain import (
+    MOVES,
+    RECONSIDERABLE,
+    REPLY_RULES,
+    Action,
+    command_centre,
+    of_jurisdiction,
+    visible_to,
+)
 from services.command.projections import CaseOverviews
-from zhixing.auth import Identity, Role, ScopeError, may_read, require_role
-from zhixing.courts import CourtLevel, UnknownCourtCode, covers, directory, parse_court_code
+from services.command.repository import ActionRecords
+from zhixing.auth import Identity, Role, ScopeError, require_role
+from zhixing.courts import covers
 from zhixing.errors import Conflict, Invalid, NotFound
-from zhixing.records import JsonRecords, ids_in_jurisdiction, log_act
+from zhixing.records import log_act
 from zhixing.rules import catalogue
 from zhixing.service import ServiceContext
-from zhixing.state import transact
 from zhixing.v1 import case_events_pb2
 from zhixing.v1 import command_events_pb2 as pb
-
-
-class Action(StrEnum):
-    URGE = "urge"  # 督办
-    CORRECTION_LETTER = "correction_letter"  # 函告纠正
-    CORRECTION_RULING = "correction_ruling"  # 裁定纠正
-    ELEVATE = "elevate"  # 提级执行: the issuing court takes the case
-    DESIGNATE = "designate"  # 指令执行: another court of the jurisdiction takes it
-    CONSOLIDATE = "consolidate"  # 集中执行: one debtor's cases to one court
-    CROSS = "cross"  # 交叉执行: one debtor's cases to a court other than their own
-    LEND_OFFICERS = "lend_officers"  # 调配力量: officers lent for a joint operation
-
-
-MOVES = frozenset({Action.ELEVATE, Action.DESIGNATE})
-RECONSIDERABLE = frozenset(
-    {Action.CORRECTION_LETTER, Action.CORRECTION_RULING, Action.ELEVATE, Action.DESIGNATE}
-)
-REPLY_RULES = {
-    Action.URGE: "command.urge-reply",
-    Action.CORRECTION_LETTER: "command.correction-reply",
-}
 
 
 class CommandActions:
     def __init__(self, ctx: ServiceContext, overviews: CaseOverviews) -> None:
         self.ctx = ctx
         self.overviews = overviews
-        self.records = JsonRecords(ctx.redis, ctx.keys, "command-action")
-
-    def index(self, court: str) -> str:
-        return self.ctx.keys.key("command-actions", court)
+        self.records = ActionRecords(ctx.redis, ctx.keys)
 
     async def get(self, command_id: str) -> dict[str, Any] | None:
         return await self.records.get(command_id)
 
-    @staticmethod
-    def visible_to(identity: Identity, record: dict[str, Any]) -> bool:
-        courts = (record["target_court"], record["issuing_court"], record.get("to_court"),
-                  record.get("lend_to_court"))  # fmt: skip
-        return any(court and may_read(identity, court) for court in courts)
-
     async def list_for(self, identity: Identity) -> list[dict[str, Any]]:
         """Every command action the identity may read, its court's and its jurisdiction's."""
-        ids = await ids_in_jurisdiction(self.ctx.redis, self.index, identity.court_code)
-        return [r for r in await self.records.many(ids) if self.visible_to(identity, r)]
+        found = await self.records.in_jurisdiction(identity.court_code)
+        return [r for r in found if visible_to(identity, r)]
 
     def _stage(self, pipe: Pipeline, payload: Message, command_id: str, court: str,
                identity: Identity) -> None:  # fmt: skip
@@ -86,7 +65,7 @@ class CommandActions:
         self, *, identity: Identity, action: Action, case_id: str, instruction: str,
         reply_working_days: int | None, to_court: str | None = None,
     ) -> dict[str, Any]:  # fmt: skip
-        _command_centre(identity)
+        command_centre(identity)
         if action in (Action.CONSOLIDATE, Action.CROSS, Action.LEND_OFFICERS):
             raise Invalid(f"a {action.value} has its own request", loc=("body", "action"))
         case = await self.overviews.get(case_id)
@@ -139,16 +118,14 @@ class CommandActions:
         async def body(pipe: Pipeline) -> dict[str, Any]:
             pipe.multi()  # type: ignore[no-untyped-call]
             self._log(record, "issued", identity)
-            self.records.put(pipe, command_id, record)
-            pipe.sadd(self.index(identity.court_code), command_id)
-            pipe.sadd(self.index(target), command_id)
+            self.records.add(pipe, record, courts=[identity.court_code, target])
             self._stage(pipe, issued, command_id, target, identity)
             if destination is not None:
                 self._move(pipe, case_id, target, destination, action.value, command_id,
                            instruction, identity)  # fmt: skip
             return record
 
-        result: dict[str, Any] = await transact(self.ctx.redis, [], body)
+        result: dict[str, Any] = await self.records.transact(body)
         return result
 
     # --- one debtor's cases: consolidation and cross execution (¶26) ---------------------------
@@ -179,8 +156,8 @@ class CommandActions:
     ) -> list[dict[str, Any]]:  # fmt: skip
         """Consolidate (集中执行) or cross-execute (交叉执行) one debtor's cases: each case not
         already there moves to ``to_court``, one command per case, in one transaction."""
-        _command_centre(identity)
-        _of_jurisdiction(identity, to_court, "to_court")
+        command_centre(identity)
+        of_jurisdiction(identity, to_court, "to_court")
         cases = []
         for case_id in await self.overviews.cases_of_debtor(debtor_id):
             case = await self.overviews.get(case_id)
@@ -210,9 +187,7 @@ class CommandActions:
                     "issued_at": self.ctx.clock.now().isoformat(), "history": [],
                 }  # fmt: skip
                 self._log(record, "issued", identity)
-                self.records.put(pipe, command_id, record)
-                for party in (identity.court_code, court, to_court):
-                    pipe.sadd(self.index(party), command_id)
+                self.records.add(pipe, record, courts=(identity.court_code, court, to_court))
                 issued = pb.CommandIssued(
                     command_id=command_id, action=action.value, case_id=case_id,
                     issuing_court=identity.court_code, target_court=court,
@@ -226,7 +201,7 @@ class CommandActions:
                 records.append(record)
             return records
 
-        result: list[dict[str, Any]] = await transact(self.ctx.redis, [], body)
+        result: list[dict[str, Any]] = await self.records.transact(body)
         return result
 
     async def lend_officers(
@@ -235,9 +210,9 @@ class CommandActions:
     ) -> dict[str, Any]:  # fmt: skip
         """调配力量: officers of one court lent to another for a joint operation; the lending
         court acknowledges on the acknowledgement clock."""
-        _command_centre(identity)
-        _of_jurisdiction(identity, from_court, "from_court")
-        _of_jurisdiction(identity, to_court, "to_court")
+        command_centre(identity)
+        of_jurisdiction(identity, from_court, "from_court")
+        of_jurisdiction(identity, to_court, "to_court")
         if from_court == to_court:
             raise Invalid("officers are lent to another court", loc=("body", "to_court"))
         command_id = str(uuid.uuid4())
@@ -260,13 +235,11 @@ class CommandActions:
         async def body(pipe: Pipeline) -> dict[str, Any]:
             pipe.multi()  # type: ignore[no-untyped-call]
             self._log(record, "issued", identity)
-            self.records.put(pipe, command_id, record)
-            for party in (identity.court_code, from_court, to_court):
-                pipe.sadd(self.index(party), command_id)
+            self.records.add(pipe, record, courts=(identity.court_code, from_court, to_court))
             self._stage(pipe, issued, command_id, from_court, identity)
             return record
 
-        result: dict[str, Any] = await transact(self.ctx.redis, [], body)
+        result: dict[str, Any] = await self.records.transact(body)
         return result
 
     async def _destination(
@@ -285,7 +258,7 @@ class CommandActions:
         if to_court is None:
             raise Invalid("a designation names the court that takes the case",
                           loc=("body", "to_court"))  # fmt: skip
-        _of_jurisdiction(identity, to_court, "to_court")
+        of_jurisdiction(identity, to_court, "to_court")
         if to_court == identity.court_code:
             raise Invalid("taking the case to the issuing court is an elevation (elevate)",
                           loc=("body", "to_court"))  # fmt: skip
@@ -319,7 +292,7 @@ class CommandActions:
         return await self.records.change(
             command_id,
             act_and_show,
-            visible=lambda record: self.visible_to(identity, record),
+            visible=lambda record: visible_to(identity, record),
             missing=f"no command {command_id} in your jurisdiction",
         )
 
@@ -415,22 +388,3 @@ class CommandActions:
         """The reconsideration period ran out (the deadline engine's breach): the
         instruction stands."""
         await self.records.set_once(command_id, "reconsideration_closed", True)
-
-
-def _command_centre(identity: Identity) -> None:
-    """Command actions come from the command role of a court above the basic level."""
-    require_role(identity, Role.COMMAND)
-    if parse_court_code(identity.court_code).level is CourtLevel.BASIC:
-        raise ScopeError("a basic court's command role issues no command actions")
-
-
-def _of_jurisdiction(identity: Identity, court: str, field: str) -> None:
-    """Refuse a court that is unknown (422, naming ``field``) or outside the jurisdiction
-    (403, as every act outside one's jurisdiction is refused)."""
-    try:
-        directory().lookup(court)
-    except UnknownCourtCode as exc:
-        raise Invalid(str(exc), loc=("body", field)) from None
-    if not covers(identity.court_code, court):
-        raise ScopeError(f"{field}: {court} is not a court of {identity.court_code}'s "
-                         "jurisdiction")  # fmt: skip

@@ -7,11 +7,7 @@ signs nothing more. It keeps the RFC 6962 leaf hash of every record, and signs c
 (size, Merkle root, last record hash, time) with an Ed25519 key read from a file that no
 Redis ever holds, published on ``zhixing.audit.checkpoints``. From the leaf hashes it
 answers inclusion proofs (one record in a checkpoint) and consistency proofs (a checkpoint
-extends an earlier one).
-
-Keys (under ``audit_notary:``): ``leaves:<chain>`` (list of 32-byte leaf hashes),
-``state:<chain>`` (size, last record hash, alarm), ``checkpoint:<chain>`` (the latest
-signed checkpoint, serialized).
+extends an earlier one). Its records are kept by ``repository.NotaryRecords``.
 """
 
 from __future__ import annotations
@@ -28,15 +24,14 @@ from google.protobuf.message import Message
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.audit_notary.repository import NotaryRecords
 from zhixing.anchor import ChainFollower, load_signing_key, sign_checkpoint
-from zhixing.audit import GENESIS_HASH
 from zhixing.courts import SUPREME_COURT
 from zhixing.errors import Conflict, NotFound
 from zhixing.events import AUDIT_RECORDS_APPENDED, Event
 from zhixing.merkle import Frontier, consistency_proof, inclusion_proof, root_of
 from zhixing.projection import Transaction
 from zhixing.service import ServiceContext
-from zhixing.state import as_bytes, text_hash
 from zhixing.v1 import audit_events_pb2, envelope_pb2
 
 log = structlog.get_logger(__name__)
@@ -74,20 +69,15 @@ class Notary:
     ) -> None:  # fmt: skip
         self.ctx = ctx
         self.settings = settings
-        self.redis = ctx.redis
+        self.records = NotaryRecords(ctx.redis, ctx.keys, chain)
         self.key = key
         self.chain = chain
-        self.leaves_key = ctx.keys.key("leaves", chain)
-        self.state_key = ctx.keys.key("state", chain)
-        self.checkpoint_key = ctx.keys.key("checkpoint", chain)
         self._frontier = Frontier()  # the signer's tree, caught up from the leaves
 
     # --- following the chain (a projection of zhixing.audit.records) ---------------------
 
     async def state(self) -> tuple[int, str, str]:
-        stored = text_hash(await self.redis.hgetall(self.state_key))
-        return (int(stored.get("size", 0)), stored.get("last_hash", GENESIS_HASH),
-                stored.get("alarm", ""))  # fmt: skip
+        return await self.records.state()
 
     async def __call__(self, events: Sequence[Event[Message]], tx: Transaction) -> None:
         size, last_hash, alarm = await self.state()
@@ -110,18 +100,12 @@ class Notary:
                     alarm = f"the chain broke at record {seq}: {exc}"
                     log.error("AUDIT CHAIN BROKEN: the notary signs nothing more", reason=alarm)
                     break
-        if leaves:
-            tx.pipe.rpush(self.leaves_key, *leaves)
-        state: dict[str, str | int] = {"size": follower.size, "last_hash": follower.last_hash}
-        if alarm:
-            state["alarm"] = alarm
-        tx.pipe.hset(self.state_key, mapping=state)  # type: ignore[arg-type]
+        self.records.followed(tx.pipe, leaves, follower.size, follower.last_hash, alarm)
 
     # --- signing --------------------------------------------------------------------------
 
     async def latest(self) -> audit_events_pb2.AuditCheckpoint | None:
-        raw = await self.redis.get(self.checkpoint_key)
-        return audit_events_pb2.AuditCheckpoint.FromString(as_bytes(raw)) if raw else None
+        return await self.records.latest()
 
     async def checkpoint(self, *, force: bool = False) -> audit_events_pb2.AuditCheckpoint | None:
         """Sign the chain as followed so far if it grew (and the interval passed, or enough
@@ -141,14 +125,14 @@ class Notary:
                 return None
         if self._frontier.size > size:
             self._frontier = Frontier()  # the leaves were rebuilt (a replay): catch up anew
-        for leaf in await self.redis.lrange(self.leaves_key, self._frontier.size, size - 1):
-            self._frontier.append(as_bytes(leaf))
+        for leaf in await self.records.leaves(self._frontier.size, size - 1):
+            self._frontier.append(leaf)
         root = self._frontier.root()
         signed = sign_checkpoint(
             self.key, chain=self.chain, size=size, root=root, last_record_hash=last_hash, at=now
         )
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.set(self.checkpoint_key, signed.SerializeToString())
+        async with self.ctx.redis.pipeline(transaction=True) as pipe:
+            self.records.save_checkpoint(pipe, signed)
             self.ctx.stage(pipe, signed, aggregate_id=self.chain, court_code=SUPREME_COURT,
                            actor=ACTOR)  # fmt: skip
             await pipe.execute()
@@ -158,7 +142,7 @@ class Notary:
     # --- proofs -----------------------------------------------------------------------------
 
     async def _leaves(self, size: int) -> list[bytes]:
-        return [as_bytes(leaf) for leaf in await self.redis.lrange(self.leaves_key, 0, size - 1)]
+        return await self.records.leaves(0, size - 1)
 
     async def _signed_size(self, size: int | None) -> tuple[int, audit_events_pb2.AuditCheckpoint]:
         latest = await self.latest()
