@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from services.dispute_coordinator.disputes import Disputes
+from services.dispute_coordinator.handlers import Disputes
 from services.dispute_coordinator.http_api import router
 from services.dispute_coordinator.reactions import reconsideration_lapses
+from services.dispute_coordinator.repository import DisputeRecords
 from zhixing.builder import About, HostBuilder, Infrastructure
-from zhixing.bus import Projection
 from zhixing.courts import directory
 from zhixing.known_cases import KnownCases, known_cases_router
+from zhixing.projection import Projection
 from zhixing.service import ServiceHost
 from zhixing.topics import CASE_EVENTS, DEADLINE_EVENTS
 
@@ -26,7 +27,7 @@ def bootstrap(infra: Infrastructure | None = None) -> ServiceHost:
     service = HostBuilder(ABOUT, infra)
     ctx = service.ctx
     known = KnownCases(ctx.redis, ctx.keys)
-    disputes = Disputes(ctx, directory(), known)
+    disputes = Disputes(ctx, DisputeRecords(ctx.redis, ctx.keys), directory(), known)
     # The one service an outside agency may call: it sees the disputes it is party to.
     service.routes(
         known_cases_router(), router, known_cases=known, disputes=disputes, admits_agencies=True

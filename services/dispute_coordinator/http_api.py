@@ -7,7 +7,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.dispute_coordinator.disputes import AgencyKind, Disputes
+from services.dispute_coordinator.domain import AgencyKind
+from services.dispute_coordinator.handlers import Disputes
 from zhixing.auth import CurrentIdentity
 from zhixing.bounds import FenOrZero
 from zhixing.errors import NotFound

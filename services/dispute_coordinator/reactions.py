@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.dispute_coordinator.disputes import Disputes
+from services.dispute_coordinator.handlers import Disputes
 from zhixing.breaches import OnBreach
 
 

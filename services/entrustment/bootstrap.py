@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from services.entrustment.entrustments import Entrustments
+from services.entrustment.handlers import Entrustments
 from services.entrustment.http_api import router
 from services.entrustment.reactions import case_moves, start_breaches
+from services.entrustment.repository import EntrustmentRecords
 from zhixing.builder import About, HostBuilder, Infrastructure
-from zhixing.bus import Projection
 from zhixing.courts import directory
 from zhixing.known_cases import KnownCases, known_cases_router
+from zhixing.projection import Projection
 from zhixing.service import ServiceHost
 from zhixing.topics import CASE_EVENTS, DEADLINE_EVENTS
 
@@ -25,7 +26,7 @@ def bootstrap(infra: Infrastructure | None = None) -> ServiceHost:
     service = HostBuilder(ABOUT, infra)
     ctx = service.ctx
     known = KnownCases(ctx.redis, ctx.keys)
-    entrustments = Entrustments(ctx, directory(), known)
+    entrustments = Entrustments(ctx, EntrustmentRecords(ctx.redis, ctx.keys), directory(), known)
     service.routes(known_cases_router(), router, known_cases=known, entrustments=entrustments)
     service.project(
         Projection("known-cases", [CASE_EVENTS], known),

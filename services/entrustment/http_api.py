@@ -9,7 +9,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.entrustment.entrustments import Entrustments, MatterType
+from services.entrustment.domain import MatterType
+from services.entrustment.handlers import Entrustments
 from zhixing.assets import AssetKind, Measure
 from zhixing.auth import CurrentIdentity
 from zhixing.bounds import Fen

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.entrustment.entrustments import Entrustments
+from services.entrustment.handlers import Entrustments
 from zhixing.breaches import OnBreach
 from zhixing.known_cases import OnCaseMoved
 

@@ -1,110 +1,61 @@
-"""Enforcement disputes (执行争议协调, ¶27; 执行规定 arts 67–72).
-
-Between courts: the courts negotiate; if that fails the dispute goes up level by level,
-each court between a party and the common superior forwarding it with its opinion; the
-common superior issues a binding plan within 1 month (and may order disputed money into
-an account); each party court implements it within 15 working days or asks for
-reconsideration within 5 days. Conflicting instruments over one relationship stop
-enforcement in every court at once, until lifted.
-
-Between a court and an agency: negotiation, then a written report to the same-level
-政法委; where the superior court must coordinate with the departments, the court reports
-to it within 5 working days and it starts within 10.
-
-Coordination pauses the affected cases' closing clocks (DisputeCoordinationStarted/Ended).
-Records: JSON at ``dispute_coordinator:dispute:<id>``; an index per court and per agency.
-"""
+"""The dispute coordinator's handlers, one method per command: each checks who may act
+(the ``domain``'s checks), records the change through the ``repository`` and stages its
+events in the same transaction. The course of a dispute is told in ``domain``."""
 
 from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Sequence
-from enum import StrEnum
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 from google.protobuf.message import Message
 from redis.asyncio.client import Pipeline
 
-from zhixing.auth import Identity, Role, ScopeError, may_read, require_role
-from zhixing.courts import CourtDirectory, UnknownCourtCode
-from zhixing.errors import Conflict, Invalid, NotFound
+from services.dispute_coordinator import domain
+from services.dispute_coordinator.domain import STOP_REASON, Status
+from services.dispute_coordinator.repository import DisputeRecords
+from zhixing.auth import Identity, Role
+from zhixing.courts import CourtDirectory
+from zhixing.errors import Invalid, NotFound
 from zhixing.known_cases import KnownCases
-from zhixing.records import JsonRecords, ids_in_jurisdiction, log_act
-from zhixing.rules import catalogue
+from zhixing.records import log_act
 from zhixing.service import ServiceContext
-from zhixing.state import as_text, transact
 from zhixing.v1 import dispute_events_pb2 as pb
 
-
-class AgencyKind(StrEnum):
-    PROCURATORATE = "procuratorate"  # 检察院
-    POLICE = "police"  # 公安
-    TAX = "tax"  # 税务
-    CUSTOMS = "customs"  # 海关
-    NATURAL_RESOURCES = "natural_resources"  # 自然资源
-    FINANCE = "finance"  # 金融
-    MARKET_REGULATION = "market_regulation"  # 市场监管
-
-
-class Status(StrEnum):
-    NEGOTIATING = "negotiating"
-    SETTLED = "settled"
-    FAILED = "negotiation_failed"
-    ESCALATING = "escalating"
-    REFERRED = "referred"  # at the common superior
-    PLANNED = "planned"
-    CLOSED = "closed"  # every court implemented
-    REPORTED = "reported_to_superior"  # court vs agency
-    DEPARTMENTS = "department_coordination"
-
-
-PARTY_ROLES = (Role.COORDINATOR, Role.OFFICER)
-SUPERIOR_ROLES = (Role.COORDINATOR, Role.COMMAND, Role.LEADER)
+T = TypeVar("T")
 
 
 class Disputes:
-    def __init__(self, ctx: ServiceContext, courts: CourtDirectory, known: KnownCases) -> None:
+    def __init__(
+        self, ctx: ServiceContext, records: DisputeRecords, courts: CourtDirectory,
+        known: KnownCases,
+    ) -> None:  # fmt: skip
         self.ctx = ctx
+        self.records = records
         self.courts = courts
         self.known = known
-        self.records = JsonRecords(ctx.redis, ctx.keys, "dispute")
 
-    # --- records -----------------------------------------------------------------------------
-
-    def index(self, party: str) -> str:
-        return self.ctx.keys.key("party", party)
+    # --- reading -------------------------------------------------------------------------------
 
     async def get(self, dispute_id: str) -> dict[str, Any] | None:
         return await self.records.get(dispute_id)
 
     def involved(self, record: dict[str, Any]) -> list[str]:
         """Every court that takes part: the parties, the forwarders, the common superior."""
-        courts = list(record["courts"])
-        escalation = record.get("escalation")
-        if escalation:
-            for branch in escalation["branches"]:
-                courts += branch["forwarders"]
-            courts.append(escalation["common_superior"])
-        if record.get("superior_court"):
-            courts.append(record["superior_court"])
-        return list(dict.fromkeys(courts))
+        return domain.involved(record)
 
     def visible_to(self, identity: Identity, record: dict[str, Any]) -> bool:
         """Courts involved and the courts above them; an agency its own disputes only."""
-        if identity.role is Role.AGENCY:
-            return bool(record.get("agency", {}).get("id") == identity.subject)
-        return any(may_read(identity, court) for court in self.involved(record))
+        return domain.visible_to(identity, record)
 
     async def list_for(self, identity: Identity) -> list[dict[str, Any]]:
         """Every dispute the identity may read: an agency's own; a court's, and for a court
         above, those of every court below it (the common superior sees what it coordinates)."""
         if identity.role is Role.AGENCY:
-            ids = sorted(
-                as_text(i) for i in await self.ctx.redis.smembers(self.index(identity.subject))
-            )
+            ids = await self.records.ids_of_party(identity.subject)
         else:
-            ids = await ids_in_jurisdiction(self.ctx.redis, self.index, identity.court_code)
+            ids = await self.records.ids_in_jurisdiction(identity.court_code)
         return [r for r in await self.records.many(ids) if self.visible_to(identity, r)]
 
     def _stage(
@@ -125,23 +76,7 @@ class Disputes:
         instruments: Sequence[dict[str, str]], positions: Sequence[dict[str, str]],
         documents: Sequence[str],
     ) -> dict[str, Any]:  # fmt: skip
-        require_role(identity, *PARTY_ROLES)
-        courts = list(dict.fromkeys(courts))
-        for index, court in enumerate(courts):
-            try:
-                self.courts.lookup(court)
-            except UnknownCourtCode as exc:
-                raise Invalid(str(exc), loc=("body", "courts", index)) from None
-        if agency is None and len(courts) < 2:
-            raise Invalid(
-                "a dispute between courts names two or more courts", loc=("body", "courts")
-            )
-        if agency is not None and len(courts) != 1:
-            raise Invalid(
-                "a dispute with an agency names the one court in it", loc=("body", "courts")
-            )
-        if identity.court_code not in courts:
-            raise ScopeError(f"{identity.court_code} is not a party to this dispute")
+        courts = domain.check_parties(identity, courts, agency, self.courts)
         for index, case_id in enumerate(case_ids):
             case = await self.known.get(case_id)
             if case is None or case["court_code"] not in courts:
@@ -149,31 +84,14 @@ class Disputes:
                     f"case {case_id} is not a case of {', '.join(courts)}",
                     loc=("body", "case_ids", index),
                 )
-        for index, instrument in enumerate(instruments):
-            if instrument["court_code"] not in courts:
-                raise Invalid(
-                    f"instrument of {instrument['court_code']}: not a party court",
-                    loc=("body", "conflicting_instruments", index, "court_code"),
-                )
+        domain.check_instruments(instruments, courts)
         dispute_id = str(uuid.uuid4())
-        record: dict[str, Any] = {
-            "dispute_id": dispute_id,
-            "kind": "agency" if agency else "courts",
-            "courts": courts,
-            "agency": agency or {},
-            "subject": subject,
-            "asset_key": asset_key,
-            "case_ids": list(case_ids),
-            "case_numbers": list(case_numbers),
-            "conflicting_instruments": list(instruments),
-            "positions": list(positions),
-            "documents": list(documents),
-            "status": Status.NEGOTIATING.value,
-            "stops": {},
-            "negotiation": [],
-            "history": [],
-            "opened_at": self.ctx.clock.now().isoformat(),
-        }
+        record = domain.new_dispute(
+            dispute_id=dispute_id, courts=courts, agency=agency, subject=subject,
+            asset_key=asset_key, case_ids=case_ids, case_numbers=case_numbers,
+            instruments=instruments, positions=positions, documents=documents,
+            opened_at=self.ctx.clock.now().isoformat(),
+        )  # fmt: skip
         opened = pb.DisputeOpened(
             dispute_id=dispute_id, kind=record["kind"], courts=courts,
             agency_kind=(agency or {}).get("kind", ""), agency_name=(agency or {}).get("name", ""),
@@ -195,7 +113,7 @@ class Disputes:
                     stop = pb.EnforcementStopOrdered(
                         dispute_id=dispute_id, court_code=court,
                         case_ids=[c for c, k in cases.items() if k.get("court_code") == court],
-                        reason="对同一法律关系的执行文书冲突，立即停止执行",
+                        reason=STOP_REASON,
                     )  # fmt: skip
                     self._stage(pipe, stop, dispute_id, court, identity)
             for case_id, case in cases.items():
@@ -203,36 +121,22 @@ class Disputes:
                 self._stage(pipe, started, case_id, case["court_code"], identity)
             self.records.put(pipe, dispute_id, record)
             for party in [*courts, *([agency["id"]] if agency else [])]:
-                pipe.sadd(self.index(party), dispute_id)
+                self.records.index(pipe, party, dispute_id)
             return record
 
-        result: dict[str, Any] = await transact(self.ctx.redis, [], body)
-        return result
+        return await self.records.transact([], body)
 
     # --- acting on a dispute ---------------------------------------------------------------------
 
-    async def _act(self, dispute_id: str, identity: Identity, act: Any) -> Any:
+    async def _act(
+        self, dispute_id: str, identity: Identity,
+        act: Callable[[Pipeline, dict[str, Any]], Awaitable[T]],
+    ) -> T:  # fmt: skip
+        """Run ``act`` on a dispute ``identity`` may see (NotFound otherwise)."""
         return await self.records.change(
-            dispute_id,
-            act,
-            visible=lambda record: self.visible_to(identity, record),
+            dispute_id, act, visible=lambda record: self.visible_to(identity, record),
             missing=f"no dispute {dispute_id} in your jurisdiction",
-        )
-
-    def _party(self, identity: Identity, record: dict[str, Any]) -> str:
-        """The party ``identity`` speaks for: its court, or its agency."""
-        if identity.role is Role.AGENCY:
-            return str(record["agency"]["id"])
-        require_role(identity, *PARTY_ROLES)
-        if identity.court_code not in record["courts"]:
-            raise ScopeError(
-                f"{identity.court_code} is not a party to dispute {record['dispute_id']}"
-            )
-        return identity.court_code
-
-    def _status(self, record: dict[str, Any], *allowed: Status) -> None:
-        if record["status"] not in allowed:
-            raise Conflict(f"dispute {record['dispute_id']} is {record['status']}")
+        )  # fmt: skip
 
     def _end_coordination(self, pipe: Pipeline, record: dict[str, Any], identity: Identity) -> None:
         for case_id in record["case_ids"]:
@@ -255,10 +159,7 @@ class Disputes:
         """Record a round of negotiation; ``outcome`` is ongoing, settled or failed."""
 
         async def act(pipe: Pipeline, record: dict[str, Any]) -> dict[str, Any]:
-            party = self._party(identity, record)
-            self._status(record, Status.NEGOTIATING)
-            if outcome != "ongoing" and identity.role is Role.AGENCY:
-                raise ScopeError("the court records how the negotiation ended")
+            party = domain.negotiating_party(identity, record, outcome)
             pipe.multi()  # type: ignore[no-untyped-call]
             record["negotiation"].append(
                 {"party": party, "note": note, "at": self.ctx.clock.now().isoformat()}
@@ -285,24 +186,14 @@ class Disputes:
             self._log(record, f"negotiation_{outcome}", identity, note=note)
             return record
 
-        result: dict[str, Any] = await self._act(dispute_id, identity, act)
-        return result
+        return await self._act(dispute_id, identity, act)
 
     # --- between courts: escalation, plan, implementation --------------------------------------
 
     async def escalate(self, dispute_id: str, *, identity: Identity) -> dict[str, Any]:
         async def act(pipe: Pipeline, record: dict[str, Any]) -> dict[str, Any]:
-            self._party(identity, record)
-            if record["kind"] != "courts":
-                raise Conflict("a dispute with an agency goes to the 政法委 and the superior court")
-            self._status(record, Status.FAILED)
-            common = self.courts.common_superior(*record["courts"]).code
-            branches = []
-            for court in record["courts"]:
-                chain = self.courts.superiors(court)
-                branches.append(
-                    {"from_court": court, "forwarders": chain[: chain.index(common)], "next": 0}
-                )
+            domain.check_may_escalate(identity, record)
+            common, branches = domain.escalation_paths(record["courts"], self.courts)
             pipe.multi()  # type: ignore[no-untyped-call]
             record["escalation"] = {"common_superior": common, "branches": branches}
             record["status"] = Status.ESCALATING.value
@@ -316,12 +207,11 @@ class Disputes:
             self._refer_if_arrived(pipe, record, identity)
             return record
 
-        result: dict[str, Any] = await self._act(dispute_id, identity, act)
-        return result
+        return await self._act(dispute_id, identity, act)
 
     def _refer_if_arrived(self, pipe: Pipeline, record: dict[str, Any], identity: Identity) -> None:
         escalation = record["escalation"]
-        if all(b["next"] >= len(b["forwarders"]) for b in escalation["branches"]):
+        if domain.arrived(escalation):
             record["status"] = Status.REFERRED.value
             referred = pb.DisputeReferredToCommonSuperior(
                 dispute_id=record["dispute_id"], common_superior=escalation["common_superior"],
@@ -334,20 +224,12 @@ class Disputes:
         """A court on an escalation path sends the dispute up with its opinion."""
 
         async def act(pipe: Pipeline, record: dict[str, Any]) -> dict[str, Any]:
-            require_role(identity, *SUPERIOR_ROLES)
-            self._status(record, Status.ESCALATING)
+            waiting = domain.branches_waiting_for(identity, record)
             escalation = record["escalation"]
-            waiting = [b for b in escalation["branches"] if _holder(b) == identity.court_code]
-            if not waiting:
-                raise Conflict(f"dispute {dispute_id} is not waiting for {identity.court_code}")
             pipe.multi()  # type: ignore[no-untyped-call]
             for branch in waiting:
                 branch["next"] += 1
-                to_court = (
-                    branch["forwarders"][branch["next"]]
-                    if branch["next"] < len(branch["forwarders"])
-                    else escalation["common_superior"]
-                )
+                to_court = domain.next_court(branch, escalation)
                 forwarded = pb.DisputeForwarded(
                     dispute_id=dispute_id, from_court=identity.court_code, to_court=to_court,
                     opinion=opinion,
@@ -357,27 +239,15 @@ class Disputes:
             self._refer_if_arrived(pipe, record, identity)
             return record
 
-        result: dict[str, Any] = await self._act(dispute_id, identity, act)
-        return result
-
-    def _common_superior(self, identity: Identity, record: dict[str, Any]) -> str:
-        require_role(identity, *SUPERIOR_ROLES)
-        common = (
-            record["escalation"]["common_superior"]
-            if record.get("escalation")
-            else self.courts.common_superior(*record["courts"]).code
-        )
-        if identity.court_code != common:
-            raise ScopeError(f"only {common}, the common superior, decides this dispute")
-        return common
+        return await self._act(dispute_id, identity, act)
 
     async def issue_plan(
         self, dispute_id: str, plan: str, designated_account: str, amount_fen: int, *,
         identity: Identity,
     ) -> dict[str, Any]:  # fmt: skip
         async def act(pipe: Pipeline, record: dict[str, Any]) -> dict[str, Any]:
-            common = self._common_superior(identity, record)
-            self._status(record, Status.REFERRED)
+            common = domain.common_superior_of(identity, record, self.courts)
+            domain.require_status(record, Status.REFERRED)
             pipe.multi()  # type: ignore[no-untyped-call]
             record.update(
                 status=Status.PLANNED.value,
@@ -397,8 +267,7 @@ class Disputes:
             self._log(record, "plan_issued", identity)
             return record
 
-        result: dict[str, Any] = await self._act(dispute_id, identity, act)
-        return result
+        return await self._act(dispute_id, identity, act)
 
     def _deliver(
         self, pipe: Pipeline, record: dict[str, Any], court: str, plan: str, identity: Identity
@@ -413,10 +282,7 @@ class Disputes:
         self, dispute_id: str, report: str, *, identity: Identity
     ) -> dict[str, Any]:
         async def act(pipe: Pipeline, record: dict[str, Any]) -> dict[str, Any]:
-            court = self._party(identity, record)
-            self._status(record, Status.PLANNED)
-            if record["deliveries"].get(court) == "implemented":
-                raise Conflict(f"{court} reported the plan implemented already")
+            court = domain.court_implementing(identity, record)
             pipe.multi()  # type: ignore[no-untyped-call]
             record["deliveries"][court] = "implemented"
             done = pb.CoordinationPlanImplemented(
@@ -429,23 +295,13 @@ class Disputes:
                 self._lift_all(pipe, record, identity)
             return record
 
-        result: dict[str, Any] = await self._act(dispute_id, identity, act)
-        return result
+        return await self._act(dispute_id, identity, act)
 
     async def request_reconsideration(
         self, dispute_id: str, reason: str, *, identity: Identity
     ) -> dict[str, Any]:
         async def act(pipe: Pipeline, record: dict[str, Any]) -> dict[str, Any]:
-            court = self._party(identity, record)
-            self._status(record, Status.PLANNED)
-            if court in record["reconsideration_closed"]:
-                raise Conflict(
-                    f"the period to ask for reconsideration, "
-                    f"{catalogue().period_text('dispute.plan-reconsideration')}, has passed for "
-                    f"{court}: the plan binds"
-                )
-            if record["deliveries"].get(court) != "delivered":
-                raise Conflict(f"{court} has {record['deliveries'].get(court)} the plan")
+            court = domain.court_asking_reconsideration(identity, record)
             pipe.multi()  # type: ignore[no-untyped-call]
             record["deliveries"][court] = "reconsideration_requested"
             asked = pb.PlanReconsiderationRequested(
@@ -455,8 +311,7 @@ class Disputes:
             self._log(record, "reconsideration_requested", identity, reason=reason)
             return record
 
-        result: dict[str, Any] = await self._act(dispute_id, identity, act)
-        return result
+        return await self._act(dispute_id, identity, act)
 
     async def answer_reconsideration(
         self, dispute_id: str, court: str, answer: str, plan: str | None, *, identity: Identity
@@ -464,10 +319,7 @@ class Disputes:
         """The common superior keeps or changes its plan; the court then implements it."""
 
         async def act(pipe: Pipeline, record: dict[str, Any]) -> dict[str, Any]:
-            self._common_superior(identity, record)
-            self._status(record, Status.PLANNED)
-            if record["deliveries"].get(court) != "reconsideration_requested":
-                raise Conflict(f"{court} has not asked for reconsideration")
+            domain.check_may_answer_reconsideration(identity, record, court, self.courts)
             pipe.multi()  # type: ignore[no-untyped-call]
             if plan:
                 record["plan"]["text"] = plan
@@ -477,14 +329,11 @@ class Disputes:
             self._log(record, "reconsideration_answered", identity, court=court, answer=answer)
             return record
 
-        result: dict[str, Any] = await self._act(dispute_id, identity, act)
-        return result
+        return await self._act(dispute_id, identity, act)
 
     async def lift_stop(self, dispute_id: str, court: str, *, identity: Identity) -> dict[str, Any]:
         async def act(pipe: Pipeline, record: dict[str, Any]) -> dict[str, Any]:
-            self._common_superior(identity, record)
-            if record["stops"].get(court) != "stopped":
-                raise Conflict(f"enforcement in {court} is not stopped by this dispute")
+            domain.check_may_lift_stop(identity, record, court, self.courts)
             pipe.multi()  # type: ignore[no-untyped-call]
             record["stops"][court] = "lifted"
             lifted = pb.EnforcementStopLifted(dispute_id=dispute_id, court_code=court,
@@ -493,8 +342,7 @@ class Disputes:
             self._log(record, "stop_lifted", identity, court=court)
             return record
 
-        result: dict[str, Any] = await self._act(dispute_id, identity, act)
-        return result
+        return await self._act(dispute_id, identity, act)
 
     # --- court against agency -------------------------------------------------------------------
 
@@ -502,10 +350,7 @@ class Disputes:
         self, dispute_id: str, committee: str, report: str, *, identity: Identity
     ) -> dict[str, Any]:
         async def act(pipe: Pipeline, record: dict[str, Any]) -> dict[str, Any]:
-            self._party(identity, record)
-            if identity.role is Role.AGENCY or record["kind"] != "agency":
-                raise Conflict("the court reports a dispute with an agency to the 政法委")
-            self._status(record, Status.FAILED, Status.REPORTED, Status.DEPARTMENTS)
+            domain.check_may_report_to_committee(identity, record)
             pipe.multi()  # type: ignore[no-untyped-call]
             record["committee_report"] = {"committee": committee, "report": report}
             reported = pb.PoliticalCommitteeReported(
@@ -515,17 +360,13 @@ class Disputes:
             self._log(record, "committee_reported", identity, committee=committee)
             return record
 
-        result: dict[str, Any] = await self._act(dispute_id, identity, act)
-        return result
+        return await self._act(dispute_id, identity, act)
 
     async def report_to_superior(
         self, dispute_id: str, report: str, *, identity: Identity
     ) -> dict[str, Any]:
         async def act(pipe: Pipeline, record: dict[str, Any]) -> dict[str, Any]:
-            court = self._party(identity, record)
-            if identity.role is Role.AGENCY or not record.get("superior_must_coordinate"):
-                raise Conflict("only a dispute the superior must coordinate is reported to it")
-            self._status(record, Status.FAILED)
+            court = domain.court_reporting_to_superior(identity, record)
             superior = self.courts.lookup(court).superior or ""
             pipe.multi()  # type: ignore[no-untyped-call]
             record.update(status=Status.REPORTED.value, superior_court=superior)
@@ -537,19 +378,13 @@ class Disputes:
             self._log(record, "reported_to_superior", identity, superior=superior)
             return record
 
-        result: dict[str, Any] = await self._act(dispute_id, identity, act)
-        return result
+        return await self._act(dispute_id, identity, act)
 
     async def start_department_coordination(
         self, dispute_id: str, departments: Sequence[str], *, identity: Identity
     ) -> dict[str, Any]:
         async def act(pipe: Pipeline, record: dict[str, Any]) -> dict[str, Any]:
-            require_role(identity, *SUPERIOR_ROLES)
-            self._status(record, Status.REPORTED)
-            if identity.court_code != record["superior_court"]:
-                raise ScopeError(
-                    f"only {record['superior_court']} coordinates with the departments"
-                )
+            domain.check_coordinates_departments(identity, record)
             pipe.multi()  # type: ignore[no-untyped-call]
             record.update(status=Status.DEPARTMENTS.value, departments=list(departments))
             started = pb.DepartmentCoordinationStarted(
@@ -561,8 +396,7 @@ class Disputes:
             self._log(record, "department_coordination_started", identity)
             return record
 
-        result: dict[str, Any] = await self._act(dispute_id, identity, act)
-        return result
+        return await self._act(dispute_id, identity, act)
 
     async def close_reconsideration(self, dispute_id: str, court: str) -> None:
         """The period to ask for reconsideration ran out for ``court`` (the engine says so)."""
@@ -575,9 +409,3 @@ class Disputes:
 
         with contextlib.suppress(NotFound):
             await self.records.change(dispute_id, act)
-
-
-def _holder(branch: dict[str, Any]) -> str | None:
-    """The court a branch of the escalation waits for; None once it reached the top."""
-    forwarders: list[str] = branch["forwarders"]
-    return forwarders[branch["next"]] if branch["next"] < len(forwarders) else None
