@@ -15,6 +15,7 @@ __all__ = [
     "builder",  # the one builder every bootstrap.py uses
     "bus",  # exactly-once consumers of Kafka into Redis projections
     "clock",  # injected time
+    "clock_states",  # the one vocabulary of a statutory clock's state
     "court_directory_grpc",  # the court directory's gRPC servicer
     "courts",  # the court directory (法院名录)
     "dead_letters",  # messages no projection can apply, kept with their reason

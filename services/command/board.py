@@ -29,6 +29,7 @@ import redis.asyncio as aioredis
 from google.protobuf.message import Message
 
 from services.command.timelines import TIES
+from zhixing.clock_states import OPEN_STATES, condition_of
 from zhixing.events import Event
 from zhixing.projection import Transaction
 from zhixing.state import KeySpace, as_text, read_hashes, text_hash
@@ -69,7 +70,7 @@ CASE_CHANGES = (
     case_events_pb2.CaseHandlingCourtChanged,
 )
 
-CLOCK_STATES = ("running", "warned", "breached", "paused")
+CLOCK_STATES = tuple(state.value for state in OPEN_STATES)
 
 # Commands that stay pending after the receiving court signs for them, until it answers.
 ANSWERED_BY: dict[str, type[Message]] = {
@@ -240,12 +241,10 @@ class Board:
             if isinstance(payload, pb.ClockExtended):
                 for field in ("warned_at", "warning", "breached_at", "level", "escalated_to"):
                     clock.pop(field, None)
-        clock["state"] = (
-            "paused" if clock.get("paused")
-            else "breached" if clock.get("breached_at")
-            else "warned" if clock.get("warned_at")
-            else "running"
-        )  # fmt: skip
+        clock["state"] = condition_of(
+            cleared=False, paused=bool(clock.get("paused")),
+            breached=bool(clock.get("breached_at")), warned=bool(clock.get("warned_at")),
+        ).value  # fmt: skip
         if clock == before:
             return
         tx.pipe.delete(key)

@@ -24,6 +24,7 @@ from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from zhixing.clock import CHINA_TZ
+from zhixing.clock_states import ClockCondition, condition_of
 from zhixing.courts import superior_of
 from zhixing.periods import Due, PeriodCounter, Unit, end_of_day
 from zhixing.rules import Catalogue, EscalationTarget, Rule, WarningPoint
@@ -81,6 +82,18 @@ class ClockState:
     # Other courts that may read the clock (and the courts above them): a start event's
     # ``observer_courts`` field, e.g. the entrusting court of an entrustment.
     observers: list[str] = field(default_factory=list)
+
+    @property
+    def condition(self) -> ClockCondition:
+        """The clock's state in the platform's one vocabulary (``zhixing.clock_states``):
+        warned when a warning of its current due time fired."""
+        warned = any(
+            key.startswith("warn:") and key.endswith(f"@{self.due_version}") for key in self.fired
+        )
+        return condition_of(
+            cleared=self.status is Status.CLEARED, paused=self.status is Status.PAUSED,
+            breached=self.breached, warned=warned,
+        )  # fmt: skip
 
     def to_json(self) -> dict[str, Any]:
         # Field by field: dataclasses.asdict deep-copies and dominated the engine's profile.

@@ -32,6 +32,7 @@ def _view(state: ClockState, engine: DeadlineEngine) -> dict[str, Any]:
     rule = engine.rules.rule(state.rule_id)
     return {
         **state.to_json(),
+        "state": state.condition.value,
         "rule": {"title": rule.title, "source": rule.source, "unit": rule.period.unit.value},
         "next_timer": {"at": timer.at.isoformat(), "kind": timer.kind} if timer else None,
     }

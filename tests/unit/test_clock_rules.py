@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from services.command.board import CLOCK_STATES
 from services.deadlines.domain import ClockRules, ClockState, Signal, Status, clock_id_for
 from zhixing.clock import CHINA_TZ
+from zhixing.clock_states import ClockCondition, condition_of
 from zhixing.periods import PeriodCounter
 from zhixing.rules import Rule, load_catalogue
 from zhixing.v1 import deadline_events_pb2 as pb
@@ -196,3 +198,30 @@ def test_a_limit_set_by_the_act_is_used_up_to_the_rules_limit(rules: ClockRules)
         assert clock_id is not None
         state, _ = rules.open(rule, start, clock_id, None)
         assert state.last_day == dt.date.fromisoformat(last_day), asked
+
+
+def test_a_clock_states_its_condition_in_the_platform_vocabulary(rules: ClockRules) -> None:
+    """Running, warned (a warning of its current due time fired), breached, cleared; paused
+    first of all; an extension's new due time has no warning yet."""
+    rule = CATALOGUE.rule("asset.network-query")
+    state = open_clock(rules, rule)
+    assert state.condition is ClockCondition.RUNNING
+    rules.fire(state, state.due_at - dt.timedelta(seconds=1))
+    assert state.condition is ClockCondition.WARNED
+    rules.extend(state, added=2, approved_by="院长", approval_ref="批1", reason="复杂", at=START)
+    assert state.condition is ClockCondition.RUNNING
+    rules.fire(state, state.due_at)
+    assert state.condition is ClockCondition.BREACHED
+    rules.clear(state, signal(rule, rule.stops_on[0], state.due_at, "e2"))
+    assert state.condition is ClockCondition.CLEARED
+
+    paused = open_clock(rules, CATALOGUE.rule("case.close"))
+    rules.pause(paused, signal(rule, "DisputeCoordinationStarted", START))
+    assert paused.condition is ClockCondition.PAUSED
+
+
+def test_the_board_and_the_clock_view_name_states_alike() -> None:
+    assert CLOCK_STATES == ("running", "warned", "breached", "paused")
+    assert condition_of(cleared=False, paused=True, breached=True, warned=True).value == "paused"
+    assert condition_of(cleared=True, paused=True, breached=True, warned=True).value == "cleared"
+    assert condition_of(cleared=False, paused=False, breached=True, warned=True) == "breached"

@@ -11,7 +11,8 @@ const ACTIONS = {
   elevate: "提级执行",
   designate: "指令执行",
 };
-const STATES = { breached: "超期", warned: "预警", running: "运行", paused: "中止", normal: "正常" };
+// A clock's state, as every service names it (zhixing.clock_states); "normal" colours a court.
+const STATES = { breached: "超期", warned: "预警", running: "运行", paused: "中止", cleared: "已办结", normal: "正常" };
 const EVENTS = {
   ApplicationReceived: "收到执行申请", CaseFiled: "立案", CaseNumberIssued: "编立案号",
   OfficerAssigned: "分配承办人", ExecutionNoticeServed: "送达执行通知书", CaseTriaged: "繁简分流",
@@ -388,7 +389,7 @@ async function renderCase() {
     ...clocks.map((c) =>
       el("tr", {},
         el("td", { title: c.rule.source }, c.rule.title),
-        el("td", {}, c.status === "cleared" ? "已办结" : c.breached ? "超期" : STATES[c.status] || c.status),
+        el("td", {}, STATES[c.state] || c.state),
         el("td", {}, due(c.last_day, Date.parse(c.due_at))),
         el("td", {}, c.court_code),
       ),
