@@ -18,6 +18,7 @@ from zhixing.auth import (
     require_scope,
     require_visible,
 )
+from zhixing.clock_states import ClockCondition
 
 router = APIRouter(prefix="/v1", tags=["clocks"])
 
@@ -27,15 +28,54 @@ def _engine(request: Request) -> DeadlineEngine:
     return engine
 
 
-def _view(state: ClockState, engine: DeadlineEngine) -> dict[str, Any]:
+class RuleSummary(BaseModel):
+    title: str
+    source: str
+    unit: str = Field(description="WD, CD, CM or h")
+
+
+class NextTimer(BaseModel):
+    at: str = Field(description="RFC 3339")
+    kind: str = Field(description="warning, breach or escalation")
+
+
+class ClockView(BaseModel):
+    """A statutory clock as the deadlines service keeps it."""
+
+    clock_id: str
+    rule_id: str
+    subject_id: str
+    court_code: str = Field(description="The responsible court")
+    state: ClockCondition = Field(description="running, warned, breached, paused or cleared")
+    status: str = Field(description="The engine's own: running, paused or cleared")
+    breached: bool
+    cycle: int
+    started_at: str
+    limit: int = Field(description="In the rule's unit")
+    due_at: str
+    last_day: str | None
+    provisional: bool = Field(description="Due time estimated: the year's calendar is missing")
+    unknown_years: list[int]
+    due_version: int
+    per_values: list[str]
+    paused_at: str | None
+    paused_seconds: float
+    fired: list[str] = Field(description="Timers fired: warnings, breach, escalations")
+    extensions: list[dict[str, Any]]
+    observers: list[str] = Field(description="Other courts that read it")
+    rule: RuleSummary
+    next_timer: NextTimer | None
+
+
+def _view(state: ClockState, engine: DeadlineEngine) -> ClockView:
     timer = engine.rules.next_timer(state)
     rule = engine.rules.rule(state.rule_id)
-    return {
+    return ClockView.model_validate({
         **state.to_json(),
-        "state": state.condition.value,
+        "state": state.condition,
         "rule": {"title": rule.title, "source": rule.source, "unit": rule.period.unit.value},
         "next_timer": {"at": timer.at.isoformat(), "kind": timer.kind} if timer else None,
-    }
+    })  # fmt: skip
 
 
 def _readable(identity: Identity, state: ClockState) -> bool:
@@ -50,7 +90,7 @@ def _readable(identity: Identity, state: ClockState) -> bool:
 
 
 @router.get("/clocks/{clock_id}", summary="One statutory clock")
-async def get_clock(clock_id: str, identity: CurrentIdentity, request: Request) -> dict[str, Any]:
+async def get_clock(clock_id: str, identity: CurrentIdentity, request: Request) -> ClockView:
     engine = _engine(request)
     state = await engine.get(clock_id)
     if state is None or not _readable(identity, state):
@@ -61,7 +101,7 @@ async def get_clock(clock_id: str, identity: CurrentIdentity, request: Request) 
 @router.get("/subjects/{subject_id}/clocks", summary="The clocks of a case, asset, dispute, ...")
 async def list_clocks(
     subject_id: str, identity: CurrentIdentity, request: Request
-) -> list[dict[str, Any]]:
+) -> list[ClockView]:
     engine = _engine(request)
     visible = []
     for state in await engine.clocks_of(subject_id):
@@ -81,7 +121,7 @@ class Extension(BaseModel):
 @router.post("/clocks/{clock_id}/extensions", summary="Extend a clock with an approval (延长)")
 async def extend_clock(
     clock_id: str, body: Extension, identity: CurrentIdentity, request: Request
-) -> dict[str, Any]:
+) -> ClockView:
     require_role(identity, Role.LEADER, Role.COMMAND)
     engine = _engine(request)
     state = await engine.get(clock_id)
