@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Request, status
 from pydantic import BaseModel, ConfigDict, Field
@@ -75,35 +75,119 @@ class LeadVerification(_Body):
     found: AssetIn | None = Field(None, description="The asset, if the lead proved true")
 
 
+class CaseSummary(BaseModel):
+    case_id: str
+    case_number: str
+    court_code: str
+    needed_fen: int = Field(description="Claim + costs, in fen")
+    reserved_fen: int = Field(description="Value held by controls, in fen")
+    query_status: str = Field(description="running or completed")
+    asset_count: int
+
+
+class QueryUnit(BaseModel):
+    """One debtor on one channel."""
+
+    model_config = ConfigDict(extra="allow")
+
+    debtor: int
+    channel: str
+    status: str = Field(description="pending, submitted, answered or failed")
+    attempts: int = Field(description="Request ids used")
+    tries: int = Field(description="Submissions")
+    error: str
+    asset_count: int
+    outcome: str | None = Field(None, description="found or none, once answered")
+
+
+class NetworkQueryView(BaseModel):
+    round: int
+    status: str = Field(description="running or completed")
+    units: list[QueryUnit]
+
+
+class AssetView(BaseModel):
+    """An asset of a case; the fields of later steps (control, price, sale) appear as they
+    happen."""
+
+    model_config = ConfigDict(extra="allow")
+
+    asset_id: str
+    case_id: str
+    court_code: str
+    channel: str
+    kind: str
+    asset_key: str
+    description: str
+    holder_id: str
+    value_fen: int
+    control_mode: str = Field(description="online or offline")
+    term_class: str
+    location_division: str
+    source: str = Field(description="query, lead or entrustment")
+    status: str = Field(description="found, control_pending, controlled, waiting, declined, "
+                        "released or lapsed")  # fmt: skip
+    amount_fen: int = Field(description="Held by the control, in fen")
+
+
+class LeadView(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    lead_id: str
+    case_id: str
+    court_code: str
+    description: str
+    channel: str
+    urgent: bool
+    status: str = Field(description="received, verifying or verified")
+
+
+class CaseAssets(BaseModel):
+    case_id: str
+    case_number: str
+    court_code: str
+    needed_fen: int
+    reserved_fen: int
+    query: NetworkQueryView
+    assets: list[AssetView]
+    leads: list[LeadView]
+
+
+class ControlResult(BaseModel):
+    asset_id: str
+    status: str
+    amount_fen: int
+
+
 def _control(request: Request) -> AssetControl:
     control: AssetControl = request.app.state.asset_control
     return control
 
 
 @router.get("/cases/{case_id}", summary="A case as asset control knows it: need and query")
-async def get_case(case_id: str, identity: CurrentIdentity, request: Request) -> dict[str, Any]:
+async def get_case(case_id: str, identity: CurrentIdentity, request: Request) -> CaseSummary:
     case = await _control(request).records.case(case_id)
     require_visible(identity, case["court_code"] if case else None, f"case {case_id}")
     assert case is not None
-    return {
-        "case_id": case_id,
-        "case_number": case["case_number"],
-        "court_code": case["court_code"],
-        "needed_fen": case["needed_fen"],
-        "reserved_fen": case["reserved_fen"],
-        "query_status": case["query"]["status"],
-        "asset_count": len(case["assets"]),
-    }
+    return CaseSummary(
+        case_id=case_id,
+        case_number=case["case_number"],
+        court_code=case["court_code"],
+        needed_fen=case["needed_fen"],
+        reserved_fen=case["reserved_fen"],
+        query_status=case["query"]["status"],
+        asset_count=len(case["assets"]),
+    )
 
 
 @router.get("/cases/{case_id}/assets", summary="A case's network query, assets and leads")
-async def case_assets(case_id: str, identity: CurrentIdentity, request: Request) -> dict[str, Any]:
+async def case_assets(case_id: str, identity: CurrentIdentity, request: Request) -> CaseAssets:
     control = _control(request)
     case = await control.records.case(case_id)
     require_visible(identity, case["court_code"] if case else None, f"case {case_id}")
     assert case is not None
     leads = [await control.records.lead(lead_id) for lead_id in case["leads"]]
-    return {
+    return CaseAssets.model_validate({
         "case_id": case_id,
         "case_number": case["case_number"],
         "court_code": case["court_code"],
@@ -112,28 +196,29 @@ async def case_assets(case_id: str, identity: CurrentIdentity, request: Request)
         "query": case["query"],
         "assets": await control.records.assets_of(case),
         "leads": [lead for lead in leads if lead is not None],
-    }
+    })  # fmt: skip
 
 
 @router.get("/assets/{asset_id}", summary="One asset of a case")
-async def get_asset(asset_id: str, identity: CurrentIdentity, request: Request) -> dict[str, Any]:
+async def get_asset(asset_id: str, identity: CurrentIdentity, request: Request) -> AssetView:
     asset = await _control(request).records.asset(asset_id)
     require_visible(identity, asset["court_code"] if asset else None, f"asset {asset_id}")
     assert asset is not None
-    return asset
+    return AssetView.model_validate(asset)
 
 
 @router.post("/assets/{asset_id}/control", summary="Freeze, seize or detain (¶13, ¶15)")
 async def control_asset(
     asset_id: str, body: ControlIn, identity: CurrentIdentity, request: Request
-) -> dict[str, Any]:
-    return await _control(request).controls.control(
+) -> ControlResult:
+    done = await _control(request).controls.control(
         asset_id,
         identity=identity,
         amount_fen=body.amount_fen,
         control_ref=body.control_ref,
         measure=body.measure,
     )
+    return ControlResult.model_validate(done)
 
 
 @router.post(
