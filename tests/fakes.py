@@ -17,10 +17,13 @@ import fakeredis
 from google.protobuf.message import Message
 
 from tests.conftest import TEST_SECRET, TEST_SERVICE_SECRET
+from tests.factories import START, case_filed_event
 from zhixing.auth import Identity, PrincipalKind, Role, TokenAuthority
-from zhixing.clock import Clock
+from zhixing.clock import Clock, SimulatedClock
 from zhixing.events import Event, decode_event
+from zhixing.known_cases import KnownCases
 from zhixing.outbox import Outbox
+from zhixing.projection import Transaction
 from zhixing.publisher import EventPublisher
 from zhixing.service import ServiceContext
 from zhixing.settings import AuthSettings, KafkaSettings
@@ -69,3 +72,12 @@ def person(role: Role, court: str = "苏1283", subject: str = "u1") -> Identity:
         role=role,
         expires_at=dt.datetime(2100, 1, 1, tzinfo=dt.UTC),
     )
+
+
+async def known_case(ctx: ServiceContext, known: KnownCases, case_id: str, court: str) -> None:
+    """The service learns of a filed case as its known-cases projection would."""
+    event: Event[Any] = case_filed_event(case_id, court=court, clock=SimulatedClock(START))
+    async with ctx.redis.pipeline(transaction=True) as pipe:
+        pipe.multi()  # type: ignore[no-untyped-call]
+        await known([event], Transaction(ctx.redis, pipe, ctx.keys))
+        await pipe.execute()

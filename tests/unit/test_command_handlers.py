@@ -1,0 +1,67 @@
+"""The command centre's handlers on the in-memory repository: who issues a command action
+on which case, the reply it asks for, and the receiving court's steps."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from services.command.domain import Action
+from services.command.handlers import CommandActions
+from services.command.projections import CaseOverviews
+from tests.factories import START, case_filed_event
+from tests.fakes import in_memory_context, person, staged_types
+from zhixing.auth import Role, ScopeError
+from zhixing.clock import SimulatedClock
+from zhixing.errors import Invalid, NotFound
+from zhixing.events import Event
+from zhixing.projection import Transaction
+
+COMMAND = person(Role.COMMAND, "苏12", "cmd-1")
+TAIXING = person(Role.OFFICER, "苏1283", "o-1")
+
+
+async def actions() -> CommandActions:
+    ctx = in_memory_context("command", SimulatedClock(START))
+    overviews = CaseOverviews(ctx.redis, ctx.keys)
+    async with ctx.redis.pipeline(transaction=True) as pipe:
+        pipe.multi()  # type: ignore[no-untyped-call]
+        filed: Event[Any] = case_filed_event("case-1")
+        await overviews([filed], Transaction(ctx.redis, pipe, ctx.keys))
+        await pipe.execute()
+    return CommandActions(ctx, overviews)
+
+
+async def test_an_urge_asks_for_a_reply_within_the_rules_limit_and_is_answered() -> None:
+    handlers = await actions()
+    with pytest.raises(Invalid, match=r"command\.urge-reply"):
+        await handlers.issue(identity=COMMAND, action=Action.URGE, case_id="case-1",
+                             instruction="请加快", reply_working_days=999)  # fmt: skip
+    issued = await handlers.issue(identity=COMMAND, action=Action.URGE, case_id="case-1",
+                                  instruction="请加快", reply_working_days=3)  # fmt: skip
+    command_id = issued["command_id"]
+    assert (issued["target_court"], issued["status"]) == ("苏1283", "issued")
+    with pytest.raises(ScopeError):  # the issuing court does not answer its own order
+        await handlers.acknowledge(command_id, identity=person(Role.OFFICER, "苏12"))
+    await handlers.acknowledge(command_id, identity=TAIXING)
+    await handlers.reply(command_id, "已加快", identity=TAIXING)
+    types = await staged_types(handlers.ctx)
+    assert types == ["CommandIssued", "CommandAcknowledged", "UrgeReplied"]
+
+
+async def test_only_a_command_centre_above_the_case_issues() -> None:
+    handlers = await actions()
+    for who, refusal in (
+        (person(Role.COMMAND, "苏1283"), ScopeError),  # a basic court issues none
+        (person(Role.OFFICER, "苏12"), ScopeError),  # not the command role
+        (person(Role.COMMAND, "苏02"), NotFound),  # another jurisdiction
+    ):
+        with pytest.raises(refusal):
+            await handlers.issue(identity=who, action=Action.URGE, case_id="case-1",
+                                 instruction="x", reply_working_days=1)  # fmt: skip
+    with pytest.raises(Invalid, match="elevation moves the case to the issuing court"):
+        await handlers.issue(identity=COMMAND, action=Action.ELEVATE, case_id="case-1",
+                             instruction="提级", reply_working_days=None,
+                             to_court="苏1283")  # fmt: skip
+    assert await staged_types(handlers.ctx) == []

@@ -1,0 +1,90 @@
+"""The deadline engine on the in-memory repository: a filing opens its clocks, the
+scheduler's passes fire each timer once on its date, a stop read before its start clears the
+clock as it opens, and the engine ignores its own clock events."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from services.deadlines.domain import ClockRules
+from services.deadlines.engine import DeadlineEngine
+from tests.factories import case_filed_event
+from tests.fakes import in_memory_context, staged, staged_types
+from zhixing.clock import CHINA_TZ, SimulatedClock
+from zhixing.events import Event, new_event
+from zhixing.periods import PeriodCounter
+from zhixing.projection import Transaction
+from zhixing.rules import catalogue
+from zhixing.v1 import asset_events_pb2, envelope_pb2
+from zhixing.workcalendar import CalendarSettings, StatutoryCalendar
+
+MONDAY_9AM = dt.datetime(2026, 3, 2, 9, 0, tzinfo=CHINA_TZ)
+SERVICE = envelope_pb2.Actor(kind=envelope_pb2.ACTOR_KIND_SERVICE, id="svc:test", role="service")
+
+
+class Engine:
+    """The engine with the service context it stages into."""
+
+    def __init__(self, clock: SimulatedClock, calendar_dir: Path) -> None:
+        self.ctx = in_memory_context("deadlines", clock)
+        calendar = StatutoryCalendar.load(CalendarSettings(dir=calendar_dir))
+        self.engine = DeadlineEngine(
+            redis=self.ctx.redis, keys=self.ctx.keys, outbox=self.ctx.outbox, clock=clock,
+            rules=ClockRules(catalogue(), PeriodCounter(calendar)),
+        )  # fmt: skip
+
+    async def consume(self, events: Sequence[Event[Any]]) -> None:
+        """Apply a batch as the consumer does: prepare (WATCH and read), then write."""
+        async with self.ctx.redis.pipeline(transaction=True) as pipe:
+            prepared = await self.engine.prepare(events, pipe)
+            pipe.multi()  # type: ignore[no-untyped-call]
+            await self.engine(events, Transaction(self.ctx.redis, pipe, self.ctx.keys, prepared))
+            await pipe.execute()
+
+
+async def test_a_filing_opens_its_clocks_and_each_timer_fires_once(tmp_path: Path) -> None:
+    clock = SimulatedClock(MONDAY_9AM)
+    service = Engine(clock, tmp_path)
+    deadlines = service.engine
+    await service.consume([case_filed_event("case-1", clock=clock)])
+    opened = {s.rule_id for s in await deadlines.clocks_of("case-1")}
+    assert "asset.network-query" in opened and "case.close" in opened
+    assert (await staged_types(service.ctx)).count("ClockOpened") == len(opened)
+
+    clock.set(dt.datetime(2026, 3, 10, 9, 0, tzinfo=CHINA_TZ))  # the network query's day passed
+    first = await deadlines.drain()
+    again = await deadlines.drain()
+    assert first.fired > 0 and again.fired == 0  # nothing fires twice
+    query = await deadlines.get("asset.network-query:case-1")
+    assert query is not None and query.breached and query.condition == "breached"
+
+
+async def test_a_stop_read_before_its_start_clears_the_clock_as_it_opens(tmp_path: Path) -> None:
+    clock = SimulatedClock(MONDAY_9AM)
+    service = Engine(clock, tmp_path)
+    deadlines = service.engine
+    filed = case_filed_event("case-2", clock=clock)
+    clock.advance(dt.timedelta(hours=1))
+    completed = new_event(
+        asset_events_pb2.NetworkQueryCompleted(case_id="case-2", round=1),
+        aggregate_id="case-2", court_code="苏1283", actor=SERVICE, clock=clock,
+    )  # fmt: skip
+    await service.consume([completed])  # topics are not ordered with each other
+    await service.consume([filed])
+    query = await deadlines.get("asset.network-query:case-2")
+    assert query is not None and query.condition == "cleared" and not query.breached
+
+
+async def test_the_engine_does_not_consume_its_own_clock_events(tmp_path: Path) -> None:
+    clock = SimulatedClock(MONDAY_9AM)
+    service = Engine(clock, tmp_path)
+    await service.consume([case_filed_event("case-3", clock=clock)])
+    own = await staged(service.ctx)
+    assert own and all(e.envelope.aggregate_type == "deadline" for e in own)
+    before = await service.engine.scheduled()
+    await service.consume(own)  # its ClockOpened back: nothing opens, nothing is staged
+    assert await service.engine.scheduled() == before
+    assert len(await staged(service.ctx)) == len(own)

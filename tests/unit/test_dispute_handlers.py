@@ -1,0 +1,83 @@
+"""The dispute coordinator's handlers on the in-memory repository: a dispute between two
+courts of one province stops both, is negotiated, goes up to their common superior, and
+only that court decides; who may see it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from services.dispute_coordinator.handlers import Disputes
+from services.dispute_coordinator.repository import DisputeRecords
+from tests.factories import START
+from tests.fakes import in_memory_context, known_case, person, staged_types
+from zhixing.auth import Role, ScopeError
+from zhixing.clock import SimulatedClock
+from zhixing.courts import directory
+from zhixing.errors import Conflict, Invalid, NotFound
+from zhixing.known_cases import KnownCases
+
+TAIXING, JINGJIANG = person(Role.OFFICER, "苏1283"), person(Role.OFFICER, "苏1282", "jj-1")
+
+
+async def disputes() -> Disputes:
+    ctx = in_memory_context("dispute_coordinator", SimulatedClock(START))
+    known = KnownCases(ctx.redis, ctx.keys)
+    await known_case(ctx, known, "case-1", "苏1283")
+    return Disputes(ctx, DisputeRecords(ctx.redis, ctx.keys), directory(), known)
+
+
+async def open_dispute(handlers: Disputes, **overrides: Any) -> dict[str, Any]:
+    request: dict[str, Any] = {
+        "identity": TAIXING, "courts": ["苏1283", "苏1282"], "agency": None,
+        "subject": "同一房产被两院分别查封", "asset_key": "real_estate:h1",
+        "case_ids": ["case-1"], "case_numbers": [],
+        "instruments": [{"court_code": "苏1283", "document_number": "（2026）苏1283执1号"},
+                        {"court_code": "苏1282", "document_number": "（2026）苏1282执9号"}],
+        "positions": [], "documents": [],
+    }  # fmt: skip
+    return await handlers.open(**(request | overrides))
+
+
+async def test_conflicting_instruments_stop_both_courts_and_the_superior_decides() -> None:
+    handlers = await disputes()
+    dispute = await open_dispute(handlers)
+    assert dispute["stops"] == {"苏1283": "stopped", "苏1282": "stopped"}
+    dispute_id = dispute["dispute_id"]
+    with pytest.raises(Conflict):  # still negotiating
+        await handlers.escalate(dispute_id, identity=TAIXING)
+    failed = await handlers.negotiate(dispute_id, "协商不成", "failed", identity=JINGJIANG)
+    assert failed["status"] == "negotiation_failed"
+    escalated = await handlers.escalate(dispute_id, identity=TAIXING)
+    assert escalated["escalation"]["common_superior"] == "苏12"  # both courts are 泰州's
+    assert escalated["status"] == "referred"  # nobody between them and 苏12 forwards
+    with pytest.raises(ScopeError):  # only the common superior decides
+        await handlers.issue_plan(dispute_id, "x", "", 0, identity=person(Role.COMMAND, "苏"))
+    planned = await handlers.issue_plan(dispute_id, "由苏1283先行处置", "", 0,
+                                        identity=person(Role.COMMAND, "苏12"))  # fmt: skip
+    assert planned["status"] == "planned"
+    types = await staged_types(handlers.ctx)
+    assert types[:3] == ["DisputeOpened", "EnforcementStopOrdered", "EnforcementStopOrdered"]
+    assert types.count("CoordinationPlanDelivered") == 2  # one to each party court
+    assert "CoordinationPlanIssued" in types
+
+
+async def test_only_the_courts_involved_and_above_them_see_a_dispute() -> None:
+    handlers = await disputes()
+    dispute_id = (await open_dispute(handlers))["dispute_id"]
+    with pytest.raises(NotFound):
+        await handlers.negotiate(
+            dispute_id, "x", "ongoing", identity=person(Role.OFFICER, "苏1281")
+        )
+    mine = await handlers.list_for(person(Role.COMMAND, "苏12"))
+    assert [d["dispute_id"] for d in mine] == [dispute_id]
+    assert await handlers.list_for(person(Role.COMMAND, "苏02")) == []
+
+
+async def test_a_case_that_is_no_partys_is_refused_naming_it() -> None:
+    handlers = await disputes()
+    with pytest.raises(Invalid) as refused:
+        await open_dispute(handlers, case_ids=["no-such-case"])
+    assert refused.value.loc == ("body", "case_ids", 0)
+    assert await staged_types(handlers.ctx) == []

@@ -1,0 +1,83 @@
+"""Entrustment's handlers on the in-memory repository: who entrusts what to which court,
+the order of its steps, and who may act on it."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.entrustment.domain import MatterType
+from services.entrustment.handlers import Entrustments
+from services.entrustment.repository import EntrustmentRecords
+from tests.factories import START
+from tests.fakes import in_memory_context, known_case, person, staged_types
+from zhixing.auth import Role, ScopeError
+from zhixing.clock import SimulatedClock
+from zhixing.courts import directory
+from zhixing.errors import Conflict, NotFound
+from zhixing.known_cases import KnownCases
+
+HANGZHOU_SHANGCHENG = "330102"
+OFFICER = person(Role.OFFICER, court="苏1283")
+ENTRUSTED = person(Role.OFFICER, court="浙0102", subject="zj-1")
+
+
+async def entrustments() -> Entrustments:
+    ctx = in_memory_context("entrustment", SimulatedClock(START))
+    known = KnownCases(ctx.redis, ctx.keys)
+    await known_case(ctx, known, "case-1", "苏1283")
+    return Entrustments(ctx, EntrustmentRecords(ctx.redis, ctx.keys), directory(), known)
+
+
+async def entrust(handlers: Entrustments, case_id: str = "case-1") -> str:
+    record = await handlers.entrust(
+        identity=OFFICER, case_id=case_id, matter_type=MatterType.DEPOSIT_FREEZE,
+        description="冻结存款", location_division=HANGZHOU_SHANGCHENG,
+        documents=["执行裁定书"], control_expires_on=None,
+    )  # fmt: skip
+    entrustment_id: str = record["entrustment_id"]
+    return entrustment_id
+
+
+async def test_a_matter_goes_to_the_court_where_it_is_and_runs_its_steps_in_order() -> None:
+    handlers = await entrustments()
+    entrustment_id = await entrust(handlers)
+    record = await handlers.get(entrustment_id)
+    assert record is not None and record["entrusted_court"] == "浙0102"
+    with pytest.raises(Conflict):  # not started yet
+        await handlers.complete(entrustment_id, "已冻结", [], None, identity=ENTRUSTED)
+    await handlers.start(entrustment_id, identity=ENTRUSTED)
+    with pytest.raises(Conflict):
+        await handlers.start(entrustment_id, identity=ENTRUSTED)
+    await handlers.complete(entrustment_id, "已冻结", ["协助冻结回执"], None, identity=ENTRUSTED)
+    types = await staged_types(handlers.ctx)
+    assert types == ["MatterEntrusted", "EntrustmentStarted", "EntrustmentCompleted"]
+
+
+async def test_only_the_entrusted_court_acts_and_only_the_two_courts_and_above_see_it() -> None:
+    handlers = await entrustments()
+    entrustment_id = await entrust(handlers)
+    with pytest.raises(ScopeError):
+        await handlers.start(entrustment_id, identity=OFFICER)  # the entrusting court
+    stranger = person(Role.OFFICER, court="苏1282")
+    with pytest.raises(NotFound):
+        await handlers.start(entrustment_id, identity=stranger)
+    seen = {r["entrustment_id"] for r in await handlers.list_for(person(Role.COMMAND, "苏12"))}
+    assert seen == {entrustment_id}
+    assert await handlers.list_for(person(Role.COMMAND, "苏02")) == []
+
+
+async def test_an_unknown_case_or_another_courts_case_is_not_entrusted() -> None:
+    handlers = await entrustments()
+    with pytest.raises(NotFound):
+        await entrust(handlers, case_id="no-such-case")
+    for who, refusal in (
+        (person(Role.OFFICER, court="苏1282"), NotFound),  # another court
+        (person(Role.OFFICER, court="苏12"), ScopeError),
+    ):  # the one above
+        with pytest.raises(refusal):
+            await handlers.entrust(
+                identity=who, case_id="case-1", matter_type=MatterType.DEPOSIT_FREEZE,
+                description="冻结存款", location_division=HANGZHOU_SHANGCHENG, documents=[],
+                control_expires_on=None,
+            )  # fmt: skip
+    assert await staged_types(handlers.ctx) == []
