@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from google.protobuf.message import Message
 
-from zhixing.events import CLOCK_BREACHED, Event
+from zhixing.events import Event
 from zhixing.projection import Transaction
 from zhixing.v1 import deadline_events_pb2
 
@@ -28,10 +28,8 @@ class OnBreach:
 
     async def __call__(self, events: Sequence[Event[Message]], tx: Transaction) -> None:
         for event in events:
-            if event.event_type != CLOCK_BREACHED.name:
+            if not isinstance(breached := event.payload, deadline_events_pb2.ClockBreached):
                 continue
-            breached = event.payload
-            assert isinstance(breached, deadline_events_pb2.ClockBreached)
             if breached.found_at_clearing:
                 continue  # the act came late but came: its own service judged it
             reaction = self.reactions.get(breached.clock.rule_id)

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request
 from google.protobuf.message import Message
 
 from zhixing.auth import CurrentIdentity, require_visible
-from zhixing.events import CASE_FILED, CASE_HANDLING_COURT_CHANGED, Event
+from zhixing.events import Event
 from zhixing.projection import Transaction
 from zhixing.state import KeySpace, text_hash
 from zhixing.v1 import case_events_pb2
@@ -37,21 +37,17 @@ class KnownCases:
 
     async def __call__(self, events: Sequence[Event[Message]], tx: Transaction) -> None:
         for event in events:
-            if event.event_type == CASE_FILED.name:
+            if isinstance(filed := event.payload, case_events_pb2.CaseFiled):
                 tx.pipe.hset(
                     self.key(event.aggregate_id),
                     mapping={
                         "court_code": event.envelope.court_code,
-                        "case_type_code": getattr(event.payload, "case_type_code", ""),
+                        "case_type_code": filed.case_type_code,
                         "filed_at": event.envelope.occurred_at.ToJsonString(),
                     },
                 )
-            elif event.event_type == CASE_HANDLING_COURT_CHANGED.name:
-                tx.pipe.hset(
-                    self.key(event.aggregate_id),
-                    "court_code",
-                    getattr(event.payload, "to_court", ""),
-                )
+            elif isinstance(moved := event.payload, case_events_pb2.CaseHandlingCourtChanged):
+                tx.pipe.hset(self.key(event.aggregate_id), "court_code", moved.to_court)
 
     async def get(self, case_id: str) -> dict[str, str] | None:
         raw = await self._redis.hgetall(self.key(case_id))
@@ -67,9 +63,7 @@ class OnCaseMoved:
 
     async def __call__(self, events: Sequence[Event[Message]], tx: Transaction) -> None:
         for event in events:
-            if event.event_type == CASE_HANDLING_COURT_CHANGED.name:
-                moved = event.payload
-                assert isinstance(moved, case_events_pb2.CaseHandlingCourtChanged)
+            if isinstance(moved := event.payload, case_events_pb2.CaseHandlingCourtChanged):
                 await self.follow(moved.case_id, moved.from_court, moved.to_court)
 
 

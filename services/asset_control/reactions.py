@@ -11,9 +11,6 @@ from google.protobuf.message import Message
 from services.asset_control.handlers import AssetControl
 from zhixing.breaches import OnBreach
 from zhixing.events import (
-    CASE_FILED,
-    CASE_HANDLING_COURT_CHANGED,
-    ENTRUSTMENT_COMPLETED,
     Event,
 )
 from zhixing.projection import Transaction
@@ -37,13 +34,9 @@ class CaseIntake:
 
     async def __call__(self, events: Sequence[Event[Message]], tx: Transaction) -> None:
         for event in events:
-            if event.event_type == CASE_FILED.name:
-                filed = event.payload
-                assert isinstance(filed, case_events_pb2.CaseFiled)
+            if isinstance(filed := event.payload, case_events_pb2.CaseFiled):
                 self.control.query.on_case_filed(tx.pipe, filed, event.event_id)
-            elif event.event_type == CASE_HANDLING_COURT_CHANGED.name:
-                moved = event.payload
-                assert isinstance(moved, case_events_pb2.CaseHandlingCourtChanged)
+            elif isinstance(moved := event.payload, case_events_pb2.CaseHandlingCourtChanged):
                 # Its own idempotent transaction (it reads every asset of the case).
                 await self.control.move_case(moved.case_id, moved.from_court, moved.to_court)
 
@@ -57,10 +50,10 @@ class EntrustedControls:
 
     async def __call__(self, events: Sequence[Event[Message]], tx: Transaction) -> None:
         for event in events:
-            if event.event_type != ENTRUSTMENT_COMPLETED.name:
+            if not isinstance(
+                completed := event.payload, entrustment_events_pb2.EntrustmentCompleted
+            ):
                 continue
-            completed = event.payload
-            assert isinstance(completed, entrustment_events_pb2.EntrustmentCompleted)
             if completed.HasField("control"):
                 # Its own idempotent transaction, like a lapse.
                 await self.control.controls.record_entrusted_control(

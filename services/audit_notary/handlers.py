@@ -28,7 +28,7 @@ from services.audit_notary.repository import NotaryRecords
 from zhixing.anchor import ChainFollower, load_signing_key, sign_checkpoint
 from zhixing.courts import SUPREME_COURT
 from zhixing.errors import Conflict, NotFound
-from zhixing.events import AUDIT_RECORDS_APPENDED, Event
+from zhixing.events import Event
 from zhixing.merkle import Frontier, consistency_proof, inclusion_proof, root_of
 from zhixing.projection import Transaction
 from zhixing.service import ServiceContext
@@ -84,10 +84,8 @@ class Notary:
         follower = ChainFollower(size, last_hash)
         leaves: list[bytes] = []
         for event in events:
-            if event.event_type != AUDIT_RECORDS_APPENDED.name:
+            if not isinstance(appended := event.payload, audit_events_pb2.AuditRecordsAppended):
                 continue
-            appended = event.payload
-            assert isinstance(appended, audit_events_pb2.AuditRecordsAppended)
             if appended.chain != self.chain or alarm:
                 continue
             for offset, raw in enumerate(appended.records):

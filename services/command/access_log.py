@@ -12,7 +12,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from google.protobuf.message import Message
 
-from zhixing.events import ACCESS_RECORDED, Event
+from zhixing.events import Event
 from zhixing.projection import Transaction
 from zhixing.state import KeySpace
 from zhixing.v1 import audit_events_pb2
@@ -32,10 +32,8 @@ class AccessLog:
     async def __call__(self, events: Sequence[Event[Message]], tx: Transaction) -> None:
         by_court: dict[str, list[str]] = {}
         for event in events:
-            if event.event_type != ACCESS_RECORDED.name:
+            if not isinstance(access := event.payload, audit_events_pb2.AccessRecorded):
                 continue
-            access = event.payload
-            assert isinstance(access, audit_events_pb2.AccessRecorded)
             entry = {
                 "at": event.envelope.occurred_at.ToJsonString(), "event_id": event.event_id,
                 "service": access.service, "method": access.method, "path": access.path,

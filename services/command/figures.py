@@ -33,20 +33,7 @@ import redis.asyncio as aioredis
 from google.protobuf.message import Message
 
 from zhixing.courts import CourtDirectory
-from zhixing.events import (
-    ASSET_CONTROLLED,
-    CASE_CLOSED,
-    CASE_FILED,
-    CASE_HANDLING_COURT_CHANGED,
-    CLOCK_BREACHED,
-    CLOCK_CLEARED,
-    CLOCK_MOVED,
-    CLOCK_OPENED,
-    CLOCK_WARNED,
-    COMMAND_ACKNOWLEDGED,
-    COMMAND_ISSUED,
-    Event,
-)
+from zhixing.events import Event
 from zhixing.projection import Transaction
 from zhixing.state import KeySpace, read_hashes, text_hash
 from zhixing.v1 import asset_events_pb2, case_events_pb2, command_events_pb2, deadline_events_pb2
@@ -57,6 +44,21 @@ COUNTERS = (
     "clocks_warned", "clocks_breached", "clocks_moved_in", "clocks_moved_out",
     "commands_received", "commands_acknowledged",
 )  # fmt: skip
+
+
+# Clock events (by payload type) and the counter each adds to, at the clock's court.
+CLOCK_COUNTERS: dict[type[Message], str] = {
+    deadline_events_pb2.ClockOpened: "clocks_opened",
+    deadline_events_pb2.ClockCleared: "clocks_cleared",
+    deadline_events_pb2.ClockWarned: "clocks_warned",
+    deadline_events_pb2.ClockBreached: "clocks_breached",
+}
+CLOCK_COUNTERS_TYPES = (
+    deadline_events_pb2.ClockOpened,
+    deadline_events_pb2.ClockCleared,
+    deadline_events_pb2.ClockWarned,
+    deadline_events_pb2.ClockBreached,
+)  # the keys of CLOCK_COUNTERS, as isinstance takes them
 
 
 class CourtFigures:
@@ -89,20 +91,17 @@ class CourtFigures:
                 tx.pipe.hincrby(self.court_key(court), field, by)
 
         for event in events:
-            name, payload = event.event_type, event.payload
-            if name == CASE_FILED.name:
-                assert isinstance(payload, case_events_pb2.CaseFiled)
+            payload = event.payload
+            if isinstance(payload, case_events_pb2.CaseFiled):
                 filed = {"court": payload.court_code, "filing_court": payload.court_code,
                          "filed_on": payload.filed_on or payload.received_on}  # fmt: skip
                 (await case(payload.case_id)).update(filed)
                 tx.pipe.hset(self.case_key(payload.case_id), mapping=dict(filed))  # type: ignore[arg-type]
                 count(payload.court_code, "filed")
-            elif name == CASE_HANDLING_COURT_CHANGED.name:
-                assert isinstance(payload, case_events_pb2.CaseHandlingCourtChanged)
+            elif isinstance(payload, case_events_pb2.CaseHandlingCourtChanged):
                 (await case(payload.case_id))["court"] = payload.to_court
                 tx.pipe.hset(self.case_key(payload.case_id), "court", payload.to_court)
-            elif name == CASE_CLOSED.name:
-                assert isinstance(payload, case_events_pb2.CaseClosed)
+            elif isinstance(payload, case_events_pb2.CaseClosed):
                 state = await case(payload.case_id)
                 court = state.get("court", event.envelope.court_code)
                 count(court, "closed")
@@ -116,8 +115,7 @@ class CourtFigures:
                     days = (dt.date.fromisoformat(payload.closed_on)
                             - dt.date.fromisoformat(state["filed_on"])).days  # fmt: skip
                     count(court, "closure_days", days)
-            elif name == ASSET_CONTROLLED.name:
-                assert isinstance(payload, asset_events_pb2.AssetControlled)
+            elif isinstance(payload, asset_events_pb2.AssetControlled):
                 # The asset topic is not ordered with the case topic (a replay may bring this
                 # before the filing): count at the court the event names, once per case.
                 state = await case(payload.case_id)
@@ -125,26 +123,21 @@ class CourtFigures:
                     state["controlled"] = "1"
                     tx.pipe.hset(self.case_key(payload.case_id), "controlled", "1")
                     count(event.envelope.court_code, "controlled_cases")
-            elif name in (CLOCK_OPENED.name, CLOCK_CLEARED.name, CLOCK_WARNED.name,
-                          CLOCK_BREACHED.name):  # fmt: skip
-                ref = payload.clock  # type: ignore[attr-defined]
-                field = {CLOCK_OPENED.name: "clocks_opened", CLOCK_CLEARED.name: "clocks_cleared",
-                         CLOCK_WARNED.name: "clocks_warned",
-                         CLOCK_BREACHED.name: "clocks_breached"}[name]  # fmt: skip
-                count(ref.court_code, field)
-                if name == CLOCK_CLEARED.name and ref.rule_id == "case.close":
-                    assert isinstance(payload, deadline_events_pb2.ClockCleared)
-                    if not payload.late:
-                        count(ref.court_code, "closed_in_time")
-            elif name == CLOCK_MOVED.name:
-                assert isinstance(payload, deadline_events_pb2.ClockMoved)
+            elif isinstance(payload, CLOCK_COUNTERS_TYPES):
+                ref = payload.clock
+                count(ref.court_code, CLOCK_COUNTERS[type(payload)])
+                if (
+                    isinstance(payload, deadline_events_pb2.ClockCleared)
+                    and ref.rule_id == "case.close"
+                    and not payload.late
+                ):
+                    count(ref.court_code, "closed_in_time")
+            elif isinstance(payload, deadline_events_pb2.ClockMoved):
                 count(payload.from_court, "clocks_moved_out")
                 count(payload.to_court, "clocks_moved_in")
-            elif name == COMMAND_ISSUED.name:
-                assert isinstance(payload, command_events_pb2.CommandIssued)
+            elif isinstance(payload, command_events_pb2.CommandIssued):
                 count(payload.target_court, "commands_received")
-            elif name == COMMAND_ACKNOWLEDGED.name:
-                assert isinstance(payload, command_events_pb2.CommandAcknowledged)
+            elif isinstance(payload, command_events_pb2.CommandAcknowledged):
                 count(payload.court_code, "commands_acknowledged")
 
     async def counters(self, court: str) -> dict[str, int]:

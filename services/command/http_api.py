@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from google.protobuf.json_format import MessageToDict
+from pydantic import BaseModel, Field
 
 from services.command.access_log import AccessLog
 from services.command.figures import CourtFigures
@@ -18,16 +19,29 @@ from zhixing.errors import Invalid, NotFound
 router = APIRouter(prefix="/v1", tags=["cases"])
 
 
+class CaseOverview(BaseModel):
+    """A case as the command centre sees it (the gRPC ``CaseOverview``, in JSON)."""
+
+    case_id: str
+    court_code: str = Field(description="The court handling it now")
+    case_type_code: str
+    claim_amount_fen: str = Field(description="int64 in its JSON form: a string of digits")
+    node: str = Field(description="filed (the board follows a case through its nodes)")
+    event_count: int
+
+
 @router.get("/cases/{case_id}", summary="The command centre's view of a case")
 async def get_case_overview(
     case_id: str, identity: CurrentIdentity, request: Request
-) -> dict[str, Any]:
+) -> CaseOverview:
     overviews: CaseOverviews = request.app.state.overviews
     overview = await overviews.get(case_id)
     require_visible(identity, overview.court_code if overview else None, f"case {case_id}")
     assert overview is not None
-    return MessageToDict(
-        overview, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+    return CaseOverview.model_validate(
+        MessageToDict(
+            overview, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+        )
     )
 
 

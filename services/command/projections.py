@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import redis.asyncio as aioredis
 from google.protobuf.message import Message
 
-from zhixing.events import CASE_FILED, CASE_HANDLING_COURT_CHANGED, Event
+from zhixing.events import Event
 from zhixing.projection import Transaction
 from zhixing.state import KeySpace, as_text, text_hash
 from zhixing.v1 import case_events_pb2, command_service_pb2
@@ -55,9 +55,7 @@ class CaseOverviews:
             if event.envelope.aggregate_type != "case":
                 continue
             key = self.key(event.aggregate_id)
-            if event.event_type == CASE_FILED.name:
-                filed = event.payload
-                assert isinstance(filed, case_events_pb2.CaseFiled)
+            if isinstance(filed := event.payload, case_events_pb2.CaseFiled):
                 tx.pipe.hset(
                     key,
                     mapping={
@@ -71,9 +69,7 @@ class CaseOverviews:
                 for debtor in {d.id_number for d in filed.debtors}:
                     tx.pipe.sadd(self.debtor_key(debtor), event.aggregate_id)
                     tx.pipe.zincrby(self.debtors_key, 1, debtor)
-            elif event.event_type == CASE_HANDLING_COURT_CHANGED.name:
-                moved = event.payload
-                assert isinstance(moved, case_events_pb2.CaseHandlingCourtChanged)
+            elif isinstance(moved := event.payload, case_events_pb2.CaseHandlingCourtChanged):
                 tx.pipe.hset(key, "court_code", moved.to_court)
                 tx.pipe.srem(self.court_index_key(moved.from_court), event.aggregate_id)
                 tx.pipe.sadd(self.court_index_key(moved.to_court), event.aggregate_id)

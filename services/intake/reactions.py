@@ -14,9 +14,6 @@ from google.protobuf.message import Message
 from services.intake.domain import TEAM_OF_TRACK, Track, triage
 from services.intake.repository import CaseRecords, CaseStatus
 from zhixing.events import (
-    CASE_HANDLING_COURT_CHANGED,
-    CLOCK_BREACHED,
-    NETWORK_QUERY_COMPLETED,
     Event,
 )
 from zhixing.projection import Transaction
@@ -47,13 +44,9 @@ class IntakeReactions:
     async def __call__(self, events: Sequence[Event[Message]], tx: Transaction) -> None:
         tracks: dict[str, str] = {}  # decisions earlier in this batch
         for event in events:
-            if event.event_type == CASE_HANDLING_COURT_CHANGED.name:
-                moved = event.payload
-                assert isinstance(moved, case_events_pb2.CaseHandlingCourtChanged)
+            if isinstance(moved := event.payload, case_events_pb2.CaseHandlingCourtChanged):
                 tx.pipe.hset(self.records.case_key(moved.case_id), "court_code", moved.to_court)
-            elif event.event_type == NETWORK_QUERY_COMPLETED.name:
-                done = event.payload
-                assert isinstance(done, asset_events_pb2.NetworkQueryCompleted)
+            elif isinstance(done := event.payload, asset_events_pb2.NetworkQueryCompleted):
                 if done.round != 1:
                     continue  # later rounds re-query; triage happens once
                 record = await self.records.read(done.case_id, tx.redis)
@@ -85,9 +78,7 @@ class IntakeReactions:
                     decided_by="auto",
                 )
                 self._stage(tx, triaged, event, record.court_code)
-            elif event.event_type == CLOCK_BREACHED.name:
-                breached = event.payload
-                assert isinstance(breached, deadline_events_pb2.ClockBreached)
+            elif isinstance(breached := event.payload, deadline_events_pb2.ClockBreached):
                 if breached.clock.rule_id != SIMPLE_PERIOD_RULE:
                     continue
                 case_id = breached.clock.subject_id
