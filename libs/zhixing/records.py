@@ -1,5 +1,6 @@
-"""Records kept as JSON strings in Redis, changed in optimistic transactions, and the
-history each keeps of who did what. Entrustments, disputes and command actions use them."""
+"""Records kept as JSON strings in Redis, changed in optimistic transactions, listed per
+owner, and the history each keeps of who did what. Entrustments, disputes and command
+actions keep theirs so."""
 
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ from zhixing.auth import Identity
 from zhixing.clock import Clock
 from zhixing.courts import directory
 from zhixing.errors import NotFound
-from zhixing.state import KeySpace, transact
+from zhixing.state import KeySpace, as_text, transact
 
 __all__ = [
+    "IndexedRecords",
     "JsonRecords",
     "Record",
     "ids_in_jurisdiction",
@@ -86,6 +88,45 @@ class JsonRecords:
             return await self.change(record_id, act)
         except NotFound:
             return False
+
+
+class IndexedRecords(JsonRecords):
+    """JSON records listed in one set per owner (a court, or an agency): what a court, the
+    courts above it, or an agency lists. ``<kind>:<id>`` holds a record, ``<index>:<owner>``
+    the ids of the records that owner is party to."""
+
+    def __init__(self, redis: aioredis.Redis, keys: KeySpace, kind: str, index: str) -> None:
+        super().__init__(redis, keys, kind)
+        self._index = index
+
+    def index_key(self, owner: str) -> str:
+        return self._keys.key(self._index, owner)
+
+    def add(self, pipe: Pipeline, record_id: str, record: Record, owners: Sequence[str]) -> None:
+        """Queue a new record and its place in the index of each owner."""
+        self.put(pipe, record_id, record)
+        for owner in owners:
+            self.index(pipe, owner, record_id)
+
+    def index(self, pipe: Pipeline, owner: str, record_id: str) -> None:
+        """List the record under ``owner``."""
+        pipe.sadd(self.index_key(owner), record_id)
+
+    async def ids_of(self, owner: str) -> list[str]:
+        """The ids of the records ``owner`` is party to, sorted."""
+        return sorted(as_text(i) for i in await self._redis.smembers(self.index_key(owner)))
+
+    async def ids_in_jurisdiction(self, court: str) -> list[str]:
+        """The ids of the records of ``court`` and of every court below it."""
+        return await ids_in_jurisdiction(self._redis, self.index_key, court)
+
+    async def in_jurisdiction(self, court: str) -> list[Record]:
+        """The records of ``court`` and of every court below it."""
+        return await self.many(await self.ids_in_jurisdiction(court))
+
+    async def transact(self, watch: Sequence[str], body: Callable[[Pipeline], Awaitable[T]]) -> T:
+        """Run ``body`` in one optimistic transaction watching ``watch``."""
+        return await transact(self._redis, list(watch), body)
 
 
 def log_act(record: Record, clock: Clock, act: str, identity: Identity, **details: Any) -> None:

@@ -118,14 +118,14 @@ class CommandActions:
         async def body(pipe: Pipeline) -> dict[str, Any]:
             pipe.multi()  # type: ignore[no-untyped-call]
             self._log(record, "issued", identity)
-            self.records.add(pipe, record, courts=[identity.court_code, target])
+            self.records.add(pipe, command_id, record, [identity.court_code, target])
             self._stage(pipe, issued, command_id, target, identity)
             if destination is not None:
                 self._move(pipe, case_id, target, destination, action.value, command_id,
                            instruction, identity)  # fmt: skip
             return record
 
-        result: dict[str, Any] = await self.records.transact(body)
+        result: dict[str, Any] = await self.records.transact([], body)
         return result
 
     # --- one debtor's cases: consolidation and cross execution (¶26) ---------------------------
@@ -187,7 +187,7 @@ class CommandActions:
                     "issued_at": self.ctx.clock.now().isoformat(), "history": [],
                 }  # fmt: skip
                 self._log(record, "issued", identity)
-                self.records.add(pipe, record, courts=(identity.court_code, court, to_court))
+                self.records.add(pipe, command_id, record, (identity.court_code, court, to_court))
                 issued = pb.CommandIssued(
                     command_id=command_id, action=action.value, case_id=case_id,
                     issuing_court=identity.court_code, target_court=court,
@@ -201,7 +201,7 @@ class CommandActions:
                 records.append(record)
             return records
 
-        result: list[dict[str, Any]] = await self.records.transact(body)
+        result: list[dict[str, Any]] = await self.records.transact([], body)
         return result
 
     async def lend_officers(
@@ -235,11 +235,11 @@ class CommandActions:
         async def body(pipe: Pipeline) -> dict[str, Any]:
             pipe.multi()  # type: ignore[no-untyped-call]
             self._log(record, "issued", identity)
-            self.records.add(pipe, record, courts=(identity.court_code, from_court, to_court))
+            self.records.add(pipe, command_id, record, (identity.court_code, from_court, to_court))
             self._stage(pipe, issued, command_id, from_court, identity)
             return record
 
-        result: dict[str, Any] = await self.records.transact(body)
+        result: dict[str, Any] = await self.records.transact([], body)
         return result
 
     async def _destination(

@@ -53,7 +53,7 @@ class Disputes:
         """Every dispute the identity may read: an agency's own; a court's, and for a court
         above, those of every court below it (the common superior sees what it coordinates)."""
         if identity.role is Role.AGENCY:
-            ids = await self.records.ids_of_party(identity.subject)
+            ids = await self.records.ids_of(identity.subject)
         else:
             ids = await self.records.ids_in_jurisdiction(identity.court_code)
         return [r for r in await self.records.many(ids) if self.visible_to(identity, r)]

@@ -231,7 +231,7 @@ class Entrustments:
         """The entrusting court's case moved: the new court entrusts its open matters (the
         clocks' observers follow through EntrustmentCourtChanged). Idempotent."""
         moved = 0
-        for entrustment_id in await self.records.ids_of_court(from_court):
+        for entrustment_id in await self.records.ids_of(from_court):
 
             async def act(
                 pipe: Pipeline, record: dict[str, Any], entrustment_id: str = entrustment_id

@@ -20,6 +20,7 @@ from zhixing.clock import CHINA_TZ
 from zhixing.events import decode_event
 from zhixing.outbox import Outbox
 from zhixing.periods import PeriodCounter
+from zhixing.records import IndexedRecords
 from zhixing.rules import catalogue
 from zhixing.state import KeySpace
 from zhixing.workcalendar import CalendarSettings, StatutoryCalendar
@@ -172,3 +173,23 @@ async def test_the_outbox_keeps_staged_events_in_order(
     entries: Any = await store.xrange(outbox.stream)
     staged = [decode_event(fields[b"event"]).event_id for _, fields in entries]
     assert staged == [event.event_id for event in events]
+
+
+async def test_indexed_records_list_by_owner_and_jurisdiction_and_change_once(
+    store: aioredis.Redis, contract_prefix: str
+) -> None:
+    records = IndexedRecords(store, KeySpace(contract_prefix, "x"), "matter", index="court")
+
+    async def add(pipe: Pipeline) -> None:
+        pipe.multi()  # type: ignore[no-untyped-call]
+        records.add(pipe, "m1", {"id": "m1", "n": 0}, ["苏1283", "浙0102"])
+        records.add(pipe, "m2", {"id": "m2", "n": 0}, ["苏1282"])
+
+    await records.transact([], add)
+    assert await records.ids_of("苏1283") == ["m1"]
+    assert await records.ids_in_jurisdiction("苏12") == ["m1", "m2"]  # the courts below 泰州
+    assert [r["id"] for r in await records.in_jurisdiction("浙01")] == ["m1"]
+    assert await records.set_once("m1", "closed", True)
+    assert not await records.set_once("m1", "closed", True)  # already so: nothing written
+    assert not await records.set_once("none", "closed", True)
+    assert (await records.get("m1") or {}).get("closed") is True
