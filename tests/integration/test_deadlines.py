@@ -43,17 +43,19 @@ CASE_CLOCKS = {
 }
 
 
-def deadlines_host(isolated: Isolated, clock: SimulatedClock, calendar_dir: Path) -> ServiceHost:
-    return bootstrap(
-        Infrastructure(
-            clock=clock,
-            kafka=isolated.kafka,
-            redis=isolated.redis_settings,
-            auth=isolated.auth,
-            ports=ServiceSettings(http_port=0, grpc_port=0),
-        ),
-        calendar=CalendarSettings(dir=calendar_dir),
+def infrastructure(isolated: Isolated, clock: SimulatedClock) -> Infrastructure:
+    """The test's topics and keys, the simulated clock, any free port."""
+    return Infrastructure(
+        clock=clock,
+        kafka=isolated.kafka,
+        redis=isolated.redis_settings,
+        auth=isolated.auth,
+        ports=ServiceSettings(http_port=0, grpc_port=0),
     )
+
+
+def deadlines_host(isolated: Isolated, clock: SimulatedClock, calendar_dir: Path) -> ServiceHost:
+    return bootstrap(infrastructure(isolated, clock), calendar=CalendarSettings(dir=calendar_dir))
 
 
 @dataclass
@@ -86,16 +88,7 @@ class CommandCentre:
 
 
 def command_host(isolated: Isolated, clock: SimulatedClock, calendar_dir: Path) -> CommandCentre:
-    return CommandCentre(
-        Infrastructure(
-            clock=clock,
-            kafka=isolated.kafka,
-            redis=isolated.redis_settings,
-            auth=isolated.auth,
-            ports=ServiceSettings(http_port=0, grpc_port=0),
-        ),
-        CalendarSettings(dir=calendar_dir),
-    )
+    return CommandCentre(infrastructure(isolated, clock), CalendarSettings(dir=calendar_dir))
 
 
 def engine_of(host: ServiceHost) -> DeadlineEngine:
