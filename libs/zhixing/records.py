@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
+from pydantic import BaseModel, ConfigDict, Field
 from redis.asyncio.client import Pipeline
 
 from zhixing.auth import Identity
@@ -18,6 +19,7 @@ from zhixing.errors import NotFound
 from zhixing.state import KeySpace, as_text, transact
 
 __all__ = [
+    "HistoryEntry",
     "IndexedRecords",
     "JsonRecords",
     "Record",
@@ -27,6 +29,16 @@ __all__ = [
 
 T = TypeVar("T")
 Record = dict[str, Any]
+
+
+class HistoryEntry(BaseModel):
+    """One act in a record's history (``log_act``): when, what, and, for a person's act,
+    who from which court; an act may add its own details."""
+
+    model_config = ConfigDict(extra="allow")
+
+    at: str = Field(description="RFC 3339")
+    act: str
 
 
 class JsonRecords:

@@ -12,6 +12,7 @@ from services.command.handlers import CommandActions
 from zhixing.auth import CurrentIdentity
 from zhixing.bounds import Days
 from zhixing.errors import Invalid, NotFound
+from zhixing.records import HistoryEntry
 
 router = APIRouter(prefix="/v1", tags=["command actions"])
 
@@ -56,12 +57,35 @@ class AnswerIn(_Body):
     upheld: bool
 
 
+class CommandActionView(BaseModel):
+    """A command action and its history; an action adds its own fields (the debtor of a
+    consolidation, the officers lent, a reply, a reconsideration and its answer)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    command_id: str
+    action: Action
+    case_id: str = Field(description="Empty for officers lent")
+    issuing_court: str
+    target_court: str = Field(description="The court that receives it and answers")
+    instruction: str
+    reply_working_days: int | None
+    to_court: str | None = Field(description="Where a move sends the case")
+    reconsiderable: bool
+    status: str
+    acknowledged: bool
+    reconsideration_closed: bool
+    issued_by: str
+    issued_at: str
+    history: list[HistoryEntry]
+
+
 def _actions(request: Request) -> CommandActions:
     actions: CommandActions = request.app.state.actions
     return actions
 
 
-@router.post("/commands", status_code=status.HTTP_201_CREATED,
+@router.post("/commands", status_code=status.HTTP_201_CREATED, response_model=CommandActionView,
              summary="Issue a command action to a court of the jurisdiction")  # fmt: skip
 async def issue(body: IssueIn, identity: CurrentIdentity, request: Request) -> dict[str, Any]:
     return await _actions(request).issue(
@@ -78,6 +102,7 @@ async def proposals(identity: CurrentIdentity, request: Request) -> list[dict[st
 
 
 @router.post("/commands/consolidation", status_code=status.HTTP_201_CREATED,
+             response_model=list[CommandActionView],
              summary="Consolidate (集中执行) or cross-execute (交叉执行) cases")  # fmt: skip
 async def bring_together(
     body: TogetherIn, identity: CurrentIdentity, request: Request
@@ -91,6 +116,7 @@ async def bring_together(
 
 
 @router.post("/commands/officer-loans", status_code=status.HTTP_201_CREATED,
+             response_model=CommandActionView,
              summary="Lend officers to another court (调配力量)")  # fmt: skip
 async def lend(body: LendIn, identity: CurrentIdentity, request: Request) -> dict[str, Any]:
     return await _actions(request).lend_officers(
@@ -99,12 +125,20 @@ async def lend(body: LendIn, identity: CurrentIdentity, request: Request) -> dic
     )  # fmt: skip
 
 
-@router.get("/commands", summary="Command actions my court issued or received")
+@router.get(
+    "/commands",
+    summary="Command actions my court issued or received",
+    response_model=list[CommandActionView],
+)
 async def list_commands(identity: CurrentIdentity, request: Request) -> list[dict[str, Any]]:
     return await _actions(request).list_for(identity)
 
 
-@router.get("/commands/{command_id}", summary="One command action and its history")
+@router.get(
+    "/commands/{command_id}",
+    summary="One command action and its history",
+    response_model=CommandActionView,
+)
 async def get_command(
     command_id: str, identity: CurrentIdentity, request: Request
 ) -> dict[str, Any]:
@@ -115,14 +149,22 @@ async def get_command(
     return record
 
 
-@router.post("/commands/{command_id}/acknowledgement", summary="The receiving court signs for it")
+@router.post(
+    "/commands/{command_id}/acknowledgement",
+    summary="The receiving court signs for it",
+    response_model=CommandActionView,
+)
 async def acknowledge(
     command_id: str, identity: CurrentIdentity, request: Request
 ) -> dict[str, Any]:
     return await _actions(request).acknowledge(command_id, identity=identity)
 
 
-@router.post("/commands/{command_id}/reply", summary="Reply to an urge; report a correction")
+@router.post(
+    "/commands/{command_id}/reply",
+    summary="Reply to an urge; report a correction",
+    response_model=CommandActionView,
+)
 async def reply(
     command_id: str, body: TextIn, identity: CurrentIdentity, request: Request
 ) -> dict[str, Any]:
@@ -132,6 +174,7 @@ async def reply(
 @router.post(
     "/commands/{command_id}/reconsideration",
     summary="Ask for reconsideration (command.reconsideration)",
+    response_model=CommandActionView,
 )
 async def reconsider(
     command_id: str, body: TextIn, identity: CurrentIdentity, request: Request
@@ -139,7 +182,11 @@ async def reconsider(
     return await _actions(request).request_reconsideration(command_id, body.text, identity=identity)
 
 
-@router.post("/commands/{command_id}/reconsideration-answer", summary="Uphold or withdraw it")
+@router.post(
+    "/commands/{command_id}/reconsideration-answer",
+    summary="Uphold or withdraw it",
+    response_model=CommandActionView,
+)
 async def answer(
     command_id: str, body: AnswerIn, identity: CurrentIdentity, request: Request
 ) -> dict[str, Any]:

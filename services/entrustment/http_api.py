@@ -15,6 +15,7 @@ from zhixing.assets import AssetKind, Measure
 from zhixing.auth import CurrentIdentity
 from zhixing.bounds import Fen
 from zhixing.errors import NotFound
+from zhixing.records import HistoryEntry
 from zhixing.v1 import entrustment_events_pb2 as pb
 
 router = APIRouter(prefix="/v1", tags=["entrustments"])
@@ -70,6 +71,28 @@ class CompletionIn(_Body):
     control: ControlIn | None = Field(None, description="The asset controlled, if any")
 
 
+class EntrustmentView(BaseModel):
+    """A matter entrusted and its history; its later steps add their fields (the result,
+    the control done, an order, a return and its reason)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    entrustment_id: str
+    case_id: str
+    entrusting_court: str
+    entrusted_court: str
+    entrusted_court_name: str
+    matter_type: MatterType
+    description: str
+    location_division: str
+    documents: list[str]
+    status: str
+    entrusted_by: str
+    entrusted_at: str
+    start_overdue: bool = Field(description="Not started in time: an order may be asked for")
+    history: list[HistoryEntry]
+
+
 def _entrustments(request: Request) -> Entrustments:
     entrustments: Entrustments = request.app.state.entrustments
     return entrustments
@@ -79,6 +102,7 @@ def _entrustments(request: Request) -> Entrustments:
     "/entrustments",
     status_code=status.HTTP_201_CREATED,
     summary="Entrust a matter to the court where the asset or person is",
+    response_model=EntrustmentView,
 )
 async def entrust(body: EntrustIn, identity: CurrentIdentity, request: Request) -> dict[str, Any]:
     return await _entrustments(request).entrust(
@@ -92,12 +116,20 @@ async def entrust(body: EntrustIn, identity: CurrentIdentity, request: Request) 
     )
 
 
-@router.get("/entrustments", summary="Entrustments my court is party to")
+@router.get(
+    "/entrustments",
+    summary="Entrustments my court is party to",
+    response_model=list[EntrustmentView],
+)
 async def list_entrustments(identity: CurrentIdentity, request: Request) -> list[dict[str, Any]]:
     return await _entrustments(request).list_for(identity)
 
 
-@router.get("/entrustments/{entrustment_id}", summary="One entrustment, for both courts and above")
+@router.get(
+    "/entrustments/{entrustment_id}",
+    summary="One entrustment, for both courts and above",
+    response_model=EntrustmentView,
+)
 async def get_entrustment(
     entrustment_id: str, identity: CurrentIdentity, request: Request
 ) -> dict[str, Any]:
