@@ -10,10 +10,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.command.board import CLOCK_STATES, NODE_IDS, NODES, Board
 from services.command.domain import REPLY_RULES
 from zhixing.auth import READ_ONLY_ROLES, CurrentIdentity, Identity, Role, require_visible
+from zhixing.clock_states import ClockCondition
 from zhixing.courts import Court, CourtLevel, UnknownCourtCode, directory
 from zhixing.errors import Invalid, NotFound
 from zhixing.rules import catalogue
@@ -23,6 +25,91 @@ router = APIRouter(prefix="/v1", tags=["dashboard"])
 # Sent on the event stream when nothing else was, so proxies keep the connection open and
 # a client notices a dead one (wall time: this is transport, not a statutory clock).
 HEARTBEAT_SECONDS = 15.0
+
+
+class Me(BaseModel):
+    subject: str
+    role: str
+    court_code: str
+    court_name: str
+    court_level: str
+    read_only: bool
+    may_command: bool = Field(description="A command centre above the basic level")
+    expires_at: str
+    reply_limits: dict[str, int | None] = Field(
+        description="The longest reply an order may ask for, per action (its rule's limit)"
+    )
+
+
+class NodeName(BaseModel):
+    id: str
+    title: str
+
+
+class CourtNode(BaseModel):
+    """A court with its own counts and its subtree's totals (open cases per node
+    ``node_<id>``, clocks per state ``clocks_<state>``, ``commands_pending``,
+    ``open_cases``)."""
+
+    code: str
+    name: str
+    level: str
+    state: str = Field(description="breached, warned or normal: the subtree's worst clock")
+    own: dict[str, int]
+    total: dict[str, int]
+    children: list[CourtNode]
+
+
+class Tree(BaseModel):
+    root: CourtNode
+
+
+class OpenCase(BaseModel):
+    case_id: str
+    case_number: str
+    court_code: str
+    node: str
+    filed_at: int = Field(description="Epoch ms")
+
+
+class CasesAtNode(BaseModel):
+    court_code: str
+    node: str
+    total: int
+    cases: list[OpenCase]
+
+
+class Alert(BaseModel):
+    clock_id: str
+    rule_id: str
+    subject_id: str
+    case_id: str = Field(description="The case the subject belongs to, when known")
+    case_number: str
+    court_code: str
+    state: ClockCondition
+    due_at: int = Field(description="Epoch ms")
+    last_day: str
+    warning: str
+    level: int = Field(description="Escalation level reached (0: none)")
+    escalated_to: str
+    title: str
+    source: str
+    court_name: str
+
+
+class Alerts(BaseModel):
+    court_code: str
+    total: int
+    alerts: list[Alert]
+
+
+class PendingCommand(BaseModel):
+    """A command action waiting at a court, as the board keeps it."""
+
+    model_config = ConfigDict(extra="allow")
+
+    command_id: str
+    case_number: str
 
 
 def _board(request: Request) -> Board:
@@ -48,13 +135,13 @@ def _state(counts: dict[str, int]) -> str:
 
 
 @router.get("/me", summary="Who the token says you are, and what the dashboard may offer you")
-async def me(identity: CurrentIdentity) -> dict[str, Any]:
+async def me(identity: CurrentIdentity) -> Me:
     try:
         court = directory().lookup(identity.court_code)
         court_name, level = court.name, court.level.value
     except UnknownCourtCode:
         court_name, level = "", ""
-    return {
+    return Me.model_validate({
         "subject": identity.subject,
         "role": identity.role.value,
         "court_code": identity.court_code,
@@ -69,18 +156,16 @@ async def me(identity: CurrentIdentity) -> dict[str, Any]:
         "reply_limits": {
             action.value: catalogue().rule(rule_id).limit for action, rule_id in REPLY_RULES.items()
         },
-    }
+    })  # fmt: skip
 
 
 @router.get("/board/nodes", summary="The nodes (执行节点) the board counts open cases by")
-async def nodes() -> list[dict[str, str]]:
-    return [{"id": n.id, "title": n.title} for n in NODES]
+async def nodes() -> list[NodeName]:
+    return [NodeName(id=n.id, title=n.title) for n in NODES]
 
 
 @router.get("/board/tree", summary="The jurisdiction as a tree of courts, coloured by state")
-async def tree(
-    identity: CurrentIdentity, request: Request, root: str | None = None
-) -> dict[str, Any]:
+async def tree(identity: CurrentIdentity, request: Request, root: str | None = None) -> Tree:
     """Each court with its own counts and its subtree's totals; ``state`` is ``breached``
     when a clock of the subtree is past due, ``warned`` when one is warned, else
     ``normal``."""
@@ -99,7 +184,7 @@ async def tree(
                 "state": _state(total), "own": own, "total": total,
                 "children": children}  # fmt: skip
 
-    return {"root": node(top)}
+    return Tree.model_validate({"root": node(top)})
 
 
 @router.get("/board/courts/{court_code}/cases", summary="A court's open cases at a node")
@@ -110,12 +195,14 @@ async def cases_at_node(
     node: Annotated[str, Query(description=f"one of {', '.join(NODE_IDS)}")],
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-) -> dict[str, Any]:
+) -> CasesAtNode:
     court = _court(court_code, identity)
     if node not in NODE_IDS:
         raise Invalid(f"unknown node {node!r}; one of {', '.join(NODE_IDS)}", loc=("query", "node"))
     total, rows = await _board(request).cases_at(court.code, node, offset=offset, limit=limit)
-    return {"court_code": court.code, "node": node, "total": total, "cases": rows}
+    return CasesAtNode.model_validate(
+        {"court_code": court.code, "node": node, "total": total, "cases": rows}
+    )
 
 
 SORT_KEYS = ("due_at", "court_code", "rule_id", "state", "level")
@@ -133,7 +220,7 @@ async def alerts(
     rule: Annotated[str | None, Query(description="a rule id, or its beginning: asset.")] = None,
     sort: Annotated[str, Query(description=SORT_HELP)] = "due_at",
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-) -> dict[str, Any]:
+) -> Alerts:
     """Clocks of ``court`` (default: yours) and, with ``jurisdiction``, of every court below
     it; the most urgent first unless ``sort`` says otherwise (``-`` for descending)."""
     if sort.lstrip("-") not in SORT_KEYS:
@@ -159,15 +246,19 @@ async def alerts(
         row["court_name"] = directory().lookup(row["court_code"]).name
     key = sort.lstrip("-")
     rows.sort(key=lambda r: (r[key], r["due_at"], r["clock_id"]), reverse=sort.startswith("-"))
-    return {"court_code": top.code, "total": len(rows), "alerts": rows[:limit]}
+    return Alerts.model_validate(
+        {"court_code": top.code, "total": len(rows), "alerts": rows[:limit]}
+    )
 
 
 @router.get("/board/courts/{court_code}/commands", summary="Command actions pending at a court")
 async def pending_commands(
     court_code: str, identity: CurrentIdentity, request: Request
-) -> list[dict[str, Any]]:
+) -> list[PendingCommand]:
     court = _court(court_code, identity)
-    return await _board(request).pending_commands(court.code)
+    return [
+        PendingCommand.model_validate(c) for c in await _board(request).pending_commands(court.code)
+    ]
 
 
 @router.get("/board/stream", summary="Server-sent events: which courts' figures changed")
