@@ -3,14 +3,15 @@ rules (no I/O).
 
 Between courts: the courts negotiate; if that fails the dispute goes up level by level,
 each court between a party and the common superior forwarding it with its opinion; the
-common superior issues a binding plan within 1 month (and may order disputed money into
-an account); each party court implements it within 15 working days or asks for
-reconsideration within 5 days. Conflicting instruments over one relationship stop
-enforcement in every court at once, until lifted.
+common superior issues a binding plan in time (``dispute.superior-resolves``; it may order
+disputed money into an account); each party court implements it in time
+(``dispute.implement``) or asks for reconsideration (``dispute.plan-reconsideration``).
+Conflicting instruments over one relationship stop enforcement in every court at once,
+until lifted.
 
 Between a court and an agency: negotiation, then a written report to the same-level
 政法委; where the superior court must coordinate with the departments, the court reports
-to it within 5 working days and it starts within 10.
+to it (``dispute.report-to-superior``) and it starts (``dispute.superior-starts-coordination``).
 
 Coordination pauses the affected cases' closing clocks (DisputeCoordinationStarted/Ended).
 A dispute is a JSON record (see ``repository``); the checks here raise the refusal.

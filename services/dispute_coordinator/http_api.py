@@ -12,6 +12,7 @@ from services.dispute_coordinator.handlers import Disputes
 from zhixing.auth import CurrentIdentity
 from zhixing.bounds import FenOrZero
 from zhixing.errors import NotFound
+from zhixing.records import HistoryEntry
 
 router = APIRouter(prefix="/v1", tags=["disputes"])
 
@@ -95,12 +96,41 @@ class DepartmentsIn(_Body):
     departments: Annotated[list[Short], Field(min_length=1, max_length=20)]
 
 
+class DisputeView(BaseModel):
+    """A dispute and its history; its later steps add their fields (the escalation and its
+    branches, the plan, the reconsiderations, the reports of a dispute with an agency)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    dispute_id: str
+    kind: str = Field(description="courts, or agency")
+    courts: list[str]
+    agency: dict[str, str]
+    subject: str
+    asset_key: str
+    case_ids: list[str]
+    case_numbers: list[str]
+    conflicting_instruments: list[dict[str, str]]
+    positions: list[dict[str, str]]
+    documents: list[str]
+    status: str
+    stops: dict[str, str] = Field(description="Court → stopped or lifted (执行规定 art 68)")
+    negotiation: list[dict[str, Any]]
+    history: list[HistoryEntry]
+    opened_at: str
+
+
 def _disputes(request: Request) -> Disputes:
     disputes: Disputes = request.app.state.disputes
     return disputes
 
 
-@router.post("/disputes", status_code=status.HTTP_201_CREATED, summary="Open a dispute")
+@router.post(
+    "/disputes",
+    status_code=status.HTTP_201_CREATED,
+    summary="Open a dispute",
+    response_model=DisputeView,
+)
 async def open_dispute(body: OpenIn, identity: CurrentIdentity, request: Request) -> dict[str, Any]:
     return await _disputes(request).open(
         identity=identity,
@@ -116,12 +146,16 @@ async def open_dispute(body: OpenIn, identity: CurrentIdentity, request: Request
     )
 
 
-@router.get("/disputes", summary="Disputes my court (or agency) is party to")
+@router.get(
+    "/disputes",
+    summary="Disputes my court (or agency) is party to",
+    response_model=list[DisputeView],
+)
 async def list_disputes(identity: CurrentIdentity, request: Request) -> list[dict[str, Any]]:
     return await _disputes(request).list_for(identity)
 
 
-@router.get("/disputes/{dispute_id}", summary="One dispute")
+@router.get("/disputes/{dispute_id}", summary="One dispute", response_model=DisputeView)
 async def get_dispute(
     dispute_id: str, identity: CurrentIdentity, request: Request
 ) -> dict[str, Any]:
@@ -132,7 +166,11 @@ async def get_dispute(
     return record
 
 
-@router.post("/disputes/{dispute_id}/negotiation", summary="Record negotiation; settle or fail")
+@router.post(
+    "/disputes/{dispute_id}/negotiation",
+    summary="Record negotiation; settle or fail",
+    response_model=DisputeView,
+)
 async def negotiate(
     dispute_id: str, body: NegotiationIn, identity: CurrentIdentity, request: Request
 ) -> dict[str, Any]:
@@ -142,19 +180,31 @@ async def negotiate(
     )  # fmt: skip
 
 
-@router.post("/disputes/{dispute_id}/escalation", summary="Report up to the common superior")
+@router.post(
+    "/disputes/{dispute_id}/escalation",
+    summary="Report up to the common superior",
+    response_model=DisputeView,
+)
 async def escalate(dispute_id: str, identity: CurrentIdentity, request: Request) -> dict[str, Any]:
     return await _disputes(request).escalate(dispute_id, identity=identity)
 
 
-@router.post("/disputes/{dispute_id}/forward", summary="Forward upward with this court's opinion")
+@router.post(
+    "/disputes/{dispute_id}/forward",
+    summary="Forward upward with this court's opinion",
+    response_model=DisputeView,
+)
 async def forward(
     dispute_id: str, body: OpinionIn, identity: CurrentIdentity, request: Request
 ) -> dict[str, Any]:
     return await _disputes(request).forward(dispute_id, body.opinion, identity=identity)
 
 
-@router.post("/disputes/{dispute_id}/plan", summary="The common superior's binding plan")
+@router.post(
+    "/disputes/{dispute_id}/plan",
+    summary="The common superior's binding plan",
+    response_model=DisputeView,
+)
 async def issue_plan(
     dispute_id: str, body: PlanIn, identity: CurrentIdentity, request: Request
 ) -> dict[str, Any]:
@@ -164,7 +214,11 @@ async def issue_plan(
     )  # fmt: skip
 
 
-@router.post("/disputes/{dispute_id}/implementation", summary="Report the plan implemented")
+@router.post(
+    "/disputes/{dispute_id}/implementation",
+    summary="Report the plan implemented",
+    response_model=DisputeView,
+)
 async def implement(
     dispute_id: str, body: ReportIn, identity: CurrentIdentity, request: Request
 ) -> dict[str, Any]:
@@ -174,6 +228,7 @@ async def implement(
 @router.post(
     "/disputes/{dispute_id}/reconsideration",
     summary="Ask for reconsideration (dispute.plan-reconsideration)",
+    response_model=DisputeView,
 )
 async def reconsider(
     dispute_id: str, body: ReasonIn, identity: CurrentIdentity, request: Request
@@ -183,7 +238,11 @@ async def reconsider(
     )
 
 
-@router.post("/disputes/{dispute_id}/reconsideration-answer", summary="Answer a reconsideration")
+@router.post(
+    "/disputes/{dispute_id}/reconsideration-answer",
+    summary="Answer a reconsideration",
+    response_model=DisputeView,
+)
 async def answer(
     dispute_id: str, body: AnswerIn, identity: CurrentIdentity, request: Request
 ) -> dict[str, Any]:
@@ -192,14 +251,22 @@ async def answer(
     )
 
 
-@router.post("/disputes/{dispute_id}/stops/{court_code}/lift", summary="Lift a stop of enforcement")
+@router.post(
+    "/disputes/{dispute_id}/stops/{court_code}/lift",
+    summary="Lift a stop of enforcement",
+    response_model=DisputeView,
+)
 async def lift(
     dispute_id: str, court_code: str, identity: CurrentIdentity, request: Request
 ) -> dict[str, Any]:
     return await _disputes(request).lift_stop(dispute_id, court_code, identity=identity)
 
 
-@router.post("/disputes/{dispute_id}/committee-report", summary="Report to the same-level 政法委")
+@router.post(
+    "/disputes/{dispute_id}/committee-report",
+    summary="Report to the same-level 政法委",
+    response_model=DisputeView,
+)
 async def committee(
     dispute_id: str, body: CommitteeIn, identity: CurrentIdentity, request: Request
 ) -> dict[str, Any]:
@@ -208,7 +275,11 @@ async def committee(
     )
 
 
-@router.post("/disputes/{dispute_id}/superior-report", summary="Report to the superior (5 WD)")
+@router.post(
+    "/disputes/{dispute_id}/superior-report",
+    summary="Report to the superior (dispute.report-to-superior)",
+    response_model=DisputeView,
+)
 async def superior_report(
     dispute_id: str, body: ReportIn, identity: CurrentIdentity, request: Request
 ) -> dict[str, Any]:
@@ -217,7 +288,8 @@ async def superior_report(
 
 @router.post(
     "/disputes/{dispute_id}/department-coordination",
-    summary="The superior starts coordinating with the departments (10 WD)",
+    summary="The superior starts coordinating (dispute.superior-starts-coordination)",
+    response_model=DisputeView,
 )
 async def departments(
     dispute_id: str, body: DepartmentsIn, identity: CurrentIdentity, request: Request
