@@ -30,6 +30,55 @@ class CaseOverview(BaseModel):
     event_count: int
 
 
+class Figures(BaseModel):
+    """A court's figures, or its jurisdiction's (definitions: ``services/command/figures.py``)."""
+
+    court_code: str
+    jurisdiction: bool
+    courts: int = Field(description="Courts counted")
+    counts: dict[str, int]
+    rates: dict[str, Any] = Field(
+        description="结案率, 执行完毕率, 实际执结率, 终本率, 法定期限内结案率, 保全率 (0 to 1, or "
+        "null with nothing to divide), 平均结案用时 (days), clocks running, commands "
+        "unacknowledged, and notes on a figure not yet recorded"
+    )
+
+
+class AuditPosition(BaseModel):
+    seq: int
+    hash: str
+    prev_hash: str
+
+
+class TimelineEntry(BaseModel):
+    event_id: str
+    event: str = Field(description="The event's type")
+    at: str
+    court_code: str
+    actor: str
+    payload: dict[str, Any]
+    audit: AuditPosition | None = Field(description="Its record in the audit chain, once there")
+
+
+class AccessEntry(BaseModel):
+    at: str
+    event_id: str
+    service: str
+    method: str
+    path: str
+    status: int
+    reason: str
+    subject: str
+    role: str
+    client_address: str
+
+
+class AccessLogView(BaseModel):
+    court_code: str
+    jurisdiction: bool
+    entries: list[AccessEntry]
+
+
 @router.get("/cases/{case_id}", summary="The command centre's view of a case")
 async def get_case_overview(
     case_id: str, identity: CurrentIdentity, request: Request
@@ -48,7 +97,7 @@ async def get_case_overview(
 @router.get("/figures/{court_code}", summary="A court's figures, or its jurisdiction's")
 async def get_figures(
     court_code: str, identity: CurrentIdentity, request: Request, jurisdiction: bool = False
-) -> dict[str, Any]:
+) -> Figures:
     """结案率, 实际执结率, 执行完毕率, 法定期限内结案率, 终本率, 保全率, 平均结案用时, and the
     clock and command counts, from the figures projection (definitions:
     ``services/command/figures.py``)."""
@@ -58,18 +107,20 @@ async def get_figures(
         raise NotFound(str(exc)) from None
     require_visible(identity, court_code, f"court {court_code}")
     figures: CourtFigures = request.app.state.figures
-    return await figures.figures(court_code, jurisdiction=jurisdiction)
+    return Figures.model_validate(await figures.figures(court_code, jurisdiction=jurisdiction))
 
 
 @router.get("/cases/{case_id}/timeline", summary="Every event, clock and command of a case")
-async def get_timeline(case_id: str, identity: CurrentIdentity, request: Request) -> list[Any]:
+async def get_timeline(
+    case_id: str, identity: CurrentIdentity, request: Request
+) -> list[TimelineEntry]:
     """The case's events in time order, with its assets', leads', matters', disputes' and
     command actions' events and every clock event, each with its audit record."""
     overviews: CaseOverviews = request.app.state.overviews
     overview = await overviews.get(case_id)
     require_visible(identity, overview.court_code if overview else None, f"case {case_id}")
     timelines: CaseTimelines = request.app.state.timelines
-    return await timelines.timeline(case_id)
+    return [TimelineEntry.model_validate(entry) for entry in await timelines.timeline(case_id)]
 
 
 LOG_READERS = (Role.LEADER, Role.COMMAND, Role.OVERSEER)
@@ -82,7 +133,7 @@ async def access_log(
     court: Annotated[str | None, Query(max_length=20, description="default: yours")] = None,
     jurisdiction: bool = True,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-) -> dict[str, Any]:
+) -> AccessLogView:
     """Every request refused for its token (401) or scope (403), and every overseer's read,
     newest first: of ``court`` and, with ``jurisdiction``, every court below it. Court
     leaders, command centres and overseers read it; each entry is in the audit chain too."""
@@ -96,4 +147,6 @@ async def access_log(
     courts = directory().jurisdiction(code) if jurisdiction else [code]
     log: AccessLog = request.app.state.access_log
     entries = await log.recent(courts, limit)
-    return {"court_code": code, "jurisdiction": jurisdiction, "entries": entries}
+    return AccessLogView.model_validate(
+        {"court_code": code, "jurisdiction": jurisdiction, "entries": entries}
+    )
