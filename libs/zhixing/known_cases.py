@@ -6,11 +6,11 @@ Services need it to check court scope on their own requests without asking intak
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
 
 import redis.asyncio as aioredis
 from fastapi import APIRouter, Request
 from google.protobuf.message import Message
+from pydantic import BaseModel, Field
 
 from zhixing.auth import CurrentIdentity, require_visible
 from zhixing.events import Event
@@ -19,6 +19,7 @@ from zhixing.state import KeySpace, text_hash
 from zhixing.v1 import case_events_pb2
 
 __all__ = [
+    "KnownCase",
     "KnownCases",
     "OnCaseMoved",
     "known_cases_router",
@@ -67,6 +68,14 @@ class OnCaseMoved:
                 await self.follow(moved.case_id, moved.from_court, moved.to_court)
 
 
+class KnownCase(BaseModel):
+    case_id: str
+    court_code: str = Field(description="The court handling it now")
+    # A move can be read before the filing (topics are not ordered): empty until then.
+    case_type_code: str = ""
+    filed_at: str = ""
+
+
 def known_cases_router(attribute: str = "known_cases") -> APIRouter:
     """``GET /v1/cases/{id}``: what this service knows of a case, within the caller's scope."""
     router = APIRouter(prefix="/v1", tags=["cases"])
@@ -74,11 +83,11 @@ def known_cases_router(attribute: str = "known_cases") -> APIRouter:
     @router.get("/cases/{case_id}", summary="A case as this service knows it")
     async def get_known_case(
         case_id: str, identity: CurrentIdentity, request: Request
-    ) -> dict[str, Any]:
+    ) -> KnownCase:
         known: KnownCases = getattr(request.app.state, attribute)
         case = await known.get(case_id)
         require_visible(identity, case["court_code"] if case else None, f"case {case_id}")
         assert case is not None
-        return {"case_id": case_id, **case}
+        return KnownCase.model_validate({"case_id": case_id, **case})
 
     return router

@@ -80,6 +80,20 @@ class CommandActionView(BaseModel):
     history: list[HistoryEntry]
 
 
+class ProposedCase(BaseModel):
+    case_id: str
+    court_code: str
+
+
+class Proposal(BaseModel):
+    """One debtor's cases in several courts of the jurisdiction."""
+
+    debtor_id: str
+    cases: list[ProposedCase]
+    courts: list[str]
+    suggested_court: str = Field(description="The court holding most of them")
+
+
 def _actions(request: Request) -> CommandActions:
     actions: CommandActions = request.app.state.actions
     return actions
@@ -95,7 +109,7 @@ async def issue(body: IssueIn, identity: CurrentIdentity, request: Request) -> d
     )  # fmt: skip
 
 
-@router.get("/commands/proposals",
+@router.get("/commands/proposals", response_model=list[Proposal],
             summary="One debtor's cases across courts: proposals to consolidate")  # fmt: skip
 async def proposals(identity: CurrentIdentity, request: Request) -> list[dict[str, Any]]:
     return await _actions(request).proposals(identity)

@@ -152,7 +152,23 @@ async def close(case_id: str, body: Closure, identity: CurrentIdentity, request:
     await _intake(request).close(case_id, body.method, identity=identity)
 
 
-@router.get("/cases/{case_id}", summary="A case (or application) as intake recorded it")
+class CaseRecordView(BaseModel):
+    """A case or application as intake recorded it: the filing's fields (the ``CaseFiled``
+    message, in JSON) once docketed, and its later facts (officer, notice, track, closure)
+    as they happen."""
+
+    model_config = ConfigDict(extra="allow")
+
+    case_id: str
+    status: str = Field(description="received, filed, refused or closed")
+    court_code: str = Field(description="The court handling it now")
+
+
+@router.get(
+    "/cases/{case_id}",
+    summary="A case (or application) as intake recorded it",
+    response_model=CaseRecordView,
+)
 async def get_case(case_id: str, identity: CurrentIdentity, request: Request) -> dict[str, Any]:
     record = await _intake(request).records.read(case_id)
     require_visible(identity, record.court_code if record else None, f"case {case_id}")
