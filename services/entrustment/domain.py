@@ -182,11 +182,12 @@ def check_may_request_order(identity: Identity, record: dict[str, Any]) -> None:
 
 def ordering_superior(
     identity: Identity, record: dict[str, Any], directory: CourtDirectory
-) -> str | None:
-    """The entrusted court's superior, which ``identity`` must be to order it to act."""
+) -> str:
+    """The entrusted court's superior, which ``identity`` must be to order it to act (an
+    entrusted court is a basic court: it always has one)."""
     require_role(identity, Role.COMMAND, Role.LEADER)
     superior = directory.lookup(record["entrusted_court"]).superior
-    if identity.court_code != superior:
+    if superior is None or identity.court_code != superior:
         raise ScopeError(f"only {superior}, the entrusted court's superior, orders it")
     require_status(record, Status.ENTRUSTED)
     return superior
