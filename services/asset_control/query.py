@@ -124,7 +124,7 @@ class NetworkQuery(Handler):
         """The requests to send for these due query units of one case (read once); units
         no longer waiting for an answer leave the due set."""
         case = await self.records.case(case_id)
-        wanted, dropped = [], []
+        wanted, dropped, exhausted = [], [], []
         for member in members:
             _, _, round_, unit = member.split("|")
             if case is None or case["query"]["round"] != int(round_):
@@ -133,6 +133,9 @@ class NetworkQuery(Handler):
             state = case["query"]["units"][int(unit)]
             if state["status"] not in ("pending", "submitted"):
                 dropped.append(member)
+                continue
+            if self._timed_out(state) and self._unanswered_spent(state):
+                exhausted.append(member)
                 continue
             debtor = case["debtors"][state["debtor"]]
             ref = QueryRef(case_id, int(round_), int(unit), state["attempts"])
@@ -145,7 +148,45 @@ class NetworkQuery(Handler):
             async with self.records.redis.pipeline(transaction=True) as pipe:
                 self.records.work.unschedule_query(pipe, *dropped)
                 await pipe.execute()
+        if exhausted:
+            await self._report_unanswered(case_id, exhausted)
         return wanted
+
+    def _timed_out(self, state: dict[str, Any]) -> bool:
+        """Sent, and its feedback timeout passed without an answer."""
+        timeout_ms = int(self.settings.feedback_timeout_s * 1000)
+        return bool(
+            state["status"] == "submitted"
+            and self.now_ms() >= state.get("submitted_at", 0) + timeout_ms
+        )
+
+    def _unanswered_spent(self, state: dict[str, Any]) -> bool:
+        """This timeout would be its last allowed: report it rather than send again."""
+        return bool(state.get("timeouts", 0) + 1 >= self.settings.max_attempts)
+
+    async def _report_unanswered(self, case_id: str, members: Sequence[str]) -> None:
+        """Units sent again and again and never answered: reported failing (not sent for
+        ever); an officer may retry them."""
+        key = self.records.case_key(case_id)
+
+        async def body(pipe: Pipeline) -> None:
+            case = await self.records.load(pipe, key)
+            if case is None:
+                return
+            pipe.multi()  # type: ignore[no-untyped-call]
+            for member in members:
+                _, _, round_, unit_text = member.split("|")
+                state = case["query"]["units"][int(unit_text)]
+                if case["query"]["round"] != int(round_) or not (
+                    self._timed_out(state) and self._unanswered_spent(state)
+                ):
+                    continue  # answered or changed meanwhile
+                state["timeouts"] = state.get("timeouts", 0) + 1
+                state["error"] = f"no answer after {state['tries']} submissions"
+                self._fail_unit(pipe, case, int(unit_text), member)
+            self.records.put(pipe, key, case)
+
+        await self.records.transact([key], body)
 
     async def queries_submitted(
         self, case_id: str, results: Sequence[tuple[str, str, str | None]]
@@ -172,21 +213,21 @@ class NetworkQuery(Handler):
                     continue
                 if QueryRef(case_id, int(round_), unit, state["attempts"]).request_id != request_id:
                     continue  # a newer attempt superseded this one
-                # Sent before and still unanswered after the feedback timeout: the outside
-                # system may have lost it. Such tries count too, or a request it never
-                # answers would be sent again for ever and never reported.
-                unanswered = state["status"] == "submitted"
+                if self._timed_out(state):
+                    # Sent, and unanswered when its feedback timeout passed: the outside
+                    # system may have lost it. Counted (``query_requests`` reports the unit
+                    # failing when they are spent); a unit only hastened by a restart is not.
+                    state["timeouts"] = state.get("timeouts", 0) + 1
                 state["tries"] += 1
                 changed = True
                 if error is None:
                     state["status"] = "submitted"
+                    state["submitted_at"] = self.now_ms()
                     wait = self.settings.feedback_timeout_s
                 else:
                     state["error"] = error
                     wait = self.settings.backoff_s(state["tries"])
-                if unanswered and error is None:
-                    state["error"] = f"no answer after {state['tries'] - 1} submissions"
-                if state["tries"] >= self.settings.max_attempts and (error or unanswered):
+                if state["tries"] >= self.settings.max_attempts and error is not None:
                     self._fail_unit(pipe, case, unit, member)
                 else:
                     at = self.now_ms() + int(wait * 1000)
@@ -332,7 +373,7 @@ class NetworkQuery(Handler):
             pipe.multi()  # type: ignore[no-untyped-call]
             for unit in failed:
                 state = case["query"]["units"][unit]
-                state.update(status="pending", attempts=state["attempts"] + 1, tries=0)
+                state.update(status="pending", attempts=state["attempts"] + 1, tries=0, timeouts=0)
                 member = QueryRef(case_id, case["query"]["round"], unit, 0).member
                 self.records.work.schedule_query(pipe, member, case["court_code"], self.now_ms())
             self.records.put(pipe, key, case)

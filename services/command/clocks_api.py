@@ -51,6 +51,8 @@ class DeadlinesLink(BaseSettings):
     response_model=list[dict[str, Any]],
 )
 async def clocks_of(subject_id: str, identity: CurrentIdentity, request: Request) -> Any:
+    if not subject_id.strip("."):
+        return []  # "." or "..": no subject has such an id (and a URL would drop the segment)
     link: DeadlinesLink = request.app.state.deadlines_link
     unavailable = JSONResponse(
         {"detail": "the deadlines service does not answer; try again shortly"},
@@ -72,5 +74,7 @@ async def clocks_of(subject_id: str, identity: CurrentIdentity, request: Request
     except ValueError:
         return unavailable
     if answer.status_code != 200:
-        return JSONResponse(body, status_code=answer.status_code)
+        challenge = answer.headers.get("WWW-Authenticate")
+        headers = {"WWW-Authenticate": challenge} if challenge else None
+        return JSONResponse(body, status_code=answer.status_code, headers=headers)
     return body

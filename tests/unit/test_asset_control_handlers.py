@@ -4,6 +4,7 @@ that takes effect when the first goes, and separation of duties in disposal."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
@@ -127,3 +128,35 @@ async def test_whoever_controlled_an_asset_does_not_approve_its_sale() -> None:
         await control.disposal.start_sale(house, SaleMode.ONLINE_AUCTION, "", identity=OFFICER)
     await control.disposal.start_sale(house, SaleMode.ONLINE_AUCTION, "", identity=other)
     assert (await staged_types(control.ctx))[-1] == "SaleStarted"
+
+
+async def send_due(control: AssetControl, case_id: str) -> int:
+    """One round of the agency worker for the case, every submission accepted."""
+    members = [m for m in await control.query.due_work() if m.startswith(f"q|{case_id}|")]
+    requests = await control.query.query_requests(case_id, members)
+    await control.query.queries_submitted(
+        case_id, [(member, request.request_id, None) for member, request in requests]
+    )
+    return len(requests)
+
+
+async def test_a_query_never_answered_is_reported_after_its_timeouts_not_its_restarts() -> None:
+    settings = AgencySettings(max_attempts=3, feedback_timeout_s=60.0)
+    clock = SimulatedClock(START)
+    control = AssetControl(in_memory_context("asset_control", clock), settings)
+    await file(control, "c6", 10_000)
+    assert await send_due(control, "c6") == len(CHANNELS)
+    for _ in range(5):  # restarts ask again at once: no feedback timeout has passed
+        assert await control.query.ask_again_for_outstanding() == len(CHANNELS)
+        assert await send_due(control, "c6") == len(CHANNELS)
+    case = await control.records.case("c6")
+    assert case is not None and {u["status"] for u in case["query"]["units"]} == {"submitted"}
+
+    sent = []
+    for _ in range(3):  # three feedback timeouts: sent again twice, then reported
+        clock.advance(dt.timedelta(seconds=61))
+        sent.append(await send_due(control, "c6"))
+    assert sent == [len(CHANNELS), len(CHANNELS), 0]
+    case = await control.records.case("c6")
+    assert case is not None and {u["status"] for u in case["query"]["units"]} == {"failed"}
+    assert (await staged_types(control.ctx)).count("ChannelQueryFailed") == len(CHANNELS)
