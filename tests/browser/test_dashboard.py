@@ -15,7 +15,7 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 
 from tests.conftest import Isolated
 from tests.integration.platform_stack import Stack, platform_stack
-from tests.integration.test_asset_control import case_with, file_case
+from tests.integration.test_asset_control import case_with, file_case, until_query
 from tools.demo import credit_code
 from zhixing.auth import Role
 from zhixing.clock import CHINA_TZ
@@ -77,6 +77,9 @@ async def test_a_command_centre_logs_in_drills_down_commands_and_sees_live_chang
 ) -> None:
     async with platform_stack(isolated, tmp_path) as stack:
         case_id = await file_case(stack, case_with(credit_code(71), 10**9))
+        # Queried and its money frozen: the case stays at its node while the page drills
+        # down to it (a slow first start of Kafka once let it move between the two clicks).
+        await until_query(stack, case_id, "completed")
         page = await open_dashboard(browser, stack)
 
         # Login: a forged token is refused with a reason; a real one opens the board.
