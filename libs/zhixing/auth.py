@@ -54,6 +54,7 @@ class Role(StrEnum):
     OFFICER = "officer"  # 执行员/法官: handles cases
     COMMAND = "command"  # 指挥中心: an intermediate court's command centre
     LEADER = "leader"  # 院领导: a court's leader, who approves extensions
+    FINANCE = "finance"  # 财务: approves and makes payouts of case funds (分段办理)
     COORDINATOR = "coordinator"  # 争议协调人
     AGENCY = "agency"  # an outside agency party to a dispute
     OVERSEER = "overseer"  # 检察监督, 纪检监察: read only

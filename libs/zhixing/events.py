@@ -27,6 +27,7 @@ from zhixing.v1 import (
     dispute_events_pb2,
     entrustment_events_pb2,
     envelope_pb2,
+    funds_events_pb2,
 )
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "AUDIT_CHECKPOINT",
     "AUDIT_RECORDS_APPENDED",
     "CALENDAR_HORIZON_REACHED",
+    "CASE_ACCOUNT_OPENED",
     "CASE_CLOSED",
     "CASE_CONVERTED",
     "CASE_FILED",
@@ -73,6 +75,8 @@ __all__ = [
     "COORDINATION_PLAN_IMPLEMENTED",
     "COORDINATION_PLAN_ISSUED",
     "CORRECTION_REPORTED",
+    "DEDUCTION_FAILED",
+    "DEDUCTION_REQUESTED",
     "DEPARTMENT_COORDINATION_STARTED",
     "DISPUTE_COORDINATION_ENDED",
     "DISPUTE_COORDINATION_STARTED",
@@ -92,6 +96,16 @@ __all__ = [
     "ENTRUSTMENT_STARTED",
     "ENTRUSTMENT_STATUS_REPORTED",
     "EXECUTION_NOTICE_SERVED",
+    "Event",
+    "EventType",
+    "FUNDS_ARRIVED",
+    "FUNDS_HELD",
+    "FUNDS_LODGED",
+    "FUNDS_PAID",
+    "FUNDS_RELEASED",
+    "HOLD_REFUSED",
+    "HOLD_REQUESTED",
+    "InvalidEvent",
     "LEAD_RECEIVED",
     "LEAD_VERIFICATION_STARTED",
     "LEAD_VERIFIED",
@@ -102,10 +116,18 @@ __all__ = [
     "NETWORK_QUERY_STARTED",
     "OFFICER_ASSIGNED",
     "OVER_SEIZURE_EXCEPTION_APPROVED",
+    "PAYMENT_DEFERRAL_APPROVED",
+    "PAYMENT_DEFERRAL_ENDED",
+    "PAYMENT_LODGED",
+    "PAYMENT_NOTICE_ISSUED",
     "PLAN_RECONSIDERATION_REQUESTED",
     "POLITICAL_COMMITTEE_REPORTED",
+    "RECEIVING_ACCOUNT_CHANGED",
+    "RECEIVING_ACCOUNT_CHANGE_REFUSED",
+    "RECEIVING_ACCOUNT_CHANGE_REQUESTED",
     "REFERENCE_PRICE_FIXED",
     "REFERENCE_PRICE_STARTED",
+    "SALE_COMPLETED",
     "SALE_STARTED",
     "SCHEMA_VERSION",
     "SELF_DISPOSAL_COMPLETED",
@@ -114,9 +136,6 @@ __all__ = [
     "URGENT_LEAD_RECEIVED",
     "URGE_REPLIED",
     "WAITING_SEIZURE_REGISTERED",
-    "Event",
-    "EventType",
-    "InvalidEvent",
     "decode_event",
     "event_type_of",
     "new_event",
@@ -193,6 +212,7 @@ LEAD_VERIFIED = register_event(asset_events_pb2.LeadVerified, "asset")
 REFERENCE_PRICE_STARTED = register_event(asset_events_pb2.ReferencePriceStarted, "asset")
 REFERENCE_PRICE_FIXED = register_event(asset_events_pb2.ReferencePriceFixed, "asset")
 SALE_STARTED = register_event(asset_events_pb2.SaleStarted, "asset")
+SALE_COMPLETED = register_event(asset_events_pb2.SaleCompleted, "asset")
 SELF_DISPOSAL_PERMITTED = register_event(asset_events_pb2.SelfDisposalPermitted, "asset")
 SELF_DISPOSAL_COMPLETED = register_event(asset_events_pb2.SelfDisposalCompleted, "asset")
 SELF_DISPOSAL_REVOKED = register_event(asset_events_pb2.SelfDisposalRevoked, "asset")
@@ -262,6 +282,29 @@ ENTRUSTMENT_COMPLETED = register_event(entrustment_events_pb2.EntrustmentComplet
 ENTRUSTMENT_RETURNED = register_event(entrustment_events_pb2.EntrustmentReturned, "entrustment")
 ENTRUSTMENT_COURT_CHANGED = register_event(
     entrustment_events_pb2.EntrustmentCourtChanged, "entrustment"
+)
+
+# Case funds (aggregate: funds, keyed by the case id).
+CASE_ACCOUNT_OPENED = register_event(funds_events_pb2.CaseAccountOpened, "funds")
+FUNDS_ARRIVED = register_event(funds_events_pb2.FundsArrived, "funds")
+DEDUCTION_REQUESTED = register_event(funds_events_pb2.DeductionRequested, "funds")
+DEDUCTION_FAILED = register_event(funds_events_pb2.DeductionFailed, "funds")
+HOLD_REQUESTED = register_event(funds_events_pb2.HoldRequested, "funds")
+HOLD_REFUSED = register_event(funds_events_pb2.HoldRefused, "funds")
+FUNDS_HELD = register_event(funds_events_pb2.FundsHeld, "funds")
+PAYMENT_DEFERRAL_APPROVED = register_event(funds_events_pb2.PaymentDeferralApproved, "funds")
+PAYMENT_DEFERRAL_ENDED = register_event(funds_events_pb2.PaymentDeferralEnded, "funds")
+FUNDS_RELEASED = register_event(funds_events_pb2.FundsReleased, "funds")
+FUNDS_LODGED = register_event(funds_events_pb2.FundsLodged, "funds")
+PAYMENT_LODGED = register_event(funds_events_pb2.PaymentLodged, "funds")
+PAYMENT_NOTICE_ISSUED = register_event(funds_events_pb2.PaymentNoticeIssued, "funds")
+FUNDS_PAID = register_event(funds_events_pb2.FundsPaid, "funds")
+RECEIVING_ACCOUNT_CHANGE_REQUESTED = register_event(
+    funds_events_pb2.ReceivingAccountChangeRequested, "funds"
+)
+RECEIVING_ACCOUNT_CHANGED = register_event(funds_events_pb2.ReceivingAccountChanged, "funds")
+RECEIVING_ACCOUNT_CHANGE_REFUSED = register_event(
+    funds_events_pb2.ReceivingAccountChangeRefused, "funds"
 )
 
 # The deadline engine's events (aggregate: deadline, keyed by clock id).

@@ -24,6 +24,7 @@ __all__ = [
     "DLQ_SUFFIX",
     "DOMAIN_TOPICS",
     "ENTRUSTMENT_EVENTS",
+    "FUNDS_EVENTS",
     "Topic",
     "physical_name",
     "topic_for_aggregate",
@@ -71,6 +72,13 @@ DEADLINE_EVENTS = Topic(
 COMMAND_EVENTS = Topic(
     "zhixing.command.events", "command", "command_id", 3, "Command actions (统一指挥)"
 )
+FUNDS_EVENTS = Topic(
+    "zhixing.funds.events",
+    "funds",
+    "case_id",
+    6,
+    "Case funds: the case account, money in, holds, notices and payouts (案款)",
+)
 
 ACCESS_EVENTS = Topic(
     "zhixing.access.events",
@@ -101,6 +109,7 @@ DOMAIN_TOPICS: tuple[Topic, ...] = (
     ENTRUSTMENT_EVENTS,
     DEADLINE_EVENTS,
     COMMAND_EVENTS,
+    FUNDS_EVENTS,
 )
 """The enforcement business: what the projections follow."""
 

@@ -180,12 +180,6 @@ def case_number(year: int, court_code: str, type_code: str, sequence: int) -> st
     return f"（{year}）{court_code}{type_code}{sequence}号"
 
 
-def case_account(year: int, court_code: str, type_code: str, sequence: int) -> str:
-    """The case's own account reference (一案一账号, ¶20): one per case number; the bank
-    sub-account behind it is assigned by the funds module."""
-    return f"{year}-{court_code}-{type_code}-{sequence:06d}"
-
-
 class Track(StrEnum):
     SIMPLE = "simple"  # 简案: fast team, its own period
     ORDINARY = "ordinary"  # 普通案件: judge team

@@ -19,7 +19,7 @@ from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import Message
 from redis.asyncio.client import Pipeline
 
-from services.intake.domain import ClosureMethod, FileCase, case_account, case_number
+from services.intake.domain import ClosureMethod, FileCase, case_number
 from services.intake.repository import CaseRecord, CaseRecords, CaseStatus
 from zhixing.auth import (
     Identity,
@@ -29,6 +29,7 @@ from zhixing.auth import (
     require_role,
     require_scope,
 )
+from zhixing.case_accounts import case_account_number
 from zhixing.clock import CHINA_TZ, china_today
 from zhixing.errors import Conflict, Invalid, NotFound
 from zhixing.events import Event, new_event
@@ -211,10 +212,11 @@ class Intake:
         sequence: int, identity: Identity,
     ) -> tuple[dict[str, str | bytes], list[Event[Message]]]:  # fmt: skip
         number = case_number(today.year, cmd.court_code, cmd.case_type_code, sequence)
-        account = case_account(today.year, cmd.court_code, cmd.case_type_code, sequence)
+        account = case_account_number(cmd.court_code, today.year, cmd.case_type_code, sequence)
         payload = cmd.to_event(
             case_id=case_id, received_on=received_on, filed_on=today, case_number=number
         )
+        payload.case_account = account
         issued = case_events_pb2.CaseNumberIssued(
             case_id=case_id,
             case_number=number,
