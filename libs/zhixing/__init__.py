@@ -13,8 +13,8 @@ __all__ = [
     "bounds",  # the bounds of every input
     "breaches",  # reacting to a rule's breached clocks
     "builder",  # the one builder every bootstrap.py uses
-    "case_accounts",  # the case's own account number (一案一账号)
     "bus",  # exactly-once consumers of Kafka into Redis projections
+    "case_accounts",  # the case's own account number (一案一账号)
     "clock",  # injected time
     "clock_states",  # the one vocabulary of a statutory clock's state
     "court_directory_grpc",  # the court directory's gRPC servicer

@@ -180,9 +180,7 @@ def check_may_request_order(identity: Identity, record: dict[str, Any]) -> None:
         raise Conflict(f"an order was asked of {record['order_requested']} already")
 
 
-def ordering_superior(
-    identity: Identity, record: dict[str, Any], directory: CourtDirectory
-) -> str:
+def ordering_superior(identity: Identity, record: dict[str, Any], directory: CourtDirectory) -> str:
     """The entrusted court's superior, which ``identity`` must be to order it to act (an
     entrusted court is a basic court: it always has one)."""
     require_role(identity, Role.COMMAND, Role.LEADER)
