@@ -1,4 +1,5 @@
-"""Agency gateway: a stand-in for the outside query and control systems (总对总/点对点).
+"""Agency gateway: a stand-in for the outside query, control and transfer systems
+(总对总/点对点).
 
 It exists for development, tests and demos; asset control reaches it only through a client
 interface that a real connector can replace. It answers the way the outside systems do:

@@ -1,7 +1,10 @@
 """The gateway's gRPC server: the AgencyGatewayService over an in-memory stand-in.
 
 Faults are decided deterministically from the seed and the request id (and how many times
-it was submitted), so a test run with the same settings sees the same faults.
+it was submitted), so a test run with the same settings sees the same faults. Transfers
+(扣划) take money from an account the queries found, never more than is left on it after
+the transfers before; the bank's reference of a transfer comes from the seed and the request
+id, so a duplicated delivery and a replayed journal name the same reference.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import datetime as dt
+import hashlib
 import json
 import os
 import random
@@ -57,7 +61,9 @@ class GatewaySettings(BaseSettings):
     duplicate_rate: float = Field(
         0.0, ge=0, le=1, description="Share of feedback delivered twice under two feedback ids"
     )
-    reject_rate: float = Field(0.0, ge=0, le=1, description="Share of controls rejected")
+    reject_rate: float = Field(
+        0.0, ge=0, le=1, description="Share of controls and of transfers rejected"
+    )
     failing_channels: list[Channel] = Field(
         default_factory=list, description="Channels whose every query fails (outage)"
     )
@@ -69,10 +75,16 @@ class GatewaySettings(BaseSettings):
     )
 
 
+KINDS = ("query", "control", "transfer")
+"""The kinds of request, as journaled and as ``FetchFeedbackRequest.kinds`` names them."""
+
+_Submission = pb.SubmitQueryRequest | pb.SubmitControlRequest | pb.SubmitTransferRequest
+
+
 @dataclass
 class _Request:
     request_id: str
-    kind: str  # query | control
+    kind: str  # one of KINDS
     submissions: int = 1
     message: Any = None
 
@@ -81,6 +93,7 @@ class _Request:
 class _Feedback:
     message: pb.Feedback
     ready_at: dt.datetime
+    kind: str = ""  # the kind of the request it answers
 
 
 @dataclass
@@ -88,11 +101,14 @@ class GatewayState:
     requests: dict[str, _Request] = field(default_factory=dict)
     feedback: dict[str, _Feedback] = field(default_factory=dict)
     assets: dict[str, pb.AgencyAsset] = field(default_factory=dict)
+    # Fen taken from each account (asset key) by the transfers answered so far.
+    transferred: dict[str, int] = field(default_factory=dict)
 
 
 _MESSAGES: dict[str, type[Message]] = {
     "query": pb.SubmitQueryRequest,
     "control": pb.SubmitControlRequest,
+    "transfer": pb.SubmitTransferRequest,
     "feedback": pb.Feedback,
 }
 
@@ -153,12 +169,13 @@ class AgencyGateway(agency_gateway_pb2_grpc.AgencyGatewayServiceServicer):
             for request in unanswered:
                 self._deliver(self._answer(request))
 
-    def _restore(self, path: Path) -> list[pb.SubmitQueryRequest | pb.SubmitControlRequest]:
-        """Rebuild the accepted requests and the unacknowledged feedback from the journal;
-        the accepted requests that have no answer in it."""
+    def _restore(self, path: Path) -> list[_Submission]:
+        """Rebuild the accepted requests, the unacknowledged feedback and what transfers
+        took from each account from the journal; the accepted requests that have no answer
+        in it."""
         answered: set[str] = set()
         for kind, message, entry in Journal.replay(path):
-            if isinstance(message, pb.SubmitQueryRequest | pb.SubmitControlRequest):
+            if isinstance(message, _Submission):
                 self.state.requests[message.request_id] = _Request(
                     message.request_id, kind, message=message
                 )
@@ -166,7 +183,13 @@ class AgencyGateway(agency_gateway_pb2_grpc.AgencyGatewayServiceServicer):
                     self._remember_assets(message)
             elif isinstance(message, pb.Feedback):
                 ready = dt.datetime.fromisoformat(entry["ready_at"])
-                self.state.feedback[message.feedback_id] = _Feedback(message, ready)
+                request_kind = self._kind_of(message.request_id)
+                self.state.feedback[message.feedback_id] = _Feedback(message, ready, request_kind)
+                if request_kind == "transfer" and message.request_id not in answered:
+                    # Counted once per request (a duplicate has the same request id), and
+                    # whether acknowledged since or not: money moved stays moved.
+                    request = self.state.requests[message.request_id].message
+                    self._take(request.asset_key, message.transferred_amount_fen)
                 answered.add(message.request_id)
             elif kind == "ack":
                 for feedback_id in entry["ids"]:
@@ -177,10 +200,19 @@ class AgencyGateway(agency_gateway_pb2_grpc.AgencyGatewayServiceServicer):
                  feedback=len(self.state.feedback), unanswered=len(unanswered))  # fmt: skip
         return unanswered
 
-    def _answer(self, request: pb.SubmitQueryRequest | pb.SubmitControlRequest) -> pb.Feedback:
+    def _answer(self, request: _Submission) -> pb.Feedback:
         if isinstance(request, pb.SubmitQueryRequest):
             return self._answer_query(request)
+        if isinstance(request, pb.SubmitTransferRequest):
+            return self._answer_transfer(request)
         return self._answer_control(request)
+
+    def _kind_of(self, request_id: str) -> str:
+        request = self.state.requests.get(request_id)
+        return request.kind if request is not None else ""
+
+    def _take(self, asset_key: str, amount_fen: int) -> None:
+        self.state.transferred[asset_key] = self.state.transferred.get(asset_key, 0) + amount_fen
 
     def _remember_assets(self, request: pb.SubmitQueryRequest) -> list[pb.AgencyAsset]:
         """The assets the outside systems hold for the query's debtor and channel, kept so
@@ -214,7 +246,8 @@ class AgencyGateway(agency_gateway_pb2_grpc.AgencyGatewayServiceServicer):
             self._keep_feedback(twin, ready)
 
     def _keep_feedback(self, message: pb.Feedback, ready: dt.datetime) -> None:
-        self.state.feedback[message.feedback_id] = _Feedback(message, ready)
+        kind = self._kind_of(message.request_id)
+        self.state.feedback[message.feedback_id] = _Feedback(message, ready, kind)
         if self.journal is not None:
             self.journal.record("feedback", message, ready_at=ready.isoformat())
 
@@ -262,27 +295,67 @@ class AgencyGateway(agency_gateway_pb2_grpc.AgencyGatewayServiceServicer):
             feedback.control_ref = f"{request.measure}-{request.request_id[-12:]}"
         return feedback
 
+    def _answer_transfer(self, request: pb.SubmitTransferRequest) -> pb.Feedback:
+        """Deduct (扣划) from the account what was asked, or what is left on it if less."""
+        feedback = pb.Feedback(feedback_id=str(uuid.uuid4()), request_id=request.request_id)
+        asset = self.state.assets.get(request.asset_key)
+        taken = self.state.transferred.get(request.asset_key, 0)
+        error = ""
+        if not request.to_account:
+            error = "no account to transfer to (to_account is empty)"
+        elif request.amount_fen <= 0:
+            error = f"the amount to transfer must be positive, not {request.amount_fen} fen"
+        elif asset is None:
+            error = f"unknown asset {request.asset_key}"
+        elif AssetKind(asset.kind) not in LIQUID_KINDS:
+            error = f"asset {request.asset_key} is {asset.kind}, not money: it is not transferred"
+        elif asset.value_fen <= taken:
+            error = f"nothing left on {request.asset_key}: {taken} fen transferred already"
+        elif self._chance("reject", request.request_id) < self.settings.reject_rate:
+            error = "the bank refused the transfer"
+        if error or asset is None:
+            feedback.status, feedback.error = "rejected", error
+            return feedback
+        amount = min(request.amount_fen, asset.value_fen - taken)
+        self._take(request.asset_key, amount)
+        feedback.status = "transferred"
+        feedback.transferred_amount_fen = amount
+        feedback.bank_reference = self._bank_reference(request.request_id)
+        return feedback
+
+    def _bank_reference(self, request_id: str) -> str:
+        digest = hashlib.sha256(f"{self.settings.seed}|transfer|{request_id}".encode())
+        return f"TR{digest.hexdigest()[:18].upper()}"
+
+    async def _submit(
+        self, kind: str, request: _Submission, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> bool:
+        """Take the request (answered once, on its first submission); whether it was new."""
+        if not request.request_id:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "request_id is empty")
+        first = self._register(request.request_id, kind, request)
+        if first:
+            self._deliver(self._answer(request))
+        await self._maybe_hang(request.request_id)
+        return first
+
     async def SubmitQuery(  # noqa: N802 (gRPC method name)
         self, request: pb.SubmitQueryRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.SubmitQueryResponse:
-        if not request.request_id:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "request_id is empty")
-        first = self._register(request.request_id, "query", request)
-        if first:
-            self._deliver(self._answer_query(request))
-        await self._maybe_hang(request.request_id)
+        first = await self._submit("query", request, context)
         return pb.SubmitQueryResponse(request_id=request.request_id, first_submission=first)
 
     async def SubmitControl(  # noqa: N802
         self, request: pb.SubmitControlRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.SubmitControlResponse:
-        if not request.request_id:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "request_id is empty")
-        first = self._register(request.request_id, "control", request)
-        if first:
-            self._deliver(self._answer_control(request))
-        await self._maybe_hang(request.request_id)
+        first = await self._submit("control", request, context)
         return pb.SubmitControlResponse(request_id=request.request_id, first_submission=first)
+
+    async def SubmitTransfer(  # noqa: N802
+        self, request: pb.SubmitTransferRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.SubmitTransferResponse:
+        first = await self._submit("transfer", request, context)
+        return pb.SubmitTransferResponse(request_id=request.request_id, first_submission=first)
 
     def feedback_ready(self) -> int:
         """Feedback that could be fetched now (a simulation waits until none is left)."""
@@ -292,11 +365,20 @@ class AgencyGateway(agency_gateway_pb2_grpc.AgencyGatewayServiceServicer):
     async def FetchFeedback(  # noqa: N802
         self, request: pb.FetchFeedbackRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.FetchFeedbackResponse:
+        kinds = set(request.kinds)
+        if unknown := kinds - set(KINDS):
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"unknown kinds {sorted(unknown)}: a kind is one of {', '.join(KINDS)}",
+            )
         now = self.clock.now()
+        # Each caller fetches the answers to its own requests: a caller that acknowledged
+        # another's feedback as unknown would lose it for that other.
         ready = sorted(
-            (f for f in self.state.feedback.values() if f.ready_at <= now),
+            (f for f in self.state.feedback.values()
+             if f.ready_at <= now and (not kinds or f.kind in kinds)),
             key=lambda f: f.ready_at,
-        )
+        )  # fmt: skip
         limit = request.max if request.max > 0 else 100
         return pb.FetchFeedbackResponse(feedback=[f.message for f in ready[:limit]])
 

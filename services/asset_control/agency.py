@@ -15,6 +15,9 @@ from zhixing.auth import ServiceCredential
 from zhixing.v1 import agency_gateway_pb2 as pb
 from zhixing.v1 import agency_gateway_pb2_grpc
 
+FEEDBACK_KINDS = ("query", "control")
+"""The kinds of request asset control submits, whose feedback it fetches."""
+
 
 class AgencyUnavailable(Exception):
     """The call did not get an answer (timeout, connection refused, server error)."""
@@ -25,7 +28,8 @@ class AgencyClient(Protocol):
 
     async def submit_control(self, request: pb.SubmitControlRequest) -> None: ...
 
-    async def fetch_feedback(self, max_items: int) -> Sequence[pb.Feedback]: ...
+    async def fetch_feedback(self, max_items: int) -> Sequence[pb.Feedback]:
+        """Feedback ready for asset control's requests (queries, controls), none other."""
 
     async def ack_feedback(self, feedback_ids: Sequence[str]) -> None: ...
 
@@ -85,10 +89,12 @@ class GrpcAgencyClient:
             raise AgencyUnavailable(f"{exc.code().name}: {exc.details()}") from None
 
     async def fetch_feedback(self, max_items: int) -> Sequence[pb.Feedback]:
+        # Only the answers to asset control's own requests: the worker acknowledges every
+        # feedback it fetched, an unknown one too, so a transfer's answer fetched here would
+        # be lost to the funds service that asked for it.
+        fetch = pb.FetchFeedbackRequest(max=max_items, kinds=list(FEEDBACK_KINDS))
         try:
-            reply = await self._stub.FetchFeedback(
-                pb.FetchFeedbackRequest(max=max_items), **self._call()
-            )
+            reply = await self._stub.FetchFeedback(fetch, **self._call())
         except grpc.aio.AioRpcError as exc:
             raise AgencyUnavailable(f"{exc.code().name}: {exc.details()}") from None
         return list(reply.feedback)
