@@ -1,0 +1,356 @@
+"""The vocabulary and pure rules of case funds (执行案款): a case's ledger, what may be held
+back and why, who may approve a payout.
+
+A case's money is a list of **payments**: each arrival (the debtor's payment, a deduction,
+sale proceeds) is one, and so is a held part released later. Each payment is notified to
+finance once (rule ``funds.notify-finance``); the notice covers everything of it that is
+not held, and finance pays the notice (rule ``funds.pay``). A **hold** keeps part or all
+of a payment back, for a legal reason from a fixed list and with a leader's approval (rule
+``funds.undisputed-first``): to defer it (延缓发放) or to lodge it (提存).
+
+Every amount is whole fen. The ledger of a case always balances:
+``received = paid + held + lodged``, where *held* is the money still in the account (not
+yet noticed, held back, or noticed and not yet paid). ``zhixing funds reconcile`` checks it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from zhixing.auth import Identity, Role, ScopeError
+from zhixing.errors import Conflict, Invalid
+
+Record = dict[str, Any]
+
+SEPARATION = "funds.separation-of-duties"
+UNDISPUTED_FIRST = "funds.undisputed-first"
+RECEIVING_ACCOUNT = "funds.receiving-account"
+ONE_ACCOUNT = "funds.one-case-one-account"
+BALANCE = "funds.balance"
+
+MAX_PAYMENTS_PER_CASE = 1000
+"""Arrivals, holds, notices and deductions of one case, each (engineering bound: a case's
+record stays small enough to rewrite on every act, and its sums fit an int64)."""
+
+
+class Source(StrEnum):
+    PAYMENT = "payment"  # the debtor paid into the case's account
+    DEDUCTION = "deduction"  # 扣划 of frozen money
+    SALE = "sale"  # 拍卖、变卖 proceeds
+    SELF_DISPOSAL = "self_disposal"  # the debtor sold it himself (¶17)
+    RELEASE = "release"  # a held part payable again (not new money)
+
+
+class HoldKind(StrEnum):
+    DEFER = "defer"  # 延缓发放
+    LODGE = "lodge"  # 提存
+
+
+class HoldReason(StrEnum):
+    """The legal reasons to hold money back (¶22: 有法定事由延缓发放或者提存), as listed by
+    最高人民法院关于执行款物管理工作的规定 (法发〔2017〕6号) arts 14–15. The value is the code
+    a request gives; ``HOLD_REASON_LABELS`` the words shown."""
+
+    # 延缓发放
+    DISPUTED = "disputed"
+    DISTRIBUTION = "distribution"
+    APPLICANT_FUNDS_RESTRAINED = "applicant_funds_restrained"
+    NOT_COLLECTED = "not_collected"
+    ENFORCEMENT_SUSPENDED = "enforcement_suspended"
+    # 提存
+    REFUSED_BY_APPLICANT = "refused_by_applicant"
+    APPLICANT_MISSING = "applicant_missing"
+    SUCCESSOR_UNDETERMINED = "successor_undetermined"
+    CANNOT_NOTIFY = "cannot_notify"
+
+
+HOLD_REASON_LABELS = {
+    HoldReason.DISPUTED: "部分案款有争议",
+    HoldReason.DISTRIBUTION: "需要进行案款分配",
+    HoldReason.APPLICANT_FUNDS_RESTRAINED: "申请执行人的执行款被另案保全或冻结",
+    HoldReason.NOT_COLLECTED: "申请执行人经通知未领取",
+    HoldReason.ENFORCEMENT_SUSPENDED: "案件被依法中止或者暂缓执行",
+    HoldReason.REFUSED_BY_APPLICANT: "申请执行人无正当理由拒绝领取",
+    HoldReason.APPLICANT_MISSING: "申请执行人下落不明",
+    HoldReason.SUCCESSOR_UNDETERMINED: "申请执行人死亡未确定继承人或丧失民事行为能力未确定监护人",
+    HoldReason.CANNOT_NOTIFY: "按申请执行人提供的联系方式无法通知其领取",
+}
+
+REASONS_OF_KIND = {
+    HoldKind.DEFER: frozenset(
+        {
+            HoldReason.DISPUTED,
+            HoldReason.DISTRIBUTION,
+            HoldReason.APPLICANT_FUNDS_RESTRAINED,
+            HoldReason.NOT_COLLECTED,
+            HoldReason.ENFORCEMENT_SUSPENDED,
+        }
+    ),
+    HoldKind.LODGE: frozenset(
+        {
+            HoldReason.REFUSED_BY_APPLICANT,
+            HoldReason.APPLICANT_MISSING,
+            HoldReason.SUCCESSOR_UNDETERMINED,
+            HoldReason.CANNOT_NOTIFY,
+        }
+    ),
+}
+
+
+class HoldStatus(StrEnum):
+    REQUESTED = "requested"  # awaiting a leader
+    HELD = "held"  # part of a payment held back
+    DEFERRED = "deferred"  # the whole rest of a payment deferred: its clock paused
+    LODGED = "lodged"  # 提存: the money left the account
+    REFUSED = "refused"  # the leader said no: the money is payable again
+    ENDED = "ended"  # a deferral ended: the money is payable again on its payment
+    RELEASED = "released"  # payable again as a payment of its own
+
+    @property
+    def keeps_money(self) -> bool:
+        """The hold keeps its money in the account, out of any notice."""
+        return self in (HoldStatus.REQUESTED, HoldStatus.HELD, HoldStatus.DEFERRED)
+
+    @property
+    def allocated(self) -> bool:
+        """The hold's amount is no longer part of its payment's payable rest."""
+        return self not in (HoldStatus.REFUSED, HoldStatus.ENDED)
+
+
+class DeductionStatus(StrEnum):
+    REQUESTED = "requested"
+    TRANSFERRED = "transferred"
+    FAILED = "failed"
+
+
+# --- the ledger ----------------------------------------------------------------------------
+
+
+def payable_rest(record: Record, payment_id: str) -> int:
+    """What of a payment is neither noticed nor held: what its notice would cover."""
+    payment = record["payments"][payment_id]
+    if payment.get("notice_id"):
+        return 0
+    allocated: int = sum(
+        hold["amount_fen"]
+        for hold in record["holds"].values()
+        if hold["payment_id"] == payment_id and HoldStatus(hold["status"]).allocated
+    )
+    amount: int = payment["amount_fen"]
+    return amount - allocated
+
+
+@dataclass(frozen=True)
+class Totals:
+    """A case's money, each part summed from its own entries (never as a difference)."""
+
+    received: int  # every arrival
+    paid: int  # every payout
+    lodged: int  # every lodging (提存)
+    unnoticed: int  # payable, not yet notified to finance
+    held: int  # held back, or awaiting a leader's decision
+    noticed_unpaid: int  # notified to finance, not yet paid
+
+    @property
+    def in_account(self) -> int:
+        """The money still in the case's account."""
+        return self.unnoticed + self.held + self.noticed_unpaid
+
+    @property
+    def balances(self) -> bool:
+        return self.received == self.paid + self.in_account + self.lodged
+
+
+def totals(record: Record) -> Totals:
+    payments = record["payments"]
+    holds = record["holds"].values()
+    notices = record["notices"].values()
+    return Totals(
+        received=sum(p["amount_fen"] for p in payments.values() if p["source"] != Source.RELEASE),
+        paid=sum(p["amount_fen"] for p in record["payouts"].values()),
+        lodged=sum(h["amount_fen"] for h in holds if h["status"] == HoldStatus.LODGED),
+        unnoticed=sum(payable_rest(record, payment_id) for payment_id in payments),
+        held=sum(h["amount_fen"] for h in holds if HoldStatus(h["status"]).keeps_money),
+        noticed_unpaid=sum(n["amount_fen"] for n in notices if not n.get("payout_id")),
+    )
+
+
+def counters_balance(record: Record) -> bool:
+    """The running counters kept with each act agree with the entries."""
+    parts = totals(record)
+    counters = record["counters"]
+    return (counters["received_fen"], counters["paid_fen"], counters["lodged_fen"]) == (
+        parts.received,
+        parts.paid,
+        parts.lodged,
+    )
+
+
+def new_case(
+    *, case_id: str, case_number: str, court_code: str, account_number: str,
+    receiving_account: str, claim_fen: int, opened_at: str,
+) -> Record:  # fmt: skip
+    return {
+        "case_id": case_id,
+        "case_number": case_number,
+        "court_code": court_code,
+        "account_number": account_number,
+        "receiving_account": receiving_account,
+        "claim_fen": claim_fen,
+        "officer_id": "",
+        "opened_at": opened_at,
+        "counters": {"received_fen": 0, "paid_fen": 0, "lodged_fen": 0},
+        "payments": {},
+        "holds": {},
+        "notices": {},
+        "payouts": {},
+        "deductions": {},
+        "account_changes": {},
+        "history": [],
+    }
+
+
+def check_room(record: Record, part: str) -> None:
+    if len(record[part]) >= MAX_PAYMENTS_PER_CASE:
+        raise Conflict(f"case {record['case_number']} has {MAX_PAYMENTS_PER_CASE} {part} already")
+
+
+# --- checks --------------------------------------------------------------------------------
+
+
+def check_hold(
+    record: Record, payment_id: str, amount: int, kind: HoldKind, reason: HoldReason
+) -> None:
+    payment = require_payment(record, payment_id)
+    if reason not in REASONS_OF_KIND[kind]:
+        allowed = ", ".join(sorted(r.value for r in REASONS_OF_KIND[kind]))
+        raise Invalid(
+            f"{reason.value} is not a legal reason to {kind.value} (rule {UNDISPUTED_FIRST}; "
+            f"allowed: {allowed})",
+            loc=("body", "reason"),
+        )
+    if payment.get("notice_id"):
+        raise Conflict(
+            f"payment {payment_id} was notified to finance already; it is paid as noticed"
+        )
+    rest = payable_rest(record, payment_id)
+    if amount > rest:
+        raise Conflict(
+            f"hold of {amount} fen exceeds what payment {payment_id} has payable, {rest} fen"
+        )
+
+
+def require_payment(record: Record, payment_id: str) -> Record:
+    payment: Record | None = record["payments"].get(payment_id)
+    if payment is None:
+        raise Invalid(f"case {record['case_number']} has no payment {payment_id}",
+                      loc=("path", "payment_id"))  # fmt: skip
+    return payment
+
+
+def require_hold(record: Record, hold_id: str, *statuses: HoldStatus) -> Record:
+    hold: Record | None = record["holds"].get(hold_id)
+    if hold is None:
+        raise Invalid(
+            f"case {record['case_number']} has no hold {hold_id}", loc=("path", "hold_id")
+        )
+    if HoldStatus(hold["status"]) not in statuses:
+        wanted = " or ".join(s.value for s in statuses)
+        raise Conflict(f"hold {hold_id} is {hold['status']}, not {wanted}")
+    return hold
+
+
+def clock_ends_with(record: Record, payment_id: str, hold_id: str) -> bool:
+    """Approving ``hold_id`` leaves its payment nothing to notify (and no other request
+    pending): the hold covers the whole payment's rest, so its clock pauses (a deferral) or
+    ends (a lodging); a part held leaves the clock running on the rest."""
+    payment = record["payments"][payment_id]
+    if payment.get("notice_id") or not payment.get("clock_open", True):
+        return False
+    others_pending = any(
+        h["payment_id"] == payment_id and h["status"] == HoldStatus.REQUESTED and i != hold_id
+        for i, h in record["holds"].items()
+    )
+    return payable_rest(record, payment_id) == 0 and not others_pending
+
+
+def check_approver(identity: Identity, record: Record, requested_by: str) -> None:
+    """A leader decides, and never one who asked or handles the case (审批分离)."""
+    if identity.role is not Role.LEADER:
+        raise ScopeError(f"only a court leader approves holds and account changes "
+                         f"(rule {UNDISPUTED_FIRST})")  # fmt: skip
+    if identity.subject in (requested_by, record.get("officer_id")):
+        raise ScopeError(
+            f"{identity.subject} asked for this or handles case {record['case_number']}; another "
+            f"leader decides (rule {SEPARATION})"
+        )
+
+
+def payout_conflicts(
+    identity: Identity, record: Record, payment: Record, notice: Record
+) -> list[str]:
+    """Why ``identity`` may not approve this payout (分段办理, rule funds.separation-of-duties):
+    it handles the case, issued the notice, or controlled the asset the money came from."""
+    roles = []
+    if identity.subject == record.get("officer_id"):
+        roles.append("handles the case")
+    if identity.subject == notice.get("issued_by"):
+        roles.append("issued the payment notice")
+    if identity.subject in payment.get("controlled_by", []):
+        roles.append("controlled the asset the money came from")
+    return roles
+
+
+def check_payout(
+    identity: Identity, record: Record, notice_id: str, amount: int, to_account: str,
+) -> tuple[Record, Record]:  # fmt: skip
+    """The notice and its payment, if ``identity`` may pay ``amount`` to ``to_account``."""
+    if identity.role not in (Role.FINANCE, Role.LEADER):
+        raise ScopeError(
+            f"payouts are approved by finance or a court leader, not by role "
+            f"{identity.role.value!r} (rule {SEPARATION})"
+        )
+    notice: Record | None = record["notices"].get(notice_id)
+    if notice is None:
+        raise Invalid(f"case {record['case_number']} has no payment notice {notice_id}",
+                      loc=("path", "notice_id"))  # fmt: skip
+    payment = record["payments"][notice["payment_id"]]
+    conflicts = payout_conflicts(identity, record, payment, notice)
+    if conflicts:
+        raise ScopeError(
+            f"{identity.subject} {' and '.join(conflicts)}: another person approves its "
+            f"payout (分段办理, rule {SEPARATION})"
+        )
+    if notice.get("payout_id"):
+        raise Conflict(f"notice {notice_id} was paid already (payout {notice['payout_id']})")
+    parts = totals(record)
+    if amount > notice["amount_fen"] or amount > parts.in_account - parts.held:
+        raise Conflict(
+            f"payout of {amount} fen exceeds the money available: notice {notice_id} is for "
+            f"{notice['amount_fen']} fen; the case's account holds {parts.in_account} fen, of "
+            f"which {parts.held} fen are held back (rule {BALANCE})"
+        )
+    if amount != notice["amount_fen"]:
+        raise Conflict(
+            f"payout of {amount} fen does not match notice {notice_id} for "
+            f"{notice['amount_fen']} fen: a notice is paid as issued (rule {BALANCE})"
+        )
+    if normalise_account(to_account) != normalise_account(record["receiving_account"]):
+        raise Conflict(
+            f"{to_account} is not the applicant's receiving account of case "
+            f"{record['case_number']}; money goes only to the account confirmed at filing, or "
+            f"to a change a leader approved (rule {RECEIVING_ACCOUNT})"
+        )
+    return notice, payment
+
+
+def normalise_account(text: str) -> str:
+    """An account as written (spaces and dashes allowed) as the bank reads it."""
+    return "".join(ch for ch in text if ch not in " -")
+
+
+def controllers(assets: Iterable[Record]) -> list[str]:
+    return sorted({a["controlled_by"] for a in assets if a.get("controlled_by")})

@@ -1,0 +1,255 @@
+"""Money in: every arrival is recorded against exactly one case (一案一账号, rule
+``funds.one-case-one-account``), once per bank reference.
+
+- A credit to a case's account (the debtor paid): finance records it from the bank's
+  statement; money sent to an account no case has is refused, never parked.
+- A deduction (扣划) of frozen money: the handling officer asks, the deduction worker sends
+  it to the outside systems, and their answer records the money (or the failure).
+- Sale proceeds: asset control records the sale concluded; the money is the case's.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from redis.asyncio.client import Pipeline
+
+from services.funds import domain
+from services.funds.domain import DeductionStatus, Record, Source
+from services.funds.handler import SERVICE_ACTOR, FundsHandler
+from zhixing.assets import LIQUID_KINDS, AssetKind, Measure
+from zhixing.auth import Identity, Role, require_handling_court, require_role
+from zhixing.clock import china_today
+from zhixing.errors import Conflict, Invalid, NotFound
+from zhixing.v1 import agency_gateway_pb2 as gateway_pb
+from zhixing.v1 import funds_events_pb2 as pb
+
+
+class MoneyIn(FundsHandler):
+    # --- one arrival -----------------------------------------------------------------------
+
+    async def _arrive(
+        self, case_id: str, *, amount: int, source: Source, reference: str, payer: str = "",
+        asset_id: str = "", arrived_on: str = "", identity: Identity | None = None,
+        deduction_id: str = "",
+    ) -> tuple[Record, bool]:  # fmt: skip
+        """Record an arrival once per bank reference: (the payment, True if new). The same
+        reference reported again is the same receipt (same case and amount) and changes
+        nothing; for another case or amount it is refused."""
+        asset = await self.records.asset(asset_id) if asset_id else None
+        ref_key = self.records.bank_ref_key(reference)
+
+        async def act(pipe: Pipeline, record: Record) -> tuple[Record, bool]:
+            if identity is not None:
+                require_handling_court(identity, record["court_code"], f"case {case_id}")
+            known = await self.records.payment_of_reference(reference, pipe)
+            if known is not None:
+                known_case, payment_id = known.split("|", 1)
+                payment = record["payments"].get(payment_id) if known_case == case_id else None
+                if payment is None or payment["amount_fen"] != amount:
+                    raise Conflict(
+                        f"bank reference {reference} was recorded already, for another "
+                        "receipt; one transfer is one receipt"
+                    )
+                return payment, False
+            domain.check_room(record, "payments")
+            payment_id = self.new_id()
+            controlled_by = [asset["controlled_by"]] if asset and asset.get("controlled_by") else []
+            payment = {
+                "payment_id": payment_id, "amount_fen": amount, "source": source.value,
+                "bank_reference": reference, "asset_id": asset_id, "payer": payer,
+                "arrived_on": arrived_on or self.today(), "arrived_at": self.now(),
+                "controlled_by": controlled_by, "clock_open": True,
+            }  # fmt: skip
+            pipe.multi()  # type: ignore[no-untyped-call]
+            record["payments"][payment_id] = payment
+            record["counters"]["received_fen"] += amount
+            self.records.count(pipe, record["court_code"], "received_fen", amount)
+            self.records.remember_reference(pipe, reference, case_id, payment_id)
+            if deduction_id:
+                deduction = record["deductions"][deduction_id]
+                deduction.update(
+                    status=DeductionStatus.TRANSFERRED.value,
+                    payment_id=payment_id,
+                    transferred_fen=amount,
+                )
+                self.records.unschedule(pipe, case_id, deduction_id)
+            by = identity.subject if identity else SERVICE_ACTOR.id
+            self.log(record, "funds_arrived", by, payment_id=payment_id, amount_fen=amount,
+                     source=source.value, bank_reference=reference)  # fmt: skip
+            actor = identity.as_actor() if identity else SERVICE_ACTOR
+            self.stage(pipe, record, pb.FundsArrived(
+                case_id=case_id, payment_id=payment_id, amount_fen=amount, source=source.value,
+                bank_reference=reference, asset_id=asset_id, payer=payer,
+                account_number=record["account_number"], arrived_on=payment["arrived_on"],
+                controlled_by=",".join(controlled_by),
+            ), actor)  # fmt: skip
+            return payment, True
+
+        return await self.records.change_case(
+            case_id, act, watch=(ref_key,), missing=f"no case {case_id} in your jurisdiction"
+        )
+
+    # --- the debtor's payment, from the bank statement ----------------------------------------
+
+    async def record_receipt(
+        self, *, identity: Identity, account_number: str, bank_reference: str, amount: int,
+        payer: str, arrived_on: dt.date | None,
+    ) -> tuple[Record, Record, bool]:  # fmt: skip
+        """Finance records a credit to a case's account: (case, payment, new?)."""
+        require_role(identity, Role.FINANCE, Role.SERVICE)
+        if arrived_on is not None and arrived_on > china_today(self.ctx.clock):
+            raise Invalid("a receipt cannot be dated in the future", loc=("body", "arrived_on"))
+        case_id = await self.records.case_of_account(account_number)
+        if case_id is None:
+            raise NotFound(
+                f"no case has the account {account_number}: money that matches no case is "
+                f"refused, never parked; return it to the payer (rule {domain.ONE_ACCOUNT})"
+            )
+        payment, new = await self._arrive(
+            case_id, amount=amount, source=Source.PAYMENT, reference=bank_reference,
+            payer=payer, arrived_on=arrived_on.isoformat() if arrived_on else "",
+            identity=identity,
+        )  # fmt: skip
+        record = await self.records.get(case_id)
+        assert record is not None
+        return record, payment, new
+
+    # --- sale proceeds ---------------------------------------------------------------------
+
+    async def record_proceeds(
+        self, case_id: str, asset_id: str, amount: int, reference: str, source: Source
+    ) -> bool:
+        """Asset control recorded a sale concluded (or the debtor's own sale): its proceeds
+        are the case's. Idempotent on the sale's reference."""
+        try:
+            _, new = await self._arrive(
+                case_id, amount=amount, source=source, reference=f"{source.value}:{reference}",
+                asset_id=asset_id,
+            )  # fmt: skip
+        except NotFound:
+            return False  # a case filed before this service ran
+        return new
+
+    # --- deductions (扣划) ------------------------------------------------------------------
+
+    async def request_deduction(
+        self, case_id: str, *, identity: Identity, asset_id: str, amount: int
+    ) -> Record:
+        """The handling officer asks to deduct frozen money into the case's account."""
+        require_role(identity, Role.OFFICER)
+        asset = await self.records.asset(asset_id)
+        asset_watch = self.records.asset_key(asset_id)
+
+        async def act(pipe: Pipeline, record: Record) -> Record:
+            if asset is None or asset.get("case_id") != case_id:
+                raise Invalid(f"case {record['case_number']} has no controlled asset {asset_id}",
+                              loc=("body", "asset_id"))  # fmt: skip
+            if (
+                asset.get("measure") != Measure.FREEZE
+                or AssetKind(asset["kind"]) not in LIQUID_KINDS
+            ):
+                raise Conflict(f"asset {asset_id} is not frozen money: it is priced and sold, "
+                               "not deducted")  # fmt: skip
+            taken = sum(
+                d.get("transferred_fen", d["amount_fen"])
+                for d in record["deductions"].values()
+                if d["asset_id"] == asset_id and d["status"] != DeductionStatus.FAILED
+            )
+            left = int(asset["amount_fen"]) - taken
+            if amount > left:
+                raise Conflict(f"deduction of {amount} fen exceeds what is frozen and not yet "
+                               f"deducted on asset {asset_id}, {left} fen")  # fmt: skip
+            domain.check_room(record, "deductions")
+            deduction_id = self.new_id()
+            deduction = {
+                "deduction_id": deduction_id, "asset_id": asset_id, "asset_key": asset["asset_key"],
+                "amount_fen": amount, "status": DeductionStatus.REQUESTED.value,
+                "requested_by": identity.subject, "requested_at": self.now(), "attempts": 0,
+            }  # fmt: skip
+            pipe.multi()  # type: ignore[no-untyped-call]
+            record["deductions"][deduction_id] = deduction
+            self.records.remember_deduction(pipe, deduction_id, case_id)
+            self.records.schedule(pipe, case_id, deduction_id, self.now_ms())
+            self.log(record, "deduction_requested", identity.subject, deduction_id=deduction_id,
+                     asset_id=asset_id, amount_fen=amount)  # fmt: skip
+            self.stage(pipe, record, pb.DeductionRequested(
+                case_id=case_id, deduction_id=deduction_id, asset_id=asset_id,
+                asset_key=asset["asset_key"], amount_fen=amount, requested_by=identity.subject,
+            ), identity.as_actor())  # fmt: skip
+            return deduction
+
+        return await self.act(case_id, identity, act, watch=(asset_watch,))
+
+    async def transfer_request(
+        self, case_id: str, deduction_id: str, retry_after_ms: int
+    ) -> gateway_pb.SubmitTransferRequest | None:
+        """The request to send for a due deduction (None if it is no longer pending); it is
+        rescheduled for ``retry_after_ms`` later, when it is sent again unless answered."""
+
+        async def act(pipe: Pipeline, record: Record) -> gateway_pb.SubmitTransferRequest | None:
+            deduction = record["deductions"].get(deduction_id)
+            pipe.multi()  # type: ignore[no-untyped-call]
+            if deduction is None or deduction["status"] != DeductionStatus.REQUESTED:
+                self.records.unschedule(pipe, case_id, deduction_id)
+                return None
+            deduction["attempts"] += 1
+            self.records.schedule(pipe, case_id, deduction_id, self.now_ms() + retry_after_ms)
+            return gateway_pb.SubmitTransferRequest(
+                request_id=deduction_id, case_id=case_id, court_code=record["court_code"],
+                asset_key=deduction["asset_key"], amount_fen=deduction["amount_fen"],
+                to_account=record["account_number"],
+            )  # fmt: skip
+
+        try:
+            return await self.records.change_case(case_id, act)
+        except NotFound:
+            return None
+
+    async def deduction_failed(self, case_id: str, deduction_id: str, error: str) -> bool:
+        async def act(pipe: Pipeline, record: Record) -> bool:
+            deduction = record["deductions"].get(deduction_id)
+            pipe.multi()  # type: ignore[no-untyped-call]
+            self.records.unschedule(pipe, case_id, deduction_id)
+            if deduction is None or deduction["status"] != DeductionStatus.REQUESTED:
+                return False
+            deduction.update(status=DeductionStatus.FAILED.value, error=error)
+            self.log(record, "deduction_failed", SERVICE_ACTOR.id, deduction_id=deduction_id,
+                     error=error)  # fmt: skip
+            self.stage(pipe, record, pb.DeductionFailed(
+                case_id=case_id, deduction_id=deduction_id, asset_id=deduction["asset_id"],
+                error=error,
+            ))  # fmt: skip
+            return True
+
+        return await self.records.change_case(case_id, act)
+
+    async def apply_transfer(self, feedback: gateway_pb.Feedback, case_id: str) -> str:
+        """The outside system's answer to a deduction: the money arrived (once per bank
+        reference, however often the answer is delivered) or the deduction failed."""
+        record = await self.records.get(case_id)
+        deduction: dict[str, Any] | None = (
+            record["deductions"].get(feedback.request_id) if record else None
+        )
+        if deduction is None:
+            return "unknown"
+        if feedback.status != "transferred":
+            failed = await self.deduction_failed(case_id, feedback.request_id,
+                                                 feedback.error or feedback.status)  # fmt: skip
+            return "failed" if failed else "stale"
+        if deduction["status"] == DeductionStatus.FAILED:
+            return "stale"
+        _, new = await self._arrive(
+            case_id, amount=feedback.transferred_amount_fen, source=Source.DEDUCTION,
+            reference=feedback.bank_reference, asset_id=deduction["asset_id"],
+            deduction_id=feedback.request_id if deduction["status"] == DeductionStatus.REQUESTED
+            else "",
+        )  # fmt: skip
+        return "arrived" if new else "duplicate"
+
+
+def asset_facts(**fields: Any) -> dict[str, str]:
+    """An asset's facts as kept (strings; empty ones left out, so a later event does not
+    blank what an earlier one said)."""
+    return {name: str(value) for name, value in fields.items() if value not in ("", None, 0)}

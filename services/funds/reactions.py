@@ -1,0 +1,84 @@
+"""What the funds service does on other services' events.
+
+- Case events: a filed case gets its account (from ``CaseFiled``); the handling officer is
+  noted (he may not approve the case's payouts); a case moved by a command action keeps its
+  account and money (``CaseHandlingCourtChanged``).
+- Asset events: what was found and controlled, and by whom (deductions are checked against
+  it, payouts against who controlled the money's asset); a sale concluded, or the debtor's
+  own sale, brings its proceeds into the case's account.
+
+Each reaction runs its own idempotent transaction, in the order of its topic, so facts about
+an asset are kept before its sale's proceeds are recorded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import structlog
+from google.protobuf.message import Message
+
+from services.funds.domain import Source
+from services.funds.handlers import Funds
+from services.funds.money_in import asset_facts
+from zhixing.events import Event
+from zhixing.projection import Transaction
+from zhixing.v1 import asset_events_pb2 as assets
+from zhixing.v1 import case_events_pb2 as cases
+
+log = structlog.get_logger(__name__)
+
+
+class CaseFacts:
+    def __init__(self, funds: Funds) -> None:
+        self.accounts = funds.accounts
+
+    async def __call__(self, events: Sequence[Event[Message]], tx: Transaction) -> None:
+        for event in events:
+            payload = event.payload
+            if isinstance(payload, cases.CaseFiled):
+                if not payload.case_account:
+                    log.warning("case filed without its account", case_id=payload.case_id)
+                    continue
+                await self.accounts.open_account(
+                    case_id=payload.case_id, case_number=payload.case_number,
+                    court_code=event.envelope.court_code, account_number=payload.case_account,
+                    receiving_account=payload.receiving_account,
+                    claim_fen=payload.claim_amount_fen,
+                )  # fmt: skip
+            elif isinstance(payload, cases.OfficerAssigned):
+                await self.accounts.assign_officer(payload.case_id, payload.officer_id)
+            elif isinstance(payload, cases.CaseHandlingCourtChanged):
+                await self.accounts.follow_case(
+                    payload.case_id, payload.from_court, payload.to_court
+                )
+
+
+class AssetFacts:
+    def __init__(self, funds: Funds) -> None:
+        self.funds = funds
+
+    async def __call__(self, events: Sequence[Event[Message]], tx: Transaction) -> None:
+        records = self.funds.records
+        for event in events:
+            payload = event.payload
+            if isinstance(payload, assets.AssetFound):
+                await records.keep_asset(payload.asset_id, asset_facts(
+                    case_id=payload.case_id, asset_key=payload.asset_key, kind=payload.kind,
+                ))  # fmt: skip
+            elif isinstance(payload, assets.AssetControlled):
+                await records.keep_asset(payload.asset_id, asset_facts(
+                    case_id=payload.case_id, asset_key=payload.asset_key,
+                    measure=payload.measure, amount_fen=payload.amount_fen,
+                    controlled_by=payload.controlled_by,
+                ))  # fmt: skip
+            elif isinstance(payload, assets.SaleCompleted):
+                await self.funds.money_in.record_proceeds(
+                    payload.case_id, payload.asset_id, payload.proceeds_fen,
+                    payload.sale_reference or payload.asset_id, Source.SALE,
+                )  # fmt: skip
+            elif isinstance(payload, assets.SelfDisposalCompleted):
+                await self.funds.money_in.record_proceeds(
+                    payload.case_id, payload.asset_id, payload.proceeds_fen, payload.asset_id,
+                    Source.SELF_DISPOSAL,
+                )  # fmt: skip

@@ -1,0 +1,156 @@
+"""The funds service's records in Redis: the only code that knows their keys.
+
+Records (under ``funds:``):
+- ``case:<case id>``: a case's ledger as JSON (its account, payments, holds, notices,
+  payouts, deductions, account changes, running counters and history);
+- ``court:<code>``: the ids of the cases a court handles (what a court, and the courts
+  above it, list and reconcile);
+- ``account:<account number>``: the case an account belongs to (money is matched by it);
+- ``bank-ref:<reference>``: the payment a bank reference was recorded as (a transfer
+  reported twice is one receipt);
+- ``totals:<code>``: a court's running sums (received, paid, lodged), changed with every
+  act, which reconciliation checks against the sum of the court's cases;
+- ``asset:<asset id>``: what asset control published about an asset (its case, key, kind,
+  the amount controlled and who controlled it);
+- ``deduction:<id>``: the case a deduction belongs to (the outside systems answer by its
+  id);
+- ``deductions:due``: deductions to submit to the outside systems, by when (ms).
+
+Every change to a case is one optimistic transaction over its ledger (``change``), with the
+keys it also reads (a bank reference) watched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+import redis.asyncio as aioredis
+from redis.asyncio.client import Pipeline
+
+from zhixing.errors import NotFound
+from zhixing.records import IndexedRecords
+from zhixing.state import KeySpace, as_text, text_hash, transact
+
+T = TypeVar("T")
+Record = dict[str, Any]
+
+COUNTERS = ("received_fen", "paid_fen", "lodged_fen")
+
+
+class FundsRecords(IndexedRecords):
+    def __init__(self, redis: aioredis.Redis, keys: KeySpace) -> None:
+        super().__init__(redis, keys, "case", index="court")
+        self.redis = redis
+        self.keys = keys
+
+    # --- keys ----------------------------------------------------------------------------
+
+    def account_key(self, account_number: str) -> str:
+        return self.keys.key("account", account_number)
+
+    def bank_ref_key(self, reference: str) -> str:
+        return self.keys.key("bank-ref", reference)
+
+    def totals_key(self, court: str) -> str:
+        return self.keys.key("totals", court)
+
+    def asset_key(self, asset_id: str) -> str:
+        return self.keys.key("asset", asset_id)
+
+    def deduction_key(self, deduction_id: str) -> str:
+        return self.keys.key("deduction", deduction_id)
+
+    @property
+    def due_key(self) -> str:
+        return self.keys.key("deductions", "due")
+
+    # --- reading ---------------------------------------------------------------------------
+
+    async def case_of_account(self, account_number: str) -> str | None:
+        raw = await self.redis.get(self.account_key(account_number))
+        return as_text(raw) if raw is not None else None
+
+    async def payment_of_reference(
+        self, reference: str, client: aioredis.Redis | Pipeline | None = None
+    ) -> str | None:
+        raw = await (client or self.redis).get(self.bank_ref_key(reference))
+        return as_text(raw) if raw is not None else None
+
+    async def asset(self, asset_id: str) -> dict[str, str] | None:
+        raw = await self.redis.hgetall(self.asset_key(asset_id))
+        return text_hash(raw) if raw else None
+
+    async def court_totals(self, court: str) -> dict[str, int]:
+        raw = text_hash(await self.redis.hgetall(self.totals_key(court)))
+        return {name: int(raw.get(name, 0)) for name in COUNTERS}
+
+    async def due_deductions(self, now_ms: int, limit: int) -> list[tuple[str, str]]:
+        """(case id, deduction id) of the deductions due by ``now_ms``."""
+        members = await self.redis.zrangebyscore(self.due_key, 0, now_ms, start=0, num=limit)
+        pairs = [
+            as_text(member).split("|", 1) for member in members if isinstance(member, bytes | str)
+        ]
+        return [(case_id, deduction_id) for case_id, deduction_id in pairs]
+
+    # --- writing ---------------------------------------------------------------------------
+
+    def open(self, pipe: Pipeline, record: Record) -> None:
+        self.add(pipe, record["case_id"], record, [record["court_code"]])
+        pipe.set(self.account_key(record["account_number"]), record["case_id"])
+
+    def count(self, pipe: Pipeline, court: str, counter: str, amount: int) -> None:
+        """Add ``amount`` to the case's court's running sum (the case's own counter is in
+        its record)."""
+        pipe.hincrby(self.totals_key(court), counter, amount)
+
+    def move(self, pipe: Pipeline, record: Record, from_court: str, to_court: str) -> None:
+        pipe.srem(self.index_key(from_court), record["case_id"])
+        self.index(pipe, to_court, record["case_id"])
+        for counter in COUNTERS:
+            amount = int(record["counters"][counter])
+            if amount:
+                pipe.hincrby(self.totals_key(from_court), counter, -amount)
+                pipe.hincrby(self.totals_key(to_court), counter, amount)
+
+    def remember_reference(
+        self, pipe: Pipeline, reference: str, case_id: str, payment_id: str
+    ) -> None:
+        pipe.set(self.bank_ref_key(reference), f"{case_id}|{payment_id}")
+
+    async def keep_asset(self, asset_id: str, facts: dict[str, str]) -> None:
+        """Note what an event said of an asset (written at once: idempotent, and read by the
+        next event of the same asset, as its sale's proceeds are)."""
+        mapping: dict[Any, str] = dict(facts)
+        await self.redis.hset(self.asset_key(asset_id), mapping=mapping)
+
+    async def case_of_deduction(self, deduction_id: str) -> str | None:
+        raw = await self.redis.get(self.deduction_key(deduction_id))
+        return as_text(raw) if raw is not None else None
+
+    def remember_deduction(self, pipe: Pipeline, deduction_id: str, case_id: str) -> None:
+        pipe.set(self.deduction_key(deduction_id), case_id)
+
+    def schedule(self, pipe: Pipeline, case_id: str, deduction_id: str, due_ms: int) -> None:
+        pipe.zadd(self.due_key, {f"{case_id}|{deduction_id}": due_ms})
+
+    def unschedule(self, pipe: Pipeline, case_id: str, deduction_id: str) -> None:
+        pipe.zrem(self.due_key, f"{case_id}|{deduction_id}")
+
+    async def change_case(
+        self, case_id: str, act: Callable[[Pipeline, Record], Awaitable[T]], *,
+        watch: Sequence[str] = (), missing: str | None = None,
+    ) -> T:  # fmt: skip
+        """Run ``act(pipe, ledger)`` in one transaction over the case's ledger and ``watch``;
+        ``act`` raises to refuse, or calls ``pipe.multi()`` and queues its writes."""
+
+        async def body(pipe: Pipeline) -> T:
+            record = await self.get(case_id, pipe)
+            if record is None:
+                raise NotFound(missing or f"no funds of case {case_id}")
+            result = await act(pipe, record)
+            if pipe.explicit_transaction:
+                self.put(pipe, case_id, record)
+            return result
+
+        return await transact(self.redis, [self.key(case_id), *watch], body)

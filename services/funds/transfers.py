@@ -1,0 +1,88 @@
+"""How the funds service reaches the banks' deduction (扣划) systems: the ``TransferClient``
+interface, and its gRPC implementation against the agency gateway stand-in. A real
+connector implements the same calls."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+import grpc
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from zhixing.auth import ServiceCredential
+from zhixing.v1 import agency_gateway_pb2 as pb
+from zhixing.v1 import agency_gateway_pb2_grpc
+
+TRANSFER = "transfer"
+"""The kind of request whose feedback this service fetches (asset control fetches its own)."""
+
+
+class TransferUnavailable(Exception):
+    """The call got no answer (timeout, connection refused, server error)."""
+
+
+class TransferClient(Protocol):
+    async def submit_transfer(self, request: pb.SubmitTransferRequest) -> None: ...
+
+    async def fetch_feedback(self, max_items: int) -> Sequence[pb.Feedback]: ...
+
+    async def ack_feedback(self, feedback_ids: Sequence[str]) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class TransferSettings(BaseSettings):
+    """Where the deduction systems are, and how patiently the funds service asks them."""
+
+    model_config = SettingsConfigDict(env_prefix="ZHIXING_FUNDS_TRANSFER_", extra="ignore")
+
+    target: str = Field("127.0.0.1:50060", description="host:port of the agency gateway")
+    call_timeout_s: float = Field(2.0, gt=0, description="Deadline of one gRPC call")
+    answer_timeout_s: float = Field(
+        600.0, gt=0, description="Send a deduction again when it has no answer after this long"
+    )
+    max_attempts: int = Field(
+        5, ge=1, description="Sends of one deduction before it is reported as failed"
+    )
+    poll_interval_s: float = Field(
+        0.2, gt=0, description="Wall-clock pause of the worker when there is nothing to do"
+    )
+
+
+class GrpcTransferClient:
+    def __init__(self, settings: TransferSettings, credential: ServiceCredential) -> None:
+        self._settings = settings
+        self._credential = credential
+        self._channel = grpc.aio.insecure_channel(settings.target)
+        self._stub = agency_gateway_pb2_grpc.AgencyGatewayServiceStub(self._channel)
+
+    def _call(self) -> dict[str, object]:
+        return {"timeout": self._settings.call_timeout_s, "metadata": self._credential.metadata()}
+
+    async def submit_transfer(self, request: pb.SubmitTransferRequest) -> None:
+        try:
+            await self._stub.SubmitTransfer(request, **self._call())
+        except grpc.aio.AioRpcError as exc:
+            raise TransferUnavailable(f"{exc.code().name}: {exc.details()}") from None
+
+    async def fetch_feedback(self, max_items: int) -> Sequence[pb.Feedback]:
+        try:
+            reply = await self._stub.FetchFeedback(
+                pb.FetchFeedbackRequest(max=max_items, kinds=[TRANSFER]), **self._call()
+            )
+        except grpc.aio.AioRpcError as exc:
+            raise TransferUnavailable(f"{exc.code().name}: {exc.details()}") from None
+        return list(reply.feedback)
+
+    async def ack_feedback(self, feedback_ids: Sequence[str]) -> None:
+        try:
+            await self._stub.AckFeedback(
+                pb.AckFeedbackRequest(feedback_ids=list(feedback_ids)), **self._call()
+            )
+        except grpc.aio.AioRpcError as exc:
+            raise TransferUnavailable(f"{exc.code().name}: {exc.details()}") from None
+
+    async def close(self) -> None:
+        await self._channel.close(grace=None)

@@ -1,0 +1,98 @@
+"""The deduction worker: sends due deductions (扣划) to the outside systems and applies
+their answers. A deduction with no answer is sent again (same id: the systems take it
+once) after ``answer_timeout_s`` on the injected clock, and reported failed after
+``max_attempts`` sends; the pause between empty rounds is wall-clock time."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import structlog
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from services.funds.handlers import Funds
+from services.funds.transfers import TransferClient, TransferSettings, TransferUnavailable
+
+log = structlog.get_logger(__name__)
+
+BATCH = 100
+
+
+class DeductionWorker:
+    def __init__(self, funds: Funds, client: TransferClient, settings: TransferSettings) -> None:
+        self.funds = funds
+        self.client = client
+        self.settings = settings
+        self._stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def run(self) -> None:
+        try:
+            while not self._stopping.is_set():
+                try:
+                    worked = await self.step()
+                except (RedisConnectionError, RedisTimeoutError) as exc:
+                    log.warning("deduction worker waiting for Redis", error=str(exc))
+                    worked = 0
+                except Exception:  # a broken round must not stop the worker
+                    log.exception("deduction worker round failed")
+                    worked = 0
+                if not worked:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(
+                            self._stopping.wait(), timeout=self.settings.poll_interval_s
+                        )
+        finally:
+            await self.client.close()
+
+    async def step(self) -> int:
+        return await self.submit_due() + await self.apply_answers()
+
+    async def submit_due(self) -> int:
+        money_in = self.funds.money_in
+        due = await self.funds.records.due_deductions(money_in.now_ms(), BATCH)
+        retry_ms = int(self.settings.answer_timeout_s * 1000)
+        for case_id, deduction_id in due:
+            record = await self.funds.records.get(case_id)
+            deduction = (record or {}).get("deductions", {}).get(deduction_id)
+            if deduction is not None and deduction["attempts"] >= self.settings.max_attempts:
+                await money_in.deduction_failed(
+                    case_id, deduction_id,
+                    f"no answer from the deduction system after {deduction['attempts']} sends",
+                )  # fmt: skip
+                continue
+            request = await money_in.transfer_request(case_id, deduction_id, retry_ms)
+            if request is None:
+                continue
+            try:
+                await self.client.submit_transfer(request)
+            except TransferUnavailable as exc:
+                log.info("deduction send failed; sent again later", deduction_id=deduction_id,
+                         error=str(exc))  # fmt: skip
+        return len(due)
+
+    async def apply_answers(self) -> int:
+        try:
+            batch = await self.client.fetch_feedback(BATCH)
+        except TransferUnavailable as exc:
+            log.info("deduction answers not fetched", error=str(exc))
+            return 0
+        for feedback in batch:
+            case_id = await self.funds.records.case_of_deduction(feedback.request_id)
+            outcome = (
+                await self.funds.money_in.apply_transfer(feedback, case_id)
+                if case_id is not None else "unknown"
+            )  # fmt: skip
+            log.debug("deduction answer applied", request_id=feedback.request_id, outcome=outcome)
+        # Acknowledged once applied: a crash before this redelivers, and applying again
+        # changes nothing (one receipt per bank reference).
+        if batch:
+            try:
+                await self.client.ack_feedback([f.feedback_id for f in batch])
+            except TransferUnavailable as exc:
+                log.info("deduction answers not acknowledged; redelivered", error=str(exc))
+        return len(batch)

@@ -1,0 +1,336 @@
+"""The funds service's handlers on the in-memory repository: one account per case, money
+in once per bank reference, holds approved by a leader, the undisputed part paid first,
+payouts by someone else than the officer (分段办理), never more out than in, and a ledger
+that balances."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+import pytest
+
+from services.funds.domain import HoldKind, HoldReason, Source, totals
+from services.funds.handlers import Funds
+from services.funds.money_in import asset_facts
+from services.funds.repository import FundsRecords
+from tests.factories import START
+from tests.fakes import in_memory_context, person, staged, staged_types
+from zhixing.auth import Role, ScopeError
+from zhixing.case_accounts import case_account_number
+from zhixing.clock import SimulatedClock
+from zhixing.errors import Conflict, Invalid, NotFound
+from zhixing.v1 import agency_gateway_pb2 as gateway_pb
+from zhixing.v1 import funds_events_pb2 as pb
+
+COURT = "苏1283"
+ACCOUNT = case_account_number(COURT, 2026, "执", 7)
+RECEIVING = "6222 0212 3456 7890"
+OFFICER = person(Role.OFFICER, COURT, "officer-1")  # handles the case
+CONTROLLER = person(Role.OFFICER, COURT, "officer-2")  # controlled the frozen deposit
+FINANCE = person(Role.FINANCE, COURT, "finance-1")
+LEADER = person(Role.LEADER, COURT, "leader-1")
+
+
+async def funds_with_case() -> Funds:
+    ctx = in_memory_context("funds", SimulatedClock(START))
+    funds = Funds(ctx, FundsRecords(ctx.redis, ctx.keys))
+    opened = await funds.accounts.open_account(
+        case_id="case-1", case_number="（2026）苏1283执7号", court_code=COURT,
+        account_number=ACCOUNT, receiving_account=RECEIVING, claim_fen=1_000_000,
+    )  # fmt: skip
+    assert opened
+    await funds.accounts.assign_officer("case-1", OFFICER.subject)
+    return funds
+
+
+async def receive(funds: Funds, amount: int, reference: str = "BANK-1") -> str:
+    _, payment, new = await funds.money_in.record_receipt(
+        identity=FINANCE, account_number=ACCOUNT, bank_reference=reference, amount=amount,
+        payer="被执行人", arrived_on=None,
+    )  # fmt: skip
+    assert new
+    payment_id: str = payment["payment_id"]
+    return payment_id
+
+
+async def ledger(funds: Funds) -> dict:  # type: ignore[type-arg]
+    record = await funds.records.get("case-1")
+    assert record is not None
+    return record
+
+
+async def test_a_case_has_one_account_opened_once_and_money_for_no_case_is_refused() -> None:
+    funds = await funds_with_case()
+    again = await funds.accounts.open_account(
+        case_id="case-1", case_number="x", court_code=COURT, account_number=ACCOUNT,
+        receiving_account=RECEIVING, claim_fen=1,
+    )  # fmt: skip
+    assert not again
+    other = case_account_number(COURT, 2026, "执", 8)
+    with pytest.raises(NotFound, match=r"funds.one-case-one-account"):
+        await funds.money_in.record_receipt(
+            identity=FINANCE, account_number=other, bank_reference="B", amount=1, payer="",
+            arrived_on=None,
+        )  # fmt: skip
+    assert await staged_types(funds.money_in.ctx) == ["CaseAccountOpened"]
+
+
+async def test_one_transfer_reported_twice_is_one_receipt() -> None:
+    funds = await funds_with_case()
+    payment_id = await receive(funds, 500_000)
+    _, payment, new = await funds.money_in.record_receipt(
+        identity=FINANCE, account_number=ACCOUNT, bank_reference="BANK-1", amount=500_000,
+        payer="被执行人", arrived_on=None,
+    )  # fmt: skip
+    assert not new and payment["payment_id"] == payment_id
+    with pytest.raises(Conflict, match="BANK-1"):  # the same reference, another amount
+        await funds.money_in.record_receipt(
+            identity=FINANCE, account_number=ACCOUNT, bank_reference="BANK-1", amount=1,
+            payer="", arrived_on=None,
+        )  # fmt: skip
+    assert totals(await ledger(funds)).received == 500_000
+    arrivals = [
+        e for e in await staged(funds.money_in.ctx) if isinstance(e.payload, pb.FundsArrived)
+    ]
+    assert len(arrivals) == 1 and arrivals[0].envelope.aggregate_id == "case-1"
+
+
+async def test_receipts_are_recorded_by_finance_and_never_dated_in_the_future() -> None:
+    funds = await funds_with_case()
+    with pytest.raises(ScopeError):
+        await funds.money_in.record_receipt(
+            identity=OFFICER, account_number=ACCOUNT, bank_reference="B", amount=1, payer="",
+            arrived_on=None,
+        )  # fmt: skip
+    with pytest.raises(Invalid, match="future"):
+        await funds.money_in.record_receipt(
+            identity=FINANCE, account_number=ACCOUNT, bank_reference="B", amount=1, payer="",
+            arrived_on=START.date() + dt.timedelta(days=2),
+        )  # fmt: skip
+
+
+async def test_the_disputed_part_is_held_and_the_undisputed_part_noticed_and_paid() -> None:
+    funds = await funds_with_case()
+    payment_id = await receive(funds, 800_000)
+    out = funds.money_out
+    hold = await out.request_hold(
+        "case-1", identity=OFFICER, payment_id=payment_id, amount=300_000,
+        kind=HoldKind.DEFER, reason=HoldReason.DISPUTED, note="案外人主张权利",
+    )  # fmt: skip
+    with pytest.raises(ScopeError):  # the officer who asked does not approve
+        await out.decide_hold("case-1", hold["hold_id"], identity=OFFICER, approve=True, note="")
+    held = await out.decide_hold("case-1", hold["hold_id"], identity=LEADER, approve=True, note="")
+    assert held["status"] == "held"
+    notice = await out.issue_notice("case-1", payment_id, identity=OFFICER)
+    assert notice["amount_fen"] == 500_000  # the undisputed part, at once
+    payout = await out.pay(
+        "case-1", notice["notice_id"], identity=FINANCE, amount=500_000, to_account=RECEIVING,
+        bank_reference="OUT-1",
+    )  # fmt: skip
+    assert payout["to_account"] == RECEIVING
+    parts = totals(await ledger(funds))
+    assert (parts.received, parts.paid, parts.held, parts.in_account) == (
+        800_000,
+        500_000,
+        300_000,
+        300_000,
+    )
+    released = await out.release_hold(
+        "case-1", hold["hold_id"], identity=OFFICER, note="争议已解决"
+    )
+    assert released["status"] == "released"  # a payment of its own, with its own clock
+    types = await staged_types(funds.money_in.ctx)
+    assert types[-5:] == [
+        "HoldRequested",
+        "FundsHeld",
+        "PaymentNoticeIssued",
+        "FundsPaid",
+        "FundsReleased",
+    ]
+    record = await ledger(funds)
+    new_payment = record["payments"][released["released_as"]]
+    assert new_payment["amount_fen"] == 300_000 and new_payment["source"] == Source.RELEASE
+
+
+async def test_a_whole_deferral_pauses_and_its_end_resumes_the_same_payment() -> None:
+    funds = await funds_with_case()
+    payment_id = await receive(funds, 100_000)
+    out = funds.money_out
+    with pytest.raises(Invalid, match=r"funds.undisputed-first"):  # not a reason to defer
+        await out.request_hold(
+            "case-1", identity=OFFICER, payment_id=payment_id, amount=100_000,
+            kind=HoldKind.DEFER, reason=HoldReason.APPLICANT_MISSING, note="",
+        )  # fmt: skip
+    hold = await out.request_hold(
+        "case-1", identity=OFFICER, payment_id=payment_id, amount=100_000,
+        kind=HoldKind.DEFER, reason=HoldReason.ENFORCEMENT_SUSPENDED, note="",
+    )  # fmt: skip
+    await out.decide_hold("case-1", hold["hold_id"], identity=LEADER, approve=True, note="")
+    with pytest.raises(Conflict, match="deferred"):
+        await out.issue_notice("case-1", payment_id, identity=OFFICER)
+    await out.release_hold("case-1", hold["hold_id"], identity=OFFICER, note="恢复执行")
+    notice = await out.issue_notice("case-1", payment_id, identity=OFFICER)
+    assert notice["amount_fen"] == 100_000
+    types = await staged_types(funds.money_in.ctx)
+    assert types[-4:] == [
+        "HoldRequested", "PaymentDeferralApproved", "PaymentDeferralEnded", "PaymentNoticeIssued",
+    ]  # fmt: skip
+
+
+async def test_lodging_the_whole_payment_ends_its_clock_and_a_refused_hold_is_payable() -> None:
+    funds = await funds_with_case()
+    out = funds.money_out
+    first = await receive(funds, 50_000, "B-1")
+    lodge = await out.request_hold(
+        "case-1", identity=OFFICER, payment_id=first, amount=50_000, kind=HoldKind.LODGE,
+        reason=HoldReason.APPLICANT_MISSING, note="",
+    )  # fmt: skip
+    await out.decide_hold("case-1", lodge["hold_id"], identity=LEADER, approve=True, note="")
+    second = await receive(funds, 70_000, "B-2")
+    refused = await out.request_hold(
+        "case-1", identity=OFFICER, payment_id=second, amount=70_000, kind=HoldKind.DEFER,
+        reason=HoldReason.DISTRIBUTION, note="",
+    )  # fmt: skip
+    await out.decide_hold(
+        "case-1", refused["hold_id"], identity=LEADER, approve=False, note="无需分配"
+    )
+    notice = await out.issue_notice("case-1", second, identity=OFFICER)
+    assert notice["amount_fen"] == 70_000
+    parts = totals(await ledger(funds))
+    assert (parts.lodged, parts.noticed_unpaid, parts.balances) == (50_000, 70_000, True)
+    assert "PaymentLodged" in await staged_types(funds.money_in.ctx)
+
+
+async def test_who_may_approve_a_payout_and_how_much() -> None:
+    funds = await funds_with_case()
+    await funds.records.keep_asset("asset-1", asset_facts(
+        case_id="case-1", asset_key="bank:1", kind="bank_deposit", measure="freeze",
+        amount_fen=200_000, controlled_by=CONTROLLER.subject,
+    ))  # fmt: skip
+    await funds.money_in.record_proceeds("case-1", "asset-1", 200_000, "SALE-1", Source.SALE)
+    record = await ledger(funds)
+    (payment_id,) = record["payments"]
+    notice = await funds.money_out.issue_notice("case-1", payment_id, identity=OFFICER)
+
+    async def pay(identity: object, amount: int = 200_000, account: str = RECEIVING) -> object:
+        return await funds.money_out.pay(
+            "case-1", notice["notice_id"], identity=identity,  # type: ignore[arg-type]
+            amount=amount, to_account=account, bank_reference="OUT-9",
+        )  # fmt: skip
+
+    with pytest.raises(ScopeError, match=r"funds.separation-of-duties"):  # an officer's role
+        await pay(CONTROLLER)
+    with pytest.raises(ScopeError, match="controlled the asset"):  # the same person in finance
+        await pay(person(Role.FINANCE, COURT, CONTROLLER.subject))
+    with pytest.raises(ScopeError, match="handles the case"):
+        await pay(person(Role.LEADER, COURT, OFFICER.subject))
+    with pytest.raises(Conflict, match=r"200000 fen.*funds\.balance"):
+        await pay(FINANCE, amount=200_001)
+    with pytest.raises(Conflict, match=r"funds.receiving-account"):
+        await pay(FINANCE, account="6222 0000 0000 0001")
+    await pay(FINANCE, account="6222-0212-3456-7890")  # the same account, as written
+    with pytest.raises(Conflict, match="paid already"):
+        await pay(FINANCE)
+
+
+async def test_two_payouts_racing_for_one_notice_pay_once() -> None:
+    funds = await funds_with_case()
+    payment_id = await receive(funds, 90_000)
+    notice = await funds.money_out.issue_notice("case-1", payment_id, identity=OFFICER)
+    results = await asyncio.gather(
+        *(
+            funds.money_out.pay(
+                "case-1",
+                notice["notice_id"],
+                identity=person(Role.FINANCE, COURT, f"f-{i}"),
+                amount=90_000,
+                to_account=RECEIVING,
+                bank_reference=f"OUT-{i}",
+            )
+            for i in range(2)
+        ),
+        return_exceptions=True,
+    )
+    assert sorted(type(r).__name__ for r in results) == ["Conflict", "dict"]
+    assert totals(await ledger(funds)).paid == 90_000
+
+
+async def test_a_changed_receiving_account_needs_a_leaders_approval() -> None:
+    funds = await funds_with_case()
+    payment_id = await receive(funds, 10_000)
+    notice = await funds.money_out.issue_notice("case-1", payment_id, identity=OFFICER)
+    new_account = "6217 0000 1111 2222"
+    change = await funds.money_out.request_account_change(
+        "case-1", identity=OFFICER, new_account=new_account, reason="原账户已注销"
+    )
+    with pytest.raises(Conflict, match=r"funds.receiving-account"):  # not approved yet
+        await funds.money_out.pay("case-1", notice["notice_id"], identity=FINANCE, amount=10_000,
+                                  to_account=new_account, bank_reference="OUT-1")  # fmt: skip
+    await funds.money_out.decide_account_change(
+        "case-1", change["change_id"], identity=LEADER, approve=True, note=""
+    )
+    payout = await funds.money_out.pay("case-1", notice["notice_id"], identity=FINANCE,
+                                       amount=10_000, to_account=new_account,
+                                       bank_reference="OUT-1")  # fmt: skip
+    assert payout["to_account"] == new_account
+    history = [entry["act"] for entry in (await ledger(funds))["history"]]
+    assert "account_changed" in history
+
+
+async def test_a_deduction_answered_twice_is_one_receipt_and_a_refusal_fails_it() -> None:
+    funds = await funds_with_case()
+    await funds.records.keep_asset("asset-1", asset_facts(
+        case_id="case-1", asset_key="bank:1", kind="bank_deposit", measure="freeze",
+        amount_fen=60_000, controlled_by=CONTROLLER.subject,
+    ))  # fmt: skip
+    await funds.records.keep_asset("asset-2", asset_facts(
+        case_id="case-1", asset_key="house:1", kind="real_estate", measure="seize",
+        amount_fen=9_000_000, controlled_by=CONTROLLER.subject,
+    ))  # fmt: skip
+    with pytest.raises(Conflict, match="not frozen money"):
+        await funds.money_in.request_deduction("case-1", identity=OFFICER, asset_id="asset-2",
+                                               amount=1)  # fmt: skip
+    with pytest.raises(Conflict, match="60000 fen"):
+        await funds.money_in.request_deduction("case-1", identity=OFFICER, asset_id="asset-1",
+                                               amount=60_001)  # fmt: skip
+    deduction = await funds.money_in.request_deduction(
+        "case-1", identity=OFFICER, asset_id="asset-1", amount=60_000
+    )
+    request = await funds.money_in.transfer_request("case-1", deduction["deduction_id"], 1000)
+    assert request is not None and request.to_account == ACCOUNT
+    answer = gateway_pb.Feedback(
+        feedback_id="f1", request_id=deduction["deduction_id"], status="transferred",
+        transferred_amount_fen=60_000, bank_reference="DED-1",
+    )  # fmt: skip
+    assert await funds.money_in.apply_transfer(answer, "case-1") == "arrived"
+    answer.feedback_id = "f2"  # the same answer delivered again
+    assert await funds.money_in.apply_transfer(answer, "case-1") == "duplicate"
+    record = await ledger(funds)
+    assert totals(record).received == 60_000
+    assert record["deductions"][deduction["deduction_id"]]["status"] == "transferred"
+    (payment,) = record["payments"].values()
+    assert payment["controlled_by"] == [CONTROLLER.subject]
+    with pytest.raises(Conflict, match="0 fen"):  # nothing left frozen to deduct
+        await funds.money_in.request_deduction("case-1", identity=OFFICER, asset_id="asset-1",
+                                               amount=1)  # fmt: skip
+
+
+async def test_a_moved_case_keeps_its_account_and_the_courts_reconcile() -> None:
+    funds = await funds_with_case()
+    await receive(funds, 30_000)
+    assert await funds.accounts.follow_case("case-1", COURT, "苏1282")
+    assert not await funds.accounts.follow_case("case-1", COURT, "苏1282")  # idempotent
+    assert await funds.records.case_of_account(ACCOUNT) == "case-1"
+    command = person(Role.COMMAND, "苏12", "command-1")
+    results = {r.court_code: r for r in await funds.accounts.reconcile(command, None)}
+    assert results["苏1282"].received_fen == 30_000 and results["苏1282"].balances
+    assert results[COURT].received_fen == 0 and results[COURT].balances
+    # A ledger tampered with outside the service is found, by case number.
+    record = await ledger(funds)
+    record["counters"]["received_fen"] += 1
+    async with funds.records.redis.pipeline(transaction=True) as pipe:
+        funds.records.put(pipe, "case-1", record)
+        await pipe.execute()
+    results = {r.court_code: r for r in await funds.accounts.reconcile(command, None)}
+    assert results["苏1282"].unbalanced_case == "（2026）苏1283执7号"
