@@ -63,6 +63,7 @@ SERVICES = (
     ServiceSpec("entrustment", 8004, 50055),
     ServiceSpec("audit_notary", 8005, 50056),
     ServiceSpec("deadlines", 8006, 50057),
+    ServiceSpec("funds", 8007, 50058),
     ServiceSpec("agency_gateway", None, 50060),
 )
 

@@ -1,5 +1,5 @@
-"""Intake, asset control, command, deadlines and the agency gateway in one test process, on the
-test's Kafka topics and Redis keys, sharing one simulated clock."""
+"""Intake, asset control, command, deadlines, funds and the agency gateway in one test
+process, on the test's Kafka topics and Redis keys, sharing one simulated clock."""
 
 from __future__ import annotations
 
@@ -38,6 +38,7 @@ class Stack:
     disputes: ServiceHost | None = None
     notary: ServiceHost | None = None
     deadlines: ServiceHost | None = None
+    funds: ServiceHost | None = None
 
     def headers(self, role: Role, court: str = "苏1283", subject: str = "u1") -> dict[str, str]:
         token = self.tokens.issue(subject=subject, court_code=court, role=role)
@@ -77,6 +78,7 @@ async def platform_stack(
     with_disputes: bool = False,
     with_notary: bool = False,
     notary: NotarySettings | None = None,
+    with_funds: bool = False,
 ) -> AsyncIterator[Stack]:
     clock = SimulatedClock(MONDAY_9AM)
     async with in_process_platform(
@@ -84,9 +86,10 @@ async def platform_stack(
         calendar=CalendarSettings(dir=calendar_dir), gateway=gateway, agency=agency,
         with_command=with_command, with_entrustment=with_entrustment,
         with_disputes=with_disputes, with_notary=with_notary, notary=notary,
+        with_funds=with_funds,
     ) as platform:  # fmt: skip
         yield Stack(
             clock, platform.gateway, platform.intake, platform.assets, platform.command,
             TokenAuthority(isolated.auth, clock), platform.entrustment, platform.disputes,
-            platform.notary, platform.deadlines,
+            platform.notary, platform.deadlines, platform.funds,
         )  # fmt: skip

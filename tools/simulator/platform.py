@@ -22,6 +22,8 @@ from services.command.clocks_api import DeadlinesLink
 from services.deadlines.bootstrap import bootstrap as deadlines_bootstrap
 from services.dispute_coordinator.bootstrap import bootstrap as disputes_bootstrap
 from services.entrustment.bootstrap import bootstrap as entrustment_bootstrap
+from services.funds.bootstrap import bootstrap as funds_bootstrap
+from services.funds.transfers import TransferSettings
 from services.intake.bootstrap import bootstrap as intake_bootstrap
 from zhixing.builder import Infrastructure
 from zhixing.clock import SimulatedClock
@@ -43,11 +45,12 @@ class InProcessPlatform:
     disputes: ServiceHost | None
     notary: ServiceHost | None = None
     deadlines: ServiceHost | None = None
+    funds: ServiceHost | None = None
 
     @property
     def hosts(self) -> list[ServiceHost]:
         return [h for h in (self.deadlines, self.intake, self.assets, self.command,
-                            self.entrustment, self.disputes, self.notary)
+                            self.entrustment, self.disputes, self.notary, self.funds)
                 if h is not None]  # fmt: skip
 
 
@@ -67,6 +70,7 @@ async def in_process_platform(
     with_disputes: bool = False,
     with_notary: bool = False,
     notary: NotarySettings | None = None,
+    with_funds: bool = False,
 ) -> AsyncIterator[InProcessPlatform]:
     """Start the gateway and the chosen services on ``clock``; stop them on exit. The
     deadlines service runs with the command service unless ``with_deadlines`` says."""
@@ -81,6 +85,9 @@ async def in_process_platform(
         target=f"127.0.0.1:{server.grpc_port}",
         poll_interval_s=0.05,
         **{"backoff_base_s": 10.0, "feedback_timeout_s": 60.0, **(agency or {})},
+    )
+    transfers = TransferSettings(
+        target=f"127.0.0.1:{server.grpc_port}", poll_interval_s=0.05, answer_timeout_s=60.0
     )
     started: list[ServiceHost] = []
     try:
@@ -101,6 +108,7 @@ async def in_process_platform(
             disputes=disputes_bootstrap(infra) if with_disputes else None,
             notary=notary_bootstrap(infra, notary=notary) if with_notary else None,
             deadlines=deadlines,
+            funds=funds_bootstrap(infra, transfers=transfers) if with_funds else None,
         )
         for host in platform.hosts:
             if host is not deadlines:
