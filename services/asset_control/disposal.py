@@ -1,7 +1,7 @@
 """Disposal (财产处置) of a controlled asset that is not money: its reference price
-(确定财产处置参考价), then the sale (online judicial auction first, ¶18) or the debtor's own
-sale within the catalogue's period (¶17). Whoever controlled the asset does not approve its
-disposal (分段办理)."""
+(确定财产处置参考价), then the sale (online judicial auction first, ¶18) and its conclusion
+(成交), or the debtor's own sale within the catalogue's period (¶17). Whoever controlled the
+asset does not approve its disposal (分段办理)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 from redis.asyncio.client import Pipeline
 
-from services.asset_control.domain import disposable, not_the_controller
+from services.asset_control.domain import disposable, not_the_controller, yuan
 from services.asset_control.handler import Handler
 from zhixing.assets import PriceMethod, SaleMode
 from zhixing.auth import Identity, Role
@@ -82,6 +82,40 @@ class Disposal(Handler):
                 approved_by=identity.subject,
             )  # fmt: skip
             self.stage(pipe, sale, asset_id, case["court_code"], identity.as_actor())
+
+        await self.asset_command(asset_id, identity, act, Role.OFFICER, Role.LEADER)
+
+    async def complete_sale(
+        self, asset_id: str, proceeds_fen: int, sale_reference: str, *, identity: Identity
+    ) -> None:
+        """Record that the sale was concluded (成交) and what the buyer paid, once. The same
+        completion again (same reference and proceeds: a retried request) changes nothing;
+        another one is refused. It records a fact and approves nothing, so whoever
+        controlled the asset may record it (分段办理 bars him from approving the sale)."""
+
+        async def act(pipe: Pipeline, case: dict[str, Any], record: dict[str, Any],
+                      queue: list[str]) -> None:  # fmt: skip
+            if done := record.get("sale_reference"):
+                if (done, record["sale_proceeds_fen"]) != (sale_reference, proceeds_fen):
+                    raise Conflict(
+                        f"the sale of asset {asset_id} was completed already: reference "
+                        f"{done}, proceeds {record['sale_proceeds_fen']} fen "
+                        f"({yuan(record['sale_proceeds_fen'])})"
+                    )
+                pipe.multi()  # type: ignore[no-untyped-call]
+                return  # recorded already: nothing new to stage
+            disposable(record)
+            if not record.get("sale_mode"):
+                raise Conflict(f"the sale of asset {asset_id} has not started: a sale is "
+                               "completed only after it was approved and started")  # fmt: skip
+            pipe.multi()  # type: ignore[no-untyped-call]
+            record.update(sale_proceeds_fen=proceeds_fen, sale_reference=sale_reference,
+                          sale_completed_by=identity.subject)  # fmt: skip
+            completed = pb.SaleCompleted(
+                asset_id=asset_id, case_id=case["case_id"], proceeds_fen=proceeds_fen,
+                sale_reference=sale_reference, recorded_by=identity.subject,
+            )  # fmt: skip
+            self.stage(pipe, completed, asset_id, case["court_code"], identity.as_actor())
 
         await self.asset_command(asset_id, identity, act, Role.OFFICER, Role.LEADER)
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.asset_control.handlers import AssetControl
 from zhixing.assets import AssetKind, Channel, Measure, PriceMethod, SaleMode
 from zhixing.auth import CurrentIdentity, require_visible
-from zhixing.bounds import Days, Fen
+from zhixing.bounds import MAX_ID, Days, Fen
 from zhixing.v1 import agency_gateway_pb2 as agency_pb
 
 router = APIRouter(prefix="/v1", tags=["assets"])
@@ -47,6 +47,13 @@ class PriceFixed(_Body):
 class SaleIn(_Body):
     mode: SaleMode = SaleMode.ONLINE_AUCTION
     reason: Annotated[str, Field(max_length=2000)] = ""
+
+
+class SaleCompletionIn(_Body):
+    proceeds_fen: Fen = Field(description="What the buyer paid, in fen")
+    sale_reference: Annotated[str, Field(min_length=1, max_length=MAX_ID)] = Field(
+        description="The auction platform's or the sale's reference (one receipt per reference)"
+    )
 
 
 class SelfDisposalIn(_Body):
@@ -292,6 +299,19 @@ async def start_sale(
     asset_id: str, body: SaleIn, identity: CurrentIdentity, request: Request
 ) -> None:
     await _control(request).disposal.start_sale(asset_id, body.mode, body.reason, identity=identity)
+
+
+@router.post(
+    "/assets/{asset_id}/sale/completion",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Record the sale concluded (成交) and its proceeds; the same again changes nothing",
+)
+async def complete_sale(
+    asset_id: str, body: SaleCompletionIn, identity: CurrentIdentity, request: Request
+) -> None:
+    await _control(request).disposal.complete_sale(
+        asset_id, body.proceeds_fen, body.sale_reference, identity=identity
+    )
 
 
 @router.post(

@@ -133,6 +133,9 @@ ACCESS: dict[tuple[str, str, str], Access] = {
         Role.OFFICER, courts={"own"}, body={"price_fen": 100}),
     ("asset_control", "POST", "/v1/assets/{asset_id}/sale"): acts(
         Role.OFFICER, Role.LEADER, courts={"own"}, body={}),
+    ("asset_control", "POST", "/v1/assets/{asset_id}/sale/completion"): acts(
+        Role.OFFICER, Role.LEADER, courts={"own"},
+        body={"proceeds_fen": 100, "sale_reference": "JD-2026-1"}),
     ("asset_control", "POST", "/v1/assets/{asset_id}/self-disposal"): acts(
         Role.OFFICER, Role.LEADER, courts={"own"}, body={"days": 30}),
     ("asset_control", "POST", "/v1/assets/{asset_id}/release"): acts(Role.OFFICER,

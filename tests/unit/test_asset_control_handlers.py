@@ -1,6 +1,7 @@
 """Asset control's handlers on the in-memory repository: a filed case's query, its answers,
 controls within the claim, the over-seizure and hand-control refusals, the waiting seizure
-that takes effect when the first goes, and separation of duties in disposal."""
+that takes effect when the first goes, separation of duties in disposal, and the sale's
+completion."""
 
 from __future__ import annotations
 
@@ -13,13 +14,14 @@ from services.asset_control.agency import AgencySettings
 from services.asset_control.domain import OverSeizure, QueryRef, asset_id_for
 from services.asset_control.handlers import AssetControl
 from tests.factories import START
-from tests.fakes import in_memory_context, person, staged_types
+from tests.fakes import in_memory_context, person, staged, staged_types
 from tools.demo import credit_code
 from zhixing.assets import CHANNELS, PriceMethod, SaleMode
 from zhixing.auth import Role, ScopeError
 from zhixing.clock import SimulatedClock
-from zhixing.errors import Conflict, Invalid
+from zhixing.errors import Conflict, Invalid, NotFound
 from zhixing.v1 import agency_gateway_pb2 as agency_pb
+from zhixing.v1 import asset_events_pb2 as asset_pb
 from zhixing.v1 import case_events_pb2
 
 OFFICER = person(Role.OFFICER, subject="o-1")
@@ -128,6 +130,47 @@ async def test_whoever_controlled_an_asset_does_not_approve_its_sale() -> None:
         await control.disposal.start_sale(house, SaleMode.ONLINE_AUCTION, "", identity=OFFICER)
     await control.disposal.start_sale(house, SaleMode.ONLINE_AUCTION, "", identity=other)
     assert (await staged_types(control.ctx))[-1] == "SaleStarted"
+
+
+async def test_a_sale_is_completed_once_after_it_started_by_the_handling_court() -> None:
+    control = asset_control()
+    await file(control, "c7", 10_000_000)
+    await answer(control, "c7", {"real_estate": [HOUSE]})
+    house = asset_id_for("c7", HOUSE.asset_key)
+    await control.controls.control(house, identity=OFFICER, amount_fen=None, control_ref="r1")
+    with pytest.raises(Conflict, match="has not started"):
+        await control.disposal.complete_sale(house, 4_900_000, "JD-1", identity=OFFICER)
+    other = person(Role.OFFICER, subject="o-2")
+    await control.disposal.start_reference_price(house, PriceMethod.APPRAISAL, identity=OFFICER)
+    await control.disposal.fix_reference_price(house, 4_800_000, identity=OFFICER)
+    await control.disposal.start_sale(house, SaleMode.ONLINE_AUCTION, "", identity=other)
+    with pytest.raises(ScopeError, match="role"):
+        await control.disposal.complete_sale(house, 4_900_000, "JD-1", identity=person(Role.CLERK))
+    elsewhere, above = person(Role.OFFICER, court="苏0281"), person(Role.OFFICER, court="苏12")
+    with pytest.raises(NotFound):  # another court's asset does not exist for it
+        await control.disposal.complete_sale(house, 4_900_000, "JD-1", identity=elsewhere)
+    with pytest.raises(ScopeError, match="handled by"):  # the court above commands, not acts
+        await control.disposal.complete_sale(house, 4_900_000, "JD-1", identity=above)
+
+    # Recording a fact approves nothing: the officer who controlled the asset may.
+    await control.disposal.complete_sale(house, 4_900_000, "JD-1", identity=OFFICER)
+    record = await control.records.asset(house)
+    assert record is not None
+    assert (record["sale_proceeds_fen"], record["sale_reference"], record["sale_completed_by"]) \
+        == (4_900_000, "JD-1", "o-1")  # fmt: skip
+    completed = (await staged(control.ctx))[-1].payload
+    assert isinstance(completed, asset_pb.SaleCompleted)
+    assert (completed.asset_id, completed.case_id, completed.proceeds_fen,
+            completed.sale_reference, completed.recorded_by) \
+        == (house, "c7", 4_900_000, "JD-1", "o-1")  # fmt: skip
+
+    count = len(await staged(control.ctx))
+    await control.disposal.complete_sale(house, 4_900_000, "JD-1", identity=other)  # a retry
+    assert len(await staged(control.ctx)) == count  # nothing new
+    for proceeds, reference in ((4_900_000, "JD-2"), (5_000_000, "JD-1")):
+        with pytest.raises(Conflict, match="completed already: reference JD-1"):
+            await control.disposal.complete_sale(house, proceeds, reference, identity=OFFICER)
+    assert (await staged_types(control.ctx)).count("SaleCompleted") == 1
 
 
 async def send_due(control: AssetControl, case_id: str) -> int:
