@@ -6,6 +6,7 @@ from services.command.access_log import AccessLog
 from services.command.actions_api import router as actions_router
 from services.command.board import Board
 from services.command.board_api import router as board_router
+from services.command.case_funds import CaseFunds
 from services.command.clocks_api import DeadlinesLink
 from services.command.clocks_api import router as clocks_router
 from services.command.dashboard import DashboardSettings
@@ -31,6 +32,7 @@ from zhixing.topics import (
     COMMAND_EVENTS,
     DEADLINE_EVENTS,
     DOMAIN_TOPICS,
+    FUNDS_EVENTS,
 )
 from zhixing.v1 import command_service_pb2_grpc, envelope_pb2
 
@@ -55,6 +57,7 @@ def bootstrap(
     service = HostBuilder(ABOUT, infra)
     ctx = service.ctx
     overviews = CaseOverviews(ctx.redis, ctx.keys)
+    case_funds = CaseFunds(ctx.redis, ctx.keys)
     audit = AuditChain(
         ctx.redis,
         ctx.keys,
@@ -70,7 +73,7 @@ def bootstrap(
     service.routes(
         router, clocks_router, actions_router, board_router,
         redis=ctx.redis, access_log=access_log, board=board, overviews=overviews,
-        actions=actions, figures=figures, timelines=timelines,
+        case_funds=case_funds, actions=actions, figures=figures, timelines=timelines,
         deadlines_link=deadlines or DeadlinesLink(),
     )  # fmt: skip
     mount_dashboard(service.http, dashboard)
@@ -87,6 +90,8 @@ def bootstrap(
         Projection("audit", AUDITED_TOPICS, audit),
         Projection("access-log", [ACCESS_EVENTS], access_log),
         Projection("case-overviews", [CASE_EVENTS], overviews),
+        # A case's money: received, paid, held, lodged.
+        Projection("case-funds", [FUNDS_EVENTS], case_funds),
         Projection(
             "figures", [CASE_EVENTS, ASSET_EVENTS, DEADLINE_EVENTS, COMMAND_EVENTS], figures
         ),

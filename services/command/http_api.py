@@ -9,6 +9,7 @@ from google.protobuf.json_format import MessageToDict
 from pydantic import BaseModel, Field
 
 from services.command.access_log import AccessLog
+from services.command.case_funds import CaseFunds
 from services.command.figures import CourtFigures
 from services.command.projections import CaseOverviews
 from services.command.timelines import CaseTimelines
@@ -19,8 +20,28 @@ from zhixing.errors import Invalid, NotFound
 router = APIRouter(prefix="/v1", tags=["cases"])
 
 
+class CaseFundsView(BaseModel):
+    """The case's money (案款), from the funds events; amounts in whole fen (definitions:
+    ``services/command/case_funds.py``)."""
+
+    account_number: str = Field(
+        description="The case's own account (一案一账号); empty before it is opened"
+    )
+    receiving_account: str = Field(description="The applicant's receiving account now")
+    received_fen: int = Field(description="Every arrival in the case's account")
+    paid_fen: int = Field(description="Paid to the applicant")
+    held_fen: int = Field(
+        description="Held back from payout (延缓发放, or asked for and awaiting a leader)"
+    )
+    lodged_fen: int = Field(description="Lodged (提存): left the account")
+    in_account_fen: int = Field(description="Still in the case's account: received - paid - lodged")
+    arrivals: int = Field(description="Arrivals counted")
+    payouts: int = Field(description="Payouts counted")
+
+
 class CaseOverview(BaseModel):
-    """A case as the command centre sees it (the gRPC ``CaseOverview``, in JSON)."""
+    """A case as the command centre sees it (the gRPC ``CaseOverview``, in JSON), with its
+    money (HTTP only)."""
 
     case_id: str
     court_code: str = Field(description="The court handling it now")
@@ -28,6 +49,7 @@ class CaseOverview(BaseModel):
     claim_amount_fen: str = Field(description="int64 in its JSON form: a string of digits")
     node: str = Field(description="filed (the board follows a case through its nodes)")
     event_count: int
+    funds: CaseFundsView
 
 
 class Figures(BaseModel):
@@ -87,10 +109,13 @@ async def get_case_overview(
     overview = await overviews.get(case_id)
     require_visible(identity, overview.court_code if overview else None, f"case {case_id}")
     assert overview is not None
+    case_funds: CaseFunds = request.app.state.case_funds
+    funds = await case_funds.get(case_id)
     return CaseOverview.model_validate(
         MessageToDict(
             overview, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
         )
+        | {"funds": CaseFundsView.model_validate(funds, from_attributes=True)}
     )
 
 
