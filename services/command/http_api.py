@@ -79,6 +79,10 @@ class TimelineEntry(BaseModel):
     court_code: str
     actor: str
     payload: dict[str, Any]
+    summary: str = Field(
+        description="What it says, in Chinese (funds events: amount, source, reason, account); "
+        "empty where the event's name says it all"
+    )
     audit: AuditPosition | None = Field(description="Its record in the audit chain, once there")
 
 

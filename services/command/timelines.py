@@ -6,6 +6,10 @@ Each event is kept under its own subject (the aggregate, or the clock's subject)
 that create a subject of a case (AssetFound, LeadReceived, MatterEntrusted, DisputeOpened,
 CommandIssued) tie the subject to the case. A timeline merges the case's subjects when it
 is read, so it does not depend on the order in which topics are consumed.
+
+A case's funds events (案款: its account, arrivals, holds, notices, payouts, account
+changes) have the case as their aggregate, so they are the case's own entries; each gets a
+line of Chinese when read (``summary``, ``services.command.funds_text``).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import Any, cast
 import redis.asyncio as aioredis
 from google.protobuf.message import Message
 
+from services.command.funds_text import funds_lines
 from zhixing.audit import AuditChain
 from zhixing.events import Event
 from zhixing.projection import Transaction
@@ -92,6 +97,9 @@ class CaseTimelines:
             entries += [(float(score), json.loads(member)) for member, score in raw]
         entries.sort(key=lambda pair: pair[0])
         chosen = [entry for _, entry in entries[-limit:]]
+        lines = funds_lines((entry["event"], entry["payload"]) for entry in chosen)
+        for entry, line in zip(chosen, lines, strict=True):
+            entry["summary"] = line
         records = await self._audit.records_of([e["event_id"] for e in chosen])
         for entry in chosen:
             record = records.get(entry["event_id"])
