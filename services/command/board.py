@@ -2,8 +2,9 @@
 
 Kept from events, so the dashboard's queries read indexes and never scan cases:
 
-- open cases by node (执行节点): 立案 → 财产查控 → 财产控制 → 财产处置, the furthest node a
-  case has reached; a closed case leaves the board;
+- open cases by node (执行节点): 立案 → 财产查控 → 财产控制 → 财产处置 → 案款发放, the
+  furthest node a case has reached (案款发放 once money arrives in its account, whether the
+  debtor paid, frozen money was deducted or an asset sold); a closed case leaves the board;
 - open clocks by state: running, warned (预警), breached (超期), paused (中止), each a sorted
   set per court scored by the due time, so the most urgent come first;
 - command actions pending at the receiving court: not yet signed for, or (督办, 函告纠正)
@@ -33,7 +34,13 @@ from zhixing.clock_states import OPEN_STATES, condition_of
 from zhixing.events import Event
 from zhixing.projection import Transaction
 from zhixing.state import KeySpace, as_text, read_hashes, text_hash
-from zhixing.v1 import asset_events_pb2, case_events_pb2, command_events_pb2, deadline_events_pb2
+from zhixing.v1 import (
+    asset_events_pb2,
+    case_events_pb2,
+    command_events_pb2,
+    deadline_events_pb2,
+    funds_events_pb2,
+)
 from zhixing.v1 import deadline_events_pb2 as pb
 
 
@@ -48,6 +55,7 @@ NODES = (
     Node("querying", "财产查控"),
     Node("controlling", "财产控制"),
     Node("disposing", "财产处置"),
+    Node("paying", "案款发放"),
 )
 NODE_IDS = tuple(node.id for node in NODES)
 
@@ -62,6 +70,7 @@ REACHES: dict[type[Message], int] = {
     asset_events_pb2.ReferencePriceFixed: 3,
     asset_events_pb2.SaleStarted: 3,
     asset_events_pb2.SelfDisposalPermitted: 3,
+    funds_events_pb2.FundsArrived: 4,
 }
 # Case events that move a case on the board without reaching a node.
 CASE_CHANGES = (

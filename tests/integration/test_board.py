@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from tests.conftest import Isolated
+from tests.factories import ACTOR
 from tests.integration.platform_stack import MONDAY_9AM, Stack, platform_stack
 from tests.integration.test_asset_control import case_with, file_case
 from tests.integration.test_deadlines import CommandCentre, command_host, settled
@@ -23,11 +24,13 @@ from tests.polling import eventually
 from tools.demo import credit_code
 from zhixing.auth import Role, TokenAuthority
 from zhixing.clock import CHINA_TZ, SimulatedClock
+from zhixing.events import new_event
 from zhixing.publisher import EventPublisher
+from zhixing.v1 import case_events_pb2, funds_events_pb2
 
 pytestmark = pytest.mark.integration
 
-NODES = ("filed", "querying", "controlling", "disposing")
+NODES = ("filed", "querying", "controlling", "disposing", "paying")
 
 
 async def get(stack: Stack, path: str, as_court: str = "苏12", role: Role = Role.COMMAND,
@@ -296,3 +299,157 @@ async def test_the_board_is_the_same_after_a_replay(
     tree, alerts = before
     assert find(tree["root"], "苏1283")["own"]["node_controlling"] == 1
     assert alerts["total"] >= 1
+
+
+NUMBER = "（2026）苏1283执88号"
+
+
+def money_of(case_id: str, clock: SimulatedClock) -> list[Any]:
+    """The funds events of a case at 泰兴: its account opened, money arriving, partly held
+    back, paid, lodged, and arriving again; its receiving account changed. The ids are ones
+    no line of its timeline should show."""
+    ids: dict[str, Any] = {"case_id": case_id}
+
+    def event(payload: Any) -> Any:
+        return new_event(payload, aggregate_id=case_id, court_code="苏1283", actor=ACTOR,
+                         clock=clock)  # fmt: skip
+
+    f = funds_events_pb2
+    return [
+        event(f.CaseAccountOpened(**ids, case_number=NUMBER, account_number="32128326000088",
+                                  court_code="苏1283", receiving_account="6222 0212 0000 0001")),
+        event(f.FundsArrived(**ids, payment_id="pay-91c2", amount_fen=50_000, source="deduction",
+                             payer="某某有限公司", arrived_on="2026-03-02")),
+        event(f.HoldRequested(**ids, hold_id="hold-5d10", payment_id="pay-91c2",
+                              amount_fen=10_000, kind="defer", reason="disputed",
+                              note="案外人主张部分款项")),
+        event(f.FundsHeld(**ids, hold_id="hold-5d10", payment_id="pay-91c2", amount_fen=10_000,
+                          reason="disputed")),
+        event(f.PaymentNoticeIssued(**ids, payment_id="pay-91c2", notice_id="notice-66e0",
+                                    amount_fen=40_000, to_account="6222 0212 0000 0001")),
+        event(f.FundsPaid(**ids, payment_id="pay-91c2", notice_id="notice-66e0",
+                          payout_id="payout-03aa", amount_fen=40_000,
+                          to_account="6222 0212 0000 0001", paid_on="2026-03-02")),
+        event(f.FundsArrived(**ids, payment_id="pay-a4b4", amount_fen=30_000, source="sale",
+                             arrived_on="2026-03-02")),
+        event(f.HoldRequested(**ids, hold_id="hold-e71c", payment_id="pay-a4b4",
+                              amount_fen=30_000, kind="lodge", reason="applicant_missing")),
+        event(f.PaymentLodged(**ids, hold_id="hold-e71c", payment_id="pay-a4b4",
+                              amount_fen=30_000, reason="applicant_missing")),
+        event(f.ReceivingAccountChangeRequested(**ids, change_id="change-2b9f",
+                                                new_account="6217 0000 1111 2222",
+                                                reason="原账户已注销")),
+        event(f.ReceivingAccountChanged(**ids, change_id="change-2b9f",
+                                        old_account="6222 0212 0000 0001",
+                                        new_account="6217 0000 1111 2222")),
+        # Money in, not yet notified to finance: its notify-finance clock runs.
+        event(f.FundsArrived(**ids, payment_id="pay-c0de", amount_fen=25_000,
+                             source="payment", arrived_on="2026-03-02")),
+    ]  # fmt: skip
+
+
+def filed_with_money(clock: SimulatedClock) -> tuple[str, list[Any]]:
+    """A case filed and numbered at 泰兴, then its money (``money_of``)."""
+    case_id = "case-7f3a"
+
+    def event(payload: Any) -> Any:
+        return new_event(payload, aggregate_id=case_id, court_code="苏1283", actor=ACTOR,
+                         clock=clock)  # fmt: skip
+
+    return case_id, [
+        event(case_events_pb2.CaseFiled(case_id=case_id, court_code="苏1283",
+                                        case_type_code="执", claim_amount_fen=1_000_000,
+                                        filed_on="2026-03-02")),
+        event(case_events_pb2.CaseNumberIssued(case_id=case_id, case_number=NUMBER,
+                                               court_code="苏1283")),
+        *money_of(case_id, clock),
+    ]  # fmt: skip
+
+
+async def test_money_moves_a_case_to_paying_and_shows_in_its_view_timeline_and_alerts(
+    isolated: Isolated, publisher: EventPublisher, tmp_path: Path
+) -> None:
+    clock = SimulatedClock(MONDAY_9AM)
+    tokens = TokenAuthority(isolated.auth, clock)
+    case_id, events = filed_with_money(clock)
+    await publisher.publish_many(events)
+    host = command_host(isolated, clock, tmp_path)
+    await host.start()
+
+    async def read(path: str, **params: Any) -> Any:
+        token = tokens.issue(subject="c", court_code="苏12", role=Role.COMMAND)
+        headers = {"Authorization": f"Bearer {token}"}
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{host.http_port}") as http:
+            answer = await http.get(path, params=params, headers=headers)
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    try:
+        nodes = await read("/v1/board/nodes")
+        assert nodes[-1] == {"id": "paying", "title": "案款发放"}
+
+        async def at_paying() -> bool:
+            tree = await read("/v1/board/tree")
+            return bool(find(tree["root"], "苏1283")["own"]["node_paying"] == 1)
+
+        await eventually(at_paying)
+        listed = await read("/v1/board/courts/苏1283/cases", node="paying")
+        assert [(c["case_id"], c["case_number"]) for c in listed["cases"]] == [(case_id, NUMBER)]
+
+        # The case's money, from its funds events.
+        expected = {
+            "account_number": "32128326000088", "receiving_account": "6217 0000 1111 2222",
+            "received_fen": 105_000, "paid_fen": 40_000, "held_fen": 10_000,
+            "lodged_fen": 30_000, "in_account_fen": 35_000, "arrivals": 3, "payouts": 1,
+        }  # fmt: skip
+
+        async def funds_known() -> bool:
+            return bool((await read(f"/v1/cases/{case_id}"))["funds"] == expected)
+
+        await eventually(funds_known)
+
+        # Every funds event in the timeline, told in Chinese, without the events' ids.
+        async def told() -> bool:
+            timeline = await read(f"/v1/cases/{case_id}/timeline")
+            return sum(e["event"] == "FundsArrived" for e in timeline) == 3 and not any(
+                e["audit"] is None for e in timeline
+            )
+
+        await eventually(told)
+        timeline = await read(f"/v1/cases/{case_id}/timeline")
+        lines = {(e["event"], e["summary"]) for e in timeline if e["summary"]}
+        funds_events = {type(e.payload).__name__ for e in events[2:]}
+        assert {event for event, _ in lines} == funds_events
+        text = " ".join(line for _, line in lines)
+        for internal in ("pay-", "hold-", "notice-", "payout-", "change-"):
+            assert internal not in text
+        said = dict(lines)
+        assert said["FundsHeld"] == "批准延缓发放其中 100.00元，事由：部分案款有争议"
+        assert said["FundsPaid"] == (
+            "向申请执行人发放 400.00元，收款账户 6222 0212 0000 0001，发放日 2026-03-02"
+        )
+        assert said["PaymentLodged"] == "批准提存该笔案款 300.00元，事由：申请执行人下落不明"
+        assert said["ReceivingAccountChanged"] == (
+            "收款账户由 6222 0212 0000 0001 变更为 6217 0000 1111 2222"
+        )
+        arrivals = [e["summary"] for e in timeline if e["event"] == "FundsArrived"]
+        assert "到账 500.00元（扣划），付款人 某某有限公司，到账日 2026-03-02" in arrivals
+        notice = said["PaymentNoticeIssued"]
+        assert notice.startswith("通知财务部门发放 400.00元（2026-03-02 到账的 500.00元）")
+
+        # The funds clocks show like every other: running now, with the catalogue's title…
+        running = await read("/v1/board/alerts", state="running", rule="funds.")
+        assert [(a["rule_id"], a["title"], a["case_number"]) for a in running["alerts"]] == [
+            ("funds.notify-finance", "案款到账后通知财务发放", NUMBER)
+        ]
+        # …and breached in the warnings list once the limit has passed without a notice.
+        clock.set(dt.datetime(2026, 3, 18, 10, 0, tzinfo=CHINA_TZ))
+
+        async def breached() -> bool:
+            alerts = (await read("/v1/board/alerts"))["alerts"]
+            return any(a["rule_id"] == "funds.notify-finance" and a["state"] == "breached"
+                       and a["case_id"] == case_id for a in alerts)  # fmt: skip
+
+        await eventually(breached)
+    finally:
+        await host.stop()
