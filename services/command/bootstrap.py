@@ -93,7 +93,9 @@ def bootstrap(
         # A case's money: received, paid, held, lodged.
         Projection("case-funds", [FUNDS_EVENTS], case_funds),
         Projection(
-            "figures", [CASE_EVENTS, ASSET_EVENTS, DEADLINE_EVENTS, COMMAND_EVENTS], figures
+            "figures",
+            [CASE_EVENTS, ASSET_EVENTS, DEADLINE_EVENTS, COMMAND_EVENTS, FUNDS_EVENTS],
+            figures,
         ),
         Projection("timelines", DOMAIN_TOPICS, timelines),
         # The dashboard's board: open cases by node, open clocks by state, commands.

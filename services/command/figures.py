@@ -12,15 +12,29 @@ Definitions (the platform's working definitions; each rate is over all time so f
   was cleared before its due time / cases closed.
 - 保全率 (control rate) = cases with at least one asset controlled / cases filed.
 - 平均结案用时 (average days to close) = total days from filing to closure / cases closed.
-- 实际到位率 (money-recovered rate) = money paid to applicants / amounts claimed: not
-  computable until the funds (案款) module records payments; reported as null, with why.
+- 实际到位率 (money-recovered rate) = money paid to applicants / money claimed: the sum of
+  every payout (``FundsPaid.amount_fen``) / the sum of every claim filed
+  (``CaseFiled.claim_amount_fen``). Money counts once it reaches the applicant: money that
+  arrived and is still in the case's account, held back, or lodged (提存) does not.
+- 案款发放及时率 (on-time payout rate) = payouts on time / payouts judged. A payout
+  (``FundsPaid``) is on time when both clocks of its money cleared in time: its payment's
+  ``funds.notify-finance`` (finance told to pay within the limit from arrival, an approved
+  deferral not counting) and its notice's ``funds.pay`` (paid within the limit from the
+  notice); it is judged once both have cleared (``ClockCleared``, ``late`` false or true).
+  The clocks are found by their ids (``<rule>:<case>:<payment or notice id>``), so the
+  payout and its two clearings may be read in any order.
 
-A case is counted at the court that filed it (filed), at the court handling it when an
-asset is first controlled (controlled), and at the court handling it when it closes
-(closed, methods, days, in time). Clock figures count clock
+A case is counted at the court that filed it (filed, its claim), at the court handling it
+when an asset is first controlled (controlled), when it closes (closed, methods, days, in
+time) and when money is paid to its applicant (the payout, its amount, and whether it was
+on time; a case moved to another court brings its later payouts there while its claim
+stays with the filing court: the jurisdiction's figures are whole). Clock figures count clock
 events at the court each clock names when it happens: a warning or breach stays with the
 court that was responsible then; a clock that moves with its case (ClockMoved) counts as
 running at its new court (clocks running = opened + moved in - moved out - cleared).
+
+Sums of money (claimed, paid) are kept so that no court's total can overflow a Redis
+counter (``services.command.money``); the rates are computed from the exact sums.
 """
 
 from __future__ import annotations
@@ -31,7 +45,10 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from google.protobuf.message import Message
+from redis.asyncio.client import Pipeline
 
+from services.command.money import add_fen, fen_of
+from services.command.payouts import Known, PayoutJudge
 from zhixing.courts import CourtDirectory
 from zhixing.events import Event
 from zhixing.projection import Transaction
@@ -42,8 +59,24 @@ COUNTERS = (
     "filed", "closed", "closed_performed", "closed_terminated", "closed_this_round",
     "closed_in_time", "closure_days", "controlled_cases", "clocks_opened", "clocks_cleared",
     "clocks_warned", "clocks_breached", "clocks_moved_in", "clocks_moved_out",
-    "commands_received", "commands_acknowledged",
+    "commands_received", "commands_acknowledged", "payouts", "payouts_judged",
+    "payouts_in_time",
 )  # fmt: skip
+SUMS = ("claimed_fen", "paid_fen")  # money, whole fen (services.command.money)
+
+# What each figure means, in short (the full definitions: this module's docstring); the
+# dashboard shows them beside the figures.
+DEFINITIONS = {
+    "结案率": "已结案件数 / 收案数",
+    "执行完毕率": "以执行完毕方式结案数 / 已结案件数",
+    "实际执结率": "以执行完毕、终结执行方式结案数 / 已结案件数",
+    "终本率": "以终结本次执行程序方式结案数 / 已结案件数",
+    "法定期限内结案率": "在法定期限内结案数 / 已结案件数",
+    "保全率": "至少一项财产已控制的案件数 / 收案数",
+    "平均结案用时": "立案至结案天数之和 / 已结案件数",
+    "实际到位率": "已发放给申请执行人的案款 / 申请执行标的额（在账、暂缓发放和提存的案款不计）",
+    "案款发放及时率": "通知财务和财务发放均在期限内的发放笔数 / 两项期限均已办结的发放笔数",
+}
 
 
 # Clock events (by payload type) and the counter each adds to, at the clock's court.
@@ -61,17 +94,31 @@ CLOCK_COUNTERS_TYPES = (
 )  # the keys of CLOCK_COUNTERS, as isinstance takes them
 
 
+# Events whose counting reads what the projection knows of their case.
+CASE_READERS = (
+    case_events_pb2.CaseFiled,
+    case_events_pb2.CaseHandlingCourtChanged,
+    case_events_pb2.CaseClosed,
+    asset_events_pb2.AssetControlled,
+)
+
+
 class CourtFigures:
     def __init__(self, redis: aioredis.Redis, keys: KeySpace, courts: CourtDirectory) -> None:
         self._redis = redis
         self._keys = keys
         self._courts = courts
+        self._payouts = PayoutJudge(redis, keys)
 
     def court_key(self, court: str) -> str:
         return self._keys.key("figures", court)
 
     def case_key(self, case_id: str) -> str:
         return self._keys.key("figures-case", case_id)
+
+    async def prepare(self, events: Sequence[Event[Message]], pipe: Pipeline) -> Known | None:
+        """The payouts' and funds clocks' judging state (read under WATCH)."""
+        return await self._payouts.prepare(events, pipe)
 
     async def __call__(self, events: Sequence[Event[Message]], tx: Transaction) -> None:
         cases: dict[str, dict[str, str]] = {}  # what this batch knows of each case
@@ -81,8 +128,8 @@ class CourtFigures:
                 cases[case_id] = text_hash(await tx.redis.hgetall(self.case_key(case_id)))
             return cases[case_id]
 
-        # The cases the batch names, read in one round trip rather than one each.
-        named = sorted({cid for e in events if (cid := getattr(e.payload, "case_id", ""))})
+        # The cases the batch reads, in one round trip rather than one each.
+        named = sorted({e.payload.case_id for e in events if isinstance(e.payload, CASE_READERS)})
         read = await read_hashes(tx.redis, [self.case_key(case_id) for case_id in named])
         cases.update(zip(named, read, strict=True))
 
@@ -98,6 +145,9 @@ class CourtFigures:
                 (await case(payload.case_id)).update(filed)
                 tx.pipe.hset(self.case_key(payload.case_id), mapping=dict(filed))  # type: ignore[arg-type]
                 count(payload.court_code, "filed")
+                if payload.court_code:
+                    add_fen(tx.pipe, self.court_key(payload.court_code), "claimed_fen",
+                            payload.claim_amount_fen)  # fmt: skip
             elif isinstance(payload, case_events_pb2.CaseHandlingCourtChanged):
                 (await case(payload.case_id))["court"] = payload.to_court
                 tx.pipe.hset(self.case_key(payload.case_id), "court", payload.to_court)
@@ -140,19 +190,30 @@ class CourtFigures:
             elif isinstance(payload, command_events_pb2.CommandAcknowledged):
                 count(payload.court_code, "commands_acknowledged")
 
+        def paid(court: str, fen: int) -> None:
+            if court:
+                count(court, "payouts")
+                add_fen(tx.pipe, self.court_key(court), "paid_fen", fen)
+
+        if tx.prepared is not None:  # payouts, and the clearings that judge them
+            self._payouts.apply(events, tx.pipe, tx.prepared, count=count, paid=paid)
+
     async def counters(self, court: str) -> dict[str, int]:
+        """A court's counters and sums of money (exact: Python integers)."""
         raw = text_hash(await self._redis.hgetall(self.court_key(court)))
-        return {name: int(raw.get(name, 0)) for name in COUNTERS}
+        counts = {name: int(raw.get(name, 0)) for name in COUNTERS}
+        return counts | {name: fen_of(raw, name) for name in SUMS}
 
     async def figures(self, court: str, *, jurisdiction: bool) -> dict[str, Any]:
         """The figures of one court, or of it and every court below it."""
         courts = self._courts.jurisdiction(court) if jurisdiction else [court]
-        totals = dict.fromkeys(COUNTERS, 0)
+        totals = dict.fromkeys((*COUNTERS, *SUMS), 0)
         for code in courts:
             for name, value in (await self.counters(code)).items():
                 totals[name] += value
         return {"court_code": court, "jurisdiction": jurisdiction, "courts": len(courts),
-                "counts": totals, "rates": rates(totals)}  # fmt: skip
+                "counts": totals, "rates": rates(totals),
+                "definitions": DEFINITIONS}  # fmt: skip
 
 
 def _ratio(part: int, whole: int) -> float | None:
@@ -169,8 +230,8 @@ def rates(c: dict[str, int]) -> dict[str, Any]:
         "法定期限内结案率": _ratio(c["closed_in_time"], closed),
         "保全率": _ratio(c["controlled_cases"], c["filed"]),
         "平均结案用时": round(c["closure_days"] / closed, 1) if closed else None,
-        "实际到位率": None,
-        "notes": {"实际到位率": "needs the funds (案款) module's payments; not recorded yet"},
+        "实际到位率": _ratio(c["paid_fen"], c["claimed_fen"]),
+        "案款发放及时率": _ratio(c["payouts_in_time"], c["payouts_judged"]),
         "clocks_running": (
             c["clocks_opened"] + c["clocks_moved_in"] - c["clocks_moved_out"] - c["clocks_cleared"]
         ),

@@ -58,12 +58,15 @@ class Figures(BaseModel):
     court_code: str
     jurisdiction: bool
     courts: int = Field(description="Courts counted")
-    counts: dict[str, int]
-    rates: dict[str, Any] = Field(
-        description="结案率, 执行完毕率, 实际执结率, 终本率, 法定期限内结案率, 保全率 (0 to 1, or "
-        "null with nothing to divide), 平均结案用时 (days), clocks running, commands "
-        "unacknowledged, and notes on a figure not yet recorded"
+    counts: dict[str, int] = Field(
+        description="The counters summed; claimed_fen and paid_fen are sums of money in fen"
     )
+    rates: dict[str, Any] = Field(
+        description="结案率, 执行完毕率, 实际执结率, 终本率, 法定期限内结案率, 保全率, 实际到位率, "
+        "案款发放及时率 (0 to 1, or null with nothing to divide), 平均结案用时 (days), clocks "
+        "running, commands unacknowledged"
+    )
+    definitions: dict[str, str] = Field(description="Each figure's definition, in Chinese")
 
 
 class AuditPosition(BaseModel):
@@ -127,9 +130,9 @@ async def get_case_overview(
 async def get_figures(
     court_code: str, identity: CurrentIdentity, request: Request, jurisdiction: bool = False
 ) -> Figures:
-    """结案率, 实际执结率, 执行完毕率, 法定期限内结案率, 终本率, 保全率, 平均结案用时, and the
-    clock and command counts, from the figures projection (definitions:
-    ``services/command/figures.py``)."""
+    """结案率, 实际执结率, 执行完毕率, 法定期限内结案率, 终本率, 保全率, 平均结案用时, 实际到位率,
+    案款发放及时率, and the clock and command counts, from the figures projection
+    (definitions: ``services/command/figures.py``)."""
     try:
         directory().lookup(court_code)
     except UnknownCourtCode as exc:

@@ -3,6 +3,7 @@ the same after the projection is wiped and rebuilt by replaying the topics."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +16,10 @@ from tests.integration.platform_stack import MONDAY_9AM
 from tests.integration.test_deadlines import CommandCentre, command_host
 from tests.polling import eventually
 from zhixing.auth import Role, TokenAuthority
-from zhixing.clock import SimulatedClock
+from zhixing.clock import CHINA_TZ, SimulatedClock
 from zhixing.events import new_event
 from zhixing.publisher import EventPublisher
-from zhixing.v1 import asset_events_pb2, case_events_pb2
+from zhixing.v1 import asset_events_pb2, case_events_pb2, funds_events_pb2
 
 pytestmark = pytest.mark.integration
 
@@ -99,7 +100,9 @@ async def test_figures_count_per_court_and_jurisdiction_and_survive_a_replay(
         assert taixing["rates"]["执行完毕率"] == 1.0
         assert taixing["rates"]["保全率"] == 0.5
         assert taixing["rates"]["平均结案用时"] == 30.0
-        assert taixing["rates"]["实际到位率"] is None and taixing["rates"]["notes"]["实际到位率"]
+        # No money paid yet: nothing recovered, no payout to judge.
+        assert taixing["rates"]["实际到位率"] == 0.0
+        assert taixing["rates"]["案款发放及时率"] is None
         whole = await figures(host, tokens, "苏12", True)
         assert whole["counts"]["filed"] == 3
         assert whole["rates"]["终本率"] == 0.5
@@ -118,6 +121,140 @@ async def test_figures_count_per_court_and_jurisdiction_and_survive_a_replay(
             after = {court: await figures(host, tokens, court, whole)
                      for court, whole in VIEWS}  # fmt: skip
             return after == before
+
+        await eventually(rebuilt)
+    finally:
+        await host.stop()
+
+
+def on(day: int, hour: int = 10) -> dt.datetime:
+    """A time in March 2026, China time (2 March is a Monday; no holiday that month)."""
+    return dt.datetime(2026, 3, day, hour, 0, tzinfo=CHINA_TZ)
+
+
+def at(when: dt.datetime, payload: Any, case_id: str, court: str) -> Any:
+    return new_event(payload, aggregate_id=case_id, court_code=court, actor=ACTOR,
+                     clock=SimulatedClock(when))  # fmt: skip
+
+
+def payout(case_id: str, court: str, n: int, fen: int, arrived: int, noticed: int, paid: int,
+           ) -> list[Any]:  # fmt: skip
+    """Money arriving for a case on day ``arrived``, noticed to finance on ``noticed`` and paid
+    on ``paid`` (days of March 2026)."""
+    payment, notice = f"{case_id}-pay{n}", f"{case_id}-notice{n}"
+    return [
+        at(on(arrived), funds_events_pb2.FundsArrived(case_id=case_id, payment_id=payment,
+           amount_fen=fen, source="deduction"), case_id, court),
+        at(on(noticed), funds_events_pb2.PaymentNoticeIssued(case_id=case_id, payment_id=payment,
+           notice_id=notice, amount_fen=fen), case_id, court),
+        at(on(paid), funds_events_pb2.FundsPaid(case_id=case_id, payment_id=payment,
+           notice_id=notice, payout_id=f"{case_id}-out{n}", amount_fen=fen), case_id, court),
+    ]  # fmt: skip
+
+
+def money_history() -> list[Any]:
+    """Claims and payouts whose figures differ if anything but paid money, paid at the court
+    handling the case, is counted, or if a payout is judged by one of its clocks only.
+
+    泰兴 (苏1283): m1 claims 1,000 yuan, 600 paid in time; m2 claims 3,000, 400 arrived, 100
+    of it held back, the rest noticed 14 working days after arrival (the notify-finance
+    limit is 10) and paid the same day. 靖江 (苏1282): m3 claims 2,000, 500 noticed at once
+    but paid 9 working days later (the pay limit is 5), and 200 more arrived and lodged (提存).
+    无锡 (苏02), another jurisdiction: three claims of 2^62 fen each (their sum passes an
+    int64), one paid in time."""
+    big = 2**62
+    filings = [("m1", "苏1283", 100_000), ("m2", "苏1283", 300_000), ("m3", "苏1282", 200_000),
+               *((f"w{n}", "苏02", big) for n in range(3))]  # fmt: skip
+    filed = [
+        at(on(2, 9), case_events_pb2.CaseFiled(case_id=case, court_code=court,
+           case_type_code="执", claim_amount_fen=claim, filed_on="2026-03-02"), case, court)
+        for case, court, claim in filings
+    ]  # fmt: skip
+    m2 = "m2"
+    held = funds_events_pb2.FundsHeld(case_id=m2, hold_id="m2-hold", payment_id="m2-pay1",
+                                      amount_fen=10_000, reason="disputed")  # fmt: skip
+    lodged = funds_events_pb2.PaymentLodged(
+        case_id="m3", hold_id="m3-hold", payment_id="m3-pay2", amount_fen=20_000,
+        reason="applicant_missing",
+    )  # fmt: skip
+    return [
+        *filed,
+        *payout("m1", "苏1283", 1, 60_000, arrived=2, noticed=3, paid=4),
+        at(on(2), funds_events_pb2.FundsArrived(case_id=m2, payment_id="m2-pay1",
+           amount_fen=40_000, source="sale"), m2, "苏1283"),
+        at(on(3), held, m2, "苏1283"),
+        at(on(20), funds_events_pb2.PaymentNoticeIssued(case_id=m2, payment_id="m2-pay1",
+           notice_id="m2-notice1", amount_fen=30_000), m2, "苏1283"),
+        at(on(20, 15), funds_events_pb2.FundsPaid(case_id=m2, payment_id="m2-pay1",
+           notice_id="m2-notice1", payout_id="m2-out1", amount_fen=30_000), m2, "苏1283"),
+        *payout("m3", "苏1282", 1, 50_000, arrived=2, noticed=3, paid=16),
+        at(on(2), funds_events_pb2.FundsArrived(case_id="m3", payment_id="m3-pay2",
+           amount_fen=20_000, source="payment"), "m3", "苏1282"),
+        at(on(3), lodged, "m3", "苏1282"),
+        *payout("w0", "苏02", 1, big, arrived=2, noticed=3, paid=4),
+    ]  # fmt: skip
+
+
+async def test_money_figures_count_payouts_and_both_their_clocks_and_survive_a_replay(
+    isolated: Isolated, publisher: EventPublisher, tmp_path: Path
+) -> None:
+    clock = SimulatedClock(MONDAY_9AM)  # the services' time: no timer falls due meanwhile
+    tokens = TokenAuthority(isolated.auth, clock)
+    await publisher.publish_many(money_history())
+    host = command_host(isolated, clock, tmp_path)
+
+    async def view(court: str, whole: bool) -> Any:
+        token = tokens.issue(subject="c", court_code="苏", role=Role.COMMAND)  # 江苏高院
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{host.http_port}") as http:
+            answer = await http.get(f"/v1/figures/{court}", params={"jurisdiction": whole},
+                                    headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    views = (("苏1283", False), ("苏1282", False), ("苏12", True), ("苏02", False))
+    await host.start()
+    try:
+
+        async def judged() -> bool:
+            taizhou, wuxi = await view("苏12", True), await view("苏02", False)
+            return bool(taizhou["counts"]["payouts_judged"] == 3
+                        and wuxi["counts"]["payouts_judged"] == 1)  # fmt: skip
+
+        await eventually(judged)
+        taixing, jingjiang = await view("苏1283", False), await view("苏1282", False)
+        # Paid only (not what arrived, is held or was lodged), over what was claimed.
+        assert taixing["counts"]["claimed_fen"] == 400_000
+        assert taixing["counts"]["paid_fen"] == 90_000
+        assert taixing["rates"]["实际到位率"] == 0.225
+        assert jingjiang["counts"]["paid_fen"] == 50_000
+        assert jingjiang["rates"]["实际到位率"] == 0.25
+        # m2 was paid within its pay limit but noticed late; m3 noticed in time, paid late.
+        assert taixing["counts"]["payouts"] == 2 and taixing["counts"]["payouts_in_time"] == 1
+        assert taixing["rates"]["案款发放及时率"] == 0.5
+        assert jingjiang["rates"]["案款发放及时率"] == 0.0
+        taizhou = await view("苏12", True)
+        assert taizhou["counts"]["claimed_fen"] == 600_000
+        assert taizhou["rates"]["实际到位率"] == round(140_000 / 600_000, 4)
+        assert taizhou["rates"]["案款发放及时率"] == round(1 / 3, 4)
+        assert taizhou["definitions"]["实际到位率"] and taizhou["definitions"]["案款发放及时率"]
+        # Sums past an int64 stay exact.
+        wuxi = await view("苏02", False)
+        assert wuxi["counts"]["claimed_fen"] == 3 * 2**62 > 2**63 - 1
+        assert wuxi["counts"]["paid_fen"] == 2**62
+        assert wuxi["rates"]["实际到位率"] == round(1 / 3, 4)
+        assert wuxi["rates"]["案款发放及时率"] == 1.0
+        before = {court: await view(court, whole) for court, whole in views}
+    finally:
+        await host.stop()
+
+    # Rebuilt from the topics, read in whatever order: payouts and their clearings meet.
+    await wipe_projection(isolated, "figures")
+    host = command_host(isolated, clock, tmp_path)
+    await host.start()
+    try:
+
+        async def rebuilt() -> bool:
+            return {court: await view(court, whole) for court, whole in views} == before
 
         await eventually(rebuilt)
     finally:

@@ -30,6 +30,8 @@ const EVENTS = {
   CorrectionReported: "报告纠正情况", CommandReconsiderationRequested: "申请复议",
   CommandReconsiderationAnswered: "复议答复", MatterEntrusted: "委托事项", DisputeOpened: "执行争议",
 };
+// The figures shown as rates, in order (their definitions come with the figures).
+const RATES = ["结案率", "实际执结率", "执行完毕率", "法定期限内结案率", "终本率", "保全率", "实际到位率", "案款发放及时率"];
 
 const state = {
   token: sessionStorage.getItem(TOKEN_KEY) || "",
@@ -203,12 +205,11 @@ async function renderCourt() {
   );
   const figures = await api(`/v1/figures/${encodeURIComponent(court.code)}?jurisdiction=true`);
   const r = figures.rates;
+  const defined = (name) => ({ title: figures.definitions[name] || "", dataset: { rate: name } });
   $("rates").replaceChildren(
-    ...["结案率", "实际执结率", "执行完毕率", "法定期限内结案率", "终本率", "保全率"].map((name) =>
-      el("span", {}, `${name} `, el("b", {}, percent(r[name]))),
-    ),
-    el("span", {}, "平均结案用时 ", el("b", {}, r["平均结案用时"] === null ? "—" : `${r["平均结案用时"]}天`)),
-    el("span", { title: r.notes["实际到位率"] }, "实际到位率 ", el("b", {}, "—")),
+    ...RATES.map((name) => el("span", defined(name), `${name} `, el("b", {}, percent(r[name])))),
+    el("span", defined("平均结案用时"), "平均结案用时 ",
+      el("b", {}, r["平均结案用时"] === null ? "—" : `${r["平均结案用时"]}天`)),
   );
   $("nodes").replaceChildren(
     ...state.nodes.map((node) =>
