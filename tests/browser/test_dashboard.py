@@ -6,6 +6,7 @@ breach arrive while the page is open. Screenshots go to test-artifacts/dashboard
 from __future__ import annotations
 
 import datetime as dt
+import re
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,10 +17,12 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 from tests.conftest import Isolated
 from tests.integration.platform_stack import Stack, platform_stack
 from tests.integration.test_asset_control import case_with, file_case, until_query
+from tests.integration.test_board import money_of
 from tools.demo import credit_code
 from zhixing.auth import Role
 from zhixing.clock import CHINA_TZ
 from zhixing.courts import directory
+from zhixing.publisher import EventPublisher
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
@@ -156,3 +159,38 @@ async def test_an_overseer_reads_the_board_and_is_offered_no_command(
         ).to_be_visible()
         await expect(page.locator("button[data-action]")).to_have_count(0)
         await page.screenshot(path=SHOTS / "06-overseer.png", full_page=True)
+
+
+async def test_a_case_with_money_shows_at_its_node_with_its_funds_and_the_money_figures(
+    isolated: Isolated, tmp_path: Path, browser: Browser, publisher: EventPublisher
+) -> None:
+    async with platform_stack(isolated, tmp_path) as stack:
+        case_id = await file_case(stack, case_with(credit_code(73), 10**9))
+        await until_query(stack, case_id, "completed")
+        # The funds service's events for the case (published here: it is not in the stack).
+        await publisher.publish_many(money_of(case_id, stack.clock))
+        page = await open_dashboard(browser, stack)
+        await log_in(page, stack, Role.COMMAND, "苏12", "指挥中心值班员")
+        await page.locator('[data-testid=court][data-code="苏1283"]').click()
+
+        # The node 案款发放, its case, and the case's money and timeline.
+        paying = page.locator('[data-testid=node][data-node="paying"]')
+        await expect(paying).to_contain_text("案款发放 1")
+        await paying.click()
+        await page.get_by_test_id("node-case").first.locator(".link").click()
+        funds = page.get_by_test_id("case-funds")
+        for text in ("到账", "1,050.00元", "已发放", "400.00元", "100.00元", "提存", "300.00元"):
+            await expect(funds).to_contain_text(text)
+        await expect(page.get_by_test_id("case-accounts")).to_contain_text("6217 0000 1111 2222")
+        timeline = page.get_by_test_id("timeline")
+        await expect(timeline.locator('[data-event="FundsPaid"]')).to_contain_text("案款发放 ")
+        await expect(timeline.locator('[data-event="FundsPaid"]')).to_contain_text(
+            "向申请执行人发放 400.00元"
+        )
+        await expect(page.get_by_test_id("case-clocks")).to_contain_text("案款到账后通知财务发放")
+
+        # The money figures, with their definitions.
+        recovered = page.locator('[data-rate="实际到位率"]')
+        await expect(recovered).to_have_attribute("title", re.compile("申请执行标的额"))
+        await expect(page.locator('[data-rate="案款发放及时率"]')).to_be_visible()
+        await page.screenshot(path=SHOTS / "07-case-funds.png", full_page=True)

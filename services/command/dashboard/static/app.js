@@ -29,6 +29,14 @@ const EVENTS = {
   CommandIssued: "下达指挥事项", CommandAcknowledged: "签收指挥事项", UrgeReplied: "督办回复",
   CorrectionReported: "报告纠正情况", CommandReconsiderationRequested: "申请复议",
   CommandReconsiderationAnswered: "复议答复", MatterEntrusted: "委托事项", DisputeOpened: "执行争议",
+  SaleCompleted: "变价成交",
+  // Case funds (案款); each entry's line (summary) gives the amounts, reasons and accounts.
+  CaseAccountOpened: "开立案款账户", FundsArrived: "案款到账", DeductionRequested: "申请扣划",
+  DeductionFailed: "扣划未成功", HoldRequested: "申请延缓发放或提存", HoldRefused: "不准许延缓发放或提存",
+  FundsHeld: "部分案款延缓发放", PaymentDeferralApproved: "案款延缓发放", PaymentDeferralEnded: "延缓发放事由消除",
+  FundsReleased: "延缓发放部分恢复发放", FundsLodged: "部分案款提存", PaymentLodged: "案款提存",
+  PaymentNoticeIssued: "通知财务发放", FundsPaid: "案款发放", ReceivingAccountChangeRequested: "申请变更收款账户",
+  ReceivingAccountChanged: "收款账户变更", ReceivingAccountChangeRefused: "不准许变更收款账户",
 };
 // The figures shown as rates, in order (their definitions come with the figures).
 const RATES = ["结案率", "实际执结率", "执行完毕率", "法定期限内结案率", "终本率", "保全率", "实际到位率", "案款发放及时率"];
@@ -98,6 +106,9 @@ const time = (ms) => (ms ? new Date(ms).toLocaleString("zh-CN", { hour12: false,
 // A limit counted in days ends with its last day (末日); one counted in hours, at an instant.
 const due = (lastDay, ms) => (lastDay ? `${lastDay}（末日）` : time(ms));
 const percent = (v) => (v === null || v === undefined ? "—" : `${(v * 100).toFixed(1)}%`);
+// Whole fen as yuan.
+const yuan = (fen) =>
+  `${(Number(fen) / 100).toLocaleString("zh-CN", { minimumFractionDigits: 2, maximumFractionDigits: 2 })}元`;
 
 // --- login -------------------------------------------------------------------------------
 
@@ -386,6 +397,17 @@ async function renderCase() {
   $("case-actions").replaceChildren(
     ...Object.keys(ACTIONS).map((action) => commandButton(action, caseId, label)),
   );
+  const funds = overview.funds;
+  $("case-funds").replaceChildren(
+    card("到账", yuan(funds.received_fen)),
+    card("已发放", yuan(funds.paid_fen)),
+    card("延缓发放（含待审批）", yuan(funds.held_fen), funds.held_fen ? "warned" : ""),
+    card("提存", yuan(funds.lodged_fen)),
+    card("在账", yuan(funds.in_account_fen)),
+  );
+  $("case-accounts").textContent = funds.account_number
+    ? `案款账户 ${funds.account_number} · 申请执行人收款账户 ${funds.receiving_account || "未登记"}`
+    : "尚未开立案款账户";
   $("case-clocks").replaceChildren(
     ...clocks.map((c) =>
       el("tr", {},
@@ -404,6 +426,7 @@ async function renderCase() {
         el("b", {}, EVENTS[e.event] || e.event), " ",
         el("span", { class: "muted" }, `${time(Date.parse(e.at))} · ${e.court_code} · ${e.actor}`),
         e.payload.clock ? el("span", { class: "muted" }, ` · ${e.payload.clock.rule_id}`) : "",
+        e.summary ? el("div", { class: "summary" }, e.summary) : "",
         el("div", { class: "audit" }, e.audit ? `审计链 #${e.audit.seq} ${e.audit.hash.slice(0, 16)}…` : "审计记录待写入"),
       ),
     ),
