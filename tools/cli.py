@@ -4,6 +4,7 @@ zhixing token --court 苏1283 --role clerk     a dev token
 zhixing audit verify                          check the audit hash chain
 zhixing run                                   the whole platform (what `make run` calls)
 zhixing kafka-jars                            fetch the Kafka broker jars
+zhixing funds reconcile --court 苏12           prove every case's money balances
 """
 
 from __future__ import annotations
@@ -341,6 +342,61 @@ def rules_list(
             expiry += f": {rule.effect}"
         table.add_row(rule.id, rule.kind.value, limit, conf, rule.source, expiry, rule.title)
     Console(width=220).print(table)
+
+
+funds_app = typer.Typer(help="Case funds (执行案款).", no_args_is_help=True)
+app.add_typer(funds_app, name="funds")
+
+
+@funds_app.command("reconcile")
+def funds_reconcile(
+    court: Annotated[
+        str, typer.Option(help="Court code: that court and every court below it")
+    ] = "最高法",
+) -> None:
+    """Prove, per case and per court, received = paid + in the account + lodged (提存), each
+    part summed from its own entries, and the courts' running sums equal to their cases'.
+    Reads the funds service's Redis (ZHIXING_REDIS_*). Exit 0 when every court balances;
+    1 naming the first case (or court) that does not; 2 for an unknown court."""
+    from rich.table import Table
+
+    from services.funds.accounts import Reconciler
+    from services.funds.repository import FundsRecords
+    from zhixing.state import KeySpace, connect
+
+    try:
+        directory().lookup(court)
+    except UnknownCourtCode as exc:
+        err.print(f"error: {exc}")
+        raise typer.Exit(2) from None
+
+    async def run() -> int:
+        settings = RedisSettings()
+        redis = connect(settings)
+        try:
+            records = FundsRecords(redis, KeySpace(settings.key_prefix, "funds"))
+            results = await Reconciler(records).courts(court)
+        finally:
+            await redis.aclose()
+        table = Table("court", "cases", "received", "paid", "in account", "lodged", "balances")
+        for result in results:
+            if result.cases or not result.balances:
+                table.add_row(
+                    result.court_code, str(result.cases), f"{result.received_fen:,}",
+                    f"{result.paid_fen:,}", f"{result.in_account_fen:,}",
+                    f"{result.lodged_fen:,}", "yes" if result.balances else "NO",
+                )  # fmt: skip
+        Console(width=160).print(table)
+        failed = next((r for r in results if not r.balances), None)
+        if failed is None:
+            cases = sum(r.cases for r in results)
+            typer.echo(f"funds balance: {cases} cases in {court} and the courts below it (fen)")
+            return 0
+        where = f"case {failed.unbalanced_case}" if failed.unbalanced_case else "its sums"
+        err.print(f"court {failed.court_code} does not balance: {where}: {failed.problem}")
+        return 1
+
+    raise typer.Exit(asyncio.run(run()))
 
 
 @app.command()

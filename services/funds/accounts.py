@@ -12,6 +12,7 @@ from redis.asyncio.client import Pipeline
 from services.funds import domain
 from services.funds.domain import Record
 from services.funds.handler import SERVICE_ACTOR, FundsHandler
+from services.funds.repository import FundsRecords
 from zhixing.auth import Identity, may_read, require_visible
 from zhixing.courts import directory
 from zhixing.errors import NotFound
@@ -108,18 +109,28 @@ class CaseAccounts(FundsHandler):
         return await self.records.in_jurisdiction(court)
 
     async def reconcile(self, identity: Identity, court: str | None) -> list[CourtReconciliation]:
-        """Per court of the jurisdiction: received = paid + in account + lodged for every
-        case, the cases' counters agree with their entries, and the court's running sums
-        agree with its cases."""
+        """The reconciliation of ``court`` (default: the caller's) and the courts below it."""
         court = court or identity.court_code
         require_visible(identity, court if may_read(identity, court) else None, f"court {court}")
+        return await Reconciler(self.records).courts(court)
+
+
+class Reconciler:
+    """Per court of a jurisdiction: received = paid + in account + lodged for every case,
+    the cases' counters agree with their entries, and the court's running sums agree with
+    its cases. Reads only (the CLI runs it on the service's Redis)."""
+
+    def __init__(self, records: FundsRecords) -> None:
+        self.records = records
+
+    async def courts(self, court: str) -> list[CourtReconciliation]:
         results = []
         for code in directory().jurisdiction(court):
             cases = await self.records.many(await self.records.ids_of(code))
-            results.append(await self._reconcile_court(code, cases))
+            results.append(await self._court(code, cases))
         return results
 
-    async def _reconcile_court(self, court: str, cases: list[Record]) -> CourtReconciliation:
+    async def _court(self, court: str, cases: list[Record]) -> CourtReconciliation:
         sums = {"received": 0, "paid": 0, "in_account": 0, "lodged": 0}
         unbalanced: str | None = None
         problem: str | None = None

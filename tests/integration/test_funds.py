@@ -6,6 +6,7 @@ nothing."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections import Counter
 from pathlib import Path
@@ -319,3 +320,57 @@ async def test_a_crash_between_recording_a_receipt_and_publishing_it_loses_and_d
         assert names == {"CaseAccountOpened": 1, "FundsArrived": 1}
     finally:
         await restarted.stop()
+
+
+async def test_reconcile_proves_every_court_balances_and_names_the_first_case_that_does_not(
+    isolated: Isolated,
+) -> None:
+    from typer.testing import CliRunner
+
+    from services.funds.repository import FundsRecords
+    from tests.fakes import person
+    from tools.cli import app
+    from zhixing.state import KeySpace
+
+    records = FundsRecords(isolated.redis, KeySpace(isolated.prefix, "funds"))
+    ctx_clock = SimulatedClock(MONDAY_9AM)
+    host = funds_bootstrap(Infrastructure(
+        clock=ctx_clock, kafka=isolated.kafka, redis=isolated.redis_settings, auth=isolated.auth,
+        ports=ServiceSettings(http_port=0, grpc_port=0),
+    ))  # fmt: skip
+    funds: Funds = host.http.state.funds
+    for n, court in ((1, "苏1283"), (2, "苏1282")):
+        account = case_account_number(court, 2026, "执", n)
+        await funds.accounts.open_account(
+            case_id=f"case-{n}", case_number=f"（2026）{court}执{n}号", court_code=court,
+            account_number=account, receiving_account=RECEIVING, claim_fen=10_000,
+        )  # fmt: skip
+        await funds.money_in.record_receipt(
+            identity=person(Role.FINANCE, court), account_number=account,
+            bank_reference=f"R-{n}", amount=1_000 * n, payer="", arrived_on=None,
+        )  # fmt: skip
+    await host.ctx.redis.aclose()
+    env = {"ZHIXING_REDIS_URL": isolated.redis_settings.url,
+           "ZHIXING_REDIS_KEY_PREFIX": isolated.prefix}  # fmt: skip
+    runner = CliRunner()
+
+    def reconcile(*args: str) -> Any:
+        return runner.invoke(app, ["funds", "reconcile", *args], env=env)
+
+    balanced = await asyncio.to_thread(reconcile, "--court", "苏12")
+    assert balanced.exit_code == 0, balanced.output
+    assert "2 cases" in balanced.stdout
+    # A payout written past the service (its entry, not its counters): found, by case number.
+    record = await records.get("case-2")
+    assert record is not None
+    record["payouts"]["forged"] = {"payout_id": "forged", "amount_fen": 500}
+    async with isolated.redis.pipeline(transaction=True) as pipe:
+        records.put(pipe, "case-2", record)
+        await pipe.execute()
+    unbalanced = await asyncio.to_thread(reconcile, "--court", "苏12")
+    assert unbalanced.exit_code == 1
+    assert "（2026）苏1282执2号" in unbalanced.stderr
+    only_mine = await asyncio.to_thread(reconcile, "--court", "苏1283")
+    assert only_mine.exit_code == 0, only_mine.output
+    unknown = await asyncio.to_thread(reconcile, "--court", "苏9999")
+    assert unknown.exit_code == 2
