@@ -22,6 +22,7 @@ __all__ = [
     "dead_letters",  # messages no projection can apply, kept with their reason
     "errors",  # refusals of a command
     "events",  # event envelopes and their registry
+    "funds",  # the vocabulary of case funds (案款): sources, holds, legal reasons
     "known_cases",  # the cases a service knows, and the host of case-aware services
     "logs",  # structured logs
     "merkle",  # RFC 6962 Merkle trees and proofs

@@ -4,8 +4,8 @@ of the payment, hold and notice ids the events carry.
 
 A refusal or the end of a deferral names its hold only: its amount and kind come from the
 hold's request in the same timeline (and a notice's payment from its arrival). The words of
-the hold reasons follow the funds service's list (``HoldReason``, 法发〔2017〕6号 arts
-14–15); a code not listed here is shown as it is.
+sources, hold kinds and legal reasons are the library's (``zhixing.funds``, shared with the
+funds service); a code not listed is shown as it is.
 """
 
 from __future__ import annotations
@@ -13,24 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-SOURCES = {
-    "payment": "被执行人交款",
-    "deduction": "扣划",
-    "sale": "拍卖、变卖价款",
-    "self_disposal": "被执行人自行处置价款",
-}
-HOLD_KINDS = {"defer": "延缓发放", "lodge": "提存"}
-HOLD_REASONS = {
-    "disputed": "部分案款有争议",
-    "distribution": "需要进行案款分配",
-    "applicant_funds_restrained": "申请执行人的执行款被另案保全或冻结",
-    "not_collected": "申请执行人经通知未领取",
-    "enforcement_suspended": "案件被依法中止或者暂缓执行",
-    "refused_by_applicant": "申请执行人无正当理由拒绝领取",
-    "applicant_missing": "申请执行人下落不明",
-    "successor_undetermined": "申请执行人死亡未确定继承人或丧失民事行为能力未确定监护人",
-    "cannot_notify": "按申请执行人提供的联系方式无法通知其领取",
-}
+from zhixing.funds import HOLD_KIND_LABELS, HOLD_REASON_LABELS, SOURCE_LABELS
+
+SOURCES = {source.value: label for source, label in SOURCE_LABELS.items()}
+HOLD_KINDS = {kind.value: label for kind, label in HOLD_KIND_LABELS.items()}
+HOLD_REASONS = {reason.value: label for reason, label in HOLD_REASON_LABELS.items()}
 
 
 def yuan(fen: Any) -> str:

@@ -6,7 +6,8 @@ sale proceeds) is one, and so is a held part released later. Each payment is not
 finance once (rule ``funds.notify-finance``); the notice covers everything of it that is
 not held, and finance pays the notice (rule ``funds.pay``). A **hold** keeps part or all
 of a payment back, for a legal reason from a fixed list and with a leader's approval (rule
-``funds.undisputed-first``): to defer it (延缓发放) or to lodge it (提存).
+``funds.undisputed-first``): to defer it (延缓发放) or to lodge it (提存); the kinds and
+reasons are the library's (``zhixing.funds``), which the command centre shows too.
 
 Every amount is whole fen. The ledger of a case always balances:
 ``received = paid + held + lodged``, where *held* is the money still in the account (not
@@ -22,6 +23,7 @@ from typing import Any
 
 from zhixing.auth import Identity, Role, ScopeError
 from zhixing.errors import Conflict, Invalid
+from zhixing.funds import REASONS_OF_KIND, HoldKind, HoldReason, Source
 
 Record = dict[str, Any]
 
@@ -34,70 +36,6 @@ BALANCE = "funds.balance"
 MAX_PAYMENTS_PER_CASE = 1000
 """Arrivals, holds, notices and deductions of one case, each (engineering bound: a case's
 record stays small enough to rewrite on every act, and its sums fit an int64)."""
-
-
-class Source(StrEnum):
-    PAYMENT = "payment"  # the debtor paid into the case's account
-    DEDUCTION = "deduction"  # 扣划 of frozen money
-    SALE = "sale"  # 拍卖、变卖 proceeds
-    SELF_DISPOSAL = "self_disposal"  # the debtor sold it himself (¶17)
-    RELEASE = "release"  # a held part payable again (not new money)
-
-
-class HoldKind(StrEnum):
-    DEFER = "defer"  # 延缓发放
-    LODGE = "lodge"  # 提存
-
-
-class HoldReason(StrEnum):
-    """The legal reasons to hold money back (¶22: 有法定事由延缓发放或者提存), as listed by
-    最高人民法院关于执行款物管理工作的规定 (法发〔2017〕6号) arts 14–15. The value is the code
-    a request gives; ``HOLD_REASON_LABELS`` the words shown."""
-
-    # 延缓发放
-    DISPUTED = "disputed"
-    DISTRIBUTION = "distribution"
-    APPLICANT_FUNDS_RESTRAINED = "applicant_funds_restrained"
-    NOT_COLLECTED = "not_collected"
-    ENFORCEMENT_SUSPENDED = "enforcement_suspended"
-    # 提存
-    REFUSED_BY_APPLICANT = "refused_by_applicant"
-    APPLICANT_MISSING = "applicant_missing"
-    SUCCESSOR_UNDETERMINED = "successor_undetermined"
-    CANNOT_NOTIFY = "cannot_notify"
-
-
-HOLD_REASON_LABELS = {
-    HoldReason.DISPUTED: "部分案款有争议",
-    HoldReason.DISTRIBUTION: "需要进行案款分配",
-    HoldReason.APPLICANT_FUNDS_RESTRAINED: "申请执行人的执行款被另案保全或冻结",
-    HoldReason.NOT_COLLECTED: "申请执行人经通知未领取",
-    HoldReason.ENFORCEMENT_SUSPENDED: "案件被依法中止或者暂缓执行",
-    HoldReason.REFUSED_BY_APPLICANT: "申请执行人无正当理由拒绝领取",
-    HoldReason.APPLICANT_MISSING: "申请执行人下落不明",
-    HoldReason.SUCCESSOR_UNDETERMINED: "申请执行人死亡未确定继承人或丧失民事行为能力未确定监护人",
-    HoldReason.CANNOT_NOTIFY: "按申请执行人提供的联系方式无法通知其领取",
-}
-
-REASONS_OF_KIND = {
-    HoldKind.DEFER: frozenset(
-        {
-            HoldReason.DISPUTED,
-            HoldReason.DISTRIBUTION,
-            HoldReason.APPLICANT_FUNDS_RESTRAINED,
-            HoldReason.NOT_COLLECTED,
-            HoldReason.ENFORCEMENT_SUSPENDED,
-        }
-    ),
-    HoldKind.LODGE: frozenset(
-        {
-            HoldReason.REFUSED_BY_APPLICANT,
-            HoldReason.APPLICANT_MISSING,
-            HoldReason.SUCCESSOR_UNDETERMINED,
-            HoldReason.CANNOT_NOTIFY,
-        }
-    ),
-}
 
 
 class HoldStatus(StrEnum):

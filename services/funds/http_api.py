@@ -11,11 +11,11 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from services.funds import domain
 from services.funds.accounts import CourtReconciliation
-from services.funds.domain import HOLD_REASON_LABELS, REASONS_OF_KIND, HoldKind, HoldReason
 from services.funds.handlers import Funds
 from zhixing.auth import CurrentIdentity, Role, require_role
 from zhixing.bounds import MAX_ACCOUNT, MAX_ID, MAX_NAME, MAX_TEXT, Fen, PathId
 from zhixing.case_accounts import is_case_account_number
+from zhixing.funds import HOLD_REASON_LABELS, REASONS_OF_KIND, HoldKind, HoldReason
 from zhixing.records import HistoryEntry
 
 router = APIRouter(prefix="/v1", tags=["funds"])

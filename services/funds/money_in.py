@@ -16,12 +16,13 @@ from typing import Any
 from redis.asyncio.client import Pipeline
 
 from services.funds import domain
-from services.funds.domain import DeductionStatus, Record, Source
+from services.funds.domain import DeductionStatus, Record
 from services.funds.handler import SERVICE_ACTOR, FundsHandler
 from zhixing.assets import LIQUID_KINDS, AssetKind, Measure
 from zhixing.auth import Identity, Role, require_handling_court, require_role
 from zhixing.clock import china_today
 from zhixing.errors import Conflict, Invalid, NotFound
+from zhixing.funds import Source
 from zhixing.v1 import agency_gateway_pb2 as gateway_pb
 from zhixing.v1 import funds_events_pb2 as pb
 

@@ -15,10 +15,11 @@ from google.protobuf.message import Message
 from redis.asyncio.client import Pipeline
 
 from services.funds import domain
-from services.funds.domain import HoldKind, HoldReason, HoldStatus, Record, Source
+from services.funds.domain import HoldStatus, Record
 from services.funds.handler import FundsHandler
 from zhixing.auth import Identity, Role, require_role
 from zhixing.errors import Conflict
+from zhixing.funds import HoldKind, HoldReason, Source
 from zhixing.v1 import funds_events_pb2 as pb
 
 

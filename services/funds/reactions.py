@@ -18,10 +18,10 @@ from collections.abc import Sequence
 import structlog
 from google.protobuf.message import Message
 
-from services.funds.domain import Source
 from services.funds.handlers import Funds
 from services.funds.money_in import asset_facts
 from zhixing.events import Event
+from zhixing.funds import Source
 from zhixing.projection import Transaction
 from zhixing.v1 import asset_events_pb2 as assets
 from zhixing.v1 import case_events_pb2 as cases

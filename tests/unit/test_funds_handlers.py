@@ -10,7 +10,7 @@ import datetime as dt
 
 import pytest
 
-from services.funds.domain import HoldKind, HoldReason, Source, totals
+from services.funds.domain import totals
 from services.funds.handlers import Funds
 from services.funds.money_in import asset_facts
 from services.funds.repository import FundsRecords
@@ -20,6 +20,7 @@ from zhixing.auth import Role, ScopeError
 from zhixing.case_accounts import case_account_number
 from zhixing.clock import SimulatedClock
 from zhixing.errors import Conflict, Invalid, NotFound
+from zhixing.funds import HoldKind, HoldReason, Source
 from zhixing.v1 import agency_gateway_pb2 as gateway_pb
 from zhixing.v1 import funds_events_pb2 as pb
 
