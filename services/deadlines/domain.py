@@ -166,6 +166,20 @@ def limit_of(rule: Rule, signal: Signal) -> int:
     return min(int(raw), rule.limit) if raw.isdigit() and int(raw) > 0 else rule.limit
 
 
+def started_at_of(rule: Rule, signal: Signal) -> dt.datetime:
+    """When the period runs from: the event, or the earlier day its ``rule.start_field``
+    names (the start of that day, China time); a missing, malformed or later date is
+    ignored."""
+    raw = signal.attributes.get(rule.start_field or "", "")
+    try:
+        day = dt.date.fromisoformat(raw) if raw else None
+    except ValueError:
+        day = None
+    if day is None or day >= signal.occurred_at.astimezone(CHINA_TZ).date():
+        return signal.occurred_at
+    return dt.datetime.combine(day, dt.time(), tzinfo=CHINA_TZ)
+
+
 def observers_of(signal: Signal) -> list[str]:
     raw = signal.attributes.get("observer_courts")
     if not raw:
@@ -268,7 +282,7 @@ class ClockRules:
             court_code=signal.court_code,
             cycle=cycle,
             status=Status.RUNNING,
-            started_at=signal.occurred_at,
+            started_at=started_at_of(rule, signal),
             limit=rule.limit,
             due_at=signal.occurred_at,
             last_day=None,

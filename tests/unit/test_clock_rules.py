@@ -229,3 +229,23 @@ def test_the_board_and_the_clock_view_name_states_alike() -> None:
     assert condition_of(cleared=False, paused=True, breached=True, warned=True).value == "paused"
     assert condition_of(cleared=True, paused=True, breached=True, warned=True).value == "cleared"
     assert condition_of(cleared=False, paused=False, breached=True, warned=True) == "breached"
+
+
+@pytest.mark.parametrize(
+    ("arrived_on", "last_day"),
+    [
+        # Recorded 4 days late: 10 WD from the value date (Saturday 02-28 is a working day).
+        ("2026-02-26", "2026-03-11"),
+        ("2026-03-02", "2026-03-16"),  # the same day: from the event
+        ("2026-03-05", "2026-03-16"),  # a later date never extends the period
+        ("26/02/2026", "2026-03-16"),  # a malformed date is ignored
+        ("", "2026-03-16"),
+    ],
+)
+def test_a_period_runs_from_the_fact_the_act_records(
+    rules: ClockRules, arrived_on: str, last_day: str
+) -> None:
+    rule = CATALOGUE.rule("funds.notify-finance")
+    arrived = signal(rule, "FundsArrived", START, attributes={"arrived_on": arrived_on})
+    state, _ = rules.open(rule, arrived, clock_id_for(rule, arrived) or "", None)
+    assert state.last_day is not None and state.last_day.isoformat() == last_day

@@ -130,6 +130,11 @@ class Rule(_Strict):
     # For limits set per act (a command centre's reply deadline): the start event's payload
     # field that carries the limit, which may not exceed ``limit``.
     limit_field: str | None = None
+    # For periods that run from a fact the act records after it happened (money arrived on a
+    # value date, recorded later): the start event's payload field with that calendar date
+    # (YYYY-MM-DD, China time). The clock runs from that day when it is earlier than the
+    # event, never later.
+    start_field: str | None = None
 
     @model_validator(mode="after")
     def _complete(self) -> Self:
