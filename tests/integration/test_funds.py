@@ -21,9 +21,11 @@ from tests.conftest import Isolated, read_topic
 from tests.factories import ACTOR, filing
 from tests.integration.platform_stack import MONDAY_9AM, Stack, platform_stack
 from tests.integration.test_asset_control import (
+    case_with,
     debtor_with,
     everything_found,
     file_case,
+    money_and_online_house,
     until_query,
 )
 from tests.polling import eventually
@@ -222,6 +224,75 @@ async def test_money_in_once_held_in_part_and_paid_out_under_the_rules(
         await eventually(clocks_settled)
         events = Counter(type(p).__name__ for p in await funds_events(isolated))
         assert events["FundsArrived"] == 2 and events["FundsPaid"] == 1
+
+
+async def test_a_house_sold_brings_its_proceeds_and_its_seizer_cannot_approve_their_payout(
+    isolated: Isolated, tmp_path: Path
+) -> None:
+    debtor = debtor_with(money_and_online_house)
+    money = sum(a.value_fen for a in everything_found(debtor) if AssetKind(a.kind) in LIQUID_KINDS)
+    async with platform_stack(isolated, tmp_path, with_funds=True) as stack:
+        assert stack.funds is not None
+        case_id = await file_case(stack, case_with(debtor, money + 50_000))
+        await assign(stack, case_id)
+        view = await until_query(stack, case_id, "completed")
+        house = next(a for a in view["assets"] if a["kind"] == AssetKind.REAL_ESTATE)
+        seizer = stack.headers(Role.OFFICER, COURT, "officer-a")
+        other = stack.headers(Role.OFFICER, COURT, "officer-b")
+        path = f"/v1/assets/{house['asset_id']}"
+        async with stack.client(stack.assets) as http:
+            steps = [
+                (f"{path}/over-seizure-exception", {"reason": "房屋不可分割"},
+                 stack.headers(Role.LEADER, COURT, "leader-1")),
+                (f"{path}/control", {}, seizer),
+            ]  # fmt: skip
+            for url, body, headers in steps:
+                response = await http.post(url, json=body, headers=headers)
+                assert response.status_code in (200, 204), response.text
+
+        async def house_controlled() -> bool:
+            asset = await stack.control.records.asset(house["asset_id"])
+            return asset is not None and asset["status"] == "controlled"
+
+        await eventually(house_controlled)
+        async with stack.client(stack.assets) as http:
+            steps = [
+                (f"{path}/reference-price", {"method": "网络询价"}, seizer),
+                (f"{path}/reference-price/fixed", {"price_fen": house["value_fen"]}, seizer),
+                (f"{path}/sale", {}, other),
+                (f"{path}/sale/completion",
+                 {"proceeds_fen": house["value_fen"], "sale_reference": "JD-2026-0001"}, other),
+            ]  # fmt: skip
+            for url, body, headers in steps:
+                response = await http.post(url, json=body, headers=headers)
+                assert response.status_code == 204, (url, response.text)
+
+        async def proceeds_arrived() -> bool:
+            return any(p["source"] == "sale" for p in (await ledger(stack, case_id))["payments"])
+
+        await eventually(proceeds_arrived)
+        sale = next(p for p in (await ledger(stack, case_id))["payments"] if p["source"] == "sale")
+        assert sale["amount_fen"] == house["value_fen"]
+        assert sale["controlled_by"] == ["officer-a"]
+        async with stack.client(stack.funds) as http:
+            notice = await http.post(
+                f"/v1/cases/{case_id}/payments/{sale['payment_id']}/notice",
+                headers=stack.headers(Role.OFFICER, COURT, HANDLER),
+            )
+            assert notice.status_code == 201, notice.text
+            payout = f"/v1/cases/{case_id}/notices/{notice.json()['notice_id']}/payout"
+            pay = {"amount_fen": sale["amount_fen"], "to_account": RECEIVING,
+                   "bank_reference": "OUT-HOUSE"}  # fmt: skip
+            # The officer who seized the house, even holding the finance role, may not.
+            by_seizer = await http.post(
+                payout, json=pay, headers=stack.headers(Role.FINANCE, COURT, "officer-a")
+            )
+            assert by_seizer.status_code == 403
+            assert "controlled the asset" in by_seizer.json()["detail"]
+            paid = await http.post(
+                payout, json=pay, headers=stack.headers(Role.FINANCE, COURT, "finance-1")
+            )
+            assert paid.status_code == 201, paid.text
 
 
 async def test_a_notice_not_sent_in_time_breaches_and_escalates(
