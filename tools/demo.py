@@ -5,6 +5,7 @@ Every filing carries a fixed Idempotency-Key, so loading the demo twice files no
 
 from __future__ import annotations
 
+import time
 from datetime import date, timedelta
 
 import httpx
@@ -113,3 +114,67 @@ def _advance(client: httpx.Client, tokens: TokenAuthority, court: str, case_id: 
         )
         if response.status_code != 409:
             response.raise_for_status()
+
+
+def load_demo_funds(funds_url: str, tokens: TokenAuthority, case_ids: list[str]) -> int:
+    """Money in some demo cases (案款): the debtor pays part of the claim into the case's
+    account; for each court's first case the officer notifies finance and finance pays the
+    applicant, the second's payment waits for its notice (its clock runs). Idempotent:
+    the bank references are fixed, and a notice or payout done already answers 409. Returns
+    the receipts recorded; a case whose account the funds service has not opened within
+    ``wait_s`` is left without money."""
+    recorded = 0
+    with httpx.Client(base_url=funds_url, timeout=10) as client:
+        for case_id, (key, body) in zip(case_ids, demo_filings(), strict=True):
+            if not key.endswith(("-1", "-2")):
+                continue
+            court = str(body["court_code"])
+
+            def headers(role: Role, court: str = court) -> dict[str, str]:
+                subject = f"demo-{role.value}-{court}"
+                token = tokens.issue(subject=subject, court_code=court, role=role)
+                return {"Authorization": f"Bearer {token}"}
+
+            ledger = _ledger(client, case_id, headers(Role.OFFICER))
+            if ledger is None:
+                continue
+            claim = int(str(body["claim_amount_fen"]))
+            receipt = client.post("/v1/receipts", headers=headers(Role.FINANCE), json={
+                "account_number": ledger["account_number"], "amount_fen": claim // 4,
+                "bank_reference": f"DEMO-{key}", "payer": "被执行人",
+            })  # fmt: skip
+            receipt.raise_for_status()
+            recorded += 1
+            if not key.endswith("-1"):
+                continue
+            payment_id = receipt.json()["payment"]["payment_id"]
+            notice = client.post(f"/v1/cases/{case_id}/payments/{payment_id}/notice",
+                                 headers=headers(Role.OFFICER))  # fmt: skip
+            if notice.status_code == 409:
+                continue  # noticed (and paid) on an earlier run
+            notice.raise_for_status()
+            paid = client.post(
+                f"/v1/cases/{case_id}/notices/{notice.json()['notice_id']}/payout",
+                headers=headers(Role.FINANCE),
+                json={"amount_fen": notice.json()["amount_fen"],
+                      "to_account": str(body["receiving_account"]),
+                      "bank_reference": f"DEMO-OUT-{key}"},
+            )  # fmt: skip
+            if paid.status_code != 409:
+                paid.raise_for_status()
+    return recorded
+
+
+def _ledger(
+    client: httpx.Client, case_id: str, headers: dict[str, str], wait_s: float = 30.0
+) -> dict[str, object] | None:
+    """The case's funds once the funds service has opened its account (from the filing
+    event, a moment after intake answered)."""
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        response = client.get(f"/v1/cases/{case_id}/funds", headers=headers)
+        if response.status_code == 200:
+            ledger: dict[str, object] = response.json()
+            return ledger
+        time.sleep(0.5)
+    return None

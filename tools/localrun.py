@@ -24,7 +24,7 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-from tools.demo import DEMO_INTERMEDIATE_COURT, load_demo
+from tools.demo import DEMO_INTERMEDIATE_COURT, load_demo, load_demo_funds
 from tools.devinfra import (
     ROOT,
     InfraError,
@@ -227,8 +227,13 @@ class Platform:
         tokens = TokenAuthority(AuthSettings(), SystemClock())
         intake = next(s for s in SERVICES if s.name == "intake")
         url = f"http://127.0.0.1:{_port(intake, 'http', intake.http_port or 0)}"
+        funds = next(s for s in SERVICES if s.name == "funds")
+        funds_url = f"http://127.0.0.1:{_port(funds, 'http', funds.http_port or 0)}"
         with self.console.status("loading demo cases through intake…"):
-            return len(load_demo(url, tokens))
+            case_ids = load_demo(url, tokens)
+        with self.console.status("paying money into some of them (案款)…"):
+            load_demo_funds(funds_url, tokens, case_ids)
+        return len(case_ids)
 
     def print_endpoints(self, cases: int) -> None:
         table = Table(title="Zhixing Command 执行指挥平台 — running")

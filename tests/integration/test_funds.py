@@ -445,3 +445,23 @@ async def test_reconcile_proves_every_court_balances_and_names_the_first_case_th
     assert only_mine.exit_code == 0, only_mine.output
     unknown = await asyncio.to_thread(reconcile, "--court", "苏9999")
     assert unknown.exit_code == 2
+
+
+async def test_the_demo_pays_money_into_some_cases_once_however_often_it_is_loaded(
+    isolated: Isolated, tmp_path: Path
+) -> None:
+    from tools.demo import DEMO_BASIC_COURTS, load_demo, load_demo_funds
+
+    async with platform_stack(isolated, tmp_path, with_funds=True) as stack:
+        assert stack.funds is not None
+        intake_url = f"http://127.0.0.1:{stack.intake.http_port}"
+        funds_url = f"http://127.0.0.1:{stack.funds.http_port}"
+        # The demo's judgments are of June 2026: load it when they are in the past.
+        stack.clock.set(dt.datetime(2026, 7, 1, 9, 0, tzinfo=CHINA_TZ))
+        for _ in range(2):
+            case_ids = await asyncio.to_thread(load_demo, intake_url, stack.tokens)
+            recorded = await asyncio.to_thread(load_demo_funds, funds_url, stack.tokens, case_ids)
+            assert recorded == 2 * len(DEMO_BASIC_COURTS)
+        events = Counter(type(p).__name__ for p in await funds_events(isolated))
+        assert events["FundsArrived"] == 2 * len(DEMO_BASIC_COURTS)
+        assert events["FundsPaid"] == len(DEMO_BASIC_COURTS)
