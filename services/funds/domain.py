@@ -22,7 +22,7 @@ from enum import StrEnum
 from typing import Any
 
 from zhixing.auth import Identity, Role, ScopeError
-from zhixing.errors import Conflict, Invalid
+from zhixing.errors import Conflict, Invalid, NotFound
 from zhixing.funds import REASONS_OF_KIND, HoldKind, HoldReason, Source
 
 Record = dict[str, Any]
@@ -162,7 +162,7 @@ def check_room(record: Record, part: str) -> None:
 def check_hold(
     record: Record, payment_id: str, amount: int, kind: HoldKind, reason: HoldReason
 ) -> None:
-    payment = require_payment(record, payment_id)
+    payment = require_payment(record, payment_id, loc=("body", "payment_id"))
     if reason not in REASONS_OF_KIND[kind]:
         allowed = ", ".join(sorted(r.value for r in REASONS_OF_KIND[kind]))
         raise Invalid(
@@ -181,20 +181,24 @@ def check_hold(
         )
 
 
-def require_payment(record: Record, payment_id: str) -> Record:
+def require_payment(
+    record: Record, payment_id: str, *, loc: tuple[str, ...] | None = None
+) -> Record:
+    """The payment: a path naming none reads as missing (404); a body, as bad input at
+    ``loc`` (422)."""
     payment: Record | None = record["payments"].get(payment_id)
     if payment is None:
-        raise Invalid(f"case {record['case_number']} has no payment {payment_id}",
-                      loc=("path", "payment_id"))  # fmt: skip
+        message = f"case {record['case_number']} has no payment {payment_id}"
+        if loc:
+            raise Invalid(message, loc=loc)
+        raise NotFound(message)
     return payment
 
 
 def require_hold(record: Record, hold_id: str, *statuses: HoldStatus) -> Record:
     hold: Record | None = record["holds"].get(hold_id)
     if hold is None:
-        raise Invalid(
-            f"case {record['case_number']} has no hold {hold_id}", loc=("path", "hold_id")
-        )
+        raise NotFound(f"case {record['case_number']} has no hold {hold_id}")
     if HoldStatus(hold["status"]) not in statuses:
         wanted = " or ".join(s.value for s in statuses)
         raise Conflict(f"hold {hold_id} is {hold['status']}, not {wanted}")
@@ -253,8 +257,7 @@ def check_payout(
         )
     notice: Record | None = record["notices"].get(notice_id)
     if notice is None:
-        raise Invalid(f"case {record['case_number']} has no payment notice {notice_id}",
-                      loc=("path", "notice_id"))  # fmt: skip
+        raise NotFound(f"case {record['case_number']} has no payment notice {notice_id}")
     payment = record["payments"][notice["payment_id"]]
     conflicts = payout_conflicts(identity, record, payment, notice)
     if conflicts:

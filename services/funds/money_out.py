@@ -18,7 +18,7 @@ from services.funds import domain
 from services.funds.domain import HoldStatus, Record
 from services.funds.handler import FundsHandler
 from zhixing.auth import Identity, Role, require_role
-from zhixing.errors import Conflict
+from zhixing.errors import Conflict, NotFound
 from zhixing.funds import HoldKind, HoldReason, Source
 from zhixing.v1 import funds_events_pb2 as pb
 
@@ -280,8 +280,10 @@ class MoneyOut(FundsHandler):
 
         async def act(pipe: Pipeline, record: Record) -> Record:
             change: Record | None = record["account_changes"].get(change_id)
-            if change is None or change["status"] != "requested":
-                raise Conflict(f"no pending account change {change_id} on this case")
+            if change is None:
+                raise NotFound(f"case {record['case_number']} has no account change {change_id}")
+            if change["status"] != "requested":
+                raise Conflict(f"account change {change_id} is {change['status']}, not requested")
             domain.check_approver(identity, record, change["requested_by"])
             pipe.multi()  # type: ignore[no-untyped-call]
             change.update(decided_by=identity.subject, decided_at=self.now(), decision_note=note)
