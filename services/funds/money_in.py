@@ -19,7 +19,7 @@ from services.funds import domain
 from services.funds.domain import DeductionStatus, Record
 from services.funds.handler import SERVICE_ACTOR, FundsHandler
 from zhixing.assets import LIQUID_KINDS, AssetKind, Measure
-from zhixing.auth import Identity, Role, require_handling_court, require_role
+from zhixing.auth import Identity, Role, may_read, require_handling_court, require_role
 from zhixing.clock import china_today
 from zhixing.errors import Conflict, Invalid, NotFound
 from zhixing.funds import Source
@@ -102,17 +102,25 @@ class MoneyIn(FundsHandler):
         require_role(identity, Role.FINANCE, Role.SERVICE)
         if arrived_on is not None and arrived_on > china_today(self.ctx.clock):
             raise Invalid("a receipt cannot be dated in the future", loc=("body", "arrived_on"))
+        # An account of a case outside the caller's jurisdiction reads as no case's: the
+        # answer names neither that case nor tells that it exists (a court above that reads
+        # it is told that the court handling it records it: 403).
+        no_case = NotFound(
+            f"no case has the account {account_number}: money that matches no case is "
+            f"refused, never parked; return it to the payer (rule {domain.ONE_ACCOUNT})"
+        )
         case_id = await self.records.case_of_account(account_number)
-        if case_id is None:
-            raise NotFound(
-                f"no case has the account {account_number}: money that matches no case is "
-                f"refused, never parked; return it to the payer (rule {domain.ONE_ACCOUNT})"
-            )
-        payment, new = await self._arrive(
-            case_id, amount=amount, source=Source.PAYMENT, reference=bank_reference,
-            payer=payer, arrived_on=arrived_on.isoformat() if arrived_on else "",
-            identity=identity,
-        )  # fmt: skip
+        record = await self.records.get(case_id) if case_id is not None else None
+        if case_id is None or record is None or not may_read(identity, record["court_code"]):
+            raise no_case
+        try:
+            payment, new = await self._arrive(
+                case_id, amount=amount, source=Source.PAYMENT, reference=bank_reference,
+                payer=payer, arrived_on=arrived_on.isoformat() if arrived_on else "",
+                identity=identity,
+            )  # fmt: skip
+        except NotFound:  # the case moved out of the caller's jurisdiction meanwhile
+            raise no_case from None
         record = await self.records.get(case_id)
         assert record is not None
         return record, payment, new
