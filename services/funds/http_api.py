@@ -44,7 +44,9 @@ CaseAccountNumber = Annotated[
 Reference = Annotated[
     str, Field(min_length=1, max_length=MAX_ID, pattern=r"^[0-9A-Za-z][0-9A-Za-z:_./-]*$")
 ]
-Account = Annotated[str, Field(min_length=1, max_length=MAX_ACCOUNT, pattern=r"^[0-9 -]+$")]
+Account = Annotated[
+    str, Field(min_length=1, max_length=MAX_ACCOUNT, pattern=r"^[0-9 -]*[0-9][0-9 -]*$")
+]  # digits, spaced or dashed as written; at least one digit
 Note = Annotated[str, Field(max_length=MAX_TEXT)]
 
 
