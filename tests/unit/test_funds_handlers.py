@@ -9,14 +9,16 @@ import asyncio
 import datetime as dt
 
 import pytest
+from pydantic import ValidationError
 
 from services.funds.domain import totals
 from services.funds.handlers import Funds
+from services.funds.http_api import AccountChangeIn, PayoutIn
 from services.funds.money_in import asset_facts
 from services.funds.repository import FundsRecords
 from tests.factories import START
 from tests.fakes import in_memory_context, person, staged, staged_types
-from zhixing.auth import Role, ScopeError
+from zhixing.auth import Identity, PrincipalKind, Role, ScopeError
 from zhixing.case_accounts import case_account_number
 from zhixing.clock import SimulatedClock
 from zhixing.errors import Conflict, Invalid, NotFound
@@ -335,3 +337,78 @@ async def test_a_moved_case_keeps_its_account_and_the_courts_reconcile() -> None
         await pipe.execute()
     results = {r.court_code: r for r in await funds.accounts.reconcile(command, None)}
     assert results["苏1282"].unbalanced_case == "（2026）苏1283执7号"
+
+
+async def test_an_unknown_id_in_a_path_reads_as_missing_and_in_a_body_names_its_field() -> None:
+    funds = await funds_with_case()
+    out = funds.money_out
+    payment_id = await receive(funds, 10_000)
+    with pytest.raises(NotFound, match="no hold h-9"):
+        await out.decide_hold("case-1", "h-9", identity=LEADER, approve=True, note="")
+    with pytest.raises(NotFound, match="no hold h-9"):
+        await out.release_hold("case-1", "h-9", identity=OFFICER, note="")
+    with pytest.raises(NotFound, match="no payment p-9"):
+        await out.issue_notice("case-1", "p-9", identity=OFFICER)
+    with pytest.raises(NotFound, match="no payment notice n-9"):
+        await out.pay("case-1", "n-9", identity=FINANCE, amount=1, to_account=RECEIVING,
+                      bank_reference="OUT-9")  # fmt: skip
+    with pytest.raises(NotFound, match="no account change c-9"):
+        await out.decide_account_change("case-1", "c-9", identity=LEADER, approve=True, note="")
+    with pytest.raises(Invalid, match="no payment p-9") as unknown:  # named in the body
+        await out.request_hold(
+            "case-1", identity=OFFICER, payment_id="p-9", amount=1, kind=HoldKind.DEFER,
+            reason=HoldReason.DISPUTED, note="",
+        )  # fmt: skip
+    assert unknown.value.loc == ("body", "payment_id")
+    # A change decided already is a conflict of its state, not a missing one.
+    change = await out.request_account_change(
+        "case-1", identity=OFFICER, new_account="6217 0000 1111 2222", reason="账户销户"
+    )
+    await out.decide_account_change("case-1", change["change_id"], identity=LEADER,
+                                    approve=False, note="")  # fmt: skip
+    with pytest.raises(Conflict, match="refused"):
+        await out.decide_account_change("case-1", change["change_id"], identity=LEADER,
+                                        approve=True, note="")  # fmt: skip
+    assert totals(await ledger(funds)).unnoticed == 10_000 and payment_id
+
+
+async def test_money_for_another_courts_case_reads_as_no_case_and_names_none() -> None:
+    funds = await funds_with_case()
+    no_case = case_account_number(COURT, 2026, "执", 8)
+    messages = []
+    for account in (ACCOUNT, no_case):  # the account of a case of 苏1283, and of no case
+        with pytest.raises(NotFound) as refused:
+            await funds.money_in.record_receipt(
+                identity=person(Role.FINANCE, "苏1282", "finance-9"), account_number=account,
+                bank_reference="B-9", amount=1, payer="", arrived_on=None,
+            )  # fmt: skip
+        messages.append(str(refused.value).replace(account, "<account>"))
+    assert messages[0] == messages[1] and "case-1" not in messages[0]
+    # The court above reads the case: it is told why it may not record (403), not "missing".
+    with pytest.raises(ScopeError, match="handled by 苏1283"):
+        await funds.money_in.record_receipt(
+            identity=person(Role.FINANCE, "苏12", "finance-12"), account_number=ACCOUNT,
+            bank_reference="B-9", amount=1, payer="", arrived_on=None,
+        )  # fmt: skip
+    assert totals(await ledger(funds)).received == 0
+
+
+async def test_a_court_code_outside_the_directory_is_refused_naming_the_field() -> None:
+    funds = await funds_with_case()
+    service = Identity("svc:matrix", PrincipalKind.SERVICE, "最高法", Role.SERVICE,
+                       dt.datetime(2100, 1, 1, tzinfo=dt.UTC))  # fmt: skip
+    for who in (service, person(Role.COMMAND, "苏12")):
+        for read in (funds.accounts.cases_of, funds.accounts.reconcile):
+            with pytest.raises(Invalid, match="苏9999") as refused:
+                await read(who, "苏9999")
+            assert refused.value.loc == ("query", "court")
+    assert [r["case_id"] for r in await funds.accounts.cases_of(service, COURT)] == ["case-1"]
+
+
+def test_an_account_paid_into_has_digits() -> None:
+    for account in ("-", " - ", "--  --"):
+        with pytest.raises(ValidationError, match="new_account"):
+            AccountChangeIn(new_account=account, reason="账户销户")
+        with pytest.raises(ValidationError, match="to_account"):
+            PayoutIn(amount_fen=1, to_account=account, bank_reference="OUT-1")
+    assert AccountChangeIn(new_account="6217-0000 1111", reason="x").new_account == "6217-0000 1111"
