@@ -2,12 +2,16 @@
 every role from the court that handles the fixture's business, a sibling court, the courts
 above it, another jurisdiction and the court a matter was entrusted to; by the agency party
 to the fixture's dispute; by a service; and with no token, a forged one and an expired one.
+The fixture's case has money too (案款): receipts, a hold awaiting a leader and one held, a
+notice to finance and a change of the receiving account awaiting a leader.
 
 ``ACCESS`` is the table of who gets through. A route missing from it fails the test, so a
 new route cannot ship without saying who may call it. Whoever the table refuses must get
 401, 403 or 404, or (on a list) a 200 that names nothing of the fixture's: zero leaks.
 Whoever it admits must not be refused (401/403/404); the act itself may still be refused by
-the thing's state (409) or its body (422), and never with a 5xx.
+the thing's state (409) or its body (422), and never with a 5xx. A refusal of one who may
+not read the thing names nothing of the fixture's that the request did not. Bad input (an
+unknown id, odd characters in a path, an amount over bounds, an unknown court) gets its 4xx.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from tests.factories import filing
 from tests.integration.platform_stack import Stack, platform_stack
 from tests.integration.test_asset_control import debtor_with, money_online
 from tests.polling import eventually
+from zhixing.assets import LIQUID_KINDS, AssetKind
 from zhixing.auth import Role
 from zhixing.service import ServiceHost
 
@@ -51,6 +56,8 @@ ENTRUSTMENT_COURTS = CASE_COURTS | {"entrusted", "entrusted_superior"}
 DISPUTE_COURTS = CASE_COURTS | {"sibling"}
 EVERY_POLL = NotarySettings(checkpoint_interval_s=0, poll_interval_s=0.1)
 POLICE = {"kind": "police", "name": "泰兴市公安局", "id": "agency:taixing-police"}
+RECEIVING = "6222 0212 0000 0001"  # tests.factories.filing's receiving account
+NOTICED_FEN = 50_000  # the fixture's notice to finance, paid by the payout route
 
 
 @dataclass(frozen=True)
@@ -94,7 +101,8 @@ REASON = {"reason": "授权矩阵测试"}
 ACCESS: dict[tuple[str, str, str], Access] = {
     # --- every service ----------------------------------------------------------------------
     **{(s, "GET", p): PUBLIC for s in ("intake", "asset_control", "command", "entrustment",
-                                       "dispute_coordinator", "audit_notary", "deadlines")
+                                       "dispute_coordinator", "audit_notary", "deadlines",
+                                       "funds")
        for p in ("/healthz", "/metrics")},
     # --- audit notary: hashes and signatures only, no court's data -------------------------
     ("audit_notary", "GET", "/v1/audit/checkpoint"): reads(ANY_COURT, listing=True),
@@ -253,6 +261,39 @@ ACCESS: dict[tuple[str, str, str], Access] = {
     ("dispute_coordinator", "POST", "/v1/disputes/{dispute_id}/department-coordination"): acts(
         Role.COORDINATOR, Role.COMMAND, Role.LEADER, courts={"superior"},
         body={"departments": ["公安局"]}),
+    # --- funds (案款): finance records receipts and pays; the handling officer asks; a leader
+    # decides holds and account changes and may pay too; reads: the court and those above --
+    ("funds", "GET", "/v1/cases/{case_id}/funds"): reads(CASE_COURTS),
+    ("funds", "GET", "/v1/funds"): reads(ANY_COURT, listing=True),  # default: one's court
+    ("funds", "GET", "/v1/funds/hold-reasons"): reads(ANY_COURT, listing=True),  # the law's list
+    ("funds", "GET", "/v1/funds/reconciliation"): Access(
+        frozenset({Role.FINANCE, Role.LEADER, Role.COMMAND, Role.OVERSEER}), ANY_COURT,
+        service=True, listing=True),  # sums of one's own jurisdiction
+    ("funds", "POST", "/v1/receipts"): acts(
+        Role.FINANCE, courts={"own"},
+        body={"account_number": "{account_number}", "bank_reference": "MATRIX-IN-1",
+              "amount_fen": 1_000, "payer": "某某有限公司"}),
+    ("funds", "POST", "/v1/cases/{case_id}/deductions"): acts(
+        Role.OFFICER, courts={"own"}, body={"asset_id": "{money_asset_id}", "amount_fen": 1}),
+    ("funds", "POST", "/v1/cases/{case_id}/holds"): acts(
+        Role.OFFICER, courts={"own"},
+        body={"payment_id": "{payment_id}", "amount_fen": 1_000, "kind": "defer",
+              "reason": "disputed", "note": "案外人主张权利"}),
+    ("funds", "POST", "/v1/cases/{case_id}/holds/{hold_id}/decision"): acts(
+        Role.LEADER, courts={"own"}, body={"approve": True, "note": "同意"}),
+    ("funds", "POST", "/v1/cases/{case_id}/holds/{hold_id}/release"): acts(
+        Role.OFFICER, Role.LEADER, courts={"own"}, body={"note": "争议已解决"}),
+    ("funds", "POST", "/v1/cases/{case_id}/payments/{payment_id}/notice"): acts(
+        Role.OFFICER, courts={"own"}),
+    ("funds", "POST", "/v1/cases/{case_id}/notices/{notice_id}/payout"): acts(
+        Role.FINANCE, Role.LEADER, courts={"own"},
+        body={"amount_fen": NOTICED_FEN, "to_account": RECEIVING,
+              "bank_reference": "MATRIX-OUT-1"}),
+    ("funds", "POST", "/v1/cases/{case_id}/receiving-account-changes"): acts(
+        Role.OFFICER, courts={"own"},
+        body={"new_account": "6217 0000 1111 2222", "reason": "申请执行人变更收款账户"}),
+    ("funds", "POST", "/v1/cases/{case_id}/receiving-account-changes/{change_id}/decision"): acts(
+        Role.LEADER, courts={"own"}, body={"approve": True}),
 }  # fmt: skip
 
 LAST = {("intake", "POST", "/v1/cases/{case_id}/closure")}
@@ -398,7 +439,78 @@ async def build_fixture(stack: Stack) -> Fixture:
         return await notary.latest() is not None
 
     await eventually(signed)
+    await build_funds(stack, fx)
     return fx
+
+
+async def build_funds(stack: Stack, fx: Fixture) -> None:
+    """The fixture case's money: two receipts (one to hold, notify and change, one noticed
+    to finance for the payout route), a hold awaiting a leader and one a leader approved, a
+    change of the receiving account awaiting a leader, and frozen money to deduct."""
+    assert stack.funds is not None
+    funds_host = stack.funds
+    case_id = fx.ids["case_id"]
+    command = stack.headers(Role.COMMAND, "苏12")
+
+    async def ledger_open() -> bool:
+        async with stack.client(funds_host) as http:
+            found = await http.get(f"/v1/cases/{case_id}/funds", headers=command)
+        if found.status_code == 200:
+            fx.ids["account_number"] = found.json()["account_number"]
+        return found.status_code == 200
+
+    await eventually(ledger_open)
+    async with stack.client(stack.assets) as http:
+        view = (await http.get(f"/v1/cases/{case_id}/assets", headers=command)).json()
+    money = [a["asset_id"] for a in view["assets"] if a["status"] == "controlled"
+             and AssetKind(a["kind"]) in LIQUID_KINDS]  # fmt: skip
+    assert money, f"the fixture's debtor has no frozen money: {view['assets']}"
+    fx.ids["money_asset_id"] = money[-1]  # the asset routes act on the first asset found
+    records = funds_host.http.state.funds.records
+
+    async def asset_known() -> bool:
+        asset = await records.asset(fx.ids["money_asset_id"])
+        return asset is not None and asset.get("measure") == "freeze"
+
+    await eventually(asset_known)
+
+    finance = stack.headers(Role.FINANCE, "苏1283", "fx-finance")
+    officer = stack.headers(Role.OFFICER, "苏1283", "fx-officer")
+    leader = stack.headers(Role.LEADER, "苏1283", "fx-leader")
+    case = f"/v1/cases/{case_id}"
+
+    async def post(http: httpx.AsyncClient, path: str, headers: dict[str, str],
+                   body: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
+        response = await http.post(path, headers=headers, json=body)
+        assert response.status_code in (200, 201), f"{path}: {response.text}"
+        answer: dict[str, Any] = response.json()
+        return answer
+
+    async with stack.client(funds_host) as http:
+        receipt = {"account_number": fx.ids["account_number"], "payer": "某某有限公司"}
+        paid_in = await post(http, "/v1/receipts", finance, {
+            **receipt, "bank_reference": "FX-IN-1", "amount_fen": 100_000})  # fmt: skip
+        noticed = await post(http, "/v1/receipts", finance, {
+            **receipt, "bank_reference": "FX-IN-2", "amount_fen": NOTICED_FEN})  # fmt: skip
+        payment_id = paid_in["payment"]["payment_id"]
+        hold = {"payment_id": payment_id, "amount_fen": 10_000, "kind": "defer",
+                "reason": "disputed"}  # fmt: skip
+        pending = await post(http, f"{case}/holds", officer, hold)
+        held = await post(http, f"{case}/holds", officer, hold)
+        approved = await post(http, f"{case}/holds/{held['hold_id']}/decision", leader,
+                              {"approve": True})  # fmt: skip
+        assert approved["status"] == "held", approved
+        notice = await post(
+            http, f"{case}/payments/{noticed['payment']['payment_id']}/notice", officer
+        )
+        assert notice["amount_fen"] == NOTICED_FEN, notice
+        change = await post(http, f"{case}/receiving-account-changes", officer, {
+            "new_account": "6217 0000 3333 4444", "reason": "账户销户"})  # fmt: skip
+    fx.ids.update(payment_id=payment_id, hold_id=pending["hold_id"],
+                  held_hold_id=held["hold_id"], notice_id=notice["notice_id"],
+                  change_id=change["change_id"])  # fmt: skip
+    fx.secrets += [fx.ids[k] for k in ("account_number", "payment_id", "hold_id",
+                                         "held_hold_id", "notice_id", "change_id")]  # fmt: skip
 
 
 def readers_of(template: str) -> Access:
@@ -417,13 +529,14 @@ def operations(host: ServiceHost) -> list[tuple[str, str]]:
 
 
 SERVICES = ("intake", "asset_control", "command", "entrustment", "dispute_coordinator",
-            "audit_notary", "deadlines")  # fmt: skip
+            "audit_notary", "deadlines", "funds")  # fmt: skip
 
 
 def hosts_of(stack: Stack) -> dict[str, ServiceHost]:
     assert stack.entrustment and stack.disputes and stack.notary and stack.deadlines
+    assert stack.funds
     return dict(zip(SERVICES, (stack.intake, stack.assets, stack.commander, stack.entrustment,
-                               stack.disputes, stack.notary, stack.deadlines),
+                               stack.disputes, stack.notary, stack.deadlines, stack.funds),
                     strict=True))  # fmt: skip
 
 
@@ -440,7 +553,8 @@ async def test_every_route_admits_only_whom_its_table_admits(
     isolated: Isolated, tmp_path: Path
 ) -> None:
     async with platform_stack(isolated, tmp_path, with_entrustment=True, with_disputes=True,
-                              with_notary=True, notary=EVERY_POLL) as stack:  # fmt: skip
+                              with_notary=True, notary=EVERY_POLL,
+                              with_funds=True) as stack:  # fmt: skip
         hosts = hosts_of(stack)
         missing = [(s, m, p) for s, host in hosts.items() for m, p in operations(host)
                    if (s, m, p) not in ACCESS]  # fmt: skip
@@ -477,6 +591,11 @@ async def test_every_route_admits_only_whom_its_table_admits(
                         state = status == 409 and method != "GET" and readers.admits(who)
                         if not (listed or state):
                             leaks.append(f"{where}: {text[:200]}")
+                    elif not readers.admits(who):  # a refusal tells no more than was asked
+                        asked = path + json.dumps(body, ensure_ascii=False)
+                        told = [s for s in fx.secrets if s in text and s not in asked]
+                        if told:
+                            leaks.append(f"{where}: names {told}: {text[:200]}")
                     unauthenticated = who.kind in ("none", "forged", "expired")
                     if unauthenticated and not access.public and status != 401:
                         leaks.append(f"{where}: unauthenticated, not 401")
@@ -491,23 +610,95 @@ async def test_every_route_admits_only_whom_its_table_admits(
             ("dispute_coordinator", "/v1/disputes", Principal("party_agency"),
              "agency_dispute_id"),
             ("command", "/v1/commands", Principal("person", Role.LEADER, "own"), "command_id"),
+            ("funds", "/v1/funds", Principal("person", Role.FINANCE, "own"), "case_id"),
+            ("funds", "/v1/funds", Principal("person", Role.COMMAND, "superior"), "case_id"),
+            ("funds", "/v1/funds?court=苏1283", Principal("person", Role.OVERSEER, "high"),
+             "case_id"),
         ):  # fmt: skip
             async with stack.client(hosts[service]) as http:
                 shown = await http.get(path, headers=headers_of(stack, who))
             if fx.ids[shown_id] not in shown.text:
                 refusals.append(f"{who.name} GET {service}{path}: {shown_id} is not listed")
+        # Naming a court outside one's jurisdiction reads as missing: a basic court never
+        # lists or reconciles another's money.
+        for path, who in (
+            ("/v1/funds?court=苏1283", Principal("person", Role.FINANCE, "sibling")),
+            ("/v1/funds?court=苏12", Principal("person", Role.COMMAND, "other_superior")),
+            ("/v1/funds/reconciliation?court=苏1283", Principal("person", Role.LEADER, "sibling")),
+            ("/v1/funds/reconciliation?court=苏12",
+             Principal("person", Role.FINANCE, "entrusted_superior")),
+        ):  # fmt: skip
+            async with stack.client(hosts["funds"]) as http:
+                answer = await http.get(path, headers=headers_of(stack, who))
+            if answer.status_code != 404:
+                leaks.append(f"{who.name} GET funds{path} → {answer.status_code}: "
+                             f"{answer.text[:200]}")  # fmt: skip
+        wrong = await bad_input_answers(stack, fx)
         report = f"{len(leaks)} leaks:\n" + "\n".join(leaks)
         report += f"\n{len(refusals)} wrongly refused:\n" + "\n".join(refusals)
-        assert not leaks and not refusals, report
+        report += f"\n{len(wrong)} wrong answers to bad input:\n" + "\n".join(wrong)
+        assert not leaks and not refusals and not wrong, report
         assert counted == len(ACCESS) * len(everyone)
+
+
+async def bad_input_answers(stack: Stack, fx: Fixture) -> list[str]:
+    """Bad input from callers the table admits, answered with its 4xx (never a 5xx): ids the
+    case does not have, odd characters in a path id, amounts over bounds, courts outside the
+    directory. Returns what was answered otherwise."""
+    assert stack.funds is not None
+    officer = Principal("person", Role.OFFICER, "own")
+    leader = Principal("person", Role.LEADER, "own")
+    finance = Principal("person", Role.FINANCE, "own")
+    service = Principal("service")
+    case = f"/v1/cases/{fx.ids['case_id']}"
+    hold = {"payment_id": fx.ids["payment_id"], "amount_fen": 1, "kind": "defer",
+            "reason": "disputed"}  # fmt: skip
+    payout = {"amount_fen": 1, "to_account": RECEIVING, "bank_reference": "BAD-1"}
+    over = 10**15 + 1  # zhixing.bounds.MAX_AMOUNT_FEN + 1
+    cases: list[tuple[Principal, str, str, dict[str, Any] | None, int]] = [
+        (leader, "POST", f"{case}/holds/no-such-hold/decision", {"approve": True}, 404),
+        (officer, "POST", f"{case}/holds/no-such-hold/release", {}, 404),
+        (officer, "POST", f"{case}/payments/no-such-payment/notice", None, 404),
+        (finance, "POST", f"{case}/notices/no-such-notice/payout", payout, 404),
+        (leader, "POST", f"{case}/receiving-account-changes/no-such/decision",
+         {"approve": True}, 404),
+        (officer, "POST", f"{case}/holds", {**hold, "payment_id": "no-such-payment"}, 422),
+        (officer, "POST", f"{case}/holds", {**hold, "amount_fen": over}, 422),
+        (officer, "POST", f"{case}/holds", {**hold, "amount_fen": "1"}, 422),
+        (officer, "POST", f"{case}/deductions", {"asset_id": "no-such-asset", "amount_fen": 1},
+         422),
+        (officer, "POST", f"{case}/receiving-account-changes",
+         {"new_account": " - ", "reason": "账户销户"}, 422),
+        (finance, "POST", "/v1/receipts", {"account_number": fx.ids["account_number"],
+                                          "bank_reference": "BAD-2", "amount_fen": over}, 422),
+        (finance, "POST", f"{case}/notices/{fx.ids['notice_id']}/payout",
+         {**payout, "amount_fen": 0}, 422),
+        (officer, "GET", "/v1/cases/%E2%80%AE%00a%3Ab%2A%25%E6%A1%88/funds", None, 404),
+        (officer, "GET", f"/v1/cases/{'x' * 101}/funds", None, 422),
+        (officer, "POST", f"{case}/holds/%00%2e%2e%3A%2A/release", {}, 404),
+        (service, "GET", "/v1/funds?court=苏9999", None, 422),
+        (service, "GET", "/v1/funds/reconciliation?court=苏9999", None, 422),
+        (finance, "GET", "/v1/funds/reconciliation?court=not-a-court", None, 422),
+    ]  # fmt: skip
+    wrong = []
+    async with stack.client(stack.funds) as http:
+        for who, method, path, body, wanted in cases:
+            answer = await http.request(method, path, headers=headers_of(stack, who), json=body)
+            if answer.status_code != wanted:
+                wrong.append(f"{who.name} {method} funds{path} → {answer.status_code}, not "
+                             f"{wanted}: {answer.text[:200]}")  # fmt: skip
+    return wrong
 
 
 def _ids_for(who: Principal, template: str, fx: Fixture) -> dict[str, str]:
     """What the path's ids name for ``who``: intake's application routes name the received
-    application; the agency party calls about its own dispute (the agency's dispute)."""
+    application; a hold is released once a leader approved it (the other awaits the decision
+    route); the agency party calls about its own dispute (the agency's dispute)."""
     ids = dict(fx.ids)
     if "/applications/" in template:
         ids["case_id"] = fx.ids["application_id"]
+    if template.endswith("/holds/{hold_id}/release"):
+        ids["hold_id"] = fx.ids["held_hold_id"]
     if who.kind == "party_agency":
         ids["dispute_id"] = fx.ids["agency_dispute_id"]
     return ids
