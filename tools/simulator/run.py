@@ -75,9 +75,12 @@ class Simulation:
     def _client(self, host: ServiceHost) -> httpx.AsyncClient:
         name = host.ctx.name
         if name not in self._clients:
+            # Idle connections are dropped well before uvicorn's 5 s keep-alive ends: a
+            # request sent on one the server is closing fails (httpx.ReadError).
             self._clients[name] = httpx.AsyncClient(
-                base_url=f"http://127.0.0.1:{host.http_port}", timeout=60
-            )
+                base_url=f"http://127.0.0.1:{host.http_port}", timeout=60,
+                limits=httpx.Limits(keepalive_expiry=1.0),
+            )  # fmt: skip
         return self._clients[name]
 
     def _headers(self, role: Role, court: str, key: str = "") -> dict[str, str]:
@@ -137,17 +140,19 @@ class Simulation:
         end offsets), then work no topic shows yet (outboxes not relayed, timers due, asset
         control's submissions due, the gateway's answers not fetched), then the audit chain's
         length. Quiet means no lag, no such work and the same chain length as the poll
-        before: no event was produced in between, so nothing consumed could stage more.
+        before: no event was produced in between, so nothing consumed could stage more. The
+        consumers' lags are read at once (each asks the broker), and so are the outboxes.
         """
         engine = self.platform.deadlines.http.state.deadlines  # type: ignore[union-attr]
         now = self.platform.clock.now()
+        hosts = self.platform.hosts
         quiet, last = 0, -1
         while quiet < quiet_polls:
             await asyncio.sleep(0.02)
-            lags = [await c.lag() for host in self.platform.hosts for c in host.consumers]
+            lags = await asyncio.gather(*(c.lag() for host in hosts for c in host.consumers))
             pending = sum(1 if lag is None else lag for lag in lags)
-            for host in self.platform.hosts:
-                pending += int(await host.ctx.redis.xlen(host.ctx.outbox.stream))
+            outboxes = await asyncio.gather(*(h.ctx.redis.xlen(h.ctx.outbox.stream) for h in hosts))
+            pending += sum(int(n) for n in outboxes)
             pending += await self.platform.assets.http.state.asset_control.query.due_count()
             pending += self.platform.gateway.gateway.feedback_ready()
             earliest = await engine.earliest()
