@@ -66,7 +66,8 @@ def _credit_code(serial: int) -> str:
 
 def _resident_id(serial: int) -> str:
     # 321283 (泰兴市) exists since 1996: people born there since 1997, adults in 2026.
-    born = dt.date(1997, 1, 1) + dt.timedelta(days=serial % 3_000)
+    # 3,000 birth days × 1,000 sequence numbers: distinct serials are distinct people.
+    born = dt.date(1997, 1, 1) + dt.timedelta(days=serial // 1000 % 3_000)
     body = f"321283{born:%Y%m%d}{serial % 1000:03d}"
     return body + ric.calc_check_digit(body + "0")
 
