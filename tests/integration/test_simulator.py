@@ -1,6 +1,6 @@
 """The simulator drives the real services through their public APIs on the simulated clock:
-every filing and act of the workload lands, none is refused, and the command centre's
-figures count what was done."""
+every filing and act of the workload lands, none is refused, the command centre's figures
+count what was done, and the year's money reconciles."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest
 
 from tests.conftest import Isolated
 from tools.simulator import simulate
+from tools.simulator.run import MONEY_ACTS
 from tools.simulator.workload import Workload, WorkloadSettings
 from zhixing.workcalendar import StatutoryCalendar
 
@@ -21,6 +22,7 @@ async def test_a_simulated_fortnight_lands_every_act(isolated: Isolated) -> None
     settings = WorkloadSettings(
         courts=2, cases_per_court_per_year=1_000, days=14, entrustment_share=0.2,
         dispute_share=0.2, closure_share=0.5, closure_days_mean=5,
+        payment_share=0.3, deduction_share=0.3, sale_share=0.3, hold_share=0.5, auction_days=2,
     )  # fmt: skip
     workload = Workload(settings, StatutoryCalendar.load())
     last = settings.start + dt.timedelta(days=settings.days - 1)
@@ -28,10 +30,12 @@ async def test_a_simulated_fortnight_lands_every_act(isolated: Isolated) -> None
     for day in workload.days:
         for filing in workload.filings_on(day):
             expected["file"] += 1
-            for after, act in filing.later.items():
+            for after, act in filing.later:
                 if day + dt.timedelta(days=after) <= last:
-                    expected[act.split(":")[0]] += 1
+                    expected[act.name] += 1
     assert expected["entrust"] and expected["dispute"] and expected["close"]
+    # Every step of money in and out happens within the fortnight.
+    assert all(expected[act] for act in MONEY_ACTS), expected
 
     report = await simulate(
         settings, bootstrap_servers=isolated.kafka.bootstrap_servers,
@@ -40,10 +44,17 @@ async def test_a_simulated_fortnight_lands_every_act(isolated: Isolated) -> None
 
     assert report.refused == Counter()
     assert report.days == 14 and report.filed == expected["file"]
-    for act in ("file", "assign", "notice", "entrust", "dispute", "close"):
-        assert report.acts[act] == expected[act], act
+    for name in ("file", "assign", "notice", "entrust", "dispute", "close", *MONEY_ACTS):
+        assert report.acts[name] == expected[name], name
     counts = report.figures["counts"]
     assert counts["filed"] == report.filed and counts["closed"] == expected["close"]
     # Every case opened its clocks, and every event of every topic is in the audit chain.
     assert counts["clocks_opened"] >= 4 * report.filed
     assert report.events > counts["clocks_opened"]
+    # The year's money reconciles at every court: received = paid + in account + lodged.
+    assert report.balances
+    courts = {c["court_code"]: c for c in report.reconciliation}
+    assert set(workload.courts) <= set(courts) and all(c["balances"] for c in courts.values())
+    money = report.money
+    assert money["paid_fen"] > 0 and money["in_account_fen"] > 0 and money["lodged_fen"] == 0
+    assert money["received_fen"] == money["paid_fen"] + money["in_account_fen"]

@@ -13,19 +13,20 @@ from pydantic import SecretStr
 
 from tools.devinfra import LocalKafka, LocalRedis, create_topics, free_port
 from tools.simulator.platform import in_process_platform
-from tools.simulator.run import Report, Simulation
+from tools.simulator.run import FundsUnbalanced, Report, Simulation
 from tools.simulator.workload import Workload, WorkloadSettings
 from zhixing.auth import TokenAuthority
 from zhixing.clock import CHINA_TZ, SimulatedClock
 from zhixing.settings import AuthSettings, KafkaSettings, RedisSettings
 from zhixing.workcalendar import CalendarSettings, StatutoryCalendar
 
-__all__ = ["Report", "WorkloadSettings", "simulate", "simulate_locally"]
+__all__ = ["FundsUnbalanced", "Report", "WorkloadSettings", "simulate", "simulate_locally"]
 
 
 async def simulate(settings: WorkloadSettings, *, bootstrap_servers: str, redis_url: str) -> Report:
     """Run ``settings``' year against a Kafka and Redis that are already up, on topics and
-    keys of its own."""
+    keys of its own; raises ``FundsUnbalanced`` if a court's money does not balance at its
+    end."""
     prefix = f"sim{uuid.uuid4().hex[:8]}."
     await create_topics(bootstrap_servers, prefix)
     clock = SimulatedClock(dt.datetime.combine(settings.start, dt.time(8, 0), CHINA_TZ))
@@ -43,7 +44,9 @@ async def simulate(settings: WorkloadSettings, *, bootstrap_servers: str, redis_
                             consumer_batch_timeout_ms=20),
         redis=RedisSettings(url=redis_url, key_prefix=prefix),
         auth=auth, calendar=calendar,
-        with_entrustment=True, with_disputes=True,
+        # The gateway's synthetic assets from the workload's seed: it plans on them.
+        gateway={"seed": settings.seed},
+        with_entrustment=True, with_disputes=True, with_funds=True,
     ) as platform:  # fmt: skip
         return await Simulation(platform, TokenAuthority(auth, clock), workload).run()
 

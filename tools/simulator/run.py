@@ -2,8 +2,14 @@
 
 Each day: the clock moves to 09:00 China time, timers due overnight fire, the day's filings
 and follow-up acts go through the services' public HTTP APIs (as the courts' clerks,
-officers and leaders would send them), then the clock moves to 18:00 and the platform is
-left to settle before the next day. Every statutory clock therefore fires on its date.
+officers, leaders and finance staff would send them), then the clock moves to 18:00 and the
+platform is left to settle before the next day. Every statutory clock therefore fires on its
+date. The year ends with the funds' reconciliation of the jurisdiction: a court whose money
+does not balance (received = paid + in account + lodged) fails the run.
+
+Each role is its own person per court (``sim-<role>-<court>``): the officer assigned to every
+case handles it and controls its assets, a leader approves holds and starts sales, finance
+records receipts and pays, so separation of duties (分段办理) holds by construction.
 """
 
 from __future__ import annotations
@@ -18,13 +24,21 @@ from typing import Any
 import httpx
 
 from tools.simulator.platform import InProcessPlatform
-from tools.simulator.workload import ENTRUSTED_DIVISION, Filing, Workload
+from tools.simulator.workload import ENTRUSTED_DIVISION, Act, Filing, Workload
+from zhixing.assets import PriceMethod, SaleMode
 from zhixing.audit import AuditChain
 from zhixing.auth import Role, TokenAuthority
 from zhixing.clock import CHINA_TZ
 from zhixing.service import ServiceHost
 
 CONCURRENCY = 16  # requests in flight: a busy registry desk, not a flood
+MONEY_ACTS = frozenset({"receipt", "deduct", "seize", "price", "price-fixed", "sale", "sold",
+                        "hold", "approve", "release", "pay-notice", "payout"})  # fmt: skip
+
+
+def subject(role: Role, court: str) -> str:
+    """The one person of ``role`` at ``court`` (the officer is every case's handler)."""
+    return f"sim-{role.value}-{court}"
 
 
 @dataclass
@@ -36,16 +50,41 @@ class Report:
     events: int = 0
     wall_s: float = 0.0
     figures: dict[str, Any] = field(default_factory=dict)
+    # The funds' reconciliation at the year's end, one entry per court of the jurisdiction.
+    reconciliation: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def events_per_s(self) -> float:
         return self.events / self.wall_s if self.wall_s else 0.0
 
+    @property
+    def balances(self) -> bool:
+        """Every court's funds balanced at the year's end (False before it was checked)."""
+        return bool(self.reconciliation) and all(c["balances"] for c in self.reconciliation)
+
+    @property
+    def money(self) -> dict[str, int]:
+        """The jurisdiction's money at the year's end, summed over its courts (fen)."""
+        parts = ("received_fen", "paid_fen", "in_account_fen", "lodged_fen")
+        return {part: sum(c[part] for c in self.reconciliation) for part in parts}
+
     def as_json(self) -> dict[str, Any]:
         return {"days": self.days, "filed": self.filed, "acts": dict(self.acts),
                 "refused": dict(self.refused), "events": self.events,
                 "wall_s": round(self.wall_s, 2), "events_per_s": round(self.events_per_s, 1),
-                "figures": self.figures}  # fmt: skip
+                "figures": self.figures,
+                "funds": {"balances": self.balances, **self.money,
+                          "courts": self.reconciliation}}  # fmt: skip
+
+
+class FundsUnbalanced(RuntimeError):
+    """The year ended with a court whose money does not balance."""
+
+    def __init__(self, report: Report) -> None:
+        self.report = report
+        wrong = "; ".join(f"{c['court_code']}: {c['problem']} (case {c['unbalanced_case']})"
+                          for c in report.reconciliation if not c["balances"])  # fmt: skip
+        super().__init__(f"the funds do not balance at the year's end: {wrong or 'no courts'}")
 
 
 @dataclass
@@ -53,20 +92,27 @@ class SimCase:
     case_id: str
     court: str
     filed_on: dt.date
+    key: str = ""  # the filing's Idempotency-Key: the stem of its bank references
+    payer: str = ""
     dispute_id: str = ""
+    account: str = ""  # the case's account (一案一账号), from intake's case view
+    assets: dict[str, str] = field(default_factory=dict)  # gateway asset key → asset id
+    hold_id: str = ""
+    payouts: int = 0
 
 
 class Simulation:
     def __init__(
         self, platform: InProcessPlatform, tokens: TokenAuthority, workload: Workload
     ) -> None:
-        if platform.command is None or platform.entrustment is None or platform.disputes is None:
-            raise ValueError("a simulation needs command, entrustment and disputes running")
+        if (platform.command is None or platform.entrustment is None or platform.disputes is None
+                or platform.funds is None):  # fmt: skip
+            raise ValueError("a simulation needs command, entrustment, disputes and funds running")
         self.platform = platform
         self.tokens = tokens
         self.workload = workload
         self.report = Report()
-        self._later: dict[dt.date, list[tuple[str, SimCase]]] = {}
+        self._later: dict[dt.date, list[tuple[Act, SimCase]]] = {}
         self._gate = asyncio.Semaphore(CONCURRENCY)
         self._clients: dict[str, httpx.AsyncClient] = {}
         command = platform.command
@@ -84,7 +130,7 @@ class Simulation:
         return self._clients[name]
 
     def _headers(self, role: Role, court: str, key: str = "") -> dict[str, str]:
-        token = self.tokens.issue(subject=f"sim-{role.value}-{court}", court_code=court,
+        token = self.tokens.issue(subject=subject(role, court), court_code=court,
                                   role=role, ttl=dt.timedelta(days=2))  # fmt: skip
         headers = {"Authorization": f"Bearer {token}"}
         if key:
@@ -103,24 +149,53 @@ class Simulation:
         self.report.acts[act] += 1
         return response.json() if response.content else {}
 
+    async def _get(self, host: ServiceHost, path: str, role: Role, court: str,
+                   params: dict[str, str] | None = None) -> Any:  # fmt: skip
+        async with self._gate:
+            response = await self._client(host).get(
+                path, params=params, headers=self._headers(role, court)
+            )
+        response.raise_for_status()
+        return response.json()
+
+    def _missing(self, act: str) -> None:
+        """An act whose object is not there (no payment to notify, no asset found): the
+        workload expected it, so it counts as refused."""
+        self.report.refused[f"{act}:missing"] += 1
+
     # --- the year ---------------------------------------------------------------------
 
     async def run(self) -> Report:
+        """Run the year; raises ``FundsUnbalanced`` (with the report) if a court's money does
+        not balance at its end."""
         started = time.perf_counter()
         try:
             for day in self.workload.days:
                 await self.run_day(day)
+            self.report.wall_s = time.perf_counter() - started
+            self.report.reconciliation = await self.reconcile()
         finally:
             for client in self._clients.values():
                 await client.aclose()
-        self.report.wall_s = time.perf_counter() - started
         head = await self._audit.read_head()
         self.report.events = head[0] if head else 0
         figures = self.platform.command.http.state.figures  # type: ignore[union-attr]
         self.report.figures = await figures.figures(
             self.workload.settings.intermediate_court, jurisdiction=True
         )
+        if not self.report.balances:
+            raise FundsUnbalanced(self.report)
         return self.report
+
+    async def reconcile(self) -> list[dict[str, Any]]:
+        """The funds' reconciliation of the jurisdiction, as its command centre reads it."""
+        court = self.workload.settings.intermediate_court
+        assert self.platform.funds is not None
+        courts: list[dict[str, Any]] = await self._get(
+            self.platform.funds, "/v1/funds/reconciliation", Role.COMMAND, court,
+            params={"court": court},
+        )  # fmt: skip
+        return courts
 
     async def run_day(self, day: dt.date) -> None:
         clock = self.platform.clock
@@ -128,7 +203,11 @@ class Simulation:
         await self.settle()
         filings = self.workload.filings_on(day)
         await asyncio.gather(*(self._file(day, f) for f in filings))
-        await asyncio.gather(*(self._act(act, case) for act, case in self._later.pop(day, [])))
+        # The cases act at once; each case's acts of the day go in their order.
+        by_case: dict[str, list[tuple[Act, SimCase]]] = {}
+        for act, case in self._later.pop(day, []):
+            by_case.setdefault(case.case_id, []).append((act, case))
+        await asyncio.gather(*(self._acts(acts) for acts in by_case.values()))
         clock.set(dt.datetime.combine(day, dt.time(18, 0), CHINA_TZ))
         await self.settle()
         self.report.days += 1
@@ -138,10 +217,11 @@ class Simulation:
 
         One poll reads, in this order: every consumer's lag (all caught up to the broker's
         end offsets), then work no topic shows yet (outboxes not relayed, timers due, asset
-        control's submissions due, the gateway's answers not fetched), then the audit chain's
-        length. Quiet means no lag, no such work and the same chain length as the poll
-        before: no event was produced in between, so nothing consumed could stage more. The
-        consumers' lags are read at once (each asks the broker), and so are the outboxes.
+        control's submissions and the funds' deductions due, the gateway's answers not
+        fetched), then the audit chain's length. Quiet means no lag, no such work and the
+        same chain length as the poll before: no event was produced in between, so nothing
+        consumed could stage more. The consumers' lags are read at once (each asks the
+        broker), and so are the outboxes.
         """
         engine = self.platform.deadlines.http.state.deadlines  # type: ignore[union-attr]
         now = self.platform.clock.now()
@@ -155,11 +235,19 @@ class Simulation:
             pending += sum(int(n) for n in outboxes)
             pending += await self.platform.assets.http.state.asset_control.query.due_count()
             pending += self.platform.gateway.gateway.feedback_ready()
+            pending += await self._deductions_due(now)
             earliest = await engine.earliest()
             head = await self._audit.read_head()
             length = head[0] if head else 0
             busy = pending or (earliest is not None and earliest <= now) or length != last
             quiet, last = (0 if busy else quiet + 1), length
+
+    async def _deductions_due(self, now: dt.datetime) -> int:
+        """Deductions the funds service has still to send to the outside systems."""
+        assert self.platform.funds is not None
+        records = self.platform.funds.http.state.funds.records
+        due: int = await records.redis.zcount(records.due_key, 0, int(now.timestamp() * 1000))
+        return due
 
     async def _file(self, day: dt.date, filing: Filing) -> None:
         filed = await self._post("file", self.platform.intake, "/v1/cases", Role.CLERK,
@@ -167,42 +255,165 @@ class Simulation:
         if filed is None:
             return
         self.report.filed += 1
-        case = SimCase(filed["case_id"], filing.court, day)
-        for after, act in filing.later.items():
+        case = SimCase(filed["case_id"], filing.court, day, key=filing.key,
+                       payer=filing.body["debtors"][0]["name"])  # fmt: skip
+        for after, act in filing.later:
             self._later.setdefault(day + dt.timedelta(days=after), []).append((act, case))
 
-    async def _act(self, act: str, case: SimCase) -> None:
+    async def _acts(self, acts: list[tuple[Act, SimCase]]) -> None:
+        for act, case in acts:
+            if act.name in MONEY_ACTS:
+                await self._money(act, case)
+            else:
+                await self._act(act, case)
+
+    async def _act(self, act: Act, case: SimCase) -> None:
         p = self.platform
         path = f"/v1/cases/{case.case_id}"
-        if act == "assign":
-            await self._post(act, p.intake, f"{path}/assignment", Role.LEADER, case.court,
-                             {"officer_id": f"sim-officer-{case.court}"})  # fmt: skip
-        elif act == "notice":
-            await self._post(act, p.intake, f"{path}/execution-notice", Role.OFFICER, case.court)
-        elif act.startswith("close:"):
+        if act.name == "assign":
+            await self._post(act.name, p.intake, f"{path}/assignment", Role.LEADER, case.court,
+                             {"officer_id": subject(Role.OFFICER, case.court)})  # fmt: skip
+        elif act.name == "notice":
+            await self._post(act.name, p.intake, f"{path}/execution-notice", Role.OFFICER,
+                             case.court)  # fmt: skip
+        elif act.name == "close":
             await self._post("close", p.intake, f"{path}/closure", Role.OFFICER, case.court,
-                             {"method": act.removeprefix("close:")})  # fmt: skip
-        elif act == "entrust":
+                             {"method": act.method})  # fmt: skip
+        elif act.name == "entrust":
             assert p.entrustment is not None
-            await self._post(act, p.entrustment, "/v1/entrustments", Role.OFFICER, case.court, {
+            await self._post(act.name, p.entrustment, "/v1/entrustments", Role.OFFICER,
+                             case.court, {
                 "case_id": case.case_id, "matter_type": "deposit_freeze",
                 "description": "冻结被执行人在受托法院辖区银行的存款",
                 "location_division": ENTRUSTED_DIVISION,
             })  # fmt: skip
-        elif act == "dispute":
+        elif act.name == "dispute":
             assert p.disputes is not None
             other = next(c for c in self.workload.courts if c != case.court) if len(
                 self.workload.courts) > 1 else "浙0102"  # fmt: skip
-            opened = await self._post(act, p.disputes, "/v1/disputes", Role.OFFICER, case.court, {
+            opened = await self._post(act.name, p.disputes, "/v1/disputes", Role.OFFICER,
+                                      case.court, {
                 "courts": [case.court, other], "case_ids": [case.case_id],
                 "subject": "同一财产被两院分别查封，处置顺序有争议",
             })  # fmt: skip
             if opened is not None:
                 case.dispute_id = opened["dispute_id"]
                 settle_on = self.platform.clock.now().date() + dt.timedelta(days=10)
-                self._later.setdefault(settle_on, []).append(("settle", case))
-        elif act == "settle" and case.dispute_id:
+                self._later.setdefault(settle_on, []).append((Act("settle"), case))
+        elif act.name == "settle" and case.dispute_id:
             assert p.disputes is not None
             settled = {"note": "两院协商一致，按查封先后处置", "outcome": "settled"}
-            await self._post(act, p.disputes, f"/v1/disputes/{case.dispute_id}/negotiation",
-                             Role.OFFICER, case.court, settled)  # fmt: skip
+            await self._post(act.name, p.disputes,
+                             f"/v1/disputes/{case.dispute_id}/negotiation", Role.OFFICER,
+                             case.court, settled)  # fmt: skip
+
+    # --- money (案款) -----------------------------------------------------------------------
+
+    async def _money(self, act: Act, case: SimCase) -> None:
+        p = self.platform
+        assert p.funds is not None
+        path = f"/v1/cases/{case.case_id}"
+        court = case.court
+        if act.name == "receipt":  # the debtor paid into the case's account
+            if not case.account:
+                view = await self._get(p.intake, path, Role.FINANCE, court)
+                case.account = view.get("case_account") or ""
+            await self._post(act.name, p.funds, "/v1/receipts", Role.FINANCE, court, {
+                "account_number": case.account, "bank_reference": f"{case.key}.in",
+                "amount_fen": act.amount_fen, "payer": case.payer,
+            })  # fmt: skip
+        elif act.name in ("deduct", "seize", "price", "price-fixed", "sale", "sold"):
+            asset_id = await self._asset_id(case, act.asset_key)
+            if asset_id is None:
+                self._missing(act.name)
+                return
+            await self._on_asset(act, case, asset_id)
+        elif act.name == "hold":  # part of the latest arrival is disputed
+            ledger = await self._get(p.funds, f"{path}/funds", Role.OFFICER, court)
+            payment = next((pay for pay in reversed(ledger["payments"])
+                            if _payable(ledger, pay) > 1), None)  # fmt: skip
+            if payment is None:
+                self._missing(act.name)
+                return
+            held = await self._post(act.name, p.funds, f"{path}/holds", Role.OFFICER, court, {
+                "payment_id": payment["payment_id"],
+                "amount_fen": max(1, payment["amount_fen"] * act.permille // 1000),
+                "kind": "defer", "reason": "disputed", "note": "案外人对部分案款主张权利",
+            })  # fmt: skip
+            case.hold_id = held["hold_id"] if held else ""
+        elif act.name in ("approve", "release"):
+            if not case.hold_id:
+                self._missing(act.name)
+                return
+            hold = f"{path}/holds/{case.hold_id}"
+            if act.name == "approve":
+                await self._post(act.name, p.funds, f"{hold}/decision", Role.LEADER, court,
+                                 {"approve": True, "note": "争议部分暂缓发放"})  # fmt: skip
+            else:
+                await self._post(act.name, p.funds, f"{hold}/release", Role.OFFICER, court,
+                                 {"note": "争议已解决"})  # fmt: skip
+        elif act.name == "pay-notice":  # the officer tells finance to pay the oldest arrival
+            ledger = await self._get(p.funds, f"{path}/funds", Role.OFFICER, court)
+            payment = next((pay for pay in ledger["payments"]
+                            if not pay.get("notice_id") and _payable(ledger, pay) > 0),
+                           None)  # fmt: skip
+            if payment is None:
+                self._missing(act.name)
+                return
+            await self._post(act.name, p.funds, f"{path}/payments/{payment['payment_id']}/notice",
+                             Role.OFFICER, court)  # fmt: skip
+        elif act.name == "payout":  # finance pays the oldest notice not yet paid
+            ledger = await self._get(p.funds, f"{path}/funds", Role.FINANCE, court)
+            notice = next((n for n in ledger["notices"] if not n.get("payout_id")), None)
+            if notice is None:
+                self._missing(act.name)
+                return
+            case.payouts += 1
+            await self._post(act.name, p.funds, f"{path}/notices/{notice['notice_id']}/payout",
+                             Role.FINANCE, court, {
+                "amount_fen": notice["amount_fen"], "to_account": notice["to_account"],
+                "bank_reference": f"{case.key}.out{case.payouts}",
+            })  # fmt: skip
+
+    async def _on_asset(self, act: Act, case: SimCase, asset_id: str) -> None:
+        p = self.platform
+        assert p.funds is not None
+        asset, court = f"/v1/assets/{asset_id}", case.court
+        if act.name == "deduct":  # of a deposit the query froze
+            await self._post(act.name, p.funds, f"/v1/cases/{case.case_id}/deductions",
+                             Role.OFFICER, court,
+                             {"asset_id": asset_id, "amount_fen": act.amount_fen})  # fmt: skip
+        elif act.name == "seize":
+            await self._post(act.name, p.assets, f"{asset}/control", Role.OFFICER, court, {})
+        elif act.name == "price":
+            await self._post(act.name, p.assets, f"{asset}/reference-price", Role.OFFICER, court,
+                             {"method": PriceMethod.ONLINE_INQUIRY.value})  # fmt: skip
+        elif act.name == "price-fixed":
+            await self._post(act.name, p.assets, f"{asset}/reference-price/fixed", Role.OFFICER,
+                             court, {"price_fen": act.amount_fen})  # fmt: skip
+        elif act.name == "sale":  # approved by a leader: the officer controlled the asset
+            await self._post(act.name, p.assets, f"{asset}/sale", Role.LEADER, court,
+                             {"mode": SaleMode.ONLINE_AUCTION.value})  # fmt: skip
+        elif act.name == "sold":
+            await self._post(act.name, p.assets, f"{asset}/sale/completion", Role.OFFICER, court,
+                             {"proceeds_fen": act.amount_fen,
+                              "sale_reference": f"{case.key}.sale"})  # fmt: skip
+
+    async def _asset_id(self, case: SimCase, asset_key: str) -> str | None:
+        """The case's asset the query found under the gateway's ``asset_key``."""
+        if asset_key not in case.assets:
+            found = await self._get(self.platform.assets, f"/v1/cases/{case.case_id}/assets",
+                                    Role.OFFICER, case.court)  # fmt: skip
+            case.assets.update({a["asset_key"]: a["asset_id"] for a in found["assets"]})
+        return case.assets.get(asset_key)
+
+
+def _payable(ledger: dict[str, Any], payment: dict[str, Any]) -> int:
+    """What of a payment in a ledger view is neither noticed nor held back."""
+    if payment.get("notice_id"):
+        return 0
+    held = sum(h["amount_fen"] for h in ledger["holds"]
+               if h["payment_id"] == payment["payment_id"]
+               and h["status"] not in ("refused", "ended"))  # fmt: skip
+    amount: int = payment["amount_fen"] - held
+    return amount

@@ -5,20 +5,32 @@ The defaults come from public figures, not from law (so they live here, not in t
 catalogue): a basic court takes about 11,000 enforcement cases a year, and the nation about
 31,500 new enforcement cases a day (SPC work reports, 2023–2024: about 11.5 million
 enforcement cases a year over some 3,500 courts).
+
+Money (案款): in some cases the debtor pays part of the claim into the case's account (finance
+records it from the bank statement); in others a deposit the query froze is deducted (扣划),
+or property is seized, priced and auctioned and its proceeds arrive. Some arrivals have a
+disputed part held back (the officer asks, a leader approves; released later). The officer
+notifies finance of each arrival, within the statutory limit most of the time and late
+sometimes; finance pays the notice. The agency gateway's synthetic assets come from the
+same seed, so the workload knows which deposit or property of a debtor the query will find.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from stdnum.cn import ric, uscc
 
+from services.agency_gateway.synthetic import synthetic_assets
+from zhixing.assets import CHANNELS, LIQUID_KINDS, AssetKind
 from zhixing.courts import CourtLevel, directory
+from zhixing.rules import catalogue
+from zhixing.v1 import agency_gateway_pb2 as agency_pb
 from zhixing.workcalendar import StatutoryCalendar
 
 BASIC_COURT_CASES_PER_YEAR = 11_000
@@ -27,6 +39,9 @@ NATIONAL_NEW_CASES_PER_DAY = 31_500
 # Where entrusted matters go: a district of another province (杭州市上城区, 浙0102).
 ENTRUSTED_DIVISION = "330102"
 CLOSURE_METHODS = (("执行完毕", 0.45), ("终结本次执行", 0.4), ("终结执行", 0.15))
+# Statutory limits of the money clocks (working days), from the rule catalogue.
+NOTIFY_LIMIT_WD = catalogue().rule("funds.notify-finance").limit or 0
+PAY_LIMIT_WD = catalogue().rule("funds.pay").limit or 0
 
 
 class WorkloadSettings(BaseSettings):
@@ -47,7 +62,43 @@ class WorkloadSettings(BaseSettings):
     dispute_share: float = Field(0.01, ge=0, le=1, description="Cases in a dispute between courts")
     closure_share: float = Field(0.8, ge=0, le=1, description="Cases closed within the year")
     closure_days_mean: float = Field(100.0, gt=0, description="Mean days from filing to closure")
-    seed: int = Field(2021)
+    payment_share: float = Field(
+        0.15, ge=0, le=1, description="Cases whose debtor pays part of the claim into its account"
+    )
+    deduction_share: float = Field(
+        0.1, ge=0, le=1, description="Cases whose debtor's frozen deposit is deducted (扣划)"
+    )
+    sale_share: float = Field(
+        0.05, ge=0, le=1, description="Cases whose debtor's property is seized and auctioned"
+    )
+    hold_share: float = Field(
+        0.1, ge=0, le=1, description="Arrivals with a disputed part held back, released later"
+    )
+    late_notice_share: float = Field(
+        0.1, ge=0, le=1, description="Arrivals notified to finance after the statutory limit"
+    )
+    auction_days: int = Field(
+        30, ge=1, le=365, description="Days from a sale's start to its conclusion (成交)"
+    )
+    seed: int = Field(2021, description="Seeds the workload and the gateway's synthetic assets")
+
+    @model_validator(mode="after")
+    def _one_money_source_per_case(self) -> WorkloadSettings:
+        if self.payment_share + self.deduction_share + self.sale_share > 1:
+            raise ValueError("payment_share + deduction_share + sale_share exceed 1 (one source "
+                             "of money per case)")  # fmt: skip
+        return self
+
+
+@dataclass(frozen=True)
+class Act:
+    """One act of the workload on a case, through the services' public APIs."""
+
+    name: str
+    asset_key: str = ""  # the gateway's key of the asset acted on
+    amount_fen: int = 0  # paid, frozen, deducted, the reference price or the proceeds
+    permille: int = 0  # of the arrival held back
+    method: str = ""  # of a closure
 
 
 @dataclass(frozen=True)
@@ -55,8 +106,11 @@ class Filing:
     court: str
     key: str  # Idempotency-Key: a rerun files nothing twice
     body: dict[str, Any]
-    # What happens to the case later: days after filing → act.
-    later: dict[int, str] = field(default_factory=dict)
+    # What happens to the case later, in order: (days after filing, act). Acts of one case
+    # on one day go in the order listed.
+    later: tuple[tuple[int, Act], ...] = ()
+    debtor_id: str = ""
+    shared_debtor: bool = False
 
 
 def _credit_code(serial: int) -> str:
@@ -110,7 +164,8 @@ class Workload:
     def _filing(self, rng: random.Random, day: dt.date, court: str, n: int) -> Filing:
         s = self.settings
         serial = rng.randrange(10**9)
-        if rng.random() < s.shared_debtor_share:
+        shared = rng.random() < s.shared_debtor_share
+        if shared:
             serial = rng.randrange(50)  # a few debtors with cases all over the jurisdiction
         organisation = rng.random() < s.organisation_share
         debtor = (
@@ -120,17 +175,17 @@ class Workload:
             else {"kind": "natural_person", "name": f"被执行人{serial}",
                   "id_number": _resident_id(serial)}
         )  # fmt: skip
-        later: dict[int, str] = {1: "assign", 3: "notice"}
+        later: list[tuple[int, Act]] = [(1, Act("assign")), (3, Act("notice"))]
         if rng.random() < s.entrustment_share:
-            later[5] = "entrust"
+            later.append((5, Act("entrust")))
         if rng.random() < s.dispute_share:
-            later[7] = "dispute"  # once both courts have controlled the asset
+            later.append((7, Act("dispute")))  # once both courts have controlled the asset
+        closure: tuple[int, Act] | None = None
         if rng.random() < s.closure_share:
             days = max(10, int(rng.expovariate(1 / s.closure_days_mean)))
-            later[days] = (
-                "close:"
-                + rng.choices([m for m, _ in CLOSURE_METHODS], [w for _, w in CLOSURE_METHODS])[0]
-            )
+            method = rng.choices([m for m, _ in CLOSURE_METHODS],
+                                 [w for _, w in CLOSURE_METHODS])[0]  # fmt: skip
+            closure = (days, Act("close", method=method))
         key = f"sim-{s.seed}-{day:%Y%m%d}-{court.encode().hex()}-{n}"
         body = {
             "court_code": court,
@@ -141,8 +196,113 @@ class Workload:
             "applicants": [{"kind": "natural_person", "name": f"申请人{n}",
                             "id_number": _resident_id(serial + 1)}],
             "debtors": [debtor],
-            "claim_amount_fen": rng.randrange(100_000, 500_000_000),
+            "claim_amount_fen": (claim := rng.randrange(100_000, 500_000_000)),
             "receiving_account": f"6222 0212 {rng.randrange(10**8):08d}",
             "received_on": day.isoformat(),
         }  # fmt: skip
-        return Filing(court, key, body, later)
+        money = self.money(key, day, claim, debtor["id_number"], shared)
+        later.extend(money)
+        if closure is not None:
+            # A case with money is closed once its money is out, not before.
+            last = max((after for after, _ in money), default=0)
+            later.append((max(closure[0], last + 1), closure[1]))
+        ordered = sorted(later, key=lambda entry: entry[0])  # stable: same-day order kept
+        return Filing(court, key, body, tuple(ordered), debtor["id_number"], shared)
+
+    # --- money -------------------------------------------------------------------------------
+
+    def money(
+        self, key: str, day: dt.date, claim_fen: int, debtor_id: str, shared: bool
+    ) -> list[tuple[int, Act]]:
+        """The money of the case filed on ``day`` as ``key``: where it comes from (the debtor
+        pays, a frozen deposit is deducted, or property is auctioned; a debtor with cases in
+        other courts only pays, so no two cases race for one asset), and how it goes out (a
+        disputed part held, the notice to finance, the payout). Its own random stream, so
+        the rest of the filing is the same with or without it."""
+        s = self.settings
+        rng = random.Random(f"{s.seed}:money:{key}")
+        draw = rng.random()
+        plan: list[tuple[int, Act]] = []
+        if draw < s.payment_share:
+            arrival = rng.randint(2, 10)  # after the execution notice (day 3) or before
+            amount = max(1, claim_fen * rng.randint(100, 600) // 1000)
+            plan.append((arrival, Act("receipt", amount_fen=amount)))
+        elif draw < s.payment_share + s.deduction_share:
+            # Asset control freezes money found online at once (¶13): the deposit is frozen
+            # by the query, then deducted whole.
+            deposit = None if shared else self.deposit_of(debtor_id, claim_fen)
+            if deposit is None:
+                return []
+            arrival = rng.randint(2, 7)
+            plan.append((arrival, Act("deduct", deposit.asset_key, deposit.value_fen)))
+        elif draw < s.payment_share + s.deduction_share + s.sale_share:
+            asset = None if shared else self.property_of(debtor_id, claim_fen)
+            if asset is None:
+                return []
+            price = max(1, asset.value_fen * rng.randint(800, 1100) // 1000)
+            proceeds = max(1, price * rng.randint(700, 1100) // 1000)
+            seize = rng.randint(2, 5)
+            priced = seize + rng.randint(1, 5)
+            sale = priced + rng.randint(1, 3)
+            arrival = sale + s.auction_days
+            plan += [
+                (seize, Act("seize", asset.asset_key)),
+                (priced, Act("price", asset.asset_key)),
+                (priced, Act("price-fixed", asset.asset_key, price)),
+                (sale, Act("sale", asset.asset_key)),  # a leader: not who seized it
+                (arrival, Act("sold", asset.asset_key, proceeds)),
+            ]
+        else:
+            return []
+        held = rng.random() < s.hold_share
+        if held:
+            plan += [(arrival + 1, Act("hold", permille=rng.randint(100, 400))),
+                     (arrival + 1, Act("approve"))]  # fmt: skip
+        if rng.random() < s.late_notice_share:
+            last = self.last_working_day(day + dt.timedelta(days=arrival), NOTIFY_LIMIT_WD)
+            notice = (last - day).days + rng.randint(1, 5)
+        else:
+            notice = arrival + rng.randint(2 if held else 1, 5)  # within the limit
+        payout = notice + rng.randint(0, min(3, PAY_LIMIT_WD - 1))  # within the limit
+        plan += [(notice, Act("pay-notice")), (payout, Act("payout"))]
+        if held:  # the dispute decided: the held part is a payment of its own
+            release = payout + rng.randint(1, 7)
+            released_notice = release + rng.randint(0, 2)
+            plan += [(release, Act("release")), (released_notice, Act("pay-notice")),
+                     (released_notice + rng.randint(0, 3), Act("payout"))]  # fmt: skip
+        return plan
+
+    def deposit_of(self, debtor_id: str, claim_fen: int) -> agency_pb.AgencyAsset | None:
+        """The first of the debtor's money that the query will find and freeze whole: all
+        of the debtor's money found online is frozen at once up to the claim and its costs
+        (¶13), so each deposit is frozen whole when together they are within the claim."""
+        money = self._money_online(debtor_id)
+        if sum(a.value_fen for a in money) > claim_fen:
+            return None  # frozen in part, in the order the channels answer
+        return next((a for a in money if a.value_fen > 0), None)
+
+    def property_of(self, debtor_id: str, claim_fen: int) -> agency_pb.AgencyAsset | None:
+        """The first of the debtor's property the query finds that can be seized online
+        within what the claim leaves once the money found was frozen (no over-seizure,
+        ¶15)."""
+        room = claim_fen - sum(a.value_fen for a in self._money_online(debtor_id))
+        return next((a for a in self._found(debtor_id)
+                     if AssetKind(a.kind) not in LIQUID_KINDS and a.online_control
+                     and 0 < a.value_fen <= room), None)  # fmt: skip
+
+    def _money_online(self, debtor_id: str) -> list[agency_pb.AgencyAsset]:
+        return [a for a in self._found(debtor_id)
+                if AssetKind(a.kind) in LIQUID_KINDS and a.online_control]  # fmt: skip
+
+    def _found(self, debtor_id: str) -> list[agency_pb.AgencyAsset]:
+        seed = self.settings.seed  # the simulation starts the gateway with the same seed
+        return [a for channel in CHANNELS for a in synthetic_assets(seed, debtor_id, channel)]
+
+    def last_working_day(self, start: dt.date, working_days: int) -> dt.date:
+        """The last day of a period of ``working_days`` working days counted from the day
+        after ``start``."""
+        day, counted = start, 0
+        while counted < working_days:
+            day += dt.timedelta(days=1)
+            counted += self._calendar.is_working_day(day, provisional=True)
+        return day
