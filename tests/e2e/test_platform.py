@@ -41,6 +41,9 @@ HTTP_SERVICES = [s.name for s in SERVICES if s.http_port is not None]
 # The services that know the cases (the notary and the deadlines service know events and
 # clocks, not cases).
 CASE_SERVICES = [name for name in HTTP_SERVICES if name not in ("audit_notary", "deadlines")]
+# Where a service shows a case, when not at /v1/cases/{case_id} (funds: the case's account,
+# opened from the filing).
+CASE_VIEWS = {"funds": "/v1/cases/{case_id}/funds"}
 
 
 def token(court: str, role: Role, isolated: Isolated) -> str:
@@ -69,7 +72,8 @@ async def test_a_filed_case_reaches_command_and_every_service(
 
         async def projected_everywhere() -> bool:
             for name in CASE_SERVICES:
-                url = f"{platform.http[name]}/v1/cases/{case_id}"
+                view = CASE_VIEWS.get(name, "/v1/cases/{case_id}").format(case_id=case_id)
+                url = f"{platform.http[name]}{view}"
                 if (await client.get(url, headers=command)).status_code != 200:
                     return False
             return True
