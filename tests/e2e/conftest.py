@@ -38,6 +38,8 @@ async def platform(isolated: Isolated) -> AsyncIterator[Running]:
             env[f"{spec.env_prefix}HTTP_PORT"] = str(http_port)
             http[spec.name] = f"http://127.0.0.1:{http_port}"
     env["ZHIXING_AGENCY_TARGET"] = grpc_addresses["agency_gateway"]
+    # Funds' deductions go to this gateway too, never to one at the default port (a `make run`).
+    env["ZHIXING_FUNDS_TRANSFER_TARGET"] = grpc_addresses["agency_gateway"]
     env["ZHIXING_AGENCY_GATEWAY_LATENCY_MS"] = "100"
     processes = {
         spec.name: subprocess.Popen(

@@ -157,6 +157,7 @@ async def campaign(tmp_path: Path) -> AsyncIterator[Campaign]:
             env[f"{spec.env_prefix}HTTP_PORT"] = str(port)
             http[spec.name] = f"http://127.0.0.1:{port}"
     env["ZHIXING_AGENCY_TARGET"] = f"127.0.0.1:{env['ZHIXING_AGENCY_GATEWAY_GRPC_PORT']}"
+    env["ZHIXING_FUNDS_TRANSFER_TARGET"] = env["ZHIXING_AGENCY_TARGET"]  # its deductions
     running = Campaign(kafka, store, env, http, log_dir=tmp_path)
     try:
         for spec in SERVICES:
