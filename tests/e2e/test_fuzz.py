@@ -43,6 +43,9 @@ FUZZERS = {
     "entrustment": (Role.OFFICER, "苏1283"),
     "audit_notary": (Role.OVERSEER, "苏12"),
     "deadlines": (Role.COMMAND, "苏12"),
+    # The handling officer asks for deductions, holds, notices and account changes (finance
+    # records receipts and pays, a leader decides): the funds role with the most routes.
+    "funds": (Role.OFFICER, "苏1283"),
 }
 
 
