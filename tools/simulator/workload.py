@@ -96,7 +96,7 @@ class Act:
 
     name: str
     asset_key: str = ""  # the gateway's key of the asset acted on
-    amount_fen: int = 0  # paid, frozen, deducted, the reference price or the proceeds
+    amount_fen: int = 0  # paid, deducted, the reference price or the proceeds
     permille: int = 0  # of the arrival held back
     method: str = ""  # of a closure
 
