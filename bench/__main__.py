@@ -8,7 +8,8 @@ It measures the event bus:
 * ``bus_apply_events_per_s``: events applied per second by ``EventConsumer`` into a Redis
   projection (decode, dedupe, one transaction with offsets per batch, commit).
 
-the intake and asset control services under load (``bench/intake_assets.py``), and the
+the intake and asset control services under load (``bench/intake_assets.py``), case funds'
+payouts per second and the funds service's memory (``bench/funds.py``), and the
 deadline engine (``bench/deadlines.py``): clocks scheduled per second and Redis
 bytes per clock with 1,000,000 open clocks, and a burst of 100,000 clocks due at the same
 instant on the system clock: time to drain, and p50/p99 fire lateness.
@@ -35,7 +36,7 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from google.protobuf.message import Message
 
-from bench import deadlines, durability, intake_assets, pipeline
+from bench import deadlines, durability, funds, intake_assets, pipeline
 from tools.devinfra import LocalKafka, LocalRedis, create_topics, free_port
 from zhixing.bus import EventConsumer
 from zhixing.clock import SystemClock
@@ -210,6 +211,9 @@ async def main() -> None:
                 await intake_assets.query_latency(kafka.bootstrap_servers, redis.url)
                 for _ in range(RUNS)
             ]
+            payouts = [
+                await funds.payouts_per_s(kafka.bootstrap_servers, redis.url) for _ in range(RUNS)
+            ]
             flows = [
                 await pipeline.pipeline(kafka.bootstrap_servers, redis.url)
                 for _ in range(PIPELINE_RUNS)
@@ -236,7 +240,7 @@ async def main() -> None:
         "events_per_run": EVENTS,
         "runs": RUNS,
         "runs_per_figure": {
-            "raw_kafka, bus_apply, intake_filings, query and intake_api": RUNS,
+            "raw_kafka, bus_apply, intake_filings, query, intake_api and funds_payouts": RUNS,
             "deadline_schedule": DEADLINE_RUNS,
             "deadline_burst and lateness": BURST_RUNS,
             "pipeline": PIPELINE_RUNS,
@@ -263,6 +267,8 @@ async def main() -> None:
         "intake_api_rate_per_s": intake_assets.FIXED_RATE_PER_S,
         "intake_api_p50_ms": spread([q["api_p50_ms"] for q in queries]),
         "intake_api_p99_ms": spread([q["api_p99_ms"] for q in queries]),
+        "funds_payouts_per_s": spread([f["payouts_per_s"] for f in payouts]),
+        "funds_payouts_per_run": funds.PAYOUTS,
         # The same filings on a Redis with its AOF fsynced before each answer ("always",
         # what make run and the docs choose) and once a second ("everysec").
         **{
@@ -275,6 +281,7 @@ async def main() -> None:
             for name in queries[0]
             if name.startswith("peak_rss_mb.")
         }
+        | {"funds (payouts run)": max(f["peak_rss_mb"] for f in payouts)}
         | {"simulator (every service in one process)": intake_assets.peak_rss_mb()},
         "pipeline_events_per_s": spread([f["events_per_s"] for f in flows]),
         "pipeline_events_per_run": statistics.median(f["events"] for f in flows),
@@ -310,6 +317,7 @@ async def main() -> None:
         "query_all_channels_p99_ms",
         "intake_api_p50_ms",
         "intake_api_p99_ms",
+        "funds_payouts_per_s",
         "intake_api_p50_ms_fsync_always",
         "intake_api_p99_ms_fsync_always",
         "intake_api_p50_ms_fsync_everysec",

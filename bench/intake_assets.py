@@ -9,6 +9,9 @@ bench's Kafka and Redis, with the agency gateway answering after a fixed latency
 * ``intake_api_p50_ms`` / ``_p99_ms``: at that fixed rate, how long ``POST /v1/cases``
   takes to answer;
 * the peak resident memory (VmHWM) of each service process at the end of that run.
+
+The funds service runs among them (it opens an account for every case filed and follows
+the assets found); ``bench/funds.py`` loads it with payouts on the same platform.
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ class Platform:
     prefix: str
     bootstrap: str
     processes: dict[str, subprocess.Popen[bytes]]
+    funds_url: str = ""
 
     def peak_rss_mb(self) -> dict[str, float]:
         """Each service process's peak resident memory so far."""
@@ -60,7 +64,7 @@ class Platform:
 
 SERVICES = (
     "agency_gateway", "intake", "asset_control", "command", "deadlines", "entrustment",
-    "dispute_coordinator",
+    "dispute_coordinator", "funds",
 )  # fmt: skip
 
 
@@ -96,10 +100,11 @@ async def platform(bootstrap: str, redis_url: str) -> AsyncIterator[Platform]:
         "ZHIXING_AGENCY_GATEWAY_LATENCY_MS": str(GATEWAY_LATENCY_MS),
         "ZHIXING_AGENCY_TARGET": f"127.0.0.1:{gateway}",
         "ZHIXING_AGENCY_POLL_INTERVAL_S": "0.02",
+        "ZHIXING_FUNDS_TRANSFER_TARGET": f"127.0.0.1:{gateway}",
     }
     # The rest of the platform runs behind them too, so that every service's memory is
     # measured under the same load (the command service reads every event).
-    for name in ("command", "deadlines", "entrustment", "dispute_coordinator"):
+    for name in ("command", "deadlines", "entrustment", "dispute_coordinator", "funds"):
         env[f"ZHIXING_{name.upper()}_HTTP_PORT"] = str(free_port())
         env[f"ZHIXING_{name.upper()}_GRPC_PORT"] = str(free_port())
     processes = {
@@ -120,7 +125,8 @@ async def platform(bootstrap: str, redis_url: str) -> AsyncIterator[Platform]:
                     raise RuntimeError("intake did not become healthy")
                 await asyncio.sleep(0.2)
         await asyncio.sleep(3)  # consumers join their groups
-        yield Platform(url, prefix, bootstrap, processes)
+        funds_url = f"http://127.0.0.1:{env['ZHIXING_FUNDS_HTTP_PORT']}"
+        yield Platform(url, prefix, bootstrap, processes, funds_url)
     finally:
         for process in processes.values():
             process.send_signal(signal.SIGTERM)
@@ -153,11 +159,11 @@ def body(n: int) -> dict[str, object]:
     }
 
 
-def headers() -> dict[str, str]:
+def headers(role: Role = Role.CLERK, subject: str = "bench") -> dict[str, str]:
     tokens = TokenAuthority(
         AuthSettings(secret=SECRET, service_secret=SERVICE_SECRET, env="test"), SystemClock()
     )
-    token = tokens.issue(subject="bench", court_code="苏1283", role=Role.CLERK)
+    token = tokens.issue(subject=subject, court_code="苏1283", role=role)
     return {"Authorization": f"Bearer {token}"}
 
 
