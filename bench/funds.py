@@ -31,7 +31,7 @@ from zhixing.settings import PlatformSettings
 
 PAYOUTS = int(os.environ.get("ZHIXING_BENCH_PAYOUTS", 1000))
 CONCURRENCY = 32
-ACCOUNT_WAIT_S = 300.0  # consumers may join their groups slowly on a loaded machine
+ACCOUNT_WAIT_S = 120.0
 
 T = TypeVar("T")
 
