@@ -151,7 +151,10 @@ class Platform:
         env["ZHIXING_KAFKA_BOOTSTRAP_SERVERS"] = self.kafka.bootstrap_servers
         env["ZHIXING_REDIS_URL"] = self.redis.url
         gateway = next(s for s in SERVICES if s.name == "agency_gateway")
-        env.setdefault("ZHIXING_AGENCY_TARGET", f"127.0.0.1:{_port(gateway, 'grpc', 50060)}")
+        gateway_target = f"127.0.0.1:{_port(gateway, 'grpc', 50060)}"
+        env.setdefault("ZHIXING_AGENCY_TARGET", gateway_target)
+        # The banks' deduction systems (扣划) are stood in for by the same gateway.
+        env.setdefault("ZHIXING_FUNDS_TRANSFER_TARGET", gateway_target)
         env.setdefault("ZHIXING_AUDIT_SIGNING_KEY_FILE", str(SIGNING_KEY))
         # The stand-in keeps what it accepted across restarts, as the outside systems do.
         env.setdefault("ZHIXING_AGENCY_GATEWAY_JOURNAL", str(DATA / "agency_gateway.jsonl"))

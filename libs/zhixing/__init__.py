@@ -26,6 +26,7 @@ __all__ = [
     "known_cases",  # the cases a service knows, and the host of case-aware services
     "logs",  # structured logs
     "merkle",  # RFC 6962 Merkle trees and proofs
+    "money",  # sums of fen in Redis counters that cannot overflow
     "outbox",  # events staged with the state change that records them
     "paths",  # where the repository's shipped files are
     "periods",  # counting statutory periods (期间)

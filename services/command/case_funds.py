@@ -24,8 +24,8 @@ from dataclasses import dataclass
 import redis.asyncio as aioredis
 from google.protobuf.message import Message
 
-from services.command.money import add_fen, fen_of
 from zhixing.events import Event
+from zhixing.money import add_fen, fen_of
 from zhixing.projection import Transaction
 from zhixing.state import KeySpace, read_hashes, text_hash
 from zhixing.v1 import funds_events_pb2 as pb

@@ -47,10 +47,10 @@ import redis.asyncio as aioredis
 from google.protobuf.message import Message
 from redis.asyncio.client import Pipeline
 
-from services.command.money import add_fen, fen_of
 from services.command.payouts import Known, PayoutJudge
 from zhixing.courts import CourtDirectory
 from zhixing.events import Event
+from zhixing.money import add_fen, fen_of
 from zhixing.projection import Transaction
 from zhixing.state import KeySpace, read_hashes, text_hash
 from zhixing.v1 import asset_events_pb2, case_events_pb2, command_events_pb2, deadline_events_pb2

@@ -98,8 +98,9 @@ class MoneyIn(FundsHandler):
         self, *, identity: Identity, account_number: str, bank_reference: str, amount: int,
         payer: str, arrived_on: dt.date | None,
     ) -> tuple[Record, Record, bool]:  # fmt: skip
-        """Finance records a credit to a case's account: (case, payment, new?)."""
-        require_role(identity, Role.FINANCE, Role.SERVICE)
+        """Finance of the court handling the case records a credit to its account (from the
+        bank statement): (case, payment, new?)."""
+        require_role(identity, Role.FINANCE)
         if arrived_on is not None and arrived_on > china_today(self.ctx.clock):
             raise Invalid("a receipt cannot be dated in the future", loc=("body", "arrived_on"))
         # An account of a case outside the caller's jurisdiction reads as no case's: the

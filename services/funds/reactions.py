@@ -3,9 +3,10 @@
 - Case events: a filed case gets its account (from ``CaseFiled``); the handling officer is
   noted (he may not approve the case's payouts); a case moved by a command action keeps its
   account and money (``CaseHandlingCourtChanged``).
-- Asset events: what was found and controlled, and by whom (deductions are checked against
-  it, payouts against who controlled the money's asset); a sale concluded, or the debtor's
-  own sale, brings its proceeds into the case's account.
+- Asset events: what was found and controlled, and by whom, and controls released or
+  lapsed (deductions are checked against it, payouts against who controlled the money's
+  asset); a sale concluded, or the debtor's own sale, brings its proceeds into the case's
+  account.
 
 Each reaction runs its own idempotent transaction, in the order of its topic, so facts about
 an asset are kept before its sale's proceeds are recorded.
@@ -72,6 +73,9 @@ class AssetFacts:
                     measure=payload.measure, amount_fen=payload.amount_fen,
                     controlled_by=payload.controlled_by,
                 ))  # fmt: skip
+            elif isinstance(payload, assets.ControlReleased | assets.ControlLapsed):
+                # Money no longer frozen cannot be deducted.
+                await records.keep_asset(payload.asset_id, {"measure": "released"})
             elif isinstance(payload, assets.SaleCompleted):
                 await self.funds.money_in.record_proceeds(
                     payload.case_id, payload.asset_id, payload.proceeds_fen,

@@ -9,7 +9,8 @@ Records (under ``funds:``):
 - ``bank-ref:<reference>``: the payment a bank reference was recorded as (a transfer
   reported twice is one receipt);
 - ``totals:<code>``: a court's running sums (received, paid, lodged), changed with every
-  act, which reconciliation checks against the sum of the court's cases;
+  act, which reconciliation checks against the sum of the court's cases (each sum in two
+  counters, ``zhixing.money``, so no court's years of money overflow a Redis integer);
 - ``asset:<asset id>``: what asset control published about an asset (its case, key, kind,
   the amount controlled and who controlled it);
 - ``deduction:<id>``: the case a deduction belongs to (the outside systems answer by its
@@ -29,6 +30,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
 
 from zhixing.errors import NotFound
+from zhixing.money import add_fen, fen_of
 from zhixing.records import IndexedRecords
 from zhixing.state import KeySpace, as_text, text_hash, transact
 
@@ -83,7 +85,7 @@ class FundsRecords(IndexedRecords):
 
     async def court_totals(self, court: str) -> dict[str, int]:
         raw = text_hash(await self.redis.hgetall(self.totals_key(court)))
-        return {name: int(raw.get(name, 0)) for name in COUNTERS}
+        return {name: fen_of(raw, name) for name in COUNTERS}
 
     async def due_deductions(self, now_ms: int, limit: int) -> list[tuple[str, str]]:
         """(case id, deduction id) of the deductions due by ``now_ms``."""
@@ -102,7 +104,7 @@ class FundsRecords(IndexedRecords):
     def count(self, pipe: Pipeline, court: str, counter: str, amount: int) -> None:
         """Add ``amount`` to the case's court's running sum (the case's own counter is in
         its record)."""
-        pipe.hincrby(self.totals_key(court), counter, amount)
+        add_fen(pipe, self.totals_key(court), counter, amount)
 
     def move(self, pipe: Pipeline, record: Record, from_court: str, to_court: str) -> None:
         pipe.srem(self.index_key(from_court), record["case_id"])
@@ -110,8 +112,8 @@ class FundsRecords(IndexedRecords):
         for counter in COUNTERS:
             amount = int(record["counters"][counter])
             if amount:
-                pipe.hincrby(self.totals_key(from_court), counter, -amount)
-                pipe.hincrby(self.totals_key(to_court), counter, amount)
+                add_fen(pipe, self.totals_key(from_court), counter, -amount)
+                add_fen(pipe, self.totals_key(to_court), counter, amount)
 
     def remember_reference(
         self, pipe: Pipeline, reference: str, case_id: str, payment_id: str

@@ -412,3 +412,39 @@ def test_an_account_paid_into_has_digits() -> None:
         with pytest.raises(ValidationError, match="to_account"):
             PayoutIn(amount_fen=1, to_account=account, bank_reference="OUT-1")
     assert AccountChangeIn(new_account="6217-0000 1111", reason="x").new_account == "6217-0000 1111"
+
+
+async def test_a_freeze_released_or_lapsed_can_no_longer_be_deducted() -> None:
+    from google.protobuf.message import Message
+
+    from services.funds.reactions import AssetFacts
+    from tests.factories import ACTOR
+    from zhixing.events import Event, new_event
+    from zhixing.projection import Transaction
+    from zhixing.v1 import asset_events_pb2 as assets
+
+    funds = await funds_with_case()
+    clock = SimulatedClock(START)
+    facts = AssetFacts(funds)
+    controlled = assets.AssetControlled(
+        asset_id="asset-1", case_id="case-1", measure="freeze", amount_fen=5_000,
+        controlled_by=CONTROLLER.subject, asset_key="bank:1",
+    )  # fmt: skip
+    found = assets.AssetFound(asset_id="asset-1", case_id="case-1", kind="bank_deposit",
+                              asset_key="bank:1")  # fmt: skip
+    released = assets.ControlReleased(asset_id="asset-1", case_id="case-1", reason="已履行")
+    events: list[Event[Message]] = [
+        new_event(p, aggregate_id="asset-1", court_code=COURT, actor=ACTOR, clock=clock)
+        for p in (found, controlled, released)
+    ]
+    async with funds.records.redis.pipeline(transaction=True) as pipe:
+        await facts(events[:2], Transaction(funds.records.redis, pipe, funds.records.keys))
+    deduction = await funds.money_in.request_deduction(
+        "case-1", identity=OFFICER, asset_id="asset-1", amount=1_000
+    )
+    assert deduction["status"] == "requested"
+    async with funds.records.redis.pipeline(transaction=True) as pipe:
+        await facts(events[2:], Transaction(funds.records.redis, pipe, funds.records.keys))
+    with pytest.raises(Conflict, match="not frozen money"):
+        await funds.money_in.request_deduction("case-1", identity=OFFICER, asset_id="asset-1",
+                                               amount=1_000)  # fmt: skip

@@ -17,6 +17,8 @@ from collections.abc import Mapping
 
 from redis.asyncio.client import Pipeline
 
+__all__ = ["SPLIT_FEN", "add_fen", "fen_of"]
+
 SPLIT_FEN = 10**9
 
 
