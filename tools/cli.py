@@ -443,7 +443,7 @@ def simulate(
     clock, with a Kafka and Redis of its own; print what happened and how fast."""
     from rich.table import Table
 
-    from tools.simulator import WorkloadSettings, simulate_locally
+    from tools.simulator import FundsUnbalanced, WorkloadSettings, simulate_locally
     from zhixing.logs import configure_logging
     from zhixing.service import run_async
     from zhixing.settings import PlatformSettings
@@ -465,6 +465,9 @@ def simulate(
     except (ValueError, UnknownCourtCode) as exc:
         err.print(f"error: {exc}")
         raise typer.Exit(2) from None
+    except FundsUnbalanced as exc:
+        err.print(f"error: {exc}")
+        raise typer.Exit(1) from None
     summary = report.as_json()
     table = Table(title=f"{jurisdiction}: {report.days} simulated days")
     table.add_column("figure")
@@ -476,6 +479,8 @@ def simulate(
     for refusal, count in sorted(report.refused.items()):
         table.add_row(f"refused {refusal}", str(count))
     for name, value in report.figures["rates"].items():
-        if name != "notes":
-            table.add_row(name, str(value))
+        table.add_row(name, str(value))
+    for part, fen in report.money.items():
+        table.add_row(f"funds {part}", f"{fen:,}")
+    table.add_row("funds balance (every court)", "yes" if report.balances else "no")
     Console(width=100).print(table)
