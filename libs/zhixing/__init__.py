@@ -30,6 +30,7 @@ __all__ = [
     "outbox",  # events staged with the state change that records them
     "paths",  # where the repository's shipped files are
     "periods",  # counting statutory periods (期间)
+    "polling",  # background workers that poll (the agency and deduction workers)
     "projection",  # what a consumer feeds: handlers on a batch transaction
     "publisher",  # publishing events to Kafka
     "records",  # JSON records with their history

@@ -6,54 +6,37 @@ not spun on."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 import structlog
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from services.asset_control.agency import AgencyClient, AgencySettings, AgencyUnavailable
 from services.asset_control.handlers import AssetControl
+from zhixing.polling import PollingWorker
 from zhixing.v1.agency_gateway_pb2 import SubmitQueryRequest
 
 log = structlog.get_logger(__name__)
 
 
-class AgencyWorker:
+class AgencyWorker(PollingWorker):
+    name = "agency"
+
     def __init__(self, control: AssetControl, client: AgencyClient, settings: AgencySettings):
+        super().__init__(settings.poll_interval_s)
         self.control = control
         self.client = client
         self.settings = settings
-        self._stopping = asyncio.Event()
         self._in_flight = asyncio.Semaphore(settings.max_in_flight)
 
-    def stop(self) -> None:
-        self._stopping.set()
-
-    async def run(self) -> None:
+    async def starting(self) -> None:
         try:
-            try:
-                outstanding = await self.control.query.ask_again_for_outstanding()
-                if outstanding:
-                    log.info("asking again for what was outstanding", requests=outstanding)
-            except Exception:  # the regular rounds resubmit at the feedback timeout anyway
-                log.exception("could not ask again for outstanding requests")
-            while not self._stopping.is_set():
-                try:
-                    worked = await self.step()
-                except (RedisConnectionError, RedisTimeoutError) as exc:
-                    log.warning("agency worker waiting for Redis", error=str(exc))
-                    worked = 0
-                except Exception:  # a broken round must not stop the worker
-                    log.exception("agency worker round failed")
-                    worked = 0
-                if not worked:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(
-                            self._stopping.wait(), timeout=self.settings.poll_interval_s
-                        )
-        finally:
-            await self.client.close()
+            outstanding = await self.control.query.ask_again_for_outstanding()
+            if outstanding:
+                log.info("asking again for what was outstanding", requests=outstanding)
+        except Exception:  # the regular rounds resubmit at the feedback timeout anyway
+            log.exception("could not ask again for outstanding requests")
+
+    async def close(self) -> None:
+        await self.client.close()
 
     async def step(self) -> int:
         """One round: submit what is due, apply the feedback that is ready."""

@@ -12,8 +12,6 @@ extends an earlier one). Its records are kept by ``repository.NotaryRecords``.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,6 +28,7 @@ from zhixing.courts import SUPREME_COURT
 from zhixing.errors import Conflict, NotFound
 from zhixing.events import Event
 from zhixing.merkle import Frontier, consistency_proof, inclusion_proof, root_of
+from zhixing.polling import PollingWorker
 from zhixing.projection import Transaction
 from zhixing.service import ServiceContext
 from zhixing.v1 import audit_events_pb2, envelope_pb2
@@ -178,25 +177,19 @@ class Notary:
         }  # fmt: skip
 
 
-class CheckpointLoop:
-    """Signs checkpoints as the chain grows; the pause between looks is wall-clock time."""
+class CheckpointLoop(PollingWorker):
+    """Signs checkpoints as the chain grows, one look per ``poll_interval_s`` (wall-clock
+    time), whatever the last look signed."""
+
+    name = "checkpoints"
 
     def __init__(self, notary: Notary) -> None:
+        super().__init__(notary.settings.poll_interval_s)
         self.notary = notary
-        self.settings = notary.settings
-        self._stopping = asyncio.Event()
 
-    def stop(self) -> None:
-        self._stopping.set()
-
-    async def run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                await self.notary.checkpoint()
-            except Exception as exc:  # a transient Redis failure must not stop signing
-                log.warning("checkpoint failed; trying again", error=str(exc))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self.settings.poll_interval_s)
+    async def step(self) -> int:
+        await self.notary.checkpoint()
+        return 0  # rest a whole interval between looks
 
 
 def signing_key(settings: NotarySettings) -> Ed25519PrivateKey:

@@ -1,53 +1,32 @@
 """The deduction worker: sends due deductions (扣划) to the outside systems and applies
 their answers. A deduction with no answer is sent again (same id: the systems take it
 once) after ``answer_timeout_s`` on the injected clock, and reported failed after
-``max_attempts`` sends; the pause between empty rounds is wall-clock time."""
+``max_attempts`` sends (the loop itself: ``zhixing.polling``)."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-
 import structlog
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from services.funds.handlers import Funds
 from services.funds.transfers import TransferClient, TransferSettings, TransferUnavailable
+from zhixing.polling import PollingWorker
 
 log = structlog.get_logger(__name__)
 
 BATCH = 100
 
 
-class DeductionWorker:
+class DeductionWorker(PollingWorker):
+    name = "deductions"
+
     def __init__(self, funds: Funds, client: TransferClient, settings: TransferSettings) -> None:
+        super().__init__(settings.poll_interval_s)
         self.funds = funds
         self.client = client
         self.settings = settings
-        self._stopping = asyncio.Event()
 
-    def stop(self) -> None:
-        self._stopping.set()
-
-    async def run(self) -> None:
-        try:
-            while not self._stopping.is_set():
-                try:
-                    worked = await self.step()
-                except (RedisConnectionError, RedisTimeoutError) as exc:
-                    log.warning("deduction worker waiting for Redis", error=str(exc))
-                    worked = 0
-                except Exception:  # a broken round must not stop the worker
-                    log.exception("deduction worker round failed")
-                    worked = 0
-                if not worked:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(
-                            self._stopping.wait(), timeout=self.settings.poll_interval_s
-                        )
-        finally:
-            await self.client.close()
+    async def close(self) -> None:
+        await self.client.close()
 
     async def step(self) -> int:
         return await self.submit_due() + await self.apply_answers()
