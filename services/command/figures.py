@@ -34,7 +34,7 @@ court that was responsible then; a clock that moves with its case (ClockMoved) c
 running at its new court (clocks running = opened + moved in - moved out - cleared).
 
 Sums of money (claimed, paid) are kept so that no court's total can overflow a Redis
-counter (``services.command.money``); the rates are computed from the exact sums.
+counter (``zhixing.money``); the rates are computed from the exact sums.
 """
 
 from __future__ import annotations
