@@ -62,7 +62,7 @@ COUNTERS = (
     "commands_received", "commands_acknowledged", "payouts", "payouts_judged",
     "payouts_in_time",
 )  # fmt: skip
-SUMS = ("claimed_fen", "paid_fen")  # money, whole fen (services.command.money)
+SUMS = ("claimed_fen", "paid_fen")  # money, whole fen (zhixing.money)
 
 # What each figure means, in short (the full definitions: this module's docstring); the
 # dashboard shows them beside the figures.
