@@ -116,7 +116,9 @@ def _advance(client: httpx.Client, tokens: TokenAuthority, court: str, case_id: 
             response.raise_for_status()
 
 
-def load_demo_funds(funds_url: str, tokens: TokenAuthority, case_ids: list[str]) -> int:
+def load_demo_funds(
+    funds_url: str, tokens: TokenAuthority, case_ids: list[str], wait_s: float = 30.0
+) -> int:
     """Money in some demo cases (案款): the debtor pays part of the claim into the case's
     account; for each court's first case the officer notifies finance and finance pays the
     applicant, the second's payment waits for its notice (its clock runs). Idempotent:
@@ -124,6 +126,7 @@ def load_demo_funds(funds_url: str, tokens: TokenAuthority, case_ids: list[str])
     the receipts recorded; a case whose account the funds service has not opened within
     ``wait_s`` is left without money."""
     recorded = 0
+    deadline = time.monotonic() + wait_s  # one wait for all: the accounts open together
     with httpx.Client(base_url=funds_url, timeout=10) as client:
         for case_id, (key, body) in zip(case_ids, demo_filings(), strict=True):
             if not key.endswith(("-1", "-2")):
@@ -135,7 +138,7 @@ def load_demo_funds(funds_url: str, tokens: TokenAuthority, case_ids: list[str])
                 token = tokens.issue(subject=subject, court_code=court, role=role)
                 return {"Authorization": f"Bearer {token}"}
 
-            ledger = _ledger(client, case_id, headers(Role.OFFICER))
+            ledger = _ledger(client, case_id, headers(Role.OFFICER), deadline)
             if ledger is None:
                 continue
             claim = int(str(body["claim_amount_fen"]))
@@ -166,15 +169,15 @@ def load_demo_funds(funds_url: str, tokens: TokenAuthority, case_ids: list[str])
 
 
 def _ledger(
-    client: httpx.Client, case_id: str, headers: dict[str, str], wait_s: float = 30.0
+    client: httpx.Client, case_id: str, headers: dict[str, str], deadline: float
 ) -> dict[str, object] | None:
     """The case's funds once the funds service has opened its account (from the filing
-    event, a moment after intake answered)."""
-    deadline = time.monotonic() + wait_s
-    while time.monotonic() < deadline:
+    event, a moment after intake answered), asked at least once, until ``deadline``."""
+    while True:
         response = client.get(f"/v1/cases/{case_id}/funds", headers=headers)
         if response.status_code == 200:
             ledger: dict[str, object] = response.json()
             return ledger
+        if time.monotonic() >= deadline:
+            return None
         time.sleep(0.5)
-    return None

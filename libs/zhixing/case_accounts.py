@@ -19,7 +19,12 @@ from stdnum import luhn
 
 from zhixing.courts import PROVINCE_ABBREVIATIONS, SUPREME_COURT
 
-__all__ = ["CASE_TYPE_CODES", "case_account_number", "is_case_account_number"]
+__all__ = [
+    "CASE_TYPE_CODES",
+    "account_of_case_number",
+    "case_account_number",
+    "is_case_account_number",
+]
 
 CASE_TYPE_CODES = ("执", "执恢", "执保", "执异", "执复", "执监", "执协", "执请")
 """The case type codes (法〔2015〕137号) in the order that numbers them in an account."""
@@ -56,3 +61,18 @@ def case_account_number(court_code: str, year: int, type_code: str, sequence: in
 def is_case_account_number(text: str) -> bool:
     """Has the shape of a case account number and a valid check digit."""
     return bool(_ACCOUNT.match(text)) and luhn.is_valid(text)
+
+
+def account_of_case_number(case_number: str, court_code: str, type_code: str) -> str | None:
+    """The account of a case known by its number (``（2026）苏1283执13号``), for events
+    recorded before the account was stated on them; None if the number is not of that court
+    and type."""
+    match = re.fullmatch(
+        rf"（(\d{{4}})）{re.escape(court_code)}{re.escape(type_code)}(\d+)号", case_number
+    )
+    if match is None:
+        return None
+    try:
+        return case_account_number(court_code, int(match[1]), type_code, int(match[2]))
+    except ValueError:
+        return None

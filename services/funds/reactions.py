@@ -21,6 +21,7 @@ from google.protobuf.message import Message
 
 from services.funds.handlers import Funds
 from services.funds.money_in import asset_facts
+from zhixing.case_accounts import account_of_case_number
 from zhixing.events import Event
 from zhixing.funds import Source
 from zhixing.projection import Transaction
@@ -38,12 +39,16 @@ class CaseFacts:
         for event in events:
             payload = event.payload
             if isinstance(payload, cases.CaseFiled):
-                if not payload.case_account:
-                    log.warning("case filed without its account", case_id=payload.case_id)
+                # Filings recorded before the account was stated on them: from the number.
+                account = payload.case_account or account_of_case_number(
+                    payload.case_number, payload.court_code, payload.case_type_code
+                )
+                if not account:
+                    log.warning("case filed without an account", case_id=payload.case_id)
                     continue
                 await self.accounts.open_account(
                     case_id=payload.case_id, case_number=payload.case_number,
-                    court_code=event.envelope.court_code, account_number=payload.case_account,
+                    court_code=event.envelope.court_code, account_number=account,
                     receiving_account=payload.receiving_account,
                     claim_fen=payload.claim_amount_fen,
                 )  # fmt: skip

@@ -448,3 +448,28 @@ async def test_a_freeze_released_or_lapsed_can_no_longer_be_deducted() -> None:
     with pytest.raises(Conflict, match="not frozen money"):
         await funds.money_in.request_deduction("case-1", identity=OFFICER, asset_id="asset-1",
                                                amount=1_000)  # fmt: skip
+
+
+async def test_a_filing_recorded_before_accounts_were_stated_gets_its_account_from_its_number() -> (
+    None
+):
+    from google.protobuf.message import Message
+
+    from services.funds.reactions import CaseFacts
+    from tests.factories import ACTOR
+    from zhixing.events import Event, new_event
+    from zhixing.projection import Transaction
+    from zhixing.v1 import case_events_pb2 as cases
+
+    ctx = in_memory_context("funds", SimulatedClock(START))
+    funds = Funds(ctx, FundsRecords(ctx.redis, ctx.keys))
+    filed = cases.CaseFiled(case_id="old-1", court_code=COURT, case_type_code="执",
+                            case_number="（2026）苏1283执7号", claim_amount_fen=100)  # fmt: skip
+    events: list[Event[Message]] = [
+        new_event(
+            filed, aggregate_id="old-1", court_code=COURT, actor=ACTOR, clock=SimulatedClock(START)
+        )
+    ]
+    async with ctx.redis.pipeline(transaction=True) as pipe:
+        await CaseFacts(funds)(events, Transaction(ctx.redis, pipe, ctx.keys))
+    assert await funds.records.case_of_account(ACCOUNT) == "old-1"
