@@ -23,6 +23,7 @@ __all__ = [
     "errors",  # refusals of a command
     "events",  # event envelopes and their registry
     "funds",  # the vocabulary of case funds (案款): sources, holds, legal reasons
+    "gateway_client",  # a client of the outside systems' gateway (queries, controls, transfers)
     "known_cases",  # the cases a service knows, and the host of case-aware services
     "logs",  # structured logs
     "merkle",  # RFC 6962 Merkle trees and proofs

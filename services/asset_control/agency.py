@@ -7,20 +7,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-import grpc
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from zhixing.auth import ServiceCredential
+from zhixing.gateway_client import GatewayClient, GatewayUnavailable
 from zhixing.v1 import agency_gateway_pb2 as pb
-from zhixing.v1 import agency_gateway_pb2_grpc
 
 FEEDBACK_KINDS = ("query", "control")
 """The kinds of request asset control submits, whose feedback it fetches."""
 
 
-class AgencyUnavailable(Exception):
-    """The call did not get an answer (timeout, connection refused, server error)."""
+AgencyUnavailable = GatewayUnavailable
+"""The call did not get an answer (timeout, connection refused, server error)."""
 
 
 class AgencyClient(Protocol):
@@ -65,47 +64,11 @@ class AgencySettings(BaseSettings):
         return float(min(self.backoff_max_s, self.backoff_base_s * 2 ** max(0, attempts - 1)))
 
 
-class GrpcAgencyClient:
+class GrpcAgencyClient(GatewayClient):
+    """The agency gateway over gRPC (``zhixing.gateway_client``), fetching only the answers
+    to asset control's own requests: the worker acknowledges every feedback it fetched, an
+    unknown one too, so a transfer's answer fetched here would be lost to the funds service
+    that asked for it."""
+
     def __init__(self, settings: AgencySettings, credential: ServiceCredential) -> None:
-        self._settings = settings
-        self._credential = credential
-        self._channel = grpc.aio.insecure_channel(settings.target)
-        self._stub = agency_gateway_pb2_grpc.AgencyGatewayServiceStub(self._channel)
-
-    def _call(self) -> dict[str, object]:
-        """Deadline and credential of one call."""
-        return {"timeout": self._settings.call_timeout_s, "metadata": self._credential.metadata()}
-
-    async def submit_query(self, request: pb.SubmitQueryRequest) -> None:
-        try:
-            await self._stub.SubmitQuery(request, **self._call())
-        except grpc.aio.AioRpcError as exc:
-            raise AgencyUnavailable(f"{exc.code().name}: {exc.details()}") from None
-
-    async def submit_control(self, request: pb.SubmitControlRequest) -> None:
-        try:
-            await self._stub.SubmitControl(request, **self._call())
-        except grpc.aio.AioRpcError as exc:
-            raise AgencyUnavailable(f"{exc.code().name}: {exc.details()}") from None
-
-    async def fetch_feedback(self, max_items: int) -> Sequence[pb.Feedback]:
-        # Only the answers to asset control's own requests: the worker acknowledges every
-        # feedback it fetched, an unknown one too, so a transfer's answer fetched here would
-        # be lost to the funds service that asked for it.
-        fetch = pb.FetchFeedbackRequest(max=max_items, kinds=list(FEEDBACK_KINDS))
-        try:
-            reply = await self._stub.FetchFeedback(fetch, **self._call())
-        except grpc.aio.AioRpcError as exc:
-            raise AgencyUnavailable(f"{exc.code().name}: {exc.details()}") from None
-        return list(reply.feedback)
-
-    async def ack_feedback(self, feedback_ids: Sequence[str]) -> None:
-        try:
-            await self._stub.AckFeedback(
-                pb.AckFeedbackRequest(feedback_ids=list(feedback_ids)), **self._call()
-            )
-        except grpc.aio.AioRpcError as exc:
-            raise AgencyUnavailable(f"{exc.code().name}: {exc.details()}") from None
-
-    async def close(self) -> None:
-        await self._channel.close(grace=None)
+        super().__init__(settings.target, settings.call_timeout_s, credential, FEEDBACK_KINDS)

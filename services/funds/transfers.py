@@ -7,20 +7,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-import grpc
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from zhixing.auth import ServiceCredential
+from zhixing.gateway_client import GatewayClient, GatewayUnavailable
 from zhixing.v1 import agency_gateway_pb2 as pb
-from zhixing.v1 import agency_gateway_pb2_grpc
 
 TRANSFER = "transfer"
 """The kind of request whose feedback this service fetches (asset control fetches its own)."""
 
 
-class TransferUnavailable(Exception):
-    """The call got no answer (timeout, connection refused, server error)."""
+TransferUnavailable = GatewayUnavailable
+"""The call got no answer (timeout, connection refused, server error)."""
 
 
 class TransferClient(Protocol):
@@ -51,38 +50,9 @@ class TransferSettings(BaseSettings):
     )
 
 
-class GrpcTransferClient:
+class GrpcTransferClient(GatewayClient):
+    """The agency gateway over gRPC (``zhixing.gateway_client``), fetching the answers to
+    transfers only."""
+
     def __init__(self, settings: TransferSettings, credential: ServiceCredential) -> None:
-        self._settings = settings
-        self._credential = credential
-        self._channel = grpc.aio.insecure_channel(settings.target)
-        self._stub = agency_gateway_pb2_grpc.AgencyGatewayServiceStub(self._channel)
-
-    def _call(self) -> dict[str, object]:
-        return {"timeout": self._settings.call_timeout_s, "metadata": self._credential.metadata()}
-
-    async def submit_transfer(self, request: pb.SubmitTransferRequest) -> None:
-        try:
-            await self._stub.SubmitTransfer(request, **self._call())
-        except grpc.aio.AioRpcError as exc:
-            raise TransferUnavailable(f"{exc.code().name}: {exc.details()}") from None
-
-    async def fetch_feedback(self, max_items: int) -> Sequence[pb.Feedback]:
-        try:
-            reply = await self._stub.FetchFeedback(
-                pb.FetchFeedbackRequest(max=max_items, kinds=[TRANSFER]), **self._call()
-            )
-        except grpc.aio.AioRpcError as exc:
-            raise TransferUnavailable(f"{exc.code().name}: {exc.details()}") from None
-        return list(reply.feedback)
-
-    async def ack_feedback(self, feedback_ids: Sequence[str]) -> None:
-        try:
-            await self._stub.AckFeedback(
-                pb.AckFeedbackRequest(feedback_ids=list(feedback_ids)), **self._call()
-            )
-        except grpc.aio.AioRpcError as exc:
-            raise TransferUnavailable(f"{exc.code().name}: {exc.details()}") from None
-
-    async def close(self) -> None:
-        await self._channel.close(grace=None)
+        super().__init__(settings.target, settings.call_timeout_s, credential, [TRANSFER])

@@ -1,0 +1,68 @@
+"""A client of the outside systems' gateway (总对总/点对点 queries and controls, banks'
+deductions), as the agency gateway stand-in answers them: submissions with a caller-fixed
+request id, and feedback fetched (only the kinds this caller asked for) and acknowledged.
+Asset control and the funds service each wrap it behind their own interface; a real
+connector implements those interfaces instead."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+import grpc
+
+from zhixing.auth import ServiceCredential
+from zhixing.v1 import agency_gateway_pb2 as pb
+from zhixing.v1 import agency_gateway_pb2_grpc
+
+__all__ = ["GatewayClient", "GatewayUnavailable"]
+
+R = TypeVar("R")
+
+
+class GatewayUnavailable(Exception):
+    """The call did not get an answer (timeout, connection refused, server error)."""
+
+
+class GatewayClient:
+    def __init__(
+        self, target: str, call_timeout_s: float, credential: ServiceCredential,
+        kinds: Sequence[str],
+    ) -> None:  # fmt: skip
+        self._call_timeout_s = call_timeout_s
+        self._credential = credential
+        self._kinds = list(kinds)
+        self._channel = grpc.aio.insecure_channel(target)
+        self._stub = agency_gateway_pb2_grpc.AgencyGatewayServiceStub(self._channel)
+
+    async def _unary(self, call: Callable[..., Awaitable[R]], request: Any) -> R:
+        """One call with its deadline and credential; no answer is ``GatewayUnavailable``."""
+        try:
+            return await call(
+                request, timeout=self._call_timeout_s, metadata=self._credential.metadata()
+            )
+        except grpc.aio.AioRpcError as exc:
+            raise GatewayUnavailable(f"{exc.code().name}: {exc.details()}") from None
+
+    async def submit_query(self, request: pb.SubmitQueryRequest) -> None:
+        await self._unary(self._stub.SubmitQuery, request)
+
+    async def submit_control(self, request: pb.SubmitControlRequest) -> None:
+        await self._unary(self._stub.SubmitControl, request)
+
+    async def submit_transfer(self, request: pb.SubmitTransferRequest) -> None:
+        await self._unary(self._stub.SubmitTransfer, request)
+
+    async def fetch_feedback(self, max_items: int) -> Sequence[pb.Feedback]:
+        """Ready feedback of this caller's kinds of request only (another caller's is never
+        taken, so never acknowledged here)."""
+        request = pb.FetchFeedbackRequest(max=max_items, kinds=self._kinds)
+        reply = await self._unary(self._stub.FetchFeedback, request)
+        return list(reply.feedback)
+
+    async def ack_feedback(self, feedback_ids: Sequence[str]) -> None:
+        request = pb.AckFeedbackRequest(feedback_ids=list(feedback_ids))
+        await self._unary(self._stub.AckFeedback, request)
+
+    async def close(self) -> None:
+        await self._channel.close(grace=None)
