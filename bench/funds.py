@@ -14,16 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import os
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
 
 from bench import intake_assets
-from tools.devinfra import LocalKafka, LocalRedis, free_port
+from tools.devinfra import throwaway_infrastructure
 from zhixing.auth import Role
 from zhixing.logs import configure_logging
 from zhixing.service import run_async
@@ -119,18 +117,8 @@ async def payouts_per_s(bootstrap: str, redis_url: str) -> dict[str, float]:
 
 async def main() -> None:
     configure_logging("bench", PlatformSettings(log_level="WARNING", log_json=False))
-    with tempfile.TemporaryDirectory(prefix="zhixing-bench-funds-") as tmp:
-        redis = LocalRedis(Path(tmp) / "redis", port=free_port(), append_only=False)
-        kafka = LocalKafka(Path(tmp) / "kafka", port=free_port(), controller_port=free_port())
-        redis.start()
-        try:
-            kafka.start()
-            try:
-                measured = await payouts_per_s(kafka.bootstrap_servers, redis.url)
-            finally:
-                kafka.stop()
-        finally:
-            redis.stop()
+    with throwaway_infrastructure("zhixing-bench-funds-") as (bootstrap_servers, redis_url):
+        measured = await payouts_per_s(bootstrap_servers, redis_url)
     print(f"funds_payouts_per_s: {measured['payouts_per_s']:.1f} ({PAYOUTS} payouts)")
     print(f"peak_rss_mb funds (payouts run): {measured['peak_rss_mb']:.0f}")
 

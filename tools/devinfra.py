@@ -16,8 +16,10 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -277,6 +279,24 @@ def _all_led(descriptions: list[dict[str, object]], expected: int) -> bool:
         if any(p.get("leader", -1) < 0 for p in partitions):
             return False
     return True
+
+
+@contextlib.contextmanager
+def throwaway_infrastructure(prefix: str) -> Iterator[tuple[str, str]]:
+    """A Kafka and a Redis of their own in a temporary folder, for a simulation or a
+    benchmark: (bootstrap servers, Redis URL); both stopped and removed on exit."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        redis = LocalRedis(Path(tmp) / "redis", port=free_port(), append_only=False)
+        kafka = LocalKafka(Path(tmp) / "kafka", port=free_port(), controller_port=free_port())
+        redis.start()
+        try:
+            kafka.start()
+            try:
+                yield kafka.bootstrap_servers, redis.url
+            finally:
+                kafka.stop()
+        finally:
+            redis.stop()
 
 
 def kill_recorded(pid_file: Path) -> None:

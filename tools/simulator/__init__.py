@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-import tempfile
 import uuid
-from pathlib import Path
 
 from pydantic import SecretStr
 
-from tools.devinfra import LocalKafka, LocalRedis, create_topics, free_port
+from tools.devinfra import create_topics, throwaway_infrastructure
 from tools.simulator.platform import in_process_platform
 from tools.simulator.run import FundsUnbalanced, Report, Simulation
 from tools.simulator.workload import Workload, WorkloadSettings
@@ -53,17 +51,5 @@ async def simulate(settings: WorkloadSettings, *, bootstrap_servers: str, redis_
 
 async def simulate_locally(settings: WorkloadSettings) -> Report:
     """Start a Kafka and a Redis of its own (in a temporary folder), simulate, stop them."""
-    with tempfile.TemporaryDirectory(prefix="zhixing-sim-") as tmp:
-        redis = LocalRedis(Path(tmp) / "redis", port=free_port(), append_only=False)
-        kafka = LocalKafka(Path(tmp) / "kafka", port=free_port(), controller_port=free_port())
-        redis.start()
-        try:
-            kafka.start()
-            try:
-                return await simulate(
-                    settings, bootstrap_servers=kafka.bootstrap_servers, redis_url=redis.url
-                )
-            finally:
-                kafka.stop()
-        finally:
-            redis.stop()
+    with throwaway_infrastructure("zhixing-sim-") as (bootstrap_servers, redis_url):
+        return await simulate(settings, bootstrap_servers=bootstrap_servers, redis_url=redis_url)
