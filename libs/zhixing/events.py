@@ -23,6 +23,7 @@ from zhixing.v1 import (
     audit_events_pb2,
     case_events_pb2,
     command_events_pb2,
+    credit_events_pb2,
     deadline_events_pb2,
     dispute_events_pb2,
     entrustment_events_pb2,
@@ -34,6 +35,7 @@ __all__ = [
     "ACCESS_RECORDED",
     "AGENCY_DISPUTE_REPORTED_TO_SUPERIOR",
     "AGENCY_NEGOTIATION_FAILED",
+    "APPLICANT_INTERVIEWED",
     "APPLICATION_RECEIVED",
     "ASSETS_PUSHED_TO_PARTIES",
     "ASSET_CONTROLLED",
@@ -75,6 +77,8 @@ __all__ = [
     "COORDINATION_PLAN_IMPLEMENTED",
     "COORDINATION_PLAN_ISSUED",
     "CORRECTION_REPORTED",
+    "DEBTOR_LISTED",
+    "DEBTOR_VISITED",
     "DEDUCTION_FAILED",
     "DEDUCTION_REQUESTED",
     "DEPARTMENT_COORDINATION_STARTED",
@@ -96,6 +100,9 @@ __all__ = [
     "ENTRUSTMENT_STARTED",
     "ENTRUSTMENT_STATUS_REPORTED",
     "EXECUTION_NOTICE_SERVED",
+    "EXECUTION_RESUMED",
+    "Event",
+    "EventType",
     "FUNDS_ARRIVED",
     "FUNDS_HELD",
     "FUNDS_LODGED",
@@ -103,14 +110,20 @@ __all__ = [
     "FUNDS_RELEASED",
     "HOLD_REFUSED",
     "HOLD_REQUESTED",
+    "InvalidEvent",
     "LEAD_RECEIVED",
     "LEAD_VERIFICATION_STARTED",
     "LEAD_VERIFIED",
+    "LISTING_DECLINED",
+    "LISTING_DELETED",
+    "LISTING_EXTENDED",
+    "LISTING_GROUND_ENDED",
     "MATTER_ENTRUSTED",
     "NEGOTIATION_FAILED",
     "NEGOTIATION_RECORDED",
     "NETWORK_QUERY_COMPLETED",
     "NETWORK_QUERY_STARTED",
+    "OBSTRUCTION_FOUND",
     "OFFICER_ASSIGNED",
     "OVER_SEIZURE_EXCEPTION_APPROVED",
     "PAYMENT_DEFERRAL_APPROVED",
@@ -119,23 +132,36 @@ __all__ = [
     "PAYMENT_NOTICE_ISSUED",
     "PLAN_RECONSIDERATION_REQUESTED",
     "POLITICAL_COMMITTEE_REPORTED",
+    "PUNISHMENT_IMPOSED",
     "RECEIVING_ACCOUNT_CHANGED",
     "RECEIVING_ACCOUNT_CHANGE_REFUSED",
     "RECEIVING_ACCOUNT_CHANGE_REQUESTED",
     "REFERENCE_PRICE_FIXED",
     "REFERENCE_PRICE_STARTED",
+    "RESTRICTION_LIFTED",
+    "RESTRICTION_LIFT_DUE",
+    "RESTRICTION_ORDERED",
+    "RESTRICTION_SERVED",
     "SALE_COMPLETED",
     "SALE_STARTED",
     "SCHEMA_VERSION",
+    "SEARCH_CONDUCTED",
     "SELF_DISPOSAL_COMPLETED",
     "SELF_DISPOSAL_PERMITTED",
     "SELF_DISPOSAL_REVOKED",
     "URGENT_LEAD_RECEIVED",
     "URGE_REPLIED",
     "WAITING_SEIZURE_REGISTERED",
-    "Event",
-    "EventType",
-    "InvalidEvent",
+    "ZHONGBEN_OBJECTED",
+    "ZHONGBEN_OBJECTION_DECIDED",
+    "ZHONGBEN_PROPOSED",
+    "ZHONGBEN_REFUSED",
+    "ZHONGBEN_REQUERY_COMPLETED",
+    "ZHONGBEN_REQUERY_PERIOD_ENDED",
+    "ZHONGBEN_REQUERY_STARTED",
+    "ZHONGBEN_REVOKED",
+    "ZHONGBEN_RULED",
+    "ZHONGBEN_RULING_SERVED",
     "decode_event",
     "event_type_of",
     "new_event",
@@ -185,6 +211,20 @@ CASE_TRIAGED = register_event(case_events_pb2.CaseTriaged, "case")
 CASE_CONVERTED = register_event(case_events_pb2.CaseConverted, "case")
 CASE_CLOSED = register_event(case_events_pb2.CaseClosed, "case")
 CASE_HANDLING_COURT_CHANGED = register_event(case_events_pb2.CaseHandlingCourtChanged, "case")
+# 终本 and after (aggregate: case).
+DEBTOR_VISITED = register_event(case_events_pb2.DebtorVisited, "case")
+APPLICANT_INTERVIEWED = register_event(case_events_pb2.ApplicantInterviewed, "case")
+OBSTRUCTION_FOUND = register_event(case_events_pb2.ObstructionFound, "case")
+SEARCH_CONDUCTED = register_event(case_events_pb2.SearchConducted, "case")
+PUNISHMENT_IMPOSED = register_event(case_events_pb2.PunishmentImposed, "case")
+ZHONGBEN_PROPOSED = register_event(case_events_pb2.ZhongbenProposed, "case")
+ZHONGBEN_REFUSED = register_event(case_events_pb2.ZhongbenRefused, "case")
+ZHONGBEN_RULED = register_event(case_events_pb2.ZhongbenRuled, "case")
+ZHONGBEN_RULING_SERVED = register_event(case_events_pb2.ZhongbenRulingServed, "case")
+ZHONGBEN_OBJECTED = register_event(case_events_pb2.ZhongbenObjected, "case")
+ZHONGBEN_OBJECTION_DECIDED = register_event(case_events_pb2.ZhongbenObjectionDecided, "case")
+ZHONGBEN_REVOKED = register_event(case_events_pb2.ZhongbenRevoked, "case")
+EXECUTION_RESUMED = register_event(case_events_pb2.ExecutionResumed, "case")
 
 # Asset control (aggregate: asset; the id is the case asset, the lead, or for a case's
 # network query the case).
@@ -217,6 +257,10 @@ SELF_DISPOSAL_PERMITTED = register_event(asset_events_pb2.SelfDisposalPermitted,
 SELF_DISPOSAL_COMPLETED = register_event(asset_events_pb2.SelfDisposalCompleted, "asset")
 SELF_DISPOSAL_REVOKED = register_event(asset_events_pb2.SelfDisposalRevoked, "asset")
 ASSET_COURT_CHANGED = register_event(asset_events_pb2.AssetCourtChanged, "asset")
+# Re-query after 终本 (aggregate id: the case).
+ZHONGBEN_REQUERY_STARTED = register_event(asset_events_pb2.ZhongbenRequeryStarted, "asset")
+ZHONGBEN_REQUERY_COMPLETED = register_event(asset_events_pb2.ZhongbenRequeryCompleted, "asset")
+ZHONGBEN_REQUERY_PERIOD_ENDED = register_event(asset_events_pb2.ZhongbenRequeryPeriodEnded, "asset")
 
 # Enforcement disputes (aggregate: dispute; the coordination start/end events carry the
 # affected case's id, whose clock they pause).
@@ -306,6 +350,17 @@ RECEIVING_ACCOUNT_CHANGED = register_event(funds_events_pb2.ReceivingAccountChan
 RECEIVING_ACCOUNT_CHANGE_REFUSED = register_event(
     funds_events_pb2.ReceivingAccountChangeRefused, "funds"
 )
+
+# Credit punishment (aggregate: credit, keyed by the case id).
+RESTRICTION_ORDERED = register_event(credit_events_pb2.RestrictionOrdered, "credit")
+RESTRICTION_SERVED = register_event(credit_events_pb2.RestrictionServed, "credit")
+RESTRICTION_LIFT_DUE = register_event(credit_events_pb2.RestrictionLiftDue, "credit")
+RESTRICTION_LIFTED = register_event(credit_events_pb2.RestrictionLifted, "credit")
+DEBTOR_LISTED = register_event(credit_events_pb2.DebtorListed, "credit")
+LISTING_DECLINED = register_event(credit_events_pb2.ListingDeclined, "credit")
+LISTING_EXTENDED = register_event(credit_events_pb2.ListingExtended, "credit")
+LISTING_GROUND_ENDED = register_event(credit_events_pb2.ListingGroundEnded, "credit")
+LISTING_DELETED = register_event(credit_events_pb2.ListingDeleted, "credit")
 
 # The deadline engine's events (aggregate: deadline, keyed by clock id).
 CLOCK_OPENED = register_event(deadline_events_pb2.ClockOpened, "deadline")

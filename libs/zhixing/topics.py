@@ -19,6 +19,7 @@ __all__ = [
     "CASE_EVENTS",
     "CLOCK_SIGNAL_TOPICS",
     "COMMAND_EVENTS",
+    "CREDIT_EVENTS",
     "DEADLINE_EVENTS",
     "DISPUTE_EVENTS",
     "DLQ_SUFFIX",
@@ -80,6 +81,14 @@ FUNDS_EVENTS = Topic(
     "Case funds: the case account, money in, holds, notices and payouts (案款)",
 )
 
+CREDIT_EVENTS = Topic(
+    "zhixing.credit.events",
+    "credit",
+    "case_id",
+    6,
+    "Credit punishment: consumption restrictions and the 失信 list (限制消费、失信名单)",
+)
+
 ACCESS_EVENTS = Topic(
     "zhixing.access.events",
     "access",
@@ -110,6 +119,7 @@ DOMAIN_TOPICS: tuple[Topic, ...] = (
     DEADLINE_EVENTS,
     COMMAND_EVENTS,
     FUNDS_EVENTS,
+    CREDIT_EVENTS,
 )
 """The enforcement business: what the projections follow."""
 
