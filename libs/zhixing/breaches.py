@@ -1,5 +1,7 @@
-"""A consumer of the deadline engine's breaches, for services whose own state changes when
-a clock of a given rule runs out (a control lapses, a right to reconsideration ends)."""
+"""Consumers of the deadline engine's timers, for services whose own state changes when a
+clock of a given rule reaches a point: a breach (a control lapses, a right to
+reconsideration ends), or a warning (the due day of a periodic duty: a re-query after 终本
+starts)."""
 
 from __future__ import annotations
 
@@ -13,10 +15,13 @@ from zhixing.v1 import deadline_events_pb2
 
 __all__ = [
     "OnBreach",
+    "OnWarning",
     "Reaction",
+    "WarningReaction",
 ]
 
 Reaction = Callable[[deadline_events_pb2.ClockBreached, Event[Message]], Awaitable[object]]
+WarningReaction = Callable[[deadline_events_pb2.ClockWarned, Event[Message]], Awaitable[object]]
 
 
 class OnBreach:
@@ -35,3 +40,23 @@ class OnBreach:
             reaction = self.reactions.get(breached.clock.rule_id)
             if reaction is not None:
                 await reaction(breached, event)
+
+
+class OnWarning:
+    """Calls the reaction of each warned clock's rule, at one point of its warning policy
+    only (``warning``: a ``WarningPoint.key`` such as the due day's). Reactions run their
+    own idempotent transactions, so a redelivered warning changes nothing."""
+
+    def __init__(self, reactions: Mapping[str, WarningReaction], warning: str) -> None:
+        self.reactions = dict(reactions)
+        self.warning = warning
+
+    async def __call__(self, events: Sequence[Event[Message]], tx: Transaction) -> None:
+        for event in events:
+            if not isinstance(warned := event.payload, deadline_events_pb2.ClockWarned):
+                continue
+            if warned.warning != self.warning:
+                continue
+            reaction = self.reactions.get(warned.clock.rule_id)
+            if reaction is not None:
+                await reaction(warned, event)

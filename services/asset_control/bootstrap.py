@@ -5,7 +5,12 @@ from __future__ import annotations
 from services.asset_control.agency import AgencyClient, AgencySettings, GrpcAgencyClient
 from services.asset_control.handlers import AssetControl
 from services.asset_control.http_api import router
-from services.asset_control.reactions import CaseIntake, EntrustedControls, control_term_lapses
+from services.asset_control.reactions import (
+    CaseIntake,
+    EntrustedControls,
+    control_term_lapses,
+    requery_due_days,
+)
 from services.asset_control.worker import AgencyWorker
 from zhixing.builder import About, HostBuilder, Infrastructure
 from zhixing.projection import Projection
@@ -38,6 +43,7 @@ def bootstrap(
     service.project(
         Projection("cases", [CASE_EVENTS], CaseIntake(control)),
         Projection("control-terms", [DEADLINE_EVENTS], control_term_lapses(control)),
+        Projection("requery-due-days", [DEADLINE_EVENTS], requery_due_days(control)),
         Projection("entrusted-controls", [ENTRUSTMENT_EVENTS], EntrustedControls(control)),
     )
     service.run(worker)

@@ -16,7 +16,8 @@ from typing import Any
 from zhixing.assets import KINDS_OF_CHANNEL, LIQUID_KINDS, AssetKind, Measure, measures_for
 from zhixing.auth import Identity, ScopeError
 from zhixing.errors import Conflict, Invalid
-from zhixing.v1 import envelope_pb2
+from zhixing.rules import Catalogue, WarningPoint
+from zhixing.v1 import asset_events_pb2, envelope_pb2
 
 SERVICE_ACTOR = envelope_pb2.Actor(
     kind=envelope_pb2.ACTOR_KIND_SERVICE, id="svc:asset_control", role="service"
@@ -172,3 +173,95 @@ def not_the_controller(record: dict[str, Any], identity: Identity) -> None:
             f"{identity.subject} controlled asset {record['asset_id']} and may not approve "
             "its disposal (分段办理)"
         )
+
+
+# --- Re-query after 终本 (终本规定 art 9) ---------------------------------------------------
+
+REQUERY_RULE = "zhongben.requery"
+"""The clock whose due day starts each re-query (restarted by the re-query's start)."""
+REQUERY_SPAN_RULE = "zhongben.requery-span"
+"""How long after the ruling the re-queries go on."""
+DUE_DAY = WarningPoint(due_day=True).key
+"""The warning (``ClockWarned.warning``) the deadline engine sends on a clock's due day."""
+
+
+class RequeryStatus(StrEnum):
+    REQUERYING = "requerying"  # 终本: re-queried on the clock's due days
+    PERIOD_ENDED = "period_ended"  # the last re-query of the span started
+    RESUMED = "resumed"  # 恢复执行: no more re-queries
+
+
+def requeries_in_span(rules: Catalogue) -> int:
+    """How many re-queries the span holds: the span (zhongben.requery-span) over the step
+    of the clock (zhongben.requery), both from the catalogue."""
+    span, step = rules.rule(REQUERY_SPAN_RULE).period, rules.rule(REQUERY_RULE).period
+    if span.unit is not step.unit or step.limit == 0:
+        raise ValueError(f"{REQUERY_SPAN_RULE} is not a whole number of {REQUERY_RULE} steps")
+    return span.limit // step.limit
+
+
+def zhongben_state(ruling_number: str = "", ruled_on: str = "") -> dict[str, Any]:
+    """A case's re-query state, kept on its record (``case["zhongben"]``)."""
+    return {
+        "ruling_number": ruling_number,
+        "ruled_on": ruled_on,
+        "status": RequeryStatus.REQUERYING.value,
+        "requeries": [],
+        "resumed_on": "",
+        "resumed_as": "",
+    }
+
+
+@dataclass(frozen=True)
+class RequeryDue:
+    """A re-query to start now: its number (1 for the first after the ruling), and whether
+    it is the last of the span (the duty then ends)."""
+
+    number: int
+    last: bool
+
+
+def requery_due(state: dict[str, Any] | None, cycle: int, allowed: int) -> RequeryDue | None:
+    """Whether the due day of the re-query clock's ``cycle`` starts a re-query: not for a
+    resumed case, not after the span's last, not twice for one cycle (a redelivered
+    warning). The clock's first cycle runs from the ruling, each next one from the
+    re-query before; a case whose ruling asset control has not read yet is in 终本 all the
+    same (the clock runs only after a ruling)."""
+    current = state or zhongben_state()
+    if current["status"] != RequeryStatus.REQUERYING:
+        return None
+    done = current["requeries"]
+    if any(requery["cycle"] >= cycle for requery in done) or len(done) >= allowed:
+        return None
+    number = len(done) + 1
+    return RequeryDue(number, number >= allowed)
+
+
+def applicant_notice(case_number: str, number: int, new_assets: int) -> str:
+    """What the applicant is told when a re-query has answered on every channel."""
+    done = f"{case_number}：第{number}次终本后财产查询已完成："
+    if new_assets:
+        return f"{done}发现{new_assets}项新财产，已建议恢复执行。"
+    return f"{done}未发现可供执行的财产。"
+
+
+def requery_completed(case: dict[str, Any]) -> asset_events_pb2.ZhongbenRequeryCompleted | None:
+    """When the case's current query round, answered on every channel, is a re-query: its
+    result recorded on the case, and the event telling it (None for any other round)."""
+    query = case["query"]
+    number = query.get("requery")
+    if not number:
+        return None
+    new_assets = int(query.get("new_assets", 0))
+    notice = applicant_notice(case["case_number"], number, new_assets)
+    for requery in case["zhongben"]["requeries"]:
+        if requery["number"] == number:
+            requery.update(status="completed", new_assets=new_assets, notice=notice)
+    return asset_events_pb2.ZhongbenRequeryCompleted(
+        case_id=case["case_id"],
+        round=query["round"],
+        requery_number=number,
+        new_assets=new_assets,
+        resumption_proposed="yes" if new_assets else "no",
+        applicant_notice=notice,
+    )

@@ -1,4 +1,5 @@
-"""Asset control's handlers, by concern: the network query, controls, disposal and leads,
+"""Asset control's handlers, by concern: the network query, controls, disposal, leads and
+the re-query after 终本,
 on one set of records (``repository``) and one way of holding an asset (``seizures``).
 ``AssetControl`` is what the entry points are given: the routes, the agency worker and the
 reactions call its parts; it also routes the outside systems' answers and moves a case's
@@ -19,6 +20,7 @@ from services.asset_control.handler import Handler
 from services.asset_control.leads import Leads
 from services.asset_control.query import NetworkQuery
 from services.asset_control.repository import AssetRecords
+from services.asset_control.requery import Requery
 from services.asset_control.seizures import Seizures
 from zhixing.service import ServiceContext
 from zhixing.v1 import agency_gateway_pb2 as agency_pb
@@ -35,6 +37,7 @@ class AssetControl(Handler):
         self.query = NetworkQuery(ctx, self.records, settings, self.seizures, self.leads)
         self.controls = Controls(ctx, self.records, settings, self.seizures)
         self.disposal = Disposal(ctx, self.records, settings)
+        self.requery = Requery(ctx, self.records, settings, self.query)
 
     async def apply_feedback(self, feedback: agency_pb.Feedback) -> str:
         """Apply one feedback; duplicates and stale answers change nothing. Returns what

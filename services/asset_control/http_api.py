@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Request, status
 from pydantic import BaseModel, ConfigDict, Field
@@ -82,6 +82,31 @@ class LeadVerification(_Body):
     found: AssetIn | None = Field(None, description="The asset, if the lead proved true")
 
 
+class RequeryView(BaseModel):
+    """One re-query after 终本."""
+
+    number: int = Field(description="1 for the first re-query after the ruling")
+    round: int = Field(description="The network query round it ran")
+    started_on: str
+    status: str = Field(description="running, completed, or superseded (never fully answered)")
+    new_assets: int = Field(description="Assets found that the case did not have")
+    notice: str = Field(description="What the applicant was told, once completed")
+
+
+class ZhongbenView(BaseModel):
+    """The case's re-query after 终本 (zhongben.requery, zhongben.requery-span)."""
+
+    ruling_number: str
+    ruled_on: str
+    status: str = Field(description="requerying, period_ended or resumed")
+    requeries_done: int
+    requeries_in_span: int = Field(description="How many re-queries the span holds")
+    requeries: list[RequeryView]
+    last_result: str = Field(description="The latest completed re-query's notice, if any")
+    resumed_on: str
+    resumed_as: str = Field(description="The 执恢 case number, once resumed")
+
+
 class CaseSummary(BaseModel):
     case_id: str
     case_number: str
@@ -89,7 +114,9 @@ class CaseSummary(BaseModel):
     needed_fen: int = Field(description="Claim + costs, in fen")
     reserved_fen: int = Field(description="Value held by controls, in fen")
     query_status: str = Field(description="running or completed")
+    query_round: int = Field(description="1 at filing; each re-query after 终本 is the next")
     asset_count: int
+    zhongben: ZhongbenView | None = Field(None, description="After a 终本 ruling only")
 
 
 class QueryUnit(BaseModel):
@@ -183,8 +210,22 @@ async def get_case(case_id: str, identity: CurrentIdentity, request: Request) ->
         needed_fen=case["needed_fen"],
         reserved_fen=case["reserved_fen"],
         query_status=case["query"]["status"],
+        query_round=case["query"]["round"],
         asset_count=len(case["assets"]),
+        zhongben=_zhongben_view(case.get("zhongben"), _control(request).requery.allowed),
     )
+
+
+def _zhongben_view(state: dict[str, Any] | None, allowed: int) -> ZhongbenView | None:
+    if state is None:
+        return None
+    completed = [r for r in state["requeries"] if r["status"] == "completed"]
+    return ZhongbenView.model_validate({
+        **state,
+        "requeries_done": len(state["requeries"]),
+        "requeries_in_span": allowed,
+        "last_result": completed[-1]["notice"] if completed else "",
+    })  # fmt: skip
 
 
 @router.get("/cases/{case_id}/assets", summary="A case's network query, assets and leads")

@@ -11,7 +11,13 @@ import structlog
 from redis.asyncio.client import Pipeline
 
 from services.asset_control.agency import AgencySettings
-from services.asset_control.domain import AssetStatus, QueryRef, asset_id_for, summary
+from services.asset_control.domain import (
+    AssetStatus,
+    QueryRef,
+    asset_id_for,
+    requery_completed,
+    summary,
+)
 from services.asset_control.handler import Handler
 from services.asset_control.leads import Leads
 from services.asset_control.repository import AssetRecords
@@ -45,13 +51,7 @@ class NetworkQuery(Handler):
         event is applied once, so no read is needed.
         """
         debtors = [{"name": d.name, "id_number": d.id_number} for d in filed.debtors]
-        units = [
-            {"debtor": i, "channel": channel.value, "status": "pending", "attempts": 1,
-             "tries": 0, "error": "", "asset_count": 0}
-            for i in range(len(debtors))
-            for channel in CHANNELS
-        ]  # fmt: skip
-        case = {
+        case: dict[str, Any] = {
             "case_id": filed.case_id,
             "court_code": filed.court_code,
             "case_number": filed.case_number,
@@ -61,24 +61,39 @@ class NetworkQuery(Handler):
             "debtors": debtors,
             "parties": [p.name for p in filed.applicants] + [d["name"] for d in debtors],
             "reserved_fen": 0,
-            "query": {"round": 1, "status": "running", "units": units},
             "assets": [],
             "leads": [],
         }
-        now = self.now_ms()
-        for unit in range(len(units)):
-            self.records.work.schedule_query(
-                pipe, QueryRef(filed.case_id, 1, unit, 1).member, filed.court_code, now
-            )
-        started = pb.NetworkQueryStarted(
-            case_id=filed.case_id, round=1, channels=[c.value for c in CHANNELS]
-        )
-        self.stage(pipe, started, filed.case_id, filed.court_code, causation_id=event_id)
+        self.start_round(pipe, case, causation_id=event_id)
         for lead in filed.asset_leads:
             self.leads.record_lead(
                 pipe, case, lead.lead_id, lead.description, lead.channel, lead.urgent
             )
         self.records.put(pipe, self.records.case_key(filed.case_id), case)
+
+    def start_round(self, pipe: Pipeline, case: dict[str, Any], causation_id: str = "") -> int:
+        """Start the case's next query round (the first at filing): every channel for
+        every debtor, queued fairly (``schedule.py``), NetworkQueryStarted staged; the
+        round is set on ``case``, which the caller writes. Units of the round before that
+        are still queued leave the queue when they come due (their round is not the
+        case's). Returns the round."""
+        round_ = case["query"]["round"] + 1 if "query" in case else 1
+        units = [
+            {"debtor": i, "channel": channel.value, "status": "pending", "attempts": 1,
+             "tries": 0, "error": "", "asset_count": 0}
+            for i in range(len(case["debtors"]))
+            for channel in CHANNELS
+        ]  # fmt: skip
+        case["query"] = {"round": round_, "status": "running", "units": units}
+        now = self.now_ms()
+        for unit in range(len(units)):
+            member = QueryRef(case["case_id"], round_, unit, 1).member
+            self.records.work.schedule_query(pipe, member, case["court_code"], now)
+        started = pb.NetworkQueryStarted(
+            case_id=case["case_id"], round=round_, channels=[c.value for c in CHANNELS]
+        )
+        self.stage(pipe, started, case["case_id"], case["court_code"], causation_id=causation_id)
+        return round_
 
     async def due_count(self) -> int:
         """Submissions due now (a query or control to send, or to resend)."""
@@ -318,13 +333,19 @@ class NetworkQuery(Handler):
         state["error"] = ""
         self.records.work.unschedule_query(pipe, ref.member)
         new_ids = []
+        # A re-query after 终本 records what it finds and controls nothing by itself: the
+        # applicant is told, and resumption is proposed.
+        requery = bool(case["query"].get("requery"))
         for asset in feedback.assets:
             record_key = self.records.asset_key(asset_id_for(case["case_id"], asset.asset_key))
             if records[record_key] is not None:
                 continue  # reported by another channel or debtor already
             queue = queues[self.records.queue_key(asset.asset_key)]
-            records[record_key] = self.seizures.record_found(pipe, case, asset, "query", queue)
+            records[record_key] = self.seizures.record_found(
+                pipe, case, asset, "query", queue, freeze_money=not requery
+            )
             new_ids.append(records[record_key]["asset_id"])
+        case["query"]["new_assets"] = case["query"].get("new_assets", 0) + len(new_ids)
         answered = pb.ChannelQueryAnswered(
             case_id=case["case_id"],
             round=ref.round,
@@ -355,6 +376,8 @@ class NetworkQuery(Handler):
             needed_fen=case["needed_fen"],
         )
         self.stage(pipe, completed, case["case_id"], case["court_code"])
+        if (requery_done := requery_completed(case)) is not None:
+            self.stage(pipe, requery_done, case["case_id"], case["court_code"])
 
     async def retry_failed_channels(self, case_id: str, *, identity: Identity) -> int:
         """Put the channels that kept failing back in the queue for a new series of tries."""

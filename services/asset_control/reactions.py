@@ -1,6 +1,7 @@
 """What asset control does on other services' events: a filed case starts its network
 query (and its leads); an entrusted court's control becomes an asset of the case; a
-breached control term lapses the control."""
+breached control term lapses the control; a 终本 ruling puts the case in re-query, whose
+clock's due days start each re-query, until enforcement resumes."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from collections.abc import Sequence
 
 from google.protobuf.message import Message
 
+from services.asset_control.domain import DUE_DAY, REQUERY_RULE
 from services.asset_control.handlers import AssetControl
-from zhixing.breaches import OnBreach
+from zhixing.breaches import OnBreach, OnWarning
 from zhixing.events import (
     Event,
 )
@@ -27,7 +29,8 @@ CONTROL_TERM_RULES = frozenset(
 
 class CaseIntake:
     """Consumer of case events: every filed case gets its network query; a case moved to
-    another court takes its assets and leads along."""
+    another court takes its assets and leads along; a case closed as 终本 is re-queried
+    until enforcement resumes."""
 
     def __init__(self, control: AssetControl) -> None:
         self.control = control
@@ -39,6 +42,10 @@ class CaseIntake:
             elif isinstance(moved := event.payload, case_events_pb2.CaseHandlingCourtChanged):
                 # Its own idempotent transaction (it reads every asset of the case).
                 await self.control.move_case(moved.case_id, moved.from_court, moved.to_court)
+            elif isinstance(ruled := event.payload, case_events_pb2.ZhongbenRuled):
+                await self.control.requery.on_ruled(ruled)  # its own idempotent transaction
+            elif isinstance(resumed := event.payload, case_events_pb2.ExecutionResumed):
+                await self.control.requery.on_resumed(resumed)  # idem
 
 
 class EntrustedControls:
@@ -71,3 +78,8 @@ def control_term_lapses(control: AssetControl) -> OnBreach:
             for rule in CONTROL_TERM_RULES
         }
     )
+
+
+def requery_due_days(control: AssetControl) -> OnWarning:
+    """The re-query clock's due day (zhongben.requery) starts the case's next re-query."""
+    return OnWarning({REQUERY_RULE: control.requery.on_due_day}, DUE_DAY)
