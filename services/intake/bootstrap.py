@@ -5,11 +5,20 @@ from __future__ import annotations
 from services.intake.grpc_api import IntakeQueries
 from services.intake.handlers import Intake
 from services.intake.http_api import router
-from services.intake.reactions import IntakeReactions
+from services.intake.reactions import GateFactsReaction, IntakeReactions
 from services.intake.repository import CaseRecords
+from services.intake.zhongben import Zhongben
+from services.intake.zhongben_api import router as zhongben_router
+from services.intake.zhongben_facts import ZhongbenFacts
 from zhixing.builder import About, HostBuilder, Infrastructure
 from zhixing.service import ServiceHost
-from zhixing.topics import ASSET_EVENTS, CASE_EVENTS, DEADLINE_EVENTS
+from zhixing.topics import (
+    ASSET_EVENTS,
+    CASE_EVENTS,
+    CREDIT_EVENTS,
+    DEADLINE_EVENTS,
+    FUNDS_EVENTS,
+)
 from zhixing.v1 import intake_service_pb2_grpc
 
 ABOUT = About(
@@ -25,7 +34,10 @@ def bootstrap(infra: Infrastructure | None = None) -> ServiceHost:
     service = HostBuilder(ABOUT, infra)
     ctx = service.ctx
     records = CaseRecords(ctx.redis, ctx.keys)
-    service.routes(router, ctx=ctx, intake=Intake(ctx, records))
+    facts = ZhongbenFacts(ctx.redis, ctx.keys)
+    intake = Intake(ctx, records)
+    service.routes(router, zhongben_router, ctx=ctx, intake=intake,
+                   zhongben=Zhongben(intake, facts))  # fmt: skip
     service.grpc(
         lambda server: intake_service_pb2_grpc.add_IntakeServiceServicer_to_server(
             IntakeQueries(records), server
@@ -33,5 +45,8 @@ def bootstrap(infra: Infrastructure | None = None) -> ServiceHost:
     )
     service.react(
         "reactions", [CASE_EVENTS, ASSET_EVENTS, DEADLINE_EVENTS], IntakeReactions(records, ctx)
+    )
+    service.react(
+        "zhongben-facts", [ASSET_EVENTS, FUNDS_EVENTS, CREDIT_EVENTS], GateFactsReaction(facts)
     )
     return service.build()

@@ -31,6 +31,13 @@ _PARTY_KIND_WIRE = {
 }
 
 
+def is_minor_on(resident_id: str, on: date) -> bool:
+    """Whether the holder of a (valid) resident ID is under 18 on ``on`` (民法典 art 17)."""
+    born = ric.get_birth_date(resident_id)
+    age = on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+    return age < 18
+
+
 class Party(BaseModel):
     """An applicant (申请执行人) or debtor (被执行人)."""
 
@@ -132,14 +139,11 @@ class FileCase(BaseModel):
     def minor_debtors(self, on: date) -> list[str]:
         """Id numbers of natural-person debtors under 18 on ``on``: they may be enforced
         against, but never put on the 失信 list (法释〔2017〕7号 art 4)."""
-        minors = []
-        for debtor in self.debtors:
-            if debtor.kind is PartyKind.NATURAL_PERSON:
-                born = ric.get_birth_date(debtor.id_number)
-                age = on.year - born.year - ((on.month, on.day) < (born.month, born.day))
-                if age < 18:
-                    minors.append(debtor.id_number)
-        return minors
+        return [
+            debtor.id_number
+            for debtor in self.debtors
+            if debtor.kind is PartyKind.NATURAL_PERSON and is_minor_on(debtor.id_number, on)
+        ]
 
     def to_event(
         self, *, case_id: str, received_on: date, filed_on: date, case_number: str

@@ -94,10 +94,10 @@ class Intake:
         # other replicas.
         self._sequence_locks: dict[str, asyncio.Lock] = {}
 
-    def _sequence_lock(self, seq_key: str) -> asyncio.Lock:
+    def sequence_lock(self, seq_key: str) -> asyncio.Lock:
         return self._sequence_locks.setdefault(seq_key, asyncio.Lock())
 
-    def _event(
+    def event(
         self, payload: Message, case_id: str, court_code: str, identity: Identity,
         occurred_at: dt.datetime | None = None,
     ) -> Event[Message]:  # fmt: skip
@@ -166,7 +166,7 @@ class Intake:
                 case_id=case_id, court_code=cmd.court_code, received_on=received_on.isoformat()
             )
             events = [
-                self._event(
+                self.event(
                     received, case_id, cmd.court_code, identity, self._received_at(received_on)
                 )
             ]
@@ -180,7 +180,7 @@ class Intake:
             sequence = 0
             if docket:
                 sequence = int(await pipe.get(seq_key) or 0) + 1
-                docketed, more = self._docket_events(
+                docketed, more = self.docket_events(
                     cmd, case_id, received_on, today, sequence, identity
                 )
                 events += more
@@ -204,19 +204,24 @@ class Intake:
 
         if not docket:
             return await self.records.transact(watch, body)
-        async with self._sequence_lock(seq_key):
+        async with self.sequence_lock(seq_key):
             return await self.records.transact(watch, body)
 
-    def _docket_events(
+    def docket_events(
         self, cmd: FileCase, case_id: str, received_on: dt.date, today: dt.date,
-        sequence: int, identity: Identity,
+        sequence: int, identity: Identity, resumes: CaseRecord | None = None,
     ) -> tuple[dict[str, str | bytes], list[Event[Message]]]:  # fmt: skip
+        """The record's fields and the events (CaseFiled, CaseNumberIssued) of docketing
+        ``cmd`` with ``sequence``; ``resumes`` is the case a 执恢 case resumes."""
         number = case_number(today.year, cmd.court_code, cmd.case_type_code, sequence)
         account = case_account_number(cmd.court_code, today.year, cmd.case_type_code, sequence)
         payload = cmd.to_event(
             case_id=case_id, received_on=received_on, filed_on=today, case_number=number
         )
         payload.case_account = account
+        if resumes is not None:
+            payload.resumed_from_case_id = resumes.case_id
+            payload.resumed_from_case_number = resumes.get("case_number")
         issued = case_events_pb2.CaseNumberIssued(
             case_id=case_id,
             case_number=number,
@@ -235,8 +240,8 @@ class Intake:
             "filed_on": today.isoformat(),
         }
         events = [
-            self._event(payload, case_id, cmd.court_code, identity),
-            self._event(issued, case_id, cmd.court_code, identity),
+            self.event(payload, case_id, cmd.court_code, identity),
+            self.event(issued, case_id, cmd.court_code, identity),
         ]
         return mapping, events
 
@@ -263,7 +268,7 @@ class Intake:
             record = await self._pending(pipe, case_id, identity)
             sequence = int(await pipe.get(seq_key) or 0) + 1
             received_on = dt.date.fromisoformat(record.get("received_on"))
-            mapping, events = self._docket_events(
+            mapping, events = self.docket_events(
                 cmd, case_id, received_on, today, sequence, identity
             )
             pipe.multi()  # type: ignore[no-untyped-call]
@@ -279,7 +284,7 @@ class Intake:
                 flags=list(events[0].payload.flags),  # type: ignore[attr-defined]
             )
 
-        async with self._sequence_lock(seq_key):
+        async with self.sequence_lock(seq_key):
             return await self.records.transact([seq_key, case_key], body)
 
     async def refuse(self, case_id: str, reason: str, *, identity: Identity) -> None:
@@ -291,15 +296,17 @@ class Intake:
             pipe.multi()  # type: ignore[no-untyped-call]
             pipe.hset(case_key, mapping={"status": CaseStatus.REFUSED.value, "refusal": reason})
             refused = case_events_pb2.DocketRefused(case_id=case_id, reason=reason)
-            self.ctx.outbox.stage(pipe, self._event(refused, case_id, record.court_code, identity))
+            self.ctx.outbox.stage(pipe, self.event(refused, case_id, record.court_code, identity))
 
         await self.records.transact([case_key], body)
 
     # --- after filing ----------------------------------------------------------------------
 
-    async def _filed(
+    async def filed_case(
         self, pipe: Pipeline, case_id: str, identity: Identity, *roles: Role
     ) -> CaseRecord:
+        """The case, refused unless it exists, is filed and open, and ``identity`` has one
+        of ``roles`` in the court handling it."""
         record = await self.records.read(case_id, pipe)
         if record is None:
             raise NotFound(f"no case {case_id}")
@@ -317,7 +324,7 @@ class Intake:
         case_key = self.records.case_key(case_id)
 
         async def body(pipe: Pipeline) -> None:
-            record = await self._filed(pipe, case_id, identity, Role.LEADER, Role.CLERK)
+            record = await self.filed_case(pipe, case_id, identity, Role.LEADER, Role.CLERK)
             if record.get("officer_id"):
                 raise Conflict(
                     f"case {case_id} is already assigned to {record.get('officer_id')}; "
@@ -328,7 +335,7 @@ class Intake:
             assigned = case_events_pb2.OfficerAssigned(
                 case_id=case_id, officer_id=officer_id, team=team
             )
-            self.ctx.outbox.stage(pipe, self._event(assigned, case_id, record.court_code, identity))
+            self.ctx.outbox.stage(pipe, self.event(assigned, case_id, record.court_code, identity))
 
         await self.records.transact([case_key], body)
 
@@ -339,7 +346,7 @@ class Intake:
         hotline = catalogue().rule("intake.notice-hotline").value or ""
 
         async def body(pipe: Pipeline) -> str:
-            record = await self._filed(pipe, case_id, identity, Role.OFFICER)
+            record = await self.filed_case(pipe, case_id, identity, Role.OFFICER)
             if not record.get("officer_id"):
                 raise Conflict(f"case {case_id} has no officer yet: assign one first")
             if record.get("notice_served_on"):
@@ -356,16 +363,23 @@ class Intake:
                 case_account=record.get("case_account"),
                 hotline=hotline,
             )
-            self.ctx.outbox.stage(pipe, self._event(served, case_id, record.court_code, identity))
+            self.ctx.outbox.stage(pipe, self.event(served, case_id, record.court_code, identity))
             return today
 
         return await self.records.transact([case_key], body)
 
     async def close(self, case_id: str, method: ClosureMethod, *, identity: Identity) -> None:
+        """Close the case by any method but 终本, which a leader approves on the officer's
+        proposal (``zhongben.Zhongben``)."""
         case_key = self.records.case_key(case_id)
 
         async def body(pipe: Pipeline) -> None:
-            record = await self._filed(pipe, case_id, identity, Role.OFFICER)
+            record = await self.filed_case(pipe, case_id, identity, Role.OFFICER)
+            if method is ClosureMethod.ENDED_THIS_ROUND:
+                raise Conflict(
+                    f"终本 is ruled only on a leader's approval (rule zhongben.leader-approval): "
+                    f"propose it with POST /v1/cases/{case_id}/zhongben"
+                )
             today = china_today(self.ctx.clock).isoformat()
             pipe.multi()  # type: ignore[no-untyped-call]
             pipe.hset(
@@ -379,7 +393,7 @@ class Intake:
             closed = case_events_pb2.CaseClosed(
                 case_id=case_id, method=method.value, closed_on=today
             )
-            self.ctx.outbox.stage(pipe, self._event(closed, case_id, record.court_code, identity))
+            self.ctx.outbox.stage(pipe, self.event(closed, case_id, record.court_code, identity))
 
         await self.records.transact([case_key], body)
 
@@ -401,4 +415,14 @@ def record_view(record: CaseRecord) -> dict[str, object]:
             view[name] = record.get(name)
     if record.get("triage_reasons"):
         view["triage_reasons"] = json.loads(record.get("triage_reasons"))
+    # 终本 and resumption (恢复执行): the ruling, the 执恢 case it resumed as, or resumes.
+    for shown, name in (
+        ("zhongben", "zhongben"), ("ruled_on", "zhongben_ruled_on"),
+        ("ruling_number", "zhongben_ruling_number"), ("resumed_as", "resumed_as"),
+        ("resumed_as_number", "resumed_as_number"), ("resumed_on", "resumed_on"),
+    ):  # fmt: skip
+        if record.get(name):
+            view[shown] = record.get(name)
+    if record.filed is not None and record.filed.resumed_from_case_id:
+        view["resumed_from"] = record.filed.resumed_from_case_id
     return view

@@ -1,7 +1,9 @@
 """What intake does on events: follow a case to the court a command action moved it to;
 triage a case once its centralized query is
 complete (繁简分流, ¶7), and convert a simple case to the ordinary track when its period
-passes (the deadline engine's breach of ``triage.simple-period`` is the trigger)."""
+passes (the deadline engine's breach of ``triage.simple-period`` is the trigger); keep the
+facts the 终本 gate reads from asset control's, funds' and credit's events
+(``GateFactsReaction``)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from google.protobuf.message import Message
 
 from services.intake.domain import TEAM_OF_TRACK, Track, triage
 from services.intake.repository import CaseRecords, CaseStatus
+from services.intake.zhongben_facts import ZhongbenFacts
 from zhixing.events import (
     Event,
 )
@@ -103,3 +106,16 @@ class IntakeReactions:
                 )
                 log.info("simple case converted to ordinary", case_id=case_id)
                 self._stage(tx, converted, event, record.court_code)
+
+
+class GateFactsReaction:
+    """Keeps the 终本 gate's facts (``zhongben_facts``): network queries completed, assets
+    controlled and disposed of, frozen money deducted, restrictions, listings and listings
+    declined. Each fact is one idempotent field, so replays and topic order do not matter."""
+
+    def __init__(self, facts: ZhongbenFacts) -> None:
+        self.facts = facts
+
+    async def __call__(self, events: Sequence[Event[Message]], tx: Transaction) -> None:
+        for event in events:
+            self.facts.keep(tx.pipe, event.payload)

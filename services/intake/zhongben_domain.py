@@ -1,0 +1,194 @@
+"""The 终本 gate (终结本次执行, 终本规定 法〔2016〕373号): the conditions a case must meet before
+its enforcement may end for this round, each a rule of the catalogue, evaluated from the
+case's facts as a pure function of those facts and today.
+
+The facts come from events (``zhongben_facts`` keeps them); nothing here reads Redis or a
+clock. Every number (the minimum period) is the catalogue's.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from services.intake.domain import is_minor_on
+from zhixing.periods import add_months
+from zhixing.rules import catalogue
+from zhixing.v1 import case_events_pb2
+
+MIN_PERIOD = "zhongben.min-period"
+NETWORK_QUERY = "zhongben.network-query"
+DEBTOR_VISITED = "zhongben.debtor-visited"
+APPLICANT_INTERVIEWED = "zhongben.applicant-interviewed"
+REPORT_ORDER = "zhongben.report-order"
+RESTRICTION = "zhongben.restriction"
+LISTING = "zhongben.listing"
+ASSETS_DISPOSED = "zhongben.assets-disposed"
+SEARCH_PUNISHMENT = "zhongben.search-punishment"
+LEADER_APPROVAL = "zhongben.leader-approval"
+REQUERY = "zhongben.requery"
+
+GATE_RULES: tuple[str, ...] = (
+    MIN_PERIOD, NETWORK_QUERY, DEBTOR_VISITED, APPLICANT_INTERVIEWED, REPORT_ORDER,
+    RESTRICTION, LISTING, ASSETS_DISPOSED, SEARCH_PUNISHMENT,
+)  # fmt: skip
+"""The gate's conditions, in the order they are shown; ``ZhongbenRuled.checked_rules``."""
+
+
+class VisitKind(StrEnum):
+    VISIT = "visit"  # 约谈
+    SUMMONS = "summons"  # 传唤
+
+
+class ObstructionKind(StrEnum):
+    CONCEALMENT = "concealment"  # 隐匿财产、账簿拒不交出: a search is due
+    REPORT_VIOLATION = "report_violation"  # 违反报告财产令: a fine or detention is due
+
+
+class PunishmentKind(StrEnum):
+    FINE = "fine"  # 罚款
+    DETENTION = "detention"  # 拘留
+
+
+class ResumptionCause(StrEnum):
+    APPLICANT_REQUEST = "applicant_request"
+    ASSETS_FOUND = "assets_found"
+    OBJECTION_UPHELD = "objection_upheld"
+
+
+def debtor_key(index: int) -> str:
+    """A debtor's key within its case: "d" and its position in ``CaseFiled.debtors``."""
+    return f"d{index}"
+
+
+def is_minor(party: case_events_pb2.Party, on: dt.date) -> bool:
+    """Whether a natural-person party is a minor on ``on``: never put on the 失信 list
+    (法释〔2017〕7号 art 4)."""
+    if party.kind != case_events_pb2.PARTY_KIND_NATURAL_PERSON:
+        return False
+    return is_minor_on(party.id_number, on)
+
+
+@dataclass(frozen=True, slots=True)
+class Debtor:
+    key: str
+    name: str
+    minor: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Obstruction:
+    obstruction_id: str
+    debtor_key: str
+    kind: ObstructionKind
+    on: dt.date
+
+
+@dataclass(frozen=True)
+class GateFacts:
+    """What the gate reads about one case."""
+
+    filed_on: dt.date
+    debtors: tuple[Debtor, ...]
+    network_query_answered: bool = False
+    visited: frozenset[str] = frozenset()
+    applicant_interviewed: bool = False
+    report_order_served: bool = False
+    restricted: frozenset[str] = frozenset()
+    listed_or_declined: frozenset[str] = frozenset()
+    undisposed_assets: tuple[str, ...] = ()
+    obstructions: tuple[Obstruction, ...] = ()
+    last_search: Mapping[str, dt.date] = field(default_factory=dict)
+    last_punishment: Mapping[str, dt.date] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """One condition of the gate: its rule, whether it is met, and what is missing."""
+
+    rule_id: str
+    title: str
+    met: bool
+    missing: str = ""
+
+    def as_dict(self) -> dict[str, object]:
+        return {"rule_id": self.rule_id, "title": self.title, "met": self.met,
+                "missing": self.missing}  # fmt: skip
+
+
+def _names(debtors: list[Debtor]) -> str:
+    return "、".join(f"{d.name}（{d.key}）" for d in debtors)
+
+
+def _min_period(facts: GateFacts, today: dt.date) -> str:
+    period = catalogue().rule(MIN_PERIOD).period
+    earliest = add_months(facts.filed_on, period.limit)
+    if today >= earliest:
+        return ""
+    return (
+        f"立案于{facts.filed_on}，{earliest}起方满{period.limit}个月 / filed on "
+        f"{facts.filed_on}: {period.describe()} have passed only on {earliest}"
+    )
+
+
+def _search_punishment(facts: GateFacts) -> str:
+    missing = []
+    for obstruction in facts.obstructions:
+        if obstruction.kind is ObstructionKind.CONCEALMENT:
+            done = facts.last_search.get(obstruction.debtor_key)
+            act = "搜查 / a search"
+        else:
+            done = facts.last_punishment.get(obstruction.debtor_key)
+            act = "罚款或拘留 / a fine or detention"
+        if done is None or done < obstruction.on:
+            missing.append(
+                f"{obstruction.debtor_key} {obstruction.kind.value} {obstruction.on}: {act}"
+            )
+    if not missing:
+        return ""
+    return "妨碍执行行为未经处理 / obstruction not acted on: " + "; ".join(missing)
+
+
+def evaluate_gate(facts: GateFacts, today: dt.date) -> list[Condition]:
+    """Every condition of the 终本 gate, met or not, in ``GATE_RULES`` order."""
+    debtors = list(facts.debtors)
+    not_visited = [d for d in debtors if d.key not in facts.visited]
+    not_restricted = [d for d in debtors if d.key not in facts.restricted]
+    not_listed = [d for d in debtors if not d.minor and d.key not in facts.listed_or_declined]
+    missing = {
+        MIN_PERIOD: _min_period(facts, today),
+        NETWORK_QUERY: "" if facts.network_query_answered else
+        "网络查控尚未在各渠道反馈完毕 / the network query has not been answered on every channel",
+        DEBTOR_VISITED: "" if not not_visited else
+        f"未约谈或传唤 / not visited or summoned: {_names(not_visited)}",
+        APPLICANT_INTERVIEWED: "" if facts.applicant_interviewed else
+        "未约谈申请执行人 / the applicant has not been interviewed",
+        REPORT_ORDER: "" if facts.report_order_served else
+        "未送达执行通知书及报告财产令 / the report-assets order has not been served",
+        RESTRICTION: "" if not not_restricted else
+        f"未限制消费 / no consumption restriction: {_names(not_restricted)}",
+        LISTING: "" if not not_listed else
+        f"未纳入失信名单且未记录不予纳入的理由 / neither listed nor declined: "
+        f"{_names(not_listed)}",
+        ASSETS_DISPOSED: "" if not facts.undisposed_assets else
+        f"已控制财产未处置完毕 / controlled assets not disposed of: "
+        f"{', '.join(facts.undisposed_assets)}",
+        SEARCH_PUNISHMENT: _search_punishment(facts),
+    }  # fmt: skip
+    rules = catalogue()
+    return [
+        Condition(rule_id, rules.rule(rule_id).title, not missing[rule_id], missing[rule_id])
+        for rule_id in GATE_RULES
+    ]
+
+
+def unmet(conditions: list[Condition]) -> list[Condition]:
+    return [c for c in conditions if not c.met]
+
+
+def refusal_text(failed: list[Condition]) -> str:
+    """A refusal naming every unmet condition with its rule id."""
+    lines = "; ".join(f"{c.rule_id}: {c.missing}" for c in failed)
+    return f"终本条件未满足，不得终结本次执行 / the 终本 gate is not met ({lines})"

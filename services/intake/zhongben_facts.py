@@ -1,0 +1,165 @@
+"""The facts the 终本 gate reads, kept from events in intake's own keys.
+
+``intake:zhongben-facts:<case_id>`` is a hash, one field per fact, every write idempotent
+(a replayed event writes the same field again), so the order of topics does not matter:
+
+- ``query_answered``: a network query round completed (asset control's
+  ``NetworkQueryCompleted``: every channel answered);
+- ``visited:<debtor_key>``, ``interviewed``: intake's own acts (the dates);
+- ``search:<debtor_key>:<date>``, ``punishment:<debtor_key>:<date>``, ``obstruction:<id>``
+  (JSON): intake's own acts;
+- ``restricted:<debtor_key>``, ``listed:<debtor_key>``, ``declined:<debtor_key>``: the
+  credit topic's ``RestrictionOrdered``, ``DebtorListed``, ``ListingDeclined``;
+- ``controlled:<asset_id>``: an ``AssetControlled``; ``ended:<asset_id>``: released,
+  lapsed, sold, sold by the debtor, or its frozen money deducted into the case's account
+  (funds' ``FundsArrived`` with source deduction). An asset controlled and not ended is
+  undisposed, whichever of the two arrived first.
+
+The report-assets order is served with the execution notice (``notice_served_on`` of the
+case record) and the debtors are the filing's.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import redis.asyncio as aioredis
+from google.protobuf.message import Message
+from redis.asyncio.client import Pipeline
+
+from services.intake.repository import CaseRecord
+from services.intake.zhongben_domain import (
+    Debtor,
+    GateFacts,
+    Obstruction,
+    ObstructionKind,
+    debtor_key,
+    is_minor,
+)
+from zhixing.state import KeySpace, text_hash
+from zhixing.v1 import asset_events_pb2 as assets
+from zhixing.v1 import credit_events_pb2 as credit
+from zhixing.v1 import funds_events_pb2 as funds
+
+DEDUCTION = "deduction"  # FundsArrived.source of frozen money deducted (扣划)
+
+
+class ZhongbenFacts:
+    """The gate's facts: written by intake's acts and by the reactions below, read by the
+    gate."""
+
+    def __init__(self, redis: aioredis.Redis, keys: KeySpace) -> None:
+        self._redis = redis
+        self._keys = keys
+
+    def key(self, case_id: str) -> str:
+        return self._keys.key("zhongben-facts", case_id)
+
+    # --- intake's own acts, queued on the act's transaction ---------------------------------
+
+    def visited(self, pipe: Pipeline, case_id: str, debtor: str, on: dt.date) -> None:
+        pipe.hset(self.key(case_id), f"visited:{debtor}", on.isoformat())
+
+    def interviewed(self, pipe: Pipeline, case_id: str, on: dt.date) -> None:
+        pipe.hset(self.key(case_id), "interviewed", on.isoformat())
+
+    def obstruction(self, pipe: Pipeline, case_id: str, found: Obstruction) -> None:
+        pipe.hset(self.key(case_id), f"obstruction:{found.obstruction_id}", json.dumps(
+            {"debtor_key": found.debtor_key, "kind": found.kind.value, "on": found.on.isoformat()}
+        ))  # fmt: skip
+
+    def searched(self, pipe: Pipeline, case_id: str, debtor: str, on: dt.date) -> None:
+        pipe.hset(self.key(case_id), f"search:{debtor}:{on.isoformat()}", "1")
+
+    def punished(self, pipe: Pipeline, case_id: str, debtor: str, on: dt.date) -> None:
+        pipe.hset(self.key(case_id), f"punishment:{debtor}:{on.isoformat()}", "1")
+
+    # --- other services' events ----------------------------------------------------------------
+
+    def keep(self, pipe: Pipeline, payload: Message) -> None:
+        """Record the fact ``payload`` states, if it is one the gate reads."""
+        fact = _fact_of(payload)
+        if fact is not None:
+            case_id, name, value = fact
+            pipe.hset(self.key(case_id), name, value)
+
+    # --- reading ------------------------------------------------------------------------------
+
+    async def read(
+        self, case_id: str, client: aioredis.Redis | Pipeline | None = None
+    ) -> dict[str, str]:
+        return text_hash(await (client or self._redis).hgetall(self.key(case_id)))
+
+
+def _fact_of(payload: Message) -> tuple[str, str, str] | None:
+    """(case id, field, value) of a fact the gate reads, else None."""
+    match payload:
+        case assets.NetworkQueryCompleted():
+            return payload.case_id, "query_answered", str(payload.round)
+        case assets.AssetControlled():
+            return payload.case_id, f"controlled:{payload.asset_id}", payload.measure or "1"
+        case assets.ControlReleased():
+            return payload.case_id, f"ended:{payload.asset_id}", "released"
+        case assets.ControlLapsed():
+            return payload.case_id, f"ended:{payload.asset_id}", "lapsed"
+        case assets.SaleCompleted():
+            return payload.case_id, f"ended:{payload.asset_id}", "sold"
+        case assets.SelfDisposalCompleted():
+            return payload.case_id, f"ended:{payload.asset_id}", "self_disposed"
+        case funds.FundsArrived() if payload.source == DEDUCTION and payload.asset_id:
+            return payload.case_id, f"ended:{payload.asset_id}", "deducted"
+        case credit.RestrictionOrdered():
+            return payload.case_id, f"restricted:{payload.debtor_key}", payload.restriction_id
+        case credit.DebtorListed():
+            return payload.case_id, f"listed:{payload.debtor_key}", payload.listing_id
+        case credit.ListingDeclined():
+            return payload.case_id, f"declined:{payload.debtor_key}", payload.reason
+    return None
+
+
+def gate_facts(record: CaseRecord, raw: dict[str, str], today: dt.date) -> GateFacts:
+    """The gate's view of a filed case: its record, its kept facts, minors as of today."""
+    assert record.filed is not None
+    debtors = tuple(
+        Debtor(debtor_key(i), party.name, is_minor(party, today))
+        for i, party in enumerate(record.filed.debtors)
+    )
+    searches: dict[str, dt.date] = {}
+    punishments: dict[str, dt.date] = {}
+    obstructions = []
+    controlled, ended = [], set()
+    for name, value in raw.items():
+        kind, _, rest = name.partition(":")
+        if kind in ("search", "punishment"):
+            key, _, on = rest.partition(":")
+            latest = searches if kind == "search" else punishments
+            day = dt.date.fromisoformat(on)
+            latest[key] = max(latest.get(key, day), day)
+        elif kind == "obstruction":
+            found = json.loads(value)
+            obstructions.append(Obstruction(
+                rest, found["debtor_key"], ObstructionKind(found["kind"]),
+                dt.date.fromisoformat(found["on"]),
+            ))  # fmt: skip
+        elif kind == "controlled":
+            controlled.append(rest)
+        elif kind == "ended":
+            ended.add(rest)
+    keys = [d.key for d in debtors]
+    return GateFacts(
+        filed_on=dt.date.fromisoformat(record.get("filed_on") or record.filed.filed_on),
+        debtors=debtors,
+        network_query_answered="query_answered" in raw,
+        visited=frozenset(k for k in keys if f"visited:{k}" in raw),
+        applicant_interviewed="interviewed" in raw,
+        report_order_served=bool(record.get("notice_served_on")),
+        restricted=frozenset(k for k in keys if f"restricted:{k}" in raw),
+        listed_or_declined=frozenset(
+            k for k in keys if f"listed:{k}" in raw or f"declined:{k}" in raw
+        ),
+        undisposed_assets=tuple(sorted(a for a in controlled if a not in ended)),
+        obstructions=tuple(sorted(obstructions, key=lambda o: (o.on, o.obstruction_id))),
+        last_search=searches,
+        last_punishment=punishments,
+    )

@@ -1,0 +1,134 @@
+"""The 终本 gate as a pure function of a case's facts and today: each condition alone failing
+names exactly its rule; the minor exemption from listing; obstructions that need a search,
+or a fine or detention, after them."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import pytest
+
+from services.intake.zhongben_domain import (
+    GATE_RULES,
+    Debtor,
+    GateFacts,
+    Obstruction,
+    ObstructionKind,
+    evaluate_gate,
+    unmet,
+)
+from zhixing.periods import add_months
+from zhixing.rules import catalogue
+
+FILED_ON = dt.date(2026, 1, 5)
+MIN_MONTHS = catalogue().rule("zhongben.min-period").period.limit
+TODAY = add_months(FILED_ON, MIN_MONTHS) + dt.timedelta(days=10)
+DEBTORS = (Debtor("d0", "某某有限公司"), Debtor("d1", "李四"))
+KEYS = frozenset(d.key for d in DEBTORS)
+
+LAWFUL = GateFacts(
+    filed_on=FILED_ON,
+    debtors=DEBTORS,
+    network_query_answered=True,
+    visited=KEYS,
+    applicant_interviewed=True,
+    report_order_served=True,
+    restricted=KEYS,
+    listed_or_declined=KEYS,
+)
+
+
+def unmet_rules(facts: GateFacts, today: dt.date = TODAY) -> list[str]:
+    return [c.rule_id for c in unmet(evaluate_gate(facts, today))]
+
+
+def test_a_case_meeting_every_condition_passes_and_every_rule_is_checked() -> None:
+    conditions = evaluate_gate(LAWFUL, TODAY)
+    assert [c.rule_id for c in conditions] == list(GATE_RULES)
+    assert all(c.met and not c.missing for c in conditions)
+    assert all(c.title == catalogue().rule(c.rule_id).title for c in conditions)
+
+
+@pytest.mark.parametrize(
+    ("rule_id", "change"),
+    [
+        ("zhongben.network-query", {"network_query_answered": False}),
+        ("zhongben.debtor-visited", {"visited": frozenset({"d0"})}),
+        ("zhongben.applicant-interviewed", {"applicant_interviewed": False}),
+        ("zhongben.report-order", {"report_order_served": False}),
+        ("zhongben.restriction", {"restricted": frozenset({"d1"})}),
+        ("zhongben.listing", {"listed_or_declined": frozenset({"d0"})}),
+        ("zhongben.assets-disposed", {"undisposed_assets": ("asset-1",)}),
+    ],
+)
+def test_each_condition_alone_failing_names_exactly_its_rule(
+    rule_id: str, change: dict[str, object]
+) -> None:
+    assert unmet_rules(dataclasses.replace(LAWFUL, **change)) == [rule_id]  # type: ignore[arg-type]
+
+
+def test_the_minimum_period_counts_calendar_months_from_filing() -> None:
+    earliest = add_months(FILED_ON, MIN_MONTHS)
+    assert unmet_rules(LAWFUL, earliest - dt.timedelta(days=1)) == ["zhongben.min-period"]
+    assert unmet_rules(LAWFUL, earliest) == []
+    (condition,) = unmet(evaluate_gate(LAWFUL, earliest - dt.timedelta(days=1)))
+    assert earliest.isoformat() in condition.missing
+
+
+def test_the_missing_text_names_the_debtors_missing() -> None:
+    facts = dataclasses.replace(LAWFUL, visited=frozenset({"d0"}))
+    (condition,) = unmet(evaluate_gate(facts, TODAY))
+    assert "李四（d1）" in condition.missing and "d0" not in condition.missing
+
+
+def test_a_minor_debtor_need_not_be_listed_but_must_be_restricted() -> None:
+    with_minor = dataclasses.replace(
+        LAWFUL,
+        debtors=(DEBTORS[0], Debtor("d1", "小明", minor=True)),
+        listed_or_declined=frozenset({"d0"}),
+    )
+    assert unmet_rules(with_minor) == []
+    assert unmet_rules(dataclasses.replace(with_minor, restricted=frozenset({"d0"}))) == [
+        "zhongben.restriction"
+    ]
+
+
+def test_concealment_needs_a_search_of_that_debtor_on_or_after_it() -> None:
+    found = dt.date(2026, 2, 10)
+    concealed = dataclasses.replace(
+        LAWFUL, obstructions=(Obstruction("o1", "d1", ObstructionKind.CONCEALMENT, found),)
+    )
+    assert unmet_rules(concealed) == ["zhongben.search-punishment"]
+    before = {"d1": found - dt.timedelta(days=1)}
+    assert unmet_rules(dataclasses.replace(concealed, last_search=before)) == [
+        "zhongben.search-punishment"
+    ]
+    other_debtor = {"d0": found}
+    assert unmet_rules(dataclasses.replace(concealed, last_search=other_debtor)) == [
+        "zhongben.search-punishment"
+    ]
+    punished = {"d1": found}  # a fine does not stand for a search
+    assert unmet_rules(dataclasses.replace(concealed, last_punishment=punished)) == [
+        "zhongben.search-punishment"
+    ]
+    assert unmet_rules(dataclasses.replace(concealed, last_search={"d1": found})) == []
+
+
+def test_a_report_violation_needs_a_fine_or_detention_of_that_debtor_after_it() -> None:
+    found = dt.date(2026, 2, 10)
+    violated = dataclasses.replace(
+        LAWFUL,
+        obstructions=(Obstruction("o2", "d0", ObstructionKind.REPORT_VIOLATION, found),),
+    )
+    assert unmet_rules(violated) == ["zhongben.search-punishment"]
+    assert unmet_rules(dataclasses.replace(violated, last_search={"d0": found})) == [
+        "zhongben.search-punishment"
+    ]
+    later = {"d0": found + dt.timedelta(days=3)}
+    assert unmet_rules(dataclasses.replace(violated, last_punishment=later)) == []
+
+
+def test_every_unmet_condition_is_listed_at_once() -> None:
+    bare = GateFacts(filed_on=TODAY, debtors=DEBTORS, undisposed_assets=("asset-1",))
+    assert unmet_rules(bare) == [r for r in GATE_RULES if r != "zhongben.search-punishment"]
