@@ -1,0 +1,266 @@
+"""Intake's 终本 handlers on the in-memory repository: the acts and their refusals, the
+proposal against the gate, the leader's ruling (四不批), service, objection and resumption."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from google.protobuf.message import Message
+
+from services.intake.domain import ClosureMethod, FileCase
+from services.intake.handlers import Intake
+from services.intake.repository import CaseRecords, CaseStatus
+from services.intake.zhongben import Act, GateRefused, Zhongben
+from services.intake.zhongben_domain import (
+    GATE_RULES,
+    ObstructionKind,
+    PunishmentKind,
+    ResumptionCause,
+    VisitKind,
+)
+from services.intake.zhongben_facts import ZhongbenFacts
+from tests.factories import START, filing
+from tests.fakes import in_memory_context, person, staged, staged_types
+from zhixing.auth import Role, ScopeError
+from zhixing.clock import SimulatedClock, china_today
+from zhixing.errors import Conflict, Invalid, NotFound
+from zhixing.periods import add_months
+from zhixing.rules import catalogue
+from zhixing.v1 import asset_events_pb2, case_events_pb2, credit_events_pb2, funds_events_pb2
+
+CLERK = person(Role.CLERK)
+OFFICER = person(Role.OFFICER, subject="o-1")
+LEADER = person(Role.LEADER, subject="leader-1")
+
+
+class Court:
+    def __init__(self) -> None:
+        self.clock = SimulatedClock(START)
+        ctx = in_memory_context("intake", self.clock)
+        self.intake = Intake(ctx, CaseRecords(ctx.redis, ctx.keys))
+        self.facts = ZhongbenFacts(ctx.redis, ctx.keys)
+        self.zhongben = Zhongben(self.intake, self.facts)
+
+    async def file(self) -> str:
+        filed = await self.intake.receive(FileCase(**filing()), identity=CLERK, docket=True)
+        await self.intake.assign_officer(filed.case_id, "o-1", "法官团队", identity=CLERK)
+        return filed.case_id
+
+    async def other_services_report(self, *payloads: Message) -> None:
+        async with self.intake.ctx.redis.pipeline(transaction=True) as pipe:
+            pipe.multi()  # type: ignore[no-untyped-call]
+            for payload in payloads:
+                self.facts.keep(pipe, payload)
+            await pipe.execute()
+
+    def pass_min_period(self) -> None:
+        months = catalogue().rule("zhongben.min-period").period.limit
+        today = china_today(self.clock)
+        self.clock.advance(add_months(today, months) - today)
+
+    async def ready(self) -> str:
+        """A case meeting every condition of the gate."""
+        case_id = await self.file()
+        await self.intake.serve_notice(case_id, identity=OFFICER)
+        z = self.zhongben
+        await z.record_visit(case_id, Act(None, "d0"), VisitKind.VISIT, "无财产", identity=OFFICER)
+        await z.record_interview(case_id, Act(None), "申请人知悉", identity=OFFICER)
+        await self.other_services_report(
+            asset_events_pb2.NetworkQueryCompleted(case_id=case_id, round=1),
+            credit_events_pb2.RestrictionOrdered(
+                case_id=case_id, debtor_key="d0", restriction_id="r1"
+            ),
+            credit_events_pb2.ListingDeclined(
+                case_id=case_id, debtor_key="d0", reason="only_restriction"
+            ),
+        )
+        self.pass_min_period()
+        return case_id
+
+
+async def test_acts_are_refused_for_a_future_day_an_unknown_debtor_or_another_role() -> None:
+    court = Court()
+    case_id = await court.file()
+    z = court.zhongben
+    tomorrow = china_today(court.clock) + dt.timedelta(days=1)
+    with pytest.raises(Invalid, match="after today") as future:
+        await z.record_visit(case_id, Act(tomorrow, "d0"), VisitKind.VISIT, "x", identity=OFFICER)
+    assert future.value.loc == ("body", "on")
+    with pytest.raises(Invalid, match="names no debtor") as unknown:
+        await z.record_search(case_id, Act(None, "d1"), "x", identity=OFFICER)
+    assert unknown.value.loc == ("body", "debtor_key")
+    with pytest.raises(ScopeError):
+        await z.record_interview(case_id, Act(None), "x", identity=CLERK)
+    with pytest.raises(NotFound):
+        await z.record_interview(case_id, Act(None), "x", identity=person(Role.OFFICER, "苏1282"))
+    with pytest.raises(NotFound):
+        await z.record_interview("no-such-case", Act(None), "x", identity=OFFICER)
+    assert await staged_types(court.intake.ctx) == [
+        "ApplicationReceived", "CaseFiled", "CaseNumberIssued", "OfficerAssigned"
+    ]  # fmt: skip
+
+
+async def test_a_proposal_is_refused_naming_every_unmet_rule() -> None:
+    court = Court()
+    case_id = await court.file()
+    with pytest.raises(GateRefused) as refused:
+        await court.zhongben.propose(case_id, "无财产可供执行", identity=OFFICER)
+    assert refused.value.unmet_rules == [r for r in GATE_RULES if r not in (
+        "zhongben.assets-disposed", "zhongben.search-punishment")]  # fmt: skip
+    assert all(rule in str(refused.value) for rule in refused.value.unmet_rules)
+    assert "ZhongbenProposed" not in await staged_types(court.intake.ctx)
+
+
+async def test_an_obstruction_holds_the_gate_until_acted_on() -> None:
+    court = Court()
+    case_id = await court.ready()
+    z = court.zhongben
+    await z.record_obstruction(case_id, Act(None, "d0"), ObstructionKind.REPORT_VIOLATION,
+                               "拒不报告", identity=OFFICER)  # fmt: skip
+    with pytest.raises(GateRefused) as refused:
+        await z.propose(case_id, "无财产", identity=OFFICER)
+    assert refused.value.unmet_rules == ["zhongben.search-punishment"]
+    fine = "（2026）苏1283司惩1号"
+    await z.record_punishment(case_id, Act(None, "d0"), PunishmentKind.FINE, fine, identity=OFFICER)
+    await z.propose(case_id, "无财产", identity=OFFICER)
+
+
+async def test_undisposed_assets_hold_the_gate_whichever_event_came_first() -> None:
+    court = Court()
+    case_id = await court.ready()
+    await court.other_services_report(
+        funds_events_pb2.FundsArrived(case_id=case_id, source="deduction", asset_id="money"),
+        asset_events_pb2.AssetControlled(case_id=case_id, asset_id="money", measure="freeze"),
+        asset_events_pb2.AssetControlled(case_id=case_id, asset_id="house", measure="seize"),
+    )
+    with pytest.raises(GateRefused, match="house") as refused:
+        await court.zhongben.propose(case_id, "无财产", identity=OFFICER)
+    assert refused.value.unmet_rules == ["zhongben.assets-disposed"]
+    assert "money" not in str(refused.value)
+    await court.other_services_report(
+        asset_events_pb2.SaleCompleted(case_id=case_id, asset_id="house", proceeds_fen=1)
+    )
+    await court.zhongben.propose(case_id, "无财产", identity=OFFICER)
+
+
+async def test_the_closure_route_refuses_zhongben() -> None:
+    court = Court()
+    case_id = await court.ready()
+    with pytest.raises(Conflict, match=r"zhongben\.leader-approval"):
+        await court.intake.close(case_id, ClosureMethod.ENDED_THIS_ROUND, identity=OFFICER)
+
+
+async def test_a_leader_not_involved_rules_zhongben_and_the_case_closes() -> None:
+    court = Court()
+    case_id = await court.ready()
+    z = court.zhongben
+    with pytest.raises(Conflict, match="no 终本 proposal"):
+        await z.decide(case_id, approve=True, reason="同意", ruling_number="N1", identity=LEADER)
+    await z.propose(case_id, "无财产可供执行", identity=OFFICER)
+    with pytest.raises(Conflict, match="awaits a leader"):
+        await z.propose(case_id, "again", identity=OFFICER)
+    with pytest.raises(ScopeError):  # an officer does not approve
+        await z.decide(case_id, approve=True, reason="同意", ruling_number="N1", identity=OFFICER)
+    handling_officer_as_leader = person(Role.LEADER, subject="o-1")
+    with pytest.raises(ScopeError, match=r"zhongben\.leader-approval"):
+        await z.decide(case_id, approve=True, reason="同意", ruling_number="N1",
+                       identity=handling_officer_as_leader)  # fmt: skip
+    with pytest.raises(Invalid) as no_number:
+        await z.decide(case_id, approve=True, reason="同意", ruling_number=None, identity=LEADER)
+    assert no_number.value.loc == ("body", "ruling_number")
+    ruling = "（2026）苏1283执1号之一"
+    assert await z.decide(case_id, approve=True, reason="同意", ruling_number=ruling,
+                          identity=LEADER) == "closed"  # fmt: skip
+    record = await court.intake.records.read(case_id)
+    assert record is not None and record.status is CaseStatus.CLOSED
+    assert record.get("closed_method") == "终结本次执行"
+    events = await staged(court.intake.ctx)
+    ruled, closed = events[-2].payload, events[-1].payload
+    assert isinstance(ruled, case_events_pb2.ZhongbenRuled)
+    assert list(ruled.checked_rules) == list(GATE_RULES)
+    assert (ruled.proposed_by, ruled.approved_by) == ("o-1", "leader-1")
+    assert isinstance(closed, case_events_pb2.CaseClosed)
+    assert closed.method == "终结本次执行"
+
+
+async def test_a_leader_refuses_or_the_gate_no_longer_holds_when_deciding() -> None:
+    court = Court()
+    case_id = await court.ready()
+    z = court.zhongben
+    await z.propose(case_id, "无财产", identity=OFFICER)
+    assert await z.decide(case_id, approve=False, reason="再查", ruling_number=None,
+                          identity=LEADER) == "filed"  # fmt: skip
+    await z.propose(case_id, "无财产", identity=OFFICER)
+    await court.other_services_report(
+        asset_events_pb2.AssetControlled(case_id=case_id, asset_id="car", measure="seize")
+    )
+    with pytest.raises(GateRefused) as refused:
+        await z.decide(case_id, approve=True, reason="同意", ruling_number="N", identity=LEADER)
+    assert refused.value.unmet_rules == ["zhongben.assets-disposed"]
+    last = (await staged(court.intake.ctx))[-1].payload
+    assert isinstance(last, case_events_pb2.ZhongbenRefused)
+    assert list(last.unmet_rules) == ["zhongben.assets-disposed"]
+    record = await court.intake.records.read(case_id)
+    assert record is not None and record.status is CaseStatus.FILED and not record.get("zhongben")
+
+
+async def ruled(court: Court) -> str:
+    case_id = await court.ready()
+    await court.zhongben.propose(case_id, "无财产", identity=OFFICER)
+    await court.zhongben.decide(case_id, approve=True, reason="同意", ruling_number="R1",
+                                identity=LEADER)  # fmt: skip
+    return case_id
+
+
+async def test_resumption_files_a_resumed_case_once() -> None:
+    court = Court()
+    case_id = await ruled(court)
+    open_case = await court.file()
+    with pytest.raises(Conflict, match="not closed by a 终本 ruling"):
+        await court.zhongben.resume(open_case, ResumptionCause.ASSETS_FOUND, "x", identity=CLERK)
+    resumed = await court.zhongben.resume(case_id, ResumptionCause.ASSETS_FOUND, "发现房产",
+                                          identity=CLERK)  # fmt: skip
+    assert resumed.case_number == "（2026）苏1283执恢1号"
+    assert resumed.resumed_from == case_id
+    new = await court.intake.records.read(resumed.case_id)
+    assert new is not None and new.filed is not None and new.status is CaseStatus.FILED
+    assert new.filed.case_type_code == "执恢"
+    assert new.filed.resumed_from_case_id == case_id
+    assert new.filed.resumed_from_case_number == "（2026）苏1283执1号"
+    assert new.filed.debtors[0].name == "某某有限公司"
+    assert new.get("case_account") and new.get("case_account") != (
+        await court.intake.records.read(case_id)
+    ).get("case_account")  # type: ignore[union-attr]
+    types = await staged_types(court.intake.ctx)
+    assert types[-4:] == ["ApplicationReceived", "CaseFiled", "CaseNumberIssued",
+                          "ExecutionResumed"]  # fmt: skip
+    with pytest.raises(Conflict, match="resumed as"):
+        await court.zhongben.resume(case_id, ResumptionCause.APPLICANT_REQUEST, "再次",
+                                    identity=OFFICER)  # fmt: skip
+
+
+async def test_an_upheld_objection_revokes_the_ruling_and_resumes_the_case() -> None:
+    court = Court()
+    case_id = await ruled(court)
+    z = court.zhongben
+    assert await z.serve_ruling(case_id, identity=CLERK) == china_today(court.clock).isoformat()
+    with pytest.raises(Conflict, match="served"):
+        await z.serve_ruling(case_id, identity=CLERK)
+    objection_id = await z.object(case_id, "被执行人有房产", None, identity=CLERK)
+    with pytest.raises(ScopeError, match=r"zhongben\.leader-approval"):
+        await z.decide_objection(case_id, objection_id, upheld=True, reason="x",
+                                 identity=person(Role.LEADER, subject="o-1"))  # fmt: skip
+    with pytest.raises(NotFound):
+        await z.decide_objection(case_id, "no-such", upheld=True, reason="x", identity=LEADER)
+    resumed = await z.decide_objection(case_id, objection_id, upheld=True, reason="终本不当",
+                                       identity=LEADER)  # fmt: skip
+    assert resumed is not None and resumed.case_number == "（2026）苏1283执恢1号"
+    types = await staged_types(court.intake.ctx)
+    assert types[-6:] == ["ZhongbenObjectionDecided", "ZhongbenRevoked", "ApplicationReceived",
+                          "CaseFiled", "CaseNumberIssued", "ExecutionResumed"]  # fmt: skip
+    resumed_event = (await staged(court.intake.ctx))[-1].payload
+    assert isinstance(resumed_event, case_events_pb2.ExecutionResumed)
+    assert resumed_event.cause == "objection_upheld"
+    with pytest.raises(Conflict, match="resumed as"):
+        await z.object(case_id, "again", None, identity=CLERK)
