@@ -1,0 +1,57 @@
+"""What the credit service does on other services' events.
+
+- Case events: a filed case's debtors are kept (minors marked, from intake's flags); its
+  officer noted (who may not extend its listings); a move to another court followed; a
+  closure as performed (执行完毕) makes every restriction due to be lifted and ends every
+  listing's ground.
+- Deadline events: a listing's term or extension ran out (rules ``credit.listing-term``,
+  ``credit.listing-extension``): the listing is deleted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from google.protobuf.message import Message
+
+from services.credit.domain import TERM_RULES
+from services.credit.handlers import Credit
+from zhixing.breaches import OnBreach
+from zhixing.events import Event
+from zhixing.projection import Transaction
+from zhixing.v1 import case_events_pb2 as cases
+from zhixing.v1 import deadline_events_pb2
+
+
+class CaseFacts:
+    def __init__(self, credit: Credit) -> None:
+        self.cases = credit.cases
+
+    async def __call__(self, events: Sequence[Event[Message]], tx: Transaction) -> None:
+        for event in events:
+            payload = event.payload
+            if isinstance(payload, cases.CaseFiled):
+                await self.cases.remember_case(payload, event.envelope.court_code)
+            elif isinstance(payload, cases.OfficerAssigned):
+                await self.cases.assign_officer(payload.case_id, payload.officer_id)
+            elif isinstance(payload, cases.CaseHandlingCourtChanged):
+                await self.cases.follow_case(payload.case_id, payload.from_court, payload.to_court)
+            elif isinstance(payload, cases.CaseClosed):
+                await self.cases.case_closed(payload.case_id, payload.method)
+
+
+def debtor_key_of(clock: deadline_events_pb2.ClockRef) -> str:
+    """The debtor a credit clock runs for: its id is "<rule>:<case id>:<debtor key>"."""
+    return clock.clock_id.rsplit(":", 1)[-1]
+
+
+def listing_terms_end(credit: Credit) -> OnBreach:
+    """A listing whose term (or extension) breached is deleted."""
+
+    async def term_ended(
+        breached: deadline_events_pb2.ClockBreached, event: Event[Message]
+    ) -> bool:
+        clock = breached.clock
+        return await credit.cases.term_ended(clock.subject_id, debtor_key_of(clock), clock.rule_id)
+
+    return OnBreach({rule: term_ended for rule in TERM_RULES})

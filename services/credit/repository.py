@@ -1,0 +1,86 @@
+"""The credit service's records in Redis: the only code that knows their keys.
+
+Records (under ``credit:``):
+- ``case:<case id>``: a case's credit record as JSON (its court, number and officer, its
+  debtors, restrictions, listings, decisions not to list, and history);
+- ``court:<code>``: the ids of the cases a court handles;
+- ``subject:<id number>``: the ids of the cases on which a debtor with that resident ID or
+  unified social credit code was ever restricted or listed (what the query by ID reads).
+
+Every change to a case is one optimistic transaction over its record (``change_case``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import redis.asyncio as aioredis
+from redis.asyncio.client import Pipeline
+
+from zhixing.errors import NotFound
+from zhixing.records import IndexedRecords
+from zhixing.state import KeySpace, as_text, transact
+
+T = TypeVar("T")
+Record = dict[str, Any]
+
+
+class CreditRecords(IndexedRecords):
+    def __init__(self, redis: aioredis.Redis, keys: KeySpace) -> None:
+        super().__init__(redis, keys, "case", index="court")
+        self.redis = redis
+        self.keys = keys
+
+    def subject_key(self, id_number: str) -> str:
+        return self.keys.key("subject", id_number)
+
+    # --- reading ---------------------------------------------------------------------------
+
+    async def cases_of_subject(self, id_number: str) -> list[Record]:
+        """The credit records of the cases ``id_number`` was ever restricted or listed on."""
+        ids = sorted(as_text(i) for i in await self.redis.smembers(self.subject_key(id_number)))
+        return await self.many(ids)
+
+    # --- writing ---------------------------------------------------------------------------
+
+    def open(self, pipe: Pipeline, record: Record) -> None:
+        self.add(pipe, record["case_id"], record, [record["court_code"]])
+
+    def move(self, pipe: Pipeline, case_id: str, from_court: str, to_court: str) -> None:
+        pipe.srem(self.index_key(from_court), case_id)
+        self.index(pipe, to_court, case_id)
+
+    def index_subject(self, pipe: Pipeline, id_number: str, case_id: str) -> None:
+        pipe.sadd(self.subject_key(id_number), case_id)
+
+    async def open_once(self, record: Record) -> bool:
+        """Keep a new case's record unless it is kept already (idempotent)."""
+        key = self.key(record["case_id"])
+
+        async def body(pipe: Pipeline) -> bool:
+            if await pipe.exists(key):
+                return False
+            pipe.multi()  # type: ignore[no-untyped-call]
+            self.open(pipe, record)
+            return True
+
+        return await transact(self.redis, [key], body)
+
+    async def change_case(
+        self, case_id: str, act: Callable[[Pipeline, Record], Awaitable[T]], *,
+        missing: str | None = None,
+    ) -> T:  # fmt: skip
+        """Run ``act(pipe, record)`` in one transaction over the case's record; ``act``
+        raises to refuse, or calls ``pipe.multi()`` and queues its writes."""
+
+        async def body(pipe: Pipeline) -> T:
+            record = await self.get(case_id, pipe)
+            if record is None:
+                raise NotFound(missing or f"no credit record of case {case_id}")
+            result = await act(pipe, record)
+            if pipe.explicit_transaction:
+                self.put(pipe, case_id, record)
+            return result
+
+        return await transact(self.redis, [self.key(case_id)], body)

@@ -1,0 +1,361 @@
+"""The credit service's handlers on the in-memory repository: restrictions ordered once per
+debtor, in effect after the grace period, due to be lifted and lifted; listings only on a
+statutory ground, never of a minor, restricting the debtor too; extensions by a leader who
+does not handle the case, within the catalogue's bounds; the ground's end and deletion; a
+closure as performed lifting and ending everything once; a term's breach deleting the
+listing; and the query by ID number."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from pydantic import ValidationError
+
+from services.credit import domain
+from services.credit.handlers import Credit
+from services.credit.http_api import ExtensionIn, ListingIn
+from services.credit.reactions import debtor_key_of
+from services.credit.repository import CreditRecords
+from tests.factories import START
+from tests.fakes import in_memory_context, person, staged, staged_types
+from tools.demo import credit_code, resident_id
+from zhixing.auth import Role, ScopeError
+from zhixing.clock import SimulatedClock
+from zhixing.errors import Conflict, Invalid, NotFound
+from zhixing.rules import catalogue, load_catalogue
+from zhixing.v1 import case_events_pb2 as cases
+from zhixing.v1 import credit_events_pb2 as pb
+from zhixing.v1 import deadline_events_pb2
+
+COURT = "苏1283"
+COMPANY = credit_code(11)
+ADULT = resident_id("321283", dt.date(1998, 1, 1), 21)
+MINOR = resident_id("321283", dt.date(2015, 6, 1), 22)
+OFFICER = person(Role.OFFICER, COURT, "officer-1")  # handles the case
+LEADER = person(Role.LEADER, COURT, "leader-1")
+
+
+def filed(case_id: str = "case-1") -> cases.CaseFiled:
+    return cases.CaseFiled(
+        case_id=case_id, court_code=COURT, case_type_code="执",
+        case_number=f"（2026）苏1283执{case_id[-1]}号",
+        debtors=[
+            cases.Party(kind=cases.PARTY_KIND_ORGANISATION, name="某某有限公司", id_number=COMPANY),
+            cases.Party(kind=cases.PARTY_KIND_NATURAL_PERSON, name="李四", id_number=ADULT),
+            cases.Party(kind=cases.PARTY_KIND_NATURAL_PERSON, name="小明", id_number=MINOR),
+        ],
+        flags=[f"minor_debtor:{MINOR}"],
+    )  # fmt: skip
+
+
+async def credit_with_case(env: dict[str, str] | None = None) -> Credit:
+    ctx = in_memory_context("credit", SimulatedClock(START))
+    rules = load_catalogue(environ=env) if env is not None else catalogue()
+    credit = Credit(ctx, CreditRecords(ctx.redis, ctx.keys), rules)
+    assert await credit.cases.remember_case(filed(), COURT)
+    await credit.cases.assign_officer("case-1", OFFICER.subject)
+    return credit
+
+
+async def listed(credit: Credit, key: str = "d1", ground: int = 2) -> dict:  # type: ignore[type-arg]
+    listing: dict = await credit.listings.list_debtor(  # type: ignore[type-arg]
+        "case-1", identity=OFFICER, debtor_key=key, ground=ground,
+        decision_number="（2026）苏1283执1号之一", facts="妨碍执行",
+    )  # fmt: skip
+    return listing
+
+
+async def restricted(credit: Credit, key: str = "d0") -> dict:  # type: ignore[type-arg]
+    restriction: dict = await credit.restrictions.order(  # type: ignore[type-arg]
+        "case-1", identity=OFFICER, debtor_key=key, ruling_number="（2026）苏1283执1号之二"
+    )
+    return restriction
+
+
+async def test_a_case_is_remembered_once_with_its_debtors_and_minors() -> None:
+    credit = await credit_with_case()
+    assert not await credit.cases.remember_case(filed(), COURT)
+    record = await credit.record_of("case-1", OFFICER)
+    assert [(d["debtor_key"], d["minor"]) for d in record["debtors"].values()] == [
+        ("d0", False), ("d1", False), ("d2", True),
+    ]  # fmt: skip
+    assert record["officer_id"] == OFFICER.subject
+    assert await staged_types(credit.ctx) == []
+
+
+async def test_a_restriction_takes_effect_after_the_grace_period_once_per_debtor() -> None:
+    credit = await credit_with_case({"ZHIXING_RULE_CREDIT_GRACE_PERIOD_LIMIT": "10"})
+    restriction = await restricted(credit)
+    ordered = dt.date.fromisoformat(restriction["ordered_on"])
+    assert dt.date.fromisoformat(restriction["effective_on"]) - ordered == dt.timedelta(days=10)
+    with pytest.raises(Conflict, match=r"credit\.lift-restriction"):
+        await restricted(credit)
+    (event,) = await staged(credit.ctx)
+    assert isinstance(event.payload, pb.RestrictionOrdered)
+    assert event.payload.debtor_id_number == COMPANY
+    assert event.envelope.aggregate_id == "case-1" and event.envelope.court_code == COURT
+
+
+async def test_without_a_grace_setting_a_restriction_is_in_effect_the_day_it_is_ordered() -> None:
+    credit = await credit_with_case({})
+    restriction = await restricted(credit)
+    assert restriction["effective_on"] == restriction["ordered_on"]
+
+
+async def test_only_an_officer_of_the_handling_court_acts_and_unknown_debtors_are_refused() -> None:
+    credit = await credit_with_case()
+    with pytest.raises(ScopeError):
+        await credit.restrictions.order(
+            "case-1", identity=person(Role.CLERK, COURT), debtor_key="d0", ruling_number="x"
+        )
+    with pytest.raises(NotFound):
+        await credit.restrictions.order(
+            "case-1", identity=person(Role.OFFICER, "苏1282"), debtor_key="d0", ruling_number="x"
+        )
+    with pytest.raises(Invalid) as refused:
+        await restricted(credit, "d7")
+    assert refused.value.loc == ("body", "debtor_key")
+
+
+async def test_a_lift_is_due_then_lifted_and_a_lifted_restriction_refuses_more() -> None:
+    credit = await credit_with_case()
+    restriction = await restricted(credit)
+    rid = restriction["restriction_id"]
+    await credit.restrictions.serve("case-1", rid, identity=OFFICER, served_on=None)
+    with pytest.raises(Conflict, match="served on"):
+        await credit.restrictions.serve("case-1", rid, identity=OFFICER, served_on=None)
+    due = await credit.restrictions.lift_due(
+        "case-1", rid, identity=OFFICER, cause=domain.LiftCause.SECURITY, urgent=True
+    )
+    assert due["lift_due"]["urgent"] is True
+    with pytest.raises(Conflict, match=r"credit\.lift-restriction-urgent"):
+        await credit.restrictions.lift_due(
+            "case-1", rid, identity=OFFICER, cause=domain.LiftCause.SECURITY, urgent=False
+        )
+    lifted = await credit.restrictions.lift("case-1", rid, identity=OFFICER, cause=None)
+    assert lifted["lift_cause"] == "security" and lifted["status"] == "lifted"
+    with pytest.raises(Conflict, match=r"credit\.lift-restriction"):
+        await credit.restrictions.lift("case-1", rid, identity=OFFICER, cause=None)
+    events = [e.payload for e in await staged(credit.ctx)]
+    assert [type(p).__name__ for p in events] == [
+        "RestrictionOrdered", "RestrictionServed", "RestrictionLiftDue", "RestrictionLifted",
+    ]  # fmt: skip
+    assert isinstance(events[2], pb.RestrictionLiftDue) and events[2].urgent == "yes"
+    # A new restriction may follow once the old one is lifted.
+    assert (await restricted(credit))["restriction_id"] != rid
+
+
+async def test_a_lift_without_a_due_lift_needs_its_cause() -> None:
+    credit = await credit_with_case()
+    rid = (await restricted(credit))["restriction_id"]
+    with pytest.raises(Invalid, match=r"credit\.lift-restriction") as refused:
+        await credit.restrictions.lift("case-1", rid, identity=OFFICER, cause=None)
+    assert refused.value.loc == ("body", "cause")
+    lifted = await credit.restrictions.lift(
+        "case-1", rid, identity=OFFICER, cause=domain.LiftCause.CONSENT
+    )
+    assert lifted["lift_cause"] == "consent"
+
+
+async def test_a_minor_is_never_listed_and_a_listing_needs_a_statutory_ground() -> None:
+    credit = await credit_with_case()
+    with pytest.raises(Conflict, match=r"minor.*credit\.listing-grounds"):
+        await listed(credit, "d2")
+    for ground in (None, 0, 7):
+        with pytest.raises(Invalid, match=r"credit\.listing-grounds") as refused:
+            await credit.listings.list_debtor(
+                "case-1", identity=OFFICER, debtor_key="d1", ground=ground,
+                decision_number="x", facts="y",
+            )  # fmt: skip
+        assert refused.value.loc == ("body", "ground")
+    assert await staged_types(credit.ctx) == []
+    # The request model refuses it at the door too, naming the rule.
+    with pytest.raises(ValidationError, match=r"credit\.listing-grounds"):
+        ListingIn.model_validate({"debtor_key": "d1", "decision_number": "x", "facts": "y"})
+
+
+async def test_a_listing_restricts_the_debtor_too_and_is_listed_once() -> None:
+    credit = await credit_with_case()
+    listing = await listed(credit, "d1", ground=2)
+    assert listing["fixed_term"] is True
+    assert listing["ground_text"] == domain.GROUNDS[2]
+    with pytest.raises(Conflict, match="already listed"):
+        await listed(credit, "d1", ground=3)
+    events = [e.payload for e in await staged(credit.ctx)]
+    assert [type(p).__name__ for p in events] == ["RestrictionOrdered", "DebtorListed"]
+    debtor_listed = events[1]
+    assert isinstance(debtor_listed, pb.DebtorListed)
+    assert debtor_listed.fixed_term == "yes" and debtor_listed.debtor_id_number == ADULT
+    # Ground 1 lists until the ground ends; a debtor restricted already is not again.
+    await restricted(credit, "d0")
+    untimed = await listed(credit, "d0", ground=1)
+    assert untimed["fixed_term"] is False
+    assert domain.term_ends_on(untimed, catalogue()) is None
+    assert (await staged_types(credit.ctx))[2:] == ["RestrictionOrdered", "DebtorListed"]
+
+
+async def test_a_decline_is_recorded_and_a_later_listing_is_still_allowed() -> None:
+    credit = await credit_with_case()
+    await credit.listings.decline(
+        "case-1", identity=OFFICER, debtor_key="d1",
+        reason=domain.DeclineReason.ONLY_RESTRICTION, details="只适用限制消费",
+    )  # fmt: skip
+    await listed(credit, "d1")
+    with pytest.raises(Conflict, match=r"credit\.listing-grounds"):
+        await credit.listings.decline(
+            "case-1", identity=OFFICER, debtor_key="d1", reason=domain.DeclineReason.NO_GROUND,
+            details="",
+        )  # fmt: skip
+
+
+async def test_an_extension_is_a_leaders_within_the_catalogues_bounds_and_only_once() -> None:
+    credit = await credit_with_case()
+    listing = await listed(credit, "d1", ground=2)
+    lid = listing["listing_id"]
+    shortest, longest = domain.extension_bounds(catalogue())
+    with pytest.raises(ScopeError):
+        await credit.listings.extend("case-1", lid, identity=OFFICER, months=shortest, reason="r")
+    handling_leader = person(Role.LEADER, COURT, OFFICER.subject)
+    with pytest.raises(ScopeError, match=r"credit\.listing-extension"):
+        await credit.listings.extend(
+            "case-1", lid, identity=handling_leader, months=shortest, reason="r"
+        )
+    for months in (shortest - 1, longest + 1):
+        with pytest.raises(Invalid, match=r"credit\.listing-extension") as refused:
+            await credit.listings.extend("case-1", lid, identity=LEADER, months=months, reason="r")
+        assert refused.value.loc == ("body", "months")
+    extended = await credit.listings.extend(
+        "case-1", lid, identity=LEADER, months=longest, reason="仍未履行"
+    )
+    today = dt.date.fromisoformat(extended["extension"]["on"])
+    assert (
+        domain.term_ends_on(extended, catalogue())
+        == today.replace(year=today.year + longest // 12).isoformat()
+    )
+    with pytest.raises(Conflict, match="extended already"):
+        await credit.listings.extend("case-1", lid, identity=LEADER, months=shortest, reason="r")
+    (event,) = [e.payload for e in await staged(credit.ctx)
+                if isinstance(e.payload, pb.ListingExtended)]  # fmt: skip
+    assert event.extension_months == longest
+
+
+async def test_a_listing_without_a_term_cannot_be_extended() -> None:
+    credit = await credit_with_case()
+    lid = (await listed(credit, "d1", ground=1))["listing_id"]
+    shortest, _ = domain.extension_bounds(catalogue())
+    with pytest.raises(Conflict, match="no fixed term"):
+        await credit.listings.extend("case-1", lid, identity=LEADER, months=shortest, reason="r")
+
+
+async def test_a_listing_is_deleted_once_its_ground_ended_or_as_corrected() -> None:
+    credit = await credit_with_case()
+    lid = (await listed(credit, "d1"))["listing_id"]
+    with pytest.raises(Conflict, match=r"credit\.delete-listing"):
+        await credit.listings.delete(
+            "case-1", lid, identity=OFFICER, cause=domain.DeleteCause.GROUND_ENDED
+        )
+    with pytest.raises(Invalid, match=r"credit\.delete-listing"):
+        await credit.listings.delete(
+            "case-1", lid, identity=OFFICER, cause=domain.DeleteCause.TERM_ENDED
+        )
+    await credit.listings.ground_ended(
+        "case-1", lid, identity=OFFICER, cause=domain.GroundEndedCause.REVOKED
+    )
+    with pytest.raises(Conflict, match="ended already"):
+        await credit.listings.ground_ended(
+            "case-1", lid, identity=OFFICER, cause=domain.GroundEndedCause.OTHER
+        )
+    deleted = await credit.listings.delete(
+        "case-1", lid, identity=OFFICER, cause=domain.DeleteCause.GROUND_ENDED
+    )
+    assert deleted["status"] == "deleted"
+    with pytest.raises(Conflict, match="deleted on"):
+        await credit.listings.delete(
+            "case-1", lid, identity=OFFICER, cause=domain.DeleteCause.CORRECTED
+        )
+    other = (await listed(credit, "d0"))["listing_id"]
+    await credit.listings.delete(
+        "case-1", other, identity=OFFICER, cause=domain.DeleteCause.CORRECTED
+    )
+    assert (await staged_types(credit.ctx)).count("ListingDeleted") == 2
+
+
+async def test_closed_as_performed_every_restriction_is_due_and_every_ground_ends_once() -> None:
+    credit = await credit_with_case()
+    await restricted(credit, "d0")
+    await listed(credit, "d1")
+    before = len(await staged(credit.ctx))
+    assert await credit.cases.case_closed("case-1", domain.PERFORMED) == 3
+    assert await credit.cases.case_closed("case-1", domain.PERFORMED) == 0  # redelivered
+    after = [e.payload for e in (await staged(credit.ctx))[before:]]
+    dues = [p for p in after if isinstance(p, pb.RestrictionLiftDue)]
+    assert sorted(p.debtor_key for p in dues) == ["d0", "d1"]
+    assert {(p.cause, p.urgent) for p in dues} == {("performed", "no")}
+    (ended,) = [p for p in after if isinstance(p, pb.ListingGroundEnded)]
+    assert ended.cause == "performed" and ended.debtor_key == "d1"
+    with pytest.raises(Conflict, match="执行完毕"):
+        await restricted(credit, "d2")
+
+
+async def test_closed_otherwise_nothing_is_lifted() -> None:
+    credit = await credit_with_case()
+    await restricted(credit, "d0")
+    assert await credit.cases.case_closed("case-1", "终结本次执行") == 0
+    assert await staged_types(credit.ctx) == ["RestrictionOrdered"]
+
+
+async def test_a_terms_breach_deletes_the_listing_once() -> None:
+    credit = await credit_with_case()
+    lid = (await listed(credit, "d1", ground=2))["listing_id"]
+    clock = deadline_events_pb2.ClockRef(
+        clock_id=f"{domain.LISTING_TERM}:case-1:d1", rule_id=domain.LISTING_TERM,
+        subject_id="case-1",
+    )  # fmt: skip
+    key = debtor_key_of(clock)
+    assert key == "d1"
+    assert await credit.cases.term_ended("case-1", key, domain.LISTING_TERM)
+    assert not await credit.cases.term_ended("case-1", key, domain.LISTING_TERM)
+    record = await credit.record_of("case-1", OFFICER)
+    assert record["listings"][lid]["delete_cause"] == "term_ended"
+    (deleted,) = [e for e in await staged(credit.ctx) if isinstance(e.payload, pb.ListingDeleted)]
+    assert deleted.envelope.actor.id == "svc:credit"
+
+
+async def test_the_query_answers_what_is_in_force_and_in_effect_by_court_and_case() -> None:
+    credit = await credit_with_case({"ZHIXING_RULE_CREDIT_GRACE_PERIOD_LIMIT": "3"})
+    await listed(credit, "d1", ground=2)
+    await restricted(credit, "d0")
+    waiting = await credit.subject(ADULT.lower())
+    assert not waiting.listed and not waiting.restricted  # the grace period runs
+    credit.ctx.clock.advance(dt.timedelta(days=3))  # type: ignore[attr-defined]
+    person_now = await credit.subject(ADULT)
+    assert person_now.listed and person_now.restricted and person_now.name == "李四"
+    assert person_now.courts == [COURT]
+    (entry,) = person_now.listings
+    assert entry.case_number == "（2026）苏1283执1号" and entry.ground == 2
+    assert entry.term_ends_on is not None
+    company = await credit.subject(COMPANY)
+    assert company.restricted and not company.listed
+    nobody = await credit.subject(resident_id("321283", dt.date(1999, 2, 2), 5))
+    assert not nobody.listed and not nobody.restricted and nobody.courts == []
+    with pytest.raises(Invalid) as refused:
+        await credit.subject(ADULT[:-1] + ("0" if ADULT[-1] != "0" else "1"))  # check digit
+    assert refused.value.loc == ("path", "id_number")
+
+
+async def test_a_moved_case_is_read_and_acted_on_by_its_new_court() -> None:
+    credit = await credit_with_case()
+    assert await credit.cases.follow_case("case-1", COURT, "苏12")
+    assert not await credit.cases.follow_case("case-1", COURT, "苏12")
+    with pytest.raises(NotFound):  # the old court no longer sees it
+        await restricted(credit)
+    await credit.restrictions.order(
+        "case-1", identity=person(Role.OFFICER, "苏12"), debtor_key="d0", ruling_number="x"
+    )
+    assert (await credit.subject(COMPANY)).courts == ["苏12"]
+
+
+def test_an_extension_request_is_bounded() -> None:
+    with pytest.raises(ValidationError):
+        ExtensionIn.model_validate({"months": 10**9, "reason": "r"})
