@@ -4,7 +4,11 @@ Kept from events, so the dashboard's queries read indexes and never scan cases:
 
 - open cases by node (执行节点): 立案 → 财产查控 → 财产控制 → 财产处置 → 案款发放, the
   furthest node a case has reached (案款发放 once money arrives in its account, whether the
-  debtor paid, frozen money was deducted or an asset sold); a closed case leaves the board;
+  debtor paid, frozen money was deducted or an asset sold); a closed case leaves the board,
+  except one closed as 终结本次执行: it shows at the node 终本 (not an open case) while its
+  re-query duty lasts, and leaves it when enforcement resumes (ExecutionResumed: the 执恢
+  case is a case of its own), the ruling is revoked (ZhongbenRevoked) or the re-query
+  period ends (ZhongbenRequeryPeriodEnded, on the asset topic);
 - open clocks by state: running, warned (预警), breached (超期), paused (中止), each a sorted
   set per court scored by the due time, so the most urgent come first;
 - command actions pending at the receiving court: not yet signed for, or (督办, 函告纠正)
@@ -58,6 +62,11 @@ NODES = (
     Node("paying", "案款发放"),
 )
 NODE_IDS = tuple(node.id for node in NODES)
+# Closed as 终结本次执行 and in re-query (zhongben.requery): on the board, but not open.
+ZHONGBEN = Node("zhongben", "终本")
+ZHONGBEN_METHOD = "终结本次执行"  # CaseClosed.method
+BOARD_NODES = (*NODES, ZHONGBEN)
+BOARD_NODE_IDS = tuple(node.id for node in BOARD_NODES)
 
 # Event (by payload type) → the node it shows the case has reached (the case named by
 # ``case_id``).
@@ -77,7 +86,17 @@ CASE_CHANGES = (
     case_events_pb2.CaseNumberIssued,
     case_events_pb2.CaseClosed,
     case_events_pb2.CaseHandlingCourtChanged,
+    case_events_pb2.ZhongbenRevoked,
+    case_events_pb2.ExecutionResumed,
+    asset_events_pb2.ZhongbenRequeryStarted,
+    asset_events_pb2.ZhongbenRequeryPeriodEnded,
 )
+# Events that end a 终本 case's time at the node 终本, and the word the case keeps for it.
+ZHONGBEN_ENDS: dict[type[Message], str] = {
+    case_events_pb2.ZhongbenRevoked: "revoked",
+    case_events_pb2.ExecutionResumed: "resumed",
+    asset_events_pb2.ZhongbenRequeryPeriodEnded: "requery_ended",
+}
 
 CLOCK_STATES = tuple(state.value for state in OPEN_STATES)
 
@@ -185,9 +204,15 @@ class Board:
         elif isinstance(payload, case_events_pb2.CaseNumberIssued):
             case["number"] = payload.case_number
         elif isinstance(payload, case_events_pb2.CaseClosed):
-            case["closed"] = payload.method or "closed"
+            case.update(closed=payload.method or "closed",
+                        closed_at=str(_ms(event.envelope.occurred_at)))  # fmt: skip
         elif isinstance(payload, case_events_pb2.CaseHandlingCourtChanged):
             case["court"] = payload.to_court
+        elif isinstance(payload, asset_events_pb2.ZhongbenRequeryStarted):
+            if payload.requery_number > int(case.get("requeries") or 0):
+                case["requeries"] = str(payload.requery_number)
+        elif (ended := ZHONGBEN_ENDS.get(type(payload))) is not None:
+            case.setdefault("zhongben_ended", ended)
         reached = REACHES.get(type(payload))
         if reached is not None and reached > int(case.get("rank", "-1")):
             case["rank"] = str(reached)
@@ -200,15 +225,22 @@ class Board:
                 tx.pipe.zrem(self.node_key(*old), case_id)
                 changed.add(old[0])
             if new:
-                score = int(case.get("filed_at") or 0)
-                tx.pipe.zadd(self.node_key(*new), {case_id: score})
+                # Open cases: the longest open first; 终本 cases: the longest in 终本 first.
+                since = "closed_at" if new[1] == ZHONGBEN.id else "filed_at"
+                tx.pipe.zadd(self.node_key(*new), {case_id: int(case.get(since) or 0)})
                 changed.add(new[0])
+        elif new and new[1] == ZHONGBEN.id:
+            changed.add(new[0])  # a re-query round: the node's cases show their count
 
     @staticmethod
     def _place(case: dict[str, str]) -> tuple[str, str] | None:
-        """(court, node) where an open case shows on the board; None until filed, or closed."""
-        if not case.get("court") or case.get("closed") or "rank" not in case:
+        """(court, node) where a case shows on the board: an open case at the furthest node
+        it reached, a 终本 case at 终本 while in re-query; None until filed, or closed."""
+        if not case.get("court") or "rank" not in case:
             return None
+        if case.get("closed"):
+            in_requery = case["closed"] == ZHONGBEN_METHOD and not case.get("zhongben_ended")
+            return (case["court"], ZHONGBEN.id) if in_requery else None
         return case["court"], NODE_IDS[int(case["rank"])]
 
     async def _clock(self, tx: Transaction, payload: Any, event: Event[Message],
@@ -309,10 +341,11 @@ class Board:
                 if isinstance(i, bytes | str)]  # fmt: skip
 
     async def counts(self, courts: Sequence[str]) -> dict[str, dict[str, int]]:
-        """Per court: open cases by node, clocks by state, commands pending (ZCARDs only)."""
+        """Per court: cases by node (``open_cases``: those of the open nodes, 终本 not
+        among them), clocks by state, commands pending (ZCARDs only)."""
         pipe = self._redis.pipeline(transaction=False)
         for court in courts:
-            for node in NODE_IDS:
+            for node in BOARD_NODE_IDS:
                 pipe.zcard(self.node_key(court, node))
             for state in CLOCK_STATES:
                 pipe.zcard(self.clocks_key(court, state))
@@ -320,7 +353,7 @@ class Board:
         replies = iter(await pipe.execute())
         result: dict[str, dict[str, int]] = {}
         for court in courts:
-            row = {f"node_{node}": int(next(replies)) for node in NODE_IDS}
+            row = {f"node_{node}": int(next(replies)) for node in BOARD_NODE_IDS}
             row |= {f"clocks_{state}": int(next(replies)) for state in CLOCK_STATES}
             row["commands_pending"] = int(next(replies))
             row["open_cases"] = sum(row[f"node_{node}"] for node in NODE_IDS)
@@ -330,7 +363,8 @@ class Board:
     async def cases_at(
         self, court: str, node: str, *, offset: int, limit: int
     ) -> tuple[int, list[dict[str, Any]]]:
-        """Open cases of a court at a node, the longest-open first."""
+        """A court's cases at a node: open cases the longest-open first; at 终本, the longest
+        in 终本 first, with the re-query rounds started."""
         key = self.node_key(court, node)
         total = int(await self._redis.zcard(key))
         ids = await self._members(key, offset, offset + limit - 1)
@@ -339,7 +373,9 @@ class Board:
         for case_id, case in zip(ids, cases, strict=True):
             rows.append({"case_id": case_id, "case_number": case.get("number", ""),
                          "court_code": case.get("court", ""), "node": node,
-                         "filed_at": int(case.get("filed_at") or 0)})  # fmt: skip
+                         "filed_at": int(case.get("filed_at") or 0),
+                         "closed_at": int(case.get("closed_at") or 0),
+                         "requeries": int(case.get("requeries") or 0)})  # fmt: skip
         return total, rows
 
     async def alerts(self, courts: Sequence[str], states: Sequence[str], *,

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.command.board import CLOCK_STATES, NODE_IDS, NODES, Board
+from services.command.board import BOARD_NODE_IDS, BOARD_NODES, CLOCK_STATES, NODE_IDS, Board
 from services.command.domain import REPLY_RULES
 from zhixing.auth import READ_ONLY_ROLES, CurrentIdentity, Identity, Role, require_visible
 from zhixing.clock_states import ClockCondition
@@ -44,12 +44,16 @@ class Me(BaseModel):
 class NodeName(BaseModel):
     id: str
     title: str
+    open: bool = Field(
+        description="Its cases are open (counted in open_cases); the node 终本 holds cases "
+        "closed as 终结本次执行 while their re-query lasts"
+    )
 
 
 class CourtNode(BaseModel):
-    """A court with its own counts and its subtree's totals (open cases per node
-    ``node_<id>``, clocks per state ``clocks_<state>``, ``commands_pending``,
-    ``open_cases``)."""
+    """A court with its own counts and its subtree's totals (cases per node ``node_<id>``,
+    the 终本 node's included; clocks per state ``clocks_<state>``, ``commands_pending``,
+    ``open_cases``: the open nodes' cases)."""
 
     code: str
     name: str
@@ -70,6 +74,8 @@ class OpenCase(BaseModel):
     court_code: str
     node: str
     filed_at: int = Field(description="Epoch ms")
+    closed_at: int = Field(description="Epoch ms of its closure (终本 cases); 0 when open")
+    requeries: int = Field(description="Re-query rounds started after 终本 (zhongben.requery)")
 
 
 class CasesAtNode(BaseModel):
@@ -159,9 +165,9 @@ async def me(identity: CurrentIdentity) -> Me:
     })  # fmt: skip
 
 
-@router.get("/board/nodes", summary="The nodes (执行节点) the board counts open cases by")
+@router.get("/board/nodes", summary="The nodes (执行节点) the board counts cases by")
 async def nodes() -> list[NodeName]:
-    return [NodeName(id=n.id, title=n.title) for n in NODES]
+    return [NodeName(id=n.id, title=n.title, open=n.id in NODE_IDS) for n in BOARD_NODES]
 
 
 @router.get("/board/tree", summary="The jurisdiction as a tree of courts, coloured by state")
@@ -187,18 +193,19 @@ async def tree(identity: CurrentIdentity, request: Request, root: str | None = N
     return Tree.model_validate({"root": node(top)})
 
 
-@router.get("/board/courts/{court_code}/cases", summary="A court's open cases at a node")
+@router.get("/board/courts/{court_code}/cases", summary="A court's cases at a node")
 async def cases_at_node(
     court_code: str,
     identity: CurrentIdentity,
     request: Request,
-    node: Annotated[str, Query(description=f"one of {', '.join(NODE_IDS)}")],
+    node: Annotated[str, Query(description=f"one of {', '.join(BOARD_NODE_IDS)}")],
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> CasesAtNode:
     court = _court(court_code, identity)
-    if node not in NODE_IDS:
-        raise Invalid(f"unknown node {node!r}; one of {', '.join(NODE_IDS)}", loc=("query", "node"))
+    if node not in BOARD_NODE_IDS:
+        raise Invalid(f"unknown node {node!r}; one of {', '.join(BOARD_NODE_IDS)}",
+                      loc=("query", "node"))  # fmt: skip
     total, rows = await _board(request).cases_at(court.code, node, offset=offset, limit=limit)
     return CasesAtNode.model_validate(
         {"court_code": court.code, "node": node, "total": total, "cases": rows}

@@ -6,7 +6,9 @@ from services.command.access_log import AccessLog
 from services.command.actions_api import router as actions_router
 from services.command.board import Board
 from services.command.board_api import router as board_router
+from services.command.case_credit import CaseCredit
 from services.command.case_funds import CaseFunds
+from services.command.case_zhongben import CaseZhongben
 from services.command.clocks_api import DeadlinesLink
 from services.command.clocks_api import router as clocks_router
 from services.command.dashboard import DashboardSettings
@@ -30,6 +32,7 @@ from zhixing.topics import (
     AUDITED_TOPICS,
     CASE_EVENTS,
     COMMAND_EVENTS,
+    CREDIT_EVENTS,
     DEADLINE_EVENTS,
     DOMAIN_TOPICS,
     FUNDS_EVENTS,
@@ -58,6 +61,8 @@ def bootstrap(
     ctx = service.ctx
     overviews = CaseOverviews(ctx.redis, ctx.keys)
     case_funds = CaseFunds(ctx.redis, ctx.keys)
+    case_zhongben = CaseZhongben(ctx.redis, ctx.keys)
+    case_credit = CaseCredit(ctx.redis, ctx.keys)
     audit = AuditChain(
         ctx.redis,
         ctx.keys,
@@ -73,7 +78,8 @@ def bootstrap(
     service.routes(
         router, clocks_router, actions_router, board_router,
         redis=ctx.redis, access_log=access_log, board=board, overviews=overviews,
-        case_funds=case_funds, actions=actions, figures=figures, timelines=timelines,
+        case_funds=case_funds, case_zhongben=case_zhongben, case_credit=case_credit,
+        actions=actions, figures=figures, timelines=timelines,
         deadlines_link=deadlines or DeadlinesLink(),
     )  # fmt: skip
     mount_dashboard(service.http, dashboard)
@@ -92,6 +98,10 @@ def bootstrap(
         Projection("case-overviews", [CASE_EVENTS], overviews),
         # A case's money: received, paid, held, lodged.
         Projection("case-funds", [FUNDS_EVENTS], case_funds),
+        # A case's 终本 (ruling, objections, resumption; re-query rounds on the asset topic)
+        # and its credit punishment (restrictions and listings of its debtors).
+        Projection("case-zhongben", [CASE_EVENTS, ASSET_EVENTS], case_zhongben),
+        Projection("case-credit", [CASE_EVENTS, CREDIT_EVENTS], case_credit),
         Projection(
             "figures",
             [CASE_EVENTS, ASSET_EVENTS, DEADLINE_EVENTS, COMMAND_EVENTS, FUNDS_EVENTS],

@@ -7,7 +7,15 @@ Definitions (the platform's working definitions; each rate is over all time so f
 - 执行完毕率 (fully-performed rate) = cases closed as 执行完毕 / cases closed.
 - 实际执结率 (actually-enforced rate) = cases closed as 执行完毕 or 终结执行 / cases closed
   (终结执行 ends enforcement for good, e.g. after a settlement is performed).
-- 终本率 (ended-this-round rate) = cases closed as 终结本次执行 / cases closed.
+- 终本率 (ended-this-round rate) = cases closed as 终结本次执行 (终本 closures) / cases
+  closed.
+- 终本合格率 (lawful-终本 rate) = 终本 closures that passed the 终本 gate and were not later
+  found unlawful / 终本 closures. A closure passed the gate when a ruling (``ZhongbenRuled``:
+  the gate held and a leader other than the handling officer approved) came before it (a
+  closure without one, as before the gate existed, did not); it was found unlawful when
+  the ruling was revoked (``ZhongbenRevoked``) afterwards.
+- 恢复执行率 (resumption rate) = 终本 closures whose enforcement resumed (``ExecutionResumed``:
+  a 执恢 case filed for it) / 终本 closures.
 - 法定期限内结案率 (closed-within-the-limit rate) = cases whose 6-month clock (case.close)
   was cleared before its due time / cases closed.
 - 保全率 (control rate) = cases with at least one asset controlled / cases filed.
@@ -26,12 +34,14 @@ Definitions (the platform's working definitions; each rate is over all time so f
 
 A case is counted at the court that filed it (filed, its claim), at the court handling it
 when an asset is first controlled (controlled), when it closes (closed, methods, days, in
-time) and when money is paid to its applicant (the payout, its amount, and whether it was
-on time; a case moved to another court brings its later payouts there while its claim
-stays with the filing court: the jurisdiction's figures are whole). Clock figures count clock
-events at the court each clock names when it happens: a warning or breach stays with the
-court that was responsible then; a clock that moves with its case (ClockMoved) counts as
-running at its new court (clocks running = opened + moved in - moved out - cleared).
+time; a 终本 closure's revocation and resumption count later at the court that closed it, so
+each court's 终本合格率 and 恢复执行率 are of its own closures) and when money is paid to its
+applicant (the payout, its amount, and whether it was on time; a case moved to another court
+brings its later payouts there while its claim stays with the filing court: the
+jurisdiction's figures are whole). Clock figures count clock events at the court each clock
+names when it happens: a warning or breach stays with the court that was responsible then; a
+clock that moves with its case (ClockMoved) counts as running at its new court (clocks
+running = opened + moved in - moved out - cleared).
 
 Sums of money (claimed, paid) are kept so that no court's total can overflow a Redis
 counter (``zhixing.money``); the rates are computed from the exact sums.
@@ -60,7 +70,8 @@ COUNTERS = (
     "closed_in_time", "closure_days", "controlled_cases", "clocks_opened", "clocks_cleared",
     "clocks_warned", "clocks_breached", "clocks_moved_in", "clocks_moved_out",
     "commands_received", "commands_acknowledged", "payouts", "payouts_judged",
-    "payouts_in_time",
+    "payouts_in_time", "closed_this_round_gated", "closed_this_round_revoked",
+    "closed_this_round_resumed",
 )  # fmt: skip
 SUMS = ("claimed_fen", "paid_fen")  # money, whole fen (zhixing.money)
 
@@ -71,6 +82,8 @@ DEFINITIONS = {
     "执行完毕率": "以执行完毕方式结案数 / 已结案件数",
     "实际执结率": "以执行完毕、终结执行方式结案数 / 已结案件数",
     "终本率": "以终结本次执行程序方式结案数 / 已结案件数",
+    "终本合格率": "经终本条件审查并裁定、且未被撤销的终本结案数 / 终本结案数",
+    "恢复执行率": "终本后恢复执行的案件数 / 终本结案数",
     "法定期限内结案率": "在法定期限内结案数 / 已结案件数",
     "保全率": "至少一项财产已控制的案件数 / 收案数",
     "平均结案用时": "立案至结案天数之和 / 已结案件数",
@@ -100,7 +113,11 @@ CASE_READERS = (
     case_events_pb2.CaseHandlingCourtChanged,
     case_events_pb2.CaseClosed,
     asset_events_pb2.AssetControlled,
+    case_events_pb2.ZhongbenRuled,
+    case_events_pb2.ZhongbenRevoked,
+    case_events_pb2.ExecutionResumed,
 )
+THIS_ROUND = "终结本次执行"  # CaseClosed.method of a 终本 closure
 
 
 class CourtFigures:
@@ -165,6 +182,16 @@ class CourtFigures:
                     days = (dt.date.fromisoformat(payload.closed_on)
                             - dt.date.fromisoformat(state["filed_on"])).days  # fmt: skip
                     count(court, "closure_days", days)
+                if payload.method == THIS_ROUND:
+                    self._zhongben_closed(tx, payload.case_id, state, court, count)
+            elif isinstance(payload, case_events_pb2.ZhongbenRuled):
+                state = await case(payload.case_id)
+                state["zhongben"] = "ruled"  # the next 终本 closure passed the gate
+                tx.pipe.hset(self.case_key(payload.case_id), "zhongben", "ruled")
+            elif isinstance(
+                payload, case_events_pb2.ZhongbenRevoked | case_events_pb2.ExecutionResumed
+            ):
+                self._zhongben_after(tx, payload, await case(payload.case_id), count)
             elif isinstance(payload, asset_events_pb2.AssetControlled):
                 # The asset topic is not ordered with the case topic (a replay may bring this
                 # before the filing): count at the court the event names, once per case.
@@ -198,6 +225,37 @@ class CourtFigures:
         if tx.prepared is not None:  # payouts, and the clearings that judge them
             self._payouts.apply(events, tx.pipe, tx.prepared, count=count, paid=paid)
 
+    def _zhongben_closed(self, tx: Transaction, case_id: str, state: dict[str, str],
+                         court: str, count: Any) -> None:  # fmt: skip
+        """A 终本 closure: whether it passed the gate, and the court its revocation or
+        resumption will count at."""
+        closure = {"zhongben": "gated" if state.get("zhongben") == "ruled" else "ungated",
+                   "zhongben_court": court}  # fmt: skip
+        if closure["zhongben"] == "gated":
+            count(court, "closed_this_round_gated")
+        for ended in ("zhongben_revoked", "zhongben_resumed"):  # a new closure, a new story
+            state.pop(ended, None)
+            tx.pipe.hdel(self.case_key(case_id), ended)
+        state.update(closure)
+        tx.pipe.hset(self.case_key(case_id), mapping=closure)  # type: ignore[arg-type]
+
+    def _zhongben_after(self, tx: Transaction, payload: Any, state: dict[str, str],
+                        count: Any) -> None:  # fmt: skip
+        """A 终本 closure's ruling revoked, or its enforcement resumed: counted once each, at
+        the court that closed it (nothing, for a case not closed as 终本)."""
+        court = state.get("zhongben_court", "")
+        if not court:
+            return
+        if isinstance(payload, case_events_pb2.ZhongbenRevoked):
+            flag, counter = "zhongben_revoked", "closed_this_round_revoked"
+            counts = state.get("zhongben") == "gated"  # an ungated closure never passed
+        else:
+            flag, counter, counts = "zhongben_resumed", "closed_this_round_resumed", True
+        if counts and not state.get(flag):
+            state[flag] = "1"
+            tx.pipe.hset(self.case_key(payload.case_id), flag, "1")
+            count(court, counter)
+
     async def counters(self, court: str) -> dict[str, int]:
         """A court's counters and sums of money (exact: Python integers)."""
         raw = text_hash(await self._redis.hgetall(self.court_key(court)))
@@ -227,6 +285,10 @@ def rates(c: dict[str, int]) -> dict[str, Any]:
         "执行完毕率": _ratio(c["closed_performed"], closed),
         "实际执结率": _ratio(c["closed_performed"] + c["closed_terminated"], closed),
         "终本率": _ratio(c["closed_this_round"], closed),
+        "终本合格率": _ratio(
+            c["closed_this_round_gated"] - c["closed_this_round_revoked"], c["closed_this_round"]
+        ),
+        "恢复执行率": _ratio(c["closed_this_round_resumed"], c["closed_this_round"]),
         "法定期限内结案率": _ratio(c["closed_in_time"], closed),
         "保全率": _ratio(c["controlled_cases"], c["filed"]),
         "平均结案用时": round(c["closure_days"] / closed, 1) if closed else None,

@@ -9,7 +9,9 @@ from google.protobuf.json_format import MessageToDict
 from pydantic import BaseModel, Field
 
 from services.command.access_log import AccessLog
+from services.command.case_credit import CaseCredit
 from services.command.case_funds import CaseFunds
+from services.command.case_zhongben import CaseZhongben
 from services.command.figures import CourtFigures
 from services.command.projections import CaseOverviews
 from services.command.timelines import CaseTimelines
@@ -39,6 +41,87 @@ class CaseFundsView(BaseModel):
     payouts: int = Field(description="Payouts counted")
 
 
+class ObjectionView(BaseModel):
+    objection_id: str
+    received_on: str
+    grounds: str
+    decision: str = Field(description="pending, upheld (the 终本 was unlawful) or rejected")
+
+
+class RequeryView(BaseModel):
+    requery_number: int = Field(description="1 for the first re-query after the ruling")
+    new_assets: int = Field(description="Assets found that the case did not have")
+    resumption_proposed: bool
+
+
+class ZhongbenView(BaseModel):
+    """The case's 终本 (终结本次执行), from its 终本 and re-query events (definitions:
+    ``services/command/case_zhongben.py``)."""
+
+    state: str = Field(description="none, proposed, refused, ruled, revoked or resumed")
+    unmet_rules: list[str] = Field(description="The gate's rules unmet at the last refusal")
+    checked_rules: list[str] = Field(description="The gate's rules checked when ruled")
+    ruling_number: str
+    ruled_on: str
+    approved_by: str = Field(description="The leader who approved (not the handling officer)")
+    served_on: str = Field(description="The ruling served on the parties; empty until then")
+    objections: list[ObjectionView]
+    revoked_reason: str
+    resumed_case_id: str = Field(description="The 执恢 case enforcement resumed as")
+    resumed_case_number: str
+    resumed_on: str
+    requeries_started: int = Field(description="Re-query rounds started (zhongben.requery)")
+    requeries_completed: int
+    last_requery: RequeryView | None = Field(description="The last round answered")
+    requery_ended: bool = Field(description="The re-query period is over")
+
+
+class RestrictionView(BaseModel):
+    restriction_id: str
+    debtor_key: str = Field(description='"d" + the debtor\'s position in the filing')
+    debtor_name: str
+    ruling_number: str
+    ordered_on: str
+    effective_on: str
+    served_on: str
+    state: str = Field(description="ordered, served, lift_due or lifted")
+    lift_cause: str = Field(description="performed, security or consent")
+    urgent: bool
+    lifted_on: str
+
+
+class ListingView(BaseModel):
+    listing_id: str
+    debtor_key: str
+    debtor_name: str
+    ground: int = Field(description="1–6, as 法释〔2017〕7号 art 1 numbers them")
+    ground_text: str
+    fixed_term: bool
+    decision_number: str
+    listed_on: str
+    effective_on: str
+    extended_months: int
+    state: str = Field(description="listed, ground_ended or deleted")
+    end_cause: str
+    deleted_on: str
+
+
+class DeclinedView(BaseModel):
+    debtor_key: str
+    debtor_name: str
+    reason: str = Field(description="only_restriction, no_ground or security_sufficient")
+    details: str
+
+
+class CreditView(BaseModel):
+    """The case's credit punishment (限制消费, 失信名单), from the credit events; debtors by
+    name, never by ID number (definitions: ``services/command/case_credit.py``)."""
+
+    restrictions: list[RestrictionView]
+    listings: list[ListingView]
+    declined: list[DeclinedView]
+
+
 class CaseOverview(BaseModel):
     """A case as the command centre sees it (the gRPC ``CaseOverview``, in JSON), with its
     money (HTTP only)."""
@@ -50,6 +133,8 @@ class CaseOverview(BaseModel):
     node: str = Field(description="filed (the board follows a case through its nodes)")
     event_count: int
     funds: CaseFundsView
+    zhongben: ZhongbenView
+    credit: CreditView
 
 
 class Figures(BaseModel):
@@ -62,9 +147,9 @@ class Figures(BaseModel):
         description="The counters summed; claimed_fen and paid_fen are sums of money in fen"
     )
     rates: dict[str, Any] = Field(
-        description="结案率, 执行完毕率, 实际执结率, 终本率, 法定期限内结案率, 保全率, 实际到位率, "
-        "案款发放及时率 (0 to 1, or null with nothing to divide), 平均结案用时 (days), clocks "
-        "running, commands unacknowledged"
+        description="结案率, 执行完毕率, 实际执结率, 终本率, 终本合格率, 恢复执行率, "
+        "法定期限内结案率, 保全率, 实际到位率, 案款发放及时率 (0 to 1, or null with nothing to "
+        "divide), 平均结案用时 (days), clocks running, commands unacknowledged"
     )
     definitions: dict[str, str] = Field(description="Each figure's definition, in Chinese")
 
@@ -83,7 +168,8 @@ class TimelineEntry(BaseModel):
     actor: str
     payload: dict[str, Any]
     summary: str = Field(
-        description="What it says, in Chinese (funds events: amount, source, reason, account); "
+        description="What it says, in Chinese (funds events: amount, source, reason, account; "
+        "终本, re-query and credit events: the act, the debtor by name, dates and results); "
         "empty where the event's name says it all"
     )
     audit: AuditPosition | None = Field(description="Its record in the audit chain, once there")
@@ -118,11 +204,21 @@ async def get_case_overview(
     assert overview is not None
     case_funds: CaseFunds = request.app.state.case_funds
     funds = await case_funds.get(case_id)
+    case_zhongben: CaseZhongben = request.app.state.case_zhongben
+    case_credit: CaseCredit = request.app.state.case_credit
     return CaseOverview.model_validate(
         MessageToDict(
             overview, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
         )
-        | {"funds": CaseFundsView.model_validate(funds, from_attributes=True)}
+        | {
+            "funds": CaseFundsView.model_validate(funds, from_attributes=True),
+            "zhongben": ZhongbenView.model_validate(
+                await case_zhongben.get(case_id), from_attributes=True
+            ),
+            "credit": CreditView.model_validate(
+                await case_credit.get(case_id), from_attributes=True
+            ),
+        }
     )
 
 
@@ -130,9 +226,9 @@ async def get_case_overview(
 async def get_figures(
     court_code: str, identity: CurrentIdentity, request: Request, jurisdiction: bool = False
 ) -> Figures:
-    """结案率, 实际执结率, 执行完毕率, 法定期限内结案率, 终本率, 保全率, 平均结案用时, 实际到位率,
-    案款发放及时率, and the clock and command counts, from the figures projection
-    (definitions: ``services/command/figures.py``)."""
+    """结案率, 实际执结率, 执行完毕率, 法定期限内结案率, 终本率, 终本合格率, 恢复执行率,
+    保全率, 平均结案用时, 实际到位率, 案款发放及时率, and the clock and command counts, from
+    the figures projection (definitions: ``services/command/figures.py``)."""
     try:
         directory().lookup(court_code)
     except UnknownCourtCode as exc:

@@ -9,7 +9,11 @@ is read, so it does not depend on the order in which topics are consumed.
 
 A case's funds events (案款: its account, arrivals, holds, notices, payouts, account
 changes) have the case as their aggregate, so they are the case's own entries; each gets a
-line of Chinese when read (``summary``, ``services.command.funds_text``).
+line of Chinese when read (``summary``, ``services.command.funds_text``). So do the 终本
+events (the gate's acts, ruling, objection, re-query rounds and resumption:
+``services.command.zhongben_text``) and the credit events (限制消费, 失信名单:
+``services.command.credit_text``), whose aggregate is the case too. A credit event's debtor
+ID number is not kept in the timeline: its line names the debtor.
 """
 
 from __future__ import annotations
@@ -21,7 +25,9 @@ from typing import Any, cast
 import redis.asyncio as aioredis
 from google.protobuf.message import Message
 
+from services.command.credit_text import ID_FIELDS, CreditStory, DebtorNames
 from services.command.funds_text import funds_lines
+from services.command.zhongben_text import ZhongbenStory
 from zhixing.audit import AuditChain
 from zhixing.events import Event
 from zhixing.projection import Transaction
@@ -62,6 +68,8 @@ class CaseTimelines:
             envelope = event.envelope
             name = envelope.event_type.rsplit(".", 1)[-1]
             payload = event.payload_fields()
+            if any(field in payload for field in ID_FIELDS):
+                payload = {k: v for k, v in payload.items() if k not in ID_FIELDS}
             clock = payload.get("clock")
             subject = clock["subject_id"] if isinstance(clock, dict) else envelope.aggregate_id
             entry = {
@@ -97,7 +105,7 @@ class CaseTimelines:
             entries += [(float(score), json.loads(member)) for member, score in raw]
         entries.sort(key=lambda pair: pair[0])
         chosen = [entry for _, entry in entries[-limit:]]
-        lines = funds_lines((entry["event"], entry["payload"]) for entry in chosen)
+        lines = summaries([(entry["event"], entry["payload"]) for entry in chosen])
         for entry, line in zip(chosen, lines, strict=True):
             entry["summary"] = line
         records = await self._audit.records_of([e["event_id"] for e in chosen])
@@ -109,3 +117,17 @@ class CaseTimelines:
                 else None
             )
         return chosen
+
+
+def summaries(entries: list[tuple[str, dict[str, Any]]]) -> list[str]:
+    """Each (event name, payload) of a timeline → its line in Chinese ('' where the event's
+    name says it all). Debtors' names are learnt from the whole timeline first, so no line
+    depends on the order of events stamped in the same millisecond."""
+    debtors = DebtorNames()
+    for event, payload in entries:
+        debtors.learn(event, payload)
+    stories = (ZhongbenStory(debtors), CreditStory(debtors))
+    return [
+        funds or next((line for story in stories if (line := story.line(event, payload))), "")
+        for funds, (event, payload) in zip(funds_lines(entries), entries, strict=True)
+    ]
