@@ -1,0 +1,253 @@
+"""Credit punishment through the real stack: intake files a case on Kafka and the credit
+service keeps its debtors; a minor is never listed and a listing needs a ground; a ground-2
+listing's term runs on the deadline engine's clock and its end deletes the listing; a
+restriction is due to be lifted once the case is closed as performed, and lifting it stops
+its clock, while one left unlifted breaches and escalates; and any court, or a cooperating
+agency, asks whether a person or company is listed or restricted now."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from services.deadlines.domain import ClockState, Status
+from tests.conftest import Isolated, read_topic
+from tests.factories import filing
+from tests.integration.platform_stack import Stack, platform_stack
+from tests.integration.test_asset_control import file_case
+from tests.polling import eventually
+from tools.demo import credit_code, resident_id
+from zhixing.auth import Role
+from zhixing.clock import CHINA_TZ
+from zhixing.events import decode_event
+from zhixing.topics import CREDIT_EVENTS, DEADLINE_EVENTS
+from zhixing.v1 import credit_events_pb2 as credit_pb
+from zhixing.v1 import deadline_events_pb2 as deadline_pb
+
+pytestmark = pytest.mark.integration
+
+COURT = "苏1283"
+HANDLER = "officer-7"
+COMPANY = credit_code(31)
+ADULT = resident_id("321283", dt.date(1998, 3, 3), 31)
+MINOR = resident_id("321283", dt.date(2014, 9, 9), 32)
+DEBTORS = [
+    {"kind": "organisation", "name": "某某有限公司", "id_number": COMPANY},
+    {"kind": "natural_person", "name": "李四", "id_number": ADULT},
+    {"kind": "natural_person", "name": "小明", "id_number": MINOR},
+]
+
+
+def case_path(case_id: str) -> str:
+    return f"/v1/cases/{case_id}"
+
+
+async def filed_and_known(stack: Stack) -> str:
+    """A case of 苏1283 against a company, an adult and a minor, its officer assigned, as
+    the credit service knows it."""
+    assert stack.credit is not None
+    case_id = await file_case(stack, filing(COURT, debtors=DEBTORS))
+    async with stack.client(stack.intake) as http:
+        assigned = await http.post(
+            f"{case_path(case_id)}/assignment", json={"officer_id": HANDLER, "team": "法官团队"},
+            headers=stack.headers(Role.LEADER, COURT, "leader-1"),
+        )  # fmt: skip
+    assert assigned.status_code in (200, 204), assigned.text
+
+    async def known() -> bool:
+        view = await credit_record(stack, case_id)
+        return view is not None and view["officer_id"] == HANDLER
+
+    await eventually(known)
+    return case_id
+
+
+async def credit_record(stack: Stack, case_id: str) -> dict[str, Any] | None:
+    assert stack.credit is not None
+    async with stack.client(stack.credit) as http:
+        response = await http.get(
+            f"{case_path(case_id)}/credit", headers=stack.headers(Role.COMMAND, "苏12")
+        )
+    if response.status_code == 404:
+        return None
+    assert response.status_code == 200, response.text
+    view: dict[str, Any] = response.json()
+    return view
+
+
+async def officer_post(
+    stack: Stack, path: str, body: dict[str, Any] | None = None
+) -> tuple[int, Any]:
+    assert stack.credit is not None
+    async with stack.client(stack.credit) as http:
+        response = await http.post(
+            path, json=body or {}, headers=stack.headers(Role.OFFICER, COURT, HANDLER)
+        )
+    return response.status_code, response.json()
+
+
+async def query(stack: Stack, id_number: str, role: Role, court: str) -> dict[str, Any]:
+    assert stack.credit is not None
+    async with stack.client(stack.credit) as http:
+        response = await http.get(
+            f"/v1/credit/subjects/{id_number}", headers=stack.headers(role, court)
+        )
+    assert response.status_code == 200, response.text
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+async def clock_of(stack: Stack, case_id: str, rule_id: str) -> ClockState | None:
+    clocks = await stack.engine.clocks_of(case_id)
+    return next((c for c in clocks if c.rule_id == rule_id), None)
+
+
+async def until_clock(stack: Stack, case_id: str, rule_id: str) -> ClockState:
+    found: list[ClockState] = []
+
+    async def opened() -> bool:
+        clock = await clock_of(stack, case_id, rule_id)
+        found[:] = [clock] if clock is not None else []
+        return bool(found)
+
+    await eventually(opened)
+    return found[0]
+
+
+async def escalated(isolated: Isolated, rule_id: str, subject_id: str) -> bool:
+    return any(
+        isinstance(p := decode_event(r.value).payload, deadline_pb.ClockEscalated)
+        and p.clock.rule_id == rule_id
+        and p.clock.subject_id == subject_id
+        for r in await read_topic(isolated, DEADLINE_EVENTS.name)
+    )
+
+
+async def test_a_minor_is_never_listed_a_ground_is_required_and_the_term_ends_the_listing(
+    isolated: Isolated, tmp_path: Path
+) -> None:
+    async with platform_stack(isolated, tmp_path, with_credit=True) as stack:
+        case_id = await filed_and_known(stack)
+        listings = f"{case_path(case_id)}/listings"
+        listing = {"decision_number": "（2026）苏1283执1号之一", "facts": "以暴力方法妨碍执行"}
+
+        status, answer = await officer_post(stack, listings, {**listing, "debtor_key": "d2",
+                                                               "ground": 2})  # fmt: skip
+        assert status == 409 and "credit.listing-grounds" in answer["detail"]
+        assert "minor" in answer["detail"]
+
+        status, answer = await officer_post(stack, listings, {**listing, "debtor_key": "d1"})
+        assert status == 422
+        (error,) = answer["detail"]
+        assert error["loc"] == ["body", "ground"] and "credit.listing-grounds" in error["msg"]
+
+        status, listed = await officer_post(stack, listings, {**listing, "debtor_key": "d1",
+                                                              "ground": 2})  # fmt: skip
+        assert status == 201, listed
+        assert listed["fixed_term"] is True and listed["term_ends_on"] is not None
+
+        # Any court's person, or a cooperating agency, asks by ID number.
+        for role, court in ((Role.CLERK, "苏0281"), (Role.AGENCY, "苏1283")):
+            person = await query(stack, ADULT, role, court)
+            assert person["listed"] is True and person["restricted"] is True
+            assert person["courts"] == [COURT]
+            (entry,) = person["listings"]
+            assert entry["ground"] == 2 and entry["court_code"] == COURT
+            assert entry["case_number"].startswith("（2026）苏1283执")
+            assert entry["term_ends_on"] == listed["term_ends_on"]
+        minor = await query(stack, MINOR, Role.OFFICER, "苏0281")
+        assert minor["listed"] is False and minor["restricted"] is False
+        # The agency asks the query only: a case's record is not its business.
+        assert stack.credit is not None
+        async with stack.client(stack.credit) as http:
+            refused = await http.get(
+                f"{case_path(case_id)}/credit", headers=stack.headers(Role.AGENCY, COURT)
+            )
+        assert refused.status_code in (403, 404)
+
+        term = await until_clock(stack, case_id, "credit.listing-term")
+        assert term.clock_id.endswith(":d1") and term.status is Status.RUNNING
+        assert term.last_day is not None
+        stack.clock.set(
+            dt.datetime.combine(term.last_day + dt.timedelta(days=1), dt.time(9), CHINA_TZ)
+        )
+
+        async def deleted() -> bool:
+            view = await credit_record(stack, case_id)
+            assert view is not None
+            return bool(view["listings"][0]["status"] == "deleted")
+
+        await eventually(deleted)
+        view = await credit_record(stack, case_id)
+        assert view is not None and view["listings"][0]["delete_cause"] == "term_ended"
+        after = await query(stack, ADULT, Role.OFFICER, "苏0281")
+        assert after["listed"] is False and after["restricted"] is True  # the restriction stays
+        events = [decode_event(r.value) for r in await read_topic(isolated, CREDIT_EVENTS.name)]
+        (deletion,) = [e for e in events if isinstance(e.payload, credit_pb.ListingDeleted)]
+        assert deletion.envelope.actor.id == "svc:credit"
+
+
+async def test_after_performance_a_lift_stops_its_clock_and_an_unlifted_one_escalates(
+    isolated: Isolated, tmp_path: Path
+) -> None:
+    async with platform_stack(isolated, tmp_path, with_credit=True) as stack:
+        lifted_case = await filed_and_known(stack)
+        unlifted_case = await filed_and_known(stack)
+        restrictions = {}
+        for case_id in (lifted_case, unlifted_case):
+            status, restriction = await officer_post(
+                stack, f"{case_path(case_id)}/restrictions",
+                {"debtor_key": "d0", "ruling_number": "（2026）苏1283执1号之二"},
+            )  # fmt: skip
+            assert status == 201, restriction
+            restrictions[case_id] = restriction["restriction_id"]
+        company = await query(stack, COMPANY, Role.FINANCE, "苏12")
+        assert company["restricted"] is True and len(company["restrictions"]) == 2
+
+        # Both cases are performed (执行完毕): each restriction is due to be lifted.
+        async with stack.client(stack.intake) as http:
+            for case_id in (lifted_case, unlifted_case):
+                closed = await http.post(
+                    f"{case_path(case_id)}/closure", json={"method": "执行完毕"},
+                    headers=stack.headers(Role.OFFICER, COURT, HANDLER),
+                )  # fmt: skip
+                assert closed.status_code in (200, 204), closed.text
+        for case_id in (lifted_case, unlifted_case):
+            clock = await until_clock(stack, case_id, "credit.lift-restriction")
+            assert clock.clock_id.endswith(":d0") and clock.status is Status.RUNNING
+
+        rid = restrictions[lifted_case]
+        status, lifted = await officer_post(
+            stack, f"{case_path(lifted_case)}/restrictions/{rid}/lifting"
+        )
+        assert status == 200, lifted
+        assert lifted["lift_cause"] == "performed"
+
+        async def cleared() -> bool:
+            clock = await clock_of(stack, lifted_case, "credit.lift-restriction")
+            return clock is not None and clock.status is Status.CLEARED
+
+        await eventually(cleared)
+
+        # The day after the unlifted one's last day, it is late.
+        due = await clock_of(stack, unlifted_case, "credit.lift-restriction")
+        assert due is not None and due.last_day is not None
+        stack.clock.set(
+            dt.datetime.combine(due.last_day + dt.timedelta(days=1), dt.time(9), CHINA_TZ)
+        )
+
+        async def unlifted_escalated() -> bool:
+            return await escalated(isolated, "credit.lift-restriction", unlifted_case)
+
+        await eventually(unlifted_escalated)
+        late = await clock_of(stack, unlifted_case, "credit.lift-restriction")
+        on_time = await clock_of(stack, lifted_case, "credit.lift-restriction")
+        assert late is not None and late.breached
+        assert on_time is not None and not on_time.breached
+        company = await query(stack, COMPANY, Role.OVERSEER, "苏")
+        # The lifted one is no longer in force; the unlifted one is.
+        (still,) = company["restrictions"]
+        assert still["ruling_number"] == "（2026）苏1283执1号之二"
