@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from google.protobuf.message import Message
+from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
 from services.intake.domain import ClosureMethod
@@ -195,9 +196,9 @@ class Zhongben:
 
     # --- the gate ----------------------------------------------------------------------------
 
-    async def _gate(self, pipe: Pipeline, record: CaseRecord) -> list[Condition]:
+    async def _gate(self, client: Redis | Pipeline, record: CaseRecord) -> list[Condition]:
         today = self._today()
-        raw = await self.facts.read(record.case_id, pipe)
+        raw = await self.facts.read(record.case_id, client)
         return evaluate_gate(gate_facts(record, raw, today), today)
 
     async def evaluation(self, record: CaseRecord) -> dict[str, object]:
@@ -208,8 +209,7 @@ class Zhongben:
         }  # fmt: skip
         gate = None
         if record.filed is not None:
-            async with self.ctx.redis.pipeline(transaction=False) as pipe:
-                conditions = await self._gate(pipe, record)
+            conditions = await self._gate(self.ctx.redis, record)
             gate = {"met": not unmet(conditions), "conditions": [c.as_dict() for c in conditions]}
         view["gate"] = gate
         view["zhongben"] = state_view(record)
