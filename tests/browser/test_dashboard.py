@@ -18,6 +18,7 @@ from tests.conftest import Isolated
 from tests.integration.platform_stack import Stack, platform_stack
 from tests.integration.test_asset_control import case_with, file_case, until_query
 from tests.integration.test_board import money_of
+from tests.integration.test_figures import TAIXING_NUMBER, zhongben_history
 from tools.demo import credit_code
 from zhixing.auth import Role
 from zhixing.clock import CHINA_TZ
@@ -194,3 +195,48 @@ async def test_a_case_with_money_shows_at_its_node_with_its_funds_and_the_money_
         await expect(recovered).to_have_attribute("title", re.compile("申请执行标的额"))
         await expect(page.locator('[data-rate="案款发放及时率"]')).to_be_visible()
         await page.screenshot(path=SHOTS / "07-case-funds.png", full_page=True)
+
+
+async def test_a_zhongben_case_shows_at_its_node_with_its_ruling_credit_and_the_figures(
+    isolated: Isolated, tmp_path: Path, browser: Browser, publisher: EventPublisher
+) -> None:
+    async with platform_stack(isolated, tmp_path) as stack:
+        # Cases closed as 终本 at 泰兴 (one in re-query, one revoked and resumed) and 靖江.
+        await publisher.publish_many(zhongben_history(stack.clock))
+        page = await open_dashboard(browser, stack)
+        await log_in(page, stack, Role.COMMAND, "苏12", "指挥中心值班员")
+        await page.locator('[data-testid=court][data-code="苏1283"]').click()
+
+        # The node 终本 and its case, with the re-query rounds started.
+        zhongben = page.locator('[data-testid=node][data-node="zhongben"]')
+        await expect(zhongben).to_contain_text("终本 1")
+        await zhongben.click()
+        cases = page.get_by_test_id("node-cases")
+        await expect(cases).to_contain_text("定期查询次数")
+        await expect(page.get_by_test_id("node-case")).to_contain_text(TAIXING_NUMBER)
+        await page.get_by_test_id("node-case").first.locator(".link").click()
+
+        # The case's 终本, credit punishment and timeline, in Chinese.
+        await expect(page.get_by_test_id("zhongben-state")).to_have_text("已裁定终结本次执行程序")
+        ending = page.get_by_test_id("case-zhongben")
+        await expect(ending).to_contain_text("裁定已于 2026-06-12 送达当事人")
+        await expect(ending).to_contain_text("已完成 1 次")
+        credit = page.get_by_test_id("credit-row")
+        await expect(credit).to_contain_text("限制消费")
+        await expect(credit).to_contain_text("某某有限公司")
+        await expect(credit).to_contain_text("应予解除")
+        timeline = page.get_by_test_id("timeline")
+        await expect(timeline.locator('[data-event="RestrictionOrdered"]')).to_contain_text(
+            "对被执行人某某有限公司发出限制消费令"
+        )
+
+        # The 终本 figures of 泰兴, with their definitions on hover.
+        for name, shown, defined in (
+            ("终本率", "100.0%", "终结本次执行"),
+            ("终本合格率", "50.0%", "未被撤销"),
+            ("恢复执行率", "50.0%", "恢复执行"),
+        ):
+            rate = page.locator(f'[data-rate="{name}"]')
+            await expect(rate).to_contain_text(shown)
+            await expect(rate).to_have_attribute("title", re.compile(defined))
+        await page.screenshot(path=SHOTS / "08-zhongben.png", full_page=True)

@@ -386,7 +386,11 @@ async def test_money_moves_a_case_to_paying_and_shows_in_its_view_timeline_and_a
 
     try:
         nodes = await read("/v1/board/nodes")
-        assert nodes[-1] == {"id": "paying", "title": "案款发放"}
+        # The open nodes, the furthest last, then 终本 (closed cases in re-query).
+        assert nodes[-2:] == [
+            {"id": "paying", "title": "案款发放", "open": True},
+            {"id": "zhongben", "title": "终本", "open": False},
+        ]
 
         async def at_paying() -> bool:
             tree = await read("/v1/board/tree")

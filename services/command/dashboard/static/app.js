@@ -2,6 +2,9 @@
 // re-reads what it shows when the board's event stream says a court of the jurisdiction
 // changed. Text from the server is only ever set as text (never as HTML).
 
+import { el } from "./dom.js";
+import { creditSection, zhongbenSection } from "./zhongben.js";
+
 const TOKEN_KEY = "zhixing.token";
 
 const ACTIONS = {
@@ -37,9 +40,23 @@ const EVENTS = {
   FundsReleased: "延缓发放部分恢复发放", FundsLodged: "部分案款提存", PaymentLodged: "案款提存",
   PaymentNoticeIssued: "通知财务发放", FundsPaid: "案款发放", ReceivingAccountChangeRequested: "申请变更收款账户",
   ReceivingAccountChanged: "收款账户变更", ReceivingAccountChangeRefused: "不准许变更收款账户",
+  // 终本 and after; each entry's line names the debtor, the act's date and its result.
+  DebtorVisited: "约谈、传唤被执行人", ApplicantInterviewed: "约谈申请执行人", ObstructionFound: "查明妨碍执行",
+  SearchConducted: "搜查", PunishmentImposed: "罚款、拘留", ZhongbenProposed: "提请终本",
+  ZhongbenRefused: "终本未获批准", ZhongbenRuled: "裁定终结本次执行", ZhongbenRulingServed: "送达终本裁定",
+  ZhongbenObjected: "终本异议", ZhongbenObjectionDecided: "终本异议审查", ZhongbenRevoked: "撤销终本裁定",
+  ExecutionResumed: "恢复执行", ZhongbenRequeryStarted: "终本后定期查询", ZhongbenRequeryCompleted: "定期查询结果",
+  ZhongbenRequeryPeriodEnded: "定期查询期间届满",
+  // Credit punishment (限制消费、失信名单).
+  RestrictionOrdered: "限制消费", RestrictionServed: "送达限制消费令", RestrictionLiftDue: "应解除限制消费",
+  RestrictionLifted: "解除限制消费", DebtorListed: "纳入失信名单", ListingDeclined: "决定不纳入失信名单",
+  ListingExtended: "延长失信期限", ListingGroundEnded: "失信情形消除", ListingDeleted: "删除失信信息",
 };
 // The figures shown as rates, in order (their definitions come with the figures).
-const RATES = ["结案率", "实际执结率", "执行完毕率", "法定期限内结案率", "终本率", "保全率", "实际到位率", "案款发放及时率"];
+const RATES = [
+  "结案率", "实际执结率", "执行完毕率", "法定期限内结案率", "终本率", "终本合格率", "恢复执行率", "保全率",
+  "实际到位率", "案款发放及时率",
+];
 
 const state = {
   token: sessionStorage.getItem(TOKEN_KEY) || "",
@@ -54,20 +71,6 @@ const state = {
 };
 
 const $ = (id) => document.getElementById(id);
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) {
-    if (key === "class") node.className = value;
-    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
-    else if (key === "dataset") Object.assign(node.dataset, value);
-    else node.setAttribute(key, value);
-  }
-  for (const child of children.flat()) {
-    if (child !== null && child !== undefined) node.append(child instanceof Node ? child : String(child));
-  }
-  return node;
-}
 
 class ApiError extends Error {
   constructor(status, detail) {
@@ -246,13 +249,14 @@ function drawCharts(court) {
     return;
   }
   const text = { color: "#e6edf7" };
+  const openNodes = state.nodes.filter((n) => n.open); // 终本 cases are closed: not in this chart
   const nodeChart = echarts.getInstanceByDom($("chart-nodes")) || echarts.init($("chart-nodes"));
   nodeChart.setOption({
     textStyle: text,
     tooltip: {},
-    xAxis: { type: "category", data: state.nodes.map((n) => n.title), axisLabel: text },
+    xAxis: { type: "category", data: openNodes.map((n) => n.title), axisLabel: text },
     yAxis: { type: "value", minInterval: 1, axisLabel: text },
-    series: [{ type: "bar", data: state.nodes.map((n) => court.total[`node_${n.id}`]), itemStyle: { color: "#3e8ed0" } }],
+    series: [{ type: "bar", data: openNodes.map((n) => court.total[`node_${n.id}`]), itemStyle: { color: "#3e8ed0" } }],
   });
   const rows = court.children.length ? court.children : [court];
   const courtChart = echarts.getInstanceByDom($("chart-courts")) || echarts.init($("chart-courts"));
@@ -286,14 +290,20 @@ async function selectNode(node) {
 }
 
 async function renderNodeCases() {
-  const title = state.nodes.find((n) => n.id === state.node)?.title;
+  const node = state.nodes.find((n) => n.id === state.node);
   const answer = await api(`/v1/board/courts/${encodeURIComponent(state.court)}/cases?node=${state.node}&limit=100`);
+  // The node 终本 holds cases closed as 终本 while their re-query lasts: when each closed,
+  // and how many re-query rounds have started.
+  const closed = node && !node.open;
   $("node-cases").replaceChildren(
-    el("p", { class: "muted" }, `本院${title}节点在办案件 ${answer.total} 件`),
+    el("p", { class: "muted" }, closed
+      ? `本院终本案件（定期查询期间内）${answer.total} 件`
+      : `本院${node?.title}节点在办案件 ${answer.total} 件`),
     el(
       "table",
       {},
-      el("thead", {}, el("tr", {}, el("th", {}, "案号"), el("th", {}, "立案时间"))),
+      el("thead", {}, el("tr", {}, el("th", {}, "案号"), el("th", {}, "立案时间"),
+        closed ? [el("th", {}, "终本结案时间"), el("th", {}, "定期查询次数")] : [])),
       el(
         "tbody",
         {},
@@ -303,6 +313,7 @@ async function renderNodeCases() {
             { dataset: { testid: "node-case" } },
             el("td", {}, el("span", { class: "link", onclick: () => openCase(c.case_id) }, c.case_number || c.case_id)),
             el("td", {}, time(c.filed_at)),
+            closed ? [el("td", {}, time(c.closed_at)), el("td", {}, `${c.requeries} 次`)] : [],
           ),
         ),
       ),
@@ -408,6 +419,8 @@ async function renderCase() {
   $("case-accounts").textContent = funds.account_number
     ? `案款账户 ${funds.account_number} · 申请执行人收款账户 ${funds.receiving_account || "未登记"}`
     : "尚未开立案款账户";
+  $("case-zhongben").replaceChildren(...zhongbenSection(overview.zhongben, openCase));
+  $("case-credit").replaceChildren(...creditSection(overview.credit));
   $("case-clocks").replaceChildren(
     ...clocks.map((c) =>
       el("tr", {},
