@@ -342,7 +342,7 @@ class NetworkQuery(Handler):
                 continue  # reported by another channel or debtor already
             queue = queues[self.records.queue_key(asset.asset_key)]
             records[record_key] = self.seizures.record_found(
-                pipe, case, asset, "query", queue, freeze_money=not requery
+                pipe, case, asset, "requery" if requery else "query", queue
             )
             new_ids.append(records[record_key]["asset_id"])
         case["query"]["new_assets"] = case["query"].get("new_assets", 0) + len(new_ids)

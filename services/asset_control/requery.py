@@ -13,6 +13,8 @@ re-query is controlled by itself.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import structlog
 from google.protobuf.message import Message
 from redis.asyncio.client import Pipeline
@@ -29,6 +31,7 @@ from services.asset_control.query import NetworkQuery
 from services.asset_control.repository import AssetRecords
 from zhixing.clock import china_today
 from zhixing.events import Event
+from zhixing.periods import add_months
 from zhixing.rules import Catalogue, catalogue
 from zhixing.service import ServiceContext
 from zhixing.v1 import asset_events_pb2 as pb
@@ -44,7 +47,9 @@ class Requery(Handler):
     ) -> None:  # fmt: skip
         super().__init__(ctx, records, settings)
         self.query = query
-        self.allowed = requeries_in_span(rules or catalogue())
+        rules = rules or catalogue()
+        self.allowed = requeries_in_span(rules)
+        self.period_months = rules.rule("zhongben.requery").limit or 0
 
     async def on_ruled(self, ruled: case_events_pb2.ZhongbenRuled) -> bool:
         """The case is in 终本 from the ruling: re-queried on the clock's due days. A ruling
@@ -97,6 +102,15 @@ class Requery(Handler):
         changed: bool = await self.records.transact([key], body)
         return changed
 
+    def _period_from(self, ruled_on: str, requeries: int) -> str:
+        """The day the period after the ``requeries``-th re-query runs from: the ruling's
+        day plus that many periods, so a due day moved past a holiday shifts nothing
+        after it. Empty (the engine then counts from the start) if the ruling is unknown."""
+        if not ruled_on:
+            return ""
+        day = add_months(dt.date.fromisoformat(ruled_on), self.period_months * requeries)
+        return day.isoformat()
+
     async def on_due_day(
         self, warned: deadline_events_pb2.ClockWarned, event: Event[Message]
     ) -> int | None:
@@ -128,8 +142,9 @@ class Requery(Handler):
             })  # fmt: skip
             court = case["court_code"]
             started = pb.ZhongbenRequeryStarted(
-                case_id=case_id, round=round_, requery_number=due.number
-            )
+                case_id=case_id, round=round_, requery_number=due.number,
+                period_from=self._period_from(state.get("ruled_on", ""), due.number),
+            )  # fmt: skip
             self.stage(pipe, started, case_id, court, causation_id=event.event_id)
             if due.last:
                 state["status"] = RequeryStatus.PERIOD_ENDED.value

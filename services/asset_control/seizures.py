@@ -30,10 +30,10 @@ log = structlog.get_logger(__name__)
 class Seizures(Handler):
     def record_found(
         self, pipe: Pipeline, case: dict[str, Any], asset: agency_pb.AgencyAsset, source: str,
-        queue: list[str], actor: envelope_pb2.Actor = SERVICE_ACTOR, freeze_money: bool = True,
+        queue: list[str], actor: envelope_pb2.Actor = SERVICE_ACTOR,
     ) -> dict[str, Any]:  # fmt: skip
-        """Record an asset found for ``case``; money found online is frozen at once unless
-        ``freeze_money`` is off (a re-query after 终本 controls nothing by itself)."""
+        """Record an asset found for ``case``; money found online is frozen at once, except
+        by a re-query after 终本 (source "requery"), which controls nothing by itself."""
         kind = AssetKind(asset.kind)
         asset_id = asset_id_for(case["case_id"], asset.asset_key)
         record: dict[str, Any] = {
@@ -73,7 +73,7 @@ class Seizures(Handler):
         )
         self.stage(pipe, found, asset_id, case["court_code"], actor)
         # ¶13: money found online is frozen at once, an exact amount, up to what is needed.
-        if freeze_money and kind in LIQUID_KINDS and asset.online_control:
+        if source != "requery" and kind in LIQUID_KINDS and asset.online_control:
             remaining = case["needed_fen"] - case["reserved_fen"]
             if remaining > 0:
                 amount = min(asset.value_fen, remaining)

@@ -189,7 +189,12 @@ def observers_of(signal: Signal) -> list[str]:
 
 
 def matches(rule: Rule, signal: Signal) -> bool:
-    return all(signal.attributes.get(k) == v for k, v in rule.when.items())
+    return all(
+        signal.attributes.get(name) in wanted
+        if isinstance(wanted, tuple)
+        else signal.attributes.get(name) == wanted
+        for name, wanted in rule.when.items()
+    )
 
 
 class ClockRules:

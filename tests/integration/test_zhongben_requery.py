@@ -27,7 +27,7 @@ from zhixing.assets import CHANNELS, Channel
 from zhixing.auth import Role
 from zhixing.clock import CHINA_TZ
 from zhixing.events import Event, decode_event, new_event
-from zhixing.periods import PeriodCounter
+from zhixing.periods import PeriodCounter, add_months
 from zhixing.publisher import EventPublisher
 from zhixing.rules import catalogue
 from zhixing.topics import ASSET_EVENTS, DEADLINE_EVENTS
@@ -195,13 +195,19 @@ async def test_a_zhongben_case_is_requeried_on_each_due_day_for_five_years_then_
     assert [e.payload.requery_number for e in started] == list(range(1, REQUERIES + 1))
     assert [e.payload.round for e in started] == list(range(2, REQUERIES + 2))
     # Each on the due day of its period, counted as the catalogue counts: from the ruling,
-    # then from the re-query before (so a period whose last day rolled past a rest day
-    # moves the later ones with it).
-    start = ruling.envelope.occurred_at.ToDatetime(tzinfo=dt.UTC)
-    for event in started:
+    # then from the day the period before was due to end (period_from), so a last day that
+    # rolled past a rest day moves nothing after it, and the last lies at the span's end.
+    ruled_at = ruling.envelope.occurred_at.ToDatetime(tzinfo=dt.UTC)
+    ruled_day = ruled_at.astimezone(CHINA_TZ).date()
+    start = ruled_at
+    for number, event in enumerate(started, start=1):
         expected = counter.due(start, STEP.unit, STEP.limit, provisional=True).last_day
         assert china_day(event) == expected
-        start = event.envelope.occurred_at.ToDatetime(tzinfo=dt.UTC)
+        nominal = add_months(ruled_day, STEP.limit * number)
+        assert event.payload.period_from == nominal.isoformat()
+        start = dt.datetime.combine(nominal, dt.time(), CHINA_TZ)
+    span_end = counter.due(ruled_at, SPAN.unit, SPAN.limit, provisional=True).last_day
+    assert china_day(started[-1]) == span_end
     ended = of_type(assets, asset_pb.ZhongbenRequeryPeriodEnded)
     assert [e.payload.requeries for e in ended] == [REQUERIES]
     assert ended[0].envelope.occurred_at == started[-1].envelope.occurred_at

@@ -9,7 +9,14 @@ from pathlib import Path
 import pytest
 
 from services.command.board import CLOCK_STATES
-from services.deadlines.domain import ClockRules, ClockState, Signal, Status, clock_id_for
+from services.deadlines.domain import (
+    ClockRules,
+    ClockState,
+    Signal,
+    Status,
+    clock_id_for,
+    matches,
+)
 from zhixing.clock import CHINA_TZ
 from zhixing.clock_states import ClockCondition, condition_of
 from zhixing.periods import PeriodCounter
@@ -249,3 +256,19 @@ def test_a_period_runs_from_the_fact_the_act_records(
     arrived = signal(rule, "FundsArrived", START, attributes={"arrived_on": arrived_on})
     state, _ = rules.open(rule, arrived, clock_id_for(rule, arrived) or "", None)
     assert state.last_day is not None and state.last_day.isoformat() == last_day
+
+
+def test_a_when_list_admits_any_of_its_values_and_nothing_else() -> None:
+    """An asset found offline by the query starts the offline-control clock; one found by a
+    re-query after 终本 does not (nothing is controlled in a case ended this round)."""
+    rule = load_catalogue(environ={}).rule("asset.offline-control")
+    at = dt.datetime(2026, 3, 2, 10, tzinfo=CHINA_TZ)
+
+    def found(**fields: str) -> Signal:
+        return Signal("e1", "AssetFound", "asset-1", "苏1283", at, fields)
+
+    assert matches(rule, found(control_mode="offline", source="query"))
+    assert matches(rule, found(control_mode="offline", source="lead"))
+    assert not matches(rule, found(control_mode="offline", source="requery"))
+    assert not matches(rule, found(control_mode="online", source="query"))
+    assert not matches(rule, found(control_mode="offline"))

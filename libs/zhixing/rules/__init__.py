@@ -119,7 +119,8 @@ class Rule(_Strict):
     stops_on: tuple[Annotated[str, Field(pattern=EVENT_NAME)], ...] = ()
     pauses_on: tuple[Annotated[str, Field(pattern=EVENT_NAME)], ...] = ()
     resumes_on: tuple[Annotated[str, Field(pattern=EVENT_NAME)], ...] = ()
-    when: dict[str, str] = Field(default_factory=dict)
+    # A start event's payload field and the value it must have, or the values it may have.
+    when: dict[str, str | tuple[str, ...]] = Field(default_factory=dict)
     per: tuple[str, ...] = ()
     warnings: str | tuple[WarningPoint, ...] = "default"
     escalation: str | tuple[EscalationStep, ...] = "default"
