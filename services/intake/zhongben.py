@@ -85,6 +85,21 @@ class Zhongben:
             pipe, self.intake.event(payload, record.case_id, record.court_code, identity)
         )
 
+    async def _open_case(self, pipe: Pipeline, case_id: str, identity: Identity, role: Role,
+                         rule: str) -> CaseRecord:  # fmt: skip
+        """The case, refused unless it exists, ``identity`` has ``role`` in the court handling
+        it, and it is filed and open (the refusal names ``rule``)."""
+        record = await self.records.read(case_id, pipe)
+        if record is None:
+            raise NotFound(f"no case {case_id}")
+        require_role(identity, role)
+        require_handling_court(identity, record.court_code, f"case {case_id}")
+        if record.status is not CaseStatus.FILED:
+            raise Conflict(
+                f"case {case_id} is {record.status.value}, not filed and open (rule {rule})"
+            )
+        return record
+
     # --- acts --------------------------------------------------------------------------------
 
     def _act_day(self, act: Act, record: CaseRecord, rule: str) -> dt.date:
@@ -116,7 +131,7 @@ class Zhongben:
         case_key = self.records.case_key(case_id)
 
         async def body(pipe: Pipeline) -> None:
-            record = await self.intake.filed_case(pipe, case_id, identity, Role.OFFICER)
+            record = await self._open_case(pipe, case_id, identity, Role.OFFICER, rule)
             day = self._act_day(act, record, rule)
             pipe.multi()  # type: ignore[no-untyped-call]
             self._stage(pipe, record_fact(pipe, day), record, identity)
@@ -222,7 +237,7 @@ class Zhongben:
         case_key = self.records.case_key(case_id)
 
         async def body(pipe: Pipeline) -> None:
-            record = await self.intake.filed_case(pipe, case_id, identity, Role.OFFICER)
+            record = await self._open_case(pipe, case_id, identity, Role.OFFICER, LEADER_APPROVAL)
             if record.get("zhongben") == PROPOSED:
                 raise Conflict(
                     f"终本 of case {case_id} was proposed by {record.get('zhongben_proposed_by')} "
@@ -250,20 +265,20 @@ class Zhongben:
         proposal. If the gate no longer holds, the proposal is refused with the unmet rules
         and GateRefused raised. Returns the case's status."""
         case_key = self.records.case_key(case_id)
-        if approve and not ruling_number:
-            raise Invalid(
-                f"approving 终本 needs the ruling's number (rule {LEADER_APPROVAL})",
-                loc=("body", "ruling_number"),
-            )
 
         async def body(pipe: Pipeline) -> list[Condition]:
-            record = await self.intake.filed_case(pipe, case_id, identity, Role.LEADER)
+            record = await self._open_case(pipe, case_id, identity, Role.LEADER, LEADER_APPROVAL)
             if record.get("zhongben") != PROPOSED:
                 raise Conflict(
                     f"case {case_id} has no 终本 proposal awaiting a decision "
                     f"(rule {LEADER_APPROVAL})"
                 )
             _require_not_involved(identity, record, ("officer_id", "zhongben_proposed_by"))
+            if approve and not ruling_number:
+                raise Invalid(
+                    f"approving 终本 needs the ruling's number (rule {LEADER_APPROVAL})",
+                    loc=("body", "ruling_number"),
+                )
             failed = unmet(await self._gate(pipe, record)) if approve else []
             pipe.multi()  # type: ignore[no-untyped-call]
             if not approve or failed:

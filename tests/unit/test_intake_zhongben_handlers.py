@@ -182,6 +182,8 @@ async def test_a_leader_not_involved_rules_zhongben_and_the_case_closes() -> Non
     assert (ruled.proposed_by, ruled.approved_by) == ("o-1", "leader-1")
     assert isinstance(closed, case_events_pb2.CaseClosed)
     assert closed.method == "终结本次执行"
+    with pytest.raises(Conflict, match=r"not filed and open \(rule zhongben\.debtor-visited\)"):
+        await z.record_visit(case_id, Act(None, "d0"), VisitKind.VISIT, "x", identity=OFFICER)
 
 
 async def test_a_leader_refuses_or_the_gate_no_longer_holds_when_deciding() -> None:
