@@ -11,6 +11,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+import grpc
 import pytest
 
 from services.deadlines.domain import ClockState, Status
@@ -25,6 +26,7 @@ from zhixing.clock import CHINA_TZ
 from zhixing.events import decode_event
 from zhixing.topics import CREDIT_EVENTS, DEADLINE_EVENTS
 from zhixing.v1 import credit_events_pb2 as credit_pb
+from zhixing.v1 import credit_service_pb2, credit_service_pb2_grpc
 from zhixing.v1 import deadline_events_pb2 as deadline_pb
 
 pytestmark = pytest.mark.integration
@@ -167,6 +169,28 @@ async def test_a_minor_is_never_listed_a_ground_is_required_and_the_term_ends_th
                 f"{case_path(case_id)}/credit", headers=stack.headers(Role.AGENCY, COURT)
             )
         assert refused.status_code in (403, 404)
+
+        # The platform's services ask the same over gRPC, with their credentials only.
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{stack.credit.grpc_port}") as channel:
+            stub = credit_service_pb2_grpc.CreditServiceStub(channel)
+            service = [("authorization", f"Bearer {stack.tokens.issue_service('command')}")]
+            checked = await stub.CheckSubject(
+                credit_service_pb2.CheckSubjectRequest(id_number=ADULT), metadata=service
+            )
+            assert checked.listed and checked.restricted and list(checked.courts) == [COURT]
+            assert checked.listings[0].term_ends_on == listed["term_ends_on"]
+            with pytest.raises(grpc.aio.AioRpcError) as malformed:
+                await stub.CheckSubject(
+                    credit_service_pb2.CheckSubjectRequest(id_number="X"), metadata=service
+                )
+            assert malformed.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+            person_token = stack.tokens.issue(subject="p", court_code=COURT, role=Role.OFFICER)
+            with pytest.raises(grpc.aio.AioRpcError) as person_refused:
+                await stub.CheckSubject(
+                    credit_service_pb2.CheckSubjectRequest(id_number=ADULT),
+                    metadata=[("authorization", f"Bearer {person_token}")],
+                )
+            assert person_refused.value.code() is grpc.StatusCode.PERMISSION_DENIED
 
         term = await until_clock(stack, case_id, "credit.listing-term")
         assert term.clock_id.endswith(":d1") and term.status is Status.RUNNING
