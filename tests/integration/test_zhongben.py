@@ -195,6 +195,15 @@ async def test_a_leader_not_the_handling_officer_rules_zhongben_then_the_case_re
         assert served.status_code == 200, served.text
 
         clerk = stack.headers(Role.CLERK, COURT)
+        objected = await post(stack, f"{case}/zhongben/objections", clerk,
+                              {"grounds": "被执行人尚有车辆未查控"})  # fmt: skip
+        assert objected.status_code == 201, objected.text
+        decided = await post(
+            stack, f"{case}/zhongben/objections/{objected.json()['objection_id']}/decision",
+            leader, {"upheld": False, "reason": "车辆已查询，登记在案外人名下"},
+        )  # fmt: skip
+        assert decided.status_code == 200, decided.text
+        assert "resumed_as" not in decided.json()
         resumption = {"cause": "assets_found", "reason": "申请执行人提供被执行人房产线索"}
         resumed = await post(stack, f"{case}/resumption", clerk, resumption)
         assert resumed.status_code == 201, resumed.text
@@ -225,7 +234,8 @@ async def test_a_leader_not_the_handling_officer_rules_zhongben_then_the_case_re
 
     events = [decode_event(r.value) for r in await read_topic(isolated, CASE_EVENTS.name)]
     of_case = [type(e.payload).__name__ for e in events if e.aggregate_id == case_id]
-    assert of_case[-4:] == ["ZhongbenRuled", "CaseClosed", "ZhongbenRulingServed",
+    assert of_case[-6:] == ["ZhongbenRuled", "CaseClosed", "ZhongbenRulingServed",
+                            "ZhongbenObjected", "ZhongbenObjectionDecided",
                             "ExecutionResumed"]  # fmt: skip
     ruling = next(e.payload for e in events if isinstance(e.payload, case_events_pb2.ZhongbenRuled))
     assert (ruling.proposed_by, ruling.approved_by) == (OFFICER_ID, "leader-zb")
