@@ -58,3 +58,39 @@ async def test_a_simulated_fortnight_lands_every_act(isolated: Isolated) -> None
     money = report.money
     assert money["paid_fen"] > 0 and money["in_account_fen"] > 0 and money["lodged_fen"] == 0
     assert money["received_fen"] == money["paid_fen"] + money["in_account_fen"]
+
+
+async def test_a_simulated_season_ends_cases_only_as_the_law_allows(isolated: Isolated) -> None:
+    """Four months: the cases filed first reach the 终本 gate's period, and every one the
+    workload ends this round passes it (deductions paid out, debtor visited, applicant
+    interviewed, debtor restricted and listed or not), so nothing is refused because the
+    workload is lawful, not because the gate is loose."""
+    settings = WorkloadSettings(
+        courts=1, cases_per_court_per_year=400, days=125, entrustment_share=0,
+        dispute_share=0, closure_share=1.0, closure_days_mean=15, payment_share=0.2,
+        deduction_share=0.2, sale_share=0, hold_share=0, listing_share=0.5,
+        resumption_share=0, restriction_share=0.5,
+    )  # fmt: skip
+    workload = Workload(settings, StatutoryCalendar.load())
+    last = settings.start + dt.timedelta(days=settings.days - 1)
+    expected: Counter[str] = Counter()
+    for day in workload.days:
+        for filing in workload.filings_on(day):
+            for after, act in filing.later:
+                if day + dt.timedelta(days=after) <= last:
+                    expected[act.name] += 1
+    for name in ("zhongben", "list", "decline-listing", "punish", "lift", "serve-ruling"):
+        assert expected[name], name
+
+    report = await simulate(
+        settings, bootstrap_servers=isolated.kafka.bootstrap_servers,
+        redis_url=isolated.redis_settings.url,
+    )  # fmt: skip
+
+    assert report.refused == Counter()
+    for name, count in expected.items():
+        assert report.acts[name] == count, name
+    assert report.acts["zhongben-approve"] == expected["zhongben"]
+    counts = report.figures["counts"]
+    assert counts["closed"] == expected["close"] + expected["zhongben"]
+    assert report.balances

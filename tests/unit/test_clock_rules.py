@@ -61,7 +61,9 @@ def signal(
     rule: Rule, name: str, at: dt.datetime, event_id: str = "e1",
     attributes: dict[str, str] | None = None,
 ) -> Signal:  # fmt: skip
-    fields = dict(rule.when) | {field: "苏1282" for field in rule.per} | (attributes or {})
+    # A start event has a value its rule admits (the first, where the rule lists several).
+    when = {name: v if isinstance(v, str) else v[0] for name, v in rule.when.items()}
+    fields = when | {field: "苏1282" for field in rule.per} | (attributes or {})
     return Signal(event_id, name, "subject-1", "苏1283", at, fields)
 
 

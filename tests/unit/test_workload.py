@@ -1,6 +1,7 @@
 """The simulator's workload: the same seed gives the same year, rest days file nothing,
-every filing is one intake accepts, and the money of a case comes from one source the
-query will find and goes out through a notice and a payout, the notice late sometimes."""
+every filing is one intake accepts, the money of a case comes from one source the query
+will find and goes out through a notice and a payout, the notice late sometimes, and a case
+ends this round (终本) only the way the law allows."""
 
 from __future__ import annotations
 
@@ -13,9 +14,17 @@ from pydantic import ValidationError
 from services.agency_gateway.synthetic import synthetic_assets
 from services.intake.domain import FileCase
 from tools.simulator.run import subject
-from tools.simulator.workload import NOTIFY_LIMIT_WD, PAY_LIMIT_WD, Workload, WorkloadSettings
+from tools.simulator.workload import (
+    NOTIFY_LIMIT_WD,
+    PAY_LIMIT_WD,
+    ZHONGBEN_MIN_MONTHS,
+    Filing,
+    Workload,
+    WorkloadSettings,
+)
 from zhixing.assets import CHANNELS, LIQUID_KINDS, AssetKind
 from zhixing.auth import Role
+from zhixing.periods import add_months
 from zhixing.workcalendar import StatutoryCalendar
 
 
@@ -69,10 +78,14 @@ def money_year(**overrides: object) -> Workload:
                        "hold_share": 0.3, "late_notice_share": 0.2, **overrides})  # fmt: skip
 
 
+def ends_round(filing: Filing) -> bool:
+    return any(act.name == "zhongben" for _, act in filing.later)
+
+
 def test_each_case_has_one_source_of_money_and_pays_it_out_in_order() -> None:
     year = money_year()
     sources: Counter[str] = Counter()
-    filings = [f for day in year.days for f in year.filings_on(day)]
+    filings = [f for day in year.days for f in year.filings_on(day) if not ends_round(f)]
     for filing in filings:
         acts = [(after, act.name) for after, act in filing.later]
         names = [name for _, name in acts]
@@ -95,8 +108,11 @@ def test_each_case_has_one_source_of_money_and_pays_it_out_in_order() -> None:
                            "payout"]  # fmt: skip
         else:
             assert out == ["pay-notice", "payout"]
-        if "close" in names:  # closed once its money is out
-            assert names[-1] == "close" and acts[-1][0] > acts[-2][0]
+        if "close" in names:  # closed once its money is out (a restriction lifted after)
+            close = names.index("close")
+            assert set(names[close + 1 :]) <= {"lift"}
+            last_money = max(after for after, name in acts if name in MONEY_IN + MONEY_OUT)
+            assert acts[close][0] > last_money
     # Every source happens, each for about its share of the cases.
     for source in MONEY_IN:
         assert sources[source] > 0.1 * len(filings), sources
@@ -139,7 +155,7 @@ def test_notices_to_finance_are_late_sometimes_and_payouts_in_time() -> None:
         for filing in year.filings_on(day):
             acts = list(filing.later)
             arrival = next((after for after, act in acts if act.name in MONEY_IN), None)
-            if arrival is None:
+            if arrival is None or ends_round(filing):
                 continue
             notice = next(after for after, act in acts if act.name == "pay-notice")
             payout = next(after for after, act in acts if act.name == "payout")
@@ -162,3 +178,69 @@ def test_officer_leader_and_finance_are_different_people() -> None:
     people = {subject(role, "苏1283") for role in (Role.OFFICER, Role.LEADER, Role.FINANCE)}
     assert len(people) == 3
     assert subject(Role.OFFICER, "苏1283") != subject(Role.OFFICER, "苏1281")
+
+
+# --- ending this round (终本) -----------------------------------------------------------
+
+
+def test_a_case_ends_this_round_only_after_the_gate_period_and_every_act_it_needs() -> None:
+    year = money_year(listing_share=0.5, resumption_share=0.5)
+    ended: Counter[str] = Counter()
+    for day in year.days:
+        for filing in year.filings_on(day):
+            if not ends_round(filing):
+                continue
+            acts = [(after, act.name) for after, act in filing.later]
+            names = [name for _, name in acts]
+            when = dict((name, after) for after, name in acts)
+            end = when["zhongben"]
+            assert day + dt.timedelta(days=end) > add_months(day, ZHONGBEN_MIN_MONTHS)
+            assert "close" not in names  # the ruling closes it
+            # Everything the gate asks for happens before the proposal.
+            for needed in ("notice", "visit", "interview", "restrict", "serve-restriction"):
+                assert when[needed] < end, needed
+            listed = "list" in names
+            assert listed != ("decline-listing" in names)
+            if listed:  # ground 4: the report-assets order broken, and punished, first
+                assert when["report-violation"] < when["punish"] < when["list"] < end
+            # What the query froze is deducted and paid out before the round ends.
+            deductions = [after for after, name in acts if name == "deduct"]
+            assert names.count("payout") == names.count("pay-notice") == len(deductions)
+            assert all(after < when["payout"] < end for after in deductions)
+            assert when["serve-ruling"] > end and when.get("resume", end + 1) > end
+            ended["ended"] += 1
+            ended["listed"] += listed
+            ended["resumed"] += "resume" in names
+    assert ended["ended"] > 50 and 0 < ended["listed"] < ended["ended"]
+    assert 0 < ended["resumed"] < ended["ended"]
+
+
+def test_only_a_debtor_whose_money_is_frozen_whole_and_short_of_the_claim_ends_the_round() -> None:
+    year = money_year()
+    seed = year.settings.seed
+    for day in year.days:
+        for filing in year.filings_on(day):
+            if not ends_round(filing):
+                continue
+            found = [a for channel in CHANNELS
+                     for a in synthetic_assets(seed, filing.debtor_id, channel)]  # fmt: skip
+            money = [a for a in found if AssetKind(a.kind) in LIQUID_KINDS and a.online_control]
+            assert not filing.shared_debtor
+            assert sum(a.value_fen for a in money) < filing.body["claim_amount_fen"]
+            deducted = sorted(act.asset_key for _, act in filing.later if act.name == "deduct")
+            assert deducted == sorted(a.asset_key for a in money)
+
+
+def test_a_restricted_debtor_of_a_performed_case_is_lifted_after_the_closure() -> None:
+    year = money_year(restriction_share=1.0)
+    lifted = 0
+    for day in year.days:
+        for filing in year.filings_on(day):
+            acts = {act.name: after for after, act in filing.later}
+            if "lift" not in acts:
+                continue
+            closed = next(after for after, act in filing.later if act.name == "close")
+            assert next(act.method for _, act in filing.later if act.name == "close") == "执行完毕"
+            assert acts["restrict"] < closed < acts["lift"]
+            lifted += 1
+    assert lifted > 50

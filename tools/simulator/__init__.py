@@ -44,7 +44,7 @@ async def simulate(settings: WorkloadSettings, *, bootstrap_servers: str, redis_
         auth=auth, calendar=calendar,
         # The gateway's synthetic assets from the workload's seed: it plans on them.
         gateway={"seed": settings.seed},
-        with_entrustment=True, with_disputes=True, with_funds=True,
+        with_entrustment=True, with_disputes=True, with_funds=True, with_credit=True,
     ) as platform:  # fmt: skip
         return await Simulation(platform, TokenAuthority(auth, clock), workload).run()
 

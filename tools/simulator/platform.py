@@ -19,6 +19,7 @@ from services.audit_notary.bootstrap import bootstrap as notary_bootstrap
 from services.audit_notary.handlers import NotarySettings
 from services.command.bootstrap import bootstrap as command_bootstrap
 from services.command.clocks_api import DeadlinesLink
+from services.credit.bootstrap import bootstrap as credit_bootstrap
 from services.deadlines.bootstrap import bootstrap as deadlines_bootstrap
 from services.dispute_coordinator.bootstrap import bootstrap as disputes_bootstrap
 from services.entrustment.bootstrap import bootstrap as entrustment_bootstrap
@@ -46,11 +47,13 @@ class InProcessPlatform:
     notary: ServiceHost | None = None
     deadlines: ServiceHost | None = None
     funds: ServiceHost | None = None
+    credit: ServiceHost | None = None
 
     @property
     def hosts(self) -> list[ServiceHost]:
         return [h for h in (self.deadlines, self.intake, self.assets, self.command,
-                            self.entrustment, self.disputes, self.notary, self.funds)
+                            self.entrustment, self.disputes, self.notary, self.funds,
+                            self.credit)
                 if h is not None]  # fmt: skip
 
 
@@ -71,6 +74,7 @@ async def in_process_platform(
     with_notary: bool = False,
     notary: NotarySettings | None = None,
     with_funds: bool = False,
+    with_credit: bool = False,
 ) -> AsyncIterator[InProcessPlatform]:
     """Start the gateway and the chosen services on ``clock``; stop them on exit. The
     deadlines service runs with the command service unless ``with_deadlines`` says."""
@@ -109,6 +113,7 @@ async def in_process_platform(
             notary=notary_bootstrap(infra, notary=notary) if with_notary else None,
             deadlines=deadlines,
             funds=funds_bootstrap(infra, transfers=transfers) if with_funds else None,
+            credit=credit_bootstrap(infra) if with_credit else None,
         )
         for host in platform.hosts:
             if host is not deadlines:

@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 
+from tools.simulator.ending import ENDING_ACTS, RoundEnding
 from tools.simulator.platform import InProcessPlatform
 from tools.simulator.workload import ENTRUSTED_DIVISION, Act, Filing, Workload
 from zhixing.assets import PriceMethod, SaleMode
@@ -45,6 +46,7 @@ def subject(role: Role, court: str) -> str:
 class Report:
     days: int = 0
     filed: int = 0
+    filed_on_resumption: int = 0  # 执恢 cases filed when an applicant asked to resume
     acts: Counter[str] = field(default_factory=Counter)
     refused: Counter[str] = field(default_factory=Counter)  # act:status → count
     events: int = 0
@@ -69,7 +71,8 @@ class Report:
         return {part: sum(c[part] for c in self.reconciliation) for part in parts}
 
     def as_json(self) -> dict[str, Any]:
-        return {"days": self.days, "filed": self.filed, "acts": dict(self.acts),
+        return {"days": self.days, "filed": self.filed,
+                "filed_on_resumption": self.filed_on_resumption, "acts": dict(self.acts),
                 "refused": dict(self.refused), "events": self.events,
                 "wall_s": round(self.wall_s, 2), "events_per_s": round(self.events_per_s, 1),
                 "figures": self.figures,
@@ -106,8 +109,10 @@ class Simulation:
         self, platform: InProcessPlatform, tokens: TokenAuthority, workload: Workload
     ) -> None:
         if (platform.command is None or platform.entrustment is None or platform.disputes is None
-                or platform.funds is None):  # fmt: skip
-            raise ValueError("a simulation needs command, entrustment, disputes and funds running")
+                or platform.funds is None or platform.credit is None):  # fmt: skip
+            raise ValueError(
+                "a simulation needs command, entrustment, disputes, funds and credit running"
+            )
         self.platform = platform
         self.tokens = tokens
         self.workload = workload
@@ -117,6 +122,7 @@ class Simulation:
         self._clients: dict[str, httpx.AsyncClient] = {}
         command = platform.command
         self._audit = AuditChain(command.ctx.redis, command.ctx.keys)
+        self._ending = RoundEnding(self)
 
     def _client(self, host: ServiceHost) -> httpx.AsyncClient:
         name = host.ctx.name
@@ -264,6 +270,8 @@ class Simulation:
         for act, case in acts:
             if act.name in MONEY_ACTS:
                 await self._money(act, case)
+            elif act.name in ENDING_ACTS:
+                await self._ending.act(act.name, case)
             else:
                 await self._act(act, case)
 

@@ -13,6 +13,14 @@ disputed part held back (the officer asks, a leader approves; released later). T
 notifies finance of each arrival, within the statutory limit most of the time and late
 sometimes; finance pays the notice. The agency gateway's synthetic assets come from the
 same seed, so the workload knows which deposit or property of a debtor the query will find.
+
+Ending a case lawfully (终本): a case the workload ends this round is one whose debtor's money
+found online is all frozen and below the claim. Once the 终本 gate's minimum period has
+passed, the officer deducts what was frozen and pays it out, visits the debtor, interviews
+the applicant, restricts the debtor's consumption (限制消费) and either lists the debtor as
+失信 (after a breach of the report-assets order, fined) or records why not; then proposes
+终本 and a leader approves. Some applicants later ask to resume (恢复执行). Some cases closed
+as performed had a restriction, lifted after the closure.
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ from stdnum.cn import ric, uscc
 from services.agency_gateway.synthetic import synthetic_assets
 from zhixing.assets import CHANNELS, LIQUID_KINDS, AssetKind
 from zhixing.courts import CourtLevel, directory
+from zhixing.periods import add_months
 from zhixing.rules import catalogue
 from zhixing.v1 import agency_gateway_pb2 as agency_pb
 from zhixing.workcalendar import StatutoryCalendar
@@ -38,10 +47,16 @@ NATIONAL_NEW_CASES_PER_DAY = 31_500
 
 # Where entrusted matters go: a district of another province (杭州市上城区, 浙0102).
 ENTRUSTED_DIVISION = "330102"
-CLOSURE_METHODS = (("执行完毕", 0.45), ("终结本次执行", 0.4), ("终结执行", 0.15))
+PERFORMED = "执行完毕"
+ZHONGBEN = "终结本次执行"
+CLOSURE_METHODS = ((PERFORMED, 0.45), (ZHONGBEN, 0.4), ("终结执行", 0.15))
 # Statutory limits of the money clocks (working days), from the rule catalogue.
 NOTIFY_LIMIT_WD = catalogue().rule("funds.notify-finance").limit or 0
 PAY_LIMIT_WD = catalogue().rule("funds.pay").limit or 0
+# The 终本 gate's minimum time since filing (calendar months), from the rule catalogue.
+ZHONGBEN_MIN_MONTHS = catalogue().rule("zhongben.min-period").limit or 0
+# Days before the 终本 proposal that its preparation starts (deductions first).
+ZHONGBEN_PREPARATION_DAYS = 30
 
 
 class WorkloadSettings(BaseSettings):
@@ -80,6 +95,17 @@ class WorkloadSettings(BaseSettings):
     auction_days: int = Field(
         30, ge=1, le=365, description="Days from a sale's start to its conclusion (成交)"
     )
+    listing_share: float = Field(
+        0.3, ge=0, le=1,
+        description="终本 cases whose debtor broke the report-assets order and is listed as 失信",
+    )  # fmt: skip
+    resumption_share: float = Field(
+        0.1, ge=0, le=1, description="终本 cases the applicant asks to resume (恢复执行)"
+    )
+    restriction_share: float = Field(
+        0.25, ge=0, le=1,
+        description="Cases closed as performed whose debtor was restricted, lifted afterwards",
+    )  # fmt: skip
     seed: int = Field(2021, description="Seeds the workload and the gateway's synthetic assets")
 
     @model_validator(mode="after")
@@ -200,14 +226,69 @@ class Workload:
             "receiving_account": f"6222 0212 {rng.randrange(10**8):08d}",
             "received_on": day.isoformat(),
         }  # fmt: skip
-        money = self.money(key, day, claim, debtor["id_number"], shared)
+        money: list[tuple[int, Act]] = []
+        if closure is not None and closure[1].method == ZHONGBEN:
+            if self.may_end_round(debtor["id_number"], claim, shared):
+                later.extend(self.zhongben(key, day, closure[0], debtor["id_number"]))
+                closure = None  # the 终本 ruling closes it
+            else:  # property enough to pay: the case is performed, never ended this round
+                closure = (closure[0], Act("close", method=PERFORMED))
+                money = self.money(key, day, claim, debtor["id_number"], shared)
+        else:
+            money = self.money(key, day, claim, debtor["id_number"], shared)
         later.extend(money)
         if closure is not None:
             # A case with money is closed once its money is out, not before.
             last = max((after for after, _ in money), default=0)
-            later.append((max(closure[0], last + 1), closure[1]))
+            closed_after = max(closure[0], last + 1)
+            later.append((closed_after, closure[1]))
+            if closure[1].method == PERFORMED and rng.random() < s.restriction_share:
+                restricted = min(10, closed_after - 1)
+                later += [(restricted, Act("restrict")), (restricted, Act("serve-restriction")),
+                          (closed_after + rng.randint(1, 2), Act("lift"))]  # fmt: skip
         ordered = sorted(later, key=lambda entry: entry[0])  # stable: same-day order kept
         return Filing(court, key, body, tuple(ordered), debtor["id_number"], shared)
+
+    # --- ending this round (终本) ------------------------------------------------------------
+
+    def may_end_round(self, debtor_id: str, claim_fen: int, shared: bool) -> bool:
+        """Whether a case against this debtor may lawfully end this round: the money the
+        query finds online is frozen whole, is below the claim, and can be deducted (a
+        debtor with cases elsewhere is left alone: no two cases race for one asset)."""
+        money = self._money_online(debtor_id)
+        return (not shared and sum(a.value_fen for a in money) < claim_fen
+                and all(a.value_fen > 0 for a in money))  # fmt: skip
+
+    def zhongben(
+        self, key: str, day: dt.date, closure_days: int, debtor_id: str
+    ) -> list[tuple[int, Act]]:
+        """The acts that end a case this round, lawfully, filed on ``day`` as ``key``: no
+        earlier than the gate's minimum period, after what was frozen is deducted and paid,
+        the debtor visited, the applicant interviewed, the debtor restricted and listed or
+        not; then the proposal and a leader's approval, the ruling served, and sometimes
+        the applicant asking to resume. Its own random stream."""
+        s = self.settings
+        rng = random.Random(f"{s.seed}:zhongben:{key}")
+        earliest = (add_months(day, ZHONGBEN_MIN_MONTHS) - day).days + rng.randint(1, 10)
+        end = max(closure_days, earliest)
+        start = end - ZHONGBEN_PREPARATION_DAYS
+        frozen = self._money_online(debtor_id)
+        plan: list[tuple[int, Act]] = [
+            (start, Act("deduct", a.asset_key, a.value_fen)) for a in frozen
+        ]
+        plan += [(start + 3, Act("pay-notice")) for _ in frozen]
+        plan += [(start + 5, Act("payout")) for _ in frozen]
+        plan += [(end - 10, Act("visit")), (end - 9, Act("interview")),
+                 (end - 8, Act("restrict")), (end - 8, Act("serve-restriction"))]  # fmt: skip
+        if rng.random() < s.listing_share:
+            plan += [(end - 7, Act("report-violation")), (end - 6, Act("punish")),
+                     (end - 5, Act("list"))]  # fmt: skip
+        else:
+            plan.append((end - 7, Act("decline-listing")))
+        plan += [(end, Act("zhongben")), (end + 3, Act("serve-ruling"))]
+        if rng.random() < s.resumption_share:
+            plan.append((end + rng.randint(30, 120), Act("resume")))
+        return plan
 
     # --- money -------------------------------------------------------------------------------
 
