@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from datetime import date, timedelta
+from typing import Any
 
 import httpx
 from stdnum.cn import ric, uscc
@@ -178,6 +179,56 @@ def _ledger(
         if response.status_code == 200:
             ledger: dict[str, object] = response.json()
             return ledger
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(0.5)
+
+
+def load_demo_credit(
+    credit_url: str, tokens: TokenAuthority, case_ids: list[str], wait_s: float = 30.0
+) -> int:
+    """Credit punishment in some demo cases (信用惩戒): for each court's second case (the
+    notice served, its money not yet paid out) the officer restricts the debtor's
+    consumption (限制消费) and serves the order. Idempotent: a restriction in force answers
+    409 to a second order. Returns the restrictions in force; a case the credit service has
+    not learned of within ``wait_s`` is left alone."""
+    in_force = 0
+    deadline = time.monotonic() + wait_s  # one wait for all: the cases arrive together
+    with httpx.Client(base_url=credit_url, timeout=10) as client:
+        for case_id, (key, body) in zip(case_ids, demo_filings(), strict=True):
+            if not key.endswith("-2"):
+                continue
+            court = str(body["court_code"])
+            subject = f"demo-{Role.OFFICER.value}-{court}"
+            token = tokens.issue(subject=subject, court_code=court, role=Role.OFFICER)
+            headers = {"Authorization": f"Bearer {token}"}
+            record = _credit_record(client, case_id, headers, deadline)
+            if record is None:
+                continue
+            if not any(r["status"] == "in_force" for r in record["restrictions"]):
+                ordered = client.post(f"/v1/cases/{case_id}/restrictions", headers=headers, json={
+                    "debtor_key": "d0", "ruling_number": f"（2026）{court}执限{key[-1]}号",
+                })  # fmt: skip
+                ordered.raise_for_status()
+                served = client.post(
+                    f"/v1/cases/{case_id}/restrictions/{ordered.json()['restriction_id']}/service",
+                    headers=headers, json={},
+                )  # fmt: skip
+                served.raise_for_status()
+            in_force += 1
+    return in_force
+
+
+def _credit_record(
+    client: httpx.Client, case_id: str, headers: dict[str, str], deadline: float
+) -> dict[str, Any] | None:
+    """The case's credit record once the credit service has read its filing, asked at
+    least once, until ``deadline``."""
+    while True:
+        response = client.get(f"/v1/cases/{case_id}/credit", headers=headers)
+        if response.status_code == 200:
+            record: dict[str, Any] = response.json()
+            return record
         if time.monotonic() >= deadline:
             return None
         time.sleep(0.5)

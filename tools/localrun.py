@@ -24,7 +24,7 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-from tools.demo import DEMO_INTERMEDIATE_COURT, load_demo, load_demo_funds
+from tools.demo import DEMO_INTERMEDIATE_COURT, load_demo, load_demo_credit, load_demo_funds
 from tools.devinfra import (
     ROOT,
     InfraError,
@@ -64,6 +64,7 @@ SERVICES = (
     ServiceSpec("audit_notary", 8005, 50056),
     ServiceSpec("deadlines", 8006, 50057),
     ServiceSpec("funds", 8007, 50058),
+    ServiceSpec("credit", 8008, 50059),
     ServiceSpec("agency_gateway", None, 50060),
 )
 
@@ -236,6 +237,10 @@ class Platform:
             case_ids = load_demo(url, tokens)
         with self.console.status("paying money into some of them (案款)…"):
             load_demo_funds(funds_url, tokens, case_ids)
+        credit = next(s for s in SERVICES if s.name == "credit")
+        credit_url = f"http://127.0.0.1:{_port(credit, 'http', credit.http_port or 0)}"
+        with self.console.status("restricting some debtors' consumption (限制消费)…"):
+            load_demo_credit(credit_url, tokens, case_ids)
         return len(case_ids)
 
     def print_endpoints(self, cases: int) -> None:

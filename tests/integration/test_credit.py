@@ -7,7 +7,9 @@ agency, asks whether a person or company is listed or restricted now."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +22,13 @@ from tests.factories import filing
 from tests.integration.platform_stack import Stack, platform_stack
 from tests.integration.test_asset_control import file_case
 from tests.polling import eventually
-from tools.demo import credit_code, resident_id
+from tools.demo import (
+    DEMO_BASIC_COURTS,
+    credit_code,
+    load_demo,
+    load_demo_credit,
+    resident_id,
+)
 from zhixing.auth import Role
 from zhixing.clock import CHINA_TZ
 from zhixing.events import decode_event
@@ -275,3 +283,21 @@ async def test_after_performance_a_lift_stops_its_clock_and_an_unlifted_one_esca
         # The lifted one is no longer in force; the unlifted one is.
         (still,) = company["restrictions"]
         assert still["ruling_number"] == "（2026）苏1283执1号之二"
+
+
+async def test_the_demo_restricts_some_debtors_once_however_often_it_is_loaded(
+    isolated: Isolated, tmp_path: Path
+) -> None:
+    async with platform_stack(isolated, tmp_path, with_credit=True) as stack:
+        assert stack.credit is not None
+        intake_url = f"http://127.0.0.1:{stack.intake.http_port}"
+        credit_url = f"http://127.0.0.1:{stack.credit.http_port}"
+        # The demo's judgments are of June 2026: load it when they are in the past.
+        stack.clock.set(dt.datetime(2026, 7, 1, 9, 0, tzinfo=CHINA_TZ))
+        for _ in range(2):
+            case_ids = await asyncio.to_thread(load_demo, intake_url, stack.tokens)
+            in_force = await asyncio.to_thread(load_demo_credit, credit_url, stack.tokens, case_ids)
+            assert in_force == len(DEMO_BASIC_COURTS)
+    records = await read_topic(isolated, CREDIT_EVENTS.name)
+    events = Counter(type(decode_event(r.value).payload).__name__ for r in records)
+    assert events["RestrictionOrdered"] == events["RestrictionServed"] == len(DEMO_BASIC_COURTS)
