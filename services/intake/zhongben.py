@@ -35,6 +35,7 @@ from services.intake.zhongben_domain import (
     PunishmentKind,
     ResumptionCause,
     VisitKind,
+    debtor_key,
     evaluate_gate,
     refusal_text,
     unmet,
@@ -115,7 +116,7 @@ class Zhongben:
             )
         if act.debtor_key is not None:
             assert record.filed is not None
-            keys = [f"d{i}" for i in range(len(record.filed.debtors))]
+            keys = [debtor_key(i) for i in range(len(record.filed.debtors))]
             if act.debtor_key not in keys:
                 raise Invalid(
                     f"debtor_key {act.debtor_key!r} names no debtor of case {record.case_id} "
