@@ -25,6 +25,7 @@ from services.intake.domain import ClosureMethod
 from services.intake.handlers import Intake
 from services.intake.repository import CaseRecord, CaseStatus
 from services.intake.zhongben_domain import (
+    AFTER_RULING,
     DEBTOR_VISITED,
     GATE_RULES,
     LEADER_APPROVAL,
@@ -323,13 +324,11 @@ class Zhongben:
         require_role(identity, *roles)
         require_handling_court(identity, record.court_code, f"case {case_id}")
         if record.get("zhongben") != RULED:
-            raise Conflict(
-                f"case {case_id} was not closed by a 终本 ruling (rule {LEADER_APPROVAL})"
-            )
+            raise Conflict(f"case {case_id} was not closed by a 终本 ruling (rule {AFTER_RULING})")
         if record.get("resumed_as"):
             raise Conflict(
                 f"case {case_id} was resumed as {record.get('resumed_as_number')} on "
-                f"{record.get('resumed_on')}: its 终本 has ended (rule zhongben.requery)"
+                f"{record.get('resumed_on')}: its 终本 has ended (rule {AFTER_RULING})"
             )
         return record
 
@@ -342,7 +341,7 @@ class Zhongben:
             if record.get("zhongben_served_on"):
                 raise Conflict(
                     f"the 终本 ruling of case {case_id} was served on "
-                    f"{record.get('zhongben_served_on')} (rule {LEADER_APPROVAL})"
+                    f"{record.get('zhongben_served_on')} (rule {AFTER_RULING})"
                 )
             today = self._today().isoformat()
             pipe.multi()  # type: ignore[no-untyped-call]
@@ -368,7 +367,7 @@ class Zhongben:
             if not ruled_on <= received <= today:
                 raise Invalid(
                     f"received_on {received} is not between the ruling ({ruled_on}) and today "
-                    f"({today}) (rule {LEADER_APPROVAL})",
+                    f"({today}) (rule {AFTER_RULING})",
                     loc=("body", "received_on"),
                 )
             pipe.multi()  # type: ignore[no-untyped-call]
@@ -400,7 +399,7 @@ class Zhongben:
             if "upheld" in objection:
                 raise Conflict(
                     f"objection {objection_id} was decided by {objection['decided_by']} "
-                    f"(rule {LEADER_APPROVAL})"
+                    f"(rule {AFTER_RULING})"
                 )
             _require_not_involved(identity, record, ("officer_id",))
             resumed = None

@@ -29,6 +29,7 @@ ASSETS_DISPOSED = "zhongben.assets-disposed"
 SEARCH_PUNISHMENT = "zhongben.search-punishment"
 LEADER_APPROVAL = "zhongben.leader-approval"
 REQUERY = "zhongben.requery"
+AFTER_RULING = "zhongben.after-ruling"
 
 GATE_RULES: tuple[str, ...] = (
     MIN_PERIOD, NETWORK_QUERY, DEBTOR_VISITED, APPLICANT_INTERVIEWED, REPORT_ORDER,

@@ -48,6 +48,8 @@ FUZZERS = {
     # The handling officer asks for deductions, holds, notices and account changes (finance
     # records receipts and pays, a leader decides): the funds role with the most routes.
     "funds": (Role.OFFICER, "苏1283"),
+    # The handling court's officer orders, lists, lifts and deletes; anyone may query.
+    "credit": (Role.OFFICER, "苏1283"),
 }
 
 

@@ -39,6 +39,7 @@ class Stack:
     notary: ServiceHost | None = None
     deadlines: ServiceHost | None = None
     funds: ServiceHost | None = None
+    credit: ServiceHost | None = None
 
     def headers(self, role: Role, court: str = "苏1283", subject: str = "u1") -> dict[str, str]:
         token = self.tokens.issue(subject=subject, court_code=court, role=role)
@@ -79,6 +80,8 @@ async def platform_stack(
     with_notary: bool = False,
     notary: NotarySettings | None = None,
     with_funds: bool = False,
+    with_credit: bool = False,
+    with_deadlines: bool | None = None,
 ) -> AsyncIterator[Stack]:
     clock = SimulatedClock(MONDAY_9AM)
     async with in_process_platform(
@@ -86,10 +89,10 @@ async def platform_stack(
         calendar=CalendarSettings(dir=calendar_dir), gateway=gateway, agency=agency,
         with_command=with_command, with_entrustment=with_entrustment,
         with_disputes=with_disputes, with_notary=with_notary, notary=notary,
-        with_funds=with_funds,
+        with_funds=with_funds, with_deadlines=with_deadlines, with_credit=with_credit,
     ) as platform:  # fmt: skip
         yield Stack(
             clock, platform.gateway, platform.intake, platform.assets, platform.command,
             TokenAuthority(isolated.auth, clock), platform.entrustment, platform.disputes,
-            platform.notary, platform.deadlines, platform.funds,
+            platform.notary, platform.deadlines, platform.funds, platform.credit,
         )  # fmt: skip

@@ -35,6 +35,7 @@ from tests.integration.test_asset_control import debtor_with, money_online
 from tests.polling import eventually
 from zhixing.assets import LIQUID_KINDS, AssetKind
 from zhixing.auth import Role
+from zhixing.rules import catalogue
 from zhixing.service import ServiceHost
 
 pytestmark = pytest.mark.integration
@@ -58,6 +59,7 @@ EVERY_POLL = NotarySettings(checkpoint_interval_s=0, poll_interval_s=0.1)
 POLICE = {"kind": "police", "name": "泰兴市公安局", "id": "agency:taixing-police"}
 RECEIVING = "6222 0212 0000 0001"  # tests.factories.filing's receiving account
 NOTICED_FEN = 50_000  # the fixture's notice to finance, paid by the payout route
+SHORTEST_EXTENSION = int(catalogue().rule("credit.listing-extension").value or 0)  # months
 
 
 @dataclass(frozen=True)
@@ -102,7 +104,7 @@ ACCESS: dict[tuple[str, str, str], Access] = {
     # --- every service ----------------------------------------------------------------------
     **{(s, "GET", p): PUBLIC for s in ("intake", "asset_control", "command", "entrustment",
                                        "dispute_coordinator", "audit_notary", "deadlines",
-                                       "funds")
+                                       "funds", "credit")
        for p in ("/healthz", "/metrics")},
     # --- audit notary: hashes and signatures only, no court's data -------------------------
     ("audit_notary", "GET", "/v1/audit/checkpoint"): reads(ANY_COURT, listing=True),
@@ -123,6 +125,36 @@ ACCESS: dict[tuple[str, str, str], Access] = {
     ("intake", "POST", "/v1/cases/{case_id}/closure"): acts(Role.OFFICER, courts={"own"},
                                                             body={"method": "执行完毕"}),
     ("intake", "GET", "/v1/cases/{case_id}"): reads(CASE_COURTS),
+    # --- intake: 终本 (the fixture case is open: proposal, ruling, service, objection and
+    # resumption answer an admitted caller 409) ---------------------------------------------
+    ("intake", "GET", "/v1/cases/{case_id}/zhongben"): reads(CASE_COURTS),
+    ("intake", "POST", "/v1/cases/{case_id}/visits"): acts(
+        Role.OFFICER, courts={"own"},
+        body={"debtor_key": "d0", "kind": "summons", "result": "称无财产"}),
+    ("intake", "POST", "/v1/cases/{case_id}/interviews"): acts(
+        Role.OFFICER, courts={"own"}, body={"summary": "告知终本的后果"}),
+    ("intake", "POST", "/v1/cases/{case_id}/obstructions"): acts(
+        Role.OFFICER, courts={"own"},
+        body={"debtor_key": "d0", "kind": "concealment", "details": "拒不交出账簿"}),
+    ("intake", "POST", "/v1/cases/{case_id}/searches"): acts(
+        Role.OFFICER, courts={"own"}, body={"debtor_key": "d0", "result": "未发现财产"}),
+    ("intake", "POST", "/v1/cases/{case_id}/punishments"): acts(
+        Role.OFFICER, courts={"own"},
+        body={"debtor_key": "d0", "kind": "fine", "decision_number": "（2026）苏1283司惩1号"}),
+    ("intake", "POST", "/v1/cases/{case_id}/zhongben"): acts(
+        Role.OFFICER, courts={"own"}, body={"reason": "未发现可供执行的财产"}),
+    ("intake", "POST", "/v1/cases/{case_id}/zhongben/decision"): acts(
+        Role.LEADER, courts={"own"},
+        body={"approve": True, "reason": "同意", "ruling_number": "（2026）苏1283执1号之四"}),
+    ("intake", "POST", "/v1/cases/{case_id}/zhongben/service"): acts(
+        Role.CLERK, Role.OFFICER, courts={"own"}),
+    ("intake", "POST", "/v1/cases/{case_id}/zhongben/objections"): acts(
+        Role.CLERK, Role.OFFICER, courts={"own"}, body={"grounds": "被执行人尚有房产"}),
+    ("intake", "POST", "/v1/cases/{case_id}/zhongben/objections/{objection_id}/decision"): acts(
+        Role.LEADER, courts={"own"}, body={"upheld": False, "reason": "异议不成立"}),
+    ("intake", "POST", "/v1/cases/{case_id}/resumption"): acts(
+        Role.CLERK, Role.OFFICER, courts={"own"},
+        body={"cause": "applicant_request", "reason": "申请恢复执行"}),
     # --- asset control ----------------------------------------------------------------------
     ("asset_control", "GET", "/v1/cases/{case_id}"): reads(CASE_COURTS),
     ("asset_control", "GET", "/v1/cases/{case_id}/assets"): reads(CASE_COURTS),
@@ -294,6 +326,32 @@ ACCESS: dict[tuple[str, str, str], Access] = {
         body={"new_account": "6217 0000 1111 2222", "reason": "申请执行人变更收款账户"}),
     ("funds", "POST", "/v1/cases/{case_id}/receiving-account-changes/{change_id}/decision"): acts(
         Role.LEADER, courts={"own"}, body={"approve": True}),
+    # --- credit (信用惩戒): the handling court's officer restricts, lists, lifts and deletes; a
+    # leader of it extends; the case's courts read; anyone, an agency too, asks by ID ------
+    ("credit", "GET", "/v1/cases/{case_id}/credit"): reads(CASE_COURTS),
+    ("credit", "GET", "/v1/credit/subjects/{id_number}"): Access(
+        frozenset(PERSON_ROLES), ANY_COURT, service=True, party_agency=True),  # nationwide
+    ("credit", "POST", "/v1/cases/{case_id}/restrictions"): acts(
+        Role.OFFICER, courts={"own"},
+        body={"debtor_key": "d0", "ruling_number": "（2026）苏1283执1号之二"}),
+    ("credit", "POST", "/v1/cases/{case_id}/restrictions/{restriction_id}/service"): acts(
+        Role.OFFICER, courts={"own"}, body={}),
+    ("credit", "POST", "/v1/cases/{case_id}/restrictions/{restriction_id}/lift-due"): acts(
+        Role.OFFICER, courts={"own"}, body={"cause": "consent"}),
+    ("credit", "POST", "/v1/cases/{case_id}/restrictions/{restriction_id}/lifting"): acts(
+        Role.OFFICER, courts={"own"}, body={"cause": "consent"}),
+    ("credit", "POST", "/v1/cases/{case_id}/listings"): acts(
+        Role.OFFICER, courts={"own"},
+        body={"debtor_key": "d0", "ground": 4, "decision_number": "（2026）苏1283执1号之三",
+              "facts": "违反财产报告制度"}),
+    ("credit", "POST", "/v1/cases/{case_id}/listing-declines"): acts(
+        Role.OFFICER, courts={"own"}, body={"debtor_key": "d0", "reason": "no_ground"}),
+    ("credit", "POST", "/v1/cases/{case_id}/listings/{listing_id}/extension"): acts(
+        Role.LEADER, courts={"own"}, body={"months": SHORTEST_EXTENSION, "reason": "仍未履行"}),
+    ("credit", "POST", "/v1/cases/{case_id}/listings/{listing_id}/ground-ended"): acts(
+        Role.OFFICER, courts={"own"}, body={"cause": "performed"}),
+    ("credit", "POST", "/v1/cases/{case_id}/listings/{listing_id}/deletion"): acts(
+        Role.OFFICER, courts={"own"}, body={"cause": "corrected"}),
 }  # fmt: skip
 
 LAST = {("intake", "POST", "/v1/cases/{case_id}/closure")}
@@ -440,6 +498,7 @@ async def build_fixture(stack: Stack) -> Fixture:
 
     await eventually(signed)
     await build_funds(stack, fx)
+    await build_credit(stack, fx)
     return fx
 
 
@@ -513,6 +572,31 @@ async def build_funds(stack: Stack, fx: Fixture) -> None:
                                          "held_hold_id", "notice_id", "change_id")]  # fmt: skip
 
 
+async def build_credit(stack: Stack, fx: Fixture) -> None:
+    """The fixture case's credit: its debtor listed on a fixed-term ground, which restricts
+    it too (the routes lift, extend, end and delete them)."""
+    assert stack.credit is not None
+    credit_host = stack.credit
+    case = f"/v1/cases/{fx.ids['case_id']}"
+    command = stack.headers(Role.COMMAND, "苏12")
+
+    async def known() -> bool:
+        async with stack.client(credit_host) as http:
+            return (await http.get(f"{case}/credit", headers=command)).status_code == 200
+
+    await eventually(known)
+    async with stack.client(credit_host) as http:
+        listed = await http.post(f"{case}/listings", headers=stack.headers(Role.OFFICER), json={
+            "debtor_key": "d0", "ground": 2, "decision_number": "（2026）苏1283执1号之一",
+            "facts": "以暴力方法妨碍执行"})  # fmt: skip
+        assert listed.status_code == 201, listed.text
+        record = (await http.get(f"{case}/credit", headers=command)).json()
+    (restriction,) = record["restrictions"]
+    fx.ids.update(id_number=fx.ids["debtor_id"], listing_id=listed.json()["listing_id"],
+                  restriction_id=restriction["restriction_id"])  # fmt: skip
+    fx.secrets += [fx.ids["listing_id"], fx.ids["restriction_id"]]
+
+
 def readers_of(template: str) -> Access:
     """Who may read the thing a write acts on: a refusal of its state (409) tells them
     nothing they could not read, so it is no leak for them."""
@@ -529,14 +613,15 @@ def operations(host: ServiceHost) -> list[tuple[str, str]]:
 
 
 SERVICES = ("intake", "asset_control", "command", "entrustment", "dispute_coordinator",
-            "audit_notary", "deadlines", "funds")  # fmt: skip
+            "audit_notary", "deadlines", "funds", "credit")  # fmt: skip
 
 
 def hosts_of(stack: Stack) -> dict[str, ServiceHost]:
     assert stack.entrustment and stack.disputes and stack.notary and stack.deadlines
-    assert stack.funds
+    assert stack.funds and stack.credit
     return dict(zip(SERVICES, (stack.intake, stack.assets, stack.commander, stack.entrustment,
-                               stack.disputes, stack.notary, stack.deadlines, stack.funds),
+                               stack.disputes, stack.notary, stack.deadlines, stack.funds,
+                               stack.credit),
                     strict=True))  # fmt: skip
 
 
@@ -554,7 +639,7 @@ async def test_every_route_admits_only_whom_its_table_admits(
 ) -> None:
     async with platform_stack(isolated, tmp_path, with_entrustment=True, with_disputes=True,
                               with_notary=True, notary=EVERY_POLL,
-                              with_funds=True) as stack:  # fmt: skip
+                              with_funds=True, with_credit=True) as stack:  # fmt: skip
         hosts = hosts_of(stack)
         missing = [(s, m, p) for s, host in hosts.items() for m, p in operations(host)
                    if (s, m, p) not in ACCESS]  # fmt: skip
@@ -686,6 +771,23 @@ async def bad_input_answers(stack: Stack, fx: Fixture) -> list[str]:
             answer = await http.request(method, path, headers=headers_of(stack, who), json=body)
             if answer.status_code != wanted:
                 wrong.append(f"{who.name} {method} funds{path} → {answer.status_code}, not "
+                             f"{wanted}: {answer.text[:200]}")  # fmt: skip
+    assert stack.credit is not None
+    credit_cases: list[tuple[Principal, str, str, dict[str, Any] | None, int]] = [
+        (officer, "POST", f"{case}/restrictions/no-such/lifting", {"cause": "consent"}, 404),
+        (officer, "POST", f"{case}/listings/no-such/deletion", {"cause": "corrected"}, 404),
+        (officer, "POST", f"{case}/restrictions", {"debtor_key": "d99", "ruling_number": "x"},
+         422),
+        (officer, "POST", f"{case}/listings", {"debtor_key": "d0", "ground": 7,
+                                               "decision_number": "x", "facts": "y"}, 422),
+        (officer, "GET", "/v1/credit/subjects/not-an-id-number", None, 422),
+        (officer, "GET", f"/v1/credit/subjects/{'9' * 101}", None, 422),
+    ]  # fmt: skip
+    async with stack.client(stack.credit) as http:
+        for who, method, path, body, wanted in credit_cases:
+            answer = await http.request(method, path, headers=headers_of(stack, who), json=body)
+            if answer.status_code != wanted:
+                wrong.append(f"{who.name} {method} credit{path} → {answer.status_code}, not "
                              f"{wanted}: {answer.text[:200]}")  # fmt: skip
     return wrong
 
