@@ -26,6 +26,7 @@ REPORT_ORDER = "zhongben.report-order"
 RESTRICTION = "zhongben.restriction"
 LISTING = "zhongben.listing"
 ASSETS_DISPOSED = "zhongben.assets-disposed"
+PROPERTY_AVAILABLE = "zhongben.property-available"
 SEARCH_PUNISHMENT = "zhongben.search-punishment"
 LEADER_APPROVAL = "zhongben.leader-approval"
 REQUERY = "zhongben.requery"
@@ -33,7 +34,7 @@ AFTER_RULING = "zhongben.after-ruling"
 
 GATE_RULES: tuple[str, ...] = (
     MIN_PERIOD, NETWORK_QUERY, DEBTOR_VISITED, APPLICANT_INTERVIEWED, REPORT_ORDER,
-    RESTRICTION, LISTING, ASSETS_DISPOSED, SEARCH_PUNISHMENT,
+    RESTRICTION, LISTING, ASSETS_DISPOSED, PROPERTY_AVAILABLE, SEARCH_PUNISHMENT,
 )  # fmt: skip
 """The gate's conditions, in the order they are shown; ``ZhongbenRuled.checked_rules``."""
 
@@ -100,6 +101,9 @@ class GateFacts:
     restricted: frozenset[str] = frozenset()
     listed_or_declined: frozenset[str] = frozenset()
     undisposed_assets: tuple[str, ...] = ()
+    # Found by the network query, a lead or an entrusted court, and neither controlled (or
+    # waiting behind another control) nor declined with a reason: property that could pay.
+    uncontrolled_assets: tuple[str, ...] = ()
     obstructions: tuple[Obstruction, ...] = ()
     last_search: Mapping[str, dt.date] = field(default_factory=dict)
     last_punishment: Mapping[str, dt.date] = field(default_factory=dict)
@@ -176,6 +180,9 @@ def evaluate_gate(facts: GateFacts, today: dt.date) -> list[Condition]:
         ASSETS_DISPOSED: "" if not facts.undisposed_assets else
         f"已控制财产未处置完毕 / controlled assets not disposed of: "
         f"{', '.join(facts.undisposed_assets)}",
+        PROPERTY_AVAILABLE: "" if not facts.uncontrolled_assets else
+        f"查控到的财产既未控制也未记录不予控制的理由 / assets found neither controlled nor "
+        f"declined with a reason: {', '.join(facts.uncontrolled_assets)}",
         SEARCH_PUNISHMENT: _search_punishment(facts),
     }  # fmt: skip
     rules = catalogue()

@@ -13,7 +13,13 @@
 - ``controlled:<asset_id>``: an ``AssetControlled``; ``ended:<asset_id>``: released,
   lapsed, sold, sold by the debtor, or its frozen money deducted into the case's account
   (funds' ``FundsArrived`` with source deduction). An asset controlled and not ended is
-  undisposed, whichever of the two arrived first.
+  undisposed, whichever of the two arrived first;
+- ``found:<asset_id>``: an ``AssetFound`` (not by a re-query after 终本);
+  ``acted:<asset_id>``: a control asked for, registered behind another (轮候) or declined
+  with a reason (``ControlRequested``, ``WaitingSeizureRegistered``, ``ControlDeclined``),
+  or the control refused by the outside system (``ControlFailed``: open again; an asset's
+  events are in order on its partition). An asset found and not acted on (nor controlled)
+  is property that could pay.
 
 The report-assets order is served with the execution notice (``notice_served_on`` of the
 case record) and the debtors are the filing's.
@@ -43,6 +49,8 @@ from zhixing.v1 import credit_events_pb2 as credit
 from zhixing.v1 import funds_events_pb2 as funds
 
 DEDUCTION = "deduction"  # FundsArrived.source of frozen money deducted (扣划)
+REQUERY = "requery"  # AssetFound.source of what a re-query after 终本 found
+FAILED = "failed"  # an asset's control refused by the outside system: not acted on
 
 
 class ZhongbenFacts:
@@ -97,6 +105,16 @@ def _fact_of(payload: Message) -> tuple[str, str, str] | None:
     match payload:
         case assets.NetworkQueryCompleted():
             return payload.case_id, "query_answered", str(payload.round)
+        case assets.AssetFound() if payload.source != REQUERY:
+            return payload.case_id, f"found:{payload.asset_id}", payload.kind or "1"
+        case assets.ControlRequested():
+            return payload.case_id, f"acted:{payload.asset_id}", "requested"
+        case assets.WaitingSeizureRegistered():
+            return payload.case_id, f"acted:{payload.asset_id}", "waiting"
+        case assets.ControlDeclined():
+            return payload.case_id, f"acted:{payload.asset_id}", "declined"
+        case assets.ControlFailed():  # the outside system refused: the asset is open again
+            return payload.case_id, f"acted:{payload.asset_id}", FAILED
         case assets.AssetControlled():
             return payload.case_id, f"controlled:{payload.asset_id}", payload.measure or "1"
         case assets.ControlReleased():
@@ -128,7 +146,7 @@ def gate_facts(record: CaseRecord, raw: dict[str, str], today: dt.date) -> GateF
     searches: dict[str, dt.date] = {}
     punishments: dict[str, dt.date] = {}
     obstructions = []
-    controlled, ended = [], set()
+    controlled, ended, found_assets, acted = [], set(), [], set()
     for name, value in raw.items():
         kind, _, rest = name.partition(":")
         if kind in ("search", "punishment"):
@@ -146,6 +164,10 @@ def gate_facts(record: CaseRecord, raw: dict[str, str], today: dt.date) -> GateF
             controlled.append(rest)
         elif kind == "ended":
             ended.add(rest)
+        elif kind == "found":
+            found_assets.append(rest)
+        elif kind == "acted" and value != FAILED:
+            acted.add(rest)
     keys = [d.key for d in debtors]
     return GateFacts(
         filed_on=dt.date.fromisoformat(record.get("filed_on") or record.filed.filed_on),
@@ -159,6 +181,11 @@ def gate_facts(record: CaseRecord, raw: dict[str, str], today: dt.date) -> GateF
             k for k in keys if f"listed:{k}" in raw or f"declined:{k}" in raw
         ),
         undisposed_assets=tuple(sorted(a for a in controlled if a not in ended)),
+        uncontrolled_assets=tuple(
+            sorted(
+                a for a in found_assets if a not in acted and a not in controlled and a not in ended
+            )
+        ),
         obstructions=tuple(sorted(obstructions, key=lambda o: (o.on, o.obstruction_id))),
         last_search=searches,
         last_punishment=punishments,

@@ -19,7 +19,7 @@ from tests.conftest import Isolated, read_topic
 from tests.integration.platform_stack import Stack, platform_stack
 from tests.integration.test_asset_control import case_with, debtor_with, money_online
 from tests.polling import eventually
-from zhixing.assets import Channel
+from zhixing.assets import LIQUID_KINDS, AssetKind, Channel
 from zhixing.auth import Role
 from zhixing.clock import china_today
 from zhixing.events import decode_event, new_event
@@ -34,7 +34,23 @@ pytestmark = pytest.mark.integration
 COURT = "苏1283"
 OFFICER_ID = "officer-zb"
 NOTHING_FOUND = debtor_with(lambda assets: not assets)
-MONEY_FROZEN = debtor_with(money_online)
+CLAIM_FEN = 10**8
+
+
+def _only_money_frozen_whole(assets: list[Any]) -> bool:
+    """Money online only, all of it within the claim: the query freezes every asset."""
+    return (
+        money_online(assets)
+        and sum(a.value_fen for a in assets) < CLAIM_FEN
+        and all(AssetKind(a.kind) in LIQUID_KINDS and a.online_control for a in assets)
+    )
+
+
+MONEY_FROZEN = debtor_with(_only_money_frozen_whole)
+# Property found and left alone: nothing liquid, so the query freezes nothing.
+PROPERTY_ONLY = debtor_with(
+    lambda assets: bool(assets) and not any(AssetKind(a.kind) in LIQUID_KINDS for a in assets)
+)
 CREDIT_ACTOR = envelope_pb2.Actor(
     kind=envelope_pb2.ACTOR_KIND_PERSON, id=OFFICER_ID, court_code=COURT, role="officer"
 )
@@ -73,7 +89,7 @@ async def prepared_case(
     """A case of ``COURT`` on which every act of the gate was done, but the one of ``skip``
     (a rule id); the minimum period is left to the clock."""
     clerk = stack.headers(Role.CLERK, COURT)
-    filed = await post(stack, "/v1/cases", clerk, case_with(debtor, 10**8))
+    filed = await post(stack, "/v1/cases", clerk, case_with(debtor, CLAIM_FEN))
     assert filed.status_code == 201, filed.text
     case_id: str = filed.json()["case_id"]
     case = f"/v1/cases/{case_id}"
@@ -134,6 +150,9 @@ async def test_each_condition_alone_refuses_the_proposal_naming_exactly_its_rule
         lacking = {rule: await prepared_case(stack, publisher, skip=rule) for rule in ALONE}
         lacking["zhongben.assets-disposed"] = await prepared_case(
             stack, publisher, debtor=MONEY_FROZEN
+        )
+        lacking["zhongben.property-available"] = await prepared_case(
+            stack, publisher, debtor=PROPERTY_ONLY
         )
         credit_rules = ("zhongben.restriction", "zhongben.listing")
         for rule, case_id in [("", lawful), *lacking.items()]:

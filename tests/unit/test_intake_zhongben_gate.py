@@ -60,6 +60,7 @@ def test_a_case_meeting_every_condition_passes_and_every_rule_is_checked() -> No
         ("zhongben.restriction", {"restricted": frozenset({"d1"})}),
         ("zhongben.listing", {"listed_or_declined": frozenset({"d0"})}),
         ("zhongben.assets-disposed", {"undisposed_assets": ("asset-1",)}),
+        ("zhongben.property-available", {"uncontrolled_assets": ("asset-2",)}),
     ],
 )
 def test_each_condition_alone_failing_names_exactly_its_rule(
@@ -130,5 +131,6 @@ def test_a_report_violation_needs_a_fine_or_detention_of_that_debtor_after_it() 
 
 
 def test_every_unmet_condition_is_listed_at_once() -> None:
-    bare = GateFacts(filed_on=TODAY, debtors=DEBTORS, undisposed_assets=("asset-1",))
+    bare = GateFacts(filed_on=TODAY, debtors=DEBTORS, undisposed_assets=("asset-1",),
+                     uncontrolled_assets=("asset-2",))  # fmt: skip
     assert unmet_rules(bare) == [r for r in GATE_RULES if r != "zhongben.search-punishment"]

@@ -107,7 +107,8 @@ async def test_a_proposal_is_refused_naming_every_unmet_rule() -> None:
     with pytest.raises(GateRefused) as refused:
         await court.zhongben.propose(case_id, "无财产可供执行", identity=OFFICER)
     assert refused.value.unmet_rules == [r for r in GATE_RULES if r not in (
-        "zhongben.assets-disposed", "zhongben.search-punishment")]  # fmt: skip
+        "zhongben.assets-disposed", "zhongben.property-available",
+        "zhongben.search-punishment")]  # fmt: skip
     assert all(rule in str(refused.value) for rule in refused.value.unmet_rules)
     assert "ZhongbenProposed" not in await staged_types(court.intake.ctx)
 
@@ -140,6 +141,44 @@ async def test_undisposed_assets_hold_the_gate_whichever_event_came_first() -> N
     assert "money" not in str(refused.value)
     await court.other_services_report(
         asset_events_pb2.SaleCompleted(case_id=case_id, asset_id="house", proceeds_fen=1)
+    )
+    await court.zhongben.propose(case_id, "无财产", identity=OFFICER)
+
+
+async def test_property_found_holds_the_gate_until_controlled_or_declined_with_a_reason() -> None:
+    """¶24: a case with property that could pay is never ended this round. What a re-query
+    after 终本 finds is not the gate's business; a control the outside system refused
+    leaves the asset open again."""
+    court = Court()
+    case_id = await court.ready()
+    found = [
+        asset_events_pb2.AssetFound(case_id=case_id, asset_id=asset, source=source)
+        for asset, source in (("house", "query"), ("car", "lead"), ("shares", "query"),
+                              ("later", "requery"))
+    ]  # fmt: skip
+    await court.other_services_report(
+        *found,
+        asset_events_pb2.ControlRequested(case_id=case_id, asset_id="car"),
+        asset_events_pb2.ControlFailed(case_id=case_id, asset_id="car", reason="登记机关拒绝"),
+        asset_events_pb2.WaitingSeizureRegistered(case_id=case_id, asset_id="shares"),
+    )
+    with pytest.raises(GateRefused) as refused:
+        await court.zhongben.propose(case_id, "无财产", identity=OFFICER)
+    assert refused.value.unmet_rules == ["zhongben.property-available"]
+    assert "house" in str(refused.value) and "car" in str(refused.value)
+    assert "shares" not in str(refused.value) and "later" not in str(refused.value)
+    await court.other_services_report(
+        asset_events_pb2.ControlDeclined(case_id=case_id, asset_id="house", reason="无处置价值"),
+        asset_events_pb2.ControlRequested(case_id=case_id, asset_id="car"),
+    )
+    with pytest.raises(GateRefused) as controlled_but_not_disposed:
+        await court.other_services_report(
+            asset_events_pb2.AssetControlled(case_id=case_id, asset_id="car", measure="seize")
+        )
+        await court.zhongben.propose(case_id, "无财产", identity=OFFICER)
+    assert controlled_but_not_disposed.value.unmet_rules == ["zhongben.assets-disposed"]
+    await court.other_services_report(
+        asset_events_pb2.SaleCompleted(case_id=case_id, asset_id="car", proceeds_fen=1)
     )
     await court.zhongben.propose(case_id, "无财产", identity=OFFICER)
 

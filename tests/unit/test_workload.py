@@ -197,7 +197,14 @@ def test_a_case_ends_this_round_only_after_the_gate_period_and_every_act_it_need
             assert day + dt.timedelta(days=end) > add_months(day, ZHONGBEN_MIN_MONTHS)
             assert "close" not in names  # the ruling closes it
             # Everything the gate asks for happens before the proposal.
-            for needed in ("notice", "visit", "interview", "restrict", "serve-restriction"):
+            for needed in (
+                "notice",
+                "decline-property",
+                "visit",
+                "interview",
+                "restrict",
+                "serve-restriction",
+            ):
                 assert when[needed] < end, needed
             listed = "list" in names
             assert listed != ("decline-listing" in names)

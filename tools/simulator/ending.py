@@ -18,8 +18,9 @@ if TYPE_CHECKING:
 
 DEBTOR = "d0"  # the workload's cases have one debtor
 ENDING_ACTS = frozenset({
-    "visit", "interview", "restrict", "serve-restriction", "report-violation", "punish", "list",
-    "decline-listing", "zhongben", "serve-ruling", "resume", "lift",
+    "decline-property", "visit", "interview", "restrict", "serve-restriction",
+    "report-violation", "punish", "list", "decline-listing", "zhongben", "serve-ruling",
+    "resume", "lift",
 })  # fmt: skip
 
 
@@ -53,6 +54,8 @@ class RoundEnding:
                 "debtor_key": DEBTOR, "kind": "fine", "on": today,
                 "decision_number": f"（{today[:4]}）{court}执罚{case.key[-6:]}号",
             })  # fmt: skip
+        elif name == "decline-property":
+            await self._decline_property(case)
         elif name in ("restrict", "serve-restriction", "lift"):
             await self._restriction(name, case)
         elif name in ("list", "decline-listing"):
@@ -67,6 +70,21 @@ class RoundEnding:
             })  # fmt: skip
             if resumed is not None:
                 sim.report.filed_on_resumption += 1
+
+    async def _decline_property(self, case: SimCase) -> None:
+        """The property the query found and nobody controlled is of no use to the claim
+        (the workload's 终本 debtors have no property worth a sale): the officer records
+        why it is not controlled, as the gate asks (zhongben.property-available)."""
+        sim = self.sim
+        found = await sim._get(sim.platform.assets, f"/v1/cases/{case.case_id}/assets",
+                               Role.OFFICER, case.court)  # fmt: skip
+        reason = {"reason": "经核实无处置价值，处置费用超过变价所得"}
+        for asset in found["assets"]:
+            if asset["status"] == "found":
+                await sim._post("decline-asset", sim.platform.assets,
+                                f"/v1/assets/{asset['asset_id']}/decline", Role.OFFICER,
+                                case.court, reason)  # fmt: skip
+        sim.report.acts["decline-property"] += 1  # the act, however many assets it declined
 
     async def _restriction(self, name: str, case: SimCase) -> None:
         sim, credit, court = self.sim, self.sim.platform.credit, case.court

@@ -16,7 +16,8 @@ same seed, so the workload knows which deposit or property of a debtor the query
 
 Ending a case lawfully (终本): a case the workload ends this round is one whose debtor's money
 found online is all frozen and below the claim. Once the 终本 gate's minimum period has
-passed, the officer deducts what was frozen and pays it out, visits the debtor, interviews
+passed, the officer deducts what was frozen and pays it out, records why the property found
+is not controlled (of no value to the claim), visits the debtor, interviews
 the applicant, restricts the debtor's consumption (限制消费) and either lists the debtor as
 失信 (after a breach of the report-assets order, fined) or records why not; then proposes
 终本 and a leader approves. Some applicants later ask to resume (恢复执行). Some cases closed
@@ -278,7 +279,8 @@ class Workload:
         ]
         plan += [(start + 3, Act("pay-notice")) for _ in frozen]
         plan += [(start + 5, Act("payout")) for _ in frozen]
-        plan += [(end - 10, Act("visit")), (end - 9, Act("interview")),
+        plan += [(end - 12, Act("decline-property")), (end - 10, Act("visit")),
+                 (end - 9, Act("interview")),
                  (end - 8, Act("restrict")), (end - 8, Act("serve-restriction"))]  # fmt: skip
         if rng.random() < s.listing_share:
             plan += [(end - 7, Act("report-violation")), (end - 6, Act("punish")),
