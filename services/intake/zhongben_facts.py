@@ -9,7 +9,10 @@
 - ``search:<debtor_key>:<date>``, ``punishment:<debtor_key>:<date>``, ``obstruction:<id>``
   (JSON): intake's own acts;
 - ``restricted:<debtor_key>``, ``listed:<debtor_key>``, ``declined:<debtor_key>``: the
-  credit topic's ``RestrictionOrdered``, ``DebtorListed``, ``ListingDeclined``;
+  credit topic's ``RestrictionOrdered``, ``DebtorListed``, ``ListingDeclined`` (the latest
+  restriction's or listing's id); ``lifted:<restriction_id>``, ``deleted:<listing_id>``:
+  its ``RestrictionLifted``, ``ListingDeleted``. A restriction lifted or a listing deleted
+  no longer counts (a case's credit events are in order on its partition);
 - ``controlled:<asset_id>``: an ``AssetControlled``; ``ended:<asset_id>``: released,
   lapsed, sold, sold by the debtor, or its frozen money deducted into the case's account
   (funds' ``FundsArrived`` with source deduction). An asset controlled and not ended is
@@ -129,11 +132,22 @@ def _fact_of(payload: Message) -> tuple[str, str, str] | None:
             return payload.case_id, f"ended:{payload.asset_id}", "deducted"
         case credit.RestrictionOrdered():
             return payload.case_id, f"restricted:{payload.debtor_key}", payload.restriction_id
+        case credit.RestrictionLifted():
+            return payload.case_id, f"lifted:{payload.restriction_id}", payload.cause or "1"
         case credit.DebtorListed():
             return payload.case_id, f"listed:{payload.debtor_key}", payload.listing_id
+        case credit.ListingDeleted():
+            return payload.case_id, f"deleted:{payload.listing_id}", payload.cause or "1"
         case credit.ListingDeclined():
             return payload.case_id, f"declined:{payload.debtor_key}", payload.reason
     return None
+
+
+def _standing(raw: dict[str, str], kind: str, debtor: str, undone: str) -> bool:
+    """Whether the debtor's latest restriction (or listing) stands: ordered and not lifted
+    (listed and not deleted)."""
+    measure = raw.get(f"{kind}:{debtor}")
+    return bool(measure) and f"{undone}:{measure}" not in raw
 
 
 def gate_facts(record: CaseRecord, raw: dict[str, str], today: dt.date) -> GateFacts:
@@ -176,9 +190,9 @@ def gate_facts(record: CaseRecord, raw: dict[str, str], today: dt.date) -> GateF
         visited=frozenset(k for k in keys if f"visited:{k}" in raw),
         applicant_interviewed="interviewed" in raw,
         report_order_served=bool(record.get("notice_served_on")),
-        restricted=frozenset(k for k in keys if f"restricted:{k}" in raw),
+        restricted=frozenset(k for k in keys if _standing(raw, "restricted", k, "lifted")),
         listed_or_declined=frozenset(
-            k for k in keys if f"listed:{k}" in raw or f"declined:{k}" in raw
+            k for k in keys if _standing(raw, "listed", k, "deleted") or f"declined:{k}" in raw
         ),
         undisposed_assets=tuple(sorted(a for a in controlled if a not in ended)),
         uncontrolled_assets=tuple(

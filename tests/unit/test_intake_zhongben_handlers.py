@@ -183,6 +183,24 @@ async def test_property_found_holds_the_gate_until_controlled_or_declined_with_a
     await court.zhongben.propose(case_id, "无财产", identity=OFFICER)
 
 
+async def test_a_lifted_restriction_or_a_deleted_listing_no_longer_counts() -> None:
+    court = Court()
+    case_id = await court.ready()
+    await court.other_services_report(
+        credit_events_pb2.RestrictionLifted(case_id=case_id, debtor_key="d0", restriction_id="r1"),
+        credit_events_pb2.DebtorListed(case_id=case_id, debtor_key="d0", listing_id="l1", ground=4),
+        credit_events_pb2.ListingDeleted(case_id=case_id, debtor_key="d0", listing_id="l1"),
+    )
+    with pytest.raises(GateRefused) as refused:
+        await court.zhongben.propose(case_id, "无财产", identity=OFFICER)
+    # The decline recorded earlier still answers the listing condition.
+    assert refused.value.unmet_rules == ["zhongben.restriction"]
+    await court.other_services_report(
+        credit_events_pb2.RestrictionOrdered(case_id=case_id, debtor_key="d0", restriction_id="r2")
+    )
+    await court.zhongben.propose(case_id, "无财产", identity=OFFICER)
+
+
 async def test_the_closure_route_refuses_zhongben() -> None:
     court = Court()
     case_id = await court.ready()
