@@ -241,7 +241,7 @@ def applicant_notice(case_number: str, number: int, new_assets: int) -> str:
     """What the applicant is told when a re-query has answered on every channel."""
     done = f"{case_number}：第{number}次终本后财产查询已完成："
     if new_assets:
-        return f"{done}发现{new_assets}项新财产，已建议恢复执行。"
+        return f"{done}发现{new_assets}项可供执行的财产，已建议恢复执行。"
     return f"{done}未发现可供执行的财产。"
 
 

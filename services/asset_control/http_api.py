@@ -89,7 +89,9 @@ class RequeryView(BaseModel):
     round: int = Field(description="The network query round it ran")
     started_on: str
     status: str = Field(description="running, completed, or superseded (never fully answered)")
-    new_assets: int = Field(description="Assets found that the case did not have")
+    new_assets: int = Field(
+        description="Assets of value held by no control: new ones and known ones available again"
+    )
     notice: str = Field(description="What the applicant was told, once completed")
 
 

@@ -12,6 +12,7 @@ from redis.asyncio.client import Pipeline
 
 from services.asset_control.agency import AgencySettings
 from services.asset_control.domain import (
+    HOLDING,
     AssetStatus,
     QueryRef,
     asset_id_for,
@@ -252,6 +253,24 @@ class NetworkQuery(Handler):
 
         await self.records.transact([key], body)
 
+    @staticmethod
+    def _available_again(
+        case: dict[str, Any], record: dict[str, Any], asset: agency_pb.AgencyAsset
+    ) -> bool:
+        """Whether a re-query's report of a known asset finds it of value and held by no
+        control, counted once per round. One declined as not worth controlling counts only
+        when its value grew since."""
+        status = AssetStatus(record["status"])
+        if asset.value_fen <= 0 or status in HOLDING:
+            return False
+        if status is AssetStatus.DECLINED and asset.value_fen <= int(record.get("value_fen", 0)):
+            return False
+        counted: list[str] = case["query"].setdefault("available_again", [])
+        if record["asset_id"] in counted:
+            return False
+        counted.append(record["asset_id"])
+        return True
+
     def _fail_unit(self, pipe: Pipeline, case: dict[str, Any], unit: int, member: str) -> None:
         state = case["query"]["units"][unit]
         state["status"] = "failed"
@@ -339,6 +358,12 @@ class NetworkQuery(Handler):
         for asset in feedback.assets:
             record_key = self.records.asset_key(asset_id_for(case["case_id"], asset.asset_key))
             if records[record_key] is not None:
+                # Known already. A re-query counts it again when it has value and nothing
+                # holds it (an account emptied before, a control released, found by the
+                # re-query before and still left alone): property that could pay, and the
+                # applicant is told so.
+                if requery and self._available_again(case, records[record_key], asset):
+                    new_ids.append(records[record_key]["asset_id"])
                 continue  # reported by another channel or debtor already
             queue = queues[self.records.queue_key(asset.asset_key)]
             records[record_key] = self.seizures.record_found(

@@ -50,7 +50,9 @@ class ObjectionView(BaseModel):
 
 class RequeryView(BaseModel):
     requery_number: int = Field(description="1 for the first re-query after the ruling")
-    new_assets: int = Field(description="Assets found that the case did not have")
+    new_assets: int = Field(
+        description="Assets of value held by no control: new ones and known ones available again"
+    )
     resumption_proposed: bool
 
 

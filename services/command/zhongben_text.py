@@ -127,6 +127,6 @@ class ZhongbenStory:
     def _requery_completed(p: dict[str, Any]) -> str:
         number = p.get("requery_number", 0)
         found = int(p.get("new_assets") or 0)
-        result = f"发现新财产 {found} 项" if found else "未发现新的可供执行财产"
+        result = f"发现可供执行的财产 {found} 项" if found else "未发现可供执行的财产"
         proposal = "，建议恢复执行" if p.get("resumption_proposed") == "yes" else ""
         return f"终本后第{number}次定期查询完毕：{result}{proposal}，已告知申请执行人"

@@ -16,9 +16,10 @@ from services.asset_control.domain import DUE_DAY, REQUERY_RULE, QueryRef, asset
 from services.asset_control.handlers import AssetControl
 from services.asset_control.reactions import CaseIntake, requery_due_days
 from tests.factories import ACTOR, START
-from tests.fakes import in_memory_context, staged
+from tests.fakes import in_memory_context, person, staged
 from tools.demo import credit_code
 from zhixing.assets import CHANNELS
+from zhixing.auth import Role
 from zhixing.clock import SimulatedClock
 from zhixing.events import Event, new_event
 from zhixing.projection import BatchHandler, Transaction
@@ -29,6 +30,7 @@ from zhixing.v1 import case_events_pb2
 from zhixing.v1 import deadline_events_pb2 as deadline_pb
 
 COURT = "苏1283"
+OFFICER = person(Role.OFFICER, COURT)
 DEPOSIT = agency_pb.AgencyAsset(
     asset_key="bank_deposit:d9", kind="bank_deposit", description="存款", value_fen=3_000,
     online_control=True, location_division="321283",
@@ -188,7 +190,7 @@ async def test_an_asset_new_in_a_requery_is_recorded_uncontrolled_and_proposes_r
     done = completed[0]
     assert (done.round, done.requery_number, done.new_assets) == (2, 1, 1)
     assert done.resumption_proposed == "yes"
-    assert "第1次" in done.applicant_notice and "1项新财产" in done.applicant_notice
+    assert "第1次" in done.applicant_notice and "1项可供执行的财产" in done.applicant_notice
     # Recorded as an asset of the case, and left for the officer: nothing frozen by itself.
     deposit = await control.records.asset(asset_id_for("r5", DEPOSIT.asset_key))
     assert deposit is not None and deposit["status"] == "found"
@@ -197,17 +199,34 @@ async def test_an_asset_new_in_a_requery_is_recorded_uncontrolled_and_proposes_r
     types = [type(e.payload).__name__ for e in await staged(control.ctx)]
     assert "AssetFound" in types and "ControlRequested" not in types
 
-    # The next re-query finds the same deposit: nothing new, nothing proposed.
+    # The next re-query finds the same deposit still left alone: the applicant is told
+    # again, truthfully, that property is there.
     await deliver(control, due_days, warning("r5", 2))
     await answer(control, "r5", 3, [DEPOSIT])
     second = [e for e in await requery_events(control)
               if isinstance(e, asset_pb.ZhongbenRequeryCompleted)][-1]  # fmt: skip
-    assert (second.requery_number, second.new_assets) == (2, 0)
-    assert second.resumption_proposed == "no"
-    assert "未发现可供执行的财产" in second.applicant_notice
+    assert (second.requery_number, second.new_assets) == (2, 1)
+    assert second.resumption_proposed == "yes"
+    # Declined as not worth controlling, it is news again only when its value grew.
+    await control.controls.decline(asset_id_for("r5", DEPOSIT.asset_key), "无处置价值",
+                                   identity=OFFICER)  # fmt: skip
+    await deliver(control, due_days, warning("r5", 3))
+    await answer(control, "r5", 4, [DEPOSIT])
+    third = [e for e in await requery_events(control)
+             if isinstance(e, asset_pb.ZhongbenRequeryCompleted)][-1]  # fmt: skip
+    assert (third.requery_number, third.new_assets, third.resumption_proposed) == (3, 0, "no")
+    assert "未发现可供执行的财产" in third.applicant_notice
+    richer = agency_pb.AgencyAsset()
+    richer.CopyFrom(DEPOSIT)
+    richer.value_fen = DEPOSIT.value_fen * 10
+    await deliver(control, due_days, warning("r5", 4))
+    await answer(control, "r5", 5, [richer])
+    fourth = [e for e in await requery_events(control)
+              if isinstance(e, asset_pb.ZhongbenRequeryCompleted)][-1]  # fmt: skip
+    assert (fourth.requery_number, fourth.new_assets) == (4, 1)
     case = await control.records.case("r5")
     assert case is not None
-    assert [r["status"] for r in case["zhongben"]["requeries"]] == ["completed", "completed"]
+    assert [r["status"] for r in case["zhongben"]["requeries"]] == ["completed"] * 4
 
 
 async def test_a_due_day_read_before_the_ruling_keeps_its_requery() -> None:

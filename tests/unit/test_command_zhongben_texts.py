@@ -164,7 +164,7 @@ def test_every_new_event_has_a_line_naming_the_debtor_and_no_id_number() -> None
         "恢复执行，新案号 （2027）苏1283执恢3号，原因：发现可供执行的财产，日期 2027-01-05"
     )
     assert lines["ZhongbenRequeryCompleted"] == (
-        "终本后第1次定期查询完毕：发现新财产 2 项，建议恢复执行，已告知申请执行人"
+        "终本后第1次定期查询完毕：发现可供执行的财产 2 项，建议恢复执行，已告知申请执行人"
     )
     assert lines["ZhongbenObjectionDecided"] == "终本异议成立，终本裁定应予撤销"
     # Events that say it all by their name, and other events, have no line.
