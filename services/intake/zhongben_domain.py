@@ -100,6 +100,11 @@ class GateFacts:
     report_order_served: bool = False
     restricted: frozenset[str] = frozenset()
     listed_or_declined: frozenset[str] = frozenset()
+    # Debtors with a standing 失信 listing, and debtors with a listing ground on record: an
+    # obstruction (concealment: 法释〔2017〕7号 art 1(3); a report violation: art 1(4)). A
+    # decision not to list does not answer for a debtor with a ground on record.
+    listed: frozenset[str] = frozenset()
+    grounds_on_record: frozenset[str] = frozenset()
     undisposed_assets: tuple[str, ...] = ()
     # Found by the network query, a lead or an entrusted court, and neither controlled (or
     # waiting behind another control) nor declined with a reason: property that could pay.
@@ -138,6 +143,21 @@ def _min_period(facts: GateFacts, today: dt.date) -> str:
     )
 
 
+def _listing(not_listed: list[Debtor], grounds_unlisted: list[Debtor]) -> str:
+    missing = []
+    if not_listed:
+        missing.append(
+            f"未纳入失信名单且未记录不予纳入的理由 / neither listed nor declined: "
+            f"{_names(not_listed)}"
+        )
+    if grounds_unlisted:
+        missing.append(
+            f"有妨碍执行的失信情形却未纳入失信名单 / a listing ground (obstruction) is on "
+            f"record but the debtor is not listed: {_names(grounds_unlisted)}"
+        )
+    return "; ".join(missing)
+
+
 def _search_punishment(facts: GateFacts) -> str:
     missing = []
     for obstruction in facts.obstructions:
@@ -161,7 +181,10 @@ def evaluate_gate(facts: GateFacts, today: dt.date) -> list[Condition]:
     debtors = list(facts.debtors)
     not_visited = [d for d in debtors if d.key not in facts.visited]
     not_restricted = [d for d in debtors if d.key not in facts.restricted]
-    not_listed = [d for d in debtors if not d.minor and d.key not in facts.listed_or_declined]
+    adults = [d for d in debtors if not d.minor]
+    not_listed = [d for d in adults if d.key not in facts.listed_or_declined]
+    grounds_unlisted = [d for d in adults if d.key in facts.grounds_on_record
+                        and d.key not in facts.listed and d not in not_listed]  # fmt: skip
     missing = {
         MIN_PERIOD: _min_period(facts, today),
         NETWORK_QUERY: "" if facts.network_query_answered else
@@ -174,9 +197,7 @@ def evaluate_gate(facts: GateFacts, today: dt.date) -> list[Condition]:
         "未送达执行通知书及报告财产令 / the report-assets order has not been served",
         RESTRICTION: "" if not not_restricted else
         f"未限制消费 / no consumption restriction: {_names(not_restricted)}",
-        LISTING: "" if not not_listed else
-        f"未纳入失信名单且未记录不予纳入的理由 / neither listed nor declined: "
-        f"{_names(not_listed)}",
+        LISTING: _listing(not_listed, grounds_unlisted),
         ASSETS_DISPOSED: "" if not facts.undisposed_assets else
         f"已控制财产未处置完毕 / controlled assets not disposed of: "
         f"{', '.join(facts.undisposed_assets)}",

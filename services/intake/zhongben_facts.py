@@ -1,7 +1,8 @@
 """The facts the 终本 gate reads, kept from events in intake's own keys.
 
 ``intake:zhongben-facts:<case_id>`` is a hash, one field per fact, every write idempotent
-(a replayed event writes the same field again), so the order of topics does not matter:
+(a replayed event writes the same field again), and no fact depends on the order of two
+topics:
 
 - ``query_answered``: a network query round completed (asset control's
   ``NetworkQueryCompleted``: every channel answered);
@@ -13,16 +14,14 @@
   restriction's or listing's id); ``lifted:<restriction_id>``, ``deleted:<listing_id>``:
   its ``RestrictionLifted``, ``ListingDeleted``. A restriction lifted or a listing deleted
   no longer counts (a case's credit events are in order on its partition);
-- ``controlled:<asset_id>``: an ``AssetControlled``; ``ended:<asset_id>``: released,
-  lapsed, sold, sold by the debtor, or its frozen money deducted into the case's account
-  (funds' ``FundsArrived`` with source deduction). An asset controlled and not ended is
-  undisposed, whichever of the two arrived first;
-- ``found:<asset_id>``: an ``AssetFound`` (not by a re-query after 终本);
-  ``acted:<asset_id>``: a control asked for, registered behind another (轮候) or declined
-  with a reason (``ControlRequested``, ``WaitingSeizureRegistered``, ``ControlDeclined``),
-  or the control refused by the outside system (``ControlFailed``: open again; an asset's
-  events are in order on its partition). An asset found and not acted on (nor controlled)
-  is property that could pay.
+- ``asset:<asset_id>``: the state the asset's latest event left it in (``ASSET_STATE``:
+  found, a control requested, waiting behind another (轮候), declined with a reason, failed,
+  controlled, released, lapsed, sold). An asset's events are in order on its partition, so
+  the latest read is its state now, and a control released and taken again is held again.
+  What a re-query after 终本 finds is not recorded; ``deducted:<asset_id>``: its frozen
+  money deducted into the case's account (funds' ``FundsArrived`` with source deduction).
+  A control requested or in effect and not deducted is undisposed; an asset found, whose
+  control failed, or whose control lapsed unrenewed is property that could pay.
 
 The report-assets order is served with the execution notice (``notice_served_on`` of the
 case record) and the debtors are the filing's.
@@ -53,7 +52,6 @@ from zhixing.v1 import funds_events_pb2 as funds
 
 DEDUCTION = "deduction"  # FundsArrived.source of frozen money deducted (扣划)
 REQUERY = "requery"  # AssetFound.source of what a re-query after 终本 found
-FAILED = "failed"  # an asset's control refused by the outside system: not acted on
 
 
 class ZhongbenFacts:
@@ -103,33 +101,34 @@ class ZhongbenFacts:
         return text_hash(await (client or self._redis).hgetall(self.key(case_id)))
 
 
+# The state an asset's events leave it in, for the gate: an asset's events are in order on
+# its partition, so the latest one read is its state now.
+ASSET_STATE: dict[type[Message], str] = {
+    assets.ControlRequested: "requested",  # a control under way: not yet disposed of
+    assets.WaitingSeizureRegistered: "waiting",  # behind another court's control (轮候)
+    assets.ControlDeclined: "declined",  # not controlled, with a reason
+    assets.ControlFailed: "failed",  # the outside system refused: open again
+    assets.AssetControlled: "controlled",
+    assets.ControlReleased: "released",  # with a reason, by an officer
+    assets.ControlLapsed: "lapsed",  # the term ran out unrenewed: the property is still there
+    assets.SaleCompleted: "sold",
+    assets.SelfDisposalCompleted: "self_disposed",
+}
+UNDISPOSED = frozenset({"requested", "controlled"})
+AVAILABLE = frozenset({"found", "failed", "lapsed"})
+
+
 def _fact_of(payload: Message) -> tuple[str, str, str] | None:
     """(case id, field, value) of a fact the gate reads, else None."""
     match payload:
         case assets.NetworkQueryCompleted():
             return payload.case_id, "query_answered", str(payload.round)
-        case assets.AssetFound() if payload.source != REQUERY:
-            return payload.case_id, f"found:{payload.asset_id}", payload.kind or "1"
-        case assets.ControlRequested():
-            return payload.case_id, f"acted:{payload.asset_id}", "requested"
-        case assets.WaitingSeizureRegistered():
-            return payload.case_id, f"acted:{payload.asset_id}", "waiting"
-        case assets.ControlDeclined():
-            return payload.case_id, f"acted:{payload.asset_id}", "declined"
-        case assets.ControlFailed():  # the outside system refused: the asset is open again
-            return payload.case_id, f"acted:{payload.asset_id}", FAILED
-        case assets.AssetControlled():
-            return payload.case_id, f"controlled:{payload.asset_id}", payload.measure or "1"
-        case assets.ControlReleased():
-            return payload.case_id, f"ended:{payload.asset_id}", "released"
-        case assets.ControlLapsed():
-            return payload.case_id, f"ended:{payload.asset_id}", "lapsed"
-        case assets.SaleCompleted():
-            return payload.case_id, f"ended:{payload.asset_id}", "sold"
-        case assets.SelfDisposalCompleted():
-            return payload.case_id, f"ended:{payload.asset_id}", "self_disposed"
+        case assets.AssetFound():
+            if payload.source == REQUERY:
+                return None  # found after 终本: not the gate's business
+            return payload.case_id, f"asset:{payload.asset_id}", "found"
         case funds.FundsArrived() if payload.source == DEDUCTION and payload.asset_id:
-            return payload.case_id, f"ended:{payload.asset_id}", "deducted"
+            return payload.case_id, f"deducted:{payload.asset_id}", payload.payment_id or "1"
         case credit.RestrictionOrdered():
             return payload.case_id, f"restricted:{payload.debtor_key}", payload.restriction_id
         case credit.RestrictionLifted():
@@ -140,6 +139,10 @@ def _fact_of(payload: Message) -> tuple[str, str, str] | None:
             return payload.case_id, f"deleted:{payload.listing_id}", payload.cause or "1"
         case credit.ListingDeclined():
             return payload.case_id, f"declined:{payload.debtor_key}", payload.reason
+    state = ASSET_STATE.get(type(payload))
+    if state is not None:
+        case_id, asset_id = payload.case_id, payload.asset_id  # type: ignore[attr-defined]
+        return case_id, f"asset:{asset_id}", state
     return None
 
 
@@ -160,7 +163,7 @@ def gate_facts(record: CaseRecord, raw: dict[str, str], today: dt.date) -> GateF
     searches: dict[str, dt.date] = {}
     punishments: dict[str, dt.date] = {}
     obstructions = []
-    controlled, ended, found_assets, acted = [], set(), [], set()
+    asset_states: dict[str, str] = {}
     for name, value in raw.items():
         kind, _, rest = name.partition(":")
         if kind in ("search", "punishment"):
@@ -174,15 +177,10 @@ def gate_facts(record: CaseRecord, raw: dict[str, str], today: dt.date) -> GateF
                 rest, found["debtor_key"], ObstructionKind(found["kind"]),
                 dt.date.fromisoformat(found["on"]),
             ))  # fmt: skip
-        elif kind == "controlled":
-            controlled.append(rest)
-        elif kind == "ended":
-            ended.add(rest)
-        elif kind == "found":
-            found_assets.append(rest)
-        elif kind == "acted" and value != FAILED:
-            acted.add(rest)
+        elif kind == "asset":
+            asset_states[rest] = value
     keys = [d.key for d in debtors]
+    listed = frozenset(k for k in keys if _standing(raw, "listed", k, "deleted"))
     return GateFacts(
         filed_on=dt.date.fromisoformat(record.get("filed_on") or record.filed.filed_on),
         debtors=debtors,
@@ -191,14 +189,18 @@ def gate_facts(record: CaseRecord, raw: dict[str, str], today: dt.date) -> GateF
         applicant_interviewed="interviewed" in raw,
         report_order_served=bool(record.get("notice_served_on")),
         restricted=frozenset(k for k in keys if _standing(raw, "restricted", k, "lifted")),
-        listed_or_declined=frozenset(
-            k for k in keys if _standing(raw, "listed", k, "deleted") or f"declined:{k}" in raw
-        ),
-        undisposed_assets=tuple(sorted(a for a in controlled if a not in ended)),
-        uncontrolled_assets=tuple(
+        listed_or_declined=frozenset(k for k in keys if k in listed or f"declined:{k}" in raw),
+        listed=listed,
+        grounds_on_record=frozenset(o.debtor_key for o in obstructions),
+        undisposed_assets=tuple(
             sorted(
-                a for a in found_assets if a not in acted and a not in controlled and a not in ended
+                a
+                for a, state in asset_states.items()
+                if state in UNDISPOSED and f"deducted:{a}" not in raw
             )
+        ),
+        uncontrolled_assets=tuple(
+            sorted(a for a, state in asset_states.items() if state in AVAILABLE)
         ),
         obstructions=tuple(sorted(obstructions, key=lambda o: (o.on, o.obstruction_id))),
         last_search=searches,

@@ -113,7 +113,11 @@ async def prepared_case(
         ("zhongben.restriction", credit_events_pb2.RestrictionOrdered(
             case_id=case_id, restriction_id=str(uuid.uuid4()), debtor_key="d0",
             debtor_id_number=debtor, ruling_number="（2026）苏1283执限1号")),
-        ("zhongben.listing", credit_events_pb2.ListingDeclined(
+        # A concealment is a listing ground (法释〔2017〕7号 art 1(3)): that debtor is listed.
+        ("zhongben.listing", credit_events_pb2.DebtorListed(
+            case_id=case_id, listing_id=str(uuid.uuid4()), debtor_key="d0", ground=3,
+            fixed_term="yes") if skip == "zhongben.search-punishment" else
+         credit_events_pb2.ListingDeclined(
             case_id=case_id, debtor_key="d0", reason="only_restriction")),
     ]  # fmt: skip
     await publisher.publish_many(

@@ -134,3 +134,14 @@ def test_every_unmet_condition_is_listed_at_once() -> None:
     bare = GateFacts(filed_on=TODAY, debtors=DEBTORS, undisposed_assets=("asset-1",),
                      uncontrolled_assets=("asset-2",))  # fmt: skip
     assert unmet_rules(bare) == [r for r in GATE_RULES if r != "zhongben.search-punishment"]
+
+
+def test_a_debtor_with_a_listing_ground_on_record_must_be_listed_unless_a_minor() -> None:
+    grounds = dataclasses.replace(LAWFUL, grounds_on_record=frozenset({"d1"}))
+    # A decision not to list (in LAWFUL, every debtor's) does not answer for d1.
+    assert unmet_rules(grounds) == ["zhongben.listing"]
+    missing = next(c.missing for c in evaluate_gate(grounds, TODAY) if not c.met)
+    assert "李四（d1）" in missing and "某某有限公司" not in missing
+    assert unmet_rules(dataclasses.replace(grounds, listed=frozenset({"d1"}))) == []
+    minor = (DEBTORS[0], dataclasses.replace(DEBTORS[1], minor=True))
+    assert unmet_rules(dataclasses.replace(grounds, debtors=minor)) == []

@@ -121,9 +121,17 @@ async def test_an_obstruction_holds_the_gate_until_acted_on() -> None:
                                "拒不报告", identity=OFFICER)  # fmt: skip
     with pytest.raises(GateRefused) as refused:
         await z.propose(case_id, "无财产", identity=OFFICER)
-    assert refused.value.unmet_rules == ["zhongben.search-punishment"]
+    assert refused.value.unmet_rules == ["zhongben.listing", "zhongben.search-punishment"]
     fine = "（2026）苏1283司惩1号"
     await z.record_punishment(case_id, Act(None, "d0"), PunishmentKind.FINE, fine, identity=OFFICER)
+    # A breach of the report-assets order is a listing ground (法释〔2017〕7号 art 1(4)): the
+    # decision not to list recorded before no longer answers for the debtor.
+    with pytest.raises(GateRefused, match="listing ground") as unlisted:
+        await z.propose(case_id, "无财产", identity=OFFICER)
+    assert unlisted.value.unmet_rules == ["zhongben.listing"]
+    await court.other_services_report(
+        credit_events_pb2.DebtorListed(case_id=case_id, debtor_key="d0", listing_id="l1", ground=4)
+    )
     await z.propose(case_id, "无财产", identity=OFFICER)
 
 
