@@ -114,6 +114,7 @@ __all__ = [
     "LISTING_DECLINED",
     "LISTING_DELETED",
     "LISTING_EXTENDED",
+    "LISTING_EXTENSION_DECIDED",
     "LISTING_GROUND_ENDED",
     "MATTER_ENTRUSTED",
     "NEGOTIATION_FAILED",
@@ -358,6 +359,7 @@ RESTRICTION_LIFT_DUE = register_event(credit_events_pb2.RestrictionLiftDue, "cre
 RESTRICTION_LIFTED = register_event(credit_events_pb2.RestrictionLifted, "credit")
 DEBTOR_LISTED = register_event(credit_events_pb2.DebtorListed, "credit")
 LISTING_DECLINED = register_event(credit_events_pb2.ListingDeclined, "credit")
+LISTING_EXTENSION_DECIDED = register_event(credit_events_pb2.ListingExtensionDecided, "credit")
 LISTING_EXTENDED = register_event(credit_events_pb2.ListingExtended, "credit")
 LISTING_GROUND_ENDED = register_event(credit_events_pb2.ListingGroundEnded, "credit")
 LISTING_DELETED = register_event(credit_events_pb2.ListingDeleted, "credit")

@@ -5,12 +5,12 @@ from __future__ import annotations
 from services.credit.grpc_api import CreditQueries
 from services.credit.handlers import Credit
 from services.credit.http_api import router
-from services.credit.reactions import CaseFacts, listing_terms_end
+from services.credit.reactions import CaseFacts, RequeryFacts, listing_terms_end
 from services.credit.repository import CreditRecords
 from zhixing.builder import About, HostBuilder, Infrastructure
 from zhixing.projection import Projection
 from zhixing.service import ServiceHost
-from zhixing.topics import CASE_EVENTS, DEADLINE_EVENTS
+from zhixing.topics import ASSET_EVENTS, CASE_EVENTS, DEADLINE_EVENTS
 from zhixing.v1 import credit_service_pb2_grpc
 
 ABOUT = About(
@@ -35,5 +35,6 @@ def bootstrap(infra: Infrastructure | None = None) -> ServiceHost:
         )
     )
     service.react("cases", [CASE_EVENTS], CaseFacts(credit))
+    service.react("requeries", [ASSET_EVENTS], RequeryFacts(credit))
     service.project(Projection("listing-terms", [DEADLINE_EVENTS], listing_terms_end(credit)))
     return service.build()

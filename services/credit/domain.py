@@ -9,11 +9,15 @@ debtor of a case is in force at a time.
 - A **restriction** takes effect after the local grace period (rule ``credit.grace-period``,
   a setting, in calendar days). It is lifted once the debtor performed, gave security or
   the applicant consented (rules ``credit.lift-restriction``, ``-urgent``).
-- A **listing** needs one of the six grounds of 法释〔2017〕7号 art 1, never names a minor,
-  and also restricts the debtor (¶23). Grounds 2–6 list for a fixed term (rule
-  ``credit.listing-term``), which a leader may extend once (rule
-  ``credit.listing-extension``); ground 1 lists until the ground ends. Once the ground
-  ends the listing is deleted (rule ``credit.delete-listing``).
+- A **listing** needs one of the six grounds of 法释〔2017〕7号 art 1, never names a debtor
+  who is a minor on the day of listing, and also restricts the debtor (¶23). The grounds
+  the catalogue's ``credit.listing-term`` names (its ``value``) list for a fixed term,
+  which a leader may decide once to extend (rule ``credit.listing-extension``): the
+  extension begins when the term runs out. The other ground lists until it ends. Once
+  the ground ends the listing is deleted (rule ``credit.delete-listing``).
+- A case that **ends** (any closure but 终结本次执行) ends every listing's ground and makes
+  every restriction's lift due; it takes no new measure. A 终本 case takes new measures,
+  and its measures end when the 执恢 case that resumed it ends.
 
 Every number comes from the rule catalogue; this module holds no I/O and reads no clock.
 """
@@ -25,6 +29,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
+
+from stdnum.cn import ric
 
 from zhixing.errors import Conflict, Invalid, NotFound
 from zhixing.periods import add_months
@@ -39,13 +45,17 @@ LISTING_EXTENSION = "credit.listing-extension"
 LIFT_RESTRICTION = "credit.lift-restriction"
 LIFT_RESTRICTION_URGENT = "credit.lift-restriction-urgent"
 DELETE_LISTING = "credit.delete-listing"
+REQUERY_NOTHING_FOUND = "credit.requery-nothing-found"
 
 TERM_RULES = (LISTING_TERM, LISTING_EXTENSION)
-"""The clocks whose breach ends a listing's term: it is deleted."""
+"""The clocks whose breach ends a listing's term: it is deleted, or its decided extension
+begins."""
 
 PERFORMED = "执行完毕"
-"""The closure method (intake's ``ClosureMethod.PERFORMED``) after which every restriction
-is to be lifted and every listing's ground has ended."""
+"""The closure method (intake's ``ClosureMethod.PERFORMED``): the debtor performed."""
+ENDED_THIS_ROUND = "终结本次执行"
+"""The closure method (intake's ``ClosureMethod.ENDED_THIS_ROUND``, 终本) that does not end
+the case's enforcement: its measures stay, and new ones may still be ordered."""
 
 GROUNDS: dict[int, str] = {
     1: "有履行能力而拒不履行生效法律文书确定义务的",
@@ -56,9 +66,6 @@ GROUNDS: dict[int, str] = {
     6: "无正当理由拒不履行执行和解协议的",
 }
 """The six grounds of 法释〔2017〕7号 art 1, by the number the article gives them."""
-
-UNTIMED_GROUNDS = frozenset({1})
-"""Grounds that list until the ground ends (art 2 fixes a term for the others)."""
 
 MAX_DEBTOR_KEY = 8
 """The length of a debtor key ("d" and a position below ``zhixing.bounds.MAX_PARTIES``)."""
@@ -82,6 +89,7 @@ class LiftCause(StrEnum):
     SECURITY = "security"
     CONSENT = "consent"
     CORRECTED = "corrected"
+    CASE_ENDED = "case_ended"  # closed otherwise than as performed or 终本: nothing to enforce
 
 
 LIFT_DUE_CAUSES = (LiftCause.PERFORMED, LiftCause.SECURITY, LiftCause.CONSENT)
@@ -103,6 +111,10 @@ class GroundEndedCause(StrEnum):
     REVOKED = "revoked"
     APPLICANT_CONSENT = "applicant_consent"
     OTHER = "other"
+    # 法释〔2017〕7号 art 10: the case ended otherwise (终结执行, 不予执行, ...); 终本 is no end.
+    CASE_ENDED = "case_ended"
+    # Art 10(4): after 终本, the re-queries found nothing (rule credit.requery-nothing-found).
+    REQUERY_NOTHING_FOUND = "requery_nothing_found"
 
 
 class DeleteCause(StrEnum):
@@ -119,13 +131,47 @@ def debtor_key(position: int) -> str:
 
 
 def minors_of(flags: Iterable[str]) -> set[str]:
-    """The id numbers intake flagged as minors (``minor_debtor:<id number>``)."""
+    """The id numbers intake flagged as minors (``minor_debtor:<id number>``) on filing."""
     prefix = "minor_debtor:"
     return {flag[len(prefix) :].upper() for flag in flags if flag.startswith(prefix)}
 
 
+def adult_age(rules: Catalogue) -> int:
+    """The age of majority (民法典 art 17), the value of rule ``credit.listing-grounds``."""
+    value = rules.rule(LISTING_GROUNDS).value
+    assert value is not None, f"rule {LISTING_GROUNDS} gives the age of majority as its value"
+    return int(value)
+
+
+def is_minor_on(debtor: Record, day: dt.date, rules: Catalogue) -> bool:
+    """Whether the debtor is a minor on ``day``, from the birth date in the resident ID; a
+    debtor without one keeps intake's mark as filed. (Intake marks minors on the filing
+    day: a debtor who comes of age since may be listed.)"""
+    number = debtor["id_number"]
+    if debtor["kind"] == "organisation" or not ric.is_valid(number):
+        return bool(debtor["minor"])
+    born = ric.get_birth_date(number)
+    age = day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+    return age < adult_age(rules)
+
+
+def ending_cause(method: str) -> str | None:
+    """What a closure by ``method`` ends the case's measures for: "performed" (执行完毕),
+    "case_ended" (any other end, 法释〔2017〕7号 art 10), or None for 终本, after which the
+    case may resume and its measures stay."""
+    if method == ENDED_THIS_ROUND:
+        return None
+    return LiftCause.PERFORMED.value if method == PERFORMED else LiftCause.CASE_ENDED.value
+
+
 def new_case(
-    *, case_id: str, case_number: str, court_code: str, debtors: list[Record], at: str
+    *,
+    case_id: str,
+    case_number: str,
+    court_code: str,
+    debtors: list[Record],
+    at: str,
+    resumed_from_case_id: str = "",
 ) -> Record:
     return {
         "case_id": case_id,
@@ -133,6 +179,7 @@ def new_case(
         "court_code": court_code,
         "officer_id": "",
         "closed_as": "",
+        "resumed_from_case_id": resumed_from_case_id,
         "debtors": {d["debtor_key"]: d for d in debtors},
         "restrictions": {},
         "listings": {},
@@ -173,10 +220,26 @@ def in_force(items: dict[str, Record], key: str) -> Record | None:
     )
 
 
+def empty_requeries_to_end(rules: Catalogue) -> int:
+    """How many re-queries after 终本 that found nothing end a listing's ground (art 10(4))."""
+    value = rules.rule(REQUERY_NOTHING_FOUND).value
+    assert value is not None, f"rule {REQUERY_NOTHING_FOUND} gives the count as its value"
+    return int(value)
+
+
 def require_open(record: Record, rule: str) -> None:
-    if record["closed_as"] == PERFORMED:
+    """A case that ended takes no new measure; one closed as 终本 still may (its debtor has
+    not performed and may still be punished)."""
+    closed_as = record["closed_as"]
+    if closed_as and closed_as != ENDED_THIS_ROUND:
         raise Conflict(
-            f"case {record['case_number']} was closed as {PERFORMED}: no new measure (rule {rule})"
+            f"case {record['case_number']} was closed as {closed_as}: no new measure (rule {rule})"
+        )
+    # A 终本 case ends with the 执恢 case that resumed it (``cases.CaseFacts.case_closed``).
+    if ended := record.get("resumption_ended"):
+        raise Conflict(
+            f"case {record['case_number']} was resumed as {ended['case_number']}, closed as "
+            f"{ended['method']}: no new measure (rule {rule})"
         )
 
 
@@ -229,17 +292,28 @@ def ground_text(ground: int | None) -> str:
     return GROUNDS[ground]
 
 
-def fixed_term(ground: int) -> bool:
-    return ground not in UNTIMED_GROUNDS
+def fixed_term_grounds(rules: Catalogue) -> frozenset[int]:
+    """The grounds that list for a fixed term: the catalogue's ``credit.listing-term`` value,
+    the grounds' numbers separated by commas."""
+    value = rules.rule(LISTING_TERM).value
+    assert value is not None, f"rule {LISTING_TERM} names its fixed-term grounds as its value"
+    return frozenset(int(number) for number in value.split(","))
 
 
-def check_listing(record: Record, key: str, ground: int | None) -> tuple[Record, str]:
-    """The debtor a new listing names and the ground's text; refused for a minor, without a
-    ground, or when the debtor is listed on this case already."""
+def fixed_term(ground: int, rules: Catalogue) -> bool:
+    return ground in fixed_term_grounds(rules)
+
+
+def check_listing(
+    record: Record, key: str, ground: int | None, today: dt.date, rules: Catalogue
+) -> tuple[Record, str]:
+    """The debtor a new listing names and the ground's text; refused for a minor (on
+    ``today``, the day of listing), without a ground, or when the debtor is listed on this
+    case already."""
     debtor = debtor_of(record, key)
     text = ground_text(ground)
     require_open(record, LISTING_GROUNDS)
-    if debtor["minor"]:
+    if is_minor_on(debtor, today, rules):
         raise Conflict(
             f"debtor {key} is a minor: never put on the 失信 list (rule {LISTING_GROUNDS})"
         )
@@ -249,6 +323,11 @@ def check_listing(record: Record, key: str, ground: int | None) -> tuple[Record,
             f"{current['ground']}) (rule {LISTING_GROUNDS})"
         )
     return debtor, text
+
+
+def decline_of(record: Record, key: str) -> Record | None:
+    """The standing decision not to list debtor ``key`` (one per debtor per case)."""
+    return next((d for d in record["declines"] if d["debtor_key"] == key), None)
 
 
 def check_decline(record: Record, key: str) -> None:
@@ -282,9 +361,10 @@ def check_extension(listing: Record, months: int, rules: Catalogue) -> None:
             f"to extend (rule {LISTING_EXTENSION})"
         )
     if listing["extension"] is not None:
+        # Art 2 says 可以延长一至三年: one extension of the term, not a renewable one.
         raise Conflict(
             f"listing {listing['listing_id']} was extended already on "
-            f"{listing['extension']['on']} (rule {LISTING_EXTENSION})"
+            f"{listing['extension']['on']}: a term is extended once (rule {LISTING_EXTENSION})"
         )
     if listing["ground_ended"] is not None:
         raise Conflict(
@@ -300,18 +380,17 @@ def check_extension(listing: Record, months: int, rules: Catalogue) -> None:
 
 
 def term_ends_on(listing: Record, rules: Catalogue) -> str | None:
-    """The nominal last day of a fixed-term listing (its clock rolls a rest day over to the
-    next working day), None for a listing without a term."""
+    """The nominal last day of a fixed-term listing, extended by the extension decided (it
+    runs from the term's end), None for a listing without a term. (The clocks roll a rest
+    day over to the next working day.)"""
     if not listing["fixed_term"]:
         return None
-    extension = listing["extension"]
-    if extension is not None:
-        start, months = dt.date.fromisoformat(extension["on"]), int(extension["months"])
-    else:
-        term = rules.rule(LISTING_TERM)
-        assert term.limit is not None
-        start, months = dt.date.fromisoformat(listing["listed_on"]), term.limit
-    return add_months(start, months).isoformat()
+    term = rules.rule(LISTING_TERM)
+    assert term.limit is not None
+    ends = add_months(dt.date.fromisoformat(listing["listed_on"]), term.limit)
+    if (extension := listing["extension"]) is not None:
+        ends = add_months(ends, int(extension["months"]))
+    return ends.isoformat()
 
 
 def check_ground_ended(listing: Record) -> None:
@@ -389,20 +468,25 @@ def subject_credit(
     day = today.isoformat()
     for record in sorted(records, key=lambda r: r["case_number"]):
         keys = {k for k, d in record["debtors"].items() if d["id_number"] == id_number}
-        for key in sorted(keys):
-            name = record["debtors"][key]["name"]
+        current_keys: set[str] = set()
         for listing in record["listings"].values():
             if _current(listing, keys, day):
+                current_keys.add(listing["debtor_key"])
                 listings.append(SubjectListing(
                     record["case_number"], record["court_code"], listing["effective_on"],
                     listing["ground"], listing["ground_text"], term_ends_on(listing, rules),
                 ))  # fmt: skip
         for restriction in record["restrictions"].values():
             if _current(restriction, keys, day):
+                current_keys.add(restriction["debtor_key"])
                 restrictions.append(SubjectRestriction(
                     record["case_number"], record["court_code"], restriction["effective_on"],
                     restriction["ruling_number"],
                 ))  # fmt: skip
+        # The name only from a case with a measure in effect now: the answer for someone no
+        # longer punished must not tell that they ever were.
+        for key in sorted(current_keys):
+            name = record["debtors"][key]["name"]
     return SubjectCredit(id_number, name, tuple(listings), tuple(restrictions))
 
 

@@ -125,8 +125,11 @@ class RestrictionView(BaseModel):
 class ExtensionView(BaseModel):
     months: int
     reason: str
-    on: str
+    on: str = Field(description="The day the leader decided it")
     by: str
+    began_on: str | None = Field(
+        None, description="The day the term ran out and the extension began; null before"
+    )
 
 
 class GroundEndedView(BaseModel):
@@ -147,7 +150,9 @@ class ListingView(BaseModel):
     listed_on: str
     effective_on: str
     listed_by: str
-    term_ends_on: str | None = Field(description="Nominal last day of a fixed term")
+    term_ends_on: str | None = Field(
+        description="Nominal last day of a fixed term, with the extension decided"
+    )
     extension: ExtensionView | None
     ground_ended: GroundEndedView | None
     status: str = Field(description="in_force or deleted")
@@ -169,7 +174,7 @@ class DebtorView(BaseModel):
     name: str
     id_number: str
     kind: str
-    minor: bool = Field(description="Never put on the 失信 list")
+    minor: bool = Field(description="A minor today (never put on the 失信 list while so)")
 
 
 class CreditRecordView(BaseModel):
@@ -178,6 +183,7 @@ class CreditRecordView(BaseModel):
     court_code: str
     officer_id: str
     closed_as: str
+    resumed_from_case_id: str = Field("", description="For a 执恢 case, the 终本 case it resumes")
     debtors: list[DebtorView]
     restrictions: list[RestrictionView]
     listings: list[ListingView]
@@ -191,7 +197,9 @@ class SubjectListingView(BaseModel):
     since: str
     ground: int
     ground_text: str
-    term_ends_on: str | None = Field(description="Nominal last day of a fixed term")
+    term_ends_on: str | None = Field(
+        description="Nominal last day of a fixed term, with the extension decided"
+    )
 
 
 class SubjectRestrictionView(BaseModel):
@@ -203,7 +211,9 @@ class SubjectRestrictionView(BaseModel):
 
 class SubjectCreditView(BaseModel):
     id_number: str
-    name: str | None = Field(description="As filed on the latest case, if any")
+    name: str | None = Field(
+        description="As filed on the latest case with a measure in effect now; null otherwise"
+    )
     listed: bool = Field(description="On the 失信 list now")
     restricted: bool = Field(description="Restricted in consumption now (in effect)")
     courts: list[str] = Field(description="The courts whose measures are in force")
@@ -220,7 +230,8 @@ def _listing_view(credit: Credit, listing: dict[str, Any]) -> ListingView:
 def _record_view(credit: Credit, record: dict[str, Any]) -> CreditRecordView:
     return CreditRecordView.model_validate({
         **record,
-        "debtors": list(record["debtors"].values()),
+        "debtors": [{**d, "minor": domain.is_minor_on(d, credit.today(), credit.rules)}
+                    for d in record["debtors"].values()],
         "restrictions": list(record["restrictions"].values()),
         "listings": [_listing_view(credit, x) for x in record["listings"].values()],
     })  # fmt: skip
@@ -320,7 +331,8 @@ async def list_debtor(
 
 
 @router.post("/cases/{case_id}/listing-declines", status_code=status.HTTP_201_CREATED,
-             summary="Decide, with a reason, not to list a debtor")  # fmt: skip
+             summary="Decide, with a reason, not to list a debtor (replaces the standing "
+             "decision on the debtor)")  # fmt: skip
 async def decline_listing(
     case_id: PathId, body: DeclineIn, identity: CurrentIdentity, request: Request
 ) -> DeclineView:
@@ -332,7 +344,8 @@ async def decline_listing(
 
 
 @router.post("/cases/{case_id}/listings/{listing_id}/extension",
-             summary="A leader extends a fixed-term listing, with a reason")  # fmt: skip
+             summary="A leader decides to extend a fixed-term listing, with a reason: the "
+             "extension begins when the term ends")  # fmt: skip
 async def extend_listing(
     case_id: PathId, listing_id: PathId, body: ExtensionIn, identity: CurrentIdentity,
     request: Request,

@@ -1,6 +1,7 @@
 """The list of dishonest debtors (失信被执行人名单): a debtor listed on one of the six grounds
-(and restricted too, ¶23), or a decision not to list; a fixed term extended by a leader
-who does not handle the case; the ground's end; and the deletion."""
+(and restricted too, ¶23), or a decision not to list (one per debtor, the latest standing);
+a fixed term's extension decided by a leader who does not handle the case (it begins when
+the term runs out, ``cases.CaseFacts.term_ended``); the ground's end; and the deletion."""
 
 from __future__ import annotations
 
@@ -34,19 +35,19 @@ class Listings(CreditHandler):
         restricted on the case is restricted by the same decision."""
 
         async def act(pipe: Pipeline, record: Record) -> Record:
-            debtor, text = domain.check_listing(record, debtor_key, ground)
+            today = self.today()
+            debtor, text = domain.check_listing(record, debtor_key, ground, today, self.rules)
             assert ground is not None
             pipe.multi()  # type: ignore[no-untyped-call]
             if domain.in_force(record["restrictions"], debtor_key) is None:
                 self.restrictions.order_on(pipe, record, debtor, decision_number, identity)
-            today = self.today()
             listing = {
                 "listing_id": self.new_id(),
                 "debtor_key": debtor_key,
                 "debtor_name": debtor["name"],
                 "ground": ground,
                 "ground_text": text,
-                "fixed_term": domain.fixed_term(ground),
+                "fixed_term": domain.fixed_term(ground, self.rules),
                 "decision_number": decision_number,
                 "facts": facts,
                 "listed_on": today.isoformat(),
@@ -86,13 +87,21 @@ class Listings(CreditHandler):
         self, case_id: str, *, identity: Identity, debtor_key: str, reason: DeclineReason,
         details: str,
     ) -> Record:  # fmt: skip
-        """Record that the debtor is not listed, and why (法释〔2017〕7号 art 3)."""
+        """Record that the debtor is not listed, and why (法释〔2017〕7号 art 3). One decision
+        per debtor per case: a new one replaces the standing one (the officer corrects its
+        reason; the 终本 gate reads the latest); the same decision again changes nothing."""
 
         async def act(pipe: Pipeline, record: Record) -> Record:
             domain.check_decline(record, debtor_key)
+            standing = domain.decline_of(record, debtor_key)
+            if standing is not None and (standing["reason"], standing["details"]) == (
+                reason.value, details,
+            ):  # fmt: skip
+                return standing
             pipe.multi()  # type: ignore[no-untyped-call]
             decline = {"debtor_key": debtor_key, "reason": reason.value, "details": details,
                        "decided_by": identity.subject, "on": self.today().isoformat()}  # fmt: skip
+            record["declines"] = [d for d in record["declines"] if d["debtor_key"] != debtor_key]
             record["declines"].append(decline)
             self.log(record, "listing_declined", identity.subject, debtor_key=debtor_key,
                      reason=reason.value)  # fmt: skip
@@ -107,8 +116,9 @@ class Listings(CreditHandler):
     async def extend(
         self, case_id: str, listing_id: str, *, identity: Identity, months: int, reason: str
     ) -> Record:
-        """Extend a fixed term (rule ``credit.listing-extension``): a leader of the court
-        handling the case who is not its officer decides."""
+        """Decide to extend a fixed term (rule ``credit.listing-extension``): a leader of the
+        court handling the case who is not its officer decides, once. The decision starts
+        no clock: the extension begins when the term runs out (``ListingExtended``)."""
 
         async def act(pipe: Pipeline, record: Record) -> Record:
             if record["officer_id"] and record["officer_id"] == identity.subject:
@@ -124,12 +134,14 @@ class Listings(CreditHandler):
                 "reason": reason,
                 "on": self.today().isoformat(),
                 "by": identity.subject,
+                "began_on": None,  # the term's end
             }
-            self.log(record, "listing_extended", identity.subject, listing_id=listing_id,
-                     months=months)  # fmt: skip
-            self.stage(pipe, record, pb.ListingExtended(
+            self.log(record, "listing_extension_decided", identity.subject,
+                     listing_id=listing_id, months=months)  # fmt: skip
+            self.stage(pipe, record, pb.ListingExtensionDecided(
                 case_id=case_id, listing_id=listing_id, debtor_key=listing["debtor_key"],
                 extension_months=months, reason=reason, decided_by=identity.subject,
+                decided_on=listing["extension"]["on"],
             ), identity.as_actor())  # fmt: skip
             return listing
 

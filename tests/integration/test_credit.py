@@ -1,9 +1,11 @@
 """Credit punishment through the real stack: intake files a case on Kafka and the credit
 service keeps its debtors; a minor is never listed and a listing needs a ground; a ground-2
-listing's term runs on the deadline engine's clock and its end deletes the listing; a
-restriction is due to be lifted once the case is closed as performed, and lifting it stops
-its clock, while one left unlifted breaches and escalates; and any court, or a cooperating
-agency, asks whether a person or company is listed or restricted now."""
+listing's term runs on the deadline engine's clock and its end deletes the listing, while a
+listing whose extension a leader decided is not deleted then: its extension's clock starts
+at the term's end; a restriction is due to be lifted once the case is closed as performed,
+and lifting it stops its clock, while one left unlifted breaches and escalates; and any
+court, or a cooperating agency, asks whether a person or company is listed or restricted
+now."""
 
 from __future__ import annotations
 
@@ -110,16 +112,25 @@ async def query(stack: Stack, id_number: str, role: Role, court: str) -> dict[st
     return answer
 
 
-async def clock_of(stack: Stack, case_id: str, rule_id: str) -> ClockState | None:
+async def clock_of(
+    stack: Stack, case_id: str, rule_id: str, debtor_key: str = ""
+) -> ClockState | None:
     clocks = await stack.engine.clocks_of(case_id)
-    return next((c for c in clocks if c.rule_id == rule_id), None)
+    return next(
+        (
+            c
+            for c in clocks
+            if c.rule_id == rule_id and (not debtor_key or c.clock_id.endswith(f":{debtor_key}"))
+        ),
+        None,
+    )
 
 
-async def until_clock(stack: Stack, case_id: str, rule_id: str) -> ClockState:
+async def until_clock(stack: Stack, case_id: str, rule_id: str, debtor_key: str = "") -> ClockState:
     found: list[ClockState] = []
 
     async def opened() -> bool:
-        clock = await clock_of(stack, case_id, rule_id)
+        clock = await clock_of(stack, case_id, rule_id, debtor_key)
         found[:] = [clock] if clock is not None else []
         return bool(found)
 
@@ -158,6 +169,25 @@ async def test_a_minor_is_never_listed_a_ground_is_required_and_the_term_ends_th
                                                               "ground": 2})  # fmt: skip
         assert status == 201, listed
         assert listed["fixed_term"] is True and listed["term_ends_on"] is not None
+
+        # The company is listed too, and a leader decides to extend its term by a year: the
+        # decision starts no clock; the year is added to the term's end.
+        status, company_listed = await officer_post(
+            stack, listings, {**listing, "debtor_key": "d0", "ground": 3}
+        )
+        assert status == 201, company_listed
+        assert stack.credit is not None
+        async with stack.client(stack.credit) as http:
+            decided = await http.post(
+                f"{listings}/{company_listed['listing_id']}/extension",
+                json={"months": 12, "reason": "仍未履行"},
+                headers=stack.headers(Role.LEADER, COURT, "leader-1"),
+            )  # fmt: skip
+        assert decided.status_code == 200, decided.text
+        term_end = dt.date.fromisoformat(company_listed["term_ends_on"])
+        assert (
+            decided.json()["term_ends_on"] == term_end.replace(year=term_end.year + 1).isoformat()
+        )
 
         # Any court's person, or a cooperating agency, asks by ID number.
         for role, court in ((Role.CLERK, "苏0281"), (Role.AGENCY, "苏1283")):
@@ -200,26 +230,37 @@ async def test_a_minor_is_never_listed_a_ground_is_required_and_the_term_ends_th
                 )
             assert person_refused.value.code() is grpc.StatusCode.PERMISSION_DENIED
 
-        term = await until_clock(stack, case_id, "credit.listing-term")
-        assert term.clock_id.endswith(":d1") and term.status is Status.RUNNING
-        assert term.last_day is not None
+        term = await until_clock(stack, case_id, "credit.listing-term", "d1")
+        assert term.status is Status.RUNNING and term.last_day is not None
+        assert await clock_of(stack, case_id, "credit.listing-extension") is None
         stack.clock.set(
             dt.datetime.combine(term.last_day + dt.timedelta(days=1), dt.time(9), CHINA_TZ)
         )
 
-        async def deleted() -> bool:
+        def listing_of(view: dict[str, Any], debtor_key: str) -> dict[str, Any]:
+            return next(x for x in view["listings"] if x["debtor_key"] == debtor_key)
+
+        async def deleted_and_extended() -> bool:
             view = await credit_record(stack, case_id)
             assert view is not None
-            return bool(view["listings"][0]["status"] == "deleted")
+            extension = listing_of(view, "d0")["extension"]
+            return listing_of(view, "d1")["status"] == "deleted" and bool(extension["began_on"])
 
-        await eventually(deleted)
+        await eventually(deleted_and_extended)
         view = await credit_record(stack, case_id)
-        assert view is not None and view["listings"][0]["delete_cause"] == "term_ended"
+        assert view is not None and listing_of(view, "d1")["delete_cause"] == "term_ended"
+        assert listing_of(view, "d0")["status"] == "in_force"
         after = await query(stack, ADULT, Role.OFFICER, "苏0281")
         assert after["listed"] is False and after["restricted"] is True  # the restriction stays
         events = [decode_event(r.value) for r in await read_topic(isolated, CREDIT_EVENTS.name)]
         (deletion,) = [e for e in events if isinstance(e.payload, credit_pb.ListingDeleted)]
         assert deletion.envelope.actor.id == "svc:credit"
+        (extended,) = [e for e in events if isinstance(e.payload, credit_pb.ListingExtended)]
+        assert extended.envelope.actor.id == "svc:credit"
+        # The extension's clock runs from the term's end, for the year decided.
+        extension = await until_clock(stack, case_id, "credit.listing-extension", "d0")
+        assert extension.status is Status.RUNNING and extension.last_day is not None
+        assert extension.last_day >= term.last_day.replace(year=term.last_day.year + 1)
 
 
 async def test_after_performance_a_lift_stops_its_clock_and_an_unlifted_one_escalates(

@@ -1,21 +1,28 @@
 """The credit service's handlers on the in-memory repository: restrictions ordered once per
 debtor, in effect after the grace period, due to be lifted and lifted; listings only on a
-statutory ground, never of a minor, restricting the debtor too; extensions by a leader who
-does not handle the case, within the catalogue's bounds; the ground's end and deletion; a
-closure as performed lifting and ending everything once; a term's breach deleting the
-listing; and the query by ID number."""
+statutory ground (fixed-term ones as the catalogue says), never of a debtor who is a minor
+on the day of listing, restricting the debtor too; one decision not to list per debtor;
+extensions decided by a leader who does not handle the case, within the catalogue's bounds,
+once, beginning when the term ends; the ground's end and deletion; a closure other than
+终本 lifting and ending everything once (and a resumed 终本 case's measures with it); empty
+re-queries after 终本 ending listings' grounds; a term's breach deleting or extending the
+listing; and the query by ID number, which names nobody without a measure in effect."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+from typing import cast
 
 import pytest
+from google.protobuf.message import Message
 from pydantic import ValidationError
 
 from services.credit import domain
+from services.credit.handler import SERVICE_ACTOR
 from services.credit.handlers import Credit
 from services.credit.http_api import ExtensionIn, ListingIn
-from services.credit.reactions import debtor_key_of
+from services.credit.reactions import RequeryFacts, debtor_key_of
 from services.credit.repository import CreditRecords
 from tests.factories import START
 from tests.fakes import in_memory_context, person, staged, staged_types
@@ -23,7 +30,10 @@ from tools.demo import credit_code, resident_id
 from zhixing.auth import Role, ScopeError
 from zhixing.clock import SimulatedClock
 from zhixing.errors import Conflict, Invalid, NotFound
+from zhixing.events import Event, new_event
+from zhixing.projection import Transaction
 from zhixing.rules import catalogue, load_catalogue
+from zhixing.v1 import asset_events_pb2 as asset_pb
 from zhixing.v1 import case_events_pb2 as cases
 from zhixing.v1 import credit_events_pb2 as pb
 from zhixing.v1 import deadline_events_pb2
@@ -34,6 +44,7 @@ ADULT = resident_id("321283", dt.date(1998, 1, 1), 21)
 MINOR = resident_id("321283", dt.date(2015, 6, 1), 22)
 OFFICER = person(Role.OFFICER, COURT, "officer-1")  # handles the case
 LEADER = person(Role.LEADER, COURT, "leader-1")
+ZHONGBEN = "终结本次执行"  # intake's ClosureMethod.ENDED_THIS_ROUND
 
 
 def filed(case_id: str = "case-1") -> cases.CaseFiled:
@@ -228,15 +239,17 @@ async def test_an_extension_is_a_leaders_within_the_catalogues_bounds_and_only_o
     extended = await credit.listings.extend(
         "case-1", lid, identity=LEADER, months=longest, reason="仍未履行"
     )
-    today = dt.date.fromisoformat(extended["extension"]["on"])
+    listed_on = dt.date.fromisoformat(extended["listed_on"])
+    term = catalogue().rule(domain.LISTING_TERM).limit
+    assert term is not None
     assert (
         domain.term_ends_on(extended, catalogue())
-        == today.replace(year=today.year + longest // 12).isoformat()
+        == listed_on.replace(year=listed_on.year + (term + longest) // 12).isoformat()
     )
-    with pytest.raises(Conflict, match="extended already"):
+    with pytest.raises(Conflict, match=r"extended already.*credit\.listing-extension"):
         await credit.listings.extend("case-1", lid, identity=LEADER, months=shortest, reason="r")
     (event,) = [e.payload for e in await staged(credit.ctx)
-                if isinstance(e.payload, pb.ListingExtended)]  # fmt: skip
+                if isinstance(e.payload, pb.ListingExtensionDecided)]  # fmt: skip
     assert event.extension_months == longest
 
 
@@ -301,7 +314,7 @@ async def test_closed_as_performed_every_restriction_is_due_and_every_ground_end
 async def test_closed_otherwise_nothing_is_lifted() -> None:
     credit = await credit_with_case()
     await restricted(credit, "d0")
-    assert await credit.cases.case_closed("case-1", "终结本次执行") == 0
+    assert await credit.cases.case_closed("case-1", ZHONGBEN) == 0
     assert await staged_types(credit.ctx) == ["RestrictionOrdered"]
 
 
@@ -359,3 +372,242 @@ async def test_a_moved_case_is_read_and_acted_on_by_its_new_court() -> None:
 def test_an_extension_request_is_bounded() -> None:
     with pytest.raises(ValidationError):
         ExtensionIn.model_validate({"months": 10**9, "reason": "r"})
+
+
+# --- the review's defects ---------------------------------------------------------------------
+
+
+def term_clock(rule_id: str, key: str = "d1") -> deadline_events_pb2.ClockRef:
+    return deadline_events_pb2.ClockRef(
+        clock_id=f"{rule_id}:case-1:{key}", rule_id=rule_id, subject_id="case-1"
+    )
+
+
+async def test_an_extension_is_decided_without_a_clock_and_begins_when_the_term_ends() -> None:
+    # 法释〔2017〕7号 art 2: the two years run first; the extension adds to them.
+    ctx = in_memory_context("credit", SimulatedClock(dt.datetime(2025, 1, 1, 1, tzinfo=dt.UTC)))
+    credit = Credit(ctx, CreditRecords(ctx.redis, ctx.keys), catalogue())
+    assert await credit.cases.remember_case(filed(), COURT)
+    lid = (await listed(credit, "d1", ground=2))["listing_id"]
+    credit.ctx.clock.advance(dt.timedelta(days=31))  # type: ignore[attr-defined]
+    decided = await credit.listings.extend(
+        "case-1", lid, identity=LEADER, months=12, reason="仍未履行"
+    )
+    assert decided["extension"]["on"] == "2025-02-01"
+    assert domain.term_ends_on(decided, catalogue()) == "2028-01-01"
+    assert (await staged_types(credit.ctx))[-1] == "ListingExtensionDecided"
+    with pytest.raises(Conflict, match=r"credit\.listing-extension"):  # once (art 2)
+        await credit.listings.extend("case-1", lid, identity=LEADER, months=12, reason="r")
+
+    term = term_clock(domain.LISTING_TERM)
+    assert await credit.cases.term_ended("case-1", debtor_key_of(term), term.rule_id)
+    assert not await credit.cases.term_ended("case-1", "d1", domain.LISTING_TERM)  # redelivered
+    record = await credit.record_of("case-1", OFFICER)
+    listing = record["listings"][lid]
+    assert listing["status"] == "in_force" and listing["extension"]["began_on"]
+    assert domain.term_ends_on(listing, catalogue()) == "2028-01-01"
+    (extended,) = [e for e in await staged(credit.ctx) if isinstance(e.payload, pb.ListingExtended)]
+    assert isinstance(extended.payload, pb.ListingExtended)
+    assert extended.payload.extension_months == 12 and extended.envelope.actor.id == "svc:credit"
+    assert "ListingDeleted" not in await staged_types(credit.ctx)
+
+    assert await credit.cases.term_ended("case-1", "d1", domain.LISTING_EXTENSION)
+    assert not await credit.cases.term_ended("case-1", "d1", domain.LISTING_EXTENSION)
+    record = await credit.record_of("case-1", OFFICER)
+    assert record["listings"][lid]["delete_cause"] == "term_ended"
+
+
+async def test_an_extension_breach_without_a_begun_extension_deletes_nothing() -> None:
+    credit = await credit_with_case()
+    lid = (await listed(credit, "d1", ground=2))["listing_id"]
+    await credit.listings.extend("case-1", lid, identity=LEADER, months=12, reason="r")
+    assert not await credit.cases.term_ended("case-1", "d1", domain.LISTING_EXTENSION)
+    record = await credit.record_of("case-1", OFFICER)
+    assert record["listings"][lid]["status"] == "in_force"
+
+
+async def test_a_listing_whose_ground_ended_is_deleted_at_its_term_not_extended() -> None:
+    credit = await credit_with_case()
+    lid = (await listed(credit, "d1", ground=2))["listing_id"]
+    await credit.listings.extend("case-1", lid, identity=LEADER, months=12, reason="r")
+    await credit.listings.ground_ended(
+        "case-1", lid, identity=OFFICER, cause=domain.GroundEndedCause.REVOKED
+    )
+    assert await credit.cases.term_ended("case-1", "d1", domain.LISTING_TERM)
+    record = await credit.record_of("case-1", OFFICER)
+    assert record["listings"][lid]["delete_cause"] == "term_ended"
+    assert "ListingExtended" not in await staged_types(credit.ctx)
+
+
+@pytest.mark.parametrize("method", ["终结执行", "不予执行", "销案", "驳回申请"])
+async def test_a_case_ended_otherwise_lifts_and_ends_everything_and_takes_no_new_measure(
+    method: str,
+) -> None:
+    credit = await credit_with_case()
+    await restricted(credit, "d0")
+    await listed(credit, "d1")
+    before = len(await staged(credit.ctx))
+    assert await credit.cases.case_closed("case-1", method) == 3
+    assert await credit.cases.case_closed("case-1", method) == 0  # redelivered
+    after = [e.payload for e in (await staged(credit.ctx))[before:]]
+    dues = [p for p in after if isinstance(p, pb.RestrictionLiftDue)]
+    assert {(p.debtor_key, p.cause) for p in dues} == {("d0", "case_ended"), ("d1", "case_ended")}
+    (ended,) = [p for p in after if isinstance(p, pb.ListingGroundEnded)]
+    assert ended.cause == "case_ended"
+    with pytest.raises(Conflict, match=rf"{method}.*credit\.lift-restriction"):
+        await restricted(credit, "d2")
+    with pytest.raises(Conflict, match=rf"{method}.*credit\.listing-grounds"):
+        await credit.listings.list_debtor(
+            "case-1", identity=OFFICER, debtor_key="d0", ground=1, decision_number="x",
+            facts="y",
+        )  # fmt: skip
+
+
+async def test_a_zhongben_case_still_takes_new_measures() -> None:
+    credit = await credit_with_case()
+    assert await credit.cases.case_closed("case-1", ZHONGBEN) == 0
+    await restricted(credit, "d0")
+    await listed(credit, "d1")
+    assert await staged_types(credit.ctx) == [
+        "RestrictionOrdered", "RestrictionOrdered", "DebtorListed",
+    ]  # fmt: skip
+
+
+def resumed(case_id: str = "case-2") -> cases.CaseFiled:
+    return cases.CaseFiled(
+        case_id=case_id, court_code=COURT, case_type_code="执恢",
+        case_number="（2026）苏1283执恢2号", debtors=filed().debtors,
+        resumed_from_case_id="case-1", resumed_from_case_number="（2026）苏1283执1号",
+    )  # fmt: skip
+
+
+async def test_the_measures_of_a_resumed_zhongben_case_end_when_its_resumption_ends() -> None:
+    credit = await credit_with_case()
+    restriction = await restricted(credit, "d0")
+    lid = (await listed(credit, "d1"))["listing_id"]
+    await credit.cases.case_closed("case-1", ZHONGBEN)
+    assert await credit.cases.remember_case(resumed(), COURT)
+    before = len(await staged(credit.ctx))
+    assert await credit.cases.case_closed("case-2", domain.PERFORMED) == 3
+    assert await credit.cases.case_closed("case-2", domain.PERFORMED) == 0  # redelivered
+    after = (await staged(credit.ctx))[before:]
+    assert {e.envelope.aggregate_id for e in after} == {"case-1"}
+    dues = [e.payload for e in after if isinstance(e.payload, pb.RestrictionLiftDue)]
+    assert {(p.debtor_key, p.cause) for p in dues} == {("d0", "performed"), ("d1", "performed")}
+    record = await credit.record_of("case-1", OFFICER)
+    assert record["restrictions"][restriction["restriction_id"]]["lift_due"]["cause"] == (
+        "performed"
+    )
+    assert record["listings"][lid]["ground_ended"]["cause"] == "performed"
+    with pytest.raises(Conflict, match=r"执恢2号.*执行完毕.*credit\.lift-restriction"):
+        await restricted(credit, "d2")  # the original ended with its resumption
+
+
+async def test_a_resumption_closed_as_zhongben_again_leaves_the_original_measures() -> None:
+    credit = await credit_with_case()
+    await restricted(credit, "d0")
+    await credit.cases.case_closed("case-1", ZHONGBEN)
+    assert await credit.cases.remember_case(resumed(), COURT)
+    assert await credit.cases.case_closed("case-2", ZHONGBEN) == 0
+    assert await staged_types(credit.ctx) == ["RestrictionOrdered"]
+
+
+async def test_minority_is_decided_on_the_day_of_listing() -> None:
+    born = (START - dt.timedelta(days=365 * 18)).date() + dt.timedelta(days=10)
+    almost_adult = resident_id("321283", born, 23)
+    ctx = in_memory_context("credit", SimulatedClock(START))
+    credit = Credit(ctx, CreditRecords(ctx.redis, ctx.keys), catalogue())
+    case = filed()
+    case.debtors.append(
+        cases.Party(kind=cases.PARTY_KIND_NATURAL_PERSON, name="小华", id_number=almost_adult)
+    )
+    case.flags.append(f"minor_debtor:{almost_adult}")  # a minor when filed
+    assert await credit.cases.remember_case(case, COURT)
+    with pytest.raises(Conflict, match=r"minor.*credit\.listing-grounds"):
+        await listed(credit, "d3")
+    credit.ctx.clock.advance(dt.timedelta(days=30))  # type: ignore[attr-defined]
+    assert (await listed(credit, "d3"))["status"] == "in_force"  # 18 by now
+    with pytest.raises(Conflict, match=r"minor.*credit\.listing-grounds"):
+        await listed(credit, "d2")
+
+
+async def test_the_query_names_nobody_without_a_measure_in_effect_now() -> None:
+    credit = await credit_with_case()
+    lid = (await listed(credit, "d1"))["listing_id"]
+    restriction_id = next(iter((await credit.record_of("case-1", OFFICER))["restrictions"]))
+    await credit.listings.delete(
+        "case-1", lid, identity=OFFICER, cause=domain.DeleteCause.CORRECTED
+    )
+    await credit.restrictions.lift(
+        "case-1", restriction_id, identity=OFFICER, cause=domain.LiftCause.CORRECTED
+    )
+    never = resident_id("321283", dt.date(1999, 2, 2), 5)
+    once_listed, never_listed = await credit.subject(ADULT), await credit.subject(never)
+    assert once_listed.name is None
+    assert dataclasses.replace(once_listed, id_number=never) == never_listed
+
+
+async def test_one_decline_stands_per_debtor_the_latest_replacing_the_earlier() -> None:
+    credit = await credit_with_case()
+
+    async def decline(reason: domain.DeclineReason, details: str) -> None:
+        await credit.listings.decline(
+            "case-1", identity=OFFICER, debtor_key="d1", reason=reason, details=details
+        )
+
+    await decline(domain.DeclineReason.ONLY_RESTRICTION, "只适用限制消费")
+    await decline(domain.DeclineReason.ONLY_RESTRICTION, "只适用限制消费")  # again: no change
+    await decline(domain.DeclineReason.SECURITY_SUFFICIENT, "担保充分")
+    record = await credit.record_of("case-1", OFFICER)
+    assert [(d["debtor_key"], d["reason"]) for d in record["declines"]] == [
+        ("d1", "security_sufficient")
+    ]
+    assert await staged_types(credit.ctx) == ["ListingDeclined", "ListingDeclined"]
+
+
+async def test_which_grounds_list_for_a_fixed_term_is_the_catalogues() -> None:
+    rules = catalogue()
+    only_third = rules.model_copy(update={"rules": tuple(
+        r.model_copy(update={"value": "3"}) if r.id == domain.LISTING_TERM else r
+        for r in rules.rules
+    )})  # fmt: skip
+    ctx = in_memory_context("credit", SimulatedClock(START))
+    credit = Credit(ctx, CreditRecords(ctx.redis, ctx.keys), only_third)
+    assert await credit.cases.remember_case(filed(), COURT)
+    assert (await listed(credit, "d1", ground=2))["fixed_term"] is False
+    assert (await listed(credit, "d0", ground=3))["fixed_term"] is True
+    assert domain.fixed_term_grounds(rules) == {2, 3, 4, 5, 6}
+
+
+def requery_completed(number: int, new_assets: int = 0) -> Event[Message]:
+    payload = asset_pb.ZhongbenRequeryCompleted(
+        case_id="case-1", round=number + 1, requery_number=number, new_assets=new_assets
+    )
+    return new_event(payload, aggregate_id="case-1", court_code=COURT, actor=SERVICE_ACTOR,
+                     clock=SimulatedClock(START))  # fmt: skip
+
+
+async def test_after_zhongben_enough_empty_requeries_end_the_listings_grounds_once() -> None:
+    credit = await credit_with_case()
+    reaction, tx = RequeryFacts(credit), cast(Transaction, None)
+    await restricted(credit, "d0")
+    first = (await listed(credit, "d1"))["listing_id"]
+    await credit.cases.case_closed("case-1", ZHONGBEN)
+    needed = domain.empty_requeries_to_end(catalogue())
+    # A re-query that found an asset does not count; each empty one counts once.
+    await reaction([requery_completed(1, new_assets=2)], tx)
+    for number in range(2, needed + 1):
+        await reaction([requery_completed(number), requery_completed(number)], tx)
+    assert "ListingGroundEnded" not in await staged_types(credit.ctx)
+    await reaction([requery_completed(needed + 1)], tx)
+    await reaction([requery_completed(needed + 1)], tx)  # redelivered
+    ended = [e.payload for e in await staged(credit.ctx)
+             if isinstance(e.payload, pb.ListingGroundEnded)]  # fmt: skip
+    assert [(p.listing_id, p.cause) for p in ended] == [(first, "requery_nothing_found")]
+    assert "RestrictionLiftDue" not in await staged_types(credit.ctx)  # art 10(4): listings only
+    # A listing made after the count was reached ends at the next empty re-query.
+    later = (await listed(credit, "d0", ground=1))["listing_id"]
+    assert await credit.cases.requery_found_nothing("case-1", needed + 2) == 1
+    record = await credit.record_of("case-1", OFFICER)
+    assert record["listings"][later]["ground_ended"]["cause"] == "requery_nothing_found"
+    assert await credit.cases.requery_found_nothing("case-1", needed + 2) == 0
