@@ -197,14 +197,14 @@ class CaseFacts(CreditHandler):
                 return False
             extension = listing["extension"]
             if rule_id == domain.LISTING_TERM and extension is not None:
-                if extension.get("began_on"):
+                if _extension_began(extension):
                     return False
                 # A listing whose ground ended is due for deletion: it is not extended.
                 if listing["ground_ended"] is None:
                     pipe.multi()  # type: ignore[no-untyped-call]
                     self._begin_extension(pipe, record, listing)
                     return True
-            elif rule_id == domain.LISTING_EXTENSION and not (extension or {}).get("began_on"):
+            elif rule_id == domain.LISTING_EXTENSION and not _extension_began(extension):
                 return False  # no extension runs: nothing of its clock to act on
             pipe.multi()  # type: ignore[no-untyped-call]
             self._delete_at_term_end(pipe, record, listing, rule_id)
@@ -240,6 +240,14 @@ class CaseFacts(CreditHandler):
             debtor_key=listing["debtor_key"], cause=DeleteCause.TERM_ENDED.value,
             deleted_on=today, deleted_by=SERVICE_ACTOR.id,
         ))  # fmt: skip
+
+
+def _extension_began(extension: Record | None) -> bool:
+    """Whether the listing's extension runs. A record kept before extensions waited for the
+    term has no ``began_on``: its extension ran from the decision, on its own clock."""
+    if extension is None:
+        return False
+    return "began_on" not in extension or bool(extension["began_on"])
 
 
 def _lift_not_yet_due(restriction: Record) -> bool:

@@ -389,7 +389,10 @@ def term_ends_on(listing: Record, rules: Catalogue) -> str | None:
     assert term.limit is not None
     ends = add_months(dt.date.fromisoformat(listing["listed_on"]), term.limit)
     if (extension := listing["extension"]) is not None:
-        ends = add_months(ends, int(extension["months"]))
+        # A record kept before extensions waited for the term (no "began_on") ran its
+        # extension from the decision.
+        began = ends if "began_on" in extension else dt.date.fromisoformat(extension["on"])
+        ends = add_months(began, int(extension["months"]))
     return ends.isoformat()
 
 

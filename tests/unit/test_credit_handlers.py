@@ -17,6 +17,7 @@ from typing import cast
 import pytest
 from google.protobuf.message import Message
 from pydantic import ValidationError
+from redis.asyncio.client import Pipeline
 
 from services.credit import domain
 from services.credit.handler import SERVICE_ACTOR
@@ -611,3 +612,25 @@ async def test_after_zhongben_enough_empty_requeries_end_the_listings_grounds_on
     record = await credit.record_of("case-1", OFFICER)
     assert record["listings"][later]["ground_ended"]["cause"] == "requery_nothing_found"
     assert await credit.cases.requery_found_nothing("case-1", needed + 2) == 0
+
+
+async def test_an_extension_recorded_before_extensions_waited_for_the_term_still_ends() -> None:
+    credit = await credit_with_case()
+    lid = (await listed(credit, "d1", ground=2))["listing_id"]
+    await credit.listings.extend("case-1", lid, identity=LEADER, months=12, reason="r")
+
+    async def as_kept_before(pipe: Pipeline, record: dict) -> None:  # type: ignore[type-arg]
+        pipe.multi()  # type: ignore[no-untyped-call]
+        del record["listings"][lid]["extension"]["began_on"]  # its clock ran from the decision
+
+    await credit.records.change_case("case-1", as_kept_before)
+    kept = (await credit.record_of("case-1", OFFICER))["listings"][lid]
+    decided_on = dt.date.fromisoformat(kept["extension"]["on"])
+    assert (
+        domain.term_ends_on(kept, catalogue())
+        == decided_on.replace(year=decided_on.year + 1).isoformat()
+    )
+    assert not await credit.cases.term_ended("case-1", "d1", domain.LISTING_TERM)
+    assert await credit.cases.term_ended("case-1", "d1", domain.LISTING_EXTENSION)
+    record = await credit.record_of("case-1", OFFICER)
+    assert record["listings"][lid]["delete_cause"] == "term_ended"
