@@ -31,8 +31,10 @@ CHECKS = "not_a_server_error,status_code_conformance,response_schema_conformance
 INTERPRETER_BUG = "SystemError: AST constructor recursion depth mismatch"
 """CPython 3.11's ``ast.parse`` raising this (python/cpython#106905: an error path of the
 AST constructor leaves its recursion counter unbalanced) inside Hypothesis, when it parses a
-lambda's source, crashes a fuzzing run now and then. At a fixed seed the same run takes the
-same path into it again, so such a run is repeated once on another seed."""
+lambda's source, crashed fuzzing runs now and then. The error path is a race between the
+fuzzer's worker threads over the source cache (a ``KeyError`` from ``linecache`` precedes
+it; twice in one CI run at ``--workers 2``), so the fuzzer runs one worker; should it still
+happen, the run is repeated once on another seed (the same seed takes the same path)."""
 
 # Who fuzzes each service: the role that reaches most of its routes, at the court of the
 # demo data (the fuzzer's ids are random, so most acts end in 404 or 422: what matters is
@@ -57,7 +59,7 @@ async def fuzz(name: str, url: str, token: str, report: Path, seed: int = SEED) 
     process = await asyncio.create_subprocess_exec(
         str(Path(sys.executable).parent / "st"), "run", f"{url}/openapi.json",
         "--checks", CHECKS, "--max-examples", str(EXAMPLES), "--seed", str(seed),
-        "--header", f"Authorization: Bearer {token}", "--workers", "2",
+        "--header", f"Authorization: Bearer {token}", "--workers", "1",
         "--phases", "examples,coverage,fuzzing", "--no-color",
         # The event stream never ends by design: it is tested in the dashboard's tests.
         "--exclude-path", "/v1/board/stream",
