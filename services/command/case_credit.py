@@ -27,7 +27,10 @@ from zhixing.v1 import credit_events_pb2 as pb
 
 RESTRICTION_EVENTS = (pb.RestrictionOrdered, pb.RestrictionServed, pb.RestrictionLiftDue,
                       pb.RestrictionLifted)  # fmt: skip
-LISTING_EVENTS = (pb.DebtorListed, pb.ListingExtended, pb.ListingGroundEnded, pb.ListingDeleted)
+LISTING_EVENTS = (
+    pb.DebtorListed, pb.ListingExtensionDecided, pb.ListingExtended, pb.ListingGroundEnded,
+    pb.ListingDeleted,
+)  # fmt: skip
 FOLLOWED = (case_events_pb2.CaseFiled, pb.ListingDeclined, *RESTRICTION_EVENTS, *LISTING_EVENTS)
 
 
@@ -57,7 +60,8 @@ class Listing:
     decision_number: str
     listed_on: str
     effective_on: str
-    extended_months: int
+    extension_decided_months: int  # decided, to begin at the term's end
+    extended_months: int  # begun
     state: str  # listed, ground_ended or deleted
     end_cause: str
     deleted_on: str
@@ -133,6 +137,8 @@ class CaseCredit:
                           fixed_term=p.fixed_term == "yes", decision_number=p.decision_number,
                           listed_on=p.listed_on, effective_on=p.effective_on)  # fmt: skip
             record.setdefault("state", "listed")
+        elif isinstance(p, pb.ListingExtensionDecided):  # begins at the term's end
+            record["extension_decided_months"] = p.extension_months
         elif isinstance(p, pb.ListingExtended):
             record["extended_months"] = int(record.get("extended_months", 0)) + p.extension_months
         elif isinstance(p, pb.ListingGroundEnded):
@@ -171,6 +177,7 @@ class CaseCredit:
                     fixed_term=bool(r.get("fixed_term")),
                     decision_number=r.get("decision_number", ""),
                     listed_on=r.get("listed_on", ""), effective_on=r.get("effective_on", ""),
+                    extension_decided_months=int(r.get("extension_decided_months", 0)),
                     extended_months=int(r.get("extended_months", 0)),
                     state=r.get("state", "listed"), end_cause=r.get("end_cause", ""),
                     deleted_on=r.get("deleted_on", ""),

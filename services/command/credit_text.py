@@ -16,6 +16,7 @@ LIFT_CAUSES = {
     "performed": "已履行完毕",
     "security": "已提供确实有效的担保",
     "consent": "申请执行人同意解除",
+    "case_ended": "案件已以其他方式结案",
 }
 # ListingDeclined.reason
 DECLINE_REASONS = {
@@ -29,6 +30,8 @@ GROUND_END_CAUSES = {
     "revoked": "失信决定被撤销",
     "applicant_consent": "申请执行人同意",
     "term_ended": "纳入期限届满",
+    "case_ended": "案件已以其他方式结案",
+    "requery_nothing_found": "终本后多次查询均未发现可供执行的财产",
     "other": "其他原因",
 }
 # ListingDeleted.cause
@@ -101,9 +104,13 @@ class CreditStory:
                 f"决定不将{self.debtors.of(p)}纳入失信被执行人名单："
                 f"{words(DECLINE_REASONS, p.get('reason'))}{then(p.get('details'))}"
             ),
+            "ListingExtensionDecided": lambda p: (
+                f"决定延长{self.debtors.of(p)}的失信名单期限 {p.get('extension_months', 0)}个月"
+                f"（原期限届满后起算）{then(p.get('reason'), '理由：')}"
+            ),
             "ListingExtended": lambda p: (
-                f"延长{self.debtors.of(p)}的失信名单期限 {p.get('extension_months', 0)}个月"
-                f"{then(p.get('reason'), '理由：')}"
+                f"{self.debtors.of(p)}的失信名单原期限届满，延长期限 "
+                f"{p.get('extension_months', 0)}个月开始计算"
             ),
             "ListingGroundEnded": lambda p: (
                 f"{self.debtors.of(p)}的失信情形消除（{words(GROUND_END_CAUSES, p.get('cause'))}"

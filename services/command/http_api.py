@@ -102,7 +102,10 @@ class ListingView(BaseModel):
     decision_number: str
     listed_on: str
     effective_on: str
-    extended_months: int
+    extension_decided_months: int = Field(
+        description="An extension decided, to begin when the term ends (0: none)"
+    )
+    extended_months: int = Field(description="The extension begun at the term's end")
     state: str = Field(description="listed, ground_ended or deleted")
     end_cause: str
     deleted_on: str

@@ -120,7 +120,7 @@ CREDIT = [
         listed_on="2026-04-02",
     ),
     r.ListingDeclined(case_id=CASE, debtor_key="d0", reason="only_restriction"),
-    r.ListingExtended(
+    r.ListingExtensionDecided(
         case_id=CASE, listing_id="li-1", debtor_key="d1", extension_months=12, reason="拒不履行"
     ),
     r.ListingGroundEnded(
@@ -181,11 +181,18 @@ def test_a_refusal_names_each_unmet_condition_by_the_catalogues_title() -> None:
 def test_names_are_known_whatever_the_order_and_a_debtor_without_one_is_counted() -> None:
     # The listing is stamped before the filing; the filing still names its debtor.
     entries = [fields(CREDIT[5]), fields(FILED)]
-    assert (
-        said(entries)["ListingExtended"] == "延长被执行人李四的失信名单期限 12个月，理由：拒不履行"
+    assert said(entries)["ListingExtensionDecided"] == (
+        "决定延长被执行人李四的失信名单期限 12个月（原期限届满后起算），理由：拒不履行"
     )
     # Without the filing, a debtor is named by position.
-    assert said([fields(CREDIT[5])])["ListingExtended"].startswith("延长第2名被执行人的")
+    assert said([fields(CREDIT[5])])["ListingExtensionDecided"].startswith(
+        "决定延长第2名被执行人的"
+    )
+    # At the term's end the extension begins.
+    began = r.ListingExtended(case_id=CASE, listing_id="li-1", debtor_key="d1", extension_months=12)
+    assert said([fields(FILED), fields(began)])["ListingExtended"] == (
+        "被执行人李四的失信名单原期限届满，延长期限 12个月开始计算"
+    )
 
 
 def test_a_resumed_case_names_the_case_it_resumes() -> None:

@@ -34,5 +34,5 @@ export const EVENTS = {
   // Credit punishment (限制消费、失信名单).
   RestrictionOrdered: "限制消费", RestrictionServed: "送达限制消费令", RestrictionLiftDue: "应解除限制消费",
   RestrictionLifted: "解除限制消费", DebtorListed: "纳入失信名单", ListingDeclined: "决定不纳入失信名单",
-  ListingExtended: "延长失信期限", ListingGroundEnded: "失信情形消除", ListingDeleted: "删除失信信息",
+  ListingExtensionDecided: "决定延长失信期限", ListingExtended: "延长失信期限", ListingGroundEnded: "失信情形消除", ListingDeleted: "删除失信信息",
 };

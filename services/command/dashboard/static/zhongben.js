@@ -67,7 +67,7 @@ export function creditSection(credit) {
     ]),
     ...credit.listings.map((l) => [
       `失信名单${l.ground ? `（第${l.ground}项情形）` : ""}`, debtor(l), l.decision_number, l.listed_on,
-      `${LISTING_STATES[l.state] || l.state}${l.extended_months ? `，延长 ${l.extended_months} 个月` : ""}` +
+      `${LISTING_STATES[l.state] || l.state}${l.extended_months ? `，延长 ${l.extended_months} 个月` : l.extension_decided_months ? `，已决定期满后延长 ${l.extension_decided_months} 个月` : ""}` +
         `${l.deleted_on ? `，${l.deleted_on} 删除` : ""}`,
     ]),
     ...credit.declined.map((d) => ["不纳入失信名单", debtor(d), DECLINE_REASONS[d.reason] || d.reason, "", d.details]),
