@@ -61,12 +61,13 @@ async def test_a_simulated_fortnight_lands_every_act(isolated: Isolated) -> None
 
 
 async def test_a_simulated_season_ends_cases_only_as_the_law_allows(isolated: Isolated) -> None:
-    """Four months: the cases filed first reach the 终本 gate's period, and every one the
-    workload ends this round passes it (deductions paid out, debtor visited, applicant
-    interviewed, debtor restricted and listed or not), so nothing is refused because the
-    workload is lawful, not because the gate is loose."""
+    """Three and a half months: the cases filed first reach the 终本 gate's period, and
+    every one the workload ends this round passes it (deductions paid out, worthless
+    property declined, debtor visited, applicant interviewed, debtor restricted and listed
+    or not), so nothing is refused because the workload is lawful, not because the gate is
+    loose."""
     settings = WorkloadSettings(
-        courts=1, cases_per_court_per_year=400, days=125, entrustment_share=0,
+        courts=1, cases_per_court_per_year=250, days=108, entrustment_share=0,
         dispute_share=0, closure_share=1.0, closure_days_mean=15, payment_share=0.2,
         deduction_share=0.2, sale_share=0, hold_share=0, listing_share=0.5,
         resumption_share=0, restriction_share=0.5,
