@@ -292,7 +292,7 @@ async def test_an_asset_a_requery_finds_proposes_resumption_and_stays_uncontroll
     assert view is not None
     requery = view["zhongben"]["requeries"][0]
     assert (requery["status"], requery["new_assets"]) == ("completed", 1)
-    assert "发现1项新财产" in view["zhongben"]["last_result"]
+    assert "发现1项可供执行的财产" in view["zhongben"]["last_result"]
     # Recorded as the case's asset; money found in a re-query is not frozen by itself.
     assert (found["status"], found["amount_fen"]) == ("found", 0)
     assert view["reserved_fen"] == 0
