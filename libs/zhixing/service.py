@@ -27,7 +27,7 @@ from google.protobuf.message import Message
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from redis.asyncio.client import Pipeline
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -180,6 +180,9 @@ class ErrorBody(BaseModel):
     (``loc``) as FastAPI's validation errors do."""
 
     detail: str | list[dict[str, Any]]
+    unmet_rules: list[str] | None = Field(
+        None, description="When a gate refused: the rule id of each condition not met"
+    )
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {

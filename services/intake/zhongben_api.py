@@ -19,6 +19,7 @@ from services.intake.zhongben_domain import (
 )
 from zhixing.auth import CurrentIdentity, require_visible
 from zhixing.bounds import MAX_ID, PathId, ShortText, Text
+from zhixing.service import ErrorBody
 
 router = APIRouter(prefix="/v1", tags=["终本"])
 
@@ -30,8 +31,9 @@ DebtorKey = Annotated[
 OnDay = Annotated[dt.date | None, Field(description="Defaults to today (China time)")]
 
 GATE_REFUSAL: dict[int | str, dict[str, Any]] = {
-    409: {"description": "The 终本 gate is not met: `detail` names every unmet condition "
-          "with its rule id, `unmet_rules` lists the rule ids"},
+    409: {"model": ErrorBody,
+          "description": "The 终本 gate is not met (or the case's state does not allow the act): "
+          "`detail` names every unmet condition with its rule id, `unmet_rules` lists the ids"},
 }  # fmt: skip
 
 

@@ -42,8 +42,8 @@ HTTP_SERVICES = [s.name for s in SERVICES if s.http_port is not None]
 # clocks, not cases).
 CASE_SERVICES = [name for name in HTTP_SERVICES if name not in ("audit_notary", "deadlines")]
 # Where a service shows a case, when not at /v1/cases/{case_id} (funds: the case's account,
-# opened from the filing).
-CASE_VIEWS = {"funds": "/v1/cases/{case_id}/funds"}
+# opened from the filing; credit: the case's restrictions and listings, none yet).
+CASE_VIEWS = {"funds": "/v1/cases/{case_id}/funds", "credit": "/v1/cases/{case_id}/credit"}
 
 
 def token(court: str, role: Role, isolated: Isolated) -> str:

@@ -93,9 +93,10 @@ async def test_an_over_long_path_or_query_is_refused_before_any_route(
 async def test_every_route_documents_the_shared_error_responses(
     isolated: Isolated, tmp_path: Path
 ) -> None:
-    async with platform_stack(isolated, tmp_path, with_entrustment=True,
-                              with_disputes=True) as stack:  # fmt: skip
-        hosts = [stack.intake, stack.assets, stack.commander, stack.entrustment, stack.disputes]
+    async with platform_stack(isolated, tmp_path, with_entrustment=True, with_disputes=True,
+                              with_funds=True, with_credit=True) as stack:  # fmt: skip
+        hosts = [stack.intake, stack.assets, stack.commander, stack.entrustment, stack.disputes,
+                 stack.funds, stack.credit]  # fmt: skip
         for host in hosts:
             assert host is not None
             spec = host.http.openapi()
