@@ -12,16 +12,10 @@ order. No ID number is kept: the case view names debtors, as its timeline does.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import redis.asyncio as aioredis
-from google.protobuf.message import Message
-
-from zhixing.events import Event
-from zhixing.projection import Transaction
-from zhixing.state import KeySpace, read_hashes, text_hash
+from services.command.case_hash import CaseHashProjection
 from zhixing.v1 import case_events_pb2
 from zhixing.v1 import credit_events_pb2 as pb
 
@@ -82,27 +76,9 @@ class CreditSummary:
     declined: list[Declined]
 
 
-class CaseCredit:
-    def __init__(self, redis: aioredis.Redis, keys: KeySpace) -> None:
-        self._redis = redis
-        self._keys = keys
-
-    def key(self, case_id: str) -> str:
-        return self._keys.key("case-credit", case_id)
-
-    async def __call__(self, events: Sequence[Event[Message]], tx: Transaction) -> None:
-        followed = [e for e in events if isinstance(e.payload, FOLLOWED)]
-        cases = sorted({e.payload.case_id for e in followed})  # type: ignore[attr-defined]
-        known = dict(
-            zip(cases, await read_hashes(tx.redis, [self.key(c) for c in cases]), strict=True)
-        )
-        for event in followed:
-            payload: Any = event.payload
-            case = known[payload.case_id]
-            changes = self._changes(payload, case)
-            if changes:
-                case.update(changes)
-                tx.pipe.hset(self.key(payload.case_id), mapping=changes)  # type: ignore[arg-type]
+class CaseCredit(CaseHashProjection):
+    FOLLOWED = FOLLOWED
+    KEY = "case-credit"
 
     @staticmethod
     def _changes(p: Any, case: dict[str, str]) -> dict[str, str]:
@@ -151,7 +127,7 @@ class CaseCredit:
 
     async def get(self, case_id: str) -> CreditSummary:
         """The case's restrictions, listings and decisions not to list (none before any)."""
-        raw = text_hash(await self._redis.hgetall(self.key(case_id)))
+        raw = await self.read(case_id)
 
         def name(record: dict[str, Any]) -> str:
             return raw.get(f"name:{record.get('debtor_key', '')}", "")

@@ -11,16 +11,12 @@ of its own (``objection:<id>``), so several can be pending at once.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import redis.asyncio as aioredis
 from google.protobuf.message import Message
 
-from zhixing.events import Event
-from zhixing.projection import Transaction
-from zhixing.state import KeySpace, read_hashes, text_hash
+from services.command.case_hash import CaseHashProjection
 from zhixing.v1 import asset_events_pb2, case_events_pb2
 
 # The 终本 events of the case topic and the state each leaves the case's 终本 in.
@@ -80,27 +76,9 @@ class ZhongbenSummary:
     checked_rules: list[str] = field(default_factory=list)
 
 
-class CaseZhongben:
-    def __init__(self, redis: aioredis.Redis, keys: KeySpace) -> None:
-        self._redis = redis
-        self._keys = keys
-
-    def key(self, case_id: str) -> str:
-        return self._keys.key("case-zhongben", case_id)
-
-    async def __call__(self, events: Sequence[Event[Message]], tx: Transaction) -> None:
-        followed = [e for e in events if isinstance(e.payload, FOLLOWED)]
-        cases = sorted({e.payload.case_id for e in followed})  # type: ignore[attr-defined]
-        known = dict(
-            zip(cases, await read_hashes(tx.redis, [self.key(c) for c in cases]), strict=True)
-        )
-        for event in followed:
-            payload: Any = event.payload
-            case = known[payload.case_id]
-            changes = self._changes(payload, case)
-            if changes:
-                case.update(changes)
-                tx.pipe.hset(self.key(payload.case_id), mapping=changes)  # type: ignore[arg-type]
+class CaseZhongben(CaseHashProjection):
+    FOLLOWED = FOLLOWED
+    KEY = "case-zhongben"
 
     @staticmethod
     def _changes(p: Any, case: dict[str, str]) -> dict[str, str]:
@@ -144,7 +122,7 @@ class CaseZhongben:
 
     async def get(self, case_id: str) -> ZhongbenSummary:
         """The case's 终本 (state ``none``, and nothing else, before any 终本 event of it)."""
-        raw = text_hash(await self._redis.hgetall(self.key(case_id)))
+        raw = await self.read(case_id)
         objections = []
         for name, value in sorted(raw.items()):
             if name.startswith("objection:"):
