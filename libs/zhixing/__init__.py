@@ -31,6 +31,7 @@ __all__ = [
     "outbox",  # events staged with the state change that records them
     "paths",  # where the repository's shipped files are
     "periods",  # counting statutory periods (期间)
+    "persons",  # a person's age from the resident ID, and minority (never listed as 失信)
     "polling",  # background workers that poll (the agency and deduction workers)
     "projection",  # what a consumer feeds: handlers on a batch transaction
     "publisher",  # publishing events to Kafka

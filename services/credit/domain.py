@@ -32,6 +32,7 @@ from typing import Any
 
 from stdnum.cn import ric
 
+from zhixing import persons
 from zhixing.errors import Conflict, Invalid, NotFound
 from zhixing.periods import add_months
 from zhixing.rules import Catalogue
@@ -136,13 +137,6 @@ def minors_of(flags: Iterable[str]) -> set[str]:
     return {flag[len(prefix) :].upper() for flag in flags if flag.startswith(prefix)}
 
 
-def adult_age(rules: Catalogue) -> int:
-    """The age of majority (民法典 art 17), the value of rule ``credit.listing-grounds``."""
-    value = rules.rule(LISTING_GROUNDS).value
-    assert value is not None, f"rule {LISTING_GROUNDS} gives the age of majority as its value"
-    return int(value)
-
-
 def is_minor_on(debtor: Record, day: dt.date, rules: Catalogue) -> bool:
     """Whether the debtor is a minor on ``day``, from the birth date in the resident ID; a
     debtor without one keeps intake's mark as filed. (Intake marks minors on the filing
@@ -150,9 +144,7 @@ def is_minor_on(debtor: Record, day: dt.date, rules: Catalogue) -> bool:
     number = debtor["id_number"]
     if debtor["kind"] == "organisation" or not ric.is_valid(number):
         return bool(debtor["minor"])
-    born = ric.get_birth_date(number)
-    age = day.year - born.year - ((day.month, day.day) < (born.month, born.day))
-    return age < adult_age(rules)
+    return persons.is_minor_on(number, day, rules)
 
 
 def ending_cause(method: str) -> str | None:

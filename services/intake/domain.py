@@ -14,7 +14,7 @@ from stdnum.exceptions import ValidationError
 from zhixing.assets import Channel
 from zhixing.bounds import MAX_ACCOUNT, MAX_ID, MAX_LIST, MAX_PARTIES, Fen, FenOrZero
 from zhixing.courts import UnknownCourtCode, directory
-from zhixing.rules import catalogue
+from zhixing.persons import is_minor_on
 from zhixing.v1 import case_events_pb2
 
 # 案件类型代字 of 法〔2015〕137号 for enforcement cases.
@@ -30,14 +30,6 @@ _PARTY_KIND_WIRE = {
     PartyKind.NATURAL_PERSON: case_events_pb2.PARTY_KIND_NATURAL_PERSON,
     PartyKind.ORGANISATION: case_events_pb2.PARTY_KIND_ORGANISATION,
 }
-
-
-def is_minor_on(resident_id: str, on: date) -> bool:
-    """Whether the holder of a (valid) resident ID is under the age of majority on ``on``
-    (民法典 art 17; the catalogue's credit.listing-grounds: a minor is never listed)."""
-    born = ric.get_birth_date(resident_id)
-    age = on.year - born.year - ((on.month, on.day) < (born.month, born.day))
-    return age < int(catalogue().rule("credit.listing-grounds").value or 0)
 
 
 class Party(BaseModel):

@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from services.intake.domain import is_minor_on
 from zhixing.periods import add_months
+from zhixing.persons import is_minor_on
 from zhixing.rules import catalogue
 from zhixing.v1 import case_events_pb2
 
