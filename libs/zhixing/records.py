@@ -69,10 +69,12 @@ class JsonRecords:
     async def change(
         self, record_id: str, act: Callable[[Pipeline, Record], Awaitable[T]], *,
         visible: Callable[[Record], bool] | None = None, missing: str | None = None,
+        watch: Sequence[str] = (),
     ) -> T:  # fmt: skip
-        """Run ``act(pipe, record)`` in a transaction over the record; it raises to refuse,
-        or calls ``pipe.multi()`` and queues its writes; the changed record is written with
-        them. A missing record, or one ``visible`` rejects, is NotFound(``missing``)."""
+        """Run ``act(pipe, record)`` in a transaction over the record (and ``watch``); it
+        raises to refuse, or calls ``pipe.multi()`` and queues its writes; the changed record
+        is written with them. A missing record, or one ``visible`` rejects, is
+        NotFound(``missing``)."""
 
         async def body(pipe: Pipeline) -> T:
             record = await self.get(record_id, pipe)
@@ -83,7 +85,7 @@ class JsonRecords:
                 self.put(pipe, record_id, record)
             return result
 
-        return await transact(self._redis, [self.key(record_id)], body)
+        return await transact(self._redis, [self.key(record_id), *watch], body)
 
     async def set_once(self, record_id: str, field: str, value: Any) -> bool:
         """Set ``field`` unless it has that value already (idempotent); False if nothing

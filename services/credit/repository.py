@@ -18,7 +18,6 @@ from typing import Any, TypeVar
 import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
 
-from zhixing.errors import NotFound
 from zhixing.records import IndexedRecords
 from zhixing.state import KeySpace, as_text, transact
 
@@ -71,16 +70,8 @@ class CreditRecords(IndexedRecords):
         self, case_id: str, act: Callable[[Pipeline, Record], Awaitable[T]], *,
         missing: str | None = None,
     ) -> T:  # fmt: skip
-        """Run ``act(pipe, record)`` in one transaction over the case's record; ``act``
-        raises to refuse, or calls ``pipe.multi()`` and queues its writes."""
-
-        async def body(pipe: Pipeline) -> T:
-            record = await self.get(case_id, pipe)
-            if record is None:
-                raise NotFound(missing or f"no credit record of case {case_id}")
-            result = await act(pipe, record)
-            if pipe.explicit_transaction:
-                self.put(pipe, case_id, record)
-            return result
-
-        return await transact(self.redis, [self.key(case_id)], body)
+        """Run ``act(pipe, record)`` in one transaction over the case's record
+        (``JsonRecords.change``)."""
+        return await self.change(
+            case_id, act, missing=missing or f"no credit record of case {case_id}"
+        )

@@ -29,10 +29,9 @@ from typing import Any, TypeVar
 import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
 
-from zhixing.errors import NotFound
 from zhixing.money import add_fen, fen_of
 from zhixing.records import IndexedRecords
-from zhixing.state import KeySpace, as_text, text_hash, transact
+from zhixing.state import KeySpace, as_text, text_hash
 
 T = TypeVar("T")
 Record = dict[str, Any]
@@ -143,16 +142,8 @@ class FundsRecords(IndexedRecords):
         self, case_id: str, act: Callable[[Pipeline, Record], Awaitable[T]], *,
         watch: Sequence[str] = (), missing: str | None = None,
     ) -> T:  # fmt: skip
-        """Run ``act(pipe, ledger)`` in one transaction over the case's ledger and ``watch``;
-        ``act`` raises to refuse, or calls ``pipe.multi()`` and queues its writes."""
-
-        async def body(pipe: Pipeline) -> T:
-            record = await self.get(case_id, pipe)
-            if record is None:
-                raise NotFound(missing or f"no funds of case {case_id}")
-            result = await act(pipe, record)
-            if pipe.explicit_transaction:
-                self.put(pipe, case_id, record)
-            return result
-
-        return await transact(self.redis, [self.key(case_id), *watch], body)
+        """Run ``act(pipe, ledger)`` in one transaction over the case's ledger and ``watch``
+        (``JsonRecords.change``)."""
+        return await self.change(
+            case_id, act, watch=watch, missing=missing or f"no funds of case {case_id}"
+        )
