@@ -22,6 +22,7 @@ __all__ = [
     "dead_letters",  # messages no projection can apply, kept with their reason
     "errors",  # refusals of a command
     "events",  # event envelopes and their registry
+    "export",  # tables as CSV and XLSX for overseers
     "funds",  # the vocabulary of case funds (案款): sources, holds, legal reasons
     "gateway_client",  # a client of the outside systems' gateway (queries, controls, transfers)
     "known_cases",  # the cases a service knows, and the host of case-aware services

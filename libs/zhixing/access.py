@@ -19,7 +19,7 @@ from typing import Any
 import structlog
 from prometheus_client import Counter
 
-from zhixing.auth import Identity, Role
+from zhixing.auth import READ_ONLY_ROLES, Identity
 from zhixing.clock import Clock
 from zhixing.courts import SUPREME_COURT
 from zhixing.events import new_event
@@ -73,7 +73,7 @@ class AccessRecorder:
             state = scope.get("state") or {}
             identity = state.get("identity")
             overseer_read = (
-                isinstance(identity, Identity) and identity.role is Role.OVERSEER
+                isinstance(identity, Identity) and identity.role in READ_ONLY_ROLES
                 and scope["method"] == "GET" and 0 < status < 400
             )  # fmt: skip
             if status in (401, 403) or overseer_read:

@@ -53,15 +53,19 @@ class Role(StrEnum):
     CLERK = "clerk"  # 立案/书记员: files cases and entrustments
     OFFICER = "officer"  # 执行员/法官: handles cases
     COMMAND = "command"  # 指挥中心: an intermediate court's command centre
-    LEADER = "leader"  # 院领导: a court's leader, who approves extensions
+    LEADER = "leader"  # 院领导: a court's leader (执行局长 or 分管院领导)
+    PRESIDENT = "president"  # 院长: the court president, who alone extends a case's limit
+    SUPERVISOR = "supervisor"  # 专人: answers escalated clocks of the court (¶8, ¶12)
     FINANCE = "finance"  # 财务: approves and makes payouts of case funds (分段办理)
     COORDINATOR = "coordinator"  # 争议协调人
     AGENCY = "agency"  # an outside agency party to a dispute
-    OVERSEER = "overseer"  # 检察监督, 纪检监察: read only
+    OVERSEER = "overseer"  # 检察监督: the procuratorate's supervision, read only
+    DISCIPLINE = "discipline"  # 纪检监察: discipline inspection, read only; the register
     SERVICE = "service"  # another platform service
 
 
-READ_ONLY_ROLES = frozenset({Role.OVERSEER})
+READ_ONLY_ROLES = frozenset({Role.OVERSEER, Role.DISCIPLINE})
+"""Overseers (¶34, ¶36): they read within their jurisdiction, and every read is recorded."""
 
 CLOCK_SKEW = timedelta(minutes=1)
 """How far ahead of this service's clock a token's issue time may be (another host's clock)."""

@@ -29,6 +29,8 @@ from zhixing.v1 import (
     entrustment_events_pb2,
     envelope_pb2,
     funds_events_pb2,
+    notification_events_pb2,
+    supervision_events_pb2,
 )
 
 __all__ = [
@@ -37,10 +39,14 @@ __all__ = [
     "AGENCY_NEGOTIATION_FAILED",
     "APPLICANT_INTERVIEWED",
     "APPLICATION_RECEIVED",
+    "APPRAISAL_ENDED",
+    "APPRAISAL_STARTED",
     "ASSETS_PUSHED_TO_PARTIES",
     "ASSET_CONTROLLED",
     "ASSET_COURT_CHANGED",
     "ASSET_FOUND",
+    "AUCTION_ENDED",
+    "AUCTION_STARTED",
     "AUDIT_CHECKPOINT",
     "AUDIT_RECORDS_APPENDED",
     "CALENDAR_HORIZON_REACHED",
@@ -50,6 +56,9 @@ __all__ = [
     "CASE_FILED",
     "CASE_HANDLING_COURT_CHANGED",
     "CASE_NUMBER_ISSUED",
+    "CASE_QUERY_CODE_ISSUED",
+    "CASE_RESUMED",
+    "CASE_SUSPENDED",
     "CASE_TRIAGED",
     "CHANNEL_QUERY_ANSWERED",
     "CHANNEL_QUERY_FAILED",
@@ -90,6 +99,8 @@ __all__ = [
     "DISPUTE_REFERRED_TO_COMMON_SUPERIOR",
     "DISPUTE_SETTLED",
     "DOCKET_REFUSED",
+    "ENFORCEMENT_DEFERRAL_ENDED",
+    "ENFORCEMENT_DEFERRED",
     "ENFORCEMENT_STOP_LIFTED",
     "ENFORCEMENT_STOP_ORDERED",
     "ENTRUSTMENT_COMPLETED",
@@ -108,6 +119,9 @@ __all__ = [
     "FUNDS_RELEASED",
     "HOLD_REFUSED",
     "HOLD_REQUESTED",
+    "INSTRUCTION_ANSWERED",
+    "INSTRUCTION_REQUESTED",
+    "INTERFERENCE_RECORDED",
     "LEAD_RECEIVED",
     "LEAD_VERIFICATION_STARTED",
     "LEAD_VERIFIED",
@@ -121,15 +135,26 @@ __all__ = [
     "NEGOTIATION_RECORDED",
     "NETWORK_QUERY_COMPLETED",
     "NETWORK_QUERY_STARTED",
+    "NOTICE_ATTEMPT_FAILED",
+    "NOTICE_DELIVERED",
+    "NOTICE_QUEUED",
+    "NOTICE_UNDELIVERED",
     "OBSTRUCTION_FOUND",
     "OFFICER_ASSIGNED",
+    "OFFICER_POSTED",
+    "OFFICER_ROTATED",
     "OVER_SEIZURE_EXCEPTION_APPROVED",
     "PAYMENT_DEFERRAL_APPROVED",
     "PAYMENT_DEFERRAL_ENDED",
     "PAYMENT_LODGED",
     "PAYMENT_NOTICE_ISSUED",
+    "PETITION_ANSWERED",
+    "PETITION_RECEIVED",
+    "PETITION_REGISTERED",
     "PLAN_RECONSIDERATION_REQUESTED",
     "POLITICAL_COMMITTEE_REPORTED",
+    "PUBLIC_NOTICE_ENDED",
+    "PUBLIC_NOTICE_STARTED",
     "PUNISHMENT_IMPOSED",
     "RECEIVING_ACCOUNT_CHANGED",
     "RECEIVING_ACCOUNT_CHANGE_REFUSED",
@@ -147,6 +172,10 @@ __all__ = [
     "SELF_DISPOSAL_COMPLETED",
     "SELF_DISPOSAL_PERMITTED",
     "SELF_DISPOSAL_REVOKED",
+    "SUPERVISION_TASK_ANSWERED",
+    "SUPERVISION_TASK_CLOSED",
+    "SUPERVISION_TASK_ESCALATED",
+    "SUPERVISION_TASK_OPENED",
     "URGENT_LEAD_RECEIVED",
     "URGE_REPLIED",
     "WAITING_SEIZURE_REGISTERED",
@@ -363,6 +392,48 @@ LISTING_EXTENSION_DECIDED = register_event(credit_events_pb2.ListingExtensionDec
 LISTING_EXTENDED = register_event(credit_events_pb2.ListingExtended, "credit")
 LISTING_GROUND_ENDED = register_event(credit_events_pb2.ListingGroundEnded, "credit")
 LISTING_DELETED = register_event(credit_events_pb2.ListingDeleted, "credit")
+
+# Pauses of the case clock (aggregate: case): each start and its end.
+CASE_SUSPENDED = register_event(case_events_pb2.CaseSuspended, "case")
+CASE_RESUMED = register_event(case_events_pb2.CaseResumed, "case")
+ENFORCEMENT_DEFERRED = register_event(case_events_pb2.EnforcementDeferred, "case")
+ENFORCEMENT_DEFERRAL_ENDED = register_event(case_events_pb2.EnforcementDeferralEnded, "case")
+PUBLIC_NOTICE_STARTED = register_event(case_events_pb2.PublicNoticeStarted, "case")
+PUBLIC_NOTICE_ENDED = register_event(case_events_pb2.PublicNoticeEnded, "case")
+APPRAISAL_STARTED = register_event(case_events_pb2.AppraisalStarted, "case")
+APPRAISAL_ENDED = register_event(case_events_pb2.AppraisalEnded, "case")
+INSTRUCTION_REQUESTED = register_event(case_events_pb2.InstructionRequested, "case")
+INSTRUCTION_ANSWERED = register_event(case_events_pb2.InstructionAnswered, "case")
+AUCTION_STARTED = register_event(case_events_pb2.AuctionStarted, "case")
+AUCTION_ENDED = register_event(case_events_pb2.AuctionEnded, "case")
+
+# Supervision (aggregate: supervision): 专人 tasks, petitions, the interference register,
+# officers' postings.
+SUPERVISION_TASK_OPENED = register_event(
+    supervision_events_pb2.SupervisionTaskOpened, "supervision"
+)
+SUPERVISION_TASK_ANSWERED = register_event(
+    supervision_events_pb2.SupervisionTaskAnswered, "supervision"
+)
+SUPERVISION_TASK_ESCALATED = register_event(
+    supervision_events_pb2.SupervisionTaskEscalated, "supervision"
+)
+SUPERVISION_TASK_CLOSED = register_event(
+    supervision_events_pb2.SupervisionTaskClosed, "supervision"
+)
+PETITION_RECEIVED = register_event(supervision_events_pb2.PetitionReceived, "supervision")
+PETITION_REGISTERED = register_event(supervision_events_pb2.PetitionRegistered, "supervision")
+PETITION_ANSWERED = register_event(supervision_events_pb2.PetitionAnswered, "supervision")
+INTERFERENCE_RECORDED = register_event(supervision_events_pb2.InterferenceRecorded, "supervision")
+OFFICER_POSTED = register_event(supervision_events_pb2.OfficerPosted, "supervision")
+OFFICER_ROTATED = register_event(supervision_events_pb2.OfficerRotated, "supervision")
+
+# Notices to the parties (aggregate: notification, keyed by the case id).
+NOTICE_QUEUED = register_event(notification_events_pb2.NoticeQueued, "notification")
+NOTICE_ATTEMPT_FAILED = register_event(notification_events_pb2.NoticeAttemptFailed, "notification")
+NOTICE_DELIVERED = register_event(notification_events_pb2.NoticeDelivered, "notification")
+NOTICE_UNDELIVERED = register_event(notification_events_pb2.NoticeUndelivered, "notification")
+CASE_QUERY_CODE_ISSUED = register_event(notification_events_pb2.CaseQueryCodeIssued, "notification")
 
 # The deadline engine's events (aggregate: deadline, keyed by clock id).
 CLOCK_OPENED = register_event(deadline_events_pb2.ClockOpened, "deadline")

@@ -26,6 +26,8 @@ __all__ = [
     "DOMAIN_TOPICS",
     "ENTRUSTMENT_EVENTS",
     "FUNDS_EVENTS",
+    "NOTIFICATION_EVENTS",
+    "SUPERVISION_EVENTS",
     "Topic",
     "physical_name",
     "topic_for_aggregate",
@@ -89,6 +91,21 @@ CREDIT_EVENTS = Topic(
     "Credit punishment: consumption restrictions and the 失信 list (限制消费、失信名单)",
 )
 
+SUPERVISION_EVENTS = Topic(
+    "zhixing.supervision.events",
+    "supervision",
+    "aggregate_id",
+    3,
+    "Supervision: 专人 tasks, petitions (信访), the interference register, officers' postings",
+)
+NOTIFICATION_EVENTS = Topic(
+    "zhixing.notification.events",
+    "notification",
+    "case_id",
+    6,
+    "Notices to the parties: queued, delivered, undelivered (告知当事人)",
+)
+
 ACCESS_EVENTS = Topic(
     "zhixing.access.events",
     "access",
@@ -120,6 +137,8 @@ DOMAIN_TOPICS: tuple[Topic, ...] = (
     COMMAND_EVENTS,
     FUNDS_EVENTS,
     CREDIT_EVENTS,
+    SUPERVISION_EVENTS,
+    NOTIFICATION_EVENTS,
 )
 """The enforcement business: what the projections follow."""
 

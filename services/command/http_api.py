@@ -256,7 +256,7 @@ async def get_timeline(
     return [TimelineEntry.model_validate(entry) for entry in await timelines.timeline(case_id)]
 
 
-LOG_READERS = (Role.LEADER, Role.COMMAND, Role.OVERSEER)
+LOG_READERS = (Role.LEADER, Role.COMMAND, Role.OVERSEER, Role.DISCIPLINE)
 
 
 @router.get("/access-log", summary="Refused requests and overseers' reads (访问日志)")

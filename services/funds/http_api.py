@@ -20,7 +20,14 @@ from zhixing.records import HistoryEntry
 
 router = APIRouter(prefix="/v1", tags=["funds"])
 
-RECONCILERS = (Role.FINANCE, Role.LEADER, Role.COMMAND, Role.OVERSEER, Role.SERVICE)
+RECONCILERS = (
+    Role.FINANCE,
+    Role.LEADER,
+    Role.COMMAND,
+    Role.OVERSEER,
+    Role.DISCIPLINE,
+    Role.SERVICE,
+)
 
 
 def _funds(request: Request) -> Funds:

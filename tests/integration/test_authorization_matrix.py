@@ -209,12 +209,12 @@ ACCESS: dict[tuple[str, str, str], Access] = {
         READERS, CASE_COURTS, service=True, query={"node": "filing"}),
     ("command", "GET", "/v1/board/courts/{court_code}/commands"): reads(CASE_COURTS),
     ("command", "GET", "/v1/access-log"): Access(
-        frozenset({Role.LEADER, Role.COMMAND, Role.OVERSEER}), CASE_COURTS,
+        frozenset({Role.LEADER, Role.COMMAND, Role.OVERSEER, Role.DISCIPLINE}), CASE_COURTS,
         query={"court": "苏1283"}),
     # --- command actions --------------------------------------------------------------------
     ("command", "GET", "/v1/commands"): reads(ANY_COURT, listing=True),
     ("command", "GET", "/v1/commands/proposals"): Access(
-        frozenset({Role.COMMAND, Role.OVERSEER}), ANY_COURT, listing=True),
+        frozenset({Role.COMMAND, Role.OVERSEER, Role.DISCIPLINE}), ANY_COURT, listing=True),
     ("command", "GET", "/v1/commands/{command_id}"): reads(CASE_COURTS),
     ("command", "POST", "/v1/commands"): acts(
         Role.COMMAND, courts={"superior", "high"},
@@ -299,7 +299,8 @@ ACCESS: dict[tuple[str, str, str], Access] = {
     ("funds", "GET", "/v1/funds"): reads(ANY_COURT, listing=True),  # default: one's court
     ("funds", "GET", "/v1/funds/hold-reasons"): reads(ANY_COURT, listing=True),  # the law's list
     ("funds", "GET", "/v1/funds/reconciliation"): Access(
-        frozenset({Role.FINANCE, Role.LEADER, Role.COMMAND, Role.OVERSEER}), ANY_COURT,
+        frozenset({Role.FINANCE, Role.LEADER, Role.COMMAND, Role.OVERSEER,
+                   Role.DISCIPLINE}), ANY_COURT,
         service=True, listing=True),  # sums of one's own jurisdiction
     ("funds", "POST", "/v1/receipts"): acts(
         Role.FINANCE, courts={"own"},
