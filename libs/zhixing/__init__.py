@@ -41,6 +41,7 @@ __all__ = [
     "service",  # the service context and host
     "settings",  # typed settings from the environment
     "state",  # Redis keys and transactions
+    "stops",  # disputes' stop orders in force per case, and the refusal they cause
     "topics",  # every Kafka topic
     "workcalendar",  # the statutory working-day calendar
 ]

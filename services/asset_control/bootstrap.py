@@ -45,6 +45,7 @@ def bootstrap(
         Projection("control-terms", [DEADLINE_EVENTS], control_term_lapses(control)),
         Projection("requery-due-days", [DEADLINE_EVENTS], requery_due_days(control)),
         Projection("entrusted-controls", [ENTRUSTMENT_EVENTS], EntrustedControls(control)),
+        control.stops.projection(),  # disputes' stop orders (执行规定 art 68)
     )
     service.run(worker)
     return service.build()

@@ -1,7 +1,9 @@
 """Disposal (财产处置) of a controlled asset that is not money: its reference price
 (确定财产处置参考价), then the sale (online judicial auction first, ¶18) and its conclusion
 (成交), or the debtor's own sale within the catalogue's period (¶17). Whoever controlled the
-asset does not approve its disposal (分段办理)."""
+asset does not approve its disposal (分段办理). While a dispute's stop order is in force
+(rule dispute.stop-enforcement) no disposal act is taken on the case; a sale completion
+already recorded may be repeated (it changes nothing)."""
 
 from __future__ import annotations
 
@@ -25,6 +27,9 @@ class Disposal(Handler):
         async def act(pipe: Pipeline, case: dict[str, Any], record: dict[str, Any],
                       queue: list[str]) -> None:  # fmt: skip
             disposable(record)
+            await self.refuse_if_stopped(
+                pipe, case, f"fixing the reference price of asset {asset_id}"
+            )
             if record.get("price_method"):
                 raise Conflict(f"the reference price of asset {asset_id} is already being fixed "
                                f"({record['price_method']})")  # fmt: skip
@@ -43,6 +48,9 @@ class Disposal(Handler):
         async def act(pipe: Pipeline, case: dict[str, Any], record: dict[str, Any],
                       queue: list[str]) -> None:  # fmt: skip
             disposable(record)
+            await self.refuse_if_stopped(
+                pipe, case, f"fixing the reference price of asset {asset_id}"
+            )
             if not record.get("price_method"):
                 raise Conflict(f"start fixing the reference price of asset {asset_id} first")
             if record.get("price_fen"):
@@ -66,6 +74,7 @@ class Disposal(Handler):
                       queue: list[str]) -> None:  # fmt: skip
             disposable(record)
             not_the_controller(record, identity)
+            await self.refuse_if_stopped(pipe, case, f"the sale of asset {asset_id}")
             if not record.get("price_fen"):
                 raise Conflict(f"fix the reference price of asset {asset_id} before the sale")
             if record.get("sale_mode"):
@@ -105,6 +114,7 @@ class Disposal(Handler):
                 pipe.multi()  # type: ignore[no-untyped-call]
                 return  # recorded already: nothing new to stage
             disposable(record)
+            await self.refuse_if_stopped(pipe, case, f"completing the sale of asset {asset_id}")
             if not record.get("sale_mode"):
                 raise Conflict(f"the sale of asset {asset_id} has not started: a sale is "
                                "completed only after it was approved and started")  # fmt: skip
@@ -126,6 +136,7 @@ class Disposal(Handler):
                       queue: list[str]) -> None:  # fmt: skip
             disposable(record)
             not_the_controller(record, identity)
+            await self.refuse_if_stopped(pipe, case, f"the self-disposal of asset {asset_id}")
             if days > limit:
                 raise Invalid(f"self-disposal is at most {limit} days (¶17), not {days}",
                               loc=("body", "days"))  # fmt: skip

@@ -1,6 +1,6 @@
 """What every handler of asset control shares: the service's context, its records and the
-agency settings; staging an event; the time now; who may act on a court's asset; and the
-transaction of a command on one asset."""
+agency settings; staging an event; the time now; who may act on a court's asset; the
+transaction of a command on one asset; and the refusal of an act a stop order forbids."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from services.asset_control.repository import AssetRecords
 from zhixing.auth import Identity, Role, require_handling_court, require_role
 from zhixing.errors import NotFound
 from zhixing.service import ServiceContext
+from zhixing.stops import StopOrders
 from zhixing.v1 import envelope_pb2
 
 
@@ -25,6 +26,8 @@ class Handler:
         self.ctx = ctx
         self.records = records
         self.settings = settings
+        # The stops in force per case (执行规定 art 68), kept by the service's projection.
+        self.stops = StopOrders(ctx.redis, ctx.keys)
 
     def stage(
         self, pipe: Pipeline, payload: Message, aggregate_id: str, court_code: str,
@@ -36,6 +39,12 @@ class Handler:
 
     def now_ms(self) -> int:
         return int(self.ctx.clock.now().timestamp() * 1000)
+
+    async def refuse_if_stopped(self, pipe: Pipeline, case: dict[str, Any], act: str) -> None:
+        """Refuse ``act`` (409, rule dispute.stop-enforcement) while a dispute stops the
+        court handling the case; call it before the act's MULTI."""
+        await self.stops.check(pipe, case["case_id"], case["court_code"], act,
+                               case_number=case.get("case_number", ""))  # fmt: skip
 
     @staticmethod
     def check_officer(identity: Identity, court_code: str, what: str, *roles: Role) -> None:

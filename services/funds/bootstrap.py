@@ -36,5 +36,6 @@ def bootstrap(
     service.routes(router, funds=funds, deduction_worker=worker)
     service.react("cases", [CASE_EVENTS], CaseFacts(funds))
     service.react("assets", [ASSET_EVENTS], AssetFacts(funds))
+    service.project(funds.money_out.stops.projection())  # disputes' stop orders (art 68)
     service.run(worker)
     return service.build()

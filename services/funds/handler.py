@@ -1,6 +1,6 @@
 """What every handler of the funds service shares: the context and records, staging an
-event about a case's funds, the time now, and the transaction of an act on one case's
-ledger by someone of the court handling it."""
+event about a case's funds, the time now, the transaction of an act on one case's
+ledger by someone of the court handling it, and the refusal of an act a stop order forbids."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from services.funds.repository import FundsRecords
 from zhixing.auth import Identity, require_handling_court
 from zhixing.clock import china_today
 from zhixing.service import ServiceContext
+from zhixing.stops import StopOrders
 from zhixing.v1 import envelope_pb2
 
 T = TypeVar("T")
@@ -29,6 +30,14 @@ class FundsHandler:
     def __init__(self, ctx: ServiceContext, records: FundsRecords) -> None:
         self.ctx = ctx
         self.records = records
+        # The stops in force per case (执行规定 art 68), kept by the service's projection.
+        self.stops = StopOrders(ctx.redis, ctx.keys)
+
+    async def refuse_if_stopped(self, pipe: Pipeline, record: Record, act: str) -> None:
+        """Refuse ``act`` (409, rule dispute.stop-enforcement) while a dispute stops the
+        court handling the case; call it before the act's MULTI."""
+        await self.stops.check(pipe, record["case_id"], record["court_code"], act,
+                               case_number=record.get("case_number", ""))  # fmt: skip
 
     def now(self) -> str:
         return self.ctx.clock.now().isoformat()

@@ -7,6 +7,10 @@ Clocks follow from the events: a payment's notify-finance clock starts when it a
 (or when a held part is released as a payment of its own), pauses while the whole of it is
 deferred, and stops at its notice, or when the whole of it is lodged; the notice's pay
 clock stops at the payout.
+
+While a dispute's stop order is in force (rule dispute.stop-enforcement) no notice is
+issued and nothing is paid on the case; holds, their release and the receiving account
+stay open (they pay nothing out).
 """
 
 from __future__ import annotations
@@ -172,6 +176,9 @@ class MoneyOut(FundsHandler):
 
         async def act(pipe: Pipeline, record: Record) -> Record:
             payment = domain.require_payment(record, payment_id)
+            await self.refuse_if_stopped(
+                pipe, record, f"the payment notice of payment {payment_id}"
+            )
             if payment.get("notice_id"):
                 raise Conflict(f"payment {payment_id} was notified already "
                                f"(notice {payment['notice_id']})")  # fmt: skip
@@ -216,6 +223,7 @@ class MoneyOut(FundsHandler):
 
         async def act(pipe: Pipeline, record: Record) -> Record:
             notice, payment = domain.check_payout(identity, record, notice_id, amount, to_account)
+            await self.refuse_if_stopped(pipe, record, f"the payout of notice {notice_id}")
             if await pipe.exists(ref_key):
                 raise Conflict(f"bank reference {bank_reference} was recorded for another payout")
             payout_id = self.new_id()

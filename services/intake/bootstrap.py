@@ -5,6 +5,8 @@ from __future__ import annotations
 from services.intake.grpc_api import IntakeQueries
 from services.intake.handlers import Intake
 from services.intake.http_api import router
+from services.intake.pauses import Pauses
+from services.intake.pauses_api import router as pauses_router
 from services.intake.reactions import GateFactsReaction, IntakeReactions
 from services.intake.repository import CaseRecords
 from services.intake.zhongben import Zhongben
@@ -36,8 +38,8 @@ def bootstrap(infra: Infrastructure | None = None) -> ServiceHost:
     records = CaseRecords(ctx.redis, ctx.keys)
     facts = ZhongbenFacts(ctx.redis, ctx.keys)
     intake = Intake(ctx, records)
-    service.routes(router, zhongben_router, ctx=ctx, intake=intake,
-                   zhongben=Zhongben(intake, facts))  # fmt: skip
+    service.routes(router, zhongben_router, pauses_router, ctx=ctx, intake=intake,
+                   zhongben=Zhongben(intake, facts), pauses=Pauses(intake))  # fmt: skip
     service.grpc(
         lambda server: intake_service_pb2_grpc.add_IntakeServiceServicer_to_server(
             IntakeQueries(records), server
@@ -49,4 +51,5 @@ def bootstrap(infra: Infrastructure | None = None) -> ServiceHost:
     service.react(
         "zhongben-facts", [ASSET_EVENTS, FUNDS_EVENTS, CREDIT_EVENTS], GateFactsReaction(facts)
     )
+    service.project(intake.stops.projection())  # disputes' stop orders (执行规定 art 68)
     return service.build()

@@ -98,6 +98,15 @@ class AssetLeadIn(BaseModel):
     )
 
 
+class Proceeding(StrEnum):
+    """What the case enforces: a court's judgment (诉讼), or a non-litigation title (非诉执行:
+    an administrative decision, an arbitral award, a notarized debt instrument), whose case
+    closes within its own limit (rule case.close-non-litigation)."""
+
+    LITIGATION = "litigation"
+    NON_LITIGATION = "non_litigation"
+
+
 class FileCase(BaseModel):
     """Command: file an enforcement case (立案)."""
 
@@ -117,6 +126,10 @@ class FileCase(BaseModel):
     ]
     received_on: date | None = Field(None, description="Defaults to today (China time)")
     urgency: Urgency = Urgency.NORMAL
+    proceeding: Proceeding = Field(
+        Proceeding.LITIGATION,
+        description="non_litigation for 非诉执行 (rule case.close-non-litigation)",
+    )
     asset_leads: Annotated[list[AssetLeadIn], Field(max_length=MAX_LIST)] = []
     costs_fen: Annotated[
         FenOrZero, Field(description="Costs the debtor bears besides the claim, in fen")
@@ -170,6 +183,8 @@ class FileCase(BaseModel):
             flags=[f"minor_debtor:{n}" for n in self.minor_debtors(filed_on)],
             filed_on=filed_on.isoformat(),
             case_number=case_number,
+            # Empty for litigation, as in every CaseFiled before the field existed.
+            proceeding="" if self.proceeding is Proceeding.LITIGATION else self.proceeding.value,
         )
 
 

@@ -36,6 +36,7 @@ from zhixing.events import Event, new_event
 from zhixing.rules import catalogue
 from zhixing.service import ServiceContext
 from zhixing.state import as_text
+from zhixing.stops import StopOrders
 from zhixing.v1 import case_events_pb2
 
 
@@ -89,6 +90,9 @@ class Intake:
     def __init__(self, ctx: ServiceContext, records: CaseRecords) -> None:
         self.ctx = ctx
         self.records = records
+        # The stops in force per case (执行规定 art 68), kept by the service's projection:
+        # a stopped case is not closed, nor its 终本 proposed or ruled.
+        self.stops = StopOrders(ctx.redis, ctx.keys)
         # Filings of one sequence queue here instead of colliding on its WATCH and retrying
         # (which grows with the square of concurrent filings); WATCH still guards against
         # other replicas.
@@ -302,6 +306,12 @@ class Intake:
 
     # --- after filing ----------------------------------------------------------------------
 
+    async def refuse_if_stopped(self, pipe: Pipeline, record: CaseRecord, act: str) -> None:
+        """Refuse ``act`` (409, rule dispute.stop-enforcement) while a dispute stops the
+        court handling the case; call it before the act's MULTI."""
+        await self.stops.check(pipe, record.case_id, record.court_code, act,
+                               case_number=record.get("case_number"))  # fmt: skip
+
     async def filed_case(
         self, pipe: Pipeline, case_id: str, identity: Identity, *roles: Role
     ) -> CaseRecord:
@@ -380,6 +390,7 @@ class Intake:
                     f"终本 is ruled only on a leader's approval (rule zhongben.leader-approval): "
                     f"propose it with POST /v1/cases/{case_id}/zhongben"
                 )
+            await self.refuse_if_stopped(pipe, record, "closing the case")
             today = china_today(self.ctx.clock).isoformat()
             pipe.multi()  # type: ignore[no-untyped-call]
             pipe.hset(
@@ -423,6 +434,8 @@ def record_view(record: CaseRecord) -> dict[str, object]:
     ):  # fmt: skip
         if record.get(name):
             view[shown] = record.get(name)
+    if record.filed is not None:  # litigation unless the filing said otherwise
+        view["proceeding"] = record.filed.proceeding or "litigation"
     if record.filed is not None and record.filed.resumed_from_case_id:
         view["resumed_from"] = record.filed.resumed_from_case_id
     return view

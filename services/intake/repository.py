@@ -3,12 +3,15 @@ number sequences and idempotency keys.
 
 ``intake:case:<id>`` is a hash: status (received, filed, refused, closed), court_code, the
 application as received (JSON), the CaseFiled message once docketed, and the case's later
-facts (officer, team, track, notice, closure). ``intake:seq:<court>:<type>:<year>`` holds
-the last number issued for that court, type code and year.
+facts (officer, team, track, notice, closure). ``intake:pauses:<id>`` is a hash of the
+case's pauses of its clock (中止, 暂缓, ...), pause id → JSON.
+``intake:seq:<court>:<type>:<year>`` holds the last number issued for that court, type code
+and year.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -17,7 +20,7 @@ from typing import TypeVar
 import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
 
-from zhixing.state import KeySpace, as_bytes, text_hash, transact
+from zhixing.state import KeySpace, as_bytes, as_text, text_hash, transact
 from zhixing.v1 import case_events_pb2
 
 T = TypeVar("T")
@@ -49,6 +52,22 @@ class CaseRecords:
 
     def case_key(self, case_id: str) -> str:
         return self._keys.key("case", case_id)
+
+    def pauses_key(self, case_id: str) -> str:
+        return self._keys.key("pauses", case_id)
+
+    async def pauses(
+        self, case_id: str, client: aioredis.Redis | Pipeline | None = None
+    ) -> list[dict[str, str]]:
+        """The case's pauses, oldest start first."""
+        raw = await (client or self._redis).hgetall(self.pauses_key(case_id))
+        found = [json.loads(as_text(v)) for v in raw.values()]
+        return sorted(found, key=lambda p: (p["started_on"], p["recorded_at"], p["pause_id"]))
+
+    def put_pause(self, pipe: Pipeline, case_id: str, pause: dict[str, str]) -> None:
+        pipe.hset(
+            self.pauses_key(case_id), pause["pause_id"], json.dumps(pause, ensure_ascii=False)
+        )
 
     def idempotency_key(self, scope: str, court_code: str, key: str) -> str:
         return self._keys.key("idempotency", scope, court_code, key)

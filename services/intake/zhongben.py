@@ -245,6 +245,7 @@ class Zhongben:
                     f"终本 of case {case_id} was proposed by {record.get('zhongben_proposed_by')} "
                     f"and awaits a leader's decision (rule {LEADER_APPROVAL})"
                 )
+            await self.intake.refuse_if_stopped(pipe, record, "proposing 终本")
             failed = unmet(await self._gate(pipe, record))
             if failed:
                 raise GateRefused(failed)
@@ -281,6 +282,8 @@ class Zhongben:
                     f"approving 终本 needs the ruling's number (rule {LEADER_APPROVAL})",
                     loc=("body", "ruling_number"),
                 )
+            if approve:  # refusing a proposal ends nothing: it stays open under a stop
+                await self.intake.refuse_if_stopped(pipe, record, "ruling 终本")
             failed = unmet(await self._gate(pipe, record)) if approve else []
             pipe.multi()  # type: ignore[no-untyped-call]
             if not approve or failed:
