@@ -391,25 +391,41 @@ class Board:
             return []
         read = await read_hashes(self._redis, [self.clock_key(i) for i in ids])
         clocks = [(i, c) for i, c in zip(ids, read, strict=True) if c]
-        subjects = [c["subject_id"] for _, c in clocks]
+        refs = await self.case_refs([c["subject_id"] for _, c in clocks])
+        rows = []
+        for (clock_id, c), (case_id, number) in zip(clocks, refs, strict=True):
+            rows.append({
+                "clock_id": clock_id, "rule_id": c["rule_id"], "subject_id": c["subject_id"],
+                "case_id": case_id, "case_number": number,
+                "court_code": c["court"], "state": c["state"], "due_at": int(c["due_at"]),
+                "last_day": c.get("last_day", ""), "warning": c.get("warning", ""),
+                "level": int(c.get("level") or 0), "escalated_to": c.get("escalated_to", ""),
+                "opened_at": int(c.get("opened_at") or 0),
+                "warned_at": int(c.get("warned_at") or 0),
+                "breached_at": int(c.get("breached_at") or 0),
+            })  # fmt: skip
+        return rows
+
+    async def case_refs(self, subjects: Sequence[str]) -> list[tuple[str, str]]:
+        """Each subject's case (its id and number, both '' when the subject is of no known
+        case): a case itself, or the case an asset, lead, matter or dispute was tied to."""
+        if not subjects:
+            return []
         tied = await self._redis.mget([self.tie_key(s) for s in subjects])
         case_ids = [as_text(t) if t else s for s, t in zip(subjects, tied, strict=True)]
         pipe = self._redis.pipeline(transaction=False)
         for case_id in case_ids:
             pipe.hget(self.case_key(case_id), "number")
         numbers = await pipe.execute()
-        rows = []
-        for (clock_id, c), case_id, number in zip(clocks, case_ids, numbers, strict=True):
-            is_case = number is not None or case_id != c["subject_id"]
-            rows.append({
-                "clock_id": clock_id, "rule_id": c["rule_id"], "subject_id": c["subject_id"],
-                "case_id": case_id if is_case else "",
-                "case_number": as_text(number) if number else "",
-                "court_code": c["court"], "state": c["state"], "due_at": int(c["due_at"]),
-                "last_day": c.get("last_day", ""), "warning": c.get("warning", ""),
-                "level": int(c.get("level") or 0), "escalated_to": c.get("escalated_to", ""),
-            })  # fmt: skip
-        return rows
+        refs = []
+        for subject, case_id, number in zip(subjects, case_ids, numbers, strict=True):
+            is_case = number is not None or case_id != subject
+            refs.append((case_id if is_case else "", as_text(number) if number else ""))
+        return refs
+
+    async def cases(self, case_ids: Sequence[str]) -> list[dict[str, str]]:
+        """The board's hash of each case (number, court, filed_at, rank, closed, closed_at)."""
+        return await read_hashes(self._redis, [self.case_key(i) for i in case_ids])
 
     async def pending_commands(self, court: str, limit: int = 200) -> list[dict[str, Any]]:
         ids = await self._members(self.commands_key(court), 0, limit - 1)

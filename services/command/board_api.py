@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.command.board import BOARD_NODE_IDS, BOARD_NODES, CLOCK_STATES, NODE_IDS, Board
 from services.command.domain import REPLY_RULES
@@ -26,6 +27,21 @@ router = APIRouter(prefix="/v1", tags=["dashboard"])
 # a client notices a dead one (wall time: this is transport, not a statutory clock).
 HEARTBEAT_SECONDS = 15.0
 
+SUPERVISION_HTTP_PORT = 8009
+
+
+class SupervisionLink(BaseSettings):
+    """Where the page finds the supervision service (专人督办, 信访, 干预过问登记), which the
+    browser calls itself (the supervision service allows this origin):
+    ``ZHIXING_COMMAND_SUPERVISION_URL``."""
+
+    model_config = SettingsConfigDict(env_prefix="ZHIXING_COMMAND_", extra="ignore")
+
+    supervision_url: str = Field(
+        f"http://127.0.0.1:{SUPERVISION_HTTP_PORT}",
+        description="Base URL of the supervision service's HTTP API, as a browser reaches it",
+    )
+
 
 class Me(BaseModel):
     subject: str
@@ -38,6 +54,9 @@ class Me(BaseModel):
     expires_at: str
     reply_limits: dict[str, int | None] = Field(
         description="The longest reply an order may ask for, per action (its rule's limit)"
+    )
+    supervision_url: str = Field(
+        description="The supervision service's base URL, for the page's 督办 and 登记 views"
     )
 
 
@@ -141,7 +160,7 @@ def _state(counts: dict[str, int]) -> str:
 
 
 @router.get("/me", summary="Who the token says you are, and what the dashboard may offer you")
-async def me(identity: CurrentIdentity) -> Me:
+async def me(identity: CurrentIdentity, request: Request) -> Me:
     try:
         court = directory().lookup(identity.court_code)
         court_name, level = court.name, court.level.value
@@ -162,6 +181,7 @@ async def me(identity: CurrentIdentity) -> Me:
         "reply_limits": {
             action.value: catalogue().rule(rule_id).limit for action, rule_id in REPLY_RULES.items()
         },
+        "supervision_url": request.app.state.supervision_link.supervision_url.rstrip("/"),
     })  # fmt: skip
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 from services.command.access_log import AccessLog
 from services.command.actions_api import router as actions_router
 from services.command.board import Board
+from services.command.board_api import SupervisionLink
 from services.command.board_api import router as board_router
+from services.command.breaches import BreachRegister
 from services.command.case_credit import CaseCredit
 from services.command.case_funds import CaseFunds
 from services.command.case_zhongben import CaseZhongben
@@ -13,6 +15,7 @@ from services.command.clocks_api import DeadlinesLink
 from services.command.clocks_api import router as clocks_router
 from services.command.dashboard import DashboardSettings
 from services.command.dashboard import mount as mount_dashboard
+from services.command.export_api import router as export_router
 from services.command.figures import CourtFigures
 from services.command.grpc_api import CommandQueries
 from services.command.handlers import CommandActions
@@ -56,6 +59,7 @@ def bootstrap(
     *,
     dashboard: DashboardSettings | None = None,
     deadlines: DeadlinesLink | None = None,
+    supervision: SupervisionLink | None = None,
 ) -> ServiceHost:
     service = HostBuilder(ABOUT, infra)
     ctx = service.ctx
@@ -75,12 +79,14 @@ def bootstrap(
     timelines = CaseTimelines(ctx.redis, ctx.keys, audit)
     board = Board(ctx.redis, ctx.keys)
     access_log = AccessLog(ctx.redis, ctx.keys)
+    breaches = BreachRegister(ctx.redis, ctx.keys)
     service.routes(
-        router, clocks_router, actions_router, board_router,
+        router, clocks_router, actions_router, board_router, export_router,
         redis=ctx.redis, access_log=access_log, board=board, overviews=overviews,
         case_funds=case_funds, case_zhongben=case_zhongben, case_credit=case_credit,
-        actions=actions, figures=figures, timelines=timelines,
+        actions=actions, figures=figures, timelines=timelines, breaches=breaches,
         deadlines_link=deadlines or DeadlinesLink(),
+        supervision_link=supervision or SupervisionLink(),
     )  # fmt: skip
     mount_dashboard(service.http, dashboard)
     service.grpc(
@@ -108,6 +114,8 @@ def bootstrap(
             figures,
         ),
         Projection("timelines", DOMAIN_TOPICS, timelines),
+        # Every breach, kept after its clock is cleared: what overseers export.
+        Projection("breaches", [DEADLINE_EVENTS], breaches),
         # The dashboard's board: open cases by node, open clocks by state, commands.
         Projection("board", DOMAIN_TOPICS, board),
         Projection("command-actions", [DEADLINE_EVENTS], reconsideration_lapses(actions)),

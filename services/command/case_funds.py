@@ -115,7 +115,15 @@ class CaseFunds:
 
     async def get(self, case_id: str) -> FundsSummary:
         """The case's money (zeros, and no accounts, before any funds event of it)."""
-        raw = text_hash(await self._redis.hgetall(self.key(case_id)))
+        return self._summary(text_hash(await self._redis.hgetall(self.key(case_id))))
+
+    async def many(self, case_ids: Sequence[str]) -> list[FundsSummary]:
+        """Several cases' money in one round trip, in the order of ``case_ids``."""
+        raws = await read_hashes(self._redis, [self.key(c) for c in case_ids])
+        return [self._summary(raw) for raw in raws]
+
+    @staticmethod
+    def _summary(raw: dict[str, str]) -> FundsSummary:
         sums = {name: fen_of(raw, name) for name in SUMS}
         return FundsSummary(
             account_number=raw.get("account_number", ""),

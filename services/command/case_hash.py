@@ -32,6 +32,9 @@ class CaseHashProjection:
     async def read(self, case_id: str) -> dict[str, str]:
         return text_hash(await self._redis.hgetall(self.key(case_id)))
 
+    async def read_many(self, case_ids: Sequence[str]) -> list[dict[str, str]]:
+        return await read_hashes(self._redis, [self.key(c) for c in case_ids])
+
     async def __call__(self, events: Sequence[Event[Message]], tx: Transaction) -> None:
         followed = [e for e in events if isinstance(e.payload, self.FOLLOWED)]
         cases = sorted({e.payload.case_id for e in followed})  # type: ignore[attr-defined]

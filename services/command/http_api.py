@@ -247,13 +247,18 @@ async def get_figures(
 async def get_timeline(
     case_id: str, identity: CurrentIdentity, request: Request
 ) -> list[TimelineEntry]:
-    """The case's events in time order, with its assets', leads', matters', disputes' and
-    command actions' events and every clock event, each with its audit record."""
+    """The case's events in time order, with its assets', leads', matters', disputes',
+    command actions' and petitions' events and every clock event, each with its audit
+    record. The interference register's records of the case (干预过问) are shown to the
+    command centre and discipline inspection only."""
     overviews: CaseOverviews = request.app.state.overviews
     overview = await overviews.get(case_id)
     require_visible(identity, overview.court_code if overview else None, f"case {case_id}")
     timelines: CaseTimelines = request.app.state.timelines
-    return [TimelineEntry.model_validate(entry) for entry in await timelines.timeline(case_id)]
+    return [
+        TimelineEntry.model_validate(entry)
+        for entry in await timelines.timeline(case_id, identity.role)
+    ]
 
 
 LOG_READERS = (Role.LEADER, Role.COMMAND, Role.OVERSEER, Role.DISCIPLINE)

@@ -9,7 +9,7 @@ from google.protobuf.message import Message
 
 from zhixing.events import Event
 from zhixing.projection import Transaction
-from zhixing.state import KeySpace, as_text, text_hash
+from zhixing.state import KeySpace, as_text, read_hashes, text_hash
 from zhixing.v1 import case_events_pb2, command_service_pb2
 
 NODE_FILED = "filed"
@@ -27,6 +27,15 @@ class CaseOverviews:
 
     def court_index_key(self, court_code: str) -> str:
         return self._keys.key("court", court_code, "cases")
+
+    async def cases_in(self, courts: Sequence[str]) -> list[tuple[str, dict[str, str]]]:
+        """Every case handled now by one of ``courts`` (id, its hash), ordered by id."""
+        pipe = self._redis.pipeline(transaction=False)
+        for court in courts:
+            pipe.smembers(self.court_index_key(court))
+        ids = sorted({as_text(c) for reply in await pipe.execute() for c in reply})
+        return list(zip(ids, await read_hashes(self._redis, [self.key(i) for i in ids]),
+                        strict=True))  # fmt: skip
 
     def debtor_key(self, debtor_id: str) -> str:
         return self._keys.key("debtor", debtor_id, "cases")

@@ -14,6 +14,12 @@ events (the gate's acts, ruling, objection, re-query rounds and resumption:
 ``services.command.zhongben_text``) and the credit events (限制消费, 失信名单:
 ``services.command.credit_text``), whose aggregate is the case too. A credit event's debtor
 ID number is not kept in the timeline: its line names the debtor.
+
+Supervision events (``services.command.supervision_text``): a petition (信访) is tied to the
+cases it names, so its receipt, registration, reply and clocks show on each; the
+interference register's records (干预过问案件登记, the case is their aggregate) are the case's
+own entries, but only the command centre and discipline inspection are shown them: for
+every other reader they are filtered out when the timeline is read, count and all.
 """
 
 from __future__ import annotations
@@ -27,8 +33,10 @@ from google.protobuf.message import Message
 
 from services.command.credit_text import ID_FIELDS, CreditStory, DebtorNames
 from services.command.funds_text import funds_lines
+from services.command.supervision_text import supervision_line
 from services.command.zhongben_text import ZhongbenStory
 from zhixing.audit import AuditChain
+from zhixing.auth import Role
 from zhixing.events import Event
 from zhixing.projection import Transaction
 from zhixing.state import KeySpace, as_text
@@ -37,6 +45,7 @@ from zhixing.v1 import (
     command_events_pb2,
     dispute_events_pb2,
     entrustment_events_pb2,
+    supervision_events_pb2,
 )
 
 # Event → the payload field naming the case it ties its subject to ("case_ids" for lists);
@@ -48,7 +57,18 @@ TIES: dict[type[Message], str] = {
     entrustment_events_pb2.MatterEntrusted: "case_id",
     command_events_pb2.CommandIssued: "case_id",
     dispute_events_pb2.DisputeOpened: "case_ids",
+    supervision_events_pb2.PetitionReceived: "case_ids",
+    supervision_events_pb2.PetitionRegistered: "case_ids",
 }
+# Events only some readers of a case's timeline are shown (by event name).
+RESTRICTED: dict[str, frozenset[Role]] = {
+    "InterferenceRecorded": frozenset({Role.COMMAND, Role.DISCIPLINE}),
+}
+
+
+def shown_to(reader: Role, event: str) -> bool:
+    allowed = RESTRICTED.get(event)
+    return allowed is None or reader in allowed
 
 
 class CaseTimelines:
@@ -90,7 +110,8 @@ class CaseTimelines:
                 for case_id in [cases] if isinstance(cases, str) else cases:
                     tx.pipe.sadd(self.ties_key(case_id), envelope.aggregate_id)
 
-    async def timeline(self, case_id: str, limit: int = 2000) -> list[dict[str, Any]]:
+    async def timeline(self, case_id: str, reader: Role, limit: int = 2000) -> list[dict[str, Any]]:
+        """The case's entries ``reader`` may see (``RESTRICTED``), the latest ``limit``."""
         subjects = [
             case_id,
             *sorted(as_text(s) for s in await self._redis.smembers(self.ties_key(case_id))),
@@ -102,7 +123,10 @@ class CaseTimelines:
                 list[tuple[bytes, float]],
                 await self._redis.zrange(self.subject_key(subject), 0, -1, withscores=True),
             )
-            entries += [(float(score), json.loads(member)) for member, score in raw]
+            for member, score in raw:
+                entry = json.loads(member)
+                if shown_to(reader, entry["event"]):
+                    entries.append((float(score), entry))
         entries.sort(key=lambda pair: pair[0])
         chosen = [entry for _, entry in entries[-limit:]]
         lines = summaries([(entry["event"], entry["payload"]) for entry in chosen])
@@ -128,6 +152,8 @@ def summaries(entries: list[tuple[str, dict[str, Any]]]) -> list[str]:
         debtors.learn(event, payload)
     stories = (ZhongbenStory(debtors), CreditStory(debtors))
     return [
-        funds or next((line for story in stories if (line := story.line(event, payload))), "")
+        funds
+        or next((line for story in stories if (line := story.line(event, payload))), "")
+        or supervision_line(event, payload)
         for funds, (event, payload) in zip(funds_lines(entries), entries, strict=True)
     ]
