@@ -29,6 +29,7 @@ from services.deadlines.domain import (
     clock_id_for,
     matches,
 )
+from services.deadlines.escalation import ANSWER_EVENTS, stop_escalation
 from services.deadlines.repository import ClockStore
 from zhixing.clock import Clock
 from zhixing.events import Event, new_event
@@ -149,6 +150,10 @@ class DeadlineEngine:
         ids: set[str] = set()
         subjects: set[str] = set()
         for signal in signals:
+            if signal.event_name in ANSWER_EVENTS:
+                if clock_id := signal.attributes.get("clock_id", ""):
+                    ids.add(clock_id)
+                continue
             if signal.event_name in MOVE_EVENTS:
                 subjects.add(signal.subject_id)
                 continue
@@ -164,7 +169,8 @@ class DeadlineEngine:
         signals = [signal_of(e) for e in events if e.envelope.aggregate_type != "deadline"]
         signals = [
             s for s in signals if s.event_name in self.rules.by_event or s.event_name in MOVE_EVENTS
-        ]
+            or s.event_name in ANSWER_EVENTS
+        ]  # fmt: skip
         if not signals:
             return (signals, {}, set(), {})
         ids, subjects = self._concerned(signals)
@@ -197,6 +203,11 @@ class DeadlineEngine:
             by_rule_subject.setdefault((loaded.rule_id, loaded.subject_id), []).append(loaded)
         touched: dict[str, list[tuple[Message, str]]] = {}
         for signal in signals:
+            if signal.event_name in ANSWER_EVENTS:  # its task was answered: no further step
+                answered = states.get(signal.attributes.get("clock_id", ""))
+                if answered is not None and stop_escalation(self.rules, answered):
+                    touched.setdefault(answered.clock_id, [])
+                continue
             if signal.event_name in MOVE_EVENTS:
                 for state in states.values():
                     if state.subject_id != signal.subject_id:
