@@ -35,7 +35,7 @@ def bootstrap(
     engine = DeadlineEngine(
         redis=ctx.redis, keys=ctx.keys, outbox=ctx.outbox, clock=ctx.clock, rules=rules
     )
-    service.routes(router, deadlines=engine)
+    service.routes(router, deadlines=engine, clock=ctx.clock)
     # Clocks start and stop on the events of every other service.
     service.project(Projection("clocks", CLOCK_SIGNAL_TOPICS, engine))
     service.run(

@@ -8,7 +8,13 @@ before. Each timer has a key that includes the due version, so a timer fires onc
 time; an extension, a resume or a recomputation makes a new due version.
 
 Pauses: the paused time does not count; the due time is computed from an effective start
-moved later by the total paused duration.
+moved later by the total paused duration. Pauses may overlap: the clock keeps a ledger of the
+open ones (``pauses``) and counts the union of their intervals.
+
+A breach, once recorded, stays: an extension or a resume that moves the due time later does
+not make the clock in time again (the figures count it breached), and the breach of the new
+due time is not reported a second time. Only a recomputation on a newly loaded calendar,
+which corrects an estimated due time, may withdraw it.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from typing import Any
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from services.deadlines import extensions, pauses
 from zhixing.clock import CHINA_TZ
 from zhixing.clock_states import ClockCondition, condition_of
 from zhixing.courts import superior_of
@@ -76,6 +83,9 @@ class ClockState:
     per_values: list[str] = field(default_factory=list)
     paused_at: dt.datetime | None = None
     paused_seconds: float = 0.0
+    # The pause ledger (``pauses``): the open pauses, and those that ended.
+    open_pauses: list[str] = field(default_factory=list)
+    ended_pauses: list[str] = field(default_factory=list)
     fired: list[str] = field(default_factory=list)
     breached: bool = False
     extensions: list[dict[str, Any]] = field(default_factory=list)
@@ -114,6 +124,8 @@ class ClockState:
             "per_values": list(self.per_values),
             "paused_at": self.paused_at.isoformat() if self.paused_at else None,
             "paused_seconds": self.paused_seconds,
+            "open_pauses": list(self.open_pauses),
+            "ended_pauses": list(self.ended_pauses),
             "fired": list(self.fired),
             "breached": self.breached,
             "extensions": [dict(e) for e in self.extensions],
@@ -129,6 +141,8 @@ class ClockState:
         if values["last_day"] is not None:
             values["last_day"] = dt.date.fromisoformat(values["last_day"])
         values["status"] = Status(values["status"])
+        if "open_pauses" not in values and values["status"] is Status.PAUSED:
+            values["open_pauses"] = [pauses.LEGACY]  # kept before the ledger: one pause
         return cls(**values)
 
     def ref(self) -> pb.ClockRef:
@@ -188,12 +202,16 @@ def observers_of(signal: Signal) -> list[str]:
     return [str(c) for c in courts] if isinstance(courts, list) else []
 
 
+def _has(signal: Signal, name: str, wanted: str | tuple[str, ...]) -> bool:
+    value = signal.attributes.get(name)
+    return value in wanted if isinstance(wanted, tuple) else value == wanted
+
+
 def matches(rule: Rule, signal: Signal) -> bool:
-    return all(
-        signal.attributes.get(name) in wanted
-        if isinstance(wanted, tuple)
-        else signal.attributes.get(name) == wanted
-        for name, wanted in rule.when.items()
+    """Whether a start event starts the rule's clock: every ``when`` field has its value,
+    and no ``unless`` field has one of its values."""
+    return all(_has(signal, n, w) for n, w in rule.when.items()) and not any(
+        _has(signal, n, w) for n, w in rule.unless.items()
     )
 
 
@@ -205,6 +223,7 @@ class ClockRules:
         self.counter = counter
         self.by_event = catalogue.by_event()
         self._rules = {r.id: r for r in catalogue.clocks}
+        self.extension_window = extensions.window_days(catalogue)
 
     def rule(self, rule_id: str) -> Rule:
         return self._rules[rule_id]
@@ -338,6 +357,7 @@ class ClockRules:
             )
         state.status = Status.CLEARED
         state.paused_at = None
+        state.open_pauses.clear()
         events.append(
             pb.ClockCleared(
                 clock=state.ref(), late=state.breached, cleared_by_event_id=signal.event_id
@@ -346,13 +366,29 @@ class ClockRules:
         return events
 
     def pause(self, state: ClockState, signal: Signal) -> list[Message]:
-        if state.status is not Status.RUNNING:
+        """A pause opens: the clock stops at the first open one."""
+        if state.status is Status.CLEARED:
+            return []
+        key = pauses.pause_key(self.rule(state.rule_id), signal, ending=False)
+        if not pauses.open_pause(state, key):
+            return []
+        if state.status is Status.PAUSED:
+            # Already stopped: the union counts this pause's time once; one that began
+            # earlier (read late, from another topic) moves the stop back.
+            if state.paused_at is not None and signal.occurred_at < state.paused_at:
+                state.paused_at = signal.occurred_at
             return []
         state.status = Status.PAUSED
         state.paused_at = signal.occurred_at
         return [pb.ClockPaused(clock=state.ref(), paused_by_event_id=signal.event_id)]
 
     def resume(self, state: ClockState, signal: Signal) -> list[Message]:
+        """A pause ends: the clock runs again when no other pause is open."""
+        if state.status is Status.CLEARED:
+            return []
+        key = pauses.pause_key(self.rule(state.rule_id), signal, ending=True)
+        if not pauses.close_pause(state, key) or state.open_pauses:
+            return []
         if state.status is not Status.PAUSED or state.paused_at is None:
             return []
         state.paused_seconds += max(0.0, (signal.occurred_at - state.paused_at).total_seconds())
@@ -368,28 +404,36 @@ class ClockRules:
             )
         ]
 
-    def _new_due(self, state: ClockState) -> Due:
+    def _new_due(self, state: ClockState, *, corrected: bool = False) -> Due:
         due = self.compute_due(state, self.rule(state.rule_id))
         if due.due_at != state.due_at:
             state.due_version += 1
-            if due.due_at > state.due_at:
-                state.breached = False  # the act is in time again under the new due time
+            if corrected and due.due_at > state.due_at and not state.extensions:
+                # The estimated due time was wrong (a calendar loaded): the act is in time.
+                # An extension or a pause never withdraws a breach (the module's docstring).
+                state.breached = False
         self._set_due(state, due)
         return due
 
     def extend(
         self, state: ClockState, *, added: int, approved_by: str, approval_ref: str,
-        reason: str, at: dt.datetime,
+        reason: str, at: dt.datetime, requested_on: dt.date,
     ) -> list[Message]:  # fmt: skip
+        """Extend the limit, asked on ``requested_on`` (refused by ``extensions``' gate)."""
         if state.status is Status.CLEARED:
             raise ValueError(f"clock {state.clock_id} is already cleared")
         if added <= 0:
             raise ValueError("an extension adds at least 1")
+        paused_on = state.paused_at.astimezone(CHINA_TZ).date() if state.paused_at else None
+        extensions.check_request(
+            self.rule(state.rule_id), state, requested_on=requested_on,
+            window=self.extension_window, paused_on=paused_on,
+        )  # fmt: skip
         old_due = state.due_at
         state.limit += added
         state.extensions.append(
             {"added": added, "approved_by": approved_by, "approval_ref": approval_ref,
-             "reason": reason, "at": at.isoformat()}
+             "reason": reason, "at": at.isoformat(), "requested_on": requested_on.isoformat()}
         )  # fmt: skip
         self._new_due(state)
         return [
@@ -404,7 +448,7 @@ class ClockRules:
         """Recompute the due time on the current calendar (e.g. a year's file loaded)."""
         old_due = state.due_at
         was_provisional = state.provisional
-        self._new_due(state)
+        self._new_due(state, corrected=True)
         if state.due_at == old_due and state.provisional == was_provisional:
             return []
         return [
@@ -426,6 +470,8 @@ class ClockRules:
                     clock=state.ref(), warning=timer.detail, due_at=ts(state.due_at)
                 )
             elif timer.kind == "breach":
+                if state.breached:  # breached before an extension: reported once
+                    continue
                 state.breached = True
                 message = pb.ClockBreached(
                     clock=state.ref(), due_at=ts(state.due_at),

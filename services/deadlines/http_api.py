@@ -1,24 +1,31 @@
-"""The statutory clocks over HTTP: read them, and extend one with an approval."""
+"""The statutory clocks over HTTP: read them, and extend one with the president's approval."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Request, status
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.deadlines.domain import ClockState
 from services.deadlines.engine import DeadlineEngine
+from services.deadlines.extensions import WINDOW_GATE, ExtensionRefused
 from zhixing.auth import (
     CurrentIdentity,
     Identity,
     Role,
     ScopeError,
+    require_handling_court,
     require_role,
     require_scope,
     require_visible,
 )
+from zhixing.clock import china_today
 from zhixing.clock_states import ClockCondition
+from zhixing.errors import Invalid
+from zhixing.service import ErrorBody
 
 router = APIRouter(prefix="/v1", tags=["clocks"])
 
@@ -116,23 +123,57 @@ class Extension(BaseModel):
     added: Annotated[int, Field(gt=0, le=120, description="Added to the limit, in the rule's unit")]
     approval_ref: Annotated[str, Field(min_length=1, max_length=100, description="批准文书编号")]
     reason: Annotated[str, Field(min_length=1, max_length=500)]
+    requested_on: dt.date = Field(
+        description="The day the extension was asked (申请延长之日, China time), not after "
+        f"today: within the window of rule {WINDOW_GATE} before the limit's last day"
+    )
 
 
-@router.post("/clocks/{clock_id}/extensions", summary="Extend a clock with an approval (延长)")
+EXTENSION_REFUSALS: dict[int | str, dict[str, Any]] = {
+    403: {"model": ErrorBody, "description": "Not the president of the clock's court"},
+    409: {"model": ErrorBody, "description": f"Refused by {WINDOW_GATE} (`unmet_rules`): the "
+          "rule allows no extension, or it was asked outside the window, or the clock is "
+          "cleared"},
+}  # fmt: skip
+
+
+@router.post(
+    "/clocks/{clock_id}/extensions", summary="Extend a case's limit (延长, the president)",
+    responses=EXTENSION_REFUSALS,
+)  # fmt: skip
 async def extend_clock(
     clock_id: str, body: Extension, identity: CurrentIdentity, request: Request
-) -> ClockView:
-    require_role(identity, Role.LEADER, Role.COMMAND)
+) -> Any:
     engine = _engine(request)
+    # Who may extend which rule is the catalogue's (a rule's ``extension``).
+    extenders = {r.extension.by.value for r in engine.rules.catalogue.clocks if r.extension}
+    require_role(identity, *(Role(by) for by in sorted(extenders)))
     state = await engine.get(clock_id)
     require_visible(identity, state.court_code if state else None, f"clock {clock_id}")
     assert state is not None
-    require_scope(identity, state.court_code, write=True)
+    require_handling_court(identity, state.court_code, f"clock {clock_id}")
+    rule = engine.rules.rule(state.rule_id)
+    if rule.extension is not None and rule.extension.by.value != identity.role.value:
+        raise ScopeError(
+            f"only the {rule.extension.by.value} of the court extends the limit of rule "
+            f"{rule.id} (rule {WINDOW_GATE})"
+        )
+    today = china_today(request.app.state.clock)
+    if body.requested_on > today:
+        raise Invalid(
+            f"requested_on {body.requested_on} is after today ({today})",
+            loc=("body", "requested_on"),
+        )
     try:
         extended = await engine.extend(
             clock_id, added=body.added, approved_by=identity.subject,
             approval_ref=body.approval_ref, reason=body.reason,
+            requested_on=body.requested_on,
         )  # fmt: skip
+    except ExtensionRefused as exc:
+        return JSONResponse(
+            {"detail": str(exc), "unmet_rules": exc.unmet_rules}, status_code=exc.status
+        )
     except ValueError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
     return _view(extended, engine)

@@ -17,6 +17,7 @@ from services.deadlines.domain import (
     clock_id_for,
     matches,
 )
+from services.deadlines.extensions import ExtensionRefused
 from zhixing.clock import CHINA_TZ
 from zhixing.clock_states import ClockCondition, condition_of
 from zhixing.periods import PeriodCounter
@@ -177,11 +178,12 @@ def test_an_extension_moves_the_due_time_and_is_recorded(rules: ClockRules) -> N
     state = open_clock(rules, CATALOGUE.rule("case.close"))
     (extended,) = rules.extend(
         state, added=3, approved_by="院长 王某", approval_ref="（2026）苏1283执延1号",
-        reason="案情复杂", at=START,
+        reason="案情复杂", at=START, requested_on=dt.date(2026, 9, 1),
     )  # fmt: skip
     assert isinstance(extended, pb.ClockExtended)
     assert state.last_day == dt.date(2026, 12, 2)
     assert state.extensions[0]["approval_ref"] == "（2026）苏1283执延1号"
+    assert state.extensions[0]["requested_on"] == "2026-09-01"
 
 
 def test_a_restart_opens_the_next_cycle(rules: ClockRules) -> None:
@@ -216,12 +218,14 @@ def condition(state: ClockState) -> ClockCondition:
 def test_a_clock_states_its_condition_in_the_platform_vocabulary(rules: ClockRules) -> None:
     """Running, warned (a warning of its current due time fired), breached, cleared; paused
     first of all; an extension's new due time has no warning yet."""
-    rule = CATALOGUE.rule("asset.network-query")
+    rule = CATALOGUE.rule("case.close")
     state = open_clock(rules, rule)
     assert condition(state) is ClockCondition.RUNNING
     rules.fire(state, state.due_at - dt.timedelta(seconds=1))
     assert condition(state) is ClockCondition.WARNED
-    rules.extend(state, added=2, approved_by="院长", approval_ref="批1", reason="复杂", at=START)
+    assert state.last_day is not None
+    rules.extend(state, added=2, approved_by="院长", approval_ref="批1", reason="复杂", at=START,
+                 requested_on=state.last_day)  # fmt: skip
     assert condition(state) is ClockCondition.RUNNING
     rules.fire(state, state.due_at)
     assert condition(state) is ClockCondition.BREACHED
@@ -274,3 +278,111 @@ def test_a_when_list_admits_any_of_its_values_and_nothing_else() -> None:
     assert not matches(rule, found(control_mode="offline", source="requery"))
     assert not matches(rule, found(control_mode="online", source="query"))
     assert not matches(rule, found(control_mode="offline"))
+
+
+def test_a_non_litigation_filing_starts_its_own_limit_and_not_the_six_months() -> None:
+    """``unless`` beside ``when``: CaseFiled.proceeding is non_litigation for such a case."""
+    close, non_litigation = (
+        CATALOGUE.rule("case.close"),
+        CATALOGUE.rule("case.close-non-litigation"),
+    )
+
+    def filed(**fields: str) -> Signal:
+        return Signal("e1", "CaseFiled", "case-1", "苏1283", START, fields)
+
+    assert matches(close, filed()) and matches(close, filed(proceeding=""))
+    assert not matches(non_litigation, filed())
+    assert matches(non_litigation, filed(proceeding="non_litigation"))
+    assert not matches(close, filed(proceeding="non_litigation"))
+    assert (non_litigation.limit, non_litigation.unit) == (3, close.unit)
+
+
+def test_the_execution_notice_runs_from_the_day_the_application_was_received(
+    rules: ClockRules,
+) -> None:
+    """执行规定 art 22: 10 days from receipt, not from docketing (a week later here)."""
+    rule = CATALOGUE.rule("intake.execution-notice")
+    docketed = signal(rule, "CaseFiled", START, attributes={"received_on": "2026-02-23"})
+    state, _ = rules.open(rule, docketed, clock_id_for(rule, docketed) or "", None)
+    assert state.last_day == dt.date(2026, 3, 5)  # 02-23 + 10 days
+
+
+WINDOW = CATALOGUE.rule("case.extension-window").limit or 0
+
+
+def extend_asked_on(rules: ClockRules, state: ClockState, asked: dt.date) -> list[object]:
+    return list(rules.extend(state, added=1, approved_by="院长", approval_ref="批1",
+                             reason="案情复杂", at=START, requested_on=asked))  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("days_before", "allowed"),
+    [(WINDOW + 1, False), (WINDOW, True), (1, True), (0, True), (-1, False)],
+    ids=["6th day before", "5th day before", "the day before", "the last day", "after it"],
+)
+def test_an_extension_is_asked_within_the_last_days_of_the_limit(
+    rules: ClockRules, days_before: int, allowed: bool
+) -> None:
+    state = open_clock(rules, CATALOGUE.rule("case.close"))
+    assert state.last_day == dt.date(2026, 9, 2) and WINDOW == 5
+    asked = state.last_day - dt.timedelta(days=days_before)
+    if allowed:
+        assert len(extend_asked_on(rules, state, asked)) == 1
+        assert state.last_day == dt.date(2026, 10, 8)  # 7 CM; 10-02 is in the National Day week
+        return
+    with pytest.raises(ExtensionRefused, match=r"case\.extension-window") as refused:
+        extend_asked_on(rules, state, asked)
+    assert refused.value.status == 409 and refused.value.unmet_rules == ["case.extension-window"]
+    assert state.last_day == dt.date(2026, 9, 2) and not state.extensions
+
+
+def test_only_a_rule_that_allows_it_is_extended(rules: ClockRules) -> None:
+    extendable = {r.id for r in CATALOGUE.clocks if r.extension}
+    assert extendable == {"case.close", "case.close-non-litigation"}
+    assert {r.extension.by.value for r in CATALOGUE.clocks if r.extension} == {"president"}
+    state = open_clock(rules, CATALOGUE.rule("asset.network-query"))
+    assert state.last_day is not None
+    with pytest.raises(ExtensionRefused, match=r"asset\.network-query.*never extended"):
+        extend_asked_on(rules, state, state.last_day)
+
+
+def test_a_paused_limit_is_not_extended_on_a_request_made_while_paused(
+    rules: ClockRules,
+) -> None:
+    state = open_clock(rules, CATALOGUE.rule("case.close"))
+    assert state.last_day is not None
+    asked = state.last_day - dt.timedelta(days=2)
+    paused_at = dt.datetime.combine(asked, dt.time(9), tzinfo=CHINA_TZ)
+    rules.pause(state, Signal("e9", "CaseSuspended", "subject-1", "苏1283", paused_at,
+                              {"pause_id": "p1"}))  # fmt: skip
+    with pytest.raises(ExtensionRefused, match="paused"):
+        extend_asked_on(rules, state, asked)
+    # Asked the day before it was paused, within the window: extended.
+    assert len(extend_asked_on(rules, state, asked - dt.timedelta(days=1))) == 1
+
+
+def test_a_breached_clock_stays_breached_after_an_extension(rules: ClockRules) -> None:
+    """Asked in time, approved after the breach: the breach is counted once and stays; the
+    case closed within the extension is still closed late."""
+    rule = CATALOGUE.rule("case.close")
+    state = open_clock(rules, rule)
+    assert state.last_day is not None
+    breached = [m for _, m in rules.fire(state, state.due_at) if isinstance(m, pb.ClockBreached)]
+    assert len(breached) == 1 and state.breached
+    extend_asked_on(rules, state, state.last_day - dt.timedelta(days=1))
+    assert state.breached and condition(state) is ClockCondition.BREACHED
+    again = [m for _, m in rules.fire(state, state.due_at) if isinstance(m, pb.ClockBreached)]
+    assert again == []  # the new due time passing reports no second breach
+    (cleared,) = rules.clear(state, signal(rule, "CaseClosed", state.due_at, "e2"))
+    assert isinstance(cleared, pb.ClockCleared) and cleared.late
+
+
+def test_a_breach_before_a_pause_stays_after_it(rules: ClockRules) -> None:
+    rule = CATALOGUE.rule("case.close")
+    state = open_clock(rules, rule)
+    rules.fire(state, state.due_at)
+    paused = state.due_at + dt.timedelta(days=1)
+    rules.pause(state, signal(rule, "CaseSuspended", paused, attributes={"pause_id": "p"}))
+    resumed = paused + dt.timedelta(days=30)
+    rules.resume(state, signal(rule, "CaseResumed", resumed, attributes={"pause_id": "p"}))
+    assert state.breached and state.due_at > state.started_at

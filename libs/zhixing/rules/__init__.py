@@ -30,6 +30,8 @@ __all__ = [
     "EscalationStep",
     "EscalationTarget",
     "Expiry",
+    "Extender",
+    "Extension",
     "Kind",
     "Period",
     "Policies",
@@ -64,6 +66,12 @@ class EscalationTarget(StrEnum):
     SUPERVISOR = "supervisor"  # 专人
     COURT_LEADER = "court_leader"  # 院领导
     SUPERIOR_COMMAND = "superior_command"  # 上级法院指挥中心
+
+
+class Extender(StrEnum):
+    """Who may extend a clock (the values are ``zhixing.auth.Role`` values)."""
+
+    PRESIDENT = "president"  # 院长
 
 
 class _Strict(BaseModel):
@@ -106,6 +114,13 @@ class EscalationStep(_Strict):
     respond_within: Period
 
 
+class Extension(_Strict):
+    """A clock's limit may be extended, by whom (法发〔2006〕35号 art 1: the president). When
+    the request must be made is a gate the deadlines service checks (case.extension-window)."""
+
+    by: Extender
+
+
 class Rule(_Strict):
     id: Annotated[str, Field(pattern=r"^[a-z]+(\.[a-z0-9-]+)+$")]
     title: str
@@ -121,6 +136,9 @@ class Rule(_Strict):
     resumes_on: tuple[Annotated[str, Field(pattern=EVENT_NAME)], ...] = ()
     # A start event's payload field and the value it must have, or the values it may have.
     when: dict[str, str | tuple[str, ...]] = Field(default_factory=dict)
+    # The opposite: a start event whose payload field has that value (or one of the values)
+    # starts no clock of this rule (a non-litigation case's filing and the 6-month limit).
+    unless: dict[str, str | tuple[str, ...]] = Field(default_factory=dict)
     per: tuple[str, ...] = ()
     warnings: str | tuple[WarningPoint, ...] = "default"
     escalation: str | tuple[EscalationStep, ...] = "default"
@@ -136,6 +154,8 @@ class Rule(_Strict):
     # (YYYY-MM-DD, China time). The clock runs from that day when it is earlier than the
     # event, never later.
     start_field: str | None = None
+    # Who may extend the limit; no extension when absent.
+    extension: Extension | None = None
 
     @model_validator(mode="after")
     def _complete(self) -> Self:
@@ -147,11 +167,29 @@ class Rule(_Strict):
             ]
             if missing:
                 raise ValueError(f"clock {self.id} lacks {', '.join(missing)}")
-            if len(self.pauses_on) != len(self.resumes_on):
-                raise ValueError(f"clock {self.id}: pauses_on and resumes_on must pair up")
+            self._pauses_pair_up()
         if (self.on_expiry is Expiry.LEGAL_EFFECT) != bool(self.effect):
             raise ValueError(f"rule {self.id}: a legal effect, and only one, states its effect")
+        if self.kind is not Kind.CLOCK and (self.extension or self.unless):
+            raise ValueError(f"rule {self.id}: only a clock has an extension or an unless")
         return self
+
+    def _pauses_pair_up(self) -> None:
+        """The n-th pause event is ended by the n-th resume event (the engine keys each open
+        pause by that index), so both lists have the same length, and no event is in either
+        list twice or in both."""
+        if len(self.pauses_on) != len(self.resumes_on):
+            raise ValueError(
+                f"clock {self.id}: pauses_on and resumes_on must pair up (index-aligned, "
+                f"{len(self.pauses_on)} starts, {len(self.resumes_on)} ends)"
+            )
+        names = [*self.pauses_on, *self.resumes_on]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(
+                f"clock {self.id}: {', '.join(repeated)} appear more than once among its "
+                "pause and resume events"
+            )
 
     @property
     def setting_name(self) -> str:
