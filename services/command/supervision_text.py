@@ -15,7 +15,10 @@ MANNERS = {
 }  # fmt: skip
 PETITION_CHANNELS = {
     "visit": "来访", "letter": "来信", "phone": "来电", "online": "网上信访",
-    "hotline_12368": "12368热线", "sms": "短信",
+    "hotline_12368": "12368热线",
+}  # fmt: skip
+REPLY_CHANNELS = {
+    "letter": "书面", "visit": "当面", "phone": "电话", "online": "网上", "sms": "短信",
 }  # fmt: skip
 PETITIONER_ROLES = {
     "applicant": "申请执行人", "debtor": "被执行人", "third_party": "案外人", "other": "其他人",
@@ -58,8 +61,8 @@ def petition_line(event: str, p: dict[str, Any]) -> str:
         repeat = f"；涉案信访累计 {max(counts)} 件" if counts and max(counts) > 1 else ""
         return f"信访已登记，承办人 {p.get('handler', '') or '未指定'}{repeat}"
     if event == "PetitionAnswered":
-        channel = PETITION_CHANNELS.get(p.get("reply_channel", ""), p.get("reply_channel", ""))
-        return f"{p.get('replied_on', '')}以{channel}答复信访人：{p.get('reply', '')}"
+        channel = REPLY_CHANNELS.get(p.get("reply_channel", ""), p.get("reply_channel", ""))
+        return f"{p.get('replied_on', '')}{channel}答复信访人：{p.get('reply', '')}"
     return ""
 
 
