@@ -31,13 +31,14 @@ from grpc_health.v1._async import HealthServicer
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.agency_gateway.notices import NoticeGateway
 from services.agency_gateway.synthetic import synthetic_assets
 from zhixing.assets import LIQUID_KINDS, AssetKind, Channel
 from zhixing.auth import AuthInterceptor, TokenAuthority
 from zhixing.clock import Clock, SystemClock
 from zhixing.settings import AuthSettings
 from zhixing.v1 import agency_gateway_pb2 as pb
-from zhixing.v1 import agency_gateway_pb2_grpc
+from zhixing.v1 import agency_gateway_pb2_grpc, notice_gateway_pb2_grpc
 
 log = structlog.get_logger(__name__)
 
@@ -410,6 +411,13 @@ class GatewayServer:
         agency_gateway_pb2_grpc.add_AgencyGatewayServiceServicer_to_server(
             self.gateway, self._server
         )
+        # The notice systems (SMS, 12368, court app) are stood in for by the same process.
+        self.notices = NoticeGateway(
+            self._settings.seed, NoticeGateway.journal_beside(self._settings.journal)
+        )
+        notice_gateway_pb2_grpc.add_NoticeGatewayServiceServicer_to_server(
+            self.notices, self._server
+        )
         self.grpc_port = 0
 
     async def start(self) -> None:
@@ -424,6 +432,7 @@ class GatewayServer:
         await self._server.stop(grace=1)
         if self.gateway.journal is not None:
             self.gateway.journal.close()
+        self.notices.close()
 
     async def serve_forever(self) -> None:
         stop = asyncio.Event()

@@ -1,0 +1,276 @@
+"""The notification service's handlers: a filed case's parties and codes kept; each node of
+the table (``domain.NODES``) queued as a notice per party and channel, once per event; a
+case followed to the court handling it; and the outcome of each send (delivered with its
+receipt, an attempt failed and tried again after the backoff, or undelivered and listed for
+the court)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import structlog
+from google.protobuf.message import Message
+from redis.asyncio.client import Pipeline
+
+from services.notification import domain
+from services.notification.domain import DELIVERED, QUEUED, UNDELIVERED, Facts, Node, Record
+from services.notification.repository import NotificationRecords
+from services.notification.settings import NotificationSettings
+from zhixing.courts import UnknownCourtCode, directory
+from zhixing.errors import NotFound
+from zhixing.events import Event, timestamp
+from zhixing.rules import Catalogue, catalogue
+from zhixing.service import ServiceContext
+from zhixing.v1 import case_events_pb2 as cases
+from zhixing.v1 import envelope_pb2, funds_events_pb2
+from zhixing.v1 import notification_events_pb2 as pb
+
+log = structlog.get_logger(__name__)
+
+SettleAct = Callable[[Pipeline, Record, Record], None]
+"""``settle(pipe, record, notice)``: queue the writes of a queued notice's outcome."""
+
+SERVICE_ACTOR = envelope_pb2.Actor(
+    kind=envelope_pb2.ACTOR_KIND_SERVICE, id="svc:notification", role="service"
+)
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A notice as it goes to the gateway: the text with the party's code in it."""
+
+    notice_id: str
+    case_id: str
+    channel: str
+    court_code: str
+    case_number: str
+    recipient_name: str
+    recipient_ref: str
+    text: str
+
+
+def court_name(code: str) -> str:
+    try:
+        return directory().lookup(code).name
+    except UnknownCourtCode:
+        return code
+
+
+class Notices:
+    def __init__(
+        self, ctx: ServiceContext, records: NotificationRecords, settings: NotificationSettings,
+        rules: Catalogue | None = None,
+    ) -> None:  # fmt: skip
+        self.ctx = ctx
+        self.records = records
+        self.settings = settings
+        self.rules = rules or catalogue()
+        # The rule says the notices state the 12368 line; its number lives in the catalogue.
+        self.hotline = str(self.rules.rule(domain.HOTLINE_RULE).value or "")
+
+    def now(self) -> dt.datetime:
+        return self.ctx.clock.now()
+
+    def now_ms(self) -> int:
+        return int(self.now().timestamp() * 1000)
+
+    def stage(self, pipe: Pipeline, record: Record, payload: Message) -> None:
+        self.ctx.stage(pipe, payload, aggregate_id=record["case_id"],
+                       court_code=record["court_code"], actor=SERVICE_ACTOR)  # fmt: skip
+
+    # --- facts from other services ---------------------------------------------------------
+
+    async def case_filed(self, event: Event[Message], filed: cases.CaseFiled) -> bool:
+        """Keep the case's parties, issue each a query code and queue the filing notices."""
+        court = filed.court_code or event.envelope.court_code
+        secret = self.settings.secret
+        refs = {key: domain.recipient_ref(secret, party.id_number)
+                for key, _, party in domain.party_keys(filed)}  # fmt: skip
+        record = domain.new_case(filed, court, court_name(court), self.hotline, refs)
+        if not record["filed_on"]:
+            record["filed_on"] = domain.china_date(event.envelope.occurred_at.ToDatetime(dt.UTC))
+
+        def queue(pipe: Pipeline, record: Record) -> None:
+            for key in record["parties"]:
+                code = domain.query_code(secret, filed.case_id, key)
+                hashed = domain.code_hash(secret, code)
+                self.records.keep_code(pipe, hashed, filed.case_id, key)
+                issued = pb.CaseQueryCodeIssued(case_id=filed.case_id, party_key=key,
+                                                code_hash=hashed)  # fmt: skip
+                self.stage(pipe, record, issued)
+            self._queue_node(pipe, record, event, domain.NODES[cases.CaseFiled],
+                             {"on": domain.date_text(record["filed_on"])})  # fmt: skip
+
+        return await self.records.open_once(record, queue)
+
+    async def node(self, event: Event[Message], case_id: str) -> bool:
+        """Queue the notices of a node the event is (``domain.NODES``), once per event; an
+        event about a case this service does not know, or no node, queues nothing."""
+        payload = event.payload
+        spec = domain.NODES.get(type(payload))
+        facts = spec.facts(payload) if spec is not None else None
+        if spec is None or facts is None or not case_id:
+            return False
+        if await self.records.get(case_id) is None:
+            log.info("node of an unknown case not told", case_id=case_id, node=spec.name)
+            return False
+
+        async def act(pipe: Pipeline, record: Record) -> bool:
+            if any(n["event_id"] == event.envelope.event_id for n in record["nodes"]):
+                return False
+            pipe.multi()  # type: ignore[no-untyped-call]
+            if isinstance(payload, funds_events_pb2.FundsArrived):
+                record["received_fen"] += payload.amount_fen
+            elif isinstance(payload, funds_events_pb2.FundsPaid):
+                record["paid_fen"] += payload.amount_fen
+            self._queue_node(pipe, record, event, spec, facts)
+            return True
+
+        return await self.records.change_case(case_id, act)
+
+    def _queue_node(
+        self, pipe: Pipeline, record: Record, event: Event[Message], spec: Node, facts: Facts
+    ) -> None:
+        """Note the node on the case's progress and queue a notice per party and channel."""
+        at = event.envelope.occurred_at.ToDatetime(dt.UTC)
+        on = facts.get("on") or domain.date_text(domain.china_date(at))
+        record["nodes"].append({"node": spec.name, "title": spec.title, "on": on,
+                                "event_id": event.envelope.event_id})  # fmt: skip
+        now = self.now()
+        for key, party in record["parties"].items():
+            if party["role"] not in spec.to:
+                continue
+            text = domain.notice_text(spec, {**facts, "on": on}, record, party)
+            for channel in self.settings.channels:
+                notice_id = domain.notice_id(event.envelope.event_id, key, channel)
+                if notice_id in record["notices"]:
+                    continue
+                record["notices"][notice_id] = {
+                    "notice_id": notice_id, "node": spec.name, "party_key": key,
+                    "party_role": party["role"], "channel": channel, "text": text,
+                    "status": QUEUED, "attempts": 0, "queued_at": now.isoformat(),
+                    "retry_at": None, "receipt_id": None, "delivered_at": None,
+                    "last_error": None,
+                }  # fmt: skip
+                self.records.schedule(pipe, record["case_id"], notice_id, self.now_ms())
+                queued = pb.NoticeQueued(
+                    notice_id=notice_id, case_id=record["case_id"],
+                    case_number=record["case_number"], court_code=record["court_code"],
+                    node=spec.name, source_event_id=event.envelope.event_id,
+                    party_role=party["role"], party_key=key, channel=channel, text=text,
+                )  # fmt: skip
+                self.stage(pipe, record, queued)
+
+    async def follow_case(self, case_id: str, to_court: str) -> bool:
+        """The case moved to another court (提级, 指令): listed there, and what is left to
+        deliver another way is that court's to do."""
+
+        async def act(pipe: Pipeline, record: Record) -> bool:
+            from_court = record["court_code"]
+            if from_court == to_court:
+                return False
+            pipe.multi()  # type: ignore[no-untyped-call]
+            undelivered = [i for i, n in record["notices"].items() if n["status"] == UNDELIVERED]
+            self.records.move(pipe, case_id, from_court, to_court, undelivered)
+            record["court_code"], record["court_name"] = to_court, court_name(to_court)
+            return True
+
+        try:
+            return await self.records.change_case(case_id, act)
+        except NotFound:
+            return False
+
+    # --- sending ---------------------------------------------------------------------------
+
+    async def outgoing(self, case_id: str, notice_id: str) -> Outgoing | None:
+        """The notice as it goes out, if it is still to be sent."""
+        record = await self.records.get(case_id)
+        notice = (record or {}).get("notices", {}).get(notice_id)
+        if record is None or notice is None or notice["status"] != QUEUED:
+            await self.records.drop_due(case_id, notice_id)
+            return None
+        party = record["parties"][notice["party_key"]]
+        code = domain.query_code(self.settings.secret, case_id, notice["party_key"])
+        return Outgoing(
+            notice_id=notice_id, case_id=case_id, channel=notice["channel"],
+            court_code=record["court_code"], case_number=record["case_number"],
+            recipient_name=party["name"], recipient_ref=party["ref"],
+            text=domain.with_code(notice["text"], code),
+        )  # fmt: skip
+
+    async def _settle(self, case_id: str, notice_id: str, settle: SettleAct) -> bool:
+        """Change a queued notice (a settled one is left alone: a resend after a crash, or a
+        second sender, records nothing twice)."""
+
+        async def act(pipe: Pipeline, record: Record) -> bool:
+            notice = record["notices"].get(notice_id)
+            if notice is None or notice["status"] != QUEUED:
+                pipe.multi()  # type: ignore[no-untyped-call]
+                self.records.unschedule(pipe, case_id, notice_id)
+                return False
+            pipe.multi()  # type: ignore[no-untyped-call]
+            settle(pipe, record, notice)
+            return True
+
+        try:
+            return await self.records.change_case(case_id, act)
+        except NotFound:
+            await self.records.drop_due(case_id, notice_id)
+            return False
+
+    async def delivered(self, case_id: str, notice_id: str, receipt_id: str) -> bool:
+        def settle(pipe: Pipeline, record: Record, notice: Record) -> None:
+            now = self.now()
+            notice.update(status=DELIVERED, receipt_id=receipt_id, retry_at=None,
+                          attempts=notice["attempts"] + 1,
+                          delivered_at=now.isoformat())  # fmt: skip
+            self.records.unschedule(pipe, case_id, notice_id)
+            self.stage(pipe, record, pb.NoticeDelivered(
+                notice_id=notice_id, case_id=case_id, receipt_id=receipt_id,
+                attempts=notice["attempts"], delivered_at=timestamp(now),
+            ))  # fmt: skip
+
+        return await self._settle(case_id, notice_id, settle)
+
+    async def attempt_failed(self, case_id: str, notice_id: str, error: str) -> bool:
+        """A passing fault: tried again after the backoff, or, after the last attempt the
+        settings allow, undelivered."""
+
+        def settle(pipe: Pipeline, record: Record, notice: Record) -> None:
+            notice["attempts"] += 1
+            notice["last_error"] = error
+            if notice["attempts"] >= self.settings.max_attempts:
+                self._undelivered(pipe, record, notice, error)
+                return
+            wait = domain.backoff_s(notice["attempts"], self.settings.backoff_base_s,
+                                    self.settings.backoff_max_s)  # fmt: skip
+            retry_at = self.now() + dt.timedelta(seconds=wait)
+            notice["retry_at"] = retry_at.isoformat()
+            self.records.schedule(pipe, case_id, notice_id, int(retry_at.timestamp() * 1000))
+            self.stage(pipe, record, pb.NoticeAttemptFailed(
+                notice_id=notice_id, case_id=case_id, attempt=notice["attempts"], error=error,
+                retry_at=timestamp(retry_at),
+            ))  # fmt: skip
+
+        return await self._settle(case_id, notice_id, settle)
+
+    async def refused(self, case_id: str, notice_id: str, reason: str) -> bool:
+        """The channel refused the notice for good: undelivered at once."""
+
+        def settle(pipe: Pipeline, record: Record, notice: Record) -> None:
+            notice["attempts"] += 1
+            self._undelivered(pipe, record, notice, reason)
+
+        return await self._settle(case_id, notice_id, settle)
+
+    def _undelivered(self, pipe: Pipeline, record: Record, notice: Record, error: str) -> None:
+        notice.update(status=UNDELIVERED, last_error=error, retry_at=None)
+        self.records.unschedule(pipe, record["case_id"], notice["notice_id"])
+        self.records.list_undelivered(pipe, record["court_code"], record["case_id"],
+                                      notice["notice_id"])  # fmt: skip
+        self.stage(pipe, record, pb.NoticeUndelivered(
+            notice_id=notice["notice_id"], case_id=record["case_id"],
+            attempts=notice["attempts"], last_error=error,
+        ))  # fmt: skip

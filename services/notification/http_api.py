@@ -1,0 +1,143 @@
+"""The notification service's HTTP API: a case's notices and the notices a court must deliver
+another way (court people, with a token); the public progress of a case by its query code
+(no token); and the plain page where a party types the code (``GET /progress``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import FileResponse, JSONResponse
+from pydantic import BaseModel, Field
+
+from services.notification.reads import RateLimited, Reads
+from zhixing.auth import CurrentIdentity
+from zhixing.bounds import MAX_NAME, PathId
+
+STATIC = Path(__file__).parent / "static"
+
+router = APIRouter(prefix="/v1", tags=["notification"])
+page = APIRouter(include_in_schema=False)
+
+
+def _reads(request: Request) -> Reads:
+    reads: Reads = request.app.state.reads
+    return reads
+
+
+class NoticeView(BaseModel):
+    notice_id: str
+    node: str = Field(description="filed, assets_found, asset_controlled, reference_price, "
+                      "sale_started, sale_completed, money_received, money_paid, zhongben, "
+                      "resumed, command, closed")  # fmt: skip
+    party_key: str = Field(description='"a0".. applicants, "d0".. debtors, as filed')
+    party_role: str = Field(description="applicant or debtor")
+    party_name: str
+    channel: str = Field(description="sms, hotline_12368 or court_app")
+    text: str = Field(description="As sent, with the case query code masked")
+    status: str = Field(description="queued, delivered or undelivered")
+    attempts: int
+    queued_at: str
+    retry_at: str | None = Field(description="When a queued notice is sent again")
+    receipt_id: str | None = Field(description="The gateway's receipt of a delivered notice")
+    delivered_at: str | None
+    last_error: str | None
+
+
+class CaseNoticesView(BaseModel):
+    case_id: str
+    case_number: str
+    court_code: str
+    notices: list[NoticeView]
+
+
+class UndeliveredView(NoticeView):
+    case_id: str
+    case_number: str
+    court_code: str
+
+
+class ProgressNode(BaseModel):
+    on: str = Field(description="日期")
+    title: str = Field(description="节点")
+
+
+class ProgressView(BaseModel):
+    case_number: str
+    court_name: str
+    role: str = Field(description="申请执行人 or 被执行人: whose code this is")
+    case_account: str = Field(description="The case account (一案一账号)")
+    claim_amount_fen: int = Field(description="The amount the case enforces")
+    received_fen: int = Field(description="Money received on the case account so far")
+    paid_fen: int = Field(description="Money paid out to the applicant so far")
+    nodes: list[ProgressNode] = Field(description="The nodes so far, oldest first")
+
+
+def _notice(notice: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:
+    return {**notice, "party_name": record["parties"][notice["party_key"]]["name"]}
+
+
+@router.get("/cases/{case_id}/notices", summary="The notices of a case and what became of them")
+async def case_notices(
+    case_id: PathId, identity: CurrentIdentity, request: Request
+) -> CaseNoticesView:
+    record = await _reads(request).case(case_id, identity)
+    notices = sorted(record["notices"].values(), key=lambda n: (n["queued_at"], n["notice_id"]))
+    return CaseNoticesView(
+        case_id=record["case_id"], case_number=record["case_number"],
+        court_code=record["court_code"],
+        notices=[NoticeView.model_validate(_notice(n, record)) for n in notices],
+    )  # fmt: skip
+
+
+@router.get("/notices/undelivered", summary="The notices a court must deliver another way")
+async def undelivered(
+    identity: CurrentIdentity,
+    request: Request,
+    court: Annotated[str | None, Query(max_length=MAX_NAME)] = None,
+) -> list[UndeliveredView]:
+    found = await _reads(request).undelivered(identity, court)
+    return [
+        UndeliveredView.model_validate({
+            **_notice(notice, record), "case_id": record["case_id"],
+            "case_number": record["case_number"], "court_code": record["court_code"],
+        })
+        for record, notice in found
+    ]  # fmt: skip
+
+
+Code = Annotated[
+    str,
+    Query(min_length=1, max_length=40, description="The case query code (案件查询码) of a notice"),
+]
+
+
+@router.get(
+    "/progress",
+    summary="A case's progress for the party holding its query code (public, rate-limited)",
+    responses={
+        404: {"description": "Unknown or wrong code (one answer for both)"},
+        429: {"description": "Too many lookups from this address or of this code (Retry-After)"},
+    },
+)
+async def progress(code: Code, request: Request) -> ProgressView:
+    client = request.client.host if request.client is not None else "unknown"
+    try:
+        found = await _reads(request).progress(code, client)
+    except RateLimited as exc:
+        return JSONResponse(  # type: ignore[return-value]
+            {"detail": str(exc)}, status_code=429,
+            headers={"Retry-After": str(exc.retry_after_s)},
+        )  # fmt: skip
+    return ProgressView(
+        case_number=found.case_number, court_name=found.court_name, role=found.role,
+        case_account=found.case_account, claim_amount_fen=found.claim_amount_fen,
+        received_fen=found.received_fen, paid_fen=found.paid_fen,
+        nodes=[ProgressNode(on=on, title=title) for on, title in found.nodes],
+    )  # fmt: skip
+
+
+@page.get("/progress")
+async def progress_page() -> FileResponse:
+    return FileResponse(STATIC / "progress.html", headers={"Cache-Control": "no-cache"})

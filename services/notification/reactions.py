@@ -1,0 +1,38 @@
+"""What the notification service does on other services' events.
+
+- A filed case (``CaseFiled``): its parties are kept, each gets a case query code, and the
+  filing notice is queued.
+- A case moved to another court (``CaseHandlingCourtChanged``): followed.
+- Every event of the node table (``domain.NODES``: assets found and controlled, disposal,
+  money received and paid, 终本, resumption, command actions, closure): its notices are
+  queued, once per event however often it is delivered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from google.protobuf.message import Message
+
+from services.notification.domain import NODES
+from services.notification.handlers import Notices
+from zhixing.events import Event
+from zhixing.projection import Transaction
+from zhixing.v1 import case_events_pb2 as cases
+
+
+class NodeFacts:
+    def __init__(self, notices: Notices) -> None:
+        self.notices = notices
+
+    async def __call__(self, events: Sequence[Event[Message]], tx: Transaction) -> None:
+        for event in events:
+            payload = event.payload
+            if isinstance(payload, cases.CaseFiled):
+                await self.notices.case_filed(event, payload)
+            elif isinstance(payload, cases.CaseHandlingCourtChanged):
+                await self.notices.follow_case(payload.case_id, payload.to_court)
+            elif type(payload) in NODES:
+                # Every payload of the table names its case (aggregate ids differ: an asset
+                # event's is the asset).
+                await self.notices.node(event, str(getattr(payload, "case_id", "")))

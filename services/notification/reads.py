@@ -1,0 +1,123 @@
+"""What the notification service answers: a case's notices (for the courts that may read the
+case), the notices a court must deliver another way, and the public progress page a party
+opens with a case query code (案件查询码).
+
+The progress page asks for no token, so it is guarded otherwise: an unknown, wrong or
+malformed code gets one and the same 404 (whether a case exists is never revealed), and the
+lookups are counted per client address and per code on the injected clock (429 with the
+seconds to wait once either is over its limit)."""
+
+from __future__ import annotations
+
+import hmac
+import math
+from dataclasses import dataclass
+
+from services.notification import domain
+from services.notification.domain import UNDELIVERED, Record
+from services.notification.repository import NotificationRecords
+from services.notification.settings import NotificationSettings
+from zhixing.auth import Identity, PrincipalKind, Role, may_read, require_role, require_visible
+from zhixing.courts import UnknownCourtCode, directory
+from zhixing.errors import Invalid, NotFound
+from zhixing.service import ServiceContext
+
+NO_SUCH_CODE = "查询码无效：请核对通知中的案件查询码（10位，不含0、1、I、L、O）"
+"""The one answer to an unknown, wrong or malformed code."""
+
+LISTERS = (Role.CLERK, Role.OFFICER, Role.COMMAND)
+"""Who lists what must be delivered another way (and sees to it)."""
+
+
+class RateLimited(Exception):
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__(f"查询过于频繁，请{retry_after_s}秒后再试")
+        self.retry_after_s = retry_after_s
+
+
+@dataclass(frozen=True)
+class Progress:
+    case_number: str
+    court_name: str
+    role: str
+    case_account: str
+    claim_amount_fen: int
+    received_fen: int
+    paid_fen: int
+    nodes: list[tuple[str, str]]  # (date, title)
+
+
+class Reads:
+    def __init__(
+        self, ctx: ServiceContext, records: NotificationRecords, settings: NotificationSettings
+    ) -> None:
+        self.ctx = ctx
+        self.records = records
+        self.settings = settings
+
+    async def case(self, case_id: str, identity: Identity) -> Record:
+        """A case's record with its notices, for the courts that may read the case."""
+        record = await self.records.get(case_id)
+        require_visible(identity, record["court_code"] if record else None, f"case {case_id}")
+        assert record is not None
+        return record
+
+    async def undelivered(
+        self, identity: Identity, court: str | None
+    ) -> list[tuple[Record, Record]]:
+        """(case, notice) of every undelivered notice of ``court`` (default: the caller's)
+        and the courts below it, oldest first."""
+        if identity.kind is not PrincipalKind.SERVICE:
+            require_role(identity, *LISTERS)
+        court = court or identity.court_code
+        try:
+            directory().lookup(court)
+        except UnknownCourtCode as exc:
+            raise Invalid(str(exc), loc=("query", "court")) from None
+        require_visible(identity, court if may_read(identity, court) else None, f"court {court}")
+        pairs = await self.records.undelivered_in_jurisdiction(court)
+        cases = {r["case_id"]: r for r in await self.records.many(sorted({c for c, _ in pairs}))}
+        found = []
+        for case_id, notice_id in pairs:
+            notice = cases.get(case_id, {}).get("notices", {}).get(notice_id)
+            if notice is not None and notice["status"] == UNDELIVERED:
+                found.append((cases[case_id], notice))
+        return sorted(found, key=lambda pair: pair[1]["queued_at"])
+
+    async def progress(self, code_text: str, client: str) -> Progress:
+        """The case's progress for the party whose code this is."""
+        await self._count("address", client, self.settings.progress_limit_per_address)
+        code = domain.normalised_code(code_text)
+        if code is None:
+            raise NotFound(NO_SUCH_CODE)
+        secret = self.settings.secret
+        hashed = domain.code_hash(secret, code)
+        await self._count("code", hashed, self.settings.progress_limit_per_code)
+        found = await self.records.party_of_code(hashed)
+        record = await self.records.get(found[0]) if found else None
+        if found is None or record is None or found[1] not in record["parties"]:
+            raise NotFound(NO_SUCH_CODE)
+        case_id, party_key = found
+        expected = domain.normalised_code(domain.query_code(secret, case_id, party_key)) or ""
+        if not hmac.compare_digest(expected, code):
+            raise NotFound(NO_SUCH_CODE)
+        party = record["parties"][party_key]
+        return Progress(
+            case_number=record["case_number"], court_name=record["court_name"],
+            role=domain.ROLE_TEXT[party["role"]], case_account=record["case_account"],
+            claim_amount_fen=record["claim_amount_fen"], received_fen=record["received_fen"],
+            paid_fen=record["paid_fen"],
+            nodes=[(n["on"], n["title"]) for n in record["nodes"]],
+        )  # fmt: skip
+
+    async def _count(self, scope: str, who: str, limit: int) -> None:
+        """One more lookup in the current window (on the injected clock); RateLimited with
+        the seconds left in the window once over ``limit``."""
+        window_s = self.settings.progress_window_s
+        now = self.ctx.clock.now().timestamp()
+        window = int(now // window_s)
+        count = await self.records.count(
+            self.records.rate_key(scope, who, window), ttl_s=2 * window_s
+        )
+        if count > limit:
+            raise RateLimited(max(1, math.ceil((window + 1) * window_s - now)))

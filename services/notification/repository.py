@@ -1,0 +1,131 @@
+"""The notification service's records in Redis: the only code that knows their keys.
+
+Records (under ``notification:``):
+- ``case:<case id>``: a case's record as JSON (number, court, parties with their contact
+  references, the nodes told and every notice with its state);
+- ``court:<code>``: the ids of the cases a court handles;
+- ``due``: sorted set of "<case id>|<notice id>" by when the notice is to be sent (ms);
+- ``undelivered:<court>``: "<case id>|<notice id>" of the notices that court must deliver
+  another way;
+- ``code:<code hash>``: "<case id>|<party key>" of a case query code (its keyed hash only;
+  the code itself is derived, never kept);
+- ``rate:<scope>:<who>:<window>``: the progress page's counters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+import redis.asyncio as aioredis
+from redis.asyncio.client import Pipeline
+
+from zhixing.records import IndexedRecords, ids_in_jurisdiction
+from zhixing.state import KeySpace, as_text, transact
+
+T = TypeVar("T")
+Record = dict[str, Any]
+
+
+def member(case_id: str, notice_id: str) -> str:
+    return f"{case_id}|{notice_id}"
+
+
+def split(value: bytes | str) -> tuple[str, str]:
+    case_id, _, rest = as_text(value).partition("|")
+    return case_id, rest
+
+
+class NotificationRecords(IndexedRecords):
+    def __init__(self, redis: aioredis.Redis, keys: KeySpace) -> None:
+        super().__init__(redis, keys, "case", index="court")
+        self.redis = redis
+        self.keys = keys
+        self.due_key = keys.key("due")
+
+    def undelivered_key(self, court: str) -> str:
+        return self.keys.key("undelivered", court)
+
+    def code_key(self, hashed: str) -> str:
+        return self.keys.key("code", hashed)
+
+    def rate_key(self, scope: str, who: str, window: int) -> str:
+        return self.keys.key("rate", scope, who, str(window))
+
+    # --- reading ---------------------------------------------------------------------------
+
+    async def due(self, now_ms: int, limit: int) -> list[tuple[str, str]]:
+        """(case id, notice id) of the notices due to be sent by ``now_ms``, soonest first."""
+        raw = await self.redis.zrangebyscore(self.due_key, "-inf", now_ms, start=0, num=limit)
+        return [split(m) for m in raw if isinstance(m, bytes | str)]
+
+    async def undelivered_in_jurisdiction(self, court: str) -> list[tuple[str, str]]:
+        """(case id, notice id) of the undelivered notices of ``court`` and the courts below."""
+        return [
+            split(m) for m in await ids_in_jurisdiction(self.redis, self.undelivered_key, court)
+        ]
+
+    async def party_of_code(self, hashed: str) -> tuple[str, str] | None:
+        raw = await self.redis.get(self.code_key(hashed))
+        return split(raw) if raw is not None else None
+
+    # --- writing ---------------------------------------------------------------------------
+
+    async def open_once(
+        self, record: Record, act: Callable[[Pipeline, Record], None]
+    ) -> bool:  # fmt: skip
+        """Keep a new case's record with what ``act`` queues beside it, unless the case is
+        kept already (a filing delivered twice changes nothing)."""
+        key = self.key(record["case_id"])
+
+        async def body(pipe: Pipeline) -> bool:
+            if await pipe.exists(key):
+                return False
+            pipe.multi()  # type: ignore[no-untyped-call]
+            act(pipe, record)
+            self.add(pipe, record["case_id"], record, [record["court_code"]])
+            return True
+
+        return await transact(self.redis, [key], body)
+
+    def keep_code(self, pipe: Pipeline, hashed: str, case_id: str, party_key: str) -> None:
+        pipe.set(self.code_key(hashed), member(case_id, party_key))
+
+    def schedule(self, pipe: Pipeline, case_id: str, notice_id: str, at_ms: int) -> None:
+        pipe.zadd(self.due_key, {member(case_id, notice_id): at_ms})
+
+    def unschedule(self, pipe: Pipeline, case_id: str, notice_id: str) -> None:
+        pipe.zrem(self.due_key, member(case_id, notice_id))
+
+    async def drop_due(self, case_id: str, notice_id: str) -> None:
+        """Forget a due entry whose notice is gone or settled."""
+        await self.redis.zrem(self.due_key, member(case_id, notice_id))
+
+    def list_undelivered(self, pipe: Pipeline, court: str, case_id: str, notice_id: str) -> None:
+        pipe.sadd(self.undelivered_key(court), member(case_id, notice_id))
+
+    def move(
+        self, pipe: Pipeline, case_id: str, from_court: str, to_court: str,
+        undelivered: Sequence[str],
+    ) -> None:  # fmt: skip
+        """The case and its undelivered notices are listed under the court handling it."""
+        pipe.srem(self.index_key(from_court), case_id)
+        self.index(pipe, to_court, case_id)
+        for notice_id in undelivered:
+            pipe.srem(self.undelivered_key(from_court), member(case_id, notice_id))
+            pipe.sadd(self.undelivered_key(to_court), member(case_id, notice_id))
+
+    async def change_case(
+        self, case_id: str, act: Callable[[Pipeline, Record], Awaitable[T]]
+    ) -> T:  # fmt: skip
+        """Run ``act(pipe, record)`` in one transaction over the case's record."""
+        return await self.change(case_id, act, missing=f"no notices of case {case_id}")
+
+    async def count(self, key: str, ttl_s: int) -> int:
+        """Add one to a rate counter; its count. The key expires (wall clock) well after its
+        window, only to clear old windows away."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.incr(key)
+            pipe.expire(key, ttl_s)
+            count, _ = await pipe.execute()
+        return int(count)

@@ -1,0 +1,65 @@
+"""The sender: sends the notices that are due through their channel and records the outcome
+(the loop itself: ``zhixing.polling``).
+
+A notice is recorded as delivered only while it is still queued, in the transaction that
+stages ``NoticeDelivered``: a crash between the send and the record leaves it queued and
+due, the resend carries the same notice id, the gateway answers the first receipt, and the
+notice is delivered once. When it is due again is decided on the injected clock."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+
+import structlog
+
+from services.notification.channels import ChannelUnavailable, NoticeChannel, Receipt
+from services.notification.handlers import Notices
+from zhixing.polling import PollingWorker
+
+log = structlog.get_logger(__name__)
+
+BATCH = 100
+
+
+class NoticeSender(PollingWorker):
+    name = "notices"
+
+    def __init__(
+        self, notices: Notices, channels: Mapping[str, NoticeChannel],
+        close: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:  # fmt: skip
+        super().__init__(notices.settings.poll_interval_s)
+        self.notices = notices
+        self.channels = channels
+        self._close = close
+
+    async def close(self) -> None:
+        if self._close is not None:
+            await self._close()
+
+    async def step(self) -> int:
+        due = await self.notices.records.due(self.notices.now_ms(), BATCH)
+        for case_id, notice_id in due:
+            await self.send(case_id, notice_id)
+        return len(due)
+
+    async def send(self, case_id: str, notice_id: str) -> str:
+        """Send one due notice; what became of it."""
+        notice = await self.notices.outgoing(case_id, notice_id)
+        if notice is None:
+            return "settled"
+        channel = self.channels.get(notice.channel)
+        if channel is None:
+            await self.notices.refused(case_id, notice_id, f"no channel {notice.channel}")
+            return "undelivered"
+        try:
+            answer = await channel.send(notice)
+        except ChannelUnavailable as exc:
+            log.info("notice not sent; sent again later", notice_id=notice_id, error=str(exc))
+            await self.notices.attempt_failed(case_id, notice_id, str(exc))
+            return "retry"
+        if isinstance(answer, Receipt):
+            await self.notices.delivered(case_id, notice_id, answer.receipt_id)
+            return "delivered"
+        await self.notices.refused(case_id, notice_id, answer.reason)
+        return "undelivered"
