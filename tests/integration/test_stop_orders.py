@@ -180,7 +180,7 @@ async def test_a_stopped_court_neither_controls_sells_pays_nor_closes_until_ever
             control = await http.post(f"{deposit_path}/control", headers=seizer,
                                       json={"amount_fen": deposit["value_fen"]})  # fmt: skip
             assert control.status_code == 200, control.text
-        async with stack.client(stack.funds) as http:  # type: ignore[arg-type]
+        async with stack.client(stack.funds) as http:
             paid = await http.post(payout_path, json=payout, headers=finance)
             assert paid.status_code == 201, paid.text
         async with stack.client(stack.intake) as http:
