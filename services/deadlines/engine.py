@@ -151,8 +151,8 @@ class DeadlineEngine:
         subjects: set[str] = set()
         for signal in signals:
             if signal.event_name in ANSWER_EVENTS:
-                if clock_id := signal.attributes.get("clock_id", ""):
-                    ids.add(clock_id)
+                if answered_clock := signal.attributes.get("clock_id", ""):
+                    ids.add(answered_clock)
                 continue
             if signal.event_name in MOVE_EVENTS:
                 subjects.add(signal.subject_id)
@@ -365,7 +365,7 @@ class DeadlineEngine:
 
     async def extend(
         self, clock_id: str, *, added: int, approved_by: str, approval_ref: str, reason: str,
-        requested_on: dt.date, causation_id: str = "",
+        causation_id: str = "",
     ) -> ClockState:  # fmt: skip
         def extend(pipe: Pipeline, states: dict[str, ClockState]) -> ClockState:
             state = states.get(clock_id)
@@ -373,7 +373,7 @@ class DeadlineEngine:
                 raise KeyError(clock_id)
             messages = self.rules.extend(
                 state, added=added, approved_by=approved_by, approval_ref=approval_ref,
-                reason=reason, at=self._clock.now(), requested_on=requested_on,
+                reason=reason, at=self._clock.now(),
             )  # fmt: skip
             self._save(pipe, state)
             self._stage(pipe, state, messages, causation_id=causation_id)
