@@ -1,0 +1,61 @@
+"""Wires the supervision service."""
+
+from __future__ import annotations
+
+from fastapi.middleware.cors import CORSMiddleware
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.supervision.http_api import ROUTERS
+from services.supervision.officers import Officers
+from services.supervision.petitions import Petitions
+from services.supervision.reactions import CaseFacts, ClockFacts
+from services.supervision.register import Register
+from services.supervision.repository import SupervisionRecords
+from services.supervision.tasks import Tasks
+from zhixing.builder import About, HostBuilder, Infrastructure
+from zhixing.projection import Projection
+from zhixing.service import ServiceHost
+from zhixing.topics import CASE_EVENTS, DEADLINE_EVENTS
+
+ABOUT = About(
+    name="supervision",
+    title="Zhixing supervision (监督)",
+    description="专人 tasks from escalated clocks, answered or escalated on; petitions (信访) "
+    "on their clocks; the interference register (干预过问案件登记); officers' postings and "
+    "rotation reminders.",
+    http_port=8009,
+    grpc_port=50061,
+)
+
+
+class SupervisionSettings(BaseSettings):
+    """The browser origins allowed to call this service (the dashboard, served by the
+    command service at another origin)."""
+
+    model_config = SettingsConfigDict(env_prefix="ZHIXING_SUPERVISION_", extra="ignore")
+
+    cors_origins: list[str] = Field(
+        ["http://127.0.0.1:8000", "http://localhost:8000"],
+        description="Origins allowed by CORS (JSON list)",
+    )
+
+
+def bootstrap(
+    infra: Infrastructure | None = None, *, settings: SupervisionSettings | None = None
+) -> ServiceHost:
+    settings = settings or SupervisionSettings()
+    service = HostBuilder(ABOUT, infra)
+    ctx = service.ctx
+    records = SupervisionRecords(ctx.redis, ctx.keys)
+    tasks = Tasks(ctx, records)
+    officers = Officers(ctx, records)
+    service.routes(*ROUTERS, tasks=tasks, petitions=Petitions(ctx, records),
+                   register=Register(ctx, records), officers=officers)  # fmt: skip
+    service.http.add_middleware(
+        CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
+        allow_headers=["Authorization", "Content-Type"],
+    )  # fmt: skip
+    service.project(Projection("cases", [CASE_EVENTS], CaseFacts(records)))
+    service.react("clocks", [DEADLINE_EVENTS], ClockFacts(tasks, officers))
+    return service.build()

@@ -1,0 +1,67 @@
+"""What the supervision service does on other services' events.
+
+- Case events: a filed case's number and handling court are kept (petitions name cases by
+  number; tasks and records show the number), and follow a move to another court.
+- Deadline events: an escalation opens the task of its level (superseding the one below);
+  a rotation clock's warning reminds the court's leaders; a cleared clock closes its open
+  tasks; the clock's due time is kept as its events state it, and a rotation clock's last
+  day is kept on the officer's posting.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from google.protobuf.message import Message
+
+from services.supervision.officers import Officers
+from services.supervision.repository import SupervisionRecords
+from services.supervision.tasks import Tasks
+from zhixing.events import Event
+from zhixing.projection import Transaction
+from zhixing.v1 import case_events_pb2 as cases
+from zhixing.v1 import deadline_events_pb2 as clocks
+
+_DUE_CHANGES = (
+    clocks.ClockOpened, clocks.ClockResumed, clocks.ClockExtended, clocks.ClockRecomputed,
+)  # fmt: skip
+
+
+class CaseFacts:
+    """A projection: the cases this service knows, written in the batch's transaction."""
+
+    def __init__(self, records: SupervisionRecords) -> None:
+        self.records = records
+
+    async def __call__(self, events: Sequence[Event[Message]], tx: Transaction) -> None:
+        for event in events:
+            payload = event.payload
+            if isinstance(payload, cases.CaseFiled):
+                court = event.envelope.court_code or payload.court_code
+                self.records.keep_case(tx.pipe, event.aggregate_id, payload.case_number, court)
+            elif isinstance(payload, cases.CaseHandlingCourtChanged):
+                self.records.move_case(tx.pipe, payload.case_id, payload.to_court)
+
+
+class ClockFacts:
+    def __init__(self, tasks: Tasks, officers: Officers) -> None:
+        self.tasks = tasks
+        self.officers = officers
+        self.records = tasks.records
+
+    async def __call__(self, events: Sequence[Event[Message]], tx: Transaction) -> None:
+        for event in events:
+            payload = event.payload
+            if isinstance(payload, clocks.ClockEscalated):
+                await self.tasks.escalated(payload)
+            elif isinstance(payload, clocks.ClockWarned):
+                await self.tasks.remind(payload)
+            elif isinstance(payload, clocks.ClockCleared):
+                await self.tasks.clock_cleared(payload)
+            elif isinstance(payload, _DUE_CHANGES):
+                due = payload.due_at.ToDatetime(tzinfo=dt.UTC).isoformat()
+                self.records.note_clock(tx.pipe, payload.clock.clock_id, due_at=due,
+                                        last_day=getattr(payload, "last_day", ""))  # fmt: skip
+                if isinstance(payload, clocks.ClockOpened):
+                    await self.officers.clock_opened(payload)

@@ -1,0 +1,153 @@
+"""The interference register (干预过问案件登记, rule ``oversight.record-interference``): any
+court person whose court may see a case records, at once, an inquiry or intervention about
+it. A record is written once and never changed or deleted: a correction is a new record
+naming the one it corrects. Discipline inspection (纪检监察) and the command centre of the
+court or a court above read it, its per-court report, and its export."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from redis.asyncio.client import Pipeline
+
+from services.supervision import domain
+from services.supervision.domain import Manner, Record
+from services.supervision.handler import SupervisionHandler
+from zhixing.auth import Identity, may_read, require_role, require_scope
+from zhixing.clock import CHINA_TZ
+from zhixing.errors import Invalid, NotFound
+from zhixing.export import Table
+from zhixing.v1 import supervision_events_pb2 as pb
+
+
+@dataclass(frozen=True)
+class Interference:
+    person_name: str
+    person_position: str
+    person_organisation: str
+    inside_court: bool
+    occurred_at: dt.datetime
+    manner: Manner
+    content: str
+    handling: str
+
+
+EXPORT_HEADERS = (
+    "登记编号", "案号", "法院", "干预过问人", "职务", "单位", "院内人员", "发生时间", "方式",
+    "内容", "处理情况", "登记人", "登记时间", "更正的登记",
+)  # fmt: skip
+
+
+class Register(SupervisionHandler):
+    async def record(self, case_id: str, identity: Identity, entry: Interference) -> Record:
+        """Record an inquiry or intervention about a case the caller's court may see."""
+        require_role(identity, *domain.RECORDING_ROLES)
+        case = await self.visible_case(case_id, identity)
+        return await self._add(case, identity, entry, corrects="")
+
+    async def correct(self, record_id: str, identity: Identity, entry: Interference) -> Record:
+        """A new record correcting ``record_id`` (which stays as it was recorded)."""
+        require_role(identity, *domain.RECORDING_ROLES)
+        original = await self.records.register.get(record_id)
+        if original is None or not may_read(identity, original["court_code"]):
+            raise NotFound(f"no interference record {record_id} in your jurisdiction")
+        case = await self.visible_case(original["case_id"], identity)
+        return await self._add(case, identity, entry, corrects=record_id)
+
+    async def _add(
+        self, case: dict[str, str], identity: Identity, entry: Interference, *, corrects: str
+    ) -> Record:
+        occurred_at = entry.occurred_at
+        if occurred_at.tzinfo is None:
+            occurred_at = occurred_at.replace(tzinfo=CHINA_TZ)  # as people write it, in China
+        if occurred_at > self.now():
+            raise Invalid("occurred_at is in the future", loc=("body", "occurred_at"))
+        record_id = self.new_id()
+        record: Record = {
+            "record_id": record_id, "case_id": case["case_id"],
+            "case_number": case.get("case_number", ""), "court_code": case["court_code"],
+            "recorded_by": identity.subject, "recorder_court": identity.court_code,
+            "recorded_at": self.now().isoformat(), "person_name": entry.person_name,
+            "person_position": entry.person_position,
+            "person_organisation": entry.person_organisation,
+            "inside_court": entry.inside_court, "occurred_at": occurred_at.isoformat(),
+            "manner": entry.manner.value, "content": entry.content, "handling": entry.handling,
+            "corrects_record_id": corrects,
+        }  # fmt: skip
+        stamp = pb.InterferenceRecorded(
+            record_id=record_id, case_id=record["case_id"], case_number=record["case_number"],
+            court_code=record["court_code"], recorded_by=identity.subject,
+            person_name=entry.person_name, person_position=entry.person_position,
+            person_organisation=entry.person_organisation, inside_court=entry.inside_court,
+            manner=entry.manner.value, content=entry.content, handling=entry.handling,
+            corrects_record_id=corrects,
+        )  # fmt: skip
+        stamp.occurred_at.FromDatetime(occurred_at.astimezone(dt.UTC))
+
+        async def body(pipe: Pipeline) -> Record:
+            pipe.multi()  # type: ignore[no-untyped-call]
+            self.records.add_interference(pipe, record)
+            self.stage(pipe, stamp, aggregate_id=record["case_id"],
+                       court_code=record["court_code"], actor=identity.as_actor())  # fmt: skip
+            return record
+
+        return await self.records.transact([self.records.register.key(record_id)], body)
+
+    # --- reads -------------------------------------------------------------------------------
+
+    async def listing(
+        self, identity: Identity, *, court: str | None, since: dt.date | None,
+        until: dt.date | None,
+    ) -> list[Record]:  # fmt: skip
+        """The records of ``court`` and the courts below it, by when it happened (China
+        dates ``since``..``until``, both included)."""
+        require_role(identity, *domain.REGISTER_READERS)
+        court = court or identity.court_code
+        require_scope(identity, court, write=False)
+        if since and until and since > until:
+            raise Invalid("from is after to", loc=("query", "from"))
+        found = await self.records.register.in_jurisdiction(court)
+        return sorted(
+            (r for r in found if _within(r, since, until)),
+            key=lambda r: (r["occurred_at"], r["recorded_at"]),
+        )
+
+    async def of_case(self, case_id: str, identity: Identity) -> list[Record]:
+        require_role(identity, *domain.REGISTER_READERS)
+        await self.visible_case(case_id, identity)
+        found = await self.records.interference_of_case(case_id)
+        return sorted(found, key=lambda r: (r["occurred_at"], r["recorded_at"]))
+
+    async def one(self, record_id: str, identity: Identity) -> Record:
+        require_role(identity, *domain.REGISTER_READERS)
+        record = await self.records.register.get(record_id)
+        if record is None or not may_read(identity, record["court_code"]):
+            raise NotFound(f"no interference record {record_id} in your jurisdiction")
+        return record
+
+    async def report(
+        self, identity: Identity, *, court: str | None, since: dt.date | None,
+        until: dt.date | None,
+    ) -> list[Record]:  # fmt: skip
+        records = await self.listing(identity, court=court, since=since, until=until)
+        return list(domain.register_report(records).values())
+
+    async def table(
+        self, identity: Identity, *, court: str | None, since: dt.date | None = None,
+        until: dt.date | None = None,
+    ) -> Table:  # fmt: skip
+        records = await self.listing(identity, court=court, since=since, until=until)
+        table = Table(title="干预过问案件登记", headers=EXPORT_HEADERS)
+        table.extend([
+            r["record_id"], r["case_number"] or r["case_id"], r["court_code"], r["person_name"],
+            r["person_position"], r["person_organisation"], r["inside_court"],
+            r["occurred_at"], r["manner"], r["content"], r["handling"], r["recorded_by"],
+            r["recorded_at"], r["corrects_record_id"],
+        ] for r in records)  # fmt: skip
+        return table
+
+
+def _within(record: Record, since: dt.date | None, until: dt.date | None) -> bool:
+    day = dt.datetime.fromisoformat(record["occurred_at"]).astimezone(CHINA_TZ).date()
+    return (since is None or day >= since) and (until is None or day <= until)

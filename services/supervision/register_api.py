@@ -1,0 +1,136 @@
+"""The interference register (干预过问案件登记) over HTTP: record, correct (a new record),
+read, report and export. There is no route to edit or delete a record."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, status
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.supervision.domain import Manner
+from services.supervision.register import Interference, Register
+from zhixing.auth import CurrentIdentity
+from zhixing.bounds import MAX_ID, PathId, ShortText, Text
+from zhixing.export import ExportFormat, table_response
+
+router = APIRouter(prefix="/v1", tags=["interference register"])
+
+
+def _register(request: Request) -> Register:
+    register: Register = request.app.state.register
+    return register
+
+
+class InterferenceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    person_name: ShortText = Field(description="Who inquired or intervened")
+    person_position: ShortText = Field(description="Their post")
+    person_organisation: ShortText = Field(description="Their organisation")
+    inside_court: bool = Field(description="Whether they are of the court (院内) or not")
+    occurred_at: dt.datetime = Field(
+        description="When; not in the future (China time if no offset)"
+    )
+    manner: Manner
+    content: Text = Field(description="What was asked or said")
+    handling: Text = Field(description="How it was handled")
+
+    def entry(self) -> Interference:
+        return Interference(**self.model_dump())
+
+
+class InterferenceView(BaseModel):
+    record_id: str
+    case_id: str
+    case_number: str
+    court_code: str = Field(description="The court handling the case")
+    recorded_by: str
+    recorder_court: str
+    recorded_at: str
+    person_name: str
+    person_position: str
+    person_organisation: str
+    inside_court: bool
+    occurred_at: str
+    manner: str
+    content: str
+    handling: str
+    corrects_record_id: str = Field(description="The record this one corrects; empty if none")
+
+
+class CourtReportView(BaseModel):
+    court_code: str
+    records: int
+    inside_court: int
+    outside_court: int
+    corrections: int
+    by_manner: dict[str, int]
+
+
+Court = Annotated[str | None, Query(max_length=MAX_ID, description="Default the caller's court")]
+From = Annotated[dt.date | None, Query(alias="from", description="First day (occurred), included")]
+To = Annotated[dt.date | None, Query(alias="to", description="Last day (occurred), included")]
+
+
+@router.post("/cases/{case_id}/interference", status_code=status.HTTP_201_CREATED,
+             summary="Record an inquiry or intervention about a case")  # fmt: skip
+async def record_interference(
+    case_id: PathId, body: InterferenceIn, identity: CurrentIdentity, request: Request
+) -> InterferenceView:
+    record = await _register(request).record(case_id, identity, body.entry())
+    return InterferenceView.model_validate(record)
+
+
+@router.post("/interference/{record_id}/corrections", status_code=status.HTTP_201_CREATED,
+             summary="Correct a record: a new record naming it (the original stays)")  # fmt: skip
+async def correct_interference(
+    record_id: PathId, body: InterferenceIn, identity: CurrentIdentity, request: Request
+) -> InterferenceView:
+    record = await _register(request).correct(record_id, identity, body.entry())
+    return InterferenceView.model_validate(record)
+
+
+@router.get("/cases/{case_id}/interference", summary="A case's interference records")
+async def case_interference(
+    case_id: PathId, identity: CurrentIdentity, request: Request
+) -> list[InterferenceView]:
+    records = await _register(request).of_case(case_id, identity)
+    return [InterferenceView.model_validate(r) for r in records]
+
+
+@router.get("/interference", summary="The register of a court and the courts below it")
+async def list_interference(
+    identity: CurrentIdentity, request: Request, court: Court = None, since: From = None,
+    until: To = None,
+) -> list[InterferenceView]:  # fmt: skip
+    records = await _register(request).listing(identity, court=court, since=since, until=until)
+    return [InterferenceView.model_validate(r) for r in records]
+
+
+@router.get("/interference/report", summary="Per-court counts: inside/outside, manner, corrections")
+async def interference_report(
+    identity: CurrentIdentity, request: Request, court: Court = None, since: From = None,
+    until: To = None,
+) -> list[CourtReportView]:  # fmt: skip
+    rows = await _register(request).report(identity, court=court, since=since, until=until)
+    return [CourtReportView.model_validate(r) for r in rows]
+
+
+@router.get("/interference/export", summary="The register as CSV or XLSX",
+            response_class=Response)  # fmt: skip
+async def export_interference(
+    identity: CurrentIdentity, request: Request, court: Court = None, since: From = None,
+    until: To = None, format: ExportFormat = ExportFormat.CSV,
+) -> Response:  # fmt: skip
+    table = await _register(request).table(identity, court=court, since=since, until=until)
+    return table_response(table, format, filename="干预过问案件登记")
+
+
+@router.get("/interference/{record_id}", summary="One record (never edited or deleted)")
+async def get_interference(
+    record_id: PathId, identity: CurrentIdentity, request: Request
+) -> InterferenceView:
+    return InterferenceView.model_validate(await _register(request).one(record_id, identity))

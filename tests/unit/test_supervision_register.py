@@ -1,0 +1,98 @@
+"""The interference register on the in-memory repository: any court person whose court may
+see the case records (never an overseer); a correction is a new record naming the original,
+which stays as recorded; discipline inspection and the command centre read records, the
+per-court report and the export; nothing happens in the future."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from services.supervision.domain import Manner
+from services.supervision.register import Interference
+from tests.factories import START
+from tests.fakes import person, staged
+from tests.unit.test_supervision_tasks import COURT, NUMBER, service_with_case
+from zhixing.auth import Role, ScopeError
+from zhixing.errors import Invalid, NotFound
+from zhixing.export import ExportFormat, table_bytes
+from zhixing.v1 import supervision_events_pb2 as pb
+
+OFFICER = person(Role.OFFICER, COURT, "officer-1")
+DISCIPLINE = person(Role.DISCIPLINE, "苏12", "discipline-1")
+
+
+def entry(inside: bool = False, manner: Manner = Manner.PHONE, **changes: object) -> Interference:
+    fields: dict[str, object] = dict(
+        person_name="某某", person_position="局长", person_organisation="某局",
+        inside_court=inside, occurred_at=START - dt.timedelta(hours=1), manner=manner,
+        content="=询问案件进度", handling="告知依法办理",
+    )  # fmt: skip
+    fields.update(changes)
+    return Interference(**fields)  # type: ignore[arg-type]
+
+
+async def test_a_record_and_its_correction_are_both_kept_as_recorded() -> None:
+    service = await service_with_case()
+    original = await service.register.record("case-1", OFFICER, entry())
+    corrected = await service.register.correct(original["record_id"], OFFICER,
+                                               entry(person_position="副局长"))  # fmt: skip
+    assert corrected["corrects_record_id"] == original["record_id"]
+    assert (await service.register.one(original["record_id"], DISCIPLINE)) == original
+    first, second = (e.payload for e in await staged(service.ctx))
+    assert isinstance(first, pb.InterferenceRecorded) and isinstance(
+        second, pb.InterferenceRecorded
+    )
+    assert first.case_number == NUMBER and first.court_code == COURT
+    assert second.corrects_record_id == first.record_id
+    records = await service.register.of_case("case-1", DISCIPLINE)
+    assert [r["record_id"] for r in records] == [original["record_id"], corrected["record_id"]]
+
+
+async def test_who_records_and_who_reads() -> None:
+    service = await service_with_case()
+    for role in (Role.OVERSEER, Role.DISCIPLINE):
+        with pytest.raises(ScopeError):
+            await service.register.record("case-1", person(role, COURT), entry())
+    with pytest.raises(NotFound):  # another court's people do not see the case
+        await service.register.record("case-1", person(Role.OFFICER, "苏1282"), entry())
+    with pytest.raises(NotFound):
+        await service.register.record("case-404", OFFICER, entry())
+    with pytest.raises(Invalid, match="future"):
+        await service.register.record("case-1", OFFICER,
+                                      entry(occurred_at=START + dt.timedelta(hours=1)))  # fmt: skip
+    record = await service.register.record("case-1", person(Role.FINANCE, COURT), entry())
+    for reader in (OFFICER, person(Role.OVERSEER, "苏12"), person(Role.LEADER, COURT)):
+        with pytest.raises(ScopeError):
+            await service.register.listing(reader, court=None, since=None, until=None)
+    assert await service.register.listing(person(Role.COMMAND, COURT), court=None, since=None,
+                                          until=None) == [record]  # fmt: skip
+    with pytest.raises(ScopeError):
+        await service.register.listing(person(Role.DISCIPLINE, "苏1282"), court=COURT,
+                                       since=None, until=None)  # fmt: skip
+
+
+async def test_the_report_counts_per_court_and_the_export_neutralises_formulas() -> None:
+    service = await service_with_case()
+    await service.know_case("case-2", "（2026）苏1282执2号", court="苏1282")
+    first = await service.register.record("case-1", OFFICER, entry(inside=True))
+    await service.register.correct(first["record_id"], OFFICER, entry(inside=True))
+    await service.register.record("case-2", person(Role.OFFICER, "苏1282"),
+                                  entry(manner=Manner.VISIT))  # fmt: skip
+    report = await service.register.report(DISCIPLINE, court=None, since=None, until=None)
+    assert report == [
+        {"court_code": "苏1282", "records": 1, "inside_court": 0, "outside_court": 1,
+         "corrections": 0, "by_manner": {"visit": 1}},
+        {"court_code": COURT, "records": 2, "inside_court": 2, "outside_court": 0,
+         "corrections": 1, "by_manner": {"phone": 2}},
+    ]  # fmt: skip
+    day = dt.date(2026, 3, 1)
+    assert await service.register.listing(DISCIPLINE, court=None, since=day, until=day) == []
+    with pytest.raises(Invalid):
+        await service.register.listing(DISCIPLINE, court=None, since=day,
+                                       until=day - dt.timedelta(days=1))  # fmt: skip
+    table = await service.register.table(DISCIPLINE, court=COURT)
+    assert len(table.rows) == 2
+    csv = table_bytes(table, ExportFormat.CSV).decode("utf-8-sig")
+    assert "'=询问案件进度" in csv and NUMBER in csv
