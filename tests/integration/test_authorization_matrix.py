@@ -211,6 +211,10 @@ ACCESS: dict[tuple[str, str, str], Access] = {
     ("command", "GET", "/v1/access-log"): Access(
         frozenset({Role.LEADER, Role.COMMAND, Role.OVERSEER, Role.DISCIPLINE}), CASE_COURTS,
         query={"court": "苏1283"}),
+    # Overseers' exports (CSV/XLSX) of a jurisdiction: cases, clocks, breaches, 终本 cases.
+    ("command", "GET", "/v1/export/{table}"): Access(
+        frozenset({Role.COMMAND, Role.OVERSEER, Role.DISCIPLINE}), CASE_COURTS,
+        query={"court": "苏1283", "format": "csv"}),
     # --- command actions --------------------------------------------------------------------
     ("command", "GET", "/v1/commands"): reads(ANY_COURT, listing=True),
     ("command", "GET", "/v1/commands/proposals"): Access(
@@ -428,7 +432,7 @@ async def build_fixture(stack: Stack) -> Fixture:
                                        headers=clerk)).json()  # fmt: skip
     fx.ids.update(case_id=case["case_id"], application_id=application["case_id"],
                   subject_id=case["case_id"], debtor_id=debtor, court_code="苏1283",
-                  seq="0")  # fmt: skip
+                  seq="0", table="cases")  # fmt: skip
     fx.secrets += [case["case_id"], case["case_number"], debtor, "6222 0212 0000 0001"]
 
     command = stack.headers(Role.COMMAND, "苏12")
