@@ -100,8 +100,9 @@ class Notices:
                 issued = pb.CaseQueryCodeIssued(case_id=filed.case_id, party_key=key,
                                                 code_hash=hashed)  # fmt: skip
                 self.stage(pipe, record, issued)
-            self._queue_node(pipe, record, event, domain.NODES[cases.CaseFiled],
-                             {"on": domain.date_text(record["filed_on"])})  # fmt: skip
+            spec = domain.NODES[cases.CaseFiled]
+            facts = {**(spec.facts(filed) or {}), "on": domain.date_text(record["filed_on"])}
+            self._queue_node(pipe, record, event, spec, facts)
 
         return await self.records.open_once(record, queue)
 
