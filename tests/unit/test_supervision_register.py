@@ -36,6 +36,7 @@ def entry(inside: bool = False, manner: Manner = Manner.PHONE, **changes: object
 async def test_a_record_and_its_correction_are_both_kept_as_recorded() -> None:
     service = await service_with_case()
     original = await service.register.record("case-1", OFFICER, entry())
+    service.clock.advance(dt.timedelta(minutes=5))
     corrected = await service.register.correct(original["record_id"], OFFICER,
                                                entry(person_position="副局长"))  # fmt: skip
     assert corrected["corrects_record_id"] == original["record_id"]
