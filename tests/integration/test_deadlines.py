@@ -23,12 +23,12 @@ from tests.polling import eventually
 from zhixing.auth import Role, TokenAuthority
 from zhixing.builder import Infrastructure
 from zhixing.clock import CHINA_TZ, SimulatedClock
-from zhixing.events import decode_event, new_event
+from zhixing.events import Event, decode_event, new_event
 from zhixing.publisher import EventPublisher
 from zhixing.service import ServiceHost
 from zhixing.settings import ServiceSettings
 from zhixing.topics import DEADLINE_EVENTS
-from zhixing.v1 import asset_events_pb2
+from zhixing.v1 import asset_events_pb2, case_events_pb2
 from zhixing.v1 import deadline_events_pb2 as pb
 from zhixing.workcalendar import CalendarSettings
 
@@ -275,7 +275,70 @@ async def test_a_crash_around_firing_gives_exactly_one_warning(
     assert set(warnings.values()) == {1}
 
 
-async def test_a_leader_extends_a_clock_and_the_extension_is_recorded(
+def case_event(payload: Message, case_id: str, clock: SimulatedClock) -> Event[Message]:
+    return new_event(payload, aggregate_id=case_id, court_code="苏1283", actor=ACTOR,
+                     clock=clock)  # fmt: skip
+
+
+async def test_a_non_litigation_filing_opens_only_its_three_month_limit_which_pauses(
+    isolated: Isolated, publisher: EventPublisher, tmp_path: Path
+) -> None:
+    """CaseFiled.proceeding non_litigation: case.close-non-litigation (3 CM), not case.close;
+    a suspension and an appraisal overlapping it (days 10-30 and 20-40) pause it 30 days."""
+    clock = SimulatedClock(MONDAY_9AM)
+    host = deadlines_host(isolated, clock, tmp_path)
+    engine = engine_of(host)
+    await host.start()
+    try:
+        filed = case_events_pb2.CaseFiled(
+            case_id="case-n", court_code="苏1283", case_type_code="执", claim_amount_fen=100,
+            proceeding="non_litigation",
+        )  # fmt: skip
+        await publisher.publish(case_event(filed, "case-n", clock))
+        expected = CASE_CLOCKS - {"case.close"} | {"case.close-non-litigation"}
+
+        async def opened() -> bool:
+            return {s.rule_id for s in await engine.clocks_of("case-n")} == expected
+
+        await eventually(opened)
+        limit = await engine.get("case.close-non-litigation:case-n")
+        assert limit is not None and limit.last_day == dt.date(2026, 6, 2)
+        acts = []
+        for days, payload in (
+            (10, case_events_pb2.CaseSuspended(case_id="case-n", pause_id="p1")),
+            (20, case_events_pb2.AppraisalStarted(case_id="case-n", pause_id="p2")),
+            (30, case_events_pb2.CaseResumed(case_id="case-n", pause_id="p1")),
+            (40, case_events_pb2.AppraisalEnded(case_id="case-n", pause_id="p2")),
+        ):
+            clock.set(MONDAY_9AM + dt.timedelta(days=days))
+            acts.append(case_event(payload, "case-n", clock))
+        await publisher.publish_many(acts)
+
+        async def resumed() -> bool:
+            state = await engine.get("case.close-non-litigation:case-n")
+            return state is not None and state.status == "running" and bool(state.ended_pauses)
+
+        await eventually(resumed)
+        state = await engine.get("case.close-non-litigation:case-n")
+        assert state is not None
+        assert state.paused_seconds == dt.timedelta(days=30).total_seconds()
+        assert state.last_day == dt.date(2026, 7, 1)  # 3 CM from 04-01 (03-02 + 30 days)
+    finally:
+        await host.stop()
+
+
+async def post_extension(
+    host: ServiceHost, clock_id: str, token: str, **body: object
+) -> httpx.Response:
+    body = {"added": 3, "approval_ref": "（2026）苏1283执延1号", "reason": "案情复杂"} | body
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{host.http_port}") as client:
+        return await client.post(
+            f"/v1/clocks/{clock_id}/extensions", json=body,
+            headers={"Authorization": f"Bearer {token}"},
+        )  # fmt: skip
+
+
+async def test_the_president_extends_the_case_limit_asked_within_its_last_days(
     isolated: Isolated, publisher: EventPublisher, tmp_path: Path
 ) -> None:
     clock = SimulatedClock(MONDAY_9AM)
@@ -283,34 +346,39 @@ async def test_a_leader_extends_a_clock_and_the_extension_is_recorded(
     await host.start()
     try:
         await publisher.publish(case_filed_event("case-x", clock=clock))
-        clock_id = "case.close:case-x"
+        clock_id = "case.close:case-x"  # last day 2026-09-02
 
         async def opened() -> bool:
-            return await engine_of(host).get(clock_id) is not None
+            return len(await engine_of(host).clocks_of("case-x")) == len(CASE_CLOCKS)
 
         await eventually(opened)
+        clock.set(dt.datetime(2026, 8, 29, 9, 0, tzinfo=CHINA_TZ))
         tokens = TokenAuthority(isolated.auth, clock)
-        body = {"added": 3, "approval_ref": "（2026）苏1283执延1号", "reason": "案情复杂"}
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{host.http_port}") as client:
-            clerk = tokens.issue(subject="c", court_code="苏1283", role=Role.CLERK)
-            refused = await client.post(
-                f"/v1/clocks/{clock_id}/extensions", json=body,
-                headers={"Authorization": f"Bearer {clerk}"},
-            )  # fmt: skip
-            assert refused.status_code == 403
-            leader = tokens.issue(subject="院长 王某", court_code="苏1283", role=Role.LEADER)
-            auth = {"Authorization": f"Bearer {leader}"}
-            bad = await client.post(
-                f"/v1/clocks/{clock_id}/extensions", json={**body, "added": 0}, headers=auth
-            )
-            assert bad.status_code == 422
-            extended = await client.post(
-                f"/v1/clocks/{clock_id}/extensions", json=body, headers=auth
-            )
-            assert extended.status_code == 200, extended.text
-            assert extended.json()["last_day"] == "2026-12-02"
-            listed = await client.get("/v1/subjects/case-x/clocks", headers=auth)
-            assert {c["rule_id"] for c in listed.json()} == CASE_CLOCKS
+
+        def token(role: Role, court: str = "苏1283") -> str:
+            return tokens.issue(subject="院长 王某", court_code=court, role=role)
+
+        president = token(Role.PRESIDENT)
+        for refused in (token(Role.CLERK), token(Role.LEADER), token(Role.COMMAND, "苏12")):
+            answer = await post_extension(host, clock_id, refused, requested_on="2026-08-29")
+            assert answer.status_code == 403, answer.text
+        above = await post_extension(host, clock_id, token(Role.PRESIDENT, "苏12"),
+                                     requested_on="2026-08-29")  # fmt: skip
+        assert above.status_code == 403  # the president of the court above acts by command
+        assert (await post_extension(host, clock_id, president, added=0,
+                                     requested_on="2026-08-29")).status_code == 422  # fmt: skip
+        future = await post_extension(host, clock_id, president, requested_on="2026-08-30")
+        assert future.status_code == 422 and "requested_on" in future.text
+        early = await post_extension(host, clock_id, president, requested_on="2026-08-27")
+        assert early.status_code == 409  # the 6th day before the last day
+        assert early.json()["unmet_rules"] == ["case.extension-window"]
+        other = await post_extension(host, "asset.network-query:case-x", president,
+                                     requested_on="2026-08-29")  # fmt: skip
+        assert other.status_code == 409 and "case.extension-window" in other.text
+        extended = await post_extension(host, clock_id, president, requested_on="2026-08-28")
+        assert extended.status_code == 200, extended.text  # the 5th day before
+        assert extended.json()["last_day"] == "2026-12-02"
+        assert extended.json()["extensions"][0]["requested_on"] == "2026-08-28"
         await settled(host, clock, isolated)
     finally:
         await host.stop()
@@ -318,6 +386,68 @@ async def test_a_leader_extends_a_clock_and_the_extension_is_recorded(
     assert [(e.approved_by, e.approval_ref, e.added) for e in extensions] == [
         ("院长 王某", "（2026）苏1283执延1号", 3)
     ]
+
+
+async def test_a_breached_case_limit_stays_breached_after_an_extension(
+    isolated: Isolated, publisher: EventPublisher, tmp_path: Path
+) -> None:
+    """Asked in time (on 08-31), approved after the breach (09-05): the clock stays breached,
+    its breach is counted once in the figures when the new due time passes too, and the case
+    closed within the extension is not closed within the limit."""
+    clock = SimulatedClock(MONDAY_9AM)
+    centre = command_host(isolated, clock, tmp_path)
+    await centre.start()
+    try:
+        assert centre.deadlines is not None
+        engine = engine_of(centre.deadlines)
+        filed = case_events_pb2.CaseFiled(
+            case_id="case-b", court_code="苏1283", case_type_code="执", claim_amount_fen=100,
+            filed_on="2026-03-02",
+        )  # fmt: skip
+        await publisher.publish(case_event(filed, "case-b", clock))
+
+        async def opened() -> bool:
+            return len(await engine.clocks_of("case-b")) == len(CASE_CLOCKS)
+
+        await eventually(opened)
+        clock.set(dt.datetime(2026, 9, 5, 9, 0, tzinfo=CHINA_TZ))
+        await settled(centre.deadlines, clock, isolated)
+        before = await engine.get("case.close:case-b")
+        assert before is not None and before.breached
+        president = TokenAuthority(isolated.auth, clock).issue(
+            subject="院长 王某", court_code="苏1283", role=Role.PRESIDENT
+        )
+        extended = await post_extension(centre.deadlines, "case.close:case-b", president,
+                                        added=1, requested_on="2026-08-31")  # fmt: skip
+        assert extended.status_code == 200, extended.text
+        assert extended.json()["breached"] and extended.json()["state"] == "breached"
+        clock.set(dt.datetime(2026, 10, 9, 9, 0, tzinfo=CHINA_TZ))  # past the new due time
+        await settled(centre.deadlines, clock, isolated)
+        closed = case_events_pb2.CaseClosed(case_id="case-b", method="执行完毕",
+                                            closed_on="2026-10-09")  # fmt: skip
+        await publisher.publish(case_event(closed, "case-b", clock))
+        tokens = TokenAuthority(isolated.auth, clock)
+        command = tokens.issue(subject="c", court_code="苏12", role=Role.COMMAND)
+
+        counts: dict[str, int] = {}
+
+        async def counted() -> bool:
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{centre.http_port}") as h:
+                answer = await h.get("/v1/figures/苏1283",
+                                     headers={"Authorization": f"Bearer {command}"})  # fmt: skip
+            counts.update(answer.json()["counts"])
+            return counts["closed"] == 1 and counts["clocks_cleared"] >= 1
+
+        await eventually(counted)
+        after = await engine.get("case.close:case-b")
+        assert after is not None and after.breached and after.status == "cleared"
+    finally:
+        await centre.stop()
+    breaches = [p for _, p in await deadline_events(isolated)
+                if isinstance(p, pb.ClockBreached) and p.clock.rule_id == "case.close"]  # fmt: skip
+    assert len(breaches) == 1
+    assert counts["clocks_breached"] == len(CASE_CLOCKS)  # each of the case's clocks once
+    assert counts["closed_in_time"] == 0
 
 
 async def test_a_loaded_calendar_file_recomputes_provisional_clocks(
