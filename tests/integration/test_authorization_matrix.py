@@ -197,9 +197,12 @@ ACCESS: dict[tuple[str, str, str], Access] = {
     # --- deadlines: the clocks ---------------------------------------------------------------
     ("deadlines", "GET", "/v1/clocks/{clock_id}"): reads(CASE_COURTS),
     ("deadlines", "GET", "/v1/subjects/{subject_id}/clocks"): reads(CASE_COURTS, listing=True),
+    # Only the president of the court handling the case extends its limit (the fixture's
+    # case.close clock), asked within its last days: asked on filing day, refused (409).
     ("deadlines", "POST", "/v1/clocks/{clock_id}/extensions"): acts(
-        Role.LEADER, Role.COMMAND, courts=CASE_COURTS,
-        body={"added": 1, "approval_ref": "（2026）苏1283执批1号", "reason": "案情复杂"}),
+        Role.PRESIDENT, courts={"own"},
+        body={"added": 1, "approval_ref": "（2026）苏1283执批1号", "reason": "案情复杂",
+              "requested_on": "2026-03-02"}),
     ("command", "GET", "/v1/me"): reads(ANY_COURT, listing=True),
     ("command", "GET", "/v1/board/nodes"): PUBLIC,  # the node names, reference data
     ("command", "GET", "/v1/board/tree"): reads(ANY_COURT, listing=True),
@@ -454,7 +457,10 @@ async def build_fixture(stack: Stack) -> Fixture:
             found = await http.get(f"/v1/subjects/{fx.ids['case_id']}/clocks", headers=command)
         if found.status_code != 200 or not found.json():
             return False
-        fx.ids["clock_id"] = found.json()[0]["clock_id"]
+        limits = [c["clock_id"] for c in found.json() if c["rule_id"] == "case.close"]
+        if not limits:
+            return False
+        fx.ids["clock_id"] = limits[0]
         return True
 
     await eventually(clocks_known)
