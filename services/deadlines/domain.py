@@ -372,14 +372,15 @@ class ClockRules:
         key = pauses.pause_key(self.rule(state.rule_id), signal, ending=False)
         if not pauses.open_pause(state, key):
             return []
+        at = pauses.act_at(state, signal)
         if state.status is Status.PAUSED:
             # Already stopped: the union counts this pause's time once; one that began
             # earlier (read late, from another topic) moves the stop back.
-            if state.paused_at is not None and signal.occurred_at < state.paused_at:
-                state.paused_at = signal.occurred_at
+            if state.paused_at is not None and at < state.paused_at:
+                state.paused_at = at
             return []
         state.status = Status.PAUSED
-        state.paused_at = signal.occurred_at
+        state.paused_at = at
         return [pb.ClockPaused(clock=state.ref(), paused_by_event_id=signal.event_id)]
 
     def resume(self, state: ClockState, signal: Signal) -> list[Message]:
@@ -391,7 +392,8 @@ class ClockRules:
             return []
         if state.status is not Status.PAUSED or state.paused_at is None:
             return []
-        state.paused_seconds += max(0.0, (signal.occurred_at - state.paused_at).total_seconds())
+        at = pauses.act_at(state, signal)
+        state.paused_seconds += max(0.0, (at - state.paused_at).total_seconds())
         state.paused_at = None
         state.status = Status.RUNNING
         self._new_due(state)

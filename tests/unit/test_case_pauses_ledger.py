@@ -199,3 +199,19 @@ def test_the_catalogue_pairs_each_pause_with_its_end(
     broken.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
     with pytest.raises(ValidationError, match=message):
         load_catalogue(broken, environ={})
+
+
+def test_a_pause_runs_from_the_day_its_act_names(rules: ClockRules) -> None:
+    """Intake records the ruling's day (``on``): a suspension ruled on day 10, recorded on
+    day 12, ended on day 30, recorded on day 31: 20 days paused. A day before the clock
+    started, or a later one, or none, counts from the recording or the start."""
+    state = opened(rules)
+    ruled, ended = day(10).date().isoformat(), day(30).date().isoformat()
+    rules.pause(state, act("CaseSuspended", day(12), pause_id="p1", on=ruled))
+    rules.resume(state, act("CaseResumed", day(31), pause_id="p1", on=ended))
+    assert state.paused_seconds == dt.timedelta(days=20).total_seconds()
+    early = opened(rules)
+    rules.pause(early, act("AuctionStarted", day(2), pause_id="a", on="2026-01-01"))
+    assert early.paused_at == START
+    rules.resume(early, act("AuctionEnded", day(5), pause_id="a", on="2026-12-31"))
+    assert early.paused_seconds == dt.timedelta(days=5).total_seconds()
