@@ -2,11 +2,13 @@
 // re-reads what it shows when the board's event stream says a court of the jurisdiction
 // changed. Text from the server is only ever set as text (never as HTML).
 
+import { $, ROLE_NAMES, TOKEN_KEY, api, due, hooks, state, time, toast } from "./common.js";
 import { el } from "./dom.js";
 import { EVENTS } from "./event_names.js";
+import { exportBar } from "./exports.js";
+import { registerView } from "./register.js";
+import { tasksView } from "./tasks.js";
 import { creditSection, zhongbenSection } from "./zhongben.js";
-
-const TOKEN_KEY = "zhixing.token";
 
 const ACTIONS = {
   urge: "督办",
@@ -23,56 +25,6 @@ const RATES = [
   "实际到位率", "案款发放及时率",
 ];
 
-const state = {
-  token: sessionStorage.getItem(TOKEN_KEY) || "",
-  me: null,
-  court: null, // the selected court's code
-  node: null, // the selected node
-  caseId: null, // the open case panel
-  sort: "due_at",
-  nodes: [],
-  tree: null,
-  stream: null,
-};
-
-const $ = (id) => document.getElementById(id);
-
-class ApiError extends Error {
-  constructor(status, detail) {
-    super(detail);
-    this.status = status;
-  }
-}
-
-function describe(detail) {
-  if (typeof detail === "string") return detail;
-  if (Array.isArray(detail)) return detail.map((d) => `${(d.loc || []).join(".")}: ${d.msg}`).join("；");
-  return JSON.stringify(detail);
-}
-
-async function api(path, options = {}) {
-  const response = await fetch(path, {
-    ...options,
-    headers: { Authorization: `Bearer ${state.token}`, "Content-Type": "application/json", ...(options.headers || {}) },
-  });
-  const body = response.headers.get("content-type")?.includes("json") ? await response.json() : null;
-  if (response.status === 401 && state.me) expired(describe(body?.detail ?? ""));
-  if (!response.ok) throw new ApiError(response.status, describe(body?.detail ?? response.statusText));
-  return body;
-}
-
-function toast(text) {
-  const box = $("toast");
-  box.textContent = text;
-  box.hidden = false;
-  clearTimeout(toast.timer);
-  toast.timer = setTimeout(() => (box.hidden = true), 4000);
-}
-
-// Courts keep China's time, wherever the browser is.
-const time = (ms) => (ms ? new Date(ms).toLocaleString("zh-CN", { hour12: false, timeZone: "Asia/Shanghai" }) : "");
-// A limit counted in days ends with its last day (末日); one counted in hours, at an instant.
-const due = (lastDay, ms) => (lastDay ? `${lastDay}（末日）` : time(ms));
 const percent = (v) => (v === null || v === undefined ? "—" : `${(v * 100).toFixed(1)}%`);
 // Whole fen as yuan.
 const yuan = (fen) =>
@@ -96,15 +48,50 @@ async function login(token) {
   $("who").hidden = false;
   const me = state.me;
   $("who-court").textContent = `${me.court_name || me.court_code}（${me.court_code}）`;
-  $("who-role").textContent = me.read_only ? `${me.subject} · 监督（只读）` : `${me.subject} · ${me.role}`;
+  const role = ROLE_NAMES[me.role] || me.role;
+  $("who-role").textContent = `${me.subject} · ${role}${me.read_only ? "（只读）" : ""}`;
+  $("who-role").dataset.role = me.role;
   const nodes = await api("/v1/board/nodes");
   state.nodes = nodes;
   state.court = me.court_code;
+  setUpViews();
   await refresh();
   listen();
 }
 
+// --- views: the board, my supervision tasks, the interference register ----------------------
+
+const VIEWS = [
+  { id: "board", title: "指挥大屏", roles: null },
+  { id: "tasks", title: "我的督办任务", roles: ["supervisor", "leader", "president", "command"], view: tasksView },
+  { id: "register", title: "干预过问登记", roles: ["command", "discipline"], view: registerView },
+];
+
+function setUpViews() {
+  const mine = VIEWS.filter((v) => !v.roles || v.roles.includes(state.me.role));
+  $("views").hidden = mine.length < 2;
+  $("views").replaceChildren(
+    ...mine.map((v) =>
+      el("button", { type: "button", dataset: { view: v.id, testid: `view-${v.id}` }, onclick: () => showView(v.id) }, v.title),
+    ),
+  );
+  // A supervisor (专人) comes to answer tasks: the queue is the first thing shown.
+  showView(state.me.role === "supervisor" ? "tasks" : "board");
+}
+
+async function showView(id) {
+  state.view = id;
+  document.querySelectorAll("#views button").forEach((b) => b.classList.toggle("selected", b.dataset.view === id));
+  document.querySelectorAll(".board-view").forEach((part) => (part.hidden = id !== "board"));
+  $("app").classList.toggle("single", id !== "board");
+  for (const v of VIEWS.filter((v) => v.view)) {
+    $(`${v.id}-view`).hidden = v.id !== id;
+    if (v.id === id) await v.view.render({ openCase }).catch((error) => toast(`读取失败：${error.message}`));
+  }
+}
+
 // The token expired or was revoked while the page was open: back to the login form.
+hooks.expired = expired;
 function expired(reason) {
   state.me = null;
   state.token = "";
@@ -174,6 +161,7 @@ async function renderCourt() {
   state.court = court.code;
   const t = court.total;
   $("court-title").textContent = `${court.name}${court.children.length ? "（含辖区）" : ""}`;
+  $("exports").replaceChildren(...exportBar());
   $("cards").replaceChildren(
     card("在办案件", t.open_cases),
     card("运行中期限", t.clocks_running),

@@ -35,4 +35,9 @@ export const EVENTS = {
   RestrictionOrdered: "限制消费", RestrictionServed: "送达限制消费令", RestrictionLiftDue: "应解除限制消费",
   RestrictionLifted: "解除限制消费", DebtorListed: "纳入失信名单", ListingDeclined: "决定不纳入失信名单",
   ListingExtensionDecided: "决定延长失信期限", ListingExtended: "延长失信期限", ListingGroundEnded: "失信情形消除", ListingDeleted: "删除失信信息",
+  // Supervision: petitions (信访) naming the case, and (to the command centre and discipline
+  // inspection only) the interference register (干预过问案件登记).
+  PetitionReceived: "收到信访", PetitionRegistered: "信访登记", PetitionAnswered: "信访答复",
+  InterferenceRecorded: "干预过问登记", SupervisionTaskOpened: "督办任务", SupervisionTaskAnswered: "督办任务答复",
+  SupervisionTaskEscalated: "督办任务升级", SupervisionTaskClosed: "督办任务关闭",
 };

@@ -1,0 +1,104 @@
+// What every view of the page shares: the signed-in user, the API calls with their token,
+// the toast, and how times and sums are written. Text from the server is only ever set as
+// text (never as HTML).
+
+export const TOKEN_KEY = "zhixing.token";
+
+export const state = {
+  token: sessionStorage.getItem(TOKEN_KEY) || "",
+  me: null,
+  court: null, // the selected court's code
+  node: null, // the selected node
+  caseId: null, // the open case panel
+  sort: "due_at",
+  nodes: [],
+  tree: null,
+  stream: null,
+  view: "board", // board, tasks or register
+};
+
+// Every role, in Chinese (zhixing.auth.Role).
+export const ROLE_NAMES = {
+  clerk: "立案人员", officer: "执行员", command: "指挥中心", leader: "院领导", president: "院长",
+  supervisor: "专人监管", finance: "财务", coordinator: "争议协调人", overseer: "检察监督",
+  discipline: "纪检监察", agency: "协助执行单位", service: "平台服务",
+};
+
+export const $ = (id) => document.getElementById(id);
+
+export class ApiError extends Error {
+  constructor(status, detail) {
+    super(detail);
+    this.status = status;
+  }
+}
+
+export function describe(detail) {
+  if (typeof detail === "string") return detail;
+  if (Array.isArray(detail)) return detail.map((d) => `${(d.loc || []).join(".")}: ${d.msg}`).join("；");
+  return JSON.stringify(detail);
+}
+
+// Called when the token is refused (401) while signed in; the page sets it.
+export const hooks = { expired: () => {} };
+
+function authorised(options) {
+  return { ...options, headers: { Authorization: `Bearer ${state.token}`, "Content-Type": "application/json", ...(options.headers || {}) } };
+}
+
+async function answer(response) {
+  const body = response.headers.get("content-type")?.includes("json") ? await response.json() : null;
+  if (response.status === 401 && state.me) hooks.expired(describe(body?.detail ?? ""));
+  if (!response.ok) throw new ApiError(response.status, describe(body?.detail ?? response.statusText));
+  return body;
+}
+
+// The command service (this page's origin).
+export async function api(path, options = {}) {
+  return answer(await fetch(path, authorised(options)));
+}
+
+// The supervision service (its base URL comes with /v1/me), called from the browser.
+export async function supervision(path, options = {}) {
+  let response;
+  try {
+    response = await fetch(`${state.me.supervision_url}${path}`, authorised(options));
+  } catch (error) {
+    throw new ApiError(503, `监督服务无法连接（${error.message}）`);
+  }
+  return answer(response);
+}
+
+// A file from ``url`` (the token in its header), saved under the name the server gives.
+export async function download(url, fallbackName) {
+  const response = await fetch(url, { headers: { Authorization: `Bearer ${state.token}` } });
+  if (!response.ok) {
+    const body = response.headers.get("content-type")?.includes("json") ? await response.json() : null;
+    throw new ApiError(response.status, describe(body?.detail ?? response.statusText));
+  }
+  const disposition = response.headers.get("content-disposition") || "";
+  const named = /filename\*=UTF-8''([^;]+)/.exec(disposition);
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(await response.blob());
+  link.download = named ? decodeURIComponent(named[1]) : fallbackName;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(link.href), 10000);
+  return link.download;
+}
+
+export function toast(text) {
+  const box = $("toast");
+  box.textContent = text;
+  box.hidden = false;
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => (box.hidden = true), 4000);
+}
+
+// Courts keep China's time, wherever the browser is.
+export const time = (ms) => (ms ? new Date(ms).toLocaleString("zh-CN", { hour12: false, timeZone: "Asia/Shanghai" }) : "");
+// An RFC 3339 instant, in China's time.
+export const instant = (text) => (text ? time(Date.parse(text)) : "");
+// A limit counted in days ends with its last day (末日); one counted in hours, at an instant.
+export const due = (lastDay, ms) => (lastDay ? `${lastDay}（末日）` : time(ms));
