@@ -139,7 +139,7 @@ EXTENSION_REFUSALS: dict[int | str, dict[str, Any]] = {
 
 @router.post(
     "/clocks/{clock_id}/extensions", summary="Extend a case's limit (延长, the president)",
-    responses=EXTENSION_REFUSALS,
+    response_model=ClockView, responses=EXTENSION_REFUSALS,
 )  # fmt: skip
 async def extend_clock(
     clock_id: str, body: Extension, identity: CurrentIdentity, request: Request

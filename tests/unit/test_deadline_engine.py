@@ -1,6 +1,7 @@
 """The deadline engine on the in-memory repository: a filing opens its clocks, the
 scheduler's passes fire each timer once on its date, a stop read before its start clears the
-clock as it opens, and the engine ignores its own clock events."""
+clock as it opens, the engine ignores its own clock events, and a non-litigation case's limit
+pauses on overlapping acts."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from zhixing.events import Event, new_event
 from zhixing.periods import PeriodCounter
 from zhixing.projection import Transaction
 from zhixing.rules import catalogue
-from zhixing.v1 import asset_events_pb2, envelope_pb2
+from zhixing.v1 import asset_events_pb2, case_events_pb2, dispute_events_pb2, envelope_pb2
 from zhixing.workcalendar import CalendarSettings, StatutoryCalendar
 
 MONDAY_9AM = dt.datetime(2026, 3, 2, 9, 0, tzinfo=CHINA_TZ)
@@ -88,3 +89,39 @@ async def test_the_engine_does_not_consume_its_own_clock_events(tmp_path: Path) 
     await service.consume(own)  # its ClockOpened back: nothing opens, nothing is staged
     assert await service.engine.scheduled() == before
     assert len(await staged(service.ctx)) == len(own)
+
+
+def case_act(payload: Any, case_id: str, clock: SimulatedClock) -> Event[Any]:
+    return new_event(payload, aggregate_id=case_id, court_code="苏1283", actor=SERVICE,
+                     clock=clock)  # fmt: skip
+
+
+async def test_a_non_litigation_filing_opens_its_own_limit_and_pauses_overlap(
+    tmp_path: Path,
+) -> None:
+    """Not case.close but case.close-non-litigation; a suspension (days 10-30) and a dispute's
+    coordination (days 20-40) pause it 30 days, and the batch read again changes nothing."""
+    clock = SimulatedClock(MONDAY_9AM)
+    service = Engine(clock, tmp_path)
+    deadlines = service.engine
+    filed = case_events_pb2.CaseFiled(case_id="case-4", court_code="苏1283",
+                                      case_type_code="执", proceeding="non_litigation")  # fmt: skip
+    await service.consume([case_act(filed, "case-4", clock)])
+    opened = {s.rule_id for s in await deadlines.clocks_of("case-4")}
+    assert "case.close-non-litigation" in opened and "case.close" not in opened
+    acts = []
+    for days, payload in (
+        (10, case_events_pb2.CaseSuspended(case_id="case-4", pause_id="p1")),
+        (20, dispute_events_pb2.DisputeCoordinationStarted(case_id="case-4", dispute_id="d1")),
+        (30, case_events_pb2.CaseResumed(case_id="case-4", pause_id="p1")),
+        (40, dispute_events_pb2.DisputeCoordinationEnded(case_id="case-4", dispute_id="d1")),
+    ):
+        clock.set(MONDAY_9AM + dt.timedelta(days=days))
+        acts.append(case_act(payload, "case-4", clock))
+    await service.consume(acts)
+    state = await deadlines.get("case.close-non-litigation:case-4")
+    assert state is not None and state.status == "running"
+    assert state.paused_seconds == dt.timedelta(days=30).total_seconds()
+    assert state.last_day == dt.date(2026, 7, 1)  # 3 CM from 04-01 (03-02 + 30 days)
+    await service.consume(acts)  # read again: a redelivery
+    assert await deadlines.get("case.close-non-litigation:case-4") == state
