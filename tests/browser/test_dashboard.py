@@ -154,12 +154,26 @@ async def test_an_overseer_reads_the_board_and_is_offered_no_command(
         stack.clock.set(dt.datetime(2026, 3, 11, 10, 0, tzinfo=CHINA_TZ))
         page = await open_dashboard(browser, stack)
         await log_in(page, stack, Role.OVERSEER, "苏12", "检察监督员")
-        await expect(page.get_by_test_id("who-role")).to_contain_text("只读")
+        await expect(page.get_by_test_id("who-role")).to_contain_text("检察监督（只读）")
         await expect(
             page.locator('[data-testid=alert][data-state="breached"]').first
         ).to_be_visible()
         await expect(page.locator("button[data-action]")).to_have_count(0)
+        await expect(page.get_by_test_id("views")).to_be_hidden()  # no task queue, no register
         await page.screenshot(path=SHOTS / "06-overseer.png", full_page=True)
+
+        # The jurisdiction's cases and breaches, exported as files (CSV and XLSX).
+        async with page.expect_download() as csv_download:
+            await page.get_by_test_id("export-cases-csv").click()
+        download = await csv_download.value
+        assert download.suggested_filename == "泰州市中级人民法院执行案件.csv"
+        text = Path(await download.path()).read_text(encoding="utf-8-sig")
+        assert text.startswith("案号,执行法院") and "（2026）苏1283执" in text
+        async with page.expect_download() as xlsx_download:
+            await page.get_by_test_id("export-breaches-xlsx").click()
+        download = await xlsx_download.value
+        assert download.suggested_filename == "泰州市中级人民法院超期记录.xlsx"
+        assert Path(await download.path()).read_bytes().startswith(b"PK")  # a zip: XLSX
 
 
 async def test_a_case_with_money_shows_at_its_node_with_its_funds_and_the_money_figures(
