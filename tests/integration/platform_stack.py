@@ -40,6 +40,7 @@ class Stack:
     deadlines: ServiceHost | None = None
     funds: ServiceHost | None = None
     credit: ServiceHost | None = None
+    supervision: ServiceHost | None = None
 
     def headers(self, role: Role, court: str = "苏1283", subject: str = "u1") -> dict[str, str]:
         token = self.tokens.issue(subject=subject, court_code=court, role=role)
@@ -81,6 +82,7 @@ async def platform_stack(
     notary: NotarySettings | None = None,
     with_funds: bool = False,
     with_credit: bool = False,
+    with_supervision: bool = False,
     with_deadlines: bool | None = None,
 ) -> AsyncIterator[Stack]:
     clock = SimulatedClock(MONDAY_9AM)
@@ -90,9 +92,11 @@ async def platform_stack(
         with_command=with_command, with_entrustment=with_entrustment,
         with_disputes=with_disputes, with_notary=with_notary, notary=notary,
         with_funds=with_funds, with_deadlines=with_deadlines, with_credit=with_credit,
+        with_supervision=with_supervision,
     ) as platform:  # fmt: skip
         yield Stack(
             clock, platform.gateway, platform.intake, platform.assets, platform.command,
             TokenAuthority(isolated.auth, clock), platform.entrustment, platform.disputes,
             platform.notary, platform.deadlines, platform.funds, platform.credit,
+            supervision=platform.supervision,
         )  # fmt: skip

@@ -26,6 +26,7 @@ from services.entrustment.bootstrap import bootstrap as entrustment_bootstrap
 from services.funds.bootstrap import bootstrap as funds_bootstrap
 from services.funds.transfers import TransferSettings
 from services.intake.bootstrap import bootstrap as intake_bootstrap
+from services.supervision.bootstrap import bootstrap as supervision_bootstrap
 from zhixing.builder import Infrastructure
 from zhixing.clock import SimulatedClock
 from zhixing.service import ServiceHost
@@ -48,12 +49,13 @@ class InProcessPlatform:
     deadlines: ServiceHost | None = None
     funds: ServiceHost | None = None
     credit: ServiceHost | None = None
+    supervision: ServiceHost | None = None
 
     @property
     def hosts(self) -> list[ServiceHost]:
         return [h for h in (self.deadlines, self.intake, self.assets, self.command,
                             self.entrustment, self.disputes, self.notary, self.funds,
-                            self.credit)
+                            self.credit, self.supervision)
                 if h is not None]  # fmt: skip
 
 
@@ -75,6 +77,7 @@ async def in_process_platform(
     notary: NotarySettings | None = None,
     with_funds: bool = False,
     with_credit: bool = False,
+    with_supervision: bool = False,
 ) -> AsyncIterator[InProcessPlatform]:
     """Start the gateway and the chosen services on ``clock``; stop them on exit. The
     deadlines service runs with the command service unless ``with_deadlines`` says."""
@@ -114,6 +117,7 @@ async def in_process_platform(
             deadlines=deadlines,
             funds=funds_bootstrap(infra, transfers=transfers) if with_funds else None,
             credit=credit_bootstrap(infra) if with_credit else None,
+            supervision=supervision_bootstrap(infra) if with_supervision else None,
         )
         for host in platform.hosts:
             if host is not deadlines:
