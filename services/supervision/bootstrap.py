@@ -50,7 +50,7 @@ def bootstrap(
     records = SupervisionRecords(ctx.redis, ctx.keys)
     tasks = Tasks(ctx, records)
     officers = Officers(ctx, records)
-    service.routes(*ROUTERS, tasks=tasks, petitions=Petitions(ctx, records),
+    service.routes(*ROUTERS, task_queue=tasks, petitions=Petitions(ctx, records),
                    register=Register(ctx, records), officers=officers)  # fmt: skip
     service.http.add_middleware(
         CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],

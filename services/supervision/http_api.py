@@ -23,7 +23,7 @@ MAX_QUEUE = 500
 
 
 def _tasks(request: Request) -> Tasks:
-    tasks: Tasks = request.app.state.tasks
+    tasks: Tasks = request.app.state.task_queue
     return tasks
 
 

@@ -29,7 +29,9 @@ CaseNumber = Annotated[str, Field(min_length=1, max_length=MAX_ID)]
 Handler = Annotated[str, Field(max_length=MAX_NAME)]
 
 
-class PetitionIn(_Body):
+class PetitionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, populate_by_name=True)
+
     received_on: dt.date = Field(description="The day the court received it; not in the future")
     channel: Channel
     petitioner_name: ShortText
@@ -39,7 +41,9 @@ class PetitionIn(_Body):
         min_length=1, max_length=MAX_LIST,
         description="Case numbers (案号) of the caller's court or the courts below it",
     )  # fmt: skip
-    register: bool = Field(False, description="Register it in the same call (needs handler)")
+    register_now: bool = Field(
+        False, alias="register", description="Register it in the same call (needs handler)"
+    )
     handler: Handler = Field("", description="Who handles it (with register)")
 
 
@@ -105,7 +109,7 @@ async def receive_petition(
         Petition(received_on=body.received_on, channel=body.channel,
                  petitioner_name=body.petitioner_name, petitioner_role=body.petitioner_role,
                  summary=body.summary, case_numbers=tuple(body.case_numbers)),
-        register=body.register, handler=body.handler,
+        register=body.register_now, handler=body.handler,
     )  # fmt: skip
     return await _view(petitions, record)
 
