@@ -65,6 +65,7 @@ SERVICES = (
     ServiceSpec("deadlines", 8006, 50057),
     ServiceSpec("funds", 8007, 50058),
     ServiceSpec("credit", 8008, 50059),
+    ServiceSpec("supervision", 8009, 50061),
     ServiceSpec("agency_gateway", None, 50060),
 )
 

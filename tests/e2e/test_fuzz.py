@@ -52,6 +52,8 @@ FUZZERS = {
     "funds": (Role.OFFICER, "苏1283"),
     # The handling court's officer orders, lists, lifts and deletes; anyone may query.
     "credit": (Role.OFFICER, "苏1283"),
+    # The supervisor answers tasks and receives, registers and answers petitions.
+    "supervision": (Role.SUPERVISOR, "苏1283"),
 }
 
 
