@@ -66,6 +66,7 @@ SERVICES = (
     ServiceSpec("funds", 8007, 50058),
     ServiceSpec("credit", 8008, 50059),
     ServiceSpec("supervision", 8009, 50061),
+    ServiceSpec("notification", 8010, 50062),
     ServiceSpec("agency_gateway", None, 50060),
 )
 

@@ -18,7 +18,15 @@ CHANNELS = ("sms", "hotline_12368", "court_app")
 class NotificationSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ZHIXING_NOTIFICATION_", extra="ignore")
 
-    gateway_target: str = Field("127.0.0.1:50060", description="host:port of the notice gateway")
+    # The notice gateway is stood in for by the agency gateway process: unless set on its
+    # own, it is wherever the agency gateway is (ZHIXING_AGENCY_TARGET).
+    gateway_target: str = Field(
+        "127.0.0.1:50060",
+        validation_alias=AliasChoices(
+            "ZHIXING_NOTIFICATION_GATEWAY_TARGET", "ZHIXING_AGENCY_TARGET", "gateway_target"
+        ),
+        description="host:port of the notice gateway (default: ZHIXING_AGENCY_TARGET)",
+    )
     call_timeout_s: float = Field(2.0, gt=0, description="Deadline of one gRPC call")
     poll_interval_s: float = Field(
         0.2, gt=0, description="Wall-clock pause of the sender when nothing is due"
@@ -66,8 +74,9 @@ class NotificationSettings(BaseSettings):
                 "ZHIXING_NOTIFICATION_QUERY_CODE_SECRET must be at least 32 characters"
             )
         # Like the auth secrets: a forgotten variable must not reach a court, where anyone
-        # who read this file could derive every party's code.
-        if self.env is not Environment.DEV and secret == DEV_QUERY_CODE_SECRET:
+        # who read this file could derive every party's code. (The test environment keeps
+        # the default: its codes open only its synthetic cases.)
+        if self.env is Environment.PROD and secret == DEV_QUERY_CODE_SECRET:
             raise ValueError(
                 "ZHIXING_NOTIFICATION_QUERY_CODE_SECRET still holds the development default; "
                 f"set a real secret before running with ZHIXING_ENV={self.env.value}"

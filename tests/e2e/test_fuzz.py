@@ -52,6 +52,9 @@ FUZZERS = {
     "funds": (Role.OFFICER, "苏1283"),
     # The handling court's officer orders, lists, lifts and deletes; anyone may query.
     "credit": (Role.OFFICER, "苏1283"),
+    # A clerk reads a case's notices and what must be delivered another way; the progress
+    # page asks no token.
+    "notification": (Role.CLERK, "苏1283"),
     # The supervisor answers tasks and receives, registers and answers petitions.
     "supervision": (Role.SUPERVISOR, "苏1283"),
 }

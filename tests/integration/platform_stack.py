@@ -16,6 +16,7 @@ from services.agency_gateway.server import GatewayServer
 from services.asset_control.handlers import AssetControl
 from services.audit_notary.handlers import NotarySettings
 from services.deadlines.engine import DeadlineEngine
+from services.notification.settings import NotificationSettings
 from tests.conftest import Isolated
 from tools.simulator.platform import in_process_platform
 from zhixing.auth import Role, TokenAuthority
@@ -40,6 +41,7 @@ class Stack:
     deadlines: ServiceHost | None = None
     funds: ServiceHost | None = None
     credit: ServiceHost | None = None
+    notification: ServiceHost | None = None
     supervision: ServiceHost | None = None
 
     def headers(self, role: Role, court: str = "苏1283", subject: str = "u1") -> dict[str, str]:
@@ -82,6 +84,8 @@ async def platform_stack(
     notary: NotarySettings | None = None,
     with_funds: bool = False,
     with_credit: bool = False,
+    with_notification: bool = False,
+    notification: NotificationSettings | None = None,
     with_supervision: bool = False,
     with_deadlines: bool | None = None,
 ) -> AsyncIterator[Stack]:
@@ -92,11 +96,13 @@ async def platform_stack(
         with_command=with_command, with_entrustment=with_entrustment,
         with_disputes=with_disputes, with_notary=with_notary, notary=notary,
         with_funds=with_funds, with_deadlines=with_deadlines, with_credit=with_credit,
+        with_notification=with_notification, notification=notification,
         with_supervision=with_supervision,
     ) as platform:  # fmt: skip
         yield Stack(
             clock, platform.gateway, platform.intake, platform.assets, platform.command,
             TokenAuthority(isolated.auth, clock), platform.entrustment, platform.disputes,
             platform.notary, platform.deadlines, platform.funds, platform.credit,
+            notification=platform.notification,
             supervision=platform.supervision,
         )  # fmt: skip

@@ -26,6 +26,8 @@ from services.entrustment.bootstrap import bootstrap as entrustment_bootstrap
 from services.funds.bootstrap import bootstrap as funds_bootstrap
 from services.funds.transfers import TransferSettings
 from services.intake.bootstrap import bootstrap as intake_bootstrap
+from services.notification.bootstrap import bootstrap as notification_bootstrap
+from services.notification.settings import NotificationSettings
 from services.supervision.bootstrap import bootstrap as supervision_bootstrap
 from zhixing.builder import Infrastructure
 from zhixing.clock import SimulatedClock
@@ -49,13 +51,14 @@ class InProcessPlatform:
     deadlines: ServiceHost | None = None
     funds: ServiceHost | None = None
     credit: ServiceHost | None = None
+    notification: ServiceHost | None = None
     supervision: ServiceHost | None = None
 
     @property
     def hosts(self) -> list[ServiceHost]:
         return [h for h in (self.deadlines, self.intake, self.assets, self.command,
                             self.entrustment, self.disputes, self.notary, self.funds,
-                            self.credit, self.supervision)
+                            self.credit, self.notification, self.supervision)
                 if h is not None]  # fmt: skip
 
 
@@ -77,6 +80,8 @@ async def in_process_platform(
     notary: NotarySettings | None = None,
     with_funds: bool = False,
     with_credit: bool = False,
+    with_notification: bool = False,
+    notification: NotificationSettings | None = None,
     with_supervision: bool = False,
 ) -> AsyncIterator[InProcessPlatform]:
     """Start the gateway and the chosen services on ``clock``; stop them on exit. The
@@ -104,6 +109,10 @@ async def in_process_platform(
             deadlines = deadlines_bootstrap(infra, calendar=calendar)
             await deadlines.start()
             started.append(deadlines)
+        # Notices go to this gateway (it stands in for the notice systems too).
+        notices = (notification or NotificationSettings(poll_interval_s=0.05)).model_copy(
+            update={"gateway_target": f"127.0.0.1:{server.grpc_port}"}
+        )
         link = DeadlinesLink(url=f"http://127.0.0.1:{deadlines.http_port}" if deadlines else None)
         platform = InProcessPlatform(
             clock=clock,
@@ -117,6 +126,9 @@ async def in_process_platform(
             deadlines=deadlines,
             funds=funds_bootstrap(infra, transfers=transfers) if with_funds else None,
             credit=credit_bootstrap(infra) if with_credit else None,
+            notification=notification_bootstrap(infra, settings=notices)
+            if with_notification
+            else None,
             supervision=supervision_bootstrap(infra) if with_supervision else None,
         )
         for host in platform.hosts:
