@@ -365,7 +365,7 @@ class DeadlineEngine:
 
     async def extend(
         self, clock_id: str, *, added: int, approved_by: str, approval_ref: str, reason: str,
-        causation_id: str = "",
+        requested_on: dt.date, causation_id: str = "",
     ) -> ClockState:  # fmt: skip
         def extend(pipe: Pipeline, states: dict[str, ClockState]) -> ClockState:
             state = states.get(clock_id)
@@ -373,7 +373,7 @@ class DeadlineEngine:
                 raise KeyError(clock_id)
             messages = self.rules.extend(
                 state, added=added, approved_by=approved_by, approval_ref=approval_ref,
-                reason=reason, at=self._clock.now(),
+                reason=reason, at=self._clock.now(), requested_on=requested_on,
             )  # fmt: skip
             self._save(pipe, state)
             self._stage(pipe, state, messages, causation_id=causation_id)
