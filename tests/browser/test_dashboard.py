@@ -5,25 +5,39 @@ breach arrive while the page is open. Screenshots go to test-artifacts/dashboard
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import re
 import shutil
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from google.protobuf.timestamp_pb2 import Timestamp
+from playwright.async_api import Browser, Download, Page, async_playwright, expect
 
+from services.command.board_api import SupervisionLink
+from services.supervision.bootstrap import SupervisionSettings
+from services.supervision.bootstrap import bootstrap as supervision_bootstrap
 from tests.conftest import Isolated
+from tests.factories import ACTOR
 from tests.integration.platform_stack import Stack, platform_stack
 from tests.integration.test_asset_control import case_with, file_case, until_query
 from tests.integration.test_board import money_of
+from tests.integration.test_deadlines import infrastructure
 from tests.integration.test_figures import TAIXING_NUMBER, zhongben_history
+from tests.polling import eventually
 from tools.demo import credit_code
 from zhixing.auth import Role
 from zhixing.clock import CHINA_TZ
 from zhixing.courts import directory
+from zhixing.events import new_event
 from zhixing.publisher import EventPublisher
+from zhixing.service import ServiceHost
+from zhixing.v1 import deadline_events_pb2
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
@@ -67,13 +81,19 @@ async def open_dashboard(browser: Browser, stack: Stack) -> Page:
     return page
 
 
-async def log_in(page: Page, stack: Stack, role: Role, court: str, subject: str) -> None:
+async def content_of(download: Download) -> bytes:
+    return await asyncio.to_thread(Path(await download.path()).read_bytes)
+
+
+async def log_in(page: Page, stack: Stack, role: Role, court: str, subject: str,
+                 first: str = "tree") -> None:  # fmt: skip
+    """Sign in; ``first``: what the page shows first (the board's tree, or a view)."""
     # The simulated clock moves days ahead while the page is open: a token for a month.
     token = stack.tokens.issue(subject=subject, court_code=court, role=role,
                                ttl=dt.timedelta(days=30))  # fmt: skip
     await page.fill("#token", token)
     await page.click("[data-testid=login-submit]")
-    await expect(page.get_by_test_id("tree")).to_be_visible()
+    await expect(page.get_by_test_id(first)).to_be_visible()
 
 
 async def test_a_command_centre_logs_in_drills_down_commands_and_sees_live_changes(
@@ -167,13 +187,13 @@ async def test_an_overseer_reads_the_board_and_is_offered_no_command(
             await page.get_by_test_id("export-cases-csv").click()
         download = await csv_download.value
         assert download.suggested_filename == "泰州市中级人民法院执行案件.csv"
-        text = Path(await download.path()).read_text(encoding="utf-8-sig")
+        text = (await content_of(download)).decode("utf-8-sig")
         assert text.startswith("案号,执行法院") and "（2026）苏1283执" in text
         async with page.expect_download() as xlsx_download:
             await page.get_by_test_id("export-breaches-xlsx").click()
         download = await xlsx_download.value
         assert download.suggested_filename == "泰州市中级人民法院超期记录.xlsx"
-        assert Path(await download.path()).read_bytes().startswith(b"PK")  # a zip: XLSX
+        assert (await content_of(download)).startswith(b"PK")  # a zip: XLSX
 
 
 async def test_a_case_with_money_shows_at_its_node_with_its_funds_and_the_money_figures(
@@ -254,3 +274,177 @@ async def test_a_zhongben_case_shows_at_its_node_with_its_ruling_credit_and_the_
             await expect(rate).to_contain_text(shown)
             await expect(rate).to_have_attribute("title", re.compile(defined))
         await page.screenshot(path=SHOTS / "08-zhongben.png", full_page=True)
+
+
+@asynccontextmanager
+async def with_supervision(isolated: Isolated, stack: Stack) -> AsyncIterator[ServiceHost]:
+    """The supervision service on the stack's topics and clock, allowing the page's origin,
+    and the command service telling the page where it answers."""
+    origin = f"http://127.0.0.1:{stack.commander.http_port}"
+    host = supervision_bootstrap(infrastructure(isolated, stack.clock),
+                                 settings=SupervisionSettings(cors_origins=[origin]))  # fmt: skip
+    await host.start()
+    stack.commander.http.state.supervision_link = SupervisionLink(
+        supervision_url=f"http://127.0.0.1:{host.http_port}"
+    )
+    try:
+        yield host
+    finally:
+        await host.stop()
+
+
+async def filed(stack: Stack, debtor: int) -> tuple[str, str]:
+    """A case filed at 泰兴: its id and number."""
+    async with stack.client(stack.intake) as http:
+        answer = await http.post("/v1/cases", json=case_with(credit_code(debtor), 10**9),
+                                 headers=stack.headers(Role.CLERK, "苏1283"))  # fmt: skip
+    assert answer.status_code == 201, answer.text
+    return answer.json()["case_id"], answer.json()["case_number"]
+
+
+def escalation(case_id: str, respond_by: dt.datetime, clock: Any) -> Any:
+    """The deadline engine's word that a case's clock escalated to the court's supervisor."""
+    ref = deadline_events_pb2.ClockRef(clock_id=f"intake.assign-officer:{case_id}", cycle=1,
+                                       rule_id="intake.assign-officer", subject_id=case_id,
+                                       court_code="苏1283")  # fmt: skip
+    by = Timestamp()
+    by.FromDatetime(respond_by)
+    payload = deadline_events_pb2.ClockEscalated(clock=ref, level=1, escalated_to="supervisor",
+                                                 to_court_code="苏1283", respond_by=by)  # fmt: skip
+    return new_event(payload, aggregate_id=ref.clock_id, court_code="苏1283", actor=ACTOR,
+                     clock=clock)  # fmt: skip
+
+
+async def test_a_supervisor_sees_an_overdue_task_first_opens_its_case_and_answers_it(
+    isolated: Isolated, tmp_path: Path, browser: Browser, publisher: EventPublisher
+) -> None:
+    async with platform_stack(isolated, tmp_path) as stack, with_supervision(isolated, stack):
+        late_id, late_number = await filed(stack, 74)
+        soon_id, soon_number = await filed(stack, 75)
+        now = stack.clock.now()
+        # One task whose answer was due an hour ago, one due tomorrow (published first).
+        await publisher.publish_many([
+            escalation(soon_id, now + dt.timedelta(days=1), stack.clock),
+            escalation(late_id, now - dt.timedelta(hours=1), stack.clock),
+        ])  # fmt: skip
+        page = await open_dashboard(browser, stack)
+        await log_in(page, stack, Role.SUPERVISOR, "苏1283", "专人 周某", first="tasks-view")
+        await expect(page.get_by_test_id("who-role")).to_contain_text("专人监管")
+
+        # The page opens on the queue: the overdue task first, in red, by case number.
+        tasks = page.get_by_test_id("task")
+        for _ in range(30):  # the queue is read when the view opens: re-open until both came
+            if await tasks.count() == 2:
+                break
+            await page.wait_for_timeout(500)
+            await page.get_by_test_id("view-tasks").click()
+        await expect(tasks).to_have_count(2)
+        await expect(tasks.first).to_have_attribute("data-overdue", "true")
+        await expect(tasks.first).to_contain_text(late_number)
+        await expect(tasks.first).to_contain_text("立案后确定承办人")
+        await expect(tasks.first).to_contain_text("已逾期")
+        red = "rgb(229, 72, 77)"  # --breached
+        await expect(tasks.first.locator("td").nth(2)).to_have_css("color", red)
+        await expect(tasks.nth(1)).to_have_attribute("data-overdue", "false")
+        await expect(tasks.nth(1)).to_contain_text(soon_number)
+        await expect(page.get_by_test_id("tasks-count")).to_contain_text("1 项已逾期")
+        await page.screenshot(path=SHOTS / "09-supervisor-tasks.png", full_page=True)
+
+        # One click opens the case's panel.
+        await tasks.first.get_by_test_id("task-case").click()
+        await expect(page.get_by_test_id("case")).to_be_visible()
+        await expect(page.locator("#case-title")).to_contain_text(late_number)
+        await page.click("#case-close")
+
+        # The answer: explained, with what was done; the task leaves the open queue.
+        await tasks.first.get_by_test_id("task-answer").click()
+        await page.select_option("[data-testid=answer-outcome]", "explained")
+        await page.fill("[data-testid=answer-text]", "承办人因病请假，已于今日指定")
+        await page.click("[data-testid=answer-submit]")
+        await expect(page.get_by_test_id("toast")).to_contain_text("已答复：已说明情况")
+        await expect(tasks).to_have_count(1)
+        await expect(tasks.first).to_contain_text(soon_number)
+        await page.select_option("[data-testid=tasks-status]", "closed")
+        await expect(tasks.first).to_contain_text("已说明情况：承办人因病请假")
+        await page.screenshot(path=SHOTS / "10-supervisor-answered.png", full_page=True)
+
+
+async def test_discipline_inspection_reads_the_register_its_report_and_exports_it(
+    isolated: Isolated, tmp_path: Path, browser: Browser
+) -> None:
+    async with (
+        platform_stack(isolated, tmp_path) as stack,
+        with_supervision(isolated, stack) as supervision,
+    ):
+        case_id, number = await filed(stack, 76)
+        officer = stack.headers(Role.OFFICER, "苏1283", subject="执行员 张某")
+        record = {"person_name": "李某", "person_position": "副主任",
+                  "person_organisation": "某区人大", "inside_court": False,
+                  "occurred_at": "2026-03-02T08:30:00+08:00", "manner": "phone",
+                  "content": "询问案件何时能执行到位", "handling": "告知依法办理"}  # fmt: skip
+        async with stack.client(supervision) as http:
+
+            async def recorded() -> httpx.Response:
+                return await http.post(f"/v1/cases/{case_id}/interference", json=record,
+                                       headers=officer)  # fmt: skip
+
+            first = await eventually_answer(recorded)  # once the service knows the case
+            correction = await http.post(
+                f"/v1/interference/{first['record_id']}/corrections", headers=officer,
+                json=record | {"handling": "告知依法办理，并报告院领导"},
+            )  # fmt: skip
+            assert correction.status_code == 201, correction.text
+
+        page = await open_dashboard(browser, stack)
+        await log_in(page, stack, Role.DISCIPLINE, "苏12", "纪检监察 吴某")
+        await expect(page.get_by_test_id("who-role")).to_contain_text("纪检监察（只读）")
+        await expect(page.get_by_test_id("view-tasks")).to_have_count(0)
+        await page.get_by_test_id("view-register").click()
+        rows = page.get_by_test_id("register-record")
+        await expect(rows).to_have_count(2)
+        original = page.locator(f'[data-record="{first["record_id"]}"]')
+        await expect(original).to_contain_text(number)
+        await expect(original).to_contain_text("某区人大副主任")
+        await expect(original).to_contain_text("院外")
+        await expect(original).to_contain_text("电话")
+        await expect(original).to_contain_text("询问案件何时能执行到位")
+        await expect(original).to_contain_text("已有更正记录")
+        await expect(rows.filter(has_text="更正记录（更正")).to_contain_text("并报告院领导")
+        report = page.locator('[data-testid=register-report-row][data-court="苏1283"]')
+        await expect(report).to_contain_text("2")
+        await page.screenshot(path=SHOTS / "11-register.png", full_page=True)
+
+        # The register as files, from the supervision service.
+        for format, magic in (("csv", "\ufeff".encode()), ("xlsx", b"PK")):
+            async with page.expect_download() as waiting:
+                await page.get_by_test_id(f"register-export-{format}").click()
+            download = await waiting.value
+            assert download.suggested_filename.endswith(f".{format}")
+            content = await content_of(download)
+            assert content.startswith(magic)
+            if format == "csv":
+                assert "询问案件何时能执行到位" in content.decode("utf-8-sig")
+
+        # The case's timeline shows discipline inspection the records.
+        await original.locator(".link").click()
+        timeline = page.get_by_test_id("timeline")
+        entries = timeline.locator('[data-event="InterferenceRecorded"]')
+        await expect(entries).to_have_count(2)
+        await expect(entries.first).to_contain_text("干预过问登记")
+        await expect(entries.first).to_contain_text("李某（某区人大副主任，院外）")
+        await page.screenshot(path=SHOTS / "12-register-timeline.png", full_page=True)
+
+
+async def eventually_answer(call: Any) -> dict[str, Any]:
+    """The JSON of ``call()``'s first 201 (a 404 until the service has heard of the case)."""
+    answers: list[httpx.Response] = []
+
+    async def created() -> bool:
+        answers.append(await call())
+        status = answers[-1].status_code
+        assert status in (201, 404), answers[-1].text
+        return bool(status == 201)
+
+    await eventually(created)
+    body: dict[str, Any] = answers[-1].json()
+    return body
