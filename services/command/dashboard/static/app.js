@@ -4,19 +4,13 @@
 
 import { $, ROLE_NAMES, TOKEN_KEY, api, due, hooks, state, time, toast } from "./common.js";
 import { el } from "./dom.js";
+import { ACTIONS, commandButton } from "./commands.js";
 import { EVENTS } from "./event_names.js";
 import { exportBar } from "./exports.js";
 import { registerView } from "./register.js";
 import { tasksView } from "./tasks.js";
 import { creditSection, zhongbenSection } from "./zhongben.js";
 
-const ACTIONS = {
-  urge: "督办",
-  correction_letter: "函告纠正",
-  correction_ruling: "裁定纠正",
-  elevate: "提级执行",
-  designate: "指令执行",
-};
 // A clock's state, as every service names it (zhixing.clock_states); "normal" colours a court.
 const STATES = { breached: "超期", warned: "预警", running: "运行", paused: "中止", cleared: "已办结", normal: "正常" };
 // The figures shown as rates, in order (their definitions come with the figures).
@@ -312,15 +306,6 @@ async function renderAlerts() {
   );
 }
 
-function commandButton(action, caseId, caseLabel, about = "") {
-  if (!state.me?.may_command || !caseId) return "";
-  return el(
-    "button",
-    { type: "button", dataset: { action, testid: `command-${action}` }, onclick: () => openCommand(action, caseId, caseLabel, about) },
-    ACTIONS[action],
-  );
-}
-
 async function renderCommands() {
   const pending = await api(`/v1/board/courts/${encodeURIComponent(state.court)}/commands`);
   $("commands").replaceChildren(
@@ -399,48 +384,6 @@ async function renderCase() {
   );
 }
 
-// --- command actions -----------------------------------------------------------------------
-
-function openCommand(action, caseId, caseLabel, about) {
-  const dialog = $("command-dialog");
-  dialog.dataset.action = action;
-  dialog.dataset.caseId = caseId;
-  $("command-title").textContent = ACTIONS[action];
-  $("command-case").textContent = `案件 ${caseLabel}`;
-  $("command-instruction").value = about ? `${about}已预警或超期，请依法加快办理并报告。` : "";
-  const limit = state.me.reply_limits[action];
-  $("command-days-label").hidden = !limit;
-  $("command-days").max = limit || "";
-  $("command-days").value = limit ? Math.min(3, limit) : "";
-  $("command-court-label").hidden = action !== "designate";
-  if (action === "designate") {
-    const courts = [];
-    (function walk(c) {
-      if (c.level === "基层") courts.push(c);
-      c.children.forEach(walk);
-    })(state.tree);
-    $("command-court").replaceChildren(...courts.map((c) => el("option", { value: c.code }, `${c.name}（${c.code}）`)));
-  }
-  $("command-error").textContent = "";
-  dialog.showModal();
-}
-
-async function submitCommand(event) {
-  event.preventDefault();
-  const dialog = $("command-dialog");
-  const action = dialog.dataset.action;
-  const body = { action, case_id: dialog.dataset.caseId, instruction: $("command-instruction").value };
-  if (state.me.reply_limits[action]) body.reply_working_days = Number($("command-days").value);
-  if (action === "designate") body.to_court = $("command-court").value;
-  try {
-    const record = await api("/v1/commands", { method: "POST", body: JSON.stringify(body) });
-    dialog.close();
-    toast(`已下达${ACTIONS[action]}（${record.target_court}）`);
-  } catch (error) {
-    $("command-error").textContent = error.message;
-  }
-}
-
 // --- live updates --------------------------------------------------------------------------
 
 let refreshTimer = null;
@@ -508,8 +451,6 @@ $("case-close").addEventListener("click", () => {
   $("case").hidden = true;
   state.caseId = null;
 });
-$("command-form").addEventListener("submit", submitCommand);
-$("command-cancel").addEventListener("click", () => $("command-dialog").close());
 $("alert-filters").addEventListener("change", () => renderAlerts());
 $("alert-filters").addEventListener("submit", (event) => {
   event.preventDefault();
