@@ -32,6 +32,7 @@ from tests.conftest import Isolated
 from tests.factories import filing
 from tests.integration.platform_stack import Stack, platform_stack
 from tests.integration.test_asset_control import debtor_with, money_online
+from tests.integration.test_notification import build_notification
 from tests.polling import eventually
 from zhixing.assets import LIQUID_KINDS, AssetKind
 from zhixing.auth import Role
@@ -104,7 +105,7 @@ ACCESS: dict[tuple[str, str, str], Access] = {
     # --- every service ----------------------------------------------------------------------
     **{(s, "GET", p): PUBLIC for s in ("intake", "asset_control", "command", "entrustment",
                                        "dispute_coordinator", "audit_notary", "deadlines",
-                                       "funds", "credit")
+                                       "funds", "credit", "notification")
        for p in ("/healthz", "/metrics")},
     # --- audit notary: hashes and signatures only, no court's data -------------------------
     ("audit_notary", "GET", "/v1/audit/checkpoint"): reads(ANY_COURT, listing=True),
@@ -360,6 +361,15 @@ ACCESS: dict[tuple[str, str, str], Access] = {
         Role.OFFICER, courts={"own"}, body={"cause": "performed"}),
     ("credit", "POST", "/v1/cases/{case_id}/listings/{listing_id}/deletion"): acts(
         Role.OFFICER, courts={"own"}, body={"cause": "corrected"}),
+    # --- notification (告知当事人): a case's notices for the courts that read the case; what
+    # must be delivered another way for the court's clerks, officers and command centre (a
+    # court's own list by default: another court's clerk gets an empty one); the progress
+    # page for anyone with a party's query code, no token (over its limits: 429) ----------
+    ("notification", "GET", "/v1/cases/{case_id}/notices"): reads(CASE_COURTS),
+    ("notification", "GET", "/v1/notices/undelivered"): Access(
+        frozenset({Role.CLERK, Role.OFFICER, Role.COMMAND}), CASE_COURTS, service=True,
+        listing=True),
+    ("notification", "GET", "/v1/progress"): Access(public=True, query={"code": "{query_code}"}),
 }  # fmt: skip
 
 LAST = {("intake", "POST", "/v1/cases/{case_id}/closure")}
@@ -510,6 +520,7 @@ async def build_fixture(stack: Stack) -> Fixture:
     await eventually(signed)
     await build_funds(stack, fx)
     await build_credit(stack, fx)
+    await build_notification(stack, fx.ids)
     return fx
 
 
@@ -624,15 +635,16 @@ def operations(host: ServiceHost) -> list[tuple[str, str]]:
 
 
 SERVICES = ("intake", "asset_control", "command", "entrustment", "dispute_coordinator",
-            "audit_notary", "deadlines", "funds", "credit")  # fmt: skip
+            "audit_notary", "deadlines", "funds", "credit",
+            "notification")  # fmt: skip
 
 
 def hosts_of(stack: Stack) -> dict[str, ServiceHost]:
     assert stack.entrustment and stack.disputes and stack.notary and stack.deadlines
-    assert stack.funds and stack.credit
+    assert stack.funds and stack.credit and stack.notification
     return dict(zip(SERVICES, (stack.intake, stack.assets, stack.commander, stack.entrustment,
                                stack.disputes, stack.notary, stack.deadlines, stack.funds,
-                               stack.credit),
+                               stack.credit, stack.notification),
                     strict=True))  # fmt: skip
 
 
@@ -649,7 +661,7 @@ async def test_every_route_admits_only_whom_its_table_admits(
     isolated: Isolated, tmp_path: Path
 ) -> None:
     async with platform_stack(isolated, tmp_path, with_entrustment=True, with_disputes=True,
-                              with_notary=True, notary=EVERY_POLL,
+                              with_notary=True, notary=EVERY_POLL, with_notification=True,
                               with_funds=True, with_credit=True) as stack:  # fmt: skip
         hosts = hosts_of(stack)
         missing = [(s, m, p) for s, host in hosts.items() for m, p in operations(host)
@@ -673,7 +685,7 @@ async def test_every_route_admits_only_whom_its_table_admits(
                 for who in refused_first:
                     path = fill(template, _ids_for(who, template, fx))
                     status, text = await call(
-                        http, method, path, headers_of(stack, who), body, access.query
+                        http, method, path, headers_of(stack, who), body, fill(access.query, fx.ids)
                     )
                     counted += 1
                     where = f"{who.name} {method} {service}{path} → {status}"

@@ -198,3 +198,12 @@ async def test_the_progress_page_answers_a_partys_code_only_and_limits_lookups(
             assert (await http.get("/v1/progress", params={"code": code})).status_code == 200
             page = await http.get("/progress")
             assert page.status_code == 200 and "案件查询码" in page.text
+
+
+async def build_notification(stack: Stack, ids: dict[str, str]) -> None:
+    """The authorization matrix's fixture: its case known to the notification service, and
+    the applicant's query code (``ids["query_code"]``) for the public progress page."""
+    case_id = ids["case_id"]
+    await eventually(lambda: _has_notices(stack, case_id))
+    secret = NotificationSettings().secret  # the stack's (the environment's) secret
+    ids["query_code"] = domain.query_code(secret, case_id, "a0")
