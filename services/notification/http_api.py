@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from services.notification.reads import RateLimited, Reads
 from zhixing.auth import CurrentIdentity
 from zhixing.bounds import MAX_NAME, PathId
+from zhixing.service import ErrorBody
 
 STATIC = Path(__file__).parent / "static"
 
@@ -117,8 +118,17 @@ Code = Annotated[
     "/progress",
     summary="A case's progress for the party holding its query code (public, rate-limited)",
     responses={
-        404: {"description": "Unknown or wrong code (one answer for both)"},
-        429: {"description": "Too many lookups from this address or of this code (Retry-After)"},
+        404: {"model": ErrorBody, "description": "Unknown or wrong code (one answer for both)"},
+        429: {
+            "model": ErrorBody,
+            "description": "Too many lookups from this address or of this code",
+            "headers": {
+                "Retry-After": {
+                    "description": "Seconds until the window ends",
+                    "schema": {"type": "integer"},
+                }
+            },
+        },
     },
 )
 async def progress(code: Code, request: Request) -> ProgressView:
