@@ -13,6 +13,7 @@ import httpx
 from stdnum.cn import ric, uscc
 
 from zhixing.auth import Role, TokenAuthority
+from zhixing.clock import SystemClock, china_today
 
 DEMO_INTERMEDIATE_COURT = "苏12"  # 江苏省泰州市中级人民法院
 DEMO_BASIC_COURTS = {
@@ -231,4 +232,86 @@ def _credit_record(
             return record
         if time.monotonic() >= deadline:
             return None
+        time.sleep(0.5)
+
+
+def load_demo_supervision(
+    supervision_url: str, intake_url: str, tokens: TokenAuthority, case_ids: list[str],
+    wait_s: float = 30.0, today: date | None = None,
+) -> int:  # fmt: skip
+    """Supervision in the demo courts (监督): on each court's first case a petition (信访)
+    received and registered today; on the first court's first case an entry in the
+    interference register (干预过问案件登记); in each court an execution bureau head posted
+    nearly five years ago (so the rotation reminder reaches the leader) and an officer posted
+    earlier. Idempotent: a case that has a petition or a record already gets no other, and a
+    second posting answers 409. Returns the petitions now on the demo cases. ``today`` is
+    the services' day (default the system clock's, in China)."""
+    today = today or china_today(SystemClock())
+    deadline = time.monotonic() + wait_s
+    petitions = 0
+
+    def headers(role: Role, court: str) -> dict[str, str]:
+        token = tokens.issue(subject=f"demo-{role.value}-{court}", court_code=court, role=role)
+        return {"Authorization": f"Bearer {token}"}
+
+    with (
+        httpx.Client(base_url=supervision_url, timeout=10) as client,
+        httpx.Client(base_url=intake_url, timeout=10) as intake,
+    ):
+        for case_id, (key, body) in zip(case_ids, demo_filings(), strict=True):
+            court = str(body["court_code"])
+            if not key.endswith("-1") or not _known_to_supervision(
+                client, case_id, headers(Role.DISCIPLINE, court), deadline
+            ):
+                continue
+            number = intake.get(f"/v1/cases/{case_id}", headers=headers(Role.CLERK, court))
+            number.raise_for_status()
+            listed = client.get("/v1/petitions", params={"case_id": case_id},
+                                headers=headers(Role.COMMAND, court))  # fmt: skip
+            listed.raise_for_status()
+            if not listed.json():
+                received = client.post("/v1/petitions", headers=headers(Role.CLERK, court), json={
+                    "received_on": today.isoformat(), "channel": "visit",
+                    "petitioner_name": "张三", "petitioner_role": "applicant",
+                    "summary": "申请执行人来访反映案件进展缓慢",
+                    "case_numbers": [number.json()["case_number"]],
+                    "register": True, "handler": f"demo-{Role.OFFICER.value}-{court}",
+                })  # fmt: skip
+                received.raise_for_status()
+            petitions += 1
+            if court == min(DEMO_BASIC_COURTS):
+                records = client.get(f"/v1/cases/{case_id}/interference",
+                                     headers=headers(Role.DISCIPLINE, court))  # fmt: skip
+                records.raise_for_status()
+                if not records.json():
+                    client.post(f"/v1/cases/{case_id}/interference",
+                                headers=headers(Role.OFFICER, court), json={
+                        "person_name": "李某", "person_position": "某局副局长",
+                        "person_organisation": "某区人民政府", "inside_court": False,
+                        "occurred_at": f"{today.isoformat()}T09:00:00+08:00", "manner": "phone",
+                        "content": "电话询问案件何时执行到位", "handling": "告知依法办理，已登记",
+                    }).raise_for_status()  # fmt: skip
+            for officer, post, kind, years in (("head", "执行局局长", "leader", 5),
+                                                ("officer", "执行员", "other", 8)):  # fmt: skip
+                since = date(today.year - years, today.month, 1) + timedelta(days=20)
+                posted = client.post(
+                    f"/v1/officers/demo-{officer}-{court.encode().hex()}/postings",
+                    headers=headers(Role.LEADER, court),
+                    json={"officer_name": f"{DEMO_BASIC_COURTS[court][:2]}{post}",
+                          "post": post, "post_kind": kind, "since": since.isoformat()},
+                )  # fmt: skip
+                if posted.status_code != 409:
+                    posted.raise_for_status()
+    return petitions
+
+
+def _known_to_supervision(
+    client: httpx.Client, case_id: str, headers: dict[str, str], deadline: float
+) -> bool:
+    """Whether the supervision service has read the case's filing, until ``deadline``."""
+    while True:
+        if client.get(f"/v1/cases/{case_id}/interference", headers=headers).status_code == 200:
+            return True
+        if time.monotonic() >= deadline:
+            return False
         time.sleep(0.5)

@@ -24,7 +24,13 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-from tools.demo import DEMO_INTERMEDIATE_COURT, load_demo, load_demo_credit, load_demo_funds
+from tools.demo import (
+    DEMO_INTERMEDIATE_COURT,
+    load_demo,
+    load_demo_credit,
+    load_demo_funds,
+    load_demo_supervision,
+)
 from tools.devinfra import (
     ROOT,
     InfraError,
@@ -243,6 +249,12 @@ class Platform:
         credit_url = f"http://127.0.0.1:{_port(credit, 'http', credit.http_port or 0)}"
         with self.console.status("restricting some debtors' consumption (限制消费)…"):
             load_demo_credit(credit_url, tokens, case_ids)
+        supervision = next(s for s in SERVICES if s.name == "supervision")
+        supervision_url = (
+            f"http://127.0.0.1:{_port(supervision, 'http', supervision.http_port or 0)}"
+        )
+        with self.console.status("petitions, the interference register, postings (监督)…"):
+            load_demo_supervision(supervision_url, url, tokens, case_ids)
         return len(case_ids)
 
     def print_endpoints(self, cases: int) -> None:

@@ -28,11 +28,13 @@ import jwt
 import pytest
 
 from services.audit_notary.handlers import Notary, NotarySettings
+from services.supervision.domain import PETITION_ROLES, POSTING_ROLES, RECORDING_ROLES
 from tests.conftest import Isolated
 from tests.factories import filing
 from tests.integration.platform_stack import Stack, platform_stack
 from tests.integration.test_asset_control import debtor_with, money_online
 from tests.integration.test_notification import build_notification
+from tests.integration.test_supervision import build_supervision
 from tests.polling import eventually
 from zhixing.assets import LIQUID_KINDS, AssetKind
 from zhixing.auth import Role
@@ -98,6 +100,11 @@ def acts(*roles: Role, courts: frozenset[str] | set[str], body: dict[str, Any] |
 
 
 ANY_COURT = frozenset(RELATIONS)
+QUEUE_ROLES = frozenset({Role.SUPERVISOR, Role.LEADER, Role.PRESIDENT, Role.COMMAND})
+REGISTER_READERS = frozenset({Role.DISCIPLINE, Role.COMMAND})
+INTERFERENCE = {"person_name": "某某", "person_position": "科长", "person_organisation": "某局",
+                "inside_court": True, "occurred_at": "2026-03-02T08:00:00+08:00",
+                "manner": "phone", "content": "询问进度", "handling": "告知依法办理"}  # fmt: skip
 PUBLIC = Access(public=True)
 REASON = {"reason": "授权矩阵测试"}
 
@@ -105,7 +112,7 @@ ACCESS: dict[tuple[str, str, str], Access] = {
     # --- every service ----------------------------------------------------------------------
     **{(s, "GET", p): PUBLIC for s in ("intake", "asset_control", "command", "entrustment",
                                        "dispute_coordinator", "audit_notary", "deadlines",
-                                       "funds", "credit", "notification")
+                                       "funds", "credit", "notification", "supervision")
        for p in ("/healthz", "/metrics")},
     # --- audit notary: hashes and signatures only, no court's data -------------------------
     ("audit_notary", "GET", "/v1/audit/checkpoint"): reads(ANY_COURT, listing=True),
@@ -370,6 +377,46 @@ ACCESS: dict[tuple[str, str, str], Access] = {
         frozenset({Role.CLERK, Role.OFFICER, Role.COMMAND}), CASE_COURTS, service=True,
         listing=True),
     ("notification", "GET", "/v1/progress"): Access(public=True, query={"code": "{query_code}"}),
+    # --- supervision (监督): the 专人 task queue is the supervisor's, the leaders' and the
+    # command centre's (the fixture's task is the supervisor's of 苏1283, who alone answers);
+    # petitions: the court's clerks, officers, supervisor and command centre receive (naming
+    # cases they may see, else 422), the receiving court registers and replies, the court and
+    # those above read; the interference register: any court person of a court that sees the
+    # case records and corrects, discipline inspection and the command centre read (never
+    # the procuratorate's overseers); postings: leaders, presidents and command centres ------
+    ("supervision", "GET", "/v1/supervision/tasks"): Access(
+        QUEUE_ROLES, ANY_COURT, listing=True),
+    ("supervision", "GET", "/v1/supervision/tasks/{task_id}"): Access(QUEUE_ROLES, CASE_COURTS),
+    ("supervision", "POST", "/v1/supervision/tasks/{task_id}/answer"): acts(
+        Role.SUPERVISOR, courts={"own"}, body={"outcome": "corrected", "text": "已纠正"}),
+    ("supervision", "POST", "/v1/petitions"): acts(
+        *PETITION_ROLES, courts=ANY_COURT,
+        body={"received_on": "2026-03-02", "channel": "letter", "petitioner_name": "张三",
+              "petitioner_role": "applicant", "summary": "反映执行拖延",
+              "case_numbers": ["{case_number}"]}),
+    ("supervision", "GET", "/v1/petitions"): reads(ANY_COURT, listing=True),
+    ("supervision", "GET", "/v1/petitions/{petition_id}"): reads(CASE_COURTS),
+    ("supervision", "POST", "/v1/petitions/{petition_id}/registration"): acts(
+        *PETITION_ROLES, courts={"own"}, body={"handler": "王法官"}),
+    ("supervision", "POST", "/v1/petitions/{petition_id}/reply"): acts(
+        *PETITION_ROLES, courts={"own"},
+        body={"reply": "已依法处理", "replied_on": "2026-03-02", "reply_channel": "letter"}),
+    ("supervision", "POST", "/v1/cases/{case_id}/interference"): acts(
+        *RECORDING_ROLES, courts=CASE_COURTS, body=INTERFERENCE),
+    ("supervision", "POST", "/v1/interference/{record_id}/corrections"): acts(
+        *RECORDING_ROLES, courts=CASE_COURTS, body=INTERFERENCE),
+    ("supervision", "GET", "/v1/cases/{case_id}/interference"): Access(
+        REGISTER_READERS, CASE_COURTS),
+    ("supervision", "GET", "/v1/interference/{record_id}"): Access(REGISTER_READERS, CASE_COURTS),
+    **{("supervision", "GET", p): Access(REGISTER_READERS, ANY_COURT, listing=True)
+       for p in ("/v1/interference", "/v1/interference/report", "/v1/interference/export")},
+    ("supervision", "POST", "/v1/officers/{officer_id}/postings"): acts(
+        *POSTING_ROLES, courts=ANY_COURT,  # the fixture's officer holds a post: 409
+        body={"officer_name": "王五", "post": "执行员", "post_kind": "other",
+              "since": "2021-03-01"}),
+    ("supervision", "POST", "/v1/officers/{officer_id}/rotation"): acts(
+        *POSTING_ROLES, courts={"own"}, body={"to_post": "执行法官", "rotated_on": "2026-03-02"}),
+    ("supervision", "GET", "/v1/officers"): reads(ANY_COURT, listing=True),
 }  # fmt: skip
 
 LAST = {("intake", "POST", "/v1/cases/{case_id}/closure")}
@@ -521,6 +568,7 @@ async def build_fixture(stack: Stack) -> Fixture:
     await build_funds(stack, fx)
     await build_credit(stack, fx)
     await build_notification(stack, fx.ids)
+    await build_supervision(stack, fx.ids, fx.secrets)
     return fx
 
 
@@ -636,15 +684,15 @@ def operations(host: ServiceHost) -> list[tuple[str, str]]:
 
 SERVICES = ("intake", "asset_control", "command", "entrustment", "dispute_coordinator",
             "audit_notary", "deadlines", "funds", "credit",
-            "notification")  # fmt: skip
+            "notification", "supervision")  # fmt: skip
 
 
 def hosts_of(stack: Stack) -> dict[str, ServiceHost]:
     assert stack.entrustment and stack.disputes and stack.notary and stack.deadlines
-    assert stack.funds and stack.credit and stack.notification
+    assert stack.funds and stack.credit and stack.notification and stack.supervision
     return dict(zip(SERVICES, (stack.intake, stack.assets, stack.commander, stack.entrustment,
                                stack.disputes, stack.notary, stack.deadlines, stack.funds,
-                               stack.credit, stack.notification),
+                               stack.credit, stack.notification, stack.supervision),
                     strict=True))  # fmt: skip
 
 
@@ -662,7 +710,8 @@ async def test_every_route_admits_only_whom_its_table_admits(
 ) -> None:
     async with platform_stack(isolated, tmp_path, with_entrustment=True, with_disputes=True,
                               with_notary=True, notary=EVERY_POLL, with_notification=True,
-                              with_funds=True, with_credit=True) as stack:  # fmt: skip
+                              with_funds=True, with_credit=True,
+                              with_supervision=True) as stack:  # fmt: skip
         hosts = hosts_of(stack)
         missing = [(s, m, p) for s, host in hosts.items() for m, p in operations(host)
                    if (s, m, p) not in ACCESS]  # fmt: skip

@@ -8,6 +8,7 @@ the rotation clock, whose warning reminds the leader."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from tests.conftest import Isolated, read_topic
 from tests.factories import filing
 from tests.integration.platform_stack import Stack, platform_stack
 from tests.polling import eventually
+from tools.demo import DEMO_BASIC_COURTS, load_demo, load_demo_supervision
 from zhixing.auth import Role
 from zhixing.clock import CHINA_TZ
 from zhixing.events import decode_event
@@ -250,6 +252,20 @@ async def test_a_posting_opens_the_rotation_clock_and_the_leader_is_reminded(
     isolated: Isolated, tmp_path: Path
 ) -> None:
     async with platform_stack(isolated, tmp_path, with_supervision=True) as stack:
+        assert stack.supervision is not None
+        # The dashboard, served by the command service at another origin, calls from the
+        # browser: its origin is allowed (with the Authorization header), another is not.
+        preflight = {"Access-Control-Request-Method": "GET",
+                     "Access-Control-Request-Headers": "authorization"}  # fmt: skip
+        async with stack.client(stack.supervision) as http:
+            allowed = await http.options("/v1/supervision/tasks", headers={
+                **preflight, "Origin": "http://127.0.0.1:8000"})  # fmt: skip
+            foreign = await http.options("/v1/supervision/tasks", headers={
+                **preflight, "Origin": "http://evil.example"})  # fmt: skip
+        assert allowed.status_code == 200
+        assert allowed.headers["access-control-allow-origin"] == "http://127.0.0.1:8000"
+        assert "authorization" in allowed.headers["access-control-allow-headers"].lower()
+        assert "access-control-allow-origin" not in foreign.headers
         # Posted as a leader almost 5 years ago: the 30-day reminder is due at once.
         posting = {"officer_name": "王五", "post": "执行局局长", "post_kind": "leader",
                    "since": "2021-03-20"}  # fmt: skip
@@ -288,3 +304,68 @@ async def test_a_posting_opens_the_rotation_clock_and_the_leader_is_reminded(
             return bool(task["status"] == "closed")
 
         await eventually(reminder_closed)
+
+
+async def test_the_demo_loads_petitions_a_record_and_postings_once(
+    isolated: Isolated, tmp_path: Path
+) -> None:
+    async with platform_stack(isolated, tmp_path, with_supervision=True) as stack:
+        assert stack.supervision is not None
+        intake_url = f"http://127.0.0.1:{stack.intake.http_port}"
+        url = f"http://127.0.0.1:{stack.supervision.http_port}"
+        # The demo's judgments are of June 2026: load it when they are in the past.
+        stack.clock.set(dt.datetime(2026, 7, 1, 9, 0, tzinfo=CHINA_TZ))
+        for _ in range(2):
+            case_ids = await asyncio.to_thread(load_demo, intake_url, stack.tokens)
+            petitions = await asyncio.to_thread(
+                load_demo_supervision, url, intake_url, stack.tokens, case_ids,
+                today=dt.date(2026, 7, 1),
+            )  # fmt: skip
+            assert petitions == len(DEMO_BASIC_COURTS)
+        listed = await call(stack, "GET", "/v1/petitions", Role.COMMAND, "苏12")
+        assert len(listed.json()) == len(DEMO_BASIC_COURTS)
+        officers = await call(stack, "GET", "/v1/officers", Role.COMMAND, "苏12")
+        assert len(officers.json()) == 2 * len(DEMO_BASIC_COURTS)
+        register = await call(stack, "GET", "/v1/interference", Role.DISCIPLINE, "苏12")
+        assert len(register.json()) == 1
+
+
+async def build_supervision(stack: Stack, ids: dict[str, str], secrets: list[str]) -> None:
+    """The authorization matrix's supervision fixture, about its case of 苏1283: a task at
+    the supervisor (from an escalation handed to the service's own handler), a petition
+    received and not registered, an interference record, an officer posted."""
+    assert stack.supervision is not None
+    case_id = ids["case_id"]
+    async with stack.client(stack.intake) as http:
+        case = await http.get(f"/v1/cases/{case_id}", headers=stack.headers(Role.CLERK, COURT))
+    ids["case_number"] = case.json()["case_number"]
+
+    async def known() -> bool:
+        found = await call(stack, "GET", f"/v1/cases/{case_id}/interference", Role.DISCIPLINE)
+        return found.status_code == 200
+
+    await eventually(known)
+    tasks = stack.supervision.http.state.task_queue
+    respond_by = clocks.ClockEscalated().respond_by
+    respond_by.FromDatetime(dt.datetime(2026, 3, 3, 9, 0, tzinfo=CHINA_TZ))
+    task_id = await tasks.escalated(clocks.ClockEscalated(
+        clock=clocks.ClockRef(clock_id=f"matrix.fixture:{case_id}", rule_id="matrix.fixture",
+                              subject_id=case_id, court_code=COURT, cycle=1),
+        level=1, escalated_to="supervisor", to_court_code=COURT, respond_by=respond_by,
+    ))  # fmt: skip
+    received = await call(stack, "POST", "/v1/petitions", Role.CLERK,
+                          json=petition(ids["case_number"]))  # fmt: skip
+    assert received.status_code == 201, received.text
+    recorded = await call(stack, "POST", f"/v1/cases/{case_id}/interference", Role.OFFICER, json={
+        "person_name": "某某", "person_position": "科长", "person_organisation": "某局",
+        "inside_court": False, "occurred_at": "2026-03-02T08:00:00+08:00", "manner": "visit",
+        "content": "过问案件", "handling": "登记在案"})  # fmt: skip
+    assert recorded.status_code == 201, recorded.text
+    posting = {"officer_name": "王五", "post": "执行员", "post_kind": "other",
+               "since": "2021-03-01"}  # fmt: skip
+    posted = await call(stack, "POST", "/v1/officers/matrix-officer/postings", Role.LEADER,
+                        json=posting)  # fmt: skip
+    assert posted.status_code == 201, posted.text
+    ids.update(task_id=task_id, petition_id=received.json()["petition_id"],
+               record_id=recorded.json()["record_id"], officer_id="matrix-officer")  # fmt: skip
+    secrets += [ids["task_id"], ids["petition_id"], ids["record_id"]]
