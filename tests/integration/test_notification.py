@@ -4,8 +4,9 @@ the notice systems: a filed case's parties get their filing notice (the case acc
 meets a seeded passing fault and is sent again after the backoff on the simulated clock,
 delivered once; a recipient the SMS system refuses ends undelivered and is listed for the
 court (and the court above, not a sibling); the filing delivered again queues nothing twice;
-and the public progress page answers a party's code, 404s any other the same way, and 429s
-after its limit, with its plain page beside it."""
+money the network query finds is told to the applicant only, its freeze to both parties;
+and the public progress page answers a party's code with the case's nodes, 404s any other
+the same way, and 429s after its limit, with its plain page beside it."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from services.notification.settings import NotificationSettings
 from tests.conftest import Isolated, read_topic
 from tests.factories import ACTOR, filing
 from tests.integration.platform_stack import Stack, platform_stack
-from tests.integration.test_asset_control import file_case
+from tests.integration.test_asset_control import case_with, debtor_with, file_case, money_online
 from tests.polling import eventually
 from tools.demo import resident_id
 from zhixing.auth import Role
@@ -174,8 +175,20 @@ async def test_the_progress_page_answers_a_partys_code_only_and_limits_lookups(
     async with platform_stack(isolated, tmp_path, with_command=False, with_notification=True,
                               notification=SETTINGS) as stack:  # fmt: skip
         assert stack.notification is not None
-        case_id = await file_case(stack, filing(COURT))
+        # A debtor with money the network query finds and freezes online.
+        case_id = await file_case(stack, case_with(debtor_with(money_online), 10_000))
         await eventually(lambda: _has_notices(stack, case_id))
+
+        async def controlled_told() -> bool:
+            return bool(await case_notices(stack, case_id, "asset_controlled"))
+
+        await eventually(controlled_told)
+        # Found is the applicant's news only (a debtor could move it); controlled, both's.
+        found = await case_notices(stack, case_id, "assets_found")
+        assert found and {n["party_key"] for n in found} == {"a0"}
+        controlled = await case_notices(stack, case_id, "asset_controlled")
+        assert {n["party_key"] for n in controlled} == {"a0", "d0"}
+        assert "冻结" in controlled[0]["text"]
         code = domain.query_code(SETTINGS.secret, case_id, "a0")
         async with stack.client(stack.notification) as http:
             shown = await http.get("/v1/progress", params={"code": code.lower()})
@@ -183,8 +196,9 @@ async def test_the_progress_page_answers_a_partys_code_only_and_limits_lookups(
             view = shown.json()
             assert view["role"] == "申请执行人" and view["court_name"]
             assert view["case_number"].startswith("（2026）苏1283执")
-            # Filed first; the network query's finds may follow by now.
-            assert view["nodes"][0]["title"] == "立案" and "event_id" not in view["nodes"][0]
+            titles = [n["title"] for n in view["nodes"]]
+            assert titles[0] == "立案" and {"查控到财产", "控制财产"} <= set(titles)
+            assert "event_id" not in view["nodes"][0]
             wrong = await http.get("/v1/progress", params={"code": "ABCDE-FGHJK"})
             malformed = await http.get("/v1/progress", params={"code": "x"})
             assert wrong.status_code == malformed.status_code == 404
