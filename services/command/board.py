@@ -277,10 +277,12 @@ class Board:
             clock.pop("paused", None)
             clock.update(due_at=str(_ms(payload.due_at)), last_day=payload.last_day)
         elif isinstance(payload, pb.ClockExtended | pb.ClockRecomputed):
-            # A new due time: its warnings and breach are yet to come.
+            # A new due time: its warnings are yet to come. A breach stays a breach: an
+            # extension granted after the limit ran out does not undo it (issue 17), and the
+            # engine reports no second breach for it.
             clock.update(due_at=str(_ms(payload.due_at)), last_day=payload.last_day)
             if isinstance(payload, pb.ClockExtended):
-                for field in ("warned_at", "warning", "breached_at", "level", "escalated_to"):
+                for field in ("warned_at", "warning"):
                     clock.pop(field, None)
         clock["state"] = condition_of(
             cleared=False, paused=bool(clock.get("paused")),

@@ -16,8 +16,9 @@ Definitions (the platform's working definitions; each rate is over all time so f
   the ruling was revoked (``ZhongbenRevoked``) afterwards.
 - 恢复执行率 (resumption rate) = 终本 closures whose enforcement resumed (``ExecutionResumed``:
   a 执恢 case filed for it) / 终本 closures.
-- 法定期限内结案率 (closed-within-the-limit rate) = cases whose 6-month clock (case.close)
-  was cleared before its due time / cases closed.
+- 法定期限内结案率 (closed-within-the-limit rate) = cases whose closing limit (case.close, or
+  case.close-non-litigation) was cleared before its due time and never breached (an extension
+  does not undo a breach) / cases closed.
 - 保全率 (control rate) = cases with at least one asset controlled / cases filed.
 - 平均结案用时 (average days to close) = total days from filing to closure / cases closed.
 - 实际到位率 (money-recovered rate) = money paid to applicants / money claimed: the sum of
@@ -99,6 +100,8 @@ CLOCK_COUNTERS: dict[type[Message], str] = {
     deadline_events_pb2.ClockWarned: "clocks_warned",
     deadline_events_pb2.ClockBreached: "clocks_breached",
 }
+CASE_LIMIT_RULES = frozenset({"case.close", "case.close-non-litigation"})
+"""The case's closing limit: 6 months, or 3 for a non-litigation case (执行规定 art 63)."""
 CLOCK_COUNTERS_TYPES = (
     deadline_events_pb2.ClockOpened,
     deadline_events_pb2.ClockCleared,
@@ -205,7 +208,7 @@ class CourtFigures:
                 count(ref.court_code, CLOCK_COUNTERS[type(payload)])
                 if (
                     isinstance(payload, deadline_events_pb2.ClockCleared)
-                    and ref.rule_id == "case.close"
+                    and ref.rule_id in CASE_LIMIT_RULES
                     and not payload.late
                 ):
                     count(ref.court_code, "closed_in_time")

@@ -421,14 +421,31 @@ async def test_a_breached_case_limit_stays_breached_after_an_extension(
                                         added=1, requested_on="2026-08-31")  # fmt: skip
         assert extended.status_code == 200, extended.text
         assert extended.json()["breached"] and extended.json()["state"] == "breached"
+        command = TokenAuthority(isolated.auth, clock).issue(
+            subject="c", court_code="苏12", role=Role.COMMAND
+        )
+
+        async def board_shows_it_breached_with_the_new_due_day() -> bool:
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{centre.http_port}") as h:
+                answer = await h.get("/v1/board/alerts", params={"court": "苏1283",
+                                     "rule": "case.close"},
+                                     headers={"Authorization": f"Bearer {command}"})  # fmt: skip
+            rows = [a for a in answer.json()["alerts"] if a["clock_id"] == "case.close:case-b"]
+            return (
+                bool(rows)
+                and rows[0]["state"] == "breached"
+                and (rows[0]["last_day"] == extended.json()["last_day"])
+            )
+
+        await eventually(board_shows_it_breached_with_the_new_due_day)
         clock.set(dt.datetime(2026, 10, 9, 9, 0, tzinfo=CHINA_TZ))  # past the new due time
         await settled(centre.deadlines, clock, isolated)
         closed = case_events_pb2.CaseClosed(case_id="case-b", method="执行完毕",
                                             closed_on="2026-10-09")  # fmt: skip
         await publisher.publish(case_event(closed, "case-b", clock))
-        tokens = TokenAuthority(isolated.auth, clock)
-        command = tokens.issue(subject="c", court_code="苏12", role=Role.COMMAND)
-
+        command = TokenAuthority(isolated.auth, clock).issue(  # the first has expired by now
+            subject="c", court_code="苏12", role=Role.COMMAND
+        )
         counts: dict[str, int] = {}
 
         async def counted() -> bool:
