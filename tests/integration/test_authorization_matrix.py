@@ -133,6 +133,13 @@ ACCESS: dict[tuple[str, str, str], Access] = {
     ("intake", "POST", "/v1/cases/{case_id}/closure"): acts(Role.OFFICER, courts={"own"},
                                                             body={"method": "执行完毕"}),
     ("intake", "GET", "/v1/cases/{case_id}"): reads(CASE_COURTS),
+    # --- intake: pauses of the case clock (the fixture's suspension is open) ---------------
+    ("intake", "GET", "/v1/cases/{case_id}/pauses"): reads(CASE_COURTS),
+    ("intake", "POST", "/v1/cases/{case_id}/pauses"): acts(
+        Role.OFFICER, Role.LEADER, courts={"own"},
+        body={"kind": "appraisal", "on": "{filed_on}", "reason": "委托评估"}),
+    ("intake", "POST", "/v1/cases/{case_id}/pauses/{pause_id}/end"): acts(
+        Role.OFFICER, Role.LEADER, courts={"own"}, body={"on": "{filed_on}"}),
     # --- intake: 终本 (the fixture case is open: proposal, ruling, service, objection and
     # resumption answer an admitted caller 409) ---------------------------------------------
     ("intake", "GET", "/v1/cases/{case_id}/zhongben"): reads(CASE_COURTS),
@@ -368,15 +375,6 @@ ACCESS: dict[tuple[str, str, str], Access] = {
         Role.OFFICER, courts={"own"}, body={"cause": "performed"}),
     ("credit", "POST", "/v1/cases/{case_id}/listings/{listing_id}/deletion"): acts(
         Role.OFFICER, courts={"own"}, body={"cause": "corrected"}),
-    # --- notification (告知当事人): a case's notices for the courts that read the case; what
-    # must be delivered another way for the court's clerks, officers and command centre (a
-    # court's own list by default: another court's clerk gets an empty one); the progress
-    # page for anyone with a party's query code, no token (over its limits: 429) ----------
-    ("notification", "GET", "/v1/cases/{case_id}/notices"): reads(CASE_COURTS),
-    ("notification", "GET", "/v1/notices/undelivered"): Access(
-        frozenset({Role.CLERK, Role.OFFICER, Role.COMMAND}), CASE_COURTS, service=True,
-        listing=True),
-    ("notification", "GET", "/v1/progress"): Access(public=True, query={"code": "{query_code}"}),
     # --- supervision (监督): the 专人 task queue is the supervisor's, the leaders' and the
     # command centre's (the fixture's task is the supervisor's of 苏1283, who alone answers);
     # petitions: the court's clerks, officers, supervisor and command centre receive (naming
@@ -417,6 +415,15 @@ ACCESS: dict[tuple[str, str, str], Access] = {
     ("supervision", "POST", "/v1/officers/{officer_id}/rotation"): acts(
         *POSTING_ROLES, courts={"own"}, body={"to_post": "执行法官", "rotated_on": "2026-03-02"}),
     ("supervision", "GET", "/v1/officers"): reads(ANY_COURT, listing=True),
+    # --- notification (告知当事人): a case's notices for the courts that read the case; what
+    # must be delivered another way for the court's clerks, officers and command centre (a
+    # court's own list by default: another court's clerk gets an empty one); the progress
+    # page for anyone with a party's query code, no token (over its limits: 429) ----------
+    ("notification", "GET", "/v1/cases/{case_id}/notices"): reads(CASE_COURTS),
+    ("notification", "GET", "/v1/notices/undelivered"): Access(
+        frozenset({Role.CLERK, Role.OFFICER, Role.COMMAND}), CASE_COURTS, service=True,
+        listing=True),
+    ("notification", "GET", "/v1/progress"): Access(public=True, query={"code": "{query_code}"}),
 }  # fmt: skip
 
 LAST = {("intake", "POST", "/v1/cases/{case_id}/closure")}
@@ -494,6 +501,14 @@ async def build_fixture(stack: Stack) -> Fixture:
                   subject_id=case["case_id"], debtor_id=debtor, court_code="苏1283",
                   seq="0", table="cases")  # fmt: skip
     fx.secrets += [case["case_id"], case["case_number"], debtor, "6222 0212 0000 0001"]
+    async with stack.client(stack.intake) as http:  # an open pause of the case's clock
+        filed = (await http.get(f"/v1/cases/{case['case_id']}", headers=clerk)).json()
+        pause = await http.post(f"/v1/cases/{case['case_id']}/pauses", json={
+            "kind": "suspension", "on": filed["filed_on"], "reason": "案外人异议审查"},
+            headers=stack.headers(Role.OFFICER, "苏1283"))  # fmt: skip
+        assert pause.status_code == 201, pause.text
+    fx.ids.update(filed_on=filed["filed_on"], pause_id=pause.json()["pause_id"])
+    fx.secrets.append(fx.ids["pause_id"])
 
     command = stack.headers(Role.COMMAND, "苏12")
 
