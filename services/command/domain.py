@@ -24,6 +24,10 @@ class Action(StrEnum):
 
 
 MOVES = frozenset({Action.ELEVATE, Action.DESIGNATE})
+DESIGNATION_MUST_SPEED = "command.designation-must-speed"
+"""The gate of a designation (¶28; 民诉法 art 237): it must speed enforcement, never delay
+it, so a case is never designated back to the court it was taken from for passive
+enforcement, and its clocks keep running wherever it goes."""
 RECONSIDERABLE = frozenset(
     {Action.CORRECTION_LETTER, Action.CORRECTION_RULING, Action.ELEVATE, Action.DESIGNATE}
 )

@@ -19,6 +19,7 @@ from google.protobuf.message import Message
 from redis.asyncio.client import Pipeline
 
 from services.command.domain import (
+    DESIGNATION_MUST_SPEED,
     MOVES,
     RECONSIDERABLE,
     REPLY_RULES,
@@ -267,7 +268,7 @@ class CommandActions:
         if to_court in await self.overviews.passive_courts(case_id):
             raise Conflict(
                 f"case {case_id} was taken away from {to_court} for passive enforcement: "
-                "designating it back would delay enforcement (¶28)"
+                f"designating it back would delay enforcement (rule {DESIGNATION_MUST_SPEED})"
             )
         return to_court
 

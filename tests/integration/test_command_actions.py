@@ -286,6 +286,7 @@ async def test_a_designated_case_moves_in_every_service_and_keeps_its_clocks(
         back = await post(stack, "/v1/commands", "苏12", Role.COMMAND,
                           {**designate, "to_court": "苏1283"})  # fmt: skip
         assert back.status_code == 409 and "passive" in back.text
+        assert "command.designation-must-speed" in back.text
         same = await post(stack, "/v1/commands", "苏12", Role.COMMAND, designate)
         assert same.status_code == 409
 
