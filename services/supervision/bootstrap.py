@@ -16,7 +16,14 @@ from services.supervision.tasks import Tasks
 from zhixing.builder import About, HostBuilder, Infrastructure
 from zhixing.projection import Projection
 from zhixing.service import ServiceHost
-from zhixing.topics import CASE_EVENTS, DEADLINE_EVENTS
+from zhixing.topics import (
+    ASSET_EVENTS,
+    CASE_EVENTS,
+    COMMAND_EVENTS,
+    DEADLINE_EVENTS,
+    DISPUTE_EVENTS,
+    ENTRUSTMENT_EVENTS,
+)
 
 ABOUT = About(
     name="supervision",
@@ -56,6 +63,7 @@ def bootstrap(
         CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
         allow_headers=["Authorization", "Content-Type"],
     )  # fmt: skip
-    service.project(Projection("cases", [CASE_EVENTS], CaseFacts(records)))
+    case_topics = [CASE_EVENTS, ASSET_EVENTS, COMMAND_EVENTS, ENTRUSTMENT_EVENTS, DISPUTE_EVENTS]
+    service.project(Projection("cases", case_topics, CaseFacts(records)))
     service.react("clocks", [DEADLINE_EVENTS], ClockFacts(tasks, officers))
     return service.build()

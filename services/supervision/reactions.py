@@ -1,7 +1,9 @@
 """What the supervision service does on other services' events.
 
 - Case events: a filed case's number and handling court are kept (petitions name cases by
-  number; tasks and records show the number), and follow a move to another court.
+  number; tasks and records show the number), and follow a move to another court; asset,
+  command, entrustment and dispute events say which case their aggregate belongs to (a
+  task about an asset's clock names the asset's case).
 - Deadline events: an escalation opens the task of its level (superseding the one below);
   a rotation clock's warning reminds the court's leaders; a cleared clock closes its open
   tasks; the clock's due time is kept as its events state it, and a rotation clock's last
@@ -29,7 +31,9 @@ _DUE_CHANGES = (
 
 
 class CaseFacts:
-    """A projection: the cases this service knows, written in the batch's transaction."""
+    """A projection: the cases this service knows, and the case each other aggregate (an
+    asset, a lead, a command, an entrustment, a dispute) belongs to, from its events'
+    ``case_id`` (or first of ``case_ids``), written in the batch's transaction."""
 
     def __init__(self, records: SupervisionRecords) -> None:
         self.records = records
@@ -37,11 +41,21 @@ class CaseFacts:
     async def __call__(self, events: Sequence[Event[Message]], tx: Transaction) -> None:
         for event in events:
             payload = event.payload
+            case_id = _case_named(payload)
+            if case_id and case_id != event.aggregate_id:
+                self.records.keep_subject_case(tx.pipe, event.aggregate_id, case_id)
             if isinstance(payload, cases.CaseFiled):
                 court = event.envelope.court_code or payload.court_code
                 self.records.keep_case(tx.pipe, event.aggregate_id, payload.case_number, court)
             elif isinstance(payload, cases.CaseHandlingCourtChanged):
                 self.records.move_case(tx.pipe, payload.case_id, payload.to_court)
+
+
+def _case_named(payload: Message) -> str:
+    """The case an event names: its ``case_id``, or the first of its ``case_ids``."""
+    named = {field.name: value for field, value in payload.ListFields()}
+    value = named.get("case_id") or next(iter(named.get("case_ids", ())), "")
+    return value if isinstance(value, str) else ""
 
 
 class ClockFacts:

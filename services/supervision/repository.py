@@ -10,7 +10,9 @@ Records (under ``supervision:``), each JSON, listed per court (``IndexedRecords`
   ``interference-case:<case id>``; records are written once and never changed;
 - ``officer:<id>`` (index ``officer-court:<code>``): an officer's postings;
 - ``case:<id>``: a hash of the case's number and handling court, and
-  ``case-number:<number>``: the case id of a number (what petitions name cases by).
+  ``case-number:<number>``: the case id of a number (what petitions name cases by);
+- ``subject-case:<id>``: the case an asset, lead, command, entrustment or dispute belongs to
+  (a clock's subject is the aggregate of the event that started it).
 """
 
 from __future__ import annotations
@@ -64,6 +66,19 @@ class SupervisionRecords:
         if case_number:
             pipe.hset(self.case_key(case_id), "case_number", case_number)
             pipe.set(self.case_number_key(case_number), case_id)
+
+    def subject_case_key(self, subject_id: str) -> str:
+        return self.keys.key("subject-case", subject_id)
+
+    def keep_subject_case(self, pipe: Pipeline, subject_id: str, case_id: str) -> None:
+        pipe.set(self.subject_case_key(subject_id), case_id, nx=True)
+
+    async def case_of_subject(self, subject_id: str) -> str | None:
+        """The case a clock's subject is, or belongs to; None when unknown."""
+        if await self.redis.exists(self.case_key(subject_id)):
+            return subject_id
+        case_id = await self.redis.get(self.subject_case_key(subject_id))
+        return as_text(case_id) if case_id is not None else None
 
     def move_case(self, pipe: Pipeline, case_id: str, court_code: str) -> None:
         pipe.hset(self.case_key(case_id), "court_code", court_code)

@@ -192,8 +192,9 @@ class Tasks(SupervisionHandler):
         due time, whether it is overdue."""
         case_number = task.get("case_number", "")
         case_id = task.get("case_id", "")
-        if not case_number:
-            case = await self.records.case(case_id or task["subject_id"])
+        if not case_number:  # the case (or the subject's) was read after the escalation
+            case_id = case_id or await self.records.case_of_subject(task["subject_id"]) or ""
+            case = await self.records.case(case_id) if case_id else None
             if case is not None and case.get("case_number"):
                 case_id, case_number = case["case_id"], case["case_number"]
         clock = await self.records.clock(task["clock_id"])
@@ -250,10 +251,12 @@ class Tasks(SupervisionHandler):
         return await self.records.transact(watch, body)
 
     async def _case_of_subject(self, subject_id: str) -> tuple[str, str]:
-        """The case a clock's subject is (or, for a petition, the first case it names)."""
-        case = await self.records.case(subject_id)
+        """The case a clock's subject is or belongs to (for a petition, the first case it
+        names)."""
+        case_id = await self.records.case_of_subject(subject_id)
+        case = await self.records.case(case_id) if case_id else None
         if case is not None:
-            return subject_id, case.get("case_number", "")
+            return case["case_id"], case.get("case_number", "")
         petition = await self.records.petitions.get(subject_id)
         if petition is not None and petition["case_ids"]:
             return petition["case_ids"][0], petition["case_numbers"][0]

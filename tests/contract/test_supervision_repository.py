@@ -1,7 +1,8 @@
 """The supervision repository behaves the same on the in-memory Redis and on the real one:
-cases kept by id and number and moved; a task listed under the court that answers it and
-the court whose clock breached, and under its clock; registered petitions counted per
-case; interference records listed by court and by case; a refused change writes nothing."""
+cases kept by id and number and moved, and the case a subject belongs to; a task listed
+under the court that answers it and the court whose clock breached, and under its clock;
+registered petitions counted per case; interference records listed by court and by case; a
+refused change writes nothing."""
 
 from __future__ import annotations
 
@@ -39,6 +40,11 @@ async def test_cases_are_kept_by_id_and_number_and_follow_a_move(
     moved = await records.case_by_number(NUMBER)
     assert moved is not None and moved["court_code"] == "苏1282"
     assert await records.case("case-2") is None and await records.case_by_number("x") is None
+    await write(records, lambda p: records.keep_subject_case(p, "asset-1", "case-1"),
+                lambda p: records.keep_subject_case(p, "asset-1", "case-9"))  # fmt: skip
+    assert await records.case_of_subject("asset-1") == "case-1"  # the first word holds
+    assert await records.case_of_subject("case-1") == "case-1"
+    assert await records.case_of_subject("asset-2") is None
 
 
 async def test_tasks_are_listed_under_both_courts_and_their_clock(

@@ -10,11 +10,14 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from services.supervision.domain import Outcome, StatusFilter
+from services.supervision.handler import SERVICE_ACTOR
 from services.supervision.officers import Officers
 from services.supervision.petitions import Petitions
+from services.supervision.reactions import CaseFacts
 from services.supervision.register import Register
 from services.supervision.repository import SupervisionRecords
 from services.supervision.tasks import Tasks
@@ -23,7 +26,10 @@ from tests.fakes import in_memory_context, person, staged, staged_types
 from zhixing.auth import Role, ScopeError
 from zhixing.clock import SimulatedClock
 from zhixing.errors import Conflict, NotFound
+from zhixing.events import Event, new_event
+from zhixing.projection import Transaction
 from zhixing.service import ServiceContext
+from zhixing.v1 import asset_events_pb2 as asset_pb
 from zhixing.v1 import deadline_events_pb2 as clocks
 from zhixing.v1 import supervision_events_pb2 as pb
 
@@ -206,3 +212,21 @@ async def test_the_queue_orders_overdue_first_and_command_sees_its_jurisdiction(
     with pytest.raises(ScopeError):
         await service.tasks.queue(person(Role.OFFICER, COURT), court=None,
                                   status=StatusFilter.OPEN, limit=10)  # fmt: skip
+
+
+async def test_a_task_about_an_asset_names_the_asset_s_case() -> None:
+    service = await service_with_case()
+    found: Event[Message] = new_event(
+        asset_pb.AssetFound(asset_id="asset-1", case_id="case-1"), aggregate_id="asset-1",
+        court_code=COURT, actor=SERVICE_ACTOR, clock=service.clock,
+    )  # fmt: skip
+    async with service.ctx.redis.pipeline(transaction=True) as pipe:
+        pipe.multi()  # type: ignore[no-untyped-call]
+        await CaseFacts(service.records)([found], Transaction(service.ctx.redis, pipe,
+                                                              service.ctx.keys))  # fmt: skip
+        await pipe.execute()
+    clock_ref = ref("asset.control-term:asset-1", subject="asset-1")
+    await service.tasks.escalated(escalation(1, clock_ref=clock_ref))
+    opened = (await staged(service.ctx))[-1].payload
+    assert isinstance(opened, pb.SupervisionTaskOpened)
+    assert (opened.case_id, opened.case_number) == ("case-1", NUMBER)
