@@ -28,7 +28,7 @@ from tests.factories import ACTOR, START
 from tests.fakes import in_memory_context, person, staged
 from zhixing.auth import Role, ScopeError
 from zhixing.clock import SimulatedClock
-from zhixing.errors import NotFound
+from zhixing.errors import Invalid, NotFound
 from zhixing.events import Event, new_event
 from zhixing.projection import Transaction
 from zhixing.service import ServiceContext
@@ -190,6 +190,8 @@ async def test_a_refusal_or_the_last_attempt_is_undelivered_and_listed_for_the_c
         await world.reads.undelivered(person(Role.FINANCE, COURT), None)
     with pytest.raises(Exception, match="no court 苏1283"):
         await world.reads.undelivered(person(Role.CLERK, "苏1282"), COURT)
+    with pytest.raises(Invalid):  # not a court of the directory
+        await world.reads.undelivered(clerk, "苏9999")
     # The case moves (提级): the court above now sees to them; the old court lists none.
     moved = cases.CaseHandlingCourtChanged(case_id="case-1", from_court=COURT, to_court="苏12")
     await world.deliver(world.event(moved))
