@@ -110,6 +110,7 @@ class Pauses:
                 "pause_id": str(uuid.uuid4()), "kind": kind.value, "started_on": on.isoformat(),
                 "start_document": document_number, "reason": reason,
                 "started_by": identity.subject, "recorded_at": self.ctx.clock.now().isoformat(),
+                "seq": str(len(pauses)),  # the order of recording, for pauses of one instant
             }  # fmt: skip
             pipe.multi()  # type: ignore[no-untyped-call]
             self.records.put_pause(pipe, case_id, pause)

@@ -59,10 +59,10 @@ class CaseRecords:
     async def pauses(
         self, case_id: str, client: aioredis.Redis | Pipeline | None = None
     ) -> list[dict[str, str]]:
-        """The case's pauses, oldest start first."""
+        """The case's pauses, oldest start first (then in the order recorded)."""
         raw = await (client or self._redis).hgetall(self.pauses_key(case_id))
         found = [json.loads(as_text(v)) for v in raw.values()]
-        return sorted(found, key=lambda p: (p["started_on"], p["recorded_at"], p["pause_id"]))
+        return sorted(found, key=lambda p: (p["started_on"], int(p["seq"])))
 
     def put_pause(self, pipe: Pipeline, case_id: str, pause: dict[str, str]) -> None:
         pipe.hset(
