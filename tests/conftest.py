@@ -31,11 +31,13 @@ from zhixing.topics import physical_name
 
 TEST_SECRET = "test-secret-" + "x" * 40
 TEST_SERVICE_SECRET = "test-service-secret-" + "s" * 40
+TEST_QUERY_CODE_SECRET = "test-query-code-secret-" + "q" * 40
 
 # Services started by tests run as ZHIXING_ENV=test with a non-default secret.
 os.environ.setdefault("ZHIXING_ENV", "test")
 os.environ.setdefault("ZHIXING_AUTH_SECRET", TEST_SECRET)
 os.environ.setdefault("ZHIXING_AUTH_SERVICE_SECRET", TEST_SERVICE_SECRET)
+os.environ.setdefault("ZHIXING_NOTIFICATION_QUERY_CODE_SECRET", TEST_QUERY_CODE_SECRET)
 
 # The audit notary's key pair for this test session (services started by tests read it).
 AUDIT_KEYS = Path(tempfile.mkdtemp(prefix="zhixing-test-keys-"))
@@ -114,6 +116,7 @@ class Isolated:
             "ZHIXING_REDIS_KEY_PREFIX": self.prefix,
             "ZHIXING_AUTH_SECRET": TEST_SECRET,
             "ZHIXING_AUTH_SERVICE_SECRET": TEST_SERVICE_SECRET,
+            "ZHIXING_NOTIFICATION_QUERY_CODE_SECRET": TEST_QUERY_CODE_SECRET,
             "ZHIXING_ENV": "test",
             "ZHIXING_LOG_LEVEL": "WARNING",
         }

@@ -74,9 +74,8 @@ class NotificationSettings(BaseSettings):
                 "ZHIXING_NOTIFICATION_QUERY_CODE_SECRET must be at least 32 characters"
             )
         # Like the auth secrets: a forgotten variable must not reach a court, where anyone
-        # who read this file could derive every party's code. (The test environment keeps
-        # the default: its codes open only its synthetic cases.)
-        if self.env is Environment.PROD and secret == DEV_QUERY_CODE_SECRET:
+        # who read this file could derive every party's code; only dev keeps the default.
+        if self.env is not Environment.DEV and secret == DEV_QUERY_CODE_SECRET:
             raise ValueError(
                 "ZHIXING_NOTIFICATION_QUERY_CODE_SECRET still holds the development default; "
                 f"set a real secret before running with ZHIXING_ENV={self.env.value}"

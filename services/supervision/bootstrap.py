@@ -62,6 +62,8 @@ def bootstrap(
     service.http.add_middleware(
         CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
         allow_headers=["Authorization", "Content-Type"],
+        # The register's export names its file there: the page must be able to read it.
+        expose_headers=["Content-Disposition"],
     )  # fmt: skip
     case_topics = [CASE_EVENTS, ASSET_EVENTS, COMMAND_EVENTS, ENTRUSTMENT_EVENTS, DISPUTE_EVENTS]
     service.project(Projection("cases", case_topics, CaseFacts(records)))

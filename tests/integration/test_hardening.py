@@ -94,9 +94,10 @@ async def test_every_route_documents_the_shared_error_responses(
     isolated: Isolated, tmp_path: Path
 ) -> None:
     async with platform_stack(isolated, tmp_path, with_entrustment=True, with_disputes=True,
-                              with_funds=True, with_credit=True) as stack:  # fmt: skip
+                              with_funds=True, with_credit=True, with_supervision=True,
+                              with_notification=True) as stack:  # fmt: skip
         hosts = [stack.intake, stack.assets, stack.commander, stack.entrustment, stack.disputes,
-                 stack.funds, stack.credit]  # fmt: skip
+                 stack.funds, stack.credit, stack.supervision, stack.notification]  # fmt: skip
         for host in hosts:
             assert host is not None
             spec = host.http.openapi()

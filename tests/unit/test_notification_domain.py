@@ -93,9 +93,11 @@ def test_backoff_doubles_up_to_its_cap() -> None:
 
 
 def test_the_development_secret_is_refused_outside_dev() -> None:
-    assert NotificationSettings(env="dev").secret == DEV_QUERY_CODE_SECRET.encode()
-    with pytest.raises(ValidationError, match="development default"):
-        NotificationSettings(env="prod")
+    dev = DEV_QUERY_CODE_SECRET
+    assert NotificationSettings(env="dev", query_code_secret=dev).secret == dev.encode()
+    for env in ("test", "prod"):
+        with pytest.raises(ValidationError, match="development default"):
+            NotificationSettings(env=env, query_code_secret=dev)
     with pytest.raises(ValidationError, match="at least 32"):
         NotificationSettings(query_code_secret="short", env="prod")
     with pytest.raises(ValidationError, match="CHANNELS"):
