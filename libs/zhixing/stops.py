@@ -69,7 +69,6 @@ class StopInForce(Conflict):
             f"{by} until the stop is lifted: {act} is refused (rule {STOP_RULE})"
         )
         self.stops = list(stops)
-        self.unmet_rules = [STOP_RULE]
 
 
 class StopOrders:
