@@ -12,10 +12,11 @@ rule catalogue (``zhixing.rules``).
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from fastapi import Path
-from pydantic import Field, StrictInt
+from pydantic import AfterValidator, Field, StrictInt
 
 __all__ = [
     "INT64_MAX",
@@ -29,12 +30,14 @@ __all__ = [
     "MAX_NAME",
     "MAX_PARTIES",
     "MAX_TEXT",
+    "BankAccount",
     "Days",
     "Fen",
     "FenOrZero",
     "PathId",
     "ShortText",
     "Text",
+    "bank_account",
 ]
 
 INT64_MAX = 2**63 - 1
@@ -66,6 +69,22 @@ MAX_TEXT = 2000
 
 MAX_ACCOUNT = 64
 """A receiving account (¶20): a bank account number, with spaces or dashes as written."""
+
+_BANK_ACCOUNT = re.compile(r"[0-9 -]*[0-9][0-9 -]*")
+
+
+def bank_account(text: str) -> str:
+    """A bank account number as people write it: digits, spaced or dashed, at least one
+    digit; anything else is refused (it could not be paid to)."""
+    if not _BANK_ACCOUNT.fullmatch(text):
+        raise ValueError("a bank account number is digits, spaced or dashed as written")
+    return text
+
+
+BankAccount = Annotated[
+    str, Field(min_length=1, max_length=MAX_ACCOUNT), AfterValidator(bank_account)
+]
+"""A receiving account: where a case's money is paid (¶20)."""
 
 MAX_DAYS = 3650
 """A number of days or working days in a request (ten years): any statutory period asked

@@ -13,7 +13,7 @@ from services.funds import domain
 from services.funds.accounts import CourtReconciliation
 from services.funds.handlers import Funds
 from zhixing.auth import CurrentIdentity, Role, require_role
-from zhixing.bounds import MAX_ACCOUNT, MAX_ID, MAX_NAME, MAX_TEXT, Fen, PathId
+from zhixing.bounds import MAX_ID, MAX_NAME, MAX_TEXT, BankAccount, Fen, PathId
 from zhixing.case_accounts import is_case_account_number
 from zhixing.funds import HOLD_REASON_LABELS, REASONS_OF_KIND, HoldKind, HoldReason
 from zhixing.records import HistoryEntry
@@ -51,9 +51,6 @@ CaseAccountNumber = Annotated[
 Reference = Annotated[
     str, Field(min_length=1, max_length=MAX_ID, pattern=r"^[0-9A-Za-z][0-9A-Za-z:_./-]*$")
 ]
-Account = Annotated[
-    str, Field(min_length=1, max_length=MAX_ACCOUNT, pattern=r"^[0-9 -]*[0-9][0-9 -]*$")
-]  # digits, spaced or dashed as written; at least one digit
 Note = Annotated[str, Field(max_length=MAX_TEXT)]
 
 
@@ -89,12 +86,12 @@ class NoteIn(_Body):
 
 class PayoutIn(_Body):
     amount_fen: Fen = Field(description="The amount transferred: must match the notice")
-    to_account: Account = Field(description="The account paid: the case's receiving account")
+    to_account: BankAccount = Field(description="The account paid: the case's receiving account")
     bank_reference: Reference = Field(description="The bank's reference of the payout")
 
 
 class AccountChangeIn(_Body):
-    new_account: Account
+    new_account: BankAccount
     reason: Annotated[str, Field(min_length=1, max_length=MAX_TEXT)]
 
 

@@ -7,12 +7,20 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 from stdnum.cn import ric, uscc
 from stdnum.exceptions import ValidationError
 
 from zhixing.assets import Channel
-from zhixing.bounds import MAX_ACCOUNT, MAX_ID, MAX_LIST, MAX_PARTIES, Fen, FenOrZero
+from zhixing.bounds import (
+    MAX_ACCOUNT,
+    MAX_ID,
+    MAX_LIST,
+    MAX_PARTIES,
+    Fen,
+    FenOrZero,
+    bank_account,
+)
 from zhixing.courts import UnknownCourtCode, directory
 from zhixing.persons import is_minor_on
 from zhixing.v1 import case_events_pb2
@@ -107,6 +115,20 @@ class Proceeding(StrEnum):
     NON_LITIGATION = "non_litigation"
 
 
+RECEIVING_ACCOUNT_GATE = "intake.receiving-account"
+
+
+def _confirmed_receiving_account(text: str) -> str:
+    """The gate of ¶20: no case is filed without the account its money will be paid to."""
+    try:
+        return bank_account(text)
+    except ValueError as exc:
+        raise ValueError(
+            f"{exc}: the applicant's receiving account is confirmed at filing "
+            f"(rule {RECEIVING_ACCOUNT_GATE})"
+        ) from None
+
+
 class FileCase(BaseModel):
     """Command: file an enforcement case (立案)."""
 
@@ -121,8 +143,12 @@ class FileCase(BaseModel):
     receiving_account: Annotated[
         str,
         Field(
-            min_length=1, max_length=MAX_ACCOUNT, description="Applicant's receiving account (¶20)"
+            min_length=1,
+            max_length=MAX_ACCOUNT,
+            description="The applicant's receiving account, confirmed at filing: digits of a "
+            f"bank account, spaced or dashed as written (rule {RECEIVING_ACCOUNT_GATE}, ¶20)",
         ),
+        AfterValidator(_confirmed_receiving_account),
     ]
     received_on: date | None = Field(None, description="Defaults to today (China time)")
     urgency: Urgency = Urgency.NORMAL

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from pydantic import ValidationError
 
 from services.intake.domain import FileCase, Track, case_number, triage
 from tests.factories import filing
@@ -43,3 +44,19 @@ def test_a_debtor_is_a_minor_until_the_eighteenth_birthday() -> None:
     )
     assert cmd.minor_debtors(date(2026, 5, 4)) == [person]
     assert cmd.minor_debtors(date(2026, 5, 5)) == []
+
+
+@pytest.mark.parametrize("account", ["6222 0212 0000 0001", "6222-0212-0000-0001", "62220212"])
+def test_a_receiving_account_as_written_is_accepted(account: str) -> None:
+    assert FileCase.model_validate(filing(receiving_account=account)).receiving_account == account
+
+
+@pytest.mark.parametrize("account", ["见附件", "tbd", " - ", "6222;DROP"])
+def test_a_filing_without_an_account_money_can_be_paid_to_is_refused_naming_the_gate(
+    account: str,
+) -> None:
+    with pytest.raises(ValidationError) as refused:
+        FileCase.model_validate(filing(receiving_account=account))
+    (error,) = refused.value.errors()
+    assert error["loc"] == ("receiving_account",)
+    assert "rule intake.receiving-account" in error["msg"]
