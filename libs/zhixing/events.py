@@ -91,6 +91,8 @@ __all__ = [
     "DEDUCTION_FAILED",
     "DEDUCTION_REQUESTED",
     "DEPARTMENT_COORDINATION_STARTED",
+    "DISPOSAL_TRANSFER_ANSWERED",
+    "DISPOSAL_TRANSFER_REQUESTED",
     "DISPUTE_COORDINATION_ENDED",
     "DISPUTE_COORDINATION_STARTED",
     "DISPUTE_ESCALATED",
@@ -287,6 +289,9 @@ SELF_DISPOSAL_PERMITTED = register_event(asset_events_pb2.SelfDisposalPermitted,
 SELF_DISPOSAL_COMPLETED = register_event(asset_events_pb2.SelfDisposalCompleted, "asset")
 SELF_DISPOSAL_REVOKED = register_event(asset_events_pb2.SelfDisposalRevoked, "asset")
 ASSET_COURT_CHANGED = register_event(asset_events_pb2.AssetCourtChanged, "asset")
+# Transfer of disposal to the priority creditor's court (aggregate id: the asset).
+DISPOSAL_TRANSFER_REQUESTED = register_event(asset_events_pb2.DisposalTransferRequested, "asset")
+DISPOSAL_TRANSFER_ANSWERED = register_event(asset_events_pb2.DisposalTransferAnswered, "asset")
 # Re-query after 终本 (aggregate id: the case).
 ZHONGBEN_REQUERY_STARTED = register_event(asset_events_pb2.ZhongbenRequeryStarted, "asset")
 ZHONGBEN_REQUERY_COMPLETED = register_event(asset_events_pb2.ZhongbenRequeryCompleted, "asset")
