@@ -11,6 +11,7 @@ from services.asset_control.reactions import (
     control_term_lapses,
     requery_due_days,
 )
+from services.asset_control.transfers_api import router as transfers_router
 from services.asset_control.worker import AgencyWorker
 from zhixing.builder import About, HostBuilder, Infrastructure
 from zhixing.projection import Projection
@@ -39,7 +40,7 @@ def bootstrap(
     worker = AgencyWorker(
         control, agency_client or GrpcAgencyClient(agency, ctx.service_credential()), agency
     )
-    service.routes(router, asset_control=control, agency_worker=worker)
+    service.routes(router, transfers_router, asset_control=control, agency_worker=worker)
     service.project(
         Projection("cases", [CASE_EVENTS], CaseIntake(control)),
         Projection("control-terms", [DEADLINE_EVENTS], control_term_lapses(control)),

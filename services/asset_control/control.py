@@ -107,7 +107,7 @@ class Controls(Handler):
             request_id=record.get("control_request", ""),
             reason=reason,
         )
-        self.stage(pipe, failed, record["asset_id"], case["court_code"])
+        self.stage(pipe, failed, record["asset_id"], record["court_code"])
 
     async def apply_feedback(
         self, feedback: agency_pb.Feedback, asset_id: str, attempt: int
@@ -187,7 +187,7 @@ class Controls(Handler):
                 asset_id=asset_id, case_id=case["case_id"], reason=reason,
                 approved_by=identity.subject,
             )  # fmt: skip
-            self.stage(pipe, approved, asset_id, case["court_code"], identity.as_actor())
+            self.stage(pipe, approved, asset_id, record["court_code"], identity.as_actor())
 
         await self.asset_command(asset_id, identity, act, Role.LEADER)
 
@@ -202,7 +202,7 @@ class Controls(Handler):
                 asset_id=asset_id, case_id=case["case_id"], reason=reason,
                 declined_by=identity.subject,
             )  # fmt: skip
-            self.stage(pipe, declined, asset_id, case["court_code"], identity.as_actor())
+            self.stage(pipe, declined, asset_id, record["court_code"], identity.as_actor())
 
         await self.asset_command(asset_id, identity, act)
 
@@ -220,7 +220,7 @@ class Controls(Handler):
                 asset_id=asset_id, case_id=case["case_id"], term_class=record["term_class"],
                 renewed_by=identity.subject,
             )  # fmt: skip
-            self.stage(pipe, renewed, asset_id, case["court_code"], identity.as_actor())
+            self.stage(pipe, renewed, asset_id, record["court_code"], identity.as_actor())
 
         await self.asset_command(asset_id, identity, act)
 
@@ -238,7 +238,7 @@ class Controls(Handler):
                 asset_id=asset_id, case_id=case["case_id"], reason=reason,
                 released_by=identity.subject, asset_key=record["asset_key"],
             )  # fmt: skip
-            self.stage(pipe, released, asset_id, case["court_code"], identity.as_actor())
+            self.stage(pipe, released, asset_id, record["court_code"], identity.as_actor())
             self.seizures.leave_queue(pipe, record, queue, promoted)
 
         await self.asset_command(asset_id, identity, act, with_queue=True)
@@ -265,7 +265,7 @@ class Controls(Handler):
                 asset_id=asset_id, case_id=case["case_id"], clock_id=clock_id, effect=effect,
                 asset_key=record["asset_key"],
             )  # fmt: skip
-            self.stage(pipe, lapsed, asset_id, case["court_code"], causation_id=causation_id)
+            self.stage(pipe, lapsed, asset_id, record["court_code"], causation_id=causation_id)
             self.seizures.leave_queue(pipe, record, queue, promoted)
             self.records.put(pipe, key, record)
             self.records.put(pipe, case_key, case)

@@ -38,7 +38,7 @@ class Disposal(Handler):
             started = pb.ReferencePriceStarted(
                 asset_id=asset_id, case_id=case["case_id"], method=method.value
             )
-            self.stage(pipe, started, asset_id, case["court_code"], identity.as_actor())
+            self.stage(pipe, started, asset_id, record["court_code"], identity.as_actor())
 
         await self.asset_command(asset_id, identity, act)
 
@@ -61,7 +61,7 @@ class Disposal(Handler):
                 asset_id=asset_id, case_id=case["case_id"], method=record["price_method"],
                 price_fen=price_fen,
             )  # fmt: skip
-            self.stage(pipe, fixed, asset_id, case["court_code"], identity.as_actor())
+            self.stage(pipe, fixed, asset_id, record["court_code"], identity.as_actor())
 
         await self.asset_command(asset_id, identity, act)
 
@@ -90,7 +90,7 @@ class Disposal(Handler):
                 asset_id=asset_id, case_id=case["case_id"], mode=mode.value, reason=reason,
                 approved_by=identity.subject,
             )  # fmt: skip
-            self.stage(pipe, sale, asset_id, case["court_code"], identity.as_actor())
+            self.stage(pipe, sale, asset_id, record["court_code"], identity.as_actor())
 
         await self.asset_command(asset_id, identity, act, Role.OFFICER, Role.LEADER)
 
@@ -125,7 +125,7 @@ class Disposal(Handler):
                 asset_id=asset_id, case_id=case["case_id"], proceeds_fen=proceeds_fen,
                 sale_reference=sale_reference, recorded_by=identity.subject,
             )  # fmt: skip
-            self.stage(pipe, completed, asset_id, case["court_code"], identity.as_actor())
+            self.stage(pipe, completed, asset_id, record["court_code"], identity.as_actor())
 
         await self.asset_command(asset_id, identity, act, Role.OFFICER, Role.LEADER)
 
@@ -148,6 +148,6 @@ class Disposal(Handler):
                 asset_id=asset_id, case_id=case["case_id"], days=days,
                 approved_by=identity.subject,
             )  # fmt: skip
-            self.stage(pipe, permitted, asset_id, case["court_code"], identity.as_actor())
+            self.stage(pipe, permitted, asset_id, record["court_code"], identity.as_actor())
 
         await self.asset_command(asset_id, identity, act, Role.OFFICER, Role.LEADER)

@@ -22,6 +22,7 @@ from services.asset_control.query import NetworkQuery
 from services.asset_control.repository import AssetRecords
 from services.asset_control.requery import Requery
 from services.asset_control.seizures import Seizures
+from services.asset_control.transfers import Transfers
 from zhixing.service import ServiceContext
 from zhixing.v1 import agency_gateway_pb2 as agency_pb
 from zhixing.v1 import asset_events_pb2 as pb
@@ -38,6 +39,7 @@ class AssetControl(Handler):
         self.controls = Controls(ctx, self.records, settings, self.seizures)
         self.disposal = Disposal(ctx, self.records, settings)
         self.requery = Requery(ctx, self.records, settings, self.query)
+        self.transfers = Transfers(ctx, self.records, settings)
 
     async def apply_feedback(self, feedback: agency_pb.Feedback) -> str:
         """Apply one feedback; duplicates and stale answers change nothing. Returns what
@@ -83,9 +85,14 @@ class AssetControl(Handler):
             case["court_code"] = to_court
             self.records.put(pipe, case_key, case)
             for key, record in records:
-                if record is None:
+                # An asset whose disposal was transferred to a priority creditor's court
+                # stays there: only what the case's court holds follows the case.
+                if record is None or record["court_code"] != from_court:
                     continue
                 record["court_code"] = to_court
+                transfer = record.get("transfer")
+                if transfer and transfer["first_court"] == from_court:
+                    transfer["first_court"] = to_court  # the answer is the new court's
                 self.records.put(pipe, key, record)
                 subject = record.get("asset_id") or record["lead_id"]
                 moved = pb.AssetCourtChanged(

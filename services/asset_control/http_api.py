@@ -8,8 +8,10 @@ from fastapi import APIRouter, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.asset_control.handlers import AssetControl
+from services.asset_control.transfer_domain import readers
+from services.asset_control.transfers_api import TransferView
 from zhixing.assets import AssetKind, Channel, Measure, PriceMethod, SaleMode
-from zhixing.auth import CurrentIdentity, require_visible
+from zhixing.auth import CurrentIdentity, may_read, require_visible
 from zhixing.bounds import MAX_ID, Days, Fen
 from zhixing.v1 import agency_gateway_pb2 as agency_pb
 
@@ -164,6 +166,11 @@ class AssetView(BaseModel):
     status: str = Field(description="found, control_pending, controlled, waiting, declined, "
                         "released or lapsed")  # fmt: skip
     amount_fen: int = Field(description="Held by the control, in fen")
+    transfer: TransferView | None = Field(
+        None,
+        description="A request to transfer its disposal to a priority creditor's court "
+        "(法释〔2016〕6号), and the answer: read by both courts",
+    )
 
 
 class LeadView(BaseModel):
@@ -252,7 +259,9 @@ async def case_assets(case_id: str, identity: CurrentIdentity, request: Request)
 @router.get("/assets/{asset_id}", summary="One asset of a case")
 async def get_asset(asset_id: str, identity: CurrentIdentity, request: Request) -> AssetView:
     asset = await _control(request).records.asset(asset_id)
-    require_visible(identity, asset["court_code"] if asset else None, f"asset {asset_id}")
+    # Both courts of a transfer of its disposal read it (the request, the answer).
+    court = next((c for c in readers(asset) if may_read(identity, c)), None) if asset else None
+    require_visible(identity, court, f"asset {asset_id}")
     assert asset is not None
     return AssetView.model_validate(asset)
 

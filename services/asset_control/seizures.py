@@ -20,6 +20,7 @@ from services.asset_control.domain import (
 )
 from services.asset_control.handler import Handler
 from zhixing.assets import LIQUID_KINDS, TERM_CLASS, AssetKind, Measure, measure_for
+from zhixing.clock import CHINA_TZ
 from zhixing.v1 import agency_gateway_pb2 as agency_pb
 from zhixing.v1 import asset_events_pb2 as pb
 from zhixing.v1 import envelope_pb2
@@ -155,6 +156,10 @@ class Seizures(Handler):
             control_ref=control_ref,
             controlled_by=record.get("requested_by", ""),
             rank=rank,
+            # The day the control took effect (China time): a priority creditor's court
+            # counts its wait for a transfer of the disposal from the first seizure's day
+            # (disposal.transfer-request-gate).
+            controlled_on=self.ctx.clock.now().astimezone(CHINA_TZ).date().isoformat(),
         )
         controlled = pb.AssetControlled(
             asset_id=record["asset_id"],
