@@ -30,7 +30,7 @@ from services.command.domain import (
 )
 from services.command.projections import CaseOverviews
 from services.command.repository import ActionRecords
-from zhixing.auth import READ_ONLY_ROLES, Identity, Role, ScopeError, require_role
+from zhixing.auth import Identity, Role, ScopeError, require_role
 from zhixing.courts import covers
 from zhixing.errors import Conflict, Invalid, NotFound
 from zhixing.records import log_act
@@ -134,7 +134,7 @@ class CommandActions:
     async def proposals(self, identity: Identity) -> list[dict[str, Any]]:
         """Debtors with cases in several courts of the jurisdiction, found by their ID or
         credit code, each with the court that holds most of them as the suggestion."""
-        require_role(identity, Role.COMMAND, *READ_ONLY_ROLES)
+        require_role(identity, Role.COMMAND, Role.OVERSEER)
         found = []
         for debtor in await self.overviews.debtors_with_several_cases():
             cases = []

@@ -235,8 +235,9 @@ ACCESS: dict[tuple[str, str, str], Access] = {
         query={"court": "苏1283", "format": "csv"}),
     # --- command actions --------------------------------------------------------------------
     ("command", "GET", "/v1/commands"): reads(ANY_COURT, listing=True),
+    # Debtors named by ID number: the command centre and the procuratorate, not discipline.
     ("command", "GET", "/v1/commands/proposals"): Access(
-        frozenset({Role.COMMAND, Role.OVERSEER, Role.DISCIPLINE}), ANY_COURT, listing=True),
+        frozenset({Role.COMMAND, Role.OVERSEER}), ANY_COURT, listing=True),
     ("command", "GET", "/v1/commands/{command_id}"): reads(CASE_COURTS),
     ("command", "POST", "/v1/commands"): acts(
         Role.COMMAND, courts={"superior", "high"},
