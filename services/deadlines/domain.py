@@ -492,6 +492,7 @@ class ClockRules:
                 message = pb.ClockEscalated(
                     clock=state.ref(), level=timer.level, escalated_to=target.value,
                     to_court_code=to_court, respond_by=ts(respond_by),
+                    due_version=state.due_version,
                 )  # fmt: skip
             fired.append((timer, message))
         return fired

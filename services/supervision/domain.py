@@ -88,9 +88,20 @@ def assignee_of(level: int, escalated_to: str = "") -> Assignee:
         return LEVELS.get(level, Assignee.SUPERIOR_COMMAND)
 
 
-def task_id_for(clock_id: str, cycle: int, kind: TaskKind, level: int) -> str:
-    """The one task of a clock's cycle at a level (a redelivery finds it again)."""
-    return str(uuid.uuid5(_TASK_NAMESPACE, f"{clock_id}|{cycle}|{kind.value}|{level}"))
+def task_id_for(clock_id: str, cycle: int, kind: TaskKind, level: int, due_version: int = 1) -> str:
+    """The one task of a clock's cycle and due time at a level (a redelivery finds it
+    again). An extension or a resumption gives the clock a new due version, not a new
+    cycle: when that due time breaches too, its escalation opens tasks of its own. The
+    first due version keeps the id it always had (events before the field say 0)."""
+    name = f"{clock_id}|{cycle}|{kind.value}|{level}"
+    if due_version > 1:
+        name += f"|v{due_version}"
+    return str(uuid.uuid5(_TASK_NAMESPACE, name))
+
+
+def due_version_of(task: Record) -> int:
+    """The due version a task escalates (tasks recorded before it was kept: the first)."""
+    return int(task.get("due_version") or 1)
 
 
 def may_answer(task: Record, role: Role, court_code: str) -> bool:

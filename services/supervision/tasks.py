@@ -39,18 +39,25 @@ class Tasks(SupervisionHandler):
         engine had fired before it heard of the answer)."""
         clock = escalated.clock
         level = escalated.level
-        task_id = domain.task_id_for(clock.clock_id, clock.cycle, TaskKind.ESCALATION, level)
+        version = escalated.due_version or 1  # 0: an event from before the field
+        task_id = domain.task_id_for(
+            clock.clock_id, clock.cycle, TaskKind.ESCALATION, level, version
+        )
         assignee = domain.assignee_of(level, escalated.escalated_to)
         case_id, case_number = await self._case_of_subject(clock.subject_id)
         task = self._new_task(
             task_id, clock, kind=TaskKind.ESCALATION, level=level, assignee=assignee,
             court_code=escalated.to_court_code or clock.court_code,
             respond_by=_instant(escalated.respond_by), case_id=case_id, case_number=case_number,
+            due_version=version,
         )  # fmt: skip
 
         def supersedes(siblings: list[Record]) -> tuple[list[Record], bool]:
+            # Only the chain of this due time: an answer to an earlier breach (before an
+            # extension) does not silence the breach of the new due time.
             same = [t for t in siblings if t["kind"] == TaskKind.ESCALATION
-                    and t["cycle"] == clock.cycle]  # fmt: skip
+                    and t["cycle"] == clock.cycle
+                    and domain.due_version_of(t) == version]  # fmt: skip
             answered = any(t["status"] == S.ANSWERED for t in same)
             below = [t for t in same if t["status"] == S.OPEN and t["level"] < level]
             return sorted(below, key=lambda t: t["level"]), answered
@@ -210,11 +217,12 @@ class Tasks(SupervisionHandler):
     def _new_task(
         self, task_id: str, clock: clocks.ClockRef, *, kind: TaskKind, level: int,
         assignee: Assignee, court_code: str, respond_by: dt.datetime, case_id: str = "",
-        case_number: str = "",
+        case_number: str = "", due_version: int = 1,
     ) -> Record:  # fmt: skip
         return {
             "task_id": task_id, "kind": kind.value, "clock_id": clock.clock_id,
             "rule_id": clock.rule_id, "subject_id": clock.subject_id, "cycle": clock.cycle,
+            "due_version": due_version,
             "case_id": case_id, "case_number": case_number,
             "breached_court": clock.court_code, "court_code": court_code, "level": level,
             "assignee_role": assignee.value, "respond_by": respond_by.isoformat(),

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 from tests.fakes import staged
 from tests.unit.test_deadline_engine import MONDAY_9AM, SERVICE, Engine
 from zhixing.clock import CHINA_TZ, SimulatedClock
 from zhixing.events import Event, new_event
+from zhixing.v1 import case_events_pb2
 from zhixing.v1 import deadline_events_pb2 as clocks
 from zhixing.v1 import supervision_events_pb2 as pb
 
@@ -76,3 +78,40 @@ async def test_an_answer_before_the_breach_leaves_the_chain_alone(tmp_path: Path
     clock.set(dt.datetime(2026, 3, 31, 9, 0, tzinfo=CHINA_TZ))
     await service.engine.drain()
     assert await levels(service) == [1, 2, 3]
+
+
+async def test_a_breached_clock_given_a_new_due_time_escalates_it_again(tmp_path: Path) -> None:
+    """The answer stops the chain of the due time it answered. A pause and resumption after
+    the breach (like an extension) sets a new due time, due version 2: when it runs out too,
+    its own chain fires, naming the version, so supervision opens a new task instead of
+    taking it for the answered one."""
+    clock = SimulatedClock(MONDAY_9AM)
+    service = Engine(clock, tmp_path)
+    filed = case_events_pb2.CaseFiled(case_id="case-4", court_code=COURT, case_type_code="执",
+                                      proceeding="non_litigation")  # fmt: skip
+    await service.consume([act(filed, "case-4", clock)])
+    clock_id = "case.close-non-litigation:case-4"
+    clock.set(dt.datetime(2026, 6, 3, 9, 0, tzinfo=CHINA_TZ))  # 3 CM from 2 March ran out
+    await service.engine.drain()
+    await service.consume([act(pb.SupervisionTaskAnswered(
+        task_id="t-1", clock_id=clock_id, outcome="corrected",
+    ), "t-1", clock)])  # fmt: skip
+    clock.set(dt.datetime(2026, 6, 4, 9, 0, tzinfo=CHINA_TZ))
+    await service.consume([act(case_events_pb2.CaseSuspended(case_id="case-4", pause_id="p1"),
+                               "case-4", clock)])  # fmt: skip
+    clock.set(dt.datetime(2026, 6, 14, 9, 0, tzinfo=CHINA_TZ))
+    await service.consume([act(case_events_pb2.CaseResumed(case_id="case-4", pause_id="p1"),
+                               "case-4", clock)])  # fmt: skip
+    state = await service.engine.get(clock_id)
+    assert state is not None and state.breached and state.due_version == 2
+    clock.set(dt.datetime(2026, 8, 31, 9, 0, tzinfo=CHINA_TZ))
+    await service.engine.drain()
+    escalated = [(e.payload.level, e.payload.due_version) for e in await staged(service.ctx)
+                 if isinstance(e.payload, clocks.ClockEscalated)
+                 and e.payload.clock.clock_id == clock_id]  # fmt: skip
+    assert escalated == [(1, 1), (1, 2), (2, 2), (3, 2)]
+
+
+def act(payload: Any, aggregate_id: str, clock: SimulatedClock) -> Event[Any]:
+    return new_event(payload, aggregate_id=aggregate_id, court_code=COURT, actor=SERVICE,
+                     clock=clock)  # fmt: skip

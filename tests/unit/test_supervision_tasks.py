@@ -81,12 +81,12 @@ def stamp(instant: dt.datetime) -> Timestamp:
 
 
 def escalation(level: int, hours: int = 24, clock_ref: clocks.ClockRef | None = None,
-               ) -> clocks.ClockEscalated:  # fmt: skip
+               version: int = 1) -> clocks.ClockEscalated:  # fmt: skip
     to = {1: "supervisor", 2: "court_leader", 3: "superior_command"}[level]
     return clocks.ClockEscalated(
         clock=clock_ref or ref(), level=level, escalated_to=to,
         to_court_code=SUPERIOR if level == 3 else COURT,
-        respond_by=stamp(START + dt.timedelta(hours=hours)),
+        respond_by=stamp(START + dt.timedelta(hours=hours)), due_version=version,
     )  # fmt: skip
 
 
@@ -163,6 +163,27 @@ async def test_an_escalation_fired_before_the_answer_was_heard_opens_nothing() -
     assert await service.tasks.escalated(escalation(2)) is None
     # A new cycle of the clock is a new escalation.
     assert await service.tasks.escalated(escalation(1, clock_ref=ref(cycle=2))) is not None
+
+
+async def test_a_new_due_time_that_breaches_again_opens_its_own_tasks() -> None:
+    """An extended (or resumed) clock keeps its cycle but gets a new due version: when the
+    new due time breaches too, its chain opens new tasks although the first was answered."""
+    service = await service_with_case()
+    first = await service.tasks.escalated(escalation(1, version=1))
+    assert first is not None
+    await service.tasks.answer(first, SUPERVISOR, outcome=Outcome.CORRECTED, text="已纠正")
+    assert await service.tasks.escalated(escalation(2, version=1)) is None  # still answered
+    again = await service.tasks.escalated(escalation(1, version=2))
+    assert again is not None and again != first
+    assert await service.tasks.escalated(escalation(1, version=2)) is None  # a redelivery
+    task = await service.tasks.task(again, SUPERVISOR)
+    assert (task["status"], task["due_version"]) == ("open", 2)
+    # The next level of the new due time supersedes it (not the answered first chain).
+    above = await service.tasks.escalated(escalation(2, hours=48, version=2))
+    assert above is not None
+    assert (await service.tasks.task(again, SUPERVISOR))["next_task_id"] == above
+    # An event from before the field (due_version 0) is the first due version's.
+    assert await service.tasks.escalated(escalation(1, version=0)) is None
 
 
 async def test_a_cleared_clock_closes_its_open_tasks_once() -> None:
