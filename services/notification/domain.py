@@ -236,6 +236,9 @@ NODES: Mapping[type[Message], Node] = {
 }
 # fmt: on
 
+TOLD_TO: Mapping[str, tuple[str, ...]] = {node.name: node.to for node in NODES.values()}
+"""Who is told of each node, by its name: the progress page shows a party only these."""
+
 GREETING = "【{court}】{name}您好：您作为{role}的{case_number}案"
 
 

@@ -71,8 +71,13 @@ class ProgressView(BaseModel):
     case_account: str = Field(description="The case account (一案一账号)")
     claim_amount_fen: int = Field(description="The amount the case enforces")
     received_fen: int = Field(description="Money received on the case account so far")
-    paid_fen: int = Field(description="Money paid out to the applicant so far")
-    nodes: list[ProgressNode] = Field(description="The nodes so far, oldest first")
+    paid_fen: int | None = Field(
+        description="Money paid out to the applicant so far; null on a debtor's code (the "
+        "payment is told to the applicant only)"
+    )
+    nodes: list[ProgressNode] = Field(
+        description="The nodes so far that this party is told of, oldest first"
+    )
 
 
 def _notice(notice: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:

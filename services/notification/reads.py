@@ -43,7 +43,7 @@ class Progress:
     case_account: str
     claim_amount_fen: int
     received_fen: int
-    paid_fen: int
+    paid_fen: int | None  # None for a debtor: the payment is the applicant's business
     nodes: list[tuple[str, str]]  # (date, title)
 
 
@@ -101,13 +101,19 @@ class Reads:
         expected = domain.normalised_code(domain.query_code(secret, case_id, party_key)) or ""
         if not hmac.compare_digest(expected, code):
             raise NotFound(NO_SUCH_CODE)
-        party = record["parties"][party_key]
+        role = record["parties"][party_key]["role"]
+        # A party sees the nodes it is told of and no other (domain.NODES' ``to``): a debtor
+        # shown 查控到财产 before the control could move the property; what is paid out to
+        # the applicant (发放案款) is the applicant's. A node unknown to the table is shown
+        # to nobody.
+        told = [n for n in record["nodes"] if role in domain.TOLD_TO.get(n["node"], ())]
+        paid_told = role in domain.TOLD_TO["money_paid"]
         return Progress(
             case_number=record["case_number"], court_name=record["court_name"],
-            role=domain.ROLE_TEXT[party["role"]], case_account=record["case_account"],
+            role=domain.ROLE_TEXT[role], case_account=record["case_account"],
             claim_amount_fen=record["claim_amount_fen"], received_fen=record["received_fen"],
-            paid_fen=record["paid_fen"],
-            nodes=[(n["on"], n["title"]) for n in record["nodes"]],
+            paid_fen=record["paid_fen"] if paid_told else None,
+            nodes=[(n["on"], n["title"]) for n in told],
         )  # fmt: skip
 
     async def _count(self, scope: str, who: str, limit: int) -> None:

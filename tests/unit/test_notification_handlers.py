@@ -34,6 +34,7 @@ from zhixing.projection import Transaction
 from zhixing.service import ServiceContext
 from zhixing.v1 import asset_events_pb2 as assets
 from zhixing.v1 import case_events_pb2 as cases
+from zhixing.v1 import funds_events_pb2 as funds
 from zhixing.v1 import notification_events_pb2 as pb
 
 COURT = "苏1283"
@@ -226,3 +227,21 @@ async def test_the_progress_page_answers_the_right_code_only_and_counts_lookups(
         await world.reads.progress("ABCDE-FGHJK", "10.0.0.2")
     world.clock.advance(dt.timedelta(seconds=limited.value.retry_after_s))
     assert (await world.reads.progress(code, "10.0.0.2")).role == "被执行人"
+
+
+async def test_the_progress_page_shows_a_party_only_the_nodes_it_is_told_of() -> None:
+    # A debtor's code shows neither the assets found (查控到财产: the debtor could move
+    # them before the control) nor what is paid out to the applicant (发放案款).
+    world = World()
+    await world.deliver(world.event(filed()))
+    found = assets.AssetsPushedToParties(case_id="case-1", asset_ids=["asset-1"])
+    paid = funds.FundsPaid(case_id="case-1", amount_fen=30_000, paid_on="2026-03-09")
+    controlled = assets.AssetControlled(case_id="case-1", measure="freeze", amount_fen=1000)
+    await world.deliver(world.event(found, "asset-1"), world.event(controlled, "asset-1"),
+                        world.event(paid))  # fmt: skip
+    debtor = await world.reads.progress(domain.query_code(SETTINGS.secret, "case-1", "d0"), "a")
+    assert [title for _, title in debtor.nodes] == ["立案", "控制财产"]
+    assert debtor.paid_fen is None
+    applicant = await world.reads.progress(domain.query_code(SETTINGS.secret, "case-1", "a0"), "b")
+    assert [title for _, title in applicant.nodes] == ["立案", "查控到财产", "控制财产", "发放案款"]
+    assert applicant.paid_fen == 30_000
