@@ -58,6 +58,13 @@ def court_name(code: str) -> str:
         return code
 
 
+def listed_ms(notice: Record) -> int:
+    """When an undelivered notice was listed for its court (ms): when it was found
+    undelivered (a notice of the first version: when it was queued)."""
+    at = dt.datetime.fromisoformat(notice.get("undelivered_at") or notice["queued_at"])
+    return int(at.timestamp() * 1000)
+
+
 class Notices:
     def __init__(
         self, ctx: ServiceContext, records: NotificationRecords, settings: NotificationSettings,
@@ -75,6 +82,11 @@ class Notices:
 
     def now_ms(self) -> int:
         return int(self.now().timestamp() * 1000)
+
+    def undelivered_since_ms(self) -> int:
+        """The oldest a court's undelivered list keeps (the retention, on the clock)."""
+        kept = dt.timedelta(days=self.settings.undelivered_retention_days)
+        return int((self.now() - kept).timestamp() * 1000)
 
     def stage(self, pipe: Pipeline, record: Record, payload: Message) -> None:
         self.ctx.stage(pipe, payload, aggregate_id=record["case_id"],
@@ -173,7 +185,10 @@ class Notices:
             if from_court == to_court:
                 return False
             pipe.multi()  # type: ignore[no-untyped-call]
-            undelivered = [i for i, n in record["notices"].items() if n["status"] == UNDELIVERED]
+            undelivered = [
+                (i, listed_ms(n)) for i, n in record["notices"].items()
+                if n["status"] == UNDELIVERED
+            ]  # fmt: skip
             self.records.move(pipe, case_id, from_court, to_court, undelivered)
             record["court_code"], record["court_name"] = to_court, court_name(to_court)
             return True
@@ -267,10 +282,15 @@ class Notices:
         return await self._settle(case_id, notice_id, settle)
 
     def _undelivered(self, pipe: Pipeline, record: Record, notice: Record, error: str) -> None:
-        notice.update(status=UNDELIVERED, last_error=error, retry_at=None)
+        now = self.now()
+        notice.update(status=UNDELIVERED, last_error=error, retry_at=None,
+                      undelivered_at=now.isoformat())  # fmt: skip
         self.records.unschedule(pipe, record["case_id"], notice["notice_id"])
-        self.records.list_undelivered(pipe, record["court_code"], record["case_id"],
-                                      notice["notice_id"])  # fmt: skip
+        self.records.list_undelivered(
+            pipe, record["court_code"], record["case_id"], notice["notice_id"],
+            at_ms=listed_ms(notice), since_ms=self.undelivered_since_ms(),
+            keep=self.settings.undelivered_kept_per_court,
+        )  # fmt: skip
         self.stage(pipe, record, pb.NoticeUndelivered(
             notice_id=notice["notice_id"], case_id=record["case_id"],
             attempts=notice["attempts"], last_error=error,

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field
 
-from services.notification.reads import RateLimited, Reads
+from services.notification.reads import MAX_UNDELIVERED, RateLimited, Reads
 from zhixing.auth import CurrentIdentity
 from zhixing.bounds import MAX_NAME, PathId
 from zhixing.service import ErrorBody
@@ -43,6 +43,9 @@ class NoticeView(BaseModel):
     retry_at: str | None = Field(description="When a queued notice is sent again")
     receipt_id: str | None = Field(description="The gateway's receipt of a delivered notice")
     delivered_at: str | None
+    undelivered_at: str | None = Field(
+        None, description="When it was found undelivered and listed for the court"
+    )
     last_error: str | None
 
 
@@ -102,8 +105,16 @@ async def undelivered(
     identity: CurrentIdentity,
     request: Request,
     court: Annotated[str | None, Query(max_length=MAX_NAME)] = None,
+    limit: Annotated[
+        int,
+        Query(
+            ge=1,
+            le=MAX_UNDELIVERED,
+            description=f"The oldest this many (at most {MAX_UNDELIVERED})",
+        ),
+    ] = 100,
 ) -> list[UndeliveredView]:
-    found = await _reads(request).undelivered(identity, court)
+    found = await _reads(request).undelivered(identity, court, limit)
     return [
         UndeliveredView.model_validate({
             **_notice(notice, record), "case_id": record["case_id"],

@@ -9,6 +9,7 @@ seconds to wait once either is over its limit)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hmac
 import math
 from dataclasses import dataclass
@@ -24,6 +25,9 @@ from zhixing.service import ServiceContext
 
 NO_SUCH_CODE = "查询码无效：请核对通知中的案件查询码（10位，不含0、1、I、L、O）"
 """The one answer to an unknown, wrong or malformed code."""
+
+MAX_UNDELIVERED = 500
+"""The most undelivered notices one read answers (``limit``)."""
 
 LISTERS = (Role.CLERK, Role.OFFICER, Role.COMMAND)
 """Who lists what must be delivered another way (and sees to it)."""
@@ -63,10 +67,13 @@ class Reads:
         return record
 
     async def undelivered(
-        self, identity: Identity, court: str | None
+        self, identity: Identity, court: str | None, limit: int = MAX_UNDELIVERED
     ) -> list[tuple[Record, Record]]:
-        """(case, notice) of every undelivered notice of ``court`` (default: the caller's)
-        and the courts below it, oldest first."""
+        """(case, notice) of the ``limit`` oldest undelivered notices of ``court`` (default:
+        the caller's) and the courts below it still listed (within the retention), oldest
+        first."""
+        if not 1 <= limit <= MAX_UNDELIVERED:
+            raise Invalid(f"limit must be 1 to {MAX_UNDELIVERED}", loc=("query", "limit"))
         if identity.kind is not PrincipalKind.SERVICE:
             require_role(identity, *LISTERS)
         court = court or identity.court_code
@@ -75,14 +82,16 @@ class Reads:
         except UnknownCourtCode as exc:
             raise Invalid(str(exc), loc=("query", "court")) from None
         require_visible(identity, court if may_read(identity, court) else None, f"court {court}")
-        pairs = await self.records.undelivered_in_jurisdiction(court)
+        retention = dt.timedelta(days=self.settings.undelivered_retention_days)
+        since_ms = int((self.ctx.clock.now() - retention).timestamp() * 1000)
+        pairs = await self.records.undelivered_in_jurisdiction(court, since_ms, limit)
         cases = {r["case_id"]: r for r in await self.records.many(sorted({c for c, _ in pairs}))}
         found = []
         for case_id, notice_id in pairs:
             notice = cases.get(case_id, {}).get("notices", {}).get(notice_id)
             if notice is not None and notice["status"] == UNDELIVERED:
                 found.append((cases[case_id], notice))
-        return sorted(found, key=lambda pair: pair[1]["queued_at"])
+        return found  # in the order listed: oldest first
 
     async def progress(self, code_text: str, client: str) -> Progress:
         """The case's progress for the party whose code this is."""

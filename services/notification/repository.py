@@ -5,8 +5,10 @@ Records (under ``notification:``):
   references, the nodes told and every notice with its state);
 - ``court:<code>``: the ids of the cases a court handles;
 - ``due``: sorted set of "<case id>|<notice id>" by when the notice is to be sent (ms);
-- ``undelivered:<court>``: "<case id>|<notice id>" of the notices that court must deliver
-  another way;
+- ``undelivered-at:<court>``: sorted set of "<case id>|<notice id>" of the notices that
+  court must deliver another way, by when each was found undelivered (ms); kept bounded:
+  entries older than the retention and the oldest beyond the per-court cap drop out (the
+  notice itself stays, undelivered, in its case's record);
 - ``code:<code hash>``: "<case id>|<party key>" of a case query code (its keyed hash only;
   the code itself is derived, never kept);
 - ``rate:<scope>:<who>:<window>``: the progress page's counters.
@@ -20,7 +22,8 @@ from typing import Any, TypeVar
 import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
 
-from zhixing.records import IndexedRecords, ids_in_jurisdiction
+from zhixing.courts import directory
+from zhixing.records import IndexedRecords
 from zhixing.state import KeySpace, as_text, transact
 
 T = TypeVar("T")
@@ -44,7 +47,8 @@ class NotificationRecords(IndexedRecords):
         self.due_key = keys.key("due")
 
     def undelivered_key(self, court: str) -> str:
-        return self.keys.key("undelivered", court)
+        # A sorted set by time (the first version's plain set was "undelivered:<court>").
+        return self.keys.key("undelivered-at", court)
 
     def code_key(self, hashed: str) -> str:
         return self.keys.key("code", hashed)
@@ -59,11 +63,23 @@ class NotificationRecords(IndexedRecords):
         raw = await self.redis.zrangebyscore(self.due_key, "-inf", now_ms, start=0, num=limit)
         return [split(m) for m in raw if isinstance(m, bytes | str)]
 
-    async def undelivered_in_jurisdiction(self, court: str) -> list[tuple[str, str]]:
-        """(case id, notice id) of the undelivered notices of ``court`` and the courts below."""
-        return [
-            split(m) for m in await ids_in_jurisdiction(self.redis, self.undelivered_key, court)
-        ]
+    async def undelivered_in_jurisdiction(
+        self, court: str, since_ms: int, limit: int
+    ) -> list[tuple[str, str]]:
+        """(case id, notice id) of the ``limit`` oldest undelivered notices of ``court`` and the
+        courts below listed at ``since_ms`` or later, oldest first; older entries are pruned
+        on the way (each court's list is read ``limit`` deep, never whole)."""
+        keys = [self.undelivered_key(c) for c in directory().jurisdiction(court)]
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.zremrangebyscore(key, "-inf", f"({since_ms}")
+                pipe.zrange(key, 0, limit - 1, withscores=True)
+            answers = await pipe.execute()
+        found: list[tuple[float, str]] = []
+        for listed in answers[1::2]:
+            found.extend((float(score), as_text(m)) for m, score in listed)
+        found.sort()
+        return [split(m) for _, m in found[:limit]]
 
     async def party_of_code(self, hashed: str) -> tuple[str, str] | None:
         raw = await self.redis.get(self.code_key(hashed))
@@ -101,19 +117,28 @@ class NotificationRecords(IndexedRecords):
         """Forget a due entry whose notice is gone or settled."""
         await self.redis.zrem(self.due_key, member(case_id, notice_id))
 
-    def list_undelivered(self, pipe: Pipeline, court: str, case_id: str, notice_id: str) -> None:
-        pipe.sadd(self.undelivered_key(court), member(case_id, notice_id))
+    def list_undelivered(
+        self, pipe: Pipeline, court: str, case_id: str, notice_id: str, at_ms: int,
+        since_ms: int, keep: int,
+    ) -> None:  # fmt: skip
+        """List the notice for the court at ``at_ms``; drop entries listed before
+        ``since_ms`` and the oldest beyond ``keep``: a court's list stays bounded."""
+        key = self.undelivered_key(court)
+        pipe.zadd(key, {member(case_id, notice_id): at_ms})
+        pipe.zremrangebyscore(key, "-inf", f"({since_ms}")
+        pipe.zremrangebyrank(key, 0, -(keep + 1))
 
     def move(
         self, pipe: Pipeline, case_id: str, from_court: str, to_court: str,
-        undelivered: Sequence[str],
+        undelivered: Sequence[tuple[str, int]],
     ) -> None:  # fmt: skip
-        """The case and its undelivered notices are listed under the court handling it."""
+        """The case and its undelivered notices ((notice id, listed at ms)) are listed under
+        the court handling it, each as old as it was."""
         pipe.srem(self.index_key(from_court), case_id)
         self.index(pipe, to_court, case_id)
-        for notice_id in undelivered:
-            pipe.srem(self.undelivered_key(from_court), member(case_id, notice_id))
-            pipe.sadd(self.undelivered_key(to_court), member(case_id, notice_id))
+        for notice_id, at_ms in undelivered:
+            pipe.zrem(self.undelivered_key(from_court), member(case_id, notice_id))
+            pipe.zadd(self.undelivered_key(to_court), {member(case_id, notice_id): at_ms})
 
     async def change_case(
         self, case_id: str, act: Callable[[Pipeline, Record], Awaitable[T]]

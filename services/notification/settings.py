@@ -4,9 +4,10 @@ case query codes derive from, and the limits of the public progress page."""
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic import AliasChoices, Field, IPvAnyNetwork, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from zhixing.bounds import MAX_DAYS
 from zhixing.settings import Environment
 
 DEV_QUERY_CODE_SECRET = "zhixing-dev-query-code-secret-do-not-use-in-production"
@@ -54,6 +55,21 @@ class NotificationSettings(BaseSettings):
         10, ge=1, description="Progress page lookups of one code per window"
     )
     progress_window_s: int = Field(600, ge=1, description="The rate limit's window (seconds)")
+    progress_trusted_proxies: list[IPvAnyNetwork] = Field(
+        default_factory=list,
+        description="Addresses or networks of the reverse proxies in front of the progress "
+        'page (a JSON list, e.g. ["10.0.0.0/8"]): only a request whose peer is one of them '
+        "is counted by the address X-Forwarded-For gives; none by default",
+    )
+    undelivered_retention_days: int = Field(
+        180, ge=1, le=MAX_DAYS,
+        description="Days a court's list of undelivered notices keeps one (the notice itself "
+        "stays in its case's record)",
+    )  # fmt: skip
+    undelivered_kept_per_court: int = Field(
+        10_000, ge=1, le=1_000_000,
+        description="Most entries a court's undelivered list keeps; the oldest drop out",
+    )  # fmt: skip
     env: Environment = Field(
         Environment.DEV,
         validation_alias=AliasChoices("ZHIXING_ENV", "env"),

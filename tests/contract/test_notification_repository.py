@@ -48,23 +48,38 @@ async def test_due_notices_by_time_and_undelivered_ones_by_court(
         records.schedule(pipe, "1", "late", 3000)
         records.schedule(pipe, "1", "soon", 1000)
         records.schedule(pipe, "1", "later", 9000)
-        records.list_undelivered(pipe, "苏1283", "1", "gone")
+        records.list_undelivered(pipe, "苏1283", "1", "gone", at_ms=2000, since_ms=0, keep=10)
+        records.list_undelivered(pipe, "苏1283", "1", "lost", at_ms=1000, since_ms=0, keep=10)
 
     await records.change_case("1", schedule)
     assert await records.due(5000, 10) == [("1", "soon"), ("1", "late")]
     assert await records.due(5000, 1) == [("1", "soon")]
     await records.drop_due("1", "soon")
     assert await records.due(5000, 10) == [("1", "late")]
-    assert await records.undelivered_in_jurisdiction("苏12") == [("1", "gone")]
+    assert await records.undelivered_in_jurisdiction("苏12", 0, 10) == [
+        ("1", "lost"),
+        ("1", "gone"),
+    ]
+    assert await records.undelivered_in_jurisdiction("苏12", 0, 1) == [("1", "lost")]
+    # Listed before since_ms: dropped (pruned for good).
+    assert await records.undelivered_in_jurisdiction("苏12", 1500, 10) == [("1", "gone")]
+    assert await records.undelivered_in_jurisdiction("苏12", 0, 10) == [("1", "gone")]
 
     async def move(pipe: Pipeline, record: dict[str, object]) -> None:
         pipe.multi()  # type: ignore[no-untyped-call]
-        records.move(pipe, "1", "苏1283", "苏1282", ["gone"])
+        records.move(pipe, "1", "苏1283", "苏1282", [("gone", 2000)])
         record["court_code"] = "苏1282"
 
     await records.change_case("1", move)
-    assert await records.undelivered_in_jurisdiction("苏1283") == []
-    assert await records.undelivered_in_jurisdiction("苏1282") == [("1", "gone")]
+    assert await records.undelivered_in_jurisdiction("苏1283", 0, 10) == []
+    assert await records.undelivered_in_jurisdiction("苏1282", 0, 10) == [("1", "gone")]
+
+    async def cap(pipe: Pipeline, record: dict[str, object]) -> None:
+        pipe.multi()  # type: ignore[no-untyped-call]
+        records.list_undelivered(pipe, "苏1282", "1", "new", at_ms=3000, since_ms=0, keep=1)
+
+    await records.change_case("1", cap)  # the oldest beyond the cap drop out
+    assert await records.undelivered_in_jurisdiction("苏1282", 0, 10) == [("1", "new")]
     assert await records.ids_of("苏1282") == ["1"]
 
 

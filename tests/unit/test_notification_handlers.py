@@ -245,3 +245,36 @@ async def test_the_progress_page_shows_a_party_only_the_nodes_it_is_told_of() ->
     applicant = await world.reads.progress(domain.query_code(SETTINGS.secret, "case-1", "a0"), "b")
     assert [title for _, title in applicant.nodes] == ["立案", "查控到财产", "控制财产", "发放案款"]
     assert applicant.paid_fen == 30_000
+
+
+async def test_a_courts_undelivered_list_is_read_a_limit_at_a_time_and_stays_bounded() -> None:
+    world = World(sms=Channel("refuse", "refuse"))
+    clerk = person(Role.CLERK, COURT)
+    await world.deliver(world.event(filed()))
+    await world.sender.step()  # both parties' SMS refused
+    world.clock.advance(dt.timedelta(days=1))
+    world.channels["sms"].script = ["refuse", "refuse"]
+    await world.deliver(world.event(filed("case-2")))
+    await world.sender.step()
+    listed = await world.reads.undelivered(clerk, None)
+    assert [(c["case_id"], n["party_key"]) for c, n in listed][:2] in (
+        [("case-1", "a0"), ("case-1", "d0")], [("case-1", "d0"), ("case-1", "a0")],
+    )  # fmt: skip
+    assert [c["case_id"] for c, _ in listed][2:] == ["case-2", "case-2"]
+    oldest = await world.reads.undelivered(clerk, None, limit=1)
+    assert [c["case_id"] for c, _ in oldest] == ["case-1"]
+    for wrong in (0, 501):
+        with pytest.raises(Invalid):
+            await world.reads.undelivered(clerk, None, limit=wrong)
+    # Past the retention a listing drops out; the notice stays undelivered in its case.
+    world.clock.advance(dt.timedelta(days=SETTINGS.undelivered_retention_days))
+    assert [c["case_id"] for c, _ in await world.reads.undelivered(clerk, None)] == [
+        "case-2", "case-2",
+    ]  # fmt: skip
+    assert sum(n["status"] == "undelivered" for n in (await world.notices_of()).values()) == 2
+    # Beyond the per-court cap the oldest drop out as new ones are listed.
+    world.notices.settings = SETTINGS.model_copy(update={"undelivered_kept_per_court": 1})
+    world.channels["sms"].script = ["refuse", "refuse"]
+    await world.deliver(world.event(filed("case-3")))
+    await world.sender.step()
+    assert [c["case_id"] for c, _ in await world.reads.undelivered(clerk, None)] == ["case-3"]
