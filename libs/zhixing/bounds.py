@@ -12,6 +12,7 @@ rule catalogue (``zhixing.rules``).
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Annotated
 
@@ -19,6 +20,7 @@ from fastapi import Path
 from pydantic import AfterValidator, Field, StrictInt
 
 __all__ = [
+    "EARLIEST_DAY",
     "INT64_MAX",
     "MAX_ACCOUNT",
     "MAX_AMOUNTS_SUMMED",
@@ -34,6 +36,8 @@ __all__ = [
     "Days",
     "Fen",
     "FenOrZero",
+    "PastDate",
+    "PastDateTime",
     "PathId",
     "ShortText",
     "Text",
@@ -109,3 +113,36 @@ ShortText = Annotated[str, Field(min_length=1, max_length=MAX_NAME)]
 
 Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT)]
 """Required free text."""
+
+EARLIEST_DAY = dt.date(1949, 10, 1)
+"""The earliest day a date in a request may name (the founding of the People's Republic,
+before any of its courts' acts). A date of year 1 would pass a "not in the future" check
+and then overflow wherever a period is counted from it or it is turned into UTC."""
+
+
+def _not_before_earliest(day: dt.date) -> None:
+    if day < EARLIEST_DAY:
+        raise ValueError(f"a date may not be before {EARLIEST_DAY.isoformat()}")
+
+
+def _past_date(day: dt.date) -> dt.date:
+    _not_before_earliest(day)
+    return day
+
+
+def _past_datetime(instant: dt.datetime) -> dt.datetime:
+    # The date as written, in its own offset: converting first could itself overflow.
+    _not_before_earliest(instant.date())
+    if instant.year >= dt.MAXYEAR:  # +/- an offset of year 9999 leaves the calendar
+        raise ValueError(f"a time must be before the year {dt.MAXYEAR}")
+    return instant
+
+
+PastDate = Annotated[dt.date, AfterValidator(_past_date)]
+"""A day something happened (received, posted, replied): not before ``EARLIEST_DAY``. Not
+in the future either, but that is checked where the clock is known (``ctx.clock``), by the
+handler, which says which field is in the future."""
+
+PastDateTime = Annotated[dt.datetime, AfterValidator(_past_datetime)]
+"""When something happened, with or without an offset: not before ``EARLIEST_DAY`` (the
+date as written); the handler checks it is not in the future, as for ``PastDate``."""

@@ -30,6 +30,7 @@ from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from services.deadlines import extensions, pauses
+from zhixing.bounds import EARLIEST_DAY
 from zhixing.clock import CHINA_TZ
 from zhixing.clock_states import ClockCondition, condition_of
 from zhixing.courts import superior_of
@@ -183,13 +184,16 @@ def limit_of(rule: Rule, signal: Signal) -> int:
 def started_at_of(rule: Rule, signal: Signal) -> dt.datetime:
     """When the period runs from: the event, or the earlier day its ``rule.start_field``
     names (the start of that day, China time); a missing, malformed or later date is
-    ignored."""
+    ignored, and so is one before ``EARLIEST_DAY`` (a year-1 date would overflow the
+    period's arithmetic and the event would dead-letter: the clock would never open)."""
     raw = signal.attributes.get(rule.start_field or "", "")
     try:
         day = dt.date.fromisoformat(raw) if raw else None
     except ValueError:
         day = None
-    if day is None or day >= signal.occurred_at.astimezone(CHINA_TZ).date():
+    if day is None or day < EARLIEST_DAY:
+        return signal.occurred_at
+    if day >= signal.occurred_at.astimezone(CHINA_TZ).date():
         return signal.occurred_at
     return dt.datetime.combine(day, dt.time(), tzinfo=CHINA_TZ)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, status
@@ -11,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.supervision.domain import PostKind
 from services.supervision.officers import Officers
 from zhixing.auth import CurrentIdentity
-from zhixing.bounds import MAX_ID, MAX_NAME, PathId, ShortText
+from zhixing.bounds import MAX_ID, MAX_NAME, PastDate, PathId, ShortText
 
 router = APIRouter(prefix="/v1", tags=["officers"])
 
@@ -31,14 +30,16 @@ class PostingIn(_Body):
     post_kind: PostKind = Field(
         description="leader (leaders, independent handlers) or other: which rotation clock runs"
     )
-    since: dt.date = Field(description="The day the officer took up the post; not in the future")
+    since: PastDate = Field(
+        description="The day the officer took up the post; from 1949-10-01, not in the future"
+    )
 
 
 class RotationIn(_Body):
     to_post: Annotated[str, Field(max_length=MAX_NAME)] = Field(
         "", description="The post taken up (empty: left enforcement)"
     )
-    rotated_on: dt.date = Field(description="Not before the posting began, not in the future")
+    rotated_on: PastDate = Field(description="Not before the posting began, not in the future")
 
 
 class PastPostingView(BaseModel):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, status
@@ -11,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.supervision.domain import Channel, PetitionerRole, PetitionStatus, ReplyChannel
 from services.supervision.petitions import Petition, Petitions
 from zhixing.auth import CurrentIdentity
-from zhixing.bounds import MAX_ID, MAX_LIST, MAX_NAME, PathId, ShortText, Text
+from zhixing.bounds import MAX_ID, MAX_LIST, MAX_NAME, PastDate, PathId, ShortText, Text
 
 router = APIRouter(prefix="/v1", tags=["petitions"])
 
@@ -32,7 +31,9 @@ Handler = Annotated[str, Field(max_length=MAX_NAME)]
 class PetitionIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, populate_by_name=True)
 
-    received_on: dt.date = Field(description="The day the court received it; not in the future")
+    received_on: PastDate = Field(
+        description="The day the court received it; from 1949-10-01, not in the future"
+    )
     channel: Channel
     petitioner_name: ShortText
     petitioner_role: PetitionerRole
@@ -53,7 +54,9 @@ class RegistrationIn(_Body):
 
 class ReplyIn(_Body):
     reply: Text = Field(description="What the petitioner was told")
-    replied_on: dt.date = Field(description="The day the petitioner was told; not in the future")
+    replied_on: PastDate = Field(
+        description="The day the petitioner was told; from 1949-10-01, not in the future"
+    )
     reply_channel: ReplyChannel
 
 

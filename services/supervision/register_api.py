@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.supervision.domain import Manner
 from services.supervision.register import Interference, Register
 from zhixing.auth import CurrentIdentity
-from zhixing.bounds import MAX_ID, PathId, ShortText, Text
+from zhixing.bounds import MAX_ID, PastDateTime, PathId, ShortText, Text
 from zhixing.export import ExportFormat, table_response
 
 router = APIRouter(prefix="/v1", tags=["interference register"])
@@ -31,8 +31,8 @@ class InterferenceIn(BaseModel):
     person_position: ShortText = Field(description="Their post")
     person_organisation: ShortText = Field(description="Their organisation")
     inside_court: bool = Field(description="Whether they are of the court (院内) or not")
-    occurred_at: dt.datetime = Field(
-        description="When; not in the future (China time if no offset)"
+    occurred_at: PastDateTime = Field(
+        description="When; from 1949-10-01, not in the future (China time if no offset)"
     )
     manner: Manner
     content: Text = Field(description="What was asked or said")

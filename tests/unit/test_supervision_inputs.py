@@ -1,0 +1,58 @@
+"""Supervision's date inputs are bounded below (``zhixing.bounds.PastDate``/``PastDateTime``,
+from 1949-10-01): a year-1 date was "not in the future", then overflowed turning into UTC
+(a 500) or dead-lettered the clock it opened. Refused at the door with a 422 naming the
+field; the floor itself is accepted (the future is the handlers' check)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pydantic import BaseModel, ValidationError
+
+from services.supervision.officers_api import PostingIn, RotationIn
+from services.supervision.petitions_api import PetitionIn, ReplyIn
+from services.supervision.register_api import InterferenceIn
+
+INTERFERENCE = {
+    "person_name": "某某", "person_position": "局长", "person_organisation": "某局",
+    "inside_court": False, "manner": "phone", "content": "询问", "handling": "告知",
+}  # fmt: skip
+PETITION = {
+    "channel": "visit", "petitioner_name": "张三", "petitioner_role": "applicant",
+    "summary": "反映执行慢", "case_numbers": ["（2026）苏1283执1号"],
+}  # fmt: skip
+CASES: list[tuple[type[BaseModel], str, dict[str, Any]]] = [
+    (InterferenceIn, "occurred_at", INTERFERENCE),
+    (PetitionIn, "received_on", PETITION),
+    (ReplyIn, "replied_on", {"reply": "已答复", "reply_channel": "phone"}),
+    (PostingIn, "since", {"officer_name": "李四", "post": "执行法官", "post_kind": "other"}),
+    (RotationIn, "rotated_on", {}),
+]
+
+
+@pytest.mark.parametrize(("model", "name", "rest"), CASES)
+@pytest.mark.parametrize("value", ["0001-01-01", "1949-09-30"])
+def test_a_date_before_1949_10_01_is_refused_naming_the_field(
+    model: type[BaseModel], name: str, rest: dict[str, Any], value: str
+) -> None:
+    if name == "occurred_at":
+        value += "T00:00:00"
+    with pytest.raises(ValidationError) as refused:
+        model.model_validate({**rest, name: value})
+    (error,) = refused.value.errors()
+    assert error["loc"] == (name,) and "1949-10-01" in error["msg"]
+
+
+@pytest.mark.parametrize(("model", "name", "rest"), CASES)
+def test_the_floor_itself_is_accepted(
+    model: type[BaseModel], name: str, rest: dict[str, Any]
+) -> None:
+    value = "1949-10-01T08:00:00+08:00" if name == "occurred_at" else "1949-10-01"
+    assert model.model_validate({**rest, name: value})
+
+
+def test_an_instant_at_the_calendar_s_end_is_refused() -> None:
+    """9999-12-31 with a negative offset is past the last UTC instant: refused, not a 500."""
+    with pytest.raises(ValidationError):
+        InterferenceIn.model_validate({**INTERFERENCE, "occurred_at": "9999-12-31T23:00:00-14:00"})
