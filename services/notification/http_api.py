@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field
 
-from services.notification.reads import MAX_UNDELIVERED, RateLimited, Reads
+from services.notification.reads import MAX_UNDELIVERED, RateLimited, Reads, client_address
 from zhixing.auth import CurrentIdentity
 from zhixing.bounds import MAX_NAME, PathId
 from zhixing.service import ErrorBody
@@ -148,9 +148,14 @@ Code = Annotated[
     },
 )
 async def progress(code: Code, request: Request) -> ProgressView:
-    client = request.client.host if request.client is not None else "unknown"
+    reads = _reads(request)
+    client = client_address(
+        request.client.host if request.client is not None else None,
+        request.headers.getlist("x-forwarded-for"),
+        reads.settings.progress_trusted_proxies,
+    )
     try:
-        found = await _reads(request).progress(code, client)
+        found = await reads.progress(code, client)
     except RateLimited as exc:
         return JSONResponse(  # type: ignore[return-value]
             {"detail": str(exc)}, status_code=429,

@@ -5,13 +5,18 @@ opens with a case query code (案件查询码).
 The progress page asks for no token, so it is guarded otherwise: an unknown, wrong or
 malformed code gets one and the same 404 (whether a case exists is never revealed), and the
 lookups are counted per client address and per code on the injected clock (429 with the
-seconds to wait once either is over its limit)."""
+seconds to wait once either is over its limit). Behind reverse proxies the client address is
+read from X-Forwarded-For, but only when the peer is a configured trusted proxy
+(``client_address``): otherwise every party would share the proxy's one bucket, or anyone
+could name any address."""
 
 from __future__ import annotations
 
 import datetime as dt
 import hmac
+import ipaddress
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from services.notification import domain
@@ -31,6 +36,46 @@ MAX_UNDELIVERED = 500
 
 LISTERS = (Role.CLERK, Role.OFFICER, Role.COMMAND)
 """Who lists what must be delivered another way (and sees to it)."""
+
+
+MAX_FORWARDED_HOPS = 20
+"""The most X-Forwarded-For entries read (from the right); a longer chain is someone's
+padding, and the proxies' own entries are the rightmost."""
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def client_address(
+    peer: str | None, forwarded_for: Sequence[str], trusted: Sequence[Network]
+) -> str:
+    """The address the progress page counts lookups by: the peer, unless the peer is one of
+    the ``trusted`` reverse proxies; then the rightmost X-Forwarded-For entry that is not one
+    of them (each proxy appends the address it got the request from, so entries left of
+    that are whatever the client wrote and are never believed). A malformed entry where a
+    proxy's should be ends the walk at the last address known good."""
+
+    def is_trusted(address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in trusted)
+
+    if peer is None:
+        return "unknown"
+    if not trusted or not is_trusted(peer):
+        return peer
+    hops = [h.strip() for value in forwarded_for for h in value.split(",")]
+    found = peer
+    for hop in reversed([h for h in hops if h][-MAX_FORWARDED_HOPS:]):
+        try:
+            ipaddress.ip_address(hop)
+        except ValueError:
+            return found
+        found = hop
+        if not is_trusted(hop):
+            return hop
+    return found
 
 
 class RateLimited(Exception):
