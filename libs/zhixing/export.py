@@ -22,6 +22,7 @@ from enum import StrEnum
 from typing import Any
 from urllib.parse import quote
 
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 __all__ = ["MAX_EXPORT_ROWS", "ExportFormat", "Table", "table_bytes", "table_response"]
@@ -105,14 +106,16 @@ def table_bytes(table: Table, export_format: ExportFormat) -> bytes:
     return _csv(table) if export_format is ExportFormat.CSV else _xlsx(table)
 
 
-def table_response(table: Table, export_format: ExportFormat, *, filename: str) -> Response:
-    """The table as a download named ``filename`` (without extension; Chinese allowed)."""
+async def table_response(table: Table, export_format: ExportFormat, *, filename: str) -> Response:
+    """The table as a download named ``filename`` (without extension; Chinese allowed). The
+    file is written in a worker thread: a large XLSX takes seconds of CPU, which must not
+    stop the service's event loop (its consumers, its other requests, its health)."""
     name = f"{filename}.{export_format.value}"
     disposition = (
         f"attachment; filename=export.{export_format.value}; filename*=UTF-8''{quote(name)}"
     )
     return Response(
-        content=table_bytes(table, export_format),
+        content=await run_in_threadpool(table_bytes, table, export_format),
         media_type=_MEDIA_TYPES[export_format],
         headers={"Content-Disposition": disposition},
     )

@@ -56,4 +56,4 @@ async def export(
     sources = Sources(overviews=state.overviews, board=state.board, funds=state.case_funds,
                       zhongben=state.case_zhongben, breaches=state.breaches)  # fmt: skip
     rows = await build(table, directory().jurisdiction(found.code), sources)
-    return table_response(rows, export_format, filename=f"{found.name}{TITLES[table]}")
+    return await table_response(rows, export_format, filename=f"{found.name}{TITLES[table]}")

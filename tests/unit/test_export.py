@@ -43,8 +43,8 @@ def test_a_row_of_the_wrong_width_is_refused() -> None:
         register().add(["a", "b"])
 
 
-def test_the_download_names_its_file_in_chinese() -> None:
-    response = table_response(register(), ExportFormat.XLSX, filename="苏12干预过问登记")
+async def test_the_download_names_its_file_in_chinese() -> None:
+    response = await table_response(register(), ExportFormat.XLSX, filename="苏12干预过问登记")
     disposition = response.headers["content-disposition"]
     assert "filename*=UTF-8''" in disposition and "xlsx" in disposition
     assert (response.media_type or "").startswith("application/vnd.openxmlformats")
