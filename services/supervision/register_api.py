@@ -126,7 +126,7 @@ async def export_interference(
     until: To = None, format: ExportFormat = ExportFormat.CSV,
 ) -> Response:  # fmt: skip
     table = await _register(request).table(identity, court=court, since=since, until=until)
-    return table_response(table, format, filename="干预过问案件登记")
+    return await table_response(table, format, filename="干预过问案件登记")
 
 
 @router.get("/interference/{record_id}", summary="One record (never edited or deleted)")
