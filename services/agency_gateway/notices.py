@@ -11,7 +11,10 @@ It answers as those systems do, deterministically under the gateway's seed:
 - a few recipients are refused for good on a channel (an empty number, no app account),
   decided from the seed, the recipient's reference and the channel.
 Answers are journaled (a file beside the agency journal) before they are returned, so a
-restarted gateway still answers a notice it took with the same receipt.
+restarted gateway still answers a notice it took with the same receipt. The journal keeps
+only what that needs: the notice id, its channel, court, case number and the recipient's
+opaque reference with the answer; never the text, which carries the party's case query code
+in the clear (a journal written before this held it: it is rewritten without on restart).
 """
 
 from __future__ import annotations
@@ -71,6 +74,24 @@ class _Sent:
     request: pb.SendNoticeRequest
 
 
+def journaled(request: pb.SendNoticeRequest) -> pb.SendNoticeRequest:
+    """What the journal keeps of a request: enough to answer a repeat and to list what was
+    taken; not the text (it carries the party's case query code) nor the party's name."""
+    kept = pb.SendNoticeRequest()
+    kept.CopyFrom(request)
+    kept.ClearField("text")
+    kept.ClearField("recipient_name")
+    return kept
+
+
+def _line(sent: _Sent) -> str:
+    entry: dict[str, Any] = {
+        "request": sent.request.SerializeToString().hex(),
+        "answer": sent.answer.SerializeToString().hex(),
+    }
+    return json.dumps(entry) + "\n"
+
+
 @dataclass
 class NoticeState:
     # The first answer to each notice id taken, and the calls of each notice id so far.
@@ -103,6 +124,7 @@ class NoticeGateway(notice_gateway_pb2_grpc.NoticeGatewayServiceServicer):
     def _restore(self, path: Path) -> None:
         if not path.exists():
             return
+        stale = False
         with path.open(encoding="utf-8") as lines:
             for line in lines:
                 try:
@@ -112,17 +134,27 @@ class NoticeGateway(notice_gateway_pb2_grpc.NoticeGatewayServiceServicer):
                 except (ValueError, KeyError):
                     log.warning("notice journal line skipped", path=str(path))
                     continue
-                self.state.sent[request.notice_id] = _Sent(answer, request)
+                stale = stale or bool(request.text or request.recipient_name)
+                self.state.sent[request.notice_id] = _Sent(answer, journaled(request))
+        if stale:
+            self._rewrite(path)
         log.info("notice journal replayed", notices=len(self.state.sent))
+
+    def _rewrite(self, path: Path) -> None:
+        """Replace a journal that kept texts (and so codes) with one that keeps none."""
+        fresh = path.with_name(path.name + ".tmp")
+        with fresh.open("w", encoding="utf-8") as out:
+            for sent in self.state.sent.values():
+                out.write(_line(sent))
+            out.flush()
+            os.fsync(out.fileno())
+        fresh.replace(path)
+        log.info("notice journal rewritten without texts", path=str(path))
 
     def _record(self, sent: _Sent) -> None:
         if self._file is None:
             return
-        entry: dict[str, Any] = {
-            "request": sent.request.SerializeToString().hex(),
-            "answer": sent.answer.SerializeToString().hex(),
-        }
-        self._file.write(json.dumps(entry) + "\n")
+        self._file.write(_line(_Sent(sent.answer, journaled(sent.request))))
         self._file.flush()
         os.fsync(self._file.fileno())
 
@@ -131,7 +163,8 @@ class NoticeGateway(notice_gateway_pb2_grpc.NoticeGatewayServiceServicer):
         return f"NR{digest.hexdigest()[:18].upper()}"
 
     def delivered(self) -> list[pb.SendNoticeRequest]:
-        """The notices delivered so far, once each (what the parties received)."""
+        """The notices delivered so far, once each (what the parties received; those taken
+        before a restart without their text and name, which the journal does not keep)."""
         return [s.request for s in self.state.sent.values() if s.answer.delivered]
 
     def _passing_fault(self, notice_id: str, call: int) -> bool:

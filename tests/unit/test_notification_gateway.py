@@ -5,6 +5,7 @@ restarted gateway answers what it took from its journal."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -93,3 +94,46 @@ async def test_a_restarted_gateway_answers_what_it_took(tmp_path: Path) -> None:
 async def test_no_streak_allowed_means_no_faults() -> None:
     gateway = NoticeGateway(SEED, settings=quiet(unavailable_rate=1.0, unavailable_streak=0))
     assert isinstance(await send(gateway, request("n-1")), pb.SendNoticeResponse)
+
+
+CODE = "ABCDE-FGHJK"
+
+
+def coded(notice_id: str) -> pb.SendNoticeRequest:
+    sent = request(notice_id)
+    sent.text = f"您的案件查询码：{CODE}，凭码可查询执行进展。"
+    return sent
+
+
+def holds_code(path: Path) -> bool:
+    """Whether the journal holds the code or the name, in the clear or in its hex encoding."""
+    raw = path.read_text(encoding="utf-8")
+    return any(s in raw or s.encode().hex() in raw for s in (CODE, "张三"))
+
+
+async def test_the_journal_keeps_no_text_yet_a_restart_answers_the_same(tmp_path: Path) -> None:
+    journal = tmp_path / "notices.jsonl"
+    gateway = NoticeGateway(SEED, journal, settings=quiet())
+    first = await send(gateway, coded("n-1"))
+    assert [r.text for r in gateway.delivered()] == [coded("n-1").text]  # sent as it came
+    gateway.close()
+    assert journal.read_text(encoding="utf-8") and not holds_code(journal)
+    restarted = NoticeGateway(SEED, journal, settings=quiet(refused_rate=1.0))
+    assert await send(restarted, coded("n-1")) == first
+    restarted.close()
+
+
+async def test_a_journal_that_kept_texts_is_rewritten_without_on_restart(tmp_path: Path) -> None:
+    journal = tmp_path / "notices.jsonl"
+    answer = pb.SendNoticeResponse(delivered=True, receipt_id="NR-OLD")
+    legacy = {"request": coded("n-1").SerializeToString().hex(),
+              "answer": answer.SerializeToString().hex()}  # fmt: skip
+    journal.write_text(json.dumps(legacy) + "\n", encoding="utf-8")
+    assert holds_code(journal)
+    restarted = NoticeGateway(SEED, journal, settings=quiet())
+    assert not holds_code(journal)
+    assert await send(restarted, coded("n-1")) == answer
+    restarted.close()
+    again = NoticeGateway(SEED, journal, settings=quiet())
+    assert await send(again, coded("n-1")) == answer
+    again.close()
