@@ -9,7 +9,7 @@ time; an extension, a resume or a recomputation makes a new due version.
 
 Pauses: the paused time does not count; the due time is computed from an effective start
 moved later by the total paused duration. Pauses may overlap: the clock keeps a ledger of the
-open ones (``pauses``) and counts the union of their intervals.
+open ones and of the stretches it was stopped (``pauses``) and counts their exact union.
 
 A breach, once recorded, stays: an extension or a resume that moves the due time later does
 not make the clock in time again (the figures count it breached), and the breach of the new
@@ -84,12 +84,14 @@ class ClockState:
     per_values: list[str] = field(default_factory=list)
     paused_at: dt.datetime | None = None
     paused_seconds: float = 0.0
-    # The pause ledger (``pauses``): the open pauses, and those that ended.
+    # The pause ledger (``pauses``): the open pauses, those that ended, the closed stretches.
     open_pauses: list[str] = field(default_factory=list)
     ended_pauses: list[str] = field(default_factory=list)
+    paused_spans: list[pauses.Span] = field(default_factory=list)
     fired: list[str] = field(default_factory=list)
     breached: bool = False
     extensions: list[dict[str, Any]] = field(default_factory=list)
+    extension_requests: list[dict[str, Any]] = field(default_factory=list)
     # Other courts that may read the clock (and the courts above them): a start event's
     # ``observer_courts`` field, e.g. the entrusting court of an entrustment.
     observers: list[str] = field(default_factory=list)
@@ -127,9 +129,11 @@ class ClockState:
             "paused_seconds": self.paused_seconds,
             "open_pauses": list(self.open_pauses),
             "ended_pauses": list(self.ended_pauses),
+            "paused_spans": pauses.spans_json(self.paused_spans),
             "fired": list(self.fired),
             "breached": self.breached,
             "extensions": [dict(e) for e in self.extensions],
+            "extension_requests": [dict(r) for r in self.extension_requests],
             "observers": list(self.observers),
         }
 
@@ -142,6 +146,7 @@ class ClockState:
         if values["last_day"] is not None:
             values["last_day"] = dt.date.fromisoformat(values["last_day"])
         values["status"] = Status(values["status"])
+        values["paused_spans"] = pauses.spans_of(values.get("paused_spans", []))
         if "open_pauses" not in values and values["status"] is Status.PAUSED:
             values["open_pauses"] = [pauses.LEGACY]  # kept before the ledger: one pause
         return cls(**values)
@@ -341,24 +346,7 @@ class ClockRules:
     def clear(self, state: ClockState, signal: Signal) -> list[Message]:
         if state.status is Status.CLEARED:
             return []
-        events: list[Message] = []
-        # An act done after the limit passed is a breach even when no timer fired before it
-        # (a receipt recorded after the fact, a timer still queued): it is reported as one,
-        # so the clocks API, the alerts, the timeline and the figures all count it (issue 13).
-        # A paused clock's time is not running, so its act is not late for the pause.
-        overdue = state.status is not Status.PAUSED and signal.occurred_at >= state.due_at
-        if overdue and not state.breached:
-            state.breached = True
-            rule = self.rule(state.rule_id)
-            events.append(
-                pb.ClockBreached(
-                    clock=state.ref(),
-                    due_at=ts(state.due_at),
-                    on_expiry=rule.on_expiry.value if rule.on_expiry else "",
-                    effect=rule.effect or "",
-                    found_at_clearing=True,
-                )
-            )
+        events = self._found_late(state, signal, clearing=True)
         state.status = Status.CLEARED
         state.paused_at = None
         state.open_pauses.clear()
@@ -369,8 +357,27 @@ class ClockRules:
         )
         return events
 
+    def _found_late(self, state: ClockState, signal: Signal, *, clearing: bool) -> list[Message]:
+        """An act recorded after the limit passed finds the breach no timer reported yet (a
+        receipt recorded late, a timer still queued), so every reader counts it (issue 13); a
+        paused clock's act is not late. A stop judged the act (``found_at_clearing``); a
+        pause did not, so the expiry's reactions follow as if the timer had fired."""
+        late = state.status is Status.RUNNING and signal.occurred_at >= state.due_at
+        if state.breached or not late:
+            return []
+        state.breached = True
+        rule = self.rule(state.rule_id)
+        return [
+            pb.ClockBreached(
+                clock=state.ref(), due_at=ts(state.due_at),
+                on_expiry=rule.on_expiry.value if rule.on_expiry else "",
+                effect=rule.effect or "", found_at_clearing=clearing,
+            )
+        ]  # fmt: skip
+
     def pause(self, state: ClockState, signal: Signal) -> list[Message]:
-        """A pause opens: the clock stops at the first open one."""
+        """A pause opens: the clock stops at the first open one. Recorded after the due time,
+        it finds the breach first, even when it names an earlier day (``pauses``)."""
         if state.status is Status.CLEARED:
             return []
         key = pauses.pause_key(self.rule(state.rule_id), signal, ending=False)
@@ -383,9 +390,10 @@ class ClockRules:
             if state.paused_at is not None and at < state.paused_at:
                 state.paused_at = at
             return []
+        events = self._found_late(state, signal, clearing=False)
         state.status = Status.PAUSED
         state.paused_at = at
-        return [pb.ClockPaused(clock=state.ref(), paused_by_event_id=signal.event_id)]
+        return [*events, pb.ClockPaused(clock=state.ref(), paused_by_event_id=signal.event_id)]
 
     def resume(self, state: ClockState, signal: Signal) -> list[Message]:
         """A pause ends: the clock runs again when no other pause is open."""
@@ -396,19 +404,15 @@ class ClockRules:
             return []
         if state.status is not Status.PAUSED or state.paused_at is None:
             return []
-        at = pauses.act_at(state, signal)
-        state.paused_seconds += max(0.0, (at - state.paused_at).total_seconds())
-        state.paused_at = None
+        pauses.close_stretch(state, pauses.act_at(state, signal))
         state.status = Status.RUNNING
         self._new_due(state)
         return [
             pb.ClockResumed(
-                clock=state.ref(),
-                due_at=ts(state.due_at),
+                clock=state.ref(), due_at=ts(state.due_at), resumed_by_event_id=signal.event_id,
                 last_day=state.last_day.isoformat() if state.last_day else "",
-                resumed_by_event_id=signal.event_id,
             )
-        ]
+        ]  # fmt: skip
 
     def _new_due(self, state: ClockState, *, corrected: bool = False) -> Due:
         due = self.compute_due(state, self.rule(state.rule_id))
@@ -422,24 +426,21 @@ class ClockRules:
         return due
 
     def extend(
-        self, state: ClockState, *, added: int, approved_by: str, approval_ref: str,
-        reason: str, at: dt.datetime, requested_on: dt.date,
+        self, state: ClockState, *, request_id: str, approved_by: str, approval_ref: str,
+        reason: str, at: dt.datetime,
     ) -> list[Message]:  # fmt: skip
-        """Extend the limit, asked on ``requested_on`` (refused by ``extensions``' gate)."""
+        """Approve the recorded request ``request_id``: the limit grows by what it asked."""
         if state.status is Status.CLEARED:
             raise ValueError(f"clock {state.clock_id} is already cleared")
-        if added <= 0:
-            raise ValueError("an extension adds at least 1")
-        paused_on = state.paused_at.astimezone(CHINA_TZ).date() if state.paused_at else None
-        extensions.check_request(
-            self.rule(state.rule_id), state, requested_on=requested_on,
-            window=self.extension_window, paused_on=paused_on,
-        )  # fmt: skip
-        old_due = state.due_at
+        request = extensions.decide(
+            state, request_id, approved=True, by=approved_by, reason=reason, at=at
+        )
+        added, old_due = int(request["added"]), state.due_at
         state.limit += added
         state.extensions.append(
             {"added": added, "approved_by": approved_by, "approval_ref": approval_ref,
-             "reason": reason, "at": at.isoformat(), "requested_on": requested_on.isoformat()}
+             "reason": reason, "at": at.isoformat(), "request_id": request_id,
+             "requested_by": request["requested_by"], "requested_on": request["requested_on"]}
         )  # fmt: skip
         self._new_due(state)
         return [

@@ -21,6 +21,7 @@ from google.protobuf.message import Message
 from prometheus_client import Counter, Gauge, Histogram
 from redis.asyncio.client import Pipeline
 
+from services.deadlines import extensions
 from services.deadlines.domain import (
     ClockRules,
     ClockState,
@@ -93,6 +94,13 @@ def signal_of(event: Event[Message]) -> Signal:
         occurred_at=envelope.occurred_at.ToDatetime(tzinfo=dt.UTC),
         attributes=attributes,
     )
+
+
+def _known(states: dict[str, ClockState], clock_id: str) -> ClockState:
+    state = states.get(clock_id)
+    if state is None:
+        raise KeyError(clock_id)
+    return state
 
 
 @dataclass(frozen=True)
@@ -363,17 +371,37 @@ class DeadlineEngine:
 
     # --- commands --------------------------------------------------------------------------
 
+    async def request_extension(
+        self, clock_id: str, *, added: int, reason: str, requested_by: str
+    ) -> dict[str, Any]:
+        """Record a request to extend the limit, made now on the engine's clock and checked
+        against the window now (``extensions``); returns the request."""
+
+        def request(pipe: Pipeline, states: dict[str, ClockState]) -> dict[str, Any]:
+            state = _known(states, clock_id)
+            if state.status is Status.CLEARED:
+                raise ValueError(f"clock {clock_id} is already cleared")
+            recorded = extensions.record_request(
+                self.rules.rule(state.rule_id), state, added=added, reason=reason,
+                requested_by=requested_by, at=self._clock.now(),
+                window=self.rules.extension_window,
+            )  # fmt: skip
+            self._save(pipe, state)
+            return recorded
+
+        return await self.store.change_clocks([clock_id], request)
+
     async def extend(
-        self, clock_id: str, *, added: int, approved_by: str, approval_ref: str, reason: str,
-        requested_on: dt.date, causation_id: str = "",
+        self, clock_id: str, *, request_id: str, approved_by: str, approval_ref: str,
+        reason: str, causation_id: str = "",
     ) -> ClockState:  # fmt: skip
+        """Approve the recorded request ``request_id`` (after the last day too)."""
+
         def extend(pipe: Pipeline, states: dict[str, ClockState]) -> ClockState:
-            state = states.get(clock_id)
-            if state is None:
-                raise KeyError(clock_id)
+            state = _known(states, clock_id)
             messages = self.rules.extend(
-                state, added=added, approved_by=approved_by, approval_ref=approval_ref,
-                reason=reason, at=self._clock.now(), requested_on=requested_on,
+                state, request_id=request_id, approved_by=approved_by,
+                approval_ref=approval_ref, reason=reason, at=self._clock.now(),
             )  # fmt: skip
             self._save(pipe, state)
             self._stage(pipe, state, messages, causation_id=causation_id)
@@ -382,6 +410,22 @@ class DeadlineEngine:
         state = await self.store.change_clocks([clock_id], extend)
         self.schedule_changed.set()
         return state
+
+    async def refuse_extension(
+        self, clock_id: str, *, request_id: str, refused_by: str, reason: str
+    ) -> ClockState:
+        """Refuse the recorded request ``request_id``: the limit stays."""
+
+        def refuse(pipe: Pipeline, states: dict[str, ClockState]) -> ClockState:
+            state = _known(states, clock_id)
+            extensions.decide(
+                state, request_id, approved=False, by=refused_by, reason=reason,
+                at=self._clock.now(),
+            )  # fmt: skip
+            self._save(pipe, state)
+            return state
+
+        return await self.store.change_clocks([clock_id], refuse)
 
     async def recompute_provisional(self, reason: str, *, chunk: int = 500) -> int:
         """Recompute every provisional clock on the current calendar; returns how many moved."""

@@ -1,8 +1,8 @@
-"""The statutory clocks over HTTP: read them, and extend one with the president's approval."""
+"""The statutory clocks over HTTP: read them; ask to extend one (the handling court), and
+approve or refuse that recorded request (the president)."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Request, status
@@ -22,9 +22,7 @@ from zhixing.auth import (
     require_scope,
     require_visible,
 )
-from zhixing.clock import china_today
 from zhixing.clock_states import ClockCondition
-from zhixing.errors import Invalid
 from zhixing.service import ErrorBody
 
 router = APIRouter(prefix="/v1", tags=["clocks"])
@@ -67,8 +65,12 @@ class ClockView(BaseModel):
     per_values: list[str]
     paused_at: str | None
     paused_seconds: float
+    paused_spans: list[list[str]] = Field(description="Closed stretches stopped, merged")
     fired: list[str] = Field(description="Timers fired: warnings, breach, escalations")
     extensions: list[dict[str, Any]]
+    extension_requests: list[dict[str, Any]] = Field(
+        description="Requests to extend (申请延长), as recorded: pending, approved or refused"
+    )
     observers: list[str] = Field(description="Other courts that read it")
     rule: RuleSummary
     next_timer: NextTimer | None
@@ -117,63 +119,158 @@ async def list_clocks(
     return visible
 
 
-class Extension(BaseModel):
+REQUESTERS = (Role.OFFICER, Role.LEADER, Role.PRESIDENT)
+"""Who asks for an extension: the handling court's officer or leader, or its president."""
+
+
+class ExtensionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     added: Annotated[int, Field(gt=0, le=120, description="Added to the limit, in the rule's unit")]
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
+
+
+class ExtensionRequested(BaseModel):
+    request: dict[str, Any] = Field(
+        description="The request as recorded: request_id, added, "
+        "reason, requested_by, requested_at (the server's clock)"
+    )
+    clock: ClockView
+
+
+class Extension(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    request_id: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=40,
+            pattern=r"^ext-[0-9]{1,4}$",
+            description="The recorded request approved",
+        ),
+    ]
     approval_ref: Annotated[str, Field(min_length=1, max_length=100, description="批准文书编号")]
     reason: Annotated[str, Field(min_length=1, max_length=500)]
-    requested_on: dt.date = Field(
-        description="The day the extension was asked (申请延长之日, China time), not after "
-        f"today: within the window of rule {WINDOW_GATE} before the limit's last day"
-    )
 
+
+class Refusal(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    request_id: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=40,
+            pattern=r"^ext-[0-9]{1,4}$",
+            description="The recorded request refused",
+        ),
+    ]
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
+
+
+REQUEST_REFUSALS: dict[int | str, dict[str, Any]] = {
+    403: {"model": ErrorBody, "description": "Not the handling court's officer, leader or "
+          "president"},
+    409: {"model": ErrorBody, "description": f"Refused by {WINDOW_GATE} (`unmet_rules`): the "
+          "rule allows no extension, or today is outside the window, or the clock is paused; "
+          "or a request is pending already, or the clock is cleared"},
+}  # fmt: skip
 
 EXTENSION_REFUSALS: dict[int | str, dict[str, Any]] = {
     403: {"model": ErrorBody, "description": "Not the president of the clock's court"},
-    409: {"model": ErrorBody, "description": f"Refused by {WINDOW_GATE} (`unmet_rules`): the "
-          "rule allows no extension, or it was asked outside the window, or the clock is "
-          "cleared"},
+    404: {"model": ErrorBody, "description": "No such clock in your jurisdiction"},
+    409: {"model": ErrorBody, "description": "No such request on the clock, or it was decided "
+          "already, or the clock is cleared"},
 }  # fmt: skip
 
 
-@router.post(
-    "/clocks/{clock_id}/extensions", summary="Extend a case's limit (延长, the president)",
-    response_model=ClockView, responses=EXTENSION_REFUSALS,
-)  # fmt: skip
-async def extend_clock(
-    clock_id: str, body: Extension, identity: CurrentIdentity, request: Request
-) -> Any:
-    engine = _engine(request)
-    # Who may extend which rule is the catalogue's (a rule's ``extension``).
-    extenders = {r.extension.by.value for r in engine.rules.catalogue.clocks if r.extension}
-    require_role(identity, *(Role(by) for by in sorted(extenders)))
+async def _handled_clock(
+    engine: DeadlineEngine, identity: Identity, clock_id: str, *roles: Role
+) -> ClockState:
+    require_role(identity, *roles)
     state = await engine.get(clock_id)
     require_visible(identity, state.court_code if state else None, f"clock {clock_id}")
     assert state is not None
     require_handling_court(identity, state.court_code, f"clock {clock_id}")
+    return state
+
+
+async def _extender_of(engine: DeadlineEngine, identity: Identity, clock_id: str) -> ClockState:
+    """The clock, when ``identity`` is the one who extends it (the catalogue's ``extension``)."""
+    extenders = {r.extension.by.value for r in engine.rules.catalogue.clocks if r.extension}
+    state = await _handled_clock(
+        engine, identity, clock_id, *(Role(by) for by in sorted(extenders))
+    )
     rule = engine.rules.rule(state.rule_id)
     if rule.extension is not None and rule.extension.by.value != identity.role.value:
         raise ScopeError(
             f"only the {rule.extension.by.value} of the court extends the limit of rule "
             f"{rule.id} (rule {WINDOW_GATE})"
         )
-    today = china_today(request.app.state.clock)
-    if body.requested_on > today:
-        raise Invalid(
-            f"requested_on {body.requested_on} is after today ({today})",
-            loc=("body", "requested_on"),
+    return state
+
+
+def _refused(exc: ExtensionRefused) -> JSONResponse:
+    return JSONResponse(
+        {"detail": str(exc), "unmet_rules": exc.unmet_rules}, status_code=exc.status
+    )
+
+
+@router.post(
+    "/clocks/{clock_id}/extension-requests", summary="Ask to extend a case's limit (申请延长)",
+    status_code=status.HTTP_201_CREATED, response_model=ExtensionRequested,
+    responses=REQUEST_REFUSALS,
+)  # fmt: skip
+async def request_extension(
+    clock_id: str, body: ExtensionRequest, identity: CurrentIdentity, request: Request
+) -> Any:
+    """Recorded now, on the server's clock, and checked against the window now: no day the
+    client names is taken for the day it was asked."""
+    engine = _engine(request)
+    await _handled_clock(engine, identity, clock_id, *REQUESTERS)
+    try:
+        recorded = await engine.request_extension(
+            clock_id, added=body.added, reason=body.reason, requested_by=identity.subject
         )
+    except ExtensionRefused as exc:
+        return _refused(exc)
+    except ValueError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    state = await engine.get(clock_id)
+    assert state is not None
+    return ExtensionRequested(request=recorded, clock=_view(state, engine))
+
+
+@router.post(
+    "/clocks/{clock_id}/extensions", summary="Approve a request to extend (延长, the president)",
+    response_model=ClockView, responses=EXTENSION_REFUSALS,
+)  # fmt: skip
+async def extend_clock(
+    clock_id: str, body: Extension, identity: CurrentIdentity, request: Request
+) -> Any:
+    engine = _engine(request)
+    await _extender_of(engine, identity, clock_id)
     try:
         extended = await engine.extend(
-            clock_id, added=body.added, approved_by=identity.subject,
+            clock_id, request_id=body.request_id, approved_by=identity.subject,
             approval_ref=body.approval_ref, reason=body.reason,
-            requested_on=body.requested_on,
         )  # fmt: skip
-    except ExtensionRefused as exc:
-        return JSONResponse(
-            {"detail": str(exc), "unmet_rules": exc.unmet_rules}, status_code=exc.status
-        )
     except ValueError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
     return _view(extended, engine)
+
+
+@router.post(
+    "/clocks/{clock_id}/extension-refusals", summary="Refuse a request to extend (the president)",
+    response_model=ClockView, responses=EXTENSION_REFUSALS,
+)  # fmt: skip
+async def refuse_extension(
+    clock_id: str, body: Refusal, identity: CurrentIdentity, request: Request
+) -> Any:
+    engine = _engine(request)
+    await _extender_of(engine, identity, clock_id)
+    refused = await engine.refuse_extension(
+        clock_id, request_id=body.request_id, refused_by=identity.subject, reason=body.reason
+    )
+    return _view(refused, engine)

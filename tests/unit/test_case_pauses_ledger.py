@@ -215,3 +215,71 @@ def test_a_pause_runs_from_the_day_its_act_names(rules: ClockRules) -> None:
     assert early.paused_at == START
     rules.resume(early, act("AuctionEnded", day(5), pause_id="a", on="2026-12-31"))
     assert early.paused_seconds == dt.timedelta(days=5).total_seconds()
+
+
+def test_a_backdated_pause_over_a_closed_one_counts_their_union(rules: ClockRules) -> None:
+    """The reviewer's case: an appraisal from day 10 to day 20; a suspension recorded on day
+    25 as ruled on day 15, ended on day 30. Paused from day 10 to day 30: 20 days, not the
+    10 + 15 of a sum."""
+    state = opened(rules)
+    rules.pause(state, act("AppraisalStarted", day(10), pause_id="a1"))
+    rules.resume(state, act("AppraisalEnded", day(20), pause_id="a1"))
+    ruled = day(15).replace(hour=0).date().isoformat()
+    (paused,) = rules.pause(state, act("CaseSuspended", day(25), pause_id="s1", on=ruled))
+    assert isinstance(paused, pb.ClockPaused)
+    rules.resume(state, act("CaseResumed", day(30), pause_id="s1"))
+    assert state.paused_seconds == dt.timedelta(days=20).total_seconds()
+    assert state.paused_spans == [(day(10), day(30))]
+    assert state.last_day == after_pausing(rules, 20)
+
+
+def test_the_closed_stretches_merge_as_they_close(rules: ClockRules) -> None:
+    """Three separate pauses, then one backdated over all three: one stretch is kept."""
+    state = opened(rules)
+    for n, (start, end) in enumerate([(10, 12), (14, 16), (18, 20)]):
+        rules.pause(state, act("AuctionStarted", day(start), pause_id=f"a{n}"))
+        rules.resume(state, act("AuctionEnded", day(end), pause_id=f"a{n}"))
+    assert len(state.paused_spans) == 3
+    assert state.paused_seconds == dt.timedelta(days=6).total_seconds()
+    ruled = day(11).date().isoformat()  # the start of day 11: 10 hours before day(11)
+    rules.pause(state, act("PublicNoticeStarted", day(22), pause_id="n1", on=ruled))
+    rules.resume(state, act("PublicNoticeEnded", day(24), pause_id="n1"))
+    assert state.paused_spans == [(day(10), day(24))]
+    assert state.paused_seconds == dt.timedelta(days=14).total_seconds()
+    assert ClockState.from_json(state.to_json()) == state
+
+
+def test_a_pause_backdated_to_before_a_breach_does_not_undo_it(rules: ClockRules) -> None:
+    """A breach found and reported stays (only an explicit withdrawal removes it, and a pause
+    act is none): the suspension ruled 20 days before the due time but recorded 10 days
+    after it moves the rest of the limit, and no second breach is reported for it."""
+    state = opened(rules)
+    due = state.due_at
+    assert [m for _, m in rules.fire(state, due) if isinstance(m, pb.ClockBreached)]
+    ruled = (due - dt.timedelta(days=20)).date().isoformat()
+    paused = rules.pause(state, act("CaseSuspended", due + dt.timedelta(days=10),
+                                    pause_id="s1", on=ruled))  # fmt: skip
+    assert [type(m) for m in paused] == [pb.ClockPaused]
+    rules.resume(state, act("CaseResumed", due + dt.timedelta(days=30), pause_id="s1"))
+    assert state.breached and state.condition.value == "breached"
+    assert state.due_at > due + dt.timedelta(days=40)  # the paused 50 days count from here on
+    again = [m for _, m in rules.fire(state, state.due_at) if isinstance(m, pb.ClockBreached)]
+    assert again == []
+
+
+def test_a_pause_recorded_after_the_due_time_finds_the_breach_first(rules: ClockRules) -> None:
+    """The limit passed with no pause on the record: the pause read then reports the breach
+    the timer had not fired yet (a queued timer, a lagging consumer), whatever day it names,
+    so the outcome never depends on which came first. The expiry's reactions follow."""
+    state = opened(rules)
+    due = state.due_at
+    ruled = (due - dt.timedelta(days=20)).date().isoformat()
+    late = act("CaseSuspended", due + dt.timedelta(hours=1), pause_id="s1", on=ruled)
+    breached, paused = rules.pause(state, late)
+    assert isinstance(breached, pb.ClockBreached) and isinstance(paused, pb.ClockPaused)
+    assert not breached.found_at_clearing and state.breached
+    # Recorded before the due time, the same backdated pause finds nothing.
+    early = opened(rules)
+    on_time = act("CaseSuspended", due - dt.timedelta(hours=1), pause_id="s1", on=ruled)
+    assert [type(m) for m in rules.pause(early, on_time)] == [pb.ClockPaused]
+    assert not early.breached

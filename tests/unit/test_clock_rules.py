@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from services.command.board import CLOCK_STATES
+from services.deadlines import extensions
 from services.deadlines.domain import (
     ClockRules,
     ClockState,
@@ -20,6 +22,7 @@ from services.deadlines.domain import (
 from services.deadlines.extensions import ExtensionRefused
 from zhixing.clock import CHINA_TZ
 from zhixing.clock_states import ClockCondition, condition_of
+from zhixing.errors import Conflict
 from zhixing.periods import PeriodCounter
 from zhixing.rules import Rule, load_catalogue
 from zhixing.v1 import deadline_events_pb2 as pb
@@ -176,14 +179,16 @@ def test_a_pause_does_not_count_toward_the_period(rules: ClockRules) -> None:
 
 def test_an_extension_moves_the_due_time_and_is_recorded(rules: ClockRules) -> None:
     state = open_clock(rules, CATALOGUE.rule("case.close"))
+    asked = ask(rules, state, dt.datetime(2026, 9, 1, 9, 0, tzinfo=CHINA_TZ), added=3)
     (extended,) = rules.extend(
-        state, added=3, approved_by="院长 王某", approval_ref="（2026）苏1283执延1号",
-        reason="案情复杂", at=START, requested_on=dt.date(2026, 9, 1),
+        state, request_id=asked["request_id"], approved_by="院长 王某",
+        approval_ref="（2026）苏1283执延1号", reason="案情复杂", at=START,
     )  # fmt: skip
-    assert isinstance(extended, pb.ClockExtended)
+    assert isinstance(extended, pb.ClockExtended) and extended.added == 3
     assert state.last_day == dt.date(2026, 12, 2)
     assert state.extensions[0]["approval_ref"] == "（2026）苏1283执延1号"
     assert state.extensions[0]["requested_on"] == "2026-09-01"
+    assert state.extension_requests[0]["status"] == "approved"
 
 
 def test_a_restart_opens_the_next_cycle(rules: ClockRules) -> None:
@@ -224,8 +229,7 @@ def test_a_clock_states_its_condition_in_the_platform_vocabulary(rules: ClockRul
     rules.fire(state, state.due_at - dt.timedelta(seconds=1))
     assert condition(state) is ClockCondition.WARNED
     assert state.last_day is not None
-    rules.extend(state, added=2, approved_by="院长", approval_ref="批1", reason="复杂", at=START,
-                 requested_on=state.last_day)  # fmt: skip
+    extend_asked_on(rules, state, state.last_day, added=2)
     assert condition(state) is ClockCondition.RUNNING
     rules.fire(state, state.due_at)
     assert condition(state) is ClockCondition.BREACHED
@@ -310,9 +314,25 @@ def test_the_execution_notice_runs_from_the_day_the_application_was_received(
 WINDOW = CATALOGUE.rule("case.extension-window").limit or 0
 
 
-def extend_asked_on(rules: ClockRules, state: ClockState, asked: dt.date) -> list[object]:
-    return list(rules.extend(state, added=1, approved_by="院长", approval_ref="批1",
-                             reason="案情复杂", at=START, requested_on=asked))  # fmt: skip
+def ask(rules: ClockRules, state: ClockState, at: dt.datetime, added: int = 1) -> dict[str, Any]:
+    """A request to extend, recorded at ``at`` (the engine passes its own clock's time)."""
+    return extensions.record_request(
+        rules.rule(state.rule_id), state, added=added, reason="案情复杂", requested_by="officer-1",
+        at=at, window=rules.extension_window,
+    )  # fmt: skip
+
+
+def approve(rules: ClockRules, state: ClockState, request_id: str, at: dt.datetime) -> list[object]:
+    return list(rules.extend(state, request_id=request_id, approved_by="院长",
+                             approval_ref="批1", reason="案情复杂", at=at))  # fmt: skip
+
+
+def extend_asked_on(
+    rules: ClockRules, state: ClockState, asked: dt.date, added: int = 1
+) -> list[object]:
+    """Asked at noon of ``asked`` (China time), approved then."""
+    at = dt.datetime.combine(asked, dt.time(12), tzinfo=CHINA_TZ)
+    return approve(rules, state, ask(rules, state, at, added)["request_id"], at)
 
 
 @pytest.mark.parametrize(
@@ -353,12 +373,56 @@ def test_a_paused_limit_is_not_extended_on_a_request_made_while_paused(
     assert state.last_day is not None
     asked = state.last_day - dt.timedelta(days=2)
     paused_at = dt.datetime.combine(asked, dt.time(9), tzinfo=CHINA_TZ)
-    rules.pause(state, Signal("e9", "CaseSuspended", "subject-1", "苏1283", paused_at,
-                              {"pause_id": "p1"}))  # fmt: skip
+    suspended = Signal("e9", "CaseSuspended", "subject-1", "苏1283", paused_at, {"pause_id": "p1"})
+    rules.pause(state, suspended)
     with pytest.raises(ExtensionRefused, match="paused"):
         extend_asked_on(rules, state, asked)
-    # Asked the day before it was paused, within the window: extended.
-    assert len(extend_asked_on(rules, state, asked - dt.timedelta(days=1))) == 1
+    assert state.extension_requests == []  # a refused request is not recorded
+    # Asked the day before it was paused, within the window: approved while paused.
+    earlier = open_clock(rules, CATALOGUE.rule("case.close"))
+    request = ask(rules, earlier, paused_at - dt.timedelta(days=1))
+    rules.pause(earlier, suspended)
+    assert len(approve(rules, earlier, request["request_id"], paused_at)) == 1
+
+
+def test_a_request_is_recorded_when_made_and_approved_after_the_last_day(
+    rules: ClockRules,
+) -> None:
+    """The window is judged on the request's recording, never on a day the client names;
+    the approval may come after the limit ran out (and the breach stays)."""
+    state = open_clock(rules, CATALOGUE.rule("case.close"))
+    asked_at = dt.datetime(2026, 9, 2, 16, 0, tzinfo=CHINA_TZ)  # the last day
+    request = ask(rules, state, asked_at, added=2)
+    assert request == request | {
+        "request_id": "ext-1", "added": 2, "requested_by": "officer-1", "status": "pending",
+        "requested_at": asked_at.isoformat(), "requested_on": "2026-09-02",
+    }  # fmt: skip
+    with pytest.raises(Conflict, match="pending already"):  # one request at a time
+        ask(rules, state, asked_at)
+    rules.fire(state, state.due_at)
+    assert state.breached
+    (extended,) = approve(rules, state, "ext-1", asked_at + dt.timedelta(days=30))
+    assert isinstance(extended, pb.ClockExtended) and extended.added == 2
+    assert state.last_day == dt.date(2026, 11, 2) and state.breached
+    with pytest.raises(Conflict, match="approved already"):
+        approve(rules, state, "ext-1", asked_at + dt.timedelta(days=31))
+    with pytest.raises(Conflict, match="no extension request ext-9"):
+        approve(rules, state, "ext-9", asked_at + dt.timedelta(days=31))
+    # A request made after the last day is refused, whenever the client says it was asked.
+    late = open_clock(rules, CATALOGUE.rule("case.close"))
+    with pytest.raises(ExtensionRefused, match=r"after the limit's last day"):
+        ask(rules, late, dt.datetime(2026, 12, 1, 9, 0, tzinfo=CHINA_TZ))
+
+
+def test_a_refused_request_extends_nothing_and_another_may_be_asked(rules: ClockRules) -> None:
+    state = open_clock(rules, CATALOGUE.rule("case.close"))
+    at = dt.datetime(2026, 9, 1, 9, 0, tzinfo=CHINA_TZ)
+    ask(rules, state, at)
+    extensions.decide(state, "ext-1", approved=False, by="院长", reason="不符合条件", at=at)
+    with pytest.raises(Conflict, match="refused already"):
+        approve(rules, state, "ext-1", at)
+    assert state.last_day == dt.date(2026, 9, 2) and not state.extensions
+    assert len(approve(rules, state, ask(rules, state, at)["request_id"], at)) == 1
 
 
 def test_a_breached_clock_stays_breached_after_an_extension(rules: ClockRules) -> None:
