@@ -5,7 +5,8 @@ meets a seeded passing fault and is sent again after the backoff on the simulate
 delivered once; a recipient the SMS system refuses ends undelivered and is listed for the
 court (and the court above, not a sibling); the filing delivered again queues nothing twice;
 money the network query finds is told to the applicant only, its freeze to both parties;
-and the public progress page answers a party's code with the case's nodes, 404s any other
+and the public progress page answers a party's code with the case's nodes it is told of (a
+debtor's without the assets found), 404s any other
 the same way, and 429s after its limit, with its plain page beside it."""
 
 from __future__ import annotations
@@ -203,7 +204,15 @@ async def test_the_progress_page_answers_a_partys_code_only_and_limits_lookups(
             malformed = await http.get("/v1/progress", params={"code": "x"})
             assert wrong.status_code == malformed.status_code == 404
             assert wrong.json()["detail"] == malformed.json()["detail"] == NO_SUCH_CODE
-            for _ in range(3):  # six lookups from this address in the window, then 429
+            # The debtor's code: not the assets found (the debtor could move them first).
+            debtor = await http.get(
+                "/v1/progress", params={"code": domain.query_code(SETTINGS.secret, case_id, "d0")}
+            )
+            assert debtor.status_code == 200 and debtor.json()["role"] == "被执行人"
+            debtor_titles = [n["title"] for n in debtor.json()["nodes"]]
+            assert "控制财产" in debtor_titles and "查控到财产" not in debtor_titles
+            assert debtor.json()["paid_fen"] is None
+            for _ in range(2):  # six lookups from this address in the window, then 429
                 assert (await http.get("/v1/progress", params={"code": code})).status_code == 200
             limited = await http.get("/v1/progress", params={"code": code})
             assert limited.status_code == 429

@@ -4,8 +4,9 @@ each party (its hash only), once however often delivered; a node of the table is
 whom it should be, once; the sender retries a passing fault after the backoff on the
 injected clock and records a receipt once even when the send is repeated; a refusal, or the
 last attempt, leaves the notice undelivered and listed for the court (and the court a case
-moves to); the progress page answers the right code, one 404 for any other, and 429 after
-its limits until the window passes."""
+moves to), read a limit at a time and kept bounded (a retention, a per-court cap); the
+progress page answers the right code with the nodes its party is told of, one 404 for any
+other, and 429 after its limits until the window passes."""
 
 from __future__ import annotations
 
