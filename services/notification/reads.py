@@ -59,7 +59,10 @@ def client_address(
             ip = ipaddress.ip_address(address)
         except ValueError:
             return False
-        return any(ip in network for network in trusted)
+        # A dual-stack socket reports an IPv4 proxy as ::ffff:a.b.c.d.
+        mapped = ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) else None
+        return any(ip in network or (mapped is not None and mapped in network)
+                   for network in trusted)  # fmt: skip
 
     if peer is None:
         return "unknown"

@@ -28,6 +28,7 @@ def test_the_client_is_the_peer_unless_the_peer_is_a_trusted_proxy() -> None:
     # Garbage where a proxy's entry should be: the last good address.
     assert client_address("10.0.0.2", ["198.51.100.1, not-an-ip"], PROXIES) == "10.0.0.2"
     assert client_address("10.0.0.2", ["10.9.9.9"], PROXIES) == "10.9.9.9"
+    assert client_address("::ffff:10.0.0.2", ["198.51.100.1"], PROXIES) == "198.51.100.1"
 
 
 async def lookups(world: World, peer: str, forwarded: list[str]) -> list[int]:
