@@ -8,9 +8,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.supervision.http_api import ROUTERS
 from services.supervision.officers import Officers
+from services.supervision.paging import NEXT_CURSOR
 from services.supervision.petitions import Petitions
 from services.supervision.reactions import CaseFacts, ClockFacts
 from services.supervision.register import Register
+from services.supervision.register_api import EXPORT_TRUNCATED
 from services.supervision.repository import SupervisionRecords
 from services.supervision.tasks import Tasks
 from zhixing.builder import About, HostBuilder, Infrastructure
@@ -62,8 +64,9 @@ def bootstrap(
     service.http.add_middleware(
         CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
         allow_headers=["Authorization", "Content-Type"],
-        # The register's export names its file there: the page must be able to read it.
-        expose_headers=["Content-Disposition"],
+        # The register's export names its file there, and says when it was cut short; a
+        # listing names its next page: the page must be able to read them.
+        expose_headers=["Content-Disposition", EXPORT_TRUNCATED, NEXT_CURSOR],
     )  # fmt: skip
     case_topics = [CASE_EVENTS, ASSET_EVENTS, COMMAND_EVENTS, ENTRUSTMENT_EVENTS, DISPUTE_EVENTS]
     service.project(Projection("cases", case_topics, CaseFacts(records)))

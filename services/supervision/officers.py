@@ -14,6 +14,7 @@ from redis.asyncio.client import Pipeline
 from services.supervision import domain
 from services.supervision.domain import PostKind, Record
 from services.supervision.handler import SupervisionHandler
+from services.supervision.paging import DEFAULT_PAGE, Page, page
 from zhixing.auth import Identity, may_read, require_handling_court, require_role, require_scope
 from zhixing.clock import CHINA_TZ
 from zhixing.errors import Conflict, Invalid, NotFound
@@ -125,13 +126,18 @@ class Officers(SupervisionHandler):
 
     # --- reads -------------------------------------------------------------------------------
 
-    async def listing(self, identity: Identity, *, court: str | None) -> list[dict[str, Any]]:
-        """The officers of ``court`` and the courts below it, longest in post first."""
+    async def listing(
+        self, identity: Identity, *, court: str | None, limit: int = DEFAULT_PAGE,
+        after: str | None = None,
+    ) -> Page[dict[str, Any]]:  # fmt: skip
+        """A page of the officers of ``court`` and the courts below it, longest in post
+        first (those not in a post last)."""
         court = court or identity.court_code
         require_scope(identity, court, write=False)
         found = await self.records.officers.in_jurisdiction(court)
         views = [self.view(r) for r in found]
-        return sorted(views, key=lambda v: (v["since"] or "9999", v["officer_id"]))
+        return page(views, lambda v: (v["since"] or "9999", v["officer_id"]), limit=limit,
+                    after=after)  # fmt: skip
 
     def view(self, record: Record) -> dict[str, Any]:
         current = record["current"]

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.supervision.domain import PostKind
 from services.supervision.officers import Officers
+from services.supervision.paging import DEFAULT_PAGE, After, Limit, send_cursor
 from zhixing.auth import CurrentIdentity
 from zhixing.bounds import MAX_ID, MAX_NAME, PastDate, PathId, ShortText
 
@@ -101,7 +102,11 @@ async def rotate_officer(
 async def list_officers(
     identity: CurrentIdentity,
     request: Request,
+    response: Response,
     court: Annotated[str | None, Query(max_length=MAX_ID)] = None,
+    limit: Limit = DEFAULT_PAGE,
+    after: After = None,
 ) -> list[OfficerView]:
-    officers = _officers(request)
-    return [OfficerView.model_validate(v) for v in await officers.listing(identity, court=court)]
+    found = await _officers(request).listing(identity, court=court, limit=limit, after=after)
+    send_cursor(response, found)
+    return [OfficerView.model_validate(v) for v in found.items]

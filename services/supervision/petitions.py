@@ -20,6 +20,7 @@ from services.supervision.domain import (
     ReplyChannel,
 )
 from services.supervision.handler import SupervisionHandler
+from services.supervision.paging import DEFAULT_PAGE, Page, page
 from zhixing.auth import Identity, may_read, require_handling_court, require_role, require_scope
 from zhixing.errors import Conflict, Invalid, NotFound
 from zhixing.v1 import supervision_events_pb2 as pb
@@ -139,15 +140,16 @@ class Petitions(SupervisionHandler):
 
     async def listing(
         self, identity: Identity, *, court: str | None, case_id: str | None,
-        status: PetitionStatus | None,
-    ) -> list[Record]:  # fmt: skip
-        """The petitions of ``court`` and the courts below it, newest received first."""
+        status: PetitionStatus | None, limit: int = DEFAULT_PAGE, after: str | None = None,
+    ) -> Page[Record]:  # fmt: skip
+        """A page of the petitions of ``court`` and the courts below it, newest received
+        first."""
         court = court or identity.court_code
         require_scope(identity, court, write=False)
         found = await self.records.petitions.in_jurisdiction(court)
         found = [p for p in found if (not case_id or case_id in p["case_ids"])
                  and (status is None or p["status"] == status)]  # fmt: skip
-        return sorted(found, key=lambda p: (p["received_on"], p["received_at"]), reverse=True)
+        return page(found, _newest_first, limit=limit, after=after, descending=True)
 
     async def view(self, record: Record) -> dict[str, Any]:
         """The petition with each case's repeat count (registered petitions naming it)."""
@@ -200,3 +202,8 @@ class Petitions(SupervisionHandler):
             repeat_counts=counts, registered_by=identity.subject, handler=handler,
         ), aggregate_id=record["petition_id"], court_code=record["court_code"],
            actor=identity.as_actor())  # fmt: skip
+
+
+def _newest_first(petition: Record) -> tuple[str, str, str]:
+    """The listing's sort key (descending), unique by the petition's id."""
+    return (petition["received_on"], petition["received_at"], petition["petition_id"])

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.supervision.domain import Channel, PetitionerRole, PetitionStatus, ReplyChannel
+from services.supervision.paging import DEFAULT_PAGE, After, Limit, send_cursor
 from services.supervision.petitions import Petition, Petitions
 from zhixing.auth import CurrentIdentity
 from zhixing.bounds import MAX_ID, MAX_LIST, MAX_NAME, PastDate, PathId, ShortText, Text
@@ -144,13 +145,19 @@ async def reply_petition(
 async def list_petitions(
     identity: CurrentIdentity,
     request: Request,
+    response: Response,
     court: Annotated[str | None, Query(max_length=MAX_ID)] = None,
     case_id: Annotated[str | None, Query(max_length=MAX_ID)] = None,
     status: PetitionStatus | None = None,
+    limit: Limit = DEFAULT_PAGE,
+    after: After = None,
 ) -> list[PetitionView]:
     petitions = _petitions(request)
-    found = await petitions.listing(identity, court=court, case_id=case_id, status=status)
-    return [await _view(petitions, p) for p in found]
+    found = await petitions.listing(
+        identity, court=court, case_id=case_id, status=status, limit=limit, after=after
+    )
+    send_cursor(response, found)
+    return [await _view(petitions, p) for p in found.items]
 
 
 @router.get("/petitions/{petition_id}", summary="One petition")

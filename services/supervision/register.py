@@ -14,6 +14,8 @@ from redis.asyncio.client import Pipeline
 from services.supervision import domain
 from services.supervision.domain import Manner, Record
 from services.supervision.handler import SupervisionHandler
+from services.supervision.paging import DEFAULT_PAGE, Page, page
+from zhixing import export
 from zhixing.auth import Identity, may_read, require_role, require_scope
 from zhixing.clock import CHINA_TZ
 from zhixing.errors import Invalid, NotFound
@@ -98,26 +100,21 @@ class Register(SupervisionHandler):
 
     async def listing(
         self, identity: Identity, *, court: str | None, since: dt.date | None,
-        until: dt.date | None,
-    ) -> list[Record]:  # fmt: skip
-        """The records of ``court`` and the courts below it, by when it happened (China
-        dates ``since``..``until``, both included)."""
-        require_role(identity, *domain.REGISTER_READERS)
-        court = court or identity.court_code
-        require_scope(identity, court, write=False)
-        if since and until and since > until:
-            raise Invalid("from is after to", loc=("query", "from"))
-        found = await self.records.register.in_jurisdiction(court)
-        return sorted(
-            (r for r in found if _within(r, since, until)),
-            key=lambda r: (r["occurred_at"], r["recorded_at"]),
-        )
+        until: dt.date | None, limit: int = DEFAULT_PAGE, after: str | None = None,
+    ) -> Page[Record]:  # fmt: skip
+        """A page of the records of ``court`` and the courts below it, by when it happened
+        (China dates ``since``..``until``, both included)."""
+        found = await self._matching(identity, court=court, since=since, until=until)
+        return page(found, _order, limit=limit, after=after)
 
-    async def of_case(self, case_id: str, identity: Identity) -> list[Record]:
+    async def of_case(
+        self, case_id: str, identity: Identity, *, limit: int = DEFAULT_PAGE,
+        after: str | None = None,
+    ) -> Page[Record]:  # fmt: skip
         require_role(identity, *domain.REGISTER_READERS)
         await self.visible_case(case_id, identity)
         found = await self.records.interference_of_case(case_id)
-        return sorted(found, key=lambda r: (r["occurred_at"], r["recorded_at"]))
+        return page(found, _order, limit=limit, after=after)
 
     async def one(self, record_id: str, identity: Identity) -> Record:
         require_role(identity, *domain.REGISTER_READERS)
@@ -130,22 +127,42 @@ class Register(SupervisionHandler):
         self, identity: Identity, *, court: str | None, since: dt.date | None,
         until: dt.date | None,
     ) -> list[Record]:  # fmt: skip
-        records = await self.listing(identity, court=court, since=since, until=until)
+        # One row per court of the jurisdiction, whatever the number of records.
+        records = await self._matching(identity, court=court, since=since, until=until)
         return list(domain.register_report(records).values())
 
     async def table(
         self, identity: Identity, *, court: str | None, since: dt.date | None = None,
         until: dt.date | None = None,
-    ) -> Table:  # fmt: skip
-        records = await self.listing(identity, court=court, since=since, until=until)
+    ) -> tuple[Table, int]:  # fmt: skip
+        """The register as a table of at most ``MAX_EXPORT_ROWS`` rows (the earliest), and
+        how many records matched: more than the table holds when it was cut short."""
+        records = await self._matching(identity, court=court, since=since, until=until)
         table = Table(title="干预过问案件登记", headers=EXPORT_HEADERS)
         table.extend([
             r["record_id"], r["case_number"] or r["case_id"], r["court_code"], r["person_name"],
             r["person_position"], r["person_organisation"], r["inside_court"],
             r["occurred_at"], r["manner"], r["content"], r["handling"], r["recorded_by"],
             r["recorded_at"], r["corrects_record_id"],
-        ] for r in records)  # fmt: skip
-        return table
+        ] for r in records[: export.MAX_EXPORT_ROWS])  # fmt: skip
+        return table, len(records)
+
+    async def _matching(
+        self, identity: Identity, *, court: str | None, since: dt.date | None,
+        until: dt.date | None,
+    ) -> list[Record]:  # fmt: skip
+        require_role(identity, *domain.REGISTER_READERS)
+        court = court or identity.court_code
+        require_scope(identity, court, write=False)
+        if since and until and since > until:
+            raise Invalid("from is after to", loc=("query", "from"))
+        found = await self.records.register.in_jurisdiction(court)
+        return sorted((r for r in found if _within(r, since, until)), key=_order)
+
+
+def _order(record: Record) -> tuple[str, str, str]:
+    """When it happened, when it was recorded, then its id: a unique sort key."""
+    return (record["occurred_at"], record["recorded_at"], record["record_id"])
 
 
 def _within(record: Record, since: dt.date | None, until: dt.date | None) -> bool:

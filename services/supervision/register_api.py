@@ -11,12 +11,16 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.supervision.domain import Manner
+from services.supervision.paging import DEFAULT_PAGE, After, Limit, send_cursor
 from services.supervision.register import Interference, Register
 from zhixing.auth import CurrentIdentity
 from zhixing.bounds import MAX_ID, PastDateTime, PathId, ShortText, Text
-from zhixing.export import ExportFormat, table_response
+from zhixing.export import MAX_EXPORT_ROWS, ExportFormat, table_response
 
 router = APIRouter(prefix="/v1", tags=["interference register"])
+
+EXPORT_TRUNCATED = "X-Export-Truncated"
+"""On an export cut short at ``MAX_EXPORT_ROWS`` rows: "<rows>/<records matched>"."""
 
 
 def _register(request: Request) -> Register:
@@ -93,21 +97,26 @@ async def correct_interference(
     return InterferenceView.model_validate(record)
 
 
-@router.get("/cases/{case_id}/interference", summary="A case's interference records")
+@router.get("/cases/{case_id}/interference", summary="A case's interference records (a page)")
 async def case_interference(
-    case_id: PathId, identity: CurrentIdentity, request: Request
-) -> list[InterferenceView]:
-    records = await _register(request).of_case(case_id, identity)
-    return [InterferenceView.model_validate(r) for r in records]
-
-
-@router.get("/interference", summary="The register of a court and the courts below it")
-async def list_interference(
-    identity: CurrentIdentity, request: Request, court: Court = None, since: From = None,
-    until: To = None,
+    case_id: PathId, identity: CurrentIdentity, request: Request, response: Response,
+    limit: Limit = DEFAULT_PAGE, after: After = None,
 ) -> list[InterferenceView]:  # fmt: skip
-    records = await _register(request).listing(identity, court=court, since=since, until=until)
-    return [InterferenceView.model_validate(r) for r in records]
+    found = await _register(request).of_case(case_id, identity, limit=limit, after=after)
+    send_cursor(response, found)
+    return [InterferenceView.model_validate(r) for r in found.items]
+
+
+@router.get("/interference", summary="The register of a court and the courts below it (a page)")
+async def list_interference(
+    identity: CurrentIdentity, request: Request, response: Response, court: Court = None,
+    since: From = None, until: To = None, limit: Limit = DEFAULT_PAGE, after: After = None,
+) -> list[InterferenceView]:  # fmt: skip
+    found = await _register(request).listing(
+        identity, court=court, since=since, until=until, limit=limit, after=after
+    )
+    send_cursor(response, found)
+    return [InterferenceView.model_validate(r) for r in found.items]
 
 
 @router.get("/interference/report", summary="Per-court counts: inside/outside, manner, corrections")
@@ -119,14 +128,18 @@ async def interference_report(
     return [CourtReportView.model_validate(r) for r in rows]
 
 
-@router.get("/interference/export", summary="The register as CSV or XLSX",
-            response_class=Response)  # fmt: skip
+@router.get("/interference/export", response_class=Response,
+            summary=f"The register as CSV or XLSX: at most {MAX_EXPORT_ROWS} rows, the earliest "
+                    f"({EXPORT_TRUNCATED} says how many matched when there were more)")  # fmt: skip
 async def export_interference(
     identity: CurrentIdentity, request: Request, court: Court = None, since: From = None,
     until: To = None, format: ExportFormat = ExportFormat.CSV,
 ) -> Response:  # fmt: skip
-    table = await _register(request).table(identity, court=court, since=since, until=until)
-    return await table_response(table, format, filename="干预过问案件登记")
+    table, matched = await _register(request).table(identity, court=court, since=since, until=until)
+    response = await table_response(table, format, filename="干预过问案件登记")
+    if matched > len(table.rows):  # cut short: the caller narrows by court or period
+        response.headers[EXPORT_TRUNCATED] = f"{len(table.rows)}/{matched}"
+    return response
 
 
 @router.get("/interference/{record_id}", summary="One record (never edited or deleted)")

@@ -66,7 +66,7 @@ async def test_who_posts_and_no_future_day() -> None:
 async def test_the_listing_shows_years_in_post_and_the_rotation_due_day() -> None:
     service = Service()
     await posted(service)
-    (view,) = await service.officers.listing(person(Role.COMMAND, "苏12"), court=None)
+    (view,) = (await service.officers.listing(person(Role.COMMAND, "苏12"), court=None)).items
     assert view["years_in_post"] == 5.0 and view["rotation_rule"] == "officer.rotation-leader"
     assert (view["rotation_due_on"], view["rotation_due_from"]) == ("2026-03-01", "catalogue")
     started, due = Timestamp(), Timestamp()
@@ -80,5 +80,5 @@ async def test_the_listing_shows_years_in_post_and_the_rotation_due_day() -> Non
     )  # fmt: skip
     assert await service.officers.clock_opened(opened)
     assert not await service.officers.clock_opened(opened)
-    (view,) = await service.officers.listing(LEADER, court=None)
+    (view,) = (await service.officers.listing(LEADER, court=None)).items
     assert (view["rotation_due_on"], view["rotation_due_from"]) == ("2026-03-02", "clock")

@@ -92,12 +92,13 @@ async def test_the_court_and_the_courts_above_read_and_only_the_court_acts() -> 
     record = await service.petitions.receive(CLERK, petition())
     petition_id = record["petition_id"]
     command = person(Role.COMMAND, "苏12")
-    assert [p["petition_id"] for p in await service.petitions.listing(
-        command, court=None, case_id="case-1", status=None)] == [petition_id]  # fmt: skip
-    assert await service.petitions.listing(command, court=None, case_id="case-2",
-                                           status=None) == []  # fmt: skip
-    assert await service.petitions.listing(command, court=COURT, case_id=None,
-                                           status=PetitionStatus.ANSWERED) == []  # fmt: skip
+    assert [p["petition_id"] for p in (await service.petitions.listing(
+        command, court=None, case_id="case-1", status=None)).items] == [petition_id]  # fmt: skip
+    assert (await service.petitions.listing(command, court=None, case_id="case-2",
+                                            status=None)).items == []  # fmt: skip
+    answered = await service.petitions.listing(command, court=COURT, case_id=None,
+                                               status=PetitionStatus.ANSWERED)  # fmt: skip
+    assert answered.items == []
     with pytest.raises(ScopeError):  # reads, but registers through its own court only
         await service.petitions.register(petition_id, command, handler="王")
     with pytest.raises(NotFound):
@@ -117,3 +118,18 @@ async def test_a_reply_is_not_dated_before_receipt_nor_in_the_future() -> None:
                 record["petition_id"], OFFICER, reply="答复", replied_on=day,
                 reply_channel=ReplyChannel.PHONE,
             )  # fmt: skip
+
+
+async def test_the_listing_comes_in_pages_newest_received_first() -> None:
+    service = await service_with_case()
+    ids = []
+    for days in (3, 1, 2):
+        received = await service.petitions.receive(
+            CLERK, petition(received_on=TODAY - dt.timedelta(days=days))
+        )
+        ids.append(received["petition_id"])
+    first = await service.petitions.listing(CLERK, court=None, case_id=None, status=None, limit=2)
+    assert [p["petition_id"] for p in first.items] == [ids[1], ids[2]] and first.next_cursor
+    rest = await service.petitions.listing(CLERK, court=None, case_id=None, status=None,
+                                           limit=2, after=first.next_cursor)  # fmt: skip
+    assert [p["petition_id"] for p in rest.items] == [ids[0]] and rest.next_cursor is None

@@ -14,6 +14,7 @@ from services.supervision.register import Interference
 from tests.factories import START
 from tests.fakes import person, staged
 from tests.unit.test_supervision_tasks import COURT, NUMBER, service_with_case
+from zhixing import export
 from zhixing.auth import Role, ScopeError
 from zhixing.errors import Invalid, NotFound
 from zhixing.export import ExportFormat, table_bytes
@@ -47,7 +48,7 @@ async def test_a_record_and_its_correction_are_both_kept_as_recorded() -> None:
     )
     assert first.case_number == NUMBER and first.court_code == COURT
     assert second.corrects_record_id == first.record_id
-    records = await service.register.of_case("case-1", DISCIPLINE)
+    records = (await service.register.of_case("case-1", DISCIPLINE)).items
     assert [r["record_id"] for r in records] == [original["record_id"], corrected["record_id"]]
 
 
@@ -67,8 +68,8 @@ async def test_who_records_and_who_reads() -> None:
     for reader in (OFFICER, person(Role.OVERSEER, "苏12"), person(Role.LEADER, COURT)):
         with pytest.raises(ScopeError):
             await service.register.listing(reader, court=None, since=None, until=None)
-    assert await service.register.listing(person(Role.COMMAND, COURT), court=None, since=None,
-                                          until=None) == [record]  # fmt: skip
+    assert (await service.register.listing(person(Role.COMMAND, COURT), court=None, since=None,
+                                           until=None)).items == [record]  # fmt: skip
     with pytest.raises(ScopeError):
         await service.register.listing(person(Role.DISCIPLINE, "苏1282"), court=COURT,
                                        since=None, until=None)  # fmt: skip
@@ -89,11 +90,44 @@ async def test_the_report_counts_per_court_and_the_export_neutralises_formulas()
          "corrections": 1, "by_manner": {"phone": 2}},
     ]  # fmt: skip
     day = dt.date(2026, 3, 1)
-    assert await service.register.listing(DISCIPLINE, court=None, since=day, until=day) == []
+    assert (
+        await service.register.listing(DISCIPLINE, court=None, since=day, until=day)
+    ).items == []
     with pytest.raises(Invalid):
         await service.register.listing(DISCIPLINE, court=None, since=day,
                                        until=day - dt.timedelta(days=1))  # fmt: skip
-    table = await service.register.table(DISCIPLINE, court=COURT)
-    assert len(table.rows) == 2
+    table, matched = await service.register.table(DISCIPLINE, court=COURT)
+    assert len(table.rows) == matched == 2
     csv = table_bytes(table, ExportFormat.CSV).decode("utf-8-sig")
     assert "'=询问案件进度" in csv and NUMBER in csv
+
+
+async def test_listings_come_in_pages_and_the_export_stops_at_its_row_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The register lists a page at a time, the next page after the cursor of the last one
+    (a record added meanwhile does not shift it); the export is cut at MAX_EXPORT_ROWS (the
+    earliest rows) and says how many matched, instead of failing with a 500."""
+    service = await service_with_case()
+    made = []
+    for hours in (5, 4, 3):
+        made.append(await service.register.record(
+            "case-1", OFFICER, entry(occurred_at=START - dt.timedelta(hours=hours))))  # fmt: skip
+    first = await service.register.listing(DISCIPLINE, court=None, since=None, until=None,
+                                           limit=2)  # fmt: skip
+    assert first.items == made[:2] and first.next_cursor
+    # A record about an earlier time arrives between the pages: the next page goes on.
+    await service.register.record("case-1", OFFICER,
+                                  entry(occurred_at=START - dt.timedelta(hours=9)))  # fmt: skip
+    second = await service.register.listing(DISCIPLINE, court=None, since=None, until=None,
+                                            limit=2, after=first.next_cursor)  # fmt: skip
+    assert second.items == made[2:] and second.next_cursor is None
+    with pytest.raises(Invalid, match="cursor"):
+        await service.register.listing(DISCIPLINE, court=None, since=None, until=None,
+                                       after="not-a-cursor")  # fmt: skip
+    case_page = await service.register.of_case("case-1", DISCIPLINE, limit=3)
+    assert len(case_page.items) == 3 and case_page.next_cursor
+
+    monkeypatch.setattr(export, "MAX_EXPORT_ROWS", 2)
+    table, matched = await service.register.table(DISCIPLINE, court=COURT)
+    assert (len(table.rows), matched) == (2, 4)

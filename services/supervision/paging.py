@@ -1,0 +1,79 @@
+"""Listings come in pages (review of issue 17: a jurisdiction's register, petitions and
+officers grow without end). A page holds at most ``limit`` items in the listing's order;
+when more follow, the response's ``X-Next-Cursor`` header carries the cursor of the next
+page (``?after=`` it). The cursor is the sort key of the page's last item, so a page read
+later starts where the earlier one ended even when records were added meanwhile."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Generic, TypeVar
+
+from fastapi import Query, Response
+
+from zhixing.errors import Invalid
+
+T = TypeVar("T")
+
+MAX_PAGE = 1000
+"""The most items one page carries."""
+
+DEFAULT_PAGE = 200
+
+NEXT_CURSOR = "X-Next-Cursor"
+"""The response header naming the next page's cursor (absent on the last page)."""
+
+_MAX_CURSOR = 600
+
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description="Items per page")]
+After = Annotated[
+    str | None,
+    Query(max_length=_MAX_CURSOR, description=f"The cursor of the next page ({NEXT_CURSOR})"),
+]
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    next_cursor: str | None = None
+
+
+def _encode(key: Sequence[str]) -> str:
+    raw = json.dumps(list(key), ensure_ascii=False, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode(cursor: str) -> tuple[str, ...]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        key = json.loads(raw)
+    except (binascii.Error, ValueError):
+        key = None
+    if not isinstance(key, list) or not all(isinstance(k, str) for k in key):
+        raise Invalid("after is not a cursor this listing gave", loc=("query", "after"))
+    return tuple(key)
+
+
+def page(
+    items: Sequence[T], key: Callable[[T], tuple[str, ...]], *, limit: int,
+    after: str | None = None, descending: bool = False,
+) -> Page[T]:  # fmt: skip
+    """The page of ``items`` (sorted by ``key``, a unique sort key, descending if so) that
+    follows the cursor ``after`` (from the start without one)."""
+    ordered = sorted(items, key=key, reverse=descending)
+    if after is not None:
+        mark = _decode(after)
+        ordered = [i for i in ordered if (key(i) < mark if descending else key(i) > mark)]
+    chosen = ordered[:limit]
+    more = len(ordered) > limit
+    return Page(chosen, _encode(key(chosen[-1])) if more and chosen else None)
+
+
+def send_cursor(response: Response, found: Page[T]) -> None:
+    """Name the next page in ``response``'s headers, when there is one."""
+    if found.next_cursor is not None:
+        response.headers[NEXT_CURSOR] = found.next_cursor
