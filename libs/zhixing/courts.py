@@ -44,6 +44,7 @@ __all__ = [
     "CourtLevel",
     "UnknownCourtCode",
     "ancestors",
+    "court_name",
     "covers",
     "directory",
     "parse_court_code",
@@ -317,6 +318,15 @@ def _court_from_entry(
 def directory() -> CourtDirectory:
     """The directory of this process (read once)."""
     return CourtDirectory.load()
+
+
+def court_name(code: str) -> str:
+    """The court's name for people (泰兴市人民法院); the code itself if the directory does
+    not know it (an event from a court since renamed or merged)."""
+    try:
+        return directory().lookup(code).name
+    except UnknownCourtCode:
+        return code
 
 
 def superior_of(code: str) -> str | None:

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 
 from redis.asyncio.client import Pipeline
 
-__all__ = ["SPLIT_FEN", "add_fen", "fen_of"]
+__all__ = ["SPLIT_FEN", "add_fen", "fen_of", "yuan"]
 
 SPLIT_FEN = 10**9
 
@@ -35,3 +35,11 @@ def add_fen(pipe: Pipeline, key: str, name: str, fen: int) -> None:
 def fen_of(fields: Mapping[str, str], name: str) -> int:
     """The sum ``name`` of a hash read as text (0 when never added to)."""
     return int(fields.get(f"{name}:hi") or 0) * SPLIT_FEN + int(fields.get(f"{name}:lo") or 0)
+
+
+def yuan(fen: int, *, grouped: bool = True, unit: str = "元") -> str:
+    """Whole fen as people read yuan: ``1,234.50元``; ``grouped=False, unit=""`` gives
+    ``1234.50``, the figure a spreadsheet reads as a number. Exact (no float)."""
+    sign = "-" if fen < 0 else ""
+    whole, cents = divmod(abs(fen), 100)
+    return f"{sign}{whole:,}.{cents:02d}{unit}" if grouped else f"{sign}{whole}.{cents:02d}{unit}"

@@ -11,11 +11,12 @@ from typing import Any
 
 from redis.asyncio.client import Pipeline
 
-from services.asset_control.domain import disposable, not_the_controller, yuan
+from services.asset_control.domain import disposable, not_the_controller
 from services.asset_control.handler import Handler
 from zhixing.assets import PriceMethod, SaleMode
 from zhixing.auth import Identity, Role
 from zhixing.errors import Conflict, Invalid
+from zhixing.money import yuan
 from zhixing.rules import catalogue
 from zhixing.v1 import asset_events_pb2 as pb
 

@@ -16,6 +16,7 @@ from typing import Any
 from zhixing.assets import KINDS_OF_CHANNEL, LIQUID_KINDS, AssetKind, Measure, measures_for
 from zhixing.auth import Identity, ScopeError
 from zhixing.errors import Conflict, Invalid
+from zhixing.money import yuan
 from zhixing.rules import Catalogue, WarningPoint
 from zhixing.v1 import asset_events_pb2, envelope_pb2
 
@@ -45,10 +46,6 @@ class OverSeizure(Conflict):
 def asset_id_for(case_id: str, asset_key: str) -> str:
     """One case asset per case and outside asset, however often it is reported."""
     return str(uuid.uuid5(ASSET_NAMESPACE, f"{case_id}|{asset_key}"))
-
-
-def yuan(fen: int) -> str:
-    return f"{fen / 100:,.2f} 元"
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from services.command.board import BOARD_NODE_IDS, BOARD_NODES, CLOCK_STATES, NO
 from services.command.domain import REPLY_RULES
 from zhixing.auth import READ_ONLY_ROLES, CurrentIdentity, Identity, Role, require_visible
 from zhixing.clock_states import ClockCondition
-from zhixing.courts import Court, CourtLevel, UnknownCourtCode, directory
+from zhixing.courts import Court, CourtLevel, UnknownCourtCode, court_name, directory
 from zhixing.errors import Invalid, NotFound
 from zhixing.rules import catalogue
 
@@ -265,12 +265,11 @@ async def alerts(
         rows = [r for r in rows if r["rule_id"] == rule or r["rule_id"].startswith(rule)]
     rules = catalogue()
     for row in rows:
-        try:
-            found = rules.rule(row["rule_id"])
-            row["title"], row["source"] = found.title, found.source
-        except KeyError:
-            row["title"], row["source"] = row["rule_id"], ""
-        row["court_name"] = directory().lookup(row["court_code"]).name
+        row["title"], row["source"] = (
+            rules.title_of(row["rule_id"]),
+            rules.source_of(row["rule_id"]),
+        )
+        row["court_name"] = court_name(row["court_code"])
     key = sort.lstrip("-")
     rows.sort(key=lambda r: (r[key], r["due_at"], r["clock_id"]), reverse=sort.startswith("-"))
     return Alerts.model_validate(

@@ -22,8 +22,9 @@ from services.command.case_zhongben import CaseZhongben
 from services.command.projections import CaseOverviews
 from zhixing.clock import CHINA_TZ
 from zhixing.clock_states import OPEN_STATES
-from zhixing.courts import UnknownCourtCode, directory
+from zhixing.courts import court_name
 from zhixing.export import MAX_EXPORT_ROWS, Table
+from zhixing.money import yuan
 from zhixing.rules import catalogue
 
 
@@ -50,34 +51,18 @@ ZHONGBEN_STATES = {
 }
 
 
+def cell_yuan(fen: int) -> str:
+    """Yuan as a spreadsheet reads a number: 1234.50, no grouping, no unit (the header says
+    元)."""
+    return yuan(fen, grouped=False, unit="")
+
+
 def when(ms: int | str | None) -> str:
     """Epoch milliseconds as China time ('' for none)."""
     value = int(ms or 0)
     if not value:
         return ""
     return dt.datetime.fromtimestamp(value / 1000, CHINA_TZ).strftime("%Y-%m-%d %H:%M")
-
-
-def yuan(fen: int) -> str:
-    sign = "-" if fen < 0 else ""
-    whole, cents = divmod(abs(fen), 100)
-    return f"{sign}{whole}.{cents:02d}"
-
-
-def court_name(code: str) -> str:
-    try:
-        return directory().lookup(code).name
-    except UnknownCourtCode:
-        return code
-
-
-def rule_title(rule_id: str) -> tuple[str, str]:
-    """A rule's title and source (the id itself for a rule the catalogue does not know)."""
-    try:
-        rule = catalogue().rule(rule_id)
-    except KeyError:
-        return rule_id, ""
-    return rule.title, rule.source
 
 
 @dataclass(frozen=True)
@@ -122,9 +107,10 @@ def _cases(cases: list[tuple[str, dict[str, str]]], board: list[dict[str, str]],
         code = overview.get("court_code", "")
         table.add([
             case.get("number", ""), court_name(code), code, overview.get("case_type_code", ""),
-            yuan(int(overview.get("claim_amount_fen") or 0)), when(case.get("filed_at")),
+            cell_yuan(int(overview.get("claim_amount_fen") or 0)), when(case.get("filed_at")),
             _node(case), case.get("closed", ""), when(case.get("closed_at")),
-            yuan(money.received_fen), yuan(money.paid_fen), yuan(money.in_account_fen),
+            cell_yuan(money.received_fen), cell_yuan(money.paid_fen),
+            cell_yuan(money.in_account_fen),
             ZHONGBEN_STATES.get(z.get("state", ""), ""),
         ])  # fmt: skip
     return table
@@ -165,7 +151,8 @@ async def _clocks(courts: Sequence[str], sources: Sources) -> Table:
         "期限届满", "末日", "预警时间", "超期时间", "升级级别", "升级至",
     ])  # fmt: skip
     for r in rows[:MAX_EXPORT_ROWS]:
-        title, source = rule_title(r["rule_id"])
+        rules = catalogue()
+        title, source = rules.title_of(r["rule_id"]), rules.source_of(r["rule_id"])
         table.add([
             title, source, r["rule_id"], r["case_number"], court_name(r["court_code"]),
             r["court_code"], CLOCK_STATES.get(r["state"], r["state"]), when(r["opened_at"]),
@@ -184,7 +171,8 @@ async def _breaches(courts: Sequence[str], sources: Sources) -> Table:
         "升级级别", "升级至", "办结时间（超期后）", "延长后期限届满",
     ])  # fmt: skip
     for r, (_, number) in zip(rows, refs, strict=True):
-        title, source = rule_title(r["rule_id"])
+        rules = catalogue()
+        title, source = rules.title_of(r["rule_id"]), rules.source_of(r["rule_id"])
         table.add([
             title, source, r["rule_id"], number, court_name(r["court"]), r["court"],
             when(r["due_at"]), when(r["breached_at"]), int(r.get("level") or 0) or "",

@@ -30,14 +30,6 @@ RESUMPTION_CAUSES = {
 }
 
 
-def rule_title(rule_id: str) -> str:
-    """The catalogue's title of a rule (its id, if the catalogue does not know it)."""
-    try:
-        return catalogue().rule(rule_id).title
-    except KeyError:
-        return rule_id
-
-
 class ZhongbenStory:
     """Reads a case's 终本 events."""
 
@@ -99,7 +91,7 @@ class ZhongbenStory:
 
     @staticmethod
     def _refused(p: dict[str, Any]) -> str:
-        unmet = "；".join(rule_title(r) for r in p.get("unmet_rules") or [])
+        unmet = "；".join(catalogue().title_of(r) for r in p.get("unmet_rules") or [])
         return (f"终本未获批准{then(p.get('reason'), '理由：')}"
                 f"{then(unmet, '未满足的终本条件：')}")  # fmt: skip
 

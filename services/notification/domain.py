@@ -21,6 +21,7 @@ from typing import Any
 from google.protobuf.message import Message
 
 from zhixing.clock import CHINA_TZ
+from zhixing.money import yuan
 from zhixing.v1 import asset_events_pb2 as assets
 from zhixing.v1 import case_events_pb2 as cases
 from zhixing.v1 import command_events_pb2 as commands
@@ -97,10 +98,6 @@ def notice_id(source_event_id: str, party_key: str, channel: str) -> str:
 def backoff_s(attempt: int, base_s: float, max_s: float) -> float:
     """The wait after the ``attempt``-th failed send: base, doubled each time, capped."""
     return float(min(max_s, base_s * 2 ** max(0, attempt - 1)))
-
-
-def yuan(fen: int) -> str:
-    return f"{fen // 100:,}.{fen % 100:02d}元"
 
 
 def china_date(instant: dt.datetime) -> str:

@@ -18,7 +18,7 @@ from services.notification import domain
 from services.notification.domain import DELIVERED, QUEUED, UNDELIVERED, Facts, Node, Record
 from services.notification.repository import NotificationRecords
 from services.notification.settings import NotificationSettings
-from zhixing.courts import UnknownCourtCode, directory
+from zhixing.courts import court_name
 from zhixing.errors import NotFound
 from zhixing.events import Event, timestamp
 from zhixing.rules import Catalogue, catalogue
@@ -49,13 +49,6 @@ class Outgoing:
     recipient_name: str
     recipient_ref: str
     text: str
-
-
-def court_name(code: str) -> str:
-    try:
-        return directory().lookup(code).name
-    except UnknownCourtCode:
-        return code
 
 
 def listed_ms(notice: Record) -> int:

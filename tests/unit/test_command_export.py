@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from services.command.export_tables import _cases, _zhongben, when, yuan
+from services.command.export_tables import _cases, _zhongben, cell_yuan, when
 from services.command.supervision_text import interference_line, petition_line
 from services.command.timelines import RESTRICTED, shown_to
 from zhixing.auth import Role
+from zhixing.money import yuan
 
 ZHONGBEN = "终结本次执行"
 
@@ -26,7 +27,9 @@ def case(court: str = "苏1283", claim: int = 123_456) -> dict[str, str]:
 
 
 def test_money_is_in_yuan_and_times_in_china_time() -> None:
-    assert yuan(123_456) == "1234.56" and yuan(5) == "0.05" and yuan(-150) == "-1.50"
+    assert cell_yuan(123_456) == "1234.56" and cell_yuan(5) == "0.05"
+    assert cell_yuan(-150) == "-1.50"
+    assert yuan(123_456_789) == "1,234,567.89元"
     assert when(0) == "" and when(None) == ""
     assert when(1_772_413_200_000) == "2026-03-02 09:00"  # 01:00 UTC
 

@@ -14,10 +14,12 @@ from zhixing.courts import (
     CourtLevel,
     UnknownCourtCode,
     ancestors,
+    court_name,
     covers,
     directory,
     parse_court_code,
 )
+from zhixing.rules import catalogue
 
 
 @pytest.mark.parametrize(
@@ -118,3 +120,15 @@ def test_cli_show_and_common_superior() -> None:
     assert common.exit_code == 0 and common.output.strip() == "苏"
     bad = runner.invoke(app, ["courts", "common-superior", "苏1283", "苏9999"])
     assert bad.exit_code != 0 and "苏9999" in bad.output
+
+
+def test_a_court_is_named_for_people_and_an_unknown_code_stays_as_written() -> None:
+    assert court_name("苏1283") == "泰兴市人民法院"
+    assert court_name("苏9999") == "苏9999"
+
+
+def test_a_rule_is_titled_for_people_and_an_unknown_id_stays_as_written() -> None:
+    rules = catalogue()
+    assert rules.title_of("petition.enter") == "执行信访录入系统"
+    assert rules.source_of("petition.enter") == "¶30"
+    assert (rules.title_of("no.such-rule"), rules.source_of("no.such-rule")) == ("no.such-rule", "")

@@ -229,6 +229,21 @@ class Catalogue(_Strict):
                 return rule
         raise KeyError(f"no rule {rule_id!r} in the catalogue")
 
+    def title_of(self, rule_id: str) -> str:
+        """A rule's title for people; its id if the catalogue does not know it (an event
+        recorded under a rule since renamed)."""
+        try:
+            return self.rule(rule_id).title
+        except KeyError:
+            return rule_id
+
+    def source_of(self, rule_id: str) -> str:
+        """A rule's source (empty if the catalogue does not know the rule)."""
+        try:
+            return self.rule(rule_id).source
+        except KeyError:
+            return ""
+
     def period_text(self, rule_id: str) -> str:
         """A clock's period as messages state it, from the catalogue (never typed again in
         prose): "5 days (rule command.reconsideration)"."""
