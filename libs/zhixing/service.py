@@ -387,6 +387,10 @@ class ServiceHost:
             lifespan="off",
             # Open streams (the dashboard's server-sent events) must not hold a stop forever.
             timeout_graceful_shutdown=5,
+            # The peer is the client: uvicorn would otherwise believe X-Forwarded-For from
+            # any local process. A service that must see through a proxy says which proxies
+            # it trusts itself (the notification service's progress page does).
+            proxy_headers=False,
         )
         self._uvicorn = _EmbeddedUvicorn(config)
         serving = asyncio.create_task(self._uvicorn.serve(), name="http")
