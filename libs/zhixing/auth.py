@@ -20,8 +20,8 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from zhixing.clock import Clock
-from zhixing.courts import SUPREME_COURT, UnknownCourtCode, covers, parse_court_code
-from zhixing.errors import NotFound
+from zhixing.courts import SUPREME_COURT, UnknownCourtCode, covers, directory, parse_court_code
+from zhixing.errors import Invalid, NotFound
 from zhixing.settings import AuthSettings
 from zhixing.v1 import envelope_pb2
 
@@ -42,6 +42,7 @@ __all__ = [
     "current_identity",
     "grpc_identity",
     "may_read",
+    "readable_court",
     "require_handling_court",
     "require_role",
     "require_scope",
@@ -249,6 +250,19 @@ def require_visible(identity: Identity, court_code: str | None, what: str) -> No
     if court_code is not None and may_read(identity, court_code):
         return
     raise HTTPException(status.HTTP_404_NOT_FOUND, f"no {what} in your jurisdiction")
+
+
+def readable_court(identity: Identity, court: str | None) -> str:
+    """The court a listing or report asks for (``?court=``; default the caller's), as the
+    directory spells it: 422 naming the query's field if the directory does not know it, 404
+    if it lies outside the caller's jurisdiction."""
+    code = court or identity.court_code
+    try:
+        found = directory().lookup(code).code
+    except UnknownCourtCode as exc:
+        raise Invalid(str(exc), loc=("query", "court")) from None
+    require_visible(identity, found, f"court {code}")
+    return found
 
 
 def require_handling_court(identity: Identity, court_code: str, what: str) -> None:

@@ -15,9 +15,8 @@ from fastapi import Path as PathParam
 from fastapi.responses import Response
 
 from services.command.export_tables import TITLES, ExportTable, Sources, build
-from zhixing.auth import CurrentIdentity, Role, require_role, require_visible
-from zhixing.courts import UnknownCourtCode, directory
-from zhixing.errors import Invalid
+from zhixing.auth import CurrentIdentity, Role, readable_court, require_role
+from zhixing.courts import directory
 from zhixing.export import ExportFormat, table_response
 
 router = APIRouter(prefix="/v1", tags=["export"])
@@ -46,12 +45,7 @@ async def export(
     cases by number, no party's ID number. Overseers and command centres export; an
     overseer's export is recorded in the audit trail."""
     require_role(identity, *EXPORTERS)
-    code = court or identity.court_code
-    try:
-        found = directory().lookup(code)
-    except UnknownCourtCode as exc:
-        raise Invalid(str(exc), loc=("query", "court")) from None
-    require_visible(identity, found.code, f"court {code}")
+    found = directory().lookup(readable_court(identity, court))
     state = request.app.state
     sources = Sources(overviews=state.overviews, board=state.board, funds=state.case_funds,
                       zhongben=state.case_zhongben, breaches=state.breaches)  # fmt: skip

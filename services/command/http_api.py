@@ -15,9 +15,9 @@ from services.command.case_zhongben import CaseZhongben
 from services.command.figures import CourtFigures
 from services.command.projections import CaseOverviews
 from services.command.timelines import CaseTimelines
-from zhixing.auth import CurrentIdentity, Role, require_role, require_visible
+from zhixing.auth import CurrentIdentity, Role, readable_court, require_role, require_visible
 from zhixing.courts import UnknownCourtCode, directory
-from zhixing.errors import Invalid, NotFound
+from zhixing.errors import NotFound
 
 router = APIRouter(prefix="/v1", tags=["cases"])
 
@@ -276,12 +276,7 @@ async def access_log(
     newest first: of ``court`` and, with ``jurisdiction``, every court below it. Court
     leaders, command centres and overseers read it; each entry is in the audit chain too."""
     require_role(identity, *LOG_READERS)
-    code = court or identity.court_code
-    try:
-        directory().lookup(code)
-    except UnknownCourtCode as exc:
-        raise Invalid(str(exc), loc=("query", "court")) from None
-    require_visible(identity, code, f"court {code}")
+    code = readable_court(identity, court)
     courts = directory().jurisdiction(code) if jurisdiction else [code]
     log: AccessLog = request.app.state.access_log
     entries = await log.recent(courts, limit)

@@ -13,9 +13,9 @@ from services.funds import domain
 from services.funds.domain import Record
 from services.funds.handler import SERVICE_ACTOR, FundsHandler
 from services.funds.repository import FundsRecords
-from zhixing.auth import Identity, may_read, require_visible
-from zhixing.courts import UnknownCourtCode, directory
-from zhixing.errors import Invalid, NotFound
+from zhixing.auth import Identity, readable_court, require_visible
+from zhixing.courts import directory
+from zhixing.errors import NotFound
 from zhixing.v1 import funds_events_pb2 as pb
 
 
@@ -109,18 +109,6 @@ class CaseAccounts(FundsHandler):
     async def reconcile(self, identity: Identity, court: str | None) -> list[CourtReconciliation]:
         """The reconciliation of ``court`` (default: the caller's) and the courts below it."""
         return await Reconciler(self.records).courts(readable_court(identity, court))
-
-
-def readable_court(identity: Identity, court: str | None) -> str:
-    """``court`` (default: the caller's) if it is a court of the directory (422 naming the
-    query's field otherwise) within the caller's jurisdiction (404 otherwise)."""
-    court = court or identity.court_code
-    try:
-        directory().lookup(court)
-    except UnknownCourtCode as exc:
-        raise Invalid(str(exc), loc=("query", "court")) from None
-    require_visible(identity, court if may_read(identity, court) else None, f"court {court}")
-    return court
 
 
 class Reconciler:

@@ -23,8 +23,14 @@ from services.notification import domain
 from services.notification.domain import UNDELIVERED, Record
 from services.notification.repository import NotificationRecords
 from services.notification.settings import NotificationSettings
-from zhixing.auth import Identity, PrincipalKind, Role, may_read, require_role, require_visible
-from zhixing.courts import UnknownCourtCode, directory
+from zhixing.auth import (
+    Identity,
+    PrincipalKind,
+    Role,
+    readable_court,
+    require_role,
+    require_visible,
+)
 from zhixing.errors import Invalid, NotFound
 from zhixing.service import ServiceContext
 
@@ -124,12 +130,7 @@ class Reads:
             raise Invalid(f"limit must be 1 to {MAX_UNDELIVERED}", loc=("query", "limit"))
         if identity.kind is not PrincipalKind.SERVICE:
             require_role(identity, *LISTERS)
-        court = court or identity.court_code
-        try:
-            directory().lookup(court)
-        except UnknownCourtCode as exc:
-            raise Invalid(str(exc), loc=("query", "court")) from None
-        require_visible(identity, court if may_read(identity, court) else None, f"court {court}")
+        court = readable_court(identity, court)
         retention = dt.timedelta(days=self.settings.undelivered_retention_days)
         since_ms = int((self.ctx.clock.now() - retention).timestamp() * 1000)
         pairs = await self.records.undelivered_in_jurisdiction(court, since_ms, limit)
