@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import hashlib
 import json
 import uuid
 from dataclasses import dataclass, field
@@ -33,15 +32,12 @@ from zhixing.case_accounts import case_account_number
 from zhixing.clock import CHINA_TZ, china_today
 from zhixing.errors import Conflict, Invalid, NotFound
 from zhixing.events import Event, new_event
+from zhixing.idempotency import Idempotency
+from zhixing.idempotency import IdempotencyConflict as IdempotencyConflict  # named here too
 from zhixing.rules import catalogue
 from zhixing.service import ServiceContext
-from zhixing.state import as_text
 from zhixing.stops import StopOrders
 from zhixing.v1 import case_events_pb2
-
-
-class IdempotencyConflict(Conflict):
-    """The idempotency key was used before for a different request."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,38 +130,28 @@ class Intake:
         _check_clerk(identity, cmd.court_code)
         today = china_today(self.ctx.clock)
         received_on = _received_on(cmd, today)
-        fingerprint = hashlib.sha256(cmd.model_dump_json().encode()).hexdigest()
         scope = "file" if docket else "application"
-        idem_key = (
-            self.records.idempotency_key(scope, cmd.court_code, idempotency_key)
-            if idempotency_key
-            else None
+        once = Idempotency.of(
+            self.ctx.keys, scope, cmd.court_code, idempotency_key, cmd.model_dump_json()
         )
         case_id = str(uuid.uuid4())
         seq_key = self.records.sequence_key(cmd.court_code, cmd.case_type_code, today.year)
         watch = [seq_key] if docket else []
-        if idem_key is not None:
-            watch.append(idem_key)
+        if once is not None:
+            watch.append(once.key)
 
         async def body(pipe: Pipeline) -> Filed:
-            if idem_key is not None:
-                previous = await pipe.get(idem_key)
-                if previous is not None:
-                    previous_case, _, previous_fingerprint = as_text(previous).partition("|")
-                    if previous_fingerprint != fingerprint:
-                        raise IdempotencyConflict(
-                            f"Idempotency-Key {idempotency_key!r} was used for another filing "
-                            f"(case {previous_case})"
-                        )
-                    record = await self.records.read(previous_case, pipe)
-                    assert record is not None
-                    return Filed(
-                        previous_case,
-                        created=False,
-                        status=record.status,
-                        case_number=record.get("case_number"),
-                        flags=list(record.filed.flags) if record.filed else [],
-                    )
+            previous = await once.previous(pipe, what="filing", named="case") if once else None
+            if previous is not None:  # a repeat: the first result again
+                record = await self.records.read(previous, pipe)
+                assert record is not None
+                return Filed(
+                    previous,
+                    created=False,
+                    status=record.status,
+                    case_number=record.get("case_number"),
+                    flags=list(record.filed.flags) if record.filed else [],
+                )
             received = case_events_pb2.ApplicationReceived(
                 case_id=case_id, court_code=cmd.court_code, received_on=received_on.isoformat()
             )
@@ -200,8 +186,8 @@ class Intake:
             if docket:
                 pipe.set(seq_key, sequence)
             pipe.hset(self.records.case_key(case_id), mapping=mapping)  # type: ignore[arg-type]
-            if idem_key is not None:
-                pipe.set(idem_key, f"{case_id}|{fingerprint}")
+            if once is not None:
+                once.remember(pipe, case_id)
             for event in events:
                 self.ctx.outbox.stage(pipe, event)
             return filed

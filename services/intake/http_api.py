@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Request, Response, status
+from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.intake.domain import ClosureMethod, FileCase
 from services.intake.handlers import Filed, Intake, record_view
 from zhixing.auth import CurrentIdentity, require_visible
+from zhixing.idempotency import IdempotencyKey
 
 router = APIRouter(prefix="/v1", tags=["cases"])
 
@@ -68,7 +69,7 @@ async def post_case(
     identity: CurrentIdentity,
     request: Request,
     response: Response,
-    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> CaseFiledResponse:
     filed = await _intake(request).receive(
         cmd, identity=identity, idempotency_key=idempotency_key, docket=True
@@ -87,7 +88,7 @@ async def post_application(
     identity: CurrentIdentity,
     request: Request,
     response: Response,
-    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> CaseFiledResponse:
     filed = await _intake(request).receive(
         cmd, identity=identity, idempotency_key=idempotency_key, docket=False

@@ -1,5 +1,5 @@
 """Intake's records in Redis (its own keys only): cases from application to closure, case
-number sequences and idempotency keys.
+number sequences (idempotency keys: ``zhixing.idempotency``).
 
 ``intake:case:<id>`` is a hash: status (received, filed, refused, closed), court_code, the
 application as received (JSON), the CaseFiled message once docketed, and the case's later
@@ -68,9 +68,6 @@ class CaseRecords:
         pipe.hset(
             self.pauses_key(case_id), pause["pause_id"], json.dumps(pause, ensure_ascii=False)
         )
-
-    def idempotency_key(self, scope: str, court_code: str, key: str) -> str:
-        return self._keys.key("idempotency", scope, court_code, key)
 
     def sequence_key(self, court_code: str, type_code: str, year: int) -> str:
         return self._keys.key("seq", court_code, type_code, str(year))

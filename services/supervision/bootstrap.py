@@ -63,7 +63,7 @@ def bootstrap(
                    register=Register(ctx, records), officers=officers)  # fmt: skip
     service.http.add_middleware(
         CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
-        allow_headers=["Authorization", "Content-Type"],
+        allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
         # The register's export names its file there, and says when it was cut short; a
         # listing names its next page: the page must be able to read them.
         expose_headers=["Content-Disposition", EXPORT_TRUNCATED, NEXT_CURSOR],

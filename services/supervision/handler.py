@@ -4,7 +4,10 @@ catalogue, the time, new ids, and staging an event in the transaction that recor
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
+from dataclasses import asdict
+from typing import Any, NamedTuple
 
 from google.protobuf.message import Message
 from redis.asyncio.client import Pipeline
@@ -13,6 +16,7 @@ from services.supervision.repository import SupervisionRecords
 from zhixing.auth import Identity, may_read
 from zhixing.clock import china_today
 from zhixing.errors import NotFound
+from zhixing.idempotency import Idempotency
 from zhixing.rules import Catalogue, catalogue
 from zhixing.service import ServiceContext
 from zhixing.v1 import envelope_pb2
@@ -20,6 +24,14 @@ from zhixing.v1 import envelope_pb2
 SERVICE_ACTOR = envelope_pb2.Actor(
     kind=envelope_pb2.ACTOR_KIND_SERVICE, id="svc:supervision", role="service"
 )
+
+
+class Saved(NamedTuple):
+    """What a creating command recorded; ``created`` False when an Idempotency-Key named a
+    request already done (the record is the one it created)."""
+
+    record: dict[str, Any]
+    created: bool
 
 
 class SupervisionHandler:
@@ -46,6 +58,18 @@ class SupervisionHandler:
     ) -> None:  # fmt: skip
         self.ctx.stage(pipe, payload, aggregate_id=aggregate_id, court_code=court_code,
                        actor=actor)  # fmt: skip
+
+    def once(
+        self, scope: str, identity: Identity, key: str | None, **request: Any
+    ) -> Idempotency | None:
+        """The Idempotency-Key of a creating request at the caller's court (None without
+        one); ``request`` is what was asked (dataclasses and dates as JSON), its fingerprint."""
+        body = json.dumps(
+            {k: asdict(v) if hasattr(v, "__dataclass_fields__") else v
+             for k, v in request.items()},
+            sort_keys=True, default=str, ensure_ascii=False,
+        )  # fmt: skip
+        return Idempotency.of(self.ctx.keys, scope, identity.court_code, key, body)
 
     def rule_title(self, rule_id: str) -> str:
         try:

@@ -19,7 +19,7 @@ from services.supervision.domain import (
     Record,
     ReplyChannel,
 )
-from services.supervision.handler import SupervisionHandler
+from services.supervision.handler import Saved, SupervisionHandler
 from services.supervision.paging import DEFAULT_PAGE, Page, page
 from zhixing.auth import Identity, may_read, require_handling_court, require_role, require_scope
 from zhixing.errors import Conflict, Invalid, NotFound
@@ -41,6 +41,17 @@ class Petitions(SupervisionHandler):
         self, identity: Identity, petition: Petition, *, register: bool = False, handler: str = ""
     ) -> Record:
         """Receive a petition at the caller's court (and register it at once if asked)."""
+        return (await self.receive_once(identity, petition, register=register,
+                                        handler=handler)).record  # fmt: skip
+
+    async def receive_once(
+        self, identity: Identity, petition: Petition, *, register: bool = False,
+        handler: str = "", idempotency_key: str | None = None,
+    ) -> Saved:  # fmt: skip
+        """``receive``; with an Idempotency-Key, a repeated request records nothing new and
+        returns the petition the first one received (a retry must not count twice)."""
+        once = self.once("petition", identity, idempotency_key, petition=petition,
+                         register=register, handler=handler)  # fmt: skip
         require_role(identity, *domain.PETITION_ROLES)
         require_scope(identity, identity.court_code, write=True)
         if petition.received_on > self.today():
@@ -62,8 +73,15 @@ class Petitions(SupervisionHandler):
         watch = [self.records.petitions.key(petition_id)]
         if register:
             watch += [self.records.petition_case_key(c) for c in record["case_ids"]]
+        if once is not None:
+            watch.append(once.key)
 
-        async def body(pipe: Pipeline) -> Record:
+        async def body(pipe: Pipeline) -> Saved:
+            previous = (
+                await once.previous(pipe, what="petition", named="petition") if once else None
+            )
+            if previous is not None and (first := await self.records.petitions.get(previous)):
+                return Saved(first, created=False)
             counts = await self._counts(pipe, record) if register else []
             pipe.multi()  # type: ignore[no-untyped-call]
             self.stage(pipe, pb.PetitionReceived(
@@ -78,7 +96,9 @@ class Petitions(SupervisionHandler):
             if register:
                 self._register(pipe, record, identity, handler, counts)
             self.records.petitions.add(pipe, petition_id, record, [record["court_code"]])
-            return record
+            if once is not None:
+                once.remember(pipe, petition_id)
+            return Saved(record, created=True)
 
         return await self.records.transact(watch, body)
 

@@ -12,6 +12,7 @@ from services.supervision.paging import DEFAULT_PAGE, After, Limit, send_cursor
 from services.supervision.petitions import Petition, Petitions
 from zhixing.auth import CurrentIdentity
 from zhixing.bounds import MAX_ID, MAX_LIST, MAX_NAME, PastDate, PathId, ShortText, Text
+from zhixing.idempotency import IdempotencyKey
 
 router = APIRouter(prefix="/v1", tags=["petitions"])
 
@@ -103,19 +104,25 @@ async def _view(petitions: Petitions, record: dict[str, Any]) -> PetitionView:
 
 
 @router.post("/petitions", status_code=status.HTTP_201_CREATED,
-             summary="Receive a petition (信访) at the caller's court")  # fmt: skip
+             summary="Receive a petition (信访) at the caller's court",
+             responses={200: {"description": "A repeat of a request with the same "
+                                             "Idempotency-Key: the petition it received"}},
+             )  # fmt: skip
 async def receive_petition(
-    body: PetitionIn, identity: CurrentIdentity, request: Request
-) -> PetitionView:
+    body: PetitionIn, identity: CurrentIdentity, request: Request, response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> PetitionView:  # fmt: skip
     petitions = _petitions(request)
-    record = await petitions.receive(
+    saved = await petitions.receive_once(
         identity,
         Petition(received_on=body.received_on, channel=body.channel,
                  petitioner_name=body.petitioner_name, petitioner_role=body.petitioner_role,
                  summary=body.summary, case_numbers=tuple(body.case_numbers)),
-        register=body.register_now, handler=body.handler,
+        register=body.register_now, handler=body.handler, idempotency_key=idempotency_key,
     )  # fmt: skip
-    return await _view(petitions, record)
+    if not saved.created:
+        response.status_code = status.HTTP_200_OK
+    return await _view(petitions, saved.record)
 
 
 @router.post("/petitions/{petition_id}/registration",

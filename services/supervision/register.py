@@ -13,13 +13,14 @@ from redis.asyncio.client import Pipeline
 
 from services.supervision import domain
 from services.supervision.domain import Manner, Record
-from services.supervision.handler import SupervisionHandler
+from services.supervision.handler import Saved, SupervisionHandler
 from services.supervision.paging import DEFAULT_PAGE, Page, page
 from zhixing import export
 from zhixing.auth import Identity, may_read, require_role, require_scope
 from zhixing.clock import CHINA_TZ
 from zhixing.errors import Invalid, NotFound
 from zhixing.export import Table
+from zhixing.idempotency import Idempotency
 from zhixing.v1 import supervision_events_pb2 as pb
 
 
@@ -44,22 +45,42 @@ EXPORT_HEADERS = (
 class Register(SupervisionHandler):
     async def record(self, case_id: str, identity: Identity, entry: Interference) -> Record:
         """Record an inquiry or intervention about a case the caller's court may see."""
+        return (await self.record_once(case_id, identity, entry)).record
+
+    async def record_once(
+        self, case_id: str, identity: Identity, entry: Interference,
+        idempotency_key: str | None = None,
+    ) -> Saved:  # fmt: skip
+        """``record``; with an Idempotency-Key, a repeated request records nothing new and
+        returns the record the first one made."""
         require_role(identity, *domain.RECORDING_ROLES)
         case = await self.visible_case(case_id, identity)
-        return await self._add(case, identity, entry, corrects="")
+        once = self.once("interference", identity, idempotency_key, case_id=case_id,
+                         entry=entry)  # fmt: skip
+        return await self._add(case, identity, entry, corrects="", once=once)
 
     async def correct(self, record_id: str, identity: Identity, entry: Interference) -> Record:
         """A new record correcting ``record_id`` (which stays as it was recorded)."""
+        return (await self.correct_once(record_id, identity, entry)).record
+
+    async def correct_once(
+        self, record_id: str, identity: Identity, entry: Interference,
+        idempotency_key: str | None = None,
+    ) -> Saved:  # fmt: skip
+        """``correct``; with an Idempotency-Key, as ``record_once``."""
         require_role(identity, *domain.RECORDING_ROLES)
         original = await self.records.register.get(record_id)
         if original is None or not may_read(identity, original["court_code"]):
             raise NotFound(f"no interference record {record_id} in your jurisdiction")
         case = await self.visible_case(original["case_id"], identity)
-        return await self._add(case, identity, entry, corrects=record_id)
+        once = self.once("interference-correction", identity, idempotency_key,
+                         corrects=record_id, entry=entry)  # fmt: skip
+        return await self._add(case, identity, entry, corrects=record_id, once=once)
 
     async def _add(
-        self, case: dict[str, str], identity: Identity, entry: Interference, *, corrects: str
-    ) -> Record:
+        self, case: dict[str, str], identity: Identity, entry: Interference, *, corrects: str,
+        once: Idempotency | None,
+    ) -> Saved:  # fmt: skip
         occurred_at = entry.occurred_at
         if occurred_at.tzinfo is None:
             occurred_at = occurred_at.replace(tzinfo=CHINA_TZ)  # as people write it, in China
@@ -87,14 +108,20 @@ class Register(SupervisionHandler):
         )  # fmt: skip
         stamp.occurred_at.FromDatetime(occurred_at.astimezone(dt.UTC))
 
-        async def body(pipe: Pipeline) -> Record:
+        async def body(pipe: Pipeline) -> Saved:
+            previous = await once.previous(pipe, what="record", named="record") if once else None
+            if previous is not None and (first := await self.records.register.get(previous)):
+                return Saved(first, created=False)
             pipe.multi()  # type: ignore[no-untyped-call]
             self.records.add_interference(pipe, record)
             self.stage(pipe, stamp, aggregate_id=record["case_id"],
                        court_code=record["court_code"], actor=identity.as_actor())  # fmt: skip
-            return record
+            if once is not None:
+                once.remember(pipe, record_id)
+            return Saved(record, created=True)
 
-        return await self.records.transact([self.records.register.key(record_id)], body)
+        watch = [self.records.register.key(record_id)] + ([once.key] if once else [])
+        return await self.records.transact(watch, body)
 
     # --- reads -------------------------------------------------------------------------------
 

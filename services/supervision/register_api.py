@@ -4,18 +4,20 @@ read, report and export. There is no route to edit or delete a record."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.supervision.domain import Manner
+from services.supervision.handler import Saved
 from services.supervision.paging import DEFAULT_PAGE, After, Limit, send_cursor
 from services.supervision.register import Interference, Register
 from zhixing.auth import CurrentIdentity
 from zhixing.bounds import MAX_ID, PastDateTime, PathId, ShortText, Text
 from zhixing.export import MAX_EXPORT_ROWS, ExportFormat, table_response
+from zhixing.idempotency import IdempotencyKey
 
 router = APIRouter(prefix="/v1", tags=["interference register"])
 
@@ -79,22 +81,39 @@ From = Annotated[dt.date | None, Query(alias="from", description="First day (occ
 To = Annotated[dt.date | None, Query(alias="to", description="Last day (occurred), included")]
 
 
+REPLAYED: dict[int | str, dict[str, Any]] = {
+    200: {"description": "A repeat of a request with the same Idempotency-Key: the record it made"}
+}
+
+
+def _saved(saved: Saved, response: Response) -> InterferenceView:
+    if not saved.created:
+        response.status_code = status.HTTP_200_OK
+    return InterferenceView.model_validate(saved.record)
+
+
 @router.post("/cases/{case_id}/interference", status_code=status.HTTP_201_CREATED,
-             summary="Record an inquiry or intervention about a case")  # fmt: skip
+             summary="Record an inquiry or intervention about a case",
+             responses=REPLAYED)  # fmt: skip
 async def record_interference(
-    case_id: PathId, body: InterferenceIn, identity: CurrentIdentity, request: Request
-) -> InterferenceView:
-    record = await _register(request).record(case_id, identity, body.entry())
-    return InterferenceView.model_validate(record)
+    case_id: PathId, body: InterferenceIn, identity: CurrentIdentity, request: Request,
+    response: Response, idempotency_key: IdempotencyKey = None,
+) -> InterferenceView:  # fmt: skip
+    saved = await _register(request).record_once(case_id, identity, body.entry(),
+                                                 idempotency_key)  # fmt: skip
+    return _saved(saved, response)
 
 
 @router.post("/interference/{record_id}/corrections", status_code=status.HTTP_201_CREATED,
-             summary="Correct a record: a new record naming it (the original stays)")  # fmt: skip
+             summary="Correct a record: a new record naming it (the original stays)",
+             responses=REPLAYED)  # fmt: skip
 async def correct_interference(
-    record_id: PathId, body: InterferenceIn, identity: CurrentIdentity, request: Request
-) -> InterferenceView:
-    record = await _register(request).correct(record_id, identity, body.entry())
-    return InterferenceView.model_validate(record)
+    record_id: PathId, body: InterferenceIn, identity: CurrentIdentity, request: Request,
+    response: Response, idempotency_key: IdempotencyKey = None,
+) -> InterferenceView:  # fmt: skip
+    saved = await _register(request).correct_once(record_id, identity, body.entry(),
+                                                  idempotency_key)  # fmt: skip
+    return _saved(saved, response)
 
 
 @router.get("/cases/{case_id}/interference", summary="A case's interference records (a page)")

@@ -36,12 +36,14 @@ TODAY = dt.date(2026, 3, 2)  # platform_stack's Monday
 
 async def call(
     stack: Stack, method: str, path: str, role: Role, court: str = COURT,
-    json: dict[str, Any] | None = None, subject: str = "u1",
+    json: dict[str, Any] | None = None, subject: str = "u1", key: str | None = None,
 ) -> httpx.Response:  # fmt: skip
     assert stack.supervision is not None
+    headers = stack.headers(role, court, subject)
+    if key is not None:
+        headers = {**headers, "Idempotency-Key": key}
     async with stack.client(stack.supervision) as http:
-        return await http.request(method, path, json=json,
-                                  headers=stack.headers(role, court, subject))  # fmt: skip
+        return await http.request(method, path, json=json, headers=headers)
 
 
 async def filed_case(stack: Stack) -> tuple[str, str]:
@@ -163,8 +165,16 @@ async def test_petition_clocks_late_entry_and_repeat_counts(
             number, TODAY - dt.timedelta(days=14), register=True, handler="王法官"))  # fmt: skip
         assert old.status_code == 201, old.text
         assert old.json()["registration"]["repeat_counts"] == [1]
-        again = await call(stack, "POST", "/v1/petitions", Role.OFFICER, json=petition(number))
+        year_one = {**petition(number), "received_on": "0001-01-01"}
+        refused = await call(stack, "POST", "/v1/petitions", Role.OFFICER, json=year_one)
+        assert refused.status_code == 422 and "received_on" in refused.text
+        again = await call(stack, "POST", "/v1/petitions", Role.OFFICER, json=petition(number),
+                           key="pet-1")  # fmt: skip
+        assert again.status_code == 201
         petition_id = again.json()["petition_id"]
+        retried = await call(stack, "POST", "/v1/petitions", Role.OFFICER, json=petition(number),
+                             key="pet-1")  # fmt: skip
+        assert retried.status_code == 200 and retried.json()["petition_id"] == petition_id
         registered = await call(stack, "POST", f"/v1/petitions/{petition_id}/registration",
                                 Role.OFFICER, json={"handler": "王法官"})  # fmt: skip
         assert registered.json()["cases"] == [
@@ -202,11 +212,18 @@ async def test_the_register_is_append_only_and_discipline_reads_it(
             "inside_court": False, "occurred_at": "2026-03-02T08:30:00+08:00",
             "manner": "phone", "content": "询问案件何时执行", "handling": "告知依法办理",
         }  # fmt: skip
+        year_one = await call(stack, "POST", f"/v1/cases/{case_id}/interference", Role.OFFICER,
+                              json={**body, "occurred_at": "0001-01-01T00:00:00"})  # fmt: skip
+        assert year_one.status_code == 422 and "occurred_at" in year_one.text
         recorded = await call(stack, "POST", f"/v1/cases/{case_id}/interference", Role.OFFICER,
-                              json=body)  # fmt: skip
+                              json=body, key="rec-1")  # fmt: skip
         assert recorded.status_code == 201, recorded.text
         record = recorded.json()
         assert record["case_number"] == number
+        # The client retries (its answer was lost): the same record, nothing new recorded.
+        retried = await call(stack, "POST", f"/v1/cases/{case_id}/interference", Role.OFFICER,
+                             json=body, key="rec-1")  # fmt: skip
+        assert retried.status_code == 200 and retried.json() == record
         path = f"/v1/interference/{record['record_id']}"
         for method in ("PUT", "PATCH", "DELETE"):
             refused = await call(stack, method, path, Role.COMMAND, json=body)
@@ -222,7 +239,13 @@ async def test_the_register_is_append_only_and_discipline_reads_it(
         original = await call(stack, "GET", path, Role.DISCIPLINE, "苏12")
         assert original.json() == record  # as recorded
         of_case = await call(stack, "GET", f"/v1/cases/{case_id}/interference", Role.DISCIPLINE)
-        assert len(of_case.json()) == 2
+        assert len(of_case.json()) == 2 and "X-Next-Cursor" not in of_case.headers
+        first_page = await call(stack, "GET", "/v1/interference?limit=1", Role.DISCIPLINE)
+        cursor = first_page.headers["X-Next-Cursor"]
+        rest = await call(stack, "GET", f"/v1/interference?limit=1&after={cursor}",
+                          Role.DISCIPLINE)  # fmt: skip
+        assert [r["record_id"] for r in first_page.json() + rest.json()] == [
+            r["record_id"] for r in of_case.json()]  # fmt: skip
         report = await call(
             stack, "GET", "/v1/interference/report?from=2026-03-01", Role.DISCIPLINE, "苏12"
         )

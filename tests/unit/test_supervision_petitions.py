@@ -15,6 +15,7 @@ from tests.fakes import person, staged, staged_types
 from tests.unit.test_supervision_tasks import COURT, NUMBER, Service, service_with_case
 from zhixing.auth import Role, ScopeError
 from zhixing.errors import Conflict, Invalid, NotFound
+from zhixing.idempotency import IdempotencyConflict
 from zhixing.v1 import supervision_events_pb2 as pb
 
 CLERK = person(Role.CLERK, COURT, "clerk-1")
@@ -133,3 +134,25 @@ async def test_the_listing_comes_in_pages_newest_received_first() -> None:
     rest = await service.petitions.listing(CLERK, court=None, case_id=None, status=None,
                                            limit=2, after=first.next_cursor)  # fmt: skip
     assert [p["petition_id"] for p in rest.items] == [ids[0]] and rest.next_cursor is None
+
+
+async def test_a_repeated_request_with_its_idempotency_key_receives_one_petition() -> None:
+    """A retried POST (same Idempotency-Key, same body) returns the first petition: one
+    PetitionReceived, one count per case; the key with another body is refused (409)."""
+    service = await service_with_case()
+    first = await service.petitions.receive_once(
+        CLERK, petition(), register=True, handler="王", idempotency_key="k-1"
+    )
+    again = await service.petitions.receive_once(
+        CLERK, petition(), register=True, handler="王", idempotency_key="k-1"
+    )
+    assert first.created and not again.created and again.record == first.record
+    assert await staged_types(service.ctx) == ["PetitionReceived", "PetitionRegistered"]
+    assert await service.records.repeat_counts(["case-1"]) == [1]
+    with pytest.raises(IdempotencyConflict, match="k-1"):
+        await service.petitions.receive_once(
+            CLERK, petition(received_on=TODAY - dt.timedelta(days=1)), register=True,
+            handler="王", idempotency_key="k-1",
+        )  # fmt: skip
+    other = await service.petitions.receive_once(CLERK, petition(), idempotency_key="k-2")
+    assert other.created and other.record["petition_id"] != first.record["petition_id"]

@@ -18,6 +18,7 @@ from zhixing import export
 from zhixing.auth import Role, ScopeError
 from zhixing.errors import Invalid, NotFound
 from zhixing.export import ExportFormat, table_bytes
+from zhixing.idempotency import IdempotencyConflict
 from zhixing.v1 import supervision_events_pb2 as pb
 
 OFFICER = person(Role.OFFICER, COURT, "officer-1")
@@ -131,3 +132,21 @@ async def test_listings_come_in_pages_and_the_export_stops_at_its_row_limit(
     monkeypatch.setattr(export, "MAX_EXPORT_ROWS", 2)
     table, matched = await service.register.table(DISCIPLINE, court=COURT)
     assert (len(table.rows), matched) == (2, 4)
+
+
+async def test_a_repeated_request_with_its_idempotency_key_records_once() -> None:
+    service = await service_with_case()
+    first = await service.register.record_once("case-1", OFFICER, entry(), "k-1")
+    again = await service.register.record_once("case-1", OFFICER, entry(), "k-1")
+    assert first.created and not again.created and again.record == first.record
+    with pytest.raises(IdempotencyConflict):
+        await service.register.record_once("case-1", OFFICER, entry(person_name="另一人"), "k-1")
+    original = first.record["record_id"]
+    fixed = await service.register.correct_once(
+        original, OFFICER, entry(person_position="副"), "k-2"
+    )
+    fixed_again = await service.register.correct_once(
+        original, OFFICER, entry(person_position="副"), "k-2"
+    )
+    assert fixed.created and not fixed_again.created and fixed_again.record == fixed.record
+    assert len(await staged(service.ctx)) == 2  # one record, one correction
