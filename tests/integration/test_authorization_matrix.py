@@ -221,12 +221,17 @@ ACCESS: dict[tuple[str, str, str], Access] = {
     # --- deadlines: the clocks ---------------------------------------------------------------
     ("deadlines", "GET", "/v1/clocks/{clock_id}"): reads(CASE_COURTS),
     ("deadlines", "GET", "/v1/subjects/{subject_id}/clocks"): reads(CASE_COURTS, listing=True),
-    # Only the president of the court handling the case extends its limit (the fixture's
-    # case.close clock), asked within its last days: asked on filing day, refused (409).
+    # The handling court asks to extend the case's limit (the fixture's case.close clock),
+    # within its last days: asked on filing day, refused (409). Only its president approves
+    # or refuses a recorded request: there is none, so 409 too.
+    ("deadlines", "POST", "/v1/clocks/{clock_id}/extension-requests"): acts(
+        Role.OFFICER, Role.LEADER, Role.PRESIDENT, courts={"own"},
+        body={"added": 1, "reason": "案情复杂"}),
     ("deadlines", "POST", "/v1/clocks/{clock_id}/extensions"): acts(
         Role.PRESIDENT, courts={"own"},
-        body={"added": 1, "approval_ref": "（2026）苏1283执批1号", "reason": "案情复杂",
-              "requested_on": "2026-03-02"}),
+        body={"request_id": "ext-1", "approval_ref": "（2026）苏1283执批1号", "reason": "同意"}),
+    ("deadlines", "POST", "/v1/clocks/{clock_id}/extension-refusals"): acts(
+        Role.PRESIDENT, courts={"own"}, body={"request_id": "ext-1", "reason": "不符合条件"}),
     ("command", "GET", "/v1/me"): reads(ANY_COURT, listing=True),
     ("command", "GET", "/v1/board/nodes"): PUBLIC,  # the node names, reference data
     ("command", "GET", "/v1/board/tree"): reads(ANY_COURT, listing=True),

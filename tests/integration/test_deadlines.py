@@ -327,20 +327,31 @@ async def test_a_non_litigation_filing_opens_only_its_three_month_limit_which_pa
         await host.stop()
 
 
+async def post(host: ServiceHost, path: str, token: str, body: dict[str, object]) -> httpx.Response:
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{host.http_port}") as client:
+        return await client.post(path, json=body, headers={"Authorization": f"Bearer {token}"})
+
+
+async def ask_extension(
+    host: ServiceHost, clock_id: str, token: str, **body: object
+) -> httpx.Response:
+    body = {"added": 3, "reason": "案情复杂"} | body
+    return await post(host, f"/v1/clocks/{clock_id}/extension-requests", token, body)
+
+
 async def post_extension(
     host: ServiceHost, clock_id: str, token: str, **body: object
 ) -> httpx.Response:
-    body = {"added": 3, "approval_ref": "（2026）苏1283执延1号", "reason": "案情复杂"} | body
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{host.http_port}") as client:
-        return await client.post(
-            f"/v1/clocks/{clock_id}/extensions", json=body,
-            headers={"Authorization": f"Bearer {token}"},
-        )  # fmt: skip
+    body = {"request_id": "ext-1", "approval_ref": "（2026）苏1283执延1号", "reason": "同意"} | body
+    return await post(host, f"/v1/clocks/{clock_id}/extensions", token, body)
 
 
-async def test_the_president_extends_the_case_limit_asked_within_its_last_days(
+async def test_the_president_extends_the_case_limit_on_a_request_recorded_in_its_last_days(
     isolated: Isolated, publisher: EventPublisher, tmp_path: Path
 ) -> None:
+    """The request is its own act, recorded on the service's clock and judged against the
+    window then (a day the client names is refused as unknown input); the president approves
+    or refuses the recorded request."""
     clock = SimulatedClock(MONDAY_9AM)
     host = deadlines_host(isolated, clock, tmp_path)
     await host.start()
@@ -352,33 +363,59 @@ async def test_the_president_extends_the_case_limit_asked_within_its_last_days(
             return len(await engine_of(host).clocks_of("case-x")) == len(CASE_CLOCKS)
 
         await eventually(opened)
-        clock.set(dt.datetime(2026, 8, 29, 9, 0, tzinfo=CHINA_TZ))
         tokens = TokenAuthority(isolated.auth, clock)
 
-        def token(role: Role, court: str = "苏1283") -> str:
-            return tokens.issue(subject="院长 王某", court_code=court, role=role)
+        def token(role: Role, court: str = "苏1283", subject: str = "院长 王某") -> str:
+            return tokens.issue(subject=subject, court_code=court, role=role)
+
+        clock.set(dt.datetime(2026, 8, 27, 9, 0, tzinfo=CHINA_TZ))  # the 6th day before
+        officer = token(Role.OFFICER, subject="执行员 李某")
+        early = await ask_extension(host, clock_id, officer)
+        assert early.status_code == 409, early.text
+        assert early.json()["unmet_rules"] == ["case.extension-window"]
+        claimed = await ask_extension(host, clock_id, officer, requested_on="2026-08-29")
+        assert claimed.status_code == 422  # the day asked is the service's, not the client's
+
+        clock.set(dt.datetime(2026, 8, 29, 9, 0, tzinfo=CHINA_TZ))
+        officer = token(Role.OFFICER, subject="执行员 李某")
+        for refused in (token(Role.CLERK), token(Role.COMMAND, "苏12")):
+            assert (await ask_extension(host, clock_id, refused)).status_code == 403
+        assert (await ask_extension(host, clock_id, officer, added=0)).status_code == 422
+        other = await ask_extension(host, "asset.network-query:case-x", officer)
+        assert other.status_code == 409 and "case.extension-window" in other.text
+        asked = await ask_extension(host, clock_id, officer)
+        assert asked.status_code == 201, asked.text
+        assert asked.json()["request"] | {"requested_at": ""} == asked.json()["request"] | {
+            "request_id": "ext-1", "added": 3, "requested_by": "执行员 李某",
+            "requested_on": "2026-08-29", "status": "pending", "requested_at": "",
+        }  # fmt: skip
+        assert (await ask_extension(host, clock_id, officer)).status_code == 409  # pending
 
         president = token(Role.PRESIDENT)
-        for refused in (token(Role.CLERK), token(Role.LEADER), token(Role.COMMAND, "苏12")):
-            answer = await post_extension(host, clock_id, refused, requested_on="2026-08-29")
-            assert answer.status_code == 403, answer.text
-        above = await post_extension(host, clock_id, token(Role.PRESIDENT, "苏12"),
-                                     requested_on="2026-08-29")  # fmt: skip
-        assert above.status_code == 403  # the president of the court above acts by command
-        assert (await post_extension(host, clock_id, president, added=0,
-                                     requested_on="2026-08-29")).status_code == 422  # fmt: skip
-        future = await post_extension(host, clock_id, president, requested_on="2026-08-30")
-        assert future.status_code == 422 and "requested_on" in future.text
-        early = await post_extension(host, clock_id, president, requested_on="2026-08-27")
-        assert early.status_code == 409  # the 6th day before the last day
-        assert early.json()["unmet_rules"] == ["case.extension-window"]
-        other = await post_extension(host, "asset.network-query:case-x", president,
-                                     requested_on="2026-08-29")  # fmt: skip
-        assert other.status_code == 409 and "case.extension-window" in other.text
-        extended = await post_extension(host, clock_id, president, requested_on="2026-08-28")
-        assert extended.status_code == 200, extended.text  # the 5th day before
+        for refused in (officer, token(Role.LEADER), token(Role.PRESIDENT, "苏12")):
+            assert (await post_extension(host, clock_id, refused)).status_code == 403
+        refusal = await post(host, f"/v1/clocks/{clock_id}/extension-refusals", president,
+                             {"request_id": "ext-1", "reason": "不符合延长条件"})  # fmt: skip
+        assert refusal.status_code == 200, refusal.text
+        assert refusal.json()["extension_requests"][0]["status"] == "refused"
+        assert (await post_extension(host, clock_id, president)).status_code == 409
+
+        clock.set(dt.datetime(2026, 8, 30, 9, 0, tzinfo=CHINA_TZ))
+        leader = token(Role.LEADER, subject="局长 赵某")
+        again = await ask_extension(host, clock_id, leader)
+        assert again.status_code == 201 and again.json()["request"]["request_id"] == "ext-2"
+        unknown = await post_extension(host, clock_id, token(Role.PRESIDENT), request_id="ext-9")
+        assert unknown.status_code == 409
+        extended = await post_extension(host, clock_id, token(Role.PRESIDENT), request_id="ext-2")
+        assert extended.status_code == 200, extended.text  # the 3rd day before
         assert extended.json()["last_day"] == "2026-12-02"
-        assert extended.json()["extensions"][0]["requested_on"] == "2026-08-28"
+        (record,) = extended.json()["extensions"]
+        assert (record["request_id"], record["requested_on"]) == ("ext-2", "2026-08-30")
+
+        # The limit extended ran out: a request now is refused, whatever it claims.
+        clock.set(dt.datetime(2026, 12, 10, 9, 0, tzinfo=CHINA_TZ))
+        late = await ask_extension(host, clock_id, token(Role.PRESIDENT))
+        assert late.status_code == 409 and late.json()["unmet_rules"] == ["case.extension-window"]
         await settled(host, clock, isolated)
     finally:
         await host.stop()
@@ -410,6 +447,12 @@ async def test_a_breached_case_limit_stays_breached_after_an_extension(
             return len(await engine.clocks_of("case-b")) == len(CASE_CLOCKS)
 
         await eventually(opened)
+        clock.set(dt.datetime(2026, 8, 31, 9, 0, tzinfo=CHINA_TZ))
+        officer = TokenAuthority(isolated.auth, clock).issue(
+            subject="执行员 李某", court_code="苏1283", role=Role.OFFICER
+        )
+        asked = await ask_extension(centre.deadlines, "case.close:case-b", officer, added=1)
+        assert asked.status_code == 201, asked.text
         clock.set(dt.datetime(2026, 9, 5, 9, 0, tzinfo=CHINA_TZ))
         await settled(centre.deadlines, clock, isolated)
         before = await engine.get("case.close:case-b")
@@ -417,8 +460,7 @@ async def test_a_breached_case_limit_stays_breached_after_an_extension(
         president = TokenAuthority(isolated.auth, clock).issue(
             subject="院长 王某", court_code="苏1283", role=Role.PRESIDENT
         )
-        extended = await post_extension(centre.deadlines, "case.close:case-b", president,
-                                        added=1, requested_on="2026-08-31")  # fmt: skip
+        extended = await post_extension(centre.deadlines, "case.close:case-b", president)
         assert extended.status_code == 200, extended.text
         assert extended.json()["breached"] and extended.json()["state"] == "breached"
         command = TokenAuthority(isolated.auth, clock).issue(
