@@ -432,16 +432,9 @@ class ClockRules:
         """Approve the recorded request ``request_id``: the limit grows by what it asked."""
         if state.status is Status.CLEARED:
             raise ValueError(f"clock {state.clock_id} is already cleared")
-        request = extensions.decide(
-            state, request_id, approved=True, by=approved_by, reason=reason, at=at
-        )
-        added, old_due = int(request["added"]), state.due_at
-        state.limit += added
-        state.extensions.append(
-            {"added": added, "approved_by": approved_by, "approval_ref": approval_ref,
-             "reason": reason, "at": at.isoformat(), "request_id": request_id,
-             "requested_by": request["requested_by"], "requested_on": request["requested_on"]}
-        )  # fmt: skip
+        added = extensions.approve(state, request_id, by=approved_by, ref=approval_ref,
+                                   reason=reason, at=at)  # fmt: skip
+        old_due, state.limit = state.due_at, state.limit + added
         self._new_due(state)
         return [
             pb.ClockExtended(

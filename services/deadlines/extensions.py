@@ -118,3 +118,17 @@ def decide(
         decision_reason=reason,
     )  # fmt: skip
     return request
+
+
+def approve(
+    state: ClockState, request_id: str, *, by: str, ref: str, reason: str, at: dt.datetime
+) -> int:
+    """Approve the pending request ``request_id``, recorded among the clock's extensions with
+    who asked and on which day; returns what it adds to the limit."""
+    request = decide(state, request_id, approved=True, by=by, reason=reason, at=at)
+    state.extensions.append(
+        {"added": request["added"], "approved_by": by, "approval_ref": ref, "reason": reason,
+         "at": at.isoformat(), "request_id": request_id,
+         "requested_by": request["requested_by"], "requested_on": request["requested_on"]}
+    )  # fmt: skip
+    return int(request["added"])
