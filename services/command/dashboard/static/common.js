@@ -69,6 +69,19 @@ export async function supervision(path, options = {}) {
   return answer(response);
 }
 
+// One page of a supervision listing: its items and the cursor of the next page (null at the
+// end), which the service gives in the X-Next-Cursor header.
+export async function supervisionPage(path, options = {}) {
+  let response;
+  try {
+    response = await fetch(`${state.me.supervision_url}${path}`, authorised(options));
+  } catch (error) {
+    throw new ApiError(503, `监督服务无法连接（${error.message}）`);
+  }
+  const next = response.headers.get("x-next-cursor");
+  return { items: await answer(response), next };
+}
+
 // A file from ``url`` (the token in its header), saved under the name the server gives.
 export async function download(url, fallbackName) {
   const response = await fetch(url, { headers: { Authorization: `Bearer ${state.token}` } });

@@ -4,7 +4,7 @@
 // edited, a correction is a new record naming it), the per-court report, and the register
 // as CSV or XLSX.
 
-import { $, download, instant, state, supervision, toast } from "./common.js";
+import { $, download, instant, state, supervision, supervisionPage, toast } from "./common.js";
 import { el } from "./dom.js";
 
 const MANNERS = { phone: "电话", visit: "当面", letter: "信函", message: "短信或网络消息", in_meeting: "会议中", other: "其他方式" };
@@ -22,10 +22,10 @@ async function render(given) {
   context = given || context;
   if (!$("register-court").value) $("register-court").value = state.me.court_code;
   const params = query();
-  let records, report;
+  let page, report;
   try {
-    [records, report] = await Promise.all([
-      supervision(`/v1/interference?${params}`),
+    [page, report] = await Promise.all([
+      supervisionPage(`/v1/interference?${params}&limit=${PAGE}`),
       supervision(`/v1/interference/report?${params}`),
     ]);
   } catch (error) {
@@ -34,8 +34,34 @@ async function render(given) {
     return;
   }
   renderReport(report);
+  shown = { records: page.items, next: page.next, params };
+  renderRecords();
+}
+
+const PAGE = 200;
+let shown = { records: [], next: null, params: null };
+
+async function more() {
+  if (!shown.next) return;
+  const after = new URLSearchParams(shown.params);
+  after.set("after", shown.next);
+  try {
+    const page = await supervisionPage(`/v1/interference?${after}&limit=${PAGE}`);
+    shown = { ...shown, records: [...shown.records, ...page.items], next: page.next };
+  } catch (error) {
+    $("register-count").textContent = `无法读取更多登记：${error.message}`;
+    return;
+  }
+  renderRecords();
+}
+
+function renderRecords() {
+  const records = shown.records;
   const corrected = new Set(records.map((r) => r.corrects_record_id).filter(Boolean));
-  $("register-count").textContent = `共 ${records.length} 条登记`;
+  $("register-count").replaceChildren(
+    shown.next ? `已显示 ${records.length} 条登记，还有更多 ` : `共 ${records.length} 条登记`,
+    ...(shown.next ? [el("button", { type: "button", dataset: { testid: "register-more" }, onclick: more }, "加载更多")] : []),
+  );
   $("register-records").replaceChildren(
     records.length
       ? el(
