@@ -19,6 +19,7 @@ from zhixing.bounds import (
     MAX_PARTIES,
     Fen,
     FenOrZero,
+    PastDate,
     bank_account,
 )
 from zhixing.courts import UnknownCourtCode, directory
@@ -86,7 +87,7 @@ class LegalDocument(BaseModel):
     number: Annotated[
         str, Field(min_length=1, max_length=100, examples=["（2026）苏1283民初100号"])
     ]
-    date: date
+    date: PastDate
 
 
 class Urgency(StrEnum):
@@ -150,7 +151,7 @@ class FileCase(BaseModel):
         ),
         AfterValidator(_confirmed_receiving_account),
     ]
-    received_on: date | None = Field(None, description="Defaults to today (China time)")
+    received_on: PastDate | None = Field(None, description="Defaults to today (China time)")
     urgency: Urgency = Urgency.NORMAL
     proceeding: Proceeding = Field(
         Proceeding.LITIGATION,

@@ -60,3 +60,10 @@ def test_a_filing_without_an_account_money_can_be_paid_to_is_refused_naming_the_
     (error,) = refused.value.errors()
     assert error["loc"] == ("receiving_account",)
     assert "rule intake.receiving-account" in error["msg"]
+
+
+def test_a_year_one_date_is_refused_before_it_can_overflow_a_clock() -> None:
+    with pytest.raises(ValidationError) as refused:
+        FileCase.model_validate(filing(received_on="0001-01-01"))
+    assert refused.value.errors()[0]["loc"] == ("received_on",)
+    assert "1949-10-01" in refused.value.errors()[0]["msg"]
