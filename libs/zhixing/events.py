@@ -66,6 +66,8 @@ __all__ = [
     "CLOCK_CLEARED",
     "CLOCK_ESCALATED",
     "CLOCK_EXTENDED",
+    "CLOCK_EXTENSION_REFUSED",
+    "CLOCK_EXTENSION_REQUESTED",
     "CLOCK_MOVED",
     "CLOCK_OPENED",
     "CLOCK_PAUSED",
@@ -449,6 +451,8 @@ CLOCK_CLEARED = register_event(deadline_events_pb2.ClockCleared, "deadline")
 CLOCK_PAUSED = register_event(deadline_events_pb2.ClockPaused, "deadline")
 CLOCK_RESUMED = register_event(deadline_events_pb2.ClockResumed, "deadline")
 CLOCK_EXTENDED = register_event(deadline_events_pb2.ClockExtended, "deadline")
+CLOCK_EXTENSION_REQUESTED = register_event(deadline_events_pb2.ClockExtensionRequested, "deadline")
+CLOCK_EXTENSION_REFUSED = register_event(deadline_events_pb2.ClockExtensionRefused, "deadline")
 CLOCK_RECOMPUTED = register_event(deadline_events_pb2.ClockRecomputed, "deadline")
 CLOCK_MOVED = register_event(deadline_events_pb2.ClockMoved, "deadline")
 CALENDAR_HORIZON_REACHED = register_event(deadline_events_pb2.CalendarHorizonReached, "deadline")

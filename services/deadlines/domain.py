@@ -441,6 +441,7 @@ class ClockRules:
                 clock=state.ref(), added=added, old_due_at=ts(old_due), due_at=ts(state.due_at),
                 last_day=state.last_day.isoformat() if state.last_day else "",
                 approved_by=approved_by, approval_ref=approval_ref, reason=reason,
+                request_id=request_id,
             )
         ]  # fmt: skip
 

@@ -387,6 +387,12 @@ class DeadlineEngine:
                 window=self.rules.extension_window,
             )  # fmt: skip
             self._save(pipe, state)
+            # The ask is an act of its own: it stays in the audit trail whatever is decided.
+            asked = pb.ClockExtensionRequested(
+                clock=state.ref(), request_id=recorded["request_id"], added=added,
+                reason=reason, requested_by=requested_by,
+            )  # fmt: skip
+            self._stage(pipe, state, [asked])
             return recorded
 
         return await self.store.change_clocks([clock_id], request)
@@ -423,6 +429,10 @@ class DeadlineEngine:
                 at=self._clock.now(),
             )  # fmt: skip
             self._save(pipe, state)
+            refused = pb.ClockExtensionRefused(
+                clock=state.ref(), request_id=request_id, refused_by=refused_by, reason=reason
+            )
+            self._stage(pipe, state, [refused])
             return state
 
         return await self.store.change_clocks([clock_id], refuse)

@@ -419,10 +419,17 @@ async def test_the_president_extends_the_case_limit_on_a_request_recorded_in_its
         await settled(host, clock, isolated)
     finally:
         await host.stop()
-    extensions = [p for _, p in await deadline_events(isolated) if isinstance(p, pb.ClockExtended)]
-    assert [(e.approved_by, e.approval_ref, e.added) for e in extensions] == [
-        ("院长 王某", "（2026）苏1283执延1号", 3)
+    events = [p for _, p in await deadline_events(isolated)]
+    extensions = [p for p in events if isinstance(p, pb.ClockExtended)]
+    assert [(e.approved_by, e.approval_ref, e.added, e.request_id) for e in extensions] == [
+        ("院长 王某", "（2026）苏1283执延1号", 3, "ext-2")
     ]
+    # Every ask and every refusal is an event of its own, kept in the audit trail.
+    asks = [(p.request_id, p.requested_by) for p in events
+            if isinstance(p, pb.ClockExtensionRequested)]  # fmt: skip
+    assert asks == [("ext-1", "执行员 李某"), ("ext-2", "局长 赵某")]
+    refusals = [(p.request_id, p.reason) for p in events if isinstance(p, pb.ClockExtensionRefused)]
+    assert refusals == [("ext-1", "不符合延长条件")]
 
 
 async def test_a_breached_case_limit_stays_breached_after_an_extension(
