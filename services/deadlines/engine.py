@@ -213,7 +213,10 @@ class DeadlineEngine:
         for signal in signals:
             if signal.event_name in ANSWER_EVENTS:  # its task was answered: no further step
                 answered = states.get(signal.attributes.get("clock_id", ""))
-                if answered is not None and stop_escalation(self.rules, answered):
+                version = signal.attributes.get("due_version", "")
+                if answered is not None and stop_escalation(
+                    self.rules, answered, int(version) if version.isdigit() else 1
+                ):
                     touched.setdefault(answered.clock_id, [])
                 continue
             if signal.event_name in MOVE_EVENTS:

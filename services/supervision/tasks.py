@@ -156,6 +156,7 @@ class Tasks(SupervisionHandler):
             self.stage(pipe, pb.SupervisionTaskAnswered(
                 task_id=task_id, clock_id=task["clock_id"], outcome=outcome.value, text=text,
                 answered_by=identity.subject, late=late,
+                due_version=domain.due_version_of(task),
             ), aggregate_id=task_id, court_code=task["court_code"],
                actor=identity.as_actor())  # fmt: skip
             return task

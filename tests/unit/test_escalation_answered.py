@@ -115,3 +115,45 @@ async def test_a_breached_clock_given_a_new_due_time_escalates_it_again(tmp_path
 def act(payload: Any, aggregate_id: str, clock: SimulatedClock) -> Event[Any]:
     return new_event(payload, aggregate_id=aggregate_id, court_code=COURT, actor=SERVICE,
                      clock=clock)  # fmt: skip
+
+
+async def test_a_late_answer_to_the_earlier_due_times_task_leaves_the_new_chain_alone(
+    tmp_path: Path,
+) -> None:
+    """Breached at due version 1, its task left open; a pause and resumption give version 2,
+    which breaches and escalates to its supervisor. Answering the old task now must not stop
+    version 2's climb to the leader and the superior command centre; answering version 2's
+    task does."""
+    clock = SimulatedClock(MONDAY_9AM)
+    service = Engine(clock, tmp_path)
+    filed = case_events_pb2.CaseFiled(case_id="case-5", court_code=COURT, case_type_code="执",
+                                      proceeding="non_litigation")  # fmt: skip
+    await service.consume([act(filed, "case-5", clock)])
+    clock_id = "case.close-non-litigation:case-5"
+    clock.set(dt.datetime(2026, 6, 3, 9, 0, tzinfo=CHINA_TZ))
+    await service.engine.drain()
+    clock.set(dt.datetime(2026, 6, 4, 9, 0, tzinfo=CHINA_TZ))
+    await service.consume([act(case_events_pb2.CaseSuspended(case_id="case-5", pause_id="p1"),
+                               "case-5", clock)])  # fmt: skip
+    clock.set(dt.datetime(2026, 6, 14, 9, 0, tzinfo=CHINA_TZ))
+    await service.consume([act(case_events_pb2.CaseResumed(case_id="case-5", pause_id="p1"),
+                               "case-5", clock)])  # fmt: skip
+    clock.set(dt.datetime(2026, 6, 15, 9, 30, tzinfo=CHINA_TZ))  # version 2 ran out
+    await service.engine.drain()
+
+    def answer(task_id: str, version: int) -> Event[Any]:
+        return act(pb.SupervisionTaskAnswered(task_id=task_id, clock_id=clock_id,
+                                              outcome="explained", due_version=version),
+                   task_id, clock)  # fmt: skip
+
+    await service.consume([answer("t-old", 1)])
+    clock.set(dt.datetime(2026, 6, 18, 9, 0, tzinfo=CHINA_TZ))
+    await service.engine.drain()
+    await service.consume([answer("t-new", 2)])
+    clock.set(dt.datetime(2026, 8, 31, 9, 0, tzinfo=CHINA_TZ))
+    await service.engine.drain()
+    escalated = [(e.payload.level, e.payload.due_version) for e in await staged(service.ctx)
+                 if isinstance(e.payload, clocks.ClockEscalated)
+                 and e.payload.clock.clock_id == clock_id]  # fmt: skip
+    assert escalated[:2] == [(1, 1), (1, 2)]
+    assert (2, 2) in escalated and (3, 2) not in escalated
