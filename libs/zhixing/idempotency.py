@@ -1,7 +1,8 @@
 """Idempotency-Key: a client that may send a creating POST again (a timeout, a lost answer)
 names the request with an ``Idempotency-Key`` header, and a repeat creates nothing new.
 
-The key is kept per service, scope (what is created) and court, with the id of what the
+The key is kept per service, scope (what is created) and court (and, where the records are
+not for every colleague's eyes, per person), with the id of what the
 first request created and a fingerprint of its body: the same key with the same body gets
 the first result again (200 instead of 201); with another body it is refused
 (``IdempotencyConflict``, 409), since the client reused a key for a different request.
@@ -59,15 +60,21 @@ class Idempotency:
     @classmethod
     def of(
         cls, keys: KeySpace, scope: str, court_code: str, client_key: str | None,
-        request: str | bytes,
+        request: str | bytes, *, owner: str = "",
     ) -> Idempotency | None:  # fmt: skip
         """The key of a request naming ``client_key`` (None without one) in ``scope`` at
-        ``court_code``; ``request`` is the body as sent (the same request, the same text)."""
+        ``court_code``; ``request`` is the body as sent (the same request, the same text).
+        With ``owner`` (the caller), the key is the caller's alone: another person reusing
+        it neither gets the first result nor learns what it created."""
         if not client_key:
             return None
         raw = request.encode() if isinstance(request, str) else request
+        # The owner hashed: a name with a colon in it cannot run into another's key.
+        by = hashlib.sha256(owner.encode()).hexdigest()[:32]
+        parts = (scope, court_code, "by", by, client_key) if owner else (
+            scope, court_code, client_key)  # fmt: skip
         return cls(
-            key=keys.key("idempotency", scope, court_code, client_key),
+            key=keys.key("idempotency", *parts),
             client_key=client_key,
             fingerprint=hashlib.sha256(raw).hexdigest(),
         )

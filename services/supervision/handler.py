@@ -69,7 +69,10 @@ class SupervisionHandler:
              for k, v in request.items()},
             sort_keys=True, default=str, ensure_ascii=False,
         )  # fmt: skip
-        return Idempotency.of(self.ctx.keys, scope, identity.court_code, key, body)
+        # Per person: a colleague reusing a key must not be shown another's register record.
+        return Idempotency.of(
+            self.ctx.keys, scope, identity.court_code, key, body, owner=identity.subject
+        )
 
     def rule_title(self, rule_id: str) -> str:
         try:

@@ -150,3 +150,8 @@ async def test_a_repeated_request_with_its_idempotency_key_records_once() -> Non
     )
     assert fixed.created and not fixed_again.created and fixed_again.record == fixed.record
     assert len(await staged(service.ctx)) == 2  # one record, one correction
+    # A colleague's key is not one's own: the same key records anew, showing nothing of the
+    # first officer's record.
+    colleague = person(Role.OFFICER, COURT, "officer-2")
+    theirs = await service.register.record_once("case-1", colleague, entry(), "k-1")
+    assert theirs.created and theirs.record["record_id"] != original
