@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from zhixing import money
 from zhixing.funds import HOLD_KIND_LABELS, HOLD_REASON_LABELS, SOURCE_LABELS
 
 SOURCES = {source.value: label for source, label in SOURCE_LABELS.items()}
@@ -21,14 +22,12 @@ HOLD_REASONS = {reason.value: label for reason, label in HOLD_REASON_LABELS.item
 
 
 def yuan(fen: Any) -> str:
-    """Whole fen (an int64, a string of digits in JSON) as yuan: 1,234.50元."""
+    """Whole fen as an event's JSON carries it (an int64 is a string of digits there) as
+    yuan: 1,234.50元; anything else as it came, in fen."""
     try:
-        amount = int(fen or 0)
+        return money.yuan(int(fen or 0))
     except (TypeError, ValueError):
         return f"{fen}分"
-    sign = "-" if amount < 0 else ""
-    whole, cents = divmod(abs(amount), 100)
-    return f"{sign}{whole:,}.{cents:02d}元"
 
 
 def _reason(code: str) -> str:

@@ -3,7 +3,6 @@ payouts, the receiving account, and reconciliation."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
@@ -13,7 +12,7 @@ from services.funds import domain
 from services.funds.accounts import CourtReconciliation
 from services.funds.handlers import Funds
 from zhixing.auth import CurrentIdentity, Role, require_role
-from zhixing.bounds import MAX_ID, MAX_NAME, MAX_TEXT, BankAccount, Fen, PathId
+from zhixing.bounds import MAX_ID, MAX_NAME, MAX_TEXT, BankAccount, Fen, PastDate, PathId
 from zhixing.case_accounts import is_case_account_number
 from zhixing.funds import HOLD_REASON_LABELS, REASONS_OF_KIND, HoldKind, HoldReason
 from zhixing.records import HistoryEntry
@@ -59,7 +58,7 @@ class ReceiptIn(_Body):
     bank_reference: Reference = Field(description="The bank's reference of the transfer")
     amount_fen: Fen
     payer: Annotated[str, Field(max_length=MAX_NAME)] = ""
-    arrived_on: dt.date | None = Field(None, description="Value date; default today")
+    arrived_on: PastDate | None = Field(None, description="Value date; default today")
 
 
 class DeductionIn(_Body):

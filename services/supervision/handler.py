@@ -75,10 +75,7 @@ class SupervisionHandler:
         )
 
     def rule_title(self, rule_id: str) -> str:
-        try:
-            return self.rules.rule(rule_id).title
-        except (KeyError, LookupError):
-            return rule_id
+        return self.rules.title_of(rule_id)
 
     async def visible_case(self, case_id: str, identity: Identity) -> dict[str, str]:
         """The case (number, handling court) if ``identity``'s court may see it; else 404."""

@@ -94,7 +94,9 @@ class Register(SupervisionHandler):
             "recorded_at": self.now().isoformat(), "person_name": entry.person_name,
             "person_position": entry.person_position,
             "person_organisation": entry.person_organisation,
-            "inside_court": entry.inside_court, "occurred_at": occurred_at.isoformat(),
+            # In China time, whatever offset it was given in: records sort by this text.
+            "inside_court": entry.inside_court,
+            "occurred_at": occurred_at.astimezone(CHINA_TZ).isoformat(),
             "manner": entry.manner.value, "content": entry.content, "handling": entry.handling,
             "corrects_record_id": corrects,
         }  # fmt: skip

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from services.funds.domain import totals
 from services.funds.handlers import Funds
-from services.funds.http_api import AccountChangeIn, PayoutIn
+from services.funds.http_api import AccountChangeIn, PayoutIn, ReceiptIn
 from services.funds.money_in import asset_facts
 from services.funds.repository import FundsRecords
 from tests.factories import START
@@ -473,3 +473,11 @@ async def test_a_filing_recorded_before_accounts_were_stated_gets_its_account_fr
     async with ctx.redis.pipeline(transaction=True) as pipe:
         await CaseFacts(funds)(events, Transaction(ctx.redis, pipe, ctx.keys))
     assert await funds.records.case_of_account(ACCOUNT) == "old-1"
+
+
+def test_a_value_date_of_year_one_is_refused_before_the_payout_clock_could_run_from_it() -> None:
+    account = case_account_number("苏1283", 2026, "执", 1)
+    with pytest.raises(ValidationError) as refused:
+        ReceiptIn(account_number=account, bank_reference="IN-1", amount_fen=100,
+                  arrived_on=dt.date(1, 1, 1))  # fmt: skip
+    assert refused.value.errors()[0]["loc"] == ("arrived_on",)

@@ -155,3 +155,19 @@ async def test_a_repeated_request_with_its_idempotency_key_records_once() -> Non
     colleague = person(Role.OFFICER, COURT, "officer-2")
     theirs = await service.register.record_once("case-1", colleague, entry(), "k-1")
     assert theirs.created and theirs.record["record_id"] != original
+
+
+async def test_records_given_in_other_offsets_are_listed_in_the_order_they_happened() -> None:
+    """09:30 in Beijing is 01:30 UTC: written in UTC it happened before 10:00 Beijing time,
+    whatever the text of the offsets says."""
+    service = await service_with_case()
+    china = dt.timezone(dt.timedelta(hours=8))
+    day = (START - dt.timedelta(days=1)).astimezone(china).date()
+    later = dt.datetime.combine(day, dt.time(10, 0), tzinfo=china)
+    earlier_in_utc = dt.datetime.combine(day, dt.time(1, 30), tzinfo=dt.UTC)
+    await service.register.record("case-1", OFFICER, entry(occurred_at=later, person_name="乙"))
+    await service.register.record("case-1", OFFICER,
+                                  entry(occurred_at=earlier_in_utc, person_name="甲"))  # fmt: skip
+    page = await service.register.listing(DISCIPLINE, court=None, since=None, until=None)
+    assert [r["person_name"] for r in page.items] == ["甲", "乙"]
+    assert page.items[0]["occurred_at"].endswith("+08:00")
