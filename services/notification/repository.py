@@ -47,7 +47,7 @@ class NotificationRecords(IndexedRecords):
         self.due_key = keys.key("due")
 
     def undelivered_key(self, court: str) -> str:
-        # A sorted set by time (the first version's plain set was "undelivered:<court>").
+        # A sorted set by the time each notice was found undelivered: the oldest first.
         return self.keys.key("undelivered-at", court)
 
     def code_key(self, hashed: str) -> str:
