@@ -22,6 +22,7 @@ from services.asset_control.domain import (
 from services.asset_control.handler import Handler
 from services.asset_control.repository import AssetRecords
 from services.asset_control.seizures import Seizures
+from services.asset_control.transfers import close_pending
 from zhixing.assets import LIQUID_KINDS, AssetKind, Measure
 from zhixing.auth import Identity, Role
 from zhixing.errors import Conflict
@@ -239,6 +240,7 @@ class Controls(Handler):
                 released_by=identity.subject, asset_key=record["asset_key"],
             )  # fmt: skip
             self.stage(pipe, released, asset_id, record["court_code"], identity.as_actor())
+            close_pending(self, pipe, record, "released")  # no seizure, nothing to transfer
             self.seizures.leave_queue(pipe, record, queue, promoted)
 
         await self.asset_command(asset_id, identity, act, with_queue=True)
@@ -266,6 +268,7 @@ class Controls(Handler):
                 asset_key=record["asset_key"],
             )  # fmt: skip
             self.stage(pipe, lapsed, asset_id, record["court_code"], causation_id=causation_id)
+            close_pending(self, pipe, record, "lapsed")  # no seizure, nothing to transfer
             self.seizures.leave_queue(pipe, record, queue, promoted)
             self.records.put(pipe, key, record)
             self.records.put(pipe, case_key, case)

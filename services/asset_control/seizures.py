@@ -120,7 +120,7 @@ class Seizures(Handler):
                 amount_fen=amount,
                 requested_by=requested_by,
             )
-            self.stage(pipe, waiting, record["asset_id"], case["court_code"], actor)
+            self.stage(pipe, waiting, record["asset_id"], record["court_code"], actor)
         else:
             queue.append(record["asset_id"])
             if not by_hand:
@@ -138,7 +138,7 @@ class Seizures(Handler):
                     request_id=request_id,
                     requested_by=requested_by,
                 )
-                self.stage(pipe, requested, record["asset_id"], case["court_code"], actor)
+                self.stage(pipe, requested, record["asset_id"], record["court_code"], actor)
             else:
                 self.controlled(pipe, case, record, amount, control_ref, "first", actor)
         if kind in LIQUID_KINDS and record["status"] != AssetStatus.WAITING:
@@ -161,6 +161,8 @@ class Seizures(Handler):
             # (disposal.transfer-request-gate).
             controlled_on=self.ctx.clock.now().astimezone(CHINA_TZ).date().isoformat(),
         )
+        # At the asset's court, not the case's: after a transfer of the disposal the asset's
+        # court renews its control, so the control's clocks must run there.
         controlled = pb.AssetControlled(
             asset_id=record["asset_id"],
             case_id=case["case_id"],
@@ -174,7 +176,7 @@ class Seizures(Handler):
             control_ref=control_ref,
             asset_key=record["asset_key"],
         )
-        self.stage(pipe, controlled, record["asset_id"], case["court_code"], actor)
+        self.stage(pipe, controlled, record["asset_id"], record["court_code"], actor)
 
     def end_control(
         self, case: dict[str, Any], record: dict[str, Any], status: AssetStatus

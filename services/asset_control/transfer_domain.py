@@ -34,6 +34,8 @@ class TransferStatus:
     PENDING = "pending"
     AGREED = "agreed"
     REFUSED = "refused"
+    # The first seizure ended (released, lapsed) while the request awaited its answer.
+    CLOSED = "closed"
 
 
 class TransferRefused(Conflict):
@@ -69,29 +71,34 @@ def is_first_seizure(record: dict[str, Any], queue: list[str]) -> bool:
     )
 
 
-def check_request(
-    record: dict[str, Any], queue: list[str], requesting_court: str, today: dt.date,
-    period: Period,
-) -> str:  # fmt: skip
-    """The first seizure's day if a transfer of ``record``'s disposal may be asked for by
-    ``requesting_court`` today; else the refusal, naming the gate."""
+def has_standing(record: dict[str, Any], waiting: list[dict[str, Any]], court: str) -> bool:
+    """Whether ``court`` may ask for the disposal of ``record``: it holds a waiting seizure
+    (轮候) on the same outside asset, for the case enforcing its priority claim. Only such
+    a court learns of the first seizure through its own seizure; any other is answered as
+    if the asset did not exist, so a request cannot be used to read another court's asset."""
+    return any(
+        w["court_code"] == court
+        and w["asset_key"] == record["asset_key"]
+        and w["status"] == AssetStatus.WAITING
+        for w in waiting
+    )
+
+
+def seizure_day(record: dict[str, Any]) -> str:
+    """The first seizure's day (ISO), or "" if the record does not keep it.
+
+    ``controlled_on`` is set whenever a control takes effect (at once, by hand, or a
+    waiting seizure's promotion) since the transfer of disposal was built. A control that
+    took effect before then keeps no day at all (no other field of the record is dated),
+    so nothing is guessed: the request is refused, saying how the day can be shown."""
+    return str(record.get("controlled_on") or "")
+
+
+def check_disposable(record: dict[str, Any], queue: list[str]) -> None:
+    """Refuse (409, naming the gate) unless ``record`` is still a first seizure in effect
+    whose disposal has not begun: checked on the request, and again on agreeing, since the
+    seizure may have ended or a sale started while the request awaited its answer."""
     asset_id = record["asset_id"]
-    transfer = record.get("transfer") or {}
-    if transfer.get("status") == TransferStatus.PENDING:
-        raise TransferRefused(
-            f"a transfer of the disposal of asset {asset_id} was asked for already by court "
-            f"{transfer['requesting_court']} on {transfer['requested_on']} and awaits its answer"
-        )
-    if transfer.get("status") == TransferStatus.AGREED:
-        raise TransferRefused(
-            f"the disposal of asset {asset_id} was transferred already to court "
-            f"{transfer['requesting_court']}"
-        )
-    if requesting_court == record["court_code"]:
-        raise TransferRefused(
-            f"court {requesting_court} disposes of asset {asset_id} itself: a transfer is "
-            "asked by another court"
-        )
     if not is_first_seizure(record, queue):
         raise TransferRefused(
             f"asset {asset_id} is not under a first seizure (首先查封) in effect: it is "
@@ -104,9 +111,36 @@ def check_request(
             f"the disposal of asset {asset_id} has begun (the sale or the debtor's own sale "
             "started: an auction notice is out)"
         )
-    seized_on: str = record.get("controlled_on") or ""
+
+
+def check_request(
+    record: dict[str, Any], queue: list[str], requesting_court: str, today: dt.date,
+    period: Period,
+) -> str:  # fmt: skip
+    """The first seizure's day if a transfer of ``record``'s disposal may be asked for by
+    ``requesting_court`` today; else the refusal, naming the gate. The caller checked the
+    court's standing (``has_standing``) first."""
+    asset_id = record["asset_id"]
+    transfer = record.get("transfer") or {}
+    if transfer.get("status") == TransferStatus.PENDING:
+        raise TransferRefused(
+            f"a transfer of the disposal of asset {asset_id} was asked for already by court "
+            f"{transfer['requesting_court']} on {transfer['requested_on']} and awaits its answer"
+        )
+    if transfer.get("status") == TransferStatus.AGREED:
+        raise TransferRefused(
+            f"the disposal of asset {asset_id} was transferred already to court "
+            f"{transfer['requesting_court']}"
+        )
+    check_disposable(record, queue)
+    seized_on = seizure_day(record)
     if not seized_on:
-        raise TransferRefused(f"the day of the first seizure of asset {asset_id} is not recorded")
+        raise TransferRefused(
+            f"the day of the first seizure of asset {asset_id} was not recorded (it was seized "
+            "before the platform kept the day): ask court "
+            f"{record['court_code']} by letter with the seizure ruling, as 法释〔2016〕6号 "
+            "item 1 provides / 首封日期未记录，请持查封裁定书面商请首先查封法院"
+        )
     first = dt.date.fromisoformat(seized_on)
     allowed = first_day_allowed(first, period)
     if today < allowed:
@@ -130,7 +164,18 @@ def pending_transfer(record: dict[str, Any], answering_court: str) -> dict[str, 
 
 
 def readers(record: dict[str, Any]) -> list[str]:
-    """The courts that read the asset: its court, and both courts of a transfer."""
+    """The courts that read the asset: its court, and the first court of a transfer (the
+    case's court). The requesting court reads the asset once it disposes of it (then it is
+    the asset's court), never by asking: it reads its request and the answer through
+    ``transfer_readers``."""
+    transfer = record.get("transfer") or {}
+    courts = [record["court_code"], transfer.get("first_court")]
+    return [c for c in dict.fromkeys(courts) if c]
+
+
+def transfer_readers(record: dict[str, Any]) -> list[str]:
+    """The courts that read the request of a transfer and its answer: the asset's readers
+    and the court that asked, whatever the answer (a refusal tells it why)."""
     transfer = record.get("transfer") or {}
     courts = [record["court_code"], transfer.get("first_court"), transfer.get("requesting_court")]
     return [c for c in dict.fromkeys(courts) if c]

@@ -6,13 +6,19 @@ on agreement."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 
 from services.asset_control.agency import AgencySettings
 from services.asset_control.domain import asset_id_for
 from services.asset_control.handlers import AssetControl
-from services.asset_control.transfer_domain import REQUEST_GATE, first_day_allowed
+from services.asset_control.transfer_domain import (
+    REQUEST_GATE,
+    first_day_allowed,
+    readers,
+    transfer_readers,
+)
 from tests.factories import START
 from tests.fakes import in_memory_context, person, staged, staged_types
 from tests.unit.test_asset_control_handlers import HOUSE, answer, file
@@ -32,13 +38,19 @@ GATE_DAYS = catalogue().rule(REQUEST_GATE).period.limit
 
 
 async def seized_house() -> tuple[AssetControl, SimulatedClock, str]:
-    """A house first seized today by the first court's case c1."""
+    """A house first seized today by the first court's case c1, and seized again (轮候) by
+    the priority court's case p1: its standing to ask for the disposal."""
     clock = SimulatedClock(START)
     control = AssetControl(in_memory_context("asset_control", clock), AgencySettings())
     await file(control, "c1", 10_000_000)
     await answer(control, "c1", {"real_estate": [HOUSE]})
     house = asset_id_for("c1", HOUSE.asset_key)
     await control.controls.control(house, identity=OFFICER, amount_fen=None, control_ref="r1")
+    await file(control, "p1", 10_000_000)  # filed at the first court, then moved
+    await answer(control, "p1", {"real_estate": [HOUSE]})
+    waiting = asset_id_for("p1", HOUSE.asset_key)
+    await control.controls.control(waiting, identity=OFFICER, amount_fen=None, control_ref="")
+    assert await control.move_case("p1", FIRST, PRIORITY)
     return control, clock, house
 
 
@@ -49,6 +61,13 @@ async def ask(control: AssetControl, house: str, who: object = REQUESTER) -> dic
         "抵押权（（2025）沪0115民初1号判决确认）",
         identity=who,  # type: ignore[arg-type]
     )
+
+
+async def moves_of(control: AssetControl, asset_id: str) -> list[asset_pb.AssetCourtChanged]:
+    return [
+        e.payload for e in await staged(control.ctx)
+        if isinstance(e.payload, asset_pb.AssetCourtChanged) and e.payload.subject_id == asset_id
+    ]  # fmt: skip
 
 
 def test_the_first_day_allowed_is_the_day_after_the_catalogues_period() -> None:
@@ -91,7 +110,7 @@ async def test_a_sale_started_a_pending_request_or_no_first_seizure_refuse_the_r
         await ask(control, "no-such-asset")
     await ask(control, house)
     with pytest.raises(Conflict, match="awaits its answer"):
-        await ask(control, house, person(Role.LEADER, "京0105"))
+        await ask(control, house, person(Role.LEADER, PRIORITY))
     # An auction notice is out: nothing is left to transfer.
     control2, clock2, house2 = await seized_house()
     disposer = person(Role.OFFICER, FIRST, subject="o-2")  # not who controlled it (分段办理)
@@ -103,13 +122,15 @@ async def test_a_sale_started_a_pending_request_or_no_first_seizure_refuse_the_r
     clock2.advance(dt.timedelta(days=GATE_DAYS + 1))
     with pytest.raises(Conflict, match=f"sale.*{REQUEST_GATE}"):
         await ask(control2, house2)
-    # A waiting seizure (轮候) is not the first seizure.
-    await file(control2, "c2", 10_000_000)
-    await answer(control2, "c2", {"real_estate": [HOUSE]})
-    waiting = asset_id_for("c2", HOUSE.asset_key)
-    await control2.controls.control(waiting, identity=OFFICER, amount_fen=None, control_ref="")
+    # A waiting seizure (轮候) is not the first seizure: the first court asks nothing of it.
+    waiting = asset_id_for("p1", HOUSE.asset_key)
+    await file(control2, "c3", 10_000_000)
+    await answer(control2, "c3", {"real_estate": [HOUSE]})
+    third = asset_id_for("c3", HOUSE.asset_key)
+    await control2.controls.control(third, identity=OFFICER, amount_fen=None, control_ref="")
+    assert await control2.move_case("c3", FIRST, "京0105")
     with pytest.raises(Conflict, match="not under a first seizure"):
-        await ask(control2, waiting)
+        await ask(control2, waiting, person(Role.OFFICER, "京0105"))
 
 
 async def test_only_the_first_seizing_court_answers_and_a_refusal_states_its_reason() -> None:
@@ -126,7 +147,7 @@ async def test_only_the_first_seizing_court_answers_and_a_refusal_states_its_rea
     assert (refused["status"], refused["agreed"]) == ("refused", False)
     record = await control.records.asset(house)
     assert record is not None and record["court_code"] == FIRST  # nothing moved
-    assert "AssetCourtChanged" not in await staged_types(control.ctx)
+    assert not await moves_of(control, house)
     # A refusal is not the end: the priority court may ask again.
     assert (await ask(control, house))["status"] == "pending"
 
@@ -156,9 +177,116 @@ async def test_an_agreement_moves_the_disposal_and_leaves_the_case_with_its_cour
     await control.disposal.start_reference_price(house, PriceMethod.NEGOTIATION, identity=disposer)
     started = (await staged(control.ctx))[-1]
     assert started.envelope.court_code == PRIORITY  # its clocks run at the disposing court
-    with pytest.raises(Conflict, match="transferred already"):
-        await ask(control, house, person(Role.OFFICER, "京0105"))
+    with pytest.raises(Conflict, match="itself"):  # the priority court holds it now
+        await ask(control, house)
     # The first seizure's case moving to another court leaves the transferred asset alone.
     assert await control.move_case("c1", FIRST, "苏1202")
     moved_record = await control.records.asset(house)
     assert moved_record is not None and moved_record["court_code"] == PRIORITY
+
+
+async def test_a_court_without_a_waiting_seizure_on_the_asset_learns_nothing_of_it() -> None:
+    control, clock, house = await seized_house()
+    stranger = person(Role.OFFICER, "京0105", subject="x-1")
+    with pytest.raises(NotFound) as unknown:
+        await ask(control, "no-such-asset", stranger)
+    # Before the gate, after it, with a sale begun: the same 404 as for an unknown asset,
+    # so the answer tells nothing of the asset's state, its seizure or who else asked.
+    for days in (1, GATE_DAYS + 1):
+        clock.advance(dt.timedelta(days=days))
+        with pytest.raises(NotFound) as refused:
+            await ask(control, house, stranger)
+        assert str(refused.value) == str(unknown.value).replace("no-such-asset", house)
+    await ask(control, house)  # the priority court (its 轮候 on the house) has standing
+    with pytest.raises(NotFound):
+        await ask(control, house, stranger)
+    assert [t for t in await staged_types(control.ctx) if t == "DisposalTransferRequested"] == [
+        "DisposalTransferRequested"
+    ]
+
+
+async def test_after_a_refusal_the_requesting_court_reads_the_answer_not_the_asset() -> None:
+    control, clock, house = await seized_house()
+    clock.advance(dt.timedelta(days=GATE_DAYS + 1))
+    await ask(control, house)
+    pending = await control.records.asset(house)
+    assert pending is not None
+    assert PRIORITY not in readers(pending)  # asking gives no read of the asset
+    assert PRIORITY in transfer_readers(pending)
+    await control.transfers.answer(
+        house, False, "优先受偿权尚未经生效法律文书确认", identity=LEADER
+    )
+    refused = await control.records.asset(house)
+    assert refused is not None
+    assert readers(refused) == [FIRST]
+    assert PRIORITY in transfer_readers(refused)  # it reads why it was refused
+
+
+@pytest.mark.parametrize("ending", ["release", "lapse"])
+async def test_a_pending_request_is_closed_when_the_first_seizure_ends(ending: str) -> None:
+    control, clock, house = await seized_house()
+    clock.advance(dt.timedelta(days=GATE_DAYS + 1))
+    await ask(control, house)
+    if ending == "release":
+        await control.controls.release(house, "债务已清偿", identity=OFFICER)
+    else:
+        assert await control.controls.lapse(house, "clock-1", "lapse", "cause-1")
+    closed = [
+        e for e in await staged(control.ctx)
+        if isinstance(e.payload, asset_pb.DisposalTransferAnswered)
+    ]  # fmt: skip
+    assert len(closed) == 1  # it stops the first court's answer clock
+    assert closed[0].envelope.court_code == FIRST
+    assert closed[0].envelope.actor.id == "svc:asset_control"
+    answered = closed[0].payload
+    assert isinstance(answered, asset_pb.DisposalTransferAnswered)
+    assert not answered.agreed and "首先查封" in answered.reason
+    record = await control.records.asset(house)
+    assert record is not None and record["transfer"]["status"] == "closed"
+    with pytest.raises(Conflict, match="awaits an answer"):  # nothing left to agree to
+        await control.transfers.answer(house, True, "", identity=LEADER)
+    assert not await moves_of(control, house)
+
+
+async def test_agreeing_after_the_sale_began_is_refused_by_the_gate() -> None:
+    control, clock, house = await seized_house()
+    clock.advance(dt.timedelta(days=GATE_DAYS + 1))
+    await ask(control, house)
+    disposer = person(Role.OFFICER, FIRST, subject="o-2")
+    await control.disposal.start_reference_price(house, PriceMethod.NEGOTIATION, identity=disposer)
+    await control.disposal.fix_reference_price(house, 6_000_000, identity=disposer)
+    await control.disposal.start_sale(house, SaleMode.ONLINE_AUCTION, "", identity=disposer)
+    with pytest.raises(Conflict, match=f"sale.*{REQUEST_GATE}"):
+        await control.transfers.answer(house, True, "", identity=LEADER)
+    record = await control.records.asset(house)
+    assert record is not None and record["court_code"] == FIRST
+    assert record["transfer"]["status"] == "pending"  # still to be answered (a refusal)
+    assert not await moves_of(control, house)
+
+
+async def test_after_a_transfer_the_disposing_courts_new_control_runs_at_that_court() -> None:
+    control, clock, house = await seized_house()
+    clock.advance(dt.timedelta(days=GATE_DAYS + 1))
+    await ask(control, house)
+    await control.transfers.answer(house, True, "", identity=LEADER)
+    disposer = person(Role.OFFICER, PRIORITY, subject="p-2")
+    await control.controls.release(house, "更正查封", identity=disposer)
+    await control.controls.control(house, identity=disposer, amount_fen=None, control_ref="r2")
+    seized_again = (await staged(control.ctx))[-1]
+    assert isinstance(seized_again.payload, asset_pb.WaitingSeizureRegistered)
+    # The case stays at the first court; the asset's control (and its clocks) do not.
+    assert seized_again.payload.case_id == "c1"
+    assert seized_again.envelope.court_code == PRIORITY
+
+
+async def test_a_seizure_without_its_day_recorded_says_how_to_ask() -> None:
+    control, clock, house = await seized_house()
+    clock.advance(dt.timedelta(days=GATE_DAYS + 1))
+    record = await control.records.asset(house)
+    assert record is not None
+    del record["controlled_on"]  # seized before the day was kept
+    await control.records.redis.set(
+        control.records.asset_key(house), json.dumps(record, ensure_ascii=False)
+    )
+    with pytest.raises(Conflict, match=f"not recorded.*by letter.*{REQUEST_GATE}"):
+        await ask(control, house)
