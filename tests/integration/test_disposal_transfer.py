@@ -1,6 +1,8 @@
 """Transfer of disposal to the priority creditor's court (法释〔2016〕6号 items 1–2) through
-the real stack: a house first seized by one court; another court asks for its disposal too
-early (refused by the gate), then in time; the request opens the first court's answer
+the real stack: a house first seized by one court and seized again (轮候) by the mortgagee's
+court; a court without a seizure of its own asks and is told nothing; the mortgagee's court
+asks for its disposal too early (refused by the gate), then in time (it reads its request,
+not the house); the request opens the first court's answer
 clock, which the requesting court observes; a refusal in time clears it; a second request
 answered late breaches it, and the agreement moves the house's disposal and clocks."""
 
@@ -30,10 +32,10 @@ from zhixing.rules import catalogue
 pytestmark = pytest.mark.integration
 
 FIRST = "苏1283"
-PRIORITY = "沪0115"  # the mortgagee's court, in another province
+PRIORITY = "浙0102"  # the mortgagee's court, in another province
 GATE_DAYS = catalogue().rule(REQUEST_GATE).period.limit
 ANSWER_DAYS = catalogue().rule(ANSWER_CLOCK).period.limit
-REQUEST = {"requesting_case_number": "（2026）沪0115执9号", "priority_claim": "抵押权"}
+REQUEST = {"requesting_case_number": "（2026）浙0102执9号", "priority_claim": "抵押权"}
 
 
 async def answer_clock(stack: Stack, asset_id: str) -> Any:
@@ -72,6 +74,34 @@ async def test_a_request_opens_the_first_courts_clock_and_an_agreement_moves_the
 
         await eventually(controlled)
 
+        # The mortgagee's court seizes the house too (轮候): its standing to ask.
+        priority_case = await file_case(stack, case_with(debtor, 10**12, court=PRIORITY))
+
+        found: list[str] = []
+
+        async def priority_house() -> bool:
+            case = await stack.control.records.case(priority_case)
+            if case is None or case["query"]["status"] != "completed":
+                return False
+            assets = await stack.control.records.assets_of(case)
+            found.extend(a["asset_id"] for a in assets if a["asset_key"] == house["asset_key"])
+            return bool(found)
+
+        await eventually(priority_house)
+        waiting_id = found[0]
+        async with stack.client(stack.assets) as client:
+            waiting = await client.post(
+                f"/v1/assets/{waiting_id}/control", json={},
+                headers=stack.headers(Role.OFFICER, PRIORITY, subject="p-1"),
+            )  # fmt: skip
+            assert waiting.status_code == 200 and waiting.json()["status"] == "waiting", (
+                waiting.text
+            )
+            # A court without a seizure of its own on the house is told nothing of it.
+            stranger = stack.headers(Role.OFFICER, "京0105", subject="x-1")
+            unknown = await client.post(path, json=REQUEST, headers=stranger)
+            assert unknown.status_code == 404, unknown.text
+
         async with stack.client(stack.assets) as client:
             # A day short of the catalogue's period: refused, naming the gate.
             stack.clock.advance(dt.timedelta(days=GATE_DAYS - 1))
@@ -86,8 +116,11 @@ async def test_a_request_opens_the_first_courts_clock_and_an_agreement_moves_the
             asked = await client.post(path, json=REQUEST, headers=requester())
             assert asked.status_code == 201, asked.text
             assert asked.json()["status"] == "pending"
-            seen = await client.get(f"/v1/assets/{asset_id}", headers=requester())
-            assert seen.status_code == 200 and seen.json()["transfer"]["status"] == "pending"
+            # Asking reads the request, not the asset.
+            seen = await client.get(path, headers=requester())
+            assert seen.status_code == 200 and seen.json()["status"] == "pending", seen.text
+            unseen = await client.get(f"/v1/assets/{asset_id}", headers=requester())
+            assert unseen.status_code == 404
 
         async def clock_running() -> bool:
             clock = await answer_clock(stack, asset_id)
@@ -104,6 +137,8 @@ async def test_a_request_opens_the_first_courts_clock_and_an_agreement_moves_the
                 headers=first_leader(),
             )  # fmt: skip
             assert refused.status_code == 200, refused.text
+            told = await client.get(path, headers=requester())
+            assert told.status_code == 200 and told.json()["reason"] == "优先债权尚未确认"
 
         async def clock_cleared() -> bool:
             clock = await answer_clock(stack, asset_id)
