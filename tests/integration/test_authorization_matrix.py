@@ -197,11 +197,15 @@ ACCESS: dict[tuple[str, str, str], Access] = {
         Role.OFFICER, Role.LEADER, courts={"own"}, body={"days": 30}),
     ("asset_control", "POST", "/v1/assets/{asset_id}/release"): acts(Role.OFFICER,
                                                                      courts={"own"}, body=REASON),
-    # Any court may be the priority creditor's (法释〔2016〕6号): the first court's own
-    # request, and every one before the catalogue's days, is refused by the gate (409).
+    # A court asks for the disposal (法释〔2016〕6号) only with a waiting seizure (轮候) of its
+    # own on the asset: no other court holds one on the fixture's, so every other court gets
+    # the unknown asset's 404; the first court's own request is refused by the gate (409).
     ("asset_control", "POST", "/v1/assets/{asset_id}/disposal-transfer-requests"): acts(
-        Role.OFFICER, Role.LEADER, courts=ANY_COURT,
+        Role.OFFICER, Role.LEADER, courts={"own"},
         body={"requesting_case_number": "（2026）沪0115执9号", "priority_claim": "抵押权"}),
+    # No request was made on the fixture's asset: 404 for all (who reads a request and its
+    # answer: tests/unit/test_disposal_transfer.py, tests/integration/test_disposal_transfer.py).
+    ("asset_control", "GET", "/v1/assets/{asset_id}/disposal-transfer-requests"): Access(),
     ("asset_control", "POST", "/v1/assets/{asset_id}/disposal-transfer-requests/answer"): acts(
         Role.OFFICER, Role.LEADER, courts={"own"}, body={"agreed": False, "reason": "不同意"}),
     ("asset_control", "POST", "/v1/cases/{case_id}/leads"): acts(
