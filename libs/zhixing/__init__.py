@@ -25,6 +25,7 @@ __all__ = [
     "export",  # tables as CSV and XLSX for overseers
     "funds",  # the vocabulary of case funds (案款): sources, holds, legal reasons
     "gateway_client",  # a client of the outside systems' gateway (queries, controls, transfers)
+    "idempotency",  # Idempotency-Key: a creating request sent again creates nothing new
     "known_cases",  # the cases a service knows, and the host of case-aware services
     "logs",  # structured logs
     "merkle",  # RFC 6962 Merkle trees and proofs

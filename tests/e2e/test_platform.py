@@ -12,6 +12,7 @@ import asyncio
 import json
 import signal
 import subprocess
+from typing import Any
 
 import grpc
 import httpx
@@ -42,8 +43,14 @@ HTTP_SERVICES = [s.name for s in SERVICES if s.http_port is not None]
 # clocks, not cases).
 CASE_SERVICES = [name for name in HTTP_SERVICES if name not in ("audit_notary", "deadlines")]
 # Where a service shows a case, when not at /v1/cases/{case_id} (funds: the case's account,
-# opened from the filing; credit: the case's restrictions and listings, none yet).
-CASE_VIEWS = {"funds": "/v1/cases/{case_id}/funds", "credit": "/v1/cases/{case_id}/credit"}
+# opened from the filing; credit: the case's restrictions and listings, none yet;
+# supervision: its interference records, none yet; notification: its notices to the parties).
+CASE_VIEWS = {
+    "funds": "/v1/cases/{case_id}/funds",
+    "credit": "/v1/cases/{case_id}/credit",
+    "supervision": "/v1/cases/{case_id}/interference",
+    "notification": "/v1/cases/{case_id}/notices",
+}
 
 
 def token(court: str, role: Role, isolated: Isolated) -> str:
@@ -124,10 +131,19 @@ async def test_a_filed_case_reaches_command_and_every_service(
 
 async def test_every_service_serves_health_metrics_and_docs(platform: Running) -> None:
     async with httpx.AsyncClient() as client:
+        healths: dict[str, dict[str, Any]] = {}
+
+        async def all_started() -> bool:
+            # A service answers "starting" until its consumers have joined (twelve processes
+            # starting on two cores may take a while); then each must say ok, nothing else.
+            for name in HTTP_SERVICES:
+                healths[name] = (await client.get(f"{platform.http[name]}/healthz")).json()
+            return all(h.get("checks", {}).get("kafka") != "starting" for h in healths.values())
+
+        await eventually(all_started)
         for name in HTTP_SERVICES:
             base = platform.http[name]
-            health = (await client.get(f"{base}/healthz")).json()
-            assert health == {
+            assert healths[name] == {
                 "service": name,
                 "status": "ok",
                 "checks": {"redis": "ok", "kafka": "ok"},

@@ -38,6 +38,9 @@ def unclocked(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def history(clock: SimulatedClock) -> list[Any]:
     def event(payload: Any, aggregate: str = "k1") -> Any:
+        # A second apart: the timeline is in time order, and a correction comes after the
+        # record it corrects (events of one millisecond have no order of their own there).
+        clock.advance(dt.timedelta(seconds=1))
         return new_event(payload, aggregate_id=aggregate, court_code="苏1283", actor=ACTOR,
                          clock=clock)  # fmt: skip
 
