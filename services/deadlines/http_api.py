@@ -138,18 +138,16 @@ class ExtensionRequested(BaseModel):
     clock: ClockView
 
 
+RequestId = Annotated[
+    str, Field(min_length=1, max_length=40, pattern=r"^ext-[0-9]{1,4}$",
+               description="A recorded extension request (its id, as asked: ext-1, ...)"),
+]  # fmt: skip
+
+
 class Extension(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    request_id: Annotated[
-        str,
-        Field(
-            min_length=1,
-            max_length=40,
-            pattern=r"^ext-[0-9]{1,4}$",
-            description="The recorded request approved",
-        ),
-    ]
+    request_id: RequestId
     approval_ref: Annotated[str, Field(min_length=1, max_length=100, description="批准文书编号")]
     reason: Annotated[str, Field(min_length=1, max_length=500)]
 
@@ -157,15 +155,7 @@ class Extension(BaseModel):
 class Refusal(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    request_id: Annotated[
-        str,
-        Field(
-            min_length=1,
-            max_length=40,
-            pattern=r"^ext-[0-9]{1,4}$",
-            description="The recorded request refused",
-        ),
-    ]
+    request_id: RequestId
     reason: Annotated[str, Field(min_length=1, max_length=500)]
 
 
