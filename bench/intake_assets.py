@@ -36,7 +36,8 @@ from tools.demo import credit_code, resident_id
 from tools.devinfra import ROOT, create_topics, free_port
 from zhixing.auth import Role, TokenAuthority
 from zhixing.clock import SystemClock
-from zhixing.events import NETWORK_QUERY_COMPLETED, decode_event
+from zhixing.event_types import NETWORK_QUERY_COMPLETED
+from zhixing.events import decode_event
 from zhixing.settings import AuthSettings
 from zhixing.topics import ASSET_EVENTS, physical_name
 

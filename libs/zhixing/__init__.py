@@ -21,7 +21,8 @@ __all__ = [
     "courts",  # the court directory (法院名录)
     "dead_letters",  # messages no projection can apply, kept with their reason
     "errors",  # refusals of a command
-    "events",  # event envelopes and their registry
+    "event_types",  # every event type and the aggregate (topic) it belongs to
+    "events",  # event envelopes: building, decoding, the registry
     "export",  # tables as CSV and XLSX for overseers
     "funds",  # the vocabulary of case funds (案款): sources, holds, legal reasons
     "gateway_client",  # a client of the outside systems' gateway (queries, controls, transfers)

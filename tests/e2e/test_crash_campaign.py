@@ -49,7 +49,8 @@ from zhixing.audit_check import read_topics, verify
 from zhixing.auth import Role, TokenAuthority
 from zhixing.builder import Infrastructure
 from zhixing.clock import SystemClock
-from zhixing.events import CASE_FILED, decode_event
+from zhixing.event_types import CASE_FILED
+from zhixing.events import decode_event
 from zhixing.service import ServiceHost
 from zhixing.settings import AuthSettings, KafkaSettings, RedisSettings, ServiceSettings
 from zhixing.state import KeySpace, as_text
