@@ -12,6 +12,7 @@ import asyncio
 import base64
 import contextlib
 import os
+import random
 import shutil
 import signal
 import socket
@@ -41,11 +42,31 @@ class InfraError(RuntimeError):
     pass
 
 
+_PORTS_GIVEN: set[int] = set()
+_BELOW_EPHEMERAL = range(20000, 32768)
+"""Ports handed out for a process to bind later. They lie below the kernel's ephemeral range
+(32768-60999 by default), which outgoing connections take theirs from: a port picked there
+(bind to 0) can be taken by a Kafka client's connection before the service binds it (seen
+as "address already in use" once a dozen services start)."""
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
+    """A port free now on 127.0.0.1, never handed out before by this process."""
+    for _ in range(200):
+        port = random.choice(_BELOW_EPHEMERAL)
+        if port in _PORTS_GIVEN:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _PORTS_GIVEN.add(port)
         return port
+    with socket.socket() as sock:  # that range is crowded: let the kernel choose
+        sock.bind(("127.0.0.1", 0))
+        chosen: int = sock.getsockname()[1]
+        return chosen
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:

@@ -19,6 +19,7 @@ __all__ = [
     "CASE_EVENTS",
     "CLOCK_SIGNAL_TOPICS",
     "COMMAND_EVENTS",
+    "COMMAND_TOPICS",
     "CREDIT_EVENTS",
     "DEADLINE_EVENTS",
     "DISPUTE_EVENTS",
@@ -141,6 +142,11 @@ DOMAIN_TOPICS: tuple[Topic, ...] = (
     NOTIFICATION_EVENTS,
 )
 """The enforcement business: what the projections follow."""
+
+COMMAND_TOPICS: tuple[Topic, ...] = tuple(t for t in DOMAIN_TOPICS if t is not NOTIFICATION_EVENTS)
+"""What the command centre's board and timelines follow: the enforcement business, but not
+the notices to the parties, which the notification service keeps and shows (one event per
+attempt of each party's notice, sent on its own timing)."""
 
 CLOCK_SIGNAL_TOPICS: tuple[Topic, ...] = tuple(t for t in DOMAIN_TOPICS if t is not DEADLINE_EVENTS)
 """What starts, stops, pauses and moves statutory clocks: every domain topic but the clocks'

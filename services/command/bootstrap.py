@@ -35,9 +35,9 @@ from zhixing.topics import (
     AUDITED_TOPICS,
     CASE_EVENTS,
     COMMAND_EVENTS,
+    COMMAND_TOPICS,
     CREDIT_EVENTS,
     DEADLINE_EVENTS,
-    DOMAIN_TOPICS,
     FUNDS_EVENTS,
 )
 from zhixing.v1 import command_service_pb2_grpc, envelope_pb2
@@ -113,11 +113,11 @@ def bootstrap(
             [CASE_EVENTS, ASSET_EVENTS, DEADLINE_EVENTS, COMMAND_EVENTS, FUNDS_EVENTS],
             figures,
         ),
-        Projection("timelines", DOMAIN_TOPICS, timelines),
+        Projection("timelines", COMMAND_TOPICS, timelines),
         # Every breach, kept after its clock is cleared: what overseers export.
         Projection("breaches", [DEADLINE_EVENTS], breaches),
         # The dashboard's board: open cases by node, open clocks by state, commands.
-        Projection("board", DOMAIN_TOPICS, board),
+        Projection("board", COMMAND_TOPICS, board),
         Projection("command-actions", [DEADLINE_EVENTS], reconsideration_lapses(actions)),
     )
     return service.build()
