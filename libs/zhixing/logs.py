@@ -13,6 +13,8 @@ from zhixing.settings import PlatformSettings
 
 __all__ = [
     "REPEAT_WINDOW_S",
+    "WARM_UP_S",
+    "CoordinatorWarmUpFilter",
     "RepeatFilter",
     "configure_logging",
 ]
@@ -57,6 +59,34 @@ class RepeatFilter(logging.Filter):
         return True
 
 
+WARM_UP_S = 60.0
+"""How long after a service starts the broker's group coordinator may be unavailable without
+it being an error: a broker just started elects its coordinators first (seconds)."""
+
+_WARMING_UP = ("GroupCoordinatorNotAvailableError", "NotCoordinatorForGroupError")
+
+
+class CoordinatorWarmUpFilter(logging.Filter):
+    """aiokafka logs "Group Coordinator Request failed: GroupCoordinatorNotAvailableError"
+    at error level while a fresh broker elects its coordinators: on a healthy start that is
+    routine, so within ``warm_up_s`` of the start it is written at info level (and so not at
+    all while aiokafka's own level is warning). Later it stays an error: a coordinator gone
+    for a minute is one."""
+
+    def __init__(self, warm_up_s: float = WARM_UP_S, now: Callable[[], float] = time.monotonic):
+        super().__init__()
+        self._now = now  # wall-clock age of the process, not domain time
+        self._until = now() + warm_up_s
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.ERROR or self._now() >= self._until:
+            return True
+        if not any(name in record.getMessage() for name in _WARMING_UP):
+            return True
+        record.levelno, record.levelname = logging.INFO, "INFO"
+        return logging.getLogger(record.name).isEnabledFor(logging.INFO)
+
+
 def configure_logging(service: str, settings: PlatformSettings | None = None) -> None:
     settings = settings or PlatformSettings()
     shared: list[structlog.typing.Processor] = [
@@ -94,4 +124,5 @@ def configure_logging(service: str, settings: PlatformSettings | None = None) ->
     root.setLevel(settings.log_level.upper())
     # aiokafka is chatty about routine group membership at INFO.
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
+    logging.getLogger("aiokafka.consumer.group_coordinator").addFilter(CoordinatorWarmUpFilter())
     structlog.contextvars.bind_contextvars(service=service)

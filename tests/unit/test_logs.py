@@ -2,7 +2,7 @@
 
 import logging
 
-from zhixing.logs import RepeatFilter
+from zhixing.logs import CoordinatorWarmUpFilter, RepeatFilter
 
 
 def record(msg: object, *args: object, name: str = "aiokafka") -> logging.LogRecord:
@@ -32,3 +32,18 @@ def test_structlog_events_repeat_by_their_event_name() -> None:
     later = record({"event": "consume failed", "timestamp": "t3"})
     assert repeats.filter(later)
     assert isinstance(later.msg, dict) and later.msg["held_back"] == 1
+
+
+def test_a_coordinator_warming_up_is_no_error_on_a_start_but_is_one_a_minute_later() -> None:
+    name = "aiokafka.consumer.group_coordinator"
+    logging.getLogger(name).setLevel(logging.WARNING)  # as configure_logging leaves it
+    now = [0.0]
+    warm = CoordinatorWarmUpFilter(warm_up_s=60, now=lambda: now[0])
+    text = "Group Coordinator Request failed: [Error 15] GroupCoordinatorNotAvailableError"
+    starting = record(text, name=name)
+    assert not warm.filter(starting) and starting.levelno == logging.INFO  # not written
+    other = record("Heartbeat failed: unexpected error", name=name)
+    assert warm.filter(other) and other.levelno == logging.ERROR  # other errors stay
+    now[0] = 61.0
+    later = record(text, name=name)
+    assert warm.filter(later) and later.levelno == logging.ERROR
