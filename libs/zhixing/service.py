@@ -14,7 +14,7 @@ import json
 import signal
 from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
 import grpc
 import redis.asyncio as aioredis
@@ -26,6 +26,7 @@ from fastapi.responses import JSONResponse, Response
 from google.protobuf.message import Message
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
+from grpc_reflection.v1alpha import reflection
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 from redis.asyncio.client import Pipeline
@@ -60,6 +61,8 @@ __all__ = [
     "ServiceContext",
     "ServiceHost",
     "create_http_app",
+    "enable_reflection",
+    "registered_services",
     "run_async",
     "run_service",
 ]
@@ -331,6 +334,39 @@ def create_http_app(ctx: ServiceContext, *, title: str, description: str) -> Fas
 GrpcRegistrar = Callable[[grpc.aio.Server], None]
 
 
+class _NamingServer:
+    """Stands for the server while a registrar adds its servicer, noting the service's full
+    name (generated code adds handlers by name) and passing everything on."""
+
+    def __init__(self, server: grpc.aio.Server) -> None:
+        self._server = server
+        self.names: list[str] = []
+
+    def add_generic_rpc_handlers(self, handlers: Sequence[Any]) -> None:
+        self.names += [h.service_name() for h in handlers if hasattr(h, "service_name")]
+        self._server.add_generic_rpc_handlers(handlers)
+
+    def add_registered_method_handlers(self, name: str, handlers: Any) -> None:
+        self.names.append(name)
+        # Newer generated code registers by name too; grpc's stubs do not know the method.
+        self._server.add_registered_method_handlers(name, handlers)  # type: ignore[attr-defined]
+
+
+def registered_services(register: GrpcRegistrar, server: grpc.aio.Server) -> list[str]:
+    """Run ``register`` on ``server``; the full names of the services it added."""
+    naming = _NamingServer(server)
+    register(cast(grpc.aio.Server, naming))
+    return list(dict.fromkeys(naming.names))
+
+
+def enable_reflection(server: grpc.aio.Server, services: Sequence[str]) -> None:
+    """gRPC server reflection beside health (``grpcurl list`` works): it describes the
+    services this port serves, nothing of any court's data, and answers without a
+    credential like health (``UNAUTHENTICATED_METHOD_PREFIXES``)."""
+    names = [*dict.fromkeys(services), reflection.SERVICE_NAME]
+    reflection.enable_server_reflection(names, server)
+
+
 T = TypeVar("T")
 
 
@@ -373,8 +409,10 @@ class ServiceHost:
         self._grpc = grpc.aio.server(interceptors=[AuthInterceptor(ctx.tokens)])
         self._health = HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._grpc)
+        served = [health_pb2.DESCRIPTOR.services_by_name["Health"].full_name]
         for register in self.grpc_services:
-            register(self._grpc)
+            served += registered_services(register, self._grpc)
+        enable_reflection(self._grpc, served)
         self.grpc_port = self._grpc.add_insecure_port(f"{self.ports.host}:{self.ports.grpc_port}")
         await self._grpc.start()
 

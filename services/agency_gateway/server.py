@@ -36,6 +36,7 @@ from services.agency_gateway.synthetic import synthetic_assets
 from zhixing.assets import LIQUID_KINDS, AssetKind, Channel
 from zhixing.auth import AuthInterceptor, TokenAuthority
 from zhixing.clock import Clock, SystemClock
+from zhixing.service import enable_reflection
 from zhixing.settings import AuthSettings
 from zhixing.v1 import agency_gateway_pb2 as pb
 from zhixing.v1 import agency_gateway_pb2_grpc, notice_gateway_pb2_grpc
@@ -418,6 +419,10 @@ class GatewayServer:
         notice_gateway_pb2_grpc.add_NoticeGatewayServiceServicer_to_server(
             self.notices, self._server
         )
+        enable_reflection(self._server, [
+            "grpc.health.v1.Health", "zhixing.v1.AgencyGatewayService",
+            "zhixing.v1.NoticeGatewayService",
+        ])  # fmt: skip
         self.grpc_port = 0
 
     async def start(self) -> None:

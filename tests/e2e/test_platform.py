@@ -18,6 +18,7 @@ import grpc
 import httpx
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from tests.conftest import Isolated
 from tests.e2e.conftest import Running
@@ -156,6 +157,24 @@ async def test_every_service_serves_health_metrics_and_docs(platform: Running) -
         async with grpc.aio.insecure_channel(address) as channel:
             reply = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest())
             assert reply.status == health_pb2.HealthCheckResponse.SERVING, name
+            # Server reflection answers without a credential, naming what the port serves.
+            served = await reflected_services(channel)
+            assert {"grpc.health.v1.Health", REFLECTION} <= served, (name, served)
+            assert name != "intake" or "zhixing.v1.IntakeService" in served, served
+            assert name != "agency_gateway" or "zhixing.v1.NoticeGatewayService" in served
+
+
+REFLECTION = "grpc.reflection.v1alpha.ServerReflection"
+
+
+async def reflected_services(channel: grpc.aio.Channel) -> set[str]:
+    stub = reflection_pb2_grpc.ServerReflectionStub(channel)
+    calls = stub.ServerReflectionInfo(
+        iter([reflection_pb2.ServerReflectionRequest(list_services="")])
+    )
+    async for answer in calls:
+        return {s.name for s in answer.list_services_response.service}
+    return set()
 
 
 def audit_verify(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
