@@ -448,3 +448,66 @@ async def eventually_answer(call: Any) -> dict[str, Any]:
     await eventually(created)
     body: dict[str, Any] = answers[-1].json()
     return body
+
+
+async def test_hidden_parts_stay_hidden_a_case_panel_leaves_logout_reachable_and_an_icon(
+    isolated: Isolated, tmp_path: Path, browser: Browser
+) -> None:
+    """Issue 18's first defects: the board showed under the login form (CSS display beat
+    the hidden attribute), an open case panel covered 退出, and the favicon was a 404."""
+    async with platform_stack(isolated, tmp_path) as stack:
+        case_id = await file_case(stack, case_with(credit_code(77), 10**9))
+        await until_query(stack, case_id, "completed")
+        page = await open_dashboard(browser, stack)
+        board = page.locator("#app")
+
+        # Before login and after a refused token: only the login form.
+        await expect(page.get_by_test_id("login")).to_be_visible()
+        for hidden in (board, page.locator("#who"), page.get_by_test_id("views")):
+            await expect(hidden).to_be_hidden()
+        await page.fill("#token", "not-a-token")
+        await page.click("[data-testid=login-submit]")
+        await expect(page.get_by_test_id("login-error")).to_contain_text("令牌无效")
+        await expect(board).to_be_hidden()
+        await expect(page.get_by_test_id("tree")).to_be_hidden()
+
+        # The icon the page links answers, and so does the one browsers guess.
+        icon = await page.locator("link[rel=icon]").get_attribute("href")
+        assert icon is not None
+        for path in (icon, "/favicon.ico"):
+            answer = await page.request.get(f"http://127.0.0.1:{stack.commander.http_port}{path}")
+            assert answer.status == 200, path
+            assert answer.headers["content-type"].startswith("image/svg+xml")
+
+        # Logged in: the board, not the login form; the case panel opens at the case.
+        await log_in(page, stack, Role.COMMAND, "苏12", "指挥中心值班员")
+        await expect(page.get_by_test_id("login")).to_be_hidden()
+        await page.locator('[data-testid=court][data-code="苏1283"]').click()
+        await page.locator("[data-testid=node]").filter(has_text="1").first.click()
+        await page.get_by_test_id("node-case").first.locator(".link").click()
+        await expect(page.get_by_test_id("case")).to_be_visible()
+
+        # 督办 asks for a reply period and no court; 指令执行 asks for the court.
+        dialog = page.get_by_test_id("command-dialog")
+        await page.get_by_test_id("case-actions").get_by_test_id("command-urge").click()
+        await expect(dialog).to_be_visible()
+        await expect(page.locator("#command-court-label")).to_be_hidden()
+        await expect(page.locator("#command-days-label")).to_be_visible()
+        await page.click("#command-cancel")
+        await expect(dialog).to_be_hidden()
+        await page.get_by_test_id("case-actions").get_by_test_id("command-designate").click()
+        await expect(page.locator("#command-court")).to_be_visible()
+        await expect(page.locator("#command-court option[value='苏1283']")).to_have_count(1)
+        await page.click("#command-cancel")
+        await expect(dialog).to_be_hidden()
+
+        # With the case panel open, 退出 is not covered (a real click, no force) and its
+        # close button is still there; logout leaves only the login form.
+        await expect(page.get_by_test_id("case")).to_be_visible()
+        await expect(page.locator("#case-close")).to_be_visible()
+        await page.screenshot(path=SHOTS / "13-case-open-logout-reachable.png")
+        await page.get_by_role("button", name="退出").click()
+        await expect(page.get_by_test_id("login")).to_be_visible()
+        await expect(board).to_be_hidden()
+        await expect(page.get_by_test_id("case")).to_be_hidden()
+        await page.screenshot(path=SHOTS / "14-logged-out.png")

@@ -38,6 +38,12 @@ def mount(app: FastAPI, settings: DashboardSettings | None = None) -> None:
     async def home() -> RedirectResponse:
         return RedirectResponse("/dashboard/")
 
+    # Browsers ask for /favicon.ico on pages that link no icon (the API's /docs): the same
+    # SVG the dashboard links, rather than a 404 in every log.
+    @router.get("/favicon.ico")
+    async def favicon() -> FileResponse:
+        return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")
+
     @router.get("/dashboard")
     @router.get("/dashboard/")
     async def page() -> FileResponse:

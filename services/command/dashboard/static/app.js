@@ -91,6 +91,7 @@ function expired(reason) {
   state.token = "";
   state.stream?.abort();
   sessionStorage.removeItem(TOKEN_KEY);
+  closeCase(); // a new login must not find the last user's case open
   $("app").hidden = true;
   $("who").hidden = true;
   $("login").hidden = false;
@@ -447,10 +448,17 @@ $("login-form").addEventListener("submit", (event) => {
   login($("token").value);
 });
 $("logout").addEventListener("click", logout);
-$("case-close").addEventListener("click", () => {
+function closeCase() {
   $("case").hidden = true;
   state.caseId = null;
-});
+}
+$("case-close").addEventListener("click", closeCase);
+// The case panel opens below the header (app.css's --header-h), whose height changes when
+// its text wraps: measured, so the panel never covers 退出.
+const header = document.querySelector("header");
+new ResizeObserver(() =>
+  document.documentElement.style.setProperty("--header-h", `${header.offsetHeight}px`),
+).observe(header);
 $("alert-filters").addEventListener("change", () => renderAlerts());
 $("alert-filters").addEventListener("submit", (event) => {
   event.preventDefault();
