@@ -166,14 +166,27 @@ class AuditChain:
                     found[event_id] = json.loads(raw)
         return found
 
-    async def raw_records(self, page: int = 10_000) -> list[bytes]:
-        """Every record as stored (canonical JSON), read a page at a time."""
+    async def raw_records(self, page: int = 10_000, upto: int | None = None) -> list[bytes]:
+        """Every record as stored (canonical JSON), or the first ``upto``, read a page at a
+        time."""
         total = await self._redis.llen(self.records_key)
+        if upto is not None:
+            total = min(total, upto)
         raw: list[bytes] = []
         for start in range(0, total, page):
-            chunk = await self._redis.lrange(self.records_key, start, start + page - 1)
+            last = min(start + page, total) - 1
+            chunk = await self._redis.lrange(self.records_key, start, last)
             raw.extend(as_bytes(record) for record in chunk)
         return raw
 
+    async def snapshot(self, page: int = 10_000) -> tuple[tuple[int, str] | None, list[bytes]]:
+        """The head and the records it covers, consistent on a live chain: the head is read
+        first, and records appended after it (a batch's records and head are written in one
+        transaction) are left out. With no head, every record found."""
+        head = await self.read_head()
+        upto = None if head is None else head[0]
+        return head, await self.raw_records(page, upto)
+
     async def verify(self, page: int = 10_000) -> Verdict:
-        return verify_chain(await self.raw_records(page), await self.read_head())
+        head, raw = await self.snapshot(page)
+        return verify_chain(raw, head)

@@ -125,17 +125,23 @@ async def verify(
     public_key: Ed25519PublicKey | None,
 ) -> Report:  # fmt: skip
     """The chain's links; then, with a public key, the latest signed checkpoint; then, with
-    Kafka, every record against the event it was built from."""
-    raw = await read_chain(redis, keys)
-    chain = AuditChain(redis, keys)
+    Kafka, every record against the event it was built from.
+
+    On a live platform the chain keeps growing while it is checked, so what can only be
+    older is read first: the checkpoint before the chain (a checkpoint read after it may
+    cover records appended meanwhile and look like a truncation), the chain's head before
+    its records, and the log after them (events not recorded yet are only noted)."""
+    checkpoint = None
+    if kafka is not None and public_key is not None:
+        checkpoint = await latest_checkpoint(kafka, keys.service)
+    head, raw = await AuditChain(redis, keys).snapshot()
     report = Report(len(raw))
-    verdict = verify_chain(raw, await chain.read_head())
+    verdict = verify_chain(raw, head)
     if not verdict.intact:
         report.failures.append(f"BROKEN at record {verdict.first_bad}: {verdict.reason}")
     if kafka is None:
         return report
     if public_key is not None:
-        checkpoint = await latest_checkpoint(kafka, keys.service)
         if checkpoint is None:
             report.notes.append("no signed checkpoint yet: only the links were checked")
         elif not signature_valid(public_key, checkpoint):
