@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
@@ -132,8 +133,9 @@ def _wait_healthy(spec: ServiceSpec, process: subprocess.Popen[bytes], timeout: 
 
 
 class Platform:
-    def __init__(self, console: Console) -> None:
+    def __init__(self, console: Console, now: Callable[[], float] = time.monotonic) -> None:
         self.console = console
+        self.now = now  # the supervisor's clock (backoffs), injected by the tests
         self.redis = LocalRedis(
             DATA / "redis", port=int(os.environ.get("ZHIXING_LOCAL_REDIS_PORT", 6379))
         )
@@ -198,11 +200,11 @@ class Platform:
             )  # fmt: skip
         self.services[spec.name] = process
         self._record(spec.name, process)
-        self.backoff.setdefault(spec.name, Backoff()).started(time.monotonic())
+        self.backoff.setdefault(spec.name, Backoff()).started(self.now())
 
     def supervise(self) -> None:
         """One look at every process: say what died, start again what is due."""
-        now = time.monotonic()
+        now = self.now()
         for name, infra in (("redis", self.redis), ("kafka", self.kafka)):
             backoff = self.backoff.setdefault(name, Backoff())
             process = infra.process
@@ -220,6 +222,7 @@ class Platform:
                     backoff.started(now)
                     self.console.print(f"[green]{name} is back[/green]")
                 except InfraError as exc:
+                    backoff.started(now)  # a start that failed died at once: back off more
                     delay = backoff.died(now)
                     self.console.print(f"[red]{name} did not start ({exc}); again in {delay:.0f} s")
         for spec in SERVICES:
