@@ -45,5 +45,6 @@ __all__ = [
     "state",  # Redis keys and transactions
     "stops",  # disputes' stop orders in force per case, and the refusal they cause
     "topics",  # every Kafka topic
+    "tracing",  # OpenTelemetry traces across HTTP, the outbox and Kafka (off unless set)
     "workcalendar",  # the statutory working-day calendar
 ]

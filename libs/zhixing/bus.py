@@ -34,9 +34,11 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, KafkaError
 from google.protobuf.message import Message
-from prometheus_client import Counter, Histogram
+from opentelemetry.trace import Span, Tracer
+from prometheus_client import Counter, Gauge, Histogram
 from redis.exceptions import WatchError
 
+from zhixing import tracing
 from zhixing.events import Event, InvalidEvent, decode_event
 from zhixing.settings import KafkaSettings
 from zhixing.state import KeySpace
@@ -45,6 +47,7 @@ from zhixing.topics import Topic, physical_name
 __all__ = [
     "APPLIED_EVENT_TTL_SECONDS",
     "BATCH_SECONDS",
+    "CONSUMER_LAG",
     "EVENTS_APPLIED",
     "EVENTS_SKIPPED",
     "EventConsumer",
@@ -75,6 +78,12 @@ EVENTS_SKIPPED = Counter(
     "zhixing_events_skipped_total", "Events already applied (replay or duplicate)", ["group"]
 )
 BATCH_SECONDS = Histogram("zhixing_batch_apply_seconds", "Time to apply one batch", ["group"])
+CONSUMER_LAG = Gauge(
+    "zhixing_consumer_lag_messages",
+    "Messages on the group's partitions past its last applied batch (the fetch's high "
+    "watermark less the next offset; 0 once a fetch finds nothing new)",
+    ["group"],
+)
 
 
 @dataclass
@@ -139,6 +148,7 @@ class EventConsumer:
         handler: BatchHandler | None = None,
         projections: Sequence[Projection] = (),
         retry_backoff_s: float = 0.5,
+        tracer: Tracer | None = None,
     ) -> None:
         if handler is not None:
             projections = [Projection(group, topics, handler), *projections]
@@ -168,6 +178,8 @@ class EventConsumer:
         self._publisher = publisher
         self._dead_letters = DeadLetters(redis, keys, publisher, self._topics)
         self._retry_backoff_s = retry_backoff_s
+        self._tracer = tracer
+        self._lag: dict[TopicPartition, int] = {}
         self._stopping = asyncio.Event()
         self._stopped = asyncio.Event()
         self._consumer = AIOKafkaConsumer(
@@ -197,6 +209,9 @@ class EventConsumer:
                     max_records=self._kafka.consumer_batch_max_records,
                 )
                 if not fetched:
+                    if self._lag:
+                        self._lag.clear()
+                        CONSUMER_LAG.labels(self.group).set(0)
                     continue
                 try:
                     await self._process(fetched)
@@ -265,20 +280,55 @@ class EventConsumer:
             batch.first_offsets[tp] = records[0].offset
             batch.last_offsets[tp] = records[-1].offset
             batch.records.extend(records)
+        spans = self._event_spans(batch) if self._tracer is not None else {}
+        try:
+            with tracing.applying(spans):
+                written = await self._apply_until_written(batch)
+            if not written:
+                return
+            await self._commit(batch.last_offsets)
+        finally:
+            for span in spans.values():
+                span.end()
+        BATCH_SECONDS.labels(self.group).observe(time.perf_counter() - started)
+        self._note_lag(batch)
+
+    async def _apply_until_written(self, batch: _Batch) -> bool:
+        """Apply the batch, retrying while Redis or Kafka is away; False if a stop came
+        first (nothing of the batch was written; the next owner re-reads it)."""
         while True:
             try:
                 await self._apply_batch(batch)
-                break
+                return True
             except INFRASTRUCTURE_ERRORS as exc:
                 log.warning(
                     "batch failed on infrastructure; retrying", group=self.group, error=str(exc)
                 )
                 await asyncio.sleep(self._retry_backoff_s)
                 if self._stopping.is_set():
-                    # Nothing of this batch was written; the next owner re-reads it.
-                    return
-        await self._commit(batch.last_offsets)
-        BATCH_SECONDS.labels(self.group).observe(time.perf_counter() - started)
+                    return False
+
+    def _note_lag(self, batch: _Batch) -> None:
+        for tp, last in batch.last_offsets.items():
+            highwater = self._consumer.highwater(tp)
+            if highwater is not None:
+                self._lag[tp] = max(0, highwater - last - 1)
+        CONSUMER_LAG.labels(self.group).set(sum(self._lag.values()))
+
+    def _event_spans(self, batch: _Batch) -> dict[str, Span]:
+        """A CONSUMER span per traced event of the batch (tracing on only)."""
+        assert self._tracer is not None
+        spans: dict[str, Span] = {}
+        for record in batch.records:
+            event = self._decode(batch, record)
+            if isinstance(event, InvalidEvent) or not event.envelope.trace_context:
+                continue
+            if event.event_id not in spans:
+                spans[event.event_id] = tracing.consumer_span(
+                    self._tracer, self.group, record.topic, record.partition, record.offset,
+                    event.envelope,
+                )  # fmt: skip
+        return spans
 
     def _decode(
         self, batch: _Batch, record: ConsumerRecord[bytes, bytes]

@@ -18,6 +18,7 @@ from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import DecodeError, Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from zhixing import tracing
 from zhixing.clock import Clock
 from zhixing.v1 import envelope_pb2
 
@@ -139,6 +140,8 @@ def new_event(
         schema_version=SCHEMA_VERSION,
         payload=packed,
     )
+    if tracing.enabled():
+        tracing.stamp(envelope.trace_context, causation_id)
     return Event(envelope, payload)
 
 

@@ -27,12 +27,14 @@ from google.protobuf.message import Message
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
+from opentelemetry.trace import Tracer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 from redis.asyncio.client import Pipeline
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from zhixing import tracing
 from zhixing.access import AccessRecorder
 from zhixing.auth import AuthInterceptor, ScopeError, ServiceCredential, TokenAuthority
 from zhixing.bus import EventConsumer
@@ -82,6 +84,7 @@ class ServiceContext:
     publisher: EventPublisher
     tokens: TokenAuthority
     outbox: Outbox
+    tracer: Tracer | None = None  # None: tracing is off (zhixing.tracing)
 
     @classmethod
     def build(
@@ -97,15 +100,17 @@ class ServiceContext:
         kafka = kafka or KafkaSettings()
         redis = redis or RedisSettings()
         keys = KeySpace(redis.key_prefix, name)
+        tracer = tracing.tracer(name)
         return cls(
             name=name,
             clock=clock,
             kafka=kafka,
             redis=connect(redis),
             keys=keys,
-            publisher=EventPublisher(kafka),
+            publisher=EventPublisher(kafka, tracer=tracer),
             tokens=TokenAuthority(auth or AuthSettings(), clock),
             outbox=Outbox(keys),
+            tracer=tracer,
         )
 
     def service_credential(self) -> ServiceCredential:
@@ -124,6 +129,7 @@ class ServiceContext:
             redis=self.redis,
             keys=self.keys,
             publisher=self.publisher,
+            tracer=self.tracer,
         )
 
     def consumer_of(self, *projections: Projection) -> EventConsumer:
@@ -140,6 +146,7 @@ class ServiceContext:
             redis=self.redis,
             keys=self.keys,
             publisher=self.publisher,
+            tracer=self.tracer,
         )
 
     def stage(
@@ -281,6 +288,8 @@ def create_http_app(ctx: ServiceContext, *, title: str, description: str) -> Fas
     app.add_middleware(_RequestLimits)
     # Refusals and overseers' reads go into the audit trail (zhixing.access).
     app.add_middleware(AccessRecorder, service=ctx.name, publisher=ctx.publisher, clock=ctx.clock)
+    # Outermost: each request's latency, and with tracing on its SERVER span.
+    app.add_middleware(tracing.RequestObserver, service=ctx.name, tracer=ctx.tracer)
 
     @app.get("/healthz", tags=["ops"], summary="Liveness and readiness")
     async def healthz() -> JSONResponse:
@@ -464,6 +473,7 @@ class ServiceHost:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.ctx.publisher.stop()
         await self.ctx.redis.aclose()
+        tracing.flush(self.ctx.name)
         log.info("service stopped", name=self.ctx.name)
 
     async def serve_forever(self) -> None:

@@ -21,6 +21,7 @@ __all__ = [
     "PlatformSettings",
     "RedisSettings",
     "ServiceSettings",
+    "TracingSettings",
     "service_settings",
 ]
 
@@ -127,6 +128,26 @@ class AuthSettings(BaseSettings):
                 "token must never pass for a service credential"
             )
         return self
+
+
+class TracingSettings(BaseSettings):
+    """OpenTelemetry traces (``zhixing.tracing``): off unless an OTLP endpoint is set."""
+
+    model_config = SettingsConfigDict(env_prefix="ZHIXING_TRACING_", extra="ignore")
+
+    endpoint: str = Field(
+        "",
+        validation_alias=AliasChoices("ZHIXING_TRACING_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"),
+        description="Base URL of an OTLP/HTTP collector (e.g. http://127.0.0.1:4318); "
+        "spans go to <endpoint>/v1/traces. Empty: tracing is off",
+    )
+    sample_ratio: float = Field(
+        1.0, ge=0.0, le=1.0, description="Share of new traces kept (a trace's spans follow it)"
+    )
+
+    @property
+    def traces_url(self) -> str:
+        return self.endpoint.rstrip("/") + "/v1/traces"
 
 
 class ServiceSettings(BaseSettings):
