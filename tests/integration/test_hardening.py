@@ -1,9 +1,14 @@
 """What issue 13 found broken, each kept fixed: unbounded inputs, a late act not shown late,
-errors missing from the OpenAPI, an unauthenticated gateway, a 500 when Redis is down."""
+errors missing from the OpenAPI, an unauthenticated gateway, a 500 when Redis is down, a dead
+broker reported healthy and flooding the log."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import signal
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +24,7 @@ from tests.integration.platform_stack import Stack, platform_stack
 from tests.integration.test_asset_control import until_query
 from tests.polling import eventually
 from tools.demo import credit_code
-from tools.devinfra import LocalRedis, free_port
+from tools.devinfra import ROOT, LocalKafka, LocalRedis, create_topics, free_port
 from zhixing.assets import CHANNELS
 from zhixing.audit import AuditChain
 from zhixing.auth import Role
@@ -279,3 +284,84 @@ async def test_refusals_and_overseers_reads_are_kept_in_the_access_log_and_the_a
             return bool(await chain.records_of([refused["event_id"]]))
 
         await eventually(in_the_chain)
+
+
+async def test_with_the_broker_down_healthz_answers_503_and_the_log_is_not_flooded(
+    isolated: Isolated, tmp_path: Path
+) -> None:
+    """Intake as its own process (its logging as `make run` configures it, at INFO) against a
+    broker of its own: killed with SIGKILL, /healthz says 503 with ``checks.kafka`` an error
+    (it said "ok" while the broker was dead), the log stays quiet (it wrote about 18,000
+    lines in 10 s: the repeated lines are held back), and once the broker is started again
+    /healthz says 200."""
+    broker = LocalKafka(tmp_path / "kafka", port=free_port(), controller_port=free_port(),
+                        heap="512m")  # fmt: skip
+    broker.start()
+    log_file = tmp_path / "intake.log"
+    process: subprocess.Popen[bytes] | None = None
+    try:
+        await create_topics(broker.bootstrap_servers, isolated.prefix)
+        http_port = free_port()
+        env = {
+            **isolated.env(),
+            "ZHIXING_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
+            "ZHIXING_INTAKE_HTTP_PORT": str(http_port),
+            "ZHIXING_INTAKE_GRPC_PORT": str(free_port()),
+            "ZHIXING_LOG_LEVEL": "INFO",
+        }
+        with log_file.open("ab") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "services.intake"], cwd=ROOT, env=env,
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{http_port}", timeout=5) as http:
+            health: dict[str, Any] = {}
+
+            async def answers(status: int) -> bool:
+                assert process is not None and process.poll() is None, log_file.read_text()
+                try:
+                    answer = await http.get("/healthz")
+                except httpx.HTTPError:
+                    return False
+                health.clear()
+                health.update(answer.json())
+                return answer.status_code == status
+
+            await eventually(lambda: answers(200), within_s=60)
+            assert health["checks"] == {"redis": "ok", "kafka": "ok"}
+
+            assert broker.process is not None
+            broker.process.kill()  # a crash, not a shutdown
+            broker.process.wait()
+            broker.process = None
+            lines_before = _lines(log_file)
+            await eventually(lambda: answers(503), within_s=30)
+            assert health["status"] == "unavailable"
+            assert health["checks"]["kafka"].startswith("error"), health
+            assert health["checks"]["redis"] == "ok"
+
+            await asyncio.sleep(10)  # the broker stays dead; the service keeps trying
+            assert await answers(503) and health["checks"]["kafka"].startswith("error")
+            # About 10 lines are written (each repeated line once per 10-s window, saying how
+            # many like it were held back); unfiltered, this one service wrote about 900.
+            written = _lines(log_file) - lines_before
+            assert written < 200, f"{written} log lines while the broker was down"
+            assert process.poll() is None, "intake died with its broker"
+
+            broker.start()
+            await eventually(lambda: answers(200), within_s=90)
+            assert health["checks"] == {"redis": "ok", "kafka": "ok"}
+    finally:
+        if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        broker.stop()
+
+
+def _lines(path: Path) -> int:
+    with path.open("rb") as file:
+        return sum(1 for _ in file)
