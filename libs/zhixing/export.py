@@ -25,7 +25,9 @@ from urllib.parse import quote
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-__all__ = ["MAX_EXPORT_ROWS", "ExportFormat", "Table", "table_bytes", "table_response"]
+__all__ = [
+    "MAX_EXPORT_ROWS", "ExportFormat", "Table", "table_bytes", "table_response", "workbook_bytes",
+]  # fmt: skip
 
 MAX_EXPORT_ROWS = 100_000
 """The most rows one export carries; a larger jurisdiction exports by court or period."""
@@ -87,23 +89,25 @@ def _csv(table: Table) -> bytes:
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
-def _xlsx(table: Table) -> bytes:
+def workbook_bytes(tables: Sequence[Table]) -> bytes:
+    """An XLSX workbook of one sheet per table (each titled by its table)."""
     from openpyxl import Workbook  # imported on use: only export routes need it
 
     book = Workbook(write_only=True)
-    # A sheet title is at most 31 characters and has none of []:*?/\
-    title = "".join(c for c in table.title if c not in "[]:*?/\\")[:31] or "Sheet1"
-    sheet = book.create_sheet(title=title)
-    sheet.append([_cell(h) for h in table.headers])
-    for row in table.rows:
-        sheet.append([_cell(v) for v in row])
+    for table in tables:
+        # A sheet title is at most 31 characters and has none of []:*?/\
+        title = "".join(c for c in table.title if c not in "[]:*?/\\")[:31] or "Sheet1"
+        sheet = book.create_sheet(title=title)
+        sheet.append([_cell(h) for h in table.headers])
+        for row in table.rows:
+            sheet.append([_cell(v) for v in row])
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
 
 
 def table_bytes(table: Table, export_format: ExportFormat) -> bytes:
-    return _csv(table) if export_format is ExportFormat.CSV else _xlsx(table)
+    return _csv(table) if export_format is ExportFormat.CSV else workbook_bytes([table])
 
 
 async def table_response(table: Table, export_format: ExportFormat, *, filename: str) -> Response:

@@ -22,6 +22,8 @@ from services.command.handlers import CommandActions
 from services.command.http_api import router
 from services.command.projections import CaseOverviews
 from services.command.reactions import reconsideration_lapses
+from services.command.reports import Reports
+from services.command.reports_api import router as reports_router
 from services.command.timelines import CaseTimelines
 from zhixing import court_directory_grpc
 from zhixing.audit import AuditChain
@@ -80,11 +82,13 @@ def bootstrap(
     board = Board(ctx.redis, ctx.keys)
     access_log = AccessLog(ctx.redis, ctx.keys)
     breaches = BreachRegister(ctx.redis, ctx.keys)
+    reports = Reports(ctx.redis, ctx.keys, directory(), ctx.clock)
     service.routes(
-        router, clocks_router, actions_router, board_router, export_router,
+        router, clocks_router, actions_router, board_router, export_router, reports_router,
         redis=ctx.redis, access_log=access_log, board=board, overviews=overviews,
         case_funds=case_funds, case_zhongben=case_zhongben, case_credit=case_credit,
         actions=actions, figures=figures, timelines=timelines, breaches=breaches,
+        reports=reports,
         deadlines_link=deadlines or DeadlinesLink(),
         supervision_link=supervision or SupervisionLink(),
     )  # fmt: skip

@@ -23,6 +23,18 @@ class Action(StrEnum):
     LEND_OFFICERS = "lend_officers"  # 调配力量: officers lent for a joint operation
 
 
+ACTION_TITLES: dict[str, str] = {
+    Action.URGE: "督办",
+    Action.CORRECTION_LETTER: "函告纠正",
+    Action.CORRECTION_RULING: "裁定纠正",
+    Action.ELEVATE: "提级执行",
+    Action.DESIGNATE: "指令执行",
+    Action.CONSOLIDATE: "集中执行",
+    Action.CROSS: "交叉执行",
+    Action.LEND_OFFICERS: "调配力量",
+}
+"""Each command action's name as courts write it (the bulletin, exports)."""
+
 MOVES = frozenset({Action.ELEVATE, Action.DESIGNATE})
 DESIGNATION_MUST_SPEED = "command.designation-must-speed"
 """The gate of a designation (¶28; 民诉法 art 237): it must speed enforcement, never delay

@@ -51,14 +51,15 @@ counter (``zhixing.money``); the rates are computed from the exact sums.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
 from google.protobuf.message import Message
 from redis.asyncio.client import Pipeline
 
-from services.command.payouts import Known, PayoutJudge
+from services.command.payouts import Count, Known, PayoutJudge
+from services.command.report_periods import labels_of
 from zhixing.courts import CourtDirectory
 from zhixing.events import Event
 from zhixing.money import add_fen, fen_of
@@ -122,6 +123,46 @@ CASE_READERS = (
 )
 THIS_ROUND = "终结本次执行"  # CaseClosed.method of a 终本 closure
 
+# Kept only per week and month (the bulletin's breaches and warnings by node): a field per
+# rule, ``breached:<rule id>``.
+BREACHED_BY_RULE = "breached:"
+WARNED_BY_RULE = "warned:"
+
+
+class Tally:
+    """Adds to a court's counters, for all time and for the week and month of the event
+    being counted (``labels``), in the batch's transaction."""
+
+    def __init__(self, figures: CourtFigures, pipe: Pipeline) -> None:
+        self._figures = figures
+        self._pipe = pipe
+        self.labels: tuple[str, ...] = ()
+
+    def _keys(self, court: str) -> list[str]:
+        return [self._figures.court_key(court),
+                *(self._figures.period_key(court, label) for label in self.labels)]  # fmt: skip
+
+    def count(self, court: str, field: str, by: int = 1) -> None:
+        if court:
+            for key in self._keys(court):
+                self._pipe.hincrby(key, field, by)
+
+    def add_money(self, court: str, field: str, fen: int) -> None:
+        if court:
+            for key in self._keys(court):
+                add_fen(self._pipe, key, field, fen)
+
+    def in_period(self, court: str, field: str) -> None:
+        """A counter kept per week and month only."""
+        if court:
+            for label in self.labels:
+                self._pipe.hincrby(self._figures.period_key(court, label), field, 1)
+
+    def paid(self, court: str, fen: int) -> None:
+        if court:
+            self.count(court, "payouts")
+            self.add_money(court, "paid_fen", fen)
+
 
 class CourtFigures:
     def __init__(self, redis: aioredis.Redis, keys: KeySpace, courts: CourtDirectory) -> None:
@@ -135,6 +176,10 @@ class CourtFigures:
 
     def case_key(self, case_id: str) -> str:
         return self._keys.key("figures-case", case_id)
+
+    def period_key(self, court: str, label: str) -> str:
+        """The court's counters of one week (``2026-W48``) or month (``2026-11``)."""
+        return self._keys.key("figures-period", court, label)
 
     async def prepare(self, events: Sequence[Event[Message]], pipe: Pipeline) -> Known | None:
         """The payouts' and funds clocks' judging state (read under WATCH)."""
@@ -153,83 +198,85 @@ class CourtFigures:
         read = await read_hashes(tx.redis, [self.case_key(case_id) for case_id in named])
         cases.update(zip(named, read, strict=True))
 
-        def count(court: str, field: str, by: int = 1) -> None:
-            if court:
-                tx.pipe.hincrby(self.court_key(court), field, by)
-
+        tally = Tally(self, tx.pipe)
         for event in events:
-            payload = event.payload
-            if isinstance(payload, case_events_pb2.CaseFiled):
-                filed = {"court": payload.court_code, "filing_court": payload.court_code,
-                         "filed_on": payload.filed_on or payload.received_on}  # fmt: skip
-                (await case(payload.case_id)).update(filed)
-                tx.pipe.hset(self.case_key(payload.case_id), mapping=dict(filed))  # type: ignore[arg-type]
-                count(payload.court_code, "filed")
-                if payload.court_code:
-                    add_fen(tx.pipe, self.court_key(payload.court_code), "claimed_fen",
-                            payload.claim_amount_fen)  # fmt: skip
-            elif isinstance(payload, case_events_pb2.CaseHandlingCourtChanged):
-                (await case(payload.case_id))["court"] = payload.to_court
-                tx.pipe.hset(self.case_key(payload.case_id), "court", payload.to_court)
-            elif isinstance(payload, case_events_pb2.CaseClosed):
-                state = await case(payload.case_id)
-                court = state.get("court", event.envelope.court_code)
-                count(court, "closed")
-                method_field = {
-                    "执行完毕": "closed_performed", "终结执行": "closed_terminated",
-                    "终结本次执行": "closed_this_round",
-                }.get(payload.method)  # fmt: skip
-                if method_field:
-                    count(court, method_field)
-                if state.get("filed_on") and payload.closed_on:
-                    days = (dt.date.fromisoformat(payload.closed_on)
-                            - dt.date.fromisoformat(state["filed_on"])).days  # fmt: skip
-                    count(court, "closure_days", days)
-                if payload.method == THIS_ROUND:
-                    self._zhongben_closed(tx, payload.case_id, state, court, count)
-            elif isinstance(payload, case_events_pb2.ZhongbenRuled):
-                state = await case(payload.case_id)
-                state["zhongben"] = "ruled"  # the next 终本 closure passed the gate
-                tx.pipe.hset(self.case_key(payload.case_id), "zhongben", "ruled")
-            elif isinstance(
-                payload, case_events_pb2.ZhongbenRevoked | case_events_pb2.ExecutionResumed
+            tally.labels = labels_of(event.envelope.occurred_at)
+            await self._count(event, tx, case, tally)
+            if tx.prepared is not None:  # payouts, and the clearings that judge them
+                self._payouts.apply([event], tx.pipe, tx.prepared, count=tally.count,
+                                    paid=tally.paid)  # fmt: skip
+
+    async def _count(
+        self, event: Event[Message], tx: Transaction,
+        case: Callable[[str], Awaitable[dict[str, str]]], tally: Tally,
+    ) -> None:  # fmt: skip
+        """Count one event (its payouts aside) at the courts it concerns."""
+        payload = event.payload
+        if isinstance(payload, case_events_pb2.CaseFiled):
+            filed = {"court": payload.court_code, "filing_court": payload.court_code,
+                     "filed_on": payload.filed_on or payload.received_on}  # fmt: skip
+            (await case(payload.case_id)).update(filed)
+            tx.pipe.hset(self.case_key(payload.case_id), mapping=dict(filed))  # type: ignore[arg-type]
+            tally.count(payload.court_code, "filed")
+            tally.add_money(payload.court_code, "claimed_fen", payload.claim_amount_fen)
+        elif isinstance(payload, case_events_pb2.CaseHandlingCourtChanged):
+            (await case(payload.case_id))["court"] = payload.to_court
+            tx.pipe.hset(self.case_key(payload.case_id), "court", payload.to_court)
+        elif isinstance(payload, case_events_pb2.CaseClosed):
+            state = await case(payload.case_id)
+            court = state.get("court", event.envelope.court_code)
+            tally.count(court, "closed")
+            method_field = {
+                "执行完毕": "closed_performed", "终结执行": "closed_terminated",
+                "终结本次执行": "closed_this_round",
+            }.get(payload.method)  # fmt: skip
+            if method_field:
+                tally.count(court, method_field)
+            if state.get("filed_on") and payload.closed_on:
+                days = (dt.date.fromisoformat(payload.closed_on)
+                        - dt.date.fromisoformat(state["filed_on"])).days  # fmt: skip
+                tally.count(court, "closure_days", days)
+            if payload.method == THIS_ROUND:
+                self._zhongben_closed(tx, payload.case_id, state, court, tally.count)
+        elif isinstance(payload, case_events_pb2.ZhongbenRuled):
+            state = await case(payload.case_id)
+            state["zhongben"] = "ruled"  # the next 终本 closure passed the gate
+            tx.pipe.hset(self.case_key(payload.case_id), "zhongben", "ruled")
+        elif isinstance(
+            payload, case_events_pb2.ZhongbenRevoked | case_events_pb2.ExecutionResumed
+        ):
+            self._zhongben_after(tx, payload, await case(payload.case_id), tally.count)
+        elif isinstance(payload, asset_events_pb2.AssetControlled):
+            # The asset topic is not ordered with the case topic (a replay may bring this
+            # before the filing): count at the court the event names, once per case.
+            state = await case(payload.case_id)
+            if not state.get("controlled"):
+                state["controlled"] = "1"
+                tx.pipe.hset(self.case_key(payload.case_id), "controlled", "1")
+                tally.count(event.envelope.court_code, "controlled_cases")
+        elif isinstance(payload, CLOCK_COUNTERS_TYPES):
+            ref = payload.clock
+            tally.count(ref.court_code, CLOCK_COUNTERS[type(payload)])
+            if isinstance(payload, deadline_events_pb2.ClockWarned):
+                tally.in_period(ref.court_code, f"{WARNED_BY_RULE}{ref.rule_id}")
+            elif isinstance(payload, deadline_events_pb2.ClockBreached):
+                tally.in_period(ref.court_code, f"{BREACHED_BY_RULE}{ref.rule_id}")
+            if (
+                isinstance(payload, deadline_events_pb2.ClockCleared)
+                and ref.rule_id in CASE_LIMIT_RULES
+                and not payload.late
             ):
-                self._zhongben_after(tx, payload, await case(payload.case_id), count)
-            elif isinstance(payload, asset_events_pb2.AssetControlled):
-                # The asset topic is not ordered with the case topic (a replay may bring this
-                # before the filing): count at the court the event names, once per case.
-                state = await case(payload.case_id)
-                if not state.get("controlled"):
-                    state["controlled"] = "1"
-                    tx.pipe.hset(self.case_key(payload.case_id), "controlled", "1")
-                    count(event.envelope.court_code, "controlled_cases")
-            elif isinstance(payload, CLOCK_COUNTERS_TYPES):
-                ref = payload.clock
-                count(ref.court_code, CLOCK_COUNTERS[type(payload)])
-                if (
-                    isinstance(payload, deadline_events_pb2.ClockCleared)
-                    and ref.rule_id in CASE_LIMIT_RULES
-                    and not payload.late
-                ):
-                    count(ref.court_code, "closed_in_time")
-            elif isinstance(payload, deadline_events_pb2.ClockMoved):
-                count(payload.from_court, "clocks_moved_out")
-                count(payload.to_court, "clocks_moved_in")
-            elif isinstance(payload, command_events_pb2.CommandIssued):
-                count(payload.target_court, "commands_received")
-            elif isinstance(payload, command_events_pb2.CommandAcknowledged):
-                count(payload.court_code, "commands_acknowledged")
-
-        def paid(court: str, fen: int) -> None:
-            if court:
-                count(court, "payouts")
-                add_fen(tx.pipe, self.court_key(court), "paid_fen", fen)
-
-        if tx.prepared is not None:  # payouts, and the clearings that judge them
-            self._payouts.apply(events, tx.pipe, tx.prepared, count=count, paid=paid)
+                tally.count(ref.court_code, "closed_in_time")
+        elif isinstance(payload, deadline_events_pb2.ClockMoved):
+            tally.count(payload.from_court, "clocks_moved_out")
+            tally.count(payload.to_court, "clocks_moved_in")
+        elif isinstance(payload, command_events_pb2.CommandIssued):
+            tally.count(payload.target_court, "commands_received")
+        elif isinstance(payload, command_events_pb2.CommandAcknowledged):
+            tally.count(payload.court_code, "commands_acknowledged")
 
     def _zhongben_closed(self, tx: Transaction, case_id: str, state: dict[str, str],
-                         court: str, count: Any) -> None:  # fmt: skip
+                         court: str, count: Count) -> None:  # fmt: skip
         """A 终本 closure: whether it passed the gate, and the court its revocation or
         resumption will count at."""
         closure = {"zhongben": "gated" if state.get("zhongben") == "ruled" else "ungated",
@@ -243,7 +290,7 @@ class CourtFigures:
         tx.pipe.hset(self.case_key(case_id), mapping=closure)  # type: ignore[arg-type]
 
     def _zhongben_after(self, tx: Transaction, payload: Any, state: dict[str, str],
-                        count: Any) -> None:  # fmt: skip
+                        count: Count) -> None:  # fmt: skip
         """A 终本 closure's ruling revoked, or its enforcement resumed: counted once each, at
         the court that closed it (nothing, for a case not closed as 终本)."""
         court = state.get("zhongben_court", "")

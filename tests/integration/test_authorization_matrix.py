@@ -104,6 +104,8 @@ def acts(*roles: Role, courts: frozenset[str] | set[str], body: dict[str, Any] |
 ANY_COURT = frozenset(RELATIONS)
 QUEUE_ROLES = frozenset({Role.SUPERVISOR, Role.LEADER, Role.PRESIDENT, Role.COMMAND})
 REGISTER_READERS = frozenset({Role.DISCIPLINE, Role.COMMAND})
+REPORT_ROLES = frozenset({Role.COMMAND, Role.LEADER, Role.PRESIDENT, Role.SUPERVISOR,
+                          Role.OVERSEER, Role.DISCIPLINE})  # fmt: skip
 INTERFERENCE = {"person_name": "某某", "person_position": "科长", "person_organisation": "某局",
                 "inside_court": True, "occurred_at": "2026-03-02T08:00:00+08:00",
                 "manner": "phone", "content": "询问进度", "handling": "告知依法办理"}  # fmt: skip
@@ -251,6 +253,12 @@ ACCESS: dict[tuple[str, str, str], Access] = {
     ("command", "GET", "/v1/export/{table}"): Access(
         frozenset({Role.COMMAND, Role.OVERSEER, Role.DISCIPLINE}), CASE_COURTS,
         query={"court": "苏1283", "format": "csv"}),
+    # Management reports of a jurisdiction: trends, rankings, the bulletin (a past week).
+    ("command", "GET", "/v1/trends"): Access(REPORT_ROLES, CASE_COURTS, query={"court": "苏1283"}),
+    ("command", "GET", "/v1/rankings"): Access(
+        REPORT_ROLES, CASE_COURTS, query={"court": "苏1283"}),
+    ("command", "GET", "/v1/bulletin"): Access(
+        REPORT_ROLES, CASE_COURTS, query={"court": "苏1283", "period": "2026-W09"}),
     # --- command actions --------------------------------------------------------------------
     ("command", "GET", "/v1/commands"): reads(ANY_COURT, listing=True),
     # Debtors named by ID number: the command centre and the procuratorate, not discipline.

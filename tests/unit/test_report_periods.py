@@ -1,0 +1,51 @@
+"""Weeks and months of the reports, and how courts are ranked."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from services.command.report_periods import PeriodKind, ReportPeriod, labels_of
+from services.command.reports import ranking
+from tests.factories import ACTOR
+from zhixing.clock import CHINA_TZ, SimulatedClock
+from zhixing.errors import Invalid
+from zhixing.events import new_event
+from zhixing.v1 import case_events_pb2
+
+
+def test_weeks_are_iso_weeks_and_months_calendar_months() -> None:
+    week = ReportPeriod.parse("2026-W48")
+    assert (week.start, week.end) == (dt.date(2026, 11, 23), dt.date(2026, 11, 29))
+    assert week.title() == "2026年第48周（11月23日至11月29日）"
+    assert week.next().label == "2026-W49" and week.previous().label == "2026-W47"
+    # The ISO year of 2027-01-01 (a Friday) is 2026: its week is 2026-W53.
+    assert ReportPeriod.week_of(dt.date(2027, 1, 1)).label == "2026-W53"
+    february = ReportPeriod.parse("2028-02")
+    assert (february.end, february.next().label) == (dt.date(2028, 2, 29), "2028-03")
+    assert dt.date(2028, 2, 29) in february and dt.date(2028, 3, 1) not in february
+    assert ReportPeriod.of(PeriodKind.MONTH, dt.date(2026, 12, 31)).label == "2026-12"
+
+
+@pytest.mark.parametrize("label", ["2026-W54", "2025-W53", "2026-13", "2026-00", "W48", "2026-1"])
+def test_a_misspelt_or_impossible_period_is_refused(label: str) -> None:
+    with pytest.raises(Invalid, match="is not a week like 2026-W48 or a month like 2026-11"):
+        ReportPeriod.parse(label)
+
+
+def test_an_event_belongs_to_the_period_of_its_day_in_china() -> None:
+    """23:30 on Sunday 29 November in UTC is Monday morning in China: the next week."""
+    late = dt.datetime(2026, 11, 29, 23, 30, tzinfo=dt.UTC)
+    event = new_event(case_events_pb2.CaseFiled(case_id="c"), aggregate_id="c",
+                      court_code="苏1283", actor=ACTOR, clock=SimulatedClock(late))  # fmt: skip
+    assert labels_of(event.envelope.occurred_at) == ("2026-W49", "2026-11")
+    assert late.astimezone(CHINA_TZ).date() == dt.date(2026, 11, 30)
+
+
+def test_ranking_shares_ranks_on_ties_and_puts_courts_without_a_value_last() -> None:
+    figures = {"a": {"结案率": 0.5}, "b": {"结案率": 0.9}, "c": {"结案率": 0.5},
+               "d": {"结案率": None}, "e": {"结案率": 0.1}}  # fmt: skip
+    assert [(r["court_code"], r["rank"]) for r in ranking(figures, "结案率", higher=True)] == [
+        ("b", 1), ("a", 2), ("c", 2), ("e", 4), ("d", None)]  # fmt: skip
+    assert [r["court_code"] for r in ranking(figures, "结案率", higher=False)][:2] == ["e", "a"]
