@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 
@@ -44,7 +45,7 @@ def test_an_event_belongs_to_the_period_of_its_day_in_china() -> None:
 
 
 def test_ranking_shares_ranks_on_ties_and_puts_courts_without_a_value_last() -> None:
-    figures = {"a": {"结案率": 0.5}, "b": {"结案率": 0.9}, "c": {"结案率": 0.5},
+    figures: dict[str, dict[str, Any]] = {"a": {"结案率": 0.5}, "b": {"结案率": 0.9}, "c": {"结案率": 0.5},
                "d": {"结案率": None}, "e": {"结案率": 0.1}}  # fmt: skip
     assert [(r["court_code"], r["rank"]) for r in ranking(figures, "结案率", higher=True)] == [
         ("b", 1), ("a", 2), ("c", 2), ("e", 4), ("d", None)]  # fmt: skip
