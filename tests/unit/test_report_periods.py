@@ -45,8 +45,8 @@ def test_an_event_belongs_to_the_period_of_its_day_in_china() -> None:
 
 
 def test_ranking_shares_ranks_on_ties_and_puts_courts_without_a_value_last() -> None:
-    figures: dict[str, dict[str, Any]] = {"a": {"结案率": 0.5}, "b": {"结案率": 0.9}, "c": {"结案率": 0.5},
-               "d": {"结案率": None}, "e": {"结案率": 0.1}}  # fmt: skip
+    values = {"a": 0.5, "b": 0.9, "c": 0.5, "d": None, "e": 0.1}
+    figures: dict[str, dict[str, Any]] = {court: {"结案率": v} for court, v in values.items()}
     assert [(r["court_code"], r["rank"]) for r in ranking(figures, "结案率", higher=True)] == [
         ("b", 1), ("a", 2), ("c", 2), ("e", 4), ("d", None)]  # fmt: skip
     assert [r["court_code"] for r in ranking(figures, "结案率", higher=False)][:2] == ["e", "a"]
