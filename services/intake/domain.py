@@ -41,6 +41,14 @@ _PARTY_KIND_WIRE = {
 }
 
 
+_PARTY_KIND_OF_WIRE = {wire: kind for kind, wire in _PARTY_KIND_WIRE.items()}
+
+
+def party_kind_of(wire: int) -> PartyKind:
+    """A party's kind as the API spells it, from the event's enum."""
+    return _PARTY_KIND_OF_WIRE[wire]  # type: ignore[index]
+
+
 class Party(BaseModel):
     """An applicant (申请执行人) or debtor (被执行人)."""
 

@@ -13,12 +13,13 @@ import datetime as dt
 import json
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import Message
 from redis.asyncio.client import Pipeline
 
-from services.intake.domain import ClosureMethod, FileCase, case_number
+from services.intake.domain import ClosureMethod, FileCase, case_number, party_kind_of
 from services.intake.repository import CaseRecord, CaseRecords, CaseStatus
 from zhixing.auth import (
     Identity,
@@ -395,11 +396,24 @@ class Intake:
         await self.records.transact([case_key], body)
 
 
+def filed_view(filed: case_events_pb2.CaseFiled) -> dict[str, object]:
+    """The filing's fields as the API answers them: in the spelling POST /v1/cases accepts
+    (a party's kind natural_person or organisation, not the protobuf's PARTY_KIND_...) and
+    sums of money as integers of fen (not int64's JSON strings)."""
+    view: dict[str, Any] = MessageToDict(filed, preserving_proto_field_name=True)
+    for side in ("applicants", "debtors"):
+        for shown, party in zip(view.get(side, []), getattr(filed, side), strict=True):
+            shown["kind"] = party_kind_of(party.kind).value
+    for name in ("claim_amount_fen", "costs_fen"):
+        view[name] = int(getattr(filed, name))
+    return view
+
+
 def record_view(record: CaseRecord) -> dict[str, object]:
     """A case record as the API shows it."""
     view: dict[str, object] = {"case_id": record.case_id, "status": record.status.value}
     if record.filed is not None:
-        view.update(MessageToDict(record.filed, preserving_proto_field_name=True))
+        view.update(filed_view(record.filed))
         view["filing_court"] = record.filed.court_code
     else:
         view["received_on"] = record.get("received_on")

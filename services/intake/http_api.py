@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.intake.domain import ClosureMethod, FileCase
+from services.intake.domain import ClosureMethod, FileCase, PartyKind
 from services.intake.handlers import Filed, Intake, record_view
 from zhixing.auth import CurrentIdentity, require_visible
 from zhixing.idempotency import IdempotencyKey
@@ -153,6 +153,14 @@ async def close(case_id: str, body: Closure, identity: CurrentIdentity, request:
     await _intake(request).close(case_id, body.method, identity=identity)
 
 
+class PartyView(BaseModel):
+    """A party as the filing named it, ``kind`` spelt as POST /v1/cases accepts it."""
+
+    kind: PartyKind
+    name: str
+    id_number: str
+
+
 class CaseRecordView(BaseModel):
     """A case or application as intake recorded it: the filing's fields (the ``CaseFiled``
     message, in JSON) once docketed, and its later facts (officer, notice, track, closure)
@@ -163,6 +171,12 @@ class CaseRecordView(BaseModel):
     case_id: str
     status: str = Field(description="received, filed, refused or closed")
     court_code: str = Field(description="The court handling it now")
+    applicants: list[PartyView] | None = Field(None, description="Once docketed")
+    debtors: list[PartyView] | None = Field(None, description="Once docketed")
+    claim_amount_fen: int | None = Field(
+        None, description="The claim in whole fen, a JSON number (once docketed)"
+    )
+    costs_fen: int | None = Field(None, description="Costs in whole fen, a JSON number")
 
 
 @router.get(

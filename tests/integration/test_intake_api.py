@@ -72,8 +72,11 @@ async def test_a_filed_case_reads_back_by_http_and_grpc(
 
     read = await client.get(f"/v1/cases/{case_id}", headers=bearer(tokens, "苏12", Role.COMMAND))
     assert read.status_code == 200
-    assert read.json()["claim_amount_fen"] == "12345600"
-    assert read.json()["debtors"][0]["kind"] == "PARTY_KIND_ORGANISATION"
+    # Answered in the spelling the filing was made in: money a number of fen, a party's kind
+    # as accepted (organisation), not int64's JSON string nor the protobuf's enum name.
+    assert read.json()["claim_amount_fen"] == 12345600
+    assert read.json()["costs_fen"] == filing().get("costs_fen", 0)
+    assert read.json()["debtors"][0]["kind"] == filing()["debtors"][0]["kind"] == "organisation"
 
     async with grpc.aio.insecure_channel(f"127.0.0.1:{intake.grpc_port}") as channel:
         stub = intake_service_pb2_grpc.IntakeServiceStub(channel)
