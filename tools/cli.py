@@ -5,6 +5,7 @@ zhixing audit verify                          check the audit hash chain
 zhixing run                                   the whole platform (what `make run` calls)
 zhixing kafka-jars                            fetch the Kafka broker jars
 zhixing funds reconcile --court 苏12           prove every case's money balances
+zhixing bulletin --court 苏12 --week 2026-W48  the jurisdiction's weekly bulletin (通报)
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import os
 from datetime import date, datetime, time, timedelta
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -397,6 +399,80 @@ def funds_reconcile(
         return 1
 
     raise typer.Exit(asyncio.run(run()))
+
+
+class BulletinFormat(StrEnum):
+    PDF = "pdf"
+    HTML = "html"
+    XLSX = "xlsx"
+    JSON = "json"
+
+
+@app.command()
+def bulletin(
+    court: Annotated[str, typer.Option(help="The court whose jurisdiction it covers, e.g. 苏12")],
+    week: Annotated[str | None, typer.Option(help="An ISO week, e.g. 2026-W48")] = None,
+    month: Annotated[str | None, typer.Option(help="A month, e.g. 2026-11")] = None,
+    output_format: Annotated[
+        BulletinFormat, typer.Option("--format", help="pdf, html, xlsx or json")
+    ] = BulletinFormat.PDF,
+    out: Annotated[
+        Path | None, typer.Option(help="File to write (default: named after court and period)")
+    ] = None,
+) -> None:
+    """Write the jurisdiction's bulletin (通报) for a week or a month: each court's figures
+    and rank, breaches by node and court, commands issued and not signed for, cases
+    elevated or designated. Reads the command service's Redis (ZHIXING_REDIS_*), as the
+    dashboard's bulletin page does. Exit 2 for an unknown court or a period that is not
+    one."""
+    import json
+
+    from services.command.bulletin import (
+        bulletin_html,
+        bulletin_pdf,
+        bulletin_tables,
+        bulletin_xlsx,
+    )
+    from services.command.report_periods import ReportPeriod
+    from services.command.reports import Reports
+    from zhixing.errors import Invalid
+    from zhixing.state import KeySpace, connect
+
+    if (week is None) == (month is None):
+        err.print("error: name one period: --week 2026-W48 or --month 2026-11")
+        raise typer.Exit(2)
+    try:
+        found = directory().lookup(court)
+        period = ReportPeriod.parse(week or month or "")
+    except (UnknownCourtCode, Invalid) as exc:
+        err.print(f"error: {exc}")
+        raise typer.Exit(2) from None
+
+    async def gather() -> dict[str, object]:
+        settings = RedisSettings()
+        redis = connect(settings)
+        try:
+            reports = Reports(redis, KeySpace(settings.key_prefix, "command"), directory(),
+                              SystemClock())  # fmt: skip
+            return await reports.bulletin(found.code, period)
+        finally:
+            await redis.aclose()
+
+    try:
+        data = asyncio.run(gather())
+    except Invalid as exc:
+        err.print(f"error: {exc}")
+        raise typer.Exit(2) from None
+    target = out or Path(f"{found.name}执行工作通报-{period.label}.{output_format.value}")
+    if output_format is BulletinFormat.JSON:
+        target.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
+    elif output_format is BulletinFormat.HTML:
+        target.write_text(bulletin_html(data), encoding="utf-8")
+    elif output_format is BulletinFormat.PDF:
+        target.write_bytes(bulletin_pdf(bulletin_html(data)))
+    else:
+        target.write_bytes(bulletin_xlsx(bulletin_tables(data)))
+    typer.echo(f"{target} ({period.title()})")
 
 
 @app.command()

@@ -3,9 +3,13 @@ weeks of March 2026 (weeks 10 to 12), read by the command centre on the Friday o
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import io
+import json
+import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -194,3 +198,26 @@ async def test_periods_not_begun_or_misspelt_are_refused_and_clerks_read_no_repo
         subject="立案庭书记员", court_code="苏1283", role=Role.CLERK)  # fmt: skip
     refused = await reports.get("/v1/trends", headers={"Authorization": f"Bearer {clerk}"})
     assert refused.status_code == 403
+
+
+async def test_the_cli_writes_the_same_bulletin_from_the_shell(
+    reports: httpx.AsyncClient, isolated: Isolated, tmp_path: Path
+) -> None:
+    """``zhixing bulletin`` reads the command service's Redis as the route does."""
+    served = (await reports.get("/v1/bulletin", params={"period": "2026-W12"})).json()
+    for output_format in ("json", "pdf"):
+        out = tmp_path / f"bulletin.{output_format}"
+        process = await asyncio.create_subprocess_exec(
+            str(Path(sys.executable).with_name("zhixing")), "bulletin", "--court", "苏12",
+            "--week", "2026-W12", "--format", output_format, "--out", str(out),
+            env=isolated.env(), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        stdout, stderr = await process.communicate()
+        assert process.returncode == 0, stderr.decode()
+        assert "2026年第12周" in stdout.decode()
+        if output_format == "json":
+            written = json.loads(out.read_text(encoding="utf-8"))
+            assert {k: v for k, v in written.items() if k != "generated_at"} == {
+                k: v for k, v in served.items() if k != "generated_at"}  # fmt: skip
+        else:
+            assert out.read_bytes().startswith(b"%PDF")
