@@ -1,9 +1,12 @@
 """Query work is shared fairly across courts and cases (issue 13): a small case filed
-behind a huge one, or in a court behind another court's burst, is served in the next round."""
+behind a huge one, or in a court behind another court's burst, is served in the next round,
+and answered within its usual time."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -62,28 +65,58 @@ async def test_a_case_whose_units_left_is_dropped_from_the_round_and_requeued_la
     assert await work.due(now_ms=6_000, limit=10) == [QueryRef("c1", 1, 0, 1).member]
 
 
-async def test_a_small_case_filed_behind_a_huge_one_is_answered_first(
+async def test_a_small_case_filed_behind_a_huge_one_is_answered_within_its_usual_time(
     isolated: Isolated, tmp_path: Path
 ) -> None:
+    """The issue's measure: a small case filed behind a huge one (100 debtors, 800 query
+    units) is answered within its usual time. Its usual time is measured in the same run
+    (the same small case filed alone, on the same stack), so the bound follows the
+    machine's speed: behind the huge case it may take at most ``SLOWER`` times as long plus
+    ``SLACK_S``. That is generous on purpose (a busy CI machine must not fail it): before
+    the fair schedule the small case waited for all 800 units, over 5 minutes instead of
+    about 1 s. The second measure is not timed at all: when the small case is answered,
+    few of the huge case's units have been sent (rounds give each case at most
+    ``SHARE_PER_CASE``), where before every one of them went first."""
     many = range(1, MAX_PARTIES + 1)
     huge = filing(debtors=[{"kind": "organisation", "name": f"公司{n}",
                             "id_number": credit_code(n)} for n in many])  # fmt: skip
-    small = filing(debtors=[{"kind": "organisation", "name": "某公司",
-                             "id_number": credit_code(4242)}])  # fmt: skip
+
+    def small(n: int) -> dict[str, Any]:
+        return filing(debtors=[{"kind": "organisation", "name": f"某公司{n}",
+                                "id_number": credit_code(4242 + n)}])  # fmt: skip
+
     async with platform_stack(isolated, tmp_path, with_command=False,
                               gateway={"latency_ms": 0}) as stack:  # fmt: skip
         clerk = stack.headers(Role.CLERK)
         async with stack.client(stack.intake) as http:
+
+            async def answered_in_s(body: dict[str, Any]) -> tuple[str, float]:
+                started = time.monotonic()
+                case_id = (await http.post("/v1/cases", json=body, headers=clerk)).json()["case_id"]
+                await until_query(stack, case_id, "completed")
+                return case_id, time.monotonic() - started
+
+            await answered_in_s(small(0))  # warm-up: consumers joined, connections made
+            usual_s = max([(await answered_in_s(small(n)))[1] for n in (1, 2)])
+
             huge_id = (await http.post("/v1/cases", json=huge, headers=clerk)).json()["case_id"]
 
             async def huge_queued() -> bool:
                 return await case_view(stack, huge_id) is not None
 
             await eventually(huge_queued)
-            small_id = (await http.post("/v1/cases", json=small, headers=clerk)).json()["case_id"]
-        await until_query(stack, small_id, "completed")
+            _, behind_s = await answered_in_s(small(3))
         big = await case_view(stack, huge_id)
         assert big is not None
-        answered = sum(1 for u in big["query"]["units"] if u["status"] == "answered")
-        assert answered < len(big["query"]["units"])  # the huge case is still being served
+        units = big["query"]["units"]
+        sent = sum(1 for u in units if u["status"] != "pending")
+        print(f"small case alone {usual_s:.2f} s, behind the huge one {behind_s:.2f} s; "
+              f"huge units sent by then {sent} of {len(units)}")  # fmt: skip
+        assert len(units) == MAX_PARTIES * SHARE_PER_CASE
+        assert behind_s <= SLOWER * usual_s + SLACK_S, (behind_s, usual_s)
+        assert sent <= len(units) // 2, f"{sent} of the huge case's units went first"
         await until_query(stack, huge_id, "completed")
+
+
+SLOWER = 5
+SLACK_S = 10.0
