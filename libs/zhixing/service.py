@@ -473,7 +473,7 @@ class ServiceHost:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.ctx.publisher.stop()
         await self.ctx.redis.aclose()
-        tracing.flush(self.ctx.name)
+        await asyncio.to_thread(tracing.flush, self.ctx.name)  # a down collector waits
         log.info("service stopped", name=self.ctx.name)
 
     async def serve_forever(self) -> None:

@@ -133,7 +133,10 @@ class AuthSettings(BaseSettings):
 class TracingSettings(BaseSettings):
     """OpenTelemetry traces (``zhixing.tracing``): off unless an OTLP endpoint is set."""
 
-    model_config = SettingsConfigDict(env_prefix="ZHIXING_TRACING_", extra="ignore")
+    # populate_by_name: TracingSettings(endpoint=...) works too (the alias names the variables).
+    model_config = SettingsConfigDict(
+        env_prefix="ZHIXING_TRACING_", extra="ignore", populate_by_name=True
+    )
 
     endpoint: str = Field(
         "",

@@ -139,6 +139,7 @@ def test_the_standard_otlp_variable_turns_it_on(monkeypatch: pytest.MonkeyPatch)
     assert TracingSettings().traces_url == "http://collector:4318/v1/traces"
     monkeypatch.setenv("ZHIXING_TRACING_ENDPOINT", "http://jaeger:4318")
     assert TracingSettings().traces_url == "http://jaeger:4318/v1/traces"
+    assert TracingSettings(endpoint="http://c:4318").traces_url == "http://c:4318/v1/traces"
 
 
 def test_the_audit_record_leaves_the_trace_context_out(exporter: InMemorySpanExporter) -> None:
