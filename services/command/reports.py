@@ -200,9 +200,13 @@ class Reports:
         return {
             "court_code": court, "period": period.label if period else None,
             "as_of": (period.end if period else today).isoformat(),
-            "rankings": {name: ranking(figures, name, higher) for name, higher in RANKED.items()},
+            "rankings": {name: self._named(ranking(figures, name, higher))
+                         for name, higher in RANKED.items()},
             "definitions": {name: DEFINITIONS[name] for name in RANKED},
         }  # fmt: skip
+
+    def _named(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{**row, "court_name": self._courts.lookup(row["court_code"]).name} for row in rows]
 
     # --- the bulletin -----------------------------------------------------------------------
 

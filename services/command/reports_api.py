@@ -61,6 +61,7 @@ class Trends(BaseModel):
 
 class RankRow(BaseModel):
     court_code: str
+    court_name: str
     value: float | None
     rank: int | None = Field(description="1 is best; equal values share a rank; None: no value")
 

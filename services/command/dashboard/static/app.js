@@ -8,6 +8,7 @@ import { ACTIONS, commandButton } from "./commands.js";
 import { EVENTS } from "./event_names.js";
 import { exportBar } from "./exports.js";
 import { registerView } from "./register.js";
+import { bulletinView, trendsView } from "./reports.js";
 import { tasksView } from "./tasks.js";
 import { creditSection, zhongbenSection } from "./zhongben.js";
 
@@ -55,10 +56,14 @@ async function login(token) {
 
 // --- views: the board, my supervision tasks, the interference register ----------------------
 
+// Management reports: the command centre, leaders, presidents, supervisors and overseers.
+const REPORT_ROLES = ["command", "leader", "president", "supervisor", "overseer", "discipline"];
 const VIEWS = [
   { id: "board", title: "指挥大屏", roles: null },
   { id: "tasks", title: "我的督办任务", roles: ["supervisor", "leader", "president", "command"], view: tasksView },
   { id: "register", title: "干预过问登记", roles: ["command", "discipline"], view: registerView },
+  { id: "trends", title: "趋势与排名", roles: REPORT_ROLES, view: trendsView },
+  { id: "bulletin", title: "通报", roles: REPORT_ROLES, view: bulletinView },
 ];
 
 function setUpViews() {
