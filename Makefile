@@ -17,7 +17,7 @@ CJK_FONT := /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
 PROTOS := $(shell find protos -name '*.proto')
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help setup run test test-unit test-integration test-browser test-e2e lint format bench clean redis-server
+.PHONY: help setup run test test-unit test-integration test-browser test-e2e lint format bench clean redis-server pdf-libs
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -54,25 +54,31 @@ $(NODE_STAMP): package.json package-lock.json
 $(CHROMIUM):
 	$(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q --no-install-recommends chromium
 
-# A Chinese font, so the screenshots the browser tests save show text, not boxes.
+# A Chinese font, so the screenshots the browser tests save and the bulletin's PDF show
+# text, not boxes.
 $(CJK_FONT):
 	$(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q --no-install-recommends fonts-wqy-microhei
 
+# Pango, which WeasyPrint lays the bulletin's PDF out with (通报).
+pdf-libs: ## Install Debian's Pango libraries if they are missing
+	@/sbin/ldconfig -p | grep -q libpangoft2-1.0 || { \
+	  $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0; }
+
 setup: $(VENV_STAMP) $(PROTO_STAMP) $(KAFKA_STAMP) $(NODE_STAMP) redis-server ## Install what the platform needs (venv, generated code, Kafka jars, npm packages, redis-server)
 
-run: setup ## Start Kafka, Redis and every service with demo data; Ctrl-C stops all
+run: setup pdf-libs $(CJK_FONT) ## Start Kafka, Redis and every service with demo data; Ctrl-C stops all
 	$(BIN)/zhixing run
 
-test: setup $(CHROMIUM) $(CJK_FONT) ## Run every test (unit, integration, e2e, browser) against a Kafka and Redis it starts
+test: setup pdf-libs $(CHROMIUM) $(CJK_FONT) ## Run every test (unit, integration, e2e, browser) against a Kafka and Redis it starts
 	$(BIN)/pytest
 
 test-unit: setup ## Unit tests only (no Kafka, no Redis)
 	$(BIN)/pytest tests/unit
 
-test-integration: setup ## Integration tests and the repositories' contract suite (real Kafka and Redis)
+test-integration: setup pdf-libs $(CJK_FONT) ## Integration tests and the repositories' contract suite (real Kafka and Redis)
 	$(BIN)/pytest tests/integration tests/contract
 
-test-browser: setup $(CHROMIUM) $(CJK_FONT) ## The dashboard in headless Chromium (Playwright); screenshots in test-artifacts/
+test-browser: setup pdf-libs $(CHROMIUM) $(CJK_FONT) ## The dashboard in headless Chromium (Playwright); screenshots in test-artifacts/
 	$(BIN)/pytest tests/browser
 
 test-e2e: setup ## End-to-end tests (every service as a process)
