@@ -191,11 +191,11 @@ class Reports:
         (default: now). Equal values share a rank; a court with nothing to divide is
         listed last, unranked."""
         today = china_today(self._clock)
-        last = period or ReportPeriod.week_of(today)
         courts = self._courts.jurisdiction(court)
-        totals, _ = await self._at_end_of(courts, self.window(last, 1))
         if period is None:  # as of now: every counter, this week's too
             totals = await self._all_time(courts)
+        else:
+            totals, _ = await self._at_end_of(courts, self.window(period, 1))
         figures = {c: rates(_complete(totals[c])) for c in courts}
         return {
             "court_code": court, "period": period.label if period else None,
