@@ -83,6 +83,7 @@ REACHES: dict[type[Message], int] = {
 }
 # Case events that move a case on the board without reaching a node.
 CASE_CHANGES = (
+    case_events_pb2.ApplicationReceived,
     case_events_pb2.CaseNumberIssued,
     case_events_pb2.CaseClosed,
     case_events_pb2.CaseHandlingCourtChanged,
@@ -105,6 +106,15 @@ ANSWERED_BY: dict[str, type[Message]] = {
     "urge": command_events_pb2.UrgeReplied,
     "correction_letter": command_events_pb2.CorrectionReported,
 }
+
+
+def case_label(number: str, received_on: str) -> str:
+    """How a page names a case: its case number; an application not yet docketed (收案, no
+    number yet) by the day it was received, as the clerk's register of applications
+    does."""
+    if number:
+        return number
+    return f"待立案申请（{received_on}收件）" if received_on else "待立案申请"
 
 
 def _ms(timestamp: Any) -> int:
@@ -199,7 +209,10 @@ class Board:
         key = self.case_key(case_id)
         case = await load(key)
         before = dict(case)
-        if isinstance(payload, case_events_pb2.CaseFiled):
+        if isinstance(payload, case_events_pb2.ApplicationReceived):
+            case.setdefault("court", payload.court_code)
+            case["received_on"] = payload.received_on
+        elif isinstance(payload, case_events_pb2.CaseFiled):
             case.update(court=payload.court_code, filed_at=str(_ms(event.envelope.occurred_at)))
         elif isinstance(payload, case_events_pb2.CaseNumberIssued):
             case["number"] = payload.case_number
@@ -363,13 +376,24 @@ class Board:
         return result
 
     async def cases_at(
-        self, court: str, node: str, *, offset: int, limit: int
+        self, courts: Sequence[str], node: str, *, offset: int, limit: int
     ) -> tuple[int, list[dict[str, Any]]]:
-        """A court's cases at a node: open cases the longest-open first; at 终本, the longest
-        in 终本 first, with the re-query rounds started."""
-        key = self.node_key(court, node)
-        total = int(await self._redis.zcard(key))
-        ids = await self._members(key, offset, offset + limit - 1)
+        """The cases of ``courts`` at a node: open cases the longest-open first; at 终本, the
+        longest in 终本 first, with the re-query rounds started."""
+        keys = [self.node_key(court, node) for court in courts]
+        pipe = self._redis.pipeline(transaction=False)
+        for key in keys:
+            pipe.zcard(key)
+        for key in keys:  # each court's first offset + limit: enough for the merged page
+            pipe.zrange(key, 0, offset + limit - 1, withscores=True)
+        replies = await pipe.execute()
+        total = sum(int(n) for n in replies[: len(keys)])
+        merged = sorted(
+            (float(score), as_text(member))
+            for reply in replies[len(keys) :]
+            for member, score in reply
+        )
+        ids = [case_id for _, case_id in merged[offset : offset + limit]]
         cases = await read_hashes(self._redis, [self.case_key(i) for i in ids])
         rows = []
         for case_id, case in zip(ids, cases, strict=True):
@@ -409,37 +433,60 @@ class Board:
         return rows
 
     async def case_refs(self, subjects: Sequence[str]) -> list[tuple[str, str]]:
-        """Each subject's case (its id and number, both '' when the subject is of no known
-        case): a case itself, or the case an asset, lead, matter or dispute was tied to."""
+        """Each subject's case (its id and label, both '' when the subject is of no known
+        case): a case itself, or the case an asset, lead, matter or dispute was tied to. The
+        label is the case number, or for an application not yet docketed what names it
+        (``case_label``)."""
         if not subjects:
             return []
         tied = await self._redis.mget([self.tie_key(s) for s in subjects])
         case_ids = [as_text(t) if t else s for s, t in zip(subjects, tied, strict=True)]
+        labels = await self.labels(case_ids)
+        refs = []
+        for subject, case_id, label in zip(subjects, case_ids, labels, strict=True):
+            is_case = label is not None or case_id != subject
+            refs.append((case_id if is_case else "", label or ""))
+        return refs
+
+    async def labels(self, case_ids: Sequence[str]) -> list[str | None]:
+        """Each case's label (``case_label``); None for an id the board has not heard of as
+        a case or an application."""
         pipe = self._redis.pipeline(transaction=False)
         for case_id in case_ids:
-            pipe.hget(self.case_key(case_id), "number")
-        numbers = await pipe.execute()
-        refs = []
-        for subject, case_id, number in zip(subjects, case_ids, numbers, strict=True):
-            is_case = number is not None or case_id != subject
-            refs.append((case_id if is_case else "", as_text(number) if number else ""))
-        return refs
+            pipe.hmget(self.case_key(case_id), ["number", "received_on"])
+        labels: list[str | None] = []
+        for number, received_on in await pipe.execute():
+            if number is None and received_on is None:
+                labels.append(None)
+            else:
+                labels.append(case_label(as_text(number) if number else "",
+                                         as_text(received_on) if received_on else ""))  # fmt: skip
+        return labels
 
     async def cases(self, case_ids: Sequence[str]) -> list[dict[str, str]]:
         """The board's hash of each case (number, court, filed_at, rank, closed, closed_at)."""
         return await read_hashes(self._redis, [self.case_key(i) for i in case_ids])
 
-    async def pending_commands(self, court: str, limit: int = 200) -> list[dict[str, Any]]:
-        ids = await self._members(self.commands_key(court), 0, limit - 1)
+    async def pending_commands(
+        self, courts: Sequence[str], limit: int = 200
+    ) -> list[dict[str, Any]]:
+        """Command actions pending at ``courts``, the longest waiting first."""
+        pipe = self._redis.pipeline(transaction=False)
+        for court in courts:
+            pipe.zrange(self.commands_key(court), 0, limit - 1, withscores=True)
+        waiting = sorted(
+            (float(score), as_text(member))
+            for reply in await pipe.execute()
+            for member, score in reply
+        )
+        ids = [command_id for _, command_id in waiting[:limit]]
         read = await read_hashes(self._redis, [self.command_key(i) for i in ids])
         commands = [{"command_id": i, **c} for i, c in zip(ids, read, strict=True)]
         # A command about no case (调配力量 lends officers) has no case number to show.
         about_cases = [c for c in commands if c.get("case_id")]
-        pipe = self._redis.pipeline(transaction=False)
-        for command in about_cases:
-            pipe.hget(self.case_key(command["case_id"]), "number")
-        for command, number in zip(about_cases, await pipe.execute(), strict=True):
-            command["case_number"] = as_text(number) if number else ""
+        labels = await self.labels([c["case_id"] for c in about_cases])
+        for command, label in zip(about_cases, labels, strict=True):
+            command["case_number"] = label or ""
         for command in commands:
             command.setdefault("case_number", "")
         return commands

@@ -91,6 +91,7 @@ class OpenCase(BaseModel):
     case_id: str
     case_number: str
     court_code: str
+    court_name: str
     node: str
     filed_at: int = Field(description="Epoch ms")
     closed_at: int = Field(description="Epoch ms of its closure (终本 cases); 0 when open")
@@ -99,6 +100,7 @@ class OpenCase(BaseModel):
 
 class CasesAtNode(BaseModel):
     court_code: str
+    jurisdiction: bool = Field(description="The court's and every court's below it")
     node: str
     total: int
     cases: list[OpenCase]
@@ -108,8 +110,13 @@ class Alert(BaseModel):
     clock_id: str
     rule_id: str
     subject_id: str
-    case_id: str = Field(description="The case the subject belongs to, when known")
-    case_number: str
+    case_id: str = Field(
+        description="The case (or application not yet docketed) the subject belongs to, when known"
+    )
+    case_number: str = Field(
+        description="The case's number; for an application not yet docketed, its label "
+        "(待立案申请（<received_on>收件）)"
+    )
     court_code: str
     state: ClockCondition
     due_at: int = Field(description="Epoch ms")
@@ -134,7 +141,12 @@ class PendingCommand(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     command_id: str
-    case_number: str
+    case_number: str = Field(
+        description="The case's number, or an application's label (待立案申请（…收件）); empty "
+        "for a command about no case"
+    )
+    court: str = Field(description="The court it waits at")
+    court_name: str
 
 
 def _board(request: Request) -> Board:
@@ -221,15 +233,22 @@ async def cases_at_node(
     node: Annotated[str, Query(description=f"one of {', '.join(BOARD_NODE_IDS)}")],
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    jurisdiction: Annotated[
+        bool, Query(description="the court's cases and those of every court below it")
+    ] = False,
 ) -> CasesAtNode:
+    """The court's own cases at ``node``; with ``jurisdiction``, its subtree's (the scope
+    of the tree's ``total``)."""
     court = _court(court_code, identity)
     if node not in BOARD_NODE_IDS:
         raise Invalid(f"unknown node {node!r}; one of {', '.join(BOARD_NODE_IDS)}",
                       loc=("query", "node"))  # fmt: skip
-    total, rows = await _board(request).cases_at(court.code, node, offset=offset, limit=limit)
-    return CasesAtNode.model_validate(
-        {"court_code": court.code, "node": node, "total": total, "cases": rows}
-    )
+    courts = directory().jurisdiction(court.code) if jurisdiction else [court.code]
+    total, rows = await _board(request).cases_at(courts, node, offset=offset, limit=limit)
+    for row in rows:
+        row["court_name"] = court_name(row["court_code"]) if row["court_code"] else ""
+    return CasesAtNode.model_validate({"court_code": court.code, "jurisdiction": jurisdiction,
+                                       "node": node, "total": total, "cases": rows})  # fmt: skip
 
 
 SORT_KEYS = ("due_at", "court_code", "rule_id", "state", "level")
@@ -279,12 +298,20 @@ async def alerts(
 
 @router.get("/board/courts/{court_code}/commands", summary="Command actions pending at a court")
 async def pending_commands(
-    court_code: str, identity: CurrentIdentity, request: Request
+    court_code: str,
+    identity: CurrentIdentity,
+    request: Request,
+    jurisdiction: Annotated[
+        bool, Query(description="those pending at every court below it too")
+    ] = False,
 ) -> list[PendingCommand]:
+    """Pending at the court; with ``jurisdiction``, at its subtree's courts (the scope of
+    the tree's ``total.commands_pending``), the longest waiting first."""
     court = _court(court_code, identity)
-    return [
-        PendingCommand.model_validate(c) for c in await _board(request).pending_commands(court.code)
-    ]
+    courts = directory().jurisdiction(court.code) if jurisdiction else [court.code]
+    rows = await _board(request).pending_commands(courts)
+    return [PendingCommand.model_validate(c | {"court_name": court_name(c["court"])})
+            for c in rows]  # fmt: skip
 
 
 @router.get("/board/stream", summary="Server-sent events: which courts' figures changed")

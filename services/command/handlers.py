@@ -28,7 +28,7 @@ from services.command.domain import (
     of_jurisdiction,
     visible_to,
 )
-from services.command.projections import CaseOverviews
+from services.command.projections import NODE_RECEIVED, CaseOverviews
 from services.command.repository import ActionRecords
 from zhixing.auth import Identity, Role, ScopeError, require_role
 from zhixing.courts import covers
@@ -72,6 +72,9 @@ class CommandActions:
         case = await self.overviews.get(case_id)
         if case is None or not covers(identity.court_code, case.court_code):
             raise NotFound(f"no case {case_id} in your jurisdiction")
+        if case.node == NODE_RECEIVED and action is not Action.URGE:
+            raise Conflict(f"{case_id} is an application not yet docketed: it may be urged "
+                           f"(督办) to be docketed, not {action.value}")  # fmt: skip
         target = case.court_code
         if target == identity.court_code:
             raise Conflict(f"case {case_id} is {target}'s own: command actions go to lower courts")

@@ -9,6 +9,7 @@ from google.protobuf.json_format import MessageToDict
 from pydantic import BaseModel, Field
 
 from services.command.access_log import AccessLog
+from services.command.board import Board, case_label
 from services.command.case_credit import CaseCredit
 from services.command.case_funds import CaseFunds
 from services.command.case_zhongben import CaseZhongben
@@ -16,7 +17,7 @@ from services.command.figures import CourtFigures
 from services.command.projections import CaseOverviews
 from services.command.timelines import CaseTimelines
 from zhixing.auth import CurrentIdentity, Role, readable_court, require_role, require_visible
-from zhixing.courts import UnknownCourtCode, directory
+from zhixing.courts import UnknownCourtCode, court_name, directory
 from zhixing.errors import NotFound
 
 router = APIRouter(prefix="/v1", tags=["cases"])
@@ -132,10 +133,19 @@ class CaseOverview(BaseModel):
     money (HTTP only)."""
 
     case_id: str
+    case_number: str = Field(description="Its case number; empty before it is docketed")
+    label: str = Field(
+        description="How pages name it: the case number, or for an application not yet "
+        "docketed 待立案申请（<received_on>收件）"
+    )
     court_code: str = Field(description="The court handling it now")
-    case_type_code: str
-    claim_amount_fen: str = Field(description="int64 in its JSON form: a string of digits")
-    node: str = Field(description="filed (the board follows a case through its nodes)")
+    court_name: str
+    case_type_code: str = Field(description="Empty for an application not yet docketed")
+    claim_amount_fen: int = Field(description="The claim, in whole fen (0 before docketing)")
+    node: str = Field(
+        description="received (an application not yet docketed) or filed (the board follows "
+        "a case through its nodes)"
+    )
     event_count: int
     funds: CaseFundsView
     zhongben: ZhongbenView
@@ -170,8 +180,20 @@ class TimelineEntry(BaseModel):
     event: str = Field(description="The event's type")
     at: str
     court_code: str
-    actor: str
-    payload: dict[str, Any]
+    actor: str = Field(description="The actor's id: a person's name, or svc:<service>")
+    actor_role: str = Field("", description="The role the actor acted in")
+    actor_court: str = Field("", description="The court the actor acted for")
+    actor_name: str = Field(
+        description="Who, in Chinese: a service by its name (立案系统), a person by name and "
+        "post (court and role)"
+    )
+    clock_title: str = Field(
+        "", description="A clock event's limit, in Chinese (its rule's title); empty otherwise"
+    )
+    payload: dict[str, Any] = Field(
+        description="The event's fields in the protobuf JSON form (its int64 as strings, its "
+        "enums by their proto names): the record, not an API model"
+    )
     summary: str = Field(
         description="What it says, in Chinese (funds events: amount, source, reason, account; "
         "终本, re-query and credit events: the act, the debtor by name, dates and results); "
@@ -211,11 +233,18 @@ async def get_case_overview(
     funds = await case_funds.get(case_id)
     case_zhongben: CaseZhongben = request.app.state.case_zhongben
     case_credit: CaseCredit = request.app.state.case_credit
+    board: Board = request.app.state.board
+    (known,) = await board.cases([case_id])
+    number = known.get("number", "")
     return CaseOverview.model_validate(
         MessageToDict(
             overview, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
         )
         | {
+            "claim_amount_fen": overview.claim_amount_fen,  # a number, not int64's JSON string
+            "case_number": number,
+            "court_name": court_name(overview.court_code),
+            "label": case_label(number, known.get("received_on", "")),
             "funds": CaseFundsView.model_validate(funds, from_attributes=True),
             "zhongben": ZhongbenView.model_validate(
                 await case_zhongben.get(case_id), from_attributes=True

@@ -13,6 +13,7 @@ from zhixing.state import KeySpace, as_text, read_hashes, text_hash
 from zhixing.v1 import case_events_pb2, command_service_pb2
 
 NODE_FILED = "filed"
+NODE_RECEIVED = "received"  # an application not yet docketed (收案)
 
 
 class CaseOverviews:
@@ -64,7 +65,11 @@ class CaseOverviews:
             if event.envelope.aggregate_type != "case":
                 continue
             key = self.key(event.aggregate_id)
-            if isinstance(filed := event.payload, case_events_pb2.CaseFiled):
+            if isinstance(received := event.payload, case_events_pb2.ApplicationReceived):
+                # An application not yet docketed: a command centre may urge its docketing.
+                tx.pipe.hsetnx(key, "court_code", received.court_code)
+                tx.pipe.hsetnx(key, "node", NODE_RECEIVED)
+            elif isinstance(filed := event.payload, case_events_pb2.CaseFiled):
                 tx.pipe.hset(
                     key,
                     mapping={
@@ -93,8 +98,8 @@ class CaseOverviews:
         return command_service_pb2.CaseOverview(
             case_id=case_id,
             court_code=raw["court_code"],
-            case_type_code=raw["case_type_code"],
-            claim_amount_fen=int(raw["claim_amount_fen"]),
+            case_type_code=raw.get("case_type_code", ""),
+            claim_amount_fen=int(raw.get("claim_amount_fen") or 0),
             node=raw["node"],
             event_count=int(raw.get("event_count", 0)),
         )

@@ -31,6 +31,7 @@ from typing import Any, cast
 import redis.asyncio as aioredis
 from google.protobuf.message import Message
 
+from services.command.actors import actor_name
 from services.command.credit_text import ID_FIELDS, CreditStory, DebtorNames
 from services.command.funds_text import funds_lines
 from services.command.supervision_text import supervision_line
@@ -39,6 +40,7 @@ from zhixing.audit import AuditChain
 from zhixing.auth import Role
 from zhixing.events import Event
 from zhixing.projection import Transaction
+from zhixing.rules import catalogue
 from zhixing.state import KeySpace, as_text
 from zhixing.v1 import (
     asset_events_pb2,
@@ -59,6 +61,16 @@ TIES: dict[type[Message], str] = {
     dispute_events_pb2.DisputeOpened: "case_ids",
     supervision_events_pb2.PetitionReceived: "case_ids",
     supervision_events_pb2.PetitionRegistered: "case_ids",
+}
+# Of events stamped in the same millisecond and not yet in the audit chain, which comes
+# first: an application before its filing, a clock's opening before the rest of its life.
+CAUSAL_RANK: dict[str, int] = {
+    "ApplicationReceived": -3,
+    "CaseFiled": -2,
+    "CaseNumberIssued": -1,
+    "ClockOpened": -1,
+    "ClockCleared": 1,
+    "CaseClosed": 2,
 }
 # Events only some readers of a case's timeline are shown (by event name).
 RESTRICTED: dict[str, frozenset[Role]] = {
@@ -98,6 +110,8 @@ class CaseTimelines:
                 "at": envelope.occurred_at.ToJsonString(),
                 "court_code": envelope.court_code,
                 "actor": envelope.actor.id,
+                "actor_role": envelope.actor.role,
+                "actor_court": envelope.actor.court_code,
                 "payload": payload,
             }
             tx.pipe.zadd(
@@ -127,11 +141,28 @@ class CaseTimelines:
                 entry = json.loads(member)
                 if shown_to(reader, entry["event"]):
                     entries.append((float(score), entry))
-        entries.sort(key=lambda pair: pair[0])
-        chosen = [entry for _, entry in entries[-limit:]]
+        # In time order; events stamped in the same millisecond (a clock opened and cleared
+        # in one batch) in the order the audit chain recorded them, which follows each
+        # aggregate's own order, then by what must come first (CAUSAL_RANK).
+        ids = [entry["event_id"] for _, entry in entries]
+        read = await self._redis.hmget(self._audit.positions_key, ids) if ids else []
+        positions = {i: int(p) for i, p in zip(ids, read, strict=True) if p is not None}
+        unrecorded = 1 << 62  # after every recorded event of its millisecond
+        ranked = [
+            ((score, positions.get(entry["event_id"], unrecorded),
+              CAUSAL_RANK.get(entry["event"], 0), entry["event_id"]), entry)
+            for score, entry in entries
+        ]  # fmt: skip
+        ranked.sort(key=lambda pair: pair[0])
+        chosen = [entry for _, entry in ranked[-limit:]]
         lines = summaries([(entry["event"], entry["payload"]) for entry in chosen])
         for entry, line in zip(chosen, lines, strict=True):
             entry["summary"] = line
+            clock = entry["payload"].get("clock")
+            entry["clock_title"] = catalogue().title_of(clock["rule_id"]) if clock else ""
+            entry["actor_name"] = actor_name(
+                entry["actor"], entry.get("actor_role", ""), entry.get("actor_court", "")
+            )
         records = await self._audit.records_of([e["event_id"] for e in chosen])
         for entry in chosen:
             record = records.get(entry["event_id"])

@@ -164,7 +164,7 @@ async def test_a_zhongben_case_shows_at_its_node_while_in_requery_and_not_as_ope
         board,
         [event(a.ZhongbenRequeryStarted(case_id="z1", round=2, requery_number=1), "z1")],
     )
-    total, rows = await board.cases_at(TAIXING, "zhongben", offset=0, limit=10)
+    total, rows = await board.cases_at([TAIXING], "zhongben", offset=0, limit=10)
     assert total == 1 and [(row["case_id"], row["requeries"]) for row in rows] == [("z1", 1)]
     # Resumed: the original leaves the node (the 执恢 case is a case of its own).
     await apply(redis, board, [event(c.ExecutionResumed(case_id="z1", new_case_id="z1r"), "z1")])
