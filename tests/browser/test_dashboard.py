@@ -27,6 +27,7 @@ from tests.factories import ACTOR
 from tests.integration.platform_stack import Stack, platform_stack
 from tests.integration.test_asset_control import case_with, file_case, until_query
 from tests.integration.test_board import money_of
+from tests.integration.test_command_views import receive_application
 from tests.integration.test_deadlines import infrastructure
 from tests.integration.test_figures import TAIXING_NUMBER, zhongben_history
 from tests.polling import eventually
@@ -511,3 +512,96 @@ async def test_hidden_parts_stay_hidden_a_case_panel_leaves_logout_reachable_and
         await expect(board).to_be_hidden()
         await expect(page.get_by_test_id("case")).to_be_hidden()
         await page.screenshot(path=SHOTS / "14-logged-out.png")
+
+
+async def test_cases_are_named_one_scope_per_view_chinese_actors_and_errors_and_whole_names(
+    isolated: Isolated, tmp_path: Path, browser: Browser
+) -> None:
+    """Issue 18's later defects: an application's alert row showed its UUID and offered no
+    督办; an intermediate court's node buttons counted its own cases (0) while its chart and
+    cards counted its jurisdiction's; timeline actors and errors were English; the timeline
+    was out of order; long court names wrapped mid-name."""
+    async with platform_stack(isolated, tmp_path) as stack:
+        case_id = await file_case(stack, case_with(credit_code(78), 10**9))
+        await until_query(stack, case_id, "completed")
+        application = await receive_application(stack, 79)
+        page = await open_dashboard(browser, stack)
+
+        # A token whose signature is not the platform's: refused, in Chinese.
+        token = stack.tokens.issue(subject="指挥中心值班员", court_code="苏12", role=Role.COMMAND)
+        forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+        await page.fill("#token", forged)
+        await page.click("[data-testid=login-submit]")
+        error = page.get_by_test_id("login-error")
+        await expect(error).to_contain_text("令牌签名无效")
+        await expect(error).not_to_contain_text("token")
+
+        # The application's docketing limit (7 days) runs out.
+        stack.clock.set(dt.datetime(2026, 3, 11, 10, 0, tzinfo=CHINA_TZ))
+        await log_in(page, stack, Role.COMMAND, "苏12", "指挥中心值班员")
+
+        # One scope, stated: the intermediate court with the courts below it, in every part.
+        await expect(page.get_by_test_id("scope")).to_have_text(
+            "范围：泰州市中级人民法院辖区（含下级法院）"
+        )
+        counted = page.locator("[data-testid=node]").filter(has_text=re.compile(r" [1-9]"))
+        await expect(counted).to_have_count(1)  # the filed case's node, counted here too
+        await counted.click()
+        await expect(page.get_by_test_id("node-cases")).to_contain_text("辖区")
+        await expect(page.get_by_test_id("node-case")).to_contain_text("泰兴市人民法院")
+
+        # The application's row: named by its receipt, never by its id, with 督办.
+        row = page.locator("[data-testid=alert]").filter(has_text="待立案申请")
+        await expect(row).to_have_count(1)
+        await expect(row).not_to_contain_text(application)
+        await expect(row).to_contain_text("立案审查")
+        await page.screenshot(path=SHOTS / "15-jurisdiction-scope.png", full_page=True)
+        await row.get_by_test_id("command-urge").click()
+        await expect(page.locator("#command-case")).to_contain_text("待立案申请")
+        await page.click("[data-testid=command-submit]")
+        await expect(page.get_by_test_id("toast")).to_contain_text("已下达督办")
+        # The card and the list count the same commands.
+        pending = page.get_by_test_id("pending-command")
+        await expect(pending).to_have_count(1)
+        await expect(pending).to_contain_text("待立案申请")
+        await expect(pending).to_contain_text("泰兴市人民法院")
+        card = page.get_by_test_id("cards").locator(".card").filter(has_text="待办指挥事项")
+        await expect(card.locator(".value")).to_have_text("1")
+
+        # Its panel: named by its receipt; only 督办 is offered for an application.
+        await row.get_by_test_id("alert-case").click()
+        await expect(page.locator("#case-title")).to_contain_text("待立案申请")
+        await expect(page.locator("#case-title")).not_to_contain_text(application)
+        await expect(page.get_by_test_id("case-actions").locator("button")).to_have_count(1)
+        await page.screenshot(path=SHOTS / "16-application-panel.png", full_page=True)
+        await page.click("#case-close")
+
+        # The filed case's timeline: in order (its docketing clock opened, then cleared, in
+        # the same millisecond), actors in Chinese.
+        await page.get_by_test_id("node-case").first.locator(".link").click()
+        timeline = page.get_by_test_id("timeline")
+        docket = timeline.locator(f'[data-clock="intake.docket:{case_id}"]')
+        await expect(docket).to_have_count(2)
+        assert await docket.evaluate_all("(items) => items.map((i) => i.dataset.event)") == [
+            "ClockOpened", "ClockCleared",
+        ]  # fmt: skip
+        actors = page.get_by_test_id("timeline-actor")
+        await expect(actors.filter(has_text="节点期限管理系统").first).to_be_visible()
+        await expect(actors.filter(has_text="泰兴市人民法院 立案人员").first).to_be_visible()
+        await expect(timeline).not_to_contain_text("svc:")
+        await expect(timeline).not_to_contain_text("intake.")  # a limit by its title
+        await expect(docket.first).to_contain_text("立案审查")
+        await page.screenshot(path=SHOTS / "17-timeline-actors.png", full_page=True)
+        await page.click("#case-close")
+
+        # Court names stay whole in a narrow tree: one line each, the whole name in its title.
+        await page.locator(".tree-panel").evaluate("(panel) => (panel.style.width = '190px')")
+        names = page.locator("[data-testid=court] .name")
+        await expect(names).to_have_count(1 + len(directory().children("苏12")))
+        lines = await names.evaluate_all(  # a name's height in its font's sizes: 1 line < 2
+            "(spans) => spans.map((s) => s.getBoundingClientRect().height"
+            " / parseFloat(getComputedStyle(s).fontSize))"
+        )
+        assert all(0 < n < 2 for n in lines), lines
+        await expect(names.first).to_have_attribute("title", "泰州市中级人民法院")
+        await page.screenshot(path=SHOTS / "18-narrow-tree.png")

@@ -2,7 +2,7 @@
 // re-reads what it shows when the board's event stream says a court of the jurisdiction
 // changed. Text from the server is only ever set as text (never as HTML).
 
-import { $, ROLE_NAMES, TOKEN_KEY, api, due, hooks, state, time, toast } from "./common.js";
+import { $, ROLE_NAMES, TOKEN_KEY, api, caseName, due, hooks, state, time, toast } from "./common.js";
 import { el } from "./dom.js";
 import { ACTIONS, commandButton } from "./commands.js";
 import { EVENTS } from "./event_names.js";
@@ -123,7 +123,7 @@ function courtLine(court) {
         selectCourt(court.code);
       },
     },
-    el("span", {}, court.name),
+    el("span", { class: "name", title: court.name }, court.name),
     el(
       "span",
       { class: "figures" },
@@ -160,7 +160,11 @@ async function renderCourt() {
   const court = findCourt(state.tree, state.court) || state.tree;
   state.court = court.code;
   const t = court.total;
-  $("court-title").textContent = `${court.name}${court.children.length ? "（含辖区）" : ""}`;
+  // One scope for the whole view: a court with courts below it is shown with them (its
+  // jurisdiction), a basic court alone; every card, chart, node and list says the same.
+  state.wide = court.children.length > 0;
+  $("court-title").textContent = `${court.name}${state.wide ? "（含辖区）" : ""}`;
+  $("scope").textContent = state.wide ? `范围：${court.name}辖区（含下级法院）` : `范围：${court.name}（本院）`;
   $("exports").replaceChildren(...exportBar());
   $("cards").replaceChildren(
     card("在办案件", t.open_cases),
@@ -188,7 +192,7 @@ async function renderCourt() {
           dataset: { node: node.id, testid: "node" },
           onclick: () => selectNode(node.id),
         },
-        `${node.title} ${court.own[`node_${node.id}`]}`,
+        `${node.title} ${t[`node_${node.id}`]}`,
       ),
     ),
   );
@@ -244,18 +248,22 @@ async function selectNode(node) {
 
 async function renderNodeCases() {
   const node = state.nodes.find((n) => n.id === state.node);
-  const answer = await api(`/v1/board/courts/${encodeURIComponent(state.court)}/cases?node=${state.node}&limit=100`);
+  const wide = state.wide;
+  const answer = await api(
+    `/v1/board/courts/${encodeURIComponent(state.court)}/cases?node=${state.node}&limit=100&jurisdiction=${wide}`,
+  );
+  const where = wide ? "辖区" : "本院";
   // The node 终本 holds cases closed as 终本 while their re-query lasts: when each closed,
   // and how many re-query rounds have started.
   const closed = node && !node.open;
   $("node-cases").replaceChildren(
     el("p", { class: "muted" }, closed
-      ? `本院终本案件（定期查询期间内）${answer.total} 件`
-      : `本院${node?.title}节点在办案件 ${answer.total} 件`),
+      ? `${where}终本案件（定期查询期间内）${answer.total} 件`
+      : `${where}${node?.title}节点在办案件 ${answer.total} 件`),
     el(
       "table",
       {},
-      el("thead", {}, el("tr", {}, el("th", {}, "案号"), el("th", {}, "立案时间"),
+      el("thead", {}, el("tr", {}, el("th", {}, "案号"), wide ? el("th", {}, "法院") : [], el("th", {}, "立案时间"),
         closed ? [el("th", {}, "终本结案时间"), el("th", {}, "定期查询次数")] : [])),
       el(
         "tbody",
@@ -264,7 +272,8 @@ async function renderNodeCases() {
           el(
             "tr",
             { dataset: { testid: "node-case" } },
-            el("td", {}, el("span", { class: "link", onclick: () => openCase(c.case_id) }, c.case_number || c.case_id)),
+            el("td", {}, el("span", { class: "link", onclick: () => openCase(c.case_id) }, caseName(c.case_number))),
+            wide ? el("td", {}, c.court_name) : [],
             el("td", {}, time(c.filed_at)),
             closed ? [el("td", {}, time(c.closed_at)), el("td", {}, `${c.requeries} 次`)] : [],
           ),
@@ -302,18 +311,21 @@ async function renderAlerts() {
         { dataset: { testid: "alert", state: a.state, clock: a.clock_id } },
         el("td", {}, el("span", { class: `state ${a.state}` }, STATES[a.state] || a.state)),
         el("td", { title: a.source }, a.title),
-        el("td", {}, a.case_id ? el("span", { class: "link", onclick: () => openCase(a.case_id) }, a.case_number || a.case_id) : a.subject_id),
+        el("td", {}, a.case_id
+          ? el("span", { class: "link", dataset: { testid: "alert-case" }, onclick: () => openCase(a.case_id) }, caseName(a.case_number))
+          : el("span", { class: "muted" }, "未关联案件")),
         el("td", {}, a.court_name),
         el("td", {}, due(a.last_day, a.due_at)),
         el("td", {}, a.level ? `第${a.level}级 → ${a.escalated_to}` : ""),
-        el("td", {}, commandButton("urge", a.case_id, a.case_number || a.case_id, a.title)),
+        el("td", {}, commandButton("urge", a.case_id, caseName(a.case_number), a.title)),
       ),
     ),
   );
 }
 
 async function renderCommands() {
-  const pending = await api(`/v1/board/courts/${encodeURIComponent(state.court)}/commands`);
+  const wide = state.wide;
+  const pending = await api(`/v1/board/courts/${encodeURIComponent(state.court)}/commands?jurisdiction=${wide}`);
   $("commands").replaceChildren(
     pending.length
       ? el(
@@ -322,12 +334,15 @@ async function renderCommands() {
           el("tbody", {}, pending.map((c) =>
             el("tr", { dataset: { testid: "pending-command" } },
               el("td", {}, ACTIONS[c.action] || c.action),
-              el("td", {}, el("span", { class: "link", onclick: () => openCase(c.case_id) }, c.case_number || c.case_id)),
+              el("td", {}, c.case_id
+                ? el("span", { class: "link", onclick: () => openCase(c.case_id) }, caseName(c.case_number))
+                : "（不涉及具体案件）"),
+              el("td", {}, c.court_name),
               el("td", {}, time(Number(c.issued_at))),
             ),
           )),
         )
-      : el("p", { class: "muted" }, "本院暂无待办指挥事项"),
+      : el("p", { class: "muted" }, `${wide ? "辖区" : "本院"}暂无待办指挥事项`),
   );
 }
 
@@ -346,11 +361,13 @@ async function renderCase() {
     api(`/v1/subjects/${encodeURIComponent(caseId)}/clocks`),
     api(`/v1/cases/${encodeURIComponent(caseId)}/timeline`),
   ]);
-  const number = timeline.find((e) => e.event === "CaseNumberIssued")?.payload.case_number;
-  const label = number || caseId;
-  $("case-title").textContent = `${label} · ${overview.court_code}`;
+  const label = overview.label;
+  $("case-title").textContent = `${label} · ${overview.court_name || overview.court_code}`;
   $("case-actions").replaceChildren(
-    ...Object.keys(ACTIONS).map((action) => commandButton(action, caseId, label)),
+    // An application not yet docketed can only be urged (督办) to be docketed.
+    ...Object.keys(ACTIONS)
+      .filter((action) => overview.node !== "received" || action === "urge")
+      .map((action) => commandButton(action, caseId, label)),
   );
   const funds = overview.funds;
   $("case-funds").replaceChildren(
@@ -371,7 +388,7 @@ async function renderCase() {
         el("td", { title: c.rule.source }, c.rule.title),
         el("td", {}, STATES[c.state] || c.state),
         el("td", {}, due(c.last_day, Date.parse(c.due_at))),
-        el("td", {}, c.court_code),
+        el("td", {}, findCourt(state.tree, c.court_code)?.name || c.court_code),
       ),
     ),
   );
@@ -379,10 +396,10 @@ async function renderCase() {
     ...timeline.map((e) =>
       el(
         "li",
-        { dataset: { testid: "timeline-entry", event: e.event } },
+        { dataset: { testid: "timeline-entry", event: e.event, clock: e.payload.clock?.clock_id || "" } },
         el("b", {}, EVENTS[e.event] || e.event), " ",
-        el("span", { class: "muted" }, `${time(Date.parse(e.at))} · ${e.court_code} · ${e.actor}`),
-        e.payload.clock ? el("span", { class: "muted" }, ` · ${e.payload.clock.rule_id}`) : "",
+        el("span", { class: "muted", dataset: { testid: "timeline-actor" } }, `${time(Date.parse(e.at))} · ${e.actor_name}`),
+        e.clock_title ? el("span", { class: "muted", title: e.payload.clock.rule_id }, ` · ${e.clock_title}`) : "",
         e.summary ? el("div", { class: "summary" }, e.summary) : "",
         el("div", { class: "audit" }, e.audit ? `审计链 #${e.audit.seq} ${e.audit.hash.slice(0, 16)}…` : "审计记录待写入"),
       ),

@@ -26,11 +26,51 @@ export const ROLE_NAMES = {
 
 export const $ = (id) => document.getElementById(id);
 
+// ``message``: in Chinese, for people; ``detail``: the API's own text.
 export class ApiError extends Error {
   constructor(status, detail) {
-    super(detail);
+    super(chinese(status, detail));
     this.status = status;
+    this.detail = detail;
   }
+}
+
+// How a page names a case: its number; an application not yet docketed by its label (the
+// API's case_number or label gives 待立案申请（…收件）); never by its id.
+export const caseName = (number) => number || "待立案申请";
+
+// The API's error texts are English (for programs and logs); people read them in Chinese.
+// Known texts (the authentication errors of libs/zhixing/auth.py, scope refusals, and the
+// like) are said in Chinese; any other is said by its status, the English kept in the console.
+const KNOWN_ERRORS = [
+  [/^token signature is invalid/, () => "令牌签名无效（令牌不是本平台签发的，或已被篡改）"],
+  [/^token expired at (.+)$/, (m) => `令牌已于 ${instant(m[1])} 过期`],
+  [/^token issued in the future/, () => "令牌的签发时间晚于服务器时间"],
+  [/^token times/, () => "令牌的时间字段无效"],
+  [/^token claims are invalid/, () => "令牌内容无效（法院或角色有误）"],
+  [/^token is invalid/, () => "令牌格式无效"],
+  [/^missing bearer token/, () => "未提供访问令牌"],
+  [/^an agency sees only/, () => "协助执行单位只能查看其参与的争议"],
+  [/^role '?(\w+)'? is read-only/, (m) => `${ROLE_NAMES[m[1]] || m[1]}为只读角色，不能进行此操作`],
+  [/^role '?(\w+)'? may not do this/, (m) => `${ROLE_NAMES[m[1]] || m[1]}无权进行此操作`],
+  [/^court (\S+) has no jurisdiction over court (\S+)/, (m) => `${m[1]}对${m[2]}没有管辖权`],
+  [/^no (.+) in your jurisdiction/, () => "在您的辖区内未找到"],
+  [/is an application not yet docketed/, () => "该申请尚未立案，只能督办其立案"],
+  [/command actions go to lower courts/, () => "指挥事项只能下达给下级法院"],
+];
+const STATUS_TEXT = {
+  400: "请求有误", 401: "身份验证失败", 403: "无权进行此操作", 404: "未找到", 409: "与当前状态冲突",
+  422: "填写的内容不符合要求", 429: "请求过于频繁，请稍后再试", 500: "服务器内部错误", 503: "服务暂不可用",
+};
+
+export function chinese(status, text) {
+  for (const [pattern, say] of KNOWN_ERRORS) {
+    const m = pattern.exec(text);
+    if (m) return say(m);
+  }
+  if (/[\u4e00-\u9fff]/.test(text)) return text; // already Chinese
+  console.warn("API error", status, text);
+  return STATUS_TEXT[status] || `请求失败（HTTP ${status}）`;
 }
 
 export function describe(detail) {
@@ -48,7 +88,7 @@ function authorised(options) {
 
 async function answer(response) {
   const body = response.headers.get("content-type")?.includes("json") ? await response.json() : null;
-  if (response.status === 401 && state.me) hooks.expired(describe(body?.detail ?? ""));
+  if (response.status === 401 && state.me) hooks.expired(chinese(401, describe(body?.detail ?? "")));
   if (!response.ok) throw new ApiError(response.status, describe(body?.detail ?? response.statusText));
   return body;
 }

@@ -4,7 +4,7 @@
 // edited, a correction is a new record naming it), the per-court report, and the register
 // as CSV or XLSX.
 
-import { $, download, instant, state, supervision, supervisionPage, toast } from "./common.js";
+import { $, caseName, download, instant, state, supervision, supervisionPage, toast } from "./common.js";
 import { el } from "./dom.js";
 
 const MANNERS = { phone: "电话", visit: "当面", letter: "信函", message: "短信或网络消息", in_meeting: "会议中", other: "其他方式" };
@@ -81,7 +81,7 @@ function recordRow(r, corrected) {
   return el(
     "tr",
     { class: r.corrects_record_id ? "correction" : "", dataset: { testid: "register-record", record: r.record_id } },
-    el("td", {}, el("span", { class: "link", onclick: () => context.openCase(r.case_id) }, r.case_number || r.case_id)),
+    el("td", {}, el("span", { class: "link", onclick: () => context.openCase(r.case_id) }, caseName(r.case_number))),
     el("td", {}, r.person_name),
     el("td", {}, `${r.person_organisation}${r.person_position}`),
     el("td", {}, r.inside_court ? "院内" : "院外"),

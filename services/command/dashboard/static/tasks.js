@@ -3,7 +3,7 @@
 // naming its case by number and its rule in Chinese, with the time the answer is due; a
 // click opens the case's panel, and the answer dialog records what was done.
 
-import { $, instant, state, supervision, toast } from "./common.js";
+import { $, caseName, instant, state, supervision, toast } from "./common.js";
 import { el } from "./dom.js";
 
 const OUTCOMES = { corrected: "已纠正", explained: "已说明情况", ordered: "已责令改正" };
@@ -38,7 +38,7 @@ async function render(given) {
 }
 
 function row(task) {
-  const label = task.case_number || task.case_id || task.subject_id;
+  const label = task.case_id ? caseName(task.case_number) : "未关联案件";
   return el(
     "tr",
     { class: task.overdue ? "overdue" : "", dataset: { testid: "task", task: task.task_id, overdue: String(task.overdue) } },

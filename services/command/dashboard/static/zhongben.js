@@ -2,6 +2,7 @@
 // command centre's case view (GET /v1/cases/{id}: `zhongben`, `credit`). Debtors are named
 // by name; the page shows no ID numbers.
 
+import { caseName } from "./common.js";
 import { el } from "./dom.js";
 
 const ZHONGBEN_STATES = {
@@ -40,7 +41,7 @@ export function zhongbenSection(z, openCase) {
   }
   if (z.revoked_reason || z.state === "revoked") rows.push(line(`终本裁定已撤销${z.revoked_reason ? `：${z.revoked_reason}` : ""}`));
   if (z.resumed_case_number || z.resumed_case_id) {
-    const label = z.resumed_case_number || z.resumed_case_id;
+    const label = caseName(z.resumed_case_number);
     rows.push(line("已恢复执行，新案号 ",
       el("span", { class: "link", dataset: { testid: "resumed-case" }, onclick: () => openCase(z.resumed_case_id) }, label),
       z.resumed_on ? `（${z.resumed_on}）` : ""));
