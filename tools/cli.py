@@ -41,7 +41,7 @@ err = Console(stderr=True)
 def token(
     court: Annotated[str, typer.Option(help="Court code, e.g. 苏1283")],
     role: Annotated[Role, typer.Option(help="Role the token grants (a person's role)")],
-    subject: Annotated[str, typer.Option(help="Who the token names")] = "dev-user",
+    subject: Annotated[str, typer.Option(help="Who the token names (pages show it)")] = "值班员",
     hours: Annotated[float, typer.Option(min=0.01, help="Lifetime in hours")] = 8.0,
 ) -> None:
     """Print a person's signed token (with ZHIXING_AUTH_SECRET, or the dev default).

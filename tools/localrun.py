@@ -274,7 +274,7 @@ class Platform:
         table.add_row("redis", "—", self.redis.url, "—")
         self.console.print(table)
         token = TokenAuthority(AuthSettings(), SystemClock()).issue(
-            subject="demo-command", court_code=DEMO_INTERMEDIATE_COURT, role=Role.COMMAND
+            subject="指挥中心值班员", court_code=DEMO_INTERMEDIATE_COURT, role=Role.COMMAND
         )
         self.console.print(
             f"{cases} demo cases in the courts of {DEMO_INTERMEDIATE_COURT} "
