@@ -67,6 +67,20 @@ class EventPublisher:
         for ack in pending:
             await ack
 
+    @property
+    def traced(self) -> bool:
+        """Whether each event published gets a producer span (tracing is on)."""
+        return self._tracer is not None
+
+    async def publish_staged(self, staged: Sequence[tuple[str, str, bytes]]) -> None:
+        """Send encoded events as they are, each ``(aggregate type, aggregate id, bytes)``,
+        then wait for every acknowledgement: the outbox relay's path, which never decodes
+        what it sends."""
+        pending = [await self.send_raw(topic_for_aggregate(aggregate_type), data, key)
+                   for aggregate_type, key, data in staged]  # fmt: skip
+        for ack in pending:
+            await ack
+
     async def _publish_traced(self, tracer: Tracer, events: Iterable[Event[Any]]) -> None:
         """As ``publish_many``, with a PRODUCER span per traced event, from its send to its
         acknowledgement; the envelope sent carries that span's context."""

@@ -20,6 +20,7 @@ from tests.polling import eventually
 from tools.devinfra import ROOT
 from zhixing.bus import EventConsumer
 from zhixing.events import Event
+from zhixing.outbox import Outbox, OutboxRelay
 from zhixing.projection import BatchHandler, Projection, Transaction
 from zhixing.publisher import EventPublisher
 from zhixing.state import KeySpace, text_hash
@@ -319,3 +320,30 @@ async def test_projections_sharing_a_consumer_keep_their_own_offsets_and_rejecti
     assert set(await applied_counts(isolated, "b")) == {e.event_id for e in events} - {
         events[4].event_id
     }
+
+
+async def test_the_outbox_relay_sends_what_was_staged_in_order_and_empties_the_outbox(
+    isolated: Isolated, publisher: EventPublisher
+) -> None:
+    """Staged with their topic and key, events go out as the bytes staged (never decoded);
+    one staged by an earlier version (bytes only) is decoded for its topic and key."""
+    outbox = Outbox(KeySpace(isolated.prefix, "intake"))
+    events = [case_filed_event(f"relay-{n}") for n in range(4)]
+    async with isolated.redis.pipeline(transaction=True) as pipe:
+        pipe.multi()  # type: ignore[no-untyped-call]
+        for event in events[:3]:
+            outbox.stage(pipe, event)
+        pipe.xadd(outbox.stream, {b"event": events[3].to_bytes()})  # as staged before
+        await pipe.execute()
+    relay = OutboxRelay(redis=isolated.redis, outbox=outbox, publisher=publisher)
+    assert await relay.relay_once() == 4
+    assert await isolated.redis.xlen(outbox.stream) == 0
+    sent: list[Any] = []
+
+    async def all_sent() -> bool:
+        sent[:] = await read_topic(isolated, CASE_EVENTS.name)
+        return len(sent) >= 4
+
+    await eventually(all_sent)
+    by_key = {record.key.decode(): record.value for record in sent}
+    assert by_key == {event.aggregate_id: event.to_bytes() for event in events}
