@@ -108,6 +108,12 @@ ANSWERED_BY: dict[str, type[Message]] = {
 }
 
 
+def _since(case: dict[str, str], place: tuple[str, str]) -> int:
+    """A case's score in its node: open cases the longest open first (since filing), 终本
+    cases the longest in 终本 first (since closing); 0 until that act is known."""
+    return int(case.get("closed_at" if place[1] == ZHONGBEN.id else "filed_at") or 0)
+
+
 def case_label(number: str, received_on: str) -> str:
     """How a page names a case: its case number; an application not yet docketed (收案, no
     number yet) by the day it was received, as the clerk's register of applications
@@ -238,10 +244,14 @@ class Board:
                 tx.pipe.zrem(self.node_key(*old), case_id)
                 changed.add(old[0])
             if new:
-                # Open cases: the longest open first; 终本 cases: the longest in 终本 first.
-                since = "closed_at" if new[1] == ZHONGBEN.id else "filed_at"
-                tx.pipe.zadd(self.node_key(*new), {case_id: int(case.get(since) or 0)})
+                tx.pipe.zadd(self.node_key(*new), {case_id: _since(case, new)})
                 changed.add(new[0])
+        elif new and _since(case, new) != _since(before, new):
+            # Placed before the act that dates it (an asset event read before the filing,
+            # which travels on another topic): dated now, as a replay in the topics' other
+            # order places it.
+            tx.pipe.zadd(self.node_key(*new), {case_id: _since(case, new)})
+            changed.add(new[0])
         elif new and new[1] == ZHONGBEN.id:
             changed.add(new[0])  # a re-query round: the node's cases show their count
 
