@@ -93,7 +93,13 @@ BURST_CATALOGUE = {
             "confidence": "H", "unit": "h", "limit": 0, "subject": "case",
             "starts_on": ["CaseFiled"], "stops_on": ["CaseClosed"], "warnings": "none",
             "escalation": "none", "on_expiry": "supervision",
-        }
+        },
+        # The engine reads the extension window from its gate (services.deadlines.extensions).
+        {
+            "id": "case.extension-window", "title": "extension window", "kind": "gate",
+            "source": "benchmark", "confidence": "H", "unit": "CD", "limit": 5,
+            "warnings": "none", "escalation": "none",
+        },
     ],
 }  # fmt: skip
 
