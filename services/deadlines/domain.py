@@ -462,10 +462,23 @@ class ClockRules:
 
     def fire(self, state: ClockState, now: dt.datetime) -> list[tuple[Timer, Message]]:
         """Fire every timer due by ``now``, in order, each once."""
+        return self.fire_until(state, now)[0]
+
+    def fire_until(
+        self, state: ClockState, now: dt.datetime
+    ) -> tuple[list[tuple[Timer, Message]], Timer | None]:
+        """``fire``, and the clock's next timer after it (``next_timer``), from one walk of
+        its timeline: firing changes neither the timeline nor the order of its timers."""
         rule = self.rule(state.rule_id)
         fired: list[tuple[Timer, Message]] = []
-        while (timer := self.next_timer(state)) is not None and timer.at <= now:
+        done = set(state.fired)
+        for timer in self._timers(state):
+            if timer.key in done:
+                continue
+            if timer.at > now:
+                return fired, timer
             state.fired.append(timer.key)
+            done.add(timer.key)
             if timer.kind == "warning":
                 message: Message = pb.ClockWarned(
                     clock=state.ref(), warning=timer.detail, due_at=ts(state.due_at)
@@ -494,4 +507,4 @@ class ClockRules:
                     due_version=state.due_version,
                 )  # fmt: skip
             fired.append((timer, message))
-        return fired
+        return fired, None

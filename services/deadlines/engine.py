@@ -136,14 +136,19 @@ class DeadlineEngine:
 
     # --- writing ------------------------------------------------------------------------
 
+    def _event(self, state: ClockState, message: Message, *, causation_id: str = "",
+               occurred_at: dt.datetime | None = None) -> Event[Message]:  # fmt: skip
+        return new_event(
+            message, aggregate_id=state.clock_id, court_code=state.court_code,
+            actor=ENGINE_ACTOR, clock=self._clock, occurred_at=occurred_at,
+            causation_id=causation_id,
+        )  # fmt: skip
+
     def _stage(self, pipe: Pipeline, state: ClockState, messages: Sequence[Message], *,
                causation_id: str = "", occurred_at: dt.datetime | None = None) -> None:  # fmt: skip
         for message in messages:
-            event = new_event(
-                message, aggregate_id=state.clock_id, court_code=state.court_code,
-                actor=ENGINE_ACTOR, clock=self._clock, occurred_at=occurred_at,
-                causation_id=causation_id,
-            )  # fmt: skip
+            event = self._event(state, message, causation_id=causation_id,
+                                occurred_at=occurred_at)  # fmt: skip
             self._outbox.stage(pipe, event)
 
     def _save(self, pipe: Pipeline, state: ClockState, *, was_provisional: bool = False) -> None:
@@ -342,16 +347,23 @@ class DeadlineEngine:
             return FireReport(0, 0)
 
         def fire(pipe: Pipeline, states: dict[str, ClockState]) -> list[tuple[str, float]]:
+            # The chunk's saves and events go as one command each (``ClockWrites``,
+            # ``Outbox.stage_many``): per command, the client's cost dominated a burst.
             lateness = []
+            writes = self.store.writes()
+            events: list[Event[Message]] = []
             for clock_id in ids:
                 state = states.get(clock_id)
                 if state is None:
                     self.store.unschedule(pipe, clock_id)
                     continue
-                for timer, message in self.rules.fire(state, now):
-                    self._stage(pipe, state, [message], occurred_at=timer.at)
+                fired, next_timer = self.rules.fire_until(state, now)
+                for timer, message in fired:
+                    events.append(self._event(state, message, occurred_at=timer.at))
                     lateness.append((timer.kind, (now - timer.at).total_seconds()))
-                self._save(pipe, state)
+                writes.save(state, next_timer)
+            self._outbox.stage_many(pipe, events)
+            writes.queue(pipe)
             return lateness
 
         lateness = await self.store.change_clocks(ids, fire)

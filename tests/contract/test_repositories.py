@@ -160,6 +160,74 @@ async def test_the_clock_store_keeps_states_indexes_and_the_schedule(
     assert 0 < ttl <= 7 * 24 * 3600
 
 
+async def test_clock_saves_in_one_command_write_what_saves_one_by_one_write(
+    store: aioredis.Redis, contract_prefix: str, tmp_path: Any
+) -> None:
+    """``ClockWrites`` (one script call) against ``ClockStore.save`` (four commands a clock):
+    the same states, subject index, schedule and provisional set."""
+    rules = ClockRules(
+        catalogue(), PeriodCounter(StatutoryCalendar.load(CalendarSettings(dir=tmp_path)))
+    )
+    soon = dt.datetime(2026, 3, 9, 18, 0, tzinfo=CHINA_TZ)
+    cleared = a_clock("k3", "case-2", soon, True)
+    cleared.status = Status.CLEARED
+    saves = [
+        (a_clock("k1", "case-1", soon, True), False),  # provisional: added
+        (a_clock("k2", "case-1", soon, False), True),  # no longer provisional: removed
+        (cleared, False),  # cleared: removed, and unscheduled
+        (a_clock("k4", "case-2", soon, False), False),  # never provisional: left as it was
+    ]
+    one_by_one = ClockStore(store, KeySpace(contract_prefix, "one"))
+    batched = ClockStore(store, KeySpace(contract_prefix, "many"))
+    for clocks in (one_by_one, batched):
+        await store.sadd(clocks.provisional_key, "k2", "k3", "k4")
+        await store.zadd(clocks.schedule_key, {"k3": 1})
+    async with store.pipeline(transaction=True) as pipe:
+        pipe.multi()  # type: ignore[no-untyped-call]
+        writes = batched.writes()
+        for state, was_provisional in saves:
+            timer = rules.next_timer(state)
+            one_by_one.save(pipe, state, timer, was_provisional=was_provisional)
+            writes.save(state, timer, was_provisional=was_provisional)
+        assert len(writes) == 4
+        writes.queue(pipe)
+        await pipe.execute()
+
+    async def contents(clocks: ClockStore) -> Any:
+        return (
+            [await store.get(clocks.clock_key(f"k{n}")) for n in range(1, 5)],
+            [await clocks.clocks_of(subject) for subject in ("case-1", "case-2")],
+            await store.zrange(clocks.schedule_key, 0, -1, withscores=True),
+            await clocks.provisional(),
+        )
+
+    assert await contents(batched) == await contents(one_by_one)
+    assert await batched.provisional() == {"k1", "k4"}
+    assert [c.clock_id for c in await batched.clocks_of("case-1")] == ["k1", "k2"]
+
+
+async def test_the_outbox_stages_many_events_as_it_stages_one(
+    store: aioredis.Redis, contract_prefix: str
+) -> None:
+    one_by_one, many = (
+        Outbox(KeySpace(contract_prefix, "one")),
+        Outbox(KeySpace(contract_prefix, "many")),
+    )
+    events = [case_filed_event(f"c{n}") for n in range(3)]
+    async with store.pipeline(transaction=True) as pipe:
+        pipe.multi()  # type: ignore[no-untyped-call]
+        for event in events:
+            one_by_one.stage(pipe, event)
+        many.stage_many(pipe, events)
+        many.stage_many(pipe, [])  # nothing to stage: no command
+        await pipe.execute()
+    singly: Any = await store.xrange(one_by_one.stream)
+    together: Any = await store.xrange(many.stream)
+    assert [fields for _, fields in together] == [fields for _, fields in singly]
+    assert [decode_event(f[b"event"]).event_id for _, f in together] == [e.event_id for e in events]
+    assert set(together[0][1]) == {b"event", b"aggregate", b"key"}
+
+
 async def test_the_outbox_keeps_staged_events_in_order(
     store: aioredis.Redis, contract_prefix: str
 ) -> None:

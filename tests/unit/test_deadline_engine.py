@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from services.deadlines.domain import ClockRules
-from services.deadlines.engine import DeadlineEngine
+from services.deadlines.engine import DeadlineEngine, FireReport
 from tests.factories import case_filed_event
 from tests.fakes import in_memory_context, staged, staged_types
 from zhixing.clock import CHINA_TZ, SimulatedClock
@@ -125,3 +125,35 @@ async def test_a_non_litigation_filing_opens_its_own_limit_and_pauses_overlap(
     assert state.last_day == dt.date(2026, 7, 1)  # 3 CM from 04-01 (03-02 + 30 days)
     await service.consume(acts)  # read again: a redelivery
     assert await deadlines.get("case.close-non-litigation:case-4") == state
+
+
+async def test_two_schedulers_racing_fire_each_timer_once(tmp_path: Path) -> None:
+    """Two engines drain the same due clocks at once: the one that records second finds the
+    clocks changed under its WATCH, reads them again and fires nothing more."""
+    clock = SimulatedClock(MONDAY_9AM)
+    service = Engine(clock, tmp_path)
+    first = service.engine
+    second = DeadlineEngine(
+        redis=service.ctx.redis, keys=service.ctx.keys, outbox=service.ctx.outbox, clock=clock,
+        rules=first.rules,
+    )  # fmt: skip
+    await service.consume([case_filed_event(f"case-r{n}", clock=clock) for n in range(6)])
+    opened = len(await staged(service.ctx))
+    clock.set(dt.datetime(2026, 3, 10, 9, 0, tzinfo=CHINA_TZ))  # network queries breached
+    record = first.store.execute
+    raced: list[FireReport] = []
+
+    async def record_after_the_other(pipe: Any) -> None:
+        if not raced:  # the first attempt: the other scheduler records meanwhile
+            raced.append(await second.fire_due())
+        await record(pipe)
+
+    first.store.execute = record_after_the_other  # type: ignore[method-assign]
+    mine = await first.fire_due()
+    assert raced and raced[0].fired > 0 and mine.fired == 0
+    fired = [
+        (e.envelope.aggregate_id, type(e.payload).__name__, bytes(e.payload.SerializeToString()))
+        for e in (await staged(service.ctx))[opened:]
+    ]
+    assert len(fired) == raced[0].fired == len(set(fired))  # each timer once
+    assert (await second.drain()).fired == 0 and (await first.drain()).fired == 0
