@@ -433,7 +433,7 @@ def bulletin(
         bulletin_tables,
         bulletin_xlsx,
     )
-    from services.command.report_periods import ReportPeriod
+    from services.command.report_periods import PeriodKind, ReportPeriod
     from services.command.reports import Reports
     from zhixing.errors import Invalid
     from zhixing.state import KeySpace, connect
@@ -447,6 +447,9 @@ def bulletin(
     except (UnknownCourtCode, Invalid) as exc:
         err.print(f"error: {exc}")
         raise typer.Exit(2) from None
+    if period.kind is not (PeriodKind.WEEK if week else PeriodKind.MONTH):
+        err.print(f"error: {week or month} is not a {'week' if week else 'month'}")
+        raise typer.Exit(2)
 
     async def gather() -> dict[str, object]:
         settings = RedisSettings()
@@ -471,7 +474,7 @@ def bulletin(
     elif output_format is BulletinFormat.PDF:
         target.write_bytes(bulletin_pdf(bulletin_html(data)))
     else:
-        target.write_bytes(bulletin_xlsx(bulletin_tables(data)))
+        target.write_bytes(bulletin_xlsx(bulletin_tables(data, for_sheet=True)))
     typer.echo(f"{target} ({period.title()})")
 
 
@@ -519,6 +522,7 @@ def simulate(
     clock, with a Kafka and Redis of its own; print what happened and how fast."""
     from rich.table import Table
 
+    from tools.progress import Work
     from tools.simulator import FundsUnbalanced, WorkloadSettings, simulate_locally
     from zhixing.logs import configure_logging
     from zhixing.service import run_async
@@ -536,8 +540,7 @@ def simulate(
             intermediate_court=jurisdiction, courts=courts, days=days, start=first, seed=seed,
             cases_per_court_per_year=cases_per_court,
         )  # fmt: skip
-        with Console(stderr=True).status(f"simulating {days} days of {jurisdiction}…"):
-            report = run_async(simulate_locally(settings))
+        report = run_async(simulate_locally(settings, Work(Console(stderr=True))))
     except (ValueError, UnknownCourtCode) as exc:
         err.print(f"error: {exc}")
         raise typer.Exit(2) from None

@@ -138,13 +138,17 @@ class Tally:
         self._pipe = pipe
         self.labels: tuple[str, ...] = ()
 
-    def _keys(self, court: str) -> list[str]:
+    def _keys(self, court: str, labels: tuple[str, ...] | None = None) -> list[str]:
+        periods = self.labels if labels is None else labels
         return [self._figures.court_key(court),
-                *(self._figures.period_key(court, label) for label in self.labels)]  # fmt: skip
+                *(self._figures.period_key(court, label) for label in periods)]  # fmt: skip
 
-    def count(self, court: str, field: str, by: int = 1) -> None:
+    def count(self, court: str, field: str, by: int = 1, *,
+              labels: tuple[str, ...] | None = None) -> None:  # fmt: skip
+        """Add to the counter for all time and for the weeks and months ``labels`` (default:
+        the event's)."""
         if court:
-            for key in self._keys(court):
+            for key in self._keys(court, labels):
                 self._pipe.hincrby(key, field, by)
 
     def add_money(self, court: str, field: str, fen: int) -> None:
@@ -249,11 +253,24 @@ class CourtFigures:
         elif isinstance(payload, asset_events_pb2.AssetControlled):
             # The asset topic is not ordered with the case topic (a replay may bring this
             # before the filing): count at the court the event names, once per case.
+            # Its week and month are those of the case's earliest control, whichever of its
+            # assets' events (each asset on a partition of its own) is read first.
             state = await case(payload.case_id)
+            at = str(event.envelope.occurred_at.ToMilliseconds())
+            court = event.envelope.court_code
+            first = {"controlled": "1", "controlled_at": at, "controlled_court": court,
+                     "controlled_periods": ",".join(tally.labels)}  # fmt: skip
             if not state.get("controlled"):
-                state["controlled"] = "1"
-                tx.pipe.hset(self.case_key(payload.case_id), "controlled", "1")
-                tally.count(event.envelope.court_code, "controlled_cases")
+                tally.count(court, "controlled_cases")
+            elif state.get("controlled_at") and int(at) < int(state["controlled_at"]):
+                before = tuple(state["controlled_periods"].split(","))
+                tally.count(state["controlled_court"], "controlled_cases", -1, labels=before)
+                tally.count(court, "controlled_cases")
+            else:
+                first = {}
+            if first:
+                state.update(first)
+                tx.pipe.hset(self.case_key(payload.case_id), mapping=first)  # type: ignore[arg-type]
         elif isinstance(payload, CLOCK_COUNTERS_TYPES):
             ref = payload.clock
             tally.count(ref.court_code, CLOCK_COUNTERS[type(payload)])

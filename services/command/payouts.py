@@ -22,11 +22,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import redis.asyncio as aioredis
 from google.protobuf.message import Message
 from redis.asyncio.client import Pipeline
 
+from services.command.report_periods import labels_of
 from zhixing.events import Event
 from zhixing.state import KeySpace, as_text, text_hash
 from zhixing.v1 import deadline_events_pb2, funds_events_pb2
@@ -66,8 +68,14 @@ class Known:
     payouts: dict[str, dict[str, str]] = field(default_factory=dict)  # payout → its record
 
 
-# Called with the court and the counter to add 1 to.
-Count = Callable[[str, str], None]
+class Count(Protocol):
+    """Adds to a court's counter, for all time and for the weeks and months ``labels`` (by
+    default those of the event being counted)."""
+
+    def __call__(self, court: str, field: str, by: int = 1, *,
+                 labels: tuple[str, ...] | None = None) -> None: ...  # fmt: skip
+
+
 # Called with the court and the amount of a payout recorded for the first time.
 Paid = Callable[[str, int], None]
 
@@ -162,9 +170,10 @@ class PayoutJudge:
                 return
             record["judged"] = "1"
             pipe.hset(self.payout_key(payout), "judged", "1")
-            count(record["court"], "payouts_judged")
+            paid_in = tuple(record["periods"].split(",")) if record.get("periods") else None
+            count(record["court"], "payouts_judged", labels=paid_in)
             if all(verdict == IN_TIME for verdict in verdicts.values()):
-                count(record["court"], "payouts_in_time")
+                count(record["court"], "payouts_in_time", labels=paid_in)
 
         for event in events:
             payload = event.payload
@@ -173,7 +182,9 @@ class PayoutJudge:
                 if known.payouts.get(payout):
                     continue  # this payout was recorded already
                 notify, pay = clocks_of(payload)
-                record = {"court": event.envelope.court_code, "notify": notify, "pay": pay}
+                # Judged in the week and month it was paid in, whichever clearing comes last.
+                record = {"court": event.envelope.court_code, "notify": notify, "pay": pay,
+                          "periods": ",".join(labels_of(event.envelope.occurred_at))}  # fmt: skip
                 known.payouts[payout] = record
                 pipe.hset(self.payout_key(payout), mapping=dict(record))  # type: ignore[arg-type]
                 paid(record["court"], payload.amount_fen)

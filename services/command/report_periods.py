@@ -60,7 +60,7 @@ class ReportPeriod:
                 return cls.week_of(dt.date.fromisocalendar(int(week[1]), int(week[2]), 1))
             if month := MONTH.match(label):
                 return cls.month_of(dt.date(int(month[1]), int(month[2]), 1))
-        except ValueError:
+        except (ValueError, OverflowError):  # no such week, month or day (9999-W52's end)
             pass
         raise Invalid(f"{label!r} is not a week like 2026-W48 or a month like 2026-11", loc=loc)
 

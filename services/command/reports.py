@@ -57,6 +57,10 @@ RANKED: dict[str, bool] = {
 """The figures courts are ranked on, and whether higher is better (a lower 终本率 and a
 shorter 平均结案用时 rank first)."""
 
+WITHDRAWN = "withdrawn"
+"""A command action the issuing court withdrew on reconsideration (a move undone): it no
+longer counts as issued, unanswered or moved."""
+
 MOST_PERIODS = 104
 """The most weeks or months one trend shows."""
 LOOKBACK_YEARS = 5
@@ -114,7 +118,7 @@ class Reports:
         if last > current:
             raise Invalid(f"{last.label} has not begun yet (today is {today.isoformat()})",
                           loc=("query", "period"))  # fmt: skip
-        if last.start < today.replace(year=today.year - LOOKBACK_YEARS):
+        if last.start < dt.date(today.year - LOOKBACK_YEARS, today.month, 1):
             raise Invalid(f"reports reach back {LOOKBACK_YEARS} years at most",
                           loc=("query", "period"))  # fmt: skip
         shown = [last]
@@ -235,7 +239,7 @@ class Reports:
             "court_code": court, "court_name": self._courts.lookup(court).name,
             "period": period.label, "kind": period.kind.value, "title": period.title(),
             "start": period.start.isoformat(), "end": period.end.isoformat(),
-            "generated_at": self._clock.now().isoformat(timespec="seconds"),
+            "generated_at": self._clock.now().astimezone(CHINA_TZ).isoformat(timespec="seconds"),
             "courts": court_rows,
             "breaches_by_node": self._by_node(courts, in_period),
             "commands": await self._commands(court, courts, period),
@@ -260,15 +264,19 @@ class Reports:
     async def _commands(
         self, court: str, courts: Sequence[str], period: ReportPeriod
     ) -> dict[str, Any]:
-        """Command actions issued in the period, per receiving court and kind; those not yet
-        signed for (now); the cases elevated or designated in it."""
-        records = await self._actions.in_jurisdiction(court)
-        issued = [r for r in records if _day_of(r.get("issued_at")) in period]
+        """Command actions issued in the period, per receiving court and kind; of those
+        issued up to the period's end, the ones still not signed for now (withdrawn ones
+        aside); the cases elevated or designated in it and not moved back since."""
+        records = [r for r in await self._actions.in_jurisdiction(court)
+                   if r.get("status") != WITHDRAWN]  # fmt: skip
+        days = [_day_of(r.get("issued_at")) for r in records]
+        issued = [r for r, day in zip(records, days, strict=True) if day in period]
         per_court: dict[str, dict[str, int]] = {c: {} for c in courts}
         unanswered = dict.fromkeys(courts, 0)
-        for record in records:
+        for record, day in zip(records, days, strict=True):
             target = record.get("target_court", "")
-            if target in unanswered and not record.get("acknowledged"):
+            if (target in unanswered and not record.get("acknowledged")
+                    and day is not None and day <= period.end):  # fmt: skip
                 unanswered[target] += 1
         for record in issued:
             kinds = per_court.setdefault(record.get("target_court", ""), {})
@@ -312,11 +320,13 @@ def _day_of(iso: Any) -> dt.date | None:
 def ranking(figures: dict[str, dict[str, Any]], name: str, higher: bool) -> list[dict[str, Any]]:
     """Courts ordered on one figure, best first, with competition ranks (1, 2, 2, 4); those
     with no value last, rank None."""
-    valued = [(c, f[name]) for c, f in figures.items() if f.get(name) is not None]
-    valued.sort(key=lambda item: (-item[1] if higher else item[1], item[0]))
+    # Ranked on the value as people read it (a rate to 0.1%): two courts shown alike tie.
+    valued = [(c, f[name], round(f[name], 3)) for c, f in figures.items()
+              if f.get(name) is not None]  # fmt: skip
+    valued.sort(key=lambda item: (-item[2] if higher else item[2], item[0]))
     rows: list[dict[str, Any]] = []
-    for position, (court, value) in enumerate(valued, start=1):
-        tied = rows and rows[-1]["value"] == value
+    for position, (court, value, shown) in enumerate(valued, start=1):
+        tied = rows and round(rows[-1]["value"], 3) == shown
         rows.append({"court_code": court, "value": value,
                      "rank": rows[-1]["rank"] if tied else position})  # fmt: skip
     rows += [{"court_code": c, "value": None, "rank": None}

@@ -11,12 +11,18 @@ from enum import StrEnum
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 
-from services.command.bulletin import bulletin_html, bulletin_pdf, bulletin_tables, bulletin_xlsx
+from services.command.bulletin import (
+    PdfBusy,
+    bulletin_html,
+    bulletin_tables,
+    bulletin_xlsx,
+    render_pdf,
+)
 from services.command.report_periods import PeriodKind, ReportPeriod
 from services.command.reports import MOST_PERIODS, Reports
 from zhixing.auth import CurrentIdentity, Role, readable_court, require_role
@@ -149,9 +155,17 @@ async def bulletin(
     disposition = (f"attachment; filename=bulletin.{bulletin_format.value}; "
                    f"filename*=UTF-8''{quote(name)}")  # fmt: skip
     if bulletin_format is BulletinFormat.PDF:
-        content = await run_in_threadpool(bulletin_pdf, page)
+        try:
+            content = await render_pdf(page)
+        except PdfBusy:
+            raise HTTPException(503, "another bulletin is being laid out as PDF; try again "
+                                "shortly", headers={"Retry-After": "10"}) from None  # fmt: skip
+        except OSError as exc:  # no Pango on this machine: the page and the workbook still work
+            unavailable = (f"PDF cannot be made here ({exc}); print the page (format=html) "
+                           "or take the workbook (format=xlsx)")  # fmt: skip
+            raise HTTPException(503, unavailable) from None
         media = "application/pdf"
     else:
-        content = await run_in_threadpool(bulletin_xlsx, bulletin_tables(data))
+        content = await run_in_threadpool(bulletin_xlsx, bulletin_tables(data, for_sheet=True))
         media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     return Response(content, media_type=media, headers={"Content-Disposition": disposition})

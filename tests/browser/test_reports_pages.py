@@ -89,7 +89,7 @@ async def test_trends_rankings_and_the_bulletin_pages(
         await page.get_by_test_id("view-bulletin").click()
         await page.get_by_test_id("bulletin-period").fill("2026-W13")
         await page.get_by_test_id("bulletin-show").click()
-        await expect(page.get_by_test_id("bulletin-error")).to_contain_text("has not begun")
+        await expect(page.get_by_test_id("bulletin-error")).to_contain_text("该期间尚未开始")
         await page.get_by_test_id("bulletin-period").fill("2026-W12")
         await page.get_by_test_id("bulletin-show").click()
         frame = page.frame_locator("[data-testid=bulletin-frame]")

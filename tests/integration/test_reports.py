@@ -171,7 +171,9 @@ async def test_the_bulletin_counts_the_week_and_lists_the_cases_designated(
         "江苏省泰州市中级人民法院辖区执行工作通报" in page.text or "辖区执行工作通报" in page.text
     )
 
-    pdf = await reports.get("/v1/bulletin", params={"period": "2026-W12", "format": "pdf"})
+    # Laid out in a worker process started on first use: seconds on a busy machine.
+    pdf = await reports.get("/v1/bulletin", params={"period": "2026-W12", "format": "pdf"},
+                            timeout=120)  # fmt: skip
     assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
     text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.content)).pages)
     squeezed = "".join(text.split())

@@ -5,14 +5,17 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import fakeredis
 import pytest
 
 from services.command.report_periods import PeriodKind, ReportPeriod, labels_of
-from services.command.reports import ranking
+from services.command.reports import Reports, ranking
 from tests.factories import ACTOR
 from zhixing.clock import CHINA_TZ, SimulatedClock
+from zhixing.courts import directory
 from zhixing.errors import Invalid
 from zhixing.events import new_event
+from zhixing.state import KeySpace
 from zhixing.v1 import case_events_pb2
 
 
@@ -29,7 +32,9 @@ def test_weeks_are_iso_weeks_and_months_calendar_months() -> None:
     assert ReportPeriod.of(PeriodKind.MONTH, dt.date(2026, 12, 31)).label == "2026-12"
 
 
-@pytest.mark.parametrize("label", ["2026-W54", "2025-W53", "2026-13", "2026-00", "W48", "2026-1"])
+@pytest.mark.parametrize(
+    "label", ["2026-W54", "2025-W53", "2026-13", "2026-00", "W48", "2026-1", "9999-12", "9999-W52"]
+)
 def test_a_misspelt_or_impossible_period_is_refused(label: str) -> None:
     with pytest.raises(Invalid, match="is not a week like 2026-W48 or a month like 2026-11"):
         ReportPeriod.parse(label)
@@ -50,3 +55,16 @@ def test_ranking_shares_ranks_on_ties_and_puts_courts_without_a_value_last() -> 
     assert [(r["court_code"], r["rank"]) for r in ranking(figures, "结案率", higher=True)] == [
         ("b", 1), ("a", 2), ("c", 2), ("e", 4), ("d", None)]  # fmt: skip
     assert [r["court_code"] for r in ranking(figures, "结案率", higher=False)][:2] == ["e", "a"]
+
+
+def test_reports_reach_back_five_years_even_from_a_leap_day() -> None:
+    leap_day = SimulatedClock(dt.datetime(2028, 2, 29, 10, tzinfo=CHINA_TZ))
+    reports = Reports(fakeredis.FakeAsyncRedis(), KeySpace("unit.", "command"), directory(),
+                      leap_day)  # fmt: skip
+    window = reports.window(ReportPeriod.parse("2023-02"), 1)
+    assert [p.label for p in window.after][:2] == ["2023-03", "2023-04"]
+    assert window.after[-1].label == "2028-03"  # one past the present
+    with pytest.raises(Invalid, match="reach back 5 years"):
+        reports.window(ReportPeriod.parse("2023-01"), 1)
+    with pytest.raises(Invalid, match="has not begun"):
+        reports.window(ReportPeriod.parse("2028-03"), 1)

@@ -2,11 +2,25 @@
 // over time, its courts ranked on each figure (each figure's definition one click away),
 // and the weekly or monthly bulletin as a page to print, a PDF or a workbook.
 
-import { $, api, download, state, toast } from "./common.js";
+import { $, api, chinese, describe, download, hooks, state, toast } from "./common.js";
 import { el } from "./dom.js";
 
 const percent = (v) => (v === null || v === undefined ? "—" : `${(v * 100).toFixed(1)}%`);
 const shown = (name, v) => (name === "平均结案用时" ? (v === null ? "—" : `${v} 天`) : percent(v));
+
+// The reports' own refusals, said in Chinese (others: common.js's chinese()).
+const REPORT_ERRORS = [
+  [/has not begun yet/, "该期间尚未开始"],
+  [/is not a week like/, "期间应写作 2026-W48（周）或 2026-11（月）"],
+  [/reports reach back/, "只能查询五年以内的期间"],
+  [/another bulletin is being laid out/, "另一份通报正在生成 PDF，请稍后再试"],
+  [/PDF cannot be made here/, "本机无法生成 PDF，请打印网页或下载 XLSX"],
+];
+
+function said(status, detail) {
+  const found = REPORT_ERRORS.find(([pattern]) => pattern.test(detail));
+  return found ? found[1] : chinese(status, detail);
+}
 
 function courtLabel(code) {
   return code === state.me.court_code ? state.me.court_name || code : code;
@@ -96,7 +110,9 @@ async function renderBulletin() {
     const response = await fetch(bulletinUrl("html"), { headers: { Authorization: `Bearer ${state.token}` } });
     if (!response.ok) {
       const body = await response.json().catch(() => null);
-      throw new Error(body?.detail?.[0]?.msg || body?.detail || response.statusText);
+      const detail = describe(body?.detail ?? response.statusText);
+      if (response.status === 401) hooks.expired(chinese(401, detail));
+      throw new Error(said(response.status, detail));
     }
     page = await response.text();
   } catch (error) {
@@ -110,7 +126,9 @@ async function renderBulletin() {
 
 for (const format of ["pdf", "xlsx"]) {
   $(`bulletin-${format}`).addEventListener("click", () =>
-    download(bulletinUrl(format), `bulletin.${format}`).catch((error) => toast(`下载失败：${error.message}`)),
+    download(bulletinUrl(format), `bulletin.${format}`).catch((error) =>
+      toast(`下载失败：${error.detail ? said(error.status, error.detail) : error.message}`),
+    ),
   );
 }
 $("bulletin-print").addEventListener("click", () => $("bulletin-frame").contentWindow?.print());
