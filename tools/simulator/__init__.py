@@ -3,6 +3,7 @@ the simulated clock (``zhixing simulate``; ``make bench`` uses it too)."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import secrets
 import uuid
@@ -10,6 +11,7 @@ import uuid
 from pydantic import SecretStr
 
 from tools.devinfra import create_topics, throwaway_infrastructure
+from tools.progress import Work
 from tools.simulator.platform import in_process_platform
 from tools.simulator.run import FundsUnbalanced, Report, Simulation
 from tools.simulator.workload import Workload, WorkloadSettings
@@ -21,10 +23,13 @@ from zhixing.workcalendar import CalendarSettings, StatutoryCalendar
 __all__ = ["FundsUnbalanced", "Report", "WorkloadSettings", "simulate", "simulate_locally"]
 
 
-async def simulate(settings: WorkloadSettings, *, bootstrap_servers: str, redis_url: str) -> Report:
+async def simulate(
+    settings: WorkloadSettings, *, bootstrap_servers: str, redis_url: str,
+    work: Work | None = None,
+) -> Report:  # fmt: skip
     """Run ``settings``' year against a Kafka and Redis that are already up, on topics and
     keys of its own; raises ``FundsUnbalanced`` if a court's money does not balance at its
-    end."""
+    end. With ``work``, a progress bar of the days that says what the run waits for."""
     prefix = f"sim{uuid.uuid4().hex[:8]}."
     await create_topics(bootstrap_servers, prefix)
     clock = SimulatedClock(dt.datetime.combine(settings.start, dt.time(8, 0), CHINA_TZ))
@@ -46,10 +51,25 @@ async def simulate(settings: WorkloadSettings, *, bootstrap_servers: str, redis_
         gateway={"seed": settings.seed},
         with_entrustment=True, with_disputes=True, with_funds=True, with_credit=True,
     ) as platform:  # fmt: skip
-        return await Simulation(platform, TokenAuthority(auth, clock), workload).run()
+        simulation = Simulation(platform, TokenAuthority(auth, clock), workload)
+        if work is None:
+            return await simulation.run()
+        with work.bar(f"{settings.intermediate_court}: simulated days", settings.days) as bar:
+            simulation.on_day = lambda day, report: bar.advance(
+                note=f"{day} · {report.filed:,} cases filed"
+            )
+            simulation.on_wait = bar.waiting
+            return await simulation.run()
 
 
-async def simulate_locally(settings: WorkloadSettings) -> Report:
+async def simulate_locally(settings: WorkloadSettings, work: Work | None = None) -> Report:
     """Start a Kafka and a Redis of its own (in a temporary folder), simulate, stop them."""
-    with throwaway_infrastructure("zhixing-sim-") as (bootstrap_servers, redis_url):
-        return await simulate(settings, bootstrap_servers=bootstrap_servers, redis_url=redis_url)
+    waiting = work.waiting("a Kafka and a Redis of its own to start") if work else None
+    with contextlib.ExitStack() as stack:
+        with waiting or contextlib.nullcontext():
+            bootstrap_servers, redis_url = stack.enter_context(
+                throwaway_infrastructure("zhixing-sim-")
+            )
+        return await simulate(
+            settings, bootstrap_servers=bootstrap_servers, redis_url=redis_url, work=work
+        )

@@ -18,10 +18,12 @@ import asyncio
 import datetime as dt
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from tools.simulator.ending import ENDING_ACTS, RoundEnding
 from tools.simulator.platform import InProcessPlatform
@@ -123,6 +125,11 @@ class Simulation:
         command = platform.command
         self._audit = AuditChain(command.ctx.redis, command.ctx.keys)
         self._ending = RoundEnding(self)
+        # Told after each simulated day (a progress bar); and what the run waits for.
+        self.on_day: Callable[[dt.date, Report], None] | None = None
+        self.on_wait: Callable[[str], None] | None = None
+        self.settle_mornings = True  # each day's acts wait for the night's timers' effects
+        self._offsets: AIOKafkaConsumer | None = None  # reads the broker's end offsets
 
     def _client(self, host: ServiceHost) -> httpx.AsyncClient:
         name = host.ctx.name
@@ -176,13 +183,16 @@ class Simulation:
         not balance at its end."""
         started = time.perf_counter()
         try:
-            for day in self.workload.days:
+            for day in self.days():
                 await self.run_day(day)
+                if self.on_day is not None:
+                    self.on_day(day, self.report)
+            await self.finish()
             self.report.wall_s = time.perf_counter() - started
+            self._waiting("the funds' reconciliation of the jurisdiction")
             self.report.reconciliation = await self.reconcile()
         finally:
-            for client in self._clients.values():
-                await client.aclose()
+            await self.close()
         head = await self._audit.read_head()
         self.report.events = head[0] if head else 0
         figures = self.platform.command.http.state.figures  # type: ignore[union-attr]
@@ -192,6 +202,26 @@ class Simulation:
         if not self.report.balances:
             raise FundsUnbalanced(self.report)
         return self.report
+
+    async def close(self) -> None:
+        """Close the clients the run opened (``run`` does; a caller of ``settle`` alone)."""
+        for client in self._clients.values():
+            await client.aclose()
+        self._clients.clear()
+        if self._offsets is not None:
+            await self._offsets.stop()
+            self._offsets = None
+
+    def days(self) -> list[dt.date]:
+        """The days run (the workload's)."""
+        return self.workload.days
+
+    async def finish(self) -> None:
+        """After the last day (nothing here; the demo's history moves on to the present)."""
+
+    def _waiting(self, what: str) -> None:
+        if self.on_wait is not None:
+            self.on_wait(what)
 
     async def reconcile(self) -> list[dict[str, Any]]:
         """The funds' reconciliation of the jurisdiction, as its command centre reads it."""
@@ -206,7 +236,8 @@ class Simulation:
     async def run_day(self, day: dt.date) -> None:
         clock = self.platform.clock
         clock.set(dt.datetime.combine(day, dt.time(9, 0), CHINA_TZ))
-        await self.settle()
+        if self.settle_mornings:
+            await self.settle()
         filings = self.workload.filings_on(day)
         await asyncio.gather(*(self._file(day, f) for f in filings))
         # The cases act at once; each case's acts of the day go in their order.
@@ -214,15 +245,23 @@ class Simulation:
         for act, case in self._later.pop(day, []):
             by_case.setdefault(case.case_id, []).append((act, case))
         await asyncio.gather(*(self._acts(acts) for acts in by_case.values()))
-        clock.set(dt.datetime.combine(day, dt.time(18, 0), CHINA_TZ))
+        await self.after_acts(day)
+        clock.set(self.evening(day))
         await self.settle()
         self.report.days += 1
+
+    def evening(self, day: dt.date) -> dt.datetime:
+        """Where the clock moves once the day's acts are in: 18:00."""
+        return dt.datetime.combine(day, dt.time(18, 0), CHINA_TZ)
+
+    async def after_acts(self, day: dt.date) -> None:
+        """More of the day's acts, once the workload's are in (none here)."""
 
     async def settle(self, quiet_polls: int = 2) -> None:
         """Until nothing is left to do at this instant.
 
-        One poll reads, in this order: every consumer's lag (all caught up to the broker's
-        end offsets), then work no topic shows yet (outboxes not relayed, timers due, asset
+        One poll reads, in this order: every consumer's lag (``lags``: all caught up to the
+        broker's end offsets), then work no topic shows yet (outboxes not relayed, timers due, asset
         control's submissions and the funds' deductions due, the gateway's answers not
         fetched), then the audit chain's length. Quiet means no lag, no such work and the
         same chain length as the poll before: no event was produced in between, so nothing
@@ -235,23 +274,60 @@ class Simulation:
         quiet, last = 0, -1
         while quiet < quiet_polls:
             await asyncio.sleep(0.02)
-            lags = await asyncio.gather(*(c.lag() for host in hosts for c in host.consumers))
-            pending = sum(1 if lag is None else lag for lag in lags)
+            pending = await self.lags()
             outboxes = await asyncio.gather(*(h.ctx.redis.xlen(h.ctx.outbox.stream) for h in hosts))
             pending += sum(int(n) for n in outboxes)
             pending += await self.platform.assets.http.state.asset_control.query.due_count()
             pending += self.platform.gateway.gateway.feedback_ready()
             pending += await self._deductions_due(now)
+            pending += await self._notices_due(now)
             earliest = await engine.earliest()
             head = await self._audit.read_head()
             length = head[0] if head else 0
             busy = pending or (earliest is not None and earliest <= now) or length != last
             quiet, last = (0 if busy else quiet + 1), length
 
+    async def lags(self) -> int:
+        """Records on the consumers' partitions that their projections have not applied:
+        the broker's end offsets, asked once for all partitions on a connection of the
+        simulator's own, less the offsets stored with the projections (a consumer that
+        knows no partitions yet counts one). Asking through each consumer (its ``lag``)
+        waits behind the fetch it has in flight on the same connection, which a broker
+        answers first: up to ``consumer_fetch_max_wait_ms`` per poll."""
+        consumers = [c for host in self.platform.hosts for c in host.consumers]
+        partitions: list[list[TopicPartition]] = []
+        for consumer in consumers:
+            mine: list[TopicPartition] = []
+            for name in consumer._topics:
+                known = consumer._consumer.partitions_for_topic(name)
+                if not known:
+                    return 1
+                mine += [TopicPartition(name, p) for p in sorted(known)]
+            partitions.append(mine)
+        if self._offsets is None:
+            kafka = self.platform.intake.ctx.kafka
+            self._offsets = AIOKafkaConsumer(**kafka.client_kwargs(), enable_auto_commit=False)
+            await self._offsets.start()
+        ends = await self._offsets.end_offsets(sorted({tp for tps in partitions for tp in tps}))
+        pairs = list(zip(consumers, partitions, strict=True))
+        stored = await asyncio.gather(*(c._stored_offsets(tps) for c, tps in pairs))
+        behind = (max(0, ends[tp] - needed.get(tp, 0))
+                  for (_, tps), needed in zip(pairs, stored, strict=True)
+                  for tp in tps)  # fmt: skip
+        return sum(behind)
+
     async def _deductions_due(self, now: dt.datetime) -> int:
         """Deductions the funds service has still to send to the outside systems."""
         assert self.platform.funds is not None
         records = self.platform.funds.http.state.funds.records
+        due: int = await records.redis.zcount(records.due_key, 0, int(now.timestamp() * 1000))
+        return due
+
+    async def _notices_due(self, now: dt.datetime) -> int:
+        """Notices to the parties the notification service has still to send (when it runs)."""
+        if self.platform.notification is None:
+            return 0
+        records = self.platform.notification.http.state.notices.records
         due: int = await records.redis.zcount(records.due_key, 0, int(now.timestamp() * 1000))
         return due
 

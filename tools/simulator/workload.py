@@ -107,6 +107,16 @@ class WorkloadSettings(BaseSettings):
         0.25, ge=0, le=1,
         description="Cases closed as performed whose debtor was restricted, lifted afterwards",
     )  # fmt: skip
+    zhongben_closure_share: float = Field(
+        0.4, ge=0, le=1,
+        description="Closures meant to end this round (终本; the rest are performed or ended "
+        "3:1); a debtor with property enough is performed instead",
+    )  # fmt: skip
+    late_notice_case_share: float = Field(
+        0.0, ge=0, le=1,
+        description="Cases whose execution notice the officer serves days after its limit "
+        "(their later acts move with it), so its clocks warn and breach",
+    )  # fmt: skip
     seed: int = Field(2021, description="Seeds the workload and the gateway's synthetic assets")
 
     @model_validator(mode="after")
@@ -170,6 +180,17 @@ class Workload:
         self._names = {c: directory().lookup(c).name for c in self.courts}
 
     @property
+    def closure_weights(self) -> list[float]:
+        """The weights of ``CLOSURE_METHODS``: 终本 takes its setting's share, the others
+        keep their proportion."""
+        zhongben = self.settings.zhongben_closure_share
+        if zhongben == dict(CLOSURE_METHODS)[ZHONGBEN]:
+            return [w for _, w in CLOSURE_METHODS]  # exactly as ever: the same seed, same year
+        others = sum(w for m, w in CLOSURE_METHODS if m != ZHONGBEN)
+        return [zhongben if m == ZHONGBEN else w * (1 - zhongben) / others
+                for m, w in CLOSURE_METHODS]  # fmt: skip
+
+    @property
     def days(self) -> list[dt.date]:
         return [self.settings.start + dt.timedelta(days=n) for n in range(self.settings.days)]
 
@@ -211,7 +232,7 @@ class Workload:
         if rng.random() < s.closure_share:
             days = max(10, int(rng.expovariate(1 / s.closure_days_mean)))
             method = rng.choices([m for m, _ in CLOSURE_METHODS],
-                                 [w for _, w in CLOSURE_METHODS])[0]  # fmt: skip
+                                 self.closure_weights)[0]  # fmt: skip
             closure = (days, Act("close", method=method))
         key = f"sim-{s.seed}-{day:%Y%m%d}-{court.encode().hex()}-{n}"
         body = {
@@ -247,8 +268,20 @@ class Workload:
                 restricted = min(10, closed_after - 1)
                 later += [(restricted, Act("restrict")), (restricted, Act("serve-restriction")),
                           (closed_after + rng.randint(1, 2), Act("lift"))]  # fmt: skip
+        later = self.lateness(key, later)
         ordered = sorted(later, key=lambda entry: entry[0])  # stable: same-day order kept
         return Filing(court, key, body, tuple(ordered), debtor["id_number"], shared)
+
+    def lateness(self, key: str, later: list[tuple[int, Act]]) -> list[tuple[int, Act]]:
+        """A late officer (``late_notice_case_share``): the execution notice, due on day 3,
+        is served 8 to 25 days later, past its limit, and every act from day 3 on moves with
+        it. Its own random stream, so the rest of the filing is the same with or without."""
+        share = self.settings.late_notice_case_share
+        rng = random.Random(f"{self.settings.seed}:late:{key}")
+        if not share or rng.random() >= share:
+            return later
+        delay = rng.randint(8, 25)
+        return [(after + delay if after >= 3 else after, act) for after, act in later]
 
     # --- ending this round (终本) ------------------------------------------------------------
 
