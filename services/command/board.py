@@ -114,12 +114,14 @@ def _since(case: dict[str, str], place: tuple[str, str]) -> int:
     return int(case.get("closed_at" if place[1] == ZHONGBEN.id else "filed_at") or 0)
 
 
-def case_label(number: str, received_on: str) -> str:
+def case_label(number: str, received_on: str, receipt: str = "") -> str:
     """How a page names a case: its case number; an application not yet docketed (收案, no
-    number yet) by the day it was received, as the clerk's register of applications
-    does."""
+    number yet) by its number in the court's register of applications (收件编号), or where
+    an older event gave none, by the day it was received."""
     if number:
         return number
+    if receipt:
+        return f"{receipt}（待立案）"
     return f"待立案申请（{received_on}收件）" if received_on else "待立案申请"
 
 
@@ -218,6 +220,8 @@ class Board:
         if isinstance(payload, case_events_pb2.ApplicationReceived):
             case.setdefault("court", payload.court_code)
             case["received_on"] = payload.received_on
+            if payload.receipt_number:
+                case["receipt"] = payload.receipt_number
         elif isinstance(payload, case_events_pb2.CaseFiled):
             case.update(court=payload.court_code, filed_at=str(_ms(event.envelope.occurred_at)))
         elif isinstance(payload, case_events_pb2.CaseNumberIssued):
@@ -463,14 +467,13 @@ class Board:
         a case or an application."""
         pipe = self._redis.pipeline(transaction=False)
         for case_id in case_ids:
-            pipe.hmget(self.case_key(case_id), ["number", "received_on"])
+            pipe.hmget(self.case_key(case_id), ["number", "received_on", "receipt"])
         labels: list[str | None] = []
-        for number, received_on in await pipe.execute():
-            if number is None and received_on is None:
+        for fields in await pipe.execute():
+            if all(f is None for f in fields):
                 labels.append(None)
             else:
-                labels.append(case_label(as_text(number) if number else "",
-                                         as_text(received_on) if received_on else ""))  # fmt: skip
+                labels.append(case_label(*(as_text(f) if f else "" for f in fields)))
         return labels
 
     async def cases(self, case_ids: Sequence[str]) -> list[dict[str, str]]:

@@ -114,8 +114,8 @@ class Alert(BaseModel):
         description="The case (or application not yet docketed) the subject belongs to, when known"
     )
     case_number: str = Field(
-        description="The case's number; for an application not yet docketed, its label "
-        "(待立案申请（<received_on>收件）)"
+        description="The case's number; for an application not yet docketed, its receipt "
+        "number (收件编号) as its label: （2026）苏1283收1号（待立案）"
     )
     court_code: str
     state: ClockCondition
@@ -142,8 +142,8 @@ class PendingCommand(BaseModel):
 
     command_id: str
     case_number: str = Field(
-        description="The case's number, or an application's label (待立案申请（…收件）); empty "
-        "for a command about no case"
+        description="The case's number, or an application's receipt number as its label "
+        "(（2026）苏1283收1号（待立案）); empty for a command about no case"
     )
     court: str = Field(description="The court it waits at")
     court_name: str

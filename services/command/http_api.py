@@ -136,7 +136,7 @@ class CaseOverview(BaseModel):
     case_number: str = Field(description="Its case number; empty before it is docketed")
     label: str = Field(
         description="How pages name it: the case number, or for an application not yet "
-        "docketed 待立案申请（<received_on>收件）"
+        "docketed its receipt number (收件编号): （2026）苏1283收1号（待立案）"
     )
     court_code: str = Field(description="The court handling it now")
     court_name: str
@@ -244,7 +244,7 @@ async def get_case_overview(
             "claim_amount_fen": overview.claim_amount_fen,  # a number, not int64's JSON string
             "case_number": number,
             "court_name": court_name(overview.court_code),
-            "label": case_label(number, known.get("received_on", "")),
+            "label": case_label(number, known.get("received_on", ""), known.get("receipt", "")),
             "funds": CaseFundsView.model_validate(funds, from_attributes=True),
             "zhongben": ZhongbenView.model_validate(
                 await case_zhongben.get(case_id), from_attributes=True

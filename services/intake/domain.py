@@ -223,6 +223,12 @@ class FileCase(BaseModel):
         )
 
 
+def receipt_number(year: int, court_code: str, sequence: int) -> str:
+    """An application's number in the court's register of applications (收件编号):
+    （year）court code + 收 + number + 号, one sequence per court and year."""
+    return f"（{year}）{court_code}收{sequence}号"
+
+
 def case_number(year: int, court_code: str, type_code: str, sequence: int) -> str:
     """（year）court code + type code + number + 号 (法〔2015〕137号 arts 2–10)."""
     return f"（{year}）{court_code}{type_code}{sequence}号"

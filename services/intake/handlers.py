@@ -19,7 +19,13 @@ from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import Message
 from redis.asyncio.client import Pipeline
 
-from services.intake.domain import ClosureMethod, FileCase, case_number, party_kind_of
+from services.intake.domain import (
+    ClosureMethod,
+    FileCase,
+    case_number,
+    party_kind_of,
+    receipt_number,
+)
 from services.intake.repository import CaseRecord, CaseRecords, CaseStatus
 from zhixing.auth import (
     Identity,
@@ -137,7 +143,8 @@ class Intake:
         )
         case_id = str(uuid.uuid4())
         seq_key = self.records.sequence_key(cmd.court_code, cmd.case_type_code, today.year)
-        watch = [seq_key] if docket else []
+        receipts_key = self.records.receipt_key(cmd.court_code, today.year)
+        watch = [receipts_key, seq_key] if docket else [receipts_key]
         if once is not None:
             watch.append(once.key)
 
@@ -153,9 +160,11 @@ class Intake:
                     case_number=record.get("case_number"),
                     flags=list(record.filed.flags) if record.filed else [],
                 )
+            receipt = int(await pipe.get(receipts_key) or 0) + 1
             received = case_events_pb2.ApplicationReceived(
-                case_id=case_id, court_code=cmd.court_code, received_on=received_on.isoformat()
-            )
+                case_id=case_id, court_code=cmd.court_code, received_on=received_on.isoformat(),
+                receipt_number=receipt_number(today.year, cmd.court_code, receipt),
+            )  # fmt: skip
             events = [
                 self.event(
                     received, case_id, cmd.court_code, identity, self._received_at(received_on)
@@ -166,6 +175,7 @@ class Intake:
                 "court_code": cmd.court_code,
                 "application": cmd.model_dump_json(),
                 "received_on": received_on.isoformat(),
+                "receipt_number": received.receipt_number,
             }
             filed: Filed = Filed(case_id, created=True, status=CaseStatus.RECEIVED)
             sequence = 0
@@ -184,6 +194,7 @@ class Intake:
                     flags=list(more[0].payload.flags),  # type: ignore[attr-defined]
                 )
             pipe.multi()  # type: ignore[no-untyped-call]
+            pipe.set(receipts_key, receipt)
             if docket:
                 pipe.set(seq_key, sequence)
             pipe.hset(self.records.case_key(case_id), mapping=mapping)  # type: ignore[arg-type]
@@ -419,8 +430,8 @@ def record_view(record: CaseRecord) -> dict[str, object]:
         view["received_on"] = record.get("received_on")
     view["court_code"] = record.court_code  # the handling court: a command action may move it
     for name in (
-        "case_account", "officer_id", "team", "track", "notice_served_on", "closed_method",
-        "closed_on", "refusal",
+        "receipt_number", "case_account", "officer_id", "team", "track", "notice_served_on",
+        "closed_method", "closed_on", "refusal",
     ):  # fmt: skip
         if record.get(name):
             view[name] = record.get(name)

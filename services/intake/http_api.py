@@ -171,6 +171,11 @@ class CaseRecordView(BaseModel):
     case_id: str
     status: str = Field(description="received, filed, refused or closed")
     court_code: str = Field(description="The court handling it now")
+    receipt_number: str | None = Field(
+        None,
+        description="The application's number in the court's register of applications "
+        "(收件编号: （2026）苏1283收1号), how it is named until it has a case number",
+    )
     applicants: list[PartyView] | None = Field(None, description="Once docketed")
     debtors: list[PartyView] | None = Field(None, description="Once docketed")
     claim_amount_fen: int | None = Field(

@@ -69,6 +69,10 @@ class CaseRecords:
             self.pauses_key(case_id), pause["pause_id"], json.dumps(pause, ensure_ascii=False)
         )
 
+    def receipt_key(self, court_code: str, year: int) -> str:
+        """The court's register of applications (收件编号) in a year: the last number."""
+        return self._keys.key("receipts", court_code, str(year))
+
     def sequence_key(self, court_code: str, type_code: str, year: int) -> str:
         return self._keys.key("seq", court_code, type_code, str(year))
 

@@ -524,7 +524,7 @@ async def test_cases_are_named_one_scope_per_view_chinese_actors_and_errors_and_
     async with platform_stack(isolated, tmp_path) as stack:
         case_id = await file_case(stack, case_with(credit_code(78), 10**9))
         await until_query(stack, case_id, "completed")
-        application = await receive_application(stack, 79)
+        application = await receive_application(stack, 79)  # the court's 2nd receipt
         page = await open_dashboard(browser, stack)
 
         # A token whose signature is not the platform's: refused, in Chinese.
@@ -551,26 +551,26 @@ async def test_cases_are_named_one_scope_per_view_chinese_actors_and_errors_and_
         await expect(page.get_by_test_id("node-case")).to_contain_text("泰兴市人民法院")
 
         # The application's row: named by its receipt, never by its id, with 督办.
-        row = page.locator("[data-testid=alert]").filter(has_text="待立案申请")
+        row = page.locator("[data-testid=alert]").filter(has_text="（2026）苏1283收2号（待立案）")
         await expect(row).to_have_count(1)
         await expect(row).not_to_contain_text(application)
         await expect(row).to_contain_text("立案审查")
         await page.screenshot(path=SHOTS / "15-jurisdiction-scope.png", full_page=True)
         await row.get_by_test_id("command-urge").click()
-        await expect(page.locator("#command-case")).to_contain_text("待立案申请")
+        await expect(page.locator("#command-case")).to_contain_text("苏1283收2号")
         await page.click("[data-testid=command-submit]")
         await expect(page.get_by_test_id("toast")).to_contain_text("已下达督办")
         # The card and the list count the same commands.
         pending = page.get_by_test_id("pending-command")
         await expect(pending).to_have_count(1)
-        await expect(pending).to_contain_text("待立案申请")
+        await expect(pending).to_contain_text("苏1283收2号（待立案）")
         await expect(pending).to_contain_text("泰兴市人民法院")
         card = page.get_by_test_id("cards").locator(".card").filter(has_text="待办指挥事项")
         await expect(card.locator(".value")).to_have_text("1")
 
         # Its panel: named by its receipt; only 督办 is offered for an application.
         await row.get_by_test_id("alert-case").click()
-        await expect(page.locator("#case-title")).to_contain_text("待立案申请")
+        await expect(page.locator("#case-title")).to_contain_text("苏1283收2号（待立案）")
         await expect(page.locator("#case-title")).not_to_contain_text(application)
         await expect(page.get_by_test_id("case-actions").locator("button")).to_have_count(1)
         await page.screenshot(path=SHOTS / "16-application-panel.png", full_page=True)

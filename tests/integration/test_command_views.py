@@ -69,11 +69,16 @@ async def test_an_application_not_yet_docketed_is_named_by_its_receipt_and_may_b
     isolated: Isolated, tmp_path: Path
 ) -> None:
     async with platform_stack(isolated, tmp_path) as stack:
+        first = await receive_application(stack, 86)
         application = await receive_application(stack, 82)
+        # Named by its number in the court's register of applications (收件编号).
+        async with stack.client(stack.intake) as http:
+            read = await http.get(f"/v1/cases/{application}", headers=stack.headers(Role.COMMAND))
+        assert read.json()["receipt_number"] == "（2026）苏1283收2号"
         view = await known(stack, application)
-        today = stack.clock.now().astimezone(CHINA_TZ).date().isoformat()
-        assert view["label"] == f"待立案申请（{today}收件）" and view["case_number"] == ""
+        assert view["label"] == "（2026）苏1283收2号（待立案）" and view["case_number"] == ""
         assert view["node"] == "received"
+        assert (await known(stack, first))["label"] == "（2026）苏1283收1号（待立案）"
 
         # Its docketing clock (7 days) runs out: the alert names the application, not its id.
         stack.clock.set(dt.datetime(2026, 3, 20, 10, 0, tzinfo=CHINA_TZ))
@@ -84,9 +89,9 @@ async def test_an_application_not_yet_docketed_is_named_by_its_receipt_and_may_b
             return bool(rows)
 
         await eventually(alerted)
-        assert rows[0]["case_id"] == application
-        assert rows[0]["case_number"] == view["label"]
-        assert not UUID.search(rows[0]["case_number"])
+        (row,) = [r for r in rows if r["case_id"] == application]
+        assert row["case_number"] == view["label"]
+        assert not UUID.search(row["case_number"])
 
         # The command centre urges its docketing; nothing else is done to an application.
         urge = {"action": "urge", "case_id": application, "reply_working_days": 3,

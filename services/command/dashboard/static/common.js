@@ -35,8 +35,8 @@ export class ApiError extends Error {
   }
 }
 
-// How a page names a case: its number; an application not yet docketed by its label (the
-// API's case_number or label gives 待立案申请（…收件）); never by its id.
+// How a page names a case: its number; an application not yet docketed by its receipt
+// number (the API's case_number or label gives （2026）苏1283收1号（待立案）); never by its id.
 export const caseName = (number) => number || "待立案申请";
 
 // The API's error texts are English (for programs and logs); people read them in Chinese.
