@@ -101,7 +101,8 @@ async def test_a_filed_case_reaches_command_and_every_service(
         ).json()
         assert overview["court_code"] == "苏1283"
         assert overview["node"] == "filed"
-        assert overview["claim_amount_fen"] == "12345600"
+        assert overview["claim_amount_fen"] == 12345600  # money: a number of fen everywhere
+        assert overview["case_number"] == overview["label"] != ""
 
         other_jurisdiction = {"Authorization": f"Bearer {token('苏02', Role.COMMAND, isolated)}"}
         hidden = await client.get(
