@@ -12,6 +12,7 @@ killed are stopped at the next start.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import subprocess
@@ -41,10 +42,14 @@ from tools.devinfra import (
     kill_recorded,
     port_open,
 )
+from tools.progress import Work
+from tools.simulator.lived_in import load_lived_in
 from zhixing.anchor import write_key_pair
 from zhixing.auth import Role, TokenAuthority
 from zhixing.clock import SystemClock
-from zhixing.settings import AuthSettings
+from zhixing.logs import configure_logging
+from zhixing.service import run_async
+from zhixing.settings import AuthSettings, KafkaSettings, PlatformSettings, RedisSettings
 
 DATA = ROOT / ".data"
 SIGNING_KEY = DATA / "keys" / "audit-signing.pem"
@@ -145,6 +150,7 @@ class Platform:
         self.services: dict[str, subprocess.Popen[bytes]] = {}
         self.backoff: dict[str, Backoff] = {}
         self.pids = DATA / "pids"
+        self.work = Work(console)
 
     def _record(self, name: str, process: subprocess.Popen[bytes]) -> None:
         (self.pids / f"{name}.pid").write_text(f"{process.pid}\n")
@@ -171,23 +177,75 @@ class Platform:
         env.setdefault("ZHIXING_AGENCY_GATEWAY_JOURNAL", str(DATA / "agency_gateway.jsonl"))
         return env
 
-    def start(self) -> None:
+    def start(self, *, history: bool = True) -> None:
+        """Redis, Kafka, the demo's months (``history``: once per ``.data``), then every
+        service."""
         self.clean_leftovers()
         if not SIGNING_KEY.exists():  # the notary's key pair, made once, kept in .data/keys
             write_key_pair(SIGNING_KEY, PUBLIC_KEY)
             self.console.print(f"wrote the audit notary's key pair: {PUBLIC_KEY} (public)")
-        with self.console.status("starting Redis (AOF on)…"):
+        with self.work.waiting("Redis to start (AOF on)"):
             self.redis.start()
             self._record("redis", self.redis.process)  # type: ignore[arg-type]
-        with self.console.status("starting Kafka (KRaft)… the first start fetches its jars"):
+        with self.work.waiting("Kafka to start (KRaft; the first start fetches its jars)"):
             self.kafka.start()
             self._record("kafka", self.kafka.process)  # type: ignore[arg-type]
-            asyncio.run(create_topics(self.kafka.bootstrap_servers))
+        with self.work.waiting("Kafka's topics"):
+            kafka = self.kafka_settings
+            asyncio.run(create_topics(kafka.bootstrap_servers, kafka.topic_prefix))
+        if history:
+            self.load_history()
         for spec in SERVICES:
             self.spawn(spec)
-        with self.console.status("waiting for every service to report healthy…"):
+        with self.work.waiting("every service to report healthy"):
             for spec in SERVICES:
                 _wait_healthy(spec, self.services[spec.name], timeout=60)
+
+    @property
+    def kafka_settings(self) -> KafkaSettings:
+        """The services' Kafka settings (their environment, this Kafka)."""
+        return KafkaSettings(bootstrap_servers=self.kafka.bootstrap_servers)
+
+    def load_history(self) -> None:
+        """The lived-in demo (``tools.simulator.lived_in``): 苏12's last months, played on a
+        simulated clock up to now by every service in this process, before the services
+        start as processes and carry on from there. Once: a marker in Redis says it is in."""
+        started = time.monotonic()
+        # The services in this process log as they do as processes, to a file of their own:
+        # the console shows the progress.
+        (DATA / "logs").mkdir(parents=True, exist_ok=True)
+        configure_logging("demo-history", PlatformSettings())
+        with (DATA / "logs" / "demo-history.log").open("a", encoding="utf-8") as log:
+            for handler in logging.getLogger().handlers:
+                if isinstance(handler, logging.StreamHandler):
+                    handler.setStream(log)
+            try:
+                loaded = run_async(load_lived_in(
+                    self.kafka_settings, RedisSettings(url=self.redis.url), work=self.work,
+                    gateway_journal=DATA / "agency_gateway.jsonl",
+                ))  # fmt: skip
+            finally:
+                for handler in logging.getLogger().handlers:
+                    if isinstance(handler, logging.StreamHandler):
+                        handler.setStream(sys.stderr)
+        record = loaded.record
+        if loaded.state == "present":
+            self.console.print(
+                f"the demo's history is in already ({record.get('from')} to "
+                f"{str(record.get('to'))[:16]}, {record.get('filed')} cases): not loaded again"
+            )
+        elif loaded.state == "interrupted":
+            self.console.print(
+                "[yellow]an earlier load of the demo's history did not finish (started "
+                f"{record.get('started_at')}); what it loaded stays. Remove .data/ (make clean "
+                "removes it too) to load it afresh.[/yellow]"
+            )
+        else:
+            self.console.print(
+                f"loaded the demo's history: {record['from']} to {record['to'][:16]}, "
+                f"{record['filed']} cases, {record['events']:,} events, in "
+                f"{time.monotonic() - started:.0f} s"
+            )
 
     def spawn(self, spec: ServiceSpec) -> None:
         logs = DATA / "logs"
@@ -244,19 +302,19 @@ class Platform:
         url = f"http://127.0.0.1:{_port(intake, 'http', intake.http_port or 0)}"
         funds = next(s for s in SERVICES if s.name == "funds")
         funds_url = f"http://127.0.0.1:{_port(funds, 'http', funds.http_port or 0)}"
-        with self.console.status("loading demo cases through intake…"):
+        with self.work.waiting("intake to file today's demo cases"):
             case_ids = load_demo(url, tokens)
-        with self.console.status("paying money into some of them (案款)…"):
+        with self.work.waiting("the funds service: money into some of them (案款)"):
             load_demo_funds(funds_url, tokens, case_ids)
         credit = next(s for s in SERVICES if s.name == "credit")
         credit_url = f"http://127.0.0.1:{_port(credit, 'http', credit.http_port or 0)}"
-        with self.console.status("restricting some debtors' consumption (限制消费)…"):
+        with self.work.waiting("the credit service: some debtors restricted (限制消费)"):
             load_demo_credit(credit_url, tokens, case_ids)
         supervision = next(s for s in SERVICES if s.name == "supervision")
         supervision_url = (
             f"http://127.0.0.1:{_port(supervision, 'http', supervision.http_port or 0)}"
         )
-        with self.console.status("petitions, the interference register, postings (监督)…"):
+        with self.work.waiting("supervision: petitions, interference register, postings (监督)"):
             load_demo_supervision(supervision_url, url, tokens, case_ids)
         return len(case_ids)
 
@@ -311,7 +369,7 @@ def run_platform(*, demo: bool = True) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     try:
-        platform.start()
+        platform.start(history=demo)
         cases = platform.load_demo() if demo else 0
         platform.print_endpoints(cases)
         while not stop.is_set():  # only Ctrl-C (or SIGTERM) ends the run
@@ -322,6 +380,6 @@ def run_platform(*, demo: bool = True) -> int:
         console.print(f"[red]cannot run the platform: {exc}[/red]")
         return 1
     finally:
-        with console.status("stopping services, then Kafka, then Redis…"):
+        with platform.work.waiting("the services, then Kafka, then Redis to stop"):
             platform.stop()
         console.print("stopped.")

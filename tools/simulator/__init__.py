@@ -56,7 +56,7 @@ async def simulate(
             return await simulation.run()
         with work.bar(f"{settings.intermediate_court}: simulated days", settings.days) as bar:
             simulation.on_day = lambda day, report: bar.advance(
-                note=f"{day} · {report.filed:,} cases filed"
+                note=f"{day} · {report.filed:,} filed"
             )
             simulation.on_wait = bar.waiting
             return await simulation.run()
