@@ -32,12 +32,14 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from google.protobuf.message import Message
 
 from bench import deadlines, durability, funds, intake_assets, pipeline
 from tools.devinfra import LocalKafka, LocalRedis, create_topics, free_port
+from tools.progress import Bar, Work
 from zhixing.bus import EventConsumer
 from zhixing.clock import SystemClock
 from zhixing.events import Event, new_event
@@ -50,6 +52,7 @@ from zhixing.state import KeySpace, connect
 from zhixing.topics import CASE_EVENTS, Topic, physical_name
 from zhixing.v1 import case_events_pb2, envelope_pb2
 
+T = TypeVar("T")
 RESULTS = Path(__file__).parent / "results"
 EVENTS = 50_000
 RUNS = 3
@@ -165,8 +168,27 @@ def spread(values: list[float]) -> dict[str, float]:
     return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
 
-async def measure(run: Callable[[], Awaitable[float]]) -> dict[str, float]:
-    return spread([await run() for _ in range(RUNS)])
+class Steps:
+    """The bench's progress: one step per run of each figure, on a bar that says which."""
+
+    def __init__(self, bar: Bar | None = None) -> None:
+        self.bar = bar
+
+    async def __call__(self, name: str, work: Awaitable[T]) -> T:
+        if self.bar is not None:
+            self.bar.note(name)
+        result = await work
+        if self.bar is not None:
+            self.bar.advance(note=name)
+        return result
+
+
+STEPS = Steps()
+TOTAL_STEPS = 5 * RUNS + DEADLINE_RUNS + BURST_RUNS + PIPELINE_RUNS + NATIONAL_RUNS + 2
+
+
+async def measure(run: Callable[[], Awaitable[float]], name: str = "a figure") -> dict[str, float]:
+    return spread([await STEPS(name, run()) for _ in range(RUNS)])
 
 
 def _commit() -> str:
@@ -195,37 +217,52 @@ async def main() -> None:
     with tempfile.TemporaryDirectory(prefix="zhixing-bench-") as tmp:
         redis = LocalRedis(Path(tmp) / "redis", port=free_port(), append_only=False)
         kafka = LocalKafka(Path(tmp) / "kafka", port=free_port(), controller_port=free_port())
-        redis.start()
-        kafka.start()
+        work = Work()
+        with work.waiting("Redis to start"):
+            redis.start()
+        with work.waiting("Kafka to start"):
+            kafka.start()
+        bootstrap = kafka.bootstrap_servers
         try:
-            raw = await measure(lambda: raw_loop(kafka.bootstrap_servers))
-            bus = await measure(lambda: bus_apply(kafka.bootstrap_servers, redis.url))
-            schedules = [
-                await deadlines.schedule_many(redis.url, CLOCKS) for _ in range(DEADLINE_RUNS)
-            ]
-            bursts = [await deadlines.burst(redis.url, BURST) for _ in range(BURST_RUNS)]
-            filings = await measure(
-                lambda: intake_assets.filings_per_s(kafka.bootstrap_servers, redis.url)
-            )
-            queries = [
-                await intake_assets.query_latency(kafka.bootstrap_servers, redis.url)
-                for _ in range(RUNS)
-            ]
-            payouts = [
-                await funds.payouts_per_s(kafka.bootstrap_servers, redis.url) for _ in range(RUNS)
-            ]
-            flows = [
-                await pipeline.pipeline(kafka.bootstrap_servers, redis.url)
-                for _ in range(PIPELINE_RUNS)
-            ]
-            national = [
-                await pipeline.national_day(kafka.bootstrap_servers, redis.url)
-                for _ in range(NATIONAL_RUNS)
-            ]
-            dashboards = await pipeline.dashboard_api(
-                kafka.bootstrap_servers, redis.url, DASHBOARD_RUNS
-            )
-            fsync = await durability.intake_latency_by_fsync(kafka.bootstrap_servers, RUNS)
+            with work.bar("bench", TOTAL_STEPS) as bar:
+                STEPS.bar = bar
+                raw = await measure(lambda: raw_loop(bootstrap), "the raw Kafka loop")
+                bus = await measure(lambda: bus_apply(bootstrap, redis.url), "the bus")
+                schedules = [
+                    await STEPS(f"{CLOCKS:,} clocks scheduled",
+                                deadlines.schedule_many(redis.url, CLOCKS))
+                    for _ in range(DEADLINE_RUNS)
+                ]  # fmt: skip
+                bursts = [await STEPS(f"a burst of {BURST:,} clocks",
+                                      deadlines.burst(redis.url, BURST))
+                          for _ in range(BURST_RUNS)]  # fmt: skip
+                filings = await measure(
+                    lambda: intake_assets.filings_per_s(bootstrap, redis.url), "intake's filings"
+                )
+                queries = [
+                    await STEPS("the network query's latency",
+                                intake_assets.query_latency(bootstrap, redis.url))
+                    for _ in range(RUNS)
+                ]  # fmt: skip
+                payouts = [await STEPS("funds' payouts", funds.payouts_per_s(bootstrap, redis.url))
+                           for _ in range(RUNS)]  # fmt: skip
+                flows = [
+                    await STEPS("the pipeline (simulated weeks)",
+                                pipeline.pipeline(bootstrap, redis.url))
+                    for _ in range(PIPELINE_RUNS)
+                ]  # fmt: skip
+                national = [
+                    await STEPS("the national day", pipeline.national_day(bootstrap, redis.url))
+                    for _ in range(NATIONAL_RUNS)
+                ]
+                dashboards = await STEPS(
+                    "the dashboard's requests",
+                    pipeline.dashboard_api(bootstrap, redis.url, DASHBOARD_RUNS),
+                )
+                fsync = await STEPS(
+                    "intake's latency by fsync policy",
+                    durability.intake_latency_by_fsync(bootstrap, RUNS),
+                )
         finally:
             kafka.stop()
             redis.stop()
