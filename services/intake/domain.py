@@ -41,12 +41,14 @@ _PARTY_KIND_WIRE = {
 }
 
 
-_PARTY_KIND_OF_WIRE = {wire: kind for kind, wire in _PARTY_KIND_WIRE.items()}
+_PARTY_KIND_OF_WIRE: dict[int, PartyKind] = {
+    int(wire): kind for kind, wire in _PARTY_KIND_WIRE.items()
+}
 
 
-def party_kind_of(wire: int) -> PartyKind:
-    """A party's kind as the API spells it, from the event's enum."""
-    return _PARTY_KIND_OF_WIRE[wire]  # type: ignore[index]
+def party_kind_of(wire: int) -> PartyKind | None:
+    """A party's kind as the API spells it, from the event's enum (None: unspecified)."""
+    return _PARTY_KIND_OF_WIRE.get(int(wire))
 
 
 class Party(BaseModel):

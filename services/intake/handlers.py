@@ -414,7 +414,8 @@ def filed_view(filed: case_events_pb2.CaseFiled) -> dict[str, object]:
     view: dict[str, Any] = MessageToDict(filed, preserving_proto_field_name=True)
     for side in ("applicants", "debtors"):
         for shown, party in zip(view.get(side, []), getattr(filed, side), strict=True):
-            shown["kind"] = party_kind_of(party.kind).value
+            if (kind := party_kind_of(party.kind)) is not None:
+                shown["kind"] = kind.value
     for name in ("claim_amount_fen", "costs_fen"):
         view[name] = int(getattr(filed, name))
     return view

@@ -156,7 +156,7 @@ async def close(case_id: str, body: Closure, identity: CurrentIdentity, request:
 class PartyView(BaseModel):
     """A party as the filing named it, ``kind`` spelt as POST /v1/cases accepts it."""
 
-    kind: PartyKind
+    kind: str = Field(description=f"one of {', '.join(PartyKind)}")
     name: str
     id_number: str
 
