@@ -161,10 +161,13 @@ class ClockState:
         )
 
 
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
 def ts(instant: dt.datetime) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromDatetime(instant)
-    return stamp
+    """``Timestamp.FromDatetime`` (a naive instant is UTC), a third of its cost."""
+    since = (instant if instant.tzinfo else instant.replace(tzinfo=dt.UTC)) - _EPOCH
+    return Timestamp(seconds=since.days * 86400 + since.seconds, nanos=since.microseconds * 1000)
 
 
 def clock_id_for(rule: Rule, signal: Signal) -> str | None:
