@@ -133,10 +133,12 @@ async def burst(redis_url: str, clocks: int) -> dict[str, float]:
     opening = SimulatedClock(due)
     await file_cases(engine, redis, keys, clocks, opening)
     system.shift = due - SystemClock().now() - dt.timedelta(seconds=1)
+    redis_cpu = await _redis_cpu_s(redis)  # read before the instant: lateness is not delayed
     await system.sleep_until(due)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     report = await engine.drain()
-    drained = time.perf_counter() - started
+    drained, cpu = time.perf_counter() - started, time.process_time() - cpu
+    redis_cpu = await _redis_cpu_s(redis) - redis_cpu
     await redis.flushdb()
     await redis.aclose()
     ordered = sorted(report.lateness_s)
@@ -146,7 +148,15 @@ async def burst(redis_url: str, clocks: int) -> dict[str, float]:
         "drain_s": drained,
         "lateness_p50_ms": statistics.median(ordered) * 1000,
         "lateness_p99_ms": ordered[int(len(ordered) * 0.99) - 1] * 1000,
+        # CPU per clock drained: the engine's process, and the Redis server's (INFO cpu)
+        "drain_cpu_us_per_clock": cpu / clocks * 1e6,
+        "redis_cpu_us_per_clock": redis_cpu / clocks * 1e6,
     }
+
+
+async def _redis_cpu_s(redis: aioredis.Redis) -> float:
+    cpu = await redis.info("cpu")
+    return float(cpu["used_cpu_user"]) + float(cpu["used_cpu_sys"])
 
 
 async def main(
