@@ -180,7 +180,9 @@ async def test_an_overseer_reads_the_board_and_is_offered_no_command(
             page.locator('[data-testid=alert][data-state="breached"]').first
         ).to_be_visible()
         await expect(page.locator("button[data-action]")).to_have_count(0)
-        await expect(page.get_by_test_id("views")).to_be_hidden()  # no task queue, no register
+        # The reports (趋势与排名, 通报) are an overseer's to read; no task queue, no register.
+        await expect(page.get_by_test_id("view-tasks")).to_have_count(0)
+        await expect(page.get_by_test_id("view-register")).to_have_count(0)
         await page.screenshot(path=SHOTS / "06-overseer.png", full_page=True)
 
         # The jurisdiction's cases and breaches, exported as files (CSV and XLSX).
