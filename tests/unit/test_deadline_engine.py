@@ -157,3 +157,22 @@ async def test_two_schedulers_racing_fire_each_timer_once(tmp_path: Path) -> Non
     ]
     assert len(fired) == raced[0].fired == len(set(fired))  # each timer once
     assert (await second.drain()).fired == 0 and (await first.drain()).fired == 0
+
+
+async def test_a_drain_in_small_concurrent_chunks_fires_what_one_chunk_fires(
+    tmp_path: Path,
+) -> None:
+    fired = []
+    for chunk, concurrent in ((1000, 1), (2, 3)):  # one chunk; several passes of 3 chunks
+        clock = SimulatedClock(MONDAY_9AM)
+        service = Engine(clock, tmp_path)
+        await service.consume([case_filed_event(f"case-d{n}", clock=clock) for n in range(5)])
+        opened = len(await staged(service.ctx))
+        clock.set(dt.datetime(2026, 3, 10, 9, 0, tzinfo=CHINA_TZ))
+        report = await service.engine.drain(chunk=chunk, concurrent=concurrent)
+        events = (await staged(service.ctx))[opened:]
+        assert report.fired == len(events) == len(report.lateness_s) > 0
+        assert (await service.engine.drain()).fired == 0
+        fired.append(sorted((e.envelope.aggregate_id, e.payload.SerializeToString())
+                            for e in events))  # fmt: skip
+    assert fired[0] == fired[1] and len(set(fired[1])) == len(fired[1])  # each once
