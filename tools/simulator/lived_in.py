@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import redis.asyncio as aioredis
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.command.domain import Action
 from services.notification.settings import NotificationSettings
@@ -45,17 +47,19 @@ MARKER = "demo:lived-in"
 JURISDICTION = "苏12"
 
 
-@dataclass(frozen=True)
-class DemoSize:
-    """How much history: ``days`` up to the present (105: 终本 needs three months since
-    filing, so the cases of the first weeks can end this round), ``cases_per_court_per_year``
-    in each basic court of 苏12 (``courts``: how many of them, 0 for all six; 300 a year is
-    about 1.2 filings a working day per court, some 500 cases). A test makes it smaller."""
+class DemoSize(BaseSettings):
+    """How much history (``ZHIXING_DEMO_*``): ``days`` up to the present (105: 终本 needs
+    three months since filing, so the cases of the first weeks can end this round),
+    ``cases_per_court_per_year`` in each basic court of 苏12 (``courts``: how many of them, 0
+    for all six; 300 a year is about 1.2 filings a working day per court, some 500 cases).
+    A test makes it smaller."""
 
-    days: int = 105
-    cases_per_court_per_year: int = 300
-    courts: int = 0
-    urges_per_round: int = 3  # 督办 each Monday and Thursday, on breached clocks
+    model_config = SettingsConfigDict(env_prefix="ZHIXING_DEMO_", extra="ignore", frozen=True)
+
+    days: int = Field(105, ge=1, le=366, description="Days of history up to the present")
+    cases_per_court_per_year: int = Field(300, ge=0, description="Filings per basic court")
+    courts: int = Field(0, ge=0, description="Basic courts of 苏12 taking cases (0: all)")
+    urges_per_round: int = Field(3, ge=0, description="督办 each Monday and Thursday")
 
 
 def demo_workload(now: dt.datetime, size: DemoSize) -> WorkloadSettings:
