@@ -95,6 +95,7 @@ async def test_the_lived_in_demo_loads_once_and_the_platform_carries_on(
         await simulation.settle()
         later = (await command_view("/v1/figures/苏12", jurisdiction="true"))["counts"]
         assert later["clocks_breached"] > breached
+        await simulation.close()
 
     again = await load_lived_in(isolated.kafka, isolated.redis_settings, size=SIZE, work=work,
                                 wall=lambda: PRESENT)  # fmt: skip
