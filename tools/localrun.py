@@ -15,11 +15,12 @@ import asyncio
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import httpx
@@ -137,6 +138,46 @@ def _wait_healthy(spec: ServiceSpec, process: subprocess.Popen[bytes], timeout: 
     raise InfraError(f"{spec.name} did not become healthy within {timeout:.0f} s")
 
 
+class PortHold:
+    """The services' ports, bound (not listened on) by this process from the start of a run
+    until each service is started. The gRPC ports (50051…) lie in Linux's range of ephemeral
+    ports: a connection this process or a started service opens (the demo's history opens
+    hundreds) may otherwise be given one as its own local port, and the service meant to
+    listen there then cannot bind it. The kernel never gives a connection a port some
+    socket has bound explicitly."""
+
+    def __init__(self) -> None:
+        self._held: dict[int, socket.socket] = {}
+
+    def hold(self, ports: Iterable[int]) -> None:
+        for port in ports:
+            if port in self._held:
+                continue
+            held = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            held.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                held.bind(("127.0.0.1", port))
+            except OSError:  # in use already: the service's own start will say by what
+                held.close()
+                continue
+            self._held[port] = held
+
+    def release(self, ports: Iterable[int]) -> None:
+        for port in ports:
+            if (held := self._held.pop(port, None)) is not None:
+                held.close()
+
+    def release_all(self) -> None:
+        self.release(list(self._held))
+
+
+def _ports(spec: ServiceSpec) -> list[int]:
+    ports = [_port(spec, "grpc", spec.grpc_port)]
+    if spec.http_port is not None:
+        ports.append(_port(spec, "http", spec.http_port))
+    return ports
+
+
 class Platform:
     def __init__(self, console: Console, now: Callable[[], float] = time.monotonic) -> None:
         self.console = console
@@ -151,6 +192,7 @@ class Platform:
         self.backoff: dict[str, Backoff] = {}
         self.pids = DATA / "pids"
         self.work = Work(console)
+        self.ports = PortHold()
 
     def _record(self, name: str, process: subprocess.Popen[bytes]) -> None:
         (self.pids / f"{name}.pid").write_text(f"{process.pid}\n")
@@ -181,6 +223,7 @@ class Platform:
         """Redis, Kafka, the demo's months (``history``: once per ``.data``), then every
         service."""
         self.clean_leftovers()
+        self.ports.hold(port for spec in SERVICES for port in _ports(spec))
         if not SIGNING_KEY.exists():  # the notary's key pair, made once, kept in .data/keys
             write_key_pair(SIGNING_KEY, PUBLIC_KEY)
             self.console.print(f"wrote the audit notary's key pair: {PUBLIC_KEY} (public)")
@@ -248,6 +291,7 @@ class Platform:
             )
 
     def spawn(self, spec: ServiceSpec) -> None:
+        self.ports.release(_ports(spec))  # the service binds them now
         logs = DATA / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         with (logs / f"{spec.name}.log").open("ab") as log:
@@ -346,6 +390,7 @@ class Platform:
         self.console.print("Logs: .data/logs/. Press Ctrl-C to stop everything.")
 
     def stop(self) -> None:
+        self.ports.release_all()
         for process in reversed(list(self.services.values())):
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
