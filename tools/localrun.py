@@ -257,6 +257,7 @@ class Platform:
         # The services in this process log as they do as processes, to a file of their own:
         # the console shows the progress.
         (DATA / "logs").mkdir(parents=True, exist_ok=True)
+        level = logging.getLogger().level
         configure_logging("demo-history", PlatformSettings())
         with (DATA / "logs" / "demo-history.log").open("a", encoding="utf-8") as log:
             for handler in logging.getLogger().handlers:
@@ -271,6 +272,9 @@ class Platform:
                 for handler in logging.getLogger().handlers:
                     if isinstance(handler, logging.StreamHandler):
                         handler.setStream(sys.stderr)
+                # Back to this process's own level: its health checks' and demo loader's
+                # requests are not the console's business.
+                logging.getLogger().setLevel(level)
         record = loaded.record
         if loaded.state == "present":
             self.console.print(
