@@ -53,16 +53,17 @@ SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "dashboard"
 TIMEOUT_MS = 30_000
 
 
-def _prepare() -> None:
+def _prepare(shots: Path) -> None:
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium package")
-    shutil.rmtree(SHOTS, ignore_errors=True)
-    SHOTS.mkdir(parents=True)
+    shutil.rmtree(shots, ignore_errors=True)
+    shots.mkdir(parents=True)
 
 
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    _prepare()
+@asynccontextmanager
+async def chromium(shots: Path) -> AsyncIterator[Browser]:
+    """Debian's Chromium, headless, with ``shots`` emptied for this module's screenshots."""
+    _prepare(shots)
     async with async_playwright() as playwright:
         launched = await playwright.chromium.launch(
             executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
@@ -71,6 +72,12 @@ async def browser() -> AsyncIterator[Browser]:
             yield launched
         finally:
             await launched.close()
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    async with chromium(SHOTS) as launched:
+        yield launched
 
 
 async def open_dashboard(browser: Browser, stack: Stack) -> Page:

@@ -6,15 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, async_playwright, expect
+from playwright.async_api import Browser, expect
 
 from services.command.bootstrap import bootstrap as command_bootstrap
-from tests.browser.test_dashboard import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS
+from tests.browser.test_dashboard import TIMEOUT_MS, chromium
 from tests.conftest import Isolated
 from tests.integration.test_deadlines import infrastructure
 from tests.integration.test_reports import NOW, history
@@ -30,18 +29,8 @@ SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "reports"
 
 @pytest.fixture(scope="module")
 async def browser() -> AsyncIterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium package")
-    shutil.rmtree(SHOTS, ignore_errors=True)
-    SHOTS.mkdir(parents=True)
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-        )
-        try:
-            yield launched
-        finally:
-            await launched.close()
+    async with chromium(SHOTS) as launched:
+        yield launched
 
 
 async def test_trends_rankings_and_the_bulletin_pages(
