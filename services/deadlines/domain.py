@@ -27,13 +27,13 @@ from enum import StrEnum
 from typing import Any
 
 from google.protobuf.message import Message
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from services.deadlines import extensions, pauses
 from zhixing.bounds import EARLIEST_DAY
 from zhixing.clock import CHINA_TZ
 from zhixing.clock_states import ClockCondition, condition_of
 from zhixing.courts import superior_of
+from zhixing.events import timestamp as ts
 from zhixing.periods import Due, PeriodCounter, Unit, end_of_day
 from zhixing.rules import Catalogue, EscalationTarget, Rule, WarningPoint
 from zhixing.v1 import deadline_events_pb2 as pb
@@ -159,15 +159,6 @@ class ClockState:
             court_code=self.court_code,
             cycle=self.cycle,
         )
-
-
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-
-
-def ts(instant: dt.datetime) -> Timestamp:
-    """``Timestamp.FromDatetime`` (a naive instant is UTC), a third of its cost."""
-    since = (instant if instant.tzinfo else instant.replace(tzinfo=dt.UTC)) - _EPOCH
-    return Timestamp(seconds=since.days * 86400 + since.seconds, nanos=since.microseconds * 1000)
 
 
 def clock_id_for(rule: Rule, signal: Signal) -> str | None:
