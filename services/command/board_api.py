@@ -26,6 +26,9 @@ router = APIRouter(prefix="/v1", tags=["dashboard"])
 # Sent on the event stream when nothing else was, so proxies keep the connection open and
 # a client notices a dead one (wall time: this is transport, not a statutory clock).
 HEARTBEAT_SECONDS = 15.0
+MAX_OFFSET = 10_000
+"""How deep a node's list pages (each page reads the lists of every court in scope up to
+offset + limit): a filter or an export serves further."""
 
 SUPERVISION_HTTP_PORT = 8009
 
@@ -231,7 +234,7 @@ async def cases_at_node(
     identity: CurrentIdentity,
     request: Request,
     node: Annotated[str, Query(description=f"one of {', '.join(BOARD_NODE_IDS)}")],
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     jurisdiction: Annotated[
         bool, Query(description="the court's cases and those of every court below it")

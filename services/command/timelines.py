@@ -159,7 +159,8 @@ class CaseTimelines:
         for entry, line in zip(chosen, lines, strict=True):
             entry["summary"] = line
             clock = entry["payload"].get("clock")
-            entry["clock_title"] = catalogue().title_of(clock["rule_id"]) if clock else ""
+            rule_id = clock.get("rule_id", "") if clock else ""
+            entry["clock_title"] = catalogue().title_of(rule_id) if rule_id else ""
             entry["actor_name"] = actor_name(
                 entry["actor"], entry.get("actor_role", ""), entry.get("actor_court", "")
             )

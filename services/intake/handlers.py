@@ -414,8 +414,8 @@ def filed_view(filed: case_events_pb2.CaseFiled) -> dict[str, object]:
     view: dict[str, Any] = MessageToDict(filed, preserving_proto_field_name=True)
     for side in ("applicants", "debtors"):
         for shown, party in zip(view.get(side, []), getattr(filed, side), strict=True):
-            if (kind := party_kind_of(party.kind)) is not None:
-                shown["kind"] = kind.value
+            kind = party_kind_of(party.kind)
+            shown["kind"] = kind.value if kind is not None else ""
     for name in ("claim_amount_fen", "costs_fen"):
         view[name] = int(getattr(filed, name))
     return view

@@ -156,9 +156,10 @@ async def close(case_id: str, body: Closure, identity: CurrentIdentity, request:
 class PartyView(BaseModel):
     """A party as the filing named it, ``kind`` spelt as POST /v1/cases accepts it."""
 
-    kind: str = Field(description=f"one of {', '.join(PartyKind)}")
-    name: str
-    id_number: str
+    kind: str = Field("", description=f"one of {', '.join(PartyKind)}; empty if the filing "
+                      "recorded none")  # fmt: skip
+    name: str = ""
+    id_number: str = ""
 
 
 class CaseRecordView(BaseModel):

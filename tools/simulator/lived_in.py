@@ -38,8 +38,12 @@ from tools.simulator.run import FundsUnbalanced, Report, Simulation
 from tools.simulator.workload import Workload, WorkloadSettings
 from zhixing.auth import Role, TokenAuthority
 from zhixing.clock import CHINA_TZ, SimulatedClock
+from zhixing.rules import catalogue
 from zhixing.settings import AuthSettings, KafkaSettings, RedisSettings
 from zhixing.workcalendar import CalendarSettings, StatutoryCalendar
+
+# The reply the demo's command centre asks for: a week, within what command.urge-reply allows.
+REPLY_DAYS = min(5, int(catalogue().rule("command.urge-reply").limit or 5))
 
 __all__ = ["MARKER", "DemoSize", "LivedIn", "demo_workload", "load_lived_in", "marker"]
 
@@ -151,9 +155,9 @@ class LivedIn(Simulation):
             self._urged.add(case_id)
             command = await self._post("urge", self.platform.command, "/v1/commands",
                                        Role.COMMAND, court, {
-                "action": Action.URGE.value, "case_id": case_id, "reply_working_days": 5,
+                "action": Action.URGE.value, "case_id": case_id, "reply_working_days": REPLY_DAYS,
                 "instruction": f"该案“{alert['title']}”已超期，"
-                               "请于五个工作日内报告办理情况并依法推进。",
+                               f"请于{REPLY_DAYS}个工作日内报告办理情况并依法推进。",
             })  # fmt: skip
             if command is None:
                 continue
@@ -218,13 +222,17 @@ async def load_lived_in(
     client = aioredis.Redis.from_url(redis.url)
     key = marker(redis_settings)
     try:
+        if (found := await client.get(key)) is not None:
+            record = json.loads(found)
+            return Loaded("present" if record.get("state") == "loaded" else "interrupted", record)
+        # The topics first: a broker not ready yet leaves no marker to stop the next start.
+        with work.waiting("Kafka's topics"):
+            await create_topics(kafka.bootstrap_servers, kafka.topic_prefix)
         started = {"state": "loading", "started_at": wall().isoformat()}
         if not await client.set(key, json.dumps(started), nx=True):
             record = json.loads(await client.get(key) or b"{}")
             return Loaded("present" if record.get("state") == "loaded" else "interrupted", record)
         settings = demo_workload(wall(), size)
-        with work.waiting("Kafka's topics"):
-            await create_topics(kafka.bootstrap_servers, kafka.topic_prefix)
         report = await _play(settings, size, kafka, redis_settings, work, wall, gateway_journal)
         record = {
             "state": "loaded", "started_at": started["started_at"],

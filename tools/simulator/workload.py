@@ -43,6 +43,8 @@ from zhixing.rules import catalogue
 from zhixing.v1 import agency_gateway_pb2 as agency_pb
 from zhixing.workcalendar import StatutoryCalendar
 
+NOTICE_DAY = 3  # the day after filing a punctual officer serves the execution notice
+
 BASIC_COURT_CASES_PER_YEAR = 11_000
 NATIONAL_NEW_CASES_PER_DAY = 31_500
 
@@ -273,15 +275,18 @@ class Workload:
         return Filing(court, key, body, tuple(ordered), debtor["id_number"], shared)
 
     def lateness(self, key: str, later: list[tuple[int, Act]]) -> list[tuple[int, Act]]:
-        """A late officer (``late_notice_case_share``): the execution notice, due on day 3,
-        is served 8 to 25 days later, past its limit, and every act from day 3 on moves with
-        it. Its own random stream, so the rest of the filing is the same with or without."""
+        """A late officer (``late_notice_case_share``): the execution notice, planned for day
+        3, is served past its limit (``intake.execution-notice``, days from filing) by up to
+        a fortnight and a half, and every act from day 3 on moves with it. Its own random
+        stream, so the rest of the filing is the same with or without."""
         share = self.settings.late_notice_case_share
         rng = random.Random(f"{self.settings.seed}:late:{key}")
         if not share or rng.random() >= share:
             return later
-        delay = rng.randint(8, 25)
-        return [(after + delay if after >= 3 else after, act) for after, act in later]
+        limit = int(catalogue().rule("intake.execution-notice").limit or 0)
+        first_late = limit - NOTICE_DAY + 1  # served on day limit + 1 at the earliest
+        delay = rng.randint(first_late, first_late + 17)
+        return [(after + delay if after >= NOTICE_DAY else after, act) for after, act in later]
 
     # --- ending this round (终本) ------------------------------------------------------------
 
