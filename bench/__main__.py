@@ -294,6 +294,10 @@ async def main() -> None:
         "deadline_burst_100k_drain_s": spread([b["drain_s"] for b in bursts]),
         "deadline_fire_lateness_p50_ms": spread([b["lateness_p50_ms"] for b in bursts]),
         "deadline_fire_lateness_p99_ms": spread([b["lateness_p99_ms"] for b in bursts]),
+        "deadline_burst_cpu_us_per_clock": spread([b["drain_cpu_us_per_clock"] for b in bursts]),
+        "deadline_burst_redis_cpu_us_per_clock": spread(
+            [b["redis_cpu_us_per_clock"] for b in bursts]
+        ),
         "bench_process_peak_rss_mb": max(s["bench_process_peak_rss_mb"] for s in schedules),
         "intake_filings_per_s": filings,
         "intake_filings_per_run": intake_assets.FILINGS,
@@ -349,6 +353,8 @@ async def main() -> None:
         "deadline_burst_100k_drain_s",
         "deadline_fire_lateness_p50_ms",
         "deadline_fire_lateness_p99_ms",
+        "deadline_burst_cpu_us_per_clock",
+        "deadline_burst_redis_cpu_us_per_clock",
         "intake_filings_per_s",
         "query_all_channels_p50_ms",
         "query_all_channels_p99_ms",
