@@ -370,6 +370,16 @@ async def settled(campaign: Campaign, load: Load, command: dict[str, str]) -> No
             await asyncio.sleep(1)
             length = int(await redis.llen("command:audit:records"))
             quiet, last = (quiet + 1 if length == last else 0), length
+
+        # The notary followed the whole chain (killed and restarted, it may still be catching
+        # up with the records published while it was down); at most two minutes: a notary
+        # behind then shows in the comparison.
+        async def notary_followed() -> bool:
+            followed = await redis.hget("audit_notary:state:command", "size")
+            return int(followed or 0) >= int(await redis.llen("command:audit:records"))
+
+        with contextlib.suppress(TimeoutError):
+            await eventually(notary_followed, within_s=120)
         # The partly replayed projections stopped changing (a service restarted late may
         # still be catching up after the chain went quiet); at most a minute: a projection
         # still changing then shows in the comparison.
