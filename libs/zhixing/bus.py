@@ -182,6 +182,7 @@ class EventConsumer:
         self._lag: dict[TopicPartition, int] = {}
         self._stopping = asyncio.Event()
         self._stopped = asyncio.Event()
+        self._running = False
         self._consumer = AIOKafkaConsumer(
             **kafka.client_kwargs(),
             group_id=f"{kafka.topic_prefix}{group}",
@@ -196,12 +197,20 @@ class EventConsumer:
     def projections(self) -> list[str]:
         return [part.name for part in self._parts]
 
+    @property
+    def partitions(self) -> list[TopicPartition]:
+        """Every partition of the topics this consumer reads, as the topic catalogue
+        declares them (``zhixing.topics``; ``create_topics`` makes them so)."""
+        return [TopicPartition(name, p) for name, topic in self._topics.items()
+                for p in range(topic.partitions)]  # fmt: skip
+
     async def start(self) -> None:
         await self._consumer.start()
         self._consumer.subscribe(topics=list(self._topics), listener=_SeekToStoredOffsets(self))
 
     async def run(self) -> None:
         """Consume until ``stop()``; the batch in flight always completes."""
+        self._running = True
         try:
             while not self._stopping.is_set():
                 fetched = await self._consumer.getmany(
@@ -226,8 +235,10 @@ class EventConsumer:
             self._stopped.set()
 
     async def stop(self) -> None:
+        """Stop consuming (a consumer that never ran only closes its client)."""
         self._stopping.set()
-        await self._stopped.wait()
+        if self._running:
+            await self._stopped.wait()
         await self._consumer.stop()
 
     async def _stored_offsets(

@@ -46,6 +46,7 @@ from zhixing.outbox import Outbox, OutboxRelay
 from zhixing.projection import BatchHandler, Projection
 from zhixing.publisher import EventPublisher
 from zhixing.settings import AuthSettings, KafkaSettings, RedisSettings, ServiceSettings
+from zhixing.shared_clock import SharedClock, clock_from_settings
 from zhixing.state import KeySpace, connect
 from zhixing.topics import Topic
 from zhixing.v1 import envelope_pb2
@@ -515,13 +516,22 @@ async def _until_up(dependency: str, connect: Callable[[], Awaitable[Any]]) -> N
             pause = min(DEPENDENCY_RETRY_MAX_S, pause * 2)
 
 
-def run_service(name: str, bootstrap: Callable[[], ServiceHost]) -> None:
-    """The ``python -m services.<name>`` entry point of every service."""
+def run_service(name: str, bootstrap: Callable[..., ServiceHost]) -> None:
+    """The ``python -m services.<name>`` entry point of every service: ``bootstrap`` is
+    given the process's clock (the system's, or a simulation's, ``zhixing.shared_clock``)."""
     configure_logging(name)
 
     async def main() -> None:
-        # Kafka clients bind to the running loop, so the service is built inside it.
-        await bootstrap().serve_forever()
+        # Imported here: the builder builds on this module.
+        from zhixing.builder import Infrastructure
+
+        clock = await clock_from_settings(name)
+        try:
+            # Kafka clients bind to the running loop, so the service is built inside it.
+            await bootstrap(Infrastructure(clock=clock)).serve_forever()
+        finally:
+            if isinstance(clock, SharedClock):
+                await clock.close()
 
     run_async(main())
 

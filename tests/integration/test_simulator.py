@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import Isolated
 from tools.simulator import simulate
-from tools.simulator.run import MONEY_ACTS
+from tools.simulator.run import MONEY_ACTS, ONE_PROCESS
 from tools.simulator.workload import Workload, WorkloadSettings
 from zhixing.workcalendar import StatutoryCalendar
 
@@ -95,3 +95,28 @@ async def test_a_simulated_season_ends_cases_only_as_the_law_allows(isolated: Is
     counts = report.figures["counts"]
     assert counts["closed"] == expected["close"] + expected["zhongben"]
     assert report.balances
+
+
+async def test_the_services_as_processes_do_what_they_do_in_one(isolated: Isolated) -> None:
+    """The bench's production shape: each service its own process, following the simulated
+    clock through Redis. The same week lands the same acts, figures and money as with every
+    service in one process, and each process's CPU time is reported."""
+    settings = WorkloadSettings(
+        courts=1, cases_per_court_per_year=1_500, days=5, start=dt.date(2026, 3, 2),
+        closure_share=0.5, closure_days_mean=2, payment_share=0.5, deduction_share=0.3,
+    )  # fmt: skip
+    kwargs = {"bootstrap_servers": isolated.kafka.bootstrap_servers,
+              "redis_url": isolated.redis_settings.url}  # fmt: skip
+    alone = await simulate(settings, **kwargs)
+    apart = await simulate(settings, processes=True, **kwargs)
+
+    assert apart.refused == Counter() and apart.filed == alone.filed > 0
+    assert apart.acts == alone.acts
+    for figure in ("filed", "closed", "clocks_opened"):
+        assert apart.figures["counts"][figure] == alone.figures["counts"][figure], figure
+    assert apart.balances and apart.money == alone.money
+    services = {"deadlines", "intake", "asset_control", "command", "entrustment",
+                "dispute_coordinator", "funds", "credit"}  # fmt: skip
+    assert set(apart.cpu_s) == services | {"simulator"}
+    assert all(cpu > 0 for cpu in apart.cpu_s.values()), apart.cpu_s
+    assert set(alone.cpu_s) == {ONE_PROCESS}

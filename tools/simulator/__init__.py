@@ -6,13 +6,17 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import secrets
+import tempfile
 import uuid
+from collections.abc import Mapping
+from pathlib import Path
 
 from pydantic import SecretStr
 
 from tools.devinfra import create_topics, throwaway_infrastructure
 from tools.progress import Work
 from tools.simulator.platform import in_process_platform
+from tools.simulator.processes import process_platform
 from tools.simulator.run import FundsUnbalanced, Report, Simulation
 from tools.simulator.workload import Workload, WorkloadSettings
 from zhixing.auth import TokenAuthority
@@ -23,13 +27,24 @@ from zhixing.workcalendar import CalendarSettings, StatutoryCalendar
 __all__ = ["FundsUnbalanced", "Report", "WorkloadSettings", "simulate", "simulate_locally"]
 
 
+# The services a simulation runs (notification and supervision are left out: the workload
+# neither sends notices nor opens petitions).
+SIMULATED = ("deadlines", "intake", "asset_control", "command", "entrustment",
+             "dispute_coordinator", "funds", "credit")  # fmt: skip
+
+
 async def simulate(
     settings: WorkloadSettings, *, bootstrap_servers: str, redis_url: str,
-    work: Work | None = None,
+    work: Work | None = None, processes: bool = False, replicas: Mapping[str, int] | None = None,
+    logs: Path | None = None,
 ) -> Report:  # fmt: skip
     """Run ``settings``' year against a Kafka and Redis that are already up, on topics and
     keys of its own; raises ``FundsUnbalanced`` if a court's money does not balance at its
-    end. With ``work``, a progress bar of the days that says what the run waits for."""
+    end. With ``work``, a progress bar of the days that says what the run waits for.
+
+    The services run in this process, or with ``processes`` each as processes of its own
+    (``replicas`` per service, default 1; their logs in ``logs``, default a temporary
+    folder) following the simulated clock through Redis."""
     prefix = f"sim{uuid.uuid4().hex[:8]}."
     await create_topics(bootstrap_servers, prefix)
     clock = SimulatedClock(dt.datetime.combine(settings.start, dt.time(8, 0), CHINA_TZ))
@@ -41,25 +56,36 @@ async def simulate(
     )
     calendar = CalendarSettings()
     workload = Workload(settings, StatutoryCalendar.load(calendar))
-    async with in_process_platform(
-        clock,
-        kafka=KafkaSettings(bootstrap_servers=bootstrap_servers, topic_prefix=prefix,
-                            consumer_batch_timeout_ms=20),
-        redis=RedisSettings(url=redis_url, key_prefix=prefix),
-        auth=auth, calendar=calendar,
-        # The gateway's synthetic assets from the workload's seed: it plans on them.
-        gateway={"seed": settings.seed},
-        with_entrustment=True, with_disputes=True, with_funds=True, with_credit=True,
-    ) as platform:  # fmt: skip
-        simulation = Simulation(platform, TokenAuthority(auth, clock), workload)
-        if work is None:
-            return await simulation.run()
-        with work.bar(f"{settings.intermediate_court}: simulated days", settings.days) as bar:
-            simulation.on_day = lambda day, report: bar.advance(
-                note=f"{day} · {report.filed:,} filed"
-            )
-            simulation.on_wait = bar.waiting
-            return await simulation.run()
+    kafka = KafkaSettings(bootstrap_servers=bootstrap_servers, topic_prefix=prefix,
+                          consumer_batch_timeout_ms=20)  # fmt: skip
+    redis = RedisSettings(url=redis_url, key_prefix=prefix)
+    # The gateway's synthetic assets from the workload's seed: it plans on them.
+    gateway = {"seed": settings.seed}
+    with contextlib.ExitStack() as stack:
+        if processes:
+            folder = logs or Path(stack.enter_context(
+                tempfile.TemporaryDirectory(prefix="zhixing-sim-logs-")
+            ))  # fmt: skip
+            platform_cm = process_platform(
+                clock, kafka=kafka, redis=redis, auth=auth, logs=folder, gateway=gateway,
+                services=SIMULATED, replicas=replicas,
+            )  # fmt: skip
+        else:
+            platform_cm = in_process_platform(
+                clock, kafka=kafka, redis=redis, auth=auth, calendar=calendar, gateway=gateway,
+                with_entrustment=True, with_disputes=True, with_funds=True, with_credit=True,
+            )  # fmt: skip
+        async with platform_cm as platform:
+            simulation = Simulation(platform, TokenAuthority(auth, clock), workload)
+            if work is None:
+                return await simulation.run()
+            with work.bar(f"{settings.intermediate_court}: simulated days", settings.days) as bar:
+                simulation.on_day = lambda day, report: bar.advance(
+                    note=f"{day} · {report.filed:,} filed"
+                )
+                simulation.on_wait = bar.waiting
+                return await simulation.run()
+    raise AssertionError("unreachable")  # pragma: no cover - mypy: the with returns
 
 
 async def simulate_locally(settings: WorkloadSettings, work: Work | None = None) -> Report:

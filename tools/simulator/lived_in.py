@@ -33,7 +33,7 @@ from services.command.domain import Action
 from services.notification.settings import NotificationSettings
 from tools.devinfra import create_topics
 from tools.progress import Work
-from tools.simulator.platform import InProcessPlatform, in_process_platform
+from tools.simulator.platform import SimPlatform, in_process_platform
 from tools.simulator.run import FundsUnbalanced, Report, Simulation
 from tools.simulator.workload import Workload, WorkloadSettings
 from zhixing.auth import Role, TokenAuthority
@@ -98,7 +98,7 @@ class LivedIn(Simulation):
     signs for each the next day and answers most within a week; the rest stay pending."""
 
     def __init__(
-        self, platform: InProcessPlatform, tokens: TokenAuthority, workload: Workload,
+        self, platform: SimPlatform, tokens: TokenAuthority, workload: Workload,
         wall: Callable[[], dt.datetime], urges_per_round: int = 3,
     ) -> None:  # fmt: skip
         super().__init__(platform, tokens, workload)
@@ -130,7 +130,7 @@ class LivedIn(Simulation):
     async def finish(self) -> None:
         """Move the clock to the present and let the platform settle there."""
         self._waiting("the platform to settle at the present")
-        self.platform.clock.set(max(self.wall(), self.platform.clock.now()))
+        await self.platform.set_time(max(self.wall(), self.platform.clock.now()))
         await self.settle()
 
     async def after_acts(self, day: dt.date) -> None:

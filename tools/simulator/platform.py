@@ -1,16 +1,19 @@
 """Every service in one process, on one simulated clock.
 
-The services cannot share a simulated clock across processes, so a simulation (and the
-tests) run them as hosts in one event loop; they still talk only through Kafka, Redis,
-gRPC and HTTP on real ports, exactly as they do as processes.
+The tests and ``make simulate`` run the services as hosts in one event loop on one
+``SimulatedClock``; they still talk only through Kafka, Redis, gRPC and HTTP on real ports,
+exactly as they do as processes. The bench also runs them as processes
+(``tools.simulator.processes``), which follow the same clock through Redis.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from services.agency_gateway.server import GatewayServer, GatewaySettings
 from services.asset_control.agency import AgencySettings
@@ -33,13 +36,22 @@ from zhixing.builder import Infrastructure
 from zhixing.clock import SimulatedClock
 from zhixing.service import ServiceHost
 from zhixing.settings import AuthSettings, KafkaSettings, RedisSettings, ServiceSettings
+from zhixing.shared_clock import ClockDriver
 from zhixing.workcalendar import CalendarSettings
+
+if TYPE_CHECKING:
+    from tools.simulator.processes import ServiceProcess
 
 ANY_PORT = ServiceSettings(http_port=0, grpc_port=0)
 
 
 @dataclass
-class InProcessPlatform:
+class SimPlatform:
+    """The platform a simulation drives. In one process (``in_process_platform``) its
+    hosts run here on ``clock``; as processes (``tools.simulator.processes``) they run
+    apart, following ``clock`` through ``driver``, and the hosts here are views: built,
+    never started, read for their state in Redis and their ports."""
+
     clock: SimulatedClock
     gateway: GatewayServer
     intake: ServiceHost
@@ -53,6 +65,18 @@ class InProcessPlatform:
     credit: ServiceHost | None = None
     notification: ServiceHost | None = None
     supervision: ServiceHost | None = None
+    driver: ClockDriver | None = None
+    processes: list[ServiceProcess] = field(default_factory=list)
+
+    async def set_time(self, instant: datetime) -> None:
+        """Move the simulated clock; with processes, return once every one has moved."""
+        if self.driver is None:
+            self.clock.set(instant)
+            return
+        await self.driver.set(instant)
+        # Each follower records the instant it reached in Redis; there is nothing to await.
+        while await self.driver.followers_behind():  # noqa: ASYNC110
+            await asyncio.sleep(0.002)
 
     @property
     def hosts(self) -> list[ServiceHost]:
@@ -83,7 +107,7 @@ async def in_process_platform(
     with_notification: bool = False,
     notification: NotificationSettings | None = None,
     with_supervision: bool = False,
-) -> AsyncIterator[InProcessPlatform]:
+) -> AsyncIterator[SimPlatform]:
     """Start the gateway and the chosen services on ``clock``; stop them on exit. The
     deadlines service runs with the command service unless ``with_deadlines`` says."""
     server = GatewayServer(
@@ -114,7 +138,7 @@ async def in_process_platform(
             update={"gateway_target": f"127.0.0.1:{server.grpc_port}"}
         )
         link = DeadlinesLink(url=f"http://127.0.0.1:{deadlines.http_port}" if deadlines else None)
-        platform = InProcessPlatform(
+        platform = SimPlatform(
             clock=clock,
             gateway=server,
             intake=intake_bootstrap(infra),

@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 
 from tools.simulator.ending import ENDING_ACTS, RoundEnding
-from tools.simulator.platform import InProcessPlatform
+from tools.simulator.platform import SimPlatform
 from tools.simulator.workload import ENTRUSTED_DIVISION, Act, Filing, Workload
 from zhixing.assets import PriceMethod, SaleMode
 from zhixing.audit import AuditChain
@@ -44,6 +44,9 @@ def subject(role: Role, court: str) -> str:
     return f"sim-{role.value}-{court}"
 
 
+ONE_PROCESS = "every service and the simulator (one process)"
+
+
 @dataclass
 class Report:
     days: int = 0
@@ -56,6 +59,9 @@ class Report:
     figures: dict[str, Any] = field(default_factory=dict)
     # The funds' reconciliation at the year's end, one entry per court of the jurisdiction.
     reconciliation: list[dict[str, Any]] = field(default_factory=list)
+    # CPU seconds used during the run, per process: each service process and the simulator
+    # when the services run as processes, else the one process that runs them all.
+    cpu_s: dict[str, float] = field(default_factory=dict)
 
     @property
     def events_per_s(self) -> float:
@@ -78,6 +84,7 @@ class Report:
                 "refused": dict(self.refused), "events": self.events,
                 "wall_s": round(self.wall_s, 2), "events_per_s": round(self.events_per_s, 1),
                 "figures": self.figures,
+                "cpu_s": {name: round(cpu, 2) for name, cpu in self.cpu_s.items()},
                 "funds": {"balances": self.balances, **self.money,
                           "courts": self.reconciliation}}  # fmt: skip
 
@@ -107,9 +114,7 @@ class SimCase:
 
 
 class Simulation:
-    def __init__(
-        self, platform: InProcessPlatform, tokens: TokenAuthority, workload: Workload
-    ) -> None:
+    def __init__(self, platform: SimPlatform, tokens: TokenAuthority, workload: Workload) -> None:
         if (platform.command is None or platform.entrustment is None or platform.disputes is None
                 or platform.funds is None or platform.credit is None):  # fmt: skip
             raise ValueError(
@@ -181,7 +186,7 @@ class Simulation:
     async def run(self) -> Report:
         """Run the year; raises ``FundsUnbalanced`` (with the report) if a court's money does
         not balance at its end."""
-        started = time.perf_counter()
+        started, cpu_before = time.perf_counter(), self.cpu_s()
         try:
             for day in self.days():
                 await self.run_day(day)
@@ -189,6 +194,8 @@ class Simulation:
                     self.on_day(day, self.report)
             await self.finish()
             self.report.wall_s = time.perf_counter() - started
+            self.report.cpu_s = {name: cpu - cpu_before.get(name, 0.0)
+                                 for name, cpu in self.cpu_s().items()}  # fmt: skip
             self._waiting("the funds' reconciliation of the jurisdiction")
             self.report.reconciliation = await self.reconcile()
         finally:
@@ -202,6 +209,15 @@ class Simulation:
         if not self.report.balances:
             raise FundsUnbalanced(self.report)
         return self.report
+
+    def cpu_s(self) -> dict[str, float]:
+        """CPU seconds used so far by each service process and this one (with the services
+        in this process, by it alone)."""
+        if not self.platform.processes:
+            return {ONE_PROCESS: time.process_time()}
+        return {p.label: p.cpu_s() for p in self.platform.processes} | {
+            "simulator": time.process_time()
+        }
 
     async def close(self) -> None:
         """Close the clients the run opened (``run`` does; a caller of ``settle`` alone)."""
@@ -234,8 +250,7 @@ class Simulation:
         return courts
 
     async def run_day(self, day: dt.date) -> None:
-        clock = self.platform.clock
-        clock.set(dt.datetime.combine(day, dt.time(9, 0), CHINA_TZ))
+        await self.platform.set_time(dt.datetime.combine(day, dt.time(9, 0), CHINA_TZ))
         if self.settle_mornings:
             await self.settle()
         filings = self.workload.filings_on(day)
@@ -246,7 +261,7 @@ class Simulation:
             by_case.setdefault(case.case_id, []).append((act, case))
         await asyncio.gather(*(self._acts(acts) for acts in by_case.values()))
         await self.after_acts(day)
-        clock.set(self.evening(day))
+        await self.platform.set_time(self.evening(day))
         await self.settle()
         self.report.days += 1
 
@@ -290,24 +305,18 @@ class Simulation:
     async def lags(self) -> int:
         """Records on the consumers' partitions that their projections have not applied:
         the broker's end offsets, asked once for all partitions on a connection of the
-        simulator's own, less the offsets stored with the projections (a consumer that
-        knows no partitions yet counts one). Asking through each consumer (its ``lag``)
-        waits behind the fetch it has in flight on the same connection, which a broker
-        answers first: up to ``consumer_fetch_max_wait_ms`` per poll."""
-        consumers = [c for host in self.platform.hosts for c in host.consumers]
-        partitions: list[list[TopicPartition]] = []
-        for consumer in consumers:
-            mine: list[TopicPartition] = []
-            for name in consumer._topics:
-                known = consumer._consumer.partitions_for_topic(name)
-                if not known:
-                    return 1
-                mine += [TopicPartition(name, p) for p in sorted(known)]
-            partitions.append(mine)
+        simulator's own, less the offsets stored with the projections in Redis. The
+        consumers are read only for their partitions and stored offsets, so this holds for hosts
+        run elsewhere (``tools.simulator.processes``) too. Asking through each consumer
+        (its ``lag``) would wait behind the fetch it has in flight on the same connection,
+        which a broker answers first: up to ``consumer_fetch_max_wait_ms`` per poll."""
         if self._offsets is None:
             kafka = self.platform.intake.ctx.kafka
             self._offsets = AIOKafkaConsumer(**kafka.client_kwargs(), enable_auto_commit=False)
             await self._offsets.start()
+        consumers = [c for host in self.platform.hosts for c in host.consumers]
+        # The simulation made its topics (``create_topics``) with the catalogue's counts.
+        partitions = [consumer.partitions for consumer in consumers]
         ends = await self._offsets.end_offsets(sorted({tp for tps in partitions for tp in tps}))
         pairs = list(zip(consumers, partitions, strict=True))
         stored = await asyncio.gather(*(c._stored_offsets(tps) for c, tps in pairs))
