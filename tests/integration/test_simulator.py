@@ -105,10 +105,9 @@ async def test_the_services_as_processes_do_what_they_do_in_one(isolated: Isolat
         courts=1, cases_per_court_per_year=1_500, days=5, start=dt.date(2026, 3, 2),
         closure_share=0.5, closure_days_mean=2, payment_share=0.5, deduction_share=0.3,
     )  # fmt: skip
-    kwargs = {"bootstrap_servers": isolated.kafka.bootstrap_servers,
-              "redis_url": isolated.redis_settings.url}  # fmt: skip
-    alone = await simulate(settings, **kwargs)
-    apart = await simulate(settings, processes=True, **kwargs)
+    kafka, redis = isolated.kafka.bootstrap_servers, isolated.redis_settings.url
+    alone = await simulate(settings, bootstrap_servers=kafka, redis_url=redis)
+    apart = await simulate(settings, bootstrap_servers=kafka, redis_url=redis, processes=True)
 
     assert apart.refused == Counter() and apart.filed == alone.filed > 0
     assert apart.acts == alone.acts
