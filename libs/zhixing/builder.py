@@ -18,6 +18,7 @@ from fastapi import APIRouter, FastAPI
 
 from zhixing.bus import EventConsumer
 from zhixing.clock import Clock
+from zhixing.lease import LeaderLoops, Lease, LeaseSettings
 from zhixing.projection import BatchHandler, Projection
 from zhixing.service import Background, GrpcRegistrar, ServiceContext, ServiceHost, create_http_app
 from zhixing.settings import (
@@ -101,12 +102,14 @@ class HostBuilder:
         self._background.extend(loops)
 
     def build(self) -> ServiceHost:
-        # Every service stages its events in the outbox; its relay publishes them.
+        # Every service stages its events in the outbox; its relay publishes them. The loops
+        # run in one replica at a time: the lease's holder (zhixing.lease).
+        lease = Lease(self.ctx.redis, self.ctx.keys, LeaseSettings().ttl_s)
         return ServiceHost(
             ctx=self.ctx,
             http=self.http,
             ports=self._ports,
             grpc_services=list(self._grpc),
             consumers=list(self._consumers),
-            background=[*self._background, self.ctx.outbox_relay()],
+            background=[LeaderLoops(lease, [*self._background, self.ctx.outbox_relay()])],
         )

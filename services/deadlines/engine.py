@@ -126,10 +126,14 @@ class DeadlineEngine:
         rules: ClockRules,
     ) -> None:
         self.store = ClockStore(redis, keys)
+        self.redis = redis
         self._outbox = outbox
         self._clock = clock
         self.rules = rules
+        # Set when timers change, to wake the scheduler. Another replica's changes (its
+        # consumer has other partitions) arrive on this Redis channel (``DeadlineScheduler``).
         self.schedule_changed = asyncio.Event()
+        self.changed_channel = keys.key("schedule-changed")
 
     # --- reading ------------------------------------------------------------------------
 
@@ -298,6 +302,7 @@ class DeadlineEngine:
         self._outbox.stage_many(tx.pipe, events)
         writes.queue(tx.pipe)
         if touched:
+            tx.pipe.publish(self.changed_channel, b"1")
             self.schedule_changed.set()
 
     def _keep_early_stop(
@@ -451,7 +456,7 @@ class DeadlineEngine:
             return state
 
         state = await self.store.change_clocks([clock_id], extend)
-        self.schedule_changed.set()
+        await self._changed()
         return state
 
     async def refuse_extension(
@@ -490,5 +495,10 @@ class DeadlineEngine:
 
         for start in range(0, len(ids), chunk):
             moved += await self.store.change_clocks(ids[start : start + chunk], recompute)
-        self.schedule_changed.set()
+        await self._changed()
         return moved
+
+    async def _changed(self) -> None:
+        """Wake the scheduler here and in every other replica."""
+        self.schedule_changed.set()
+        await self.redis.publish(self.changed_channel, b"1")

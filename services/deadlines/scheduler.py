@@ -4,6 +4,7 @@ statutory calendar when an operator adds or changes a calendar file."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 from typing import Any
 
@@ -38,6 +39,32 @@ class DeadlineScheduler:
         self._stopping.set()
 
     async def run(self) -> None:
+        listening = asyncio.create_task(self._hear_other_replicas(), name="schedule-changed")
+        try:
+            await self._fire()
+        finally:
+            listening.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listening
+
+    async def _hear_other_replicas(self) -> None:
+        """Wake on timers changed by another replica's consumer (it publishes on the
+        engine's channel; so does this one, which costs one extra pass)."""
+        while True:
+            pubsub = self._engine.redis.pubsub()
+            try:
+                await pubsub.subscribe(self._engine.changed_channel)
+                async for message in pubsub.listen():
+                    if message.get("type") == "message":
+                        self._engine.schedule_changed.set()
+            except Exception as exc:  # Redis gone: subscribe again after a pause
+                log.warning("schedule-changed channel lost; resubscribing", error=str(exc))
+                self._engine.schedule_changed.set()  # a change may have been missed
+                await asyncio.sleep(0.5)
+            finally:
+                await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    async def _fire(self) -> None:
         while not self._stopping.is_set():
             try:
                 if self._reload_calendar is not None and self._reload_calendar():

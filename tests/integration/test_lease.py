@@ -1,0 +1,142 @@
+"""Replicas of a service: its background loops run in one of them at a time, the lease's
+holder (``zhixing.lease``); the deadline scheduler wakes on timers changed in another."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from services.deadlines.domain import ClockRules
+from services.deadlines.engine import CHUNK, DeadlineEngine, FireReport
+from services.deadlines.scheduler import DeadlineScheduler
+from tests.conftest import Isolated
+from tests.polling import eventually
+from zhixing.clock import CHINA_TZ, SimulatedClock
+from zhixing.lease import LeaderLoops, Lease
+from zhixing.outbox import Outbox
+from zhixing.periods import PeriodCounter
+from zhixing.rules import catalogue
+from zhixing.state import KeySpace
+from zhixing.workcalendar import CalendarSettings, StatutoryCalendar
+
+pytestmark = pytest.mark.integration
+
+TTL_S = 0.6
+
+
+class Ticker:
+    """A background loop that counts its turns until stopped (or fails when told to)."""
+
+    def __init__(self) -> None:
+        self.turns = 0
+        self.fail = False
+        self._stopping = asyncio.Event()
+
+    async def run(self) -> None:
+        while not self._stopping.is_set():
+            if self.fail:
+                raise RuntimeError("the loop broke")
+            self.turns += 1
+            await asyncio.sleep(0.01)
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+
+def replica(isolated: Isolated, name: str) -> tuple[LeaderLoops, Ticker, Lease]:
+    keys = KeySpace(isolated.prefix, "svc")
+    lease = Lease(isolated.redis, keys, TTL_S, holder=name)
+    ticker = Ticker()
+    return LeaderLoops(lease, [ticker]), ticker, lease
+
+
+async def test_one_replica_runs_the_loops_and_the_other_takes_over_when_it_stops(
+    isolated: Isolated,
+) -> None:
+    first, first_ticker, _ = replica(isolated, "a")
+    second, second_ticker, lease = replica(isolated, "b")
+    running = [asyncio.create_task(first.run())]
+    await eventually(lambda: _true(first.leading), within_s=5)
+    running.append(asyncio.create_task(second.run()))
+    await eventually(lambda: _true(first_ticker.turns > 20), within_s=5)
+    assert not second.leading and second_ticker.turns == 0
+
+    first.stop()  # a graceful stop releases the lease at once
+    await running[0]
+    await eventually(lambda: _true(second.leading and second_ticker.turns > 0), within_s=5)
+    assert await isolated.redis.get(lease.key) == b"b"
+    second.stop()
+    await running[1]
+    assert await isolated.redis.get(lease.key) is None
+
+
+async def test_a_replica_that_lost_its_lease_stops_its_loops(isolated: Isolated) -> None:
+    """Another holds the key (this one was paused past its lease): its run ends, so its
+    health check reports the stopped task and the orchestrator restarts it."""
+    leader, ticker, lease = replica(isolated, "a")
+    running = asyncio.create_task(leader.run())
+    await eventually(lambda: _true(ticker.turns > 0), within_s=5)
+    await isolated.redis.set(lease.key, "someone-else")
+    async with asyncio.timeout(5):
+        await running
+    assert not leader.leading
+    turns = ticker.turns
+    await asyncio.sleep(0.1)
+    assert ticker.turns == turns  # stopped
+    assert await isolated.redis.get(lease.key) == b"someone-else"  # not released: not ours
+
+
+async def test_a_loop_that_fails_ends_the_leaders_run_and_frees_the_lease(
+    isolated: Isolated,
+) -> None:
+    leader, ticker, lease = replica(isolated, "a")
+    running = asyncio.create_task(leader.run())
+    await eventually(lambda: _true(ticker.turns > 0), within_s=5)
+    ticker.fail = True
+    async with asyncio.timeout(5):
+        await running
+    assert await isolated.redis.get(lease.key) is None
+
+
+async def test_the_scheduler_wakes_on_a_change_published_by_another_replica(
+    isolated: Isolated, tmp_path: Path
+) -> None:
+    clock = SimulatedClock(dt.datetime(2026, 3, 2, 9, 0, tzinfo=CHINA_TZ))
+    keys = KeySpace(isolated.prefix, "deadlines")
+    rules = ClockRules(
+        catalogue(), PeriodCounter(StatutoryCalendar.load(CalendarSettings(dir=tmp_path)))
+    )
+    passes = 0
+
+    class Counting(DeadlineEngine):
+        async def drain(self, *, chunk: int = CHUNK, concurrent: int = 2) -> FireReport:
+            nonlocal passes
+            passes += 1
+            return await super().drain(chunk=chunk, concurrent=concurrent)
+
+    engine = Counting(redis=isolated.redis, keys=keys, outbox=Outbox(keys), clock=clock,
+                      rules=rules)  # fmt: skip
+    scheduler = DeadlineScheduler(engine, clock)
+    running = asyncio.create_task(scheduler.run())
+    try:
+        await eventually(lambda: _true(passes == 1), within_s=5)
+
+        async def subscribed() -> bool:
+            [(_, listeners)] = await isolated.redis.pubsub_numsub(engine.changed_channel)
+            return int(listeners) == 1
+
+        await eventually(subscribed, within_s=5)
+        await asyncio.sleep(0.1)
+        assert passes == 1  # nothing else wakes it: the clock stands
+        await isolated.redis.publish(engine.changed_channel, b"1")  # as another replica does
+        await eventually(lambda: _true(passes == 2), within_s=5)
+    finally:
+        scheduler.stop()
+        await running
+
+
+async def _true(value: bool) -> bool:
+    return value
