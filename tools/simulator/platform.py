@@ -78,6 +78,11 @@ class SimPlatform:
         while await self.driver.followers_behind():  # noqa: ASYNC110
             await asyncio.sleep(0.002)
 
+    def http_ports(self, host: ServiceHost) -> list[int]:
+        """Where ``host``'s HTTP API answers: each of its processes, or the host here."""
+        ports = [p.http_port for p in self.processes if p.name == host.ctx.name]
+        return ports or [host.http_port]
+
     @property
     def hosts(self) -> list[ServiceHost]:
         return [h for h in (self.deadlines, self.intake, self.assets, self.command,

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import itertools
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -126,7 +127,8 @@ class Simulation:
         self.report = Report()
         self._later: dict[dt.date, list[tuple[Act, SimCase]]] = {}
         self._gate = asyncio.Semaphore(CONCURRENCY)
-        self._clients: dict[str, httpx.AsyncClient] = {}
+        self._clients: dict[str, list[httpx.AsyncClient]] = {}
+        self._turns: dict[str, Iterator[httpx.AsyncClient]] = {}
         command = platform.command
         self._audit = AuditChain(command.ctx.redis, command.ctx.keys)
         self._ending = RoundEnding(self)
@@ -137,15 +139,20 @@ class Simulation:
         self._offsets: AIOKafkaConsumer | None = None  # reads the broker's end offsets
 
     def _client(self, host: ServiceHost) -> httpx.AsyncClient:
+        """A client of the service; with replicas, of each in turn (as a load balancer)."""
         name = host.ctx.name
         if name not in self._clients:
             # Idle connections are dropped well before uvicorn's 5 s keep-alive ends: a
             # request sent on one the server is closing fails (httpx.ReadError).
-            self._clients[name] = httpx.AsyncClient(
-                base_url=f"http://127.0.0.1:{host.http_port}", timeout=60,
-                limits=httpx.Limits(keepalive_expiry=1.0),
-            )  # fmt: skip
-        return self._clients[name]
+            self._clients[name] = [
+                httpx.AsyncClient(
+                    base_url=f"http://127.0.0.1:{port}", timeout=60,
+                    limits=httpx.Limits(keepalive_expiry=1.0),
+                )
+                for port in self.platform.http_ports(host)
+            ]  # fmt: skip
+            self._turns[name] = itertools.cycle(self._clients[name])
+        return next(self._turns[name])
 
     def _headers(self, role: Role, court: str, key: str = "") -> dict[str, str]:
         token = self.tokens.issue(subject=subject(role, court), court_code=court,
@@ -221,9 +228,11 @@ class Simulation:
 
     async def close(self) -> None:
         """Close the clients the run opened (``run`` does; a caller of ``settle`` alone)."""
-        for client in self._clients.values():
-            await client.aclose()
+        for clients in self._clients.values():
+            for client in clients:
+                await client.aclose()
         self._clients.clear()
+        self._turns.clear()
         if self._offsets is not None:
             await self._offsets.stop()
             self._offsets = None
