@@ -24,10 +24,12 @@ __all__ = [
     "event_types",  # every event type and the aggregate (topic) it belongs to
     "events",  # event envelopes: building, decoding, the registry
     "export",  # tables as CSV and XLSX for overseers
+    "folding",  # a transaction's many writes as one script call
     "funds",  # the vocabulary of case funds (案款): sources, holds, legal reasons
     "gateway_client",  # a client of the outside systems' gateway (queries, controls, transfers)
     "idempotency",  # Idempotency-Key: a creating request sent again creates nothing new
     "known_cases",  # the cases a service knows, and the host of case-aware services
+    "lease",  # one replica at a time runs a service's background loops
     "logs",  # structured logs
     "merkle",  # RFC 6962 Merkle trees and proofs
     "money",  # sums of fen in Redis counters that cannot overflow
@@ -42,6 +44,7 @@ __all__ = [
     "rules",  # the rule catalogue
     "service",  # the service context and host
     "settings",  # typed settings from the environment
+    "shared_clock",  # one simulated clock followed by processes through Redis (the bench)
     "state",  # Redis keys and transactions
     "stops",  # disputes' stop orders in force per case, and the refusal they cause
     "topics",  # every Kafka topic

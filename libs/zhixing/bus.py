@@ -40,6 +40,7 @@ from redis.exceptions import WatchError
 
 from zhixing import tracing
 from zhixing.events import Event, InvalidEvent, decode_event
+from zhixing.folding import Folder
 from zhixing.settings import KafkaSettings
 from zhixing.state import KeySpace
 from zhixing.topics import Topic, physical_name
@@ -174,6 +175,7 @@ class EventConsumer:
         self._kafka = kafka
         self._redis = redis
         self._mark_applied = redis.register_script(_MARK_APPLIED)
+        self._folder = Folder(redis)
         self._keys = keys
         self._publisher = publisher
         self._dead_letters = DeadLetters(redis, keys, publisher, self._topics)
@@ -404,15 +406,6 @@ class EventConsumer:
                             break
                     if retry:
                         continue  # discard what was queued; apply again without the culprits
-                    applied = [
-                        part.applied_key(event.event_id)
-                        for part, valid in todo
-                        for _, event in valid
-                    ]
-                    if applied:
-                        await self._mark_applied(
-                            keys=applied, args=[APPLIED_EVENT_TTL_SECONDS], client=pipe
-                        )
                     for part, _ in todo:
                         if any(tp.topic in part.topics for tp in batch.last_offsets):
                             pipe.hset(
@@ -423,6 +416,18 @@ class EventConsumer:
                                     if tp.topic in part.topics
                                 },
                             )
+                    # The projections' writes and the offsets as one script call (its
+                    # replies are not read), then the applied ids' script.
+                    self._folder.fold_writes(pipe)
+                    applied = [
+                        part.applied_key(event.event_id)
+                        for part, valid in todo
+                        for _, event in valid
+                    ]
+                    if applied:
+                        await self._mark_applied(
+                            keys=applied, args=[APPLIED_EVENT_TTL_SECONDS], client=pipe
+                        )
                     await pipe.execute()
                 for part, valid in todo:
                     EVENTS_APPLIED.labels(part.name).inc(len(valid))

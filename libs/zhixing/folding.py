@@ -1,0 +1,88 @@
+"""One script call for a transaction's many writes.
+
+A consumer's batch writes its projections in one MULTI/EXEC: often hundreds of HSETs,
+ZADDs and SADDs. redis-py packs each command and parses each reply on its own (a timeout
+context per reply), and in the profile of the command service that per-command cost was a
+third of the process. ``fold_writes`` replaces each run of plain commands queued on a
+transaction with one call of a script that runs them in order: the same writes, in the
+same order, in the same transaction (the WATCH still guards it), with one reply.
+
+The folded commands' replies are lost, so fold only a transaction whose caller ignores
+them (the consumer's does). Script calls already queued (EVALSHA) stay as they are: a script
+cannot call another. A Redis script may touch keys it was not given in ``KEYS`` only on a
+single Redis, not a Redis Cluster; the platform's transactions (WATCH over several keys)
+already need one Redis per service (``docs/scaling.md``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.asyncio.client import Pipeline
+from redis.commands.core import AsyncScript
+
+__all__ = ["MAX_FOLDED_ARGS", "Folder"]
+
+# Each queued command is ARGV[i] = its length, then its name and arguments.
+_RUN_IN_ORDER = """
+local i, n = 1, #ARGV
+while i <= n do
+  local count = tonumber(ARGV[i])
+  redis.call(unpack(ARGV, i + 1, i + count))
+  i = i + count + 1
+end
+return n
+"""
+
+MAX_FOLDED_ARGS = 4_000
+"""Longest command folded (name and arguments): Lua's ``unpack`` gives at most about
+8,000 values; a longer command is sent as it is."""
+
+Command = tuple[tuple[Any, ...], Mapping[str, Any]]
+_NOT_FOLDED = ("EVAL", "EVALSHA", "EVAL_RO", "EVALSHA_RO", "FCALL", "FCALL_RO", "SCRIPT")
+
+
+class Folder:
+    """Folds the plain commands queued on a transaction into calls of one script."""
+
+    def __init__(self, redis: aioredis.Redis) -> None:
+        self._script: AsyncScript = redis.register_script(_RUN_IN_ORDER)
+
+    def fold_writes(self, pipe: Pipeline) -> int:
+        """Rewrite ``pipe``'s queued commands; returns how many were folded."""
+        stack: list[Command] = pipe.command_stack
+        rewritten: list[Command] = []
+        run: list[tuple[Any, ...]] = []
+        folded = 0
+
+        def flush() -> None:
+            nonlocal folded
+            if len(run) > 1:
+                argv: list[Any] = []
+                for args in run:
+                    argv += [len(args), *args]
+                rewritten.append((("EVALSHA", self._script.sha, 0, *argv), {}))
+                folded += len(run)
+            else:
+                rewritten.extend((args, {}) for args in run)
+            run.clear()
+
+        for args, options in stack:
+            name = args[0].decode() if isinstance(args[0], bytes) else str(args[0])
+            # A read's only option names its keys (client-side caching); any other option
+            # shapes the reply or the send, so the command goes as it is.
+            plain = not (options.keys() - {"keys"})
+            if not plain or name.upper() in _NOT_FOLDED or len(args) > MAX_FOLDED_ARGS:
+                flush()
+                rewritten.append((args, options))
+            else:
+                run.append(args)
+        flush()
+        if folded:
+            pipe.command_stack = rewritten
+            # Loaded before the transaction if Redis lacks it (redis-py's own scripts are
+            # typed as the synchronous class; the asynchronous one is what it loads here).
+            pipe.scripts.add(self._script)  # type: ignore[arg-type]
+        return folded
