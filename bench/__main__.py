@@ -365,6 +365,9 @@ async def main() -> None:
         # The target: at most 10 ms of CPU per filed case over every service.
         "cpu_ms_per_filed_case": spread([n["cpu_ms_per_case"]["services_total"] for n in national]),
         "cpu_ms_per_filed_case_by_service": _median_each([n["cpu_ms_per_case"] for n in national]),
+        "redis_bytes_per_filed_case_by_service": _median_each(
+            [n["redis_bytes_per_case"] for n in national]
+        ),
         "dashboard_board_cases": pipeline.BOARD_CASES,
         "dashboard_api_p99_ms": spread([d["p99_ms"] for d in dashboards]),
         "dashboard_api_p50_ms": spread([d["p50_ms"] for d in dashboards]),

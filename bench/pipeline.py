@@ -92,7 +92,30 @@ async def national_day(bootstrap: str, redis_url: str, mode: str = "processes") 
         one_day, bootstrap_servers=bootstrap, redis_url=redis_url, **MODES[mode]
     )  # fmt: skip
     return {"seconds": report.wall_s, "filed": report.filed, "events": report.events,
-            "cpu_ms_per_case": cpu_ms_per_case(report.cpu_s, report.filed)}  # fmt: skip
+            "cpu_ms_per_case": cpu_ms_per_case(report.cpu_s, report.filed),
+            "redis_bytes_per_case": await redis_bytes_per_case(
+                redis_url, report.prefix, report.filed
+            )}  # fmt: skip
+
+
+async def redis_bytes_per_case(redis_url: str, prefix: str, filed: int) -> dict[str, float]:
+    """Per service, the Redis memory its keys take (``MEMORY USAGE`` of each) per filed
+    case: what sizes a Redis for the nation (docs/scaling.md)."""
+    redis = connect(RedisSettings(url=redis_url))
+    per_service: dict[str, int] = {}
+    try:
+        keys = [key async for key in redis.scan_iter(match=f"{prefix}*", count=5_000)]
+        for start in range(0, len(keys), 2_000):
+            chunk = keys[start : start + 2_000]
+            pipe = redis.pipeline(transaction=False)
+            for key in chunk:
+                pipe.memory_usage(key)
+            for key, size in zip(chunk, await pipe.execute(), strict=True):
+                service = key.decode().removeprefix(prefix).split(":", 1)[0]
+                per_service[service] = per_service.get(service, 0) + int(size or 0)
+    finally:
+        await redis.aclose()
+    return {name: size / max(filed, 1) for name, size in sorted(per_service.items())}
 
 
 async def seed_board(board: Board, redis_url: str) -> None:

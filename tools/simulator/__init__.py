@@ -77,6 +77,7 @@ async def simulate(
             )  # fmt: skip
         async with platform_cm as platform:
             simulation = Simulation(platform, TokenAuthority(auth, clock), workload)
+            simulation.report.prefix = prefix
             if work is None:
                 return await simulation.run()
             with work.bar(f"{settings.intermediate_court}: simulated days", settings.days) as bar:

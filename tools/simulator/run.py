@@ -63,6 +63,8 @@ class Report:
     # CPU seconds used during the run, per process: each service process and the simulator
     # when the services run as processes, else the one process that runs them all.
     cpu_s: dict[str, float] = field(default_factory=dict)
+    # The run's own Redis key prefix (and Kafka topic prefix): where its state can be read.
+    prefix: str = ""
 
     @property
     def events_per_s(self) -> float:
