@@ -76,6 +76,7 @@ class HostBuilder:
         self._grpc: list[GrpcRegistrar] = []
         self._consumers: list[EventConsumer] = []
         self._background: list[Background] = []
+        self._everywhere: list[Background] = []
 
     def routes(self, *routers: APIRouter, **state: Any) -> None:
         """Serve ``routers``; ``state`` is what their handlers find on ``app.state``."""
@@ -97,9 +98,11 @@ class HostBuilder:
         """A consumer of its own (group ``<service>.<name>``)."""
         self._consumers.append(self.ctx.consumer(name, topics, handler))
 
-    def run(self, *loops: Background) -> None:
-        """Background loops (timers, workers) that run while the service does."""
-        self._background.extend(loops)
+    def run(self, *loops: Background, every_replica: bool = False) -> None:
+        """Background loops (timers, workers) that run while the service does: in the
+        replica holding the service's lease (``zhixing.lease``), or with ``every_replica``
+        in each (a loop that keeps this process's memory current)."""
+        (self._everywhere if every_replica else self._background).extend(loops)
 
     def build(self) -> ServiceHost:
         # Every service stages its events in the outbox; its relay publishes them. The loops
@@ -111,5 +114,8 @@ class HostBuilder:
             ports=self._ports,
             grpc_services=list(self._grpc),
             consumers=list(self._consumers),
-            background=[LeaderLoops(lease, [*self._background, self.ctx.outbox_relay()])],
+            background=[
+                LeaderLoops(lease, [*self._background, self.ctx.outbox_relay()]),
+                *self._everywhere,
+            ],
         )

@@ -5,7 +5,9 @@ ZADDs and SADDs. redis-py packs each command and parses each reply on its own (a
 context per reply), and in the profile of the command service that per-command cost was a
 third of the process. ``fold_writes`` replaces each run of plain commands queued on a
 transaction with one call of a script that runs them in order: the same writes, in the
-same order, in the same transaction (the WATCH still guards it), with one reply.
+same order, in the same transaction (the WATCH still guards it), with one reply. As in
+MULTI, a command that fails (a key of the wrong type) does not stop those after it, and the
+transaction's reply carries the first failure.
 
 The folded commands' replies are lost, so fold only a transaction whose caller ignores
 them (the consumer's does). Script calls already queued (EVALSHA) stay as they are: a script
@@ -25,13 +27,20 @@ from redis.commands.core import AsyncScript
 
 __all__ = ["MAX_FOLDED_ARGS", "Folder"]
 
-# Each queued command is ARGV[i] = its length, then its name and arguments.
+# Each queued command is ARGV[i] = its length, then its name and arguments. As in MULTI, a
+# command that fails does not stop the ones after it; the first failure is the reply.
 _RUN_IN_ORDER = """
-local i, n = 1, #ARGV
+local i, n, failed = 1, #ARGV, nil
 while i <= n do
   local count = tonumber(ARGV[i])
-  redis.call(unpack(ARGV, i + 1, i + count))
+  local reply = redis.pcall(unpack(ARGV, i + 1, i + count))
+  if type(reply) == 'table' and reply.err and not failed then
+    failed = reply.err
+  end
   i = i + count + 1
+end
+if failed then
+  return redis.error_reply(failed)
 end
 return n
 """
@@ -70,7 +79,9 @@ class Folder:
             run.clear()
 
         for args, options in stack:
-            name = args[0].decode() if isinstance(args[0], bytes) else str(args[0])
+            # redis-py queues a command with a subcommand ("XGROUP CREATE") as one string.
+            words = (args[0].decode() if isinstance(args[0], bytes) else str(args[0])).split()
+            name = words[0]
             # A read's only option names its keys (client-side caching); any other option
             # shapes the reply or the send, so the command goes as it is.
             plain = not (options.keys() - {"keys"})
@@ -78,7 +89,7 @@ class Folder:
                 flush()
                 rewritten.append((args, options))
             else:
-                run.append(args)
+                run.append((*words, *args[1:]))
         flush()
         if folded:
             pipe.command_stack = rewritten

@@ -7,11 +7,17 @@ two relays would publish each staged event twice, two deadline schedulers would 
 same timers. So they run in the replica holding the service's lease, a Redis key set with
 ``NX`` and a time to live, renewed well before it lapses.
 
-A replica that cannot renew (Redis unreachable for longer than the lease, or the process
-paused so long that another took over) stops its loops and ends ``LeaderLoops.run``; its
-``/healthz`` then reports the stopped task (503), so the orchestrator restarts it, exactly as
-for a loop that crashed. A replica stopping gracefully releases the lease at once; one that
-died holds it until it lapses (``LeaseSettings.ttl_s``), and then another takes over.
+A replica that cannot renew in time (Redis unreachable, or the process paused) cancels its
+loops before its lease can lapse, without draining them (the next holder relays what is
+staged), and tries for the lease again: whichever replica takes it next leads. A replica
+stopping gracefully drains its loops and releases the lease at once; one that died holds it
+until it lapses (``LeaseSettings.ttl_s``), and then another takes over. A loop that ends on
+its own (a crash) ends ``LeaderLoops.run``: ``/healthz`` reports the stopped task and the
+service's process exits (``ServiceHost.serve_forever``), so its supervisor restarts it.
+
+The loops are cancelled and started again on the same objects, so a loop must keep its
+state in Redis (or be able to start over), and must not rely on ``stop()`` having been
+called to leave a clean state: every one of the platform's does.
 """
 
 from __future__ import annotations
@@ -97,15 +103,30 @@ class LeaderLoops:
         self._loops = list(loops)
         self._stopping = asyncio.Event()
         self.leading = False
+        self.terms = 0  # how many times this replica has taken the lease
 
     def stop(self) -> None:
         self._stopping.set()
 
     async def run(self) -> None:
-        if not await self._until_acquired():
-            return
-        self.leading = True
-        log.info("leading the background loops", lease=self._lease.key)
+        """Lead whenever the lease is ours, until stopped. Returns early only when a loop
+        ended on its own (a crash): the host then reports it (and ``serve_forever`` exits,
+        so a supervisor restarts the process)."""
+        while await self._until_acquired():
+            self.leading, self.terms = True, self.terms + 1
+            log.info("leading the background loops", lease=self._lease.key, term=self.terms)
+            try:
+                ended = await self._lead()
+            finally:
+                self.leading = False
+            if ended in ("stopped", "loop ended"):
+                with contextlib.suppress(Exception):  # an unreachable Redis lets it lapse
+                    await self._lease.release()
+                return
+            # Lost or lapsing: the loops were cancelled (not drained: the next holder
+            # relays what is staged); try for the lease again with the same loops.
+
+    async def _lead(self) -> str:
         tasks = [asyncio.create_task(loop.run(), name=type(loop).__name__) for loop in self._loops]
         keeping = asyncio.create_task(self._keep(), name="lease")
         stopping = asyncio.create_task(self._stopping.wait())
@@ -113,22 +134,33 @@ class LeaderLoops:
             done, _ = await asyncio.wait(
                 [*tasks, keeping, stopping], return_when=asyncio.FIRST_COMPLETED
             )
-            if stopping not in done:
-                ended = ", ".join(t.get_name() for t in done)
-                log.error("background loops stop: lease lost or a loop ended", ended=ended)
+            if stopping in done:
+                # A graceful stop: each loop finishes its turn (the relay drains).
+                for loop in self._loops:
+                    loop.stop()
+                await self._gather(tasks)
+                return "stopped"
+            for task in tasks:
+                task.cancel()
+            await self._gather(tasks)
+            if keeping in done:
+                log.warning("background loops cancelled: the lease is lost or lapsing",
+                            lease=self._lease.key, why=keeping.result())  # fmt: skip
+                return "lost"
+            ended = ", ".join(t.get_name() for t in done)
+            log.error("a background loop ended on its own; the others stopped", ended=ended)
+            return "loop ended"
         finally:
-            for loop in self._loops:
-                loop.stop()
-            results = await asyncio.gather(*tasks, return_exceptions=True)
-            for task, result in zip(tasks, results, strict=True):
-                if isinstance(result, BaseException):
-                    log.error("background loop failed", loop=task.get_name(), error=repr(result))
             keeping.cancel()
             stopping.cancel()
             await asyncio.gather(keeping, stopping, return_exceptions=True)
-            self.leading = False
-            with contextlib.suppress(Exception):  # an unreachable Redis lets it lapse
-                await self._lease.release()
+
+    @staticmethod
+    async def _gather(tasks: Sequence[asyncio.Task[None]]) -> None:
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        for task, result in zip(tasks, results, strict=True):
+            if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
+                log.error("background loop failed", loop=task.get_name(), error=repr(result))
 
     async def _until_acquired(self) -> bool:
         """Try for the lease until it is ours (True) or the host stops (False)."""
@@ -144,18 +176,25 @@ class LeaderLoops:
         return False
 
     async def _keep(self) -> str:
-        """Renew every third of the lease; return (how) when it is lost."""
-        pause = self._lease.ttl_ms / 3000
-        loop = asyncio.get_running_loop()
-        renewed = loop.time()
+        """Renew every third of the lease; return (why) once it is lost, or when it has
+        not been renewed for four fifths of its time (stepping down before it lapses, so
+        two replicas never lead at once). Each renewal is bounded by the time left."""
+        ttl = self._lease.ttl_ms / 1000
+        clock = asyncio.get_running_loop()
+        renewed = clock.time()  # the lease was just taken
         while True:
-            await asyncio.sleep(pause)
+            await asyncio.sleep(ttl / 3)
+            left = renewed + ttl * 0.8 - clock.time()
+            if left <= 0:
+                return "not renewed in time"
+            asked = clock.time()
             try:
-                if not await self._lease.renew():
-                    return "lost"
-                renewed = loop.time()
-            except Exception as exc:
-                if loop.time() - renewed >= self._lease.ttl_ms / 1000:
-                    log.error("lease not renewed before it lapsed", error=str(exc))
-                    return "lapsed"
-                log.warning("lease not renewed; retrying", error=str(exc))
+                ours = await asyncio.wait_for(self._lease.renew(), left)
+                if not ours:
+                    # Gone (e.g. Redis restarted without it): take it again if free.
+                    ours = await asyncio.wait_for(self._lease.acquire(), left)
+                if not ours:
+                    return "held by another replica"
+                renewed = asked  # the new term counts from when the renewal was asked
+            except Exception as exc:  # Redis away: keep leading while the lease lasts
+                log.warning("lease not renewed; retrying", error=str(exc) or repr(exc))

@@ -494,8 +494,15 @@ class ServiceHost:
             await self.ctx.redis.aclose()
             return
         starting.result()
-        with contextlib.suppress(asyncio.CancelledError):
-            await stopping
+        # A task that ends by itself (a loop or consumer that crashed) ends the process, so
+        # its supervisor (Kubernetes, make run) starts it again; /healthz said so meanwhile.
+        done, _ = await asyncio.wait({stopping, *self._tasks}, return_when=asyncio.FIRST_COMPLETED)
+        if stopping not in done:
+            ended = ", ".join(sorted(t.get_name() for t in done))
+            log.error("a task of the service ended; stopping the process", ended=ended)
+            stopping.cancel()
+            await self.stop()
+            raise SystemExit(1)
         await self.stop()
 
 

@@ -109,9 +109,18 @@ class SharedClock(SimulatedClock):
     async def _listen(self, pubsub: aioredis.client.PubSub) -> None:
         try:
             async for message in pubsub.listen():
-                if message.get("type") != "message":
+                kind = message.get("type")
+                if kind == "message":
+                    ms = int(as_bytes(message["data"]))
+                elif kind == "subscribe":
+                    # redis-py resubscribes by itself after a dropped connection; a move
+                    # published meanwhile was lost, so read the instant again.
+                    raw = await self._redis.get(self._now_key)
+                    if raw is None:
+                        continue
+                    ms = int(raw)
+                else:
                     continue
-                ms = int(as_bytes(message["data"]))
                 if _instant(ms) > self.now():
                     self.set(_instant(ms))
                 await self._reached(ms)
@@ -122,7 +131,7 @@ class SharedClock(SimulatedClock):
         """Stop following and forget this process among the followers."""
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            with contextlib.suppress(BaseException):  # cancelled, or it had failed
                 await self._task
         with contextlib.suppress(Exception):  # a Redis already gone has nothing to forget
             await self._redis.hdel(self._followers_key, self.member)
@@ -159,6 +168,9 @@ class ClockDriver:
         return count
 
     async def close(self) -> None:
+        """Remove the clock's keys (the instant, the followers' record) and disconnect."""
+        with contextlib.suppress(Exception):
+            await self._redis.delete(self._now_key, self._followers_key)
         await self._redis.aclose()
 
 

@@ -6,7 +6,7 @@ from services.deadlines.calendar_watch import CalendarWatcher
 from services.deadlines.domain import ClockRules
 from services.deadlines.engine import DeadlineEngine
 from services.deadlines.http_api import router
-from services.deadlines.scheduler import DeadlineScheduler
+from services.deadlines.scheduler import CalendarFollower, DeadlineScheduler
 from zhixing.builder import About, HostBuilder, Infrastructure
 from zhixing.periods import PeriodCounter
 from zhixing.projection import Projection
@@ -38,7 +38,7 @@ def bootstrap(
     service.routes(router, deadlines=engine, clock=ctx.clock)
     # Clocks start and stop on the events of every other service.
     service.project(Projection("clocks", CLOCK_SIGNAL_TOPICS, engine))
-    service.run(
-        DeadlineScheduler(engine, ctx.clock, reload_calendar=CalendarWatcher(rules, calendar))
-    )
+    service.run(DeadlineScheduler(engine, ctx.clock))
+    # Every replica counts periods, so every replica follows the calendar files.
+    service.run(CalendarFollower(engine, CalendarWatcher(rules, calendar)), every_replica=True)
     return service.build()

@@ -134,6 +134,8 @@ class DeadlineEngine:
         # consumer has other partitions) arrive on this Redis channel (``DeadlineScheduler``).
         self.schedule_changed = asyncio.Event()
         self.changed_channel = keys.key("schedule-changed")
+        # Set when a new calendar was loaded here: the scheduler recomputes provisional clocks.
+        self.calendar_reloaded = asyncio.Event()
 
     # --- reading ------------------------------------------------------------------------
 
@@ -453,10 +455,11 @@ class DeadlineEngine:
             )  # fmt: skip
             self._save(pipe, state)
             self._stage(pipe, state, messages, causation_id=causation_id)
+            pipe.publish(self.changed_channel, b"1")  # with the change, or not at all
             return state
 
         state = await self.store.change_clocks([clock_id], extend)
-        await self._changed()
+        self.schedule_changed.set()
         return state
 
     async def refuse_extension(
@@ -491,14 +494,10 @@ class DeadlineEngine:
                 count += bool(messages)
                 self._save(pipe, state, was_provisional=True)
                 self._stage(pipe, state, messages)
+            pipe.publish(self.changed_channel, b"1")
             return count
 
         for start in range(0, len(ids), chunk):
             moved += await self.store.change_clocks(ids[start : start + chunk], recompute)
-        await self._changed()
-        return moved
-
-    async def _changed(self) -> None:
-        """Wake the scheduler here and in every other replica."""
         self.schedule_changed.set()
-        await self.redis.publish(self.changed_channel, b"1")
+        return moved

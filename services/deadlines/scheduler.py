@@ -1,12 +1,12 @@
-"""The scheduler: fires the engine's timers as the clock reaches them, and reloads the
-statutory calendar when an operator adds or changes a calendar file."""
+"""The scheduler fires the engine's timers as the clock reaches them; the calendar follower
+reloads the statutory calendar when an operator adds or changes a calendar file."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import datetime as dt
-from typing import Any
+from collections.abc import Callable
 
 import structlog
 
@@ -17,49 +17,52 @@ log = structlog.get_logger(__name__)
 
 
 class DeadlineScheduler:
-    """Fires timers as the clock reaches them; reloads the calendar when its files change."""
+    """Fires timers as the clock reaches them (in the replica holding the service's lease),
+    and recomputes provisional clocks when ``CalendarFollower`` has loaded a new calendar."""
 
     def __init__(
         self,
         engine: DeadlineEngine,
         clock: Clock,
         *,
-        reload_calendar: Any = None,
         idle_wait_s: float = 30.0,
-        calendar_poll_s: float = 5.0,
     ) -> None:
         self._engine = engine
         self._clock = clock
-        self._reload_calendar = reload_calendar
         self._idle_wait = dt.timedelta(seconds=idle_wait_s)
-        self._calendar_poll_s = calendar_poll_s
         self._stopping = asyncio.Event()
 
     def stop(self) -> None:
         self._stopping.set()
 
     async def run(self) -> None:
-        listening = asyncio.create_task(self._hear_other_replicas(), name="schedule-changed")
+        # Subscribed before the first pass, so no change after that pass goes unheard.
+        subscribed = asyncio.Event()
+        listening = asyncio.create_task(self._hear_other_replicas(subscribed), name="changes")
         try:
+            await subscribed.wait()
             await self._fire()
         finally:
             listening.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await listening
 
-    async def _hear_other_replicas(self) -> None:
+    async def _hear_other_replicas(self, subscribed: asyncio.Event) -> None:
         """Wake on timers changed by another replica's consumer (it publishes on the
-        engine's channel; so does this one, which costs one extra pass)."""
+        engine's channel; so does this one, which costs one extra pass). Each
+        (re)subscription wakes it too: what was published while unsubscribed is lost."""
         while True:
             pubsub = self._engine.redis.pubsub()
             try:
                 await pubsub.subscribe(self._engine.changed_channel)
                 async for message in pubsub.listen():
-                    if message.get("type") == "message":
+                    if message.get("type") in ("message", "subscribe"):
                         self._engine.schedule_changed.set()
+                        subscribed.set()
             except Exception as exc:  # Redis gone: subscribe again after a pause
                 log.warning("schedule-changed channel lost; resubscribing", error=str(exc))
                 self._engine.schedule_changed.set()  # a change may have been missed
+                subscribed.set()  # fire what is due meanwhile; the channel comes back later
                 await asyncio.sleep(0.5)
             finally:
                 await pubsub.aclose()  # type: ignore[no-untyped-call]
@@ -67,7 +70,8 @@ class DeadlineScheduler:
     async def _fire(self) -> None:
         while not self._stopping.is_set():
             try:
-                if self._reload_calendar is not None and self._reload_calendar():
+                if self._engine.calendar_reloaded.is_set():
+                    self._engine.calendar_reloaded.clear()
                     moved = await self._engine.recompute_provisional("calendar file loaded")
                     log.info("calendar reloaded; provisional clocks recomputed", moved=moved)
                 await self._engine.drain()
@@ -88,11 +92,36 @@ class DeadlineScheduler:
             asyncio.create_task(self._engine.schedule_changed.wait()),
             asyncio.create_task(self._stopping.wait()),
         ]
-        if self._reload_calendar is not None:
-            # A calendar file appears in wall-clock time, whatever the injected clock does
-            # (a simulation may hold it still): look at the folder again after a real pause.
-            sleepers.append(asyncio.create_task(asyncio.sleep(self._calendar_poll_s)))
         _, pending = await asyncio.wait(sleepers, return_when=asyncio.FIRST_COMPLETED)
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
+
+
+class CalendarFollower:
+    """Runs in every replica: loads a calendar file an operator added or changed, so each
+    replica counts periods on it (the counter lives in each process), and tells the
+    scheduler, wherever it leads, to recompute the provisional clocks. A calendar file
+    appears in wall-clock time, whatever the injected clock does (a simulation may hold it
+    still), so the folder is looked at after real pauses."""
+
+    def __init__(self, engine: DeadlineEngine, reload_calendar: Callable[[], bool],
+                 poll_s: float = 5.0) -> None:  # fmt: skip
+        self._engine = engine
+        self._reload_calendar = reload_calendar
+        self._poll_s = poll_s
+        self._stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                if self._reload_calendar():
+                    self._engine.calendar_reloaded.set()
+                    self._engine.schedule_changed.set()
+            except Exception as exc:  # a file system hiccup: look again next time
+                log.warning("calendar folder not read; retrying", error=str(exc))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self._poll_s)

@@ -519,9 +519,13 @@ async def test_a_breached_case_limit_stays_breached_after_an_extension(
 async def test_a_loaded_calendar_file_recomputes_provisional_clocks(
     isolated: Isolated, publisher: EventPublisher, tmp_path: Path
 ) -> None:
+    """With two replicas: both count on the new calendar, the recomputation is made once."""
     clock = SimulatedClock(dt.datetime(2026, 12, 1, 9, 0, tzinfo=CHINA_TZ))
     host = deadlines_host(isolated, clock, tmp_path)
     await host.start()
+    replica = deadlines_host(isolated, clock, tmp_path)
+    await replica.start()
+    counter_before = engine_of(replica).rules.counter
     try:
         await publisher.publish(case_filed_event("case-y", clock=clock))
 
@@ -552,11 +556,19 @@ async def test_a_loaded_calendar_file_recomputes_provisional_clocks(
         after = await engine_of(host).get("case.close:case-y")
         assert after is not None and after.last_day == dt.date(2027, 6, 2)
         assert await engine_of(host).provisional() == set()  # nothing left to recompute
+        # The replica that does not lead loaded the file too: its periods count on it.
+        await eventually(lambda: _true(engine_of(replica).rules.counter is not counter_before))
     finally:
+        await replica.stop()
         await host.stop()
     events = [p for _, p in await deadline_events(isolated)]
     horizon = [e for e in events if isinstance(e, pb.CalendarHorizonReached)]
     assert [h.year for h in horizon] == [2027]
     recomputations = [e for e in events if isinstance(e, pb.ClockRecomputed)]
+    assert len(recomputations) == 1  # by the replica leading, once
     assert {r.clock.rule_id for r in recomputations} == {"case.close"}
     assert recomputations[0].old_due_at.ToDatetime() < recomputations[0].due_at.ToDatetime()
+
+
+async def _true(value: bool) -> bool:
+    return value

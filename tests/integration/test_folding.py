@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
-from redis.exceptions import WatchError
+from redis.exceptions import ResponseError, WatchError
 
 from tests.conftest import Isolated
 from zhixing.folding import MAX_FOLDED_ARGS, Folder
@@ -95,3 +95,23 @@ async def test_scripts_and_long_commands_are_sent_as_they_are(isolated: Isolated
         await pipe.execute()
     assert await redis.mget([f"{prefix}{k}" for k in "abcdn"]) == [b"1", b"2", b"3", b"4", b"1"]
     assert await redis.zcard(f"{prefix}big") == MAX_FOLDED_ARGS
+
+
+async def test_a_failing_command_fails_the_transaction_but_not_the_writes_after_it(
+    isolated: Isolated,
+) -> None:
+    """As in MULTI: the command on a key of the wrong type fails alone, the ones after it
+    are written, and the transaction reports the failure."""
+    redis, folder = isolated.redis, Folder(isolated.redis)
+    prefix = isolated.prefix
+    await redis.set(f"{prefix}string", "not a hash")
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.set(f"{prefix}before", 1)
+        pipe.hset(f"{prefix}string", "field", "value")  # WRONGTYPE
+        pipe.set(f"{prefix}after", 2)
+        pipe.xgroup_create(f"{prefix}stream", "readers", id="0", mkstream=True)
+        assert folder.fold_writes(pipe) == 4
+        with pytest.raises(ResponseError, match="WRONGTYPE"):
+            await pipe.execute()
+    assert await redis.mget([f"{prefix}before", f"{prefix}after"]) == [b"1", b"2"]
+    assert [g["name"] for g in await redis.xinfo_groups(f"{prefix}stream")] == [b"readers"]

@@ -33,6 +33,7 @@ class Ticker:
     def __init__(self) -> None:
         self.turns = 0
         self.fail = False
+        self.stopped = False
         self._stopping = asyncio.Event()
 
     async def run(self) -> None:
@@ -43,6 +44,7 @@ class Ticker:
             await asyncio.sleep(0.01)
 
     def stop(self) -> None:
+        self.stopped = True
         self._stopping.set()
 
 
@@ -73,20 +75,30 @@ async def test_one_replica_runs_the_loops_and_the_other_takes_over_when_it_stops
     assert await isolated.redis.get(lease.key) is None
 
 
-async def test_a_replica_that_lost_its_lease_stops_its_loops(isolated: Isolated) -> None:
-    """Another holds the key (this one was paused past its lease): its run ends, so its
-    health check reports the stopped task and the orchestrator restarts it."""
+async def test_a_replica_that_lost_its_lease_cancels_its_loops_and_leads_again_later(
+    isolated: Isolated,
+) -> None:
+    """Another took the key (this one was paused past its lease): its loops are cancelled
+    at once, not drained (the new holder relays what is staged); it tries for the lease
+    again and leads once the other lets it go."""
     leader, ticker, lease = replica(isolated, "a")
     running = asyncio.create_task(leader.run())
     await eventually(lambda: _true(ticker.turns > 0), within_s=5)
-    await isolated.redis.set(lease.key, "someone-else")
-    async with asyncio.timeout(5):
-        await running
-    assert not leader.leading
+    await isolated.redis.set(lease.key, "someone-else", px=60_000)
+    await eventually(lambda: _true(not leader.leading), within_s=5)
     turns = ticker.turns
     await asyncio.sleep(0.1)
-    assert ticker.turns == turns  # stopped
+    assert ticker.turns == turns and not ticker.stopped  # cancelled, not asked to stop
     assert await isolated.redis.get(lease.key) == b"someone-else"  # not released: not ours
+    assert not running.done()
+
+    await isolated.redis.delete(lease.key)  # the other replica stopped
+    await eventually(lambda: _true(leader.leading and ticker.turns > turns), within_s=5)
+    assert leader.terms == 2
+    leader.stop()
+    async with asyncio.timeout(5):
+        await running
+    assert ticker.stopped  # a graceful stop lets the loop finish its turn
 
 
 async def test_a_loop_that_fails_ends_the_leaders_run_and_frees_the_lease(

@@ -42,6 +42,9 @@ from zhixing.workcalendar import CalendarSettings
 if TYPE_CHECKING:
     from tools.simulator.processes import ServiceProcess
 
+FOLLOW_TIMEOUT_S = 30.0
+"""How long every service process may take to follow a move of the simulated clock."""
+
 ANY_PORT = ServiceSettings(http_port=0, grpc_port=0)
 
 
@@ -75,7 +78,14 @@ class SimPlatform:
             return
         await self.driver.set(instant)
         # Each follower records the instant it reached in Redis; there is nothing to await.
-        while await self.driver.followers_behind():  # noqa: ASYNC110
+        deadline = asyncio.get_running_loop().time() + FOLLOW_TIMEOUT_S
+        while await self.driver.followers_behind():
+            dead = [p.label for p in self.processes if p.process.poll() is not None]
+            if dead or asyncio.get_running_loop().time() > deadline:
+                raise RuntimeError(
+                    f"the service processes did not follow the clock to {instant.isoformat()} "
+                    f"within {FOLLOW_TIMEOUT_S:.0f} s; exited: {', '.join(dead) or 'none'}"
+                )
             await asyncio.sleep(0.002)
 
     def http_ports(self, host: ServiceHost) -> list[int]:

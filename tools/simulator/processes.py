@@ -204,7 +204,12 @@ async def process_platform(
     await server.start()
     clock_name = f"sim-{os.getpid()}-{id(clock):x}"
     driver = ClockDriver(clock, redis, clock_name)
-    await driver.publish()
+    try:
+        await driver.publish()
+    except BaseException:
+        await server.stop()
+        await driver.close()
+        raise
     ports = {name: (free_port(), free_port()) for name in services}
     env = _environment(
         kafka, redis, auth, f"127.0.0.1:{server.grpc_port}",
@@ -236,7 +241,7 @@ async def process_platform(
             **(optional | hosts),  # type: ignore[arg-type]
         )  # fmt: skip
     finally:
-        _stop(processes)
+        await asyncio.to_thread(_stop, processes)  # the gateway answers while they stop
         for view in views:  # never started: their clients only need closing
             for consumer in view.consumers:
                 await consumer.stop()
