@@ -230,8 +230,10 @@ class EventConsumer:
                     # A bug must not end consumption silently: log it, re-read the batch
                     # (nothing of it was written) and try again after a pause.
                     log.exception("batch failed; it will be read again", group=self.group)
+                    assigned = self._consumer.assignment()
                     for tp, records in fetched.items():
-                        self._consumer.seek(tp, records[0].offset)
+                        if tp in assigned:  # a revoked one is read by its new owner
+                            self._consumer.seek(tp, records[0].offset)
                     await asyncio.sleep(self._retry_backoff_s)
         finally:
             self._stopped.set()
@@ -322,7 +324,11 @@ class EventConsumer:
                     return False
 
     def _note_lag(self, batch: _Batch) -> None:
+        assigned = self._consumer.assignment()
         for tp, last in batch.last_offsets.items():
+            if tp not in assigned:  # revoked while the batch was applied (a rebalance)
+                self._lag.pop(tp, None)
+                continue
             highwater = self._consumer.highwater(tp)
             if highwater is not None:
                 self._lag[tp] = max(0, highwater - last - 1)
