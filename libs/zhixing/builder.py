@@ -10,7 +10,7 @@ consumers and background loops. Then ``build()`` gives the ``ServiceHost`` that 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,8 +19,16 @@ from fastapi import APIRouter, FastAPI
 from zhixing.bus import EventConsumer
 from zhixing.clock import Clock
 from zhixing.lease import LeaderLoops, Lease, LeaseSettings
+from zhixing.logs import configure_logging
 from zhixing.projection import BatchHandler, Projection
-from zhixing.service import Background, GrpcRegistrar, ServiceContext, ServiceHost, create_http_app
+from zhixing.service import (
+    Background,
+    GrpcRegistrar,
+    ServiceContext,
+    ServiceHost,
+    create_http_app,
+    run_async,
+)
 from zhixing.settings import (
     AuthSettings,
     KafkaSettings,
@@ -28,9 +36,10 @@ from zhixing.settings import (
     ServiceSettings,
     service_settings,
 )
+from zhixing.shared_clock import SharedClock, clock_from_settings
 from zhixing.topics import Topic
 
-__all__ = ["About", "HostBuilder", "Infrastructure"]
+__all__ = ["About", "HostBuilder", "Infrastructure", "run_service"]
 
 
 @dataclass(frozen=True)
@@ -119,3 +128,20 @@ class HostBuilder:
                 *self._everywhere,
             ],
         )
+
+
+def run_service(name: str, bootstrap: Callable[[Infrastructure], ServiceHost]) -> None:
+    """The ``python -m services.<name>`` entry point of every service: ``bootstrap`` is
+    given the process's clock (the system's, or a simulation's, ``zhixing.shared_clock``)."""
+    configure_logging(name)
+
+    async def main() -> None:
+        clock = await clock_from_settings(name)
+        try:
+            # Kafka clients bind to the running loop, so the service is built inside it.
+            await bootstrap(Infrastructure(clock=clock)).serve_forever()
+        finally:
+            if isinstance(clock, SharedClock):
+                await clock.close()
+
+    run_async(main())

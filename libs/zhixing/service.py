@@ -41,12 +41,10 @@ from zhixing.bus import EventConsumer
 from zhixing.clock import Clock, SystemClock
 from zhixing.errors import CommandError, error_response
 from zhixing.events import new_event
-from zhixing.logs import configure_logging
 from zhixing.outbox import Outbox, OutboxRelay
 from zhixing.projection import BatchHandler, Projection
 from zhixing.publisher import EventPublisher
 from zhixing.settings import AuthSettings, KafkaSettings, RedisSettings, ServiceSettings
-from zhixing.shared_clock import SharedClock, clock_from_settings
 from zhixing.state import KeySpace, connect
 from zhixing.topics import Topic
 from zhixing.v1 import envelope_pb2
@@ -67,7 +65,6 @@ __all__ = [
     "enable_reflection",
     "registered_services",
     "run_async",
-    "run_service",
 ]
 
 log = structlog.get_logger(__name__)
@@ -521,26 +518,6 @@ async def _until_up(dependency: str, connect: Callable[[], Awaitable[Any]]) -> N
                         error=str(exc), retry_in_s=pause)  # fmt: skip
             await asyncio.sleep(pause)
             pause = min(DEPENDENCY_RETRY_MAX_S, pause * 2)
-
-
-def run_service(name: str, bootstrap: Callable[..., ServiceHost]) -> None:
-    """The ``python -m services.<name>`` entry point of every service: ``bootstrap`` is
-    given the process's clock (the system's, or a simulation's, ``zhixing.shared_clock``)."""
-    configure_logging(name)
-
-    async def main() -> None:
-        # Imported here: the builder builds on this module.
-        from zhixing.builder import Infrastructure
-
-        clock = await clock_from_settings(name)
-        try:
-            # Kafka clients bind to the running loop, so the service is built inside it.
-            await bootstrap(Infrastructure(clock=clock)).serve_forever()
-        finally:
-            if isinstance(clock, SharedClock):
-                await clock.close()
-
-    run_async(main())
 
 
 def run_async(main: Coroutine[Any, Any, T]) -> T:

@@ -1,4 +1,4 @@
 from services.entrustment.bootstrap import ABOUT, bootstrap
-from zhixing.service import run_service
+from zhixing.builder import run_service
 
 run_service(ABOUT.name, bootstrap)

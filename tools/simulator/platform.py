@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from services.agency_gateway.server import GatewayServer, GatewaySettings
 from services.asset_control.agency import AgencySettings
@@ -32,15 +32,13 @@ from services.intake.bootstrap import bootstrap as intake_bootstrap
 from services.notification.bootstrap import bootstrap as notification_bootstrap
 from services.notification.settings import NotificationSettings
 from services.supervision.bootstrap import bootstrap as supervision_bootstrap
+from tools.simulator.service_process import ServiceProcess
 from zhixing.builder import Infrastructure
 from zhixing.clock import SimulatedClock
 from zhixing.service import ServiceHost
 from zhixing.settings import AuthSettings, KafkaSettings, RedisSettings, ServiceSettings
 from zhixing.shared_clock import ClockDriver
 from zhixing.workcalendar import CalendarSettings
-
-if TYPE_CHECKING:
-    from tools.simulator.processes import ServiceProcess
 
 FOLLOW_TIMEOUT_S = 30.0
 """How long every service process may take to follow a move of the simulated clock."""

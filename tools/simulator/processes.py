@@ -18,7 +18,6 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,13 +36,14 @@ from services.notification.bootstrap import bootstrap as notification_bootstrap
 from services.supervision.bootstrap import bootstrap as supervision_bootstrap
 from tools.devinfra import ROOT, free_port
 from tools.simulator.platform import ANY_PORT, SimPlatform
+from tools.simulator.service_process import ServiceProcess
 from zhixing.builder import Infrastructure
 from zhixing.clock import SimulatedClock
 from zhixing.service import ServiceHost
 from zhixing.settings import AuthSettings, KafkaSettings, RedisSettings
 from zhixing.shared_clock import ClockDriver
 
-__all__ = ["SIMULATED_SERVICES", "ServiceProcess", "process_platform"]
+__all__ = ["SIMULATED_SERVICES", "process_platform"]
 
 # Every service a simulation drives, with its field on ``SimPlatform`` and its bootstrap
 # (the views are built with it). The deadlines service comes first: the command service is
@@ -62,37 +62,6 @@ SIMULATED_SERVICES: dict[str, tuple[str, Any]] = {
 }
 START_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 15.0
-_TICKS_PER_S = os.sysconf("SC_CLK_TCK")
-
-
-@dataclass
-class ServiceProcess:
-    """One service process: its name, replica number, ports and log."""
-
-    name: str
-    replica: int
-    process: subprocess.Popen[bytes]
-    http_port: int
-    log: Path
-
-    @property
-    def label(self) -> str:
-        return self.name if self.replica == 0 else f"{self.name}#{self.replica}"
-
-    def cpu_s(self) -> float:
-        """User and system CPU time the process has used so far (Linux ``/proc``)."""
-        try:
-            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return 0.0
-        # After the command name: state is field 3, utime and stime are fields 14 and 15.
-        return (int(fields[11]) + int(fields[12])) / _TICKS_PER_S
-
-    def log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
 
 
 def _environment(
