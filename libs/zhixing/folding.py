@@ -7,7 +7,9 @@ third of the process. ``fold_writes`` replaces each run of plain commands queued
 transaction with one call of a script that runs them in order: the same writes, in the
 same order, in the same transaction (the WATCH still guards it), with one reply. As in
 MULTI, a command that fails (a key of the wrong type) does not stop those after it, and the
-transaction's reply carries the first failure.
+transaction's reply carries the first failure. Unlike MULTI, a malformed command (unknown,
+or with the wrong number of arguments) does not abort the others: the platform's commands
+are built by redis-py's typed methods, which do not queue malformed ones.
 
 The folded commands' replies are lost, so fold only a transaction whose caller ignores
 them (the consumer's does). Script calls already queued (EVALSHA) stay as they are: a script
@@ -63,19 +65,19 @@ class Folder:
         """Rewrite ``pipe``'s queued commands; returns how many were folded."""
         stack: list[Command] = pipe.command_stack
         rewritten: list[Command] = []
-        run: list[tuple[Any, ...]] = []
+        run: list[tuple[Command, tuple[Any, ...]]] = []  # each as queued, and as folded
         folded = 0
 
         def flush() -> None:
             nonlocal folded
             if len(run) > 1:
                 argv: list[Any] = []
-                for args in run:
+                for _, args in run:
                     argv += [len(args), *args]
                 rewritten.append((("EVALSHA", self._script.sha, 0, *argv), {}))
                 folded += len(run)
             else:
-                rewritten.extend((args, {}) for args in run)
+                rewritten.extend(queued for queued, _ in run)  # one alone goes as it was
             run.clear()
 
         for args, options in stack:
@@ -89,7 +91,7 @@ class Folder:
                 flush()
                 rewritten.append((args, options))
             else:
-                run.append((*words, *args[1:]))
+                run.append(((args, options), (*words, *args[1:])))
         flush()
         if folded:
             pipe.command_stack = rewritten

@@ -27,7 +27,7 @@ import contextlib
 import os
 import socket
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 import redis.asyncio as aioredis
 import structlog
@@ -112,37 +112,43 @@ class LeaderLoops:
         """Lead whenever the lease is ours, until stopped. Returns early only when a loop
         ended on its own (a crash): the host then reports it (and ``serve_forever`` exits,
         so a supervisor restarts the process)."""
-        while await self._until_acquired():
+        while (taken_at := await self._until_acquired()) is not None:
             self.leading, self.terms = True, self.terms + 1
             log.info("leading the background loops", lease=self._lease.key, term=self.terms)
             try:
-                ended = await self._lead()
+                ended = await self._lead(taken_at)
             finally:
                 self.leading = False
             if ended in ("stopped", "loop ended"):
                 with contextlib.suppress(Exception):  # an unreachable Redis lets it lapse
-                    await self._lease.release()
+                    await asyncio.wait_for(self._lease.release(), self._lease.ttl_ms / 1000)
                 return
             # Lost or lapsing: the loops were cancelled (not drained: the next holder
             # relays what is staged); try for the lease again with the same loops.
 
-    async def _lead(self) -> str:
+    async def _lead(self, taken_at: float) -> str:
         tasks = [asyncio.create_task(loop.run(), name=type(loop).__name__) for loop in self._loops]
-        keeping = asyncio.create_task(self._keep(), name="lease")
+        keeping = asyncio.create_task(self._keep(taken_at), name="lease")
         stopping = asyncio.create_task(self._stopping.wait())
         try:
             done, _ = await asyncio.wait(
                 [*tasks, keeping, stopping], return_when=asyncio.FIRST_COMPLETED
             )
             if stopping in done:
-                # A graceful stop: each loop finishes its turn (the relay drains).
+                # A graceful stop: each loop finishes its turn (the relay drains), unless
+                # the lease goes first: then they are cancelled as below.
                 for loop in self._loops:
                     loop.stop()
-                await self._gather(tasks)
-                return "stopped"
+                drained = asyncio.ensure_future(self._gather(tasks))
+                await asyncio.wait([drained, keeping], return_when=asyncio.FIRST_COMPLETED)
+                if drained.done():
+                    return "stopped"
+                drained.cancel()
             for task in tasks:
                 task.cancel()
             await self._gather(tasks)
+            if stopping.done():
+                return "stopped"
             if keeping in done:
                 log.warning("background loops cancelled: the lease is lost or lapsing",
                             lease=self._lease.key, why=keeping.result())  # fmt: skip
@@ -151,9 +157,10 @@ class LeaderLoops:
             log.error("a background loop ended on its own; the others stopped", ended=ended)
             return "loop ended"
         finally:
-            keeping.cancel()
-            stopping.cancel()
-            await asyncio.gather(keeping, stopping, return_exceptions=True)
+            waits: list[asyncio.Task[Any]] = [*tasks, keeping, stopping]
+            for task in waits:
+                task.cancel()
+            await asyncio.gather(*waits, return_exceptions=True)
 
     @staticmethod
     async def _gather(tasks: Sequence[asyncio.Task[None]]) -> None:
@@ -162,39 +169,45 @@ class LeaderLoops:
             if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
                 log.error("background loop failed", loop=task.get_name(), error=repr(result))
 
-    async def _until_acquired(self) -> bool:
-        """Try for the lease until it is ours (True) or the host stops (False)."""
+    async def _until_acquired(self) -> float | None:
+        """Try for the lease until it is ours (the loop time the winning try was sent: the
+        term counts from then) or the host stops (None)."""
         pause = self._lease.ttl_ms / 3000
-        while not self._stopping.is_set():
-            try:
-                if await self._lease.acquire():
-                    return True
-            except Exception as exc:  # Redis down: keep trying, as the consumers do
-                log.warning("lease not acquired; retrying", error=str(exc))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), pause)
-        return False
-
-    async def _keep(self) -> str:
-        """Renew every third of the lease; return (why) once it is lost, or when it has
-        not been renewed for four fifths of its time (stepping down before it lapses, so
-        two replicas never lead at once). Each renewal is bounded by the time left."""
-        ttl = self._lease.ttl_ms / 1000
         clock = asyncio.get_running_loop()
-        renewed = clock.time()  # the lease was just taken
-        while True:
-            await asyncio.sleep(ttl / 3)
-            left = renewed + ttl * 0.8 - clock.time()
-            if left <= 0:
-                return "not renewed in time"
+        while not self._stopping.is_set():
             asked = clock.time()
             try:
-                ours = await asyncio.wait_for(self._lease.renew(), left)
+                if await asyncio.wait_for(self._lease.acquire(), pause):
+                    return asked
+            except Exception as exc:  # Redis down: keep trying, as the consumers do
+                log.warning("lease not acquired; retrying", error=str(exc) or repr(exc))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), pause)
+        return None
+
+    async def _keep(self, taken_at: float) -> str:
+        """Renew every third of the lease (a failed renewal is tried again every tenth);
+        return (why) once it is lost, or when it has not been renewed within four fifths
+        of its time, so a leader steps down before its lease can lapse and two replicas
+        never lead at once. Each try is bounded by the time left."""
+        ttl = self._lease.ttl_ms / 1000
+        clock = asyncio.get_running_loop()
+        renewed, pause = taken_at, ttl / 3
+        while True:
+            deadline = renewed + ttl * 0.8
+            await asyncio.sleep(max(0.0, min(pause, deadline - clock.time())))
+            asked = clock.time()
+            if asked >= deadline:
+                return "not renewed in time"
+            try:
+                ours = await asyncio.wait_for(self._lease.renew(), deadline - asked)
                 if not ours:
                     # Gone (e.g. Redis restarted without it): take it again if free.
-                    ours = await asyncio.wait_for(self._lease.acquire(), left)
+                    left = deadline - clock.time()
+                    ours = left > 0 and await asyncio.wait_for(self._lease.acquire(), left)
                 if not ours:
                     return "held by another replica"
-                renewed = asked  # the new term counts from when the renewal was asked
-            except Exception as exc:  # Redis away: keep leading while the lease lasts
+                renewed, pause = asked, ttl / 3  # the new term counts from the asking
+            except Exception as exc:  # Redis away or slow: keep leading while it lasts
                 log.warning("lease not renewed; retrying", error=str(exc) or repr(exc))
+                pause = ttl / 10

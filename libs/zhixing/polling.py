@@ -60,4 +60,7 @@ class PollingWorker:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._stopping.wait(), timeout=self.poll_interval_s)
         finally:
-            await self.close()
+            # Only when stopped: a run cancelled because the lease was lost (zhixing.lease)
+            # is run again on this object when the lease comes back, and needs its channel.
+            if self._stopping.is_set():
+                await self.close()

@@ -495,8 +495,10 @@ class ServiceHost:
         # its supervisor (Kubernetes, make run) starts it again; /healthz said so meanwhile.
         done, _ = await asyncio.wait({stopping, *self._tasks}, return_when=asyncio.FIRST_COMPLETED)
         if stopping not in done:
-            ended = ", ".join(sorted(t.get_name() for t in done))
-            log.error("a task of the service ended; stopping the process", ended=ended)
+            for task in done:
+                failure = None if task.cancelled() else task.exception()
+                log.error("a task of the service ended; stopping the process",
+                          task=task.get_name(), exc_info=failure)  # fmt: skip
             stopping.cancel()
             await self.stop()
             raise SystemExit(1)

@@ -100,8 +100,21 @@ class SharedClock(SimulatedClock):
             await asyncio.sleep(0.05)
         clock = cls(redis, now_key, followers_key, _instant(int(raw)), member)
         await clock._reached(int(raw))
-        clock._task = asyncio.create_task(clock._listen(pubsub), name="shared-clock")
+        clock._task = asyncio.create_task(clock._follow(pubsub), name="shared-clock")
         return clock
+
+    async def _follow(self, pubsub: aioredis.client.PubSub) -> None:
+        """Listen; when the connection is lost for good, subscribe again (the subscription
+        re-reads the instant, so no move is missed)."""
+        while True:
+            try:
+                await self._listen(pubsub)
+            except Exception as exc:
+                log.warning("shared clock's channel lost; subscribing again", error=str(exc))
+            await asyncio.sleep(0.2)
+            pubsub = self._redis.pubsub()
+            with contextlib.suppress(Exception):
+                await pubsub.subscribe(self._now_key)
 
     async def _reached(self, ms: int) -> None:
         await self._redis.hset(self._followers_key, self.member, ms)

@@ -15,6 +15,9 @@ from zhixing.clock import Clock
 
 log = structlog.get_logger(__name__)
 
+SUBSCRIBE_WAIT_S = 2.0
+"""How long the first pass waits for the schedule-changed channel's subscription."""
+
 
 class DeadlineScheduler:
     """Fires timers as the clock reaches them (in the replica holding the service's lease),
@@ -40,7 +43,10 @@ class DeadlineScheduler:
         subscribed = asyncio.Event()
         listening = asyncio.create_task(self._hear_other_replicas(subscribed), name="changes")
         try:
-            await subscribed.wait()
+            # A Redis that does not answer must not hold the first pass: go on after a
+            # while (the channel is tried again meanwhile; the clock still wakes the loop).
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(subscribed.wait(), SUBSCRIBE_WAIT_S)
             await self._fire()
         finally:
             listening.cancel()
@@ -72,7 +78,11 @@ class DeadlineScheduler:
             try:
                 if self._engine.calendar_reloaded.is_set():
                     self._engine.calendar_reloaded.clear()
-                    moved = await self._engine.recompute_provisional("calendar file loaded")
+                    try:
+                        moved = await self._engine.recompute_provisional("calendar file loaded")
+                    except BaseException:
+                        self._engine.calendar_reloaded.set()  # not done: the next pass does it
+                        raise
                     log.info("calendar reloaded; provisional clocks recomputed", moved=moved)
                 await self._engine.drain()
                 CLOCKS_SCHEDULED.set(await self._engine.scheduled())
@@ -92,10 +102,12 @@ class DeadlineScheduler:
             asyncio.create_task(self._engine.schedule_changed.wait()),
             asyncio.create_task(self._stopping.wait()),
         ]
-        _, pending = await asyncio.wait(sleepers, return_when=asyncio.FIRST_COMPLETED)
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
+        try:
+            await asyncio.wait(sleepers, return_when=asyncio.FIRST_COMPLETED)
+        finally:  # also when this pass is cancelled (the lease was lost)
+            for task in sleepers:
+                task.cancel()
+            await asyncio.gather(*sleepers, return_exceptions=True)
 
 
 class CalendarFollower:

@@ -537,11 +537,11 @@ async def test_a_loaded_calendar_file_recomputes_provisional_clocks(
         before = await engine_of(host).get("case.close:case-y")
         assert before is not None and before.last_day == dt.date(2027, 6, 1)
         # The 2027 notice arrives: 2027-06-01 becomes a (hypothetical) holiday. The engine
-        # first sees the file half-written (refused), then whole, while simulated time
-        # stands still: the folder is watched in wall-clock time.
+        # may first see the file half-written (refused), then whole, while simulated time
+        # stands still: each replica's follower watches the folder in wall-clock time.
         notice = tmp_path / "2027.yaml"
         notice.write_text("year: 2027\nsource: test notice\n", encoding="utf-8")
-        clock.advance(dt.timedelta(minutes=1))  # wakes the scheduler, which refuses it
+        clock.advance(dt.timedelta(minutes=1))
         await asyncio.sleep(0.5)
         notice.write_text(
             "year: 2027\nsource: test notice\nholidays: [2027-06-01]\n", encoding="utf-8"

@@ -4,6 +4,7 @@ holder (``zhixing.lease``); the deadline scheduler wakes on timers changed in an
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 from pathlib import Path
 
@@ -18,13 +19,14 @@ from zhixing.clock import CHINA_TZ, SimulatedClock
 from zhixing.lease import LeaderLoops, Lease
 from zhixing.outbox import Outbox
 from zhixing.periods import PeriodCounter
+from zhixing.polling import PollingWorker
 from zhixing.rules import catalogue
 from zhixing.state import KeySpace
 from zhixing.workcalendar import CalendarSettings, StatutoryCalendar
 
 pytestmark = pytest.mark.integration
 
-TTL_S = 0.6
+TTL_S = 2.0  # long enough that a busy machine's stalls do not cost a leader its lease
 
 
 class Ticker:
@@ -152,3 +154,62 @@ async def test_the_scheduler_wakes_on_a_change_published_by_another_replica(
 
 async def _true(value: bool) -> bool:
     return value
+
+
+class HangingRenewals(Lease):
+    """A lease whose renewals never answer (a Redis that accepts and then stalls)."""
+
+    async def renew(self) -> bool:
+        await asyncio.sleep(3600)
+        return True
+
+
+async def test_a_leader_whose_renewals_hang_steps_down_before_its_lease_lapses(
+    isolated: Isolated,
+) -> None:
+    lease = HangingRenewals(isolated.redis, KeySpace(isolated.prefix, "svc"), TTL_S, "a")
+    ticker = Ticker()
+    leader = LeaderLoops(lease, [ticker])
+    running = asyncio.create_task(leader.run())
+    await eventually(lambda: _true(leader.terms == 1 and ticker.turns > 0), within_s=5)
+    await eventually(lambda: _true(not leader.leading), within_s=5)
+    # Stepped down while the key, set with the lease's time to live, is still ours: no
+    # other replica could have started leading before this one stopped.
+    assert await isolated.redis.get(lease.key) == b"a"
+    assert await isolated.redis.pttl(lease.key) > 0
+    leader.stop()
+    async with asyncio.timeout(5):
+        await running
+
+
+async def test_a_worker_cancelled_with_its_lease_runs_again_on_the_same_object() -> None:
+    class Worker(PollingWorker):
+        name = "test"
+
+        def __init__(self) -> None:
+            super().__init__(poll_interval_s=0.01)
+            self.rounds = 0
+            self.closed = False
+
+        async def step(self) -> int:
+            if self.closed:
+                raise RuntimeError("used after close")
+            self.rounds += 1
+            return 0
+
+        async def close(self) -> None:
+            self.closed = True
+
+    worker = Worker()
+    first = asyncio.create_task(worker.run())
+    await eventually(lambda: _true(worker.rounds > 2), within_s=5)
+    first.cancel()  # the lease was lost
+    with contextlib.suppress(asyncio.CancelledError):
+        await first
+    assert not worker.closed  # its channel is kept for the next term
+    rounds = worker.rounds
+    second = asyncio.create_task(worker.run())
+    await eventually(lambda: _true(worker.rounds > rounds + 2), within_s=5)
+    worker.stop()
+    await second
+    assert worker.closed
