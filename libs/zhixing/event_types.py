@@ -212,6 +212,7 @@ EXECUTION_RESUMED = register_event(case_events_pb2.ExecutionResumed, "case")
 # network query the case).
 NETWORK_QUERY_STARTED = register_event(asset_events_pb2.NetworkQueryStarted, "asset")
 CHANNEL_QUERY_ANSWERED = register_event(asset_events_pb2.ChannelQueryAnswered, "asset")
+QUERY_CHANNELS_ANSWERED = register_event(asset_events_pb2.QueryChannelsAnswered, "asset")
 CHANNEL_QUERY_FAILED = register_event(asset_events_pb2.ChannelQueryFailed, "asset")
 NETWORK_QUERY_COMPLETED = register_event(asset_events_pb2.NetworkQueryCompleted, "asset")
 ASSET_FOUND = register_event(asset_events_pb2.AssetFound, "asset")

@@ -316,7 +316,22 @@ class NetworkQuery(Handler):
                 for k, queue in zip(queue_keys, loaded[1 + len(asset_keys) :], strict=True)
             }
             pipe.multi()  # type: ignore[no-untyped-call]
-            outcomes = [self._answer(pipe, case, f, ref, records, queues) for f, ref in answers]
+            # The answers recorded together are one event, the assets they found one push
+            # to the parties (issue 19: a round costs one event, not one per channel).
+            answered = pb.QueryChannelsAnswered(case_id=case_id, round=case["query"]["round"])
+            new_ids: list[str] = []
+            outcomes = [
+                self._answer(pipe, case, f, ref, records, queues, answered, new_ids)
+                for f, ref in answers
+            ]
+            if answered.answers:
+                self.stage(pipe, answered, case_id, case["court_code"])
+            if new_ids:
+                self.seizures.push_to_parties(pipe, case, new_ids)
+            if answered.answers and all(
+                unit["status"] == "answered" for unit in case["query"]["units"]
+            ):
+                self._complete_query(pipe, case)
             if any(outcome in ("failed", "answered") for outcome in outcomes):
                 self.records.put(pipe, key, case)
             return outcomes
@@ -326,9 +341,11 @@ class NetworkQuery(Handler):
     def _answer(
         self, pipe: Pipeline, case: dict[str, Any], feedback: agency_pb.Feedback, ref: QueryRef,
         records: dict[str, Any], queues: dict[str, list[str]],
+        answered: pb.QueryChannelsAnswered, new_ids: list[str],
     ) -> str:  # fmt: skip
         """One channel's answer, applied to ``case`` in memory with its writes queued;
-        ``records`` and ``queues`` (by key) are updated with what it records."""
+        ``records`` and ``queues`` (by key) are updated with what it records, ``answered``
+        with the answer and ``new_ids`` with the assets the parties are to be told of."""
         if case["query"]["round"] != ref.round:
             return "stale"
         state = case["query"]["units"][ref.unit]
@@ -351,7 +368,7 @@ class NetworkQuery(Handler):
         state["asset_count"] = len(feedback.assets)
         state["error"] = ""
         self.records.work.unschedule_query(pipe, ref.member)
-        new_ids = []
+        found_before = len(new_ids)
         # A re-query after 终本 records what it finds and controls nothing by itself: the
         # applicant is told, and resumption is proposed.
         requery = bool(case["query"].get("requery"))
@@ -370,20 +387,21 @@ class NetworkQuery(Handler):
                 pipe, case, asset, "requery" if requery else "query", queue
             )
             new_ids.append(records[record_key]["asset_id"])
-        case["query"]["new_assets"] = case["query"].get("new_assets", 0) + len(new_ids)
-        answered = pb.ChannelQueryAnswered(
-            case_id=case["case_id"],
-            round=ref.round,
-            channel=state["channel"],
-            outcome=feedback.status,
-            asset_count=len(feedback.assets),
-            attempts=state["tries"],
+            if requery:
+                # Counted in this round: another channel's or debtor's report of it is not
+                # "available again".
+                case["query"].setdefault("available_again", []).append(new_ids[-1])
+        case["query"]["new_assets"] = case["query"].get("new_assets", 0) + (
+            len(new_ids) - found_before
         )
-        self.stage(pipe, answered, case["case_id"], case["court_code"])
-        if new_ids:
-            self.seizures.push_to_parties(pipe, case, new_ids)
-        if all(u["status"] == "answered" for u in case["query"]["units"]):
-            self._complete_query(pipe, case)
+        answered.answers.append(
+            pb.ChannelAnswer(
+                channel=state["channel"],
+                outcome=feedback.status,
+                asset_count=len(feedback.assets),
+                attempts=state["tries"],
+            )
+        )
         return "answered"
 
     def _complete_query(self, pipe: Pipeline, case: dict[str, Any]) -> None:

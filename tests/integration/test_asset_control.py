@@ -270,9 +270,10 @@ async def test_gateway_failures_timeouts_and_duplicate_feedback_lose_and_double_
         e.aggregate_id for e in events if e.event_type.endswith(".NetworkQueryCompleted")
     )
     answered = Counter(
-        (e.aggregate_id, e.payload.channel)
+        (e.aggregate_id, answer.channel)
         for e in events
-        if e.event_type.endswith(".ChannelQueryAnswered")
+        if e.event_type.endswith(".QueryChannelsAnswered")
+        for answer in e.payload.answers
     )
     assert set(completed) == set(cases.values()) and set(completed.values()) == {1}
     assert set(answered.values()) == {1} and len(answered) == len(cases) * len(CHANNELS)

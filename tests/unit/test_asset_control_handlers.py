@@ -79,6 +79,38 @@ async def test_a_filed_case_is_queried_on_every_channel_and_completes_when_all_a
     types = await staged_types(control.ctx)
     assert types[0] == "NetworkQueryStarted" and types[-1] == "NetworkQueryCompleted"
     assert types.count("AssetFound") == 2 and "ControlRequested" in types
+    # The answers recorded together are one event, their assets one push to the parties.
+    events = await staged(control.ctx)
+    answered = [e.payload for e in events if isinstance(e.payload, asset_pb.QueryChannelsAnswered)]
+    assert len(answered) == 1 and answered[0].round == 1
+    assert [(a.channel, a.outcome) for a in answered[0].answers] == [
+        (c.value, "found" if c.value in ("bank", "real_estate") else "none") for c in CHANNELS
+    ]
+    pushed = [e.payload for e in events if isinstance(e.payload, asset_pb.AssetsPushedToParties)]
+    assert len(pushed) == 1 and sorted(pushed[0].asset_ids) == sorted(
+        asset_id_for("c1", a.asset_key) for a in (DEPOSIT, HOUSE)
+    )
+
+
+async def test_answers_recorded_apart_are_an_event_each_and_the_last_completes_the_query() -> None:
+    control = asset_control()
+    await file(control, "c1", 10_000)
+    first = [
+        agency_pb.Feedback(
+            feedback_id="f-0", request_id=QueryRef("c1", 1, 0, 1).request_id, status="none"
+        )
+    ]
+    assert await control.apply_feedback_batch(first) == ["answered"]
+    assert "NetworkQueryCompleted" not in await staged_types(control.ctx)
+    await answer(control, "c1", {"bank": [DEPOSIT]})  # the first is a duplicate now
+    events = await staged(control.ctx)
+    answered = [e.payload for e in events if isinstance(e.payload, asset_pb.QueryChannelsAnswered)]
+    assert [len(a.answers) for a in answered] == [1, len(CHANNELS) - 1]
+    types = [type(e.payload).__name__ for e in events]
+    assert types.count("NetworkQueryCompleted") == 1
+    assert types.index("NetworkQueryCompleted") > max(
+        i for i, t in enumerate(types) if t in ("QueryChannelsAnswered", "AssetsPushedToParties")
+    )
 
 
 async def test_a_control_by_hand_names_its_ruling_and_stays_within_the_claim() -> None:

@@ -245,3 +245,26 @@ async def test_a_due_day_read_before_the_ruling_keeps_its_requery() -> None:
     assert case is not None
     state = case["zhongben"]
     assert (state["ruling_number"], len(state["requeries"])) == ("之一", 1)
+
+
+async def test_an_asset_new_in_a_requery_reported_twice_in_the_round_counts_once() -> None:
+    control = asset_control()
+    await ruled_case(control, "r6")
+    await deliver(control, requery_due_days(control), warning("r6", 1))
+    # Two channels report the same outside asset (e.g. a joint account): one new asset.
+    feedback = [
+        agency_pb.Feedback(
+            feedback_id=f"f-r6-2-{unit}",
+            request_id=QueryRef("r6", 2, unit, 1).request_id,
+            status="found" if unit < 2 else "none",
+            assets=[DEPOSIT] if unit < 2 else [],
+        )
+        for unit in range(len(CHANNELS))
+    ]
+    assert await control.apply_feedback_batch(feedback) == ["answered"] * len(CHANNELS)
+    done = [e for e in await requery_events(control)
+            if isinstance(e, asset_pb.ZhongbenRequeryCompleted)][-1]  # fmt: skip
+    assert done.new_assets == 1
+    pushed = [e.payload for e in await staged(control.ctx)
+              if isinstance(e.payload, asset_pb.AssetsPushedToParties)]  # fmt: skip
+    assert pushed[-1].asset_ids == [asset_id_for("r6", DEPOSIT.asset_key)]

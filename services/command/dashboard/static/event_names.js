@@ -5,6 +5,7 @@ export const EVENTS = {
   OfficerAssigned: "分配承办人", ExecutionNoticeServed: "送达执行通知书", CaseTriaged: "繁简分流",
   CaseConverted: "转为普通程序", CaseClosed: "结案", CaseHandlingCourtChanged: "执行法院变更",
   NetworkQueryStarted: "发起网络查控", ChannelQueryAnswered: "查控渠道反馈",
+  QueryChannelsAnswered: "查控渠道反馈",
   ChannelQueryFailed: "查控渠道失败", NetworkQueryCompleted: "网络查控完成", AssetFound: "发现财产",
   AssetsPushedToParties: "财产信息推送当事人", ControlRequested: "发起控制", AssetControlled: "财产已控制",
   WaitingSeizureRegistered: "轮候查封", ControlFailed: "控制失败", ControlReleased: "解除控制",
