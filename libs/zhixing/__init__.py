@@ -16,6 +16,7 @@ __all__ = [
     "bus",  # exactly-once consumers of Kafka into Redis projections
     "case_accounts",  # the case's own account number (一案一账号)
     "clock",  # injected time
+    "clock_events",  # the deadline engine's events one clock at a time
     "clock_states",  # the one vocabulary of a statutory clock's state
     "court_directory_grpc",  # the court directory's gRPC servicer
     "courts",  # the court directory (法院名录)

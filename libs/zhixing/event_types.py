@@ -48,6 +48,7 @@ __all__ = [
     "CASE_TRIAGED",
     "CHANNEL_QUERY_ANSWERED",
     "CHANNEL_QUERY_FAILED",
+    "CLOCKS_OPENED",
     "CLOCK_BREACHED",
     "CLOCK_CLEARED",
     "CLOCK_ESCALATED",
@@ -146,6 +147,7 @@ __all__ = [
     "PUBLIC_NOTICE_ENDED",
     "PUBLIC_NOTICE_STARTED",
     "PUNISHMENT_IMPOSED",
+    "QUERY_CHANNELS_ANSWERED",
     "RECEIVING_ACCOUNT_CHANGED",
     "RECEIVING_ACCOUNT_CHANGE_REFUSED",
     "RECEIVING_ACCOUNT_CHANGE_REQUESTED",
@@ -391,8 +393,10 @@ NOTICE_DELIVERED = register_event(notification_events_pb2.NoticeDelivered, "noti
 NOTICE_UNDELIVERED = register_event(notification_events_pb2.NoticeUndelivered, "notification")
 CASE_QUERY_CODE_ISSUED = register_event(notification_events_pb2.CaseQueryCodeIssued, "notification")
 
-# The deadline engine's events (aggregate: deadline, keyed by clock id).
+# The deadline engine's events (aggregate: deadline, keyed by the clock's subject; events
+# recorded before by clock id). ClockOpened travels inside ClocksOpened now.
 CLOCK_OPENED = register_event(deadline_events_pb2.ClockOpened, "deadline")
+CLOCKS_OPENED = register_event(deadline_events_pb2.ClocksOpened, "deadline")
 CLOCK_WARNED = register_event(deadline_events_pb2.ClockWarned, "deadline")
 CLOCK_BREACHED = register_event(deadline_events_pb2.ClockBreached, "deadline")
 CLOCK_ESCALATED = register_event(deadline_events_pb2.ClockEscalated, "deadline")

@@ -34,6 +34,7 @@ import redis.asyncio as aioredis
 from google.protobuf.message import Message
 
 from services.command.timelines import TIES
+from zhixing.clock_events import each_payload
 from zhixing.clock_states import OPEN_STATES, condition_of
 from zhixing.events import Event
 from zhixing.projection import Transaction
@@ -173,11 +174,11 @@ class Board:
             return known[key]
 
         # The hashes the batch will read, in one round trip rather than one each.
-        touched = sorted({key for event in events for key in self._keys_touched(event)})
+        touched = sorted({key for _, payload in each_payload(events)
+                          for key in self._keys_touched(payload)})  # fmt: skip
         known.update(zip(touched, await read_hashes(tx.redis, touched), strict=True))
 
-        for event in events:
-            payload = event.payload
+        for event, payload in each_payload(events):  # a clock at a time
             contract = payload.DESCRIPTOR.file.name  # the .proto the event is declared in
             clock = getattr(payload, "clock", None)
             if contract == deadline_events_pb2.DESCRIPTOR.name and clock is not None:
@@ -197,9 +198,9 @@ class Board:
         if changed:
             tx.pipe.publish(self.channel, json.dumps(sorted(changed)))
 
-    def _keys_touched(self, event: Event[Message]) -> list[str]:
-        """The case, clock or command hashes ``event`` may read (a superset is harmless)."""
-        payload: Any = event.payload
+    def _keys_touched(self, payload: Any) -> list[str]:
+        """The case, clock or command hashes an event's ``payload`` may read (a superset is
+        harmless)."""
         clock: Any = getattr(payload, "clock", None)
         if clock is not None and clock.clock_id:
             return [self.clock_key(clock.clock_id)]

@@ -205,7 +205,11 @@ class CourtFigures:
         tally = Tally(self, tx.pipe)
         for event in events:
             tally.labels = labels_of(event.envelope.occurred_at)
-            await self._count(event, tx, case, tally)
+            if isinstance(event.payload, deadline_events_pb2.ClocksOpened):
+                for opened in event.payload.clocks:
+                    tally.count(opened.clock.court_code, "clocks_opened")
+            else:
+                await self._count(event, tx, case, tally)
             if tx.prepared is not None:  # payouts, and the clearings that judge them
                 self._payouts.apply([event], tx.pipe, tx.prepared, count=tally.count,
                                     paid=tally.paid)  # fmt: skip

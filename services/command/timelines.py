@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 import redis.asyncio as aioredis
+from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import Message
 
 from services.command.actors import actor_name
@@ -38,6 +39,7 @@ from services.command.supervision_text import supervision_line
 from services.command.zhongben_text import ZhongbenStory
 from zhixing.audit import AuditChain
 from zhixing.auth import Role
+from zhixing.clock_events import each_payload
 from zhixing.events import Event
 from zhixing.projection import Transaction
 from zhixing.rules import catalogue
@@ -96,10 +98,16 @@ class CaseTimelines:
         return self._keys.key("timeline-subjects", case_id)
 
     async def __call__(self, events: Sequence[Event[Message]], tx: Transaction) -> None:
-        for event in events:
+        # A ClocksOpened is an entry per clock it opened (named ClockOpened, linked to the
+        # event that recorded it), as a clock's entries have always read.
+        for event, message in each_payload(events):
             envelope = event.envelope
-            name = envelope.event_type.rsplit(".", 1)[-1]
-            payload = event.payload_fields()
+            if message is event.payload:
+                name = envelope.event_type.rsplit(".", 1)[-1]
+                payload = event.payload_fields()
+            else:
+                name = message.DESCRIPTOR.name
+                payload = MessageToDict(message, preserving_proto_field_name=True)
             if any(field in payload for field in ID_FIELDS):
                 payload = {k: v for k, v in payload.items() if k not in ID_FIELDS}
             clock = payload.get("clock")
@@ -118,7 +126,7 @@ class CaseTimelines:
                 self.subject_key(subject),
                 {json.dumps(entry, ensure_ascii=False): envelope.occurred_at.ToMilliseconds()},
             )
-            field = TIES.get(type(event.payload))
+            field = TIES.get(type(message))
             if field is not None:
                 cases = payload.get(field) or []
                 for case_id in [cases] if isinstance(cases, str) else cases:

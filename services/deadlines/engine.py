@@ -149,8 +149,9 @@ class DeadlineEngine:
 
     def _event(self, state: ClockState, message: Message, *, causation_id: str = "",
                occurred_at: dt.datetime | None = None) -> Event[Message]:  # fmt: skip
+        # Keyed by the subject: its clocks, and the event opening several, in one order.
         return new_event(
-            message, aggregate_id=state.clock_id, court_code=state.court_code,
+            message, aggregate_id=state.subject_id, court_code=state.court_code,
             actor=ENGINE_ACTOR, clock=self._clock, occurred_at=occurred_at,
             causation_id=causation_id,
         )  # fmt: skip
@@ -296,16 +297,40 @@ class DeadlineEngine:
                         (m, signal.event_id) for m in messages
                     )
         # As one command for the saves and one for the events (as ``fire_due`` does).
-        writes, events = self.store.writes(), []
-        for clock_id, staged in touched.items():
+        writes = self.store.writes()
+        for clock_id in touched:
             state = states[clock_id]
             writes.save(state, self.rules.next_timer(state))
-            events += [self._event(state, m, causation_id=cause) for m, cause in staged]
-        self._outbox.stage_many(tx.pipe, events)
+        self._outbox.stage_many(tx.pipe, self._events_of(touched, states))
         writes.queue(tx.pipe)
         if touched:
             tx.pipe.publish(self.changed_channel, b"1")
             self.schedule_changed.set()
+
+    def _events_of(
+        self, touched: dict[str, list[tuple[Message, str]]], states: dict[str, ClockState]
+    ) -> list[Event[Message]]:
+        """The batch's events, clock by clock; the clocks one act opened for one subject at
+        one court in one ClocksOpened (issue 19), placed where the first of them opened.
+        Only a clock's first event joins an earlier one: whatever else happened to it
+        (a cycle before cleared, an early stop) still follows its opening."""
+        pending: list[tuple[ClockState, Message, str]] = []
+        openings: dict[tuple[str, str, str], pb.ClocksOpened] = {}
+        for clock_id, staged in touched.items():
+            state = states[clock_id]
+            for index, (message, cause) in enumerate(staged):
+                if isinstance(message, pb.ClockOpened):
+                    together = (cause, state.subject_id, state.court_code)
+                    if index == 0 and together in openings:
+                        openings[together].clocks.append(message)
+                        continue
+                    opened = pb.ClocksOpened(subject_id=state.subject_id, clocks=[message])
+                    if index == 0:
+                        openings[together] = opened
+                    message = opened
+                pending.append((state, message, cause))
+        # Built once every clock has joined: an event packs its payload when made.
+        return [self._event(state, m, causation_id=cause) for state, m, cause in pending]
 
     def _keep_early_stop(
         self, tx: Transaction, early: dict[tuple[str, str], Any], rule_id: str, signal: Signal

@@ -20,6 +20,7 @@ from google.protobuf.message import Message
 from services.supervision.officers import Officers
 from services.supervision.repository import SupervisionRecords
 from services.supervision.tasks import Tasks
+from zhixing.clock_events import each_payload
 from zhixing.events import Event
 from zhixing.projection import Transaction
 from zhixing.v1 import case_events_pb2 as cases
@@ -65,8 +66,7 @@ class ClockFacts:
         self.records = tasks.records
 
     async def __call__(self, events: Sequence[Event[Message]], tx: Transaction) -> None:
-        for event in events:
-            payload = event.payload
+        for _, payload in each_payload(events):  # a clock at a time
             if isinstance(payload, clocks.ClockEscalated):
                 await self.tasks.escalated(payload)
             elif isinstance(payload, clocks.ClockWarned):

@@ -321,7 +321,7 @@ def escalation(case_id: str, respond_by: dt.datetime, clock: Any) -> Any:
     by.FromDatetime(respond_by)
     payload = deadline_events_pb2.ClockEscalated(clock=ref, level=1, escalated_to="supervisor",
                                                  to_court_code="苏1283", respond_by=by)  # fmt: skip
-    return new_event(payload, aggregate_id=ref.clock_id, court_code="苏1283", actor=ACTOR,
+    return new_event(payload, aggregate_id=case_id, court_code="苏1283", actor=ACTOR,
                      clock=clock)  # fmt: skip
 
 

@@ -23,6 +23,7 @@ from tests.polling import eventually
 from tools.demo import DEMO_BASIC_COURTS, load_demo, load_demo_supervision
 from zhixing.auth import Role
 from zhixing.clock import CHINA_TZ
+from zhixing.clock_events import each_payload
 from zhixing.events import decode_event
 from zhixing.topics import DEADLINE_EVENTS, SUPERVISION_EVENTS
 from zhixing.v1 import deadline_events_pb2 as clocks
@@ -69,7 +70,9 @@ def petition(number: str, received_on: dt.date = TODAY, **more: Any) -> dict[str
 
 
 async def deadline_events(isolated: Isolated) -> list[Any]:
-    return [decode_event(r.value).payload for r in await read_topic(isolated, DEADLINE_EVENTS.name)]
+    """Each clock event's payload, a ClocksOpened giving each ClockOpened it carries."""
+    events = [decode_event(r.value) for r in await read_topic(isolated, DEADLINE_EVENTS.name)]
+    return [payload for _, payload in each_payload(events)]
 
 
 async def queue(stack: Stack, role: Role, court: str = COURT) -> list[dict[str, Any]]:

@@ -26,6 +26,7 @@ from tools.demo import credit_code
 from zhixing.assets import CHANNELS, Channel
 from zhixing.auth import Role
 from zhixing.clock import CHINA_TZ
+from zhixing.clock_events import each_payload
 from zhixing.events import Event, decode_event, new_event
 from zhixing.periods import PeriodCounter, add_months
 from zhixing.publisher import EventPublisher
@@ -161,7 +162,8 @@ async def settled(stack: Stack) -> None:
 async def events_of(isolated: Isolated, topic: str, case_id: str) -> list[Event[Message]]:
     events = [decode_event(record.value) for record in await read_topic(isolated, topic)]
     return [e for e in events if getattr(e.payload, "case_id", "") == case_id
-            or getattr(getattr(e.payload, "clock", None), "subject_id", "") == case_id]  # fmt: skip
+            or getattr(getattr(e.payload, "clock", None), "subject_id", "") == case_id
+            or getattr(e.payload, "subject_id", "") == case_id]  # fmt: skip
 
 
 def of_type(events: Sequence[Event[Message]], kind: type[Message]) -> list[Any]:
@@ -215,9 +217,9 @@ async def test_a_zhongben_case_is_requeried_on_each_due_day_for_five_years_then_
     assert [e.payload.requery_number for e in completed] == list(range(1, REQUERIES + 1))
     assert {e.payload.resumption_proposed for e in completed} == {"no"}
     assert view["zhongben"]["last_result"] == completed[-1].payload.applicant_notice
-    clocks = [e.payload for e in await events_of(isolated, DEADLINE_EVENTS.name, "zb-1")
-              if getattr(e.payload, "clock", None) is not None
-              and e.payload.clock.rule_id == REQUERY_RULE]  # type: ignore[attr-defined]  # fmt: skip
+    clocks = [p for _, p in each_payload(await events_of(isolated, DEADLINE_EVENTS.name, "zb-1"))
+              if getattr(p, "clock", None) is not None
+              and p.clock.rule_id == REQUERY_RULE]  # type: ignore[attr-defined]  # fmt: skip
     assert sum(isinstance(p, deadline_pb.ClockOpened) for p in clocks) == REQUERIES + 1
     assert not any(isinstance(p, deadline_pb.ClockBreached) for p in clocks)
 

@@ -13,13 +13,19 @@ from typing import Any
 from services.deadlines.domain import ClockRules
 from services.deadlines.engine import DeadlineEngine, FireReport
 from tests.factories import case_filed_event
-from tests.fakes import in_memory_context, staged, staged_types
+from tests.fakes import in_memory_context, staged
 from zhixing.clock import CHINA_TZ, SimulatedClock
 from zhixing.events import Event, new_event
 from zhixing.periods import PeriodCounter
 from zhixing.projection import Transaction
 from zhixing.rules import catalogue
-from zhixing.v1 import asset_events_pb2, case_events_pb2, dispute_events_pb2, envelope_pb2
+from zhixing.v1 import (
+    asset_events_pb2,
+    case_events_pb2,
+    deadline_events_pb2,
+    dispute_events_pb2,
+    envelope_pb2,
+)
 from zhixing.workcalendar import CalendarSettings, StatutoryCalendar
 
 MONDAY_9AM = dt.datetime(2026, 3, 2, 9, 0, tzinfo=CHINA_TZ)
@@ -53,7 +59,15 @@ async def test_a_filing_opens_its_clocks_and_each_timer_fires_once(tmp_path: Pat
     await service.consume([case_filed_event("case-1", clock=clock)])
     opened = {s.rule_id for s in await deadlines.clocks_of("case-1")}
     assert "asset.network-query" in opened and "case.close" in opened
-    assert (await staged_types(service.ctx)).count("ClockOpened") == len(opened)
+    # The clocks the filing opened are one event, keyed by the case.
+    events = await staged(service.ctx)
+    assert [type(e.payload).__name__ for e in events] == ["ClocksOpened"]
+    together = events[0]
+    assert isinstance(together.payload, deadline_events_pb2.ClocksOpened)
+    assert together.envelope.aggregate_id == "case-1"
+    assert {c.clock.rule_id for c in together.payload.clocks} == opened
+    causes = {c.started_by_event_id for c in together.payload.clocks}
+    assert causes == {together.envelope.causation_id}
 
     clock.set(dt.datetime(2026, 3, 10, 9, 0, tzinfo=CHINA_TZ))  # the network query's day passed
     first = await deadlines.drain()
@@ -77,6 +91,13 @@ async def test_a_stop_read_before_its_start_clears_the_clock_as_it_opens(tmp_pat
     await service.consume([filed])
     query = await deadlines.get("asset.network-query:case-2")
     assert query is not None and query.condition == "cleared" and not query.breached
+    # Opened with the filing's other clocks, in one event, and cleared after it.
+    together, cleared = (e.payload for e in await staged(service.ctx))
+    assert isinstance(together, deadline_events_pb2.ClocksOpened)
+    assert isinstance(cleared, deadline_events_pb2.ClockCleared)
+    assert "asset.network-query:case-2" in {c.clock.clock_id for c in together.clocks}
+    assert len(together.clocks) > 1
+    assert cleared.clock.clock_id == "asset.network-query:case-2"
 
 
 async def test_the_engine_does_not_consume_its_own_clock_events(tmp_path: Path) -> None:
@@ -86,7 +107,7 @@ async def test_the_engine_does_not_consume_its_own_clock_events(tmp_path: Path) 
     own = await staged(service.ctx)
     assert own and all(e.envelope.aggregate_type == "deadline" for e in own)
     before = await service.engine.scheduled()
-    await service.consume(own)  # its ClockOpened back: nothing opens, nothing is staged
+    await service.consume(own)  # its ClocksOpened back: nothing opens, nothing is staged
     assert await service.engine.scheduled() == before
     assert len(await staged(service.ctx)) == len(own)
 

@@ -11,7 +11,7 @@ export const EVENTS = {
   WaitingSeizureRegistered: "轮候查封", ControlFailed: "控制失败", ControlReleased: "解除控制",
   ControlRenewed: "续行控制", ControlLapsed: "控制失效", ReferencePriceStarted: "启动确定参考价",
   ReferencePriceFixed: "参考价确定", SaleStarted: "启动变价", AssetCourtChanged: "财产执行法院变更",
-  ClockOpened: "期限开始", ClockWarned: "期限预警", ClockBreached: "期限届满未办结",
+  ClockOpened: "期限开始", ClocksOpened: "期限开始", ClockWarned: "期限预警", ClockBreached: "期限届满未办结",
   ClockEscalated: "超期升级", ClockCleared: "期限内办结", ClockPaused: "期限中止",
   ClockResumed: "期限恢复", ClockExtended: "期限延长（院长批准）", ClockMoved: "期限随案移转",
   ClockExtensionRequested: "申请延长期限", ClockExtensionRefused: "延长期限申请未获批准",
