@@ -39,6 +39,7 @@ __all__ = [
     "ScopeError",
     "ServiceCredential",
     "TokenAuthority",
+    "VerifiedCredentials",
     "current_identity",
     "grpc_identity",
     "may_read",
@@ -164,6 +165,10 @@ class TokenAuthority:
         if kind is PrincipalKind.SERVICE:
             claims["aud"] = SERVICE_AUDIENCE
         return jwt.encode(claims, self._secrets[kind], algorithm="HS256")
+
+    def expired(self, identity: Identity) -> bool:
+        """Whether ``identity``'s token has expired by this authority's clock."""
+        return self._clock.now() >= identity.expires_at
 
     def verify(self, token: str) -> Identity:
         try:
@@ -365,6 +370,41 @@ class ServiceCredential:
         return [("authorization", f"Bearer {self._token}")]
 
 
+class VerifiedCredentials:
+    """Service credentials verified once and trusted until they expire.
+
+    Verifying a JWT (two decodes and an HMAC) on every gRPC call was a few per cent of a
+    busy service's CPU (issue 19), and the same few credentials come back on every call:
+    each service presents one until it renews it hours later. A credential is kept by its
+    exact text, so an edited or re-signed one is verified afresh; expiry is judged on the
+    injected clock at each call, as ``TokenAuthority.verify`` judges it.
+    """
+
+    LIMIT = 64
+    """Credentials kept at most (a platform's dozen services, each renewing hours apart);
+    beyond it, the one kept longest is verified again when it next comes."""
+
+    def __init__(self, authority: TokenAuthority) -> None:
+        self._authority = authority
+        self._kept: dict[str, Identity] = {}  # in the order first verified
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+    def identity(self, token: str) -> Identity:
+        """The identity ``token`` proves; AuthError if it proves none (now)."""
+        kept = self._kept.get(token)
+        if kept is not None and not self._authority.expired(kept):
+            return kept
+        self._kept.pop(token, None)
+        identity = self._authority.verify(token)
+        if identity.kind is PrincipalKind.SERVICE:  # people are refused on gRPC anyway
+            if len(self._kept) >= self.LIMIT:
+                del self._kept[next(iter(self._kept))]
+            self._kept[token] = identity
+        return identity
+
+
 class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
     """Rejects gRPC calls without a valid service credential (health checks excepted).
 
@@ -373,7 +413,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
     """
 
     def __init__(self, authority: TokenAuthority) -> None:
-        self._authority = authority
+        self._credentials = VerifiedCredentials(authority)
 
     async def intercept_service(
         self,
@@ -391,7 +431,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         try:
             if scheme.lower() != "bearer" or not token:
                 raise AuthError("missing bearer token in 'authorization' metadata")
-            identity = self._authority.verify(token)
+            identity = self._credentials.identity(token)
         except AuthError as exc:
             return _abort_handler(grpc.StatusCode.UNAUTHENTICATED, str(exc))
         if identity.kind is not PrincipalKind.SERVICE:

@@ -16,6 +16,7 @@ from zhixing.auth import (
     ScopeError,
     ServiceCredential,
     TokenAuthority,
+    VerifiedCredentials,
     may_read,
     require_handling_court,
     require_scope,
@@ -228,3 +229,46 @@ def test_a_service_credential_is_renewed_before_it_expires() -> None:
     renewed = credential.metadata()
     assert renewed != first
     authority(clock).verify(renewed[0][1].removeprefix("Bearer "))
+
+
+def test_a_kept_service_credential_still_expires_on_the_injected_clock() -> None:
+    clock = SimulatedClock(START)
+    tokens = authority(clock)
+    credentials = VerifiedCredentials(tokens)
+    token = tokens.issue_service("intake", ttl=timedelta(minutes=5))
+    assert credentials.identity(token).subject == "svc:intake"
+    assert credentials.identity(token).subject == "svc:intake"  # kept, still genuine
+    clock.advance(timedelta(minutes=5))
+    with pytest.raises(AuthError, match="expired"):
+        credentials.identity(token)
+
+
+def test_a_kept_credential_edited_or_signed_with_another_key_is_refused() -> None:
+    clock = SimulatedClock(START)
+    tokens = authority(clock)
+    credentials = VerifiedCredentials(tokens)
+    token = tokens.issue_service("intake")
+    credentials.identity(token)
+    header, payload, signature = token.split(".")
+    edited = ".".join(
+        (header, payload, signature[:-2] + ("AA" if signature[-2:] != "AA" else "BB"))
+    )
+    with pytest.raises(AuthError):
+        credentials.identity(edited)
+    other = TokenAuthority(
+        AuthSettings(secret=TEST_SECRET, service_secret="another-service-secret-" * 2, env="test"),
+        clock,
+    ).issue_service("intake")
+    with pytest.raises(AuthError, match="signature"):
+        credentials.identity(other)
+
+
+def test_the_credentials_kept_are_bounded() -> None:
+    tokens = authority(SimulatedClock(START))
+    credentials = VerifiedCredentials(tokens)
+    for n in range(VerifiedCredentials.LIMIT + 5):
+        assert credentials.identity(tokens.issue_service(f"svc{n}")).subject == f"svc:svc{n}"
+    assert len(credentials) == VerifiedCredentials.LIMIT
+    person = tokens.issue(subject="c1", court_code="苏1283", role=Role.CLERK)
+    credentials.identity(person)  # verified, never kept: gRPC refuses people
+    assert len(credentials) == VerifiedCredentials.LIMIT
