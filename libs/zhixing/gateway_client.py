@@ -15,7 +15,10 @@ from zhixing.auth import ServiceCredential
 from zhixing.v1 import agency_gateway_pb2 as pb
 from zhixing.v1 import agency_gateway_pb2_grpc
 
-__all__ = ["GatewayClient", "GatewayUnavailable"]
+__all__ = ["MAX_QUERIES_PER_CALL", "GatewayClient", "GatewayUnavailable"]
+
+MAX_QUERIES_PER_CALL = 1000
+"""Queries one SubmitQueries call carries at most: a case's most (100 debtors, 8 channels)."""
 
 R = TypeVar("R")
 
@@ -44,8 +47,11 @@ class GatewayClient:
         except grpc.aio.AioRpcError as exc:
             raise GatewayUnavailable(f"{exc.code().name}: {exc.details()}") from None
 
-    async def submit_query(self, request: pb.SubmitQueryRequest) -> None:
-        await self._unary(self._stub.SubmitQuery, request)
+    async def submit_queries(self, requests: Sequence[pb.SubmitQueryRequest]) -> None:
+        """The queries in as few calls as their number allows (one for a case's)."""
+        for start in range(0, len(requests), MAX_QUERIES_PER_CALL):
+            chunk = requests[start : start + MAX_QUERIES_PER_CALL]
+            await self._unary(self._stub.SubmitQueries, pb.SubmitQueriesRequest(queries=chunk))
 
     async def submit_control(self, request: pb.SubmitControlRequest) -> None:
         await self._unary(self._stub.SubmitControl, request)

@@ -36,6 +36,7 @@ from services.agency_gateway.synthetic import synthetic_assets
 from zhixing.assets import LIQUID_KINDS, AssetKind, Channel
 from zhixing.auth import AuthInterceptor, TokenAuthority
 from zhixing.clock import Clock, SystemClock
+from zhixing.gateway_client import MAX_QUERIES_PER_CALL
 from zhixing.service import enable_reflection
 from zhixing.settings import AuthSettings
 from zhixing.v1 import agency_gateway_pb2 as pb
@@ -346,6 +347,32 @@ class AgencyGateway(agency_gateway_pb2_grpc.AgencyGatewayServiceServicer):
     ) -> pb.SubmitQueryResponse:
         first = await self._submit("query", request, context)
         return pb.SubmitQueryResponse(request_id=request.request_id, first_submission=first)
+
+    async def SubmitQueries(  # noqa: N802
+        self, request: pb.SubmitQueriesRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.SubmitQueriesResponse:
+        queries = request.queries
+        if not queries or len(queries) > MAX_QUERIES_PER_CALL:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"queries: 1 to {MAX_QUERIES_PER_CALL} per call, not {len(queries)}",
+            )
+        if unnamed := [n for n, query in enumerate(queries) if not query.request_id]:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"queries[{unnamed[0]}].request_id is empty (nothing was taken)",
+            )
+        answers = []
+        for query in queries:
+            first = self._register(query.request_id, "query", query)
+            if first:
+                self._deliver(self._answer(query))
+            answers.append(
+                pb.SubmitQueryResponse(request_id=query.request_id, first_submission=first)
+            )
+        # A call hangs as often as a single submission does (judged on its first query).
+        await self._maybe_hang(queries[0].request_id)
+        return pb.SubmitQueriesResponse(queries=answers)
 
     async def SubmitControl(  # noqa: N802
         self, request: pb.SubmitControlRequest, context: grpc.aio.ServicerContext[Any, Any]

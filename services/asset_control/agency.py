@@ -1,6 +1,6 @@
 """How asset control reaches the outside query and control systems: the ``AgencyClient``
 interface, and its gRPC implementation against the agency gateway. A real connector to
-总对总/点对点 implements the same four calls."""
+总对总/点对点 implements the same calls."""
 
 from __future__ import annotations
 
@@ -23,7 +23,9 @@ AgencyUnavailable = GatewayUnavailable
 
 
 class AgencyClient(Protocol):
-    async def submit_query(self, request: pb.SubmitQueryRequest) -> None: ...
+    async def submit_queries(self, requests: Sequence[pb.SubmitQueryRequest]) -> None:
+        """A case's queries together; all taken, or ``AgencyUnavailable`` (submitting
+        the same request ids again is harmless)."""
 
     async def submit_control(self, request: pb.SubmitControlRequest) -> None: ...
 

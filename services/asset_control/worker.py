@@ -12,7 +12,6 @@ import structlog
 from services.asset_control.agency import AgencyClient, AgencySettings, AgencyUnavailable
 from services.asset_control.handlers import AssetControl
 from zhixing.polling import PollingWorker
-from zhixing.v1.agency_gateway_pb2 import SubmitQueryRequest
 
 log = structlog.get_logger(__name__)
 
@@ -58,25 +57,21 @@ class AgencyWorker(PollingWorker):
         return len(members)
 
     async def _submit_queries(self, case_id: str, members: list[str]) -> None:
-        """A case's due query units: sent side by side, their outcomes recorded at once."""
-
-        async def send(query: SubmitQueryRequest) -> str | None:
-            async with self._in_flight:
-                try:
-                    await self.client.submit_query(query)
-                except AgencyUnavailable as exc:
-                    log.info("query submission failed", request_id=query.request_id, error=str(exc))
-                    return str(exc)
-                return None
-
+        """A case's due query units: sent in one call, their outcome recorded at once."""
         requests = await self.control.query.query_requests(case_id, members)
-        errors = await asyncio.gather(*(send(query) for _, query in requests))
-        if requests:
-            await self.control.query.queries_submitted(
-                case_id,
-                [(member, query.request_id, error)
-                 for (member, query), error in zip(requests, errors, strict=True)],
-            )  # fmt: skip
+        if not requests:
+            return
+        error = None
+        async with self._in_flight:
+            try:
+                await self.client.submit_queries([query for _, query in requests])
+            except AgencyUnavailable as exc:
+                error = str(exc)
+                log.info("query submission failed", case_id=case_id, queries=len(requests),
+                         error=error)  # fmt: skip
+        await self.control.query.queries_submitted(
+            case_id, [(member, query.request_id, error) for member, query in requests]
+        )
 
     async def _submit_control(self, asset_id: str) -> None:
         async with self._in_flight:

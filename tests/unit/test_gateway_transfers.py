@@ -189,8 +189,8 @@ async def test_asset_control_does_not_fetch_the_answers_to_transfers() -> None:
         gw = server.gateway
         deposit = await found(gw, "bank")
         await gw.SubmitTransfer(transfer("t.c1.1", deposit.asset_key, 1_000), CONTEXT)
-        await client.submit_query(pb.SubmitQueryRequest(request_id="q.mine", channel="bank",
-                                                        debtor_id_number=DEBTOR))  # fmt: skip
+        await client.submit_queries([pb.SubmitQueryRequest(request_id="q.mine", channel="bank",
+                                                           debtor_id_number=DEBTOR)])  # fmt: skip
         assert [f.request_id for f in await client.fetch_feedback(100)] == ["q.mine"]
         assert [f.request_id for f in await fetch(gw, "transfer")] == ["t.c1.1"]
     finally:
