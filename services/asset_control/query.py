@@ -400,6 +400,7 @@ class NetworkQuery(Handler):
                 outcome=feedback.status,
                 asset_count=len(feedback.assets),
                 attempts=state["tries"],
+                debtor=state["debtor"],
             )
         )
         return "answered"

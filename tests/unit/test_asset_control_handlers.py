@@ -92,6 +92,31 @@ async def test_a_filed_case_is_queried_on_every_channel_and_completes_when_all_a
     )
 
 
+async def test_each_answer_names_the_debtor_it_answered_for() -> None:
+    control = asset_control()
+    filed = case_events_pb2.CaseFiled(
+        case_id="c2", court_code="苏1283", case_number="（2026）苏1283执c2号",
+        claim_amount_fen=10_000,
+        debtors=[case_events_pb2.Party(name="某公司", id_number=credit_code(7)),
+                 case_events_pb2.Party(name="另一公司", id_number=credit_code(8))],
+    )  # fmt: skip
+    async with control.records.redis.pipeline(transaction=True) as pipe:
+        pipe.multi()  # type: ignore[no-untyped-call]
+        control.query.on_case_filed(pipe, filed, "event-c2")
+        await pipe.execute()
+    # The second debtor's bank answer, then the first debtor's: told apart by debtor.
+    feedback = [
+        agency_pb.Feedback(feedback_id=f"f-{unit}", status="none",
+                           request_id=QueryRef("c2", 1, unit, 1).request_id)
+        for unit in (len(CHANNELS), 0)
+    ]  # fmt: skip
+    assert await control.apply_feedback_batch(feedback) == ["answered", "answered"]
+    events = await staged(control.ctx)
+    (answered,) = [e.payload for e in events
+                   if isinstance(e.payload, asset_pb.QueryChannelsAnswered)]  # fmt: skip
+    assert [(a.channel, a.debtor) for a in answered.answers] == [("bank", 1), ("bank", 0)]
+
+
 async def test_answers_recorded_apart_are_an_event_each_and_the_last_completes_the_query() -> None:
     control = asset_control()
     await file(control, "c1", 10_000)
