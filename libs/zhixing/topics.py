@@ -69,7 +69,7 @@ ENTRUSTMENT_EVENTS = Topic(
 DEADLINE_EVENTS = Topic(
     "zhixing.deadline.events",
     "deadline",
-    "clock_id",
+    "subject_id",  # the clock's subject: its clocks, and the event opening several, in order
     6,
     "Statutory clocks: opened, warned, breached, escalated (节点管控)",
 )

@@ -150,8 +150,12 @@ class DeadlineEngine:
     def _event(self, state: ClockState, message: Message, *, causation_id: str = "",
                occurred_at: dt.datetime | None = None) -> Event[Message]:  # fmt: skip
         # Keyed by the subject: its clocks, and the event opening several, in one order.
+        # The calendar's alert is the platform's, not the subject's: keyed by its year.
+        aggregate_id = state.subject_id
+        if isinstance(message, pb.CalendarHorizonReached):
+            aggregate_id = f"calendar:{message.year}"
         return new_event(
-            message, aggregate_id=state.subject_id, court_code=state.court_code,
+            message, aggregate_id=aggregate_id, court_code=state.court_code,
             actor=ENGINE_ACTOR, clock=self._clock, occurred_at=occurred_at,
             causation_id=causation_id,
         )  # fmt: skip

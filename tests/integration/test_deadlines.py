@@ -568,6 +568,10 @@ async def test_a_loaded_calendar_file_recomputes_provisional_clocks(
     events = [p for _, p in await deadline_events(isolated)]
     horizon = [e for e in events if isinstance(e, pb.CalendarHorizonReached)]
     assert [h.year for h in horizon] == [2027]
+    # The platform's alert, not the case's: it lands on no case's timeline.
+    recorded = [decode_event(r.value) for r in await read_topic(isolated, DEADLINE_EVENTS.name)]
+    alerts = [e for e in recorded if isinstance(e.payload, pb.CalendarHorizonReached)]
+    assert [e.aggregate_id for e in alerts] == ["calendar:2027"]
     recomputations = [e for e in events if isinstance(e, pb.ClockRecomputed)]
     assert len(recomputations) == 1  # by the replica leading, once
     assert {r.clock.rule_id for r in recomputations} == {"case.close"}
