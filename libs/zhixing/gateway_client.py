@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 import grpc
 
+from zhixing.assets import CHANNELS
 from zhixing.auth import ServiceCredential
 from zhixing.v1 import agency_gateway_pb2 as pb
 from zhixing.v1 import agency_gateway_pb2_grpc
@@ -38,20 +39,26 @@ class GatewayClient:
         self._channel = grpc.aio.insecure_channel(target)
         self._stub = agency_gateway_pb2_grpc.AgencyGatewayServiceStub(self._channel)
 
-    async def _unary(self, call: Callable[..., Awaitable[R]], request: Any) -> R:
-        """One call with its deadline and credential; no answer is ``GatewayUnavailable``."""
+    async def _unary(self, call: Callable[..., Awaitable[R]], request: Any, *, calls: int = 1) -> R:
+        """One call with its deadline (``calls`` single calls' worth) and credential; no
+        answer is ``GatewayUnavailable``."""
         try:
             return await call(
-                request, timeout=self._call_timeout_s, metadata=self._credential.metadata()
+                request,
+                timeout=self._call_timeout_s * calls,
+                metadata=self._credential.metadata(),
             )
         except grpc.aio.AioRpcError as exc:
             raise GatewayUnavailable(f"{exc.code().name}: {exc.details()}") from None
 
     async def submit_queries(self, requests: Sequence[pb.SubmitQueryRequest]) -> None:
-        """The queries in as few calls as their number allows (one for a case's)."""
+        """The queries in as few calls as their number allows (one for a case's), each
+        given a single call's deadline per debtor's worth of queries (one per channel)."""
         for start in range(0, len(requests), MAX_QUERIES_PER_CALL):
             chunk = requests[start : start + MAX_QUERIES_PER_CALL]
-            await self._unary(self._stub.SubmitQueries, pb.SubmitQueriesRequest(queries=chunk))
+            debtors = -(-len(chunk) // len(CHANNELS))
+            request = pb.SubmitQueriesRequest(queries=chunk)
+            await self._unary(self._stub.SubmitQueries, request, calls=debtors)
 
     async def submit_control(self, request: pb.SubmitControlRequest) -> None:
         await self._unary(self._stub.SubmitControl, request)
