@@ -348,7 +348,7 @@ async def main() -> None:
         # The ratio counts events: a contract that carries a case in fewer events lowers it
         # while cases go through faster. Cases per second compare across such changes.
         "pipeline_cases_per_s": spread(
-            [f["filed"] / f["wall_s"] for f in flows[HEADLINE_MODE] if f["wall_s"] > 0]
+            [f["filed"] / max(f["wall_s"], 1e-9) for f in flows[HEADLINE_MODE]]
         ),
         "pipeline_vs_raw_ratio": {
             "median": statistics.median(f["events_per_s"] for f in flows[HEADLINE_MODE])

@@ -13,13 +13,15 @@ import grpc
 
 from zhixing.assets import CHANNELS
 from zhixing.auth import ServiceCredential
+from zhixing.bounds import MAX_PARTIES
 from zhixing.v1 import agency_gateway_pb2 as pb
 from zhixing.v1 import agency_gateway_pb2_grpc
 
 __all__ = ["MAX_QUERIES_PER_CALL", "GatewayClient", "GatewayUnavailable"]
 
-MAX_QUERIES_PER_CALL = 1000
-"""Queries one SubmitQueries call carries at most: a case's most (100 debtors, 8 channels)."""
+MAX_QUERIES_PER_CALL = MAX_PARTIES * len(CHANNELS)
+"""Queries one SubmitQueries call carries at most: a case's most (every debtor it may name,
+on every channel: 800)."""
 
 R = TypeVar("R")
 
@@ -39,26 +41,30 @@ class GatewayClient:
         self._channel = grpc.aio.insecure_channel(target)
         self._stub = agency_gateway_pb2_grpc.AgencyGatewayServiceStub(self._channel)
 
-    async def _unary(self, call: Callable[..., Awaitable[R]], request: Any, *, calls: int = 1) -> R:
-        """One call with its deadline (``calls`` single calls' worth) and credential; no
-        answer is ``GatewayUnavailable``."""
+    async def _unary(
+        self, call: Callable[..., Awaitable[R]], request: Any, *, stretch: float = 1.0
+    ) -> R:
+        """One call with its deadline (a single call's, times ``stretch``) and credential;
+        no answer is ``GatewayUnavailable``."""
         try:
             return await call(
                 request,
-                timeout=self._call_timeout_s * calls,
+                timeout=self._call_timeout_s * stretch,
                 metadata=self._credential.metadata(),
             )
         except grpc.aio.AioRpcError as exc:
             raise GatewayUnavailable(f"{exc.code().name}: {exc.details()}") from None
 
     async def submit_queries(self, requests: Sequence[pb.SubmitQueryRequest]) -> None:
-        """The queries in as few calls as their number allows (one for a case's), each
-        given a single call's deadline per debtor's worth of queries (one per channel)."""
+        """The queries in as few calls as their number allows (one for a case's). A call's
+        deadline grows with its queries, from a single call's to twice that for the
+        largest: what the outside system does per query is small beside the round trip,
+        and a batch that hangs must still time out and be submitted again."""
         for start in range(0, len(requests), MAX_QUERIES_PER_CALL):
             chunk = requests[start : start + MAX_QUERIES_PER_CALL]
-            debtors = -(-len(chunk) // len(CHANNELS))
+            stretch = 1 + len(chunk) / MAX_QUERIES_PER_CALL
             request = pb.SubmitQueriesRequest(queries=chunk)
-            await self._unary(self._stub.SubmitQueries, request, calls=debtors)
+            await self._unary(self._stub.SubmitQueries, request, stretch=stretch)
 
     async def submit_control(self, request: pb.SubmitControlRequest) -> None:
         await self._unary(self._stub.SubmitControl, request)

@@ -55,8 +55,8 @@ class AgencySettings(BaseSettings):
     max_in_flight: int = Field(
         16,
         ge=1,
-        description="Submissions the worker has open at once (each holds a Redis "
-        "connection while it records the outcome)",
+        description="Submissions the worker has open at once: a case's queries (one call) "
+        "or one control (each holds a Redis connection while it records the outcome)",
     )
     poll_interval_s: float = Field(
         0.2, gt=0, description="Wall-clock pause of the worker when there is nothing to do"
