@@ -39,11 +39,15 @@ def asset_control() -> AssetControl:
     return AssetControl(in_memory_context("asset_control", SimulatedClock(START)), AgencySettings())
 
 
-async def file(control: AssetControl, case_id: str, claim_fen: int) -> None:
+async def file(control: AssetControl, case_id: str, claim_fen: int, debtors: int = 1) -> None:
+    """File ``case_id`` against ``debtors`` debtors (the first 某公司, credit code 7, then
+    8, 9...)."""
+    names = ["某公司", "另一公司", "第三公司"]
     filed = case_events_pb2.CaseFiled(
         case_id=case_id, court_code="苏1283", case_number=f"（2026）苏1283执{case_id}号",
         claim_amount_fen=claim_fen,
-        debtors=[case_events_pb2.Party(name="某公司", id_number=credit_code(7))],
+        debtors=[case_events_pb2.Party(name=names[n], id_number=credit_code(7 + n))
+                 for n in range(debtors)],
     )  # fmt: skip
     async with control.records.redis.pipeline(transaction=True) as pipe:
         pipe.multi()  # type: ignore[no-untyped-call]
@@ -94,16 +98,7 @@ async def test_a_filed_case_is_queried_on_every_channel_and_completes_when_all_a
 
 async def test_each_answer_names_the_debtor_it_answered_for() -> None:
     control = asset_control()
-    filed = case_events_pb2.CaseFiled(
-        case_id="c2", court_code="苏1283", case_number="（2026）苏1283执c2号",
-        claim_amount_fen=10_000,
-        debtors=[case_events_pb2.Party(name="某公司", id_number=credit_code(7)),
-                 case_events_pb2.Party(name="另一公司", id_number=credit_code(8))],
-    )  # fmt: skip
-    async with control.records.redis.pipeline(transaction=True) as pipe:
-        pipe.multi()  # type: ignore[no-untyped-call]
-        control.query.on_case_filed(pipe, filed, "event-c2")
-        await pipe.execute()
+    await file(control, "c2", 10_000, debtors=2)
     # The second debtor's bank answer, then the first debtor's: told apart by debtor.
     feedback = [
         agency_pb.Feedback(feedback_id=f"f-{unit}", status="none",

@@ -9,13 +9,10 @@ from collections.abc import Sequence
 from services.asset_control.agency import AgencySettings, AgencyUnavailable
 from services.asset_control.handlers import AssetControl
 from services.asset_control.worker import AgencyWorker
-from tests.factories import START
-from tests.fakes import in_memory_context
+from tests.unit.test_asset_control_handlers import asset_control, file
 from tools.demo import credit_code
 from zhixing.assets import CHANNELS
-from zhixing.clock import SimulatedClock
 from zhixing.v1 import agency_gateway_pb2 as agency_pb
-from zhixing.v1 import case_events_pb2
 
 
 class Outside:
@@ -44,19 +41,8 @@ class Outside:
 
 
 async def filed_with_two_debtors() -> AssetControl:
-    control = AssetControl(
-        in_memory_context("asset_control", SimulatedClock(START)), AgencySettings()
-    )
-    filed = case_events_pb2.CaseFiled(
-        case_id="c1", court_code="苏1283", case_number="（2026）苏1283执c1号",
-        claim_amount_fen=10_000,
-        debtors=[case_events_pb2.Party(name="某公司", id_number=credit_code(7)),
-                 case_events_pb2.Party(name="另一公司", id_number=credit_code(8))],
-    )  # fmt: skip
-    async with control.records.redis.pipeline(transaction=True) as pipe:
-        pipe.multi()  # type: ignore[no-untyped-call]
-        control.query.on_case_filed(pipe, filed, "event-c1")
-        await pipe.execute()
+    control = asset_control()
+    await file(control, "c1", 10_000, debtors=2)
     return control
 
 
