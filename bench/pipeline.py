@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import os
 import random
 import statistics
@@ -35,6 +36,7 @@ from zhixing.auth import Role, TokenAuthority
 from zhixing.builder import Infrastructure
 from zhixing.clock import SystemClock
 from zhixing.courts import directory
+from zhixing.service import freeze_startup_heap
 from zhixing.settings import AuthSettings, KafkaSettings, RedisSettings, ServiceSettings
 from zhixing.state import KeySpace, connect
 
@@ -168,6 +170,7 @@ async def dashboard_api(bootstrap: str, redis_url: str, rounds: int) -> list[dic
     ))  # fmt: skip
     await seed_board(Board(host.ctx.redis, KeySpace(prefix, "command")), redis_url)
     await host.start()
+    freeze_startup_heap()  # as the service's own process does once started
     token = TokenAuthority(auth, clock).issue(subject="bench", court_code="苏12", role=Role.COMMAND)
     queries: list[tuple[str, dict[str, str | int]]] = [
         ("/v1/board/tree", {}),
@@ -196,4 +199,5 @@ async def dashboard_api(bootstrap: str, redis_url: str, rounds: int) -> list[dic
                 })  # fmt: skip
     finally:
         await host.stop()
+        gc.unfreeze()  # the bench's own later steps collect as before
     return results

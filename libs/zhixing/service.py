@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import signal
 from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
@@ -491,6 +492,7 @@ class ServiceHost:
             await self.ctx.redis.aclose()
             return
         starting.result()
+        freeze_startup_heap()
         # A task that ends by itself (a loop or consumer that crashed) ends the process, so
         # its supervisor (Kubernetes, make run) starts it again; /healthz said so meanwhile.
         done, _ = await asyncio.wait({stopping, *self._tasks}, return_when=asyncio.FIRST_COMPLETED)
@@ -503,6 +505,22 @@ class ServiceHost:
             await self.stop()
             raise SystemExit(1)
         await self.stop()
+
+
+def freeze_startup_heap() -> None:
+    """Put every object alive once a service has started (its modules, classes, routes,
+    the rule catalogue and the court directory: over 100,000 objects) beyond the cyclic
+    garbage collector's reach, as CPython's documentation of ``gc.freeze`` suggests.
+
+    Without it, every full collection walks them all again, which takes 70 to 150 ms here:
+    a request or a batch that meets one waits that long, and that was the p99 of the
+    dashboard and of a filing. The collection just before takes startup's garbage; a
+    frozen object is still freed when its last reference goes, and only one caught in a
+    reference cycle dropped later would stay (startup's objects live as long as the
+    process).
+    """
+    gc.collect()
+    gc.freeze()
 
 
 DEPENDENCY_RETRY_MAX_S = 5.0
