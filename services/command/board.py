@@ -399,8 +399,11 @@ class Board:
         pipe = self._redis.pipeline(transaction=False)
         for key in keys:
             pipe.zcard(key)
-        for key in keys:  # each court's first offset + limit: enough for the merged page
-            pipe.zrange(key, 0, offset + limit - 1, withscores=True)
+        # One court's page is a range of its set; several courts' is within each one's first
+        # offset + limit, merged.
+        start = offset if len(keys) == 1 else 0
+        for key in keys:
+            pipe.zrange(key, start, offset + limit - 1, withscores=True)
         replies = await pipe.execute()
         total = sum(int(n) for n in replies[: len(keys)])
         merged = sorted(
@@ -408,7 +411,7 @@ class Board:
             for reply in replies[len(keys) :]
             for member, score in reply
         )
-        ids = [case_id for _, case_id in merged[offset : offset + limit]]
+        ids = [case_id for _, case_id in merged[offset - start : offset - start + limit]]
         cases = await read_hashes(self._redis, [self.case_key(i) for i in ids])
         rows = []
         for case_id, case in zip(ids, cases, strict=True):
@@ -419,17 +422,25 @@ class Board:
                          "requeries": int(case.get("requeries") or 0)})  # fmt: skip
         return total, rows
 
-    async def alerts(self, courts: Sequence[str], states: Sequence[str], *,
-                     per_court: int) -> list[dict[str, Any]]:  # fmt: skip
+    async def alerts(self, courts: Sequence[str], states: Sequence[str], *, per_court: int,
+                     first: int | None = None) -> tuple[int, list[dict[str, Any]]]:  # fmt: skip
         """Open clocks in ``states`` of ``courts``, at most ``per_court`` (the most urgent) of
-        each court and state, with the case each belongs to where it is known."""
+        each court and state, with the case each belongs to where it is known; and how many
+        those are. With ``first``, only the ``first`` most urgent of them all (by due time,
+        then clock id) are read: a jurisdiction's thirteen courts need not be read whole
+        for the page that shows two hundred."""
         pipe = self._redis.pipeline(transaction=False)
         for court in courts:
             for state in states:
-                pipe.zrange(self.clocks_key(court, state), 0, per_court - 1)
-        ids = [as_text(i) for reply in await pipe.execute() for i in reply]
+                pipe.zrange(self.clocks_key(court, state), 0, per_court - 1, withscores=True)
+        urgent = sorted(
+            (float(due_at), as_text(clock_id))
+            for reply in await pipe.execute()
+            for clock_id, due_at in reply
+        )
+        ids = [clock_id for _, clock_id in urgent[:first]]
         if not ids:
-            return []
+            return len(urgent), []
         read = await read_hashes(self._redis, [self.clock_key(i) for i in ids])
         clocks = [(i, c) for i, c in zip(ids, read, strict=True) if c]
         refs = await self.case_refs([c["subject_id"] for _, c in clocks])
@@ -445,7 +456,7 @@ class Board:
                 "warned_at": int(c.get("warned_at") or 0),
                 "breached_at": int(c.get("breached_at") or 0),
             })  # fmt: skip
-        return rows
+        return len(urgent), rows
 
     async def case_refs(self, subjects: Sequence[str]) -> list[tuple[str, str]]:
         """Each subject's case (its id and label, both '' when the subject is of no known

@@ -282,9 +282,12 @@ async def alerts(
         raise Invalid(f"unknown state {unknown[0]!r}; one of {', '.join(CLOCK_STATES)}",
                       loc=("query", "state"))  # fmt: skip
     courts = directory().jurisdiction(top.code) if jurisdiction else [top.code]
-    rows = await _board(request).alerts(courts, states, per_court=limit)
+    # Sorted by due time, the page is the most urgent of all: only those are read.
+    first = limit if sort == "due_at" and not rule else None
+    total, rows = await _board(request).alerts(courts, states, per_court=limit, first=first)
     if rule:
         rows = [r for r in rows if r["rule_id"] == rule or r["rule_id"].startswith(rule)]
+        total = len(rows)
     rules = catalogue()
     for row in rows:
         row["title"], row["source"] = (
@@ -294,9 +297,7 @@ async def alerts(
         row["court_name"] = court_name(row["court_code"])
     key = sort.lstrip("-")
     rows.sort(key=lambda r: (r[key], r["due_at"], r["clock_id"]), reverse=sort.startswith("-"))
-    return Alerts.model_validate(
-        {"court_code": top.code, "total": len(rows), "alerts": rows[:limit]}
-    )
+    return Alerts.model_validate({"court_code": top.code, "total": total, "alerts": rows[:limit]})
 
 
 @router.get("/board/courts/{court_code}/commands", summary="Command actions pending at a court")

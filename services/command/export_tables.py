@@ -144,8 +144,9 @@ def _zhongben(cases: list[tuple[str, dict[str, str]]], board: list[dict[str, str
 async def _clocks(courts: Sequence[str], sources: Sources) -> Table:
     """Every open clock: running, warned, breached or paused."""
     states = [state.value for state in OPEN_STATES]
-    rows = await sources.board.alerts(courts, states, per_court=MAX_EXPORT_ROWS)
-    rows.sort(key=lambda r: (r["due_at"], r["clock_id"]))
+    _, rows = await sources.board.alerts(
+        courts, states, per_court=MAX_EXPORT_ROWS, first=MAX_EXPORT_ROWS
+    )
     table = Table(TITLES[ExportTable.CLOCKS], [
         "节点期限", "依据", "规则编号", "案号", "法院", "法院代码", "状态", "开始时间",
         "期限届满", "末日", "预警时间", "超期时间", "升级级别", "升级至",
