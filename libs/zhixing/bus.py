@@ -120,7 +120,7 @@ class _SeekToStoredOffsets(ConsumerRebalanceListener):  # type: ignore[misc]
         self._consumer = consumer
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
-        return None
+        await self._consumer._commit_pending()
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         await self._consumer._seek_to_stored(list(assigned))
@@ -182,6 +182,10 @@ class EventConsumer:
         self._retry_backoff_s = retry_backoff_s
         self._tracer = tracer
         self._lag: dict[TopicPartition, int] = {}
+        # Applied (in Redis) but not yet committed to Kafka: committed at most every
+        # consumer_commit_interval_ms, when partitions are revoked, and at stop.
+        self._uncommitted: dict[TopicPartition, int] = {}
+        self._committed_at = time.monotonic()
         self._stopping = asyncio.Event()
         self._stopped = asyncio.Event()
         self._running = False
@@ -223,6 +227,8 @@ class EventConsumer:
                     if self._lag:
                         self._lag.clear()
                         CONSUMER_LAG.labels(self.group).set(0)
+                    if self._commit_due():
+                        await self._commit_pending()
                     continue
                 try:
                     await self._process(fetched)
@@ -243,6 +249,7 @@ class EventConsumer:
         self._stopping.set()
         if self._running:
             await self._stopped.wait()
+        await self._commit_pending()
         await self._consumer.stop()
 
     async def _stored_offsets(
@@ -457,47 +464,49 @@ class EventConsumer:
     ) -> list[tuple[_Part, list[tuple[ConsumerRecord[bytes, bytes], Event[Message]]]]]:
         """Per projection, the batch's records it has not applied: past its stored offsets,
         decodable (the rest are dead-lettered), and not applied before by event id (a
-        republish) nor repeated in this batch. Reads after the WATCH, in one round trip."""
+        republish) nor repeated in this batch. Reads after the WATCH, in one round trip:
+        the stored offsets and the applied marks of every decodable record of the batch
+        (those at or before the offsets too: in a batch past a restart, there are few)."""
+        readable = [
+            [
+                (record, decoded)
+                for record in batch.records
+                if record.topic in part.topics
+                and not isinstance(decoded := self._decode(batch, record), InvalidEvent)
+            ]
+            for part in self._parts
+        ]
         reads = self._redis.pipeline(transaction=False)
-        for part in self._parts:
+        for part, records in zip(self._parts, readable, strict=True):
             reads.hmget(part.offsets_key, fields)
-        stored_per_part = await reads.execute()
-        candidates = []
-        for part, stored in zip(self._parts, stored_per_part, strict=True):
+            if records:
+                reads.mget([part.applied_key(event.event_id) for _, event in records])
+        replies = iter(await reads.execute())
+        todo = []
+        for part, records in zip(self._parts, readable, strict=True):
+            stored = next(replies)
+            was_applied = iter(next(replies) if records else [])
             applied = {
                 tp: int(v) for tp, v in zip(partitions, stored, strict=True) if v is not None
             }
-            fresh, skipped = [], 0
+            kept, skipped = [], 0
+            in_batch: set[str] = set()
             for record in batch.records:
                 if record.topic not in part.topics:
                     continue
+                decoded = self._decode(batch, record)
+                seen = None if isinstance(decoded, InvalidEvent) else next(was_applied)
                 if record.offset <= applied.get(TopicPartition(record.topic, record.partition), -1):
                     skipped += 1
-                    continue
-                decoded = self._decode(batch, record)
-                if isinstance(decoded, InvalidEvent):
+                elif isinstance(decoded, InvalidEvent):
                     # Undecodable for every projection: dead-lettered once, for the group.
                     await self._dead_letters.send(self.group, record, f"invalid: {decoded}", dead)
-                else:
-                    fresh.append((record, decoded))
-            candidates.append((part, fresh))
+                elif seen is None and decoded.event_id not in in_batch:
+                    in_batch.add(decoded.event_id)
+                    kept.append((record, decoded))
+            todo.append((part, kept))
             if skipped:
                 EVENTS_SKIPPED.labels(part.name).inc(skipped)
-        seen_reads = self._redis.pipeline(transaction=False)
-        for part, fresh in candidates:
-            if fresh:
-                seen_reads.mget([part.applied_key(e.event_id) for _, e in fresh])
-        seen_replies = iter(await seen_reads.execute())
-        todo = []
-        for part, fresh in candidates:
-            seen = next(seen_replies) if fresh else []
-            kept = []
-            in_batch: set[str] = set()
-            for (record, event), was_applied in zip(fresh, seen, strict=True):
-                if was_applied is None and event.event_id not in in_batch:
-                    in_batch.add(event.event_id)
-                    kept.append((record, event))
-            todo.append((part, kept))
         return todo
 
     async def _reject(
@@ -516,8 +525,24 @@ class EventConsumer:
         rejected[part.name] |= culprits
 
     async def _commit(self, last_offsets: dict[TopicPartition, int]) -> None:
+        self._uncommitted.update(last_offsets)
+        if self._commit_due():
+            await self._commit_pending()
+
+    def _commit_due(self) -> bool:
+        interval_s = self._kafka.consumer_commit_interval_ms / 1000
+        return bool(self._uncommitted) and time.monotonic() - self._committed_at >= interval_s
+
+    async def _commit_pending(self) -> None:
+        """Commit the offsets applied since the last commit (of partitions still assigned)."""
+        assigned = self._consumer.assignment()
+        offsets = {tp: off + 1 for tp, off in self._uncommitted.items() if tp in assigned}
+        self._uncommitted.clear()
+        self._committed_at = time.monotonic()
+        if not offsets:
+            return
         try:
-            await self._consumer.commit({tp: off + 1 for tp, off in last_offsets.items()})
+            await self._consumer.commit(offsets)
         except (CommitFailedError, KafkaError) as exc:
             # Redis holds the truth; the next owner seeks from it.
             log.info("offset commit skipped", group=self.group, error=str(exc))

@@ -66,6 +66,13 @@ class KafkaSettings(BaseSettings):
     consumer_fetch_max_wait_ms: int = Field(
         100, ge=0, description="... or until this long has passed"
     )
+    # Redis holds what each projection applied (zhixing.bus); the offsets committed to Kafka
+    # only show the group's progress to Kafka's tools, so they need not cost a round trip
+    # per batch.
+    consumer_commit_interval_ms: int = Field(
+        1000, ge=0, le=60_000,
+        description="Offsets are committed to Kafka at most this often (0: after every batch)",
+    )  # fmt: skip
 
     def client_kwargs(self) -> dict[str, Any]:
         """Keyword arguments shared by aiokafka producers and consumers."""

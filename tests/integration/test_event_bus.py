@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
 from google.protobuf.message import Message
 
 from tests.conftest import Isolated, read_topic
@@ -23,21 +24,23 @@ from zhixing.events import Event
 from zhixing.outbox import Outbox, OutboxRelay
 from zhixing.projection import BatchHandler, Projection, Transaction
 from zhixing.publisher import EventPublisher
+from zhixing.settings import KafkaSettings
 from zhixing.state import KeySpace, text_hash
-from zhixing.topics import CASE_EVENTS
+from zhixing.topics import CASE_EVENTS, physical_name
 from zhixing.v1 import case_events_pb2
 
 pytestmark = pytest.mark.integration
 
 
 def consumer_for(
-    isolated: Isolated, publisher: EventPublisher, handler: BatchHandler, service: str = "worker"
-) -> EventConsumer:
+    isolated: Isolated, publisher: EventPublisher, handler: BatchHandler, service: str = "worker",
+    kafka: KafkaSettings | None = None,
+) -> EventConsumer:  # fmt: skip
     return EventConsumer(
         group="bus-test",
         topics=[CASE_EVENTS],
         handler=handler,
-        kafka=isolated.kafka,
+        kafka=kafka or isolated.kafka,
         redis=isolated.redis,
         keys=KeySpace(isolated.prefix, service),
         publisher=publisher,
@@ -74,6 +77,46 @@ async def test_events_of_one_aggregate_are_applied_in_the_order_published(
     for aggregate in aggregates:
         order = await isolated.redis.lrange(keys.key("order", aggregate), 0, -1)
         assert [int(x) for x in order] == list(range(25)), aggregate
+
+
+async def committed(isolated: Isolated, group: str) -> dict[int, int]:
+    """The offsets the consumer group has committed to Kafka, by partition of the case topic."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=isolated.kafka.bootstrap_servers)
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(f"{isolated.prefix}{group}")
+    finally:
+        await admin.close()
+    topic = physical_name(CASE_EVENTS.name, isolated.prefix)
+    return {tp.partition: meta.offset for tp, meta in offsets.items()
+            if tp.topic == topic and meta.offset >= 0}  # fmt: skip
+
+
+async def test_the_groups_progress_reaches_kafka_at_its_interval_and_at_stop(
+    isolated: Isolated, publisher: EventPublisher
+) -> None:
+    """Redis holds what was applied; Kafka's committed offsets (what Kafka's own tools show)
+    follow at most every consumer_commit_interval_ms, and in full when the consumer stops."""
+    events = [case_filed_event(f"case-{n}") for n in range(12)]
+    await publisher.publish_many(events)
+    ends: dict[int, int] = {}
+    for record in await read_topic(isolated, CASE_EVENTS.name):
+        ends[record.partition] = max(ends.get(record.partition, 0), record.offset + 1)
+    slow = isolated.kafka.model_copy(update={"consumer_commit_interval_ms": 60_000})
+    consumer = consumer_for(isolated, publisher, CountingProjection(), kafka=slow)
+    await consumer.start()
+    task = asyncio.create_task(consumer.run())
+    try:
+
+        async def all_applied() -> bool:
+            return len(await applied_counts(isolated)) == len(events)
+
+        await eventually(all_applied)
+        assert await committed(isolated, "bus-test") == {}  # within the interval: not yet
+    finally:
+        await consumer.stop()
+        await task
+    assert await committed(isolated, "bus-test") == ends
 
 
 async def dead_letters(isolated: Isolated) -> list[tuple[bytes, dict[str, bytes]]]:
