@@ -28,6 +28,8 @@ class OnBreach:
     """Calls the reaction of each breached clock's rule. Reactions run their own
     idempotent transactions, so a redelivered breach changes nothing."""
 
+    handles: tuple[type[Message], ...] = (deadline_events_pb2.ClockBreached,)
+
     def __init__(self, reactions: Mapping[str, Reaction]) -> None:
         self.reactions = dict(reactions)
 
@@ -46,6 +48,8 @@ class OnWarning:
     """Calls the reaction of each warned clock's rule, at one point of its warning policy
     only (``warning``: a ``WarningPoint.key`` such as the due day's). Reactions run their
     own idempotent transactions, so a redelivered warning changes nothing."""
+
+    handles: tuple[type[Message], ...] = (deadline_events_pb2.ClockWarned,)
 
     def __init__(self, reactions: Mapping[str, WarningReaction], warning: str) -> None:
         self.reactions = dict(reactions)

@@ -26,7 +26,7 @@ import contextlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 import redis.asyncio as aioredis
 import structlog
@@ -55,7 +55,14 @@ __all__ = [
 ]
 
 from zhixing.dead_letters import DeadLetters
-from zhixing.projection import INFRASTRUCTURE_ERRORS, BatchHandler, Projection, Transaction, prepare
+from zhixing.projection import (
+    INFRASTRUCTURE_ERRORS,
+    BatchHandler,
+    Projection,
+    Transaction,
+    handled_types,
+    prepare,
+)
 from zhixing.publisher import EventPublisher
 
 log = structlog.get_logger(__name__)
@@ -94,6 +101,7 @@ class _Part:
     handler: BatchHandler
     offsets_key: str
     applied_prefix: str
+    handled: frozenset[str] | None  # event types given to the handler; None: all
 
     def applied_key(self, event_id: str) -> str:
         return self.applied_prefix + event_id
@@ -169,6 +177,7 @@ class EventConsumer:
                 handler=p.handler,
                 offsets_key=keys.key("consumer", p.name, "offsets"),
                 applied_prefix=keys.key("consumer", p.name, "applied") + ":",
+                handled=handled_types(p.handler),
             )
             for p in projections
         ]
@@ -463,29 +472,29 @@ class EventConsumer:
         dead: set[tuple[str, tuple[str, int, int]]],
     ) -> list[tuple[_Part, list[tuple[ConsumerRecord[bytes, bytes], Event[Message]]]]]:
         """Per projection, the batch's records it has not applied: past its stored offsets,
-        decodable (the rest are dead-lettered), and not applied before by event id (a
-        republish) nor repeated in this batch. Reads after the WATCH, in one round trip:
-        the stored offsets and the applied marks of every decodable record of the batch
-        (those at or before the offsets too: in a batch past a restart, there are few)."""
-        readable = [
-            [
-                (record, decoded)
-                for record in batch.records
-                if record.topic in part.topics
-                and not isinstance(decoded := self._decode(batch, record), InvalidEvent)
-            ]
-            for part in self._parts
-        ]
+        decodable (the rest are dead-lettered), of a type it handles, and not applied before
+        by event id (a republish) nor repeated in this batch. Reads after the WATCH, in one
+        round trip: the stored offsets and the applied marks of every such record of the
+        batch (those at or before the offsets too: in a batch past a restart, there are
+        few)."""
+        readable: list[list[str]] = []  # per projection, the applied keys to read
+        for part in self._parts:
+            readable.append([])
+            for record in batch.records:
+                if record.topic in part.topics:
+                    decoded = self._decode(batch, record)
+                    if self._wanted(decoded, part):
+                        readable[-1].append(part.applied_key(decoded.event_id))
         reads = self._redis.pipeline(transaction=False)
-        for part, records in zip(self._parts, readable, strict=True):
+        for part, applied_keys in zip(self._parts, readable, strict=True):
             reads.hmget(part.offsets_key, fields)
-            if records:
-                reads.mget([part.applied_key(event.event_id) for _, event in records])
+            if applied_keys:
+                reads.mget(applied_keys)
         replies = iter(await reads.execute())
         todo = []
-        for part, records in zip(self._parts, readable, strict=True):
+        for part, applied_keys in zip(self._parts, readable, strict=True):
             stored = next(replies)
-            was_applied = iter(next(replies) if records else [])
+            was_applied = iter(next(replies) if applied_keys else [])
             applied = {
                 tp: int(v) for tp, v in zip(partitions, stored, strict=True) if v is not None
             }
@@ -495,19 +504,27 @@ class EventConsumer:
                 if record.topic not in part.topics:
                     continue
                 decoded = self._decode(batch, record)
-                seen = None if isinstance(decoded, InvalidEvent) else next(was_applied)
+                wanted = self._wanted(decoded, part)
+                seen = next(was_applied) if wanted else None
                 if record.offset <= applied.get(TopicPartition(record.topic, record.partition), -1):
                     skipped += 1
                 elif isinstance(decoded, InvalidEvent):
                     # Undecodable for every projection: dead-lettered once, for the group.
                     await self._dead_letters.send(self.group, record, f"invalid: {decoded}", dead)
-                elif seen is None and decoded.event_id not in in_batch:
+                elif wanted and seen is None and decoded.event_id not in in_batch:
                     in_batch.add(decoded.event_id)
                     kept.append((record, decoded))
             todo.append((part, kept))
             if skipped:
                 EVENTS_SKIPPED.labels(part.name).inc(skipped)
         return todo
+
+    @staticmethod
+    def _wanted(decoded: Event[Message] | InvalidEvent, part: _Part) -> TypeGuard[Event[Message]]:
+        """A decoded event of a type the projection's handler acts on."""
+        if isinstance(decoded, InvalidEvent):
+            return False
+        return part.handled is None or decoded.event_type in part.handled
 
     async def _reject(
         self,

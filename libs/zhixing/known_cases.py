@@ -29,6 +29,11 @@ __all__ = [
 class KnownCases:
     """Batch handler and reader of ``<service>:known-case:<id>`` hashes."""
 
+    handles: tuple[type[Message], ...] = (
+        case_events_pb2.CaseFiled,
+        case_events_pb2.CaseHandlingCourtChanged,
+    )
+
     def __init__(self, redis: aioredis.Redis, keys: KeySpace) -> None:
         self._redis = redis
         self._keys = keys
@@ -58,6 +63,8 @@ class KnownCases:
 class OnCaseMoved:
     """Consumer of case events calling ``follow(case_id, from_court, to_court)`` when a
     command action moves a case; ``follow`` runs its own idempotent transaction."""
+
+    handles: tuple[type[Message], ...] = (case_events_pb2.CaseHandlingCourtChanged,)
 
     def __init__(self, follow: Callable[[str, str, str], Awaitable[object]]) -> None:
         self.follow = follow

@@ -24,7 +24,9 @@ __all__ = [
     "BatchHandler",
     "PreparingHandler",
     "Projection",
+    "SelectiveHandler",
     "Transaction",
+    "handled_types",
     "prepare",
 ]
 
@@ -69,6 +71,24 @@ class PreparingHandler(BatchHandler, Protocol):
     """
 
     async def prepare(self, events: Sequence[Event[Message]], pipe: Pipeline) -> Any: ...
+
+
+class SelectiveHandler(BatchHandler, Protocol):
+    """A handler that acts on a few of its topics' event types only: ``handles`` names their
+    payload classes (the types its ``isinstance`` tests name; a unit test holds the two
+    together). The consumer passes it those alone: the others' offsets advance with the
+    batch, but they are neither given to it nor remembered as applied, which on the deadline
+    topic, read whole by six services for their breaches, is most of what it carries."""
+
+    handles: tuple[type[Message], ...]
+
+
+def handled_types(handler: BatchHandler) -> frozenset[str] | None:
+    """The event type names (``EventType.name``) a handler acts on; None: every one."""
+    handles = getattr(handler, "handles", None)
+    if handles is None:
+        return None
+    return frozenset(payload.DESCRIPTOR.full_name for payload in handles)
 
 
 async def prepare(handler: BatchHandler, events: Sequence[Event[Message]], pipe: Pipeline) -> Any:

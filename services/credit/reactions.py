@@ -28,6 +28,13 @@ from zhixing.v1 import deadline_events_pb2
 
 
 class CaseFacts:
+    handles: tuple[type[Message], ...] = (
+        cases.CaseFiled,
+        cases.OfficerAssigned,
+        cases.CaseHandlingCourtChanged,
+        cases.CaseClosed,
+    )
+
     def __init__(self, credit: Credit) -> None:
         self.cases = credit.cases
 
@@ -45,6 +52,8 @@ class CaseFacts:
 
 
 class RequeryFacts:
+    handles: tuple[type[Message], ...] = (assets.ZhongbenRequeryCompleted,)
+
     def __init__(self, credit: Credit) -> None:
         self.cases = credit.cases
 

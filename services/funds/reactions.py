@@ -32,6 +32,12 @@ log = structlog.get_logger(__name__)
 
 
 class CaseFacts:
+    handles: tuple[type[Message], ...] = (
+        cases.CaseFiled,
+        cases.OfficerAssigned,
+        cases.CaseHandlingCourtChanged,
+    )
+
     def __init__(self, funds: Funds) -> None:
         self.accounts = funds.accounts
 
@@ -61,6 +67,15 @@ class CaseFacts:
 
 
 class AssetFacts:
+    handles: tuple[type[Message], ...] = (
+        assets.AssetFound,
+        assets.AssetControlled,
+        assets.ControlReleased,
+        assets.ControlLapsed,
+        assets.SaleCompleted,
+        assets.SelfDisposalCompleted,
+    )
+
     def __init__(self, funds: Funds) -> None:
         self.funds = funds
 

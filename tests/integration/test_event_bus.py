@@ -15,17 +15,18 @@ from aiokafka.admin import AIOKafkaAdminClient
 from google.protobuf.message import Message
 
 from tests.conftest import Isolated, read_topic
-from tests.factories import case_filed_event
+from tests.factories import ACTOR, START, case_filed_event
 from tests.integration.counting import POISON_AMOUNT, CountingProjection
 from tests.polling import eventually
 from tools.devinfra import ROOT
 from zhixing.bus import EventConsumer
-from zhixing.events import Event
+from zhixing.clock import SimulatedClock
+from zhixing.events import Event, new_event
 from zhixing.outbox import Outbox, OutboxRelay
 from zhixing.projection import BatchHandler, Projection, Transaction
 from zhixing.publisher import EventPublisher
 from zhixing.settings import KafkaSettings
-from zhixing.state import KeySpace, text_hash
+from zhixing.state import KeySpace, as_text, text_hash
 from zhixing.topics import CASE_EVENTS, physical_name
 from zhixing.v1 import case_events_pb2
 
@@ -390,3 +391,64 @@ async def test_the_outbox_relay_sends_what_was_staged_in_order_and_empties_the_o
     await eventually(all_sent)
     by_key = {record.key.decode(): record.value for record in sent}
     assert by_key == {event.aggregate_id: event.to_bytes() for event in events}
+
+
+class Closures:
+    """A projection acting on closures only: it says so (``handles``)."""
+
+    handles = (case_events_pb2.CaseClosed,)
+
+    async def __call__(self, events: Sequence[Event[Message]], tx: Transaction) -> None:
+        for event in events:  # counts whatever it is given: a filing would show
+            tx.pipe.hincrby(tx.keys.key("closures", "applied"), event.event_id, 1)
+
+
+class Filings(CountingProjection):
+    """The counting projection, which takes filings only (a closure would fail it)."""
+
+    handles = (case_events_pb2.CaseFiled,)
+
+
+async def test_a_projection_is_given_only_the_event_types_it_handles(
+    isolated: Isolated, publisher: EventPublisher
+) -> None:
+    filings = [case_filed_event(f"case-{n}") for n in range(8)]
+    closures = [
+        new_event(case_events_pb2.CaseClosed(case_id=f"case-{n}", method="执行完毕"),
+                  aggregate_id=f"case-{n}", court_code="苏1283", actor=ACTOR,
+                  clock=SimulatedClock(START))
+        for n in range(0, 8, 3)
+    ]  # fmt: skip
+    await publisher.publish_many([*filings, *closures])
+    keys = KeySpace(isolated.prefix, "worker")
+    consumer = EventConsumer(
+        group="bus-test-selective",
+        projections=[
+            Projection("closures", [CASE_EVENTS], Closures()),
+            Projection("filings", [CASE_EVENTS], Filings("filings")),
+        ],
+        kafka=isolated.kafka, redis=isolated.redis, keys=keys, publisher=publisher,
+    )  # fmt: skip
+
+    async def both_applied() -> bool:
+        return (
+            len(await applied_counts(isolated, "closures")) == len(closures)
+            and len(await applied_counts(isolated, "filings")) == len(filings)
+            and await consumer.lag() == 0
+        )
+
+    await consumer.start()
+    task = asyncio.create_task(consumer.run())
+    try:
+        await eventually(both_applied)
+    finally:
+        await consumer.stop()
+        await task
+    assert set(await applied_counts(isolated, "closures")) == {e.event_id for e in closures}
+    assert await dead_letters(isolated) == []  # the filings' counter was given no closure
+    # The filings passed over were not remembered as applied; the offsets went past them.
+    marks = [k async for k in isolated.redis.scan_iter(
+        match=keys.key("consumer", "closures", "applied") + ":*")]  # fmt: skip
+    assert sorted(as_text(k).rsplit(":", 1)[-1] for k in marks) == sorted(
+        e.event_id for e in closures
+    )

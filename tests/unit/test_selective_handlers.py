@@ -1,0 +1,65 @@
+"""A handler that names the event types it handles (``handles``: the consumer gives it
+those alone) names every type its code tests for, and no other: a type added to its
+``isinstance`` tests but not to ``handles`` would never reach it."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import textwrap
+from collections.abc import Sequence
+
+import pytest
+from google.protobuf.message import Message
+
+from services.credit.reactions import CaseFacts as CreditCaseFacts
+from services.credit.reactions import RequeryFacts
+from services.funds.reactions import AssetFacts
+from services.funds.reactions import CaseFacts as FundsCaseFacts
+from zhixing.breaches import OnBreach, OnWarning
+from zhixing.events import Event
+from zhixing.known_cases import KnownCases, OnCaseMoved
+from zhixing.projection import Transaction, handled_types
+
+SELECTIVE = [
+    OnBreach, OnWarning, KnownCases, OnCaseMoved, FundsCaseFacts, AssetFacts,
+    CreditCaseFacts, RequeryFacts,
+]  # fmt: skip
+
+
+def types_tested_in(handler: type) -> set[str]:
+    """The class names in the ``isinstance`` tests of the handler's ``__call__``."""
+    tree = ast.parse(textwrap.dedent(inspect.getsource(handler.__call__)))
+    names: set[str] = set()
+
+    def collect(node: ast.expr) -> None:
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
+            collect(node.left)
+            collect(node.right)
+        elif isinstance(node, ast.Tuple):
+            for element in node.elts:
+                collect(element)
+        elif isinstance(node, ast.Attribute):
+            names.add(node.attr)
+        elif isinstance(node, ast.Name):
+            names.add(node.id)
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "isinstance":
+            collect(node.args[1])
+    return names
+
+
+@pytest.mark.parametrize("handler", SELECTIVE, ids=lambda h: f"{h.__module__}.{h.__name__}")
+def test_a_handler_handles_exactly_the_types_it_tests_for(handler: type) -> None:
+    declared = {payload.__name__ for payload in handler.handles}  # type: ignore[attr-defined]
+    assert declared == types_tested_in(handler)
+
+
+class TakesEverything:
+    async def __call__(self, events: Sequence[Event[Message]], tx: Transaction) -> None: ...
+
+
+def test_the_consumer_reads_the_full_event_type_names() -> None:
+    assert handled_types(OnBreach({})) == frozenset({"zhixing.v1.ClockBreached"})
+    assert handled_types(TakesEverything()) is None  # naming none, it is given every event
