@@ -32,6 +32,13 @@ class CaseIntake:
     another court takes its assets and leads along; a case closed as 终本 is re-queried
     until enforcement resumes."""
 
+    handles: tuple[type[Message], ...] = (
+        case_events_pb2.CaseFiled,
+        case_events_pb2.CaseHandlingCourtChanged,
+        case_events_pb2.ZhongbenRuled,
+        case_events_pb2.ExecutionResumed,
+    )
+
     def __init__(self, control: AssetControl) -> None:
         self.control = control
 
@@ -51,6 +58,8 @@ class CaseIntake:
 class EntrustedControls:
     """Consumer of entrustment events: an asset another court controlled for one of our
     cases becomes an asset of the case."""
+
+    handles: tuple[type[Message], ...] = (entrustment_events_pb2.EntrustmentCompleted,)
 
     def __init__(self, control: AssetControl) -> None:
         self.control = control

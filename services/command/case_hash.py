@@ -35,6 +35,11 @@ class CaseHashProjection:
     async def read_many(self, case_ids: Sequence[str]) -> list[dict[str, str]]:
         return await read_hashes(self._redis, [self.key(c) for c in case_ids])
 
+    @property
+    def handles(self) -> tuple[type[Message], ...]:
+        """What the consumer gives it (``SelectiveHandler``): the events it follows."""
+        return self.FOLLOWED
+
     async def __call__(self, events: Sequence[Event[Message]], tx: Transaction) -> None:
         followed = [e for e in events if isinstance(e.payload, self.FOLLOWED)]
         cases = sorted({e.payload.case_id for e in followed})  # type: ignore[attr-defined]

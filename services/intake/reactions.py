@@ -32,6 +32,12 @@ TRIAGE_ACTOR = envelope_pb2.Actor(
 
 
 class IntakeReactions:
+    handles: tuple[type[Message], ...] = (
+        case_events_pb2.CaseHandlingCourtChanged,
+        asset_events_pb2.NetworkQueryCompleted,
+        deadline_events_pb2.ClockBreached,
+    )
+
     def __init__(self, records: CaseRecords, ctx: ServiceContext) -> None:
         self.records = records
         self.ctx = ctx

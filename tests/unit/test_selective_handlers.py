@@ -12,10 +12,12 @@ from collections.abc import Sequence
 import pytest
 from google.protobuf.message import Message
 
+from services.asset_control.reactions import CaseIntake, EntrustedControls
 from services.credit.reactions import CaseFacts as CreditCaseFacts
 from services.credit.reactions import RequeryFacts
 from services.funds.reactions import AssetFacts
 from services.funds.reactions import CaseFacts as FundsCaseFacts
+from services.intake.reactions import IntakeReactions
 from zhixing.breaches import OnBreach, OnWarning
 from zhixing.events import Event
 from zhixing.known_cases import KnownCases, OnCaseMoved
@@ -23,7 +25,7 @@ from zhixing.projection import Transaction, handled_types
 
 SELECTIVE = [
     OnBreach, OnWarning, KnownCases, OnCaseMoved, FundsCaseFacts, AssetFacts,
-    CreditCaseFacts, RequeryFacts,
+    CreditCaseFacts, RequeryFacts, IntakeReactions, CaseIntake, EntrustedControls,
 ]  # fmt: skip
 
 
