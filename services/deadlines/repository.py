@@ -23,6 +23,7 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+import orjson
 import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import WatchError
@@ -71,6 +72,17 @@ return n
 """
 
 
+def _encode(state: ClockState) -> bytes:
+    # orjson: a burst reads and writes every clock it fires, and the standard library's
+    # JSON was a third of a burst's time. Its output is JSON as before (compact, UTF-8),
+    # so clocks saved by either read the same.
+    return orjson.dumps(state.to_json())
+
+
+def _decode(raw: bytes | str) -> ClockState:
+    return ClockState.from_json(orjson.loads(raw))
+
+
 def _provisional_mark(state: ClockState, was_provisional: bool) -> str:
     """How a save changes the provisional set (as ``ClockStore.save``)."""
     # Most clocks are never provisional: only recomputation and clearing take one out.
@@ -105,7 +117,7 @@ class ClockWrites:
         )
         self._args += (
             state.clock_id.encode(),
-            json.dumps(state.to_json(), ensure_ascii=False).encode(),
+            _encode(state),
             b"" if timer is None else b"%d" % epoch_ms(timer.at),
             _provisional_mark(state, was_provisional).encode(),
         )
@@ -137,22 +149,18 @@ class ClockStore:
 
     async def get(self, clock_id: str) -> ClockState | None:
         raw = await self.redis.get(self.clock_key(clock_id))
-        return ClockState.from_json(json.loads(raw)) if raw else None
+        return _decode(raw) if raw else None
 
     async def clocks_of(self, subject_id: str) -> list[ClockState]:
         ids = sorted(as_text(i) for i in await self.redis.smembers(self.subject_key(subject_id)))
         states = await self.redis.mget([self.clock_key(i) for i in ids]) if ids else []
-        return [ClockState.from_json(json.loads(raw)) for raw in states if raw]
+        return [_decode(raw) for raw in states if raw]
 
     async def load(self, pipe: Pipeline, clock_ids: Sequence[str]) -> dict[str, ClockState]:
         if not clock_ids:
             return {}
         raws = await pipe.mget([self.clock_key(i) for i in clock_ids])
-        return {
-            i: ClockState.from_json(json.loads(raw))
-            for i, raw in zip(clock_ids, raws, strict=True)
-            if raw
-        }
+        return {i: _decode(raw) for i, raw in zip(clock_ids, raws, strict=True) if raw}
 
     async def clock_ids_of(self, subjects: Sequence[str]) -> set[str]:
         """The clocks of these subjects, in one round trip."""
@@ -203,7 +211,7 @@ class ClockStore:
         was_provisional: bool = False,
     ) -> None:  # fmt: skip
         """Queue the state, its schedule entry (its next ``timer``) and its indexes."""
-        pipe.set(self.clock_key(state.clock_id), json.dumps(state.to_json(), ensure_ascii=False))
+        pipe.set(self.clock_key(state.clock_id), _encode(state))
         pipe.sadd(self.subject_key(state.subject_id), state.clock_id)
         if timer is None:
             pipe.zrem(self.schedule_key, state.clock_id)

@@ -4,13 +4,14 @@ events and dates (table-driven, simulated time, no I/O)."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from services.command.board import CLOCK_STATES
-from services.deadlines import extensions
+from services.deadlines import extensions, repository
 from services.deadlines.domain import (
     ClockRules,
     ClockState,
@@ -203,6 +204,17 @@ def test_state_survives_its_json_form(rules: ClockRules) -> None:
     state = open_clock(rules, CATALOGUE.rule("case.close"))
     rules.fire(state, state.due_at)
     assert ClockState.from_json(state.to_json()) == state
+
+
+def test_a_state_stored_by_the_standard_librarys_json_or_by_orjson_reads_the_same(
+    rules: ClockRules,
+) -> None:
+    state = open_clock(rules, CATALOGUE.rule("case.close"))
+    rules.fire(state, state.due_at)
+    before_orjson = json.dumps(state.to_json(), ensure_ascii=False).encode()  # earlier saves
+    assert repository._decode(before_orjson) == state
+    assert repository._decode(repository._encode(state)) == state
+    assert json.loads(repository._encode(state)) == state.to_json()  # still plain JSON
 
 
 def test_a_limit_set_by_the_act_is_used_up_to_the_rules_limit(rules: ClockRules) -> None:
