@@ -22,6 +22,13 @@ from zhixing.v1 import case_events_pb2 as cases
 
 
 class NodeFacts:
+    # The filing and the move, and the node table's payloads (a table, not isinstance tests).
+    handles: tuple[type[Message], ...] = (
+        cases.CaseFiled,
+        cases.CaseHandlingCourtChanged,
+        *(payload for payload in NODES if payload is not cases.CaseFiled),
+    )
+
     def __init__(self, notices: Notices) -> None:
         self.notices = notices
 

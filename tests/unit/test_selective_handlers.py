@@ -18,6 +18,8 @@ from services.credit.reactions import RequeryFacts
 from services.funds.reactions import AssetFacts
 from services.funds.reactions import CaseFacts as FundsCaseFacts
 from services.intake.reactions import IntakeReactions
+from services.notification.domain import NODES
+from services.notification.reactions import NodeFacts
 from zhixing.breaches import OnBreach, OnWarning
 from zhixing.events import Event
 from zhixing.known_cases import KnownCases, OnCaseMoved
@@ -56,6 +58,12 @@ def types_tested_in(handler: type) -> set[str]:
 def test_a_handler_handles_exactly_the_types_it_tests_for(handler: type) -> None:
     declared = {payload.__name__ for payload in handler.handles}  # type: ignore[attr-defined]
     assert declared == types_tested_in(handler)
+
+
+def test_the_notices_handle_their_node_table_too() -> None:
+    """NodeFacts looks its payloads up in the node table besides its isinstance tests."""
+    declared = {payload.__name__ for payload in NodeFacts.handles}
+    assert declared == types_tested_in(NodeFacts) | {payload.__name__ for payload in NODES}
 
 
 class TakesEverything:
