@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import redis.asyncio as aioredis
 from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import Message
@@ -41,6 +42,22 @@ PublishRecords = Callable[[Pipeline, audit_events_pb2.AuditRecordsAppended], Non
 
 
 def canonical_json(data: dict[str, Any]) -> bytes:
+    """The record's one byte form, which its hash covers and outsiders recompute: keys
+    sorted, no spaces, UTF-8 unescaped, as ``json.dumps(data, ensure_ascii=False,
+    sort_keys=True, separators=(",", ":"))`` writes it.
+
+    orjson writes the same bytes for what a record holds (text, integers, booleans, null,
+    lists and objects: no protobuf message of ours has a float, whose exponent orjson
+    writes differently) at a fraction of the cost (a sixth of the command service's CPU
+    was this); what it cannot write (an integer beyond 64 bits, a lone surrogate) is left
+    to the standard library. A unit test compares the two on random and real records."""
+    try:
+        return orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # orjson.JSONEncodeError is one
+        return _standard_json(data)
+
+
+def _standard_json(data: dict[str, Any]) -> bytes:
     return json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
 
 

@@ -1,5 +1,8 @@
+import hashlib
 import json
+import random
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -66,3 +69,58 @@ def test_cutting_off_the_tail_is_caught_by_the_head() -> None:
 def test_records_without_a_head_are_not_trusted() -> None:
     records, _ = build_chain(2)
     assert not verify_chain(records, None).intact
+
+
+# The canonical form must not change with its encoder: recorded chains are verified by
+# recomputing it. Characters a JSON encoder treats specially, text of every plane, and keys
+# whose order differs between code points and UTF-16 (U+FFFF against U+1F600).
+SPECIAL = ['"', "\\", "/", "\n", "\r", "\t", "\b", "\f", "\x00", "\x1f", "\x7f", "\u2028",
+           "\u2029", "\ufeff", "\uffff", "😀", "执", "苏1283", "é", " ", "a", "0"]  # fmt: skip
+
+
+def random_text(rng: random.Random) -> str:
+    return "".join(rng.choice(SPECIAL) for _ in range(rng.randrange(0, 8)))
+
+
+def random_value(rng: random.Random, depth: int = 0) -> Any:
+    kind = rng.randrange(7 if depth < 3 else 5)
+    if kind == 0:
+        return random_text(rng)
+    if kind == 1:
+        return rng.randrange(-(2**63), 2**63)
+    if kind == 2:
+        return rng.choice([True, False])
+    if kind == 3:
+        return None
+    if kind == 4:
+        return rng.randrange(-1000, 1000)
+    if kind == 5:
+        return [random_value(rng, depth + 1) for _ in range(rng.randrange(4))]
+    return {random_text(rng): random_value(rng, depth + 1) for _ in range(rng.randrange(5))}
+
+
+def standard(data: Any) -> bytes:
+    return json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+
+
+def test_the_canonical_form_is_the_standard_librarys_for_random_records() -> None:
+    rng = random.Random(20261203)
+    for _ in range(3000):
+        data = {random_text(rng): random_value(rng) for _ in range(rng.randrange(1, 6))}
+        assert canonical_json(data) == standard(data), data
+
+
+def test_what_orjson_cannot_write_is_written_as_the_standard_library_writes_it() -> None:
+    for data in ({"big": 2**70}, {"seq": -(2**64)}):
+        assert canonical_json(data) == standard(data)
+    with pytest.raises(UnicodeEncodeError):  # as before: text that is not Unicode has no form
+        canonical_json({"surrogate": "\udc80"})
+
+
+def test_real_records_and_their_hashes_are_as_before() -> None:
+    for seq in range(20):
+        event = case_filed_event(f"案件-{seq}", amount=seq * 10**12)
+        record = audit_record(event, seq=seq, prev_hash=GENESIS_HASH)
+        body = {k: v for k, v in record.items() if k != "hash"}
+        assert canonical_json(record) == standard(record)
+        assert record["hash"] == hashlib.sha256(standard(body)).hexdigest()
