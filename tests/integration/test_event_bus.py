@@ -437,13 +437,7 @@ async def test_a_projection_is_given_only_the_event_types_it_handles(
             and await consumer.lag() == 0
         )
 
-    await consumer.start()
-    task = asyncio.create_task(consumer.run())
-    try:
-        await eventually(both_applied)
-    finally:
-        await consumer.stop()
-        await task
+    await run_until(consumer, both_applied)
     assert set(await applied_counts(isolated, "closures")) == {e.event_id for e in closures}
     assert await dead_letters(isolated) == []  # the filings' counter was given no closure
     # The filings passed over were not remembered as applied; the offsets went past them.
