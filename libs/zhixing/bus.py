@@ -60,6 +60,7 @@ from zhixing.projection import (
     BatchHandler,
     Projection,
     Transaction,
+    check_handled,
     handled_types,
     prepare,
 )
@@ -67,6 +68,7 @@ from zhixing.publisher import EventPublisher
 
 log = structlog.get_logger(__name__)
 
+COMMIT_TIMEOUT_S = 2.0  # a commit to Kafka (monitoring only) waits at most this long
 APPLIED_EVENT_TTL_SECONDS = 30 * 24 * 3600
 """How long an applied event id is remembered to drop a republished duplicate."""
 
@@ -163,6 +165,8 @@ class EventConsumer:
             projections = [Projection(group, topics, handler), *projections]
         if not projections:
             raise ValueError(f"consumer {group!r} feeds no projection")
+        for projection in projections:
+            check_handled(projection)
         names = [p.name for p in projections]
         if len(set(names)) != len(names):
             raise ValueError(f"consumer {group!r}: projection names repeat: {names}")
@@ -559,7 +563,9 @@ class EventConsumer:
         if not offsets:
             return
         try:
-            await self._consumer.commit(offsets)
-        except (CommitFailedError, KafkaError) as exc:
+            # aiokafka retries a commit until Kafka is back: bounded, so an outage cannot
+            # hold the loop or a stop for what only monitoring reads.
+            await asyncio.wait_for(self._consumer.commit(offsets), COMMIT_TIMEOUT_S)
+        except (CommitFailedError, KafkaError, TimeoutError) as exc:
             # Redis holds the truth; the next owner seeks from it.
-            log.info("offset commit skipped", group=self.group, error=str(exc))
+            log.info("offset commit skipped", group=self.group, error=str(exc) or "timed out")

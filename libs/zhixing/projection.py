@@ -15,9 +15,9 @@ from redis.asyncio.client import Pipeline
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from zhixing.events import Event
+from zhixing.events import Event, event_type_of
 from zhixing.state import KeySpace
-from zhixing.topics import Topic
+from zhixing.topics import Topic, topic_for_aggregate
 
 __all__ = [
     "INFRASTRUCTURE_ERRORS",
@@ -26,6 +26,7 @@ __all__ = [
     "Projection",
     "SelectiveHandler",
     "Transaction",
+    "check_handled",
     "handled_types",
     "prepare",
 ]
@@ -89,6 +90,19 @@ def handled_types(handler: BatchHandler) -> frozenset[str] | None:
     if handles is None:
         return None
     return frozenset(payload.DESCRIPTOR.full_name for payload in handles)
+
+
+def check_handled(projection: Projection) -> None:
+    """Refuse a ``handles`` that would silently give its handler nothing: a type that is
+    not a registered event, or one carried by a topic the projection does not read."""
+    read = {topic.name for topic in projection.topics}
+    for name in sorted(handled_types(projection.handler) or ()):
+        topic = topic_for_aggregate(event_type_of(name).aggregate_type)
+        if topic.name not in read:
+            raise ValueError(
+                f"projection {projection.name!r} handles {name}, an event of topic "
+                f"{topic.name!r}, which it does not read ({', '.join(sorted(read))})"
+            )
 
 
 async def prepare(handler: BatchHandler, events: Sequence[Event[Message]], pipe: Pipeline) -> Any:

@@ -23,7 +23,8 @@ from services.notification.reactions import NodeFacts
 from zhixing.breaches import OnBreach, OnWarning
 from zhixing.events import Event
 from zhixing.known_cases import KnownCases, OnCaseMoved
-from zhixing.projection import Transaction, handled_types
+from zhixing.projection import Projection, Transaction, check_handled, handled_types
+from zhixing.topics import CASE_EVENTS, DEADLINE_EVENTS
 
 SELECTIVE = [
     OnBreach, OnWarning, KnownCases, OnCaseMoved, FundsCaseFacts, AssetFacts,
@@ -73,3 +74,9 @@ class TakesEverything:
 def test_the_consumer_reads_the_full_event_type_names() -> None:
     assert handled_types(OnBreach({})) == frozenset({"zhixing.v1.ClockBreached"})
     assert handled_types(TakesEverything()) is None  # naming none, it is given every event
+
+
+def test_a_projection_may_not_handle_what_its_topics_do_not_carry() -> None:
+    check_handled(Projection("breaches", [DEADLINE_EVENTS], OnBreach({})))
+    with pytest.raises(ValueError, match=r"zhixing\.v1\.ClockBreached, an event of topic"):
+        check_handled(Projection("breaches", [CASE_EVENTS], OnBreach({})))
