@@ -1,13 +1,19 @@
+import datetime as dt
 import hashlib
 import json
 import random
 from collections.abc import Callable
+from enum import StrEnum
 from typing import Any
 
 import pytest
+from google.protobuf.descriptor import FieldDescriptor
 
 from tests.factories import case_filed_event
+from zhixing import events as events_module
 from zhixing.audit import GENESIS_HASH, audit_record, canonical_json, verify_chain
+from zhixing.events import event_type_of
+from zhixing.v1 import envelope_pb2
 
 
 def build_chain(n: int) -> tuple[list[bytes], tuple[int, str]]:
@@ -124,3 +130,42 @@ def test_real_records_and_their_hashes_are_as_before() -> None:
         body = {k: v for k, v in record.items() if k != "hash"}
         assert canonical_json(record) == standard(record)
         assert record["hash"] == hashlib.sha256(standard(body)).hexdigest()
+
+
+def test_no_event_carries_a_number_orjson_would_write_differently() -> None:
+    """Floats are the one plain value orjson writes in another form (1e-07 against 1e-7):
+    no field of any event's payload, at any depth, may hold one (nor Struct or Value, which
+    hold floats)."""
+    seen: set[str] = set()
+    floats = (FieldDescriptor.TYPE_FLOAT, FieldDescriptor.TYPE_DOUBLE)
+    wrappers = {"google.protobuf.Struct", "google.protobuf.Value", "google.protobuf.ListValue",
+                "google.protobuf.DoubleValue", "google.protobuf.FloatValue",
+                "google.protobuf.Any"}  # fmt: skip
+
+    def fields_holding_floats(message: Any) -> list[str]:  # a Descriptor (upb or Python)
+        if message.full_name in seen:
+            return []
+        seen.add(message.full_name)
+        found = []
+        for field in message.fields:
+            if field.type in floats or (field.message_type and field.message_type.full_name
+                                        in wrappers):  # fmt: skip
+                found.append(field.full_name)
+            elif field.message_type is not None:
+                found += fields_holding_floats(field.message_type)
+        return found
+
+    registered = [event_type_of(name) for name in list(events_module._REGISTRY)]
+    assert len(registered) > 100  # every event type, registered on import
+    for event_type in registered:
+        assert fields_holding_floats(event_type.payload_class.DESCRIPTOR) == [], event_type.name
+    assert fields_holding_floats(envelope_pb2.Actor.DESCRIPTOR) == []
+
+
+def test_values_that_are_not_plain_json_are_written_or_refused_as_before() -> None:
+    class Track(StrEnum):
+        SIMPLE = "简"
+
+    assert canonical_json({"track": Track.SIMPLE}) == standard({"track": Track.SIMPLE})
+    with pytest.raises(TypeError):
+        canonical_json({"at": dt.datetime(2026, 3, 2, tzinfo=dt.UTC)})
