@@ -27,8 +27,8 @@ router = APIRouter(prefix="/v1", tags=["dashboard"])
 # a client notices a dead one (wall time: this is transport, not a statutory clock).
 HEARTBEAT_SECONDS = 15.0
 MAX_OFFSET = 10_000
-"""How deep a node's list pages (each page reads the lists of every court in scope up to
-offset + limit): a filter or an export serves further."""
+"""How deep a node's list pages (a page of several courts reads each one's list up to
+offset + limit; one court's, the page alone): a filter or an export serves further."""
 
 SUPERVISION_HTTP_PORT = 8009
 
