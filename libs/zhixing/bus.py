@@ -69,6 +69,7 @@ from zhixing.publisher import EventPublisher
 log = structlog.get_logger(__name__)
 
 COMMIT_TIMEOUT_S = 2.0  # a commit to Kafka (monitoring only) waits at most this long
+COMMIT_BACKOFF_S = 15.0  # and after one that failed, the next waits this long
 APPLIED_EVENT_TTL_SECONDS = 30 * 24 * 3600
 """How long an applied event id is remembered to drop a republished duplicate."""
 
@@ -198,7 +199,7 @@ class EventConsumer:
         # Applied (in Redis) but not yet committed to Kafka: committed at most every
         # consumer_commit_interval_ms, when partitions are revoked, and at stop.
         self._uncommitted: dict[TopicPartition, int] = {}
-        self._committed_at = time.monotonic()
+        self._next_commit_at = time.monotonic()
         self._stopping = asyncio.Event()
         self._stopped = asyncio.Event()
         self._running = False
@@ -319,14 +320,14 @@ class EventConsumer:
         try:
             with tracing.applying(spans):
                 written = await self._apply_until_written(batch)
-            if not written:
-                return
-            await self._commit(batch.last_offsets)
         finally:
             for span in spans.values():
                 span.end()
+        if not written:
+            return
         BATCH_SECONDS.labels(self.group).observe(time.perf_counter() - started)
         self._note_lag(batch)
+        await self._commit(batch.last_offsets)
 
     async def _apply_until_written(self, batch: _Batch) -> bool:
         """Apply the batch, retrying while Redis or Kafka is away; False if a stop came
@@ -551,21 +552,25 @@ class EventConsumer:
             await self._commit_pending()
 
     def _commit_due(self) -> bool:
-        interval_s = self._kafka.consumer_commit_interval_ms / 1000
-        return bool(self._uncommitted) and time.monotonic() - self._committed_at >= interval_s
+        return bool(self._uncommitted) and time.monotonic() >= self._next_commit_at
 
     async def _commit_pending(self) -> None:
-        """Commit the offsets applied since the last commit (of partitions still assigned)."""
+        """Commit the offsets applied since the last commit (of partitions still assigned).
+        One that fails is kept for the next, which waits COMMIT_BACKOFF_S."""
         assigned = self._consumer.assignment()
         offsets = {tp: off + 1 for tp, off in self._uncommitted.items() if tp in assigned}
         self._uncommitted.clear()
-        self._committed_at = time.monotonic()
-        if not offsets:
-            return
+        pause_s = self._kafka.consumer_commit_interval_ms / 1000
         try:
-            # aiokafka retries a commit until Kafka is back: bounded, so an outage cannot
-            # hold the loop or a stop for what only monitoring reads.
-            await asyncio.wait_for(self._consumer.commit(offsets), COMMIT_TIMEOUT_S)
+            if offsets:
+                # aiokafka retries a commit until Kafka is back: bounded, so an outage
+                # cannot hold the loop or a stop for what only monitoring reads.
+                await asyncio.wait_for(self._consumer.commit(offsets), COMMIT_TIMEOUT_S)
         except (CommitFailedError, KafkaError, TimeoutError) as exc:
             # Redis holds the truth; the next owner seeks from it.
             log.info("offset commit skipped", group=self.group, error=str(exc) or "timed out")
+            for tp, next_offset in offsets.items():  # a later batch's offset wins
+                self._uncommitted.setdefault(tp, next_offset - 1)
+            pause_s = max(pause_s, COMMIT_BACKOFF_S)
+        finally:
+            self._next_commit_at = time.monotonic() + pause_s
