@@ -484,6 +484,7 @@ class ServiceHost:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        load_reference_data()
         starting = asyncio.create_task(self.start())
         stopping = asyncio.create_task(stop.wait())
         await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
@@ -516,17 +517,22 @@ def freeze_startup_heap() -> None:
 
     Without it, every full collection walks them all again, which takes 70 to 150 ms here:
     a request or a batch that meets one waits that long, and that was the p99 of the
-    dashboard and of a filing. The court directory and the rule catalogue, loaded on first
-    use, are loaded first so that they are frozen too. The collection just before takes
-    startup's garbage (it pauses the loop once, as one of those collections did). A frozen
-    object is still freed when its last reference goes; only one caught in a reference
-    cycle dropped later would stay, which could be an object of the requests or batches in
-    flight at that instant: a bounded, one-off cost.
+    dashboard and of a filing. The collection just before takes startup's garbage (it
+    pauses the loop once, as one of those collections did). A frozen object is still freed
+    when its last reference goes; only one caught in a reference cycle dropped later would
+    stay, which could be an object of the requests or batches in flight at that instant: a
+    bounded, one-off cost.
     """
-    directory()
-    catalogue()
     gc.collect()
     gc.freeze()
+
+
+def load_reference_data() -> None:
+    """The court directory and the rule catalogue, loaded on first use otherwise: loaded
+    before a service starts, a bad file stops it before it serves, no request waits for
+    them, and they are among what ``freeze_startup_heap`` freezes."""
+    directory()
+    catalogue()
 
 
 DEPENDENCY_RETRY_MAX_S = 5.0

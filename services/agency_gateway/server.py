@@ -37,7 +37,7 @@ from zhixing.assets import LIQUID_KINDS, AssetKind, Channel
 from zhixing.auth import AuthInterceptor, TokenAuthority
 from zhixing.clock import Clock, SystemClock
 from zhixing.gateway_client import MAX_QUERIES_PER_CALL
-from zhixing.service import enable_reflection, freeze_startup_heap
+from zhixing.service import enable_reflection, freeze_startup_heap, load_reference_data
 from zhixing.settings import AuthSettings
 from zhixing.v1 import agency_gateway_pb2 as pb
 from zhixing.v1 import agency_gateway_pb2_grpc, notice_gateway_pb2_grpc
@@ -471,6 +471,7 @@ class GatewayServer:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        load_reference_data()
         await self.start()
         freeze_startup_heap()
         await stop.wait()
