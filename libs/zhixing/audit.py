@@ -49,9 +49,11 @@ def canonical_json(data: dict[str, Any]) -> bytes:
     orjson writes the same bytes for what a record holds (text, integers, booleans, null,
     lists and objects: no protobuf message of ours has a float, whose exponent orjson
     writes differently; a unit test holds the protos to that) at a fraction of the cost (a
-    sixth of the command service's CPU was this); what it cannot write (an integer beyond
-    64 bits, a lone surrogate) or what is not plain JSON data is left to the standard
-    library. A unit test compares the two on random and real records."""
+    sixth of the command service's CPU was this). What it cannot write (an integer beyond
+    64 bits, a lone surrogate), subclasses, datetimes and dataclasses are left to the
+    standard library; an Enum or a UUID orjson would write where the standard library
+    refuses, but a record holds neither (``MessageToDict`` gives plain data). A unit test
+    compares the two on random and real records."""
     try:
         return orjson.dumps(data, default=_not_plain, option=_PLAIN_ONLY)
     except TypeError:  # orjson.JSONEncodeError is one
@@ -126,7 +128,11 @@ def verify_chain(raw_records: Iterable[bytes], head: tuple[int, str] | None) -> 
             )
         if record.get("prev_hash") != prev_hash:
             return Verdict(False, count, index, "link to the previous record is broken")
-        if record.get("hash") != record_hash(record):
+        try:
+            recomputed = record_hash(record)
+        except ValueError:  # text that is not Unicode (a lone surrogate): no canonical form
+            return Verdict(False, count, index, "record has text with no canonical form")
+        if record.get("hash") != recomputed:
             return Verdict(False, count, index, "content does not match its hash")
         prev_hash = record["hash"]
         count += 1

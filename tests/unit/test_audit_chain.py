@@ -169,3 +169,13 @@ def test_values_that_are_not_plain_json_are_written_or_refused_as_before() -> No
     assert canonical_json({"track": Track.SIMPLE}) == standard({"track": Track.SIMPLE})
     with pytest.raises(TypeError):
         canonical_json({"at": dt.datetime(2026, 3, 2, tzinfo=dt.UTC)})
+
+
+def test_a_record_edited_to_hold_text_with_no_canonical_form_fails_verification() -> None:
+    records, head = build_chain(3)
+    record = json.loads(records[1])
+    record["payload"]["case_id"] = "\ud800"  # a lone surrogate, written as JSON's \ud800
+    edited = json.dumps(record).encode()
+    verdict = verify_chain([records[0], edited, records[2]], head)
+    assert not verdict.intact and verdict.first_bad == 1
+    assert "no canonical form" in verdict.reason
