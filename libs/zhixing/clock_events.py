@@ -15,7 +15,15 @@ from google.protobuf.message import Message
 from zhixing.events import Event
 from zhixing.v1 import deadline_events_pb2
 
-__all__ = ["each_payload"]
+__all__ = ["CARRIERS", "each_payload"]
+
+CARRIERS = {
+    deadline_events_pb2.ClockOpened.DESCRIPTOR.full_name: (
+        deadline_events_pb2.ClocksOpened.DESCRIPTOR.full_name
+    ),
+}
+"""An event type now recorded inside another (by full name): a handler naming it in
+``handles`` must name its carrier too (``zhixing.projection.check_handled``)."""
 
 
 def each_payload(events: Iterable[Event[Message]]) -> Iterator[tuple[Event[Message], Message]]:

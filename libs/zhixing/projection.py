@@ -15,6 +15,7 @@ from redis.asyncio.client import Pipeline
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from zhixing.clock_events import CARRIERS
 from zhixing.events import Event, event_type_of
 from zhixing.state import KeySpace
 from zhixing.topics import Topic, topic_for_aggregate
@@ -94,14 +95,22 @@ def handled_types(handler: BatchHandler) -> frozenset[str] | None:
 
 def check_handled(projection: Projection) -> None:
     """Refuse a ``handles`` that would silently give its handler nothing: a type that is
-    not a registered event, or one carried by a topic the projection does not read."""
+    not a registered event, one carried by a topic the projection does not read, or one now
+    recorded inside another event (a ClockOpened in a ClocksOpened) without that other."""
     read = {topic.name for topic in projection.topics}
-    for name in sorted(handled_types(projection.handler) or ()):
+    handled = handled_types(projection.handler) or frozenset()
+    for name in sorted(handled):
         topic = topic_for_aggregate(event_type_of(name).aggregate_type)
         if topic.name not in read:
             raise ValueError(
                 f"projection {projection.name!r} handles {name}, an event of topic "
                 f"{topic.name!r}, which it does not read ({', '.join(sorted(read))})"
+            )
+        carrier = CARRIERS.get(name)
+        if carrier is not None and carrier not in handled:
+            raise ValueError(
+                f"projection {projection.name!r} handles {name} but not {carrier}, which "
+                "carries it now: name both (and read it with clock_events.each_payload)"
             )
 
 

@@ -25,6 +25,7 @@ from zhixing.events import Event
 from zhixing.known_cases import KnownCases, OnCaseMoved
 from zhixing.projection import Projection, Transaction, check_handled, handled_types
 from zhixing.topics import CASE_EVENTS, DEADLINE_EVENTS
+from zhixing.v1 import deadline_events_pb2
 
 SELECTIVE = [
     OnBreach, OnWarning, KnownCases, OnCaseMoved, FundsCaseFacts, AssetFacts,
@@ -80,3 +81,21 @@ def test_a_projection_may_not_handle_what_its_topics_do_not_carry() -> None:
     check_handled(Projection("breaches", [DEADLINE_EVENTS], OnBreach({})))
     with pytest.raises(ValueError, match=r"zhixing\.v1\.ClockBreached, an event of topic"):
         check_handled(Projection("breaches", [CASE_EVENTS], OnBreach({})))
+
+
+class ClockOpenings:
+    """Names the old single ClockOpened only: it would miss every ClocksOpened."""
+
+    handles: tuple[type[Message], ...] = (deadline_events_pb2.ClockOpened,)
+
+    async def __call__(self, events: Sequence[Event[Message]], tx: Transaction) -> None: ...
+
+
+class BothOpenings(ClockOpenings):
+    handles = (deadline_events_pb2.ClockOpened, deadline_events_pb2.ClocksOpened)
+
+
+def test_a_type_now_carried_inside_another_must_be_named_with_its_carrier() -> None:
+    with pytest.raises(ValueError, match=r"but not zhixing\.v1\.ClocksOpened"):
+        check_handled(Projection("openings", [DEADLINE_EVENTS], ClockOpenings()))
+    check_handled(Projection("openings", [DEADLINE_EVENTS], BothOpenings()))
