@@ -126,6 +126,11 @@ def case_label(number: str, received_on: str, receipt: str = "") -> str:
     return f"待立案申请（{received_on}收件）" if received_on else "待立案申请"
 
 
+def _merged(replies: Sequence[Any]) -> list[tuple[float, str]]:
+    """Several sorted sets' ZRANGE WITHSCORES replies as one list, by score then member."""
+    return sorted((float(score), as_text(member)) for reply in replies for member, score in reply)
+
+
 def _ms(timestamp: Any) -> int:
     return int(timestamp.ToMilliseconds()) if timestamp.ByteSize() else 0
 
@@ -406,11 +411,7 @@ class Board:
             pipe.zrange(key, start, offset + limit - 1, withscores=True)
         replies = await pipe.execute()
         total = sum(int(n) for n in replies[: len(keys)])
-        merged = sorted(
-            (float(score), as_text(member))
-            for reply in replies[len(keys) :]
-            for member, score in reply
-        )
+        merged = _merged(replies[len(keys) :])
         ids = [case_id for _, case_id in merged[offset - start : offset - start + limit]]
         cases = await read_hashes(self._redis, [self.case_key(i) for i in ids])
         rows = []
@@ -433,11 +434,7 @@ class Board:
         for court in courts:
             for state in states:
                 pipe.zrange(self.clocks_key(court, state), 0, per_court - 1, withscores=True)
-        urgent = sorted(
-            (float(due_at), as_text(clock_id))
-            for reply in await pipe.execute()
-            for clock_id, due_at in reply
-        )
+        urgent = _merged(await pipe.execute())
         ids = [clock_id for _, clock_id in urgent[:first]]
         if not ids:
             return len(urgent), []
@@ -499,11 +496,7 @@ class Board:
         pipe = self._redis.pipeline(transaction=False)
         for court in courts:
             pipe.zrange(self.commands_key(court), 0, limit - 1, withscores=True)
-        waiting = sorted(
-            (float(score), as_text(member))
-            for reply in await pipe.execute()
-            for member, score in reply
-        )
+        waiting = _merged(await pipe.execute())
         ids = [command_id for _, command_id in waiting[:limit]]
         read = await read_hashes(self._redis, [self.command_key(i) for i in ids])
         commands = [{"command_id": i, **c} for i, c in zip(ids, read, strict=True)]
