@@ -6,11 +6,13 @@ other's data and tests never touch each other's keys.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import TypeVar
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
+from redis.asyncio.connection import AbstractConnection
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import WatchError
 
 from zhixing.settings import RedisSettings
@@ -68,8 +70,46 @@ async def transact(
 
 
 def connect(settings: RedisSettings) -> aioredis.Redis:
-    """A client for the configured Redis; replies are bytes (callers decode what they read)."""
-    return aioredis.Redis.from_url(settings.url, decode_responses=False)
+    """A client for the configured Redis; replies are bytes (callers decode what they read).
+
+    Its connections report a write to a transport the server has closed as a lost
+    connection (see ``_LostWritesAreConnectionErrors``)."""
+    pool = aioredis.ConnectionPool.from_url(settings.url, decode_responses=False)
+    pool.connection_class = _reporting_lost_writes(pool.connection_class)
+    return aioredis.Redis.from_pool(pool)
+
+
+class _LostWritesAreConnectionErrors(AbstractConnection):
+    """uvloop, which our services run on, raises ``RuntimeError`` ("the handler is closed")
+    when a command is written to a transport the server has just closed; asyncio's own loop
+    raises ``OSError`` there, which redis-py reports as ``ConnectionError`` and retries
+    (MagicStack/uvloop#506). Unreported, a Redis restart met mid-command was a 500 to the
+    caller (found by the crash campaign: a filing's WATCH, then the reset's UNWATCH) and a
+    handler's failure to the event bus, which dead-letters events. Reported, it is what every
+    other lost connection is: retried, then a 503 or a retried batch."""
+
+    async def send_packed_command(
+        self, command: bytes | str | Iterable[bytes], check_health: bool = True
+    ) -> None:
+        try:
+            await super().send_packed_command(command, check_health)
+        except RuntimeError as exc:  # redis-py has already disconnected the connection
+            raise RedisConnectionError(f"Error while writing to socket: {exc}") from exc
+
+
+_REPORTING: dict[type[Any], type[Any]] = {}
+
+
+def _reporting_lost_writes(connection_class: type[Any]) -> type[Any]:
+    """``connection_class`` (TCP, TLS or Unix socket, as the URL says) with lost writes
+    reported as lost connections; one class per kind, however many clients connect."""
+    if connection_class not in _REPORTING:
+        _REPORTING[connection_class] = type(
+            f"Reporting{connection_class.__name__}",
+            (_LostWritesAreConnectionErrors, connection_class),
+            {},
+        )
+    return _REPORTING[connection_class]
 
 
 # redis-py types every reply as ``bytes | str`` (it depends on decode_responses); our clients
