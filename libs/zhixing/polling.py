@@ -6,20 +6,77 @@ Decisions inside a round (backoff, timeouts) use the service's injected clock; t
 between empty rounds is wall-clock time, so a simulation that holds time still is not spun
 on. A round that fails on Redis waits for it; any other failure is logged and the next
 round runs (a broken round must not stop the worker).
+
+Resting costs too: a round asks Redis, and the agency worker asks the gateway for answers,
+five times a second in every idle deployment (issue 19). A worker given an ``idle_interval_s``
+rests longer after each empty round, doubling from ``poll_interval_s`` up to it, and is woken
+early by what makes new work: a ``WorkSignal`` published in the transaction that queues
+work (heard in whichever replica runs the worker), or its injected clock moving past the
+rest (a simulation's next day). Answers from outside, which nothing signals, are fetched
+at least every ``idle_interval_s``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
+from typing import Any
 
+import redis.asyncio as aioredis
 import structlog
+from redis.asyncio.client import Pipeline
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-__all__ = ["PollingWorker"]
+from zhixing.clock import Clock
+
+__all__ = ["PollingWorker", "WorkSignal"]
 
 log = structlog.get_logger(__name__)
+
+RESUBSCRIBE_S = 0.5
+"""Pause before a lost ``WorkSignal`` subscription is tried again."""
+
+
+class WorkSignal:
+    """A Redis channel saying "work was queued": published in the transaction that queues
+    it (with the work, or not at all), heard by the worker that does it."""
+
+    def __init__(self, redis: aioredis.Redis, channel: str) -> None:
+        self.redis = redis
+        self.channel = channel
+
+    def notify(self, pipe: Pipeline) -> None:
+        """Queue the signal on ``pipe``, once however much work the transaction queues
+        (each message wakes a listener that has to read it)."""
+        for args, _ in pipe.command_stack:
+            if args[0] == "PUBLISH" and args[1] == self.channel:
+                return
+        pipe.publish(self.channel, b"1")
+
+    async def hear(self, heard: asyncio.Event) -> None:
+        """Set ``heard`` on every signal, until cancelled. Each (re)subscription sets it
+        too: a signal published while unsubscribed is lost, so the worker looks again."""
+        lost = False
+        while True:
+            pubsub = self.redis.pubsub()
+            try:
+                await pubsub.subscribe(self.channel)
+                async for message in pubsub.listen():
+                    lost = False
+                    if message.get("type") in ("message", "subscribe"):
+                        heard.set()
+            except Exception as exc:  # Redis gone: the worker polls meanwhile
+                if not lost:  # once per outage, not every attempt
+                    log.info("work signal lost; subscribing again", channel=self.channel,
+                             error=str(exc))  # fmt: skip
+                lost = True
+                heard.set()
+                await asyncio.sleep(RESUBSCRIBE_S)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
 
 
 class PollingWorker:
@@ -28,9 +85,27 @@ class PollingWorker:
 
     name = "worker"
 
-    def __init__(self, poll_interval_s: float) -> None:
+    def __init__(
+        self,
+        poll_interval_s: float,
+        *,
+        idle_interval_s: float | None = None,
+        signal: WorkSignal | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        if idle_interval_s is not None and idle_interval_s < poll_interval_s:
+            raise ValueError(
+                f"idle_interval_s ({idle_interval_s}) is shorter than poll_interval_s "
+                f"({poll_interval_s})"
+            )
         self.poll_interval_s = poll_interval_s
+        self.idle_interval_s = idle_interval_s or poll_interval_s
+        self.signal = signal
+        self.clock = clock
         self._stopping = asyncio.Event()
+        self._signalled = asyncio.Event()
+        self.rest_s = poll_interval_s
+        """The rest after the next empty round."""
 
     def stop(self) -> None:
         self._stopping.set()
@@ -45,9 +120,15 @@ class PollingWorker:
         """Release what the worker holds (a client's channel)."""
 
     async def run(self) -> None:
+        listening = (
+            asyncio.create_task(self.signal.hear(self._signalled), name=f"{self.name}-signal")
+            if self.signal is not None
+            else None
+        )
         try:
             await self.starting()
             while not self._stopping.is_set():
+                self._signalled.clear()  # a signal during the round calls for another
                 try:
                     worked = await self.step()
                 except (RedisConnectionError, RedisTimeoutError) as exc:
@@ -56,11 +137,34 @@ class PollingWorker:
                 except Exception:  # a broken round must not stop the worker
                     log.exception("worker round failed", worker=self.name)
                     worked = 0
-                if not worked:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._stopping.wait(), timeout=self.poll_interval_s)
+                if worked:
+                    self.rest_s = self.poll_interval_s
+                else:
+                    await self._rest(self.rest_s)
+                    self.rest_s = min(self.idle_interval_s, self.rest_s * 2)
         finally:
+            if listening is not None:
+                listening.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await listening
             # Only when stopped: a run cancelled because the lease was lost (zhixing.lease)
             # is run again on this object when the lease comes back, and needs its channel.
             if self._stopping.is_set():
                 await self.close()
+
+    async def _rest(self, seconds: float) -> None:
+        """Until ``seconds`` of wall time have passed, the worker is stopped or signalled,
+        or its clock has moved ``seconds`` on."""
+        wakers: list[asyncio.Task[Any]] = [
+            asyncio.create_task(self._stopping.wait()),
+            asyncio.create_task(self._signalled.wait()),
+        ]
+        if self.clock is not None:
+            until = self.clock.now() + dt.timedelta(seconds=seconds)
+            wakers.append(asyncio.create_task(self.clock.sleep_until(until)))
+        try:
+            await asyncio.wait(wakers, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:  # also when the run is cancelled (the lease was lost)
+            for waker in wakers:
+                waker.cancel()
+            await asyncio.gather(*wakers, return_exceptions=True)

@@ -59,7 +59,15 @@ class AgencySettings(BaseSettings):
         "or one control (each holds a Redis connection while it records the outcome)",
     )
     poll_interval_s: float = Field(
-        0.2, gt=0, description="Wall-clock pause of the worker when there is nothing to do"
+        0.2, gt=0, le=60, description="Wall-clock pause of the worker when there is nothing to do"
+    )
+    idle_interval_s: float = Field(
+        2.0,
+        gt=0,
+        le=60,
+        description="Longest pause of the worker once idle (at least poll_interval_s): the "
+        "pause doubles from poll_interval_s after each round that found nothing; queued work "
+        "and the clock moving wake it at once; outside answers are fetched at least this often",
     )
 
     def backoff_s(self, attempts: int) -> float:

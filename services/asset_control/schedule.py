@@ -25,6 +25,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
 
+from zhixing.polling import WorkSignal
 from zhixing.state import KeySpace, as_text
 
 SHARE_PER_CASE = 8
@@ -56,6 +57,8 @@ class WorkQueue:
         self.cases_key = keys.key("due-cases")
         self._keys = keys
         self._repoint = redis.register_script(_REPOINT)
+        # Published with whatever is queued: wakes the worker resting after empty rounds.
+        self.signal = WorkSignal(redis, keys.key("work-queued"))
 
     def case_key(self, case_id: str) -> str:
         return self._keys.key("due-case", case_id)
@@ -67,6 +70,7 @@ class WorkQueue:
         pipe.zadd(self.case_key(case_id), {member: at_ms})
         # LT: an existing pointer only moves earlier; a missing one is added.
         pipe.zadd(self.cases_key, {f"{court}|{case_id}": at_ms}, lt=True)
+        self.signal.notify(pipe)
 
     def hasten_query(self, pipe: Pipeline, member: str, court: str, at_ms: int) -> None:
         """Make a queued unit due by ``at_ms`` if it is due later; a unit no longer queued
@@ -74,6 +78,7 @@ class WorkQueue:
         case_id = case_of(member)
         pipe.zadd(self.case_key(case_id), {member: at_ms}, xx=True, lt=True)
         pipe.zadd(self.cases_key, {f"{court}|{case_id}": at_ms}, lt=True)
+        self.signal.notify(pipe)
 
     def unschedule_query(self, pipe: Pipeline, *members: str) -> None:
         """Queue the removal of query units (on a pipeline: one removal per case)."""
@@ -87,6 +92,7 @@ class WorkQueue:
 
     def schedule_control(self, pipe: Pipeline, asset_id: str, at_ms: int) -> None:
         pipe.zadd(self.controls_key, {f"c|{asset_id}": at_ms})
+        self.signal.notify(pipe)
 
     def unschedule_control(self, pipe: Pipeline | aioredis.Redis, asset_id: str) -> Any:
         return pipe.zrem(self.controls_key, f"c|{asset_id}")

@@ -20,7 +20,12 @@ class AgencyWorker(PollingWorker):
     name = "agency"
 
     def __init__(self, control: AssetControl, client: AgencyClient, settings: AgencySettings):
-        super().__init__(settings.poll_interval_s)
+        super().__init__(
+            settings.poll_interval_s,
+            idle_interval_s=max(settings.poll_interval_s, settings.idle_interval_s),
+            signal=control.records.work.signal,
+            clock=control.ctx.clock,
+        )
         self.control = control
         self.client = client
         self.settings = settings

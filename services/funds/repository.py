@@ -30,6 +30,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
 
 from zhixing.money import add_fen, fen_of
+from zhixing.polling import WorkSignal
 from zhixing.records import IndexedRecords
 from zhixing.state import KeySpace, as_text, text_hash
 
@@ -44,6 +45,8 @@ class FundsRecords(IndexedRecords):
         super().__init__(redis, keys, "case", index="court")
         self.redis = redis
         self.keys = keys
+        # Published with every deduction scheduled: wakes the worker resting after empty rounds.
+        self.deductions_signal = WorkSignal(redis, keys.key("deductions", "queued"))
 
     # --- keys ----------------------------------------------------------------------------
 
@@ -134,6 +137,7 @@ class FundsRecords(IndexedRecords):
 
     def schedule(self, pipe: Pipeline, case_id: str, deduction_id: str, due_ms: int) -> None:
         pipe.zadd(self.due_key, {f"{case_id}|{deduction_id}": due_ms})
+        self.deductions_signal.notify(pipe)
 
     def unschedule(self, pipe: Pipeline, case_id: str, deduction_id: str) -> None:
         pipe.zrem(self.due_key, f"{case_id}|{deduction_id}")

@@ -46,7 +46,15 @@ class TransferSettings(BaseSettings):
         5, ge=1, description="Sends of one deduction before it is reported as failed"
     )
     poll_interval_s: float = Field(
-        0.2, gt=0, description="Wall-clock pause of the worker when there is nothing to do"
+        0.2, gt=0, le=60, description="Wall-clock pause of the worker when there is nothing to do"
+    )
+    idle_interval_s: float = Field(
+        2.0,
+        gt=0,
+        le=60,
+        description="Longest pause of the worker once idle (at least poll_interval_s): the "
+        "pause doubles from poll_interval_s after each round that found nothing; a deduction "
+        "scheduled and the clock moving wake it at once; answers are fetched at least this often",
     )
 
 

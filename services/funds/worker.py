@@ -20,7 +20,12 @@ class DeductionWorker(PollingWorker):
     name = "deductions"
 
     def __init__(self, funds: Funds, client: TransferClient, settings: TransferSettings) -> None:
-        super().__init__(settings.poll_interval_s)
+        super().__init__(
+            settings.poll_interval_s,
+            idle_interval_s=max(settings.poll_interval_s, settings.idle_interval_s),
+            signal=funds.records.deductions_signal,
+            clock=funds.money_in.ctx.clock,
+        )
         self.funds = funds
         self.client = client
         self.settings = settings

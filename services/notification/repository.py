@@ -23,6 +23,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
 
 from zhixing.courts import directory
+from zhixing.polling import WorkSignal
 from zhixing.records import IndexedRecords
 from zhixing.state import KeySpace, as_text, transact
 
@@ -45,6 +46,8 @@ class NotificationRecords(IndexedRecords):
         self.redis = redis
         self.keys = keys
         self.due_key = keys.key("due")
+        # Published with every notice scheduled: wakes the sender resting after empty rounds.
+        self.signal = WorkSignal(redis, keys.key("queued"))
 
     def undelivered_key(self, court: str) -> str:
         # A sorted set by the time each notice was found undelivered: the oldest first.
@@ -109,6 +112,7 @@ class NotificationRecords(IndexedRecords):
 
     def schedule(self, pipe: Pipeline, case_id: str, notice_id: str, at_ms: int) -> None:
         pipe.zadd(self.due_key, {member(case_id, notice_id): at_ms})
+        self.signal.notify(pipe)
 
     def unschedule(self, pipe: Pipeline, case_id: str, notice_id: str) -> None:
         pipe.zrem(self.due_key, member(case_id, notice_id))

@@ -30,7 +30,15 @@ class NotificationSettings(BaseSettings):
     )
     call_timeout_s: float = Field(2.0, gt=0, description="Deadline of one gRPC call")
     poll_interval_s: float = Field(
-        0.2, gt=0, description="Wall-clock pause of the sender when nothing is due"
+        0.2, gt=0, le=60, description="Wall-clock pause of the sender when nothing is due"
+    )
+    idle_interval_s: float = Field(
+        2.0,
+        gt=0,
+        le=60,
+        description="Longest pause of the sender once idle (at least poll_interval_s): the "
+        "pause doubles from poll_interval_s after each round that found nothing due; a notice "
+        "scheduled and the clock moving wake it at once",
     )
     max_attempts: int = Field(
         6, ge=1, le=100, description="Sends of one notice before it is listed as undelivered"

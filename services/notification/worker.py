@@ -28,7 +28,13 @@ class NoticeSender(PollingWorker):
         self, notices: Notices, channels: Mapping[str, NoticeChannel],
         close: Callable[[], Awaitable[None]] | None = None,
     ) -> None:  # fmt: skip
-        super().__init__(notices.settings.poll_interval_s)
+        settings = notices.settings
+        super().__init__(
+            settings.poll_interval_s,
+            idle_interval_s=max(settings.poll_interval_s, settings.idle_interval_s),
+            signal=notices.records.signal,
+            clock=notices.ctx.clock,
+        )
         self.notices = notices
         self.channels = channels
         self._close = close

@@ -575,3 +575,23 @@ async def test_a_query_the_outside_system_never_answers_is_reported_failing(
     events = await asset_events(isolated)
     failed = [e for e in events if e.event_type.endswith(".ChannelQueryFailed")]
     assert len(failed) == len(view["query"]["units"])
+
+
+async def test_a_worker_resting_idle_sends_a_new_case_s_queries_at_once(
+    isolated: Isolated, tmp_path: Path
+) -> None:
+    """The agency worker rests long once idle (issue 19: polling cost at rest); the
+    transaction that queues a filed case's queries signals it (``zhixing.polling``), so
+    they are sent at once, not when the rest (here half a minute) is over. The simulated
+    clock stands still: only the signal can wake the worker."""
+    agency = {"poll_interval_s": 30.0, "idle_interval_s": 30.0}
+    gateway = {"latency_ms": 10**10}  # answers never come: the units stay submitted
+    async with platform_stack(isolated, tmp_path, gateway=gateway, agency=agency) as stack:
+        case_id = await file_case(stack, case_with(credit_code(23), 10**9))
+
+        async def all_submitted() -> bool:
+            view = await case_view(stack, case_id)
+            units = view["query"]["units"] if view else []
+            return bool(units) and all(u["status"] == "submitted" for u in units)
+
+        await eventually(all_submitted, within_s=20)

@@ -132,8 +132,12 @@ async def in_process_platform(
     infra = Infrastructure(clock=clock, kafka=kafka, redis=redis, auth=auth, ports=ANY_PORT)
     agency_settings = AgencySettings(
         target=f"127.0.0.1:{server.grpc_port}",
-        poll_interval_s=0.05,
-        **{"backoff_base_s": 10.0, "feedback_timeout_s": 60.0, **(agency or {})},
+        **{
+            "poll_interval_s": 0.05,
+            "backoff_base_s": 10.0,
+            "feedback_timeout_s": 60.0,
+            **(agency or {}),
+        },
     )
     transfers = TransferSettings(
         target=f"127.0.0.1:{server.grpc_port}", poll_interval_s=0.05, answer_timeout_s=60.0
