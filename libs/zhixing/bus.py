@@ -122,6 +122,10 @@ def _partition_field(tp: TopicPartition) -> str:
     return f"{tp.topic}:{tp.partition}"
 
 
+_Sorted = tuple[ConsumerRecord[bytes, bytes], Event[Message] | InvalidEvent, bool]
+"""A record of a projection's topics, decoded, and whether the projection acts on it."""
+
+
 def _where(record: ConsumerRecord[bytes, bytes]) -> tuple[str, int, int]:
     return (record.topic, record.partition, record.offset)
 
@@ -482,14 +486,23 @@ class EventConsumer:
         round trip: the stored offsets and the applied marks of every such record of the
         batch (those at or before the offsets too: in a batch past a restart, there are
         few)."""
+        # Per projection, its topics' records with their decoding and whether it acts on
+        # them (one walk: the reads below and the choice after both use it).
+        relevant: list[list[_Sorted]] = []
         readable: list[list[str]] = []  # per projection, the applied keys to read
         for part in self._parts:
-            readable.append([])
+            mine: list[_Sorted] = []
+            keys: list[str] = []
             for record in batch.records:
                 if record.topic in part.topics:
                     decoded = self._decode(batch, record)
                     if self._wanted(decoded, part):
-                        readable[-1].append(part.applied_key(decoded.event_id))
+                        keys.append(part.applied_key(decoded.event_id))
+                        mine.append((record, decoded, True))
+                    else:
+                        mine.append((record, decoded, False))
+            relevant.append(mine)
+            readable.append(keys)
         reads = self._redis.pipeline(transaction=False)
         for part, applied_keys in zip(self._parts, readable, strict=True):
             reads.hmget(part.offsets_key, fields)
@@ -497,7 +510,7 @@ class EventConsumer:
                 reads.mget(applied_keys)
         replies = iter(await reads.execute())
         todo = []
-        for part, applied_keys in zip(self._parts, readable, strict=True):
+        for part, applied_keys, mine in zip(self._parts, readable, relevant, strict=True):
             stored = next(replies)
             was_applied = iter(next(replies) if applied_keys else [])
             applied = {
@@ -505,11 +518,7 @@ class EventConsumer:
             }
             kept, skipped = [], 0
             in_batch: set[str] = set()
-            for record in batch.records:
-                if record.topic not in part.topics:
-                    continue
-                decoded = self._decode(batch, record)
-                wanted = self._wanted(decoded, part)
+            for record, decoded, wanted in mine:
                 seen = next(was_applied) if wanted else None
                 if record.offset <= applied.get(TopicPartition(record.topic, record.partition), -1):
                     skipped += 1
