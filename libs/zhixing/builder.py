@@ -104,7 +104,9 @@ class HostBuilder:
         self._consumers.append(self.ctx.consumer_of(*projections))
 
     def react(self, name: str, topics: Sequence[Topic], handler: BatchHandler) -> None:
-        """A consumer of its own (group ``<service>.<name>``)."""
+        """A consumer of its own (group ``<service>.<name>``): for a handler that must not
+        wait behind the service's others. Each costs a fetch loop and a transaction per
+        batch; ``project`` is the default."""
         self._consumers.append(self.ctx.consumer(name, topics, handler))
 
     def run(self, *loops: Background, every_replica: bool = False) -> None:

@@ -34,7 +34,9 @@ def bootstrap(infra: Infrastructure | None = None) -> ServiceHost:
             CreditQueries(credit), server
         )
     )
-    service.react("cases", [CASE_EVENTS], CaseFacts(credit))
-    service.react("requeries", [ASSET_EVENTS], RequeryFacts(credit))
-    service.project(Projection("listing-terms", [DEADLINE_EVENTS], listing_terms_end(credit)))
+    service.project(
+        Projection("cases", [CASE_EVENTS], CaseFacts(credit)),
+        Projection("requeries", [ASSET_EVENTS], RequeryFacts(credit)),
+        Projection("listing-terms", [DEADLINE_EVENTS], listing_terms_end(credit)),
+    )
     return service.build()

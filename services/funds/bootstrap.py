@@ -9,6 +9,7 @@ from services.funds.repository import FundsRecords
 from services.funds.transfers import GrpcTransferClient, TransferClient, TransferSettings
 from services.funds.worker import DeductionWorker
 from zhixing.builder import About, HostBuilder, Infrastructure
+from zhixing.projection import Projection
 from zhixing.service import ServiceHost
 from zhixing.topics import ASSET_EVENTS, CASE_EVENTS
 
@@ -34,8 +35,10 @@ def bootstrap(
     client = transfer_client or GrpcTransferClient(transfers, ctx.service_credential())
     worker = DeductionWorker(funds, client, transfers)
     service.routes(router, funds=funds, deduction_worker=worker)
-    service.react("cases", [CASE_EVENTS], CaseFacts(funds))
-    service.react("assets", [ASSET_EVENTS], AssetFacts(funds))
-    service.project(funds.money_out.stops.projection())  # disputes' stop orders (art 68)
+    service.project(
+        Projection("cases", [CASE_EVENTS], CaseFacts(funds)),
+        Projection("assets", [ASSET_EVENTS], AssetFacts(funds)),
+        funds.money_out.stops.projection(),  # disputes' stop orders (art 68)
+    )
     service.run(worker)
     return service.build()

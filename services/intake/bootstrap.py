@@ -13,6 +13,7 @@ from services.intake.zhongben import Zhongben
 from services.intake.zhongben_api import router as zhongben_router
 from services.intake.zhongben_facts import ZhongbenFacts
 from zhixing.builder import About, HostBuilder, Infrastructure
+from zhixing.projection import Projection
 from zhixing.service import ServiceHost
 from zhixing.topics import (
     ASSET_EVENTS,
@@ -45,11 +46,13 @@ def bootstrap(infra: Infrastructure | None = None) -> ServiceHost:
             IntakeQueries(records), server
         )
     )
-    service.react(
-        "reactions", [CASE_EVENTS, ASSET_EVENTS, DEADLINE_EVENTS], IntakeReactions(records, ctx)
+    service.project(
+        Projection(
+            "reactions", [CASE_EVENTS, ASSET_EVENTS, DEADLINE_EVENTS], IntakeReactions(records, ctx)
+        ),
+        Projection(
+            "zhongben-facts", [ASSET_EVENTS, FUNDS_EVENTS, CREDIT_EVENTS], GateFactsReaction(facts)
+        ),
+        intake.stops.projection(),  # disputes' stop orders (执行规定 art 68)
     )
-    service.react(
-        "zhongben-facts", [ASSET_EVENTS, FUNDS_EVENTS, CREDIT_EVENTS], GateFactsReaction(facts)
-    )
-    service.project(intake.stops.projection())  # disputes' stop orders (执行规定 art 68)
     return service.build()
