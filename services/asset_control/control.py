@@ -121,9 +121,11 @@ class Controls(Handler):
         queue_key = self.records.queue_key(head["asset_key"])
 
         async def body(pipe: Pipeline) -> str:
-            record = await self.records.load(pipe, key)
-            case = await self.records.load(pipe, case_key)
-            queue = await self.records.load_queue(pipe, queue_key)
+            # The asset, its case and its queue in one round trip (one per control answered).
+            record, case, queue_or_none = await self.records.load_many(
+                pipe, [key, case_key, queue_key]
+            )
+            queue: list[str] = list(queue_or_none) if queue_or_none is not None else []
             assert record is not None and case is not None
             if (
                 record["status"] != AssetStatus.CONTROL_PENDING
