@@ -21,22 +21,55 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import weakref
 from typing import Any
 
 import redis.asyncio as aioredis
 import structlog
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings
 from redis.asyncio.client import Pipeline
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from zhixing.clock import Clock
+from zhixing.clock import Clock, SystemClock
 
-__all__ = ["PollingWorker", "WorkSignal"]
+__all__ = ["PollingSettings", "PollingWorker", "WorkSignal"]
 
 log = structlog.get_logger(__name__)
 
 RESUBSCRIBE_S = 0.5
 """Pause before a lost ``WorkSignal`` subscription is tried again."""
+
+
+class PollingSettings(BaseSettings):
+    """How a polling worker rests: the settings of each service's worker derive from it (under
+    their own prefix, e.g. ``ZHIXING_AGENCY_POLL_INTERVAL_S``)."""
+
+    poll_interval_s: float = Field(
+        0.2,
+        ge=0.01,
+        le=60,
+        description="Wall-clock pause of the worker when there is nothing to do",
+    )
+    idle_interval_s: float = Field(
+        2.0,
+        ge=0.01,
+        le=60,
+        description="Longest pause of the worker once idle (not shorter than poll_interval_s): "
+        "the pause doubles from poll_interval_s after each round that found nothing; work "
+        "queued to be done at once and the clock moving wake it at once; work due later and "
+        "answers from outside are found at most this long after they are due or ready",
+    )
+
+    @model_validator(mode="after")
+    def _idle_not_shorter(self) -> PollingSettings:
+        if self.idle_interval_s < self.poll_interval_s:
+            raise ValueError(
+                f"idle_interval_s ({self.idle_interval_s}) is shorter than poll_interval_s "
+                f"({self.poll_interval_s})"
+            )
+        return self
 
 
 class WorkSignal:
@@ -46,13 +79,18 @@ class WorkSignal:
     def __init__(self, redis: aioredis.Redis, channel: str) -> None:
         self.redis = redis
         self.channel = channel
+        # Per pipeline, the command stack it was signalled on: a pipeline starts a new stack
+        # for its next transaction (redis-py's ``reset``), which is signalled anew.
+        self._signalled: weakref.WeakKeyDictionary[Pipeline, list[Any]] = (
+            weakref.WeakKeyDictionary()
+        )
 
     def notify(self, pipe: Pipeline) -> None:
         """Queue the signal on ``pipe``, once however much work the transaction queues
         (each message wakes a listener that has to read it)."""
-        for args, _ in pipe.command_stack:
-            if args[0] == "PUBLISH" and args[1] == self.channel:
-                return
+        if self._signalled.get(pipe) is pipe.command_stack:
+            return
+        self._signalled[pipe] = pipe.command_stack
         pipe.publish(self.channel, b"1")
 
     async def hear(self, heard: asyncio.Event) -> None:
@@ -72,8 +110,7 @@ class WorkSignal:
                     log.info("work signal lost; subscribing again", channel=self.channel,
                              error=str(exc))  # fmt: skip
                 lost = True
-                heard.set()
-                await asyncio.sleep(RESUBSCRIBE_S)
+                await asyncio.sleep(RESUBSCRIBE_S)  # subscribed again, it looks (above)
             finally:
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
@@ -145,8 +182,7 @@ class PollingWorker:
         finally:
             if listening is not None:
                 listening.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await listening
+                await asyncio.wait([listening])  # a cancellation of run() itself still propagates
             # Only when stopped: a run cancelled because the lease was lost (zhixing.lease)
             # is run again on this object when the lease comes back, and needs its channel.
             if self._stopping.is_set():
@@ -159,7 +195,7 @@ class PollingWorker:
             asyncio.create_task(self._stopping.wait()),
             asyncio.create_task(self._signalled.wait()),
         ]
-        if self.clock is not None:
+        if self.clock is not None and not isinstance(self.clock, SystemClock):  # it can jump
             until = self.clock.now() + dt.timedelta(seconds=seconds)
             wakers.append(asyncio.create_task(self.clock.sleep_until(until)))
         try:

@@ -81,6 +81,10 @@ def connect(settings: RedisSettings) -> aioredis.Redis:
     return aioredis.Redis.from_pool(pool)
 
 
+CLOSED_TRANSPORT = "the handler is closed"
+"""What uvloop's RuntimeError says of a write to a transport already closed."""
+
+
 class _OurConnection(AbstractConnection):
     """What our clients' connections change in redis-py's asyncio connections."""
 
@@ -119,6 +123,8 @@ class _OurConnection(AbstractConnection):
         try:
             await super().send_packed_command(command, check_health)
         except RuntimeError as exc:  # redis-py has already disconnected the connection
+            if CLOSED_TRANSPORT not in str(exc):
+                raise  # another failure (a closed loop): a bug, not Redis going away
             raise RedisConnectionError(f"Error while writing to socket: {exc}") from exc
 
 

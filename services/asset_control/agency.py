@@ -8,10 +8,11 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from zhixing.auth import ServiceCredential
 from zhixing.gateway_client import GatewayClient, GatewayUnavailable
+from zhixing.polling import PollingSettings
 from zhixing.v1 import agency_gateway_pb2 as pb
 
 FEEDBACK_KINDS = ("query", "control")
@@ -37,7 +38,7 @@ class AgencyClient(Protocol):
     async def close(self) -> None: ...
 
 
-class AgencySettings(BaseSettings):
+class AgencySettings(PollingSettings):
     """Where the outside systems are, and how patiently asset control talks to them."""
 
     model_config = SettingsConfigDict(env_prefix="ZHIXING_AGENCY_", extra="ignore")
@@ -57,17 +58,6 @@ class AgencySettings(BaseSettings):
         ge=1,
         description="Submissions the worker has open at once: a case's queries (one call) "
         "or one control (each holds a Redis connection while it records the outcome)",
-    )
-    poll_interval_s: float = Field(
-        0.2, gt=0, le=60, description="Wall-clock pause of the worker when there is nothing to do"
-    )
-    idle_interval_s: float = Field(
-        2.0,
-        gt=0,
-        le=60,
-        description="Longest pause of the worker once idle (at least poll_interval_s): the "
-        "pause doubles from poll_interval_s after each round that found nothing; queued work "
-        "and the clock moving wake it at once; outside answers are fetched at least this often",
     )
 
     def backoff_s(self, attempts: int) -> float:

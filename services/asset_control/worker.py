@@ -22,7 +22,7 @@ class AgencyWorker(PollingWorker):
     def __init__(self, control: AssetControl, client: AgencyClient, settings: AgencySettings):
         super().__init__(
             settings.poll_interval_s,
-            idle_interval_s=max(settings.poll_interval_s, settings.idle_interval_s),
+            idle_interval_s=settings.idle_interval_s,
             signal=control.records.work.signal,
             clock=control.ctx.clock,
         )

@@ -8,10 +8,11 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from zhixing.auth import ServiceCredential
 from zhixing.gateway_client import GatewayClient, GatewayUnavailable
+from zhixing.polling import PollingSettings
 from zhixing.v1 import agency_gateway_pb2 as pb
 
 TRANSFER = "transfer"
@@ -32,7 +33,7 @@ class TransferClient(Protocol):
     async def close(self) -> None: ...
 
 
-class TransferSettings(BaseSettings):
+class TransferSettings(PollingSettings):
     """Where the deduction systems are, and how patiently the funds service asks them."""
 
     model_config = SettingsConfigDict(env_prefix="ZHIXING_FUNDS_TRANSFER_", extra="ignore")
@@ -44,17 +45,6 @@ class TransferSettings(BaseSettings):
     )
     max_attempts: int = Field(
         5, ge=1, description="Sends of one deduction before it is reported as failed"
-    )
-    poll_interval_s: float = Field(
-        0.2, gt=0, le=60, description="Wall-clock pause of the worker when there is nothing to do"
-    )
-    idle_interval_s: float = Field(
-        2.0,
-        gt=0,
-        le=60,
-        description="Longest pause of the worker once idle (at least poll_interval_s): the "
-        "pause doubles from poll_interval_s after each round that found nothing; a deduction "
-        "scheduled and the clock moving wake it at once; answers are fetched at least this often",
     )
 
 

@@ -22,7 +22,7 @@ class DeductionWorker(PollingWorker):
     def __init__(self, funds: Funds, client: TransferClient, settings: TransferSettings) -> None:
         super().__init__(
             settings.poll_interval_s,
-            idle_interval_s=max(settings.poll_interval_s, settings.idle_interval_s),
+            idle_interval_s=settings.idle_interval_s,
             signal=funds.records.deductions_signal,
             clock=funds.money_in.ctx.clock,
         )

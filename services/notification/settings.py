@@ -5,9 +5,10 @@ case query codes derive from, and the limits of the public progress page."""
 from __future__ import annotations
 
 from pydantic import AliasChoices, Field, IPvAnyNetwork, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from zhixing.bounds import MAX_DAYS
+from zhixing.polling import PollingSettings
 from zhixing.settings import Environment
 
 DEV_QUERY_CODE_SECRET = "zhixing-dev-query-code-secret-do-not-use-in-production"
@@ -16,7 +17,7 @@ CHANNELS = ("sms", "hotline_12368", "court_app")
 """The channels a notice can go by (NoticeQueued.channel)."""
 
 
-class NotificationSettings(BaseSettings):
+class NotificationSettings(PollingSettings):
     model_config = SettingsConfigDict(env_prefix="ZHIXING_NOTIFICATION_", extra="ignore")
 
     # The notice gateway is stood in for by the agency gateway process: unless set on its
@@ -29,17 +30,6 @@ class NotificationSettings(BaseSettings):
         description="host:port of the notice gateway (default: ZHIXING_AGENCY_TARGET)",
     )
     call_timeout_s: float = Field(2.0, gt=0, description="Deadline of one gRPC call")
-    poll_interval_s: float = Field(
-        0.2, gt=0, le=60, description="Wall-clock pause of the sender when nothing is due"
-    )
-    idle_interval_s: float = Field(
-        2.0,
-        gt=0,
-        le=60,
-        description="Longest pause of the sender once idle (at least poll_interval_s): the "
-        "pause doubles from poll_interval_s after each round that found nothing due; a notice "
-        "scheduled and the clock moving wake it at once",
-    )
     max_attempts: int = Field(
         6, ge=1, le=100, description="Sends of one notice before it is listed as undelivered"
     )

@@ -31,7 +31,7 @@ class NoticeSender(PollingWorker):
         settings = notices.settings
         super().__init__(
             settings.poll_interval_s,
-            idle_interval_s=max(settings.poll_interval_s, settings.idle_interval_s),
+            idle_interval_s=settings.idle_interval_s,
             signal=notices.records.signal,
             clock=notices.ctx.clock,
         )

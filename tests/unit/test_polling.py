@@ -81,6 +81,44 @@ async def test_stopping_ends_a_rest() -> None:
     assert len(worker.rests) == 1
 
 
+class HeardOnDemand(WorkSignal):
+    """A signal heard when the test says (the channel itself is tested with Redis in
+    tests/integration/test_asset_control.py)."""
+
+    def __init__(self) -> None:
+        super().__init__(aioredis.Redis(), "t:work-queued")
+        self.sent = asyncio.Event()
+
+    async def hear(self, heard: asyncio.Event) -> None:
+        while True:
+            await self.sent.wait()
+            self.sent.clear()
+            heard.set()
+
+
+async def test_a_signal_ends_a_rest_and_the_listener_ends_with_the_run() -> None:
+    signal = HeardOnDemand()
+    worker = Scripted([], rounds=2, poll_interval_s=60, signal=signal)
+    running = asyncio.create_task(worker.run())
+    await asyncio.wait_for(worker.stepped.wait(), 10)  # the first round, then a minute's rest
+    signal.sent.set()
+    await asyncio.wait_for(running, 10)
+    assert len(worker.rests) == 2
+    assert [t for t in asyncio.all_tasks() if t.get_name() == "scripted-signal"] == []
+
+
+async def test_a_worker_cancelled_mid_rest_leaves_no_task_behind() -> None:
+    """As when its lease is lost: the run is cancelled, and runs again later."""
+    worker = Scripted([], rounds=100, poll_interval_s=60, signal=HeardOnDemand())
+    before = asyncio.all_tasks()
+    running = asyncio.create_task(worker.run())
+    await asyncio.wait_for(worker.stepped.wait(), 10)
+    running.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await running
+    assert asyncio.all_tasks() - before == set()
+
+
 def test_a_transaction_carries_one_signal_however_much_it_queues() -> None:
     client = aioredis.Redis()  # never connects: the commands are only queued
     pipe = client.pipeline(transaction=True)
@@ -92,3 +130,17 @@ def test_a_transaction_carries_one_signal_however_much_it_queues() -> None:
     other.notify(pipe)
     published = [args[1] for args, _ in pipe.command_stack if args[0] == "PUBLISH"]
     assert published == ["t:work-queued", "t:other"]
+
+
+async def test_a_pipeline_s_next_transaction_is_signalled_again() -> None:
+    client = aioredis.Redis()  # never connects
+    pipe = client.pipeline(transaction=True)
+    signal = WorkSignal(client, "t:work-queued")
+    published = []
+    for _ in range(2):
+        pipe.multi()  # type: ignore[no-untyped-call]
+        signal.notify(pipe)
+        signal.notify(pipe)
+        published.append(sum(1 for args, _ in pipe.command_stack if args[0] == "PUBLISH"))
+        await pipe.reset()  # type: ignore[no-untyped-call]  # what execute does after EXEC
+    assert published == [1, 1]

@@ -17,17 +17,17 @@ from zhixing.state import connect
 TEXT = "abc 执行指挥 键值\x00\n\r$*:|\u2028😀"
 
 
-def ours() -> Any:
-    pool = connect(RedisSettings(url="redis://127.0.0.1:1/0")).connection_pool  # never used
-    return pool.connection_class(**pool.connection_kwargs)
+_POOL = connect(RedisSettings(url="redis://127.0.0.1:1/0")).connection_pool  # never used
+OURS = _POOL.connection_class(**_POOL.connection_kwargs)
+REDIS_PY = Connection()
 
 
 def redis_py_bytes(*args: Any) -> bytes:
-    return b"".join(bytes(chunk) for chunk in Connection().pack_command(*args))
+    return b"".join(bytes(chunk) for chunk in REDIS_PY.pack_command(*args))
 
 
 def our_bytes(*args: Any) -> bytes:
-    return b"".join(ours().pack_command(*args))
+    return b"".join(OURS.pack_command(*args))
 
 
 def random_argument(rng: random.Random) -> Any:
