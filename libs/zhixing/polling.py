@@ -41,6 +41,9 @@ log = structlog.get_logger(__name__)
 RESUBSCRIBE_S = 0.5
 """Pause before a lost ``WorkSignal`` subscription is tried again."""
 
+LISTENER_STOP_S = 5.0
+"""The longest a stopping worker waits for its signal's listener to end."""
+
 
 class PollingSettings(BaseSettings):
     """How a polling worker rests: the settings of each service's worker derive from it (under
@@ -182,7 +185,11 @@ class PollingWorker:
         finally:
             if listening is not None:
                 listening.cancel()
-                await asyncio.wait([listening])  # a cancellation of run() itself still propagates
+                # A cancellation of run() itself still propagates. A listener stuck in its
+                # client's teardown must not hold the worker's stop (and the service's).
+                _, stuck = await asyncio.wait([listening], timeout=LISTENER_STOP_S)
+                if stuck:
+                    log.warning("work signal's listener did not stop", worker=self.name)
             # Only when stopped: a run cancelled because the lease was lost (zhixing.lease)
             # is run again on this object when the lease comes back, and needs its channel.
             if self._stopping.is_set():
