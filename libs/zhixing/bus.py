@@ -36,13 +36,14 @@ from aiokafka.errors import CommitFailedError, KafkaError
 from google.protobuf.message import Message
 from opentelemetry.trace import Span, Tracer
 from prometheus_client import Counter, Gauge, Histogram
+from redis.asyncio.client import Pipeline
 from redis.exceptions import WatchError
 
 from zhixing import tracing
 from zhixing.events import Event, InvalidEvent, decode_event
 from zhixing.folding import Folder
 from zhixing.settings import KafkaSettings
-from zhixing.state import KeySpace
+from zhixing.state import KeySpace, watch_and_read
 from zhixing.topics import Topic, physical_name
 
 __all__ = [
@@ -395,8 +396,7 @@ class EventConsumer:
         while True:
             try:
                 async with self._redis.pipeline(transaction=True) as pipe:
-                    await pipe.watch(*(part.offsets_key for part in self._parts))
-                    todo = await self._unapplied(batch, partitions, fields, dead)
+                    todo = await self._unapplied(pipe, batch, partitions, fields, dead)
                     for part, valid in todo:
                         valid[:] = [
                             (r, e) for r, e in valid if e.event_id not in rejected[part.name]
@@ -475,6 +475,7 @@ class EventConsumer:
 
     async def _unapplied(
         self,
+        pipe: Pipeline,
         batch: _Batch,
         partitions: list[TopicPartition],
         fields: list[str],
@@ -482,10 +483,10 @@ class EventConsumer:
     ) -> list[tuple[_Part, list[tuple[ConsumerRecord[bytes, bytes], Event[Message]]]]]:
         """Per projection, the batch's records it has not applied: past its stored offsets,
         decodable (the rest are dead-lettered), of a type it handles, and not applied before
-        by event id (a republish) nor repeated in this batch. Reads after the WATCH, in one
-        round trip: the stored offsets and the applied marks of every such record of the
-        batch (those at or before the offsets too: in a batch past a restart, there are
-        few)."""
+        by event id (a republish) nor repeated in this batch. WATCHes the offsets and
+        reads, in the same round trip: the stored offsets and the applied marks of every
+        such record of the batch (those at or before the offsets too: in a batch past a
+        restart, there are few)."""
         # Per projection, its topics' records with their decoding and whether it acts on
         # them (one walk: the reads below and the choice after both use it).
         relevant: list[list[_Sorted]] = []
@@ -503,12 +504,13 @@ class EventConsumer:
                         mine.append((record, decoded, False))
             relevant.append(mine)
             readable.append(keys)
-        reads = self._redis.pipeline(transaction=False)
+        reads: list[tuple[str, ...]] = []
         for part, applied_keys in zip(self._parts, readable, strict=True):
-            reads.hmget(part.offsets_key, fields)
+            reads.append(("HMGET", part.offsets_key, *fields))
             if applied_keys:
-                reads.mget(applied_keys)
-        replies = iter(await reads.execute())
+                reads.append(("MGET", *applied_keys))
+        offsets_keys = [part.offsets_key for part in self._parts]
+        replies = iter(await watch_and_read(pipe, offsets_keys, reads))
         todo = []
         for part, applied_keys, mine in zip(self._parts, readable, relevant, strict=True):
             stored = next(replies)

@@ -14,7 +14,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
 from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import DataError, WatchError
+from redis.exceptions import DataError, RedisError, ResponseError, WatchError
 from redis.typing import EncodableT
 
 from zhixing.settings import RedisSettings
@@ -27,6 +27,7 @@ __all__ = [
     "read_hashes",
     "text_hash",
     "transact",
+    "watch_and_read",
 ]
 
 
@@ -69,6 +70,53 @@ async def transact(
                 return result
         except WatchError:
             continue
+
+
+async def watch_and_read(
+    pipe: Pipeline, watch: Sequence[str], reads: Sequence[tuple[str, ...]]
+) -> list[Any]:
+    """WATCH ``watch`` on ``pipe`` and run ``reads`` (commands, e.g. ``("MGET", *keys)``)
+    right after it on the same connection, in one round trip instead of two; their replies,
+    in order, as ``pipe.mget`` and the like would give them.
+
+    The reads come after the WATCH on the wire, so what they see is watched, as when the
+    two are sent one after the other. Like redis-py's ``watch``: a connection lost before
+    the WATCH's reply is retried by the client's retry policy; lost after it, the watch is
+    gone and ``WatchError`` tells ``transact`` to run its body again. A refused read is
+    raised once every reply has been read, so the connection stays in step."""
+    if pipe.explicit_transaction:
+        raise RedisError("Cannot issue a WATCH after a MULTI")
+    if not watch:
+        raise ValueError("watch_and_read needs at least one key to watch")
+    connection = pipe.connection
+    if connection is None:
+        connection = await pipe.connection_pool.get_connection()  # type: ignore[no-untyped-call]
+        pipe.connection = connection
+
+    async def send_and_read() -> list[Any]:
+        commands = [("WATCH", *watch), *reads]
+        await connection.send_packed_command(connection.pack_commands(commands))
+        refused: ResponseError | None = None
+        replies: list[Any] = []
+        for command in commands:
+            try:
+                # Pipeline.parse_response marks the pipeline as watching on the WATCH's reply.
+                replies.append(await pipe.parse_response(connection, command[0]))
+            except ResponseError as exc:
+                refused = refused or exc
+                replies.append(None)
+        if refused is not None:
+            raise refused
+        return replies[1:]
+
+    async def lost(error: Exception) -> None:
+        await connection.disconnect()
+        if pipe.watching:  # the WATCH was answered, and died with the connection
+            await pipe.reset()  # type: ignore[no-untyped-call]
+            raise WatchError(f"A {type(error).__name__} occurred while watching keys")
+
+    replies: list[Any] = await connection.retry.call_with_retry(send_and_read, lost)
+    return replies
 
 
 def connect(settings: RedisSettings) -> aioredis.Redis:

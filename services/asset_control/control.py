@@ -61,8 +61,8 @@ class Controls(Handler):
     async def control_submitted(self, asset_id: str, request_id: str, error: str | None) -> None:
         key = self.records.asset_key(asset_id)
 
-        async def body(pipe: Pipeline) -> None:
-            record = await self.records.load(pipe, key)
+        async def body(pipe: Pipeline, loaded: list[Any]) -> None:
+            (record,) = loaded
             if record is None or record.get("control_request") != request_id:
                 return
             if record["status"] != AssetStatus.CONTROL_PENDING:
@@ -93,7 +93,7 @@ class Controls(Handler):
             self.records.work.schedule_control(pipe, asset_id, self.now_ms() + int(wait * 1000))
             self.records.put(pipe, key, record)
 
-        await self.records.transact([key], body)
+        await self.records.transact_loaded([key], body)
 
     def _control_failed(
         self, pipe: Pipeline, case: dict[str, Any], record: dict[str, Any], queue: list[str],
@@ -120,12 +120,10 @@ class Controls(Handler):
         case_key = self.records.case_key(head["case_id"])
         queue_key = self.records.queue_key(head["asset_key"])
 
-        async def body(pipe: Pipeline) -> str:
-            # The asset, its case and its queue in one round trip (one per control answered).
-            record, case, queue_or_none = await self.records.load_many(
-                pipe, [key, case_key, queue_key]
-            )
-            queue: list[str] = list(queue_or_none) if queue_or_none is not None else []
+        async def body(pipe: Pipeline, loaded: list[Any]) -> str:
+            # The asset, its case and its queue, watched and read in one round trip.
+            record, case, queue_or_none = loaded
+            queue = self.records.as_queue(queue_or_none)
             assert record is not None and case is not None
             if (
                 record["status"] != AssetStatus.CONTROL_PENDING
@@ -155,7 +153,7 @@ class Controls(Handler):
             self.records.put(pipe, case_key, case)
             return feedback.status
 
-        return await self.records.transact([key, case_key, queue_key], body)
+        return await self.records.transact_loaded([key, case_key, queue_key], body)
 
     async def control(
         self, asset_id: str, *, identity: Identity, amount_fen: int | None, control_ref: str,

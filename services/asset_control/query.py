@@ -185,8 +185,8 @@ class NetworkQuery(Handler):
         ever); an officer may retry them."""
         key = self.records.case_key(case_id)
 
-        async def body(pipe: Pipeline) -> None:
-            case = await self.records.load(pipe, key)
+        async def body(pipe: Pipeline, loaded: list[Any]) -> None:
+            (case,) = loaded
             if case is None:
                 return
             pipe.multi()  # type: ignore[no-untyped-call]
@@ -202,7 +202,7 @@ class NetworkQuery(Handler):
                 self._fail_unit(pipe, case, int(unit_text), member)
             self.records.put(pipe, key, case)
 
-        await self.records.transact([key], body)
+        await self.records.transact_loaded([key], body)
 
     async def queries_submitted(
         self, case_id: str, results: Sequence[tuple[str, str, str | None]]
@@ -212,8 +212,8 @@ class NetworkQuery(Handler):
         transaction for them all, so units of one case never contend for its record."""
         key = self.records.case_key(case_id)
 
-        async def body(pipe: Pipeline) -> None:
-            case = await self.records.load(pipe, key)
+        async def body(pipe: Pipeline, loaded: list[Any]) -> None:
+            (case,) = loaded
             if case is None:
                 return
             pipe.multi()  # type: ignore[no-untyped-call]
@@ -251,7 +251,7 @@ class NetworkQuery(Handler):
             if changed:
                 self.records.put(pipe, key, case)
 
-        await self.records.transact([key], body)
+        await self.records.transact_loaded([key], body)
 
     @staticmethod
     def _available_again(
@@ -303,16 +303,15 @@ class NetworkQuery(Handler):
             {self.records.queue_key(a.asset_key) for f, _ in answers for a in f.assets}
         )
 
-        async def body(pipe: Pipeline) -> list[str]:
+        async def body(pipe: Pipeline, loaded: list[Any]) -> list[str]:
             # One round trip for the case, the assets reported and their queues.
-            loaded = await self.records.load_many(pipe, [key, *asset_keys, *queue_keys])
             case = loaded[0]
             if case is None:
                 return ["stale"] * len(answers)
             found = loaded[1 : 1 + len(asset_keys)]
             records: dict[str, Any] = dict(zip(asset_keys, found, strict=True))
             queues: dict[str, list[str]] = {
-                k: list(queue) if queue is not None else []
+                k: self.records.as_queue(queue)
                 for k, queue in zip(queue_keys, loaded[1 + len(asset_keys) :], strict=True)
             }
             pipe.multi()  # type: ignore[no-untyped-call]
@@ -336,7 +335,7 @@ class NetworkQuery(Handler):
                 self.records.put(pipe, key, case)
             return outcomes
 
-        return await self.records.transact([key, *asset_keys, *queue_keys], body)
+        return await self.records.transact_loaded([key, *asset_keys, *queue_keys], body)
 
     def _answer(
         self, pipe: Pipeline, case: dict[str, Any], feedback: agency_pb.Feedback, ref: QueryRef,

@@ -26,7 +26,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
 
 from services.asset_control.schedule import WorkQueue
-from zhixing.state import KeySpace, transact
+from zhixing.state import KeySpace, transact, watch_and_read
 
 T = TypeVar("T")
 
@@ -61,12 +61,24 @@ class AssetRecords:
     @staticmethod
     async def load_queue(client: Any, key: str) -> list[str]:
         raw = await client.get(key)
-        return list(json.loads(raw)) if raw is not None else []
+        return AssetRecords.as_queue(json.loads(raw) if raw is not None else None)
+
+    @staticmethod
+    def as_queue(loaded: Any) -> list[str]:
+        """A queue as loaded by ``load_many`` (``None`` when there is none yet)."""
+        return list(loaded) if loaded is not None else []
 
     @staticmethod
     async def load_many(client: Any, keys: Sequence[str]) -> list[Any]:
         """Several records in one round trip (``None`` for each missing one)."""
         raws = await client.mget(list(keys)) if keys else []
+        return [json.loads(raw) if raw is not None else None for raw in raws]
+
+    @staticmethod
+    async def watch_and_load(pipe: Pipeline, keys: Sequence[str]) -> list[Any]:
+        """WATCH ``keys`` and load their records, in one round trip (``None`` for each
+        missing one)."""
+        (raws,) = await watch_and_read(pipe, keys, [("MGET", *keys)])
         return [json.loads(raw) if raw is not None else None for raw in raws]
 
     async def case(self, case_id: str) -> dict[str, Any] | None:
@@ -92,3 +104,15 @@ class AssetRecords:
         """Run ``body`` in one optimistic transaction watching ``keys`` (retried when one
         of them changed under it)."""
         return await transact(self.redis, list(keys), body)
+
+    async def transact_loaded(
+        self, keys: Sequence[str], body: Callable[[Pipeline, list[Any]], Awaitable[T]]
+    ) -> T:
+        """``transact`` for a body that starts by reading the records it watches: it is given
+        them (``None`` for each missing one), watched and read in one round trip instead
+        of two."""
+
+        async def loaded(pipe: Pipeline) -> T:
+            return await body(pipe, await self.watch_and_load(pipe, keys))
+
+        return await transact(self.redis, [], loaded)

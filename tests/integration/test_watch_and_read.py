@@ -1,0 +1,188 @@
+"""``watch_and_read``: a transaction's WATCH and its first reads in one round trip, with
+what a WATCH sent alone guarantees."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+from redis.asyncio.client import Pipeline
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError, WatchError
+
+from tests.conftest import Infra
+from zhixing.settings import RedisSettings
+from zhixing.state import connect, transact, watch_and_read
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def client(infra: Infra) -> AsyncIterator[aioredis.Redis]:
+    redis = connect(RedisSettings(url=infra.redis_url))
+    yield redis
+    await redis.aclose()
+
+
+def _keys(*names: str) -> list[str]:
+    run = uuid.uuid4().hex[:10]
+    return [f"t{run}.{name}" for name in names]
+
+
+async def _take_connection(pipe: Pipeline, key: str) -> None:
+    """Gives ``pipe`` its connection (which it keeps until reset), watching nothing."""
+    await pipe.watch(key)
+    await pipe.unwatch()
+    assert pipe.connection is not None and not pipe.watching
+
+
+def _count_writes(connection: Any) -> list[int]:
+    """Counts what ``connection`` writes to the socket (one entry per write)."""
+    writes: list[int] = []
+    send = connection.send_packed_command
+
+    async def counted(command: Any, check_health: bool = True) -> None:
+        writes.append(1)
+        await send(command, check_health)
+
+    connection.send_packed_command = counted
+    return writes
+
+
+async def test_the_watch_and_the_reads_go_in_one_write_and_answer_as_the_commands_would(
+    client: aioredis.Redis,
+) -> None:
+    counter, fields, missing = _keys("counter", "fields", "missing")
+    await client.set(counter, 7)
+    await client.hset(fields, mapping={"a": "1", "b": "2"})
+    async with client.pipeline(transaction=True) as pipe:
+        await _take_connection(pipe, counter)
+        writes = _count_writes(pipe.connection)
+        replies = await watch_and_read(
+            pipe, [counter, fields], [("MGET", counter, missing), ("HMGET", fields, "b", "z")]
+        )
+        assert replies == [[b"7", None], [b"2", None]]
+        assert len(writes) == 1
+        assert pipe.watching  # the later reads go straight to Redis, as after a WATCH
+        assert await pipe.get(counter) == b"7"
+    await client.delete(counter, fields)
+
+
+async def test_a_write_after_the_read_aborts_the_transaction_and_transact_runs_it_again(
+    client: aioredis.Redis, infra: Infra
+) -> None:
+    (counter,) = _keys("counter")
+    await client.set(counter, 0)
+    other = connect(RedisSettings(url=infra.redis_url))
+    calls = 0
+
+    async def increment(pipe: Pipeline) -> int:
+        nonlocal calls
+        calls += 1
+        ((value,),) = await watch_and_read(pipe, [counter], [("MGET", counter)])
+        if calls == 1:
+            await other.incrby(counter, 10)  # another writer, between the read and EXEC
+        pipe.multi()  # type: ignore[no-untyped-call]
+        pipe.set(counter, int(value) + 1)
+        return int(value)
+
+    try:
+        assert await transact(client, [], increment) == 10
+        assert calls == 2
+        assert await client.get(counter) == b"11"
+    finally:
+        await client.delete(counter)
+        await other.aclose()
+
+
+async def test_concurrent_increments_are_none_of_them_lost(client: aioredis.Redis) -> None:
+    (counter,) = _keys("counter")
+
+    async def increment(pipe: Pipeline) -> None:
+        ((value,),) = await watch_and_read(pipe, [counter], [("MGET", counter)])
+        await asyncio.sleep(0)  # let the others read the same value
+        pipe.multi()  # type: ignore[no-untyped-call]
+        pipe.set(counter, int(value or 0) + 1)
+
+    try:
+        await asyncio.gather(*(transact(client, [], increment) for _ in range(40)))
+        assert await client.get(counter) == b"40"
+    finally:
+        await client.delete(counter)
+
+
+async def test_a_refused_read_is_raised_after_every_reply_is_read(
+    client: aioredis.Redis,
+) -> None:
+    text, counter = _keys("text", "counter")
+    await client.set(text, "not a hash")
+    await client.set(counter, 3)
+    async with client.pipeline(transaction=True) as pipe:
+        with pytest.raises(ResponseError, match="WRONGTYPE"):
+            await watch_and_read(pipe, [text], [("HMGET", text, "a"), ("MGET", counter)])
+        # The connection is in step: the next reply is the next command's.
+        assert await pipe.get(counter) == b"3"
+    assert await client.get(counter) == b"3"
+    await client.delete(text, counter)
+
+
+def _lose_reply(connection: Any, number: int) -> None:
+    """The connection is lost while waiting for its ``number``th reply from now."""
+    read_response = connection.read_response
+    replies = 0
+
+    async def lost(*args: Any, **kwargs: Any) -> Any:
+        nonlocal replies
+        replies += 1
+        if replies == number:
+            raise RedisConnectionError("gone")
+        return await read_response(*args, **kwargs)
+
+    connection.read_response = lost
+
+
+async def test_a_connection_lost_after_the_watch_is_a_watch_error(
+    client: aioredis.Redis,
+) -> None:
+    (counter,) = _keys("counter")
+    await client.set(counter, 1)
+    async with client.pipeline(transaction=True) as pipe:
+        await _take_connection(pipe, counter)
+        _lose_reply(pipe.connection, 2)  # the WATCH is answered, the read is not
+        with pytest.raises(WatchError, match="ConnectionError"):
+            await watch_and_read(pipe, [counter], [("MGET", counter)])
+        assert not pipe.watching
+    await client.delete(counter)
+
+
+async def test_a_connection_lost_before_the_watch_is_answered_is_a_lost_connection(
+    client: aioredis.Redis,
+) -> None:
+    """Nothing is watched yet: the client's retry policy decides, as for a WATCH sent
+    alone (ours retries nothing: the caller's batch or request is retried), and the
+    pipeline connects afresh for the next try."""
+    (counter,) = _keys("counter")
+    await client.set(counter, 1)
+    async with client.pipeline(transaction=True) as pipe:
+        await _take_connection(pipe, counter)
+        _lose_reply(pipe.connection, 1)
+        with pytest.raises(RedisConnectionError, match="gone"):
+            await watch_and_read(pipe, [counter], [("MGET", counter)])
+        assert not pipe.watching
+        assert await watch_and_read(pipe, [counter], [("MGET", counter)]) == [[b"1"]]
+        assert pipe.watching
+    await client.delete(counter)
+
+
+async def test_no_watch_after_multi_and_none_without_keys(client: aioredis.Redis) -> None:
+    (counter,) = _keys("counter")
+    async with client.pipeline(transaction=True) as pipe:
+        with pytest.raises(ValueError, match="at least one key"):
+            await watch_and_read(pipe, [], [("MGET", counter)])
+        pipe.multi()  # type: ignore[no-untyped-call]
+        with pytest.raises(Exception, match="after a MULTI"):
+            await watch_and_read(pipe, [counter], [("MGET", counter)])
