@@ -16,12 +16,12 @@ from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
-from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import Message
 from redis.asyncio.client import Pipeline
 
 from zhixing.events import Event
 from zhixing.projection import Transaction
+from zhixing.protojson import message_fields
 from zhixing.state import KeySpace, as_bytes, text_hash
 from zhixing.v1 import audit_events_pb2
 
@@ -52,7 +52,7 @@ def canonical_json(data: dict[str, Any]) -> bytes:
     sixth of the command service's CPU was this). What it cannot write (an integer beyond
     64 bits, a lone surrogate), subclasses, datetimes and dataclasses are left to the
     standard library; an Enum or a UUID orjson would write where the standard library
-    refuses, but a record holds neither (``MessageToDict`` gives plain data). A unit test
+    refuses, but a record holds neither (``message_fields`` gives plain data). A unit test
     compares the two on random and real records."""
     try:
         return orjson.dumps(data, default=_not_plain, option=_PLAIN_ONLY)
@@ -94,7 +94,7 @@ def audit_record(event: Event[Any], *, seq: int, prev_hash: str) -> dict[str, An
         "aggregate_type": envelope.aggregate_type,
         "aggregate_id": envelope.aggregate_id,
         "court_code": envelope.court_code,
-        "actor": MessageToDict(envelope.actor, preserving_proto_field_name=True),
+        "actor": message_fields(envelope.actor),
         "occurred_at": envelope.occurred_at.ToJsonString(),
         "recorded_at": envelope.recorded_at.ToJsonString(),
         "correlation_id": envelope.correlation_id,

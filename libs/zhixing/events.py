@@ -14,12 +14,12 @@ from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from google.protobuf.any_pb2 import Any as AnyMessage
-from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import DecodeError, Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from zhixing import tracing
 from zhixing.clock import Clock
+from zhixing.protojson import message_fields
 from zhixing.v1 import envelope_pb2
 
 __all__ = [
@@ -79,7 +79,7 @@ class Event(Generic[P]):
         """The payload as JSON-ready fields (proto field names), converted once per event:
         several projections of one consumer read it. Callers must not change it."""
         if self._payload_fields is None:
-            fields = MessageToDict(self.payload, preserving_proto_field_name=True)
+            fields: dict[str, Any] = message_fields(self.payload)
             object.__setattr__(self, "_payload_fields", fields)
             return fields
         return self._payload_fields

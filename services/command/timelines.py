@@ -29,7 +29,6 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 import redis.asyncio as aioredis
-from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import Message
 
 from services.command.actors import actor_name
@@ -42,6 +41,7 @@ from zhixing.auth import Role
 from zhixing.clock_events import each_payload
 from zhixing.events import Event
 from zhixing.projection import Transaction
+from zhixing.protojson import message_fields
 from zhixing.rules import catalogue
 from zhixing.state import KeySpace, as_text
 from zhixing.v1 import (
@@ -107,7 +107,7 @@ class CaseTimelines:
                 payload = event.payload_fields()
             else:
                 name = message.DESCRIPTOR.name
-                payload = MessageToDict(message, preserving_proto_field_name=True)
+                payload = message_fields(message)
             if any(field in payload for field in ID_FIELDS):
                 payload = {k: v for k, v in payload.items() if k not in ID_FIELDS}
             clock = payload.get("clock")

@@ -15,7 +15,6 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import Message
 from redis.asyncio.client import Pipeline
 
@@ -41,6 +40,7 @@ from zhixing.errors import Conflict, Invalid, NotFound
 from zhixing.events import Event, new_event
 from zhixing.idempotency import Idempotency
 from zhixing.idempotency import IdempotencyConflict as IdempotencyConflict  # named here too
+from zhixing.protojson import message_fields
 from zhixing.rules import catalogue
 from zhixing.service import ServiceContext
 from zhixing.stops import StopOrders
@@ -411,7 +411,7 @@ def filed_view(filed: case_events_pb2.CaseFiled) -> dict[str, object]:
     """The filing's fields as the API answers them: in the spelling POST /v1/cases accepts
     (a party's kind natural_person or organisation, not the protobuf's PARTY_KIND_...) and
     sums of money as integers of fen (not int64's JSON strings)."""
-    view: dict[str, Any] = MessageToDict(filed, preserving_proto_field_name=True)
+    view: dict[str, Any] = message_fields(filed)
     for side in ("applicants", "debtors"):
         for shown, party in zip(view.get(side, []), getattr(filed, side), strict=True):
             kind = party_kind_of(party.kind)

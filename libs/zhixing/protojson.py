@@ -1,0 +1,136 @@
+"""Protobuf messages as JSON-ready dicts, exactly as ``MessageToDict(message,
+preserving_proto_field_name=True)`` gives them, key for key and in the same order.
+
+``MessageToDict`` walks every field through a general printer; the command service spent a
+tenth of its CPU there, on the timelines and the audit chain (issue 19). Here each message
+type gets a converter made once from its descriptor, which only converts what needs it:
+64-bit integers to strings, enums to their names, bytes to base64, timestamps to RFC 3339.
+For our events that is two to five times faster.
+
+What the converters do not know is left to ``MessageToDict`` itself: floating point
+fields (their shortest form), maps, well-known types other than ``Timestamp``
+(``Any``, ``Struct``, wrappers), closed enums and extensions. A message holding one is
+converted by ``MessageToDict`` whole. ``tests/unit/test_protojson.py`` compares the two on
+random instances of every message type we define.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from typing import Any
+
+from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.json_format import MessageToDict
+from google.protobuf.message import Message
+
+__all__ = ["message_fields"]
+
+Converter = Callable[[Message], Any]
+
+_AS_IS = frozenset({
+    FieldDescriptor.TYPE_STRING,
+    FieldDescriptor.TYPE_BOOL,
+    FieldDescriptor.TYPE_INT32,
+    FieldDescriptor.TYPE_UINT32,
+    FieldDescriptor.TYPE_SINT32,
+    FieldDescriptor.TYPE_FIXED32,
+    FieldDescriptor.TYPE_SFIXED32,
+})  # fmt: skip
+_AS_TEXT = frozenset({
+    FieldDescriptor.TYPE_INT64,
+    FieldDescriptor.TYPE_UINT64,
+    FieldDescriptor.TYPE_SINT64,
+    FieldDescriptor.TYPE_FIXED64,
+    FieldDescriptor.TYPE_SFIXED64,
+})  # fmt: skip
+_TIMESTAMP = "google.protobuf.Timestamp"
+
+# Descriptors are typed loosely here: upb's and the pure-Python ones are different classes.
+_CONVERTERS: dict[Any, Converter] = {}
+
+
+def message_fields(message: Message) -> Any:
+    """``MessageToDict(message, preserving_proto_field_name=True)``, faster."""
+    return _converter(message.DESCRIPTOR)(message)
+
+
+def _by_message_to_dict(message: Message) -> Any:
+    return MessageToDict(message, preserving_proto_field_name=True)
+
+
+def _converter(descriptor: Any) -> Converter:
+    converter = _CONVERTERS.get(descriptor)
+    if converter is None:
+        converter = _build(descriptor)
+        _CONVERTERS[descriptor] = converter
+    return converter
+
+
+class _Unknown(Exception):
+    """A field this module leaves to ``MessageToDict``."""
+
+
+def _build(descriptor: Any) -> Converter:
+    if descriptor.full_name.startswith("google.protobuf."):
+        return _by_message_to_dict  # a well-known type at the top: its own JSON form
+    try:
+        plan = {field: _plan(field) for field in descriptor.fields}
+    except _Unknown:
+        return _by_message_to_dict
+
+    def convert(message: Message) -> dict[str, Any]:
+        fields: dict[str, Any] = {}
+        for field, value in message.ListFields():
+            step = plan.get(field)
+            if step is None:  # an extension
+                return _by_message_to_dict(message)  # type: ignore[no-any-return]
+            name, repeated, change = step
+            if change is None:
+                fields[name] = list(value) if repeated else value
+            elif repeated:
+                fields[name] = [change(item) for item in value]
+            else:
+                fields[name] = change(value)
+        return fields
+
+    return convert
+
+
+def _plan(field: Any) -> tuple[str, bool, Callable[[Any], Any] | None]:
+    """How one field's value becomes JSON: (its key, repeated, the change or None)."""
+    kind = field.type
+    change: Callable[[Any], Any] | None
+    if kind in _AS_IS:
+        change = None
+    elif kind in _AS_TEXT:
+        change = str
+    elif kind == FieldDescriptor.TYPE_BYTES:
+        change = _base64
+    elif kind == FieldDescriptor.TYPE_ENUM:
+        if field.enum_type.is_closed or field.enum_type.full_name.startswith("google."):
+            raise _Unknown(field.full_name)  # refused or printed otherwise by MessageToDict
+        names = {value.number: value.name for value in field.enum_type.values}
+        change = lambda number: names.get(number, number)  # noqa: E731 (an unknown: its number)
+    elif kind == FieldDescriptor.TYPE_MESSAGE:
+        nested = field.message_type
+        if nested.GetOptions().map_entry:
+            raise _Unknown(field.full_name)
+        if nested.full_name == _TIMESTAMP:
+            change = _timestamp
+        elif nested.full_name.startswith("google.protobuf."):
+            raise _Unknown(field.full_name)
+        else:
+            # Looked up when used: a message type may hold itself.
+            change = lambda value, d=nested: _converter(d)(value)  # noqa: E731
+    else:  # float and double (printed in their shortest form), groups
+        raise _Unknown(field.full_name)
+    return field.name, field.is_repeated, change
+
+
+def _base64(value: bytes) -> str:
+    return base64.b64encode(value).decode("utf-8")
+
+
+def _timestamp(value: Any) -> str:
+    return value.ToJsonString()  # type: ignore[no-any-return]
