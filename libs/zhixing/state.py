@@ -149,12 +149,15 @@ class _OurConnection(AbstractConnection):
         elif isinstance(first, bytes) and b" " in first:
             args = (*first.split(), *args[1:])
         try:
-            return [
-                hiredis.pack_command(  # its stub types the tuple as of one argument
-                    tuple(bytes(a) if isinstance(a, bytearray | memoryview) else a for a in args)  # type: ignore[arg-type]
+            return [hiredis.pack_command(args)]  # type: ignore[arg-type]  # (stub: one argument)
+        except TypeError as exc:
+            # hiredis refuses a bytearray, which redis-py sends as its bytes; it is converted
+            # only then, not looked for in every command.
+            if any(isinstance(a, bytearray) for a in args):
+                return self.pack_command(
+                    *(bytes(a) if isinstance(a, bytearray) else a for a in args)
                 )
-            ]
-        except TypeError as exc:  # None, a bool, an object: refused as redis-py refuses them
+            # None, a bool, an object: refused as redis-py refuses them
             raise DataError(f"Invalid input in command {args[0]!r}: {exc}") from exc
 
     async def send_packed_command(

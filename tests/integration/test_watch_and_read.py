@@ -36,7 +36,7 @@ def _keys(*names: str) -> list[str]:
 async def _take_connection(pipe: Pipeline, key: str) -> None:
     """Gives ``pipe`` its connection (which it keeps until reset), watching nothing."""
     await pipe.watch(key)
-    await pipe.unwatch()
+    await pipe.unwatch()  # type: ignore[no-untyped-call]
     assert pipe.connection is not None and not pipe.watching
 
 
