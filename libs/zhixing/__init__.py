@@ -40,6 +40,7 @@ __all__ = [
     "persons",  # a person's age from the resident ID, and minority (never listed as 失信)
     "polling",  # background workers that poll (the agency and deduction workers)
     "projection",  # what a consumer feeds: handlers on a batch transaction
+    "protojson",  # protobuf messages as JSON-ready dicts, as MessageToDict gives them
     "publisher",  # publishing events to Kafka
     "records",  # JSON records with their history
     "rules",  # the rule catalogue
