@@ -29,6 +29,10 @@ from zhixing.v1 import asset_events_pb2 as pb
 
 log = structlog.get_logger(__name__)
 
+CASES_PER_TRANSACTION = 20
+"""Cases whose query answers one transaction applies. More cut round trips further; a
+conflict (another writer of one of their records) runs them all again."""
+
 
 class AssetControl(Handler):
     def __init__(self, ctx: ServiceContext, settings: AgencySettings) -> None:
@@ -48,7 +52,7 @@ class AssetControl(Handler):
 
     async def apply_feedback_batch(self, batch: Sequence[agency_pb.Feedback]) -> list[str]:
         """Apply feedback in the order given; what happened to each, in that order. The
-        answers to one case's queries are applied in one transaction."""
+        answers to queries are applied several cases to a transaction."""
         outcomes: dict[int, str] = {}
         by_case: dict[str, list[tuple[int, agency_pb.Feedback, QueryRef]]] = {}
         for n, feedback in enumerate(batch):
@@ -61,9 +65,16 @@ class AssetControl(Handler):
             else:
                 log.warning("feedback for an unknown request", request_id=feedback.request_id)
                 outcomes[n] = "unknown"
-        for case_id, answers in by_case.items():
-            applied = await self.query.apply_answers(case_id, [(f, r) for _, f, r in answers])
-            outcomes.update(zip((n for n, _, _ in answers), applied, strict=True))
+        # Cases' answers are applied CASES_PER_TRANSACTION at a time: one transaction (two
+        # round trips) for many cases, and a conflict retries no more than that many.
+        cases = list(by_case.items())
+        for start in range(0, len(cases), CASES_PER_TRANSACTION):
+            chunk = dict(cases[start : start + CASES_PER_TRANSACTION])
+            applied = await self.query.apply_answers_of_cases(
+                {case_id: [(f, r) for _, f, r in answers] for case_id, answers in chunk.items()}
+            )
+            for case_id, answers in chunk.items():
+                outcomes.update(zip((n for n, _, _ in answers), applied[case_id], strict=True))
         return [outcomes[n] for n in range(len(batch))]
 
     async def move_case(self, case_id: str, from_court: str, to_court: str) -> bool:

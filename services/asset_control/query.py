@@ -4,7 +4,7 @@ keeps failing, or is never answered, is reported and can be retried by an office
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import structlog
@@ -294,48 +294,73 @@ class NetworkQuery(Handler):
     async def apply_answers(
         self, case_id: str, answers: Sequence[tuple[agency_pb.Feedback, QueryRef]]
     ) -> list[str]:
-        key = self.records.case_key(case_id)
-        asset_keys = sorted({
-            self.records.asset_key(asset_id_for(case_id, a.asset_key))
-            for feedback, _ in answers for a in feedback.assets
-        })  # fmt: skip
-        queue_keys = sorted(
-            {self.records.queue_key(a.asset_key) for f, _ in answers for a in f.assets}
-        )
+        return (await self.apply_answers_of_cases({case_id: answers}))[case_id]
 
-        async def body(pipe: Pipeline, loaded: list[Any]) -> list[str]:
-            # One round trip for the case, the assets reported and their queues.
-            case = loaded[0]
-            if case is None:
-                return ["stale"] * len(answers)
-            found = loaded[1 : 1 + len(asset_keys)]
+    async def apply_answers_of_cases(
+        self, answers: Mapping[str, Sequence[tuple[agency_pb.Feedback, QueryRef]]]
+    ) -> dict[str, list[str]]:
+        """Several cases' answers in one transaction (a feedback batch holds answers for
+        many cases): what happened to each answer, case by case in the order given. The
+        cases are applied in the order given; an outside asset two of them find is queued
+        in that order (its queue is read once and shared)."""
+        case_keys = [self.records.case_key(case_id) for case_id in answers]
+        reported = [
+            (case_id, a.asset_key)
+            for case_id, case_answers in answers.items()
+            for feedback, _ in case_answers
+            for a in feedback.assets
+        ]
+        asset_keys = sorted({self.records.asset_key(asset_id_for(c, k)) for c, k in reported})
+        queue_keys = sorted({self.records.queue_key(k) for _, k in reported})
+
+        async def body(pipe: Pipeline, loaded: list[Any]) -> dict[str, list[str]]:
+            # One round trip for the cases, the assets reported and their queues.
+            cases = loaded[: len(case_keys)]
+            found = loaded[len(case_keys) : len(case_keys) + len(asset_keys)]
             records: dict[str, Any] = dict(zip(asset_keys, found, strict=True))
             queues: dict[str, list[str]] = {
                 k: self.records.as_queue(queue)
-                for k, queue in zip(queue_keys, loaded[1 + len(asset_keys) :], strict=True)
+                for k, queue in zip(
+                    queue_keys, loaded[len(case_keys) + len(asset_keys) :], strict=True
+                )
             }
             pipe.multi()  # type: ignore[no-untyped-call]
-            # The answers recorded together are one event, the assets they found one push
-            # to the parties (issue 19: a round costs one event, not one per channel).
-            answered = pb.QueryChannelsAnswered(case_id=case_id, round=case["query"]["round"])
-            new_ids: list[str] = []
-            outcomes = [
-                self._answer(pipe, case, f, ref, records, queues, answered, new_ids)
-                for f, ref in answers
-            ]
-            if answered.answers:
-                self.stage(pipe, answered, case_id, case["court_code"])
-            if new_ids:
-                self.seizures.push_to_parties(pipe, case, new_ids)
-            if answered.answers and all(
-                unit["status"] == "answered" for unit in case["query"]["units"]
-            ):
-                self._complete_query(pipe, case)
-            if any(outcome in ("failed", "answered") for outcome in outcomes):
-                self.records.put(pipe, key, case)
-            return outcomes
+            return {
+                case_id: self._apply_case_answers(pipe, key, case, case_answers, records, queues)
+                for (case_id, case_answers), key, case in zip(
+                    answers.items(), case_keys, cases, strict=True
+                )
+            }
 
-        return await self.records.transact_loaded([key, *asset_keys, *queue_keys], body)
+        return await self.records.transact_loaded([*case_keys, *asset_keys, *queue_keys], body)
+
+    def _apply_case_answers(
+        self, pipe: Pipeline, key: str, case: dict[str, Any] | None,
+        answers: Sequence[tuple[agency_pb.Feedback, QueryRef]],
+        records: dict[str, Any], queues: dict[str, list[str]],
+    ) -> list[str]:  # fmt: skip
+        """One case's answers, its writes queued on ``pipe`` (in MULTI)."""
+        if case is None:
+            return ["stale"] * len(answers)
+        # The answers recorded together are one event, the assets they found one push to
+        # the parties (issue 19: a round costs one event, not one per channel).
+        answered = pb.QueryChannelsAnswered(case_id=case["case_id"], round=case["query"]["round"])
+        new_ids: list[str] = []
+        outcomes = [
+            self._answer(pipe, case, f, ref, records, queues, answered, new_ids)
+            for f, ref in answers
+        ]
+        if answered.answers:
+            self.stage(pipe, answered, case["case_id"], case["court_code"])
+        if new_ids:
+            self.seizures.push_to_parties(pipe, case, new_ids)
+        if answered.answers and all(
+            unit["status"] == "answered" for unit in case["query"]["units"]
+        ):
+            self._complete_query(pipe, case)
+        if any(outcome in ("failed", "answered") for outcome in outcomes):
+            self.records.put(pipe, key, case)
+        return outcomes
 
     def _answer(
         self, pipe: Pipeline, case: dict[str, Any], feedback: agency_pb.Feedback, ref: QueryRef,

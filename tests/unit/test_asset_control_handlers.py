@@ -255,3 +255,37 @@ async def test_a_query_never_answered_is_reported_after_its_timeouts_not_its_res
     case = await control.records.case("c6")
     assert case is not None and {u["status"] for u in case["query"]["units"]} == {"failed"}
     assert (await staged_types(control.ctx)).count("ChannelQueryFailed") == len(CHANNELS)
+
+
+async def test_a_batch_answering_many_cases_applies_each_and_queues_a_shared_asset_in_order() -> (
+    None
+):
+    """A feedback batch holds answers for many cases, applied several to a transaction:
+    an account two of them find is queued once per case, the first answered first (首封),
+    and a case that is gone is reported stale without holding up the others."""
+    control = asset_control()
+    for case_id in ("c5", "c6"):
+        await file(control, case_id, 10_000)
+    feedback = []
+    for case_id in ("c5", "gone", "c6"):
+        for unit, channel in enumerate(CHANNELS):
+            feedback.append(agency_pb.Feedback(
+                feedback_id=f"f-{case_id}-{unit}",
+                request_id=QueryRef(case_id, 1, unit, 1).request_id,
+                status="found" if channel.value == "bank" else "none",
+                assets=[DEPOSIT] if channel.value == "bank" else [],
+            ))  # fmt: skip
+    outcomes = await control.apply_feedback_batch(feedback)
+    assert outcomes == ["answered"] * len(CHANNELS) + ["stale"] * len(CHANNELS) + [
+        "answered"
+    ] * len(CHANNELS)
+    first, second = asset_id_for("c5", DEPOSIT.asset_key), asset_id_for("c6", DEPOSIT.asset_key)
+    queue = await control.records.load_queue(
+        control.records.redis, control.records.queue_key(DEPOSIT.asset_key)
+    )
+    assert queue == [first, second]
+    for case_id in ("c5", "c6"):
+        case = await control.records.case(case_id)
+        assert case is not None and case["query"]["status"] == "completed"
+    types = await staged_types(control.ctx)
+    assert types.count("QueryChannelsAnswered") == 2 and types.count("NetworkQueryCompleted") == 2
