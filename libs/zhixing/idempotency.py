@@ -83,7 +83,11 @@ class Idempotency:
         """The id the first request with this key created (read in the transaction, before
         ``multi``); None the first time. A different request with the key is refused: the
         message says it was used for another ``what`` (the ``named`` thing it created)."""
-        raw = await pipe.get(self.key)
+        return self.previous_of(await pipe.get(self.key), what=what, named=named)
+
+    def previous_of(self, raw: bytes | str | None, *, what: str, named: str) -> str | None:
+        """``previous`` from the key's value, read by the caller (with the transaction's
+        other reads, after the WATCH of ``key``)."""
         if raw is None:
             return None
         previous_id, _, fingerprint = as_text(raw).partition("|")

@@ -43,6 +43,7 @@ from zhixing.idempotency import IdempotencyConflict as IdempotencyConflict  # na
 from zhixing.protojson import message_fields
 from zhixing.rules import catalogue
 from zhixing.service import ServiceContext
+from zhixing.state import watch_and_read
 from zhixing.stops import StopOrders
 from zhixing.v1 import case_events_pb2
 
@@ -149,7 +150,12 @@ class Intake:
             watch.append(once.key)
 
         async def body(pipe: Pipeline) -> Filed:
-            previous = await once.previous(pipe, what="filing", named="case") if once else None
+            # Everything the filing reads, watched and read in one round trip.
+            read = await watch_and_read(pipe, watch, [("MGET", *watch)])
+            stored = dict(zip(watch, read[0], strict=True))
+            previous = (
+                once.previous_of(stored[once.key], what="filing", named="case") if once else None
+            )
             if previous is not None:  # a repeat: the first result again
                 record = await self.records.read(previous, pipe)
                 assert record is not None
@@ -160,7 +166,7 @@ class Intake:
                     case_number=record.get("case_number"),
                     flags=list(record.filed.flags) if record.filed else [],
                 )
-            receipt = int(await pipe.get(receipts_key) or 0) + 1
+            receipt = int(stored[receipts_key] or 0) + 1
             received = case_events_pb2.ApplicationReceived(
                 case_id=case_id, court_code=cmd.court_code, received_on=received_on.isoformat(),
                 receipt_number=receipt_number(today.year, cmd.court_code, receipt),
@@ -180,7 +186,7 @@ class Intake:
             filed: Filed = Filed(case_id, created=True, status=CaseStatus.RECEIVED)
             sequence = 0
             if docket:
-                sequence = int(await pipe.get(seq_key) or 0) + 1
+                sequence = int(stored[seq_key] or 0) + 1
                 docketed, more = self.docket_events(
                     cmd, case_id, received_on, today, sequence, identity
                 )
@@ -205,9 +211,9 @@ class Intake:
             return filed
 
         if not docket:
-            return await self.records.transact(watch, body)
+            return await self.records.transact([], body)
         async with self.sequence_lock(seq_key):
-            return await self.records.transact(watch, body)
+            return await self.records.transact([], body)
 
     def docket_events(
         self, cmd: FileCase, case_id: str, received_on: dt.date, today: dt.date,
