@@ -10,7 +10,14 @@ from importlib import import_module
 from typing import Any
 
 import pytest
-from google.protobuf import any_pb2, struct_pb2, timestamp_pb2, wrappers_pb2
+from google.protobuf import (
+    any_pb2,
+    descriptor_pb2,
+    descriptor_pool,
+    struct_pb2,
+    timestamp_pb2,
+    wrappers_pb2,
+)
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import Message
@@ -141,7 +148,7 @@ def test_what_it_leaves_to_message_to_dict_comes_out_the_same() -> None:
     stamp = timestamp_pb2.Timestamp(seconds=1_800_000_000, nanos=5_000)
     assert message_fields(stamp) == "2027-01-15T08:00:00.000005Z"
     assert message_fields(wrappers_pb2.DoubleValue(value=0.1)) == 0.1
-    assert message_fields(struct_pb2.Struct(fields={"a": struct_pb2.Value(number_value=1.5)}))
+    assert_same(struct_pb2.Struct(fields={"a": struct_pb2.Value(number_value=1.5)}))
     packed = any_pb2.Any()
     packed.Pack(case_events_pb2.CaseTriaged(case_id="c1", track="简案"))
     assert_same(packed)
@@ -158,3 +165,32 @@ def test_int64_are_text_and_enums_names_or_unknown_numbers() -> None:
     assert fields["debtors"] == [{"name": "甲", "kind": "PARTY_KIND_ORGANISATION"}]
     party.kind = 77  # type: ignore[assignment]  # an open enum keeps a number it does not know
     assert message_fields(party)["kind"] == 77
+
+
+def test_an_aliased_enum_prints_the_first_name_and_one_with_options_is_left_alone() -> None:
+    """Neither is in our contracts today; both must stay what MessageToDict gives."""
+    file = descriptor_pb2.FileDescriptorProto(
+        name="protojson_test.proto", package="pjt", syntax="proto3"
+    )
+    aliased = file.enum_type.add(name="Aliased")
+    aliased.options.allow_alias = True
+    for name, number in [("A_ZERO", 0), ("A_ONE", 1), ("A_UNO", 1)]:
+        aliased.value.add(name=name, number=number)
+    marked = file.enum_type.add(name="Marked")
+    marked.value.add(name="M_ZERO", number=0)
+    old = marked.value.add(name="M_OLD", number=1)
+    old.options.deprecated = True
+    for name, enum in [("Aliases", ".pjt.Aliased"), ("Marks", ".pjt.Marked")]:
+        holder = file.message_type.add(name=name)
+        holder.field.add(
+            name="value", number=1, type=FieldDescriptor.TYPE_ENUM, type_name=enum,
+            label=FieldDescriptor.LABEL_OPTIONAL,
+        )  # fmt: skip
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(file)
+    aliases = GetMessageClass(pool.FindMessageTypeByName("pjt.Aliases"))(value=1)
+    marks = GetMessageClass(pool.FindMessageTypeByName("pjt.Marks"))(value=1)
+    assert message_fields(aliases) == {"value": "A_ONE"}
+    assert message_fields(marks) == {"value": "M_OLD"}
+    assert_same(aliases)
+    assert_same(marks)
