@@ -67,14 +67,15 @@ class AssetControl(Handler):
                 outcomes[n] = "unknown"
         # Cases' answers are applied CASES_PER_TRANSACTION at a time: one transaction (two
         # round trips) for many cases, and a conflict retries no more than that many.
-        cases = list(by_case.items())
-        for start in range(0, len(cases), CASES_PER_TRANSACTION):
-            chunk = dict(cases[start : start + CASES_PER_TRANSACTION])
+        case_ids = list(by_case)
+        for start in range(0, len(case_ids), CASES_PER_TRANSACTION):
+            chunk = case_ids[start : start + CASES_PER_TRANSACTION]
             applied = await self.query.apply_answers_of_cases(
-                {case_id: [(f, r) for _, f, r in answers] for case_id, answers in chunk.items()}
+                {case_id: [(f, r) for _, f, r in by_case[case_id]] for case_id in chunk}
             )
-            for case_id, answers in chunk.items():
-                outcomes.update(zip((n for n, _, _ in answers), applied[case_id], strict=True))
+            for case_id in chunk:
+                numbers = (n for n, _, _ in by_case[case_id])
+                outcomes.update(zip(numbers, applied[case_id], strict=True))
         return [outcomes[n] for n in range(len(batch))]
 
     async def move_case(self, case_id: str, from_court: str, to_court: str) -> bool:

@@ -291,11 +291,6 @@ class NetworkQuery(Handler):
         )
         self.stage(pipe, failed, case["case_id"], case["court_code"])
 
-    async def apply_answers(
-        self, case_id: str, answers: Sequence[tuple[agency_pb.Feedback, QueryRef]]
-    ) -> list[str]:
-        return (await self.apply_answers_of_cases({case_id: answers}))[case_id]
-
     async def apply_answers_of_cases(
         self, answers: Mapping[str, Sequence[tuple[agency_pb.Feedback, QueryRef]]]
     ) -> dict[str, list[str]]:

@@ -61,11 +61,12 @@ class AssetRecords:
     @staticmethod
     async def load_queue(client: Any, key: str) -> list[str]:
         raw = await client.get(key)
-        return AssetRecords.as_queue(json.loads(raw) if raw is not None else None)
+        return list(json.loads(raw)) if raw is not None else []
 
     @staticmethod
     def as_queue(loaded: Any) -> list[str]:
-        """A queue as loaded by ``load_many`` (``None`` when there is none yet)."""
+        """A queue among records loaded together (``watch_and_load``, ``load_many``):
+        ``None`` when there is none yet."""
         return list(loaded) if loaded is not None else []
 
     @staticmethod

@@ -12,7 +12,7 @@ import pytest
 import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError, WatchError
+from redis.exceptions import RedisError, ResponseError, WatchError
 
 from tests.conftest import Infra
 from zhixing.settings import RedisSettings
@@ -155,7 +155,7 @@ async def test_a_connection_lost_after_the_watch_is_a_watch_error(
         _lose_reply(pipe.connection, 2)  # the WATCH is answered, the read is not
         with pytest.raises(WatchError, match="ConnectionError"):
             await watch_and_read(pipe, [counter], [("MGET", counter)])
-        assert not pipe.watching
+        assert not pipe.watching and pipe.connection is None  # released, disconnected
     await client.delete(counter)
 
 
@@ -184,5 +184,25 @@ async def test_no_watch_after_multi_and_none_without_keys(client: aioredis.Redis
         with pytest.raises(ValueError, match="at least one key"):
             await watch_and_read(pipe, [], [("MGET", counter)])
         pipe.multi()  # type: ignore[no-untyped-call]
-        with pytest.raises(Exception, match="after a MULTI"):
+        with pytest.raises(RedisError, match="after a MULTI"):
             await watch_and_read(pipe, [counter], [("MGET", counter)])
+
+
+async def test_a_read_cancelled_midway_leaves_no_reply_for_the_next_command(
+    client: aioredis.Redis,
+) -> None:
+    """A request cancelled while its reads are answered (a client gone, a shutdown): the
+    connection goes back to the pool without replies left unread on it."""
+    empty, counter = _keys("empty", "counter")
+    await client.set(counter, 5)
+    async with client.pipeline(transaction=True) as pipe:
+        pending = asyncio.create_task(
+            watch_and_read(pipe, [counter], [("BLPOP", empty, "5"), ("GET", counter)])
+        )
+        await asyncio.sleep(0.2)  # the WATCH answered, the BLPOP waiting on the server
+        pending.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await pending
+    for _ in range(3):  # whichever pooled connection answers, it answers its own command
+        assert await client.get(counter) == b"5"
+    await client.delete(counter)

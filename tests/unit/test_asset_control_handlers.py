@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from services.asset_control import handlers
 from services.asset_control.agency import AgencySettings
 from services.asset_control.domain import OverSeizure, QueryRef, asset_id_for
 from services.asset_control.handlers import AssetControl
@@ -257,12 +258,15 @@ async def test_a_query_never_answered_is_reported_after_its_timeouts_not_its_res
     assert (await staged_types(control.ctx)).count("ChannelQueryFailed") == len(CHANNELS)
 
 
-async def test_a_batch_answering_many_cases_applies_each_and_queues_a_shared_asset_in_order() -> (
-    None
-):
+@pytest.mark.parametrize("cases_per_transaction", [20, 1])
+async def test_a_batch_of_many_cases_queues_an_asset_they_share_in_order(
+    cases_per_transaction: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A feedback batch holds answers for many cases, applied several to a transaction:
     an account two of them find is queued once per case, the first answered first (首封),
     and a case that is gone is reported stale without holding up the others."""
+    # With one case to a transaction, the two finding the account are applied apart.
+    monkeypatch.setattr(handlers, "CASES_PER_TRANSACTION", cases_per_transaction)
     control = asset_control()
     for case_id in ("c5", "c6"):
         await file(control, case_id, 10_000)
