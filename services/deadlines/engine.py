@@ -203,23 +203,16 @@ class DeadlineEngine:
         if not signals:
             return (signals, {}, set(), {})
         ids, subjects = self._concerned(signals)
-        store = self.store
-        subject_keys = [store.subject_key(s) for s in sorted(subjects)]
         starts = sorted({
             (rule.id, signal.subject_id) for signal in signals
             for role, rule in self.rules.by_event.get(signal.event_name, []) if role == "start"
         })  # fmt: skip
-        early_keys = [store.early_stop_key(rule_id, subject) for rule_id, subject in starts]
-        # WATCH first: it puts the pipeline in immediate mode, and a change to any key read
+        # Each read is watched as it is made (two round trips): a change to any key read
         # here before EXEC makes the batch retry.
-        await pipe.watch(store.horizon_key, *subject_keys, *early_keys)
-        if subjects:
-            ids |= await store.clock_ids_of(sorted(subjects))
-        if ids:
-            await pipe.watch(*[store.clock_key(i) for i in sorted(ids)])
-        states = await store.load(pipe, sorted(ids))
-        alerted = await store.alerted_years(pipe)
-        early = await store.early_stops(pipe, starts)
+        of_subjects, alerted, early = await self.store.watch_and_read_batch(
+            pipe, sorted(subjects), starts
+        )
+        states = await self.store.watch_and_load(pipe, sorted(ids | of_subjects))
         return (signals, states, alerted, early)
 
     async def __call__(self, events: Sequence[Event[Message]], tx: Transaction) -> None:

@@ -29,7 +29,7 @@ from redis.asyncio.client import Pipeline
 from redis.exceptions import WatchError
 
 from services.deadlines.domain import ClockState, Status, Timer
-from zhixing.state import KeySpace, as_text
+from zhixing.state import KeySpace, as_text, watch_and_read
 
 R = TypeVar("R")
 
@@ -163,18 +163,37 @@ class ClockStore:
         raws = await pipe.mget([self.clock_key(i) for i in clock_ids])
         return {i: _decode(raw) for i, raw in zip(clock_ids, raws, strict=True) if raw}
 
-    async def clock_ids_of(self, subjects: Sequence[str]) -> set[str]:
-        """The clocks of these subjects, in one round trip."""
-        ids: set[str] = set()
-        async with self.redis.pipeline(transaction=False) as reads:
-            for subject in subjects:
-                reads.smembers(self.subject_key(subject))
-            for members in await reads.execute():
-                ids |= {as_text(m) for m in members}
-        return ids
+    async def watch_and_load(
+        self, pipe: Pipeline, clock_ids: Sequence[str]
+    ) -> dict[str, ClockState]:
+        """WATCH these clocks and load them, in one round trip."""
+        if not clock_ids:
+            return {}
+        keys = [self.clock_key(i) for i in clock_ids]
+        (raws,) = await watch_and_read(pipe, keys, [("MGET", *keys)])
+        return {i: _decode(raw) for i, raw in zip(clock_ids, raws, strict=True) if raw}
 
-    async def alerted_years(self, pipe: Pipeline) -> set[int]:
-        return {int(y) for y in await pipe.smembers(self.horizon_key)}
+    async def watch_and_read_batch(
+        self, pipe: Pipeline, subjects: Sequence[str], starts: Sequence[tuple[str, str]]
+    ) -> tuple[set[str], set[int], dict[tuple[str, str], Any]]:
+        """What a batch reads before its clocks, watched and read in one round trip: the
+        clock ids of ``subjects``, the years already alerted (the calendar horizon), and the
+        stops kept for these (rule, subject) ``starts``."""
+        subject_keys = [self.subject_key(s) for s in subjects]
+        early_keys = [self.early_stop_key(rule_id, subject) for rule_id, subject in starts]
+        reads: list[tuple[str, ...]] = [("SMEMBERS", key) for key in subject_keys]
+        reads.append(("SMEMBERS", self.horizon_key))
+        if early_keys:
+            reads.append(("MGET", *early_keys))
+        replies = await watch_and_read(pipe, [self.horizon_key, *subject_keys, *early_keys], reads)
+        ids = {as_text(m) for members in replies[: len(subject_keys)] for m in members}
+        alerted = {int(year) for year in replies[len(subject_keys)]}
+        early = (
+            {pair: json.loads(raw) for pair, raw in zip(starts, replies[-1], strict=True) if raw}
+            if early_keys
+            else {}
+        )
+        return ids, alerted, early
 
     async def early_stops(
         self, client: Pipeline | aioredis.Redis, starts: Sequence[tuple[str, str]]
