@@ -195,17 +195,6 @@ class ClockStore:
         )
         return ids, alerted, early
 
-    async def early_stops(
-        self, client: Pipeline | aioredis.Redis, starts: Sequence[tuple[str, str]]
-    ) -> dict[tuple[str, str], Any]:
-        """The stops kept for these (rule, subject) starts (read at once: a client, or a
-        pipeline in WATCH mode)."""
-        if not starts:
-            return {}
-        keys = [self.early_stop_key(rule_id, subject) for rule_id, subject in starts]
-        raws = await client.mget(keys)
-        return {pair: json.loads(raw) for pair, raw in zip(starts, raws, strict=True) if raw}
-
     async def scheduled(self) -> int:
         """How many clocks have a pending timer."""
         return int(await self.redis.zcard(self.schedule_key))

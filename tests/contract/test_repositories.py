@@ -153,9 +153,12 @@ async def test_the_clock_store_keeps_states_indexes_and_the_schedule(
         clocks.keep_early_stop(pipe, "asset.network-query", "case-1", {"event_id": "e1"})
         await pipe.execute()
     assert await clocks.scheduled() == 1
-    assert await clocks.early_stops(store, [("asset.network-query", "case-1")]) == {
-        ("asset.network-query", "case-1"): {"event_id": "e1"}
-    }
+    async with store.pipeline(transaction=True) as pipe:
+        ids, alerted, early = await clocks.watch_and_read_batch(
+            pipe, ["case-1"], [("asset.network-query", "case-1"), ("other", "case-1")]
+        )
+    assert early == {("asset.network-query", "case-1"): {"event_id": "e1"}}
+    assert ids == {"k1", "k2"} and alerted == set()
     ttl = await store.ttl(clocks.early_stop_key("asset.network-query", "case-1"))
     assert 0 < ttl <= 7 * 24 * 3600
 
