@@ -121,7 +121,8 @@ class LeaderLoops:
                 self.leading = False
             if ended in ("stopped", "loop ended"):
                 with contextlib.suppress(Exception):  # an unreachable Redis lets it lapse
-                    await asyncio.wait_for(self._lease.release(), self._lease.ttl_ms / 1000)
+                    async with asyncio.timeout(self._lease.ttl_ms / 1000):
+                        await self._lease.release()
                 return
             # Lost or lapsing: the loops were cancelled (not drained: the next holder
             # relays what is staged); try for the lease again with the same loops.
@@ -177,12 +178,14 @@ class LeaderLoops:
         while not self._stopping.is_set():
             asked = clock.time()
             try:
-                if await asyncio.wait_for(self._lease.acquire(), pause):
-                    return asked
+                async with asyncio.timeout(pause):
+                    if await self._lease.acquire():
+                        return asked
             except Exception as exc:  # Redis down: keep trying, as the consumers do
                 log.warning("lease not acquired; retrying", error=str(exc) or repr(exc))
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), pause)
+                async with asyncio.timeout(pause):
+                    await self._stopping.wait()
         return None
 
     async def _keep(self, taken_at: float) -> str:
@@ -200,11 +203,15 @@ class LeaderLoops:
             if asked >= deadline:
                 return "not renewed in time"
             try:
-                ours = await asyncio.wait_for(self._lease.renew(), deadline - asked)
-                if not ours:
-                    # Gone (e.g. Redis restarted without it): take it again if free.
-                    left = deadline - clock.time()
-                    ours = left > 0 and await asyncio.wait_for(self._lease.acquire(), left)
+                # Bounded with asyncio.timeout, not wait_for: on Python 3.11, wait_for
+                # returns the result of a call that ends as the task is cancelled, and the
+                # cancellation is lost (python/cpython#86296). A stopping leader's _lead
+                # then waited for ever on this loop (two CI runs hung in a test's teardown).
+                async with asyncio.timeout_at(deadline):
+                    ours = await self._lease.renew()
+                    if not ours:
+                        # Gone (e.g. Redis restarted without it): take it again if free.
+                        ours = await self._lease.acquire()
                 if not ours:
                     return "held by another replica"
                 renewed, pause = asked, ttl / 3  # the new term counts from the asking

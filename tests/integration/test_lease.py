@@ -213,3 +213,32 @@ async def test_a_worker_cancelled_with_its_lease_runs_again_on_the_same_object()
     worker.stop()
     await second
     assert worker.closed
+
+
+class CancelledAsItRenews(Lease):
+    """A lease whose renewal ends just as its leader is stopped: the stop's cancellation
+    of the renewing loop arrives while the renewal's answer is in."""
+
+    keeping: asyncio.Task[str] | None = None
+
+    async def renew(self) -> bool:
+        renewed = await super().renew()
+        if self.keeping is not None:
+            self.keeping.cancel()
+        return renewed
+
+
+async def test_a_leader_stopped_as_its_lease_is_renewed_stops(isolated: Isolated) -> None:
+    """On Python 3.11, asyncio.wait_for returns the result of a call that ends as its task
+    is cancelled, and the cancellation is lost: the renewing loop ran on, and a stopping
+    leader waited for it for ever (two CI runs hung in a test's teardown)."""
+    lease = CancelledAsItRenews(isolated.redis, KeySpace(isolated.prefix, "svc"), 0.3, "a")
+    assert await lease.acquire()
+    leader = LeaderLoops(lease, [])
+    keeping = asyncio.create_task(leader._keep(asyncio.get_running_loop().time()))
+    lease.keeping = keeping
+    # With the cancellation lost it renews for ever, and the timeout raises TimeoutError.
+    with pytest.raises(asyncio.CancelledError):
+        async with asyncio.timeout(10):
+            await keeping
+    assert keeping.cancelled()
