@@ -576,7 +576,8 @@ class EventConsumer:
             if offsets:
                 # aiokafka retries a commit until Kafka is back: bounded, so an outage
                 # cannot hold the loop or a stop for what only monitoring reads.
-                await asyncio.wait_for(self._consumer.commit(offsets), COMMIT_TIMEOUT_S)
+                async with asyncio.timeout(COMMIT_TIMEOUT_S):
+                    await self._consumer.commit(offsets)
         except (CommitFailedError, KafkaError, TimeoutError) as exc:
             # Redis holds the truth; the next owner seeks from it.
             log.info("offset commit skipped", group=self.group, error=str(exc) or "timed out")

@@ -46,8 +46,9 @@ class EventPublisher:
         brokers = [b.nodeId for b in client.cluster.brokers()]
         for node_id in brokers:
             try:
-                if await asyncio.wait_for(client.ready(node_id), timeout_s):
-                    return True
+                async with asyncio.timeout(timeout_s):
+                    if await client.ready(node_id):
+                        return True
             except (TimeoutError, KafkaError, OSError):
                 continue
         return False

@@ -46,7 +46,8 @@ class DeadlineScheduler:
             # A Redis that does not answer must not hold the first pass: go on after a
             # while (the channel is tried again meanwhile; the clock still wakes the loop).
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(subscribed.wait(), SUBSCRIBE_WAIT_S)
+                async with asyncio.timeout(SUBSCRIBE_WAIT_S):
+                    await subscribed.wait()
             await self._fire()
         finally:
             listening.cancel()
@@ -136,4 +137,5 @@ class CalendarFollower:
             except Exception as exc:  # a file system hiccup: look again next time
                 log.warning("calendar folder not read; retrying", error=str(exc))
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self._poll_s)
+                async with asyncio.timeout(self._poll_s):
+                    await self._stopping.wait()
