@@ -151,14 +151,17 @@ async def test_the_clock_store_keeps_states_indexes_and_the_schedule(
         pipe.multi()  # type: ignore[no-untyped-call]
         clocks.unschedule(pipe, "k1")
         clocks.keep_early_stop(pipe, "asset.network-query", "case-1", {"event_id": "e1"})
+        clocks.alert_year(pipe, 2031)
         await pipe.execute()
     assert await clocks.scheduled() == 1
     async with store.pipeline(transaction=True) as pipe:
         ids, alerted, early = await clocks.watch_and_read_batch(
-            pipe, ["case-1"], [("asset.network-query", "case-1"), ("other", "case-1")]
+            pipe, ["case-1", "case-none"], [("asset.network-query", "case-1"), ("other", "case-1")]
         )
+        states = await clocks.watch_and_load(pipe, sorted(ids | {"none"}))
     assert early == {("asset.network-query", "case-1"): {"event_id": "e1"}}
-    assert ids == {"k1", "k2"} and alerted == set()
+    assert ids == {"k1", "k2"} and alerted == {2031}
+    assert states == {"k1": first, "k2": second}
     ttl = await store.ttl(clocks.early_stop_key("asset.network-query", "case-1"))
     assert 0 < ttl <= 7 * 24 * 3600
 

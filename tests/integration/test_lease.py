@@ -232,7 +232,7 @@ async def test_a_leader_stopped_as_its_lease_is_renewed_stops(isolated: Isolated
     """On Python 3.11, asyncio.wait_for returns the result of a call that ends as its task
     is cancelled, and the cancellation is lost: the renewing loop ran on, and a stopping
     leader waited for it for ever (two CI runs hung in a test's teardown)."""
-    lease = CancelledAsItRenews(isolated.redis, KeySpace(isolated.prefix, "svc"), 0.3, "a")
+    lease = CancelledAsItRenews(isolated.redis, KeySpace(isolated.prefix, "svc"), TTL_S, "a")
     assert await lease.acquire()
     leader = LeaderLoops(lease, [])
     keeping = asyncio.create_task(leader._keep(asyncio.get_running_loop().time()))
