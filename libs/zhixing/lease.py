@@ -95,6 +95,31 @@ class Lease:
         await self._release(keys=[self.key], args=[self.holder])
 
 
+CANCEL_AGAIN_S = 1.0
+"""How long a stopping leader waits for a cancelled task before cancelling it again."""
+
+
+async def _cancel_and_wait(tasks: Sequence[asyncio.Task[Any]]) -> None:
+    """Cancel ``tasks`` and wait until each has ended, cancelling again, every
+    ``CANCEL_AGAIN_S``, any still running. A cancellation can be lost below us: Python 3.11's
+    ``asyncio.wait_for`` loses one that arrives as its call ends (python/cpython#86296), and
+    CI met a renewing lease keeper that outlived its cancellation with the renewal bounded
+    otherwise (its task showed the cancel requested, and it renewed on). A stop that waited
+    once, for ever, hung two CI runs in a test's teardown."""
+    pending = [task for task in tasks if not task.done()]
+    while pending:
+        for task in pending:
+            task.cancel()
+        _, still = await asyncio.wait(pending, timeout=CANCEL_AGAIN_S)
+        if still:
+            log.warning("a task outlived its cancellation; cancelling it again",
+                        tasks=[task.get_name() for task in still])  # fmt: skip
+        pending = list(still)
+    for task in tasks:  # their failures were logged where it matters; retrieved here
+        if not task.cancelled():
+            task.exception()
+
+
 class LeaderLoops:
     """Runs ``loops`` while this replica holds ``lease`` (see the module)."""
 
@@ -158,10 +183,7 @@ class LeaderLoops:
             log.error("a background loop ended on its own; the others stopped", ended=ended)
             return "loop ended"
         finally:
-            waits: list[asyncio.Task[Any]] = [*tasks, keeping, stopping]
-            for task in waits:
-                task.cancel()
-            await asyncio.gather(*waits, return_exceptions=True)
+            await _cancel_and_wait([*tasks, keeping, stopping])
 
     @staticmethod
     async def _gather(tasks: Sequence[asyncio.Task[None]]) -> None:
@@ -205,8 +227,7 @@ class LeaderLoops:
             try:
                 # Bounded with asyncio.timeout, not wait_for: on Python 3.11, wait_for
                 # returns the result of a call that ends as the task is cancelled, and the
-                # cancellation is lost (python/cpython#86296). A stopping leader's _lead
-                # then waited for ever on this loop (two CI runs hung in a test's teardown).
+                # cancellation is lost (python/cpython#86296; see _cancel_and_wait).
                 async with asyncio.timeout_at(deadline):
                     ours = await self._lease.renew()
                     if not ours:
