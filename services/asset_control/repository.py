@@ -72,7 +72,11 @@ class AssetRecords:
     @staticmethod
     async def load_many(client: Any, keys: Sequence[str]) -> list[Any]:
         """Several records in one round trip (``None`` for each missing one)."""
-        raws = await client.mget(list(keys)) if keys else []
+        return AssetRecords._records(await client.mget(list(keys)) if keys else [])
+
+    @staticmethod
+    def _records(raws: Sequence[Any]) -> list[Any]:
+        """Records read with one MGET (``None`` for each missing one)."""
         return [json.loads(raw) if raw is not None else None for raw in raws]
 
     @staticmethod
@@ -80,7 +84,7 @@ class AssetRecords:
         """WATCH ``keys`` and load their records, in one round trip (``None`` for each
         missing one)."""
         (raws,) = await watch_and_read(pipe, keys, [("MGET", *keys)])
-        return [json.loads(raw) if raw is not None else None for raw in raws]
+        return AssetRecords._records(raws)
 
     async def case(self, case_id: str) -> dict[str, Any] | None:
         return await self.load(self.redis, self.case_key(case_id))

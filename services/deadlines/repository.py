@@ -80,6 +80,11 @@ def _encode(state: ClockState) -> bytes:
     return orjson.dumps(state.to_json())
 
 
+def _states(clock_ids: Sequence[str], raws: Sequence[Any]) -> dict[str, ClockState]:
+    """The clocks read with one MGET, by id (a missing one left out)."""
+    return {i: _decode(raw) for i, raw in zip(clock_ids, raws, strict=True) if raw}
+
+
 def _decode(raw: bytes | str) -> ClockState:
     return ClockState.from_json(orjson.loads(raw))
 
@@ -161,7 +166,7 @@ class ClockStore:
         if not clock_ids:
             return {}
         raws = await pipe.mget([self.clock_key(i) for i in clock_ids])
-        return {i: _decode(raw) for i, raw in zip(clock_ids, raws, strict=True) if raw}
+        return _states(clock_ids, raws)
 
     async def watch_and_load(
         self, pipe: Pipeline, clock_ids: Sequence[str]
@@ -171,7 +176,7 @@ class ClockStore:
             return {}
         keys = [self.clock_key(i) for i in clock_ids]
         (raws,) = await watch_and_read(pipe, keys, [("MGET", *keys)])
-        return {i: _decode(raw) for i, raw in zip(clock_ids, raws, strict=True) if raw}
+        return _states(clock_ids, raws)
 
     async def watch_and_read_batch(
         self, pipe: Pipeline, subjects: Sequence[str], starts: Sequence[tuple[str, str]]
