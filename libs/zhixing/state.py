@@ -6,6 +6,7 @@ other's data and tests never touch each other's keys.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -15,6 +16,7 @@ from redis.asyncio.client import Pipeline
 from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import DataError, RedisError, ResponseError, WatchError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.typing import EncodableT
 
 from zhixing.settings import RedisSettings
@@ -110,7 +112,7 @@ async def watch_and_read(
         return replies[1:]
 
     async def lost(error: Exception) -> None:
-        await connection.disconnect()
+        await connection.disconnect(error=error)  # closed for an error, as redis-py records it
         if pipe.watching:  # the WATCH was answered, and died with the connection
             await pipe.reset()  # type: ignore[no-untyped-call]
             raise WatchError(f"A {type(error).__name__} occurred while watching keys")
@@ -163,20 +165,61 @@ class _OurConnection(AbstractConnection):
     async def send_packed_command(
         self, command: bytes | str | Iterable[bytes], check_health: bool = True
     ) -> None:
-        """uvloop, which our services run on, raises ``RuntimeError`` ("the handler is
-        closed") when a command is written to a transport the server has just closed;
-        asyncio's own loop raises ``OSError`` there, which redis-py reports as
-        ``ConnectionError`` and retries (MagicStack/uvloop#506). Unreported, a Redis restart
-        met mid-command was a 500 to the caller (found by the crash campaign: a filing's
-        WATCH, then the reset's UNWATCH) and a handler's failure to the event bus, which
-        dead-letters events. Reported, it is what every other lost connection is: retried,
-        then a 503 or a retried batch."""
+        """Redis-py's send (8.1), with two changes.
+
+        **A cancellation is never lost.** Redis-py bounds the write with
+        ``asyncio.wait_for`` whenever the connection has a socket timeout, and redis-py 8
+        gives every connection one (5 s). On Python 3.11, ``wait_for`` returns the send's
+        result when the send completes in the loop turn its task is cancelled in, and the
+        cancellation is lost (python/cpython#86296). A task looping on ``GET`` outlived its
+        cancellation in 126–148 of 300 tries, and a stopping service waited for ever on
+        it (a lease keeper, found in CI). The write is bounded here by ``asyncio.timeout``,
+        which runs it in the calling task: the same bound, no task per command, and the
+        cancellation raised at the next suspension.
+
+        **A write to a closed transport is a lost connection.** uvloop, which our services
+        run on, raises ``RuntimeError`` ("the handler is closed") when a command is written
+        to a transport the server has just closed; asyncio's own loop raises ``OSError``
+        there, which redis-py reports as ``ConnectionError`` and retries
+        (MagicStack/uvloop#506). Unreported, a Redis restart met mid-command was a 500 to
+        the caller (found by the crash campaign: a filing's WATCH, then the reset's
+        UNWATCH) and a handler's failure to the event bus, which dead-letters events.
+        Reported, it is what every other lost connection is: retried, then a 503 or a
+        retried batch."""
+        if not self.is_connected:
+            await self.connect_check_health(check_health=False)
+        if check_health:
+            await self.check_health()  # type: ignore[no-untyped-call]
+        writer = self._writer
+        if writer is None:  # closed by another task since it connected
+            raise RedisConnectionError("Connection closed before the command was written")
+        if isinstance(command, str):
+            command = command.encode()
+        if isinstance(command, bytes):
+            command = [command]
         try:
-            await super().send_packed_command(command, check_health)
-        except RuntimeError as exc:  # redis-py has already disconnected the connection
+            async with asyncio.timeout(self.socket_timeout or None):
+                writer.writelines(command)
+                await writer.drain()
+        # Every failure leaves the connection closed: a command half written cannot be
+        # taken back, and the next one would follow its bytes.
+        except TimeoutError:  # before OSError: on 3.11 TimeoutError is an OSError
+            await self.disconnect(nowait=True)
+            raise RedisTimeoutError("Timeout writing to socket") from None
+        except OSError as exc:
+            await self.disconnect(nowait=True)
+            errno, message = ("UNKNOWN", exc.args[0]) if len(exc.args) == 1 else exc.args[:2]
+            raise RedisConnectionError(
+                f"Error {errno} while writing to socket. {message}."
+            ) from exc
+        except RuntimeError as exc:
+            await self.disconnect(nowait=True)
             if CLOSED_TRANSPORT not in str(exc):
                 raise  # another failure (a closed loop): a bug, not Redis going away
             raise RedisConnectionError(f"Error while writing to socket: {exc}") from exc
+        except BaseException:  # a cancellation mid-write
+            await self.disconnect(nowait=True)
+            raise
 
 
 _OURS: dict[type[Any], type[Any]] = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -9,6 +10,7 @@ import pytest
 import uvloop
 from redis.asyncio.client import Pipeline
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from tests.conftest import Infra
 from zhixing.settings import RedisSettings
@@ -61,3 +63,75 @@ def test_a_write_to_a_closed_transport_is_a_lost_connection_and_a_transaction_ru
             await client.aclose()
 
     uvloop.run(scenario())
+
+
+async def _connected_client(infra: Infra) -> tuple[Any, Any]:
+    """A client of ``connect`` with its one connection, connected and idle in its pool."""
+    client = connect(RedisSettings(url=infra.redis_url))
+    await client.ping()
+    (connection,) = client.connection_pool._available_connections
+    return client, connection
+
+
+async def test_a_task_cancelled_as_its_command_is_written_ends(infra: Infra) -> None:
+    """A task is cancelled in the loop turn its command's write completes. Redis-py bounds
+    that write with ``asyncio.wait_for`` (every redis-py 8 connection has a socket timeout),
+    which on Python 3.11 then returns normally and loses the cancellation
+    (python/cpython#86296): the task below ran on for ever, as a lease keeper did in CI.
+    Our connections bound the write in the task itself, and the cancellation ends it."""
+    key = f"t{uuid.uuid4().hex[:10]}.x"
+    client, connection = await _connected_client(infra)
+    assert connection.socket_timeout  # the condition under which redis-py uses wait_for
+    writer = connection._writer
+    drain = writer.drain
+    looping: asyncio.Task[None] | None = None
+
+    async def drain_then_cancel() -> None:
+        await drain()
+        writer.drain = drain  # once
+        assert looping is not None
+        looping.cancel()
+
+    async def loop_on_get() -> None:
+        while True:
+            await client.get(key)
+
+    writer.drain = drain_then_cancel
+    looping = asyncio.create_task(loop_on_get())
+    try:
+        done, _ = await asyncio.wait([looping], timeout=5)
+        assert looping in done, "the cancellation was lost: the task is still running"
+        assert looping.cancelled()
+        assert await client.get(key) is None  # the client goes on, on a fresh connection
+    finally:
+        while not looping.done():  # a lost cancellation, on the old code: end it
+            looping.cancel()
+            await asyncio.wait([looping], timeout=1)
+        await client.aclose()
+
+
+async def test_a_write_that_outlasts_the_socket_timeout_is_a_timeout_and_closes_the_connection(
+    infra: Infra,
+) -> None:
+    """The write keeps redis-py's bound: past the socket timeout it is redis-py's
+    ``TimeoutError``, and the connection, with a command perhaps half written, is closed;
+    the next command connects afresh. (Here the SET's bytes were handed to the socket before
+    the drain hung, so Redis applied it: a write timeout does not say a command was not
+    run, which is why our transactions are idempotent.)"""
+    key = f"t{uuid.uuid4().hex[:10]}.x"
+    client, connection = await _connected_client(infra)
+    writer = connection._writer
+
+    async def never_drained() -> None:
+        await asyncio.Event().wait()
+
+    writer.drain = never_drained
+    connection.socket_timeout = 0.05
+    try:
+        with pytest.raises(RedisTimeoutError, match="Timeout writing to socket"):
+            await client.set(key, 1)
+        assert not connection.is_connected
+        assert await client.incr(key) == 2  # a fresh connection, in step with its replies
+    finally:
+        await client.delete(key)
+        await client.aclose()
