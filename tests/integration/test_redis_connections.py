@@ -38,6 +38,7 @@ def test_a_write_to_a_closed_transport_is_a_lost_connection_and_a_transaction_ru
     async def increment(pipe: Pipeline) -> int:
         nonlocal calls
         calls += 1
+        await pipe.get(key)  # watching from here
         if calls == 1:
             _close_transport(pipe.connection)
         value = int(await pipe.get(key) or 0)

@@ -206,3 +206,181 @@ async def test_a_read_cancelled_midway_leaves_no_reply_for_the_next_command(
     for _ in range(3):  # whichever pooled connection answers, it answers its own command
         assert await client.get(counter) == b"5"
     await client.delete(counter)
+
+
+# --- transact: the WATCH goes with the body's first command ------------------------------
+
+
+async def _one_connection(client: aioredis.Redis) -> Any:
+    """The client's one pooled connection, connected (the next transaction takes it)."""
+    await client.ping()
+    (connection,) = client.connection_pool._available_connections
+    return connection
+
+
+def _record_writes(connection: Any) -> list[list[Any]]:
+    """What ``connection`` writes, one list per write: each command's name, and a WATCH
+    with its keys."""
+    writes: list[list[Any]] = []
+    packed: list[Any] = []
+    pack, send = connection.pack_command, connection.send_packed_command
+
+    def packing(*args: Any) -> Any:
+        words = [a.decode() if isinstance(a, bytes) else str(a) for a in args]
+        packed.append(tuple(words) if words[0] == "WATCH" else words[0].split()[0])
+        return pack(*args)
+
+    async def sending(command: Any, check_health: bool = True) -> None:
+        writes.append(packed.copy())
+        packed.clear()
+        await send(command, check_health)
+
+    connection.pack_command = packing
+    connection.send_packed_command = sending
+    return writes
+
+
+async def test_transact_sends_its_watch_with_the_bodys_first_read(
+    client: aioredis.Redis,
+) -> None:
+    counter, fields = _keys("counter", "fields")
+    await client.set(counter, 4)
+    await client.hset(fields, "a", "1")
+    writes = _record_writes(await _one_connection(client))
+
+    async def body(pipe: Pipeline) -> tuple[Any, Any]:
+        value = await pipe.get(counter)
+        assert pipe.watching
+        read = await pipe.hgetall(fields)
+        pipe.multi()  # type: ignore[no-untyped-call]
+        pipe.set(counter, int(value or 0) + 1)
+        return value, read
+
+    try:
+        assert await transact(client, [counter, fields], body) == (b"4", {b"a": b"1"})
+        assert writes == [
+            [("WATCH", counter, fields), "GET"],
+            ["HGETALL"],
+            ["MULTI", "SET", "EXEC"],
+        ]
+        assert await client.get(counter) == b"5"
+    finally:
+        await client.delete(counter, fields)
+
+
+async def test_a_write_after_the_first_read_of_transact_aborts_it_and_it_runs_again(
+    client: aioredis.Redis, infra: Infra
+) -> None:
+    """What the first command read is watched: another writer between it and EXEC makes
+    the transaction run again, as when the WATCH went alone before it."""
+    (counter,) = _keys("counter")
+    await client.set(counter, 0)
+    other = connect(RedisSettings(url=infra.redis_url))
+    calls = 0
+
+    async def increment(pipe: Pipeline) -> int:
+        nonlocal calls
+        calls += 1
+        value = int(await pipe.get(counter) or 0)
+        if calls == 1:
+            await other.incrby(counter, 10)
+        pipe.multi()  # type: ignore[no-untyped-call]
+        pipe.set(counter, value + 1)
+        return value
+
+    try:
+        assert await transact(client, [counter], increment) == 10
+        assert calls == 2
+        assert await client.get(counter) == b"11"
+        await asyncio.gather(*(transact(client, [counter], increment) for _ in range(30)))
+        assert await client.get(counter) == b"41"  # none lost
+    finally:
+        await client.delete(counter)
+        await other.aclose()
+
+
+async def test_a_body_that_reads_nothing_has_its_watch_sent_before_the_transaction(
+    client: aioredis.Redis,
+) -> None:
+    (counter,) = _keys("counter")
+    writes = _record_writes(await _one_connection(client))
+
+    async def blind(pipe: Pipeline) -> None:
+        pipe.multi()  # type: ignore[no-untyped-call]
+        pipe.set(counter, 1)
+
+    try:
+        await transact(client, [counter], blind)
+        assert writes == [[("WATCH", counter)], ["MULTI", "SET", "EXEC"]]
+        assert await client.get(counter) == b"1"
+    finally:
+        await client.delete(counter)
+
+
+async def test_keys_the_body_watches_go_in_one_watch_with_those_of_transact(
+    client: aioredis.Redis,
+) -> None:
+    first, second, third = _keys("first", "second", "third")
+    await client.set(first, 1)
+    writes = _record_writes(await _one_connection(client))
+
+    async def body(pipe: Pipeline) -> Any:
+        await pipe.watch(second)
+        ((value,),) = await watch_and_read(pipe, [third], [("MGET", first)])
+        pipe.multi()  # type: ignore[no-untyped-call]
+        pipe.set(third, value)
+        return value
+
+    async def reads_first(pipe: Pipeline) -> Any:
+        return await watch_and_read(pipe, [third], [("MGET", first)])
+
+    try:
+        assert await transact(client, [first], body) == b"1"
+        assert writes[0] == [("WATCH", first, second)]
+        assert writes[1] == [("WATCH", third), "MGET"]
+        writes.clear()
+        assert await transact(client, [first, second], reads_first) == [[b"1"]]
+        assert writes == [[("WATCH", first, second, third), "MGET"], ["UNWATCH"]]
+    finally:
+        await client.delete(first, second, third)
+
+
+async def test_the_first_commands_reply_is_shaped_by_its_options(
+    client: aioredis.Redis,
+) -> None:
+    """A first command whose reply redis-py shapes by its options (scores as floats) gets
+    it shaped, as sent alone."""
+    (ranked,) = _keys("ranked")
+    await client.zadd(ranked, {"a": 1.5, "b": 2})
+
+    async def body(pipe: Pipeline) -> Any:
+        return await pipe.zrange(ranked, 0, -1, withscores=True)
+
+    try:
+        assert await transact(client, [ranked], body) == [(b"a", 1.5), (b"b", 2.0)]
+    finally:
+        await client.delete(ranked)
+
+
+async def test_transact_losing_its_connection_before_the_watch_is_answered_raises_it(
+    client: aioredis.Redis,
+) -> None:
+    """Nothing was watched: the lost connection is raised (our clients retry nothing), not
+    taken for a conflict to run again; after it, the client connects afresh."""
+    (counter,) = _keys("counter")
+    await client.set(counter, 1)
+    _lose_reply(await _one_connection(client), 1)
+    calls = 0
+
+    async def body(pipe: Pipeline) -> Any:
+        nonlocal calls
+        calls += 1
+        return await pipe.get(counter)
+
+    try:
+        with pytest.raises(RedisConnectionError, match="gone"):
+            await transact(client, [counter], body)
+        assert calls == 1
+        assert await transact(client, [counter], body) == b"1"
+    finally:
+        await client.delete(counter)
