@@ -41,7 +41,7 @@ from redis.exceptions import WatchError
 
 from zhixing import tracing
 from zhixing.events import Event, InvalidEvent, decode_event
-from zhixing.folding import Folder
+from zhixing.folding import fold_writes
 from zhixing.settings import KafkaSettings
 from zhixing.state import KeySpace, watch_and_read
 from zhixing.topics import Topic, physical_name
@@ -193,8 +193,6 @@ class EventConsumer:
         ]
         self._kafka = kafka
         self._redis = redis
-        self._mark_applied = redis.register_script(_MARK_APPLIED)
-        self._folder = Folder(redis)
         self._keys = keys
         self._publisher = publisher
         self._dead_letters = DeadLetters(redis, keys, publisher, self._topics)
@@ -449,16 +447,14 @@ class EventConsumer:
                             )
                     # The projections' writes and the offsets as one script call (its
                     # replies are not read), then the applied ids' script.
-                    self._folder.fold_writes(pipe)
+                    fold_writes(pipe)
                     applied = [
                         part.applied_key(event.event_id)
                         for part, valid in todo
                         for _, event in valid
                     ]
-                    if applied:
-                        await self._mark_applied(
-                            keys=applied, args=[APPLIED_EVENT_TTL_SECONDS], client=pipe
-                        )
+                    if applied:  # EVAL, not EVALSHA: see zhixing.folding
+                        pipe.eval(_MARK_APPLIED, len(applied), *applied, APPLIED_EVENT_TTL_SECONDS)
                     await pipe.execute()
                 for part, valid in todo:
                     EVENTS_APPLIED.labels(part.name).inc(len(valid))

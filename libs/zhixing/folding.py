@@ -23,11 +23,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
-from redis.commands.core import AsyncScript
 
-__all__ = ["MAX_FOLDED_ARGS", "Folder"]
+__all__ = ["MAX_FOLDED_ARGS", "fold_writes"]
 
 # Each queued command is ARGV[i] = its length, then its name and arguments. As in MULTI, a
 # command that fails does not stop the ones after it; the first failure is the reply.
@@ -55,47 +53,42 @@ Command = tuple[tuple[Any, ...], Mapping[str, Any]]
 _NOT_FOLDED = ("EVAL", "EVALSHA", "EVAL_RO", "EVALSHA_RO", "FCALL", "FCALL_RO", "SCRIPT")
 
 
-class Folder:
-    """Folds the plain commands queued on a transaction into calls of one script."""
+def fold_writes(pipe: Pipeline) -> int:
+    """Fold the plain commands queued on ``pipe`` (a transaction) into calls of one script;
+    returns how many were folded."""
+    stack: list[Command] = pipe.command_stack
+    rewritten: list[Command] = []
+    run: list[tuple[Command, tuple[Any, ...]]] = []  # each as queued, and as folded
+    folded = 0
 
-    def __init__(self, redis: aioredis.Redis) -> None:
-        self._script: AsyncScript = redis.register_script(_RUN_IN_ORDER)
+    def flush() -> None:
+        nonlocal folded
+        if len(run) > 1:
+            argv: list[Any] = []
+            for _, args in run:
+                argv += [len(args), *args]
+            # EVAL with the script's text, not EVALSHA: redis-py would send SCRIPT
+            # EXISTS before every such transaction (a round trip each) to be sure Redis
+            # has it. Redis caches the script by its hash; its text is about 350 bytes.
+            rewritten.append((("EVAL", _RUN_IN_ORDER, 0, *argv), {}))
+            folded += len(run)
+        else:
+            rewritten.extend(queued for queued, _ in run)  # one alone goes as it was
+        run.clear()
 
-    def fold_writes(self, pipe: Pipeline) -> int:
-        """Rewrite ``pipe``'s queued commands; returns how many were folded."""
-        stack: list[Command] = pipe.command_stack
-        rewritten: list[Command] = []
-        run: list[tuple[Command, tuple[Any, ...]]] = []  # each as queued, and as folded
-        folded = 0
-
-        def flush() -> None:
-            nonlocal folded
-            if len(run) > 1:
-                argv: list[Any] = []
-                for _, args in run:
-                    argv += [len(args), *args]
-                rewritten.append((("EVALSHA", self._script.sha, 0, *argv), {}))
-                folded += len(run)
-            else:
-                rewritten.extend(queued for queued, _ in run)  # one alone goes as it was
-            run.clear()
-
-        for args, options in stack:
-            # redis-py queues a command with a subcommand ("XGROUP CREATE") as one string.
-            words = (args[0].decode() if isinstance(args[0], bytes) else str(args[0])).split()
-            name = words[0]
-            # A read's only option names its keys (client-side caching); any other option
-            # shapes the reply or the send, so the command goes as it is.
-            plain = not (options.keys() - {"keys"})
-            if not plain or name.upper() in _NOT_FOLDED or len(args) > MAX_FOLDED_ARGS:
-                flush()
-                rewritten.append((args, options))
-            else:
-                run.append(((args, options), (*words, *args[1:])))
-        flush()
-        if folded:
-            pipe.command_stack = rewritten
-            # Loaded before the transaction if Redis lacks it (redis-py's own scripts are
-            # typed as the synchronous class; the asynchronous one is what it loads here).
-            pipe.scripts.add(self._script)  # type: ignore[arg-type]
-        return folded
+    for args, options in stack:
+        # redis-py queues a command with a subcommand ("XGROUP CREATE") as one string.
+        words = (args[0].decode() if isinstance(args[0], bytes) else str(args[0])).split()
+        name = words[0]
+        # A read's only option names its keys (client-side caching); any other option
+        # shapes the reply or the send, so the command goes as it is.
+        plain = not (options.keys() - {"keys"})
+        if not plain or name.upper() in _NOT_FOLDED or len(args) > MAX_FOLDED_ARGS:
+            flush()
+            rewritten.append((args, options))
+        else:
+            run.append(((args, options), (*words, *args[1:])))
+    flush()
+    if folded:
+        pipe.command_stack = rewritten
+    return folded
