@@ -40,7 +40,7 @@ from redis.asyncio.client import Pipeline
 from redis.exceptions import WatchError
 
 from zhixing import tracing
-from zhixing.events import Event, InvalidEvent, decode_event
+from zhixing.events import Event, InvalidEvent, decode_event, named_type
 from zhixing.folding import fold_writes
 from zhixing.settings import KafkaSettings
 from zhixing.state import KeySpace, watch_and_read
@@ -123,7 +123,9 @@ def _partition_field(tp: TopicPartition) -> str:
     return f"{tp.topic}:{tp.partition}"
 
 
-_Sorted = tuple[ConsumerRecord[bytes, bytes], Event[Message] | InvalidEvent, bool]
+# A record of a projection's topics: its decoding (None: passed over undecoded, its header
+# naming a type the projection does not handle), and whether the projection acts on it.
+_Sorted = tuple[ConsumerRecord[bytes, bytes], Event[Message] | InvalidEvent | None, bool]
 """A record of a projection's topics, decoded, and whether the projection acts on it."""
 
 
@@ -479,10 +481,11 @@ class EventConsumer:
     ) -> list[tuple[_Part, list[tuple[ConsumerRecord[bytes, bytes], Event[Message]]]]]:
         """Per projection, the batch's records it has not applied: past its stored offsets,
         decodable (the rest are dead-lettered), of a type it handles, and not applied before
-        by event id (a republish) nor repeated in this batch. WATCHes the offsets and
-        reads, in the same round trip: the stored offsets and the applied marks of every
-        such record of the batch (those at or before the offsets too: in a batch past a
-        restart, there are few)."""
+        by event id (a republish) nor repeated in this batch. A record whose header names a
+        type the projection does not handle is passed over without being decoded. WATCHes
+        the offsets and reads, in the same round trip: the stored offsets and the applied
+        marks of every such record of the batch (those at or before the offsets too: in a
+        batch past a restart, there are few)."""
         # Per projection, its topics' records with their decoding and whether it acts on
         # them (one walk: the reads below and the choice after both use it).
         relevant: list[list[_Sorted]] = []
@@ -492,12 +495,17 @@ class EventConsumer:
             keys: list[str] = []
             for record in batch.records:
                 if record.topic in part.topics:
-                    decoded = self._decode(batch, record)
-                    if self._wanted(decoded, part):
-                        keys.append(part.applied_key(decoded.event_id))
-                        mine.append((record, decoded, True))
+                    if part.handled is not None:
+                        named = named_type(record.headers)
+                        if named is not None and named not in part.handled:
+                            mine.append((record, None, False))  # no decoding needed
+                            continue
+                    event = self._decode(batch, record)
+                    if self._wanted(event, part):
+                        keys.append(part.applied_key(event.event_id))
+                        mine.append((record, event, True))
                     else:
-                        mine.append((record, decoded, False))
+                        mine.append((record, event, False))
             relevant.append(mine)
             readable.append(keys)
         reads: list[tuple[str, ...]] = []
@@ -523,7 +531,12 @@ class EventConsumer:
                 elif isinstance(decoded, InvalidEvent):
                     # Undecodable for every projection: dead-lettered once, for the group.
                     await self._dead_letters.send(self.group, record, f"invalid: {decoded}", dead)
-                elif wanted and seen is None and decoded.event_id not in in_batch:
+                elif (
+                    wanted
+                    and isinstance(decoded, Event)
+                    and seen is None
+                    and decoded.event_id not in in_batch
+                ):
                     in_batch.add(decoded.event_id)
                     kept.append((record, decoded))
             todo.append((part, kept))

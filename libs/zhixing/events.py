@@ -9,6 +9,7 @@ back into an envelope and its payload, or raises ``InvalidEvent`` saying what is
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
@@ -23,20 +24,43 @@ from zhixing.protojson import message_fields
 from zhixing.v1 import envelope_pb2
 
 __all__ = [
+    "EVENT_TYPE_HEADER",
     "SCHEMA_VERSION",
     "Event",
     "EventType",
     "InvalidEvent",
     "decode_event",
     "event_type_of",
+    "named_type",
     "new_event",
     "register_event",
     "timestamp",
+    "type_header",
 ]
 
 P = TypeVar("P", bound=Message)
 
 SCHEMA_VERSION = 1
+
+EVENT_TYPE_HEADER = "zhixing-event-type"
+"""The Kafka header naming a record's event type (``EventType.name``), beside its bytes: a
+consumer passes over a type none of its projections handles without decoding the record
+(most of what the deadline topic carries, for six services). The envelope stays the
+authority: a record a consumer does decode is checked whole, and a record without the header
+(published before it existed) is decoded for its type."""
+
+
+def type_header(event_type: str) -> tuple[str, bytes]:
+    """The header that names ``event_type`` on a record."""
+    return EVENT_TYPE_HEADER, event_type.encode()
+
+
+def named_type(headers: Sequence[tuple[str, bytes]]) -> str | None:
+    """The event type a record's headers name, or None (a record without the header)."""
+    for key, value in headers:
+        if key == EVENT_TYPE_HEADER:
+            return value.decode()
+    return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,13 +33,13 @@ EVENTS_RELAYED = Counter("zhixing_outbox_relayed_total", "Events published from 
 
 
 # XADD of many events in one call, each entry as ``Outbox.stage`` writes it. KEYS: the
-# stream; ARGV: three per event, its bytes, aggregate type and aggregate id.
+# stream; ARGV: four per event, its bytes, aggregate type, aggregate id and event type.
 STAGE_MANY = """
-for i = 1, #ARGV, 3 do
+for i = 1, #ARGV, 4 do
   redis.call('XADD', KEYS[1], '*', 'event', ARGV[i], 'aggregate', ARGV[i + 1],
-             'key', ARGV[i + 2])
+             'key', ARGV[i + 2], 'type', ARGV[i + 3])
 end
-return #ARGV / 3
+return #ARGV / 4
 """
 
 
@@ -51,11 +51,13 @@ class Outbox:
 
     def stage(self, pipe: Pipeline, event: Event[Any]) -> None:
         """Queue ``event`` on ``pipe`` (in MULTI mode) beside the state change it records,
-        with its aggregate type and id, so the relay can send the bytes without decoding
-        them again (a topic is named by the aggregate type, a message keyed by its id)."""
+        with its aggregate type and id and its event type, so the relay can send the bytes
+        without decoding them again (a topic is named by the aggregate type, a message keyed
+        by its id, and its header names its type)."""
         envelope = event.envelope
         pipe.xadd(self.stream, {b"event": event.to_bytes(), b"aggregate": envelope.aggregate_type,
-                                b"key": envelope.aggregate_id})  # fmt: skip
+                                b"key": envelope.aggregate_id,
+                                b"type": envelope.event_type})  # fmt: skip
 
     def stage_many(self, pipe: Pipeline, events: Sequence[Event[Any]]) -> None:
         """Queue ``events`` on ``pipe`` (in MULTI mode) as ``stage`` does, in order, as one
@@ -66,18 +68,21 @@ class Outbox:
         for event in events:
             envelope = event.envelope
             args += (event.to_bytes(), envelope.aggregate_type.encode(),
-                     envelope.aggregate_id.encode())  # fmt: skip
+                     envelope.aggregate_id.encode(), envelope.event_type.encode())  # fmt: skip
         pipe.execute_command("EVAL", STAGE_MANY, 1, self.stream, *args)
 
 
-def _staged(fields: dict[bytes, bytes]) -> tuple[str, str, bytes]:
-    """(aggregate type, aggregate id, bytes) of a staged event; an event staged by an
-    earlier version, without the first two, is decoded for them."""
+def _staged(fields: dict[bytes, bytes]) -> tuple[str, str, bytes, str | None]:
+    """(aggregate type, aggregate id, bytes, event type) of a staged event; an event staged
+    by an earlier version, without the first two, is decoded for all three, and one staged
+    without the event type only goes without its header."""
     data = fields[b"event"]
     if b"aggregate" in fields and b"key" in fields:
-        return fields[b"aggregate"].decode(), fields[b"key"].decode(), data
+        named = fields.get(b"type")
+        return (fields[b"aggregate"].decode(), fields[b"key"].decode(), data,
+                named.decode() if named else None)  # fmt: skip
     envelope = decode_event(data).envelope
-    return envelope.aggregate_type, envelope.aggregate_id, data
+    return envelope.aggregate_type, envelope.aggregate_id, data, envelope.event_type
 
 
 class OutboxRelay:

@@ -13,7 +13,7 @@ from aiokafka.errors import KafkaError
 from opentelemetry.trace import Span, SpanKind, Tracer
 
 from zhixing import tracing
-from zhixing.events import Event
+from zhixing.events import Event, type_header
 from zhixing.settings import KafkaSettings
 from zhixing.topics import Topic, physical_name, topic_for_aggregate
 
@@ -63,8 +63,10 @@ class EventPublisher:
             return
         pending = []
         for event in events:
-            topic = topic_for_aggregate(event.envelope.aggregate_type)
-            pending.append(await self.send_raw(topic, event.to_bytes(), event.aggregate_id))
+            envelope = event.envelope
+            topic = topic_for_aggregate(envelope.aggregate_type)
+            pending.append(await self.send_raw(topic, event.to_bytes(), event.aggregate_id,
+                                               [type_header(envelope.event_type)]))  # fmt: skip
         for ack in pending:
             await ack
 
@@ -73,12 +75,14 @@ class EventPublisher:
         """Whether each event published gets a producer span (tracing is on)."""
         return self._tracer is not None
 
-    async def publish_staged(self, staged: Sequence[tuple[str, str, bytes]]) -> None:
-        """Send encoded events as they are, each ``(aggregate type, aggregate id, bytes)``,
-        then wait for every acknowledgement: the outbox relay's path, which never decodes
-        what it sends."""
-        pending = [await self.send_raw(topic_for_aggregate(aggregate_type), data, key)
-                   for aggregate_type, key, data in staged]  # fmt: skip
+    async def publish_staged(self, staged: Sequence[tuple[str, str, bytes, str | None]]) -> None:
+        """Send encoded events as they are, each ``(aggregate type, aggregate id, bytes, event
+        type)``, then wait for every acknowledgement: the outbox relay's path, which never
+        decodes what it sends. The event type (None for an event staged without it) goes
+        in the record's header (``zhixing.events.EVENT_TYPE_HEADER``)."""
+        pending = [await self.send_raw(topic_for_aggregate(aggregate_type), data, key,
+                                       [type_header(event_type)] if event_type else [])
+                   for aggregate_type, key, data, event_type in staged]  # fmt: skip
         for ack in pending:
             await ack
 
@@ -107,7 +111,8 @@ class EventPublisher:
                     )
                     envelope.trace_context.clear()
                     tracing.stamp_span(envelope.trace_context, span)
-                ack = await self.send_raw(topic, event.to_bytes(), event.aggregate_id)
+                ack = await self.send_raw(topic, event.to_bytes(), event.aggregate_id,
+                                          [type_header(envelope.event_type)])  # fmt: skip
                 pending.append((ack, span))
             for ack, span in pending:
                 await ack

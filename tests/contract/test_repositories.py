@@ -231,7 +231,8 @@ async def test_the_outbox_stages_many_events_as_it_stages_one(
     together: Any = await store.xrange(many.stream)
     assert [fields for _, fields in together] == [fields for _, fields in singly]
     assert [decode_event(f[b"event"]).event_id for _, f in together] == [e.event_id for e in events]
-    assert set(together[0][1]) == {b"event", b"aggregate", b"key"}
+    assert set(together[0][1]) == {b"event", b"aggregate", b"key", b"type"}
+    assert together[0][1][b"type"] == b"zhixing.v1.CaseFiled"
 
 
 async def test_the_outbox_keeps_staged_events_in_order(

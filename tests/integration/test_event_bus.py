@@ -21,7 +21,7 @@ from tests.polling import eventually
 from tools.devinfra import ROOT
 from zhixing.bus import EventConsumer
 from zhixing.clock import SimulatedClock
-from zhixing.events import Event, new_event
+from zhixing.events import Event, named_type, new_event, type_header
 from zhixing.outbox import Outbox, OutboxRelay
 from zhixing.projection import BatchHandler, Projection, Transaction
 from zhixing.publisher import EventPublisher
@@ -391,6 +391,8 @@ async def test_the_outbox_relay_sends_what_was_staged_in_order_and_empties_the_o
     await eventually(all_sent)
     by_key = {record.key.decode(): record.value for record in sent}
     assert by_key == {event.aggregate_id: event.to_bytes() for event in events}
+    # Each names its type in a header, the one staged before included (it was decoded).
+    assert [named_type(record.headers) for record in sent] == ["zhixing.v1.CaseFiled"] * 4
 
 
 class Closures:
@@ -446,3 +448,34 @@ async def test_a_projection_is_given_only_the_event_types_it_handles(
     assert sorted(as_text(k).rsplit(":", 1)[-1] for k in marks) == sorted(
         e.event_id for e in closures
     )
+
+
+async def test_a_record_whose_header_names_a_type_no_projection_handles_is_not_decoded(
+    isolated: Isolated, publisher: EventPublisher
+) -> None:
+    """A consumer passes over, undecoded, a record whose header names a type its projection
+    does not handle: bytes that are no event, under a closure's name, are not dead-lettered
+    by a consumer of filings. Under a filing's name they are decoded, found invalid and
+    dead-lettered: the header only spares work, the envelope decides."""
+    filings = [case_filed_event(f"case-{n}") for n in range(3)]
+    garbage = b"\x00not protobuf at all\xff"
+    await publisher.publish_many(filings[:1])
+    await (await publisher.send_raw(CASE_EVENTS, garbage + b" closure", "case-x",
+                                    [type_header("zhixing.v1.CaseClosed")]))  # fmt: skip
+    await publisher.publish_many(filings[1:2])
+    await (await publisher.send_raw(CASE_EVENTS, garbage + b" filing", "case-y",
+                                    [type_header("zhixing.v1.CaseFiled")]))  # fmt: skip
+    await publisher.publish_many(filings[2:])
+    keys = KeySpace(isolated.prefix, "worker")
+    consumer = EventConsumer(
+        group="bus-test",
+        projections=[Projection("filings", [CASE_EVENTS], Filings("filings"))],
+        kafka=isolated.kafka, redis=isolated.redis, keys=keys, publisher=publisher,
+    )  # fmt: skip
+
+    async def applied() -> bool:
+        return len(await applied_counts(isolated, "filings")) == 3 and await consumer.lag() == 0
+
+    await run_until(consumer, applied)
+    letters = await dead_letters(isolated)
+    assert [value for value, _ in letters] == [garbage + b" filing"]
