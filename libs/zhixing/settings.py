@@ -57,14 +57,18 @@ class KafkaSettings(BaseSettings):
     client_id: str = Field("zhixing", description="Client id reported to the broker")
     consumer_batch_max_records: int = Field(500, ge=1, description="Records per batch, at most")
     consumer_batch_timeout_ms: int = Field(200, ge=1, description="How long a batch may wait")
-    # Under load, a fetch that waits for 64 KiB (or 100 ms) gives batches big enough that the
+    # Under load, a fetch that waits for 64 KiB (or 300 ms) gives batches big enough that the
     # per-batch cost (one Redis transaction) is shared by many events; measured with `make
-    # bench` (national day 600 cases: 38 s with fetches answered at once, 28 s with these).
+    # bench` (national day 600 cases: 38 s with fetches answered at once, 28 s with 100 ms).
+    # When quiet, each consumer fetches once per wait: 300 ms rather than 100 took the
+    # services' CPU per case on the national day of 3,000 from 25.3 and 28.5 ms to 23.9 and
+    # 23.6 (a consumer with little to do, as entrustment's, from 0.69 and 0.78 to 0.50 and
+    # 0.53), for up to 200 ms more per hop between services when quiet (docs/scaling.md).
     consumer_fetch_min_bytes: int = Field(
         65536, ge=1, description="The broker holds a fetch until this many bytes are ready ..."
     )
     consumer_fetch_max_wait_ms: int = Field(
-        100, ge=0, description="... or until this long has passed"
+        300, ge=0, description="... or until this long has passed"
     )
     # Redis holds what each projection applied (zhixing.bus); the offsets committed to Kafka
     # only show the group's progress to Kafka's tools, so they need not cost a round trip

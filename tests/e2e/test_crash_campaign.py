@@ -57,7 +57,12 @@ from services.entrustment.bootstrap import bootstrap as entrustment_bootstrap
 from services.funds.bootstrap import bootstrap as funds_bootstrap
 from services.intake.bootstrap import bootstrap as intake_bootstrap
 from services.supervision.bootstrap import bootstrap as supervision_bootstrap
-from tests.conftest import AUDIT_PUBLIC_KEY, TEST_SECRET, TEST_SERVICE_SECRET
+from tests.conftest import (
+    AUDIT_PUBLIC_KEY,
+    TEST_FETCH_MAX_WAIT_MS,
+    TEST_SECRET,
+    TEST_SERVICE_SECRET,
+)
 from tests.factories import filing
 from tests.polling import eventually
 from tools.demo import credit_code
@@ -180,6 +185,7 @@ async def campaign(tmp_path: Path) -> AsyncIterator[Campaign]:
         "ZHIXING_AUTH_SECRET": TEST_SECRET,
         "ZHIXING_AUTH_SERVICE_SECRET": TEST_SERVICE_SECRET,
         "ZHIXING_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
+        "ZHIXING_KAFKA_CONSUMER_FETCH_MAX_WAIT_MS": str(TEST_FETCH_MAX_WAIT_MS),
         "ZHIXING_REDIS_URL": store.url,
         "ZHIXING_AGENCY_GATEWAY_LATENCY_MS": "200",
         "ZHIXING_AGENCY_GATEWAY_JOURNAL": str(tmp_path / "gateway.jsonl"),
@@ -459,7 +465,8 @@ async def replayed(campaign: Campaign, prefix: str) -> list[ServiceHost]:
     consumer of their own (asset control's share one with projections that queue work),
     supervision keeps its ``<service>.projections`` consumer (it feeds nothing else); their
     reactions, workers and relays do not run."""
-    kafka = KafkaSettings(bootstrap_servers=campaign.kafka.bootstrap_servers)
+    kafka = KafkaSettings(bootstrap_servers=campaign.kafka.bootstrap_servers,
+                          consumer_fetch_max_wait_ms=TEST_FETCH_MAX_WAIT_MS)  # fmt: skip
     infra = Infrastructure(
         kafka=kafka, redis=RedisSettings(url=campaign.redis.url, key_prefix=prefix),
         auth=AUTH, ports=ServiceSettings(http_port=0, grpc_port=0),

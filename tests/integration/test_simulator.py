@@ -9,7 +9,7 @@ from collections import Counter
 
 import pytest
 
-from tests.conftest import Isolated
+from tests.conftest import TEST_FETCH_MAX_WAIT_MS, Isolated
 from tools.simulator import simulate
 from tools.simulator.run import MONEY_ACTS
 from tools.simulator.workload import Workload, WorkloadSettings
@@ -31,7 +31,7 @@ async def test_a_simulated_fortnight_lands_every_act(isolated: Isolated) -> None
 
     report = await simulate(
         settings, bootstrap_servers=isolated.kafka.bootstrap_servers,
-        redis_url=isolated.redis_settings.url,
+        redis_url=isolated.redis_settings.url, fetch_max_wait_ms=TEST_FETCH_MAX_WAIT_MS,
     )  # fmt: skip
 
     assert report.refused == Counter()
@@ -78,7 +78,7 @@ async def test_a_simulated_season_ends_cases_only_as_the_law_allows(isolated: Is
 
     report = await simulate(
         settings, bootstrap_servers=isolated.kafka.bootstrap_servers,
-        redis_url=isolated.redis_settings.url,
+        redis_url=isolated.redis_settings.url, fetch_max_wait_ms=TEST_FETCH_MAX_WAIT_MS,
     )  # fmt: skip
 
     assert report.refused == Counter()
@@ -105,6 +105,7 @@ async def test_the_services_as_replicated_processes_land_every_act(isolated: Iso
     report = await simulate(
         settings, bootstrap_servers=isolated.kafka.bootstrap_servers,
         redis_url=isolated.redis_settings.url, processes=True, replicas=replicas,
+        fetch_max_wait_ms=TEST_FETCH_MAX_WAIT_MS,
     )  # fmt: skip
 
     assert report.refused == Counter() and report.filed == expected["file"] > 0

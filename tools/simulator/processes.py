@@ -76,6 +76,7 @@ def _environment(
         "ZHIXING_LOG_LEVEL": "WARNING",
         "ZHIXING_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
         "ZHIXING_KAFKA_TOPIC_PREFIX": kafka.topic_prefix,
+        "ZHIXING_KAFKA_CONSUMER_FETCH_MAX_WAIT_MS": str(kafka.consumer_fetch_max_wait_ms),
         "ZHIXING_REDIS_URL": redis.url,
         "ZHIXING_REDIS_KEY_PREFIX": redis.key_prefix,
         "ZHIXING_AUTH_SECRET": auth.secret.get_secret_value(),
