@@ -40,6 +40,20 @@ __all__ = ["LeaderLoops", "Lease", "LeaseSettings"]
 
 log = structlog.get_logger(__name__)
 
+# Take the lease if free, or if this replica holds it already: an acquire whose reply was
+# lost (a timeout as it arrived) leaves the key ours, and a plain SET NX would then refuse
+# us too, leaving the service leaderless until the key lapsed.
+_ACQUIRE = """
+local held = redis.call('GET', KEYS[1])
+if not held then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+if held == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""
 # Renew only what this replica holds; release likewise (another may hold it by now).
 _RENEW = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -82,11 +96,13 @@ class Lease:
         self.key = keys.key("leader")
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.ttl_ms = round(ttl_s * 1000)
+        self._acquire = redis.register_script(_ACQUIRE)
         self._renew = redis.register_script(_RENEW)
         self._release = redis.register_script(_RELEASE)
 
     async def acquire(self) -> bool:
-        return bool(await self._redis.set(self.key, self.holder, nx=True, px=self.ttl_ms))
+        """Take the lease for a term of ``ttl_ms``: True if it was free or already ours."""
+        return bool(await self._acquire(keys=[self.key], args=[self.holder, self.ttl_ms]))
 
     async def renew(self) -> bool:
         return bool(await self._renew(keys=[self.key], args=[self.holder, self.ttl_ms]))

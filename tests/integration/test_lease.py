@@ -77,6 +77,22 @@ async def test_one_replica_runs_the_loops_and_the_other_takes_over_when_it_stops
     assert await isolated.redis.get(lease.key) is None
 
 
+async def test_a_replica_whose_acquire_went_unanswered_takes_the_lease_at_its_next_try(
+    isolated: Isolated,
+) -> None:
+    """An acquire that set the key but whose reply was lost (a timeout as it arrived) leaves
+    the lease held by a replica that does not know it; with a plain SET NX its next tries
+    were refused too, and nobody led until the key lapsed. The holder's next try takes it,
+    for a fresh term; another replica's is still refused."""
+    keys = KeySpace(isolated.prefix, "svc")
+    mine, other = Lease(isolated.redis, keys, TTL_S, "a"), Lease(isolated.redis, keys, TTL_S, "b")
+    await isolated.redis.set(mine.key, "a", px=300)  # the unanswered acquire's doing
+    assert await mine.acquire()
+    assert 300 < await isolated.redis.pttl(mine.key) <= mine.ttl_ms  # a full term again
+    assert not await other.acquire()
+    assert await isolated.redis.get(mine.key) == b"a"
+
+
 async def test_a_replica_that_lost_its_lease_cancels_its_loops_and_leads_again_later(
     isolated: Isolated,
 ) -> None:
@@ -157,7 +173,17 @@ async def _true(value: bool) -> bool:
 
 
 class HangingRenewals(Lease):
-    """A lease whose renewals never answer (a Redis that accepts and then stalls)."""
+    """A lease on a Redis that answers its first acquire and then stalls: its renewals and
+    later acquires never answer (an acquire answered would take the lease again, since the
+    key is still this replica's)."""
+
+    acquired = False
+
+    async def acquire(self) -> bool:
+        if self.acquired:
+            await asyncio.sleep(3600)
+        self.acquired = True
+        return await super().acquire()
 
     async def renew(self) -> bool:
         await asyncio.sleep(3600)
