@@ -126,7 +126,6 @@ def _partition_field(tp: TopicPartition) -> str:
 # A record of a projection's topics: its decoding (None: passed over undecoded, its header
 # naming a type the projection does not handle), and whether the projection acts on it.
 _Sorted = tuple[ConsumerRecord[bytes, bytes], Event[Message] | InvalidEvent | None, bool]
-"""A record of a projection's topics, decoded, and whether the projection acts on it."""
 
 
 def _where(record: ConsumerRecord[bytes, bytes]) -> tuple[str, int, int]:

@@ -55,11 +55,15 @@ def type_header(event_type: str) -> tuple[str, bytes]:
     return EVENT_TYPE_HEADER, event_type.encode()
 
 
-def named_type(headers: Sequence[tuple[str, bytes]]) -> str | None:
-    """The event type a record's headers name, or None (a record without the header)."""
+def named_type(headers: Sequence[tuple[str, bytes | None]]) -> str | None:
+    """The event type a record's headers name, or None: a record without the header, or
+    with one no producer of ours writes (null, not UTF-8), which is then decoded."""
     for key, value in headers:
         if key == EVENT_TYPE_HEADER:
-            return value.decode()
+            try:
+                return value.decode() if value is not None else None
+            except UnicodeDecodeError:
+                return None
     return None
 
 

@@ -86,7 +86,10 @@ class _TransactionPipeline(Pipeline):
     round trip fewer per transaction, ten a case on the national day (issue 19). The first
     command comes after the WATCH on the wire, so it, and all that follows, is watched as
     before. A body that sends nothing before ``multi()`` has its WATCH sent alone before
-    the EXEC, as before."""
+    the EXEC, as before. Until the first command, ``pipe.watching`` is False and
+    ``pipe.connection`` None. The first command goes as a plain command: redis-py's
+    HIMPORT preparation and its OpenTelemetry metrics, neither of which we use, are not
+    applied to it."""
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
@@ -108,10 +111,20 @@ class _TransactionPipeline(Pipeline):
         keys = self.take_unsent_watch()
         if not keys:
             return await super().immediate_execute_command(*args, **options)  # type: ignore[no-untyped-call]
-        if args[0] == "WATCH":  # the body watches more keys: all in one WATCH
-            return await super().immediate_execute_command("WATCH", *keys, *args[1:])  # type: ignore[no-untyped-call]
-        (reply,) = await _watch_and_send(self, keys, [(args, options)])
-        return reply
+        try:
+            if args[0] == "WATCH":  # the body watches more keys: all in one WATCH
+                return await super().immediate_execute_command("WATCH", *keys, *args[1:])  # type: ignore[no-untyped-call]
+            (reply,) = await _watch_and_send(self, keys, [(args, options)])
+            return reply
+        except BaseException:
+            if not self.watching:  # the WATCH was not answered: it goes with the next try
+                self._unsent_watch = keys
+            raise
+
+    async def unwatch(self) -> bool:  # type: ignore[override]  # (typed as the command)
+        """Forget keys not yet watched, as UNWATCH forgets those that are."""
+        self._unsent_watch = ()
+        return await super().unwatch()  # type: ignore[no-untyped-call, no-any-return]
 
     async def execute(self, raise_on_error: bool = True) -> list[Any]:
         keys = self.take_unsent_watch()
@@ -163,9 +176,8 @@ async def _watch_and_send(
         replies: list[Any] = []
         for args, options in sent:
             try:
-                # Pipeline.parse_response marks the pipeline as watching on the WATCH's
-                # reply; it takes options out of the dict it is given, hence the copy.
-                replies.append(await pipe.parse_response(connection, args[0], **dict(options)))
+                # Pipeline.parse_response marks the pipeline as watching on the WATCH's reply.
+                replies.append(await pipe.parse_response(connection, args[0], **options))
             except ResponseError as exc:
                 refused = refused or exc
                 replies.append(None)

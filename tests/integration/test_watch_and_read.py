@@ -384,3 +384,56 @@ async def test_transact_losing_its_connection_before_the_watch_is_answered_raise
         assert await transact(client, [counter], body) == b"1"
     finally:
         await client.delete(counter)
+
+
+async def test_a_body_that_unwatches_before_its_first_command_watches_nothing(
+    client: aioredis.Redis,
+) -> None:
+    (counter,) = _keys("counter")
+    writes = _record_writes(await _one_connection(client))
+
+    async def forgets(pipe: Pipeline) -> None:
+        await pipe.unwatch()  # type: ignore[no-untyped-call]
+        pipe.multi()  # type: ignore[no-untyped-call]
+        pipe.set(counter, 1)
+
+    try:
+        await transact(client, [counter], forgets)
+        assert writes == [["MULTI", "SET", "EXEC"]]
+    finally:
+        await client.delete(counter)
+
+
+async def test_a_first_command_whose_watch_went_unanswered_is_retried_with_its_watch(
+    client: aioredis.Redis, infra: Infra
+) -> None:
+    """A body that tries its first read again after losing the connection before the
+    WATCH's reply sends the WATCH again with it: what it reads is watched, and a write
+    after it makes the transaction run again."""
+    counter, copy = _keys("counter", "copy")
+    await client.set(counter, 3)
+    _lose_reply(await _one_connection(client), 1)
+    other = connect(RedisSettings(url=infra.redis_url))
+    calls = 0
+
+    async def retries(pipe: Pipeline) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            with pytest.raises(RedisConnectionError):
+                await pipe.get(counter)
+        value = await pipe.get(counter) or b""
+        assert pipe.watching
+        if calls == 1:
+            await other.incr(counter)  # after the read: EXEC must refuse
+        pipe.multi()  # type: ignore[no-untyped-call]
+        pipe.set(copy, value)
+        return value
+
+    try:
+        assert await transact(client, [counter], retries) == b"4"
+        assert calls == 2
+        assert await client.get(copy) == b"4"
+    finally:
+        await client.delete(counter, copy)
+        await other.aclose()

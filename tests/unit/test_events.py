@@ -2,7 +2,7 @@ import pytest
 from google.protobuf.any_pb2 import Any as AnyMessage
 
 from tests.factories import case_filed_event
-from zhixing.events import InvalidEvent, decode_event
+from zhixing.events import EVENT_TYPE_HEADER, InvalidEvent, decode_event, named_type, type_header
 from zhixing.v1 import case_events_pb2, envelope_pb2
 
 
@@ -42,3 +42,24 @@ def test_payload_of_another_type_is_invalid() -> None:
     envelope.payload.CopyFrom(other)
     with pytest.raises(InvalidEvent, match="does not match"):
         decode_event(envelope.SerializeToString())
+
+
+@pytest.mark.parametrize(
+    ("headers", "named"),
+    [
+        ([type_header("zhixing.v1.CaseFiled")], "zhixing.v1.CaseFiled"),
+        (
+            [("traceparent", b"00-ab"), type_header("zhixing.v1.CaseClosed")],
+            "zhixing.v1.CaseClosed",
+        ),
+        ([], None),  # published before the header: decoded for its type
+        ([(EVENT_TYPE_HEADER, None)], None),  # a null value (aiokafka gives None)
+        ([(EVENT_TYPE_HEADER, b"\xff\xfe")], None),  # not UTF-8
+    ],
+)
+def test_the_type_header_names_a_type_or_nothing_a_consumer_could_trust(
+    headers: list[tuple[str, bytes | None]], named: str | None
+) -> None:
+    """A header no producer of ours writes is as none: the record is decoded, never a
+    failure that would stop its consumer on the batch."""
+    assert named_type(headers) == named

@@ -68,8 +68,9 @@ def _environment(
     kafka: KafkaSettings, redis: RedisSettings, auth: AuthSettings, gateway_target: str,
     deadlines_url: str, clock_name: str,
 ) -> dict[str, str]:  # fmt: skip
-    # Otherwise production's defaults: the simulation's short consumer batch timeout only
-    # makes stopping many hosts in one process quicker, and costs CPU while idle.
+    # Otherwise production's defaults (the fetch wait is the simulation's: tests shorten it):
+    # the simulation's short consumer batch timeout only makes stopping many hosts in one
+    # process quicker, and costs CPU while idle.
     env = {k: v for k, v in os.environ.items() if not k.startswith("ZHIXING_")}
     env.update({
         "ZHIXING_ENV": "test",
