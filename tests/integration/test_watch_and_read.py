@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -72,9 +72,26 @@ async def test_the_watch_and_the_reads_go_in_one_write_and_answer_as_the_command
     await client.delete(counter, fields)
 
 
+async def _read_with_watch_and_read(pipe: Pipeline, key: str) -> int:
+    ((value,),) = await watch_and_read(pipe, [key], [("MGET", key)])
+    return int(value or 0)
+
+
+async def _read_through_the_pipe(pipe: Pipeline, key: str) -> int:
+    return int(await pipe.get(key) or 0)  # the WATCH of transact's keys goes with it
+
+
+@pytest.mark.parametrize(
+    ("read", "watched_by_transact"),
+    [(_read_with_watch_and_read, False), (_read_through_the_pipe, True)],
+    ids=["watch_and_read", "first command"],
+)
 async def test_a_write_after_the_read_aborts_the_transaction_and_transact_runs_it_again(
-    client: aioredis.Redis, infra: Infra
-) -> None:
+    client: aioredis.Redis, infra: Infra,
+    read: Callable[[Pipeline, str], Awaitable[int]], watched_by_transact: bool,
+) -> None:  # fmt: skip
+    """What the read saw is watched: another writer between it and EXEC makes the
+    transaction run again, as when the WATCH went alone before it."""
     (counter,) = _keys("counter")
     await client.set(counter, 0)
     other = connect(RedisSettings(url=infra.redis_url))
@@ -83,17 +100,20 @@ async def test_a_write_after_the_read_aborts_the_transaction_and_transact_runs_i
     async def increment(pipe: Pipeline) -> int:
         nonlocal calls
         calls += 1
-        ((value,),) = await watch_and_read(pipe, [counter], [("MGET", counter)])
+        value = await read(pipe, counter)
         if calls == 1:
             await other.incrby(counter, 10)  # another writer, between the read and EXEC
         pipe.multi()  # type: ignore[no-untyped-call]
-        pipe.set(counter, int(value) + 1)
-        return int(value)
+        pipe.set(counter, value + 1)
+        return value
 
+    watch = [counter] if watched_by_transact else []
     try:
-        assert await transact(client, [], increment) == 10
+        assert await transact(client, watch, increment) == 10
         assert calls == 2
         assert await client.get(counter) == b"11"
+        await asyncio.gather(*(transact(client, watch, increment) for _ in range(30)))
+        assert await client.get(counter) == b"41"  # none lost
     finally:
         await client.delete(counter)
         await other.aclose()
@@ -266,37 +286,6 @@ async def test_transact_sends_its_watch_with_the_bodys_first_read(
         assert await client.get(counter) == b"5"
     finally:
         await client.delete(counter, fields)
-
-
-async def test_a_write_after_the_first_read_of_transact_aborts_it_and_it_runs_again(
-    client: aioredis.Redis, infra: Infra
-) -> None:
-    """What the first command read is watched: another writer between it and EXEC makes
-    the transaction run again, as when the WATCH went alone before it."""
-    (counter,) = _keys("counter")
-    await client.set(counter, 0)
-    other = connect(RedisSettings(url=infra.redis_url))
-    calls = 0
-
-    async def increment(pipe: Pipeline) -> int:
-        nonlocal calls
-        calls += 1
-        value = int(await pipe.get(counter) or 0)
-        if calls == 1:
-            await other.incrby(counter, 10)
-        pipe.multi()  # type: ignore[no-untyped-call]
-        pipe.set(counter, value + 1)
-        return value
-
-    try:
-        assert await transact(client, [counter], increment) == 10
-        assert calls == 2
-        assert await client.get(counter) == b"11"
-        await asyncio.gather(*(transact(client, [counter], increment) for _ in range(30)))
-        assert await client.get(counter) == b"41"  # none lost
-    finally:
-        await client.delete(counter)
-        await other.aclose()
 
 
 async def test_a_body_that_reads_nothing_has_its_watch_sent_before_the_transaction(
