@@ -83,7 +83,7 @@ async def transact(
 class _TransactionPipeline(Pipeline):
     """A transaction's pipeline whose WATCH is sent with the first command the body sends
     through it, in one write, where redis-py sends it alone and waits for its reply: one
-    round trip fewer per transaction, ten a case on the national day (issue 19). The first
+    round trip fewer per transaction whose body starts by reading (issue 19). The first
     command comes after the WATCH on the wire, so it, and all that follows, is watched as
     before. A body that sends nothing before ``multi()`` has its WATCH sent alone before
     the EXEC, as before. Until the first command, ``pipe.watching`` is False and
@@ -246,7 +246,7 @@ class _OurConnection(AbstractConnection):
         gives every connection one (5 s). On Python 3.11, ``wait_for`` returns the send's
         result when the send completes in the loop turn its task is cancelled in, and the
         cancellation is lost (python/cpython#86296). A task looping on ``GET`` outlived its
-        cancellation in 126–148 of 300 tries, and a stopping service waited for ever on
+        cancellation in 119–148 of 300 tries, and a stopping service waited for ever on
         it (a lease keeper, found in CI). The write is bounded here by ``asyncio.timeout``,
         which runs it in the calling task: the same bound, no task per command, and the
         cancellation raised at the next suspension.
@@ -282,7 +282,7 @@ class _OurConnection(AbstractConnection):
             raise RedisTimeoutError("Timeout writing to socket") from None
         except OSError as exc:
             await self.disconnect(nowait=True)
-            errno, message = ("UNKNOWN", exc.args[0]) if len(exc.args) == 1 else exc.args[:2]
+            errno, message = exc.args[:2] if len(exc.args) >= 2 else ("UNKNOWN", exc)
             raise RedisConnectionError(
                 f"Error {errno} while writing to socket. {message}."
             ) from exc
