@@ -489,16 +489,15 @@ class EventConsumer:
         # them (one walk: the reads below and the choice after both use it).
         relevant: list[list[_Sorted]] = []
         readable: list[list[str]] = []  # per projection, the applied keys to read
+        names = [named_type(record.headers) for record in batch.records]  # once per record
         for part in self._parts:
             mine: list[_Sorted] = []
             keys: list[str] = []
-            for record in batch.records:
+            for record, named in zip(batch.records, names, strict=True):
                 if record.topic in part.topics:
-                    if part.handled is not None:
-                        named = named_type(record.headers)
-                        if named is not None and named not in part.handled:
-                            mine.append((record, None, False))  # no decoding needed
-                            continue
+                    if part.handled is not None and named is not None and named not in part.handled:
+                        mine.append((record, None, False))  # no decoding needed
+                        continue
                     event = self._decode(batch, record)
                     if self._wanted(event, part):
                         keys.append(part.applied_key(event.event_id))

@@ -118,10 +118,11 @@ CANCEL_AGAIN_S = 1.0
 async def _cancel_and_wait(tasks: Sequence[asyncio.Task[Any]]) -> None:
     """Cancel ``tasks`` and wait until each has ended, cancelling again, every
     ``CANCEL_AGAIN_S``, any still running. A cancellation can be lost below us: Python 3.11's
-    ``asyncio.wait_for`` loses one that arrives as its call ends (python/cpython#86296), and
-    CI met a renewing lease keeper that outlived its cancellation with the renewal bounded
-    otherwise (its task showed the cancel requested, and it renewed on). A stop that waited
-    once, for ever, hung two CI runs in a test's teardown."""
+    ``asyncio.wait_for`` loses one that arrives as its call ends (python/cpython#86296). CI
+    met a renewing lease keeper that outlived its cancellation that way, inside redis-py's
+    send; our connections no longer use it (``zhixing.state._OurConnection``), and this
+    guards a stop against any other library that does. A stop that waited once, for ever,
+    hung two CI runs in a test's teardown."""
     pending = [task for task in tasks if not task.done()]
     while pending:
         for task in pending:
