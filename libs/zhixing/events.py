@@ -84,6 +84,11 @@ def register_event(payload_class: type[Message], aggregate_type: str) -> EventTy
     return event_type
 
 
+def registered_event_types() -> tuple[EventType, ...]:
+    """Every event type of the platform (``zhixing.event_types``), in registration order."""
+    return tuple(_REGISTRY.values())
+
+
 def event_type_of(name: str) -> EventType:
     try:
         return _REGISTRY[name]

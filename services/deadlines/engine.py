@@ -34,7 +34,7 @@ from services.deadlines.domain import (
 from services.deadlines.escalation import ANSWER_EVENTS, stop_escalation
 from services.deadlines.repository import ClockStore
 from zhixing.clock import Clock
-from zhixing.events import Event, new_event
+from zhixing.events import Event, new_event, registered_event_types
 from zhixing.outbox import Outbox
 from zhixing.projection import Transaction
 from zhixing.state import KeySpace
@@ -67,6 +67,20 @@ ENGINE_ACTOR = envelope_pb2.Actor(
 MOVE_EVENTS = frozenset(
     {"CaseHandlingCourtChanged", "AssetCourtChanged", "EntrustmentCourtChanged"}
 )
+
+
+def signalled_types(rules: ClockRules) -> tuple[type[Message], ...]:
+    """The payloads of the events the engine acts on: those a clock rule names (to start,
+    stop, pause or resume it), a subject's move to another court and an escalation's
+    answer. The consumer gives the engine these alone: the rest of its topics' events (most
+    of them) are passed over by their type header, neither decoded nor remembered as
+    applied. The engine's own events (aggregate ``deadline``) are not signals."""
+    names = set(rules.by_event) | MOVE_EVENTS | ANSWER_EVENTS
+    return tuple(
+        event_type.payload_class for event_type in registered_event_types()
+        if event_type.aggregate_type != "deadline"
+        and event_type.name.rsplit(".", 1)[-1] in names
+    )  # fmt: skip
 
 
 def move(state: ClockState, signal: Signal) -> bool:
@@ -130,6 +144,7 @@ class DeadlineEngine:
         self._outbox = outbox
         self._clock = clock
         self.rules = rules
+        self.handles = signalled_types(rules)  # what the consumer gives ``__call__``
         # Set when timers change, to wake the scheduler. Another replica's changes (its
         # consumer has other partitions) arrive on this Redis channel (``DeadlineScheduler``).
         self.schedule_changed = asyncio.Event()

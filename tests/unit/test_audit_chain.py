@@ -10,9 +10,8 @@ import pytest
 from google.protobuf.descriptor import FieldDescriptor
 
 from tests.factories import case_filed_event
-from zhixing import events as events_module
 from zhixing.audit import GENESIS_HASH, audit_record, canonical_json, verify_chain
-from zhixing.events import event_type_of
+from zhixing.events import registered_event_types
 from zhixing.v1 import envelope_pb2
 
 
@@ -155,7 +154,7 @@ def test_no_event_carries_a_number_orjson_would_write_differently() -> None:
                 found += fields_holding_floats(field.message_type)
         return found
 
-    registered = [event_type_of(name) for name in list(events_module._REGISTRY)]
+    registered = registered_event_types()
     assert len(registered) > 100  # every event type, registered on import
     for event_type in registered:
         assert fields_holding_floats(event_type.payload_class.DESCRIPTOR) == [], event_type.name

@@ -15,16 +15,19 @@ from google.protobuf.message import Message
 from services.asset_control.reactions import CaseIntake, EntrustedControls
 from services.credit.reactions import CaseFacts as CreditCaseFacts
 from services.credit.reactions import RequeryFacts
+from services.deadlines.engine import MOVE_EVENTS, signalled_types
+from services.deadlines.escalation import ANSWER_EVENTS
 from services.funds.reactions import AssetFacts
 from services.funds.reactions import CaseFacts as FundsCaseFacts
 from services.intake.reactions import IntakeReactions
 from services.notification.domain import NODES
 from services.notification.reactions import NodeFacts
 from zhixing.breaches import OnBreach, OnWarning
-from zhixing.events import Event
+from zhixing.events import Event, registered_event_types
 from zhixing.known_cases import KnownCases, OnCaseMoved
 from zhixing.projection import Projection, Transaction, check_handled, handled_types
-from zhixing.topics import CASE_EVENTS, DEADLINE_EVENTS
+from zhixing.rules import catalogue
+from zhixing.topics import CASE_EVENTS, CLOCK_SIGNAL_TOPICS, DEADLINE_EVENTS, topic_for_aggregate
 from zhixing.v1 import deadline_events_pb2
 
 SELECTIVE = [
@@ -99,3 +102,30 @@ def test_a_type_now_carried_inside_another_must_be_named_with_its_carrier() -> N
     with pytest.raises(ValueError, match=r"but not zhixing\.v1\.ClocksOpened"):
         check_handled(Projection("openings", [DEADLINE_EVENTS], ClockOpenings()))
     check_handled(Projection("openings", [DEADLINE_EVENTS], BothOpenings()))
+
+
+class CatalogueRules:
+    """The catalogue's event index, without the calendar a ``ClockRules`` counts with."""
+
+    by_event = catalogue().by_event()
+
+
+def test_the_deadline_engine_is_given_every_event_a_clock_rule_a_move_or_an_answer_names() -> None:
+    """The engine reads every domain topic but acts on few of its events: it names them
+    from the catalogue (``signalled_types``), so a rule's event is never passed over."""
+    handled = {payload.DESCRIPTOR.name for payload in signalled_types(CatalogueRules())}
+    on_read_topics = {
+        event_type.name.rsplit(".", 1)[-1] for event_type in registered_event_types()
+        if topic_for_aggregate(event_type.aggregate_type) in CLOCK_SIGNAL_TOPICS
+    }  # fmt: skip
+    named = set(CatalogueRules.by_event) | MOVE_EVENTS | ANSWER_EVENTS
+    assert handled == named & on_read_topics
+    assert {"AssetFound", "CaseHandlingCourtChanged", "SupervisionTaskAnswered"} <= handled
+    assert not {"NetworkQueryStarted", "ClockBreached", "ClocksOpened"} & handled
+
+
+def test_the_deadline_engine_handles_only_what_its_topics_carry() -> None:
+    class Engine(TakesEverything):
+        handles = signalled_types(CatalogueRules())
+
+    check_handled(Projection("clocks", CLOCK_SIGNAL_TOPICS, Engine()))
