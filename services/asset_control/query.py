@@ -96,9 +96,9 @@ class NetworkQuery(Handler):
         self.stage(pipe, started, case["case_id"], case["court_code"], causation_id=causation_id)
         return round_
 
-    async def due_count(self) -> int:
-        """Submissions due now (a query or control to send, or to resend)."""
-        return await self.records.work.count(self.now_ms())
+    async def any_due(self) -> bool:
+        """Whether a submission is due now (a query or control to send, or to resend)."""
+        return await self.records.work.any_due(self.now_ms())
 
     async def due_work(self, limit: int = 200) -> list[str]:
         """Work due now, fairly shared across courts and cases (``schedule.py``)."""

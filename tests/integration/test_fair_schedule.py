@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from services.asset_control.domain import QueryRef
-from services.asset_control.schedule import SHARE_PER_CASE, WorkQueue
+from services.asset_control.schedule import ANY_DUE_PAGE, SHARE_PER_CASE, WorkQueue
 from tests.conftest import Isolated
 from tests.factories import filing
 from tests.integration.platform_stack import platform_stack
@@ -63,6 +63,33 @@ async def test_a_case_whose_units_left_is_dropped_from_the_round_and_requeued_la
     assert await isolated.redis.zcard(work.cases_key) == 0  # the stale pointer is gone
     await queue(work, "c1", "苏1283", 1, at=6_000)
     assert await work.due(now_ms=6_000, limit=10) == [QueryRef("c1", 1, 0, 1).member]
+
+
+async def test_whether_any_work_is_due_looks_past_stale_pointers_and_future_work(
+    isolated: Isolated,
+) -> None:
+    """``any_due`` (the simulator's settle) stops at the first due unit, but a page of
+    pointers whose units left (stale until a round repoints them) or a unit due later does
+    not make it say yes, and a due case behind a whole page of stale ones is found."""
+    work = WorkQueue(isolated.redis, KeySpace(isolated.prefix, "asset_control"))
+    assert not await work.any_due(now_ms=10_000)
+    stale = [f"gone-{n}" for n in range(ANY_DUE_PAGE + 5)]
+    for n, case_id in enumerate(stale):
+        await queue(work, case_id, "苏1283", 1, at=1_000 + n)
+    async with work.redis.pipeline(transaction=True) as pipe:
+        work.unschedule_query(pipe, *(QueryRef(c, 1, 0, 1).member for c in stale))
+        await pipe.execute()
+    await queue(work, "later", "苏1282", 2, at=50_000)
+    assert not await work.any_due(now_ms=10_000)
+    await queue(work, "behind", "苏0281", 1, at=5_000)  # pointed to after every stale one
+    assert await work.any_due(now_ms=10_000)
+    assert not await work.any_due(now_ms=4_999)
+    async with work.redis.pipeline(transaction=True) as pipe:
+        work.unschedule_query(pipe, QueryRef("behind", 1, 0, 1).member)
+        work.schedule_control(pipe, "asset-1", 9_000)
+        await pipe.execute()
+    assert await work.any_due(now_ms=10_000)  # a control
+    assert not await work.any_due(now_ms=8_999)
 
 
 async def test_a_small_case_filed_behind_a_huge_one_is_answered_within_its_usual_time(

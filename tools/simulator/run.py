@@ -303,7 +303,7 @@ class Simulation:
             pending = await self.lags()
             outboxes = await asyncio.gather(*(h.ctx.redis.xlen(h.ctx.outbox.stream) for h in hosts))
             pending += sum(int(n) for n in outboxes)
-            pending += await self.platform.assets.http.state.asset_control.query.due_count()
+            pending += int(await self.platform.assets.http.state.asset_control.query.any_due())
             pending += self.platform.gateway.gateway.feedback_ready()
             pending += await self._deductions_due(now)
             pending += await self._notices_due(now)
