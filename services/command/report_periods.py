@@ -8,6 +8,7 @@ A week is an ISO week (Monday to Sunday), written ``2026-W48``; a month is writt
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from dataclasses import dataclass
 from enum import StrEnum
@@ -83,6 +84,22 @@ class ReportPeriod:
 
 
 def labels_of(at: Timestamp) -> tuple[str, str]:
-    """The week and the month an event that happened at ``at`` belongs to."""
-    day = at.ToDatetime(tzinfo=dt.UTC).astimezone(CHINA_TZ).date()
+    """The week and the month an event that happened at ``at`` belongs to.
+
+    Every event the command centre counts asks this: the answer is worked out once per hour
+    (China's offset from UTC has changed only on the hour since 1901, and a day starts on
+    one), what happened before 1970 each time."""
+    if at.seconds < 0:
+        return _labels_of_day(at.ToDatetime(tzinfo=dt.UTC).astimezone(CHINA_TZ).date())
+    return _labels_of_hour(at.seconds // 3600)
+
+
+@functools.lru_cache(maxsize=256)
+def _labels_of_hour(hour: int) -> tuple[str, str]:
+    return _labels_of_day(
+        dt.datetime.fromtimestamp(hour * 3600, dt.UTC).astimezone(CHINA_TZ).date()
+    )
+
+
+def _labels_of_day(day: dt.date) -> tuple[str, str]:
     return ReportPeriod.week_of(day).label, ReportPeriod.month_of(day).label

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import random
 from typing import Any
 
 import fakeredis
 import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from services.command.report_periods import PeriodKind, ReportPeriod, labels_of
 from services.command.reports import Reports, ranking
@@ -68,3 +70,23 @@ def test_reports_reach_back_five_years_even_from_a_leap_day() -> None:
         reports.window(ReportPeriod.parse("2023-01"), 1)
     with pytest.raises(Invalid, match="has not begun"):
         reports.window(ReportPeriod.parse("2028-03"), 1)
+
+
+def test_an_instants_labels_are_those_of_its_day_in_china_in_any_year() -> None:
+    """``labels_of`` works them out once per hour: every instant, before 1970 too and in the
+    summers China kept daylight time (1986–1991), gets its own day's week and month."""
+    rng = random.Random(19)
+    start, end = dt.datetime(1900, 1, 1, tzinfo=dt.UTC), dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
+    span = int((end - start).total_seconds())
+    instants = [start + dt.timedelta(seconds=rng.randrange(span)) for _ in range(3_000)]
+    # Either side of a day's start in China, in daylight time and out of it.
+    instants += [dt.datetime(1988, 7, 1, 15, tzinfo=dt.UTC) + dt.timedelta(seconds=s)
+                 for s in (-3_601, -1, 0, 3_599, 3_600)]  # fmt: skip
+    instants += [dt.datetime(2026, 11, 29, 16, tzinfo=dt.UTC) + dt.timedelta(seconds=s)
+                 for s in (-1, 0, 1)]  # fmt: skip
+    for instant in instants:
+        at = Timestamp()
+        at.FromDatetime(instant)
+        day = instant.astimezone(CHINA_TZ).date()
+        expected = (ReportPeriod.week_of(day).label, ReportPeriod.month_of(day).label)
+        assert labels_of(at) == expected, instant
