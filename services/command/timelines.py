@@ -24,10 +24,10 @@ every other reader they are filtered out when the timeline is read, count and al
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any, cast
 
+import orjson
 import redis.asyncio as aioredis
 from google.protobuf.message import Message
 
@@ -122,9 +122,11 @@ class CaseTimelines:
                 "actor_court": envelope.actor.court_code,
                 "payload": payload,
             }
+            # orjson: the standard library's encoder was a twentieth of the service's CPU.
+            # The payload is plain data (``message_fields``), which orjson writes as JSON.
             tx.pipe.zadd(
                 self.subject_key(subject),
-                {json.dumps(entry, ensure_ascii=False): envelope.occurred_at.ToMilliseconds()},
+                {orjson.dumps(entry): envelope.occurred_at.ToMilliseconds()},
             )
             field = TIES.get(type(message))
             if field is not None:
@@ -146,7 +148,7 @@ class CaseTimelines:
                 await self._redis.zrange(self.subject_key(subject), 0, -1, withscores=True),
             )
             for member, score in raw:
-                entry = json.loads(member)
+                entry = orjson.loads(member)
                 if shown_to(reader, entry["event"]):
                     entries.append((float(score), entry))
         # In time order; events stamped in the same millisecond (a clock opened and cleared
