@@ -8,8 +8,9 @@
   asset); a sale concluded, or the debtor's own sale, brings its proceeds into the case's
   account.
 
-Each reaction runs its own idempotent transaction, in the order of its topic, so facts about
-an asset are kept before its sale's proceeds are recorded.
+What events say of assets is queued on the batch's transaction, written with its offsets in
+one round trip; a sale's proceeds, recorded in their own idempotent transaction, read those
+facts, so the facts kept before a sale in a batch are written first.
 """
 
 from __future__ import annotations
@@ -81,28 +82,38 @@ class AssetFacts:
 
     async def __call__(self, events: Sequence[Event[Message]], tx: Transaction) -> None:
         records = self.funds.records
+        facts: dict[str, dict[str, str]] = {}  # by asset; what a later event says wins
+
+        def keep(asset_id: str, said: dict[str, str]) -> None:
+            facts.setdefault(asset_id, {}).update(said)
+
         for event in events:
             payload = event.payload
             if isinstance(payload, assets.AssetFound):
-                await records.keep_asset(payload.asset_id, asset_facts(
+                keep(payload.asset_id, asset_facts(
                     case_id=payload.case_id, asset_key=payload.asset_key, kind=payload.kind,
                 ))  # fmt: skip
             elif isinstance(payload, assets.AssetControlled):
-                await records.keep_asset(payload.asset_id, asset_facts(
+                keep(payload.asset_id, asset_facts(
                     case_id=payload.case_id, asset_key=payload.asset_key,
                     measure=payload.measure, amount_fen=payload.amount_fen,
                     controlled_by=payload.controlled_by,
                 ))  # fmt: skip
             elif isinstance(payload, assets.ControlReleased | assets.ControlLapsed):
                 # Money no longer frozen cannot be deducted.
-                await records.keep_asset(payload.asset_id, {"measure": "released"})
+                keep(payload.asset_id, {"measure": "released"})
             elif isinstance(payload, assets.SaleCompleted):
+                await records.keep_assets_now(facts)  # the proceeds read them
+                facts.clear()
                 await self.funds.money_in.record_proceeds(
                     payload.case_id, payload.asset_id, payload.proceeds_fen,
                     payload.sale_reference or payload.asset_id, Source.SALE,
                 )  # fmt: skip
             elif isinstance(payload, assets.SelfDisposalCompleted):
+                await records.keep_assets_now(facts)
+                facts.clear()
                 await self.funds.money_in.record_proceeds(
                     payload.case_id, payload.asset_id, payload.proceeds_fen, payload.asset_id,
                     Source.SELF_DISPOSAL,
                 )  # fmt: skip
+        records.keep_assets(tx.pipe, facts)

@@ -23,7 +23,7 @@ keys it also reads (a bank reference) watched.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
@@ -122,11 +122,19 @@ class FundsRecords(IndexedRecords):
     ) -> None:
         pipe.set(self.bank_ref_key(reference), f"{case_id}|{payment_id}")
 
-    async def keep_asset(self, asset_id: str, facts: dict[str, str]) -> None:
-        """Note what an event said of an asset (written at once: idempotent, and read by the
-        next event of the same asset, as its sale's proceeds are)."""
-        mapping: dict[Any, str] = dict(facts)
-        await self.redis.hset(self.asset_key(asset_id), mapping=mapping)
+    def keep_assets(self, pipe: Pipeline, facts: Mapping[str, Mapping[str, str]]) -> None:
+        """Queue what events said of assets, by asset (idempotent: a field said again is
+        replaced)."""
+        for asset_id, said in facts.items():
+            mapping: dict[Any, str] = dict(said)
+            pipe.hset(self.asset_key(asset_id), mapping=mapping)
+
+    async def keep_assets_now(self, facts: Mapping[str, Mapping[str, str]]) -> None:
+        """``keep_assets`` written at once, in one round trip: for what reads them next."""
+        if facts:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                self.keep_assets(pipe, facts)
+                await pipe.execute()
 
     async def case_of_deduction(self, deduction_id: str) -> str | None:
         raw = await self.redis.get(self.deduction_key(deduction_id))

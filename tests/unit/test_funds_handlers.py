@@ -207,10 +207,10 @@ async def test_lodging_the_whole_payment_ends_its_clock_and_a_refused_hold_is_pa
 
 async def test_who_may_approve_a_payout_and_how_much() -> None:
     funds = await funds_with_case()
-    await funds.records.keep_asset("asset-1", asset_facts(
+    await funds.records.keep_assets_now({"asset-1": asset_facts(
         case_id="case-1", asset_key="bank:1", kind="bank_deposit", measure="freeze",
         amount_fen=200_000, controlled_by=CONTROLLER.subject,
-    ))  # fmt: skip
+    )})  # fmt: skip
     await funds.money_in.record_proceeds("case-1", "asset-1", 200_000, "SALE-1", Source.SALE)
     record = await ledger(funds)
     (payment_id,) = record["payments"]
@@ -283,14 +283,14 @@ async def test_a_changed_receiving_account_needs_a_leaders_approval() -> None:
 
 async def test_a_deduction_answered_twice_is_one_receipt_and_a_refusal_fails_it() -> None:
     funds = await funds_with_case()
-    await funds.records.keep_asset("asset-1", asset_facts(
+    await funds.records.keep_assets_now({"asset-1": asset_facts(
         case_id="case-1", asset_key="bank:1", kind="bank_deposit", measure="freeze",
         amount_fen=60_000, controlled_by=CONTROLLER.subject,
-    ))  # fmt: skip
-    await funds.records.keep_asset("asset-2", asset_facts(
+    )})  # fmt: skip
+    await funds.records.keep_assets_now({"asset-2": asset_facts(
         case_id="case-1", asset_key="house:1", kind="real_estate", measure="seize",
         amount_fen=9_000_000, controlled_by=CONTROLLER.subject,
-    ))  # fmt: skip
+    )})  # fmt: skip
     with pytest.raises(Conflict, match="not frozen money"):
         await funds.money_in.request_deduction("case-1", identity=OFFICER, asset_id="asset-2",
                                                amount=1)  # fmt: skip
@@ -439,15 +439,53 @@ async def test_a_freeze_released_or_lapsed_can_no_longer_be_deducted() -> None:
     ]
     async with funds.records.redis.pipeline(transaction=True) as pipe:
         await facts(events[:2], Transaction(funds.records.redis, pipe, funds.records.keys))
+        await pipe.execute()  # as the consumer does, with the batch's offsets
     deduction = await funds.money_in.request_deduction(
         "case-1", identity=OFFICER, asset_id="asset-1", amount=1_000
     )
     assert deduction["status"] == "requested"
     async with funds.records.redis.pipeline(transaction=True) as pipe:
         await facts(events[2:], Transaction(funds.records.redis, pipe, funds.records.keys))
+        await pipe.execute()
     with pytest.raises(Conflict, match="not frozen money"):
         await funds.money_in.request_deduction("case-1", identity=OFFICER, asset_id="asset-1",
                                                amount=1_000)  # fmt: skip
+
+
+async def test_a_sale_in_the_same_batch_as_its_assets_control_knows_who_controlled_it() -> None:
+    """The facts of a batch ride its transaction, but those kept before a sale are written
+    before its proceeds are recorded, which read them: the payment names the controller."""
+    from google.protobuf.message import Message
+
+    from services.funds.reactions import AssetFacts
+    from tests.factories import ACTOR
+    from zhixing.events import Event, new_event
+    from zhixing.projection import Transaction
+    from zhixing.v1 import asset_events_pb2 as assets
+
+    funds = await funds_with_case()
+    clock = SimulatedClock(START)
+    payloads = (
+        assets.AssetFound(asset_id="asset-1", case_id="case-1", kind="real_estate",
+                          asset_key="house:1"),
+        assets.AssetControlled(asset_id="asset-1", case_id="case-1", measure="seize",
+                               amount_fen=9_000, controlled_by=CONTROLLER.subject,
+                               asset_key="house:1"),
+        assets.SaleCompleted(asset_id="asset-1", case_id="case-1", proceeds_fen=8_000,
+                             sale_reference="SALE-9"),
+        assets.ControlReleased(asset_id="asset-1", case_id="case-1", reason="已拍卖"),
+    )  # fmt: skip
+    events: list[Event[Message]] = [
+        new_event(p, aggregate_id="asset-1", court_code=COURT, actor=ACTOR, clock=clock)
+        for p in payloads
+    ]
+    async with funds.records.redis.pipeline(transaction=True) as pipe:
+        await AssetFacts(funds)(events, Transaction(funds.records.redis, pipe, funds.records.keys))
+        assert (await funds.records.asset("asset-1") or {}).get("measure") == "seize"
+        await pipe.execute()
+    (payment,) = (await ledger(funds))["payments"].values()
+    assert payment["controlled_by"] == [CONTROLLER.subject]
+    assert (await funds.records.asset("asset-1") or {}).get("measure") == "released"
 
 
 async def test_a_filing_recorded_before_accounts_were_stated_gets_its_account_from_its_number() -> (
