@@ -36,7 +36,7 @@ from google.protobuf.message import Message
 from services.command.timelines import TIES
 from zhixing.clock_events import each_payload
 from zhixing.clock_states import OPEN_STATES, condition_of
-from zhixing.events import Event
+from zhixing.events import Event, registered_event_types
 from zhixing.projection import Transaction
 from zhixing.state import KeySpace, as_text, read_hashes, text_hash
 from zhixing.v1 import (
@@ -135,7 +135,26 @@ def _ms(timestamp: Any) -> int:
     return int(timestamp.ToMilliseconds()) if timestamp.ByteSize() else 0
 
 
+def _followed() -> tuple[type[Message], ...]:
+    """What the board acts on: a clock's events (ClocksOpened carrying its openings), those
+    tying a subject to its case (``TIES``), those that move a case on the board, and every
+    command event."""
+    registered = [event_type.payload_class for event_type in registered_event_types()]
+    clocks = [payload for payload in registered
+              if payload.DESCRIPTOR.file.name == pb.DESCRIPTOR.name
+              and "clock" in payload.DESCRIPTOR.fields_by_name]  # fmt: skip
+    commands = [payload for payload in registered
+                if payload.DESCRIPTOR.file.name == command_events_pb2.DESCRIPTOR.name]  # fmt: skip
+    return tuple(
+        dict.fromkeys([*clocks, pb.ClocksOpened, *TIES, *REACHES, *CASE_CHANGES, *commands])
+    )
+
+
 class Board:
+    # What the consumer gives it (``SelectiveHandler``); the rest of its topics' events (an
+    # answered query, a control asked for) move nothing on the board.
+    handles: tuple[type[Message], ...] = _followed()
+
     def __init__(self, redis: aioredis.Redis, keys: KeySpace) -> None:
         self._redis = redis
         self._keys = keys

@@ -65,7 +65,13 @@ from zhixing.events import Event
 from zhixing.money import add_fen, fen_of
 from zhixing.projection import Transaction
 from zhixing.state import KeySpace, read_hashes, text_hash
-from zhixing.v1 import asset_events_pb2, case_events_pb2, command_events_pb2, deadline_events_pb2
+from zhixing.v1 import (
+    asset_events_pb2,
+    case_events_pb2,
+    command_events_pb2,
+    deadline_events_pb2,
+    funds_events_pb2,
+)
 
 COUNTERS = (
     "filed", "closed", "closed_performed", "closed_terminated", "closed_this_round",
@@ -169,6 +175,20 @@ class Tally:
 
 
 class CourtFigures:
+    # What the consumer gives it (``SelectiveHandler``): what ``_count`` counts, ClocksOpened
+    # (its clocks are counted), and a payout and the clearing that judges one
+    # (``PayoutJudge``). Most events of its five topics are none of these (an asset found,
+    # a query answered), and are passed over without being remembered as applied.
+    handles: tuple[type[Message], ...] = (
+        *CASE_READERS,
+        *CLOCK_COUNTERS_TYPES,
+        deadline_events_pb2.ClocksOpened,
+        deadline_events_pb2.ClockMoved,
+        command_events_pb2.CommandIssued,
+        command_events_pb2.CommandAcknowledged,
+        funds_events_pb2.FundsPaid,
+    )
+
     def __init__(self, redis: aioredis.Redis, keys: KeySpace, courts: CourtDirectory) -> None:
         self._redis = redis
         self._keys = keys

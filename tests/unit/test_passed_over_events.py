@@ -1,0 +1,125 @@
+"""Projections that name the events they act on (``handles``: the court figures, the board)
+are given those alone by the consumer. Every other event of their topics, with every field
+filled in, would change nothing: passing it over loses no figure and moves nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import fakeredis
+import pytest
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
+from google.protobuf.message import Message
+
+from services.command.board import Board
+from services.command.figures import CourtFigures
+from tests.factories import ACTOR, START
+from zhixing.clock import SimulatedClock
+from zhixing.courts import directory
+from zhixing.events import new_event, registered_event_types
+from zhixing.projection import Transaction, prepare
+from zhixing.state import KeySpace
+from zhixing.topics import (
+    ASSET_EVENTS,
+    CASE_EVENTS,
+    COMMAND_EVENTS,
+    COMMAND_TOPICS,
+    DEADLINE_EVENTS,
+    FUNDS_EVENTS,
+    Topic,
+    topic_for_aggregate,
+)
+
+COURT = "苏1283"
+KEYS = KeySpace("unit.", "command")
+
+
+@dataclass(frozen=True)
+class Selective:
+    name: str
+    make: Callable[[fakeredis.FakeAsyncRedis], Any]
+    topics: tuple[Topic, ...]
+
+
+PROJECTIONS = (
+    Selective("figures", lambda redis: CourtFigures(redis, KEYS, directory()),
+              (CASE_EVENTS, ASSET_EVENTS, DEADLINE_EVENTS, COMMAND_EVENTS, FUNDS_EVENTS)),
+    Selective("board", lambda redis: Board(redis, KEYS), COMMAND_TOPICS),
+)  # fmt: skip
+
+
+def passed_over(projection: Selective) -> list[type[Message]]:
+    """The event types of the projection's topics it does not name."""
+    handles = projection.make(fakeredis.FakeAsyncRedis()).handles
+    return sorted(
+        (event_type.payload_class for event_type in registered_event_types()
+         if topic_for_aggregate(event_type.aggregate_type) in projection.topics
+         and event_type.payload_class not in handles),
+        key=lambda payload: payload.DESCRIPTOR.full_name,
+    )  # fmt: skip
+
+
+CASES = [(p, payload) for p in PROJECTIONS for payload in passed_over(p)]
+
+
+def filled(message: Message, depth: int = 0) -> Message:
+    """Every field set: courts to a court, other text to its field's name, numbers to 1,
+    flags on, enums to their first named value, messages (and one element of each list)
+    filled the same way."""
+    descriptor: Descriptor = message.DESCRIPTOR
+    for field in descriptor.fields:
+        if field.message_type is not None:
+            if depth > 3 or field.message_type.full_name.startswith("google.protobuf"):
+                continue
+            target = (
+                getattr(message, field.name).add()
+                if field.is_repeated
+                else getattr(message, field.name)
+            )
+            filled(target, depth + 1)
+            continue
+        value: Any
+        if field.type == FieldDescriptor.TYPE_STRING:
+            value = COURT if "court" in field.name else f"{field.name}-1"
+        elif field.type == FieldDescriptor.TYPE_BOOL:
+            value = True
+        elif field.type == FieldDescriptor.TYPE_ENUM:
+            value = field.enum_type.values[-1].number
+        elif field.type == FieldDescriptor.TYPE_BYTES:
+            value = b"1"
+        elif field.cpp_type in (FieldDescriptor.CPPTYPE_DOUBLE, FieldDescriptor.CPPTYPE_FLOAT):
+            value = 1.0
+        else:
+            value = 1
+        if field.is_repeated:
+            getattr(message, field.name).append(value)
+        else:
+            setattr(message, field.name, value)
+    return message
+
+
+@pytest.mark.parametrize("projection", PROJECTIONS, ids=lambda p: p.name)
+def test_a_query_answered_or_a_control_asked_for_is_passed_over(projection: Selective) -> None:
+    names = {payload.DESCRIPTOR.name for payload in passed_over(projection)}
+    assert {"QueryChannelsAnswered", "ControlRequested", "CaseTriaged"} <= names
+
+
+@pytest.mark.parametrize(
+    ("projection", "payload_class"), CASES,
+    ids=[f"{p.name}-{payload.DESCRIPTOR.name}" for p, payload in CASES],
+)  # fmt: skip
+async def test_an_event_a_projection_does_not_name_would_change_nothing(
+    projection: Selective, payload_class: type[Message]
+) -> None:
+    redis = fakeredis.FakeAsyncRedis()
+    handler = projection.make(redis)
+    event = new_event(filled(payload_class()), aggregate_id="case_id-1", court_code=COURT,
+                      actor=ACTOR, clock=SimulatedClock(START))  # fmt: skip
+    async with redis.pipeline(transaction=True) as pipe:
+        prepared = await prepare(handler, [event], pipe)
+        pipe.multi()
+        await handler([event], Transaction(redis, pipe, KEYS, prepared))
+        await pipe.execute()
+    assert await redis.keys("*") == []
