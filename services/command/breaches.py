@@ -32,6 +32,10 @@ def breach_id(ref: pb.ClockRef) -> str:
 
 
 class BreachRegister:
+    # What the consumer gives it (``SelectiveHandler``): not the openings and warnings that
+    # are most of the deadline topic.
+    handles: tuple[type[Message], ...] = FOLLOWED
+
     def __init__(self, redis: aioredis.Redis, keys: KeySpace) -> None:
         self._redis = redis
         self._keys = keys

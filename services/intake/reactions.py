@@ -15,7 +15,7 @@ from google.protobuf.message import Message
 
 from services.intake.domain import TEAM_OF_TRACK, Track, triage
 from services.intake.repository import CaseRecords, CaseStatus
-from services.intake.zhongben_facts import ZhongbenFacts
+from services.intake.zhongben_facts import FACT_EVENTS, ZhongbenFacts
 from zhixing.events import (
     Event,
 )
@@ -118,6 +118,10 @@ class GateFactsReaction:
     """Keeps the 终本 gate's facts (``zhongben_facts``): network queries completed, assets
     controlled and disposed of, frozen money deducted, restrictions, listings and listings
     declined. Each fact is one idempotent field, so replays and topic order do not matter."""
+
+    # What the consumer gives it (``SelectiveHandler``): not the queries' answers and
+    # other events of its topics that state no fact of the gate.
+    handles: tuple[type[Message], ...] = FACT_EVENTS
 
     def __init__(self, facts: ZhongbenFacts) -> None:
         self.facts = facts

@@ -114,6 +114,18 @@ ASSET_STATE: dict[type[Message], str] = {
     assets.SaleCompleted: "sold",
     assets.SelfDisposalCompleted: "self_disposed",
 }
+# Every event ``_fact_of`` may take a fact from: the gate's projection is given these alone.
+FACT_EVENTS: tuple[type[Message], ...] = (
+    assets.NetworkQueryCompleted,
+    assets.AssetFound,
+    funds.FundsArrived,
+    credit.RestrictionOrdered,
+    credit.RestrictionLifted,
+    credit.DebtorListed,
+    credit.ListingDeleted,
+    credit.ListingDeclined,
+    *ASSET_STATE,
+)
 UNDISPOSED = frozenset({"requested", "controlled"})
 AVAILABLE = frozenset({"found", "failed", "lapsed"})
 
