@@ -12,7 +12,7 @@ import asyncio
 import datetime as dt
 import json
 from collections import Counter as Tally
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -69,13 +69,14 @@ MOVE_EVENTS = frozenset(
 )
 
 
-def signalled_types(rules: ClockRules) -> tuple[type[Message], ...]:
-    """The payloads of the events the engine acts on: those a clock rule names (to start,
-    stop, pause or resume it), a subject's move to another court and an escalation's
-    answer. The consumer gives the engine these alone: the rest of its topics' events (most
-    of them) are passed over by their type header, neither decoded nor remembered as
-    applied. The engine's own events (aggregate ``deadline``) are not signals."""
-    names = set(rules.by_event) | MOVE_EVENTS | ANSWER_EVENTS
+def signalled_types(by_event: Mapping[str, object]) -> tuple[type[Message], ...]:
+    """The payloads of the events the engine acts on: those a clock rule names to start,
+    stop, pause or resume it (the rules' ``by_event``), a subject's move to another court
+    and an escalation's answer. The consumer gives the engine these alone: the rest of its
+    topics' events (most of them) are passed over by their type header, neither decoded nor
+    remembered as applied. The engine's own events (aggregate ``deadline``) are not
+    signals."""
+    names = set(by_event) | MOVE_EVENTS | ANSWER_EVENTS
     return tuple(
         event_type.payload_class for event_type in registered_event_types()
         if event_type.aggregate_type != "deadline"
@@ -144,7 +145,7 @@ class DeadlineEngine:
         self._outbox = outbox
         self._clock = clock
         self.rules = rules
-        self.handles = signalled_types(rules)  # what the consumer gives ``__call__``
+        self.handles = signalled_types(rules.by_event)  # what the consumer gives ``__call__``
         # Set when timers change, to wake the scheduler. Another replica's changes (its
         # consumer has other partitions) arrive on this Redis channel (``DeadlineScheduler``).
         self.schedule_changed = asyncio.Event()

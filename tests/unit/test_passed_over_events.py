@@ -11,7 +11,7 @@ from typing import Any
 
 import fakeredis
 import pytest
-from google.protobuf.descriptor import Descriptor, FieldDescriptor
+from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
 from services.command.board import Board
@@ -83,8 +83,7 @@ def filled(message: Message, depth: int = 0) -> Message:
     """Every field set: courts to a court, other text to its field's name, numbers to 1,
     flags on, enums to their first named value, messages (and one element of each list)
     filled the same way."""
-    descriptor: Descriptor = message.DESCRIPTOR
-    for field in descriptor.fields:
+    for field in message.DESCRIPTOR.fields:
         if field.message_type is not None:
             if depth > 3 or field.message_type.full_name.startswith("google.protobuf"):
                 continue
@@ -101,6 +100,7 @@ def filled(message: Message, depth: int = 0) -> Message:
         elif field.type == FieldDescriptor.TYPE_BOOL:
             value = True
         elif field.type == FieldDescriptor.TYPE_ENUM:
+            assert field.enum_type is not None
             value = field.enum_type.values[-1].number
         elif field.type == FieldDescriptor.TYPE_BYTES:
             value = b"1"
@@ -134,7 +134,7 @@ async def test_an_event_a_projection_does_not_name_would_change_nothing(
                       actor=ACTOR, clock=SimulatedClock(START))  # fmt: skip
     async with redis.pipeline(transaction=True) as pipe:
         prepared = await prepare(handler, [event], pipe)
-        pipe.multi()
+        pipe.multi()  # type: ignore[no-untyped-call]
         await handler([event], Transaction(redis, pipe, KEYS, prepared))
         await pipe.execute()
     assert await redis.keys("*") == []

@@ -104,21 +104,18 @@ def test_a_type_now_carried_inside_another_must_be_named_with_its_carrier() -> N
     check_handled(Projection("openings", [DEADLINE_EVENTS], BothOpenings()))
 
 
-class CatalogueRules:
-    """The catalogue's event index, without the calendar a ``ClockRules`` counts with."""
-
-    by_event = catalogue().by_event()
+BY_EVENT = catalogue().by_event()  # what ``ClockRules.by_event`` holds
 
 
 def test_the_deadline_engine_is_given_every_event_a_clock_rule_a_move_or_an_answer_names() -> None:
     """The engine reads every domain topic but acts on few of its events: it names them
     from the catalogue (``signalled_types``), so a rule's event is never passed over."""
-    handled = {payload.DESCRIPTOR.name for payload in signalled_types(CatalogueRules())}
+    handled = {payload.DESCRIPTOR.name for payload in signalled_types(BY_EVENT)}
     on_read_topics = {
         event_type.name.rsplit(".", 1)[-1] for event_type in registered_event_types()
         if topic_for_aggregate(event_type.aggregate_type) in CLOCK_SIGNAL_TOPICS
     }  # fmt: skip
-    named = set(CatalogueRules.by_event) | MOVE_EVENTS | ANSWER_EVENTS
+    named = set(BY_EVENT) | MOVE_EVENTS | ANSWER_EVENTS
     assert handled == named & on_read_topics
     assert {"AssetFound", "CaseHandlingCourtChanged", "SupervisionTaskAnswered"} <= handled
     assert not {"NetworkQueryStarted", "ClockBreached", "ClocksOpened"} & handled
@@ -126,6 +123,6 @@ def test_the_deadline_engine_is_given_every_event_a_clock_rule_a_move_or_an_answ
 
 def test_the_deadline_engine_handles_only_what_its_topics_carry() -> None:
     class Engine(TakesEverything):
-        handles = signalled_types(CatalogueRules())
+        handles = signalled_types(BY_EVENT)
 
     check_handled(Projection("clocks", CLOCK_SIGNAL_TOPICS, Engine()))
