@@ -5,6 +5,7 @@ entrusted court (事项委托)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import structlog
@@ -43,20 +44,76 @@ class Controls(Handler):
         super().__init__(ctx, records, settings)
         self.seizures = seizures
 
-    async def control_request(self, asset_id: str) -> agency_pb.SubmitControlRequest | None:
-        record = await self.records.asset(asset_id)
-        if record is None or record["status"] != AssetStatus.CONTROL_PENDING:
-            await self.records.work.unschedule_control(self.records.redis, asset_id)
-            return None
-        return agency_pb.SubmitControlRequest(
-            request_id=record["control_request"],
-            case_id=record["case_id"],
-            court_code=record["court_code"],
-            channel=record["channel"],
-            asset_key=record["asset_key"],
-            measure=record["measure"],
-            amount_fen=record["amount_fen"],
+    async def control_requests(
+        self, asset_ids: Sequence[str]
+    ) -> list[tuple[str, agency_pb.SubmitControlRequest]]:
+        """The requests to send for these due controls (their records read at once);
+        controls no longer pending leave the due set."""
+        records = await self.records.load_many(
+            self.records.redis, [self.records.asset_key(a) for a in asset_ids]
         )
+        wanted, dropped = [], []
+        for asset_id, record in zip(asset_ids, records, strict=True):
+            if record is None or record["status"] != AssetStatus.CONTROL_PENDING:
+                dropped.append(asset_id)
+                continue
+            wanted.append((asset_id, agency_pb.SubmitControlRequest(
+                request_id=record["control_request"], case_id=record["case_id"],
+                court_code=record["court_code"], channel=record["channel"],
+                asset_key=record["asset_key"], measure=record["measure"],
+                amount_fen=record["amount_fen"],
+            )))  # fmt: skip
+        if dropped:
+            async with self.records.redis.pipeline(transaction=True) as pipe:
+                for asset_id in dropped:
+                    self.records.work.unschedule_control(pipe, asset_id)
+                await pipe.execute()
+        return wanted
+
+    async def controls_submitted(self, results: Sequence[tuple[str, str, str | None]]) -> None:
+        """After submitting controls — (asset id, request id, error or None) each —: wait for
+        their feedback, or retry with backoff, in one transaction for them all. A control
+        whose last allowed try failed is failed on its own afterwards (``control_submitted``:
+        it reads its case and queue to hand the outside asset to the next in line)."""
+        by_asset = {asset_id: (request_id, error) for asset_id, request_id, error in results}
+        keys = [self.records.asset_key(asset_id) for asset_id in by_asset]
+        spent: list[tuple[str, str, str]] = []
+
+        async def body(pipe: Pipeline, loaded: list[Any]) -> None:
+            spent.clear()
+            waiting: list[tuple[str, dict[str, Any], float]] = []
+            gone: list[str] = []
+            for (asset_id, (request_id, error)), record in zip(
+                by_asset.items(), loaded, strict=True
+            ):
+                if record is None or record.get("control_request") != request_id:
+                    continue
+                if record["status"] != AssetStatus.CONTROL_PENDING:
+                    gone.append(asset_id)
+                    continue
+                tries = record["control_tries"] + 1
+                if error is not None and tries >= self.settings.max_attempts:
+                    spent.append((asset_id, request_id, error))
+                    continue
+                record["control_tries"] = tries
+                wait = (
+                    self.settings.feedback_timeout_s
+                    if error is None
+                    else self.settings.backoff_s(tries)
+                )
+                waiting.append((asset_id, record, wait))
+            pipe.multi()  # type: ignore[no-untyped-call]
+            for asset_id in gone:
+                self.records.work.unschedule_control(pipe, asset_id)
+            for asset_id, record, wait in waiting:
+                at_ms = self.now_ms() + int(wait * 1000)
+                self.records.work.schedule_control(pipe, asset_id, at_ms)
+                self.records.put(pipe, self.records.asset_key(asset_id), record)
+
+        if keys:
+            await self.records.transact_loaded(keys, body)
+        for asset_id, request_id, error in spent:
+            await self.control_submitted(asset_id, request_id, error)
 
     async def control_submitted(self, asset_id: str, request_id: str, error: str | None) -> None:
         key = self.records.asset_key(asset_id)
@@ -110,6 +167,78 @@ class Controls(Handler):
         )
         self.stage(pipe, failed, record["asset_id"], record["court_code"])
 
+    async def apply_feedback_batch(
+        self, batch: Sequence[tuple[agency_pb.Feedback, str, int]]
+    ) -> list[str]:
+        """Apply feedback on controls — (feedback, asset id, attempt) each — in the order
+        given; what happened to each, in that order. Controls that took effect are applied
+        in one transaction over their assets and cases (two round trips, after one read of
+        the assets); a refusal or failure is applied on its own afterwards
+        (``apply_feedback``: it reads the outside asset's queue to hand it to the next in
+        line)."""
+        heads = await self.records.load_many(
+            self.records.redis, [self.records.asset_key(a) for _, a, _ in batch]
+        )
+        outcomes: dict[int, str] = {}
+        controlled: list[tuple[int, agency_pb.Feedback, str]] = []
+        alone: list[tuple[int, agency_pb.Feedback, str, int]] = []
+        for n, ((feedback, asset_id, attempt), head) in enumerate(zip(batch, heads, strict=True)):
+            if head is None:
+                outcomes[n] = "unknown"
+            elif feedback.status == "controlled":
+                controlled.append((n, feedback, asset_id))
+            else:
+                alone.append((n, feedback, asset_id, attempt))
+        keys = list(dict.fromkeys(
+            key for n, _, asset_id in controlled
+            for key in (self.records.asset_key(asset_id),
+                        self.records.case_key(heads[n]["case_id"]))
+        ))  # fmt: skip
+
+        async def body(pipe: Pipeline, loaded: list[Any]) -> dict[int, str]:
+            records = dict(zip(keys, loaded, strict=True))
+            applied: dict[int, str] = {}
+            changed: list[str] = []
+            pipe.multi()  # type: ignore[no-untyped-call]
+            for n, feedback, asset_id in controlled:
+                record = records[self.records.asset_key(asset_id)]
+                case_key = self.records.case_key(heads[n]["case_id"])
+                case = records[case_key]
+                assert record is not None and case is not None
+                if (
+                    record["status"] != AssetStatus.CONTROL_PENDING
+                    or record.get("control_request") != feedback.request_id
+                ):
+                    applied[n] = "duplicate"
+                    continue
+                self._controlled(pipe, case, record, feedback)
+                changed += [self.records.asset_key(asset_id), case_key]
+                applied[n] = feedback.status
+            for key in dict.fromkeys(changed):
+                self.records.put(pipe, key, records[key])
+            return applied
+
+        if controlled:
+            outcomes.update(await self.records.transact_loaded(keys, body))
+        for n, feedback, asset_id, attempt in alone:
+            outcomes[n] = await self.apply_feedback(feedback, asset_id, attempt)
+        return [outcomes[n] for n in range(len(batch))]
+
+    def _controlled(
+        self, pipe: Pipeline, case: dict[str, Any], record: dict[str, Any],
+        feedback: agency_pb.Feedback,
+    ) -> None:  # fmt: skip
+        """The outside system controlled the asset: for what the balance allowed."""
+        actual = feedback.controlled_amount_fen
+        if actual < record["amount_fen"]:  # the balance was lower than asked
+            case["reserved_fen"] -= record["amount_fen"] - actual
+            if AssetKind(record["kind"]) in LIQUID_KINDS:
+                summary(case)["liquid_fen"] -= record["amount_fen"] - actual
+        self.records.work.unschedule_control(pipe, record["asset_id"])
+        self.seizures.controlled(
+            pipe, case, record, actual, feedback.control_ref, "first", SERVICE_ACTOR
+        )
+
     async def apply_feedback(
         self, feedback: agency_pb.Feedback, asset_id: str, attempt: int
     ) -> str:
@@ -140,15 +269,7 @@ class Controls(Handler):
                 reason = feedback.error or feedback.status
                 self._control_failed(pipe, case, record, queue, reason, promoted)
             else:
-                actual = feedback.controlled_amount_fen
-                if actual < record["amount_fen"]:  # the balance was lower than asked
-                    case["reserved_fen"] -= record["amount_fen"] - actual
-                    if AssetKind(record["kind"]) in LIQUID_KINDS:
-                        summary(case)["liquid_fen"] -= record["amount_fen"] - actual
-                self.records.work.unschedule_control(pipe, asset_id)
-                self.seizures.controlled(
-                    pipe, case, record, actual, feedback.control_ref, "first", SERVICE_ACTOR
-                )
+                self._controlled(pipe, case, record, feedback)
             self.records.put(pipe, key, record)
             self.records.put(pipe, case_key, case)
             return feedback.status

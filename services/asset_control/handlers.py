@@ -55,16 +55,20 @@ class AssetControl(Handler):
         answers to queries are applied several cases to a transaction."""
         outcomes: dict[int, str] = {}
         by_case: dict[str, list[tuple[int, agency_pb.Feedback, QueryRef]]] = {}
+        controls: list[tuple[int, tuple[agency_pb.Feedback, str, int]]] = []
         for n, feedback in enumerate(batch):
             kind, parts = parse_request_id(feedback.request_id)
             if kind == "q" and len(parts) == 4:
                 ref = QueryRef(parts[0], int(parts[1]), int(parts[2]), int(parts[3]))
                 by_case.setdefault(ref.case_id, []).append((n, feedback, ref))
             elif kind == "c" and len(parts) == 2:
-                outcomes[n] = await self.controls.apply_feedback(feedback, parts[0], int(parts[1]))
+                controls.append((n, (feedback, parts[0], int(parts[1]))))
             else:
                 log.warning("feedback for an unknown request", request_id=feedback.request_id)
                 outcomes[n] = "unknown"
+        if controls:  # the controls' feedback together (``Controls.apply_feedback_batch``)
+            settled = await self.controls.apply_feedback_batch([item for _, item in controls])
+            outcomes.update(zip((n for n, _ in controls), settled, strict=True))
         # Cases' answers are applied CASES_PER_TRANSACTION at a time: one transaction (two
         # round trips) for many cases, and a conflict retries no more than that many.
         case_ids = list(by_case)

@@ -161,6 +161,7 @@ class WorkQueue:
         ):
             async with self.redis.pipeline(transaction=False) as pipe:
                 for pointer in pointers:
+                    assert isinstance(pointer, bytes | str)  # no scores asked for
                     pipe.zcount(self.case_key(as_text(pointer).split("|", 1)[1]), 0, now_ms)
                 if any(int(count) for count in await pipe.execute()):
                     return True

@@ -12,6 +12,7 @@ import structlog
 from services.asset_control.agency import AgencyClient, AgencySettings, AgencyUnavailable
 from services.asset_control.handlers import AssetControl
 from zhixing.polling import PollingWorker
+from zhixing.v1 import agency_gateway_pb2 as agency_pb
 
 log = structlog.get_logger(__name__)
 
@@ -57,7 +58,7 @@ class AgencyWorker(PollingWorker):
                 controls.append(member.removeprefix("c|"))
         await asyncio.gather(
             *(self._submit_queries(case_id, units) for case_id, units in queries.items()),
-            *(self._submit_control(asset_id) for asset_id in controls),
+            self._submit_controls(controls),
         )
         return len(members)
 
@@ -78,18 +79,28 @@ class AgencyWorker(PollingWorker):
             case_id, [(member, query.request_id, error) for member, query in requests]
         )
 
-    async def _submit_control(self, asset_id: str) -> None:
-        async with self._in_flight:
-            request = await self.control.controls.control_request(asset_id)
-            if request is None:
-                return
-            error = None
-            try:
-                await self.client.submit_control(request)
-            except AgencyUnavailable as exc:
-                error = str(exc)
-                log.info("control submission failed", request_id=request.request_id, error=error)
-            await self.control.controls.control_submitted(asset_id, request.request_id, error)
+    async def _submit_controls(self, asset_ids: list[str]) -> None:
+        """The due controls: their requests read at once, each sent, their outcomes recorded
+        in one transaction."""
+        if not asset_ids:
+            return
+        requests = await self.control.controls.control_requests(asset_ids)
+
+        async def send(request: agency_pb.SubmitControlRequest) -> str | None:
+            async with self._in_flight:
+                try:
+                    await self.client.submit_control(request)
+                except AgencyUnavailable as exc:
+                    log.info("control submission failed", request_id=request.request_id,
+                             error=str(exc))  # fmt: skip
+                    return str(exc)
+            return None
+
+        errors = await asyncio.gather(*(send(request) for _, request in requests))
+        await self.control.controls.controls_submitted([
+            (asset_id, request.request_id, error)
+            for (asset_id, request), error in zip(requests, errors, strict=True)
+        ])  # fmt: skip
 
     async def apply_feedback(self) -> int:
         try:

@@ -1,26 +1,32 @@
 """Asset control's agency worker on the in-memory repository: a case's due queries go to
 the outside systems in one call, and a call that fails counts a try against each of them
-(retried with backoff), with nothing sent when nothing is due."""
+(retried with backoff), with nothing sent when nothing is due. Due controls are read and
+recorded together, each sent on its own; their feedback is applied together."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from services.asset_control.agency import AgencySettings, AgencyUnavailable
+from services.asset_control.domain import asset_id_for
 from services.asset_control.handlers import AssetControl
 from services.asset_control.worker import AgencyWorker
-from tests.unit.test_asset_control_handlers import asset_control, file
+from tests.fakes import staged_types
+from tests.unit.test_asset_control_handlers import DEPOSIT, answer, asset_control, file
 from tools.demo import credit_code
 from zhixing.assets import CHANNELS
 from zhixing.v1 import agency_gateway_pb2 as agency_pb
 
 
 class Outside:
-    """The outside systems as the worker sees them: they record each call, or fail it."""
+    """The outside systems as the worker sees them: they record each call, or fail it (a
+    control's call fails if its asset key is in ``refusing``)."""
 
-    def __init__(self, error: str | None = None) -> None:
+    def __init__(self, error: str | None = None, refusing: frozenset[str] = frozenset()) -> None:
         self.calls: list[list[agency_pb.SubmitQueryRequest]] = []
+        self.controls: list[agency_pb.SubmitControlRequest] = []
         self.error = error
+        self.refusing = refusing
 
     async def submit_queries(self, requests: Sequence[agency_pb.SubmitQueryRequest]) -> None:
         self.calls.append(list(requests))
@@ -28,7 +34,9 @@ class Outside:
             raise AgencyUnavailable(self.error)
 
     async def submit_control(self, request: agency_pb.SubmitControlRequest) -> None:
-        raise AssertionError("no control is due in these tests")
+        self.controls.append(request)
+        if request.asset_key in self.refusing:
+            raise AgencyUnavailable("UNAVAILABLE: the bank's system is down")
 
     async def fetch_feedback(self, max_items: int) -> Sequence[agency_pb.Feedback]:
         return []
@@ -78,3 +86,105 @@ async def test_a_failed_call_counts_a_try_against_each_of_its_queries() -> None:
     assert {(u["status"], u["tries"]) for u in units} == {("pending", 1)}
     assert {u["error"] for u in units} == {"UNAVAILABLE: connection refused"}
     assert await worker.submit_due() == 0  # retried after the backoff, not at once
+
+
+SECOND_DEPOSIT = agency_pb.AgencyAsset(
+    asset_key="bank_deposit:d2", kind="bank_deposit", description="存款", value_fen=4_000,
+    online_control=True, location_division="321283",
+)  # fmt: skip
+
+
+async def with_two_deposits_frozen(settings: AgencySettings) -> tuple[AssetControl, list[str]]:
+    """A case whose query found two deposits online: both frozen at once, pending with the
+    outside system; its query units all answered."""
+    control = AssetControl(asset_control().ctx, settings)
+    await file(control, "c1", 10_000)
+    await answer(control, "c1", {"bank": [DEPOSIT, SECOND_DEPOSIT]})
+    return control, [asset_id_for("c1", a.asset_key) for a in (DEPOSIT, SECOND_DEPOSIT)]
+
+
+async def due_at(control: AssetControl, asset_id: str) -> float | None:
+    score = await control.records.redis.zscore(control.records.work.controls_key, f"c|{asset_id}")
+    return None if score is None else float(score)
+
+
+async def test_due_controls_are_each_sent_and_a_refused_one_retried_after_its_backoff() -> None:
+    settings = AgencySettings()
+    control, (first, second) = await with_two_deposits_frozen(settings)
+    outside = Outside(refusing=frozenset({SECOND_DEPOSIT.asset_key}))
+    worker = AgencyWorker(control, outside, settings)
+    assert await worker.submit_due() == 2
+    assert {c.asset_key for c in outside.controls} == {DEPOSIT.asset_key, SECOND_DEPOSIT.asset_key}
+    now = control.now_ms()
+    for asset_id, wait_s in ((first, settings.feedback_timeout_s), (second, settings.backoff_s(1))):
+        record = await control.records.asset(asset_id)
+        assert record is not None
+        assert (record["status"], record["control_tries"]) == ("control_pending", 1)
+        assert await due_at(control, asset_id) == now + int(wait_s * 1000)
+    assert await worker.submit_due() == 0  # each waits: for feedback, or its backoff
+
+
+async def test_a_control_refused_at_its_last_try_fails_and_the_asset_is_open_again() -> None:
+    control, (first, second) = await with_two_deposits_frozen(AgencySettings(max_attempts=1))
+    outside = Outside(refusing=frozenset({SECOND_DEPOSIT.asset_key}))
+    worker = AgencyWorker(control, outside, AgencySettings(max_attempts=1))
+    await worker.submit_due()
+    failed = await control.records.asset(second)
+    assert failed is not None and failed["status"] == "found"
+    assert failed["failure"] == "UNAVAILABLE: the bank's system is down"
+    assert await due_at(control, second) is None
+    assert (await staged_types(control.ctx)).count("ControlFailed") == 1
+    sent = await control.records.asset(first)
+    assert sent is not None and sent["status"] == "control_pending"
+
+
+def controlled(request_id: str, amount_fen: int, n: int = 0) -> agency_pb.Feedback:
+    return agency_pb.Feedback(feedback_id=f"fc-{request_id}-{n}", request_id=request_id,
+                              status="controlled", controlled_amount_fen=amount_fen,
+                              control_ref=f"ref-{request_id}")  # fmt: skip
+
+
+async def test_controls_taking_effect_together_each_count_against_their_case_once() -> None:
+    """Two controls of one case in one feedback batch, one for less than asked (the
+    balance was lower), and the first repeated: each is applied once, on the case as the
+    one before left it."""
+    control, (first, second) = await with_two_deposits_frozen(AgencySettings())
+    records = [await control.records.asset(a) for a in (first, second)]
+    assert records[0] is not None and records[1] is not None
+    asked = [r["amount_fen"] for r in records]
+    case_before = await control.records.case("c1")
+    assert case_before is not None
+    one, two = (r["control_request"] for r in records)
+    outcomes = await control.apply_feedback_batch(
+        [controlled(one, asked[0]), controlled(two, asked[1] - 500), controlled(one, asked[0], 1)]
+    )
+    assert outcomes == ["controlled", "controlled", "duplicate"]
+    case = await control.records.case("c1")
+    assert case is not None
+    assert case["reserved_fen"] == case_before["reserved_fen"] - 500
+    for asset_id, amount in ((first, asked[0]), (second, asked[1] - 500)):
+        record = await control.records.asset(asset_id)
+        assert record is not None
+        assert (record["status"], record["amount_fen"]) == ("controlled", amount)
+        assert await due_at(control, asset_id) is None
+    assert (await staged_types(control.ctx)).count("AssetControlled") == 2
+    again = await control.apply_feedback_batch([controlled(two, asked[1] - 500, 2)])
+    assert again == ["duplicate"]
+
+
+async def test_a_refusal_and_a_control_in_one_batch_are_each_applied() -> None:
+    control, (first, second) = await with_two_deposits_frozen(AgencySettings())
+    records = [await control.records.asset(a) for a in (first, second)]
+    assert records[0] is not None and records[1] is not None
+    refused = agency_pb.Feedback(feedback_id="fr", request_id=records[0]["control_request"],
+                                 status="refused", error="账户已销户")  # fmt: skip
+    unknown = agency_pb.Feedback(feedback_id="fu", request_id="c|no-such-asset|1",
+                                 status="controlled")  # fmt: skip
+    took = controlled(records[1]["control_request"], records[1]["amount_fen"])
+    assert await control.apply_feedback_batch([refused, unknown, took]) == [
+        "refused", "unknown", "controlled"
+    ]  # fmt: skip
+    open_again = await control.records.asset(first)
+    assert open_again is not None and open_again["status"] == "found"
+    held = await control.records.asset(second)
+    assert held is not None and held["status"] == "controlled"
