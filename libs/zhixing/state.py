@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import hiredis
 import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
-from redis.asyncio.connection import AbstractConnection
+from redis.asyncio.connection import AbstractConnection, add_debug_log_for_connection_failure
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import DataError, RedisError, ResponseError, WatchError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -239,7 +239,7 @@ class _OurConnection(AbstractConnection):
     async def send_packed_command(
         self, command: bytes | str | Iterable[bytes], check_health: bool = True
     ) -> None:
-        """Redis-py's send (8.1), with two changes.
+        """Redis-py's send (8.2), with two changes.
 
         **A cancellation is never lost.** Redis-py bounds the write with
         ``asyncio.wait_for`` whenever the connection has a socket timeout, and redis-py 8
@@ -264,34 +264,51 @@ class _OurConnection(AbstractConnection):
             await self.connect_check_health(check_health=False)
         if check_health:
             await self.check_health()  # type: ignore[no-untyped-call]
-        writer = self._writer
-        if writer is None:  # closed by another task since it connected
-            raise RedisConnectionError("Connection closed before the command was written")
         if isinstance(command, str):
             command = command.encode()
         if isinstance(command, bytes):
             command = [command]
+        writer = self._writer
+        # Every failure leaves the connection closed: a command half written cannot be
+        # taken back, and the next one would follow its bytes. Each is logged first (at
+        # debug level, as redis-py does), while the connection can still be described.
         try:
+            if writer is None or writer.transport.is_closing():  # closed since it connected
+                raise RedisConnectionError("Connection closed by the server before write")
             async with asyncio.timeout(self.socket_timeout or None):
                 writer.writelines(command)
                 await writer.drain()
-        # Every failure leaves the connection closed: a command half written cannot be
-        # taken back, and the next one would follow its bytes.
-        except TimeoutError:  # before OSError: on 3.11 TimeoutError is an OSError
+        except TimeoutError as exc:  # before OSError: on 3.11 TimeoutError is an OSError
+            add_debug_log_for_connection_failure(self, exc, "writing command")
             await self.disconnect(nowait=True)
+            if exc.errno is not None:  # ETIMEDOUT from the OS: the connection is dead
+                raise RedisConnectionError(
+                    f"Error {exc.errno} while writing to socket. {exc.strerror}."
+                ) from exc
             raise RedisTimeoutError("Timeout writing to socket") from None
         except OSError as exc:
+            add_debug_log_for_connection_failure(self, exc, "writing command")
             await self.disconnect(nowait=True)
             errno, message = exc.args[:2] if len(exc.args) >= 2 else ("UNKNOWN", exc)
             raise RedisConnectionError(
                 f"Error {errno} while writing to socket. {message}."
             ) from exc
         except RuntimeError as exc:
+            add_debug_log_for_connection_failure(self, exc, "writing command")
             await self.disconnect(nowait=True)
             if CLOSED_TRANSPORT not in str(exc):
                 raise  # another failure (a closed loop): a bug, not Redis going away
             raise RedisConnectionError(f"Error while writing to socket: {exc}") from exc
-        except BaseException:  # a cancellation mid-write
+        except (TypeError, AttributeError) as exc:
+            # Python 3.12 to 3.13.9 and 3.14.0 let these out of a transport whose
+            # connection was lost mid-write (python/cpython#136234, redis/redis-py#4287).
+            add_debug_log_for_connection_failure(self, exc, "writing command")
+            await self.disconnect(nowait=True)
+            if writer is not None and writer.transport.is_closing():
+                raise RedisConnectionError("Connection closed by the server while writing") from exc
+            raise
+        except BaseException as exc:  # a cancellation mid-write; a lost connection above
+            add_debug_log_for_connection_failure(self, exc, "writing command")
             await self.disconnect(nowait=True)
             raise
 

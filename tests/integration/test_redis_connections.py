@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import uuid
 from typing import Any
 
@@ -19,19 +20,50 @@ from zhixing.state import connect, transact
 pytestmark = pytest.mark.integration
 
 
-def _close_transport(connection: Any) -> None:
+def _close_transport(connection: Any, *, seen_closing: bool = True) -> None:
     """What a Redis that went away mid-command leaves: a connection that believes it is
-    connected over a transport the loop has closed."""
-    connection._writer.transport.close()
+    connected over a transport the loop has closed. Not ``seen_closing``: the transport
+    closes after the send has looked at it, just before the write."""
+    writer = connection._writer
+    writer.transport.close()
+    if not seen_closing:
+        writer._transport = _ClosingUnseen(writer.transport)
 
 
+class _ClosingUnseen:
+    """A closed uvloop transport met in the write: it says it is not closing, and a write
+    raises what uvloop raises once its handle is closed (uvloop's own attributes are
+    read-only, and when its handle finishes closing depends on the loop's turns)."""
+
+    def __init__(self, transport: Any) -> None:
+        self._transport = transport
+
+    def is_closing(self) -> bool:
+        return False
+
+    def writelines(self, data: Any) -> None:
+        raise RuntimeError(
+            "unable to perform operation on <TCPTransport closed=True>; the handler is closed"
+        )
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
+@pytest.mark.parametrize(
+    ("seen_closing", "reported"),
+    [(True, "closed by the server before write"), (False, "while writing to socket")],
+    ids=["seen-before-the-write", "met-in-the-write"],
+)
 def test_a_write_to_a_closed_transport_is_a_lost_connection_and_a_transaction_runs_again(
-    infra: Infra,
+    infra: Infra, seen_closing: bool, reported: str
 ) -> None:
     """uvloop raises RuntimeError writing to a closed transport (MagicStack/uvloop#506),
     which redis-py does not take for a lost connection: the crash campaign met it as a 500
     on a filing. ``connect``'s client reports it as ``ConnectionError`` (a 503, a retried
-    batch), and ``transact``, which sees it as a lost WATCH, runs its body again."""
+    batch), whether the send sees the transport closing before it writes (as redis-py 8.2
+    looks) or meets the RuntimeError writing; and ``transact``, which sees it as a lost
+    WATCH, runs its body again."""
     key = f"t{uuid.uuid4().hex[:10]}.counter"
     calls = 0
 
@@ -40,7 +72,7 @@ def test_a_write_to_a_closed_transport_is_a_lost_connection_and_a_transaction_ru
         calls += 1
         await pipe.get(key)  # watching from here
         if calls == 1:
-            _close_transport(pipe.connection)
+            _close_transport(pipe.connection, seen_closing=seen_closing)
         value = int(await pipe.get(key) or 0)
         pipe.multi()  # type: ignore[no-untyped-call]
         pipe.set(key, value + 1)
@@ -51,8 +83,8 @@ def test_a_write_to_a_closed_transport_is_a_lost_connection_and_a_transaction_ru
         try:
             await client.set(key, 1)
             for connection in list(client.connection_pool._available_connections):
-                _close_transport(connection)
-            with pytest.raises(RedisConnectionError, match="writing to socket"):
+                _close_transport(connection, seen_closing=seen_closing)
+            with pytest.raises(RedisConnectionError, match=reported):
                 await client.get(key)
             assert await client.get(key) == b"1"  # the next command connects afresh
 
@@ -135,4 +167,26 @@ async def test_a_write_that_outlasts_the_socket_timeout_is_a_timeout_and_closes_
         assert await client.incr(key) == 2  # a fresh connection, in step with its replies
     finally:
         await client.delete(key)
+        await client.aclose()
+
+
+async def test_a_write_the_os_timed_out_is_a_lost_connection_not_a_slow_one(
+    infra: Infra,
+) -> None:
+    """An ETIMEDOUT from the OS (a connection dead after a network change) is a
+    ``TimeoutError`` with an errno, caught where our own write bound is: as redis-py 8.2
+    does, it is reported as a lost connection (retried like one), not as Redis being
+    slow, and the connection is closed."""
+    client, connection = await _connected_client(infra)
+
+    async def timed_out_by_the_os() -> None:
+        raise TimeoutError(errno.ETIMEDOUT, "Connection timed out")
+
+    connection._writer.drain = timed_out_by_the_os
+    try:
+        with pytest.raises(RedisConnectionError, match=f"Error {errno.ETIMEDOUT} while writing"):
+            await client.get("x")
+        assert not connection.is_connected
+        assert await client.ping()  # a fresh connection
+    finally:
         await client.aclose()
