@@ -116,7 +116,7 @@ class WorkSignal:
                 await asyncio.sleep(RESUBSCRIBE_S)  # subscribed again, it looks (above)
             finally:
                 with contextlib.suppress(Exception):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    await pubsub.aclose()
 
 
 class PollingWorker:

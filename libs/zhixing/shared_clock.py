@@ -91,7 +91,7 @@ class SharedClock(SimulatedClock):
         deadline = asyncio.get_running_loop().time() + settings.start_timeout_s
         while (raw := await redis.get(now_key)) is None:
             if asyncio.get_running_loop().time() > deadline:
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
+                await pubsub.aclose()
                 await redis.aclose()
                 raise TimeoutError(
                     f"no simulated instant at Redis key {now_key!r} after "
@@ -138,7 +138,7 @@ class SharedClock(SimulatedClock):
                     self.set(_instant(ms))
                 await self._reached(ms)
         finally:
-            await pubsub.aclose()  # type: ignore[no-untyped-call]
+            await pubsub.aclose()
 
     async def close(self) -> None:
         """Stop following and forget this process among the followers."""

@@ -72,7 +72,7 @@ class DeadlineScheduler:
                 subscribed.set()  # fire what is due meanwhile; the channel comes back later
                 await asyncio.sleep(0.5)
             finally:
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
+                await pubsub.aclose()
 
     async def _fire(self) -> None:
         while not self._stopping.is_set():

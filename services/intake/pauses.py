@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -42,8 +43,10 @@ class PauseKind(StrEnum):
 @dataclass(frozen=True, slots=True)
 class _Acts:
     name: str
-    start: type[Message]
-    end: type[Message]
+    # Each event takes the same fields (case_id, pause_id, on, document_number, reason,
+    # recorded_by): a constructor of one, which the base Message type cannot say.
+    start: Callable[..., Message]
+    end: Callable[..., Message]
 
 
 ACTS: dict[PauseKind, _Acts] = {

@@ -188,8 +188,10 @@ def test_an_aliased_enum_prints_the_first_name_and_one_with_options_is_left_alon
         )  # fmt: skip
     pool = descriptor_pool.DescriptorPool()
     pool.Add(file)
-    aliases = GetMessageClass(pool.FindMessageTypeByName("pjt.Aliases"))(value=1)
-    marks = GetMessageClass(pool.FindMessageTypeByName("pjt.Marks"))(value=1)
+    # Made at run time: no stub knows their fields.
+    aliases_class: Any = GetMessageClass(pool.FindMessageTypeByName("pjt.Aliases"))
+    marks_class: Any = GetMessageClass(pool.FindMessageTypeByName("pjt.Marks"))
+    aliases, marks = aliases_class(value=1), marks_class(value=1)
     assert message_fields(aliases) == {"value": "A_ONE"}
     assert message_fields(marks) == {"value": "M_OLD"}
     assert_same(aliases)
