@@ -51,8 +51,9 @@ class AssetControl(Handler):
         return (await self.apply_feedback_batch([feedback]))[0]
 
     async def apply_feedback_batch(self, batch: Sequence[agency_pb.Feedback]) -> list[str]:
-        """Apply feedback in the order given; what happened to each, in that order. The
-        answers to queries are applied several cases to a transaction."""
+        """Apply feedback; what happened to each, in the order given. The controls' feedback
+        is applied first, together (``Controls.apply_feedback_batch``), then the answers to
+        queries, several cases to a transaction."""
         outcomes: dict[int, str] = {}
         by_case: dict[str, list[tuple[int, agency_pb.Feedback, QueryRef]]] = {}
         controls: list[tuple[int, tuple[agency_pb.Feedback, str, int]]] = []
