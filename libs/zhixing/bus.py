@@ -270,7 +270,7 @@ class EventConsumer:
         await self._commit_pending()
         await self._consumer.stop()
 
-    async def _stored_offsets(
+    async def needed_offsets(
         self, partitions: Sequence[TopicPartition]
     ) -> dict[TopicPartition, int]:
         """Per partition, the next offset some projection still needs: the lowest of their
@@ -299,7 +299,7 @@ class EventConsumer:
                 return None
             partitions += [TopicPartition(name, p) for p in sorted(known)]
         ends: dict[TopicPartition, int] = await self._consumer.end_offsets(partitions)
-        needed = await self._stored_offsets(partitions)
+        needed = await self.needed_offsets(partitions)
         return sum(max(0, ends[tp] - needed.get(tp, 0)) for tp in partitions)
 
     async def _seek_to_stored(self, partitions: list[TopicPartition]) -> None:
@@ -308,7 +308,7 @@ class EventConsumer:
         # (Kafka's committed offset only serves lag monitoring).
         if not partitions:
             return
-        for tp, offset in (await self._stored_offsets(partitions)).items():
+        for tp, offset in (await self.needed_offsets(partitions)).items():
             self._consumer.seek(tp, offset)
 
     async def _process(

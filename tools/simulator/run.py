@@ -330,7 +330,7 @@ class Simulation:
         partitions = [consumer.partitions for consumer in consumers]
         ends = await self._offsets.end_offsets(sorted({tp for tps in partitions for tp in tps}))
         pairs = list(zip(consumers, partitions, strict=True))
-        stored = await asyncio.gather(*(c._stored_offsets(tps) for c, tps in pairs))
+        stored = await asyncio.gather(*(c.needed_offsets(tps) for c, tps in pairs))
         behind = (max(0, ends[tp] - needed.get(tp, 0))
                   for (_, tps), needed in zip(pairs, stored, strict=True)
                   for tp in tps)  # fmt: skip
