@@ -302,9 +302,12 @@ class _OurConnection(AbstractConnection):
         except (TypeError, AttributeError) as exc:
             # Python 3.12 to 3.13.9 and 3.14.0 let these out of a transport whose
             # connection was lost mid-write (python/cpython#136234, redis/redis-py#4287).
+            # Looked at before disconnecting, which closes the transport: on an open one
+            # they are a bug, and raised as such.
+            lost = writer is not None and writer.transport.is_closing()
             add_debug_log_for_connection_failure(self, exc, "writing command")
             await self.disconnect(nowait=True)
-            if writer is not None and writer.transport.is_closing():
+            if lost:
                 raise RedisConnectionError("Connection closed by the server while writing") from exc
             raise
         except BaseException as exc:  # a cancellation mid-write; a lost connection above

@@ -190,3 +190,40 @@ async def test_a_write_the_os_timed_out_is_a_lost_connection_not_a_slow_one(
         assert await client.ping()  # a fresh connection
     finally:
         await client.aclose()
+
+
+class _TypeErrorOnWrite:
+    """A transport whose write raises TypeError, as Python 3.12–3.13.9's do when the
+    connection is lost mid-write (``lose`` closes it first), or as a bug would on an open one."""
+
+    def __init__(self, transport: Any, *, lose: bool) -> None:
+        self._transport = transport
+        self._lose = lose
+
+    def writelines(self, data: Any) -> None:
+        if self._lose:
+            self._transport.close()
+        raise TypeError("'NoneType' object is not callable")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
+@pytest.mark.parametrize("lose", [True, False], ids=["connection-lost", "bug"])
+async def test_a_type_error_in_the_write_is_a_lost_connection_only_if_the_transport_closed(
+    infra: Infra, lose: bool
+) -> None:
+    """redis-py 8.2 takes such an error for a lost connection when the transport is closing
+    (cpython#136234); on an open transport it is a bug, raised as it is, not retried as
+    Redis going away. Either way the connection is closed."""
+    client, connection = await _connected_client(infra)
+    writer = connection._writer
+    writer._transport = _TypeErrorOnWrite(writer.transport, lose=lose)
+    try:
+        expected: type[Exception] = RedisConnectionError if lose else TypeError
+        with pytest.raises(expected):
+            await client.get("x")
+        assert not connection.is_connected
+        assert await client.ping()  # a fresh connection
+    finally:
+        await client.aclose()
