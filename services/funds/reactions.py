@@ -8,9 +8,11 @@
   asset); a sale concluded, or the debtor's own sale, brings its proceeds into the case's
   account.
 
-What events say of assets is queued on the batch's transaction, written with its offsets in
-one round trip; a sale's proceeds, recorded in their own idempotent transaction, read those
-facts, so the facts kept before a sale in a batch are written first.
+What a batch's events say of assets is written at once, in one round trip (idempotent: a
+field said again is replaced), before a sale's proceeds are recorded in their own
+idempotent transaction, which reads them. At once and not with the batch's transaction:
+when a batch fails and its events are run one by one to find the culprit, a sale must still
+find what the events before it said (their transactions are thrown away there).
 """
 
 from __future__ import annotations
@@ -103,17 +105,17 @@ class AssetFacts:
                 # Money no longer frozen cannot be deducted.
                 keep(payload.asset_id, {"measure": "released"})
             elif isinstance(payload, assets.SaleCompleted):
-                await records.keep_assets_now(facts)  # the proceeds read them
+                await records.keep_assets(facts)  # the proceeds read them
                 facts.clear()
                 await self.funds.money_in.record_proceeds(
                     payload.case_id, payload.asset_id, payload.proceeds_fen,
                     payload.sale_reference or payload.asset_id, Source.SALE,
                 )  # fmt: skip
             elif isinstance(payload, assets.SelfDisposalCompleted):
-                await records.keep_assets_now(facts)
+                await records.keep_assets(facts)
                 facts.clear()
                 await self.funds.money_in.record_proceeds(
                     payload.case_id, payload.asset_id, payload.proceeds_fen, payload.asset_id,
                     Source.SELF_DISPOSAL,
                 )  # fmt: skip
-        records.keep_assets(tx.pipe, facts)
+        await records.keep_assets(facts)

@@ -122,19 +122,16 @@ class FundsRecords(IndexedRecords):
     ) -> None:
         pipe.set(self.bank_ref_key(reference), f"{case_id}|{payment_id}")
 
-    def keep_assets(self, pipe: Pipeline, facts: Mapping[str, Mapping[str, str]]) -> None:
-        """Queue what events said of assets, by asset (idempotent: a field said again is
-        replaced)."""
-        for asset_id, said in facts.items():
-            mapping: dict[Any, str] = dict(said)
-            pipe.hset(self.asset_key(asset_id), mapping=mapping)
-
-    async def keep_assets_now(self, facts: Mapping[str, Mapping[str, str]]) -> None:
-        """``keep_assets`` written at once, in one round trip: for what reads them next."""
-        if facts:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                self.keep_assets(pipe, facts)
-                await pipe.execute()
+    async def keep_assets(self, facts: Mapping[str, Mapping[str, str]]) -> None:
+        """Write what events said of assets, by asset, in one round trip (idempotent: a
+        field said again is replaced)."""
+        if not facts:
+            return
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for asset_id, said in facts.items():
+                mapping: dict[Any, str] = dict(said)
+                pipe.hset(self.asset_key(asset_id), mapping=mapping)
+            await pipe.execute()
 
     async def case_of_deduction(self, deduction_id: str) -> str | None:
         raw = await self.redis.get(self.deduction_key(deduction_id))

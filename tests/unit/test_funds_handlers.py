@@ -9,21 +9,26 @@ import asyncio
 import datetime as dt
 
 import pytest
+from google.protobuf.message import Message
 from pydantic import ValidationError
 
 from services.funds.domain import totals
 from services.funds.handlers import Funds
 from services.funds.http_api import AccountChangeIn, PayoutIn, ReceiptIn
 from services.funds.money_in import asset_facts
+from services.funds.reactions import AssetFacts
 from services.funds.repository import FundsRecords
-from tests.factories import START
+from tests.factories import ACTOR, START
 from tests.fakes import in_memory_context, person, staged, staged_types
 from zhixing.auth import Identity, PrincipalKind, Role, ScopeError
 from zhixing.case_accounts import case_account_number
 from zhixing.clock import SimulatedClock
 from zhixing.errors import Conflict, Invalid, NotFound
+from zhixing.events import Event, new_event
 from zhixing.funds import HoldKind, HoldReason, Source
+from zhixing.projection import Transaction
 from zhixing.v1 import agency_gateway_pb2 as gateway_pb
+from zhixing.v1 import asset_events_pb2 as assets
 from zhixing.v1 import funds_events_pb2 as pb
 
 COURT = "苏1283"
@@ -207,7 +212,7 @@ async def test_lodging_the_whole_payment_ends_its_clock_and_a_refused_hold_is_pa
 
 async def test_who_may_approve_a_payout_and_how_much() -> None:
     funds = await funds_with_case()
-    await funds.records.keep_assets_now({"asset-1": asset_facts(
+    await funds.records.keep_assets({"asset-1": asset_facts(
         case_id="case-1", asset_key="bank:1", kind="bank_deposit", measure="freeze",
         amount_fen=200_000, controlled_by=CONTROLLER.subject,
     )})  # fmt: skip
@@ -283,11 +288,11 @@ async def test_a_changed_receiving_account_needs_a_leaders_approval() -> None:
 
 async def test_a_deduction_answered_twice_is_one_receipt_and_a_refusal_fails_it() -> None:
     funds = await funds_with_case()
-    await funds.records.keep_assets_now({"asset-1": asset_facts(
+    await funds.records.keep_assets({"asset-1": asset_facts(
         case_id="case-1", asset_key="bank:1", kind="bank_deposit", measure="freeze",
         amount_fen=60_000, controlled_by=CONTROLLER.subject,
     )})  # fmt: skip
-    await funds.records.keep_assets_now({"asset-2": asset_facts(
+    await funds.records.keep_assets({"asset-2": asset_facts(
         case_id="case-1", asset_key="house:1", kind="real_estate", measure="seize",
         amount_fen=9_000_000, controlled_by=CONTROLLER.subject,
     )})  # fmt: skip
@@ -415,11 +420,10 @@ def test_an_account_paid_into_has_digits() -> None:
 
 
 async def test_a_freeze_released_or_lapsed_can_no_longer_be_deducted() -> None:
-    from google.protobuf.message import Message
 
     from services.funds.reactions import AssetFacts
     from tests.factories import ACTOR
-    from zhixing.events import Event, new_event
+    from zhixing.events import new_event
     from zhixing.projection import Transaction
     from zhixing.v1 import asset_events_pb2 as assets
 
@@ -452,18 +456,8 @@ async def test_a_freeze_released_or_lapsed_can_no_longer_be_deducted() -> None:
                                                amount=1_000)  # fmt: skip
 
 
-async def test_a_sale_in_the_same_batch_as_its_assets_control_knows_who_controlled_it() -> None:
-    """The facts of a batch ride its transaction, but those kept before a sale are written
-    before its proceeds are recorded, which read them: the payment names the controller."""
-    from google.protobuf.message import Message
-
-    from services.funds.reactions import AssetFacts
-    from tests.factories import ACTOR
-    from zhixing.events import Event, new_event
-    from zhixing.projection import Transaction
-    from zhixing.v1 import asset_events_pb2 as assets
-
-    funds = await funds_with_case()
+def asset_story() -> list[Event[Message]]:
+    """An asset found, seized by CONTROLLER, sold (8,000 fen) and released."""
     clock = SimulatedClock(START)
     payloads = (
         assets.AssetFound(asset_id="asset-1", case_id="case-1", kind="real_estate",
@@ -475,14 +469,24 @@ async def test_a_sale_in_the_same_batch_as_its_assets_control_knows_who_controll
                              sale_reference="SALE-9"),
         assets.ControlReleased(asset_id="asset-1", case_id="case-1", reason="已拍卖"),
     )  # fmt: skip
-    events: list[Event[Message]] = [
-        new_event(p, aggregate_id="asset-1", court_code=COURT, actor=ACTOR, clock=clock)
-        for p in payloads
-    ]
-    async with funds.records.redis.pipeline(transaction=True) as pipe:
-        await AssetFacts(funds)(events, Transaction(funds.records.redis, pipe, funds.records.keys))
-        assert (await funds.records.asset("asset-1") or {}).get("measure") == "seize"
-        await pipe.execute()
+    return [new_event(p, aggregate_id="asset-1", court_code=COURT, actor=ACTOR, clock=clock)
+            for p in payloads]  # fmt: skip
+
+
+@pytest.mark.parametrize("one_by_one", [False, True], ids=["one-batch", "isolated"])
+async def test_a_sale_after_its_assets_control_knows_who_controlled_it(one_by_one: bool) -> None:
+    """The facts kept before a sale are written before its proceeds are recorded, which
+    read them: in one batch, and when the events are run one by one on transactions thrown
+    away (how the consumer finds a batch's bad event), so the payment names the
+    controller (who may not approve its payout)."""
+    funds = await funds_with_case()
+    facts = AssetFacts(funds)
+    batches = [[event] for event in asset_story()] if one_by_one else [asset_story()]
+    for batch in batches:
+        async with funds.records.redis.pipeline(transaction=True) as pipe:
+            await facts(batch, Transaction(funds.records.redis, pipe, funds.records.keys))
+            if not one_by_one:
+                await pipe.execute()  # else thrown away, as the isolation does
     (payment,) = (await ledger(funds))["payments"].values()
     assert payment["controlled_by"] == [CONTROLLER.subject]
     assert (await funds.records.asset("asset-1") or {}).get("measure") == "released"
@@ -491,11 +495,10 @@ async def test_a_sale_in_the_same_batch_as_its_assets_control_knows_who_controll
 async def test_a_filing_recorded_before_accounts_were_stated_gets_its_account_from_its_number() -> (
     None
 ):
-    from google.protobuf.message import Message
 
     from services.funds.reactions import CaseFacts
     from tests.factories import ACTOR
-    from zhixing.events import Event, new_event
+    from zhixing.events import new_event
     from zhixing.projection import Transaction
     from zhixing.v1 import case_events_pb2 as cases
 
