@@ -170,12 +170,13 @@ class Controls(Handler):
     async def apply_feedback_batch(
         self, batch: Sequence[tuple[agency_pb.Feedback, str, int]]
     ) -> list[str]:
-        """Apply feedback on controls — (feedback, asset id, attempt) each — in the order
-        given; what happened to each, in that order. Controls that took effect are applied
-        in one transaction over their assets and cases (two round trips, after one read of
-        the assets); a refusal or failure is applied on its own afterwards
-        (``apply_feedback``: it reads the outside asset's queue to hand it to the next in
-        line)."""
+        """Apply feedback on controls — (feedback, asset id, attempt) each —; what happened
+        to each, in the order given. Controls that took effect are applied first, in one
+        transaction over their assets and cases (two round trips, after one read of the
+        assets); a refusal or failure is applied on its own afterwards (``apply_feedback``:
+        it reads the outside asset's queue to hand it to the next in line). Feedback on
+        different controls does not depend on its order; two answers to one request (taken
+        effect, then refused) would be applied in that order, the second a duplicate."""
         heads = await self.records.load_many(
             self.records.redis, [self.records.asset_key(a) for _, a, _ in batch]
         )

@@ -152,7 +152,9 @@ class WorkQueue:
         stops at the first case found with a unit due, looking at the oldest due pointers a
         hundred at a time: with thousands of cases queued, a check is a few round trips,
         not a count per case (``count``), which made the simulator's polls the busiest work
-        on the machine during a national day."""
+        on the machine during a national day. Pages are read by position: a pointer that a
+        round repoints meanwhile can be passed over, so a caller asks again (the settle
+        waits for quiet polls in a row)."""
         if await self.redis.zcount(self.controls_key, 0, now_ms):
             return True
         start = 0

@@ -96,11 +96,18 @@ class AgencyWorker(PollingWorker):
                     return str(exc)
             return None
 
-        errors = await asyncio.gather(*(send(request) for _, request in requests))
+        # Each call's outcome is recorded even if another failed unexpectedly (then raised).
+        outcomes = await asyncio.gather(
+            *(send(request) for _, request in requests), return_exceptions=True
+        )
         await self.control.controls.controls_submitted([
-            (asset_id, request.request_id, error)
-            for (asset_id, request), error in zip(requests, errors, strict=True)
+            (asset_id, request.request_id, outcome)
+            for (asset_id, request), outcome in zip(requests, outcomes, strict=True)
+            if not isinstance(outcome, BaseException)
         ])  # fmt: skip
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
 
     async def apply_feedback(self) -> int:
         try:

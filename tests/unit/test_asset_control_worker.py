@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import pytest
+
 from services.asset_control.agency import AgencySettings, AgencyUnavailable
 from services.asset_control.domain import asset_id_for
 from services.asset_control.handlers import AssetControl
@@ -22,11 +24,15 @@ class Outside:
     """The outside systems as the worker sees them: they record each call, or fail it (a
     control's call fails if its asset key is in ``refusing``)."""
 
-    def __init__(self, error: str | None = None, refusing: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self, error: str | None = None, refusing: frozenset[str] = frozenset(),
+        broken: frozenset[str] = frozenset(),
+    ) -> None:  # fmt: skip
         self.calls: list[list[agency_pb.SubmitQueryRequest]] = []
         self.controls: list[agency_pb.SubmitControlRequest] = []
         self.error = error
         self.refusing = refusing
+        self.broken = broken  # asset keys whose call fails unexpectedly (a bug)
 
     async def submit_queries(self, requests: Sequence[agency_pb.SubmitQueryRequest]) -> None:
         self.calls.append(list(requests))
@@ -37,6 +43,8 @@ class Outside:
         self.controls.append(request)
         if request.asset_key in self.refusing:
             raise AgencyUnavailable("UNAVAILABLE: the bank's system is down")
+        if request.asset_key in self.broken:
+            raise RuntimeError("a bug in the client")
 
     async def fetch_feedback(self, max_items: int) -> Sequence[agency_pb.Feedback]:
         return []
@@ -188,3 +196,16 @@ async def test_a_refusal_and_a_control_in_one_batch_are_each_applied() -> None:
     assert open_again is not None and open_again["status"] == "found"
     held = await control.records.asset(second)
     assert held is not None and held["status"] == "controlled"
+
+
+async def test_a_call_failing_unexpectedly_is_raised_after_the_others_are_recorded() -> None:
+    settings = AgencySettings()
+    control, (first, second) = await with_two_deposits_frozen(settings)
+    worker = AgencyWorker(control, Outside(broken=frozenset({SECOND_DEPOSIT.asset_key})), settings)
+    with pytest.raises(RuntimeError, match="a bug in the client"):
+        await worker.submit_due()
+    sent = await control.records.asset(first)
+    assert sent is not None and sent["control_tries"] == 1  # waits for its feedback
+    unsent = await control.records.asset(second)
+    assert unsent is not None and unsent["control_tries"] == 0  # due again: sent next round
+    assert await due_at(control, second) is not None
