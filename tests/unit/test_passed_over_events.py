@@ -133,7 +133,7 @@ async def apply(redis: Any, handler: Any, payloads: list[Message]) -> None:
                         clock=clock) for payload in payloads]  # fmt: skip
     async with redis.pipeline(transaction=True) as pipe:
         prepared = await prepare(handler, events, pipe)
-        pipe.multi()  # type: ignore[no-untyped-call]
+        pipe.multi()
         await handler(events, Transaction(redis, pipe, KEYS, prepared))
         await pipe.execute()
 
