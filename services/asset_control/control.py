@@ -173,7 +173,7 @@ class Controls(Handler):
         """Apply feedback on controls — (feedback, asset id, attempt) each —; what happened
         to each, in the order given. Controls that took effect are applied first, in one
         transaction over their assets and cases (two round trips, after one read of the
-        assets); a refusal or failure is applied on its own afterwards (``apply_feedback``:
+        assets); a refusal or failure is applied on its own afterwards (``_apply_refusal``:
         it reads the outside asset's queue to hand it to the next in line). Feedback on
         different controls does not depend on its order; two answers to one request (taken
         effect, then refused) would be applied in that order, the second a duplicate."""
@@ -182,14 +182,14 @@ class Controls(Handler):
         )
         outcomes: dict[int, str] = {}
         controlled: list[tuple[int, agency_pb.Feedback, str]] = []
-        alone: list[tuple[int, agency_pb.Feedback, str, int]] = []
-        for n, ((feedback, asset_id, attempt), head) in enumerate(zip(batch, heads, strict=True)):
+        refused: list[tuple[int, agency_pb.Feedback, str, dict[str, Any]]] = []
+        for n, ((feedback, asset_id, _), head) in enumerate(zip(batch, heads, strict=True)):
             if head is None:
                 outcomes[n] = "unknown"
             elif feedback.status == "controlled":
                 controlled.append((n, feedback, asset_id))
             else:
-                alone.append((n, feedback, asset_id, attempt))
+                refused.append((n, feedback, asset_id, head))
         keys = list(dict.fromkeys(
             key for n, _, asset_id in controlled
             for key in (self.records.asset_key(asset_id),
@@ -221,8 +221,8 @@ class Controls(Handler):
 
         if controlled:
             outcomes.update(await self.records.transact_loaded(keys, body))
-        for n, feedback, asset_id, attempt in alone:
-            outcomes[n] = await self.apply_feedback(feedback, asset_id, attempt)
+        for n, feedback, asset_id, head in refused:
+            outcomes[n] = await self._apply_refusal(feedback, asset_id, head)
         return [outcomes[n] for n in range(len(batch))]
 
     def _controlled(
@@ -240,13 +240,13 @@ class Controls(Handler):
             pipe, case, record, actual, feedback.control_ref, "first", SERVICE_ACTOR
         )
 
-    async def apply_feedback(
-        self, feedback: agency_pb.Feedback, asset_id: str, attempt: int
+    async def _apply_refusal(
+        self, feedback: agency_pb.Feedback, asset_id: str, head: dict[str, Any]
     ) -> str:
+        """The outside system did not control the asset (refused, failed): the control
+        fails and the outside asset goes to the next in line. ``head``: the asset's record
+        as read before, for its case and outside asset."""
         key = self.records.asset_key(asset_id)
-        head = await self.records.asset(asset_id)
-        if head is None:
-            return "unknown"
         case_key = self.records.case_key(head["case_id"])
         queue_key = self.records.queue_key(head["asset_key"])
 
@@ -260,17 +260,10 @@ class Controls(Handler):
                 or record.get("control_request") != feedback.request_id
             ):
                 return "duplicate"
-            promoted = (
-                await self.seizures.next_in_line(pipe, queue, asset_id)
-                if feedback.status != "controlled"
-                else None
-            )
+            promoted = await self.seizures.next_in_line(pipe, queue, asset_id)
             pipe.multi()  # type: ignore[no-untyped-call]
-            if feedback.status != "controlled":
-                reason = feedback.error or feedback.status
-                self._control_failed(pipe, case, record, queue, reason, promoted)
-            else:
-                self._controlled(pipe, case, record, feedback)
+            self._control_failed(pipe, case, record, queue, feedback.error or feedback.status,
+                                 promoted)  # fmt: skip
             self.records.put(pipe, key, record)
             self.records.put(pipe, case_key, case)
             return feedback.status

@@ -81,9 +81,8 @@ CASES = [(p, payload) for p in PROJECTIONS for payload in passed_over(p)]
 
 def filled(message: Message, depth: int = 0) -> Message:
     """Every field set: courts to a court, days to a day, other text to its field's name,
-    numbers to 1,
-    flags on, enums to their first named value, messages (and one element of each list)
-    filled the same way."""
+    numbers to 1, flags on, enums to their last named value, messages (and one element of
+    each list) filled the same way."""
     for field in message.DESCRIPTOR.fields:
         if field.message_type is not None:
             if depth > 3 or field.message_type.full_name.startswith("google.protobuf"):
