@@ -20,7 +20,7 @@ from services.notification.repository import NotificationRecords
 from services.notification.settings import NotificationSettings
 from zhixing.courts import court_name
 from zhixing.errors import NotFound
-from zhixing.events import Event, timestamp
+from zhixing.events import Event, decode_event, timestamp
 from zhixing.rules import Catalogue, catalogue
 from zhixing.service import ServiceContext
 from zhixing.v1 import case_events_pb2 as cases
@@ -109,18 +109,31 @@ class Notices:
             facts = {**(spec.facts(filed) or {}), "on": domain.date_text(record["filed_on"])}
             self._queue_node(pipe, record, event, spec, facts)
 
-        return await self.records.open_once(record, queue)
+        opened = await self.records.open_once(record, queue)
+        await self._tell_early_nodes(filed.case_id)
+        return opened
+
+    async def _tell_early_nodes(self, case_id: str) -> None:
+        """Queue the nodes read before the case's filing, in the order read. Run on every
+        delivery of the filing: a node is queued once however often it is told, so a crash
+        before the kept events are dropped loses nothing and doubles nothing."""
+        kept = await self.records.early_events(case_id)
+        for raw in kept:
+            await self.node(decode_event(raw), case_id)
+        if kept:
+            log.info("nodes read before their case's filing told", case_id=case_id,
+                     nodes=len(kept))  # fmt: skip
+            await self.records.drop_early(case_id)
 
     async def node(self, event: Event[Message], case_id: str) -> bool:
-        """Queue the notices of a node the event is (``domain.NODES``), once per event; an
-        event about a case this service does not know, or no node, queues nothing."""
+        """Queue the notices of a node the event is (``domain.NODES``), once per event. An
+        event about a case this service has not read the filing of is kept until it does
+        (the topics are read side by side, so a case's first nodes can come before its
+        filing); an event that is no node queues nothing."""
         payload = event.payload
         spec = domain.NODES.get(type(payload))
         facts = spec.facts(payload) if spec is not None else None
         if spec is None or facts is None or not case_id:
-            return False
-        if await self.records.get(case_id) is None:
-            log.info("node of an unknown case not told", case_id=case_id, node=spec.name)
             return False
 
         async def act(pipe: Pipeline, record: Record) -> bool:
@@ -134,7 +147,11 @@ class Notices:
             self._queue_node(pipe, record, event, spec, facts)
             return True
 
-        return await self.records.change_case(case_id, act)
+        told = await self.records.change_case_or_keep_early(case_id, act, event.to_bytes())
+        if told is None:
+            log.info("node kept until its case's filing is read", case_id=case_id,
+                     node=spec.name)  # fmt: skip
+        return bool(told)
 
     def _queue_node(
         self, pipe: Pipeline, record: Record, event: Event[Message], spec: Node, facts: Facts

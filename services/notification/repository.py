@@ -11,7 +11,11 @@ Records (under ``notification:``):
   notice itself stays, undelivered, in its case's record);
 - ``code:<code hash>``: "<case id>|<party key>" of a case query code (its keyed hash only;
   the code itself is derived, never kept);
-- ``rate:<scope>:<who>:<window>``: the progress page's counters.
+- ``rate:<scope>:<who>:<window>``: the progress page's counters;
+- ``early:<case id>``: the events of nodes read before their case's filing (a service
+  consumes several topics, and Kafka orders each partition, not the topics between them),
+  as they came; told when the filing is read, and kept ``EARLY_TTL_S`` (wall clock) at most,
+  ``EARLY_KEPT`` of a case at most.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
+import structlog
 from redis.asyncio.client import Pipeline
 
 from zhixing.courts import directory
@@ -27,8 +32,16 @@ from zhixing.polling import WorkSignal
 from zhixing.records import IndexedRecords
 from zhixing.state import KeySpace, as_text, transact
 
+log = structlog.get_logger(__name__)
+
 T = TypeVar("T")
 Record = dict[str, Any]
+
+# How long, and how many, nodes of a case not yet filed here are kept: a filing comes
+# moments after its case's first nodes if it comes at all (a case filed before this service
+# ran never does); the bounds keep such cases from piling up.
+EARLY_TTL_S = 7 * 24 * 3600
+EARLY_KEPT = 256
 
 
 def member(case_id: str, notice_id: str) -> str:
@@ -58,6 +71,9 @@ class NotificationRecords(IndexedRecords):
 
     def rate_key(self, scope: str, who: str, window: int) -> str:
         return self.keys.key("rate", scope, who, str(window))
+
+    def early_key(self, case_id: str) -> str:
+        return self.keys.key("early", case_id)
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -106,6 +122,41 @@ class NotificationRecords(IndexedRecords):
             return True
 
         return await transact(self.redis, [key], body)
+
+    async def change_case_or_keep_early(
+        self, case_id: str, act: Callable[[Pipeline, Record], Awaitable[bool]], event: bytes
+    ) -> bool | None:  # fmt: skip
+        """Run ``act(pipe, record)`` in one transaction over the case's record; if the case
+        is not kept yet, keep ``event`` (a node's, encoded) for its filing instead and return
+        None. The record's key is watched either way: a filing kept meanwhile runs this
+        again, so a node is either kept before the filing reads what was kept, or acted on."""
+        key, early = self.key(case_id), self.early_key(case_id)
+
+        async def body(pipe: Pipeline) -> bool | None:
+            record = await self.get(case_id, pipe)
+            if record is not None:
+                changed = await act(pipe, record)
+                if pipe.explicit_transaction:
+                    self.put(pipe, case_id, record)
+                return changed
+            if await pipe.llen(early) >= EARLY_KEPT:
+                log.warning("node of a case not yet filed dropped: too many kept",
+                            case_id=case_id, kept=EARLY_KEPT)  # fmt: skip
+                return None
+            pipe.multi()  # type: ignore[no-untyped-call]
+            pipe.rpush(early, event)
+            pipe.expire(early, EARLY_TTL_S)
+            return None
+
+        return await transact(self.redis, [key], body)
+
+    async def early_events(self, case_id: str) -> list[bytes]:
+        """The nodes' events kept for the case before its filing, in the order read."""
+        raw = await self.redis.lrange(self.early_key(case_id), 0, -1)
+        return [item for item in raw if isinstance(item, bytes)]
+
+    async def drop_early(self, case_id: str) -> None:
+        await self.redis.delete(self.early_key(case_id))
 
     def keep_code(self, pipe: Pipeline, hashed: str, case_id: str, party_key: str) -> None:
         pipe.set(self.code_key(hashed), member(case_id, party_key))

@@ -17,12 +17,12 @@ from typing import Any
 import pytest
 from google.protobuf.message import Message
 
-from services.notification import domain
+from services.notification import domain, repository
 from services.notification.channels import ChannelUnavailable, Receipt, Refusal
 from services.notification.handlers import Notices, Outgoing
 from services.notification.reactions import NodeFacts
 from services.notification.reads import NO_SUCH_CODE, RateLimited, Reads
-from services.notification.repository import NotificationRecords
+from services.notification.repository import EARLY_TTL_S, NotificationRecords
 from services.notification.settings import NotificationSettings
 from services.notification.worker import NoticeSender
 from tests.factories import ACTOR, START
@@ -30,7 +30,7 @@ from tests.fakes import in_memory_context, person, staged
 from zhixing.auth import Role, ScopeError
 from zhixing.clock import SimulatedClock
 from zhixing.errors import Invalid, NotFound
-from zhixing.events import Event, new_event
+from zhixing.events import Event, decode_event, new_event
 from zhixing.projection import Transaction
 from zhixing.service import ServiceContext
 from zhixing.v1 import asset_events_pb2 as assets
@@ -146,6 +146,49 @@ async def test_assets_found_are_told_to_the_applicant_only_and_once() -> None:
     await world.deliver(controlled)
     told = [q for q in await world.staged_of(pb.NoticeQueued) if q.node == "asset_controlled"]
     assert {q.party_key for q in told} == {"a0", "d0"}
+
+
+async def test_nodes_read_before_the_filing_are_told_when_it_comes_once_and_in_order() -> None:
+    # The topics are read side by side: a case's first nodes can come before its filing.
+    world = World()
+    found = world.event(assets.AssetsPushedToParties(case_id="case-1", asset_ids=["x"]),
+                        aggregate_id="x")  # fmt: skip
+    controlled = world.event(assets.AssetControlled(case_id="case-1", measure="freeze",
+                                                    amount_fen=1000), aggregate_id="x")  # fmt: skip
+    paid = world.event(funds.FundsPaid(case_id="case-1", amount_fen=700, paid_on="2026-03-09"))
+    await world.deliver(found, controlled, controlled)  # one redelivered
+    assert await world.records.get("case-1") is None and not await world.staged_of(pb.NoticeQueued)
+    filing = world.event(filed())
+    await world.deliver(filing)
+    record = await world.records.get("case-1")
+    assert record is not None
+    assert [n["node"] for n in record["nodes"]] == ["filed", "assets_found", "asset_controlled"]
+    await world.deliver(filing, paid)  # the filing redelivered: nothing told twice
+    record = await world.records.get("case-1")
+    assert record is not None
+    nodes = [n["node"] for n in record["nodes"]]
+    assert nodes == ["filed", "assets_found", "asset_controlled", "money_paid"]
+    assert record["paid_fen"] == 700
+    queued = Counter(q.node for q in await world.staged_of(pb.NoticeQueued))
+    # Two channels: the applicant alone for assets found and money paid, both parties else.
+    assert queued == Counter(
+        {"filed": 4, "assets_found": 2, "asset_controlled": 4, "money_paid": 2}
+    )
+    assert await world.records.early_events("case-1") == []
+
+
+async def test_a_case_never_filed_here_keeps_a_bounded_number_of_nodes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(repository, "EARLY_KEPT", 2)
+    world = World()
+    kept = [world.event(assets.AssetControlled(case_id="case-1", measure="freeze",
+                                               amount_fen=n), aggregate_id=f"x{n}")
+            for n in (1, 2, 3)]  # fmt: skip
+    await world.deliver(*kept)
+    early = await world.records.early_events("case-1")
+    assert [decode_event(raw).event_id for raw in early] == [e.event_id for e in kept[:2]]
+    assert 0 < await world.ctx.redis.ttl(world.records.early_key("case-1")) <= EARLY_TTL_S
 
 
 async def test_a_passing_fault_is_retried_after_the_backoff_and_delivered_once() -> None:
