@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -109,6 +110,11 @@ class _Part:
 
     def applied_key(self, event_id: str) -> str:
         return self.applied_prefix + event_id
+
+
+def _produced_at(record: ConsumerRecord[bytes, bytes]) -> int:
+    produced: int = record.timestamp
+    return produced
 
 
 @dataclass
@@ -319,7 +325,12 @@ class EventConsumer:
         for tp, records in fetched.items():
             batch.first_offsets[tp] = records[0].offset
             batch.last_offsets[tp] = records[-1].offset
-            batch.records.extend(records)
+        # Kafka orders a partition, not the partitions and topics between them: the fetched
+        # partitions are applied interleaved by when each record was produced (a case's
+        # filing before the asset events that came of it, however the fetch grouped them),
+        # each partition's records still in their order. Handlers must still tolerate the
+        # other order (a later fetch can bring an older record of another partition).
+        batch.records = list(heapq.merge(*fetched.values(), key=_produced_at))
         spans = self._event_spans(batch) if self._tracer is not None else {}
         try:
             with tracing.applying(spans):
