@@ -135,37 +135,43 @@ class NetworkQuery(Handler):
         return outstanding
 
     async def query_requests(
-        self, case_id: str, members: Sequence[str]
-    ) -> list[tuple[str, agency_pb.SubmitQueryRequest]]:
-        """The requests to send for these due query units of one case (read once); units
-        no longer waiting for an answer leave the due set."""
-        case = await self.records.case(case_id)
-        wanted, dropped, exhausted = [], [], []
-        for member in members:
-            _, _, round_, unit = member.split("|")
-            if case is None or case["query"]["round"] != int(round_):
-                dropped.append(member)
-                continue
-            state = case["query"]["units"][int(unit)]
-            if state["status"] not in ("pending", "submitted"):
-                dropped.append(member)
-                continue
-            if self._timed_out(state) and self._unanswered_spent(state):
-                exhausted.append(member)
-                continue
-            debtor = case["debtors"][state["debtor"]]
-            ref = QueryRef(case_id, int(round_), int(unit), state["attempts"])
-            wanted.append((member, agency_pb.SubmitQueryRequest(
-                request_id=ref.request_id, case_id=case_id, court_code=case["court_code"],
-                channel=state["channel"], debtor_name=debtor["name"],
-                debtor_id_number=debtor["id_number"],
-            )))  # fmt: skip
+        self, due: Mapping[str, Sequence[str]]
+    ) -> dict[str, list[tuple[str, agency_pb.SubmitQueryRequest]]]:
+        """The requests to send for due query units ({case id: members}), by case, the
+        cases read at once; units no longer waiting for an answer leave the due set."""
+        case_ids = list(due)
+        cases = await self.records.load_many(
+            self.records.redis, [self.records.case_key(case_id) for case_id in case_ids]
+        )
+        wanted: dict[str, list[tuple[str, agency_pb.SubmitQueryRequest]]] = {}
+        dropped: list[str] = []
+        exhausted: dict[str, list[str]] = {}
+        for case_id, case in zip(case_ids, cases, strict=True):
+            for member in due[case_id]:
+                _, _, round_, unit = member.split("|")
+                if case is None or case["query"]["round"] != int(round_):
+                    dropped.append(member)
+                    continue
+                state = case["query"]["units"][int(unit)]
+                if state["status"] not in ("pending", "submitted"):
+                    dropped.append(member)
+                    continue
+                if self._timed_out(state) and self._unanswered_spent(state):
+                    exhausted.setdefault(case_id, []).append(member)
+                    continue
+                debtor = case["debtors"][state["debtor"]]
+                ref = QueryRef(case_id, int(round_), int(unit), state["attempts"])
+                wanted.setdefault(case_id, []).append((member, agency_pb.SubmitQueryRequest(
+                    request_id=ref.request_id, case_id=case_id, court_code=case["court_code"],
+                    channel=state["channel"], debtor_name=debtor["name"],
+                    debtor_id_number=debtor["id_number"],
+                )))  # fmt: skip
         if dropped:
             async with self.records.redis.pipeline(transaction=True) as pipe:
                 self.records.work.unschedule_query(pipe, *dropped)
                 await pipe.execute()
-        if exhausted:
-            await self._report_unanswered(case_id, exhausted)
+        for case_id, members in exhausted.items():  # rare: each on its own
+            await self._report_unanswered(case_id, members)
         return wanted
 
     def _timed_out(self, state: dict[str, Any]) -> bool:
@@ -205,53 +211,60 @@ class NetworkQuery(Handler):
         await self.records.transact_loaded([key], body)
 
     async def queries_submitted(
-        self, case_id: str, results: Sequence[tuple[str, str, str | None]]
+        self, results: Mapping[str, Sequence[tuple[str, str, str | None]]]
     ) -> None:
-        """After submitting query units of one case — (member, request id, error or None)
-        each —: wait for feedback, or retry with backoff, or report failure. One
-        transaction for them all, so units of one case never contend for its record."""
-        key = self.records.case_key(case_id)
+        """After submitting query units — {case id: [(member, request id, error or None)]}
+        —: each waits for feedback, or is retried with backoff, or reported failing. One
+        transaction for all the cases, so one round's submissions cost one write."""
+        case_ids = list(results)
+        keys = [self.records.case_key(case_id) for case_id in case_ids]
 
         async def body(pipe: Pipeline, loaded: list[Any]) -> None:
-            (case,) = loaded
-            if case is None:
-                return
             pipe.multi()  # type: ignore[no-untyped-call]
-            changed = False
-            for member, request_id, error in results:
-                _, _, round_, unit_text = member.split("|")
-                unit = int(unit_text)
-                if case["query"]["round"] != int(round_):
-                    continue
-                state = case["query"]["units"][unit]
-                if state["status"] not in ("pending", "submitted"):
-                    self.records.work.unschedule_query(pipe, member)
-                    continue
-                if QueryRef(case_id, int(round_), unit, state["attempts"]).request_id != request_id:
-                    continue  # a newer attempt superseded this one
-                if self._timed_out(state):
-                    # Sent, and unanswered when its feedback timeout passed: the outside
-                    # system may have lost it. Counted (``query_requests`` reports the unit
-                    # failing when they are spent); a unit only hastened by a restart is not.
-                    state["timeouts"] = state.get("timeouts", 0) + 1
-                state["tries"] += 1
-                changed = True
-                if error is None:
-                    state["status"] = "submitted"
-                    state["submitted_at"] = self.now_ms()
-                    wait = self.settings.feedback_timeout_s
-                else:
-                    state["error"] = error
-                    wait = self.settings.backoff_s(state["tries"])
-                if state["tries"] >= self.settings.max_attempts and error is not None:
-                    self._fail_unit(pipe, case, unit, member)
-                else:
-                    at = self.now_ms() + int(wait * 1000)
-                    self.records.work.schedule_query(pipe, member, case["court_code"], at)
-            if changed:
-                self.records.put(pipe, key, case)
+            for case_id, key, case in zip(case_ids, keys, loaded, strict=True):
+                if case is not None and self._submitted(pipe, case, results[case_id]):
+                    self.records.put(pipe, key, case)
 
-        await self.records.transact_loaded([key], body)
+        if keys:
+            await self.records.transact_loaded(keys, body)
+
+    def _submitted(
+        self, pipe: Pipeline, case: dict[str, Any], results: Sequence[tuple[str, str, str | None]]
+    ) -> bool:
+        """Queue what one case's submitted units become; whether its record changed."""
+        case_id = case["case_id"]
+        changed = False
+        for member, request_id, error in results:
+            _, _, round_, unit_text = member.split("|")
+            unit = int(unit_text)
+            if case["query"]["round"] != int(round_):
+                continue
+            state = case["query"]["units"][unit]
+            if state["status"] not in ("pending", "submitted"):
+                self.records.work.unschedule_query(pipe, member)
+                continue
+            if QueryRef(case_id, int(round_), unit, state["attempts"]).request_id != request_id:
+                continue  # a newer attempt superseded this one
+            if self._timed_out(state):
+                # Sent, and unanswered when its feedback timeout passed: the outside
+                # system may have lost it. Counted (``query_requests`` reports the unit
+                # failing when they are spent); a unit only hastened by a restart is not.
+                state["timeouts"] = state.get("timeouts", 0) + 1
+            state["tries"] += 1
+            changed = True
+            if error is None:
+                state["status"] = "submitted"
+                state["submitted_at"] = self.now_ms()
+                wait = self.settings.feedback_timeout_s
+            else:
+                state["error"] = error
+                wait = self.settings.backoff_s(state["tries"])
+            if state["tries"] >= self.settings.max_attempts and error is not None:
+                self._fail_unit(pipe, case, unit, member)
+            else:
+                at = self.now_ms() + int(wait * 1000)
+                self.records.work.schedule_query(pipe, member, case["court_code"], at)
+        return changed
 
     @staticmethod
     def _available_again(

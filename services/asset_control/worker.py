@@ -6,11 +6,13 @@ not spun on."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import structlog
 
 from services.asset_control.agency import AgencyClient, AgencySettings, AgencyUnavailable
 from services.asset_control.handlers import AssetControl
+from zhixing.gateway_client import MAX_QUERIES_PER_CALL
 from zhixing.polling import PollingWorker
 from zhixing.v1 import agency_gateway_pb2 as agency_pb
 
@@ -56,28 +58,40 @@ class AgencyWorker(PollingWorker):
                 queries.setdefault(member.split("|")[1], []).append(member)
             elif member.startswith("c|"):
                 controls.append(member.removeprefix("c|"))
-        await asyncio.gather(
-            *(self._submit_queries(case_id, units) for case_id, units in queries.items()),
-            self._submit_controls(controls),
-        )
+        await asyncio.gather(self._submit_queries(queries), self._submit_controls(controls))
         return len(members)
 
-    async def _submit_queries(self, case_id: str, members: list[str]) -> None:
-        """A case's due query units: sent in one call, their outcome recorded at once."""
-        requests = await self.control.query.query_requests(case_id, members)
-        if not requests:
+    async def _submit_queries(self, due: dict[str, list[str]]) -> None:
+        """The due query units: read at once, sent a case's whole in each call with other
+        cases' as a call holds (``MAX_QUERIES_PER_CALL``), their outcomes recorded in one
+        transaction. A call that fails counts a try against each of its queries."""
+        if not due:
             return
-        error = None
-        async with self._in_flight:
-            try:
-                await self.client.submit_queries([query for _, query in requests])
-            except AgencyUnavailable as exc:
-                error = str(exc)
-                log.info("query submission failed", case_id=case_id, queries=len(requests),
-                         error=error)  # fmt: skip
-        await self.control.query.queries_submitted(
-            case_id, [(member, query.request_id, error) for member, query in requests]
-        )
+        requests = await self.control.query.query_requests(due)
+
+        async def send(cases: list[str]) -> str | None:
+            queries = [query for case_id in cases for _, query in requests[case_id]]
+            async with self._in_flight:
+                try:
+                    await self.client.submit_queries(queries)
+                except AgencyUnavailable as exc:
+                    log.info("query submission failed", cases=len(cases),
+                             queries=len(queries), error=str(exc))  # fmt: skip
+                    return str(exc)
+            return None
+
+        calls = _calls_of(requests)
+        # Each call's outcome is recorded even if another failed unexpectedly (then raised).
+        outcomes = await asyncio.gather(*(send(cases) for cases in calls), return_exceptions=True)
+        await self.control.query.queries_submitted({
+            case_id: [(member, query.request_id, outcome) for member, query in requests[case_id]]
+            for cases, outcome in zip(calls, outcomes, strict=True)
+            if not isinstance(outcome, BaseException)
+            for case_id in cases
+        })  # fmt: skip
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
 
     async def _submit_controls(self, asset_ids: list[str]) -> None:
         """The due controls: their requests read at once, each sent, their outcomes recorded
@@ -127,3 +141,19 @@ class AgencyWorker(PollingWorker):
         except AgencyUnavailable as exc:
             log.info("feedback ack failed; it will be redelivered", error=str(exc))
         return len(batch)
+
+
+def _calls_of(requests: dict[str, list[tuple[str, Any]]]) -> list[list[str]]:
+    """The cases of each call: a case's queries in one call (a round takes a debtor's worth
+    of a case's units at most, fewer than a call holds), cases added while they fit."""
+    calls: list[list[str]] = []
+    held = MAX_QUERIES_PER_CALL
+    for case_id, queries in requests.items():
+        if not queries:
+            continue
+        if held + len(queries) > MAX_QUERIES_PER_CALL:
+            calls.append([])
+            held = 0
+        calls[-1].append(case_id)
+        held += len(queries)
+    return calls

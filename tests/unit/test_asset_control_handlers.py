@@ -229,9 +229,9 @@ async def test_a_sale_is_completed_once_after_it_started_by_the_handling_court()
 async def send_due(control: AssetControl, case_id: str) -> int:
     """One round of the agency worker for the case, every submission accepted."""
     members = [m for m in await control.query.due_work() if m.startswith(f"q|{case_id}|")]
-    requests = await control.query.query_requests(case_id, members)
+    requests = (await control.query.query_requests({case_id: members})).get(case_id, [])
     await control.query.queries_submitted(
-        case_id, [(member, request.request_id, None) for member, request in requests]
+        {case_id: [(member, request.request_id, None) for member, request in requests]}
     )
     return len(requests)
 

@@ -1,6 +1,7 @@
 """Asset control's agency worker on the in-memory repository: a case's due queries go to
-the outside systems in one call, and a call that fails counts a try against each of them
-(retried with backoff), with nothing sent when nothing is due. Due controls are read and
+the outside systems in one call, with other cases' as a call holds, and a call that fails
+counts a try against each of its queries (retried with backoff), the other calls' recorded;
+nothing is sent when nothing is due. Due controls are read and
 recorded together, each sent on its own; their feedback is applied together."""
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from collections.abc import Sequence
 
 import pytest
 
+from services.asset_control import worker as worker_module
 from services.asset_control.agency import AgencySettings, AgencyUnavailable
 from services.asset_control.domain import asset_id_for
 from services.asset_control.handlers import AssetControl
@@ -26,18 +28,27 @@ class Outside:
 
     def __init__(
         self, error: str | None = None, refusing: frozenset[str] = frozenset(),
-        broken: frozenset[str] = frozenset(),
+        broken: frozenset[str] = frozenset(), refusing_cases: frozenset[str] = frozenset(),
+        broken_cases: frozenset[str] = frozenset(),
     ) -> None:  # fmt: skip
         self.calls: list[list[agency_pb.SubmitQueryRequest]] = []
         self.controls: list[agency_pb.SubmitControlRequest] = []
         self.error = error
         self.refusing = refusing
         self.broken = broken  # asset keys whose call fails unexpectedly (a bug)
+        # Cases whose queries' call the outside system refuses, or fails unexpectedly.
+        self.refusing_cases = refusing_cases
+        self.broken_cases = broken_cases
 
     async def submit_queries(self, requests: Sequence[agency_pb.SubmitQueryRequest]) -> None:
         self.calls.append(list(requests))
+        cases = {query.case_id for query in requests}
         if self.error is not None:
             raise AgencyUnavailable(self.error)
+        if cases & self.refusing_cases:
+            raise AgencyUnavailable("UNAVAILABLE: the bank's system is down")
+        if cases & self.broken_cases:
+            raise RuntimeError("a bug in the client")
 
     async def submit_control(self, request: agency_pb.SubmitControlRequest) -> None:
         self.controls.append(request)
@@ -94,6 +105,66 @@ async def test_a_failed_call_counts_a_try_against_each_of_its_queries() -> None:
     assert {(u["status"], u["tries"]) for u in units} == {("pending", 1)}
     assert {u["error"] for u in units} == {"UNAVAILABLE: connection refused"}
     assert await worker.submit_due() == 0  # retried after the backoff, not at once
+
+
+async def units_of(control: AssetControl, case_id: str) -> set[tuple[str, int]]:
+    case = await control.records.case(case_id)
+    assert case is not None
+    return {(u["status"], u["tries"]) for u in case["query"]["units"]}
+
+
+async def test_cases_due_queries_share_calls_as_a_call_holds_each_case_whole(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    control = asset_control()
+    for case_id in ("c1", "c2", "c3"):
+        await file(control, case_id, 10_000)
+    outside = Outside()
+    worker = AgencyWorker(control, outside, AgencySettings())
+    monkeypatch.setattr(worker_module, "MAX_QUERIES_PER_CALL", 2 * len(CHANNELS))
+    assert await worker.submit_due() == 3 * len(CHANNELS)
+    # Two cases fill the first call; the third goes in a second; no case is split.
+    assert sorted(len(call) for call in outside.calls) == [len(CHANNELS), 2 * len(CHANNELS)]
+    for call in outside.calls:
+        cases = [query.case_id for query in call]
+        assert all(cases.count(case_id) == len(CHANNELS) for case_id in cases)
+    for case_id in ("c1", "c2", "c3"):
+        assert await units_of(control, case_id) == {("submitted", 1)}
+    assert await worker.submit_due() == 0
+
+
+async def test_a_failed_call_of_several_counts_a_try_against_its_own_cases_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    control = asset_control()
+    for case_id in ("c1", "c2"):
+        await file(control, case_id, 10_000)
+    outside = Outside(refusing_cases=frozenset({"c2"}))
+    worker = AgencyWorker(control, outside, AgencySettings())
+    monkeypatch.setattr(worker_module, "MAX_QUERIES_PER_CALL", len(CHANNELS))
+    await worker.submit_due()
+    assert len(outside.calls) == 2
+    assert await units_of(control, "c1") == {("submitted", 1)}
+    assert await units_of(control, "c2") == {("pending", 1)}  # retried after the backoff
+
+
+async def test_a_query_call_failing_unexpectedly_is_raised_after_the_others_are_recorded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    control = asset_control()
+    for case_id in ("c1", "c2"):
+        await file(control, case_id, 10_000)
+    outside = Outside(broken_cases=frozenset({"c2"}))
+    worker = AgencyWorker(control, outside, AgencySettings())
+    monkeypatch.setattr(worker_module, "MAX_QUERIES_PER_CALL", len(CHANNELS))
+    with pytest.raises(RuntimeError, match="a bug in the client"):
+        await worker.submit_due()
+    assert await units_of(control, "c1") == {("submitted", 1)}
+    # The broken call's outcome is unknown: its queries stay due, sent again next round.
+    assert await units_of(control, "c2") == {("pending", 0)}
+    outside.broken_cases = frozenset()
+    assert await worker.submit_due() == len(CHANNELS)
+    assert await units_of(control, "c2") == {("submitted", 1)}
 
 
 SECOND_DEPOSIT = agency_pb.AgencyAsset(
