@@ -433,6 +433,9 @@ class ServiceHost:
             log_config=None,
             access_log=False,
             lifespan="off",
+            # By name, not "auto": a missing httptools must fail the start, not fall back to
+            # the pure-Python h11 at several times the CPU per request.
+            http="httptools",
             # Open streams (the dashboard's server-sent events) must not hold a stop forever.
             timeout_graceful_shutdown=5,
             # The peer is the client: uvicorn would otherwise believe X-Forwarded-For from
