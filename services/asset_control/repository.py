@@ -1,6 +1,6 @@
 """Asset control's records in Redis: the only code that knows their keys.
 
-Records (JSON strings under ``asset_control:``):
+Records (JSON under ``asset_control:``, written with orjson):
 - ``case:<case id>``: what the case needs (claim + costs), its debtors, the value reserved
   by controls, and the network query: one unit per debtor and channel;
 - ``asset:<asset id>``: an asset of a case (the same outside asset in two cases is two case
@@ -18,10 +18,10 @@ handler's body reads with the pipeline in WATCH mode, then queues its writes aft
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
+import orjson
 import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
 
@@ -56,12 +56,12 @@ class AssetRecords:
     @staticmethod
     async def load(client: Any, key: str) -> dict[str, Any] | None:
         raw = await client.get(key)
-        return json.loads(raw) if raw is not None else None
+        return orjson.loads(raw) if raw is not None else None
 
     @staticmethod
     async def load_queue(client: Any, key: str) -> list[str]:
         raw = await client.get(key)
-        return list(json.loads(raw)) if raw is not None else []
+        return list(orjson.loads(raw)) if raw is not None else []
 
     @staticmethod
     def as_queue(loaded: Any) -> list[str]:
@@ -77,7 +77,7 @@ class AssetRecords:
     @staticmethod
     def _records(raws: Sequence[Any]) -> list[Any]:
         """Records read with one MGET (``None`` for each missing one)."""
-        return [json.loads(raw) if raw is not None else None for raw in raws]
+        return [orjson.loads(raw) if raw is not None else None for raw in raws]
 
     @staticmethod
     async def watch_and_load(pipe: Pipeline, keys: Sequence[str]) -> list[Any]:
@@ -103,7 +103,10 @@ class AssetRecords:
 
     @staticmethod
     def put(pipe: Pipeline, key: str, record: Any) -> None:
-        pipe.set(key, json.dumps(record, ensure_ascii=False))
+        # orjson: a national day's profile had a twentieth of this service's CPU in the
+        # standard library's JSON. Integer keys are written as text, as json.dumps writes
+        # them; what either library wrote, the other reads.
+        pipe.set(key, orjson.dumps(record, option=orjson.OPT_NON_STR_KEYS))
 
     async def transact(self, keys: Sequence[str], body: Callable[[Pipeline], Awaitable[T]]) -> T:
         """Run ``body`` in one optimistic transaction watching ``keys`` (retried when one
