@@ -21,9 +21,9 @@ from redis.asyncio.client import Pipeline
 
 from zhixing.events import Event
 from zhixing.projection import Transaction
-from zhixing.protojson import message_fields
+from zhixing.protojson import message_fields, timestamp_text
 from zhixing.state import KeySpace, as_bytes, text_hash
-from zhixing.v1 import audit_events_pb2
+from zhixing.v1 import audit_events_pb2, envelope_pb2
 
 __all__ = [
     "GENESIS_HASH",
@@ -86,6 +86,7 @@ def record_hash(record: dict[str, Any]) -> str:
 def audit_record(event: Event[Any], *, seq: int, prev_hash: str) -> dict[str, Any]:
     """The chained record of one event; the payload is kept whole, as JSON."""
     envelope = event.envelope
+    occurred_at = event.occurred_text()
     record: dict[str, Any] = {
         "seq": seq,
         "prev_hash": prev_hash,
@@ -94,15 +95,37 @@ def audit_record(event: Event[Any], *, seq: int, prev_hash: str) -> dict[str, An
         "aggregate_type": envelope.aggregate_type,
         "aggregate_id": envelope.aggregate_id,
         "court_code": envelope.court_code,
-        "actor": message_fields(envelope.actor),
-        "occurred_at": envelope.occurred_at.ToJsonString(),
-        "recorded_at": envelope.recorded_at.ToJsonString(),
+        "actor": _actor_fields(envelope.actor),
+        "occurred_at": occurred_at,
+        # Most events are recorded as they occur: the same text, not worked out twice.
+        "recorded_at": (
+            occurred_at
+            if envelope.recorded_at == envelope.occurred_at
+            else timestamp_text(envelope.recorded_at)
+        ),
         "correlation_id": envelope.correlation_id,
         "causation_id": envelope.causation_id,
         "payload": event.payload_fields(),
     }
-    record["hash"] = record_hash(record)
+    # ``record_hash`` without its copy: the record has no hash yet.
+    record["hash"] = hashlib.sha256(canonical_json(record)).hexdigest()
     return record
+
+
+# The actors of the events are few (the services, the officers at work): each one's fields
+# are worked out once, by its encoded form (whatever fields the Actor message grows).
+_ACTORS: dict[bytes, dict[str, Any]] = {}
+_ACTORS_KEPT = 10_000
+
+
+def _actor_fields(actor: envelope_pb2.Actor) -> dict[str, Any]:
+    key = actor.SerializeToString(deterministic=True)
+    fields = _ACTORS.get(key)
+    if fields is None:
+        if len(_ACTORS) >= _ACTORS_KEPT:
+            _ACTORS.clear()
+        fields = _ACTORS[key] = message_fields(actor)
+    return dict(fields)  # the record's own: a caller may change it
 
 
 @dataclass(frozen=True, slots=True)

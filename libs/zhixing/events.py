@@ -20,7 +20,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from zhixing import tracing
 from zhixing.clock import Clock
-from zhixing.protojson import message_fields
+from zhixing.protojson import message_fields, timestamp_text
 from zhixing.v1 import envelope_pb2
 
 __all__ = [
@@ -107,6 +107,7 @@ class Event(Generic[P]):
     envelope: envelope_pb2.EventEnvelope
     payload: P
     _payload_fields: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+    _occurred_text: str | None = field(default=None, compare=False, repr=False)
 
     def payload_fields(self) -> dict[str, Any]:
         """The payload as JSON-ready fields (proto field names), converted once per event:
@@ -116,6 +117,15 @@ class Event(Generic[P]):
             object.__setattr__(self, "_payload_fields", fields)
             return fields
         return self._payload_fields
+
+    def occurred_text(self) -> str:
+        """When it occurred, as RFC 3339 text (``Timestamp.ToJsonString``), worked out once
+        per event: the audit record and the timeline entry both write it."""
+        if self._occurred_text is None:
+            text = timestamp_text(self.envelope.occurred_at)
+            object.__setattr__(self, "_occurred_text", text)
+            return text
+        return self._occurred_text
 
     @property
     def event_id(self) -> str:

@@ -115,7 +115,7 @@ class CaseTimelines:
             entry = {
                 "event_id": envelope.event_id,
                 "event": name,
-                "at": envelope.occurred_at.ToJsonString(),
+                "at": event.occurred_text(),
                 "court_code": envelope.court_code,
                 "actor": envelope.actor.id,
                 "actor_role": envelope.actor.role,

@@ -8,9 +8,11 @@ from typing import Any
 
 import pytest
 from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.json_format import MessageToDict
 
-from tests.factories import case_filed_event
+from tests.factories import START, case_filed_event
 from zhixing.audit import GENESIS_HASH, audit_record, canonical_json, verify_chain
+from zhixing.clock import SimulatedClock
 from zhixing.events import registered_event_types
 from zhixing.v1 import envelope_pb2
 
@@ -129,6 +131,27 @@ def test_real_records_and_their_hashes_are_as_before() -> None:
         body = {k: v for k, v in record.items() if k != "hash"}
         assert canonical_json(record) == standard(record)
         assert record["hash"] == hashlib.sha256(standard(body)).hexdigest()
+
+
+def test_a_records_times_and_actor_are_the_envelopes_in_protobufs_json() -> None:
+    # Its times come from the event's own text and, when they differ, the recorded time's;
+    # its actor from fields worked out once per actor: each as protobuf writes them.
+    clock = SimulatedClock(START + dt.timedelta(microseconds=1500))
+    for n, recorded_later in enumerate((False, True, False)):
+        event = case_filed_event(f"c{n}", clock=clock)
+        if recorded_later:
+            event.envelope.recorded_at.FromDatetime(START + dt.timedelta(days=400, seconds=7))
+        event.envelope.actor.id = f"officer-{n % 2}"
+        record = audit_record(event, seq=n, prev_hash=GENESIS_HASH)
+        envelope = event.envelope
+        assert record["occurred_at"] == envelope.occurred_at.ToJsonString()
+        assert record["recorded_at"] == envelope.recorded_at.ToJsonString()
+        assert record["actor"] == MessageToDict(envelope.actor, preserving_proto_field_name=True)
+        record["actor"]["id"] = "changed"  # a record's actor is its own
+    later = case_filed_event("c9", clock=clock)
+    later.envelope.actor.id = "officer-0"  # the first record's actor, whose copy was changed
+    again = audit_record(later, seq=0, prev_hash=GENESIS_HASH)
+    assert again["actor"]["id"] == "officer-0"
 
 
 def test_no_event_carries_a_number_orjson_would_write_differently() -> None:

@@ -24,7 +24,7 @@ from google.protobuf.message import Message
 from google.protobuf.message_factory import GetMessageClass
 
 import zhixing.v1
-from zhixing.protojson import message_fields
+from zhixing.protojson import message_fields, timestamp_text
 from zhixing.v1 import case_events_pb2, envelope_pb2
 
 INT_BOUNDS = {
@@ -196,3 +196,19 @@ def test_an_aliased_enum_prints_the_first_name_and_one_with_options_is_left_alon
     assert message_fields(marks) == {"value": "M_OLD"}
     assert_same(aliases)
     assert_same(marks)
+
+
+def test_timestamps_are_written_as_protobuf_writes_them_and_refused_out_of_range() -> None:
+    rng = random.Random(20261204)
+    first, last = -62135596800, 253402300799  # 0001-01-01 and 9999-12-31T23:59:59
+    seconds = [first, last, -1, 0, 1, 951782400, 4107542400]  # and 2000-02-29, 2100-03-01
+    for _ in range(20_000):
+        seconds.append(rng.randint(first, last))
+    for second in seconds:
+        for nanos in (0, 999_999_999, rng.randrange(1000) * 1_000_000,
+                      rng.randrange(1_000_000) * 1000, rng.randrange(1_000_000_000)):  # fmt: skip
+            stamp = timestamp_pb2.Timestamp(seconds=second, nanos=nanos)
+            assert timestamp_text(stamp) == stamp.ToJsonString(), (second, nanos)
+    for second, nanos in ((first - 1, 0), (last + 1, 0), (0, -1), (0, 1_000_000_000)):
+        with pytest.raises(ValueError):
+            timestamp_text(timestamp_pb2.Timestamp(seconds=second, nanos=nanos))
