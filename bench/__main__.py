@@ -6,7 +6,9 @@ It measures the event bus:
 * ``raw_kafka_events_per_s``: an aiokafka consume→produce loop with no logic, on the same
   broker: the ceiling for Python on this machine;
 * ``bus_apply_events_per_s``: events applied per second by ``EventConsumer`` into a Redis
-  projection (decode, dedupe, one transaction with offsets per batch, commit).
+  projection (decode, dedupe, one transaction with offsets per batch, commit);
+* ``kafka_client_*``: the raw loop on aiokafka and on confluent-kafka's asyncio and plain
+  clients, events per second and CPU microseconds per event (``bench/kafka_clients.py``).
 
 the intake and asset control services under load (``bench/intake_assets.py``), case funds'
 payouts per second and the funds service's memory (``bench/funds.py``), and the
@@ -37,7 +39,7 @@ from typing import TypeVar
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from google.protobuf.message import Message
 
-from bench import deadlines, durability, funds, intake_assets, pipeline
+from bench import deadlines, durability, funds, intake_assets, kafka_clients, pipeline
 from tools.devinfra import LocalKafka, LocalRedis, create_topics, free_port
 from tools.progress import Bar, Work
 from zhixing.bus import EventConsumer
@@ -139,6 +141,15 @@ async def raw_loop(bootstrap: str) -> float:
     return EVENTS / elapsed
 
 
+async def client_run(bootstrap: str, client: str) -> dict[str, float]:
+    """The raw loop on one Kafka client (``bench/kafka_clients.py``), on topics of its own."""
+    prefix = await fresh_topics(bootstrap)
+    await fill(KafkaSettings(bootstrap_servers=bootstrap, topic_prefix=prefix), events(EVENTS))
+    source = physical_name(CASE_EVENTS.name, prefix)
+    sink = physical_name(BENCH_OUT.name, prefix)
+    return await kafka_clients.client_loop(client, bootstrap, source, sink, EVENTS)
+
+
 class CountOnly:
     async def __call__(self, events: Sequence[Event[Message]], tx: Transaction) -> None:
         tx.pipe.incrby(tx.keys.key("applied"), len(events))
@@ -198,7 +209,7 @@ class Steps:
 
 STEPS = Steps()
 TOTAL_STEPS = (5 * RUNS + DEADLINE_RUNS + BURST_RUNS + PIPELINE_RUNS * len(PIPELINE_MODES)
-               + NATIONAL_RUNS + 2)  # fmt: skip
+               + NATIONAL_RUNS + 2 + RUNS * len(kafka_clients.CLIENTS))  # fmt: skip
 
 
 async def measure(run: Callable[[], Awaitable[float]], name: str = "a figure") -> dict[str, float]:
@@ -242,6 +253,11 @@ async def main() -> None:
                 STEPS.bar = bar
                 raw = await measure(lambda: raw_loop(bootstrap), "the raw Kafka loop")
                 bus = await measure(lambda: bus_apply(bootstrap, redis.url), "the bus")
+                clients = {
+                    client: [await STEPS(f"the raw loop on {client}", client_run(bootstrap, client))
+                             for _ in range(RUNS)]
+                    for client in kafka_clients.CLIENTS
+                }  # fmt: skip
                 schedules = [
                     await STEPS(f"{CLOCKS:,} clocks scheduled",
                                 deadlines.schedule_many(redis.url, CLOCKS))
@@ -294,7 +310,8 @@ async def main() -> None:
         "events_per_run": EVENTS,
         "runs": RUNS,
         "runs_per_figure": {
-            "raw_kafka, bus_apply, intake_filings, query, intake_api and funds_payouts": RUNS,
+            "raw_kafka, bus_apply, kafka_client (each client), intake_filings, query, "
+            "intake_api and funds_payouts": RUNS,
             "deadline_schedule": DEADLINE_RUNS,
             "deadline_burst and lateness": BURST_RUNS,
             "pipeline (each mode)": PIPELINE_RUNS,
@@ -304,6 +321,13 @@ async def main() -> None:
         "raw_kafka_events_per_s": raw,
         "bus_apply_events_per_s": bus,
         "bus_vs_raw_ratio": {"median": bus["median"] / raw["median"]},
+        "kafka_client_events_per_s": {
+            client: spread([r["events_per_s"] for r in runs]) for client, runs in clients.items()
+        },
+        "kafka_client_cpu_us_per_event": {
+            client: spread([r["cpu_us_per_event"] for r in runs])
+            for client, runs in clients.items()
+        },
         "deadline_clocks": CLOCKS,
         "deadline_schedule_per_s": spread([s["schedule_per_s"] for s in schedules]),
         "deadline_redis_bytes_per_clock": spread([s["redis_bytes_per_clock"] for s in schedules]),
@@ -423,6 +447,12 @@ async def main() -> None:
             f"| {key} | {_figure(fig['median'])} | {_figure(fig['min'])} | {_figure(fig['max'])} |"
         )
     lines.append(f"| bus_vs_raw_ratio | {bus['median'] / raw['median']:.2f} | | |")
+    for key in ("kafka_client_events_per_s", "kafka_client_cpu_us_per_event"):
+        by_client = results[key]
+        assert isinstance(by_client, dict)
+        for client, fig in by_client.items():
+            lines.append(f"| {key} {client} | {_figure(fig['median'])} | "
+                         f"{_figure(fig['min'])} | {_figure(fig['max'])} |")  # fmt: skip
     ratio = results["pipeline_vs_raw_ratio"]
     assert isinstance(ratio, dict)
     lines.append(f"| pipeline_vs_raw_ratio | {ratio['median']:.3f} | | |")

@@ -1,0 +1,122 @@
+"""The Kafka clients side by side (issue 19: "try confluent-kafka against aiokafka"): the
+same consume→produce loop, no decoding, no state, with
+
+* ``aiokafka``: the client the platform runs on (the bench's raw loop);
+* ``confluent_aio``: confluent-kafka's asyncio client (``confluent_kafka.aio``, librdkafka
+  behind a thread pool), each batch's deliveries awaited at the end only, as aiokafka's;
+* ``confluent_sync``: confluent-kafka's plain client in a thread of its own: librdkafka's
+  cost without an asyncio bridge, the floor a rewrite of the bus on it could approach.
+
+Each reports events per second and the bench process's CPU time per event (all its
+threads: librdkafka's I/O threads too), so the clients compare by what they cost, not
+only by how fast one loop runs on two cores.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+CLIENTS = ("aiokafka", "confluent_aio", "confluent_sync")
+# One fetch or consume call takes up to this many records, as the raw loop's getmany.
+BATCH = 1000
+Loop = Callable[[str, str, str, int], Awaitable[None]]
+
+
+async def _aiokafka(bootstrap: str, source: str, sink: str, events: int) -> None:
+    consumer = AIOKafkaConsumer(
+        source, bootstrap_servers=bootstrap, group_id="clients-aiokafka",
+        auto_offset_reset="earliest", enable_auto_commit=False,
+    )  # fmt: skip
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
+    await consumer.start()
+    await producer.start()
+    try:
+        done = 0
+        while done < events:
+            fetched = await consumer.getmany(timeout_ms=200, max_records=BATCH)
+            for records in fetched.values():
+                for record in records:
+                    await producer.send(sink, record.value, key=record.key)
+                done += len(records)
+            await consumer.commit()
+        await producer.flush()
+    finally:
+        await consumer.stop()
+        await producer.stop()
+
+
+async def _confluent_aio(bootstrap: str, source: str, sink: str, events: int) -> None:
+    from confluent_kafka.aio import AIOConsumer, AIOProducer
+
+    consumer = AIOConsumer({
+        "bootstrap.servers": bootstrap, "group.id": "clients-confluent-aio",
+        "auto.offset.reset": "earliest", "enable.auto.commit": False,
+    })  # fmt: skip
+    producer = AIOProducer({"bootstrap.servers": bootstrap, "linger.ms": 5})
+    await consumer.subscribe([source])
+    try:
+        done = 0
+        while done < events:
+            messages = await consumer.consume(num_messages=BATCH, timeout=0.2)
+            for message in messages:
+                if message.error() is None:
+                    await producer.produce(sink, message.value(), key=message.key())
+            done += len(messages)
+            if messages:
+                await consumer.commit(asynchronous=False)
+        await producer.flush()
+    finally:
+        await consumer.close()
+        await producer.close()
+
+
+def _confluent_sync_thread(bootstrap: str, source: str, sink: str, events: int) -> None:
+    from confluent_kafka import Consumer, Producer
+
+    consumer = Consumer({
+        "bootstrap.servers": bootstrap, "group.id": "clients-confluent-sync",
+        "auto.offset.reset": "earliest", "enable.auto.commit": False,
+    })  # fmt: skip
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
+    consumer.subscribe([source])
+    try:
+        done = 0
+        while done < events:
+            messages = consumer.consume(num_messages=BATCH, timeout=0.2)
+            for message in messages:
+                if message.error() is None:
+                    producer.produce(sink, message.value(), key=message.key())
+            producer.poll(0)  # delivery reports, as they come
+            done += len(messages)
+            if messages:
+                consumer.commit(asynchronous=False)
+        producer.flush()
+    finally:
+        consumer.close()
+
+
+async def _confluent_sync(bootstrap: str, source: str, sink: str, events: int) -> None:
+    await asyncio.to_thread(_confluent_sync_thread, bootstrap, source, sink, events)
+
+
+LOOPS: dict[str, Loop] = {
+    "aiokafka": _aiokafka,
+    "confluent_aio": _confluent_aio,
+    "confluent_sync": _confluent_sync,
+}
+
+
+async def client_loop(
+    client: str, bootstrap: str, source: str, sink: str, events: int
+) -> dict[str, Any]:
+    """One client's loop over ``events`` records of ``source`` (filled already): events per
+    second and the process's CPU microseconds per event."""
+    started, cpu = time.perf_counter(), time.process_time()
+    await LOOPS[client](bootstrap, source, sink, events)
+    elapsed, used = time.perf_counter() - started, time.process_time() - cpu
+    return {"events_per_s": events / elapsed, "cpu_us_per_event": used / events * 1e6}
