@@ -43,6 +43,7 @@ from zhixing.clock import Clock, SystemClock
 from zhixing.courts import directory
 from zhixing.errors import CommandError, error_response
 from zhixing.events import new_event
+from zhixing.http_protocol import BoundedHttpToolsProtocol
 from zhixing.outbox import Outbox, OutboxRelay
 from zhixing.projection import BatchHandler, Projection
 from zhixing.publisher import EventPublisher
@@ -433,9 +434,10 @@ class ServiceHost:
             log_config=None,
             access_log=False,
             lifespan="off",
-            # By name, not "auto": a missing httptools must fail the start, not fall back to
-            # the pure-Python h11 at several times the CPU per request.
-            http="httptools",
+            # httptools, not "auto": a missing httptools must fail the start, not fall back
+            # to the pure-Python h11 at several times the CPU per request; with h11's bound
+            # on a request's head (zhixing.http_protocol).
+            http=BoundedHttpToolsProtocol,
             # Open streams (the dashboard's server-sent events) must not hold a stop forever.
             timeout_graceful_shutdown=5,
             # The peer is the client: uvicorn would otherwise believe X-Forwarded-For from
