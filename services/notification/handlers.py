@@ -16,11 +16,12 @@ from redis.asyncio.client import Pipeline
 
 from services.notification import domain
 from services.notification.domain import DELIVERED, QUEUED, UNDELIVERED, Facts, Node, Record
-from services.notification.repository import NotificationRecords
+from services.notification.repository import KEPT, NotificationRecords
 from services.notification.settings import NotificationSettings
 from zhixing.courts import court_name
 from zhixing.errors import NotFound
 from zhixing.events import Event, decode_event, timestamp
+from zhixing.projection import INFRASTRUCTURE_ERRORS
 from zhixing.rules import Catalogue, catalogue
 from zhixing.service import ServiceContext
 from zhixing.v1 import case_events_pb2 as cases
@@ -119,7 +120,14 @@ class Notices:
         before the kept events are dropped loses nothing and doubles nothing."""
         kept = await self.records.early_events(case_id)
         for raw in kept:
-            await self.node(decode_event(raw), case_id)
+            try:
+                await self.node(decode_event(raw), case_id)
+            except INFRASTRUCTURE_ERRORS:
+                raise  # the filing is read again, and what was kept with it
+            except Exception:
+                # One bad node must not cost the case the others, nor its filing.
+                log.exception("a node kept before its case's filing could not be told",
+                              case_id=case_id)  # fmt: skip
         if kept:
             log.info("nodes read before their case's filing told", case_id=case_id,
                      nodes=len(kept))  # fmt: skip
@@ -148,10 +156,10 @@ class Notices:
             return True
 
         told = await self.records.change_case_or_keep_early(case_id, act, event.to_bytes())
-        if told is None:
+        if told is KEPT:
             log.info("node kept until its case's filing is read", case_id=case_id,
                      node=spec.name)  # fmt: skip
-        return bool(told)
+        return told is True
 
     def _queue_node(
         self, pipe: Pipeline, record: Record, event: Event[Message], spec: Node, facts: Facts

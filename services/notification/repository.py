@@ -20,6 +20,7 @@ Records (under ``notification:``):
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
@@ -42,6 +43,15 @@ Record = dict[str, Any]
 # ran never does); the bounds keep such cases from piling up.
 EARLY_TTL_S = 7 * 24 * 3600
 EARLY_KEPT = 256
+
+
+class Kept(enum.Enum):
+    """A node kept for its case's filing (``change_case_or_keep_early``)."""
+
+    KEPT = "kept"
+
+
+KEPT = Kept.KEPT
 
 
 def member(case_id: str, notice_id: str) -> str:
@@ -125,14 +135,15 @@ class NotificationRecords(IndexedRecords):
 
     async def change_case_or_keep_early(
         self, case_id: str, act: Callable[[Pipeline, Record], Awaitable[bool]], event: bytes
-    ) -> bool | None:  # fmt: skip
-        """Run ``act(pipe, record)`` in one transaction over the case's record; if the case
-        is not kept yet, keep ``event`` (a node's, encoded) for its filing instead and return
-        None. The record's key is watched either way: a filing kept meanwhile runs this
-        again, so a node is either kept before the filing reads what was kept, or acted on."""
+    ) -> bool | Kept:  # fmt: skip
+        """Run ``act(pipe, record)`` in one transaction over the case's record (its answer);
+        if the case is not kept yet, keep ``event`` (a node's, encoded) for its filing
+        instead (``KEPT``), or drop it if the case has ``EARLY_KEPT`` kept already (False).
+        The record's key is watched either way: a filing kept meanwhile runs this again, so
+        a node is either kept before the filing reads what was kept, or acted on."""
         key, early = self.key(case_id), self.early_key(case_id)
 
-        async def body(pipe: Pipeline) -> bool | None:
+        async def body(pipe: Pipeline) -> bool | Kept:
             record = await self.get(case_id, pipe)
             if record is not None:
                 changed = await act(pipe, record)
@@ -142,11 +153,11 @@ class NotificationRecords(IndexedRecords):
             if await pipe.llen(early) >= EARLY_KEPT:
                 log.warning("node of a case not yet filed dropped: too many kept",
                             case_id=case_id, kept=EARLY_KEPT)  # fmt: skip
-                return None
+                return False
             pipe.multi()  # type: ignore[no-untyped-call]
             pipe.rpush(early, event)
             pipe.expire(early, EARLY_TTL_S)
-            return None
+            return KEPT
 
         return await transact(self.redis, [key], body)
 

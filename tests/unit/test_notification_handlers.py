@@ -177,6 +177,44 @@ async def test_nodes_read_before_the_filing_are_told_when_it_comes_once_and_in_o
     assert await world.records.early_events("case-1") == []
 
 
+async def test_a_filing_kept_between_a_nodes_read_and_its_write_has_the_node_told(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The node reads no case, then the filing is kept and reads what was kept (nothing yet):
+    # the node's write must not keep it where no filing will read it again.
+    world = World()
+    read = world.records.get
+    reads = 0
+
+    async def read_then_file(case_id: str, client: Any = None) -> Any:
+        nonlocal reads
+        found = await read(case_id, client)
+        reads += 1
+        if reads == 1:  # the node's read, inside its transaction
+            await world.deliver(world.event(filed()))
+        return found
+
+    monkeypatch.setattr(world.records, "get", read_then_file)
+    controlled = assets.AssetControlled(case_id="case-1", measure="freeze", amount_fen=1000)
+    await world.deliver(world.event(controlled, aggregate_id="x"))
+    record = await read("case-1")
+    assert record is not None
+    assert [n["node"] for n in record["nodes"]] == ["filed", "asset_controlled"]
+    assert await world.records.early_events("case-1") == []
+
+
+async def test_a_kept_node_that_cannot_be_told_does_not_cost_the_others() -> None:
+    world = World()
+    controlled = assets.AssetControlled(case_id="case-1", measure="freeze", amount_fen=1000)
+    await world.ctx.redis.rpush(world.records.early_key("case-1"), b"not an envelope")
+    await world.deliver(world.event(controlled, aggregate_id="x"))
+    await world.deliver(world.event(filed()))
+    record = await world.records.get("case-1")
+    assert record is not None
+    assert [n["node"] for n in record["nodes"]] == ["filed", "asset_controlled"]
+    assert await world.records.early_events("case-1") == []
+
+
 async def test_a_case_never_filed_here_keeps_a_bounded_number_of_nodes(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
