@@ -26,6 +26,7 @@ from services.asset_control.seizures import Seizures
 from zhixing.assets import CHANNELS
 from zhixing.auth import Identity
 from zhixing.errors import NotFound
+from zhixing.projection import INFRASTRUCTURE_ERRORS
 from zhixing.service import ServiceContext
 from zhixing.v1 import agency_gateway_pb2 as agency_pb
 from zhixing.v1 import asset_events_pb2 as pb
@@ -147,25 +148,18 @@ class NetworkQuery(Handler):
         dropped: list[str] = []
         exhausted: dict[str, list[str]] = {}
         for case_id, case in zip(case_ids, cases, strict=True):
-            for member in due[case_id]:
-                _, _, round_, unit = member.split("|")
-                if case is None or case["query"]["round"] != int(round_):
-                    dropped.append(member)
-                    continue
-                state = case["query"]["units"][int(unit)]
-                if state["status"] not in ("pending", "submitted"):
-                    dropped.append(member)
-                    continue
-                if self._timed_out(state) and self._unanswered_spent(state):
-                    exhausted.setdefault(case_id, []).append(member)
-                    continue
-                debtor = case["debtors"][state["debtor"]]
-                ref = QueryRef(case_id, int(round_), int(unit), state["attempts"])
-                wanted.setdefault(case_id, []).append((member, agency_pb.SubmitQueryRequest(
-                    request_id=ref.request_id, case_id=case_id, court_code=case["court_code"],
-                    channel=state["channel"], debtor_name=debtor["name"],
-                    debtor_id_number=debtor["id_number"],
-                )))  # fmt: skip
+            try:
+                sent, gone, spent = self._case_requests(case_id, case, due[case_id])
+            except Exception:
+                # A record this code cannot read must not hold up the other cases: its
+                # units stay due, and the failure is logged each round until mended.
+                log.exception("query units of a case could not be read", case_id=case_id)
+                continue
+            if sent:
+                wanted[case_id] = sent
+            dropped += gone
+            if spent:
+                exhausted[case_id] = spent
         if dropped:
             async with self.records.redis.pipeline(transaction=True) as pipe:
                 self.records.work.unschedule_query(pipe, *dropped)
@@ -173,6 +167,35 @@ class NetworkQuery(Handler):
         for case_id, members in exhausted.items():  # rare: each on its own
             await self._report_unanswered(case_id, members)
         return wanted
+
+    def _case_requests(
+        self, case_id: str, case: dict[str, Any] | None, members: Sequence[str]
+    ) -> tuple[list[tuple[str, agency_pb.SubmitQueryRequest]], list[str], list[str]]:
+        """One case's due units: (requests to send, units no longer waiting, units whose
+        unanswered submissions are spent)."""
+        wanted: list[tuple[str, agency_pb.SubmitQueryRequest]] = []
+        dropped: list[str] = []
+        exhausted: list[str] = []
+        for member in members:
+            _, _, round_, unit = member.split("|")
+            if case is None or case["query"]["round"] != int(round_):
+                dropped.append(member)
+                continue
+            state = case["query"]["units"][int(unit)]
+            if state["status"] not in ("pending", "submitted"):
+                dropped.append(member)
+                continue
+            if self._timed_out(state) and self._unanswered_spent(state):
+                exhausted.append(member)
+                continue
+            debtor = case["debtors"][state["debtor"]]
+            ref = QueryRef(case_id, int(round_), int(unit), state["attempts"])
+            wanted.append((member, agency_pb.SubmitQueryRequest(
+                request_id=ref.request_id, case_id=case_id, court_code=case["court_code"],
+                channel=state["channel"], debtor_name=debtor["name"],
+                debtor_id_number=debtor["id_number"],
+            )))  # fmt: skip
+        return wanted, dropped, exhausted
 
     def _timed_out(self, state: dict[str, Any]) -> bool:
         """Sent, and its feedback timeout passed without an answer."""
@@ -220,13 +243,37 @@ class NetworkQuery(Handler):
         keys = [self.records.case_key(case_id) for case_id in case_ids]
 
         async def body(pipe: Pipeline, loaded: list[Any]) -> None:
+            present = [(case_id, key, case)
+                       for case_id, key, case in zip(case_ids, keys, loaded, strict=True)
+                       if case is not None]  # fmt: skip
+            if not present:
+                return
             pipe.multi()  # type: ignore[no-untyped-call]
-            for case_id, key, case in zip(case_ids, keys, loaded, strict=True):
-                if case is not None and self._submitted(pipe, case, results[case_id]):
+            for case_id, key, case in present:
+                if self._submitted(pipe, case, results[case_id]):
                     self.records.put(pipe, key, case)
 
-        if keys:
+        if not keys:
+            return
+        try:
             await self.records.transact_loaded(keys, body)
+        except INFRASTRUCTURE_ERRORS:
+            raise
+        except Exception:
+            if len(case_ids) == 1:
+                raise
+            # A record this code cannot apply to fails the transaction (nothing of it is
+            # written): the cases are then recorded one by one, so the others are not held
+            # up with it; the first failure is raised after them.
+            failures = []
+            for case_id in case_ids:
+                try:
+                    await self.queries_submitted({case_id: results[case_id]})
+                except Exception as exc:
+                    log.exception("submitted queries of a case not recorded", case_id=case_id)
+                    failures.append(exc)
+            if failures:
+                raise failures[0] from None
 
     def _submitted(
         self, pipe: Pipeline, case: dict[str, Any], results: Sequence[tuple[str, str, str | None]]

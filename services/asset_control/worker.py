@@ -62,9 +62,9 @@ class AgencyWorker(PollingWorker):
         return len(members)
 
     async def _submit_queries(self, due: dict[str, list[str]]) -> None:
-        """The due query units: read at once, sent a case's whole in each call with other
-        cases' as a call holds (``MAX_QUERIES_PER_CALL``), their outcomes recorded in one
-        transaction. A call that fails counts a try against each of its queries."""
+        """The due query units: read at once, sent a case's whole in each call with a few
+        other cases' (``_calls_of``), their outcomes recorded in one transaction. A call that
+        fails counts a try against each of its queries."""
         if not due:
             return
         requests = await self.control.query.query_requests(due)
@@ -143,15 +143,22 @@ class AgencyWorker(PollingWorker):
         return len(batch)
 
 
+# Cases sent in one call at most: fewer calls than a case each, and a call that fails (a
+# timeout, the outside system away) counts a try against no more than these cases' queries.
+CASES_PER_CALL = 8
+
+
 def _calls_of(requests: dict[str, list[tuple[str, Any]]]) -> list[list[str]]:
     """The cases of each call: a case's queries in one call (a round takes a debtor's worth
-    of a case's units at most, fewer than a call holds), cases added while they fit."""
+    of a case's units at most, fewer than a call holds), cases added while they fit in
+    ``MAX_QUERIES_PER_CALL`` queries and ``CASES_PER_CALL`` cases."""
     calls: list[list[str]] = []
-    held = MAX_QUERIES_PER_CALL
+    held = 0
     for case_id, queries in requests.items():
         if not queries:
             continue
-        if held + len(queries) > MAX_QUERIES_PER_CALL:
+        full = held + len(queries) > MAX_QUERIES_PER_CALL
+        if not calls or full or len(calls[-1]) >= CASES_PER_CALL:
             calls.append([])
             held = 0
         calls[-1].append(case_id)

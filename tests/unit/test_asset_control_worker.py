@@ -117,20 +117,73 @@ async def test_cases_due_queries_share_calls_as_a_call_holds_each_case_whole(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     control = asset_control()
-    for case_id in ("c1", "c2", "c3"):
+    for case_id in ("c1", "c2", "c3", "c4"):
         await file(control, case_id, 10_000)
     outside = Outside()
     worker = AgencyWorker(control, outside, AgencySettings())
-    monkeypatch.setattr(worker_module, "MAX_QUERIES_PER_CALL", 2 * len(CHANNELS))
-    assert await worker.submit_due() == 3 * len(CHANNELS)
-    # Two cases fill the first call; the third goes in a second; no case is split.
-    assert sorted(len(call) for call in outside.calls) == [len(CHANNELS), 2 * len(CHANNELS)]
+    # A call holds a case and a half's queries: the second case goes whole in the next call
+    # (cut by the number of queries alone, it would be split).
+    monkeypatch.setattr(worker_module, "MAX_QUERIES_PER_CALL", len(CHANNELS) * 3 // 2)
+    assert await worker.submit_due() == 4 * len(CHANNELS)
+    assert [len(call) for call in outside.calls] == [len(CHANNELS)] * 4
     for call in outside.calls:
-        cases = [query.case_id for query in call]
-        assert all(cases.count(case_id) == len(CHANNELS) for case_id in cases)
-    for case_id in ("c1", "c2", "c3"):
+        assert len({query.case_id for query in call}) == 1
+    for case_id in ("c1", "c2", "c3", "c4"):
         assert await units_of(control, case_id) == {("submitted", 1)}
     assert await worker.submit_due() == 0
+
+
+async def test_a_call_takes_no_more_cases_than_its_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    control = asset_control()
+    for case_id in ("c1", "c2", "c3", "c4", "c5"):
+        await file(control, case_id, 10_000)
+    outside = Outside()
+    worker = AgencyWorker(control, outside, AgencySettings())
+    monkeypatch.setattr(worker_module, "CASES_PER_CALL", 2)
+    assert await worker.submit_due() == 5 * len(CHANNELS)
+    cases_per_call = sorted(len({query.case_id for query in call}) for call in outside.calls)
+    assert cases_per_call == [1, 2, 2]
+    assert sum(len(call) for call in outside.calls) == 5 * len(CHANNELS)
+
+
+async def test_a_case_whose_record_cannot_be_read_holds_up_no_other() -> None:
+    control = asset_control()
+    for case_id in ("c1", "c2"):
+        await file(control, case_id, 10_000)
+    broken = await control.records.case("c2")
+    assert broken is not None
+    del broken["debtors"]  # a record this code cannot read
+    async with control.records.redis.pipeline(transaction=True) as pipe:
+        control.records.put(pipe, control.records.case_key("c2"), broken)
+        await pipe.execute()
+    outside = Outside()
+    worker = AgencyWorker(control, outside, AgencySettings())
+    assert await worker.submit_due() == 2 * len(CHANNELS)  # due, the broken case's too
+    assert {query.case_id for call in outside.calls for query in call} == {"c1"}
+    assert await units_of(control, "c1") == {("submitted", 1)}
+
+
+async def test_a_case_whose_outcome_cannot_be_recorded_holds_up_no_other() -> None:
+    control = asset_control()
+    for case_id in ("c1", "c2"):
+        await file(control, case_id, 10_000)
+    due: dict[str, list[str]] = {}
+    for member in await control.query.due_work():
+        due.setdefault(member.split("|")[1], []).append(member)
+    requests = await control.query.query_requests(due)
+    broken = await control.records.case("c2")
+    assert broken is not None
+    for unit in broken["query"]["units"]:
+        del unit["tries"]  # a record this code cannot apply the outcome to
+    async with control.records.redis.pipeline(transaction=True) as pipe:
+        control.records.put(pipe, control.records.case_key("c2"), broken)
+        await pipe.execute()
+    with pytest.raises(KeyError, match="tries"):  # raised, after the other case's is kept
+        await control.query.queries_submitted({
+            case_id: [(member, query.request_id, None) for member, query in sent]
+            for case_id, sent in requests.items()
+        })  # fmt: skip
+    assert await units_of(control, "c1") == {("submitted", 1)}
 
 
 async def test_a_failed_call_of_several_counts_a_try_against_its_own_cases_only(
