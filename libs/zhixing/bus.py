@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import heapq
+import operator
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -112,9 +113,7 @@ class _Part:
         return self.applied_prefix + event_id
 
 
-def _produced_at(record: ConsumerRecord[bytes, bytes]) -> int:
-    produced: int = record.timestamp
-    return produced
+_PRODUCED_AT = operator.attrgetter("timestamp")
 
 
 @dataclass
@@ -330,7 +329,10 @@ class EventConsumer:
         # filing before the asset events that came of it, however the fetch grouped them),
         # each partition's records still in their order. Handlers must still tolerate the
         # other order (a later fetch can bring an older record of another partition).
-        batch.records = list(heapq.merge(*fetched.values(), key=_produced_at))
+        if len(fetched) == 1:
+            (batch.records,) = fetched.values()
+        else:
+            batch.records = list(heapq.merge(*fetched.values(), key=_PRODUCED_AT))
         spans = self._event_spans(batch) if self._tracer is not None else {}
         try:
             with tracing.applying(spans):
