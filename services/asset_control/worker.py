@@ -6,6 +6,7 @@ not spun on."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Any
 
 import structlog
@@ -89,9 +90,7 @@ class AgencyWorker(PollingWorker):
             if not isinstance(outcome, BaseException)
             for case_id in cases
         })  # fmt: skip
-        for outcome in outcomes:
-            if isinstance(outcome, BaseException):
-                raise outcome
+        _raise_first(outcomes)
 
     async def _submit_controls(self, asset_ids: list[str]) -> None:
         """The due controls: their requests read at once, each sent, their outcomes recorded
@@ -119,9 +118,7 @@ class AgencyWorker(PollingWorker):
             for (asset_id, request), outcome in zip(requests, outcomes, strict=True)
             if not isinstance(outcome, BaseException)
         ])  # fmt: skip
-        for outcome in outcomes:
-            if isinstance(outcome, BaseException):
-                raise outcome
+        _raise_first(outcomes)
 
     async def apply_feedback(self) -> int:
         try:
@@ -141,6 +138,15 @@ class AgencyWorker(PollingWorker):
         except AgencyUnavailable as exc:
             log.info("feedback ack failed; it will be redelivered", error=str(exc))
         return len(batch)
+
+
+def _raise_first(outcomes: Sequence[object]) -> None:
+    """Raise the first call that failed unexpectedly; log the others (not lost)."""
+    failures = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
+    for failure in failures[1:]:
+        log.error("agency call failed unexpectedly", exc_info=failure)
+    if failures:
+        raise failures[0]
 
 
 # Cases sent in one call at most: fewer calls than a case each, and a call that fails (a
