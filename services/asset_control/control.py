@@ -332,6 +332,7 @@ class Controls(Handler):
                                "effect can be renewed")  # fmt: skip
             pipe.multi()  # type: ignore[no-untyped-call]
             record["renewals"] = record.get("renewals", 0) + 1
+            record["renewed_at_ms"] = self.now_ms()  # a breach of the term it ended is not one
             renewed = pb.ControlRenewed(
                 asset_id=asset_id, case_id=case["case_id"], term_class=record["term_class"],
                 renewed_by=identity.subject,
@@ -360,10 +361,22 @@ class Controls(Handler):
 
         await self.asset_command(asset_id, identity, act, with_queue=True)
 
-    async def lapse(self, asset_id: str, clock_id: str, effect: str, causation_id: str) -> bool:
-        """A control term ran out without renewal: the control lapses (失效), loudly."""
+    async def lapse(
+        self, asset_id: str, clock_id: str, effect: str, causation_id: str, *,
+        cycle: int = 0, due_at_ms: int | None = None,
+    ) -> bool:  # fmt: skip
+        """A control term ran out without renewal: the control lapses (失效), loudly.
+
+        Not when the breach is of a term (``cycle``, due at ``due_at_ms``) that a renewal
+        made before it was due had already ended: the deadline engine fires a term's expiry
+        on its own timer, and may not yet have read a renewal made in its last moments
+        (each renewal opens the next cycle: the first renewal ends the first term)."""
         head = await self.records.asset(asset_id)
         if head is None or head["status"] != AssetStatus.CONTROLLED:
+            return False
+        if renewed_in_time(head, cycle, due_at_ms):
+            log.info("term breached after its renewal; the control stands",
+                     asset_id=asset_id, clock_id=clock_id, cycle=cycle)  # fmt: skip
             return False
         key = self.records.asset_key(asset_id)
         case_key = self.records.case_key(head["case_id"])
@@ -374,6 +387,8 @@ class Controls(Handler):
             case = await self.records.load(pipe, case_key)
             queue = await self.records.load_queue(pipe, queue_key)
             if record is None or case is None or record["status"] != AssetStatus.CONTROLLED:
+                return False
+            if renewed_in_time(record, cycle, due_at_ms):
                 return False
             promoted = await self.seizures.next_in_line(pipe, queue, asset_id)
             pipe.multi()  # type: ignore[no-untyped-call]
@@ -433,3 +448,17 @@ class Controls(Handler):
 
         result: bool = await self.records.transact([case_key, record_key, queue_key], body)
         return result
+
+
+def renewed_in_time(record: dict[str, Any], cycle: int, due_at_ms: int | None) -> bool:
+    """Whether the term ``cycle`` of a control was ended by a renewal made before it was due
+    (``due_at_ms``): the control has been renewed ``cycle`` times or more, the last time
+    before then. A breach without its cycle or due time is taken as it comes."""
+    renewed_at = record.get("renewed_at_ms")
+    return bool(
+        cycle > 0
+        and due_at_ms is not None
+        and renewed_at is not None
+        and int(record.get("renewals", 0)) >= cycle
+        and int(renewed_at) < due_at_ms
+    )

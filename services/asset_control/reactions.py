@@ -82,7 +82,12 @@ def control_term_lapses(control: AssetControl) -> OnBreach:
     return OnBreach(
         {
             rule: lambda breached, event: control.controls.lapse(
-                breached.clock.subject_id, breached.clock.clock_id, breached.effect, event.event_id
+                breached.clock.subject_id,
+                breached.clock.clock_id,
+                breached.effect,
+                event.event_id,
+                cycle=breached.clock.cycle,
+                due_at_ms=breached.due_at.ToMilliseconds() if breached.HasField("due_at") else None,
             )
             for rule in CONTROL_TERM_RULES
         }

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from typing import cast
 
 import pytest
+from google.protobuf.message import Message
 
 from services.asset_control.agency import AgencySettings
 from services.asset_control.domain import asset_id_for
 from services.asset_control.handlers import AssetControl
+from services.asset_control.reactions import control_term_lapses
 from services.asset_control.transfer_domain import (
     REQUEST_GATE,
     first_day_allowed,
@@ -26,8 +29,12 @@ from zhixing.assets import PriceMethod, SaleMode
 from zhixing.auth import Role, ScopeError
 from zhixing.clock import CHINA_TZ, SimulatedClock
 from zhixing.errors import Conflict, Invalid, NotFound
+from zhixing.events import Event, new_event, timestamp
+from zhixing.projection import Transaction
 from zhixing.rules import catalogue
 from zhixing.v1 import asset_events_pb2 as asset_pb
+from zhixing.v1 import deadline_events_pb2 as deadline_pb
+from zhixing.v1 import envelope_pb2
 
 FIRST = "苏1283"  # the court of the first seizure
 PRIORITY = "沪0115"  # the mortgagee's court, elsewhere in the country
@@ -290,3 +297,40 @@ async def test_a_seizure_without_its_day_recorded_says_how_to_ask() -> None:
     )
     with pytest.raises(Conflict, match=f"not recorded.*by letter.*{REQUEST_GATE}"):
         await ask(control, house)
+
+
+async def test_a_term_renewed_before_it_was_due_does_not_lapse_on_its_late_breach() -> None:
+    # The engine fires a term's expiry on its own timer; a renewal made in the term's last
+    # moments may reach it after: that breach must not lapse the renewed control.
+    control, clock, house = await seized_house()
+    due = clock.now() + dt.timedelta(days=3)
+    due_ms = int(due.timestamp() * 1000)
+    await control.controls.renew(house, identity=OFFICER)  # before the first term was due
+    # The first term's breach, as the engine publishes it, through the service's reaction.
+    breached = deadline_pb.ClockBreached(
+        clock=deadline_pb.ClockRef(clock_id="clock-1", rule_id="asset.control-term-real-estate",
+                                   subject_id=house, cycle=1),
+        due_at=timestamp(due), on_expiry="legal_effect", effect="查封失效",
+    )  # fmt: skip
+    event: Event[Message] = new_event(breached, aggregate_id=house, court_code="苏1283",
+                                      actor=service_actor(), clock=clock)  # fmt: skip
+    await control_term_lapses(control)([event], cast(Transaction, None))
+    kept = await control.records.asset(house)
+    assert kept is not None and kept["status"] == "controlled"
+    # The renewed term's own breach (the second cycle) lapses it.
+    assert await control.controls.lapse(house, "clock-1", "lapse", "cause-2",
+                                        cycle=2, due_at_ms=due_ms + 10**9)  # fmt: skip
+
+
+async def test_a_renewal_made_after_the_term_was_due_does_not_save_it() -> None:
+    control, clock, house = await seized_house()
+    due_ms = int(clock.now().timestamp() * 1000)
+    clock.advance(dt.timedelta(hours=1))
+    await control.controls.renew(house, identity=OFFICER)  # an hour late: the term ran out
+    assert await control.controls.lapse(house, "clock-1", "lapse", "cause-1",
+                                        cycle=1, due_at_ms=due_ms)  # fmt: skip
+
+
+def service_actor() -> envelope_pb2.Actor:
+    return envelope_pb2.Actor(kind=envelope_pb2.ACTOR_KIND_SERVICE, id="svc:deadlines",
+                              role="service")  # fmt: skip
