@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import structlog
 from redis.asyncio.client import Pipeline
 
 from services.funds import domain
@@ -23,8 +24,11 @@ from zhixing.auth import Identity, Role, may_read, require_handling_court, requi
 from zhixing.clock import china_today
 from zhixing.errors import Conflict, Invalid, NotFound
 from zhixing.funds import Source
+from zhixing.projection import INFRASTRUCTURE_ERRORS
 from zhixing.v1 import agency_gateway_pb2 as gateway_pb
 from zhixing.v1 import funds_events_pb2 as pb
+
+log = structlog.get_logger(__name__)
 
 
 class MoneyIn(FundsHandler):
@@ -132,15 +136,49 @@ class MoneyIn(FundsHandler):
         self, case_id: str, asset_id: str, amount: int, reference: str, source: Source
     ) -> bool:
         """Asset control recorded a sale concluded (or the debtor's own sale): its proceeds
-        are the case's. Idempotent on the sale's reference."""
-        try:
-            _, new = await self._arrive(
-                case_id, amount=amount, source=source, reference=f"{source.value}:{reference}",
-                asset_id=asset_id,
-            )  # fmt: skip
-        except NotFound:
-            return False  # a case filed before this service ran
-        return new
+        are the case's. Idempotent on the sale's reference. Proceeds of a case whose filing
+        this service has not read are kept until it does (``record_early_proceeds``): the
+        asset and case topics are read side by side, and money must not be dropped."""
+        bank_reference = f"{source.value}:{reference}"
+        while True:
+            try:
+                _, new = await self._arrive(
+                    case_id, amount=amount, source=source, reference=bank_reference,
+                    asset_id=asset_id,
+                )  # fmt: skip
+                return new
+            except NotFound:
+                kept = {"asset_id": asset_id, "amount_fen": amount, "reference": reference,
+                        "source": source.value}  # fmt: skip
+                if await self.records.keep_early_proceeds(case_id, bank_reference, kept):
+                    log.warning("sale proceeds of a case not filed here yet kept for its filing",
+                                case_id=case_id, asset_id=asset_id, amount_fen=amount)  # fmt: skip
+                    return False
+                # The case was kept meanwhile: record them.
+
+    async def record_early_proceeds(self, case_id: str) -> int:
+        """Record the sale proceeds kept for the case before its filing was read (run on
+        every delivery of the filing: recording is idempotent on the sale's reference, so a
+        crash before they are dropped doubles nothing). How many were recorded."""
+        kept = await self.records.early_proceeds(case_id)
+        recorded = []
+        for bank_reference, proceeds in kept.items():
+            try:
+                await self.record_proceeds(
+                    case_id, proceeds["asset_id"], int(proceeds["amount_fen"]),
+                    proceeds["reference"], Source(proceeds["source"]),
+                )  # fmt: skip
+            except INFRASTRUCTURE_ERRORS:
+                raise  # the filing is read again, and the proceeds with it
+            except Exception:
+                # Refused (another receipt had the reference): left kept and logged, for
+                # the court to see to; the others are recorded.
+                log.exception("kept sale proceeds could not be recorded", case_id=case_id,
+                              reference=bank_reference)  # fmt: skip
+                continue
+            recorded.append(bank_reference)
+        await self.records.drop_early_proceeds(case_id, recorded)
+        return len(recorded)
 
     # --- deductions (扣划) ------------------------------------------------------------------
 

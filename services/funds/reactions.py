@@ -1,6 +1,7 @@
 """What the funds service does on other services' events.
 
-- Case events: a filed case gets its account (from ``CaseFiled``); the handling officer is
+- Case events: a filed case gets its account (from ``CaseFiled``), and the sale proceeds
+  read before its filing are recorded in it; the handling officer is
   noted (he may not approve the case's payouts); a case moved by a command action keeps its
   account and money (``CaseHandlingCourtChanged``).
 - Asset events: what was found and controlled, and by whom, and controls released or
@@ -43,6 +44,7 @@ class CaseFacts:
 
     def __init__(self, funds: Funds) -> None:
         self.accounts = funds.accounts
+        self.money_in = funds.money_in
 
     async def __call__(self, events: Sequence[Event[Message]], tx: Transaction) -> None:
         for event in events:
@@ -61,6 +63,8 @@ class CaseFacts:
                     receiving_account=payload.receiving_account,
                     claim_fen=payload.claim_amount_fen,
                 )  # fmt: skip
+                # Sale proceeds read before the filing (the topics are read side by side).
+                await self.money_in.record_early_proceeds(payload.case_id)
             elif isinstance(payload, cases.OfficerAssigned):
                 await self.accounts.assign_officer(payload.case_id, payload.officer_id)
             elif isinstance(payload, cases.CaseHandlingCourtChanged):

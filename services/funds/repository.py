@@ -15,7 +15,10 @@ Records (under ``funds:``):
   the amount controlled and who controlled it);
 - ``deduction:<id>``: the case a deduction belongs to (the outside systems answer by its
   id);
-- ``deductions:due``: deductions to submit to the outside systems, by when (ms).
+- ``deductions:due``: deductions to submit to the outside systems, by when (ms);
+- ``early-proceeds:<case id>``: sale proceeds read before the case's filing (the topics are
+  read side by side), by reference, as JSON: recorded when the filing is read. Not expired:
+  it is money; a case that is never filed here keeps them listed, and each is logged.
 
 Every change to a case is one optimistic transaction over its ledger (``change``), with the
 keys it also reads (a bank reference) watched.
@@ -23,6 +26,7 @@ keys it also reads (a bank reference) watched.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -61,6 +65,9 @@ class FundsRecords(IndexedRecords):
 
     def asset_key(self, asset_id: str) -> str:
         return self.keys.key("asset", asset_id)
+
+    def early_proceeds_key(self, case_id: str) -> str:
+        return self.keys.key("early-proceeds", case_id)
 
     def deduction_key(self, deduction_id: str) -> str:
         return self.keys.key("deduction", deduction_id)
@@ -132,6 +139,30 @@ class FundsRecords(IndexedRecords):
                 mapping: dict[Any, str] = dict(said)
                 pipe.hset(self.asset_key(asset_id), mapping=mapping)
             await pipe.execute()
+
+    async def keep_early_proceeds(self, case_id: str, reference: str, proceeds: Record) -> bool:
+        """Keep a sale's proceeds for the case's filing, unless the case is kept by now
+        (False: record them). The case's key is watched: a filing kept meanwhile makes this
+        look again, so proceeds are kept before the filing reads them, or recorded."""
+        case_key = self.key(case_id)
+
+        async def body(pipe: Pipeline) -> bool:
+            if await pipe.exists(case_key):
+                return False
+            pipe.multi()  # type: ignore[no-untyped-call]
+            pipe.hset(self.early_proceeds_key(case_id), reference, json.dumps(proceeds))
+            return True
+
+        return await self.transact([case_key], body)
+
+    async def early_proceeds(self, case_id: str) -> dict[str, Record]:
+        """The proceeds kept for the case before its filing, by reference."""
+        raw = await self.redis.hgetall(self.early_proceeds_key(case_id))
+        return {as_text(reference): json.loads(value) for reference, value in raw.items()}
+
+    async def drop_early_proceeds(self, case_id: str, references: Sequence[str]) -> None:
+        if references:
+            await self.redis.hdel(self.early_proceeds_key(case_id), *references)
 
     async def case_of_deduction(self, deduction_id: str) -> str | None:
         raw = await self.redis.get(self.deduction_key(deduction_id))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from typing import Any
 
 import pytest
 from google.protobuf.message import Message
@@ -490,6 +491,65 @@ async def test_a_sale_after_its_assets_control_knows_who_controlled_it(one_by_on
     (payment,) = (await ledger(funds))["payments"].values()
     assert payment["controlled_by"] == [CONTROLLER.subject]
     assert (await funds.records.asset("asset-1") or {}).get("measure") == "released"
+
+
+async def test_a_sale_read_before_its_cases_filing_is_recorded_when_the_filing_comes() -> None:
+    # The asset and case topics are read side by side: a sale (a rebuild, a lagging
+    # partition) can come before the filing. Its proceeds wait for it, once however often.
+    from services.funds.reactions import CaseFacts
+    from zhixing.v1 import case_events_pb2 as cases
+
+    ctx = in_memory_context("funds", SimulatedClock(START))
+    funds = Funds(ctx, FundsRecords(ctx.redis, ctx.keys))
+    story = asset_story()
+    for _ in range(2):  # the sale delivered twice before the filing
+        async with ctx.redis.pipeline(transaction=True) as pipe:
+            await AssetFacts(funds)(story, Transaction(ctx.redis, pipe, ctx.keys))
+            await pipe.execute()
+    assert await funds.records.get("case-1") is None
+    assert list(await funds.records.early_proceeds("case-1")) == ["sale:SALE-9"]
+    filed = cases.CaseFiled(case_id="case-1", court_code=COURT, case_type_code="执",
+                            case_number="（2026）苏1283执7号", claim_amount_fen=1_000_000,
+                            case_account=ACCOUNT)  # fmt: skip
+    filing = new_event(filed, aggregate_id="case-1", court_code=COURT, actor=ACTOR,
+                       clock=SimulatedClock(START))  # fmt: skip
+    for _ in range(2):  # the filing delivered twice
+        async with ctx.redis.pipeline(transaction=True) as pipe:
+            await CaseFacts(funds)([filing], Transaction(ctx.redis, pipe, ctx.keys))
+            await pipe.execute()
+    (payment,) = (await ledger(funds))["payments"].values()
+    assert (payment["amount_fen"], payment["bank_reference"]) == (8_000, "sale:SALE-9")
+    assert payment["controlled_by"] == [CONTROLLER.subject]
+    assert (await ledger(funds))["counters"]["received_fen"] == 8_000
+    assert await funds.records.early_proceeds("case-1") == {}
+
+
+async def test_proceeds_kept_while_the_filing_was_kept_are_recorded_not_left(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The sale finds no case, then the filing is kept and records what was kept (nothing
+    # yet): the sale must not then be kept where no filing reads it again.
+    funds = await funds_with_case()
+    opened = funds.records.key("case-1")
+    raw = await funds.records.redis.get(opened)
+    await funds.records.redis.delete(opened)
+    arrive = funds.money_in._arrive
+    tries = 0
+
+    async def arrive_then_file(*args: Any, **kwargs: Any) -> Any:
+        nonlocal tries
+        tries += 1
+        try:
+            return await arrive(*args, **kwargs)
+        finally:
+            if tries == 1:  # no case yet: the filing is kept before the sale is
+                await funds.records.redis.set(opened, raw)
+
+    monkeypatch.setattr(funds.money_in, "_arrive", arrive_then_file)
+    assert await funds.money_in.record_proceeds("case-1", "asset-1", 500, "SALE-2", Source.SALE)
+    assert await funds.records.early_proceeds("case-1") == {}
+    (payment,) = (await ledger(funds))["payments"].values()
+    assert payment["amount_fen"] == 500
 
 
 async def test_a_filing_recorded_before_accounts_were_stated_gets_its_account_from_its_number() -> (
