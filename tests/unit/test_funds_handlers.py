@@ -511,8 +511,8 @@ async def test_a_sale_read_before_its_cases_filing_is_recorded_when_the_filing_c
     filed = cases.CaseFiled(case_id="case-1", court_code=COURT, case_type_code="执",
                             case_number="（2026）苏1283执7号", claim_amount_fen=1_000_000,
                             case_account=ACCOUNT)  # fmt: skip
-    filing = new_event(filed, aggregate_id="case-1", court_code=COURT, actor=ACTOR,
-                       clock=SimulatedClock(START))  # fmt: skip
+    filing: Event[Message] = new_event(filed, aggregate_id="case-1", court_code=COURT,
+                                       actor=ACTOR, clock=SimulatedClock(START))  # fmt: skip
     for _ in range(2):  # the filing delivered twice
         async with ctx.redis.pipeline(transaction=True) as pipe:
             await CaseFacts(funds)([filing], Transaction(ctx.redis, pipe, ctx.keys))
@@ -532,6 +532,7 @@ async def test_proceeds_kept_while_the_filing_was_kept_are_recorded_not_left(
     funds = await funds_with_case()
     opened = funds.records.key("case-1")
     raw = await funds.records.redis.get(opened)
+    assert raw is not None
     await funds.records.redis.delete(opened)
     arrive = funds.money_in._arrive
     tries = 0
