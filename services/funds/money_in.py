@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 import structlog
@@ -156,29 +157,32 @@ class MoneyIn(FundsHandler):
                     return False
                 # The case was kept meanwhile: record them.
 
-    async def record_early_proceeds(self, case_id: str) -> int:
-        """Record the sale proceeds kept for the case before its filing was read (run on
-        every delivery of the filing: recording is idempotent on the sale's reference, so a
-        crash before they are dropped doubles nothing). How many were recorded."""
-        kept = await self.records.early_proceeds(case_id)
-        recorded = []
-        for bank_reference, proceeds in kept.items():
-            try:
-                await self.record_proceeds(
-                    case_id, proceeds["asset_id"], int(proceeds["amount_fen"]),
-                    proceeds["reference"], Source(proceeds["source"]),
-                )  # fmt: skip
-            except INFRASTRUCTURE_ERRORS:
-                raise  # the filing is read again, and the proceeds with it
-            except Exception:
-                # Refused (another receipt had the reference): left kept and logged, for
-                # the court to see to; the others are recorded.
-                log.exception("kept sale proceeds could not be recorded", case_id=case_id,
-                              reference=bank_reference)  # fmt: skip
-                continue
-            recorded.append(bank_reference)
-        await self.records.drop_early_proceeds(case_id, recorded)
-        return len(recorded)
+    async def record_early_proceeds(self, case_ids: Sequence[str]) -> int:
+        """Record the sale proceeds kept for these cases before their filings were read
+        (looked for at once; run on every delivery of a filing: recording is idempotent on
+        the sale's reference, so a crash before they are dropped doubles nothing). How many
+        were recorded."""
+        recorded = 0
+        for case_id, kept in (await self.records.early_proceeds_of(case_ids)).items():
+            done = []
+            for bank_reference, proceeds in kept.items():
+                try:
+                    await self.record_proceeds(
+                        case_id, proceeds["asset_id"], int(proceeds["amount_fen"]),
+                        proceeds["reference"], Source(proceeds["source"]),
+                    )  # fmt: skip
+                except INFRASTRUCTURE_ERRORS:
+                    raise  # the filing is read again, and the proceeds with it
+                except Exception:
+                    # Refused (another receipt had the reference): left kept and logged, for
+                    # the court to see to; the others are recorded.
+                    log.exception("kept sale proceeds could not be recorded", case_id=case_id,
+                                  reference=bank_reference)  # fmt: skip
+                    continue
+                done.append(bank_reference)
+            await self.records.drop_early_proceeds(case_id, done)
+            recorded += len(done)
+        return recorded
 
     # --- deductions (扣划) ------------------------------------------------------------------
 

@@ -47,6 +47,7 @@ class CaseFacts:
         self.money_in = funds.money_in
 
     async def __call__(self, events: Sequence[Event[Message]], tx: Transaction) -> None:
+        filed: list[str] = []
         for event in events:
             payload = event.payload
             if isinstance(payload, cases.CaseFiled):
@@ -63,14 +64,16 @@ class CaseFacts:
                     receiving_account=payload.receiving_account,
                     claim_fen=payload.claim_amount_fen,
                 )  # fmt: skip
-                # Sale proceeds read before the filing (the topics are read side by side).
-                await self.money_in.record_early_proceeds(payload.case_id)
+                filed.append(payload.case_id)
             elif isinstance(payload, cases.OfficerAssigned):
                 await self.accounts.assign_officer(payload.case_id, payload.officer_id)
             elif isinstance(payload, cases.CaseHandlingCourtChanged):
                 await self.accounts.follow_case(
                     payload.case_id, payload.from_court, payload.to_court
                 )
+        # Sale proceeds read before their case's filing (the topics are read side by side),
+        # looked for once a batch.
+        await self.money_in.record_early_proceeds(filed)
 
 
 class AssetFacts:

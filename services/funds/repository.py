@@ -157,8 +157,22 @@ class FundsRecords(IndexedRecords):
 
     async def early_proceeds(self, case_id: str) -> dict[str, Record]:
         """The proceeds kept for the case before its filing, by reference."""
-        raw = await self.redis.hgetall(self.early_proceeds_key(case_id))
-        return {as_text(reference): json.loads(value) for reference, value in raw.items()}
+        return (await self.early_proceeds_of([case_id])).get(case_id, {})
+
+    async def early_proceeds_of(self, case_ids: Sequence[str]) -> dict[str, dict[str, Record]]:
+        """The proceeds kept for these cases before their filings, by case (those with
+        some) and reference; one round trip."""
+        if not case_ids:
+            return {}
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for case_id in case_ids:
+                pipe.hgetall(self.early_proceeds_key(case_id))
+            answers = await pipe.execute()
+        return {
+            case_id: {as_text(ref): json.loads(value) for ref, value in raw.items()}
+            for case_id, raw in zip(case_ids, answers, strict=True)
+            if raw
+        }
 
     async def drop_early_proceeds(self, case_id: str, references: Sequence[str]) -> None:
         if references:
