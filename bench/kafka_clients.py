@@ -74,13 +74,17 @@ async def _aiokafka(bootstrap: str, source: str, sink: str, events: int) -> Span
         await producer.stop()
 
 
+def _confluent_consumer(bootstrap: str, group: str) -> dict[str, Any]:
+    """A confluent-kafka consumer's settings, as the aiokafka loop's: from the start, offsets
+    committed by the loop."""
+    return {"bootstrap.servers": bootstrap, "group.id": group,
+            "auto.offset.reset": "earliest", "enable.auto.commit": False}  # fmt: skip
+
+
 async def _confluent_aio(bootstrap: str, source: str, sink: str, events: int) -> Span:
     from confluent_kafka.aio import AIOConsumer, AIOProducer
 
-    consumer = AIOConsumer({
-        "bootstrap.servers": bootstrap, "group.id": "clients-confluent-aio",
-        "auto.offset.reset": "earliest", "enable.auto.commit": False,
-    })  # fmt: skip
+    consumer = AIOConsumer(_confluent_consumer(bootstrap, "clients-confluent-aio"))
     span = Span()
     try:
         producer = AIOProducer({"bootstrap.servers": bootstrap, "linger.ms": 5})
@@ -110,10 +114,7 @@ async def _confluent_aio(bootstrap: str, source: str, sink: str, events: int) ->
 def _confluent_sync_thread(bootstrap: str, source: str, sink: str, events: int) -> Span:
     from confluent_kafka import Consumer, Producer
 
-    consumer = Consumer({
-        "bootstrap.servers": bootstrap, "group.id": "clients-confluent-sync",
-        "auto.offset.reset": "earliest", "enable.auto.commit": False,
-    })  # fmt: skip
+    consumer = Consumer(_confluent_consumer(bootstrap, "clients-confluent-sync"))
     span = Span()
     try:
         producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
