@@ -269,6 +269,8 @@ class NetworkQuery(Handler):
             for case_id in case_ids:
                 try:
                     await self.queries_submitted({case_id: results[case_id]})
+                except INFRASTRUCTURE_ERRORS:
+                    raise  # Redis away: the others would meet it too
                 except Exception as exc:
                     log.exception("submitted queries of a case not recorded", case_id=case_id)
                     failures.append(exc)
