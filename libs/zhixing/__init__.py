@@ -28,6 +28,7 @@ __all__ = [
     "folding",  # a transaction's many writes as one script call
     "funds",  # the vocabulary of case funds (案款): sources, holds, legal reasons
     "gateway_client",  # a client of the outside systems' gateway (queries, controls, transfers)
+    "http_protocol",  # the services' HTTP parser (httptools) with h11's bound on a request's head
     "idempotency",  # Idempotency-Key: a creating request sent again creates nothing new
     "known_cases",  # the cases a service knows, and the host of case-aware services
     "lease",  # one replica at a time runs a service's background loops
