@@ -76,8 +76,10 @@ def _encode(state: ClockState) -> bytes:
     # orjson: a burst reads and writes every clock it fires, and the standard library's
     # JSON took about 16 µs of the 70–90 µs a clock cost (its decoding and encoding of one
     # state, microbenchmarked). Its output is JSON as before (compact, UTF-8), so clocks
-    # saved by either read the same.
-    return orjson.dumps(state.to_json())
+    # saved by either read the same. orjson serializes the dataclass itself (fields in
+    # order, datetimes and dates as ISO 8601, the status by value): the same bytes as
+    # ``state.to_json()`` (a unit test holds them equal) at a quarter of the cost.
+    return orjson.dumps(state)
 
 
 def _states(clock_ids: Sequence[str], raws: Sequence[Any]) -> dict[str, ClockState]:

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from services.command.board import CLOCK_STATES
@@ -215,6 +216,26 @@ def test_a_state_stored_by_the_standard_librarys_json_or_by_orjson_reads_the_sam
     assert repository._decode(before_orjson) == state
     assert repository._decode(repository._encode(state)) == state
     assert json.loads(repository._encode(state)) == state.to_json()  # still plain JSON
+
+
+def test_a_stored_state_is_the_json_of_every_field_and_an_older_one_takes_the_defaults(
+    rules: ClockRules,
+) -> None:
+    state = open_clock(rules, CATALOGUE.rule("case.close"))
+    rules.fire(state, state.due_at)
+    moment = state.started_at + dt.timedelta(microseconds=250)  # fractions survive as well
+    state.status, state.paused_at, state.paused_seconds = Status.PAUSED, moment, 1.5
+    state.open_pauses, state.ended_pauses = ["p2"], ["p1"]
+    state.paused_spans = [(moment, moment + dt.timedelta(hours=1))]
+    state.extensions, state.observers = [{"added": 3, "reason": "评估"}], ["苏12"]
+    assert repository._encode(state) == orjson.dumps(state.to_json())  # the dataclass itself
+    assert repository._decode(repository._encode(state)) == state
+    stored = state.to_json()
+    for newer in ("observers", "paused_spans", "open_pauses", "extension_requests"):
+        del stored[newer]  # saved before these fields were kept
+    older = repository._decode(orjson.dumps(stored))
+    assert (older.observers, older.paused_spans, older.extension_requests) == ([], [], [])
+    assert older.open_pauses == ["legacy"] and older.fired == state.fired
 
 
 def test_a_limit_set_by_the_act_is_used_up_to_the_rules_limit(rules: ClockRules) -> None:
