@@ -8,6 +8,7 @@ back into an envelope and its payload, or raises ``InvalidEvent`` saying what is
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ __all__ = [
     "event_type_of",
     "named_type",
     "new_event",
+    "new_event_id",
     "register_event",
     "timestamp",
     "type_header",
@@ -154,6 +156,20 @@ def timestamp(instant: datetime) -> Timestamp:
     return Timestamp(seconds=since.days * 86400 + since.seconds, nanos=since.microseconds * 1000)
 
 
+# The version (4) and variant (RFC 4122) bits of a random UUID, cleared then set.
+_UUID_FIXED_BITS = (0xF000 << 64) | (0xC000 << 48)
+_UUID_VERSION_4 = (0x4000 << 64) | (0x8000 << 48)
+
+
+def new_event_id() -> str:
+    """A random (version 4) UUID in its text form, as ``str(uuid.uuid4())`` gives it, at
+    about half the cost: every event takes one, and a burst of the deadline engine makes
+    them by the hundred thousand. Drawn from ``os.urandom`` as ``uuid4`` is."""
+    bits = int.from_bytes(os.urandom(16)) & ~_UUID_FIXED_BITS | _UUID_VERSION_4
+    text = f"{bits:032x}"
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
 def new_event(
     payload: P,
     *,
@@ -173,7 +189,7 @@ def new_event(
     packed = AnyMessage()
     packed.Pack(payload)
     now = clock.now()
-    the_id = event_id or str(uuid.uuid4())
+    the_id = event_id or new_event_id()
     envelope = envelope_pb2.EventEnvelope(
         event_id=the_id,
         event_type=event_type.name,

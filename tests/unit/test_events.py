@@ -1,8 +1,17 @@
+import uuid
+
 import pytest
 from google.protobuf.any_pb2 import Any as AnyMessage
 
 from tests.factories import case_filed_event
-from zhixing.events import EVENT_TYPE_HEADER, InvalidEvent, decode_event, named_type, type_header
+from zhixing.events import (
+    EVENT_TYPE_HEADER,
+    InvalidEvent,
+    decode_event,
+    named_type,
+    new_event_id,
+    type_header,
+)
 from zhixing.v1 import case_events_pb2, envelope_pb2
 
 
@@ -13,6 +22,16 @@ def test_an_event_survives_the_wire() -> None:
     assert isinstance(decoded.payload, case_events_pb2.CaseFiled)
     assert decoded.payload.claim_amount_fen == 500
     assert decoded.envelope.correlation_id == event.event_id
+
+
+def test_an_event_id_is_a_random_uuid_in_its_canonical_text() -> None:
+    ids = [new_event_id() for _ in range(2000)]
+    assert len(set(ids)) == len(ids)
+    for text in ids:
+        parsed = uuid.UUID(text)
+        assert (parsed.version, parsed.variant) == (4, uuid.RFC_4122)
+        assert str(parsed) == text  # lower-case, dashed: as ``str(uuid.uuid4())`` writes it
+    assert len({text[:8] for text in ids}) > 1900  # random throughout, not a counter
 
 
 @pytest.mark.parametrize(
