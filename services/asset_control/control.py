@@ -5,10 +5,12 @@ entrusted court (事项委托)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
+from google.protobuf.message import Message
 from redis.asyncio.client import Pipeline
 
 from services.asset_control.agency import AgencySettings
@@ -27,7 +29,9 @@ from services.asset_control.transfers import close_pending
 from zhixing.assets import LIQUID_KINDS, AssetKind, Measure
 from zhixing.auth import Identity, Role
 from zhixing.errors import Conflict
+from zhixing.events import Event, InvalidEvent, decode_event
 from zhixing.service import ServiceContext
+from zhixing.state import as_bytes, as_text
 from zhixing.v1 import agency_gateway_pb2 as agency_pb
 from zhixing.v1 import asset_events_pb2 as pb
 from zhixing.v1 import entrustment_events_pb2 as entrustment_pb
@@ -414,10 +418,16 @@ class Controls(Handler):
         return lapsed
 
     async def record_entrusted_control(
-        self, completed: entrustment_pb.EntrustmentCompleted, actor: envelope_pb2.Actor
+        self, completed: entrustment_pb.EntrustmentCompleted, event: Event[Message]
     ) -> bool:
         """An entrusted court controlled an asset for the case (事项委托): it becomes an
-        asset of the case, controlled under the entrusted court's ruling. Idempotent."""
+        asset of the case, controlled under the entrusted court's ruling (``event``, the
+        EntrustmentCompleted read). Idempotent. True when recorded now.
+
+        The entrustment and case topics are read side by side, so the control can come
+        before the case's filing (a rebuild, a lagging partition): it is then kept for the
+        filing, which records it (``kept_controls``), not dropped. The case's key is
+        watched: a filing written meanwhile makes this look again."""
         control = completed.control
         case_key = self.records.case_key(completed.case_id)
         asset_id = asset_id_for(completed.case_id, control.asset_key)
@@ -426,28 +436,100 @@ class Controls(Handler):
 
         async def body(pipe: Pipeline) -> bool:
             case = await self.records.load(pipe, case_key)
-            if case is None or await self.records.load(pipe, record_key) is not None:
+            if case is None:
+                pipe.multi()  # type: ignore[no-untyped-call]
+                pipe.hset(self.records.early_controls_key(completed.case_id), asset_id,
+                          event.to_bytes())  # fmt: skip
+                log.warning("a control entrusted for a case not filed here yet kept for its "
+                            "filing", case_id=completed.case_id, asset_id=asset_id)  # fmt: skip
+                return False
+            if await self.records.load(pipe, record_key) is not None:
                 return False
             queue = await self.records.load_queue(pipe, queue_key)
-            asset = agency_pb.AgencyAsset(
-                asset_key=control.asset_key,
-                kind=control.kind,
-                description=control.description,
-                value_fen=control.value_fen,
-                online_control=False,
-                location_division=control.location_division,
-            )
             pipe.multi()  # type: ignore[no-untyped-call]
-            record = self.seizures.record_found(pipe, case, asset, "entrustment", queue, actor)
-            self.seizures.hold(pipe, case, record, control.amount_fen, actor.id, queue, actor,
-                       control.control_ref, Measure(control.measure))  # fmt: skip
-            self.records.put(pipe, record_key, record)
-            self.seizures.push_to_parties(pipe, case, [asset_id])
+            self._stage_entrusted(pipe, case, completed, event.envelope.actor, queue)
             self.records.put(pipe, case_key, case)
             return True
 
         result: bool = await self.records.transact([case_key, record_key, queue_key], body)
         return result
+
+    def _stage_entrusted(
+        self, pipe: Pipeline, case: dict[str, Any], completed: entrustment_pb.EntrustmentCompleted,
+        actor: envelope_pb2.Actor, queue: list[str],
+    ) -> None:  # fmt: skip
+        """Queue the entrusted control's asset and control on ``pipe`` (in MULTI mode); the
+        caller writes ``case``."""
+        control = completed.control
+        asset = agency_pb.AgencyAsset(
+            asset_key=control.asset_key,
+            kind=control.kind,
+            description=control.description,
+            value_fen=control.value_fen,
+            online_control=False,
+            location_division=control.location_division,
+        )
+        record = self.seizures.record_found(pipe, case, asset, "entrustment", queue, actor)
+        self.seizures.hold(pipe, case, record, control.amount_fen, actor.id, queue, actor,
+                           control.control_ref, Measure(control.measure))  # fmt: skip
+        self.records.put(pipe, self.records.asset_key(record["asset_id"]), record)
+        self.seizures.push_to_parties(pipe, case, [record["asset_id"]])
+
+    async def kept_controls(self, pipe: Pipeline, case_ids: Sequence[str]) -> KeptControls:
+        """Before a batch's filings are written (the consumer's ``prepare``, ``pipe`` in
+        WATCH mode): the controls kept for these cases (``record_entrusted_control``), with
+        the queues of their outside assets, all watched, so a control kept meanwhile makes
+        the batch retry. One EXISTS for the batch when none is kept, as is usual."""
+        if not case_ids:
+            return KeptControls({}, {}, {})
+        keys = [self.records.early_controls_key(case_id) for case_id in case_ids]
+        await pipe.watch(*keys)
+        if not await pipe.exists(*keys):
+            return KeptControls({}, {}, {})
+        by_case: dict[str, dict[str, entrustment_pb.EntrustmentCompleted]] = {}
+        actors: dict[str, envelope_pb2.Actor] = {}
+        for case_id, key in zip(case_ids, keys, strict=True):
+            for field, raw in (await pipe.hgetall(key)).items():
+                try:
+                    event = decode_event(as_bytes(raw))
+                except InvalidEvent:
+                    log.exception("a kept entrusted control is unreadable: left kept",
+                                  case_id=case_id, asset_id=as_text(field))  # fmt: skip
+                    continue
+                if isinstance(event.payload, entrustment_pb.EntrustmentCompleted):
+                    by_case.setdefault(case_id, {})[as_text(field)] = event.payload
+                    actors[as_text(field)] = event.envelope.actor
+        queue_keys = sorted(
+            {self.records.queue_key(completed.control.asset_key)
+             for kept in by_case.values() for completed in kept.values()}
+        )  # fmt: skip
+        if queue_keys:
+            await pipe.watch(*queue_keys)
+        queues = {key: await self.records.load_queue(pipe, key) for key in queue_keys}
+        return KeptControls(by_case, queues, actors)
+
+    def record_kept_controls(self, pipe: Pipeline, case: dict[str, Any], kept: KeptControls) -> int:
+        """With the case's filing (``case`` just built, ``pipe`` in MULTI mode): record the
+        controls kept for it, write the case and drop them. How many were recorded."""
+        for_case = kept.by_case.get(case["case_id"], {})
+        for asset_id, completed in for_case.items():
+            queue = kept.queues[self.records.queue_key(completed.control.asset_key)]
+            self._stage_entrusted(pipe, case, completed, kept.actors[asset_id], queue)
+        if for_case:
+            self.records.put(pipe, self.records.case_key(case["case_id"]), case)
+            pipe.hdel(self.records.early_controls_key(case["case_id"]), *for_case)
+        return len(for_case)
+
+
+@dataclass(frozen=True)
+class KeptControls:
+    """Controls kept for cases not filed when they were read (``Controls.kept_controls``):
+    by case and asset id, the actor of each by asset id, and the queues of their outside
+    assets by queue key (shared: two kept controls of one outside asset queue in order)."""
+
+    by_case: Mapping[str, Mapping[str, entrustment_pb.EntrustmentCompleted]]
+    queues: Mapping[str, list[str]]
+    actors: Mapping[str, envelope_pb2.Actor]
 
 
 def renewed_in_time(record: dict[str, Any], cycle: int, due_at_ms: int | None) -> bool:

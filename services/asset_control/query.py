@@ -46,8 +46,9 @@ class NetworkQuery(Handler):
 
     def on_case_filed(
         self, pipe: Pipeline, filed: case_events_pb2.CaseFiled, event_id: str
-    ) -> None:
-        """Queue the network query on every channel for every debtor, and the leads.
+    ) -> dict[str, Any]:
+        """Queue the network query on every channel for every debtor, and the leads; the
+        case record, as written.
 
         Called from the consumer inside its transaction (``pipe`` is in MULTI mode); the
         event is applied once, so no read is needed.
@@ -72,6 +73,7 @@ class NetworkQuery(Handler):
                 pipe, case, lead.lead_id, lead.description, lead.channel, lead.urgent
             )
         self.records.put(pipe, self.records.case_key(filed.case_id), case)
+        return case
 
     def start_round(self, pipe: Pipeline, case: dict[str, Any], causation_id: str = "") -> int:
         """Start the case's next query round (the first at filing): every channel for

@@ -8,13 +8,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from google.protobuf.message import Message
+from redis.asyncio.client import Pipeline
 
+from services.asset_control.control import KeptControls
 from services.asset_control.domain import DUE_DAY, REQUERY_RULE
 from services.asset_control.handlers import AssetControl
 from zhixing.breaches import OnBreach, OnWarning
-from zhixing.events import (
-    Event,
-)
+from zhixing.events import Event
 from zhixing.projection import Transaction
 from zhixing.v1 import case_events_pb2, entrustment_events_pb2
 
@@ -42,10 +42,19 @@ class CaseIntake:
     def __init__(self, control: AssetControl) -> None:
         self.control = control
 
+    async def prepare(self, events: Sequence[Event[Message]], pipe: Pipeline) -> KeptControls:
+        """Controls entrusted courts made for the cases filed in the batch, read before
+        their filings (``Controls.record_entrusted_control``): recorded with them."""
+        filed = [e.payload.case_id for e in events
+                 if isinstance(e.payload, case_events_pb2.CaseFiled)]  # fmt: skip
+        return await self.control.controls.kept_controls(pipe, filed)
+
     async def __call__(self, events: Sequence[Event[Message]], tx: Transaction) -> None:
+        kept: KeptControls = tx.prepared
         for event in events:
             if isinstance(filed := event.payload, case_events_pb2.CaseFiled):
-                self.control.query.on_case_filed(tx.pipe, filed, event.event_id)
+                case = self.control.query.on_case_filed(tx.pipe, filed, event.event_id)
+                self.control.controls.record_kept_controls(tx.pipe, case, kept)
             elif isinstance(moved := event.payload, case_events_pb2.CaseHandlingCourtChanged):
                 # Its own idempotent transaction (it reads every asset of the case).
                 await self.control.move_case(moved.case_id, moved.from_court, moved.to_court)
@@ -72,9 +81,7 @@ class EntrustedControls:
                 continue
             if completed.HasField("control"):
                 # Its own idempotent transaction, like a lapse.
-                await self.control.controls.record_entrusted_control(
-                    completed, event.envelope.actor
-                )
+                await self.control.controls.record_entrusted_control(completed, event)
 
 
 def control_term_lapses(control: AssetControl) -> OnBreach:

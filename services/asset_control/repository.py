@@ -8,6 +8,9 @@ Records (JSON under ``asset_control:``, written with orjson):
 - ``queue:<asset key>``: the case assets controlling one outside asset, first seizure (首封)
   first, then the waiting seizures (轮候) in order, across courts;
 - ``lead:<lead id>``: an asset lead and its verification;
+- ``early-controls:<case id>``: controls entrusted courts made for a case whose filing this
+  service has not read yet (the entrustment and case topics are read side by side), by asset
+  id, each its EntrustmentCompleted event as read; recorded and dropped with the filing;
 - ``due``, ``due-cases``, ``due-case:<case id>``: the agency worker's work (controls, and
   query units scheduled fairly across courts and cases): see ``schedule.py``.
 
@@ -50,6 +53,9 @@ class AssetRecords:
 
     def lead_key(self, lead_id: str) -> str:
         return self.keys.key("lead", lead_id)
+
+    def early_controls_key(self, case_id: str) -> str:
+        return self.keys.key("early-controls", case_id)
 
     # --- reads -----------------------------------------------------------------------------
 

@@ -9,11 +9,14 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from google.protobuf.message import Message
+from redis.exceptions import WatchError
 
 from services.asset_control import handlers
 from services.asset_control.agency import AgencySettings
 from services.asset_control.domain import OverSeizure, QueryRef, asset_id_for
 from services.asset_control.handlers import AssetControl
+from services.asset_control.reactions import CaseIntake, EntrustedControls
 from tests.factories import START
 from tests.fakes import in_memory_context, person, staged, staged_types
 from tools.demo import credit_code
@@ -21,9 +24,12 @@ from zhixing.assets import CHANNELS, PriceMethod, SaleMode
 from zhixing.auth import Role, ScopeError
 from zhixing.clock import SimulatedClock
 from zhixing.errors import Conflict, Invalid, NotFound
+from zhixing.events import Event, new_event
+from zhixing.projection import Transaction, prepare
 from zhixing.v1 import agency_gateway_pb2 as agency_pb
 from zhixing.v1 import asset_events_pb2 as asset_pb
-from zhixing.v1 import case_events_pb2
+from zhixing.v1 import case_events_pb2, envelope_pb2
+from zhixing.v1 import entrustment_events_pb2 as entrustment_pb
 
 OFFICER = person(Role.OFFICER, subject="o-1")
 HOUSE = agency_pb.AgencyAsset(
@@ -293,3 +299,89 @@ async def test_a_batch_of_many_cases_queues_an_asset_they_share_in_order(
         assert case is not None and case["query"]["status"] == "completed"
     types = await staged_types(control.ctx)
     assert types.count("QueryChannelsAnswered") == 2 and types.count("NetworkQueryCompleted") == 2
+
+
+def entrusted_control(case_id: str, asset_key: str = "real_estate:h9") -> Event[Message]:
+    """An entrusted court (浙0102) seized a house for ``case_id`` and completed the matter."""
+    completed = entrustment_pb.EntrustmentCompleted(
+        entrustment_id=f"e-{case_id}", case_id=case_id, entrusting_court="苏1283",
+        result="已查封", control=entrustment_pb.EntrustedControl(
+            kind="real_estate", asset_key=asset_key, description="受托查封的房屋",
+            value_fen=800_000, amount_fen=600_000, measure="seize",
+            control_ref="（2026）浙0102执协1号", location_division="330102",
+        ),
+    )  # fmt: skip
+    actor = envelope_pb2.Actor(id="o-zj", court_code="浙0102", role="officer")
+    return new_event(completed, aggregate_id=f"e-{case_id}", court_code="浙0102", actor=actor,
+                     clock=SimulatedClock(START))  # fmt: skip
+
+
+async def apply(handler: Any, events: list[Event[Message]], control: AssetControl) -> None:
+    """Apply ``events`` as the consumer does: prepare, MULTI, the handler, EXEC."""
+    redis, keys = control.records.redis, control.records.keys
+    async with redis.pipeline(transaction=True) as pipe:
+        prepared = await prepare(handler, events, pipe)
+        pipe.multi()  # type: ignore[no-untyped-call]
+        await handler(events, Transaction(redis, pipe, keys, prepared))
+        await pipe.execute()
+
+
+def filing(case_id: str) -> Event[Message]:
+    filed = case_events_pb2.CaseFiled(
+        case_id=case_id, court_code="苏1283", case_number=f"（2026）苏1283执{case_id}号",
+        claim_amount_fen=1_000_000,
+        debtors=[case_events_pb2.Party(name="某公司", id_number=credit_code(7))],
+    )  # fmt: skip
+    return new_event(filed, aggregate_id=case_id, court_code="苏1283",
+                     actor=envelope_pb2.Actor(id="clerk", court_code="苏1283", role="clerk"),
+                     clock=SimulatedClock(START))  # fmt: skip
+
+
+async def test_a_control_entrusted_before_its_cases_filing_is_recorded_with_the_filing() -> None:
+    # The entrustment and case topics are read side by side: a rebuild or a lagging
+    # partition can bring the entrusted court's seizure first. It waits for the filing.
+    control = asset_control()
+    early = entrusted_control("c-early")
+    for _ in range(2):  # delivered twice before the filing
+        await apply(EntrustedControls(control), [early], control)
+    assert (
+        await control.records.load(control.records.redis, control.records.case_key("c-early"))
+        is None
+    )
+    assert await staged_types(control.ctx) == []
+    # Two cases filed in one batch, one of them with the kept control.
+    await apply(CaseIntake(control), [filing("c-other"), filing("c-early")], control)
+    asset_id = asset_id_for("c-early", "real_estate:h9")
+    asset = await control.records.load(control.records.redis, control.records.asset_key(asset_id))
+    assert asset is not None
+    assert (asset["source"], asset["measure"], asset["amount_fen"]) == (
+        "entrustment",
+        "seize",
+        600_000,
+    )
+    case = await control.records.load(control.records.redis, control.records.case_key("c-early"))
+    assert case is not None and case["assets"] == [asset_id] and case["reserved_fen"] == 600_000
+    assert "query" in case  # the filing itself was recorded as well
+    assert not await control.records.redis.exists(control.records.early_controls_key("c-early"))
+    # Delivered again after the filing: nothing twice.
+    await apply(EntrustedControls(control), [early], control)
+    assert (await staged_types(control.ctx)).count("AssetFound") == 1
+
+
+async def test_a_control_kept_while_a_filing_is_written_makes_the_filing_look_again() -> None:
+    control = asset_control()
+    redis, keys = control.records.redis, control.records.keys
+    intake, filed = CaseIntake(control), [filing("c-race")]
+    async with redis.pipeline(transaction=True) as pipe:
+        prepared = await prepare(intake, filed, pipe)  # nothing kept yet
+        # Meanwhile the entrusted control is read: no case yet, so it is kept.
+        late = entrusted_control("c-race")
+        assert isinstance(completed := late.payload, entrustment_pb.EntrustmentCompleted)
+        assert not await control.controls.record_entrusted_control(completed, late)
+        pipe.multi()  # type: ignore[no-untyped-call]
+        await intake(filed, Transaction(redis, pipe, keys, prepared))
+        with pytest.raises(WatchError):
+            await pipe.execute()  # the consumer retries the batch
+    await apply(intake, filed, control)
+    case = await control.records.load(redis, control.records.case_key("c-race"))
+    assert case is not None and case["assets"] == [asset_id_for("c-race", "real_estate:h9")]

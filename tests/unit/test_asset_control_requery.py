@@ -22,7 +22,7 @@ from zhixing.assets import CHANNELS
 from zhixing.auth import Role
 from zhixing.clock import SimulatedClock
 from zhixing.events import Event, new_event
-from zhixing.projection import BatchHandler, Transaction
+from zhixing.projection import BatchHandler, Transaction, prepare
 from zhixing.rules import catalogue
 from zhixing.v1 import agency_gateway_pb2 as agency_pb
 from zhixing.v1 import asset_events_pb2 as asset_pb
@@ -56,8 +56,9 @@ async def deliver(control: AssetControl, handler: BatchHandler, *payloads: Messa
         ))  # fmt: skip
     redis = control.records.redis
     async with redis.pipeline(transaction=True) as pipe:
+        prepared = await prepare(handler, events, pipe)  # as the consumer does
         pipe.multi()  # type: ignore[no-untyped-call]
-        await handler(events, Transaction(redis, pipe, control.ctx.keys))
+        await handler(events, Transaction(redis, pipe, control.ctx.keys, prepared))
         await pipe.execute()
 
 
