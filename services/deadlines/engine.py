@@ -32,11 +32,12 @@ from services.deadlines.domain import (
     matches,
 )
 from services.deadlines.escalation import ANSWER_EVENTS, stop_escalation
-from services.deadlines.repository import ClockStore
+from services.deadlines.repository import ClockStore, Kept
 from zhixing.clock import Clock
 from zhixing.events import Event, new_event, registered_event_types
 from zhixing.outbox import Outbox
 from zhixing.projection import Transaction
+from zhixing.rules import Rule
 from zhixing.state import KeySpace
 from zhixing.v1 import deadline_events_pb2 as pb
 from zhixing.v1 import envelope_pb2
@@ -84,6 +85,18 @@ def signalled_types(by_event: Mapping[str, object]) -> tuple[type[Message], ...]
     )  # fmt: skip
 
 
+def started_alike(by_event: Mapping[str, Sequence[tuple[str, Rule]]]) -> dict[str, list[Rule]]:
+    """For each clock rule, the other rules some act of its ``starts_on`` starts as well
+    (e.g. the two closing limits, one of which a filing opens)."""
+    starters: dict[str, list[Rule]] = {}
+    for pairs in by_event.values():
+        started = [rule for role, rule in pairs if role == "start"]
+        for rule in started:
+            known = starters.setdefault(rule.id, [])
+            known += [o for o in started if o.id != rule.id and o not in known]
+    return starters
+
+
 def move(state: ClockState, signal: Signal) -> bool:
     """Point ``state`` at the new court wherever it named the old one; True if it changed."""
     old, new = signal.attributes.get("from_court", ""), signal.attributes.get("to_court", "")
@@ -123,6 +136,21 @@ def _known(states: dict[str, ClockState], clock_id: str) -> ClockState:
     return state
 
 
+def _kept(signal: Signal) -> dict[str, Any]:
+    """A signal as kept for a clock's start (``_signal_of_kept`` reads it back)."""
+    return {"event_id": signal.event_id, "event_name": signal.event_name,
+            "court_code": signal.court_code, "occurred_at": signal.occurred_at.isoformat(),
+            "attributes": dict(signal.attributes)}  # fmt: skip
+
+
+def _signal_of_kept(kept: Mapping[str, Any], subject_id: str) -> Signal:
+    return Signal(
+        event_id=kept["event_id"], event_name=kept["event_name"], subject_id=subject_id,
+        court_code=kept["court_code"], occurred_at=dt.datetime.fromisoformat(kept["occurred_at"]),
+        attributes=kept["attributes"],
+    )  # fmt: skip
+
+
 @dataclass(frozen=True)
 class FireReport:
     fired: int
@@ -146,6 +174,7 @@ class DeadlineEngine:
         self._clock = clock
         self.rules = rules
         self.handles = signalled_types(rules.by_event)  # what the consumer gives ``__call__``
+        self._started_alike = started_alike(rules.by_event)
         # Set when timers change, to wake the scheduler. Another replica's changes (its
         # consumer has other partitions) arrive on this Redis channel (``DeadlineScheduler``).
         self.schedule_changed = asyncio.Event()
@@ -217,25 +246,27 @@ class DeadlineEngine:
             or s.event_name in ANSWER_EVENTS
         ]  # fmt: skip
         if not signals:
-            return (signals, {}, set(), {})
+            return (signals, {}, set(), {}, {})
         ids, subjects = self._concerned(signals)
         starts = sorted({
             (rule.id, signal.subject_id) for signal in signals
             for role, rule in self.rules.by_event.get(signal.event_name, []) if role == "start"
         })  # fmt: skip
+        pausable = [(rule_id, subject) for rule_id, subject in starts
+                    if self.rules.rule(rule_id).pauses_on]  # fmt: skip
         # Each read is watched as it is made (two round trips): a change to any key read
         # here before EXEC makes the batch retry.
-        of_subjects, alerted, early = await self.store.watch_and_read_batch(
-            pipe, sorted(subjects), starts
+        of_subjects, alerted, early, early_acts = await self.store.watch_and_read_batch(
+            pipe, sorted(subjects), starts, pausable
         )
         states = await self.store.watch_and_load(pipe, sorted(ids | of_subjects))
-        return (signals, states, alerted, early)
+        return (signals, states, alerted, early, early_acts)
 
     async def __call__(self, events: Sequence[Event[Message]], tx: Transaction) -> None:
         """Batch handler on every topic: apply each signal in order, then write."""
         if tx.prepared is None:  # called without prepare: nothing to do
             return
-        signals, states, alerted, early = tx.prepared
+        signals, states, alerted, early, early_acts = tx.prepared
         by_rule_subject: dict[tuple[str, str], list[ClockState]] = {}
         for loaded in states.values():
             by_rule_subject.setdefault((loaded.rule_id, loaded.subject_id), []).append(loaded)
@@ -267,6 +298,9 @@ class DeadlineEngine:
             for role, rule in self.rules.by_event[signal.event_name]:
                 if role == "start":
                     if not matches(rule, signal):
+                        # Not this rule's clock (its when or unless): what was kept for it,
+                        # read before the act, is for no clock.
+                        self._drop_kept(tx, early, early_acts, (rule.id, signal.subject_id))
                         continue
                     clock_id = clock_id_for(rule, signal)
                     if clock_id is None:
@@ -278,6 +312,7 @@ class DeadlineEngine:
                     previous = states.get(clock_id)
                     if previous is not None and previous.status is not Status.CLEARED:
                         messages = self.rules.clear(previous, signal) + messages
+                    messages += self._apply_early_acts(tx, early_acts, early, rule, signal, state)
                     messages += self._apply_early_stop(tx, early, rule, signal, state)
                     states[clock_id] = state
                     same = by_rule_subject.setdefault((rule.id, state.subject_id), [])
@@ -297,8 +332,11 @@ class DeadlineEngine:
                                for name, value in zip(rule.per, s.per_values, strict=True))
                     ]  # fmt: skip
                     messages = []
-                    if role == "stop" and not targets:
-                        self._keep_early_stop(tx, early, rule.id, signal)
+                    if not targets and not self._start_read(rule, signal, by_rule_subject):
+                        if role == "stop":
+                            self._keep_early_stop(tx, early, rule.id, signal)
+                        elif role in ("pause", "resume"):
+                            self._keep_early_act(tx, early_acts, rule.id, role, signal)
                 for state in targets:
                     if role == "stop":
                         messages = self.rules.clear(state, signal)
@@ -345,14 +383,89 @@ class DeadlineEngine:
         # Built once every clock has joined: an event packs its payload when made.
         return [self._event(state, m, causation_id=cause) for state, m, cause in pending]
 
+    def _start_read(
+        self, rule: Rule, signal: Signal, by_rule_subject: Mapping[Kept, list[ClockState]]
+    ) -> bool:
+        """Whether the act that would have started the rule's clock was read: a clock of the
+        subject that the same act starts is there (for the same ``per`` values). The rule's
+        clock was then not opened for the subject (its ``when`` or ``unless``): a stop,
+        pause or resume for it is not kept. Only the clocks the act concerns are at hand:
+        those of the rules it stops, pauses or resumes."""
+        for other in self._started_alike.get(rule.id, ()):
+            for state in by_rule_subject.get((other.id, signal.subject_id), []):
+                pairs = zip(other.per, state.per_values, strict=True)
+                if all(signal.attributes.get(name) in (None, value) for name, value in pairs):
+                    return True
+        return False
+
+    def _drop_kept(
+        self, tx: Transaction, early: dict[Kept, Any], early_acts: dict[Kept, list[Any]],
+        pair: Kept,
+    ) -> None:  # fmt: skip
+        if early.pop(pair, None) is not None:
+            self.store.drop_early_stop(tx.pipe, *pair)
+        if early_acts.pop(pair, None) is not None:
+            self.store.drop_early_acts(tx.pipe, *pair)
+
     def _keep_early_stop(
         self, tx: Transaction, early: dict[tuple[str, str], Any], rule_id: str, signal: Signal
     ) -> None:
-        stop = {"event_id": signal.event_id, "event_name": signal.event_name,
-                "court_code": signal.court_code, "occurred_at": signal.occurred_at.isoformat(),
-                "attributes": dict(signal.attributes)}  # fmt: skip
+        stop = _kept(signal)
         early[(rule_id, signal.subject_id)] = stop
         self.store.keep_early_stop(tx.pipe, rule_id, signal.subject_id, stop)
+
+    def _keep_early_act(
+        self, tx: Transaction, early_acts: dict[tuple[str, str], list[Any]], rule_id: str,
+        role: str, signal: Signal,
+    ) -> None:  # fmt: skip
+        """A pause or resume of a clock not started yet (its start not read yet: the topics
+        are read side by side): kept for the start, which applies it."""
+        act = {**_kept(signal), "role": role}
+        early_acts.setdefault((rule_id, signal.subject_id), []).append(act)
+        self.store.keep_early_act(tx.pipe, rule_id, signal.subject_id, act)
+
+    def _apply_early_acts(
+        self, tx: Transaction, early_acts: dict[tuple[str, str], list[Any]],
+        early: dict[tuple[str, str], Any], rule: Any, start: Signal, state: ClockState,
+    ) -> list[Message]:  # fmt: skip
+        """The clock just opened was paused (and perhaps resumed) already, the acts read
+        first: apply those of this clock made after its start and before a kept stop, in
+        the order they were made. Those of the rule's other clocks of the subject (another
+        ``per`` value) stay kept."""
+        pair = (rule.id, state.subject_id)
+        kept = early_acts.pop(pair, None)
+        if kept is None:
+            return []
+        stop = early.get(pair)
+        until = dt.datetime.fromisoformat(stop["occurred_at"]) if stop is not None else None
+        mine: list[tuple[str, Signal]] = []
+        others: list[Any] = []
+        for act in kept:
+            signal = _signal_of_kept(act, state.subject_id)
+            same_clock = all(
+                signal.attributes.get(name) in (None, value)
+                for name, value in zip(rule.per, state.per_values, strict=True)
+            )
+            if same_clock:
+                mine.append((act["role"], signal))
+            else:
+                others.append(act)
+        self.store.drop_early_acts(tx.pipe, *pair)
+        for act in others:
+            self.store.keep_early_act(tx.pipe, *pair, act)
+        if others:
+            early_acts[pair] = others
+        messages: list[Message] = []
+        for role, signal in sorted(mine, key=lambda role_and_act: role_and_act[1].occurred_at):
+            if signal.occurred_at < start.occurred_at or (until and signal.occurred_at > until):
+                continue  # made before this cycle started, or after the clock stopped
+            log.info("clock paused or resumed before it was read to start",
+                     clock_id=state.clock_id, act=signal.event_id, role=role)  # fmt: skip
+            if role == "pause":
+                messages += self.rules.pause(state, signal)
+            else:
+                messages += self.rules.resume(state, signal)
+        return messages
 
     def _apply_early_stop(
         self, tx: Transaction, early: dict[tuple[str, str], Any], rule: Any, start: Signal,
@@ -362,12 +475,7 @@ class DeadlineEngine:
         stop = early.get((rule.id, state.subject_id))
         if stop is None:
             return []
-        stopped = Signal(
-            event_id=stop["event_id"], event_name=stop["event_name"],
-            subject_id=state.subject_id, court_code=stop["court_code"],
-            occurred_at=dt.datetime.fromisoformat(stop["occurred_at"]),
-            attributes=stop["attributes"],
-        )  # fmt: skip
+        stopped = _signal_of_kept(stop, state.subject_id)
         same_clock = all(
             stopped.attributes.get(name) in (None, value)
             for name, value in zip(rule.per, state.per_values, strict=True)

@@ -7,7 +7,9 @@
 * ``deadline:provisional``: clocks whose due time is a weekends-only estimate;
 * ``deadline:horizon-alerted``: years already reported as missing from the calendar;
 * ``deadline:early-stop:<rule>:<subject>``: a stop read before its clock's start (kept for
-  ``EARLY_STOP_TTL_S``).
+  ``EARLY_STOP_TTL_S``);
+* ``deadline:early-acts:<rule>:<subject>``: the pauses and resumes read before it (a list,
+  kept as long).
 
 Every change of clocks is one MULTI/EXEC that WATCHes their keys (``change_clocks``, or the
 consumer's transaction), with the events it causes staged in the same transaction. A batch of
@@ -32,6 +34,7 @@ from services.deadlines.domain import ClockState, Status, Timer
 from zhixing.state import KeySpace, as_text, watch_and_read
 
 R = TypeVar("R")
+Kept = tuple[str, str]  # (rule id, subject id): what is kept for a clock not started yet
 
 EARLY_STOP_TTL_S = 7 * 24 * 3600
 """How long a stop that found no clock is kept for its start arriving late. Topics are not
@@ -150,6 +153,9 @@ class ClockStore:
     def early_stop_key(self, rule_id: str, subject_id: str) -> str:
         return self._keys.key("deadline", "early-stop", rule_id, subject_id)
 
+    def early_acts_key(self, rule_id: str, subject_id: str) -> str:
+        return self._keys.key("deadline", "early-acts", rule_id, subject_id)
+
     def subject_key(self, subject_id: str) -> str:
         return self._keys.key("deadline", "subject", subject_id)
 
@@ -181,26 +187,37 @@ class ClockStore:
         return _states(clock_ids, raws)
 
     async def watch_and_read_batch(
-        self, pipe: Pipeline, subjects: Sequence[str], starts: Sequence[tuple[str, str]]
-    ) -> tuple[set[str], set[int], dict[tuple[str, str], Any]]:
+        self, pipe: Pipeline, subjects: Sequence[str], starts: Sequence[tuple[str, str]],
+        pausable: Sequence[tuple[str, str]] = (),
+    ) -> tuple[set[str], set[int], dict[Kept, Any], dict[Kept, list[Any]]]:  # fmt: skip
         """What a batch reads before its clocks, watched and read in one round trip: the
-        clock ids of ``subjects``, the years already alerted (the calendar horizon), and the
-        stops kept for these (rule, subject) ``starts``."""
+        clock ids of ``subjects``, the years already alerted (the calendar horizon), the
+        stops kept for these (rule, subject) ``starts``, and the pauses and resumes kept
+        for the ``pausable`` ones among them (those of rules that pause)."""
         subject_keys = [self.subject_key(s) for s in subjects]
         early_keys = [self.early_stop_key(rule_id, subject) for rule_id, subject in starts]
+        act_keys = [self.early_acts_key(rule_id, subject) for rule_id, subject in pausable]
         reads: list[tuple[str, ...]] = [("SMEMBERS", key) for key in subject_keys]
         reads.append(("SMEMBERS", self.horizon_key))
+        reads += [("LRANGE", key, "0", "-1") for key in act_keys]
         if early_keys:
             reads.append(("MGET", *early_keys))
-        replies = await watch_and_read(pipe, [self.horizon_key, *subject_keys, *early_keys], reads)
+        watched = [self.horizon_key, *subject_keys, *early_keys, *act_keys]
+        replies = await watch_and_read(pipe, watched, reads)
         ids = {as_text(m) for members in replies[: len(subject_keys)] for m in members}
         alerted = {int(year) for year in replies[len(subject_keys)]}
+        acts_at = len(subject_keys) + 1
+        acts = {
+            pair: [json.loads(raw) for raw in kept]
+            for pair, kept in zip(pausable, replies[acts_at : acts_at + len(act_keys)], strict=True)
+            if kept
+        }
         early = (
             {pair: json.loads(raw) for pair, raw in zip(starts, replies[-1], strict=True) if raw}
             if early_keys
             else {}
         )
-        return ids, alerted, early
+        return ids, alerted, early, acts
 
     async def scheduled(self) -> int:
         """How many clocks have a pending timer."""
@@ -255,6 +272,16 @@ class ClockStore:
 
     def drop_early_stop(self, pipe: Pipeline, rule_id: str, subject_id: str) -> None:
         pipe.delete(self.early_stop_key(rule_id, subject_id))
+
+    def keep_early_act(self, pipe: Pipeline, rule_id: str, subject_id: str, act: Any) -> None:
+        """Keep a pause or resume read before its clock's start (in the order read), for as
+        long as a stop is kept."""
+        key = self.early_acts_key(rule_id, subject_id)
+        pipe.rpush(key, json.dumps(act, ensure_ascii=False))
+        pipe.expire(key, EARLY_STOP_TTL_S)
+
+    def drop_early_acts(self, pipe: Pipeline, rule_id: str, subject_id: str) -> None:
+        pipe.delete(self.early_acts_key(rule_id, subject_id))
 
     # --- transactions ----------------------------------------------------------------------
 

@@ -151,19 +151,24 @@ async def test_the_clock_store_keeps_states_indexes_and_the_schedule(
         pipe.multi()  # type: ignore[no-untyped-call]
         clocks.unschedule(pipe, "k1")
         clocks.keep_early_stop(pipe, "asset.network-query", "case-1", {"event_id": "e1"})
+        for act in ("p1", "r1"):
+            clocks.keep_early_act(pipe, "case.close", "case-1", {"event_id": act})
         clocks.alert_year(pipe, 2031)
         await pipe.execute()
     assert await clocks.scheduled() == 1
     async with store.pipeline(transaction=True) as pipe:
-        ids, alerted, early = await clocks.watch_and_read_batch(
-            pipe, ["case-1", "case-none"], [("asset.network-query", "case-1"), ("other", "case-1")]
+        starts = [("asset.network-query", "case-1"), ("case.close", "case-1"), ("other", "case-1")]
+        ids, alerted, early, acts = await clocks.watch_and_read_batch(
+            pipe, ["case-1", "case-none"], starts, [("case.close", "case-1"), ("other", "case-1")]
         )
         states = await clocks.watch_and_load(pipe, sorted(ids | {"none"}))
     assert early == {("asset.network-query", "case-1"): {"event_id": "e1"}}
+    assert acts == {("case.close", "case-1"): [{"event_id": "p1"}, {"event_id": "r1"}]}  # in order
     assert ids == {"k1", "k2"} and alerted == {2031}
     assert states == {"k1": first, "k2": second}
-    ttl = await store.ttl(clocks.early_stop_key("asset.network-query", "case-1"))
-    assert 0 < ttl <= 7 * 24 * 3600
+    for kept in (clocks.early_stop_key("asset.network-query", "case-1"),
+                 clocks.early_acts_key("case.close", "case-1")):  # fmt: skip
+        assert 0 < await store.ttl(kept) <= 7 * 24 * 3600
 
 
 async def test_clock_saves_in_one_command_write_what_saves_one_by_one_write(

@@ -25,6 +25,7 @@ from zhixing.v1 import (
     deadline_events_pb2,
     dispute_events_pb2,
     envelope_pb2,
+    funds_events_pb2,
 )
 from zhixing.workcalendar import CalendarSettings, StatutoryCalendar
 
@@ -146,6 +147,74 @@ async def test_a_non_litigation_filing_opens_its_own_limit_and_pauses_overlap(
     assert state.last_day == dt.date(2026, 7, 1)  # 3 CM from 04-01 (03-02 + 30 days)
     await service.consume(acts)  # read again: a redelivery
     assert await deadlines.get("case.close-non-litigation:case-4") == state
+
+
+async def test_a_pause_read_before_its_clocks_start_pauses_the_clock_as_it_opens(
+    tmp_path: Path,
+) -> None:
+    """A dispute's coordination (days 20-40) read before the filing (the topics are read
+    side by side): the clock opens paused and ends as it does read in order."""
+    clock = SimulatedClock(MONDAY_9AM)
+    service = Engine(clock, tmp_path)
+
+    dispute_pb = dispute_events_pb2
+
+    def story(case_id: str) -> list[Event[Any]]:
+        """The filing, then the coordination's start (day 20) and end (day 40)."""
+        acts = [
+            new_event(payload, aggregate_id=case_id, court_code="苏1283", actor=SERVICE,
+                      clock=clock, occurred_at=MONDAY_9AM + dt.timedelta(days=days))
+            for days, payload in (
+                (20, dispute_pb.DisputeCoordinationStarted(case_id=case_id, dispute_id="d")),
+                (40, dispute_pb.DisputeCoordinationEnded(case_id=case_id, dispute_id="d")),
+            )
+        ]  # fmt: skip
+        return [case_filed_event(case_id, clock=clock), *acts]
+
+    for event in story("in-order"):
+        await service.consume([event])
+    in_order = await service.engine.get("case.close:in-order")
+    assert in_order is not None and in_order.paused_seconds == 20 * 86400
+    filed, started, ended = story("out-of-order")
+    await service.consume([started])  # kept: no clock yet
+    assert await service.engine.get("case.close:out-of-order") is None
+    await service.consume([filed])
+    opened = await service.engine.get("case.close:out-of-order")
+    assert opened is not None and opened.status == "paused"
+    await service.consume([ended])
+    out_of_order = await service.engine.get("case.close:out-of-order")
+    assert out_of_order is not None and out_of_order.paused_seconds == in_order.paused_seconds
+    assert (out_of_order.status, out_of_order.due_at) == (in_order.status, in_order.due_at)
+    # Both acts read first, in one batch with the filing (the end before the start): the same.
+    filed, started, ended = story("both-first")
+    await service.consume([ended, started, filed])
+    both = await service.engine.get("case.close:both-first")
+    assert both is not None and (both.status, both.due_at) == ("running", in_order.due_at)
+    assert not await service.ctx.redis.keys("*early-acts*")  # used once
+
+
+async def test_a_pause_kept_for_another_payment_waits_for_that_payments_clock(
+    tmp_path: Path,
+) -> None:
+    clock = SimulatedClock(MONDAY_9AM)
+    service = Engine(clock, tmp_path)
+
+    def arrived(payment_id: str) -> Event[Any]:
+        return case_act(funds_events_pb2.FundsArrived(
+            case_id="c", payment_id=payment_id, amount_fen=100, arrived_on="2026-03-02",
+        ), "c", clock)  # fmt: skip
+
+    clock.advance(dt.timedelta(hours=2))
+    deferred = [case_act(funds_events_pb2.PaymentDeferralApproved(
+        case_id="c", hold_id=f"h-{p}", payment_id=p, amount_fen=100), "c", clock)
+        for p in ("p1", "p2")]  # fmt: skip
+    await service.consume(deferred)  # neither payment's clock started yet
+    await service.consume([arrived("p1")])
+    first = await service.engine.get("funds.notify-finance:c:p1")
+    assert first is not None and first.status == "paused"
+    await service.consume([arrived("p2")])  # p2's deferral was kept, not dropped with p1's
+    second = await service.engine.get("funds.notify-finance:c:p2")
+    assert second is not None and second.status == "paused"
 
 
 async def test_two_schedulers_racing_fire_each_timer_once(tmp_path: Path) -> None:
