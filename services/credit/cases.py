@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 
+import structlog
 from redis.asyncio.client import Pipeline
 
 from services.credit import domain
@@ -17,6 +18,8 @@ from services.credit.handler import SERVICE_ACTOR, CreditHandler
 from zhixing.errors import NotFound
 from zhixing.v1 import case_events_pb2 as cases
 from zhixing.v1 import credit_events_pb2 as pb
+
+log = structlog.get_logger(__name__)
 
 _KINDS = {
     cases.PARTY_KIND_NATURAL_PERSON: "natural_person",
@@ -43,7 +46,14 @@ class CaseFacts(CreditHandler):
             court_code=court_code or filed.court_code, debtors=debtors, at=self.now(),
             resumed_from_case_id=filed.resumed_from_case_id,
         )  # fmt: skip
-        return await self.records.open_once(record)
+        return await self.records.open_once(record, self._count_early_requeries)
+
+    def _count_early_requeries(self, record: Record, numbers: list[int]) -> None:
+        """Re-queries that found nothing, read before the filing: counted with it (no listing
+        can stand on a case yet, so none ends)."""
+        for number in numbers:
+            record.setdefault("empty_requeries", []).append(number)
+            self.log(record, "requery_found_nothing", SERVICE_ACTOR.id, requery_number=number)
 
     async def assign_officer(self, case_id: str, officer_id: str) -> None:
         async def act(pipe: Pipeline, record: Record) -> None:
@@ -147,10 +157,16 @@ class CaseFacts(CreditHandler):
             cause = domain.GroundEndedCause.REQUERY_NOTHING_FOUND.value
             return self._end_all_grounds(pipe, record, cause)
 
-        try:
-            return await self.records.change_case(case_id, act)
-        except NotFound:
-            return 0
+        while True:
+            try:
+                return await self.records.change_case(case_id, act)
+            except NotFound:
+                # Read before the case's filing (the asset and case topics are read side by
+                # side): kept for it, which counts it. Else the case was kept meanwhile.
+                if await self.records.keep_early_requery(case_id, requery_number):
+                    log.warning("an empty re-query of a case not known yet kept for its filing",
+                                case_id=case_id, requery_number=requery_number)  # fmt: skip
+                    return 0
 
     def _end_measures(self, pipe: Pipeline, record: Record, cause: str) -> int:
         return self._lift_all(pipe, record, cause) + self._end_all_grounds(pipe, record, cause)

@@ -5,7 +5,10 @@ Records (under ``credit:``):
   debtors, restrictions, listings, decisions not to list, and history);
 - ``court:<code>``: the ids of the cases a court handles;
 - ``subject:<id number>``: the ids of the cases on which a debtor with that resident ID or
-  unified social credit code was ever restricted or listed (what the query by ID reads).
+  unified social credit code was ever restricted or listed (what the query by ID reads);
+- ``early-requeries:<case id>``: the numbers of the re-queries after 终本 that found nothing,
+  read before the case's filing (the asset and case topics are read side by side): counted
+  when the filing is (kept ``EARLY_TTL_S``; a case filed before this service ran has none).
 
 Every change to a case is one optimistic transaction over its record (``change_case``).
 """
@@ -23,6 +26,8 @@ from zhixing.state import KeySpace, as_text, transact
 
 T = TypeVar("T")
 Record = dict[str, Any]
+
+EARLY_TTL_S = 7 * 24 * 3600
 
 
 class CreditRecords(IndexedRecords):
@@ -53,15 +58,43 @@ class CreditRecords(IndexedRecords):
     def index_subject(self, pipe: Pipeline, id_number: str, case_id: str) -> None:
         pipe.sadd(self.subject_key(id_number), case_id)
 
-    async def open_once(self, record: Record) -> bool:
-        """Keep a new case's record unless it is kept already (idempotent)."""
+    def early_requeries_key(self, case_id: str) -> str:
+        return self.keys.key("early-requeries", case_id)
+
+    async def open_once(
+        self, record: Record, with_early: Callable[[Record, list[int]], None] | None = None
+    ) -> bool:
+        """Keep a new case's record unless it is kept already (idempotent); what was kept
+        for it before (``keep_early_requery``) is given to ``with_early`` first, and
+        dropped."""
         key = self.key(record["case_id"])
+        early = self.early_requeries_key(record["case_id"])
+
+        async def body(pipe: Pipeline) -> bool:
+            if await pipe.exists(key):
+                return False
+            kept = sorted(int(n) for n in await pipe.smembers(early))
+            pipe.multi()  # type: ignore[no-untyped-call]
+            if kept and with_early is not None:
+                with_early(record, kept)
+            self.open(pipe, record)
+            pipe.delete(early)
+            return True
+
+        return await transact(self.redis, [key, early], body)
+
+    async def keep_early_requery(self, case_id: str, requery_number: int) -> bool:
+        """Keep a re-query that found nothing for the case's filing, unless the case is kept
+        by now (False: count it). The case's key is watched: a filing kept meanwhile makes
+        this look again, so the re-query is kept before the filing reads it, or counted."""
+        key, early = self.key(case_id), self.early_requeries_key(case_id)
 
         async def body(pipe: Pipeline) -> bool:
             if await pipe.exists(key):
                 return False
             pipe.multi()  # type: ignore[no-untyped-call]
-            self.open(pipe, record)
+            pipe.sadd(early, requery_number)
+            pipe.expire(early, EARLY_TTL_S)
             return True
 
         return await transact(self.redis, [key], body)

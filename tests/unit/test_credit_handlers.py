@@ -614,6 +614,35 @@ async def test_after_zhongben_enough_empty_requeries_end_the_listings_grounds_on
     assert await credit.cases.requery_found_nothing("case-1", needed + 2) == 0
 
 
+async def test_empty_requeries_read_before_the_cases_filing_are_counted_with_it() -> None:
+    # The asset and case topics are read side by side (a rebuild reads both from the start):
+    # a re-query's completion can come before the filing. It is counted, once, with it.
+    ctx = in_memory_context("credit", SimulatedClock(START))
+    credit = Credit(ctx, CreditRecords(ctx.redis, ctx.keys), catalogue())
+    reaction, tx = RequeryFacts(credit), cast(Transaction, None)
+    needed = domain.empty_requeries_to_end(catalogue())
+    for number in range(1, needed + 1):
+        await reaction([requery_completed(number), requery_completed(number)], tx)
+    early = credit.records.early_requeries_key("case-1")
+    assert await ctx.redis.scard(early) == needed
+    assert await credit.cases.remember_case(filed(), COURT)
+    await credit.cases.assign_officer("case-1", OFFICER.subject)
+    record = await credit.record_of("case-1", OFFICER)
+    assert record["empty_requeries"] == list(range(1, needed + 1))
+    counted = [
+        h["requery_number"] for h in record["history"] if h["act"] == "requery_found_nothing"
+    ]
+    assert counted == list(range(1, needed + 1))
+    assert not await ctx.redis.exists(early)
+    # The count was reached: a listing made now ends at the next empty re-query.
+    listing = (await listed(credit, "d1"))["listing_id"]
+    assert await credit.cases.requery_found_nothing("case-1", needed + 1) == 1
+    record = await credit.record_of("case-1", OFFICER)
+    assert record["listings"][listing]["ground_ended"]["cause"] == "requery_nothing_found"
+    # Once the case is kept, nothing more is kept for it.
+    assert not await credit.records.keep_early_requery("case-1", needed + 2)
+
+
 async def test_an_extension_recorded_before_extensions_waited_for_the_term_still_ends() -> None:
     credit = await credit_with_case()
     lid = (await listed(credit, "d1", ground=2))["listing_id"]
