@@ -7,8 +7,8 @@ from services.asset_control.handlers import AssetControl
 from services.asset_control.http_api import router
 from services.asset_control.reactions import (
     CaseIntake,
+    ControlTerms,
     EntrustedControls,
-    control_term_lapses,
     requery_due_days,
 )
 from services.asset_control.transfers_api import router as transfers_router
@@ -43,7 +43,7 @@ def bootstrap(
     service.routes(router, transfers_router, asset_control=control, agency_worker=worker)
     service.project(
         Projection("cases", [CASE_EVENTS], CaseIntake(control)),
-        Projection("control-terms", [DEADLINE_EVENTS], control_term_lapses(control)),
+        Projection("control-terms", [DEADLINE_EVENTS], ControlTerms(control)),
         Projection("requery-due-days", [DEADLINE_EVENTS], requery_due_days(control)),
         Projection("entrusted-controls", [ENTRUSTMENT_EVENTS], EntrustedControls(control)),
         control.stops.projection(),  # disputes' stop orders (执行规定 art 68)

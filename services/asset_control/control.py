@@ -5,6 +5,7 @@ entrusted court (事项委托)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +29,7 @@ from services.asset_control.seizures import Seizures
 from services.asset_control.transfers import close_pending
 from zhixing.assets import LIQUID_KINDS, AssetKind, Measure
 from zhixing.auth import Identity, Role
+from zhixing.clock import CHINA_TZ
 from zhixing.errors import Conflict
 from zhixing.events import Event, InvalidEvent, decode_event
 from zhixing.service import ServiceContext
@@ -327,13 +329,24 @@ class Controls(Handler):
         await self.asset_command(asset_id, identity, act)
 
     async def renew(self, asset_id: str, *, identity: Identity) -> None:
-        """Renew a control before it expires (续行): its term starts again."""
+        """Renew a control before it expires (续行): its term starts again. Refused once the
+        term is due, when its due time is known here (``note_term``): a control is renewed
+        before its term ends, or it lapses (the control-term rules)."""
 
         async def act(pipe: Pipeline, case: dict[str, Any], record: dict[str, Any],
                       queue: list[str]) -> None:  # fmt: skip
             if record["status"] != AssetStatus.CONTROLLED:
                 raise Conflict(f"asset {asset_id} is {record['status']}; only a control in "
                                "effect can be renewed")  # fmt: skip
+            term = record.get("term")
+            current_cycle = int(record.get("renewals", 0)) + 1
+            if term and term["cycle"] == current_cycle and self.now_ms() >= term["due_at_ms"]:
+                due = dt.datetime.fromtimestamp(term["due_at_ms"] / 1000, CHINA_TZ)
+                raise Conflict(
+                    f"asset {asset_id}: its control's term ended at {due:%Y-%m-%d %H:%M} "
+                    f"(rule {term['rule_id']}); a control is renewed before its term ends "
+                    "(届满前续行), this one lapses"
+                )
             pipe.multi()  # type: ignore[no-untyped-call]
             record["renewals"] = record.get("renewals", 0) + 1
             record["renewed_at_ms"] = self.now_ms()  # a breach of the term it ended is not one
@@ -364,6 +377,27 @@ class Controls(Handler):
             self.seizures.leave_queue(pipe, record, queue, promoted)
 
         await self.asset_command(asset_id, identity, act, with_queue=True)
+
+    async def note_term(self, asset_id: str, rule_id: str, cycle: int, due_at_ms: int) -> bool:
+        """The deadline engine set the due time of a control's term (the clock of its
+        control-term rule opened, or its due time moved): kept on the asset, for ``renew``.
+        A later cycle's is not replaced by an earlier one's (read again). Idempotent."""
+        key = self.records.asset_key(asset_id)
+
+        async def body(pipe: Pipeline) -> bool:
+            record = await self.records.load(pipe, key)
+            if record is None:
+                return False
+            term = record.get("term") or {"cycle": 0, "due_at_ms": None}
+            if term["cycle"] > cycle or (term["cycle"], term["due_at_ms"]) == (cycle, due_at_ms):
+                return False
+            pipe.multi()  # type: ignore[no-untyped-call]
+            record["term"] = {"rule_id": rule_id, "cycle": cycle, "due_at_ms": due_at_ms}
+            self.records.put(pipe, key, record)
+            return True
+
+        result: bool = await self.records.transact([key], body)
+        return result
 
     async def lapse(
         self, asset_id: str, clock_id: str, effect: str, causation_id: str, *,

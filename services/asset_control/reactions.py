@@ -14,9 +14,10 @@ from services.asset_control.control import KeptControls
 from services.asset_control.domain import DUE_DAY, REQUERY_RULE
 from services.asset_control.handlers import AssetControl
 from zhixing.breaches import OnBreach, OnWarning
+from zhixing.clock_events import each_payload
 from zhixing.events import Event
 from zhixing.projection import Transaction
-from zhixing.v1 import case_events_pb2, entrustment_events_pb2
+from zhixing.v1 import case_events_pb2, deadline_events_pb2, entrustment_events_pb2
 
 CONTROL_TERM_RULES = frozenset(
     {
@@ -82,6 +83,43 @@ class EntrustedControls:
             if completed.HasField("control"):
                 # Its own idempotent transaction, like a lapse.
                 await self.control.controls.record_entrusted_control(completed, event)
+
+
+class ControlTerms:
+    """Consumer of the control-term clocks (the control-term rules): the due time of each
+    term is kept on the asset (a renewal after it is refused), and a breached term lapses
+    the control (``control_term_lapses``). Each its own idempotent transaction, in order."""
+
+    handles: tuple[type[Message], ...] = (
+        deadline_events_pb2.ClockBreached,
+        deadline_events_pb2.ClocksOpened,
+        deadline_events_pb2.ClockOpened,
+        deadline_events_pb2.ClockRecomputed,
+        deadline_events_pb2.ClockExtended,
+        deadline_events_pb2.ClockResumed,
+    )
+
+    def __init__(self, control: AssetControl) -> None:
+        self.control = control
+        self.lapses = control_term_lapses(control)
+
+    async def __call__(self, events: Sequence[Event[Message]], tx: Transaction) -> None:
+        for event, payload in each_payload(events):
+            if isinstance(payload, deadline_events_pb2.ClockBreached):
+                await self.lapses([event], tx)
+            elif isinstance(
+                payload,
+                deadline_events_pb2.ClockOpened | deadline_events_pb2.ClockRecomputed
+                | deadline_events_pb2.ClockExtended | deadline_events_pb2.ClockResumed,
+            ):  # fmt: skip
+                clock = payload.clock
+                if clock.rule_id in CONTROL_TERM_RULES and payload.HasField("due_at"):
+                    await self.control.controls.note_term(
+                        clock.subject_id,
+                        clock.rule_id,
+                        clock.cycle,
+                        payload.due_at.ToMilliseconds(),
+                    )
 
 
 def control_term_lapses(control: AssetControl) -> OnBreach:

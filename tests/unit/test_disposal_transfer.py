@@ -15,7 +15,7 @@ from google.protobuf.message import Message
 from services.asset_control.agency import AgencySettings
 from services.asset_control.domain import asset_id_for
 from services.asset_control.handlers import AssetControl
-from services.asset_control.reactions import control_term_lapses
+from services.asset_control.reactions import ControlTerms, control_term_lapses
 from services.asset_control.transfer_domain import (
     REQUEST_GATE,
     first_day_allowed,
@@ -320,6 +320,39 @@ async def test_a_term_renewed_before_it_was_due_does_not_lapse_on_its_late_breac
     # The renewed term's own breach (the second cycle) lapses it.
     assert await control.controls.lapse(house, "clock-1", "lapse", "cause-2",
                                         cycle=2, due_at_ms=due_ms + 10**9)  # fmt: skip
+
+
+def term_opened(house: str, cycle: int, due: dt.datetime, clock: SimulatedClock) -> Event[Message]:
+    """The engine opened cycle ``cycle`` of the house's control term, due at ``due``."""
+    rule = "asset.control-term-real-estate"
+    opened = deadline_pb.ClocksOpened(subject_id=house, clocks=[deadline_pb.ClockOpened(
+        clock=deadline_pb.ClockRef(clock_id=f"{rule}:{house}", rule_id=rule, subject_id=house,
+                                   cycle=cycle),
+        due_at=timestamp(due),
+    )])  # fmt: skip
+    return new_event(opened, aggregate_id=house, court_code="苏1283", actor=service_actor(),
+                     clock=clock)  # fmt: skip
+
+
+async def test_once_its_term_is_due_a_control_is_not_renewed_and_the_refusal_names_the_rule() -> (
+    None
+):
+    control, clock, house = await seized_house()
+    terms, tx = ControlTerms(control), cast(Transaction, None)
+    first = term_opened(house, 1, clock.now() + dt.timedelta(days=3), clock)
+    await terms([first, first], tx)  # read twice: kept once
+    clock.advance(dt.timedelta(days=2))
+    await control.controls.renew(house, identity=OFFICER)  # in time
+    second_due = clock.now() + dt.timedelta(days=365)
+    await terms([term_opened(house, 2, second_due, clock), first], tx)  # then the first again
+    record = await control.records.asset(house)
+    assert record is not None and record["term"]["cycle"] == 2
+    assert record["term"]["due_at_ms"] == int(second_due.timestamp() * 1000)
+    clock.advance(dt.timedelta(days=366))
+    with pytest.raises(Conflict, match=r"term ended.*asset\.control-term-real-estate.*lapses"):
+        await control.controls.renew(house, identity=OFFICER)
+    kept = await control.records.asset(house)
+    assert kept is not None and kept.get("renewals") == 1  # nothing recorded
 
 
 async def test_a_renewal_made_after_the_term_was_due_does_not_save_it() -> None:

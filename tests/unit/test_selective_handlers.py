@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import pytest
 from google.protobuf.message import Message
 
-from services.asset_control.reactions import CaseIntake, EntrustedControls
+from services.asset_control.reactions import CaseIntake, ControlTerms, EntrustedControls
 from services.credit.reactions import CaseFacts as CreditCaseFacts
 from services.credit.reactions import RequeryFacts
 from services.deadlines.engine import MOVE_EVENTS, signalled_types
@@ -23,6 +23,7 @@ from services.intake.reactions import IntakeReactions
 from services.notification.domain import NODES
 from services.notification.reactions import NodeFacts
 from zhixing.breaches import OnBreach, OnWarning
+from zhixing.clock_events import CARRIERS
 from zhixing.events import Event, registered_event_types
 from zhixing.known_cases import KnownCases, OnCaseMoved
 from zhixing.projection import Projection, Transaction, check_handled, handled_types
@@ -32,7 +33,7 @@ from zhixing.v1 import deadline_events_pb2
 
 SELECTIVE = [
     OnBreach, OnWarning, KnownCases, OnCaseMoved, FundsCaseFacts, AssetFacts,
-    CreditCaseFacts, RequeryFacts, IntakeReactions, CaseIntake, EntrustedControls,
+    CreditCaseFacts, RequeryFacts, IntakeReactions, CaseIntake, EntrustedControls, ControlTerms,
 ]  # fmt: skip
 
 
@@ -61,8 +62,13 @@ def types_tested_in(handler: type) -> set[str]:
 
 @pytest.mark.parametrize("handler", SELECTIVE, ids=lambda h: f"{h.__module__}.{h.__name__}")
 def test_a_handler_handles_exactly_the_types_it_tests_for(handler: type) -> None:
+    """(And the carrier of a type it tests for, such as the ClocksOpened a ClockOpened
+    comes in, which ``clock_events.each_payload`` opens.)"""
     declared = {payload.__name__ for payload in handler.handles}  # type: ignore[attr-defined]
-    assert declared == types_tested_in(handler)
+    tested = types_tested_in(handler)
+    carriers = {CARRIERS[f"zhixing.v1.{name}"].rpartition(".")[2] for name in tested
+                if f"zhixing.v1.{name}" in CARRIERS}  # fmt: skip
+    assert declared == tested | carriers
 
 
 def test_the_notices_handle_their_node_table_too() -> None:
