@@ -27,10 +27,10 @@ from services.asset_control.handler import Handler
 from services.asset_control.repository import AssetRecords
 from services.asset_control.seizures import Seizures
 from services.asset_control.transfers import close_pending
-from zhixing.assets import LIQUID_KINDS, AssetKind, Measure
+from zhixing.assets import LIQUID_KINDS, TERM_CLASS, AssetKind, Measure
 from zhixing.auth import Identity, Role
 from zhixing.clock import CHINA_TZ
-from zhixing.errors import Conflict
+from zhixing.errors import Conflict, Invalid
 from zhixing.events import Event, InvalidEvent, decode_event
 from zhixing.service import ServiceContext
 from zhixing.state import as_bytes, as_text
@@ -338,9 +338,8 @@ class Controls(Handler):
             if record["status"] != AssetStatus.CONTROLLED:
                 raise Conflict(f"asset {asset_id} is {record['status']}; only a control in "
                                "effect can be renewed")  # fmt: skip
-            term = record.get("term")
-            current_cycle = int(record.get("renewals", 0)) + 1
-            if term and term["cycle"] == current_cycle and self.now_ms() >= term["due_at_ms"]:
+            if is_current_term_due(record, self.now_ms()):
+                term = record["term"]
                 due = dt.datetime.fromtimestamp(term["due_at_ms"] / 1000, CHINA_TZ)
                 raise Conflict(
                     f"asset {asset_id}: its control's term ended at {due:%Y-%m-%d %H:%M} "
@@ -378,21 +377,32 @@ class Controls(Handler):
 
         await self.asset_command(asset_id, identity, act, with_queue=True)
 
-    async def note_term(self, asset_id: str, rule_id: str, cycle: int, due_at_ms: int) -> bool:
+    async def note_term(
+        self, asset_id: str, rule_id: str, cycle: int, due_at_ms: int,
+        started_at_ms: int | None = None,
+    ) -> bool:  # fmt: skip
         """The deadline engine set the due time of a control's term (the clock of its
-        control-term rule opened, or its due time moved): kept on the asset, for ``renew``.
-        A later cycle's is not replaced by an earlier one's (read again). Idempotent."""
+        control-term rule opened, at ``started_at_ms``, or its due time moved): kept on the
+        asset, for ``renew``. A later cycle's is not replaced by an earlier one's (read
+        again). Idempotent."""
         key = self.records.asset_key(asset_id)
 
         async def body(pipe: Pipeline) -> bool:
             record = await self.records.load(pipe, key)
             if record is None:
                 return False
-            term = record.get("term") or {"cycle": 0, "due_at_ms": None}
-            if term["cycle"] > cycle or (term["cycle"], term["due_at_ms"]) == (cycle, due_at_ms):
+            term = record.get("term") or {"cycle": 0, "due_at_ms": None, "started_at_ms": None}
+            if term["cycle"] > cycle:
+                return False
+            started = started_at_ms
+            if started is None and term["cycle"] == cycle:
+                started = term["started_at_ms"]  # a due time moved: the term began as noted
+            noted = {"rule_id": rule_id, "cycle": cycle, "due_at_ms": due_at_ms,
+                     "started_at_ms": started}  # fmt: skip
+            if term == noted:
                 return False
             pipe.multi()  # type: ignore[no-untyped-call]
-            record["term"] = {"rule_id": rule_id, "cycle": cycle, "due_at_ms": due_at_ms}
+            record["term"] = noted
             self.records.put(pipe, key, record)
             return True
 
@@ -462,6 +472,7 @@ class Controls(Handler):
         before the case's filing (a rebuild, a lagging partition): it is then kept for the
         filing, which records it (``kept_controls``), not dropped. The case's key is
         watched: a filing written meanwhile makes this look again."""
+        check_entrusted(completed)  # a control that cannot be recorded is not kept either
         control = completed.control
         case_key = self.records.case_key(completed.case_id)
         asset_id = asset_id_for(completed.case_id, control.asset_key)
@@ -526,13 +537,17 @@ class Controls(Handler):
             for field, raw in (await pipe.hgetall(key)).items():
                 try:
                     event = decode_event(as_bytes(raw))
-                except InvalidEvent:
-                    log.exception("a kept entrusted control is unreadable: left kept",
+                    if not isinstance(event.payload, entrustment_pb.EntrustmentCompleted):
+                        raise InvalidEvent(f"{type(event.payload).__name__} kept as a control")
+                    check_entrusted(event.payload)
+                except (InvalidEvent, Invalid):
+                    # Left kept and logged, for the court to see to: the filing and the
+                    # case's other controls are recorded.
+                    log.exception("a kept entrusted control cannot be recorded: left kept",
                                   case_id=case_id, asset_id=as_text(field))  # fmt: skip
                     continue
-                if isinstance(event.payload, entrustment_pb.EntrustmentCompleted):
-                    by_case.setdefault(case_id, {})[as_text(field)] = event.payload
-                    actors[as_text(field)] = event.envelope.actor
+                by_case.setdefault(case_id, {})[as_text(field)] = event.payload
+                actors[as_text(field)] = event.envelope.actor
         queue_keys = sorted(
             {self.records.queue_key(completed.control.asset_key)
              for kept in by_case.values() for completed in kept.values()}
@@ -553,6 +568,30 @@ class Controls(Handler):
             self.records.put(pipe, self.records.case_key(case["case_id"]), case)
             pipe.hdel(self.records.early_controls_key(case["case_id"]), *for_case)
         return len(for_case)
+
+
+def is_current_term_due(record: dict[str, Any], now_ms: int) -> bool:
+    """Whether the control's current term is known to be due at ``now_ms``: the term noted
+    (``Controls.note_term``) began at or after the last renewal (a renewal whose own term
+    is not noted yet leaves it unknown), and its due time has come."""
+    term = record.get("term")
+    if not term or term.get("started_at_ms") is None:
+        return False
+    current = term["started_at_ms"] >= int(record.get("renewed_at_ms") or 0)
+    return bool(current and now_ms >= term["due_at_ms"])
+
+
+def check_entrusted(completed: entrustment_pb.EntrustmentCompleted) -> None:
+    """Refuse (``Invalid``) an entrusted control whose kind or measure this service does not
+    know: what ``Controls._stage_entrusted`` would fail on."""
+    control = completed.control
+    try:
+        kind = AssetKind(control.kind)
+        Measure(control.measure)
+    except ValueError as exc:
+        raise Invalid(f"entrustment {completed.entrustment_id}: control: {exc}") from None
+    if kind not in TERM_CLASS:
+        raise Invalid(f"entrustment {completed.entrustment_id}: no control term for {kind}")
 
 
 @dataclass(frozen=True)

@@ -113,13 +113,15 @@ class ControlTerms:
                 | deadline_events_pb2.ClockExtended | deadline_events_pb2.ClockResumed,
             ):  # fmt: skip
                 clock = payload.clock
-                if clock.rule_id in CONTROL_TERM_RULES and payload.HasField("due_at"):
-                    await self.control.controls.note_term(
-                        clock.subject_id,
-                        clock.rule_id,
-                        clock.cycle,
-                        payload.due_at.ToMilliseconds(),
-                    )
+                if clock.rule_id not in CONTROL_TERM_RULES or not payload.HasField("due_at"):
+                    continue
+                started = None
+                if isinstance(payload, deadline_events_pb2.ClockOpened):
+                    started = payload.started_at.ToMilliseconds()
+                await self.control.controls.note_term(
+                    clock.subject_id, clock.rule_id, clock.cycle,
+                    payload.due_at.ToMilliseconds(), started,
+                )  # fmt: skip
 
 
 def control_term_lapses(control: AssetControl) -> OnBreach:

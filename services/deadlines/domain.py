@@ -151,10 +151,11 @@ class ClockState:
             values["open_pauses"] = [pauses.LEGACY]  # kept before the ledger: one pause
         if values.keys() == _CLOCK_STATE_FIELDS:
             # Every field stored (every clock saved since the last field was added): set
-            # them as they are. The dataclass's keyword ``__init__`` was two thirds of a
-            # clock's decoding, and a burst decodes every clock it fires.
+            # them as they are, in the fields' order (which orjson writes them in). The
+            # dataclass's keyword ``__init__`` was two thirds of a clock's decoding, and a
+            # burst decodes every clock it fires.
             state = object.__new__(cls)
-            state.__dict__.update(values)
+            state.__dict__.update({name: values[name] for name in _CLOCK_STATE_ORDER})
             return state
         return cls(**values)  # an older clock: the missing fields take their defaults
 
@@ -168,7 +169,8 @@ class ClockState:
         )
 
 
-_CLOCK_STATE_FIELDS = frozenset(each.name for each in fields(ClockState))
+_CLOCK_STATE_ORDER = tuple(each.name for each in fields(ClockState))
+_CLOCK_STATE_FIELDS = frozenset(_CLOCK_STATE_ORDER)
 
 
 def clock_id_for(rule: Rule, signal: Signal) -> str | None:

@@ -86,15 +86,16 @@ def signalled_types(by_event: Mapping[str, object]) -> tuple[type[Message], ...]
 
 
 def started_alike(by_event: Mapping[str, Sequence[tuple[str, Rule]]]) -> dict[str, list[Rule]]:
-    """For each clock rule, the other rules some act of its ``starts_on`` starts as well
-    (e.g. the two closing limits, one of which a filing opens)."""
-    starters: dict[str, list[Rule]] = {}
-    for pairs in by_event.values():
-        started = [rule for role, rule in pairs if role == "start"]
-        for rule in started:
-            known = starters.setdefault(rule.id, [])
-            known += [o for o in started if o.id != rule.id and o not in known]
-    return starters
+    """For each clock rule, the other rules started by exactly the same acts (e.g. the two
+    closing limits, one of which a filing opens; the three control terms, one for each
+    class of asset): where one of them runs for a subject, the acts were read."""
+    rules = {rule.id: rule for pairs in by_event.values() for role, rule in pairs
+             if role == "start"}  # fmt: skip
+    return {
+        rule.id: [other for other in rules.values()
+                  if other.id != rule.id and set(other.starts_on) == set(rule.starts_on)]
+        for rule in rules.values()
+    }  # fmt: skip
 
 
 def move(state: ClockState, signal: Signal) -> bool:
@@ -300,7 +301,7 @@ class DeadlineEngine:
                     if not matches(rule, signal):
                         # Not this rule's clock (its when or unless): what was kept for it,
                         # read before the act, is for no clock.
-                        self._drop_kept(tx, early, early_acts, (rule.id, signal.subject_id))
+                        self._drop_kept(tx, early, early_acts, rule, signal)
                         continue
                     clock_id = clock_id_for(rule, signal)
                     if clock_id is None:
@@ -400,12 +401,28 @@ class DeadlineEngine:
 
     def _drop_kept(
         self, tx: Transaction, early: dict[Kept, Any], early_acts: dict[Kept, list[Any]],
-        pair: Kept,
+        rule: Rule, start: Signal,
     ) -> None:  # fmt: skip
-        if early.pop(pair, None) is not None:
+        """What was kept for the clock ``start`` would have opened (its ``per`` values; the
+        rule's other clocks of the subject keep theirs), now that it does not open."""
+        values = [start.attributes.get(name) for name in rule.per]
+        if None in values:
+            return
+
+        def of_this_clock(kept: Mapping[str, Any]) -> bool:
+            attributes = kept["attributes"]
+            return all(attributes.get(n) == v for n, v in zip(rule.per, values, strict=True))
+
+        pair = (rule.id, start.subject_id)
+        stop = early.get(pair)
+        if stop is not None and of_this_clock(stop):
+            del early[pair]
             self.store.drop_early_stop(tx.pipe, *pair)
-        if early_acts.pop(pair, None) is not None:
-            self.store.drop_early_acts(tx.pipe, *pair)
+        acts = early_acts.get(pair, [])
+        dropped = [act["event_id"] for act in acts if of_this_clock(act)]
+        if dropped:
+            early_acts[pair] = [act for act in acts if not of_this_clock(act)]
+            self.store.drop_early_acts(tx.pipe, *pair, dropped)
 
     def _keep_early_stop(
         self, tx: Transaction, early: dict[tuple[str, str], Any], rule_id: str, signal: Signal
@@ -450,13 +467,14 @@ class DeadlineEngine:
                 mine.append((act["role"], signal))
             else:
                 others.append(act)
-        self.store.drop_early_acts(tx.pipe, *pair)
-        for act in others:
-            self.store.keep_early_act(tx.pipe, *pair, act)
+        if mine:
+            self.store.drop_early_acts(tx.pipe, *pair, [act.event_id for _, act in mine])
         if others:
             early_acts[pair] = others
         messages: list[Message] = []
-        for role, signal in sorted(mine, key=lambda role_and_act: role_and_act[1].occurred_at):
+        # In the order made (a pause before a resume made at the same instant).
+        mine.sort(key=lambda role_and_act: (role_and_act[1].occurred_at, role_and_act[0]))
+        for role, signal in mine:
             if signal.occurred_at < start.occurred_at or (until and signal.occurred_at > until):
                 continue  # made before this cycle started, or after the clock stopped
             log.info("clock paused or resumed before it was read to start",

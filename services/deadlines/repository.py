@@ -8,8 +8,8 @@
 * ``deadline:horizon-alerted``: years already reported as missing from the calendar;
 * ``deadline:early-stop:<rule>:<subject>``: a stop read before its clock's start (kept for
   ``EARLY_STOP_TTL_S``);
-* ``deadline:early-acts:<rule>:<subject>``: the pauses and resumes read before it (a list,
-  kept as long).
+* ``deadline:early-acts:<rule>:<subject>``: the pauses and resumes read before it (a hash
+  by event id, kept as long after the last).
 
 Every change of clocks is one MULTI/EXEC that WATCHes their keys (``change_clocks``, or the
 consumer's transaction), with the events it causes staged in the same transaction. A batch of
@@ -199,7 +199,7 @@ class ClockStore:
         act_keys = [self.early_acts_key(rule_id, subject) for rule_id, subject in pausable]
         reads: list[tuple[str, ...]] = [("SMEMBERS", key) for key in subject_keys]
         reads.append(("SMEMBERS", self.horizon_key))
-        reads += [("LRANGE", key, "0", "-1") for key in act_keys]
+        reads += [("HVALS", key) for key in act_keys]
         if early_keys:
             reads.append(("MGET", *early_keys))
         watched = [self.horizon_key, *subject_keys, *early_keys, *act_keys]
@@ -274,14 +274,17 @@ class ClockStore:
         pipe.delete(self.early_stop_key(rule_id, subject_id))
 
     def keep_early_act(self, pipe: Pipeline, rule_id: str, subject_id: str, act: Any) -> None:
-        """Keep a pause or resume read before its clock's start (in the order read), for as
-        long as a stop is kept."""
+        """Keep a pause or resume read before its clock's start, by its event id (a
+        redelivery keeps it once: the acts kept are those one subject's courts made), for as
+        long as a stop is kept after the last."""
         key = self.early_acts_key(rule_id, subject_id)
-        pipe.rpush(key, json.dumps(act, ensure_ascii=False))
+        pipe.hset(key, act["event_id"], json.dumps(act, ensure_ascii=False))
         pipe.expire(key, EARLY_STOP_TTL_S)
 
-    def drop_early_acts(self, pipe: Pipeline, rule_id: str, subject_id: str) -> None:
-        pipe.delete(self.early_acts_key(rule_id, subject_id))
+    def drop_early_acts(
+        self, pipe: Pipeline, rule_id: str, subject_id: str, event_ids: Sequence[str]
+    ) -> None:
+        pipe.hdel(self.early_acts_key(rule_id, subject_id), *event_ids)
 
     # --- transactions ----------------------------------------------------------------------
 

@@ -376,7 +376,8 @@ async def test_a_control_kept_while_a_filing_is_written_makes_the_filing_look_ag
         prepared = await prepare(intake, filed, pipe)  # nothing kept yet
         # Meanwhile the entrusted control is read: no case yet, so it is kept.
         late = entrusted_control("c-race")
-        assert isinstance(completed := late.payload, entrustment_pb.EntrustmentCompleted)
+        completed = late.payload
+        assert isinstance(completed, entrustment_pb.EntrustmentCompleted)
         assert not await control.controls.record_entrusted_control(completed, late)
         pipe.multi()  # type: ignore[no-untyped-call]
         await intake(filed, Transaction(redis, pipe, keys, prepared))
@@ -385,3 +386,24 @@ async def test_a_control_kept_while_a_filing_is_written_makes_the_filing_look_ag
     await apply(intake, filed, control)
     case = await control.records.load(redis, control.records.case_key("c-race"))
     assert case is not None and case["assets"] == [asset_id_for("c-race", "real_estate:h9")]
+
+
+async def test_a_kept_control_that_cannot_be_recorded_stays_kept_and_costs_the_filing_nothing() -> (
+    None
+):
+    control = asset_control()
+    await apply(EntrustedControls(control), [entrusted_control("c-bad")], control)
+    early = control.records.early_controls_key("c-bad")
+    await control.records.redis.hset(early, "garbled", b"\xff not an event")
+    await apply(CaseIntake(control), [filing("c-bad")], control)
+    case = await control.records.load(control.records.redis, control.records.case_key("c-bad"))
+    assert case is not None and case["assets"] == [asset_id_for("c-bad", "real_estate:h9")]
+    assert await control.records.redis.hkeys(early) == [b"garbled"]  # left for the court
+    # A control this service could not record is refused as it is read, not kept.
+    odd = entrusted_control("c-odd")
+    completed = odd.payload
+    assert isinstance(completed, entrustment_pb.EntrustmentCompleted)
+    completed.control.measure = "confiscate"
+    with pytest.raises(Invalid, match="confiscate"):
+        await control.controls.record_entrusted_control(completed, odd)
+    assert not await control.records.redis.exists(control.records.early_controls_key("c-odd"))

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from services.deadlines.domain import ClockRules
-from services.deadlines.engine import DeadlineEngine, FireReport
+from services.deadlines.engine import DeadlineEngine, FireReport, started_alike
 from tests.factories import case_filed_event
 from tests.fakes import in_memory_context, staged
 from zhixing.clock import CHINA_TZ, SimulatedClock
@@ -22,6 +22,7 @@ from zhixing.rules import catalogue
 from zhixing.v1 import (
     asset_events_pb2,
     case_events_pb2,
+    credit_events_pb2,
     deadline_events_pb2,
     dispute_events_pb2,
     envelope_pb2,
@@ -215,6 +216,42 @@ async def test_a_pause_kept_for_another_payment_waits_for_that_payments_clock(
     await service.consume([arrived("p2")])  # p2's deferral was kept, not dropped with p1's
     second = await service.engine.get("funds.notify-finance:c:p2")
     assert second is not None and second.status == "paused"
+
+
+async def test_a_start_that_opens_another_rules_clock_leaves_what_was_kept_for_other_debtors(
+    tmp_path: Path,
+) -> None:
+    """d2's lift read before its lift was due; d1's lift falls due, not urgent: the urgent
+    rule's clock does not open for d1, and d2's kept stop stays kept for d2's own."""
+    clock = SimulatedClock(MONDAY_9AM)
+    service = Engine(clock, tmp_path)
+
+    def due(debtor: str, urgent: str) -> Event[Any]:
+        return case_act(credit_events_pb2.RestrictionLiftDue(
+            case_id="c", restriction_id=f"r-{debtor}", debtor_key=debtor, urgent=urgent,
+        ), "c", clock)  # fmt: skip
+
+    first_due, second_due = due("d1", "no"), due("d2", "yes")
+    clock.advance(dt.timedelta(hours=1))
+    lifted = case_act(credit_events_pb2.RestrictionLifted(
+        case_id="c", restriction_id="r-d2", debtor_key="d2"), "c", clock)  # fmt: skip
+    await service.consume([lifted])  # read before d2's lift was due: kept
+    await service.consume([first_due])
+    await service.consume([second_due])
+    first = await service.engine.get("credit.lift-restriction:c:d1")
+    second = await service.engine.get("credit.lift-restriction-urgent:c:d2")
+    assert first is not None and first.status == "running"
+    assert second is not None and second.status == "cleared"  # by d2's kept lift
+
+
+def test_rules_started_alike_are_those_the_very_same_acts_start() -> None:
+    alike = {rule_id: {other.id for other in others}
+             for rule_id, others in started_alike(catalogue().by_event()).items()}  # fmt: skip
+    assert "case.close-non-litigation" in alike["case.close"]
+    terms = {"asset.control-term-deposits", "asset.control-term-movables",
+             "asset.control-term-real-estate"}  # fmt: skip
+    assert alike["asset.control-term-deposits"] == terms - {"asset.control-term-deposits"}
+    assert "asset.control-term-deposits" not in alike["disposal.reference-price"]
 
 
 async def test_two_schedulers_racing_fire_each_timer_once(tmp_path: Path) -> None:

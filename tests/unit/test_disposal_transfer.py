@@ -322,13 +322,16 @@ async def test_a_term_renewed_before_it_was_due_does_not_lapse_on_its_late_breac
                                         cycle=2, due_at_ms=due_ms + 10**9)  # fmt: skip
 
 
-def term_opened(house: str, cycle: int, due: dt.datetime, clock: SimulatedClock) -> Event[Message]:
-    """The engine opened cycle ``cycle`` of the house's control term, due at ``due``."""
+def term_opened(
+    house: str, cycle: int, started: dt.datetime, due: dt.datetime, clock: SimulatedClock
+) -> Event[Message]:
+    """The engine opened cycle ``cycle`` of the house's control term at ``started``, due at
+    ``due``."""
     rule = "asset.control-term-real-estate"
     opened = deadline_pb.ClocksOpened(subject_id=house, clocks=[deadline_pb.ClockOpened(
         clock=deadline_pb.ClockRef(clock_id=f"{rule}:{house}", rule_id=rule, subject_id=house,
                                    cycle=cycle),
-        due_at=timestamp(due),
+        started_at=timestamp(started), due_at=timestamp(due),
     )])  # fmt: skip
     return new_event(opened, aggregate_id=house, court_code="苏1283", actor=service_actor(),
                      clock=clock)  # fmt: skip
@@ -339,20 +342,24 @@ async def test_once_its_term_is_due_a_control_is_not_renewed_and_the_refusal_nam
 ):
     control, clock, house = await seized_house()
     terms, tx = ControlTerms(control), cast(Transaction, None)
-    first = term_opened(house, 1, clock.now() + dt.timedelta(days=3), clock)
+    first = term_opened(house, 1, clock.now(), clock.now() + dt.timedelta(days=3), clock)
     await terms([first, first], tx)  # read twice: kept once
     clock.advance(dt.timedelta(days=2))
     await control.controls.renew(house, identity=OFFICER)  # in time
-    second_due = clock.now() + dt.timedelta(days=365)
-    await terms([term_opened(house, 2, second_due, clock), first], tx)  # then the first again
+    renewed_at, second_due = clock.now(), clock.now() + dt.timedelta(days=365)
+    clock.advance(dt.timedelta(days=2))
+    # The first term's due time has passed, but the renewal's own term is not known yet:
+    # the first one no longer decides.
+    await control.controls.renew(house, identity=OFFICER)
+    second = term_opened(house, 3, clock.now(), clock.now() + dt.timedelta(days=365), clock)
+    await terms([term_opened(house, 2, renewed_at, second_due, clock), second, first], tx)
     record = await control.records.asset(house)
-    assert record is not None and record["term"]["cycle"] == 2
-    assert record["term"]["due_at_ms"] == int(second_due.timestamp() * 1000)
+    assert record is not None and (record["term"]["cycle"], record["renewals"]) == (3, 2)
     clock.advance(dt.timedelta(days=366))
     with pytest.raises(Conflict, match=r"term ended.*asset\.control-term-real-estate.*lapses"):
         await control.controls.renew(house, identity=OFFICER)
     kept = await control.records.asset(house)
-    assert kept is not None and kept.get("renewals") == 1  # nothing recorded
+    assert kept is not None and kept.get("renewals") == 2  # nothing recorded
 
 
 async def test_a_renewal_made_after_the_term_was_due_does_not_save_it() -> None:
