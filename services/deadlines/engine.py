@@ -13,7 +13,7 @@ import datetime as dt
 import json
 from collections import Counter as Tally
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
@@ -111,6 +111,18 @@ def move(state: ClockState, signal: Signal) -> bool:
         state.observers = [new if court == old else court for court in state.observers]
         changed = True
     return changed
+
+
+def moved_since(start: Signal, moves: Sequence[Mapping[str, str]]) -> Signal:
+    """``start`` at the court its subject was moved to by the moves made after it (as
+    ``move`` moves a clock opened before them): a start read after a move it came before
+    (another topic) opens its clock where the clock would be. A start made at the old
+    court after the move stays there (e.g. the designation the old court signs)."""
+    court = start.court_code
+    for moved in moves:  # in the order applied
+        if moved["from"] == court and dt.datetime.fromisoformat(moved["at"]) > start.occurred_at:
+            court = moved["to"]
+    return start if court == start.court_code else replace(start, court_code=court)
 
 
 def signal_of(event: Event[Message]) -> Signal:
@@ -247,7 +259,7 @@ class DeadlineEngine:
             or s.event_name in ANSWER_EVENTS
         ]  # fmt: skip
         if not signals:
-            return (signals, {}, set(), {}, {})
+            return (signals, {}, set(), {}, {}, {})
         ids, subjects = self._concerned(signals)
         starts = sorted({
             (rule.id, signal.subject_id) for signal in signals
@@ -257,17 +269,16 @@ class DeadlineEngine:
                     if self.rules.rule(rule_id).pauses_on]  # fmt: skip
         # Each read is watched as it is made (two round trips): a change to any key read
         # here before EXEC makes the batch retry.
-        of_subjects, alerted, early, early_acts = await self.store.watch_and_read_batch(
-            pipe, sorted(subjects), starts, pausable
-        )
-        states = await self.store.watch_and_load(pipe, sorted(ids | of_subjects))
-        return (signals, states, alerted, early, early_acts)
+        index = await self.store.watch_and_read_batch(pipe, sorted(subjects), starts, pausable)
+        states = await self.store.watch_and_load(pipe, sorted(ids | index.ids))
+        moves = await self.store.watch_and_read_moves(pipe, index.moved)
+        return (signals, states, index.alerted, index.early, index.acts, moves)
 
     async def __call__(self, events: Sequence[Event[Message]], tx: Transaction) -> None:
         """Batch handler on every topic: apply each signal in order, then write."""
         if tx.prepared is None:  # called without prepare: nothing to do
             return
-        signals, states, alerted, early, early_acts = tx.prepared
+        signals, states, alerted, early, early_acts, moves = tx.prepared
         by_rule_subject: dict[tuple[str, str], list[ClockState]] = {}
         for loaded in states.values():
             by_rule_subject.setdefault((loaded.rule_id, loaded.subject_id), []).append(loaded)
@@ -282,6 +293,8 @@ class DeadlineEngine:
                     touched.setdefault(answered.clock_id, [])
                 continue
             if signal.event_name in MOVE_EVENTS:
+                if recorded := self.store.record_move(tx.pipe, signal):
+                    moves.setdefault(signal.subject_id, []).append(recorded)
                 for state in states.values():
                     if state.subject_id != signal.subject_id:
                         continue
@@ -309,7 +322,8 @@ class DeadlineEngine:
                             "start event lacks a per field", rule=rule.id, event=signal.event_id
                         )
                         continue
-                    state, messages = self.rules.open(rule, signal, clock_id, states.get(clock_id))
+                    opening = moved_since(signal, moves.get(signal.subject_id, ()))
+                    state, messages = self.rules.open(rule, opening, clock_id, states.get(clock_id))
                     previous = states.get(clock_id)
                     if previous is not None and previous.status is not Status.CLEARED:
                         messages = self.rules.clear(previous, signal) + messages

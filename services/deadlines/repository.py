@@ -8,6 +8,8 @@
 * ``deadline:horizon-alerted``: years already reported as missing from the calendar;
 * ``deadline:early-stop:<rule>:<subject>``: a stop read before its clock's start (kept for
   ``EARLY_STOP_TTL_S``);
+* ``deadline:moved``, ``deadline:moves:<subject>``: the subjects moved to another court,
+  and each one's moves in the order applied (from, to, when made);
 * ``deadline:early-acts:<rule>:<subject>``: the pauses and resumes read before it (a hash
   by event id, kept as long after the last).
 
@@ -23,7 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import orjson
 import redis.asyncio as aioredis
@@ -35,6 +37,17 @@ from zhixing.state import KeySpace, as_text, watch_and_read
 
 R = TypeVar("R")
 Kept = tuple[str, str]  # (rule id, subject id): what is kept for a clock not started yet
+
+
+class BatchIndex(NamedTuple):
+    """What ``ClockStore.watch_and_read_batch`` read for a batch."""
+
+    ids: set[str]  # the clocks of the subjects asked for
+    alerted: set[int]  # the years already reported missing from the calendar
+    early: dict[Kept, Any]  # the stops kept, by (rule, subject)
+    acts: dict[Kept, list[Any]]  # the pauses and resumes kept, by (rule, subject)
+    moved: list[str]  # the subjects of the starts moved to another court
+
 
 EARLY_STOP_TTL_S = 7 * 24 * 3600
 """How long a stop that found no clock is kept for its start arriving late. Topics are not
@@ -146,12 +159,16 @@ class ClockStore:
         self.schedule_key = keys.key("deadline", "schedule")
         self.provisional_key = keys.key("deadline", "provisional")
         self.horizon_key = keys.key("deadline", "horizon-alerted")
+        self.moved_key = keys.key("deadline", "moved")
 
     def clock_key(self, clock_id: str) -> str:
         return self._keys.key("deadline", "clock", clock_id)
 
     def early_stop_key(self, rule_id: str, subject_id: str) -> str:
         return self._keys.key("deadline", "early-stop", rule_id, subject_id)
+
+    def moves_key(self, subject_id: str) -> str:
+        return self._keys.key("deadline", "moves", subject_id)
 
     def early_acts_key(self, rule_id: str, subject_id: str) -> str:
         return self._keys.key("deadline", "early-acts", rule_id, subject_id)
@@ -187,37 +204,59 @@ class ClockStore:
         return _states(clock_ids, raws)
 
     async def watch_and_read_batch(
-        self, pipe: Pipeline, subjects: Sequence[str], starts: Sequence[tuple[str, str]],
-        pausable: Sequence[tuple[str, str]] = (),
-    ) -> tuple[set[str], set[int], dict[Kept, Any], dict[Kept, list[Any]]]:  # fmt: skip
+        self, pipe: Pipeline, subjects: Sequence[str], starts: Sequence[Kept],
+        pausable: Sequence[Kept] = (),
+    ) -> BatchIndex:  # fmt: skip
         """What a batch reads before its clocks, watched and read in one round trip: the
         clock ids of ``subjects``, the years already alerted (the calendar horizon), the
-        stops kept for these (rule, subject) ``starts``, and the pauses and resumes kept
-        for the ``pausable`` ones among them (those of rules that pause)."""
+        stops kept for these (rule, subject) ``starts``, the pauses and resumes kept for
+        the ``pausable`` ones among them (those of rules that pause), and which subjects
+        of the starts were moved to another court (``record_move``)."""
         subject_keys = [self.subject_key(s) for s in subjects]
         early_keys = [self.early_stop_key(rule_id, subject) for rule_id, subject in starts]
         act_keys = [self.early_acts_key(rule_id, subject) for rule_id, subject in pausable]
+        started = sorted({subject for _, subject in starts})
         reads: list[tuple[str, ...]] = [("SMEMBERS", key) for key in subject_keys]
         reads.append(("SMEMBERS", self.horizon_key))
         reads += [("HVALS", key) for key in act_keys]
+        if started:
+            reads.append(("SMISMEMBER", self.moved_key, *started))
         if early_keys:
             reads.append(("MGET", *early_keys))
-        watched = [self.horizon_key, *subject_keys, *early_keys, *act_keys]
+        watched = [self.horizon_key, self.moved_key, *subject_keys, *early_keys, *act_keys]
         replies = await watch_and_read(pipe, watched, reads)
         ids = {as_text(m) for members in replies[: len(subject_keys)] for m in members}
         alerted = {int(year) for year in replies[len(subject_keys)]}
-        acts_at = len(subject_keys) + 1
+        at = len(subject_keys) + 1
         acts = {
             pair: [json.loads(raw) for raw in kept]
-            for pair, kept in zip(pausable, replies[acts_at : acts_at + len(act_keys)], strict=True)
+            for pair, kept in zip(pausable, replies[at : at + len(act_keys)], strict=True)
             if kept
         }
+        at += len(act_keys)
+        moved = []
+        if started:
+            moved = [s for s, member in zip(started, replies[at], strict=True) if member]
         early = (
             {pair: json.loads(raw) for pair, raw in zip(starts, replies[-1], strict=True) if raw}
             if early_keys
             else {}
         )
-        return ids, alerted, early, acts
+        return BatchIndex(ids, alerted, early, acts, moved)
+
+    async def watch_and_read_moves(
+        self, pipe: Pipeline, moved: Sequence[str]
+    ) -> dict[str, list[dict[str, str]]]:
+        """The moves of these ``moved`` subjects (``BatchIndex.moved``), in the order they
+        were applied, watched (a round trip of its own, for a moved subject only)."""
+        if not moved:
+            return {}
+        keys = [self.moves_key(subject) for subject in moved]
+        replies = await watch_and_read(pipe, keys, [("LRANGE", key, "0", "-1") for key in keys])
+        return {
+            subject: [json.loads(raw) for raw in kept]
+            for subject, kept in zip(moved, replies, strict=True)
+        }
 
     async def scheduled(self) -> int:
         """How many clocks have a pending timer."""
@@ -272,6 +311,18 @@ class ClockStore:
 
     def drop_early_stop(self, pipe: Pipeline, rule_id: str, subject_id: str) -> None:
         pipe.delete(self.early_stop_key(rule_id, subject_id))
+
+    def record_move(self, pipe: Pipeline, signal: Any) -> dict[str, str] | None:
+        """Keep a subject's move to another court (``signal``'s from_court and to_court, and
+        when it was made), for the starts read after it that were made before it
+        (``engine.moved_since``); the move as kept, or None if it names no courts."""
+        old, new = signal.attributes.get("from_court", ""), signal.attributes.get("to_court", "")
+        if not old or not new or old == new:
+            return None
+        moved = {"from": old, "to": new, "at": signal.occurred_at.isoformat()}
+        pipe.rpush(self.moves_key(signal.subject_id), json.dumps(moved))
+        pipe.sadd(self.moved_key, signal.subject_id)
+        return moved
 
     def keep_early_act(self, pipe: Pipeline, rule_id: str, subject_id: str, act: Any) -> None:
         """Keep a pause or resume read before its clock's start, by its event id (a

@@ -12,7 +12,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
 
 from services.asset_control.repository import AssetRecords
-from services.deadlines.domain import ClockRules, ClockState, Status
+from services.deadlines.domain import ClockRules, ClockState, Signal, Status
 from services.deadlines.repository import ClockStore
 from services.intake.repository import CaseRecords, CaseStatus
 from tests.factories import START, case_filed_event
@@ -158,10 +158,11 @@ async def test_the_clock_store_keeps_states_indexes_and_the_schedule(
     assert await clocks.scheduled() == 1
     async with store.pipeline(transaction=True) as pipe:
         starts = [("asset.network-query", "case-1"), ("case.close", "case-1"), ("other", "case-1")]
-        ids, alerted, early, acts = await clocks.watch_and_read_batch(
+        ids, alerted, early, acts, moved = await clocks.watch_and_read_batch(
             pipe, ["case-1", "case-none"], starts, [("case.close", "case-1"), ("other", "case-1")]
         )
         states = await clocks.watch_and_load(pipe, sorted(ids | {"none"}))
+    assert moved == []  # no move recorded yet
     assert early == {("asset.network-query", "case-1"): {"event_id": "e1"}}
     kept_acts = sorted(a["event_id"] for a in acts[("case.close", "case-1")])
     assert list(acts) == [("case.close", "case-1")] and kept_acts == ["p1", "r1"]  # p1 once
@@ -170,6 +171,33 @@ async def test_the_clock_store_keeps_states_indexes_and_the_schedule(
     for kept in (clocks.early_stop_key("asset.network-query", "case-1"),
                  clocks.early_acts_key("case.close", "case-1")):  # fmt: skip
         assert 0 < await store.ttl(kept) <= 7 * 24 * 3600
+
+
+async def test_the_clock_store_keeps_a_subjects_moves_in_order(
+    store: aioredis.Redis, contract_prefix: str
+) -> None:
+    clocks = ClockStore(store, KeySpace(contract_prefix, "moves"))
+    at = dt.datetime(2026, 3, 2, 9, tzinfo=dt.UTC)
+    async with store.pipeline(transaction=True) as pipe:
+        pipe.multi()  # type: ignore[no-untyped-call]
+        for hours, (old, new) in enumerate((("苏1283", "苏1282"), ("苏1282", "苏12"))):
+            courts = {"from_court": old, "to_court": new}
+            when = at + dt.timedelta(hours=hours)
+            move = Signal("e", "CaseHandlingCourtChanged", "case-1", old, when, courts)
+            clocks.record_move(pipe, move)
+        assert clocks.record_move(pipe, Signal("e", "X", "case-2", "苏12", at, {})) is None
+        await pipe.execute()
+    async with store.pipeline(transaction=True) as pipe:
+        index = await clocks.watch_and_read_batch(
+            pipe, [], [("case.close", "case-1"), ("case.close", "case-2")]
+        )
+        moves = await clocks.watch_and_read_moves(pipe, index.moved)
+    assert index.moved == ["case-1"]
+    assert [(m["from"], m["to"]) for m in moves["case-1"]] == [
+        ("苏1283", "苏1282"),
+        ("苏1282", "苏12"),
+    ]
+    assert dt.datetime.fromisoformat(moves["case-1"][1]["at"]) == at + dt.timedelta(hours=1)
 
 
 async def test_clock_saves_in_one_command_write_what_saves_one_by_one_write(

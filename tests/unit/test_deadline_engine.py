@@ -254,6 +254,43 @@ def test_rules_started_alike_are_those_the_very_same_acts_start() -> None:
     assert "asset.control-term-deposits" not in alike["disposal.reference-price"]
 
 
+async def test_a_start_made_before_its_cases_move_and_read_after_it_opens_at_the_new_court(
+    tmp_path: Path,
+) -> None:
+    """Money arrived before the case was designated to 苏1282, read after the move (the funds
+    and case topics are read side by side): its clock opens where the move would have put
+    it, read in a later batch or in the same one. An act the old court makes after the move
+    stays with the old court."""
+    clock = SimulatedClock(MONDAY_9AM)
+    service = Engine(clock, tmp_path)
+    await service.consume([case_filed_event(c, clock=clock) for c in ("c", "d")])
+
+    def arrived(case_id: str, payment_id: str) -> Event[Any]:
+        return new_event(funds_events_pb2.FundsArrived(
+            case_id=case_id, payment_id=payment_id, amount_fen=100, arrived_on="2026-03-02",
+        ), aggregate_id=case_id, court_code="苏1283", actor=SERVICE, clock=clock)  # fmt: skip
+
+    def moved(case_id: str) -> Event[Any]:
+        return case_act(case_events_pb2.CaseHandlingCourtChanged(
+            case_id=case_id, from_court="苏1283", to_court="苏1282", kind="designate",
+        ), case_id, clock)  # fmt: skip
+
+    before_c, before_d = arrived("c", "p1"), arrived("d", "p1")
+    clock.advance(dt.timedelta(hours=1))
+    moves = [moved("c"), moved("d")]
+    clock.advance(dt.timedelta(hours=1))
+    after_c = arrived("c", "p2")
+    await service.consume([moves[0]])
+    await service.consume([before_c])  # a later batch
+    await service.consume([moves[1], before_d])  # the same batch
+    await service.consume([after_c])
+    courts = {s.clock_id: s.court_code for c in ("c", "d")
+              for s in await service.engine.clocks_of(c)}  # fmt: skip
+    assert courts["funds.notify-finance:c:p1"] == courts["funds.notify-finance:d:p1"] == "苏1282"
+    assert courts["funds.notify-finance:c:p2"] == "苏1283"
+    assert courts["case.close:c"] == courts["case.close:d"] == "苏1282"  # moved, as before
+
+
 async def test_two_schedulers_racing_fire_each_timer_once(tmp_path: Path) -> None:
     """Two engines drain the same due clocks at once: the one that records second finds the
     clocks changed under its WATCH, reads them again and fires nothing more."""
