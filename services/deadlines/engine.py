@@ -13,7 +13,7 @@ import datetime as dt
 import json
 from collections import Counter as Tally
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
@@ -101,6 +101,11 @@ def started_alike(by_event: Mapping[str, Sequence[tuple[str, Rule]]]) -> dict[st
 def move(state: ClockState, signal: Signal) -> bool:
     """Point ``state`` at the new court wherever it named the old one; True if it changed."""
     old, new = signal.attributes.get("from_court", ""), signal.attributes.get("to_court", "")
+    return move_courts(state, old, new)
+
+
+def move_courts(state: ClockState, old: str, new: str) -> bool:
+    """``move``, from court ``old`` to ``new``."""
     if not old or not new:
         return False
     changed = False
@@ -113,16 +118,15 @@ def move(state: ClockState, signal: Signal) -> bool:
     return changed
 
 
-def moved_since(start: Signal, moves: Sequence[Mapping[str, str]]) -> Signal:
-    """``start`` at the court its subject was moved to by the moves made after it (as
-    ``move`` moves a clock opened before them): a start read after a move it came before
-    (another topic) opens its clock where the clock would be. A start made at the old
-    court after the move stays there (e.g. the designation the old court signs)."""
-    court = start.court_code
-    for moved in moves:  # in the order applied
-        if moved["from"] == court and dt.datetime.fromisoformat(moved["at"]) > start.occurred_at:
-            court = moved["to"]
-    return start if court == start.court_code else replace(start, court_code=court)
+def moves_after(start: Signal, moves: Sequence[Mapping[str, str]]) -> list[tuple[str, str]]:
+    """The (from, to) courts of the subject's moves made after ``start`` (strictly), in the
+    order applied: a clock it opens, read after them, is moved by them as it would have
+    been read in order. An act made at or after a move is where its court put it (e.g. the
+    designation the old court signs)."""
+    return [
+        (moved["from"], moved["to"]) for moved in moves
+        if dt.datetime.fromisoformat(moved["at"]) > start.occurred_at
+    ]  # fmt: skip
 
 
 def signal_of(event: Event[Message]) -> Signal:
@@ -271,8 +275,7 @@ class DeadlineEngine:
         # here before EXEC makes the batch retry.
         index = await self.store.watch_and_read_batch(pipe, sorted(subjects), starts, pausable)
         states = await self.store.watch_and_load(pipe, sorted(ids | index.ids))
-        moves = await self.store.watch_and_read_moves(pipe, index.moved)
-        return (signals, states, index.alerted, index.early, index.acts, moves)
+        return (signals, states, index.alerted, index.early, index.acts, index.moves)
 
     async def __call__(self, events: Sequence[Event[Message]], tx: Transaction) -> None:
         """Batch handler on every topic: apply each signal in order, then write."""
@@ -298,6 +301,8 @@ class DeadlineEngine:
                 for state in states.values():
                     if state.subject_id != signal.subject_id:
                         continue
+                    if state.started_at > signal.occurred_at:
+                        continue  # begun after the move (read before it): where its act put it
                     responsible = state.court_code
                     if move(state, signal):
                         moved = touched.setdefault(state.clock_id, [])
@@ -322,8 +327,14 @@ class DeadlineEngine:
                             "start event lacks a per field", rule=rule.id, event=signal.event_id
                         )
                         continue
-                    opening = moved_since(signal, moves.get(signal.subject_id, ()))
-                    state, messages = self.rules.open(rule, opening, clock_id, states.get(clock_id))
+                    state, messages = self.rules.open(rule, signal, clock_id, states.get(clock_id))
+                    for old, new in moves_after(signal, moves.get(signal.subject_id, ())):
+                        responsible = state.court_code
+                        if move_courts(state, old, new) and state.court_code != responsible:
+                            messages.append(pb.ClockMoved(
+                                clock=state.ref(), from_court=responsible,
+                                to_court=state.court_code, moved_by_event_id=signal.event_id,
+                            ))  # fmt: skip
                     previous = states.get(clock_id)
                     if previous is not None and previous.status is not Status.CLEARED:
                         messages = self.rules.clear(previous, signal) + messages

@@ -8,8 +8,8 @@
 * ``deadline:horizon-alerted``: years already reported as missing from the calendar;
 * ``deadline:early-stop:<rule>:<subject>``: a stop read before its clock's start (kept for
   ``EARLY_STOP_TTL_S``);
-* ``deadline:moved``, ``deadline:moves:<subject>``: the subjects moved to another court,
-  and each one's moves in the order applied (from, to, when made);
+* ``deadline:moves:<subject>``: a subject's moves to another court in the order applied
+  (from, to, when made), kept as long as an early stop after the last;
 * ``deadline:early-acts:<rule>:<subject>``: the pauses and resumes read before it (a hash
   by event id, kept as long after the last).
 
@@ -46,7 +46,7 @@ class BatchIndex(NamedTuple):
     alerted: set[int]  # the years already reported missing from the calendar
     early: dict[Kept, Any]  # the stops kept, by (rule, subject)
     acts: dict[Kept, list[Any]]  # the pauses and resumes kept, by (rule, subject)
-    moved: list[str]  # the subjects of the starts moved to another court
+    moves: dict[str, list[dict[str, str]]]  # the moves of the starts' moved subjects
 
 
 EARLY_STOP_TTL_S = 7 * 24 * 3600
@@ -159,7 +159,6 @@ class ClockStore:
         self.schedule_key = keys.key("deadline", "schedule")
         self.provisional_key = keys.key("deadline", "provisional")
         self.horizon_key = keys.key("deadline", "horizon-alerted")
-        self.moved_key = keys.key("deadline", "moved")
 
     def clock_key(self, clock_id: str) -> str:
         return self._keys.key("deadline", "clock", clock_id)
@@ -210,20 +209,21 @@ class ClockStore:
         """What a batch reads before its clocks, watched and read in one round trip: the
         clock ids of ``subjects``, the years already alerted (the calendar horizon), the
         stops kept for these (rule, subject) ``starts``, the pauses and resumes kept for
-        the ``pausable`` ones among them (those of rules that pause), and which subjects
-        of the starts were moved to another court (``record_move``)."""
+        the ``pausable`` ones among them (those of rules that pause), and the moves of the
+        starts' subjects to other courts (``record_move``; a missing key watched is one
+        a move creates)."""
         subject_keys = [self.subject_key(s) for s in subjects]
         early_keys = [self.early_stop_key(rule_id, subject) for rule_id, subject in starts]
         act_keys = [self.early_acts_key(rule_id, subject) for rule_id, subject in pausable]
         started = sorted({subject for _, subject in starts})
+        move_keys = [self.moves_key(subject) for subject in started]
         reads: list[tuple[str, ...]] = [("SMEMBERS", key) for key in subject_keys]
         reads.append(("SMEMBERS", self.horizon_key))
         reads += [("HVALS", key) for key in act_keys]
-        if started:
-            reads.append(("SMISMEMBER", self.moved_key, *started))
+        reads += [("LRANGE", key, "0", "-1") for key in move_keys]
         if early_keys:
             reads.append(("MGET", *early_keys))
-        watched = [self.horizon_key, self.moved_key, *subject_keys, *early_keys, *act_keys]
+        watched = [self.horizon_key, *subject_keys, *early_keys, *act_keys, *move_keys]
         replies = await watch_and_read(pipe, watched, reads)
         ids = {as_text(m) for members in replies[: len(subject_keys)] for m in members}
         alerted = {int(year) for year in replies[len(subject_keys)]}
@@ -234,29 +234,17 @@ class ClockStore:
             if kept
         }
         at += len(act_keys)
-        moved = []
-        if started:
-            moved = [s for s, member in zip(started, replies[at], strict=True) if member]
+        moves = {
+            subject: [json.loads(raw) for raw in kept]
+            for subject, kept in zip(started, replies[at : at + len(move_keys)], strict=True)
+            if kept
+        }
         early = (
             {pair: json.loads(raw) for pair, raw in zip(starts, replies[-1], strict=True) if raw}
             if early_keys
             else {}
         )
-        return BatchIndex(ids, alerted, early, acts, moved)
-
-    async def watch_and_read_moves(
-        self, pipe: Pipeline, moved: Sequence[str]
-    ) -> dict[str, list[dict[str, str]]]:
-        """The moves of these ``moved`` subjects (``BatchIndex.moved``), in the order they
-        were applied, watched (a round trip of its own, for a moved subject only)."""
-        if not moved:
-            return {}
-        keys = [self.moves_key(subject) for subject in moved]
-        replies = await watch_and_read(pipe, keys, [("LRANGE", key, "0", "-1") for key in keys])
-        return {
-            subject: [json.loads(raw) for raw in kept]
-            for subject, kept in zip(moved, replies, strict=True)
-        }
+        return BatchIndex(ids, alerted, early, acts, moves)
 
     async def scheduled(self) -> int:
         """How many clocks have a pending timer."""
@@ -314,14 +302,16 @@ class ClockStore:
 
     def record_move(self, pipe: Pipeline, signal: Any) -> dict[str, str] | None:
         """Keep a subject's move to another court (``signal``'s from_court and to_court, and
-        when it was made), for the starts read after it that were made before it
-        (``engine.moved_since``); the move as kept, or None if it names no courts."""
+        when it was made), for the starts read after it that were made before it (the
+        engine moves their clocks as it opens them), as long as a stop is kept; the move
+        as kept, or None if it names no courts."""
         old, new = signal.attributes.get("from_court", ""), signal.attributes.get("to_court", "")
         if not old or not new or old == new:
             return None
         moved = {"from": old, "to": new, "at": signal.occurred_at.isoformat()}
-        pipe.rpush(self.moves_key(signal.subject_id), json.dumps(moved))
-        pipe.sadd(self.moved_key, signal.subject_id)
+        key = self.moves_key(signal.subject_id)
+        pipe.rpush(key, json.dumps(moved))
+        pipe.expire(key, EARLY_STOP_TTL_S)
         return moved
 
     def keep_early_act(self, pipe: Pipeline, rule_id: str, subject_id: str, act: Any) -> None:

@@ -289,6 +289,21 @@ async def test_a_start_made_before_its_cases_move_and_read_after_it_opens_at_the
     assert courts["funds.notify-finance:c:p1"] == courts["funds.notify-finance:d:p1"] == "苏1282"
     assert courts["funds.notify-finance:c:p2"] == "苏1283"
     assert courts["case.close:c"] == courts["case.close:d"] == "苏1282"  # moved, as before
+    # Opened, then moved, as read in order: the board counts it where it is.
+    moved_late = [e.payload for e in await staged(service.ctx)
+                  if isinstance(e.payload, deadline_events_pb2.ClockMoved)
+                  and e.payload.clock.clock_id == "funds.notify-finance:c:p1"]  # fmt: skip
+    assert [(m.from_court, m.to_court) for m in moved_late] == [("苏1283", "苏1282")]
+    # An act the old court made after a move, read before the move: the move, read then,
+    # leaves that act's clock where it was opened.
+    await service.consume([case_filed_event("e", clock=clock)])
+    move_e = moved("e")
+    clock.advance(dt.timedelta(hours=1))
+    await service.consume([arrived("e", "p1")])
+    await service.consume([move_e])
+    courts = {s.clock_id: s.court_code for s in await service.engine.clocks_of("e")}
+    assert courts["funds.notify-finance:e:p1"] == "苏1283"
+    assert courts["case.close:e"] == "苏1282"
 
 
 async def test_two_schedulers_racing_fire_each_timer_once(tmp_path: Path) -> None:
