@@ -15,6 +15,7 @@ Every change to a case is one optimistic transaction over its record (``change_c
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -75,9 +76,11 @@ class CreditRecords(IndexedRecords):
                 return False
             kept = sorted(int(n) for n in await pipe.smembers(early))
             pipe.multi()  # type: ignore[no-untyped-call]
+            opened = record
             if kept and with_early is not None:
-                with_early(record, kept)
-            self.open(pipe, record)
+                opened = copy.deepcopy(record)  # a retry starts again from the record given
+                with_early(opened, kept)
+            self.open(pipe, opened)
             pipe.delete(early)
             return True
 

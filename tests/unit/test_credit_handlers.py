@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from typing import cast
+from typing import Any, cast
 
 import pytest
 from google.protobuf.message import Message
 from pydantic import ValidationError
 from redis.asyncio.client import Pipeline
 
-from services.credit import domain
+from services.credit import domain, repository
 from services.credit.handler import SERVICE_ACTOR
 from services.credit.handlers import Credit
 from services.credit.http_api import ExtensionIn, ListingIn
@@ -34,6 +34,7 @@ from zhixing.errors import Conflict, Invalid, NotFound
 from zhixing.events import Event, new_event
 from zhixing.projection import Transaction
 from zhixing.rules import catalogue, load_catalogue
+from zhixing.state import transact
 from zhixing.v1 import asset_events_pb2 as asset_pb
 from zhixing.v1 import case_events_pb2 as cases
 from zhixing.v1 import credit_events_pb2 as pb
@@ -614,9 +615,20 @@ async def test_after_zhongben_enough_empty_requeries_end_the_listings_grounds_on
     assert await credit.cases.requery_found_nothing("case-1", needed + 2) == 0
 
 
-async def test_empty_requeries_read_before_the_cases_filing_are_counted_with_it() -> None:
+async def test_empty_requeries_read_before_the_cases_filing_are_counted_with_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     # The asset and case topics are read side by side (a rebuild reads both from the start):
     # a re-query's completion can come before the filing. It is counted, once, with it.
+    async def retried(redis: Any, keys: list[str], body: Any) -> Any:
+        """Each transaction's body runs once and is thrown away, as a WatchError does."""
+        async with redis.pipeline(transaction=True) as pipe:
+            await pipe.watch(*keys)
+            await body(pipe)
+            await pipe.reset()
+        return await transact(redis, keys, body)
+
+    monkeypatch.setattr(repository, "transact", retried)
     ctx = in_memory_context("credit", SimulatedClock(START))
     credit = Credit(ctx, CreditRecords(ctx.redis, ctx.keys), catalogue())
     reaction, tx = RequeryFacts(credit), cast(Transaction, None)
