@@ -87,6 +87,22 @@ class JsonRecords:
 
         return await transact(self._redis, [self.key(record_id), *watch], body)
 
+    async def keep_until_kept(self, record_id: str, keep: Callable[[Pipeline], object]) -> bool:
+        """Queue ``keep``'s writes (what was read before the record exists, kept for it)
+        unless the record exists by now (False: act on the record instead). The record's
+        key is watched: one written meanwhile makes this look again, so what is kept is kept
+        before the record's writer reads it, or not kept at all."""
+        key = self.key(record_id)
+
+        async def body(pipe: Pipeline) -> bool:
+            if await pipe.exists(key):
+                return False
+            pipe.multi()  # type: ignore[no-untyped-call]
+            keep(pipe)
+            return True
+
+        return await transact(self._redis, [key], body)
+
     async def set_once(self, record_id: str, field: str, value: Any) -> bool:
         """Set ``field`` unless it has that value already (idempotent); False if nothing
         changed or there is no such record."""

@@ -88,19 +88,14 @@ class CreditRecords(IndexedRecords):
 
     async def keep_early_requery(self, case_id: str, requery_number: int) -> bool:
         """Keep a re-query that found nothing for the case's filing, unless the case is kept
-        by now (False: count it). The case's key is watched: a filing kept meanwhile makes
-        this look again, so the re-query is kept before the filing reads it, or counted."""
-        key, early = self.key(case_id), self.early_requeries_key(case_id)
+        by now (False: count it; ``keep_until_kept``)."""
+        early = self.early_requeries_key(case_id)
 
-        async def body(pipe: Pipeline) -> bool:
-            if await pipe.exists(key):
-                return False
-            pipe.multi()  # type: ignore[no-untyped-call]
+        def keep(pipe: Pipeline) -> None:
             pipe.sadd(early, requery_number)
             pipe.expire(early, EARLY_TTL_S)
-            return True
 
-        return await transact(self.redis, [key], body)
+        return await self.keep_until_kept(case_id, keep)
 
     async def change_case(
         self, case_id: str, act: Callable[[Pipeline, Record], Awaitable[T]], *,

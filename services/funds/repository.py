@@ -142,18 +142,11 @@ class FundsRecords(IndexedRecords):
 
     async def keep_early_proceeds(self, case_id: str, reference: str, proceeds: Record) -> bool:
         """Keep a sale's proceeds for the case's filing, unless the case is kept by now
-        (False: record them). The case's key is watched: a filing kept meanwhile makes this
-        look again, so proceeds are kept before the filing reads them, or recorded."""
-        case_key = self.key(case_id)
-
-        async def body(pipe: Pipeline) -> bool:
-            if await pipe.exists(case_key):
-                return False
-            pipe.multi()  # type: ignore[no-untyped-call]
-            pipe.hset(self.early_proceeds_key(case_id), reference, json.dumps(proceeds))
-            return True
-
-        return await self.transact([case_key], body)
+        (False: record them; ``keep_until_kept``)."""
+        early = self.early_proceeds_key(case_id)
+        return await self.keep_until_kept(
+            case_id, lambda pipe: pipe.hset(early, reference, json.dumps(proceeds))
+        )
 
     async def early_proceeds(self, case_id: str) -> dict[str, Record]:
         """The proceeds kept for the case before its filing, by reference."""

@@ -303,3 +303,8 @@ async def test_indexed_records_list_by_owner_and_jurisdiction_and_change_once(
     assert not await records.set_once("m1", "closed", True)  # already so: nothing written
     assert not await records.set_once("none", "closed", True)
     assert (await records.get("m1") or {}).get("closed") is True
+    # Kept for a record not written yet; not once it is.
+    early = f"{contract_prefix}early"
+    assert await records.keep_until_kept("m3", lambda pipe: pipe.sadd(early, "a"))
+    assert not await records.keep_until_kept("m1", lambda pipe: pipe.sadd(early, "b"))
+    assert await store.smembers(early) == {b"a"}
