@@ -118,6 +118,15 @@ def move_courts(state: ClockState, old: str, new: str) -> bool:
     return changed
 
 
+def concerns(signal: Signal, rule: Rule, state: ClockState) -> bool:
+    """Whether ``signal`` concerns ``state``, a clock of ``rule``: each ``per`` field of the
+    rule the signal names holds the clock's value (a field it does not name matches any)."""
+    return all(
+        signal.attributes.get(name) in (None, value)
+        for name, value in zip(rule.per, state.per_values, strict=True)
+    )
+
+
 def moves_after(start: Signal, moves: Sequence[Mapping[str, str]]) -> list[tuple[str, str]]:
     """The (from, to) courts of the subject's moves made after ``start`` (strictly), in the
     order applied: a clock it opens, read after them, is moved by them as it would have
@@ -354,8 +363,7 @@ class DeadlineEngine:
                 else:
                     targets = [
                         s for s in by_rule_subject.get((rule.id, signal.subject_id), [])
-                        if all(signal.attributes.get(name) in (None, value)
-                               for name, value in zip(rule.per, s.per_values, strict=True))
+                        if concerns(signal, rule, s)
                     ]  # fmt: skip
                     messages = []
                     if not targets and not self._start_read(rule, signal, by_rule_subject):
@@ -419,8 +427,7 @@ class DeadlineEngine:
         those of the rules it stops, pauses or resumes."""
         for other in self._started_alike.get(rule.id, ()):
             for state in by_rule_subject.get((other.id, signal.subject_id), []):
-                pairs = zip(other.per, state.per_values, strict=True)
-                if all(signal.attributes.get(name) in (None, value) for name, value in pairs):
+                if concerns(signal, other, state):
                     return True
         return False
 
@@ -484,11 +491,7 @@ class DeadlineEngine:
         others: list[Any] = []
         for act in kept:
             signal = _signal_of_kept(act, state.subject_id)
-            same_clock = all(
-                signal.attributes.get(name) in (None, value)
-                for name, value in zip(rule.per, state.per_values, strict=True)
-            )
-            if same_clock:
+            if concerns(signal, rule, state):
                 mine.append((act["role"], signal))
             else:
                 others.append(act)
@@ -519,10 +522,7 @@ class DeadlineEngine:
         if stop is None:
             return []
         stopped = _signal_of_kept(stop, state.subject_id)
-        same_clock = all(
-            stopped.attributes.get(name) in (None, value)
-            for name, value in zip(rule.per, state.per_values, strict=True)
-        )
+        same_clock = concerns(stopped, rule, state)
         if not same_clock or stopped.occurred_at < start.occurred_at:
             return []
         del early[(rule.id, state.subject_id)]
