@@ -3,12 +3,15 @@ channel for every debtor on each due day of its re-query clock (zhongben.requery
 times as the span (zhongben.requery-span) holds, until enforcement resumes.
 
 The deadline engine runs the clock: opened by the ruling, restarted by each re-query's
-start, stopped by resumption or by the end of the span. On the clock's due-day warning a
-new query round starts (NetworkQueryStarted, ZhongbenRequeryStarted, and after the span's
-last ZhongbenRequeryPeriodEnded, in one transaction); when the round has answered on every
-channel, ZhongbenRequeryCompleted tells the applicant the result, and proposes resumption
-when an asset was found that the case did not have (``query.py``). Nothing found in a
-re-query is controlled by itself.
+start, stopped by resumption or by the end of the span. A round started on a due day's
+warning read before the resumption (the topics are not ordered with each other) still
+runs, but its start, read after the stop, does not reopen the clock (``restart_only_on``).
+
+On the clock's due-day warning a new query round starts (NetworkQueryStarted,
+ZhongbenRequeryStarted, and after the span's last ZhongbenRequeryPeriodEnded, in one
+transaction); when the round has answered on every channel, ZhongbenRequeryCompleted
+tells the applicant the result, and proposes resumption when an asset was found that the
+case did not have (``query.py``). Nothing found in a re-query is controlled by itself.
 """
 
 from __future__ import annotations

@@ -333,10 +333,21 @@ class DeadlineEngine:
                     clock_id = clock_id_for(rule, signal)
                     if clock_id is None:
                         log.warning(
-                            "start event lacks a per field", rule=rule.id, event=signal.event_id
+                            "start event lacks a per field", rule=rule.id, event_id=signal.event_id
                         )
                         continue
-                    state, messages = self.rules.open(rule, signal, clock_id, states.get(clock_id))
+                    previous = states.get(clock_id)
+                    if signal.event_name in rule.restart_only_on and (
+                        previous is None or previous.status is Status.CLEARED
+                    ):
+                        # Made on the due day of a clock stopped since (read after the stop):
+                        # it continues a cycle that has ended, and opens none.
+                        log.info(
+                            "restart of a stopped clock ignored", rule=rule.id,
+                            clock_id=clock_id, event_id=signal.event_id,
+                        )  # fmt: skip
+                        continue
+                    state, messages = self.rules.open(rule, signal, clock_id, previous)
                     for old, new in moves_after(signal, moves.get(signal.subject_id, ())):
                         responsible = state.court_code
                         if move_courts(state, old, new) and state.court_code != responsible:
@@ -344,7 +355,6 @@ class DeadlineEngine:
                                 clock=state.ref(), from_court=responsible,
                                 to_court=state.court_code, moved_by_event_id=signal.event_id,
                             ))  # fmt: skip
-                    previous = states.get(clock_id)
                     if previous is not None and previous.status is not Status.CLEARED:
                         messages = self.rules.clear(previous, signal) + messages
                     messages += self._apply_early_acts(tx, early_acts, early, rule, signal, state)

@@ -218,6 +218,21 @@ async def test_a_pause_kept_for_another_payment_waits_for_that_payments_clock(
     assert second is not None and second.status == "paused"
 
 
+async def test_a_start_lacking_its_per_field_opens_no_clock_and_the_batch_goes_on(
+    tmp_path: Path,
+) -> None:
+    """An arrival without a payment id names no clock of funds.notify-finance: it is
+    logged and passed over (it raised inside the log call once), and the rest of the batch
+    is applied."""
+    clock = SimulatedClock(MONDAY_9AM)
+    service = Engine(clock, tmp_path)
+    nameless = case_act(funds_events_pb2.FundsArrived(
+        case_id="c", amount_fen=100, arrived_on="2026-03-02"), "c", clock)  # fmt: skip
+    await service.consume([nameless, case_filed_event("c", clock=clock)])
+    opened = {s.rule_id for s in await service.engine.clocks_of("c")}
+    assert "case.close" in opened and "funds.notify-finance" not in opened
+
+
 async def test_a_start_that_opens_another_rules_clock_leaves_what_was_kept_for_other_debtors(
     tmp_path: Path,
 ) -> None:
@@ -304,6 +319,47 @@ async def test_a_start_made_before_its_cases_move_and_read_after_it_opens_at_the
     courts = {s.clock_id: s.court_code for s in await service.engine.clocks_of("e")}
     assert courts["funds.notify-finance:e:p1"] == "苏1283"
     assert courts["case.close:e"] == "苏1282"
+
+
+async def test_a_requery_round_read_after_the_resumption_does_not_reopen_its_clock(
+    tmp_path: Path,
+) -> None:
+    """The re-query's due day warned, asset control started a round, and the case resumed;
+    the engine read the resumption first: the round continues no cycle and opens none
+    (zhongben.requery's restart_only_on), read alone or after the stop in one batch."""
+    clock = SimulatedClock(MONDAY_9AM)
+    service = Engine(clock, tmp_path)
+
+    def act(payload: Any, case_id: str) -> Event[Any]:
+        return case_act(payload, case_id, clock)
+
+    for case_id, together in (("case-alone", False), ("case-batch", True)):
+        ruled = case_events_pb2.ZhongbenRuled(
+            case_id=case_id, ruling_number="(2026)苏1283执1号之一", ruled_on="2026-03-02"
+        )
+        await service.consume([act(ruled, case_id)])
+        clock_id = f"zhongben.requery:{case_id}"
+        first_round = asset_events_pb2.ZhongbenRequeryStarted(
+            case_id=case_id, round=2, requery_number=1, period_from="2026-09-02"
+        )
+        await service.consume([act(first_round, case_id)])  # read in order: the next cycle
+        running = await service.engine.get(clock_id)
+        assert running is not None and (running.status, running.cycle) == ("running", 2)
+        resumed = act(case_events_pb2.ExecutionResumed(case_id=case_id, cause="assets_found"),
+                      case_id)  # fmt: skip
+        late_round = act(asset_events_pb2.ZhongbenRequeryStarted(
+            case_id=case_id, round=3, requery_number=2, period_from="2027-03-02",
+        ), case_id)  # fmt: skip
+        before = len(await staged(service.ctx))
+        if together:
+            await service.consume([resumed, late_round])
+        else:
+            await service.consume([resumed])
+            await service.consume([late_round])
+        stopped = await service.engine.get(clock_id)
+        assert stopped is not None and (stopped.status, stopped.cycle) == ("cleared", 2)
+        after = [type(e.payload).__name__ for e in (await staged(service.ctx))[before:]]
+        assert after == ["ClockCleared"]
 
 
 async def test_two_schedulers_racing_fire_each_timer_once(tmp_path: Path) -> None:

@@ -71,3 +71,23 @@ def test_a_period_is_stated_from_the_catalogue_with_its_rule() -> None:
     assert rules.period_text("command.reconsideration") == "5 days (rule command.reconsideration)"
     assert rules.rule("asset.urgent-lead").period.describe() == "24 hours"
     assert rules.rule("intake.docket").period.describe() == "7 days"
+
+
+@pytest.mark.parametrize(
+    ("rule_id", "restart_only_on", "message"),
+    [
+        ("zhongben.requery", ["CaseFiled"], "not in starts_on"),
+        ("zhongben.requery", ["ZhongbenRuled", "ZhongbenRequeryStarted"], "none opens it"),
+        ("zhongben.requery-span", ["ZhongbenRuled"], "only a clock"),
+    ],
+)
+def test_a_restart_only_act_is_one_of_a_clocks_start_acts_and_not_its_only_one(
+    tmp_path: Path, rule_id: str, restart_only_on: list[str], message: str
+) -> None:
+    raw = yaml.safe_load(CATALOGUE_FILE.read_text(encoding="utf-8"))
+    rule = next(r for r in raw["rules"] if r["id"] == rule_id)
+    rule["restart_only_on"] = restart_only_on
+    broken = tmp_path / "catalogue.yaml"
+    broken.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(ValidationError, match=message):
+        load_catalogue(broken, environ={})

@@ -131,6 +131,11 @@ class Rule(_Strict):
     limit: Annotated[int, Field(ge=0)] | None = None
     subject: str | None = None
     starts_on: tuple[Annotated[str, Field(pattern=EVENT_NAME)], ...] = ()
+    # Of ``starts_on``, the acts that begin the next cycle of a clock still open and never
+    # open one: a re-query's round, started on the due day's warning and read after the
+    # resumption stopped the clock, does not reopen it (topics are not ordered with each
+    # other).
+    restart_only_on: tuple[Annotated[str, Field(pattern=EVENT_NAME)], ...] = ()
     stops_on: tuple[Annotated[str, Field(pattern=EVENT_NAME)], ...] = ()
     pauses_on: tuple[Annotated[str, Field(pattern=EVENT_NAME)], ...] = ()
     resumes_on: tuple[Annotated[str, Field(pattern=EVENT_NAME)], ...] = ()
@@ -168,11 +173,24 @@ class Rule(_Strict):
             if missing:
                 raise ValueError(f"clock {self.id} lacks {', '.join(missing)}")
             self._pauses_pair_up()
+            self._restarts_start()
+        elif self.restart_only_on:
+            raise ValueError(f"rule {self.id}: only a clock has restart_only_on")
         if (self.on_expiry is Expiry.LEGAL_EFFECT) != bool(self.effect):
             raise ValueError(f"rule {self.id}: a legal effect, and only one, states its effect")
         if self.kind is not Kind.CLOCK and (self.extension or self.unless):
             raise ValueError(f"rule {self.id}: only a clock has an extension or an unless")
         return self
+
+    def _restarts_start(self) -> None:
+        """A restart-only act is one of the start acts, and some start act opens the clock."""
+        strays = [name for name in self.restart_only_on if name not in self.starts_on]
+        if strays:
+            raise ValueError(
+                f"clock {self.id}: restart_only_on names {', '.join(strays)}, not in starts_on"
+            )
+        if set(self.starts_on) <= set(self.restart_only_on):
+            raise ValueError(f"clock {self.id}: every start act is restart-only; none opens it")
 
     def _pauses_pair_up(self) -> None:
         """The n-th pause event is ended by the n-th resume event (the engine keys each open
