@@ -330,7 +330,7 @@ class Controls(Handler):
 
     async def renew(self, asset_id: str, *, identity: Identity) -> None:
         """Renew a control before it expires (续行): its term starts again. Refused once the
-        term is due, when its due time is known here (``note_term``): a control is renewed
+        term is due, when its due time is known here (``note_terms``): a control is renewed
         before its term ends, or it lapses (the control-term rules)."""
 
         async def act(pipe: Pipeline, case: dict[str, Any], record: dict[str, Any],
@@ -377,36 +377,31 @@ class Controls(Handler):
 
         await self.asset_command(asset_id, identity, act, with_queue=True)
 
-    async def note_term(
-        self, asset_id: str, rule_id: str, cycle: int, due_at_ms: int,
-        started_at_ms: int | None = None,
-    ) -> bool:  # fmt: skip
-        """The deadline engine set the due time of a control's term (the clock of its
-        control-term rule opened, at ``started_at_ms``, or its due time moved): kept on the
+    async def note_terms(self, notes: Sequence[TermNote]) -> int:
+        """The deadline engine set the due time of controls' terms (the clock of a
+        control-term rule opened, at ``started_at_ms``, or its due time moved): kept on each
         asset, for ``renew``. A later cycle's is not replaced by an earlier one's (read
-        again). Idempotent."""
-        key = self.records.asset_key(asset_id)
+        again). Idempotent; one transaction for all of them, applied in order. Returns how
+        many assets changed."""
+        keys = list(dict.fromkeys(self.records.asset_key(n.asset_id) for n in notes))
 
-        async def body(pipe: Pipeline) -> bool:
-            record = await self.records.load(pipe, key)
-            if record is None:
-                return False
-            term = record.get("term") or {"cycle": 0, "due_at_ms": None, "started_at_ms": None}
-            if term["cycle"] > cycle:
-                return False
-            started = started_at_ms
-            if started is None and term["cycle"] == cycle:
-                started = term["started_at_ms"]  # a due time moved: the term began as noted
-            noted = {"rule_id": rule_id, "cycle": cycle, "due_at_ms": due_at_ms,
-                     "started_at_ms": started}  # fmt: skip
-            if term == noted:
-                return False
-            pipe.multi()  # type: ignore[no-untyped-call]
-            record["term"] = noted
-            self.records.put(pipe, key, record)
-            return True
+        async def body(pipe: Pipeline, loaded: list[Any]) -> int:
+            records = dict(zip(keys, loaded, strict=True))
+            changed: set[str] = set()
+            for note in notes:
+                key = self.records.asset_key(note.asset_id)
+                record = records[key]
+                if record is not None and noted_term(record, note):
+                    changed.add(key)
+            if changed:
+                pipe.multi()  # type: ignore[no-untyped-call]
+                for key in changed:
+                    self.records.put(pipe, key, records[key])
+            return len(changed)
 
-        result: bool = await self.records.transact([key], body)
+        if not notes:
+            return 0
+        result: int = await self.records.transact_loaded(keys, body)
         return result
 
     async def lapse(
@@ -570,9 +565,39 @@ class Controls(Handler):
         return len(for_case)
 
 
+@dataclass(frozen=True)
+class TermNote:
+    """The due time the deadline engine set for cycle ``cycle`` of a control's term (the
+    clock of ``rule_id``, a control-term rule), and when that term began if the note is of
+    its opening (None when only its due time moved)."""
+
+    asset_id: str
+    rule_id: str
+    cycle: int
+    due_at_ms: int
+    started_at_ms: int | None = None
+
+
+def noted_term(record: dict[str, Any], note: TermNote) -> bool:
+    """Keep ``note`` on the asset's ``record``; False if it changes nothing (read again, or
+    of a cycle before the one noted)."""
+    term = record.get("term") or {"cycle": 0, "due_at_ms": None, "started_at_ms": None}
+    if term["cycle"] > note.cycle:
+        return False
+    started = note.started_at_ms
+    if started is None and term["cycle"] == note.cycle:
+        started = term["started_at_ms"]  # a due time moved: the term began as noted
+    noted = {"rule_id": note.rule_id, "cycle": note.cycle, "due_at_ms": note.due_at_ms,
+             "started_at_ms": started}  # fmt: skip
+    if term == noted:
+        return False
+    record["term"] = noted
+    return True
+
+
 def is_current_term_due(record: dict[str, Any], now_ms: int) -> bool:
     """Whether the control's current term is known to be due at ``now_ms``: the term noted
-    (``Controls.note_term``) began at or after the last renewal (a renewal whose own term
+    (``Controls.note_terms``) began at or after the last renewal (a renewal whose own term
     is not noted yet leaves it unknown), and its due time has come."""
     term = record.get("term")
     if not term or term.get("started_at_ms") is None:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from google.protobuf.message import Message
 from redis.asyncio.client import Pipeline
 
-from services.asset_control.control import KeptControls
+from services.asset_control.control import KeptControls, TermNote
 from services.asset_control.domain import DUE_DAY, REQUERY_RULE
 from services.asset_control.handlers import AssetControl
 from zhixing.breaches import OnBreach, OnWarning
@@ -88,7 +88,8 @@ class EntrustedControls:
 class ControlTerms:
     """Consumer of the control-term clocks (the control-term rules): the due time of each
     term is kept on the asset (a renewal after it is refused), and a breached term lapses
-    the control (``control_term_lapses``). Each its own idempotent transaction, in order."""
+    the control (``control_term_lapses``). Idempotent transactions, in order: each lapse
+    its own, the due times noted between two lapses one."""
 
     handles: tuple[type[Message], ...] = (
         deadline_events_pb2.ClockBreached,
@@ -104,8 +105,13 @@ class ControlTerms:
         self.lapses = control_term_lapses(control)
 
     async def __call__(self, events: Sequence[Event[Message]], tx: Transaction) -> None:
+        # The due times noted between two breaches are noted together, before the breach
+        # that follows them (the order they were made in).
+        notes: list[TermNote] = []
         for event, payload in each_payload(events):
             if isinstance(payload, deadline_events_pb2.ClockBreached):
+                await self.control.controls.note_terms(notes)
+                notes.clear()
                 await self.lapses([event], tx)
             elif isinstance(
                 payload,
@@ -118,10 +124,11 @@ class ControlTerms:
                 started = None
                 if isinstance(payload, deadline_events_pb2.ClockOpened):
                     started = payload.started_at.ToMilliseconds()
-                await self.control.controls.note_term(
+                notes.append(TermNote(
                     clock.subject_id, clock.rule_id, clock.cycle,
                     payload.due_at.ToMilliseconds(), started,
-                )  # fmt: skip
+                ))  # fmt: skip
+        await self.control.controls.note_terms(notes)
 
 
 def control_term_lapses(control: AssetControl) -> OnBreach:

@@ -362,6 +362,20 @@ async def test_once_its_term_is_due_a_control_is_not_renewed_and_the_refusal_nam
     assert kept is not None and kept.get("renewals") == 2  # nothing recorded
 
 
+async def test_the_terms_of_a_batch_are_noted_on_each_of_their_assets_at_once() -> None:
+    control, clock, house = await seized_house()
+    waiting = asset_id_for("p1", HOUSE.asset_key)
+    due = clock.now() + dt.timedelta(days=30)
+    batch = [term_opened(asset, 1, clock.now(), due, clock)
+             for asset in (house, "asset-nobody-knows", waiting)]  # fmt: skip
+    await ControlTerms(control)(batch, cast(Transaction, None))
+    due_ms = int(due.timestamp() * 1000)
+    for asset in (house, waiting):
+        record = await control.records.asset(asset)
+        assert record is not None and record["term"]["due_at_ms"] == due_ms
+    assert await control.records.asset("asset-nobody-knows") is None
+
+
 async def test_a_renewal_made_after_the_term_was_due_does_not_save_it() -> None:
     control, clock, house = await seized_house()
     due_ms = int(clock.now().timestamp() * 1000)
