@@ -6,7 +6,11 @@ from services.deadlines.calendar_watch import CalendarWatcher
 from services.deadlines.domain import ClockRules
 from services.deadlines.engine import DeadlineEngine
 from services.deadlines.http_api import router
-from services.deadlines.scheduler import CalendarFollower, DeadlineScheduler
+from services.deadlines.scheduler import (
+    CalendarFollower,
+    DeadlineScheduler,
+    ProvisionalRecompute,
+)
 from zhixing.builder import About, HostBuilder, Infrastructure
 from zhixing.periods import PeriodCounter
 from zhixing.projection import Projection
@@ -38,7 +42,10 @@ def bootstrap(
     service.routes(router, deadlines=engine, clock=ctx.clock)
     # Clocks start and stop on the events of every other service.
     service.project(Projection("clocks", CLOCK_SIGNAL_TOPICS, engine))
-    service.run(DeadlineScheduler(engine, ctx.clock))
-    # Every replica counts periods, so every replica follows the calendar files.
+    # Every replica fires timers (claimed a chunk at a time: a burst is shared), counts
+    # periods, and so follows the calendar files; the leader alone recomputes the clocks
+    # counted on a calendar that lacked a year.
+    service.run(DeadlineScheduler(engine, ctx.clock), every_replica=True)
     service.run(CalendarFollower(engine, CalendarWatcher(rules, calendar)), every_replica=True)
+    service.run(ProvisionalRecompute(engine))
     return service.build()

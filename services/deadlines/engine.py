@@ -57,6 +57,10 @@ CLOCKS_SCHEDULED = Gauge("zhixing_deadline_clocks_scheduled", "Clocks with a pen
 CHUNK = 1000
 """Clocks fired in one transaction: about a tenth of a second of work, during which the
 service's event loop runs nothing else."""
+CLAIM_HOLD = dt.timedelta(seconds=30)
+"""How far ahead a drainer moves the timers it claims (``ClockStore.claim_due``): far past
+the time a chunk takes to fire, so no other drainer takes them meanwhile; if the drainer
+dies, its claims are due again this much later."""
 
 ENGINE_ACTOR = envelope_pb2.Actor(
     kind=envelope_pb2.ACTOR_KIND_SERVICE, id="svc:deadlines", role="service"
@@ -556,7 +560,7 @@ class DeadlineEngine:
     async def fire_due(self, *, chunk: int = CHUNK) -> FireReport:
         """Fire the timers due now, for at most ``chunk`` clocks, in one transaction."""
         now = self._clock.now()
-        return await self._fire(await self.store.due(now, chunk), now)
+        return await self._fire(await self.store.claim_due(now, chunk, CLAIM_HOLD), now)
 
     async def _fire(self, ids: Sequence[str], now: dt.datetime) -> FireReport:
         """Fire the timers of clocks ``ids`` due by ``now``, in one transaction."""
@@ -598,7 +602,7 @@ class DeadlineEngine:
         lateness: list[float] = []
         while True:
             now = self._clock.now()
-            ids = await self.store.due(now, chunk * concurrent)
+            ids = await self.store.claim_due(now, chunk * concurrent, CLAIM_HOLD)
             outcomes = await asyncio.gather(
                 *(self._fire(ids[at : at + chunk], now) for at in range(0, len(ids), chunk)),
                 return_exceptions=True,

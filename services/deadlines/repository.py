@@ -2,7 +2,8 @@
 
 * ``deadline:clock:<id>``: the clock's state (JSON);
 * ``deadline:schedule``: a sorted set, clock id → epoch ms of its next timer; adding,
-  moving and taking the earliest are O(log n);
+  moving and taking the earliest are O(log n); a drainer claims the due ones by moving
+  them a little later (``claim_due``), so drainers in several replicas share a burst;
 * ``deadline:subject:<subject id>``: the clocks of a case, asset, dispute, ...;
 * ``deadline:provisional``: clocks whose due time is a weekends-only estimate;
 * ``deadline:horizon-alerted``: years already reported as missing from the calendar;
@@ -54,6 +55,17 @@ EARLY_STOP_TTL_S = 7 * 24 * 3600
 ordered with each other (a query's completion, on the asset topic, can be read before the
 filing that started its clock, on the case topic), so the engine keeps such a stop and
 applies it when its clock opens, if the stop happened at or after the start."""
+
+
+CLAIM_DUE = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+for _, id in ipairs(due) do
+  redis.call('ZADD', KEYS[1], 'XX', ARGV[3], id)
+end
+return due
+"""
+"""``ClockStore.claim_due``: take the due clocks (at most ARGV[2], due by ARGV[1]) and move
+them to ARGV[3], in one step."""
 
 
 def epoch_ms(instant: dt.datetime) -> int:
@@ -263,6 +275,17 @@ class ClockStore:
         """Clocks whose next timer is due at ``now``, earliest first."""
         due = await self.redis.zrangebyscore(self.schedule_key, "-inf", epoch_ms(now), 0, limit)
         return [as_text(member) for member in due]  # type: ignore[arg-type]
+
+    async def claim_due(self, now: dt.datetime, limit: int, hold: dt.timedelta) -> list[str]:
+        """``due``, and each clock returned is scheduled ``hold`` after ``now`` in the same
+        step, so that another drainer (another replica's, or a concurrent pass) does not
+        take it too. Firing saves each claimed clock's real next timer; a claim whose
+        drainer died is due again after ``hold``, and fired then (a timer fires once: the
+        clock records it)."""
+        claimed = await self.redis.eval(
+            CLAIM_DUE, 1, self.schedule_key, epoch_ms(now), limit, epoch_ms(now + hold)
+        )  # fmt: skip
+        return [as_text(member) for member in claimed]
 
     # --- writing (queued on the caller's transaction) --------------------------------------
 

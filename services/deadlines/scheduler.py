@@ -1,5 +1,7 @@
-"""The scheduler fires the engine's timers as the clock reaches them; the calendar follower
-reloads the statutory calendar when an operator adds or changes a calendar file."""
+"""The scheduler fires the engine's timers as the clock reaches them, in every replica; the
+calendar follower reloads the statutory calendar when an operator adds or changes a
+calendar file, and the leader's ``ProvisionalRecompute`` then recomputes the clocks counted
+without it."""
 
 from __future__ import annotations
 
@@ -20,8 +22,9 @@ SUBSCRIBE_WAIT_S = 2.0
 
 
 class DeadlineScheduler:
-    """Fires timers as the clock reaches them (in the replica holding the service's lease),
-    and recomputes provisional clocks when ``CalendarFollower`` has loaded a new calendar."""
+    """Fires timers as the clock reaches them. It runs in every replica: each pass claims
+    the due timers a chunk at a time (``ClockStore.claim_due``), so the replicas share a
+    burst of them and none fires a timer another took."""
 
     def __init__(
         self,
@@ -77,14 +80,6 @@ class DeadlineScheduler:
     async def _fire(self) -> None:
         while not self._stopping.is_set():
             try:
-                if self._engine.calendar_reloaded.is_set():
-                    self._engine.calendar_reloaded.clear()
-                    try:
-                        moved = await self._engine.recompute_provisional("calendar file loaded")
-                    except BaseException:
-                        self._engine.calendar_reloaded.set()  # not done: the next pass does it
-                        raise
-                    log.info("calendar reloaded; provisional clocks recomputed", moved=moved)
                 await self._engine.drain()
                 CLOCKS_SCHEDULED.set(await self._engine.scheduled())
                 self._engine.schedule_changed.clear()
@@ -105,16 +100,53 @@ class DeadlineScheduler:
         ]
         try:
             await asyncio.wait(sleepers, return_when=asyncio.FIRST_COMPLETED)
-        finally:  # also when this pass is cancelled (the lease was lost)
+        finally:  # also when this pass is cancelled (the service stops)
             for task in sleepers:
                 task.cancel()
             await asyncio.gather(*sleepers, return_exceptions=True)
 
 
+class ProvisionalRecompute:
+    """Recomputes the provisional clocks when ``CalendarFollower`` has loaded a new
+    calendar: in the replica holding the service's lease only, so that each clock is
+    recomputed once, on a calendar that has the new file (a replica whose follower has not
+    loaded it yet would move the clock back)."""
+
+    def __init__(self, engine: DeadlineEngine) -> None:
+        self._engine = engine
+        self._stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def run(self) -> None:
+        reloaded = self._engine.calendar_reloaded
+        while not self._stopping.is_set():
+            stopping = asyncio.create_task(self._stopping.wait())
+            waiting = asyncio.create_task(reloaded.wait())
+            try:
+                await asyncio.wait((stopping, waiting), return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for task in (stopping, waiting):
+                    task.cancel()
+                await asyncio.gather(stopping, waiting, return_exceptions=True)
+            if not reloaded.is_set():
+                continue  # stopping
+            reloaded.clear()
+            try:
+                moved = await self._engine.recompute_provisional("calendar file loaded")
+            except Exception as exc:  # not done: try again after a pause
+                reloaded.set()
+                log.warning("provisional clocks not recomputed; retrying", error=str(exc))
+                await asyncio.sleep(0.5)
+                continue
+            log.info("calendar reloaded; provisional clocks recomputed", moved=moved)
+
+
 class CalendarFollower:
     """Runs in every replica: loads a calendar file an operator added or changed, so each
-    replica counts periods on it (the counter lives in each process), and tells the
-    scheduler, wherever it leads, to recompute the provisional clocks. A calendar file
+    replica counts periods on it (the counter lives in each process), and tells
+    ``ProvisionalRecompute``, where it runs, to recompute the provisional clocks. A calendar file
     appears in wall-clock time, whatever the injected clock does (a simulation may hold it
     still), so the folder is looked at after real pauses."""
 

@@ -147,6 +147,13 @@ async def test_the_clock_store_keeps_states_indexes_and_the_schedule(
     earliest = await clocks.earliest()
     assert earliest is not None and earliest <= soon
     assert await clocks.due(later + dt.timedelta(days=30), 10) == ["k1", "k2"]
+    # A drainer claims the earliest due clock: moved an hour on, so others do not see it.
+    now, hold = later + dt.timedelta(days=30), dt.timedelta(hours=1)
+    assert await clocks.claim_due(now, 1, hold) == ["k1"]
+    assert await clocks.due(now, 10) == ["k2"]
+    assert await clocks.claim_due(now, 10, hold) == ["k2"]
+    assert await clocks.claim_due(now, 10, hold) == []
+    assert await clocks.due(now + hold, 10) == ["k1", "k2"]  # due again if never fired
     async with store.pipeline(transaction=True) as pipe:
         pipe.multi()  # type: ignore[no-untyped-call]
         clocks.unschedule(pipe, "k1")

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from services.deadlines.domain import ClockRules
-from services.deadlines.engine import DeadlineEngine, FireReport, started_alike
+from services.deadlines.engine import CLAIM_HOLD, DeadlineEngine, FireReport, started_alike
 from tests.factories import case_filed_event
 from tests.fakes import in_memory_context, staged
 from zhixing.clock import CHINA_TZ, SimulatedClock
@@ -363,8 +363,10 @@ async def test_a_requery_round_read_after_the_resumption_does_not_reopen_its_clo
 
 
 async def test_two_schedulers_racing_fire_each_timer_once(tmp_path: Path) -> None:
-    """Two engines drain the same due clocks at once: the one that records second finds the
-    clocks changed under its WATCH, reads them again and fires nothing more."""
+    """Two engines drain the same due clocks: the second finds none while the first holds
+    its claim; once the claim has run out (the first is slow, or dead), the second claims
+    and fires them, and the first, recording last, finds the clocks changed under its
+    WATCH, reads them again and fires nothing more."""
     clock = SimulatedClock(MONDAY_9AM)
     service = Engine(clock, tmp_path)
     first = service.engine
@@ -380,6 +382,8 @@ async def test_two_schedulers_racing_fire_each_timer_once(tmp_path: Path) -> Non
 
     async def record_after_the_other(pipe: Any) -> None:
         if not raced:  # the first attempt: the other scheduler records meanwhile
+            assert (await second.fire_due()).clocks == 0  # all claimed by the first
+            clock.advance(CLAIM_HOLD + dt.timedelta(seconds=1))
             raced.append(await second.fire_due())
         await record(pipe)
 
