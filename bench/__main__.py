@@ -68,6 +68,19 @@ PIPELINE_RUNS = int(os.environ.get("ZHIXING_BENCH_PIPELINE_RUNS", 3))
 NATIONAL_RUNS = int(os.environ.get("ZHIXING_BENCH_NATIONAL_RUNS", 1))
 DASHBOARD_RUNS = int(os.environ.get("ZHIXING_BENCH_DASHBOARD_RUNS", 3))
 BURST_RUNS = int(os.environ.get("ZHIXING_BENCH_BURST_RUNS", 3))
+# The burst drained by one process and by as many replicas of the deadlines service.
+BURST_DRAINERS = [int(n) for n in os.environ.get("ZHIXING_BENCH_BURST_DRAINERS", "1,2").split(",")]
+BURST_FIGURES = (
+    "deadline_burst_100k_drain_s",
+    "deadline_fire_lateness_p50_ms",
+    "deadline_fire_lateness_p99_ms",
+    "deadline_burst_cpu_us_per_clock",
+    "deadline_burst_redis_cpu_us_per_clock",
+)
+BURST_FIELDS = (  # what ``deadlines.burst`` reports for each
+    "drain_s", "lateness_p50_ms", "lateness_p99_ms", "drain_cpu_us_per_clock",
+    "redis_cpu_us_per_clock",
+)  # fmt: skip
 # The services in one process, as processes, and with two replicas of the hot ones
 # (pipeline.MODES); ZHIXING_BENCH_PIPELINE_MODES=processes measures one of them.
 PIPELINE_MODES = os.environ.get("ZHIXING_BENCH_PIPELINE_MODES", ",".join(pipeline.MODES)).split(",")
@@ -208,7 +221,8 @@ class Steps:
 
 
 STEPS = Steps()
-TOTAL_STEPS = (5 * RUNS + DEADLINE_RUNS + BURST_RUNS + PIPELINE_RUNS * len(PIPELINE_MODES)
+TOTAL_STEPS = (5 * RUNS + DEADLINE_RUNS + BURST_RUNS * len(BURST_DRAINERS)
+               + PIPELINE_RUNS * len(PIPELINE_MODES)
                + NATIONAL_RUNS + 2 + RUNS * len(kafka_clients.CLIENTS))  # fmt: skip
 
 
@@ -263,9 +277,14 @@ async def main() -> None:
                                 deadlines.schedule_many(redis.url, CLOCKS))
                     for _ in range(DEADLINE_RUNS)
                 ]  # fmt: skip
-                bursts = [await STEPS(f"a burst of {BURST:,} clocks",
-                                      deadlines.burst(redis.url, BURST))
-                          for _ in range(BURST_RUNS)]  # fmt: skip
+                bursts_by_drainers = {
+                    drainers: [
+                        await STEPS(f"a burst of {BURST:,} clocks, {drainers} drainer(s)",
+                                    deadlines.burst(redis.url, BURST, drainers))
+                        for _ in range(BURST_RUNS)
+                    ]
+                    for drainers in BURST_DRAINERS
+                }  # fmt: skip
                 filings = await measure(
                     lambda: intake_assets.filings_per_s(bootstrap, redis.url), "intake's filings"
                 )
@@ -313,7 +332,7 @@ async def main() -> None:
             "raw_kafka, bus_apply, kafka_client (each client), intake_filings, query, "
             "intake_api and funds_payouts": RUNS,
             "deadline_schedule": DEADLINE_RUNS,
-            "deadline_burst and lateness": BURST_RUNS,
+            "deadline_burst and lateness (each number of drainers)": BURST_RUNS,
             "pipeline (each mode)": PIPELINE_RUNS,
             "national_day": NATIONAL_RUNS,
             "dashboard_api (rounds of 300 requests)": DASHBOARD_RUNS,
@@ -332,13 +351,14 @@ async def main() -> None:
         "deadline_schedule_per_s": spread([s["schedule_per_s"] for s in schedules]),
         "deadline_redis_bytes_per_clock": spread([s["redis_bytes_per_clock"] for s in schedules]),
         "deadline_burst_clocks": BURST,
-        "deadline_burst_100k_drain_s": spread([b["drain_s"] for b in bursts]),
-        "deadline_fire_lateness_p50_ms": spread([b["lateness_p50_ms"] for b in bursts]),
-        "deadline_fire_lateness_p99_ms": spread([b["lateness_p99_ms"] for b in bursts]),
-        "deadline_burst_cpu_us_per_clock": spread([b["drain_cpu_us_per_clock"] for b in bursts]),
-        "deadline_burst_redis_cpu_us_per_clock": spread(
-            [b["redis_cpu_us_per_clock"] for b in bursts]
-        ),
+        # Without a suffix, one drainer; with ``_<n>_drainers``, n replicas draining.
+        **{
+            f"{figure}{'' if drainers == 1 else f'_{drainers}_drainers'}": spread(
+                [b[field] for b in bursts]
+            )
+            for drainers, bursts in bursts_by_drainers.items()
+            for figure, field in zip(BURST_FIGURES, BURST_FIELDS, strict=True)
+        },
         "bench_process_peak_rss_mb": max(s["bench_process_peak_rss_mb"] for s in schedules),
         "intake_filings_per_s": filings,
         "intake_filings_per_run": intake_assets.FILINGS,
@@ -419,11 +439,7 @@ async def main() -> None:
         "bus_apply_events_per_s",
         "deadline_schedule_per_s",
         "deadline_redis_bytes_per_clock",
-        "deadline_burst_100k_drain_s",
-        "deadline_fire_lateness_p50_ms",
-        "deadline_fire_lateness_p99_ms",
-        "deadline_burst_cpu_us_per_clock",
-        "deadline_burst_redis_cpu_us_per_clock",
+        *(key for key in results if key.startswith(BURST_FIGURES)),  # each number of drainers
         "intake_filings_per_s",
         "query_all_channels_p50_ms",
         "query_all_channels_p99_ms",

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import multiprocessing
 import resource
 import statistics
 import time
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -119,39 +122,93 @@ class ShiftedClock:
         await self._system.sleep_until(instant - self.shift)
 
 
-async def burst(redis_url: str, clocks: int) -> dict[str, float]:
-    """``clocks`` clocks all due at one instant, drained on a real-speed clock: drain time
-    and fire lateness (how long after the instant each timer fired)."""
+async def burst(redis_url: str, clocks: int, drainers: int = 1) -> dict[str, float]:
+    """``clocks`` clocks all due at one instant, drained on a real-speed clock by
+    ``drainers`` processes (as many replicas of the deadlines service: each claims chunks
+    of the due timers): drain time and fire lateness (how long after the instant each timer
+    fired)."""
+    spawn = multiprocessing.get_context("spawn")  # not fork: this process runs an event loop
+    pipes, processes = [], []
+    for _ in range(drainers):  # started first: their start-up overlaps the scheduling
+        mine, theirs = spawn.Pipe()
+        process = spawn.Process(target=_drainer, args=(redis_url, theirs), daemon=True)
+        process.start()
+        pipes.append(mine)
+        processes.append(process)
     redis = aioredis.Redis.from_url(redis_url)
-    await redis.flushdb()
-    keys = KeySpace("bench:", "deadlines")
-    system = ShiftedClock(dt.timedelta(0))
-    engine = _engine(redis, keys, system, Catalogue.model_validate(BURST_CATALOGUE))
-    # Every clock starts (and, with a limit of 0 h, is due) at the same instant, a day
-    # ahead; once all are scheduled, the clock is shifted so that instant is 1 s away.
-    due = system.now() + dt.timedelta(days=1)
-    opening = SimulatedClock(due)
-    await file_cases(engine, redis, keys, clocks, opening)
-    system.shift = due - SystemClock().now() - dt.timedelta(seconds=1)
-    redis_cpu = await _redis_cpu_s(redis)  # read before the instant: lateness is not delayed
-    await system.sleep_until(due)
-    started, cpu = time.perf_counter(), time.process_time()
-    report = await engine.drain()
-    drained, cpu = time.perf_counter() - started, time.process_time() - cpu
-    redis_cpu = await _redis_cpu_s(redis) - redis_cpu
-    await redis.flushdb()
-    await redis.aclose()
-    ordered = sorted(report.lateness_s)
+    try:
+        await redis.flushdb()
+        keys = KeySpace("bench:", "deadlines")
+        engine = _engine(redis, keys, SystemClock(), Catalogue.model_validate(BURST_CATALOGUE))
+        # Every clock starts (and, with a limit of 0 h, is due) at the same instant, a day
+        # ahead; once all are scheduled and the drainers are ready, the drainers' clocks are
+        # shifted so that instant is 1 s away.
+        due = SystemClock().now() + dt.timedelta(days=1)
+        await file_cases(engine, redis, keys, clocks, SimulatedClock(due))
+        for mine, process in zip(pipes, processes, strict=True):
+            await _answer(mine, process)  # ready
+        instant = time.time() + 1.0
+        shift = due.timestamp() - instant
+        redis_cpu = await _redis_cpu_s(redis)  # read before the instant: lateness is not delayed
+        for mine in pipes:
+            mine.send((due.timestamp(), shift))
+        reports = [
+            await _answer(mine, process) for mine, process in zip(pipes, processes, strict=True)
+        ]
+        redis_cpu = await _redis_cpu_s(redis) - redis_cpu
+        await redis.flushdb()
+    finally:
+        await redis.aclose()
+        for process in processes:
+            await asyncio.to_thread(process.join, 30)
+            if process.is_alive():
+                process.kill()
+    ordered = sorted(late for report in reports for late in report["lateness_s"])
     return {
         "clocks": clocks,
-        "timers_fired": report.fired,
-        "drain_s": drained,
+        "drainers": drainers,
+        "timers_fired": sum(report["fired"] for report in reports),
+        "drain_s": max(report["finished_at"] for report in reports) - instant,
         "lateness_p50_ms": statistics.median(ordered) * 1000,
         "lateness_p99_ms": ordered[int(len(ordered) * 0.99) - 1] * 1000,
-        # CPU per clock drained: the engine's process, and the Redis server's (INFO cpu)
-        "drain_cpu_us_per_clock": cpu / clocks * 1e6,
+        # CPU per clock drained: the drainers' processes, and the Redis server's (INFO cpu)
+        "drain_cpu_us_per_clock": sum(report["cpu_s"] for report in reports) / clocks * 1e6,
         "redis_cpu_us_per_clock": redis_cpu / clocks * 1e6,
     }
+
+
+async def _answer(pipe: Connection, process: BaseProcess) -> Any:
+    """The next message of a drainer; an error if it ended without sending one."""
+    while not await asyncio.to_thread(pipe.poll, 0.5):
+        if not process.is_alive():
+            raise RuntimeError(f"a burst's drainer ended (exit code {process.exitcode})")
+    return pipe.recv()
+
+
+def _drainer(redis_url: str, parent: Connection) -> None:
+    """One drainer process of ``burst``: says it is ready, is told the instant, drains."""
+    asyncio.run(_drain_when_told(redis_url, parent))
+
+
+async def _drain_when_told(redis_url: str, parent: Connection) -> None:
+    redis = aioredis.Redis.from_url(redis_url)
+    clock = ShiftedClock(dt.timedelta(0))
+    engine = _engine(
+        redis, KeySpace("bench:", "deadlines"), clock, Catalogue.model_validate(BURST_CATALOGUE)
+    )
+    await redis.ping()
+    parent.send("ready")
+    due, shift = await asyncio.to_thread(parent.recv)
+    clock.shift = dt.timedelta(seconds=shift)
+    await clock.sleep_until(dt.datetime.fromtimestamp(due, tz=dt.UTC))
+    cpu = time.process_time()
+    report = await engine.drain()
+    cpu = time.process_time() - cpu
+    parent.send({
+        "fired": report.fired, "lateness_s": list(report.lateness_s), "cpu_s": cpu,
+        "finished_at": time.time(),
+    })  # fmt: skip
+    await redis.aclose()
 
 
 async def _redis_cpu_s(redis: aioredis.Redis) -> float:
