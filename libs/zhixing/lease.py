@@ -2,10 +2,12 @@
 
 A service scales out by running more processes: its consumers share the topics' partitions
 (a Kafka consumer group), its HTTP and gRPC APIs answer from any replica. Its background
-loops (the outbox relay, timers, the workers that call outside systems) must not run twice:
-two relays would publish each staged event twice, two deadline schedulers would race on the
-same timers. So they run in the replica holding the service's lease, a Redis key set with
-``NX`` and a time to live, renewed well before it lapses.
+loops (the outbox relay, the workers that call outside systems) must not run twice: two
+relays would publish each staged event twice, two workers would send the same request. So
+they run in the replica holding the service's lease, a Redis key set with ``NX`` and a time
+to live, renewed well before it lapses. (A loop whose replicas can share the work without
+taking the same item twice runs in every replica: the deadline scheduler claims each chunk
+of due timers.)
 
 A replica that cannot renew in time (Redis unreachable, or the process paused) cancels its
 loops before its lease can lapse, without draining them (the next holder relays what is

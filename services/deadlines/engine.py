@@ -9,6 +9,7 @@ neither loses a warning nor fires it twice. The outbox relay publishes the event
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
 from collections import Counter as Tally
@@ -560,7 +561,17 @@ class DeadlineEngine:
     async def fire_due(self, *, chunk: int = CHUNK) -> FireReport:
         """Fire the timers due now, for at most ``chunk`` clocks, in one transaction."""
         now = self._clock.now()
-        return await self._fire(await self.store.claim_due(now, chunk, CLAIM_HOLD), now)
+        return await self._fire_claimed(await self.store.claim_due(now, chunk, CLAIM_HOLD), now)
+
+    async def _fire_claimed(self, ids: Sequence[str], now: dt.datetime) -> FireReport:
+        """``_fire`` for clocks claimed at ``now``; if it fails, the claim is given back, so
+        the next pass fires them (not one ``CLAIM_HOLD`` later)."""
+        try:
+            return await self._fire(ids, now)
+        except (Exception, asyncio.CancelledError):
+            with contextlib.suppress(Exception):  # Redis away: the claim runs out instead
+                await self.store.release_claim(ids, now, CLAIM_HOLD)
+            raise
 
     async def _fire(self, ids: Sequence[str], now: dt.datetime) -> FireReport:
         """Fire the timers of clocks ``ids`` due by ``now``, in one transaction."""
@@ -604,7 +615,10 @@ class DeadlineEngine:
             now = self._clock.now()
             ids = await self.store.claim_due(now, chunk * concurrent, CLAIM_HOLD)
             outcomes = await asyncio.gather(
-                *(self._fire(ids[at : at + chunk], now) for at in range(0, len(ids), chunk)),
+                *(
+                    self._fire_claimed(ids[at : at + chunk], now)
+                    for at in range(0, len(ids), chunk)
+                ),
                 return_exceptions=True,
             )  # every chunk finishes (or fails) before the pass returns or raises
             for outcome in outcomes:

@@ -66,6 +66,16 @@ return due
 """
 """``ClockStore.claim_due``: take the due clocks (at most ARGV[2], due by ARGV[1]) and move
 them to ARGV[3], in one step."""
+RELEASE_CLAIM = """
+for i = 3, #ARGV do
+  if redis.call('ZSCORE', KEYS[1], ARGV[i]) == ARGV[1] then
+    redis.call('ZADD', KEYS[1], 'XX', ARGV[2], ARGV[i])
+  end
+end
+return 0
+"""
+"""``ClockStore.release_claim``: the clocks ARGV[3..] still at their claim's time ARGV[1]
+(not saved since) are due again at ARGV[2]."""
 
 
 def epoch_ms(instant: dt.datetime) -> int:
@@ -281,11 +291,22 @@ class ClockStore:
         step, so that another drainer (another replica's, or a concurrent pass) does not
         take it too. Firing saves each claimed clock's real next timer; a claim whose
         drainer died is due again after ``hold``, and fired then (a timer fires once: the
-        clock records it)."""
+        clock records it). ``hold`` is on the engine's clock: a simulation that moves it
+        on by more while a chunk is being fired lets another drainer take the chunk too,
+        and one of the two finds the clocks changed under its WATCH (work done twice,
+        nothing fired twice)."""
         claimed = await self.redis.eval(
             CLAIM_DUE, 1, self.schedule_key, epoch_ms(now), limit, epoch_ms(now + hold)
         )  # fmt: skip
         return [as_text(member) for member in claimed]
+
+    async def release_claim(self, ids: Sequence[str], now: dt.datetime, hold: dt.timedelta) -> None:
+        """Give back the clocks of a ``claim_due(now, ..., hold)`` that were not fired (the
+        chunk failed): due again at ``now``, each unless it was saved since."""
+        if ids:
+            await self.redis.eval(
+                RELEASE_CLAIM, 1, self.schedule_key, epoch_ms(now + hold), epoch_ms(now), *ids
+            )  # fmt: skip
 
     # --- writing (queued on the caller's transaction) --------------------------------------
 

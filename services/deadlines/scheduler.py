@@ -140,14 +140,17 @@ class ProvisionalRecompute:
                 log.warning("provisional clocks not recomputed; retrying", error=str(exc))
                 await asyncio.sleep(0.5)
                 continue
+            except BaseException:  # cancelled (the lease was lost): not done, whoever leads next
+                reloaded.set()
+                raise
             log.info("calendar reloaded; provisional clocks recomputed", moved=moved)
 
 
 class CalendarFollower:
     """Runs in every replica: loads a calendar file an operator added or changed, so each
     replica counts periods on it (the counter lives in each process), and tells
-    ``ProvisionalRecompute``, where it runs, to recompute the provisional clocks. A calendar file
-    appears in wall-clock time, whatever the injected clock does (a simulation may hold it
+    ``ProvisionalRecompute``, where it runs, to recompute the provisional clocks. A calendar
+    file appears in wall-clock time, whatever the injected clock does (a simulation may hold it
     still), so the folder is looked at after real pauses."""
 
     def __init__(self, engine: DeadlineEngine, reload_calendar: Callable[[], bool],

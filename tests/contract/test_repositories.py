@@ -13,7 +13,7 @@ from redis.asyncio.client import Pipeline
 
 from services.asset_control.repository import AssetRecords
 from services.deadlines.domain import ClockRules, ClockState, Signal, Status
-from services.deadlines.repository import ClockStore
+from services.deadlines.repository import ClockStore, epoch_ms
 from services.intake.repository import CaseRecords, CaseStatus
 from tests.factories import START, case_filed_event
 from zhixing.clock import CHINA_TZ
@@ -154,6 +154,17 @@ async def test_the_clock_store_keeps_states_indexes_and_the_schedule(
     assert await clocks.claim_due(now, 10, hold) == ["k2"]
     assert await clocks.claim_due(now, 10, hold) == []
     assert await clocks.due(now + hold, 10) == ["k1", "k2"]  # due again if never fired
+    # A chunk that failed gives its claim back, but for a clock saved since (k2's timer).
+    async with store.pipeline(transaction=True) as pipe:
+        pipe.multi()  # type: ignore[no-untyped-call]
+        clocks.save(pipe, second, rules.next_timer(second))
+        await pipe.execute()
+    await clocks.release_claim(["k1", "k2"], now, hold)
+    assert sorted(await clocks.due(now, 10)) == ["k1", "k2"]
+    assert await store.zscore(clocks.schedule_key, "k1") == epoch_ms(now)
+    k2_timer = rules.next_timer(second)
+    assert k2_timer is not None
+    assert await store.zscore(clocks.schedule_key, "k2") == epoch_ms(k2_timer.at)  # as saved
     async with store.pipeline(transaction=True) as pipe:
         pipe.multi()  # type: ignore[no-untyped-call]
         clocks.unschedule(pipe, "k1")

@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from services.deadlines.domain import ClockRules
 from services.deadlines.engine import CLAIM_HOLD, DeadlineEngine, FireReport, started_alike
 from tests.factories import case_filed_event
@@ -396,6 +398,26 @@ async def test_two_schedulers_racing_fire_each_timer_once(tmp_path: Path) -> Non
     ]
     assert len(fired) == raced[0].fired == len(set(fired))  # each timer once
     assert (await second.drain()).fired == 0 and (await first.drain()).fired == 0
+
+
+async def test_a_chunk_that_failed_gives_its_claim_back_and_the_next_pass_fires_it(
+    tmp_path: Path,
+) -> None:
+    clock = SimulatedClock(MONDAY_9AM)
+    service = Engine(clock, tmp_path)
+    await service.consume([case_filed_event(f"case-f{n}", clock=clock) for n in range(3)])
+    clock.set(dt.datetime(2026, 3, 10, 9, 0, tzinfo=CHINA_TZ))
+    record = service.engine.store.execute
+
+    async def fail_once(pipe: Any) -> None:
+        service.engine.store.execute = record  # type: ignore[method-assign]
+        raise ConnectionError("Redis went away")
+
+    service.engine.store.execute = fail_once  # type: ignore[method-assign]
+    with pytest.raises(ConnectionError):
+        await service.engine.fire_due()
+    again = await service.engine.fire_due()  # at the same instant: not held for CLAIM_HOLD
+    assert again.clocks > 0 and again.fired > 0
 
 
 async def test_a_drain_in_small_concurrent_chunks_fires_what_one_chunk_fires(
