@@ -69,7 +69,9 @@ NATIONAL_RUNS = int(os.environ.get("ZHIXING_BENCH_NATIONAL_RUNS", 1))
 DASHBOARD_RUNS = int(os.environ.get("ZHIXING_BENCH_DASHBOARD_RUNS", 3))
 BURST_RUNS = int(os.environ.get("ZHIXING_BENCH_BURST_RUNS", 3))
 # The burst drained by one process and by as many replicas of the deadlines service.
-BURST_DRAINERS = [int(n) for n in os.environ.get("ZHIXING_BENCH_BURST_DRAINERS", "1,2").split(",")]
+BURST_DRAINERS = sorted({
+    int(n) for n in os.environ.get("ZHIXING_BENCH_BURST_DRAINERS", "1,2").split(",")
+})  # fmt: skip
 BURST_FIGURES = (
     "deadline_burst_100k_drain_s",
     "deadline_fire_lateness_p50_ms",

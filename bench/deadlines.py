@@ -133,6 +133,7 @@ async def burst(redis_url: str, clocks: int, drainers: int = 1) -> dict[str, flo
         mine, theirs = spawn.Pipe()
         process = spawn.Process(target=_drainer, args=(redis_url, theirs), daemon=True)
         process.start()
+        theirs.close()  # the drainer's end is the drainer's alone
         pipes.append(mine)
         processes.append(process)
     redis = aioredis.Redis.from_url(redis_url)
@@ -159,6 +160,8 @@ async def burst(redis_url: str, clocks: int, drainers: int = 1) -> dict[str, flo
         await redis.flushdb()
     finally:
         await redis.aclose()
+        for mine in pipes:
+            mine.close()  # a drainer still waiting to be told ends (EOFError)
         for process in processes:
             await asyncio.to_thread(process.join, 30)
             if process.is_alive():
@@ -177,11 +180,15 @@ async def burst(redis_url: str, clocks: int, drainers: int = 1) -> dict[str, flo
     }
 
 
-async def _answer(pipe: Connection, process: BaseProcess) -> Any:
-    """The next message of a drainer; an error if it ended without sending one."""
+async def _answer(pipe: Connection, process: BaseProcess, within_s: float = 600.0) -> Any:
+    """The next message of a drainer; an error if it ended without sending one, or sent
+    none within ``within_s``."""
+    deadline = time.monotonic() + within_s
     while not await asyncio.to_thread(pipe.poll, 0.5):
         if not process.is_alive():
             raise RuntimeError(f"a burst's drainer ended (exit code {process.exitcode})")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"a burst's drainer said nothing in {within_s:.0f} s")
     return pipe.recv()
 
 
