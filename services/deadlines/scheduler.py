@@ -140,7 +140,7 @@ class ProvisionalRecompute:
                 log.warning("provisional clocks not recomputed; retrying", error=str(exc))
                 await asyncio.sleep(0.5)
                 continue
-            except BaseException:  # cancelled (the lease was lost): not done, whoever leads next
+            except BaseException:  # cancelled (the lease was lost): left for whoever leads next
                 reloaded.set()
                 raise
             log.info("calendar reloaded; provisional clocks recomputed", moved=moved)
