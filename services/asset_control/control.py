@@ -547,9 +547,10 @@ class Controls(Handler):
             {self.records.queue_key(completed.control.asset_key)
              for kept in by_case.values() for completed in kept.values()}
         )  # fmt: skip
-        if queue_keys:
-            await pipe.watch(*queue_keys)
-        queues = {key: await self.records.load_queue(pipe, key) for key in queue_keys}
+        loaded = await self.records.watch_and_load(pipe, queue_keys) if queue_keys else []
+        queues = {
+            key: self.records.as_queue(queue) for key, queue in zip(queue_keys, loaded, strict=True)
+        }
         return KeptControls(by_case, queues, actors)
 
     def record_kept_controls(self, pipe: Pipeline, case: dict[str, Any], kept: KeptControls) -> int:

@@ -490,7 +490,7 @@ class DeadlineEngine:
 
     def _apply_early_acts(
         self, tx: Transaction, early_acts: dict[tuple[str, str], list[Any]],
-        early: dict[tuple[str, str], Any], rule: Any, start: Signal, state: ClockState,
+        early: dict[tuple[str, str], Any], rule: Rule, start: Signal, state: ClockState,
     ) -> list[Message]:  # fmt: skip
         """The clock just opened was paused (and perhaps resumed) already, the acts read
         first: apply those of this clock made after its start and before a kept stop, in
@@ -529,7 +529,7 @@ class DeadlineEngine:
         return messages
 
     def _apply_early_stop(
-        self, tx: Transaction, early: dict[tuple[str, str], Any], rule: Any, start: Signal,
+        self, tx: Transaction, early: dict[tuple[str, str], Any], rule: Rule, start: Signal,
         state: ClockState,
     ) -> list[Message]:  # fmt: skip
         """The clock just opened was stopped already (its stop was read first): clear it."""
