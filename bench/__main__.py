@@ -223,7 +223,7 @@ class Steps:
 
 
 STEPS = Steps()
-TOTAL_STEPS = (5 * RUNS + DEADLINE_RUNS + BURST_RUNS * len(BURST_DRAINERS)
+TOTAL_STEPS = (6 * RUNS + DEADLINE_RUNS + BURST_RUNS * len(BURST_DRAINERS)
                + PIPELINE_RUNS * len(PIPELINE_MODES)
                + NATIONAL_RUNS + 2 + RUNS * len(kafka_clients.CLIENTS))  # fmt: skip
 
@@ -295,6 +295,12 @@ async def main() -> None:
                                 intake_assets.query_latency(bootstrap, redis.url))
                     for _ in range(RUNS)
                 ]  # fmt: skip
+                busy_filings = [
+                    await STEPS(f"the filing's answer at {intake_assets.HIGH_RATE_PER_S}/s",
+                                intake_assets.api_latency(bootstrap, redis.url,
+                                                          intake_assets.HIGH_RATE_PER_S))
+                    for _ in range(RUNS)
+                ]  # fmt: skip
                 payouts = [await STEPS("funds' payouts", funds.payouts_per_s(bootstrap, redis.url))
                            for _ in range(RUNS)]  # fmt: skip
                 flows = {
@@ -332,7 +338,7 @@ async def main() -> None:
         "runs": RUNS,
         "runs_per_figure": {
             "raw_kafka, bus_apply, kafka_client (each client), intake_filings, query, "
-            "intake_api and funds_payouts": RUNS,
+            "intake_api (each rate) and funds_payouts": RUNS,
             "deadline_schedule": DEADLINE_RUNS,
             "deadline_burst and lateness (each number of drainers)": BURST_RUNS,
             "pipeline (each mode)": PIPELINE_RUNS,
@@ -371,6 +377,10 @@ async def main() -> None:
         "intake_api_rate_per_s": intake_assets.FIXED_RATE_PER_S,
         "intake_api_p50_ms": spread([q["api_p50_ms"] for q in queries]),
         "intake_api_p99_ms": spread([q["api_p99_ms"] for q in queries]),
+        # The same answer at the higher rate (``intake_api_high_rate_per_s``).
+        "intake_api_high_rate_per_s": intake_assets.HIGH_RATE_PER_S,
+        "intake_api_p50_ms_at_high_rate": spread([b["api_p50_ms"] for b in busy_filings]),
+        "intake_api_p99_ms_at_high_rate": spread([b["api_p99_ms"] for b in busy_filings]),
         "funds_payouts_per_s": spread([f["payouts_per_s"] for f in payouts]),
         "funds_payouts_per_run": funds.PAYOUTS,
         # The same filings on a Redis with its AOF fsynced before each answer ("always",
@@ -447,6 +457,8 @@ async def main() -> None:
         "query_all_channels_p99_ms",
         "intake_api_p50_ms",
         "intake_api_p99_ms",
+        "intake_api_p50_ms_at_high_rate",
+        "intake_api_p99_ms_at_high_rate",
         "funds_payouts_per_s",
         "intake_api_p50_ms_fsync_always",
         "intake_api_p99_ms_fsync_always",
