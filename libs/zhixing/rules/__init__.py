@@ -12,7 +12,7 @@ import os
 import re
 from collections import defaultdict
 from enum import StrEnum
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Annotated, Literal, Self
 
@@ -92,8 +92,10 @@ class WarningPoint(_Strict):
             raise ValueError("a warning point has exactly one of its fields")
         return self
 
-    @property
+    @cached_property
     def key(self) -> str:
+        """``name=value`` of its one field; worked out once (the deadline engine asks for
+        it for every clock it saves)."""
         ((name, value),) = [(k, v) for k, v in self.model_dump().items() if v is not None]
         return f"{name}={value}"
 
