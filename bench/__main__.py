@@ -223,7 +223,7 @@ class Steps:
 
 
 STEPS = Steps()
-TOTAL_STEPS = (6 * RUNS + DEADLINE_RUNS + BURST_RUNS * len(BURST_DRAINERS)
+TOTAL_STEPS = (7 * RUNS + DEADLINE_RUNS + BURST_RUNS * len(BURST_DRAINERS)
                + PIPELINE_RUNS * len(PIPELINE_MODES)
                + NATIONAL_RUNS + 2 + RUNS * len(kafka_clients.CLIENTS))  # fmt: skip
 
@@ -301,6 +301,13 @@ async def main() -> None:
                                                           intake_assets.HIGH_RATE_PER_S))
                     for _ in range(RUNS)
                 ]  # fmt: skip
+                alone_filings = [
+                    await STEPS(f"intake's answer alone at {intake_assets.HIGH_RATE_PER_S}/s",
+                                intake_assets.api_latency(bootstrap, redis.url,
+                                                          intake_assets.HIGH_RATE_PER_S,
+                                                          intake_assets.INTAKE_ALONE))
+                    for _ in range(RUNS)
+                ]  # fmt: skip
                 payouts = [await STEPS("funds' payouts", funds.payouts_per_s(bootstrap, redis.url))
                            for _ in range(RUNS)]  # fmt: skip
                 flows = {
@@ -338,7 +345,7 @@ async def main() -> None:
         "runs": RUNS,
         "runs_per_figure": {
             "raw_kafka, bus_apply, kafka_client (each client), intake_filings, query, "
-            "intake_api (each rate) and funds_payouts": RUNS,
+            "intake_api (each rate, and alone) and funds_payouts": RUNS,
             "deadline_schedule": DEADLINE_RUNS,
             "deadline_burst and lateness (each number of drainers)": BURST_RUNS,
             "pipeline (each mode)": PIPELINE_RUNS,
@@ -381,6 +388,9 @@ async def main() -> None:
         "intake_api_high_rate_per_s": intake_assets.HIGH_RATE_PER_S,
         "intake_api_p50_ms_at_high_rate": spread([b["api_p50_ms"] for b in busy_filings]),
         "intake_api_p99_ms_at_high_rate": spread([b["api_p99_ms"] for b in busy_filings]),
+        # ... and with intake alone (no service behind it sharing the cores).
+        "intake_api_p50_ms_at_high_rate_alone": spread([a["api_p50_ms"] for a in alone_filings]),
+        "intake_api_p99_ms_at_high_rate_alone": spread([a["api_p99_ms"] for a in alone_filings]),
         "funds_payouts_per_s": spread([f["payouts_per_s"] for f in payouts]),
         "funds_payouts_per_run": funds.PAYOUTS,
         # The same filings on a Redis with its AOF fsynced before each answer ("always",
@@ -459,6 +469,8 @@ async def main() -> None:
         "intake_api_p99_ms",
         "intake_api_p50_ms_at_high_rate",
         "intake_api_p99_ms_at_high_rate",
+        "intake_api_p50_ms_at_high_rate_alone",
+        "intake_api_p99_ms_at_high_rate_alone",
         "funds_payouts_per_s",
         "intake_api_p50_ms_fsync_always",
         "intake_api_p99_ms_fsync_always",

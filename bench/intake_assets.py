@@ -10,7 +10,8 @@ bench's Kafka and Redis, with the agency gateway answering after a fixed latency
   takes to answer; ``_at_high_rate``: the same at HIGH_RATE_PER_S, 100 filings a second
   (issue 19 asks that the answer be no slower there), where the rest of the platform
   falls behind the filings (each queues 8 channel queries) and shares the cores with
-  intake;
+  intake; ``_at_high_rate_alone``: at that rate with intake alone (INTAKE_ALONE), where
+  its answer has the cores to itself;
 * the peak resident memory (VmHWM) of each service process at the end of that run.
 
 The funds service runs among them (it opens an account for every case filed and follows
@@ -83,7 +84,9 @@ def peak_rss_mb(pid: str = "self") -> float:
 
 
 @asynccontextmanager
-async def platform(bootstrap: str, redis_url: str) -> AsyncIterator[Platform]:
+async def platform(
+    bootstrap: str, redis_url: str, services: tuple[str, ...] = SERVICES
+) -> AsyncIterator[Platform]:
     prefix = f"b{uuid.uuid4().hex[:8]}."
     await create_topics(bootstrap, prefix)
     http, grpc_intake, grpc_assets, gateway = (free_port() for _ in range(4))
@@ -114,7 +117,7 @@ async def platform(bootstrap: str, redis_url: str) -> AsyncIterator[Platform]:
         env[f"ZHIXING_{name.upper()}_GRPC_PORT"] = str(free_port())
     processes = {
         name: subprocess.Popen([sys.executable, "-m", f"services.{name}"], cwd=ROOT, env=env)
-        for name in SERVICES
+        for name in services
     }
     url = f"http://127.0.0.1:{http}"
     try:
@@ -207,10 +210,17 @@ async def query_latency(bootstrap: str, redis_url: str) -> dict[str, float]:
     }
 
 
-async def api_latency(bootstrap: str, redis_url: str, rate: int) -> dict[str, float]:
-    """At ``rate`` filings a second: how long the filing takes to answer. The queries are
-    not followed: above what asset control keeps up with, they only queue."""
-    async with platform(bootstrap, redis_url) as running:
+INTAKE_ALONE = ("agency_gateway", "intake")
+"""Intake without the services behind it: what its answer costs when it has a core."""
+
+
+async def api_latency(
+    bootstrap: str, redis_url: str, rate: int, services: tuple[str, ...] = SERVICES
+) -> dict[str, float]:
+    """At ``rate`` filings a second, with ``services`` running: how long the filing takes
+    to answer. The queries are not followed: above what asset control keeps up with, they
+    only queue."""
+    async with platform(bootstrap, redis_url, services) as running:
         _, answered_ms = await file_at_rate(running, rate)
     return {"api_p50_ms": statistics.median(answered_ms), "api_p99_ms": p99(answered_ms)}
 
