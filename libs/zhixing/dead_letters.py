@@ -13,7 +13,7 @@ from google.protobuf.message import Message
 from prometheus_client import Counter
 from redis.exceptions import WatchError
 
-from zhixing.events import Event
+from zhixing.events import EVENT_TYPE_HEADER, Event
 from zhixing.projection import INFRASTRUCTURE_ERRORS, BatchHandler, Transaction, prepare
 from zhixing.publisher import EventPublisher
 from zhixing.state import KeySpace
@@ -81,6 +81,13 @@ class DeadLetters:
             ("dlq.reason", reason.encode()),
             ("dlq.group", label.encode()),
             ("dlq.source", f"{record.topic}:{record.partition}:{record.offset}".encode()),
+            # The record's event type, as its source carried it: a dead letter read back (to
+            # replay it, or by type) is read as the original was.
+            *(
+                (key, value)
+                for key, value in record.headers
+                if key == EVENT_TYPE_HEADER and value is not None
+            ),
         ]
         key = record.key.decode(errors="replace") if record.key else ""
         ack = await self._publisher.send_raw(

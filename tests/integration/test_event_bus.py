@@ -21,7 +21,7 @@ from tests.polling import eventually
 from tools.devinfra import ROOT
 from zhixing.bus import EventConsumer
 from zhixing.clock import SimulatedClock
-from zhixing.events import Event, named_type, new_event, type_header
+from zhixing.events import EVENT_TYPE_HEADER, Event, named_type, new_event, type_header
 from zhixing.outbox import Outbox, OutboxRelay
 from zhixing.projection import BatchHandler, Projection, Transaction
 from zhixing.publisher import EventPublisher
@@ -145,6 +145,7 @@ async def test_a_poison_message_is_dead_lettered_and_the_consumer_goes_on(
     assert value == b"\x00not protobuf at all\xff"
     assert headers["dlq.reason"].startswith(b"invalid:")
     assert headers["dlq.group"] == b"bus-test"
+    assert EVENT_TYPE_HEADER not in headers  # its source named no type
 
 
 async def test_an_event_the_handler_rejects_is_dead_lettered_alone(
@@ -163,6 +164,8 @@ async def test_an_event_the_handler_rejects_is_dead_lettered_alone(
     assert [headers["dlq.reason"] for _, headers in letters] == [
         b"rejected by handler: ValueError: claim of 666 fen is refused by this projection"
     ]
+    # It keeps the type its source named, to be read (or replayed) as the original was.
+    assert [headers[EVENT_TYPE_HEADER] for _, headers in letters] == [b"zhixing.v1.CaseFiled"]
 
 
 class RefusesWhileReading(CountingProjection):
