@@ -12,7 +12,7 @@ import os
 import re
 from collections import defaultdict
 from enum import StrEnum
-from functools import cache, cached_property
+from functools import cache
 from pathlib import Path
 from typing import Annotated, Literal, Self
 
@@ -92,12 +92,18 @@ class WarningPoint(_Strict):
             raise ValueError("a warning point has exactly one of its fields")
         return self
 
-    @cached_property
+    @property
     def key(self) -> str:
-        """``name=value`` of its one field; worked out once (the deadline engine asks for
-        it for every clock it saves)."""
-        ((name, value),) = [(k, v) for k, v in self.model_dump().items() if v is not None]
-        return f"{name}={value}"
+        """``name=value`` of its one field. Read field by field, not from a ``model_dump``:
+        the deadline engine asks for it for every clock it saves."""
+        for name in WARNING_POINT_FIELDS:
+            value = getattr(self, name)
+            if value is not None:
+                return f"{name}={value}"
+        raise AssertionError("a warning point has exactly one of its fields")
+
+
+WARNING_POINT_FIELDS = tuple(WarningPoint.model_fields)
 
 
 class Period(_Strict):
