@@ -10,8 +10,8 @@ bench's Kafka and Redis, with the agency gateway answering after a fixed latency
   takes to answer; ``_at_high_rate``: the same at HIGH_RATE_PER_S, 100 filings a second
   (issue 19 asks that the answer be no slower there), where the rest of the platform
   falls behind the filings (each queues 8 channel queries) and shares the cores with
-  intake; ``_at_high_rate_alone``: at that rate with intake alone (INTAKE_ALONE), where
-  its answer has the cores to itself;
+  intake; ``_at_high_rate_alone``: at that rate with intake alone (INTAKE_ALONE): no
+  service behind it sharing the cores, and none sending it the events it follows;
 * the peak resident memory (VmHWM) of each service process at the end of that run.
 
 The funds service runs among them (it opens an account for every case filed and follows
@@ -211,7 +211,9 @@ async def query_latency(bootstrap: str, redis_url: str) -> dict[str, float]:
 
 
 INTAKE_ALONE = ("agency_gateway", "intake")
-"""Intake without the services behind it: what its answer costs when it has a core."""
+"""Intake without the services behind it: they share the cores with it, and they send it
+the events its consumers follow; without them, its answer has the cores to itself and its
+consumers little to do."""
 
 
 async def api_latency(
@@ -228,8 +230,9 @@ async def api_latency(
 async def file_at_rate(running: Platform, rate: int) -> tuple[dict[str, dt.datetime], list[float]]:
     """Files ``rate`` cases a second for FIXED_SECONDS, in an open loop (a filing every
     1/rate seconds, answered or not): when each was sent, by case id, and how long each
-    took to answer, in ms. The client's pool has a connection for every filing in flight,
-    so a slow answer is the server's, not a wait for the client's connection."""
+    took to answer, in ms, from when its request was sent. The client's pool has a
+    connection for every filing in flight, so no filing waits for one; the client's own
+    loop shares the cores, and a filing it sends late is timed from when it was sent."""
     auth = headers()
     sent: dict[str, dt.datetime] = {}
     answered_ms: list[float] = []
