@@ -27,11 +27,13 @@ from zhixing.v1 import audit_events_pb2, envelope_pb2
 
 __all__ = [
     "GENESIS_HASH",
+    "RECORDS_EVENT_MAX_BYTES",
     "AuditChain",
     "PublishRecords",
     "Verdict",
     "audit_record",
     "canonical_json",
+    "chunks_of_size",
     "record_hash",
     "verify_chain",
 ]
@@ -170,6 +172,30 @@ def verify_chain(raw_records: Iterable[bytes], head: tuple[int, str] | None) -> 
     return Verdict(True, count)
 
 
+RECORDS_EVENT_MAX_BYTES = 256 * 1024
+"""The records one AuditRecordsAppended carries, at most (one record larger goes alone).
+Kafka refuses a message over 1 MiB by default (the producer's ``max_request_size``, the
+broker's ``message.max.bytes``), and the outbox relay sends its staged events in order: a
+batch's records in one event past that size stopped the command service's every event
+behind it (a consumer batch of 2,000 events made 1.15 MB of records). A quarter of the
+limit leaves room for a batch of larger records than today's (about 1.6 KB each)."""
+
+
+def chunks_of_size(records: Sequence[bytes], max_bytes: int) -> list[tuple[int, list[bytes]]]:
+    """``records`` cut, in order, into runs of at most ``max_bytes`` together (a record
+    larger than that alone in its run), each with the position of its first record."""
+    chunks: list[tuple[int, list[bytes]]] = []
+    start, size = 0, 0
+    for index, record in enumerate(records):
+        if index > start and size + len(record) > max_bytes:
+            chunks.append((start, list(records[start:index])))
+            start, size = index, 0
+        size += len(record)
+    if start < len(records):
+        chunks.append((start, list(records[start:])))
+    return chunks
+
+
 class AuditChain:
     """The chain stored in Redis: a list of records and a head hash."""
 
@@ -210,8 +236,9 @@ class AuditChain:
         tx.pipe.hset(self.head_key, mapping={"length": length, "hash": last_hash})
         if self._publish is not None and encoded:
             first_seq = length - len(encoded)
-            self._publish(tx.pipe, audit_events_pb2.AuditRecordsAppended(
-                chain=self.chain, first_seq=first_seq, records=encoded))  # fmt: skip
+            for offset, records in chunks_of_size(encoded, RECORDS_EVENT_MAX_BYTES):
+                self._publish(tx.pipe, audit_events_pb2.AuditRecordsAppended(
+                    chain=self.chain, first_seq=first_seq + offset, records=records))  # fmt: skip
         tx.pipe.hset(self.positions_key, mapping=positions)  # type: ignore[arg-type]
 
     async def records_of(self, event_ids: Sequence[str]) -> dict[str, dict[str, Any]]:

@@ -1,20 +1,26 @@
 import datetime as dt
 import hashlib
+import itertools
 import json
 import random
 from collections.abc import Callable
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
+import fakeredis
 import pytest
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.json_format import MessageToDict
+from google.protobuf.message import Message
 
 from tests.factories import START, case_filed_event
+from zhixing import audit
 from zhixing.audit import GENESIS_HASH, audit_record, canonical_json, verify_chain
 from zhixing.clock import SimulatedClock
-from zhixing.events import registered_event_types
-from zhixing.v1 import envelope_pb2
+from zhixing.events import Event, registered_event_types
+from zhixing.projection import Transaction
+from zhixing.state import KeySpace
+from zhixing.v1 import audit_events_pb2, envelope_pb2
 
 
 def build_chain(n: int) -> tuple[list[bytes], tuple[int, str]]:
@@ -201,3 +207,45 @@ def test_a_record_edited_to_hold_text_with_no_canonical_form_fails_verification(
     verdict = verify_chain([records[0], edited, records[2]], head)
     assert not verdict.intact and verdict.first_bad == 1
     assert "no canonical form" in verdict.reason
+
+
+def test_records_are_cut_into_runs_of_at_most_the_size_in_order() -> None:
+    records = [bytes([n]) * size for n, size in enumerate([300, 300, 500, 1200, 100, 100, 900])]
+    chunks = audit.chunks_of_size(records, 1000)
+    assert [first for first, _ in chunks] == [0, 2, 3, 4, 6]
+    assert [run for _, run in chunks] == [
+        records[0:2],
+        records[2:3],
+        records[3:4],
+        records[4:6],
+        records[6:7],
+    ]
+    # every run within the size, but a record larger than it alone in its run
+    assert all(sum(map(len, run)) <= 1000 or len(run) == 1 for _, run in chunks)
+    assert audit.chunks_of_size([], 1000) == []
+
+
+async def test_a_batch_of_records_larger_than_an_event_may_carry_is_published_in_several(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The notary follows them as one run: consecutive first positions, every record once,
+    in the chain's order; each event within the size Kafka takes."""
+    monkeypatch.setattr(audit, "RECORDS_EVENT_MAX_BYTES", 4000)
+    redis = fakeredis.FakeAsyncRedis()
+    published: list[audit_events_pb2.AuditRecordsAppended] = []
+    keys = KeySpace("t.", "command")
+    chain = audit.AuditChain(redis, keys, publish=lambda _, records: published.append(records))
+    events = cast(list[Event[Message]], [case_filed_event(f"case-{n}") for n in range(20)])
+    for batch in (events[:3], events[3:]):
+        async with redis.pipeline(transaction=True) as pipe:
+            pipe.multi()  # type: ignore[no-untyped-call]
+            await chain(batch, Transaction(redis, pipe, keys))
+            await pipe.execute()
+    stored = await chain.raw_records()
+    assert len(stored) == 20 and verify_chain(stored, await chain.read_head()).intact
+    assert len(published) > 2  # the second batch's records did not fit in one event
+    assert [event.first_seq for event in published] == list(
+        itertools.accumulate([0] + [len(event.records) for event in published[:-1]])
+    )
+    assert [record for event in published for record in event.records] == stored
+    assert all(sum(map(len, event.records)) <= 4000 for event in published)
