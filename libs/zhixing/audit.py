@@ -173,12 +173,14 @@ def verify_chain(raw_records: Iterable[bytes], head: tuple[int, str] | None) -> 
 
 
 RECORDS_EVENT_MAX_BYTES = 256 * 1024
-"""The records one AuditRecordsAppended carries, at most (one record larger goes alone).
-Kafka refuses a message over 1 MiB by default (the producer's ``max_request_size``, the
-broker's ``message.max.bytes``), and the outbox relay sends its staged events in order: a
-batch's records in one event past that size stopped the command service's every event
-behind it (a consumer batch of 2,000 events made 1.15 MB of records). A quarter of the
-limit leaves room for a batch of larger records than today's (about 1.6 KB each)."""
+"""The records one AuditRecordsAppended carries, at most. Kafka refuses a message over 1 MiB
+by default (the producer's ``max_request_size``, the broker's ``message.max.bytes``), and
+the outbox relay sends its staged events in order: a batch's records in one event past that
+size stopped every event of the command service behind it (consumer batches of 2,000
+events made 1.15 MB of records; 500, the default, about 300 KB). Cut by bytes, a run's
+size does not depend on the records' sizes; the margin below 1 MiB is for the envelope
+and any growth of the limit's use. A single record over 1 MiB (an event whose JSON is that
+large: the API's bodies are at most 512 KiB) would still go alone and be refused."""
 
 
 def chunks_of_size(records: Sequence[bytes], max_bytes: int) -> list[tuple[int, list[bytes]]]:

@@ -223,13 +223,17 @@ def test_records_are_cut_into_runs_of_at_most_the_size_in_order() -> None:
     # every run within the size, but a record larger than it alone in its run
     assert all(sum(map(len, run)) <= 1000 or len(run) == 1 for _, run in chunks)
     assert audit.chunks_of_size([], 1000) == []
+    exact = [b"a" * 500, b"b" * 500]
+    assert audit.chunks_of_size(exact, 1000) == [(0, exact)]  # a run may fill the size
+    big_first = [b"a" * 2000, b"b"]
+    assert audit.chunks_of_size(big_first, 1000) == [(0, big_first[:1]), (1, big_first[1:])]
 
 
 async def test_a_batch_of_records_larger_than_an_event_may_carry_is_published_in_several(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The notary follows them as one run: consecutive first positions, every record once,
-    in the chain's order; each event within the size Kafka takes."""
+    """Published as the notary follows them (each record the next): consecutive first
+    positions, every record once, in the chain's order; each event within the size."""
     monkeypatch.setattr(audit, "RECORDS_EVENT_MAX_BYTES", 4000)
     redis = fakeredis.FakeAsyncRedis()
     published: list[audit_events_pb2.AuditRecordsAppended] = []
