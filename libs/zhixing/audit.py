@@ -177,10 +177,10 @@ RECORDS_EVENT_MAX_BYTES = 256 * 1024
 by default (the producer's ``max_request_size``, the broker's ``message.max.bytes``), and
 the outbox relay sends its staged events in order: a batch's records in one event past that
 size stopped every event of the command service behind it (consumer batches of 2,000
-events made 1.15 MB of records; 500, the default, about 300 KB). Cut by bytes, a run's
-size does not depend on the records' sizes; the margin below 1 MiB is for the envelope
-and any growth of the limit's use. A single record over 1 MiB (an event whose JSON is that
-large: the API's bodies are at most 512 KiB) would still go alone and be refused."""
+events made 1.15 MB of records; 500, the default, about 300 KB). The runs are cut by
+bytes, so their size does not depend on the records' own; the rest of the 1 MiB is ample
+for the envelope. A single record over 1 MiB (an event whose JSON is that large: the API's
+bodies are at most 512 KiB) would still go alone and be refused."""
 
 
 def chunks_of_size(records: Sequence[bytes], max_bytes: int) -> list[tuple[int, list[bytes]]]:
