@@ -55,17 +55,24 @@ class KafkaSettings(BaseSettings):
         "", description="Prepended to every topic name; tests use it to isolate each test"
     )
     client_id: str = Field("zhixing", description="Client id reported to the broker")
-    consumer_batch_max_records: int = Field(500, ge=1, description="Records per batch, at most")
+    # 2,000 records and 256 KiB (not 500 and 64 KiB): the national day of 8,000 cases, two
+    # alternate pairs, 9.88 and 10.14 ms of the services' CPU a case against 8.81 and 9.17,
+    # 74 s against 70 and 68 (consumers with little to do fetched less often: entrustment
+    # 0.20 to 0.13); the filing's p99 at 20 a second and the queries' latency within their
+    # noise (issue 19). The audit records of a batch are cut to sizes Kafka takes
+    # (zhixing.audit.RECORDS_EVENT_MAX_BYTES): in one event, 2,000 records were too large.
+    consumer_batch_max_records: int = Field(2000, ge=1, description="Records per batch, at most")
     consumer_batch_timeout_ms: int = Field(200, ge=1, description="How long a batch may wait")
-    # Under load, a fetch that waits for 64 KiB (or 300 ms) gives batches big enough that the
-    # per-batch cost (one Redis transaction) is shared by many events; measured with `make
-    # bench` (national day 600 cases: 38 s with fetches answered at once, 28 s with 100 ms).
+    # Under load, a fetch that waits for 256 KiB (or 300 ms) gives batches big enough that
+    # the per-batch cost (one Redis transaction) is shared by many events; measured with
+    # `make bench` (national day 600 cases: 38 s with fetches answered at once, 28 s with
+    # 100 ms).
     # When quiet, each consumer fetches once per wait: 300 ms rather than 100 took the
     # services' CPU per case on the national day of 3,000 from 25.3 and 28.5 ms to 23.9 and
     # 23.6 (a consumer with little to do, as entrustment's, from 0.69 and 0.78 to 0.50 and
     # 0.53), for up to 200 ms more per hop between services when quiet (docs/scaling.md).
     consumer_fetch_min_bytes: int = Field(
-        65536, ge=1, description="The broker holds a fetch until this many bytes are ready ..."
+        262144, ge=1, description="The broker holds a fetch until this many bytes are ready ..."
     )
     consumer_fetch_max_wait_ms: int = Field(
         300, ge=0, description="... or until this long has passed"
