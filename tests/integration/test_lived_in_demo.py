@@ -45,7 +45,7 @@ async def test_the_lived_in_demo_loads_once_and_the_platform_carries_on(
 
     assert loaded.state == "loaded" and loaded.report is not None
     report = loaded.report
-    assert report.refused == Counter()
+    assert report.refused == Counter(), report.first_refusals
     for act in ("entrust", "dispute", "payout", "zhongben-approve", "urge", "urge-reply"):
         assert report.acts[act], act
     assert loaded.record["from"] == (PRESENT.date() - dt.timedelta(days=SIZE.days - 1)).isoformat()

@@ -34,7 +34,7 @@ async def test_a_simulated_fortnight_lands_every_act(isolated: Isolated) -> None
         redis_url=isolated.redis_settings.url, fetch_max_wait_ms=TEST_FETCH_MAX_WAIT_MS,
     )  # fmt: skip
 
-    assert report.refused == Counter()
+    assert report.refused == Counter(), report.first_refusals
     assert report.days == 14 and report.filed == expected["file"]
     for name in ("file", "assign", "notice", "entrust", "dispute", "close", *MONEY_ACTS):
         assert report.acts[name] == expected[name], name
@@ -81,7 +81,7 @@ async def test_a_simulated_season_ends_cases_only_as_the_law_allows(isolated: Is
         redis_url=isolated.redis_settings.url, fetch_max_wait_ms=TEST_FETCH_MAX_WAIT_MS,
     )  # fmt: skip
 
-    assert report.refused == Counter()
+    assert report.refused == Counter(), report.first_refusals
     for name, count in expected.items():
         assert report.acts[name] == count, name
     assert report.acts["zhongben-approve"] == expected["zhongben"]
@@ -108,7 +108,8 @@ async def test_the_services_as_replicated_processes_land_every_act(isolated: Iso
         fetch_max_wait_ms=TEST_FETCH_MAX_WAIT_MS,
     )  # fmt: skip
 
-    assert report.refused == Counter() and report.filed == expected["file"] > 0
+    assert report.refused == Counter(), report.first_refusals
+    assert report.filed == expected["file"] > 0
     assert {act: report.acts[act] for act in expected} == dict(expected)
     counts = report.figures["counts"]
     assert counts["filed"] == report.filed and counts["closed"] == expected["close"]

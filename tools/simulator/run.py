@@ -55,6 +55,9 @@ class Report:
     filed_on_resumption: int = 0  # 执恢 cases filed when an applicant asked to resume
     acts: Counter[str] = field(default_factory=Counter)
     refused: Counter[str] = field(default_factory=Counter)  # act:status → count
+    # The first refusal of each act:status, as the service gave it (path and message): a
+    # run that should refuse nothing says why it did.
+    first_refusals: dict[str, str] = field(default_factory=dict)
     events: int = 0
     wall_s: float = 0.0
     figures: dict[str, Any] = field(default_factory=dict)
@@ -84,7 +87,8 @@ class Report:
     def as_json(self) -> dict[str, Any]:
         return {"days": self.days, "filed": self.filed,
                 "filed_on_resumption": self.filed_on_resumption, "acts": dict(self.acts),
-                "refused": dict(self.refused), "events": self.events,
+                "refused": dict(self.refused), "first_refusals": self.first_refusals,
+                "events": self.events,
                 "wall_s": round(self.wall_s, 2), "events_per_s": round(self.events_per_s, 1),
                 "figures": self.figures,
                 "cpu_s": {name: round(cpu, 2) for name, cpu in self.cpu_s.items()},
@@ -171,7 +175,9 @@ class Simulation:
                 path, json=body, headers=self._headers(role, court, key)
             )
         if response.status_code >= 400:
-            self.report.refused[f"{act}:{response.status_code}"] += 1
+            refusal = f"{act}:{response.status_code}"
+            self.report.refused[refusal] += 1
+            self.report.first_refusals.setdefault(refusal, f"{path}: {response.text[:500]}")
             return None
         self.report.acts[act] += 1
         return response.json() if response.content else {}
@@ -262,7 +268,7 @@ class Simulation:
 
     async def run_day(self, day: dt.date) -> None:
         await self.platform.set_time(dt.datetime.combine(day, dt.time(9, 0), CHINA_TZ))
-        if self.settle_mornings:
+        if self.settle_mornings or await self.outside_work_due():
             await self.settle()
         filings = self.workload.filings_on(day)
         await asyncio.gather(*(self._file(day, f) for f in filings))
@@ -303,9 +309,7 @@ class Simulation:
             pending = await self.lags()
             outboxes = await asyncio.gather(*(h.ctx.redis.xlen(h.ctx.outbox.stream) for h in hosts))
             pending += sum(int(n) for n in outboxes)
-            pending += int(await self.platform.assets.http.state.asset_control.query.any_due())
-            pending += self.platform.gateway.gateway.feedback_ready()
-            pending += await self._deductions_due(now)
+            pending += await self._outside_work(now)
             pending += await self._notices_due(now)
             earliest = await engine.earliest()
             head = await self._audit.read_head()
@@ -335,6 +339,21 @@ class Simulation:
                   for (_, tps), needed in zip(pairs, stored, strict=True)
                   for tp in tps)  # fmt: skip
         return sum(behind)
+
+    async def outside_work_due(self) -> bool:
+        """Whether a call to the outside systems (a query, control or deduction) is due now,
+        or their answer is ready and not yet applied: a call that failed the evening before
+        (one in flight while the clock jumped to the evening finds its credential expired)
+        is sent again in the morning, and the day's acts on that asset wait for it."""
+        return await self._outside_work(self.platform.clock.now()) > 0
+
+    async def _outside_work(self, now: dt.datetime) -> int:
+        """Asset control's submissions and the funds' deductions due by ``now``, and the
+        gateway's answers not yet fetched."""
+        asset_control = self.platform.assets.http.state.asset_control
+        return (int(await asset_control.query.any_due())
+                + self.platform.gateway.gateway.feedback_ready()
+                + await self._deductions_due(now))  # fmt: skip
 
     async def _deductions_due(self, now: dt.datetime) -> int:
         """Deductions the funds service has still to send to the outside systems."""
