@@ -104,9 +104,9 @@ class LivedIn(Simulation):
         super().__init__(platform, tokens, workload)
         # One settling a day, in the evening: the acts go in while the night's timers
         # (warnings, breaches) are still being applied, which none of them depends on; half
-        # the waiting of a simulated day. The morning settles only when a call to the
-        # outside systems is due again (``outside_work_due``): pricing a seized asset
-        # depends on its control's answer.
+        # the waiting of a simulated day. The morning settles too when a call to the
+        # outside systems is due or its answer waiting (``outside_work_due``): pricing a
+        # seized asset depends on its control's answer.
         self.settle_mornings = False
         self.wall = wall
         self.urges_per_round = urges_per_round

@@ -194,7 +194,9 @@ class Simulation:
     def _missing(self, act: str) -> None:
         """An act whose object is not there (no payment to notify, no asset found): the
         workload expected it, so it counts as refused."""
-        self.report.refused[f"{act}:missing"] += 1
+        refusal = f"{act}:missing"
+        self.report.refused[refusal] += 1
+        self.report.first_refusals.setdefault(refusal, "not done: nothing to act on was found")
 
     # --- the year ---------------------------------------------------------------------
 
@@ -294,8 +296,8 @@ class Simulation:
 
         One poll reads, in this order: every consumer's lag (``lags``: all caught up to the
         broker's end offsets), then work no topic shows yet (outboxes not relayed, timers due, asset
-        control's submissions and the funds' deductions due, the gateway's answers not
-        fetched), then the audit chain's length. Quiet means no lag, no such work and the
+        control's submissions and the funds' deductions due, the gateway's answers not yet
+        acknowledged), then the audit chain's length. Quiet means no lag, no such work and the
         same chain length as the poll before: no event was produced in between, so nothing
         consumed could stage more. The consumers' lags are read at once (each asks the
         broker), and so are the outboxes.
@@ -341,15 +343,21 @@ class Simulation:
         return sum(behind)
 
     async def outside_work_due(self) -> bool:
-        """Whether a call to the outside systems (a query, control or deduction) is due now,
-        or their answer is ready and not yet applied: a call that failed the evening before
-        (one in flight while the clock jumped to the evening finds its credential expired)
-        is sent again in the morning, and the day's acts on that asset wait for it."""
+        """Whether a call to the outside systems (a query, control or deduction) is due by
+        now, or an answer is waiting: a call that failed the evening before (one in flight
+        while the clock jumped to the evening finds its credential expired) is sent again in
+        the morning, and the day's acts on that asset wait for it.
+
+        One check is exact for a control (it leaves the due set only once its answer waits
+        at the gateway, read second). A deduction or a query taken up by its worker at the
+        instant of the check, its call on the wire, can pass it unseen."""
         return await self._outside_work(self.platform.clock.now()) > 0
 
     async def _outside_work(self, now: dt.datetime) -> int:
         """Asset control's submissions and the funds' deductions due by ``now``, and the
-        gateway's answers not yet fetched."""
+        gateway's answers not yet acknowledged (fetched and applied). Asset control's due
+        set is read before the gateway's answers: a control is rescheduled only after its
+        answer is kept there, so between the two reads it is seen in one or the other."""
         asset_control = self.platform.assets.http.state.asset_control
         return (int(await asset_control.query.any_due())
                 + self.platform.gateway.gateway.feedback_ready()
