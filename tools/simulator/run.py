@@ -69,6 +69,11 @@ class Report:
     # The run's own Redis key prefix (and Kafka topic prefix): where its state can be read.
     prefix: str = ""
 
+    def refuse(self, refusal: str, reason: str) -> None:
+        """Count a refusal (``act:status``), keeping the reason of its first."""
+        self.refused[refusal] += 1
+        self.first_refusals.setdefault(refusal, reason)
+
     @property
     def events_per_s(self) -> float:
         return self.events / self.wall_s if self.wall_s else 0.0
@@ -175,9 +180,7 @@ class Simulation:
                 path, json=body, headers=self._headers(role, court, key)
             )
         if response.status_code >= 400:
-            refusal = f"{act}:{response.status_code}"
-            self.report.refused[refusal] += 1
-            self.report.first_refusals.setdefault(refusal, f"{path}: {response.text[:500]}")
+            self.report.refuse(f"{act}:{response.status_code}", f"{path}: {response.text[:500]}")
             return None
         self.report.acts[act] += 1
         return response.json() if response.content else {}
@@ -194,9 +197,7 @@ class Simulation:
     def _missing(self, act: str) -> None:
         """An act whose object is not there (no payment to notify, no asset found): the
         workload expected it, so it counts as refused."""
-        refusal = f"{act}:missing"
-        self.report.refused[refusal] += 1
-        self.report.first_refusals.setdefault(refusal, "not done: nothing to act on was found")
+        self.report.refuse(f"{act}:missing", "not done: nothing to act on was found")
 
     # --- the year ---------------------------------------------------------------------
 
