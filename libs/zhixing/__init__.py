@@ -36,6 +36,7 @@ __all__ = [
     "merkle",  # RFC 6962 Merkle trees and proofs
     "money",  # sums of fen in Redis counters that cannot overflow
     "outbox",  # events staged with the state change that records them
+    "outside_answers",  # the bounds of what the outside systems answer
     "paths",  # where the repository's shipped files are
     "periods",  # counting statutory periods (期间)
     "persons",  # a person's age from the resident ID, and minority (never listed as 失信)

@@ -4,7 +4,9 @@ Every request field is bounded, so that nothing a client sends can overflow an i
 event or a sum, fill Redis, or flood the outside systems (issue 13). Amounts are whole fen
 (分) and at most ``MAX_AMOUNT_FEN``, so the sum of ``MAX_AMOUNTS_SUMMED`` of them still fits
 a signed 64-bit integer (protobuf ``int64``), with room to spare; a case never holds more
-amounts than that (parties, leads and assets are bounded below it).
+amounts than that (parties, leads and assets are bounded below it: ``MAX_ASSETS_PER_CASE``
+for the assets the outside systems' answers and verified leads record, whose own bounds
+are in ``zhixing.outside_answers``).
 
 The numbers here are engineering bounds, not statutory ones: statutory limits live in the
 rule catalogue (``zhixing.rules``).
@@ -25,6 +27,7 @@ __all__ = [
     "MAX_ACCOUNT",
     "MAX_AMOUNTS_SUMMED",
     "MAX_AMOUNT_FEN",
+    "MAX_ASSETS_PER_CASE",
     "MAX_DAYS",
     "MAX_ID",
     "MAX_LEADS_PER_CASE",
@@ -58,6 +61,12 @@ also bounds the query units one filing creates (with ``Channel``'s 8 channels: 8
 
 MAX_LEADS_PER_CASE = 200
 """Asset leads of one case, given at filing and later together."""
+
+MAX_ASSETS_PER_CASE = 4000
+"""Assets the network query's answers and verified leads record in one case, over all its
+rounds: an answer that would take a case past it is refused (``outside_answers``), a lead's
+verification too. Far above any debtor's holdings, and small enough that a case's sums of
+its assets fit an int64 and its events stay small."""
 
 MAX_LIST = 50
 """Any other list in a request (documents, case ids, courts of a dispute)."""
@@ -94,7 +103,7 @@ MAX_DAYS = 3650
 """A number of days or working days in a request (ten years): any statutory period asked
 for is far below it, and its rule checks the real limit."""
 
-assert MAX_AMOUNTS_SUMMED > MAX_PARTIES * 8 + MAX_LEADS_PER_CASE + 2  # a case's sums fit
+assert MAX_AMOUNTS_SUMMED > MAX_ASSETS_PER_CASE + MAX_LEADS_PER_CASE + 2  # a case's sums fit
 
 Fen = Annotated[StrictInt, Field(gt=0, le=MAX_AMOUNT_FEN, description="Whole fen (分), > 0")]
 """A positive amount of money."""

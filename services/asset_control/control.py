@@ -192,6 +192,13 @@ class Controls(Handler):
         for n, ((feedback, asset_id, _), head) in enumerate(zip(batch, heads, strict=True)):
             if head is None:
                 outcomes[n] = "unknown"
+            elif feedback.status == "controlled" and (fault := _beyond_asked(feedback, head)):
+                log.warning("a control's answer out of bounds is applied as failed",
+                            asset_id=asset_id, error=fault)  # fmt: skip
+                failed = agency_pb.Feedback(feedback_id=feedback.feedback_id,
+                                            request_id=feedback.request_id, status="failed",
+                                            error=fault)  # fmt: skip
+                refused.append((n, failed, asset_id, head))
             elif feedback.status == "controlled":
                 controlled.append((n, feedback, asset_id))
             else:
@@ -642,4 +649,19 @@ def renewed_in_time(record: dict[str, Any], cycle: int, due_at_ms: int | None) -
         and renewed_at is not None
         and int(record.get("renewals", 0)) >= cycle
         and int(renewed_at) < due_at_ms
+    )
+
+
+def _beyond_asked(feedback: agency_pb.Feedback, head: dict[str, Any]) -> str:
+    """Why a freeze of money reported as done holds more than was asked, or "". A freeze
+    holds at most its asked amount (less when the balance is lower); more would count money
+    the case was never given as secured. Property seized is reported at its value, which
+    may differ from the one it was found at."""
+    if AssetKind(head["kind"]) not in LIQUID_KINDS:
+        return ""
+    if feedback.controlled_amount_fen <= head["amount_fen"]:
+        return ""
+    return (
+        f"the outside system's answer is out of bounds: it froze "
+        f"{feedback.controlled_amount_fen} fen, more than the {head['amount_fen']} asked"
     )

@@ -14,7 +14,7 @@ from services.asset_control.handler import Handler
 from services.asset_control.repository import AssetRecords
 from services.asset_control.seizures import Seizures
 from zhixing.auth import Identity, Role
-from zhixing.bounds import MAX_LEADS_PER_CASE
+from zhixing.bounds import MAX_ASSETS_PER_CASE, MAX_LEADS_PER_CASE
 from zhixing.errors import Conflict, NotFound
 from zhixing.service import ServiceContext
 from zhixing.v1 import agency_gateway_pb2 as agency_pb
@@ -123,6 +123,11 @@ class Leads(Handler):
             queue: list[str] = []
             if asset is not None:
                 assert queue_key is not None
+                if len(case["assets"]) >= MAX_ASSETS_PER_CASE:
+                    raise Conflict(
+                        f"case {case['case_id']} holds {len(case['assets'])} assets, the most "
+                        f"one case may record ({MAX_ASSETS_PER_CASE})"
+                    )
                 asset_id = asset_id_for(case["case_id"], asset.asset_key)
                 await pipe.watch(queue_key, self.records.asset_key(asset_id))
                 if await self.records.load(pipe, self.records.asset_key(asset_id)) is not None:

@@ -25,6 +25,7 @@ from services.asset_control.repository import AssetRecords
 from services.asset_control.seizures import Seizures
 from zhixing.assets import CHANNELS
 from zhixing.auth import Identity
+from zhixing.bounds import MAX_ASSETS_PER_CASE
 from zhixing.errors import NotFound
 from zhixing.projection import INFRASTRUCTURE_ERRORS
 from zhixing.service import ServiceContext
@@ -431,12 +432,15 @@ class NetworkQuery(Handler):
         with the answer and ``new_ids`` with the assets the parties are to be told of."""
         if case["query"]["round"] != ref.round:
             return "stale"
+        if ref.unit >= len(case["query"]["units"]):
+            return "unknown"  # no unit of ours: the request id was not one we sent
         state = case["query"]["units"][ref.unit]
         if state["status"] not in ("pending", "submitted") or state["attempts"] != ref.attempt:
             return "duplicate"
-        if feedback.status == "failed":
+        too_many = self._past_assets_bound(case, feedback, records)
+        if feedback.status == "failed" or too_many:
             # A failed answer ends this request id; the next try is a new request.
-            state["error"] = feedback.error
+            state["error"] = too_many or feedback.error
             state["attempts"] += 1
             state["status"] = "pending"
             if state["tries"] >= self.settings.max_attempts:
@@ -487,6 +491,25 @@ class NetworkQuery(Handler):
             )
         )
         return "answered"
+
+    def _past_assets_bound(
+        self, case: dict[str, Any], feedback: agency_pb.Feedback, records: dict[str, Any]
+    ) -> str:
+        """Why the assets ``feedback`` newly reports would take the case past
+        ``MAX_ASSETS_PER_CASE``, or "" when they fit. Such an answer is applied as failed
+        (asked again, then reported failing): recording part of it would leave the rest
+        unknown without saying so."""
+        keys = {
+            self.records.asset_key(asset_id_for(case["case_id"], asset.asset_key))
+            for asset in feedback.assets
+        }
+        new = [key for key in keys if records[key] is None]
+        if len(case["assets"]) + len(new) <= MAX_ASSETS_PER_CASE:
+            return ""
+        return (
+            f"the answer reports {len(new)} new assets and the case holds {len(case['assets'])}: "
+            f"more than the {MAX_ASSETS_PER_CASE} one case may record"
+        )
 
     def _complete_query(self, pipe: Pipeline, case: dict[str, Any]) -> None:
         case["query"]["status"] = "completed"

@@ -25,6 +25,7 @@ from zhixing.auth import Identity, Role, may_read, require_handling_court, requi
 from zhixing.clock import china_today
 from zhixing.errors import Conflict, Invalid, NotFound
 from zhixing.funds import Source
+from zhixing.outside_answers import bounded
 from zhixing.projection import INFRASTRUCTURE_ERRORS
 from zhixing.v1 import agency_gateway_pb2 as gateway_pb
 from zhixing.v1 import funds_events_pb2 as pb
@@ -279,26 +280,49 @@ class MoneyIn(FundsHandler):
 
     async def apply_transfer(self, feedback: gateway_pb.Feedback, case_id: str) -> str:
         """The outside system's answer to a deduction: the money arrived (once per bank
-        reference, however often the answer is delivered) or the deduction failed."""
+        reference, however often the answer is delivered) or the deduction failed. An answer
+        that cannot be recorded as given (out of bounds, more than was asked, no bank
+        reference, a bank reference of another receipt) fails the deduction with that
+        reason, for an officer to see: it does not stop the answers after it."""
         record = await self.records.get(case_id)
         deduction: dict[str, Any] | None = (
             record["deductions"].get(feedback.request_id) if record else None
         )
         if deduction is None:
             return "unknown"
-        if feedback.status != "transferred":
-            failed = await self.deduction_failed(case_id, feedback.request_id,
-                                                 feedback.error or feedback.status)  # fmt: skip
+        feedback = bounded(feedback)
+        fault = _transfer_fault(feedback, deduction) if feedback.status == "transferred" else ""
+        if feedback.status != "transferred" or fault:
+            reason = fault or feedback.error or feedback.status
+            failed = await self.deduction_failed(case_id, feedback.request_id, reason)
             return "failed" if failed else "stale"
         if deduction["status"] == DeductionStatus.FAILED:
             return "stale"
-        _, new = await self._arrive(
-            case_id, amount=feedback.transferred_amount_fen, source=Source.DEDUCTION,
-            reference=feedback.bank_reference, asset_id=deduction["asset_id"],
-            deduction_id=feedback.request_id if deduction["status"] == DeductionStatus.REQUESTED
-            else "",
-        )  # fmt: skip
+        try:
+            _, new = await self._arrive(
+                case_id, amount=feedback.transferred_amount_fen, source=Source.DEDUCTION,
+                reference=feedback.bank_reference, asset_id=deduction["asset_id"],
+                deduction_id=feedback.request_id
+                if deduction["status"] == DeductionStatus.REQUESTED else "",
+            )  # fmt: skip
+        except Conflict as refused:  # the bank's reference names another receipt
+            failed = await self.deduction_failed(case_id, feedback.request_id, str(refused))
+            return "failed" if failed else "stale"
         return "arrived" if new else "duplicate"
+
+
+def _transfer_fault(feedback: gateway_pb.Feedback, deduction: dict[str, Any]) -> str:
+    """Why a transfer reported as done cannot be recorded as given, or "": a bank moves
+    more than nothing and at most what was asked, under a reference of its own."""
+    amount, asked = feedback.transferred_amount_fen, deduction["amount_fen"]
+    if not 0 < amount <= asked:
+        return (
+            f"the outside system's answer is out of bounds: it transferred {amount} fen, "
+            f"not within 1..{asked} (the amount asked)"
+        )
+    if not feedback.bank_reference:
+        return "the outside system's answer is out of bounds: it has no bank reference"
+    return ""
 
 
 def asset_facts(**fields: Any) -> dict[str, str]:

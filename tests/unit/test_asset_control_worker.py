@@ -309,12 +309,12 @@ async def test_a_refusal_and_a_control_in_one_batch_are_each_applied() -> None:
     records = [await control.records.asset(a) for a in (first, second)]
     assert records[0] is not None and records[1] is not None
     refused = agency_pb.Feedback(feedback_id="fr", request_id=records[0]["control_request"],
-                                 status="refused", error="账户已销户")  # fmt: skip
+                                 status="rejected", error="账户已销户")  # fmt: skip
     unknown = agency_pb.Feedback(feedback_id="fu", request_id="c|no-such-asset|1",
                                  status="controlled")  # fmt: skip
     took = controlled(records[1]["control_request"], records[1]["amount_fen"])
     assert await control.apply_feedback_batch([refused, unknown, took]) == [
-        "refused", "unknown", "controlled"
+        "rejected", "unknown", "controlled"
     ]  # fmt: skip
     open_again = await control.records.asset(first)
     assert open_again is not None and open_again["status"] == "found"

@@ -1,0 +1,284 @@
+"""The outside systems' answers are bounded like any input (``zhixing.outside_answers``): an
+answer out of bounds is applied as a failed one that says why, in asset control and in the
+funds service alike, and never stops the answers after it. A case records at most
+``MAX_ASSETS_PER_CASE`` assets; a request id this service did not write is unknown."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+import pytest
+
+from services.asset_control import leads as leads_module
+from services.asset_control import query as query_module
+from services.asset_control.agency import AgencySettings
+from services.asset_control.domain import QueryRef, asset_id_for
+from services.asset_control.handlers import AssetControl
+from services.asset_control.worker import AgencyWorker
+from services.funds.handlers import Funds
+from services.funds.money_in import asset_facts
+from tests.factories import START
+from tests.fakes import in_memory_context, staged, staged_types
+from tests.unit.test_asset_control_handlers import DEPOSIT, HOUSE, OFFICER, asset_control, file
+from tests.unit.test_asset_control_worker import Outside, controlled, with_two_deposits_frozen
+from tests.unit.test_funds_handlers import OFFICER as FUNDS_OFFICER
+from tests.unit.test_funds_handlers import funds_with_case, ledger, receive
+from zhixing.assets import CHANNELS
+from zhixing.bounds import INT64_MAX, MAX_AMOUNT_FEN
+from zhixing.clock import SimulatedClock
+from zhixing.errors import Conflict
+from zhixing.outside_answers import MAX_ASSETS_PER_ANSWER, bounded, fault_of
+from zhixing.v1 import agency_gateway_pb2 as agency_pb
+from zhixing.v1 import asset_events_pb2 as asset_pb
+from zhixing.v1 import funds_events_pb2 as funds_pb
+
+
+def deposit(key: str, value_fen: int) -> agency_pb.AgencyAsset:
+    return agency_pb.AgencyAsset(asset_key=f"bank_deposit:{key}", kind="bank_deposit",
+                                 description="存款", value_fen=value_fen, online_control=True,
+                                 location_division="321283")  # fmt: skip
+
+
+def query_answer(case_id: str, unit: int, *assets: agency_pb.AgencyAsset,
+                 attempt: int = 1, round_: int = 1) -> agency_pb.Feedback:  # fmt: skip
+    return agency_pb.Feedback(
+        feedback_id=f"f-{case_id}-{unit}-{attempt}",
+        request_id=QueryRef(case_id, round_, unit, attempt).request_id,
+        status="found" if assets else "none", assets=assets,
+    )  # fmt: skip
+
+
+# --- the bounds themselves ------------------------------------------------------------------
+
+
+def test_an_answer_within_bounds_is_applied_as_given() -> None:
+    answer = query_answer("c1", 0, DEPOSIT, HOUSE)
+    assert fault_of(answer) is None
+    assert bounded(answer) is answer
+
+
+@pytest.mark.parametrize(
+    ("answer", "named"),
+    [
+        (agency_pb.Feedback(status="refused"), "the status 'refused' is none of"),
+        (agency_pb.Feedback(status="failed", error="x" * 2001), "error text has 2001 characters"),
+        (agency_pb.Feedback(status="controlled", controlled_amount_fen=-1),
+         "controlled_amount_fen -1 is not within"),
+        (agency_pb.Feedback(status="transferred", transferred_amount_fen=MAX_AMOUNT_FEN + 1),
+         f"transferred_amount_fen {MAX_AMOUNT_FEN + 1} is not within"),
+        (agency_pb.Feedback(status="transferred", bank_reference="B" * 101),
+         "bank_reference has more than 100"),
+        (agency_pb.Feedback(status="found", assets=[DEPOSIT] * (MAX_ASSETS_PER_ANSWER + 1)),
+         f"{MAX_ASSETS_PER_ANSWER + 1} assets, more than"),
+        (agency_pb.Feedback(status="found", assets=[deposit("big", INT64_MAX)]),
+         f"asset 0 ('bank_deposit:big'): its value_fen {INT64_MAX} is not within"),
+        (agency_pb.Feedback(status="found", assets=[HOUSE, deposit("owed", -5)]),
+         "asset 1 ('bank_deposit:owed'): its value_fen -5"),
+        (agency_pb.Feedback(status="found", assets=[agency_pb.AgencyAsset(
+            asset_key="k", kind="yacht", value_fen=1)]), "the kind 'yacht' is not an asset kind"),
+        (agency_pb.Feedback(status="found", assets=[agency_pb.AgencyAsset(
+            kind="vehicle", value_fen=1)]), "asset_key has 0 characters"),
+        (agency_pb.Feedback(status="found", assets=[agency_pb.AgencyAsset(
+            asset_key="k", kind="vehicle", description="车" * 2001)]), "description has more"),
+    ],
+)  # fmt: skip
+def test_an_answer_out_of_bounds_becomes_a_failed_answer_that_says_why(
+    answer: agency_pb.Feedback, named: str
+) -> None:
+    answer.feedback_id, answer.request_id, answer.error = "f-9", "q.c1.1.0.1", answer.error or "忙"
+    failed = bounded(answer)
+    assert (failed.feedback_id, failed.request_id, failed.status) == ("f-9", "q.c1.1.0.1", "failed")
+    assert named in failed.error and failed.error.startswith("the outside system's answer is out")
+    assert not failed.assets and failed.controlled_amount_fen == failed.transferred_amount_fen == 0
+    # The outside system's own error is kept, cut short (2,001 characters are not).
+    said = "'忙'" if answer.error == "忙" else "'" + "x" * 200 + "…'"
+    assert failed.error.endswith(f"(its error: {said})")
+
+
+# --- asset control --------------------------------------------------------------------------
+
+
+async def test_an_answer_beyond_int64s_sums_fails_its_unit_and_the_others_are_applied() -> None:
+    # Two deposits near int64's limit would overflow the case's sum of money found (the
+    # query's completion event could not be written, and the worker would fail on the same
+    # answers for ever): the answer is refused, the other channels' answers are applied.
+    control = asset_control()
+    await file(control, "c1", 10_000)
+    huge = query_answer("c1", 0, deposit("a", 2**62), deposit("b", 2**62))
+    others = [query_answer("c1", unit) for unit in range(1, len(CHANNELS))]
+    assert await control.apply_feedback_batch([huge, *others]) == ["failed"] + ["answered"] * (
+        len(CHANNELS) - 1
+    )
+    case = await control.records.case("c1")
+    assert case is not None and case["assets"] == [] and case["query"]["status"] == "running"
+    unit = case["query"]["units"][0]
+    assert unit["status"] == "pending" and "value_fen 4611686018427387904" in unit["error"]
+    assert "AssetFound" not in await staged_types(control.ctx)
+    # Asked again (a new request), the answer within bounds is applied and completes it.
+    good = query_answer("c1", 0, deposit("a", 9_000), attempt=2)
+    assert await control.apply_feedback_batch([good]) == ["answered"]
+    case = await control.records.case("c1")
+    assert case is not None and case["query"]["status"] == "completed"
+
+
+class AnsweringOutOfBounds(Outside):
+    """Outside systems that answer every query they are sent, out of bounds."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ready: list[agency_pb.Feedback] = []
+        self.acknowledged: list[str] = []
+
+    async def submit_queries(self, requests: Sequence[agency_pb.SubmitQueryRequest]) -> None:
+        await super().submit_queries(requests)
+        for query in requests:
+            self.ready.append(agency_pb.Feedback(
+                feedback_id=f"f-{len(self.ready)}", request_id=query.request_id,
+                status="found", assets=[agency_pb.AgencyAsset(asset_key="k", kind="yacht")],
+            ))  # fmt: skip
+
+    async def fetch_feedback(self, max_items: int) -> Sequence[agency_pb.Feedback]:
+        batch, self.ready = self.ready[:max_items], self.ready[max_items:]
+        return batch
+
+    async def ack_feedback(self, feedback_ids: Sequence[str]) -> None:
+        self.acknowledged += feedback_ids
+
+
+async def test_a_channel_answering_out_of_bounds_is_asked_again_then_reported_failing() -> None:
+    settings = AgencySettings()
+    clock = SimulatedClock(START)
+    control = AssetControl(in_memory_context("asset_control", clock), settings)
+    await file(control, "c1", 10_000)
+    outside = AnsweringOutOfBounds()
+    worker = AgencyWorker(control, outside, settings)
+    for _ in range(settings.max_attempts):
+        await worker.step()  # sends what is due, applies (and acknowledges) its answers
+        clock.advance(dt.timedelta(seconds=settings.backoff_max_s))
+    assert len(outside.acknowledged) == settings.max_attempts * len(CHANNELS)
+    assert not outside.ready
+    failures = [e.payload for e in await staged(control.ctx)
+                if isinstance(e.payload, asset_pb.ChannelQueryFailed)]  # fmt: skip
+    assert sorted(f.channel for f in failures) == sorted(c.value for c in CHANNELS)
+    assert {f.attempts for f in failures} == {settings.max_attempts}
+    assert all("the kind 'yacht' is not an asset kind" in f.last_error for f in failures)
+
+
+async def test_a_case_records_its_most_assets_and_an_answer_past_them_fails(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(query_module, "MAX_ASSETS_PER_CASE", 3)
+    control = asset_control()
+    await file(control, "c1", 10_000)
+    first = query_answer("c1", 0, deposit("a", 1), deposit("b", 1))
+    # Known assets reported again count nothing; two new ones would make four.
+    past = query_answer("c1", 1, deposit("a", 1), deposit("c", 1), deposit("d", 1))
+    assert await control.apply_feedback_batch([first, past]) == ["answered", "failed"]
+    case = await control.records.case("c1")
+    assert case is not None and len(case["assets"]) == 2
+    assert "2 new assets and the case holds 2" in case["query"]["units"][1]["error"]
+    assert await control.apply_feedback_batch(
+        [query_answer("c1", 1, deposit("a", 1), deposit("c", 1), attempt=2)]
+    ) == ["answered"]
+    case = await control.records.case("c1")
+    assert case is not None and len(case["assets"]) == 3
+
+
+async def test_a_lead_is_not_verified_into_a_case_holding_its_most_assets(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(leads_module, "MAX_ASSETS_PER_CASE", 1)
+    control = asset_control()
+    await file(control, "c1", 10_000)
+    await control.apply_feedback_batch([query_answer("c1", 0, DEPOSIT)])
+    lead_id = await control.leads.add_lead("c1", "房产一处", "real_estate", False, identity=OFFICER)
+    with pytest.raises(Conflict, match=r"holds 1 assets, the most one case may record \(1\)"):
+        await control.leads.verify_lead(lead_id, HOUSE, identity=OFFICER)
+    case = await control.records.case("c1")
+    assert case is not None and case["assets"] == [asset_id_for("c1", DEPOSIT.asset_key)]
+
+
+@pytest.mark.parametrize("request_id", ["q.c1.1.-1.1", "q.c1.1.99.1", "q.c1.x.0.1",
+                                        "q.c1.1.0." + "9" * 5000, "c.c1:a.-1"])  # fmt: skip
+async def test_a_request_id_this_service_did_not_write_is_unknown(request_id: str) -> None:
+    control = asset_control()
+    await file(control, "c1", 10_000)
+    answer = agency_pb.Feedback(feedback_id="f", request_id=request_id, status="none")
+    assert await control.apply_feedback_batch([answer]) == ["unknown"]
+    case = await control.records.case("c1")
+    assert case is not None and {u["status"] for u in case["query"]["units"]} == {"pending"}
+
+
+async def test_a_freeze_reported_larger_than_asked_fails_and_counts_nothing() -> None:
+    control, (first, _) = await with_two_deposits_frozen(AgencySettings())
+    record = await control.records.asset(first)
+    case = await control.records.case("c1")
+    assert record is not None and case is not None
+    asked, reserved = record["amount_fen"], case["reserved_fen"]
+    larger = controlled(record["control_request"], asked + 1)
+    assert await control.apply_feedback_batch([larger]) == ["failed"]
+    record = await control.records.asset(first)
+    case = await control.records.case("c1")
+    assert record is not None and case is not None
+    # The control failed: what it held is no longer counted, and the asset may be asked again.
+    assert (record["status"], case["reserved_fen"]) == ("found", reserved - asked)
+    (failed,) = [e.payload for e in await staged(control.ctx)
+                 if isinstance(e.payload, asset_pb.ControlFailed)]  # fmt: skip
+    assert f"froze {asked + 1} fen, more than the {asked} asked" in failed.reason
+    assert "AssetControlled" not in await staged_types(control.ctx)
+
+
+# --- the funds service ----------------------------------------------------------------------
+
+
+async def deduction_of(amount_fen: int) -> tuple[Funds, str]:
+    funds = await funds_with_case()
+    await funds.records.keep_assets({"asset-1": asset_facts(
+        case_id="case-1", asset_key="bank:1", kind="bank_deposit", measure="freeze",
+        amount_fen=amount_fen, controlled_by="officer-2",
+    )})  # fmt: skip
+    deduction = await funds.money_in.request_deduction(
+        "case-1", identity=FUNDS_OFFICER, asset_id="asset-1", amount=amount_fen
+    )
+    return funds, deduction["deduction_id"]
+
+
+@pytest.mark.parametrize(
+    ("amount", "reference", "named"),
+    [
+        (60_001, "DED-1", "transferred 60001 fen, not within 1..60000"),
+        (0, "DED-1", "transferred 0 fen"),
+        (INT64_MAX, "DED-1", f"transferred_amount_fen {INT64_MAX} is not within"),
+        (60_000, "", "it has no bank reference"),
+    ],
+)
+async def test_a_transfer_answer_that_cannot_be_recorded_fails_its_deduction(
+    amount: int, reference: str, named: str
+) -> None:
+    funds, deduction_id = await deduction_of(60_000)
+    answer = agency_pb.Feedback(
+        feedback_id="f1", request_id=deduction_id, status="transferred",
+        transferred_amount_fen=amount, bank_reference=reference,
+    )  # fmt: skip
+    assert await funds.money_in.apply_transfer(answer, "case-1") == "failed"
+    record = await ledger(funds)
+    deduction = record["deductions"][deduction_id]
+    assert deduction["status"] == "failed" and named in deduction["error"]
+    assert record["payments"] == {}
+
+
+async def test_a_bank_reference_of_another_receipt_fails_the_deduction_not_the_worker() -> None:
+    funds, deduction_id = await deduction_of(60_000)
+    await receive(funds, 10_000, reference="BANK-7")
+    answer = agency_pb.Feedback(feedback_id="f1", request_id=deduction_id, status="transferred",
+                                transferred_amount_fen=60_000, bank_reference="BANK-7")  # fmt: skip
+    assert await funds.money_in.apply_transfer(answer, "case-1") == "failed"
+    record = await ledger(funds)
+    assert (
+        "bank reference BANK-7 was recorded already" in record["deductions"][deduction_id]["error"]
+    )
+    assert len(record["payments"]) == 1  # the receipt BANK-7 was, alone
+    failed = [e.payload for e in await staged(funds.money_in.ctx)
+              if isinstance(e.payload, funds_pb.DeductionFailed)]  # fmt: skip
+    assert len(failed) == 1
