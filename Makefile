@@ -17,17 +17,27 @@ CJK_FONT := /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
 PROTOS := $(shell find protos -name '*.proto')
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help setup run test test-unit test-integration test-browser test-e2e lint format bench clean redis-server pdf-libs
+.PHONY: help setup run test test-unit test-integration test-browser test-e2e lint format bench clean redis-server pdf-libs lock
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
 	  awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
 
-$(VENV_STAMP): pyproject.toml
+$(VENV_STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
 	@touch $@
+
+LOCK_VENV := .lock-venv
+
+lock: ## Re-resolve the Python dependencies to their newest versions and pin them (constraints.txt)
+	rm -rf $(LOCK_VENV) && $(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/python -m pip install -q --upgrade pip
+	$(LOCK_VENV)/bin/python -m pip install -q -e '.[dev]'
+	{ sed -n '/^#/p' constraints.txt; $(LOCK_VENV)/bin/python -m pip freeze --exclude-editable; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt && rm -rf $(LOCK_VENV)
+	@echo "constraints.txt re-resolved: run make test, then commit it"
 
 $(PROTO_STAMP): $(VENV_STAMP) $(PROTOS) scripts/gen_protos.sh
 	PYTHON=$(CURDIR)/$(BIN)/python scripts/gen_protos.sh
