@@ -8,7 +8,8 @@ It measures the event bus:
 * ``bus_apply_events_per_s``: events applied per second by ``EventConsumer`` into a Redis
   projection (decode, dedupe, one transaction with offsets per batch, commit);
 * ``kafka_client_*``: the raw loop on aiokafka and on confluent-kafka's asyncio and plain
-  clients, events per second and CPU microseconds per event (``bench/kafka_clients.py``).
+  clients, and each reading alone (``_read``), events per second and CPU microseconds per
+  event (``bench/kafka_clients.py``).
 
 the intake and asset control services under load (``bench/intake_assets.py``), case funds'
 payouts per second and the funds service's memory (``bench/funds.py``), and the
@@ -157,12 +158,16 @@ async def raw_loop(bootstrap: str) -> float:
 
 
 async def client_run(bootstrap: str, client: str) -> dict[str, float]:
-    """The raw loop on one Kafka client (``bench/kafka_clients.py``), on topics of its own."""
+    """The raw loop, or a reader, on one Kafka client (``bench/kafka_clients.py``), on topics
+    of its own."""
     prefix = await fresh_topics(bootstrap)
-    await fill(KafkaSettings(bootstrap_servers=bootstrap, topic_prefix=prefix), events(EVENTS))
+    count = kafka_clients.READ_EVENTS if client in kafka_clients.READERS else EVENTS
+    batch = events(EVENTS)
+    for _ in range(count // EVENTS):
+        await fill(KafkaSettings(bootstrap_servers=bootstrap, topic_prefix=prefix), batch)
     source = physical_name(CASE_EVENTS.name, prefix)
     sink = physical_name(BENCH_OUT.name, prefix)
-    return await kafka_clients.client_loop(client, bootstrap, source, sink, EVENTS)
+    return await kafka_clients.client_loop(client, bootstrap, source, sink, count)
 
 
 class CountOnly:

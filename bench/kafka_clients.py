@@ -7,23 +7,37 @@ same consume→produce loop, no decoding, no state, with
 * ``confluent_sync``: confluent-kafka's plain client in a thread of its own: librdkafka's
   cost without an asyncio bridge, the floor a rewrite of the bus on it could approach.
 
+and the reading half alone, which is five times the writing half in the platform (about
+125 records read and 25 written a case), as a bus on each client would read:
+
+* ``aiokafka_read``: aiokafka's consumer, each record's bytes and position taken;
+* ``confluent_bridged_read``: librdkafka's plain consumer on a thread of its own, each
+  batch handed to the event loop and read there (the bridge a bus on it would need);
+* ``confluent_sync_read``: the same consumer read on its thread: the floor.
+
 Each reports events per second and the bench process's CPU time per event (all its
 threads: librdkafka's I/O threads too), so the clients compare by what they cost, not
-only by how fast one loop runs on two cores. Both are taken from the first batch received
-to the last delivery acknowledged: a client's start, its group join and its close are not
-counted.
+only by how fast one loop runs on two cores. The loops are timed from the first batch
+received to the last delivery acknowledged: a client's start, its group join and its close
+are not counted. The readers are timed from before their start (``READ_EVENTS``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-CLIENTS = ("aiokafka", "confluent_aio", "confluent_sync")
+READERS = ("aiokafka_read", "confluent_bridged_read", "confluent_sync_read")
+CLIENTS = ("aiokafka", "confluent_aio", "confluent_sync", *READERS)
+READ_EVENTS = 500_000
+"""Records a reader reads: its start and group join are counted (it fetches ahead of its
+first batch, so a span from there would leave much of its work out), over enough records
+to make them small."""
 # One fetch or consume call takes up to this many records, as the raw loop's getmany.
 BATCH = 1000
 Loop = Callable[[str, str, str, int], Awaitable["Span"]]
@@ -142,10 +156,103 @@ async def _confluent_sync(bootstrap: str, source: str, sink: str, events: int) -
     return await asyncio.to_thread(_confluent_sync_thread, bootstrap, source, sink, events)
 
 
+def _touch(value: Any, key: Any, offset: int | None, partition: int | None) -> int:
+    """What a reader does with each record at least: take its bytes and position."""
+    position = (offset or 0) + (partition or 0)
+    return position + (len(value) if value else 0) + (len(key) if key else 0)
+
+
+async def _aiokafka_read(bootstrap: str, source: str, sink: str, events: int) -> Span:
+    """aiokafka reading only, as the bus reads (it keeps its offsets in Redis, not Kafka)."""
+    span = Span()
+    span.begin()  # before the start: a reader fetches ahead of its first batch
+    consumer = AIOKafkaConsumer(
+        source, bootstrap_servers=bootstrap, group_id="clients-aiokafka-read",
+        auto_offset_reset="earliest", enable_auto_commit=False,
+    )  # fmt: skip
+    try:
+        await consumer.start()
+        done = 0
+        while done < events:
+            fetched = await consumer.getmany(timeout_ms=200, max_records=BATCH)
+            for records in fetched.values():
+                for record in records:
+                    _touch(record.value, record.key, record.offset, record.partition)
+                done += len(records)
+        return span.end()
+    finally:
+        await consumer.stop()
+
+
+async def _confluent_bridged_read(bootstrap: str, source: str, sink: str, events: int) -> Span:
+    """librdkafka's plain consumer on a thread of its own, each batch it takes handed to the
+    event loop (one ``call_soon_threadsafe`` a batch), where its records are read: the
+    reading half of a bus on librdkafka, bridge included."""
+    from confluent_kafka import Consumer
+
+    loop = asyncio.get_running_loop()
+    batches: asyncio.Queue[list[Any]] = asyncio.Queue()
+    stop = threading.Event()
+
+    def pump() -> None:
+        consumer = Consumer(_confluent_consumer(bootstrap, "clients-confluent-bridged-read"))
+        try:
+            consumer.subscribe([source])
+            while not stop.is_set():
+                messages = consumer.consume(num_messages=BATCH, timeout=0.2)
+                if messages:
+                    loop.call_soon_threadsafe(batches.put_nowait, messages)
+        finally:
+            consumer.close()
+
+    span = Span()
+    span.begin()  # before the start: a reader fetches ahead of its first batch
+    pumping = asyncio.ensure_future(asyncio.to_thread(pump))
+    try:
+        done = 0
+        while done < events:
+            messages = await batches.get()
+            for message in messages:
+                if message.error() is None:
+                    _touch(message.value(), message.key(), message.offset(), message.partition())
+                    done += 1
+        return span.end()
+    finally:
+        stop.set()
+        await pumping
+
+
+def _confluent_sync_read_thread(bootstrap: str, source: str, events: int) -> Span:
+    from confluent_kafka import Consumer
+
+    span = Span()
+    span.begin()  # before the start: a reader fetches ahead of its first batch
+    consumer = Consumer(_confluent_consumer(bootstrap, "clients-confluent-sync-read"))
+    try:
+        consumer.subscribe([source])
+        done = 0
+        while done < events:
+            messages = consumer.consume(num_messages=BATCH, timeout=0.2)
+            for message in messages:
+                if message.error() is None:
+                    _touch(message.value(), message.key(), message.offset(), message.partition())
+                    done += 1
+        return span.end()
+    finally:
+        consumer.close()
+
+
+async def _confluent_sync_read(bootstrap: str, source: str, sink: str, events: int) -> Span:
+    return await asyncio.to_thread(_confluent_sync_read_thread, bootstrap, source, events)
+
+
 LOOPS: dict[str, Loop] = {
     "aiokafka": _aiokafka,
     "confluent_aio": _confluent_aio,
     "confluent_sync": _confluent_sync,
+    "aiokafka_read": _aiokafka_read,
+    "confluent_bridged_read": _confluent_bridged_read,
+    "confluent_sync_read": _confluent_sync_read,
 }
 
 
