@@ -3,10 +3,10 @@
 Every request field is bounded, so that nothing a client sends can overflow an int64 in an
 event or a sum, fill Redis, or flood the outside systems (issue 13). Amounts are whole fen
 (分) and at most ``MAX_AMOUNT_FEN``, so the sum of ``MAX_AMOUNTS_SUMMED`` of them still fits
-a signed 64-bit integer (protobuf ``int64``), with room to spare; a case never holds more
-amounts than that (parties, leads and assets are bounded below it: ``MAX_ASSETS_PER_CASE``
-for the assets the outside systems' answers and verified leads record, whose own bounds
-are in ``zhixing.outside_answers``).
+a signed 64-bit integer (protobuf ``int64``), with room to spare; a case holds far fewer
+amounts than that (parties and leads are bounded; ``MAX_ASSETS_PER_CASE`` bounds the assets
+the outside systems' answers and verified leads record, and ``zhixing.outside_answers`` each
+answer; an entrusted court's controls, done by hand one by one, are not counted against it).
 
 The numbers here are engineering bounds, not statutory ones: statutory limits live in the
 rule catalogue (``zhixing.rules``).
@@ -64,9 +64,9 @@ MAX_LEADS_PER_CASE = 200
 
 MAX_ASSETS_PER_CASE = 4000
 """Assets the network query's answers and verified leads record in one case, over all its
-rounds: an answer that would take a case past it is refused (``outside_answers``), a lead's
-verification too. Far above any debtor's holdings, and small enough that a case's sums of
-its assets fit an int64 and its events stay small."""
+rounds: an answer that would take a case past it fails (asset control's query), a lead's
+verification is refused. Far above any debtor's holdings, and small enough that a case's
+sums of its assets fit an int64 and its events stay small."""
 
 MAX_LIST = 50
 """Any other list in a request (documents, case ids, courts of a dispute)."""
@@ -103,7 +103,7 @@ MAX_DAYS = 3650
 """A number of days or working days in a request (ten years): any statutory period asked
 for is far below it, and its rule checks the real limit."""
 
-assert MAX_AMOUNTS_SUMMED > MAX_ASSETS_PER_CASE + MAX_LEADS_PER_CASE + 2  # a case's sums fit
+assert MAX_AMOUNTS_SUMMED > MAX_ASSETS_PER_CASE * 2  # a case's sums fit, with room to spare
 
 Fen = Annotated[StrictInt, Field(gt=0, le=MAX_AMOUNT_FEN, description="Whole fen (分), > 0")]
 """A positive amount of money."""

@@ -77,6 +77,7 @@ __all__ = [
     "CORRECTION_REPORTED",
     "DEBTOR_LISTED",
     "DEBTOR_VISITED",
+    "DEDUCTION_ANSWER_UNRECORDED",
     "DEDUCTION_FAILED",
     "DEDUCTION_REQUESTED",
     "DEPARTMENT_COORDINATION_STARTED",
@@ -321,6 +322,7 @@ CASE_ACCOUNT_OPENED = register_event(funds_events_pb2.CaseAccountOpened, "funds"
 FUNDS_ARRIVED = register_event(funds_events_pb2.FundsArrived, "funds")
 DEDUCTION_REQUESTED = register_event(funds_events_pb2.DeductionRequested, "funds")
 DEDUCTION_FAILED = register_event(funds_events_pb2.DeductionFailed, "funds")
+DEDUCTION_ANSWER_UNRECORDED = register_event(funds_events_pb2.DeductionAnswerUnrecorded, "funds")
 HOLD_REQUESTED = register_event(funds_events_pb2.HoldRequested, "funds")
 HOLD_REFUSED = register_event(funds_events_pb2.HoldRefused, "funds")
 FUNDS_HELD = register_event(funds_events_pb2.FundsHeld, "funds")

@@ -17,7 +17,7 @@ from zhixing.bounds import MAX_PARTIES
 from zhixing.v1 import agency_gateway_pb2 as pb
 from zhixing.v1 import agency_gateway_pb2_grpc
 
-__all__ = ["MAX_QUERIES_PER_CALL", "GatewayClient", "GatewayUnavailable"]
+__all__ = ["MAX_QUERIES_PER_CALL", "MAX_REPLY_BYTES", "GatewayClient", "GatewayUnavailable"]
 
 MAX_QUERIES_PER_CALL = MAX_PARTIES * len(CHANNELS)
 """Queries one SubmitQueries call carries at most: a case's most (every debtor it may name,
@@ -26,8 +26,19 @@ on every channel: 800)."""
 R = TypeVar("R")
 
 
+MAX_REPLY_BYTES = 16 * 1024 * 1024
+"""The largest reply this client takes (gRPC's default is 4 MiB): room for the largest
+answer the bounds allow (``outside_answers``: 1,000 assets of the longest texts, about
+6.5 MB), so a fetch of one answer always fits (``fetch_feedback``)."""
+
+
 class GatewayUnavailable(Exception):
-    """The call did not get an answer (timeout, connection refused, server error)."""
+    """The call did not get an answer (timeout, connection refused, server error);
+    ``code`` is gRPC's status code's name."""
+
+    def __init__(self, message: str, code: str = "") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class GatewayClient:
@@ -38,7 +49,9 @@ class GatewayClient:
         self._call_timeout_s = call_timeout_s
         self._credential = credential
         self._kinds = list(kinds)
-        self._channel = grpc.aio.insecure_channel(target)
+        self._channel = grpc.aio.insecure_channel(
+            target, options=[("grpc.max_receive_message_length", MAX_REPLY_BYTES)]
+        )
         self._stub = agency_gateway_pb2_grpc.AgencyGatewayServiceStub(self._channel)
 
     async def _unary(
@@ -53,7 +66,8 @@ class GatewayClient:
                 metadata=self._credential.metadata(),
             )
         except grpc.aio.AioRpcError as exc:
-            raise GatewayUnavailable(f"{exc.code().name}: {exc.details()}") from None
+            code = exc.code().name
+            raise GatewayUnavailable(f"{code}: {exc.details()}", code) from None
 
     async def submit_queries(self, requests: Sequence[pb.SubmitQueryRequest]) -> None:
         """The queries in as few calls as their number allows (one for a case's). A call's
@@ -74,10 +88,19 @@ class GatewayClient:
 
     async def fetch_feedback(self, max_items: int) -> Sequence[pb.Feedback]:
         """Ready feedback of this caller's kinds of request only (another caller's is never
-        taken, so never acknowledged here)."""
-        request = pb.FetchFeedbackRequest(max=max_items, kinds=self._kinds)
-        reply = await self._unary(self._stub.FetchFeedback, request)
-        return list(reply.feedback)
+        taken, so never acknowledged here). A reply too large to take is fetched again in
+        halves, down to one answer (which fits: ``MAX_REPLY_BYTES``), so large answers slow
+        the fetch and never stop it; fetching takes nothing away at the gateway."""
+        while True:
+            request = pb.FetchFeedbackRequest(max=max_items, kinds=self._kinds)
+            try:
+                reply = await self._unary(self._stub.FetchFeedback, request)
+            except GatewayUnavailable as exc:
+                if exc.code != "RESOURCE_EXHAUSTED" or max_items <= 1:
+                    raise
+                max_items //= 2
+                continue
+            return list(reply.feedback)
 
     async def ack_feedback(self, feedback_ids: Sequence[str]) -> None:
         request = pb.AckFeedbackRequest(feedback_ids=list(feedback_ids))

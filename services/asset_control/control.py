@@ -21,6 +21,7 @@ from services.asset_control.domain import (
     Promotion,
     asset_id_for,
     control_amount,
+    held_as_reported,
     summary,
 )
 from services.asset_control.handler import Handler
@@ -29,6 +30,7 @@ from services.asset_control.seizures import Seizures
 from services.asset_control.transfers import close_pending
 from zhixing.assets import LIQUID_KINDS, TERM_CLASS, AssetKind, Measure
 from zhixing.auth import Identity, Role
+from zhixing.bounds import MAX_ID
 from zhixing.clock import CHINA_TZ
 from zhixing.errors import Conflict, Invalid
 from zhixing.events import Event, InvalidEvent, decode_event
@@ -192,13 +194,6 @@ class Controls(Handler):
         for n, ((feedback, asset_id, _), head) in enumerate(zip(batch, heads, strict=True)):
             if head is None:
                 outcomes[n] = "unknown"
-            elif feedback.status == "controlled" and (fault := _beyond_asked(feedback, head)):
-                log.warning("a control's answer out of bounds is applied as failed",
-                            asset_id=asset_id, error=fault)  # fmt: skip
-                failed = agency_pb.Feedback(feedback_id=feedback.feedback_id,
-                                            request_id=feedback.request_id, status="failed",
-                                            error=fault)  # fmt: skip
-                refused.append((n, failed, asset_id, head))
             elif feedback.status == "controlled":
                 controlled.append((n, feedback, asset_id))
             else:
@@ -242,15 +237,29 @@ class Controls(Handler):
         self, pipe: Pipeline, case: dict[str, Any], record: dict[str, Any],
         feedback: agency_pb.Feedback,
     ) -> None:  # fmt: skip
-        """The outside system controlled the asset: for what the balance allowed."""
-        actual = feedback.controlled_amount_fen
-        if actual < record["amount_fen"]:  # the balance was lower than asked
-            case["reserved_fen"] -= record["amount_fen"] - actual
-            if AssetKind(record["kind"]) in LIQUID_KINDS:
-                summary(case)["liquid_fen"] -= record["amount_fen"] - actual
+        """The outside system controlled the asset: money for what the balance allowed (at
+        most what was asked), property at the value it reports. The case's sums move by the
+        difference from what was asked, so that ending the control takes off what it holds.
+        A reported amount that cannot be right is not taken (``held_as_reported``)."""
+        asked = record["amount_fen"]
+        actual, fault = held_as_reported(record, feedback.controlled_amount_fen)
+        if fault:
+            # The control took effect all the same: recorded for what was asked, never
+            # failed (failing it would let the asset be controlled a second time).
+            record["reported_amount_fen"] = feedback.controlled_amount_fen
+            log.warning(
+                "a control's reported amount is not taken",
+                asset_id=record["asset_id"],
+                reported=feedback.controlled_amount_fen,
+                recorded=actual,
+                error=fault,
+            )
+        case["reserved_fen"] += actual - asked
+        if AssetKind(record["kind"]) in LIQUID_KINDS:
+            summary(case)["liquid_fen"] += actual - asked
         self.records.work.unschedule_control(pipe, record["asset_id"])
         self.seizures.controlled(
-            pipe, case, record, actual, feedback.control_ref, "first", SERVICE_ACTOR
+            pipe, case, record, actual, feedback.control_ref[:MAX_ID], "first", SERVICE_ACTOR
         )
 
     async def _apply_refusal(
@@ -649,19 +658,4 @@ def renewed_in_time(record: dict[str, Any], cycle: int, due_at_ms: int | None) -
         and renewed_at is not None
         and int(record.get("renewals", 0)) >= cycle
         and int(renewed_at) < due_at_ms
-    )
-
-
-def _beyond_asked(feedback: agency_pb.Feedback, head: dict[str, Any]) -> str:
-    """Why a freeze of money reported as done holds more than was asked, or "". A freeze
-    holds at most its asked amount (less when the balance is lower); more would count money
-    the case was never given as secured. Property seized is reported at its value, which
-    may differ from the one it was found at."""
-    if AssetKind(head["kind"]) not in LIQUID_KINDS:
-        return ""
-    if feedback.controlled_amount_fen <= head["amount_fen"]:
-        return ""
-    return (
-        f"the outside system's answer is out of bounds: it froze "
-        f"{feedback.controlled_amount_fen} fen, more than the {head['amount_fen']} asked"
     )

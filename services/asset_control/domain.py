@@ -15,6 +15,7 @@ from typing import Any
 
 from zhixing.assets import KINDS_OF_CHANNEL, LIQUID_KINDS, AssetKind, Measure, measures_for
 from zhixing.auth import Identity, ScopeError
+from zhixing.bounds import MAX_AMOUNT_FEN
 from zhixing.errors import Conflict, Invalid
 from zhixing.money import yuan
 from zhixing.rules import Catalogue, WarningPoint
@@ -92,6 +93,20 @@ def channel_of(kind: AssetKind) -> str:
         if kind in kinds:
             return channel.value
     raise ValueError(kind)
+
+
+def held_as_reported(record: dict[str, Any], reported: int) -> tuple[int, str]:
+    """What a control the outside system reports as taking effect holds, and why the amount
+    it reported was not taken ("" when it was). A freeze of money holds at most what was
+    asked (less when the balance is lower): more would count money the court never ordered
+    frozen as secured. Property is held at the value reported, within the bounds of any
+    amount (``MAX_AMOUNT_FEN``)."""
+    asked = record["amount_fen"]
+    if not 0 <= reported <= MAX_AMOUNT_FEN:
+        return asked, f"the amount reported, {reported} fen, is not within 0..{MAX_AMOUNT_FEN}"
+    if AssetKind(record["kind"]) in LIQUID_KINDS and reported > asked:
+        return asked, f"the freeze reported {reported} fen, more than the {asked} asked"
+    return reported, ""
 
 
 def control_amount(

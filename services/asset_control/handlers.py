@@ -24,7 +24,7 @@ from services.asset_control.requery import Requery
 from services.asset_control.seizures import Seizures
 from services.asset_control.transfers import Transfers
 from zhixing.bounds import MAX_ID
-from zhixing.outside_answers import bounded
+from zhixing.outside_answers import CONTROL_STATUSES, QUERY_STATUSES, bounded
 from zhixing.service import ServiceContext
 from zhixing.v1 import agency_gateway_pb2 as agency_pb
 from zhixing.v1 import asset_events_pb2 as pb
@@ -55,31 +55,29 @@ class AssetControl(Handler):
     async def apply_feedback_batch(self, batch: Sequence[agency_pb.Feedback]) -> list[str]:
         """Apply feedback; what happened to each, in the order given. The controls' feedback
         is applied first, together (``Controls.apply_feedback_batch``), then the answers to
-        queries, several cases to a transaction. An answer out of bounds is applied as a
-        failed one that says why (``outside_answers.bounded``): it is not let through, and
-        it does not stop the answers after it."""
+        queries, several cases to a transaction. An answer to a query out of bounds, or one
+        to a control that did not take effect, is applied as a failed one that says why
+        (``outside_answers.bounded``); a control that took effect is held, for what was
+        asked if its figures cannot be right (``domain.held_as_reported``). Neither is let
+        through as given, nor stops the answers after it."""
         outcomes: dict[int, str] = {}
         by_case: dict[str, list[tuple[int, agency_pb.Feedback, QueryRef]]] = {}
         controls: list[tuple[int, tuple[agency_pb.Feedback, str, int]]] = []
         for n, given in enumerate(batch):
-            feedback = bounded(given)
-            if feedback is not given:
-                log.warning(
-                    "an outside answer out of bounds is applied as failed",
-                    request_id=feedback.request_id[:MAX_ID],
-                    error=feedback.error,
-                )
-            kind, parts = parse_request_id(feedback.request_id)
+            kind, parts = parse_request_id(given.request_id)
             numeric = all(_small_number(part) for part in parts[1:])
             if kind == "q" and len(parts) == 4 and numeric:
                 ref = QueryRef(parts[0], int(parts[1]), int(parts[2]), int(parts[3]))
+                feedback = _bounded(given, QUERY_STATUSES)
                 by_case.setdefault(ref.case_id, []).append((n, feedback, ref))
             elif kind == "c" and len(parts) == 2 and numeric:
+                # A control reported as taken effect is held whatever its figures say
+                # (``Controls._controlled``); any other answer to a control is a refusal.
+                feedback = given if given.status == "controlled" else (
+                    _bounded(given, CONTROL_STATUSES))  # fmt: skip
                 controls.append((n, (feedback, parts[0], int(parts[1]))))
             else:
-                log.warning(
-                    "feedback for an unknown request", request_id=feedback.request_id[:MAX_ID]
-                )
+                log.warning("feedback for an unknown request", request_id=given.request_id[:MAX_ID])
                 outcomes[n] = "unknown"
         if controls:  # the controls' feedback together (``Controls.apply_feedback_batch``)
             settled = await self.controls.apply_feedback_batch([item for _, item in controls])
@@ -141,3 +139,15 @@ def _small_number(part: str) -> bool:
     them: ASCII digits, a few of them (never a sign: a negative unit would index from the
     end; never thousands of digits, which ``int`` refuses)."""
     return part.isascii() and part.isdigit() and len(part) <= 9
+
+
+def _bounded(given: agency_pb.Feedback, statuses: frozenset[str]) -> agency_pb.Feedback:
+    """``outside_answers.bounded``, logging an answer it replaces."""
+    feedback = bounded(given, statuses)
+    if feedback is not given:
+        log.warning(
+            "an outside answer out of bounds is applied as failed",
+            request_id=given.request_id[:MAX_ID],
+            error=feedback.error,
+        )
+    return feedback

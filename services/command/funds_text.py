@@ -51,6 +51,9 @@ class FundsStory:
             "FundsArrived": self._arrived,
             "DeductionRequested": self._deduction,
             "DeductionFailed": lambda p: f"扣划未成功{_then(p.get('error', ''), '原因：')}",
+            "DeductionAnswerUnrecorded": lambda p: (
+                f"扣划答复无法入账，待财务核查{_then(p.get('reason', ''), '原因：')}"
+            ),
             "HoldRequested": self._hold_requested,
             "HoldRefused": self._hold_refused,
             "FundsHeld": lambda p: self._approved(p, "批准延缓发放其中"),

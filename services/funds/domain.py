@@ -62,6 +62,9 @@ class DeductionStatus(StrEnum):
     REQUESTED = "requested"
     TRANSFERRED = "transferred"
     FAILED = "failed"
+    # Answered as transferred, and the answer could not be recorded as a receipt: the money
+    # may have moved, so it stays counted against the deposit until finance reviews it.
+    UNRECORDED = "unrecorded"
 
 
 # --- the ledger ----------------------------------------------------------------------------

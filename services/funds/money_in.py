@@ -25,7 +25,7 @@ from zhixing.auth import Identity, Role, may_read, require_handling_court, requi
 from zhixing.clock import china_today
 from zhixing.errors import Conflict, Invalid, NotFound
 from zhixing.funds import Source
-from zhixing.outside_answers import bounded
+from zhixing.outside_answers import TRANSFER_STATUSES, bounded, fault_of
 from zhixing.projection import INFRASTRUCTURE_ERRORS
 from zhixing.v1 import agency_gateway_pb2 as gateway_pb
 from zhixing.v1 import funds_events_pb2 as pb
@@ -278,26 +278,60 @@ class MoneyIn(FundsHandler):
 
         return await self.records.change_case(case_id, act)
 
+    async def deduction_unrecorded(
+        self, case_id: str, deduction_id: str, reason: str, feedback: gateway_pb.Feedback
+    ) -> bool:
+        """A transfer answered as done that cannot be recorded as a receipt: the deduction
+        is not sent again and stays counted against the frozen deposit (the money may have
+        moved), for finance to review; DeductionAnswerUnrecorded says why."""
+        within = fault_of(feedback, TRANSFER_STATUSES) is None
+
+        async def act(pipe: Pipeline, record: Record) -> bool:
+            deduction = record["deductions"].get(deduction_id)
+            pipe.multi()  # type: ignore[no-untyped-call]
+            self.records.unschedule(pipe, case_id, deduction_id)
+            if deduction is None or deduction["status"] != DeductionStatus.REQUESTED:
+                return False
+            deduction.update(status=DeductionStatus.UNRECORDED.value, error=reason)
+            self.log(record, "deduction_unrecorded", SERVICE_ACTOR.id, deduction_id=deduction_id,
+                     error=reason)  # fmt: skip
+            self.stage(pipe, record, pb.DeductionAnswerUnrecorded(
+                case_id=case_id, deduction_id=deduction_id, asset_id=deduction["asset_id"],
+                reason=reason,
+                reported_amount_fen=feedback.transferred_amount_fen if within else 0,
+                bank_reference=feedback.bank_reference if within else "",
+            ))  # fmt: skip
+            return True
+
+        return await self.records.change_case(case_id, act)
+
     async def apply_transfer(self, feedback: gateway_pb.Feedback, case_id: str) -> str:
         """The outside system's answer to a deduction: the money arrived (once per bank
-        reference, however often the answer is delivered) or the deduction failed. An answer
-        that cannot be recorded as given (out of bounds, more than was asked, no bank
-        reference, a bank reference of another receipt) fails the deduction with that
-        reason, for an officer to see: it does not stop the answers after it."""
+        reference, however often the answer is delivered) or the deduction failed. A refusal
+        out of bounds fails it with the reason; a transfer answered as done that cannot be
+        recorded as given (``_transfer_fault``, or a bank reference of another receipt)
+        leaves it unrecorded, never failed (which would let the money be deducted again).
+        Neither stops the answers after it."""
         record = await self.records.get(case_id)
         deduction: dict[str, Any] | None = (
             record["deductions"].get(feedback.request_id) if record else None
         )
         if deduction is None:
             return "unknown"
-        feedback = bounded(feedback)
-        fault = _transfer_fault(feedback, deduction) if feedback.status == "transferred" else ""
-        if feedback.status != "transferred" or fault:
-            reason = fault or feedback.error or feedback.status
+        if feedback.status != "transferred" or feedback.transferred_amount_fen == 0:
+            # Nothing moved: the deduction failed, and may be asked for again.
+            refusal = bounded(feedback, TRANSFER_STATUSES)
+            reason = refusal.error or refusal.status
+            if refusal is feedback and feedback.status == "transferred":
+                reason = "the outside system answered transferred, of 0 fen"
             failed = await self.deduction_failed(case_id, feedback.request_id, reason)
             return "failed" if failed else "stale"
         if deduction["status"] == DeductionStatus.FAILED:
             return "stale"
+        if fault := _transfer_fault(feedback, deduction):
+            unrecorded = await self.deduction_unrecorded(case_id, feedback.request_id, fault,
+                                                         feedback)  # fmt: skip
+            return "unrecorded" if unrecorded else "stale"
         try:
             _, new = await self._arrive(
                 case_id, amount=feedback.transferred_amount_fen, source=Source.DEDUCTION,
@@ -305,23 +339,23 @@ class MoneyIn(FundsHandler):
                 deduction_id=feedback.request_id
                 if deduction["status"] == DeductionStatus.REQUESTED else "",
             )  # fmt: skip
-        except Conflict as refused:  # the bank's reference names another receipt
-            failed = await self.deduction_failed(case_id, feedback.request_id, str(refused))
-            return "failed" if failed else "stale"
+        except Conflict as refused:  # another receipt's bank reference; the ledger is full
+            unrecorded = await self.deduction_unrecorded(case_id, feedback.request_id,
+                                                         str(refused), feedback)  # fmt: skip
+            return "unrecorded" if unrecorded else "stale"
         return "arrived" if new else "duplicate"
 
 
 def _transfer_fault(feedback: gateway_pb.Feedback, deduction: dict[str, Any]) -> str:
-    """Why a transfer reported as done cannot be recorded as given, or "": a bank moves
-    more than nothing and at most what was asked, under a reference of its own."""
+    """Why a transfer answered as done cannot be recorded as a receipt, or "": it must be
+    within the bounds of an answer, of at most what was asked, under a bank reference."""
+    if fault := fault_of(feedback, TRANSFER_STATUSES):
+        return f"the outside system's answer is out of bounds: {fault}"
     amount, asked = feedback.transferred_amount_fen, deduction["amount_fen"]
-    if not 0 < amount <= asked:
-        return (
-            f"the outside system's answer is out of bounds: it transferred {amount} fen, "
-            f"not within 1..{asked} (the amount asked)"
-        )
+    if amount > asked:
+        return f"the outside system transferred {amount} fen, more than the {asked} asked"
     if not feedback.bank_reference:
-        return "the outside system's answer is out of bounds: it has no bank reference"
+        return "the outside system's answer names no bank reference"
     return ""
 
 
