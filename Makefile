@@ -30,9 +30,14 @@ $(VENV_STAMP): pyproject.toml constraints.txt
 	@touch $@
 
 LOCK_VENV := .lock-venv
+# The pins are resolved on the Python the image runs (deploy/compose/Dockerfile): another
+# minor version may pick versions with no wheel for it.
+LOCK_PYTHON ?= python3.11
 
 lock: ## Re-resolve the Python dependencies to their newest versions and pin them (constraints.txt)
-	rm -rf $(LOCK_VENV) && $(PYTHON) -m venv $(LOCK_VENV)
+	@$(LOCK_PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), sys.version' \
+	  || { echo "make lock resolves on Python 3.11, the image's: set LOCK_PYTHON" >&2; exit 1; }
+	rm -rf $(LOCK_VENV) && $(LOCK_PYTHON) -m venv $(LOCK_VENV)
 	$(LOCK_VENV)/bin/python -m pip install -q --upgrade pip
 	$(LOCK_VENV)/bin/python -m pip install -q -e '.[dev]'
 	{ sed -n '/^#/p' constraints.txt; $(LOCK_VENV)/bin/python -m pip freeze --exclude-editable; } > constraints.txt.new
