@@ -162,6 +162,7 @@ async def client_run(bootstrap: str, client: str) -> dict[str, float]:
     of its own."""
     prefix = await fresh_topics(bootstrap)
     count = kafka_clients.READ_EVENTS if client in kafka_clients.READERS else EVENTS
+    assert count % EVENTS == 0, "a reader would wait for records never written"
     batch = events(EVENTS)
     for _ in range(count // EVENTS):
         await fill(KafkaSettings(bootstrap_servers=bootstrap, topic_prefix=prefix), batch)
@@ -275,7 +276,7 @@ async def main() -> None:
                 raw = await measure(lambda: raw_loop(bootstrap), "the raw Kafka loop")
                 bus = await measure(lambda: bus_apply(bootstrap, redis.url), "the bus")
                 clients = {
-                    client: [await STEPS(f"the raw loop on {client}", client_run(bootstrap, client))
+                    client: [await STEPS(f"Kafka client {client}", client_run(bootstrap, client))
                              for _ in range(RUNS)]
                     for client in kafka_clients.CLIENTS
                 }  # fmt: skip

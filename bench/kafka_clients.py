@@ -34,7 +34,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 READERS = ("aiokafka_read", "confluent_bridged_read", "confluent_sync_read")
 CLIENTS = ("aiokafka", "confluent_aio", "confluent_sync", *READERS)
-READ_EVENTS = 500_000
+READ_EVENTS = 500_000  # a multiple of the bench's fills (``bench.__main__.EVENTS``)
 """Records a reader reads: its start and group join are counted (it fetches ahead of its
 first batch, so a span from there would leave much of its work out), over enough records
 to make them small."""
@@ -44,7 +44,8 @@ Loop = Callable[[str, str, str, int], Awaitable["Span"]]
 
 
 class Span:
-    """The wall and CPU time from the first batch received (``begin``) to ``end``."""
+    """The wall and CPU time from ``begin`` (the first batch received; a reader's start) to
+    ``end``."""
 
     def __init__(self) -> None:
         self.started: tuple[float, float] | None = None
@@ -211,7 +212,13 @@ async def _confluent_bridged_read(bootstrap: str, source: str, sink: str, events
     try:
         done = 0
         while done < events:
-            messages = await batches.get()
+            taking = asyncio.ensure_future(batches.get())
+            await asyncio.wait({taking, pumping}, return_when=asyncio.FIRST_COMPLETED)
+            if not taking.done():  # the pump stopped: its error, not a wait for ever
+                taking.cancel()
+                await pumping
+                raise RuntimeError("the consumer's thread stopped before the records were read")
+            messages = taking.result()
             for message in messages:
                 if message.error() is None:
                     _touch(message.value(), message.key(), message.offset(), message.partition())
