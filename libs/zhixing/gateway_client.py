@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import grpc
+import structlog
 
 from zhixing.assets import CHANNELS
 from zhixing.auth import ServiceCredential
@@ -23,13 +24,15 @@ MAX_QUERIES_PER_CALL = MAX_PARTIES * len(CHANNELS)
 """Queries one SubmitQueries call carries at most: a case's most (every debtor it may name,
 on every channel: 800)."""
 
+log = structlog.get_logger(__name__)
+
 R = TypeVar("R")
 
 
 MAX_REPLY_BYTES = 16 * 1024 * 1024
 """The largest reply this client takes (gRPC's default is 4 MiB): room for the largest
-answer the bounds allow (``outside_answers``: 1,000 assets of the longest texts, about
-6.5 MB), so a fetch of one answer always fits (``fetch_feedback``)."""
+answer the bounds allow (``outside_answers``: 1,000 assets of the longest texts, under
+10 MB in UTF-8), so a fetch of one answer within them always fits (``fetch_feedback``)."""
 
 
 class GatewayUnavailable(Exception):
@@ -89,14 +92,21 @@ class GatewayClient:
     async def fetch_feedback(self, max_items: int) -> Sequence[pb.Feedback]:
         """Ready feedback of this caller's kinds of request only (another caller's is never
         taken, so never acknowledged here). A reply too large to take is fetched again in
-        halves, down to one answer (which fits: ``MAX_REPLY_BYTES``), so large answers slow
-        the fetch and never stop it; fetching takes nothing away at the gateway."""
+        halves, down to one answer (one within the bounds fits: ``MAX_REPLY_BYTES``), so
+        large answers slow the fetch and do not stop it; fetching takes nothing away at the
+        gateway. One answer past the bounds is logged as an error and holds up the fetch."""
         while True:
             request = pb.FetchFeedbackRequest(max=max_items, kinds=self._kinds)
             try:
                 reply = await self._unary(self._stub.FetchFeedback, request)
             except GatewayUnavailable as exc:
-                if exc.code != "RESOURCE_EXHAUSTED" or max_items <= 1:
+                if exc.code != "RESOURCE_EXHAUSTED":
+                    raise
+                if max_items <= 1:
+                    # One answer larger than the bounds allow: it waits at the gateway, and
+                    # nothing behind it can be fetched until it is removed there.
+                    log.error("an answer too large to fetch holds up the answers behind it",
+                              limit_bytes=MAX_REPLY_BYTES, error=str(exc))  # fmt: skip
                     raise
                 max_items //= 2
                 continue

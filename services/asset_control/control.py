@@ -218,6 +218,12 @@ class Controls(Handler):
                     record["status"] != AssetStatus.CONTROL_PENDING
                     or record.get("control_request") != feedback.request_id
                 ):
+                    failed_here = record["status"] == AssetStatus.FOUND
+                    if failed_here and record.get("control_request") == feedback.request_id:
+                        # Failed here (sent too often unanswered) and taken effect out
+                        # there: the asset may be held outside with no record of it.
+                        log.warning("a control took effect after it was recorded as failed",
+                                    asset_id=asset_id)  # fmt: skip
                     applied[n] = "duplicate"
                     continue
                 self._controlled(pipe, case, record, feedback)
@@ -238,17 +244,17 @@ class Controls(Handler):
         feedback: agency_pb.Feedback,
     ) -> None:  # fmt: skip
         """The outside system controlled the asset: money for what the balance allowed (at
-        most what was asked), property at the value it reports. The case's sums move by the
-        difference from what was asked, so that ending the control takes off what it holds.
-        A reported amount that cannot be right is not taken (``held_as_reported``)."""
+        most what was asked), property for what it was controlled for
+        (``held_as_reported``). The case's sums move by what a freeze holds less than was
+        asked, so that ending the control takes off what it holds."""
         asked = record["amount_fen"]
         actual, fault = held_as_reported(record, feedback.controlled_amount_fen)
         if fault:
-            # The control took effect all the same: recorded for what was asked, never
-            # failed (failing it would let the asset be controlled a second time).
+            # The control took effect all the same: recorded, never failed (failing it
+            # would let the asset be controlled a second time).
             record["reported_amount_fen"] = feedback.controlled_amount_fen
             log.warning(
-                "a control's reported amount is not taken",
+                "a control's reported amount is not what it holds",
                 asset_id=record["asset_id"],
                 reported=feedback.controlled_amount_fen,
                 recorded=actual,

@@ -96,15 +96,20 @@ def channel_of(kind: AssetKind) -> str:
 
 
 def held_as_reported(record: dict[str, Any], reported: int) -> tuple[int, str]:
-    """What a control the outside system reports as taking effect holds, and why the amount
-    it reported was not taken ("" when it was). A freeze of money holds at most what was
-    asked (less when the balance is lower): more would count money the court never ordered
-    frozen as secured. Property is held at the value reported, within the bounds of any
-    amount (``MAX_AMOUNT_FEN``)."""
+    """What a control the outside system reports as taking effect holds, and why that is
+    not what it reported ("" when it is). A freeze of money holds what the balance allowed:
+    at most what was asked (more would count money the court never ordered frozen as
+    secured), and an amount out of bounds is not taken. Property is held at the value it
+    was controlled for: a value reported otherwise (unset, or far above) would move the
+    case's ¶15 sums on one outside figure; it is kept beside it (``reported_amount_fen``)."""
     asked = record["amount_fen"]
+    if AssetKind(record["kind"]) not in LIQUID_KINDS:
+        if reported == asked:
+            return asked, ""
+        return asked, f"property is held at the {asked} fen it was controlled for"
     if not 0 <= reported <= MAX_AMOUNT_FEN:
         return asked, f"the amount reported, {reported} fen, is not within 0..{MAX_AMOUNT_FEN}"
-    if AssetKind(record["kind"]) in LIQUID_KINDS and reported > asked:
+    if reported > asked:
         return asked, f"the freeze reported {reported} fen, more than the {asked} asked"
     return reported, ""
 

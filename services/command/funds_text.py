@@ -51,9 +51,7 @@ class FundsStory:
             "FundsArrived": self._arrived,
             "DeductionRequested": self._deduction,
             "DeductionFailed": lambda p: f"扣划未成功{_then(p.get('error', ''), '原因：')}",
-            "DeductionAnswerUnrecorded": lambda p: (
-                f"扣划答复无法入账，待财务核查{_then(p.get('reason', ''), '原因：')}"
-            ),
+            "DeductionAnswerUnrecorded": self._unrecorded,
             "HoldRequested": self._hold_requested,
             "HoldRefused": self._hold_refused,
             "FundsHeld": lambda p: self._approved(p, "批准延缓发放其中"),
@@ -96,6 +94,14 @@ class FundsStory:
     def _deduction(self, p: dict[str, Any]) -> str:
         source = p.get("asset_key", "")
         return f"申请{f'从 {source} ' if source else ''}扣划 {yuan(p.get('amount_fen'))}"
+
+    def _unrecorded(self, p: dict[str, Any]) -> str:
+        reported = p.get("reported_amount_fen")
+        said = _then(yuan(reported) if reported else "", "答复称已扣划 ")
+        reference = _then(p.get("bank_reference", ""), "银行流水号 ")
+        return (
+            f"扣划答复无法入账，待财务核查{said}{reference}{_then(p.get('reason', ''), '原因：')}"
+        )
 
     def _hold_requested(self, p: dict[str, Any]) -> str:
         kind = HOLD_KINDS.get(p.get("kind", ""), p.get("kind", ""))

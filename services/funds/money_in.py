@@ -22,10 +22,11 @@ from services.funds.domain import DeductionStatus, Record
 from services.funds.handler import SERVICE_ACTOR, FundsHandler
 from zhixing.assets import LIQUID_KINDS, AssetKind, Measure
 from zhixing.auth import Identity, Role, may_read, require_handling_court, require_role
+from zhixing.bounds import MAX_AMOUNT_FEN, MAX_ID
 from zhixing.clock import china_today
 from zhixing.errors import Conflict, Invalid, NotFound
 from zhixing.funds import Source
-from zhixing.outside_answers import TRANSFER_STATUSES, bounded, fault_of
+from zhixing.outside_answers import TRANSFER_STATUSES, bounded
 from zhixing.projection import INFRASTRUCTURE_ERRORS
 from zhixing.v1 import agency_gateway_pb2 as gateway_pb
 from zhixing.v1 import funds_events_pb2 as pb
@@ -284,13 +285,14 @@ class MoneyIn(FundsHandler):
         """A transfer answered as done that cannot be recorded as a receipt: the deduction
         is not sent again and stays counted against the frozen deposit (the money may have
         moved), for finance to review; DeductionAnswerUnrecorded says why."""
-        within = fault_of(feedback, TRANSFER_STATUSES) is None
+        within = _transfer_within_bounds(feedback)
 
         async def act(pipe: Pipeline, record: Record) -> bool:
             deduction = record["deductions"].get(deduction_id)
             pipe.multi()  # type: ignore[no-untyped-call]
             self.records.unschedule(pipe, case_id, deduction_id)
-            if deduction is None or deduction["status"] != DeductionStatus.REQUESTED:
+            open_ = (DeductionStatus.REQUESTED, DeductionStatus.FAILED)
+            if deduction is None or deduction["status"] not in open_:
                 return False
             deduction.update(status=DeductionStatus.UNRECORDED.value, error=reason)
             self.log(record, "deduction_unrecorded", SERVICE_ACTOR.id, deduction_id=deduction_id,
@@ -308,10 +310,11 @@ class MoneyIn(FundsHandler):
     async def apply_transfer(self, feedback: gateway_pb.Feedback, case_id: str) -> str:
         """The outside system's answer to a deduction: the money arrived (once per bank
         reference, however often the answer is delivered) or the deduction failed. A refusal
-        out of bounds fails it with the reason; a transfer answered as done that cannot be
-        recorded as given (``_transfer_fault``, or a bank reference of another receipt)
-        leaves it unrecorded, never failed (which would let the money be deducted again).
-        Neither stops the answers after it."""
+        out of bounds fails it with the reason. A transfer answered as done is never made a
+        failure (which would let the money be deducted again): one that cannot be recorded
+        as a receipt as given (``_transfer_fault``, a bank reference of another receipt, a
+        full ledger), or that comes after the deduction was failed for want of an answer,
+        leaves it unrecorded, for finance. None stops the answers after it."""
         record = await self.records.get(case_id)
         deduction: dict[str, Any] | None = (
             record["deductions"].get(feedback.request_id) if record else None
@@ -326,18 +329,20 @@ class MoneyIn(FundsHandler):
                 reason = "the outside system answered transferred, of 0 fen"
             failed = await self.deduction_failed(case_id, feedback.request_id, reason)
             return "failed" if failed else "stale"
-        if deduction["status"] == DeductionStatus.FAILED:
-            return "stale"
-        if fault := _transfer_fault(feedback, deduction):
+        fault = _transfer_fault(feedback, deduction)
+        if not fault and deduction["status"] == DeductionStatus.FAILED:
+            failure = deduction.get("error", "")
+            fault = f"the outside system answered transferred after it was failed ({failure})"
+        if fault:
             unrecorded = await self.deduction_unrecorded(case_id, feedback.request_id, fault,
                                                          feedback)  # fmt: skip
             return "unrecorded" if unrecorded else "stale"
+        open_ = (DeductionStatus.REQUESTED, DeductionStatus.UNRECORDED)
         try:
             _, new = await self._arrive(
                 case_id, amount=feedback.transferred_amount_fen, source=Source.DEDUCTION,
                 reference=feedback.bank_reference, asset_id=deduction["asset_id"],
-                deduction_id=feedback.request_id
-                if deduction["status"] == DeductionStatus.REQUESTED else "",
+                deduction_id=feedback.request_id if deduction["status"] in open_ else "",
             )  # fmt: skip
         except Conflict as refused:  # another receipt's bank reference; the ledger is full
             unrecorded = await self.deduction_unrecorded(case_id, feedback.request_id,
@@ -346,12 +351,25 @@ class MoneyIn(FundsHandler):
         return "arrived" if new else "duplicate"
 
 
+def _transfer_within_bounds(feedback: gateway_pb.Feedback) -> bool:
+    """Whether the figures a transfer answered as done carries can be kept as reported."""
+    return (
+        0 <= feedback.transferred_amount_fen <= MAX_AMOUNT_FEN
+        and len(feedback.bank_reference) <= MAX_ID
+    )
+
+
 def _transfer_fault(feedback: gateway_pb.Feedback, deduction: dict[str, Any]) -> str:
-    """Why a transfer answered as done cannot be recorded as a receipt, or "": it must be
-    within the bounds of an answer, of at most what was asked, under a bank reference."""
-    if fault := fault_of(feedback, TRANSFER_STATUSES):
-        return f"the outside system's answer is out of bounds: {fault}"
+    """Why a transfer answered as done cannot be recorded as a receipt, or "": its amount
+    within the bounds and at most what was asked, under a bank reference. What it does not
+    use (an error text, assets) is not looked at."""
     amount, asked = feedback.transferred_amount_fen, deduction["amount_fen"]
+    if not _transfer_within_bounds(feedback):
+        return (
+            f"the outside system's answer is out of bounds: transferred {amount} fen (at most "
+            f"{MAX_AMOUNT_FEN}) under a bank reference of {len(feedback.bank_reference)} "
+            f"characters (at most {MAX_ID})"
+        )
     if amount > asked:
         return f"the outside system transferred {amount} fen, more than the {asked} asked"
     if not feedback.bank_reference:

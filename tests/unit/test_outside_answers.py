@@ -19,6 +19,7 @@ from services.asset_control.agency import AgencySettings, GrpcAgencyClient
 from services.asset_control.domain import QueryRef, asset_id_for
 from services.asset_control.handlers import AssetControl
 from services.asset_control.worker import AgencyWorker
+from services.command.funds_text import FundsStory
 from services.funds.handlers import Funds
 from services.funds.money_in import asset_facts
 from tests.factories import START
@@ -257,11 +258,11 @@ async def test_a_freeze_reported_larger_than_asked_holds_what_was_asked() -> Non
     assert "ControlFailed" not in await staged_types(control.ctx)
 
 
-@pytest.mark.parametrize(("reported", "held"), [(150_000, 150_000), (40_000, 40_000),
-                                                (INT64_MAX, 100_000), (-1, 100_000)])  # fmt: skip
-async def test_property_is_held_at_the_value_reported_when_it_can_be_right(
-    reported: int, held: int
+@pytest.mark.parametrize("reported", [100_000, 150_000, 40_000, 0, INT64_MAX, -1])
+async def test_property_is_held_at_what_it_was_controlled_for_whatever_is_reported(
+    reported: int,
 ) -> None:
+    # An unset value reads 0; one far above would stall every later freeze as over-seizure.
     car = agency_pb.AgencyAsset(asset_key="vehicle:v1", kind="vehicle", description="机动车",
                                 value_fen=100_000, online_control=True)  # fmt: skip
     control = asset_control()
@@ -276,11 +277,33 @@ async def test_property_is_held_at_the_value_reported_when_it_can_be_right(
     record = await control.records.asset(asset_id)
     case = await control.records.case("c1")
     assert record is not None and case is not None
-    assert (record["amount_fen"], case["reserved_fen"]) == (held, held)
-    assert record.get("reported_amount_fen", reported) == reported
+    assert (record["amount_fen"], case["reserved_fen"]) == (100_000, 100_000)
+    assert record.get("reported_amount_fen") == (None if reported == 100_000 else reported)
     await control.controls.release(asset_id, "已履行", identity=OFFICER)
     case = await control.records.case("c1")
     assert case is not None and case["reserved_fen"] == 0  # what it held, taken off
+
+
+@pytest.mark.parametrize(("reported", "held"), [(-1, 3_000), (2_000, 2_000)])
+async def test_a_freeze_is_held_for_what_the_balance_allowed_or_else_what_was_asked(
+    reported: int, held: int
+) -> None:
+    control, (first, _) = await with_two_deposits_frozen(AgencySettings())
+    record = await control.records.asset(first)
+    case = await control.records.case("c1")
+    assert record is not None and case is not None and record["amount_fen"] == 3_000
+    reserved = case["reserved_fen"]
+    long_ref = "R" * 5000
+    answer = agency_pb.Feedback(feedback_id="f", request_id=record["control_request"],
+                                status="controlled", controlled_amount_fen=reported,
+                                control_ref=long_ref, error="x" * 5000,
+                                assets=[DEPOSIT] * 2)  # fmt: skip
+    assert await control.apply_feedback_batch([answer]) == ["controlled"]
+    record = await control.records.asset(first)
+    case = await control.records.case("c1")
+    assert record is not None and case is not None
+    assert (record["amount_fen"], case["reserved_fen"]) == (held, reserved - 3_000 + held)
+    assert record["control_ref"] == long_ref[:100]  # what it does not use is not looked at
 
 
 @pytest.mark.parametrize(
@@ -322,10 +345,10 @@ async def deduction_of(amount_fen: int) -> tuple[Funds, str]:
     ("amount", "reference", "named"),
     [
         (60_001, "DED-1", "transferred 60001 fen, more than the 60000 asked"),
-        (INT64_MAX, "DED-1", f"transferred_amount_fen {INT64_MAX} is not within"),
-        (-1, "DED-1", "transferred_amount_fen -1 is not within"),
+        (INT64_MAX, "DED-1", f"transferred {INT64_MAX} fen (at most {MAX_AMOUNT_FEN})"),
+        (-1, "DED-1", "transferred -1 fen (at most"),
         (60_000, "", "names no bank reference"),
-        (60_000, "B" * 101, "bank_reference has more than 100"),
+        (60_000, "B" * 101, "a bank reference of 101 characters (at most 100)"),
     ],
 )
 async def test_a_transfer_answered_as_done_that_cannot_be_recorded_is_kept_as_taken(
@@ -366,6 +389,35 @@ async def test_a_bank_reference_of_another_receipt_keeps_the_deduction_unrecorde
     assert deduction["status"] == "unrecorded"
     assert "bank reference BANK-7 was recorded already" in deduction["error"]
     assert len(record["payments"]) == 1  # the receipt BANK-7 was, alone
+    # A later answer that can be recorded records it, and the deduction is transferred.
+    answer.feedback_id, answer.bank_reference = "f2", "DED-9"
+    assert await funds.money_in.apply_transfer(answer, "case-1") == "arrived"
+    record = await ledger(funds)
+    assert record["deductions"][deduction_id]["status"] == "transferred"
+    assert len(record["payments"]) == 2
+
+
+async def test_a_transfer_answered_after_its_deduction_failed_is_kept_as_taken() -> None:
+    # Failed for want of an answer after its sends, and the bank had moved the money.
+    funds, deduction_id = await deduction_of(60_000)
+    assert await funds.money_in.deduction_failed("case-1", deduction_id, "no answer after 5")
+    answer = agency_pb.Feedback(feedback_id="f1", request_id=deduction_id, status="transferred",
+                                transferred_amount_fen=60_000, bank_reference="DED-1")  # fmt: skip
+    assert await funds.money_in.apply_transfer(answer, "case-1") == "unrecorded"
+    record = await ledger(funds)
+    deduction = record["deductions"][deduction_id]
+    assert deduction["status"] == "unrecorded" and "after it was failed" in deduction["error"]
+    with pytest.raises(Conflict, match="0 fen"):
+        await funds.money_in.request_deduction("case-1", identity=FUNDS_OFFICER,
+                                               asset_id="asset-1", amount=1)  # fmt: skip
+
+
+async def test_what_a_transfer_answer_does_not_use_does_not_keep_it_from_its_receipt() -> None:
+    funds, deduction_id = await deduction_of(60_000)
+    answer = agency_pb.Feedback(feedback_id="f1", request_id=deduction_id, status="transferred",
+                                transferred_amount_fen=60_000, bank_reference="DED-1",
+                                error="x" * 5000, assets=[DEPOSIT])  # fmt: skip
+    assert await funds.money_in.apply_transfer(answer, "case-1") == "arrived"
 
 
 @pytest.mark.parametrize(
@@ -429,3 +481,19 @@ async def test_answers_too_large_to_fetch_together_are_fetched_in_halves() -> No
     finally:
         await client.close()
         await server.stop()
+
+
+def test_the_case_timeline_tells_finance_what_the_bank_answered() -> None:
+    story = FundsStory()
+    reason = "transferred 60001 fen, more than the 60000 asked"
+    line = story.line("DeductionAnswerUnrecorded", {
+        "reported_amount_fen": "60001", "bank_reference": "DED-1", "reason": reason,
+    })  # fmt: skip
+    assert (
+        line
+        == f"扣划答复无法入账，待财务核查，答复称已扣划 600.01元，银行流水号 DED-1，原因：{reason}"
+    )
+    assert (
+        story.line("DeductionAnswerUnrecorded", {"reason": "x"})
+        == "扣划答复无法入账，待财务核查，原因：x"
+    )
