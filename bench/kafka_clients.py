@@ -163,6 +163,17 @@ def _touch(value: Any, key: Any, offset: int | None, partition: int | None) -> i
     return position + (len(value) if value else 0) + (len(key) if key else 0)
 
 
+def _read_messages(messages: list[Any]) -> int:
+    """Read a batch of librdkafka's messages as a bus would: how many were records (not
+    errors)."""
+    read = 0
+    for message in messages:
+        if message.error() is None:
+            _touch(message.value(), message.key(), message.offset(), message.partition())
+            read += 1
+    return read
+
+
 async def _aiokafka_read(bootstrap: str, source: str, sink: str, events: int) -> Span:
     """aiokafka reading only, as the bus reads (it keeps its offsets in Redis, not Kafka)."""
     span = Span()
@@ -218,11 +229,7 @@ async def _confluent_bridged_read(bootstrap: str, source: str, sink: str, events
                 taking.cancel()
                 await pumping
                 raise RuntimeError("the consumer's thread stopped before the records were read")
-            messages = taking.result()
-            for message in messages:
-                if message.error() is None:
-                    _touch(message.value(), message.key(), message.offset(), message.partition())
-                    done += 1
+            done += _read_messages(taking.result())
         return span.end()
     finally:
         stop.set()
@@ -239,11 +246,7 @@ def _confluent_sync_read_thread(bootstrap: str, source: str, events: int) -> Spa
         consumer.subscribe([source])
         done = 0
         while done < events:
-            messages = consumer.consume(num_messages=BATCH, timeout=0.2)
-            for message in messages:
-                if message.error() is None:
-                    _touch(message.value(), message.key(), message.offset(), message.partition())
-                    done += 1
+            done += _read_messages(consumer.consume(num_messages=BATCH, timeout=0.2))
         return span.end()
     finally:
         consumer.close()

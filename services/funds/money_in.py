@@ -11,10 +11,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import structlog
+from google.protobuf.message import Message
 from redis.asyncio.client import Pipeline
 
 from services.funds import domain
@@ -262,22 +263,14 @@ class MoneyIn(FundsHandler):
             return None
 
     async def deduction_failed(self, case_id: str, deduction_id: str, error: str) -> bool:
-        async def act(pipe: Pipeline, record: Record) -> bool:
-            deduction = record["deductions"].get(deduction_id)
-            pipe.multi()  # type: ignore[no-untyped-call]
-            self.records.unschedule(pipe, case_id, deduction_id)
-            if deduction is None or deduction["status"] != DeductionStatus.REQUESTED:
-                return False
-            deduction.update(status=DeductionStatus.FAILED.value, error=error)
-            self.log(record, "deduction_failed", SERVICE_ACTOR.id, deduction_id=deduction_id,
-                     error=error)  # fmt: skip
-            self.stage(pipe, record, pb.DeductionFailed(
+        """The deduction failed (refused, or never answered): it may be asked for again."""
+        return await self._end_deduction(
+            case_id, deduction_id, DeductionStatus.FAILED, (DeductionStatus.REQUESTED,), error,
+            lambda deduction: pb.DeductionFailed(
                 case_id=case_id, deduction_id=deduction_id, asset_id=deduction["asset_id"],
                 error=error,
-            ))  # fmt: skip
-            return True
-
-        return await self.records.change_case(case_id, act)
+            ),
+        )  # fmt: skip
 
     async def deduction_unrecorded(
         self, case_id: str, deduction_id: str, reason: str, feedback: gateway_pb.Feedback
@@ -286,23 +279,35 @@ class MoneyIn(FundsHandler):
         is not sent again and stays counted against the frozen deposit (the money may have
         moved), for finance to review; DeductionAnswerUnrecorded says why."""
         within = _transfer_within_bounds(feedback)
+        return await self._end_deduction(
+            case_id, deduction_id, DeductionStatus.UNRECORDED,
+            (DeductionStatus.REQUESTED, DeductionStatus.FAILED), reason,
+            lambda deduction: pb.DeductionAnswerUnrecorded(
+                case_id=case_id, deduction_id=deduction_id, asset_id=deduction["asset_id"],
+                reason=reason,
+                reported_amount_fen=feedback.transferred_amount_fen if within else 0,
+                bank_reference=feedback.bank_reference if within else "",
+            ),
+        )  # fmt: skip
+
+    async def _end_deduction(
+        self, case_id: str, deduction_id: str, status: DeductionStatus,
+        still: tuple[DeductionStatus, ...], reason: str,
+        event: Callable[[dict[str, Any]], Message],
+    ) -> bool:  # fmt: skip
+        """Take a deduction that is still one of ``still`` to ``status`` for ``reason``: no
+        longer sent, its history and ``event`` written. False when it had moved on."""
 
         async def act(pipe: Pipeline, record: Record) -> bool:
             deduction = record["deductions"].get(deduction_id)
             pipe.multi()  # type: ignore[no-untyped-call]
             self.records.unschedule(pipe, case_id, deduction_id)
-            open_ = (DeductionStatus.REQUESTED, DeductionStatus.FAILED)
-            if deduction is None or deduction["status"] not in open_:
+            if deduction is None or deduction["status"] not in still:
                 return False
-            deduction.update(status=DeductionStatus.UNRECORDED.value, error=reason)
-            self.log(record, "deduction_unrecorded", SERVICE_ACTOR.id, deduction_id=deduction_id,
-                     error=reason)  # fmt: skip
-            self.stage(pipe, record, pb.DeductionAnswerUnrecorded(
-                case_id=case_id, deduction_id=deduction_id, asset_id=deduction["asset_id"],
-                reason=reason,
-                reported_amount_fen=feedback.transferred_amount_fen if within else 0,
-                bank_reference=feedback.bank_reference if within else "",
-            ))  # fmt: skip
+            deduction.update(status=status.value, error=reason)
+            self.log(record, f"deduction_{status.value}", SERVICE_ACTOR.id,
+                     deduction_id=deduction_id, error=reason)  # fmt: skip
+            self.stage(pipe, record, event(deduction))
             return True
 
         return await self.records.change_case(case_id, act)

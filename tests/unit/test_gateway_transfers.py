@@ -4,6 +4,8 @@ restart keep; and each caller fetches the feedback of its own kinds of request."
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -177,15 +179,27 @@ async def test_each_caller_fetches_the_feedback_of_its_own_kinds() -> None:
         await gw.FetchFeedback(pb.FetchFeedbackRequest(kinds=["payment"]), Refusing())  # type: ignore[arg-type]
 
 
-async def test_asset_control_does_not_fetch_the_answers_to_transfers() -> None:
-    """Asset control acknowledges every feedback it fetched, an unknown one too: were it
-    to fetch a transfer's answer, the funds service would never see it."""
-    clock = SimulatedClock(START)
-    server = GatewayServer(GatewaySettings(grpc_port=0, latency_ms=0), clock, AuthSettings())
+@asynccontextmanager
+async def served(
+    clock: SimulatedClock, latency_ms: int = 0
+) -> AsyncIterator[tuple[GatewayServer, GrpcAgencyClient]]:
+    """The gateway served over gRPC on a free port, and asset control's client of it."""
+    server = GatewayServer(GatewaySettings(grpc_port=0, latency_ms=latency_ms), clock,
+                           AuthSettings())  # fmt: skip
     await server.start()
     credential = ServiceCredential(TokenAuthority(AuthSettings(), clock), "asset_control", clock)
     client = GrpcAgencyClient(AgencySettings(target=f"127.0.0.1:{server.grpc_port}"), credential)
     try:
+        yield server, client
+    finally:
+        await client.close()
+        await server.stop()
+
+
+async def test_asset_control_does_not_fetch_the_answers_to_transfers() -> None:
+    """Asset control acknowledges every feedback it fetched, an unknown one too: were it
+    to fetch a transfer's answer, the funds service would never see it."""
+    async with served(SimulatedClock(START)) as (server, client):
         gw = server.gateway
         deposit = await found(gw, "bank")
         await gw.SubmitTransfer(transfer("t.c1.1", deposit.asset_key, 1_000), CONTEXT)
@@ -193,9 +207,6 @@ async def test_asset_control_does_not_fetch_the_answers_to_transfers() -> None:
                                                            debtor_id_number=DEBTOR)])  # fmt: skip
         assert [f.request_id for f in await client.fetch_feedback(100)] == ["q.mine"]
         assert [f.request_id for f in await fetch(gw, "transfer")] == ["t.c1.1"]
-    finally:
-        await client.close()
-        await server.stop()
 
 
 def test_the_journal_reads_back_a_transfer(tmp_path: Path) -> None:

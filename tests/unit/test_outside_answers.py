@@ -12,10 +12,9 @@ from collections.abc import Sequence
 
 import pytest
 
-from services.agency_gateway.server import GatewayServer, GatewaySettings
 from services.asset_control import leads as leads_module
 from services.asset_control import query as query_module
-from services.asset_control.agency import AgencySettings, GrpcAgencyClient
+from services.asset_control.agency import AgencySettings
 from services.asset_control.domain import QueryRef, asset_id_for
 from services.asset_control.handlers import AssetControl
 from services.asset_control.worker import AgencyWorker
@@ -28,9 +27,9 @@ from tests.unit.test_asset_control_handlers import DEPOSIT, HOUSE, OFFICER, asse
 from tests.unit.test_asset_control_worker import Outside, controlled, with_two_deposits_frozen
 from tests.unit.test_funds_handlers import OFFICER as FUNDS_OFFICER
 from tests.unit.test_funds_handlers import funds_with_case, ledger, receive
+from tests.unit.test_gateway_transfers import served
 from tools.demo import credit_code
 from zhixing.assets import CHANNELS
-from zhixing.auth import ServiceCredential, TokenAuthority
 from zhixing.bounds import INT64_MAX, MAX_AMOUNT_FEN
 from zhixing.clock import SimulatedClock
 from zhixing.errors import Conflict
@@ -40,7 +39,6 @@ from zhixing.outside_answers import (
     bounded,
     fault_of,
 )
-from zhixing.settings import AuthSettings
 from zhixing.v1 import agency_gateway_pb2 as agency_pb
 from zhixing.v1 import asset_events_pb2 as asset_pb
 from zhixing.v1 import funds_events_pb2 as funds_pb
@@ -454,11 +452,7 @@ async def test_answers_too_large_to_fetch_together_are_fetched_in_halves() -> No
     clock = SimulatedClock(START)
     # The gateway's own answers come a minute later (the clock stands still): only the
     # large ones below are ready.
-    server = GatewayServer(GatewaySettings(grpc_port=0, latency_ms=60_000), clock, AuthSettings())
-    await server.start()
-    credential = ServiceCredential(TokenAuthority(AuthSettings(), clock), "asset_control", clock)
-    client = GrpcAgencyClient(AgencySettings(target=f"127.0.0.1:{server.grpc_port}"), credential)
-    try:
+    async with served(clock, latency_ms=60_000) as (server, client):
         queries = [agency_pb.SubmitQueryRequest(request_id=f"q.c1.1.{n}.1", channel="bank",
                                                 debtor_id_number=credit_code(3))
                    for n in range(4)]  # fmt: skip
@@ -478,9 +472,6 @@ async def test_answers_too_large_to_fetch_together_are_fetched_in_halves() -> No
         assert all(len(f.assets) == MAX_ASSETS_PER_ANSWER for f in fetched)
         # 200, 100, ... 6, 3 (three pass 16 MiB), then one.
         assert [f.feedback_id for f in await client.fetch_feedback(200)] == ["f0"]
-    finally:
-        await client.close()
-        await server.stop()
 
 
 def test_the_case_timeline_tells_finance_what_the_bank_answered() -> None:
