@@ -166,6 +166,11 @@ class AssetView(BaseModel):
     status: str = Field(description="found, control_pending, controlled, waiting, declined, "
                         "released or lapsed")  # fmt: skip
     amount_fen: int = Field(description="Held by the control, in fen")
+    reported_amount_fen: int | None = Field(
+        None,
+        description="What the outside system reported the control holds, when that is not "
+        "what it holds (a freeze larger than asked, property reported at another value)",
+    )
     transfer: TransferView | None = Field(
         None,
         description="A request to transfer its disposal to a priority creditor's court "

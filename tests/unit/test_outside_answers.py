@@ -17,6 +17,7 @@ from services.asset_control import query as query_module
 from services.asset_control.agency import AgencySettings
 from services.asset_control.domain import QueryRef, asset_id_for
 from services.asset_control.handlers import AssetControl
+from services.asset_control.http_api import AssetView
 from services.asset_control.worker import AgencyWorker
 from services.command.funds_text import FundsStory
 from services.funds.handlers import Funds
@@ -250,6 +251,8 @@ async def test_a_freeze_reported_larger_than_asked_holds_what_was_asked() -> Non
     # Held, never failed (the asset is not controlled a second time), for what was asked.
     assert (held["status"], held["amount_fen"]) == ("controlled", asked)
     assert (held["reported_amount_fen"], case["reserved_fen"]) == (asked + 1, reserved)
+    view = AssetView.model_validate(held)  # what GET /v1/assets/{id} answers
+    assert (view.amount_fen, view.reported_amount_fen) == (asked, asked + 1)
     (took,) = [e.payload for e in await staged(control.ctx)
                if isinstance(e.payload, asset_pb.AssetControlled)]  # fmt: skip
     assert took.amount_fen == asked
