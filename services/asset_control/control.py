@@ -249,6 +249,7 @@ class Controls(Handler):
         asked, so that ending the control takes off what it holds."""
         asked = record["amount_fen"]
         actual, fault = held_as_reported(record, feedback.controlled_amount_fen)
+        record.pop("reported_amount_fen", None)  # an earlier control's, if any
         if fault:
             # The control took effect all the same: recorded, never failed (failing it
             # would let the asset be controlled a second time).

@@ -283,6 +283,14 @@ async def test_property_is_held_at_what_it_was_controlled_for_whatever_is_report
     await control.controls.release(asset_id, "已履行", identity=OFFICER)
     case = await control.records.case("c1")
     assert case is not None and case["reserved_fen"] == 0  # what it held, taken off
+    # Controlled again, and reported as asked: the earlier report is not shown with it.
+    await control.controls.control(asset_id, identity=OFFICER, amount_fen=None, control_ref="")
+    record = await control.records.asset(asset_id)
+    assert record is not None
+    answer = controlled(record["control_request"], 100_000, n=2)
+    assert await control.apply_feedback_batch([answer]) == ["controlled"]
+    record = await control.records.asset(asset_id)
+    assert record is not None and "reported_amount_fen" not in record
 
 
 @pytest.mark.parametrize(("reported", "held"), [(-1, 3_000), (2_000, 2_000)])
