@@ -76,8 +76,15 @@ class Promotion:
 
 
 def parse_request_id(request_id: str) -> tuple[str, list[str]]:
+    """A request id's kind and parts; ``("", [])`` when its parts after the first (a round,
+    unit or attempt) are not numbers as this service writes them: ASCII digits, a few of
+    them (never a sign, which would index a unit from the end; never thousands of digits,
+    which ``int`` refuses)."""
     kind, _, rest = request_id.partition(".")
-    return kind, rest.split(".")
+    parts = rest.split(".")
+    if not all(p.isascii() and p.isdigit() and len(p) <= 9 for p in parts[1:]):
+        return "", []
+    return kind, parts
 
 
 def summary(case: dict[str, Any]) -> dict[str, int]:

@@ -65,12 +65,11 @@ class AssetControl(Handler):
         controls: list[tuple[int, tuple[agency_pb.Feedback, str, int]]] = []
         for n, given in enumerate(batch):
             kind, parts = parse_request_id(given.request_id)
-            numeric = all(_small_number(part) for part in parts[1:])
-            if kind == "q" and len(parts) == 4 and numeric:
+            if kind == "q" and len(parts) == 4:
                 ref = QueryRef(parts[0], int(parts[1]), int(parts[2]), int(parts[3]))
                 feedback = _bounded(given, QUERY_STATUSES)
                 by_case.setdefault(ref.case_id, []).append((n, feedback, ref))
-            elif kind == "c" and len(parts) == 2 and numeric:
+            elif kind == "c" and len(parts) == 2:
                 # A control reported as taken effect is held whatever its figures say
                 # (``Controls._controlled``); any other answer to a control is a refusal.
                 feedback = given if given.status == "controlled" else (
@@ -132,13 +131,6 @@ class AssetControl(Handler):
 
         result: bool = await self.records.transact([case_key, *keys], body)
         return result
-
-
-def _small_number(part: str) -> bool:
-    """Whether a part of a request id is a round, unit or attempt as this service writes
-    them: ASCII digits, a few of them (never a sign: a negative unit would index from the
-    end; never thousands of digits, which ``int`` refuses)."""
-    return part.isascii() and part.isdigit() and len(part) <= 9
 
 
 def _bounded(given: agency_pb.Feedback, statuses: frozenset[str]) -> agency_pb.Feedback:

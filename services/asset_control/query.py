@@ -499,6 +499,8 @@ class NetworkQuery(Handler):
         ``MAX_ASSETS_PER_CASE``, or "" when they fit. Such an answer is applied as failed
         (asked again, then reported failing): recording part of it would leave the rest
         unknown without saying so."""
+        if len(case["assets"]) + len(feedback.assets) <= MAX_ASSETS_PER_CASE:
+            return ""  # fits even were every asset new: no need to look them up
         keys = {
             self.records.asset_key(asset_id_for(case["case_id"], asset.asset_key))
             for asset in feedback.assets
