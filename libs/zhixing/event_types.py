@@ -80,6 +80,7 @@ __all__ = [
     "DEDUCTION_ANSWER_UNRECORDED",
     "DEDUCTION_FAILED",
     "DEDUCTION_REQUESTED",
+    "DEDUCTION_REVIEWED",
     "DEPARTMENT_COORDINATION_STARTED",
     "DISPOSAL_TRANSFER_ANSWERED",
     "DISPOSAL_TRANSFER_REQUESTED",
@@ -323,6 +324,7 @@ FUNDS_ARRIVED = register_event(funds_events_pb2.FundsArrived, "funds")
 DEDUCTION_REQUESTED = register_event(funds_events_pb2.DeductionRequested, "funds")
 DEDUCTION_FAILED = register_event(funds_events_pb2.DeductionFailed, "funds")
 DEDUCTION_ANSWER_UNRECORDED = register_event(funds_events_pb2.DeductionAnswerUnrecorded, "funds")
+DEDUCTION_REVIEWED = register_event(funds_events_pb2.DeductionReviewed, "funds")
 HOLD_REQUESTED = register_event(funds_events_pb2.HoldRequested, "funds")
 HOLD_REFUSED = register_event(funds_events_pb2.HoldRefused, "funds")
 FUNDS_HELD = register_event(funds_events_pb2.FundsHeld, "funds")

@@ -52,6 +52,7 @@ class FundsStory:
             "DeductionRequested": self._deduction,
             "DeductionFailed": lambda p: f"扣划未成功{_then(p.get('error', ''), '原因：')}",
             "DeductionAnswerUnrecorded": self._unrecorded,
+            "DeductionReviewed": self._reviewed,
             "HoldRequested": self._hold_requested,
             "HoldRefused": self._hold_refused,
             "FundsHeld": lambda p: self._approved(p, "批准延缓发放其中"),
@@ -102,6 +103,13 @@ class FundsStory:
         return (
             f"扣划答复无法入账，待财务核查{said}{reference}{_then(p.get('reason', ''), '原因：')}"
         )
+
+    def _reviewed(self, p: dict[str, Any]) -> str:
+        note = _then(p.get("note", ""), "说明：")
+        if not p.get("moved"):
+            return f"财务核查扣划答复：款项未到账，扣划未成功{note}"
+        reference = _then(p.get("bank_reference", ""), "银行流水号 ")
+        return f"财务核查扣划答复：已到账 {yuan(p.get('amount_fen'))}{reference}{note}"
 
     def _hold_requested(self, p: dict[str, Any]) -> str:
         kind = HOLD_KINDS.get(p.get("kind", ""), p.get("kind", ""))

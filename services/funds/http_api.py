@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from services.funds import domain
 from services.funds.accounts import CourtReconciliation
@@ -64,6 +64,34 @@ class ReceiptIn(_Body):
 class DeductionIn(_Body):
     asset_id: Annotated[str, Field(min_length=1, max_length=MAX_ID)]
     amount_fen: Fen
+
+
+class DeductionReviewIn(_Body):
+    moved: bool = Field(
+        description="Whether the bank statement shows the deduction's money in the case's account"
+    )
+    bank_reference: Reference | None = Field(
+        None, description="The bank's reference of the transfer (only when moved)"
+    )
+    amount_fen: Fen | None = Field(
+        None, description="What arrived, at most what was asked (only when moved)"
+    )
+    arrived_on: PastDate | None = Field(None, description="Value date; default today")
+    note: Note = ""
+
+    @model_validator(mode="after")
+    def _figures_when_moved(self) -> DeductionReviewIn:
+        figures = {"bank_reference": self.bank_reference, "amount_fen": self.amount_fen,
+                   "arrived_on": self.arrived_on}  # fmt: skip
+        if self.moved:
+            missing = [name for name in ("bank_reference", "amount_fen") if figures[name] is None]
+            if missing:
+                raise ValueError(f"money that moved needs {' and '.join(missing)}")
+        else:
+            given = [name for name, value in figures.items() if value is not None]
+            if given:
+                raise ValueError(f"nothing moved: {', '.join(given)} must not be given")
+        return self
 
 
 class HoldIn(_Body):
@@ -181,6 +209,10 @@ class CaseFundsSummary(BaseModel):
     court_code: str
     account_number: str
     totals: TotalsView
+    deductions_to_review: int = Field(
+        description="Deductions answered as transferred whose answer could not be recorded "
+        "(unrecorded): finance reviews each against the bank statement"
+    )
 
 
 class ReceiptView(BaseModel):
@@ -260,6 +292,9 @@ async def list_funds(
             court_code=r["court_code"],
             account_number=r["account_number"],
             totals=_totals(r),
+            deductions_to_review=sum(
+                d["status"] == domain.DeductionStatus.UNRECORDED for d in r["deductions"].values()
+            ),
         )
         for r in records
     ]
@@ -336,6 +371,27 @@ async def request_deduction(
 ) -> DeductionView:
     deduction = await _funds(request).money_in.request_deduction(
         case_id, identity=identity, asset_id=body.asset_id, amount=body.amount_fen
+    )
+    return DeductionView.model_validate(deduction)
+
+
+@router.post(
+    "/cases/{case_id}/deductions/{deduction_id}/review",
+    summary="Finance reviews a deduction whose answer could not be recorded, from the statement",
+)
+async def review_deduction(
+    case_id: PathId, deduction_id: PathId, body: DeductionReviewIn, identity: CurrentIdentity,
+    request: Request,
+) -> DeductionView:  # fmt: skip
+    deduction = await _funds(request).money_in.review_deduction(
+        case_id,
+        deduction_id,
+        identity=identity,
+        moved=body.moved,
+        bank_reference=body.bank_reference or "",
+        amount=body.amount_fen or 0,
+        arrived_on=body.arrived_on,
+        note=body.note,
     )
     return DeductionView.model_validate(deduction)
 

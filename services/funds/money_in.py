@@ -62,43 +62,58 @@ class MoneyIn(FundsHandler):
                         "receipt; one transfer is one receipt"
                     )
                 return payment, False
-            domain.check_room(record, "payments")
-            payment_id = self.new_id()
-            controlled_by = [asset["controlled_by"]] if asset and asset.get("controlled_by") else []
-            payment = {
-                "payment_id": payment_id, "amount_fen": amount, "source": source.value,
-                "bank_reference": reference, "asset_id": asset_id, "payer": payer,
-                "arrived_on": arrived_on or self.today(), "arrived_at": self.now(),
-                "controlled_by": controlled_by, "clock_open": True,
-            }  # fmt: skip
-            pipe.multi()  # type: ignore[no-untyped-call]
-            record["payments"][payment_id] = payment
-            record["counters"]["received_fen"] += amount
-            self.records.count(pipe, record["court_code"], "received_fen", amount)
-            self.records.remember_reference(pipe, reference, case_id, payment_id)
-            if deduction_id:
-                deduction = record["deductions"][deduction_id]
-                deduction.update(
-                    status=DeductionStatus.TRANSFERRED.value,
-                    payment_id=payment_id,
-                    transferred_fen=amount,
-                )
-                self.records.unschedule(pipe, case_id, deduction_id)
-            by = identity.subject if identity else SERVICE_ACTOR.id
-            self.log(record, "funds_arrived", by, payment_id=payment_id, amount_fen=amount,
-                     source=source.value, bank_reference=reference)  # fmt: skip
-            actor = identity.as_actor() if identity else SERVICE_ACTOR
-            self.stage(pipe, record, pb.FundsArrived(
-                case_id=case_id, payment_id=payment_id, amount_fen=amount, source=source.value,
-                bank_reference=reference, asset_id=asset_id, payer=payer,
-                account_number=record["account_number"], arrived_on=payment["arrived_on"],
-                controlled_by=",".join(controlled_by),
-            ), actor)  # fmt: skip
+            payment = self._stage_arrival(
+                pipe, record, amount=amount, source=source, reference=reference, payer=payer,
+                asset_id=asset_id, asset=asset, arrived_on=arrived_on, identity=identity,
+                deduction_id=deduction_id,
+            )  # fmt: skip
             return payment, True
 
         return await self.records.change_case(
             case_id, act, watch=(ref_key,), missing=f"no case {case_id} in your jurisdiction"
         )
+
+    def _stage_arrival(
+        self, pipe: Pipeline, record: Record, *, amount: int, source: Source, reference: str,
+        payer: str, asset_id: str, asset: dict[str, str] | None, arrived_on: str,
+        identity: Identity | None, deduction_id: str,
+    ) -> Record:  # fmt: skip
+        """Record a new arrival on the case's transaction (MULTI from here): the payment, the
+        counters, its bank reference, the deduction it ends (if any), history and event."""
+        case_id = record["case_id"]
+        domain.check_room(record, "payments")
+        payment_id = self.new_id()
+        controlled_by = [asset["controlled_by"]] if asset and asset.get("controlled_by") else []
+        payment: Record = {
+            "payment_id": payment_id, "amount_fen": amount, "source": source.value,
+            "bank_reference": reference, "asset_id": asset_id, "payer": payer,
+            "arrived_on": arrived_on or self.today(), "arrived_at": self.now(),
+            "controlled_by": controlled_by, "clock_open": True,
+        }  # fmt: skip
+        pipe.multi()  # type: ignore[no-untyped-call]
+        record["payments"][payment_id] = payment
+        record["counters"]["received_fen"] += amount
+        self.records.count(pipe, record["court_code"], "received_fen", amount)
+        self.records.remember_reference(pipe, reference, case_id, payment_id)
+        if deduction_id:
+            deduction = record["deductions"][deduction_id]
+            deduction.update(
+                status=DeductionStatus.TRANSFERRED.value,
+                payment_id=payment_id,
+                transferred_fen=amount,
+            )
+            self.records.unschedule(pipe, case_id, deduction_id)
+        by = identity.subject if identity else SERVICE_ACTOR.id
+        self.log(record, "funds_arrived", by, payment_id=payment_id, amount_fen=amount,
+                 source=source.value, bank_reference=reference)  # fmt: skip
+        actor = identity.as_actor() if identity else SERVICE_ACTOR
+        self.stage(pipe, record, pb.FundsArrived(
+            case_id=case_id, payment_id=payment_id, amount_fen=amount, source=source.value,
+            bank_reference=reference, asset_id=asset_id, payer=payer,
+            account_number=record["account_number"], arrived_on=payment["arrived_on"],
+            controlled_by=",".join(controlled_by),
+        ), actor)  # fmt: skip
+        return payment
 
     # --- the debtor's payment, from the bank statement ----------------------------------------
 
@@ -289,6 +304,96 @@ class MoneyIn(FundsHandler):
                 bank_reference=feedback.bank_reference if within else "",
             ),
         )  # fmt: skip
+
+    async def review_deduction(
+        self, case_id: str, deduction_id: str, *, identity: Identity, moved: bool,
+        bank_reference: str = "", amount: int = 0, arrived_on: dt.date | None = None,
+        note: str = "",
+    ) -> Record:  # fmt: skip
+        """Finance of the court handling the case reviews a deduction left unrecorded (the
+        outside system said it transferred, and its answer could not be recorded), against
+        the bank statement. ``moved``: the money arrived, ``amount`` fen (at most what was
+        asked) under ``bank_reference``: it is recorded as the deduction's receipt, or, when
+        that reference was recorded already as a receipt of this case for that amount (finance
+        recorded it from the statement first), the deduction is that receipt. Not moved: the
+        deduction failed, and what it held of the frozen deposit may be deducted again."""
+        require_role(identity, Role.FINANCE)
+        if arrived_on is not None and arrived_on > china_today(self.ctx.clock):
+            raise Invalid("a receipt cannot be dated in the future", loc=("body", "arrived_on"))
+        record = await self.records.get(case_id)
+        deduction = record["deductions"].get(deduction_id) if record else None
+        asset_id = deduction["asset_id"] if deduction else ""
+        asset = await self.records.asset(asset_id) if asset_id else None
+        watch = (self.records.bank_ref_key(bank_reference),) if moved else ()
+
+        async def act(pipe: Pipeline, record: Record) -> Record:
+            deduction: Record | None = record["deductions"].get(deduction_id)
+            if deduction is None:
+                raise NotFound(f"case {record['case_number']} has no deduction {deduction_id}")
+            if deduction["status"] != DeductionStatus.UNRECORDED:
+                raise Conflict(
+                    f"deduction {deduction_id} is {deduction['status']}: only a deduction "
+                    "whose answer could not be recorded (unrecorded) is reviewed"
+                )
+            if not moved:
+                reason = "finance found on the bank statement that nothing moved"
+                pipe.multi()  # type: ignore[no-untyped-call]
+                deduction.update(status=DeductionStatus.FAILED.value, error=reason)
+                payment: Record = {}
+            else:
+                if amount > deduction["amount_fen"]:
+                    raise Invalid(
+                        f"the deduction asked for {deduction['amount_fen']} fen; a receipt of "
+                        f"{amount} fen is more than that: record the rest as a receipt of its own",
+                        loc=("body", "amount_fen"),
+                    )
+                payment = await self._receipt_of_review(pipe, record, bank_reference, amount)
+                if payment:
+                    pipe.multi()  # type: ignore[no-untyped-call]
+                    deduction.update(
+                        status=DeductionStatus.TRANSFERRED.value,
+                        payment_id=payment["payment_id"],
+                        transferred_fen=amount,
+                    )
+                else:
+                    payment = self._stage_arrival(
+                        pipe, record, amount=amount, source=Source.DEDUCTION,
+                        reference=bank_reference, payer="", asset_id=deduction["asset_id"],
+                        asset=asset, arrived_on=arrived_on.isoformat() if arrived_on else "",
+                        identity=identity, deduction_id=deduction_id,
+                    )  # fmt: skip
+            self.log(record, "deduction_reviewed", identity.subject, deduction_id=deduction_id,
+                     moved=moved, payment_id=payment.get("payment_id", ""), note=note)  # fmt: skip
+            self.stage(pipe, record, pb.DeductionReviewed(
+                case_id=case_id, deduction_id=deduction_id, asset_id=deduction["asset_id"],
+                moved=moved, payment_id=payment.get("payment_id", ""),
+                amount_fen=amount if moved else 0, bank_reference=bank_reference if moved else "",
+                reviewed_by=identity.subject, note=note,
+            ), identity.as_actor())  # fmt: skip
+            return deduction
+
+        return await self.act(case_id, identity, act, watch=watch)
+
+    async def _receipt_of_review(
+        self, pipe: Pipeline, record: Record, reference: str, amount: int
+    ) -> Record:
+        """The receipt recorded already under ``reference`` that a reviewed deduction is, or
+        {} when none is (a new one is recorded). One transfer is one receipt: a reference of
+        another case, of another amount, or of a receipt another deduction is, is refused."""
+        known = await self.records.payment_of_reference(reference, pipe)
+        if known is None:
+            return {}
+        known_case, payment_id = known.split("|", 1)
+        payment: Record | None = (
+            record["payments"].get(payment_id) if known_case == record["case_id"] else None
+        )
+        taken = any(d.get("payment_id") == payment_id for d in record["deductions"].values())
+        if payment is None or payment["amount_fen"] != amount or taken:
+            raise Conflict(
+                f"bank reference {reference} was recorded already, for another receipt; one "
+                "transfer is one receipt"
+            )
+        return payment
 
     async def _end_deduction(
         self, case_id: str, deduction_id: str, status: DeductionStatus,

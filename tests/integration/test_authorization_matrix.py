@@ -357,6 +357,8 @@ ACCESS: dict[tuple[str, str, str], Access] = {
               "amount_fen": 1_000, "payer": "某某有限公司"}),
     ("funds", "POST", "/v1/cases/{case_id}/deductions"): acts(
         Role.OFFICER, courts={"own"}, body={"asset_id": "{money_asset_id}", "amount_fen": 1}),
+    ("funds", "POST", "/v1/cases/{case_id}/deductions/{deduction_id}/review"): acts(
+        Role.FINANCE, courts={"own"}, body={"moved": False}),  # admitted: 409, not unrecorded
     ("funds", "POST", "/v1/cases/{case_id}/holds"): acts(
         Role.OFFICER, courts={"own"},
         body={"payment_id": "{payment_id}", "amount_fen": 1_000, "kind": "defer",
@@ -617,7 +619,8 @@ async def build_fixture(stack: Stack) -> Fixture:
 async def build_funds(stack: Stack, fx: Fixture) -> None:
     """The fixture case's money: two receipts (one to hold, notify and change, one noticed
     to finance for the payout route), a hold awaiting a leader and one a leader approved, a
-    change of the receiving account awaiting a leader, and frozen money to deduct."""
+    change of the receiving account awaiting a leader, frozen money to deduct, and a
+    deduction of it (the review route's: not unrecorded, so the admitted are answered 409)."""
     assert stack.funds is not None
     funds_host = stack.funds
     case_id = fx.ids["case_id"]
@@ -677,11 +680,15 @@ async def build_funds(stack: Stack, fx: Fixture) -> None:
         assert notice["amount_fen"] == NOTICED_FEN, notice
         change = await post(http, f"{case}/receiving-account-changes", officer, {
             "new_account": "6217 0000 3333 4444", "reason": "账户销户"})  # fmt: skip
+        deduct = {"asset_id": fx.ids["money_asset_id"], "amount_fen": 1}
+        deduction = await http.post(f"{case}/deductions", headers=officer, json=deduct)
+        assert deduction.status_code == 202, deduction.text
     fx.ids.update(payment_id=payment_id, hold_id=pending["hold_id"],
                   held_hold_id=held["hold_id"], notice_id=notice["notice_id"],
-                  change_id=change["change_id"])  # fmt: skip
-    fx.secrets += [fx.ids[k] for k in ("account_number", "payment_id", "hold_id",
-                                         "held_hold_id", "notice_id", "change_id")]  # fmt: skip
+                  change_id=change["change_id"],
+                  deduction_id=deduction.json()["deduction_id"])  # fmt: skip
+    fx.secrets += [fx.ids[k] for k in ("account_number", "payment_id", "hold_id", "held_hold_id",
+                                         "notice_id", "change_id", "deduction_id")]  # fmt: skip
 
 
 async def build_credit(stack: Stack, fx: Fixture) -> None:
@@ -896,6 +903,13 @@ async def bad_input_answers(stack: Stack, fx: Fixture) -> list[str]:
         (officer, "POST", f"{case}/holds", {**hold, "amount_fen": "1"}, 422),
         (officer, "POST", f"{case}/deductions", {"asset_id": "no-such-asset", "amount_fen": 1},
          422),
+        (finance, "POST", f"{case}/deductions/no-such/review", {"moved": False}, 404),
+        (finance, "POST", f"{case}/deductions/{fx.ids['deduction_id']}/review", {"moved": True},
+         422),
+        (finance, "POST", f"{case}/deductions/{fx.ids['deduction_id']}/review",
+         {"moved": False, "amount_fen": 1}, 422),
+        (finance, "POST", f"{case}/deductions/{fx.ids['deduction_id']}/review", {"moved": False},
+         409),
         (officer, "POST", f"{case}/receiving-account-changes",
          {"new_account": " - ", "reason": "账户销户"}, 422),
         (finance, "POST", "/v1/receipts", {"account_number": fx.ids["account_number"],

@@ -10,7 +10,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
+import httpx
 import pytest
+from pydantic import ValidationError
 
 from services.asset_control import leads as leads_module
 from services.asset_control import query as query_module
@@ -21,25 +23,29 @@ from services.asset_control.http_api import AssetView
 from services.asset_control.worker import AgencyWorker
 from services.command.funds_text import FundsStory
 from services.funds.handlers import Funds
+from services.funds.http_api import DeductionReviewIn, router
 from services.funds.money_in import asset_facts
 from tests.factories import START
-from tests.fakes import in_memory_context, staged, staged_types
+from tests.fakes import in_memory_context, person, staged, staged_types
 from tests.unit.test_asset_control_handlers import DEPOSIT, HOUSE, OFFICER, asset_control, file
 from tests.unit.test_asset_control_worker import Outside, controlled, with_two_deposits_frozen
+from tests.unit.test_funds_handlers import FINANCE as FUNDS_FINANCE
 from tests.unit.test_funds_handlers import OFFICER as FUNDS_OFFICER
 from tests.unit.test_funds_handlers import funds_with_case, ledger, receive
 from tests.unit.test_gateway_transfers import served
 from tools.demo import credit_code
 from zhixing.assets import CHANNELS
+from zhixing.auth import Role, ScopeError
 from zhixing.bounds import INT64_MAX, MAX_AMOUNT_FEN
 from zhixing.clock import SimulatedClock
-from zhixing.errors import Conflict
+from zhixing.errors import Conflict, Invalid, NotFound
 from zhixing.outside_answers import (
     MAX_ASSETS_PER_ANSWER,
     QUERY_STATUSES,
     bounded,
     fault_of,
 )
+from zhixing.service import create_http_app
 from zhixing.v1 import agency_gateway_pb2 as agency_pb
 from zhixing.v1 import asset_events_pb2 as asset_pb
 from zhixing.v1 import funds_events_pb2 as funds_pb
@@ -453,6 +459,187 @@ async def test_a_deduction_nothing_moved_for_fails_and_may_be_asked_again(
     assert again["status"] == "requested"
 
 
+# --- finance reviews an unrecorded deduction ------------------------------------------------
+
+
+async def unrecorded_of(asked: int = 60_000) -> tuple[Funds, str]:
+    """A deduction the bank answered as 1 fen more than asked: unrecorded."""
+    funds, deduction_id = await deduction_of(asked)
+    answer = agency_pb.Feedback(
+        feedback_id="f1", request_id=deduction_id, status="transferred",
+        transferred_amount_fen=asked + 1, bank_reference="DED-1",
+    )  # fmt: skip
+    assert await funds.money_in.apply_transfer(answer, "case-1") == "unrecorded"
+    return funds, deduction_id
+
+
+async def reviewed(funds: Funds, deduction_id: str) -> funds_pb.DeductionReviewed:
+    (review,) = [e.payload for e in await staged(funds.money_in.ctx)
+                 if isinstance(e.payload, funds_pb.DeductionReviewed)]  # fmt: skip
+    assert review.deduction_id == deduction_id and review.reviewed_by == FUNDS_FINANCE.subject
+    return review
+
+
+async def test_money_finance_finds_on_the_statement_is_recorded_once_as_the_deduction() -> None:
+    funds, deduction_id = await unrecorded_of(60_000)
+    deduction = await funds.money_in.review_deduction(
+        "case-1", deduction_id, identity=FUNDS_FINANCE, moved=True, bank_reference="BANK-DED-1",
+        amount=40_000, note="对账单显示到账4万元",
+    )  # fmt: skip
+    record = await ledger(funds)
+    (payment,) = record["payments"].values()
+    assert (payment["amount_fen"], payment["source"], payment["asset_id"]) == (
+        40_000,
+        "deduction",
+        "asset-1",
+    )
+    assert deduction["status"] == "transferred"
+    assert (deduction["payment_id"], deduction["transferred_fen"]) == (
+        payment["payment_id"],
+        40_000,
+    )
+    assert record["counters"]["received_fen"] == 40_000
+    review = await reviewed(funds, deduction_id)
+    assert (review.moved, review.payment_id, review.amount_fen) == (True, payment["payment_id"],
+                                                                    40_000)  # fmt: skip
+    # What the deduction did not take of the deposit may be deducted; no more.
+    with pytest.raises(Conflict, match="20000 fen"):
+        await funds.money_in.request_deduction("case-1", identity=FUNDS_OFFICER,
+                                               asset_id="asset-1", amount=20_001)  # fmt: skip
+    # Reviewed once: a second review is refused, and records nothing twice.
+    with pytest.raises(Conflict, match="only a deduction whose answer could not be recorded"):
+        await funds.money_in.review_deduction("case-1", deduction_id, identity=FUNDS_FINANCE,
+                                              moved=False)  # fmt: skip
+    assert len((await ledger(funds))["payments"]) == 1
+
+
+async def test_a_deduction_finance_recorded_from_the_statement_first_is_that_receipt() -> None:
+    funds, deduction_id = await unrecorded_of(60_000)
+    payment_id = await receive(funds, 60_000, reference="BANK-DED-1")
+    deduction = await funds.money_in.review_deduction(
+        "case-1", deduction_id, identity=FUNDS_FINANCE, moved=True, bank_reference="BANK-DED-1",
+        amount=60_000,
+    )  # fmt: skip
+    record = await ledger(funds)
+    assert list(record["payments"]) == [payment_id]  # not counted twice
+    assert record["counters"]["received_fen"] == 60_000
+    assert (deduction["status"], deduction["payment_id"]) == ("transferred", payment_id)
+    assert (await reviewed(funds, deduction_id)).payment_id == payment_id
+
+
+@pytest.mark.parametrize(
+    ("amount", "reference"),
+    [
+        (50_000, "BANK-DED-1"),  # the receipt under that reference is of another amount
+        (60_000, "DED-OTHER"),  # that receipt is another deduction's
+    ],
+)
+async def test_one_transfer_is_one_receipt_when_finance_reviews_a_deduction(
+    amount: int, reference: str
+) -> None:
+    funds, deduction_id = await unrecorded_of(60_000)
+    await receive(funds, 60_000, reference="BANK-DED-1")
+    await funds.records.keep_assets({"asset-2": asset_facts(
+        case_id="case-1", asset_key="bank:2", kind="bank_deposit", measure="freeze",
+        amount_fen=60_000,
+    )})  # fmt: skip
+    other = await funds.money_in.request_deduction("case-1", identity=FUNDS_OFFICER,
+                                                   asset_id="asset-2", amount=60_000)  # fmt: skip
+    answer = agency_pb.Feedback(feedback_id="f2", request_id=other["deduction_id"],
+                                status="transferred", transferred_amount_fen=60_000,
+                                bank_reference="DED-OTHER")  # fmt: skip
+    assert await funds.money_in.apply_transfer(answer, "case-1") == "arrived"
+    with pytest.raises(Conflict, match=f"bank reference {reference} was recorded already"):
+        await funds.money_in.review_deduction(
+            "case-1", deduction_id, identity=FUNDS_FINANCE, moved=True,
+            bank_reference=reference, amount=amount,
+        )  # fmt: skip
+    assert (await ledger(funds))["deductions"][deduction_id]["status"] == "unrecorded"
+
+
+async def test_a_deduction_finance_finds_nothing_moved_for_fails_and_frees_the_deposit() -> None:
+    funds, deduction_id = await unrecorded_of(60_000)
+    deduction = await funds.money_in.review_deduction(
+        "case-1", deduction_id, identity=FUNDS_FINANCE, moved=False, note="对账单无此笔"
+    )
+    assert deduction["status"] == "failed" and "nothing moved" in deduction["error"]
+    review = await reviewed(funds, deduction_id)
+    assert (review.moved, review.payment_id, review.amount_fen, review.note) == (
+        False,
+        "",
+        0,
+        "对账单无此笔",
+    )
+    assert (await ledger(funds))["payments"] == {}
+    again = await funds.money_in.request_deduction("case-1", identity=FUNDS_OFFICER,
+                                                   asset_id="asset-1", amount=60_000)  # fmt: skip
+    assert again["status"] == "requested"
+    # The bank answering it as transferred after all leaves it unrecorded again, for review.
+    late = agency_pb.Feedback(feedback_id="f9", request_id=deduction_id, status="transferred",
+                              transferred_amount_fen=60_000, bank_reference="DED-LATE")  # fmt: skip
+    assert await funds.money_in.apply_transfer(late, "case-1") == "unrecorded"
+
+
+async def test_only_finance_of_the_handling_court_reviews_an_unrecorded_deduction() -> None:
+    funds, deduction_id = await unrecorded_of(60_000)
+    with pytest.raises(ScopeError):
+        await funds.money_in.review_deduction("case-1", deduction_id, moved=False,
+                                              identity=FUNDS_OFFICER)  # fmt: skip
+    above, sibling = person(Role.FINANCE, "苏12", "f-12"), person(Role.FINANCE, "苏1282", "f-9")
+    with pytest.raises(ScopeError, match="handled by 苏1283"):
+        await funds.money_in.review_deduction("case-1", deduction_id, moved=False, identity=above)
+    with pytest.raises(NotFound):  # a court that does not see the case is not told of it
+        await funds.money_in.review_deduction("case-1", deduction_id, moved=False,
+                                              identity=sibling)  # fmt: skip
+    review = funds.money_in.review_deduction
+    with pytest.raises(NotFound, match="no deduction no-such"):
+        await review("case-1", "no-such", identity=FUNDS_FINANCE, moved=True,
+                     bank_reference="B-1", amount=1)  # fmt: skip
+    with pytest.raises(Invalid, match="more than that") as refused:
+        await review("case-1", deduction_id, identity=FUNDS_FINANCE, moved=True,
+                     bank_reference="B-1", amount=60_001)  # fmt: skip
+    assert refused.value.loc == ("body", "amount_fen")
+    tomorrow = START.date() + dt.timedelta(days=2)
+    with pytest.raises(Invalid, match="future"):
+        await funds.money_in.review_deduction("case-1", deduction_id, identity=FUNDS_FINANCE,
+                                              moved=True, bank_reference="B-1", amount=1,
+                                              arrived_on=tomorrow)  # fmt: skip
+    assert (await ledger(funds))["deductions"][deduction_id]["status"] == "unrecorded"
+
+
+async def test_finance_finds_the_deductions_to_review_in_its_list_and_reviews_one() -> None:
+    funds, deduction_id = await unrecorded_of(60_000)
+    app = create_http_app(funds.money_in.ctx, title="funds", description="")
+    app.include_router(router)
+    app.state.funds = funds
+    tokens = funds.money_in.ctx.tokens
+    token = tokens.issue(subject="finance-1", court_code="苏1283", role=Role.FINANCE)
+    auth = {"Authorization": f"Bearer {token}"}
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://unit") as http:
+        (case,) = (await http.get("/v1/funds", headers=auth)).json()
+        assert case["deductions_to_review"] == 1
+        review = f"/v1/cases/case-1/deductions/{deduction_id}/review"
+        vague = await http.post(review, headers=auth, json={"moved": True, "amount_fen": 1})
+        assert vague.status_code == 422 and "bank_reference" in vague.text
+        answer = await http.post(review, headers=auth, json={"moved": False})
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["status"] == "failed"
+        (case,) = (await http.get("/v1/funds", headers=auth)).json()
+        assert case["deductions_to_review"] == 0
+        again = await http.post(review, headers=auth, json={"moved": False})
+        assert again.status_code == 409 and "unrecorded" in again.json()["detail"]
+
+
+def test_a_review_gives_its_figures_when_the_money_moved_and_none_when_not() -> None:
+    assert DeductionReviewIn(moved=True, bank_reference="B-1", amount_fen=1).amount_fen == 1
+    assert DeductionReviewIn(moved=False, note="无").bank_reference is None
+    with pytest.raises(ValidationError, match="money that moved needs amount_fen"):
+        DeductionReviewIn(moved=True, bank_reference="B-1")
+    with pytest.raises(ValidationError, match="nothing moved: bank_reference must not be given"):
+        DeductionReviewIn(moved=False, bank_reference="B-1")
+
+
 # --- fetching large answers -----------------------------------------------------------------
 
 
@@ -498,4 +685,11 @@ def test_the_case_timeline_tells_finance_what_the_bank_answered() -> None:
     assert (
         story.line("DeductionAnswerUnrecorded", {"reason": "x"})
         == "扣划答复无法入账，待财务核查，原因：x"
+    )
+    moved = {"moved": True, "amount_fen": "60000", "bank_reference": "BANK-DED-1"}
+    assert story.line("DeductionReviewed", moved) == (
+        "财务核查扣划答复：已到账 600.00元，银行流水号 BANK-DED-1"
+    )
+    assert story.line("DeductionReviewed", {"note": "对账单无此笔"}) == (
+        "财务核查扣划答复：款项未到账，扣划未成功，说明：对账单无此笔"
     )

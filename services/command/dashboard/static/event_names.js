@@ -21,7 +21,7 @@ export const EVENTS = {
   SaleCompleted: "变价成交",
   // Case funds (案款); each entry's line (summary) gives the amounts, reasons and accounts.
   CaseAccountOpened: "开立案款账户", FundsArrived: "案款到账", DeductionRequested: "申请扣划",
-  DeductionFailed: "扣划未成功", DeductionAnswerUnrecorded: "扣划答复无法入账", HoldRequested: "申请延缓发放或提存", HoldRefused: "不准许延缓发放或提存",
+  DeductionFailed: "扣划未成功", DeductionAnswerUnrecorded: "扣划答复无法入账", DeductionReviewed: "财务核查扣划答复", HoldRequested: "申请延缓发放或提存", HoldRefused: "不准许延缓发放或提存",
   FundsHeld: "部分案款延缓发放", PaymentDeferralApproved: "案款延缓发放", PaymentDeferralEnded: "延缓发放事由消除",
   FundsReleased: "延缓发放部分恢复发放", FundsLodged: "部分案款提存", PaymentLodged: "案款提存",
   PaymentNoticeIssued: "通知财务发放", FundsPaid: "案款发放", ReceivingAccountChangeRequested: "申请变更收款账户",
