@@ -57,6 +57,30 @@ class Filed:
     flags: list[str] = field(default_factory=list)
 
 
+FILING_GROUP_MAX = 100
+"""Most filings of one sequence committed in one transaction (engineering bound: the
+transaction's size; a group takes about 400 commands)."""
+
+
+@dataclass(eq=False, slots=True)
+class _Filing:
+    """One filing waiting for its transaction, and its outcome once it has run."""
+
+    cmd: FileCase
+    identity: Identity
+    today: dt.date
+    received_on: dt.date
+    case_id: str
+    once: Idempotency | None
+    result: asyncio.Future[Filed | Exception]
+
+
+def _filed_or_raise(outcome: Filed | Exception) -> Filed:
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome
+
+
 def _check_clerk(identity: Identity, court_code: str) -> None:
     require_role(identity, Role.CLERK)
     require_scope(identity, court_code, write=True)
@@ -101,6 +125,8 @@ class Intake:
         # (which grows with the square of concurrent filings); WATCH still guards against
         # other replicas.
         self._sequence_locks: dict[str, asyncio.Lock] = {}
+        # Docketed filings waiting for their sequence's next transaction (``_docket_together``).
+        self._waiting: dict[str, list[_Filing]] = {}
 
     def sequence_lock(self, seq_key: str) -> asyncio.Lock:
         return self._sequence_locks.setdefault(seq_key, asyncio.Lock())
@@ -137,83 +163,163 @@ class Intake:
         """
         _check_clerk(identity, cmd.court_code)
         today = china_today(self.ctx.clock)
-        received_on = _received_on(cmd, today)
-        scope = "file" if docket else "application"
-        once = Idempotency.of(
-            self.ctx.keys, scope, cmd.court_code, idempotency_key, cmd.model_dump_json()
-        )
-        case_id = str(uuid.uuid4())
-        seq_key = self.records.sequence_key(cmd.court_code, cmd.case_type_code, today.year)
+        filing = _Filing(
+            cmd=cmd, identity=identity, today=today, received_on=_received_on(cmd, today),
+            case_id=str(uuid.uuid4()), result=asyncio.get_running_loop().create_future(),
+            once=Idempotency.of(self.ctx.keys, "file" if docket else "application",
+                                cmd.court_code, idempotency_key, cmd.model_dump_json()),
+        )  # fmt: skip
         receipts_key = self.records.receipt_key(cmd.court_code, today.year)
-        watch = [receipts_key, seq_key] if docket else [receipts_key]
-        if once is not None:
-            watch.append(once.key)
-
-        async def body(pipe: Pipeline) -> Filed:
-            # Everything the filing reads, watched and read in one round trip.
-            read = await watch_and_read(pipe, watch, [("MGET", *watch)])
-            stored = dict(zip(watch, read[0], strict=True))
-            previous = (
-                once.previous_of(stored[once.key], what="filing", named="case") if once else None
+        if not docket:
+            (outcome,) = await self.records.transact(
+                [], lambda pipe: self._file(pipe, [filing], receipts_key, None)
             )
+            return _filed_or_raise(outcome)
+        seq_key = self.records.sequence_key(cmd.court_code, cmd.case_type_code, today.year)
+        return await self._docket_together(filing, receipts_key, seq_key)
+
+    async def _docket_together(self, filing: _Filing, receipts_key: str, seq_key: str) -> Filed:
+        """File and docket ``filing`` with the others of its sequence waiting meanwhile, in
+        one transaction (group commit): each filing of a sequence holds the sequence's
+        numbers until it commits, so one at a time would answer at most one filing a
+        transaction's time, and a busy Redis or event loop would queue filings without
+        end; together, the filings that queued during one transaction commit in the next.
+        WATCH still guards against other replicas."""
+        waiting = self._waiting.setdefault(seq_key, [])
+        waiting.append(filing)
+        try:
+            async with self.sequence_lock(seq_key):
+                if filing not in waiting:  # committed, or being committed, with an earlier one
+                    return _filed_or_raise(await asyncio.shield(filing.result))
+                group = waiting[:FILING_GROUP_MAX]
+                del waiting[:FILING_GROUP_MAX]
+                # Shielded: a caller that goes away does not abandon the others' filings.
+                await asyncio.shield(self._commit(group, receipts_key, seq_key))
+        finally:
+            if filing in waiting:  # the caller went away before its filing was taken up
+                waiting.remove(filing)
+            if not waiting and self._waiting.get(seq_key) is waiting:
+                del self._waiting[seq_key]
+        return _filed_or_raise(filing.result.result())
+
+    async def _commit(self, group: list[_Filing], receipts_key: str, seq_key: str) -> None:
+        """Commit ``group`` in one transaction and give each filing its outcome."""
+        try:
+            outcomes = await self.records.transact(
+                [], lambda pipe: self._file(pipe, group, receipts_key, seq_key)
+            )
+        except Exception as failed:  # Redis down: none of them was filed
+            for filing in group:
+                filing.result.set_exception(failed)
+            return
+        except BaseException:  # the process stops
+            for filing in group:
+                filing.result.cancel()
+            raise
+        for filing, outcome in zip(group, outcomes, strict=True):
+            filing.result.set_result(outcome)
+
+    async def _file(
+        self, pipe: Pipeline, group: list[_Filing], receipts_key: str, seq_key: str | None
+    ) -> list[Filed | Exception]:
+        """The transaction's body for ``group`` (all of one court and year; with
+        ``seq_key``, docketed in that sequence): each filing's outcome, in order, a repeat
+        of an idempotency key the first result (within the group too)."""
+        watch = [receipts_key, *([seq_key] if seq_key else [])]
+        watch += sorted({f.once.key for f in group if f.once is not None} - set(watch))
+        # Everything the filings read, watched and read in one round trip.
+        read = await watch_and_read(pipe, watch, [("MGET", *watch)])
+        stored: dict[str, Any] = dict(zip(watch, read[0], strict=True))
+        receipt = int(stored[receipts_key] or 0)
+        sequence = int(stored[seq_key] or 0) if seq_key else 0
+        created: dict[str, Filed] = {}
+        outcomes: list[Filed | Exception] = []
+        writes: list[tuple[_Filing, dict[str, str | bytes], list[Event[Message]]]] = []
+        for filing in group:
+            once = filing.once
+            try:
+                previous = (
+                    once.previous_of(stored[once.key], what="filing", named="case")
+                    if once
+                    else None
+                )
+            except IdempotencyConflict as refused:
+                outcomes.append(refused)
+                continue
             if previous is not None:  # a repeat: the first result again
-                record = await self.records.read(previous, pipe)
-                assert record is not None
-                return Filed(
-                    previous,
-                    created=False,
-                    status=record.status,
-                    case_number=record.get("case_number"),
-                    flags=list(record.filed.flags) if record.filed else [],
-                )
-            receipt = int(stored[receipts_key] or 0) + 1
-            received = case_events_pb2.ApplicationReceived(
-                case_id=case_id, court_code=cmd.court_code, received_on=received_on.isoformat(),
-                receipt_number=receipt_number(today.year, cmd.court_code, receipt),
-            )  # fmt: skip
-            events = [
-                self.event(
-                    received, case_id, cmd.court_code, identity, self._received_at(received_on)
-                )
-            ]
-            mapping: dict[str, str | bytes] = {
-                "status": CaseStatus.RECEIVED.value,
-                "court_code": cmd.court_code,
-                "application": cmd.model_dump_json(),
-                "received_on": received_on.isoformat(),
-                "receipt_number": received.receipt_number,
-            }
-            filed: Filed = Filed(case_id, created=True, status=CaseStatus.RECEIVED)
-            sequence = 0
-            if docket:
-                sequence = int(stored[seq_key] or 0) + 1
-                docketed, more = self.docket_events(
-                    cmd, case_id, received_on, today, sequence, identity
-                )
-                events += more
-                mapping.update(docketed)
-                filed = Filed(
-                    case_id,
-                    created=True,
-                    status=CaseStatus.FILED,
-                    case_number=str(docketed["case_number"]),
-                    flags=list(more[0].payload.flags),  # type: ignore[attr-defined]
-                )
+                outcomes.append(created.get(previous) or await self._repeat(pipe, previous))
+                continue
+            mapping, events, filed = self._filing(filing, receipt + 1, sequence + 1, seq_key)
+            receipt, sequence = receipt + 1, sequence + (1 if seq_key else 0)
+            if once is not None:
+                stored[once.key] = f"{filing.case_id}|{once.fingerprint}"
+                created[filing.case_id] = Filed(
+                    filed.case_id, created=False, status=filed.status,
+                    case_number=filed.case_number, flags=filed.flags,
+                )  # fmt: skip
+            writes.append((filing, mapping, events))
+            outcomes.append(filed)
+        if writes:
             pipe.multi()  # type: ignore[no-untyped-call]
             pipe.set(receipts_key, receipt)
-            if docket:
+            if seq_key:
                 pipe.set(seq_key, sequence)
-            pipe.hset(self.records.case_key(case_id), mapping=mapping)  # type: ignore[arg-type]
-            if once is not None:
-                once.remember(pipe, case_id)
-            for event in events:
-                self.ctx.outbox.stage(pipe, event)
-            return filed
+            for filing, mapping, events in writes:
+                pipe.hset(self.records.case_key(filing.case_id), mapping=mapping)  # type: ignore[arg-type]
+                if filing.once is not None:
+                    filing.once.remember(pipe, filing.case_id)
+                for event in events:
+                    self.ctx.outbox.stage(pipe, event)
+        return outcomes
 
-        if not docket:
-            return await self.records.transact([], body)
-        async with self.sequence_lock(seq_key):
-            return await self.records.transact([], body)
+    async def _repeat(self, pipe: Pipeline, case_id: str) -> Filed:
+        record = await self.records.read(case_id, pipe)
+        assert record is not None
+        return Filed(
+            case_id,
+            created=False,
+            status=record.status,
+            case_number=record.get("case_number"),
+            flags=list(record.filed.flags) if record.filed else [],
+        )
+
+    def _filing(
+        self, filing: _Filing, receipt: int, sequence: int, seq_key: str | None
+    ) -> tuple[dict[str, str | bytes], list[Event[Message]], Filed]:
+        """The record's fields, the events and the answer of ``filing`` received as
+        ``receipt`` and (with ``seq_key``) docketed as ``sequence``."""
+        cmd, case_id, received_on = filing.cmd, filing.case_id, filing.received_on
+        received = case_events_pb2.ApplicationReceived(
+            case_id=case_id, court_code=cmd.court_code, received_on=received_on.isoformat(),
+            receipt_number=receipt_number(filing.today.year, cmd.court_code, receipt),
+        )  # fmt: skip
+        events = [
+            self.event(
+                received, case_id, cmd.court_code, filing.identity,
+                self._received_at(received_on),
+            )
+        ]  # fmt: skip
+        mapping: dict[str, str | bytes] = {
+            "status": CaseStatus.RECEIVED.value,
+            "court_code": cmd.court_code,
+            "application": cmd.model_dump_json(),
+            "received_on": received_on.isoformat(),
+            "receipt_number": received.receipt_number,
+        }
+        if seq_key is None:
+            return mapping, events, Filed(case_id, created=True, status=CaseStatus.RECEIVED)
+        docketed, more = self.docket_events(
+            cmd, case_id, received_on, filing.today, sequence, filing.identity
+        )
+        mapping.update(docketed)
+        filed = Filed(
+            case_id,
+            created=True,
+            status=CaseStatus.FILED,
+            case_number=str(docketed["case_number"]),
+            flags=list(more[0].payload.flags),  # type: ignore[attr-defined]
+        )
+        return mapping, events + more, filed
 
     def docket_events(
         self, cmd: FileCase, case_id: str, received_on: dt.date, today: dt.date,

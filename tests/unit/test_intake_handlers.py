@@ -3,10 +3,13 @@ and what it refuses (no Kafka, no Redis)."""
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 import pytest
 
 from services.intake.domain import ClosureMethod, FileCase
-from services.intake.handlers import IdempotencyConflict, Intake
+from services.intake.handlers import FILING_GROUP_MAX, Filed, IdempotencyConflict, Intake
 from services.intake.repository import CaseRecords, CaseStatus
 from tests.factories import START, filing
 from tests.fakes import in_memory_context, person, staged_types
@@ -46,6 +49,103 @@ async def test_an_idempotency_key_returns_the_first_filing_and_refuses_another_b
     with pytest.raises(IdempotencyConflict):
         await handlers.receive(changed, identity=CLERK, idempotency_key="k1", docket=True)
     assert (await staged_types(handlers.ctx)).count("CaseFiled") == 1
+
+
+def counting_transactions(handlers: Intake) -> list[int]:
+    """How many transactions the handlers run, counted as they run."""
+    counted: list[int] = []
+    transact = handlers.records.transact
+
+    async def counted_transact(*args: Any, **kwargs: Any) -> Any:
+        counted.append(1)
+        return await transact(*args, **kwargs)
+
+    handlers.records.transact = counted_transact  # type: ignore[method-assign]
+    return counted
+
+
+async def test_filings_made_together_are_numbered_in_order_in_few_transactions() -> None:
+    handlers = intake()
+    transactions = counting_transactions(handlers)
+    many = FILING_GROUP_MAX + 30  # more than one group holds
+    filed = await asyncio.gather(*(
+        handlers.receive(FileCase(**filing(claim_amount_fen=n + 1)), identity=CLERK, docket=True)
+        for n in range(many)
+    ))  # fmt: skip
+    # Each filing its own number, in the order they were made, none missing.
+    assert [f.case_number for f in filed] == [f"（2026）苏1283执{n}号" for n in range(1, many + 1)]
+    for n, one in enumerate(filed):
+        record = await handlers.records.read(one.case_id)
+        assert record is not None and record.filed is not None
+        assert (record.filed.claim_amount_fen, record.get("receipt_number")) == (
+            n + 1, f"（2026）苏1283收{n + 1}号"
+        )  # fmt: skip
+    assert (await staged_types(handlers.ctx)).count("CaseFiled") == many
+    # Those that queued behind a transaction were committed together in the next.
+    assert len(transactions) <= 3
+    later = await handlers.receive(FileCase(**filing()), identity=CLERK, docket=True)
+    assert later.case_number == f"（2026）苏1283执{many + 1}号"
+
+
+async def test_a_repeated_idempotency_key_in_one_group_files_once_and_refuses_another_body() -> (
+    None
+):
+    handlers = intake()
+    body, changed = FileCase(**filing()), FileCase(**filing(claim_amount_fen=1))
+    # The first filing is committed alone; the four made meanwhile queue behind it, together.
+    _, first, again, refused, other = await asyncio.gather(
+        handlers.receive(FileCase(**filing()), identity=CLERK, docket=True),
+        handlers.receive(body, identity=CLERK, idempotency_key="k1", docket=True),
+        handlers.receive(body, identity=CLERK, idempotency_key="k1", docket=True),
+        handlers.receive(changed, identity=CLERK, idempotency_key="k1", docket=True),
+        handlers.receive(changed, identity=CLERK, docket=True),
+        return_exceptions=True,
+    )
+    assert isinstance(first, Filed) and isinstance(again, Filed) and isinstance(other, Filed)
+    assert (again.case_id, again.created, again.case_number) == (
+        first.case_id, False, first.case_number
+    )  # fmt: skip
+    assert isinstance(refused, IdempotencyConflict)
+    assert first.case_number == "（2026）苏1283执2号"
+    assert other.case_number == "（2026）苏1283执3号"  # the refused one took no number
+    assert (await staged_types(handlers.ctx)).count("CaseFiled") == 3
+
+
+async def test_a_filing_whose_caller_went_away_before_its_turn_is_not_filed() -> None:
+    handlers = intake()
+    first = asyncio.create_task(handlers.receive(FileCase(**filing()), identity=CLERK, docket=True))
+    gone = asyncio.create_task(
+        handlers.receive(FileCase(**filing(claim_amount_fen=7)), identity=CLERK, docket=True)
+    )
+    last = asyncio.create_task(handlers.receive(FileCase(**filing()), identity=CLERK, docket=True))
+    await asyncio.sleep(0)  # all three are waiting: the first for its transaction
+    gone.cancel()
+    assert [(await first).case_number, (await last).case_number] == [
+        "（2026）苏1283执1号", "（2026）苏1283执2号"
+    ]  # fmt: skip
+    with pytest.raises(asyncio.CancelledError):
+        await gone
+    assert (await staged_types(handlers.ctx)).count("CaseFiled") == 2
+
+
+async def test_a_group_whose_transaction_fails_fails_every_filing_of_it_and_writes_nothing() -> (
+    None
+):
+    handlers = intake()
+    transact = handlers.records.transact
+
+    async def down(*args: Any, **kwargs: Any) -> Any:
+        raise ConnectionError("Redis is down")
+
+    handlers.records.transact = down  # type: ignore[method-assign]
+    outcomes = await asyncio.gather(*(
+        handlers.receive(FileCase(**filing()), identity=CLERK, docket=True) for _ in range(5)
+    ), return_exceptions=True)  # fmt: skip
+    assert all(isinstance(o, ConnectionError) for o in outcomes), outcomes
+    handlers.records.transact = transact  # type: ignore[method-assign]
+    assert await staged_types(handlers.ctx) == []
+    again = await handlers.receive(FileCase(**filing()), identity=CLERK, docket=True)
+    assert again.case_number == "（2026）苏1283执1号"
 
 
 async def test_only_a_clerk_of_the_court_files() -> None:
