@@ -52,16 +52,9 @@ class MoneyIn(FundsHandler):
         async def act(pipe: Pipeline, record: Record) -> tuple[Record, bool]:
             if identity is not None:
                 require_handling_court(identity, record["court_code"], f"case {case_id}")
-            known = await self.records.payment_of_reference(reference, pipe)
+            known = await self._known_receipt(pipe, record, reference, amount)
             if known is not None:
-                known_case, payment_id = known.split("|", 1)
-                payment = record["payments"].get(payment_id) if known_case == case_id else None
-                if payment is None or payment["amount_fen"] != amount:
-                    raise Conflict(
-                        f"bank reference {reference} was recorded already, for another "
-                        "receipt; one transfer is one receipt"
-                    )
-                return payment, False
+                return known, False
             payment = self._stage_arrival(
                 pipe, record, amount=amount, source=source, reference=reference, payer=payer,
                 asset_id=asset_id, asset=asset, arrived_on=arrived_on, identity=identity,
@@ -72,6 +65,26 @@ class MoneyIn(FundsHandler):
         return await self.records.change_case(
             case_id, act, watch=(ref_key,), missing=f"no case {case_id} in your jurisdiction"
         )
+
+    async def _known_receipt(
+        self, pipe: Pipeline, record: Record, reference: str, amount: int
+    ) -> Record | None:
+        """The case's receipt recorded already under ``reference`` for ``amount`` (None if
+        the reference is new): one transfer is one receipt, so the reference of another
+        case's receipt, or of another amount, is refused."""
+        known = await self.records.payment_of_reference(reference, pipe)
+        if known is None:
+            return None
+        known_case, payment_id = known.split("|", 1)
+        payment: Record | None = (
+            record["payments"].get(payment_id) if known_case == record["case_id"] else None
+        )
+        if payment is None or payment["amount_fen"] != amount:
+            raise Conflict(
+                f"bank reference {reference} was recorded already, for another receipt; one "
+                "transfer is one receipt"
+            )
+        return payment
 
     def _stage_arrival(
         self, pipe: Pipeline, record: Record, *, amount: int, source: Source, reference: str,
@@ -115,6 +128,10 @@ class MoneyIn(FundsHandler):
         ), actor)  # fmt: skip
         return payment
 
+    def _not_in_future(self, arrived_on: dt.date | None) -> None:
+        if arrived_on is not None and arrived_on > china_today(self.ctx.clock):
+            raise Invalid("a receipt cannot be dated in the future", loc=("body", "arrived_on"))
+
     # --- the debtor's payment, from the bank statement ----------------------------------------
 
     async def record_receipt(
@@ -124,8 +141,7 @@ class MoneyIn(FundsHandler):
         """Finance of the court handling the case records a credit to its account (from the
         bank statement): (case, payment, new?)."""
         require_role(identity, Role.FINANCE)
-        if arrived_on is not None and arrived_on > china_today(self.ctx.clock):
-            raise Invalid("a receipt cannot be dated in the future", loc=("body", "arrived_on"))
+        self._not_in_future(arrived_on)
         # An account of a case outside the caller's jurisdiction reads as no case's: the
         # answer names neither that case nor tells that it exists (a court above that reads
         # it is told that the court handling it records it: 403).
@@ -318,8 +334,7 @@ class MoneyIn(FundsHandler):
         recorded it from the statement first), the deduction is that receipt. Not moved: the
         deduction failed, and what it held of the frozen deposit may be deducted again."""
         require_role(identity, Role.FINANCE)
-        if arrived_on is not None and arrived_on > china_today(self.ctx.clock):
-            raise Invalid("a receipt cannot be dated in the future", loc=("body", "arrived_on"))
+        self._not_in_future(arrived_on)
         record = await self.records.get(case_id)
         deduction = record["deductions"].get(deduction_id) if record else None
         asset_id = deduction["asset_id"] if deduction else ""
@@ -347,9 +362,22 @@ class MoneyIn(FundsHandler):
                         f"{amount} fen is more than that: record the rest as a receipt of its own",
                         loc=("body", "amount_fen"),
                     )
-                payment = await self._receipt_of_review(pipe, record, bank_reference, amount)
-                if payment:
+                known = await self._receipt_of_review(pipe, record, bank_reference, amount)
+                if known is not None:
+                    if arrived_on is not None and arrived_on.isoformat() != known["arrived_on"]:
+                        raise Invalid(
+                            f"the receipt under bank reference {bank_reference} was recorded "
+                            f"as arrived on {known['arrived_on']}, not {arrived_on}",
+                            loc=("body", "arrived_on"),
+                        )
                     pipe.multi()  # type: ignore[no-untyped-call]
+                    payment = known
+                    # The receipt is the deduction's: whose control brought it in counts for
+                    # who may approve its payout (funds.separation-of-duties).
+                    if not payment["asset_id"]:
+                        payment["asset_id"] = deduction["asset_id"]
+                    if asset and asset.get("controlled_by") and not payment["controlled_by"]:
+                        payment["controlled_by"] = [asset["controlled_by"]]
                     deduction.update(
                         status=DeductionStatus.TRANSFERRED.value,
                         payment_id=payment["payment_id"],
@@ -362,6 +390,7 @@ class MoneyIn(FundsHandler):
                         asset=asset, arrived_on=arrived_on.isoformat() if arrived_on else "",
                         identity=identity, deduction_id=deduction_id,
                     )  # fmt: skip
+            deduction["reviewed_by"] = identity.subject
             self.log(record, "deduction_reviewed", identity.subject, deduction_id=deduction_id,
                      moved=moved, payment_id=payment.get("payment_id", ""), note=note)  # fmt: skip
             self.stage(pipe, record, pb.DeductionReviewed(
@@ -376,22 +405,17 @@ class MoneyIn(FundsHandler):
 
     async def _receipt_of_review(
         self, pipe: Pipeline, record: Record, reference: str, amount: int
-    ) -> Record:
-        """The receipt recorded already under ``reference`` that a reviewed deduction is, or
-        {} when none is (a new one is recorded). One transfer is one receipt: a reference of
-        another case, of another amount, or of a receipt another deduction is, is refused."""
-        known = await self.records.payment_of_reference(reference, pipe)
-        if known is None:
-            return {}
-        known_case, payment_id = known.split("|", 1)
-        payment: Record | None = (
-            record["payments"].get(payment_id) if known_case == record["case_id"] else None
-        )
-        taken = any(d.get("payment_id") == payment_id for d in record["deductions"].values())
-        if payment is None or payment["amount_fen"] != amount or taken:
+    ) -> Record | None:
+        """The receipt recorded already under ``reference`` that a reviewed deduction is (None:
+        a new one is recorded). One transfer is one receipt: besides ``_known_receipt``'s
+        refusals, a receipt another deduction is already is refused."""
+        payment = await self._known_receipt(pipe, record, reference, amount)
+        if payment is not None and any(
+            d.get("payment_id") == payment["payment_id"] for d in record["deductions"].values()
+        ):
             raise Conflict(
-                f"bank reference {reference} was recorded already, for another receipt; one "
-                "transfer is one receipt"
+                f"bank reference {reference} was recorded already, as another deduction's "
+                "receipt; one transfer is one receipt"
             )
         return payment
 
@@ -447,6 +471,15 @@ class MoneyIn(FundsHandler):
             unrecorded = await self.deduction_unrecorded(case_id, feedback.request_id, fault,
                                                          feedback)  # fmt: skip
             return "unrecorded" if unrecorded else "stale"
+        if deduction["status"] == DeductionStatus.TRANSFERRED and deduction.get("reviewed_by"):
+            # Finance recorded it from the bank statement, which is the record now: the same
+            # transfer reported under another reference must not be counted twice (a second
+            # transfer, if one was made, is on the statement too, for finance to record).
+            log.warning("a transfer answered after finance reviewed its deduction was not "
+                        "recorded", case_id=case_id, deduction_id=feedback.request_id,
+                        bank_reference=feedback.bank_reference[:MAX_ID],
+                        amount_fen=feedback.transferred_amount_fen)  # fmt: skip
+            return "stale"
         open_ = (DeductionStatus.REQUESTED, DeductionStatus.UNRECORDED)
         try:
             _, new = await self._arrive(

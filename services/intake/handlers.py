@@ -9,6 +9,7 @@ query (繁简分流, by the consumer in ``reactions``) → closed.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import datetime as dt
 import json
 import uuid
@@ -73,6 +74,9 @@ class _Filing:
     case_id: str
     once: Idempotency | None
     result: asyncio.Future[Filed | Exception]
+    # The caller's context: its events are made in it (their trace is the request's), though
+    # the task of its sequence commits it.
+    context: contextvars.Context = field(default_factory=contextvars.copy_context)
 
 
 def _filed_or_raise(outcome: Filed | Exception) -> Filed:
@@ -125,8 +129,10 @@ class Intake:
         # (which grows with the square of concurrent filings); WATCH still guards against
         # other replicas.
         self._sequence_locks: dict[str, asyncio.Lock] = {}
-        # Docketed filings waiting for their sequence's next transaction (``_docket_together``).
+        # Docketed filings waiting for their sequence's next transaction, and the task that
+        # commits them (``_docket_together``).
         self._waiting: dict[str, list[_Filing]] = {}
+        self._drainers: dict[str, asyncio.Task[None]] = {}
 
     def sequence_lock(self, seq_key: str) -> asyncio.Lock:
         return self._sequence_locks.setdefault(seq_key, asyncio.Lock())
@@ -180,38 +186,57 @@ class Intake:
 
     async def _docket_together(self, filing: _Filing, receipts_key: str, seq_key: str) -> Filed:
         """File and docket ``filing`` with the others of its sequence waiting meanwhile, in
-        one transaction (group commit): each filing of a sequence holds the sequence's
-        numbers until it commits, so one at a time would answer at most one filing a
-        transaction's time, and a busy Redis or event loop would queue filings without
-        end; together, the filings that queued during one transaction commit in the next.
-        WATCH still guards against other replicas."""
+        one transaction (group commit). A filing holds its sequence's numbers until it
+        commits, so one at a time the filings of a sequence were answered one a
+        transaction's time, and a stall of Redis or of the event loop queued them; together,
+        those that queue during one transaction commit in the next. One task a sequence
+        (``_drain``) commits them; WATCH still guards against other replicas."""
         waiting = self._waiting.setdefault(seq_key, [])
         waiting.append(filing)
+        if seq_key not in self._drainers:
+            # In a context of its own: it commits the filings of many requests.
+            self._drainers[seq_key] = asyncio.create_task(
+                self._drain(seq_key, receipts_key, waiting),
+                name=f"filings {seq_key}",
+                context=contextvars.Context(),
+            )
         try:
-            async with self.sequence_lock(seq_key):
-                if filing not in waiting:  # committed, or being committed, with an earlier one
-                    return _filed_or_raise(await asyncio.shield(filing.result))
+            # Shielded: a caller that goes away does not stop a commit its filing is in.
+            return _filed_or_raise(await asyncio.shield(filing.result))
+        except asyncio.CancelledError:
+            if filing in waiting:  # not taken up yet: it is not filed
+                waiting.remove(filing)
+            raise
+
+    async def _drain(self, seq_key: str, receipts_key: str, waiting: list[_Filing]) -> None:
+        """Commit the filings waiting in ``seq_key``'s sequence, the longest waiting first,
+        up to FILING_GROUP_MAX a transaction, until none waits."""
+        try:
+            while waiting:
                 group = waiting[:FILING_GROUP_MAX]
                 del waiting[:FILING_GROUP_MAX]
-                # Shielded: a caller that goes away does not abandon the others' filings.
-                await asyncio.shield(self._commit(group, receipts_key, seq_key))
+                # With the sequence's other acts (docketing an application, a resumption).
+                async with self.sequence_lock(seq_key):
+                    await self._commit(group, receipts_key, seq_key)
+        except BaseException:  # the process stops: the filings still waiting are not filed
+            for filing in waiting:
+                filing.result.cancel()
+            waiting.clear()
+            raise
         finally:
-            if filing in waiting:  # the caller went away before its filing was taken up
-                waiting.remove(filing)
-            if not waiting and self._waiting.get(seq_key) is waiting:
+            del self._drainers[seq_key]
+            if not waiting:
                 del self._waiting[seq_key]
-        return _filed_or_raise(filing.result.result())
 
     async def _commit(self, group: list[_Filing], receipts_key: str, seq_key: str) -> None:
-        """Commit ``group`` in one transaction and give each filing its outcome."""
+        """Commit ``group`` in one transaction and give each filing its outcome (an error of
+        Redis as the outcome of each: none of them was filed)."""
         try:
-            outcomes = await self.records.transact(
+            outcomes: list[Filed | Exception] = await self.records.transact(
                 [], lambda pipe: self._file(pipe, group, receipts_key, seq_key)
             )
-        except Exception as failed:  # Redis down: none of them was filed
-            for filing in group:
-                filing.result.set_exception(failed)
-            return
+        except Exception as failed:
+            outcomes = [failed] * len(group)
         except BaseException:  # the process stops
             for filing in group:
                 filing.result.cancel()
@@ -249,13 +274,19 @@ class Intake:
             if previous is not None:  # a repeat: the first result again
                 outcomes.append(created.get(previous) or await self._repeat(pipe, previous))
                 continue
-            mapping, events, filed = self._filing(filing, receipt + 1, sequence + 1, seq_key)
+            try:
+                mapping, events, filed = filing.context.run(
+                    self._filing, filing, receipt + 1, sequence + 1, seq_key
+                )
+            except Exception as refused:  # this filing alone; it takes no number
+                outcomes.append(refused)
+                continue
             receipt, sequence = receipt + 1, sequence + (1 if seq_key else 0)
             if once is not None:
                 stored[once.key] = f"{filing.case_id}|{once.fingerprint}"
                 created[filing.case_id] = Filed(
                     filed.case_id, created=False, status=filed.status,
-                    case_number=filed.case_number, flags=filed.flags,
+                    case_number=filed.case_number, flags=list(filed.flags),
                 )  # fmt: skip
             writes.append((filing, mapping, events))
             outcomes.append(filed)

@@ -119,6 +119,7 @@ FACT_EVENTS: tuple[type[Message], ...] = (
     assets.NetworkQueryCompleted,
     assets.AssetFound,
     funds.FundsArrived,
+    funds.DeductionReviewed,
     credit.RestrictionOrdered,
     credit.RestrictionLifted,
     credit.DebtorListed,
@@ -140,6 +141,10 @@ def _fact_of(payload: Message) -> tuple[str, str, str] | None:
                 return None  # found after 终本: not the gate's business
             return payload.case_id, f"asset:{payload.asset_id}", "found"
         case funds.FundsArrived() if payload.source == DEDUCTION and payload.asset_id:
+            return payload.case_id, f"deducted:{payload.asset_id}", payload.payment_id or "1"
+        case funds.DeductionReviewed() if payload.moved and payload.asset_id:
+            # Finance found the deduction's money on the statement (perhaps as a receipt
+            # recorded first, whose FundsArrived names no asset).
             return payload.case_id, f"deducted:{payload.asset_id}", payload.payment_id or "1"
         case credit.RestrictionOrdered():
             return payload.case_id, f"restricted:{payload.debtor_key}", payload.restriction_id

@@ -4,6 +4,7 @@ and what it refuses (no Kafka, no Redis)."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from typing import Any
 
 import pytest
@@ -64,7 +65,7 @@ def counting_transactions(handlers: Intake) -> list[int]:
     return counted
 
 
-async def test_filings_made_together_are_numbered_in_order_in_few_transactions() -> None:
+async def test_filings_made_together_are_numbered_in_order_and_committed_together() -> None:
     handlers = intake()
     transactions = counting_transactions(handlers)
     many = FILING_GROUP_MAX + 30  # more than one group holds
@@ -81,18 +82,16 @@ async def test_filings_made_together_are_numbered_in_order_in_few_transactions()
             n + 1, f"（2026）苏1283收{n + 1}号"
         )  # fmt: skip
     assert (await staged_types(handlers.ctx)).count("CaseFiled") == many
-    # Those that queued behind a transaction were committed together in the next.
-    assert len(transactions) <= 3
+    # Made together, they were committed together: FILING_GROUP_MAX a transaction.
+    assert len(transactions) == 2
     later = await handlers.receive(FileCase(**filing()), identity=CLERK, docket=True)
     assert later.case_number == f"（2026）苏1283执{many + 1}号"
 
 
-async def test_a_repeated_idempotency_key_in_one_group_files_once_and_refuses_another_body() -> (
-    None
-):
+async def test_a_key_repeated_in_one_group_files_once_and_refuses_another_body() -> None:
     handlers = intake()
     body, changed = FileCase(**filing()), FileCase(**filing(claim_amount_fen=1))
-    # The first filing is committed alone; the four made meanwhile queue behind it, together.
+    # Made together, the five are committed in one transaction.
     _, first, again, refused, other = await asyncio.gather(
         handlers.receive(FileCase(**filing()), identity=CLERK, docket=True),
         handlers.receive(body, identity=CLERK, idempotency_key="k1", docket=True),
@@ -111,15 +110,34 @@ async def test_a_repeated_idempotency_key_in_one_group_files_once_and_refuses_an
     assert (await staged_types(handlers.ctx)).count("CaseFiled") == 3
 
 
+def held_transactions(handlers: Intake) -> asyncio.Event:
+    """Hold each of the handlers' transactions until the event returned is set."""
+    transact, released = handlers.records.transact, asyncio.Event()
+
+    async def held(*args: Any, **kwargs: Any) -> Any:
+        await released.wait()
+        return await transact(*args, **kwargs)
+
+    handlers.records.transact = held  # type: ignore[method-assign]
+    return released
+
+
+def filing_task(handlers: Intake, claim_amount_fen: int = 12_345_600) -> asyncio.Task[Filed]:
+    body = FileCase(**filing(claim_amount_fen=claim_amount_fen))
+    return asyncio.create_task(handlers.receive(body, identity=CLERK, docket=True))
+
+
 async def test_a_filing_whose_caller_went_away_before_its_turn_is_not_filed() -> None:
     handlers = intake()
-    first = asyncio.create_task(handlers.receive(FileCase(**filing()), identity=CLERK, docket=True))
-    gone = asyncio.create_task(
-        handlers.receive(FileCase(**filing(claim_amount_fen=7)), identity=CLERK, docket=True)
-    )
-    last = asyncio.create_task(handlers.receive(FileCase(**filing()), identity=CLERK, docket=True))
-    await asyncio.sleep(0)  # all three are waiting: the first for its transaction
+    released = held_transactions(handlers)
+    first = filing_task(handlers)
+    for _ in range(3):
+        await asyncio.sleep(0)  # the first is taken up, its commit held
+    gone, last = filing_task(handlers, 7), filing_task(handlers)
+    await asyncio.sleep(0)  # both wait for the next transaction
     gone.cancel()
+    await asyncio.sleep(0)
+    released.set()
     assert [(await first).case_number, (await last).case_number] == [
         "（2026）苏1283执1号", "（2026）苏1283执2号"
     ]  # fmt: skip
@@ -128,9 +146,56 @@ async def test_a_filing_whose_caller_went_away_before_its_turn_is_not_filed() ->
     assert (await staged_types(handlers.ctx)).count("CaseFiled") == 2
 
 
-async def test_a_group_whose_transaction_fails_fails_every_filing_of_it_and_writes_nothing() -> (
-    None
-):
+async def test_a_caller_gone_during_its_commit_is_filed_with_the_others() -> None:
+    handlers = intake()
+    released = held_transactions(handlers)
+    calls = [filing_task(handlers, n) for n in (1, 2, 3)]
+    for _ in range(3):
+        await asyncio.sleep(0)  # the three are taken up together, their commit held
+    calls[1].cancel()
+    released.set()
+    first, last = await calls[0], await calls[2]
+    with pytest.raises(asyncio.CancelledError):
+        await calls[1]
+    assert (first.case_number, last.case_number) == ("（2026）苏1283执1号", "（2026）苏1283执3号")
+    assert (await staged_types(handlers.ctx)).count("CaseFiled") == 3  # the second's too
+
+
+async def test_filings_of_two_replicas_made_together_take_each_number_once() -> None:
+    one = intake()
+    other = Intake(one.ctx, CaseRecords(one.ctx.redis, one.ctx.keys))  # the same Redis
+    filed = await asyncio.gather(*(
+        replica.receive(FileCase(**filing()), identity=CLERK, docket=True)
+        for _ in range(10) for replica in (one, other)
+    ))  # fmt: skip
+    assert sorted(int(f.case_number.split("执")[1][:-1]) for f in filed) == list(range(1, 21))
+    assert (await staged_types(one.ctx)).count("CaseFiled") == 20  # staged once each
+
+
+async def test_each_filing_made_together_is_made_in_its_callers_context() -> None:
+    # The trace of a filing's events is its request's, though one task commits them all.
+    handlers = intake()
+    caller: contextvars.ContextVar[str] = contextvars.ContextVar("caller")
+    made_in: dict[str, str] = {}
+    event = handlers.event
+
+    def recording(payload: Any, case_id: str, *args: Any, **kwargs: Any) -> Any:
+        made_in[case_id] = caller.get("none")
+        return event(payload, case_id, *args, **kwargs)
+
+    handlers.event = recording  # type: ignore[method-assign]
+
+    async def file_as(name: str) -> str:
+        caller.set(name)
+        filed = await handlers.receive(FileCase(**filing()), identity=CLERK, docket=True)
+        return filed.case_id
+
+    names = [f"request-{n}" for n in range(5)]
+    case_ids = await asyncio.gather(*(file_as(name) for name in names))
+    assert [made_in[case_id] for case_id in case_ids] == names
+
+
+async def test_a_group_whose_transaction_fails_fails_each_filing_and_writes_nothing() -> None:
     handlers = intake()
     transact = handlers.records.transact
 

@@ -153,6 +153,24 @@ async def test_undisposed_assets_hold_the_gate_whichever_event_came_first() -> N
     await court.zhongben.propose(case_id, "无财产", identity=OFFICER)
 
 
+async def test_a_deduction_finance_found_on_the_statement_disposes_of_its_deposit() -> None:
+    # Its receipt may have been recorded first, as the debtor's payment naming no asset.
+    court = Court()
+    case_id = await court.ready()
+    await court.other_services_report(
+        asset_events_pb2.AssetControlled(case_id=case_id, asset_id="money", measure="freeze"),
+        funds_events_pb2.DeductionReviewed(case_id=case_id, asset_id="money", moved=False),
+    )
+    with pytest.raises(GateRefused, match="money"):  # nothing moved: still frozen
+        await court.zhongben.propose(case_id, "无财产", identity=OFFICER)
+    await court.other_services_report(
+        funds_events_pb2.DeductionReviewed(
+            case_id=case_id, asset_id="money", moved=True, payment_id="p-1"
+        )
+    )
+    await court.zhongben.propose(case_id, "无财产", identity=OFFICER)
+
+
 async def test_property_found_holds_the_gate_until_controlled_or_declined_with_a_reason() -> None:
     """¶24: a case with property that could pay is never ended this round. What a re-query
     after 终本 finds is not the gate's business; a control the outside system refused

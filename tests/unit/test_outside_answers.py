@@ -506,6 +506,12 @@ async def test_money_finance_finds_on_the_statement_is_recorded_once_as_the_dedu
     with pytest.raises(Conflict, match="20000 fen"):
         await funds.money_in.request_deduction("case-1", identity=FUNDS_OFFICER,
                                                asset_id="asset-1", amount=20_001)  # fmt: skip
+    # The bank's own answer, coming after all under its own reference, is the same transfer:
+    # the statement is the record now.
+    late = agency_pb.Feedback(feedback_id="f2", request_id=deduction_id, status="transferred",
+                              transferred_amount_fen=40_000, bank_reference="DED-2")  # fmt: skip
+    assert await funds.money_in.apply_transfer(late, "case-1") == "stale"
+    assert (await ledger(funds))["counters"]["received_fen"] == 40_000
     # Reviewed once: a second review is refused, and records nothing twice.
     with pytest.raises(Conflict, match="only a deduction whose answer could not be recorded"):
         await funds.money_in.review_deduction("case-1", deduction_id, identity=FUNDS_FINANCE,
@@ -516,12 +522,21 @@ async def test_money_finance_finds_on_the_statement_is_recorded_once_as_the_dedu
 async def test_a_deduction_finance_recorded_from_the_statement_first_is_that_receipt() -> None:
     funds, deduction_id = await unrecorded_of(60_000)
     payment_id = await receive(funds, 60_000, reference="BANK-DED-1")
+    with pytest.raises(Invalid, match="recorded as arrived on 2026") as misdated:
+        await funds.money_in.review_deduction(
+            "case-1", deduction_id, identity=FUNDS_FINANCE, moved=True,
+            bank_reference="BANK-DED-1", amount=60_000, arrived_on=dt.date(2026, 1, 2),
+        )  # fmt: skip
+    assert misdated.value.loc == ("body", "arrived_on")
     deduction = await funds.money_in.review_deduction(
         "case-1", deduction_id, identity=FUNDS_FINANCE, moved=True, bank_reference="BANK-DED-1",
         amount=60_000,
     )  # fmt: skip
     record = await ledger(funds)
     assert list(record["payments"]) == [payment_id]  # not counted twice
+    payment = record["payments"][payment_id]
+    # The receipt is the deduction's now: its controller does not approve its payout.
+    assert (payment["asset_id"], payment["controlled_by"]) == ("asset-1", ["officer-2"])
     assert record["counters"]["received_fen"] == 60_000
     assert (deduction["status"], deduction["payment_id"]) == ("transferred", payment_id)
     assert (await reviewed(funds, deduction_id)).payment_id == payment_id
