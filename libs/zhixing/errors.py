@@ -41,6 +41,12 @@ class Invalid(CommandError):
     status = 422
 
 
+class Unavailable(CommandError):
+    """The act could not be done now (the service is stopping): try again (503)."""
+
+    status = 503
+
+
 def error_response(exc: CommandError) -> JSONResponse:
     detail: Any = str(exc)
     if exc.loc:  # the shape of FastAPI's validation errors, so clients parse one shape

@@ -41,24 +41,33 @@ class MoneyIn(FundsHandler):
     async def _arrive(
         self, case_id: str, *, amount: int, source: Source, reference: str, payer: str = "",
         asset_id: str = "", arrived_on: str = "", identity: Identity | None = None,
-        deduction_id: str = "",
-    ) -> tuple[Record, bool]:  # fmt: skip
+        answers_deduction: str = "",
+    ) -> tuple[Record | None, bool]:  # fmt: skip
         """Record an arrival once per bank reference: (the payment, True if new). The same
         reference reported again is the same receipt (same case and amount) and changes
-        nothing; for another case or amount it is refused."""
+        nothing; for another case or amount it is refused. An outside answer to the
+        deduction ``answers_deduction`` records its receipt while the deduction awaits one;
+        after finance found its money on the statement, it records nothing: (None, False)."""
         asset = await self.records.asset(asset_id) if asset_id else None
         ref_key = self.records.bank_ref_key(reference)
 
-        async def act(pipe: Pipeline, record: Record) -> tuple[Record, bool]:
+        async def act(pipe: Pipeline, record: Record) -> tuple[Record | None, bool]:
             if identity is not None:
                 require_handling_court(identity, record["court_code"], f"case {case_id}")
+            # Read on the transaction's record: a review may have committed since the answer
+            # was first looked at.
+            deduction = record["deductions"].get(answers_deduction) if answers_deduction else None
+            if _found_by_finance(deduction):
+                return None, False
             known = await self._known_receipt(pipe, record, reference, amount)
             if known is not None:
                 return known, False
+            awaiting = (DeductionStatus.REQUESTED, DeductionStatus.UNRECORDED)
             payment = self._stage_arrival(
                 pipe, record, amount=amount, source=source, reference=reference, payer=payer,
                 asset_id=asset_id, asset=asset, arrived_on=arrived_on, identity=identity,
-                deduction_id=deduction_id,
+                deduction_id=answers_deduction if deduction and deduction["status"] in awaiting
+                else "",
             )  # fmt: skip
             return payment, True
 
@@ -162,7 +171,7 @@ class MoneyIn(FundsHandler):
         except NotFound:  # the case moved out of the caller's jurisdiction meanwhile
             raise no_case from None
         record = await self.records.get(case_id)
-        assert record is not None
+        assert record is not None and payment is not None  # it answers no deduction
         return record, payment, new
 
     # --- sale proceeds ---------------------------------------------------------------------
@@ -374,9 +383,8 @@ class MoneyIn(FundsHandler):
                     payment = known
                     # The receipt is the deduction's: whose control brought it in counts for
                     # who may approve its payout (funds.separation-of-duties).
-                    if not payment["asset_id"]:
-                        payment["asset_id"] = deduction["asset_id"]
-                    if asset and asset.get("controlled_by") and not payment["controlled_by"]:
+                    payment["asset_id"] = deduction["asset_id"]
+                    if asset and asset.get("controlled_by"):
                         payment["controlled_by"] = [asset["controlled_by"]]
                     deduction.update(
                         status=DeductionStatus.TRANSFERRED.value,
@@ -410,12 +418,17 @@ class MoneyIn(FundsHandler):
         a new one is recorded). One transfer is one receipt: besides ``_known_receipt``'s
         refusals, a receipt another deduction is already is refused."""
         payment = await self._known_receipt(pipe, record, reference, amount)
-        if payment is not None and any(
-            d.get("payment_id") == payment["payment_id"] for d in record["deductions"].values()
-        ):
+        if payment is None:
+            return None
+        if any(d.get("payment_id") == payment["payment_id"] for d in record["deductions"].values()):
             raise Conflict(
                 f"bank reference {reference} was recorded already, as another deduction's "
                 "receipt; one transfer is one receipt"
+            )
+        if payment["source"] != Source.PAYMENT or payment.get("asset_id"):
+            raise Conflict(
+                f"bank reference {reference} was recorded already, as {payment['source']} "
+                "money, not as a credit from the statement: it is not this deduction's"
             )
         return payment
 
@@ -471,7 +484,17 @@ class MoneyIn(FundsHandler):
             unrecorded = await self.deduction_unrecorded(case_id, feedback.request_id, fault,
                                                          feedback)  # fmt: skip
             return "unrecorded" if unrecorded else "stale"
-        if deduction["status"] == DeductionStatus.TRANSFERRED and deduction.get("reviewed_by"):
+        try:
+            payment, new = await self._arrive(
+                case_id, amount=feedback.transferred_amount_fen, source=Source.DEDUCTION,
+                reference=feedback.bank_reference, asset_id=deduction["asset_id"],
+                answers_deduction=feedback.request_id,
+            )  # fmt: skip
+        except Conflict as refused:  # another receipt's bank reference; the ledger is full
+            unrecorded = await self.deduction_unrecorded(case_id, feedback.request_id,
+                                                         str(refused), feedback)  # fmt: skip
+            return "unrecorded" if unrecorded else "stale"
+        if payment is None:
             # Finance recorded it from the bank statement, which is the record now: the same
             # transfer reported under another reference must not be counted twice (a second
             # transfer, if one was made, is on the statement too, for finance to record).
@@ -480,18 +503,17 @@ class MoneyIn(FundsHandler):
                         bank_reference=feedback.bank_reference[:MAX_ID],
                         amount_fen=feedback.transferred_amount_fen)  # fmt: skip
             return "stale"
-        open_ = (DeductionStatus.REQUESTED, DeductionStatus.UNRECORDED)
-        try:
-            _, new = await self._arrive(
-                case_id, amount=feedback.transferred_amount_fen, source=Source.DEDUCTION,
-                reference=feedback.bank_reference, asset_id=deduction["asset_id"],
-                deduction_id=feedback.request_id if deduction["status"] in open_ else "",
-            )  # fmt: skip
-        except Conflict as refused:  # another receipt's bank reference; the ledger is full
-            unrecorded = await self.deduction_unrecorded(case_id, feedback.request_id,
-                                                         str(refused), feedback)  # fmt: skip
-            return "unrecorded" if unrecorded else "stale"
         return "arrived" if new else "duplicate"
+
+
+def _found_by_finance(deduction: Record | None) -> bool:
+    """Finance found the deduction's money on the bank statement (its review): the
+    statement is its record now."""
+    return (
+        deduction is not None
+        and bool(deduction.get("reviewed_by"))
+        and deduction["status"] == DeductionStatus.TRANSFERRED
+    )
 
 
 def _transfer_within_bounds(feedback: gateway_pb.Feedback) -> bool:

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import copy
 import datetime as dt
+import functools
 import json
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+import structlog
 from google.protobuf.message import Message
 from redis.asyncio.client import Pipeline
 
@@ -37,7 +40,7 @@ from zhixing.auth import (
 )
 from zhixing.case_accounts import case_account_number
 from zhixing.clock import CHINA_TZ, china_today
-from zhixing.errors import Conflict, Invalid, NotFound
+from zhixing.errors import Conflict, Invalid, NotFound, Unavailable
 from zhixing.events import Event, new_event
 from zhixing.idempotency import Idempotency
 from zhixing.idempotency import IdempotencyConflict as IdempotencyConflict  # named here too
@@ -47,6 +50,8 @@ from zhixing.service import ServiceContext
 from zhixing.state import watch_and_read
 from zhixing.stops import StopOrders
 from zhixing.v1 import case_events_pb2
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +82,29 @@ class _Filing:
     # The caller's context: its events are made in it (their trace is the request's), though
     # the task of its sequence commits it.
     context: contextvars.Context = field(default_factory=contextvars.copy_context)
+
+
+def _own_copy(error: Exception) -> Exception:
+    """``error`` as an exception of its own (each caller raising it adds to its traceback),
+    caused by it."""
+    try:
+        copied = copy.copy(error)
+    except Exception:  # an exception that cannot be copied is raised as it is
+        return error
+    copied.__cause__ = error
+    return copied
+
+
+def _stop_waiting(filings: list[_Filing]) -> None:
+    """Tell the callers of ``filings`` not committed that intake stopped before it."""
+    for filing in filings:
+        if not filing.result.done():
+            filing.result.set_exception(
+                Unavailable(
+                    "intake stopped while the filing waited to be committed; send it again "
+                    "(with its Idempotency-Key, a filing committed meanwhile is not doubled)"
+                )
+            )
 
 
 def _filed_or_raise(outcome: Filed | Exception) -> Filed:
@@ -193,13 +221,16 @@ class Intake:
         (``_drain``) commits them; WATCH still guards against other replicas."""
         waiting = self._waiting.setdefault(seq_key, [])
         waiting.append(filing)
-        if seq_key not in self._drainers:
+        drainer = self._drainers.get(seq_key)
+        if drainer is None or drainer.done():
             # In a context of its own: it commits the filings of many requests.
-            self._drainers[seq_key] = asyncio.create_task(
+            drainer = asyncio.create_task(
                 self._drain(seq_key, receipts_key, waiting),
                 name=f"filings {seq_key}",
                 context=contextvars.Context(),
             )
+            self._drainers[seq_key] = drainer
+            drainer.add_done_callback(functools.partial(self._drained, seq_key, waiting))
         try:
             # Shielded: a caller that goes away does not stop a commit its filing is in.
             return _filed_or_raise(await asyncio.shield(filing.result))
@@ -211,36 +242,41 @@ class Intake:
     async def _drain(self, seq_key: str, receipts_key: str, waiting: list[_Filing]) -> None:
         """Commit the filings waiting in ``seq_key``'s sequence, the longest waiting first,
         up to FILING_GROUP_MAX a transaction, until none waits."""
+        group: list[_Filing] = []
         try:
             while waiting:
-                group = waiting[:FILING_GROUP_MAX]
-                del waiting[:FILING_GROUP_MAX]
                 # With the sequence's other acts (docketing an application, a resumption).
                 async with self.sequence_lock(seq_key):
+                    group = waiting[:FILING_GROUP_MAX]
+                    del waiting[:FILING_GROUP_MAX]
                     await self._commit(group, receipts_key, seq_key)
-        except BaseException:  # the process stops: the filings still waiting are not filed
-            for filing in waiting:
-                filing.result.cancel()
+        except BaseException:  # the process stops, or a fault: no caller is left waiting
+            _stop_waiting([*group, *waiting])
             waiting.clear()
             raise
-        finally:
-            del self._drainers[seq_key]
-            if not waiting:
-                del self._waiting[seq_key]
+
+    def _drained(self, seq_key: str, waiting: list[_Filing], drainer: asyncio.Task[None]) -> None:
+        """The sequence's task ended (also if cancelled before it ran)."""
+        if not drainer.cancelled() and drainer.exception() is not None:
+            log.error("the filings of a sequence could not be committed", sequence=seq_key,
+                      exc_info=drainer.exception())  # fmt: skip
+        if self._drainers.get(seq_key) is not drainer:
+            return  # a later task has the sequence, and the filings waiting in it
+        del self._drainers[seq_key]
+        _stop_waiting(waiting)  # any left: it was cancelled before it ran
+        waiting.clear()
+        if self._waiting.get(seq_key) is waiting:
+            del self._waiting[seq_key]
 
     async def _commit(self, group: list[_Filing], receipts_key: str, seq_key: str) -> None:
         """Commit ``group`` in one transaction and give each filing its outcome (an error of
-        Redis as the outcome of each: none of them was filed)."""
+        Redis as the outcome of each, raised in each caller as its own: none was filed)."""
         try:
             outcomes: list[Filed | Exception] = await self.records.transact(
                 [], lambda pipe: self._file(pipe, group, receipts_key, seq_key)
             )
         except Exception as failed:
-            outcomes = [failed] * len(group)
-        except BaseException:  # the process stops
-            for filing in group:
-                filing.result.cancel()
-            raise
+            outcomes = [_own_copy(failed) for _ in group]
         for filing, outcome in zip(group, outcomes, strict=True):
             filing.result.set_result(outcome)
 

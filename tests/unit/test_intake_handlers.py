@@ -16,7 +16,7 @@ from tests.factories import START, filing
 from tests.fakes import in_memory_context, person, staged_types
 from zhixing.auth import Role, ScopeError
 from zhixing.clock import SimulatedClock
-from zhixing.errors import Conflict, NotFound
+from zhixing.errors import Conflict, NotFound, Unavailable
 
 CLERK = person(Role.CLERK)
 
@@ -193,6 +193,54 @@ async def test_each_filing_made_together_is_made_in_its_callers_context() -> Non
     names = [f"request-{n}" for n in range(5)]
     case_ids = await asyncio.gather(*(file_as(name) for name in names))
     assert [made_in[case_id] for case_id in case_ids] == names
+
+
+async def test_callers_are_told_when_intake_stops_before_their_filings_commit() -> None:
+    handlers = intake()
+    released = held_transactions(handlers)
+    calls = [filing_task(handlers, n) for n in (1, 2)]
+    for _ in range(3):
+        await asyncio.sleep(0)  # taken up together, their commit held
+    (drainer,) = handlers._drainers.values()
+    drainer.cancel()  # the process stops
+    # (A bound on the wait: a caller left waiting would otherwise hang the suite.)
+    async with asyncio.timeout(10):
+        for call in calls:
+            with pytest.raises(Unavailable, match="intake stopped"):
+                await call
+    # Cancelled before it ran, a sequence's task leaves no caller waiting either.
+    late = filing_task(handlers)
+    await asyncio.sleep(0)
+    (drainer,) = handlers._drainers.values()
+    drainer.cancel()
+    async with asyncio.timeout(10):
+        with pytest.raises(Unavailable):
+            await late
+    released.set()
+    again = await handlers.receive(FileCase(**filing()), identity=CLERK, docket=True)
+    assert again.case_number == "（2026）苏1283执1号"  # nothing was filed before
+    assert handlers._drainers == {} and handlers._waiting == {}
+
+
+async def test_a_filing_that_cannot_be_made_fails_alone_and_takes_no_number() -> None:
+    handlers = intake()
+    make = handlers._filing
+
+    def failing(filing_: Any, *args: Any) -> Any:
+        if filing_.cmd.claim_amount_fen == 13:
+            raise ValueError("cannot be made")
+        return make(filing_, *args)
+
+    handlers._filing = failing  # type: ignore[method-assign,assignment]
+    outcomes = await asyncio.gather(
+        *(handlers.receive(FileCase(**filing(claim_amount_fen=n)), identity=CLERK, docket=True)
+          for n in (12, 13, 14)),
+        return_exceptions=True,
+    )  # fmt: skip
+    assert isinstance(outcomes[1], ValueError)
+    assert [o.case_number for o in (outcomes[0], outcomes[2]) if isinstance(o, Filed)] == [
+        "（2026）苏1283执1号", "（2026）苏1283执2号"
+    ]  # fmt: skip
 
 
 async def test_a_group_whose_transaction_fails_fails_each_filing_and_writes_nothing() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import Any
 
 import httpx
 import pytest
@@ -39,6 +40,7 @@ from zhixing.auth import Role, ScopeError
 from zhixing.bounds import INT64_MAX, MAX_AMOUNT_FEN
 from zhixing.clock import SimulatedClock
 from zhixing.errors import Conflict, Invalid, NotFound
+from zhixing.funds import Source
 from zhixing.outside_answers import (
     MAX_ASSETS_PER_ANSWER,
     QUERY_STATUSES,
@@ -542,11 +544,34 @@ async def test_a_deduction_finance_recorded_from_the_statement_first_is_that_rec
     assert (await reviewed(funds, deduction_id)).payment_id == payment_id
 
 
+async def test_an_answer_read_before_finance_s_review_committed_is_not_counted_again() -> None:
+    funds, deduction_id = await unrecorded_of(60_000)
+    before = await funds.records.get("case-1")
+    await funds.money_in.review_deduction(
+        "case-1", deduction_id, identity=FUNDS_FINANCE, moved=True, bank_reference="BANK-DED-1",
+        amount=60_000,
+    )  # fmt: skip
+    get = funds.records.get
+    reads = [before]
+
+    async def first_read_before_the_review(case_id: str, *args: Any) -> Any:
+        return reads.pop() if reads else await get(case_id, *args)
+
+    funds.records.get = first_read_before_the_review  # type: ignore[method-assign,assignment]
+    late = agency_pb.Feedback(feedback_id="f2", request_id=deduction_id, status="transferred",
+                              transferred_amount_fen=60_000, bank_reference="DED-2")  # fmt: skip
+    assert await funds.money_in.apply_transfer(late, "case-1") == "stale"
+    assert reads == []  # the answer was looked at as before the review
+    record = await ledger(funds)
+    assert len(record["payments"]) == 1 and record["counters"]["received_fen"] == 60_000
+
+
 @pytest.mark.parametrize(
     ("amount", "reference"),
     [
         (50_000, "BANK-DED-1"),  # the receipt under that reference is of another amount
         (60_000, "DED-OTHER"),  # that receipt is another deduction's
+        (60_000, "sale:S-1"),  # that receipt is a sale's proceeds
     ],
 )
 async def test_one_transfer_is_one_receipt_when_finance_reviews_a_deduction(
@@ -564,6 +589,7 @@ async def test_one_transfer_is_one_receipt_when_finance_reviews_a_deduction(
                                 status="transferred", transferred_amount_fen=60_000,
                                 bank_reference="DED-OTHER")  # fmt: skip
     assert await funds.money_in.apply_transfer(answer, "case-1") == "arrived"
+    assert await funds.money_in.record_proceeds("case-1", "house-1", 60_000, "S-1", Source.SALE)
     with pytest.raises(Conflict, match=f"bank reference {reference} was recorded already"):
         await funds.money_in.review_deduction(
             "case-1", deduction_id, identity=FUNDS_FINANCE, moved=True,
