@@ -1,6 +1,6 @@
 """Refusals of a command, as every service raises them: each says what is wrong and, for
 bad input, where (``loc``, as FastAPI's own validation errors do). ``create_http_app`` turns
-them into HTTP responses: 404, 409 or 422 with the message."""
+them into HTTP responses: 404, 409, 422 or 503 with the message."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ __all__ = [
     "Conflict",
     "Invalid",
     "NotFound",
+    "Unavailable",
     "error_response",
 ]
 

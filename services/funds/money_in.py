@@ -59,6 +59,13 @@ class MoneyIn(FundsHandler):
             deduction = record["deductions"].get(answers_deduction) if answers_deduction else None
             if _found_by_finance(deduction):
                 return None, False
+            if deduction is not None and deduction["status"] == DeductionStatus.FAILED:
+                # Failed since the answer was first looked at (no answer in time, or finance
+                # found nothing moved): kept as taken, for review, as apply_transfer does.
+                failure = deduction.get("error", "")
+                raise Conflict(
+                    f"the outside system answered transferred after it was failed ({failure})"
+                )
             known = await self._known_receipt(pipe, record, reference, amount)
             if known is not None:
                 return known, False

@@ -95,16 +95,21 @@ def _own_copy(error: Exception) -> Exception:
     return copied
 
 
-def _stop_waiting(filings: list[_Filing]) -> None:
-    """Tell the callers of ``filings`` not committed that intake stopped before it."""
+_NOT_COMMITTED = (
+    "intake stopped while the filing waited to be committed: it was not filed; send it again"
+)
+_MAYBE_COMMITTED = (
+    "intake stopped while the filing was being committed: it may have been filed; send it "
+    "again only with the same Idempotency-Key (which returns the case if it was), or look "
+    "for it before filing it again"
+)
+
+
+def _stop_waiting(filings: list[_Filing], why: str) -> None:
+    """Tell the callers of ``filings`` still unanswered that intake stopped, and ``why``."""
     for filing in filings:
         if not filing.result.done():
-            filing.result.set_exception(
-                Unavailable(
-                    "intake stopped while the filing waited to be committed; send it again "
-                    "(with its Idempotency-Key, a filing committed meanwhile is not doubled)"
-                )
-            )
+            filing.result.set_exception(Unavailable(why))
 
 
 def _filed_or_raise(outcome: Filed | Exception) -> Filed:
@@ -242,16 +247,18 @@ class Intake:
     async def _drain(self, seq_key: str, receipts_key: str, waiting: list[_Filing]) -> None:
         """Commit the filings waiting in ``seq_key``'s sequence, the longest waiting first,
         up to FILING_GROUP_MAX a transaction, until none waits."""
-        group: list[_Filing] = []
+        committing: list[_Filing] = []
         try:
             while waiting:
                 # With the sequence's other acts (docketing an application, a resumption).
                 async with self.sequence_lock(seq_key):
-                    group = waiting[:FILING_GROUP_MAX]
+                    committing = waiting[:FILING_GROUP_MAX]
                     del waiting[:FILING_GROUP_MAX]
-                    await self._commit(group, receipts_key, seq_key)
+                    await self._commit(committing, receipts_key, seq_key)
+                    committing = []
         except BaseException:  # the process stops, or a fault: no caller is left waiting
-            _stop_waiting([*group, *waiting])
+            _stop_waiting(committing, _MAYBE_COMMITTED)  # its EXEC may have been applied
+            _stop_waiting(waiting, _NOT_COMMITTED)
             waiting.clear()
             raise
 
@@ -263,7 +270,7 @@ class Intake:
         if self._drainers.get(seq_key) is not drainer:
             return  # a later task has the sequence, and the filings waiting in it
         del self._drainers[seq_key]
-        _stop_waiting(waiting)  # any left: it was cancelled before it ran
+        _stop_waiting(waiting, _NOT_COMMITTED)  # any left: it was cancelled before it ran
         waiting.clear()
         if self._waiting.get(seq_key) is waiting:
             del self._waiting[seq_key]

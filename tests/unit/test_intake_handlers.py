@@ -206,7 +206,7 @@ async def test_callers_are_told_when_intake_stops_before_their_filings_commit() 
     # (A bound on the wait: a caller left waiting would otherwise hang the suite.)
     async with asyncio.timeout(10):
         for call in calls:
-            with pytest.raises(Unavailable, match="intake stopped"):
+            with pytest.raises(Unavailable, match="being committed: it may have been filed"):
                 await call
     # Cancelled before it ran, a sequence's task leaves no caller waiting either.
     late = filing_task(handlers)
@@ -214,7 +214,7 @@ async def test_callers_are_told_when_intake_stops_before_their_filings_commit() 
     (drainer,) = handlers._drainers.values()
     drainer.cancel()
     async with asyncio.timeout(10):
-        with pytest.raises(Unavailable):
+        with pytest.raises(Unavailable, match="waited to be committed: it was not filed"):
             await late
     released.set()
     again = await handlers.receive(FileCase(**filing()), identity=CLERK, docket=True)
@@ -255,6 +255,9 @@ async def test_a_group_whose_transaction_fails_fails_each_filing_and_writes_noth
         handlers.receive(FileCase(**filing()), identity=CLERK, docket=True) for _ in range(5)
     ), return_exceptions=True)  # fmt: skip
     assert all(isinstance(o, ConnectionError) for o in outcomes), outcomes
+    # Each caller raises an error of its own (a traceback each), caused by Redis's one.
+    assert len({id(o) for o in outcomes}) == 5
+    assert len({id(o.__cause__) for o in outcomes if isinstance(o, BaseException)}) == 1
     handlers.records.transact = transact  # type: ignore[method-assign]
     assert await staged_types(handlers.ctx) == []
     again = await handlers.receive(FileCase(**filing()), identity=CLERK, docket=True)

@@ -566,6 +566,27 @@ async def test_an_answer_read_before_finance_s_review_committed_is_not_counted_a
     assert len(record["payments"]) == 1 and record["counters"]["received_fen"] == 60_000
 
 
+async def test_an_answer_read_before_its_deduction_failed_is_kept_for_review() -> None:
+    funds, deduction_id = await deduction_of(60_000)
+    before = await funds.records.get("case-1")
+    assert await funds.money_in.deduction_failed("case-1", deduction_id, "no answer after 5")
+    get = funds.records.get
+    reads = [before]
+
+    async def first_read_before_it_failed(case_id: str, *args: Any) -> Any:
+        return reads.pop() if reads else await get(case_id, *args)
+
+    funds.records.get = first_read_before_it_failed  # type: ignore[method-assign,assignment]
+    answer = agency_pb.Feedback(feedback_id="f1", request_id=deduction_id, status="transferred",
+                                transferred_amount_fen=60_000, bank_reference="DED-1")  # fmt: skip
+    assert await funds.money_in.apply_transfer(answer, "case-1") == "unrecorded"
+    assert reads == []
+    record = await ledger(funds)
+    assert record["payments"] == {} and record["deductions"][deduction_id]["status"] == (
+        "unrecorded"
+    )  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("amount", "reference"),
     [
