@@ -544,6 +544,19 @@ async def test_a_deduction_finance_recorded_from_the_statement_first_is_that_rec
     assert (await reviewed(funds, deduction_id)).payment_id == payment_id
 
 
+def first_read_gives(funds: Funds, earlier: Any) -> list[Any]:
+    """The next read of the case's ledger (as an answer is first looked at, outside a
+    transaction) gives it as it was ``earlier``; the list returned is emptied by that read."""
+    get = funds.records.get
+    reads = [earlier]
+
+    async def first_read_as_earlier(case_id: str, *args: Any) -> Any:
+        return reads.pop() if reads else await get(case_id, *args)
+
+    funds.records.get = first_read_as_earlier  # type: ignore[method-assign,assignment]
+    return reads
+
+
 async def test_an_answer_read_before_finance_s_review_committed_is_not_counted_again() -> None:
     funds, deduction_id = await unrecorded_of(60_000)
     before = await funds.records.get("case-1")
@@ -551,13 +564,7 @@ async def test_an_answer_read_before_finance_s_review_committed_is_not_counted_a
         "case-1", deduction_id, identity=FUNDS_FINANCE, moved=True, bank_reference="BANK-DED-1",
         amount=60_000,
     )  # fmt: skip
-    get = funds.records.get
-    reads = [before]
-
-    async def first_read_before_the_review(case_id: str, *args: Any) -> Any:
-        return reads.pop() if reads else await get(case_id, *args)
-
-    funds.records.get = first_read_before_the_review  # type: ignore[method-assign,assignment]
+    reads = first_read_gives(funds, before)
     late = agency_pb.Feedback(feedback_id="f2", request_id=deduction_id, status="transferred",
                               transferred_amount_fen=60_000, bank_reference="DED-2")  # fmt: skip
     assert await funds.money_in.apply_transfer(late, "case-1") == "stale"
@@ -570,13 +577,7 @@ async def test_an_answer_read_before_its_deduction_failed_is_kept_for_review() -
     funds, deduction_id = await deduction_of(60_000)
     before = await funds.records.get("case-1")
     assert await funds.money_in.deduction_failed("case-1", deduction_id, "no answer after 5")
-    get = funds.records.get
-    reads = [before]
-
-    async def first_read_before_it_failed(case_id: str, *args: Any) -> Any:
-        return reads.pop() if reads else await get(case_id, *args)
-
-    funds.records.get = first_read_before_it_failed  # type: ignore[method-assign,assignment]
+    reads = first_read_gives(funds, before)
     answer = agency_pb.Feedback(feedback_id="f1", request_id=deduction_id, status="transferred",
                                 transferred_amount_fen=60_000, bank_reference="DED-1")  # fmt: skip
     assert await funds.money_in.apply_transfer(answer, "case-1") == "unrecorded"
