@@ -60,8 +60,8 @@ class MoneyIn(FundsHandler):
             if _found_by_finance(deduction):
                 return None, False
             if deduction is not None and deduction["status"] == DeductionStatus.FAILED:
-                # Failed since the answer was first looked at (no answer in time, or finance
-                # found nothing moved): kept as taken, for review, as apply_transfer does.
+                # Failed (no answer in time, or finance found nothing moved), and the money
+                # moved after all: apply_transfer keeps it as taken, unrecorded, for review.
                 failure = deduction.get("error", "")
                 raise Conflict(
                     f"the outside system answered transferred after it was failed ({failure})"
@@ -484,9 +484,6 @@ class MoneyIn(FundsHandler):
             failed = await self.deduction_failed(case_id, feedback.request_id, reason)
             return "failed" if failed else "stale"
         fault = _transfer_fault(feedback, deduction)
-        if not fault and deduction["status"] == DeductionStatus.FAILED:
-            failure = deduction.get("error", "")
-            fault = f"the outside system answered transferred after it was failed ({failure})"
         if fault:
             unrecorded = await self.deduction_unrecorded(case_id, feedback.request_id, fault,
                                                          feedback)  # fmt: skip

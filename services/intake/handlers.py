@@ -158,9 +158,9 @@ class Intake:
         # The stops in force per case (执行规定 art 68), kept by the service's projection:
         # a stopped case is not closed, nor its 终本 proposed or ruled.
         self.stops = StopOrders(ctx.redis, ctx.keys)
-        # Filings of one sequence queue here instead of colliding on its WATCH and retrying
-        # (which grows with the square of concurrent filings); WATCH still guards against
-        # other replicas.
+        # The acts of one sequence (a group of filings, docketing an application, a
+        # resumption) queue here instead of colliding on its WATCH and retrying (which grows
+        # with the square of concurrent acts); WATCH still guards against other replicas.
         self._sequence_locks: dict[str, asyncio.Lock] = {}
         # Docketed filings waiting for their sequence's next transaction, and the task that
         # commits them (``_docket_together``).
