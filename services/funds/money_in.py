@@ -47,7 +47,8 @@ class MoneyIn(FundsHandler):
         reference reported again is the same receipt (same case and amount) and changes
         nothing; for another case or amount it is refused. An outside answer to the
         deduction ``answers_deduction`` records its receipt while the deduction awaits one;
-        after finance found its money on the statement, it records nothing: (None, False)."""
+        once it has its receipt (under another reference, or found by finance on the
+        statement), the answer records nothing: (None, False)."""
         asset = await self.records.asset(asset_id) if asset_id else None
         ref_key = self.records.bank_ref_key(reference)
 
@@ -57,7 +58,7 @@ class MoneyIn(FundsHandler):
             # Read on the transaction's record: a review may have committed since the answer
             # was first looked at.
             deduction = record["deductions"].get(answers_deduction) if answers_deduction else None
-            if _found_by_finance(deduction):
+            if _has_its_receipt(deduction, record, reference):
                 return None, False
             if deduction is not None and deduction["status"] == DeductionStatus.FAILED:
                 # Failed (no answer in time, or finance found nothing moved), and the money
@@ -499,10 +500,11 @@ class MoneyIn(FundsHandler):
                                                          str(refused), feedback)  # fmt: skip
             return "unrecorded" if unrecorded else "stale"
         if payment is None:
-            # Finance recorded it from the bank statement, which is the record now: the same
-            # transfer reported under another reference must not be counted twice (a second
-            # transfer, if one was made, is on the statement too, for finance to record).
-            log.warning("a transfer answered after finance reviewed its deduction was not "
+            # The deduction has its receipt (recorded from an earlier answer, or by finance from
+            # the bank statement): the same transfer reported under another reference must not
+            # be counted twice (a second transfer, if one was made, is on the statement too,
+            # for finance to record).
+            log.warning("a transfer answered after its deduction had its receipt was not "
                         "recorded", case_id=case_id, deduction_id=feedback.request_id,
                         bank_reference=feedback.bank_reference[:MAX_ID],
                         amount_fen=feedback.transferred_amount_fen)  # fmt: skip
@@ -510,14 +512,17 @@ class MoneyIn(FundsHandler):
         return "arrived" if new else "duplicate"
 
 
-def _found_by_finance(deduction: Record | None) -> bool:
-    """Finance found the deduction's money on the bank statement (its review): the
-    statement is its record now."""
-    return (
-        deduction is not None
-        and bool(deduction.get("reviewed_by"))
-        and deduction["status"] == DeductionStatus.TRANSFERRED
-    )
+def _has_its_receipt(deduction: Record | None, record: Record, reference: str) -> bool:
+    """The deduction was transferred, and an answer under ``reference`` is not its receipt
+    delivered again: one deduction is one transfer, so its money is not counted twice. Its
+    receipt is under another reference, or finance found its money on the bank statement
+    (its review: the statement is its record now, whatever reference the bank gives)."""
+    if deduction is None or deduction["status"] != DeductionStatus.TRANSFERRED:
+        return False
+    if deduction.get("reviewed_by"):
+        return True
+    receipt: Record | None = record["payments"].get(deduction.get("payment_id", ""))
+    return receipt is None or receipt["bank_reference"] != reference
 
 
 def _transfer_within_bounds(feedback: gateway_pb.Feedback) -> bool:

@@ -429,6 +429,25 @@ async def test_a_transfer_answered_after_its_deduction_failed_is_kept_as_taken()
                                                asset_id="asset-1", amount=1)  # fmt: skip
 
 
+async def test_a_transferred_deduction_answered_again_is_one_receipt_whatever_its_reference(
+) -> None:  # fmt: skip
+    funds, deduction_id = await deduction_of(60_000)
+    answer = agency_pb.Feedback(feedback_id="f1", request_id=deduction_id, status="transferred",
+                                transferred_amount_fen=60_000, bank_reference="DED-1")  # fmt: skip
+    assert await funds.money_in.apply_transfer(answer, "case-1") == "arrived"
+    assert await funds.money_in.apply_transfer(answer, "case-1") == "duplicate"
+    # The same deduction answered under another reference is not a second receipt: a second
+    # transfer, if the bank made one, is on its statement, for finance to record.
+    answer.feedback_id, answer.bank_reference = "f2", "DED-2"
+    assert await funds.money_in.apply_transfer(answer, "case-1") == "stale"
+    record = await ledger(funds)
+    (payment,) = record["payments"].values()
+    assert payment["bank_reference"] == "DED-1"
+    assert record["counters"]["received_fen"] == 60_000
+    assert record["deductions"][deduction_id]["payment_id"] == payment["payment_id"]
+    assert (await staged_types(funds.money_in.ctx)).count("FundsArrived") == 1
+
+
 async def test_what_a_transfer_answer_does_not_use_does_not_keep_it_from_its_receipt() -> None:
     funds, deduction_id = await deduction_of(60_000)
     answer = agency_pb.Feedback(feedback_id="f1", request_id=deduction_id, status="transferred",
