@@ -358,8 +358,10 @@ def funds_reconcile(
 ) -> None:
     """Prove, per case and per court, received = paid + in the account + lodged (提存), each
     part summed from its own entries, and the courts' running sums equal to their cases'.
-    Reads the funds service's Redis (ZHIXING_REDIS_*). Exit 0 when every court balances;
-    1 naming the first case (or court) that does not; 2 for an unknown court."""
+    Reads the funds service's Redis (ZHIXING_REDIS_*). Exit 0 when every court balances
+    (saying how many deductions await finance's review: money the bank may have moved that
+    no figure holds yet); 1 naming the first case (or court) that does not; 2 for an unknown
+    court."""
     from rich.table import Table
 
     from services.funds.accounts import Reconciler
@@ -380,19 +382,31 @@ def funds_reconcile(
             results = await Reconciler(records).courts(court)
         finally:
             await redis.aclose()
-        table = Table("court", "cases", "received", "paid", "in account", "lodged", "balances")
+        table = Table("court", "cases", "received", "paid", "in account", "lodged",
+                      "to review", "balances")  # fmt: skip
         for result in results:
             if result.cases or not result.balances:
                 table.add_row(
                     result.court_code, str(result.cases), f"{result.received_fen:,}",
                     f"{result.paid_fen:,}", f"{result.in_account_fen:,}",
-                    f"{result.lodged_fen:,}", "yes" if result.balances else "NO",
+                    f"{result.lodged_fen:,}", f"{result.deductions_to_review:,}",
+                    "yes" if result.balances else "NO",
                 )  # fmt: skip
         Console(width=160).print(table)
         failed = next((r for r in results if not r.balances), None)
         if failed is None:
             cases = sum(r.cases for r in results)
             typer.echo(f"funds balance: {cases} cases in {court} and the courts below it (fen)")
+            to_review = sum(r.deductions_to_review for r in results)
+            if to_review:
+                asked = sum(r.to_review_fen for r in results)
+                deductions = (
+                    "1 deduction awaits" if to_review == 1 else f"{to_review} deductions await"
+                )
+                typer.echo(
+                    f"{deductions} finance's review ({asked:,} fen asked): the bank may have "
+                    "moved money these figures do not hold yet"
+                )
             return 0
         where = f"case {failed.unbalanced_case}" if failed.unbalanced_case else "its sums"
         err.print(f"court {failed.court_code} does not balance: {where}: {failed.problem}")

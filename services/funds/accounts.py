@@ -30,6 +30,10 @@ class CourtReconciliation:
     court_totals: dict[str, int]
     unbalanced_case: str | None  # the first case (by case number) that does not balance
     problem: str | None
+    # Unrecorded deductions (the bank may have moved money no figure above holds yet) and
+    # what they asked for: the figures balance, and are complete once finance reviews them.
+    deductions_to_review: int
+    to_review_fen: int
 
     @property
     def balances(self) -> bool:
@@ -127,7 +131,8 @@ class Reconciler:
         return results
 
     async def _court(self, court: str, cases: list[Record]) -> CourtReconciliation:
-        sums = {"received": 0, "paid": 0, "in_account": 0, "lodged": 0}
+        sums = {"received": 0, "paid": 0, "in_account": 0, "lodged": 0, "to_review_fen": 0}
+        to_review = 0
         unbalanced: str | None = None
         problem: str | None = None
         for record in sorted(cases, key=lambda r: r["case_number"]):
@@ -136,6 +141,9 @@ class Reconciler:
             sums["paid"] += parts.paid
             sums["in_account"] += parts.in_account
             sums["lodged"] += parts.lodged
+            unrecorded = domain.deductions_to_review(record)
+            to_review += len(unrecorded)
+            sums["to_review_fen"] += sum(d["amount_fen"] for d in unrecorded)
             if problem is None and not parts.balances:
                 unbalanced, problem = (
                     record["case_number"],
@@ -161,5 +169,6 @@ class Reconciler:
             court_code=court, cases=len(cases), received_fen=sums["received"],
             paid_fen=sums["paid"], in_account_fen=sums["in_account"],
             lodged_fen=sums["lodged"], court_totals=court_totals,
-            unbalanced_case=unbalanced, problem=problem,
+            unbalanced_case=unbalanced, problem=problem, deductions_to_review=to_review,
+            to_review_fen=sums["to_review_fen"],
         )  # fmt: skip

@@ -119,6 +119,13 @@ def totals(record: Record) -> Totals:
     )
 
 
+def deductions_to_review(record: Record) -> list[Record]:
+    """The case's deductions answered as transferred whose answer could not be recorded
+    (unrecorded): money the bank may have moved that is in no figure until finance reviews
+    each against the statement."""
+    return [d for d in record["deductions"].values() if d["status"] == DeductionStatus.UNRECORDED]
+
+
 def counters_balance(record: Record) -> bool:
     """The running counters kept with each act agree with the entries."""
     parts = totals(record)

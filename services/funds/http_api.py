@@ -238,6 +238,12 @@ class ReconciliationView(BaseModel):
     balances: bool
     unbalanced_case: str | None = Field(description="The first case that does not balance")
     problem: str | None
+    deductions_to_review: int = Field(
+        description="Deductions answered as transferred whose answer could not be recorded: "
+        "the bank may have moved money that is in none of the figures until finance reviews "
+        "each against the statement"
+    )
+    to_review_fen: int = Field(description="What those deductions asked for, in fen")
 
 
 def _totals(record: dict[str, Any]) -> TotalsView:
@@ -292,9 +298,7 @@ async def list_funds(
             court_code=r["court_code"],
             account_number=r["account_number"],
             totals=_totals(r),
-            deductions_to_review=sum(
-                d["status"] == domain.DeductionStatus.UNRECORDED for d in r["deductions"].values()
-            ),
+            deductions_to_review=len(domain.deductions_to_review(r)),
         )
         for r in records
     ]
@@ -329,6 +333,8 @@ async def reconciliation(
             balances=r.balances,
             unbalanced_case=r.unbalanced_case,
             problem=r.problem,
+            deductions_to_review=r.deductions_to_review,
+            to_review_fen=r.to_review_fen,
         )
         for r in results
     ]

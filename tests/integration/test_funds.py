@@ -430,7 +430,19 @@ async def test_reconcile_proves_every_court_balances_and_names_the_first_case_th
 
     balanced = await asyncio.to_thread(reconcile, "--court", "苏12")
     assert balanced.exit_code == 0, balanced.output
-    assert "2 cases" in balanced.stdout
+    assert "2 cases" in balanced.stdout and "finance's review" not in balanced.stdout
+    # A deduction whose answer could not be recorded: the money balances, and the command
+    # says what its figures may not hold yet.
+    record = await records.get("case-1")
+    assert record is not None
+    record["deductions"]["d-1"] = {"deduction_id": "d-1", "status": "unrecorded",
+                                   "amount_fen": 700}  # fmt: skip
+    async with isolated.redis.pipeline(transaction=True) as pipe:
+        records.put(pipe, "case-1", record)
+        await pipe.execute()
+    to_review = await asyncio.to_thread(reconcile, "--court", "苏12")
+    assert to_review.exit_code == 0, to_review.output
+    assert "1 deduction awaits finance's review (700 fen asked)" in to_review.stdout
     # A payout written past the service (its entry, not its counters): found, by case number.
     record = await records.get("case-2")
     assert record is not None

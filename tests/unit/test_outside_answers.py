@@ -701,6 +701,11 @@ async def test_finance_finds_the_deductions_to_review_in_its_list_and_reviews_on
     async with httpx.AsyncClient(transport=transport, base_url="http://unit") as http:
         (case,) = (await http.get("/v1/funds", headers=auth)).json()
         assert case["deductions_to_review"] == 1
+        # The court's money balances, and its reconciliation says what the figures may not
+        # hold yet.
+        (court,) = (await http.get("/v1/funds/reconciliation", headers=auth)).json()
+        assert court["balances"] and court["received_fen"] == 0
+        assert (court["deductions_to_review"], court["to_review_fen"]) == (1, 60_000)
         review = f"/v1/cases/case-1/deductions/{deduction_id}/review"
         vague = await http.post(review, headers=auth, json={"moved": True, "amount_fen": 1})
         assert vague.status_code == 422 and "bank_reference" in vague.text
@@ -709,6 +714,8 @@ async def test_finance_finds_the_deductions_to_review_in_its_list_and_reviews_on
         assert answer.json()["status"] == "failed"
         (case,) = (await http.get("/v1/funds", headers=auth)).json()
         assert case["deductions_to_review"] == 0
+        (court,) = (await http.get("/v1/funds/reconciliation", headers=auth)).json()
+        assert (court["deductions_to_review"], court["to_review_fen"]) == (0, 0)
         again = await http.post(review, headers=auth, json={"moved": False})
         assert again.status_code == 409 and "unrecorded" in again.json()["detail"]
 
