@@ -9,12 +9,14 @@ query (繁简分流, by the consumer in ``reactions``) → closed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import copy
 import datetime as dt
 import functools
 import json
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,6 +68,14 @@ class Filed:
 FILING_GROUP_MAX = 100
 """Most filings of one sequence committed in one transaction (engineering bound: the
 transaction's size; a group takes about 400 commands)."""
+
+
+@dataclass(eq=False, slots=True)
+class _SequenceLock:
+    """A sequence's lock and how many hold it or wait for it."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    users: int = 0
 
 
 @dataclass(eq=False, slots=True)
@@ -161,14 +171,28 @@ class Intake:
         # The acts of one sequence (a group of filings, docketing an application, a
         # resumption) queue here instead of colliding on its WATCH and retrying (which grows
         # with the square of concurrent acts); WATCH still guards against other replicas.
-        self._sequence_locks: dict[str, asyncio.Lock] = {}
+        self._sequence_locks: dict[str, _SequenceLock] = {}
         # Docketed filings waiting for their sequence's next transaction, and the task that
         # commits them (``_docket_together``).
         self._waiting: dict[str, list[_Filing]] = {}
         self._drainers: dict[str, asyncio.Task[None]] = {}
 
-    def sequence_lock(self, seq_key: str) -> asyncio.Lock:
-        return self._sequence_locks.setdefault(seq_key, asyncio.Lock())
+    @contextlib.asynccontextmanager
+    async def sequence_lock(self, seq_key: str) -> AsyncIterator[None]:
+        """Hold ``seq_key``'s lock. It is forgotten once nobody holds or waits for it: a
+        sequence is a court's, a case type's and a year's, so kept they would grow with the
+        years."""
+        held = self._sequence_locks.get(seq_key)
+        if held is None:
+            held = self._sequence_locks[seq_key] = _SequenceLock()
+        held.users += 1
+        try:
+            async with held.lock:
+                yield
+        finally:
+            held.users -= 1
+            if held.users == 0:
+                del self._sequence_locks[seq_key]
 
     def event(
         self, payload: Message, case_id: str, court_code: str, identity: Identity,
@@ -338,12 +362,12 @@ class Intake:
             pipe.set(receipts_key, receipt)
             if seq_key:
                 pipe.set(seq_key, sequence)
-            for filing, mapping, events in writes:
+            for filing, mapping, _ in writes:
                 pipe.hset(self.records.case_key(filing.case_id), mapping=mapping)  # type: ignore[arg-type]
                 if filing.once is not None:
                     filing.once.remember(pipe, filing.case_id)
-                for event in events:
-                    self.ctx.outbox.stage(pipe, event)
+            # The group's events as one command, in the order of its filings.
+            self.ctx.outbox.stage_many(pipe, [e for _, _, events in writes for e in events])
         return outcomes
 
     async def _repeat(self, pipe: Pipeline, case_id: str) -> Filed:

@@ -172,6 +172,42 @@ async def test_filings_of_two_replicas_made_together_take_each_number_once() -> 
     assert (await staged_types(one.ctx)).count("CaseFiled") == 20  # staged once each
 
 
+async def test_a_sequence_s_acts_take_turns_on_a_lock_forgotten_when_none_holds_it() -> None:
+    handlers = intake()
+    holding: list[str] = []
+    turns: list[str] = []
+    release = {name: asyncio.Event() for name in ("a", "b", "c", "d")}
+
+    async def act(name: str) -> None:
+        async with handlers.sequence_lock("seq"):
+            holding.append(name)
+            turns.append(",".join(holding))
+            await release[name].wait()
+            holding.remove(name)
+
+    async def settle() -> None:
+        for _ in range(5):
+            await asyncio.sleep(0)
+
+    a, b, gone = asyncio.create_task(act("a")), asyncio.create_task(act("b")), None
+    await settle()
+    gone = asyncio.create_task(act("c"))  # it goes away while waiting for its turn
+    await settle()
+    gone.cancel()
+    release["a"].set()
+    await settle()  # b holds it now
+    d = asyncio.create_task(act("d"))  # comes while b holds it
+    await settle()
+    release["b"].set()
+    release["d"].set()
+    await asyncio.gather(a, b, d)
+    assert turns == ["a", "b", "d"]  # one at a time, in their order; the gone one never
+    with pytest.raises(asyncio.CancelledError):
+        await gone
+    await handlers.receive(FileCase(**filing()), identity=CLERK, docket=True)
+    assert handlers._sequence_locks == {}  # none kept once no act holds or waits for it
+
+
 async def test_each_filing_made_together_is_made_in_its_callers_context() -> None:
     # The trace of a filing's events is its request's, though one task commits them all.
     handlers = intake()
