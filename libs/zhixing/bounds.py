@@ -6,7 +6,8 @@ event or a sum, fill Redis, or flood the outside systems (issue 13). Amounts are
 a signed 64-bit integer (protobuf ``int64``), with room to spare; a case holds far fewer
 amounts than that (parties and leads are bounded; ``MAX_ASSETS_PER_CASE`` bounds the assets
 the outside systems' answers and verified leads record, and ``zhixing.outside_answers`` each
-answer; an entrusted court's controls, done by hand one by one, are not counted against it).
+answer; an entrusted court's controls, done by hand one by one, are not counted against it,
+and ``MAX_ENTRUSTMENTS_PER_CASE`` bounds them).
 
 The numbers here are engineering bounds, not statutory ones: statutory limits live in the
 rule catalogue (``zhixing.rules``).
@@ -29,6 +30,7 @@ __all__ = [
     "MAX_AMOUNT_FEN",
     "MAX_ASSETS_PER_CASE",
     "MAX_DAYS",
+    "MAX_ENTRUSTMENTS_PER_CASE",
     "MAX_ID",
     "MAX_LEADS_PER_CASE",
     "MAX_LIST",
@@ -68,6 +70,11 @@ rounds: an answer that would take a case past it fails (asset control's query), 
 verification is refused. Far above any debtor's holdings, and small enough that a case's
 sums of its assets fit an int64 and its events stay small."""
 
+MAX_ENTRUSTMENTS_PER_CASE = 200
+"""Matters one case entrusts to other courts (事项委托), over its life. Each completed one
+may report a control, which asset control records whatever the case's count of assets
+(the control was done): this bounds those, so that a case's sums still fit an int64."""
+
 MAX_LIST = 50
 """Any other list in a request (documents, case ids, courts of a dispute)."""
 
@@ -103,7 +110,8 @@ MAX_DAYS = 3650
 """A number of days or working days in a request (ten years): any statutory period asked
 for is far below it, and its rule checks the real limit."""
 
-assert MAX_AMOUNTS_SUMMED > MAX_ASSETS_PER_CASE * 2  # a case's sums fit, with room to spare
+# A case's sums (its assets' and its entrusted controls') fit, with room to spare.
+assert MAX_AMOUNTS_SUMMED > (MAX_ASSETS_PER_CASE + MAX_ENTRUSTMENTS_PER_CASE) * 2
 
 Fen = Annotated[StrictInt, Field(gt=0, le=MAX_AMOUNT_FEN, description="Whole fen (分), > 0")]
 """A positive amount of money."""

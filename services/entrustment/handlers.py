@@ -18,8 +18,10 @@ from services.entrustment import domain
 from services.entrustment.domain import HANDOVER, SERVICE_ACTOR, MatterType, Status
 from services.entrustment.repository import EntrustmentRecords
 from zhixing.auth import Identity, Role, require_role
+from zhixing.bounds import MAX_ENTRUSTMENTS_PER_CASE
 from zhixing.clock import china_today
 from zhixing.courts import CourtDirectory
+from zhixing.errors import Conflict
 from zhixing.known_cases import KnownCases
 from zhixing.records import log_act
 from zhixing.service import ServiceContext
@@ -91,14 +93,21 @@ class Entrustments:
         )
 
         async def body(pipe: Pipeline) -> dict[str, Any]:
+            entrusted_before = await self.records.entrusted_by_case(pipe, case_id)
+            if entrusted_before >= MAX_ENTRUSTMENTS_PER_CASE:
+                raise Conflict(
+                    f"case {case_id} has entrusted {entrusted_before} matters, the most one "
+                    f"case may (MAX_ENTRUSTMENTS_PER_CASE, {MAX_ENTRUSTMENTS_PER_CASE})"
+                )
             pipe.multi()  # type: ignore[no-untyped-call]
             self.records.put(pipe, entrustment_id, record)
             for court in observers:
                 self.records.index(pipe, court, entrustment_id)
+            self.records.count_for_case(pipe, case_id, entrustment_id)
             self._stage(pipe, payload, record, entrusted.code, identity)
             return record
 
-        return await self.records.transact([], body)
+        return await self.records.transact([self.records.case_key(case_id)], body)
 
     # --- acting on it --------------------------------------------------------------------------
 

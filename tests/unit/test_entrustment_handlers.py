@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from services.entrustment import handlers as handlers_module
 from services.entrustment.domain import MatterType
 from services.entrustment.handlers import Entrustments
 from services.entrustment.repository import EntrustmentRecords
@@ -64,6 +65,21 @@ async def test_only_the_entrusted_court_acts_and_only_the_two_courts_and_above_s
     seen = {r["entrustment_id"] for r in await handlers.list_for(person(Role.COMMAND, "苏12"))}
     assert seen == {entrustment_id}
     assert await handlers.list_for(person(Role.COMMAND, "苏02")) == []
+
+
+async def test_a_case_entrusts_at_most_its_bound_of_matters(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(handlers_module, "MAX_ENTRUSTMENTS_PER_CASE", 3)
+    handlers = await entrustments()
+    await known_case(handlers.ctx, handlers.known, "case-2", "苏1283")
+    for _ in range(3):
+        await entrust(handlers)
+    with pytest.raises(Conflict, match=r"case case-1 has entrusted 3 matters, the most .* \(MAX_"):
+        await entrust(handlers)
+    assert (await staged_types(handlers.ctx)).count("MatterEntrusted") == 3
+    assert len(await handlers.list_for(OFFICER)) == 3
+    await entrust(handlers, case_id="case-2")  # another case's are its own
 
 
 async def test_an_unknown_case_or_another_courts_case_is_not_entrusted() -> None:
