@@ -6,7 +6,6 @@ zhixing run                                   the whole platform (what `make run
 zhixing kafka-jars                            fetch the Kafka broker jars
 zhixing funds reconcile --court 苏12           prove every case's money balances
 zhixing bulletin --court 苏12 --week 2026-W48  the jurisdiction's weekly bulletin (通报)
-zhixing outbox parked --service intake        events Kafka refused for good, set aside
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ import os
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -28,9 +27,6 @@ from zhixing.courts import CourtDirectory, CourtFileError, UnknownCourtCode, dir
 from zhixing.periods import Due, PeriodCounter, Unit
 from zhixing.settings import AuthSettings, RedisSettings
 from zhixing.workcalendar import CalendarError, StatutoryCalendar
-
-if TYPE_CHECKING:
-    from zhixing.outbox import Outbox, ParkedEvent
 
 app = typer.Typer(help="Zhixing Command (执行指挥平台) tools.", no_args_is_help=True)
 audit_app = typer.Typer(help="The audit trail (留痕).", no_args_is_help=True)
@@ -424,93 +420,6 @@ class BulletinFormat(StrEnum):
     HTML = "html"
     XLSX = "xlsx"
     JSON = "json"
-
-
-outbox_app = typer.Typer(
-    help="A service's outbox: the events it set aside (refused by Kafka for good).",
-    no_args_is_help=True,
-)
-app.add_typer(outbox_app, name="outbox")
-
-ServiceName = Annotated[str, typer.Option(help="The service, e.g. intake, funds, command")]
-
-
-def _outbox_of(service: str) -> tuple[RedisSettings, Outbox]:
-    """The service's outbox on its Redis (ZHIXING_REDIS_*); exit 2 for an unknown service."""
-    from tools.localrun import SERVICES
-    from zhixing.outbox import Outbox
-    from zhixing.state import KeySpace
-
-    names = [spec.name for spec in SERVICES]
-    if service not in names:
-        err.print(f"error: no service {service!r} (one of: {', '.join(names)})")
-        raise typer.Exit(2)
-    settings = RedisSettings()
-    return settings, Outbox(KeySpace(settings.key_prefix, service))
-
-
-@outbox_app.command("parked")
-def outbox_parked(
-    service: ServiceName,
-    limit: Annotated[int, typer.Option(min=1, max=10_000, help="List at most this many")] = 100,
-) -> None:
-    """List the events the service's outbox relay set aside, oldest first: each with its
-    type, aggregate, size and why Kafka refused it (or why it could not be read). Exit 0
-    when there are none, 1 when there are."""
-    from rich.table import Table
-
-    from zhixing.outbox import parked_events
-    from zhixing.state import connect
-
-    settings, outbox = _outbox_of(service)
-
-    async def read() -> list[ParkedEvent]:
-        redis = connect(settings)
-        try:
-            return await parked_events(redis, outbox, limit)
-        finally:
-            await redis.aclose()
-
-    parked = asyncio.run(read())
-    if not parked:
-        typer.echo(f"{service}: no event set aside")
-        raise typer.Exit(0)
-    table = Table("parked id", "type", "aggregate", "bytes", "why")
-    for event in parked:
-        aggregate = f"{event.aggregate_type} {event.aggregate_id}"
-        table.add_row(event.parked_id, event.event_type, aggregate, f"{event.size:,}", event.reason)
-    Console(width=200).print(table)
-    typer.echo(f"{service}: {len(parked)} events set aside (zhixing outbox requeue to send again)")
-    raise typer.Exit(1)
-
-
-@outbox_app.command("requeue")
-def outbox_requeue(
-    service: ServiceName,
-    parked_ids: Annotated[list[str], typer.Argument(help="Parked ids, as listed by parked")],
-) -> None:
-    """Put events set aside back in the service's outbox, once their cause is mended (a
-    broker taking larger messages, say): the relay sends them after what was staged since;
-    one still refused is set aside again. All or none: exit 1 naming the ids not parked."""
-    from zhixing.outbox import requeue_parked
-    from zhixing.state import connect
-
-    settings, outbox = _outbox_of(service)
-
-    async def requeue() -> list[str]:
-        redis = connect(settings)
-        try:
-            return await requeue_parked(redis, outbox, parked_ids)
-        finally:
-            await redis.aclose()
-
-    missing = asyncio.run(requeue())
-    if missing:
-        err.print(
-            f"error: not set aside in {service}'s outbox: {', '.join(missing)}; none requeued"
-        )
-        raise typer.Exit(1)
-    typer.echo(f"{service}: {len(set(parked_ids))} events back in the outbox")
 
 
 @app.command()

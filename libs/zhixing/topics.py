@@ -30,7 +30,6 @@ __all__ = [
     "NOTIFICATION_EVENTS",
     "SUPERVISION_EVENTS",
     "Topic",
-    "UnknownAggregateType",
     "physical_name",
     "topic_for_aggregate",
 ]
@@ -161,16 +160,12 @@ ALL_TOPICS: tuple[Topic, ...] = (*AUDITED_TOPICS, AUDIT_RECORDS, AUDIT_CHECKPOIN
 _BY_AGGREGATE = {topic.aggregate_type: topic for topic in ALL_TOPICS}
 
 
-class UnknownAggregateType(ValueError):
-    """No topic carries events of this aggregate type."""
-
-
 def topic_for_aggregate(aggregate_type: str) -> Topic:
     try:
         return _BY_AGGREGATE[aggregate_type]
     except KeyError:
         known = ", ".join(sorted(_BY_AGGREGATE))
-        raise UnknownAggregateType(
+        raise ValueError(
             f"no topic carries aggregate type {aggregate_type!r} (known: {known})"
         ) from None
 

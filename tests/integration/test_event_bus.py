@@ -22,12 +22,7 @@ from tools.devinfra import ROOT
 from zhixing.bus import EventConsumer
 from zhixing.clock import SimulatedClock
 from zhixing.events import EVENT_TYPE_HEADER, Event, named_type, new_event, type_header
-from zhixing.outbox import (
-    Outbox,
-    OutboxRelay,
-    parked_events,
-    requeue_parked,
-)
+from zhixing.outbox import Outbox, OutboxRelay
 from zhixing.projection import BatchHandler, Projection, Transaction
 from zhixing.publisher import EventPublisher
 from zhixing.settings import KafkaSettings
@@ -401,73 +396,6 @@ async def test_the_outbox_relay_sends_what_was_staged_in_order_and_empties_the_o
     assert by_key == {event.aggregate_id: event.to_bytes() for event in events}
     # Each names its type in a header, the one staged before included (it was decoded).
     assert [named_type(record.headers) for record in sent] == ["zhixing.v1.CaseFiled"] * 4
-
-
-def outbox_command(isolated: Isolated, *args: str) -> Any:
-    """``zhixing outbox ...`` on the test's Redis."""
-    from typer.testing import CliRunner
-
-    from tools.cli import app
-
-    env = {"ZHIXING_REDIS_URL": isolated.redis_settings.url,
-           "ZHIXING_REDIS_KEY_PREFIX": isolated.prefix}  # fmt: skip
-    return CliRunner().invoke(app, ["outbox", *args], env=env)
-
-
-async def test_an_event_refused_for_good_is_set_aside_and_the_rest_go_on(
-    isolated: Isolated, publisher: EventPublisher
-) -> None:
-    """An event Kafka refuses for good (larger than a message may be) and an entry that
-    cannot be read would stop the outbox for ever: each is parked, with why, and the events
-    staged around them are sent. A parked event is put back when asked. (A failure that is
-    not the event's own parks nothing: tests/unit/test_outbox_parking.py.)"""
-    outbox = Outbox(KeySpace(isolated.prefix, "intake"))
-    huge = new_event(  # 1.2 MB: past the 1 MiB a message may be
-        case_events_pb2.CaseFiled(case_id="relay-huge", case_type_code="执" * 400_000),
-        aggregate_id="relay-huge", court_code="苏1283", actor=ACTOR, clock=SimulatedClock(START),
-    )  # fmt: skip
-    events = [case_filed_event("relay-0"), huge, case_filed_event("relay-2")]
-    async with isolated.redis.pipeline(transaction=True) as pipe:
-        pipe.multi()  # type: ignore[no-untyped-call]
-        for event in events:
-            outbox.stage(pipe, event)
-        pipe.xadd(outbox.stream, {b"junk": b"x"})  # no event in it
-        outbox.stage(pipe, case_filed_event("relay-4"))
-        await pipe.execute()
-    relay = OutboxRelay(redis=isolated.redis, outbox=outbox, publisher=publisher)
-    assert await relay.relay_once() == 5
-    assert await isolated.redis.xlen(outbox.stream) == 0
-    sent: list[Any] = []
-
-    async def all_sent() -> bool:
-        sent[:] = await read_topic(isolated, CASE_EVENTS.name)
-        return {record.key.decode() for record in sent} >= {"relay-0", "relay-2", "relay-4"}
-
-    await eventually(all_sent)
-    assert "relay-huge" not in {record.key.decode() for record in sent}
-    too_large, unreadable = await parked_events(isolated.redis, outbox, limit=10)
-    assert (too_large.aggregate_id, too_large.event_type) == ("relay-huge", "zhixing.v1.CaseFiled")
-    assert too_large.reason.startswith("MessageSizeTooLargeError")
-    assert too_large.size == len(huge.to_bytes())
-    assert unreadable.reason.startswith("UnreadableEntry: an outbox entry without an event")
-    # An operator lists them (exit 1: some are set aside), on the service's Redis.
-    listed = await asyncio.to_thread(outbox_command, isolated, "parked", "--service", "intake")
-    assert listed.exit_code == 1, listed.output
-    assert "relay-huge" in listed.stdout and "MessageSizeTooLargeError" in listed.stdout
-    assert "2 events set aside" in listed.stdout
-    unknown = await asyncio.to_thread(outbox_command, isolated, "parked", "--service", "nobody")
-    assert unknown.exit_code == 2 and "no service 'nobody'" in unknown.stderr
-    # Put back when asked (an id not parked moves nothing), and, still too large, set aside
-    # again: never lost.
-    refused = await asyncio.to_thread(outbox_command, isolated, "requeue", "--service", "intake",
-                                      too_large.parked_id, "1-0")  # fmt: skip
-    assert refused.exit_code == 1 and "not set aside in intake's outbox: 1-0" in refused.stderr
-    assert await requeue_parked(isolated.redis, outbox, [too_large.parked_id, "1-0"]) == ["1-0"]
-    assert await requeue_parked(isolated.redis, outbox, [too_large.parked_id]) == []
-    assert await isolated.redis.xlen(outbox.stream) == 1
-    assert await relay.relay_once() == 1
-    _, again = await parked_events(isolated.redis, outbox, limit=10)  # after the unreadable
-    assert again.aggregate_id == "relay-huge" and again.staged_id != too_large.staged_id
 
 
 class Closures:
