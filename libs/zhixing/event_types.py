@@ -225,6 +225,9 @@ CONTROL_REQUESTED = register_event(asset_events_pb2.ControlRequested, "asset")
 ASSET_CONTROLLED = register_event(asset_events_pb2.AssetControlled, "asset")
 WAITING_SEIZURE_REGISTERED = register_event(asset_events_pb2.WaitingSeizureRegistered, "asset")
 CONTROL_FAILED = register_event(asset_events_pb2.ControlFailed, "asset")
+CONTROL_TOOK_EFFECT_AFTER_FAILURE = register_event(
+    asset_events_pb2.ControlTookEffectAfterFailure, "asset"
+)
 CONTROL_DECLINED = register_event(asset_events_pb2.ControlDeclined, "asset")
 CONTROL_RENEWED = register_event(asset_events_pb2.ControlRenewed, "asset")
 CONTROL_RELEASED = register_event(asset_events_pb2.ControlReleased, "asset")

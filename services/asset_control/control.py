@@ -30,7 +30,7 @@ from services.asset_control.seizures import Seizures
 from services.asset_control.transfers import close_pending
 from zhixing.assets import LIQUID_KINDS, TERM_CLASS, AssetKind, Measure
 from zhixing.auth import Identity, Role
-from zhixing.bounds import MAX_ID
+from zhixing.bounds import MAX_AMOUNT_FEN, MAX_ID
 from zhixing.clock import CHINA_TZ
 from zhixing.errors import Conflict, Invalid
 from zhixing.events import Event, InvalidEvent, decode_event
@@ -218,13 +218,11 @@ class Controls(Handler):
                     record["status"] != AssetStatus.CONTROL_PENDING
                     or record.get("control_request") != feedback.request_id
                 ):
-                    failed_here = record["status"] == AssetStatus.FOUND
-                    if failed_here and record.get("control_request") == feedback.request_id:
-                        # Failed here (sent too often unanswered) and taken effect out
-                        # there: the asset may be held outside with no record of it.
-                        log.warning("a control took effect after it was recorded as failed",
-                                    asset_id=asset_id)  # fmt: skip
-                    applied[n] = "duplicate"
+                    if self._took_effect_after_failure(pipe, record, feedback):
+                        changed.append(self.records.asset_key(asset_id))
+                        applied[n] = "held_outside"
+                    else:
+                        applied[n] = "duplicate"
                     continue
                 self._controlled(pipe, case, record, feedback)
                 changed += [self.records.asset_key(asset_id), case_key]
@@ -238,6 +236,40 @@ class Controls(Handler):
         for n, feedback, asset_id, head in refused:
             outcomes[n] = await self._apply_refusal(feedback, asset_id, head)
         return [outcomes[n] for n in range(len(batch))]
+
+    def _took_effect_after_failure(
+        self, pipe: Pipeline, record: dict[str, Any], feedback: agency_pb.Feedback
+    ) -> bool:
+        """A control failed here (sent too often unanswered) that the outside system answers
+        as taken effect: the asset may be held outside with no control on record. Kept on
+        the asset (``held_outside``) and told (ControlTookEffectAfterFailure), once; the
+        asset stays open, for an officer to control again (which records the hold), and is
+        not declined meanwhile. False for any other stale answer."""
+        failed_here = (
+            record["status"] in (AssetStatus.FOUND, AssetStatus.DECLINED)  # declined since
+            and record.get("control_request") == feedback.request_id
+        )
+        if not failed_here or record.get("held_outside", {}).get("request_id") == (
+            feedback.request_id
+        ):
+            return False
+        reported = feedback.controlled_amount_fen
+        within = 0 <= reported <= MAX_AMOUNT_FEN
+        record["held_outside"] = {
+            "request_id": feedback.request_id, "control_ref": feedback.control_ref[:MAX_ID],
+            "reported_amount_fen": reported if within else 0,
+            "reported_at": self.ctx.clock.now().isoformat(),
+        }  # fmt: skip
+        log.warning("a control took effect after it was recorded as failed; kept on the "
+                    "asset for an officer", asset_id=record["asset_id"])  # fmt: skip
+        took = pb.ControlTookEffectAfterFailure(
+            asset_id=record["asset_id"], case_id=record["case_id"],
+            request_id=feedback.request_id, control_ref=record["held_outside"]["control_ref"],
+            reported_amount_fen=record["held_outside"]["reported_amount_fen"],
+            asset_key=record["asset_key"],
+        )  # fmt: skip
+        self.stage(pipe, took, record["asset_id"], record["court_code"])
+        return True
 
     def _controlled(
         self, pipe: Pipeline, case: dict[str, Any], record: dict[str, Any],
@@ -341,6 +373,13 @@ class Controls(Handler):
                       queue: list[str]) -> None:  # fmt: skip
             if record["status"] != AssetStatus.FOUND:
                 raise Conflict(f"asset {asset_id} is {record['status']}, not found and open")
+            if record.get("held_outside"):
+                raise Conflict(
+                    f"asset {asset_id} may be held outside: its control failed here and the "
+                    f"outside system then answered it took effect (reference "
+                    f"{record['held_outside']['control_ref'] or 'none'}); control it again to "
+                    "record the hold, and release it if it is not wanted"
+                )
             pipe.multi()  # type: ignore[no-untyped-call]
             record.update(status=AssetStatus.DECLINED.value, declined_reason=reason)
             declined = pb.ControlDeclined(

@@ -144,6 +144,13 @@ class NetworkQueryView(BaseModel):
     units: list[QueryUnit]
 
 
+class HeldOutsideView(BaseModel):
+    request_id: str = Field(description="The failed control's request, which was answered")
+    control_ref: str = Field(description="The outside system's reference for the hold")
+    reported_amount_fen: int = Field(description="What it reported it holds (0: out of bounds)")
+    reported_at: str
+
+
 class AssetView(BaseModel):
     """An asset of a case; the fields of later steps (control, price, sale) appear as they
     happen."""
@@ -175,6 +182,13 @@ class AssetView(BaseModel):
         None,
         description="A request to transfer its disposal to a priority creditor's court "
         "(法释〔2016〕6号), and the answer: read by both courts",
+    )
+    held_outside: HeldOutsideView | None = Field(
+        None,
+        description="A control failed here (sent too often unanswered) that the outside "
+        "system then answered as taken effect: the asset may be held there with no control "
+        "on record. Control it again (which records the hold; release it then if it is not "
+        "wanted); it cannot be declined meanwhile, and the case's 终本 waits for it",
     )
 
 

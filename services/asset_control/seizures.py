@@ -150,6 +150,7 @@ class Seizures(Handler):
         control_ref: str, rank: str, actor: envelope_pb2.Actor,
     ) -> None:  # fmt: skip
         kind = AssetKind(record["kind"])
+        record.pop("held_outside", None)  # a hold found outside is on record now
         record.update(
             status=AssetStatus.CONTROLLED.value,
             amount_fen=amount,

@@ -108,6 +108,8 @@ ASSET_STATE: dict[type[Message], str] = {
     assets.WaitingSeizureRegistered: "waiting",  # behind another court's control (轮候)
     assets.ControlDeclined: "declined",  # not controlled, with a reason
     assets.ControlFailed: "failed",  # the outside system refused: open again
+    # Failed here, taken effect outside: held with no control on record until controlled again.
+    assets.ControlTookEffectAfterFailure: "held_outside",
     assets.AssetControlled: "controlled",
     assets.ControlReleased: "released",  # with a reason, by an officer
     assets.ControlLapsed: "lapsed",  # the term ran out unrenewed: the property is still there
@@ -127,7 +129,7 @@ FACT_EVENTS: tuple[type[Message], ...] = (
     credit.ListingDeclined,
     *ASSET_STATE,
 )
-UNDISPOSED = frozenset({"requested", "controlled"})
+UNDISPOSED = frozenset({"requested", "controlled", "held_outside"})
 AVAILABLE = frozenset({"found", "failed", "lapsed"})
 
 

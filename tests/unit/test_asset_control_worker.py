@@ -15,11 +15,19 @@ from services.asset_control.agency import AgencySettings, AgencyUnavailable
 from services.asset_control.domain import asset_id_for
 from services.asset_control.handlers import AssetControl
 from services.asset_control.worker import AgencyWorker
-from tests.fakes import staged_types
-from tests.unit.test_asset_control_handlers import DEPOSIT, answer, asset_control, file
+from tests.fakes import staged, staged_types
+from tests.unit.test_asset_control_handlers import (
+    DEPOSIT,
+    OFFICER,
+    answer,
+    asset_control,
+    file,
+)
 from tools.demo import credit_code
 from zhixing.assets import CHANNELS
+from zhixing.errors import Conflict
 from zhixing.v1 import agency_gateway_pb2 as agency_pb
+from zhixing.v1 import asset_events_pb2 as asset_pb
 
 
 class Outside:
@@ -302,6 +310,49 @@ async def test_controls_taking_effect_together_each_count_against_their_case_onc
     assert (await staged_types(control.ctx)).count("AssetControlled") == 2
     again = await control.apply_feedback_batch([controlled(two, asked[1] - 500, 2)])
     assert again == ["duplicate"]
+
+
+@pytest.mark.parametrize("declined_meanwhile", [False, True])
+async def test_a_control_failed_here_that_took_effect_outside_is_kept_for_an_officer(
+    declined_meanwhile: bool,
+) -> None:
+    control, (_, second) = await with_two_deposits_frozen(AgencySettings(max_attempts=1))
+    worker = AgencyWorker(control, Outside(refusing=frozenset({SECOND_DEPOSIT.asset_key})),
+                          AgencySettings(max_attempts=1))  # fmt: skip
+    await worker.submit_due()  # failed here at its last try
+    failed = await control.records.asset(second)
+    assert failed is not None and failed["status"] == "found"
+    if declined_meanwhile:
+        await control.controls.decline(second, "无处置价值", identity=OFFICER)
+    case_before = await control.records.case("c1")
+    late = controlled(failed["control_request"], 3_000)
+    assert await control.apply_feedback_batch([late]) == ["held_outside"]
+    record = await control.records.asset(second)
+    assert record is not None and record["status"] == ("declined" if declined_meanwhile
+                                                       else "found")  # fmt: skip
+    assert record["held_outside"]["control_ref"] == f"ref-{failed['control_request']}"
+    assert record["held_outside"]["reported_amount_fen"] == 3_000
+    assert await control.records.case("c1") == case_before  # nothing counted as held
+    (told,) = [e.payload for e in await staged(control.ctx)
+               if isinstance(e.payload, asset_pb.ControlTookEffectAfterFailure)]  # fmt: skip
+    assert (told.asset_id, told.request_id) == (second, failed["control_request"])
+    # Told once, however often the answer is delivered.
+    assert await control.apply_feedback_batch([controlled(late.request_id, 3_000, 1)]) == [
+        "duplicate"
+    ]
+    assert (await staged_types(control.ctx)).count("ControlTookEffectAfterFailure") == 1
+    # It cannot be declined (again): an officer controls it again, which records the hold.
+    refusal = "is declined, not found" if declined_meanwhile else "may be held outside"
+    with pytest.raises(Conflict, match=refusal):
+        await control.controls.decline(second, "无处置价值", identity=OFFICER)
+    await control.controls.control(second, identity=OFFICER, amount_fen=3_000, control_ref="")
+    again = await control.records.asset(second)
+    assert again is not None and again["status"] == "control_pending"
+    assert await control.apply_feedback_batch(
+        [controlled(again["control_request"], again["amount_fen"])]
+    ) == ["controlled"]
+    held = await control.records.asset(second)
+    assert held is not None and held["status"] == "controlled" and "held_outside" not in held
 
 
 async def test_a_refusal_and_a_control_in_one_batch_are_each_applied() -> None:

@@ -209,6 +209,25 @@ async def test_property_found_holds_the_gate_until_controlled_or_declined_with_a
     await court.zhongben.propose(case_id, "无财产", identity=OFFICER)
 
 
+async def test_an_asset_held_outside_after_its_control_failed_holds_the_gate() -> None:
+    """A control failed here that the outside system then answered as taken effect: the
+    asset may be held there with no control on record; the case is not ended meanwhile,
+    declined or not."""
+    court = Court()
+    case_id = await court.ready()
+    await court.other_services_report(
+        asset_events_pb2.AssetFound(case_id=case_id, asset_id="deposit", source="query"),
+        asset_events_pb2.ControlRequested(case_id=case_id, asset_id="deposit"),
+        asset_events_pb2.ControlFailed(case_id=case_id, asset_id="deposit", reason="无答复"),
+        asset_events_pb2.ControlDeclined(case_id=case_id, asset_id="deposit", reason="无处置价值"),
+        asset_events_pb2.ControlTookEffectAfterFailure(case_id=case_id, asset_id="deposit"),
+    )
+    with pytest.raises(GateRefused) as refused:
+        await court.zhongben.propose(case_id, "无财产", identity=OFFICER)
+    assert refused.value.unmet_rules == ["zhongben.assets-disposed"]
+    assert "deposit" in str(refused.value)
+
+
 async def test_a_lifted_restriction_or_a_deleted_listing_no_longer_counts() -> None:
     court = Court()
     case_id = await court.ready()
