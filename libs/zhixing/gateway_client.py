@@ -56,6 +56,10 @@ class GatewayClient:
             target, options=[("grpc.max_receive_message_length", MAX_REPLY_BYTES)]
         )
         self._stub = agency_gateway_pb2_grpc.AgencyGatewayServiceStub(self._channel)
+        # How many answers the next fetch asks for at most, after one was too large to take
+        # (None: as many as asked): large answers waiting are fetched again in one halving
+        # a round, not from the caller's number down each round.
+        self._fetch_size: int | None = None
 
     async def _unary(
         self, call: Callable[..., Awaitable[R]], request: Any, *, stretch: float = 1.0
@@ -94,22 +98,29 @@ class GatewayClient:
         taken, so never acknowledged here). A reply too large to take is fetched again in
         halves, down to one answer (one within the bounds fits: ``MAX_REPLY_BYTES``), so
         large answers slow the fetch and do not stop it; fetching takes nothing away at the
-        gateway. One answer past the bounds is logged as an error and holds up the fetch."""
+        gateway. The size that fitted is remembered: the next fetch asks for twice that (at
+        most ``max_items``), so it grows back once the large answers are gone. One answer
+        past the bounds is logged as an error and holds up the fetch."""
+        size = min(max_items, self._fetch_size or max_items)
         while True:
-            request = pb.FetchFeedbackRequest(max=max_items, kinds=self._kinds)
+            request = pb.FetchFeedbackRequest(max=size, kinds=self._kinds)
             try:
                 reply = await self._unary(self._stub.FetchFeedback, request)
             except GatewayUnavailable as exc:
                 if exc.code != "RESOURCE_EXHAUSTED":
                     raise
-                if max_items <= 1:
+                if size <= 1:
                     # One answer larger than the bounds allow: it waits at the gateway, and
                     # nothing behind it can be fetched until it is removed there.
                     log.error("an answer too large to fetch holds up the answers behind it",
                               limit_bytes=MAX_REPLY_BYTES, error=str(exc))  # fmt: skip
                     raise
-                max_items //= 2
+                size //= 2
+                self._fetch_size = size
                 continue
+            if self._fetch_size is not None:
+                # All that was asked fitted: the next asks as it likes; else twice this.
+                self._fetch_size = None if size >= max_items else size * 2
             return list(reply.feedback)
 
     async def ack_feedback(self, feedback_ids: Sequence[str]) -> None:

@@ -41,6 +41,7 @@ from zhixing.bounds import INT64_MAX, MAX_AMOUNT_FEN
 from zhixing.clock import SimulatedClock
 from zhixing.errors import Conflict, Invalid, NotFound
 from zhixing.funds import Source
+from zhixing.gateway_client import GatewayClient
 from zhixing.outside_answers import (
     MAX_ASSETS_PER_ANSWER,
     QUERY_STATUSES,
@@ -754,11 +755,33 @@ async def test_answers_too_large_to_fetch_together_are_fetched_in_halves() -> No
                                         status="found", assets=largest)  # fmt: skip
             assert fault_of(answer, QUERY_STATUSES) is None and answer.ByteSize() > 6_000_000
             server.gateway._keep_feedback(answer, clock.now())
+        fetches = counting_fetches(client)
         fetched = await client.fetch_feedback(4)  # then 2, which fit
         assert [f.feedback_id for f in fetched] == ["f0", "f1"]
         assert all(len(f.assets) == MAX_ASSETS_PER_ANSWER for f in fetched)
-        # 200, 100, ... 6, 3 (three pass 16 MiB), then one.
-        assert [f.feedback_id for f in await client.fetch_feedback(200)] == ["f0"]
+        assert fetches == [4, 2]
+        # Remembered: the next round asks for twice what fitted, not from 200 down.
+        assert [f.feedback_id for f in await client.fetch_feedback(200)] == ["f0", "f1"]
+        assert fetches == [4, 2, 4, 2]
+        # Once the large answers are gone (acknowledged), it grows back to what is asked.
+        await client.ack_feedback([f"f{n}" for n in range(4)])
+        for _ in range(8):
+            await client.fetch_feedback(200)
+        assert fetches[4:] == [4, 8, 16, 32, 64, 128, 200, 200]
+
+
+def counting_fetches(client: GatewayClient) -> list[int]:
+    """How many answers each of ``client``'s fetches asks for, in order."""
+    asked: list[int] = []
+    unary = client._unary
+
+    async def counted(call: Any, request: Any, **kwargs: Any) -> Any:
+        if isinstance(request, agency_pb.FetchFeedbackRequest):
+            asked.append(request.max)
+        return await unary(call, request, **kwargs)
+
+    client._unary = counted  # type: ignore[method-assign]
+    return asked
 
 
 def test_the_case_timeline_tells_finance_what_the_bank_answered() -> None:
