@@ -6,6 +6,7 @@ zhixing run                                   the whole platform (what `make run
 zhixing kafka-jars                            fetch the Kafka broker jars
 zhixing funds reconcile --court 苏12           prove every case's money balances
 zhixing bulletin --court 苏12 --week 2026-W48  the jurisdiction's weekly bulletin (通报)
+zhixing outbox parked --service intake        what a service's outbox relay set aside
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import os
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -27,6 +28,9 @@ from zhixing.courts import CourtDirectory, CourtFileError, UnknownCourtCode, dir
 from zhixing.periods import Due, PeriodCounter, Unit
 from zhixing.settings import AuthSettings, RedisSettings
 from zhixing.workcalendar import CalendarError, StatutoryCalendar
+
+if TYPE_CHECKING:
+    from zhixing.outbox import Outbox, Parking
 
 app = typer.Typer(help="Zhixing Command (执行指挥平台) tools.", no_args_is_help=True)
 audit_app = typer.Typer(help="The audit trail (留痕).", no_args_is_help=True)
@@ -420,6 +424,95 @@ class BulletinFormat(StrEnum):
     HTML = "html"
     XLSX = "xlsx"
     JSON = "json"
+
+
+outbox_app = typer.Typer(
+    help="A service's outbox: the events its relay set aside (too large to send, unreadable).",
+    no_args_is_help=True,
+)
+app.add_typer(outbox_app, name="outbox")
+
+ServiceName = Annotated[str, typer.Option(help="The service, e.g. intake, funds, command")]
+
+
+def _outbox_of(service: str) -> tuple[RedisSettings, Outbox]:
+    """The service's outbox on its Redis (ZHIXING_REDIS_*); exit 2 for an unknown service."""
+    from tools.localrun import SERVICES
+    from zhixing.outbox import Outbox
+    from zhixing.state import KeySpace
+
+    names = [spec.name for spec in SERVICES]
+    if service not in names:
+        err.print(f"error: no service {service!r} (one of: {', '.join(names)})")
+        raise typer.Exit(2)
+    settings = RedisSettings()
+    return settings, Outbox(KeySpace(settings.key_prefix, service))
+
+
+@outbox_app.command("parked")
+def outbox_parked(
+    service: ServiceName,
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="List at most this many")] = 100,
+) -> None:
+    """List what the service's outbox relay set aside, oldest first (each event with the
+    aggregate it holds, its size and why), the aggregates held and those asked to be sent
+    again. Exit 0 when nothing is set aside, 1 when something is."""
+    from rich.table import Table
+
+    from zhixing.outbox import parking
+    from zhixing.state import connect
+
+    settings, outbox = _outbox_of(service)
+
+    async def read() -> Parking:
+        redis = connect(settings)
+        try:
+            return await parking(redis, outbox, limit)
+        finally:
+            await redis.aclose()
+
+    parked = asyncio.run(read())
+    if not parked.total:
+        typer.echo(f"{service}: nothing set aside")
+        raise typer.Exit(0)
+    table = Table("parked id", "aggregate held", "type", "bytes", "why")
+    for event in parked.events:
+        table.add_row(event.parked_id, event.hold or "(unreadable)", event.event_type,
+                      f"{event.size:,}", event.reason)  # fmt: skip
+    Console(width=200).print(table)
+    typer.echo(f"{service}: {parked.total} events set aside; aggregates held: "
+               f"{', '.join(parked.held) or 'none'}")  # fmt: skip
+    if parked.requeued:
+        typer.echo(f"asked to be sent again: {', '.join(parked.requeued)}")
+    raise typer.Exit(1)
+
+
+@outbox_app.command("requeue")
+def outbox_requeue(
+    service: ServiceName,
+    holds: Annotated[list[str], typer.Argument(help="Aggregates held, as parked lists them")],
+) -> None:
+    """Ask the service's relay to send again what it set aside of these aggregates, once the
+    cause is mended (ZHIXING_KAFKA_PRODUCER_MAX_REQUEST_SIZE raised with the broker's and the
+    topics' limits): in order, before their later events; one still too large stays set
+    aside. All or none: exit 1 naming the aggregates not held."""
+    from zhixing.outbox import requeue
+    from zhixing.state import connect
+
+    settings, outbox = _outbox_of(service)
+
+    async def ask() -> list[str]:
+        redis = connect(settings)
+        try:
+            return await requeue(redis, outbox, holds)
+        finally:
+            await redis.aclose()
+
+    missing = asyncio.run(ask())
+    if missing:
+        err.print(f"error: not held in {service}'s outbox: {', '.join(missing)}; none asked")
+        raise typer.Exit(1)
+    typer.echo(f"{service}: asked to send again: {', '.join(dict.fromkeys(holds))}")
 
 
 @app.command()

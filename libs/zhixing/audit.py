@@ -180,7 +180,9 @@ size stopped every event of the command service behind it (consumer batches of 2
 events made 1.15 MB of records; 500, the default, about 300 KB). The runs are cut by
 bytes, so their size does not depend on the records' own; the rest of the 1 MiB is ample
 for the envelope. A single record over 1 MiB (an event whose JSON is that large: the API's
-bodies are at most 512 KiB) would still go alone and be refused."""
+bodies are at most 512 KiB) would still go alone and be too large: the relay sets it aside
+with the chain's later records, in order (``zhixing.outbox``), so the chain stalls there
+rather than skipping a record."""
 
 
 def chunks_of_size(records: Sequence[bytes], max_bytes: int) -> list[tuple[int, list[bytes]]]:

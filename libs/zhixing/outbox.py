@@ -4,12 +4,23 @@ Redis in one MULTI/EXEC; a relay then publishes the events to Kafka and deletes 
 This avoids the dual write (state saved, event lost; or event sent, state lost). A crash
 between publishing and deleting republishes the same events with the same ids, which
 consumers drop as duplicates (see ``zhixing.bus``).
+
+An event larger than the producer sends (``producer_max_request_size``), or an entry that
+cannot be read, would be refused for ever and stop every event staged after it. The relay
+sets it aside (parks it) in a stream of its own, with why, and holds its aggregate: every
+later event of that aggregate is set aside behind it, in order, so no consumer sees an
+aggregate's events out of order (the audit chain's records among them); the other
+aggregates go on. ``zhixing outbox requeue`` asks for an aggregate to be sent again (once
+the limit is raised): the relay sends what it set aside, in order, before any later event
+of that aggregate, and lets it go. Any other failure (Kafka or Redis away, a timeout, an
+event type this version does not know) sets nothing aside: the events wait, in order.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -17,19 +28,36 @@ import structlog
 from prometheus_client import Counter
 from redis.asyncio.client import Pipeline
 
-from zhixing.events import Event, decode_event
+from zhixing.events import Event, InvalidEvent, decode_event, type_header
 from zhixing.publisher import EventPublisher
-from zhixing.state import KeySpace
+from zhixing.state import KeySpace, as_text, transact
 
 __all__ = [
+    "EVENTS_PARKED",
     "EVENTS_RELAYED",
     "Outbox",
     "OutboxRelay",
+    "ParkedEvent",
+    "Parking",
+    "parking",
+    "requeue",
 ]
 
 log = structlog.get_logger(__name__)
 
 EVENTS_RELAYED = Counter("zhixing_outbox_relayed_total", "Events published from the outbox")
+EVENTS_PARKED = Counter(
+    "zhixing_outbox_parked_total",
+    "Staged events set aside: too large to send, unreadable, or behind one of their aggregate's "
+    "set aside (should stay 0)",
+)
+
+Entry = tuple[bytes, dict[bytes, bytes]]
+"""A stream entry as the client reads it: its id and its fields."""
+
+PARKED_REASON = b"parked_reason"
+PARKED_ENTRY = b"parked_entry"  # its id in the outbox: when it was staged
+PARKED_HOLD = b"parked_hold"  # the aggregate it holds ("type|id"), if it could be read
 
 
 # XADD of many events in one call, each entry as ``Outbox.stage`` writes it. KEYS: the
@@ -48,6 +76,11 @@ class Outbox:
 
     def __init__(self, keys: KeySpace) -> None:
         self.stream = keys.key("outbox")
+        # What the relay set aside (each with why), the aggregates held behind them, and
+        # those asked to be sent again.
+        self.parked = keys.key("outbox", "parked")
+        self.held = keys.key("outbox", "held")
+        self.requeued = keys.key("outbox", "requeue")
 
     def stage(self, pipe: Pipeline, event: Event[Any]) -> None:
         """Queue ``event`` on ``pipe`` (in MULTI mode) beside the state change it records,
@@ -72,7 +105,11 @@ class Outbox:
         pipe.execute_command("EVAL", STAGE_MANY, 1, self.stream, *args)
 
 
-def _staged(fields: dict[bytes, bytes]) -> tuple[str, str, bytes, str | None]:
+Staged = tuple[str, str, bytes, str | None]
+"""(aggregate type, aggregate id, bytes, event type) of a staged event."""
+
+
+def _staged(fields: dict[bytes, bytes]) -> Staged:
     """(aggregate type, aggregate id, bytes, event type) of a staged event; an event staged
     by an earlier version, without the first two, is decoded for all three, and one staged
     without the event type only goes without its header."""
@@ -83,6 +120,25 @@ def _staged(fields: dict[bytes, bytes]) -> tuple[str, str, bytes, str | None]:
                 named.decode() if named else None)  # fmt: skip
     envelope = decode_event(data).envelope
     return envelope.aggregate_type, envelope.aggregate_id, data, envelope.event_type
+
+
+def _readable(fields: dict[bytes, bytes]) -> Staged | str:
+    """The staged event, or why it cannot be read (for ever: it was written so)."""
+    try:
+        return _staged(fields)
+    except KeyError:
+        return f"an outbox entry without an event (fields {sorted(fields)})"
+    except (UnicodeDecodeError, InvalidEvent) as exc:
+        return f"an outbox entry that cannot be read: {exc}"
+
+
+def _hold(staged: Staged) -> str:
+    """The aggregate an event belongs to, as held: its topic's key, so its order."""
+    return f"{staged[0]}|{staged[1]}"
+
+
+def _headers(staged: Staged) -> list[tuple[str, bytes]]:
+    return [type_header(staged[3])] if staged[3] else []
 
 
 class OutboxRelay:
@@ -99,26 +155,119 @@ class OutboxRelay:
     ) -> None:
         self._redis = redis
         self._stream = outbox.stream
+        self._parked, self._held, self._requeued = outbox.parked, outbox.held, outbox.requeued
         self._publisher = publisher
         self._batch_size = batch_size
         self._block_ms = block_ms
         self._stopping = asyncio.Event()
 
     async def relay_once(self) -> int:
-        """Publish what is staged now (at most one batch); returns how many were published."""
+        """Publish what is staged now (at most one batch), after what was asked to be sent
+        again: how many entries left the outbox (sent, or set aside)."""
+        held = await self._send_requeued()
         reply = await self._redis.xread(
             {self._stream: "0-0"}, count=self._batch_size, block=self._block_ms
         )
         if not reply:
             return 0
-        entries: list[tuple[bytes, dict[bytes, bytes]]] = reply[0][1]  # type: ignore[index, assignment]
-        if self._publisher.traced:  # each event's producer span needs its envelope
-            await self._publisher.publish_many(decode_event(f[b"event"]) for _, f in entries)
-        else:
-            await self._publisher.publish_staged([_staged(fields) for _, fields in entries])
-        await self._redis.xdel(self._stream, *[entry_id for entry_id, _ in entries])
-        EVENTS_RELAYED.inc(len(entries))
+        entries: list[Entry] = reply[0][1]  # type: ignore[index, assignment]
+        sending: list[tuple[bytes, Staged]] = []
+        parking: list[tuple[bytes, dict[bytes, bytes], str, str]] = []
+        for entry_id, fields in entries:
+            staged = _readable(fields)
+            if isinstance(staged, str):  # holds nothing: whose it is cannot be read
+                parking.append((entry_id, fields, "", staged))
+                continue
+            hold = _hold(staged)
+            why = self._unsendable(staged, hold in held)
+            if why:
+                held.add(hold)
+                parking.append((entry_id, fields, hold, why))
+            else:
+                sending.append((entry_id, staged))
+        if parking:
+            await self._park(parking)
+        if sending:
+            await self._send([staged for _, staged in sending])
+            await self._redis.xdel(self._stream, *[entry_id for entry_id, _ in sending])
+            EVENTS_RELAYED.inc(len(sending))
         return len(entries)
+
+    def _unsendable(self, staged: Staged, held: bool) -> str:
+        """Why the event is set aside, or "": its aggregate is held, or it is larger than
+        the producer sends (it would be refused for ever)."""
+        if held:
+            return "an earlier event of its aggregate is set aside: it waits behind it"
+        size = self._publisher.too_large(staged[1], staged[2], _headers(staged))
+        if size:
+            return (f"{size} bytes, larger than the producer sends "
+                    "(ZHIXING_KAFKA_PRODUCER_MAX_REQUEST_SIZE)")  # fmt: skip
+        return ""
+
+    async def _send(self, staged: Sequence[Staged]) -> None:
+        if self._publisher.traced:  # each event's producer span needs its envelope
+            await self._publisher.publish_many([decode_event(data) for _, _, data, _ in staged])
+        else:
+            await self._publisher.publish_staged(staged)
+
+    async def _park(self, parking: Sequence[tuple[bytes, dict[bytes, bytes], str, str]]) -> None:
+        """Move entries from the outbox to the parked stream, each with why, and hold their
+        aggregates, in one transaction: kept, for an operator, and behind them (in order)
+        every later event of their aggregates."""
+        async with self._redis.pipeline(transaction=True) as pipe:
+            for entry_id, fields, hold, why in parking:
+                noted = {PARKED_REASON: why.encode(), PARKED_ENTRY: entry_id,
+                         PARKED_HOLD: hold.encode()}  # fmt: skip
+                parked: dict[Any, Any] = {**fields, **noted}
+                pipe.xadd(self._parked, parked)
+                if hold:
+                    pipe.sadd(self._held, hold)
+            pipe.xdel(self._stream, *[entry_id for entry_id, _, _, _ in parking])
+            await pipe.execute()
+        EVENTS_PARKED.inc(len(parking))
+        for entry_id, fields, hold, why in parking:
+            log.error(
+                "an event was set aside; its aggregate's later events wait behind it, the "
+                "other aggregates' go on", outbox=self._stream, entry=entry_id.decode(),
+                aggregate=hold or "?", reason=why, size=len(fields.get(b"event", b"")),
+            )  # fmt: skip
+
+    async def _send_requeued(self) -> set[str]:
+        """Send again, in order, what was set aside of each aggregate asked for, and let the
+        aggregate go; one still too large stays set aside (and the ask is dropped). The
+        aggregates held after it, as the next batch is read."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.smembers(self._held)
+            pipe.smembers(self._requeued)
+            held_raw, asked_raw = await pipe.execute()
+        held = {as_text(h) for h in held_raw}
+        for hold in sorted(as_text(a) for a in asked_raw):
+            if await self._requeue_one(hold):
+                held.discard(hold)
+        return held
+
+    async def _requeue_one(self, hold: str) -> bool:
+        entries: list[Entry] = await self._redis.xrange(self._parked)  # type: ignore[assignment]
+        mine = [(entry_id, fields) for entry_id, fields in entries
+                if fields.get(PARKED_HOLD, b"").decode() == hold]  # fmt: skip
+        staged = [_staged(fields) for _, fields in mine]
+        still = next((why for s in staged if (why := self._unsendable(s, held=False))), "")
+        if still:
+            await self._redis.srem(self._requeued, hold)
+            log.error("an aggregate asked to be sent again is still set aside",
+                      aggregate=hold, reason=still)  # fmt: skip
+            return False
+        if staged:
+            await self._send(staged)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            if mine:
+                pipe.xdel(self._parked, *[entry_id for entry_id, _ in mine])
+            pipe.srem(self._held, hold)
+            pipe.srem(self._requeued, hold)
+            await pipe.execute()
+        EVENTS_RELAYED.inc(len(staged))
+        log.info("an aggregate set aside was sent again", aggregate=hold, events=len(staged))
+        return True
 
     async def run(self) -> None:
         while not self._stopping.is_set():
@@ -137,3 +286,70 @@ class OutboxRelay:
 
     def stop(self) -> None:
         self._stopping.set()
+
+
+# --- what was set aside, for an operator ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ParkedEvent:
+    parked_id: str  # its entry in the parked stream
+    staged_id: str  # its entry in the outbox, when it was staged
+    hold: str  # the aggregate it holds, "type|id" ("" if it could not be read)
+    event_type: str
+    size: int  # the event's bytes
+    reason: str
+
+
+@dataclass(frozen=True)
+class Parking:
+    events: list[ParkedEvent]  # the first of those set aside, oldest first
+    total: int  # how many are set aside
+    held: list[str]  # the aggregates held behind them
+    requeued: list[str]  # those asked to be sent again, not sent yet
+
+
+async def parking(redis: aioredis.Redis, outbox: Outbox, limit: int) -> Parking:
+    """What the relay set aside: the first ``limit`` events, how many in all, the aggregates
+    held, and those asked to be sent again."""
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.xrange(outbox.parked, count=limit)
+        pipe.xlen(outbox.parked)
+        pipe.smembers(outbox.held)
+        pipe.smembers(outbox.requeued)
+        entries, total, held, requeued = await pipe.execute()
+    return Parking(
+        events=[_parked(entry_id, fields) for entry_id, fields in entries],
+        total=int(total),
+        held=sorted(as_text(h) for h in held),
+        requeued=sorted(as_text(r) for r in requeued),
+    )
+
+
+def _parked(entry_id: bytes, fields: dict[bytes, bytes]) -> ParkedEvent:
+    def text(name: bytes) -> str:
+        return fields.get(name, b"").decode(errors="replace")
+
+    return ParkedEvent(
+        parked_id=entry_id.decode(), staged_id=text(PARKED_ENTRY), hold=text(PARKED_HOLD),
+        event_type=text(b"type"), size=len(fields.get(b"event", b"")),
+        reason=text(PARKED_REASON),
+    )  # fmt: skip
+
+
+async def requeue(redis: aioredis.Redis, outbox: Outbox, holds: Sequence[str]) -> list[str]:
+    """Ask the relay to send again what it set aside of the aggregates ``holds`` ("type|id",
+    as ``parking`` lists them), in order, before their later events: the ones not held
+    (none is asked then)."""
+    wanted = list(dict.fromkeys(holds))
+
+    async def body(pipe: Pipeline) -> list[str]:
+        members = await pipe.smismember(outbox.held, wanted) if wanted else []
+        missing = [hold for hold, member in zip(wanted, members, strict=True) if not member]
+        if missing or not wanted:
+            return missing
+        pipe.multi()  # type: ignore[no-untyped-call]
+        pipe.sadd(outbox.requeued, *wanted)
+        return []
+
+    return await transact(redis, [outbox.held], body)

@@ -22,7 +22,7 @@ from tools.devinfra import ROOT
 from zhixing.bus import EventConsumer
 from zhixing.clock import SimulatedClock
 from zhixing.events import EVENT_TYPE_HEADER, Event, named_type, new_event, type_header
-from zhixing.outbox import Outbox, OutboxRelay
+from zhixing.outbox import Outbox, OutboxRelay, parking
 from zhixing.projection import BatchHandler, Projection, Transaction
 from zhixing.publisher import EventPublisher
 from zhixing.settings import KafkaSettings
@@ -396,6 +396,72 @@ async def test_the_outbox_relay_sends_what_was_staged_in_order_and_empties_the_o
     assert by_key == {event.aggregate_id: event.to_bytes() for event in events}
     # Each names its type in a header, the one staged before included (it was decoded).
     assert [named_type(record.headers) for record in sent] == ["zhixing.v1.CaseFiled"] * 4
+
+
+def outbox_command(isolated: Isolated, *args: str) -> Any:
+    """``zhixing outbox ...`` on the test's Redis."""
+    from typer.testing import CliRunner
+
+    from tools.cli import app
+
+    env = {"ZHIXING_REDIS_URL": isolated.redis_settings.url,
+           "ZHIXING_REDIS_KEY_PREFIX": isolated.prefix}  # fmt: skip
+    return CliRunner().invoke(app, ["outbox", *args], env=env)
+
+
+async def test_an_event_too_large_to_send_is_set_aside_with_its_aggregate_the_rest_go_on(
+    isolated: Isolated, publisher: EventPublisher
+) -> None:
+    """An event larger than a message may be would be refused for ever and stop the outbox:
+    it is set aside with its aggregate's later events (in order), and the other events are
+    sent. An operator lists what was set aside and asks for an aggregate to be sent again;
+    still too large, it stays set aside. (The rest: tests/unit/test_outbox_parking.py.)"""
+    outbox = Outbox(KeySpace(isolated.prefix, "intake"))
+    huge = new_event(  # 1.2 MB: past the 1 MiB a message may be
+        case_events_pb2.CaseFiled(case_id="relay-huge", case_type_code="执" * 400_000),
+        aggregate_id="relay-huge", court_code="苏1283", actor=ACTOR, clock=SimulatedClock(START),
+    )  # fmt: skip
+    staged = [case_filed_event("relay-0"), huge, case_filed_event("relay-2"),
+              case_filed_event("relay-huge")]  # fmt: skip
+    async with isolated.redis.pipeline(transaction=True) as pipe:
+        pipe.multi()  # type: ignore[no-untyped-call]
+        for event in staged:
+            outbox.stage(pipe, event)
+        await pipe.execute()
+    relay = OutboxRelay(redis=isolated.redis, outbox=outbox, publisher=publisher)
+    assert await relay.relay_once() == 4
+    assert await isolated.redis.xlen(outbox.stream) == 0
+    sent: list[Any] = []
+
+    async def both_sent() -> bool:
+        sent[:] = await read_topic(isolated, CASE_EVENTS.name)
+        return len(sent) >= 2
+
+    await eventually(both_sent)
+    assert sorted(record.key.decode() for record in sent) == ["relay-0", "relay-2"]
+    parked = await parking(isolated.redis, outbox, limit=10)
+    assert parked.held == ["case|relay-huge"] and parked.total == 2
+    assert parked.events[0].size == len(huge.to_bytes())
+    assert "larger than the producer sends" in parked.events[0].reason
+    # An operator lists them (exit 1: something is set aside), on the service's Redis.
+    listed = await asyncio.to_thread(outbox_command, isolated, "parked", "--service", "intake")
+    assert listed.exit_code == 1, listed.output
+    assert "case|relay-huge" in listed.stdout and "2 events set aside" in listed.stdout
+    unknown = await asyncio.to_thread(outbox_command, isolated, "parked", "--service", "nobody")
+    assert unknown.exit_code == 2 and "no service 'nobody'" in unknown.stderr
+    refused = await asyncio.to_thread(outbox_command, isolated, "requeue", "--service", "intake",
+                                      "case|relay-huge", "case|nobody")  # fmt: skip
+    assert refused.exit_code == 1 and "not held in intake's outbox: case|nobody" in refused.stderr
+    asked = await asyncio.to_thread(outbox_command, isolated, "requeue", "--service", "intake",
+                                    "case|relay-huge")  # fmt: skip
+    assert asked.exit_code == 0, asked.output
+    # The producer's limit unchanged, it is still too large: it stays set aside, in order.
+    await relay.relay_once()
+    parked = await parking(isolated.redis, outbox, limit=10)
+    assert (parked.total, parked.held, parked.requeued) == (2, ["case|relay-huge"], [])
+    assert [event.staged_id for event in parked.events] == sorted(
+        event.staged_id for event in parked.events
+    )
 
 
 class Closures:

@@ -1,0 +1,165 @@
+"""The outbox relay sets aside (parks) only what could never be sent: an event larger than
+the producer sends, or an entry that cannot be read. Its aggregate is held: the later events
+of that aggregate are set aside behind it, in order, and the other aggregates' go on. An
+aggregate asked to be sent again goes out in order before its later events. Any other
+failure (Kafka away, the producer stopping) sets nothing aside. Kafka's own refusal is in
+tests/integration/test_event_bus.py; here the publisher is a stand-in, to fail at will."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import fakeredis
+import pytest
+from aiokafka.errors import KafkaConnectionError, ProducerClosed
+
+from tests.factories import START, case_filed_event
+from zhixing.clock import SimulatedClock
+from zhixing.events import Event, new_event
+from zhixing.outbox import Outbox, OutboxRelay, parking, requeue
+from zhixing.state import KeySpace
+
+
+class Publisher:
+    """Records the aggregate id of each event sent, in order; ``limit``: the largest event
+    it sends; ``away``: every send fails (Kafka or the producer gone)."""
+
+    def __init__(self, *, traced: bool = False, limit: int = 10_000) -> None:
+        self.traced = traced
+        self.limit = limit
+        self.away: Exception | None = None
+        self.sent: list[str] = []
+
+    def too_large(self, key: str, value: bytes, headers: Sequence[tuple[str, bytes]]) -> int:
+        return len(value) if len(value) > self.limit else 0
+
+    def _send(self, key: str) -> None:
+        if self.away is not None:
+            raise self.away
+        self.sent.append(key)
+
+    async def publish_staged(self, staged: Sequence[tuple[str, str, bytes, str | None]]) -> None:
+        for _, key, _, _ in staged:
+            self._send(key)
+
+    async def publish_many(self, events: Iterable[Event[Any]]) -> None:
+        for event in events:
+            self._send(event.aggregate_id)
+
+
+def event(case_id: str, size: int = 0) -> Event[Any]:
+    """A filing of ``case_id``; with ``size``, at least that many bytes."""
+    filed = case_filed_event(case_id)
+    if size:
+        filed = new_event(
+            type(filed.payload)(case_id=case_id, case_type_code="x" * size),
+            aggregate_id=case_id, court_code="苏1283", actor=filed.envelope.actor,
+            clock=SimulatedClock(START),
+        )  # fmt: skip
+    return filed
+
+
+async def stage(
+    redis: fakeredis.FakeAsyncRedis, outbox: Outbox, *events: Event[Any] | None
+) -> None:
+    """Stage ``events`` in order (None: an entry without an event)."""
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.multi()  # type: ignore[no-untyped-call]
+        for one in events:
+            if one is None:
+                pipe.xadd(outbox.stream, {b"junk": b"x"})
+            else:
+                outbox.stage(pipe, one)
+        await pipe.execute()
+
+
+def relay_of(
+    traced: bool = False,
+) -> tuple[fakeredis.FakeAsyncRedis, Outbox, Publisher, OutboxRelay]:
+    redis = fakeredis.FakeAsyncRedis()
+    outbox = Outbox(KeySpace("unit.", "intake"))
+    publisher = Publisher(traced=traced)
+    relay = OutboxRelay(redis=redis, outbox=outbox, publisher=publisher)  # type: ignore[arg-type]
+    return redis, outbox, publisher, relay
+
+
+@pytest.mark.parametrize("traced", [False, True])
+async def test_an_event_too_large_is_set_aside_with_its_aggregate_s_later_events(
+    traced: bool,
+) -> None:
+    redis, outbox, publisher, relay = relay_of(traced)
+    await stage(redis, outbox, event("a"), event("b", size=20_000), event("c"), event("b"), None,
+                event("a"))  # fmt: skip
+    assert await relay.relay_once() == 6
+    assert publisher.sent == ["a", "c", "a"]  # the others' go on, in order
+    assert await redis.xlen(outbox.stream) == 0
+    parked = await parking(redis, outbox, limit=10)
+    assert parked.total == 3 and parked.held == ["case|b"] and parked.requeued == []
+    too_large, behind, unreadable = parked.events
+    assert (too_large.hold, too_large.event_type) == ("case|b", "zhixing.v1.CaseFiled")
+    assert "larger than the producer sends" in too_large.reason and too_large.size > 20_000
+    assert behind.hold == "case|b" and "an earlier event of its aggregate" in behind.reason
+    assert unreadable.hold == "" and "without an event" in unreadable.reason
+    # Held: a later event of b is set aside behind them, in a later batch too.
+    await stage(redis, outbox, event("b"), event("c"))
+    assert await relay.relay_once() == 2
+    assert publisher.sent[-1:] == ["c"]
+    assert (await parking(redis, outbox, limit=10)).total == 4
+
+
+async def test_an_aggregate_asked_for_again_is_sent_in_order_before_its_later_events() -> None:
+    redis, outbox, publisher, relay = relay_of()
+    large = event("b", size=20_000)
+    await stage(redis, outbox, large, event("b"))
+    await relay.relay_once()
+    assert await requeue(redis, outbox, ["case|b", "case|nobody"]) == ["case|nobody"]
+    assert (await parking(redis, outbox, limit=10)).requeued == []  # none asked then
+    # Asked while it is still too large: it stays set aside, and the ask is dropped.
+    assert await requeue(redis, outbox, ["case|b"]) == []
+    await stage(redis, outbox, event("b"))
+    await relay.relay_once()
+    parked = await parking(redis, outbox, limit=10)
+    assert (parked.total, parked.held, parked.requeued) == (3, ["case|b"], [])
+    assert publisher.sent == []
+    # The limit raised, asked again: what was set aside goes first, in order, then the rest.
+    publisher.limit = 100_000
+    assert await requeue(redis, outbox, ["case|b"]) == []
+    await stage(redis, outbox, event("b"), event("c"))
+    assert await relay.relay_once() == 2
+    assert publisher.sent == ["b", "b", "b", "b", "c"]
+    parked = await parking(redis, outbox, limit=10)
+    assert (parked.total, parked.held, parked.requeued) == (0, [], [])
+
+
+@pytest.mark.parametrize(
+    "away", [KafkaConnectionError("no broker"), ProducerClosed(), TimeoutError(), OSError()]
+)
+async def test_a_failure_that_is_not_the_event_s_own_sets_nothing_aside(away: Exception) -> None:
+    redis, outbox, publisher, relay = relay_of()
+    await stage(redis, outbox, event("a"), event("b"))
+    publisher.away = away
+    with pytest.raises(type(away)):
+        await relay.relay_once()
+    assert await redis.xlen(outbox.stream) == 2  # kept, in order, for the next pass
+    assert (await parking(redis, outbox, limit=10)).total == 0
+    publisher.away = None  # back
+    assert await relay.relay_once() == 2
+    assert publisher.sent == ["a", "b"]
+
+
+async def test_a_failure_while_sending_again_keeps_the_aggregate_held_and_asked() -> None:
+    redis, outbox, publisher, relay = relay_of()
+    await stage(redis, outbox, event("b", size=20_000))
+    await relay.relay_once()
+    publisher.limit = 100_000
+    await requeue(redis, outbox, ["case|b"])
+    publisher.away = KafkaConnectionError("the broker went away")
+    with pytest.raises(KafkaConnectionError):
+        await relay.relay_once()
+    parked = await parking(redis, outbox, limit=10)
+    assert (parked.total, parked.held, parked.requeued) == (1, ["case|b"], ["case|b"])
+    publisher.away = None
+    await relay.relay_once()
+    assert publisher.sent == ["b"]
+    assert (await parking(redis, outbox, limit=10)).total == 0
