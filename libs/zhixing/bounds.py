@@ -73,7 +73,8 @@ sums of its assets fit an int64 and its events stay small."""
 MAX_ENTRUSTMENTS_PER_CASE = 200
 """Matters one case entrusts to other courts (事项委托), over its life. Each completed one
 may report a control, which asset control records whatever the case's count of assets
-(the control was done): this bounds those, so that a case's sums still fit an int64."""
+(the control was done): this bounds those, so that a case's sums still fit an int64. (Matters
+entrusted before the entrustment service kept a count per case are not in it.)"""
 
 MAX_LIST = 50
 """Any other list in a request (documents, case ids, courts of a dispute)."""

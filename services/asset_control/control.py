@@ -16,12 +16,14 @@ from redis.asyncio.client import Pipeline
 
 from services.asset_control.agency import AgencySettings
 from services.asset_control.domain import (
+    MAX_FAILED_REQUESTS_KEPT,
     SERVICE_ACTOR,
     AssetStatus,
     Promotion,
     asset_id_for,
     control_amount,
     held_as_reported,
+    resolve_outside_holds,
     summary,
 )
 from services.asset_control.handler import Handler
@@ -166,6 +168,10 @@ class Controls(Handler):
     ) -> None:  # fmt: skip
         self.seizures.end_control(case, record, AssetStatus.FOUND)  # open to control again
         record["failure"] = reason
+        # Its request is kept (the last few): an answer that it took effect after all is
+        # known for what it is, whatever the asset has become since.
+        requests = [*record.get("failed_requests", []), record.get("control_request", "")]
+        record["failed_requests"] = requests[-MAX_FAILED_REQUESTS_KEPT:]
         self.seizures.leave_queue(pipe, record, queue, promoted)
         failed = pb.ControlFailed(
             asset_id=record["asset_id"],
@@ -240,32 +246,34 @@ class Controls(Handler):
     def _took_effect_after_failure(
         self, pipe: Pipeline, record: dict[str, Any], feedback: agency_pb.Feedback
     ) -> bool:
-        """A control failed here (sent too often unanswered) that the outside system answers
-        as taken effect: the asset may be held outside with no control on record. Kept on
-        the asset (``held_outside``) and told (ControlTookEffectAfterFailure), once; the
-        asset stays open, for an officer to control again (which records the hold), and is
-        not declined meanwhile. False for any other stale answer."""
-        failed_here = (
-            record["status"] in (AssetStatus.FOUND, AssetStatus.DECLINED)  # declined since
-            and record.get("control_request") == feedback.request_id
-        )
-        if not failed_here or record.get("held_outside", {}).get("request_id") == (
-            feedback.request_id
-        ):
+        """A control failed here (refused, or sent too often unanswered) that the outside
+        system answers as taken effect, whatever the asset has become since: it may be held
+        there with no control on record. Kept on the asset (``outside_holds``) and told
+        (ControlTookEffectAfterFailure), once per request; nothing is counted as held. The
+        officer's next act on the asset answers it (``resolve_outside_holds``). False for
+        any other stale answer."""
+        request_id = feedback.request_id
+        failed_before = record["status"] in (AssetStatus.FOUND, AssetStatus.DECLINED) and (
+            record.get("control_request") == request_id
+        )  # failed before the failed requests were kept
+        if not (failed_before or request_id in record.get("failed_requests", [])):
             return False
+        holds: list[dict[str, Any]] = record.setdefault("outside_holds", [])
+        if any(hold["request_id"] == request_id for hold in holds):
+            return False  # told already
         reported = feedback.controlled_amount_fen
-        within = 0 <= reported <= MAX_AMOUNT_FEN
-        record["held_outside"] = {
-            "request_id": feedback.request_id, "control_ref": feedback.control_ref[:MAX_ID],
-            "reported_amount_fen": reported if within else 0,
-            "reported_at": self.ctx.clock.now().isoformat(),
+        hold: dict[str, Any] = {
+            "request_id": request_id, "control_ref": feedback.control_ref[:MAX_ID],
+            "reported_amount_fen": reported if 0 <= reported <= MAX_AMOUNT_FEN else 0,
+            "reported_at": self.ctx.clock.now().isoformat(), "answered": "",
         }  # fmt: skip
+        holds.append(hold)
+        del holds[:-MAX_FAILED_REQUESTS_KEPT]
         log.warning("a control took effect after it was recorded as failed; kept on the "
                     "asset for an officer", asset_id=record["asset_id"])  # fmt: skip
         took = pb.ControlTookEffectAfterFailure(
-            asset_id=record["asset_id"], case_id=record["case_id"],
-            request_id=feedback.request_id, control_ref=record["held_outside"]["control_ref"],
-            reported_amount_fen=record["held_outside"]["reported_amount_fen"],
+            asset_id=record["asset_id"], case_id=record["case_id"], request_id=request_id,
+            control_ref=hold["control_ref"], reported_amount_fen=hold["reported_amount_fen"],
             asset_key=record["asset_key"],
         )  # fmt: skip
         self.stage(pipe, took, record["asset_id"], record["court_code"])
@@ -373,14 +381,8 @@ class Controls(Handler):
                       queue: list[str]) -> None:  # fmt: skip
             if record["status"] != AssetStatus.FOUND:
                 raise Conflict(f"asset {asset_id} is {record['status']}, not found and open")
-            if record.get("held_outside"):
-                raise Conflict(
-                    f"asset {asset_id} may be held outside: its control failed here and the "
-                    f"outside system then answered it took effect (reference "
-                    f"{record['held_outside']['control_ref'] or 'none'}); control it again to "
-                    "record the hold, and release it if it is not wanted"
-                )
             pipe.multi()  # type: ignore[no-untyped-call]
+            resolve_outside_holds(record, f"declined: {reason}")
             record.update(status=AssetStatus.DECLINED.value, declined_reason=reason)
             declined = pb.ControlDeclined(
                 asset_id=asset_id, case_id=case["case_id"], reason=reason,

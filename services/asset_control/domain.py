@@ -15,7 +15,7 @@ from typing import Any
 
 from zhixing.assets import KINDS_OF_CHANNEL, LIQUID_KINDS, AssetKind, Measure, measures_for
 from zhixing.auth import Identity, ScopeError
-from zhixing.bounds import MAX_AMOUNT_FEN
+from zhixing.bounds import MAX_AMOUNT_FEN, MAX_TEXT
 from zhixing.errors import Conflict, Invalid
 from zhixing.money import yuan
 from zhixing.rules import Catalogue, WarningPoint
@@ -289,3 +289,17 @@ def requery_completed(case: dict[str, Any]) -> asset_events_pb2.ZhongbenRequeryC
         resumption_proposed="yes" if new_assets else "no",
         applicant_notice=notice,
     )
+
+
+MAX_FAILED_REQUESTS_KEPT = 5
+"""Failed control requests an asset keeps, and holds found outside after them (an
+engineering bound on a record's size: more failures than that on one asset are its
+officer's business anyway)."""
+
+
+def resolve_outside_holds(record: dict[str, Any], answer: str) -> None:
+    """An act on the asset answers the holds found outside after a failed control
+    (ControlTookEffectAfterFailure): each is kept, with what answered it."""
+    for hold in record.get("outside_holds", []):
+        if not hold["answered"]:
+            hold["answered"] = answer[:MAX_TEXT]

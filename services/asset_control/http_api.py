@@ -144,11 +144,15 @@ class NetworkQueryView(BaseModel):
     units: list[QueryUnit]
 
 
-class HeldOutsideView(BaseModel):
+class OutsideHoldView(BaseModel):
     request_id: str = Field(description="The failed control's request, which was answered")
     control_ref: str = Field(description="The outside system's reference for the hold")
     reported_amount_fen: int = Field(description="What it reported it holds (0: out of bounds)")
     reported_at: str
+    answered: str = Field(
+        description="The act on the asset since, which answers it (a control taking effect, a "
+        "decline and its reason); empty: none yet"
+    )
 
 
 class AssetView(BaseModel):
@@ -183,12 +187,12 @@ class AssetView(BaseModel):
         description="A request to transfer its disposal to a priority creditor's court "
         "(法释〔2016〕6号), and the answer: read by both courts",
     )
-    held_outside: HeldOutsideView | None = Field(
-        None,
-        description="A control failed here (sent too often unanswered) that the outside "
-        "system then answered as taken effect: the asset may be held there with no control "
-        "on record. Control it again (which records the hold; release it then if it is not "
-        "wanted); it cannot be declined meanwhile, and the case's 终本 waits for it",
+    outside_holds: list[OutsideHoldView] = Field(
+        default_factory=list,
+        description="Controls failed here (refused, or sent too often unanswered) that the "
+        "outside system then answered as taken effect: the asset may be held there with no "
+        "control on record. The officer's next act answers each: a control again (check "
+        "that the outside holds it once), or a decline with its reason (released there)",
     )
 
 

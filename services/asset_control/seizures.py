@@ -16,6 +16,7 @@ from services.asset_control.domain import (
     Promotion,
     asset_id_for,
     channel_of,
+    resolve_outside_holds,
     summary,
 )
 from services.asset_control.handler import Handler
@@ -150,7 +151,10 @@ class Seizures(Handler):
         control_ref: str, rank: str, actor: envelope_pb2.Actor,
     ) -> None:  # fmt: skip
         kind = AssetKind(record["kind"])
-        record.pop("held_outside", None)  # a hold found outside is on record now
+        resolve_outside_holds(
+            record, f"a control took effect since ({control_ref}): check that the outside "
+            "system holds the asset once"
+        )  # fmt: skip
         record.update(
             status=AssetStatus.CONTROLLED.value,
             amount_fen=amount,

@@ -7,6 +7,7 @@ recorded together, each sent on its own; their feedback is applied together."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import pytest
 
@@ -25,7 +26,6 @@ from tests.unit.test_asset_control_handlers import (
 )
 from tools.demo import credit_code
 from zhixing.assets import CHANNELS
-from zhixing.errors import Conflict
 from zhixing.v1 import agency_gateway_pb2 as agency_pb
 from zhixing.v1 import asset_events_pb2 as asset_pb
 
@@ -312,47 +312,74 @@ async def test_controls_taking_effect_together_each_count_against_their_case_onc
     assert again == ["duplicate"]
 
 
-@pytest.mark.parametrize("declined_meanwhile", [False, True])
-async def test_a_control_failed_here_that_took_effect_outside_is_kept_for_an_officer(
-    declined_meanwhile: bool,
-) -> None:
+async def failed_at_its_last_try() -> tuple[AssetControl, str, str]:
+    """A case's second deposit, whose freeze the outside system refused at its last try:
+    (control, the asset, the failed request)."""
     control, (_, second) = await with_two_deposits_frozen(AgencySettings(max_attempts=1))
     worker = AgencyWorker(control, Outside(refusing=frozenset({SECOND_DEPOSIT.asset_key})),
                           AgencySettings(max_attempts=1))  # fmt: skip
-    await worker.submit_due()  # failed here at its last try
+    await worker.submit_due()
     failed = await control.records.asset(second)
     assert failed is not None and failed["status"] == "found"
-    if declined_meanwhile:
-        await control.controls.decline(second, "无处置价值", identity=OFFICER)
+    return control, second, failed["control_request"]
+
+
+async def outside_holds(control: AssetControl, asset_id: str) -> list[dict[str, Any]]:
+    record = await control.records.asset(asset_id)
+    assert record is not None
+    holds: list[dict[str, Any]] = record.get("outside_holds", [])
+    return holds
+
+
+@pytest.mark.parametrize("then", ["declined", "controlled again"])
+async def test_a_control_failed_here_that_took_effect_outside_is_kept_until_an_act_answers_it(
+    then: str,
+) -> None:
+    control, asset_id, request_id = await failed_at_its_last_try()
     case_before = await control.records.case("c1")
-    late = controlled(failed["control_request"], 3_000)
-    assert await control.apply_feedback_batch([late]) == ["held_outside"]
-    record = await control.records.asset(second)
-    assert record is not None and record["status"] == ("declined" if declined_meanwhile
-                                                       else "found")  # fmt: skip
-    assert record["held_outside"]["control_ref"] == f"ref-{failed['control_request']}"
-    assert record["held_outside"]["reported_amount_fen"] == 3_000
+    assert await control.apply_feedback_batch([controlled(request_id, 3_000)]) == ["held_outside"]
+    (hold,) = await outside_holds(control, asset_id)
+    assert (hold["control_ref"], hold["reported_amount_fen"], hold["answered"]) == (
+        f"ref-{request_id}", 3_000, ""
+    )  # fmt: skip
     assert await control.records.case("c1") == case_before  # nothing counted as held
     (told,) = [e.payload for e in await staged(control.ctx)
                if isinstance(e.payload, asset_pb.ControlTookEffectAfterFailure)]  # fmt: skip
-    assert (told.asset_id, told.request_id) == (second, failed["control_request"])
+    assert (told.asset_id, told.request_id, told.control_ref) == (asset_id, request_id,
+                                                                  f"ref-{request_id}")  # fmt: skip
     # Told once, however often the answer is delivered.
-    assert await control.apply_feedback_batch([controlled(late.request_id, 3_000, 1)]) == [
-        "duplicate"
-    ]
+    assert await control.apply_feedback_batch([controlled(request_id, 3_000, 1)]) == ["duplicate"]
     assert (await staged_types(control.ctx)).count("ControlTookEffectAfterFailure") == 1
-    # It cannot be declined (again): an officer controls it again, which records the hold.
-    refusal = "is declined, not found" if declined_meanwhile else "may be held outside"
-    with pytest.raises(Conflict, match=refusal):
-        await control.controls.decline(second, "无处置价值", identity=OFFICER)
-    await control.controls.control(second, identity=OFFICER, amount_fen=3_000, control_ref="")
-    again = await control.records.asset(second)
+    # The officer's next act answers it, and it is kept with that answer.
+    if then == "declined":
+        await control.controls.decline(asset_id, "外部冻结已解除", identity=OFFICER)
+        (hold,) = await outside_holds(control, asset_id)
+        assert hold["answered"] == "declined: 外部冻结已解除"
+        return
+    await control.controls.control(asset_id, identity=OFFICER, amount_fen=3_000, control_ref="")
+    again = await control.records.asset(asset_id)
     assert again is not None and again["status"] == "control_pending"
-    assert await control.apply_feedback_batch(
-        [controlled(again["control_request"], again["amount_fen"])]
-    ) == ["controlled"]
-    held = await control.records.asset(second)
-    assert held is not None and held["status"] == "controlled" and "held_outside" not in held
+    assert (await outside_holds(control, asset_id))[0]["answered"] == ""  # not yet
+    new_request = again["control_request"]
+    assert await control.apply_feedback_batch([controlled(new_request, 3_000)]) == ["controlled"]
+    (hold,) = await outside_holds(control, asset_id)
+    assert hold["answered"].startswith(f"a control took effect since (ref-{new_request})")
+
+
+async def test_an_answer_to_a_failed_request_is_known_after_the_asset_was_controlled_again(
+) -> None:  # fmt: skip
+    control, asset_id, first_request = await failed_at_its_last_try()
+    await control.controls.control(asset_id, identity=OFFICER, amount_fen=3_000, control_ref="")
+    pending = await control.records.asset(asset_id)
+    assert pending is not None and pending["control_request"] != first_request
+    # The first request's answer comes while the second waits for its own.
+    assert await control.apply_feedback_batch([controlled(first_request, 3_000)]) == [
+        "held_outside"
+    ]
+    (hold,) = await outside_holds(control, asset_id)
+    assert (hold["request_id"], hold["answered"]) == (first_request, "")
+    record = await control.records.asset(asset_id)
+    assert record is not None and record["status"] == "control_pending"  # unchanged
 
 
 async def test_a_refusal_and_a_control_in_one_batch_are_each_applied() -> None:
