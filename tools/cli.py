@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -30,7 +31,11 @@ from zhixing.settings import AuthSettings, RedisSettings
 from zhixing.workcalendar import CalendarError, StatutoryCalendar
 
 if TYPE_CHECKING:
-    from zhixing.outbox import Outbox, Parking
+    from redis.asyncio import Redis
+
+    from zhixing.outbox import Outbox
+
+T = TypeVar("T")
 
 app = typer.Typer(help="Zhixing Command (执行指挥平台) tools.", no_args_is_help=True)
 audit_app = typer.Typer(help="The audit trail (留痕).", no_args_is_help=True)
@@ -435,18 +440,27 @@ app.add_typer(outbox_app, name="outbox")
 ServiceName = Annotated[str, typer.Option(help="The service, e.g. intake, funds, command")]
 
 
-def _outbox_of(service: str) -> tuple[RedisSettings, Outbox]:
-    """The service's outbox on its Redis (ZHIXING_REDIS_*); exit 2 for an unknown service."""
+def _on_outbox(service: str, act: Callable[[Redis, Outbox], Awaitable[T]]) -> T:
+    """``act`` on the service's outbox, on its Redis (ZHIXING_REDIS_*); exit 2 for an
+    unknown service."""
     from tools.localrun import SERVICES
     from zhixing.outbox import Outbox
-    from zhixing.state import KeySpace
+    from zhixing.state import KeySpace, connect
 
     names = [spec.name for spec in SERVICES]
     if service not in names:
         err.print(f"error: no service {service!r} (one of: {', '.join(names)})")
         raise typer.Exit(2)
     settings = RedisSettings()
-    return settings, Outbox(KeySpace(settings.key_prefix, service))
+
+    async def run() -> T:
+        redis = connect(settings)
+        try:
+            return await act(redis, Outbox(KeySpace(settings.key_prefix, service)))
+        finally:
+            await redis.aclose()
+
+    return asyncio.run(run())
 
 
 @outbox_app.command("parked")
@@ -460,18 +474,8 @@ def outbox_parked(
     from rich.table import Table
 
     from zhixing.outbox import parking
-    from zhixing.state import connect
 
-    settings, outbox = _outbox_of(service)
-
-    async def read() -> Parking:
-        redis = connect(settings)
-        try:
-            return await parking(redis, outbox, limit)
-        finally:
-            await redis.aclose()
-
-    parked = asyncio.run(read())
+    parked = _on_outbox(service, lambda redis, outbox: parking(redis, outbox, limit))
     if not parked.total:
         typer.echo(f"{service}: nothing set aside")
         raise typer.Exit(0)
@@ -497,18 +501,8 @@ def outbox_requeue(
     topics' limits): in order, before their later events; one still too large stays set
     aside. All or none: exit 1 naming the aggregates not held."""
     from zhixing.outbox import requeue
-    from zhixing.state import connect
 
-    settings, outbox = _outbox_of(service)
-
-    async def ask() -> list[str]:
-        redis = connect(settings)
-        try:
-            return await requeue(redis, outbox, holds)
-        finally:
-            await redis.aclose()
-
-    missing = asyncio.run(ask())
+    missing = _on_outbox(service, lambda redis, outbox: requeue(redis, outbox, holds))
     if missing:
         err.print(f"error: not held in {service}'s outbox: {', '.join(missing)}; none asked")
         raise typer.Exit(1)
