@@ -16,6 +16,7 @@ from redis.asyncio.client import Pipeline
 
 from services.asset_control.agency import AgencySettings
 from services.asset_control.domain import (
+    HOLDING,
     MAX_FAILED_REQUESTS_KEPT,
     SERVICE_ACTOR,
     AssetStatus,
@@ -268,7 +269,10 @@ class Controls(Handler):
             "reported_at": self.ctx.clock.now().isoformat(), "answered": "",
         }  # fmt: skip
         holds.append(hold)
-        del holds[:-MAX_FAILED_REQUESTS_KEPT]
+        # Kept while its request is: a hold dropped is one whose answer would not be known
+        # again, so none is told twice.
+        kept = {*record.get("failed_requests", []), record.get("control_request")}
+        record["outside_holds"] = [h for h in holds if h["request_id"] in kept]
         log.warning("a control took effect after it was recorded as failed; kept on the "
                     "asset for an officer", asset_id=record["asset_id"])  # fmt: skip
         took = pb.ControlTookEffectAfterFailure(
@@ -379,7 +383,12 @@ class Controls(Handler):
     async def decline(self, asset_id: str, reason: str, *, identity: Identity) -> None:
         async def act(pipe: Pipeline, case: dict[str, Any], record: dict[str, Any],
                       queue: list[str]) -> None:  # fmt: skip
-            if record["status"] != AssetStatus.FOUND:
+            # A hold found outside after a failed control is answered by a decline too,
+            # whatever the asset has become since (released, lapsed), unless it is held.
+            answers_a_hold = any(not hold["answered"] for hold in record.get("outside_holds", []))
+            if record["status"] != AssetStatus.FOUND and (
+                not answers_a_hold or record["status"] in HOLDING
+            ):
                 raise Conflict(f"asset {asset_id} is {record['status']}, not found and open")
             pipe.multi()  # type: ignore[no-untyped-call]
             resolve_outside_holds(record, f"declined: {reason}")
@@ -431,6 +440,7 @@ class Controls(Handler):
             promoted = await self.seizures.next_in_line(pipe, queue, asset_id)
             pipe.multi()  # type: ignore[no-untyped-call]
             self.seizures.end_control(case, record, AssetStatus.RELEASED)
+            resolve_outside_holds(record, f"released: {reason}")
             released = pb.ControlReleased(
                 asset_id=asset_id, case_id=case["case_id"], reason=reason,
                 released_by=identity.subject, asset_key=record["asset_key"],
@@ -500,6 +510,7 @@ class Controls(Handler):
             promoted = await self.seizures.next_in_line(pipe, queue, asset_id)
             pipe.multi()  # type: ignore[no-untyped-call]
             self.seizures.end_control(case, record, AssetStatus.LAPSED)
+            resolve_outside_holds(record, "lapsed: its term ended unrenewed")
             lapsed = pb.ControlLapsed(
                 asset_id=asset_id, case_id=case["case_id"], clock_id=clock_id, effect=effect,
                 asset_key=record["asset_key"],

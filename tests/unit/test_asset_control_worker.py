@@ -26,6 +26,7 @@ from tests.unit.test_asset_control_handlers import (
 )
 from tools.demo import credit_code
 from zhixing.assets import CHANNELS
+from zhixing.errors import Conflict
 from zhixing.v1 import agency_gateway_pb2 as agency_pb
 from zhixing.v1 import asset_events_pb2 as asset_pb
 
@@ -380,6 +381,42 @@ async def test_an_answer_to_a_failed_request_is_known_after_the_asset_was_contro
     assert (hold["request_id"], hold["answered"]) == (first_request, "")
     record = await control.records.asset(asset_id)
     assert record is not None and record["status"] == "control_pending"  # unchanged
+
+
+async def test_a_hold_answered_after_the_asset_was_released_is_answered_by_a_decline() -> None:
+    control, asset_id, first_request = await failed_at_its_last_try()
+    await control.controls.control(asset_id, identity=OFFICER, amount_fen=3_000, control_ref="")
+    pending = await control.records.asset(asset_id)
+    assert pending is not None
+    await control.apply_feedback_batch([controlled(pending["control_request"], 3_000)])
+    # An answer to the first request while the second holds the asset; the release answers it.
+    await control.apply_feedback_batch([controlled(first_request, 3_000)])
+    await control.controls.release(asset_id, "案款已到位", identity=OFFICER)
+    (hold,) = await outside_holds(control, asset_id)
+    assert hold["answered"] == "released: 案款已到位"
+    # Delivered again once the asset is released: told already, nothing new to answer.
+    assert await control.apply_feedback_batch([controlled(first_request, 3_000, 1)]) == [
+        "duplicate"
+    ]
+    with pytest.raises(Conflict, match="is released, not found and open"):
+        await control.controls.decline(asset_id, "无", identity=OFFICER)
+
+
+async def test_a_hold_found_after_a_release_may_be_declined_with_its_reason() -> None:
+    control, asset_id, first_request = await failed_at_its_last_try()
+    await control.controls.control(asset_id, identity=OFFICER, amount_fen=3_000, control_ref="")
+    pending = await control.records.asset(asset_id)
+    assert pending is not None
+    await control.apply_feedback_batch([controlled(pending["control_request"], 3_000)])
+    await control.controls.release(asset_id, "案款已到位", identity=OFFICER)
+    assert await control.apply_feedback_batch([controlled(first_request, 3_000)]) == [
+        "held_outside"
+    ]
+    await control.controls.decline(asset_id, "已通知银行解除冻结", identity=OFFICER)
+    record = await control.records.asset(asset_id)
+    assert record is not None and record["status"] == "declined"
+    (hold,) = await outside_holds(control, asset_id)
+    assert hold["answered"] == "declined: 已通知银行解除冻结"
 
 
 async def test_a_refusal_and_a_control_in_one_batch_are_each_applied() -> None:

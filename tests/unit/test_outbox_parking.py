@@ -163,3 +163,34 @@ async def test_a_failure_while_sending_again_keeps_the_aggregate_held_and_asked(
     await relay.relay_once()
     assert publisher.sent == ["b"]
     assert (await parking(redis, outbox, limit=10)).total == 0
+
+
+async def test_a_failed_send_sets_nothing_aside_so_an_aggregate_keeps_its_order() -> None:
+    redis, outbox, publisher, relay = relay_of()
+    first, large, third = event("b"), event("b", size=20_000), event("b")
+    await stage(redis, outbox, first, large, third)
+    publisher.away = KafkaConnectionError("the broker went away")
+    with pytest.raises(KafkaConnectionError):
+        await relay.relay_once()
+    assert (await parking(redis, outbox, limit=10)).total == 0  # decided again next pass
+    publisher.away = None
+    await relay.relay_once()
+    assert publisher.sent == ["b"]  # the first, before the one too large
+    parked = await parking(redis, outbox, limit=10)
+    assert [e.staged_id for e in parked.events] == sorted(e.staged_id for e in parked.events)
+    publisher.limit = 100_000
+    await requeue(redis, outbox, ["case|b"])
+    await relay.relay_once()
+    assert publisher.sent == ["b", "b", "b"]
+    assert (await redis.xlen(outbox.stream), (await parking(redis, outbox, limit=10)).total) == (
+        0, 0
+    )  # fmt: skip
+
+
+async def test_with_tracing_an_event_that_does_not_decode_is_sent_as_staged() -> None:
+    redis, outbox, publisher, relay = relay_of(traced=True)
+    await stage(redis, outbox, event("a"))
+    await redis.xadd(outbox.stream, {b"event": b"not an envelope", b"aggregate": b"case",
+                                     b"key": b"z", b"type": b"zhixing.v1.CaseFiled"})  # fmt: skip
+    assert await relay.relay_once() == 2
+    assert publisher.sent == ["a", "z"]  # untraced, as without tracing: consumers judge it
