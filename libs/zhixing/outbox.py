@@ -12,8 +12,10 @@ later event of that aggregate is set aside behind it, in order, so no consumer s
 aggregate's events out of order (the audit chain's records among them); the other
 aggregates go on. ``zhixing outbox requeue`` asks for an aggregate to be sent again (once
 the limit is raised): the relay sends what it set aside, in order, before any later event
-of that aggregate, and lets it go. Any other failure (Kafka or Redis away, a timeout, an
-event type this version does not know) sets nothing aside: the events wait, in order.
+of that aggregate, and lets it go. Any other failure (Kafka or Redis away, a timeout, the
+producer stopping) sets nothing aside: the events wait, in order. An event of a type this
+version does not know is sent as staged (consumers judge it); with tracing on, its batch
+goes without spans.
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ from services.asset_control.agency import AgencySettings
 from services.asset_control.domain import (
     HOLDING,
     MAX_FAILED_REQUESTS_KEPT,
+    MAX_OUTSIDE_HOLDS_KEPT,
     SERVICE_ACTOR,
     AssetStatus,
     Promotion,
@@ -254,9 +255,13 @@ class Controls(Handler):
         officer's next act on the asset answers it (``resolve_outside_holds``). False for
         any other stale answer."""
         request_id = feedback.request_id
-        failed_before = record["status"] in (AssetStatus.FOUND, AssetStatus.DECLINED) and (
-            record.get("control_request") == request_id
-        )  # failed before the failed requests were kept
+        # A record that failed before its failed requests were kept: its open control
+        # request is the one that failed.
+        failed_before = (
+            "failed_requests" not in record
+            and record["status"] in (AssetStatus.FOUND, AssetStatus.DECLINED)
+            and record.get("control_request") == request_id
+        )
         if not (failed_before or request_id in record.get("failed_requests", [])):
             return False
         holds: list[dict[str, Any]] = record.setdefault("outside_holds", [])
@@ -269,10 +274,12 @@ class Controls(Handler):
             "reported_at": self.ctx.clock.now().isoformat(), "answered": "",
         }  # fmt: skip
         holds.append(hold)
-        # Kept while its request is: a hold dropped is one whose answer would not be known
-        # again, so none is told twice.
+        # Kept until answered, and after while its request is (an answer to it is known as
+        # told already); the most recent MAX_OUTSIDE_HOLDS_KEPT at most.
         kept = {*record.get("failed_requests", []), record.get("control_request")}
-        record["outside_holds"] = [h for h in holds if h["request_id"] in kept]
+        record["outside_holds"] = [
+            h for h in holds if not h["answered"] or h["request_id"] in kept
+        ][-MAX_OUTSIDE_HOLDS_KEPT:]
         log.warning("a control took effect after it was recorded as failed; kept on the "
                     "asset for an officer", asset_id=record["asset_id"])  # fmt: skip
         took = pb.ControlTookEffectAfterFailure(
@@ -510,7 +517,6 @@ class Controls(Handler):
             promoted = await self.seizures.next_in_line(pipe, queue, asset_id)
             pipe.multi()  # type: ignore[no-untyped-call]
             self.seizures.end_control(case, record, AssetStatus.LAPSED)
-            resolve_outside_holds(record, "lapsed: its term ended unrenewed")
             lapsed = pb.ControlLapsed(
                 asset_id=asset_id, case_id=case["case_id"], clock_id=clock_id, effect=effect,
                 asset_key=record["asset_key"],

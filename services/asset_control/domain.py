@@ -297,6 +297,10 @@ engineering bound on a record's size: more failures than that on one asset are i
 officer's business anyway)."""
 
 
+MAX_OUTSIDE_HOLDS_KEPT = 20
+"""Holds found outside an asset keeps (each needs a failed control and its answer)."""
+
+
 def resolve_outside_holds(record: dict[str, Any], answer: str) -> None:
     """An act on the asset answers the holds found outside after a failed control
     (ControlTookEffectAfterFailure): each is kept, with what answered it."""

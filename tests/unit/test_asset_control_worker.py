@@ -417,6 +417,10 @@ async def test_a_hold_found_after_a_release_may_be_declined_with_its_reason() ->
     assert record is not None and record["status"] == "declined"
     (hold,) = await outside_holds(control, asset_id)
     assert hold["answered"] == "declined: 已通知银行解除冻结"
+    # The control that took effect, its answer delivered again: not a hold found outside.
+    again = controlled(pending["control_request"], 3_000, 1)
+    assert await control.apply_feedback_batch([again]) == ["duplicate"]
+    assert (await staged_types(control.ctx)).count("ControlTookEffectAfterFailure") == 1
 
 
 async def test_a_refusal_and_a_control_in_one_batch_are_each_applied() -> None:
