@@ -30,6 +30,7 @@ __all__ = [
     "gateway_client",  # a client of the outside systems' gateway (queries, controls, transfers)
     "http_protocol",  # the services' HTTP parser (httptools) with h11's bound on a request's head
     "idempotency",  # Idempotency-Key: a creating request sent again creates nothing new
+    "kafka_connections",  # aiokafka's connections mended for uvloop's closed transports
     "known_cases",  # the cases a service knows, and the host of case-aware services
     "lease",  # one replica at a time runs a service's background loops
     "logs",  # structured logs
@@ -53,5 +54,6 @@ __all__ = [
     "stops",  # disputes' stop orders in force per case, and the refusal they cause
     "topics",  # every Kafka topic
     "tracing",  # OpenTelemetry traces across HTTP, the outbox and Kafka (off unless set)
+    "uvloop_writes",  # uvloop's refusal to write to a closed transport, known as such
     "workcalendar",  # the statutory working-day calendar
 ]

@@ -15,6 +15,7 @@ import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from zhixing import kafka_connections as _mends_aiokafka  # noqa: F401  (see the module)
 from zhixing.anchor import (
     Trusted,
     check_against_checkpoint,

@@ -41,6 +41,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from redis.asyncio.client import Pipeline
 from redis.exceptions import WatchError
 
+from zhixing import kafka_connections as _mends_aiokafka  # noqa: F401  (see the module)
 from zhixing import tracing
 from zhixing.events import Event, InvalidEvent, decode_event, named_type
 from zhixing.folding import fold_writes

@@ -13,6 +13,7 @@ from aiokafka.errors import KafkaError
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 from opentelemetry.trace import Span, SpanKind, Tracer
 
+from zhixing import kafka_connections as _mends_aiokafka  # noqa: F401  (see the module)
 from zhixing import tracing
 from zhixing.events import Event, type_header
 from zhixing.settings import KafkaSettings

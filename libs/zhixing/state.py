@@ -20,6 +20,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.typing import EncodableT
 
 from zhixing.settings import RedisSettings
+from zhixing.uvloop_writes import is_closed_transport
 
 __all__ = [
     "KeySpace",
@@ -205,10 +206,6 @@ def connect(settings: RedisSettings) -> aioredis.Redis:
     return aioredis.Redis.from_pool(pool)
 
 
-CLOSED_TRANSPORT = "the handler is closed"
-"""What uvloop's RuntimeError says of a write to a transport already closed."""
-
-
 class _OurConnection(AbstractConnection):
     """What our clients' connections change in redis-py's asyncio connections."""
 
@@ -296,7 +293,7 @@ class _OurConnection(AbstractConnection):
         except RuntimeError as exc:
             add_debug_log_for_connection_failure(self, exc, "writing command")
             await self.disconnect(nowait=True)
-            if CLOSED_TRANSPORT not in str(exc):
+            if not is_closed_transport(exc):
                 raise  # another failure (a closed loop): a bug, not Redis going away
             raise RedisConnectionError(f"Error while writing to socket: {exc}") from exc
         except (TypeError, AttributeError) as exc:
