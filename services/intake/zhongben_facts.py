@@ -92,6 +92,13 @@ class ZhongbenFacts:
         if fact is not None:
             case_id, name, value = fact
             pipe.hset(self.key(case_id), name, value)
+        # A hold found outside stands apart from the asset's state, until answered.
+        match payload:
+            case assets.ControlTookEffectAfterFailure():
+                pipe.hset(self.key(payload.case_id), f"{OUTSIDE}:{payload.asset_id}",
+                          payload.request_id or "1")  # fmt: skip
+            case assets.AssetControlled() | assets.ControlReleased() | assets.ControlDeclined():
+                pipe.hdel(self.key(payload.case_id), f"{OUTSIDE}:{payload.asset_id}")
 
     # --- reading ------------------------------------------------------------------------------
 
@@ -130,6 +137,13 @@ FACT_EVENTS: tuple[type[Message], ...] = (
     *ASSET_STATE,
 )
 UNDISPOSED = frozenset({"requested", "controlled", "held_outside"})
+OUTSIDE = "outside"
+"""The field (``outside:<asset>``) of a hold found outside after a failed control
+(ControlTookEffectAfterFailure), kept until an act of the officer answers it, as asset
+control answers it: a control taking effect, a release, a decline. The asset's other
+events leave it standing (a control requested again that fails, a waiting seizure, a
+lapse: none says what became of what the outside holds), and the gate counts the asset as
+not disposed of meanwhile, whatever its latest state."""
 AVAILABLE = frozenset({"found", "failed", "lapsed"})
 
 
@@ -215,7 +229,7 @@ def gate_facts(record: CaseRecord, raw: dict[str, str], today: dt.date) -> GateF
             sorted(
                 a
                 for a, state in asset_states.items()
-                if state in UNDISPOSED and f"deducted:{a}" not in raw
+                if (state in UNDISPOSED or f"{OUTSIDE}:{a}" in raw) and f"deducted:{a}" not in raw
             )
         ),
         uncontrolled_assets=tuple(
