@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -44,6 +44,25 @@ calendar_app = typer.Typer(help="The statutory calendar and period counting.", n
 app.add_typer(calendar_app, name="calendar")
 
 err = Console(stderr=True)
+
+UNREACHABLE = 3
+"""The exit status of a command that could not reach Redis or Kafka (2 is bad input)."""
+
+
+def _run_async(main: Coroutine[Any, Any, T]) -> T:
+    """Run a command's coroutine; Redis or Kafka out of reach is said in one line (which,
+    and where it is configured) and exits ``UNREACHABLE``, not a traceback."""
+    from aiokafka.errors import KafkaConnectionError
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    try:
+        return asyncio.run(main)
+    except (RedisConnectionError, RedisTimeoutError) as exc:
+        err.print(f"error: Redis is not reachable (ZHIXING_REDIS_URL): {exc}")
+    except KafkaConnectionError as exc:
+        err.print(f"error: Kafka is not reachable (ZHIXING_KAFKA_BOOTSTRAP_SERVERS): {exc}")
+    raise typer.Exit(UNREACHABLE)
 
 
 @app.command()
@@ -133,7 +152,7 @@ def audit_verify(
             err.print(f"… and {len(report.failures) - 50} more")
         return 1
 
-    raise typer.Exit(asyncio.run(run()))
+    raise typer.Exit(_run_async(run()))
 
 
 @audit_app.command("watch")
@@ -178,7 +197,7 @@ def audit_watch(
         finally:
             await redis.aclose()
 
-    raise typer.Exit(asyncio.run(run()))
+    raise typer.Exit(_run_async(run()))
 
 
 @audit_app.command("keygen")
@@ -421,7 +440,7 @@ def funds_reconcile(
         err.print(f"court {failed.court_code} does not balance: {where}: {failed.problem}")
         return 1
 
-    raise typer.Exit(asyncio.run(run()))
+    raise typer.Exit(_run_async(run()))
 
 
 class BulletinFormat(StrEnum):
@@ -460,7 +479,7 @@ def _on_outbox(service: str, act: Callable[[Redis, Outbox], Awaitable[T]]) -> T:
         finally:
             await redis.aclose()
 
-    return asyncio.run(run())
+    return _run_async(run())
 
 
 @outbox_app.command("parked")
@@ -563,7 +582,7 @@ def bulletin(
             await redis.aclose()
 
     try:
-        data = asyncio.run(gather())
+        data = _run_async(gather())
     except Invalid as exc:
         err.print(f"error: {exc}")
         raise typer.Exit(2) from None
@@ -596,7 +615,7 @@ def create_topics_command() -> None:
     from zhixing.settings import KafkaSettings
 
     kafka = KafkaSettings()
-    for name in asyncio.run(create_topics(kafka.bootstrap_servers, kafka.topic_prefix)):
+    for name in _run_async(create_topics(kafka.bootstrap_servers, kafka.topic_prefix)):
         typer.echo(name)
 
 

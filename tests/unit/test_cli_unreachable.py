@@ -1,0 +1,57 @@
+"""The ``zhixing`` command with Redis or Kafka out of reach: one line saying which and
+where it is configured, exit 3; never a traceback."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+import typer
+from aiokafka.errors import KafkaConnectionError
+from typer.testing import CliRunner
+
+from tools.cli import UNREACHABLE, _run_async, app
+
+
+def a_closed_port() -> int:
+    """A local port nothing listens on (bound, then let go)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["outbox", "parked", "--service", "intake"],
+        ["outbox", "requeue", "--service", "intake", "case|c-1"],
+        ["funds", "reconcile", "--court", "苏12"],
+        ["audit", "verify", "--no-kafka"],
+    ],
+    ids=lambda command: " ".join(command[:2]),
+)
+def test_a_command_says_redis_is_not_reachable(command: list[str]) -> None:
+    env = {"ZHIXING_REDIS_URL": f"redis://127.0.0.1:{a_closed_port()}/0", "COLUMNS": "200"}
+    result = CliRunner().invoke(app, command, env=env)
+    assert result.exit_code == UNREACHABLE, result.output
+    assert "error: Redis is not reachable (ZHIXING_REDIS_URL)" in result.output
+    assert isinstance(result.exception, SystemExit)  # exited, nothing raised
+
+
+def test_kafka_out_of_reach_is_said_the_same_way(capsys: pytest.CaptureFixture[str]) -> None:
+    async def bootstrap() -> None:
+        raise KafkaConnectionError("Unable to bootstrap from [('127.0.0.1', 9)]")
+
+    with pytest.raises(typer.Exit) as exited:
+        _run_async(bootstrap())
+    assert exited.value.exit_code == UNREACHABLE
+    assert "Kafka is not reachable (ZHIXING_KAFKA_BOOTSTRAP_SERVERS)" in capsys.readouterr().err
+
+
+def test_another_failure_is_not_taken_for_one_out_of_reach() -> None:
+    async def broken() -> None:
+        raise ValueError("a bug")
+
+    with pytest.raises(ValueError, match="a bug"):
+        _run_async(broken())
