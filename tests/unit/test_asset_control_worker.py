@@ -13,7 +13,7 @@ import pytest
 
 from services.asset_control import worker as worker_module
 from services.asset_control.agency import AgencySettings, AgencyUnavailable
-from services.asset_control.domain import asset_id_for
+from services.asset_control.domain import MAX_FAILED_REQUESTS_KEPT, asset_id_for
 from services.asset_control.handlers import AssetControl
 from services.asset_control.worker import AgencyWorker
 from tests.fakes import staged, staged_types
@@ -452,3 +452,33 @@ async def test_a_call_failing_unexpectedly_is_raised_after_the_others_are_record
     unsent = await control.records.asset(second)
     assert unsent is not None and unsent["control_tries"] == 0  # due again: sent next round
     assert await due_at(control, second) is not None
+
+
+async def test_an_unanswered_hold_is_kept_past_the_failed_requests_an_asset_keeps() -> None:
+    """An asset keeps its last MAX_FAILED_REQUESTS_KEPT failed requests; a hold found
+    outside that nobody has answered is kept however many failures come after it, beside
+    the holds found since."""
+    settings = AgencySettings(max_attempts=1)
+    control, asset_id, first_request = await failed_at_its_last_try()
+    assert await control.apply_feedback_batch([controlled(first_request, 3_000)]) == [
+        "held_outside"
+    ]
+    worker = AgencyWorker(control, Outside(refusing=frozenset({SECOND_DEPOSIT.asset_key})),
+                          settings)  # fmt: skip
+    for _ in range(MAX_FAILED_REQUESTS_KEPT):
+        await control.controls.control(asset_id, identity=OFFICER, amount_fen=3_000,
+                                       control_ref="")  # fmt: skip
+        await worker.submit_due()
+    record = await control.records.asset(asset_id)
+    assert record is not None and record["status"] == "found"
+    assert first_request not in record["failed_requests"]  # no longer kept
+    last_request = record["failed_requests"][-1]
+    assert await control.apply_feedback_batch([controlled(last_request, 3_000)]) == ["held_outside"]
+    holds = await outside_holds(control, asset_id)
+    assert [(h["request_id"], h["answered"]) for h in holds] == [
+        (first_request, ""), (last_request, "")
+    ]  # fmt: skip
+    await control.controls.decline(asset_id, "外部冻结均已解除", identity=OFFICER)
+    assert [h["answered"] for h in await outside_holds(control, asset_id)] == [
+        "declined: 外部冻结均已解除"
+    ] * 2
