@@ -102,6 +102,10 @@ def _own_copy(error: Exception) -> Exception:
     except Exception:  # an exception that cannot be copied is raised as it is
         return error
     copied.__cause__ = error
+    # A shallow copy shares the notes' list: a note one caller adds would show on all.
+    notes = getattr(error, "__notes__", None)
+    if isinstance(notes, list):
+        copied.__notes__ = list(notes)
     return copied
 
 

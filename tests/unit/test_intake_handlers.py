@@ -284,7 +284,9 @@ async def test_a_group_whose_transaction_fails_fails_each_filing_and_writes_noth
     transact = handlers.records.transact
 
     async def down(*args: Any, **kwargs: Any) -> Any:
-        raise ConnectionError("Redis is down")
+        failure = ConnectionError("Redis is down")
+        failure.add_note("while committing a group of filings")
+        raise failure
 
     handlers.records.transact = down  # type: ignore[method-assign]
     outcomes = await asyncio.gather(*(
@@ -294,6 +296,11 @@ async def test_a_group_whose_transaction_fails_fails_each_filing_and_writes_noth
     # Each caller raises an error of its own (a traceback each), caused by Redis's one.
     assert len({id(o) for o in outcomes}) == 5
     assert len({id(o.__cause__) for o in outcomes if isinstance(o, BaseException)}) == 1
+    # Its notes are each caller's own: one caller's note shows on no other's.
+    first, second = outcomes[0], outcomes[1]
+    assert isinstance(first, BaseException) and isinstance(second, BaseException)
+    first.add_note("seen by the first caller")
+    assert second.__notes__ == ["while committing a group of filings"]
     handlers.records.transact = transact  # type: ignore[method-assign]
     assert await staged_types(handlers.ctx) == []
     again = await handlers.receive(FileCase(**filing()), identity=CLERK, docket=True)
