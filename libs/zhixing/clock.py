@@ -61,13 +61,17 @@ class SystemClock:
 class SimulatedClock:
     """A clock that moves only when ``advance`` or ``set`` is called.
 
-    Sleepers are kept in a heap and woken in time order as the clock passes them.
+    Sleepers are kept in a heap and woken in time order as the clock passes them. A sleeper
+    cancelled before then (a wait for the next due time, cut short when the schedule changes)
+    is dropped from the heap once they are half of it: a year simulated in seconds cancels
+    many, each waiting for an instant the clock may not reach for months.
     """
 
     def __init__(self, start: datetime) -> None:
         self._now = _require_aware(start)
         self._sleepers: list[tuple[datetime, int, asyncio.Future[None]]] = []
         self._tiebreak = itertools.count()
+        self._cancelled = 0
 
     def now(self) -> datetime:
         return self._now
@@ -78,7 +82,15 @@ class SimulatedClock:
             return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         heapq.heappush(self._sleepers, (instant, next(self._tiebreak), future))
-        await future
+        try:
+            await future
+        except asyncio.CancelledError:
+            self._cancelled += 1
+            if self._cancelled * 2 > len(self._sleepers):
+                self._sleepers = [s for s in self._sleepers if not s[2].done()]
+                heapq.heapify(self._sleepers)
+                self._cancelled = 0
+            raise
 
     def set(self, instant: datetime) -> None:
         instant = _require_aware(instant)
@@ -89,7 +101,9 @@ class SimulatedClock:
         self._now = instant
         while self._sleepers and self._sleepers[0][0] <= instant:
             _, _, future = heapq.heappop(self._sleepers)
-            if not future.done():
+            if future.cancelled():
+                self._cancelled = max(0, self._cancelled - 1)
+            elif not future.done():
                 future.set_result(None)
 
     def advance(self, delta: timedelta) -> None:

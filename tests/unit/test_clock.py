@@ -1,4 +1,5 @@
 import asyncio
+import contextlib
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -26,6 +27,29 @@ async def test_simulated_sleepers_wake_in_time_order_as_the_clock_passes_them() 
     clock.advance(timedelta(days=365))
     await asyncio.gather(*tasks)
     assert woke == ["early", "late"]
+
+
+async def test_cancelled_sleepers_are_not_kept_and_the_others_still_wake() -> None:
+    """A wait for the next due time, cut short whenever the schedule changes: a year run
+    in seconds cancels thousands, each for an instant months ahead."""
+    clock = SimulatedClock(START)
+    woke: list[str] = []
+
+    async def sleeper(name: str, after: timedelta) -> None:
+        await clock.sleep_until(START + after)
+        woke.append(name)
+
+    waiting = asyncio.create_task(sleeper("waiting", timedelta(days=200)))
+    for n in range(1_000):
+        cut_short = asyncio.create_task(sleeper(f"cut short {n}", timedelta(days=100 + n)))
+        await asyncio.sleep(0)
+        cut_short.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await cut_short
+    assert len(clock._sleepers) <= 3  # the one waiting, and at most as many cancelled
+    clock.advance(timedelta(days=365))
+    await waiting
+    assert woke == ["waiting"]
 
 
 def test_simulated_clock_refuses_to_go_back() -> None:
