@@ -23,7 +23,9 @@ from zhixing.outbox import Outbox
 from zhixing.periods import PeriodCounter
 from zhixing.projection import Transaction
 from zhixing.rules import Catalogue, catalogue
-from zhixing.state import KeySpace
+from zhixing.service import run_async
+from zhixing.settings import RedisSettings
+from zhixing.state import KeySpace, connect
 from zhixing.v1 import case_events_pb2, envelope_pb2
 from zhixing.workcalendar import StatutoryCalendar
 
@@ -193,12 +195,14 @@ async def _answer(pipe: Connection, process: BaseProcess, within_s: float = 600.
 
 
 def _drainer(redis_url: str, parent: Connection) -> None:
-    """One drainer process of ``burst``: says it is ready, is told the instant, drains."""
-    asyncio.run(_drain_when_told(redis_url, parent))
+    """One drainer process of ``burst``: says it is ready, is told the instant, drains. It
+    runs as the deadlines service does: on its event loop (``run_async``), with its Redis
+    client (``zhixing.state.connect``)."""
+    run_async(_drain_when_told(redis_url, parent))
 
 
 async def _drain_when_told(redis_url: str, parent: Connection) -> None:
-    redis = aioredis.Redis.from_url(redis_url)
+    redis = connect(RedisSettings(url=redis_url))
     clock = ShiftedClock(dt.timedelta(0))
     engine = _engine(
         redis, KeySpace("bench:", "deadlines"), clock, Catalogue.model_validate(BURST_CATALOGUE)
