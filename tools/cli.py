@@ -528,6 +528,52 @@ def outbox_requeue(
     typer.echo(f"{service}: asked to send again: {', '.join(dict.fromkeys(holds))}")
 
 
+@outbox_app.command("drop")
+def outbox_drop(
+    service: ServiceName,
+    to: Annotated[
+        Path, typer.Option(help="A new JSON file the dropped entries are written to, whole")
+    ],
+    parked_ids: Annotated[
+        list[str], typer.Argument(help="Parked ids of unreadable entries, as parked lists them")
+    ],
+) -> None:
+    """Drop entries the relay set aside because they could not be read ("(unreadable)" in
+    parked): they hold no aggregate and can never be sent. Each is written whole to the file
+    first. All or none: exit 1 naming an id not set aside, or of an event that holds its
+    aggregate (requeue that, never drop it)."""
+    import json
+    import re
+
+    from zhixing.outbox import drop_unreadable
+
+    def keep(entries: dict[str, dict[str, str]]) -> None:  # before any is dropped
+        with to.open("w", encoding="utf-8") as file:  # again if the transaction runs again
+            json.dump(entries, file, ensure_ascii=False, indent=2)
+
+    malformed = [i for i in parked_ids if not re.fullmatch(r"\d{1,20}-\d{1,20}", i)]
+    if malformed:
+        err.print(f"error: not a parked id (as parked lists them, e.g. 1764979200000-0): "
+                  f"{', '.join(malformed)}")  # fmt: skip
+        raise typer.Exit(2)
+    if to.exists():
+        err.print(f"error: {to} exists; name a new file")
+        raise typer.Exit(2)
+    try:
+        refused = _on_outbox(
+            service, lambda redis, outbox: drop_unreadable(redis, outbox, parked_ids, keep)
+        )
+    except OSError as exc:
+        err.print(f"error: cannot write {to}: {exc}; nothing dropped")
+        raise typer.Exit(2) from None
+    if refused:
+        for parked_id, why in refused.items():
+            err.print(f"error: {parked_id}: {why}")
+        err.print(f"none of {service}'s entries dropped")
+        raise typer.Exit(1)
+    typer.echo(f"{service}: dropped {len(set(parked_ids))} unreadable entries, kept in {to}")
+
+
 @app.command()
 def bulletin(
     court: Annotated[str, typer.Option(help="The court whose jurisdiction it covers, e.g. 苏12")],

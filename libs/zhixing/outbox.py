@@ -21,7 +21,7 @@ goes without spans.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +41,7 @@ __all__ = [
     "OutboxRelay",
     "ParkedEvent",
     "Parking",
+    "drop_unreadable",
     "parking",
     "requeue",
 ]
@@ -373,3 +374,45 @@ async def requeue(redis: aioredis.Redis, outbox: Outbox, holds: Sequence[str]) -
         return []
 
     return await transact(redis, [outbox.held], body)
+
+
+async def drop_unreadable(
+    redis: aioredis.Redis,
+    outbox: Outbox,
+    parked_ids: Sequence[str],
+    keep: Callable[[dict[str, dict[str, str]]], None],
+) -> dict[str, str]:
+    """Drop from the parked stream the entries ``parked_ids`` that could not be read: they
+    hold no aggregate (nothing waits behind them) and no requeue can send them. Each is
+    given to ``keep`` first, whole (its fields, bytes as latin-1 text, by parked id): if
+    ``keep`` raises, nothing is dropped. All or none: returns, by id, why one is refused
+    (not set aside, or an event holding its aggregate: requeue that), and then nothing is
+    kept or dropped."""
+    wanted = list(dict.fromkeys(parked_ids))
+
+    async def body(pipe: Pipeline) -> dict[str, str]:
+        entries: dict[str, dict[bytes, bytes]] = {}
+        refused: dict[str, str] = {}
+        for parked_id in wanted:
+            rows: list[Entry] = await pipe.xrange(  # type: ignore[assignment]
+                outbox.parked, min=parked_id, max=parked_id
+            )
+            if not rows:
+                refused[parked_id] = "not set aside"
+            elif hold := rows[0][1].get(PARKED_HOLD):
+                refused[parked_id] = f"it holds {as_text(hold)}: requeue it"
+            else:
+                entries[parked_id] = rows[0][1]
+        if refused or not entries:
+            return refused
+        keep({i: {k.decode("latin-1"): v.decode("latin-1") for k, v in fields.items()}
+              for i, fields in entries.items()})  # fmt: skip
+        pipe.multi()  # type: ignore[no-untyped-call]
+        pipe.xdel(outbox.parked, *entries)
+        return {}
+
+    refused = await transact(redis, [outbox.parked], body)
+    if not refused:
+        log.warning("unreadable entries set aside were dropped", outbox=outbox.parked,
+                    entries=wanted)  # fmt: skip
+    return refused

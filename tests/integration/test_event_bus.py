@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -548,3 +550,50 @@ async def test_a_record_whose_header_names_a_type_no_projection_handles_is_not_d
     await run_until(consumer, applied)
     letters = await dead_letters(isolated)
     assert [value for value, _ in letters] == [garbage + b" filing"]
+
+
+async def test_an_unreadable_entry_set_aside_is_dropped_only_once_kept_in_a_file(
+    isolated: Isolated, publisher: EventPublisher, tmp_path: Path
+) -> None:
+    """An outbox entry that cannot be read is set aside holding no aggregate, and no requeue
+    can send it: an operator drops it, written whole to a new file first. An event set aside
+    holding its aggregate is never dropped (requeued instead); all or none."""
+    outbox = Outbox(KeySpace(isolated.prefix, "intake"))
+    huge = new_event(
+        case_events_pb2.CaseFiled(case_id="drop-huge", case_type_code="执" * 400_000),
+        aggregate_id="drop-huge", court_code="苏1283", actor=ACTOR, clock=SimulatedClock(START),
+    )  # fmt: skip
+    async with isolated.redis.pipeline(transaction=True) as pipe:
+        pipe.multi()  # type: ignore[no-untyped-call]
+        pipe.xadd(outbox.stream, {b"junk": "无法读取".encode()})
+        outbox.stage(pipe, huge)
+        await pipe.execute()
+    relay = OutboxRelay(redis=isolated.redis, outbox=outbox, publisher=publisher)
+    assert await relay.relay_once() == 2
+    unreadable, too_large = (await parking(isolated.redis, outbox, limit=10)).events
+    assert (unreadable.hold, too_large.hold) == ("", "case|drop-huge")
+    kept = tmp_path / "dropped.json"
+
+    async def drop(*ids: str) -> Any:
+        return await asyncio.to_thread(
+            outbox_command, isolated, "drop", "--service", "intake", "--to", str(kept), *ids
+        )
+
+    refused = await drop(unreadable.parked_id, too_large.parked_id)
+    assert refused.exit_code == 1, refused.output
+    assert f"{too_large.parked_id}: it holds case|drop-huge: requeue it" in refused.stderr
+    assert not kept.exists() and (await parking(isolated.redis, outbox, limit=10)).total == 2
+    malformed = await drop("junk")
+    assert malformed.exit_code == 2 and "not a parked id" in malformed.stderr
+    dropped = await drop(unreadable.parked_id)
+    assert dropped.exit_code == 0, dropped.output
+    written = json.loads(kept.read_text(encoding="utf-8"))
+    assert written[unreadable.parked_id]["junk"].encode("latin-1").decode() == "无法读取"
+    assert "without an event" in written[unreadable.parked_id]["parked_reason"]
+    (left,) = (await parking(isolated.redis, outbox, limit=10)).events
+    assert left.parked_id == too_large.parked_id
+    again = await drop(unreadable.parked_id)  # the file exists now
+    assert again.exit_code == 2 and "exists" in again.stderr
+    kept.unlink()
+    gone = await drop(unreadable.parked_id)
+    assert gone.exit_code == 1 and "not set aside" in gone.stderr

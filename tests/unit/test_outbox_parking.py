@@ -17,7 +17,7 @@ from aiokafka.errors import KafkaConnectionError, ProducerClosed
 from tests.factories import START, case_filed_event
 from zhixing.clock import SimulatedClock
 from zhixing.events import Event, new_event
-from zhixing.outbox import Outbox, OutboxRelay, parking, requeue
+from zhixing.outbox import Outbox, OutboxRelay, drop_unreadable, parking, requeue
 from zhixing.state import KeySpace
 
 
@@ -194,3 +194,21 @@ async def test_with_tracing_an_event_that_does_not_decode_is_sent_as_staged() ->
                                      b"key": b"z", b"type": b"zhixing.v1.CaseFiled"})  # fmt: skip
     assert await relay.relay_once() == 2
     assert publisher.sent == ["a", "z"]  # untraced, as without tracing: consumers judge it
+
+
+async def test_an_unreadable_entry_is_dropped_only_after_it_is_kept() -> None:
+    redis, outbox, _, relay = relay_of()
+    await stage(redis, outbox, None)
+    await relay.relay_once()
+    (unreadable,) = (await parking(redis, outbox, limit=10)).events
+
+    def cannot_keep(entries: dict[str, dict[str, str]]) -> None:
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        await drop_unreadable(redis, outbox, [unreadable.parked_id], cannot_keep)
+    assert (await parking(redis, outbox, limit=10)).total == 1  # nothing dropped
+    kept: list[dict[str, dict[str, str]]] = []
+    assert await drop_unreadable(redis, outbox, [unreadable.parked_id], kept.append) == {}
+    assert list(kept[0]) == [unreadable.parked_id] and kept[0][unreadable.parked_id]["junk"] == "x"
+    assert (await parking(redis, outbox, limit=10)).total == 0
