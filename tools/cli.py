@@ -59,9 +59,10 @@ def _run_async(main: Coroutine[Any, Any, T]) -> T:
     try:
         return asyncio.run(main)
     except (RedisConnectionError, RedisTimeoutError) as exc:
-        err.print(f"error: Redis is not reachable (ZHIXING_REDIS_URL): {exc}")
+        said = f"Redis is not reachable (ZHIXING_REDIS_URL): {exc}"
     except KafkaConnectionError as exc:
-        err.print(f"error: Kafka is not reachable (ZHIXING_KAFKA_BOOTSTRAP_SERVERS): {exc}")
+        said = f"Kafka is not reachable (ZHIXING_KAFKA_BOOTSTRAP_SERVERS): {exc}"
+    typer.echo(f"error: {said}", err=True)  # one line, whatever the terminal's width
     raise typer.Exit(UNREACHABLE)
 
 
@@ -548,8 +549,14 @@ def outbox_drop(
     from zhixing.outbox import drop_unreadable
 
     def keep(entries: dict[str, dict[str, str]]) -> None:  # before any is dropped
-        with to.open("w", encoding="utf-8") as file:  # again if the transaction runs again
+        # A new file, the owner's alone (events carry parties' names); written again if the
+        # transaction runs again.
+        flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if kept else os.O_EXCL)
+        with open(os.open(to, flags, 0o600), "w", encoding="utf-8") as file:
             json.dump(entries, file, ensure_ascii=False, indent=2)
+        kept.append(to)
+
+    kept: list[Path] = []
 
     malformed = [i for i in parked_ids if not re.fullmatch(r"\d{1,20}-\d{1,20}", i)]
     if malformed:
@@ -567,6 +574,8 @@ def outbox_drop(
         err.print(f"error: cannot write {to}: {exc}; nothing dropped")
         raise typer.Exit(2) from None
     if refused:
+        if kept:  # written, then found changed: the transaction ran again and refused
+            to.unlink()
         for parked_id, why in refused.items():
             err.print(f"error: {parked_id}: {why}")
         err.print(f"none of {service}'s entries dropped")

@@ -401,6 +401,8 @@ async def drop_unreadable(
                 refused[parked_id] = "not set aside"
             elif hold := rows[0][1].get(PARKED_HOLD):
                 refused[parked_id] = f"it holds {as_text(hold)}: requeue it"
+            elif not isinstance(_readable(rows[0][1]), str):  # whatever version set it aside
+                refused[parked_id] = "it can be read: requeue its aggregate"
             else:
                 entries[parked_id] = rows[0][1]
         if refused or not entries:

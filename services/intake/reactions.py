@@ -117,7 +117,9 @@ class IntakeReactions:
 class GateFactsReaction:
     """Keeps the 终本 gate's facts (``zhongben_facts``): network queries completed, assets
     controlled and disposed of, frozen money deducted, restrictions, listings and listings
-    declined. Each fact is one idempotent field, so replays and topic order do not matter."""
+    declined. Each fact is one idempotent field, so replays and topic order do not matter
+    (a hold found outside, set and deleted, relies on its asset's events being in order on
+    one partition and applied once, as they are)."""
 
     # What the consumer gives it (``SelectiveHandler``): not the queries' answers and
     # other events of its topics that state no fact of the gate.

@@ -106,6 +106,9 @@ class GateFacts:
     listed: frozenset[str] = frozenset()
     grounds_on_record: frozenset[str] = frozenset()
     undisposed_assets: tuple[str, ...] = ()
+    # Of those, the assets held outside after a failed control, unanswered: named apart, as
+    # what answers them is a control, a release or a decline (not a sale or a deduction).
+    held_outside_assets: tuple[str, ...] = ()
     # Found by the network query, a lead or an entrusted court, and neither controlled (or
     # waiting behind another control) nor declined with a reason: property that could pay.
     uncontrolled_assets: tuple[str, ...] = ()
@@ -126,6 +129,14 @@ class Condition:
     def as_dict(self) -> dict[str, object]:
         return {"rule_id": self.rule_id, "title": self.title, "met": self.met,
                 "missing": self.missing}  # fmt: skip
+
+
+def _held_outside(assets: tuple[str, ...]) -> str:
+    if not assets:
+        return ""
+    return (f"（其中控制失败后外部答复已生效、待控制、解除或不予控制 / of which held outside "
+            f"after a failed control, to be answered by a control, a release or a decline: "
+            f"{', '.join(assets)}）")  # fmt: skip
 
 
 def _names(debtors: list[Debtor]) -> str:
@@ -200,7 +211,7 @@ def evaluate_gate(facts: GateFacts, today: dt.date) -> list[Condition]:
         LISTING: _listing(not_listed, grounds_unlisted),
         ASSETS_DISPOSED: "" if not facts.undisposed_assets else
         f"已控制财产未处置完毕 / controlled assets not disposed of: "
-        f"{', '.join(facts.undisposed_assets)}",
+        f"{', '.join(facts.undisposed_assets)}" + _held_outside(facts.held_outside_assets),
         PROPERTY_AVAILABLE: "" if not facts.uncontrolled_assets else
         f"查控到的财产既未控制也未记录不予控制的理由 / assets found neither controlled nor "
         f"declined with a reason: {', '.join(facts.uncontrolled_assets)}",

@@ -1,8 +1,8 @@
 """The facts the 终本 gate reads, kept from events in intake's own keys.
 
 ``intake:zhongben-facts:<case_id>`` is a hash, one field per fact, every write idempotent
-(a replayed event writes the same field again), and no fact depends on the order of two
-topics:
+(a replayed event writes the same field again, or deletes it again), and no fact depends on
+the order of two topics:
 
 - ``query_answered``: a network query round completed (asset control's
   ``NetworkQueryCompleted``: every channel answered);
@@ -21,7 +21,13 @@ topics:
   What a re-query after 终本 finds is not recorded; ``deducted:<asset_id>``: its frozen
   money deducted into the case's account (funds' ``FundsArrived`` with source deduction).
   A control requested or in effect and not deducted is undisposed; an asset found, whose
-  control failed, or whose control lapsed unrenewed is property that could pay.
+  control failed, or whose control lapsed unrenewed is property that could pay;
+- ``outside:<asset_id>``: a hold found outside after a failed control (asset control's
+  ``ControlTookEffectAfterFailure``, the failed request's id), deleted by the acts that
+  answer it there (``AssetControlled``, ``ControlReleased``, ``ControlDeclined``). The one
+  fact set and deleted: it relies on an asset's events being in order on its partition,
+  each applied once. While it stands the asset is undisposed, whatever its latest state,
+  deducted or not.
 
 The report-assets order is served with the execution notice (``notice_served_on`` of the
 case record) and the debtors are the filing's.
@@ -229,9 +235,12 @@ def gate_facts(record: CaseRecord, raw: dict[str, str], today: dt.date) -> GateF
             sorted(
                 a
                 for a, state in asset_states.items()
-                if (state in UNDISPOSED or f"{OUTSIDE}:{a}" in raw) and f"deducted:{a}" not in raw
+                # A deduction disposes of a control's money, not of a hold found outside:
+                # the outside may hold it twice (the failed request's, and the control's).
+                if f"{OUTSIDE}:{a}" in raw or (state in UNDISPOSED and f"deducted:{a}" not in raw)
             )
         ),
+        held_outside_assets=tuple(sorted(a for a in asset_states if f"{OUTSIDE}:{a}" in raw)),
         uncontrolled_assets=tuple(
             sorted(a for a, state in asset_states.items() if state in AVAILABLE)
         ),

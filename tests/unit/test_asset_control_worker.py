@@ -456,8 +456,8 @@ async def test_a_call_failing_unexpectedly_is_raised_after_the_others_are_record
 
 async def test_an_unanswered_hold_is_kept_past_the_failed_requests_an_asset_keeps() -> None:
     """An asset keeps its last MAX_FAILED_REQUESTS_KEPT failed requests; a hold found
-    outside that nobody has answered is kept however many failures come after it, beside
-    the holds found since."""
+    outside that nobody has answered is kept when more failures than that come after it,
+    beside the holds found since (up to MAX_OUTSIDE_HOLDS_KEPT)."""
     settings = AgencySettings(max_attempts=1)
     control, asset_id, first_request = await failed_at_its_last_try()
     assert await control.apply_feedback_batch([controlled(first_request, 3_000)]) == [

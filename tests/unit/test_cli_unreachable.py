@@ -32,10 +32,11 @@ def a_closed_port() -> int:
     ids=lambda command: " ".join(command[:2]),
 )
 def test_a_command_says_redis_is_not_reachable(command: list[str]) -> None:
-    env = {"ZHIXING_REDIS_URL": f"redis://127.0.0.1:{a_closed_port()}/0", "COLUMNS": "200"}
+    env = {"ZHIXING_REDIS_URL": f"redis://127.0.0.1:{a_closed_port()}/0", "COLUMNS": "40"}
     result = CliRunner().invoke(app, command, env=env)
     assert result.exit_code == UNREACHABLE, result.output
-    assert "error: Redis is not reachable (ZHIXING_REDIS_URL)" in result.output
+    assert result.stderr.startswith("error: Redis is not reachable (ZHIXING_REDIS_URL)")
+    assert result.stderr.count("\n") == 1  # one line, however narrow the terminal
     assert isinstance(result.exception, SystemExit)  # exited, nothing raised
 
 

@@ -230,8 +230,8 @@ async def test_an_asset_held_outside_after_its_control_failed_holds_the_gate() -
 
 async def test_a_hold_found_outside_stands_until_an_act_answers_it() -> None:
     """The asset's later events that do not answer the hold (a control requested again that
-    fails, a waiting seizure, a lapse) leave it standing whatever the asset's latest state;
-    a decline (as a release or a control taking effect) answers it."""
+    fails, a waiting seizure, a lapse, a deduction) leave it standing whatever the asset's
+    latest state; a decline (as a release or a control taking effect) answers it."""
     court = Court()
     case_id = await court.ready()
     await court.other_services_report(
@@ -247,11 +247,14 @@ async def test_a_hold_found_outside_stands_until_an_act_answers_it() -> None:
         asset_events_pb2.ControlFailed(case_id=case_id, asset_id="deposit", reason="拒绝"),
         asset_events_pb2.WaitingSeizureRegistered(case_id=case_id, asset_id="deposit"),
         asset_events_pb2.ControlLapsed(case_id=case_id, asset_id="deposit"),
+        # A deduction disposes of a control's money, not of what the outside holds besides.
+        funds_events_pb2.FundsArrived(case_id=case_id, source="deduction", asset_id="deposit"),
     ):
         await court.other_services_report(unanswering)
         with pytest.raises(GateRefused) as refused:
             await court.zhongben.propose(case_id, "无财产", identity=OFFICER)
         assert "zhongben.assets-disposed" in refused.value.unmet_rules, unanswering
+        assert "held outside after a failed control" in str(refused.value)
         assert "deposit" in str(refused.value)
     await court.other_services_report(
         asset_events_pb2.ControlDeclined(case_id=case_id, asset_id="deposit", reason="已解除")

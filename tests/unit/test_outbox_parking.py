@@ -212,3 +212,22 @@ async def test_an_unreadable_entry_is_dropped_only_after_it_is_kept() -> None:
     assert await drop_unreadable(redis, outbox, [unreadable.parked_id], kept.append) == {}
     assert list(kept[0]) == [unreadable.parked_id] and kept[0][unreadable.parked_id]["junk"] == "x"
     assert (await parking(redis, outbox, limit=10)).total == 0
+
+
+async def test_an_entry_that_can_be_read_is_never_dropped_whatever_set_it_aside() -> None:
+    """Only what cannot be read is dropped: an event set aside holding no aggregate (by
+    some other version) is refused, as one holding its aggregate is."""
+    redis, outbox, _, _ = relay_of()
+    staged = event("b")
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.multi()  # type: ignore[no-untyped-call]
+        outbox.stage(pipe, staged)
+        await pipe.execute()
+    entries: list[tuple[bytes, dict[bytes, bytes]]] = await redis.xrange(outbox.stream)  # type: ignore[assignment]
+    ((_, fields),) = entries
+    parked: dict[Any, Any] = {**fields, b"parked_reason": b"?"}
+    parked_id = (await redis.xadd(outbox.parked, parked)).decode()  # type: ignore[union-attr]
+    kept: list[dict[str, dict[str, str]]] = []
+    refused = await drop_unreadable(redis, outbox, [parked_id], kept.append)
+    assert refused == {parked_id: "it can be read: requeue its aggregate"}
+    assert kept == [] and (await parking(redis, outbox, limit=10)).total == 1
