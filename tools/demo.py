@@ -241,7 +241,7 @@ def load_demo_supervision(
 ) -> int:  # fmt: skip
     """Supervision in the demo courts (监督): on each court's first case a petition (信访)
     received and registered today; on the first court's first case an entry in the
-    interference register (干预过问案件登记); in each court an execution bureau head posted
+    interference register (干预过问案件登记), of a call the day before; in each court an execution bureau head posted
     nearly five years ago (so the rotation reminder reaches the leader) and an officer posted
     earlier. Idempotent: a case that has a petition or a record already gets no other, and a
     second posting answers 409. Returns the petitions now on the demo cases. ``today`` is
@@ -288,7 +288,10 @@ def load_demo_supervision(
                                 headers=headers(Role.OFFICER, court), json={
                         "person_name": "李某", "person_position": "某局副局长",
                         "person_organisation": "某区人民政府", "inside_court": False,
-                        "occurred_at": f"{today.isoformat()}T09:00:00+08:00", "manner": "phone",
+                        # The day before: at any hour of today it is past (09:00 today
+                        # was in the future before 09:00, and the register refused it).
+                        "occurred_at": f"{(today - timedelta(days=1)).isoformat()}"
+                                       "T09:00:00+08:00", "manner": "phone",
                         "content": "电话询问案件何时执行到位", "handling": "告知依法办理，已登记",
                     }).raise_for_status()  # fmt: skip
             for officer, post, kind, years in (("head", "执行局局长", "leader", 5),
