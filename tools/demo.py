@@ -241,11 +241,12 @@ def load_demo_supervision(
 ) -> int:  # fmt: skip
     """Supervision in the demo courts (监督): on each court's first case a petition (信访)
     received and registered today; on the first court's first case an entry in the
-    interference register (干预过问案件登记), of a call the day before; in each court an execution bureau head posted
-    nearly five years ago (so the rotation reminder reaches the leader) and an officer posted
-    earlier. Idempotent: a case that has a petition or a record already gets no other, and a
-    second posting answers 409. Returns the petitions now on the demo cases. ``today`` is
-    the services' day (default the system clock's, in China)."""
+    interference register (干预过问案件登记), of a call the day before; in each court an
+    execution bureau head posted nearly five years ago (so the rotation reminder reaches the
+    leader) and an officer posted earlier. Idempotent: a case that has a petition or a
+    record already gets no other, and a second posting answers 409. Returns the petitions
+    now on the demo cases. ``today`` is the services' day (default the system clock's, in
+    China)."""
     today = today or china_today(SystemClock())
     deadline = time.monotonic() + wait_s
     petitions = 0

@@ -130,4 +130,7 @@ class GateFactsReaction:
 
     async def __call__(self, events: Sequence[Event[Message]], tx: Transaction) -> None:
         for event in events:
-            self.facts.keep(tx.pipe, event.payload)
+            recorded = event.envelope.recorded_at
+            self.facts.keep(
+                tx.pipe, event.payload, recorded.seconds * 1000 + recorded.nanos // 10**6
+            )

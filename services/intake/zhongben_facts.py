@@ -18,9 +18,15 @@ the order of two topics:
   found, a control requested, waiting behind another (轮候), declined with a reason, failed,
   controlled, released, lapsed, sold). An asset's events are in order on its partition, so
   the latest read is its state now, and a control released and taken again is held again.
-  What a re-query after 终本 finds is not recorded; ``deducted:<asset_id>``: its frozen
-  money deducted into the case's account (funds' ``FundsArrived`` with source deduction).
-  A control requested or in effect and not deducted is undisposed; an asset found, whose
+  What a re-query after 终本 finds is not recorded;
+- ``frozen:<asset_id>``: the money its latest freeze holds (``AssetControlled`` with measure
+  freeze: "<amount>@<recorded ms>"); ``deducted:<asset_id>:<payment_id>``: money deducted
+  from it into the case's account (funds' ``FundsArrived`` with source deduction, or
+  ``DeductionReviewed`` moved: the same payment, one field), "<amount>@<recorded ms>".
+  Frozen money is disposed of once the deductions recorded since its freeze took all of it
+  (a deduction of part leaves the rest frozen). ``deducted:<asset_id>`` (a payment id),
+  kept before amounts were: deducted, as it was read then.
+  A control requested or in effect and not disposed of is undisposed; an asset found, whose
   control failed, or whose control lapsed unrenewed is property that could pay;
 - ``outside:<asset_id>``: a hold found outside after a failed control (asset control's
   ``ControlTookEffectAfterFailure``, the failed request's id), deleted by the acts that
@@ -51,6 +57,7 @@ from services.intake.zhongben_domain import (
     debtor_key,
     is_minor,
 )
+from zhixing.assets import Measure
 from zhixing.state import KeySpace, text_hash
 from zhixing.v1 import asset_events_pb2 as assets
 from zhixing.v1 import credit_events_pb2 as credit
@@ -92,12 +99,23 @@ class ZhongbenFacts:
 
     # --- other services' events ----------------------------------------------------------------
 
-    def keep(self, pipe: Pipeline, payload: Message) -> None:
-        """Record the fact ``payload`` states, if it is one the gate reads."""
+    def keep(self, pipe: Pipeline, payload: Message, recorded_ms: int = 0) -> None:
+        """Record the fact ``payload`` states, if it is one the gate reads (``recorded_ms``:
+        when its event was recorded, ms since the epoch)."""
         fact = _fact_of(payload)
         if fact is not None:
             case_id, name, value = fact
             pipe.hset(self.key(case_id), name, value)
+        # Money frozen, and what deductions took of it: the asset is disposed of once they
+        # took all of it (a deduction of part leaves the rest frozen).
+        match payload:
+            case assets.AssetControlled() if payload.measure == Measure.FREEZE:
+                pipe.hset(self.key(payload.case_id), f"frozen:{payload.asset_id}",
+                          f"{payload.amount_fen}@{recorded_ms}")  # fmt: skip
+            case funds.FundsArrived() | funds.DeductionReviewed() if _deduction(payload):
+                pipe.hset(self.key(payload.case_id),
+                          f"deducted:{payload.asset_id}:{payload.payment_id or '-'}",
+                          f"{payload.amount_fen}@{recorded_ms}")  # fmt: skip
         # A hold found outside stands apart from the asset's state, until answered.
         match payload:
             case assets.ControlTookEffectAfterFailure():
@@ -153,6 +171,17 @@ not disposed of meanwhile, whatever its latest state."""
 AVAILABLE = frozenset({"found", "failed", "lapsed"})
 
 
+def _deduction(payload: funds.FundsArrived | funds.DeductionReviewed) -> bool:
+    """Whether ``payload`` is frozen money deducted from an asset: funds' arrival of it, or
+    finance finding it on the statement (perhaps as a receipt recorded first, whose
+    FundsArrived names no asset). Each is keyed by its payment: one payment, one field."""
+    if not payload.asset_id:
+        return False
+    if isinstance(payload, funds.FundsArrived):
+        return payload.source == DEDUCTION
+    return payload.moved
+
+
 def _fact_of(payload: Message) -> tuple[str, str, str] | None:
     """(case id, field, value) of a fact the gate reads, else None."""
     match payload:
@@ -162,12 +191,6 @@ def _fact_of(payload: Message) -> tuple[str, str, str] | None:
             if payload.source == REQUERY:
                 return None  # found after 终本: not the gate's business
             return payload.case_id, f"asset:{payload.asset_id}", "found"
-        case funds.FundsArrived() if payload.source == DEDUCTION and payload.asset_id:
-            return payload.case_id, f"deducted:{payload.asset_id}", payload.payment_id or "1"
-        case funds.DeductionReviewed() if payload.moved and payload.asset_id:
-            # Finance found the deduction's money on the statement (perhaps as a receipt
-            # recorded first, whose FundsArrived names no asset).
-            return payload.case_id, f"deducted:{payload.asset_id}", payload.payment_id or "1"
         case credit.RestrictionOrdered():
             return payload.case_id, f"restricted:{payload.debtor_key}", payload.restriction_id
         case credit.RestrictionLifted():
@@ -183,6 +206,12 @@ def _fact_of(payload: Message) -> tuple[str, str, str] | None:
         case_id, asset_id = payload.case_id, payload.asset_id  # type: ignore[attr-defined]
         return case_id, f"asset:{asset_id}", state
     return None
+
+
+def _amount_at(value: str) -> tuple[int, int]:
+    """A kept "<amount>@<recorded ms>"."""
+    amount, _, at = value.partition("@")
+    return int(amount), int(at or 0)
 
 
 def _standing(raw: dict[str, str], kind: str, debtor: str, undone: str) -> bool:
@@ -203,6 +232,9 @@ def gate_facts(record: CaseRecord, raw: dict[str, str], today: dt.date) -> GateF
     punishments: dict[str, dt.date] = {}
     obstructions = []
     asset_states: dict[str, str] = {}
+    frozen: dict[str, tuple[int, int]] = {}  # asset → (amount, recorded ms) of its freeze
+    deducted: dict[str, list[tuple[int, int]]] = {}  # asset → (amount, recorded ms) each
+    deducted_before: set[str] = set()  # deducted, recorded before amounts were kept
     for name, value in raw.items():
         kind, _, rest = name.partition(":")
         if kind in ("search", "punishment"):
@@ -218,6 +250,27 @@ def gate_facts(record: CaseRecord, raw: dict[str, str], today: dt.date) -> GateF
             ))  # fmt: skip
         elif kind == "asset":
             asset_states[rest] = value
+        elif kind == "frozen":
+            frozen[rest] = _amount_at(value)
+        elif kind == "deducted":
+            asset, per_payment, _ = rest.partition(":")
+            if per_payment:
+                deducted.setdefault(asset, []).append(_amount_at(value))
+            else:
+                deducted_before.add(asset)
+
+    def deducted_in_full(asset: str) -> bool:
+        """Whether deductions took all the money of the asset's latest freeze (those of an
+        earlier freeze, released since, do not count), or, for a freeze recorded before its
+        amount was kept, any deduction at all (as the gate read it then)."""
+        if asset in deducted_before:
+            return True
+        taken = deducted.get(asset, [])
+        if asset not in frozen:
+            return bool(taken)
+        amount, since = frozen[asset]
+        return bool(taken) and sum(part for part, at in taken if at >= since) >= amount
+
     keys = [d.key for d in debtors]
     listed = frozenset(k for k in keys if _standing(raw, "listed", k, "deleted"))
     return GateFacts(
@@ -237,7 +290,7 @@ def gate_facts(record: CaseRecord, raw: dict[str, str], today: dt.date) -> GateF
                 for a, state in asset_states.items()
                 # A deduction disposes of a control's money, not of a hold found outside:
                 # the outside may hold it twice (the failed request's, and the control's).
-                if f"{OUTSIDE}:{a}" in raw or (state in UNDISPOSED and f"deducted:{a}" not in raw)
+                if f"{OUTSIDE}:{a}" in raw or (state in UNDISPOSED and not deducted_in_full(a))
             )
         ),
         held_outside_assets=tuple(sorted(a for a in asset_states if f"{OUTSIDE}:{a}" in raw)),

@@ -50,8 +50,9 @@ class Court:
     async def other_services_report(self, *payloads: Message) -> None:
         async with self.intake.ctx.redis.pipeline(transaction=True) as pipe:
             pipe.multi()  # type: ignore[no-untyped-call]
+            recorded_ms = int(self.clock.now().timestamp() * 1000)
             for payload in payloads:
-                self.facts.keep(pipe, payload)
+                self.facts.keep(pipe, payload, recorded_ms)
             await pipe.execute()
 
     def pass_min_period(self) -> None:
@@ -149,6 +150,42 @@ async def test_undisposed_assets_hold_the_gate_whichever_event_came_first() -> N
     assert "money" not in str(refused.value)
     await court.other_services_report(
         asset_events_pb2.SaleCompleted(case_id=case_id, asset_id="house", proceeds_fen=1)
+    )
+    await court.zhongben.propose(case_id, "无财产", identity=OFFICER)
+
+
+async def test_frozen_money_is_disposed_of_once_deductions_took_all_of_it() -> None:
+    """A deduction of part of a deposit leaves the rest frozen: the case is not ended. The
+    same payment told twice (its arrival, finance's review) counts once; deductions of an
+    earlier freeze, released since, do not count against a later one."""
+    court = Court()
+    case_id = await court.ready()
+    deposit = {"case_id": case_id, "asset_id": "deposit"}
+    await court.other_services_report(
+        asset_events_pb2.AssetControlled(**deposit, measure="freeze", amount_fen=1_000),
+        funds_events_pb2.FundsArrived(
+            **deposit, source="deduction", payment_id="p1", amount_fen=400
+        ),
+        funds_events_pb2.DeductionReviewed(**deposit, moved=True, payment_id="p1", amount_fen=400),
+    )
+    with pytest.raises(GateRefused, match="deposit") as refused:
+        await court.zhongben.propose(case_id, "无财产", identity=OFFICER)
+    assert refused.value.unmet_rules == ["zhongben.assets-disposed"]
+    court.clock.advance(dt.timedelta(days=1))
+    await court.other_services_report(  # the rest: released, frozen again for as much
+        asset_events_pb2.ControlReleased(**deposit),
+        asset_events_pb2.AssetControlled(**deposit, measure="freeze", amount_fen=1_000),
+    )
+    court.clock.advance(dt.timedelta(days=1))
+    await court.other_services_report(
+        funds_events_pb2.FundsArrived(
+            **deposit, source="deduction", payment_id="p2", amount_fen=600
+        ),
+    )
+    with pytest.raises(GateRefused, match="deposit"):  # 600 of the new freeze's 1,000
+        await court.zhongben.propose(case_id, "无财产", identity=OFFICER)
+    await court.other_services_report(
+        funds_events_pb2.DeductionReviewed(**deposit, moved=True, payment_id="p3", amount_fen=400),
     )
     await court.zhongben.propose(case_id, "无财产", identity=OFFICER)
 
