@@ -4,6 +4,7 @@ them into HTTP responses: 404, 409, 422 or 503 with the message."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi.responses import JSONResponse
@@ -13,6 +14,7 @@ __all__ = [
     "Conflict",
     "Invalid",
     "NotFound",
+    "SafeJSONResponse",
     "Unavailable",
     "error_response",
 ]
@@ -48,8 +50,22 @@ class Unavailable(CommandError):
     status = 503
 
 
+class SafeJSONResponse(JSONResponse):
+    """JSON as FastAPI writes it (UTF-8), save for text that UTF-8 cannot hold: a refusal
+    may quote what the client sent, and a lone surrogate ("\\ud800" in the request's JSON)
+    made the reply fail to encode, a 500 for a 422. Then every non-ASCII character is
+    escaped (``\\uXXXX``): the same JSON to any parser."""
+
+    def render(self, content: Any) -> bytes:
+        try:
+            return super().render(content)
+        except UnicodeEncodeError:
+            return json.dumps(content, ensure_ascii=True, allow_nan=False, indent=None,
+                              separators=(",", ":")).encode("ascii")  # fmt: skip
+
+
 def error_response(exc: CommandError) -> JSONResponse:
     detail: Any = str(exc)
     if exc.loc:  # the shape of FastAPI's validation errors, so clients parse one shape
         detail = [{"loc": list(exc.loc), "msg": str(exc), "type": "value_error"}]
-    return JSONResponse({"detail": detail}, status_code=exc.status)
+    return SafeJSONResponse({"detail": detail}, status_code=exc.status)

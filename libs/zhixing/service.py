@@ -23,6 +23,8 @@ import structlog
 import uvicorn
 from aiokafka.errors import KafkaError
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from google.protobuf.message import Message
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -41,7 +43,7 @@ from zhixing.auth import AuthInterceptor, ScopeError, ServiceCredential, TokenAu
 from zhixing.bus import EventConsumer
 from zhixing.clock import Clock, SystemClock
 from zhixing.courts import directory
-from zhixing.errors import CommandError, error_response
+from zhixing.errors import CommandError, SafeJSONResponse, error_response
 from zhixing.events import new_event
 from zhixing.http_protocol import BoundedHttpToolsProtocol
 from zhixing.outbox import Outbox, OutboxRelay
@@ -321,6 +323,11 @@ def create_http_app(ctx: ServiceContext, *, title: str, description: str) -> Fas
     @app.exception_handler(CommandError)
     async def command_error(request: Request, exc: CommandError) -> JSONResponse:
         return error_response(exc)
+
+    # FastAPI's own reply, written so that an input it quotes always encodes.
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return SafeJSONResponse({"detail": jsonable_encoder(exc.errors())}, status_code=422)
 
     # Redis unreachable: a transaction that did not reach EXEC wrote nothing, so the client
     # is told to come back, not that the platform failed (issue 13).
