@@ -33,6 +33,25 @@ RECEIVING_ACCOUNT = "funds.receiving-account"
 ONE_ACCOUNT = "funds.one-case-one-account"
 BALANCE = "funds.balance"
 
+PAYOUT_REFERENCE = "payout"
+"""The prefix of a payout's bank reference in the references' space ("payout:<ref>")."""
+RESERVED_REFERENCE_PREFIXES = frozenset(
+    {Source.SALE.value, Source.SELF_DISPOSAL.value, PAYOUT_REFERENCE}
+)
+"""Prefixes of the platform's own references ("sale:...", "self_disposal:...", "payout:..."),
+which no bank reference typed by a person may take (a receipt's, a statement line's, a
+payout's)."""
+
+
+def proceeds_reference(source: Source, reference: str, asset_id: str) -> str:
+    """The reference a sale's (or a self-disposal's) proceeds are recorded under: one per
+    asset, so the assets of one auction sold under one reference (a package sale) are each
+    recorded (the second asset's proceeds were refused as the first's reference, and lost)."""
+    if reference == asset_id:  # a self-disposal's, or a sale recorded without a reference
+        return f"{source.value}:{asset_id}"
+    return f"{source.value}:{reference}:{asset_id}"
+
+
 MAX_PAYMENTS_PER_CASE = 1000
 """Arrivals, holds, notices and deductions of one case, each (engineering bound: a case's
 record stays small enough to rewrite on every act, and its sums fit an int64)."""

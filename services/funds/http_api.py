@@ -47,8 +47,24 @@ def _case_account(text: str) -> str:
 CaseAccountNumber = Annotated[
     str, Field(min_length=17, max_length=17), AfterValidator(_case_account)
 ]
+
+
+def _not_reserved(text: str) -> str:
+    """The platform records sale proceeds and payouts under references of its own
+    ("sale:<ref>", "payout:<ref>"), in the same space as the bank's: a bank reference typed
+    with one of their prefixes would take the platform's reference first, and the sale's
+    proceeds could then not be recorded (found by a probe: the money was dead-lettered)."""
+    prefix, colon, _ = text.partition(":")
+    if colon and prefix.lower() in domain.RESERVED_REFERENCE_PREFIXES:
+        raise ValueError(f"a bank reference may not begin with {prefix}: (the platform's own "
+                         "references of sale proceeds and payouts do)")  # fmt: skip
+    return text
+
+
 Reference = Annotated[
-    str, Field(min_length=1, max_length=MAX_ID, pattern=r"^[0-9A-Za-z][0-9A-Za-z:_./-]*$")
+    str,
+    Field(min_length=1, max_length=MAX_ID, pattern=r"^[0-9A-Za-z][0-9A-Za-z:_./-]*$"),
+    AfterValidator(_not_reserved),
 ]
 Note = Annotated[str, Field(max_length=MAX_TEXT)]
 

@@ -188,10 +188,11 @@ class MoneyIn(FundsHandler):
         self, case_id: str, asset_id: str, amount: int, reference: str, source: Source
     ) -> bool:
         """Asset control recorded a sale concluded (or the debtor's own sale): its proceeds
-        are the case's. Idempotent on the sale's reference. Proceeds of a case whose filing
-        this service has not read are kept until it does (``record_early_proceeds``): the
-        asset and case topics are read side by side, and money must not be dropped."""
-        bank_reference = f"{source.value}:{reference}"
+        are the case's. Idempotent on the sale's reference and asset
+        (``domain.proceeds_reference``). Proceeds of a case whose filing this service has
+        not read are kept until it does (``record_early_proceeds``): the asset and case
+        topics are read side by side, and money must not be dropped."""
+        bank_reference = domain.proceeds_reference(source, reference, asset_id)
         while True:
             try:
                 _, new = await self._arrive(

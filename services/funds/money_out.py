@@ -219,7 +219,7 @@ class MoneyOut(FundsHandler):
         by someone who neither handles the case nor controlled the asset (rule
         ``funds.separation-of-duties``). Two payouts racing for one notice: one wins, the
         other is refused (the ledger is watched)."""
-        ref_key = self.records.bank_ref_key(f"payout:{bank_reference}")
+        ref_key = self.records.bank_ref_key(f"{domain.PAYOUT_REFERENCE}:{bank_reference}")
 
         async def act(pipe: Pipeline, record: Record) -> Record:
             notice, payment = domain.check_payout(identity, record, notice_id, amount, to_account)

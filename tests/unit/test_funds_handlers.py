@@ -493,6 +493,23 @@ async def test_a_sale_after_its_assets_control_knows_who_controlled_it(one_by_on
     assert (await funds.records.asset("asset-1") or {}).get("measure") == "released"
 
 
+async def test_assets_sold_under_one_reference_are_each_recorded_once() -> None:
+    """A package sale: one auction's reference for several assets. Each asset's proceeds
+    are the case's (the second was refused as the first's reference, and dead-lettered);
+    each delivered again records nothing."""
+    funds = await funds_with_case()
+    for asset_id, proceeds in (("house-1", 300_000), ("garage-1", 50_000)):
+        assert await funds.money_in.record_proceeds("case-1", asset_id, proceeds, "PKG-1",
+                                                    Source.SALE)  # fmt: skip
+    assert not await funds.money_in.record_proceeds("case-1", "house-1", 300_000, "PKG-1",
+                                                    Source.SALE)  # fmt: skip
+    payments = (await ledger(funds))["payments"].values()
+    assert sorted((p["bank_reference"], p["amount_fen"]) for p in payments) == [
+        ("sale:PKG-1:garage-1", 50_000), ("sale:PKG-1:house-1", 300_000)
+    ]  # fmt: skip
+    assert (await ledger(funds))["counters"]["received_fen"] == 350_000
+
+
 async def test_a_sale_read_before_its_cases_filing_is_recorded_when_the_filing_comes() -> None:
     # The asset and case topics are read side by side: a sale (a rebuild, a lagging
     # partition) can come before the filing. Its proceeds wait for it, once however often.
@@ -507,7 +524,7 @@ async def test_a_sale_read_before_its_cases_filing_is_recorded_when_the_filing_c
             await AssetFacts(funds)(story, Transaction(ctx.redis, pipe, ctx.keys))
             await pipe.execute()
     assert await funds.records.get("case-1") is None
-    assert list(await funds.records.early_proceeds("case-1")) == ["sale:SALE-9"]
+    assert list(await funds.records.early_proceeds("case-1")) == ["sale:SALE-9:asset-1"]
     filed = cases.CaseFiled(case_id="case-1", court_code=COURT, case_type_code="执",
                             case_number="（2026）苏1283执7号", claim_amount_fen=1_000_000,
                             case_account=ACCOUNT)  # fmt: skip
@@ -518,7 +535,7 @@ async def test_a_sale_read_before_its_cases_filing_is_recorded_when_the_filing_c
             await CaseFacts(funds)([filing], Transaction(ctx.redis, pipe, ctx.keys))
             await pipe.execute()
     (payment,) = (await ledger(funds))["payments"].values()
-    assert (payment["amount_fen"], payment["bank_reference"]) == (8_000, "sale:SALE-9")
+    assert (payment["amount_fen"], payment["bank_reference"]) == (8_000, "sale:SALE-9:asset-1")
     assert payment["controlled_by"] == [CONTROLLER.subject]
     assert (await ledger(funds))["counters"]["received_fen"] == 8_000
     assert await funds.records.early_proceeds("case-1") == {}

@@ -613,7 +613,7 @@ async def test_an_answer_read_before_its_deduction_failed_is_kept_for_review() -
     [
         (50_000, "BANK-DED-1"),  # the receipt under that reference is of another amount
         (60_000, "DED-OTHER"),  # that receipt is another deduction's
-        (60_000, "sale:S-1"),  # that receipt is a sale's proceeds
+        (60_000, "sale:S-1:house-1"),  # that receipt is a sale's proceeds
     ],
 )
 async def test_one_transfer_is_one_receipt_when_finance_reviews_a_deduction(
@@ -710,6 +710,12 @@ async def test_finance_finds_the_deductions_to_review_in_its_list_and_reviews_on
         review = f"/v1/cases/case-1/deductions/{deduction_id}/review"
         vague = await http.post(review, headers=auth, json={"moved": True, "amount_fen": 1})
         assert vague.status_code == 422 and "bank_reference" in vague.text
+        # A reference of the platform's own (a sale's proceeds, a payout) is no bank's.
+        for taken in ("sale:S-1", "SALE:S-1", "payout:P-1", "self_disposal:a"):
+            reserved = await http.post(review, headers=auth, json={
+                "moved": True, "amount_fen": 1, "bank_reference": taken})  # fmt: skip
+            assert reserved.status_code == 422, taken
+            assert "may not begin with" in reserved.text and "bank_reference" in reserved.text
         answer = await http.post(review, headers=auth, json={"moved": False})
         assert answer.status_code == 200, answer.text
         assert answer.json()["status"] == "failed"
