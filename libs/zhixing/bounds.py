@@ -22,6 +22,8 @@ from typing import Annotated
 from fastapi import Path
 from pydantic import AfterValidator, Field, StrictInt
 
+from zhixing.clock import CHINA_TZ
+
 __all__ = [
     "EARLIEST_DAY",
     "INT64_MAX",
@@ -149,10 +151,12 @@ def _past_date(day: dt.date) -> dt.date:
 
 
 def _past_datetime(instant: dt.datetime) -> dt.datetime:
-    # The date as written, in its own offset: converting first could itself overflow.
+    # The date as written, in its own offset, first: converting could itself overflow.
     _not_before_earliest(instant.date())
     if instant.year >= dt.MAXYEAR:  # +/- an offset of year 9999 leaves the calendar
         raise ValueError(f"a time must be before the year {dt.MAXYEAR}")
+    if instant.tzinfo is not None:  # then as recorded, in China (1949-10-01T00:00+14:00
+        _not_before_earliest(instant.astimezone(CHINA_TZ).date())  # is the 30th there)
     return instant
 
 

@@ -56,3 +56,12 @@ def test_an_instant_at_the_calendar_s_end_is_refused() -> None:
     """9999-12-31 with a negative offset is past the last UTC instant: refused, not a 500."""
     with pytest.raises(ValidationError):
         InterferenceIn.model_validate({**INTERFERENCE, "occurred_at": "9999-12-31T23:00:00-14:00"})
+
+
+def test_an_instant_before_the_floor_in_china_is_refused_whatever_its_offset() -> None:
+    """1949-10-01T00:00+14:00 is 1949-09-30 18:00 in China, where it is recorded."""
+    with pytest.raises(ValidationError) as refused:
+        InterferenceIn.model_validate({**INTERFERENCE, "occurred_at": "1949-10-01T00:00:00+14:00"})
+    (error,) = refused.value.errors()
+    assert error["loc"] == ("occurred_at",) and "1949-10-01" in error["msg"]
+    assert InterferenceIn.model_validate({**INTERFERENCE, "occurred_at": "1949-10-01T00:00:00"})
