@@ -33,6 +33,9 @@ RECEIVING_ACCOUNT = "funds.receiving-account"
 ONE_ACCOUNT = "funds.one-case-one-account"
 BALANCE = "funds.balance"
 
+CONTROL_ENDED = "released"
+"""The measure the asset facts keep once a control is released or lapsed (nothing frozen)."""
+
 PAYOUT_REFERENCE = "payout"
 """The prefix of a payout's bank reference in the references' space ("payout:<ref>")."""
 RESERVED_REFERENCE_PREFIXES = frozenset(

@@ -27,6 +27,7 @@ from zhixing.bounds import MAX_AMOUNT_FEN, MAX_ID
 from zhixing.clock import china_today
 from zhixing.errors import Conflict, Invalid, NotFound
 from zhixing.funds import Source
+from zhixing.money import yuan
 from zhixing.outside_answers import TRANSFER_STATUSES, bounded
 from zhixing.projection import INFRASTRUCTURE_ERRORS
 from zhixing.v1 import agency_gateway_pb2 as gateway_pb
@@ -96,9 +97,16 @@ class MoneyIn(FundsHandler):
         payment: Record | None = (
             record["payments"].get(payment_id) if known_case == record["case_id"] else None
         )
-        if payment is None or payment["amount_fen"] != amount:
+        if payment is None:
             raise Conflict(
-                f"bank reference {reference} was recorded already, for another receipt; one "
+                f"bank reference {reference} was recorded already, for another receipt"
+                f"{'' if known_case == record['case_id'] else ' of another case'}; one "
+                "transfer is one receipt"
+            )
+        if payment["amount_fen"] != amount:
+            raise Conflict(
+                f"bank reference {reference} was recorded already for {payment['amount_fen']} "
+                f"fen ({yuan(payment['amount_fen'])}), not {amount} fen ({yuan(amount)}); one "
                 "transfer is one receipt"
             )
         return payment
@@ -250,6 +258,9 @@ class MoneyIn(FundsHandler):
             if asset is None or asset.get("case_id") != case_id:
                 raise Invalid(f"case {record['case_number']} has no controlled asset {asset_id}",
                               loc=("body", "asset_id"))  # fmt: skip
+            if asset.get("measure") == domain.CONTROL_ENDED:
+                raise Conflict(f"asset {asset_id} is no longer frozen (its control was released "
+                               "or lapsed): there is nothing to deduct")  # fmt: skip
             if (
                 asset.get("measure") != Measure.FREEZE
                 or AssetKind(asset["kind"]) not in LIQUID_KINDS

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 import structlog
 from google.protobuf.message import Message
 
+from services.funds import domain
 from services.funds.handlers import Funds
 from services.funds.money_in import asset_facts
 from zhixing.case_accounts import account_of_case_number
@@ -110,7 +111,7 @@ class AssetFacts:
                 ))  # fmt: skip
             elif isinstance(payload, assets.ControlReleased | assets.ControlLapsed):
                 # Money no longer frozen cannot be deducted.
-                keep(payload.asset_id, {"measure": "released"})
+                keep(payload.asset_id, {"measure": domain.CONTROL_ENDED})
             elif isinstance(payload, assets.SaleCompleted):
                 await records.keep_assets(facts)  # the proceeds read them
                 facts.clear()

@@ -452,7 +452,7 @@ async def test_a_freeze_released_or_lapsed_can_no_longer_be_deducted() -> None:
     async with funds.records.redis.pipeline(transaction=True) as pipe:
         await facts(events[2:], Transaction(funds.records.redis, pipe, funds.records.keys))
         await pipe.execute()
-    with pytest.raises(Conflict, match="not frozen money"):
+    with pytest.raises(Conflict, match=r"no longer frozen \(its control was released or lapsed"):
         await funds.money_in.request_deduction("case-1", identity=OFFICER, asset_id="asset-1",
                                                amount=1_000)  # fmt: skip
 
@@ -600,3 +600,11 @@ def test_a_value_date_of_year_one_is_refused_before_the_payout_clock_could_run_f
         ReceiptIn(account_number=account, bank_reference="IN-1", amount_fen=100,
                   arrived_on=dt.date(1, 1, 1))  # fmt: skip
     assert refused.value.errors()[0]["loc"] == ("arrived_on",)
+
+
+async def test_a_reference_received_again_for_another_amount_is_refused_with_both() -> None:
+    funds = await funds_with_case()
+    await receive(funds, 500_000, reference="BANK-7")
+    with pytest.raises(Conflict, match=r"BANK-7 was recorded already for 500000 fen \(5,000\.00"
+                                       r"元\), not 500001 fen \(5,000\.01元\)"):  # fmt: skip
+        await receive(funds, 500_001, reference="BANK-7")
