@@ -49,7 +49,8 @@ class CaseFacts:
                 court = event.envelope.court_code or payload.court_code
                 self.records.keep_case(tx.pipe, event.aggregate_id, payload.case_number, court)
             elif isinstance(payload, cases.CaseHandlingCourtChanged):
-                self.records.move_case(tx.pipe, payload.case_id, payload.to_court)
+                self.records.move_case(tx.pipe, payload.case_id, payload.from_court,
+                                       payload.to_court)  # fmt: skip
 
 
 def _case_named(payload: Message) -> str:

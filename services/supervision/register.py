@@ -21,6 +21,7 @@ from zhixing.clock import CHINA_TZ
 from zhixing.errors import Invalid, NotFound
 from zhixing.export import Table
 from zhixing.idempotency import Idempotency
+from zhixing.state import as_text
 from zhixing.v1 import supervision_events_pb2 as pb
 
 
@@ -69,7 +70,7 @@ class Register(SupervisionHandler):
     ) -> Saved:  # fmt: skip
         """``correct``; with an Idempotency-Key, as ``record_once``."""
         require_role(identity, *domain.RECORDING_ROLES)
-        original = await self.records.register.get(record_id)
+        original = await self._handled_now(await self.records.register.get(record_id))
         if original is None or not may_read(identity, original["court_code"]):
             raise NotFound(f"no interference record {record_id} in your jurisdiction")
         case = await self.visible_case(original["case_id"], identity)
@@ -114,6 +115,13 @@ class Register(SupervisionHandler):
             previous = await once.previous(pipe, what="record", named="record") if once else None
             if previous is not None and (first := await self.records.register.get(previous)):
                 return Saved(first, created=False)
+            # Listed under the court handling the case at the commit (watched): a move
+            # committed meanwhile moved the case's records, and this one follows.
+            court = await pipe.hget(case_key, "court_code")
+            now = as_text(court) if court is not None else record["court_code"]
+            if not may_read(identity, now):
+                raise NotFound(f"no case {record['case_id']} in your jurisdiction")
+            record["court_code"] = stamp.court_code = now
             pipe.multi()  # type: ignore[no-untyped-call]
             self.records.add_interference(pipe, record)
             self.stage(pipe, stamp, aggregate_id=record["case_id"],
@@ -122,7 +130,8 @@ class Register(SupervisionHandler):
                 once.remember(pipe, record_id)
             return Saved(record, created=True)
 
-        watch = [self.records.register.key(record_id)] + ([once.key] if once else [])
+        case_key = self.records.case_key(case["case_id"])
+        watch = [self.records.register.key(record_id), case_key] + ([once.key] if once else [])
         return await self.records.transact(watch, body)
 
     # --- reads -------------------------------------------------------------------------------
@@ -142,15 +151,27 @@ class Register(SupervisionHandler):
     ) -> Page[Record]:  # fmt: skip
         require_role(identity, *domain.REGISTER_READERS)
         await self.visible_case(case_id, identity)
-        found = await self.records.interference_of_case(case_id)
+        found = await self._all_handled_now(await self.records.interference_of_case(case_id))
         return page(found, _order, limit=limit, after=after)
 
     async def one(self, record_id: str, identity: Identity) -> Record:
         require_role(identity, *domain.REGISTER_READERS)
-        record = await self.records.register.get(record_id)
+        record = await self._handled_now(await self.records.register.get(record_id))
         if record is None or not may_read(identity, record["court_code"]):
             raise NotFound(f"no interference record {record_id} in your jurisdiction")
         return record
+
+    async def _handled_now(self, record: Record | None) -> Record | None:
+        """``record`` with the court handling its case now (``court_code``), where it was
+        recorded under the court handling it then: a case moved to another court (提级,
+        指定执行) takes its register with it."""
+        if record is None:
+            return None
+        return (await self._all_handled_now([record]))[0]
+
+    async def _all_handled_now(self, records: list[Record]) -> list[Record]:
+        courts = await self.records.courts_of_cases([r["case_id"] for r in records])
+        return [{**r, "court_code": courts.get(r["case_id"], r["court_code"])} for r in records]
 
     async def report(
         self, identity: Identity, *, court: str | None, since: dt.date | None,
@@ -185,7 +206,7 @@ class Register(SupervisionHandler):
         require_scope(identity, court, write=False)
         if since and until and since > until:
             raise Invalid("from is after to", loc=("query", "from"))
-        found = await self.records.register.in_jurisdiction(court)
+        found = await self._all_handled_now(await self.records.register.in_jurisdiction(court))
         return sorted((r for r in found if _within(r, since, until)), key=_order)
 
 

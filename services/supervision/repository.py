@@ -29,6 +29,17 @@ from zhixing.state import KeySpace, as_text, text_hash, transact
 T = TypeVar("T")
 
 
+# Every member of KEYS[1] (a case's records) moved from the index KEYS[2] to KEYS[3].
+_MOVE_INDEXED = """
+local ids = redis.call('SMEMBERS', KEYS[1])
+for _, id in ipairs(ids) do
+  redis.call('SREM', KEYS[2], id)
+  redis.call('SADD', KEYS[3], id)
+end
+return #ids
+"""
+
+
 class SupervisionRecords:
     def __init__(self, redis: aioredis.Redis, keys: KeySpace) -> None:
         self.redis = redis
@@ -80,8 +91,27 @@ class SupervisionRecords:
         case_id = await self.redis.get(self.subject_case_key(subject_id))
         return as_text(case_id) if case_id is not None else None
 
-    def move_case(self, pipe: Pipeline, case_id: str, court_code: str) -> None:
-        pipe.hset(self.case_key(case_id), "court_code", court_code)
+    def move_case(self, pipe: Pipeline, case_id: str, from_court: str, to_court: str) -> None:
+        """The case is handled by ``to_court`` now: so are its interference records, listed
+        under that court's register (in the same transaction, one script: the projection
+        cannot read the case's records before it writes)."""
+        pipe.hset(self.case_key(case_id), "court_code", to_court)
+        if from_court and from_court != to_court:
+            pipe.eval(
+                _MOVE_INDEXED, 3, self.interference_case_key(case_id),
+                self.register.index_key(from_court), self.register.index_key(to_court),
+            )  # fmt: skip
+
+    async def courts_of_cases(self, case_ids: Sequence[str]) -> dict[str, str]:
+        """The handling court of each of these cases this service knows, now."""
+        wanted = sorted(set(case_ids))
+        if not wanted:
+            return {}
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for case_id in wanted:
+                pipe.hget(self.case_key(case_id), "court_code")
+            courts = await pipe.execute()
+        return {c: as_text(court) for c, court in zip(wanted, courts, strict=True) if court}
 
     async def case(self, case_id: str) -> dict[str, str] | None:
         """The case's number and handling court, as filed and moved."""

@@ -36,9 +36,10 @@ async def test_cases_are_kept_by_id_and_number_and_follow_a_move(
     await write(records, lambda p: records.keep_case(p, "case-1", NUMBER, "苏1283"))
     assert await records.case("case-1") == {
         "case_id": "case-1", "case_number": NUMBER, "court_code": "苏1283"}  # fmt: skip
-    await write(records, lambda p: records.move_case(p, "case-1", "苏1282"))
+    await write(records, lambda p: records.move_case(p, "case-1", "苏1283", "苏1282"))
     moved = await records.case_by_number(NUMBER)
     assert moved is not None and moved["court_code"] == "苏1282"
+    assert await records.courts_of_cases(["case-1", "case-2", "case-1"]) == {"case-1": "苏1282"}
     assert await records.case("case-2") is None and await records.case_by_number("x") is None
     await write(records, lambda p: records.keep_subject_case(p, "asset-1", "case-1"),
                 lambda p: records.keep_subject_case(p, "asset-1", "case-9"))  # fmt: skip

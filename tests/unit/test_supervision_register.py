@@ -8,17 +8,22 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from google.protobuf.message import Message
 
 from services.supervision.domain import Manner
+from services.supervision.reactions import CaseFacts
 from services.supervision.register import Interference
-from tests.factories import START
+from tests.factories import ACTOR, START
 from tests.fakes import person, staged
-from tests.unit.test_supervision_tasks import COURT, NUMBER, service_with_case
+from tests.unit.test_supervision_tasks import COURT, NUMBER, Service, service_with_case
 from zhixing import export
 from zhixing.auth import Role, ScopeError
 from zhixing.errors import Invalid, NotFound
+from zhixing.events import Event, new_event
 from zhixing.export import ExportFormat, table_bytes
 from zhixing.idempotency import IdempotencyConflict
+from zhixing.projection import Transaction
+from zhixing.v1 import case_events_pb2 as cases
 from zhixing.v1 import supervision_events_pb2 as pb
 
 OFFICER = person(Role.OFFICER, COURT, "officer-1")
@@ -171,3 +176,47 @@ async def test_records_given_in_other_offsets_are_listed_in_the_order_they_happe
     page = await service.register.listing(DISCIPLINE, court=None, since=None, until=None)
     assert [r["person_name"] for r in page.items] == ["甲", "乙"]
     assert page.items[0]["occurred_at"].endswith("+08:00")
+
+
+async def moved(service: Service, to_court: str) -> None:
+    """The case's move (指定执行) applied as the service's projection applies it."""
+    move = cases.CaseHandlingCourtChanged(case_id="case-1", from_court=COURT, to_court=to_court,
+                                          kind="designate")  # fmt: skip
+    event: Event[Message] = new_event(move, aggregate_id="case-1", court_code=COURT,
+                                      actor=ACTOR, clock=service.clock)  # fmt: skip
+    async with service.ctx.redis.pipeline(transaction=True) as pipe:
+        pipe.multi()  # type: ignore[no-untyped-call]
+        await CaseFacts(service.records)([event], Transaction(service.ctx.redis, pipe,
+                                                              service.ctx.keys))  # fmt: skip
+        await pipe.execute()
+
+
+async def test_a_case_moved_to_another_court_takes_its_register_with_it() -> None:
+    """The court handling the case now reads and corrects its records, lists, reports and
+    exports them; the court that handled it before no longer sees them."""
+    service = await service_with_case()
+    record = await service.register.record("case-1", OFFICER, entry())
+    await moved(service, "苏1282")
+    new_court = person(Role.DISCIPLINE, "苏1282", "discipline-2")
+    old_court = person(Role.DISCIPLINE, COURT, "discipline-3")
+    shown = await service.register.one(record["record_id"], new_court)
+    assert shown["court_code"] == "苏1282"
+    listed = await service.register.listing(new_court, court=None, since=None, until=None)
+    assert [r["record_id"] for r in listed.items] == [record["record_id"]]
+    (row,) = await service.register.report(new_court, court=None, since=None, until=None)
+    assert row["court_code"] == "苏1282"
+    with pytest.raises(NotFound):
+        await service.register.one(record["record_id"], old_court)
+    assert (await service.register.listing(old_court, court=None, since=None,
+                                           until=None)).items == []  # fmt: skip
+    corrected = await service.register.correct(record["record_id"],
+                                               person(Role.CLERK, "苏1282", "clerk-2"),
+                                               entry(person_position="副局长"))  # fmt: skip
+    assert corrected["court_code"] == "苏1282"
+    with pytest.raises(NotFound):
+        await service.register.correct(record["record_id"], OFFICER, entry())
+    assert len((await service.register.listing(new_court, court=None, since=None,
+                                               until=None)).items) == 2  # fmt: skip
+    # The court above both sees them all along.
+    assert len((await service.register.listing(DISCIPLINE, court=None, since=None,
+                                               until=None)).items) == 2  # fmt: skip
