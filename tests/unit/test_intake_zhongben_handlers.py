@@ -246,19 +246,31 @@ async def test_property_found_holds_the_gate_until_controlled_or_declined_with_a
     await court.zhongben.propose(case_id, "无财产", identity=OFFICER)
 
 
+async def held_outside_after_a_failed_control(court: Court, case_id: str,
+                                              *between: Message) -> None:  # fmt: skip
+    """The deposit found, its control failed, then (after ``between``) answered as taken
+    effect outside."""
+    await court.other_services_report(
+        asset_events_pb2.AssetFound(case_id=case_id, asset_id="deposit", source="query"),
+        asset_events_pb2.ControlRequested(case_id=case_id, asset_id="deposit"),
+        asset_events_pb2.ControlFailed(case_id=case_id, asset_id="deposit", reason="无答复"),
+        *between,
+        asset_events_pb2.ControlTookEffectAfterFailure(
+            case_id=case_id, asset_id="deposit", request_id="r-1"
+        ),
+    )
+
+
 async def test_an_asset_held_outside_after_its_control_failed_holds_the_gate() -> None:
     """A control failed here that the outside system then answered as taken effect: the
     asset may be held there with no control on record; the case is not ended meanwhile,
     declined or not."""
     court = Court()
     case_id = await court.ready()
-    await court.other_services_report(
-        asset_events_pb2.AssetFound(case_id=case_id, asset_id="deposit", source="query"),
-        asset_events_pb2.ControlRequested(case_id=case_id, asset_id="deposit"),
-        asset_events_pb2.ControlFailed(case_id=case_id, asset_id="deposit", reason="无答复"),
+    await held_outside_after_a_failed_control(
+        court, case_id,
         asset_events_pb2.ControlDeclined(case_id=case_id, asset_id="deposit", reason="无处置价值"),
-        asset_events_pb2.ControlTookEffectAfterFailure(case_id=case_id, asset_id="deposit"),
-    )
+    )  # fmt: skip
     with pytest.raises(GateRefused) as refused:
         await court.zhongben.propose(case_id, "无财产", identity=OFFICER)
     assert refused.value.unmet_rules == ["zhongben.assets-disposed"]
@@ -271,14 +283,7 @@ async def test_a_hold_found_outside_stands_until_an_act_answers_it() -> None:
     latest state; a decline (as a release or a control taking effect) answers it."""
     court = Court()
     case_id = await court.ready()
-    await court.other_services_report(
-        asset_events_pb2.AssetFound(case_id=case_id, asset_id="deposit", source="query"),
-        asset_events_pb2.ControlRequested(case_id=case_id, asset_id="deposit"),
-        asset_events_pb2.ControlFailed(case_id=case_id, asset_id="deposit", reason="无答复"),
-        asset_events_pb2.ControlTookEffectAfterFailure(
-            case_id=case_id, asset_id="deposit", request_id="r-1"
-        ),
-    )
+    await held_outside_after_a_failed_control(court, case_id)
     for unanswering in (
         asset_events_pb2.ControlRequested(case_id=case_id, asset_id="deposit"),
         asset_events_pb2.ControlFailed(case_id=case_id, asset_id="deposit", reason="拒绝"),
