@@ -58,9 +58,10 @@ CLOCKS_SCHEDULED = Gauge("zhixing_deadline_clocks_scheduled", "Clocks with a pen
 CHUNK = 250
 """Clocks fired in one transaction. Its WATCH costs Redis time growing with the square of
 its keys (Redis 7.0 checks each key against those already watched, valkey-io/valkey#3360:
-1,000 keys took 5.7 ms of Redis's one thread, 250 took 0.36), so a burst fires smaller transactions, four at a
-time (``drain``): 100,000 clocks drained in 4.8 s where chunks of 1,000, two at a time,
-took 6.5 to 6.9 (Redis 13.6 µs a clock against 18 to 21; one drainer, alternating runs)."""
+1,000 keys took 5.7 ms of Redis's one thread, 250 took 0.36), so a burst fires smaller
+transactions, four at a time (``drain``): 100,000 clocks drained in 4.8 s where chunks of
+1,000, two at a time, took 6.5 to 6.9 (Redis 13.6 µs a clock against 18 to 21; one
+drainer, alternating runs)."""
 CLAIM_HOLD = dt.timedelta(seconds=30)
 """How far ahead a drainer moves the timers it claims (``ClockStore.claim_due``): far past
 the time a chunk takes to fire, so no other drainer takes them meanwhile; if the drainer
