@@ -151,12 +151,13 @@ def _past_date(day: dt.date) -> dt.date:
 
 
 def _past_datetime(instant: dt.datetime) -> dt.datetime:
-    # The date as written, in its own offset, first: converting could itself overflow.
-    _not_before_earliest(instant.date())
     if instant.year >= dt.MAXYEAR:  # +/- an offset of year 9999 leaves the calendar
         raise ValueError(f"a time must be before the year {dt.MAXYEAR}")
-    if instant.tzinfo is not None:  # then as recorded, in China (1949-10-01T00:00+14:00
-        _not_before_earliest(instant.astimezone(CHINA_TZ).date())  # is the 30th there)
+    # The date in China, where it is recorded (1949-10-01T00:00+14:00 is the 30th there,
+    # 1949-09-30T20:00Z the 1st), but for the first year, whose conversion could overflow:
+    # the date as written then, far before the floor anyway.
+    convertible = instant.tzinfo is not None and instant.year > dt.MINYEAR
+    _not_before_earliest(instant.astimezone(CHINA_TZ).date() if convertible else instant.date())
     return instant
 
 

@@ -99,8 +99,7 @@ class MoneyIn(FundsHandler):
         )
         if payment is None:
             raise Conflict(
-                f"bank reference {reference} was recorded already, for another receipt"
-                f"{'' if known_case == record['case_id'] else ' of another case'}; one "
+                f"bank reference {reference} was recorded already, for another receipt; one "
                 "transfer is one receipt"
             )
         if payment["amount_fen"] != amount:
@@ -201,6 +200,8 @@ class MoneyIn(FundsHandler):
         not read are kept until it does (``record_early_proceeds``): the asset and case
         topics are read side by side, and money must not be dropped."""
         bank_reference = domain.proceeds_reference(source, reference, asset_id)
+        if await self._recorded_before_per_asset(case_id, asset_id, f"{source.value}:{reference}"):
+            return False
         while True:
             try:
                 _, new = await self._arrive(
@@ -216,6 +217,19 @@ class MoneyIn(FundsHandler):
                                 case_id=case_id, asset_id=asset_id, amount_fen=amount)  # fmt: skip
                     return False
                 # The case was kept meanwhile: record them.
+
+    async def _recorded_before_per_asset(self, case_id: str, asset_id: str, old: str) -> bool:
+        """Whether these proceeds were recorded under the reference they had before it named
+        the asset (``sale:<reference>``): a sale delivered again to this version, or by a
+        replica of the one before, is not recorded twice. Nothing is written under that
+        reference any more, so it is read outside the recording's transaction."""
+        known = await self.records.payment_of_reference(old)
+        if known is None:
+            return False
+        known_case, payment_id = known.split("|", 1)
+        record = await self.records.get(case_id) if known_case == case_id else None
+        payment = record["payments"].get(payment_id) if record else None
+        return payment is not None and payment.get("asset_id") == asset_id
 
     async def record_early_proceeds(self, case_ids: Sequence[str]) -> int:
         """Record the sale proceeds kept for these cases before their filings were read
@@ -267,10 +281,16 @@ class MoneyIn(FundsHandler):
             ):
                 raise Conflict(f"asset {asset_id} is not frozen money: it is priced and sold, "
                                "not deducted")  # fmt: skip
+            # What deductions asked under this control took (the 终本 gate counts the same:
+            # a freeze released and taken again holds what the new one froze).
+            since = dt.datetime.fromisoformat(asset["controlled_at"]) if asset.get(
+                "controlled_at") else None  # fmt: skip
             taken = sum(
                 d.get("transferred_fen", d["amount_fen"])
                 for d in record["deductions"].values()
-                if d["asset_id"] == asset_id and d["status"] != DeductionStatus.FAILED
+                if d["asset_id"] == asset_id
+                and d["status"] != DeductionStatus.FAILED
+                and (since is None or _instant(d["requested_at"]) >= since)
             )
             left = int(asset["amount_fen"]) - taken
             if amount > left:
@@ -561,6 +581,10 @@ def _transfer_fault(feedback: gateway_pb.Feedback, deduction: dict[str, Any]) ->
     if not feedback.bank_reference:
         return "the outside system's answer names no bank reference"
     return ""
+
+
+def _instant(value: str | dt.datetime) -> dt.datetime:
+    return value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(value)
 
 
 def asset_facts(**fields: Any) -> dict[str, str]:

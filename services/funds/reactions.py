@@ -18,6 +18,7 @@ find what the events before it said (their transactions are thrown away there).
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 
 import structlog
@@ -104,10 +105,13 @@ class AssetFacts:
                     case_id=payload.case_id, asset_key=payload.asset_key, kind=payload.kind,
                 ))  # fmt: skip
             elif isinstance(payload, assets.AssetControlled):
+                # When: a deduction counts against the control it was asked under, not a
+                # later one of the same asset (released, then controlled again).
+                controlled_at = event.envelope.recorded_at.ToDatetime(tzinfo=dt.UTC)
                 keep(payload.asset_id, asset_facts(
                     case_id=payload.case_id, asset_key=payload.asset_key,
                     measure=payload.measure, amount_fen=payload.amount_fen,
-                    controlled_by=payload.controlled_by,
+                    controlled_by=payload.controlled_by, controlled_at=controlled_at.isoformat(),
                 ))  # fmt: skip
             elif isinstance(payload, assets.ControlReleased | assets.ControlLapsed):
                 # Money no longer frozen cannot be deducted.

@@ -18,6 +18,7 @@ from services.supervision.paging import DEFAULT_PAGE, Page, page
 from zhixing import export
 from zhixing.auth import Identity, may_read, require_role, require_scope
 from zhixing.clock import CHINA_TZ
+from zhixing.courts import directory
 from zhixing.errors import Invalid, NotFound
 from zhixing.export import Table
 from zhixing.idempotency import Idempotency
@@ -207,7 +208,13 @@ class Register(SupervisionHandler):
         if since and until and since > until:
             raise Invalid("from is after to", loc=("query", "from"))
         found = await self._all_handled_now(await self.records.register.in_jurisdiction(court))
-        return sorted((r for r in found if _within(r, since, until)), key=_order)
+        # Listed by the court handling the case now: a record the index still has under a
+        # court its case left (a move read between the index and the cases) is not shown.
+        courts = set(directory().jurisdiction(court))
+        return sorted(
+            (r for r in found if r["court_code"] in courts and _within(r, since, until)),
+            key=_order,
+        )
 
 
 def _order(record: Record) -> tuple[str, str, str]:

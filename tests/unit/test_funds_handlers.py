@@ -608,3 +608,62 @@ async def test_a_reference_received_again_for_another_amount_is_refused_with_bot
     with pytest.raises(Conflict, match=r"BANK-7 was recorded already for 500000 fen \(5,000\.00"
                                        r"元\), not 500001 fen \(5,000\.01元\)"):  # fmt: skip
         await receive(funds, 500_001, reference="BANK-7")
+
+
+async def test_a_freeze_taken_again_may_be_deducted_in_full() -> None:
+    """Deductions count against the control they were asked under: a deposit frozen,
+    deducted in part, released and frozen again holds what the new freeze froze (as the
+    终本 gate counts it)."""
+    from services.funds.reactions import AssetFacts
+    from tests.factories import ACTOR
+    from zhixing.events import new_event
+    from zhixing.projection import Transaction
+    from zhixing.v1 import asset_events_pb2 as assets
+
+    funds = await funds_with_case()
+    clock = funds.money_in.ctx.clock
+    assert isinstance(clock, SimulatedClock)
+    facts = AssetFacts(funds)
+
+    async def told(*payloads: Message) -> None:
+        events: list[Event[Message]] = [
+            new_event(p, aggregate_id="asset-1", court_code=COURT, actor=ACTOR, clock=clock)
+            for p in payloads
+        ]
+        async with funds.records.redis.pipeline(transaction=True) as pipe:
+            await facts(events, Transaction(funds.records.redis, pipe, funds.records.keys))
+            await pipe.execute()
+
+    frozen = assets.AssetControlled(
+        asset_id="asset-1", case_id="case-1", measure="freeze", amount_fen=1_000,
+        controlled_by=CONTROLLER.subject, asset_key="bank:1",
+    )  # fmt: skip
+    await told(assets.AssetFound(asset_id="asset-1", case_id="case-1", kind="bank_deposit",
+                                 asset_key="bank:1"), frozen)  # fmt: skip
+    clock.advance(dt.timedelta(hours=1))
+    await funds.money_in.request_deduction("case-1", identity=OFFICER, asset_id="asset-1",
+                                           amount=400)  # fmt: skip
+    with pytest.raises(Conflict, match="600 fen"):  # what the freeze holds beside it
+        await funds.money_in.request_deduction("case-1", identity=OFFICER, asset_id="asset-1",
+                                               amount=601)  # fmt: skip
+    clock.advance(dt.timedelta(days=1))
+    await told(assets.ControlReleased(asset_id="asset-1", case_id="case-1", reason="误冻"))
+    clock.advance(dt.timedelta(days=1))
+    await told(frozen)  # frozen again, for 1,000
+    clock.advance(dt.timedelta(hours=1))
+    again = await funds.money_in.request_deduction("case-1", identity=OFFICER,
+                                                   asset_id="asset-1", amount=1_000)  # fmt: skip
+    assert again["amount_fen"] == 1_000
+
+
+async def test_proceeds_recorded_before_references_named_the_asset_are_not_recorded_again() -> None:
+    funds = await funds_with_case()
+    # As the version before recorded them: under the sale's reference alone.
+    await funds.money_in._arrive("case-1", amount=300_000, source=Source.SALE,
+                                 reference="sale:OLD-1", asset_id="house-1")  # fmt: skip
+    assert not await funds.money_in.record_proceeds("case-1", "house-1", 300_000, "OLD-1",
+                                                    Source.SALE)  # fmt: skip
+    # Another asset of that package sale is its own.
+    assert await funds.money_in.record_proceeds("case-1", "garage-1", 50_000, "OLD-1",
+                                                Source.SALE)  # fmt: skip
+    assert (await ledger(funds))["counters"]["received_fen"] == 350_000

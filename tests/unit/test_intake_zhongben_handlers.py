@@ -162,10 +162,11 @@ async def test_frozen_money_is_disposed_of_once_deductions_took_all_of_it() -> N
     case_id = await court.ready()
     deposit = {"case_id": case_id, "asset_id": "deposit"}
     await court.other_services_report(
-        asset_events_pb2.AssetControlled(**deposit, measure="freeze", amount_fen=1_000),
+        asset_events_pb2.AssetControlled(**deposit, measure="freeze", amount_fen=800),
         funds_events_pb2.FundsArrived(
             **deposit, source="deduction", payment_id="p1", amount_fen=400
         ),
+        # The same payment found by finance: counted twice, it would take all 800.
         funds_events_pb2.DeductionReviewed(**deposit, moved=True, payment_id="p1", amount_fen=400),
     )
     with pytest.raises(GateRefused, match="deposit") as refused:

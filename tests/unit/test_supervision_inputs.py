@@ -65,3 +65,5 @@ def test_an_instant_before_the_floor_in_china_is_refused_whatever_its_offset() -
     (error,) = refused.value.errors()
     assert error["loc"] == ("occurred_at",) and "1949-10-01" in error["msg"]
     assert InterferenceIn.model_validate({**INTERFERENCE, "occurred_at": "1949-10-01T00:00:00"})
+    # And an instant written in the 30th elsewhere is the 1st in China.
+    assert InterferenceIn.model_validate({**INTERFERENCE, "occurred_at": "1949-09-30T20:00:00Z"})

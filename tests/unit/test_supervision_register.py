@@ -220,3 +220,18 @@ async def test_a_case_moved_to_another_court_takes_its_register_with_it() -> Non
     # The court above both sees them all along.
     assert len((await service.register.listing(DISCIPLINE, court=None, since=None,
                                                until=None)).items) == 2  # fmt: skip
+
+
+async def test_a_record_left_under_the_court_its_case_left_is_not_listed_there() -> None:
+    """A case moved before its records moved with it (or by an event naming no court it
+    left): the court's listing shows only the records of cases it handles now."""
+    service = await service_with_case()
+    await service.register.record("case-1", OFFICER, entry())
+    async with service.ctx.redis.pipeline(transaction=True) as pipe:
+        pipe.multi()  # type: ignore[no-untyped-call]
+        service.records.move_case(pipe, "case-1", "", "苏1282")  # the index left as it was
+        await pipe.execute()
+    old_court = person(Role.DISCIPLINE, COURT, "discipline-3")
+    assert (await service.register.listing(old_court, court=None, since=None,
+                                           until=None)).items == []  # fmt: skip
+    assert await service.register.report(old_court, court=None, since=None, until=None) == []
