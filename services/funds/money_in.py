@@ -69,9 +69,19 @@ class MoneyIn(FundsHandler):
                     f"the outside system answered transferred after it was failed ({failure})"
                 )
             known = await self._known_receipt(pipe, record, reference, amount)
-            if known is not None:
-                return known, False
             awaiting = (DeductionStatus.REQUESTED, DeductionStatus.UNRECORDED)
+            if known is not None:
+                if deduction is not None and deduction["status"] in awaiting:
+                    # Finance recorded this transfer from the statement first: it is the
+                    # deduction's receipt once finance says so (its review). Left awaiting,
+                    # the deduction was sent again, then failed, and its deposit deducted
+                    # a second time; told unrecorded, it waits for the review, not resent.
+                    raise Conflict(
+                        f"bank reference {reference} was recorded already from the bank "
+                        f"statement (payment {known['payment_id']}): finance's review of the "
+                        "deduction makes it the deduction's receipt"
+                    )
+                return known, False
             payment = self._stage_arrival(
                 pipe, record, amount=amount, source=source, reference=reference, payer=payer,
                 asset_id=asset_id, asset=asset, arrived_on=arrived_on, identity=identity,

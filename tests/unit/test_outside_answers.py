@@ -811,3 +811,26 @@ def test_the_case_timeline_tells_finance_what_the_bank_answered() -> None:
     assert story.line("DeductionReviewed", {"note": "对账单无此笔"}) == (
         "财务核查扣划答复：款项未到账，扣划未成功，说明：对账单无此笔"
     )
+
+
+async def test_an_answer_finance_recorded_first_from_the_statement_waits_for_its_review() -> None:
+    """Finance recorded the transfer from the bank statement before the outside system
+    answered the deduction under that reference: the deduction is unrecorded (not left
+    requested, sent again, failed and its deposit deducted twice), and finance's review
+    makes the receipt the deduction's, counted once."""
+    funds, deduction_id = await deduction_of(60_000)
+    await receive(funds, 60_000, reference="BANK-R")
+    answer = agency_pb.Feedback(feedback_id="f1", request_id=deduction_id, status="transferred",
+                                transferred_amount_fen=60_000, bank_reference="BANK-R")  # fmt: skip
+    assert await funds.money_in.apply_transfer(answer, "case-1") == "unrecorded"
+    deduction = (await ledger(funds))["deductions"][deduction_id]
+    assert deduction["status"] == "unrecorded" and "from the bank statement" in deduction["error"]
+    assert await funds.money_in.apply_transfer(answer, "case-1") == "stale"  # delivered again
+    reviewed_deduction = await funds.money_in.review_deduction(
+        "case-1", deduction_id, identity=FUNDS_FINANCE, moved=True, bank_reference="BANK-R",
+        amount=60_000,
+    )  # fmt: skip
+    assert reviewed_deduction["status"] == "transferred"
+    record = await ledger(funds)
+    (payment,) = record["payments"].values()
+    assert payment["asset_id"] == "asset-1" and record["counters"]["received_fen"] == 60_000
