@@ -49,7 +49,10 @@ class MoneyIn(FundsHandler):
         nothing; for another case or amount it is refused. An outside answer to the
         deduction ``answers_deduction`` records its receipt while the deduction awaits one;
         once it has its receipt (under another reference, or found by finance on the
-        statement), the answer records nothing: (None, False)."""
+        statement), the answer records nothing: (None, False). An answer under the reference
+        of a receipt recorded already is refused (``StatementReceipt`` when finance recorded
+        it from the statement: the review makes it the deduction's), and so, after that, is
+        one under another reference: the same transfer, named again."""
         asset = await self.records.asset(asset_id) if asset_id else None
         ref_key = self.records.bank_ref_key(reference)
 
@@ -68,18 +71,22 @@ class MoneyIn(FundsHandler):
                 raise Conflict(
                     f"the outside system answered transferred after it was failed ({failure})"
                 )
+            if deduction is not None and deduction.get("statement_payment"):
+                # Its answer named a receipt finance recorded from the statement: another
+                # reference now is that transfer named again, for the review to settle.
+                return None, False
             known = await self._known_receipt(pipe, record, reference, amount)
             awaiting = (DeductionStatus.REQUESTED, DeductionStatus.UNRECORDED)
             if known is not None:
                 if deduction is not None and deduction["status"] in awaiting:
-                    # Finance recorded this transfer from the statement first: it is the
-                    # deduction's receipt once finance says so (its review). Left awaiting,
-                    # the deduction was sent again, then failed, and its deposit deducted
-                    # a second time; told unrecorded, it waits for the review, not resent.
+                    # Left awaiting, the deduction was sent again, then failed, and its
+                    # deposit could be deducted a second time: it is unrecorded instead.
+                    if _statement_credit(known, record):
+                        raise StatementReceipt(reference, known["payment_id"])
                     raise Conflict(
-                        f"bank reference {reference} was recorded already from the bank "
-                        f"statement (payment {known['payment_id']}): finance's review of the "
-                        "deduction makes it the deduction's receipt"
+                        f"bank reference {reference} was recorded already, as another "
+                        f"deduction's receipt or as {known['source']} money; one transfer is "
+                        "one receipt"
                     )
                 return known, False
             payment = self._stage_arrival(
@@ -363,11 +370,14 @@ class MoneyIn(FundsHandler):
         )  # fmt: skip
 
     async def deduction_unrecorded(
-        self, case_id: str, deduction_id: str, reason: str, feedback: gateway_pb.Feedback
-    ) -> bool:
+        self, case_id: str, deduction_id: str, reason: str, feedback: gateway_pb.Feedback,
+        *, statement_payment: str = "",
+    ) -> bool:  # fmt: skip
         """A transfer answered as done that cannot be recorded as a receipt: the deduction
         is not sent again and stays counted against the frozen deposit (the money may have
-        moved), for finance to review; DeductionAnswerUnrecorded says why."""
+        moved), for finance to review; DeductionAnswerUnrecorded says why. With
+        ``statement_payment``, the answer named that receipt finance recorded from the
+        statement: kept on the deduction, so no later answer records the transfer again."""
         within = _transfer_within_bounds(feedback)
         return await self._end_deduction(
             case_id, deduction_id, DeductionStatus.UNRECORDED,
@@ -378,6 +388,7 @@ class MoneyIn(FundsHandler):
                 reported_amount_fen=feedback.transferred_amount_fen if within else 0,
                 bank_reference=feedback.bank_reference if within else "",
             ),
+            {"statement_payment": statement_payment} if statement_payment else {},
         )  # fmt: skip
 
     async def review_deduction(
@@ -485,10 +496,11 @@ class MoneyIn(FundsHandler):
     async def _end_deduction(
         self, case_id: str, deduction_id: str, status: DeductionStatus,
         still: tuple[DeductionStatus, ...], reason: str,
-        event: Callable[[dict[str, Any]], Message],
+        event: Callable[[dict[str, Any]], Message], noted: dict[str, str] | None = None,
     ) -> bool:  # fmt: skip
-        """Take a deduction that is still one of ``still`` to ``status`` for ``reason``: no
-        longer sent, its history and ``event`` written. False when it had moved on."""
+        """Take a deduction that is still one of ``still`` to ``status`` for ``reason`` (and
+        ``noted`` on it): no longer sent, its history and ``event`` written. False when it
+        had moved on."""
 
         async def act(pipe: Pipeline, record: Record) -> bool:
             deduction = record["deductions"].get(deduction_id)
@@ -496,7 +508,7 @@ class MoneyIn(FundsHandler):
             self.records.unschedule(pipe, case_id, deduction_id)
             if deduction is None or deduction["status"] not in still:
                 return False
-            deduction.update(status=status.value, error=reason)
+            deduction.update(status=status.value, error=reason, **(noted or {}))
             self.log(record, f"deduction_{status.value}", SERVICE_ACTOR.id,
                      deduction_id=deduction_id, error=reason)  # fmt: skip
             self.stage(pipe, record, event(deduction))
@@ -509,9 +521,10 @@ class MoneyIn(FundsHandler):
         reference, however often the answer is delivered) or the deduction failed. A refusal
         out of bounds fails it with the reason. A transfer answered as done is never made a
         failure (which would let the money be deducted again): one that cannot be recorded
-        as a receipt as given (``_transfer_fault``, a bank reference of another receipt, a
-        full ledger), or that comes after the deduction was failed for want of an answer,
-        leaves it unrecorded, for finance. None stops the answers after it."""
+        as a receipt as given (``_transfer_fault``, a bank reference of another receipt, of
+        a credit finance recorded from the statement, a full ledger), or that comes after the
+        deduction was failed for want of an answer, leaves it unrecorded, for finance. None
+        stops the answers after it."""
         record = await self.records.get(case_id)
         deduction: dict[str, Any] | None = (
             record["deductions"].get(feedback.request_id) if record else None
@@ -538,8 +551,15 @@ class MoneyIn(FundsHandler):
                 answers_deduction=feedback.request_id,
             )  # fmt: skip
         except Conflict as refused:  # another receipt's bank reference; the ledger is full
-            unrecorded = await self.deduction_unrecorded(case_id, feedback.request_id,
-                                                         str(refused), feedback)  # fmt: skip
+            statement = refused.payment_id if isinstance(refused, StatementReceipt) else ""
+            unrecorded = await self.deduction_unrecorded(
+                case_id, feedback.request_id, str(refused), feedback, statement_payment=statement
+            )
+            if not unrecorded:
+                log.warning("an answer to a deduction no longer awaiting one was not recorded",
+                            case_id=case_id, deduction_id=feedback.request_id,
+                            bank_reference=feedback.bank_reference[:MAX_ID],
+                            reason=str(refused))  # fmt: skip
             return "unrecorded" if unrecorded else "stale"
         if payment is None:
             # The deduction has its receipt (recorded from an earlier answer, or by finance from
@@ -552,6 +572,30 @@ class MoneyIn(FundsHandler):
                         amount_fen=feedback.transferred_amount_fen)  # fmt: skip
             return "stale"
         return "arrived" if new else "duplicate"
+
+
+class StatementReceipt(Conflict):
+    """An answer to a deduction names a receipt finance recorded from the bank statement
+    (same case, same amount, a credit of no asset and no deduction): finance's review
+    makes it the deduction's receipt."""
+
+    def __init__(self, reference: str, payment_id: str) -> None:
+        super().__init__(
+            f"bank reference {reference} was recorded already from the bank statement "
+            f"(payment {payment_id}): finance's review of the deduction makes it the "
+            "deduction's receipt"
+        )
+        self.payment_id = payment_id
+
+
+def _statement_credit(payment: Record, record: Record) -> bool:
+    """Whether ``payment`` is a credit finance recorded from the statement that no deduction
+    is yet: what a review may make a deduction's receipt (``_receipt_of_review``)."""
+    return (
+        payment["source"] == Source.PAYMENT
+        and not payment.get("asset_id")
+        and all(d.get("payment_id") != payment["payment_id"] for d in record["deductions"].values())
+    )
 
 
 def _has_its_receipt(deduction: Record | None, record: Record, reference: str) -> bool:

@@ -825,7 +825,13 @@ async def test_an_answer_finance_recorded_first_from_the_statement_waits_for_its
     assert await funds.money_in.apply_transfer(answer, "case-1") == "unrecorded"
     deduction = (await ledger(funds))["deductions"][deduction_id]
     assert deduction["status"] == "unrecorded" and "from the bank statement" in deduction["error"]
+    assert await funds.money_in.transfer_request("case-1", deduction_id, 1_000) is None  # not sent
     assert await funds.money_in.apply_transfer(answer, "case-1") == "stale"  # delivered again
+    # The same transfer named again under another reference is not a second receipt.
+    renamed = agency_pb.Feedback(feedback_id="f2", request_id=deduction_id, status="transferred",
+                                 transferred_amount_fen=60_000, bank_reference="DED-9")  # fmt: skip
+    assert await funds.money_in.apply_transfer(renamed, "case-1") == "stale"
+    assert (await ledger(funds))["counters"]["received_fen"] == 60_000
     reviewed_deduction = await funds.money_in.review_deduction(
         "case-1", deduction_id, identity=FUNDS_FINANCE, moved=True, bank_reference="BANK-R",
         amount=60_000,
@@ -834,3 +840,22 @@ async def test_an_answer_finance_recorded_first_from_the_statement_waits_for_its
     record = await ledger(funds)
     (payment,) = record["payments"].values()
     assert payment["asset_id"] == "asset-1" and record["counters"]["received_fen"] == 60_000
+
+
+async def test_an_answer_naming_another_deduction_s_receipt_is_unrecorded_saying_so() -> None:
+    funds, first = await deduction_of(30_000)
+    await funds.records.keep_assets({"asset-2": asset_facts(
+        case_id="case-1", asset_key="bank:2", kind="bank_deposit", measure="freeze",
+        amount_fen=30_000,
+    )})  # fmt: skip
+    second = await funds.money_in.request_deduction(
+        "case-1", identity=FUNDS_OFFICER, asset_id="asset-2", amount=30_000
+    )
+    for n, deduction_id in enumerate((first, second["deduction_id"])):
+        answer = agency_pb.Feedback(feedback_id=f"f{n}", request_id=deduction_id,
+                                    status="transferred", transferred_amount_fen=30_000,
+                                    bank_reference="DED-1")  # fmt: skip
+        outcome = await funds.money_in.apply_transfer(answer, "case-1")
+        assert outcome == ("arrived" if n == 0 else "unrecorded")
+    error = (await ledger(funds))["deductions"][second["deduction_id"]]["error"]
+    assert "as another deduction's receipt" in error and "review" not in error
