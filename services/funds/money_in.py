@@ -81,13 +81,9 @@ class MoneyIn(FundsHandler):
                 if deduction is not None and deduction["status"] in awaiting:
                     # Left awaiting, the deduction was sent again, then failed, and its
                     # deposit could be deducted a second time: it is unrecorded instead.
-                    if _statement_credit(known, record):
-                        raise StatementReceipt(reference, known["payment_id"])
-                    raise Conflict(
-                        f"bank reference {reference} was recorded already, as another "
-                        f"deduction's receipt or as {known['source']} money; one transfer is "
-                        "one receipt"
-                    )
+                    if why := _not_a_statement_credit(known, record):
+                        raise Conflict(f"bank reference {reference} was recorded already, {why}")
+                    raise StatementReceipt(reference, known["payment_id"])
                 return known, False
             payment = self._stage_arrival(
                 pipe, record, amount=amount, source=source, reference=reference, payer=payer,
@@ -481,16 +477,8 @@ class MoneyIn(FundsHandler):
         payment = await self._known_receipt(pipe, record, reference, amount)
         if payment is None:
             return None
-        if any(d.get("payment_id") == payment["payment_id"] for d in record["deductions"].values()):
-            raise Conflict(
-                f"bank reference {reference} was recorded already, as another deduction's "
-                "receipt; one transfer is one receipt"
-            )
-        if payment["source"] != Source.PAYMENT or payment.get("asset_id"):
-            raise Conflict(
-                f"bank reference {reference} was recorded already, as {payment['source']} "
-                "money, not as a credit from the statement: it is not this deduction's"
-            )
+        if why := _not_a_statement_credit(payment, record):
+            raise Conflict(f"bank reference {reference} was recorded already, {why}")
         return payment
 
     async def _end_deduction(
@@ -588,14 +576,16 @@ class StatementReceipt(Conflict):
         self.payment_id = payment_id
 
 
-def _statement_credit(payment: Record, record: Record) -> bool:
-    """Whether ``payment`` is a credit finance recorded from the statement that no deduction
-    is yet: what a review may make a deduction's receipt (``_receipt_of_review``)."""
-    return (
-        payment["source"] == Source.PAYMENT
-        and not payment.get("asset_id")
-        and all(d.get("payment_id") != payment["payment_id"] for d in record["deductions"].values())
-    )
+def _not_a_statement_credit(payment: Record, record: Record) -> str:
+    """Why ``payment`` is not a credit finance recorded from the statement that no deduction
+    is yet ("" when it is): only such a receipt may become a deduction's (its review, or the
+    outside system's answer naming it). One transfer is one receipt."""
+    if any(d.get("payment_id") == payment["payment_id"] for d in record["deductions"].values()):
+        return "as another deduction's receipt; one transfer is one receipt"
+    if payment["source"] != Source.PAYMENT or payment.get("asset_id"):
+        return (f"as {payment['source']} money, not as a credit from the statement: it is "
+                "not this deduction's")  # fmt: skip
+    return ""
 
 
 def _has_its_receipt(deduction: Record | None, record: Record, reference: str) -> bool:
