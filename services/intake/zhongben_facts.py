@@ -107,21 +107,22 @@ class ZhongbenFacts:
             case_id, name, value = fact
             pipe.hset(self.key(case_id), name, value)
         # Money frozen, and what deductions took of it: the asset is disposed of once they
-        # took all of it (a deduction of part leaves the rest frozen).
+        # took all of it (a deduction of part leaves the rest frozen). A hold found outside
+        # stands apart from the asset's state until an act answers it.
         match payload:
-            case assets.AssetControlled() if payload.measure == Measure.FREEZE:
-                pipe.hset(self.key(payload.case_id), f"frozen:{payload.asset_id}",
-                          f"{payload.amount_fen}@{recorded_ms}")  # fmt: skip
             case funds.FundsArrived() | funds.DeductionReviewed() if _deduction(payload):
                 pipe.hset(self.key(payload.case_id),
                           f"deducted:{payload.asset_id}:{payload.payment_id or '-'}",
                           f"{payload.amount_fen}@{recorded_ms}")  # fmt: skip
-        # A hold found outside stands apart from the asset's state, until answered.
-        match payload:
             case assets.ControlTookEffectAfterFailure():
                 pipe.hset(self.key(payload.case_id), f"{OUTSIDE}:{payload.asset_id}",
                           payload.request_id or "1")  # fmt: skip
-            case assets.AssetControlled() | assets.ControlReleased() | assets.ControlDeclined():
+            case assets.AssetControlled():
+                if payload.measure == Measure.FREEZE:
+                    pipe.hset(self.key(payload.case_id), f"frozen:{payload.asset_id}",
+                              f"{payload.amount_fen}@{recorded_ms}")  # fmt: skip
+                pipe.hdel(self.key(payload.case_id), f"{OUTSIDE}:{payload.asset_id}")
+            case assets.ControlReleased() | assets.ControlDeclined():
                 pipe.hdel(self.key(payload.case_id), f"{OUTSIDE}:{payload.asset_id}")
 
     # --- reading ------------------------------------------------------------------------------
