@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
 
     from zhixing.outbox import Outbox
+    from zhixing.state import KeySpace
 
 T = TypeVar("T")
 
@@ -64,6 +65,23 @@ def _run_async(main: Coroutine[Any, Any, T]) -> T:
         said = f"Kafka is not reachable (ZHIXING_KAFKA_BOOTSTRAP_SERVERS): {exc}"
     typer.echo(f"error: {said}", err=True)  # one line, whatever the terminal's width
     raise typer.Exit(UNREACHABLE)
+
+
+def _on_redis(service: str, act: Callable[[Redis, KeySpace], Awaitable[T]]) -> T:
+    """``act`` on ``service``'s keys in the Redis the services use (ZHIXING_REDIS_*), its
+    client closed after; Redis or Kafka out of reach exits ``UNREACHABLE``."""
+    from zhixing.state import KeySpace, connect
+
+    settings = RedisSettings()
+
+    async def run() -> T:
+        redis = connect(settings)
+        try:
+            return await act(redis, KeySpace(settings.key_prefix, service))
+        finally:
+            await redis.aclose()
+
+    return _run_async(run())
 
 
 @app.command()
@@ -128,32 +146,21 @@ def audit_verify(
     1 saying what does not."""
     from zhixing.audit_check import verify
     from zhixing.settings import KafkaSettings
-    from zhixing.state import KeySpace, connect
 
     key = _public_key(public_key)
-
-    async def run() -> int:
-        settings = RedisSettings()
-        redis = connect(settings)
-        try:
-            report = await verify(
-                redis, KeySpace(settings.key_prefix, service),
-                KafkaSettings() if kafka else None, key,
-            )  # fmt: skip
-        finally:
-            await redis.aclose()
-        for note in report.notes:
-            typer.echo(f"note: {note}")
-        if report.ok:
-            typer.echo(f"audit chain intact: {report.records} records")
-            return 0
-        for failure in report.failures[:50]:
-            err.print(f"audit chain {failure}")
-        if len(report.failures) > 50:
-            err.print(f"… and {len(report.failures) - 50} more")
-        return 1
-
-    raise typer.Exit(_run_async(run()))
+    report = _on_redis(
+        service, lambda redis, keys: verify(redis, keys, KafkaSettings() if kafka else None, key)
+    )
+    for note in report.notes:
+        typer.echo(f"note: {note}")
+    if report.ok:
+        typer.echo(f"audit chain intact: {report.records} records")
+        raise typer.Exit(0)
+    for failure in report.failures[:50]:
+        err.print(f"audit chain {failure}")
+    if len(report.failures) > 50:
+        err.print(f"… and {len(report.failures) - 50} more")
+    raise typer.Exit(1)
 
 
 @audit_app.command("watch")
@@ -170,35 +177,27 @@ def audit_watch(
     rewrite, truncation or fork of the chain since (exit 1 on the first alarm)."""
     from zhixing.audit_check import watch
     from zhixing.settings import KafkaSettings
-    from zhixing.state import KeySpace, connect
 
     key = _public_key(public_key)
     if key is None:
         err.print("error: the watcher needs the notary's public key (--public-key)")
         raise typer.Exit(2)
 
-    async def run() -> int:
-        settings = RedisSettings()
-        redis = connect(settings)
-        try:
-            while True:
-                trusted, alarms = await watch(
-                    redis, KeySpace(settings.key_prefix, service), KafkaSettings(), key, state
-                )
-                for alarm in alarms:
-                    err.print(f"ALARM {alarm}")
-                if alarms:
-                    return 1
-                trusted_text = (f"{trusted.size} records, root {trusted.root[:16]}…"
-                                if trusted else "nothing signed yet")  # fmt: skip
-                typer.echo(f"trusted: {trusted_text}")
-                if once:
-                    return 0
-                await asyncio.sleep(interval)
-        finally:
-            await redis.aclose()
+    async def look(redis: Redis, keys: KeySpace) -> int:
+        while True:
+            trusted, alarms = await watch(redis, keys, KafkaSettings(), key, state)
+            for alarm in alarms:
+                err.print(f"ALARM {alarm}")
+            if alarms:
+                return 1
+            trusted_text = (f"{trusted.size} records, root {trusted.root[:16]}…"
+                            if trusted else "nothing signed yet")  # fmt: skip
+            typer.echo(f"trusted: {trusted_text}")
+            if once:
+                return 0
+            await asyncio.sleep(interval)
 
-    raise typer.Exit(_run_async(run()))
+    raise typer.Exit(_on_redis(service, look))
 
 
 @audit_app.command("keygen")
@@ -395,7 +394,6 @@ def funds_reconcile(
 
     from services.funds.accounts import Reconciler
     from services.funds.repository import FundsRecords
-    from zhixing.state import KeySpace, connect
 
     try:
         directory().lookup(court)
@@ -403,45 +401,36 @@ def funds_reconcile(
         err.print(f"error: {exc}")
         raise typer.Exit(2) from None
 
-    async def run() -> int:
-        settings = RedisSettings()
-        redis = connect(settings)
-        try:
-            records = FundsRecords(redis, KeySpace(settings.key_prefix, "funds"))
-            results = await Reconciler(records).courts(court)
-        finally:
-            await redis.aclose()
-        table = Table("court", "cases", "received", "paid", "in account", "lodged",
-                      "to review", "balances")  # fmt: skip
-        for result in results:
-            if result.cases or not result.balances:
-                table.add_row(
-                    result.court_code, str(result.cases), f"{result.received_fen:,}",
-                    f"{result.paid_fen:,}", f"{result.in_account_fen:,}",
-                    f"{result.lodged_fen:,}", f"{result.deductions_to_review:,}",
-                    "yes" if result.balances else "NO",
-                )  # fmt: skip
-        Console(width=160).print(table)
-        failed = next((r for r in results if not r.balances), None)
-        if failed is None:
-            cases = sum(r.cases for r in results)
-            typer.echo(f"funds balance: {cases} cases in {court} and the courts below it (fen)")
-            to_review = sum(r.deductions_to_review for r in results)
-            if to_review:
-                asked = sum(r.to_review_fen for r in results)
-                deductions = (
-                    "1 deduction awaits" if to_review == 1 else f"{to_review} deductions await"
-                )
-                typer.echo(
-                    f"{deductions} finance's review ({asked:,} fen asked): the bank may have "
-                    "moved money these figures do not hold yet"
-                )
-            return 0
-        where = f"case {failed.unbalanced_case}" if failed.unbalanced_case else "its sums"
-        err.print(f"court {failed.court_code} does not balance: {where}: {failed.problem}")
-        return 1
-
-    raise typer.Exit(_run_async(run()))
+    results = _on_redis(
+        "funds", lambda redis, keys: Reconciler(FundsRecords(redis, keys)).courts(court)
+    )
+    table = Table("court", "cases", "received", "paid", "in account", "lodged",
+                  "to review", "balances")  # fmt: skip
+    for result in results:
+        if result.cases or not result.balances:
+            table.add_row(
+                result.court_code, str(result.cases), f"{result.received_fen:,}",
+                f"{result.paid_fen:,}", f"{result.in_account_fen:,}",
+                f"{result.lodged_fen:,}", f"{result.deductions_to_review:,}",
+                "yes" if result.balances else "NO",
+            )  # fmt: skip
+    Console(width=160).print(table)
+    failed = next((r for r in results if not r.balances), None)
+    if failed is None:
+        cases = sum(r.cases for r in results)
+        typer.echo(f"funds balance: {cases} cases in {court} and the courts below it (fen)")
+        to_review = sum(r.deductions_to_review for r in results)
+        if to_review:
+            asked = sum(r.to_review_fen for r in results)
+            deductions = "1 deduction awaits" if to_review == 1 else f"{to_review} deductions await"
+            typer.echo(
+                f"{deductions} finance's review ({asked:,} fen asked): the bank may have "
+                "moved money these figures do not hold yet"
+            )
+        raise typer.Exit(0)
+    where = f"case {failed.unbalanced_case}" if failed.unbalanced_case else "its sums"
+    err.print(f"court {failed.court_code} does not balance: {where}: {failed.problem}")
+    raise typer.Exit(1)
 
 
 class BulletinFormat(StrEnum):
@@ -465,22 +454,12 @@ def _on_outbox(service: str, act: Callable[[Redis, Outbox], Awaitable[T]]) -> T:
     unknown service."""
     from tools.localrun import SERVICES
     from zhixing.outbox import Outbox
-    from zhixing.state import KeySpace, connect
 
     names = [spec.name for spec in SERVICES]
     if service not in names:
         err.print(f"error: no service {service!r} (one of: {', '.join(names)})")
         raise typer.Exit(2)
-    settings = RedisSettings()
-
-    async def run() -> T:
-        redis = connect(settings)
-        try:
-            return await act(redis, Outbox(KeySpace(settings.key_prefix, service)))
-        finally:
-            await redis.aclose()
-
-    return _run_async(run())
+    return _on_redis(service, lambda redis, keys: act(redis, Outbox(keys)))
 
 
 @outbox_app.command("parked")
@@ -611,7 +590,6 @@ def bulletin(
     from services.command.report_periods import PeriodKind, ReportPeriod
     from services.command.reports import Reports
     from zhixing.errors import Invalid
-    from zhixing.state import KeySpace, connect
 
     if (week is None) == (month is None):
         err.print("error: name one period: --week 2026-W48 or --month 2026-11")
@@ -626,18 +604,11 @@ def bulletin(
         err.print(f"error: {week or month} is not a {'week' if week else 'month'}")
         raise typer.Exit(2)
 
-    async def gather() -> dict[str, object]:
-        settings = RedisSettings()
-        redis = connect(settings)
-        try:
-            reports = Reports(redis, KeySpace(settings.key_prefix, "command"), directory(),
-                              SystemClock())  # fmt: skip
-            return await reports.bulletin(found.code, period)
-        finally:
-            await redis.aclose()
+    def gather(redis: Redis, keys: KeySpace) -> Awaitable[dict[str, object]]:
+        return Reports(redis, keys, directory(), SystemClock()).bulletin(found.code, period)
 
     try:
-        data = _run_async(gather())
+        data = _on_redis("command", gather)
     except Invalid as exc:
         err.print(f"error: {exc}")
         raise typer.Exit(2) from None
