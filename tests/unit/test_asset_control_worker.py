@@ -383,12 +383,19 @@ async def test_an_answer_to_a_failed_request_is_known_after_the_asset_was_contro
     assert record is not None and record["status"] == "control_pending"  # unchanged
 
 
-async def test_a_hold_answered_after_the_asset_was_released_is_answered_by_a_decline() -> None:
-    control, asset_id, first_request = await failed_at_its_last_try()
+async def controlled_again(control: AssetControl, asset_id: str) -> str:
+    """The asset controlled again, the control taking effect: its request."""
     await control.controls.control(asset_id, identity=OFFICER, amount_fen=3_000, control_ref="")
     pending = await control.records.asset(asset_id)
     assert pending is not None
     await control.apply_feedback_batch([controlled(pending["control_request"], 3_000)])
+    request_id: str = pending["control_request"]
+    return request_id
+
+
+async def test_a_hold_answered_after_the_asset_was_released_is_answered_by_a_decline() -> None:
+    control, asset_id, first_request = await failed_at_its_last_try()
+    await controlled_again(control, asset_id)
     # An answer to the first request while the second holds the asset; the release answers it.
     await control.apply_feedback_batch([controlled(first_request, 3_000)])
     await control.controls.release(asset_id, "案款已到位", identity=OFFICER)
@@ -404,10 +411,7 @@ async def test_a_hold_answered_after_the_asset_was_released_is_answered_by_a_dec
 
 async def test_a_hold_found_after_a_release_may_be_declined_with_its_reason() -> None:
     control, asset_id, first_request = await failed_at_its_last_try()
-    await control.controls.control(asset_id, identity=OFFICER, amount_fen=3_000, control_ref="")
-    pending = await control.records.asset(asset_id)
-    assert pending is not None
-    await control.apply_feedback_batch([controlled(pending["control_request"], 3_000)])
+    second_request = await controlled_again(control, asset_id)
     await control.controls.release(asset_id, "案款已到位", identity=OFFICER)
     assert await control.apply_feedback_batch([controlled(first_request, 3_000)]) == [
         "held_outside"
@@ -418,7 +422,7 @@ async def test_a_hold_found_after_a_release_may_be_declined_with_its_reason() ->
     (hold,) = await outside_holds(control, asset_id)
     assert hold["answered"] == "declined: 已通知银行解除冻结"
     # The control that took effect, its answer delivered again: not a hold found outside.
-    again = controlled(pending["control_request"], 3_000, 1)
+    again = controlled(second_request, 3_000, 1)
     assert await control.apply_feedback_batch([again]) == ["duplicate"]
     assert (await staged_types(control.ctx)).count("ControlTookEffectAfterFailure") == 1
 
