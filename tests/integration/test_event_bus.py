@@ -384,20 +384,35 @@ async def test_the_outbox_relay_sends_what_was_staged_in_order_and_empties_the_o
             outbox.stage(pipe, event)
         pipe.xadd(outbox.stream, {b"event": events[3].to_bytes()})  # as staged before
         await pipe.execute()
-    relay = OutboxRelay(redis=isolated.redis, outbox=outbox, publisher=publisher)
-    assert await relay.relay_once() == 4
-    assert await isolated.redis.xlen(outbox.stream) == 0
-    sent: list[Any] = []
-
-    async def all_sent() -> bool:
-        sent[:] = await read_topic(isolated, CASE_EVENTS.name)
-        return len(sent) >= 4
-
-    await eventually(all_sent)
+    sent = await relayed(isolated, publisher, outbox, staged=4, sent=4)
     by_key = {record.key.decode(): record.value for record in sent}
     assert by_key == {event.aggregate_id: event.to_bytes() for event in events}
     # Each names its type in a header, the one staged before included (it was decoded).
     assert [named_type(record.headers) for record in sent] == ["zhixing.v1.CaseFiled"] * 4
+
+
+async def relayed(
+    isolated: Isolated,
+    publisher: EventPublisher,
+    outbox: Outbox,
+    *,
+    staged: int,
+    sent: int,
+    relay: OutboxRelay | None = None,
+) -> list[Any]:
+    """One pass of the relay over the ``staged`` entries (the outbox empty after), and the
+    case topic's records once ``sent`` are there."""
+    relay = relay or OutboxRelay(redis=isolated.redis, outbox=outbox, publisher=publisher)
+    assert await relay.relay_once() == staged
+    assert await isolated.redis.xlen(outbox.stream) == 0
+    records: list[Any] = []
+
+    async def all_there() -> bool:
+        records[:] = await read_topic(isolated, CASE_EVENTS.name)
+        return len(records) >= sent
+
+    await eventually(all_there)
+    return records
 
 
 def outbox_command(isolated: Isolated, *args: str) -> Any:
@@ -431,15 +446,7 @@ async def test_an_event_too_large_to_send_is_set_aside_with_its_aggregate_the_re
             outbox.stage(pipe, event)
         await pipe.execute()
     relay = OutboxRelay(redis=isolated.redis, outbox=outbox, publisher=publisher)
-    assert await relay.relay_once() == 4
-    assert await isolated.redis.xlen(outbox.stream) == 0
-    sent: list[Any] = []
-
-    async def both_sent() -> bool:
-        sent[:] = await read_topic(isolated, CASE_EVENTS.name)
-        return len(sent) >= 2
-
-    await eventually(both_sent)
+    sent = await relayed(isolated, publisher, outbox, staged=4, sent=2, relay=relay)
     assert sorted(record.key.decode() for record in sent) == ["relay-0", "relay-2"]
     parked = await parking(isolated.redis, outbox, limit=10)
     assert parked.held == ["case|relay-huge"] and parked.total == 2
