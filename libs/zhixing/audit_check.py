@@ -53,8 +53,10 @@ async def read_topics(kafka: KafkaSettings, topics: Sequence[Topic]) -> list[byt
         client_id=f"audit-check-{uuid.uuid4().hex[:8]}",
         enable_auto_commit=False,
     )
-    await consumer.start()
     try:
+        # Inside the try: a start that cannot reach Kafka has opened a client all the same,
+        # and it is closed before the error goes on.
+        await consumer.start()
         existing = await consumer.topics()
         partitions = [
             TopicPartition(physical_name(topic.name, kafka.topic_prefix), number)

@@ -3,14 +3,20 @@ where it is configured, exit 3; never a traceback."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
+from typing import Any
 
 import pytest
 import typer
+from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaConnectionError
 from typer.testing import CliRunner
 
 from tools.cli import UNREACHABLE, _run_async, app
+from zhixing import audit_check
+from zhixing.settings import KafkaSettings
+from zhixing.topics import AUDIT_CHECKPOINTS
 
 
 def a_closed_port() -> int:
@@ -56,3 +62,28 @@ def test_another_failure_is_not_taken_for_one_out_of_reach() -> None:
 
     with pytest.raises(ValueError, match="a bug"):
         _run_async(broken())
+
+
+def test_reading_the_log_with_kafka_out_of_reach_stops_its_consumer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # `zhixing audit watch` reads the checkpoints' topic first: a start that cannot reach
+    # Kafka had opened a consumer's client all the same, and it was left open.
+    created: list[AIOKafkaConsumer] = []
+    stopped: list[AIOKafkaConsumer] = []
+
+    class Recorded(AIOKafkaConsumer):  # type: ignore[misc]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            created.append(self)
+
+        async def stop(self) -> None:
+            stopped.append(self)
+            await super().stop()
+
+    monkeypatch.setattr(audit_check, "AIOKafkaConsumer", Recorded)
+    kafka = KafkaSettings(bootstrap_servers=f"127.0.0.1:{a_closed_port()}")
+    with pytest.raises(KafkaConnectionError):
+        asyncio.run(audit_check.read_topics(kafka, [AUDIT_CHECKPOINTS]))
+    assert created
+    assert stopped == created
