@@ -42,8 +42,16 @@ RESERVED_REFERENCE_PREFIXES = frozenset(
     {Source.SALE.value, Source.SELF_DISPOSAL.value, PAYOUT_REFERENCE}
 )
 """Prefixes of the platform's own references ("sale:...", "self_disposal:...", "payout:..."),
-which no bank reference typed by a person may take (a receipt's, a statement line's, a
-payout's)."""
+which no bank reference may take, typed by a person (a receipt's, a statement line's, a
+payout's) or given by the outside system answering a deduction."""
+
+
+def reserved_prefix(reference: str) -> str:
+    """The platform's prefix ``reference`` begins with ("sale", ...), or "" if none: such a
+    reference would take the platform's own first, and the sale's proceeds (or the payout)
+    could then not be recorded (found by a probe: the money was dead-lettered)."""
+    prefix, colon, _ = reference.partition(":")
+    return prefix if colon and prefix.lower() in RESERVED_REFERENCE_PREFIXES else ""
 
 
 def proceeds_reference(source: Source, reference: str, asset_id: str) -> str:

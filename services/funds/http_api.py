@@ -50,12 +50,7 @@ CaseAccountNumber = Annotated[
 
 
 def _not_reserved(text: str) -> str:
-    """The platform records sale proceeds and payouts under references of its own
-    ("sale:<ref>", "payout:<ref>"), in the same space as the bank's: a bank reference typed
-    with one of their prefixes would take the platform's reference first, and the sale's
-    proceeds could then not be recorded (found by a probe: the money was dead-lettered)."""
-    prefix, colon, _ = text.partition(":")
-    if colon and prefix.lower() in domain.RESERVED_REFERENCE_PREFIXES:
+    if prefix := domain.reserved_prefix(text):
         raise ValueError(f"a bank reference may not begin with {prefix}: (the platform's own "
                          "references of sale proceeds and payouts do)")  # fmt: skip
     return text

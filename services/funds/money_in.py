@@ -611,7 +611,8 @@ def _transfer_within_bounds(feedback: gateway_pb.Feedback) -> bool:
 
 def _transfer_fault(feedback: gateway_pb.Feedback, deduction: dict[str, Any]) -> str:
     """Why a transfer answered as done cannot be recorded as a receipt, or "": its amount
-    within the bounds and at most what was asked, under a bank reference. What it does not
+    within the bounds and at most what was asked, under a bank reference none of the
+    platform's own could be (``domain.reserved_prefix``). What it does not
     use (an error text, assets) is not looked at."""
     amount, asked = feedback.transferred_amount_fen, deduction["amount_fen"]
     if not _transfer_within_bounds(feedback):
@@ -624,6 +625,10 @@ def _transfer_fault(feedback: gateway_pb.Feedback, deduction: dict[str, Any]) ->
         return f"the outside system transferred {amount} fen, more than the {asked} asked"
     if not feedback.bank_reference:
         return "the outside system's answer names no bank reference"
+    if prefix := domain.reserved_prefix(feedback.bank_reference):
+        return (f"the outside system's answer names bank reference {feedback.bank_reference}, "
+                f"beginning {prefix}: as the platform's own references of sale proceeds and "
+                "payouts do")  # fmt: skip
     return ""
 
 

@@ -367,6 +367,9 @@ async def deduction_of(amount_fen: int) -> tuple[Funds, str]:
         (-1, "DED-1", "transferred -1 fen (at most"),
         (60_000, "", "names no bank reference"),
         (60_000, "B" * 101, "a bank reference of 101 characters (at most 100)"),
+        # The platform's own: it would take a sale's proceeds' reference first.
+        (60_000, "sale:AUC-1:asset-1", "bank reference sale:AUC-1:asset-1, beginning sale:"),
+        (60_000, "Payout:P-1", "beginning Payout:"),
     ],
 )
 async def test_a_transfer_answered_as_done_that_cannot_be_recorded_is_kept_as_taken(
