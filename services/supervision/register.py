@@ -113,15 +113,16 @@ class Register(SupervisionHandler):
         stamp.occurred_at.FromDatetime(occurred_at.astimezone(dt.UTC))
 
         async def body(pipe: Pipeline) -> Saved:
-            previous = await once.previous(pipe, what="record", named="record") if once else None
-            if previous is not None and (first := await self.records.register.get(previous)):
-                return Saved(first, created=False)
             # Listed under the court handling the case at the commit (watched): a move
             # committed meanwhile moved the case's records, and this one follows.
             court = await pipe.hget(case_key, "court_code")
             now = as_text(court) if court is not None else record["court_code"]
             if not may_read(identity, now):
                 raise NotFound(f"no case {record['case_id']} in your jurisdiction")
+            previous = await once.previous(pipe, what="record", named="record") if once else None
+            if previous is not None and (first := await self.records.register.get(previous)):
+                # As every read shows it: under the court handling its case now.
+                return Saved({**first, "court_code": now}, created=False)
             record["court_code"] = stamp.court_code = now
             pipe.multi()  # type: ignore[no-untyped-call]
             self.records.add_interference(pipe, record)

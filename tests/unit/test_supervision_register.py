@@ -222,6 +222,19 @@ async def test_a_case_moved_to_another_court_takes_its_register_with_it() -> Non
                                                until=None)).items) == 2  # fmt: skip
 
 
+async def test_a_repeated_request_after_the_case_moved_shows_the_court_handling_it_now() -> None:
+    """The record repeated (same Idempotency-Key) is shown as every read shows it: under the
+    court handling its case now, not the one it was recorded under."""
+    service = await service_with_case()
+    command = person(Role.COMMAND, "苏12", "command-1")  # sees both courts
+    first = await service.register.record_once("case-1", command, entry(), "k-1")
+    await moved(service, "苏1282")
+    again = await service.register.record_once("case-1", command, entry(), "k-1")
+    assert not again.created and again.record["record_id"] == first.record["record_id"]
+    assert again.record == await service.register.one(first.record["record_id"], command)
+    assert again.record["court_code"] == "苏1282"
+
+
 async def test_a_record_left_under_the_court_its_case_left_is_not_listed_there() -> None:
     """A case moved before its records moved with it (or by an event naming no court it
     left): the court's listing shows only the records of cases it handles now."""
