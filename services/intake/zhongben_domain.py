@@ -144,13 +144,18 @@ def _names(debtors: list[Debtor]) -> str:
 
 
 def _min_period(facts: GateFacts, today: dt.date) -> str:
+    """已满: the months have passed once their last day has (RULES.md, "Counting periods":
+    the filing day is not counted, and a month period ends at 24:00 of the corresponding
+    day), so a case filed on 12-06 may end this round from 03-07."""
     period = catalogue().rule(MIN_PERIOD).period
-    earliest = add_months(facts.filed_on, period.limit)
-    if today >= earliest:
+    last_day = add_months(facts.filed_on, period.limit)
+    if today > last_day:
         return ""
+    earliest = last_day + dt.timedelta(days=1)
     return (
-        f"立案于{facts.filed_on}，{earliest}起方满{period.limit}个月 / filed on "
-        f"{facts.filed_on}: {period.describe()} have passed only on {earliest}"
+        f"立案于{facts.filed_on}，至{last_day}24时方满{period.limit}个月，{earliest}起方可终本 / "
+        f"filed on {facts.filed_on}: {period.describe()} have passed only at the end of "
+        f"{last_day}"
     )
 
 

@@ -69,12 +69,14 @@ def test_each_condition_alone_failing_names_exactly_its_rule(
     assert unmet_rules(dataclasses.replace(LAWFUL, **change)) == [rule_id]  # type: ignore[arg-type]
 
 
-def test_the_minimum_period_counts_calendar_months_from_filing() -> None:
-    earliest = add_months(FILED_ON, MIN_MONTHS)
-    assert unmet_rules(LAWFUL, earliest - dt.timedelta(days=1)) == ["zhongben.min-period"]
-    assert unmet_rules(LAWFUL, earliest) == []
-    (condition,) = unmet(evaluate_gate(LAWFUL, earliest - dt.timedelta(days=1)))
-    assert earliest.isoformat() in condition.missing
+def test_the_minimum_period_has_passed_once_its_last_day_has() -> None:
+    # Filed 01-05: the filing day not counted, three months end at 24:00 on 04-05.
+    last_day = add_months(FILED_ON, MIN_MONTHS)
+    assert last_day == dt.date(2026, 4, 5)
+    assert unmet_rules(LAWFUL, last_day) == ["zhongben.min-period"]
+    assert unmet_rules(LAWFUL, last_day + dt.timedelta(days=1)) == []
+    (condition,) = unmet(evaluate_gate(LAWFUL, last_day))
+    assert "至2026-04-05 24时方满3个月，2026-04-06起方可终本".replace(" ", "") in condition.missing
 
 
 def test_the_missing_text_names_the_debtors_missing() -> None:

@@ -58,7 +58,8 @@ class Court:
     def pass_min_period(self) -> None:
         months = catalogue().rule("zhongben.min-period").period.limit
         today = china_today(self.clock)
-        self.clock.advance(add_months(today, months) - today)
+        # The day after the period's last day (its cut-off 24:00).
+        self.clock.advance(add_months(today, months) - today + dt.timedelta(days=1))
 
     async def ready(self) -> str:
         """A case meeting every condition of the gate."""
