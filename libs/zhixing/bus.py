@@ -109,9 +109,17 @@ class _Part:
     offsets_key: str
     applied_prefix: str
     handled: frozenset[str] | None  # event types given to the handler; None: all
+    max_events: int | None  # in one transaction (Projection.max_events_per_transaction)
 
     def applied_key(self, event_id: str) -> str:
         return self.applied_prefix + event_id
+
+    def may_handle(self, record: ConsumerRecord[bytes, bytes], named: str | None) -> bool:
+        """Whether the record may reach the handler (by its topic and the type its header
+        names; a record naming none may)."""
+        return record.topic in self.topics and (
+            self.handled is None or named is None or named in self.handled
+        )
 
 
 _PRODUCED_AT = operator.attrgetter("timestamp")
@@ -195,6 +203,7 @@ class EventConsumer:
                 offsets_key=keys.key("consumer", p.name, "offsets"),
                 applied_prefix=keys.key("consumer", p.name, "applied") + ":",
                 handled=handled_types(p.handler),
+                max_events=p.max_events_per_transaction,
             )
             for p in projections
         ]
@@ -337,15 +346,45 @@ class EventConsumer:
         spans = self._event_spans(batch) if self._tracer is not None else {}
         try:
             with tracing.applying(spans):
-                written = await self._apply_until_written(batch)
+                for piece in self._pieces(batch):
+                    if not await self._apply_until_written(piece):
+                        return  # what the pieces before wrote stays, with its offsets
         finally:
             for span in spans.values():
                 span.end()
-        if not written:
-            return
         BATCH_SECONDS.labels(self.group).observe(time.perf_counter() - started)
         self._note_lag(batch)
         await self._commit(batch.last_offsets)
+
+    def _pieces(self, batch: _Batch) -> list[_Batch]:
+        """The batch as the transactions it is applied in, in order: one, unless a
+        projection bounds the events it is given in one (``max_events_per_transaction``);
+        then each piece ends at the record that brings one such projection to its bound,
+        with the offsets of its own records."""
+        bounds = [(part, part.max_events) for part in self._parts if part.max_events]
+        if not bounds or len(batch.records) <= min(bound for _, bound in bounds):
+            return [batch]
+        pieces: list[_Batch] = []
+        piece = _Batch(decoded=batch.decoded)  # decoded once, whichever piece reads it
+        counts = [0] * len(bounds)
+        for record in batch.records:
+            tp = TopicPartition(record.topic, record.partition)
+            piece.records.append(record)
+            piece.first_offsets.setdefault(tp, record.offset)
+            piece.last_offsets[tp] = record.offset
+            named = named_type(record.headers)
+            full = False
+            for at, (part, bound) in enumerate(bounds):
+                if part.may_handle(record, named):
+                    counts[at] += 1
+                    full |= counts[at] == bound
+            if full:
+                pieces.append(piece)
+                piece = _Batch(decoded=batch.decoded)
+                counts = [0] * len(bounds)
+        if piece.records:
+            pieces.append(piece)
+        return pieces
 
     async def _apply_until_written(self, batch: _Batch) -> bool:
         """Apply the batch, retrying while Redis or Kafka is away; False if a stop came
@@ -509,7 +548,7 @@ class EventConsumer:
             keys: list[str] = []
             for record, named in zip(batch.records, names, strict=True):
                 if record.topic in part.topics:
-                    if part.handled is not None and named is not None and named not in part.handled:
+                    if not part.may_handle(record, named):
                         mine.append((record, None, False))  # no decoding needed
                         continue
                     event = self._decode(batch, record)

@@ -122,8 +122,21 @@ async def prepare(handler: BatchHandler, events: Sequence[Event[Message]], pipe:
 @dataclass(frozen=True)
 class Projection:
     """One projection a consumer feeds: its name (the offsets and applied ids it keeps in
-    Redis, and its metric and dead-letter label), the topics it reads and its handler."""
+    Redis, and its metric and dead-letter label), the topics it reads and its handler.
+
+    ``max_events_per_transaction`` bounds the events of a batch it is given in one
+    transaction (None: the whole batch): a consumer applies a larger batch as several
+    transactions in order, each with its offsets. A handler whose ``prepare`` WATCHes keys
+    for each event sets it, for Redis 7.0 checks each watched key against those the
+    transaction already watches (valkey-io/valkey#3360): the time of a WATCH grows with the
+    square of its keys, and Redis serves nobody else meanwhile."""
 
     name: str
     topics: Sequence[Topic]
     handler: BatchHandler
+    max_events_per_transaction: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.max_events_per_transaction is not None and self.max_events_per_transaction < 1:
+            raise ValueError(f"projection {self.name!r}: max_events_per_transaction must be "
+                             f"at least 1, not {self.max_events_per_transaction}")  # fmt: skip

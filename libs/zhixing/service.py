@@ -14,7 +14,7 @@ import gc
 import json
 import signal
 from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, TypeVar, cast
 
 import grpc
@@ -143,9 +143,7 @@ class ServiceContext:
         so merging projections into one consumer, or splitting them, needs no migration."""
         return EventConsumer(
             group=f"{self.name}.projections",
-            projections=[
-                Projection(f"{self.name}.{p.name}", p.topics, p.handler) for p in projections
-            ],
+            projections=[replace(p, name=f"{self.name}.{p.name}") for p in projections],
             kafka=self.kafka,
             redis=self.redis,
             keys=self.keys,

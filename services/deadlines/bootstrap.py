@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from services.deadlines.calendar_watch import CalendarWatcher
 from services.deadlines.domain import ClockRules
-from services.deadlines.engine import DeadlineEngine
+from services.deadlines.engine import EVENTS_PER_TRANSACTION, DeadlineEngine
 from services.deadlines.http_api import router
 from services.deadlines.scheduler import (
     CalendarFollower,
@@ -41,7 +41,9 @@ def bootstrap(
     )
     service.routes(router, deadlines=engine, clock=ctx.clock)
     # Clocks start and stop on the events of every other service.
-    service.project(Projection("clocks", CLOCK_SIGNAL_TOPICS, engine))
+    clocks = Projection("clocks", CLOCK_SIGNAL_TOPICS, engine,
+                        max_events_per_transaction=EVENTS_PER_TRANSACTION)  # fmt: skip
+    service.project(clocks)
     # Every replica fires timers (claimed a chunk at a time: a burst is shared), counts
     # periods, and so follows the calendar files; the leader alone recomputes the clocks
     # counted on a calendar that lacked a year.
