@@ -18,6 +18,7 @@ __all__ = [
     "clock",  # injected time
     "clock_events",  # the deadline engine's events one clock at a time
     "clock_states",  # the one vocabulary of a statutory clock's state
+    "closures",  # a closed case takes no new measure (结案), and the rule that says so
     "court_directory_grpc",  # the court directory's gRPC servicer
     "courts",  # the court directory (法院名录)
     "dead_letters",  # messages no projection can apply, kept with their reason

@@ -1,4 +1,5 @@
-"""A projection a service keeps: which cases exist and which court handles each.
+"""A projection a service keeps: which cases exist, which court handles each, and which
+were closed (``zhixing.closures``).
 
 Services need it to check court scope on their own requests without asking intake.
 """
@@ -13,6 +14,7 @@ from google.protobuf.message import Message
 from pydantic import BaseModel, Field
 
 from zhixing.auth import CurrentIdentity, require_visible
+from zhixing.closures import closure_of
 from zhixing.events import Event
 from zhixing.projection import Transaction
 from zhixing.state import KeySpace, text_hash
@@ -32,6 +34,7 @@ class KnownCases:
     handles: tuple[type[Message], ...] = (
         case_events_pb2.CaseFiled,
         case_events_pb2.CaseHandlingCourtChanged,
+        case_events_pb2.CaseClosed,
     )
 
     def __init__(self, redis: aioredis.Redis, keys: KeySpace) -> None:
@@ -54,6 +57,10 @@ class KnownCases:
                 )
             elif isinstance(moved := event.payload, case_events_pb2.CaseHandlingCourtChanged):
                 tx.pipe.hset(self.key(event.aggregate_id), "court_code", moved.to_court)
+            elif isinstance(closed := event.payload, case_events_pb2.CaseClosed):
+                # For good (a 终本 case resumes as a new 执恢 case): ``zhixing.closures``.
+                closure = closure_of(closed.method, closed.closed_on)
+                tx.pipe.hset(self.key(event.aggregate_id), mapping=closure)  # type: ignore[arg-type]
 
     async def get(self, case_id: str) -> dict[str, str] | None:
         raw = await self._redis.hgetall(self.key(case_id))

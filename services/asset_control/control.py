@@ -358,6 +358,7 @@ class Controls(Handler):
 
         async def act(pipe: Pipeline, case: dict[str, Any], record: dict[str, Any],
                       queue: list[str]) -> dict[str, Any]:  # fmt: skip
+            self.refuse_if_closed(case, f"controlling asset {asset_id}")
             await self.refuse_if_stopped(pipe, case, f"controlling asset {asset_id}")
             amount = control_amount(case, record, amount_fen, measure, control_ref, bool(queue))
             pipe.multi()  # type: ignore[no-untyped-call]

@@ -28,6 +28,7 @@ class Disposal(Handler):
         async def act(pipe: Pipeline, case: dict[str, Any], record: dict[str, Any],
                       queue: list[str]) -> None:  # fmt: skip
             disposable(record)
+            self.refuse_if_closed(case, f"fixing the reference price of asset {asset_id}")
             await self.refuse_if_stopped(
                 pipe, case, f"fixing the reference price of asset {asset_id}"
             )
@@ -75,6 +76,7 @@ class Disposal(Handler):
                       queue: list[str]) -> None:  # fmt: skip
             disposable(record)
             not_the_controller(record, identity)
+            self.refuse_if_closed(case, f"the sale of asset {asset_id}")
             await self.refuse_if_stopped(pipe, case, f"the sale of asset {asset_id}")
             if not record.get("price_fen"):
                 raise Conflict(f"fix the reference price of asset {asset_id} before the sale")
@@ -137,6 +139,7 @@ class Disposal(Handler):
                       queue: list[str]) -> None:  # fmt: skip
             disposable(record)
             not_the_controller(record, identity)
+            self.refuse_if_closed(case, f"the self-disposal of asset {asset_id}")
             await self.refuse_if_stopped(pipe, case, f"the self-disposal of asset {asset_id}")
             if days > limit:
                 raise Invalid(f"self-disposal is at most {limit} days (¶17), not {days}",

@@ -13,6 +13,7 @@ from services.asset_control.agency import AgencySettings
 from services.asset_control.domain import SERVICE_ACTOR
 from services.asset_control.repository import AssetRecords
 from zhixing.auth import Identity, Role, require_handling_court, require_role
+from zhixing.closures import refuse_if_closed
 from zhixing.errors import NotFound
 from zhixing.service import ServiceContext
 from zhixing.stops import StopOrders
@@ -45,6 +46,11 @@ class Handler:
         court handling the case; call it before the act's MULTI."""
         await self.stops.check(pipe, case["case_id"], case["court_code"], act,
                                case_number=case.get("case_number", ""))  # fmt: skip
+
+    @staticmethod
+    def refuse_if_closed(case: dict[str, Any], act: str) -> None:
+        """Refuse ``act`` (409) on a case closed (``zhixing.closures``), naming the rule."""
+        refuse_if_closed(case, case.get("case_number") or case["case_id"], act)
 
     @staticmethod
     def check_officer(identity: Identity, court_code: str, what: str, *roles: Role) -> None:

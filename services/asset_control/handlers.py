@@ -24,10 +24,12 @@ from services.asset_control.requery import Requery
 from services.asset_control.seizures import Seizures
 from services.asset_control.transfers import Transfers
 from zhixing.bounds import MAX_ID
+from zhixing.closures import closure_of
 from zhixing.outside_answers import CONTROL_STATUSES, QUERY_STATUSES, bounded
 from zhixing.service import ServiceContext
 from zhixing.v1 import agency_gateway_pb2 as agency_pb
 from zhixing.v1 import asset_events_pb2 as pb
+from zhixing.v1 import case_events_pb2
 
 log = structlog.get_logger(__name__)
 
@@ -127,6 +129,34 @@ class AssetControl(Handler):
                     subject_id=subject, case_id=case_id, from_court=from_court, to_court=to_court
                 )
                 self.stage(pipe, moved, subject, to_court)
+            return True
+
+        result: bool = await self.records.transact([case_key, *keys], body)
+        return result
+
+    async def close_case(self, closed: case_events_pb2.CaseClosed) -> bool:
+        """The case was closed (结案): it takes no new control or disposal from now on
+        (``zhixing.closures``), and what was found and not controlled is declined, so no
+        clock asks for its control (rule asset.offline-control) on a case that needs none.
+        Idempotent; False if the case was closed here already or is unknown."""
+        case_key = self.records.case_key(closed.case_id)
+        head = await self.records.case(closed.case_id)
+        if head is None:
+            log.warning("closure of a case asset control does not know", case_id=closed.case_id)
+            return False
+        keys = [self.records.asset_key(a) for a in head["assets"]]
+
+        async def body(pipe: Pipeline) -> bool:
+            case = await self.records.load(pipe, case_key)
+            if case is None or case.get("closed_as"):
+                return False
+            records = [(key, await self.records.load(pipe, key)) for key in keys]
+            pipe.multi()  # type: ignore[no-untyped-call]
+            case.update(closure_of(closed.method, closed.closed_on))
+            self.records.put(pipe, case_key, case)
+            for key, record in records:
+                if record is not None and self.seizures.decline_if_closed(pipe, case, record):
+                    self.records.put(pipe, key, record)
             return True
 
         result: bool = await self.records.transact([case_key, *keys], body)

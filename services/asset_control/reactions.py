@@ -31,13 +31,14 @@ CONTROL_TERM_RULES = frozenset(
 class CaseIntake:
     """Consumer of case events: every filed case gets its network query; a case moved to
     another court takes its assets and leads along; a case closed as 终本 is re-queried
-    until enforcement resumes."""
+    until enforcement resumes; a closed case takes no new control (``close_case``)."""
 
     handles: tuple[type[Message], ...] = (
         case_events_pb2.CaseFiled,
         case_events_pb2.CaseHandlingCourtChanged,
         case_events_pb2.ZhongbenRuled,
         case_events_pb2.ExecutionResumed,
+        case_events_pb2.CaseClosed,
     )
 
     def __init__(self, control: AssetControl) -> None:
@@ -63,6 +64,8 @@ class CaseIntake:
                 await self.control.requery.on_ruled(ruled)  # its own idempotent transaction
             elif isinstance(resumed := event.payload, case_events_pb2.ExecutionResumed):
                 await self.control.requery.on_resumed(resumed)  # idem
+            elif isinstance(closed := event.payload, case_events_pb2.CaseClosed):
+                await self.control.close_case(closed)  # idem
 
 
 class EntrustedControls:

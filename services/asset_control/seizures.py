@@ -22,6 +22,7 @@ from services.asset_control.domain import (
 from services.asset_control.handler import Handler
 from zhixing.assets import LIQUID_KINDS, TERM_CLASS, AssetKind, Measure, measure_for
 from zhixing.clock import CHINA_TZ
+from zhixing.closures import ENDED_THIS_ROUND
 from zhixing.v1 import agency_gateway_pb2 as agency_pb
 from zhixing.v1 import asset_events_pb2 as pb
 from zhixing.v1 import envelope_pb2
@@ -35,7 +36,8 @@ class Seizures(Handler):
         queue: list[str], actor: envelope_pb2.Actor = SERVICE_ACTOR,
     ) -> dict[str, Any]:  # fmt: skip
         """Record an asset found for ``case``; money found online is frozen at once, except
-        by a re-query after 终本 (source "requery"), which controls nothing by itself."""
+        by a re-query after 终本 (source "requery"), which controls nothing by itself, and
+        for a case closed since (``decline_if_closed``)."""
         kind = AssetKind(asset.kind)
         asset_id = asset_id_for(case["case_id"], asset.asset_key)
         record: dict[str, Any] = {
@@ -74,14 +76,39 @@ class Seizures(Handler):
             source=source,
         )
         self.stage(pipe, found, asset_id, case["court_code"], actor)
+        declined = self.decline_if_closed(pipe, case, record)  # found after the closure
         # ¶13: money found online is frozen at once, an exact amount, up to what is needed.
-        if source != "requery" and kind in LIQUID_KINDS and asset.online_control:
+        if not declined and source != "requery" and kind in LIQUID_KINDS and asset.online_control:
             remaining = case["needed_fen"] - case["reserved_fen"]
             if remaining > 0:
                 amount = min(asset.value_fen, remaining)
                 self.hold(pipe, case, record, amount, "svc:asset_control", queue, actor)
         self.records.put(pipe, self.records.asset_key(asset_id), record)
         return record
+
+    def decline_if_closed(
+        self, pipe: Pipeline, case: dict[str, Any], record: dict[str, Any]
+    ) -> bool:
+        """An asset found and not controlled, of a case closed (``zhixing.closures``), is
+        declined by the service, saying why: nothing is controlled in a closed case, and its
+        clock (rule asset.offline-control) asks for nothing. One a re-query after 终本 found
+        stays found (it controls nothing by itself, and tells the applicant, who may resume
+        enforcement). True if declined; the caller writes ``record``."""
+        method = case.get("closed_as")
+        if not method or record["status"] != AssetStatus.FOUND or record["source"] == "requery":
+            return False
+        reason = (
+            f"案件已于{case.get('closed_on', '')}以{method}方式结案，不再控制 / the case was closed"
+        )
+        if method == ENDED_THIS_ROUND:
+            reason += ": property found is controlled in the 执恢 case that resumes it"
+        else:
+            reason += f" as {method}: nothing is controlled in it"
+        record.update(status=AssetStatus.DECLINED.value, declined_reason=reason)
+        declined = pb.ControlDeclined(asset_id=record["asset_id"], case_id=case["case_id"],
+                                      reason=reason, declined_by=SERVICE_ACTOR.id)  # fmt: skip
+        self.stage(pipe, declined, record["asset_id"], record["court_code"])
+        return True
 
     def push_to_parties(self, pipe: Pipeline, case: dict[str, Any], asset_ids: list[str]) -> None:
         pushed = pb.AssetsPushedToParties(

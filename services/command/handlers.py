@@ -31,6 +31,7 @@ from services.command.domain import (
 from services.command.projections import NODE_RECEIVED, CaseOverviews
 from services.command.repository import ActionRecords
 from zhixing.auth import Identity, Role, ScopeError, require_role
+from zhixing.closures import refuse_if_closed
 from zhixing.courts import covers
 from zhixing.errors import Conflict, Invalid, NotFound
 from zhixing.records import log_act
@@ -254,6 +255,9 @@ class CommandActions:
             if to_court is not None:
                 raise Invalid(f"a {action.value} moves no case", loc=("body", "to_court"))
             return None
+        # A closed case has nothing left to enforce faster: moving it would only move its
+        # history (its breaches) to a court that had no part in it.
+        refuse_if_closed(await self.overviews.closure(case_id), case_id, f"a {action.value}")
         if action is Action.ELEVATE:
             if to_court not in (None, identity.court_code):
                 raise Invalid("an elevation moves the case to the issuing court",

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import redis.asyncio as aioredis
 from google.protobuf.message import Message
 
+from zhixing.closures import closure_of
 from zhixing.events import Event
 from zhixing.projection import Transaction
 from zhixing.state import KeySpace, as_text, read_hashes, text_hash
@@ -17,7 +18,8 @@ NODE_RECEIVED = "received"  # an application not yet docketed (收案)
 
 
 class CaseOverviews:
-    """One hash per case: court, type, claim, current node, number of events seen."""
+    """One hash per case: court, type, claim, current node, number of events seen, and its
+    closure once closed."""
 
     def __init__(self, redis: aioredis.Redis, keys: KeySpace) -> None:
         self._redis = redis
@@ -89,7 +91,19 @@ class CaseOverviews:
                 tx.pipe.sadd(self.court_index_key(moved.to_court), event.aggregate_id)
                 if moved.kind in ("elevate", "designate"):  # moved away for being passive
                     tx.pipe.sadd(self.passive_key(event.aggregate_id), moved.from_court)
+            elif isinstance(closed := event.payload, case_events_pb2.CaseClosed):
+                closure = closure_of(closed.method, closed.closed_on)
+                tx.pipe.hset(key, mapping=closure)  # type: ignore[arg-type]
             tx.pipe.hincrby(key, "event_count", 1)
+
+    async def closure(self, case_id: str) -> dict[str, str]:
+        """The case's closure as kept (``zhixing.closures``; empty while it is open)."""
+        raw = await self._redis.hmget(self.key(case_id), ["closed_as", "closed_on"])
+        return {
+            name: as_text(value)
+            for name, value in zip(("closed_as", "closed_on"), raw, strict=True)
+            if value is not None
+        }
 
     async def get(self, case_id: str) -> command_service_pb2.CaseOverview | None:
         raw = text_hash(await self._redis.hgetall(self.key(case_id)))

@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from zhixing.auth import Identity, Role, ScopeError, may_read, require_role, require_scope
+from zhixing.closures import refuse_if_closed
 from zhixing.courts import Court, CourtDirectory, UnknownCourtCode, covers
 from zhixing.errors import Conflict, Invalid, NotFound
 from zhixing.periods import add_months
@@ -70,12 +71,14 @@ SERVICE_ACTOR = envelope_pb2.Actor(
 
 def check_entrusting(identity: Identity, case_id: str, case: dict[str, Any] | None) -> None:
     """Only the court handling ``case`` (as the known-cases projection has it) entrusts a
-    matter of it; a court above sees the case but does not entrust."""
+    matter of it, while the case is open (``zhixing.closures``); a court above sees the
+    case but does not entrust."""
     if case is None or not covers(identity.court_code, case["court_code"]):
         raise NotFound(f"no case {case_id} in your jurisdiction")
     if case["court_code"] != identity.court_code:
         raise ScopeError(f"case {case_id} is handled by {case['court_code']}; only it entrusts")
     require_scope(identity, case["court_code"], write=True)
+    refuse_if_closed(case, case_id, "entrusting a matter")  # nothing is controlled in it
 
 
 def entrusted_court(identity: Identity, location_division: str, directory: CourtDirectory) -> Court:

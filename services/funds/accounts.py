@@ -14,6 +14,7 @@ from services.funds.domain import Record
 from services.funds.handler import SERVICE_ACTOR, FundsHandler
 from services.funds.repository import FundsRecords
 from zhixing.auth import Identity, readable_court, require_visible
+from zhixing.closures import closure_of
 from zhixing.courts import directory
 from zhixing.errors import NotFound
 from zhixing.v1 import funds_events_pb2 as pb
@@ -45,7 +46,7 @@ class CaseAccounts(FundsHandler):
 
     async def open_account(
         self, *, case_id: str, case_number: str, court_code: str, account_number: str,
-        receiving_account: str, claim_fen: int,
+        receiving_account: str, claim_fen: int, filed_on: str = "",
     ) -> bool:  # fmt: skip
         """The case was filed: its account is opened (once)."""
         key = self.records.key(case_id)
@@ -56,7 +57,7 @@ class CaseAccounts(FundsHandler):
             record = domain.new_case(
                 case_id=case_id, case_number=case_number, court_code=court_code,
                 account_number=account_number, receiving_account=receiving_account,
-                claim_fen=claim_fen, opened_at=self.now(),
+                claim_fen=claim_fen, opened_at=self.now(), filed_on=filed_on,
             )  # fmt: skip
             self.log(record, "account_opened", SERVICE_ACTOR.id, account=account_number)
             pipe.multi()  # type: ignore[no-untyped-call]
@@ -79,6 +80,24 @@ class CaseAccounts(FundsHandler):
         # A case filed before this service ran has no ledger here: nothing to note.
         with contextlib.suppress(NotFound):
             await self.records.change_case(case_id, act)
+
+    async def close_case(self, case_id: str, method: str, closed_on: str) -> bool:
+        """The case was closed (结案): no deduction is asked in it from now on
+        (``zhixing.closures``); money arriving is still recorded and paid out. Idempotent."""
+
+        async def act(pipe: Pipeline, record: Record) -> bool:
+            if record.get("closed_as"):
+                return False
+            pipe.multi()  # type: ignore[no-untyped-call]
+            record.update(closure_of(method, closed_on))
+            self.log(record, "case_closed", SERVICE_ACTOR.id, method=method)
+            return True
+
+        # A case filed before this service ran has no ledger here: nothing to note.
+        try:
+            return await self.records.change_case(case_id, act)
+        except NotFound:
+            return False
 
     async def follow_case(self, case_id: str, from_court: str, to_court: str) -> bool:
         """A command action moved the case: it keeps its account and its money, now listed

@@ -169,7 +169,7 @@ def counters_balance(record: Record) -> bool:
 
 def new_case(
     *, case_id: str, case_number: str, court_code: str, account_number: str,
-    receiving_account: str, claim_fen: int, opened_at: str,
+    receiving_account: str, claim_fen: int, opened_at: str, filed_on: str = "",
 ) -> Record:  # fmt: skip
     return {
         "case_id": case_id,
@@ -180,6 +180,8 @@ def new_case(
         "claim_fen": claim_fen,
         "officer_id": "",
         "opened_at": opened_at,
+        # The day the case was filed, its account with it: no money arrived before it.
+        "filed_on": filed_on,
         "counters": {"received_fen": 0, "paid_fen": 0, "lodged_fen": 0},
         "payments": {},
         "holds": {},

@@ -42,6 +42,7 @@ class CaseFacts:
         cases.CaseFiled,
         cases.OfficerAssigned,
         cases.CaseHandlingCourtChanged,
+        cases.CaseClosed,
     )
 
     def __init__(self, funds: Funds) -> None:
@@ -64,7 +65,7 @@ class CaseFacts:
                     case_id=payload.case_id, case_number=payload.case_number,
                     court_code=event.envelope.court_code, account_number=account,
                     receiving_account=payload.receiving_account,
-                    claim_fen=payload.claim_amount_fen,
+                    claim_fen=payload.claim_amount_fen, filed_on=payload.filed_on,
                 )  # fmt: skip
                 filed.append(payload.case_id)
             elif isinstance(payload, cases.OfficerAssigned):
@@ -73,6 +74,8 @@ class CaseFacts:
                 await self.accounts.follow_case(
                     payload.case_id, payload.from_court, payload.to_court
                 )
+            elif isinstance(payload, cases.CaseClosed):
+                await self.accounts.close_case(payload.case_id, payload.method, payload.closed_on)
         # Sale proceeds read before their case's filing (the topics are read side by side),
         # looked for once a batch.
         await self.money_in.record_early_proceeds(filed)

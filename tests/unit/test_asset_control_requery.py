@@ -63,7 +63,8 @@ async def deliver(control: AssetControl, handler: BatchHandler, *payloads: Messa
 
 
 async def ruled_case(control: AssetControl, case_id: str) -> None:
-    """A filed case, its first round answered (nothing found), closed as 终本."""
+    """A filed case, its first round answered (nothing found), closed as 终本 (a closed case:
+    what a re-query finds stays found, for the applicant to resume)."""
     filed = case_events_pb2.CaseFiled(
         case_id=case_id, court_code=COURT, case_number=f"（2026）苏1283执{case_id}号",
         claim_amount_fen=100_000,
@@ -75,7 +76,11 @@ async def ruled_case(control: AssetControl, case_id: str) -> None:
     ruled = case_events_pb2.ZhongbenRuled(
         case_id=case_id, ruling_number=f"（2026）苏1283执{case_id}号之一", ruled_on="2026-06-02"
     )
-    await deliver(control, intake, ruled)
+    # As intake stages them: the ruling, and the closure (终结本次执行) with it.
+    closed = case_events_pb2.CaseClosed(
+        case_id=case_id, method="终结本次执行", closed_on="2026-06-02"
+    )
+    await deliver(control, intake, ruled, closed)
 
 
 def warning(case_id: str, cycle: int, *, rule: str = REQUERY_RULE, point: str = DUE_DAY) -> Any:

@@ -10,13 +10,14 @@ import pytest
 from services.command.domain import Action
 from services.command.handlers import CommandActions
 from services.command.projections import CaseOverviews
-from tests.factories import START, case_filed_event
+from tests.factories import ACTOR, START, case_filed_event
 from tests.fakes import in_memory_context, person, staged_types
 from zhixing.auth import Role, ScopeError
 from zhixing.clock import SimulatedClock
-from zhixing.errors import Invalid, NotFound
-from zhixing.events import Event
+from zhixing.errors import Conflict, Invalid, NotFound
+from zhixing.events import Event, new_event
 from zhixing.projection import Transaction
+from zhixing.v1 import case_events_pb2
 
 COMMAND = person(Role.COMMAND, "苏12", "cmd-1")
 TAIXING = person(Role.OFFICER, "苏1283", "o-1")
@@ -65,3 +66,27 @@ async def test_only_a_command_centre_above_the_case_issues() -> None:
                              instruction="提级", reply_working_days=None,
                              to_court="苏1283")  # fmt: skip
     assert await staged_types(handlers.ctx) == []
+
+
+async def test_a_closed_case_is_neither_elevated_nor_designated_but_may_be_corrected() -> None:
+    # Moving it would move its history (its breaches) to a court that had no part in it.
+    handlers = await actions()
+    closed: Event[Any] = new_event(
+        case_events_pb2.CaseClosed(case_id="case-1", method="执行完毕", closed_on="2026-02-27"),
+        aggregate_id="case-1", court_code="苏1283", actor=ACTOR, clock=SimulatedClock(START),
+    )  # fmt: skip
+    ctx = handlers.ctx
+    async with ctx.redis.pipeline(transaction=True) as pipe:
+        pipe.multi()  # type: ignore[no-untyped-call]
+        await handlers.overviews([closed], Transaction(ctx.redis, pipe, ctx.keys))
+        await pipe.execute()
+    for action, to_court in ((Action.ELEVATE, None), (Action.DESIGNATE, "苏1282")):
+        with pytest.raises(Conflict, match=rf"a {action.value} on a closed case.*case\.close"):
+            await handlers.issue(identity=COMMAND, action=action, case_id="case-1",
+                                 instruction="x", reply_working_days=None,
+                                 to_court=to_court)  # fmt: skip
+    assert await staged_types(handlers.ctx) == []
+    # A wrongful closure is what a correction (¶28) is for.
+    await handlers.issue(identity=COMMAND, action=Action.CORRECTION_LETTER, case_id="case-1",
+                         instruction="纠正", reply_working_days=3)  # fmt: skip
+    assert await staged_types(handlers.ctx) == ["CommandIssued"]

@@ -121,6 +121,30 @@ def case_act(payload: Any, case_id: str, clock: SimulatedClock) -> Event[Any]:
                      clock=clock)  # fmt: skip
 
 
+async def test_a_closed_case_no_longer_waits_for_its_officer_or_its_notice(
+    tmp_path: Path,
+) -> None:
+    # Closed before either act (paid at once): intake refuses both on a closed case, so
+    # their clocks would breach and escalate with nothing anyone could do.
+    clock = SimulatedClock(MONDAY_9AM)
+    service = Engine(clock, tmp_path)
+    await service.consume([case_filed_event("case-9", clock=clock)])
+    waiting = ("intake.assign-officer:case-9", "intake.execution-notice:case-9")
+    for clock_id in waiting:
+        assert await service.engine.get(clock_id) is not None, clock_id
+    clock.advance(dt.timedelta(days=1))
+    closed = case_events_pb2.CaseClosed(case_id="case-9", method="执行完毕", closed_on="2026-03-03")
+    await service.consume([case_act(closed, "case-9", clock)])
+    for clock_id in waiting:
+        state = await service.engine.get(clock_id)
+        assert state is not None and state.condition == "cleared", clock_id
+    clock.set(dt.datetime(2026, 4, 1, 9, 0, tzinfo=CHINA_TZ))
+    await service.engine.drain()
+    for clock_id in waiting:
+        state = await service.engine.get(clock_id)
+        assert state is not None and not state.breached, clock_id
+
+
 async def test_a_non_litigation_filing_opens_its_own_limit_and_pauses_overlap(
     tmp_path: Path,
 ) -> None:
