@@ -38,6 +38,7 @@ __all__ = [
     "MAX_LIST",
     "MAX_NAME",
     "MAX_PARTIES",
+    "MAX_REPEATED_ACTS",
     "MAX_TEXT",
     "BankAccount",
     "Days",
@@ -77,6 +78,11 @@ MAX_ENTRUSTMENTS_PER_CASE = 200
 may report a control, which asset control records whatever the case's count of assets
 (the control was done): this bounds those, so that a case's sums still fit an int64. (Matters
 entrusted before the entrustment service kept a count per case are not in it.)"""
+
+MAX_REPEATED_ACTS = 60
+"""Status reports of one entrustment, and rounds of negotiation of one dispute, each: acts a
+person may repeat, each kept in the record whole (a report every 30 days for five years).
+Without it one party could grow a record, and every read of it, without end."""
 
 MAX_LIST = 50
 """Any other list in a request (documents, case ids, courts of a dispute)."""

@@ -16,8 +16,9 @@ from services.dispute_coordinator import domain
 from services.dispute_coordinator.domain import STOP_REASON, Status
 from services.dispute_coordinator.repository import DisputeRecords
 from zhixing.auth import Identity, Role
+from zhixing.bounds import MAX_REPEATED_ACTS
 from zhixing.courts import CourtDirectory
-from zhixing.errors import Invalid, NotFound
+from zhixing.errors import Conflict, Invalid, NotFound
 from zhixing.known_cases import KnownCases
 from zhixing.records import log_act
 from zhixing.service import ServiceContext
@@ -160,6 +161,10 @@ class Disputes:
 
         async def act(pipe: Pipeline, record: dict[str, Any]) -> dict[str, Any]:
             party = domain.negotiating_party(identity, record, outcome)
+            if len(record["negotiation"]) >= MAX_REPEATED_ACTS:
+                raise Conflict(f"dispute {dispute_id} has {len(record['negotiation'])} rounds of "
+                               "negotiation, the most one keeps (MAX_REPEATED_ACTS): settle it, "
+                               "or record it failed and escalate")  # fmt: skip
             pipe.multi()  # type: ignore[no-untyped-call]
             record["negotiation"].append(
                 {"party": party, "note": note, "at": self.ctx.clock.now().isoformat()}

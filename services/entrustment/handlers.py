@@ -18,7 +18,7 @@ from services.entrustment import domain
 from services.entrustment.domain import HANDOVER, SERVICE_ACTOR, MatterType, Status
 from services.entrustment.repository import EntrustmentRecords
 from zhixing.auth import Identity, Role, require_role
-from zhixing.bounds import MAX_ENTRUSTMENTS_PER_CASE
+from zhixing.bounds import MAX_ENTRUSTMENTS_PER_CASE, MAX_REPEATED_ACTS
 from zhixing.clock import china_today
 from zhixing.courts import CourtDirectory
 from zhixing.errors import Conflict
@@ -144,6 +144,11 @@ class Entrustments:
         async def act(pipe: Pipeline, record: dict[str, Any]) -> None:
             domain.require_entrusted_officer(identity, record)
             domain.require_open(record)
+            reported_before = sum(h["act"] == "status_reported" for h in record["history"])
+            if reported_before >= MAX_REPEATED_ACTS:
+                raise Conflict(f"entrustment {entrustment_id} has {reported_before} status "
+                               f"reports, the most one keeps (MAX_REPEATED_ACTS): complete or "
+                               "return the matter")  # fmt: skip
             pipe.multi()  # type: ignore[no-untyped-call]
             self._log(record, "status_reported", identity, report=report)
             reported = pb.EntrustmentStatusReported(
@@ -179,6 +184,9 @@ class Entrustments:
 
         async def act(pipe: Pipeline, record: dict[str, Any]) -> None:
             superior = domain.ordering_superior(identity, record, self.courts)
+            if record.get("ordered_by"):
+                raise Conflict(f"entrustment {entrustment_id} was ordered already, by "
+                               f"{record['ordered_by']}: the order stands")  # fmt: skip
             pipe.multi()  # type: ignore[no-untyped-call]
             record["ordered_by"] = identity.subject
             self._log(record, "ordered", identity, instruction=instruction)

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from services.dispute_coordinator import handlers as handlers_module
 from services.dispute_coordinator.handlers import Disputes
 from services.dispute_coordinator.repository import DisputeRecords
 from tests.factories import START
@@ -81,3 +82,17 @@ async def test_a_case_that_is_no_partys_is_refused_naming_it() -> None:
         await open_dispute(handlers, case_ids=["no-such-case"])
     assert refused.value.loc == ("body", "case_ids", 0)
     assert await staged_types(handlers.ctx) == []
+
+
+async def test_a_dispute_keeps_its_most_rounds_of_negotiation(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A party repeating notes grew the dispute, and every read of it, without end.
+    monkeypatch.setattr(handlers_module, "MAX_REPEATED_ACTS", 3)
+    handlers = await disputes()
+    dispute_id = (await open_dispute(handlers))["dispute_id"]
+    for n in range(3):
+        await handlers.negotiate(dispute_id, f"第{n}轮", "ongoing", identity=TAIXING)
+    with pytest.raises(Conflict, match=r"3 rounds of negotiation, the most one keeps"):
+        await handlers.negotiate(dispute_id, "再议", "ongoing", identity=JINGJIANG)
+    assert (await staged_types(handlers.ctx)).count("NegotiationRecorded") == 3

@@ -3,19 +3,24 @@ the order of its steps, and who may act on it."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from services.entrustment import handlers as handlers_module
 from services.entrustment.domain import MatterType
 from services.entrustment.handlers import Entrustments
 from services.entrustment.repository import EntrustmentRecords
-from tests.factories import START
+from tests.factories import ACTOR, START
 from tests.fakes import in_memory_context, known_case, person, staged_types
 from zhixing.auth import Role, ScopeError
 from zhixing.clock import SimulatedClock
 from zhixing.courts import directory
 from zhixing.errors import Conflict, NotFound
+from zhixing.events import Event, new_event
 from zhixing.known_cases import KnownCases
+from zhixing.projection import Transaction
+from zhixing.v1 import case_events_pb2
 
 HANGZHOU_SHANGCHENG = "330102"
 OFFICER = person(Role.OFFICER, court="苏1283")
@@ -97,3 +102,43 @@ async def test_an_unknown_case_or_another_courts_case_is_not_entrusted() -> None
                 control_expires_on=None,
             )  # fmt: skip
     assert await staged_types(handlers.ctx) == []
+
+
+@pytest.mark.parametrize(
+    ("method", "rule"), [("执行完毕", "case.close"), ("终结本次执行", "zhongben.after-ruling")]
+)
+async def test_a_closed_case_entrusts_nothing_naming_the_rule(method: str, rule: str) -> None:
+    handlers = await entrustments()
+    closed: Event[Any] = new_event(
+        case_events_pb2.CaseClosed(case_id="case-1", method=method, closed_on="2026-03-01"),
+        aggregate_id="case-1", court_code="苏1283", actor=ACTOR, clock=SimulatedClock(START),
+    )  # fmt: skip
+    ctx = handlers.ctx
+    async with ctx.redis.pipeline(transaction=True) as pipe:
+        pipe.multi()  # type: ignore[no-untyped-call]
+        await handlers.known([closed], Transaction(ctx.redis, pipe, ctx.keys))
+        await pipe.execute()
+    with pytest.raises(Conflict, match=rf"entrusting a matter.*\(rule {rule}\)"):
+        await entrust(handlers)
+    assert await staged_types(handlers.ctx) == []
+
+
+async def test_status_reports_are_kept_to_their_bound_and_an_order_is_given_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Repeated, each grew the record (and every read and listing of it) without end.
+    monkeypatch.setattr(handlers_module, "MAX_REPEATED_ACTS", 2)
+    handlers = await entrustments()
+    entrustment_id = await entrust(handlers)
+    superior = person(Role.COMMAND, court="浙01", subject="zj-cmd")
+    await handlers.order(entrustment_id, "请即办理", identity=superior)
+    with pytest.raises(Conflict, match="ordered already, by zj-cmd: the order stands"):
+        await handlers.order(entrustment_id, "再次督促", identity=superior)
+    await handlers.start(entrustment_id, identity=ENTRUSTED)
+    for n in range(2):
+        await handlers.report_status(entrustment_id, f"进展{n}", identity=ENTRUSTED)
+    with pytest.raises(Conflict, match="2 status reports, the most one keeps"):
+        await handlers.report_status(entrustment_id, "进展", identity=ENTRUSTED)
+    types = await staged_types(handlers.ctx)
+    assert (types.count("EntrustmentOrdered"), types.count("EntrustmentStatusReported")) == (1, 2)
+    await handlers.complete(entrustment_id, "已冻结", [], None, identity=ENTRUSTED)
