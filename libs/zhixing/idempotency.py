@@ -15,8 +15,9 @@ they created (no expiry): a retry however late finds it.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
-from typing import Annotated
+import json
+from dataclasses import asdict, dataclass, is_dataclass
+from typing import Annotated, Any
 
 from fastapi import Header
 from redis.asyncio.client import Pipeline
@@ -78,6 +79,20 @@ class Idempotency:
             client_key=client_key,
             fingerprint=hashlib.sha256(raw).hexdigest(),
         )
+
+    @classmethod
+    def of_request(
+        cls, keys: KeySpace, scope: str, court_code: str, client_key: str | None, *,
+        owner: str, **request: Any,
+    ) -> Idempotency | None:  # fmt: skip
+        """``of``, the request given as what was asked (dataclasses and dates as JSON, its
+        fingerprint), the key the caller's alone (``owner``)."""
+        body = json.dumps(
+            {name: asdict(value) if is_dataclass(value) and not isinstance(value, type)
+             else value for name, value in request.items()},
+            sort_keys=True, default=str, ensure_ascii=False,
+        )  # fmt: skip
+        return cls.of(keys, scope, court_code, client_key, body, owner=owner)
 
     async def previous(self, pipe: Pipeline, *, what: str, named: str) -> str | None:
         """The id the first request with this key created (read in the transaction, before

@@ -15,6 +15,7 @@ from services.funds.domain import Record
 from services.funds.repository import FundsRecords
 from zhixing.auth import Identity, require_handling_court
 from zhixing.clock import china_today
+from zhixing.idempotency import Idempotency
 from zhixing.service import ServiceContext
 from zhixing.stops import StopOrders
 from zhixing.v1 import envelope_pb2
@@ -38,6 +39,22 @@ class FundsHandler:
         court handling the case; call it before the act's MULTI."""
         await self.stops.check(pipe, record["case_id"], record["court_code"], act,
                                case_number=record.get("case_number", ""))  # fmt: skip
+
+    def once(
+        self, scope: str, identity: Identity, key: str | None, **request: Any
+    ) -> Idempotency | None:
+        """The Idempotency-Key of a creating request (None without one), the caller's own."""
+        return Idempotency.of_request(self.ctx.keys, scope, identity.court_code, key,
+                                      owner=identity.subject, **request)  # fmt: skip
+
+    @staticmethod
+    async def made_before(
+        pipe: Pipeline, once: Idempotency | None, record: Record, part: str, what: str
+    ) -> Record | None:
+        """What the first request with ``once``'s key made in the ledger's ``part`` (read in
+        the act's transaction, the key watched), or None: a retry makes nothing twice."""
+        previous = await once.previous(pipe, what=what, named=what) if once else None
+        return record[part].get(previous) if previous else None
 
     def now(self) -> str:
         return self.ctx.clock.now().isoformat()

@@ -15,6 +15,7 @@ from zhixing.auth import CurrentIdentity, Role, require_role
 from zhixing.bounds import MAX_ID, MAX_NAME, MAX_TEXT, BankAccount, Fen, PastDate, PathId
 from zhixing.case_accounts import is_case_account_number
 from zhixing.funds import HOLD_REASON_LABELS, REASONS_OF_KIND, HoldKind, HoldReason
+from zhixing.idempotency import IdempotencyKey
 from zhixing.records import HistoryEntry
 
 router = APIRouter(prefix="/v1", tags=["funds"])
@@ -384,11 +385,15 @@ async def record_receipt(
     summary="Deduct (扣划) frozen money into the case's account",
 )
 async def request_deduction(
-    case_id: PathId, body: DeductionIn, identity: CurrentIdentity, request: Request
-) -> DeductionView:
-    deduction = await _funds(request).money_in.request_deduction(
-        case_id, identity=identity, asset_id=body.asset_id, amount=body.amount_fen
-    )
+    case_id: PathId, body: DeductionIn, identity: CurrentIdentity, request: Request,
+    response: Response, idempotency_key: IdempotencyKey = None,
+) -> DeductionView:  # fmt: skip
+    deduction, new = await _funds(request).money_in.request_deduction_once(
+        case_id, identity=identity, asset_id=body.asset_id, amount=body.amount_fen,
+        idempotency_key=idempotency_key,
+    )  # fmt: skip
+    if not new:  # sent again with its Idempotency-Key: the first deduction
+        response.status_code = status.HTTP_200_OK
     return DeductionView.model_validate(deduction)
 
 
@@ -419,17 +424,15 @@ async def review_deduction(
     summary="Ask to defer or lodge part or all of a payment (a leader decides)",
 )
 async def request_hold(
-    case_id: PathId, body: HoldIn, identity: CurrentIdentity, request: Request
-) -> HoldView:
-    hold = await _funds(request).money_out.request_hold(
-        case_id,
-        identity=identity,
-        payment_id=body.payment_id,
-        amount=body.amount_fen,
-        kind=body.kind,
-        reason=body.reason,
-        note=body.note,
-    )
+    case_id: PathId, body: HoldIn, identity: CurrentIdentity, request: Request,
+    response: Response, idempotency_key: IdempotencyKey = None,
+) -> HoldView:  # fmt: skip
+    hold, new = await _funds(request).money_out.request_hold_once(
+        case_id, identity=identity, payment_id=body.payment_id, amount=body.amount_fen,
+        kind=body.kind, reason=body.reason, note=body.note, idempotency_key=idempotency_key,
+    )  # fmt: skip
+    if not new:  # sent again with its Idempotency-Key: the first hold
+        response.status_code = status.HTTP_200_OK
     return HoldView.model_validate(hold)
 
 

@@ -25,6 +25,7 @@ from zhixing.assets import LIQUID_KINDS, AssetKind, Measure
 from zhixing.auth import Identity, Role, may_read, require_handling_court, require_role
 from zhixing.bounds import MAX_AMOUNT_FEN, MAX_ID
 from zhixing.clock import china_today
+from zhixing.closures import refuse_if_closed
 from zhixing.errors import Conflict, Invalid, NotFound
 from zhixing.funds import Source
 from zhixing.money import yuan
@@ -131,6 +132,10 @@ class MoneyIn(FundsHandler):
         """Record a new arrival on the case's transaction (MULTI from here): the payment, the
         counters, its bank reference, the deduction it ends (if any), history and event."""
         case_id = record["case_id"]
+        if arrived_on and arrived_on < record.get("filed_on", ""):
+            raise Invalid(f"arrived_on {arrived_on} is before case {record['case_number']} was "
+                          f"filed ({record['filed_on']}), and its account with it",
+                          loc=("body", "arrived_on"))  # fmt: skip
         domain.check_room(record, "payments")
         payment_id = self.new_id()
         controlled_by = [asset["controlled_by"]] if asset and asset.get("controlled_by") else []
@@ -277,11 +282,25 @@ class MoneyIn(FundsHandler):
         self, case_id: str, *, identity: Identity, asset_id: str, amount: int
     ) -> Record:
         """The handling officer asks to deduct frozen money into the case's account."""
+        return (await self.request_deduction_once(case_id, identity=identity, asset_id=asset_id,
+                                                  amount=amount))[0]  # fmt: skip
+
+    async def request_deduction_once(
+        self, case_id: str, *, identity: Identity, asset_id: str, amount: int,
+        idempotency_key: str | None = None,
+    ) -> tuple[Record, bool]:  # fmt: skip
+        """``request_deduction``; with an Idempotency-Key, a request sent again deducts
+        nothing twice and gets the first deduction: (the deduction, new?)."""
         require_role(identity, Role.OFFICER)
         asset = await self.records.asset(asset_id)
         asset_watch = self.records.asset_key(asset_id)
+        once = self.once("deduction", identity, idempotency_key, case_id=case_id,
+                         asset_id=asset_id, amount=amount)  # fmt: skip
 
-        async def act(pipe: Pipeline, record: Record) -> Record:
+        async def act(pipe: Pipeline, record: Record) -> tuple[Record, bool]:
+            if made := await self.made_before(pipe, once, record, "deductions", "deduction"):
+                return made, False
+            refuse_if_closed(record, record["case_number"], f"a deduction from asset {asset_id}")
             if asset is None or asset.get("case_id") != case_id:
                 raise Invalid(f"case {record['case_number']} has no controlled asset {asset_id}",
                               loc=("body", "asset_id"))  # fmt: skip
@@ -326,9 +345,12 @@ class MoneyIn(FundsHandler):
                 case_id=case_id, deduction_id=deduction_id, asset_id=asset_id,
                 asset_key=asset["asset_key"], amount_fen=amount, requested_by=identity.subject,
             ), identity.as_actor())  # fmt: skip
-            return deduction
+            if once is not None:
+                once.remember(pipe, deduction_id)
+            return deduction, True
 
-        return await self.act(case_id, identity, act, watch=(asset_watch,))
+        watch = (asset_watch, once.key) if once else (asset_watch,)
+        return await self.act(case_id, identity, act, watch=watch)
 
     async def transfer_request(
         self, case_id: str, deduction_id: str, retry_after_ms: int

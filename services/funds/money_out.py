@@ -34,9 +34,25 @@ class MoneyOut(FundsHandler):
         self, case_id: str, *, identity: Identity, payment_id: str, amount: int,
         kind: HoldKind, reason: HoldReason, note: str,
     ) -> Record:  # fmt: skip
-        require_role(identity, Role.OFFICER)
+        return (await self.request_hold_once(
+            case_id, identity=identity, payment_id=payment_id, amount=amount, kind=kind,
+            reason=reason, note=note,
+        ))[0]  # fmt: skip
 
-        async def act(pipe: Pipeline, record: Record) -> Record:
+    async def request_hold_once(
+        self, case_id: str, *, identity: Identity, payment_id: str, amount: int,
+        kind: HoldKind, reason: HoldReason, note: str, idempotency_key: str | None = None,
+    ) -> tuple[Record, bool]:  # fmt: skip
+        """``request_hold``; with an Idempotency-Key, a request sent again holds nothing
+        twice and gets the first hold: (the hold, new?)."""
+        require_role(identity, Role.OFFICER)
+        once = self.once("hold", identity, idempotency_key, case_id=case_id,
+                         payment_id=payment_id, amount=amount, kind=kind.value,
+                         reason=reason.value, note=note)  # fmt: skip
+
+        async def act(pipe: Pipeline, record: Record) -> tuple[Record, bool]:
+            if made := await self.made_before(pipe, once, record, "holds", "hold"):
+                return made, False
             domain.check_hold(record, payment_id, amount, kind, reason)
             domain.check_room(record, "holds")
             hold_id = self.new_id()
@@ -55,9 +71,11 @@ class MoneyOut(FundsHandler):
                 case_id=case_id, hold_id=hold_id, payment_id=payment_id, amount_fen=amount,
                 kind=kind.value, reason=reason.value, note=note, requested_by=identity.subject,
             ), identity.as_actor())  # fmt: skip
-            return hold
+            if once is not None:
+                once.remember(pipe, hold_id)
+            return hold, True
 
-        return await self.act(case_id, identity, act)
+        return await self.act(case_id, identity, act, watch=(once.key,) if once else ())
 
     async def decide_hold(
         self, case_id: str, hold_id: str, *, identity: Identity, approve: bool, note: str
@@ -123,7 +141,9 @@ class MoneyOut(FundsHandler):
     ) -> None:  # fmt: skip
         """A hold's money is payable again: back on its payment if that payment's clock is
         still running and not yet noticed (resuming it if this hold paused it), else as a
-        payment of its own, whose clock starts now."""
+        payment of its own, whose clock starts now after an approved hold, and from the
+        payment's arrival after a refused one: asking for a hold that is refused gives no
+        time (¶22: only an approved legal reason delays the money)."""
         case_id, hold_id = record["case_id"], hold["hold_id"]
         payment = record["payments"][hold["payment_id"]]
         actor = identity.as_actor()
@@ -152,10 +172,11 @@ class MoneyOut(FundsHandler):
                 refused_by=identity.subject, note=note,
             ), actor)  # fmt: skip
         new_id = self.new_id()
+        arrived_on = payment["arrived_on"] if refused else self.today()
         record["payments"][new_id] = {
             "payment_id": new_id, "amount_fen": hold["amount_fen"], "source": Source.RELEASE.value,
             "bank_reference": "", "asset_id": payment.get("asset_id", ""), "payer": "",
-            "arrived_on": self.today(), "arrived_at": self.now(),
+            "arrived_on": arrived_on, "arrived_at": self.now(),
             "controlled_by": payment.get("controlled_by", []), "clock_open": True,
             "from_payment_id": hold["payment_id"], "from_hold_id": hold_id,
         }  # fmt: skip
@@ -164,7 +185,7 @@ class MoneyOut(FundsHandler):
         self.stage(pipe, record, pb.FundsReleased(
             case_id=case_id, hold_id=hold_id, payment_id=new_id,
             from_payment_id=hold["payment_id"], amount_fen=hold["amount_fen"],
-            released_by=identity.subject, note=note,
+            released_by=identity.subject, note=note, arrived_on=arrived_on,
         ), actor)  # fmt: skip
 
     # --- the notice to finance --------------------------------------------------------------

@@ -4,9 +4,7 @@ catalogue, the time, new ids, and staging an event in the transaction that recor
 from __future__ import annotations
 
 import datetime as dt
-import json
 import uuid
-from dataclasses import asdict
 from typing import Any, NamedTuple
 
 from google.protobuf.message import Message
@@ -63,16 +61,10 @@ class SupervisionHandler:
         self, scope: str, identity: Identity, key: str | None, **request: Any
     ) -> Idempotency | None:
         """The Idempotency-Key of a creating request at the caller's court (None without
-        one); ``request`` is what was asked (dataclasses and dates as JSON), its fingerprint."""
-        body = json.dumps(
-            {k: asdict(v) if hasattr(v, "__dataclass_fields__") else v
-             for k, v in request.items()},
-            sort_keys=True, default=str, ensure_ascii=False,
-        )  # fmt: skip
-        # Per person: a colleague reusing a key must not be shown another's register record.
-        return Idempotency.of(
-            self.ctx.keys, scope, identity.court_code, key, body, owner=identity.subject
-        )
+        one); ``request`` is what was asked, its fingerprint. Per person: a colleague reusing
+        a key must not be shown another's register record."""
+        return Idempotency.of_request(self.ctx.keys, scope, identity.court_code, key,
+                                      owner=identity.subject, **request)  # fmt: skip
 
     def rule_title(self, rule_id: str) -> str:
         return self.rules.title_of(rule_id)

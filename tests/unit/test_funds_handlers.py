@@ -41,12 +41,16 @@ FINANCE = person(Role.FINANCE, COURT, "finance-1")
 LEADER = person(Role.LEADER, COURT, "leader-1")
 
 
+FILED_ON = dt.date(2026, 1, 5)
+
+
 async def funds_with_case() -> Funds:
     ctx = in_memory_context("funds", SimulatedClock(START))
     funds = Funds(ctx, FundsRecords(ctx.redis, ctx.keys))
     opened = await funds.accounts.open_account(
         case_id="case-1", case_number="（2026）苏1283执7号", court_code=COURT,
         account_number=ACCOUNT, receiving_account=RECEIVING, claim_fen=1_000_000,
+        filed_on=FILED_ON.isoformat(),
     )  # fmt: skip
     assert opened
     await funds.accounts.assign_officer("case-1", OFFICER.subject)
@@ -667,3 +671,94 @@ async def test_proceeds_recorded_before_references_named_the_asset_are_not_recor
     assert await funds.money_in.record_proceeds("case-1", "garage-1", 50_000, "OLD-1",
                                                 Source.SALE)  # fmt: skip
     assert (await ledger(funds))["counters"]["received_fen"] == 350_000
+
+
+async def test_a_closed_case_takes_no_deduction_and_still_records_and_pays_its_money() -> None:
+    funds = await funds_with_case()
+    await funds.records.keep_assets({"asset-1": asset_facts(
+        case_id="case-1", asset_key="bank:1", kind="bank_deposit", measure="freeze",
+        amount_fen=60_000, controlled_by="officer-2",
+    )})  # fmt: skip
+    assert await funds.accounts.close_case("case-1", "执行完毕", "2026-03-01")
+    assert not await funds.accounts.close_case("case-1", "执行完毕", "2026-03-01")  # read again
+    with pytest.raises(Conflict, match=r"closed as 执行完毕 on 2026-03-01.*\(rule case\.close\)"):
+        await funds.money_in.request_deduction("case-1", identity=OFFICER, asset_id="asset-1",
+                                               amount=1_000)  # fmt: skip
+    assert (await ledger(funds))["deductions"] == {}
+    # Money arriving after the closure is the applicant's all the same.
+    await receive(funds, 5_000)
+    assert (await ledger(funds))["counters"]["received_fen"] == 5_000
+
+
+async def test_money_dated_before_its_case_was_filed_is_refused_naming_the_day() -> None:
+    funds = await funds_with_case()
+    with pytest.raises(
+        Invalid, match=r"arrived_on 2026-01-04 is before case .* filed \(2026-01-05\)"
+    ) as early:
+        await funds.money_in.record_receipt(
+            identity=FINANCE, account_number=ACCOUNT, bank_reference="OLD-1", amount=100,
+            payer="x", arrived_on=FILED_ON - dt.timedelta(days=1),
+        )  # fmt: skip
+    assert early.value.loc == ("body", "arrived_on")
+    assert (await ledger(funds))["payments"] == {}
+    await funds.money_in.record_receipt(
+        identity=FINANCE, account_number=ACCOUNT, bank_reference="ON-1", amount=100, payer="x",
+        arrived_on=FILED_ON,
+    )  # fmt: skip
+
+
+async def test_a_hold_refused_after_the_notice_gives_its_money_no_new_time() -> None:
+    # Asked for, the hold kept its part out of the notice, which cleared the payment's
+    # clock; refused weeks later, the part came back as a payment arrived that day, with
+    # ten working days of its own (¶22: only an approved legal reason delays the money).
+    funds = await funds_with_case()
+    payment_id = await receive(funds, 800_000)
+    arrived_on = (await ledger(funds))["payments"][payment_id]["arrived_on"]
+    out = funds.money_out
+    hold = await out.request_hold(
+        "case-1", identity=OFFICER, payment_id=payment_id, amount=1_000,
+        kind=HoldKind.DEFER, reason=HoldReason.DISPUTED, note="案外人主张权利",
+    )  # fmt: skip
+    await out.issue_notice("case-1", payment_id, identity=OFFICER)
+    clock = funds.money_out.ctx.clock
+    assert isinstance(clock, SimulatedClock)
+    clock.advance(dt.timedelta(days=20))
+    refused = await out.decide_hold("case-1", hold["hold_id"], identity=LEADER, approve=False,
+                                    note="理由不成立")  # fmt: skip
+    back = (await ledger(funds))["payments"][refused["released_as"]]
+    assert (back["amount_fen"], back["arrived_on"]) == (1_000, arrived_on)
+    (released,) = [e.payload for e in await staged(funds.money_in.ctx)
+                   if isinstance(e.payload, pb.FundsReleased)]  # fmt: skip
+    assert released.arrived_on == arrived_on  # the clock runs from the arrival
+
+
+async def test_a_deduction_or_a_hold_sent_again_with_its_key_is_made_once() -> None:
+    funds = await funds_with_case()
+    await funds.records.keep_assets({"asset-1": asset_facts(
+        case_id="case-1", asset_key="bank:1", kind="bank_deposit", measure="freeze",
+        amount_fen=60_000, controlled_by="officer-2",
+    )})  # fmt: skip
+    asked: dict[str, Any] = {"identity": OFFICER, "asset_id": "asset-1", "amount": 1_000,
+                             "idempotency_key": "k-1"}  # fmt: skip
+    first, new = await funds.money_in.request_deduction_once("case-1", **asked)
+    again, repeated = await funds.money_in.request_deduction_once("case-1", **asked)
+    assert new and not repeated and again == first
+    with pytest.raises(Conflict, match="'k-1' was used for another deduction"):
+        await funds.money_in.request_deduction_once("case-1", identity=OFFICER,
+                                                    asset_id="asset-1", amount=2_000,
+                                                    idempotency_key="k-1")  # fmt: skip
+    assert len((await ledger(funds))["deductions"]) == 1
+    payment_id = await receive(funds, 800_000)
+    hold: dict[str, Any] = {
+        "identity": OFFICER,
+        "payment_id": payment_id,
+        "amount": 1_000,
+        "kind": HoldKind.DEFER,
+        "reason": HoldReason.DISPUTED,
+        "note": "案外人主张权利",
+    }
+    made, new = await funds.money_out.request_hold_once("case-1", **hold, idempotency_key="h")
+    again, repeated = await funds.money_out.request_hold_once("case-1", **hold, idempotency_key="h")
+    assert new and not repeated and again == made
+    assert len((await ledger(funds))["holds"]) == 1
+    assert (await staged_types(funds.money_in.ctx)).count("HoldRequested") == 1
