@@ -290,7 +290,8 @@ async def get_timeline(
     ]
 
 
-LOG_READERS = (Role.LEADER, Role.COMMAND, Role.OVERSEER, Role.DISCIPLINE)
+LOG_READERS = (Role.LEADER, Role.PRESIDENT, Role.COMMAND, Role.OVERSEER, Role.DISCIPLINE)
+"""The court's leaders (院领导 and the president, 院长), command centres and overseers."""
 
 
 @router.get("/access-log", summary="Refused requests and overseers' reads (访问日志)")

@@ -404,7 +404,8 @@ class Zhongben:
                     f"objection {objection_id} was decided by {objection['decided_by']} "
                     f"(rule {AFTER_RULING})"
                 )
-            _require_not_involved(identity, record, ("officer_id",))
+            # Nor who approved the ruling objected to: no one reviews their own decision.
+            _require_not_involved(identity, record, ("officer_id", "zhongben_approved_by"))
             resumed = None
             if upheld:
                 resumed = await self.resumption.prepare(pipe, record, identity)
@@ -441,13 +442,21 @@ class Zhongben:
         return await self.resumption.transact(case_id, body)
 
 
+_INVOLVEMENT = {
+    "officer_id": "the case's officer",
+    "zhongben_proposed_by": "who proposed ending this round",
+    "zhongben_approved_by": "who approved the ruling objected to",
+}
+
+
 def _require_not_involved(identity: Identity, record: CaseRecord, roles: tuple[str, ...]) -> None:
-    """Who decides is not who handles or proposed (四不批, rule zhongben.leader-approval)."""
+    """Who decides is not who handles, proposed or ruled (四不批, rule
+    zhongben.leader-approval)."""
     for field in roles:
         if record.get(field) and identity.subject == record.get(field):
             raise ScopeError(
-                f"{identity.subject} is the case's {field.removesuffix('_id').replace('_', ' ')}"
-                f"; another leader decides (rule {LEADER_APPROVAL})"
+                f"{identity.subject} is {_INVOLVEMENT[field]}; another leader decides "
+                f"(rule {LEADER_APPROVAL})"
             )
 
 

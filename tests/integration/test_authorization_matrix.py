@@ -247,8 +247,8 @@ ACCESS: dict[tuple[str, str, str], Access] = {
         READERS, CASE_COURTS, service=True, query={"node": "filing"}),
     ("command", "GET", "/v1/board/courts/{court_code}/commands"): reads(CASE_COURTS),
     ("command", "GET", "/v1/access-log"): Access(
-        frozenset({Role.LEADER, Role.COMMAND, Role.OVERSEER, Role.DISCIPLINE}), CASE_COURTS,
-        query={"court": "苏1283"}),
+        frozenset({Role.LEADER, Role.PRESIDENT, Role.COMMAND, Role.OVERSEER, Role.DISCIPLINE}),
+        CASE_COURTS, query={"court": "苏1283"}),
     # Overseers' exports (CSV/XLSX) of a jurisdiction: cases, clocks, breaches, 终本 cases.
     ("command", "GET", "/v1/export/{table}"): Access(
         frozenset({Role.COMMAND, Role.OVERSEER, Role.DISCIPLINE}), CASE_COURTS,

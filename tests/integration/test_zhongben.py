@@ -221,10 +221,13 @@ async def test_a_leader_not_the_handling_officer_rules_zhongben_then_the_case_re
         objected = await post(stack, f"{case}/zhongben/objections", clerk,
                               {"grounds": "被执行人尚有车辆未查控"})  # fmt: skip
         assert objected.status_code == 201, objected.text
-        decided = await post(
-            stack, f"{case}/zhongben/objections/{objected.json()['objection_id']}/decision",
-            leader, {"upheld": False, "reason": "车辆已查询，登记在案外人名下"},
-        )  # fmt: skip
+        objection = f"{case}/zhongben/objections/{objected.json()['objection_id']}/decision"
+        answer = {"upheld": False, "reason": "车辆已查询，登记在案外人名下"}
+        own_ruling = await post(stack, objection, leader, answer)  # who approved the ruling
+        assert own_ruling.status_code == 403, own_ruling.text
+        assert "zhongben.leader-approval" in own_ruling.json()["detail"]
+        another_leader = stack.headers(Role.LEADER, COURT, "leader-zb-2")
+        decided = await post(stack, objection, another_leader, answer)
         assert decided.status_code == 200, decided.text
         assert "resumed_as" not in decided.json()
         resumption = {"cause": "assets_found", "reason": "申请执行人提供被执行人房产线索"}

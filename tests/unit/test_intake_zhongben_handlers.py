@@ -433,10 +433,15 @@ async def test_an_upheld_objection_revokes_the_ruling_and_resumes_the_case() -> 
     with pytest.raises(ScopeError, match=r"zhongben\.leader-approval"):
         await z.decide_objection(case_id, objection_id, upheld=True, reason="x",
                                  identity=person(Role.LEADER, subject="o-1"))  # fmt: skip
+    # Nor the leader who approved the ruling objected to: no one reviews their own decision.
+    with pytest.raises(ScopeError, match=r"leader-1 is who approved the ruling objected to"):
+        await z.decide_objection(case_id, objection_id, upheld=False, reason="x",
+                                 identity=LEADER)  # fmt: skip
+    another = person(Role.LEADER, subject="leader-2")
     with pytest.raises(NotFound):
-        await z.decide_objection(case_id, "no-such", upheld=True, reason="x", identity=LEADER)
+        await z.decide_objection(case_id, "no-such", upheld=True, reason="x", identity=another)
     resumed = await z.decide_objection(case_id, objection_id, upheld=True, reason="终本不当",
-                                       identity=LEADER)  # fmt: skip
+                                       identity=another)  # fmt: skip
     assert resumed is not None and resumed.case_number == "（2026）苏1283执恢1号"
     types = await staged_types(court.intake.ctx)
     assert types[-6:] == ["ZhongbenObjectionDecided", "ZhongbenRevoked", "ApplicationReceived",
