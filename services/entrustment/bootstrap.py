@@ -32,5 +32,6 @@ def bootstrap(infra: Infrastructure | None = None) -> ServiceHost:
         Projection("known-cases", [CASE_EVENTS], known),
         Projection("case-moves", [CASE_EVENTS], case_moves(entrustments)),
         Projection("start-breaches", [DEADLINE_EVENTS], start_breaches(entrustments)),
+        entrustments.stops.projection(),  # disputes' stop orders (执行规定 art 68)
     )
     return service.build()

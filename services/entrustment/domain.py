@@ -50,6 +50,16 @@ HANDOVER = frozenset(
     {MatterType.DEPOSIT_DEDUCT, MatterType.REAL_ESTATE_TRANSFER, MatterType.MOVABLE_TRANSFER}
 )
 
+# Matters that control an asset or take it towards its sale: what a court a dispute stops
+# may not entrust (执行规定 art 68, as it may not do them itself), nor a closed case.
+TAKES_CONTROL = HANDOVER | {
+    MatterType.DEPOSIT_FREEZE, MatterType.EQUITY_FREEZE, MatterType.REAL_ESTATE_SEIZE,
+    MatterType.MOVABLE_SEIZE,
+}  # fmt: skip
+# New measures a closed case takes none of (``zhixing.closures``); a renewal, a release, the
+# service of a document (the 终本 ruling's, say) stay open to it.
+NEW_MEASURES = TAKES_CONTROL | {MatterType.ASSET_INVESTIGATION}
+
 
 class Status(StrEnum):
     ENTRUSTED = "entrusted"
@@ -69,16 +79,19 @@ SERVICE_ACTOR = envelope_pb2.Actor(
 # --- entrusting ----------------------------------------------------------------------------
 
 
-def check_entrusting(identity: Identity, case_id: str, case: dict[str, Any] | None) -> None:
+def check_entrusting(
+    identity: Identity, case_id: str, case: dict[str, Any] | None, matter: MatterType
+) -> None:
     """Only the court handling ``case`` (as the known-cases projection has it) entrusts a
-    matter of it, while the case is open (``zhixing.closures``); a court above sees the
-    case but does not entrust."""
+    matter of it, a new measure only while the case is open (``zhixing.closures``); a court
+    above sees the case but does not entrust."""
     if case is None or not covers(identity.court_code, case["court_code"]):
         raise NotFound(f"no case {case_id} in your jurisdiction")
     if case["court_code"] != identity.court_code:
         raise ScopeError(f"case {case_id} is handled by {case['court_code']}; only it entrusts")
     require_scope(identity, case["court_code"], write=True)
-    refuse_if_closed(case, case_id, "entrusting a matter")  # nothing is controlled in it
+    if matter in NEW_MEASURES:
+        refuse_if_closed(case, case_id, f"entrusting a {matter.value}")
 
 
 def entrusted_court(identity: Identity, location_division: str, directory: CourtDirectory) -> Court:

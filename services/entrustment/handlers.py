@@ -25,6 +25,7 @@ from zhixing.errors import Conflict
 from zhixing.known_cases import KnownCases
 from zhixing.records import log_act
 from zhixing.service import ServiceContext
+from zhixing.stops import StopOrders
 from zhixing.v1 import entrustment_events_pb2 as pb
 
 T = TypeVar("T")
@@ -39,6 +40,8 @@ class Entrustments:
         self.records = records
         self.courts = courts
         self.known = known
+        # The stops in force per case (执行规定 art 68), kept by the service's projection.
+        self.stops = StopOrders(ctx.redis, ctx.keys)
 
     async def get(self, entrustment_id: str) -> dict[str, Any] | None:
         return await self.records.get(entrustment_id)
@@ -67,7 +70,7 @@ class Entrustments:
         location_division: str, documents: Sequence[str], control_expires_on: dt.date | None,
     ) -> dict[str, Any]:  # fmt: skip
         require_role(identity, Role.OFFICER)
-        domain.check_entrusting(identity, case_id, await self.known.get(case_id))
+        domain.check_entrusting(identity, case_id, await self.known.get(case_id), matter_type)
         entrusted = domain.entrusted_court(identity, location_division, self.courts)
         if matter_type in HANDOVER:
             domain.check_time_left(control_expires_on, china_today(self.ctx.clock))
@@ -93,6 +96,9 @@ class Entrustments:
         )
 
         async def body(pipe: Pipeline) -> dict[str, Any]:
+            if matter_type in domain.TAKES_CONTROL:
+                await self.stops.check(pipe, case_id, identity.court_code,
+                                       f"entrusting a {matter_type.value}")  # fmt: skip
             entrusted_before = await self.records.entrusted_by_case(pipe, case_id)
             if entrusted_before >= MAX_ENTRUSTMENTS_PER_CASE:
                 raise Conflict(

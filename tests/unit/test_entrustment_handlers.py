@@ -20,7 +20,9 @@ from zhixing.errors import Conflict, NotFound
 from zhixing.events import Event, new_event
 from zhixing.known_cases import KnownCases
 from zhixing.projection import Transaction
+from zhixing.stops import StopInForce
 from zhixing.v1 import case_events_pb2
+from zhixing.v1 import dispute_events_pb2 as dispute_pb
 
 HANGZHOU_SHANGCHENG = "330102"
 OFFICER = person(Role.OFFICER, court="苏1283")
@@ -118,9 +120,38 @@ async def test_a_closed_case_entrusts_nothing_naming_the_rule(method: str, rule:
         pipe.multi()  # type: ignore[no-untyped-call]
         await handlers.known([closed], Transaction(ctx.redis, pipe, ctx.keys))
         await pipe.execute()
-    with pytest.raises(Conflict, match=rf"entrusting a matter.*\(rule {rule}\)"):
+    with pytest.raises(Conflict, match=rf"entrusting a deposit_freeze.*\(rule {rule}\)"):
         await entrust(handlers)
     assert await staged_types(handlers.ctx) == []
+    # What keeps things as they are, or tells the parties, is still entrusted: a 终本
+    # case renews its seizures, and its ruling is served.
+    for matter in (MatterType.REAL_ESTATE_RENEW, MatterType.SERVICE_OF_DOCUMENTS):
+        await handlers.entrust(
+            identity=OFFICER, case_id="case-1", matter_type=matter, description="续封",
+            location_division=HANGZHOU_SHANGCHENG, documents=[], control_expires_on=None,
+        )  # fmt: skip
+    assert await staged_types(handlers.ctx) == ["MatterEntrusted"] * 2
+
+
+async def test_a_court_a_dispute_stops_entrusts_no_control_of_the_case() -> None:
+    # It could not freeze the money itself (执行规定 art 68), but could ask another court to.
+    handlers = await entrustments()
+    ordered = dispute_pb.EnforcementStopOrdered(dispute_id="d-1", court_code="苏1283",
+                                                case_ids=["case-1"], reason="两院冲突")  # fmt: skip
+    ctx = handlers.ctx
+    async with ctx.redis.pipeline(transaction=True) as pipe:
+        pipe.multi()  # type: ignore[no-untyped-call]
+        handlers.stops.keep(pipe, ordered)
+        await pipe.execute()
+    refused = r"entrusting a deposit_freeze.*dispute\.stop-enforcement"
+    with pytest.raises(StopInForce, match=refused):
+        await entrust(handlers)
+    await handlers.entrust(
+        identity=OFFICER, case_id="case-1", matter_type=MatterType.ASSET_INVESTIGATION,
+        description="调查财产", location_division=HANGZHOU_SHANGCHENG, documents=[],
+        control_expires_on=None,
+    )  # fmt: skip
+    assert await staged_types(handlers.ctx) == ["MatterEntrusted"]
 
 
 async def test_status_reports_are_kept_to_their_bound_and_an_order_is_given_once(
