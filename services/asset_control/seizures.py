@@ -93,9 +93,15 @@ class Seizures(Handler):
         declined by the service, saying why: nothing is controlled in a closed case, and its
         clock (rule asset.offline-control) asks for nothing. One a re-query after 终本 found
         stays found (it controls nothing by itself, and tells the applicant, who may resume
-        enforcement). True if declined; the caller writes ``record``."""
+        enforcement), and one an entrusted court controlled is held as it is (the control
+        was made: it is released, not declined). True if declined; the caller writes
+        ``record``."""
         method = case.get("closed_as")
-        if not method or record["status"] != AssetStatus.FOUND or record["source"] == "requery":
+        if (
+            not method
+            or record["status"] != AssetStatus.FOUND
+            or record["source"] in ("requery", "entrustment")
+        ):
             return False
         reason = (
             f"案件已于{case.get('closed_on', '')}以{method}方式结案，不再控制 / the case was closed"

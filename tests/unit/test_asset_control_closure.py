@@ -9,14 +9,18 @@ import pytest
 
 from services.asset_control.domain import asset_id_for
 from services.asset_control.handlers import AssetControl
+from services.asset_control.reactions import CaseIntake, EntrustedControls
 from tests.fakes import staged
 from tests.unit.test_asset_control_handlers import (
     DEPOSIT,
     HOUSE,
     OFFICER,
     answer,
+    apply,
     asset_control,
+    entrusted_control,
     file,
+    filing,
 )
 from zhixing.assets import PriceMethod
 from zhixing.errors import Conflict
@@ -88,3 +92,17 @@ async def test_money_found_after_the_closure_is_recorded_and_not_frozen() -> Non
     told = [type(e.payload).__name__ for e in (await staged(control.ctx))[before:]
             if getattr(e.payload, "asset_id", "") == deposit]  # fmt: skip
     assert told == ["AssetFound", "ControlDeclined"]
+
+
+async def test_a_control_an_entrusted_court_made_after_the_closure_is_held_as_made() -> None:
+    # Entrusted while the case was open, done after it closed: the house is seized, so it
+    # is recorded controlled (to be released), not declined.
+    control = asset_control()
+    await apply(CaseIntake(control), [filing("c4")], control)
+    assert await close(control, "c4", "执行完毕")
+    await apply(EntrustedControls(control), [entrusted_control("c4")], control)
+    house = asset_id_for("c4", "real_estate:h9")
+    assert await status(control, house) == "controlled"
+    told = [type(e.payload).__name__ for e in await staged(control.ctx)
+            if getattr(e.payload, "asset_id", "") == house]  # fmt: skip
+    assert "ControlDeclined" not in told and "AssetControlled" in told
