@@ -32,6 +32,14 @@ def case_filed_event(
     )
 
 
+def case_closed_event(
+    case_id: str, method: str, *, closed_on: str = "2026-02-27", court: str = "苏1283"
+) -> Event[case_events_pb2.CaseClosed]:
+    closed = case_events_pb2.CaseClosed(case_id=case_id, method=method, closed_on=closed_on)
+    return new_event(closed, aggregate_id=case_id, court_code=court, actor=ACTOR,
+                     clock=SimulatedClock(START))  # fmt: skip
+
+
 def filing(court: str = "苏1283", **overrides: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "court_code": court,

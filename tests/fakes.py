@@ -76,8 +76,13 @@ def person(role: Role, court: str = "苏1283", subject: str = "u1") -> Identity:
 
 async def known_case(ctx: ServiceContext, known: KnownCases, case_id: str, court: str) -> None:
     """The service learns of a filed case as its known-cases projection would."""
-    event: Event[Any] = case_filed_event(case_id, court=court, clock=SimulatedClock(START))
+    await project(ctx, known, case_filed_event(case_id, court=court, clock=SimulatedClock(START)))
+
+
+async def project(ctx: ServiceContext, handler: Any, *events: Event[Any]) -> None:
+    """Apply ``events`` through a projection's ``handler`` as its consumer would (one
+    transaction; no ``prepare``)."""
     async with ctx.redis.pipeline(transaction=True) as pipe:
         pipe.multi()  # type: ignore[no-untyped-call]
-        await known([event], Transaction(ctx.redis, pipe, ctx.keys))
+        await handler(list(events), Transaction(ctx.redis, pipe, ctx.keys))
         await pipe.execute()

@@ -267,7 +267,8 @@ class EventConsumer:
                     await self._process(fetched)
                 except Exception:
                     # A bug must not end consumption silently: log it, re-read the batch
-                    # (nothing of it was written) and try again after a pause.
+                    # (what its pieces wrote before is skipped by their stored offsets) and
+                    # try again after a pause.
                     log.exception("batch failed; it will be read again", group=self.group)
                     assigned = self._consumer.assignment()
                     for tp, records in fetched.items():

@@ -140,16 +140,20 @@ class AssetControl(Handler):
         clock asks for its control (rule asset.offline-control) on a case that needs none.
         Idempotent; False if the case was closed here already or is unknown."""
         case_key = self.records.case_key(closed.case_id)
-        head = await self.records.case(closed.case_id)
-        if head is None:
-            log.warning("closure of a case asset control does not know", case_id=closed.case_id)
-            return False
-        keys = [self.records.asset_key(a) for a in head["assets"]]
 
         async def body(pipe: Pipeline) -> bool:
             case = await self.records.load(pipe, case_key)
-            if case is None or case.get("closed_as"):
+            if case is None:
+                log.warning("closure of a case asset control does not know",
+                            case_id=closed.case_id)  # fmt: skip
                 return False
+            if case.get("closed_as"):
+                return False
+            # Its assets as the case (watched) lists them now: one found meanwhile changed
+            # the case, and this runs again with it.
+            keys = [self.records.asset_key(a) for a in case["assets"]]
+            if keys:
+                await pipe.watch(*keys)
             records = [(key, await self.records.load(pipe, key)) for key in keys]
             pipe.multi()  # type: ignore[no-untyped-call]
             case.update(closure_of(closed.method, closed.closed_on))
@@ -159,7 +163,7 @@ class AssetControl(Handler):
                     self.records.put(pipe, key, record)
             return True
 
-        result: bool = await self.records.transact([case_key, *keys], body)
+        result: bool = await self.records.transact([case_key], body)
         return result
 
 

@@ -141,11 +141,8 @@ class CommandActions:
         require_role(identity, Role.COMMAND, Role.OVERSEER)
         found = []
         for debtor in await self.overviews.debtors_with_several_cases():
-            cases = []
-            for case_id in await self.overviews.cases_of_debtor(debtor):
-                case = await self.overviews.get(case_id)
-                if case is not None and covers(identity.court_code, case.court_code):
-                    cases.append({"case_id": case_id, "court_code": case.court_code})
+            cases = [{"case_id": case_id, "court_code": court}
+                     for case_id, court in await self._open_cases_of(identity, debtor)]  # fmt: skip
             courts = sorted({c["court_code"] for c in cases})
             if len(courts) < 2:
                 continue
@@ -159,15 +156,11 @@ class CommandActions:
         self, *, identity: Identity, action: Action, debtor_id: str, to_court: str,
         instruction: str,
     ) -> list[dict[str, Any]]:  # fmt: skip
-        """Consolidate (集中执行) or cross-execute (交叉执行) one debtor's cases: each case not
-        already there moves to ``to_court``, one command per case, in one transaction."""
+        """Consolidate (集中执行) or cross-execute (交叉执行) one debtor's open cases: each case
+        not already there moves to ``to_court``, one command per case, in one transaction."""
         command_centre(identity)
         of_jurisdiction(identity, to_court, "to_court")
-        cases = []
-        for case_id in await self.overviews.cases_of_debtor(debtor_id):
-            case = await self.overviews.get(case_id)
-            if case is not None and covers(identity.court_code, case.court_code):
-                cases.append((case_id, case.court_code))
+        cases = await self._open_cases_of(identity, debtor_id)
         if len({court for _, court in cases}) < 2 and action is Action.CONSOLIDATE:
             raise Conflict(f"debtor {debtor_id} has no cases in several courts of the jurisdiction")
         if action is Action.CROSS and any(court == to_court for _, court in cases):
@@ -208,6 +201,19 @@ class CommandActions:
 
         result: list[dict[str, Any]] = await self.records.transact([], body)
         return result
+
+    async def _open_cases_of(self, identity: Identity, debtor_id: str) -> list[tuple[str, str]]:
+        """The debtor's cases in ``identity``'s jurisdiction, with their courts, that are not
+        closed: a closed case is not brought together with the others (nothing is left to
+        enforce in it, and the move would take its history to a court with no part in it)."""
+        cases = []
+        for case_id in await self.overviews.cases_of_debtor(debtor_id):
+            case = await self.overviews.get(case_id)
+            if case is None or not covers(identity.court_code, case.court_code):
+                continue
+            if not await self.overviews.closure(case_id):
+                cases.append((case_id, case.court_code))
+        return cases
 
     async def lend_officers(
         self, *, identity: Identity, from_court: str, to_court: str, officers: list[str],

@@ -55,24 +55,32 @@ def record(
     )  # fmt: skip
 
 
+KEYS = KeySpace("unit.", "order")
+
+
+def consumer(
+    monkeypatch: pytest.MonkeyPatch, *projections: Projection
+) -> tuple[EventConsumer, fakeredis.FakeAsyncRedis]:
+    """A consumer of ``projections`` on an in-memory Redis, holding both partitions."""
+    redis = fakeredis.FakeAsyncRedis()
+    kafka = KafkaSettings(topic_prefix="unit.", consumer_commit_interval_ms=0)
+    made = EventConsumer(group="order", projections=projections, kafka=kafka, redis=redis,
+                         keys=KEYS, publisher=EventPublisher(kafka))  # fmt: skip
+    monkeypatch.setattr(made, "_consumer", FakeKafka())
+    return made, redis
+
+
 async def test_a_fetch_is_applied_by_when_each_record_was_produced_partitions_kept_in_order(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    redis = fakeredis.FakeAsyncRedis()
-    keys = KeySpace("unit.", "order")
-    kafka = KafkaSettings(topic_prefix="unit.", consumer_commit_interval_ms=0)
-    made = EventConsumer(
-        group="order", topics=[CASE_EVENTS], handler=CountingProjection(), kafka=kafka,
-        redis=redis, keys=keys, publisher=EventPublisher(kafka),
-    )  # fmt: skip
-    monkeypatch.setattr(made, "_consumer", FakeKafka())
+    made, redis = consumer(monkeypatch, Projection("order", [CASE_EVENTS], CountingProjection()))
     # The second partition's records were produced between the first's; its last one
     # carries an earlier time than the one before it (another producer's clock).
     first = [record(FIRST, 0, 1_000, 1), record(FIRST, 1, 3_000, 3), record(FIRST, 2, 5_000, 6)]
     second = [record(SECOND, 0, 2_000, 2), record(SECOND, 1, 4_000, 4),
               record(SECOND, 2, 3_500, 5)]  # fmt: skip
     await made._process({FIRST: first, SECOND: second})
-    applied = await redis.lrange(keys.key("order", "case-1"), 0, -1)
+    applied = await redis.lrange(KEYS.key("order", "case-1"), 0, -1)
     assert [int(a) for a in applied] == [1, 2, 3, 4, 5, 6]
 
 
@@ -95,17 +103,12 @@ class Pieces:
 async def test_a_fetch_larger_than_a_projection_takes_at_once_is_applied_in_pieces_in_order(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    redis = fakeredis.FakeAsyncRedis()
-    keys = KeySpace("unit.", "order")
-    kafka = KafkaSettings(topic_prefix="unit.", consumer_commit_interval_ms=0)
-    offsets_key = keys.key("consumer", "bounded", "offsets")
+    offsets_key = KEYS.key("consumer", "bounded", "offsets")
     pieces = Pieces(offsets_key)
-    made = EventConsumer(
-        group="order", kafka=kafka, redis=redis, keys=keys, publisher=EventPublisher(kafka),
-        projections=[Projection("counted", [CASE_EVENTS], CountingProjection()),
-                     Projection("bounded", [CASE_EVENTS], pieces, max_events_per_transaction=2)],
+    made, redis = consumer(
+        monkeypatch, Projection("counted", [CASE_EVENTS], CountingProjection()),
+        Projection("bounded", [CASE_EVENTS], pieces, max_events_per_transaction=2),
     )  # fmt: skip
-    monkeypatch.setattr(made, "_consumer", FakeKafka())
     # Applied 1..6 by when each was produced; the record naming a type no projection here
     # handles (7, between 4 and 5) does not count towards the bound.
     first = [record(FIRST, 0, 1_000, 1), record(FIRST, 1, 3_000, 3), record(FIRST, 2, 5_000, 6)]
@@ -123,9 +126,9 @@ async def test_a_fetch_larger_than_a_projection_takes_at_once_is_applied_in_piec
     ]
     assert await redis.hgetall(offsets_key) == {field[FIRST]: b"2", field[SECOND]: b"3"}
     # The projection bounding nothing was given each piece too, once each, in order.
-    applied = await redis.lrange(keys.key("order", "case-1"), 0, -1)
+    applied = await redis.lrange(KEYS.key("order", "case-1"), 0, -1)
     assert [int(a) for a in applied] == [1, 2, 3, 4, 7, 5, 6]
-    assert set((await redis.hgetall(keys.key("applied"))).values()) == {b"1"}
+    assert set((await redis.hgetall(KEYS.key("applied"))).values()) == {b"1"}
 
 
 def test_a_bound_below_one_event_is_refused() -> None:

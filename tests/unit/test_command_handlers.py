@@ -10,14 +10,13 @@ import pytest
 from services.command.domain import Action
 from services.command.handlers import CommandActions
 from services.command.projections import CaseOverviews
-from tests.factories import ACTOR, START, case_filed_event
-from tests.fakes import in_memory_context, person, staged_types
+from tests.factories import START, case_closed_event, case_filed_event
+from tests.fakes import in_memory_context, person, project, staged_types
 from zhixing.auth import Role, ScopeError
 from zhixing.clock import SimulatedClock
 from zhixing.errors import Conflict, Invalid, NotFound
-from zhixing.events import Event, new_event
+from zhixing.events import Event
 from zhixing.projection import Transaction
-from zhixing.v1 import case_events_pb2
 
 COMMAND = person(Role.COMMAND, "苏12", "cmd-1")
 TAIXING = person(Role.OFFICER, "苏1283", "o-1")
@@ -71,15 +70,7 @@ async def test_only_a_command_centre_above_the_case_issues() -> None:
 async def test_a_closed_case_is_neither_elevated_nor_designated_but_may_be_corrected() -> None:
     # Moving it would move its history (its breaches) to a court that had no part in it.
     handlers = await actions()
-    closed: Event[Any] = new_event(
-        case_events_pb2.CaseClosed(case_id="case-1", method="执行完毕", closed_on="2026-02-27"),
-        aggregate_id="case-1", court_code="苏1283", actor=ACTOR, clock=SimulatedClock(START),
-    )  # fmt: skip
-    ctx = handlers.ctx
-    async with ctx.redis.pipeline(transaction=True) as pipe:
-        pipe.multi()  # type: ignore[no-untyped-call]
-        await handlers.overviews([closed], Transaction(ctx.redis, pipe, ctx.keys))
-        await pipe.execute()
+    await project(handlers.ctx, handlers.overviews, case_closed_event("case-1", "执行完毕"))
     for action, to_court in ((Action.ELEVATE, None), (Action.DESIGNATE, "苏1282")):
         with pytest.raises(Conflict, match=rf"a {action.value} on a closed case.*case\.close"):
             await handlers.issue(identity=COMMAND, action=action, case_id="case-1",
@@ -90,3 +81,21 @@ async def test_a_closed_case_is_neither_elevated_nor_designated_but_may_be_corre
     await handlers.issue(identity=COMMAND, action=Action.CORRECTION_LETTER, case_id="case-1",
                          instruction="纠正", reply_working_days=3)  # fmt: skip
     assert await staged_types(handlers.ctx) == ["CommandIssued"]
+
+
+async def test_a_debtors_closed_cases_are_neither_proposed_nor_brought_together() -> None:
+    handlers = await actions()  # case-1 at 苏1283
+    debtor = case_filed_event("case-2", court="苏1282")
+    debtor.payload.debtors.add(id_number="D-1")
+    first = case_filed_event("case-3", court="苏1283")
+    first.payload.debtors.add(id_number="D-1")
+    await project(handlers.ctx, handlers.overviews, debtor, first)
+    assert [p["debtor_id"] for p in await handlers.proposals(COMMAND)] == ["D-1"]
+    await project(handlers.ctx, handlers.overviews, case_closed_event("case-2", "执行完毕"))
+    assert await handlers.proposals(COMMAND) == []  # one open case left, in one court
+    with pytest.raises(Conflict, match="no cases in several courts"):
+        await handlers.bring_together(
+            identity=COMMAND, action=Action.CONSOLIDATE, debtor_id="D-1", to_court="苏1283",
+            instruction="集中",
+        )  # fmt: skip
+    assert await staged_types(handlers.ctx) == []

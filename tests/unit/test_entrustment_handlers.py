@@ -3,25 +3,20 @@ the order of its steps, and who may act on it."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from services.entrustment import handlers as handlers_module
 from services.entrustment.domain import MatterType
 from services.entrustment.handlers import Entrustments
 from services.entrustment.repository import EntrustmentRecords
-from tests.factories import ACTOR, START
-from tests.fakes import in_memory_context, known_case, person, staged_types
+from tests.factories import START, case_closed_event
+from tests.fakes import in_memory_context, known_case, person, project, staged_types
 from zhixing.auth import Role, ScopeError
 from zhixing.clock import SimulatedClock
 from zhixing.courts import directory
 from zhixing.errors import Conflict, NotFound
-from zhixing.events import Event, new_event
 from zhixing.known_cases import KnownCases
-from zhixing.projection import Transaction
 from zhixing.stops import StopInForce
-from zhixing.v1 import case_events_pb2
 from zhixing.v1 import dispute_events_pb2 as dispute_pb
 
 HANGZHOU_SHANGCHENG = "330102"
@@ -111,15 +106,7 @@ async def test_an_unknown_case_or_another_courts_case_is_not_entrusted() -> None
 )
 async def test_a_closed_case_entrusts_nothing_naming_the_rule(method: str, rule: str) -> None:
     handlers = await entrustments()
-    closed: Event[Any] = new_event(
-        case_events_pb2.CaseClosed(case_id="case-1", method=method, closed_on="2026-03-01"),
-        aggregate_id="case-1", court_code="苏1283", actor=ACTOR, clock=SimulatedClock(START),
-    )  # fmt: skip
-    ctx = handlers.ctx
-    async with ctx.redis.pipeline(transaction=True) as pipe:
-        pipe.multi()  # type: ignore[no-untyped-call]
-        await handlers.known([closed], Transaction(ctx.redis, pipe, ctx.keys))
-        await pipe.execute()
+    await project(handlers.ctx, handlers.known, case_closed_event("case-1", method))
     with pytest.raises(Conflict, match=rf"entrusting a deposit_freeze.*\(rule {rule}\)"):
         await entrust(handlers)
     assert await staged_types(handlers.ctx) == []
