@@ -358,9 +358,11 @@ class Controls(Handler):
 
         async def act(pipe: Pipeline, case: dict[str, Any], record: dict[str, Any],
                       queue: list[str]) -> dict[str, Any]:  # fmt: skip
-            self.refuse_if_closed(case, f"controlling asset {asset_id}")
             await self.refuse_if_stopped(pipe, case, f"controlling asset {asset_id}")
+            # What is asked is checked first (a wrong request is told so, 422), then whether
+            # the case may take it.
             amount = control_amount(case, record, amount_fen, measure, control_ref, bool(queue))
+            self.refuse_if_closed(case, f"controlling asset {asset_id}")
             pipe.multi()  # type: ignore[no-untyped-call]
             self.seizures.hold(pipe, case, record, amount, identity.subject, queue,
                                identity.as_actor(), control_ref, measure)  # fmt: skip

@@ -79,17 +79,18 @@ SERVICE_ACTOR = envelope_pb2.Actor(
 # --- entrusting ----------------------------------------------------------------------------
 
 
-def check_entrusting(
-    identity: Identity, case_id: str, case: dict[str, Any] | None, matter: MatterType
-) -> None:
+def check_entrusting(identity: Identity, case_id: str, case: dict[str, Any] | None) -> None:
     """Only the court handling ``case`` (as the known-cases projection has it) entrusts a
-    matter of it, a new measure only while the case is open (``zhixing.closures``); a court
-    above sees the case but does not entrust."""
+    matter of it; a court above sees the case but does not entrust."""
     if case is None or not covers(identity.court_code, case["court_code"]):
         raise NotFound(f"no case {case_id} in your jurisdiction")
     if case["court_code"] != identity.court_code:
         raise ScopeError(f"case {case_id} is handled by {case['court_code']}; only it entrusts")
     require_scope(identity, case["court_code"], write=True)
+
+
+def check_open_for(case: dict[str, Any], case_id: str, matter: MatterType) -> None:
+    """A new measure is entrusted only while the case is open (``zhixing.closures``)."""
     if matter in NEW_MEASURES:
         refuse_if_closed(case, case_id, f"entrusting a {matter.value}")
 

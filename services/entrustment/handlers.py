@@ -70,10 +70,13 @@ class Entrustments:
         location_division: str, documents: Sequence[str], control_expires_on: dt.date | None,
     ) -> dict[str, Any]:  # fmt: skip
         require_role(identity, Role.OFFICER)
-        domain.check_entrusting(identity, case_id, await self.known.get(case_id), matter_type)
+        case = await self.known.get(case_id)
+        domain.check_entrusting(identity, case_id, case)
         entrusted = domain.entrusted_court(identity, location_division, self.courts)
         if matter_type in HANDOVER:
             domain.check_time_left(control_expires_on, china_today(self.ctx.clock))
+        assert case is not None  # check_entrusting refused an unknown one
+        domain.check_open_for(case, case_id, matter_type)
         entrustment_id = str(uuid.uuid4())
         observers = [identity.court_code, entrusted.code]
         record = domain.new_entrustment(

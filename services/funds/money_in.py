@@ -300,10 +300,10 @@ class MoneyIn(FundsHandler):
         async def act(pipe: Pipeline, record: Record) -> tuple[Record, bool]:
             if made := await self.made_before(pipe, once, record, "deductions", "deduction"):
                 return made, False
-            refuse_if_closed(record, record["case_number"], f"a deduction from asset {asset_id}")
             if asset is None or asset.get("case_id") != case_id:
                 raise Invalid(f"case {record['case_number']} has no controlled asset {asset_id}",
                               loc=("body", "asset_id"))  # fmt: skip
+            refuse_if_closed(record, record["case_number"], f"a deduction from asset {asset_id}")
             if asset.get("measure") == domain.CONTROL_ENDED:
                 raise Conflict(f"asset {asset_id} is no longer frozen (its control was released "
                                "or lapsed): there is nothing to deduct")  # fmt: skip
