@@ -38,6 +38,7 @@ __all__ = [
     "MAX_LIST",
     "MAX_NAME",
     "MAX_PARTIES",
+    "MAX_PAUSES_PER_CASE",
     "MAX_REPEATED_ACTS",
     "MAX_TEXT",
     "BankAccount",
@@ -83,6 +84,11 @@ MAX_REPEATED_ACTS = 60
 """Status reports of one entrustment, and rounds of negotiation of one dispute, each: acts a
 person may repeat, each kept in the record whole (a report every 30 days for five years).
 Without it one party could grow a record, and every read of it, without end."""
+
+MAX_PAUSES_PER_CASE = 200
+"""Pauses (中止, 暂缓, 公告, 评估, 请示, 拍卖…) one case records over its life, each kept whole
+and read for its closing limit: enough for three auction rounds of each of its assets and
+more, and still a bound (120 cycles of one kind were taken, and listed unpaged)."""
 
 MAX_LIST = 50
 """Any other list in a request (documents, case ids, courts of a dispute)."""

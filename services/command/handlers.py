@@ -162,7 +162,8 @@ class CommandActions:
         of_jurisdiction(identity, to_court, "to_court")
         cases = await self._open_cases_of(identity, debtor_id)
         if len({court for _, court in cases}) < 2 and action is Action.CONSOLIDATE:
-            raise Conflict(f"debtor {debtor_id} has no cases in several courts of the jurisdiction")
+            raise Conflict(f"debtor {debtor_id} has no open cases in several courts of the "
+                           "jurisdiction (a closed case is not moved)")  # fmt: skip
         if action is Action.CROSS and any(court == to_court for _, court in cases):
             raise Conflict(f"cross execution takes the cases to a court other than their own; "
                            f"{to_court} holds some of them")  # fmt: skip

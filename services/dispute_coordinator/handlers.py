@@ -161,7 +161,9 @@ class Disputes:
 
         async def act(pipe: Pipeline, record: dict[str, Any]) -> dict[str, Any]:
             party = domain.negotiating_party(identity, record, outcome)
-            if len(record["negotiation"]) >= MAX_REPEATED_ACTS:
+            # A round that ends the negotiation (settled, failed) is always taken: the bound
+            # stops notes without end, never the way out of the negotiation.
+            if outcome == "ongoing" and len(record["negotiation"]) >= MAX_REPEATED_ACTS:
                 raise Conflict(f"dispute {dispute_id} has {len(record['negotiation'])} rounds of "
                                "negotiation, the most one keeps (MAX_REPEATED_ACTS): settle it, "
                                "or record it failed and escalate")  # fmt: skip

@@ -304,6 +304,8 @@ class MoneyIn(FundsHandler):
                 raise Invalid(f"case {record['case_number']} has no controlled asset {asset_id}",
                               loc=("body", "asset_id"))  # fmt: skip
             refuse_if_closed(record, record["case_number"], f"a deduction from asset {asset_id}")
+            # A stopped court deducts no more than it freezes (执行规定 art 68).
+            await self.refuse_if_stopped(pipe, record, f"a deduction from asset {asset_id}")
             if asset.get("measure") == domain.CONTROL_ENDED:
                 raise Conflict(f"asset {asset_id} is no longer frozen (its control was released "
                                "or lapsed): there is nothing to deduct")  # fmt: skip

@@ -165,8 +165,12 @@ class MoneyOut(FundsHandler):
                      hold_id=hold_id)  # fmt: skip
             return
         domain.check_room(record, "payments")
+        # Released as a payment of its own (its amount out of its first payment's rest, so
+        # "released" whatever the decision); a refusal says so in ``refused`` and the
+        # history, not read as an approved hold ended.
         hold["status"] = HoldStatus.RELEASED.value
         if refused:
+            hold["refused"] = True
             self.stage(pipe, record, pb.HoldRefused(
                 case_id=case_id, hold_id=hold_id, payment_id=hold["payment_id"],
                 refused_by=identity.subject, note=note,
@@ -181,7 +185,8 @@ class MoneyOut(FundsHandler):
             "from_payment_id": hold["payment_id"], "from_hold_id": hold_id,
         }  # fmt: skip
         hold["released_as"] = new_id
-        self.log(record, "hold_released", identity.subject, hold_id=hold_id, payment_id=new_id)
+        self.log(record, "hold_refused" if refused else "hold_released", identity.subject,
+                 hold_id=hold_id, payment_id=new_id)  # fmt: skip
         self.stage(pipe, record, pb.FundsReleased(
             case_id=case_id, hold_id=hold_id, payment_id=new_id,
             from_payment_id=hold["payment_id"], amount_fen=hold["amount_fen"],

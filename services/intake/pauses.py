@@ -23,6 +23,7 @@ from redis.asyncio.client import Pipeline
 
 from services.intake.handlers import Intake
 from zhixing.auth import Identity, Role
+from zhixing.bounds import MAX_PAUSES_PER_CASE
 from zhixing.clock import china_today
 from zhixing.errors import Conflict, Invalid, NotFound
 from zhixing.v1 import case_events_pb2 as cases
@@ -103,6 +104,9 @@ class Pauses:
             check_day(on, china_today(self.ctx.clock), not_before=record.get("filed_on"),
                       before_what="the case was filed")  # fmt: skip
             pauses = await self.records.pauses(case_id, pipe)
+            if len(pauses) >= MAX_PAUSES_PER_CASE:
+                raise Conflict(f"case {case_id} has recorded {len(pauses)} pauses, the most one "
+                               f"case keeps (MAX_PAUSES_PER_CASE)")  # fmt: skip
             if (open_ := open_of_kind(pauses, kind)) is not None:
                 raise Conflict(
                     f"a {ACTS[kind].name} pause of case {case_id} is open since "

@@ -96,3 +96,7 @@ async def test_a_dispute_keeps_its_most_rounds_of_negotiation(
     with pytest.raises(Conflict, match=r"3 rounds of negotiation, the most one keeps"):
         await handlers.negotiate(dispute_id, "再议", "ongoing", identity=JINGJIANG)
     assert (await staged_types(handlers.ctx)).count("NegotiationRecorded") == 3
+    # The way out is never closed: a failed round is recorded, and the dispute goes up.
+    failed = await handlers.negotiate(dispute_id, "协商不成", "failed", identity=JINGJIANG)
+    assert failed["status"] == "negotiation_failed"
+    assert (await handlers.escalate(dispute_id, identity=TAIXING))["status"] == "referred"

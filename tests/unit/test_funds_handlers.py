@@ -28,8 +28,10 @@ from zhixing.errors import Conflict, Invalid, NotFound
 from zhixing.events import Event, new_event
 from zhixing.funds import HoldKind, HoldReason, Source
 from zhixing.projection import Transaction
+from zhixing.stops import StopInForce
 from zhixing.v1 import agency_gateway_pb2 as gateway_pb
 from zhixing.v1 import asset_events_pb2 as assets
+from zhixing.v1 import dispute_events_pb2 as dispute_pb
 from zhixing.v1 import funds_events_pb2 as pb
 
 COURT = "苏1283"
@@ -727,6 +729,9 @@ async def test_a_hold_refused_after_the_notice_gives_its_money_no_new_time() -> 
                                     note="理由不成立")  # fmt: skip
     back = (await ledger(funds))["payments"][refused["released_as"]]
     assert (back["amount_fen"], back["arrived_on"]) == (1_000, arrived_on)
+    # Said refused, not read as an approved hold ended (its money released all the same).
+    assert refused["refused"] is True
+    assert [h["act"] for h in (await ledger(funds))["history"]][-1] == "hold_refused"
     (released,) = [e.payload for e in await staged(funds.money_in.ctx)
                    if isinstance(e.payload, pb.FundsReleased)]  # fmt: skip
     assert released.arrived_on == arrived_on  # the clock runs from the arrival
@@ -762,3 +767,24 @@ async def test_a_deduction_or_a_hold_sent_again_with_its_key_is_made_once() -> N
     assert new and not repeated and again == made
     assert len((await ledger(funds))["holds"]) == 1
     assert (await staged_types(funds.money_in.ctx)).count("HoldRequested") == 1
+
+
+async def test_a_court_a_dispute_stops_deducts_nothing_of_the_case() -> None:
+    # Asset control refused its control and entrustment its entrusted deduction, but the
+    # stopped court could deduct the frozen money itself (执行规定 art 68).
+    funds = await funds_with_case()
+    await funds.records.keep_assets({"asset-1": asset_facts(
+        case_id="case-1", asset_key="bank:1", kind="bank_deposit", measure="freeze",
+        amount_fen=60_000, controlled_by="officer-2",
+    )})  # fmt: skip
+    ordered = dispute_pb.EnforcementStopOrdered(dispute_id="d-1", court_code=COURT,
+                                                case_ids=["case-1"], reason="两院冲突")  # fmt: skip
+    ctx = funds.money_in.ctx
+    async with ctx.redis.pipeline(transaction=True) as pipe:
+        pipe.multi()  # type: ignore[no-untyped-call]
+        funds.money_in.stops.keep(pipe, ordered)
+        await pipe.execute()
+    with pytest.raises(StopInForce, match=r"a deduction from asset asset-1.*stop-enforcement"):
+        await funds.money_in.request_deduction("case-1", identity=OFFICER, asset_id="asset-1",
+                                               amount=1_000)  # fmt: skip
+    assert (await ledger(funds))["deductions"] == {}

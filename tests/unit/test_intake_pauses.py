@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from services.intake import pauses as pauses_module
 from services.intake.domain import ClosureMethod, FileCase
 from services.intake.handlers import Intake, record_view
 from services.intake.pauses import PauseKind, Pauses
@@ -106,3 +107,16 @@ async def test_a_non_litigation_filing_says_so_and_litigation_is_the_default() -
     other = await plain.records.read(other_id)
     assert other is not None and other.filed is not None and other.filed.proceeding == ""
     assert record_view(other)["proceeding"] == "litigation"
+
+
+async def test_a_case_keeps_its_most_pauses(monkeypatch: pytest.MonkeyPatch) -> None:
+    # 120 cycles of one kind were taken, each kept whole and listed unpaged.
+    monkeypatch.setattr(pauses_module, "MAX_PAUSES_PER_CASE", 2)
+    pauses, case_id = await filed_case()
+    for _ in range(2):
+        started = await pauses.start(case_id, PauseKind.APPRAISAL, TODAY, "", "评估",
+                                     identity=OFFICER)  # fmt: skip
+        await pauses.end(case_id, started["pause_id"], TODAY, "", "送达", identity=OFFICER)
+    with pytest.raises(Conflict, match="recorded 2 pauses, the most one case keeps"):
+        await pauses.start(case_id, PauseKind.AUCTION, TODAY, "", "拍卖", identity=OFFICER)
+    assert len(await pauses.of_case(case_id)) == 2
