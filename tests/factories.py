@@ -8,7 +8,7 @@ from typing import Any
 from tools.demo import credit_code, resident_id
 from zhixing.clock import SimulatedClock
 from zhixing.events import Event, new_event
-from zhixing.v1 import case_events_pb2, envelope_pb2
+from zhixing.v1 import case_events_pb2, dispute_events_pb2, envelope_pb2
 
 START = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # a Monday, 09:00 in China
 
@@ -37,6 +37,17 @@ def case_closed_event(
 ) -> Event[case_events_pb2.CaseClosed]:
     closed = case_events_pb2.CaseClosed(case_id=case_id, method=method, closed_on=closed_on)
     return new_event(closed, aggregate_id=case_id, court_code=court, actor=ACTOR,
+                     clock=SimulatedClock(START))  # fmt: skip
+
+
+def stop_ordered_event(
+    case_id: str, *, court: str = "苏1283", dispute_id: str = "d-1"
+) -> Event[dispute_events_pb2.EnforcementStopOrdered]:
+    """A dispute's stop order (执行规定 art 68) of ``court`` on the case."""
+    ordered = dispute_events_pb2.EnforcementStopOrdered(
+        dispute_id=dispute_id, court_code=court, case_ids=[case_id], reason="两院冲突"
+    )
+    return new_event(ordered, aggregate_id=dispute_id, court_code=court, actor=ACTOR,
                      clock=SimulatedClock(START))  # fmt: skip
 
 

@@ -12,6 +12,7 @@ import redis.asyncio as aioredis
 from fastapi import APIRouter, Request
 from google.protobuf.message import Message
 from pydantic import BaseModel, Field
+from redis.asyncio.client import Pipeline
 
 from zhixing.auth import CurrentIdentity, require_visible
 from zhixing.closures import closure_of
@@ -62,8 +63,10 @@ class KnownCases:
                 closure = closure_of(closed.method, closed.closed_on)
                 tx.pipe.hset(self.key(event.aggregate_id), mapping=closure)  # type: ignore[arg-type]
 
-    async def get(self, case_id: str) -> dict[str, str] | None:
-        raw = await self._redis.hgetall(self.key(case_id))
+    async def get(self, case_id: str, pipe: Pipeline | None = None) -> dict[str, str] | None:
+        """The case as known (None if not), read through ``pipe`` when given (a transaction
+        in WATCH mode that watches ``key(case_id)`` first)."""
+        raw = await (pipe or self._redis).hgetall(self.key(case_id))
         return text_hash(raw) if raw else None
 
 

@@ -358,11 +358,9 @@ class Controls(Handler):
 
         async def act(pipe: Pipeline, case: dict[str, Any], record: dict[str, Any],
                       queue: list[str]) -> dict[str, Any]:  # fmt: skip
-            await self.refuse_if_stopped(pipe, case, f"controlling asset {asset_id}")
-            # What is asked is checked first (a wrong request is told so, 422), then whether
-            # the case may take it.
-            amount = control_amount(case, record, amount_fen, measure, control_ref, bool(queue))
             self.refuse_if_closed(case, f"controlling asset {asset_id}")
+            await self.refuse_if_stopped(pipe, case, f"controlling asset {asset_id}")
+            amount = control_amount(case, record, amount_fen, measure, control_ref, bool(queue))
             pipe.multi()  # type: ignore[no-untyped-call]
             self.seizures.hold(pipe, case, record, amount, identity.subject, queue,
                                identity.as_actor(), control_ref, measure)  # fmt: skip
@@ -376,6 +374,7 @@ class Controls(Handler):
 
         async def act(pipe: Pipeline, case: dict[str, Any], record: dict[str, Any],
                       queue: list[str]) -> None:  # fmt: skip
+            self.refuse_if_closed(case, f"an over-seizure exception for asset {asset_id}")
             if AssetKind(record["kind"]) in LIQUID_KINDS:
                 raise Conflict("money is divisible: freeze an exact amount instead of an exception")
             if record["status"] not in (AssetStatus.FOUND, AssetStatus.DECLINED):

@@ -100,21 +100,20 @@ class AssetControl(Handler):
         """The case, its assets and leads follow it to ``to_court``; their clocks follow
         through AssetCourtChanged. Idempotent."""
         case_key = self.records.case_key(case_id)
-        head = await self.records.case(case_id)
-        if head is None:
-            return False
-        keys = [self.records.asset_key(a) for a in head["assets"]]
-        keys += [self.records.lead_key(lead) for lead in head["leads"]]
 
         async def body(pipe: Pipeline) -> bool:
             case = await self.records.load(pipe, case_key)
             if case is None or case["court_code"] != from_court:
                 return False
-            records = [(key, await self.records.load(pipe, key)) for key in keys]
+            # Its assets and leads as the case (watched) lists them now: one found meanwhile
+            # changed the case, and this runs again with it.
+            keys = [self.records.asset_key(a) for a in case["assets"]]
+            keys += [self.records.lead_key(lead) for lead in case["leads"]]
+            loaded = await self.records.watch_and_load(pipe, keys) if keys else []
             pipe.multi()  # type: ignore[no-untyped-call]
             case["court_code"] = to_court
             self.records.put(pipe, case_key, case)
-            for key, record in records:
+            for key, record in zip(keys, loaded, strict=True):
                 # An asset whose disposal was transferred to a priority creditor's court
                 # stays there: only what the case's court holds follows the case.
                 if record is None or record["court_code"] != from_court:
@@ -131,7 +130,7 @@ class AssetControl(Handler):
                 self.stage(pipe, moved, subject, to_court)
             return True
 
-        result: bool = await self.records.transact([case_key, *keys], body)
+        result: bool = await self.records.transact([case_key], body)
         return result
 
     async def close_case(self, closed: case_events_pb2.CaseClosed) -> bool:
@@ -152,13 +151,11 @@ class AssetControl(Handler):
             # Its assets as the case (watched) lists them now: one found meanwhile changed
             # the case, and this runs again with it.
             keys = [self.records.asset_key(a) for a in case["assets"]]
-            if keys:
-                await pipe.watch(*keys)
-            records = [(key, await self.records.load(pipe, key)) for key in keys]
+            loaded = await self.records.watch_and_load(pipe, keys) if keys else []
             pipe.multi()  # type: ignore[no-untyped-call]
             case.update(closure_of(closed.method, closed.closed_on))
             self.records.put(pipe, case_key, case)
-            for key, record in records:
+            for key, record in zip(keys, loaded, strict=True):
                 if record is not None and self.seizures.decline_if_closed(pipe, case, record):
                     self.records.put(pipe, key, record)
             return True

@@ -209,10 +209,8 @@ class CommandActions:
         enforce in it, and the move would take its history to a court with no part in it)."""
         cases = []
         for case_id in await self.overviews.cases_of_debtor(debtor_id):
-            case = await self.overviews.get(case_id)
-            if case is None or not covers(identity.court_code, case.court_code):
-                continue
-            if not await self.overviews.closure(case_id):
+            case, closure = await self.overviews.read(case_id)
+            if case is not None and covers(identity.court_code, case.court_code) and not closure:
                 cases.append((case_id, case.court_code))
         return cases
 
@@ -264,7 +262,8 @@ class CommandActions:
             return None
         # A closed case has nothing left to enforce faster: moving it would only move its
         # history (its breaches) to a court that had no part in it.
-        refuse_if_closed(await self.overviews.closure(case_id), case_id, f"a {action.value}")
+        _, closure = await self.overviews.read(case_id)
+        refuse_if_closed(closure, case_id, f"a {action.value}")
         if action is Action.ELEVATE:
             if to_court not in (None, identity.court_code):
                 raise Invalid("an elevation moves the case to the issuing court",

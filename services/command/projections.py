@@ -96,20 +96,19 @@ class CaseOverviews:
                 tx.pipe.hset(key, mapping=closure)  # type: ignore[arg-type]
             tx.pipe.hincrby(key, "event_count", 1)
 
-    async def closure(self, case_id: str) -> dict[str, str]:
-        """The case's closure as kept (``zhixing.closures``; empty while it is open)."""
-        raw = await self._redis.hmget(self.key(case_id), ["closed_as", "closed_on"])
-        return {
-            name: as_text(value)
-            for name, value in zip(("closed_as", "closed_on"), raw, strict=True)
-            if value is not None
-        }
-
     async def get(self, case_id: str) -> command_service_pb2.CaseOverview | None:
+        return (await self.read(case_id))[0]
+
+    async def read(
+        self, case_id: str
+    ) -> tuple[command_service_pb2.CaseOverview | None, dict[str, str]]:
+        """The case's overview (None if unknown) and its closure (empty while it is open),
+        in one read."""
         raw = text_hash(await self._redis.hgetall(self.key(case_id)))
         if "court_code" not in raw:
-            return None
-        return command_service_pb2.CaseOverview(
+            return None, {}
+        closure: dict[str, str] = {n: raw[n] for n in ("closed_as", "closed_on") if n in raw}
+        overview = command_service_pb2.CaseOverview(
             case_id=case_id,
             court_code=raw["court_code"],
             case_type_code=raw.get("case_type_code", ""),
@@ -117,3 +116,4 @@ class CaseOverviews:
             node=raw["node"],
             event_count=int(raw.get("event_count", 0)),
         )
+        return overview, closure

@@ -70,13 +70,10 @@ class Entrustments:
         location_division: str, documents: Sequence[str], control_expires_on: dt.date | None,
     ) -> dict[str, Any]:  # fmt: skip
         require_role(identity, Role.OFFICER)
-        case = await self.known.get(case_id)
-        domain.check_entrusting(identity, case_id, case)
+        domain.check_entrusting(identity, case_id, await self.known.get(case_id))
         entrusted = domain.entrusted_court(identity, location_division, self.courts)
         if matter_type in HANDOVER:
             domain.check_time_left(control_expires_on, china_today(self.ctx.clock))
-        assert case is not None  # check_entrusting refused an unknown one
-        domain.check_open_for(case, case_id, matter_type)
         entrustment_id = str(uuid.uuid4())
         observers = [identity.court_code, entrusted.code]
         record = domain.new_entrustment(
@@ -99,6 +96,12 @@ class Entrustments:
         )
 
         async def body(pipe: Pipeline) -> dict[str, Any]:
+            # The case as known at the commit (watched): a closure read meanwhile counts.
+            await pipe.watch(self.known.key(case_id))
+            known = await self.known.get(case_id, pipe)
+            domain.check_entrusting(identity, case_id, known)
+            assert known is not None  # check_entrusting refused an unknown one
+            domain.check_open_for(known, case_id, matter_type)
             if matter_type in domain.TAKES_CONTROL:
                 await self.stops.check(pipe, case_id, identity.court_code,
                                        f"entrusting a {matter_type.value}")  # fmt: skip

@@ -292,7 +292,6 @@ class MoneyIn(FundsHandler):
         """``request_deduction``; with an Idempotency-Key, a request sent again deducts
         nothing twice and gets the first deduction: (the deduction, new?)."""
         require_role(identity, Role.OFFICER)
-        asset = await self.records.asset(asset_id)
         asset_watch = self.records.asset_key(asset_id)
         once = self.once("deduction", identity, idempotency_key, case_id=case_id,
                          asset_id=asset_id, amount=amount)  # fmt: skip
@@ -300,6 +299,8 @@ class MoneyIn(FundsHandler):
         async def act(pipe: Pipeline, record: Record) -> tuple[Record, bool]:
             if made := await self.made_before(pipe, once, record, "deductions", "deduction"):
                 return made, False
+            # Read in the transaction (watched): a release read meanwhile counts.
+            asset = await self.records.asset(asset_id, pipe)
             if asset is None or asset.get("case_id") != case_id:
                 raise Invalid(f"case {record['case_number']} has no controlled asset {asset_id}",
                               loc=("body", "asset_id"))  # fmt: skip

@@ -88,8 +88,10 @@ class FundsRecords(IndexedRecords):
         raw = await (client or self.redis).get(self.bank_ref_key(reference))
         return as_text(raw) if raw is not None else None
 
-    async def asset(self, asset_id: str) -> dict[str, str] | None:
-        raw = await self.redis.hgetall(self.asset_key(asset_id))
+    async def asset(self, asset_id: str, pipe: Pipeline | None = None) -> dict[str, str] | None:
+        """What events said of the asset (None if nothing), read through ``pipe`` when given
+        (a transaction that watches ``asset_key(asset_id)``)."""
+        raw = await (pipe or self.redis).hgetall(self.asset_key(asset_id))
         return text_hash(raw) if raw else None
 
     async def court_totals(self, court: str) -> dict[str, int]:

@@ -10,7 +10,7 @@ import pytest
 from services.asset_control.domain import asset_id_for
 from services.asset_control.handlers import AssetControl
 from services.asset_control.reactions import CaseIntake, EntrustedControls
-from tests.fakes import staged
+from tests.fakes import person, staged
 from tests.unit.test_asset_control_handlers import (
     DEPOSIT,
     HOUSE,
@@ -23,6 +23,7 @@ from tests.unit.test_asset_control_handlers import (
     filing,
 )
 from zhixing.assets import PriceMethod
+from zhixing.auth import Role
 from zhixing.errors import Conflict
 from zhixing.v1 import agency_gateway_pb2 as agency_pb
 from zhixing.v1 import asset_events_pb2 as asset_pb
@@ -60,6 +61,8 @@ async def test_a_closed_case_takes_no_new_control_and_what_it_found_is_declined(
     assert (await status(control, found), await status(control, held)) == ("declined", "controlled")
     with pytest.raises(Conflict, match=r"closed as 执行完毕 on 2026-03-10.*\(rule case\.close\)"):
         await control.controls.control(found, identity=OFFICER, amount_fen=None, control_ref="r2")
+    with pytest.raises(Conflict, match=r"over-seizure exception.*rule case\.close"):
+        await control.controls.approve_exception(found, "不可分物", identity=person(Role.LEADER))
     with pytest.raises(Conflict, match=r"reference price.*rule case\.close"):
         await control.disposal.start_reference_price(held, PriceMethod.APPRAISAL, identity=OFFICER)
     # What it holds is released as before; a closure read again changes nothing.

@@ -9,7 +9,7 @@ from services.entrustment import handlers as handlers_module
 from services.entrustment.domain import MatterType
 from services.entrustment.handlers import Entrustments
 from services.entrustment.repository import EntrustmentRecords
-from tests.factories import START, case_closed_event
+from tests.factories import START, case_closed_event, stop_ordered_event
 from tests.fakes import in_memory_context, known_case, person, project, staged_types
 from zhixing.auth import Role, ScopeError
 from zhixing.clock import SimulatedClock
@@ -17,7 +17,6 @@ from zhixing.courts import directory
 from zhixing.errors import Conflict, NotFound
 from zhixing.known_cases import KnownCases
 from zhixing.stops import StopInForce
-from zhixing.v1 import dispute_events_pb2 as dispute_pb
 
 HANGZHOU_SHANGCHENG = "330102"
 OFFICER = person(Role.OFFICER, court="苏1283")
@@ -123,13 +122,7 @@ async def test_a_closed_case_entrusts_nothing_naming_the_rule(method: str, rule:
 async def test_a_court_a_dispute_stops_entrusts_no_control_of_the_case() -> None:
     # It could not freeze the money itself (执行规定 art 68), but could ask another court to.
     handlers = await entrustments()
-    ordered = dispute_pb.EnforcementStopOrdered(dispute_id="d-1", court_code="苏1283",
-                                                case_ids=["case-1"], reason="两院冲突")  # fmt: skip
-    ctx = handlers.ctx
-    async with ctx.redis.pipeline(transaction=True) as pipe:
-        pipe.multi()  # type: ignore[no-untyped-call]
-        handlers.stops.keep(pipe, ordered)
-        await pipe.execute()
+    await project(handlers.ctx, handlers.stops, stop_ordered_event("case-1"))
     refused = r"entrusting a deposit_freeze.*dispute\.stop-enforcement"
     with pytest.raises(StopInForce, match=refused):
         await entrust(handlers)

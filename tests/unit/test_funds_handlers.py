@@ -19,8 +19,8 @@ from services.funds.http_api import AccountChangeIn, PayoutIn, ReceiptIn
 from services.funds.money_in import asset_facts
 from services.funds.reactions import AssetFacts
 from services.funds.repository import FundsRecords
-from tests.factories import ACTOR, START
-from tests.fakes import in_memory_context, person, staged, staged_types
+from tests.factories import ACTOR, START, stop_ordered_event
+from tests.fakes import in_memory_context, person, project, staged, staged_types
 from zhixing.auth import Identity, PrincipalKind, Role, ScopeError
 from zhixing.case_accounts import case_account_number
 from zhixing.clock import SimulatedClock
@@ -31,7 +31,6 @@ from zhixing.projection import Transaction
 from zhixing.stops import StopInForce
 from zhixing.v1 import agency_gateway_pb2 as gateway_pb
 from zhixing.v1 import asset_events_pb2 as assets
-from zhixing.v1 import dispute_events_pb2 as dispute_pb
 from zhixing.v1 import funds_events_pb2 as pb
 
 COURT = "苏1283"
@@ -777,13 +776,9 @@ async def test_a_court_a_dispute_stops_deducts_nothing_of_the_case() -> None:
         case_id="case-1", asset_key="bank:1", kind="bank_deposit", measure="freeze",
         amount_fen=60_000, controlled_by="officer-2",
     )})  # fmt: skip
-    ordered = dispute_pb.EnforcementStopOrdered(dispute_id="d-1", court_code=COURT,
-                                                case_ids=["case-1"], reason="两院冲突")  # fmt: skip
-    ctx = funds.money_in.ctx
-    async with ctx.redis.pipeline(transaction=True) as pipe:
-        pipe.multi()  # type: ignore[no-untyped-call]
-        funds.money_in.stops.keep(pipe, ordered)
-        await pipe.execute()
+    await project(
+        funds.money_in.ctx, funds.money_in.stops, stop_ordered_event("case-1", court=COURT)
+    )
     with pytest.raises(StopInForce, match=r"a deduction from asset asset-1.*stop-enforcement"):
         await funds.money_in.request_deduction("case-1", identity=OFFICER, asset_id="asset-1",
                                                amount=1_000)  # fmt: skip
