@@ -674,12 +674,18 @@ async def test_proceeds_recorded_before_references_named_the_asset_are_not_recor
     assert (await ledger(funds))["counters"]["received_fen"] == 350_000
 
 
-async def test_a_closed_case_takes_no_deduction_and_still_records_and_pays_its_money() -> None:
+async def funds_with_deposit() -> Funds:
+    """``funds_with_case`` with a deposit of 60,000 fen frozen (asset-1)."""
     funds = await funds_with_case()
     await funds.records.keep_assets({"asset-1": asset_facts(
         case_id="case-1", asset_key="bank:1", kind="bank_deposit", measure="freeze",
         amount_fen=60_000, controlled_by="officer-2",
     )})  # fmt: skip
+    return funds
+
+
+async def test_a_closed_case_takes_no_deduction_and_still_records_and_pays_its_money() -> None:
+    funds = await funds_with_deposit()
     assert await funds.accounts.close_case("case-1", "执行完毕", "2026-03-01")
     assert not await funds.accounts.close_case("case-1", "执行完毕", "2026-03-01")  # read again
     with pytest.raises(Conflict, match=r"closed as 执行完毕 on 2026-03-01.*\(rule case\.close\)"):
@@ -737,11 +743,7 @@ async def test_a_hold_refused_after_the_notice_gives_its_money_no_new_time() -> 
 
 
 async def test_a_deduction_or_a_hold_sent_again_with_its_key_is_made_once() -> None:
-    funds = await funds_with_case()
-    await funds.records.keep_assets({"asset-1": asset_facts(
-        case_id="case-1", asset_key="bank:1", kind="bank_deposit", measure="freeze",
-        amount_fen=60_000, controlled_by="officer-2",
-    )})  # fmt: skip
+    funds = await funds_with_deposit()
     asked: dict[str, Any] = {"identity": OFFICER, "asset_id": "asset-1", "amount": 1_000,
                              "idempotency_key": "k-1"}  # fmt: skip
     first, new = await funds.money_in.request_deduction_once("case-1", **asked)
@@ -771,11 +773,7 @@ async def test_a_deduction_or_a_hold_sent_again_with_its_key_is_made_once() -> N
 async def test_a_court_a_dispute_stops_deducts_nothing_of_the_case() -> None:
     # Asset control refused its control and entrustment its entrusted deduction, but the
     # stopped court could deduct the frozen money itself (执行规定 art 68).
-    funds = await funds_with_case()
-    await funds.records.keep_assets({"asset-1": asset_facts(
-        case_id="case-1", asset_key="bank:1", kind="bank_deposit", measure="freeze",
-        amount_fen=60_000, controlled_by="officer-2",
-    )})  # fmt: skip
+    funds = await funds_with_deposit()
     await project(
         funds.money_in.ctx, funds.money_in.stops, stop_ordered_event("case-1", court=COURT)
     )
