@@ -107,7 +107,7 @@ class MoneyIn(FundsHandler):
         known = await self.records.payment_of_reference(reference, pipe)
         if known is None:
             return None
-        known_case, payment_id = known.split("|", 1)
+        known_case, payment_id = known
         payment: Record | None = (
             record["payments"].get(payment_id) if known_case == record["case_id"] else None
         )
@@ -244,7 +244,7 @@ class MoneyIn(FundsHandler):
         known = await self.records.payment_of_reference(old)
         if known is None:
             return False
-        known_case, payment_id = known.split("|", 1)
+        known_case, payment_id = known
         record = await self.records.get(case_id) if known_case == case_id else None
         payment = record["payments"].get(payment_id) if record else None
         return payment is not None and payment.get("asset_id") == asset_id

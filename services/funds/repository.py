@@ -84,9 +84,14 @@ class FundsRecords(IndexedRecords):
 
     async def payment_of_reference(
         self, reference: str, client: aioredis.Redis | Pipeline | None = None
-    ) -> str | None:
+    ) -> tuple[str, str] | None:
+        """(case id, payment id) of the receipt recorded under ``reference``
+        (``remember_reference``), or None."""
         raw = await (client or self.redis).get(self.bank_ref_key(reference))
-        return as_text(raw) if raw is not None else None
+        if raw is None:
+            return None
+        case_id, _, payment_id = as_text(raw).partition("|")
+        return case_id, payment_id
 
     async def asset(self, asset_id: str, pipe: Pipeline | None = None) -> dict[str, str] | None:
         """What events said of the asset (None if nothing), read through ``pipe`` when given
