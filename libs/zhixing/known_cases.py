@@ -18,7 +18,7 @@ from zhixing.auth import CurrentIdentity, require_visible
 from zhixing.closures import closure_of
 from zhixing.events import Event
 from zhixing.projection import Transaction
-from zhixing.state import KeySpace, text_hash
+from zhixing.state import KeySpace, text_hash, watch_and_read
 from zhixing.v1 import case_events_pb2
 
 __all__ = [
@@ -63,10 +63,15 @@ class KnownCases:
                 closure = closure_of(closed.method, closed.closed_on)
                 tx.pipe.hset(self.key(event.aggregate_id), mapping=closure)  # type: ignore[arg-type]
 
-    async def get(self, case_id: str, pipe: Pipeline | None = None) -> dict[str, str] | None:
-        """The case as known (None if not), read through ``pipe`` when given (a transaction
-        in WATCH mode that watches ``key(case_id)`` first)."""
-        raw = await (pipe or self._redis).hgetall(self.key(case_id))
+    async def get(self, case_id: str) -> dict[str, str] | None:
+        raw = await self._redis.hgetall(self.key(case_id))
+        return text_hash(raw) if raw else None
+
+    async def watch_and_get(self, pipe: Pipeline, case_id: str) -> dict[str, str] | None:
+        """``get`` in a transaction: the case's hash WATCHed and read in one round trip, so a
+        change to it (a closure) before the commit makes the transaction run again."""
+        key = self.key(case_id)
+        (raw,) = await watch_and_read(pipe, [key], [("HGETALL", key)])
         return text_hash(raw) if raw else None
 
 

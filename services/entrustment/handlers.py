@@ -97,8 +97,7 @@ class Entrustments:
 
         async def body(pipe: Pipeline) -> dict[str, Any]:
             # The case as known at the commit (watched): a closure read meanwhile counts.
-            await pipe.watch(self.known.key(case_id))
-            known = await self.known.get(case_id, pipe)
+            known = await self.known.watch_and_get(pipe, case_id)
             domain.check_entrusting(identity, case_id, known)
             assert known is not None  # check_entrusting refused an unknown one
             domain.check_open_for(known, case_id, matter_type)
