@@ -24,7 +24,10 @@ Definitions (the platform's working definitions; each rate is over all time so f
 - 实际到位率 (money-recovered rate) = money paid to applicants / money claimed: the sum of
   every payout (``FundsPaid.amount_fen``) / the sum of every claim filed
   (``CaseFiled.claim_amount_fen``). Money counts once it reaches the applicant: money that
-  arrived and is still in the case's account, held back, or lodged (提存) does not.
+  arrived and is still in the case's account, held back, or lodged (提存) does not. A 执恢
+  case (filed with ``resumed_from_case_id``) claims the same debt as the 终本 case it
+  resumes, whose claim is counted already: it is counted as filed, its claim is not counted
+  again (each resumption would otherwise lower the rate); its payouts count.
 - 案款发放及时率 (on-time payout rate) = payouts on time / payouts judged. A payout
   (``FundsPaid``) is on time when both clocks of its money cleared in time: its payment's
   ``funds.notify-finance`` (finance told to pay within the limit from arrival, an approved
@@ -95,7 +98,10 @@ DEFINITIONS = {
     "法定期限内结案率": "在法定期限内结案数 / 已结案件数",
     "保全率": "至少一项财产已控制的案件数 / 收案数",
     "平均结案用时": "立案至结案天数之和 / 已结案件数",
-    "实际到位率": "已发放给申请执行人的案款 / 申请执行标的额（在账、暂缓发放和提存的案款不计）",
+    "实际到位率": (
+        "已发放给申请执行人的案款 / 申请执行标的额（在账、暂缓发放和提存的案款不计；"
+        "执恢案件的标的已随原终本案件计入，不重复计算）"
+    ),
     "案款发放及时率": "通知财务和财务发放均在期限内的发放笔数 / 两项期限均已办结的发放笔数",
 }
 
@@ -246,7 +252,8 @@ class CourtFigures:
             (await case(payload.case_id)).update(filed)
             tx.pipe.hset(self.case_key(payload.case_id), mapping=dict(filed))  # type: ignore[arg-type]
             tally.count(payload.court_code, "filed")
-            tally.add_money(payload.court_code, "claimed_fen", payload.claim_amount_fen)
+            if not payload.resumed_from_case_id:  # a 执恢 case's debt is claimed already
+                tally.add_money(payload.court_code, "claimed_fen", payload.claim_amount_fen)
         elif isinstance(payload, case_events_pb2.CaseHandlingCourtChanged):
             (await case(payload.case_id))["court"] = payload.to_court
             tx.pipe.hset(self.case_key(payload.case_id), "court", payload.to_court)

@@ -365,6 +365,9 @@ async def test_the_zhongben_figures_node_case_view_and_timeline_count_the_right_
         # 靖江: z3 of z3 and p1 closed 终本, with no ruling (not lawful), and resumed.
         assert [rates["苏1282"][name] for name in three] == [0.5, 0.0, 1.0]
         assert [rates["苏12"][name] for name in three] == [0.75, round(1 / 3, 4), round(2 / 3, 4)]
+        # The 执恢 case z2r is filed at 泰兴, but its debt is z2's, claimed once.
+        taixing_counts = (await read("/v1/figures/苏1283"))["counts"]
+        assert (taixing_counts["filed"], taixing_counts["claimed_fen"]) == (3, 2000)
         definitions = (await read("/v1/figures/苏12"))["definitions"]
         assert all(definitions[name] for name in three)
 
