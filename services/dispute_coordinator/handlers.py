@@ -20,11 +20,17 @@ from zhixing.bounds import MAX_REPEATED_ACTS
 from zhixing.courts import CourtDirectory
 from zhixing.errors import Conflict, Invalid, NotFound
 from zhixing.known_cases import KnownCases
+from zhixing.paging import DEFAULT_PAGE, Page, page
 from zhixing.records import log_act
 from zhixing.service import ServiceContext
 from zhixing.v1 import dispute_events_pb2 as pb
 
 T = TypeVar("T")
+
+
+def _newest_first(record: dict[str, Any]) -> tuple[str, str]:
+    """The listing's sort key (descending), unique by the dispute's id."""
+    return (record["opened_at"], record["dispute_id"])
 
 
 class Disputes:
@@ -50,14 +56,18 @@ class Disputes:
         """Courts involved and the courts above them; an agency its own disputes only."""
         return domain.visible_to(identity, record)
 
-    async def list_for(self, identity: Identity) -> list[dict[str, Any]]:
-        """Every dispute the identity may read: an agency's own; a court's, and for a court
-        above, those of every court below it (the common superior sees what it coordinates)."""
+    async def list_for(
+        self, identity: Identity, *, limit: int = DEFAULT_PAGE, after: str | None = None
+    ) -> Page[dict[str, Any]]:
+        """A page of the disputes the identity may read, newest first: an agency's own; a
+        court's, and for a court above, those of every court below it (the common superior
+        sees what it coordinates)."""
         if identity.role is Role.AGENCY:
             ids = await self.records.ids_of(identity.subject)
         else:
             ids = await self.records.ids_in_jurisdiction(identity.court_code)
-        return [r for r in await self.records.many(ids) if self.visible_to(identity, r)]
+        found = [r for r in await self.records.many(ids) if self.visible_to(identity, r)]
+        return page(found, _newest_first, limit=limit, after=after, descending=True)
 
     def _stage(
         self, pipe: Pipeline, payload: Message, aggregate_id: str, court: str,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.dispute_coordinator.domain import AgencyKind
@@ -12,6 +12,7 @@ from services.dispute_coordinator.handlers import Disputes
 from zhixing.auth import CurrentIdentity
 from zhixing.bounds import FenOrZero
 from zhixing.errors import NotFound
+from zhixing.paging import DEFAULT_PAGE, After, Limit, send_cursor
 from zhixing.records import HistoryEntry
 
 router = APIRouter(prefix="/v1", tags=["disputes"])
@@ -148,11 +149,16 @@ async def open_dispute(body: OpenIn, identity: CurrentIdentity, request: Request
 
 @router.get(
     "/disputes",
-    summary="Disputes my court (or agency) is party to",
+    summary="Disputes my court (or agency) is party to, newest first, a page at a time",
     response_model=list[DisputeView],
 )
-async def list_disputes(identity: CurrentIdentity, request: Request) -> list[dict[str, Any]]:
-    return await _disputes(request).list_for(identity)
+async def list_disputes(
+    identity: CurrentIdentity, request: Request, response: Response,
+    limit: Limit = DEFAULT_PAGE, after: After = None,
+) -> list[dict[str, Any]]:  # fmt: skip
+    found = await _disputes(request).list_for(identity, limit=limit, after=after)
+    send_cursor(response, found)
+    return found.items
 
 
 @router.get("/disputes/{dispute_id}", summary="One dispute", response_model=DisputeView)

@@ -23,12 +23,18 @@ from zhixing.clock import china_today
 from zhixing.courts import CourtDirectory
 from zhixing.errors import Conflict
 from zhixing.known_cases import KnownCases
+from zhixing.paging import DEFAULT_PAGE, Page, page
 from zhixing.records import log_act
 from zhixing.service import ServiceContext
 from zhixing.stops import StopOrders
 from zhixing.v1 import entrustment_events_pb2 as pb
 
 T = TypeVar("T")
+
+
+def _newest_first(record: dict[str, Any]) -> tuple[str, str]:
+    """The listing's sort key (descending), unique by the entrustment's id."""
+    return (record["entrusted_at"], record["entrustment_id"])
 
 
 class Entrustments:
@@ -50,11 +56,14 @@ class Entrustments:
         """Both courts, and the courts above either, see the matter."""
         return domain.visible_to(identity, record)
 
-    async def list_for(self, identity: Identity) -> list[dict[str, Any]]:
-        """Every matter the identity may read: its court's and, for a court above, those of
-        every court below it."""
+    async def list_for(
+        self, identity: Identity, *, limit: int = DEFAULT_PAGE, after: str | None = None
+    ) -> Page[dict[str, Any]]:
+        """A page of the matters the identity may read (its court's and, for a court above,
+        those of every court below it), newest first."""
         ids = await self.records.ids_in_jurisdiction(identity.court_code)
-        return [r for r in await self.records.many(ids) if self.visible_to(identity, r)]
+        found = [r for r in await self.records.many(ids) if self.visible_to(identity, r)]
+        return page(found, _newest_first, limit=limit, after=after, descending=True)
 
     def _stage(
         self, pipe: Pipeline, payload: Message, record: dict[str, Any], court: str,

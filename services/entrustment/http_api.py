@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.entrustment.domain import MatterType
@@ -15,6 +15,7 @@ from zhixing.assets import AssetKind, Measure
 from zhixing.auth import CurrentIdentity
 from zhixing.bounds import Fen
 from zhixing.errors import NotFound
+from zhixing.paging import DEFAULT_PAGE, After, Limit, send_cursor
 from zhixing.records import HistoryEntry
 from zhixing.v1 import entrustment_events_pb2 as pb
 
@@ -118,11 +119,16 @@ async def entrust(body: EntrustIn, identity: CurrentIdentity, request: Request) 
 
 @router.get(
     "/entrustments",
-    summary="Entrustments my court is party to",
+    summary="Entrustments my court is party to, newest first, a page at a time",
     response_model=list[EntrustmentView],
 )
-async def list_entrustments(identity: CurrentIdentity, request: Request) -> list[dict[str, Any]]:
-    return await _entrustments(request).list_for(identity)
+async def list_entrustments(
+    identity: CurrentIdentity, request: Request, response: Response,
+    limit: Limit = DEFAULT_PAGE, after: After = None,
+) -> list[dict[str, Any]]:  # fmt: skip
+    found = await _entrustments(request).list_for(identity, limit=limit, after=after)
+    send_cursor(response, found)
+    return found.items
 
 
 @router.get(

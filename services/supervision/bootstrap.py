@@ -8,7 +8,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.supervision.http_api import ROUTERS
 from services.supervision.officers import Officers
-from services.supervision.paging import NEXT_CURSOR
 from services.supervision.petitions import Petitions
 from services.supervision.reactions import CaseFacts, ClockFacts
 from services.supervision.register import Register
@@ -16,6 +15,7 @@ from services.supervision.register_api import EXPORT_TRUNCATED
 from services.supervision.repository import SupervisionRecords
 from services.supervision.tasks import Tasks
 from zhixing.builder import About, HostBuilder, Infrastructure
+from zhixing.paging import NEXT_CURSOR
 from zhixing.projection import Projection
 from zhixing.service import ServiceHost
 from zhixing.topics import (

@@ -14,10 +14,10 @@ from redis.asyncio.client import Pipeline
 from services.supervision import domain
 from services.supervision.domain import PostKind, Record
 from services.supervision.handler import SupervisionHandler
-from services.supervision.paging import DEFAULT_PAGE, Page, page
 from zhixing.auth import Identity, may_read, require_handling_court, require_role, require_scope
 from zhixing.clock import CHINA_TZ
 from zhixing.errors import Conflict, Invalid, NotFound
+from zhixing.paging import DEFAULT_PAGE, Page, page
 from zhixing.v1 import deadline_events_pb2 as clocks
 from zhixing.v1 import supervision_events_pb2 as pb
 

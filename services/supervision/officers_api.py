@@ -9,9 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.supervision.domain import PostKind
 from services.supervision.officers import Officers
-from services.supervision.paging import DEFAULT_PAGE, After, Limit, send_cursor
 from zhixing.auth import CurrentIdentity
 from zhixing.bounds import MAX_ID, MAX_NAME, PastDate, PathId, ShortText
+from zhixing.paging import DEFAULT_PAGE, After, Limit, send_cursor
 
 router = APIRouter(prefix="/v1", tags=["officers"])
 

@@ -20,9 +20,9 @@ from services.supervision.domain import (
     ReplyChannel,
 )
 from services.supervision.handler import Saved, SupervisionHandler
-from services.supervision.paging import DEFAULT_PAGE, Page, page
 from zhixing.auth import Identity, may_read, require_handling_court, require_role, require_scope
 from zhixing.errors import Conflict, Invalid, NotFound
+from zhixing.paging import DEFAULT_PAGE, Page, page
 from zhixing.v1 import supervision_events_pb2 as pb
 
 

@@ -8,11 +8,11 @@ from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.supervision.domain import Channel, PetitionerRole, PetitionStatus, ReplyChannel
-from services.supervision.paging import DEFAULT_PAGE, After, Limit, send_cursor
 from services.supervision.petitions import Petition, Petitions
 from zhixing.auth import CurrentIdentity
 from zhixing.bounds import MAX_ID, MAX_LIST, MAX_NAME, PastDate, PathId, ShortText, Text
 from zhixing.idempotency import IdempotencyKey
+from zhixing.paging import DEFAULT_PAGE, After, Limit, send_cursor
 
 router = APIRouter(prefix="/v1", tags=["petitions"])
 

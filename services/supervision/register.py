@@ -14,7 +14,6 @@ from redis.asyncio.client import Pipeline
 from services.supervision import domain
 from services.supervision.domain import Manner, Record
 from services.supervision.handler import Saved, SupervisionHandler
-from services.supervision.paging import DEFAULT_PAGE, Page, page
 from zhixing import export
 from zhixing.auth import Identity, may_read, require_role, require_scope
 from zhixing.clock import CHINA_TZ
@@ -22,6 +21,7 @@ from zhixing.courts import directory
 from zhixing.errors import Invalid, NotFound
 from zhixing.export import Table
 from zhixing.idempotency import Idempotency
+from zhixing.paging import DEFAULT_PAGE, Page, page
 from zhixing.state import as_text
 from zhixing.v1 import supervision_events_pb2 as pb
 

@@ -12,12 +12,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.supervision.domain import Manner
 from services.supervision.handler import Saved
-from services.supervision.paging import DEFAULT_PAGE, After, Limit, send_cursor
 from services.supervision.register import Interference, Register
 from zhixing.auth import CurrentIdentity
 from zhixing.bounds import MAX_ID, PastDateTime, PathId, ShortText, Text
 from zhixing.export import MAX_EXPORT_ROWS, ExportFormat, table_response
 from zhixing.idempotency import IdempotencyKey
+from zhixing.paging import DEFAULT_PAGE, After, Limit, send_cursor
 
 router = APIRouter(prefix="/v1", tags=["interference register"])
 

@@ -4,6 +4,7 @@ only that court decides; who may see it."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
@@ -71,9 +72,25 @@ async def test_only_the_courts_involved_and_above_them_see_a_dispute() -> None:
         await handlers.negotiate(
             dispute_id, "x", "ongoing", identity=person(Role.OFFICER, "苏1281")
         )
-    mine = await handlers.list_for(person(Role.COMMAND, "苏12"))
+    mine = (await handlers.list_for(person(Role.COMMAND, "苏12"))).items
     assert [d["dispute_id"] for d in mine] == [dispute_id]
-    assert await handlers.list_for(person(Role.COMMAND, "苏02")) == []
+    assert (await handlers.list_for(person(Role.COMMAND, "苏02"))).items == []
+
+
+async def test_the_listing_comes_newest_first_a_page_at_a_time() -> None:
+    handlers = await disputes()
+    clock = handlers.ctx.clock
+    assert isinstance(clock, SimulatedClock)
+    opened = []
+    for n in range(3):
+        opened.append((await open_dispute(handlers, asset_key=f"real_estate:h{n}"))["dispute_id"])
+        clock.advance(dt.timedelta(minutes=1))
+    first = await handlers.list_for(TAIXING, limit=2)
+    assert [d["dispute_id"] for d in first.items] == [opened[2], opened[1]]
+    assert first.next_cursor is not None
+    rest = await handlers.list_for(TAIXING, limit=2, after=first.next_cursor)
+    assert [d["dispute_id"] for d in rest.items] == [opened[0]]
+    assert rest.next_cursor is None
 
 
 async def test_a_case_that_is_no_partys_is_refused_naming_it() -> None:

@@ -3,6 +3,8 @@ the order of its steps, and who may act on it."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from services.entrustment import handlers as handlers_module
@@ -63,9 +65,27 @@ async def test_only_the_entrusted_court_acts_and_only_the_two_courts_and_above_s
     stranger = person(Role.OFFICER, court="苏1282")
     with pytest.raises(NotFound):
         await handlers.start(entrustment_id, identity=stranger)
-    seen = {r["entrustment_id"] for r in await handlers.list_for(person(Role.COMMAND, "苏12"))}
-    assert seen == {entrustment_id}
-    assert await handlers.list_for(person(Role.COMMAND, "苏02")) == []
+    seen = [
+        r["entrustment_id"] for r in (await handlers.list_for(person(Role.COMMAND, "苏12"))).items
+    ]
+    assert seen == [entrustment_id]
+    assert (await handlers.list_for(person(Role.COMMAND, "苏02"))).items == []
+
+
+async def test_the_listing_comes_newest_first_a_page_at_a_time() -> None:
+    handlers = await entrustments()
+    clock = handlers.ctx.clock
+    assert isinstance(clock, SimulatedClock)
+    made = []
+    for _ in range(3):
+        made.append(await entrust(handlers))
+        clock.advance(dt.timedelta(minutes=1))
+    first = await handlers.list_for(OFFICER, limit=2)
+    assert [r["entrustment_id"] for r in first.items] == [made[2], made[1]]
+    assert first.next_cursor is not None
+    rest = await handlers.list_for(OFFICER, limit=2, after=first.next_cursor)
+    assert [r["entrustment_id"] for r in rest.items] == [made[0]]
+    assert rest.next_cursor is None
 
 
 async def test_a_case_entrusts_at_most_its_bound_of_matters(
@@ -79,7 +99,7 @@ async def test_a_case_entrusts_at_most_its_bound_of_matters(
     with pytest.raises(Conflict, match=r"case case-1 has entrusted 3 matters, the most .* \(MAX_"):
         await entrust(handlers)
     assert (await staged_types(handlers.ctx)).count("MatterEntrusted") == 3
-    assert len(await handlers.list_for(OFFICER)) == 3
+    assert len((await handlers.list_for(OFFICER)).items) == 3
     await entrust(handlers, case_id="case-2")  # another case's are its own
 
 

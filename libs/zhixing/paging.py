@@ -1,8 +1,9 @@
-"""Listings come in pages (review of issue 17: a jurisdiction's register, petitions and
-officers grow without end). A page holds at most ``limit`` items in the listing's order;
-when more follow, the response's ``X-Next-Cursor`` header carries the cursor of the next
-page (``?after=`` it). The cursor is the sort key of the page's last item, so a page read
-later starts where the earlier one ended even when records were added meanwhile."""
+"""Listings come in pages (review of issue 17: a jurisdiction's register, petitions,
+officers, entrustments and disputes grow without end). A page holds at most ``limit`` items
+in the listing's order; when more follow, the response's ``X-Next-Cursor`` header carries
+the cursor of the next page (``?after=`` it). The cursor is the sort key of the page's last
+item, so a page read later starts where the earlier one ended even when records were added
+meanwhile."""
 
 from __future__ import annotations
 
