@@ -39,6 +39,7 @@ __all__ = [
     "money",  # sums of fen in Redis counters that cannot overflow
     "outbox",  # events staged with the state change that records them
     "outside_answers",  # the bounds of what the outside systems answer
+    "paging",  # listings a page at a time, with a cursor to the next
     "paths",  # where the repository's shipped files are
     "periods",  # counting statutory periods (期间)
     "persons",  # a person's age from the resident ID, and minority (never listed as 失信)

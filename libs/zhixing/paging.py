@@ -18,6 +18,10 @@ from fastapi import Query, Response
 
 from zhixing.errors import Invalid
 
+__all__ = [
+    "DEFAULT_PAGE", "MAX_PAGE", "NEXT_CURSOR", "After", "Limit", "Page", "page", "send_cursor",
+]  # fmt: skip
+
 T = TypeVar("T")
 
 MAX_PAGE = 1000
