@@ -147,6 +147,10 @@ class CaseOverview(BaseModel):
         "a case through its nodes)"
     )
     event_count: int
+    closed_as: str = Field(
+        "", description="How it was closed (执行完毕, 终结本次执行, ...); empty while it is open"
+    )
+    closed_on: str = Field("", description="The day it was closed; empty while it is open")
     funds: CaseFundsView
     zhongben: ZhongbenView
     credit: CreditView
@@ -226,7 +230,7 @@ async def get_case_overview(
     case_id: str, identity: CurrentIdentity, request: Request
 ) -> CaseOverview:
     overviews: CaseOverviews = request.app.state.overviews
-    overview = await overviews.get(case_id)
+    overview, closure = await overviews.read(case_id)
     require_visible(identity, overview.court_code if overview else None, f"case {case_id}")
     assert overview is not None
     case_funds: CaseFunds = request.app.state.case_funds
@@ -240,6 +244,7 @@ async def get_case_overview(
         MessageToDict(
             overview, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
         )
+        | closure
         | {
             "claim_amount_fen": overview.claim_amount_fen,  # a number, not int64's JSON string
             "case_number": number,

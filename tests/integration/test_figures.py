@@ -387,6 +387,8 @@ async def test_the_zhongben_figures_node_case_view_and_timeline_count_the_right_
 
         # The case view: the 终本 and the credit state.
         z1, z2 = await read("/v1/cases/z1"), await read("/v1/cases/z2")
+        assert (z1["closed_as"], z1["closed_on"]) == ("终结本次执行", "2026-06-10")
+        assert (await read("/v1/cases/z2r"))["closed_as"] == ""  # the 执恢 case is open
         assert (z1["zhongben"]["state"], z1["zhongben"]["served_on"]) == ("ruled", "2026-06-12")
         assert z1["zhongben"]["last_requery"] == {
             "requery_number": 1, "new_assets": 0, "resumption_proposed": False,
