@@ -15,12 +15,11 @@ import asyncio
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
@@ -49,6 +48,7 @@ from zhixing.anchor import write_key_pair
 from zhixing.auth import Role, TokenAuthority
 from zhixing.clock import SystemClock
 from zhixing.logs import configure_logging
+from zhixing.ports import DEFAULT_PORTS
 from zhixing.service import run_async
 from zhixing.settings import AuthSettings, KafkaSettings, PlatformSettings, RedisSettings
 
@@ -68,20 +68,7 @@ class ServiceSpec:
         return f"ZHIXING_{self.name.upper()}_"
 
 
-SERVICES = (
-    ServiceSpec("command", 8000, 50051),
-    ServiceSpec("intake", 8001, 50052),
-    ServiceSpec("asset_control", 8002, 50053),
-    ServiceSpec("dispute_coordinator", 8003, 50054),
-    ServiceSpec("entrustment", 8004, 50055),
-    ServiceSpec("audit_notary", 8005, 50056),
-    ServiceSpec("deadlines", 8006, 50057),
-    ServiceSpec("funds", 8007, 50058),
-    ServiceSpec("credit", 8008, 50059),
-    ServiceSpec("supervision", 8009, 50061),
-    ServiceSpec("notification", 8010, 50062),
-    ServiceSpec("agency_gateway", None, 50060),
-)
+SERVICES = tuple(ServiceSpec(name, ports.http, ports.grpc) for name, ports in DEFAULT_PORTS.items())
 
 
 @dataclass
@@ -138,46 +125,6 @@ def _wait_healthy(spec: ServiceSpec, process: subprocess.Popen[bytes], timeout: 
     raise InfraError(f"{spec.name} did not become healthy within {timeout:.0f} s")
 
 
-class PortHold:
-    """The services' ports, bound (not listened on) by this process from the start of a run
-    until each service is started. The gRPC ports (50051…) lie in Linux's range of ephemeral
-    ports: a connection this process or a started service opens (the demo's history opens
-    hundreds) may otherwise be given one as its own local port, and the service meant to
-    listen there then cannot bind it. The kernel never gives a connection a port some
-    socket has bound explicitly."""
-
-    def __init__(self) -> None:
-        self._held: dict[int, socket.socket] = {}
-
-    def hold(self, ports: Iterable[int]) -> None:
-        for port in ports:
-            if port in self._held:
-                continue
-            held = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            held.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                held.bind(("127.0.0.1", port))
-            except OSError:  # in use already: the service's own start will say by what
-                held.close()
-                continue
-            self._held[port] = held
-
-    def release(self, ports: Iterable[int]) -> None:
-        for port in ports:
-            if (held := self._held.pop(port, None)) is not None:
-                held.close()
-
-    def release_all(self) -> None:
-        self.release(list(self._held))
-
-
-def _ports(spec: ServiceSpec) -> list[int]:
-    ports = [_port(spec, "grpc", spec.grpc_port)]
-    if spec.http_port is not None:
-        ports.append(_port(spec, "http", spec.http_port))
-    return ports
-
-
 class Platform:
     def __init__(self, console: Console, now: Callable[[], float] = time.monotonic) -> None:
         self.console = console
@@ -192,7 +139,6 @@ class Platform:
         self.backoff: dict[str, Backoff] = {}
         self.pids = DATA / "pids"
         self.work = Work(console)
-        self.ports = PortHold()
 
     def _record(self, name: str, process: subprocess.Popen[bytes]) -> None:
         (self.pids / f"{name}.pid").write_text(f"{process.pid}\n")
@@ -210,7 +156,7 @@ class Platform:
         env["ZHIXING_KAFKA_BOOTSTRAP_SERVERS"] = self.kafka.bootstrap_servers
         env["ZHIXING_REDIS_URL"] = self.redis.url
         gateway = next(s for s in SERVICES if s.name == "agency_gateway")
-        gateway_target = f"127.0.0.1:{_port(gateway, 'grpc', 50060)}"
+        gateway_target = f"127.0.0.1:{_port(gateway, 'grpc', gateway.grpc_port)}"
         env.setdefault("ZHIXING_AGENCY_TARGET", gateway_target)
         # The banks' deduction systems (扣划) are stood in for by the same gateway.
         env.setdefault("ZHIXING_FUNDS_TRANSFER_TARGET", gateway_target)
@@ -223,7 +169,6 @@ class Platform:
         """Redis, Kafka, the demo's months (``history``: once per ``.data``), then every
         service."""
         self.clean_leftovers()
-        self.ports.hold(port for spec in SERVICES for port in _ports(spec))
         if not SIGNING_KEY.exists():  # the notary's key pair, made once, kept in .data/keys
             write_key_pair(SIGNING_KEY, PUBLIC_KEY)
             self.console.print(f"wrote the audit notary's key pair: {PUBLIC_KEY} (public)")
@@ -295,7 +240,6 @@ class Platform:
             )
 
     def spawn(self, spec: ServiceSpec) -> None:
-        self.ports.release(_ports(spec))  # the service binds them now
         logs = DATA / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         with (logs / f"{spec.name}.log").open("ab") as log:
@@ -394,7 +338,6 @@ class Platform:
         self.console.print("Logs: .data/logs/. Press Ctrl-C to stop everything.")
 
     def stop(self) -> None:
-        self.ports.release_all()
         for process in reversed(list(self.services.values())):
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)

@@ -44,6 +44,7 @@ __all__ = [
     "periods",  # counting statutory periods (期间)
     "persons",  # a person's age from the resident ID, and minority (never listed as 失信)
     "polling",  # background workers that poll (the agency and deduction workers)
+    "ports",  # each service's default ports, below the ephemeral range
     "projection",  # what a consumer feeds: handlers on a batch transaction
     "protojson",  # protobuf messages as JSON-ready dicts, as MessageToDict gives them
     "publisher",  # publishing events to Kafka

@@ -58,13 +58,11 @@ class Infrastructure:
 @dataclass(frozen=True)
 class About:
     """What a service is: its name (key space, consumer groups, settings prefix), the title
-    and description of its OpenAPI, and its default ports."""
+    and description of its OpenAPI (its default ports: ``zhixing.ports``)."""
 
     name: str
     title: str
     description: str
-    http_port: int
-    grpc_port: int
 
 
 class HostBuilder:
@@ -79,9 +77,7 @@ class HostBuilder:
         self.http: FastAPI = create_http_app(
             self.ctx, title=about.title, description=about.description
         )
-        self._ports = infra.ports or service_settings(
-            about.name, http_port=about.http_port, grpc_port=about.grpc_port
-        )
+        self._ports = infra.ports or service_settings(about.name)
         self._grpc: list[GrpcRegistrar] = []
         self._consumers: list[EventConsumer] = []
         self._background: list[Background] = []

@@ -12,6 +12,8 @@ from typing import Any
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from zhixing.ports import DEFAULT_PORTS
+
 __all__ = [
     "DEV_AUTH_SECRET",
     "DEV_SERVICE_SECRET",
@@ -180,7 +182,7 @@ class TracingSettings(BaseSettings):
 
 
 class ServiceSettings(BaseSettings):
-    """Where one service listens. Defaults are set per service in its bootstrap."""
+    """Where one service listens. Defaults are set per service in ``zhixing.ports``."""
 
     model_config = SettingsConfigDict(extra="ignore")
 
@@ -189,8 +191,10 @@ class ServiceSettings(BaseSettings):
     grpc_port: int = Field(0, ge=0, le=65535, description="gRPC port (0: any free port)")
 
 
-def service_settings(name: str, *, http_port: int, grpc_port: int) -> ServiceSettings:
-    """Settings for service ``name``, read from ``ZHIXING_<NAME>_*`` with the given defaults."""
+def service_settings(name: str) -> ServiceSettings:
+    """Settings for service ``name``, read from ``ZHIXING_<NAME>_*``; a port unset there is
+    the service's own (``zhixing.ports.DEFAULT_PORTS``)."""
+    defaults = DEFAULT_PORTS[name]
 
     class _Settings(ServiceSettings):
         model_config = SettingsConfigDict(env_prefix=f"ZHIXING_{name.upper()}_", extra="ignore")
@@ -198,7 +202,7 @@ def service_settings(name: str, *, http_port: int, grpc_port: int) -> ServiceSet
     settings = _Settings()
     # Keyword arguments would override the environment, so defaults fill only unset fields.
     if "http_port" not in settings.model_fields_set:
-        settings.http_port = http_port
+        settings.http_port = defaults.http or 0
     if "grpc_port" not in settings.model_fields_set:
-        settings.grpc_port = grpc_port
+        settings.grpc_port = defaults.grpc
     return settings

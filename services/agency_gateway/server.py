@@ -37,6 +37,7 @@ from zhixing.assets import LIQUID_KINDS, AssetKind, Channel
 from zhixing.auth import AuthInterceptor, TokenAuthority
 from zhixing.clock import Clock, SystemClock
 from zhixing.gateway_client import MAX_QUERIES_PER_CALL
+from zhixing.ports import DEFAULT_PORTS
 from zhixing.service import enable_reflection, freeze_startup_heap, load_reference_data
 from zhixing.settings import AuthSettings
 from zhixing.v1 import agency_gateway_pb2 as pb
@@ -49,7 +50,12 @@ class GatewaySettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ZHIXING_AGENCY_GATEWAY_", extra="ignore")
 
     host: str = Field("127.0.0.1", description="Interface to bind gRPC to")
-    grpc_port: int = Field(50060, ge=0, le=65535, description="gRPC port (0: any free port)")
+    grpc_port: int = Field(
+        DEFAULT_PORTS["agency_gateway"].grpc,
+        ge=0,
+        le=65535,
+        description="gRPC port (0: any free port)",
+    )
     seed: int = Field(2021, description="Seed of the synthetic assets and of injected faults")
     latency_ms: int = Field(
         500, ge=0, description="Feedback is ready this long after a request (gateway clock)"

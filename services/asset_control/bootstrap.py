@@ -22,8 +22,6 @@ ABOUT = About(
     name="asset_control",
     title="Zhixing asset control (财产查控)",
     description="Network asset queries, control within the claim, and the disposal chain.",
-    http_port=8002,
-    grpc_port=50053,
 )
 
 

@@ -13,8 +13,6 @@ ABOUT = About(
     name="audit_notary",
     title="Zhixing audit notary (留痕公证)",
     description="Signed checkpoints of the audit chain, and Merkle proofs against them.",
-    http_port=8005,
-    grpc_port=50056,
 )
 
 

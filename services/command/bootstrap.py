@@ -48,8 +48,6 @@ ABOUT = About(
     name="command",
     title="Zhixing command (统一指挥)",
     description="The command centre: every court's cases, nodes and figures.",
-    http_port=8000,
-    grpc_port=50051,
 )
 AUDIT_ACTOR = envelope_pb2.Actor(
     kind=envelope_pb2.ACTOR_KIND_SERVICE, id="svc:command", role="service"

@@ -23,13 +23,11 @@ from zhixing.settings import service_settings
 
 router = APIRouter(prefix="/v1", tags=["clocks"])
 
-DEADLINES_HTTP_PORT = 8006
-DEADLINES_GRPC_PORT = 50057
-
 
 class DeadlinesLink(BaseSettings):
     """Where the deadlines service answers (``ZHIXING_DEADLINES_URL``); by default on this
-    host at the deadlines service's HTTP port (``ZHIXING_DEADLINES_HTTP_PORT``, 8006)."""
+    host at the deadlines service's HTTP port (``ZHIXING_DEADLINES_HTTP_PORT``, or its
+    default in ``zhixing.ports``)."""
 
     model_config = SettingsConfigDict(env_prefix="ZHIXING_DEADLINES_", extra="ignore")
 
@@ -39,10 +37,7 @@ class DeadlinesLink(BaseSettings):
     def base_url(self) -> str:
         if self.url:
             return self.url.rstrip("/")
-        ports = service_settings(
-            "deadlines", http_port=DEADLINES_HTTP_PORT, grpc_port=DEADLINES_GRPC_PORT
-        )
-        return f"http://127.0.0.1:{ports.http_port}"
+        return f"http://127.0.0.1:{service_settings('deadlines').http_port}"
 
 
 @router.get(

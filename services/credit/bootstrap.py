@@ -18,8 +18,6 @@ ABOUT = About(
     title="Zhixing credit (信用惩戒)",
     description="Consumption restrictions and the 失信 list: ordered, lifted and deleted on "
     "time, on statutory grounds only; and the query by ID number or credit code.",
-    http_port=8008,
-    grpc_port=50059,
 )
 
 

@@ -24,8 +24,6 @@ ABOUT = About(
     title="Zhixing deadlines (节点管控)",
     description="The statutory clocks of every case, asset, dispute and entrustment: "
     "opened and cleared by events, warned, breached and escalated on time.",
-    http_port=8006,
-    grpc_port=50057,
 )
 
 

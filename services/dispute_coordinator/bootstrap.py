@@ -18,8 +18,6 @@ ABOUT = About(
     title="Zhixing dispute coordinator (执行争议协调)",
     description="Disputes between courts, or a court and an agency: negotiation, "
     "escalation to the common superior, its plan and its implementation.",
-    http_port=8003,
-    grpc_port=50054,
 )
 
 

@@ -17,8 +17,6 @@ ABOUT = About(
     name="entrustment",
     title="Zhixing entrustment (事项委托)",
     description="One court asks another to do a matter in its region.",
-    http_port=8004,
-    grpc_port=50055,
 )
 
 

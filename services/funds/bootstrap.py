@@ -17,8 +17,6 @@ ABOUT = About(
     name="funds",
     title="Zhixing funds (执行案款)",
     description="One case, one account: money in, holds, notices and payouts to the applicant.",
-    http_port=8007,
-    grpc_port=50058,
 )
 
 

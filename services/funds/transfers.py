@@ -13,6 +13,7 @@ from pydantic_settings import SettingsConfigDict
 from zhixing.auth import ServiceCredential
 from zhixing.gateway_client import GatewayClient, GatewayUnavailable
 from zhixing.polling import PollingSettings
+from zhixing.ports import AGENCY_GATEWAY_TARGET
 from zhixing.v1 import agency_gateway_pb2 as pb
 
 TRANSFER = "transfer"
@@ -38,7 +39,7 @@ class TransferSettings(PollingSettings):
 
     model_config = SettingsConfigDict(env_prefix="ZHIXING_FUNDS_TRANSFER_", extra="ignore")
 
-    target: str = Field("127.0.0.1:50060", description="host:port of the agency gateway")
+    target: str = Field(AGENCY_GATEWAY_TARGET, description="host:port of the agency gateway")
     call_timeout_s: float = Field(2.0, gt=0, description="Deadline of one gRPC call")
     answer_timeout_s: float = Field(
         600.0, gt=0, description="Send a deduction again when it has no answer after this long"

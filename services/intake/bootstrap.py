@@ -28,8 +28,6 @@ ABOUT = About(
     name="intake",
     title="Zhixing intake (立案)",
     description="Receives and dockets enforcement cases, issues case numbers, triages.",
-    http_port=8001,
-    grpc_port=50052,
 )
 
 

@@ -22,8 +22,6 @@ ABOUT = About(
     description="Each node of a case told to its parties (SMS, the 12368 line, the court app) "
     "with receipts; undelivered notices listed for the court; the public progress page "
     "opened with a case query code (案件查询码).",
-    http_port=8010,
-    grpc_port=50062,
 )
 
 

@@ -9,6 +9,7 @@ from pydantic_settings import SettingsConfigDict
 
 from zhixing.bounds import MAX_DAYS
 from zhixing.polling import PollingSettings
+from zhixing.ports import AGENCY_GATEWAY_TARGET
 from zhixing.settings import Environment
 
 DEV_QUERY_CODE_SECRET = "zhixing-dev-query-code-secret-do-not-use-in-production"
@@ -23,7 +24,7 @@ class NotificationSettings(PollingSettings):
     # The notice gateway is stood in for by the agency gateway process: unless set on its
     # own, it is wherever the agency gateway is (ZHIXING_AGENCY_TARGET).
     gateway_target: str = Field(
-        "127.0.0.1:50060",
+        AGENCY_GATEWAY_TARGET,
         validation_alias=AliasChoices(
             "ZHIXING_NOTIFICATION_GATEWAY_TARGET", "ZHIXING_AGENCY_TARGET", "gateway_target"
         ),

@@ -33,8 +33,6 @@ ABOUT = About(
     description="专人 tasks from escalated clocks, answered or escalated on; petitions (信访) "
     "on their clocks; the interference register (干预过问案件登记); officers' postings and "
     "rotation reminders.",
-    http_port=8009,
-    grpc_port=50061,
 )
 
 

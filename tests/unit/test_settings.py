@@ -1,6 +1,7 @@
 import pytest
 from pydantic import ValidationError
 
+from zhixing.ports import DEFAULT_PORTS
 from zhixing.settings import DEV_AUTH_SECRET, DEV_SERVICE_SECRET, AuthSettings, service_settings
 
 
@@ -20,10 +21,19 @@ def test_short_secret_is_refused() -> None:
 
 
 def test_service_ports_default_and_environment_override(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert service_settings("intake", http_port=8001, grpc_port=50052).http_port == 8001
+    own = DEFAULT_PORTS["intake"]
+    settings = service_settings("intake")
+    assert (settings.http_port, settings.grpc_port) == (own.http, own.grpc)
     monkeypatch.setenv("ZHIXING_INTAKE_HTTP_PORT", "18001")
-    settings = service_settings("intake", http_port=8001, grpc_port=50052)
-    assert (settings.http_port, settings.grpc_port) == (18001, 50052)
+    settings = service_settings("intake")
+    assert (settings.http_port, settings.grpc_port) == (18001, own.grpc)
+
+
+def test_no_two_services_share_a_default_port_and_none_lies_in_the_ephemeral_range() -> None:
+    """A port from 32768 up may be taken by any outgoing connection on the host first."""
+    ports = [p for own in DEFAULT_PORTS.values() for p in (own.http, own.grpc) if p is not None]
+    assert len(set(ports)) == len(ports)
+    assert all(0 < port < 32768 for port in ports)
 
 
 @pytest.mark.parametrize("env", ["test", "prod"])

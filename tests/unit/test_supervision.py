@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import socket
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +10,8 @@ import pytest
 from rich.console import Console
 
 import tools.localrun as localrun
-from tools.devinfra import InfraError, free_port
-from tools.localrun import SERVICES, Backoff, Platform, PortHold
+from tools.devinfra import InfraError
+from tools.localrun import SERVICES, Backoff, Platform
 
 
 def test_restarts_back_off_doubling_to_a_cap_and_reset_after_a_healthy_minute() -> None:
@@ -177,23 +176,3 @@ def test_a_dead_broker_or_redis_is_said_to_be_down_and_started_again_through_sta
     # The services were neither restarted nor stopped while a dependency was down.
     assert len(run.spawned) == len(SERVICES)
     assert all(p.poll() is None and not p.signals for p in run.spawned)
-
-
-def test_the_services_ports_are_held_from_the_start_until_each_service_starts() -> None:
-    """While held, nothing else can take the port (a connection's local port included: the
-    kernel skips explicitly bound ports); released when the service is about to bind it."""
-    port = free_port()
-    hold = PortHold()
-    hold.hold([port])
-    other = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        with pytest.raises(OSError):
-            other.bind(("127.0.0.1", port))
-        hold.hold([port])  # held once, whatever is asked twice
-        hold.release([port])
-        other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        other.bind(("127.0.0.1", port))
-        other.listen()  # as a service would
-    finally:
-        other.close()
-        hold.release_all()
