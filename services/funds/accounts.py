@@ -17,6 +17,7 @@ from zhixing.auth import Identity, readable_court, require_visible
 from zhixing.closures import closure_of
 from zhixing.courts import directory
 from zhixing.errors import NotFound
+from zhixing.paging import DEFAULT_PAGE, Page, page
 from zhixing.v1 import funds_events_pb2 as pb
 
 
@@ -125,9 +126,16 @@ class CaseAccounts(FundsHandler):
         assert record is not None
         return record
 
-    async def cases_of(self, identity: Identity, court: str | None) -> list[Record]:
-        """The ledgers of ``court`` (default: the caller's) and the courts below it."""
-        return await self.records.in_jurisdiction(readable_court(identity, court))
+    async def cases_of(
+        self, identity: Identity, court: str | None, *, limit: int = DEFAULT_PAGE,
+        after: str | None = None,
+    ) -> Page[Record]:  # fmt: skip
+        """A page of the ledgers of ``court`` (default: the caller's) and the courts below
+        it, in the order of their case ids: every case filed has one, so only the page's
+        ledgers are read."""
+        ids = await self.records.ids_in_jurisdiction(readable_court(identity, court))
+        chosen = page(ids, lambda case_id: (case_id,), limit=limit, after=after)
+        return Page(await self.records.many(chosen.items), chosen.next_cursor)
 
     async def reconcile(self, identity: Identity, court: str | None) -> list[CourtReconciliation]:
         """The reconciliation of ``court`` (default: the caller's) and the courts below it."""

@@ -16,6 +16,7 @@ from zhixing.bounds import MAX_ID, MAX_NAME, MAX_TEXT, BankAccount, Fen, PastDat
 from zhixing.case_accounts import is_case_account_number
 from zhixing.funds import HOLD_REASON_LABELS, REASONS_OF_KIND, HoldKind, HoldReason
 from zhixing.idempotency import IdempotencyKey
+from zhixing.paging import DEFAULT_PAGE, After, Limit, send_cursor
 from zhixing.records import HistoryEntry
 
 router = APIRouter(prefix="/v1", tags=["funds"])
@@ -296,13 +297,20 @@ async def get_case_funds(
     return _view(await _funds(request).accounts.ledger(case_id, identity))
 
 
-@router.get("/funds", summary="The funds of every case of a court and the courts below it")
+@router.get(
+    "/funds",
+    summary="The funds of every case of a court and the courts below it, a page at a time",
+)
 async def list_funds(
     identity: CurrentIdentity,
     request: Request,
+    response: Response,
     court: Annotated[str | None, Query(max_length=MAX_NAME)] = None,
+    limit: Limit = DEFAULT_PAGE,
+    after: After = None,
 ) -> list[CaseFundsSummary]:
-    records = await _funds(request).accounts.cases_of(identity, court)
+    found = await _funds(request).accounts.cases_of(identity, court, limit=limit, after=after)
+    send_cursor(response, found)
     return [
         CaseFundsSummary(
             case_id=r["case_id"],
@@ -312,7 +320,7 @@ async def list_funds(
             totals=_totals(r),
             deductions_to_review=len(domain.deductions_to_review(r)),
         )
-        for r in records
+        for r in found.items
     ]
 
 

@@ -413,7 +413,27 @@ async def test_a_court_code_outside_the_directory_is_refused_naming_the_field() 
             with pytest.raises(Invalid, match="苏9999") as refused:
                 await read(who, "苏9999")
             assert refused.value.loc == ("query", "court")
-    assert [r["case_id"] for r in await funds.accounts.cases_of(service, COURT)] == ["case-1"]
+    assert [r["case_id"] for r in (await funds.accounts.cases_of(service, COURT)).items] == [
+        "case-1"
+    ]
+
+
+async def test_a_courts_ledgers_are_listed_a_page_at_a_time_reading_only_the_page() -> None:
+    funds = await funds_with_case()
+    for n in (2, 3):
+        await funds.accounts.open_account(
+            case_id=f"case-{n}", case_number=f"（2026）苏1283执{n}号", court_code="苏1282",
+            account_number=f"{ACCOUNT}{n}", receiving_account=RECEIVING, claim_fen=1,
+            filed_on=FILED_ON.isoformat(),
+        )  # fmt: skip
+    command = person(Role.COMMAND, "苏12")
+    first = await funds.accounts.cases_of(command, None, limit=2)
+    assert [r["case_id"] for r in first.items] == ["case-1", "case-2"]
+    assert first.next_cursor is not None
+    rest = await funds.accounts.cases_of(command, None, limit=2, after=first.next_cursor)
+    assert ([r["case_id"] for r in rest.items], rest.next_cursor) == (["case-3"], None)
+    own = await funds.accounts.cases_of(person(Role.FINANCE, "苏1282", "finance-2"), None)
+    assert [r["case_id"] for r in own.items] == ["case-2", "case-3"]
 
 
 def test_an_account_paid_into_has_digits() -> None:
