@@ -41,6 +41,7 @@ __all__ = [
     "MAX_PAUSES_PER_CASE",
     "MAX_REPEATED_ACTS",
     "MAX_TEXT",
+    "NOT_TEXT",
     "BankAccount",
     "Days",
     "Fen",
@@ -51,6 +52,7 @@ __all__ = [
     "ShortText",
     "Text",
     "bank_account",
+    "control_character_in",
 ]
 
 INT64_MAX = 2**63 - 1
@@ -120,6 +122,34 @@ BankAccount = Annotated[
     str, Field(min_length=1, max_length=MAX_ACCOUNT), AfterValidator(bank_account)
 ]
 """A receiving account: where a case's money is paid (¶20)."""
+
+NOT_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+"""Characters no text a person types holds: the control characters (C0 but tab, line feed
+and carriage return; DEL; C1) and lone surrogates. A spreadsheet (XML 1.0) cannot carry the
+C0 ones, an SMS gateway mangles them, and UTF-8 cannot encode a surrogate: a record holding
+one broke the interference register's XLSX export for good."""
+
+
+def control_character_in(value: object, loc: tuple[str | int, ...] = ()) -> (
+    tuple[tuple[str | int, ...], str] | None
+):  # fmt: skip
+    """Where in ``value`` (decoded JSON: strings, lists, objects; keys included) the first
+    character of ``NOT_TEXT`` is, and which; None if there is none."""
+    if isinstance(value, str):
+        found = NOT_TEXT.search(value)
+        return (loc, found.group()) if found else None
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            if (hit := control_character_in(item, (*loc, index))) is not None:
+                return hit
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if (hit := control_character_in(key, (*loc, key))) is not None:
+                return hit
+            if (hit := control_character_in(item, (*loc, key))) is not None:
+                return hit
+    return None
+
 
 MAX_DAYS = 3650
 """A number of days or working days in a request (ten years): any statutory period asked

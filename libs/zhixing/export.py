@@ -25,6 +25,8 @@ from urllib.parse import quote
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
+from zhixing.bounds import NOT_TEXT
+
 __all__ = [
     "MAX_EXPORT_ROWS", "ExportFormat", "Table", "table_bytes", "table_response", "workbook_bytes",
 ]  # fmt: skip
@@ -76,7 +78,9 @@ def _cell(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, int | float):
         return value
-    text = str(value)
+    # A record kept before such characters were refused (``bounds.NOT_TEXT``) may hold one a
+    # spreadsheet cannot: shown as U+FFFD, so the export never fails on it.
+    text = NOT_TEXT.sub("\ufffd", str(value))
     return "'" + text if text.startswith(_FORMULA_LEADS) else text
 
 

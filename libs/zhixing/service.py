@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import gc
 import json
+import re
 import signal
 from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -40,6 +41,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from zhixing import tracing
 from zhixing.access import AccessRecorder
 from zhixing.auth import AuthInterceptor, ScopeError, ServiceCredential, TokenAuthority
+from zhixing.bounds import control_character_in
 from zhixing.bus import EventConsumer
 from zhixing.clock import Clock, SystemClock
 from zhixing.courts import directory
@@ -264,6 +266,68 @@ class _BodyTooLarge(Exception):
     pass
 
 
+_MAY_HOLD_NOT_TEXT = re.compile(rb"\\u|\x7f|\xc2[\x80-\x9f]")
+"""What a JSON body holding a character of ``bounds.NOT_TEXT`` shows in its bytes: an escape
+(a raw C0 character is not JSON), a raw DEL or a raw C1 character."""
+
+
+class _TextOnly:
+    """Refuses (422, naming the field) a JSON body whose text holds a character no person
+    types (``bounds.NOT_TEXT``: control characters, lone surrogates) before any route reads
+    it, so no record, event, export or SMS ever holds one. Bodies are bounded (413 above)
+    and read whole here; one that cannot hold such a character passes unparsed."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        ending: Any = None  # a disconnect read while reading the body, passed on after it
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                ending = message
+                break
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        if _MAY_HOLD_NOT_TEXT.search(body):
+            try:
+                decoded = json.loads(body)
+            except ValueError:  # not JSON: the route's own parsing answers
+                decoded = None
+            if (hit := control_character_in(decoded, ("body",))) is not None:
+                loc, char = hit
+                await _refuse_invalid(send, list(loc), f"holds the character U+{ord(char):04X}, "
+                                      "a control character no text may hold")  # fmt: skip
+                return
+        replayed = False
+
+        async def replay() -> Any:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return ending if ending is not None else await receive()
+
+        await self.app(scope, replay, send)
+
+
+async def _refuse_invalid(send: Any, loc: list[Any], msg: str) -> None:
+    """A 422 shaped as FastAPI's own (``detail``: a list of ``loc``, ``msg``, ``type``)."""
+    body = json.dumps(
+        {"detail": [{"type": "value_error", "loc": loc, "msg": msg}]}, ensure_ascii=True
+    ).encode()
+    await send({"type": "http.response.start", "status": 422, "headers": [
+        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+    ]})  # fmt: skip
+    await send({"type": "http.response.body", "body": body})
+
+
 async def _refuse(send: Any, status_code: int, detail: str) -> None:
     body = json.dumps({"detail": detail}, ensure_ascii=False).encode()
     await send(
@@ -287,6 +351,7 @@ def create_http_app(ctx: ServiceContext, *, title: str, description: str) -> Fas
     app.state.token_authority = ctx.tokens
     app.state.ready = False
     app.state.tasks = []
+    app.add_middleware(_TextOnly)  # inside the limits: it reads a body they bounded
     app.add_middleware(_RequestLimits)
     # Refusals and overseers' reads go into the audit trail (zhixing.access).
     app.add_middleware(AccessRecorder, service=ctx.name, publisher=ctx.publisher, clock=ctx.clock)

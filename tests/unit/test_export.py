@@ -38,6 +38,22 @@ def test_xlsx_reads_back_with_the_same_cells() -> None:
     assert sheet.cell(row=2, column=3).data_type == "s"  # text, not a formula
 
 
+@pytest.mark.parametrize("export_format", list(ExportFormat))
+def test_a_control_character_kept_from_before_is_shown_as_a_replacement(
+    export_format: ExportFormat,
+) -> None:
+    """A record kept before such characters were refused still exports (it broke XLSX)."""
+    table = Table("干预过问登记", ["姓名"])
+    table.add(["钱\x01某\x0b\ud800"])
+    raw = table_bytes(table, export_format)
+    if export_format is ExportFormat.XLSX:
+        [[name]] = list(load_workbook(io.BytesIO(raw))["干预过问登记"].iter_rows(
+            min_row=2, values_only=True))  # fmt: skip
+    else:
+        name = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))[1][0]
+    assert name == "钱\ufffd某\ufffd\ufffd"
+
+
 def test_a_row_of_the_wrong_width_is_refused() -> None:
     with pytest.raises(ValueError, match="2 cells in a table of 5 columns"):
         register().add(["a", "b"])

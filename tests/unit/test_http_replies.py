@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import httpx
+import pytest
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
@@ -36,17 +37,45 @@ def app_taking_receipts() -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://unit")
 
 
-async def test_a_refusal_quoting_a_lone_surrogate_is_a_422_not_a_500() -> None:
+async def test_a_lone_surrogate_is_refused_naming_its_field_not_a_500() -> None:
     async with app_taking_receipts() as client:
         invalid = await client.post(
             "/receipts", content=LONE_SURROGATE_BODY,
             headers={"Content-Type": "application/json"},
         )  # fmt: skip
         assert invalid.status_code == 422, invalid.text
-        errors = json.loads(invalid.content)["detail"]  # JSON, the surrogate escaped
-        assert [(e["loc"], e["input"]) for e in errors] == [
-            (["body", "payer"], "\ud800"), (["body", "amount_fen"], "many")
-        ]  # fmt: skip
+        [error] = json.loads(invalid.content)["detail"]
+        assert error["loc"] == ["body", "payer"] and "U+D800" in error["msg"]
+
+
+@pytest.mark.parametrize(("body", "loc", "char"), [
+    (b'{"payer": "\\\\u0001 ok", "amount_fen": 1, "tags": ["a", "b\\u000b"]}',
+     ["body", "tags", 1], "U+000B"),
+    (b'{"payer": "x", "amount_fen": 1, "party": {"name": "\\u0000"}}',
+     ["body", "party", "name"], "U+0000"),
+    (b'{"payer": "x\\u007f", "amount_fen": 1}', ["body", "payer"], "U+007F"),
+    ('{"payer": "x\u0085", "amount_fen": 1}'.encode(), ["body", "payer"], "U+0085"),  # raw C1
+    (b'{"payer": "x", "amount_fen": 1, "\\u0007": 1}', ["body", "\u0007"], "U+0007"),
+])  # fmt: skip
+async def test_a_control_character_anywhere_in_a_body_is_refused_naming_where(
+    body: bytes, loc: list[object], char: str
+) -> None:
+    """Before the route runs: a spreadsheet, an SMS or an event never holds one."""
+    async with app_taking_receipts() as client:
+        refused = await client.post("/receipts", content=body,
+                                    headers={"Content-Type": "application/json"})  # fmt: skip
+        assert refused.status_code == 422, refused.text
+        [error] = refused.json()["detail"]
+        assert error["loc"] == loc and char in error["msg"]
+
+
+async def test_tabs_line_breaks_and_an_escaped_backslash_are_text() -> None:
+    async with app_taking_receipts() as client:
+        body = b'{"payer": "a\\tb\\n\\\\u0001", "amount_fen": 1}'  # the text \u0001
+        taken = await client.post("/receipts", content=body,
+                                  headers={"Content-Type": "application/json"})  # fmt: skip
+        assert taken.status_code == 200, taken.text
+        assert taken.json() == {"payer": "a\tb\n\\u0001"}
 
 
 def test_a_command_s_refusal_quoting_a_lone_surrogate_encodes() -> None:
