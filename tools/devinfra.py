@@ -43,17 +43,18 @@ class InfraError(RuntimeError):
 
 
 _PORTS_GIVEN: set[int] = set()
-_BELOW_EPHEMERAL = range(20000, 32768)
+BELOW_EPHEMERAL = range(20000, 32768)
 """Ports handed out for a process to bind later. They lie below the kernel's ephemeral range
 (32768-60999 by default), which outgoing connections take theirs from: a port picked there
 (bind to 0) can be taken by a Kafka client's connection before the service binds it (seen
-as "address already in use" once a dozen services start)."""
+as "address already in use" once a dozen services start). The services' default ports lie
+below it (``zhixing.ports``), so a test run never takes one a ``make run`` needs."""
 
 
 def free_port() -> int:
     """A port free now on 127.0.0.1, never handed out before by this process."""
     for _ in range(200):
-        port = random.choice(_BELOW_EPHEMERAL)
+        port = random.choice(BELOW_EPHEMERAL)
         if port in _PORTS_GIVEN:
             continue
         with socket.socket() as sock:

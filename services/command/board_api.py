@@ -20,6 +20,7 @@ from zhixing.clock_states import ClockCondition
 from zhixing.courts import Court, CourtLevel, UnknownCourtCode, court_name, directory
 from zhixing.errors import Invalid, NotFound
 from zhixing.rules import catalogue
+from zhixing.settings import service_settings
 
 router = APIRouter(prefix="/v1", tags=["dashboard"])
 
@@ -30,18 +31,17 @@ MAX_OFFSET = 10_000
 """How deep a node's list pages (a page of several courts reads each one's list up to
 offset + limit; one court's, the page alone): a filter or an export serves further."""
 
-SUPERVISION_HTTP_PORT = 8009
-
 
 class SupervisionLink(BaseSettings):
     """Where the page finds the supervision service (专人督办, 信访, 干预过问登记), which the
     browser calls itself (the supervision service allows this origin):
-    ``ZHIXING_COMMAND_SUPERVISION_URL``."""
+    ``ZHIXING_COMMAND_SUPERVISION_URL``; by default this host at the supervision service's
+    HTTP port (``ZHIXING_SUPERVISION_HTTP_PORT``, or its default in ``zhixing.ports``)."""
 
     model_config = SettingsConfigDict(env_prefix="ZHIXING_COMMAND_", extra="ignore")
 
     supervision_url: str = Field(
-        f"http://127.0.0.1:{SUPERVISION_HTTP_PORT}",
+        default_factory=lambda: f"http://127.0.0.1:{service_settings('supervision').http_port}",
         description="Base URL of the supervision service's HTTP API, as a browser reaches it",
     )
 

@@ -8,6 +8,7 @@ import yaml
 
 from tools.devinfra import ROOT
 from tools.localrun import SERVICES
+from zhixing.ports import DEFAULT_PORTS
 
 K8S = ROOT / "deploy" / "k8s"
 
@@ -21,9 +22,28 @@ def compose() -> dict[str, Any]:
 def test_compose_runs_every_service_on_its_default_ports(spec: Any) -> None:
     service = compose()["services"][spec.name]
     assert service["command"] == ["python", "-m", f"services.{spec.name}"]
-    published = {p.split(":")[0] for p in service["ports"]}
     expected = {str(spec.grpc_port)} | ({str(spec.http_port)} if spec.http_port else set())
-    assert published == expected
+    assert {tuple(p.split(":")) for p in service["ports"]} == {(p, p) for p in expected}
+    assert service["environment"][f"ZHIXING_{spec.name.upper()}_HOST"] == "0.0.0.0"
+
+
+GATEWAY_GRPC = DEFAULT_PORTS["agency_gateway"].grpc
+TARGETS = ("ZHIXING_AGENCY_TARGET", "ZHIXING_FUNDS_TRANSFER_TARGET",
+           "ZHIXING_NOTIFICATION_GATEWAY_TARGET")  # fmt: skip
+
+
+def test_every_target_of_the_agency_gateway_names_its_port() -> None:
+    named = [
+        value for service in compose()["services"].values()
+        for name, value in (service.get("environment") or {}).items() if name in TARGETS
+    ] + [
+        entry["value"] for path in K8S.glob("*.yaml") for doc in manifests(path)
+        if doc["kind"] == "Deployment"
+        for container in doc["spec"]["template"]["spec"]["containers"]
+        for entry in container.get("env", []) if entry["name"] in TARGETS
+    ]  # fmt: skip
+    assert len(named) >= 6  # asset control, funds and notification in both
+    assert all(value.endswith(f":{GATEWAY_GRPC}") for value in named), named
 
 
 def manifests(path: Path) -> list[dict[str, Any]]:
@@ -42,5 +62,8 @@ def test_k8s_deploys_every_service_non_root_with_probes_and_limits(spec: Any) ->
     assert {"cpu", "memory"} <= set(container["resources"]["limits"])
     assert container["securityContext"]["allowPrivilegeEscalation"] is False
     ports = {p["containerPort"] for p in container["ports"]}
-    assert spec.grpc_port in ports
-    assert any(d["kind"] == "Service" for d in docs)
+    assert ports == {spec.grpc_port} | ({spec.http_port} if spec.http_port else set())
+    # Bound on every interface, or the kubelet's probes never reach it.
+    assert {"name": f"ZHIXING_{spec.name.upper()}_HOST", "value": "0.0.0.0"} in container["env"]
+    service = next(d for d in docs if d["kind"] == "Service")
+    assert {p["port"] for p in service["spec"]["ports"]} == ports

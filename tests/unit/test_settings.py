@@ -1,6 +1,7 @@
 import pytest
 from pydantic import ValidationError
 
+from tools.devinfra import BELOW_EPHEMERAL
 from zhixing.ports import DEFAULT_PORTS
 from zhixing.settings import DEV_AUTH_SECRET, DEV_SERVICE_SECRET, AuthSettings, service_settings
 
@@ -29,11 +30,12 @@ def test_service_ports_default_and_environment_override(monkeypatch: pytest.Monk
     assert (settings.http_port, settings.grpc_port) == (18001, own.grpc)
 
 
-def test_no_two_services_share_a_default_port_and_none_lies_in_the_ephemeral_range() -> None:
-    """A port from 32768 up may be taken by any outgoing connection on the host first."""
+def test_no_two_services_share_a_default_port_and_nothing_else_takes_one_first() -> None:
+    """A port from 32768 up may be taken by any outgoing connection on the host first, and
+    one the tests hand out (``free_port``) by a test run beside ``make run``."""
     ports = [p for own in DEFAULT_PORTS.values() for p in (own.http, own.grpc) if p is not None]
     assert len(set(ports)) == len(ports)
-    assert all(0 < port < 32768 for port in ports)
+    assert all(0 < port < 32768 and port not in BELOW_EPHEMERAL for port in ports)
 
 
 @pytest.mark.parametrize("env", ["test", "prod"])
