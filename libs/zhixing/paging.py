@@ -10,16 +10,17 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query, Response
 
 from zhixing.errors import Invalid
 
 __all__ = [
-    "DEFAULT_PAGE", "MAX_PAGE", "NEXT_CURSOR", "After", "Limit", "Page", "page", "send_cursor",
+    "DEFAULT_PAGE", "MAX_PAGE", "NEXT_CURSOR", "After", "Limit", "Page", "by_fields", "page",
+    "send_cursor",
 ]  # fmt: skip
 
 T = TypeVar("T")
@@ -76,6 +77,16 @@ def page(
     chosen = ordered[:limit]
     more = len(ordered) > limit
     return Page(chosen, _encode(key(chosen[-1])) if more and chosen else None)
+
+
+def by_fields(*names: str) -> Callable[[Mapping[str, Any]], tuple[str, ...]]:
+    """The sort key of records (JSON objects) by their fields ``names``, in order: the last
+    should be the record's id, so that the key is unique."""
+
+    def key(record: Mapping[str, Any]) -> tuple[str, ...]:
+        return tuple(str(record[name]) for name in names)
+
+    return key
 
 
 def send_cursor(response: Response, found: Page[T]) -> None:

@@ -27,7 +27,9 @@ Definitions (the platform's working definitions; each rate is over all time so f
   arrived and is still in the case's account, held back, or lodged (提存) does not. A 执恢
   case (filed with ``resumed_from_case_id``) claims the same debt as the 终本 case it
   resumes, whose claim is counted already: it is counted as filed, its claim is not counted
-  again (each resumption would otherwise lower the rate); its payouts count.
+  again (each resumption would otherwise lower the rate); its payouts count, at the court
+  handling it, which for a case moved before its 终本 is not the court its claim counts at
+  (that court's rate may pass 100%; the jurisdiction's is whole).
 - 案款发放及时率 (on-time payout rate) = payouts on time / payouts judged. A payout
   (``FundsPaid``) is on time when both clocks of its money cleared in time: its payment's
   ``funds.notify-finance`` (finance told to pay within the limit from arrival, an approved

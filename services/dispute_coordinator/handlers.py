@@ -20,17 +20,12 @@ from zhixing.bounds import MAX_REPEATED_ACTS
 from zhixing.courts import CourtDirectory
 from zhixing.errors import Conflict, Invalid, NotFound
 from zhixing.known_cases import KnownCases
-from zhixing.paging import DEFAULT_PAGE, Page, page
+from zhixing.paging import DEFAULT_PAGE, Page, by_fields, page
 from zhixing.records import log_act
 from zhixing.service import ServiceContext
 from zhixing.v1 import dispute_events_pb2 as pb
 
 T = TypeVar("T")
-
-
-def _newest_first(record: dict[str, Any]) -> tuple[str, str]:
-    """The listing's sort key (descending), unique by the dispute's id."""
-    return (record["opened_at"], record["dispute_id"])
 
 
 class Disputes:
@@ -67,7 +62,8 @@ class Disputes:
         else:
             ids = await self.records.ids_in_jurisdiction(identity.court_code)
         found = [r for r in await self.records.many(ids) if self.visible_to(identity, r)]
-        return page(found, _newest_first, limit=limit, after=after, descending=True)
+        newest_first = by_fields("opened_at", "dispute_id")
+        return page(found, newest_first, limit=limit, after=after, descending=True)
 
     def _stage(
         self, pipe: Pipeline, payload: Message, aggregate_id: str, court: str,

@@ -23,18 +23,13 @@ from zhixing.clock import china_today
 from zhixing.courts import CourtDirectory
 from zhixing.errors import Conflict
 from zhixing.known_cases import KnownCases
-from zhixing.paging import DEFAULT_PAGE, Page, page
+from zhixing.paging import DEFAULT_PAGE, Page, by_fields, page
 from zhixing.records import log_act
 from zhixing.service import ServiceContext
 from zhixing.stops import StopOrders
 from zhixing.v1 import entrustment_events_pb2 as pb
 
 T = TypeVar("T")
-
-
-def _newest_first(record: dict[str, Any]) -> tuple[str, str]:
-    """The listing's sort key (descending), unique by the entrustment's id."""
-    return (record["entrusted_at"], record["entrustment_id"])
 
 
 class Entrustments:
@@ -63,7 +58,8 @@ class Entrustments:
         those of every court below it), newest first."""
         ids = await self.records.ids_in_jurisdiction(identity.court_code)
         found = [r for r in await self.records.many(ids) if self.visible_to(identity, r)]
-        return page(found, _newest_first, limit=limit, after=after, descending=True)
+        newest_first = by_fields("entrusted_at", "entrustment_id")
+        return page(found, newest_first, limit=limit, after=after, descending=True)
 
     def _stage(
         self, pipe: Pipeline, payload: Message, record: dict[str, Any], court: str,
