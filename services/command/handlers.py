@@ -70,7 +70,7 @@ class CommandActions:
         command_centre(identity)
         if action in (Action.CONSOLIDATE, Action.CROSS, Action.LEND_OFFICERS):
             raise Invalid(f"a {action.value} has its own request", loc=("body", "action"))
-        case = await self.overviews.get(case_id)
+        case, closure = await self.overviews.read(case_id)
         if case is None or not covers(identity.court_code, case.court_code):
             raise NotFound(f"no case {case_id} in your jurisdiction")
         if case.node == NODE_RECEIVED and action is not Action.URGE:
@@ -93,7 +93,12 @@ class CommandActions:
                 )
         elif reply_working_days is not None:
             raise Invalid(f"a {action.value} asks for no reply", loc=("body", "reply_working_days"))
-        destination = await self._destination(identity, action, case_id, target, to_court)
+        if action is Action.URGE:
+            # A closed case has nothing left to speed up (its clocks stopped): an urge would
+            # open clocks no one could clear and tell the parties it is being hurried. A
+            # correction stays open to it (a wrongful closure is corrected).
+            refuse_if_closed(closure, case_id, f"a {action.value} (督办)")
+        destination = await self._destination(identity, action, case_id, target, closure, to_court)
         command_id = str(uuid.uuid4())
         record: dict[str, Any] = {
             "command_id": command_id,
@@ -253,8 +258,9 @@ class CommandActions:
         return result
 
     async def _destination(
-        self, identity: Identity, action: Action, case_id: str, current: str, to_court: str | None
-    ) -> str | None:
+        self, identity: Identity, action: Action, case_id: str, current: str,
+        closure: dict[str, str], to_court: str | None,
+    ) -> str | None:  # fmt: skip
         """Where an elevation or designation moves the case; refused where ¶28 forbids."""
         if action not in MOVES:
             if to_court is not None:
@@ -262,7 +268,6 @@ class CommandActions:
             return None
         # A closed case has nothing left to enforce faster: moving it would only move its
         # history (its breaches) to a court that had no part in it.
-        _, closure = await self.overviews.read(case_id)
         refuse_if_closed(closure, case_id, f"a {action.value}")
         if action is Action.ELEVATE:
             if to_court not in (None, identity.court_code):

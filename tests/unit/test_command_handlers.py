@@ -67,14 +67,19 @@ async def test_only_a_command_centre_above_the_case_issues() -> None:
     assert await staged_types(handlers.ctx) == []
 
 
-async def test_a_closed_case_is_neither_elevated_nor_designated_but_may_be_corrected() -> None:
-    # Moving it would move its history (its breaches) to a court that had no part in it.
+async def test_a_closed_case_is_neither_urged_elevated_nor_designated_but_may_be_corrected() -> (
+    None
+):
+    # Moving it would move its history (its breaches) to a court that had no part in it; an
+    # urge would open clocks no one clears and tell the parties the closed case is hurried.
     handlers = await actions()
     await project(handlers.ctx, handlers.overviews, case_closed_event("case-1", "执行完毕"))
-    for action, to_court in ((Action.ELEVATE, None), (Action.DESIGNATE, "苏1282")):
-        with pytest.raises(Conflict, match=rf"a {action.value} on a closed case.*case\.close"):
+    for action, to_court, reply in (
+        (Action.ELEVATE, None, None), (Action.DESIGNATE, "苏1282", None), (Action.URGE, None, 3),
+    ):  # fmt: skip
+        with pytest.raises(Conflict, match=rf"a {action.value}.* on a closed case.*case\.close"):
             await handlers.issue(identity=COMMAND, action=action, case_id="case-1",
-                                 instruction="x", reply_working_days=None,
+                                 instruction="x", reply_working_days=reply,
                                  to_court=to_court)  # fmt: skip
     assert await staged_types(handlers.ctx) == []
     # A wrongful closure is what a correction (¶28) is for.
