@@ -7,7 +7,15 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from stdnum.cn import ric, uscc
 from stdnum.exceptions import ValidationError
 
@@ -223,6 +231,31 @@ class FileCase(BaseModel):
             # Empty for litigation, as in every CaseFiled before the field existed.
             proceeding="" if self.proceeding is Proceeding.LITIGATION else self.proceeding.value,
         )
+
+
+class NewFiling(FileCase):
+    """A filing as a clerk sends it (``POST /v1/cases``, ``/v1/applications``): a
+    ``FileCase`` held to the checks added since applications were first kept, which a kept
+    application (read back as a ``FileCase`` to be docketed or resumed) is not held to."""
+
+    @field_validator("applicants", "debtors")
+    @classmethod
+    def _each_party_once(cls, parties: list[Party], info: ValidationInfo) -> list[Party]:
+        """A party is named once, and never on both sides: a debtor named twice would be
+        queried, controlled and told twice; one who is also an applicant owes itself."""
+        seen: dict[str, int] = {}
+        applicants = {p.id_number for p in info.data.get("applicants", [])}
+        for index, party in enumerate(parties):
+            if party.id_number in seen:
+                raise ValueError(
+                    f"{info.field_name}[{index}] has the id_number of "
+                    f"{info.field_name}[{seen[party.id_number]}]: name each party once"
+                )
+            seen[party.id_number] = index
+            if info.field_name == "debtors" and party.id_number in applicants:
+                raise ValueError(f"debtors[{index}] has the id_number of an applicant: a party "
+                                 "is not enforced against for itself")  # fmt: skip
+        return parties
 
 
 def receipt_number(year: int, court_code: str, sequence: int) -> str:

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.intake.domain import ClosureMethod, FileCase, PartyKind
+from services.intake.domain import ClosureMethod, NewFiling, PartyKind
 from services.intake.handlers import Filed, Intake, record_view
 from zhixing.auth import CurrentIdentity, require_visible
 from zhixing.idempotency import IdempotencyKey
@@ -65,7 +65,7 @@ def _filed_response(filed: Filed, response: Response) -> CaseFiledResponse:
     responses={200: {"description": "Replay of an earlier request with the same Idempotency-Key"}},
 )
 async def post_case(
-    cmd: FileCase,
+    cmd: NewFiling,
     identity: CurrentIdentity,
     request: Request,
     response: Response,
@@ -84,7 +84,7 @@ async def post_case(
     summary="Receive an application (收案): the docketing clock (intake.docket) starts",
 )
 async def post_application(
-    cmd: FileCase,
+    cmd: NewFiling,
     identity: CurrentIdentity,
     request: Request,
     response: Response,

@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 from pydantic import ValidationError
 
-from services.intake.domain import FileCase, Track, case_number, triage
+from services.intake.domain import FileCase, NewFiling, Track, case_number, triage
 from tests.factories import filing
 from tools.demo import resident_id
 
@@ -67,3 +67,20 @@ def test_a_year_one_date_is_refused_before_it_can_overflow_a_clock() -> None:
         FileCase.model_validate(filing(received_on="0001-01-01"))
     assert refused.value.errors()[0]["loc"] == ("received_on",)
     assert "1949-10-01" in refused.value.errors()[0]["msg"]
+
+
+def test_a_party_named_twice_or_on_both_sides_is_refused_naming_where() -> None:
+    person = filing()["applicants"][0]
+    company = filing()["debtors"][0]
+    twice = filing(debtors=[company, {**company, "name": "另一个名字"}])
+    both = filing(debtors=[company, {**person, "name": "张三"}])
+    for body, loc, said in (
+        (twice, ("debtors",), "debtors[1] has the id_number of debtors[0]"),
+        (filing(applicants=[person, person]), ("applicants",), "applicants[1] has the id_number"),
+        (both, ("debtors",), "debtors[1] has the id_number of an applicant"),
+    ):
+        with pytest.raises(ValidationError) as refused:
+            NewFiling.model_validate(body)
+        (error,) = refused.value.errors()
+        assert error["loc"] == loc and said in error["msg"]
+        FileCase.model_validate(body)  # an application kept before the check still reads
