@@ -27,6 +27,7 @@ from zhixing.v1 import envelope_pb2
 
 __all__ = [
     "CLOCK_SKEW",
+    "INTERFERENCE_REGISTER_READERS",
     "READ_ONLY_ROLES",
     "SERVICE_AUDIENCE",
     "UNAUTHENTICATED_METHOD_PREFIXES",
@@ -68,6 +69,11 @@ class Role(StrEnum):
 
 READ_ONLY_ROLES = frozenset({Role.OVERSEER, Role.DISCIPLINE})
 """Overseers (¶34, ¶36): they read within their jurisdiction, and every read is recorded."""
+
+INTERFERENCE_REGISTER_READERS = frozenset({Role.DISCIPLINE, Role.COMMAND})
+"""Who reads the interference register (干预过问案件登记, ¶36): discipline inspection and the
+command centres. No one else learns from anywhere, the access log included, which cases it
+names or who read them."""
 
 CLOCK_SKEW = timedelta(minutes=1)
 """How far ahead of this service's clock a token's issue time may be (another host's clock)."""

@@ -21,6 +21,12 @@ KEPT_PER_COURT = 10_000
 """Entries kept per court in the log's view; the audit chain keeps every one."""
 
 
+def of_register(entry: dict[str, Any]) -> bool:
+    """An entry of a request to the interference register (干预过问案件登记): the supervision
+    service's ``/v1/interference…`` and ``/v1/cases/{id}/interference`` routes."""
+    return bool(entry.get("service") == "supervision" and "/interference" in entry.get("path", ""))
+
+
 class AccessLog:
     def __init__(self, redis: aioredis.Redis, keys: KeySpace) -> None:
         self._redis = redis
@@ -46,12 +52,19 @@ class AccessLog:
             tx.pipe.lpush(self.key(court), *entries)
             tx.pipe.ltrim(self.key(court), 0, KEPT_PER_COURT - 1)
 
-    async def recent(self, courts: Sequence[str], limit: int) -> list[dict[str, Any]]:
-        """The newest ``limit`` entries of these courts together, newest first."""
+    async def recent(
+        self, courts: Sequence[str], limit: int, *, register: bool = True
+    ) -> list[dict[str, Any]]:
+        """The newest ``limit`` entries of these courts together, newest first; without
+        ``register``, none of the interference register's (``of_register``): a reader who
+        may not read the register is not shown which cases it names nor who read them (the
+        page may then hold fewer)."""
         async with self._redis.pipeline(transaction=False) as pipe:
             for court in courts:
                 pipe.lrange(self.key(court), 0, limit - 1)
             found = await pipe.execute()
         entries = [json.loads(raw) for rows in found for raw in rows]
+        if not register:
+            entries = [e for e in entries if not of_register(e)]
         entries.sort(key=lambda e: (e["at"], e["event_id"]), reverse=True)
         return entries[:limit]

@@ -16,7 +16,14 @@ from services.command.case_zhongben import CaseZhongben
 from services.command.figures import CourtFigures
 from services.command.projections import CaseOverviews
 from services.command.timelines import CaseTimelines
-from zhixing.auth import CurrentIdentity, Role, readable_court, require_role, require_visible
+from zhixing.auth import (
+    INTERFERENCE_REGISTER_READERS,
+    CurrentIdentity,
+    Role,
+    readable_court,
+    require_role,
+    require_visible,
+)
 from zhixing.courts import UnknownCourtCode, court_name, directory
 from zhixing.errors import NotFound
 
@@ -309,12 +316,15 @@ async def access_log(
 ) -> AccessLogView:
     """Every request refused for its token (401) or scope (403), and every overseer's read,
     newest first: of ``court`` and, with ``jurisdiction``, every court below it. Court
-    leaders, command centres and overseers read it; each entry is in the audit chain too."""
+    leaders, command centres and overseers read it, the interference register's entries only
+    those who read the register; each entry is in the audit chain too."""
     require_role(identity, *LOG_READERS)
     code = readable_court(identity, court)
     courts = directory().jurisdiction(code) if jurisdiction else [code]
     log: AccessLog = request.app.state.access_log
-    entries = await log.recent(courts, limit)
+    entries = await log.recent(
+        courts, limit, register=identity.role in INTERFERENCE_REGISTER_READERS
+    )
     return AccessLogView.model_validate(
         {"court_code": code, "jurisdiction": jurisdiction, "entries": entries}
     )
