@@ -428,13 +428,16 @@ class Zhongben:
 
         return await self.resumption.transact(case_id, body)
 
-    async def resume(self, case_id: str, cause: ResumptionCause, reason: str, *,
-                     identity: Identity) -> Resumed:  # fmt: skip
-        """Resume enforcement (恢复执行): file the 执恢 case; ExecutionResumed on this one."""
+    async def resume(
+        self, case_id: str, cause: ResumptionCause, reason: str, *, identity: Identity,
+        claim_amount_fen: int | None = None,
+    ) -> Resumed:  # fmt: skip
+        """Resume enforcement (恢复执行): file the 执恢 case, for ``claim_amount_fen`` (what
+        is still unperformed; default the whole claim); ExecutionResumed on this one."""
 
         async def body(pipe: Pipeline) -> Resumed:
             record = await self._ruled(pipe, case_id, identity, Role.CLERK, Role.OFFICER)
-            resumed = await self.resumption.prepare(pipe, record, identity)
+            resumed = await self.resumption.prepare(pipe, record, identity, claim_amount_fen)
             pipe.multi()  # type: ignore[no-untyped-call]
             self.resumption.write(pipe, record, resumed, cause, reason, identity)
             return resumed.answer

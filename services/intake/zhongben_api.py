@@ -18,7 +18,7 @@ from services.intake.zhongben_domain import (
     VisitKind,
 )
 from zhixing.auth import CurrentIdentity, require_visible
-from zhixing.bounds import MAX_ID, PathId, ShortText, Text
+from zhixing.bounds import MAX_ID, Fen, PathId, ShortText, Text
 from zhixing.service import ErrorBody
 
 router = APIRouter(prefix="/v1", tags=["终本"])
@@ -99,6 +99,12 @@ class ResumptionIn(_Body):
     # objection_upheld is the objection decision's own cause, not asked for here.
     cause: Literal["applicant_request", "assets_found"]
     reason: Text
+    claim_amount_fen: Fen | None = Field(
+        None,
+        description="What of the claim is still unperformed, in fen, as the request to resume "
+        "states it (the 执恢 case enforces this, e.g. the claim less what was paid out): at "
+        "most the 终本 case's claim; default: that claim",
+    )
 
 
 class ResumedCase(BaseModel):
@@ -247,7 +253,11 @@ async def decide_objection(case_id: PathId, objection_id: PathId, body: Objectio
 async def resume(case_id: PathId, body: ResumptionIn, identity: CurrentIdentity,
                  request: Request) -> ResumedCase:  # fmt: skip
     resumed = await _zhongben(request).resume(
-        case_id, ResumptionCause(body.cause), body.reason, identity=identity
+        case_id,
+        ResumptionCause(body.cause),
+        body.reason,
+        identity=identity,
+        claim_amount_fen=body.claim_amount_fen,
     )
     return ResumedCase(case_id=resumed.case_id, case_number=resumed.case_number,
                        resumed_from=resumed.resumed_from)  # fmt: skip

@@ -22,7 +22,7 @@ from services.intake.repository import CaseRecord, CaseStatus
 from services.intake.zhongben_domain import ResumptionCause
 from zhixing.auth import Identity
 from zhixing.clock import china_today
-from zhixing.errors import Conflict, NotFound
+from zhixing.errors import Conflict, Invalid, NotFound
 from zhixing.events import Event
 from zhixing.state import as_text
 from zhixing.v1 import case_events_pb2 as cases
@@ -79,16 +79,25 @@ class Resumption:
             return await self.records.transact([case_key, seq_key], checked)
 
     async def prepare(
-        self, pipe: Pipeline, record: CaseRecord, identity: Identity
-    ) -> PreparedResumption:
-        """The 执恢 case's number, fields and filing events (read before MULTI)."""
+        self, pipe: Pipeline, record: CaseRecord, identity: Identity,
+        claim_amount_fen: int | None = None,
+    ) -> PreparedResumption:  # fmt: skip
+        """The 执恢 case's number, fields and filing events (read before MULTI); it enforces
+        ``claim_amount_fen`` (what is still unperformed), by default the original claim."""
+        original = FileCase.model_validate_json(record.get("application") or "{}")
+        claim = original.claim_amount_fen if claim_amount_fen is None else claim_amount_fen
+        if claim > original.claim_amount_fen:
+            raise Invalid(
+                f"claim_amount_fen {claim} is more than case {record.get('case_number')}'s "
+                f"claim ({original.claim_amount_fen}): a resumption enforces what is left of it",
+                loc=("body", "claim_amount_fen"),
+            )
         today = china_today(self.ctx.clock)
         seq_key = self._sequence_key(record.court_code)
         sequence = int(await pipe.get(seq_key) or 0) + 1
-        original = FileCase.model_validate_json(record.get("application") or "{}")
         cmd = original.model_copy(update={
             "court_code": record.court_code, "case_type_code": RESUMED_TYPE,
-            "received_on": today, "asset_leads": [],
+            "received_on": today, "asset_leads": [], "claim_amount_fen": claim,
         })  # fmt: skip
         new_id = str(uuid.uuid4())
         received = cases.ApplicationReceived(

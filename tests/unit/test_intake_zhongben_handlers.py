@@ -401,8 +401,13 @@ async def test_resumption_files_a_resumed_case_once() -> None:
     open_case = await court.file()
     with pytest.raises(Conflict, match="not closed by a 终本 ruling"):
         await court.zhongben.resume(open_case, ResumptionCause.ASSETS_FOUND, "x", identity=CLERK)
+    claim = (await court.intake.records.read(case_id)).filed.claim_amount_fen  # type: ignore[union-attr]
+    with pytest.raises(Invalid, match=r"more than case .* claim") as refused:
+        await court.zhongben.resume(case_id, ResumptionCause.ASSETS_FOUND, "x", identity=CLERK,
+                                    claim_amount_fen=claim + 1)  # fmt: skip
+    assert refused.value.loc == ("body", "claim_amount_fen")
     resumed = await court.zhongben.resume(case_id, ResumptionCause.ASSETS_FOUND, "发现房产",
-                                          identity=CLERK)  # fmt: skip
+                                          identity=CLERK, claim_amount_fen=claim - 100)  # fmt: skip
     assert resumed.case_number == "（2026）苏1283执恢1号"
     assert resumed.resumed_from == case_id
     new = await court.intake.records.read(resumed.case_id)
@@ -411,6 +416,7 @@ async def test_resumption_files_a_resumed_case_once() -> None:
     assert new.filed.resumed_from_case_id == case_id
     assert new.filed.resumed_from_case_number == "（2026）苏1283执1号"
     assert new.filed.debtors[0].name == "某某有限公司"
+    assert new.filed.claim_amount_fen == claim - 100  # what is left of the claim, as asked
     assert new.get("case_account") and new.get("case_account") != (
         await court.intake.records.read(case_id)
     ).get("case_account")  # type: ignore[union-attr]
