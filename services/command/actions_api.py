@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.command.domain import Action, visible_to
@@ -12,6 +12,7 @@ from services.command.handlers import CommandActions
 from zhixing.auth import CurrentIdentity
 from zhixing.bounds import Days
 from zhixing.errors import Invalid, NotFound
+from zhixing.paging import DEFAULT_PAGE, After, Limit, send_cursor
 from zhixing.records import HistoryEntry
 
 router = APIRouter(prefix="/v1", tags=["command actions"])
@@ -141,11 +142,16 @@ async def lend(body: LendIn, identity: CurrentIdentity, request: Request) -> dic
 
 @router.get(
     "/commands",
-    summary="Command actions my court issued or received",
+    summary="Command actions my court issued or received, newest first, a page at a time",
     response_model=list[CommandActionView],
 )
-async def list_commands(identity: CurrentIdentity, request: Request) -> list[dict[str, Any]]:
-    return await _actions(request).list_for(identity)
+async def list_commands(
+    identity: CurrentIdentity, request: Request, response: Response,
+    limit: Limit = DEFAULT_PAGE, after: After = None,
+) -> list[dict[str, Any]]:  # fmt: skip
+    found = await _actions(request).list_for(identity, limit=limit, after=after)
+    send_cursor(response, found)
+    return found.items
 
 
 @router.get(

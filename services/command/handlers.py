@@ -34,6 +34,7 @@ from zhixing.auth import Identity, Role, ScopeError, require_role
 from zhixing.closures import refuse_if_closed
 from zhixing.courts import covers
 from zhixing.errors import Conflict, Invalid, NotFound
+from zhixing.paging import DEFAULT_PAGE, Page, by_fields, page
 from zhixing.records import log_act
 from zhixing.rules import catalogue
 from zhixing.service import ServiceContext
@@ -50,10 +51,15 @@ class CommandActions:
     async def get(self, command_id: str) -> dict[str, Any] | None:
         return await self.records.get(command_id)
 
-    async def list_for(self, identity: Identity) -> list[dict[str, Any]]:
-        """Every command action the identity may read, its court's and its jurisdiction's."""
-        found = await self.records.in_jurisdiction(identity.court_code)
-        return [r for r in found if visible_to(identity, r)]
+    async def list_for(
+        self, identity: Identity, *, limit: int = DEFAULT_PAGE, after: str | None = None
+    ) -> Page[dict[str, Any]]:
+        """A page of the command actions the identity may read (its court's and its
+        jurisdiction's), newest first."""
+        found = [r for r in await self.records.in_jurisdiction(identity.court_code)
+                 if visible_to(identity, r)]  # fmt: skip
+        newest_first = by_fields("issued_at", "command_id")
+        return page(found, newest_first, limit=limit, after=after, descending=True)
 
     def _stage(self, pipe: Pipeline, payload: Message, command_id: str, court: str,
                identity: Identity) -> None:  # fmt: skip

@@ -3,6 +3,7 @@ on which case, the reply it asks for, and the receiving court's steps."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
@@ -104,3 +105,20 @@ async def test_a_debtors_closed_cases_are_neither_proposed_nor_brought_together(
             instruction="集中",
         )  # fmt: skip
     assert await staged_types(handlers.ctx) == []
+
+
+async def test_the_listing_comes_newest_first_a_page_at_a_time() -> None:
+    handlers = await actions()
+    clock = handlers.ctx.clock
+    assert isinstance(clock, SimulatedClock)
+    issued = []
+    for n in range(3):
+        command = await handlers.issue(identity=COMMAND, action=Action.URGE, case_id="case-1",
+                                       instruction=f"第{n}次", reply_working_days=3)  # fmt: skip
+        issued.append(command["command_id"])
+        clock.advance(dt.timedelta(minutes=1))
+    first = await handlers.list_for(TAIXING, limit=2)
+    assert [c["command_id"] for c in first.items] == [issued[2], issued[1]]
+    assert first.next_cursor is not None
+    rest = await handlers.list_for(TAIXING, limit=2, after=first.next_cursor)
+    assert ([c["command_id"] for c in rest.items], rest.next_cursor) == ([issued[0]], None)
