@@ -19,11 +19,12 @@ No I/O here, and no clock reads: the time is passed in.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from enum import StrEnum
 from typing import Any
 
-from zhixing.auth import Role
+from zhixing.auth import Identity, Role, may_read
 from zhixing.periods import add_months
 from zhixing.rules import Catalogue, Rule
 
@@ -35,6 +36,9 @@ ROTATION_LEADER = "officer.rotation-leader"
 ROTATION_OTHER = "officer.rotation-other"
 ROTATION_RULES = (ROTATION_LEADER, ROTATION_OTHER)
 RECORD_INTERFERENCE = "oversight.record-interference"
+NO_SELF_SUPERVISION = "oversight.no-self-supervision"
+"""Nobody answers a task about their own breach: the case's responsible officer (承办人),
+or the officer whose rotation a reminder is about, is not their own 专人 or leader."""
 
 _TASK_NAMESPACE = uuid.UUID("5b0c6a1e-7f38-4d2a-9a61-2f0d3c1e9b47")
 
@@ -110,6 +114,16 @@ def may_answer(task: Record, role: Role, court_code: str) -> bool:
     return role in roles and court_code == task["court_code"]
 
 
+def answers_for_self(task: Record, subject: str, case_officer: str = "") -> bool:
+    """Whether ``subject`` is the person the task supervises: the responsible officer of its
+    case when it opened or now (``case_officer``), or the officer a rotation reminder is
+    about (rule ``oversight.no-self-supervision``)."""
+    responsible = set(task.get("responsible") or ()) | {case_officer}
+    if task["rule_id"] in ROTATION_RULES:
+        responsible.add(task["subject_id"])
+    return bool(subject) and subject in responsible
+
+
 def is_overdue(task: Record, now: dt.datetime) -> bool:
     return task["status"] == TaskStatus.OPEN and now > dt.datetime.fromisoformat(task["respond_by"])
 
@@ -160,6 +174,24 @@ class ReplyChannel(StrEnum):
     SMS = "sms"
 
 
+_CASE_NUMBER_YEAR = re.compile(r"^[（(](\d{4})[)）]")
+
+
+def filing_day(case: Record) -> dt.date | None:
+    """The day a case was filed (docketed, when its number was issued), or, for a case whose
+    filing day this service did not keep, the first day of its number's year: a petition
+    naming the case by number was received no earlier (None when neither is known)."""
+    try:
+        if case.get("filed_on"):
+            return dt.date.fromisoformat(case["filed_on"])
+    except ValueError:  # as intake wrote it; a day unreadable here bounds nothing
+        pass
+    year = _CASE_NUMBER_YEAR.match(case.get("case_number", ""))
+    if year and dt.MINYEAR < int(year.group(1)) < dt.MAXYEAR:
+        return dt.date(int(year.group(1)), 1, 1)
+    return None
+
+
 PETITION_ROLES = (Role.CLERK, Role.OFFICER, Role.SUPERVISOR, Role.COMMAND)
 """Who receives, registers and answers a court's petitions."""
 
@@ -185,6 +217,19 @@ RECORDING_ROLES = (
 REGISTER_READERS = (Role.DISCIPLINE, Role.COMMAND)
 """Discipline inspection and the command centre read the register; the procuratorate's
 overseers do not (they have no need of it)."""
+
+
+def may_correct(record: Record, identity: Identity) -> bool:
+    """Whether ``identity`` may correct (and so read) ``record``, whose ``court_code`` is the
+    court handling its case now: a reader of the register of that court or one above, or
+    the person who recorded it (at the court they recorded it from) while their court
+    still sees the case."""
+    if not may_read(identity, record["court_code"]):
+        return False
+    if identity.role in REGISTER_READERS:
+        return True
+    recorder = (record["recorded_by"], record.get("recorder_court"))
+    return recorder == (identity.subject, identity.court_code)
 
 
 def register_report(records: list[Record]) -> dict[str, Record]:
@@ -228,6 +273,18 @@ def nominal_rotation_day(rules: Catalogue, post_kind: PostKind, since: dt.date) 
     rule = rotation_rule(rules, post_kind)
     assert rule.limit is not None
     return add_months(since, rule.limit)
+
+
+MAX_YEARS_IN_POST = 45
+"""A posting began at most this many years ago: a working life, from 18 to the retirement
+age of 63 at the latest. A date of 1949 would pass ``EARLIEST_DAY`` and make an officer 77
+years in post."""
+
+
+def earliest_posting(today: dt.date) -> dt.date:
+    """The earliest ``since`` a posting recorded ``today`` may name."""
+    year = today.year - MAX_YEARS_IN_POST
+    return dt.date(year, today.month, min(today.day, 28 if today.month == 2 else today.day))
 
 
 def years_in_post(since: dt.date, today: dt.date) -> float:

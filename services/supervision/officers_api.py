@@ -7,9 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.supervision.domain import PostKind
+from services.supervision.domain import MAX_YEARS_IN_POST, PostKind
 from services.supervision.officers import Officers
-from zhixing.auth import CurrentIdentity
+from zhixing.auth import CurrentIdentity, Identity
 from zhixing.bounds import MAX_ID, MAX_NAME, PastDate, PathId, ShortText
 from zhixing.paging import DEFAULT_PAGE, After, Limit, send_cursor
 
@@ -32,7 +32,14 @@ class PostingIn(_Body):
         description="leader (leaders, independent handlers) or other: which rotation clock runs"
     )
     since: PastDate = Field(
-        description="The day the officer took up the post; from 1949-10-01, not in the future"
+        description="The day the officer took up the post: not in the future, and at most "
+        f"{MAX_YEARS_IN_POST} years ago"
+    )
+    court_code: Annotated[str | None, Field(max_length=MAX_ID)] = Field(
+        None,
+        description="The court the officer is posted at: the caller's (default) or one below "
+        "it. An officer on record at another court is moved by a court above both, once "
+        "their court recorded the rotation",
     )
 
 
@@ -46,6 +53,7 @@ class RotationIn(_Body):
 class PastPostingView(BaseModel):
     model_config = ConfigDict(extra="allow")
 
+    court_code: str = Field(description="The court the officer held the post at")
     post: str
     post_kind: str
     since: str
@@ -70,21 +78,21 @@ class OfficerView(BaseModel):
     past: list[PastPostingView]
 
 
-def _view(officers: Officers, record: dict[str, Any]) -> OfficerView:
-    return OfficerView.model_validate(officers.view(record))
+def _view(officers: Officers, record: dict[str, Any], identity: Identity) -> OfficerView:
+    return OfficerView.model_validate(officers.view(record, identity))
 
 
 @router.post("/officers/{officer_id}/postings", status_code=status.HTTP_201_CREATED,
-             summary="An officer took up a post at the caller's court")  # fmt: skip
+             summary="An officer took up a post at the caller's court or one below")  # fmt: skip
 async def post_officer(
     officer_id: PathId, body: PostingIn, identity: CurrentIdentity, request: Request
 ) -> OfficerView:
     officers = _officers(request)
     record = await officers.post(
         officer_id, identity, officer_name=body.officer_name, post=body.post,
-        post_kind=body.post_kind, since=body.since,
+        post_kind=body.post_kind, since=body.since, court_code=body.court_code,
     )  # fmt: skip
-    return _view(officers, record)
+    return _view(officers, record, identity)
 
 
 @router.post("/officers/{officer_id}/rotation", summary="The officer left the post (轮岗)")
@@ -95,7 +103,7 @@ async def rotate_officer(
     record = await officers.rotate(
         officer_id, identity, to_post=body.to_post, rotated_on=body.rotated_on
     )
-    return _view(officers, record)
+    return _view(officers, record, identity)
 
 
 @router.get("/officers", summary="Officers' postings: years in post and the rotation due day")

@@ -20,7 +20,14 @@ from services.supervision.domain import (
     ReplyChannel,
 )
 from services.supervision.handler import Saved, SupervisionHandler
-from zhixing.auth import Identity, may_read, require_handling_court, require_role, require_scope
+from zhixing.auth import (
+    Identity,
+    may_read,
+    readable_court,
+    require_handling_court,
+    require_role,
+    require_scope,
+)
 from zhixing.errors import Conflict, Invalid, NotFound
 from zhixing.paging import DEFAULT_PAGE, Page, page
 from zhixing.v1 import supervision_events_pb2 as pb
@@ -59,6 +66,11 @@ class Petitions(SupervisionHandler):
         if register and not handler:
             raise Invalid("registering at once needs the handler", loc=("body", "handler"))
         cases = await self._cases(identity, petition.case_numbers)
+        for case in cases:  # a petition about a case comes once the case has a number
+            filed = domain.filing_day(case)
+            if filed is not None and petition.received_on < filed:
+                raise Invalid(f"received_on is before case {case['case_number']} was filed "
+                              f"({filed.isoformat()})", loc=("body", "received_on"))  # fmt: skip
         petition_id = self.new_id()
         record: Record = {
             "petition_id": petition_id, "court_code": identity.court_code,
@@ -164,8 +176,10 @@ class Petitions(SupervisionHandler):
     ) -> Page[Record]:  # fmt: skip
         """A page of the petitions of ``court`` and the courts below it, newest received
         first."""
-        court = court or identity.court_code
-        require_scope(identity, court, write=False)
+        # An unknown court is 422 naming ``court``; one outside the caller's jurisdiction
+        # reads as missing (404), as notification's undelivered notices do.
+        require_scope(identity, identity.court_code, write=False)
+        court = readable_court(identity, court)
         found = await self.records.petitions.in_jurisdiction(court)
         found = [p for p in found if (not case_id or case_id in p["case_ids"])
                  and (status is None or p["status"] == status)]  # fmt: skip

@@ -1,7 +1,9 @@
 """What the supervision service does on other services' events.
 
-- Case events: a filed case's number and handling court are kept (petitions name cases by
-  number; tasks and records show the number), and follow a move to another court; asset,
+- Case events: a filed case's number, handling court and filing day are kept (petitions
+  name cases by number, received no earlier than the case was filed; tasks and records show
+  the number), and follow a move to another court; so is its responsible officer (承办人,
+  from ``OfficerAssigned``), who may not answer a task about their own breach; asset,
   command, entrustment and dispute events say which case their aggregate belongs to (a
   task about an asset's clock names the asset's case).
 - Deadline events: an escalation opens the task of its level (superseding the one below);
@@ -47,7 +49,11 @@ class CaseFacts:
                 self.records.keep_subject_case(tx.pipe, event.aggregate_id, case_id)
             if isinstance(payload, cases.CaseFiled):
                 court = event.envelope.court_code or payload.court_code
-                self.records.keep_case(tx.pipe, event.aggregate_id, payload.case_number, court)
+                self.records.keep_case(tx.pipe, event.aggregate_id, payload.case_number, court,
+                                       payload.filed_on)  # fmt: skip
+            elif isinstance(payload, cases.OfficerAssigned):
+                self.records.keep_officer(tx.pipe, payload.case_id or event.aggregate_id,
+                                          payload.officer_id)  # fmt: skip
             elif isinstance(payload, cases.CaseHandlingCourtChanged):
                 self.records.move_case(tx.pipe, payload.case_id, payload.from_court,
                                        payload.to_court)  # fmt: skip

@@ -15,7 +15,7 @@ from services.supervision import domain
 from services.supervision.domain import Manner, Record
 from services.supervision.handler import Saved, SupervisionHandler
 from zhixing import export
-from zhixing.auth import Identity, may_read, require_role, require_scope
+from zhixing.auth import Identity, may_read, readable_court, require_role
 from zhixing.clock import CHINA_TZ
 from zhixing.courts import directory
 from zhixing.errors import Invalid, NotFound
@@ -69,10 +69,14 @@ class Register(SupervisionHandler):
         self, record_id: str, identity: Identity, entry: Interference,
         idempotency_key: str | None = None,
     ) -> Saved:  # fmt: skip
-        """``correct``; with an Idempotency-Key, as ``record_once``."""
+        """``correct``; with an Idempotency-Key, as ``record_once``. Only one who may read
+        the record corrects it: the register's readers who record (the command centre of the
+        court handling its case or above) and the record's own recorder while their court
+        sees the case. To anyone else it does not exist (404): a correction must not tell
+        them a record they may not read, nor its case."""
         require_role(identity, *domain.RECORDING_ROLES)
         original = await self._handled_now(await self.records.register.get(record_id))
-        if original is None or not may_read(identity, original["court_code"]):
+        if original is None or not domain.may_correct(original, identity):
             raise NotFound(f"no interference record {record_id} in your jurisdiction")
         case = await self.visible_case(original["case_id"], identity)
         once = self.once("interference-correction", identity, idempotency_key,
@@ -204,8 +208,9 @@ class Register(SupervisionHandler):
         until: dt.date | None,
     ) -> list[Record]:  # fmt: skip
         require_role(identity, *domain.REGISTER_READERS)
-        court = court or identity.court_code
-        require_scope(identity, court, write=False)
+        # An unknown court is 422 naming ``court``; one outside the caller's jurisdiction
+        # reads as missing (404).
+        court = readable_court(identity, court)
         if since and until and since > until:
             raise Invalid("from is after to", loc=("query", "from"))
         found = await self._all_handled_now(await self.records.register.in_jurisdiction(court))

@@ -9,7 +9,8 @@ Records (under ``supervision:``), each JSON, listed per court (``IndexedRecords`
 - ``interference:<id>`` (index ``interference-court:<code>``) and
   ``interference-case:<case id>``; records are written once and never changed;
 - ``officer:<id>`` (index ``officer-court:<code>``): an officer's postings;
-- ``case:<id>``: a hash of the case's number and handling court, and
+- ``case:<id>``: a hash of the case's number, handling court, filing day and responsible
+  officer (承办人), and
   ``case-number:<number>``: the case id of a number (what petitions name cases by);
 - ``subject-case:<id>``: the case an asset, lead, command, entrustment or dispute belongs to
   (a clock's subject is the aggregate of the event that started it).
@@ -72,11 +73,20 @@ class SupervisionRecords:
 
     # --- cases ---------------------------------------------------------------------------
 
-    def keep_case(self, pipe: Pipeline, case_id: str, case_number: str, court_code: str) -> None:
+    def keep_case(
+        self, pipe: Pipeline, case_id: str, case_number: str, court_code: str, filed_on: str = ""
+    ) -> None:
         pipe.hset(self.case_key(case_id), mapping={"court_code": court_code})
         if case_number:
             pipe.hset(self.case_key(case_id), "case_number", case_number)
             pipe.set(self.case_number_key(case_number), case_id)
+        if filed_on:  # a petition naming the case is received on that day or later
+            pipe.hset(self.case_key(case_id), "filed_on", filed_on)
+
+    def keep_officer(self, pipe: Pipeline, case_id: str, officer_id: str) -> None:
+        """The case's responsible officer (承办人) now: the one whose acts its clocks watch,
+        who may not answer a task about their own breach."""
+        pipe.hset(self.case_key(case_id), "officer_id", officer_id)
 
     def subject_case_key(self, subject_id: str) -> str:
         return self.keys.key("subject-case", subject_id)

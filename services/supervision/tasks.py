@@ -17,7 +17,15 @@ from services.supervision import domain
 from services.supervision.domain import Assignee, Outcome, Record, StatusFilter, TaskKind
 from services.supervision.domain import TaskStatus as S
 from services.supervision.handler import SupervisionHandler
-from zhixing.auth import Identity, Role, ScopeError, may_read, require_role, require_scope
+from zhixing.auth import (
+    Identity,
+    Role,
+    ScopeError,
+    may_read,
+    readable_court,
+    require_role,
+    require_scope,
+)
 from zhixing.errors import Conflict, NotFound
 from zhixing.v1 import deadline_events_pb2 as clocks
 from zhixing.v1 import supervision_events_pb2 as pb
@@ -51,6 +59,10 @@ class Tasks(SupervisionHandler):
             respond_by=_instant(escalated.respond_by), case_id=case_id, case_number=case_number,
             due_version=version,
         )  # fmt: skip
+        # Whose breach it is: the case's responsible officer then (a later one is read at
+        # the answer); they never answer it (rule oversight.no-self-supervision).
+        officer = await self._officer_of_case(case_id)
+        task["responsible"] = [officer] if officer else []
 
         def supersedes(siblings: list[Record]) -> tuple[list[Record], bool]:
             # Only the chain of this due time: an answer to an earlier breach (before an
@@ -134,15 +146,23 @@ class Tasks(SupervisionHandler):
         no longer open)."""
         require_role(identity, *QUEUE_ROLES)
         require_scope(identity, identity.court_code, write=True)
+        found = await self.records.tasks.get(task_id)
+        case_officer = await self._officer_of_task(found) if found else ""
 
         async def act(pipe: Pipeline, task: Record) -> Record:
+            roles = "/".join(
+                r.value for r in domain.ANSWERING_ROLES[Assignee(task["assignee_role"])]
+            )
             if not domain.may_answer(task, identity.role, identity.court_code):
-                roles = "/".join(
-                    r.value for r in domain.ANSWERING_ROLES[Assignee(task["assignee_role"])]
-                )
                 raise ScopeError(
                     f"task {task_id} is answered by {roles} of {task['court_code']} "
                     f"({task['assignee_role']})"
+                )
+            if domain.answers_for_self(task, identity.subject, case_officer):
+                raise ScopeError(
+                    f"task {task_id} supervises a node of {identity.subject}'s own: another "
+                    f"{roles} of {task['court_code']} answers it "
+                    f"(rule {domain.NO_SELF_SUPERVISION})"
                 )
             if task["status"] != S.OPEN:
                 raise Conflict(f"task {task_id} is {task['status']} already")
@@ -182,9 +202,10 @@ class Tasks(SupervisionHandler):
         respond_by. A command centre also sees every task of its jurisdiction (``court``
         narrows it to one court below); others read their own court's only."""
         require_role(identity, *QUEUE_ROLES)
-        court = court or identity.court_code
+        # An unknown court is 422 naming ``court``; one outside the caller's jurisdiction
+        # reads as missing (404).
+        court = readable_court(identity, court)
         if identity.role is Role.COMMAND:
-            require_scope(identity, court, write=False)
             # Indexed under both the answering and the breached court: what lies below.
             tasks = await self.records.tasks.in_jurisdiction(court)
         else:
@@ -258,6 +279,17 @@ class Tasks(SupervisionHandler):
     ) -> str | None:
         watch = [self.records.tasks.key(task_id), self.records.clock_tasks_key(clock_id)]
         return await self.records.transact(watch, body)
+
+    async def _officer_of_case(self, case_id: str) -> str:
+        """The case's responsible officer (承办人) as intake last assigned them; empty when
+        unknown."""
+        case = await self.records.case(case_id) if case_id else None
+        return (case or {}).get("officer_id", "")
+
+    async def _officer_of_task(self, task: Record) -> str:
+        """The responsible officer, now, of the case a task is about."""
+        case_id = task.get("case_id") or await self.records.case_of_subject(task["subject_id"])
+        return await self._officer_of_case(case_id or "")
 
     async def _case_of_subject(self, subject_id: str) -> tuple[str, str]:
         """The case a clock's subject is or belongs to (for a petition, the first case it

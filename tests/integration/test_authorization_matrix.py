@@ -409,8 +409,10 @@ ACCESS: dict[tuple[str, str, str], Access] = {
     # petitions: the court's clerks, officers, supervisor and command centre receive (naming
     # cases they may see, else 422), the receiving court registers and replies, the court and
     # those above read; the interference register: any court person of a court that sees the
-    # case records and corrects, discipline inspection and the command centre read (never
-    # the procuratorate's overseers); postings: leaders, presidents and command centres ------
+    # case records, discipline inspection and the command centre read (never the
+    # procuratorate's overseers), the command centre and the record's own recorder (not
+    # among these principals) correct, anyone else is told it does not exist; postings:
+    # leaders, presidents and command centres ---------------------------------------------
     ("supervision", "GET", "/v1/supervision/tasks"): Access(
         QUEUE_ROLES, ANY_COURT, listing=True),
     ("supervision", "GET", "/v1/supervision/tasks/{task_id}"): Access(QUEUE_ROLES, CASE_COURTS),
@@ -431,14 +433,16 @@ ACCESS: dict[tuple[str, str, str], Access] = {
     ("supervision", "POST", "/v1/cases/{case_id}/interference"): acts(
         *RECORDING_ROLES, courts=CASE_COURTS, body=INTERFERENCE),
     ("supervision", "POST", "/v1/interference/{record_id}/corrections"): acts(
-        *RECORDING_ROLES, courts=CASE_COURTS, body=INTERFERENCE),
+        Role.COMMAND, courts=CASE_COURTS, body=INTERFERENCE),
     ("supervision", "GET", "/v1/cases/{case_id}/interference"): Access(
         REGISTER_READERS, CASE_COURTS),
     ("supervision", "GET", "/v1/interference/{record_id}"): Access(REGISTER_READERS, CASE_COURTS),
     **{("supervision", "GET", p): Access(REGISTER_READERS, ANY_COURT, listing=True)
        for p in ("/v1/interference", "/v1/interference/report", "/v1/interference/export")},
     ("supervision", "POST", "/v1/officers/{officer_id}/postings"): acts(
-        *POSTING_ROLES, courts=ANY_COURT,  # the fixture's officer holds a post: 409
+        # The fixture's officer holds a post: 409 (to another jurisdiction too, naming
+        # neither the court nor the post).
+        *POSTING_ROLES, courts=ANY_COURT,
         body={"officer_name": "王五", "post": "执行员", "post_kind": "other",
               "since": "2021-03-01"}),
     ("supervision", "POST", "/v1/officers/{officer_id}/rotation"): acts(

@@ -98,7 +98,20 @@ async def test_an_unanswered_task_escalates_and_an_answer_stops_the_escalation(
     isolated: Isolated, tmp_path: Path
 ) -> None:
     async with platform_stack(isolated, tmp_path, with_supervision=True) as stack:
-        _, number = await filed_case(stack)
+        case_id, number = await filed_case(stack)
+        # The case's officer (承办人) is a leader of the court: "leader-9".
+        async with stack.client(stack.intake) as http:
+            assigned = await http.post(f"/v1/cases/{case_id}/assignment",
+                                       json={"officer_id": "leader-9", "team": "法官团队"},
+                                       headers=stack.headers(Role.LEADER, COURT))  # fmt: skip
+        assert assigned.status_code == 204, assigned.text
+        assert stack.supervision is not None
+        records = stack.supervision.http.state.task_queue.records
+
+        async def officer_known() -> bool:
+            return ((await records.case(case_id)) or {}).get("officer_id") == "leader-9"
+
+        await eventually(officer_known)
         received = await call(stack, "POST", "/v1/petitions", Role.CLERK, json=petition(number))
         assert received.status_code == 201, received.text
         petition_id = received.json()["petition_id"]
@@ -124,6 +137,11 @@ async def test_an_unanswered_task_escalates_and_an_answer_stops_the_escalation(
         assert late.status_code == 409, late.text
 
         answer = {"outcome": "ordered", "text": "责令立即录入"}
+        # The leader who is the case's officer does not answer the supervision of its breach.
+        own = await call(stack, "POST", f"/v1/supervision/tasks/{second['task_id']}/answer",
+                         Role.LEADER, json={"outcome": "explained", "text": "本人承办…"},
+                         subject="leader-9")  # fmt: skip
+        assert own.status_code == 403 and "oversight.no-self-supervision" in own.text, own.text
         answered = await call(stack, "POST", f"/v1/supervision/tasks/{second['task_id']}/answer",
                               Role.LEADER, json=answer, subject="leader-1")  # fmt: skip
         assert answered.status_code == 200, answered.text
@@ -163,31 +181,41 @@ async def test_petition_clocks_late_entry_and_repeat_counts(
         unknown = await call(stack, "POST", "/v1/petitions", Role.CLERK,
                              json=petition("（2026）苏1283执99999号"))  # fmt: skip
         assert unknown.status_code == 422 and "苏1283执99999" in unknown.text
-        # Received two weeks ago, entered only now: the entry clock breaches as it clears.
+        # Received the day the case was filed, entered two weeks later: the entry clock
+        # breaches as it clears.
+        later = TODAY + dt.timedelta(days=14)
+        stack.clock.set(dt.datetime.combine(later, dt.time(9, 0), tzinfo=CHINA_TZ))
         old = await call(stack, "POST", "/v1/petitions", Role.CLERK, json=petition(
-            number, TODAY - dt.timedelta(days=14), register=True, handler="王法官"))  # fmt: skip
+            number, TODAY, register=True, handler="王法官"))  # fmt: skip
         assert old.status_code == 201, old.text
         assert old.json()["registration"]["repeat_counts"] == [1]
-        year_one = {**petition(number), "received_on": "0001-01-01"}
-        refused = await call(stack, "POST", "/v1/petitions", Role.OFFICER, json=year_one)
-        assert refused.status_code == 422 and "received_on" in refused.text
-        again = await call(stack, "POST", "/v1/petitions", Role.OFFICER, json=petition(number),
-                           key="pet-1")  # fmt: skip
+        # Not before the case it names was filed (1949 breached and escalated at once).
+        for day in ("0001-01-01", "1949-10-01", (TODAY - dt.timedelta(days=1)).isoformat()):
+            backdated = {**petition(number), "received_on": day}
+            refused = await call(stack, "POST", "/v1/petitions", Role.OFFICER, json=backdated)
+            assert refused.status_code == 422 and "received_on" in refused.text, refused.text
+        again = await call(stack, "POST", "/v1/petitions", Role.OFFICER,
+                           json=petition(number, later), key="pet-1")  # fmt: skip
         assert again.status_code == 201
         petition_id = again.json()["petition_id"]
-        retried = await call(stack, "POST", "/v1/petitions", Role.OFFICER, json=petition(number),
-                             key="pet-1")  # fmt: skip
+        retried = await call(stack, "POST", "/v1/petitions", Role.OFFICER,
+                             json=petition(number, later), key="pet-1")  # fmt: skip
         assert retried.status_code == 200 and retried.json()["petition_id"] == petition_id
         registered = await call(stack, "POST", f"/v1/petitions/{petition_id}/registration",
                                 Role.OFFICER, json={"handler": "王法官"})  # fmt: skip
         assert registered.json()["cases"] == [
             {"case_id": case_id, "case_number": number, "petitions": 2}]  # fmt: skip
         replied = await call(stack, "POST", f"/v1/petitions/{petition_id}/reply", Role.OFFICER,
-                             json={"reply": "已依法处理", "replied_on": TODAY.isoformat(),
+                             json={"reply": "已依法处理", "replied_on": later.isoformat(),
                                    "reply_channel": "sms"})  # fmt: skip
         assert replied.status_code == 200 and replied.json()["status"] == "answered"
         listed = await call(stack, "GET", f"/v1/petitions?case_id={case_id}", Role.COMMAND, "苏12")
         assert len(listed.json()) == 2
+        # Another jurisdiction's court reads as missing; an unknown one is bad input (both 403).
+        missing = await call(stack, "GET", f"/v1/petitions?court={COURT}", Role.CLERK, "苏1282")
+        assert missing.status_code == 404, missing.text
+        unknown = await call(stack, "GET", "/v1/petitions?court=XX99", Role.CLERK, "苏1282")
+        assert unknown.status_code == 422 and "court" in unknown.json()["detail"][0]["loc"]
 
         old_id = old.json()["petition_id"]
 
@@ -235,6 +263,11 @@ async def test_the_register_is_append_only_and_discipline_reads_it(
                                json={**body, "person_position": "局长"})  # fmt: skip
         assert corrected.status_code == 201
         assert corrected.json()["corrects_record_id"] == record["record_id"]
+        # A leader reads no record of the register: he corrects none, nor learns its case.
+        planted = await call(stack, "POST", f"{path}/corrections", Role.LEADER,
+                             json=body, subject="leader-1")  # fmt: skip
+        assert planted.status_code == 404, planted.text
+        assert case_id not in planted.text and number not in planted.text
         overseer = await call(stack, "POST", f"/v1/cases/{case_id}/interference", Role.OVERSEER,
                               json=body)  # fmt: skip
         assert overseer.status_code == 403
@@ -262,6 +295,10 @@ async def test_the_register_is_append_only_and_discipline_reads_it(
         assert csv.status_code == 200 and number in csv.content.decode("utf-8-sig")
         xlsx = await call(stack, "GET", "/v1/interference/export?format=xlsx", Role.COMMAND, "苏12")
         assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
+        for court, status in (("苏01", 404), ("XX99", 422)):  # both were 403
+            export = await call(stack, "GET", f"/v1/interference/export?court={court}",
+                                Role.COMMAND, "苏12")  # fmt: skip
+            assert export.status_code == status, export.text
 
         async def published() -> bool:
             events = [decode_event(r.value) for r in
@@ -323,6 +360,16 @@ async def test_a_posting_opens_the_rotation_clock_and_the_leader_is_reminded(
             json={"to_post": "执行法官", "rotated_on": TODAY.isoformat()},
         )  # fmt: skip
         assert rotated.status_code == 200, rotated.text
+        # Another jurisdiction neither takes the officer over nor learns where they are.
+        taken = await call(stack, "POST", "/v1/officers/officer-1/postings", Role.LEADER,
+                           "苏0102", json={**posting, "since": "2024-01-01"})  # fmt: skip
+        assert taken.status_code == 409, taken.text
+        assert COURT not in taken.text and "执行局局长" not in taken.text
+        (still,) = (await call(stack, "GET", "/v1/officers", Role.LEADER)).json()
+        assert still["court_code"] == COURT and still["past"][0]["post"] == "执行局局长"
+        for court, status in (("苏1283", 404), ("XX99", 422)):
+            listed = await call(stack, "GET", f"/v1/officers?court={court}", Role.LEADER, "苏1282")
+            assert listed.status_code == status, listed.text
 
         async def reminder_closed() -> bool:
             (task,) = [t for t in await queue(stack, Role.LEADER)

@@ -6,17 +6,20 @@ the rotation clock's own last day is known."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
+from fastapi import HTTPException
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from services.supervision.domain import PostKind
-from tests.fakes import person, staged_types
+from tests.fakes import person, staged, staged_types
 from tests.unit.test_supervision_tasks import COURT, Service
 from zhixing.auth import Role, ScopeError
 from zhixing.clock import CHINA_TZ
 from zhixing.errors import Conflict, Invalid, NotFound
 from zhixing.v1 import deadline_events_pb2 as clocks
+from zhixing.v1 import supervision_events_pb2 as pb
 
 LEADER = person(Role.LEADER, COURT, "leader-1")
 SINCE = dt.date(2021, 3, 1)
@@ -82,3 +85,86 @@ async def test_the_listing_shows_years_in_post_and_the_rotation_due_day() -> Non
     assert not await service.officers.clock_opened(opened)
     (view,) = (await service.officers.listing(LEADER, court=None)).items
     assert (view["rotation_due_on"], view["rotation_due_from"]) == ("2026-03-02", "clock")
+
+
+async def test_another_jurisdiction_neither_takes_over_nor_reads_an_officer() -> None:
+    """A leader of 苏0102 posted 苏1283's officer after the rotation and was shown the
+    officer's past postings there (and 苏1283 lost the officer); one of 苏1282 was told the
+    officer "holds a post at another court". Now the id is taken, whatever the officer's
+    state, and the refusal names neither the court nor a post."""
+    service = Service()
+    await posted(service)
+    in_post = await service.officers.listing(LEADER, court=None)
+    answers = []
+    for outsider in (person(Role.LEADER, "苏1282", "leader-2"),
+                     person(Role.LEADER, "苏0102", "leader-3")):  # fmt: skip
+        for _ in range(2):  # in post, then after the rotation
+            with pytest.raises(Conflict) as refused:
+                await service.officers.post("officer-1", outsider, officer_name="冒名",
+                                            post="执行员", post_kind=PostKind.OTHER,
+                                            since=dt.date(2024, 1, 1))  # fmt: skip
+            answers.append(str(refused.value))
+            if not (await service.officers.records.officers.get("officer-1") or {})["past"]:
+                await service.officers.rotate("officer-1", LEADER, to_post="",
+                                              rotated_on=dt.date(2026, 3, 1))  # fmt: skip
+    assert len(set(answers)) == 1
+    assert all(w not in answers[0] for w in (COURT, "执行局局长", SINCE.isoformat()))
+    (still,) = (await service.officers.listing(LEADER, court=None)).items
+    assert still["court_code"] == COURT and still["past"][0]["post"] == "执行局局长"
+    assert in_post.items[0]["officer_name"] == still["officer_name"] == "王五"
+    assert await staged_types(service.ctx) == ["OfficerPosted", "OfficerRotated"]
+
+
+async def test_a_court_above_both_moves_an_officer_whose_court_ended_the_posting() -> None:
+    service = Service()
+    await posted(service)
+    superior = person(Role.LEADER, "苏12", "leader-12")
+
+    async def move(court: str = "苏1282") -> dict[str, Any]:
+        return await service.officers.post(
+            "officer-1", superior, officer_name="王五", post="执行法官",
+            post_kind=PostKind.OTHER, since=dt.date(2026, 3, 2), court_code=court,
+        )  # fmt: skip
+
+    with pytest.raises(Conflict, match="rotation first"):  # still in post at 苏1283
+        await move()
+    with pytest.raises(Invalid) as unknown:
+        await move("XX99")
+    assert unknown.value.loc == ("body", "court_code")
+    with pytest.raises(ScopeError):  # a court outside the caller's jurisdiction
+        await move("苏0102")
+    await service.officers.rotate("officer-1", LEADER, to_post="调往苏1282",
+                                  rotated_on=dt.date(2026, 3, 1))  # fmt: skip
+    moved = await move()
+    assert moved["court_code"] == "苏1282"
+    new_court = person(Role.LEADER, "苏1282", "leader-2")
+    (view,) = (await service.officers.listing(new_court, court=None)).items
+    assert (view["post"], view["past"]) == ("执行法官", [])  # 苏1283's postings stay its own
+    (above,) = (await service.officers.listing(superior, court=None)).items
+    assert [(p["court_code"], p["post"]) for p in above["past"]] == [(COURT, "执行局局长")]
+    assert (await service.officers.listing(LEADER, court=None)).items == []
+    event = (await staged(service.ctx))[-1]
+    assert isinstance(event.payload, pb.OfficerPosted) and event.payload.court_code == "苏1282"
+
+
+async def test_a_posting_does_not_begin_a_lifetime_ago() -> None:
+    """since 1949-10-01 passed (77 years in post): a posting began within a working life."""
+    service = Service()
+    for since in (dt.date(1949, 10, 1), dt.date(1981, 3, 1)):
+        with pytest.raises(Invalid, match="45 years") as refused:
+            await service.officers.post("officer-1", LEADER, officer_name="王五", post="执行员",
+                                        post_kind=PostKind.OTHER, since=since)  # fmt: skip
+        assert refused.value.loc == ("body", "since")
+    await service.officers.post("officer-1", LEADER, officer_name="王五", post="执行员",
+                                post_kind=PostKind.OTHER, since=dt.date(1981, 3, 2))  # fmt: skip
+
+
+async def test_the_listing_of_another_jurisdiction_reads_as_missing() -> None:
+    service = Service()
+    await posted(service)
+    with pytest.raises(HTTPException) as missing:
+        await service.officers.listing(person(Role.LEADER, "苏1282"), court=COURT)
+    assert missing.value.status_code == 404
+    with pytest.raises(Invalid) as unknown:
+        await service.officers.listing(LEADER, court="XX99")
+    assert unknown.value.loc == ("query", "court")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from fastapi import HTTPException
 
 from services.supervision.domain import Channel, PetitionerRole, PetitionStatus, ReplyChannel
 from services.supervision.petitions import Petition
@@ -88,6 +89,25 @@ async def test_unknown_cases_future_days_and_wrong_roles_are_refused() -> None:
     assert await staged(service.ctx) == []
 
 
+async def test_a_petition_is_not_received_before_the_cases_it_names_were_filed() -> None:
+    """A petition dated 1949 breached petition.enter at once and escalated within
+    milliseconds: it names cases by number, so it came once they were filed (a case whose
+    filing day is unknown: not before its number's year)."""
+    service = Service()
+    await service.know_case(filed_on="2026-02-10")
+    await service.know_case("case-2", "（2025）苏1283执2号")  # no filing day kept
+    for numbers, day in (((NUMBER,), dt.date(1949, 10, 1)), ((NUMBER,), dt.date(2026, 2, 9)),
+                         (("（2025）苏1283执2号",), dt.date(2024, 12, 31))):  # fmt: skip
+        with pytest.raises(Invalid, match="before case") as refused:
+            await service.petitions.receive(CLERK, petition(*numbers, received_on=day))
+        assert refused.value.loc == ("body", "received_on")
+    assert await staged(service.ctx) == []
+    on_filing = await service.petitions.receive(CLERK, petition(received_on=dt.date(2026, 2, 10)))
+    assert on_filing["received_on"] == "2026-02-10"
+    await service.petitions.receive(CLERK, petition("（2025）苏1283执2号",
+                                                    received_on=dt.date(2025, 1, 1)))  # fmt: skip
+
+
 async def test_the_court_and_the_courts_above_read_and_only_the_court_acts() -> None:
     service = await service_with_case()
     record = await service.petitions.receive(CLERK, petition())
@@ -104,9 +124,15 @@ async def test_the_court_and_the_courts_above_read_and_only_the_court_acts() -> 
         await service.petitions.register(petition_id, command, handler="王")
     with pytest.raises(NotFound):
         await service.petitions.petition(petition_id, person(Role.CLERK, "苏1282"))
-    with pytest.raises(ScopeError):
+    # Another jurisdiction's court reads as missing (it was 403, naming it); a court the
+    # directory does not know is bad input naming ``court``.
+    with pytest.raises(HTTPException) as missing:
         await service.petitions.listing(person(Role.CLERK, "苏1282"), court=COURT,
                                         case_id=None, status=None)  # fmt: skip
+    assert missing.value.status_code == 404
+    with pytest.raises(Invalid) as unknown:
+        await service.petitions.listing(CLERK, court="XX99", case_id=None, status=None)
+    assert unknown.value.loc == ("query", "court")
 
 
 async def test_a_reply_is_not_dated_before_receipt_nor_in_the_future() -> None:

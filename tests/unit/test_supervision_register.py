@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from fastapi import HTTPException
 from google.protobuf.message import Message
 
 from services.supervision.domain import Manner
@@ -76,9 +77,16 @@ async def test_who_records_and_who_reads() -> None:
             await service.register.listing(reader, court=None, since=None, until=None)
     assert (await service.register.listing(person(Role.COMMAND, COURT), court=None, since=None,
                                            until=None)).items == [record]  # fmt: skip
-    with pytest.raises(ScopeError):
-        await service.register.listing(person(Role.DISCIPLINE, "苏1282"), court=COURT,
-                                       since=None, until=None)  # fmt: skip
+    # Another jurisdiction's court reads as missing; a court the directory does not know is
+    # bad input naming ``court`` (both were 403), for the listing, report and export alike.
+    sibling = person(Role.DISCIPLINE, "苏1282")
+    for read in (service.register.listing, service.register.report, service.register.table):
+        with pytest.raises(HTTPException) as missing:
+            await read(sibling, court=COURT, since=None, until=None)
+        assert missing.value.status_code == 404
+        with pytest.raises(Invalid) as unknown:
+            await read(DISCIPLINE, court="XX99", since=None, until=None)
+        assert unknown.value.loc == ("query", "court")
 
 
 async def test_the_report_counts_per_court_and_the_export_neutralises_formulas() -> None:
@@ -210,7 +218,7 @@ async def test_a_case_moved_to_another_court_takes_its_register_with_it() -> Non
     assert (await service.register.listing(old_court, court=None, since=None,
                                            until=None)).items == []  # fmt: skip
     corrected = await service.register.correct(record["record_id"],
-                                               person(Role.CLERK, "苏1282", "clerk-2"),
+                                               person(Role.COMMAND, "苏1282", "command-2"),
                                                entry(person_position="副局长"))  # fmt: skip
     assert corrected["court_code"] == "苏1282"
     with pytest.raises(NotFound):
@@ -248,3 +256,27 @@ async def test_a_record_left_under_the_court_its_case_left_is_not_listed_there()
     assert (await service.register.listing(old_court, court=None, since=None,
                                            until=None)).items == []  # fmt: skip
     assert await service.register.report(old_court, court=None, since=None, until=None) == []
+
+
+async def test_only_a_register_reader_or_the_recorder_corrects_and_others_learn_nothing() -> None:
+    """A court leader (who reads no record of the register) planted a correction of a record
+    and was answered with its case: now whoever may not read the record is told it does not
+    exist, and nothing is recorded; its recorder and the command centre correct it."""
+    service = await service_with_case()
+    record_id = (await service.register.record("case-1", OFFICER, entry()))["record_id"]
+    outsiders = (
+        person(Role.LEADER, COURT, "leader-1"), person(Role.CLERK, COURT, "c-1"),
+        person(Role.OFFICER, COURT, "officer-2"),  # a colleague, not the recorder
+        person(Role.OFFICER, "苏1282", "officer-1"),  # the recorder's id, at another court
+    )  # fmt: skip
+    for outsider in outsiders:
+        with pytest.raises(NotFound) as missing:
+            await service.register.correct(record_id, outsider, entry())
+        assert "case-1" not in str(missing.value) and NUMBER not in str(missing.value)
+    with pytest.raises(ScopeError):  # discipline reads it, but records nothing
+        await service.register.correct(record_id, DISCIPLINE, entry())
+    assert len(await staged(service.ctx)) == 1
+    mine = await service.register.correct(record_id, OFFICER, entry(person_position="副局长"))
+    command = person(Role.COMMAND, "苏12", "command-1")
+    theirs = await service.register.correct(record_id, command, entry(person_position="处长"))
+    assert mine["corrects_record_id"] == theirs["corrects_record_id"] == record_id

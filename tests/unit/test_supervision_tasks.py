@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from fastapi import HTTPException
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -25,11 +26,12 @@ from tests.factories import START
 from tests.fakes import in_memory_context, person, staged, staged_types
 from zhixing.auth import Role, ScopeError
 from zhixing.clock import SimulatedClock
-from zhixing.errors import Conflict, NotFound
+from zhixing.errors import Conflict, Invalid, NotFound
 from zhixing.events import Event, new_event
 from zhixing.projection import Transaction
 from zhixing.service import ServiceContext
 from zhixing.v1 import asset_events_pb2 as asset_pb
+from zhixing.v1 import case_events_pb2 as case_pb
 from zhixing.v1 import deadline_events_pb2 as clocks
 from zhixing.v1 import supervision_events_pb2 as pb
 
@@ -56,10 +58,10 @@ class Service:
         self.officers = Officers(self.ctx, self.records)
 
     async def know_case(self, case_id: str = "case-1", number: str = NUMBER,
-                        court: str = COURT) -> None:  # fmt: skip
+                        court: str = COURT, filed_on: str = "") -> None:  # fmt: skip
         async with self.ctx.redis.pipeline(transaction=True) as pipe:
             pipe.multi()  # type: ignore[no-untyped-call]
-            self.records.keep_case(pipe, case_id, number, court)
+            self.records.keep_case(pipe, case_id, number, court, filed_on)
             await pipe.execute()
 
 
@@ -228,8 +230,18 @@ async def test_the_queue_orders_overdue_first_and_command_sees_its_jurisdiction(
     assert [t["task_id"] for t in queue] == [soon, late]
     seen = await service.tasks.queue(COMMAND, court=None, status=StatusFilter.ALL, limit=1)
     assert [t["task_id"] for t in seen] == [soon]
+    # Another jurisdiction's court reads as missing (it was 403); one the directory does not
+    # know is bad input naming ``court``; a court within it but not one's own stays 403.
+    for who, court in ((SUPERVISOR, "苏1282"), (COMMAND, "苏02")):
+        with pytest.raises(HTTPException) as missing:
+            await service.tasks.queue(who, court=court, status=StatusFilter.OPEN, limit=10)
+        assert missing.value.status_code == 404
+    with pytest.raises(Invalid) as unknown:
+        await service.tasks.queue(COMMAND, court="XX99", status=StatusFilter.OPEN, limit=10)
+    assert unknown.value.loc == ("query", "court")
     with pytest.raises(ScopeError):
-        await service.tasks.queue(SUPERVISOR, court="苏1282", status=StatusFilter.OPEN, limit=10)
+        await service.tasks.queue(person(Role.LEADER, SUPERIOR), court=COURT,
+                                  status=StatusFilter.OPEN, limit=10)  # fmt: skip
     with pytest.raises(ScopeError):
         await service.tasks.queue(person(Role.OFFICER, COURT), court=None,
                                   status=StatusFilter.OPEN, limit=10)  # fmt: skip
@@ -251,3 +263,48 @@ async def test_a_task_about_an_asset_names_the_asset_s_case() -> None:
     opened = (await staged(service.ctx))[-1].payload
     assert isinstance(opened, pb.SupervisionTaskOpened)
     assert (opened.case_id, opened.case_number) == ("case-1", NUMBER)
+
+
+async def assigned(service: Service, officer_id: str, case_id: str = "case-1") -> None:
+    """Intake's OfficerAssigned applied as the service's projection applies it."""
+    event: Event[Message] = new_event(
+        case_pb.OfficerAssigned(case_id=case_id, officer_id=officer_id, team="法官团队"),
+        aggregate_id=case_id, court_code=COURT, actor=SERVICE_ACTOR, clock=service.clock,
+    )  # fmt: skip
+    async with service.ctx.redis.pipeline(transaction=True) as pipe:
+        pipe.multi()  # type: ignore[no-untyped-call]
+        await CaseFacts(service.records)([event], Transaction(service.ctx.redis, pipe,
+                                                              service.ctx.keys))  # fmt: skip
+        await pipe.execute()
+
+
+async def test_the_officer_whose_node_breached_does_not_answer_its_task() -> None:
+    """A leader who is the case's own officer answered the level-2 task of its breach
+    ("本人承办…") and stopped the chain: the task names the case's officer when it opens, and
+    neither that officer nor one assigned since answers it (rule
+    oversight.no-self-supervision); another leader does."""
+    service = await service_with_case()
+    await assigned(service, LEADER.subject)
+    task_id = await service.tasks.escalated(escalation(2, hours=48))
+    assert task_id is not None
+    await assigned(service, PRESIDENT.subject)  # reassigned after the breach
+    for responsible in (LEADER, PRESIDENT):
+        with pytest.raises(ScopeError, match=r"oversight\.no-self-supervision"):
+            await service.tasks.answer(task_id, responsible, outcome=Outcome.EXPLAINED,
+                                       text="本人承办…")  # fmt: skip
+    assert (await service.tasks.task(task_id, LEADER))["status"] == "open"
+    other = person(Role.LEADER, COURT, "leader-2")
+    answered = await service.tasks.answer(task_id, other, outcome=Outcome.ORDERED, text="督促")
+    assert answered["answer"]["by"] == "leader-2"
+
+
+async def test_a_leader_does_not_answer_the_reminder_of_their_own_rotation() -> None:
+    service = Service()
+    rotation = ref(f"officer.rotation-leader:{LEADER.subject}", subject=LEADER.subject)
+    warned = clocks.ClockWarned(clock=rotation, warning="days_before=30",
+                                due_at=stamp(START + dt.timedelta(days=30)))  # fmt: skip
+    task_id = await service.tasks.remind(warned)
+    assert task_id is not None
+    with pytest.raises(ScopeError, match=r"oversight\.no-self-supervision"):
+        await service.tasks.answer(task_id, LEADER, outcome=Outcome.EXPLAINED, text="知悉")
+    await service.tasks.answer(task_id, PRESIDENT, outcome=Outcome.ORDERED, text="安排轮岗")
