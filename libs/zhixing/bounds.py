@@ -20,7 +20,7 @@ import re
 from typing import Annotated
 
 from fastapi import Path
-from pydantic import AfterValidator, Field, StrictInt
+from pydantic import AfterValidator, BeforeValidator, Field, StrictInt
 
 from zhixing.clock import CHINA_TZ
 
@@ -203,11 +203,19 @@ def _past_datetime(instant: dt.datetime) -> dt.datetime:
     return instant
 
 
-PastDate = Annotated[dt.date, AfterValidator(_past_date)]
+def _written(value: object) -> object:
+    """A date or time as JSON writes it: text (ISO 8601). A number is refused, where pydantic
+    would read 1733000000 as a time in 2024 and record it as what was sent."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise ValueError("a date or time is written as ISO 8601 text, not a number")
+    return value
+
+
+PastDate = Annotated[dt.date, BeforeValidator(_written), AfterValidator(_past_date)]
 """A day something happened (received, posted, replied): not before ``EARLIEST_DAY``. Not
 in the future either, but that is checked where the clock is known (``ctx.clock``), by the
 handler, which says which field is in the future."""
 
-PastDateTime = Annotated[dt.datetime, AfterValidator(_past_datetime)]
+PastDateTime = Annotated[dt.datetime, BeforeValidator(_written), AfterValidator(_past_datetime)]
 """When something happened, with or without an offset: not before ``EARLIEST_DAY`` (the
 date as written); the handler checks it is not in the future, as for ``PastDate``."""

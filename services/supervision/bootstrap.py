@@ -18,6 +18,7 @@ from zhixing.builder import About, HostBuilder, Infrastructure
 from zhixing.paging import NEXT_CURSOR
 from zhixing.projection import Projection
 from zhixing.service import ServiceHost
+from zhixing.settings import service_settings
 from zhixing.topics import (
     ASSET_EVENTS,
     CASE_EVENTS,
@@ -36,6 +37,13 @@ ABOUT = About(
 )
 
 
+def _dashboard_origins() -> list[str]:
+    """The dashboard's origins on this host: the command service's HTTP port as set
+    (``ZHIXING_COMMAND_HTTP_PORT``, or its default in ``zhixing.ports``)."""
+    port = service_settings("command").http_port
+    return [f"http://127.0.0.1:{port}", f"http://localhost:{port}"]
+
+
 class SupervisionSettings(BaseSettings):
     """The browser origins allowed to call this service (the dashboard, served by the
     command service at another origin)."""
@@ -43,8 +51,8 @@ class SupervisionSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ZHIXING_SUPERVISION_", extra="ignore")
 
     cors_origins: list[str] = Field(
-        ["http://127.0.0.1:8000", "http://localhost:8000"],
-        description="Origins allowed by CORS (JSON list)",
+        default_factory=_dashboard_origins,
+        description="Origins allowed by CORS (JSON list); by default the dashboard's on this host",
     )
 
 

@@ -24,7 +24,7 @@ import uuid
 from enum import StrEnum
 from typing import Any
 
-from zhixing.auth import Identity, Role, may_read
+from zhixing.auth import INTERFERENCE_REGISTER_READERS, Identity, Role, may_read
 from zhixing.periods import add_months
 from zhixing.rules import Catalogue, Rule
 
@@ -214,9 +214,10 @@ RECORDING_ROLES = (
 )  # fmt: skip
 """Every court person records (never the overseers, an agency or a service)."""
 
-REGISTER_READERS = (Role.DISCIPLINE, Role.COMMAND)
+REGISTER_READERS = tuple(sorted(INTERFERENCE_REGISTER_READERS))
 """Discipline inspection and the command centre read the register; the procuratorate's
-overseers do not (they have no need of it)."""
+overseers do not (they have no need of it): ``zhixing.auth``, which the command service's
+access log reads too."""
 
 
 def may_correct(record: Record, identity: Identity) -> bool:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from services.supervision.domain import Manner
 from services.supervision.handler import Saved
@@ -36,7 +36,9 @@ class InterferenceIn(BaseModel):
     person_name: ShortText = Field(description="Who inquired or intervened")
     person_position: ShortText = Field(description="Their post")
     person_organisation: ShortText = Field(description="Their organisation")
-    inside_court: bool = Field(description="Whether they are of the court (院内) or not")
+    # Strict: an append-only record keeps what was sent, so "yes" is refused, not read as
+    # true.
+    inside_court: StrictBool = Field(description="Whether they are of the court (院内) or not")
     occurred_at: PastDateTime = Field(
         description="When; from 1949-10-01, not in the future (China time if no offset)"
     )

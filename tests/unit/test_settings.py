@@ -1,6 +1,8 @@
 import pytest
 from pydantic import ValidationError
 
+from services.command.board_api import SupervisionLink
+from services.supervision.bootstrap import SupervisionSettings
 from tools.devinfra import BELOW_EPHEMERAL
 from zhixing.ports import DEFAULT_PORTS
 from zhixing.settings import DEV_AUTH_SECRET, DEV_SERVICE_SECRET, AuthSettings, service_settings
@@ -47,3 +49,14 @@ def test_default_service_secret_is_refused_outside_dev(env: str) -> None:
 def test_people_and_services_never_share_a_key() -> None:
     with pytest.raises(ValidationError, match="must differ"):
         AuthSettings(secret="k" * 40, service_secret="k" * 40, env="dev")
+
+
+def test_the_dashboard_and_the_supervision_service_find_each_other_where_they_are_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The dashboard (command's page) calls the supervision service from the browser: the
+    link follows supervision's port setting, and supervision allows command's origin."""
+    monkeypatch.setenv("ZHIXING_SUPERVISION_HTTP_PORT", "18009")
+    monkeypatch.setenv("ZHIXING_COMMAND_HTTP_PORT", "18000")
+    assert SupervisionLink().supervision_url == "http://127.0.0.1:18009"
+    assert "http://127.0.0.1:18000" in SupervisionSettings().cors_origins

@@ -67,3 +67,23 @@ def test_an_instant_before_the_floor_in_china_is_refused_whatever_its_offset() -
     assert InterferenceIn.model_validate({**INTERFERENCE, "occurred_at": "1949-10-01T00:00:00"})
     # And an instant written in the 30th elsewhere is the 1st in China.
     assert InterferenceIn.model_validate({**INTERFERENCE, "occurred_at": "1949-09-30T20:00:00Z"})
+
+
+@pytest.mark.parametrize(("model", "name", "rest"), CASES)
+def test_a_number_for_a_date_is_refused_not_read_as_a_timestamp(
+    model: type[BaseModel], name: str, rest: dict[str, Any]
+) -> None:
+    """1733000000 was recorded as a time in 2024 (a probe)."""
+    with pytest.raises(ValidationError) as refused:
+        model.model_validate({**rest, name: 1733000000})
+    (error,) = refused.value.errors()
+    assert error["loc"] == (name,) and "ISO 8601" in error["msg"]
+
+
+@pytest.mark.parametrize("said", ["yes", "true", 1, "1"])
+def test_the_register_keeps_what_was_sent_so_yes_is_not_true(said: object) -> None:
+    with pytest.raises(ValidationError) as refused:
+        InterferenceIn.model_validate(
+            {**INTERFERENCE, "inside_court": said, "occurred_at": "2026-03-02T10:00:00"}
+        )
+    assert refused.value.errors()[0]["loc"] == ("inside_court",)
