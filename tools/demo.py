@@ -190,9 +190,12 @@ def load_demo_credit(
 ) -> int:
     """Credit punishment in some demo cases (信用惩戒): for each court's second case (the
     notice served, its money not yet paid out) the officer restricts the debtor's
-    consumption (限制消费) and serves the order. Idempotent: a restriction in force answers
-    409 to a second order. Returns the restrictions in force; a case the credit service has
-    not learned of within ``wait_s`` is left alone."""
+    consumption (限制消费) and serves the order, once the credit service has read that the
+    execution notice was served (no measure before: rule credit.notice-period, whose
+    default period, 0 days, lets the order follow the notice the same day). Idempotent: a
+    restriction in force answers 409 to a second order. Returns the restrictions in force;
+    a case the credit service has not learned of (with its notice) within ``wait_s`` is
+    left alone."""
     in_force = 0
     deadline = time.monotonic() + wait_s  # one wait for all: the cases arrive together
     with httpx.Client(base_url=credit_url, timeout=10) as client:
@@ -223,13 +226,16 @@ def load_demo_credit(
 def _credit_record(
     client: httpx.Client, case_id: str, headers: dict[str, str], deadline: float
 ) -> dict[str, Any] | None:
-    """The case's credit record once the credit service has read its filing, asked at
-    least once, until ``deadline``."""
+    """The case's credit record once the credit service has read its filing and its
+    execution notice (or restricted its debtor on an earlier run), asked at least once,
+    until ``deadline``."""
     while True:
         response = client.get(f"/v1/cases/{case_id}/credit", headers=headers)
         if response.status_code == 200:
             record: dict[str, Any] = response.json()
-            return record
+            restricted = any(r["status"] == "in_force" for r in record["restrictions"])
+            if record.get("notice_served_on") or restricted:
+                return record
         if time.monotonic() >= deadline:
             return None
         time.sleep(0.5)

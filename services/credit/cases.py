@@ -1,5 +1,6 @@
 """What the credit service learns from other services: a filed case and its debtors (and, for
-a 执恢 case, the 终本 case it resumes), its officer, its move to another court, its closure
+a 执恢 case, the 终本 case it resumes), its officer, the day its execution notice was served
+(no measure before the notice's period passed), its move to another court, its closure
 (any closure but 终本 makes every restriction due to be lifted and ends every listing's
 ground, on the case and on the 终本 case a 执恢 case resumed), and a listing's term running
 out on its clock (the listing is deleted, or its decided extension begins). Each is its own
@@ -65,6 +66,26 @@ class CaseFacts(CreditHandler):
         # A case filed before this service ran has no record here: nothing to note.
         with contextlib.suppress(NotFound):
             await self.records.change_case(case_id, act)
+
+    async def notice_served(self, case_id: str, served_on: str) -> bool:
+        """The execution notice was served (intake's ``ExecutionNoticeServed``): its day is
+        kept, from which the notice's period runs (rule ``credit.notice-period``). Once:
+        a redelivery changes nothing."""
+
+        async def act(pipe: Pipeline, record: Record) -> bool:
+            if record.get("notice_served_on"):
+                return False
+            pipe.multi()  # type: ignore[no-untyped-call]
+            record["notice_served_on"] = served_on or self.today().isoformat()
+            self.log(record, "execution_notice_served", SERVICE_ACTOR.id,
+                     served_on=record["notice_served_on"])  # fmt: skip
+            return True
+
+        # A case filed before this service ran has no record here: nothing to note.
+        try:
+            return await self.records.change_case(case_id, act)
+        except NotFound:
+            return False
 
     async def follow_case(self, case_id: str, from_court: str, to_court: str) -> bool:
         """A command action moved the case: its record and measures follow it."""

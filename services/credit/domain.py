@@ -6,15 +6,19 @@ and its position in ``CaseFiled.debtors``), the restrictions ordered on them, th
 listings and the decisions not to list them. At most one restriction and one listing per
 debtor of a case is in force at a time.
 
+- Neither measure is ordered before the case's **execution notice** was served and the
+  period it set passed (rule ``credit.notice-period``, a setting: 限消规定 art 1, 法释〔2017〕7号
+  art 1), nor on a debtor who is a **minor** on the day (rule ``credit.listing-grounds``).
 - A **restriction** takes effect after the local grace period (rule ``credit.grace-period``,
   a setting, in calendar days). It is lifted once the debtor performed, gave security or
-  the applicant consented (rules ``credit.lift-restriction``, ``-urgent``).
-- A **listing** needs one of the six grounds of 法释〔2017〕7号 art 1, never names a debtor
-  who is a minor on the day of listing, and also restricts the debtor (¶23). The grounds
-  the catalogue's ``credit.listing-term`` names (its ``value``) list for a fixed term,
-  which a leader may decide once to extend (rule ``credit.listing-extension``): the
-  extension begins when the term runs out. The other ground lists until it ends. Once
-  the ground ends the listing is deleted (rule ``credit.delete-listing``).
+  the applicant consented (rules ``credit.lift-restriction``, ``-urgent``); never while
+  a listing of the debtor on the case stands (rule ``credit.listing-restricts``, ¶23).
+- A **listing** needs one of the six grounds of 法释〔2017〕7号 art 1, and also restricts the
+  debtor (¶23). The grounds the catalogue's ``credit.listing-term`` names (its ``value``)
+  list for a fixed term, which a leader may decide once to extend (rule
+  ``credit.listing-extension``): the extension begins when the term runs out. The other
+  ground lists until it ends. Once the ground ends the listing is deleted (rule
+  ``credit.delete-listing``).
 - A case that **ends** (any closure but 终结本次执行) ends every listing's ground and makes
   every restriction's lift due; it takes no new measure. A 终本 case takes new measures,
   and its measures end when the 执恢 case that resumed it ends.
@@ -47,6 +51,8 @@ LIFT_RESTRICTION = "credit.lift-restriction"
 LIFT_RESTRICTION_URGENT = "credit.lift-restriction-urgent"
 DELETE_LISTING = "credit.delete-listing"
 REQUERY_NOTHING_FOUND = "credit.requery-nothing-found"
+LISTING_RESTRICTS = "credit.listing-restricts"
+NOTICE_PERIOD = "credit.notice-period"
 
 TERM_RULES = (LISTING_TERM, LISTING_EXTENSION)
 """The clocks whose breach ends a listing's term: it is deleted, or its decided extension
@@ -94,6 +100,9 @@ class LiftCause(StrEnum):
 
 
 LIFT_DUE_CAUSES = (LiftCause.PERFORMED, LiftCause.SECURITY, LiftCause.CONSENT)
+PLATFORM_LIFT_CAUSES = (LiftCause.CASE_ENDED,)
+"""Causes only the platform records, from the case's closure: a person never sends them (a
+lift due for one is lifted with the cause left out, which takes the due one)."""
 
 
 class DeclineReason(StrEnum):
@@ -125,6 +134,9 @@ class DeleteCause(StrEnum):
 
 
 OFFICER_DELETE_CAUSES = (DeleteCause.GROUND_ENDED, DeleteCause.CORRECTED)
+PLATFORM_GROUND_CAUSES = (GroundEndedCause.CASE_ENDED, GroundEndedCause.REQUERY_NOTHING_FOUND)
+"""Causes only the platform records, from events (the case's closure; the re-queries after
+终本 that found nothing): a person never sends them."""
 
 
 def debtor_key(position: int) -> str:
@@ -170,6 +182,9 @@ def new_case(
         "case_number": case_number,
         "court_code": court_code,
         "officer_id": "",
+        # The day intake served the execution notice (``ExecutionNoticeServed``); a record
+        # kept before the service watched notices has no such key (``require_notice_period``).
+        "notice_served_on": None,
         "closed_as": "",
         "resumed_from_case_id": resumed_from_case_id,
         "debtors": {d["debtor_key"]: d for d in debtors},
@@ -235,6 +250,49 @@ def require_open(record: Record, rule: str) -> None:
         )
 
 
+def measures_from(served_on: dt.date, rules: Catalogue) -> dt.date:
+    """The first day a restriction or listing may be ordered after the execution notice was
+    served on ``served_on``: the notice's period (rule ``credit.notice-period``, calendar
+    days, a setting) runs from the next day, and the debtor failed to perform once its last
+    day is over; a period of 0 is a notice ordering performance at once (立即履行)."""
+    days = rules.rule(NOTICE_PERIOD).limit
+    assert days is not None
+    return served_on if days == 0 else served_on + dt.timedelta(days=days + 1)
+
+
+def require_notice_period(record: Record, today: dt.date, rules: Catalogue) -> None:
+    """No measure before the execution notice was served and its period passed (限消规定 art
+    1: 未按执行通知书指定的期间履行; 法释〔2017〕7号 art 1: 未履行). A record kept before the
+    service watched notices (no ``notice_served_on`` key) cannot tell: not refused."""
+    if "notice_served_on" not in record:
+        return
+    served = record["notice_served_on"]
+    if not served:
+        raise Conflict(
+            f"the execution notice of case {record['case_number']} has not been served: the "
+            f"debtor has no period to perform in yet, so no restriction or listing (rule "
+            f"{NOTICE_PERIOD})"
+        )
+    earliest = measures_from(dt.date.fromisoformat(served), rules)
+    if today < earliest:
+        raise Conflict(
+            f"the execution notice of case {record['case_number']} was served on {served}; "
+            f"the period it set ({rules.rule(NOTICE_PERIOD).period.describe()}) runs until "
+            f"{earliest - dt.timedelta(days=1)}: no restriction or listing before {earliest} "
+            f"(rule {NOTICE_PERIOD})"
+        )
+
+
+def require_not_minor(debtor: Record, today: dt.date, rules: Catalogue, measure: str) -> None:
+    """A minor on ``today`` is never listed (法释〔2017〕7号 art 4) nor restricted (the
+    platform's design, RULES.md: never minors); both under rule ``credit.listing-grounds``,
+    whose value is the age of majority."""
+    if is_minor_on(debtor, today, rules):
+        raise Conflict(
+            f"debtor {debtor['debtor_key']} is a minor: never {measure} (rule {LISTING_GROUNDS})"
+        )
+
+
 # --- restrictions ----------------------------------------------------------------------------
 
 
@@ -245,17 +303,37 @@ def effective_on(ordered_on: dt.date, rules: Catalogue) -> dt.date:
     return ordered_on + dt.timedelta(days=grace.limit)
 
 
-def check_restriction(record: Record, key: str) -> Record:
-    """The debtor a new restriction names; refused when one is in force already."""
+def check_restriction(record: Record, key: str, today: dt.date, rules: Catalogue) -> Record:
+    """The debtor a new restriction names; refused for a minor (on ``today``), when one is in
+    force already, or before the execution notice's period passed."""
     debtor = debtor_of(record, key)
     require_open(record, LIFT_RESTRICTION)
+    require_not_minor(debtor, today, rules, "restricted in consumption")
     if (current := in_force(record["restrictions"], key)) is not None:
         raise Conflict(
             f"debtor {key} is already restricted on this case by {current['ruling_number']} "
             f"({current['restriction_id']}): one restriction in force per debtor; lift it "
             f"first (rule {LIFT_RESTRICTION})"
         )
+    require_notice_period(record, today, rules)
     return debtor
+
+
+def require_not_listed(record: Record, key: str) -> None:
+    """A debtor listed on the case is restricted with it (¶23): its restriction is not lifted,
+    nor its lift made due, while the listing stands with its ground not ended."""
+    standing = next(
+        (x for x in record["listings"].values()
+         if x["debtor_key"] == key and x["status"] == Status.IN_FORCE
+         and x["ground_ended"] is None),
+        None,
+    )  # fmt: skip
+    if standing is not None:
+        raise Conflict(
+            f"debtor {key} is on the 失信 list on this case ({standing['listing_id']}, ground "
+            f"{standing['ground']}), and a listed debtor is restricted with it: record the "
+            f"listing's ground ended, or delete it, first (rule {LISTING_RESTRICTS})"
+        )
 
 
 def require_restriction_in_force(restriction: Record) -> None:
@@ -300,20 +378,18 @@ def check_listing(
     record: Record, key: str, ground: int | None, today: dt.date, rules: Catalogue
 ) -> tuple[Record, str]:
     """The debtor a new listing names and the ground's text; refused for a minor (on
-    ``today``, the day of listing), without a ground, or when the debtor is listed on this
-    case already."""
+    ``today``, the day of listing), without a ground, when the debtor is listed on this
+    case already, or before the execution notice's period passed."""
     debtor = debtor_of(record, key)
     text = ground_text(ground)
     require_open(record, LISTING_GROUNDS)
-    if is_minor_on(debtor, today, rules):
-        raise Conflict(
-            f"debtor {key} is a minor: never put on the 失信 list (rule {LISTING_GROUNDS})"
-        )
+    require_not_minor(debtor, today, rules, "put on the 失信 list")
     if (current := in_force(record["listings"], key)) is not None:
         raise Conflict(
             f"debtor {key} is already listed on this case ({current['listing_id']}, ground "
             f"{current['ground']}) (rule {LISTING_GROUNDS})"
         )
+    require_notice_period(record, today, rules)
     return debtor, text
 
 

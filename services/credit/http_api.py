@@ -56,7 +56,11 @@ class LiftDueIn(_Body):
 
 
 class LiftIn(_Body):
-    cause: LiftCause | None = Field(None, description="Default: the cause the lift is due for")
+    cause: LiftCause | None = Field(
+        None,
+        description="Default: the cause the lift is due for. performed, security, consent or "
+        "corrected; case_ended is the platform's (recorded when the case ends) and refused",
+    )
 
 
 class ListingIn(_Body):
@@ -92,7 +96,10 @@ class ExtensionIn(_Body):
 
 
 class GroundEndedIn(_Body):
-    cause: GroundEndedCause
+    cause: GroundEndedCause = Field(
+        description="performed, revoked, applicant_consent or other; case_ended and "
+        "requery_nothing_found are the platform's (recorded from events) and refused"
+    )
 
 
 class DeletionIn(_Body):
@@ -182,6 +189,9 @@ class CreditRecordView(BaseModel):
     case_number: str
     court_code: str
     officer_id: str
+    notice_served_on: str | None = Field(
+        None, description="The day the execution notice was served (null: not yet, or not known)"
+    )
     closed_as: str
     resumed_from_case_id: str = Field("", description="For a 执恢 case, the 终本 case it resumes")
     debtors: list[DebtorView]

@@ -31,8 +31,10 @@ class Listings(CreditHandler):
         self, case_id: str, *, identity: Identity, debtor_key: str, ground: int | None,
         decision_number: str, facts: str,
     ) -> Record:  # fmt: skip
-        """Put the debtor on the list (rule ``credit.listing-grounds``); a debtor not yet
-        restricted on the case is restricted by the same decision."""
+        """Put the debtor on the list (rule ``credit.listing-grounds``), not before the
+        execution notice's period passed (rule ``credit.notice-period``); a debtor not yet
+        restricted on the case is restricted by the same decision (¶23, rule
+        ``credit.listing-restricts``)."""
 
         async def act(pipe: Pipeline, record: Record) -> Record:
             today = self.today()
@@ -150,7 +152,18 @@ class Listings(CreditHandler):
     async def ground_ended(
         self, case_id: str, listing_id: str, *, identity: Identity, cause: GroundEndedCause
     ) -> Record:
-        """The listing's ground ended: its deletion is due (rule ``credit.delete-listing``)."""
+        """The listing's ground ended: its deletion is due (rule ``credit.delete-listing``).
+        The causes only the platform records from events (``case_ended``,
+        ``requery_nothing_found``) are refused (422): it records them itself."""
+        if cause in domain.PLATFORM_GROUND_CAUSES:
+            rule = (domain.REQUERY_NOTHING_FOUND
+                    if cause is GroundEndedCause.REQUERY_NOTHING_FOUND
+                    else domain.DELETE_LISTING)  # fmt: skip
+            raise Invalid(
+                f"{cause.value} is recorded by the platform from events (the case's closure; "
+                f"the re-queries after 终本 that found nothing), not sent (rule {rule})",
+                loc=("body", "cause"),
+            )
 
         async def act(pipe: Pipeline, record: Record) -> Record:
             listing = domain.listing_of(record, listing_id)

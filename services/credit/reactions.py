@@ -1,9 +1,11 @@
 """What the credit service does on other services' events.
 
 - Case events: a filed case's debtors are kept (minors marked, from intake's flags) with
-  the 终本 case a 执恢 case resumes; its officer noted (who may not extend its listings); a
-  move to another court followed; a closure other than 终本 makes every restriction due to
-  be lifted and ends every listing's ground (of the resumed 终本 case's too).
+  the 终本 case a 执恢 case resumes; its officer noted (who may not extend its listings); the
+  day its execution notice was served noted (no measure before the notice's period
+  passed); a move to another court followed; a closure other than 终本 makes every
+  restriction due to be lifted and ends every listing's ground (of the resumed 终本 case's
+  too).
 - Asset events: a re-query after 终本 found nothing new (``ZhongbenRequeryCompleted``,
   ``new_assets`` 0); after enough of them (rule ``credit.requery-nothing-found``) the
   case's listings have lost their ground.
@@ -31,6 +33,7 @@ class CaseFacts:
     handles: tuple[type[Message], ...] = (
         cases.CaseFiled,
         cases.OfficerAssigned,
+        cases.ExecutionNoticeServed,
         cases.CaseHandlingCourtChanged,
         cases.CaseClosed,
     )
@@ -45,6 +48,8 @@ class CaseFacts:
                 await self.cases.remember_case(payload, event.envelope.court_code)
             elif isinstance(payload, cases.OfficerAssigned):
                 await self.cases.assign_officer(payload.case_id, payload.officer_id)
+            elif isinstance(payload, cases.ExecutionNoticeServed):
+                await self.cases.notice_served(payload.case_id, payload.served_on)
             elif isinstance(payload, cases.CaseHandlingCourtChanged):
                 await self.cases.follow_case(payload.case_id, payload.from_court, payload.to_court)
             elif isinstance(payload, cases.CaseClosed):

@@ -1,6 +1,8 @@
-"""Consumption restrictions (限制消费): ordered on a debtor of a case, served, due to be
-lifted (the debtor performed, gave security, or the applicant consented; urgent or not),
-and lifted. Each act is by an officer of the court handling the case."""
+"""Consumption restrictions (限制消费): ordered on a debtor of a case (never a minor, not
+before the execution notice's period passed), served, due to be lifted (the debtor
+performed, gave security, or the applicant consented; urgent or not), and lifted (never
+while a listing of the debtor on the case stands, ¶23). Each act is by an officer of the
+court handling the case."""
 
 from __future__ import annotations
 
@@ -21,10 +23,12 @@ class Restrictions(CreditHandler):
         self, case_id: str, *, identity: Identity, debtor_key: str, ruling_number: str
     ) -> Record:
         """Order a restriction (限制消费令) on the debtor; it takes effect after the grace
-        period (rule ``credit.grace-period``)."""
+        period (rule ``credit.grace-period``). Refused for a minor (rule
+        ``credit.listing-grounds``) and before the execution notice's period passed (rule
+        ``credit.notice-period``)."""
 
         async def act(pipe: Pipeline, record: Record) -> Record:
-            debtor = domain.check_restriction(record, debtor_key)
+            debtor = domain.check_restriction(record, debtor_key, self.today(), self.rules)
             pipe.multi()  # type: ignore[no-untyped-call]
             return self.order_on(pipe, record, debtor, ruling_number, identity)
 
@@ -113,6 +117,7 @@ class Restrictions(CreditHandler):
         async def act(pipe: Pipeline, record: Record) -> Record:
             restriction = domain.restriction_of(record, restriction_id)
             domain.require_restriction_in_force(restriction)
+            domain.require_not_listed(record, restriction["debtor_key"])
             if (due := restriction["lift_due"]) is not None:
                 raise Conflict(
                     f"restriction {restriction_id} is due to be lifted already since "
@@ -136,11 +141,21 @@ class Restrictions(CreditHandler):
         self, case_id: str, restriction_id: str, *, identity: Identity, cause: LiftCause | None
     ) -> Record:
         """Lift the restriction, whether or not a lift was due; the cause defaults to the
-        due one's."""
+        due one's. A cause only the platform records (``case_ended``) is refused (422): the
+        lift the case's end made due is lifted with the cause left out. Refused while a
+        listing of the debtor on the case stands (rule ``credit.listing-restricts``)."""
+        if cause in domain.PLATFORM_LIFT_CAUSES:
+            raise Invalid(
+                f"{cause.value} is recorded by the platform when the case ends, not sent: leave "
+                f"the cause out to lift for the cause the lift is due for (rule "
+                f"{domain.LIFT_RESTRICTION})",
+                loc=("body", "cause"),
+            )
 
         async def act(pipe: Pipeline, record: Record) -> Record:
             restriction = domain.restriction_of(record, restriction_id)
             domain.require_restriction_in_force(restriction)
+            domain.require_not_listed(record, restriction["debtor_key"])
             due = restriction["lift_due"]
             why = cause.value if cause is not None else (due["cause"] if due else None)
             if why is None:

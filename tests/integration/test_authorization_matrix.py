@@ -697,15 +697,29 @@ async def build_funds(stack: Stack, fx: Fixture) -> None:
 
 async def build_credit(stack: Stack, fx: Fixture) -> None:
     """The fixture case's credit: its debtor listed on a fixed-term ground, which restricts
-    it too (the routes lift, extend, end and delete them)."""
+    it too (the routes lift, extend, end and delete them). No measure comes before the
+    execution notice was served (rule credit.notice-period): an officer who is none of the
+    principals is assigned, and serves it."""
     assert stack.credit is not None
     credit_host = stack.credit
     case = f"/v1/cases/{fx.ids['case_id']}"
     command = stack.headers(Role.COMMAND, "苏12")
+    async with stack.client(stack.intake) as http:
+        assigned = await http.post(
+            f"{case}/assignment", headers=stack.headers(Role.LEADER),
+            json={"officer_id": "officer-matrix", "team": "法官团队"},
+        )  # fmt: skip
+        assert assigned.status_code in (200, 204), assigned.text
+        served = await http.post(
+            f"{case}/execution-notice",
+            headers=stack.headers(Role.OFFICER, subject="officer-matrix"),
+        )
+        assert served.status_code == 200, served.text
 
     async def known() -> bool:
         async with stack.client(credit_host) as http:
-            return (await http.get(f"{case}/credit", headers=command)).status_code == 200
+            found = await http.get(f"{case}/credit", headers=command)
+        return found.status_code == 200 and bool(found.json()["notice_served_on"])
 
     await eventually(known)
     async with stack.client(credit_host) as http:

@@ -57,9 +57,10 @@ def case_path(case_id: str) -> str:
     return f"/v1/cases/{case_id}"
 
 
-async def filed_and_known(stack: Stack) -> str:
-    """A case of 苏1283 against a company, an adult and a minor, its officer assigned, as
-    the credit service knows it."""
+async def filed_and_known(stack: Stack, *, noticed: bool = True) -> str:
+    """A case of 苏1283 against a company, an adult and a minor, its officer assigned and
+    (``noticed``) its execution notice served, as the credit service knows it (the
+    catalogue's default period of the notice, 0 days, lets a measure follow at once)."""
     assert stack.credit is not None
     case_id = await file_case(stack, filing(COURT, debtors=DEBTORS))
     async with stack.client(stack.intake) as http:
@@ -67,11 +68,20 @@ async def filed_and_known(stack: Stack) -> str:
             f"{case_path(case_id)}/assignment", json={"officer_id": HANDLER, "team": "法官团队"},
             headers=stack.headers(Role.LEADER, COURT, "leader-1"),
         )  # fmt: skip
-    assert assigned.status_code in (200, 204), assigned.text
+        assert assigned.status_code in (200, 204), assigned.text
+        if noticed:
+            served = await http.post(
+                f"{case_path(case_id)}/execution-notice",
+                headers=stack.headers(Role.OFFICER, COURT, HANDLER),
+            )
+            assert served.status_code == 200, served.text
 
     async def known() -> bool:
         view = await credit_record(stack, case_id)
-        return view is not None and view["officer_id"] == HANDLER
+        return (
+            view is not None and view["officer_id"] == HANDLER
+            and bool(view["notice_served_on"]) == noticed
+        )  # fmt: skip
 
     await eventually(known)
     return case_id
@@ -261,6 +271,60 @@ async def test_a_minor_is_never_listed_a_ground_is_required_and_the_term_ends_th
         extension = await until_clock(stack, case_id, "credit.listing-extension", "d0")
         assert extension.status is Status.RUNNING and extension.last_day is not None
         assert extension.last_day >= term.last_day.replace(year=term.last_day.year + 1)
+
+
+async def test_no_measure_before_the_notice_no_minor_restricted_and_a_listed_debtor_stays_so(
+    isolated: Isolated, tmp_path: Path
+) -> None:
+    # The probe's defects through the stack: a listing on the filing day (no notice served);
+    # a minor restricted; a listed debtor's restriction lifted; platform causes sent.
+    async with platform_stack(isolated, tmp_path, with_credit=True) as stack:
+        case_id = await filed_and_known(stack, noticed=False)
+        listings = f"{case_path(case_id)}/listings"
+        restrictions = f"{case_path(case_id)}/restrictions"
+        listing = {"debtor_key": "d1", "ground": 1, "decision_number": "（2026）苏1283执1号之一",
+                   "facts": "有履行能力而拒不履行"}  # fmt: skip
+        status, answer = await officer_post(stack, listings, listing)
+        assert status == 409 and "credit.notice-period" in answer["detail"], answer
+        status, answer = await officer_post(stack, restrictions,
+                                            {"debtor_key": "d0", "ruling_number": "x"})  # fmt: skip
+        assert status == 409 and "credit.notice-period" in answer["detail"], answer
+
+        async with stack.client(stack.intake) as http:
+            served = await http.post(
+                f"{case_path(case_id)}/execution-notice",
+                headers=stack.headers(Role.OFFICER, COURT, HANDLER),
+            )
+            assert served.status_code == 200, served.text
+
+        async def noticed() -> bool:
+            view = await credit_record(stack, case_id)
+            return view is not None and bool(view["notice_served_on"])
+
+        await eventually(noticed)
+        status, answer = await officer_post(stack, restrictions,
+                                            {"debtor_key": "d2", "ruling_number": "x"})  # fmt: skip
+        assert status == 409 and "minor" in answer["detail"], answer
+        assert "credit.listing-grounds" in answer["detail"]
+        assert (await query(stack, MINOR, Role.AGENCY, COURT))["restricted"] is False
+
+        status, listed = await officer_post(stack, listings, listing)
+        assert status == 201, listed
+        view = await credit_record(stack, case_id)
+        assert view is not None
+        (restriction,) = view["restrictions"]
+        lifting = f"{restrictions}/{restriction['restriction_id']}/lifting"
+        status, answer = await officer_post(stack, lifting, {"cause": "consent"})
+        assert status == 409 and "credit.listing-restricts" in answer["detail"], answer
+        status, answer = await officer_post(stack, lifting, {"cause": "case_ended"})
+        assert status == 422 and answer["detail"][0]["loc"] == ["body", "cause"], answer
+        status, answer = await officer_post(
+            stack, f"{listings}/{listed['listing_id']}/ground-ended",
+            {"cause": "requery_nothing_found"},
+        )  # fmt: skip
+        assert status == 422 and answer["detail"][0]["loc"] == ["body", "cause"], answer
+        person = await query(stack, ADULT, Role.AGENCY, COURT)
+        assert person["listed"] is True and person["restricted"] is True
 
 
 async def test_after_performance_a_lift_stops_its_clock_and_an_unlifted_one_escalates(

@@ -23,7 +23,7 @@ from services.credit import domain, repository
 from services.credit.handler import SERVICE_ACTOR
 from services.credit.handlers import Credit
 from services.credit.http_api import ExtensionIn, ListingIn
-from services.credit.reactions import RequeryFacts, debtor_key_of
+from services.credit.reactions import CaseFacts, RequeryFacts, debtor_key_of
 from services.credit.repository import CreditRecords
 from tests.factories import START
 from tests.fakes import in_memory_context, person, staged, staged_types
@@ -68,7 +68,14 @@ async def credit_with_case(env: dict[str, str] | None = None) -> Credit:
     credit = Credit(ctx, CreditRecords(ctx.redis, ctx.keys), rules)
     assert await credit.cases.remember_case(filed(), COURT)
     await credit.cases.assign_officer("case-1", OFFICER.subject)
+    await noticed(credit)
     return credit
+
+
+async def noticed(credit: Credit, case_id: str = "case-1") -> None:
+    """Intake served the case's execution notice today (the catalogue's default period, 0
+    days, lets a measure follow the same day)."""
+    assert await credit.cases.notice_served(case_id, credit.today().isoformat())
 
 
 async def listed(credit: Credit, key: str = "d1", ground: int = 2) -> dict:  # type: ignore[type-arg]
@@ -390,6 +397,7 @@ async def test_an_extension_is_decided_without_a_clock_and_begins_when_the_term_
     ctx = in_memory_context("credit", SimulatedClock(dt.datetime(2025, 1, 1, 1, tzinfo=dt.UTC)))
     credit = Credit(ctx, CreditRecords(ctx.redis, ctx.keys), catalogue())
     assert await credit.cases.remember_case(filed(), COURT)
+    await noticed(credit)
     lid = (await listed(credit, "d1", ground=2))["listing_id"]
     credit.ctx.clock.advance(dt.timedelta(days=31))  # type: ignore[attr-defined]
     decided = await credit.listings.extend(
@@ -525,6 +533,7 @@ async def test_minority_is_decided_on_the_day_of_listing() -> None:
     )
     case.flags.append(f"minor_debtor:{almost_adult}")  # a minor when filed
     assert await credit.cases.remember_case(case, COURT)
+    await noticed(credit)
     with pytest.raises(Conflict, match=r"minor.*credit\.listing-grounds"):
         await listed(credit, "d3")
     credit.ctx.clock.advance(dt.timedelta(days=30))  # type: ignore[attr-defined]
@@ -576,6 +585,7 @@ async def test_which_grounds_list_for_a_fixed_term_is_the_catalogues() -> None:
     ctx = in_memory_context("credit", SimulatedClock(START))
     credit = Credit(ctx, CreditRecords(ctx.redis, ctx.keys), only_third)
     assert await credit.cases.remember_case(filed(), COURT)
+    await noticed(credit)
     assert (await listed(credit, "d1", ground=2))["fixed_term"] is False
     assert (await listed(credit, "d0", ground=3))["fixed_term"] is True
     assert domain.fixed_term_grounds(rules) == {2, 3, 4, 5, 6}
@@ -639,6 +649,7 @@ async def test_empty_requeries_read_before_the_cases_filing_are_counted_with_it(
     assert await ctx.redis.scard(early) == needed
     assert await credit.cases.remember_case(filed(), COURT)
     await credit.cases.assign_officer("case-1", OFFICER.subject)
+    await noticed(credit)
     record = await credit.record_of("case-1", OFFICER)
     assert record["empty_requeries"] == list(range(1, needed + 1))
     counted = [
@@ -675,3 +686,160 @@ async def test_an_extension_recorded_before_extensions_waited_for_the_term_still
     assert await credit.cases.term_ended("case-1", "d1", domain.LISTING_EXTENSION)
     record = await credit.record_of("case-1", OFFICER)
     assert record["listings"][lid]["delete_cause"] == "term_ended"
+
+
+# --- the probe's defects: a listed debtor stays restricted; platform causes; minors; notice ---
+
+
+async def test_a_listed_debtors_restriction_is_not_lifted_while_the_listing_stands() -> None:
+    # ¶23: 纳入失信名单同时限制消费 (credit.md §4): the listing's restriction stays with it.
+    credit = await credit_with_case()
+    lid = (await listed(credit, "d1"))["listing_id"]
+    record = await credit.record_of("case-1", OFFICER)
+    (rid,) = record["restrictions"]
+    for cause in (domain.LiftCause.CONSENT, domain.LiftCause.CORRECTED, None):
+        with pytest.raises(Conflict, match=r"失信 list.*credit\.listing-restricts"):
+            await credit.restrictions.lift("case-1", rid, identity=OFFICER, cause=cause)
+    with pytest.raises(Conflict, match=r"credit\.listing-restricts"):
+        await credit.restrictions.lift_due(
+            "case-1", rid, identity=OFFICER, cause=domain.LiftCause.CONSENT, urgent=False
+        )
+    answer = await credit.subject(ADULT)
+    assert answer.listed and answer.restricted
+    assert await staged_types(credit.ctx) == ["RestrictionOrdered", "DebtorListed"]
+    # Once the listing's ground ended (its deletion due), the restriction may be lifted.
+    await credit.listings.ground_ended(
+        "case-1", lid, identity=OFFICER, cause=domain.GroundEndedCause.APPLICANT_CONSENT
+    )
+    await credit.restrictions.lift_due(
+        "case-1", rid, identity=OFFICER, cause=domain.LiftCause.CONSENT, urgent=False
+    )
+    lifted = await credit.restrictions.lift("case-1", rid, identity=OFFICER, cause=None)
+    assert lifted["lift_cause"] == "consent"
+
+
+async def test_a_restriction_of_a_debtor_listed_and_deleted_is_lifted() -> None:
+    credit = await credit_with_case()
+    lid = (await listed(credit, "d1"))["listing_id"]
+    (rid,) = (await credit.record_of("case-1", OFFICER))["restrictions"]
+    await credit.listings.delete(
+        "case-1", lid, identity=OFFICER, cause=domain.DeleteCause.CORRECTED
+    )
+    lifted = await credit.restrictions.lift(
+        "case-1", rid, identity=OFFICER, cause=domain.LiftCause.CORRECTED
+    )
+    assert lifted["status"] == "lifted"
+
+
+async def test_a_person_never_sends_the_causes_only_the_platform_records() -> None:
+    credit = await credit_with_case()
+    rid = (await restricted(credit, "d0"))["restriction_id"]
+    with pytest.raises(Invalid, match=r"credit\.lift-restriction") as refused:
+        await credit.restrictions.lift(
+            "case-1", rid, identity=OFFICER, cause=domain.LiftCause.CASE_ENDED
+        )
+    assert refused.value.loc == ("body", "cause")
+    lid = (await listed(credit, "d1"))["listing_id"]
+    for cause, rule in (
+        (domain.GroundEndedCause.CASE_ENDED, domain.DELETE_LISTING),
+        (domain.GroundEndedCause.REQUERY_NOTHING_FOUND, domain.REQUERY_NOTHING_FOUND),
+    ):
+        with pytest.raises(Invalid, match=rule.replace(".", r"\.")) as refused:
+            await credit.listings.ground_ended("case-1", lid, identity=OFFICER, cause=cause)
+        assert refused.value.loc == ("body", "cause")
+    record = await credit.record_of("case-1", OFFICER)
+    assert record["restrictions"][rid]["status"] == "in_force"
+    assert record["listings"][lid]["ground_ended"] is None
+    # The platform records them: the case ended, the lift it made due is lifted with the
+    # cause left out.
+    await credit.cases.case_closed("case-1", "终结执行")
+    lifted = await credit.restrictions.lift("case-1", rid, identity=OFFICER, cause=None)
+    assert lifted["lift_cause"] == "case_ended"
+
+
+async def test_a_minor_is_never_restricted_and_one_of_age_is() -> None:
+    credit = await credit_with_case()
+    with pytest.raises(Conflict, match=r"minor.*credit\.listing-grounds"):
+        await restricted(credit, "d2")
+    assert await staged_types(credit.ctx) == []
+    assert not (await credit.subject(MINOR)).restricted
+    # Minority is decided on the day of the order, as for a listing.
+    born = (START - dt.timedelta(days=365 * 18)).date() + dt.timedelta(days=10)
+    almost_adult = resident_id("321283", born, 24)
+    case = filed("case-2")
+    case.debtors.append(
+        cases.Party(kind=cases.PARTY_KIND_NATURAL_PERSON, name="小华", id_number=almost_adult)
+    )
+    assert await credit.cases.remember_case(case, COURT)
+    await noticed(credit, "case-2")
+    order = {"identity": OFFICER, "debtor_key": "d3", "ruling_number": "x"}
+    with pytest.raises(Conflict, match=r"minor.*credit\.listing-grounds"):
+        await credit.restrictions.order("case-2", **order)  # type: ignore[arg-type]
+    credit.ctx.clock.advance(dt.timedelta(days=30))  # type: ignore[attr-defined]
+    assert (await credit.restrictions.order("case-2", **order))["status"] == "in_force"  # type: ignore[arg-type]
+
+
+async def fresh_case(env: dict[str, str] | None = None) -> Credit:
+    """A case filed and its officer assigned, its execution notice not yet served."""
+    ctx = in_memory_context("credit", SimulatedClock(START))
+    rules = load_catalogue(environ=env or {})
+    credit = Credit(ctx, CreditRecords(ctx.redis, ctx.keys), rules)
+    assert await credit.cases.remember_case(filed(), COURT)
+    await credit.cases.assign_officer("case-1", OFFICER.subject)
+    return credit
+
+
+async def test_no_measure_before_the_execution_notice_was_served() -> None:
+    # The probe: a listing (and a restriction with it) on the filing day, no notice served.
+    credit = await fresh_case()
+    with pytest.raises(Conflict, match=r"not been served.*credit\.notice-period"):
+        await listed(credit, "d1")
+    with pytest.raises(Conflict, match=r"not been served.*credit\.notice-period"):
+        await restricted(credit, "d0")
+    assert await staged_types(credit.ctx) == []
+    # The notice served (intake's event, read by the case projection), once.
+    served = cases.ExecutionNoticeServed(case_id="case-1", served_on=credit.today().isoformat())
+    event: Event[Message] = new_event(served, aggregate_id="case-1", court_code=COURT,
+                                      actor=SERVICE_ACTOR, clock=credit.ctx.clock)  # fmt: skip
+    facts = CaseFacts(credit)
+    assert cases.ExecutionNoticeServed in facts.handles  # the projection reads it
+    await facts([event, event], cast(Transaction, None))
+    record = await credit.record_of("case-1", OFFICER)
+    assert record["notice_served_on"] == credit.today().isoformat()
+    assert [h["act"] for h in record["history"]].count("execution_notice_served") == 1
+    assert not await credit.cases.notice_served("case-1", "2030-01-01")  # redelivered
+    # The catalogue's default period is 0 days (立即履行): a measure may follow the service.
+    assert domain.measures_from(credit.today(), credit.rules) == credit.today()
+    await restricted(credit, "d0")
+    await listed(credit, "d1")
+    assert await staged_types(credit.ctx) == [
+        "RestrictionOrdered", "RestrictionOrdered", "DebtorListed",
+    ]  # fmt: skip
+
+
+async def test_no_measure_before_the_notices_period_passed() -> None:
+    # A court whose notices give 3 days: served on S, the debtor may perform until the end
+    # of S+3 (the starting day not counted); measures from S+4.
+    credit = await fresh_case({"ZHIXING_RULE_CREDIT_NOTICE_PERIOD_LIMIT": "3"})
+    served_on = credit.today()
+    await noticed(credit)
+    for _ in range(4):
+        with pytest.raises(Conflict, match=r"served on.*3 days.*credit\.notice-period"):
+            await listed(credit, "d1")
+        with pytest.raises(Conflict, match=r"credit\.notice-period"):
+            await restricted(credit, "d0")
+        credit.ctx.clock.advance(dt.timedelta(days=1))  # type: ignore[attr-defined]
+    assert credit.today() == served_on + dt.timedelta(days=4)
+    await restricted(credit, "d0")
+    await listed(credit, "d1")
+
+
+async def test_a_record_kept_before_notices_were_watched_is_not_refused() -> None:
+    credit = await fresh_case()
+
+    async def as_kept_before(pipe: Pipeline, record: dict) -> None:  # type: ignore[type-arg]
+        pipe.multi()  # type: ignore[no-untyped-call]
+        del record["notice_served_on"]
+
+    await credit.records.change_case("case-1", as_kept_before)
+    assert (await restricted(credit, "d0"))["status"] == "in_force"
