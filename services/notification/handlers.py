@@ -1,8 +1,9 @@
 """The notification service's handlers: a filed case's parties and codes kept; each node of
-the table (``domain.NODES``) queued as a notice per party and channel, once per event; a
-case followed to the court handling it; and the outcome of each send (delivered with its
-receipt, an attempt failed and tried again after the backoff, or undelivered and listed for
-the court)."""
+the table (``domain.NODES``) queued as a notice per party and channel, once per event and
+one kind of node at most once in ``domain.REPEAT_WINDOW`` (the others shown on the progress
+page, not sent); a case followed to the court handling it; and the outcome of each send
+(delivered with its receipt, an attempt failed and tried again after the backoff, or
+undelivered and listed for the court), which writes its notice alone."""
 
 from __future__ import annotations
 
@@ -15,7 +16,15 @@ from google.protobuf.message import Message
 from redis.asyncio.client import Pipeline
 
 from services.notification import domain
-from services.notification.domain import DELIVERED, QUEUED, UNDELIVERED, Facts, Node, Record
+from services.notification.domain import (
+    DELIVERED,
+    QUEUED,
+    UNDELIVERED,
+    Facts,
+    Node,
+    Record,
+    listed_ms,
+)
 from services.notification.repository import KEPT, NotificationRecords
 from services.notification.settings import NotificationSettings
 from zhixing.courts import court_name
@@ -29,6 +38,8 @@ from zhixing.v1 import envelope_pb2, funds_events_pb2
 from zhixing.v1 import notification_events_pb2 as pb
 
 log = structlog.get_logger(__name__)
+
+__all__ = ["SERVICE_ACTOR", "Notices", "Outgoing", "listed_ms"]
 
 SettleAct = Callable[[Pipeline, Record, Record], None]
 """``settle(pipe, record, notice)``: queue the writes of a queued notice's outcome."""
@@ -50,13 +61,6 @@ class Outgoing:
     recipient_name: str
     recipient_ref: str
     text: str
-
-
-def listed_ms(notice: Record) -> int:
-    """When an undelivered notice was listed for its court (ms): when it was found
-    undelivered (a notice of the first version: when it was queued)."""
-    at = dt.datetime.fromisoformat(notice.get("undelivered_at") or notice["queued_at"])
-    return int(at.timestamp() * 1000)
 
 
 class Notices:
@@ -94,12 +98,14 @@ class Notices:
         secret = self.settings.secret
         refs = {key: domain.recipient_ref(secret, party.id_number)
                 for key, _, party in domain.party_keys(filed)}  # fmt: skip
-        record = domain.new_case(filed, court, court_name(court), self.hotline, refs)
+        record = domain.new_case(filed, court, court_name(court), self.hotline)
+        parties = domain.new_parties(filed, refs)
         if not record["filed_on"]:
             record["filed_on"] = domain.china_date(event.envelope.occurred_at.ToDatetime(dt.UTC))
 
         def queue(pipe: Pipeline, record: Record) -> None:
-            for key in record["parties"]:
+            self.records.keep_parties(pipe, filed.case_id, parties)
+            for key in parties:
                 code = domain.query_code(secret, filed.case_id, key)
                 hashed = domain.code_hash(secret, code)
                 self.records.keep_code(pipe, hashed, filed.case_id, key)
@@ -108,7 +114,7 @@ class Notices:
                 self.stage(pipe, record, issued)
             spec = domain.NODES[cases.CaseFiled]
             facts = {**(spec.facts(filed) or {}), "on": domain.date_text(record["filed_on"])}
-            self._queue_node(pipe, record, event, spec, facts)
+            self._queue_node(pipe, record, parties, event, spec, facts)
 
         opened = await self.records.open_once(record, queue)
         await self._tell_early_nodes(filed.case_id)
@@ -144,15 +150,31 @@ class Notices:
         if spec is None or facts is None or not case_id:
             return False
 
+        at = event.envelope.occurred_at.ToDatetime(dt.UTC)
+
         async def act(pipe: Pipeline, record: Record) -> bool:
-            if any(n["event_id"] == event.envelope.event_id for n in record["nodes"]):
+            event_id = event.envelope.event_id
+            # Told once per event (a record of the first version noted it on its nodes).
+            if await self.records.was_told(pipe, case_id, event_id) or any(
+                n.get("event_id") == event_id for n in record["nodes"]
+            ):
                 return False
+            repeated = domain.repeated(record, spec.name, at)
+            parties = {} if repeated else await self.records.parties(case_id, pipe)
             pipe.multi()  # type: ignore[no-untyped-call]
             if isinstance(payload, funds_events_pb2.FundsArrived):
                 record["received_fen"] += payload.amount_fen
             elif isinstance(payload, funds_events_pb2.FundsPaid):
                 record["paid_fen"] += payload.amount_fen
-            self._queue_node(pipe, record, event, spec, facts)
+            if repeated:
+                # Told of this kind within the window (domain.REPEAT_WINDOW): shown on the
+                # progress page, no notice queued.
+                log.debug("node not told again within its window", case_id=case_id,
+                         node=spec.name, event_id=event_id)  # fmt: skip
+                self.records.mark_told(pipe, case_id, event_id)
+                domain.note_node(record, self._entry(event, spec, facts))
+                return True
+            self._queue_node(pipe, record, parties, event, spec, facts)
             return True
 
         told = await self.records.change_case_or_keep_early(case_id, act, event.to_bytes())
@@ -161,30 +183,42 @@ class Notices:
                      node=spec.name)  # fmt: skip
         return told is True
 
-    def _queue_node(
-        self, pipe: Pipeline, record: Record, event: Event[Message], spec: Node, facts: Facts
-    ) -> None:
-        """Note the node on the case's progress and queue a notice per party and channel."""
+    @staticmethod
+    def _entry(event: Event[Message], spec: Node, facts: Facts) -> Record:
+        """The node as the progress page shows it."""
         at = event.envelope.occurred_at.ToDatetime(dt.UTC)
         on = facts.get("on") or domain.date_text(domain.china_date(at))
-        record["nodes"].append({"node": spec.name, "title": spec.title, "on": on,
-                                "event_id": event.envelope.event_id})  # fmt: skip
+        return {"node": spec.name, "title": spec.title, "on": on,
+                "event_id": event.envelope.event_id}  # fmt: skip
+
+    def _queue_node(
+        self, pipe: Pipeline, record: Record, parties: dict[str, Record],
+        event: Event[Message], spec: Node, facts: Facts,
+    ) -> None:  # fmt: skip
+        """Note the node on the case's progress and queue a notice per party and channel:
+        each notice is written on its own, and the case's record only notes the node."""
+        entry = self._entry(event, spec, facts)
+        on = entry["on"]
+        domain.note_node(record, entry)
+        told_at = event.envelope.occurred_at.ToDatetime(dt.UTC)
+        record.setdefault("told_at", {})[spec.name] = told_at.isoformat()
+        self.records.mark_told(pipe, record["case_id"], event.envelope.event_id)
         now = self.now()
-        for key, party in record["parties"].items():
+        for key, party in parties.items():
             if party["role"] not in spec.to:
                 continue
             text = domain.notice_text(spec, {**facts, "on": on}, record, party)
             for channel in self.settings.channels:
                 notice_id = domain.notice_id(event.envelope.event_id, key, channel)
-                if notice_id in record["notices"]:
-                    continue
-                record["notices"][notice_id] = {
+                notice = {
                     "notice_id": notice_id, "node": spec.name, "party_key": key,
-                    "party_role": party["role"], "channel": channel, "text": text,
+                    "party_role": party["role"], "party_name": party["name"],
+                    "party_ref": party["ref"], "channel": channel, "text": text,
                     "status": QUEUED, "attempts": 0, "queued_at": now.isoformat(),
                     "retry_at": None, "receipt_id": None, "delivered_at": None,
                     "last_error": None,
                 }  # fmt: skip
+                self.records.put_notice(pipe, record["case_id"], notice, new=True)
                 self.records.schedule(pipe, record["case_id"], notice_id, self.now_ms())
                 queued = pb.NoticeQueued(
                     notice_id=notice_id, case_id=record["case_id"],
@@ -202,44 +236,43 @@ class Notices:
             from_court = record["court_code"]
             if from_court == to_court:
                 return False
+            undelivered = await self.records.undelivered_of(pipe, case_id)
             pipe.multi()  # type: ignore[no-untyped-call]
-            undelivered = [
-                (i, listed_ms(n)) for i, n in record["notices"].items()
-                if n["status"] == UNDELIVERED
-            ]  # fmt: skip
             self.records.move(pipe, case_id, from_court, to_court, undelivered)
             record["court_code"], record["court_name"] = to_court, court_name(to_court)
             return True
 
         try:
-            return await self.records.change_case(case_id, act)
+            # A notice found undelivered meanwhile is listed under the court it read: watched.
+            return await self.records.change_case(
+                case_id, act, watch=[self.records.undelivered_of_key(case_id)]
+            )
         except NotFound:
             return False
 
     # --- sending ---------------------------------------------------------------------------
 
     async def outgoing(self, case_id: str, notice_id: str) -> Outgoing | None:
-        """The notice as it goes out, if it is still to be sent."""
-        record = await self.records.get(case_id)
-        notice = (record or {}).get("notices", {}).get(notice_id)
+        """The notice as it goes out, if it is still to be sent (its case's record and the
+        notice alone are read, whatever the case's size)."""
+        record = await self.records.case(case_id)
+        notice = await self.records.notice(case_id, notice_id) if record else None
         if record is None or notice is None or notice["status"] != QUEUED:
             await self.records.drop_due(case_id, notice_id)
             return None
-        party = record["parties"][notice["party_key"]]
         code = domain.query_code(self.settings.secret, case_id, notice["party_key"])
         return Outgoing(
             notice_id=notice_id, case_id=case_id, channel=notice["channel"],
             court_code=record["court_code"], case_number=record["case_number"],
-            recipient_name=party["name"], recipient_ref=party["ref"],
+            recipient_name=notice["party_name"], recipient_ref=notice["party_ref"],
             text=domain.with_code(notice["text"], code),
         )  # fmt: skip
 
     async def _settle(self, case_id: str, notice_id: str, settle: SettleAct) -> bool:
         """Change a queued notice (a settled one is left alone: a resend after a crash, or a
-        second sender, records nothing twice)."""
+        second sender, records nothing twice). The notice alone is written."""
 
-        async def act(pipe: Pipeline, record: Record) -> bool:
-            notice = record["notices"].get(notice_id)
+        async def act(pipe: Pipeline, record: Record, notice: Record | None) -> bool:
             if notice is None or notice["status"] != QUEUED:
                 pipe.multi()  # type: ignore[no-untyped-call]
                 self.records.unschedule(pipe, case_id, notice_id)
@@ -249,7 +282,7 @@ class Notices:
             return True
 
         try:
-            return await self.records.change_case(case_id, act)
+            return await self.records.change_notice(case_id, notice_id, act)
         except NotFound:
             await self.records.drop_due(case_id, notice_id)
             return False

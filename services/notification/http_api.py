@@ -7,13 +7,21 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field
 
-from services.notification.reads import MAX_UNDELIVERED, RateLimited, Reads, client_address
+from services.notification.reads import (
+    DEFAULT_NOTICES,
+    MAX_NOTICES,
+    MAX_UNDELIVERED,
+    RateLimited,
+    Reads,
+    client_address,
+)
 from zhixing.auth import CurrentIdentity
 from zhixing.bounds import MAX_NAME, PathId
+from zhixing.paging import NEXT_CURSOR, After, send_cursor
 from zhixing.service import ErrorBody
 
 STATIC = Path(__file__).parent / "static"
@@ -83,20 +91,31 @@ class ProgressView(BaseModel):
     )
 
 
-def _notice(notice: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:
-    return {**notice, "party_name": record["parties"][notice["party_key"]]["name"]}
+def _notice(notice: dict[str, Any]) -> dict[str, Any]:
+    # The notice keeps its party's name (and its contact reference, which is not shown).
+    return {k: v for k, v in notice.items() if k != "party_ref"}
 
 
-@router.get("/cases/{case_id}/notices", summary="The notices of a case and what became of them")
+@router.get(
+    "/cases/{case_id}/notices",
+    summary="The notices of a case and what became of them, a page at a time",
+    responses={200: {"headers": {NEXT_CURSOR: {
+        "description": "The cursor of the next page (?after=), when there is one",
+        "schema": {"type": "string"},
+    }}}},
+)  # fmt: skip
 async def case_notices(
-    case_id: PathId, identity: CurrentIdentity, request: Request
-) -> CaseNoticesView:
-    record = await _reads(request).case(case_id, identity)
-    notices = sorted(record["notices"].values(), key=lambda n: (n["queued_at"], n["notice_id"]))
+    case_id: PathId, identity: CurrentIdentity, request: Request, response: Response,
+    limit: Annotated[int, Query(ge=1, le=MAX_NOTICES, description=(
+        f"Notices per page, in the order queued (at most {MAX_NOTICES})"))] = DEFAULT_NOTICES,
+    after: After = None,
+) -> CaseNoticesView:  # fmt: skip
+    record, found = await _reads(request).case(case_id, identity, limit, after)
+    send_cursor(response, found)
     return CaseNoticesView(
         case_id=record["case_id"], case_number=record["case_number"],
         court_code=record["court_code"],
-        notices=[NoticeView.model_validate(_notice(n, record)) for n in notices],
+        notices=[NoticeView.model_validate(_notice(n)) for n in found.items],
     )  # fmt: skip
 
 
@@ -117,7 +136,7 @@ async def undelivered(
     found = await _reads(request).undelivered(identity, court, limit)
     return [
         UndeliveredView.model_validate({
-            **_notice(notice, record), "case_id": record["case_id"],
+            **_notice(notice), "case_id": record["case_id"],
             "case_number": record["case_number"], "court_code": record["court_code"],
         })
         for record, notice in found

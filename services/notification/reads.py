@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from services.notification import domain
 from services.notification.domain import UNDELIVERED, Record
-from services.notification.repository import NotificationRecords
+from services.notification.repository import NotificationRecords, is_inline
 from services.notification.settings import NotificationSettings
 from zhixing.auth import (
     Identity,
@@ -32,10 +32,17 @@ from zhixing.auth import (
     require_visible,
 )
 from zhixing.errors import Invalid, NotFound
+from zhixing.paging import DEFAULT_PAGE, MAX_PAGE, Page
 from zhixing.service import ServiceContext
 
 NO_SUCH_CODE = "查询码无效：请核对通知中的案件查询码（10位，不含0、1、I、L、O）"
 """The one answer to an unknown, wrong or malformed code."""
+
+MAX_NOTICES = MAX_PAGE
+"""The most notices of a case one read answers (``limit``): a case of a hundred parties on
+each side has hundreds of notices a node, read a page at a time (``X-Next-Cursor``)."""
+
+DEFAULT_NOTICES = DEFAULT_PAGE
 
 MAX_UNDELIVERED = 500
 """The most undelivered notices one read answers (``limit``)."""
@@ -113,12 +120,19 @@ class Reads:
         self.records = records
         self.settings = settings
 
-    async def case(self, case_id: str, identity: Identity) -> Record:
-        """A case's record with its notices, for the courts that may read the case."""
-        record = await self.records.get(case_id)
+    async def case(
+        self, case_id: str, identity: Identity, limit: int = DEFAULT_NOTICES,
+        after: str | None = None,
+    ) -> tuple[Record, Page[Record]]:  # fmt: skip
+        """A case's record and a page of its notices (``limit`` in the order queued, after
+        the cursor ``after``), for the courts that may read the case."""
+        if not 1 <= limit <= MAX_NOTICES:
+            raise Invalid(f"limit must be 1 to {MAX_NOTICES}", loc=("query", "limit"))
+        record = await self.records.case(case_id)
         require_visible(identity, record["court_code"] if record else None, f"case {case_id}")
         assert record is not None
-        return record
+        notices, next_cursor = await self.records.notice_page(case_id, limit, after)
+        return record, Page(notices, next_cursor)
 
     async def undelivered(
         self, identity: Identity, court: str | None, limit: int = MAX_UNDELIVERED
@@ -135,10 +149,13 @@ class Reads:
         since_ms = int((self.ctx.clock.now() - retention).timestamp() * 1000)
         pairs = await self.records.undelivered_in_jurisdiction(court, since_ms, limit)
         cases = {r["case_id"]: r for r in await self.records.many(sorted({c for c, _ in pairs}))}
+        for case_id in [i for i, r in cases.items() if is_inline(r)]:
+            upgraded = await self.records.case(case_id)  # split: kept by a version before
+            if upgraded is not None:
+                cases[case_id] = upgraded
         found = []
-        for case_id, notice_id in pairs:
-            notice = cases.get(case_id, {}).get("notices", {}).get(notice_id)
-            if notice is not None and notice["status"] == UNDELIVERED:
+        for (case_id, _), notice in zip(pairs, await self.records.notices(pairs), strict=True):
+            if case_id in cases and notice is not None and notice["status"] == UNDELIVERED:
                 found.append((cases[case_id], notice))
         return found  # in the order listed: oldest first
 
@@ -152,14 +169,15 @@ class Reads:
         hashed = domain.code_hash(secret, code)
         await self._count("code", hashed, self.settings.progress_limit_per_code)
         found = await self.records.party_of_code(hashed)
-        record = await self.records.get(found[0]) if found else None
-        if found is None or record is None or found[1] not in record["parties"]:
+        record = await self.records.case(found[0]) if found else None
+        party = await self.records.party(*found) if found and record else None
+        if found is None or record is None or party is None:
             raise NotFound(NO_SUCH_CODE)
         case_id, party_key = found
         expected = domain.normalised_code(domain.query_code(secret, case_id, party_key)) or ""
         if not hmac.compare_digest(expected, code):
             raise NotFound(NO_SUCH_CODE)
-        role = record["parties"][party_key]["role"]
+        role = party["role"]
         # A party sees the nodes it is told of and no other (domain.NODES' ``to``): a debtor
         # shown 查控到财产 before the control could move the property; what is paid out to
         # the applicant (发放案款) is the applicant's. A node unknown to the table is shown

@@ -4,10 +4,16 @@
 A notice is recorded as delivered only while it is still queued, in the transaction that
 stages ``NoticeDelivered``: a crash between the send and the record leaves it queued and
 due, the resend carries the same notice id, the gateway answers the first receipt, and the
-notice is delivered once. When it is due again is decided on the injected clock."""
+notice is delivered once. When it is due again is decided on the injected clock.
+
+Each round takes at most ``repository.DUE_PER_CASE`` due notices of each case with notices
+due (``NotificationRecords.due``): a case with hundreds queued is sent a few at a time beside
+the others, and a case filed after it has its notices sent in the next round, not after all
+of the large case's."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 
 import structlog
@@ -19,6 +25,12 @@ from zhixing.polling import PollingWorker
 log = structlog.get_logger(__name__)
 
 BATCH = 100
+"""The most notices sent in one round (of every case due, ``DUE_PER_CASE`` of each)."""
+
+CASES_AT_ONCE = 8
+"""The cases whose notices are sent at the same time in a round (each case's one after
+another): a gateway slow to answer costs the round its slowest case, not the sum of all;
+the bound keeps the calls in flight to the gateway few."""
 
 
 class NoticeSender(PollingWorker):
@@ -45,8 +57,21 @@ class NoticeSender(PollingWorker):
 
     async def step(self) -> int:
         due = await self.notices.records.due(self.notices.now_ms(), BATCH)
+        by_case: dict[str, list[str]] = {}
         for case_id, notice_id in due:
-            await self.send(case_id, notice_id)
+            by_case.setdefault(case_id, []).append(notice_id)
+        # The cases side by side (CASES_AT_ONCE), each case's notices in order: a slow
+        # answer for one case's notices does not hold back the round's other cases.
+        room = asyncio.Semaphore(CASES_AT_ONCE)
+
+        async def send_case(case_id: str, notice_ids: list[str]) -> None:
+            async with room:
+                for notice_id in notice_ids:
+                    await self.send(case_id, notice_id)
+
+        async with asyncio.TaskGroup() as group:
+            for case_id, notice_ids in by_case.items():
+                group.create_task(send_case(case_id, notice_ids))
         return len(due)
 
     async def send(self, case_id: str, notice_id: str) -> str:

@@ -5,6 +5,8 @@ refuse the development secret outside dev."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from pydantic import ValidationError
 
@@ -26,7 +28,9 @@ def record() -> domain.Record:
         debtors=[cases.Party(name="某某有限公司", id_number=ID_NUMBER)],
     )  # fmt: skip
     refs = {k: domain.recipient_ref(SECRET, p.id_number) for k, _, p in domain.party_keys(filed)}
-    return domain.new_case(filed, "苏1283", "泰兴市人民法院", "12368", refs)
+    # The case's record, with its parties (kept beside it) for the texts.
+    kept = domain.new_case(filed, "苏1283", "泰兴市人民法院", "12368")
+    return {**kept, "parties": domain.new_parties(filed, refs)}
 
 
 def test_a_code_is_derived_short_unambiguous_and_typed_in_any_form() -> None:
@@ -102,3 +106,19 @@ def test_the_development_secret_is_refused_outside_dev() -> None:
         NotificationSettings(query_code_secret="short", env="prod")
     with pytest.raises(ValidationError, match="CHANNELS"):
         NotificationSettings(channels=["fax"])
+
+
+def test_a_kind_of_node_is_told_once_in_its_window_either_side() -> None:
+    told = dt.datetime(2026, 3, 2, 9, tzinfo=dt.UTC)
+    kept = {"told_at": {"asset_controlled": told.isoformat()}}
+    window = domain.REPEAT_WINDOW
+    assert domain.repeated(kept, "asset_controlled", told + window - dt.timedelta(seconds=1))
+    assert not domain.repeated(kept, "asset_controlled", told + window)
+    # An event read late, from well before the one told, is its own news.
+    assert domain.repeated(kept, "asset_controlled", told - dt.timedelta(hours=1))
+    assert not domain.repeated(kept, "asset_controlled", told - window)
+    assert not domain.repeated(kept, "money_received", told)
+    # Money in and out is told each time, however often (¶20–22).
+    money = {"told_at": {n: told.isoformat() for n in ("money_received", "money_paid")}}
+    assert not any(domain.repeated(money, n, told) for n in ("money_received", "money_paid"))
+    assert not domain.repeated({}, "asset_controlled", told)  # a record of the version before

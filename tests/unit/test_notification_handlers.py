@@ -93,10 +93,14 @@ class World:
         return [e.payload for e in await staged(self.ctx) if isinstance(e.payload, kind)]
 
     async def notices_of(self, case_id: str = "case-1") -> dict[str, Any]:
-        record = await self.records.get(case_id)
-        assert record is not None
-        notices: dict[str, Any] = record["notices"]
-        return notices
+        assert await self.records.get(case_id) is not None
+        found: dict[str, Any] = {}
+        after = None
+        while True:  # a page at a time
+            notices, after = await self.records.notice_page(case_id, 1000, after)
+            found.update((n["notice_id"], n) for n in notices)
+            if after is None:
+                return found
 
 
 def filed(case_id: str = "case-1") -> cases.CaseFiled:
