@@ -6,14 +6,24 @@ on the 失信 list). Intake flags minors at filing, the credit service refuses t
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 
 from stdnum.cn import ric
 
 from zhixing.rules import Catalogue, catalogue
 
-__all__ = ["MAJORITY_RULE", "age_on", "is_minor_on", "majority_age"]
+__all__ = ["MAJORITY_RULE", "age_on", "id_number_text", "is_minor_on", "majority_age"]
 
 MAJORITY_RULE = "credit.listing-grounds"
+
+
+def id_number_text(text: str) -> str:
+    """A resident ID or credit code in the one form the platform keeps and looks up: full-width
+    characters as ASCII (NFKC: "３２１２８３…" or a full-width "Ｘ" typed with a Chinese input
+    method), the spaces around dropped, letters upper-cased. A debtor filed with a full-width
+    digit was kept as typed, and the nationwide credit query by the real number did not find
+    them restricted (a probe)."""
+    return unicodedata.normalize("NFKC", text).strip().upper()
 
 
 def majority_age(rules: Catalogue | None = None) -> int:

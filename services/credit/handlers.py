@@ -16,6 +16,7 @@ from services.credit.repository import CreditRecords
 from services.credit.restrictions import Restrictions
 from zhixing.auth import Identity, require_visible
 from zhixing.errors import Invalid
+from zhixing.persons import id_number_text
 from zhixing.rules import Catalogue
 from zhixing.service import ServiceContext
 
@@ -47,7 +48,7 @@ class Credit(CreditHandler):
 def valid_id_number(text: str) -> str:
     """A resident ID or unified social credit code with a valid check digit, upper-cased;
     anything else is refused (422)."""
-    number = text.strip().upper()
+    number = id_number_text(text)
     if not (ric.is_valid(number) or uscc.is_valid(number)):
         raise Invalid(
             "not a resident ID (居民身份证号码) or unified social credit code (统一社会信用代码) "

@@ -31,7 +31,7 @@ from zhixing.bounds import (
     bank_account,
 )
 from zhixing.courts import UnknownCourtCode, directory
-from zhixing.persons import is_minor_on
+from zhixing.persons import id_number_text, is_minor_on
 from zhixing.v1 import case_events_pb2
 
 # 案件类型代字 of 法〔2015〕137号 for enforcement cases.
@@ -74,7 +74,7 @@ class Party(BaseModel):
     @field_validator("id_number")
     @classmethod
     def _upper(cls, value: str) -> str:
-        return value.strip().upper()
+        return id_number_text(value)
 
     @model_validator(mode="after")
     def _check_digit(self) -> Party:

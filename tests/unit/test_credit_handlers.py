@@ -353,6 +353,9 @@ async def test_the_query_answers_what_is_in_force_and_in_effect_by_court_and_cas
     credit.ctx.clock.advance(dt.timedelta(days=3))  # type: ignore[attr-defined]
     person_now = await credit.subject(ADULT)
     assert person_now.listed and person_now.restricted and person_now.name == "李四"
+    # Asked with the number typed full width (a Chinese input method), the same person.
+    wide = ADULT.translate({ord(c): ord(c) + 0xFEE0 for c in "0123456789X"})
+    assert (await credit.subject(wide)).restricted
     assert person_now.courts == [COURT]
     (entry,) = person_now.listings
     assert entry.case_number == "（2026）苏1283执1号" and entry.ground == 2

@@ -84,3 +84,15 @@ def test_a_party_named_twice_or_on_both_sides_is_refused_naming_where() -> None:
         (error,) = refused.value.errors()
         assert error["loc"] == loc and said in error["msg"]
         FileCase.model_validate(body)  # an application kept before the check still reads
+
+
+def test_an_id_number_typed_full_width_is_kept_as_ascii_and_is_the_same_party() -> None:
+    """A debtor filed with a full-width digit was kept as typed: the nationwide credit query
+    by the real number did not find them, and the applicant could be filed as a debtor."""
+    person = filing()["applicants"][0]
+    wide = person["id_number"].translate({ord(c): ord(c) + 0xFEE0 for c in "0123456789X"})
+    assert wide != person["id_number"]
+    kept = FileCase.model_validate(filing(debtors=[{**person, "id_number": f" {wide} "}]))
+    assert kept.debtors[0].id_number == person["id_number"]
+    with pytest.raises(ValidationError, match="debtors\\[0\\] has the id_number of an applicant"):
+        NewFiling.model_validate(filing(debtors=[{**person, "id_number": wide}]))
