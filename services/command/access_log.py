@@ -12,6 +12,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from google.protobuf.message import Message
 
+from zhixing.auth import Role
 from zhixing.events import Event
 from zhixing.projection import Transaction
 from zhixing.state import KeySpace
@@ -22,9 +23,13 @@ KEPT_PER_COURT = 10_000
 
 
 def of_register(entry: dict[str, Any]) -> bool:
-    """An entry of a request to the interference register (干预过问案件登记): the supervision
-    service's ``/v1/interference…`` and ``/v1/cases/{id}/interference`` routes."""
-    return bool(entry.get("service") == "supervision" and "/interference" in entry.get("path", ""))
+    """An entry that tells what the interference register (干预过问案件登记) holds or who looks
+    into what: a request to its routes (the supervision service's ``/v1/interference…`` and
+    ``/v1/cases/{id}/interference``), or any read by discipline inspection (纪检监察: the
+    case timelines it reads show the register's records, and which cases it reads is its
+    own business, not the court's it looks into)."""
+    to_register = entry.get("service") == "supervision" and "/interference" in entry.get("path", "")
+    return bool(to_register or entry.get("role") == Role.DISCIPLINE.value)
 
 
 class AccessLog:
@@ -56,9 +61,10 @@ class AccessLog:
         self, courts: Sequence[str], limit: int, *, register: bool = True
     ) -> list[dict[str, Any]]:
         """The newest ``limit`` entries of these courts together, newest first; without
-        ``register``, none of the interference register's (``of_register``): a reader who
-        may not read the register is not shown which cases it names nor who read them (the
-        page may then hold fewer)."""
+        ``register``, none of the interference register's nor discipline inspection's
+        (``of_register``): a reader who may not read the register is not shown which cases
+        it names nor which cases discipline inspection reads (the page may then hold
+        fewer)."""
         async with self._redis.pipeline(transaction=False) as pipe:
             for court in courts:
                 pipe.lrange(self.key(court), 0, limit - 1)

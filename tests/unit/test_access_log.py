@@ -13,9 +13,9 @@ from zhixing.events import Event, new_event
 from zhixing.v1 import audit_events_pb2
 
 
-def access(path: str, service: str = "supervision") -> Event[Any]:
+def access(path: str, service: str = "supervision", role: str = "overseer") -> Event[Any]:
     recorded = audit_events_pb2.AccessRecorded(
-        service=service, method="GET", path=path, status=200, subject="d-1", role="discipline"
+        service=service, method="GET", path=path, status=200, subject="d-1", role=role
     )
     return new_event(recorded, aggregate_id="access", court_code="苏1283", actor=ACTOR,
                      clock=SimulatedClock(START))  # fmt: skip
@@ -27,7 +27,9 @@ async def test_the_registers_entries_are_shown_only_to_those_who_read_it() -> No
     paths = ["/v1/cases/c-1/interference", "/v1/interference/r-1", "/v1/petitions/p-1"]
     await project(ctx, log, *(access(path) for path in paths))
     await project(ctx, log, access("/v1/cases/c-1", service="intake"))
+    # Discipline inspection reading a case's timeline (which shows the register's records).
+    await project(ctx, log, access("/v1/cases/c-2/timeline", "command", role="discipline"))
     every = {e["path"] for e in await log.recent(["苏1283"], 10)}
-    assert every == {*paths, "/v1/cases/c-1"}
+    assert every == {*paths, "/v1/cases/c-1", "/v1/cases/c-2/timeline"}
     shown = {e["path"] for e in await log.recent(["苏1283"], 10, register=False)}
     assert shown == {"/v1/petitions/p-1", "/v1/cases/c-1"}
