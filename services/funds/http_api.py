@@ -24,6 +24,7 @@ router = APIRouter(prefix="/v1", tags=["funds"])
 RECONCILERS = (
     Role.FINANCE,
     Role.LEADER,
+    Role.PRESIDENT,  # a leader of the court (院长), as the docs' "leaders" are
     Role.COMMAND,
     Role.OVERSEER,
     Role.DISCIPLINE,

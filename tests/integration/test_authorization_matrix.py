@@ -348,7 +348,7 @@ ACCESS: dict[tuple[str, str, str], Access] = {
     ("funds", "GET", "/v1/funds"): reads(ANY_COURT, listing=True),  # default: one's court
     ("funds", "GET", "/v1/funds/hold-reasons"): reads(ANY_COURT, listing=True),  # the law's list
     ("funds", "GET", "/v1/funds/reconciliation"): Access(
-        frozenset({Role.FINANCE, Role.LEADER, Role.COMMAND, Role.OVERSEER,
+        frozenset({Role.FINANCE, Role.LEADER, Role.PRESIDENT, Role.COMMAND, Role.OVERSEER,
                    Role.DISCIPLINE}), ANY_COURT,
         service=True, listing=True),  # sums of one's own jurisdiction
     ("funds", "POST", "/v1/receipts"): acts(
