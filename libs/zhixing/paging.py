@@ -3,7 +3,8 @@ officers, entrustments and disputes grow without end). A page holds at most ``li
 in the listing's order; when more follow, the response's ``X-Next-Cursor`` header carries
 the cursor of the next page (``?after=`` it). The cursor is the sort key of the page's last
 item, so a page read later starts where the earlier one ended even when records were added
-meanwhile."""
+meanwhile. A cursor is not signed: one made by hand only moves where a page starts, among
+the items the caller may read anyway; a value that is no cursor is 422."""
 
 from __future__ import annotations
 
@@ -60,7 +61,9 @@ def _decode(cursor: str) -> tuple[str, ...]:
     except (binascii.Error, ValueError):
         key = None
     if not isinstance(key, list) or not all(isinstance(k, str) for k in key):
-        raise Invalid("after is not a cursor this listing gave", loc=("query", "after"))
+        raise Invalid(
+            "after is not a cursor (X-Next-Cursor of an earlier page)", loc=("query", "after")
+        )
     return tuple(key)
 
 

@@ -166,7 +166,9 @@ def order_of(cursor: str) -> str:
         order = ""
     stamp, bar, notice_id = order.partition("|")
     if not (bar and stamp.isdigit() and len(stamp) == 15 and notice_id):
-        raise Invalid("after is not a cursor this listing gave", loc=("query", "after"))
+        raise Invalid(
+            "after is not a cursor (X-Next-Cursor of an earlier page)", loc=("query", "after")
+        )
     return order
 
 
