@@ -281,7 +281,6 @@ def new_case(filed: cases.CaseFiled, court_code: str, court_name: str,
         "paid_fen": 0,
         "hotline": hotline,
         "nodes": [],
-        "told_at": {},
     }
 
 
@@ -301,37 +300,7 @@ def listed_ms(notice: Record) -> int:
     return int(at.timestamp() * 1000)
 
 
-# --- how often a case's parties are told of one kind of node -------------------------------
-
-REPEAT_WINDOW = dt.timedelta(hours=24)
-"""A case's parties are told of a kind of node of an asset (a control, a sale, ...) at most once
-in this long, on the times of the events: a network query that freezes forty accounts of a
-debtor in a minute, or a hundred parties told on every channel of each of four thousand
-controls (the bounds of ``zhixing.bounds``), would otherwise queue a notice per party,
-channel and event — hundreds of thousands for one case, each an SMS the party reads as
-spam. An event of a kind told less than this before queues no notice: it is still shown
-on the progress page (its node, once a date), and its amounts counted. Not a statutory
-number: a bound on what one case can make the service send and keep."""
-
-
-AT_MOST_DAILY = frozenset({"assets_found", "asset_controlled", "reference_price",
-                           "sale_started", "sale_completed"})  # fmt: skip
-"""The nodes ``REPEAT_WINDOW`` applies to: those of assets, which come in bursts (a query of
-each debtor finds, a case holds up to ``MAX_ASSETS_PER_CASE``). Money in and out (¶20–22:
-the parties follow every sum), the filing, 终本, resumption, a command action and the
-closure are told each time."""
-
-
-def repeated(record: Record, node: str, at: dt.datetime) -> bool:
-    """Whether the case's parties were told of ``node`` (one of ``AT_MOST_DAILY``) less than
-    ``REPEAT_WINDOW`` from ``at`` (before it, or after it for an event read late): then this
-    one is not told."""
-    if node not in AT_MOST_DAILY:
-        return False
-    last = record.get("told_at", {}).get(node)
-    if not last:
-        return False
-    return abs(at - dt.datetime.fromisoformat(last)) < REPEAT_WINDOW
+# --- the progress page ---------------------------------------------------------------------
 
 
 def note_node(record: Record, entry: Record) -> bool:

@@ -1,9 +1,9 @@
 """The notification service's handlers: a filed case's parties and codes kept; each node of
-the table (``domain.NODES``) queued as a notice per party and channel, once per event and
-one kind of node at most once in ``domain.REPEAT_WINDOW`` (the others shown on the progress
-page, not sent); a case followed to the court handling it; and the outcome of each send
-(delivered with its receipt, an attempt failed and tried again after the backoff, or
-undelivered and listed for the court), which writes its notice alone."""
+the table (``domain.NODES``) queued as a notice per party and channel, once per event
+(¶14: every asset controlled is pushed to the parties); a case followed to the court
+handling it; and the outcome of each send (delivered with its receipt, an attempt failed
+and tried again after the backoff, or undelivered and listed for the court), which writes
+its notice alone."""
 
 from __future__ import annotations
 
@@ -150,8 +150,6 @@ class Notices:
         if spec is None or facts is None or not case_id:
             return False
 
-        at = event.envelope.occurred_at.ToDatetime(dt.UTC)
-
         async def act(pipe: Pipeline, record: Record) -> bool:
             event_id = event.envelope.event_id
             # Told once per event (a record of the first version noted it on its nodes).
@@ -159,21 +157,12 @@ class Notices:
                 n.get("event_id") == event_id for n in record["nodes"]
             ):
                 return False
-            repeated = domain.repeated(record, spec.name, at)
-            parties = {} if repeated else await self.records.parties(case_id, pipe)
+            parties = await self.records.parties(case_id, pipe)
             pipe.multi()  # type: ignore[no-untyped-call]
             if isinstance(payload, funds_events_pb2.FundsArrived):
                 record["received_fen"] += payload.amount_fen
             elif isinstance(payload, funds_events_pb2.FundsPaid):
                 record["paid_fen"] += payload.amount_fen
-            if repeated:
-                # Told of this kind within the window (domain.REPEAT_WINDOW): shown on the
-                # progress page, no notice queued.
-                log.debug("node not told again within its window", case_id=case_id,
-                         node=spec.name, event_id=event_id)  # fmt: skip
-                self.records.mark_told(pipe, case_id, event_id)
-                domain.note_node(record, self._entry(event, spec, facts))
-                return True
             self._queue_node(pipe, record, parties, event, spec, facts)
             return True
 
@@ -200,8 +189,6 @@ class Notices:
         entry = self._entry(event, spec, facts)
         on = entry["on"]
         domain.note_node(record, entry)
-        told_at = event.envelope.occurred_at.ToDatetime(dt.UTC)
-        record.setdefault("told_at", {})[spec.name] = told_at.isoformat()
         self.records.mark_told(pipe, record["case_id"], event.envelope.event_id)
         now = self.now()
         for key, party in parties.items():

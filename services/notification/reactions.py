@@ -5,8 +5,7 @@
 - A case moved to another court (``CaseHandlingCourtChanged``): followed.
 - Every event of the node table (``domain.NODES``: assets found and controlled, disposal,
   money received and paid, 终本, resumption, command actions, closure): its notices are
-  queued, once per event however often it is delivered, and one kind of node at most once
-  in ``domain.REPEAT_WINDOW`` (a burst is told once); one read before its case's filing
+  queued, once per event however often it is delivered; one read before its case's filing
   (the topics are read side by side) is kept and queued when the filing is read.
 """
 

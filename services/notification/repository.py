@@ -2,9 +2,8 @@
 
 Records (under ``notification:``):
 - ``case:<case id>``: a case's record as JSON: its number, court, account and amounts, the
-  nodes shown on its progress page (one per node and date) and when each node was last
-  told (``told_at``). Small, whatever the number of parties or notices: it is rewritten
-  when a node comes, never when a notice is sent;
+  nodes shown on its progress page (one per node and date). Small, whatever the number of
+  parties or notices: it is rewritten when a node comes, never when a notice is sent;
 - ``parties:<case id>``: hash of the case's parties by key (a0.., d0..) as JSON (role, name,
   the contact book's reference);
 - ``notice:<case id>:<notice id>``: one notice as JSON, with its state: a send changes
@@ -105,16 +104,21 @@ local cases = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonu
 for _, case in ipairs(cases) do
   local key = ARGV[5] .. case
   local room = limit - #found / 2
+  local served = false
   if room > 0 then
     local take = math.min(room, tonumber(ARGV[3]))
     for _, notice in ipairs(redis.call('ZRANGEBYSCORE', key, '-inf', now, 'LIMIT', 0, take)) do
       table.insert(found, case)
       table.insert(found, notice)
+      served = true
     end
   end
   local first = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
   if #first == 0 then
     redis.call('ZREM', KEYS[1], case)
+  elseif served and tonumber(first[2]) <= now then
+    -- Served and still due: behind every case due before now (round robin), not first again.
+    redis.call('ZADD', KEYS[1], now, case)
   else
     redis.call('ZADD', KEYS[1], first[2], case)
   end

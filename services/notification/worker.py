@@ -7,9 +7,9 @@ due, the resend carries the same notice id, the gateway answers the first receip
 notice is delivered once. When it is due again is decided on the injected clock.
 
 Each round takes at most ``repository.DUE_PER_CASE`` due notices of each case with notices
-due (``NotificationRecords.due``): a case with hundreds queued is sent a few at a time beside
-the others, and a case filed after it has its notices sent in the next round, not after all
-of the large case's."""
+due (``NotificationRecords.due``), and a case served goes behind those due before it (round
+robin): a case with hundreds queued is sent a few at a time beside the others, and a case
+filed after it waits a round or two, not until the large one is drained."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 
 import structlog
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from services.notification.channels import ChannelUnavailable, NoticeChannel, Receipt
 from services.notification.handlers import Notices
@@ -69,9 +71,18 @@ class NoticeSender(PollingWorker):
                 for notice_id in notice_ids:
                     await self.send(case_id, notice_id)
 
-        async with asyncio.TaskGroup() as group:
-            for case_id, notice_ids in by_case.items():
-                group.create_task(send_case(case_id, notice_ids))
+        # One case's failure neither cancels the others' sends nor stops the round; the store
+        # out of reach is the worker's to wait for (raised as itself, not in a group).
+        results = await asyncio.gather(
+            *(send_case(case_id, ids) for case_id, ids in by_case.items()), return_exceptions=True
+        )
+        for case_id, result in zip(by_case, results, strict=True):
+            if isinstance(result, RedisConnectionError | RedisTimeoutError):
+                raise result
+            if isinstance(result, BaseException):
+                if not isinstance(result, Exception):
+                    raise result
+                log.error("sending a case's notices failed", case_id=case_id, error=repr(result))
         return len(due)
 
     async def send(self, case_id: str, notice_id: str) -> str:

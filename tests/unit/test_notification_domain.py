@@ -5,8 +5,6 @@ refuse the development secret outside dev."""
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
 from pydantic import ValidationError
 
@@ -106,19 +104,3 @@ def test_the_development_secret_is_refused_outside_dev() -> None:
         NotificationSettings(query_code_secret="short", env="prod")
     with pytest.raises(ValidationError, match="CHANNELS"):
         NotificationSettings(channels=["fax"])
-
-
-def test_a_kind_of_node_is_told_once_in_its_window_either_side() -> None:
-    told = dt.datetime(2026, 3, 2, 9, tzinfo=dt.UTC)
-    kept = {"told_at": {"asset_controlled": told.isoformat()}}
-    window = domain.REPEAT_WINDOW
-    assert domain.repeated(kept, "asset_controlled", told + window - dt.timedelta(seconds=1))
-    assert not domain.repeated(kept, "asset_controlled", told + window)
-    # An event read late, from well before the one told, is its own news.
-    assert domain.repeated(kept, "asset_controlled", told - dt.timedelta(hours=1))
-    assert not domain.repeated(kept, "asset_controlled", told - window)
-    assert not domain.repeated(kept, "money_received", told)
-    # Money in and out is told each time, however often (¶20–22).
-    money = {"told_at": {n: told.isoformat() for n in ("money_received", "money_paid")}}
-    assert not any(domain.repeated(money, n, told) for n in ("money_received", "money_paid"))
-    assert not domain.repeated({}, "asset_controlled", told)  # a record of the version before

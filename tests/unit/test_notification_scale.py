@@ -1,9 +1,8 @@
 """A large case costs the notification service work in proportion to its own notices and never
 holds back another case's: each notice is kept on its own (a send writes that notice, never
 the case's record, which holds no notice and no party); a case's parties are told of a kind
-of node once in ``domain.REPEAT_WINDOW`` (a burst of controls is one notice per party and
-channel, every control still shown on the progress page); the sender takes a few notices of
-each due case in turn; a case's notices are read a page at a time; and a case kept by the
+of node each time (¶14), the progress page once a node and date; the sender takes a few
+notices of each due case in turn; a case's notices are read a page at a time; and a case kept by the
 version before (parties and notices inline in its record, its notices in the one queue) is
 split on first use and goes on as before."""
 
@@ -16,10 +15,10 @@ from collections import Counter
 from typing import Any
 
 import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from services.notification import domain
 from services.notification.channels import Receipt, Refusal
-from services.notification.domain import REPEAT_WINDOW
 from services.notification.handlers import Outgoing
 from services.notification.repository import DUE_PER_CASE, member
 from services.notification.worker import BATCH, CASES_AT_ONCE
@@ -71,28 +70,40 @@ async def test_a_send_writes_its_notice_alone_and_the_case_record_stays_small() 
     assert len([k for k in before if before[k] != after[k]]) == 1  # the notice sent, alone
 
 
-async def test_a_burst_of_controls_tells_each_party_once_and_shows_every_day_on_progress() -> None:
+async def test_every_control_is_told_and_the_progress_page_shows_it_once_a_day() -> None:
+    """¶14: every asset controlled is pushed to the parties; the case's record keeps one
+    progress line a node and date, so it stays small however many there are."""
     world = World()
-    await world.deliver(world.event(large("case-1", 100)))
-    await world.deliver(*(controlled(world, "case-1", n) for n in range(60)))
+    await world.deliver(world.event(large("case-1", 5)))
+    control = controlled(world, "case-1", 0)
+    await world.deliver(control, *(controlled(world, "case-1", n) for n in range(1, 6)), control)
     queued = Counter(q.node for q in await world.staged_of(pb.NoticeQueued))
-    assert queued == Counter({"filed": 400, "asset_controlled": 400})  # not 60 × 400
-    assert len(await world.notices_of()) == 800
-    # Within the window no notice, a day later the parties are told again.
-    world.clock.advance(REPEAT_WINDOW - dt.timedelta(seconds=1))
-    await world.deliver(controlled(world, "case-1", 60))
-    assert len(await world.notices_of()) == 800
-    world.clock.advance(dt.timedelta(seconds=1))
-    again = controlled(world, "case-1", 61)
-    await world.deliver(again, again)  # redelivered: told once
-    assert len(await world.notices_of()) == 1200
-    # The progress page shows the controls once a day each, not once each.
+    assert queued == Counter({"filed": 20, "asset_controlled": 6 * 20})  # redelivered: once
     record = await world.records.get("case-1")
     assert record is not None
-    assert [n["node"] for n in record["nodes"]] == ["filed", "asset_controlled",
-                                                    "asset_controlled"]  # fmt: skip
-    shown = await world.reads.progress(domain.query_code(SETTINGS.secret, "case-1", "d0"), "x")
-    assert [title for _, title in shown.nodes] == ["立案", "控制财产", "控制财产"]
+    assert [n["node"] for n in record["nodes"]] == ["filed", "asset_controlled"]
+    world.clock.advance(dt.timedelta(days=1))
+    await world.deliver(controlled(world, "case-1", 6))
+    record = await world.records.get("case-1")
+    assert record is not None
+    assert [n["node"] for n in record["nodes"]][-2:] == ["asset_controlled"] * 2
+
+
+async def test_a_served_backlog_goes_behind_the_others_round_by_round() -> None:
+    """Twelve backlogs of 40 notices, then a small case: the rounds take the cases in turn
+    (a case served goes behind those due before), so the small one is not left until the
+    first ten are drained."""
+    world = World()
+    for n in range(12):
+        await world.deliver(world.event(large(f"b{n:02d}", 10)))
+    world.clock.advance(dt.timedelta(milliseconds=1))
+    await world.deliver(world.event(filed("small")))
+    rounds = 0
+    while not all(n["status"] == "delivered" for n in (await world.notices_of("small")).values()):
+        world.clock.advance(dt.timedelta(milliseconds=1))
+        assert await world.sender.step()
+        rounds += 1
+    assert rounds <= 3  # 12 × 10 + 4 due, 100 a round; first-come-first-served took 5
 
 
 async def test_one_cases_backlog_does_not_hold_back_another_cases_notices() -> None:
@@ -153,7 +164,6 @@ async def test_a_case_kept_by_the_version_before_is_split_on_first_use() -> None
         i: {k: v for k, v in n.items() if k not in ("party_name", "party_ref")}
         for i, n in notices.items()
     }}  # fmt: skip
-    del old["told_at"]
     redis = world.ctx.redis
     for kind in ("parties", "notice", "told", "due"):  # notice-order, due-of, due-cases too
         for key in await redis.keys(f"*notification:{kind}*"):
@@ -220,3 +230,31 @@ async def test_the_cases_of_a_round_are_sent_side_by_side_each_in_order() -> Non
     for n in range(CASES_AT_ONCE + 2):
         told = await world.notices_of(f"case-{n}")
         assert {t["status"] for t in told.values()} == {"delivered"}
+
+
+async def test_one_cases_failure_stops_neither_the_round_nor_the_others(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A failing case no longer cancels the others' sends; the store out of reach is raised
+    as itself, for the worker to wait for (not inside an exception group)."""
+    world = World()
+    for case in ("bad", "good"):
+        await world.deliver(world.event(filed(case)))
+    send = world.sender.send
+
+    async def failing(case_id: str, notice_id: str) -> str:
+        if case_id == "bad":
+            raise RuntimeError("a fault of this case's own")
+        return await send(case_id, notice_id)
+
+    monkeypatch.setattr(world.sender, "send", failing)
+    assert await world.sender.step() == 8
+    assert {n["status"] for n in (await world.notices_of("good")).values()} == {"delivered"}
+    assert {n["status"] for n in (await world.notices_of("bad")).values()} == {"queued"}
+
+    async def unreachable(case_id: str, notice_id: str) -> str:
+        raise RedisConnectionError("no store")
+
+    monkeypatch.setattr(world.sender, "send", unreachable)
+    with pytest.raises(RedisConnectionError):
+        await world.sender.step()
