@@ -49,6 +49,7 @@ class Status(StrEnum):
     CLOSED = "closed"  # every court implemented
     REPORTED = "reported_to_superior"  # court vs agency
     DEPARTMENTS = "department_coordination"
+    CONCLUDED = "coordination_concluded"  # the superior and the departments agreed
 
 
 PARTY_ROLES = (Role.COORDINATOR, Role.OFFICER)
@@ -303,9 +304,12 @@ def court_reporting_to_superior(identity: Identity, record: dict[str, Any]) -> s
     return court
 
 
-def check_coordinates_departments(identity: Identity, record: dict[str, Any]) -> None:
-    """Only the superior court the dispute was reported to coordinates with departments."""
+def check_coordinates_departments(
+    identity: Identity, record: dict[str, Any], status: Status = Status.REPORTED
+) -> None:
+    """Only the superior court the dispute was reported to coordinates with departments
+    (starts, from ``REPORTED``, and concludes, from ``DEPARTMENTS``)."""
     require_role(identity, *SUPERIOR_ROLES)
-    require_status(record, Status.REPORTED)
+    require_status(record, status)
     if identity.court_code != record["superior_court"]:
         raise ScopeError(f"only {record['superior_court']} coordinates with the departments")

@@ -411,6 +411,27 @@ class Disputes:
 
         return await self._act(dispute_id, identity, act)
 
+    async def conclude_department_coordination(
+        self, dispute_id: str, terms: str, *, identity: Identity
+    ) -> dict[str, Any]:
+        """The superior records what its coordination with the departments settled: the
+        dispute ends as settled would (every stop lifted, the cases' clocks run again, rule
+        dispute.stop-enforcement); before, nothing could end it, and its cases' clocks stayed
+        paused for good."""
+
+        async def act(pipe: Pipeline, record: dict[str, Any]) -> dict[str, Any]:
+            domain.check_coordinates_departments(identity, record, Status.DEPARTMENTS)
+            pipe.multi()  # type: ignore[no-untyped-call]
+            record.update(status=Status.CONCLUDED.value, conclusion=terms)
+            self._stage(pipe, pb.DisputeSettled(dispute_id=dispute_id, terms=terms),
+                        dispute_id, identity.court_code, identity)  # fmt: skip
+            self._lift_all(pipe, record, identity)
+            self._end_coordination(pipe, record, identity)
+            self._log(record, "department_coordination_concluded", identity, terms=terms)
+            return record
+
+        return await self._act(dispute_id, identity, act)
+
     async def close_reconsideration(self, dispute_id: str, court: str) -> None:
         """The period to ask for reconsideration ran out for ``court`` (the engine says so)."""
 

@@ -97,6 +97,10 @@ class DepartmentsIn(_Body):
     departments: Annotated[list[Short], Field(min_length=1, max_length=20)]
 
 
+class ConclusionIn(_Body):
+    terms: Text = Field(description="What the coordination with the departments settled")
+
+
 class DisputeView(BaseModel):
     """A dispute and its history; its later steps add their fields (the escalation and its
     branches, the plan, the reconsiderations, the reports of a dispute with an agency)."""
@@ -302,4 +306,17 @@ async def departments(
 ) -> dict[str, Any]:
     return await _disputes(request).start_department_coordination(
         dispute_id, body.departments, identity=identity
+    )
+
+
+@router.post(
+    "/disputes/{dispute_id}/department-coordination/conclusion",
+    summary="The superior records what its coordination with the departments settled",
+    response_model=DisputeView,
+)
+async def conclude_departments(
+    dispute_id: str, body: ConclusionIn, identity: CurrentIdentity, request: Request
+) -> dict[str, Any]:
+    return await _disputes(request).conclude_department_coordination(
+        dispute_id, body.terms, identity=identity
     )

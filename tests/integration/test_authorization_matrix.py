@@ -342,6 +342,10 @@ ACCESS: dict[tuple[str, str, str], Access] = {
     ("dispute_coordinator", "POST", "/v1/disputes/{dispute_id}/department-coordination"): acts(
         Role.COORDINATOR, Role.COMMAND, Role.LEADER, courts={"superior"},
         body={"departments": ["公安局"]}),
+    ("dispute_coordinator", "POST",
+     "/v1/disputes/{dispute_id}/department-coordination/conclusion"): acts(
+        Role.COORDINATOR, Role.COMMAND, Role.LEADER, courts={"superior"},
+        body={"terms": "协调一致"}),
     # --- funds (案款): finance records receipts and pays; the handling officer asks; a leader
     # decides holds and account changes and may pay too; reads: the court and those above --
     ("funds", "GET", "/v1/cases/{case_id}/funds"): reads(CASE_COURTS),
