@@ -3,7 +3,7 @@ on which case, the reply it asks for, and the receiving court's steps."""
 
 from __future__ import annotations
 
-import datetime as dt
+import functools
 from typing import Any
 
 import pytest
@@ -13,6 +13,7 @@ from services.command.handlers import CommandActions
 from services.command.projections import CaseOverviews
 from tests.factories import START, case_closed_event, case_filed_event
 from tests.fakes import in_memory_context, person, project, staged_types
+from tests.pages import check_newest_first_by_pages
 from zhixing.auth import Role, ScopeError
 from zhixing.clock import SimulatedClock
 from zhixing.errors import Conflict, Invalid, NotFound
@@ -109,16 +110,12 @@ async def test_a_debtors_closed_cases_are_neither_proposed_nor_brought_together(
 
 async def test_the_listing_comes_newest_first_a_page_at_a_time() -> None:
     handlers = await actions()
-    clock = handlers.ctx.clock
-    assert isinstance(clock, SimulatedClock)
-    issued = []
-    for n in range(3):
+
+    async def make(n: int) -> str:
         command = await handlers.issue(identity=COMMAND, action=Action.URGE, case_id="case-1",
                                        instruction=f"第{n}次", reply_working_days=3)  # fmt: skip
-        issued.append(command["command_id"])
-        clock.advance(dt.timedelta(minutes=1))
-    first = await handlers.list_for(TAIXING, limit=2)
-    assert [c["command_id"] for c in first.items] == [issued[2], issued[1]]
-    assert first.next_cursor is not None
-    rest = await handlers.list_for(TAIXING, limit=2, after=first.next_cursor)
-    assert ([c["command_id"] for c in rest.items], rest.next_cursor) == ([issued[0]], None)
+        issued: str = command["command_id"]
+        return issued
+
+    listing = functools.partial(handlers.list_for, TAIXING)
+    await check_newest_first_by_pages(handlers.ctx.clock, make, listing, "command_id")

@@ -4,7 +4,7 @@ only that court decides; who may see it."""
 
 from __future__ import annotations
 
-import datetime as dt
+import functools
 from typing import Any
 
 import pytest
@@ -14,6 +14,7 @@ from services.dispute_coordinator.handlers import Disputes
 from services.dispute_coordinator.repository import DisputeRecords
 from tests.factories import START
 from tests.fakes import in_memory_context, known_case, person, staged_types
+from tests.pages import check_newest_first_by_pages
 from zhixing.auth import Role, ScopeError
 from zhixing.clock import SimulatedClock
 from zhixing.courts import directory
@@ -79,18 +80,13 @@ async def test_only_the_courts_involved_and_above_them_see_a_dispute() -> None:
 
 async def test_the_listing_comes_newest_first_a_page_at_a_time() -> None:
     handlers = await disputes()
-    clock = handlers.ctx.clock
-    assert isinstance(clock, SimulatedClock)
-    opened = []
-    for n in range(3):
-        opened.append((await open_dispute(handlers, asset_key=f"real_estate:h{n}"))["dispute_id"])
-        clock.advance(dt.timedelta(minutes=1))
-    first = await handlers.list_for(TAIXING, limit=2)
-    assert [d["dispute_id"] for d in first.items] == [opened[2], opened[1]]
-    assert first.next_cursor is not None
-    rest = await handlers.list_for(TAIXING, limit=2, after=first.next_cursor)
-    assert [d["dispute_id"] for d in rest.items] == [opened[0]]
-    assert rest.next_cursor is None
+
+    async def make(n: int) -> str:
+        opened: str = (await open_dispute(handlers, asset_key=f"real_estate:h{n}"))["dispute_id"]
+        return opened
+
+    listing = functools.partial(handlers.list_for, TAIXING)
+    await check_newest_first_by_pages(handlers.ctx.clock, make, listing, "dispute_id")
 
 
 async def test_a_case_that_is_no_partys_is_refused_naming_it() -> None:
