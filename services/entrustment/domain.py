@@ -14,12 +14,14 @@ from collections.abc import Sequence
 from enum import StrEnum
 from typing import Any
 
+from zhixing.assets import LIQUID_KINDS, AssetKind, Measure, measures_for
 from zhixing.auth import Identity, Role, ScopeError, may_read, require_role, require_scope
 from zhixing.closures import refuse_if_closed
 from zhixing.courts import Court, CourtDirectory, UnknownCourtCode, covers
 from zhixing.errors import Conflict, Invalid, NotFound
 from zhixing.periods import add_months
 from zhixing.rules import catalogue
+from zhixing.v1 import entrustment_events_pb2 as pb
 from zhixing.v1 import envelope_pb2
 
 
@@ -59,6 +61,21 @@ TAKES_CONTROL = HANDOVER | {
 # New measures a closed case takes none of (``zhixing.closures``); a renewal, a release, the
 # service of a document (the 终本 ruling's, say) stay open to it.
 NEW_MEASURES = TAKES_CONTROL | {MatterType.ASSET_INVESTIGATION}
+
+# The matters that control an asset anew, and the kinds of asset each controls: only their
+# completion reports a control, which asset control records as an asset of the case (with
+# its term running). A handover acts on a control the case holds already, a renewal or a
+# release keeps or ends one, and the rest (a document served, an investigation, ``other``)
+# control nothing: a control reported with them would bypass the closure and stop checks
+# made when the matter was entrusted. The measure follows the kind (``measures_for``): money
+# and equity are frozen, real estate seized, a vehicle seized or detained.
+CONTROLLED_KINDS: dict[MatterType, frozenset[AssetKind]] = {
+    MatterType.DEPOSIT_FREEZE: LIQUID_KINDS,  # 冻结存款、理财产品: money
+    MatterType.EQUITY_FREEZE: frozenset({AssetKind.EQUITY}),
+    MatterType.REAL_ESTATE_SEIZE: frozenset({AssetKind.REAL_ESTATE}),
+    MatterType.MOVABLE_SEIZE: frozenset({AssetKind.VEHICLE}),  # 可登记动产
+}
+assert set(CONTROLLED_KINDS) == TAKES_CONTROL - HANDOVER
 
 
 class Status(StrEnum):
@@ -124,6 +141,48 @@ def check_time_left(expires_on: dt.date | None, today: dt.date) -> None:
         raise Conflict(
             f"the control expires on {expires_on}, less than {months} month(s) from today "
             f"({today}): renew it before handing it over ({gate.source})"
+        )
+
+
+def check_control(
+    matter: MatterType, control: pb.EntrustedControl, directory: CourtDirectory
+) -> None:
+    """A control reported with a completion fits the matter entrusted (422 naming the field,
+    under ``body.control``): only a matter that controls an asset reports one, of a kind it
+    controls, by a measure that fits the kind, in a division the court directory knows,
+    holding no more than the asset is worth."""
+    at = ("body", "control")
+    kinds = CONTROLLED_KINDS.get(matter)
+    if kinds is None:
+        controlling = ", ".join(m.value for m in CONTROLLED_KINDS)
+        hint = "; entrust the measure as its own matter type" if matter is MatterType.OTHER else ""
+        raise Invalid(
+            f"a {matter.value} matter controls no asset: its completion reports no control "
+            f"(only {controlling} do){hint}",
+            loc=at,
+        )
+    kind = AssetKind(control.kind)
+    if kind not in kinds:
+        fits = ", ".join(sorted(k.value for k in kinds))
+        raise Invalid(
+            f"a {matter.value} matter controls {fits}, not {kind.value}", loc=(*at, "kind")
+        )
+    measure = Measure(control.measure)
+    if measure not in measures_for(kind):
+        allowed = ", ".join(m.value for m in measures_for(kind))
+        raise Invalid(
+            f"a {kind.value} is controlled by {allowed}, not {measure.value}",
+            loc=(*at, "measure"),
+        )
+    try:
+        directory.basic_court_for_division(control.location_division)
+    except UnknownCourtCode as exc:
+        raise Invalid(str(exc), loc=(*at, "location_division")) from None
+    if control.amount_fen > control.value_fen:
+        raise Invalid(
+            f"amount_fen {control.amount_fen} is more than the asset's value_fen "
+            f"{control.value_fen}",
+            loc=(*at, "amount_fen"),
         )
 
 

@@ -150,7 +150,10 @@ class Entrustments:
             record["status"] = Status.STARTED.value
             self._log(record, "started", identity)
             started = pb.EntrustmentStarted(
-                entrustment_id=entrustment_id, started_by=identity.subject
+                entrustment_id=entrustment_id,
+                started_by=identity.subject,
+                # Both courts read the clock it starts (entrustment.handle), as the others.
+                observer_courts=[record["entrusting_court"], record["entrusted_court"]],
             )
             self._stage(pipe, started, record, record["entrusted_court"], identity)
 
@@ -220,6 +223,8 @@ class Entrustments:
     ) -> None:  # fmt: skip
         async def act(pipe: Pipeline, record: dict[str, Any]) -> None:
             domain.require_entrusted_officer(identity, record)
+            if control is not None:  # the input (422) before the state (409)
+                domain.check_control(MatterType(record["matter_type"]), control, self.courts)
             domain.require_status(record, Status.STARTED, "; start it first")
             pipe.multi()  # type: ignore[no-untyped-call]
             record.update(

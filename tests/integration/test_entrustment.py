@@ -158,6 +158,20 @@ async def test_a_matter_is_entrusted_across_provinces_ordered_done_and_returned_
                 f"{path}/start", headers=stack.headers(Role.OFFICER, "浙0102")
             )
             assert started.status_code == 204
+
+        # The start opens the handling clock, read by both courts and the courts above.
+        async def handling() -> bool:
+            seen = await clocks(stack, entrustment_id, "苏1283", Role.OFFICER)
+            return "entrustment.handle" in seen
+
+        await eventually(handling)
+        handle = (await clocks(stack, entrustment_id, "苏12", Role.COMMAND))["entrustment.handle"]
+        assert handle["court_code"] == "浙0102" and "苏1283" in handle["observers"]
+        assert "entrustment.handle" not in await clocks(
+            stack, entrustment_id, "苏1282", Role.OFFICER
+        )
+
+        async with client(stack) as http:
             done = await http.post(
                 f"{path}/completion",
                 json={
@@ -232,6 +246,33 @@ async def test_entrusting_is_refused_with_reasons_and_a_return_is_recorded(
             {"matter_type": "real_estate_transfer", "control_expires_on": in_three_months},
         )
         assert fine.status_code == 201
+
+        # A completion reports a control only for a matter that controls an asset, and a
+        # control that fits it: each refusal names the field.
+        control = {
+            "kind": "bank_deposit", "asset_key": "acct-1", "description": "存款",
+            "value_fen": 1_000_000, "amount_fen": 1_000_000, "measure": "freeze",
+            "control_ref": "（2026）浙0102执协2号", "location_division": HANGZHOU_SHANGCHENG,
+        }  # fmt: skip
+        served = await entrust(stack, case_id, {"matter_type": "service_of_documents"})
+        freezing = await entrust(stack, case_id)
+        assert served.status_code == freezing.status_code == 201
+        refusals: list[tuple[httpx.Response, dict[str, Any], list[str]]] = [
+            (served, {}, ["body", "control"]),
+            (freezing, {"location_division": "999999"}, ["body", "control", "location_division"]),
+            (freezing, {"measure": "detain"}, ["body", "control", "measure"]),
+            (freezing, {"kind": "real_estate", "measure": "seize"}, ["body", "control", "kind"]),
+            (freezing, {"amount_fen": 5, "value_fen": 1}, ["body", "control", "amount_fen"]),
+        ]
+        async with client(stack) as http:
+            for matter, changes, loc in refusals:
+                refused = await http.post(
+                    f"/v1/entrustments/{matter.json()['entrustment_id']}/completion",
+                    json={"result": "已办结", "control": {**control, **changes}},
+                    headers=stack.headers(Role.OFFICER, "浙0102"),
+                )
+                assert refused.status_code == 422, (changes, refused.text)
+                assert refused.json()["detail"][0]["loc"] == loc
 
         path = f"/v1/entrustments/{fine.json()['entrustment_id']}"
         async with client(stack) as http:

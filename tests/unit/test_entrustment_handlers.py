@@ -4,6 +4,7 @@ the order of its steps, and who may act on it."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
 import pytest
 
@@ -12,13 +13,15 @@ from services.entrustment.domain import MatterType
 from services.entrustment.handlers import Entrustments
 from services.entrustment.repository import EntrustmentRecords
 from tests.factories import START, case_closed_event, stop_ordered_event
-from tests.fakes import in_memory_context, known_case, person, project, staged_types
+from tests.fakes import in_memory_context, known_case, person, project, staged, staged_types
+from tests.pages import check_newest_first_by_pages
 from zhixing.auth import Role, ScopeError
 from zhixing.clock import SimulatedClock
 from zhixing.courts import directory
-from zhixing.errors import Conflict, NotFound
+from zhixing.errors import Conflict, Invalid, NotFound
 from zhixing.known_cases import KnownCases
 from zhixing.stops import StopInForce
+from zhixing.v1 import entrustment_events_pb2 as pb
 
 HANGZHOU_SHANGCHENG = "330102"
 OFFICER = person(Role.OFFICER, court="苏1283")
@@ -32,9 +35,12 @@ async def entrustments() -> Entrustments:
     return Entrustments(ctx, EntrustmentRecords(ctx.redis, ctx.keys), directory(), known)
 
 
-async def entrust(handlers: Entrustments, case_id: str = "case-1") -> str:
+async def entrust(
+    handlers: Entrustments, case_id: str = "case-1",
+    matter_type: MatterType = MatterType.DEPOSIT_FREEZE,
+) -> str:  # fmt: skip
     record = await handlers.entrust(
-        identity=OFFICER, case_id=case_id, matter_type=MatterType.DEPOSIT_FREEZE,
+        identity=OFFICER, case_id=case_id, matter_type=matter_type,
         description="冻结存款", location_division=HANGZHOU_SHANGCHENG,
         documents=["执行裁定书"], control_expires_on=None,
     )  # fmt: skip
@@ -74,18 +80,12 @@ async def test_only_the_entrusted_court_acts_and_only_the_two_courts_and_above_s
 
 async def test_the_listing_comes_newest_first_a_page_at_a_time() -> None:
     handlers = await entrustments()
-    clock = handlers.ctx.clock
-    assert isinstance(clock, SimulatedClock)
-    made = []
-    for _ in range(3):
-        made.append(await entrust(handlers))
-        clock.advance(dt.timedelta(minutes=1))
-    first = await handlers.list_for(OFFICER, limit=2)
-    assert [r["entrustment_id"] for r in first.items] == [made[2], made[1]]
-    assert first.next_cursor is not None
-    rest = await handlers.list_for(OFFICER, limit=2, after=first.next_cursor)
-    assert [r["entrustment_id"] for r in rest.items] == [made[0]]
-    assert rest.next_cursor is None
+
+    async def make(n: int) -> str:
+        return await entrust(handlers)
+
+    listing = functools.partial(handlers.list_for, OFFICER)
+    await check_newest_first_by_pages(handlers.ctx.clock, make, listing, "entrustment_id")
 
 
 async def test_a_case_entrusts_at_most_its_bound_of_matters(
@@ -173,3 +173,114 @@ async def test_status_reports_are_kept_to_their_bound_and_an_order_is_given_once
     types = await staged_types(handlers.ctx)
     assert (types.count("EntrustmentOrdered"), types.count("EntrustmentStatusReported")) == (1, 2)
     await handlers.complete(entrustment_id, "已冻结", [], None, identity=ENTRUSTED)
+
+
+def freeze(**changes: str | int) -> pb.EntrustedControl:
+    """A freeze of a deposit, as the entrusted court reports it done."""
+    control = pb.EntrustedControl(
+        kind="bank_deposit", asset_key="acct-1", description="存款", value_fen=500_000,
+        amount_fen=500_000, measure="freeze", control_ref="（2026）浙0102执协1号",
+        location_division=HANGZHOU_SHANGCHENG,
+    )  # fmt: skip
+    for name, value in changes.items():
+        setattr(control, name, value)
+    return control
+
+
+async def completed(handlers: Entrustments) -> list[pb.EntrustmentCompleted]:
+    return [
+        e.payload for e in await staged(handlers.ctx)
+        if isinstance(e.payload, pb.EntrustmentCompleted)
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("matter", "setup", "hint"),
+    [
+        # Entrusted on a closed case (no new measure), a control on completion would be one.
+        (MatterType.SERVICE_OF_DOCUMENTS, "closed", "controls no asset"),
+        # Entrusted under a stop: a seizure reported with it would bypass the stop.
+        (MatterType.OTHER, "stopped", "entrust the measure as its own matter type"),
+        (MatterType.REAL_ESTATE_RENEW, "", "controls no asset"),
+        (MatterType.DEPOSIT_DEDUCT, "", "controls no asset"),
+    ],
+)
+async def test_only_a_matter_that_controls_an_asset_reports_a_control(
+    matter: MatterType, setup: str, hint: str
+) -> None:
+    handlers = await entrustments()
+    if setup == "closed":
+        await project(handlers.ctx, handlers.known, case_closed_event("case-1", "执行完毕"))
+    elif setup == "stopped":
+        await project(handlers.ctx, handlers.stops, stop_ordered_event("case-1"))
+    record = await handlers.entrust(
+        identity=OFFICER, case_id="case-1", matter_type=matter, description="事项",
+        location_division=HANGZHOU_SHANGCHENG, documents=[],
+        control_expires_on=dt.date(2027, 1, 1),
+    )  # fmt: skip
+    entrustment_id = record["entrustment_id"]
+    await handlers.start(entrustment_id, identity=ENTRUSTED)
+    seizure = freeze(kind="real_estate", measure="seize", asset_key="house-1")
+    for control in (freeze(), seizure):
+        with pytest.raises(Invalid, match=hint) as refused:
+            await handlers.complete(entrustment_id, "已办结", [], control, identity=ENTRUSTED)
+        assert refused.value.loc == ("body", "control")
+    assert await completed(handlers) == []
+    await handlers.complete(entrustment_id, "已办结", ["送达回证"], None, identity=ENTRUSTED)
+    (done,) = await completed(handlers)
+    assert not done.HasField("control")
+
+
+@pytest.mark.parametrize(
+    ("matter", "control", "field", "says"),
+    [
+        (MatterType.DEPOSIT_FREEZE, freeze(kind="real_estate", measure="seize"), "kind",
+         "controls bank_deposit, housing_fund, online_payment, wealth_product, not real_estate"),
+        (MatterType.REAL_ESTATE_SEIZE, freeze(), "kind", "controls real_estate, not bank_deposit"),
+        (MatterType.EQUITY_FREEZE, freeze(kind="securities"), "kind", "not securities"),
+        (MatterType.DEPOSIT_FREEZE, freeze(measure="detain"), "measure",
+         "a bank_deposit is controlled by freeze, not detain"),
+        (MatterType.REAL_ESTATE_SEIZE, freeze(kind="real_estate"), "measure",
+         "controlled by seize, not freeze"),
+        (MatterType.DEPOSIT_FREEZE, freeze(location_division="999999"), "location_division",
+         "999999"),
+        (MatterType.DEPOSIT_FREEZE, freeze(amount_fen=5, value_fen=1), "amount_fen",
+         "amount_fen 5 is more than the asset's value_fen 1"),
+    ],
+)  # fmt: skip
+async def test_a_control_reported_fits_the_matter_and_is_refused_naming_the_field(
+    matter: MatterType, control: pb.EntrustedControl, field: str, says: str
+) -> None:
+    handlers = await entrustments()
+    entrustment_id = await entrust(handlers, matter_type=matter)
+    # The input is checked before the state: not started yet, it is still a 422.
+    with pytest.raises(Invalid, match=says) as refused:
+        await handlers.complete(entrustment_id, "已办结", [], control, identity=ENTRUSTED)
+    assert refused.value.loc == ("body", "control", field)
+    await handlers.start(entrustment_id, identity=ENTRUSTED)
+    with pytest.raises(Invalid, match=says):
+        await handlers.complete(entrustment_id, "已办结", [], control, identity=ENTRUSTED)
+    assert await completed(handlers) == []
+
+
+@pytest.mark.parametrize(
+    ("matter", "control"),
+    [
+        (MatterType.DEPOSIT_FREEZE, freeze(kind="wealth_product", amount_fen=1, value_fen=9)),
+        (MatterType.EQUITY_FREEZE, freeze(kind="equity")),
+        (MatterType.REAL_ESTATE_SEIZE, freeze(kind="real_estate", measure="seize")),
+        (MatterType.MOVABLE_SEIZE, freeze(kind="vehicle", measure="detain")),
+    ],
+)
+async def test_a_control_done_is_reported_even_if_the_case_closed_since(
+    matter: MatterType, control: pb.EntrustedControl
+) -> None:
+    # Entrusted while the case was open, the entrusted court did it: asset control records
+    # it as it is (held, to be released, not declined).
+    handlers = await entrustments()
+    entrustment_id = await entrust(handlers, matter_type=matter)
+    await handlers.start(entrustment_id, identity=ENTRUSTED)
+    await project(handlers.ctx, handlers.known, case_closed_event("case-1", "执行完毕"))
+    await handlers.complete(entrustment_id, "已办结", ["回执"], control, identity=ENTRUSTED)
+    (done,) = await completed(handlers)
+    assert done.control == control
