@@ -15,8 +15,9 @@ Records (under ``notification:``):
 - ``told:<case id>``: set of the ids of the events the case's nodes were read from (an event
   delivered twice is told once);
 - ``court:<code>``: the ids of the cases a court handles;
-- ``due-cases``: sorted set of case ids by the earliest (or an earlier) time a notice of
-  theirs is due (ms); ``due-of:<case id>``: sorted set of the case's notice ids by when each
+- ``due-cases``: sorted set of case ids by when they are next to be served (ms): the time a
+  notice of theirs is first due, or, for a case served with notices still due, the time it
+  was served (round robin); ``due-of:<case id>``: sorted set of the case's notice ids by when each
   is due. The sender takes a few of each due case's in turn (``due``): one case's backlog
   never holds back another's notices. ``due`` (a sorted set of "<case id>|<notice id>")
   is the one queue of the versions before, moved into these as it is read;
@@ -104,20 +105,22 @@ local cases = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonu
 for _, case in ipairs(cases) do
   local key = ARGV[5] .. case
   local room = limit - #found / 2
+  -- A case the round does not reach keeps its place (it waited longest): only the cases
+  -- served move.
+  if room <= 0 then break end
   local served = false
-  if room > 0 then
-    local take = math.min(room, tonumber(ARGV[3]))
-    for _, notice in ipairs(redis.call('ZRANGEBYSCORE', key, '-inf', now, 'LIMIT', 0, take)) do
-      table.insert(found, case)
-      table.insert(found, notice)
-      served = true
-    end
+  local take = math.min(room, tonumber(ARGV[3]))
+  for _, notice in ipairs(redis.call('ZRANGEBYSCORE', key, '-inf', now, 'LIMIT', 0, take)) do
+    table.insert(found, case)
+    table.insert(found, notice)
+    served = true
   end
   local first = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
   if #first == 0 then
     redis.call('ZREM', KEYS[1], case)
-  elseif served and tonumber(first[2]) <= now then
-    -- Served and still due: behind every case due before now (round robin), not first again.
+  elseif served then
+    -- Served: behind every case due before now (round robin), not first again. (Its notices
+    -- just taken are still in its queue until sent: it is due, and this is its place.)
     redis.call('ZADD', KEYS[1], now, case)
   else
     redis.call('ZADD', KEYS[1], first[2], case)
@@ -279,8 +282,9 @@ class NotificationRecords(IndexedRecords):
         self, now_ms: int, limit: int, per_case: int | None = None
     ) -> list[tuple[str, str]]:
         """(case id, notice id) of notices due to be sent by ``now_ms``: of the cases with
-        notices due, the ones due longest first, and of each at most ``per_case``
-        (``DUE_PER_CASE``), soonest first; ``limit`` in all."""
+        notices due, the ones waiting longest first (a case served goes behind those due
+        before it), and of each at most ``per_case`` (``DUE_PER_CASE``), soonest first;
+        ``limit`` in all."""
         per_case = per_case or DUE_PER_CASE
         raw = await self.redis.eval(
             _DUE, 2, self.due_cases_key, self.old_due_key, now_ms, limit, per_case, limit,

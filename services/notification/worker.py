@@ -69,7 +69,14 @@ class NoticeSender(PollingWorker):
         async def send_case(case_id: str, notice_ids: list[str]) -> None:
             async with room:
                 for notice_id in notice_ids:
-                    await self.send(case_id, notice_id)
+                    try:
+                        await self.send(case_id, notice_id)
+                    except (RedisConnectionError, RedisTimeoutError):
+                        raise
+                    except Exception as exc:  # this notice's fault: after its backoff again
+                        log.error("sending a notice failed", case_id=case_id,
+                                  notice_id=notice_id, error=repr(exc))  # fmt: skip
+                        await self.notices.attempt_failed(case_id, notice_id, repr(exc)[:200])
 
         # One case's failure neither cancels the others' sends nor stops the round; the store
         # out of reach is the worker's to wait for (raised as itself, not in a group).

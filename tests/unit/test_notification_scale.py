@@ -89,12 +89,13 @@ async def test_every_control_is_told_and_the_progress_page_shows_it_once_a_day()
     assert [n["node"] for n in record["nodes"]][-2:] == ["asset_controlled"] * 2
 
 
-async def test_a_served_backlog_goes_behind_the_others_round_by_round() -> None:
-    """Twelve backlogs of 40 notices, then a small case: the rounds take the cases in turn
-    (a case served goes behind those due before), so the small one is not left until the
-    first ten are drained."""
+@pytest.mark.parametrize("backlogs", [12, 30])
+async def test_a_served_backlog_goes_behind_the_others_round_by_round(backlogs: int) -> None:
+    """Backlogs of 40 notices, then a small case: the rounds take the cases in turn (a case
+    served goes behind those due before, one not reached keeps its place), so the small one
+    is not left until the first ten are drained."""
     world = World()
-    for n in range(12):
+    for n in range(backlogs):
         await world.deliver(world.event(large(f"b{n:02d}", 10)))
     world.clock.advance(dt.timedelta(milliseconds=1))
     await world.deliver(world.event(filed("small")))
@@ -103,7 +104,10 @@ async def test_a_served_backlog_goes_behind_the_others_round_by_round() -> None:
         world.clock.advance(dt.timedelta(milliseconds=1))
         assert await world.sender.step()
         rounds += 1
-    assert rounds <= 3  # 12 × 10 + 4 due, 100 a round; first-come-first-served took 5
+    # 100 a round, 10 a case: the small case's turn comes once each backlog had one (with
+    # 12, first-come-first-served took 5 rounds; with 30, one not reached losing its place
+    # starved it for 81).
+    assert rounds <= backlogs // 10 + 2
 
 
 async def test_one_cases_backlog_does_not_hold_back_another_cases_notices() -> None:
@@ -250,11 +254,15 @@ async def test_one_cases_failure_stops_neither_the_round_nor_the_others(
     monkeypatch.setattr(world.sender, "send", failing)
     assert await world.sender.step() == 8
     assert {n["status"] for n in (await world.notices_of("good")).values()} == {"delivered"}
-    assert {n["status"] for n in (await world.notices_of("bad")).values()} == {"queued"}
+    # Each of its notices counted an attempt, to be tried again after its backoff.
+    bad = (await world.notices_of("bad")).values()
+    assert {(n["status"], n["attempts"]) for n in bad} == {("queued", 1)}
+    assert all(n["retry_at"] for n in bad)
 
     async def unreachable(case_id: str, notice_id: str) -> str:
         raise RedisConnectionError("no store")
 
     monkeypatch.setattr(world.sender, "send", unreachable)
+    await world.deliver(world.event(filed("later")))
     with pytest.raises(RedisConnectionError):
         await world.sender.step()
