@@ -27,6 +27,7 @@ from zhixing.assets import CHANNELS
 from zhixing.auth import Identity
 from zhixing.bounds import MAX_ASSETS_PER_CASE
 from zhixing.errors import NotFound
+from zhixing.persons import id_number_text
 from zhixing.projection import INFRASTRUCTURE_ERRORS
 from zhixing.service import ServiceContext
 from zhixing.v1 import agency_gateway_pb2 as agency_pb
@@ -54,7 +55,8 @@ class NetworkQuery(Handler):
         Called from the consumer inside its transaction (``pipe`` is in MULTI mode); the
         event is applied once, so no read is needed.
         """
-        debtors = [{"name": d.name, "id_number": d.id_number} for d in filed.debtors]
+        debtors = [{"name": d.name, "id_number": id_number_text(d.id_number)}
+                   for d in filed.debtors]  # fmt: skip
         case: dict[str, Any] = {
             "case_id": filed.case_id,
             "court_code": filed.court_code,

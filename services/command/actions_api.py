@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Request, Response, status
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.command.domain import Action, visible_to
 from services.command.handlers import CommandActions
@@ -13,7 +13,6 @@ from zhixing.auth import CurrentIdentity
 from zhixing.bounds import Days
 from zhixing.errors import Invalid, NotFound
 from zhixing.paging import DEFAULT_PAGE, After, Limit, send_cursor
-from zhixing.persons import id_number_text
 from zhixing.records import HistoryEntry
 
 router = APIRouter(prefix="/v1", tags=["command actions"])
@@ -37,7 +36,7 @@ class IssueIn(_Body):
 
 class TogetherIn(_Body):
     action: Annotated[Action, Field(description="consolidate or cross")]
-    debtor_id: Annotated[str, Field(min_length=1, max_length=18), AfterValidator(id_number_text)]
+    debtor_id: Annotated[str, Field(min_length=1, max_length=40)]
     to_court: Annotated[str, Field(min_length=1, max_length=20)]
     instruction: Text
 

@@ -35,6 +35,7 @@ from zhixing.closures import refuse_if_closed
 from zhixing.courts import covers
 from zhixing.errors import Conflict, Invalid, NotFound
 from zhixing.paging import DEFAULT_PAGE, Page, by_fields, page
+from zhixing.persons import id_number_text
 from zhixing.records import log_act
 from zhixing.rules import catalogue
 from zhixing.service import ServiceContext
@@ -171,6 +172,7 @@ class CommandActions:
         not already there moves to ``to_court``, one command per case, in one transaction."""
         command_centre(identity)
         of_jurisdiction(identity, to_court, "to_court")
+        debtor_id = id_number_text(debtor_id)  # as the debtors' index keeps them
         cases = await self._open_cases_of(identity, debtor_id)
         if len({court for _, court in cases}) < 2 and action is Action.CONSOLIDATE:
             raise Conflict(f"debtor {debtor_id} has no open cases in several courts of the "

@@ -9,6 +9,7 @@ from google.protobuf.message import Message
 
 from zhixing.closures import closure_of
 from zhixing.events import Event
+from zhixing.persons import id_number_text
 from zhixing.projection import Transaction
 from zhixing.state import KeySpace, as_text, read_hashes, text_hash
 from zhixing.v1 import case_events_pb2, command_service_pb2
@@ -82,7 +83,8 @@ class CaseOverviews:
                     },
                 )
                 tx.pipe.sadd(self.court_index_key(filed.court_code), event.aggregate_id)
-                for debtor in {d.id_number for d in filed.debtors}:
+                # One form (a filing kept before intake kept it so: a full-width digit).
+                for debtor in {id_number_text(d.id_number) for d in filed.debtors}:
                     tx.pipe.sadd(self.debtor_key(debtor), event.aggregate_id)
                     tx.pipe.zincrby(self.debtors_key, 1, debtor)
             elif isinstance(moved := event.payload, case_events_pb2.CaseHandlingCourtChanged):

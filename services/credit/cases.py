@@ -17,6 +17,7 @@ from services.credit import domain
 from services.credit.domain import DeleteCause, Record, Status
 from services.credit.handler import SERVICE_ACTOR, CreditHandler
 from zhixing.errors import NotFound
+from zhixing.persons import id_number_text
 from zhixing.v1 import case_events_pb2 as cases
 from zhixing.v1 import credit_events_pb2 as pb
 
@@ -36,9 +37,10 @@ class CaseFacts(CreditHandler):
             {
                 "debtor_key": domain.debtor_key(position),
                 "name": party.name,
-                "id_number": party.id_number.upper(),
+                # One form (a filing kept before intake kept it so: a full-width digit).
+                "id_number": id_number_text(party.id_number),
                 "kind": _KINDS.get(party.kind, "unspecified"),
-                "minor": party.id_number.upper() in minors,
+                "minor": id_number_text(party.id_number) in minors,
             }
             for position, party in enumerate(filed.debtors)
         ]

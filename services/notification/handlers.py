@@ -30,6 +30,7 @@ from services.notification.settings import NotificationSettings
 from zhixing.courts import court_name
 from zhixing.errors import NotFound
 from zhixing.events import Event, decode_event, timestamp
+from zhixing.persons import id_number_text
 from zhixing.projection import INFRASTRUCTURE_ERRORS
 from zhixing.rules import Catalogue, catalogue
 from zhixing.service import ServiceContext
@@ -96,7 +97,7 @@ class Notices:
         """Keep the case's parties, issue each a query code and queue the filing notices."""
         court = filed.court_code or event.envelope.court_code
         secret = self.settings.secret
-        refs = {key: domain.recipient_ref(secret, party.id_number)
+        refs = {key: domain.recipient_ref(secret, id_number_text(party.id_number))
                 for key, _, party in domain.party_keys(filed)}  # fmt: skip
         record = domain.new_case(filed, court, court_name(court), self.hotline)
         parties = domain.new_parties(filed, refs)

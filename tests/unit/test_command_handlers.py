@@ -95,14 +95,14 @@ async def test_a_debtors_closed_cases_are_neither_proposed_nor_brought_together(
     debtor = case_filed_event("case-2", court="苏1282")
     debtor.payload.debtors.add(id_number="D-1")
     first = case_filed_event("case-3", court="苏1283")
-    first.payload.debtors.add(id_number="D-1")
+    first.payload.debtors.add(id_number="Ｄ-1")  # as a filing kept before was: full width
     await project(handlers.ctx, handlers.overviews, debtor, first)
     assert [p["debtor_id"] for p in await handlers.proposals(COMMAND)] == ["D-1"]
     await project(handlers.ctx, handlers.overviews, case_closed_event("case-2", "执行完毕"))
     assert await handlers.proposals(COMMAND) == []  # one open case left, in one court
-    with pytest.raises(Conflict, match=r"no open cases in several courts .*closed case is not"):
+    with pytest.raises(Conflict, match=r"debtor D-1 has no open cases in several courts .*closed"):
         await handlers.bring_together(
-            identity=COMMAND, action=Action.CONSOLIDATE, debtor_id="D-1", to_court="苏1283",
+            identity=COMMAND, action=Action.CONSOLIDATE, debtor_id=" ｄ-1 ", to_court="苏1283",
             instruction="集中",
         )  # fmt: skip
     assert await staged_types(handlers.ctx) == []

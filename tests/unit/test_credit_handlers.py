@@ -846,3 +846,21 @@ async def test_a_record_kept_before_notices_were_watched_is_not_refused() -> Non
 
     await credit.records.change_case("case-1", as_kept_before)
     assert (await restricted(credit, "d0"))["status"] == "in_force"
+
+
+async def test_a_debtor_filed_full_width_is_found_by_the_real_number() -> None:
+    """A filing kept before intake kept ID numbers in one form: the credit service keeps
+    them so itself, and the nationwide query by the real number finds the restriction."""
+    ctx = in_memory_context("credit", SimulatedClock(START))
+    credit = Credit(ctx, CreditRecords(ctx.redis, ctx.keys), catalogue())
+    case = filed()
+    [position] = [n for n, d in enumerate(case.debtors) if d.id_number == ADULT]
+    case.debtors[position].id_number = ADULT.translate(
+        {ord(c): ord(c) + 0xFEE0 for c in "0123456789X"}
+    )
+    assert await credit.cases.remember_case(case, COURT)
+    await credit.cases.assign_officer("case-1", OFFICER.subject)
+    await noticed(credit)
+    await restricted(credit, f"d{position}")
+    credit.ctx.clock.advance(dt.timedelta(days=30))  # type: ignore[attr-defined]
+    assert (await credit.subject(ADULT)).restricted
