@@ -71,7 +71,11 @@ NEW_MEASURES = TAKES_CONTROL | {MatterType.ASSET_INVESTIGATION}
 # and equity are frozen, real estate seized, a vehicle seized or detained.
 CONTROLLED_KINDS: dict[MatterType, frozenset[AssetKind]] = {
     MatterType.DEPOSIT_FREEZE: LIQUID_KINDS,  # 冻结存款、理财产品: money
-    MatterType.EQUITY_FREEZE: frozenset({AssetKind.EQUITY}),
+    # 冻结股权及其他财产权: equity, and the other property rights frozen (securities,
+    # insurance), which no other matter names.
+    MatterType.EQUITY_FREEZE: frozenset(
+        {AssetKind.EQUITY, AssetKind.SECURITIES, AssetKind.INSURANCE}
+    ),
     MatterType.REAL_ESTATE_SEIZE: frozenset({AssetKind.REAL_ESTATE}),
     MatterType.MOVABLE_SEIZE: frozenset({AssetKind.VEHICLE}),  # 可登记动产
 }

@@ -32,6 +32,11 @@ from zhixing.v1 import entrustment_events_pb2 as pb
 T = TypeVar("T")
 
 
+def _both_courts(record: dict[str, Any]) -> list[str]:
+    """The two courts of a matter: each clock it opens is read by both (and those above)."""
+    return [record["entrusting_court"], record["entrusted_court"]]
+
+
 class Entrustments:
     def __init__(
         self, ctx: ServiceContext, records: EntrustmentRecords, courts: CourtDirectory,
@@ -153,7 +158,7 @@ class Entrustments:
                 entrustment_id=entrustment_id,
                 started_by=identity.subject,
                 # Both courts read the clock it starts (entrustment.handle), as the others.
-                observer_courts=[record["entrusting_court"], record["entrusted_court"]],
+                observer_courts=_both_courts(record),
             )
             self._stage(pipe, started, record, record["entrusted_court"], identity)
 
@@ -173,7 +178,7 @@ class Entrustments:
             reported = pb.EntrustmentStatusReported(
                 entrustment_id=entrustment_id,
                 report=report,
-                observer_courts=[record["entrusting_court"], record["entrusted_court"]],
+                observer_courts=_both_courts(record),
             )
             self._stage(pipe, reported, record, record["entrusted_court"], identity)
 

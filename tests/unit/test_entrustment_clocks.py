@@ -21,8 +21,8 @@ from zhixing.workcalendar import CalendarSettings, StatutoryCalendar
 async def test_every_clock_of_a_matter_is_read_by_both_courts_and_the_courts_above(
     tmp_path: Path,
 ) -> None:
-    # The handling clock opens on the start, whose event named no observer: only the
-    # entrusted court (浙0102) and those above it read it, not the entrusting court's.
+    # The handling clock opens on the start, whose event names both courts as observers
+    # (it named none before: the entrusting court could not read it).
     handlers = await entrustments()
     entrustment_id = await entrust(handlers)
     await handlers.start(entrustment_id, identity=ENTRUSTED)

@@ -237,7 +237,7 @@ async def test_only_a_matter_that_controls_an_asset_reports_a_control(
         (MatterType.DEPOSIT_FREEZE, freeze(kind="real_estate", measure="seize"), "kind",
          "controls bank_deposit, housing_fund, online_payment, wealth_product, not real_estate"),
         (MatterType.REAL_ESTATE_SEIZE, freeze(), "kind", "controls real_estate, not bank_deposit"),
-        (MatterType.EQUITY_FREEZE, freeze(kind="securities"), "kind", "not securities"),
+        (MatterType.EQUITY_FREEZE, freeze(kind="vehicle"), "kind", "not vehicle"),
         (MatterType.DEPOSIT_FREEZE, freeze(measure="detain"), "measure",
          "a bank_deposit is controlled by freeze, not detain"),
         (MatterType.REAL_ESTATE_SEIZE, freeze(kind="real_estate"), "measure",
@@ -268,6 +268,8 @@ async def test_a_control_reported_fits_the_matter_and_is_refused_naming_the_fiel
     [
         (MatterType.DEPOSIT_FREEZE, freeze(kind="wealth_product", amount_fen=1, value_fen=9)),
         (MatterType.EQUITY_FREEZE, freeze(kind="equity")),
+        (MatterType.EQUITY_FREEZE, freeze(kind="securities")),  # 其他财产权
+        (MatterType.EQUITY_FREEZE, freeze(kind="insurance")),
         (MatterType.REAL_ESTATE_SEIZE, freeze(kind="real_estate", measure="seize")),
         (MatterType.MOVABLE_SEIZE, freeze(kind="vehicle", measure="detain")),
     ],
