@@ -26,9 +26,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
+from typing import Annotated
 
 import stdnum
 import yaml
+from pydantic import AfterValidator, Field
 
 from zhixing.paths import ROOT
 
@@ -42,11 +44,13 @@ __all__ = [
     "CourtDirectory",
     "CourtFileError",
     "CourtLevel",
+    "KnownCourt",
     "UnknownCourtCode",
     "ancestors",
     "court_name",
     "covers",
     "directory",
+    "known_court_code",
     "parse_court_code",
     "read_divisions",
     "superior_of",
@@ -347,3 +351,17 @@ def covers(actor_court: str, target_court: str) -> bool:
         return actor_court in ancestors(target_court)
     except UnknownCourtCode:
         return False
+
+
+def known_court_code(code: str) -> str:
+    """A court of the directory, as the directory spells it; a ValueError (pydantic's 422
+    naming the field) for any other."""
+    try:
+        return directory().lookup(code).code
+    except UnknownCourtCode as exc:
+        raise ValueError(str(exc)) from None
+
+
+KnownCourt = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(known_court_code)]
+"""A request's court code: one the directory knows (422 naming the field otherwise, not a
+state refusal about a court that cannot exist)."""

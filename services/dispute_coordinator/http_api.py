@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Request, Response, status
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.dispute_coordinator.domain import AgencyKind
 from services.dispute_coordinator.handlers import Disputes
 from zhixing.auth import CurrentIdentity
 from zhixing.bounds import FenOrZero
-from zhixing.courts import UnknownCourtCode, directory
+from zhixing.courts import KnownCourt
 from zhixing.errors import NotFound
 from zhixing.paging import DEFAULT_PAGE, After, Limit, send_cursor
 from zhixing.records import HistoryEntry
@@ -83,16 +83,8 @@ class ReasonIn(_Body):
     reason: Text
 
 
-def _known_court(code: str) -> str:
-    """A court of the directory, as it spells it (422 naming the field otherwise)."""
-    try:
-        return directory().lookup(code).code
-    except UnknownCourtCode as exc:
-        raise ValueError(str(exc)) from None
-
-
 class AnswerIn(_Body):
-    court_code: Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_known_court)]
+    court_code: KnownCourt
     answer: Text
     plan: Annotated[str, Field(max_length=4000)] | None = None
 
@@ -276,7 +268,7 @@ async def answer(
     response_model=DisputeView,
 )
 async def lift(
-    dispute_id: str, court_code: str, identity: CurrentIdentity, request: Request
+    dispute_id: str, court_code: KnownCourt, identity: CurrentIdentity, request: Request
 ) -> dict[str, Any]:
     return await _disputes(request).lift_stop(dispute_id, court_code, identity=identity)
 

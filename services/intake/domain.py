@@ -30,7 +30,7 @@ from zhixing.bounds import (
     PastDate,
     bank_account,
 )
-from zhixing.courts import UnknownCourtCode, directory
+from zhixing.courts import known_court_code
 from zhixing.persons import id_number_text, is_minor_on
 from zhixing.v1 import case_events_pb2
 
@@ -183,10 +183,7 @@ class FileCase(BaseModel):
     @field_validator("court_code")
     @classmethod
     def _known_court(cls, value: str) -> str:
-        try:
-            return directory().lookup(value).code
-        except UnknownCourtCode as exc:
-            raise ValueError(str(exc)) from None
+        return known_court_code(value)
 
     def minor_debtors(self, on: date) -> list[str]:
         """Id numbers of natural-person debtors under 18 on ``on``: they may be enforced

@@ -113,3 +113,31 @@ async def test_a_dispute_keeps_its_most_rounds_of_negotiation(
     failed = await handlers.negotiate(dispute_id, "协商不成", "failed", identity=JINGJIANG)
     assert failed["status"] == "negotiation_failed"
     assert (await handlers.escalate(dispute_id, identity=TAIXING))["status"] == "referred"
+
+
+async def test_the_superiors_conclusion_ends_an_agency_dispute_and_its_cases_pauses() -> None:
+    """Before, a dispute in department coordination could not end: its stops stayed and its
+    cases' clocks stayed paused."""
+    handlers = await disputes()
+    police = {"kind": "police", "name": "泰兴市公安局", "id": "agency:taixing-police"}
+    dispute_id = (await open_dispute(handlers, courts=["苏1283"], agency=police, instruments=[]))[
+        "dispute_id"
+    ]
+    await handlers.negotiate(dispute_id, "协商不成", "failed", identity=TAIXING,
+                             superior_must_coordinate=True)  # fmt: skip
+    await handlers.report_to_superior(dispute_id, "请求协调", identity=TAIXING)
+    superior = person(Role.COMMAND, "苏12")
+    with pytest.raises(Conflict):  # not in coordination yet
+        await handlers.conclude_department_coordination(dispute_id, "x", identity=superior)
+    await handlers.start_department_coordination(dispute_id, ["泰兴市公安局"], identity=superior)
+    with pytest.raises(ScopeError):  # only the superior coordinating
+        await handlers.conclude_department_coordination(dispute_id, "x", identity=TAIXING)
+    concluded = await handlers.conclude_department_coordination(
+        dispute_id, "公安机关解除扣押", identity=superior
+    )
+    assert (concluded["status"], concluded["conclusion"]) == ("coordination_concluded",
+                                                              "公安机关解除扣押")  # fmt: skip
+    types = await staged_types(handlers.ctx)
+    assert types[-2:] == ["DisputeSettled", "DisputeCoordinationEnded"]  # case-1 runs again
+    with pytest.raises(Conflict):
+        await handlers.conclude_department_coordination(dispute_id, "再次", identity=superior)
