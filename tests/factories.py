@@ -74,3 +74,8 @@ def filing(court: str = "苏1283", **overrides: Any) -> dict[str, Any]:
     }
     body.update(overrides)
     return body
+
+
+def full_width(text: str) -> str:
+    """``text``'s digits and X as a Chinese input method types them full width (０…９, Ｘ)."""
+    return text.translate({ord(c): ord(c) + 0xFEE0 for c in "0123456789X"})

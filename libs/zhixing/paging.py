@@ -20,8 +20,8 @@ from fastapi import Query, Response
 from zhixing.errors import Invalid
 
 __all__ = [
-    "DEFAULT_PAGE", "MAX_PAGE", "NEXT_CURSOR", "After", "Limit", "Page", "by_fields", "page",
-    "send_cursor",
+    "DEFAULT_PAGE", "MAX_PAGE", "NEXT_CURSOR", "After", "Limit", "Page", "by_fields",
+    "not_a_cursor", "page", "send_cursor",
 ]  # fmt: skip
 
 T = TypeVar("T")
@@ -61,10 +61,15 @@ def _decode(cursor: str) -> tuple[str, ...]:
     except (binascii.Error, ValueError):
         key = None
     if not isinstance(key, list) or not all(isinstance(k, str) for k in key):
-        raise Invalid(
-            "after is not a cursor (X-Next-Cursor of an earlier page)", loc=("query", "after")
-        )
+        raise not_a_cursor()
     return tuple(key)
+
+
+def not_a_cursor() -> Invalid:
+    """The refusal of an ``after`` that is no cursor (a listing with cursors of its own
+    refuses with it too)."""
+    return Invalid("after is not a cursor (X-Next-Cursor of an earlier page)",
+                   loc=("query", "after"))  # fmt: skip
 
 
 def page(

@@ -54,7 +54,8 @@ from redis.asyncio.client import Pipeline
 
 from services.notification.domain import UNDELIVERED, listed_ms
 from zhixing.courts import directory
-from zhixing.errors import Invalid, NotFound
+from zhixing.errors import NotFound
+from zhixing.paging import not_a_cursor
 from zhixing.polling import WorkSignal
 from zhixing.records import IndexedRecords
 from zhixing.state import KeySpace, as_text, transact
@@ -173,9 +174,7 @@ def order_of(cursor: str) -> str:
         order = ""
     stamp, bar, notice_id = order.partition("|")
     if not (bar and stamp.isdigit() and len(stamp) == 15 and notice_id):
-        raise Invalid(
-            "after is not a cursor (X-Next-Cursor of an earlier page)", loc=("query", "after")
-        )
+        raise not_a_cursor()
     return order
 
 

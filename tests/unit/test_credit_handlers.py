@@ -25,7 +25,7 @@ from services.credit.handlers import Credit
 from services.credit.http_api import ExtensionIn, ListingIn
 from services.credit.reactions import CaseFacts, RequeryFacts, debtor_key_of
 from services.credit.repository import CreditRecords
-from tests.factories import START
+from tests.factories import START, full_width
 from tests.fakes import in_memory_context, person, staged, staged_types
 from tools.demo import credit_code, resident_id
 from zhixing.auth import Role, ScopeError
@@ -354,7 +354,7 @@ async def test_the_query_answers_what_is_in_force_and_in_effect_by_court_and_cas
     person_now = await credit.subject(ADULT)
     assert person_now.listed and person_now.restricted and person_now.name == "李四"
     # Asked with the number typed full width (a Chinese input method), the same person.
-    wide = ADULT.translate({ord(c): ord(c) + 0xFEE0 for c in "0123456789X"})
+    wide = full_width(ADULT)
     assert (await credit.subject(wide)).restricted
     assert person_now.courts == [COURT]
     (entry,) = person_now.listings
@@ -855,9 +855,7 @@ async def test_a_debtor_filed_full_width_is_found_by_the_real_number() -> None:
     credit = Credit(ctx, CreditRecords(ctx.redis, ctx.keys), catalogue())
     case = filed()
     [position] = [n for n, d in enumerate(case.debtors) if d.id_number == ADULT]
-    case.debtors[position].id_number = ADULT.translate(
-        {ord(c): ord(c) + 0xFEE0 for c in "0123456789X"}
-    )
+    case.debtors[position].id_number = full_width(ADULT)
     assert await credit.cases.remember_case(case, COURT)
     await credit.cases.assign_officer("case-1", OFFICER.subject)
     await noticed(credit)

@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from services.intake.domain import FileCase, NewFiling, Track, case_number, triage
-from tests.factories import filing
+from tests.factories import filing, full_width
 from tools.demo import resident_id
 
 
@@ -90,7 +90,7 @@ def test_an_id_number_typed_full_width_is_kept_as_ascii_and_is_the_same_party() 
     """A debtor filed with a full-width digit was kept as typed: the nationwide credit query
     by the real number did not find them, and the applicant could be filed as a debtor."""
     person = filing()["applicants"][0]
-    wide = person["id_number"].translate({ord(c): ord(c) + 0xFEE0 for c in "0123456789X"})
+    wide = full_width(person["id_number"])
     assert wide != person["id_number"]
     kept = FileCase.model_validate(filing(debtors=[{**person, "id_number": f" {wide} "}]))
     assert kept.debtors[0].id_number == person["id_number"]
