@@ -134,20 +134,20 @@ def control_character_in(value: object, loc: tuple[str | int, ...] = ()) -> (
     tuple[tuple[str | int, ...], str] | None
 ):  # fmt: skip
     """Where in ``value`` (decoded JSON: strings, lists, objects; keys included) the first
-    character of ``NOT_TEXT`` is, and which; None if there is none."""
-    if isinstance(value, str):
-        found = NOT_TEXT.search(value)
-        return (loc, found.group()) if found else None
-    if isinstance(value, list):
-        for index, item in enumerate(value):
-            if (hit := control_character_in(item, (*loc, index))) is not None:
-                return hit
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            if (hit := control_character_in(key, (*loc, key))) is not None:
-                return hit
-            if (hit := control_character_in(item, (*loc, key))) is not None:
-                return hit
+    character of ``NOT_TEXT`` is, and which; None if there is none. Walked with a stack of
+    its own, not by recursion: JSON nested as deep as the parser allows is no 500."""
+    pending: list[tuple[tuple[str | int, ...], object]] = [(loc, value)]
+    while pending:
+        where, item = pending.pop()
+        if isinstance(item, str):
+            if found := NOT_TEXT.search(item):
+                return where, found.group()
+        elif isinstance(item, list):
+            pending.extend(((*where, i), v) for i, v in reversed(list(enumerate(item))))
+        elif isinstance(item, dict):
+            for key, member in reversed(list(item.items())):
+                pending.append(((*where, key), member))
+                pending.append(((*where, key), key))
     return None
 
 

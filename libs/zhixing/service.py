@@ -298,7 +298,7 @@ class _TextOnly:
         if _MAY_HOLD_NOT_TEXT.search(body):
             try:
                 decoded = json.loads(body)
-            except ValueError:  # not JSON: the route's own parsing answers
+            except (ValueError, RecursionError):  # not JSON: the route's own parsing answers
                 decoded = None
             if (hit := control_character_in(decoded, ("body",))) is not None:
                 loc, char = hit

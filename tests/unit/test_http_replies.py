@@ -90,3 +90,16 @@ async def test_a_refusal_in_chinese_is_written_as_utf8_as_before() -> None:
         refused = await client.post("/receipts", json={"payer": too_long, "amount_fen": 1})
         assert refused.status_code == 422
         assert too_long.encode() in refused.content  # not escaped: only what UTF-8 cannot hold
+
+
+async def test_json_nested_past_the_parsers_depth_with_an_escape_is_no_500() -> None:
+    """The check parses a body that may hold a control character: nested too deep for the
+    parser, the route's own parsing answers (4xx), and at the parser's depth the walk is no
+    recursion."""
+    async with app_taking_receipts() as client:
+        for depth in (100_000, 900):
+            body = b'{"payer": "x", "amount_fen": 1, "deep": ' + b"[" * depth + b'"\\u0001"'
+            body += b"]" * depth + b"}"
+            answer = await client.post("/receipts", content=body,
+                                       headers={"Content-Type": "application/json"})  # fmt: skip
+            assert 400 <= answer.status_code < 500, (depth, answer.status_code)
