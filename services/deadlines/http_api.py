@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from services.deadlines.domain import ClockState
 from services.deadlines.engine import DeadlineEngine
@@ -126,7 +126,10 @@ REQUESTERS = (Role.OFFICER, Role.LEADER, Role.PRESIDENT)
 class ExtensionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    added: Annotated[int, Field(gt=0, le=120, description="Added to the limit, in the rule's unit")]
+    # Strict: "30" is refused, not read as 30 (the request is recorded as sent).
+    added: Annotated[
+        StrictInt, Field(gt=0, le=120, description="Added to the limit, in the rule's unit")
+    ]
     reason: Annotated[str, Field(min_length=1, max_length=500)]
 
 

@@ -290,7 +290,9 @@ def check_may_lift_stop(
 def check_may_report_to_committee(identity: Identity, record: dict[str, Any]) -> None:
     """The court, not the agency, reports a failed negotiation to the 政法委."""
     party_of(identity, record)
-    if identity.role is Role.AGENCY or record["kind"] != "agency":
+    if identity.role is Role.AGENCY:  # who may act, before the dispute's state
+        raise ScopeError("the court, not the agency, reports the dispute to the 政法委")
+    if record["kind"] != "agency":
         raise Conflict("the court reports a dispute with an agency to the 政法委")
     require_status(record, Status.FAILED, Status.REPORTED, Status.DEPARTMENTS)
 

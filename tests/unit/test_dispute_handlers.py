@@ -125,6 +125,9 @@ async def test_the_superiors_conclusion_ends_an_agency_dispute_and_its_cases_pau
     ]
     await handlers.negotiate(dispute_id, "协商不成", "failed", identity=TAIXING,
                              superior_must_coordinate=True)  # fmt: skip
+    agency = person(Role.AGENCY, "苏1283", police["id"])
+    with pytest.raises(ScopeError, match="not the agency"):  # who acts, before the state
+        await handlers.report_to_committee(dispute_id, "政法委", "报告", identity=agency)
     await handlers.report_to_superior(dispute_id, "请求协调", identity=TAIXING)
     superior = person(Role.COMMAND, "苏12")
     with pytest.raises(Conflict):  # not in coordination yet

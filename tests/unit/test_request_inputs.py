@@ -1,10 +1,11 @@
-"""The dispute coordinator's request bodies name the field a bad value is in."""
+"""Request bodies name the field a bad value is in (the dispute coordinator, deadlines)."""
 
 from __future__ import annotations
 
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
+from services.deadlines.http_api import ExtensionRequest
 from services.dispute_coordinator.http_api import AnswerIn
 from zhixing.courts import KnownCourt
 
@@ -25,3 +26,11 @@ def test_a_court_code_of_a_path_or_body_is_one_the_directory_knows() -> None:
     for wrong in ("XX99", "苏9999", ""):
         with pytest.raises(ValidationError):
             known.validate_python(wrong)
+
+
+def test_an_extension_asked_for_with_a_number_in_text_is_refused() -> None:
+    """An extension is recorded as asked: "30" is not read as 30."""
+    with pytest.raises(ValidationError) as refused:
+        ExtensionRequest.model_validate({"added": "30", "reason": "案情复杂"})
+    assert refused.value.errors()[0]["loc"] == ("added",)
+    assert ExtensionRequest.model_validate({"added": 30, "reason": "案情复杂"}).added == 30
