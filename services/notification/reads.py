@@ -128,10 +128,12 @@ class Reads:
         the cursor ``after``), for the courts that may read the case."""
         if not 1 <= limit <= MAX_NOTICES:
             raise Invalid(f"limit must be 1 to {MAX_NOTICES}", loc=("query", "limit"))
-        kept = await self.records.get(case_id)  # as kept: who may read it, before any split
-        require_visible(identity, kept["court_code"] if kept else None, f"case {case_id}")
-        record = await self.records.case(case_id)
+        record = await self.records.get(case_id)  # as kept: who may read it, before any split
+        require_visible(identity, record["court_code"] if record else None, f"case {case_id}")
         assert record is not None
+        if is_inline(record):  # kept by a version before: split first
+            record = await self.records.case(case_id)
+            assert record is not None
         notices, next_cursor = await self.records.notice_page(case_id, limit, after)
         return record, Page(notices, next_cursor)
 
