@@ -20,7 +20,13 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from zhixing.clock import Clock
-from zhixing.courts import SUPREME_COURT, UnknownCourtCode, covers, directory, parse_court_code
+from zhixing.courts import (
+    SUPREME_COURT,
+    UnknownCourtCode,
+    covers,
+    known_court_code,
+    parse_court_code,
+)
 from zhixing.errors import Invalid, NotFound
 from zhixing.settings import AuthSettings
 from zhixing.v1 import envelope_pb2
@@ -269,8 +275,8 @@ def readable_court(identity: Identity, court: str | None) -> str:
     if it lies outside the caller's jurisdiction."""
     code = court or identity.court_code
     try:
-        found = directory().lookup(code).code
-    except UnknownCourtCode as exc:
+        found = known_court_code(code)
+    except ValueError as exc:
         raise Invalid(str(exc), loc=("query", "court")) from None
     require_visible(identity, found, f"court {code}")
     return found

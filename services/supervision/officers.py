@@ -23,7 +23,7 @@ from zhixing.auth import (
     require_scope,
 )
 from zhixing.clock import CHINA_TZ
-from zhixing.courts import UnknownCourtCode, covers, directory
+from zhixing.courts import covers, known_court_code
 from zhixing.errors import Conflict, Invalid, NotFound
 from zhixing.paging import DEFAULT_PAGE, Page, page
 from zhixing.v1 import deadline_events_pb2 as clocks
@@ -104,8 +104,8 @@ class Officers(SupervisionHandler):
         if court_code is None:
             return identity.court_code
         try:
-            court = directory().lookup(court_code).code
-        except UnknownCourtCode as exc:
+            court = known_court_code(court_code)
+        except ValueError as exc:
             raise Invalid(str(exc), loc=("body", "court_code")) from None
         require_scope(identity, court, write=True)
         return court
