@@ -12,7 +12,9 @@ bench's Kafka and Redis, with the agency gateway answering after a fixed latency
   slower there), where the rest of the platform falls behind the filings (each queues 8
   channel queries) and shares the cores with intake; ``_at_high_rate_alone``: at that
   rate with intake alone (INTAKE_ALONE): no service behind it sharing the cores, and none
-  sending it the events it follows;
+  sending it the events it follows. These three run the platform as docs/scaling.md
+  deploys it on shared cores (``platform(answering=True)``): intake's requests answered
+  by a process of its own, the processes catching up on events at a lower priority;
 * the peak resident memory (VmHWM) of each service process at the end of that run.
 
 The funds service runs among them (it opens an account for every case filed and follows
@@ -84,10 +86,25 @@ def peak_rss_mb(pid: str = "self") -> float:
     return 0.0
 
 
+WORK_NICENESS = 10
+"""How much less of the CPU the processes catching up on events get than those answering
+requests, in the deployment ``platform(answering=True)`` runs (docs/scaling.md)."""
+ANSWERED_HERE = "intake"
+"""The one service whose requests these runs time: in ``platform(answering=True)`` it has
+a process that only answers them. The others' answering processes would sit idle (nothing
+here calls them), so they are left out."""
+
+
 @asynccontextmanager
 async def platform(
-    bootstrap: str, redis_url: str, services: tuple[str, ...] = SERVICES
-) -> AsyncIterator[Platform]:
+    bootstrap: str, redis_url: str, services: tuple[str, ...] = SERVICES, *,
+    answering: bool = False,
+) -> AsyncIterator[Platform]:  # fmt: skip
+    """The ``services`` as processes. With ``answering``, as docs/scaling.md deploys them
+    on shared cores: intake's requests answered by a process of its own (role ``answer``)
+    and every process that consumes events (intake's other, the rest of the platform's)
+    at WORK_NICENESS, so that a backlog of events waits for the CPU behind a filing. The
+    agency gateway stands in for the agencies' own systems and keeps its priority."""
     prefix = f"b{uuid.uuid4().hex[:8]}."
     await create_topics(bootstrap, prefix)
     http, grpc_intake, grpc_assets, gateway = (free_port() for _ in range(4))
@@ -116,10 +133,18 @@ async def platform(
     for name in ("command", "deadlines", "entrustment", "dispute_coordinator", "funds"):
         env[f"ZHIXING_{name.upper()}_HTTP_PORT"] = str(free_port())
         env[f"ZHIXING_{name.upper()}_GRPC_PORT"] = str(free_port())
-    processes = {
-        name: subprocess.Popen([sys.executable, "-m", f"services.{name}"], cwd=ROOT, env=env)
-        for name in services
-    }
+    processes: dict[str, subprocess.Popen[bytes]] = {}
+    for name in services:
+        working = {**env}
+        if answering and name == ANSWERED_HERE:
+            processes[f"{name} (answering)"] = _service_process(
+                name, {**env, f"ZHIXING_{name.upper()}_ROLE": "answer"}
+            )
+            # Its process that consumes the events listens where nothing calls it.
+            working[f"ZHIXING_{name.upper()}_HTTP_PORT"] = str(free_port())
+            working[f"ZHIXING_{name.upper()}_GRPC_PORT"] = str(free_port())
+        behind = answering and name != "agency_gateway"
+        processes[name] = _service_process(name, working, WORK_NICENESS if behind else 0)
     url = f"http://127.0.0.1:{http}"
     try:
         async with httpx.AsyncClient() as client:
@@ -144,6 +169,13 @@ async def platform(
                 process.wait(30)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+def _service_process(name: str, env: dict[str, str], niceness: int = 0) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", f"services.{name}"]
+    # nice(1) execs the service: the process (and its pid) is the service's.
+    lowered = ["nice", "-n", str(niceness), *command] if niceness else command
+    return subprocess.Popen(lowered, cwd=ROOT, env=env)
 
 
 def body(n: int) -> dict[str, object]:
@@ -198,7 +230,7 @@ async def filings_per_s(bootstrap: str, redis_url: str) -> float:
 
 async def query_latency(bootstrap: str, redis_url: str) -> dict[str, float]:
     """At FIXED_RATE_PER_S: the filing's answer and its queries' completion."""
-    async with platform(bootstrap, redis_url) as running:
+    async with platform(bootstrap, redis_url, answering=True) as running:
         due_at, answered_ms = await file_at_rate(running, FIXED_RATE_PER_S)
         latencies = await completions(running, due_at)
         peaks = running.peak_rss_mb()
@@ -223,7 +255,7 @@ async def api_latency(
     """At ``rate`` filings a second, with ``services`` running: how long the filing takes
     to answer, from when it was due (``file_at_rate``). The queries are not followed:
     above what asset control keeps up with, they only queue."""
-    async with platform(bootstrap, redis_url, services) as running:
+    async with platform(bootstrap, redis_url, services, answering=True) as running:
         _, answered_ms = await file_at_rate(running, rate)
     return {"api_p50_ms": statistics.median(answered_ms), "api_p99_ms": p99(answered_ms)}
 

@@ -82,6 +82,7 @@ class HostBuilder:
         self._consumers: list[EventConsumer] = []
         self._background: list[Background] = []
         self._everywhere: list[Background] = []
+        self._followers: list[Background] = []
 
     def routes(self, *routers: APIRouter, **state: Any) -> None:
         """Serve ``routers``; ``state`` is what their handlers find on ``app.state``."""
@@ -111,7 +112,20 @@ class HostBuilder:
         in each (a loop that keeps this process's memory current)."""
         (self._everywhere if every_replica else self._background).extend(loops)
 
+    def follow(self, *loops: Background) -> None:
+        """Loops that keep this process's memory current (a calendar its routes count
+        on): in every process, those that only answer requests too."""
+        self._followers.extend(loops)
+
     def build(self) -> ServiceHost:
+        followers = list(self._followers)
+        if self._ports.role == "answer":
+            # Requests alone: the events are consumed and the loops run by the service's
+            # other processes (role "all"), which the deployment may give less of the CPU.
+            return ServiceHost(
+                ctx=self.ctx, http=self.http, ports=self._ports,
+                grpc_services=list(self._grpc), background=followers,
+            )  # fmt: skip
         # Every service stages its events in the outbox; its relay publishes them. The loops
         # run in one replica at a time: the lease's holder (zhixing.lease).
         lease = Lease(self.ctx.redis, self.ctx.keys, LeaseSettings().ttl_s)
@@ -124,6 +138,7 @@ class HostBuilder:
             background=[
                 LeaderLoops(lease, [*self._background, self.ctx.outbox_relay()]),
                 *self._everywhere,
+                *followers,
             ],
         )
 

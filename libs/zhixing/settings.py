@@ -7,7 +7,7 @@ outside the ``dev`` and ``test`` environments, so a forgotten variable cannot re
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -189,6 +189,15 @@ class ServiceSettings(BaseSettings):
     host: str = Field("127.0.0.1", description="Interface to bind HTTP and gRPC to")
     http_port: int = Field(0, ge=0, le=65535, description="HTTP port (0: any free port)")
     grpc_port: int = Field(0, ge=0, le=65535, description="gRPC port (0: any free port)")
+    role: Literal["all", "answer"] = Field(
+        "all",
+        description=(
+            "all: answer requests, consume events and run the loops; answer: answer "
+            "requests alone (no consumer, no loop but those keeping the process's memory "
+            "current), so that a deployment can give its answering processes the CPU "
+            "before those catching up on events (docs/scaling.md)"
+        ),
+    )
 
 
 def service_settings(name: str) -> ServiceSettings:

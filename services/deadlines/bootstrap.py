@@ -42,10 +42,10 @@ def bootstrap(
     clocks = Projection("clocks", CLOCK_SIGNAL_TOPICS, engine,
                         max_events_per_transaction=EVENTS_PER_TRANSACTION)  # fmt: skip
     service.project(clocks)
-    # Every replica fires timers (claimed a chunk at a time: a burst is shared), counts
-    # periods, and so follows the calendar files; the leader alone recomputes the clocks
-    # counted on a calendar that lacked a year.
+    # Every replica fires timers (claimed a chunk at a time: a burst is shared); every
+    # process counts periods (an extension's route too), and so follows the calendar files;
+    # the leader alone recomputes the clocks counted on a calendar that lacked a year.
     service.run(DeadlineScheduler(engine, ctx.clock), every_replica=True)
-    service.run(CalendarFollower(engine, CalendarWatcher(rules, calendar)), every_replica=True)
+    service.follow(CalendarFollower(engine, CalendarWatcher(rules, calendar)))
     service.run(ProvisionalRecompute(engine))
     return service.build()

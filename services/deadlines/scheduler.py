@@ -147,8 +147,8 @@ class ProvisionalRecompute:
 
 
 class CalendarFollower:
-    """Runs in every replica: loads a calendar file an operator added or changed, so each
-    replica counts periods on it (the counter lives in each process), and tells
+    """Runs in every process (``HostBuilder.follow``): loads a calendar file an operator
+    added or changed, so each process counts periods on it (the counter lives in each), and tells
     ``ProvisionalRecompute``, where it runs, to recompute the provisional clocks. A calendar
     file appears in wall-clock time, whatever the injected clock does (a simulation may hold it
     still), so the folder is looked at after real pauses."""

@@ -53,17 +53,37 @@ def manifests(path: Path) -> list[dict[str, Any]]:
 @pytest.mark.parametrize("spec", SERVICES, ids=lambda s: s.name)
 def test_k8s_deploys_every_service_non_root_with_probes_and_limits(spec: Any) -> None:
     docs = manifests(K8S / f"{spec.name.replace('_', '-')}.yaml")
-    deployment = next(d for d in docs if d["kind"] == "Deployment")
-    pod = deployment["spec"]["template"]["spec"]
-    assert pod["securityContext"]["runAsNonRoot"] is True
-    (container,) = pod["containers"]
-    assert container["command"] == ["python", "-m", f"services.{spec.name}"]
-    assert {"readinessProbe", "livenessProbe"} <= set(container)
-    assert {"cpu", "memory"} <= set(container["resources"]["limits"])
-    assert container["securityContext"]["allowPrivilegeEscalation"] is False
-    ports = {p["containerPort"] for p in container["ports"]}
-    assert ports == {spec.grpc_port} | ({spec.http_port} if spec.http_port else set())
-    # Bound on every interface, or the kubelet's probes never reach it.
-    assert {"name": f"ZHIXING_{spec.name.upper()}_HOST", "value": "0.0.0.0"} in container["env"]
+    deployments = [d for d in docs if d["kind"] == "Deployment"]
+    expected = {spec.grpc_port} | ({spec.http_port} if spec.http_port else set())
+    for deployment in deployments:  # intake's: one of role all, one answering
+        pod = deployment["spec"]["template"]["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        (container,) = pod["containers"]
+        assert container["command"] == ["python", "-m", f"services.{spec.name}"]
+        assert {"readinessProbe", "livenessProbe"} <= set(container)
+        assert {"cpu", "memory"} <= set(container["resources"]["limits"])
+        assert container["securityContext"]["allowPrivilegeEscalation"] is False
+        assert {p["containerPort"] for p in container["ports"]} == expected
+        # Bound on every interface, or the kubelet's probes never reach it.
+        host = {"name": f"ZHIXING_{spec.name.upper()}_HOST", "value": "0.0.0.0"}
+        assert host in container["env"]
+    # Every service has exactly one Deployment of role all (its consumers and loops).
+    roles = [role_of(d, spec.name) for d in deployments]
+    assert roles.count("all") == 1, roles
     service = next(d for d in docs if d["kind"] == "Service")
-    assert {p["port"] for p in service["spec"]["ports"]} == ports
+    assert {p["port"] for p in service["spec"]["ports"]} == expected
+    # Its requests go to its answering processes where it has them.
+    selector = service["spec"]["selector"].items()
+    (routed,) = [d for d in deployments if selector <= pod_labels(d).items()]
+    assert role_of(routed, spec.name) == ("answer" if "answer" in roles else "all")
+
+
+def pod_labels(deployment: dict[str, Any]) -> dict[str, str]:
+    labels: dict[str, str] = deployment["spec"]["template"]["metadata"]["labels"]
+    return labels
+
+
+def role_of(deployment: dict[str, Any], service: str) -> str:
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    named = {entry["name"]: entry.get("value") for entry in container.get("env", [])}
+    return str(named.get(f"ZHIXING_{service.upper()}_ROLE", "all"))
