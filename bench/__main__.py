@@ -394,7 +394,7 @@ async def main() -> None:
         "intake_api_high_rate_per_s": intake_assets.HIGH_RATE_PER_S,
         "intake_api_p50_ms_at_high_rate": spread([b["api_p50_ms"] for b in busy_filings]),
         "intake_api_p99_ms_at_high_rate": spread([b["api_p99_ms"] for b in busy_filings]),
-        # ... and with intake alone (no service behind it sharing the cores).
+        # ... and with intake alone (no other service sharing the cores).
         "intake_api_p50_ms_at_high_rate_alone": spread([a["api_p50_ms"] for a in alone_filings]),
         "intake_api_p99_ms_at_high_rate_alone": spread([a["api_p99_ms"] for a in alone_filings]),
         "funds_payouts_per_s": spread([f["payouts_per_s"] for f in payouts]),

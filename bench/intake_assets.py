@@ -12,9 +12,12 @@ bench's Kafka and Redis, with the agency gateway answering after a fixed latency
   slower there), where the rest of the platform falls behind the filings (each queues 8
   channel queries) and shares the cores with intake; ``_at_high_rate_alone``: at that
   rate with intake alone (INTAKE_ALONE): no service behind it sharing the cores, and none
-  sending it the events it follows. These three run the platform as docs/scaling.md
-  deploys it on shared cores (``platform(answering=True)``): intake's requests answered
-  by a process of its own, the processes catching up on events at a lower priority;
+  sending it the events it follows (its own process that consumes them, idle but for
+  its own filings', beside it). These, the queries' completion and the fsync runs
+  (``bench/durability.py``) run the platform as docs/scaling.md deploys it on shared cores
+  (``platform(answering=True)``): intake's requests answered by a process of its own, the
+  processes catching up on events at a lower priority; peak memory is then each
+  process's, intake's answering one apart;
 * the peak resident memory (VmHWM) of each service process at the end of that run.
 
 The funds service runs among them (it opens an account for every case filed and follows
@@ -134,6 +137,7 @@ async def platform(
         env[f"ZHIXING_{name.upper()}_HTTP_PORT"] = str(free_port())
         env[f"ZHIXING_{name.upper()}_GRPC_PORT"] = str(free_port())
     processes: dict[str, subprocess.Popen[bytes]] = {}
+    healthy = [f"http://127.0.0.1:{http}"]  # intake's, which the runs call
     for name in services:
         working = {**env}
         if answering and name == ANSWERED_HERE:
@@ -143,24 +147,28 @@ async def platform(
             # Its process that consumes the events listens where nothing calls it.
             working[f"ZHIXING_{name.upper()}_HTTP_PORT"] = str(free_port())
             working[f"ZHIXING_{name.upper()}_GRPC_PORT"] = str(free_port())
+            healthy.append(f"http://127.0.0.1:{working[f'ZHIXING_{name.upper()}_HTTP_PORT']}")
         behind = answering and name != "agency_gateway"
         processes[name] = _service_process(name, working, WORK_NICENESS if behind else 0)
-    url = f"http://127.0.0.1:{http}"
     try:
         async with httpx.AsyncClient() as client:
             deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if (await client.get(f"{url}/healthz")).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError("intake did not become healthy")
-                await asyncio.sleep(0.2)
+            for url in healthy:
+                while True:
+                    try:
+                        if (await client.get(f"{url}/healthz")).status_code == 200:
+                            break
+                    except httpx.HTTPError:
+                        pass
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(f"intake at {url} did not become healthy")
+                    await asyncio.sleep(0.2)
         await asyncio.sleep(3)  # consumers join their groups
         funds_url = f"http://127.0.0.1:{env['ZHIXING_FUNDS_HTTP_PORT']}"
-        yield Platform(url, prefix, bootstrap, processes, funds_url)
+        yield Platform(healthy[0], prefix, bootstrap, processes, funds_url)
+        # A figure measured while a service lay dead would describe another platform.
+        if ended := [name for name, process in processes.items() if process.poll() is not None]:
+            raise RuntimeError(f"service processes ended during the run: {ended}")
     finally:
         for process in processes.values():
             process.send_signal(signal.SIGTERM)
@@ -245,8 +253,8 @@ async def query_latency(bootstrap: str, redis_url: str) -> dict[str, float]:
 
 INTAKE_ALONE = ("agency_gateway", "intake")
 """Intake without the services behind it: they share the cores with it, and they send it
-the events its consumers follow; without them, its answer has the cores to itself and its
-consumers little to do."""
+the events its consumers follow; without them, its answer has the cores to itself but for
+its own process consuming events, which has little to do."""
 
 
 async def api_latency(

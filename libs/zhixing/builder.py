@@ -79,7 +79,9 @@ class HostBuilder:
         )
         self._ports = infra.ports or service_settings(about.name)
         self._grpc: list[GrpcRegistrar] = []
-        self._consumers: list[EventConsumer] = []
+        # Made in ``build``: a process that only answers makes none (an unstarted Kafka
+        # consumer is a client left open).
+        self._consumers: list[Callable[[], EventConsumer]] = []
         self._background: list[Background] = []
         self._everywhere: list[Background] = []
         self._followers: list[Background] = []
@@ -98,18 +100,20 @@ class HostBuilder:
     def project(self, *projections: Projection) -> None:
         """One consumer (group ``<service>.projections``) feeding ``projections``: a batch
         is fetched and decoded once and applied to all of them in one transaction."""
-        self._consumers.append(self.ctx.consumer_of(*projections))
+        self._consumers.append(lambda: self.ctx.consumer_of(*projections))
 
     def react(self, name: str, topics: Sequence[Topic], handler: BatchHandler) -> None:
         """A consumer of its own (group ``<service>.<name>``): for a handler that must not
         wait behind the service's others. Each costs a fetch loop and a transaction per
         batch; ``project`` is the default."""
-        self._consumers.append(self.ctx.consumer(name, topics, handler))
+        self._consumers.append(lambda: self.ctx.consumer(name, topics, handler))
 
     def run(self, *loops: Background, every_replica: bool = False) -> None:
         """Background loops (timers, workers) that run while the service does: in the
         replica holding the service's lease (``zhixing.lease``), or with ``every_replica``
-        in each (a loop that keeps this process's memory current)."""
+        in each replica of role all (a loop whose work the replicas share, each claiming
+        its part). Neither runs in a process that only answers: a loop keeping the
+        process's memory current is ``follow``'s."""
         (self._everywhere if every_replica else self._background).extend(loops)
 
     def follow(self, *loops: Background) -> None:
@@ -134,7 +138,7 @@ class HostBuilder:
             http=self.http,
             ports=self._ports,
             grpc_services=list(self._grpc),
-            consumers=list(self._consumers),
+            consumers=[make() for make in self._consumers],
             background=[
                 LeaderLoops(lease, [*self._background, self.ctx.outbox_relay()]),
                 *self._everywhere,

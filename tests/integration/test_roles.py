@@ -20,7 +20,7 @@ from zhixing.clock import SystemClock
 from zhixing.events import decode_event
 from zhixing.lease import LeaderLoops
 from zhixing.service import ServiceHost
-from zhixing.settings import ServiceSettings
+from zhixing.settings import ServiceSettings, service_settings
 from zhixing.topics import CASE_EVENTS
 
 pytestmark = pytest.mark.integration
@@ -43,7 +43,7 @@ async def answering(isolated: Isolated) -> AsyncIterator[ServiceHost]:
     await host.stop()
 
 
-async def test_an_answering_process_answers_and_the_other_publishes_and_consumes(
+async def test_an_answering_process_answers_and_one_of_role_all_relays_its_events(
     isolated: Isolated, answering: ServiceHost
 ) -> None:
     assert not answering.consumers and not answering.background
@@ -78,11 +78,24 @@ async def test_an_answering_process_keeps_only_the_loops_that_keep_its_memory_cu
     """The deadlines service counts periods in its routes (an extension's new due date): its
     answering process follows the calendar files, and fires no timer."""
     answering_host = deadlines(infrastructure(isolated, "answer"))
-    assert not answering_host.consumers
-    assert [type(loop) for loop in answering_host.background] == [CalendarFollower]
     working = deadlines(infrastructure(isolated, "all"))
-    assert CalendarFollower in [type(loop) for loop in working.background]
-    assert working.consumers
+    await working.start()  # so that its stop closes its consumers
+    try:
+        assert not answering_host.consumers
+        assert [type(loop) for loop in answering_host.background] == [CalendarFollower]
+        assert CalendarFollower in [type(loop) for loop in working.background]
+        assert working.consumers
+    finally:
+        for host in (answering_host, working):
+            await host.stop()
+
+
+async def test_a_process_reads_its_role_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ZHIXING_INTAKE_ROLE", "answer")
+    assert service_settings("intake").role == "answer"
+    assert service_settings("deadlines").role == "all"
 
 
 async def test_a_role_is_all_or_answer() -> None:

@@ -52,10 +52,17 @@ def manifests(path: Path) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize("spec", SERVICES, ids=lambda s: s.name)
 def test_k8s_deploys_every_service_non_root_with_probes_and_limits(spec: Any) -> None:
-    docs = manifests(K8S / f"{spec.name.replace('_', '-')}.yaml")
-    deployments = [d for d in docs if d["kind"] == "Deployment"]
+    docs = [doc for path in sorted(K8S.glob("*.yaml")) for doc in manifests(path)]
+    deployments = [
+        d for d in docs if d["kind"] == "Deployment"
+        and d["spec"]["template"]["spec"]["containers"][0]["command"][-1] == f"services.{spec.name}"
+    ]  # fmt: skip
+    assert deployments
     expected = {spec.grpc_port} | ({spec.http_port} if spec.http_port else set())
     for deployment in deployments:  # intake's: one of role all, one answering
+        # Its own pods alone: a selector matching another Deployment's pods would fight it.
+        selects = deployment["spec"]["selector"]["matchLabels"].items()
+        assert [d for d in deployments if selects <= pod_labels(d).items()] == [deployment]
         pod = deployment["spec"]["template"]["spec"]
         assert pod["securityContext"]["runAsNonRoot"] is True
         (container,) = pod["containers"]
@@ -70,7 +77,10 @@ def test_k8s_deploys_every_service_non_root_with_probes_and_limits(spec: Any) ->
     # Every service has exactly one Deployment of role all (its consumers and loops).
     roles = [role_of(d, spec.name) for d in deployments]
     assert roles.count("all") == 1, roles
-    service = next(d for d in docs if d["kind"] == "Service")
+    (service,) = [
+        d for d in docs
+        if d["kind"] == "Service" and d["metadata"]["name"] == spec.name.replace("_", "-")
+    ]  # fmt: skip
     assert {p["port"] for p in service["spec"]["ports"]} == expected
     # Its requests go to its answering processes where it has them.
     selector = service["spec"]["selector"].items()
