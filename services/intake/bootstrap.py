@@ -11,7 +11,6 @@ from services.intake.reactions import GateFactsReaction, IntakeReactions
 from services.intake.repository import CaseRecords
 from services.intake.zhongben import Zhongben
 from services.intake.zhongben_api import router as zhongben_router
-from services.intake.zhongben_facts import ZhongbenFacts
 from zhixing.builder import About, HostBuilder, Infrastructure
 from zhixing.projection import Projection
 from zhixing.service import ServiceHost
@@ -35,10 +34,9 @@ def bootstrap(infra: Infrastructure | None = None) -> ServiceHost:
     service = HostBuilder(ABOUT, infra)
     ctx = service.ctx
     records = CaseRecords(ctx.redis, ctx.keys)
-    facts = ZhongbenFacts(ctx.redis, ctx.keys)
     intake = Intake(ctx, records)
     service.routes(router, zhongben_router, pauses_router, ctx=ctx, intake=intake,
-                   zhongben=Zhongben(intake, facts), pauses=Pauses(intake))  # fmt: skip
+                   zhongben=Zhongben(intake), pauses=Pauses(intake))  # fmt: skip
     service.grpc(
         lambda server: intake_service_pb2_grpc.add_IntakeServiceServicer_to_server(
             IntakeQueries(records), server
@@ -49,7 +47,9 @@ def bootstrap(infra: Infrastructure | None = None) -> ServiceHost:
             "reactions", [CASE_EVENTS, ASSET_EVENTS, DEADLINE_EVENTS], IntakeReactions(records, ctx)
         ),
         Projection(
-            "zhongben-facts", [ASSET_EVENTS, FUNDS_EVENTS, CREDIT_EVENTS], GateFactsReaction(facts)
+            "zhongben-facts",
+            [ASSET_EVENTS, FUNDS_EVENTS, CREDIT_EVENTS],
+            GateFactsReaction(intake.facts),
         ),
         intake.stops.projection(),  # disputes' stop orders (执行规定 art 68)
     )

@@ -32,6 +32,8 @@ from services.intake.domain import (
     receipt_number,
 )
 from services.intake.repository import CaseRecord, CaseRecords, CaseStatus
+from services.intake.zhongben_domain import MONEY_PAID_OUT, money_waiting
+from services.intake.zhongben_facts import ZhongbenFacts, unpaid_fen
 from zhixing.auth import (
     Identity,
     Role,
@@ -172,6 +174,8 @@ class Intake:
         # The stops in force per case (执行规定 art 68), kept by the service's projection:
         # a stopped case is not closed, nor its 终本 proposed or ruled.
         self.stops = StopOrders(ctx.redis, ctx.keys)
+        # What the 终本 gate reads; a closure of any kind reads the case's money there too.
+        self.facts = ZhongbenFacts(ctx.redis, ctx.keys)
         # The acts of one sequence (a group of filings, docketing an application, a
         # resumption) queue here instead of colliding on its WATCH and retrying (which grows
         # with the square of concurrent acts); WATCH still guards against other replicas.
@@ -592,8 +596,10 @@ class Intake:
 
     async def close(self, case_id: str, method: ClosureMethod, *, identity: Identity) -> None:
         """Close the case by any method but 终本, which a leader approves on the officer's
-        proposal (``zhongben.Zhongben``)."""
+        proposal (``zhongben.Zhongben``); not while money waits in its account (rule
+        ``case.money-paid-out``, as the 终本 gate)."""
         case_key = self.records.case_key(case_id)
+        facts_key = self.facts.key(case_id)
 
         async def body(pipe: Pipeline) -> None:
             record = await self.filed_case(pipe, case_id, identity, Role.OFFICER)
@@ -603,6 +609,9 @@ class Intake:
                     f"propose it with POST /v1/cases/{case_id}/zhongben"
                 )
             await self.refuse_if_stopped(pipe, record, "closing the case")
+            if waiting := money_waiting(unpaid_fen(await self.facts.read(case_id, pipe))):
+                raise Conflict(f"case {case_id} cannot be closed: {waiting} "
+                               f"(rule {MONEY_PAID_OUT})")  # fmt: skip
             today = china_today(self.ctx.clock).isoformat()
             pipe.multi()  # type: ignore[no-untyped-call]
             pipe.hset(
@@ -618,7 +627,7 @@ class Intake:
             )
             self.ctx.outbox.stage(pipe, self.event(closed, case_id, record.court_code, identity))
 
-        await self.records.transact([case_key], body)
+        await self.records.transact([case_key, facts_key], body)
 
 
 def filed_view(filed: case_events_pb2.CaseFiled) -> dict[str, object]:

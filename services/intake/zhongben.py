@@ -41,7 +41,7 @@ from services.intake.zhongben_domain import (
     refusal_text,
     unmet,
 )
-from services.intake.zhongben_facts import ZhongbenFacts, gate_facts
+from services.intake.zhongben_facts import gate_facts
 from services.intake.zhongben_resumption import Resumed, Resumption
 from zhixing.auth import Identity, Role, ScopeError, require_handling_court, require_role
 from zhixing.clock import china_today
@@ -71,11 +71,11 @@ class Act:
 class Zhongben:
     """The 终本 handlers, over intake's handlers (its records, events and filing)."""
 
-    def __init__(self, intake: Intake, facts: ZhongbenFacts) -> None:
+    def __init__(self, intake: Intake) -> None:
         self.intake = intake
         self.ctx = intake.ctx
         self.records = intake.records
-        self.facts = facts
+        self.facts = intake.facts
         self.resumption = Resumption(intake)
 
     def _today(self) -> dt.date:

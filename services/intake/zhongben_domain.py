@@ -28,6 +28,7 @@ LISTING = "zhongben.listing"
 ASSETS_DISPOSED = "zhongben.assets-disposed"
 PROPERTY_AVAILABLE = "zhongben.property-available"
 SEARCH_PUNISHMENT = "zhongben.search-punishment"
+MONEY_PAID_OUT = "case.money-paid-out"
 LEADER_APPROVAL = "zhongben.leader-approval"
 REQUERY = "zhongben.requery"
 AFTER_RULING = "zhongben.after-ruling"
@@ -35,6 +36,7 @@ AFTER_RULING = "zhongben.after-ruling"
 GATE_RULES: tuple[str, ...] = (
     MIN_PERIOD, NETWORK_QUERY, DEBTOR_VISITED, APPLICANT_INTERVIEWED, REPORT_ORDER,
     RESTRICTION, LISTING, ASSETS_DISPOSED, PROPERTY_AVAILABLE, SEARCH_PUNISHMENT,
+    MONEY_PAID_OUT,
 )  # fmt: skip
 """The gate's conditions, in the order they are shown; ``ZhongbenRuled.checked_rules``."""
 
@@ -115,6 +117,19 @@ class GateFacts:
     obstructions: tuple[Obstruction, ...] = ()
     last_search: Mapping[str, dt.date] = field(default_factory=dict)
     last_punishment: Mapping[str, dt.date] = field(default_factory=dict)
+    # Money in the case's account neither paid out nor lodged (``unpaid_fen``), in fen.
+    unpaid_fen: int = 0
+
+
+def money_waiting(unpaid_fen: int) -> str:
+    """What rule ``case.money-paid-out`` finds missing, or "" when nothing waits."""
+    if unpaid_fen <= 0:
+        return ""
+    return (
+        f"本案账户尚有案款{unpaid_fen}分未发放、未提存 / {unpaid_fen} fen in the case's account "
+        f"neither paid out nor lodged: pay it to the applicant, or lodge it (提存) with approval "
+        f"(a payout made just now is read here within seconds)"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,6 +236,7 @@ def evaluate_gate(facts: GateFacts, today: dt.date) -> list[Condition]:
         f"查控到的财产既未控制也未记录不予控制的理由 / assets found neither controlled nor "
         f"declined with a reason: {', '.join(facts.uncontrolled_assets)}",
         SEARCH_PUNISHMENT: _search_punishment(facts),
+        MONEY_PAID_OUT: money_waiting(facts.unpaid_fen),
     }  # fmt: skip
     rules = catalogue()
     return [

@@ -124,6 +124,19 @@ class ZhongbenFacts:
                 pipe.hdel(self.key(payload.case_id), f"{OUTSIDE}:{payload.asset_id}")
             case assets.ControlReleased() | assets.ControlDeclined():
                 pipe.hdel(self.key(payload.case_id), f"{OUTSIDE}:{payload.asset_id}")
+        # The case's money (rule case.money-paid-out): each arrival in, each payout and
+        # each lodging (提存) out, one field each (an event read twice writes its own again).
+        # A hold's release re-enters no money: the held part never left the account.
+        match payload:
+            case funds.FundsArrived():
+                pipe.hset(self.key(payload.case_id), f"{MONEY_IN}:{payload.payment_id}",
+                          payload.amount_fen)  # fmt: skip
+            case funds.FundsPaid():
+                pipe.hset(self.key(payload.case_id), f"{MONEY_OUT}:payout:{payload.payout_id}",
+                          payload.amount_fen)  # fmt: skip
+            case funds.FundsLodged() | funds.PaymentLodged():
+                pipe.hset(self.key(payload.case_id), f"{MONEY_OUT}:lodged:{payload.hold_id}",
+                          payload.amount_fen)  # fmt: skip
 
     # --- reading ------------------------------------------------------------------------------
 
@@ -154,6 +167,9 @@ FACT_EVENTS: tuple[type[Message], ...] = (
     assets.AssetFound,
     funds.FundsArrived,
     funds.DeductionReviewed,
+    funds.FundsPaid,
+    funds.FundsLodged,
+    funds.PaymentLodged,
     credit.RestrictionOrdered,
     credit.RestrictionLifted,
     credit.DebtorListed,
@@ -170,6 +186,16 @@ events leave it standing (a control requested again that fails, a waiting seizur
 lapse: none says what became of what the outside holds), and the gate counts the asset as
 not disposed of meanwhile, whatever its latest state."""
 AVAILABLE = frozenset({"found", "failed", "lapsed"})
+MONEY_IN, MONEY_OUT = "money_in", "money_out"
+
+
+def unpaid_fen(raw: dict[str, str]) -> int:
+    """Money in the case's account neither paid out nor lodged, from the facts ``raw``:
+    what arrived less what left. Money that arrived before these facts were kept is not
+    known (docs/zhongben.md), so what left beyond it counts as nothing, not as less."""
+    arrived = sum(int(v) for k, v in raw.items() if k.startswith(f"{MONEY_IN}:"))
+    left = sum(int(v) for k, v in raw.items() if k.startswith(f"{MONEY_OUT}:"))
+    return max(0, arrived - left)
 
 
 def _deduction(payload: funds.FundsArrived | funds.DeductionReviewed) -> bool:
@@ -301,4 +327,5 @@ def gate_facts(record: CaseRecord, raw: dict[str, str], today: dt.date) -> GateF
         obstructions=tuple(sorted(obstructions, key=lambda o: (o.on, o.obstruction_id))),
         last_search=searches,
         last_punishment=punishments,
+        unpaid_fen=unpaid_fen(raw),
     )

@@ -8,6 +8,7 @@ import dataclasses
 import datetime as dt
 
 import pytest
+from google.protobuf.message import Message
 
 from services.intake.zhongben_domain import (
     GATE_RULES,
@@ -18,8 +19,11 @@ from services.intake.zhongben_domain import (
     evaluate_gate,
     unmet,
 )
+from services.intake.zhongben_facts import ZhongbenFacts, unpaid_fen
 from zhixing.periods import add_months
 from zhixing.rules import catalogue
+from zhixing.state import KeySpace
+from zhixing.v1 import funds_events_pb2 as funds
 
 FILED_ON = dt.date(2026, 1, 5)
 MIN_MONTHS = catalogue().rule("zhongben.min-period").period.limit
@@ -61,6 +65,7 @@ def test_a_case_meeting_every_condition_passes_and_every_rule_is_checked() -> No
         ("zhongben.listing", {"listed_or_declined": frozenset({"d0"})}),
         ("zhongben.assets-disposed", {"undisposed_assets": ("asset-1",)}),
         ("zhongben.property-available", {"uncontrolled_assets": ("asset-2",)}),
+        ("case.money-paid-out", {"unpaid_fen": 1}),
     ],
 )
 def test_each_condition_alone_failing_names_exactly_its_rule(
@@ -134,7 +139,7 @@ def test_a_report_violation_needs_a_fine_or_detention_of_that_debtor_after_it() 
 
 def test_every_unmet_condition_is_listed_at_once() -> None:
     bare = GateFacts(filed_on=TODAY, debtors=DEBTORS, undisposed_assets=("asset-1",),
-                     uncontrolled_assets=("asset-2",))  # fmt: skip
+                     uncontrolled_assets=("asset-2",), unpaid_fen=1)  # fmt: skip
     assert unmet_rules(bare) == [r for r in GATE_RULES if r != "zhongben.search-punishment"]
 
 
@@ -147,3 +152,50 @@ def test_a_debtor_with_a_listing_ground_on_record_must_be_listed_unless_a_minor(
     assert unmet_rules(dataclasses.replace(grounds, listed=frozenset({"d1"}))) == []
     minor = (DEBTORS[0], dataclasses.replace(DEBTORS[1], minor=True))
     assert unmet_rules(dataclasses.replace(grounds, debtors=minor)) == []
+
+
+def test_money_waiting_in_the_account_is_named_with_its_amount() -> None:
+    (condition,) = unmet(evaluate_gate(dataclasses.replace(LAWFUL, unpaid_fen=800_000), TODAY))
+    assert condition.rule_id == "case.money-paid-out"
+    assert "800000" in condition.missing and "提存" in condition.missing
+
+
+def keep_all(*payloads: Message) -> dict[str, str]:
+    """The facts these events leave, as the gate reads them back (each field as text)."""
+    pipe = _RecordingPipe()
+    facts = ZhongbenFacts(None, KeySpace("t:", "intake"))  # type: ignore[arg-type]
+    for payload in payloads:
+        facts.keep(pipe, payload)  # type: ignore[arg-type]
+    return {name: str(value) for name, value in pipe.fields.items()}
+
+
+class _RecordingPipe:
+    def __init__(self) -> None:
+        self.fields: dict[str, object] = {}
+
+    def hset(self, key: str, name: str, value: object) -> None:
+        self.fields[name] = value
+
+    def hdel(self, key: str, name: str) -> None:
+        self.fields.pop(name, None)
+
+
+def test_the_money_waiting_is_what_arrived_less_what_was_paid_out_or_lodged() -> None:
+    arrived = [funds.FundsArrived(case_id="c", payment_id=p, amount_fen=a, source="payment")
+               for p, a in (("p1", 500_000), ("p2", 300_000))]  # fmt: skip
+    paid = funds.FundsPaid(case_id="c", payment_id="p1", payout_id="o1", amount_fen=500_000)
+    lodged = funds.FundsLodged(case_id="c", hold_id="h1", payment_id="p2", amount_fen=100_000)
+    # A hold released as a payment of its own re-enters nothing: it never left the account.
+    released = funds.FundsReleased(case_id="c", hold_id="h2", payment_id="p3",
+                                   from_payment_id="p2", amount_fen=50_000)  # fmt: skip
+    assert unpaid_fen(keep_all(*arrived)) == 800_000
+    assert unpaid_fen(keep_all(*arrived, paid, paid, released)) == 300_000  # read twice: once
+    whole = funds.PaymentLodged(case_id="c", hold_id="h3", payment_id="p2", amount_fen=200_000)
+    assert unpaid_fen(keep_all(*arrived, paid, lodged, whole)) == 0
+
+
+def test_money_paid_out_that_arrived_before_the_facts_were_kept_counts_as_nothing() -> None:
+    paid = funds.FundsPaid(case_id="c", payment_id="old", payout_id="o1", amount_fen=900_000)
+    arrived = funds.FundsArrived(case_id="c", payment_id="p1", amount_fen=100_000)
+    assert unpaid_fen(keep_all(paid)) == 0
+    assert unpaid_fen(keep_all(arrived, paid)) == 0

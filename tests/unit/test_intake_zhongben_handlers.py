@@ -19,7 +19,6 @@ from services.intake.zhongben_domain import (
     ResumptionCause,
     VisitKind,
 )
-from services.intake.zhongben_facts import ZhongbenFacts
 from tests.factories import START, filing
 from tests.fakes import in_memory_context, person, staged, staged_types
 from zhixing.auth import Role, ScopeError
@@ -39,8 +38,8 @@ class Court:
         self.clock = SimulatedClock(START)
         ctx = in_memory_context("intake", self.clock)
         self.intake = Intake(ctx, CaseRecords(ctx.redis, ctx.keys))
-        self.facts = ZhongbenFacts(ctx.redis, ctx.keys)
-        self.zhongben = Zhongben(self.intake, self.facts)
+        self.facts = self.intake.facts
+        self.zhongben = Zhongben(self.intake)
 
     async def file(self) -> str:
         filed = await self.intake.receive(FileCase(**filing()), identity=CLERK, docket=True)
@@ -110,7 +109,7 @@ async def test_a_proposal_is_refused_naming_every_unmet_rule() -> None:
         await court.zhongben.propose(case_id, "无财产可供执行", identity=OFFICER)
     assert refused.value.unmet_rules == [r for r in GATE_RULES if r not in (
         "zhongben.assets-disposed", "zhongben.property-available",
-        "zhongben.search-punishment")]  # fmt: skip
+        "zhongben.search-punishment", "case.money-paid-out")]  # fmt: skip
     assert all(rule in str(refused.value) for rule in refused.value.unmet_rules)
     assert "ZhongbenProposed" not in await staged_types(court.intake.ctx)
 
@@ -172,7 +171,8 @@ async def test_frozen_money_is_disposed_of_once_deductions_took_all_of_it() -> N
     )
     with pytest.raises(GateRefused, match="deposit") as refused:
         await court.zhongben.propose(case_id, "无财产", identity=OFFICER)
-    assert refused.value.unmet_rules == ["zhongben.assets-disposed"]
+    # The 400 deducted waits in the case's account until it is paid out.
+    assert refused.value.unmet_rules == ["zhongben.assets-disposed", "case.money-paid-out"]
     court.clock.advance(dt.timedelta(days=1))
     await court.other_services_report(  # the rest: released, frozen again for as much
         asset_events_pb2.ControlReleased(**deposit),
@@ -189,6 +189,13 @@ async def test_frozen_money_is_disposed_of_once_deductions_took_all_of_it() -> N
     await court.other_services_report(
         funds_events_pb2.DeductionReviewed(**deposit, moved=True, payment_id="p3", amount_fen=400),
     )
+    with pytest.raises(GateRefused) as refused:
+        await court.zhongben.propose(case_id, "无财产", identity=OFFICER)
+    assert refused.value.unmet_rules == ["case.money-paid-out"]  # disposed of, not paid
+    await court.other_services_report(
+        funds_events_pb2.FundsPaid(case_id=case_id, payment_id="p1", payout_id="o1",
+                                   amount_fen=1_000),
+    )  # fmt: skip
     await court.zhongben.propose(case_id, "无财产", identity=OFFICER)
 
 
@@ -457,3 +464,26 @@ async def test_an_upheld_objection_revokes_the_ruling_and_resumes_the_case() -> 
     assert resumed_event.cause == "objection_upheld"
     with pytest.raises(Conflict, match="resumed as"):
         await z.object(case_id, "again", None, identity=CLERK)
+
+
+@pytest.mark.parametrize("method", [ClosureMethod.PERFORMED, ClosureMethod.TERMINATED])
+async def test_a_case_is_not_closed_while_its_money_waits_in_its_account(
+    method: ClosureMethod,
+) -> None:
+    court = Court()
+    case_id = await court.file()
+    await court.other_services_report(
+        funds_events_pb2.FundsArrived(case_id=case_id, payment_id="p1", amount_fen=8_000_000,
+                                      source="payment"),
+    )  # fmt: skip
+    with pytest.raises(Conflict, match=r"8000000.*case\.money-paid-out"):
+        await court.intake.close(case_id, method, identity=OFFICER)
+    assert "CaseClosed" not in await staged_types(court.intake.ctx)
+    await court.other_services_report(
+        funds_events_pb2.FundsPaid(case_id=case_id, payment_id="p1", payout_id="o1",
+                                   amount_fen=8_000_000),
+    )  # fmt: skip
+    await court.intake.close(case_id, method, identity=OFFICER)
+    record = await court.intake.records.read(case_id)
+    assert record is not None and record.status is CaseStatus.CLOSED
+    assert record.get("closed_method") == method.value

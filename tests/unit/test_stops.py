@@ -11,7 +11,6 @@ from services.intake.domain import ClosureMethod, FileCase
 from services.intake.handlers import Intake
 from services.intake.repository import CaseRecords, CaseStatus
 from services.intake.zhongben import Zhongben
-from services.intake.zhongben_facts import ZhongbenFacts
 from tests.factories import START, filing
 from tests.fakes import in_memory_context, person
 from zhixing.auth import Role
@@ -109,7 +108,7 @@ async def test_intake_refuses_to_close_a_stopped_case_until_the_stop_is_lifted()
 async def test_a_stopped_case_gets_no_zhongben_proposal_before_its_gate_is_even_read() -> None:
     ctx = in_memory_context("intake", SimulatedClock(START))
     intake = Intake(ctx, CaseRecords(ctx.redis, ctx.keys))
-    zhongben = Zhongben(intake, ZhongbenFacts(ctx.redis, ctx.keys))
+    zhongben = Zhongben(intake)
     filed = await intake.receive(FileCase(**filing()), identity=person(Role.CLERK), docket=True)
     await keep(intake.stops, pb.DisputeOpened(dispute_id="d1", subject="查封冲突"),
                ordered("d1", "苏1283", filed.case_id))  # fmt: skip
