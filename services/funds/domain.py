@@ -277,7 +277,9 @@ def payout_conflicts(
     identity: Identity, record: Record, payment: Record, notice: Record
 ) -> list[str]:
     """Why ``identity`` may not approve this payout (分段办理, rule funds.separation-of-duties):
-    it handles the case, issued the notice, or controlled the asset the money came from."""
+    it handles the case, issued the notice, controlled the asset the money came from, or
+    approved the change of receiving account the money would go to (who chose where the
+    money goes does not also send it there)."""
     roles = []
     if identity.subject == record.get("officer_id"):
         roles.append("handles the case")
@@ -285,6 +287,13 @@ def payout_conflicts(
         roles.append("issued the payment notice")
     if identity.subject in payment.get("controlled_by", []):
         roles.append("controlled the asset the money came from")
+    to_account = normalise_account(notice.get("to_account", ""))
+    if any(
+        change.get("status") == "approved" and change.get("decided_by") == identity.subject
+        and normalise_account(change["new_account"]) == to_account
+        for change in record.get("account_changes", {}).values()
+    ):  # fmt: skip
+        roles.append("approved the change of receiving account it goes to")
     return roles
 
 

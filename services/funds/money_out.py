@@ -289,6 +289,15 @@ class MoneyOut(FundsHandler):
                 record["receiving_account"]
             ):
                 raise Conflict(f"{new_account} is the receiving account already")
+            # One change at a time: a second, approved after the first, would move the money
+            # again on a request its approver may never have compared with the first.
+            if pending := [c for c, change in record["account_changes"].items()
+                           if change["status"] == "requested"]:  # fmt: skip
+                raise Conflict(
+                    f"account change {pending[0]} awaits a leader's decision; a change of the "
+                    f"receiving account is requested once that one is decided "
+                    f"(rule {domain.RECEIVING_ACCOUNT})"
+                )
             domain.check_room(record, "account_changes")
             change_id = self.new_id()
             change = {"change_id": change_id, "new_account": new_account, "reason": reason,

@@ -281,9 +281,19 @@ async def test_a_changed_receiving_account_needs_a_leaders_approval() -> None:
     with pytest.raises(Conflict, match=r"funds.receiving-account"):  # not approved yet
         await funds.money_out.pay("case-1", notice["notice_id"], identity=FINANCE, amount=10_000,
                                   to_account=new_account, bank_reference="OUT-1")  # fmt: skip
+    # One change at a time: a second waits until the first is decided.
+    with pytest.raises(Conflict, match=rf"{change['change_id']} awaits.*funds.receiving-account"):
+        await funds.money_out.request_account_change(
+            "case-1", identity=OFFICER, new_account="6217 0000 7777 6666", reason="x"
+        )
     await funds.money_out.decide_account_change(
         "case-1", change["change_id"], identity=LEADER, approve=True, note=""
     )
+    # Who chose where the money goes does not also send it there (分段办理).
+    with pytest.raises(ScopeError, match=r"approved the change.*funds.separation-of-duties"):
+        await funds.money_out.pay("case-1", notice["notice_id"], identity=LEADER,
+                                  amount=10_000, to_account=new_account,
+                                  bank_reference="OUT-1")  # fmt: skip
     payout = await funds.money_out.pay("case-1", notice["notice_id"], identity=FINANCE,
                                        amount=10_000, to_account=new_account,
                                        bank_reference="OUT-1")  # fmt: skip
