@@ -132,11 +132,11 @@ class ZhongbenFacts:
                 pipe.hset(self.key(payload.case_id), f"{MONEY_IN}:{payload.payment_id}",
                           payload.amount_fen)  # fmt: skip
             case funds.FundsPaid():
-                pipe.hset(self.key(payload.case_id), f"{MONEY_OUT}:payout:{payload.payout_id}",
-                          payload.amount_fen)  # fmt: skip
+                out = f"{MONEY_OUT}:{PAYOUT}:{payload.payout_id}"
+                pipe.hset(self.key(payload.case_id), out, payload.amount_fen)
             case funds.FundsLodged() | funds.PaymentLodged():
-                pipe.hset(self.key(payload.case_id), f"{MONEY_OUT}:lodged:{payload.hold_id}",
-                          payload.amount_fen)  # fmt: skip
+                out = f"{MONEY_OUT}:{LODGED}:{payload.hold_id}"
+                pipe.hset(self.key(payload.case_id), out, payload.amount_fen)
 
     # --- reading ------------------------------------------------------------------------------
 
@@ -187,6 +187,7 @@ lapse: none says what became of what the outside holds), and the gate counts the
 not disposed of meanwhile, whatever its latest state."""
 AVAILABLE = frozenset({"found", "failed", "lapsed"})
 MONEY_IN, MONEY_OUT = "money_in", "money_out"
+PAYOUT, LODGED = "payout", "lodged"  # the kinds of money out
 
 
 def unpaid_fen(raw: dict[str, str]) -> int:
@@ -196,6 +197,12 @@ def unpaid_fen(raw: dict[str, str]) -> int:
     arrived = sum(int(v) for k, v in raw.items() if k.startswith(f"{MONEY_IN}:"))
     left = sum(int(v) for k, v in raw.items() if k.startswith(f"{MONEY_OUT}:"))
     return max(0, arrived - left)
+
+
+def paid_out_fen(raw: dict[str, str]) -> int:
+    """Money paid out of the case's account to the applicant (lodged money is not), from the
+    facts ``raw``: what a resumption's claim no longer includes."""
+    return sum(int(v) for k, v in raw.items() if k.startswith(f"{MONEY_OUT}:{PAYOUT}:"))
 
 
 def _deduction(payload: funds.FundsArrived | funds.DeductionReviewed) -> bool:

@@ -19,7 +19,8 @@ from redis.asyncio.client import Pipeline
 from services.intake.domain import FileCase
 from services.intake.handlers import Intake
 from services.intake.repository import CaseRecord, CaseStatus
-from services.intake.zhongben_domain import ResumptionCause
+from services.intake.zhongben_domain import AFTER_RULING, ResumptionCause
+from services.intake.zhongben_facts import paid_out_fen
 from zhixing.auth import Identity
 from zhixing.clock import china_today
 from zhixing.errors import Conflict, Invalid, NotFound
@@ -75,21 +76,34 @@ class Resumption:
                 raise Conflict(f"case {case_id} moved to another court meanwhile; try again")
             return await body(pipe)
 
+        # The case's facts too: what was paid out of its claim bounds the resumption's.
+        watched = [case_key, seq_key, self.intake.facts.key(case_id)]
         async with self.intake.sequence_lock(seq_key):
-            return await self.records.transact([case_key, seq_key], checked)
+            return await self.records.transact(watched, checked)
 
     async def prepare(
         self, pipe: Pipeline, record: CaseRecord, identity: Identity,
         claim_amount_fen: int | None = None,
     ) -> PreparedResumption:  # fmt: skip
         """The 执恢 case's number, fields and filing events (read before MULTI); it enforces
-        ``claim_amount_fen`` (what is still unperformed), by default the original claim."""
+        ``claim_amount_fen`` (what is still unperformed), by default and at most the original
+        claim less what was paid out of it to the applicant (funds' payouts the case's facts
+        kept: those before stop 39 are not known)."""
         original = FileCase.model_validate_json(record.get("application") or "{}")
-        claim = original.claim_amount_fen if claim_amount_fen is None else claim_amount_fen
-        if claim > original.claim_amount_fen:
+        number = record.get("case_number")
+        paid = paid_out_fen(await self.intake.facts.read(record.case_id, pipe))
+        left = original.claim_amount_fen - paid
+        if left <= 0:
+            raise Conflict(
+                f"case {number}'s claim ({original.claim_amount_fen} fen) was paid out to the "
+                f"applicant ({paid} fen): nothing is left to resume (rule {AFTER_RULING})"
+            )
+        claim = left if claim_amount_fen is None else claim_amount_fen
+        if claim > left:
             raise Invalid(
-                f"claim_amount_fen {claim} is more than case {record.get('case_number')}'s "
-                f"claim ({original.claim_amount_fen}): a resumption enforces what is left of it",
+                f"claim_amount_fen {claim} is more than what is left of case {number}'s claim "
+                f"({original.claim_amount_fen} fen, {paid} of it paid out: {left}): a "
+                f"resumption enforces what is left of it",
                 loc=("body", "claim_amount_fen"),
             )
         today = china_today(self.ctx.clock)

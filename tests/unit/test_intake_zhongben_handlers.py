@@ -409,7 +409,7 @@ async def test_resumption_files_a_resumed_case_once() -> None:
     with pytest.raises(Conflict, match="not closed by a 终本 ruling"):
         await court.zhongben.resume(open_case, ResumptionCause.ASSETS_FOUND, "x", identity=CLERK)
     claim = (await court.intake.records.read(case_id)).filed.claim_amount_fen  # type: ignore[union-attr]
-    with pytest.raises(Invalid, match=r"more than case .* claim") as refused:
+    with pytest.raises(Invalid, match=r"more than what is left of case .* claim") as refused:
         await court.zhongben.resume(case_id, ResumptionCause.ASSETS_FOUND, "x", identity=CLERK,
                                     claim_amount_fen=claim + 1)  # fmt: skip
     assert refused.value.loc == ("body", "claim_amount_fen")
@@ -433,6 +433,37 @@ async def test_resumption_files_a_resumed_case_once() -> None:
     with pytest.raises(Conflict, match="resumed as"):
         await court.zhongben.resume(case_id, ResumptionCause.APPLICANT_REQUEST, "再次",
                                     identity=OFFICER)  # fmt: skip
+
+
+async def test_a_resumption_enforces_the_claim_less_what_was_paid_out_of_it() -> None:
+    court = Court()
+    case_id = await ruled(court)
+    claim = (await court.intake.records.read(case_id)).filed.claim_amount_fen  # type: ignore[union-attr]
+
+    async def paid(amount: int, n: int) -> None:
+        await court.other_services_report(
+            funds_events_pb2.FundsArrived(case_id=case_id, payment_id=f"p{n}", amount_fen=amount),
+            funds_events_pb2.FundsPaid(case_id=case_id, payment_id=f"p{n}", payout_id=f"o{n}",
+                                       amount_fen=amount),
+        )  # fmt: skip
+
+    await paid(claim - 1_000, 1)
+    with pytest.raises(Invalid, match=r"paid out: 1000\)") as refused:
+        await court.zhongben.resume(case_id, ResumptionCause.ASSETS_FOUND, "x", identity=CLERK,
+                                    claim_amount_fen=1_001)  # fmt: skip
+    assert refused.value.loc == ("body", "claim_amount_fen")
+    await paid(1_000, 2)  # all of it: nothing is left to enforce
+    with pytest.raises(Conflict, match=r"was paid out.*zhongben.after-ruling"):
+        await court.zhongben.resume(case_id, ResumptionCause.ASSETS_FOUND, "x", identity=CLERK)
+
+    court = Court()
+    case_id = await ruled(court)
+    await paid(600, 1)
+    resumed = await court.zhongben.resume(case_id, ResumptionCause.ASSETS_FOUND, "发现房产",
+                                          identity=CLERK)  # fmt: skip
+    new = await court.intake.records.read(resumed.case_id)
+    assert new is not None and new.filed is not None
+    assert new.filed.claim_amount_fen == claim - 600  # by default, what is left
 
 
 async def test_an_upheld_objection_revokes_the_ruling_and_resumes_the_case() -> None:
