@@ -287,11 +287,17 @@ def payout_conflicts(
         roles.append("issued the payment notice")
     if identity.subject in payment.get("controlled_by", []):
         roles.append("controlled the asset the money came from")
-    to_account = normalise_account(notice.get("to_account", ""))
-    if any(
-        change.get("status") == "approved" and change.get("decided_by") == identity.subject
-        and normalise_account(change["new_account"]) == to_account
-        for change in record.get("account_changes", {}).values()
+    approved = [c for c in record.get("account_changes", {}).values()
+                if c.get("status") == "approved"]  # fmt: skip
+    # The approval that set the account the money goes to: the latest one (of two decided
+    # at one instant, the later asked: one change is asked at a time).
+    current = max(
+        reversed(approved), key=lambda c: c.get("decided_at", ""), default=None
+    )  # max keeps the first of equals: of the reversed, the later asked
+    if (
+        current is not None and current.get("decided_by") == identity.subject
+        and normalise_account(current["new_account"])
+        == normalise_account(notice.get("to_account", ""))
     ):  # fmt: skip
         roles.append("approved the change of receiving account it goes to")
     return roles

@@ -596,8 +596,8 @@ class Intake:
 
     async def close(self, case_id: str, method: ClosureMethod, *, identity: Identity) -> None:
         """Close the case by any method but 终本, which a leader approves on the officer's
-        proposal (``zhongben.Zhongben``); not while money waits in its account (rule
-        ``case.money-paid-out``, as the 终本 gate)."""
+        proposal (``zhongben.Zhongben``); as 执行完毕 or 终结执行, not while money waits in its
+        account (rule ``case.money-paid-out``, as the 终本 gate: ``PAYS_THE_APPLICANT``)."""
         case_key = self.records.case_key(case_id)
         facts_key = self.facts.key(case_id)
 
@@ -609,7 +609,10 @@ class Intake:
                     f"propose it with POST /v1/cases/{case_id}/zhongben"
                 )
             await self.refuse_if_stopped(pipe, record, "closing the case")
-            if waiting := money_waiting(unpaid_fen(await self.facts.read(case_id, pipe))):
+            waiting = ""
+            if method in PAYS_THE_APPLICANT:
+                waiting = money_waiting(unpaid_fen(await self.facts.read(case_id, pipe)))
+            if waiting:
                 raise Conflict(f"case {case_id} cannot be closed: {waiting} "
                                f"(rule {MONEY_PAID_OUT})")  # fmt: skip
             today = china_today(self.ctx.clock).isoformat()
@@ -628,6 +631,13 @@ class Intake:
             self.ctx.outbox.stage(pipe, self.event(closed, case_id, record.court_code, identity))
 
         await self.records.transact([case_key, facts_key], body)
+
+
+PAYS_THE_APPLICANT = frozenset({ClosureMethod.PERFORMED, ClosureMethod.TERMINATED})
+"""Closures after which the money in the case's account is the applicant's (rule
+case.money-paid-out, and 终本 through its gate). A case withdrawn (销案), not enforced or
+rejected owes its money back to who paid it, which funds has no act for yet: those are not
+held by the rule (docs/api/zhongben.md)."""
 
 
 def filed_view(filed: case_events_pb2.CaseFiled) -> dict[str, object]:

@@ -408,7 +408,9 @@ class Zhongben:
             _require_not_involved(identity, record, ("officer_id", "zhongben_approved_by"))
             resumed = None
             if upheld:
-                resumed = await self.resumption.prepare(pipe, record, identity)
+                resumed = await self.resumption.prepare(
+                    pipe, record, identity, act="upholding the objection"
+                )
             pipe.multi()  # type: ignore[no-untyped-call]
             objection.update(upheld=upheld, reason=reason, decided_by=identity.subject)
             pipe.hset(case_key, f"objection:{objection_id}",

@@ -125,18 +125,22 @@ class ZhongbenFacts:
             case assets.ControlReleased() | assets.ControlDeclined():
                 pipe.hdel(self.key(payload.case_id), f"{OUTSIDE}:{payload.asset_id}")
         # The case's money (rule case.money-paid-out): each arrival in, each payout and
-        # each lodging (提存) out, one field each (an event read twice writes its own again).
-        # A hold's release re-enters no money: the held part never left the account.
+        # each lodging (提存) out with the payment it comes from, one field each (an event
+        # read twice writes its own again). A hold's release re-enters no money (the held
+        # part never left the account): it says which payment the released one was part of.
         match payload:
             case funds.FundsArrived():
                 pipe.hset(self.key(payload.case_id), f"{MONEY_IN}:{payload.payment_id}",
                           payload.amount_fen)  # fmt: skip
+            case funds.FundsReleased():
+                pipe.hset(self.key(payload.case_id), f"{MONEY_FROM}:{payload.payment_id}",
+                          payload.from_payment_id)  # fmt: skip
             case funds.FundsPaid():
-                out = f"{MONEY_OUT}:{PAYOUT}:{payload.payout_id}"
-                pipe.hset(self.key(payload.case_id), out, payload.amount_fen)
+                pipe.hset(self.key(payload.case_id), f"{MONEY_OUT}:{PAYOUT}:{payload.payout_id}",
+                          f"{payload.payment_id}:{payload.amount_fen}")  # fmt: skip
             case funds.FundsLodged() | funds.PaymentLodged():
-                out = f"{MONEY_OUT}:{LODGED}:{payload.hold_id}"
-                pipe.hset(self.key(payload.case_id), out, payload.amount_fen)
+                pipe.hset(self.key(payload.case_id), f"{MONEY_OUT}:{LODGED}:{payload.hold_id}",
+                          f"{payload.payment_id}:{payload.amount_fen}")  # fmt: skip
 
     # --- reading ------------------------------------------------------------------------------
 
@@ -167,6 +171,7 @@ FACT_EVENTS: tuple[type[Message], ...] = (
     assets.AssetFound,
     funds.FundsArrived,
     funds.DeductionReviewed,
+    funds.FundsReleased,
     funds.FundsPaid,
     funds.FundsLodged,
     funds.PaymentLodged,
@@ -186,23 +191,51 @@ events leave it standing (a control requested again that fails, a waiting seizur
 lapse: none says what became of what the outside holds), and the gate counts the asset as
 not disposed of meanwhile, whatever its latest state."""
 AVAILABLE = frozenset({"found", "failed", "lapsed"})
-MONEY_IN, MONEY_OUT = "money_in", "money_out"
+MONEY_IN, MONEY_FROM, MONEY_OUT = "money_in", "money_from", "money_out"
 PAYOUT, LODGED = "payout", "lodged"  # the kinds of money out
+
+
+def _money_out(raw: dict[str, str]) -> list[tuple[str, int]]:
+    """(payment, amount) of each payout and lodging in the facts ``raw``."""
+    outs = []
+    for name, value in raw.items():
+        if name.startswith(f"{MONEY_OUT}:"):
+            payment, _, amount = value.rpartition(":")
+            outs.append((payment, int(amount)))
+    return outs
 
 
 def unpaid_fen(raw: dict[str, str]) -> int:
     """Money in the case's account neither paid out nor lodged, from the facts ``raw``:
-    what arrived less what left. Money that arrived before these facts were kept is not
-    known (docs/zhongben.md), so what left beyond it counts as nothing, not as less."""
-    arrived = sum(int(v) for k, v in raw.items() if k.startswith(f"{MONEY_IN}:"))
-    left = sum(int(v) for k, v in raw.items() if k.startswith(f"{MONEY_OUT}:"))
-    return max(0, arrived - left)
+    what arrived less what left of it. Money that arrived before these facts were kept is
+    not known (operations.md: a replay makes it known): what leaves of it is not counted
+    against money that arrived since, which the gate must see."""
+    arrived = {
+        name.partition(":")[2]: int(value)
+        for name, value in raw.items() if name.startswith(f"{MONEY_IN}:")
+    }  # fmt: skip
+    part_of = {
+        name.partition(":")[2]: value
+        for name, value in raw.items() if name.startswith(f"{MONEY_FROM}:")
+    }  # fmt: skip
+
+    def arrival_of(payment: str) -> str:
+        """The arrival a payment is part of (a released part of a held part of …)."""
+        for _ in range(len(part_of) + 1):  # a chain no longer than the releases
+            if payment in arrived or payment not in part_of:
+                break
+            payment = part_of[payment]
+        return payment
+
+    left = sum(amount for payment, amount in _money_out(raw) if arrival_of(payment) in arrived)
+    return max(0, sum(arrived.values()) - left)
 
 
-def paid_out_fen(raw: dict[str, str]) -> int:
-    """Money paid out of the case's account to the applicant (lodged money is not), from the
-    facts ``raw``: what a resumption's claim no longer includes."""
-    return sum(int(v) for k, v in raw.items() if k.startswith(f"{MONEY_OUT}:{PAYOUT}:"))
+def discharged_fen(raw: dict[str, str]) -> int:
+    """Money paid out of the case's account to the applicant or lodged for them (提存
+    discharges the debtor as far as it goes), from the facts ``raw``: what a resumption's
+    claim no longer includes."""
+    return sum(amount for _, amount in _money_out(raw))
 
 
 def _deduction(payload: funds.FundsArrived | funds.DeductionReviewed) -> bool:

@@ -20,7 +20,7 @@ from services.intake.domain import FileCase
 from services.intake.handlers import Intake
 from services.intake.repository import CaseRecord, CaseStatus
 from services.intake.zhongben_domain import AFTER_RULING, ResumptionCause
-from services.intake.zhongben_facts import paid_out_fen
+from services.intake.zhongben_facts import discharged_fen
 from zhixing.auth import Identity
 from zhixing.clock import china_today
 from zhixing.errors import Conflict, Invalid, NotFound
@@ -83,27 +83,29 @@ class Resumption:
 
     async def prepare(
         self, pipe: Pipeline, record: CaseRecord, identity: Identity,
-        claim_amount_fen: int | None = None,
+        claim_amount_fen: int | None = None, *, act: str = "resuming enforcement",
     ) -> PreparedResumption:  # fmt: skip
         """The 执恢 case's number, fields and filing events (read before MULTI); it enforces
         ``claim_amount_fen`` (what is still unperformed), by default and at most the original
-        claim less what was paid out of it to the applicant (funds' payouts the case's facts
-        kept: those before stop 39 are not known)."""
+        claim less what was paid out of it to the applicant or lodged for them (the case's
+        facts; payouts from before they were kept are known once they are replayed).
+        ``act`` names what needs the resumption, in the refusal when nothing is left."""
         original = FileCase.model_validate_json(record.get("application") or "{}")
         number = record.get("case_number")
-        paid = paid_out_fen(await self.intake.facts.read(record.case_id, pipe))
+        paid = discharged_fen(await self.intake.facts.read(record.case_id, pipe))
         left = original.claim_amount_fen - paid
         if left <= 0:
             raise Conflict(
-                f"case {number}'s claim ({original.claim_amount_fen} fen) was paid out to the "
-                f"applicant ({paid} fen): nothing is left to resume (rule {AFTER_RULING})"
+                f"case {number}'s claim ({original.claim_amount_fen} fen) was paid out or "
+                f"lodged for the applicant ({paid} fen): {act} would resume nothing; the claim "
+                f"is performed (rule {AFTER_RULING})"
             )
         claim = left if claim_amount_fen is None else claim_amount_fen
         if claim > left:
             raise Invalid(
                 f"claim_amount_fen {claim} is more than what is left of case {number}'s claim "
-                f"({original.claim_amount_fen} fen, {paid} of it paid out: {left}): a "
-                f"resumption enforces what is left of it",
+                f"({original.claim_amount_fen} fen, {paid} of it paid out or lodged: {left}): "
+                f"a resumption enforces what is left of it",
                 loc=("body", "claim_amount_fen"),
             )
         today = china_today(self.ctx.clock)

@@ -811,3 +811,23 @@ async def test_a_court_a_dispute_stops_deducts_nothing_of_the_case() -> None:
         await funds.money_in.request_deduction("case-1", identity=OFFICER, asset_id="asset-1",
                                                amount=1_000)  # fmt: skip
     assert (await ledger(funds))["deductions"] == {}
+
+
+async def test_only_the_approval_that_set_the_account_paid_into_bars_its_approver() -> None:
+    funds = await funds_with_case()
+    out = funds.money_out
+    notice = await out.issue_notice("case-1", await receive(funds, 10_000), identity=OFFICER)
+    first, second = person(Role.LEADER, COURT, "leader-a"), person(Role.LEADER, COURT, "leader-b")
+    for account, leader in (("6217 0000 1111 2222", first), ("6217 0000 3333 4444", second)):
+        change = await out.request_account_change(
+            "case-1", identity=OFFICER, new_account=account, reason="账户变更"
+        )
+        await out.decide_account_change("case-1", change["change_id"], identity=leader,
+                                        approve=True, note="")  # fmt: skip
+    with pytest.raises(ScopeError, match="approved the change"):
+        await out.pay("case-1", notice["notice_id"], identity=second, amount=10_000,
+                      to_account="6217 0000 3333 4444", bank_reference="OUT-1")  # fmt: skip
+    # Who approved a change since superseded did not choose where this money goes.
+    paid = await out.pay("case-1", notice["notice_id"], identity=first, amount=10_000,
+                         to_account="6217 0000 3333 4444", bank_reference="OUT-1")  # fmt: skip
+    assert paid["to_account"] == "6217 0000 3333 4444"

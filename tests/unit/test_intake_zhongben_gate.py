@@ -185,17 +185,24 @@ def test_the_money_waiting_is_what_arrived_less_what_was_paid_out_or_lodged() ->
                for p, a in (("p1", 500_000), ("p2", 300_000))]  # fmt: skip
     paid = funds.FundsPaid(case_id="c", payment_id="p1", payout_id="o1", amount_fen=500_000)
     lodged = funds.FundsLodged(case_id="c", hold_id="h1", payment_id="p2", amount_fen=100_000)
-    # A hold released as a payment of its own re-enters nothing: it never left the account.
+    # A hold released as a payment of its own re-enters nothing (it never left the account);
+    # what is paid of it, or of a part released from it in turn, leaves its arrival's money.
     released = funds.FundsReleased(case_id="c", hold_id="h2", payment_id="p3",
                                    from_payment_id="p2", amount_fen=50_000)  # fmt: skip
+    again = funds.FundsReleased(case_id="c", hold_id="h4", payment_id="p4",
+                                from_payment_id="p3", amount_fen=20_000)  # fmt: skip
     assert unpaid_fen(keep_all(*arrived)) == 800_000
     assert unpaid_fen(keep_all(*arrived, paid, paid, released)) == 300_000  # read twice: once
+    of_part = funds.FundsPaid(case_id="c", payment_id="p4", payout_id="o2", amount_fen=20_000)
+    assert unpaid_fen(keep_all(*arrived, paid, released, again, of_part)) == 280_000
     whole = funds.PaymentLodged(case_id="c", hold_id="h3", payment_id="p2", amount_fen=200_000)
     assert unpaid_fen(keep_all(*arrived, paid, lodged, whole)) == 0
 
 
-def test_money_paid_out_that_arrived_before_the_facts_were_kept_counts_as_nothing() -> None:
-    paid = funds.FundsPaid(case_id="c", payment_id="old", payout_id="o1", amount_fen=900_000)
+def test_money_out_of_an_arrival_not_kept_hides_none_kept_since() -> None:
+    """Money that arrived before the facts were kept is not known: what is paid of it is
+    not counted against money that arrived since."""
+    old = funds.FundsPaid(case_id="c", payment_id="old", payout_id="o1", amount_fen=900_000)
     arrived = funds.FundsArrived(case_id="c", payment_id="p1", amount_fen=100_000)
-    assert unpaid_fen(keep_all(paid)) == 0
-    assert unpaid_fen(keep_all(arrived, paid)) == 0
+    assert unpaid_fen(keep_all(old)) == 0
+    assert unpaid_fen(keep_all(arrived, old)) == 100_000

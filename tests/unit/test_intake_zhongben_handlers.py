@@ -448,12 +448,16 @@ async def test_a_resumption_enforces_the_claim_less_what_was_paid_out_of_it() ->
         )  # fmt: skip
 
     await paid(claim - 1_000, 1)
-    with pytest.raises(Invalid, match=r"paid out: 1000\)") as refused:
+    with pytest.raises(Invalid, match=r"paid out or lodged: 1000\)") as refused:
         await court.zhongben.resume(case_id, ResumptionCause.ASSETS_FOUND, "x", identity=CLERK,
                                     claim_amount_fen=1_001)  # fmt: skip
     assert refused.value.loc == ("body", "claim_amount_fen")
-    await paid(1_000, 2)  # all of it: nothing is left to enforce
-    with pytest.raises(Conflict, match=r"was paid out.*zhongben.after-ruling"):
+    await court.other_services_report(  # the rest lodged (提存) for the applicant: all of it
+        funds_events_pb2.FundsArrived(case_id=case_id, payment_id="p2", amount_fen=1_000),
+        funds_events_pb2.PaymentLodged(case_id=case_id, payment_id="p2", hold_id="h2",
+                                       amount_fen=1_000),
+    )  # fmt: skip
+    with pytest.raises(Conflict, match=r"resuming enforcement would resume nothing.*after-ruling"):
         await court.zhongben.resume(case_id, ResumptionCause.ASSETS_FOUND, "x", identity=CLERK)
 
     court = Court()
@@ -497,6 +501,19 @@ async def test_an_upheld_objection_revokes_the_ruling_and_resumes_the_case() -> 
         await z.object(case_id, "again", None, identity=CLERK)
 
 
+async def test_a_case_withdrawn_is_closed_whatever_its_account_holds() -> None:
+    """Its money is owed back to who paid it, which funds has no act for yet: the rule does
+    not hold such a closure (PAYS_THE_APPLICANT)."""
+    court = Court()
+    case_id = await court.file()
+    await court.other_services_report(
+        funds_events_pb2.FundsArrived(case_id=case_id, payment_id="p1", amount_fen=500),
+    )
+    await court.intake.close(case_id, ClosureMethod.WITHDRAWN, identity=OFFICER)
+    record = await court.intake.records.read(case_id)
+    assert record is not None and record.status is CaseStatus.CLOSED
+
+
 @pytest.mark.parametrize("method", [ClosureMethod.PERFORMED, ClosureMethod.TERMINATED])
 async def test_a_case_is_not_closed_while_its_money_waits_in_its_account(
     method: ClosureMethod,
@@ -518,3 +535,21 @@ async def test_a_case_is_not_closed_while_its_money_waits_in_its_account(
     record = await court.intake.records.read(case_id)
     assert record is not None and record.status is CaseStatus.CLOSED
     assert record.get("closed_method") == method.value
+
+
+async def test_an_objection_is_not_upheld_into_a_resumption_of_a_claim_paid_in_full() -> None:
+    court = Court()
+    case_id = await ruled(court)
+    claim = (await court.intake.records.read(case_id)).filed.claim_amount_fen  # type: ignore[union-attr]
+    await court.other_services_report(
+        funds_events_pb2.FundsArrived(case_id=case_id, payment_id="p1", amount_fen=claim),
+        funds_events_pb2.FundsPaid(case_id=case_id, payment_id="p1", payout_id="o1",
+                                   amount_fen=claim),
+    )  # fmt: skip
+    objection_id = await court.zhongben.object(case_id, "被执行人有房产", None, identity=CLERK)
+    another = person(Role.LEADER, subject="leader-2")
+    with pytest.raises(Conflict, match="upholding the objection would resume nothing"):
+        await court.zhongben.decide_objection(case_id, objection_id, upheld=True, reason="x",
+                                              identity=another)  # fmt: skip
+    # Nothing was recorded: the objection may still be decided.
+    assert "ZhongbenObjectionDecided" not in await staged_types(court.intake.ctx)
