@@ -245,12 +245,13 @@ class MoneyOut(FundsHandler):
         by someone who neither handles the case nor controlled the asset (rule
         ``funds.separation-of-duties``). Two payouts racing for one notice: one wins, the
         other is refused (the ledger is watched)."""
-        ref_key = self.records.bank_ref_key(f"{domain.PAYOUT_REFERENCE}:{bank_reference}")
+        ref_keys = self.records.ref_keys(f"{domain.PAYOUT_REFERENCE}:{bank_reference}")
+        ref_key = ref_keys[0]
 
         async def act(pipe: Pipeline, record: Record) -> Record:
             notice, payment = domain.check_payout(identity, record, notice_id, amount, to_account)
             await self.refuse_if_stopped(pipe, record, f"the payout of notice {notice_id}")
-            if await pipe.exists(ref_key):
+            if await pipe.exists(*ref_keys):
                 raise Conflict(f"bank reference {bank_reference} was recorded for another payout")
             payout_id = self.new_id()
             payout = {
@@ -275,7 +276,7 @@ class MoneyOut(FundsHandler):
             ), identity.as_actor())  # fmt: skip
             return payout
 
-        return await self.act(case_id, identity, act, watch=(ref_key,))
+        return await self.act(case_id, identity, act, watch=ref_keys)
 
     # --- the receiving account -------------------------------------------------------------
 
