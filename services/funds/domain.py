@@ -16,7 +16,6 @@ yet noticed, held back, or noticed and not yet paid). ``zhixing funds reconcile`
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -45,13 +44,6 @@ RESERVED_REFERENCE_PREFIXES = frozenset(
 """Prefixes of the platform's own references ("sale:...", "self_disposal:...", "payout:..."),
 which no bank reference may take, typed by a person (a receipt's, a statement line's, a
 payout's) or given by the outside system answering a deduction."""
-
-
-def reference_form(reference: str) -> str:
-    """A reference in the one form it is known by: the same transfer typed in lower case or
-    full-width characters is the same transfer (a probe recorded "r-a1" beside "R-A1", and
-    both were paid out)."""
-    return unicodedata.normalize("NFKC", reference).strip().upper()
 
 
 def reserved_prefix(reference: str) -> str:

@@ -623,9 +623,7 @@ def _has_its_receipt(deduction: Record | None, record: Record, reference: str) -
     if deduction.get("reviewed_by"):
         return True
     receipt: Record | None = record["payments"].get(deduction.get("payment_id", ""))
-    return receipt is None or domain.reference_form(
-        receipt["bank_reference"]
-    ) != domain.reference_form(reference)
+    return receipt is None or receipt["bank_reference"] != reference
 
 
 def _transfer_within_bounds(feedback: gateway_pb.Feedback) -> bool:

@@ -245,13 +245,12 @@ class MoneyOut(FundsHandler):
         by someone who neither handles the case nor controlled the asset (rule
         ``funds.separation-of-duties``). Two payouts racing for one notice: one wins, the
         other is refused (the ledger is watched)."""
-        ref_keys = self.records.ref_keys(f"{domain.PAYOUT_REFERENCE}:{bank_reference}")
-        ref_key = ref_keys[0]
+        ref_key = self.records.bank_ref_key(f"{domain.PAYOUT_REFERENCE}:{bank_reference}")
 
         async def act(pipe: Pipeline, record: Record) -> Record:
             notice, payment = domain.check_payout(identity, record, notice_id, amount, to_account)
             await self.refuse_if_stopped(pipe, record, f"the payout of notice {notice_id}")
-            if await pipe.exists(*ref_keys):
+            if await pipe.exists(ref_key):
                 raise Conflict(f"bank reference {bank_reference} was recorded for another payout")
             payout_id = self.new_id()
             payout = {
@@ -276,7 +275,7 @@ class MoneyOut(FundsHandler):
             ), identity.as_actor())  # fmt: skip
             return payout
 
-        return await self.act(case_id, identity, act, watch=ref_keys)
+        return await self.act(case_id, identity, act, watch=(ref_key,))
 
     # --- the receiving account -------------------------------------------------------------
 

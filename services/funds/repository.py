@@ -33,7 +33,6 @@ from typing import Any, TypeVar
 import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
 
-from services.funds.domain import reference_form
 from zhixing.money import add_fen, fen_of
 from zhixing.polling import WorkSignal
 from zhixing.records import IndexedRecords
@@ -59,16 +58,7 @@ class FundsRecords(IndexedRecords):
         return self.keys.key("account", account_number)
 
     def bank_ref_key(self, reference: str) -> str:
-        """The key of a reference in its one form (``domain.reference_form``)."""
-        return self.keys.key("bank-ref", reference_form(reference))
-
-    def ref_keys(self, reference: str) -> tuple[str, ...]:
-        """Every key a reference may be kept under: its form's, and, for one kept before
-        references had a form (d9723f5 and earlier), as it was typed. Only the first is
-        written now."""
-        typed = self.keys.key("bank-ref", reference)
-        formed = self.bank_ref_key(reference)
-        return (formed,) if typed == formed else (formed, typed)
+        return self.keys.key("bank-ref", reference)
 
     def totals_key(self, court: str) -> str:
         return self.keys.key("totals", court)
@@ -97,10 +87,7 @@ class FundsRecords(IndexedRecords):
     ) -> tuple[str, str] | None:
         """(case id, payment id) of the receipt recorded under ``reference``
         (``remember_reference``), or None."""
-        raw = None
-        for key in self.ref_keys(reference):
-            if (raw := await (client or self.redis).get(key)) is not None:
-                break
+        raw = await (client or self.redis).get(self.bank_ref_key(reference))
         if raw is None:
             return None
         case_id, _, payment_id = as_text(raw).partition("|")

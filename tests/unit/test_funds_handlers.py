@@ -645,34 +645,6 @@ async def test_a_reference_received_again_for_another_amount_is_refused_with_bot
         await receive(funds, 500_001, reference="BANK-7")
 
 
-async def test_a_reference_typed_in_another_case_or_width_is_the_same_transfer() -> None:
-    funds = await funds_with_case()
-    payment_id = await receive(funds, 500_000, reference="R-A1")
-    for typed in ("r-a1", "Ｒ－Ａ１", " R-A1 "):
-        _, payment, new = await funds.money_in.record_receipt(
-            identity=FINANCE, account_number=ACCOUNT, bank_reference=typed, amount=500_000,
-            payer="被执行人", arrived_on=None,
-        )  # fmt: skip
-        assert not new and payment["payment_id"] == payment_id, typed
-    assert totals(await ledger(funds)).received == 500_000
-    # A reference kept as typed before references had one form is still found.
-    legacy = funds.records.ref_keys("legacy-7")
-    assert len(legacy) == 2
-    await funds.records.redis.set(legacy[1], f"case-1|{payment_id}")
-    with pytest.raises(Conflict, match="for 500000 fen"):
-        await receive(funds, 1, reference="legacy-7")
-    # A payout's reference too: the same transfer out is one payout.
-    notice = await funds.money_out.issue_notice("case-1", payment_id, identity=OFFICER)
-    await funds.money_out.pay("case-1", notice["notice_id"], identity=FINANCE, amount=500_000,
-                              to_account=RECEIVING, bank_reference="OUT-A")  # fmt: skip
-    other = await funds.money_out.issue_notice(
-        "case-1", await receive(funds, 100, reference="R-B1"), identity=OFFICER
-    )
-    with pytest.raises(Conflict, match="recorded for another payout"):
-        await funds.money_out.pay("case-1", other["notice_id"], identity=FINANCE, amount=100,
-                                  to_account=RECEIVING, bank_reference="out-a")  # fmt: skip
-
-
 async def test_a_freeze_taken_again_may_be_deducted_in_full() -> None:
     """Deductions count against the control they were asked under: a deposit frozen,
     deducted in part, released and frozen again holds what the new freeze froze (as the
