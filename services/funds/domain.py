@@ -297,7 +297,7 @@ def payout_conflicts(
     if (
         current is not None and current.get("decided_by") == identity.subject
         and normalise_account(current["new_account"])
-        == normalise_account(notice.get("to_account", ""))
+        == normalise_account(record["receiving_account"])
     ):  # fmt: skip
         roles.append("approved the change of receiving account it goes to")
     return roles

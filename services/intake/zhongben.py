@@ -435,7 +435,8 @@ class Zhongben:
         claim_amount_fen: int | None = None,
     ) -> Resumed:  # fmt: skip
         """Resume enforcement (恢复执行): file the 执恢 case, for ``claim_amount_fen`` (what
-        is still unperformed; default the whole claim); ExecutionResumed on this one."""
+        is still unperformed; by default the claim less what was paid out or lodged: the
+        resumption's ``prepare``); ExecutionResumed on this one."""
 
         async def body(pipe: Pipeline) -> Resumed:
             record = await self._ruled(pipe, case_id, identity, Role.CLERK, Role.OFFICER)

@@ -102,8 +102,8 @@ class ResumptionIn(_Body):
     claim_amount_fen: Fen | None = Field(
         None,
         description="What of the claim is still unperformed, in fen, as the request to resume "
-        "states it (the 执恢 case enforces this, e.g. the claim less what was paid out): at "
-        "most the 终本 case's claim; default: that claim",
+        "states it (the 执恢 case enforces this): at most, and by default, the 终本 case's "
+        "claim less what was paid out of it to the applicant or lodged for them",
     )
 
 
