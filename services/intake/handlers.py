@@ -609,10 +609,9 @@ class Intake:
                     f"propose it with POST /v1/cases/{case_id}/zhongben"
                 )
             await self.refuse_if_stopped(pipe, record, "closing the case")
-            waiting = ""
-            if method in PAYS_THE_APPLICANT:
-                waiting = money_waiting(unpaid_fen(await self.facts.read(case_id, pipe)))
-            if waiting:
+            if method in PAYS_THE_APPLICANT and (
+                waiting := money_waiting(unpaid_fen(await self.facts.read(case_id, pipe)))
+            ):
                 raise Conflict(f"case {case_id} cannot be closed: {waiting} "
                                f"(rule {MONEY_PAID_OUT})")  # fmt: skip
             today = china_today(self.ctx.clock).isoformat()
