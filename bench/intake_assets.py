@@ -15,9 +15,10 @@ bench's Kafka and Redis, with the agency gateway answering after a fixed latency
   sending it the events it follows (its own process that consumes them, idle but for
   its own filings', beside it). These, the queries' completion and the fsync runs
   (``bench/durability.py``) run the platform as docs/scaling.md deploys it on shared cores
-  (``platform(answering=True)``): intake's requests answered by a process of its own, the
-  processes catching up on events at a lower priority; peak memory is then each
-  process's, intake's answering one apart;
+  (``platform(answering=INTAKE_ANSWERED)``): intake's requests answered by a process of
+  its own, the processes catching up on events at a lower priority; peak memory is then
+  each process's, intake's answering one apart (``bench/pipeline.py`` answers the
+  dashboard's requests so too, under the same load);
 * the peak resident memory (VmHWM) of each service process at the end of that run.
 
 The funds service runs among them (it opens an account for every case filed and follows
@@ -68,6 +69,7 @@ class Platform:
     bootstrap: str
     processes: dict[str, subprocess.Popen[bytes]]
     funds_url: str = ""
+    command_url: str = ""
 
     def peak_rss_mb(self) -> dict[str, float]:
         """Each service process's peak resident memory so far."""
@@ -91,23 +93,24 @@ def peak_rss_mb(pid: str = "self") -> float:
 
 WORK_NICENESS = 10
 """How much less of the CPU the processes catching up on events get than those answering
-requests, in the deployment ``platform(answering=True)`` runs (docs/scaling.md)."""
-ANSWERED_HERE = "intake"
-"""The one service whose requests these runs time: in ``platform(answering=True)`` it has
-a process that only answers them. The others' answering processes would sit idle (nothing
-here calls them), so they are left out."""
+requests, in the deployment ``platform(answering=...)`` runs (docs/scaling.md)."""
+INTAKE_ANSWERED = ("intake",)
+"""The services whose requests the filing runs time: in ``platform(answering=...)`` each
+has a process that only answers them. The others' answering processes would sit idle
+(nothing there calls them), so they are left out."""
 
 
 @asynccontextmanager
 async def platform(
     bootstrap: str, redis_url: str, services: tuple[str, ...] = SERVICES, *,
-    answering: bool = False,
+    answering: tuple[str, ...] = (),
 ) -> AsyncIterator[Platform]:  # fmt: skip
     """The ``services`` as processes. With ``answering``, as docs/scaling.md deploys them
-    on shared cores: intake's requests answered by a process of its own (role ``answer``)
-    and every process that consumes events (intake's other, the rest of the platform's)
-    at WORK_NICENESS, so that a backlog of events waits for the CPU behind a filing. The
-    agency gateway stands in for the agencies' own systems and keeps its priority."""
+    on shared cores: the requests of each service named there answered by a process of its
+    own (role ``answer``) and every process that consumes events (theirs, the rest of the
+    platform's) at WORK_NICENESS, so that a backlog of events waits for the CPU behind a
+    request. The agency gateway stands in for the agencies' own systems and keeps its
+    priority."""
     prefix = f"b{uuid.uuid4().hex[:8]}."
     await create_topics(bootstrap, prefix)
     http, grpc_intake, grpc_assets, gateway = (free_port() for _ in range(4))
@@ -137,10 +140,13 @@ async def platform(
         env[f"ZHIXING_{name.upper()}_HTTP_PORT"] = str(free_port())
         env[f"ZHIXING_{name.upper()}_GRPC_PORT"] = str(free_port())
     processes: dict[str, subprocess.Popen[bytes]] = {}
-    healthy = [f"http://127.0.0.1:{http}"]  # intake's, which the runs call
+    urls = {name: f"http://127.0.0.1:{env[f'ZHIXING_{name.upper()}_HTTP_PORT']}"
+            for name in services if name != "agency_gateway"}  # fmt: skip
+    # Waited for: intake's, which every run calls, and each answered service's processes.
+    healthy = [urls["intake"], *(urls[name] for name in answering if name != "intake")]
     for name in services:
         working = {**env}
-        if answering and name == ANSWERED_HERE:
+        if name in answering:
             processes[f"{name} (answering)"] = _service_process(
                 name, {**env, f"ZHIXING_{name.upper()}_ROLE": "answer"}
             )
@@ -148,7 +154,7 @@ async def platform(
             working[f"ZHIXING_{name.upper()}_HTTP_PORT"] = str(free_port())
             working[f"ZHIXING_{name.upper()}_GRPC_PORT"] = str(free_port())
             healthy.append(f"http://127.0.0.1:{working[f'ZHIXING_{name.upper()}_HTTP_PORT']}")
-        behind = answering and name != "agency_gateway"
+        behind = bool(answering) and name != "agency_gateway"
         processes[name] = _service_process(name, working, WORK_NICENESS if behind else 0)
     try:
         async with httpx.AsyncClient() as client:
@@ -161,11 +167,11 @@ async def platform(
                     except httpx.HTTPError:
                         pass
                     if time.monotonic() > deadline:
-                        raise RuntimeError(f"intake at {url} did not become healthy")
+                        raise RuntimeError(f"a service at {url} did not become healthy")
                     await asyncio.sleep(0.2)
         await asyncio.sleep(3)  # consumers join their groups
-        funds_url = f"http://127.0.0.1:{env['ZHIXING_FUNDS_HTTP_PORT']}"
-        yield Platform(healthy[0], prefix, bootstrap, processes, funds_url)
+        yield Platform(urls["intake"], prefix, bootstrap, processes, urls.get("funds", ""),
+                       urls.get("command", ""))  # fmt: skip
         # A figure measured while a service lay dead would describe another platform.
         if ended := [name for name, process in processes.items() if process.poll() is not None]:
             raise RuntimeError(f"service processes ended during the run: {ended}")
@@ -208,11 +214,13 @@ def body(n: int) -> dict[str, object]:
     }
 
 
-def headers(role: Role = Role.CLERK, subject: str = "bench") -> dict[str, str]:
+def headers(
+    role: Role = Role.CLERK, subject: str = "bench", court_code: str = "苏1283"
+) -> dict[str, str]:
     tokens = TokenAuthority(
         AuthSettings(secret=SECRET, service_secret=SERVICE_SECRET, env="test"), SystemClock()
     )
-    token = tokens.issue(subject=subject, court_code="苏1283", role=role)
+    token = tokens.issue(subject=subject, court_code=court_code, role=role)
     return {"Authorization": f"Bearer {token}"}
 
 
@@ -238,7 +246,7 @@ async def filings_per_s(bootstrap: str, redis_url: str) -> float:
 
 async def query_latency(bootstrap: str, redis_url: str) -> dict[str, float]:
     """At FIXED_RATE_PER_S: the filing's answer and its queries' completion."""
-    async with platform(bootstrap, redis_url, answering=True) as running:
+    async with platform(bootstrap, redis_url, answering=INTAKE_ANSWERED) as running:
         due_at, answered_ms = await file_at_rate(running, FIXED_RATE_PER_S)
         latencies = await completions(running, due_at)
         peaks = running.peak_rss_mb()
@@ -263,7 +271,7 @@ async def api_latency(
     """At ``rate`` filings a second, with ``services`` running: how long the filing takes
     to answer, from when it was due (``file_at_rate``). The queries are not followed:
     above what asset control keeps up with, they only queue."""
-    async with platform(bootstrap, redis_url, services, answering=True) as running:
+    async with platform(bootstrap, redis_url, services, answering=INTAKE_ANSWERED) as running:
         _, answered_ms = await file_at_rate(running, rate)
     return {"api_p50_ms": statistics.median(answered_ms), "api_p99_ms": p99(answered_ms)}
 

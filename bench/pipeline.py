@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import gc
 import os
@@ -26,6 +27,7 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
+from bench import intake_assets
 from bench.intake_assets import p99
 from services.command.board import CLOCK_STATES, NODE_IDS, Board
 from services.command.bootstrap import bootstrap as command_bootstrap
@@ -50,6 +52,16 @@ NATIONAL_CASES = int(os.environ.get("ZHIXING_BENCH_NATIONAL_CASES", NATIONAL_NEW
 BOARD_CASES = int(os.environ.get("ZHIXING_BENCH_BOARD_CASES", 1_000_000))
 BOARD_CLOCKS = BOARD_CASES // 10
 DASHBOARD_REQUESTS = 300
+DASHBOARD_QUERIES: list[tuple[str, dict[str, str | int]]] = [
+    ("/v1/board/tree", {}),
+    ("/v1/board/alerts", {"state": "breached", "limit": 200}),
+    ("/v1/board/courts/苏1283/cases", {"node": "controlling", "limit": 50, "offset": 5000}),
+]
+"""A command centre's requests (the court tree, the alerts, a node's page of cases), asked
+in turn."""
+BUSY_PAUSE_S = 0.05
+"""The pause between the dashboard's requests while the platform is busy (about 15 a
+second): a centre's screens refreshing, not a load of its own."""
 
 
 # The services that carry a filing's work: measured with two processes each.
@@ -172,11 +184,7 @@ async def dashboard_api(bootstrap: str, redis_url: str, rounds: int) -> list[dic
     await host.start()
     freeze_startup_heap()  # as the service's own process does once started
     token = TokenAuthority(auth, clock).issue(subject="bench", court_code="苏12", role=Role.COMMAND)
-    queries: list[tuple[str, dict[str, str | int]]] = [
-        ("/v1/board/tree", {}),
-        ("/v1/board/alerts", {"state": "breached", "limit": 200}),
-        ("/v1/board/courts/苏1283/cases", {"node": "controlling", "limit": 50, "offset": 5000}),
-    ]
+    queries = DASHBOARD_QUERIES
     results = []
     try:
         async with httpx.AsyncClient(
@@ -201,3 +209,39 @@ async def dashboard_api(bootstrap: str, redis_url: str, rounds: int) -> list[dic
         await host.stop()
         gc.unfreeze()  # the bench's own later steps collect as before
     return results
+
+
+async def dashboard_busy(bootstrap: str, redis_url: str, *, apart: bool) -> dict[str, Any]:
+    """The dashboard's requests (DASHBOARD_QUERIES, over BOARD_CASES seeded cases) while the
+    platform falls behind filings at HIGH_RATE_PER_S: each queues 8 channel queries, and the
+    command service records every event of them. ``apart``: as docs/scaling.md deploys
+    them, intake's and the command service's requests answered by processes of their own
+    and every process that consumes events at a lower priority; otherwise one process a
+    service, all at one priority. Each request's time, from when it was sent."""
+    answering = ("intake", "command") if apart else ()
+    async with intake_assets.platform(bootstrap, redis_url, answering=answering) as running:
+        redis = connect(RedisSettings(url=redis_url))
+        try:
+            await seed_board(Board(redis, KeySpace(running.prefix, "command")), redis_url)
+        finally:
+            await redis.aclose()
+        command = intake_assets.headers(Role.COMMAND, court_code="苏12")
+        timings: dict[str, list[float]] = {path: [] for path, _ in DASHBOARD_QUERIES}
+        asked = 0
+        filing = asyncio.create_task(
+            intake_assets.file_at_rate(running, intake_assets.HIGH_RATE_PER_S)
+        )
+        async with httpx.AsyncClient(base_url=running.command_url, timeout=60,
+                                     headers=command) as http:  # fmt: skip
+            while not filing.done():
+                path, params = DASHBOARD_QUERIES[asked % len(DASHBOARD_QUERIES)]
+                started = time.perf_counter()
+                response = await http.get(path, params=params)
+                timings[path].append((time.perf_counter() - started) * 1000)
+                response.raise_for_status()
+                asked += 1
+                await asyncio.sleep(BUSY_PAUSE_S)
+        await filing
+    every = [t for values in timings.values() for t in values]
+    return {"p50_ms": statistics.median(every), "p99_ms": p99(every), "requests": asked,
+            "p99_ms_by_path": {path: p99(values) for path, values in timings.items()}}  # fmt: skip

@@ -77,6 +77,10 @@ def test_k8s_deploys_every_service_non_root_with_probes_and_limits(spec: Any) ->
     # Every service has exactly one Deployment of role all (its consumers and loops).
     roles = [role_of(d, spec.name) for d in deployments]
     assert roles.count("all") == 1, roles
+    # Its processes are configured alike but for the role: an answering one missing a
+    # setting (another service's address, say) would answer otherwise.
+    settings = {settings_of(d, spec.name) for d in deployments}
+    assert len(settings) == 1, settings
     (service,) = [
         d for d in docs
         if d["kind"] == "Service" and d["metadata"]["name"] == spec.name.replace("_", "-")
@@ -91,6 +95,14 @@ def test_k8s_deploys_every_service_non_root_with_probes_and_limits(spec: Any) ->
 def pod_labels(deployment: dict[str, Any]) -> dict[str, str]:
     labels: dict[str, str] = deployment["spec"]["template"]["metadata"]["labels"]
     return labels
+
+
+def settings_of(deployment: dict[str, Any], service: str) -> tuple[Any, ...]:
+    """A Deployment's container settings (its configuration sources and environment), the
+    service's role left out."""
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    env = [e for e in container.get("env", []) if e["name"] != f"ZHIXING_{service.upper()}_ROLE"]
+    return (repr(container.get("envFrom")), repr(sorted(env, key=lambda e: e["name"])))
 
 
 def role_of(deployment: dict[str, Any], service: str) -> str:
