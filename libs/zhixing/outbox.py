@@ -27,7 +27,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 import structlog
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 from redis.asyncio.client import Pipeline
 
 from zhixing.events import Event, InvalidEvent, decode_event, type_header
@@ -37,11 +37,14 @@ from zhixing.state import KeySpace, as_text, transact
 __all__ = [
     "EVENTS_PARKED",
     "EVENTS_RELAYED",
+    "OUTBOX_OLDEST_AGE",
+    "OUTBOX_PENDING",
     "Outbox",
     "OutboxRelay",
     "ParkedEvent",
     "Parking",
     "drop_unreadable",
+    "observe_backlog",
     "parking",
     "requeue",
 ]
@@ -55,8 +58,38 @@ EVENTS_PARKED = Counter(
     "set aside (should stay 0)",
 )
 
+# Set at each scrape by every process of the service, answering ones too (``observe_backlog``):
+# a backlog shows even when no process relays it (none of role ``all`` running).
+OUTBOX_PENDING = Gauge(
+    "zhixing_outbox_pending_events", "Events staged, not yet published", ["service"]
+)
+OUTBOX_OLDEST_AGE = Gauge(
+    "zhixing_outbox_oldest_age_seconds",
+    "How long the oldest staged event has waited to be published (0 when none waits)",
+    ["service"],
+)
+
 Entry = tuple[bytes, dict[bytes, bytes]]
 """A stream entry as the client reads it: its id and its fields."""
+
+
+async def observe_backlog(redis: aioredis.Redis, outbox: Outbox, service: str) -> None:
+    """Set ``service``'s OUTBOX_PENDING and OUTBOX_OLDEST_AGE from its outbox stream: the
+    stream's length, and its first entry's id (the instant it was staged, in ms on Redis's
+    clock) against Redis's clock now. Events set aside (``Outbox.parked``) are not pending:
+    they have a counter of their own."""
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.xlen(outbox.stream)
+        pipe.xrange(outbox.stream, count=1)
+        pipe.time()
+        pending, first, (seconds, micros) = await pipe.execute()
+    age = 0.0
+    if first:
+        staged_ms = int(as_text(first[0][0]).partition("-")[0])
+        age = max(0.0, seconds + micros / 1e6 - staged_ms / 1000)
+    OUTBOX_PENDING.labels(service).set(pending)
+    OUTBOX_OLDEST_AGE.labels(service).set(age)
+
 
 PARKED_REASON = b"parked_reason"
 PARKED_ENTRY = b"parked_entry"  # its id in the outbox: when it was staged

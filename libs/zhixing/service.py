@@ -48,7 +48,7 @@ from zhixing.courts import directory
 from zhixing.errors import CommandError, SafeJSONResponse, error_response
 from zhixing.events import new_event
 from zhixing.http_protocol import BoundedHttpToolsProtocol
-from zhixing.outbox import Outbox, OutboxRelay
+from zhixing.outbox import Outbox, OutboxRelay, observe_backlog
 from zhixing.projection import BatchHandler, Projection
 from zhixing.publisher import EventPublisher
 from zhixing.rules import catalogue
@@ -407,6 +407,10 @@ def create_http_app(ctx: ServiceContext, *, title: str, description: str) -> Fas
 
     @app.get("/metrics", tags=["ops"], summary="Prometheus metrics")
     async def metrics() -> Response:
+        try:
+            await observe_backlog(ctx.redis, ctx.outbox, ctx.name)
+        except Exception as exc:  # Redis away: the rest is still worth scraping
+            log.warning("outbox backlog not read", error=str(exc))
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return app

@@ -3,6 +3,8 @@ beside one that consumes the events and runs the loops (docs/scaling.md)."""
 
 from __future__ import annotations
 
+import asyncio
+import re
 from collections.abc import AsyncIterator
 
 import httpx
@@ -56,6 +58,10 @@ async def test_an_answering_process_answers_and_one_of_role_all_relays_its_event
         )
         assert response.status_code == 201, response.text
         case_id = response.json()["case_id"]
+        # Nothing relays yet: its metrics show the events waiting (what an alert watches).
+        await asyncio.sleep(0.05)
+        pending, waited = await outbox_backlog(client)
+        assert pending >= 1 and waited >= 0.05
 
         # Its events are staged in the outbox; a process of role "all" relays them.
         working = intake(infrastructure(isolated, "all"))
@@ -68,8 +74,22 @@ async def test_an_answering_process_answers_and_one_of_role_all_relays_its_event
                 return any(decode_event(r.value).aggregate_id == case_id for r in records)
 
             await eventually(published)
+
+            async def relayed() -> bool:
+                return await outbox_backlog(client) == (0, 0.0)
+
+            await eventually(relayed)
         finally:
             await working.stop()
+
+
+async def outbox_backlog(client: httpx.AsyncClient) -> tuple[int, float]:
+    """Intake's outbox gauges, as a scrape of ``client``'s process reads them."""
+    text = (await client.get("/metrics")).text
+    pending = re.search(r'^zhixing_outbox_pending_events\{service="intake"\} (\S+)$', text, re.M)
+    waited = re.search(r'^zhixing_outbox_oldest_age_seconds\{service="intake"\} (\S+)$', text, re.M)
+    assert pending and waited, text
+    return int(float(pending.group(1))), float(waited.group(1))
 
 
 async def test_an_answering_process_keeps_only_the_loops_that_keep_its_memory_current(

@@ -58,12 +58,26 @@ def registered() -> dict[str, frozenset[str]]:
 
 
 def expressions() -> list[str]:
+    """The dashboard's queries, and the alerting rules' (alerts.yml)."""
     board = json.loads(DASHBOARD.read_text(encoding="utf-8"))
     exprs = [t["expr"] for p in board["panels"] for t in p.get("targets", [])]
     exprs += [
         v["query"]["query"] for v in board["templating"]["list"] if v["type"] == "query"
     ]  # fmt: skip
-    return exprs
+    return exprs + [rule["expr"] for rule in alert_rules()]
+
+
+def alert_rules() -> list[dict[str, Any]]:
+    rules = yaml.safe_load((DASHBOARD.parent / "alerts.yml").read_text(encoding="utf-8"))
+    return [rule for group in rules["groups"] for rule in group["rules"]]
+
+
+def test_the_example_scrape_config_loads_the_alerting_rules() -> None:
+    config = yaml.safe_load((DASHBOARD.parent / "prometheus.yml").read_text(encoding="utf-8"))
+    assert config["rule_files"] == ["alerts.yml"]
+    # An outbox that nothing relays (an answering process with none of role all beside it).
+    alerted = {name for rule in alert_rules() for name in parse(rule["expr"])[0]}
+    assert "zhixing_outbox_oldest_age_seconds" in alerted
 
 
 def parse(expr: str) -> tuple[set[str], set[str]]:
@@ -120,6 +134,7 @@ def test_every_expression_names_only_registered_metrics_by_their_labels() -> Non
         "zhixing_events_dead_lettered_total",
         "zhixing_deadline_fire_lateness_seconds_bucket",
         "zhixing_http_request_seconds_bucket",
+        "zhixing_outbox_oldest_age_seconds",
     ],
 )
 def test_what_court_it_watches_has_a_panel(metric: str) -> None:
