@@ -30,6 +30,10 @@ RECONCILERS = (
     Role.DISCIPLINE,
     Role.SERVICE,
 )
+LEDGER_LISTERS = (*RECONCILERS, Role.OFFICER)
+"""Who lists every case's money in a court (its totals add up to the reconciliation): those
+who reconcile, and the officers, who notify finance of what is payable. Clerks, coordinators
+and the 专人 read a case's ledger through the case, not the court's money as a list."""
 
 
 def _funds(request: Request) -> Funds:
@@ -310,6 +314,7 @@ async def list_funds(
     limit: Limit = DEFAULT_PAGE,
     after: After = None,
 ) -> list[CaseFundsSummary]:
+    require_role(identity, *LEDGER_LISTERS)
     found = await _funds(request).accounts.cases_of(identity, court, limit=limit, after=after)
     send_cursor(response, found)
     return [

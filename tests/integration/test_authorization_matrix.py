@@ -349,7 +349,10 @@ ACCESS: dict[tuple[str, str, str], Access] = {
     # --- funds (案款): finance records receipts and pays; the handling officer asks; a leader
     # decides holds and account changes and may pay too; reads: the court and those above --
     ("funds", "GET", "/v1/cases/{case_id}/funds"): reads(CASE_COURTS),
-    ("funds", "GET", "/v1/funds"): reads(ANY_COURT, listing=True),  # default: one's court
+    ("funds", "GET", "/v1/funds"): Access(  # default: one's court
+        frozenset({Role.FINANCE, Role.OFFICER, Role.LEADER, Role.PRESIDENT, Role.COMMAND,
+                   Role.OVERSEER, Role.DISCIPLINE}), ANY_COURT,
+        service=True, listing=True),
     ("funds", "GET", "/v1/funds/hold-reasons"): reads(ANY_COURT, listing=True),  # the law's list
     ("funds", "GET", "/v1/funds/reconciliation"): Access(
         frozenset({Role.FINANCE, Role.LEADER, Role.PRESIDENT, Role.COMMAND, Role.OVERSEER,
