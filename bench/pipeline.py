@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import gc
 import os
@@ -132,10 +133,11 @@ async def redis_bytes_per_case(redis_url: str, prefix: str, filed: int) -> dict[
     return {name: size / max(filed, 1) for name, size in sorted(per_service.items())}
 
 
-async def seed_board(board: Board, redis_url: str) -> None:
+async def seed_board(keys: KeySpace, redis_url: str) -> None:
     """1,000,000 open cases over 苏12's basic courts and the four nodes, and 100,000 open
-    clocks over the states, written straight into the board's keys."""
+    clocks over the states, written straight into the keys of the board in ``keys``."""
     redis = connect(RedisSettings(url=redis_url))
+    board = Board(redis, keys)
     courts = [c.code for c in directory().children("苏12")]
     rng = random.Random(7)
     base = int(dt.datetime(2026, 1, 1, tzinfo=dt.UTC).timestamp() * 1000)
@@ -180,11 +182,10 @@ async def dashboard_api(bootstrap: str, redis_url: str, rounds: int) -> list[dic
         kafka=KafkaSettings(bootstrap_servers=bootstrap, topic_prefix=prefix),
         redis=RedisSettings(url=redis_url, key_prefix=prefix),
     ))  # fmt: skip
-    await seed_board(Board(host.ctx.redis, KeySpace(prefix, "command")), redis_url)
+    await seed_board(KeySpace(prefix, "command"), redis_url)
     await host.start()
     freeze_startup_heap()  # as the service's own process does once started
     token = TokenAuthority(auth, clock).issue(subject="bench", court_code="苏12", role=Role.COMMAND)
-    queries = DASHBOARD_QUERIES
     results = []
     try:
         async with httpx.AsyncClient(
@@ -192,19 +193,10 @@ async def dashboard_api(bootstrap: str, redis_url: str, rounds: int) -> list[dic
             headers={"Authorization": f"Bearer {token}"},
         ) as http:  # fmt: skip
             for _ in range(rounds):
-                timings: dict[str, list[float]] = {path: [] for path, _ in queries}
+                timings = _timings()
                 for n in range(DASHBOARD_REQUESTS):
-                    path, params = queries[n % len(queries)]
-                    started = time.perf_counter()
-                    response = await http.get(path, params=params)
-                    timings[path].append((time.perf_counter() - started) * 1000)
-                    response.raise_for_status()
-                every = [t for values in timings.values() for t in values]
-                results.append({
-                    "p99_ms": p99(every),
-                    "p50_ms": statistics.median(every),
-                    "p99_ms_by_path": {path: p99(values) for path, values in timings.items()},
-                })  # fmt: skip
+                    await _ask(http, n, timings)
+                results.append(_figures(timings))
     finally:
         await host.stop()
         gc.unfreeze()  # the bench's own later steps collect as before
@@ -220,28 +212,42 @@ async def dashboard_busy(bootstrap: str, redis_url: str, *, apart: bool) -> dict
     service, all at one priority. Each request's time, from when it was sent."""
     answering = ("intake", "command") if apart else ()
     async with intake_assets.platform(bootstrap, redis_url, answering=answering) as running:
-        redis = connect(RedisSettings(url=redis_url))
-        try:
-            await seed_board(Board(redis, KeySpace(running.prefix, "command")), redis_url)
-        finally:
-            await redis.aclose()
+        await seed_board(KeySpace(running.prefix, "command"), redis_url)
         command = intake_assets.headers(Role.COMMAND, court_code="苏12")
-        timings: dict[str, list[float]] = {path: [] for path, _ in DASHBOARD_QUERIES}
-        asked = 0
+        timings = _timings()
         filing = asyncio.create_task(
             intake_assets.file_at_rate(running, intake_assets.HIGH_RATE_PER_S)
         )
         async with httpx.AsyncClient(base_url=running.command_url, timeout=60,
                                      headers=command) as http:  # fmt: skip
-            while not filing.done():
-                path, params = DASHBOARD_QUERIES[asked % len(DASHBOARD_QUERIES)]
-                started = time.perf_counter()
-                response = await http.get(path, params=params)
-                timings[path].append((time.perf_counter() - started) * 1000)
-                response.raise_for_status()
-                asked += 1
-                await asyncio.sleep(BUSY_PAUSE_S)
-        await filing
+            asked = 0
+            try:
+                while not filing.done():
+                    await _ask(http, asked, timings)
+                    asked += 1
+                    await asyncio.sleep(BUSY_PAUSE_S)
+            finally:  # a request that failed leaves no filing run behind
+                filing.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await filing
+    return _figures(timings) | {"requests": asked}
+
+
+def _timings() -> dict[str, list[float]]:
+    return {path: [] for path, _ in DASHBOARD_QUERIES}
+
+
+async def _ask(http: httpx.AsyncClient, n: int, timings: dict[str, list[float]]) -> None:
+    """The dashboard's ``n``-th request (DASHBOARD_QUERIES in turn), its time in ms kept by
+    path in ``timings``."""
+    path, params = DASHBOARD_QUERIES[n % len(DASHBOARD_QUERIES)]
+    started = time.perf_counter()
+    response = await http.get(path, params=params)
+    timings[path].append((time.perf_counter() - started) * 1000)
+    response.raise_for_status()
+
+
+def _figures(timings: dict[str, list[float]]) -> dict[str, Any]:
     every = [t for values in timings.values() for t in values]
-    return {"p50_ms": statistics.median(every), "p99_ms": p99(every), "requests": asked,
+    return {"p99_ms": p99(every), "p50_ms": statistics.median(every),
             "p99_ms_by_path": {path: p99(values) for path, values in timings.items()}}  # fmt: skip

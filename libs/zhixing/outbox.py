@@ -21,6 +21,7 @@ goes without spans.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -44,6 +45,7 @@ __all__ = [
     "ParkedEvent",
     "Parking",
     "drop_unreadable",
+    "forget_backlog",
     "observe_backlog",
     "parking",
     "requeue",
@@ -85,10 +87,18 @@ async def observe_backlog(redis: aioredis.Redis, outbox: Outbox, service: str) -
         pending, first, (seconds, micros) = await pipe.execute()
     age = 0.0
     if first:
-        staged_ms = int(as_text(first[0][0]).partition("-")[0])
+        staged_ms, _ = _stream_order(first[0][0])
         age = max(0.0, seconds + micros / 1e6 - staged_ms / 1000)
     OUTBOX_PENDING.labels(service).set(pending)
     OUTBOX_OLDEST_AGE.labels(service).set(age)
+
+
+def forget_backlog(service: str) -> None:
+    """Drop ``service``'s outbox gauges (its backlog could not be read): a scrape then has
+    no figure rather than a stale one, which would hold an alert on, or off."""
+    for gauge in (OUTBOX_PENDING, OUTBOX_OLDEST_AGE):
+        with contextlib.suppress(KeyError):  # never set in this process
+            gauge.remove(service)
 
 
 PARKED_REASON = b"parked_reason"

@@ -48,7 +48,7 @@ from zhixing.courts import directory
 from zhixing.errors import CommandError, SafeJSONResponse, error_response
 from zhixing.events import new_event
 from zhixing.http_protocol import BoundedHttpToolsProtocol
-from zhixing.outbox import Outbox, OutboxRelay, observe_backlog
+from zhixing.outbox import Outbox, OutboxRelay, forget_backlog, observe_backlog
 from zhixing.projection import BatchHandler, Projection
 from zhixing.publisher import EventPublisher
 from zhixing.rules import catalogue
@@ -76,6 +76,10 @@ __all__ = [
 ]
 
 log = structlog.get_logger(__name__)
+
+BACKLOG_READ_S = 1.0
+"""How long a scrape waits for the outbox's backlog (``observe_backlog``) before it answers
+without it: well within Prometheus's scrape timeout (10 s by default)."""
 
 
 @dataclass
@@ -408,9 +412,11 @@ def create_http_app(ctx: ServiceContext, *, title: str, description: str) -> Fas
     @app.get("/metrics", tags=["ops"], summary="Prometheus metrics")
     async def metrics() -> Response:
         try:
-            await observe_backlog(ctx.redis, ctx.outbox, ctx.name)
-        except Exception as exc:  # Redis away: the rest is still worth scraping
-            log.warning("outbox backlog not read", error=str(exc))
+            async with asyncio.timeout(BACKLOG_READ_S):
+                await observe_backlog(ctx.redis, ctx.outbox, ctx.name)
+        except Exception as exc:  # Redis away or slow: the rest is still worth scraping
+            forget_backlog(ctx.name)
+            log.warning("outbox backlog not read", error=str(exc) or type(exc).__name__)
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return app

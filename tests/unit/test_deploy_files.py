@@ -1,6 +1,6 @@
 """The deployment files agree with the services the platform runs."""
 
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pytest
@@ -74,6 +74,12 @@ def test_k8s_deploys_every_service_non_root_with_probes_and_limits(spec: Any) ->
         # Bound on every interface, or the kubelet's probes never reach it.
         host = {"name": f"ZHIXING_{spec.name.upper()}_HOST", "value": "0.0.0.0"}
         assert host in container["env"]
+        # Every volume mounted, and a writable /tmp on the read-only root (an export's
+        # workbook is written there before it is sent).
+        mounted = {m["name"]: m for m in container.get("volumeMounts", [])}
+        assert {v["name"] for v in pod.get("volumes", [])} == set(mounted)
+        (tmp,) = [v for v in pod["volumes"] if mounted[v["name"]]["mountPath"] == "/tmp"]
+        assert "emptyDir" in tmp and not mounted[tmp["name"]].get("readOnly")
     # Every service has exactly one Deployment of role all (its consumers and loops).
     roles = [role_of(d, spec.name) for d in deployments]
     assert roles.count("all") == 1, roles
@@ -92,17 +98,34 @@ def test_k8s_deploys_every_service_non_root_with_probes_and_limits(spec: Any) ->
     assert role_of(routed, spec.name) == ("answer" if "answer" in roles else "all")
 
 
+def test_the_audit_notary_reads_its_signing_key_from_the_secret_mounted() -> None:
+    (deployment,) = [d for d in manifests(K8S / "audit-notary.yaml") if d["kind"] == "Deployment"]
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    (secret,) = [v for v in pod["volumes"] if v.get("secret", {}).get("secretName")
+                 == "zhixing-audit-key"]  # fmt: skip
+    (mount,) = [m for m in container["volumeMounts"] if m["name"] == secret["name"]]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    key_file = PurePosixPath(env["ZHIXING_AUDIT_SIGNING_KEY_FILE"])
+    assert key_file.parent == PurePosixPath(mount["mountPath"]) and mount["readOnly"] is True
+    # The file the Secret is made from (the manifest's comment) keeps its name in the mount.
+    assert key_file.name == "audit-signing.pem"
+
+
 def pod_labels(deployment: dict[str, Any]) -> dict[str, str]:
     labels: dict[str, str] = deployment["spec"]["template"]["metadata"]["labels"]
     return labels
 
 
-def settings_of(deployment: dict[str, Any], service: str) -> tuple[Any, ...]:
-    """A Deployment's container settings (its configuration sources and environment), the
-    service's role left out."""
-    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+def settings_of(deployment: dict[str, Any], service: str) -> str:
+    """A Deployment's pod as it runs the service (image, command, configuration, ports,
+    probes, volumes and their mounts, security), its role, name and resources left out."""
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
     env = [e for e in container.get("env", []) if e["name"] != f"ZHIXING_{service.upper()}_ROLE"]
-    return (repr(container.get("envFrom")), repr(sorted(env, key=lambda e: e["name"])))
+    kept = {key: value for key, value in container.items() if key not in ("name", "resources")}
+    return repr((kept | {"env": sorted(env, key=lambda e: e["name"])}, pod.get("volumes"),
+                 pod.get("securityContext")))  # fmt: skip
 
 
 def role_of(deployment: dict[str, Any], service: str) -> str:

@@ -13,11 +13,20 @@ from typing import Any
 import fakeredis
 import pytest
 from aiokafka.errors import KafkaConnectionError, ProducerClosed
+from prometheus_client import REGISTRY
 
 from tests.factories import START, case_filed_event
 from zhixing.clock import SimulatedClock
 from zhixing.events import Event, new_event
-from zhixing.outbox import Outbox, OutboxRelay, drop_unreadable, parking, requeue
+from zhixing.outbox import (
+    Outbox,
+    OutboxRelay,
+    drop_unreadable,
+    forget_backlog,
+    observe_backlog,
+    parking,
+    requeue,
+)
 from zhixing.state import KeySpace
 
 
@@ -231,3 +240,24 @@ async def test_an_entry_that_can_be_read_is_never_dropped_whatever_set_it_aside(
     refused = await drop_unreadable(redis, outbox, [parked_id], kept.append)
     assert refused == {parked_id: "it can be read: requeue its aggregate"}
     assert kept == [] and (await parking(redis, outbox, limit=10)).total == 1
+
+
+async def test_the_backlog_is_what_waits_to_be_sent_and_is_forgotten_when_unread() -> None:
+    redis, outbox, publisher, relay = relay_of()
+    await stage(redis, outbox, event("c-1"), event("c-2"))
+    await observe_backlog(redis, outbox, "unit-intake")
+    assert backlog("unit-intake") == (2.0, True)
+    await relay.relay_once()
+    await observe_backlog(redis, outbox, "unit-intake")
+    assert backlog("unit-intake") == (0.0, True) and publisher.sent == ["c-1", "c-2"]
+    # Not read (Redis away): no figure, rather than the last one.
+    forget_backlog("unit-intake")
+    assert backlog("unit-intake") == (None, False)
+    forget_backlog("unit-intake")  # forgetting twice is no error
+
+
+def backlog(service: str) -> tuple[float | None, bool]:
+    """The pending gauge of ``service``, and whether its age gauge has a figure."""
+    pending = REGISTRY.get_sample_value("zhixing_outbox_pending_events", {"service": service})
+    age = REGISTRY.get_sample_value("zhixing_outbox_oldest_age_seconds", {"service": service})
+    return pending, age is not None
