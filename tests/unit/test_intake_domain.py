@@ -36,14 +36,14 @@ def test_triage_asks_the_three_questions_of_paragraph_7(
     assert decided is track and reasons
 
 
-def test_a_debtor_is_a_minor_until_the_eighteenth_birthday() -> None:
+def test_a_debtor_is_a_minor_until_the_day_after_the_eighteenth_birthday() -> None:
     born = date(2008, 5, 5)
     person = resident_id("321283", born, 3)
     cmd = FileCase.model_validate(
         filing(debtors=[{"kind": "natural_person", "name": "王某", "id_number": person}])
     )
-    assert cmd.minor_debtors(date(2026, 5, 4)) == [person]
-    assert cmd.minor_debtors(date(2026, 5, 5)) == []
+    assert cmd.minor_debtors(date(2026, 5, 5)) == [person]
+    assert cmd.minor_debtors(date(2026, 5, 6)) == []
 
 
 @pytest.mark.parametrize("account", ["6222 0212 0000 0001", "6222-0212-0000-0001", "62220212"])
