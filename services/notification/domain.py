@@ -21,6 +21,7 @@ from typing import Any
 from google.protobuf.message import Message
 
 from zhixing.clock import CHINA_TZ
+from zhixing.courts import court_name
 from zhixing.money import yuan
 from zhixing.v1 import asset_events_pb2 as assets
 from zhixing.v1 import case_events_pb2 as cases
@@ -133,7 +134,17 @@ class Node:
 
 MEASURE_TEXT = {"freeze": "冻结", "seize": "查封", "detain": "扣押"}
 SALE_TEXT = {"online_auction": "网络司法拍卖"}
-COMMAND_TEXT = {"urge": "督促执行", "elevate": "提级执行", "designate": "指令执行"}
+COMMAND_TEXT = {"urge": "督促执行"}
+# A move of the case to another court (CaseHandlingCourtChanged's kind): the parties must
+# deal with that court from then on (¶28), so the notice names it. A reconsideration that
+# withdraws the move gives the case back.
+MOVE_TEXT = {
+    "elevate": "上级法院已决定对本案提级执行",
+    "designate": "上级法院已决定对本案指令执行",
+    "consolidate": "上级法院已决定对被执行人的案件集中执行",
+    "cross": "上级法院已决定对本案交叉执行",
+    "reconsidered": "经复议，上级法院已撤回变更执行法院的决定",
+}
 RESUME_TEXT = {
     "applicant_request": "依申请执行人申请",
     "assets_found": "因发现可供执行的财产",
@@ -156,6 +167,12 @@ def _command(e: commands.CommandIssued) -> Facts | None:
     if not e.case_id or e.action not in COMMAND_TEXT:
         return None
     return {"action": COMMAND_TEXT[e.action]}
+
+
+def _moved(e: cases.CaseHandlingCourtChanged) -> Facts | None:
+    if e.kind not in MOVE_TEXT or not e.to_court:
+        return None
+    return {"decision": MOVE_TEXT[e.kind], "court": court_name(e.to_court)}
 
 
 def _closed(e: cases.CaseClosed) -> Facts | None:
@@ -225,6 +242,10 @@ NODES: Mapping[type[Message], Node] = {
     commands.CommandIssued: Node(
         "command", "上级法院督办", BOTH,
         "上级法院已决定对本案{action}，将依法加快办理。", _command,
+    ),
+    # Told once the case is at its new court (``NodeFacts``): that court greets the parties.
+    cases.CaseHandlingCourtChanged: Node(
+        "court_changed", "变更执行法院", BOTH, "{decision}，本案由{court}执行。", _moved,
     ),
     cases.CaseClosed: Node(
         "closed", "结案", BOTH,

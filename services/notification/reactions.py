@@ -2,7 +2,8 @@
 
 - A filed case (``CaseFiled``): its parties are kept, each gets a case query code, and the
   filing notice is queued.
-- A case moved to another court (``CaseHandlingCourtChanged``): followed.
+- A case moved to another court (``CaseHandlingCourtChanged``): followed, then its parties
+  told which court has it now (the node ``court_changed``, greeted by that court).
 - Every event of the node table (``domain.NODES``: assets found and controlled, disposal,
   money received and paid, 终本, resumption, command actions, closure): its notices are
   queued, once per event however often it is delivered; one read before its case's filing
@@ -26,7 +27,6 @@ class NodeFacts:
     # The filing and the move, and the node table's payloads (a table, not isinstance tests).
     handles: tuple[type[Message], ...] = (
         cases.CaseFiled,
-        cases.CaseHandlingCourtChanged,
         *(payload for payload in NODES if payload is not cases.CaseFiled),
     )
 
@@ -40,6 +40,7 @@ class NodeFacts:
                 await self.notices.case_filed(event, payload)
             elif isinstance(payload, cases.CaseHandlingCourtChanged):
                 await self.notices.follow_case(payload.case_id, payload.to_court)
+                await self.notices.node(event, payload.case_id)
             elif type(payload) in NODES:
                 # Every payload of the table names its case (aggregate ids differ: an asset
                 # event's is the asset).

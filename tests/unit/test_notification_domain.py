@@ -83,6 +83,8 @@ def test_the_table_tells_whom_it_should() -> None:
     }
     assert command.facts(commands.CommandIssued(action="lend_officers", case_id="c")) is None
     assert command.facts(commands.CommandIssued(action="urge")) is None  # no case named
+    # A designation is told by the move it makes (``court_changed``), naming the new court.
+    assert command.facts(commands.CommandIssued(action="designate", case_id="c")) is None
     closed = domain.NODES[cases.CaseClosed]
     assert closed.facts(cases.CaseClosed(method=domain.ZHONGBEN)) is None  # told as 终本
     assert closed.facts(cases.CaseClosed(method="执行完毕", closed_on="2026-05-01")) == {

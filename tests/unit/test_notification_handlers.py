@@ -286,6 +286,26 @@ async def test_a_refusal_or_the_last_attempt_is_undelivered_and_listed_for_the_c
     assert len(await world.reads.undelivered(person(Role.CLERK, "苏12"), None)) == 2
 
 
+async def test_a_case_moved_to_another_court_has_its_parties_told_which_court_has_it() -> None:
+    world = World()
+    await world.deliver(world.event(filed()))
+    filing = set(await world.notices_of())
+    designated = cases.CaseHandlingCourtChanged(
+        case_id="case-1", from_court=COURT, to_court="苏1282", kind="designate"
+    )
+    await world.deliver(world.event(designated), world.event(designated))  # delivered twice
+    told = [n for key, n in (await world.notices_of()).items() if key not in filing]
+    assert {(n["party_key"], n["channel"]) for n in told} == {
+        (party, channel) for party in ("a0", "d0") for channel in ("sms", "court_app")
+    }  # fmt: skip
+    # The new court greets them and is named: the parties deal with it from now on (¶28).
+    assert all(n["text"].startswith("【靖江市人民法院】") for n in told), told
+    assert all("指令执行，本案由靖江市人民法院执行。" in n["text"] for n in told), told
+    # A move of no kind the table knows is not told.
+    node = domain.NODES[cases.CaseHandlingCourtChanged]
+    assert node.facts(cases.CaseHandlingCourtChanged(case_id="c", to_court="苏12")) is None
+
+
 async def test_the_progress_page_answers_the_right_code_only_and_counts_lookups() -> None:
     world = World()
     await world.deliver(world.event(filed()))
