@@ -133,7 +133,10 @@ class Platform:
             DATA / "redis", port=int(os.environ.get("ZHIXING_LOCAL_REDIS_PORT", 6379))
         )
         self.kafka = LocalKafka(
-            DATA / "kafka", port=int(os.environ.get("ZHIXING_LOCAL_KAFKA_PORT", 9092))
+            DATA / "kafka",
+            port=int(os.environ.get("ZHIXING_LOCAL_KAFKA_PORT", 9092)),
+            # Its controller listens apart (KRaft): a second platform on the host moves both.
+            controller_port=int(os.environ.get("ZHIXING_LOCAL_KAFKA_CONTROLLER_PORT", 9093)),
         )
         self.services: dict[str, subprocess.Popen[bytes]] = {}
         self.backoff: dict[str, Backoff] = {}

@@ -176,3 +176,16 @@ def test_a_dead_broker_or_redis_is_said_to_be_down_and_started_again_through_sta
     # The services were neither restarted nor stopped while a dependency was down.
     assert len(run.spawned) == len(SERVICES)
     assert all(p.poll() is None and not p.signals for p in run.spawned)
+
+
+def test_make_run_s_kafka_and_redis_listen_where_the_environment_says(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every local port moves (a second platform on one host): the broker's, its KRaft
+    controller's and Redis's."""
+    monkeypatch.setattr(localrun, "DATA", tmp_path)
+    for name, port in (("KAFKA", "29092"), ("KAFKA_CONTROLLER", "29093"), ("REDIS", "26379")):
+        monkeypatch.setenv(f"ZHIXING_LOCAL_{name}_PORT", port)
+    platform = Platform(Console(file=io.StringIO()))
+    assert (platform.kafka.port, platform.kafka.controller_port) == (29092, 29093)
+    assert platform.redis.port == 26379
