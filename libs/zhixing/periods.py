@@ -87,8 +87,9 @@ class PeriodCounter:
         """The end of a period of ``amount`` ``unit`` starting at ``start``.
 
         Raises ``CalendarHorizonError`` when a day that matters lies in an unknown year,
-        unless ``provisional`` is set: then weekends-only is assumed there and the result
-        is flagged.
+        unless ``provisional`` is set: then only weekends and the holidays fixed by date
+        (``workcalendar.FIXED_DATE_HOLIDAYS``) are assumed off there, and the result is
+        flagged.
         """
         if amount < 0:
             raise ValueError(f"a period cannot be negative ({amount} {unit.value})")

@@ -5,7 +5,8 @@ files (one YAML file per year in ``ZHIXING_CALENDAR_DIR``, default ``config/cale
 that add a year or correct one; a file overrides the package for its year. A date in a year
 that neither covers is never treated as an ordinary weekday: ``is_working_day`` raises
 ``CalendarHorizonError`` naming the year, unless the caller asks for the provisional
-(weekends-only) estimate, which is then flagged.
+estimate (weekends and the holidays fixed by date, ``FIXED_DATE_HOLIDAYS``), which is then
+flagged.
 
 File format::
 
@@ -30,6 +31,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from zhixing.paths import ROOT
 
 __all__ = [
+    "FIXED_DATE_HOLIDAYS",
     "HOLIDAY_NAMES_ZH",
     "CalendarError",
     "CalendarFileError",
@@ -195,6 +197,17 @@ def load_operator_files(folder: Path) -> dict[int, YearSchedule]:
     return years
 
 
+FIXED_DATE_HOLIDAYS: frozenset[tuple[int, int]] = frozenset({
+    (1, 1),  # 元旦
+    (5, 1), (5, 2),  # 劳动节
+    (10, 1), (10, 2), (10, 3),  # 国庆节
+})  # fmt: skip
+"""(month, day) of the holidays 全国年节及纪念日放假办法 (2024) art 2 fixes by the Gregorian
+date: a rest day every year, whatever its notice adds. The provisional estimate of a year not
+loaded counts them off (it counted 1 January as a working day: a probe). The lunar ones
+(春节, 端午, 中秋) and 清明, and the make-up days, wait for the year's notice."""
+
+
 class StatutoryCalendar:
     """Working days, rest days and where each year's data came from."""
 
@@ -224,12 +237,14 @@ class StatutoryCalendar:
 
     def is_working_day(self, day: dt.date, *, provisional: bool = False) -> bool:
         """Mon–Fri minus holidays, plus make-up working days. With ``provisional``, a day in
-        an unknown year is judged by its weekday alone (the caller flags the result)."""
+        an unknown year is judged by its weekday and FIXED_DATE_HOLIDAYS alone (the caller
+        flags the result)."""
         schedule = self._years.get(day.year)
         if schedule is None:
             if not provisional:
                 raise CalendarHorizonError(day.year)
-            return day.weekday() < 5
+            # A make-up working day on 1 May's weekend cannot be known before the notice.
+            return day.weekday() < 5 and (day.month, day.day) not in FIXED_DATE_HOLIDAYS
         if day in schedule.workdays:
             return self._makeup_counts
         return day.weekday() < 5 and day not in schedule.holidays
@@ -238,6 +253,8 @@ class StatutoryCalendar:
         """Why a day is or is not a working day, for explanations."""
         schedule = self._years.get(day.year)
         if schedule is None:
+            if (day.month, day.day) in FIXED_DATE_HOLIDAYS:
+                return "unknown year (estimate: a holiday fixed by date)"
             return "unknown year (weekday estimate)"
         if day in schedule.workdays:
             return "make-up working day (调休补班)"

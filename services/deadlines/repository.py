@@ -5,7 +5,8 @@
   moving and taking the earliest are O(log n); a drainer claims the due ones by moving
   them a little later (``claim_due``), so drainers in several replicas share a burst;
 * ``deadline:subject:<subject id>``: the clocks of a case, asset, dispute, ...;
-* ``deadline:provisional``: clocks whose due time is a weekends-only estimate;
+* ``deadline:provisional``: clocks whose due time is an estimate (a year not loaded:
+  weekends and the holidays fixed by date off);
 * ``deadline:horizon-alerted``: years already reported as missing from the calendar;
 * ``deadline:early-stop:<rule>:<subject>``: a stop read before its clock's start (kept for
   ``EARLY_STOP_TTL_S``);

@@ -146,3 +146,15 @@ def test_a_malformed_file_is_refused_naming_file_line_and_problem(
         StatutoryCalendar.load(CalendarSettings(dir=tmp_path))
     assert str(refused.value).startswith(f"{path}:{line}: ")
     assert problem in str(refused.value)
+
+
+def test_the_provisional_estimate_counts_the_holidays_fixed_by_date_off() -> None:
+    """元旦, 劳动节 and 国庆节 fall on fixed dates (放假办法 art 2): a year not loaded still
+    has them off, so a working-day period across New Year ends a working day later."""
+    calendar = StatutoryCalendar({})
+    assert not calendar.is_working_day(dt.date(2027, 1, 1), provisional=True)  # a Friday
+    assert not calendar.is_working_day(dt.date(2027, 10, 1), provisional=True)  # a Friday
+    assert calendar.is_working_day(dt.date(2027, 1, 4), provisional=True)
+    counter = PeriodCounter(StatutoryCalendar.load())
+    due = counter.due(noon("2026-12-06"), WD, 30, provisional=True)  # a probe's petition
+    assert due.provisional and due.last_day == dt.date(2027, 1, 18)
