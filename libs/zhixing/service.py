@@ -306,8 +306,10 @@ class _TextOnly:
                 decoded = None
             if (hit := control_character_in(decoded, ("body",))) is not None:
                 loc, char = hit
+                what = ("a lone surrogate (half of a UTF-16 pair)" if 0xD800 <= ord(char) <= 0xDFFF
+                        else "a control character")  # fmt: skip
                 await _refuse_invalid(send, list(loc), f"holds the character U+{ord(char):04X}, "
-                                      "a control character no text may hold")  # fmt: skip
+                                      f"{what}: no text may hold it")  # fmt: skip
                 return
         replayed = False
 

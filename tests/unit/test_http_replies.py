@@ -46,6 +46,7 @@ async def test_a_lone_surrogate_is_refused_naming_its_field_not_a_500() -> None:
         assert invalid.status_code == 422, invalid.text
         [error] = json.loads(invalid.content)["detail"]
         assert error["loc"] == ["body", "payer"] and "U+D800" in error["msg"]
+        assert "lone surrogate" in error["msg"]
 
 
 @pytest.mark.parametrize(("body", "loc", "char"), [
