@@ -36,6 +36,7 @@ __all__ = [
     "MAX_ID",
     "MAX_LEADS_PER_CASE",
     "MAX_LIST",
+    "MAX_LONG_TEXT",
     "MAX_NAME",
     "MAX_PARTIES",
     "MAX_PAUSES_PER_CASE",
@@ -103,6 +104,10 @@ MAX_NAME = 200
 
 MAX_TEXT = 2000
 """Free text: a reason, an instruction, an opinion, a description."""
+
+MAX_LONG_TEXT = 4000
+"""Longer free text: a dispute's notes and plan, a command's instruction, an entrusted
+matter's report and result."""
 
 MAX_ACCOUNT = 64
 """A receiving account (¶20): a bank account number, with spaces or dashes as written."""

@@ -10,14 +10,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.command.domain import Action, visible_to
 from services.command.handlers import CommandActions
 from zhixing.auth import CurrentIdentity
-from zhixing.bounds import Days
+from zhixing.bounds import MAX_LONG_TEXT, Days
 from zhixing.errors import Invalid, NotFound
 from zhixing.paging import DEFAULT_PAGE, After, Limit, send_cursor
 from zhixing.records import HistoryEntry
 
 router = APIRouter(prefix="/v1", tags=["command actions"])
 
-Text = Annotated[str, Field(min_length=1, max_length=4000)]
+Text = Annotated[str, Field(min_length=1, max_length=MAX_LONG_TEXT)]
 
 
 class _Body(BaseModel):

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.dispute_coordinator.domain import AgencyKind
 from services.dispute_coordinator.handlers import Disputes
 from zhixing.auth import CurrentIdentity
-from zhixing.bounds import FenOrZero
+from zhixing.bounds import MAX_LONG_TEXT, FenOrZero
 from zhixing.courts import KnownCourt
 from zhixing.errors import NotFound
 from zhixing.paging import DEFAULT_PAGE, After, Limit, send_cursor
@@ -18,7 +18,7 @@ from zhixing.records import HistoryEntry
 
 router = APIRouter(prefix="/v1", tags=["disputes"])
 
-Text = Annotated[str, Field(min_length=1, max_length=4000)]
+Text = Annotated[str, Field(min_length=1, max_length=MAX_LONG_TEXT)]
 Short = Annotated[str, Field(min_length=1, max_length=200)]
 
 
@@ -86,7 +86,7 @@ class ReasonIn(_Body):
 class AnswerIn(_Body):
     court_code: KnownCourt
     answer: Text
-    plan: Annotated[str, Field(max_length=4000)] | None = None
+    plan: Annotated[str, Field(max_length=MAX_LONG_TEXT)] | None = None
 
 
 class CommitteeIn(_Body):

@@ -13,7 +13,7 @@ from services.entrustment.domain import MatterType
 from services.entrustment.handlers import Entrustments
 from zhixing.assets import AssetKind, Measure
 from zhixing.auth import CurrentIdentity
-from zhixing.bounds import Fen
+from zhixing.bounds import MAX_LONG_TEXT, Fen
 from zhixing.errors import NotFound
 from zhixing.paging import DEFAULT_PAGE, After, Limit, send_cursor
 from zhixing.records import HistoryEntry
@@ -44,7 +44,7 @@ class EntrustIn(_Body):
 
 
 class ReportIn(_Body):
-    report: Annotated[str, Field(min_length=1, max_length=4000)]
+    report: Annotated[str, Field(min_length=1, max_length=MAX_LONG_TEXT)]
 
 
 class ReasonIn(_Body):
@@ -67,7 +67,7 @@ class ControlIn(_Body):
 
 
 class CompletionIn(_Body):
-    result: Annotated[str, Field(min_length=1, max_length=4000)]
+    result: Annotated[str, Field(min_length=1, max_length=MAX_LONG_TEXT)]
     documents: Documents = []
     control: ControlIn | None = Field(None, description="The asset controlled, if any")
 
