@@ -128,7 +128,12 @@ class Notices:
         kept = await self.records.early_events(case_id)
         for raw in kept:
             try:
-                await self.node(decode_event(raw), case_id)
+                event = decode_event(raw)
+                if isinstance(event.payload, cases.CaseHandlingCourtChanged):
+                    # A move read before the filing: followed first, as when read after it,
+                    # so the court that has the case now tells it and lists what is left.
+                    await self.follow_case(case_id, event.payload.to_court)
+                await self.node(event, case_id)
             except INFRASTRUCTURE_ERRORS:
                 raise  # the filing is read again, and what was kept with it
             except Exception:

@@ -39,7 +39,7 @@ class NoticeView(BaseModel):
     notice_id: str
     node: str = Field(description="filed, assets_found, asset_controlled, reference_price, "
                       "sale_started, sale_completed, money_received, money_paid, zhongben, "
-                      "resumed, command, closed")  # fmt: skip
+                      "resumed, command, court_changed, closed")  # fmt: skip
     party_key: str = Field(description='"a0".. applicants, "d0".. debtors, as filed')
     party_role: str = Field(description="applicant or debtor")
     party_name: str

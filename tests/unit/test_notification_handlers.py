@@ -306,6 +306,19 @@ async def test_a_case_moved_to_another_court_has_its_parties_told_which_court_ha
     assert node.facts(cases.CaseHandlingCourtChanged(case_id="c", to_court="苏12")) is None
 
 
+async def test_a_move_read_before_the_filing_is_followed_and_told_by_the_new_court() -> None:
+    world = World()
+    designated = cases.CaseHandlingCourtChanged(
+        case_id="case-1", from_court=COURT, to_court="苏1282", kind="designate"
+    )
+    await world.deliver(world.event(designated))
+    await world.deliver(world.event(filed()))
+    record = await world.records.get("case-1")
+    assert record is not None and record["court_code"] == "苏1282"
+    moved = [n for n in (await world.notices_of()).values() if "本案由" in n["text"]]
+    assert len(moved) == 4 and all(n["text"].startswith("【靖江市人民法院】") for n in moved)
+
+
 async def test_the_progress_page_answers_the_right_code_only_and_counts_lookups() -> None:
     world = World()
     await world.deliver(world.event(filed()))
