@@ -221,7 +221,8 @@ WorkingDays = Annotated[int | None, typer.Option("--working-days", help="N worki
 Days = Annotated[int | None, typer.Option("--days", help="N calendar days (CD)")]
 Months = Annotated[int | None, typer.Option("--months", help="N calendar months (CM)")]
 Provisional = Annotated[
-    bool, typer.Option("--provisional", help="Allow a flagged weekends-only estimate")
+    bool,
+    typer.Option("--provisional", help="Allow a flagged estimate (weekends, fixed-date holidays)"),
 ]
 
 
@@ -269,7 +270,10 @@ def calendar_due(
     typer.echo(due.last_day.isoformat())
     if due.provisional:
         years = ", ".join(map(str, due.unknown_years))
-        err.print(f"provisional: weekends-only estimate for {years} (no holiday schedule loaded)")
+        err.print(
+            f"provisional: estimate for {years} (weekends and the holidays fixed by date; "
+            "no holiday schedule loaded)"
+        )
 
 
 @calendar_app.command("explain")

@@ -108,9 +108,11 @@ class DeadlineScheduler:
 
 class ProvisionalRecompute:
     """Recomputes the provisional clocks when ``CalendarFollower`` has loaded a new
-    calendar: in the replica holding the service's lease only, so that each clock is
-    recomputed once, on a calendar that has the new file (a replica whose follower has not
-    loaded it yet would move the clock back)."""
+    calendar, and once when it starts: in the replica holding the service's lease only, so
+    that each clock is recomputed once, on a calendar that has the new file (a replica whose
+    follower has not loaded it yet would move the clock back). At the start because what a
+    process knows may be newer than the clocks' estimates: a file loaded as it started, or
+    an estimate this version makes otherwise (the holidays fixed by date came so)."""
 
     def __init__(self, engine: DeadlineEngine) -> None:
         self._engine = engine
@@ -121,6 +123,8 @@ class ProvisionalRecompute:
 
     async def run(self) -> None:
         reloaded = self._engine.calendar_reloaded
+        reloaded.set()
+        reason = "recomputed as the service started"
         while not self._stopping.is_set():
             stopping = asyncio.create_task(self._stopping.wait())
             waiting = asyncio.create_task(reloaded.wait())
@@ -134,7 +138,7 @@ class ProvisionalRecompute:
                 continue  # stopping
             reloaded.clear()
             try:
-                moved = await self._engine.recompute_provisional("calendar file loaded")
+                moved = await self._engine.recompute_provisional(reason)
             except Exception as exc:  # not done: try again after a pause
                 reloaded.set()
                 log.warning("provisional clocks not recomputed; retrying", error=str(exc))
@@ -143,7 +147,8 @@ class ProvisionalRecompute:
             except BaseException:  # cancelled (the lease was lost): left for whoever leads next
                 reloaded.set()
                 raise
-            log.info("calendar reloaded; provisional clocks recomputed", moved=moved)
+            log.info("provisional clocks recomputed", reason=reason, moved=moved)
+            reason = "calendar file loaded"
 
 
 class CalendarFollower:
