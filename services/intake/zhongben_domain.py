@@ -211,8 +211,11 @@ def evaluate_gate(facts: GateFacts, today: dt.date) -> list[Condition]:
     """Every condition of the 终本 gate, met or not, in ``GATE_RULES`` order."""
     debtors = list(facts.debtors)
     not_visited = [d for d in debtors if d.key not in facts.visited]
-    not_restricted = [d for d in debtors if d.key not in facts.restricted]
     adults = [d for d in debtors if not d.minor]
+    # A minor is neither restricted nor listed (credit refuses both: RULES.md's "never
+    # minors"), so neither holds the gate: requiring the restriction held a case with a
+    # minor debtor at the gate until the debtor came of age.
+    not_restricted = [d for d in adults if d.key not in facts.restricted]
     not_listed = [d for d in adults if d.key not in facts.listed_or_declined]
     grounds_unlisted = [d for d in adults if d.key in facts.grounds_on_record
                         and d.key not in facts.listed and d not in not_listed]  # fmt: skip

@@ -90,14 +90,16 @@ def test_the_missing_text_names_the_debtors_missing() -> None:
     assert "李四（d1）" in condition.missing and "d0" not in condition.missing
 
 
-def test_a_minor_debtor_need_not_be_listed_but_must_be_restricted() -> None:
+def test_a_minor_debtor_need_be_neither_listed_nor_restricted_as_credit_does_neither() -> None:
     with_minor = dataclasses.replace(
         LAWFUL,
         debtors=(DEBTORS[0], Debtor("d1", "小明", minor=True)),
         listed_or_declined=frozenset({"d0"}),
     )
     assert unmet_rules(with_minor) == []
-    assert unmet_rules(dataclasses.replace(with_minor, restricted=frozenset({"d0"}))) == [
+    assert unmet_rules(dataclasses.replace(with_minor, restricted=frozenset({"d0"}))) == []
+    # The adult still must be.
+    assert unmet_rules(dataclasses.replace(with_minor, restricted=frozenset({"d1"}))) == [
         "zhongben.restriction"
     ]
 
