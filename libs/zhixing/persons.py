@@ -39,7 +39,7 @@ def age_on(resident_id: str, day: dt.date) -> int:
     24:00 on the birthday and the new age begins the next day (民法典 art 201; RULES.md,
     "Counting periods"; 法释〔2006〕1号 art 2: 周岁 "从周岁生日的第二天起算"). On the
     birthday that reaches the age of majority one is still a minor; born on 29 February,
-    one's birthday in a common year is the 28th (民法典 art 203, the month's last day)."""
+    one's birthday in a common year is the 28th (民法典 art 202, the month's last day)."""
     born = ric.get_birth_date(resident_id)
     return day.year - born.year - ((day.month, day.day) <= (born.month, born.day))
 
