@@ -117,14 +117,17 @@ class ProvisionalRecompute:
     def __init__(self, engine: DeadlineEngine) -> None:
         self._engine = engine
         self._stopping = asyncio.Event()
+        # Once a process, not each time it takes the lease again (``LeaderLoops`` runs the
+        # loop anew each term): asked here, done in its first term, or the next if that one
+        # is cut short (the flag is set again then).
+        engine.calendar_reloaded.set()
+        self._reason = "recomputed as the service started"
 
     def stop(self) -> None:
         self._stopping.set()
 
     async def run(self) -> None:
         reloaded = self._engine.calendar_reloaded
-        reloaded.set()
-        reason = "recomputed as the service started"
         while not self._stopping.is_set():
             stopping = asyncio.create_task(self._stopping.wait())
             waiting = asyncio.create_task(reloaded.wait())
@@ -138,7 +141,7 @@ class ProvisionalRecompute:
                 continue  # stopping
             reloaded.clear()
             try:
-                moved = await self._engine.recompute_provisional(reason)
+                moved = await self._engine.recompute_provisional(self._reason)
             except Exception as exc:  # not done: try again after a pause
                 reloaded.set()
                 log.warning("provisional clocks not recomputed; retrying", error=str(exc))
@@ -147,8 +150,8 @@ class ProvisionalRecompute:
             except BaseException:  # cancelled (the lease was lost): left for whoever leads next
                 reloaded.set()
                 raise
-            log.info("provisional clocks recomputed", reason=reason, moved=moved)
-            reason = "calendar file loaded"
+            log.info("provisional clocks recomputed", reason=self._reason, moved=moved)
+            self._reason = "calendar file loaded"
 
 
 class CalendarFollower:

@@ -47,11 +47,19 @@ async def test_the_clocks_are_recomputed_on_start_and_after_each_file_a_failure_
     async with asyncio.timeout(5):
         while engine.calls < 3:
             await asyncio.sleep(0.01)
+    assert engine.reasons == ["recomputed as the service started", *["calendar file loaded"] * 2]
+    # The lease lost and taken again: the loop runs anew, with nothing asked of it.
+    running.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await running
+    assert not engine.calendar_reloaded.is_set()
+    running = asyncio.create_task(loop.run())
+    await asyncio.sleep(0)  # the new term has begun
+    assert not engine.calendar_reloaded.is_set()
     loop.stop()
     async with asyncio.timeout(5):
         await running
     assert engine.calls == 3 and not engine.calendar_reloaded.is_set()
-    assert engine.reasons == ["recomputed as the service started", *["calendar file loaded"] * 2]
 
 
 async def test_a_recompute_cancelled_midway_is_left_to_do() -> None:
