@@ -132,7 +132,8 @@ class Notices:
                 if isinstance(event.payload, cases.CaseHandlingCourtChanged):
                     # A move read before the filing: followed first, as when read after it,
                     # so the court that has the case now tells it and lists what is left.
-                    await self.follow_case(case_id, event.payload.to_court)
+                    moved = event.payload
+                    await self.follow_case(case_id, moved.to_court, from_court=moved.from_court)
                 await self.node(event, case_id)
             except INFRASTRUCTURE_ERRORS:
                 raise  # the filing is read again, and what was kept with it
@@ -221,17 +222,18 @@ class Notices:
                 )  # fmt: skip
                 self.stage(pipe, record, queued)
 
-    async def follow_case(self, case_id: str, to_court: str) -> bool:
+    async def follow_case(self, case_id: str, to_court: str, *, from_court: str = "") -> bool:
         """The case moved to another court (提级, 指令): listed there, and what is left to
-        deliver another way is that court's to do."""
+        deliver another way is that court's to do. With ``from_court``, only a case listed
+        there moves (a move kept before the filing and replayed again after a crash)."""
 
         async def act(pipe: Pipeline, record: Record) -> bool:
-            from_court = record["court_code"]
-            if from_court == to_court:
+            listed_at = record["court_code"]
+            if listed_at == to_court or (from_court and listed_at != from_court):
                 return False
             undelivered = await self.records.undelivered_of(pipe, case_id)
             pipe.multi()  # type: ignore[no-untyped-call]
-            self.records.move(pipe, case_id, from_court, to_court, undelivered)
+            self.records.move(pipe, case_id, listed_at, to_court, undelivered)
             record["court_code"], record["court_name"] = to_court, court_name(to_court)
             return True
 

@@ -317,6 +317,16 @@ async def test_a_move_read_before_the_filing_is_followed_and_told_by_the_new_cou
     assert record is not None and record["court_code"] == "苏1282"
     moved = [n for n in (await world.notices_of()).values() if "本案由" in n["text"]]
     assert len(moved) == 4 and all(n["text"].startswith("【靖江市人民法院】") for n in moved)
+    # Replayed again (a crash before the kept events were dropped), a move from a court the
+    # case has left moves nothing.
+    assert not await world.notices.follow_case("case-1", "苏1282", from_court=COURT)
+    later = cases.CaseHandlingCourtChanged(
+        case_id="case-1", from_court="苏1282", to_court="苏1281", kind="cross"
+    )
+    await world.deliver(world.event(later))
+    assert not await world.notices.follow_case("case-1", "苏1282", from_court=COURT)
+    record = await world.records.get("case-1")
+    assert record is not None and record["court_code"] == "苏1281"
 
 
 async def test_the_progress_page_answers_the_right_code_only_and_counts_lookups() -> None:
